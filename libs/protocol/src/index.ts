@@ -1,0 +1,1 @@
+export const PROTOCOL_PLACEHOLDER = 1;
