@@ -1,0 +1,143 @@
+/**
+ * Capture and guard triggers (spec/client.md §3). The triggers coalesce every local write into
+ * `_sync_dirty_rows`; the same SQL expressions build row images and keys everywhere else, so the
+ * two producers can never disagree (§15 items 6 and 21).
+ */
+import type { Database } from 'better-sqlite3';
+import { NOW_SQL, quoteIdent, quoteLiteral } from './local-schema.js';
+import type { ManagedColumn, ManagedTable } from './managed-table.js';
+
+const APPLY_MODE = 'COALESCE((SELECT apply_mode FROM _sync_apply_state WHERE singleton_key = 1), 0)';
+const OPERATION_KIND = "COALESCE((SELECT kind FROM _sync_operation_state WHERE singleton_key = 1), 'none')";
+
+/** `CASE WHEN x IS NULL THEN NULL ELSE lower(hex(x)) END` for BLOB columns, `x` otherwise. */
+function columnValueSql(ref: string, column: ManagedColumn): string {
+  const value = `${ref}.${quoteIdent(column.name)}`;
+  return column.isBlob ? `CASE WHEN ${value} IS NULL THEN NULL ELSE lower(hex(${value})) END` : value;
+}
+
+/** `K(ref)`: the local key object, e.g. `{"id":"6f1c…"}`. */
+export function keyJsonSql(table: ManagedTable, ref: string): string {
+  return `json_object(${quoteLiteral(table.keyColumn.lowerName)}, ${columnValueSql(ref, table.keyColumn)})`;
+}
+
+/** `P(ref)`: the local row image, members lower-cased in column order. */
+export function rowImageSql(table: ManagedTable, ref: string): string {
+  return `json_object(${table.columns.map((c) => `${quoteLiteral(c.lowerName)}, ${columnValueSql(ref, c)}`).join(', ')})`;
+}
+
+function captureUpsert(schema: string, table: ManagedTable, key: string, op: string, payload: string, assignments: string, whereKeyChanged?: string): string {
+  const s = quoteLiteral(schema);
+  const t = quoteLiteral(table.name);
+  const same = `schema_name = ${s} AND table_name = ${t} AND key_json = ${key}`;
+  const values = `${s}, ${t}, ${key}, ${op},
+    COALESCE((SELECT base_row_version FROM _sync_dirty_rows WHERE ${same}),
+             (SELECT row_version FROM _sync_row_state WHERE ${same}),
+             0),
+    ${payload},
+    COALESCE((SELECT dirty_ordinal FROM _sync_dirty_rows WHERE ${same}),
+             (SELECT COALESCE(MAX(dirty_ordinal), 0) + 1 FROM _sync_dirty_rows)),
+    ${NOW_SQL}`;
+  const source = whereKeyChanged ? `SELECT ${values} WHERE ${whereKeyChanged}` : `VALUES (${values})`;
+  return `INSERT INTO _sync_dirty_rows(schema_name, table_name, key_json, op, base_row_version, payload, dirty_ordinal, updated_at)
+  ${source}
+  ON CONFLICT(schema_name, table_name, key_json) DO UPDATE SET ${assignments};`;
+}
+
+function upsertOp(schema: string, table: ManagedTable, key: string): string {
+  return `CASE WHEN EXISTS (SELECT 1 FROM _sync_row_state WHERE schema_name = ${quoteLiteral(schema)} AND table_name = ${quoteLiteral(
+    table.name,
+  )} AND key_json = ${key} AND deleted = 0) THEN 'UPDATE' ELSE 'INSERT' END`;
+}
+
+const UPSERT_ASSIGNMENTS = 'op = excluded.op, payload = excluded.payload, updated_at = excluded.updated_at';
+const DELETE_ASSIGNMENTS = "op = 'DELETE', payload = NULL, updated_at = excluded.updated_at";
+
+export type TriggerName = 'ai' | 'au' | 'ad' | 'bi_guard' | 'bu_guard' | 'bd_guard';
+export const TRIGGER_SUFFIXES: readonly TriggerName[] = ['ai', 'au', 'ad', 'bi_guard', 'bu_guard', 'bd_guard'];
+
+export function triggerName(table: string, suffix: TriggerName): string {
+  return `trg_${table}_${suffix}`;
+}
+
+/** The six trigger statements of one table, keyed by suffix. */
+export function renderTriggers(schema: string, table: ManagedTable): Record<TriggerName, string> {
+  const t = quoteIdent(table.name);
+  const name = (suffix: TriggerName) => quoteIdent(triggerName(table.name, suffix));
+  const newKey = keyJsonSql(table, 'NEW');
+  const oldKey = keyJsonSql(table, 'OLD');
+  const capture = `WHEN ${APPLY_MODE} = 0`;
+  const guard = (suffix: TriggerName, event: string) =>
+    `CREATE TRIGGER ${name(suffix)} BEFORE ${event} ON ${t} WHEN ${OPERATION_KIND} != 'none' AND ${APPLY_MODE} != 1
+BEGIN
+  SELECT RAISE(ABORT, 'SYNC_TRANSITION_PENDING');
+END`;
+  const upsertNew = captureUpsert(schema, table, newKey, upsertOp(schema, table, newKey), rowImageSql(table, 'NEW'), UPSERT_ASSIGNMENTS);
+  return {
+    ai: `CREATE TRIGGER ${name('ai')} AFTER INSERT ON ${t} ${capture}
+BEGIN
+  ${upsertNew}
+END`,
+    au: `CREATE TRIGGER ${name('au')} AFTER UPDATE ON ${t} ${capture}
+BEGIN
+  ${captureUpsert(schema, table, oldKey, "'DELETE'", 'NULL', DELETE_ASSIGNMENTS, `${oldKey} != ${newKey}`)}
+  ${upsertNew}
+END`,
+    ad: `CREATE TRIGGER ${name('ad')} AFTER DELETE ON ${t} ${capture}
+BEGIN
+  ${captureUpsert(schema, table, oldKey, "'DELETE'", 'NULL', DELETE_ASSIGNMENTS)}
+END`,
+    bi_guard: guard('bi_guard', 'INSERT'),
+    bu_guard: guard('bu_guard', 'UPDATE'),
+    bd_guard: guard('bd_guard', 'DELETE'),
+  };
+}
+
+function normalizeTriggerSql(sql: string): string {
+  return sql.trim().replace(/\s+/g, ' ').toLowerCase().replace('create trigger if not exists', 'create trigger');
+}
+
+/** (Re)installs a table's triggers: unchanged ones are kept, changed ones dropped and re-created. */
+export function installTriggers(db: Database, schema: string, table: ManagedTable): void {
+  let existing: Map<string, string>;
+  try {
+    const rows = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?").all(table.name) as {
+      name: string;
+      sql: string | null;
+    }[];
+    existing = new Map(rows.map((r) => [r.name, r.sql ?? '']));
+  } catch (err) {
+    throw new Error(`failed to inspect triggers for table ${table.name}: ${(err as Error).message}`, { cause: err });
+  }
+  const rendered = renderTriggers(schema, table);
+  for (const suffix of TRIGGER_SUFFIXES) {
+    const triggerNameText = triggerName(table.name, suffix);
+    const sql = rendered[suffix];
+    const current = existing.get(triggerNameText);
+    if (current !== undefined && normalizeTriggerSql(current) === normalizeTriggerSql(sql)) continue;
+    if (current !== undefined) {
+      try {
+        db.exec(`DROP TRIGGER IF EXISTS ${quoteIdent(triggerNameText)}`);
+      } catch (err) {
+        throw new Error(`failed to drop ${suffix} trigger for table ${table.name}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    try {
+      db.exec(sql);
+    } catch (err) {
+      throw new Error(`failed to create ${suffix} trigger for table ${table.name}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
+
+/** Drops the six triggers of a table (uninstall). */
+export function dropTriggers(db: Database, tableName: string): void {
+  for (const suffix of TRIGGER_SUFFIXES) {
+    const name = triggerName(tableName, suffix);
+    try {
+      db.exec(`DROP TRIGGER IF EXISTS ${quoteIdent(name)}`);
+    } catch (err) {
+      throw new Error(`failed to drop sync trigger ${name}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * JSON that keeps 64-bit integers exact. SQLite rows carry int64 values that `JSON.parse` would
+ * round above 2^53 (spec/client.md §15 item 13); here such integers become `bigint`.
+ */
+
+export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | JsonObject;
+export interface JsonObject {
+  [member: string]: JsonValue;
+}
+
+export class JsonSyntaxError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JsonSyntaxError';
+  }
+}
+
+const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
+const WHITESPACE = /[ \t\n\r]*/y;
+
+/** Parses JSON; integers outside ±(2^53−1) become `bigint`, objects have no prototype. */
+export function parseJson(text: string): JsonValue {
+  const parser = new Parser(text);
+  const value = parser.value();
+  parser.skipWhitespace();
+  if (parser.pos !== text.length) throw new JsonSyntaxError(`unexpected trailing data at offset ${parser.pos}`);
+  return value;
+}
+
+export function isJsonObject(value: JsonValue | undefined): value is JsonObject {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Parses a JSON object or throws with `what` in the message. */
+export function parseJsonObject(text: string, what: string): JsonObject {
+  const value = parseJson(text);
+  if (!isJsonObject(value)) throw new JsonSyntaxError(`${what} must be a JSON object`);
+  return value;
+}
+
+export function emptyJsonObject(): JsonObject {
+  return Object.create(null) as JsonObject;
+}
+
+/** Compact JSON in member insertion order; `bigint` as plain digits. */
+export function stringifyJson(value: JsonValue): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new JsonSyntaxError(`non-finite number ${value} cannot be encoded`);
+      return String(value);
+    case 'bigint':
+      return value.toString();
+    case 'string':
+      return JSON.stringify(value);
+    default:
+      if (Array.isArray(value)) return `[${value.map(stringifyJson).join(',')}]`;
+      return `{${Object.keys(value)
+        .map((member) => `${JSON.stringify(member)}:${stringifyJson(value[member]!)}`)
+        .join(',')}}`;
+  }
+}
+
+/**
+ * A canonical text for equality tests (members sorted by code point, numbers normalised, big
+ * integers exact). Not the wire's hash canonicalisation — that one lives in @oversync/protocol.
+ */
+export function canonicalEqualityText(value: JsonValue): string {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'bigint' && Number.isSafeInteger(Number(value))) return String(Number(value));
+    return stringifyJson(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalEqualityText).join(',')}]`;
+  return `{${sortedMembers(value)
+    .map((member) => `${JSON.stringify(member)}:${canonicalEqualityText(value[member]!)}`)
+    .join(',')}}`;
+}
+
+/** Member names in UTF-8 byte order (= code point order), as canonical JSON requires. */
+export function sortedMembers(value: JsonObject): string[] {
+  return Object.keys(value).sort(compareCodePoints);
+}
+
+export function compareCodePoints(a: string, b: string): number {
+  const left = Array.from(a);
+  const right = Array.from(b);
+  const length = Math.min(left.length, right.length);
+  for (let i = 0; i < length; i++) {
+    const diff = left[i]!.codePointAt(0)! - right[i]!.codePointAt(0)!;
+    if (diff !== 0) return diff;
+  }
+  return left.length - right.length;
+}
+
+class Parser {
+  pos = 0;
+  constructor(private readonly text: string) {}
+
+  skipWhitespace(): void {
+    WHITESPACE.lastIndex = this.pos;
+    WHITESPACE.exec(this.text);
+    this.pos = WHITESPACE.lastIndex;
+  }
+
+  value(): JsonValue {
+    this.skipWhitespace();
+    const ch = this.text[this.pos];
+    switch (ch) {
+      case '{':
+        return this.object();
+      case '[':
+        return this.array();
+      case '"':
+        return this.string();
+      case 't':
+        return this.literal('true', true);
+      case 'f':
+        return this.literal('false', false);
+      case 'n':
+        return this.literal('null', null);
+      default:
+        return this.number();
+    }
+  }
+
+  private object(): JsonObject {
+    const result = emptyJsonObject();
+    this.pos++;
+    this.skipWhitespace();
+    if (this.text[this.pos] === '}') {
+      this.pos++;
+      return result;
+    }
+    for (;;) {
+      this.skipWhitespace();
+      if (this.text[this.pos] !== '"') throw this.error('expected member name');
+      const name = this.string();
+      this.skipWhitespace();
+      if (this.text[this.pos] !== ':') throw this.error("expected ':'");
+      this.pos++;
+      result[name] = this.value();
+      this.skipWhitespace();
+      const next = this.text[this.pos++];
+      if (next === '}') return result;
+      if (next !== ',') throw this.error("expected ',' or '}'");
+    }
+  }
+
+  private array(): JsonValue[] {
+    const result: JsonValue[] = [];
+    this.pos++;
+    this.skipWhitespace();
+    if (this.text[this.pos] === ']') {
+      this.pos++;
+      return result;
+    }
+    for (;;) {
+      result.push(this.value());
+      this.skipWhitespace();
+      const next = this.text[this.pos++];
+      if (next === ']') return result;
+      if (next !== ',') throw this.error("expected ',' or ']'");
+    }
+  }
+
+  private string(): string {
+    const start = this.pos;
+    let i = start + 1;
+    let escaped = false;
+    for (; i < this.text.length; i++) {
+      const code = this.text.charCodeAt(i);
+      if (code === 0x22) break;
+      if (code === 0x5c) {
+        escaped = true;
+        i++;
+      } else if (code < 0x20) {
+        throw this.error('control character in string');
+      }
+    }
+    if (i >= this.text.length) throw this.error('unterminated string');
+    this.pos = i + 1;
+    const raw = this.text.slice(start, i + 1);
+    if (!escaped) return raw.slice(1, -1);
+    try {
+      return JSON.parse(raw) as string;
+    } catch {
+      throw this.error('invalid string escape');
+    }
+  }
+
+  private literal<T extends JsonValue>(word: string, value: T): T {
+    if (!this.text.startsWith(word, this.pos)) throw this.error('unexpected token');
+    this.pos += word.length;
+    return value;
+  }
+
+  private number(): number | bigint {
+    NUMBER.lastIndex = this.pos;
+    const match = NUMBER.exec(this.text);
+    if (!match) throw this.error('unexpected token');
+    this.pos = NUMBER.lastIndex;
+    const text = match[0];
+    const asNumber = Number(text);
+    if (!Number.isFinite(asNumber)) throw this.error(`number ${text} is out of range`);
+    if (match[1] === undefined && match[2] === undefined && !Number.isSafeInteger(asNumber)) return BigInt(text);
+    return asNumber;
+  }
+
+  private error(what: string): JsonSyntaxError {
+    return new JsonSyntaxError(`invalid JSON at offset ${this.pos}: ${what}`);
+  }
+}

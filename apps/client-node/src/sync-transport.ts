@@ -1,0 +1,185 @@
+/**
+ * HTTP to the sync server with Node's global `fetch`: auth and source headers, JSON bodies,
+ * timeouts, the transient-failure classification and retry policy of spec/client.md §10.
+ */
+import type { NormalizedRetryPolicy } from './config.js';
+import { decodeErrorEnvelope, errorMessage, HttpStatusError, OversqliteError, RetryExhaustedError, TransportError } from './errors.js';
+
+export type TokenProvider = () => string | Promise<string>;
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+export interface SyncTransportOptions {
+  readonly baseUrl: string;
+  readonly tokenProvider: TokenProvider;
+  readonly fetch?: FetchLike;
+  /** Total time per request/response (default 120 s). Streams (watch) have no total timeout. */
+  readonly requestTimeoutMs?: number;
+}
+
+export interface SyncRequest {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly path: string;
+  readonly query?: Readonly<Record<string, number | string | undefined>>;
+  /** JSON text; its presence adds `Content-Type: application/json`. */
+  readonly body?: string;
+  readonly sourceId: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface SyncResponse {
+  readonly status: number;
+  readonly body: string;
+}
+
+/** The token provider failed; never retried. */
+export class TokenProviderError extends OversqliteError {}
+
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+export class SyncTransport {
+  readonly baseUrl: string;
+  private readonly fetchImpl: FetchLike;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: SyncTransportOptions) {
+    // Every URL is built from the trimmed base (spec/client.md §15 item 18).
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
+    this.timeoutMs = options.requestTimeoutMs ?? 120_000;
+  }
+
+  url(path: string, query?: SyncRequest['query']): string {
+    const params = Object.entries(query ?? {})
+      .filter((entry): entry is [string, string | number] => entry[1] !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(String(value))}`);
+    return `${this.baseUrl}${path}${params.length ? `?${params.join('&')}` : ''}`;
+  }
+
+  /** One request; resolves with any HTTP status, rejects with `TransportError` when no answer arrived. */
+  async send(request: SyncRequest): Promise<SyncResponse> {
+    const headers = await this.headers(request.sourceId, request.body !== undefined);
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
+    try {
+      const response = await this.fetchImpl(this.url(request.path, request.query), {
+        method: request.method,
+        headers,
+        body: request.body,
+        signal,
+      });
+      return { status: response.status, body: await response.text() };
+    } catch (err) {
+      if (request.signal?.aborted) throw request.signal.reason ?? err;
+      throw new TransportError(describeTransportFailure(err), isTransientTransportFailure(err), err);
+    }
+  }
+
+  /** Opens a long-lived response (SSE); the caller reads and cancels the body. */
+  async openStream(path: string, query: SyncRequest['query'], sourceId: string, signal: AbortSignal): Promise<Response> {
+    const headers = await this.headers(sourceId, false);
+    try {
+      return await this.fetchImpl(this.url(path, query), { method: 'GET', headers, signal });
+    } catch (err) {
+      if (signal.aborted) throw signal.reason ?? err;
+      throw new TransportError(describeTransportFailure(err), isTransientTransportFailure(err), err);
+    }
+  }
+
+  private async headers(sourceId: string, json: boolean): Promise<Record<string, string>> {
+    let token: string;
+    try {
+      token = await this.options.tokenProvider();
+    } catch (err) {
+      throw new TokenProviderError(`failed to obtain auth token: ${errorMessage(err)}`, { cause: err });
+    }
+    const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
+    if (sourceId.trim()) headers['Oversync-Source-ID'] = sourceId;
+    if (json) headers['Content-Type'] = 'application/json';
+    return headers;
+  }
+}
+
+/** Builds the typed error of a non-2xx answer. */
+export function httpStatusError(operation: string, response: SyncResponse): HttpStatusError {
+  const envelope = decodeErrorEnvelope(response.body);
+  return new HttpStatusError(operation, response.status, envelope?.code.trim() ?? '', envelope?.message ?? '', response.body);
+}
+
+/** Fails with the transient HTTP error when the status is 429/502/503/504, so a retry wrapper repeats. */
+export function throwIfTransientStatus(operation: string, response: SyncResponse): SyncResponse {
+  const error = httpStatusError(operation, response);
+  if (error.transient) throw error;
+  return response;
+}
+
+export function isTransientError(err: unknown): boolean {
+  return (err instanceof HttpStatusError && err.transient) || (err instanceof TransportError && err.transient);
+}
+
+/** `withRetry` of spec/client.md §10.2. */
+export async function withRetry<T>(
+  policy: NormalizedRetryPolicy,
+  operation: string,
+  attempt: () => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  let backoff = policy.initialBackoffMs;
+  for (let attemptNo = 1; ; attemptNo++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (signal?.aborted || !isTransientError(err)) throw err;
+      if (!policy.enabled) throw err;
+      if (attemptNo >= policy.maxAttempts) throw new RetryExhaustedError(operation, attemptNo, err);
+      const spread = backoff * policy.jitterFraction;
+      await sleep(Math.max(0, backoff - spread + Math.random() * 2 * spread), signal);
+      backoff = Math.min(backoff * 2, policy.maxBackoffMs);
+    }
+  }
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason when aborted. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function isTransientTransportFailure(err: unknown): boolean {
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.message === 'terminated')) return true;
+  for (let cause: unknown = err; cause instanceof Error; cause = cause.cause) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
+    if (/connection reset by peer|broken pipe|socket hang up|other side closed/i.test(cause.message)) return true;
+  }
+  return false;
+}
+
+function describeTransportFailure(err: unknown): string {
+  const parts: string[] = [];
+  for (let cause: unknown = err; cause != null && parts.length < 3; cause = cause instanceof Error ? cause.cause : undefined) {
+    parts.push(errorMessage(cause));
+  }
+  return parts.join(': ');
+}

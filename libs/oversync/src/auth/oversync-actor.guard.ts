@@ -1,0 +1,84 @@
+import { Inject, Injectable, type CanActivate, type ExecutionContext, type Type } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { OVERSYNC_HOST_GUARDS } from '../oversync.constants.js';
+import { OVERSYNC_MODULE_OPTIONS } from '../oversync.module-definition.js';
+import type { OversyncModuleOptions } from '../oversync.options.js';
+import { OversyncError } from '../errors/oversync.error.js';
+import type { RequestWithActor } from './sync-actor.js';
+import { goTrimSpace } from '../schema/go-string-semantics.js';
+
+export const SOURCE_ID_HEADER = 'oversync-source-id';
+const MAX_ID_LENGTH = 512;
+// Ids reach PostgreSQL as text: NUL is impossible there, other controls are never legitimate (§8.24).
+const CONTROL = /[\u0000-\u001f\u007f\ufffd]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+interface AuthenticatedRequest extends RequestWithActor {
+  user?: unknown;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** Default actor: `request.user.sub` as set by the host's passport strategy. */
+export function defaultUserId(request: AuthenticatedRequest): string | undefined {
+  const user = request.user;
+  if (typeof user === 'string') return user;
+  if (user && typeof user === 'object') {
+    for (const field of ['sub', 'userId', 'id'] as const) {
+      const value = (user as Record<string, unknown>)[field];
+      if (typeof value === 'string' || typeof value === 'number') return String(value);
+    }
+  }
+  return undefined;
+}
+
+/** Runs the host's guards, then resolves the actor: user from the host, source from the header (§3.0.2). */
+@Injectable()
+export class OversyncActorGuard implements CanActivate {
+  private readonly resolved = new Map<Type<CanActivate>, CanActivate>();
+
+  constructor(
+    private readonly moduleRef: ModuleRef,
+    @Inject(OVERSYNC_MODULE_OPTIONS) private readonly options: OversyncModuleOptions,
+    @Inject(OVERSYNC_HOST_GUARDS) private readonly hostGuards: Array<Type<CanActivate> | CanActivate>,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    for (const guard of this.hostGuards) {
+      const instance = await this.instance(guard);
+      if (!(await instance.canActivate(context))) {
+        throw new OversyncError('authentication_failed', 401, 'authentication required');
+      }
+    }
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const rawUser = this.options.actor ? await this.options.actor(context) : defaultUserId(request);
+    const userId = typeof rawUser === 'string' ? goTrimSpace(rawUser) : '';
+    if (userId === '') {
+      throw new OversyncError('authentication_failed', 401, 'authenticated user_id not found in request context');
+    }
+    if (userId.length > MAX_ID_LENGTH || CONTROL.test(userId)) {
+      throw new OversyncError('authentication_failed', 401, 'authenticated user_id is not a valid identifier');
+    }
+    const header = request.headers[SOURCE_ID_HEADER];
+    const sourceId = goTrimSpace(Array.isArray(header) ? (header[0] ?? '') : (header ?? ''));
+    if (sourceId === '') throw new OversyncError('invalid_request', 400, 'Oversync-Source-ID header is required');
+    if (sourceId.length > MAX_ID_LENGTH || CONTROL.test(sourceId)) {
+      throw new OversyncError('invalid_request', 400, 'Oversync-Source-ID header must be printable text of at most 512 characters');
+    }
+    request.oversyncActor = { userId, sourceId };
+    return true;
+  }
+
+  private async instance(guard: Type<CanActivate> | CanActivate): Promise<CanActivate> {
+    if (typeof guard !== 'function') return guard;
+    const cached = this.resolved.get(guard);
+    if (cached) return cached;
+    let instance: CanActivate;
+    try {
+      instance = this.moduleRef.get(guard, { strict: false });
+    } catch {
+      instance = await this.moduleRef.create(guard);
+    }
+    this.resolved.set(guard, instance);
+    return instance;
+  }
+}
+

@@ -1,0 +1,117 @@
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import type { DataSource } from 'typeorm';
+
+export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
+
+export interface TransactionOptions {
+  isolation?: IsolationLevel;
+  readOnly?: boolean;
+}
+
+/** A connection checked out from the host's pool; `query` is pg's. */
+export type SyncClient = PoolClient;
+
+/**
+ * Access to PostgreSQL through the host's TypeORM DataSource pool.
+ * Every sync transaction pins `TimeZone=UTC` and `bytea_output=hex` with SET LOCAL, so payload text
+ * never depends on the deployment's defaults (spec §8.11) and the host's own sessions are untouched.
+ */
+export class SyncDatabase {
+  constructor(private readonly resolvePool: () => Pool) {}
+
+  /** The host's TypeORM DataSource: its pg pool (the "master" pool of the postgres driver). */
+  static fromDataSource(dataSource: DataSource): SyncDatabase {
+    return new SyncDatabase(() => {
+      const driver = dataSource.driver as unknown as { master?: Pool };
+      if (!driver.master) throw new Error('oversync requires an initialized PostgreSQL TypeORM DataSource');
+      return driver.master;
+    });
+  }
+
+  static fromPool(pool: Pool): SyncDatabase {
+    return new SyncDatabase(() => pool);
+  }
+
+  get pool(): Pool {
+    return this.resolvePool();
+  }
+
+  async query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<R[]> {
+    const result = await this.pool.query<R>(text, values);
+    return result.rows;
+  }
+
+  async withClient<T>(fn: (client: SyncClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      return await fn(client);
+    } catch (error) {
+      if (isConnectionError(error)) broken = error as Error;
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Runs `fn` in one transaction on a fresh pooled connection. */
+  async transaction<T>(fn: (client: SyncClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    return this.withClient((client) => runInTransaction(client, fn, options));
+  }
+}
+
+/** BEGIN … COMMIT on an already checked-out client (used under session-level advisory locks). */
+export async function runInTransaction<T>(
+  client: SyncClient,
+  fn: (client: SyncClient) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
+  const mode = `ISOLATION LEVEL ${options.isolation ?? 'READ COMMITTED'}${options.readOnly ? ' READ ONLY' : ''}`;
+  await client.query(`BEGIN ${mode}; SET LOCAL TimeZone TO 'UTC'; SET LOCAL bytea_output TO 'hex'`);
+  try {
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+const RETRYABLE_SQLSTATES = new Set(['40001', '40P01', '55P03']);
+
+/** SQLSTATE of a pg error anywhere in the cause chain (spec §2.8). */
+export function sqlState(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 10; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export function isRetryableTxError(error: unknown): boolean {
+  const code = sqlState(error);
+  return code !== undefined && RETRYABLE_SQLSTATES.has(code);
+}
+
+/** Errors that mean the connection itself is gone (server restart, pg_terminate_backend, network). */
+export function isConnectionError(error: unknown): boolean {
+  const code = sqlState(error);
+  if (code && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03')) return true;
+  const message = error instanceof Error ? error.message : '';
+  return /Connection terminated|ECONNRESET|ECONNREFUSED|EPIPE|Client has encountered a connection error|Connection ended/i.test(message);
+}
+
+/** Re-runs a whole transaction on SQLSTATE 40001/40P01/55P03: `attempts` runs, sleeping (i+1)×base. */
+export async function runRetryable<T>(attempts: number, baseMs: number, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (attempt >= attempts - 1 || !isRetryableTxError(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, (attempt + 1) * baseMs));
+    }
+  }
+}

@@ -1,0 +1,34 @@
+import { HttpException, Injectable, Logger, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { catchError, type Observable, throwError } from 'rxjs';
+import { isConnectionError } from '../database/sync-database.js';
+import { OversyncError } from './oversync.error.js';
+import { SYNC_ENDPOINT, type SyncEndpointFailure } from './sync-endpoint.decorator.js';
+
+/**
+ * Turns an unexpected error into the endpoint's generic 500 code (spec §3.0.3) and a lost database
+ * connection into a retryable 503 (spec §8.23); the detail is logged, never sent.
+ */
+@Injectable()
+export class SyncEndpointInterceptor implements NestInterceptor {
+  private readonly logger = new Logger('Oversync');
+
+  constructor(private readonly reflector: Reflector) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const failure = this.reflector.get<SyncEndpointFailure | undefined>(SYNC_ENDPOINT, context.getHandler());
+    return next.handle().pipe(
+      catchError((error: unknown) => {
+        if (error instanceof OversyncError || error instanceof HttpException) return throwError(() => error);
+        if (isConnectionError(error)) {
+          this.logger.warn(`database connection lost: ${(error as Error).message}`);
+          return throwError(() => new OversyncError('service_unavailable', 503, 'Sync database is temporarily unavailable; retry'));
+        }
+        this.logger.error(error instanceof Error ? error.stack ?? error.message : String(error));
+        const code = failure?.code ?? 'internal_error';
+        const message = failure?.message ?? 'Internal server error';
+        return throwError(() => new OversyncError(code, 500, message));
+      }),
+    );
+  }
+}

@@ -1,0 +1,112 @@
+import type { OversyncModuleOptions } from './oversync.options.js';
+import type { RegisteredTableConfig } from './schema/registered-table.js';
+
+/** Options after validation and defaults (spec §7). Durations in milliseconds. */
+export interface OversyncConfig {
+  readonly tables: readonly RegisteredTableConfig[];
+  readonly appName: string;
+  readonly schemaVersion: number;
+  readonly exposeStatusDetails: boolean;
+  readonly bootstrap: boolean;
+  readonly defaultRowsPerPushChunk: number;
+  readonly maxRowsPerPushChunk: number;
+  readonly pushSessionTtlMs: number;
+  readonly defaultRowsPerCommittedBundleChunk: number;
+  readonly maxRowsPerCommittedBundleChunk: number;
+  readonly defaultRowsPerSnapshotChunk: number;
+  readonly maxRowsPerSnapshotChunk: number;
+  readonly snapshotSessionTtlMs: number;
+  readonly maxRowsPerSnapshotSession: number;
+  readonly maxBytesPerSnapshotSession: number;
+  readonly initializationLeaseTtlMs: number;
+  readonly retainedBundlesPerUser: number;
+  readonly retentionPruneBatchSize: number;
+  readonly maxRowsPerBundle: number;
+  readonly maxBytesPerBundle: number;
+  readonly maxRequestBodyBytes: number;
+  readonly maxPlannedRowCount: number;
+  readonly userLockTimeoutMs: number;
+  readonly uploadLockTimeoutMs: number;
+  readonly watch: {
+    readonly enabled: boolean;
+    readonly notifyChannel: string;
+    readonly heartbeatIntervalMs: number;
+    readonly maxSubscribersPerUser: number;
+    readonly maxSubscribersPerProcess: number;
+  };
+}
+
+export class OversyncOptionsError extends Error {
+  constructor(message: string) {
+    super(`OversyncModule options: ${message}`);
+    this.name = 'OversyncOptionsError';
+  }
+}
+
+function count(path: string, value: number | undefined, fallback: number, { zeroMeans = fallback } = {}): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new OversyncOptionsError(`${path} must be a finite number, got ${String(value)}`);
+  if (value <= 0) return zeroMeans;
+  return Math.floor(value);
+}
+
+/** Validates the host's options (fail fast at startup, naming the offending field) and applies defaults. */
+export function resolveOversyncConfig(options: OversyncModuleOptions): OversyncConfig {
+  if (!options || typeof options !== 'object') throw new OversyncOptionsError('options object is required');
+  if (!Array.isArray(options.tables)) throw new OversyncOptionsError('tables must be an array of { schema, table, syncKeyColumns }');
+  const seen = new Set<string>();
+  options.tables.forEach((table, index) => {
+    const where = `tables[${index}]`;
+    if (!table || typeof table !== 'object') throw new OversyncOptionsError(`${where} must be an object`);
+    if (typeof table.table !== 'string' || table.table.trim() === '') throw new OversyncOptionsError(`${where}.table must be a non-empty string`);
+    if (table.schema !== undefined && typeof table.schema !== 'string') throw new OversyncOptionsError(`${where}.schema must be a string`);
+    if (!Array.isArray(table.syncKeyColumns) || table.syncKeyColumns.some((c) => typeof c !== 'string')) {
+      throw new OversyncOptionsError(`${where}.syncKeyColumns (${table.table}) must be an array of column names`);
+    }
+    const name = `${(table.schema ?? '').trim().toLowerCase() || 'public'}.${table.table.trim().toLowerCase()}`;
+    if (seen.has(name)) throw new OversyncOptionsError(`${where}: table ${name} is registered twice`);
+    seen.add(name);
+  });
+  const limits = options.limits ?? {};
+  const watch = options.watch ?? {};
+  const channel = watch.notifyChannel ?? 'oversync_bundle_change_v1';
+  if (typeof channel !== 'string' || channel === '' || Buffer.byteLength(channel) > 63 || channel.includes('\0')) {
+    throw new OversyncOptionsError('watch.notifyChannel must be 1..63 bytes without NUL');
+  }
+  const appName = options.appName ?? 'go-oversync-app';
+  if (typeof appName !== 'string') throw new OversyncOptionsError('appName must be a string');
+  const seconds = 1000;
+  return {
+    tables: options.tables,
+    appName,
+    schemaVersion: options.maxSupportedSchemaVersion ?? 1,
+    exposeStatusDetails: options.exposeStatusDetails ?? true,
+    bootstrap: options.bootstrap ?? true,
+    defaultRowsPerPushChunk: count('limits.defaultRowsPerPushChunk', limits.defaultRowsPerPushChunk, 1000),
+    maxRowsPerPushChunk: count('limits.maxRowsPerPushChunk', limits.maxRowsPerPushChunk, 5000),
+    pushSessionTtlMs: count('limits.pushSessionTtlSeconds', limits.pushSessionTtlSeconds, 900) * seconds,
+    defaultRowsPerCommittedBundleChunk: count('limits.defaultRowsPerCommittedBundleChunk', limits.defaultRowsPerCommittedBundleChunk, 1000),
+    maxRowsPerCommittedBundleChunk: count('limits.maxRowsPerCommittedBundleChunk', limits.maxRowsPerCommittedBundleChunk, 5000),
+    defaultRowsPerSnapshotChunk: count('limits.defaultRowsPerSnapshotChunk', limits.defaultRowsPerSnapshotChunk, 1000),
+    maxRowsPerSnapshotChunk: count('limits.maxRowsPerSnapshotChunk', limits.maxRowsPerSnapshotChunk, 5000),
+    snapshotSessionTtlMs: count('limits.snapshotSessionTtlSeconds', limits.snapshotSessionTtlSeconds, 900) * seconds,
+    maxRowsPerSnapshotSession: count('limits.maxRowsPerSnapshotSession', limits.maxRowsPerSnapshotSession, 0),
+    maxBytesPerSnapshotSession: count('limits.maxBytesPerSnapshotSession', limits.maxBytesPerSnapshotSession, 0),
+    initializationLeaseTtlMs: count('limits.initializationLeaseTtlSeconds', limits.initializationLeaseTtlSeconds, 900) * seconds,
+    retainedBundlesPerUser: count('limits.retainedBundlesPerUser', limits.retainedBundlesPerUser, 10000),
+    retentionPruneBatchSize: count('limits.retentionPruneBatchSize', limits.retentionPruneBatchSize, 1000),
+    maxRowsPerBundle: count('limits.maxRowsPerBundle', limits.maxRowsPerBundle, 0),
+    maxBytesPerBundle: count('limits.maxBytesPerBundle', limits.maxBytesPerBundle, 0),
+    maxRequestBodyBytes: count('limits.maxRequestBodyBytes', limits.maxRequestBodyBytes, 64 * 1024 * 1024),
+    maxPlannedRowCount: count('limits.maxPlannedRowCount', limits.maxPlannedRowCount, 10_000_000),
+    userLockTimeoutMs: count('limits.userLockTimeoutMs', limits.userLockTimeoutMs, 30_000),
+    uploadLockTimeoutMs: count('limits.uploadLockTimeoutMs', limits.uploadLockTimeoutMs, 0),
+    watch: {
+      enabled: watch.enabled ?? false,
+      notifyChannel: channel,
+      heartbeatIntervalMs: count('watch.heartbeatIntervalMs', watch.heartbeatIntervalMs, 25_000),
+      maxSubscribersPerUser: count('watch.maxSubscribersPerUser', watch.maxSubscribersPerUser, 16),
+      maxSubscribersPerProcess: count('watch.maxSubscribersPerProcess', watch.maxSubscribersPerProcess, 10_000),
+    },
+  };
+}

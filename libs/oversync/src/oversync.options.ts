@@ -1,0 +1,60 @@
+import type { CanActivate, ExecutionContext, Type } from '@nestjs/common';
+import type { RegisteredTableConfig } from './schema/registered-table.js';
+
+/** Who is calling: the host's authenticated user. Returns the user id, or undefined when unknown. */
+export type ActorResolver = (context: ExecutionContext) => string | undefined | Promise<string | undefined>;
+
+/** Limits and defaults of spec §7; every value is optional and falls back to the spec's default. */
+export interface OversyncLimits {
+  defaultRowsPerPushChunk?: number;
+  maxRowsPerPushChunk?: number;
+  pushSessionTtlSeconds?: number;
+  defaultRowsPerCommittedBundleChunk?: number;
+  maxRowsPerCommittedBundleChunk?: number;
+  defaultRowsPerSnapshotChunk?: number;
+  maxRowsPerSnapshotChunk?: number;
+  snapshotSessionTtlSeconds?: number;
+  maxRowsPerSnapshotSession?: number;
+  maxBytesPerSnapshotSession?: number;
+  initializationLeaseTtlSeconds?: number;
+  retainedBundlesPerUser?: number;
+  retentionPruneBatchSize?: number;
+  /** advertised only, like the reference */
+  maxRowsPerBundle?: number;
+  maxBytesPerBundle?: number;
+  /** largest request body the sync routes read, in bytes (the reference has none) */
+  maxRequestBodyBytes?: number;
+  /** upper bound of planned_row_count of one push session (the reference has none) */
+  maxPlannedRowCount?: number;
+  /** milliseconds to wait for the per-user lock before answering a retryable 503 (spec §8.15) */
+  userLockTimeoutMs?: number;
+  /** SET LOCAL lock_timeout for push transactions (UploadLockTimeout); 0 disables */
+  uploadLockTimeoutMs?: number;
+}
+
+export interface OversyncWatchOptions {
+  enabled?: boolean;
+  notifyChannel?: string;
+  heartbeatIntervalMs?: number;
+  maxSubscribersPerUser?: number;
+  maxSubscribersPerProcess?: number;
+}
+
+export interface OversyncModuleOptions {
+  /** The registered tables: `{ schema, table, syncKeyColumns }`. */
+  tables: RegisteredTableConfig[];
+  appName?: string;
+  maxSupportedSchemaVersion?: number;
+  /** Name of the host's TypeORM connection (default connection when omitted). */
+  dataSourceName?: string;
+  /** Resolves the user id; default: `request.user.sub` (then `request.user.id`, `request.user.userId`). */
+  actor?: ActorResolver;
+  /** Host guards run before the module's actor guard on every /sync route, e.g. `AuthGuard('jwt')`. */
+  guards?: Array<Type<CanActivate> | CanActivate>;
+  /** `GET /syncx/status` details are served only when true (spec §8.18); health always answers. */
+  exposeStatusDetails?: boolean;
+  /** Run bootstrap (schema, validation, triggers) on module init; default true. */
+  bootstrap?: boolean;
+  limits?: OversyncLimits;
+  watch?: OversyncWatchOptions;
+}

@@ -1,0 +1,156 @@
+import { badRequest } from '../errors/oversync.error.js';
+import { goQuote, goToLower, goTrimSpace } from '../schema/go-string-semantics.js';
+import type { RegisteredTable } from '../schema/registered-table.js';
+import type { SyncCatalog } from '../schema/sync-catalog.js';
+import { isCanonicalUuid, keyBytesOf, OP_CODES, type OpName } from '../bundle/row-keys.js';
+import {
+  isExactObject, JsonNumber, member, parseExactJson, readInt64, readString,
+  type ExactJson, type ExactObject,
+} from '../wire/exact-json.js';
+import { canonicalExactJson } from '../wire/wire-json.js';
+
+/** A validated, normalised push row ready for staging (spec §4.2.2). */
+export interface PushRow {
+  table: RegisteredTable;
+  key: string;
+  keyBytes: Buffer;
+  op: OpName;
+  baseRowVersion: bigint;
+  /** canonical payload with exact numbers (§8.2), bytea as "\\x…"; null for DELETE */
+  payloadApply: string | null;
+}
+
+export interface PushChunk {
+  startRowOrdinal: bigint;
+  rows: PushRow[];
+}
+
+const IDENTIFIER = /^[a-z0-9_]+$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const PARSE_MESSAGE = 'Failed to parse push chunk request';
+
+const invalid = (message: string) => badRequest('push_chunk_invalid', message);
+
+/** Parses and validates a chunk body; the first failing row rejects the whole chunk (nothing staged). */
+export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: number): PushChunk {
+  let document: ExactJson;
+  try {
+    document = parseExactJson(body);
+  } catch {
+    throw badRequest('invalid_request', PARSE_MESSAGE);
+  }
+  if (!isExactObject(document)) throw badRequest('invalid_request', PARSE_MESSAGE);
+  const start = readInt64(member(document, 'start_row_ordinal'));
+  const rowsValue = member(document, 'rows');
+  if (start === undefined || (rowsValue !== undefined && rowsValue !== null && !Array.isArray(rowsValue))) {
+    throw badRequest('invalid_request', PARSE_MESSAGE);
+  }
+  const rawRows = Array.isArray(rowsValue) ? rowsValue : [];
+  const bound = rawRows.map(bindRow);
+  if (start < 0n) throw invalid('start_row_ordinal must be >= 0');
+  if (bound.length === 0) throw invalid('rows must not be empty');
+  if (bound.length > maxRows) throw invalid(`rows length ${bound.length} exceeds max_rows_per_push_chunk ${maxRows}`);
+  const seen = new Set<string>();
+  const rows = bound.map((row) => validateRow(row, catalog, seen));
+  return { startRowOrdinal: start, rows };
+}
+
+interface BoundRow {
+  schema: string;
+  table: string;
+  key: ExactObject | null;
+  op: string;
+  baseRowVersion: bigint;
+  /** undefined = member absent */
+  payload: ExactJson | undefined;
+}
+
+/** Go encoding/json binding of one PushRequestRow: type mismatches are parse errors. */
+function bindRow(value: ExactJson): BoundRow {
+  if (!isExactObject(value)) throw badRequest('invalid_request', PARSE_MESSAGE);
+  const schema = readString(member(value, 'schema'));
+  const table = readString(member(value, 'table'));
+  const op = readString(member(value, 'op'));
+  const base = readInt64(member(value, 'base_row_version'));
+  const key = member(value, 'key');
+  if (schema === undefined || table === undefined || op === undefined || base === undefined) {
+    throw badRequest('invalid_request', PARSE_MESSAGE);
+  }
+  if (key !== undefined && key !== null && !isExactObject(key)) throw badRequest('invalid_request', PARSE_MESSAGE);
+  return { schema, table, op, baseRowVersion: base, key: key ?? null, payload: member(value, 'payload') };
+}
+
+function validateRow(row: BoundRow, catalog: SyncCatalog, seen: Set<string>): PushRow {
+  const schema = goToLower(goTrimSpace(row.schema)) || 'public';
+  if (!IDENTIFIER.test(schema)) throw invalid(`invalid schema name ${goQuote(row.schema)}`);
+  const tableName = goToLower(goTrimSpace(row.table));
+  if (!IDENTIFIER.test(tableName)) throw invalid(`invalid table name ${goQuote(row.table)}`);
+  const table = catalog.find(schema, tableName);
+  if (!table) throw invalid(`table ${schema}.${tableName} is not registered`);
+  const op = goTrimSpace(row.op).toUpperCase();
+  if (op !== 'INSERT' && op !== 'UPDATE' && op !== 'DELETE') throw invalid(`invalid op ${goQuote(row.op)}`);
+  const where = `${schema}.${tableName}`;
+  const keyValue = row.key ? exactMember(row.key, table.keyColumn) : undefined;
+  if (keyValue === undefined) throw invalid(`row key for ${where} must include ${goQuote(table.keyColumn)}`);
+  if (typeof keyValue !== 'string') throw invalid(`row key ${where}.${table.keyColumn} must be a string`);
+  if (table.keyKind === 1 && !isCanonicalUuid(keyValue)) {
+    throw invalid(`row key ${where}.${table.keyColumn} must use canonical dashed lowercase UUID text`);
+  }
+  const keyBytes = keyBytesOf(table, keyValue);
+  const identity = `${table.tableId}:${keyBytes.toString('hex')}`;
+  if (seen.has(identity)) throw invalid(`duplicate target row in push request: ${where} ${keyValue}`);
+  seen.add(identity);
+  const base = { table, key: keyValue, keyBytes, op: op as OpName, baseRowVersion: row.baseRowVersion };
+  if (op === 'DELETE') {
+    if (row.payload !== undefined) throw invalid(`DELETE for ${where} must not include payload`);
+    return { ...base, payloadApply: null };
+  }
+  if (row.payload === undefined) throw invalid(`${op} for ${where} requires payload`);
+  return { ...base, payloadApply: payloadApply(row.payload, table, keyValue, where) };
+}
+
+/** Exact-name member lookup (key and payload member names are case-sensitive); last duplicate wins. */
+function exactMember(object: ExactObject, name: string): ExactJson | undefined {
+  let found: ExactJson | undefined;
+  for (const [key, value] of object.members) if (key === name) found = value;
+  return found;
+}
+
+function payloadApply(payload: ExactJson, table: RegisteredTable, key: string, where: string): string {
+  if (!isExactObject(payload) || !withinDoubleRange(payload)) throw invalid(`payload for ${where} must be a JSON object`);
+  const members = new Map<string, ExactJson>();
+  const spelled = new Map<string, string>();
+  for (const [name, value] of payload.members) {
+    const column = goToLower(name);
+    if (column === '_sync_scope_id') throw invalid(`payload for ${where} must not include hidden scope column "_sync_scope_id"`);
+    if (!IDENTIFIER.test(column)) throw invalid(`payload for ${where} contains invalid column ${goQuote(name)}`);
+    // The reference writes NULL for a mixed-case member and fails on unknown ones at commit (§8.3): reject early.
+    if (!table.columnTypes.has(column)) throw invalid(`payload for ${where} contains unknown column ${goQuote(name)}`);
+    const previous = spelled.get(column);
+    if (previous !== undefined && previous !== name) throw invalid(`payload for ${where} contains column ${goQuote(column)} more than once`);
+    spelled.set(column, name);
+    members.delete(column);
+    members.set(column, value);
+  }
+  const keyMember = members.get(table.keyColumn);
+  if (keyMember === undefined) members.set(table.keyColumn, key);
+  else if (keyMember !== key) throw invalid(`payload key ${where}.${table.keyColumn} must match request key`);
+  for (const [column, value] of members) {
+    if (table.columnTypes.get(column) !== 'bytea' || value === null) continue;
+    const name = spelled.get(column) ?? column;
+    if (typeof value !== 'string') throw invalid(`payload binary field ${where}.${name} must be a base64 string`);
+    const compact = value.replace(/[\r\n]/g, '');
+    if (!BASE64.test(compact)) throw invalid(`payload binary field ${where}.${name} must be valid base64`);
+    members.set(column, `\\x${Buffer.from(compact, 'base64').toString('hex')}`);
+  }
+  return canonicalExactJson({ kind: 'object', members: [...members.entries()] });
+}
+
+function withinDoubleRange(value: ExactJson): boolean {
+  if (value instanceof JsonNumber) return Number.isFinite(value.toNumber());
+  if (Array.isArray(value)) return value.every(withinDoubleRange);
+  if (isExactObject(value)) return value.members.every(([, item]) => withinDoubleRange(item));
+  return true;
+}
+
+export { OP_CODES };

@@ -1,0 +1,127 @@
+import type { SyncClient } from '../database/sync-database.js';
+import { withErrorContext } from './error-context.js';
+import { goQuote } from './go-string-semantics.js';
+import type { RegisteredTable } from './registered-table.js';
+import { SYNC_LAYOUT_NAME, SYNC_PROTOCOL_LABEL } from './sync-layout.js';
+import { UnsupportedSchemaError } from './unsupported-schema.error.js';
+
+interface CatalogRow {
+  table_id: number;
+  schema_name: string;
+  table_name: string;
+  sync_key_column: string;
+  sync_key_kind: number;
+}
+
+/**
+ * Spec §2.1.1: true when a valid layout exists (no DDL needed), false when the `sync` schema is
+ * empty or absent; anything else fails closed. Runs inside the schema transaction, under the lock.
+ */
+export async function validateExistingLayout(client: SyncClient, expected: readonly RegisteredTable[]): Promise<boolean> {
+  const markers = await client
+    .query<{ meta: boolean; catalog: boolean }>(
+      `SELECT to_regclass('sync.meta') IS NOT NULL AS meta, to_regclass('sync.table_catalog') IS NOT NULL AS catalog`,
+    )
+    .catch((error: unknown) => {
+      throw withErrorContext('inspect sync schema marker tables', error);
+    });
+  const { meta, catalog } = markers.rows[0];
+  if (!meta && !catalog) {
+    if (!(await syncSchemaHasObjects(client))) return false;
+    throw new UnsupportedSchemaError(
+      `existing sync schema uses unsupported layout; drop and recreate the sync schema for layout ${goQuote(SYNC_LAYOUT_NAME)}`,
+    );
+  }
+  if (!meta || !catalog) {
+    throw new UnsupportedSchemaError(
+      `existing sync schema is missing required marker tables sync.meta and sync.table_catalog for layout ${goQuote(SYNC_LAYOUT_NAME)}`,
+    );
+  }
+  await validateMeta(client);
+  await validateTableCatalog(client, expected);
+  return true;
+}
+
+async function syncSchemaHasObjects(client: SyncClient): Promise<boolean> {
+  const result = await client
+    .query<{ found: boolean }>(
+      `SELECT EXISTS (
+         SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'sync'
+         UNION ALL
+         SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'sync'
+       ) AS found`,
+    )
+    .catch((error: unknown) => {
+      throw withErrorContext('inspect sync schema objects', error);
+    });
+  return result.rows[0].found;
+}
+
+async function validateMeta(client: SyncClient): Promise<void> {
+  const result = await client
+    .query<{ singleton_key: unknown; protocol_label: unknown; layout_name: unknown }>(
+      'SELECT singleton_key, protocol_label, layout_name FROM sync.meta ORDER BY singleton_key DESC',
+    )
+    .catch((error: unknown) => {
+      throw new UnsupportedSchemaError(`existing sync.meta layout is unsupported: ${errorText(error)}`, { cause: error });
+    });
+  for (const row of result.rows) {
+    const { singleton_key: singleton, protocol_label: label, layout_name: layout } = row;
+    if (typeof singleton !== 'boolean' || typeof label !== 'string' || typeof layout !== 'string') {
+      throw new UnsupportedSchemaError('scan sync.meta row: unexpected column types');
+    }
+    if (!singleton) throw new UnsupportedSchemaError('sync.meta must contain singleton_key = true');
+    if (label !== SYNC_PROTOCOL_LABEL) {
+      throw new UnsupportedSchemaError(`sync.meta protocol_label = ${goQuote(label)}, expected ${goQuote(SYNC_PROTOCOL_LABEL)}`);
+    }
+    if (layout !== SYNC_LAYOUT_NAME) {
+      throw new UnsupportedSchemaError(`sync.meta layout_name = ${goQuote(layout)}, expected ${goQuote(SYNC_LAYOUT_NAME)}`);
+    }
+  }
+  if (result.rows.length !== 1) {
+    throw new UnsupportedSchemaError(`sync.meta must contain exactly one row, found ${result.rows.length}`);
+  }
+}
+
+async function validateTableCatalog(client: SyncClient, expected: readonly RegisteredTable[]): Promise<void> {
+  const result = await client
+    .query<CatalogRow>(
+      'SELECT table_id, schema_name, table_name, sync_key_column, sync_key_kind FROM sync.table_catalog ORDER BY table_id',
+    )
+    .catch((error: unknown) => {
+      throw new UnsupportedSchemaError(`existing sync.table_catalog layout is unsupported: ${errorText(error)}`, {
+        cause: error,
+      });
+    });
+  const actual = result.rows;
+  if (!actual.every(isCatalogRow)) throw new UnsupportedSchemaError('scan sync.table_catalog row: unexpected column types');
+  if (actual.length !== expected.length) {
+    throw new UnsupportedSchemaError(`sync.table_catalog row count = ${actual.length}, expected ${expected.length}`);
+  }
+  expected.forEach((table, position) => {
+    const want = `(${table.tableId},${table.schema},${table.table},${table.keyColumn},${table.keyKind})`;
+    const row = actual[position];
+    const got = `(${row.table_id},${row.schema_name},${row.table_name},${row.sync_key_column},${row.sync_key_kind})`;
+    const same =
+      row.table_id === table.tableId &&
+      row.schema_name === table.schema &&
+      row.table_name === table.table &&
+      row.sync_key_column === table.keyColumn &&
+      row.sync_key_kind === table.keyKind;
+    if (!same) throw new UnsupportedSchemaError(`sync.table_catalog row ${position} = ${got}, expected ${want}`);
+  });
+}
+
+function isCatalogRow(row: CatalogRow): boolean {
+  return (
+    typeof row.table_id === 'number' &&
+    typeof row.schema_name === 'string' &&
+    typeof row.table_name === 'string' &&
+    typeof row.sync_key_column === 'string' &&
+    typeof row.sync_key_kind === 'number'
+  );
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,35 @@
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
+import type { OversyncConfig } from '../oversync.config.js';
+import type { SyncDatabase } from '../database/sync-database.js';
+import { bootstrapSyncSchema } from './schema-bootstrap.js';
+import { SyncCatalog } from './sync-catalog.js';
+
+/** Bootstraps the sync schema on module init and holds the registered-table catalog. */
+@Injectable()
+export class OversyncSchemaService implements OnModuleInit {
+  private readonly logger = new Logger('Oversync');
+  private current?: SyncCatalog;
+
+  constructor(
+    @Inject(OVERSYNC_DATABASE) private readonly db: SyncDatabase,
+    @Inject(OVERSYNC_CONFIG) private readonly config: OversyncConfig,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    if (this.config.bootstrap) await this.bootstrap();
+  }
+
+  /** Creates or validates the sync schema and (re)installs the triggers; idempotent. */
+  async bootstrap(): Promise<SyncCatalog> {
+    const tables = await bootstrapSyncSchema(this.db, [...this.config.tables]);
+    this.current = new SyncCatalog(tables);
+    this.logger.log(`sync schema ready: ${tables.length} registered table(s)`);
+    return this.current;
+  }
+
+  get catalog(): SyncCatalog {
+    if (!this.current) throw new Error('oversync schema is not bootstrapped yet');
+    return this.current;
+  }
+}

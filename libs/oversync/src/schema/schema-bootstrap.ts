@@ -1,0 +1,40 @@
+import { runRetryable, type SyncDatabase } from '../database/sync-database.js';
+import { installCaptureTriggers } from './capture-triggers.js';
+import { withErrorContext } from './error-context.js';
+import { validateRegisteredForeignKeys } from './foreign-key-validator.js';
+import type { RegisteredTable, RegisteredTableConfig } from './registered-table.js';
+import { validateRegisteredTables } from './registered-table-validator.js';
+import { createSyncSchema } from './sync-schema-creation.js';
+
+const SCHEMA_TRANSACTION_ATTEMPTS = 3;
+const SCHEMA_TRANSACTION_RETRY_BASE_MS = 50;
+
+/**
+ * Validates the registered tables and prepares PostgreSQL for sync (spec §2.1): the `sync` schema,
+ * its layout marker and table catalog, then the per-table triggers. Safe to run on every start and
+ * concurrently from several processes. The four steps commit independently, as in the reference.
+ * Returns the registered tables in table_id order.
+ */
+export async function bootstrapSyncSchema(
+  db: SyncDatabase,
+  tables: readonly RegisteredTableConfig[],
+): Promise<RegisteredTable[]> {
+  if (!db) throw new Error('bootstrap requires a database pool');
+  const registered = await validateRegisteredTables(db, tables);
+  const catalog = [...registered].sort((a, b) => a.tableId - b.tableId);
+
+  await runRetryable(SCHEMA_TRANSACTION_ATTEMPTS, SCHEMA_TRANSACTION_RETRY_BASE_MS, () =>
+    db.transaction((client) => createSyncSchema(client, catalog)),
+  );
+  if (registered.length === 0) return catalog;
+
+  await validateRegisteredForeignKeys(db, registered).catch((error: unknown) => {
+    // The reference wraps this step twice with the same text; kept for message parity.
+    const context = 'failed to discover schema relationships';
+    throw withErrorContext(context, withErrorContext(context, error));
+  });
+  await installCaptureTriggers(db, registered).catch((error: unknown) => {
+    throw withErrorContext('failed to install registered table capture triggers', error);
+  });
+  return catalog;
+}

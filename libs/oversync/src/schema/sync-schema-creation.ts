@@ -1,0 +1,37 @@
+import type { SyncClient } from '../database/sync-database.js';
+import { execWithContext } from './exec-with-context.js';
+import { validateExistingLayout } from './existing-layout-validator.js';
+import type { RegisteredTable } from './registered-table.js';
+import { ACQUIRE_BOOTSTRAP_LOCK_SQL, SYNC_LAYOUT_NAME, SYNC_PROTOCOL_LABEL } from './sync-layout.js';
+import { SYNC_BOOTSTRAP_INDEXES, SYNC_SCHEMA_STATEMENTS } from './sync-schema.sql.js';
+
+/**
+ * Bootstrap step 2 (spec §2.1), inside one transaction: validates an existing layout or creates the
+ * whole `sync` schema with its marker rows. `catalog` is in table_id order.
+ */
+export async function createSyncSchema(client: SyncClient, catalog: readonly RegisteredTable[]): Promise<void> {
+  await execWithContext(client, 'acquire sync bootstrap lock', ACQUIRE_BOOTSTRAP_LOCK_SQL);
+  if (await validateExistingLayout(client, catalog)) return;
+
+  for (const [position, statement] of SYNC_SCHEMA_STATEMENTS.entries()) {
+    await execWithContext(client, `sync migration ${position + 1} failed`, statement);
+  }
+  await execWithContext(
+    client,
+    'insert sync.meta row',
+    'INSERT INTO sync.meta (singleton_key, protocol_label, layout_name) VALUES (TRUE, $1, $2)',
+    [SYNC_PROTOCOL_LABEL, SYNC_LAYOUT_NAME],
+  );
+  for (const table of catalog) {
+    await execWithContext(
+      client,
+      `insert sync.table_catalog row ${table.tableId}`,
+      `INSERT INTO sync.table_catalog (table_id, schema_name, table_name, sync_key_column, sync_key_kind)
+       VALUES ($1, $2, $3, $4, $5)`,
+      [table.tableId, table.schema, table.table, table.keyColumn, table.keyKind],
+    );
+  }
+  for (const statement of SYNC_BOOTSTRAP_INDEXES) {
+    await execWithContext(client, 'bundle bootstrap index creation failed', statement);
+  }
+}

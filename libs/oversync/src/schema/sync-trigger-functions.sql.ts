@@ -1,0 +1,146 @@
+// The plpgsql functions behind the per-table triggers (spec §2.6). Messages, SQLSTATEs and the
+// order of checks are observable by hosts and tests; change them only together with the spec.
+
+/** BEFORE row trigger: refuses writes without bundle context and pins rows to their owner. */
+export const OWNER_GUARD_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION sync.enforce_registered_row_owner()
+RETURNS TRIGGER
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  actor TEXT := NULLIF(current_setting('oversync.bundle_user_id', true), '');
+BEGIN
+  IF actor IS NULL THEN
+    PERFORM nextval('sync.rejected_registered_write_seq');
+    RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = format(
+      'write to registered table %I.%I requires oversync sync bundle context', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+  END IF;
+
+  IF TG_OP = 'INSERT' THEN
+    IF NEW._sync_scope_id IS NULL OR NEW._sync_scope_id = '' THEN
+      NEW._sync_scope_id := actor;
+    ELSIF NEW._sync_scope_id <> actor THEN
+      RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = format(
+        'scope mismatch on registered table %I.%I: actor %s cannot write owner %s',
+        TG_TABLE_SCHEMA, TG_TABLE_NAME, actor, NEW._sync_scope_id);
+    END IF;
+    RETURN NEW;
+  END IF;
+
+  IF TG_OP = 'UPDATE' THEN
+    IF OLD._sync_scope_id <> actor THEN
+      RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = format(
+        'scope mismatch on registered table %I.%I: actor %s cannot update owner %s',
+        TG_TABLE_SCHEMA, TG_TABLE_NAME, actor, OLD._sync_scope_id);
+    END IF;
+    IF NEW._sync_scope_id IS DISTINCT FROM OLD._sync_scope_id THEN
+      RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = format(
+        'scope mutation is not allowed on registered table %I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    END IF;
+    RETURN NEW;
+  END IF;
+
+  IF OLD._sync_scope_id <> actor THEN
+    RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = format(
+      'scope mismatch on registered table %I.%I: actor %s cannot delete owner %s',
+      TG_TABLE_SCHEMA, TG_TABLE_NAME, actor, OLD._sync_scope_id);
+  END IF;
+  RETURN OLD;
+END;
+$$`;
+
+/**
+ * AFTER row trigger: stages every change of the bundle transaction in sync.bundle_capture_stage.
+ * TG_ARGV = (key column, key kind '1' uuid | '2' text, table_id); a key change stages DELETE + INSERT.
+ */
+export const CAPTURE_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION sync.capture_registered_row_change()
+RETURNS TRIGGER
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  actor TEXT := NULLIF(current_setting('oversync.bundle_user_id', true), '');
+  user_pk_text TEXT;
+  key_column TEXT;
+  key_kind_text TEXT;
+  table_id_text TEXT;
+  bundle_user_pk BIGINT;
+  captured_table_id INTEGER;
+  key_kind SMALLINT;
+  old_key_bytes BYTEA;
+  new_key_bytes BYTEA;
+BEGIN
+  IF actor IS NULL THEN
+    PERFORM nextval('sync.rejected_registered_write_seq');
+    RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = format(
+      'write to registered table %I.%I requires oversync sync bundle context', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+  END IF;
+
+  user_pk_text := NULLIF(current_setting('oversync.bundle_user_pk', true), '');
+  key_column := NULLIF(TG_ARGV[0], '');
+  key_kind_text := NULLIF(TG_ARGV[1], '');
+  table_id_text := NULLIF(TG_ARGV[2], '');
+  IF user_pk_text IS NULL THEN
+    RAISE EXCEPTION 'oversync bundle context is missing user_pk for %.%', TG_TABLE_SCHEMA, TG_TABLE_NAME;
+  END IF;
+  IF key_column IS NULL THEN
+    RAISE EXCEPTION 'oversync capture trigger is missing sync key column for %.%', TG_TABLE_SCHEMA, TG_TABLE_NAME;
+  END IF;
+  IF key_kind_text IS NULL OR table_id_text IS NULL THEN
+    RAISE EXCEPTION 'oversync capture trigger is missing compact metadata for %.%', TG_TABLE_SCHEMA, TG_TABLE_NAME;
+  END IF;
+  bundle_user_pk := user_pk_text::bigint;
+  captured_table_id := table_id_text::integer;
+  key_kind := key_kind_text::smallint;
+
+  IF TG_OP = 'DELETE' THEN
+    IF OLD._sync_scope_id <> actor THEN
+      RAISE EXCEPTION 'oversync capture scope mismatch for %.%', TG_TABLE_SCHEMA, TG_TABLE_NAME;
+    END IF;
+    old_key_bytes := CASE WHEN key_kind = 1 THEN uuid_send((to_jsonb(OLD) ->> key_column)::uuid)
+                          ELSE convert_to(to_jsonb(OLD) ->> key_column, 'UTF8') END;
+    INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
+    VALUES (txid_current(), bundle_user_pk, captured_table_id, 3, old_key_bytes, NULL);
+    RETURN OLD;
+  END IF;
+
+  IF NEW._sync_scope_id <> actor THEN
+    RAISE EXCEPTION 'oversync capture scope mismatch for %.%', TG_TABLE_SCHEMA, TG_TABLE_NAME;
+  END IF;
+  new_key_bytes := CASE WHEN key_kind = 1 THEN uuid_send((to_jsonb(NEW) ->> key_column)::uuid)
+                        ELSE convert_to(to_jsonb(NEW) ->> key_column, 'UTF8') END;
+
+  IF TG_OP = 'UPDATE' THEN
+    IF OLD._sync_scope_id <> actor THEN
+      RAISE EXCEPTION 'oversync capture scope mismatch for %.%', TG_TABLE_SCHEMA, TG_TABLE_NAME;
+    END IF;
+    old_key_bytes := CASE WHEN key_kind = 1 THEN uuid_send((to_jsonb(OLD) ->> key_column)::uuid)
+                          ELSE convert_to(to_jsonb(OLD) ->> key_column, 'UTF8') END;
+    IF old_key_bytes IS DISTINCT FROM new_key_bytes THEN
+      INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
+      VALUES (txid_current(), bundle_user_pk, captured_table_id, 3, old_key_bytes, NULL);
+      INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
+      VALUES (txid_current(), bundle_user_pk, captured_table_id, 1, new_key_bytes, to_jsonb(NEW) - '_sync_scope_id');
+      RETURN NEW;
+    END IF;
+  END IF;
+
+  INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
+  VALUES (txid_current(), bundle_user_pk, captured_table_id, CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE 2 END,
+          new_key_bytes, to_jsonb(NEW) - '_sync_scope_id');
+  RETURN NEW;
+END;
+$$`;
+
+/**
+ * BEFORE TRUNCATE statement trigger (not in the reference, spec §8.14): TRUNCATE would bypass both
+ * row triggers, leaving history and row_state describing rows that no longer exist.
+ */
+export const TRUNCATE_GUARD_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION sync.refuse_registered_table_truncate()
+RETURNS TRIGGER
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  PERFORM nextval('sync.rejected_registered_write_seq');
+  RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = format(
+    'truncate of registered table %I.%I is not allowed; delete rows through a sync bundle', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+END;
+$$`;
