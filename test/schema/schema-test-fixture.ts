@@ -34,6 +34,7 @@ export const BUSINESS_TABLES: RegisteredTableConfig[] = [
 ];
 
 export interface SchemaTestFixture {
+  readonly url: string;
   readonly pool: pg.Pool;
   readonly db: SyncDatabase;
   /** Drops `sync` and `business`, then recreates `business` with `businessSql`. */
@@ -46,6 +47,7 @@ export async function openSchemaTestFixture(): Promise<SchemaTestFixture> {
   const database: TestDatabase = await createTestDatabase();
   const pool = new pg.Pool({ connectionString: database.url, max: 8 });
   return {
+    url: database.url,
     pool,
     db: SyncDatabase.fromPool(pool),
     async reset(businessSql = BUSINESS_SCHEMA_SQL) {

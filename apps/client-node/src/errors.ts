@@ -1,3 +1,5 @@
+import { goQuote } from '@oversync/protocol';
+
 /**
  * Typed errors of the client (spec/client.md §12). Each class keeps the reference's name and
  * message text so hosts and tests can branch on `instanceof` or on the exact message.
@@ -333,9 +335,4 @@ export function decodeErrorEnvelope(body: string): ErrorEnvelope | null {
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-/** Go's `%q` for the ASCII strings the messages quote. */
-export function goQuote(value: string): string {
-  return JSON.stringify(value);
 }

@@ -1,3 +1,5 @@
+import { compareUtf8 } from '@oversync/protocol';
+
 /**
  * JSON that keeps 64-bit integers exact. SQLite rows carry int64 values that `JSON.parse` would
  * round above 2^53 (spec/client.md §15 item 13); here such integers become `bigint`.
@@ -80,18 +82,7 @@ export function canonicalEqualityText(value: JsonValue): string {
 
 /** Member names in UTF-8 byte order (= code point order), as canonical JSON requires. */
 export function sortedMembers(value: JsonObject): string[] {
-  return Object.keys(value).sort(compareCodePoints);
-}
-
-export function compareCodePoints(a: string, b: string): number {
-  const left = Array.from(a);
-  const right = Array.from(b);
-  const length = Math.min(left.length, right.length);
-  for (let i = 0; i < length; i++) {
-    const diff = left[i]!.codePointAt(0)! - right[i]!.codePointAt(0)!;
-    if (diff !== 0) return diff;
-  }
-  return left.length - right.length;
+  return Object.keys(value).sort(compareUtf8);
 }
 
 class Parser {

@@ -2,6 +2,7 @@
  * The three encodings of a row (spec/client.md §9): the local image (BLOBs as hex), the local key
  * string, and the wire form (BLOBs base64, UUID BLOB keys/references as dashed text).
  */
+import { decodeCanonicalWireUuid, decodeHex, decodeUuidLenient, decodeWireBlob, formatUuid } from '@oversync/protocol';
 import { emptyJsonObject, isJsonObject, type JsonObject, type JsonValue, sortedMembers } from './json-value.js';
 import type { ManagedColumn, ManagedTable } from './managed-table.js';
 
@@ -15,41 +16,31 @@ export class RowCodecError extends Error {
   }
 }
 
-const DASHED_UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const HEX = /^(?:[0-9a-fA-F]{2})*$/;
-
-export function formatUuid(bytes: Buffer): string {
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
 /** Strict download form: exactly a dashed UUID (either letter case). */
 export function uuidBytesFromWire(text: string): Buffer {
-  if (text.length !== 36 || !DASHED_UUID.test(text)) throw new RowCodecError('invalid canonical wire UUID encoding');
-  return Buffer.from(text.replace(/-/g, ''), 'hex');
+  const bytes = decodeCanonicalWireUuid(text);
+  if (!bytes) throw new RowCodecError('invalid canonical wire UUID encoding');
+  return Buffer.from(bytes);
 }
 
-/** Lenient upload form: dashed or 32-hex UUID text, or hex/base64 of exactly 16 bytes. */
+/** Lenient upload form: Go `uuid.Parse` spellings, or base64/hex of exactly 16 bytes. */
 export function uuidBytesLenient(text: string): Buffer {
-  const trimmed = text.trim();
-  if (DASHED_UUID.test(trimmed)) return Buffer.from(trimmed.replace(/-/g, ''), 'hex');
-  if (/^[0-9a-fA-F]{32}$/.test(trimmed)) return Buffer.from(trimmed, 'hex');
-  const base64 = Buffer.from(trimmed, 'base64');
-  if (base64.length === 16 && base64.toString('base64') === trimmed) return base64;
-  throw new RowCodecError(`invalid UUID encoding ${JSON.stringify(text)}`);
+  const bytes = decodeUuidLenient(text);
+  if (!bytes) throw new RowCodecError(`invalid UUID encoding ${JSON.stringify(text)}`);
+  return Buffer.from(bytes);
 }
 
 export function bytesFromHex(text: string): Buffer {
-  if (!HEX.test(text)) throw new RowCodecError(`invalid hex encoding ${JSON.stringify(text.slice(0, 40))}`);
-  return Buffer.from(text, 'hex');
+  const bytes = decodeHex(text);
+  if (!bytes) throw new RowCodecError(`invalid hex encoding ${JSON.stringify(text.slice(0, 40))}`);
+  return Buffer.from(bytes);
 }
 
-/** Strict standard padded base64: it must re-encode to the same text. */
+/** Strict standard padded base64 (`""` is an empty blob). */
 export function bytesFromWireBase64(text: string): Buffer {
-  if (text === '') return Buffer.alloc(0);
-  const bytes = Buffer.from(text, 'base64');
-  if (bytes.toString('base64') !== text) throw new RowCodecError('invalid canonical wire blob encoding');
-  return bytes;
+  const bytes = decodeWireBlob(text);
+  if (!bytes) throw new RowCodecError('invalid canonical wire blob encoding');
+  return Buffer.from(bytes);
 }
 
 // ---- keys -------------------------------------------------------------------------------------

@@ -2,13 +2,14 @@
  * Reads and writes of the `_sync_*` metadata (spec/client.md §2.3). All metadata SQL lives here;
  * the push, pull and lifecycle code call these methods inside their own transactions.
  */
+import type { RowOp } from '@oversync/protocol';
 import type { Database, Statement } from 'better-sqlite3';
 import { NOW_SQL } from './local-schema.js';
 
 export type BindingState = 'anonymous' | 'attached';
 export type OperationKind = 'none' | 'remote_replace' | 'source_recovery';
+export type { RowOp };
 export type OutboxState = 'none' | 'prepared' | 'committed_remote';
-export type RowOp = 'INSERT' | 'UPDATE' | 'DELETE';
 
 export interface AttachmentState {
   readonly currentSourceId: string;

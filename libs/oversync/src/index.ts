@@ -1,1 +1,17 @@
-export {};
+export { OversyncModule } from './oversync.module.js';
+export { OVERSYNC_MODULE_OPTIONS, OVERSYNC_OPTIONS_TYPE, OVERSYNC_ASYNC_OPTIONS_TYPE } from './oversync.module-definition.js';
+export type { OversyncModuleOptions, OversyncLimits, OversyncWatchOptions, ActorResolver, WatchPolicy } from './oversync.options.js';
+export { resolveOversyncConfig, OversyncOptionsError, type OversyncConfig } from './oversync.config.js';
+export { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from './oversync.constants.js';
+export type { RegisteredTableConfig, RegisteredTable } from './schema/registered-table.js';
+export { OversyncSchemaService } from './schema/oversync-schema.service.js';
+export { UnsupportedSchemaError } from './schema/unsupported-schema.error.js';
+export { OversyncActorGuard, SOURCE_ID_HEADER } from './auth/oversync-actor.guard.js';
+export { Actor, type SyncActor } from './auth/sync-actor.js';
+export { OversyncError } from './errors/oversync.error.js';
+export { OversyncExceptionFilter } from './errors/oversync-exception.filter.js';
+export { SyncDatabase } from './database/sync-database.js';
+export { SyncLifecycle } from './lifecycle/sync-lifecycle.js';
+export { CapabilitiesService } from './health/capabilities.service.js';
+export { SyncStatusService } from './health/sync-status.service.js';
+export type { CommittedBundle } from './bundle/bundle-capture.js';

@@ -1,4 +1,4 @@
-import type { OversyncModuleOptions } from './oversync.options.js';
+import type { OversyncModuleOptions, WatchPolicy } from './oversync.options.js';
 import type { RegisteredTableConfig } from './schema/registered-table.js';
 
 /** Options after validation and defaults (spec §7). Durations in milliseconds. */
@@ -27,6 +27,7 @@ export interface OversyncConfig {
   readonly maxPlannedRowCount: number;
   readonly userLockTimeoutMs: number;
   readonly uploadLockTimeoutMs: number;
+  readonly watchPolicy?: WatchPolicy;
   readonly watch: {
     readonly enabled: boolean;
     readonly notifyChannel: string;
@@ -101,6 +102,7 @@ export function resolveOversyncConfig(options: OversyncModuleOptions): OversyncC
     maxPlannedRowCount: count('limits.maxPlannedRowCount', limits.maxPlannedRowCount, 10_000_000),
     userLockTimeoutMs: count('limits.userLockTimeoutMs', limits.userLockTimeoutMs, 30_000),
     uploadLockTimeoutMs: count('limits.uploadLockTimeoutMs', limits.uploadLockTimeoutMs, 0),
+    watchPolicy: watch.allowed,
     watch: {
       enabled: watch.enabled ?? false,
       notifyChannel: channel,

@@ -32,7 +32,11 @@ export interface OversyncLimits {
   uploadLockTimeoutMs?: number;
 }
 
+/** Host policy: may this actor open the watch stream? (reference `BundleChangeWatchAllowed`) */
+export type WatchPolicy = (actor: { readonly userId: string; readonly sourceId: string }) => boolean;
+
 export interface OversyncWatchOptions {
+  allowed?: WatchPolicy;
   enabled?: boolean;
   notifyChannel?: string;
   heartbeatIntervalMs?: number;

@@ -1,1 +1,14 @@
-export const PROTOCOL_PLACEHOLDER = 1;
+// @oversync/protocol: the wire contract shared by the sync server and the SQLite client.
+export * from './wire-types.js';
+export * from './error-codes.js';
+export * from './limits.js';
+export * from './go-strings.js';
+export * from './go-json-decode.js';
+export * from './go-json-encode.js';
+export * from './canonical-json.js';
+export * from './bundle-hash.js';
+export * from './binary-codecs.js';
+export * from './uuid-codecs.js';
+export * from './value-codecs.js';
+export * from './wire-payload.js';
+export * from './watch-event.js';

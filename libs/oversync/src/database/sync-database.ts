@@ -20,9 +20,10 @@ export class SyncDatabase {
   constructor(private readonly resolvePool: () => Pool) {}
 
   /** The host's TypeORM DataSource: its pg pool (the "master" pool of the postgres driver). */
-  static fromDataSource(dataSource: DataSource): SyncDatabase {
+  static fromDataSource(resolveDataSource: () => DataSource): SyncDatabase {
     return new SyncDatabase(() => {
-      const driver = dataSource.driver as unknown as { master?: Pool };
+      const driver = resolveDataSource()?.driver as unknown as { master?: Pool } | undefined;
+      if (!driver) throw new Error('oversync could not find the host TypeORM DataSource');
       if (!driver.master) throw new Error('oversync requires an initialized PostgreSQL TypeORM DataSource');
       return driver.master;
     });

@@ -49,8 +49,10 @@ export async function validateRegisteredTables(
 ): Promise<RegisteredTable[]> {
   if (configs.length === 0) return [];
   const tables = configs.map(normalizeTableConfig);
-  const schemas = tables.map((table) => table.schema);
-  const names = tables.map((table) => table.table);
+  // Each table once: the reference passes duplicates through, which doubles index columns (rule 10).
+  const distinct = [...new Map(tables.map((table) => [table.name, table])).values()];
+  const schemas = distinct.map((table) => table.schema);
+  const names = distinct.map((table) => table.table);
   const columnTypes = await loadColumnTypes(db, schemas, names);
   const uniqueIndexes = await loadUniqueIndexes(db, schemas, names);
   const validated = tables.map((table) =>
@@ -171,7 +173,7 @@ function validateUniqueIndexes(name: string, keyColumn: string, uniqueIndexes: r
 function assignTableIds(tables: readonly ValidatedTable[]): RegisteredTable[] {
   const names = tables.map((table) => table.name);
   const duplicate = names.find((name, position) => names.indexOf(name) !== position);
-  // The reference accepts a duplicate here and fails later on the table_catalog unique key.
+  // The reference has no such check; a duplicate fails there with a misleading rule-10 message.
   if (duplicate !== undefined) throw unsupported(`registered table ${duplicate} is registered more than once`);
   const sorted = [...names].sort(compareUtf8);
   return tables.map((table) => ({ ...table, tableId: sorted.indexOf(table.name) + 1 }));

@@ -1,6 +1,19 @@
 // The plpgsql functions behind the per-table triggers (spec §2.6). Messages, SQLSTATEs and the
 // order of checks are observable by hosts and tests; change them only together with the spec.
 
+/** Both row functions start here: `actor` is the bundle's user id; writes without one are counted and refused. */
+const REQUIRE_BUNDLE_CONTEXT = `  IF actor IS NULL THEN
+    PERFORM nextval('sync.rejected_registered_write_seq');
+    RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = format(
+      'write to registered table %I.%I requires oversync sync bundle context', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+  END IF;`;
+
+/** key_bytes of OLD or NEW: uuid_send for kind 1 (uuid), UTF-8 bytes of the text otherwise. */
+function keyBytesOf(row: 'OLD' | 'NEW'): string {
+  return `CASE WHEN key_kind = 1 THEN uuid_send((to_jsonb(${row}) ->> key_column)::uuid)
+    ELSE convert_to(to_jsonb(${row}) ->> key_column, 'UTF8') END`;
+}
+
 /** BEFORE row trigger: refuses writes without bundle context and pins rows to their owner. */
 export const OWNER_GUARD_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION sync.enforce_registered_row_owner()
 RETURNS TRIGGER
@@ -9,11 +22,7 @@ AS $$
 DECLARE
   actor TEXT := NULLIF(current_setting('oversync.bundle_user_id', true), '');
 BEGIN
-  IF actor IS NULL THEN
-    PERFORM nextval('sync.rejected_registered_write_seq');
-    RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = format(
-      'write to registered table %I.%I requires oversync sync bundle context', TG_TABLE_SCHEMA, TG_TABLE_NAME);
-  END IF;
+${REQUIRE_BUNDLE_CONTEXT}
 
   IF TG_OP = 'INSERT' THEN
     IF NEW._sync_scope_id IS NULL OR NEW._sync_scope_id = '' THEN
@@ -68,11 +77,7 @@ DECLARE
   old_key_bytes BYTEA;
   new_key_bytes BYTEA;
 BEGIN
-  IF actor IS NULL THEN
-    PERFORM nextval('sync.rejected_registered_write_seq');
-    RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = format(
-      'write to registered table %I.%I requires oversync sync bundle context', TG_TABLE_SCHEMA, TG_TABLE_NAME);
-  END IF;
+${REQUIRE_BUNDLE_CONTEXT}
 
   user_pk_text := NULLIF(current_setting('oversync.bundle_user_pk', true), '');
   key_column := NULLIF(TG_ARGV[0], '');
@@ -95,8 +100,7 @@ BEGIN
     IF OLD._sync_scope_id <> actor THEN
       RAISE EXCEPTION 'oversync capture scope mismatch for %.%', TG_TABLE_SCHEMA, TG_TABLE_NAME;
     END IF;
-    old_key_bytes := CASE WHEN key_kind = 1 THEN uuid_send((to_jsonb(OLD) ->> key_column)::uuid)
-                          ELSE convert_to(to_jsonb(OLD) ->> key_column, 'UTF8') END;
+    old_key_bytes := ${keyBytesOf('OLD')};
     INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
     VALUES (txid_current(), bundle_user_pk, captured_table_id, 3, old_key_bytes, NULL);
     RETURN OLD;
@@ -105,15 +109,13 @@ BEGIN
   IF NEW._sync_scope_id <> actor THEN
     RAISE EXCEPTION 'oversync capture scope mismatch for %.%', TG_TABLE_SCHEMA, TG_TABLE_NAME;
   END IF;
-  new_key_bytes := CASE WHEN key_kind = 1 THEN uuid_send((to_jsonb(NEW) ->> key_column)::uuid)
-                        ELSE convert_to(to_jsonb(NEW) ->> key_column, 'UTF8') END;
+  new_key_bytes := ${keyBytesOf('NEW')};
 
   IF TG_OP = 'UPDATE' THEN
     IF OLD._sync_scope_id <> actor THEN
       RAISE EXCEPTION 'oversync capture scope mismatch for %.%', TG_TABLE_SCHEMA, TG_TABLE_NAME;
     END IF;
-    old_key_bytes := CASE WHEN key_kind = 1 THEN uuid_send((to_jsonb(OLD) ->> key_column)::uuid)
-                          ELSE convert_to(to_jsonb(OLD) ->> key_column, 'UTF8') END;
+    old_key_bytes := ${keyBytesOf('OLD')};
     IF old_key_bytes IS DISTINCT FROM new_key_bytes THEN
       INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
       VALUES (txid_current(), bundle_user_pk, captured_table_id, 3, old_key_bytes, NULL);

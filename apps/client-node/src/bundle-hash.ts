@@ -1,0 +1,48 @@
+/**
+ * Adapts the client's lossless JSON values to the protocol's bundle hash and canonical JSON
+ * (server.md §5): the server reads every number as a double, so `bigint` becomes a double here too.
+ */
+import { canonicalJson, computeBundleHash, type JsonValue as WireJsonValue, type RowOp } from '@oversync/protocol';
+import { createHash } from 'node:crypto';
+import type { JsonValue } from './json-value.js';
+
+export interface HashedRow {
+  readonly schema: string;
+  readonly table: string;
+  readonly key: Record<string, string>;
+  readonly op: RowOp;
+  readonly rowVersion: number;
+  /** Ignored for DELETE. */
+  readonly payload: JsonValue | undefined;
+}
+
+/** The value as Go's decoder holds it: numbers as doubles. */
+export function asWireJson(value: JsonValue): WireJsonValue {
+  if (typeof value === 'bigint') return Number(value);
+  if (Array.isArray(value)) return value.map(asWireJson);
+  if (value !== null && typeof value === 'object') {
+    const result: Record<string, WireJsonValue> = {};
+    for (const name of Object.keys(value)) result[name] = asWireJson(value[name]!);
+    return result;
+  }
+  return value;
+}
+
+/** `bundle_hash` (lower-case hex) of rows in bundle order. */
+export function bundleHashOf(rows: readonly HashedRow[]): string {
+  return computeBundleHash(
+    rows.map((row) => ({
+      schema: row.schema,
+      table: row.table,
+      key: row.key,
+      op: row.op,
+      row_version: row.rowVersion,
+      payload: row.op === 'DELETE' || row.payload === undefined ? undefined : asWireJson(row.payload),
+    })),
+  ).bundleHash;
+}
+
+/** Lower-case hex SHA-256 of the canonical JSON of a value (`canonical_request_hash`). */
+export function canonicalSha256(value: JsonValue): string {
+  return createHash('sha256').update(Buffer.from(canonicalJson(asWireJson(value)), 'utf8')).digest('hex');
+}

@@ -1,0 +1,55 @@
+/** Reads and authoritative writes of the business rows of managed tables (spec/client.md §8.5, §9.2). */
+import { rowImageSql } from './capture-triggers.js';
+import { quoteIdent } from './local-schema.js';
+import type { ManagedTable } from './managed-table.js';
+import { type SqlValue, sqlKeyValue } from './row-codec.js';
+import type { SyncState } from './sync-state.js';
+
+export class RowStore {
+  constructor(private readonly state: SyncState) {}
+
+  /** UPSERT, not REPLACE, so `ON DELETE CASCADE` children survive. */
+  upsert(table: ManagedTable, values: readonly SqlValue[]): void {
+    const columns = table.columns.map((c) => quoteIdent(c.name));
+    const key = quoteIdent(table.keyColumn.name);
+    const updates = table.columns.filter((c) => c !== table.keyColumn).map((c) => `${quoteIdent(c.name)} = excluded.${quoteIdent(c.name)}`);
+    const sql =
+      `INSERT INTO ${quoteIdent(table.name)} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ` +
+      `ON CONFLICT(${key}) ${updates.length ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`;
+    this.state.stmt(sql).run(...values);
+  }
+
+  delete(table: ManagedTable, localKey: string): void {
+    this.state.stmt(`DELETE FROM ${quoteIdent(table.name)} WHERE ${quoteIdent(table.keyColumn.name)} = ?`).run(sqlKeyValue(table, localKey));
+  }
+
+  /** The local row image (same SQL as the capture triggers), or undefined when the row is absent. */
+  image(table: ManagedTable, localKey: string): string | undefined {
+    const row = this.state
+      .stmt(`SELECT ${rowImageSql(table, 'src')} AS image FROM ${quoteIdent(table.name)} AS src WHERE src.${quoteIdent(table.keyColumn.name)} = ?`)
+      .get(sqlKeyValue(table, localKey)) as { image: string } | undefined;
+    return row?.image;
+  }
+
+  /** Every local key of the table, as local key strings (hex for BLOB keys), in key order. */
+  localKeys(table: ManagedTable): string[] {
+    const key = quoteIdent(table.keyColumn.name);
+    const expr = table.keyIsBlob ? `lower(hex(${key}))` : `CAST(${key} AS TEXT)`;
+    return (this.state.stmt(`SELECT ${expr} AS k FROM ${quoteIdent(table.name)} ORDER BY ${key}`).all() as { k: string | null }[])
+      .map((r) => r.k)
+      .filter((k): k is string => k !== null);
+  }
+
+  count(table: ManagedTable): number {
+    return Number((this.state.stmt(`SELECT COUNT(*) AS n FROM ${quoteIdent(table.name)}`).get() as { n: number }).n);
+  }
+
+  /** Every row image of the table, in key order (debug helper). */
+  images(table: ManagedTable): string[] {
+    return (
+      this.state
+        .stmt(`SELECT ${rowImageSql(table, 'src')} AS image FROM ${quoteIdent(table.name)} AS src ORDER BY src.${quoteIdent(table.keyColumn.name)}`)
+        .all() as { image: string }[]
+    ).map((r) => r.image);
+  }
+}

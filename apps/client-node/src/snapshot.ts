@@ -1,0 +1,291 @@
+/**
+ * Snapshot download, staging and apply (spec/client.md §8.6–§8.8): the managed tables are
+ * replaced by the server's frozen row set, paged into `_sync_snapshot_stage` and applied in one
+ * transaction read back page by page, so memory stays bounded by the chunk size.
+ */
+import { applyLocalImage, applyWireRow, resolveWireRow } from './authoritative-apply.js';
+import { type ClientContext, ensureBoundToSessionUser } from './client-context.js';
+import { AttachRequiredError, decodeErrorEnvelope, errorMessage, HttpStatusError, renderServerErrorBody, SourceReplacementDivergedError, SyncProtocolError } from './errors.js';
+import { parseJson, stringifyJson } from './json-value.js';
+import { clearManagedDataInTx } from './local-reset.js';
+import type { RestoreSummary } from './results.js';
+import { localKeyFromKeyJson } from './row-codec.js';
+import { type SyncResponse, throwIfTransientStatus, withRetry } from './sync-transport.js';
+import { decodeSnapshotChunk, decodeSnapshotSession } from './wire-decode.js';
+
+export interface SnapshotSession {
+  readonly snapshotId: string;
+  readonly snapshotBundleSeq: number;
+  readonly rowCount: number;
+}
+
+export interface SourceReplacement {
+  readonly previousSourceId: string;
+  readonly newSourceId: string;
+  readonly reason: string;
+}
+
+export interface SnapshotApplyOptions {
+  /** Rotated rebuild: the new source becomes current. */
+  readonly rotateTo?: { readonly newSourceId: string; readonly requireFresh: boolean };
+  /** Keep the frozen outbox and re-apply its rows on top of the snapshot (source recovery). */
+  readonly preserveOutbox?: boolean;
+  readonly clearSourceRecovery?: boolean;
+  /** `next_source_bundle_id` floor of the target source (replay-pruned recovery). */
+  readonly advanceSourceBundleFloor?: number;
+}
+
+const STAGE_PAGE_ROWS = 1000;
+
+/** `server returned status %d: <code>: <message>` as a typed error. */
+export function serverStatusError(operation: string, response: SyncResponse): HttpStatusError {
+  const envelope = decodeErrorEnvelope(response.body);
+  return new HttpStatusError(
+    operation,
+    response.status,
+    envelope?.code.trim() ?? '',
+    envelope?.message ?? '',
+    response.body,
+    `server returned status ${response.status}: ${renderServerErrorBody(response.body)}`,
+  );
+}
+
+export async function createSnapshotSession(ctx: ClientContext, replacement: SourceReplacement | null, signal?: AbortSignal): Promise<SnapshotSession> {
+  const body = replacement
+    ? JSON.stringify({
+        source_replacement: {
+          previous_source_id: replacement.previousSourceId,
+          new_source_id: replacement.newSourceId,
+          reason: replacement.reason,
+        },
+      })
+    : undefined;
+  const response = await withRetry(
+    ctx.config.retry,
+    'snapshot_session_create',
+    async () =>
+      throwIfTransientStatus(
+        'snapshot_session_create',
+        await ctx.transport.send({ method: 'POST', path: '/sync/snapshot-sessions', body, sourceId: ctx.session.sourceId, signal }),
+      ),
+    signal,
+  );
+  if (response.status !== 200) {
+    const envelope = decodeErrorEnvelope(response.body);
+    if (replacement && response.status === 409 && envelope?.code === 'source_retired') {
+      const remote = envelope.members.replaced_by_source_id;
+      throw new SourceReplacementDivergedError(replacement.newSourceId, typeof remote === 'string' ? remote : '');
+    }
+    throw serverStatusError('snapshot_session_create', response);
+  }
+  let decoded;
+  try {
+    decoded = decodeSnapshotSession(response.body);
+  } catch (err) {
+    throw new SyncProtocolError(`failed to decode snapshot session response: ${errorMessage(err)}`, { cause: err });
+  }
+  const problem = !decoded.snapshotId.trim()
+    ? 'snapshot session response missing snapshot_id'
+    : decoded.snapshotBundleSeq < 0
+      ? `snapshot session response snapshot_bundle_seq ${decoded.snapshotBundleSeq} must be non-negative`
+      : decoded.rowCount < 0
+        ? `snapshot session response row_count ${decoded.rowCount} must be non-negative`
+        : decoded.rowCount > 0 && decoded.snapshotBundleSeq <= 0
+          ? 'snapshot session response with rows must have a positive snapshot_bundle_seq'
+          : decoded.byteCount < 0
+            ? `snapshot session response byte_count ${decoded.byteCount} must be non-negative`
+            : !decoded.expiresAt.trim()
+              ? 'snapshot session response missing expires_at'
+              : '';
+  if (problem) throw new SyncProtocolError(problem);
+  ctx.counters.snapshotSessionsCreated++;
+  return { snapshotId: decoded.snapshotId, snapshotBundleSeq: decoded.snapshotBundleSeq, rowCount: decoded.rowCount };
+}
+
+/** Downloads every chunk into `_sync_snapshot_stage`, one transaction per chunk. */
+export async function stageSnapshot(ctx: ClientContext, session: SnapshotSession, signal?: AbortSignal): Promise<void> {
+  const path = `/sync/snapshot-sessions/${encodeURIComponent(session.snapshotId)}`;
+  const insert = ctx.state.stmt(
+    `INSERT INTO _sync_snapshot_stage(snapshot_id, row_ordinal, schema_name, table_name, key_json, row_version, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  );
+  for (let after = 0; ; ) {
+    const response = await withRetry(
+      ctx.config.retry,
+      'snapshot_chunk_fetch',
+      async () =>
+        throwIfTransientStatus(
+          'snapshot_chunk_fetch',
+          await ctx.transport.send({
+            method: 'GET',
+            path,
+            query: { after_row_ordinal: after, max_rows: ctx.config.snapshotChunkRows },
+            sourceId: ctx.session.sourceId,
+            signal,
+          }),
+        ),
+      signal,
+    );
+    if (response.status !== 200) throw serverStatusError('snapshot_chunk_fetch', response);
+    let chunk;
+    try {
+      chunk = decodeSnapshotChunk(response.body);
+    } catch (err) {
+      throw new SyncProtocolError(`failed to decode snapshot chunk response: ${errorMessage(err)}`, { cause: err });
+    }
+    validateSnapshotChunk(session, after, chunk);
+    ctx.state.transaction(() => {
+      chunk.rows.forEach((row, i) => {
+        if (row.schema !== ctx.schema) throw new SyncProtocolError(`snapshot row schema ${row.schema} does not match client schema ${ctx.schema}`);
+        const ref = resolveWireRow(ctx, row.table, row.key);
+        insert.run(session.snapshotId, after + i + 1, row.schema, ref.table.name, ref.keyJson, row.rowVersion, stringifyJson(row.payload!));
+      });
+    });
+    ctx.counters.snapshotChunksFetched++;
+    after = chunk.nextRowOrdinal;
+    ctx.progress({ phase: 'snapshot_download', done: after, total: session.rowCount });
+    if (!chunk.hasMore) return;
+  }
+}
+
+function validateSnapshotChunk(session: SnapshotSession, after: number, chunk: ReturnType<typeof decodeSnapshotChunk>): void {
+  const fail = (message: string) => {
+    throw new SyncProtocolError(`invalid snapshot chunk response: ${message}`);
+  };
+  if (chunk.snapshotId !== session.snapshotId) fail(`snapshot_id ${JSON.stringify(chunk.snapshotId)} does not match ${JSON.stringify(session.snapshotId)}`);
+  if (chunk.snapshotBundleSeq !== session.snapshotBundleSeq) {
+    fail(`snapshot_bundle_seq ${chunk.snapshotBundleSeq} does not match ${session.snapshotBundleSeq}`);
+  }
+  if (chunk.rows.length > 0 && chunk.snapshotBundleSeq <= 0) fail('rows require a positive snapshot_bundle_seq');
+  if (chunk.nextRowOrdinal !== after + chunk.rows.length) fail(`next_row_ordinal ${chunk.nextRowOrdinal} does not match expected ${after + chunk.rows.length}`);
+  if (chunk.hasMore && chunk.rows.length === 0) fail('has_more=true must include at least one row');
+  chunk.rows.forEach((row, i) => {
+    const problem = !row.schema.trim()
+      ? 'row schema must be non-empty'
+      : !row.table.trim()
+        ? 'row table must be non-empty'
+        : Object.keys(row.key).length === 0
+          ? 'row key must be non-empty'
+          : row.rowVersion <= 0
+            ? `row_version ${row.rowVersion} must be positive`
+            : row.payload === undefined
+              ? 'snapshot row payload must be present'
+              : '';
+    if (problem) fail(`invalid snapshot row ${i}: ${problem}`);
+  });
+}
+
+/** `applyStagedSnapshotLocked` (§8.7): one transaction, deferred FKs, capture suppressed. */
+export function applyStagedSnapshot(ctx: ClientContext, session: SnapshotSession, options: SnapshotApplyOptions): void {
+  const target = ctx.state.applyTransaction(() => {
+    const attachment = ctx.state.attachment();
+    if (attachment.bindingState !== 'attached' || !attachment.attachedUserId.trim()) throw new AttachRequiredError('Rebuild()');
+    clearManagedDataInTx(ctx, { preserveOutbox: options.preserveOutbox === true, clearSnapshotStage: false });
+
+    const applied = applyStagedRows(ctx, session);
+    if (applied !== session.rowCount) {
+      throw new SyncProtocolError(`staged snapshot row count ${applied} does not match expected row_count ${session.rowCount}`);
+    }
+    if (options.preserveOutbox) reapplyOutboxLocally(ctx);
+
+    const current = attachment.currentSourceId;
+    const targetSource = options.rotateTo?.newSourceId ?? current;
+    if (options.rotateTo) {
+      ctx.state.ensureSource(targetSource);
+      const fresh = ctx.state.source(targetSource)!;
+      if (options.rotateTo.requireFresh && (fresh.nextSourceBundleId !== 1 || fresh.replacedBySourceId !== '')) {
+        throw new Error(`rotated rebuild requires a fresh source id; ${targetSource} is already in use`);
+      }
+      ctx.state.markSourceReplaced(current, targetSource);
+    }
+    ctx.state.updateAttachment({ currentSourceId: targetSource, lastBundleSeqSeen: session.snapshotBundleSeq, rebuildRequired: false });
+    if (options.preserveOutbox) retargetOutbox(ctx, targetSource);
+    if ((options.advanceSourceBundleFloor ?? 0) > 0) ctx.state.advanceNextSourceBundleId(targetSource, options.advanceSourceBundleFloor!);
+    if (options.clearSourceRecovery) ctx.state.clearOperation();
+    ctx.state.stmt('DELETE FROM _sync_snapshot_stage WHERE snapshot_id = ?').run(session.snapshotId);
+    return targetSource;
+  });
+  ctx.session.sourceId = target;
+}
+
+function applyStagedRows(ctx: ClientContext, session: SnapshotSession): number {
+  const page = ctx.state.stmt(
+    `SELECT row_ordinal, table_name, key_json, row_version, payload FROM _sync_snapshot_stage
+     WHERE snapshot_id = ? AND row_ordinal > ? ORDER BY row_ordinal LIMIT ?`,
+  );
+  let applied = 0;
+  for (let after = 0; ; ) {
+    const rows = page.all(session.snapshotId, after, STAGE_PAGE_ROWS) as {
+      row_ordinal: number;
+      table_name: string;
+      key_json: string;
+      row_version: number;
+      payload: string;
+    }[];
+    if (rows.length === 0) return applied;
+    for (const row of rows) {
+      const table = ctx.table(row.table_name);
+      if (!table) throw new Error(`table ${row.table_name} is not configured for sync`);
+      const localKey = localKeyFromKeyJson(ctx.schema, table, row.key_json);
+      applyWireRow(ctx, { table, localKey, keyJson: row.key_json }, 'INSERT', Number(row.row_version), parseJson(row.payload));
+      applied++;
+    }
+    after = Number(rows[rows.length - 1]!.row_ordinal);
+    ctx.progress({ phase: 'snapshot_apply', done: applied, total: session.rowCount });
+  }
+}
+
+/** Makes the pending local intent of the preserved outbox visible again on top of the snapshot. */
+function reapplyOutboxLocally(ctx: ClientContext): void {
+  for (const row of ctx.state.outboxRows()) {
+    const table = ctx.table(row.tableName);
+    if (!table) throw new Error(`table ${row.tableName} is not configured for sync`);
+    const localKey = localKeyFromKeyJson(ctx.schema, table, row.keyJson);
+    if (row.op === 'DELETE' || row.localPayload === null) {
+      ctx.rows.delete(table, localKey);
+    } else {
+      applyLocalImage(ctx, table, row.localPayload);
+    }
+  }
+}
+
+function retargetOutbox(ctx: ClientContext, sourceId: string): void {
+  const outbox = ctx.state.outbox();
+  if (ctx.state.outboxRowCount() === 0 && outbox.state === 'none') return;
+  if (outbox.state !== 'prepared') throw new Error(`cannot preserve outbox during source recovery when outbox state is ${JSON.stringify(outbox.state)}`);
+  ctx.state.writeOutbox({ ...outbox, sourceId, sourceBundleId: 1, remoteBundleHash: '', remoteBundleSeq: 0 });
+  ctx.state.stmt('UPDATE _sync_outbox_rows SET source_bundle_id = 1').run();
+}
+
+/** Best effort: errors are ignored (the server expires sessions anyway). */
+export async function deleteSnapshotSession(ctx: ClientContext, snapshotId: string): Promise<void> {
+  try {
+    await ctx.transport.send({ method: 'DELETE', path: `/sync/snapshot-sessions/${encodeURIComponent(snapshotId)}`, sourceId: ctx.session.sourceId });
+  } catch {
+    // ignored on purpose
+  }
+}
+
+export interface RebuildOptions extends SnapshotApplyOptions {
+  /** Rotated rebuild: sent as `source_replacement` with the snapshot session create. */
+  readonly replacement?: SourceReplacement;
+  /** Persist `rebuild_required = 1` before the download (explicit Rebuild and source recovery). */
+  readonly persistGate: boolean;
+}
+
+/** `rebuildFromSnapshotWithOptionsLocked`: gate, clear stage, create, stage, apply, delete session. */
+export async function rebuildFromSnapshot(ctx: ClientContext, options: RebuildOptions, signal?: AbortSignal): Promise<RestoreSummary> {
+  if (options.persistGate) {
+    ensureBoundToSessionUser(ctx, 'Rebuild()');
+    ctx.state.setRebuildRequired(true);
+  }
+  ctx.state.stmt('DELETE FROM _sync_snapshot_stage').run();
+  const session = await createSnapshotSession(ctx, options.replacement ?? null, signal);
+  try {
+    await stageSnapshot(ctx, session, signal);
+    applyStagedSnapshot(ctx, session, options);
+  } finally {
+    await deleteSnapshotSession(ctx, session.snapshotId);
+  }
+  return { bundleSeq: session.snapshotBundleSeq, rowCount: session.rowCount };
+}
+

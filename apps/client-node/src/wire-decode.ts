@@ -1,0 +1,319 @@
+/**
+ * Decoding of server responses into typed values, Go-style: absent members are zero values,
+ * members of the wrong type are a decode error. Payloads keep 64-bit integers exact.
+ */
+import { isJsonObject, type JsonObject, type JsonValue, parseJson } from './json-value.js';
+
+export class WireDecodeError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WireDecodeError';
+  }
+}
+
+export interface WireRow {
+  readonly schema: string;
+  readonly table: string;
+  readonly key: JsonObject;
+  readonly op: string;
+  readonly rowVersion: number;
+  /** `undefined` when the member is absent (DELETE rows). */
+  readonly payload: JsonValue | undefined;
+}
+
+export interface WireBundle {
+  readonly bundleSeq: number;
+  readonly sourceId: string;
+  readonly sourceBundleId: number;
+  readonly rowCount: number;
+  readonly bundleHash: string;
+  readonly rows: readonly WireRow[];
+}
+
+export interface PullResponse {
+  readonly stableBundleSeq: number;
+  readonly bundles: readonly WireBundle[];
+  readonly hasMore: boolean;
+}
+
+export interface CommittedBundleHeader {
+  readonly bundleSeq: number;
+  readonly sourceId: string;
+  readonly sourceBundleId: number;
+  readonly rowCount: number;
+  readonly bundleHash: string;
+}
+
+export interface PushSessionResponse extends CommittedBundleHeader {
+  readonly pushId: string;
+  readonly status: string;
+  readonly plannedRowCount: number;
+  readonly nextExpectedRowOrdinal: number;
+}
+
+export interface PushChunkResponse {
+  readonly pushId: string;
+  readonly nextExpectedRowOrdinal: number;
+}
+
+export interface CommittedRowsResponse extends CommittedBundleHeader {
+  readonly rows: readonly WireRow[];
+  readonly nextRowOrdinal: number;
+  readonly hasMore: boolean;
+}
+
+export interface SnapshotSessionResponse {
+  readonly snapshotId: string;
+  readonly snapshotBundleSeq: number;
+  readonly rowCount: number;
+  readonly byteCount: number;
+  readonly expiresAt: string;
+}
+
+export interface SnapshotRow {
+  readonly schema: string;
+  readonly table: string;
+  readonly key: JsonObject;
+  readonly rowVersion: number;
+  readonly payload: JsonValue | undefined;
+}
+
+export interface SnapshotChunkResponse {
+  readonly snapshotId: string;
+  readonly snapshotBundleSeq: number;
+  readonly rows: readonly SnapshotRow[];
+  readonly nextRowOrdinal: number;
+  readonly hasMore: boolean;
+}
+
+export interface ConnectResponse {
+  readonly resolution: string;
+  readonly initializationId: string;
+  readonly leaseExpiresAt: string;
+  readonly retryAfterSeconds: number;
+}
+
+export interface WatchEvent {
+  readonly bundleSeq: number;
+  readonly sourceId: string;
+  readonly sourceBundleId: number;
+}
+
+export interface PushConflictDetail {
+  readonly schema: string;
+  readonly table: string;
+  readonly key: JsonObject;
+  readonly op: string;
+  readonly baseRowVersion: number;
+  readonly serverRowVersion: number;
+  readonly serverRowDeleted: boolean;
+  /** `null` when absent or JSON null. */
+  readonly serverRow: JsonValue;
+}
+
+/** Parses a response body as one JSON object. */
+export function decodeObject(body: string): JsonObject {
+  let value: JsonValue;
+  try {
+    value = parseJson(body);
+  } catch (err) {
+    throw new WireDecodeError((err as Error).message, { cause: err });
+  }
+  if (!isJsonObject(value)) throw new WireDecodeError('response is not a JSON object');
+  return value;
+}
+
+class Reader {
+  constructor(private readonly members: JsonObject) {}
+
+  private member(name: string): JsonValue | undefined {
+    // Go matches member names case-insensitively, preferring the exact spelling.
+    if (name in this.members) return this.members[name];
+    const lower = name.toLowerCase();
+    const match = Object.keys(this.members).find((k) => k.toLowerCase() === lower);
+    return match === undefined ? undefined : this.members[match];
+  }
+
+  string(name: string): string {
+    const value = this.member(name);
+    if (value === undefined || value === null) return '';
+    if (typeof value !== 'string') throw new WireDecodeError(`member ${name} must be a string`);
+    return value;
+  }
+
+  int(name: string): number {
+    const value = this.member(name);
+    if (value === undefined || value === null) return 0;
+    if (typeof value === 'bigint') throw new WireDecodeError(`member ${name} is out of range`);
+    if (typeof value !== 'number' || !Number.isInteger(value)) throw new WireDecodeError(`member ${name} must be an integer`);
+    return value;
+  }
+
+  bool(name: string): boolean {
+    const value = this.member(name);
+    if (value === undefined || value === null) return false;
+    if (typeof value !== 'boolean') throw new WireDecodeError(`member ${name} must be a boolean`);
+    return value;
+  }
+
+  object(name: string): JsonObject | null {
+    const value = this.member(name);
+    if (value === undefined || value === null) return null;
+    if (!isJsonObject(value)) throw new WireDecodeError(`member ${name} must be an object`);
+    return value;
+  }
+
+  array(name: string): JsonValue[] {
+    const value = this.member(name);
+    if (value === undefined || value === null) return [];
+    if (!Array.isArray(value)) throw new WireDecodeError(`member ${name} must be an array`);
+    return value;
+  }
+
+  raw(name: string): JsonValue | undefined {
+    return this.member(name);
+  }
+}
+
+function objects(values: JsonValue[], what: string): Reader[] {
+  return values.map((value) => {
+    if (!isJsonObject(value)) throw new WireDecodeError(`${what} must be an object`);
+    return new Reader(value);
+  });
+}
+
+function header(r: Reader): CommittedBundleHeader {
+  return {
+    bundleSeq: r.int('bundle_seq'),
+    sourceId: r.string('source_id'),
+    sourceBundleId: r.int('source_bundle_id'),
+    rowCount: r.int('row_count'),
+    bundleHash: r.string('bundle_hash'),
+  };
+}
+
+function wireRow(r: Reader): WireRow {
+  return {
+    schema: r.string('schema'),
+    table: r.string('table'),
+    key: r.object('key') ?? (Object.create(null) as JsonObject),
+    op: r.string('op'),
+    rowVersion: r.int('row_version'),
+    payload: r.raw('payload'),
+  };
+}
+
+export function decodePushSession(body: string): PushSessionResponse {
+  const r = new Reader(decodeObject(body));
+  return {
+    ...header(r),
+    pushId: r.string('push_id'),
+    status: r.string('status'),
+    plannedRowCount: r.int('planned_row_count'),
+    nextExpectedRowOrdinal: r.int('next_expected_row_ordinal'),
+  };
+}
+
+export function decodePushChunk(body: string): PushChunkResponse {
+  const r = new Reader(decodeObject(body));
+  return { pushId: r.string('push_id'), nextExpectedRowOrdinal: r.int('next_expected_row_ordinal') };
+}
+
+export function decodeCommit(body: string): CommittedBundleHeader {
+  return header(new Reader(decodeObject(body)));
+}
+
+export function decodeCommittedRows(body: string): CommittedRowsResponse {
+  const r = new Reader(decodeObject(body));
+  return {
+    ...header(r),
+    rows: objects(r.array('rows'), 'row').map(wireRow),
+    nextRowOrdinal: r.int('next_row_ordinal'),
+    hasMore: r.bool('has_more'),
+  };
+}
+
+export function decodePull(body: string): PullResponse {
+  const r = new Reader(decodeObject(body));
+  return {
+    stableBundleSeq: r.int('stable_bundle_seq'),
+    bundles: objects(r.array('bundles'), 'bundle').map((b) => ({ ...header(b), rows: objects(b.array('rows'), 'row').map(wireRow) })),
+    hasMore: r.bool('has_more'),
+  };
+}
+
+export function decodeSnapshotSession(body: string): SnapshotSessionResponse {
+  const r = new Reader(decodeObject(body));
+  return {
+    snapshotId: r.string('snapshot_id'),
+    snapshotBundleSeq: r.int('snapshot_bundle_seq'),
+    rowCount: r.int('row_count'),
+    byteCount: r.int('byte_count'),
+    expiresAt: r.string('expires_at'),
+  };
+}
+
+export function decodeSnapshotChunk(body: string): SnapshotChunkResponse {
+  const r = new Reader(decodeObject(body));
+  return {
+    snapshotId: r.string('snapshot_id'),
+    snapshotBundleSeq: r.int('snapshot_bundle_seq'),
+    rows: objects(r.array('rows'), 'row').map((row) => ({
+      schema: row.string('schema'),
+      table: row.string('table'),
+      key: row.object('key') ?? (Object.create(null) as JsonObject),
+      rowVersion: row.int('row_version'),
+      payload: row.raw('payload'),
+    })),
+    nextRowOrdinal: r.int('next_row_ordinal'),
+    hasMore: r.bool('has_more'),
+  };
+}
+
+export function decodeConnect(body: string): ConnectResponse {
+  const r = new Reader(decodeObject(body));
+  return {
+    resolution: r.string('resolution'),
+    initializationId: r.string('initialization_id'),
+    leaseExpiresAt: r.string('lease_expires_at'),
+    retryAfterSeconds: r.int('retry_after_seconds'),
+  };
+}
+
+/** `features` of `GET /sync/capabilities`. */
+export function decodeCapabilityFeatures(body: string): Record<string, boolean> {
+  const features = new Reader(decodeObject(body)).object('features') ?? {};
+  const result: Record<string, boolean> = {};
+  for (const [name, value] of Object.entries(features)) if (typeof value === 'boolean') result[name] = value;
+  return result;
+}
+
+export function decodeWatchEvent(data: string): WatchEvent {
+  const r = new Reader(decodeObject(data));
+  return { bundleSeq: r.int('bundle_seq'), sourceId: r.string('source_id'), sourceBundleId: r.int('source_bundle_id') };
+}
+
+/** The structured `conflict` of a `409 push_conflict`, or null when absent. */
+export function decodePushConflict(body: string): PushConflictDetail | null {
+  let r: Reader;
+  try {
+    r = new Reader(decodeObject(body));
+  } catch {
+    return null;
+  }
+  if (r.string('error') !== 'push_conflict') return null;
+  const conflict = r.object('conflict');
+  if (!conflict) return null;
+  const c = new Reader(conflict);
+  const serverRow = c.raw('server_row');
+  return {
+    schema: c.string('schema'),
+    table: c.string('table'),
+    key: c.object('key') ?? (Object.create(null) as JsonObject),
+    op: c.string('op'),
+    baseRowVersion: c.int('base_row_version'),
+    serverRowVersion: c.int('server_row_version'),
+    serverRowDeleted: c.bool('server_row_deleted'),
+    serverRow: serverRow === undefined ? null : serverRow,
+  };
+}

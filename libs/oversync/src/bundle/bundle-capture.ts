@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import type { SyncClient } from '../database/sync-database.js';
+import type { SyncCatalog } from '../schema/sync-catalog.js';
+import { encodeGoString } from '../wire/wire-json.js';
+import { keyStringOf, OP_NAMES } from './row-keys.js';
+import { captureWirePayload } from './wire-payload.js';
+
+/** The header of a committed bundle as the commit response and WithinSyncBundle report it. */
+export interface CommittedBundle {
+  bundleSeq: string;
+  sourceId: string;
+  sourceBundleId: string;
+  rowCount: number;
+  bundleHash: string;
+}
+
+interface StageRow {
+  capture_ordinal: string;
+  table_id: number;
+  op_code: number;
+  key_bytes: Buffer;
+  payload: string | null;
+}
+
+interface NetRow {
+  tableId: number;
+  keyBytes: Buffer;
+  firstOp: number;
+  lastOp: number;
+  payload: string | null;
+}
+
+export interface FinalizeOptions {
+  userPk: string;
+  sourceId: string;
+  sourceBundleId: string;
+  /** called inside the transaction once bundle_seq is known (watch NOTIFY) */
+  announce?: (bundle: CommittedBundle) => Promise<void>;
+}
+
+/**
+ * Turns this transaction's captured effects into one bundle (spec §4.6): net effect per logical row
+ * in first-capture order, next gap-free bundle_seq, hash of the canonical rows, bundle_log,
+ * bundle_rows and row_state in set-based statements. Returns null when nothing net happened.
+ */
+export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCatalog, options: FinalizeOptions): Promise<CommittedBundle | null> {
+  const { userPk } = options;
+  const { rows: stage } = await client.query<StageRow>(
+    `SELECT capture_ordinal, table_id, op_code, key_bytes, payload_db::text AS payload
+       FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1 ORDER BY capture_ordinal`,
+    [userPk],
+  );
+  if (stage.length === 0) return null;
+  const net = new Map<string, NetRow>();
+  for (const row of stage) {
+    const identity = `${row.table_id}:${row.key_bytes.toString('hex')}`;
+    const existing = net.get(identity);
+    if (existing) {
+      existing.lastOp = row.op_code;
+      existing.payload = row.payload;
+    } else {
+      net.set(identity, { tableId: row.table_id, keyBytes: row.key_bytes, firstOp: row.op_code, lastOp: row.op_code, payload: row.payload });
+    }
+  }
+  const output: Array<{ tableId: number; keyBytes: Buffer; opCode: number; payloadWire: string | null }> = [];
+  for (const row of net.values()) {
+    if (row.lastOp === 3) {
+      if (row.firstOp !== 1) output.push({ tableId: row.tableId, keyBytes: row.keyBytes, opCode: 3, payloadWire: null });
+      continue;
+    }
+    const table = catalog.get(row.tableId);
+    output.push({
+      tableId: row.tableId,
+      keyBytes: row.keyBytes,
+      opCode: row.firstOp === 1 ? 1 : 2,
+      payloadWire: captureWirePayload(table, row.payload ?? 'null'),
+    });
+  }
+  if (output.length === 0) {
+    await client.query('DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1', [userPk]);
+    return null;
+  }
+  const { rows: seqRows } = await client.query<{ bundle_seq: string }>(
+    'UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1 WHERE user_pk = $1 RETURNING next_bundle_seq - 1 AS bundle_seq',
+    [userPk],
+  );
+  const bundleSeq = seqRows[0]!.bundle_seq;
+  const hashInput = canonicalBundleRows(catalog, bundleSeq, output);
+  const hashBytes = createHash('sha256').update(hashInput, 'utf8').digest();
+  const bundle: CommittedBundle = {
+    bundleSeq,
+    sourceId: options.sourceId,
+    sourceBundleId: options.sourceBundleId,
+    rowCount: output.length,
+    bundleHash: hashBytes.toString('hex'),
+  };
+  await client.query(
+    `INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    [userPk, bundleSeq, options.sourceId, options.sourceBundleId, output.length, Buffer.byteLength(hashInput, 'utf8'), hashBytes],
+  );
+  if (options.announce) await options.announce(bundle);
+  await client.query(
+    `INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
+     SELECT $1, $2, r.row_ordinal, r.table_id, r.key_bytes, r.op_code, r.payload_text::json
+       FROM unnest($3::int8[], $4::int4[], $5::bytea[], $6::int2[], $7::text[]) AS r(row_ordinal, table_id, key_bytes, op_code, payload_text)`,
+    [userPk, bundleSeq, output.map((_, i) => i + 1), output.map((r) => r.tableId), output.map((r) => r.keyBytes), output.map((r) => r.opCode), output.map((r) => r.payloadWire)],
+  );
+  await client.query(
+    `INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
+     SELECT $1, r.table_id, r.key_bytes, $2, r.deleted FROM unnest($3::int4[], $4::bytea[], $5::bool[]) AS r(table_id, key_bytes, deleted)
+     ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted`,
+    [userPk, bundleSeq, output.map((r) => r.tableId), output.map((r) => r.keyBytes), output.map((r) => r.opCode === 3)],
+  );
+  await client.query('DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1', [userPk]);
+  return bundle;
+}
+
+/**
+ * The hash input of §5.1 written directly: each row object's members in canonical (sorted) order
+ * key, op, payload, row_ordinal, row_version, schema, table; payloads are already canonical.
+ */
+function canonicalBundleRows(
+  catalog: SyncCatalog,
+  bundleSeq: string,
+  rows: ReadonlyArray<{ tableId: number; keyBytes: Buffer; opCode: number; payloadWire: string | null }>,
+): string {
+  const parts = rows.map((row, ordinal) => {
+    const table = catalog.get(row.tableId);
+    const key = `{${encodeGoString(table.keyColumn)}:${encodeGoString(keyStringOf(table, row.keyBytes))}}`;
+    return `{"key":${key},"op":"${OP_NAMES[row.opCode]}","payload":${row.payloadWire ?? 'null'},"row_ordinal":${ordinal},"row_version":${bundleSeq},"schema":${encodeGoString(table.schema)},"table":${encodeGoString(table.table)}}`;
+  });
+  return `[${parts.join(',')}]`;
+}

@@ -1,0 +1,56 @@
+import type { RegisteredTable } from '../schema/registered-table.js';
+import { isExactObject, parseExactJson, type ExactJson } from '../wire/exact-json.js';
+import { canonicalDoubleJson } from '../wire/wire-json.js';
+
+/** Standard padded base64 of a bytea value in PostgreSQL hex output (`\x…`), or of base64 input. */
+function byteaToBase64(value: string): string {
+  if (value.startsWith('\\x') || value.startsWith('\\X')) {
+    const hex = value.slice(2);
+    if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new Error('undecodable bytea hex in payload');
+    return Buffer.from(hex, 'hex').toString('base64');
+  }
+  return Buffer.from(value, 'base64').toString('base64');
+}
+
+/**
+ * Capture-path payload (spec §4.7.4): the row's jsonb text without `_sync_scope_id`, bytea members
+ * as base64, re-encoded canonically with numbers through doubles — exactly what the hash covers.
+ */
+export function captureWirePayload(table: RegisteredTable, payloadText: string): string {
+  return canonicalDoubleJson(convertPayload(table, parseExactJson(payloadText)).value);
+}
+
+/**
+ * Pass-through payload (snapshot rows, conflict server_row): PostgreSQL's text unchanged unless a
+ * conversion happened, then canonical.
+ */
+export function passThroughWirePayload(table: RegisteredTable, payloadText: string): string {
+  const { value, changed } = convertPayload(table, parseExactJson(payloadText));
+  return changed ? canonicalDoubleJson(value) : payloadText;
+}
+
+function convertPayload(table: RegisteredTable, document: ExactJson): { value: ExactJson; changed: boolean } {
+  if (!isExactObject(document)) return { value: document, changed: false };
+  let changed = false;
+  let scopeRemoved = false;
+  const members: Array<[string, ExactJson]> = [];
+  for (const [name, value] of document.members) {
+    const column = name.toLowerCase();
+    if (!scopeRemoved && column === '_sync_scope_id') {
+      scopeRemoved = true;
+      changed = true;
+      continue;
+    }
+    if (typeof value === 'string' && table.columnTypes.get(column) === 'bytea') {
+      const encoded = byteaToBase64(value);
+      if (encoded !== value) changed = true;
+      members.push([name, encoded]);
+      continue;
+    }
+    if (value !== null && typeof value !== 'string' && table.columnTypes.get(column) === 'bytea') {
+      throw new Error(`bytea member ${name} of ${table.name} is not a string`);
+    }
+    members.push([name, value]);
+  }
+  return { value: { kind: 'object', members }, changed };
+}

@@ -1,0 +1,43 @@
+import { badRequest, OversyncError } from '../errors/oversync.error.js';
+import { isExactObject, parseExactJson, type ExactObject } from '../wire/exact-json.js';
+import type { RequestWithSyncBody } from './sync-body.middleware.js';
+
+/** The raw request body, or the envelope error for a body the module could not read. */
+export function requestBody(req: RequestWithSyncBody): string {
+  if (req.oversyncBodyError === 'too_large') throw new OversyncError('request_too_large', 413, 'request body exceeds the configured limit');
+  if (req.oversyncBodyError === 'aborted') throw badRequest('invalid_request', 'request body could not be read');
+  return req.oversyncBody ?? '';
+}
+
+/** Parses a JSON object body; any syntax error, trailing data (§8.19) or non-object is `parseMessage`. */
+export function bodyObject(req: RequestWithSyncBody, parseMessage: string, code = 'invalid_request'): ExactObject {
+  const text = requestBody(req);
+  try {
+    const value = parseExactJson(text);
+    if (isExactObject(value)) return value;
+  } catch {
+    // fall through: one message for every unparseable body, as the reference
+  }
+  throw badRequest(code, parseMessage);
+}
+
+const INT = /^[+-]?[0-9]+$/;
+const INT64_MAX = 2n ** 63n - 1n;
+const INT64_MIN = -(2n ** 63n);
+
+/**
+ * Go strconv.ParseInt(s, 10, 64) on a query/path value: optional sign, digits only, no spaces.
+ * Returns null when absent or empty, undefined when invalid.
+ */
+export function parseInt64Param(value: unknown): bigint | null | undefined {
+  if (value === undefined || value === '') return null;
+  if (typeof value !== 'string' || !INT.test(value)) return undefined;
+  const n = BigInt(value);
+  return n > INT64_MAX || n < INT64_MIN ? undefined : n;
+}
+
+/** The single value of a query parameter (the first when repeated, like Go's Query().Get). */
+export function queryValue(value: unknown): string | undefined {
+  if (Array.isArray(value)) return typeof value[0] === 'string' ? value[0] : undefined;
+  return typeof value === 'string' ? value : undefined;
+}

@@ -1,0 +1,65 @@
+import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { ConfigurableOversyncModule, OVERSYNC_MODULE_OPTIONS } from './oversync.module-definition.js';
+import { OVERSYNC_CONFIG, OVERSYNC_DATABASE, OVERSYNC_HOST_GUARDS } from './oversync.constants.js';
+import { resolveOversyncConfig } from './oversync.config.js';
+import type { OversyncModuleOptions } from './oversync.options.js';
+import { SyncDatabase } from './database/sync-database.js';
+import { OversyncActorGuard } from './auth/oversync-actor.guard.js';
+import { SyncLifecycle } from './lifecycle/sync-lifecycle.js';
+import { OversyncSchemaService } from './schema/oversync-schema.service.js';
+import { BundleAnnouncer } from './bundle/bundle-announcer.js';
+import { ConnectService } from './connect/connect.service.js';
+import { PushSessionService } from './push/push-session.service.js';
+import { PullService } from './pull/pull.service.js';
+import { CapabilitiesService } from './health/capabilities.service.js';
+import { SyncStatusService } from './health/sync-status.service.js';
+import { SyncController } from './http/sync.controller.js';
+import { SyncxController } from './health/syncx.controller.js';
+import { SyncBodyMiddleware } from './http/sync-body.middleware.js';
+
+/**
+ * Turns the host's PostgreSQL tables into a go-oversync compatible sync server:
+ * `OversyncModule.forRoot({ tables, guards })`. Registers nothing global on the host.
+ */
+@Module({
+  controllers: [SyncController, SyncxController],
+  providers: [
+    {
+      provide: OVERSYNC_CONFIG,
+      useFactory: (options: OversyncModuleOptions) => resolveOversyncConfig(options),
+      inject: [OVERSYNC_MODULE_OPTIONS],
+    },
+    {
+      provide: OVERSYNC_DATABASE,
+      useFactory: (options: OversyncModuleOptions, moduleRef: ModuleRef) =>
+        // resolved on first use: the host's DataSource may be created after this provider
+        SyncDatabase.fromDataSource(() => moduleRef.get<DataSource>(getDataSourceToken(options.dataSourceName), { strict: false })),
+      inject: [OVERSYNC_MODULE_OPTIONS, ModuleRef],
+    },
+    {
+      provide: OVERSYNC_HOST_GUARDS,
+      useFactory: (options: OversyncModuleOptions) => options.guards ?? [],
+      inject: [OVERSYNC_MODULE_OPTIONS],
+    },
+    OversyncActorGuard,
+    SyncLifecycle,
+    OversyncSchemaService,
+    BundleAnnouncer,
+    ConnectService,
+    PushSessionService,
+    PullService,
+    CapabilitiesService,
+    SyncStatusService,
+    SyncBodyMiddleware,
+  ],
+  exports: [OVERSYNC_DATABASE, OversyncSchemaService, SyncLifecycle, CapabilitiesService, SyncStatusService],
+})
+export class OversyncModule extends ConfigurableOversyncModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    // Only the module's own routes: the body is read here so parsing and errors follow the protocol.
+    consumer.apply(SyncBodyMiddleware).forRoutes(SyncController);
+  }
+}

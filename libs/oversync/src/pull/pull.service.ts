@@ -1,0 +1,141 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
+import type { OversyncConfig } from '../oversync.config.js';
+import type { SyncDatabase } from '../database/sync-database.js';
+import { badRequest, conflict, notFound, OversyncError } from '../errors/oversync.error.js';
+import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
+import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
+import type { SyncActor } from '../auth/sync-actor.js';
+import { requireInitializedScope } from '../connect/scope-state.js';
+import type { WireValue } from '../wire/wire-json.js';
+import { readUserState, wireBundleRow, type StoredBundleRow } from './bundle-reader.js';
+
+export interface PullQuery {
+  afterBundleSeq: bigint;
+  maxBundles: number;
+  targetBundleSeq: bigint;
+}
+
+export interface CommittedRowsQuery {
+  bundleSeq: bigint;
+  afterRowOrdinal: bigint | null;
+  maxRows: number | null;
+}
+
+export function historyPruned(provided: bigint, floor: bigint, userId: string): OversyncError {
+  return conflict('history_pruned', `requested checkpoint ${provided} is older than retained history floor ${floor} for user ${userId}`);
+}
+
+/** Pull and committed-bundle row fetch: read-only REPEATABLE READ snapshots (spec §4.8, §4.9). */
+@Injectable()
+export class PullService {
+  private readonly logger = new Logger('Oversync');
+
+  constructor(
+    @Inject(OVERSYNC_DATABASE) private readonly db: SyncDatabase,
+    @Inject(OVERSYNC_CONFIG) private readonly config: OversyncConfig,
+    private readonly lifecycle: SyncLifecycle,
+    private readonly schema: OversyncSchemaService,
+  ) {}
+
+  pull(actor: SyncActor, query: PullQuery): Promise<WireValue> {
+    return this.lifecycle.run(async () => {
+      try {
+        return await this.db.transaction((client) => this.pullInTransaction(client, actor, query), { isolation: 'REPEATABLE READ', readOnly: true });
+      } catch (error) {
+        if (error instanceof OversyncError && error.code === 'history_pruned') {
+          await this.db.query('SELECT nextval(\'sync.history_pruned_error_seq\')').catch((e: unknown) => this.logger.warn(`history_pruned counter: ${(e as Error).message}`));
+        }
+        throw error;
+      }
+    });
+  }
+
+  private async pullInTransaction(client: Parameters<Parameters<SyncDatabase['transaction']>[0]>[0], actor: SyncActor, query: PullQuery): Promise<WireValue> {
+    await requireInitializedScope(client, actor.userId);
+    const user = await readUserState(client, actor.userId);
+    if (!user) return { stable_bundle_seq: 0n, bundles: [], has_more: false };
+    const after = query.afterBundleSeq;
+    const target = query.targetBundleSeq;
+    // Unlike the reference, a pull from 0 above a pruned floor is refused too: it would silently miss history (§8.5).
+    if (after <= user.floor && user.floor > 0n) throw historyPruned(after, user.floor, actor.userId);
+    if (target > 0n && target <= user.floor) throw historyPruned(target, user.floor, actor.userId);
+    const stable = target > 0n ? target : user.latest;
+    if (stable > 0n && stable <= user.floor) throw historyPruned(stable, user.floor, actor.userId);
+    if (after >= stable) return { stable_bundle_seq: stable, bundles: [], has_more: false };
+    const max = Math.min(Math.max(query.maxBundles, 1), 5000);
+    const { rows: headers } = await client.query<{ bundle_seq: string; source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string }>(
+      `SELECT bundle_seq, source_id, source_bundle_id, row_count, encode(bundle_hash, 'hex') AS bundle_hash
+         FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq > $2 AND bundle_seq > $3 AND bundle_seq <= $4
+        ORDER BY bundle_seq LIMIT $5`,
+      [user.userPk, after.toString(), user.floor.toString(), stable.toString(), max + 1],
+    );
+    const hasMore = headers.length > max;
+    const page = headers.slice(0, max);
+    if (page.length === 0) return { stable_bundle_seq: stable, bundles: [], has_more: false };
+    const { rows } = await client.query<StoredBundleRow>(
+      `SELECT bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire::text AS payload
+         FROM sync.bundle_rows WHERE user_pk = $1 AND bundle_seq BETWEEN $2 AND $3 ORDER BY bundle_seq, row_ordinal`,
+      [user.userPk, page[0]!.bundle_seq, page[page.length - 1]!.bundle_seq],
+    );
+    const catalog = this.schema.catalog;
+    const byBundle = new Map<string, WireValue[]>();
+    for (const row of rows) {
+      let list = byBundle.get(row.bundle_seq);
+      if (!list) byBundle.set(row.bundle_seq, (list = []));
+      list.push(wireBundleRow(catalog, row));
+    }
+    return {
+      stable_bundle_seq: stable,
+      bundles: page.map((h) => ({
+        bundle_seq: BigInt(h.bundle_seq),
+        source_id: h.source_id,
+        source_bundle_id: BigInt(h.source_bundle_id),
+        row_count: h.row_count === '0' ? undefined : BigInt(h.row_count),
+        bundle_hash: h.bundle_hash || undefined,
+        rows: byBundle.get(h.bundle_seq) ?? [],
+      })),
+      has_more: hasMore,
+    };
+  }
+
+  committedRows(actor: SyncActor, query: CommittedRowsQuery): Promise<WireValue> {
+    return this.lifecycle.run(async () => {
+      if (query.bundleSeq <= 0n) throw badRequest('committed_bundle_chunk_invalid', 'bundle_seq must be > 0');
+      if (query.afterRowOrdinal !== null && query.afterRowOrdinal < 0n) throw badRequest('committed_bundle_chunk_invalid', 'after_row_ordinal must be >= 0');
+      if (query.maxRows !== null && query.maxRows <= 0) throw badRequest('committed_bundle_chunk_invalid', 'max_rows must be > 0');
+      const maxRows = Math.min(query.maxRows ?? this.config.defaultRowsPerCommittedBundleChunk, this.config.maxRowsPerCommittedBundleChunk);
+      return this.db.transaction(async (client) => {
+        const user = await readUserState(client, actor.userId);
+        // The reference answers 500 for a user without state (§8.1): nothing of theirs exists, so 404.
+        if (!user) throw notFound('committed_bundle_not_found', `committed bundle ${query.bundleSeq} was not found`);
+        if (query.bundleSeq <= user.floor) throw historyPruned(query.bundleSeq, user.floor, actor.userId);
+        const { rows: headers } = await client.query<{ source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string }>(
+          `SELECT source_id, source_bundle_id, row_count, encode(bundle_hash, 'hex') AS bundle_hash FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq = $2`,
+          [user.userPk, query.bundleSeq.toString()],
+        );
+        const header = headers[0];
+        if (!header) throw notFound('committed_bundle_not_found', `committed bundle ${query.bundleSeq} was not found`);
+        const storageAfter = query.afterRowOrdinal === null ? 0n : query.afterRowOrdinal + 1n;
+        const { rows } = await client.query<StoredBundleRow>(
+          `SELECT bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire::text AS payload
+             FROM sync.bundle_rows WHERE user_pk = $1 AND bundle_seq = $2 AND row_ordinal > $3 ORDER BY row_ordinal LIMIT $4`,
+          [user.userPk, query.bundleSeq.toString(), storageAfter.toString(), maxRows + 1],
+        );
+        const page = rows.slice(0, maxRows);
+        const catalog = this.schema.catalog;
+        const last = page[page.length - 1];
+        return {
+          bundle_seq: query.bundleSeq,
+          source_id: header.source_id,
+          source_bundle_id: BigInt(header.source_bundle_id),
+          row_count: BigInt(header.row_count),
+          bundle_hash: header.bundle_hash,
+          rows: page.map((row) => wireBundleRow(catalog, row)),
+          next_row_ordinal: last ? BigInt(last.row_ordinal) - 1n : (query.afterRowOrdinal ?? 0n),
+          has_more: rows.length > maxRows,
+        };
+      }, { isolation: 'REPEATABLE READ', readOnly: true });
+    });
+  }
+}

@@ -1,0 +1,282 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
+import type { OversyncConfig } from '../oversync.config.js';
+import { runInTransaction, runRetryable, sqlState, type SyncClient, type SyncDatabase } from '../database/sync-database.js';
+import { withUserLock } from '../database/user-lock.js';
+import { badRequest, conflict, forbidden, gone, notFound, OversyncError } from '../errors/oversync.error.js';
+import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
+import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
+import type { SyncActor } from '../auth/sync-actor.js';
+import {
+  ensureUserScope, lockScope, markScopeInitialized, requireActiveInitializationLease, scopeUninitialized,
+  SCOPE_INITIALIZING, SCOPE_UNINITIALIZED,
+} from '../connect/scope-state.js';
+import { keyStringOf, OP_CODES, OP_NAMES } from '../bundle/row-keys.js';
+import { setBundleContext } from '../bundle/bundle-context.js';
+import { finalizeCapturedBundle, type CommittedBundle } from '../bundle/bundle-capture.js';
+import { BundleAnnouncer } from '../bundle/bundle-announcer.js';
+import { applyRetention } from '../retention/retention.js';
+import { activateSource, readSourceState, requireNextSourceBundle, sourceRetired } from './source-state.js';
+import { parsePushChunk } from './push-chunk.parser.js';
+import { applyPushRows, ApplyRowError, type ApplyRow } from './push-apply.js';
+import { findConflict } from './push-conflicts.js';
+
+export interface CreatePushSessionInput {
+  sourceBundleId: bigint;
+  plannedRowCount: bigint;
+  initializationId: string;
+}
+
+export type CreatePushSessionResult =
+  | { status: 'staging'; pushId: string; plannedRowCount: bigint }
+  | { status: 'already_committed'; bundle: CommittedBundle };
+
+interface PushSessionRow {
+  push_id: string;
+  user_pk: string;
+  user_id: string;
+  source_id: string;
+  source_bundle_id: string;
+  planned_row_count: string;
+  next_expected_row_ordinal: string;
+  initialization_id: string;
+  expired: boolean;
+}
+
+// Accepts the UUID spellings PostgreSQL's uuid input accepts; anything else is simply "not found" (§8.24).
+const UUID_INPUT = /^\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$/;
+
+/** Push sessions: create, chunk upload, commit and delete (spec §3.2–§3.5, §4.2–§4.6). */
+@Injectable()
+export class PushSessionService {
+  constructor(
+    @Inject(OVERSYNC_DATABASE) private readonly db: SyncDatabase,
+    @Inject(OVERSYNC_CONFIG) private readonly config: OversyncConfig,
+    private readonly lifecycle: SyncLifecycle,
+    private readonly schema: OversyncSchemaService,
+    private readonly announcer: BundleAnnouncer,
+  ) {}
+
+  create(actor: SyncActor, input: CreatePushSessionInput): Promise<CreatePushSessionResult> {
+    return this.lifecycle.run(async () => {
+      if (input.sourceBundleId <= 0n) throw badRequest('push_session_invalid', 'source_bundle_id must be > 0');
+      if (input.plannedRowCount <= 0n) throw badRequest('push_session_invalid', 'planned_row_count must be > 0');
+      if (input.plannedRowCount > BigInt(this.config.maxPlannedRowCount)) {
+        throw badRequest('push_session_invalid', `planned_row_count must be <= ${this.config.maxPlannedRowCount}`);
+      }
+      return this.underUserLock(actor, (client) => this.createInTransaction(client, actor, input));
+    });
+  }
+
+  private async createInTransaction(client: SyncClient, actor: SyncActor, input: CreatePushSessionInput): Promise<CreatePushSessionResult> {
+    await ensureUserScope(client, actor.userId);
+    const scope = await lockScope(client, actor.userId);
+    let initializationId: string | null = null;
+    if (scope.stateCode === SCOPE_UNINITIALIZED) {
+      if (input.initializationId) throw gone('initialization_expired', 'initialization lease is no longer active');
+      throw scopeUninitialized(actor.userId);
+    } else if (scope.stateCode === SCOPE_INITIALIZING) {
+      if (!input.initializationId) throw badRequest('push_session_invalid', 'initialization_id is required while the scope is initializing');
+      const lease = await requireActiveInitializationLease(client, actor.userId, actor.sourceId, input.initializationId, this.config.initializationLeaseTtlMs);
+      initializationId = lease.initializationId;
+    } else if (input.initializationId) {
+      throw badRequest('push_session_invalid', 'initialization_id must be absent once the scope is initialized');
+    }
+    const { rows: replay } = await client.query<{ bundle_seq: string; source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string }>(
+      `SELECT bl.bundle_seq, bl.source_id, bl.source_bundle_id, bl.row_count, encode(bl.bundle_hash, 'hex') AS bundle_hash
+         FROM sync.bundle_log bl JOIN sync.user_state us ON us.user_pk = bl.user_pk
+        WHERE bl.user_pk = $1 AND bl.source_id = $2 AND bl.source_bundle_id = $3 AND bl.bundle_seq > us.retained_bundle_floor`,
+      [scope.userPk, actor.sourceId, input.sourceBundleId.toString()],
+    );
+    if (replay[0]) {
+      const r = replay[0];
+      return { status: 'already_committed', bundle: { bundleSeq: r.bundle_seq, sourceId: r.source_id, sourceBundleId: r.source_bundle_id, rowCount: Number(r.row_count), bundleHash: r.bundle_hash } };
+    }
+    const source = await readSourceState(client, scope.userPk, actor.sourceId, false);
+    requireNextSourceBundle(source, actor.sourceId, actor.userId, input.sourceBundleId);
+    // Replaces an uncommitted session of the same tuple and sweeps this user's expired ones (§4.4, §8.9).
+    await client.query(
+      `DELETE FROM sync.push_sessions WHERE user_pk = $1 AND ((source_id = $2 AND source_bundle_id = $3) OR expires_at <= now())`,
+      [scope.userPk, actor.sourceId, input.sourceBundleId.toString()],
+    );
+    const pushId = randomUUID();
+    await client.query(
+      `INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, planned_row_count, next_expected_row_ordinal, initialization_id, expires_at)
+       VALUES ($1, $2, $3, $4, $5, 0, $6, now() + $7 * interval '1 millisecond')`,
+      [pushId, scope.userPk, actor.sourceId, input.sourceBundleId.toString(), input.plannedRowCount.toString(), initializationId, this.config.pushSessionTtlMs],
+    );
+    return { status: 'staging', pushId, plannedRowCount: input.plannedRowCount };
+  }
+
+  uploadChunk(actor: SyncActor, pushId: string, body: string): Promise<{ nextExpectedRowOrdinal: bigint }> {
+    return this.lifecycle.run(async () => {
+      const chunk = parsePushChunk(body, this.schema.catalog, this.config.maxRowsPerPushChunk);
+      return this.underUserLock(actor, async (client) => {
+        const session = await this.loadSession(client, actor, pushId);
+        if (session.initialization_id) {
+          await requireActiveInitializationLease(client, actor.userId, session.source_id, session.initialization_id, this.config.initializationLeaseTtlMs);
+        }
+        const expected = BigInt(session.next_expected_row_ordinal);
+        if (chunk.startRowOrdinal !== expected) {
+          throw conflict('push_chunk_out_of_order', `push session ${pushId} expected start_row_ordinal ${expected}, got ${chunk.startRowOrdinal}`);
+        }
+        const next = chunk.startRowOrdinal + BigInt(chunk.rows.length);
+        if (next > BigInt(session.planned_row_count)) throw badRequest('push_chunk_invalid', 'chunk exceeds planned_row_count');
+        const start = Number(chunk.startRowOrdinal);
+        await client.query(
+          `INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload_apply)
+           SELECT $1, r.row_ordinal, r.table_id, r.key_bytes, r.op_code, r.base_bundle_seq, r.payload::json
+             FROM unnest($2::int8[], $3::int4[], $4::bytea[], $5::int2[], $6::int8[], $7::text[])
+               AS r(row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload)`,
+          [
+            session.push_id,
+            chunk.rows.map((_, i) => start + i),
+            chunk.rows.map((r) => r.table.tableId),
+            chunk.rows.map((r) => r.keyBytes),
+            chunk.rows.map((r) => OP_CODES[r.op]),
+            chunk.rows.map((r) => r.baseRowVersion.toString()),
+            chunk.rows.map((r) => r.payloadApply),
+          ],
+        );
+        await client.query(
+          `UPDATE sync.push_sessions SET next_expected_row_ordinal = $2, expires_at = now() + $3 * interval '1 millisecond' WHERE push_id = $1`,
+          [session.push_id, next.toString(), this.config.pushSessionTtlMs],
+        );
+        return { nextExpectedRowOrdinal: next };
+      });
+    });
+  }
+
+  commit(actor: SyncActor, pushId: string): Promise<CommittedBundle> {
+    return this.lifecycle.run(async () => {
+      try {
+        // deferred FK violations surface at COMMIT, outside the callback: map around the whole transaction
+        return await this.underUserLock(actor, (client) => this.commitInTransaction(client, actor, pushId));
+      } catch (error) {
+        throw rejectedByDatabase(error);
+      }
+    });
+  }
+
+  private async commitInTransaction(client: SyncClient, actor: SyncActor, pushId: string): Promise<CommittedBundle> {
+    const session = await this.loadSession(client, actor, pushId);
+    const catalog = this.schema.catalog;
+    const { rows: staged } = await client.query<{ row_ordinal: string; table_id: number; key_bytes: Buffer; op_code: number; base_bundle_seq: string; payload: string | null }>(
+      `SELECT row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload_apply::text AS payload
+         FROM sync.push_session_rows WHERE push_id = $1 ORDER BY row_ordinal`,
+      [session.push_id],
+    );
+    const planned = BigInt(session.planned_row_count);
+    if (BigInt(session.next_expected_row_ordinal) !== planned || BigInt(staged.length) !== planned) {
+      throw badRequest('push_commit_invalid', `staged row count ${staged.length} does not match planned_row_count ${planned}`);
+    }
+    const rows: ApplyRow[] = [];
+    const bases: bigint[] = [];
+    const seen = new Set<string>();
+    staged.forEach((row, i) => {
+      if (Number(row.row_ordinal) !== i) throw badRequest('push_commit_invalid', `staged rows are not contiguous at row_ordinal ${i}`);
+      const table = catalog.get(row.table_id);
+      const key = keyStringOf(table, row.key_bytes);
+      const identity = `${row.table_id}:${row.key_bytes.toString('hex')}`;
+      if (seen.has(identity)) throw badRequest('push_commit_invalid', `duplicate target row in staged push session: ${table.name} ${key}`);
+      seen.add(identity);
+      const columns = row.payload === null ? [] : Object.keys(JSON.parse(row.payload) as object).map((c) => c.toLowerCase()).sort();
+      rows.push({ ordinal: i, table, key, op: OP_NAMES[row.op_code]!, payload: row.payload, columns });
+      bases.push(BigInt(row.base_bundle_seq));
+    });
+    await client.query('SET CONSTRAINTS ALL DEFERRED');
+    let userPk = session.user_pk;
+    if (session.initialization_id) {
+      const lease = await requireActiveInitializationLease(client, actor.userId, session.source_id, session.initialization_id, this.config.initializationLeaseTtlMs);
+      userPk = lease.userPk;
+    }
+    const source = await readSourceState(client, userPk, session.source_id, true);
+    if (source.state === 'retired') throw sourceRetired(session.source_id, actor.userId, source.replacedBy);
+    if (source.maxCommitted + 1n !== BigInt(session.source_bundle_id)) {
+      throw conflict('source_sequence_changed',
+        `source ${session.source_id} for user ${actor.userId} changed expected next source_bundle_id from staged ${session.source_bundle_id} to ${source.maxCommitted + 1n} before commit`);
+    }
+    await setBundleContext(client, { userId: actor.userId, userPk, sourceId: session.source_id, sourceBundleId: session.source_bundle_id, initializationId: session.initialization_id });
+    const found = await findConflict(client, userPk, actor.userId, rows, bases, staged.map((r) => r.key_bytes));
+    if (found) throw found;
+    await applyPushRows(client, actor.userId, rows);
+    const bundle = await finalizeCapturedBundle(client, catalog, {
+      userPk,
+      sourceId: session.source_id,
+      sourceBundleId: session.source_bundle_id,
+      announce: (b) => this.announcer.announce(client, userPk, b),
+    });
+    if (!bundle) throw badRequest('push_commit_invalid', 'push session produced no captured business-table effects');
+    await activateSource(client, userPk, session.source_id, actor.userId, session.source_bundle_id);
+    await applyRetention(client, userPk, this.config);
+    await client.query('DELETE FROM sync.push_sessions WHERE push_id = $1', [session.push_id]);
+    if (session.initialization_id) await markScopeInitialized(client, userPk, session.source_id);
+    return bundle;
+  }
+
+  delete(actor: SyncActor, pushId: string): Promise<void> {
+    return this.lifecycle.run(() =>
+      this.db.transaction(async (client) => {
+        const session = await this.loadSession(client, actor, pushId);
+        await client.query('DELETE FROM sync.push_sessions WHERE push_id = $1', [session.push_id]);
+      }),
+    );
+  }
+
+  /** Per-user lock + retryable transaction (3 × 25 ms) with the optional upload lock_timeout (§2.7, §2.8). */
+  private underUserLock<T>(actor: SyncActor, fn: (client: SyncClient) => Promise<T>): Promise<T> {
+    return withUserLock(this.db, actor.userId, this.config.userLockTimeoutMs, (client) =>
+      runRetryable(3, 25, () =>
+        runInTransaction(client, async () => {
+          if (this.config.uploadLockTimeoutMs > 0) await client.query(`SET LOCAL lock_timeout = '${Math.max(1, Math.floor(this.config.uploadLockTimeoutMs))}ms'`);
+          return fn(client);
+        }),
+      ),
+    );
+  }
+
+  /** Loads and locks a session: 404 unknown, 403 other user or source (§8.7), 410 expired — database clock (§8.8). */
+  private async loadSession(client: SyncClient, actor: SyncActor, pushId: string): Promise<PushSessionRow> {
+    if (!UUID_INPUT.test(pushId)) throw notFound('push_session_not_found', `push session ${pushId} was not found`);
+    const { rows } = await client.query<PushSessionRow>(
+      `SELECT ps.push_id::text, ps.user_pk, us.user_id, ps.source_id, ps.source_bundle_id, ps.planned_row_count,
+              ps.next_expected_row_ordinal, COALESCE(ps.initialization_id::text, '') AS initialization_id,
+              ps.expires_at < now() AS expired
+         FROM sync.push_sessions ps JOIN sync.user_state us ON us.user_pk = ps.user_pk
+        WHERE ps.push_id = $1::uuid FOR UPDATE OF ps`,
+      [pushId],
+    );
+    const session = rows[0];
+    // Another user's session is reported as missing: its existence is not the caller's business.
+    if (!session) throw notFound('push_session_not_found', `push session ${pushId} was not found`);
+    if (session.user_id !== actor.userId) throw forbidden('push_session_forbidden', `push session ${pushId} does not belong to the authenticated user`);
+    if (session.source_id !== actor.sourceId) throw forbidden('push_session_forbidden', `push session ${pushId} does not belong to the authenticated source`);
+    if (session.expired) throw gone('push_session_expired', `push session ${pushId} has expired; start a new push session`);
+    return session;
+  }
+}
+
+const REJECTED_CLASSES = ['22', '23', '42'];
+
+/** A business-table error at commit is the client's data, not our failure: 400 naming table, row and constraint (§8.1). */
+function rejectedByDatabase(error: unknown): unknown {
+  if (error instanceof OversyncError) return error;
+  const cause = error instanceof ApplyRowError ? error.cause : error;
+  const state = sqlState(cause);
+  if (!state || !(REJECTED_CLASSES.includes(state.slice(0, 2)) || state === 'P0001')) return error;
+  const pg = cause as { message: string; detail?: string; table?: string; schema?: string; constraint?: string; column?: string };
+  const parts: string[] = [];
+  if (error instanceof ApplyRowError) {
+    const first = error.rows[0]!;
+    const last = error.rows[error.rows.length - 1]!;
+    const where = error.rows.length === 1 ? `row ${first.ordinal} (${first.op} ${first.table.name} ${first.key})` : `rows ${first.ordinal}..${last.ordinal} (${first.op} ${first.table.name})`;
+    parts.push(`${where} was rejected by PostgreSQL: ${pg.message}`);
+  } else {
+    parts.push(`commit was rejected by PostgreSQL: ${pg.message}`);
+  }
+  if (pg.table) parts.push(`table ${pg.schema ? `${pg.schema}.` : ''}${pg.table}`);
+  if (pg.constraint) parts.push(`constraint ${pg.constraint}`);
+  if (pg.detail) parts.push(pg.detail);
+  return new OversyncError('push_commit_invalid', 400, parts.join('; '));
+}

@@ -1,0 +1,53 @@
+import type { SyncClient } from '../database/sync-database.js';
+import { OversyncError } from '../errors/oversync.error.js';
+
+export interface SourceState {
+  state: 'active' | 'reserved' | 'retired' | null;
+  maxCommitted: bigint;
+  replacedBy: string;
+}
+
+export async function readSourceState(client: SyncClient, userPk: string, sourceId: string, forUpdate: boolean): Promise<SourceState> {
+  const { rows } = await client.query<{ state: SourceState['state']; max: string; replaced_by_source_id: string }>(
+    `SELECT state, max_committed_source_bundle_id AS max, replaced_by_source_id
+       FROM sync.source_state WHERE user_pk = $1 AND source_id = $2${forUpdate ? ' FOR UPDATE' : ''}`,
+    [userPk, sourceId],
+  );
+  const row = rows[0];
+  return row ? { state: row.state, maxCommitted: BigInt(row.max), replacedBy: row.replaced_by_source_id } : { state: null, maxCommitted: 0n, replacedBy: '' };
+}
+
+/** 409 source_retired with its extra members (spec §6). */
+export function sourceRetired(sourceId: string, userId: string, replacedBy: string): OversyncError {
+  const message = replacedBy
+    ? `source ${sourceId} for user ${userId} was retired and replaced by ${replacedBy}`
+    : `source ${sourceId} for user ${userId} was retired`;
+  return new OversyncError('source_retired', 409, message, replacedBy ? { source_id: sourceId, replaced_by_source_id: replacedBy } : { source_id: sourceId });
+}
+
+/** Source sequencing of push create and server-originated writes (§4.2.1 step 7, §4.15 step 5). */
+export function requireNextSourceBundle(state: SourceState, sourceId: string, userId: string, requested: bigint): void {
+  if (state.state === 'retired') throw sourceRetired(sourceId, userId, state.replacedBy);
+  const expected = state.maxCommitted + 1n;
+  if (requested < expected) {
+    throw new OversyncError('history_pruned', 409,
+      `source tuple (${sourceId}, ${requested}) for user ${userId} is older than retained duplicate history; max committed source_bundle_id is ${state.maxCommitted}`);
+  }
+  if (requested > expected) {
+    throw new OversyncError('source_sequence_out_of_order', 409,
+      `source ${sourceId} for user ${userId} expected next source_bundle_id ${expected}, got ${requested}`);
+  }
+}
+
+/** Marks the source active with its new watermark after a committed bundle (§4.2.3 step 13). */
+export async function activateSource(client: SyncClient, userPk: string, sourceId: string, userId: string, sourceBundleId: string): Promise<void> {
+  const state = await readSourceState(client, userPk, sourceId, true);
+  if (state.state === 'retired') throw sourceRetired(sourceId, userId, state.replacedBy);
+  await client.query(
+    `INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id, retirement_reason)
+     VALUES ($1, $2, 'active', $3, '', '')
+     ON CONFLICT (user_pk, source_id) DO UPDATE SET state = 'active', max_committed_source_bundle_id = EXCLUDED.max_committed_source_bundle_id,
+       replaced_by_source_id = '', retirement_reason = ''`,
+    [userPk, sourceId, sourceBundleId],
+  );
+}

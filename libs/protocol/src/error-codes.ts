@@ -1,0 +1,104 @@
+// The protocol's error codes and their HTTP statuses (spec/server.md §6), as one table.
+
+/** Every error code the library answers with, mapped to its HTTP status. */
+export const ERROR_CODES = {
+  authentication_failed: 401,
+  invalid_request: 400,
+  method_not_allowed: 405,
+  service_unavailable: 503,
+  connect_invalid: 400,
+  connect_failed: 500,
+  push_session_invalid: 400,
+  scope_uninitialized: 409,
+  scope_initializing: 409,
+  initialization_stale: 409,
+  initialization_expired: 410,
+  history_pruned: 409,
+  source_sequence_out_of_order: 409,
+  source_sequence_changed: 409,
+  source_retired: 409,
+  push_session_create_failed: 500,
+  push_chunk_invalid: 400,
+  push_chunk_out_of_order: 409,
+  push_session_not_found: 404,
+  push_session_forbidden: 403,
+  push_session_expired: 410,
+  push_chunk_failed: 500,
+  push_commit_invalid: 400,
+  push_conflict: 409,
+  push_session_commit_failed: 500,
+  push_session_delete_failed: 500,
+  committed_bundle_chunk_invalid: 400,
+  committed_bundle_not_found: 404,
+  committed_bundle_rows_failed: 500,
+  pull_failed: 500,
+  bundle_change_watch_forbidden: 403,
+  bundle_change_watch_disabled: 503,
+  bundle_change_watch_failed: 500,
+  snapshot_session_invalid: 400,
+  source_replacement_invalid: 409,
+  snapshot_session_create_failed: 500,
+  snapshot_chunk_invalid: 400,
+  snapshot_session_not_found: 404,
+  snapshot_session_forbidden: 403,
+  snapshot_session_expired: 410,
+  snapshot_chunk_failed: 500,
+  snapshot_session_delete_failed: 500,
+  status_failed: 500,
+  health_failed: 500,
+} as const satisfies Record<string, number>;
+
+export type OversyncErrorCode = keyof typeof ERROR_CODES;
+export type OversyncErrorStatus = (typeof ERROR_CODES)[OversyncErrorCode];
+
+/** HTTP status of an error code. */
+export function errorStatus(code: OversyncErrorCode): OversyncErrorStatus {
+  return ERROR_CODES[code];
+}
+
+/** Whether a string (e.g. a decoded body's `error`) is one of the protocol's codes. */
+export function isOversyncErrorCode(code: string): code is OversyncErrorCode {
+  return Object.hasOwn(ERROR_CODES, code);
+}
+
+/** Codes the Go client branches on (§6); every other error is a generic HTTP failure to it. */
+export const CLIENT_BRANCHING_ERROR_CODES = [
+  'history_pruned',
+  'source_sequence_out_of_order',
+  'source_sequence_changed',
+  'source_retired',
+  'initialization_expired',
+  'initialization_stale',
+  'push_conflict',
+  'bundle_change_watch_forbidden',
+] as const satisfies readonly OversyncErrorCode[];
+
+/**
+ * The error envelope `{"error":"<code>","message":"<text>"}` (§3.0.3). `error` is a string because
+ * a client must also read codes it does not know; servers use `OversyncErrorCode`.
+ * Specialised shapes: `PushConflictErrorBody`, `SourceRetiredErrorBody`.
+ */
+export interface ErrorBody<Code extends string = string> {
+  error: Code;
+  message: string;
+}
+
+/** Fixed messages of the generic failures (§3.0.3, §6): the detailed cause is only logged. */
+export const GENERIC_ERROR_MESSAGES = {
+  service_unavailable: 'Sync service is shutting down',
+  connect_failed: 'Failed to resolve connect lifecycle',
+  push_session_create_failed: 'Failed to create push session',
+  push_chunk_failed: 'Failed to upload push chunk',
+  push_session_commit_failed: 'Failed to commit push session',
+  push_session_delete_failed: 'Failed to delete push session',
+  committed_bundle_rows_failed: 'Failed to fetch committed bundle rows',
+  pull_failed: 'Failed to process pull',
+  bundle_change_watch_forbidden: 'Bundle change watch is not enabled for this client',
+  bundle_change_watch_disabled: 'Bundle change watch is disabled',
+  bundle_change_watch_failed: 'Failed to subscribe bundle change watch',
+  snapshot_session_create_failed: 'Failed to create snapshot session',
+  snapshot_chunk_failed: 'Failed to get snapshot chunk',
+  snapshot_session_delete_failed: 'Failed to delete snapshot session',
+  status_failed: 'Failed to get service status',
+  health_failed: 'Failed to get health status',
+} as const satisfies Partial<Record<OversyncErrorCode, string>>;

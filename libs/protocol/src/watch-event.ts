@@ -1,0 +1,23 @@
+// Byte-exact watch frames (spec/server.md §3.8) and the NOTIFY payload behind them (§4.14).
+import { encodeGoJson } from './go-json-encode.js';
+import { WATCH_EVENT_NAME } from './limits.js';
+import type { BundleChangeEvent, BundleChangeNotification } from './wire-types.js';
+
+/** Go `omitempty` for the source members: absent when `""` / 0. */
+function sourceMembers(event: BundleChangeEvent): Pick<BundleChangeEvent, 'source_id' | 'source_bundle_id'> {
+  return {
+    source_id: event.source_id === '' ? undefined : event.source_id,
+    source_bundle_id: event.source_bundle_id === 0 ? undefined : event.source_bundle_id,
+  };
+}
+
+/** One SSE event: `event: bundle\ndata: {"bundle_seq":N[,"source_id":…,"source_bundle_id":N]}\n\n`. */
+export function encodeWatchEventFrame(event: BundleChangeEvent): string {
+  const data = encodeGoJson({ bundle_seq: event.bundle_seq, ...sourceMembers(event) });
+  return `event: ${WATCH_EVENT_NAME}\ndata: ${data}\n\n`;
+}
+
+/** The `pg_notify` payload `{"user_pk":N,"bundle_seq":N[,"source_id":…,"source_bundle_id":N]}`. */
+export function encodeBundleChangeNotification(notification: BundleChangeNotification): string {
+  return encodeGoJson({ user_pk: notification.user_pk, bundle_seq: notification.bundle_seq, ...sourceMembers(notification) });
+}

@@ -1,0 +1,36 @@
+import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { ApiBody, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+
+class DummySigninRequest {
+  @ApiProperty({ example: 'alice' }) user: string;
+  @ApiProperty({ example: 'anything', required: false }) password?: string;
+}
+
+const TOKEN_LIFETIME_SECONDS = 300;
+
+/** The reference example's sign-in (spec §3.14): any password, a 5-minute HS256 token for `user`. */
+@ApiTags('auth')
+@Controller()
+export class DummySigninController {
+  constructor(private readonly jwt: JwtService) {}
+
+  @Post('dummy-signin')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Development sign-in: returns a JWT whose sub is the user' })
+  @ApiBody({ type: DummySigninRequest })
+  async signIn(@Body() body: unknown, @Res() res: Response): Promise<void> {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) {
+      res.status(400).json({ error: 'invalid_request', message: 'invalid JSON' });
+      return;
+    }
+    const user = (body as { user?: unknown }).user;
+    if (typeof user !== 'string' || user.trim() === '') {
+      res.status(400).json({ error: 'invalid_request', message: 'user required' });
+      return;
+    }
+    const token = await this.jwt.signAsync({ sub: user.trim(), iss: 'go-oversync-examples' }, { expiresIn: TOKEN_LIFETIME_SECONDS });
+    res.status(200).json({ expires_in: TOKEN_LIFETIME_SECONDS, token, user: user.trim() });
+  }
+}

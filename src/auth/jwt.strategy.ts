@@ -1,0 +1,30 @@
+import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+
+export interface JwtPayload {
+  sub: string;
+  exp: number;
+  iat?: number;
+  iss?: string;
+}
+
+/** Bearer HS256 tokens signed with JWT_SECRET; `sub` is the user id; `exp` is required (spec §8.26). */
+@Injectable()
+export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      secretOrKey: config.jwtSecret,
+      algorithms: ['HS256'],
+      ignoreExpiration: false,
+    });
+  }
+
+  validate(payload: Partial<JwtPayload>): JwtPayload {
+    const sub = typeof payload.sub === 'string' ? payload.sub.trim() : '';
+    if (!sub || typeof payload.exp !== 'number') throw new UnauthorizedException('Invalid token');
+    return { sub, exp: payload.exp, iat: payload.iat, iss: payload.iss };
+  }
+}

@@ -1,0 +1,32 @@
+/** The reference app's settings, from the environment (README "Configuration"). */
+export interface AppConfig {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  jwtSecret: string;
+  businessSchema: string;
+  /** POST /dummy-signin: on unless NODE_ENV=production, or forced by OVERSYNC_DUMMY_SIGNIN=true|false */
+  dummySignin: boolean;
+  /** /test/* routes of the reference example (never on by default) */
+  testEndpoints: boolean;
+  /** GET /sync/watch over SSE */
+  watch: boolean;
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+const flag = (value: string | undefined): boolean | undefined =>
+  value === undefined ? undefined : ['1', 'true', 'yes'].includes(value.trim().toLowerCase());
+
+export function appConfigFromEnv(databaseUrl: string, env: NodeJS.ProcessEnv = process.env): AppConfig {
+  return {
+    port: Number(env.PORT ?? 8080),
+    host: env.HOST ?? '127.0.0.1',
+    databaseUrl,
+    jwtSecret: env.JWT_SECRET ?? 'your-secret-key-change-in-production',
+    businessSchema: env.BUSINESS_SCHEMA?.trim() || 'business',
+    dummySignin: flag(env.OVERSYNC_DUMMY_SIGNIN) ?? env.NODE_ENV !== 'production',
+    testEndpoints: flag(env.OVERSYNC_TEST_ENDPOINTS) ?? false,
+    watch: flag(env.OVERSYNC_WATCH) ?? true,
+  };
+}

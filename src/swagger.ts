@@ -1,0 +1,16 @@
+import type { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+
+/** Swagger UI at /docs and the OpenAPI document at /docs-json, with bearer auth declared. */
+export function setupSwagger(app: INestApplication): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Oversync for NestJS — reference server')
+      .setDescription('go-oversync compatible sync protocol: push sessions, pull, snapshots, watch')
+      .setVersion('0.1.0')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+}
