@@ -1,0 +1,51 @@
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import request from 'supertest';
+import { AppModule } from '../../src/app.module.js';
+import { appConfigFromEnv, type AppConfig } from '../../src/config/app-config.js';
+import { setupSwagger } from '../../src/swagger.js';
+import { createTestDatabase, type TestDatabase } from './test-database.js';
+
+export interface TestApp {
+  readonly app: INestApplication;
+  /** http://127.0.0.1:<port> of the listening app */
+  readonly baseUrl: string;
+  readonly db: TestDatabase;
+  readonly config: AppConfig;
+  /** a bearer token for `user` from POST /dummy-signin */
+  signIn(user: string): Promise<string>;
+  /** closes the app; `keepDatabase` leaves the database for a restart */
+  close(options?: { keepDatabase?: boolean }): Promise<void>;
+}
+
+export interface TestAppOptions {
+  /** reuse a database (restart tests); a fresh one otherwise */
+  db?: TestDatabase;
+  env?: Record<string, string>;
+}
+
+/** The reference app on a fresh database of the run's PostgreSQL, listening on a loopback port. */
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const db = options.db ?? (await createTestDatabase());
+  const config = appConfigFromEnv(db.url, { JWT_SECRET: 'test-secret', OVERSYNC_TEST_ENDPOINTS: 'true', ...options.env });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), { bodyParser: false, logger: ['error', 'warn'] });
+  setupSwagger(app);
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address() as { port: number };
+  const baseUrl = `http://127.0.0.1:${address.port}`;
+  return {
+    app,
+    baseUrl,
+    db,
+    config,
+    async signIn(user: string) {
+      const res = await request(baseUrl).post('/dummy-signin').send({ user, password: 'x' }).expect(200);
+      return (res.body as { token: string }).token;
+    },
+    async close(closeOptions = {}) {
+      await app.close();
+      if (!closeOptions.keepDatabase) await db.drop();
+    },
+  };
+}
