@@ -1,0 +1,215 @@
+/**
+ * Pull to the stable sequence and snapshot rebuilds (spec/client.md §8). Every pulled bundle is
+ * hash-verified and applied in its own transaction with capture suppressed; the checkpoint moves
+ * in the same transaction.
+ */
+import { SYNC_ROUTES } from '@oversync/protocol';
+import { applyWireRow, resolveWireRow } from './authoritative-apply.js';
+import { bundleHashOf } from './bundle-hash.js';
+import { type ClientContext, ensureBoundToSessionUser, ensureConnectedSession } from './client-context.js';
+import {
+  BundleHashMismatchError,
+  decodeErrorEnvelope,
+  DestructiveTransitionInProgressError,
+  DirtyStateRejectedError,
+  errorMessage,
+  HttpStatusError,
+  PendingPushReplayError,
+  RebuildRequiredError,
+  SourceRecoveryRequiredError,
+  SyncProtocolError,
+} from './errors.js';
+import { generateFreshSourceId, prefixError } from './lifecycle.js';
+import { wireRowProblem } from './push.js';
+import type { RemoteSyncOutcome, RestoreSummary } from './results.js';
+import { rebuildFromSnapshot } from './snapshot.js';
+import type { RowOp } from './sync-state.js';
+import { recoveryCode } from './sync-status.js';
+import { throwIfTransientStatus, withRetry } from './sync-transport.js';
+import { decodePull, type PullResponse, type WireBundle } from './wire-decode.js';
+
+export interface RemoteSyncResult {
+  readonly outcome: RemoteSyncOutcome;
+  readonly restore: RestoreSummary | null;
+}
+
+/** `PullToStable()` (§8.1, §8.2). */
+export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Promise<RemoteSyncResult> {
+  ensureConnectedSession(ctx, 'PullToStable()');
+  const operation = ctx.state.operation();
+  if (operation.kind === 'source_recovery') throw new SourceRecoveryRequiredError(recoveryCode(operation.reason));
+  if (operation.kind !== 'none' && operation.kind !== 'remote_replace') throw new DestructiveTransitionInProgressError(operation.kind);
+  ensureBoundToSessionUser(ctx, 'sync operations');
+  if (ctx.state.attachment().rebuildRequired) throw new RebuildRequiredError();
+  const outboxRows = ctx.state.outboxRowCount();
+  if (outboxRows > 0) throw new PendingPushReplayError(outboxRows);
+  const dirty = ctx.state.dirtyCount();
+  if (dirty > 0) {
+    const error = new DirtyStateRejectedError(dirty);
+    ctx.logger.warn(error.message);
+    throw error;
+  }
+  if (ctx.paused.downloads) return { outcome: 'skipped_paused', restore: null };
+
+  ensureBoundToSessionUser(ctx, 'LastBundleSeqSeen()/PullToStable()');
+  const start = ctx.state.attachment().lastBundleSeqSeen;
+  let after = start;
+  let target = 0;
+  let applied = false;
+  for (;;) {
+    const page = await fetchPullPage(ctx, after, target, signal);
+    if (page === 'history_pruned') {
+      const restore = await rebuildFromSnapshot(ctx, { persistGate: false }, signal);
+      return { outcome: 'applied_snapshot', restore };
+    }
+    validatePullPage(ctx, page, after);
+    if (target === 0) target = page.stableBundleSeq;
+    else if (page.stableBundleSeq !== target) throw new SyncProtocolError(`pull response stable bundle seq changed from ${target} to ${page.stableBundleSeq}`);
+
+    for (const bundle of page.bundles) {
+      applyPulledBundle(ctx, bundle);
+      after = bundle.bundleSeq;
+      applied = true;
+      ctx.progress({ phase: 'pull', done: after - start, total: target - start });
+    }
+    if (after >= target) return { outcome: applied ? 'applied_incremental' : 'already_at_target', restore: null };
+    if (!page.hasMore) {
+      throw new SyncProtocolError(
+        page.bundles.length === 0
+          ? `pull ended before reaching stable bundle seq ${target}`
+          : `pull ended early at bundle seq ${after} before stable bundle seq ${target}`,
+      );
+    }
+  }
+}
+
+async function fetchPullPage(ctx: ClientContext, after: number, target: number, signal?: AbortSignal): Promise<PullResponse | 'history_pruned'> {
+  let response;
+  try {
+    response = await withRetry(
+      ctx.config.retry,
+      'pull_request',
+      async () =>
+        throwIfTransientStatus(
+          'pull_request',
+          await ctx.transport.send({
+            method: 'GET',
+            path: SYNC_ROUTES.pull,
+            query: { after_bundle_seq: after, max_bundles: ctx.config.downloadLimit, target_bundle_seq: target > 0 ? target : undefined },
+            sourceId: ctx.session.sourceId,
+            signal,
+          }),
+        ),
+      signal,
+    );
+  } catch (err) {
+    throw prefixError(err, 'failed to send pull request');
+  }
+  if (response.status === 409 && decodeErrorEnvelope(response.body)?.code === 'history_pruned') return 'history_pruned';
+  if (response.status !== 200) {
+    const envelope = decodeErrorEnvelope(response.body);
+    throw new HttpStatusError('pull_request', response.status, envelope?.code ?? '', envelope?.message ?? '', response.body, `server returned status ${response.status}: ${response.body}`);
+  }
+  try {
+    return decodePull(response.body);
+  } catch (err) {
+    throw new SyncProtocolError(`failed to decode pull response: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/** §8.3, plus the row count and schema checks the reference skips (§15 item 17). */
+function validatePullPage(ctx: ClientContext, page: PullResponse, after: number): void {
+  if (page.stableBundleSeq < 0) throw new SyncProtocolError(`pull response stable_bundle_seq ${page.stableBundleSeq} must be non-negative`);
+  if (page.stableBundleSeq < after) {
+    throw new SyncProtocolError(`pull response stable_bundle_seq ${page.stableBundleSeq} is behind requested after_bundle_seq ${after}`);
+  }
+  if (page.bundles.length > 0 && page.stableBundleSeq === 0) throw new SyncProtocolError('pull response missing stable_bundle_seq for non-empty bundle list');
+  let previous = after;
+  page.bundles.forEach((bundle, i) => {
+    const problem =
+      bundle.bundleSeq <= 0
+        ? `bundle_seq ${bundle.bundleSeq} must be positive`
+        : !bundle.sourceId.trim()
+          ? 'bundle source_id must be non-empty'
+          : bundle.sourceBundleId <= 0
+            ? `bundle source_bundle_id ${bundle.sourceBundleId} must be positive`
+            : bundle.rows.length !== bundle.rowCount
+              ? `bundle row_count ${bundle.rowCount} does not match ${bundle.rows.length} rows`
+              : '';
+    if (problem) throw new SyncProtocolError(`invalid pull bundle ${i}: ${problem}`);
+    if (bundle.bundleSeq <= previous) throw new SyncProtocolError(`pull response bundle_seq ${bundle.bundleSeq} is not strictly greater than previous ${previous}`);
+    if (bundle.bundleSeq > page.stableBundleSeq) {
+      throw new SyncProtocolError(`pull response bundle_seq ${bundle.bundleSeq} exceeds stable_bundle_seq ${page.stableBundleSeq}`);
+    }
+    previous = bundle.bundleSeq;
+    bundle.rows.forEach((row, j) => {
+      const rowProblem = wireRowProblem(row) || (row.schema !== ctx.schema ? `row schema ${row.schema} does not match client schema ${ctx.schema}` : '');
+      if (rowProblem) throw new SyncProtocolError(`invalid pull bundle ${i}: invalid bundle row ${j}: ${rowProblem}`);
+    });
+  });
+}
+
+/** `applyPulledBundleLocked` (§8.4): hash first, then one transaction; nothing is applied on mismatch. */
+export function applyPulledBundle(ctx: ClientContext, bundle: WireBundle): void {
+  const hash = bundleHashOf(
+    bundle.rows.map((row) => ({
+      schema: row.schema,
+      table: row.table,
+      key: row.key as Record<string, string>,
+      op: row.op as RowOp,
+      rowVersion: row.rowVersion,
+      payload: row.payload,
+    })),
+  );
+  if (hash !== bundle.bundleHash) throw new BundleHashMismatchError(bundle.bundleSeq, bundle.bundleHash, hash, `pulled bundle ${bundle.bundleSeq}`);
+  ctx.state.applyTransaction(() => {
+    for (const row of bundle.rows) {
+      const ref = resolveWireRow(ctx, row.table, row.key);
+      const current = ctx.state.rowState(row.schema, ref.table.name, ref.keyJson);
+      if (current && current.rowVersion >= row.rowVersion) continue;
+      applyWireRow(ctx, ref, row.op as RowOp, row.rowVersion, row.payload);
+      ctx.state.deleteDirty(row.schema, ref.table.name, ref.keyJson);
+    }
+    const last = ctx.state.attachment().lastBundleSeqSeen;
+    if (bundle.bundleSeq > last) ctx.state.updateAttachment({ lastBundleSeqSeen: bundle.bundleSeq });
+  });
+}
+
+/** `Rebuild()`: rotated in source recovery, keep-source otherwise (§5.8, §8.8). */
+export async function rebuild(ctx: ClientContext, signal?: AbortSignal): Promise<RemoteSyncResult> {
+  const operation = ctx.state.operation();
+  ensureConnectedSession(ctx, 'Rebuild()');
+  const dirty = ctx.state.dirtyCount();
+  if (dirty > 0) throw new DirtyStateRejectedError(dirty);
+
+  if (operation.kind === 'source_recovery') {
+    if (ctx.paused.downloads) return { outcome: 'skipped_paused', restore: null };
+    const current = ctx.session.sourceId;
+    const newSourceId = operation.replacementSourceId.trim() || generateFreshSourceId(ctx, current);
+    const restore = await rebuildFromSnapshot(
+      ctx,
+      {
+        persistGate: true,
+        replacement: { previousSourceId: current, newSourceId, reason: recoveryCode(operation.reason) },
+        rotateTo: { newSourceId, requireFresh: true },
+        preserveOutbox: true,
+        clearSourceRecovery: true,
+      },
+      signal,
+    );
+    return { outcome: 'applied_snapshot', restore };
+  }
+
+  // A committed_remote outbox is already on the server: the snapshot contains it (§15 item 23).
+  const outbox = ctx.state.outbox();
+  const outboxRows = ctx.state.outboxRowCount();
+  if (outboxRows > 0 && outbox.state !== 'committed_remote') throw new PendingPushReplayError(outboxRows);
+  if (operation.kind === 'remote_replace') throw new Error(`cannot rebuild while lifecycle operation ${JSON.stringify(operation.kind)} is pending`);
+  if (ctx.paused.downloads) return { outcome: 'skipped_paused', restore: null };
+  const restore = await rebuildFromSnapshot(
+    ctx,
+    { persistGate: true, advanceSourceBundleFloor: outboxRows > 0 ? outbox.sourceBundleId + 1 : 0 },
+    signal,
+  );
+  return { outcome: 'applied_snapshot', restore };
+}
