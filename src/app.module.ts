@@ -23,6 +23,7 @@ export class AppModule implements NestModule {
           appName: 'oversync-nestjs-reference',
           maxSupportedSchemaVersion: 1,
           guards: [JwtAuthGuard],
+          limits: { maxRequestBodyBytes: config.maxBodyBytes },
           watch: { enabled: config.watch },
         }),
       ],

@@ -11,6 +11,8 @@ export interface AppConfig {
   testEndpoints: boolean;
   /** GET /sync/watch over SSE */
   watch: boolean;
+  /** largest sync request body (bytes) */
+  maxBodyBytes?: number;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -28,5 +30,6 @@ export function appConfigFromEnv(databaseUrl: string, env: NodeJS.ProcessEnv = p
     dummySignin: flag(env.OVERSYNC_DUMMY_SIGNIN) ?? env.NODE_ENV !== 'production',
     testEndpoints: flag(env.OVERSYNC_TEST_ENDPOINTS) ?? false,
     watch: flag(env.OVERSYNC_WATCH) ?? true,
+    maxBodyBytes: env.OVERSYNC_MAX_BODY_BYTES ? Number(env.OVERSYNC_MAX_BODY_BYTES) : undefined,
   };
 }

@@ -93,12 +93,13 @@ export function formatRfc3339Nano(time: Date | bigint): string {
 }
 
 const NANOS_PER_SECOND = 1_000_000_000n;
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:(Z)|([+-])(\d{2}):(\d{2}))$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:(Z)|([+-])(\d{2}):(\d{2}))$/;
 
 /**
- * Epoch nanoseconds of an RFC 3339 timestamp as Go's `time.Parse(time.RFC3339Nano, …)` fast path
- * reads it (upper-case `T`/`Z`, `.` fraction truncated to 9 digits, zone `Z` or `±hh:mm`, fields
- * range-checked). `undefined` when it is not one. Used for replay equivalence (client.md §9.6).
+ * Epoch nanoseconds of a timestamp as Go's `time.Parse(time.RFC3339Nano, …)` reads it, including
+ * what its general-layout fallback tolerates: 1-digit hour, `,` before the fraction, zone offsets
+ * up to `±24:60`. Upper-case `T`/`Z` only; fraction truncated to 9 digits; calendar fields are
+ * range-checked. `undefined` when Go would fail. Used for replay equivalence (client.md §9.6).
  */
 export function parseRfc3339Nanos(text: string): bigint | undefined {
   const m = RFC3339.exec(text);
@@ -110,7 +111,7 @@ export function parseRfc3339Nanos(text: string): bigint | undefined {
   let offsetMinutes = 0;
   if (m[8] === undefined) {
     const [offsetHours, offsetMins] = [Number(m[10]), Number(m[11])];
-    if (offsetHours > 23 || offsetMins > 59) return undefined;
+    if (offsetHours > 24 || offsetMins > 60) return undefined;
     offsetMinutes = (m[9] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMins);
   }
   const date = new Date(0);

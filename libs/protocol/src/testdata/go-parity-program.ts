@@ -103,7 +103,7 @@ func answer(kind string, in []byte) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []byte(strconv.FormatInt(t.UnixNano(), 10)), nil
+		return []byte(fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())), nil
 	case "format":
 		nanos, err := strconv.ParseInt(s, 10, 64)
 		return []byte(time.Unix(0, nanos).UTC().Format(time.RFC3339Nano)), err

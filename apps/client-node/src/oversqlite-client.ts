@@ -1,0 +1,418 @@
+/**
+ * `OversqliteClient`: one object per SQLite database that keeps its managed tables in sync with
+ * an oversync server (spec/client.md §0.2). Operations are async, fail fast when another one is
+ * running (`SyncOperationInProgressError`), and resolve to the result types of `results.ts`.
+ */
+import type { Database } from 'better-sqlite3';
+import { BackgroundSync } from './background-sync.js';
+import { installTriggers } from './capture-triggers.js';
+import type { ClientContext, PushHooks, Session, SyncLogger, TransferCounters } from './client-context.js';
+import { ensureConnectedSession } from './client-context.js';
+import { effectiveConfig, MAX_DOWNLOAD_LIMIT, MAX_UPLOAD_LIMIT, type OversqliteConfig } from './config.js';
+import { type ConflictResolver, ServerWinsResolver } from './conflict-resolver.js';
+import { claimDatabase, releaseDatabase } from './database-ownership.js';
+import { ClientClosedError, OpenRequiredError, OversqliteConfigError, SyncOperationInProgressError } from './errors.js';
+import { type JsonObject, parseJsonObject } from './json-value.js';
+import { attachLocked, detachLocked, openLocked, uninstallLocked } from './lifecycle.js';
+import { initializeLocalSchema } from './local-schema.js';
+import { inspectManagedTables, type ManagedTable } from './managed-table.js';
+import { pullToStable, rebuild } from './pull.js';
+import { ensurePushAllowed, pushPending } from './push.js';
+import type {
+  AttachResult,
+  DetachResult,
+  PendingSyncStatus,
+  PushReport,
+  PushTransferDiagnostics,
+  RemoteSyncReport,
+  SnapshotTransferDiagnostics,
+  SourceInfo,
+  SyncProgress,
+  SyncReport,
+  SyncStatus,
+  SyncThenDetachResult,
+} from './results.js';
+import { RowStore } from './row-store.js';
+import { SyncState } from './sync-state.js';
+import { pendingSyncStatus, sourceInfo, syncStatus } from './sync-status.js';
+import { type FetchLike, SyncTransport, type TokenProvider } from './sync-transport.js';
+
+export interface OversqliteClientOptions extends OversqliteConfig {
+  /** Server base URL, e.g. `http://localhost:8080` (a trailing `/` is ignored). */
+  readonly baseUrl: string;
+  /** Called before every request; returns the bearer token. */
+  readonly tokenProvider: TokenProvider;
+  /** Default: server wins. */
+  readonly resolver?: ConflictResolver;
+  /** Replaces the global `fetch` (tests, proxies). */
+  readonly fetch?: FetchLike;
+  /** Total time per HTTP request (default 120 s); the watch stream has none. */
+  readonly requestTimeoutMs?: number;
+  readonly logger?: SyncLogger;
+  /** Rows done/total of uploads, replays, pulls and snapshots (for progress bars). */
+  readonly onProgress?: (progress: SyncProgress) => void;
+}
+
+const SILENT_LOGGER: SyncLogger = { warn: () => undefined };
+
+export class OversqliteClient {
+  /** The conflict resolver used by pushes; may be replaced at any time. */
+  resolver: ConflictResolver;
+
+  private readonly ctx: ClientContext;
+  private readonly ownershipKey: string;
+  private readonly background: BackgroundSync;
+  private running: Promise<unknown> | null = null;
+  private closed = false;
+
+  /** Validates the configuration and schema, creates the metadata tables and installs the triggers. No network. */
+  constructor(
+    readonly db: Database,
+    options: OversqliteClientOptions,
+  ) {
+    if (!db) throw new OversqliteConfigError('db cannot be nil');
+    if (!options) throw new OversqliteConfigError('config cannot be nil');
+    if (options.schema === '' || options.schema === undefined) throw new OversqliteConfigError('config.Schema must be provided (no default schema)');
+    validateOptions(options);
+    this.ownershipKey = claimDatabase(db, this);
+    try {
+      const config = effectiveConfig(options);
+      try {
+        initializeLocalSchema(db);
+      } catch (err) {
+        throw new OversqliteConfigError(`failed to initialize database: ${(err as Error).message}`, { cause: err });
+      }
+      if (!config.schema) throw new OversqliteConfigError('config.Schema must be provided (no default schema)');
+      ensureSingleSchema(db, config.schema);
+      const tables = inspectManagedTables(db, options.tables ?? []);
+      for (const table of tables) {
+        try {
+          installTriggers(db, config.schema, table);
+        } catch (err) {
+          throw new OversqliteConfigError(`failed to create triggers for table ${table.name}: ${(err as Error).message}`, { cause: err });
+        }
+        db.prepare('INSERT INTO _sync_managed_tables(schema_name, table_name) VALUES (?, ?) ON CONFLICT DO NOTHING').run(config.schema, table.name);
+      }
+      const byName = new Map(tables.map((t) => [t.name, t]));
+      const state = new SyncState(db, config.schema);
+      const session: Session = { sourceId: '', userId: '', pendingInitializationId: '', connected: false };
+      const counters: TransferCounters = {
+        snapshotSessionsCreated: 0,
+        snapshotChunksFetched: 0,
+        pushSessionsCreated: 0,
+        pushChunksUploaded: 0,
+        committedBundleChunksRead: 0,
+      };
+      this.resolver = options.resolver ?? new ServerWinsResolver();
+      this.ctx = {
+        db,
+        config,
+        schema: config.schema,
+        tables,
+        state,
+        rows: new RowStore(state),
+        transport: new SyncTransport(options),
+        session,
+        hooks: {},
+        counters,
+        paused: { uploads: false, downloads: false },
+        logger: options.logger ?? SILENT_LOGGER,
+        resolver: () => this.resolver,
+        progress: options.onProgress ?? (() => undefined),
+        table: (name) => byName.get(name.toLowerCase()),
+      };
+      this.background = new BackgroundSync(this.ctx, {
+        pushPending: () => this.pushPending(),
+        pullToStable: () => this.pullToStable(),
+        lastBundleSeqSeen: () => this.lastBundleSeqSeen(),
+        isClosed: () => this.closed,
+      });
+    } catch (err) {
+      releaseDatabase(this.ownershipKey, this);
+      throw err;
+    }
+  }
+
+  /** The attached user ('' when none). */
+  get userId(): string {
+    return this.ctx.session.userId;
+  }
+
+  get baseUrl(): string {
+    return this.ctx.transport.baseUrl;
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------------
+
+  /** Loads or creates the source id and local state; never touches the network. */
+  open(): Promise<void> {
+    return this.locked(() => openLocked(this.ctx));
+  }
+
+  /** Binds the database to `userId`: resumes locally, or connects and seeds/hydrates (spec §5.3). */
+  attach(userId: string, signal?: AbortSignal): Promise<AttachResult> {
+    return this.locked(() => attachLocked(this.ctx, userId, signal));
+  }
+
+  /** Unbinds the user and deletes the synced rows, unless unsynced data would be lost. */
+  detach(): Promise<DetachResult> {
+    return this.locked(() => detachLocked(this.ctx));
+  }
+
+  /** Up to three sync rounds, then Detach (spec §5.6). */
+  async syncThenDetach(): Promise<SyncThenDetachResult> {
+    let lastSync: SyncReport | null = null;
+    let previous = Number.POSITIVE_INFINITY;
+    for (let round = 1; round <= 3; round++) {
+      lastSync = await this.sync();
+      const detach = await this.detach();
+      if (detach.outcome === 'detached') return { lastSync, detach, syncRounds: round, remainingPendingRowCount: 0, isSuccess: true };
+      const count = (await this.pendingSyncStatus()).pendingRowCount;
+      if (count >= previous) return { lastSync, detach, syncRounds: round, remainingPendingRowCount: count, isSuccess: false };
+      previous = count;
+    }
+    const count = (await this.pendingSyncStatus()).pendingRowCount;
+    return {
+      lastSync,
+      detach: { outcome: 'blocked_unsynced_data', pendingRowCount: count },
+      syncRounds: 3,
+      remainingPendingRowCount: count,
+      isSuccess: false,
+    };
+  }
+
+  /** Drops the triggers and `_sync_*` tables (business rows stay) and closes the client. */
+  async uninstallSync(): Promise<void> {
+    await this.locked(() => uninstallLocked(this.ctx));
+    this.ctx.session.sourceId = '';
+    this.ctx.session.userId = '';
+    this.ctx.session.pendingInitializationId = '';
+    this.ctx.session.connected = false;
+    this.markClosed();
+  }
+
+  /** Waits for the running operation, stops background loops and releases the database. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.background.stop();
+    while (this.running) await this.running.catch(() => undefined);
+    this.markClosed();
+  }
+
+  // ---- status (read-only: they never wait for or block a running sync, §15 item 10) ---------------
+
+  async pendingSyncStatus(): Promise<PendingSyncStatus> {
+    this.ensureOpenClient();
+    return pendingSyncStatus(this.ctx);
+  }
+
+  async syncStatus(): Promise<SyncStatus> {
+    this.ensureOpenClient();
+    return syncStatus(this.ctx);
+  }
+
+  async sourceInfo(): Promise<SourceInfo> {
+    this.ensureOpenClient();
+    if (!this.ctx.session.sourceId.trim()) throw new OpenRequiredError('SourceInfo()');
+    return sourceInfo(this.ctx);
+  }
+
+  async lastBundleSeqSeen(): Promise<number> {
+    this.ensureOpenClient();
+    ensureConnectedSession(this.ctx, 'LastBundleSeqSeen()');
+    return this.ctx.state.attachment().lastBundleSeqSeen;
+  }
+
+  // ---- sync -------------------------------------------------------------------------------------------
+
+  pushPending(signal?: AbortSignal): Promise<PushReport> {
+    return this.locked(async () => {
+      const outcome = await pushPending(this.ctx, signal);
+      return { outcome, status: syncStatus(this.ctx) };
+    });
+  }
+
+  pullToStable(signal?: AbortSignal): Promise<RemoteSyncReport> {
+    return this.locked(async () => {
+      const result = await pullToStable(this.ctx, signal);
+      return { ...result, status: syncStatus(this.ctx) };
+    });
+  }
+
+  /** Push, then pull (spec §6.9). */
+  sync(signal?: AbortSignal): Promise<SyncReport> {
+    return this.locked(async () => {
+      ensureConnectedSession(this.ctx, 'Sync()');
+      const pushOutcome = this.ctx.paused.uploads ? 'skipped_paused' : await pushPending(this.ctx, signal);
+      const remote = this.ctx.paused.downloads ? { outcome: 'skipped_paused' as const, restore: null } : await pullToStable(this.ctx, signal);
+      return { pushOutcome, remoteOutcome: remote.outcome, status: syncStatus(this.ctx), restore: remote.restore };
+    });
+  }
+
+  /** Replaces the managed tables by a server snapshot (rotating the source during source recovery). */
+  rebuild(signal?: AbortSignal): Promise<RemoteSyncReport> {
+    return this.locked(async () => {
+      const result = await rebuild(this.ctx, signal);
+      return { ...result, status: syncStatus(this.ctx) };
+    });
+  }
+
+  /**
+   * Moves a frozen, not yet committed outbox back into the dirty queue, so the application can fix
+   * rows the server rejected for good (`PushRejectedError`, spec §15 item 1). Returns the row count.
+   */
+  restoreOutbox(): Promise<number> {
+    return this.locked(() => {
+      ensurePushAllowed(this.ctx, 'restoreOutbox()');
+      const outbox = this.ctx.state.outbox();
+      if (outbox.state === 'committed_remote') throw new Error('the outbox is already committed on the server; run pushPending() to replay it');
+      const rows = this.ctx.state.outboxRows();
+      this.ctx.state.transaction(() => {
+        for (const row of rows) this.ctx.state.requeueDirty(row.tableName, row.keyJson, row.op, row.baseRowVersion, row.localPayload);
+        this.ctx.state.clearOutbox();
+      });
+      return rows.length;
+    });
+  }
+
+  // ---- background loops ------------------------------------------------------------------------------
+
+  /** Starts the uploader and downloader loops (watch-driven when configured and advertised). */
+  start(signal?: AbortSignal): void {
+    this.ensureOpenClient();
+    this.background.start(signal);
+  }
+
+  /** Stops the loops started by `start()` and waits for them. */
+  stop(): Promise<void> {
+    return this.background.stop();
+  }
+
+  pauseUploads(): void {
+    this.ctx.paused.uploads = true;
+  }
+  resumeUploads(): void {
+    this.ctx.paused.uploads = false;
+  }
+  pauseDownloads(): void {
+    this.ctx.paused.downloads = true;
+  }
+  resumeDownloads(): void {
+    this.ctx.paused.downloads = false;
+  }
+
+  // ---- diagnostics and helpers ------------------------------------------------------------------------
+
+  snapshotTransferDiagnostics(): SnapshotTransferDiagnostics {
+    return { sessionsCreated: this.ctx.counters.snapshotSessionsCreated, chunksFetched: this.ctx.counters.snapshotChunksFetched };
+  }
+
+  resetSnapshotTransferDiagnostics(): void {
+    this.ctx.counters.snapshotSessionsCreated = 0;
+    this.ctx.counters.snapshotChunksFetched = 0;
+  }
+
+  pushTransferDiagnostics(): PushTransferDiagnostics {
+    return {
+      sessionsCreated: this.ctx.counters.pushSessionsCreated,
+      chunksUploaded: this.ctx.counters.pushChunksUploaded,
+      committedBundleChunksRead: this.ctx.counters.committedBundleChunksRead,
+    };
+  }
+
+  resetPushTransferDiagnostics(): void {
+    this.ctx.counters.pushSessionsCreated = 0;
+    this.ctx.counters.pushChunksUploaded = 0;
+    this.ctx.counters.committedBundleChunksRead = 0;
+  }
+
+  /** The local row image (BLOBs as hex) of `table` with local key `pk` (hex for BLOB keys). */
+  serializeRow(table: string, pk: string): string {
+    const managed = this.managedTable(table);
+    const image = this.ctx.rows.image(managed, pk);
+    if (image === undefined) throw new Error(`row not found: table=${table} pk=${pk}`);
+    return image;
+  }
+
+  getTableRowCount(table: string): number {
+    return this.ctx.rows.count(this.managedTable(table));
+  }
+
+  /** Every row image of a managed table, in key order. */
+  getTableRows(table: string): JsonObject[] {
+    const managed = this.managedTable(table);
+    return this.ctx.rows.images(managed).map((image) => parseJsonObject(image, 'row image'));
+  }
+
+  /** Test hooks (spec §6.10): each runs once; a throw aborts the push at that point. */
+  setBeforePushFreezeHook(hook: PushHooks['beforeFreeze']): void {
+    this.ctx.hooks.beforeFreeze = hook;
+  }
+  setBeforePushCommitHook(hook: PushHooks['beforeCommit']): void {
+    this.ctx.hooks.beforeCommit = hook;
+  }
+  setBeforePushReplayHook(hook: PushHooks['beforeReplay']): void {
+    this.ctx.hooks.beforeReplay = hook;
+  }
+
+  // ---- internals ---------------------------------------------------------------------------------------
+
+  private managedTable(name: string): ManagedTable {
+    const table = this.ctx.table(name);
+    if (!table) throw new Error(`table ${name} is not configured for sync`);
+    return table;
+  }
+
+  private ensureOpenClient(): void {
+    if (this.closed) throw new ClientClosedError();
+  }
+
+  /** The client-wide lock: fail fast, never wait (spec §0.4). */
+  private async locked<T>(operation: () => T | Promise<T>): Promise<T> {
+    this.ensureOpenClient();
+    if (this.running) throw new SyncOperationInProgressError();
+    const run = (async () => operation())();
+    this.running = run;
+    try {
+      return await run;
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private markClosed(): void {
+    this.closed = true;
+    releaseDatabase(this.ownershipKey, this);
+  }
+}
+
+function validateOptions(options: OversqliteClientOptions): void {
+  if (typeof options.baseUrl !== 'string' || !/^https?:\/\/[^/]+/i.test(options.baseUrl.trim())) {
+    throw new OversqliteConfigError(`baseUrl must be an absolute http(s) URL, got ${JSON.stringify(options.baseUrl)}`);
+  }
+  if (typeof options.tokenProvider !== 'function') throw new OversqliteConfigError('tokenProvider must be a function returning the bearer token');
+  if ((options.downloadLimit ?? 0) > MAX_DOWNLOAD_LIMIT) {
+    throw new OversqliteConfigError(`downloadLimit ${options.downloadLimit} exceeds the server maximum of ${MAX_DOWNLOAD_LIMIT} bundles per pull`);
+  }
+  if ((options.uploadLimit ?? 0) > MAX_UPLOAD_LIMIT) {
+    throw new OversqliteConfigError(`uploadLimit ${options.uploadLimit} exceeds the server maximum of ${MAX_UPLOAD_LIMIT} rows per push chunk`);
+  }
+}
+
+/** Check 7 of spec §1.2: one configured schema per local database. */
+function ensureSingleSchema(db: Database, schema: string): void {
+  const stored = db
+    .prepare(
+      `SELECT DISTINCT schema_name FROM (
+         SELECT schema_name FROM _sync_attachment_state UNION ALL SELECT schema_name FROM _sync_row_state
+         UNION ALL SELECT schema_name FROM _sync_dirty_rows UNION ALL SELECT schema_name FROM _sync_snapshot_stage
+         UNION ALL SELECT schema_name FROM _sync_outbox_rows UNION ALL SELECT schema_name FROM _sync_push_stage)
+       WHERE TRIM(schema_name) <> '' ORDER BY schema_name`,
+    )
+    .all() as { schema_name: string }[];
+  const names = stored.map((r) => r.schema_name);
+  if (names.length === 0 || (names.length === 1 && names[0] === schema)) return;
+  throw new OversqliteConfigError(
+    `oversqlite supports exactly one configured schema per local database; existing sync state uses schema(s) ${names.join(', ')} while config.Schema=${schema}`,
+  );
+}

@@ -1,0 +1,71 @@
+/**
+ * Reading the `GET /sync/watch` server-sent event stream (spec/client.md §11 step 4): `bundle`
+ * events are decoded, heartbeats (`:` lines) only prove liveness, other fields are ignored.
+ */
+import { WATCH_EVENT_NAME } from '@oversync/protocol';
+import { decodeWatchEvent, type WatchEvent } from './wire-decode.js';
+
+const MAX_LINE_BYTES = 1 << 20;
+
+export class WatchStreamError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WatchStreamError';
+  }
+}
+
+export interface WatchStreamHandlers {
+  onEvent(event: WatchEvent): void;
+  /** Any bytes arrived (event or heartbeat). */
+  onActivity(): void;
+}
+
+/** Consumes the stream until it ends (resolves) or breaks (rejects). */
+export async function readWatchStream(body: ReadableStream<Uint8Array>, handlers: WatchStreamHandlers): Promise<void> {
+  const decoder = new TextDecoder();
+  const reader = body.getReader();
+  let buffer = '';
+  let eventName = '';
+  let data: string[] = [];
+  const dispatch = () => {
+    if (eventName === WATCH_EVENT_NAME && data.length > 0) {
+      let event: WatchEvent;
+      try {
+        event = decodeWatchEvent(data.join('\n'));
+      } catch (err) {
+        throw new WatchStreamError(`decode bundle watch event: ${(err as Error).message}`, { cause: err });
+      }
+      if (event.bundleSeq <= 0) throw new WatchStreamError('bundle watch event missing bundle_seq');
+      handlers.onEvent(event);
+    }
+    eventName = '';
+    data = [];
+  };
+  const handleLine = (line: string) => {
+    if (line === '') return dispatch();
+    if (line.startsWith(':')) return;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'event') eventName = value;
+    else if (field === 'data') data.push(value);
+  };
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      handlers.onActivity();
+      buffer += decoder.decode(value, { stream: true });
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, newline).replace(/\r$/, '');
+        buffer = buffer.slice(newline + 1);
+        handleLine(line);
+      }
+      if (buffer.length > MAX_LINE_BYTES) throw new WatchStreamError('watch stream line exceeds 1 MiB');
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
