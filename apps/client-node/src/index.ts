@@ -1,1 +1,29 @@
-export {};
+// @oversync/client-node: the SQLite side of oversync for Node (better-sqlite3).
+export { OversqliteClient, type OversqliteClientOptions } from './oversqlite-client.js';
+export {
+  defaultConfig,
+  normalizeRetryPolicy,
+  type BundleChangeWatchMode,
+  type OversqliteConfig,
+  type RetryPolicy,
+  type SyncTable,
+} from './config.js';
+export {
+  acceptServer,
+  ClientWinsResolver,
+  DefaultResolver,
+  keepLocal,
+  keepMerged,
+  resolverFrom,
+  ServerWinsResolver,
+  type ConflictContext,
+  type ConflictResolver,
+  type MergeResult,
+} from './conflict-resolver.js';
+export * from './errors.js';
+export type * from './results.js';
+export type { PushHooks, SyncLogger } from './client-context.js';
+export type { FetchLike, TokenProvider } from './sync-transport.js';
+export { TokenProviderError } from './sync-transport.js';
+export type { JsonObject, JsonValue } from './json-value.js';
+export { parseJson, stringifyJson } from './json-value.js';

@@ -32,8 +32,10 @@ function mapCodePoints(text: string, map: (ch: string) => string): string {
   let out = '';
   for (const ch of text) {
     const mapped = map(ch);
-    // A multi-code-point result is special casing, which Go's simple mapping does not do.
-    out += [...mapped].length === 1 ? mapped : ch;
+    // A multi-code-point result is special casing, which Go's simple mapping does not do; letters
+    // newer than Go's Unicode tables have no case mapping in Go.
+    const simple = [...mapped].length === 1 && !assignedAfterGoUnicode(ch) && !assignedAfterGoUnicode(mapped);
+    out += simple ? mapped : ch;
   }
   return out;
 }
@@ -77,9 +79,14 @@ const ASSIGNED_AFTER_GO_UNICODE: ReadonlyArray<readonly [number, number]> = (
     return [low, high] as const;
   });
 
+function assignedAfterGoUnicode(ch: string): boolean {
+  const cp = ch.codePointAt(0) ?? 0;
+  return cp >= 0x88f && ASSIGNED_AFTER_GO_UNICODE.some(([low, high]) => cp >= low && cp <= high);
+}
+
 /** Go `strconv.IsPrint`: letters, marks, numbers, punctuation, symbols and ASCII space (Unicode 15.0). */
-function isGoPrintable(ch: string, cp: number): boolean {
-  return PRINTABLE.test(ch) && !ASSIGNED_AFTER_GO_UNICODE.some(([low, high]) => cp >= low && cp <= high);
+function isGoPrintable(ch: string): boolean {
+  return PRINTABLE.test(ch) && !assignedAfterGoUnicode(ch);
 }
 const QUOTE_SHORT_ESCAPES: Readonly<Record<string, string>> = {
   '\x07': '\\a',
@@ -102,7 +109,7 @@ export function goQuote(text: string): string {
     const ch = isLoneSurrogate(raw) ? '\ufffd' : raw;
     const cp = ch.codePointAt(0) ?? 0;
     if (ch === '"' || ch === '\\') out += '\\' + ch;
-    else if (isGoPrintable(ch, cp)) out += ch;
+    else if (isGoPrintable(ch)) out += ch;
     else if (QUOTE_SHORT_ESCAPES[ch] !== undefined) out += QUOTE_SHORT_ESCAPES[ch];
     else if (cp < 0x20 || cp === 0x7f) out += '\\x' + cp.toString(16).padStart(2, '0');
     else if (cp < 0x10000) out += '\\u' + cp.toString(16).padStart(4, '0');

@@ -1,0 +1,236 @@
+/**
+ * `start()`/`stop()` background loops (spec/client.md §10.3, §11): an uploader that pushes, and a
+ * downloader that either polls or follows `GET /sync/watch`. Fixes the reference's loop defects
+ * (§15 items 8–9): paused loops sleep, backoff has a floor and resets after a healthy stream,
+ * pull contention never tears the stream down, the stream has no total timeout, `stop()` works.
+ */
+import { SYNC_ROUTES } from '@oversync/protocol';
+import type { ClientContext } from './client-context.js';
+import { ClientClosedError, decodeErrorEnvelope, errorMessage, isExpectedSyncContention, isLifecyclePreconditionError } from './errors.js';
+import { sleep, throwIfTransientStatus, withRetry } from './sync-transport.js';
+import { readWatchStream } from './watch-stream.js';
+import { decodeCapabilityFeatures } from './wire-decode.js';
+
+export interface LoopOperations {
+  pushPending(): Promise<unknown>;
+  pullToStable(): Promise<unknown>;
+  lastBundleSeqSeen(): Promise<number>;
+  isClosed(): boolean;
+}
+
+const MIN_LOOP_SLEEP_MS = 50;
+/** The server heartbeats every 25 s; a silent stream is reconnected after this long. */
+const WATCH_IDLE_TIMEOUT_MS = 65_000;
+
+export class BackgroundSync {
+  private controller: AbortController | null = null;
+  private loops: Promise<void>[] = [];
+  private pulling: Promise<void> | null = null;
+  private pullAgain = false;
+
+  constructor(
+    private readonly ctx: ClientContext,
+    private readonly ops: LoopOperations,
+  ) {}
+
+  start(signal?: AbortSignal): void {
+    if (this.controller) throw new Error('background sync is already running; call stop() first');
+    const controller = new AbortController();
+    this.controller = controller;
+    signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+    this.loops = [this.uploaderLoop(controller.signal), this.downloaderLoop(controller.signal)];
+  }
+
+  async stop(): Promise<void> {
+    this.controller?.abort();
+    await Promise.allSettled([...this.loops, this.pulling ?? Promise.resolve()]);
+    this.loops = [];
+    this.controller = null;
+  }
+
+  private get minBackoff(): number {
+    return Math.max(MIN_LOOP_SLEEP_MS, this.ctx.config.backoffMinMs);
+  }
+
+  private nextBackoff(err: unknown, current: number): number {
+    if (isLifecyclePreconditionError(err) || isExpectedSyncContention(err)) return this.minBackoff;
+    this.ctx.logger.warn(`background sync: ${errorMessage(err)}`);
+    return Math.min(Math.max(current * 2, this.minBackoff), Math.max(this.ctx.config.backoffMaxMs, this.minBackoff));
+  }
+
+  private stopped(signal: AbortSignal): boolean {
+    return signal.aborted || this.ops.isClosed();
+  }
+
+  private async pause(ms: number, signal: AbortSignal): Promise<void> {
+    await sleep(ms, signal).catch(() => undefined);
+  }
+
+  private async uploaderLoop(signal: AbortSignal): Promise<void> {
+    let backoff = this.minBackoff;
+    while (!this.stopped(signal)) {
+      if (this.ctx.paused.uploads) {
+        await this.pause(this.minBackoff, signal);
+        continue;
+      }
+      try {
+        await this.ops.pushPending();
+        backoff = this.minBackoff;
+      } catch (err) {
+        if (err instanceof ClientClosedError) return;
+        backoff = this.nextBackoff(err, backoff);
+      }
+      await this.pause(backoff, signal);
+    }
+  }
+
+  private async downloaderLoop(signal: AbortSignal): Promise<void> {
+    if (this.ctx.config.watchMode === 'auto' && (await this.watchAdvertised(signal))) {
+      const ended = await this.watchLoop(signal);
+      if (ended !== 'forbidden') return;
+    }
+    await this.pollingLoop(signal);
+  }
+
+  private async pollingLoop(signal: AbortSignal): Promise<void> {
+    let backoff = this.minBackoff;
+    while (!this.stopped(signal)) {
+      if (this.ctx.paused.downloads) {
+        await this.pause(this.minBackoff, signal);
+        continue;
+      }
+      try {
+        const before = await this.ops.lastBundleSeqSeen();
+        await this.ops.pullToStable();
+        backoff = this.minBackoff;
+        if ((await this.ops.lastBundleSeqSeen()) !== before) continue;
+      } catch (err) {
+        if (err instanceof ClientClosedError) return;
+        backoff = this.nextBackoff(err, backoff);
+      }
+      await this.pause(backoff, signal);
+    }
+  }
+
+  private async watchAdvertised(signal: AbortSignal): Promise<boolean> {
+    if (!this.ctx.session.connected) return false;
+    try {
+      const response = await withRetry(
+        this.ctx.config.retry,
+        'watch_capabilities',
+        async () =>
+          throwIfTransientStatus(
+            'watch_capabilities',
+            await this.ctx.transport.send({ method: 'GET', path: SYNC_ROUTES.capabilities, sourceId: this.ctx.session.sourceId, signal }),
+          ),
+        signal,
+      );
+      return response.status === 200 && decodeCapabilityFeatures(response.body).bundle_change_watch === true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Pulls now, or once more after the running pull; contention with the uploader is retried. */
+  private requestPull(signal: AbortSignal): void {
+    if (this.pulling) {
+      this.pullAgain = true;
+      return;
+    }
+    this.pulling = (async () => {
+      do {
+        this.pullAgain = false;
+        try {
+          await this.ops.pullToStable();
+        } catch (err) {
+          if (err instanceof ClientClosedError) break;
+          if (isExpectedSyncContention(err)) {
+            this.pullAgain = true;
+            await this.pause(MIN_LOOP_SLEEP_MS, signal);
+          } else if (!isLifecyclePreconditionError(err)) {
+            this.ctx.logger.warn(`watch pull: ${errorMessage(err)}`);
+          }
+        }
+      } while (this.pullAgain && !this.stopped(signal));
+      this.pulling = null;
+    })();
+  }
+
+  /** Follows the watch stream until stopped; 'forbidden' switches the caller to polling. */
+  private async watchLoop(signal: AbortSignal): Promise<'forbidden' | 'stopped'> {
+    const initial = this.ctx.config.backoffMinMs > 0 ? this.ctx.config.backoffMinMs : 1000;
+    let backoff = initial;
+    const fallback = setInterval(() => {
+      if (!this.ctx.paused.downloads) this.requestPull(signal);
+    }, this.ctx.config.watchFallbackIntervalMs);
+    try {
+      while (!this.stopped(signal)) {
+        if (this.ctx.paused.downloads) {
+          await this.pause(backoff, signal);
+          continue;
+        }
+        let after: number;
+        try {
+          after = await this.ops.lastBundleSeqSeen();
+        } catch (err) {
+          if (err instanceof ClientClosedError) break;
+          backoff = this.nextBackoff(err, backoff);
+          await this.pause(backoff, signal);
+          continue;
+        }
+        const result = await this.followStream(after, signal);
+        if (result === 'forbidden') return 'forbidden';
+        if (this.stopped(signal)) break;
+        this.requestPull(signal);
+        backoff = result === 'healthy' ? initial : Math.min(Math.max(backoff * 2, initial), Math.max(this.ctx.config.backoffMaxMs, initial));
+        await this.pause(backoff, signal);
+      }
+      return 'stopped';
+    } finally {
+      clearInterval(fallback);
+    }
+  }
+
+  /** One stream connection. 'healthy' when it delivered anything before ending. */
+  private async followStream(after: number, signal: AbortSignal): Promise<'forbidden' | 'healthy' | 'failed'> {
+    const stream = new AbortController();
+    const onStop = () => stream.abort();
+    signal.addEventListener('abort', onStop, { once: true });
+    let idle: NodeJS.Timeout | undefined;
+    const armIdle = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => stream.abort(new Error('watch stream idle')), WATCH_IDLE_TIMEOUT_MS);
+    };
+    let active = false;
+    try {
+      const sourceId = this.ctx.session.sourceId || this.ctx.state.attachment().currentSourceId;
+      const response = await this.ctx.transport.openStream(SYNC_ROUTES.watch, { after_bundle_seq: after }, sourceId, stream.signal);
+      if (response.status !== 200) {
+        const body = await response.text();
+        if (response.status === 403 && decodeErrorEnvelope(body)?.code === 'bundle_change_watch_forbidden') return 'forbidden';
+        this.ctx.logger.warn(`bundle_change_watch request returned status ${response.status}: ${body.trim()}`);
+        return 'failed';
+      }
+      if (!response.body) return 'failed';
+      armIdle();
+      await readWatchStream(response.body, {
+        onActivity: () => {
+          active = true;
+          armIdle();
+        },
+        onEvent: (event) => {
+          this.ctx.logger.info?.(`watch: bundle ${event.bundleSeq} committed`);
+          this.requestPull(signal);
+        },
+      });
+      return active ? 'healthy' : 'failed';
+    } catch (err) {
+      if (!signal.aborted) this.ctx.logger.warn(`watch stream ended: ${errorMessage(err)}`);
+      return active ? 'healthy' : 'failed';
+    } finally {
+      clearTimeout(idle);
+      signal.removeEventListener('abort', onStop);
+      stream.abort();
+    }
+  }
+}

@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Injectable, Module, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import pg from 'pg';
+import request from 'supertest';
+import { OversyncModule, OversyncOptionsError, resolveOversyncConfig } from '@oversync/nestjs';
+import { createTestDatabase, type TestDatabase } from './support/test-database.js';
+import { startTestApp } from './support/test-app.js';
+import { SyncHttp } from './support/sync-http.js';
+
+/** A host guard unlike passport: the user comes from a header. */
+@Injectable()
+class HeaderUserGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const req = context.switchToHttp().getRequest<{ headers: Record<string, string>; user?: { sub: string } }>();
+    if (!req.headers['x-user']) return false;
+    req.user = { sub: req.headers['x-user'] };
+    return true;
+  }
+}
+
+describe('OversyncModule in a host app that is not the reference app', () => {
+  let db: TestDatabase;
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    await client.query(`CREATE TABLE public.notes (_sync_scope_id TEXT NOT NULL, id TEXT NOT NULL, body TEXT, PRIMARY KEY (_sync_scope_id, id))`);
+    await client.end();
+
+    @Module({
+      imports: [
+        TypeOrmModule.forRoot({ type: 'postgres', url: db.url, name: 'notesdb' }),
+        OversyncModule.forRootAsync({
+          useFactory: () => ({ tables: [{ table: 'notes', syncKeyColumns: ['id'] }], dataSourceName: 'notesdb', guards: [HeaderUserGuard], appName: 'notes' }),
+        }),
+      ],
+    })
+    class NotesAppModule {}
+
+    // default body parser on: the module must still work
+    app = await NestFactory.create(NotesAppModule, { logger: ['error'] });
+    await app.listen(0, '127.0.0.1');
+  });
+  afterAll(async () => {
+    await app.close();
+    await db.drop();
+  });
+
+  it('syncs a text-keyed table through forRootAsync, a named DataSource and a custom guard', async () => {
+    const server = app.getHttpServer();
+    const as = (source: string) => ({ 'x-user': 'u1', 'oversync-source-id': source });
+    await request(server).get('/sync/capabilities').set('oversync-source-id', 's1').expect(401);
+    await request(server).post('/sync/connect').set(as('s1')).send({ has_local_pending_rows: false }).expect(200);
+    const created = await request(server).post('/sync/push-sessions').set(as('s1')).send({ source_bundle_id: 1, planned_row_count: 1 }).expect(200);
+    await request(server).post(`/sync/push-sessions/${created.body.push_id}/chunks`).set(as('s1'))
+      .send({ start_row_ordinal: 0, rows: [{ schema: '', table: 'notes', key: { id: 'n-1' }, op: 'INSERT', base_row_version: 0, payload: { body: 'hello' } }] }).expect(200);
+    const commit = await request(server).post(`/sync/push-sessions/${created.body.push_id}/commit`).set(as('s1')).expect(200);
+    expect(commit.body).toMatchObject({ bundle_seq: 1, row_count: 1 });
+    const pulled = await request(server).get('/sync/pull').set(as('s2')).expect(200);
+    expect(pulled.body.bundles[0].rows[0]).toEqual({ schema: 'public', table: 'notes', key: { id: 'n-1' }, op: 'INSERT', row_version: 1, payload: { body: 'hello', id: 'n-1' } });
+  });
+});
+
+describe('module options fail fast with the offending field', () => {
+  it.each([
+    [{}, 'tables must be an array'],
+    [{ tables: [{ table: '', syncKeyColumns: ['id'] }] }, 'tables[0].table must be a non-empty string'],
+    [{ tables: [{ table: 't', syncKeyColumns: 'id' }] }, 'tables[0].syncKeyColumns (t) must be an array'],
+    [{ tables: [{ table: 't', syncKeyColumns: ['id'] }, { schema: 'public', table: 'T', syncKeyColumns: ['id'] }] }, 'registered twice'],
+    [{ tables: [], watch: { notifyChannel: 'x'.repeat(64) } }, 'watch.notifyChannel'],
+  ])('%j', (options, message) => {
+    expect(() => resolveOversyncConfig(options as never)).toThrow(OversyncOptionsError);
+    expect(() => resolveOversyncConfig(options as never)).toThrow(message);
+  });
+});
+
+describe('restart and concurrent start on one database', () => {
+  it('keeps committed bundles and sequences across a restart, and two instances start together', async () => {
+    const first = await startTestApp();
+    const device = new SyncHttp(first.baseUrl, await first.signIn('alice'), 'd1');
+    await device.connect(false);
+    const id = '11111111-1111-4111-8111-111111111111';
+    const commit = await device.push(1, [{ schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name: 'a', email: 'e' } }]);
+    expect(commit.status).toBe(200);
+    await first.close({ keepDatabase: true });
+
+    const [x, y] = await Promise.all([startTestApp({ db: first.db }), startTestApp({ db: first.db })]);
+    try {
+      for (const instance of [x, y]) {
+        const reader = new SyncHttp(instance.baseUrl, await instance.signIn('alice'), 'd2');
+        const pulled = await reader.get('/sync/pull').expect(200);
+        expect(pulled.body.stable_bundle_seq).toBe(1);
+        expect(pulled.body.bundles[0].bundle_hash).toBe(commit.body.bundle_hash);
+      }
+      const again = new SyncHttp(x.baseUrl, await x.signIn('alice'), 'd1');
+      const next = await again.push(2, [{ schema: 'business', table: 'users', key: { id }, op: 'UPDATE', base_row_version: 1, payload: { id, name: 'b' } }]);
+      expect(next.body).toMatchObject({ bundle_seq: 2, source_bundle_id: 2 });
+    } finally {
+      await x.close({ keepDatabase: true });
+      await y.close();
+    }
+  });
+});
