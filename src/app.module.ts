@@ -23,7 +23,7 @@ export class AppModule implements NestModule {
           appName: 'oversync-nestjs-reference',
           maxSupportedSchemaVersion: 1,
           guards: [JwtAuthGuard],
-          limits: { maxRequestBodyBytes: config.maxBodyBytes },
+          limits: { maxRequestBodyBytes: config.maxBodyBytes, userLockTimeoutMs: config.userLockTimeoutMs },
           watch: { enabled: config.watch },
         }),
       ],

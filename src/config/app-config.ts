@@ -13,6 +13,8 @@ export interface AppConfig {
   watch: boolean;
   /** largest sync request body (bytes) */
   maxBodyBytes?: number;
+  /** wait for a user's sync lock before a retryable 503 (ms) */
+  userLockTimeoutMs?: number;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -31,5 +33,6 @@ export function appConfigFromEnv(databaseUrl: string, env: NodeJS.ProcessEnv = p
     testEndpoints: flag(env.OVERSYNC_TEST_ENDPOINTS) ?? false,
     watch: flag(env.OVERSYNC_WATCH) ?? true,
     maxBodyBytes: env.OVERSYNC_MAX_BODY_BYTES ? Number(env.OVERSYNC_MAX_BODY_BYTES) : undefined,
+    userLockTimeoutMs: env.OVERSYNC_USER_LOCK_TIMEOUT_MS ? Number(env.OVERSYNC_USER_LOCK_TIMEOUT_MS) : undefined,
   };
 }
