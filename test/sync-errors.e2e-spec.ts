@@ -179,6 +179,18 @@ describe('sync error paths: every client mistake is a 4xx envelope and changes n
     });
   });
 
+  describe('router-level errors use the envelope (§8.25)', () => {
+    it('wrong method on a known path → 405 with Allow', async () => {
+      const res = await a.get('/sync/connect');
+      expectError(res, 405, 'method_not_allowed', 'Only POST method is allowed');
+      expect(res.headers.allow).toBe('POST');
+    });
+    it('unknown path → 404', async () => {
+      expectError(await a.get('/sync/nothing-here'), 404, 'not_found');
+      expectError(await a.post('/syncx/health'), 405, 'method_not_allowed');
+    });
+  });
+
   describe('committed rows and pull query validation', () => {
     it.each([
       ['/sync/committed-bundles/x/rows', 'bundle_seq must be an integer'],

@@ -19,13 +19,15 @@ import { SyncStatusService } from './health/sync-status.service.js';
 import { SyncController } from './http/sync.controller.js';
 import { SyncxController } from './health/syncx.controller.js';
 import { SyncBodyMiddleware } from './http/sync-body.middleware.js';
+import { SyncFallbackController } from './http/sync-fallback.controller.js';
 
 /**
  * Turns the host's PostgreSQL tables into a go-oversync compatible sync server:
  * `OversyncModule.forRoot({ tables, guards })`. Registers nothing global on the host.
  */
 @Module({
-  controllers: [SyncController, SyncxController],
+  // SyncFallbackController stays last: it answers whatever the others do not match
+  controllers: [SyncController, SyncxController, SyncFallbackController],
   providers: [
     {
       provide: OVERSYNC_CONFIG,
