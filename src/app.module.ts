@@ -1,4 +1,4 @@
-import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { Inject, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { json } from 'express';
 import { OversyncModule } from '@oversync/nestjs';
@@ -8,6 +8,9 @@ import { AuthModule } from './auth/auth.module.js';
 import { JwtAuthGuard } from './auth/jwt-auth.guard.js';
 import { DummySigninController } from './auth/dummy-signin.controller.js';
 import { businessTables } from './business/business-tables.js';
+import { TestEndpointsController } from './test-endpoints/test-endpoints.controller.js';
+import { FailureInjector } from './test-endpoints/failure-injector.js';
+import { WATCH_SUBSCRIBER_COUNT } from './test-endpoints/watch-subscriber-count.js';
 
 /** The reference host: TypeORM on PostgreSQL, passport-jwt, and the sync module over the business tables. */
 @Module({})
@@ -27,12 +30,27 @@ export class AppModule implements NestModule {
           watch: { enabled: config.watch },
         }),
       ],
-      providers: [{ provide: APP_CONFIG, useValue: config }],
+      // the reference example's test surface, never on by default
+      controllers: config.testEndpoints ? [TestEndpointsController] : [],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        FailureInjector,
+        { provide: WATCH_SUBSCRIBER_COUNT, useValue: () => 0 },
+      ],
     };
   }
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly failures: FailureInjector,
+  ) {}
 
   configure(consumer: MiddlewareConsumer): void {
     // The app is created with bodyParser off (the sync module reads its own bodies); the host's routes parse JSON here.
     consumer.apply(json({ limit: '1mb' })).forRoutes(DummySigninController);
+    if (this.config.testEndpoints) {
+      consumer.apply(json({ limit: '1mb' })).forRoutes(TestEndpointsController);
+      consumer.apply(this.failures.use.bind(this.failures)).forRoutes('sync/*path');
+    }
   }
 }

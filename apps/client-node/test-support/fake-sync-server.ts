@@ -54,6 +54,8 @@ interface Fault {
   readonly pathPattern: RegExp;
   readonly status: number;
   readonly body: string;
+  /** Process the request, then answer the failure instead (a lost response). */
+  readonly afterProcessing: boolean;
   times: number;
 }
 
@@ -92,7 +94,12 @@ export class FakeSyncServer {
 
   /** The next `times` matching requests answer `status` with `body`. */
   failNext(method: string, pathPattern: RegExp, status: number, body: JsonObject | string = { error: 'injected_failure', message: 'injected failure' }, times = 1): void {
-    this.faults.push({ method, pathPattern, status, body: typeof body === 'string' ? body : stringifyJson(body), times });
+    this.faults.push({ method, pathPattern, status, body: typeof body === 'string' ? body : stringifyJson(body), times, afterProcessing: false });
+  }
+
+  /** The next matching request is processed but its answer is lost (the client sees `status`). */
+  loseResponse(method: string, pathPattern: RegExp, status = 503): void {
+    this.faults.push({ method, pathPattern, status, body: '{"error":"service_unavailable","message":"lost"}', times: 1, afterProcessing: true });
   }
 
   readonly fetch: FetchLike = async (input, init) => {
@@ -102,13 +109,12 @@ export class FakeSyncServer {
     const method = init.method ?? 'GET';
     this.requests.push({ method, path: url.pathname, query: url.searchParams, headers, body });
     const fault = this.faults.find((f) => f.method === method && f.pathPattern.test(url.pathname) && f.times > 0);
-    if (fault) {
-      fault.times--;
-      return new Response(fault.body, { status: fault.status });
-    }
+    if (fault) fault.times--;
+    if (fault && !fault.afterProcessing) return new Response(fault.body, { status: fault.status });
     const user = (headers.Authorization ?? '').replace(/^Bearer user:/, '');
     const source = headers['Oversync-Source-ID'] ?? '';
     const [status, out] = this.route(method, url, user, source, body);
+    if (fault) return new Response(fault.body, { status: fault.status });
     const text = typeof out === 'string' ? out : stringifyJson(out);
     return new Response(status === 204 ? null : status === 200 && this.tamper ? this.tamper(url.pathname, text) : text, { status });
   };

@@ -1,0 +1,71 @@
+import { describe, expect, it } from '@jest/globals';
+import { CLIENT_BRANCHING_ERROR_CODES, ERROR_CODES, errorStatus, GENERIC_ERROR_MESSAGES, isOversyncErrorCode } from './error-codes.js';
+import { configuredOrDefault, DEFAULT_BUNDLE_LIMITS, MAX_BUNDLES_PER_PULL } from './limits.js';
+import { encodeBundleChangeNotification, encodeWatchEventFrame } from './watch-event.js';
+import { capabilityFeatures, CAPABILITY_FEATURES, SYNC_ROUTES } from './wire-types.js';
+import { compareUtf8 } from './go-json-encode.js';
+
+describe('error codes (§6)', () => {
+  it('maps every code of the spec table to its status', () => {
+    expect(Object.keys(ERROR_CODES)).toHaveLength(44);
+    expect(errorStatus('push_conflict')).toBe(409);
+    expect(errorStatus('initialization_expired')).toBe(410);
+    expect(errorStatus('bundle_change_watch_disabled')).toBe(503);
+    expect(errorStatus('push_session_forbidden')).toBe(403);
+    expect(errorStatus('committed_bundle_not_found')).toBe(404);
+    expect(errorStatus('method_not_allowed')).toBe(405);
+  });
+
+  it('recognises codes without trusting the prototype', () => {
+    expect(isOversyncErrorCode('history_pruned')).toBe(true);
+    expect(isOversyncErrorCode('pull_invalid')).toBe(false);
+    expect(isOversyncErrorCode('toString')).toBe(false);
+  });
+
+  it('keeps the client-branching codes and generic messages inside the table', () => {
+    for (const code of [...CLIENT_BRANCHING_ERROR_CODES, ...Object.keys(GENERIC_ERROR_MESSAGES)]) {
+      expect(isOversyncErrorCode(code)).toBe(true);
+    }
+  });
+});
+
+describe('limits and capabilities (§3.12, §7)', () => {
+  it('falls back to the default for unset, zero and negative settings', () => {
+    expect(configuredOrDefault(undefined, 900)).toBe(900);
+    expect(configuredOrDefault(0, 900)).toBe(900);
+    expect(configuredOrDefault(-5, 900)).toBe(900);
+    expect(configuredOrDefault(60, 900)).toBe(60);
+  });
+
+  it('advertises the default bundle limits without zero members', () => {
+    expect(DEFAULT_BUNDLE_LIMITS.max_bundles_per_pull).toBe(MAX_BUNDLES_PER_PULL);
+    expect(Object.values(DEFAULT_BUNDLE_LIMITS).every((value) => value !== undefined && value > 0)).toBe(true);
+  });
+
+  it('lists the features sorted, all true but server_checkpoint_tracking and the watch flag', () => {
+    expect([...CAPABILITY_FEATURES].sort(compareUtf8)).toEqual([...CAPABILITY_FEATURES]);
+    const features = capabilityFeatures(false);
+    expect(Object.entries(features).filter(([, on]) => !on).map(([name]) => name)).toEqual(['bundle_change_watch', 'server_checkpoint_tracking']);
+  });
+
+  it('builds route paths', () => {
+    expect(SYNC_ROUTES.committedBundleRows(7)).toBe('/sync/committed-bundles/7/rows');
+    expect(SYNC_ROUTES.pushSessionCommit('3a0df608-4dc2-44bb-b5fd-7f569180cbde')).toBe('/sync/push-sessions/3a0df608-4dc2-44bb-b5fd-7f569180cbde/commit');
+  });
+});
+
+describe('watch frames (§3.8, §4.14)', () => {
+  it('writes SSE events like the spec example', () => {
+    expect(encodeWatchEventFrame({ bundle_seq: 7 })).toBe('event: bundle\ndata: {"bundle_seq":7}\n\n');
+    expect(encodeWatchEventFrame({ bundle_seq: 8, source_id: 'device-b', source_bundle_id: 3 })).toBe(
+      'event: bundle\ndata: {"bundle_seq":8,"source_id":"device-b","source_bundle_id":3}\n\n',
+    );
+    expect(encodeWatchEventFrame({ bundle_seq: 9, source_id: '', source_bundle_id: 0 })).toBe('event: bundle\ndata: {"bundle_seq":9}\n\n');
+  });
+
+  it('writes the NOTIFY payload in member order', () => {
+    expect(encodeBundleChangeNotification({ user_pk: 1, bundle_seq: 8, source_id: 'd<1>', source_bundle_id: 3 })).toBe(
+      '{"user_pk":1,"bundle_seq":8,"source_id":"d\\u003c1\\u003e","source_bundle_id":3}',
+    );
+  });
+});
