@@ -4,6 +4,7 @@ import { canonicalizeJsonText } from './canonical-json.js';
 import { parseJsonText } from './go-json-decode.js';
 import { RawJson } from './go-json-encode.js';
 import { hashVectors } from './testdata/hash-vectors.js';
+import type { BundleRow } from './wire-types.js';
 
 function rowsOf(inputJson: string): BundleHashRow[] {
   return parseJsonText(inputJson) as unknown as BundleHashRow[];
@@ -51,9 +52,10 @@ describe('bundleHashInput', () => {
     expect(bundleHashInput([row])).toContain('"row_version":9007199254740992');
   });
 
-  it('does not depend on payload member order', () => {
-    const a = computeBundleHash([{ schema: 's', table: 't', key: { id: 'x' }, op: 'INSERT', row_version: 1, payload: { b: 1, a: 2 } }]);
-    const b = computeBundleHash([{ schema: 's', table: 't', key: { id: 'x' }, op: 'INSERT', row_version: 1, payload: { a: 2, b: 1 } }]);
+  it('takes wire BundleRows as they are and does not depend on payload member order', () => {
+    const row: BundleRow = { schema: 's', table: 't', key: { id: 'x' }, op: 'INSERT', row_version: 1, payload: { b: 1, a: 2 } };
+    const a = computeBundleHash([row]);
+    const b = computeBundleHash([{ ...row, payload: { a: 2, b: 1 } }]);
     expect(a).toEqual(b);
   });
 });

@@ -78,10 +78,10 @@ export const CLIENT_BRANCHING_ERROR_CODES = [
  * a client must also read codes it does not know; servers use `OversyncErrorCode`.
  * Specialised shapes: `PushConflictErrorBody`, `SourceRetiredErrorBody`.
  */
-export interface ErrorBody<Code extends string = string> {
+export type ErrorBody<Code extends string = string> = {
   error: Code;
   message: string;
-}
+};
 
 /** Fixed messages of the generic failures (§3.0.3, §6): the detailed cause is only logged. */
 export const GENERIC_ERROR_MESSAGES = {

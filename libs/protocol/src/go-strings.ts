@@ -1,5 +1,6 @@
 // Go string semantics the protocol leaks onto the wire (spec/server.md §3.0.5, %q in messages):
 // JavaScript's trim()/toLowerCase()/JSON quoting differ from Go's in edge cases.
+import { INT64_MAX, INT64_MIN } from './limits.js';
 
 /** Code points Go's `unicode.IsSpace` accepts, i.e. what `strings.TrimSpace` removes (no U+FEFF). */
 const GO_SPACE =
@@ -122,9 +123,6 @@ function isLoneSurrogate(ch: string): boolean {
   const unit = ch.charCodeAt(0);
   return ch.length === 1 && unit >= 0xd800 && unit <= 0xdfff;
 }
-
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
 
 /**
  * Go `strconv.ParseInt(text, 10, 64)` (also `Atoi` on 64-bit): optional `+`/`-`, ASCII digits

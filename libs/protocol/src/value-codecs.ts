@@ -1,6 +1,7 @@
 // Row keys and payload values between PostgreSQL / SQLite and the wire (spec/server.md §1.3, §4.7;
 // client.md §9). Bytes live in binary-codecs.ts, UUID spellings in uuid-codecs.ts.
 import { encodeHex } from './binary-codecs.js';
+import { INT64_MAX, INT64_MIN } from './limits.js';
 import { decodeCanonicalWireUuid, formatUuid, parseCanonicalUuid } from './uuid-codecs.js';
 import type { JsonValue, WireKey } from './wire-types.js';
 
@@ -43,9 +44,6 @@ export function wireKeyToLocalKey(keyString: string, blobKey: boolean): string |
 
 // ---------------------------------------------------------------- numbers (§4.7.3)
 
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-
 /**
  * An int64 (bigint, PostgreSQL int8 text, or number) as a wire JSON number: Go's
  * `float64(int64)` rounding (nearest, ties to even), which every canonical payload and the bundle
@@ -78,6 +76,8 @@ export function pgNumericTextToJson(text: string): number | string {
 
 // ---------------------------------------------------------------- timestamps (§3.0.4, client.md §9.6)
 
+const NANOS_PER_SECOND = 1_000_000_000n;
+
 /**
  * Go `time.RFC3339Nano` in UTC: `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, fraction without trailing
  * zeros (up to 9 digits). Takes a `Date` (millisecond precision) or epoch nanoseconds.
@@ -92,7 +92,6 @@ export function formatRfc3339Nano(time: Date | bigint): string {
   return date.toISOString().slice(0, 19) + fraction + 'Z';
 }
 
-const NANOS_PER_SECOND = 1_000_000_000n;
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:(Z)|([+-])(\d{2}):(\d{2}))$/;
 
 /**

@@ -1,6 +1,7 @@
 // Every request and response body of spec/server.md §3, with the exact JSON member names.
-// Interfaces list their members in the reference's struct order, which is the order the server
-// must emit them in (§3.0.4); optional members are Go `omitempty` (absent when zero).
+// Types list their members in the reference's struct order, which is the order the server must
+// emit them in (§3.0.4); optional members are Go `omitempty` (absent when zero). They are type
+// aliases, not interfaces, so plain values of them are assignable to `JsonValue`/`GoJsonValue`.
 // int64 members are `number`: every value the protocol produces stays far below 2^53.
 import type { ErrorBody } from './error-codes.js';
 
@@ -45,7 +46,7 @@ export type RowOp = (typeof ROW_OPS)[number];
 export type WireKey = Record<string, string>;
 
 /** One dirty row in a push chunk (§3.3), members in the order the Go client emits them. */
-export interface PushRequestRow {
+export type PushRequestRow = {
   schema: string;
   table: string;
   key: WireKey;
@@ -54,10 +55,10 @@ export interface PushRequestRow {
   base_row_version: number;
   /** Required for INSERT/UPDATE; MUST be absent for DELETE (even `null` is rejected). */
   payload?: JsonObject;
-}
+};
 
 /** One row of a committed bundle (pull, committed-row fetch). `payload` absent for DELETE. */
-export interface BundleRow {
+export type BundleRow = {
   schema: string;
   table: string;
   key: WireKey;
@@ -65,28 +66,28 @@ export interface BundleRow {
   /** = the bundle's `bundle_seq`. */
   row_version: number;
   payload?: JsonObject;
-}
+};
 
 /** One row of a snapshot chunk (§3.10): the current after-image, payload always present. */
-export interface SnapshotRow {
+export type SnapshotRow = {
   schema: string;
   table: string;
   key: WireKey;
   row_version: number;
   payload: JsonObject;
-}
+};
 
 // ---------------------------------------------------------------- connect (§3.1)
 
-export interface ConnectRequest {
+export type ConnectRequest = {
   /** Missing = false. */
   has_local_pending_rows?: boolean;
-}
+};
 
 export const CONNECT_RESOLUTIONS = ['remote_authoritative', 'initialize_local', 'initialize_empty', 'retry_later'] as const;
 export type ConnectResolution = (typeof CONNECT_RESOLUTIONS)[number];
 
-export interface ConnectResponse {
+export type ConnectResponse = {
   resolution: ConnectResolution;
   /** UUID; only with `initialize_local`. */
   initialization_id?: string;
@@ -94,66 +95,66 @@ export interface ConnectResponse {
   lease_expires_at?: string;
   /** ≥ 1; only with `retry_later`. */
   retry_after_seconds?: number;
-}
+};
 
 // ---------------------------------------------------------------- push sessions (§3.2–§3.5)
 
-export interface PushSessionCreateRequest {
+export type PushSessionCreateRequest = {
   /** > 0; `max_committed_source_bundle_id + 1` of the actor's source. */
   source_bundle_id: number;
   /** > 0. */
   planned_row_count: number;
   /** Required iff the scope is INITIALIZING (the id from connect's `initialize_local`). */
   initialization_id?: string;
-}
+};
 
 export const PUSH_SESSION_STATUSES = ['staging', 'already_committed'] as const;
 export type PushSessionStatus = (typeof PUSH_SESSION_STATUSES)[number];
 
 /** A new staging session. `next_expected_row_ordinal` is always 0 and therefore never sent. */
-export interface PushSessionStagingResponse {
+export type PushSessionStagingResponse = {
   push_id: string;
   status: 'staging';
   planned_row_count: number;
   next_expected_row_ordinal?: number;
-}
+};
 
 /** The `(source_id, source_bundle_id)` tuple was committed before: the header of that bundle. */
-export interface PushSessionAlreadyCommittedResponse {
+export type PushSessionAlreadyCommittedResponse = {
   status: 'already_committed';
   bundle_seq: number;
   source_id: string;
   source_bundle_id: number;
   row_count: number;
   bundle_hash: string;
-}
+};
 
 export type PushSessionCreateResponse = PushSessionStagingResponse | PushSessionAlreadyCommittedResponse;
 
-export interface PushChunkRequest {
+export type PushChunkRequest = {
   /** ≥ 0 and equal to the session's `next_expected_row_ordinal`. */
   start_row_ordinal: number;
   /** 1 … `max_rows_per_push_chunk` rows. */
   rows: PushRequestRow[];
-}
+};
 
-export interface PushChunkResponse {
+export type PushChunkResponse = {
   /** Echo of the path value exactly as sent. */
   push_id: string;
   next_expected_row_ordinal: number;
-}
+};
 
 /** Header of a committed bundle: the commit response (§3.4). `bundle_hash` is 64 lower-case hex. */
-export interface PushCommitResponse {
+export type PushCommitResponse = {
   bundle_seq: number;
   source_id: string;
   source_bundle_id: number;
   row_count: number;
   bundle_hash: string;
-}
+};
 
 /** The row that rejected a push commit (§4.3). No member is omitempty. */
-export interface PushConflict {
+export type PushConflict = {
   schema: string;
   table: string;
   key: WireKey;
@@ -166,32 +167,32 @@ export interface PushConflict {
   server_row_deleted: boolean;
   /** Live after-image (pass-through encoding, §4.7.4) or `null`. */
   server_row: JsonObject | null;
-}
+};
 
 /** 409 body of a conflicting commit. The Go client recovers only when `conflict` is present. */
-export interface PushConflictErrorBody extends ErrorBody {
+export type PushConflictErrorBody = ErrorBody & {
   error: 'push_conflict';
   conflict?: PushConflict;
-}
+};
 
 /** 409 body for a retired source (push create/commit, snapshot create). */
-export interface SourceRetiredErrorBody extends ErrorBody {
+export type SourceRetiredErrorBody = ErrorBody & {
   error: 'source_retired';
   source_id: string;
   /** Omitted when empty. */
   replaced_by_source_id?: string;
-}
+};
 
 // ---------------------------------------------------------------- committed rows and pull (§3.6, §3.7)
 
-export interface CommittedBundleRowsQuery {
+export type CommittedBundleRowsQuery = {
   /** 0-based ordinal of the last row already received; absent = from the start. */
   after_row_ordinal?: number;
   /** Default 1000, silently clamped to 5000. */
   max_rows?: number;
-}
+};
 
-export interface CommittedBundleRowsResponse {
+export type CommittedBundleRowsResponse = {
   bundle_seq: number;
   source_id: string;
   source_bundle_id: number;
@@ -201,54 +202,54 @@ export interface CommittedBundleRowsResponse {
   /** Wire ordinal of the last returned row; without rows `after_row_ordinal` if given, else 0. */
   next_row_ordinal: number;
   has_more: boolean;
-}
+};
 
-export interface PullQuery {
+export type PullQuery = {
   /** Default 0. */
   after_bundle_seq?: number;
   /** 1 … 5000, default 1000. */
   max_bundles?: number;
   /** The `stable_bundle_seq` of the first page; 0/absent = none. */
   target_bundle_seq?: number;
-}
+};
 
 /** One committed bundle in a pull page. Pull always fills `row_count` and `bundle_hash`. */
-export interface Bundle {
+export type Bundle = {
   bundle_seq: number;
   source_id: string;
   source_bundle_id: number;
   row_count?: number;
   bundle_hash?: string;
   rows: BundleRow[];
-}
+};
 
-export interface PullResponse {
+export type PullResponse = {
   stable_bundle_seq: number;
   bundles: Bundle[];
   has_more: boolean;
-}
+};
 
 // ---------------------------------------------------------------- watch (§3.8, §4.14)
 
-export interface WatchQuery {
+export type WatchQuery = {
   /** Default 0. */
   after_bundle_seq?: number;
-}
+};
 
 /** `data:` of an SSE `event: bundle`. Catch-up events carry only `bundle_seq`. */
-export interface BundleChangeEvent {
+export type BundleChangeEvent = {
   bundle_seq: number;
   source_id?: string;
   source_bundle_id?: number;
-}
+};
 
 /** Payload of the PostgreSQL `pg_notify` emitted inside every bundle commit when watch is on. */
-export interface BundleChangeNotification {
+export type BundleChangeNotification = {
   user_pk: number;
   bundle_seq: number;
   source_id?: string;
   source_bundle_id?: number;
-}
+};
 
 // ---------------------------------------------------------------- snapshots (§3.9–§3.11, §4.11)
 
@@ -260,19 +261,19 @@ export const SOURCE_REPLACEMENT_REASONS = [
 ] as const;
 export type SourceReplacementReason = (typeof SOURCE_REPLACEMENT_REASONS)[number];
 
-export interface SourceReplacement {
+export type SourceReplacement = {
   /** Must equal the actor's source id. */
   previous_source_id: string;
   new_source_id: string;
   reason: SourceReplacementReason;
-}
+};
 
 /** Body optional; omitted/`null`/`{}` = keep-source rebuild. Unknown members are rejected. */
-export interface SnapshotSessionCreateRequest {
+export type SnapshotSessionCreateRequest = {
   source_replacement?: SourceReplacement | null;
-}
+};
 
-export interface SnapshotSessionCreateResponse {
+export type SnapshotSessionCreateResponse = {
   snapshot_id: string;
   snapshot_bundle_seq: number;
   row_count: number;
@@ -280,16 +281,16 @@ export interface SnapshotSessionCreateResponse {
   byte_count?: number;
   /** RFC3339Nano UTC. */
   expires_at: string;
-}
+};
 
-export interface SnapshotChunkQuery {
+export type SnapshotChunkQuery = {
   /** Rows already received (snapshot ordinals are 1-based); default 0. */
   after_row_ordinal?: number;
   /** Default 1000, clamped to 5000. */
   max_rows?: number;
-}
+};
 
-export interface SnapshotChunkResponse {
+export type SnapshotChunkResponse = {
   /** Echo of the path value. */
   snapshot_id: string;
   snapshot_bundle_seq: number;
@@ -297,7 +298,7 @@ export interface SnapshotChunkResponse {
   /** `after_row_ordinal + rows.length`. */
   next_row_ordinal: number;
   has_more: boolean;
-}
+};
 
 // ---------------------------------------------------------------- capabilities, status, health (§3.12, §3.13)
 
@@ -339,14 +340,14 @@ export function capabilityFeatures(bundleChangeWatch: boolean): CapabilityFeatur
   return features;
 }
 
-export interface RegisteredTableSpec {
+export type RegisteredTableSpec = {
   schema: string;
   table: string;
   sync_key_columns?: string[];
-}
+};
 
 /** Advertised limits (every member omitempty; TTLs in whole seconds). Defaults: `DEFAULT_BUNDLE_LIMITS`. */
-export interface BundleLimits {
+export type BundleLimits = {
   max_rows_per_bundle?: number;
   max_bytes_per_bundle?: number;
   max_bundles_per_pull?: number;
@@ -361,9 +362,9 @@ export interface BundleLimits {
   max_rows_per_snapshot_session?: number;
   max_bytes_per_snapshot_session?: number;
   initialization_lease_ttl_seconds?: number;
-}
+};
 
-export interface CapabilitiesResponse {
+export type CapabilitiesResponse = {
   /** `"v1"`. */
   protocol_version: string;
   /** Never omitted, even when 0. */
@@ -376,14 +377,14 @@ export interface CapabilitiesResponse {
   features: CapabilityFeatures;
   /** Always present. */
   bundle_limits: BundleLimits;
-}
+};
 
 export const SERVICE_LIFECYCLES = ['running', 'shutting_down', 'closed'] as const;
 export type ServiceLifecycle = (typeof SERVICE_LIFECYCLES)[number];
 export type ServiceHealth = 'healthy' | 'unhealthy';
 
 /** Body of `/syncx/status` and `/syncx/health` (health answers 503 with it when unhealthy). */
-export interface StatusResponse {
+export type StatusResponse = {
   status: ServiceHealth;
   /** `"v1"`. */
   version: string;
@@ -405,36 +406,36 @@ export interface StatusResponse {
   rejected_registered_write_count: number;
   committed_bundle_count: number;
   committed_bundle_bytes: number;
-}
+};
 export type HealthResponse = StatusResponse;
 
 // ---------------------------------------------------------------- example host (§3.14, not library routes)
 // The reference writes these as Go maps, so members are listed (and must be emitted) sorted.
 
-export interface DummySigninRequest {
+export type DummySigninRequest = {
   user: string;
   password?: string;
-}
-export interface DummySigninResponse {
+};
+export type DummySigninResponse = {
   expires_in: number;
   token: string;
   user: string;
-}
-export interface TestResetResponse {
+};
+export type TestResetResponse = {
   schema: string;
   status: 'ok';
-}
-export interface TestRetentionFloorRequest {
+};
+export type TestRetentionFloorRequest = {
   user_id: string;
   retained_bundle_floor: number;
-}
-export interface TestRetentionFloorResponse {
+};
+export type TestRetentionFloorResponse = {
   retained_bundle_floor: number;
   status: 'ok';
   user_id: string;
-}
-export interface TestWatchSubscribersResponse {
+};
+export type TestWatchSubscribersResponse = {
   process_local_only: boolean;
   subscriber_count: number;
   user_id: string;
-}
+};

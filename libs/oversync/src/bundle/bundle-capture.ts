@@ -23,6 +23,8 @@ interface StageRow {
 }
 
 interface NetRow {
+  /** capture_ordinal of the first event: the stage row whose table_id and key_bytes the database reuses */
+  firstOrdinal: string;
   tableId: number;
   keyBytes: Buffer;
   firstOp: number;
@@ -59,17 +61,18 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
       existing.lastOp = row.op_code;
       existing.payload = row.payload;
     } else {
-      net.set(identity, { tableId: row.table_id, keyBytes: row.key_bytes, firstOp: row.op_code, lastOp: row.op_code, payload: row.payload });
+      net.set(identity, { firstOrdinal: row.capture_ordinal, tableId: row.table_id, keyBytes: row.key_bytes, firstOp: row.op_code, lastOp: row.op_code, payload: row.payload });
     }
   }
-  const output: Array<{ tableId: number; keyBytes: Buffer; opCode: number; payloadWire: string | null }> = [];
+  const output: OutputRow[] = [];
   for (const row of net.values()) {
     if (row.lastOp === 3) {
-      if (row.firstOp !== 1) output.push({ tableId: row.tableId, keyBytes: row.keyBytes, opCode: 3, payloadWire: null });
+      if (row.firstOp !== 1) output.push({ stageOrdinal: row.firstOrdinal, tableId: row.tableId, keyBytes: row.keyBytes, opCode: 3, payloadWire: null });
       continue;
     }
     const table = catalog.get(row.tableId);
     output.push({
+      stageOrdinal: row.firstOrdinal,
       tableId: row.tableId,
       keyBytes: row.keyBytes,
       opCode: row.firstOp === 1 ? 1 : 2,
@@ -100,20 +103,32 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
     [userPk, bundleSeq, options.sourceId, options.sourceBundleId, output.length, Buffer.byteLength(hashInput, 'utf8'), hashBytes],
   );
   if (options.announce) await options.announce(bundle);
+  // Table and key come from the stage rows still in the database (joined by capture_ordinal):
+  // only ordinals, op codes and payload texts travel, never the keys again.
   await client.query(
     `INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
-     SELECT $1, $2, r.row_ordinal, r.table_id, r.key_bytes, r.op_code, r.payload_text::json
-       FROM unnest($3::int8[], $4::int4[], $5::bytea[], $6::int2[], $7::text[]) AS r(row_ordinal, table_id, key_bytes, op_code, payload_text)`,
-    [userPk, bundleSeq, output.map((_, i) => i + 1), output.map((r) => r.tableId), output.map((r) => r.keyBytes), output.map((r) => r.opCode), output.map((r) => r.payloadWire)],
+     SELECT $1, $2, r.row_ordinal, s.table_id, s.key_bytes, r.op_code, r.payload_text::json
+       FROM unnest($3::int8[], $4::int2[], $5::text[]) WITH ORDINALITY AS r(capture_ordinal, op_code, payload_text, row_ordinal)
+       JOIN sync.bundle_capture_stage s ON s.capture_ordinal = r.capture_ordinal`,
+    [userPk, bundleSeq, output.map((r) => r.stageOrdinal), output.map((r) => r.opCode), output.map((r) => r.payloadWire)],
   );
   await client.query(
     `INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
-     SELECT $1, r.table_id, r.key_bytes, $2, r.deleted FROM unnest($3::int4[], $4::bytea[], $5::bool[]) AS r(table_id, key_bytes, deleted)
+     SELECT $1, s.table_id, s.key_bytes, $2, s.op_code = 3
+       FROM sync.bundle_rows s WHERE s.user_pk = $1 AND s.bundle_seq = $2
      ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted`,
-    [userPk, bundleSeq, output.map((r) => r.tableId), output.map((r) => r.keyBytes), output.map((r) => r.opCode === 3)],
+    [userPk, bundleSeq],
   );
   await client.query('DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1', [userPk]);
   return bundle;
+}
+
+interface OutputRow {
+  stageOrdinal: string;
+  tableId: number;
+  keyBytes: Buffer;
+  opCode: number;
+  payloadWire: string | null;
 }
 
 /**
@@ -123,7 +138,7 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
 function canonicalBundleRows(
   catalog: SyncCatalog,
   bundleSeq: string,
-  rows: ReadonlyArray<{ tableId: number; keyBytes: Buffer; opCode: number; payloadWire: string | null }>,
+  rows: readonly OutputRow[],
 ): string {
   const parts = rows.map((row, ordinal) => {
     const table = catalog.get(row.tableId);
