@@ -85,6 +85,14 @@ export class RawJson {
   constructor(readonly text: string) {}
 }
 
+/**
+ * JSON text already in Go's encoder output form (compact, HTML-escaped; e.g. canonical JSON),
+ * emitted verbatim without re-scanning: the fast path for stored canonical payloads.
+ */
+export class EncodedJson {
+  constructor(readonly text: string) {}
+}
+
 /** What `encodeGoJson` accepts: JSON data plus Go-encoder specific members. */
 export type GoJsonValue =
   | null
@@ -93,6 +101,7 @@ export type GoJsonValue =
   | bigint
   | string
   | RawJson
+  | EncodedJson
   | readonly GoJsonValue[]
   | ReadonlyMap<string, GoJsonValue>
   | { readonly [member: string]: GoJsonValue | undefined };
@@ -117,6 +126,7 @@ export function encodeGoJson(value: GoJsonValue): string {
       return quoteGoJsonString(value);
   }
   if (value instanceof RawJson) return compactGoJson(value.text);
+  if (value instanceof EncodedJson) return value.text;
   if (isReadonlyArray(value)) return '[' + value.map(encodeGoJson).join(',') + ']';
   if (value instanceof Map) {
     const keys = [...value.keys()].sort(compareUtf8);

@@ -1,7 +1,7 @@
 import type { SyncClient } from '../database/sync-database.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { keyStringOf, OP_NAMES } from '../bundle/row-keys.js';
-import { RawJson, type WireValue } from '../wire/wire-json.js';
+import { EncodedJson, quoteGoJsonString } from '@oversync/protocol';
 
 export interface StoredBundleRow {
   bundle_seq: string;
@@ -12,17 +12,49 @@ export interface StoredBundleRow {
   payload: string | null;
 }
 
-/** BundleRow wire shape (spec §3.6): schema, table, key, op, row_version, payload (omitted for DELETE). */
-export function wireBundleRow(catalog: SyncCatalog, row: StoredBundleRow): WireValue {
+/**
+ * BundleRow wire shape (spec §3.6): schema, table, key, op, row_version, payload (omitted for
+ * DELETE), written as text: the stored payload is canonical JSON already, so it goes out verbatim.
+ */
+export function wireBundleRow(catalog: SyncCatalog, row: StoredBundleRow): EncodedJson {
   const table = catalog.get(row.table_id);
-  return {
-    schema: table.schema,
-    table: table.table,
-    key: new Map([[table.keyColumn, keyStringOf(table, row.key_bytes)]]),
-    op: OP_NAMES[row.op_code]!,
-    row_version: BigInt(row.bundle_seq),
-    payload: row.payload === null ? undefined : new RawJson(row.payload),
-  };
+  const key = `{${quoteGoJsonString(table.keyColumn)}:${quoteGoJsonString(keyStringOf(table, row.key_bytes))}}`;
+  const payload = row.payload === null ? '' : `,"payload":${row.payload}`;
+  return new EncodedJson(
+    `{"schema":${quoteGoJsonString(table.schema)},"table":${quoteGoJsonString(table.table)},"key":${key},"op":"${OP_NAMES[row.op_code]}","row_version":${row.bundle_seq}${payload}}`,
+  );
+}
+
+/** A text SQL expression as a Go JSON string literal: PostgreSQL's escaping plus Go's HTML escapes. */
+export function goJsonStringSql(expression: string): string {
+  return `replace(replace(replace(replace(replace(to_json(${expression})::text, '<', '\\u003c'), '>', '\\u003e'), '&', '\\u0026'), U&'\\2028', '\\u2028'), U&'\\2029', '\\u2029')`;
+}
+
+/**
+ * The BundleRow JSON text of `sync.bundle_rows` row `br`, built by PostgreSQL so that pulls move
+ * stored canonical payloads without parsing them in Node. `tc` is `rowPrefixes()` unnested:
+ * (table_id, prefix up to the key value, key kind).
+ */
+export const BUNDLE_ROW_JSON_SQL = `tc.prefix
+  || CASE WHEN tc.key_kind = 1 THEN '"' || encode(br.key_bytes, 'hex')::uuid::text || '"'
+          ELSE ${goJsonStringSql("convert_from(br.key_bytes, 'UTF8')")} END
+  || '},"op":"' || CASE br.op_code WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END
+  || '","row_version":' || br.bundle_seq
+  || COALESCE(',"payload":' || br.payload_wire::text, '') || '}'`;
+
+/** `FROM` item giving `tc(table_id, prefix, key_kind)` from the parameters `$n, $n+1, $n+2` of `rowPrefixParams`. */
+export function rowPrefixesSql(firstParam: number): string {
+  return `unnest($${firstParam}::int4[], $${firstParam + 1}::text[], $${firstParam + 2}::int2[]) AS tc(table_id, prefix, key_kind)`;
+}
+
+/** Per registered table, the constant start of its BundleRow text: schema, table and key member name. */
+export function rowPrefixParams(catalog: SyncCatalog): [number[], string[], number[]] {
+  const tables = catalog.tables;
+  return [
+    tables.map((t) => t.tableId),
+    tables.map((t) => `{"schema":${quoteGoJsonString(t.schema)},"table":${quoteGoJsonString(t.table)},"key":{${quoteGoJsonString(t.keyColumn)}:`),
+    tables.map((t) => t.keyKind),
+  ];
 }
 
 /** Reads the retained floor and next sequence of a user (null when the user never synced). */

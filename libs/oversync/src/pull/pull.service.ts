@@ -8,7 +8,8 @@ import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import { requireInitializedScope } from '../connect/scope-state.js';
 import type { WireValue } from '../wire/wire-json.js';
-import { readUserState, wireBundleRow, type StoredBundleRow } from './bundle-reader.js';
+import { EncodedJson } from '@oversync/protocol';
+import { BUNDLE_ROW_JSON_SQL, readUserState, rowPrefixesSql, rowPrefixParams } from './bundle-reader.js';
 
 export interface PullQuery {
   afterBundleSeq: bigint;
@@ -73,18 +74,13 @@ export class PullService {
     const hasMore = headers.length > max;
     const page = headers.slice(0, max);
     if (page.length === 0) return { stable_bundle_seq: stable, bundles: [], has_more: false };
-    const { rows } = await client.query<StoredBundleRow>(
-      `SELECT bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire::text AS payload
-         FROM sync.bundle_rows WHERE user_pk = $1 AND bundle_seq BETWEEN $2 AND $3 ORDER BY bundle_seq, row_ordinal`,
-      [user.userPk, page[0]!.bundle_seq, page[page.length - 1]!.bundle_seq],
+    const { rows } = await client.query<{ bundle_seq: string; rows_json: string }>(
+      `SELECT br.bundle_seq, '[' || string_agg(${BUNDLE_ROW_JSON_SQL}, ',' ORDER BY br.row_ordinal) || ']' AS rows_json
+         FROM sync.bundle_rows br JOIN ${rowPrefixesSql(4)} ON tc.table_id = br.table_id
+        WHERE br.user_pk = $1 AND br.bundle_seq BETWEEN $2 AND $3 GROUP BY br.bundle_seq`,
+      [user.userPk, page[0]!.bundle_seq, page[page.length - 1]!.bundle_seq, ...rowPrefixParams(this.schema.catalog)],
     );
-    const catalog = this.schema.catalog;
-    const byBundle = new Map<string, WireValue[]>();
-    for (const row of rows) {
-      let list = byBundle.get(row.bundle_seq);
-      if (!list) byBundle.set(row.bundle_seq, (list = []));
-      list.push(wireBundleRow(catalog, row));
-    }
+    const byBundle = new Map(rows.map((r) => [r.bundle_seq, new EncodedJson(r.rows_json)]));
     return {
       stable_bundle_seq: stable,
       bundles: page.map((h) => ({
@@ -117,13 +113,13 @@ export class PullService {
         const header = headers[0];
         if (!header) throw notFound('committed_bundle_not_found', `committed bundle ${query.bundleSeq} was not found`);
         const storageAfter = query.afterRowOrdinal === null ? 0n : query.afterRowOrdinal + 1n;
-        const { rows } = await client.query<StoredBundleRow>(
-          `SELECT bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire::text AS payload
-             FROM sync.bundle_rows WHERE user_pk = $1 AND bundle_seq = $2 AND row_ordinal > $3 ORDER BY row_ordinal LIMIT $4`,
-          [user.userPk, query.bundleSeq.toString(), storageAfter.toString(), maxRows + 1],
+        const { rows } = await client.query<{ row_ordinal: string; row_json: string }>(
+          `SELECT br.row_ordinal, ${BUNDLE_ROW_JSON_SQL} AS row_json
+             FROM sync.bundle_rows br JOIN ${rowPrefixesSql(5)} ON tc.table_id = br.table_id
+            WHERE br.user_pk = $1 AND br.bundle_seq = $2 AND br.row_ordinal > $3 ORDER BY br.row_ordinal LIMIT $4`,
+          [user.userPk, query.bundleSeq.toString(), storageAfter.toString(), maxRows + 1, ...rowPrefixParams(this.schema.catalog)],
         );
         const page = rows.slice(0, maxRows);
-        const catalog = this.schema.catalog;
         const last = page[page.length - 1];
         return {
           bundle_seq: query.bundleSeq,
@@ -131,7 +127,7 @@ export class PullService {
           source_bundle_id: BigInt(header.source_bundle_id),
           row_count: BigInt(header.row_count),
           bundle_hash: header.bundle_hash,
-          rows: page.map((row) => wireBundleRow(catalog, row)),
+          rows: page.map((row) => new EncodedJson(row.row_json)),
           next_row_ordinal: last ? BigInt(last.row_ordinal) - 1n : (query.afterRowOrdinal ?? 0n),
           has_more: rows.length > maxRows,
         };

@@ -1,113 +1,11 @@
+import { compareUtf8, formatGoFloat64, quoteGoJsonString } from '@oversync/protocol';
 import { JsonNumber, isExactObject, uniqueMembers, type ExactJson } from './exact-json.js';
 
-/**
- * Response encoding with Go `encoding/json` parity (spec §3.0.4): struct members in declaration
- * order (plain objects), sorted maps as `Map`, HTML-escaped strings, raw JSON compacted, and a
- * trailing newline added by the writer.
- */
-export class RawJson {
-  constructor(readonly text: string) {}
-}
-
-export type WireValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | RawJson
-  | WireValue[]
-  | ReadonlyMap<string, WireValue>
-  | { readonly [key: string]: WireValue | undefined };
-
-const ESCAPES: Record<number, string> = { 0x22: '\\"', 0x5c: '\\\\', 0x08: '\\b', 0x0c: '\\f', 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t', 0x3c: '\\u003c', 0x3e: '\\u003e', 0x26: '\\u0026', 0x2028: '\\u2028', 0x2029: '\\u2029' };
-const NEEDS_ESCAPE = /["\\\u0000-\u001f<>&\u2028\u2029\ud800-\udfff]/;
-
-/** Go string encoding with HTML escaping; lone surrogates become U+FFFD like Go's invalid UTF-8. */
-export function encodeGoString(value: string): string {
-  if (!NEEDS_ESCAPE.test(value)) return `"${value}"`;
-  let out = '"';
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    const escape = ESCAPES[c];
-    if (escape !== undefined) out += escape;
-    else if (c < 0x20) out += `\\u00${c.toString(16).padStart(2, '0')}`;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < value.length && isLow(value.charCodeAt(i + 1))) {
-      out += value[i] + value[i + 1];
-      i++;
-    } else if (c >= 0xd800 && c <= 0xdfff) out += '\ufffd';
-    else out += value[i];
-  }
-  return out + '"';
-}
-
-function isLow(c: number): boolean {
-  return c >= 0xdc00 && c <= 0xdfff;
-}
-
-/** Go float64 formatting as used by canonical JSON (§5.2): ECMAScript Number::toString, but -0 stays -0. */
-export function formatGoNumber(value: number): string {
-  if (!Number.isFinite(value)) throw new RangeError(`non-finite number ${value}`);
-  return Object.is(value, -0) ? '-0' : String(value);
-}
-
-export function encodeWire(value: WireValue): string {
-  if (value === null) return 'null';
-  switch (typeof value) {
-    case 'boolean': return value ? 'true' : 'false';
-    case 'number': return formatGoNumber(value);
-    case 'bigint': return value.toString();
-    case 'string': return encodeGoString(value);
-  }
-  if (value instanceof RawJson) return compactRawJson(value.text);
-  if (Array.isArray(value)) return `[${value.map(encodeWire).join(',')}]`;
-  if (value instanceof Map) {
-    const entries = [...value.entries()].sort((a, b) => compareUtf8(a[0], b[0]));
-    return `{${entries.map(([k, v]) => `${encodeGoString(k)}:${encodeWire(v)}`).join(',')}}`;
-  }
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(value as Record<string, WireValue | undefined>)) {
-    if (v !== undefined) parts.push(`${encodeGoString(k)}:${encodeWire(v)}`);
-  }
-  return `{${parts.join(',')}}`;
-}
-
-/** Removes insignificant whitespace and applies the HTML/line-separator escapes inside strings. */
-export function compactRawJson(text: string): string {
-  let out = '';
-  let inString = false;
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) { i++; continue; }
-      if (c === 0x22) inString = false;
-      else if (c === 0x3c || c === 0x3e || c === 0x26 || c === 0x2028 || c === 0x2029) {
-        out += text.slice(start, i) + ESCAPES[c];
-        start = i + 1;
-      }
-      continue;
-    }
-    if (c === 0x22) inString = true;
-    else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
-      out += text.slice(start, i);
-      start = i + 1;
-    }
-  }
-  return out + text.slice(start);
-}
-
-/** Code-point (= UTF-8 byte) order; JS `<` compares UTF-16 units and misorders astral characters. */
-export function compareUtf8(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.codePointAt(i)!;
-    const y = b.codePointAt(i)!;
-    if (x !== y) return x - y;
-    if (x > 0xffff) i++;
-  }
-  return a.length - b.length;
-}
+// The response encoder is the protocol library's (Go encoding/json parity); these names are the server's.
+export {
+  RawJson, EncodedJson, encodeGoJson as encodeWire, type GoJsonValue as WireValue, quoteGoJsonString as encodeGoString,
+  formatGoFloat64 as formatGoNumber, compareUtf8, compactGoJson as compactRawJson,
+} from '@oversync/protocol';
 
 /**
  * Canonical JSON of §5.2 over exact numbers: a literal that a double represents exactly is printed
@@ -126,18 +24,18 @@ export function canonicalDoubleJson(value: ExactJson): string {
 function doubleNumber(raw: string): string {
   const double = Number(raw);
   if (!Number.isFinite(double)) throw new RangeError(`number ${raw} is outside double range`);
-  return formatGoNumber(double);
+  return formatGoFloat64(double);
 }
 
 function canonical(value: ExactJson, number: (raw: string) => string): string {
   if (value === null) return 'null';
   if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (typeof value === 'string') return encodeGoString(value);
+  if (typeof value === 'string') return quoteGoJsonString(value);
   if (value instanceof JsonNumber) return number(value.raw);
   if (Array.isArray(value)) return `[${value.map((item) => canonical(item, number)).join(',')}]`;
   if (isExactObject(value)) {
     const entries = [...uniqueMembers(value).entries()].sort((a, b) => compareUtf8(a[0], b[0]));
-    return `{${entries.map(([k, v]) => `${encodeGoString(k)}:${canonical(v, number)}`).join(',')}}`;
+    return `{${entries.map(([k, v]) => `${quoteGoJsonString(k)}:${canonical(v, number)}`).join(',')}}`;
   }
   throw new TypeError('unexpected JSON value');
 }
@@ -145,7 +43,7 @@ function canonical(value: ExactJson, number: (raw: string) => string): string {
 export function canonicalNumber(raw: string): string {
   const double = Number(raw);
   if (!Number.isFinite(double)) throw new RangeError(`number ${raw} is outside double range`);
-  const printed = formatGoNumber(double);
+  const printed = formatGoFloat64(double);
   return sameDecimal(printed, raw) ? printed : raw;
 }
 
