@@ -16,24 +16,36 @@ export async function withUserLock<T>(
   fn: (client: SyncClient) => Promise<T>,
 ): Promise<T> {
   return db.withClient(async (client) => {
-    try {
-      await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${timeoutMs}ms`]);
-      await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [userId]);
-    } catch (error) {
-      await client.query('RESET lock_timeout').catch(() => undefined);
-      if (sqlState(error) === '55P03') {
-        throw new OversyncError('service_unavailable', 503, 'another sync operation of this user is still running; retry later');
-      }
-      throw error;
-    } finally {
-      await client.query('RESET lock_timeout').catch(() => undefined);
-    }
+    await acquireUserLock(client, userId, timeoutMs);
     try {
       return await fn(client);
     } finally {
-      await client
-        .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [userId])
-        .catch((error: unknown) => logger.debug(`Skipped releasing user advisory lock: ${(error as Error).message}`));
+      await releaseUserLock(client, userId);
     }
   });
+}
+
+/** Takes the per-user session lock on `client` (a connection the caller keeps until `releaseUserLock`). */
+export async function acquireUserLock(client: SyncClient, userId: string, timeoutMs: number): Promise<void> {
+  // Uncontended (the common case): one round trip, no lock_timeout juggling.
+  const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [userId]);
+  if (rows[0]?.locked) return;
+  try {
+    await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${timeoutMs}ms`]);
+    await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [userId]);
+  } catch (error) {
+    if (sqlState(error) === '55P03') {
+      throw new OversyncError('service_unavailable', 503, 'another sync operation of this user is still running; retry later');
+    }
+    throw error;
+  } finally {
+    await client.query('RESET lock_timeout').catch(() => undefined);
+  }
+}
+
+/** Releases the per-user session lock; a closed connection has released it already (spec §2.7). */
+export async function releaseUserLock(client: SyncClient, userId: string): Promise<void> {
+  await client
+    .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [userId])
+    .catch((error: unknown) => logger.debug(`Skipped releasing user advisory lock: ${(error as Error).message}`));
 }

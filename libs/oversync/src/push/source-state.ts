@@ -41,13 +41,17 @@ export function requireNextSourceBundle(state: SourceState, sourceId: string, us
 
 /** Marks the source active with its new watermark after a committed bundle (§4.2.3 step 13). */
 export async function activateSource(client: SyncClient, userPk: string, sourceId: string, userId: string, sourceBundleId: string): Promise<void> {
-  const state = await readSourceState(client, userPk, sourceId, true);
-  if (state.state === 'retired') throw sourceRetired(sourceId, userId, state.replacedBy);
-  await client.query(
+  // One statement; a retired row is left alone (no row returned) and reported.
+  const { rowCount } = await client.query(
     `INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id, retirement_reason)
      VALUES ($1, $2, 'active', $3, '', '')
      ON CONFLICT (user_pk, source_id) DO UPDATE SET state = 'active', max_committed_source_bundle_id = EXCLUDED.max_committed_source_bundle_id,
-       replaced_by_source_id = '', retirement_reason = ''`,
+       replaced_by_source_id = '', retirement_reason = ''
+     WHERE sync.source_state.state <> 'retired'`,
     [userPk, sourceId, sourceBundleId],
   );
+  if (rowCount === 0) {
+    const state = await readSourceState(client, userPk, sourceId, false);
+    throw sourceRetired(sourceId, userId, state.replacedBy);
+  }
 }
