@@ -22,6 +22,25 @@ interface StageRow {
   payload: string | null;
 }
 
+/** Lines of `capture_ordinal table_id op_code key_hex payload` (payload empty for DELETE). */
+function parseStageLines(lines: string | null): StageRow[] {
+  if (!lines) return [];
+  return lines.split('\n').map((line) => {
+    const a = line.indexOf(' ');
+    const b = line.indexOf(' ', a + 1);
+    const c = line.indexOf(' ', b + 1);
+    const d = line.indexOf(' ', c + 1);
+    const payload = line.slice(d + 1);
+    return {
+      capture_ordinal: line.slice(0, a),
+      table_id: Number(line.slice(a + 1, b)),
+      op_code: Number(line.slice(b + 1, c)),
+      key_bytes: Buffer.from(line.slice(c + 1, d), 'hex'),
+      payload: payload === '' ? null : payload,
+    };
+  });
+}
+
 interface NetRow {
   /** capture_ordinal of the first event: the stage row whose table_id and key_bytes the database reuses */
   firstOrdinal: string;
@@ -47,11 +66,14 @@ export interface FinalizeOptions {
  */
 export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCatalog, options: FinalizeOptions): Promise<CommittedBundle | null> {
   const { userPk } = options;
-  const { rows: stage } = await client.query<StageRow>(
-    `SELECT capture_ordinal, table_id, op_code, key_bytes, payload_db::text AS payload
-       FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1 ORDER BY capture_ordinal`,
+  // One text value instead of a row per effect: jsonb output never holds a raw newline, so lines split safely.
+  const { rows: staged } = await client.query<{ lines: string | null }>(
+    `SELECT string_agg(capture_ordinal || ' ' || table_id || ' ' || op_code || ' ' || encode(key_bytes, 'hex') || ' ' || COALESCE(payload_db::text, ''),
+                       E'\\n' ORDER BY capture_ordinal) AS lines
+       FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1`,
     [userPk],
   );
+  const stage = parseStageLines(staged[0]?.lines ?? null);
   if (stage.length === 0) return null;
   const net = new Map<string, NetRow>();
   for (const row of stage) {
@@ -105,12 +127,14 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
   if (options.announce) await options.announce(bundle);
   // Table and key come from the stage rows still in the database (joined by capture_ordinal):
   // only ordinals, op codes and payload texts travel, never the keys again.
+  // Payloads travel as one newline-joined text (canonical JSON escapes every control character).
   await client.query(
     `INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
-     SELECT $1, $2, r.row_ordinal, s.table_id, s.key_bytes, r.op_code, r.payload_text::json
-       FROM unnest($3::int8[], $4::int2[], $5::text[]) WITH ORDINALITY AS r(capture_ordinal, op_code, payload_text, row_ordinal)
+     SELECT $1, $2, r.row_ordinal, s.table_id, s.key_bytes, r.op_code, NULLIF(p.payload_text, '')::json
+       FROM unnest($3::int8[], $4::int2[]) WITH ORDINALITY AS r(capture_ordinal, op_code, row_ordinal)
+       JOIN regexp_split_to_table($5, E'\\n') WITH ORDINALITY AS p(payload_text, row_ordinal) ON p.row_ordinal = r.row_ordinal
        JOIN sync.bundle_capture_stage s ON s.capture_ordinal = r.capture_ordinal`,
-    [userPk, bundleSeq, output.map((r) => r.stageOrdinal), output.map((r) => r.opCode), output.map((r) => r.payloadWire)],
+    [userPk, bundleSeq, output.map((r) => r.stageOrdinal), output.map((r) => r.opCode), output.map((r) => r.payloadWire ?? '').join('\n')],
   );
   await client.query(
     `INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)

@@ -3,19 +3,17 @@ import type { SyncClient } from '../database/sync-database.js';
 import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.js';
 import type { OpName } from '../bundle/row-keys.js';
 
-/** A staged row as commit applies it. */
+/** A staged row as commit applies it; its payload stays in sync.push_session_rows. */
 export interface ApplyRow {
   ordinal: number;
   table: RegisteredTable;
   key: string;
   op: OpName;
-  /** canonical object text; null for DELETE */
-  payload: string | null;
-  /** sorted payload column names (lower-case) */
+  /** sorted payload column names (lower-case); empty for DELETE */
   columns: string[];
 }
 
-/** The row a business-table statement failed on, for a 4xx that names it (spec §8.1). */
+/** The rows a business-table statement failed on, for a 4xx that names them (spec §8.1). */
 export class ApplyRowError extends Error {
   constructor(readonly rows: ApplyRow[], override readonly cause: unknown) {
     super((cause as Error).message);
@@ -33,15 +31,16 @@ function statementName(kind: string, table: RegisteredTable, columns: string[]):
 }
 
 /**
- * Applies rows in upload order (spec §4.5). Consecutive INSERTs of one table and column set are
- * one `jsonb_populate_recordset` statement (its rows are inserted, and captured, in array order);
- * UPDATE and DELETE run one prepared statement per row so capture keeps upload order (§8.12).
+ * Applies the staged rows of `pushId` in upload order (spec §4.5), reading payloads where they
+ * are stored. Consecutive INSERTs of one table and column set are one INSERT … SELECT (rows are
+ * inserted, and captured, in ordinal order); UPDATE and DELETE run one prepared statement per row
+ * so capture keeps upload order (§8.12).
  */
-export async function applyPushRows(client: SyncClient, userId: string, rows: ApplyRow[]): Promise<void> {
+export async function applyPushRows(client: SyncClient, pushId: string, userId: string, rows: ApplyRow[]): Promise<void> {
   for (let i = 0; i < rows.length; ) {
     const first = rows[i]!;
     if (first.op !== 'INSERT') {
-      await run(client, [first], () => (first.op === 'UPDATE' ? updateRow(client, userId, first) : deleteRow(client, userId, first)));
+      await run([first], () => (first.op === 'UPDATE' ? updateRow(client, pushId, userId, first) : deleteRow(client, userId, first)));
       i++;
       continue;
     }
@@ -49,12 +48,12 @@ export async function applyPushRows(client: SyncClient, userId: string, rows: Ap
     const signature = first.columns.join(',');
     while (end < rows.length && rows[end]!.op === 'INSERT' && rows[end]!.table === first.table && rows[end]!.columns.join(',') === signature) end++;
     const batch = rows.slice(i, end);
-    await run(client, batch, () => insertRows(client, userId, batch));
+    await run(batch, () => insertRows(client, pushId, userId, batch));
     i = end;
   }
 }
 
-async function run(client: SyncClient, rows: ApplyRow[], statement: () => Promise<unknown>): Promise<void> {
+async function run(rows: ApplyRow[], statement: () => Promise<unknown>): Promise<void> {
   try {
     await statement();
   } catch (error) {
@@ -62,30 +61,29 @@ async function run(client: SyncClient, rows: ApplyRow[], statement: () => Promis
   }
 }
 
-function withScope(userId: string, payload: string): string {
-  // payload is a canonical non-empty-or-empty object text; the owner column goes first
-  const scope = `"_sync_scope_id":${JSON.stringify(userId)}`;
-  return payload === '{}' ? `{${scope}}` : `{${scope},${payload.slice(1)}`;
-}
-
-async function insertRows(client: SyncClient, userId: string, rows: ApplyRow[]): Promise<void> {
+async function insertRows(client: SyncClient, pushId: string, userId: string, rows: ApplyRow[]): Promise<void> {
   const first = rows[0]!;
   const columns = ['_sync_scope_id', ...first.columns].map(quote).join(', ');
-  const payloads = `[${rows.map((row) => withScope(userId, row.payload!)).join(',')}]`;
+  const source = first.columns.map((c) => `r.${quote(c)}`).join(', ');
   await client.query(
-    `INSERT INTO ${qualified(first.table)} (${columns}) SELECT ${columns} FROM jsonb_populate_recordset(NULL::${qualified(first.table)}, $1::jsonb)`,
-    [payloads],
+    `INSERT INTO ${qualified(first.table)} (${columns})
+     SELECT $3::text${source ? `, ${source}` : ''}
+       FROM sync.push_session_rows psr, jsonb_populate_record(NULL::${qualified(first.table)}, psr.payload_apply::jsonb) r
+      WHERE psr.push_id = $1::uuid AND psr.row_ordinal BETWEEN $2 AND $4
+      ORDER BY psr.row_ordinal`,
+    [pushId, first.ordinal, userId, rows[rows.length - 1]!.ordinal],
   );
 }
 
-async function updateRow(client: SyncClient, userId: string, row: ApplyRow): Promise<void> {
+async function updateRow(client: SyncClient, pushId: string, userId: string, row: ApplyRow): Promise<void> {
   const assignments = row.columns.map((c) => `${quote(c)} = src.${quote(c)}`).join(', ');
   await client.query({
     name: statementName('upd', row.table, row.columns),
     text: `UPDATE ${qualified(row.table)} AS dst SET ${assignments}
-             FROM jsonb_populate_record(NULL::${qualified(row.table)}, $1::jsonb) AS src
-            WHERE dst.${quote(row.table.keyColumn)} = $2::${keyType(row.table)} AND dst._sync_scope_id = $3`,
-    values: [row.payload, row.key, userId],
+             FROM sync.push_session_rows psr, jsonb_populate_record(NULL::${qualified(row.table)}, psr.payload_apply::jsonb) AS src
+            WHERE psr.push_id = $1::uuid AND psr.row_ordinal = $2
+              AND dst.${quote(row.table.keyColumn)} = $3::${keyType(row.table)} AND dst._sync_scope_id = $4`,
+    values: [pushId, row.ordinal, row.key, userId],
   });
 }
 

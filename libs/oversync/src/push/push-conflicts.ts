@@ -6,60 +6,52 @@ import { passThroughWirePayload } from '../bundle/wire-payload.js';
 import type { ApplyRow } from './push-apply.js';
 
 /**
- * Checks every staged row against sync.row_state in one statement, before any write (spec §4.3);
- * returns the structured 409 of the first conflicting row in upload order, or null.
+ * Checks every staged row against sync.row_state before any write (spec §4.3), in one statement
+ * that returns only the first conflicting row in upload order; null when there is none.
  */
-export async function findConflict(
-  client: SyncClient,
-  userPk: string,
-  userId: string,
-  rows: ApplyRow[],
-  bases: bigint[],
-  keyBytes: Buffer[],
-): Promise<OversyncError | null> {
-  const { rows: states } = await client.query<{ ord: string; bundle_seq: string | null; deleted: boolean | null }>(
-    `WITH requested AS (
-       SELECT ord::bigint, table_id, key_bytes FROM unnest($2::int4[], $3::bytea[]) WITH ORDINALITY AS req(table_id, key_bytes, ord))
-     SELECT req.ord, rs.bundle_seq, rs.deleted
-       FROM requested req
-       LEFT JOIN sync.row_state rs ON rs.user_pk = $1 AND rs.table_id = req.table_id AND rs.key_bytes = req.key_bytes
-      ORDER BY req.ord`,
-    [userPk, rows.map((r) => r.table.tableId), keyBytes],
+export async function findConflict(client: SyncClient, pushId: string, userPk: string, userId: string, rows: ApplyRow[]): Promise<OversyncError | null> {
+  const { rows: found } = await client.query<{ row_ordinal: string; base: string; bundle_seq: string | null; deleted: boolean | null }>(
+    `SELECT psr.row_ordinal, psr.base_bundle_seq AS base, rs.bundle_seq, rs.deleted
+       FROM sync.push_session_rows psr
+       LEFT JOIN sync.row_state rs ON rs.user_pk = $2 AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes
+      WHERE psr.push_id = $1::uuid
+        AND CASE WHEN psr.op_code = 1
+                 THEN (rs.bundle_seq IS NULL AND psr.base_bundle_seq <> 0)
+                   OR (rs.bundle_seq IS NOT NULL AND (psr.base_bundle_seq <> rs.bundle_seq OR NOT rs.deleted))
+                 ELSE rs.bundle_seq IS NULL OR rs.deleted OR psr.base_bundle_seq <> rs.bundle_seq END
+      ORDER BY psr.row_ordinal LIMIT 1`,
+    [pushId, userPk],
   );
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i]!;
-    const base = bases[i]!;
-    const state = states[i]!;
-    const exists = state.bundle_seq !== null;
-    const version = exists ? BigInt(state.bundle_seq!) : 0n;
-    const deleted = state.deleted === true;
-    const where = `${row.table.name} ${row.key}`;
-    let message: string | null = null;
-    if (row.op === 'INSERT') {
-      if (!exists) message = base !== 0n ? `insert conflict on ${where}: expected missing row at version 0, got ${base}` : null;
-      else if (base !== version) message = `insert conflict on ${where}: expected base_row_version ${version}, got ${base}`;
-      else if (!deleted) message = `insert conflict on ${where}: row already exists at version ${version}`;
-    } else {
-      const verb = row.op === 'UPDATE' ? 'update' : 'delete';
-      if (!exists || deleted) message = `${verb} conflict on ${where}: row does not exist`;
-      else if (base !== version) message = `${verb} conflict on ${where}: expected version ${version}, got ${base}`;
-    }
-    if (message === null) continue;
-    const serverRow = exists && !deleted ? await readServerRow(client, row, userId) : null;
-    return new OversyncError('push_conflict', 409, message, {
-      conflict: {
-        schema: row.table.schema,
-        table: row.table.table,
-        key: new Map([[row.table.keyColumn, row.key]]),
-        op: row.op,
-        base_row_version: base,
-        server_row_version: version,
-        server_row_deleted: deleted,
-        server_row: serverRow === null ? null : new RawJson(serverRow),
-      },
-    });
+  const hit = found[0];
+  if (!hit) return null;
+  const row = rows[Number(hit.row_ordinal)]!;
+  const base = BigInt(hit.base);
+  const exists = hit.bundle_seq !== null;
+  const version = exists ? BigInt(hit.bundle_seq!) : 0n;
+  const deleted = hit.deleted === true;
+  const where = `${row.table.name} ${row.key}`;
+  let message: string;
+  if (row.op === 'INSERT') {
+    if (!exists) message = `insert conflict on ${where}: expected missing row at version 0, got ${base}`;
+    else if (base !== version) message = `insert conflict on ${where}: expected base_row_version ${version}, got ${base}`;
+    else message = `insert conflict on ${where}: row already exists at version ${version}`;
+  } else {
+    const verb = row.op === 'UPDATE' ? 'update' : 'delete';
+    message = !exists || deleted ? `${verb} conflict on ${where}: row does not exist` : `${verb} conflict on ${where}: expected version ${version}, got ${base}`;
   }
-  return null;
+  const serverRow = exists && !deleted ? await readServerRow(client, row, userId) : null;
+  return new OversyncError('push_conflict', 409, message, {
+    conflict: {
+      schema: row.table.schema,
+      table: row.table.table,
+      key: new Map([[row.table.keyColumn, row.key]]),
+      op: row.op,
+      base_row_version: base,
+      server_row_version: version,
+      server_row_deleted: deleted,
+      server_row: serverRow === null ? null : new RawJson(serverRow),
+    },
+  });
 }
 
 async function readServerRow(client: SyncClient, row: ApplyRow, userId: string): Promise<string | null> {

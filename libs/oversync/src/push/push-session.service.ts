@@ -162,8 +162,10 @@ export class PushSessionService {
   private async commitInTransaction(client: SyncClient, actor: SyncActor, pushId: string): Promise<CommittedBundle> {
     const session = await this.loadSession(client, actor, pushId);
     const catalog = this.schema.catalog;
-    const { rows: staged } = await client.query<{ row_ordinal: string; table_id: number; key_bytes: Buffer; op_code: number; base_bundle_seq: string; payload: string | null }>(
-      `SELECT row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload_apply::text AS payload
+    // Metadata only: payloads stay in sync.push_session_rows and are applied from there.
+    const { rows: staged } = await client.query<{ row_ordinal: string; table_id: number; key_bytes: Buffer; op_code: number; columns: string | null }>(
+      `SELECT row_ordinal, table_id, key_bytes, op_code,
+              (SELECT string_agg(k, ',' ORDER BY k) FROM json_object_keys(payload_apply) AS k) AS columns
          FROM sync.push_session_rows WHERE push_id = $1 ORDER BY row_ordinal`,
       [session.push_id],
     );
@@ -172,7 +174,6 @@ export class PushSessionService {
       throw badRequest('push_commit_invalid', `staged row count ${staged.length} does not match planned_row_count ${planned}`);
     }
     const rows: ApplyRow[] = [];
-    const bases: bigint[] = [];
     const seen = new Set<string>();
     staged.forEach((row, i) => {
       if (Number(row.row_ordinal) !== i) throw badRequest('push_commit_invalid', `staged rows are not contiguous at row_ordinal ${i}`);
@@ -181,9 +182,7 @@ export class PushSessionService {
       const identity = `${row.table_id}:${row.key_bytes.toString('hex')}`;
       if (seen.has(identity)) throw badRequest('push_commit_invalid', `duplicate target row in staged push session: ${table.name} ${key}`);
       seen.add(identity);
-      const columns = row.payload === null ? [] : Object.keys(JSON.parse(row.payload) as object).map((c) => c.toLowerCase()).sort();
-      rows.push({ ordinal: i, table, key, op: OP_NAMES[row.op_code]!, payload: row.payload, columns });
-      bases.push(BigInt(row.base_bundle_seq));
+      rows.push({ ordinal: i, table, key, op: OP_NAMES[row.op_code]!, columns: row.columns ? row.columns.split(',') : [] });
     });
     await client.query('SET CONSTRAINTS ALL DEFERRED');
     let userPk = session.user_pk;
@@ -198,9 +197,9 @@ export class PushSessionService {
         `source ${session.source_id} for user ${actor.userId} changed expected next source_bundle_id from staged ${session.source_bundle_id} to ${source.maxCommitted + 1n} before commit`);
     }
     await setBundleContext(client, { userId: actor.userId, userPk, sourceId: session.source_id, sourceBundleId: session.source_bundle_id, initializationId: session.initialization_id });
-    const found = await findConflict(client, userPk, actor.userId, rows, bases, staged.map((r) => r.key_bytes));
+    const found = await findConflict(client, session.push_id, userPk, actor.userId, rows);
     if (found) throw found;
-    await applyPushRows(client, actor.userId, rows);
+    await applyPushRows(client, session.push_id, actor.userId, rows);
     const bundle = await finalizeCapturedBundle(client, catalog, {
       userPk,
       sourceId: session.source_id,
