@@ -1,7 +1,7 @@
 import { Inject, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { json } from 'express';
-import { OversyncModule } from '@oversync/nestjs';
+import { OversyncModule, WatchService } from '@oversync/nestjs';
 import { dataSourceOptions } from '../ormconfig.js';
 import { APP_CONFIG, type AppConfig } from './config/app-config.js';
 import { AuthModule } from './auth/auth.module.js';
@@ -26,8 +26,13 @@ export class AppModule implements NestModule {
           appName: 'oversync-nestjs-reference',
           maxSupportedSchemaVersion: 1,
           guards: [JwtAuthGuard],
-          limits: { maxRequestBodyBytes: config.maxBodyBytes, userLockTimeoutMs: config.userLockTimeoutMs },
-          watch: { enabled: config.watch },
+          limits: { maxRequestBodyBytes: config.maxBodyBytes, userLockTimeoutMs: config.userLockTimeoutMs, retainedBundlesPerUser: config.retainedBundlesPerUser },
+          watch: {
+            enabled: config.watch,
+            heartbeatIntervalMs: config.watchHeartbeatMs,
+            maxSubscribersPerUser: config.watchMaxSubscribersPerUser,
+            maxSubscribersPerProcess: config.watchMaxSubscribersPerProcess,
+          },
         }),
       ],
       // the reference example's test surface, never on by default
@@ -35,7 +40,7 @@ export class AppModule implements NestModule {
       providers: [
         { provide: APP_CONFIG, useValue: config },
         FailureInjector,
-        { provide: WATCH_SUBSCRIBER_COUNT, useValue: () => 0 },
+        { provide: WATCH_SUBSCRIBER_COUNT, useFactory: (watch: WatchService) => (userId: string) => watch.subscriberCount(userId), inject: [WatchService] },
       ],
     };
   }

@@ -11,10 +11,16 @@ export interface AppConfig {
   testEndpoints: boolean;
   /** GET /sync/watch over SSE */
   watch: boolean;
+  /** watch heartbeat interval (ms; default 25 s) and subscriber caps per user / per process */
+  watchHeartbeatMs?: number;
+  watchMaxSubscribersPerUser?: number;
+  watchMaxSubscribersPerProcess?: number;
   /** largest sync request body (bytes) */
   maxBodyBytes?: number;
   /** wait for a user's sync lock before a retryable 503 (ms) */
   userLockTimeoutMs?: number;
+  /** bundles of history kept per user (default 10000); older ones are pruned */
+  retainedBundlesPerUser?: number;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -32,7 +38,11 @@ export function appConfigFromEnv(databaseUrl: string, env: NodeJS.ProcessEnv = p
     dummySignin: flag(env.OVERSYNC_DUMMY_SIGNIN) ?? env.NODE_ENV !== 'production',
     testEndpoints: flag(env.OVERSYNC_TEST_ENDPOINTS) ?? false,
     watch: flag(env.OVERSYNC_WATCH) ?? true,
+    watchHeartbeatMs: env.OVERSYNC_WATCH_HEARTBEAT_MS ? Number(env.OVERSYNC_WATCH_HEARTBEAT_MS) : undefined,
+    watchMaxSubscribersPerUser: env.OVERSYNC_WATCH_MAX_PER_USER ? Number(env.OVERSYNC_WATCH_MAX_PER_USER) : undefined,
+    watchMaxSubscribersPerProcess: env.OVERSYNC_WATCH_MAX_PER_PROCESS ? Number(env.OVERSYNC_WATCH_MAX_PER_PROCESS) : undefined,
     maxBodyBytes: env.OVERSYNC_MAX_BODY_BYTES ? Number(env.OVERSYNC_MAX_BODY_BYTES) : undefined,
     userLockTimeoutMs: env.OVERSYNC_USER_LOCK_TIMEOUT_MS ? Number(env.OVERSYNC_USER_LOCK_TIMEOUT_MS) : undefined,
+    retainedBundlesPerUser: env.OVERSYNC_RETAINED_BUNDLES_PER_USER ? Number(env.OVERSYNC_RETAINED_BUNDLES_PER_USER) : undefined,
   };
 }

@@ -15,3 +15,10 @@ export { SyncLifecycle } from './lifecycle/sync-lifecycle.js';
 export { CapabilitiesService } from './health/capabilities.service.js';
 export { SyncStatusService } from './health/sync-status.service.js';
 export type { CommittedBundle } from './bundle/bundle-capture.js';
+export { WatchService } from './watch/watch.service.js';
+export { BundleChangeListener } from './watch/bundle-change-listener.js';
+export {
+  OversyncScopeService, ADOPTION_SOURCE_ID,
+  type ScopeWriteCallback, type ScopeWriter, type ScopeWriteResult, type SyncBundleSource, type SyncBundleResult, type AdoptionResult,
+} from './scope/oversync-scope.service.js';
+export { OversyncSessionSweeper, type SweepResult } from './retention/session-sweeper.js';

@@ -27,6 +27,7 @@ export interface OversyncConfig {
   readonly maxPlannedRowCount: number;
   readonly userLockTimeoutMs: number;
   readonly uploadLockTimeoutMs: number;
+  readonly sweepIntervalMs: number;
   readonly watchPolicy?: WatchPolicy;
   readonly watch: {
     readonly enabled: boolean;
@@ -102,6 +103,7 @@ export function resolveOversyncConfig(options: OversyncModuleOptions): OversyncC
     maxPlannedRowCount: count('limits.maxPlannedRowCount', limits.maxPlannedRowCount, 10_000_000),
     userLockTimeoutMs: count('limits.userLockTimeoutMs', limits.userLockTimeoutMs, 30_000),
     uploadLockTimeoutMs: count('limits.uploadLockTimeoutMs', limits.uploadLockTimeoutMs, 0),
+    sweepIntervalMs: count('limits.sweepIntervalMs', limits.sweepIntervalMs, 60_000),
     watchPolicy: watch.allowed,
     watch: {
       enabled: watch.enabled ?? false,

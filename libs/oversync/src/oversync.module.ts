@@ -20,6 +20,14 @@ import { SyncController } from './http/sync.controller.js';
 import { SyncxController } from './health/syncx.controller.js';
 import { SyncBodyMiddleware } from './http/sync-body.middleware.js';
 import { SyncFallbackController } from './http/sync-fallback.controller.js';
+import { SnapshotController } from './snapshot/snapshot.controller.js';
+import { SnapshotSessionService } from './snapshot/snapshot-session.service.js';
+import { OversyncScopeService } from './scope/oversync-scope.service.js';
+import { OversyncSessionSweeper } from './retention/session-sweeper.js';
+import { WatchController } from './watch/watch.controller.js';
+import { WatchService } from './watch/watch.service.js';
+import { BundleChangeHub } from './watch/bundle-change-hub.js';
+import { BundleChangeListener } from './watch/bundle-change-listener.js';
 
 /**
  * Turns the host's PostgreSQL tables into a go-oversync compatible sync server:
@@ -27,7 +35,7 @@ import { SyncFallbackController } from './http/sync-fallback.controller.js';
  */
 @Module({
   // SyncFallbackController stays last: it answers whatever the others do not match
-  controllers: [SyncController, SyncxController, SyncFallbackController],
+  controllers: [SyncController, SyncxController, WatchController, SnapshotController, SyncFallbackController],
   providers: [
     {
       provide: OVERSYNC_CONFIG,
@@ -56,12 +64,18 @@ import { SyncFallbackController } from './http/sync-fallback.controller.js';
     CapabilitiesService,
     SyncStatusService,
     SyncBodyMiddleware,
+    SnapshotSessionService,
+    OversyncScopeService,
+    OversyncSessionSweeper,
+    BundleChangeHub,
+    BundleChangeListener,
+    WatchService,
   ],
-  exports: [OVERSYNC_DATABASE, OversyncSchemaService, SyncLifecycle, CapabilitiesService, SyncStatusService],
+  exports: [OVERSYNC_DATABASE, OversyncSchemaService, SyncLifecycle, CapabilitiesService, SyncStatusService, WatchService, BundleChangeListener, OversyncScopeService, OversyncSessionSweeper],
 })
 export class OversyncModule extends ConfigurableOversyncModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     // Only the module's own routes: the body is read here so parsing and errors follow the protocol.
-    consumer.apply(SyncBodyMiddleware).forRoutes(SyncController);
+    consumer.apply(SyncBodyMiddleware).forRoutes(SyncController, SnapshotController);
   }
 }

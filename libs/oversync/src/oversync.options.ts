@@ -30,6 +30,8 @@ export interface OversyncLimits {
   userLockTimeoutMs?: number;
   /** SET LOCAL lock_timeout for push transactions (UploadLockTimeout); 0 disables */
   uploadLockTimeoutMs?: number;
+  /** how often the background sweeper removes expired push/snapshot sessions and leases (default 60 000 ms) */
+  sweepIntervalMs?: number;
 }
 
 /** Host policy: may this actor open the watch stream? (reference `BundleChangeWatchAllowed`) */

@@ -1,0 +1,38 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import type { SyncClient } from '../database/sync-database.js';
+import { acquireUserLock, releaseUserLock } from '../database/user-lock.js';
+
+/**
+ * One READ COMMITTED transaction of the host's TypeORM DataSource on a connection that holds the
+ * per-user advisory lock (spec §2.7, §4.15). `fn` gets the raw pg client (sync SQL) and the
+ * QueryRunner's EntityManager (host writes) — both on that one connection and transaction.
+ */
+export async function runLockedHostTransaction<T>(
+  dataSource: DataSource,
+  userId: string,
+  lockTimeoutMs: number,
+  fn: (client: SyncClient, manager: EntityManager) => Promise<T>,
+): Promise<T> {
+  const runner = dataSource.createQueryRunner('master');
+  try {
+    const client = (await runner.connect()) as SyncClient;
+    await acquireUserLock(client, userId, lockTimeoutMs);
+    try {
+      await runner.startTransaction('READ COMMITTED');
+      try {
+        // Payload text must not depend on the deployment's defaults, as in every sync transaction (spec §8.11).
+        await client.query(`SET LOCAL TimeZone TO 'UTC'; SET LOCAL bytea_output TO 'hex'`);
+        const result = await fn(client, runner.manager);
+        await runner.commitTransaction();
+        return result;
+      } catch (error) {
+        if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+        throw error;
+      }
+    } finally {
+      await releaseUserLock(client, userId);
+    }
+  } finally {
+    await runner.release();
+  }
+}

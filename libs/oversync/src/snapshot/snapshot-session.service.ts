@@ -1,0 +1,175 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
+import type { OversyncConfig } from '../oversync.config.js';
+import { runRetryable, type SyncClient, type SyncDatabase } from '../database/sync-database.js';
+import { rfc3339Sql, trimRfc3339 } from '../database/timestamps.js';
+import { badRequest, forbidden, gone, notFound, OversyncError } from '../errors/oversync.error.js';
+import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
+import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
+import type { SyncActor } from '../auth/sync-actor.js';
+import { requireInitializedScope } from '../connect/scope-state.js';
+import { keyStringOf } from '../bundle/row-keys.js';
+import { readUserState } from '../pull/bundle-reader.js';
+import { OversyncScopeService } from '../scope/oversync-scope.service.js';
+import { RawJson, type WireValue } from '../wire/wire-json.js';
+import { materializeSnapshotRows, UnsyncedRowsError } from './snapshot-materializer.js';
+import { applySourceReplacement } from './source-replacement.js';
+import type { SourceReplacementRequest } from './snapshot-request.parser.js';
+
+export interface SnapshotSession {
+  snapshotId: string;
+  snapshotBundleSeq: bigint;
+  rowCount: bigint;
+  byteCount: bigint;
+  /** RFC3339Nano UTC */
+  expiresAt: string;
+}
+
+export interface SnapshotChunkQuery {
+  afterRowOrdinal: bigint;
+  maxRows: number | null;
+}
+
+// The UUID spellings PostgreSQL's uuid input accepts; anything else cannot name a session (404, not 500: §8.1).
+const UUID_INPUT = /^\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$/;
+
+const notFoundError = (id: string) => notFound('snapshot_session_not_found', `snapshot session ${id} was not found`);
+const forbiddenError = (id: string) => forbidden('snapshot_session_forbidden', `snapshot session ${id} does not belong to the authenticated user`);
+
+/**
+ * Snapshot sessions (spec §3.9–§3.11, §4.10, §4.11): a frozen after-image of the user's rows at the
+ * stable bundle sequence, materialised set-based and served by ordinal. Expiry uses the database
+ * clock only; expired sessions are removed by `OversyncSessionSweeper`, not by requests (§8.8, §8.9).
+ */
+@Injectable()
+export class SnapshotSessionService {
+  private readonly logger = new Logger('Oversync');
+
+  constructor(
+    @Inject(OVERSYNC_DATABASE) private readonly db: SyncDatabase,
+    @Inject(OVERSYNC_CONFIG) private readonly config: OversyncConfig,
+    private readonly lifecycle: SyncLifecycle,
+    private readonly schema: OversyncSchemaService,
+    private readonly scopes: OversyncScopeService,
+  ) {}
+
+  create(actor: SyncActor, replacement: SourceReplacementRequest | null): Promise<SnapshotSession> {
+    return this.lifecycle.run(async () => {
+      try {
+        return await this.materialize(actor, replacement, false);
+      } catch (error) {
+        if (!(error instanceof UnsyncedRowsError)) throw error;
+        // Rows written outside sync would fail the snapshot forever in the reference (§8.10, §8.16): adopt, then retry once.
+        const adopted = await this.scopes.adoptUnsyncedRows(actor.userId);
+        this.logger.log(`adopted ${adopted.rows} business row(s) without sync state for user ${actor.userId} in ${adopted.bundles} bundle(s)`);
+        return this.materialize(actor, replacement, true);
+      }
+    });
+  }
+
+  private materialize(actor: SyncActor, replacement: SourceReplacementRequest | null, tolerateUnsynced: boolean): Promise<SnapshotSession> {
+    // A concurrent writer of the same source_state rows makes REPEATABLE READ fail with 40001: retry rather than 500.
+    return runRetryable(3, 25, () =>
+      this.db.transaction((client) => this.materializeInTransaction(client, actor, replacement, tolerateUnsynced), { isolation: 'REPEATABLE READ' }),
+    );
+  }
+
+  private async materializeInTransaction(client: SyncClient, actor: SyncActor, replacement: SourceReplacementRequest | null, tolerateUnsynced: boolean): Promise<SnapshotSession> {
+    await requireInitializedScope(client, actor.userId);
+    const user = await readUserState(client, actor.userId);
+    if (!user) throw new Error(`missing retained history state for "${actor.userId}"`);
+    if (replacement) await applySourceReplacement(client, user.userPk, actor, replacement);
+    const snapshotId = randomUUID();
+    const { rows: created } = await client.query<{ expires_at: string }>(
+      `INSERT INTO sync.snapshot_sessions (snapshot_id, user_pk, snapshot_bundle_seq, row_count, byte_count, expires_at)
+       VALUES ($1::uuid, $2, $3, 0, 0, now() + $4 * interval '1 millisecond')
+       RETURNING ${rfc3339Sql('expires_at')} AS expires_at`,
+      [snapshotId, user.userPk, user.latest.toString(), this.config.snapshotSessionTtlMs],
+    );
+    const totals = await materializeSnapshotRows(client, this.schema.catalog, { snapshotId, userPk: user.userPk, userId: actor.userId, tolerateUnsynced });
+    if (totals.unsyncedRows > 0n) {
+      this.logger.warn(`snapshot ${snapshotId} of user ${actor.userId} left out ${totals.unsyncedRows} business row(s) without sync state`);
+    }
+    this.enforceLimits(totals.rowCount, totals.byteCount);
+    await client.query('UPDATE sync.snapshot_sessions SET row_count = $2, byte_count = $3 WHERE snapshot_id = $1::uuid', [
+      snapshotId, totals.rowCount.toString(), totals.byteCount.toString(),
+    ]);
+    return { snapshotId, snapshotBundleSeq: user.latest, rowCount: totals.rowCount, byteCount: totals.byteCount, expiresAt: trimRfc3339(created[0]!.expires_at) };
+  }
+
+  /** Configured session limits; exceeding them is the size of the user's data, not a server failure: 413 (§8.1). */
+  private enforceLimits(rowCount: bigint, byteCount: bigint): void {
+    const { maxRowsPerSnapshotSession: maxRows, maxBytesPerSnapshotSession: maxBytes } = this.config;
+    const tooLarge = (message: string) => new OversyncError('snapshot_session_too_large', 413, message);
+    if (maxRows > 0 && rowCount > BigInt(maxRows)) throw tooLarge(`snapshot session row_count ${rowCount} exceeds limit ${maxRows}`);
+    if (maxBytes > 0 && byteCount > BigInt(maxBytes)) throw tooLarge(`snapshot session byte_count ${byteCount} exceeds limit ${maxBytes}`);
+  }
+
+  chunk(actor: SyncActor, snapshotId: string, query: SnapshotChunkQuery): Promise<WireValue> {
+    return this.lifecycle.run(async () => {
+      this.requireId(snapshotId);
+      if (query.afterRowOrdinal < 0n) throw badRequest('snapshot_chunk_invalid', 'after_row_ordinal must be >= 0');
+      if (query.maxRows !== null && query.maxRows <= 0) throw badRequest('snapshot_chunk_invalid', 'max_rows must be > 0');
+      const maxRows = Math.min(query.maxRows ?? this.config.defaultRowsPerSnapshotChunk, this.config.maxRowsPerSnapshotChunk);
+      if (!UUID_INPUT.test(snapshotId)) throw notFoundError(snapshotId);
+      return this.db.transaction(async (client) => {
+        const { rows: sessions } = await client.query<{ user_id: string; snapshot_bundle_seq: string; expired: boolean }>(
+          `SELECT us.user_id, ss.snapshot_bundle_seq, ss.expires_at < now() AS expired
+             FROM sync.snapshot_sessions ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
+            WHERE ss.snapshot_id = $1::uuid`,
+          [snapshotId],
+        );
+        const session = sessions[0];
+        if (!session) throw notFoundError(snapshotId);
+        if (session.user_id !== actor.userId) throw forbiddenError(snapshotId);
+        if (session.expired) throw gone('snapshot_session_expired', `snapshot session ${snapshotId} has expired; start a new snapshot session`);
+        const { rows } = await client.query<{ table_id: number; key_bytes: Buffer; bundle_seq: string; payload: string }>(
+          `SELECT table_id, key_bytes, bundle_seq, payload_wire::text AS payload FROM sync.snapshot_session_rows
+            WHERE snapshot_id = $1::uuid AND row_ordinal > $2 ORDER BY row_ordinal LIMIT $3`,
+          [snapshotId, query.afterRowOrdinal.toString(), maxRows + 1],
+        );
+        const page = rows.slice(0, maxRows);
+        const catalog = this.schema.catalog;
+        return {
+          snapshot_id: snapshotId,
+          snapshot_bundle_seq: BigInt(session.snapshot_bundle_seq),
+          rows: page.map((row) => {
+            const table = catalog.get(row.table_id);
+            return {
+              schema: table.schema,
+              table: table.table,
+              key: new Map([[table.keyColumn, keyStringOf(table, row.key_bytes)]]),
+              row_version: BigInt(row.bundle_seq),
+              payload: new RawJson(row.payload),
+            };
+          }),
+          next_row_ordinal: query.afterRowOrdinal + BigInt(page.length),
+          has_more: rows.length > maxRows,
+        };
+      }, { isolation: 'REPEATABLE READ', readOnly: true });
+    });
+  }
+
+  /** Deletes a session of the caller; no expiry check (spec §3.11). */
+  delete(actor: SyncActor, snapshotId: string): Promise<void> {
+    return this.lifecycle.run(async () => {
+      this.requireId(snapshotId);
+      if (!UUID_INPUT.test(snapshotId)) throw notFoundError(snapshotId);
+      await this.db.transaction(async (client) => {
+        const { rows } = await client.query<{ user_id: string }>(
+          `SELECT us.user_id FROM sync.snapshot_sessions ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
+            WHERE ss.snapshot_id = $1::uuid FOR UPDATE OF ss`,
+          [snapshotId],
+        );
+        if (!rows[0]) throw notFoundError(snapshotId);
+        if (rows[0].user_id !== actor.userId) throw forbiddenError(snapshotId);
+        await client.query('DELETE FROM sync.snapshot_sessions WHERE snapshot_id = $1::uuid', [snapshotId]);
+      });
+    });
+  }
+
+  private requireId(snapshotId: string): void {
+    if (snapshotId === '') throw badRequest('snapshot_chunk_invalid', 'snapshot_id must be provided');
+  }
+}

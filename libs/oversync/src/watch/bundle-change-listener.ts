@@ -1,0 +1,145 @@
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { BUNDLE_CHANGE_LISTENER_BACKOFF_MAX_MS, BUNDLE_CHANGE_LISTENER_BACKOFF_MIN_MS } from '@oversync/protocol';
+import pg from 'pg';
+import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
+import type { OversyncConfig } from '../oversync.config.js';
+import type { SyncDatabase } from '../database/sync-database.js';
+import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
+import { isExactObject, member, parseExactJson, readInt64, readString } from '../wire/exact-json.js';
+import { BundleChangeHub, type BundleChange } from './bundle-change-hub.js';
+
+/** A decoded NOTIFY payload `{"user_pk":N,"bundle_seq":N[,"source_id":…,"source_bundle_id":N]}`. */
+export interface BundleChangeNotification {
+  readonly userPk: string;
+  readonly change: BundleChange;
+}
+
+/** Decodes a NOTIFY payload; undefined for invalid JSON or a non-positive user_pk/bundle_seq. */
+export function decodeBundleChangeNotification(payload: string): BundleChangeNotification | undefined {
+  let value;
+  try {
+    value = parseExactJson(payload);
+  } catch {
+    return undefined;
+  }
+  if (!isExactObject(value)) return undefined;
+  const userPk = readInt64(member(value, 'user_pk'));
+  const bundleSeq = readInt64(member(value, 'bundle_seq'));
+  const sourceId = readString(member(value, 'source_id'));
+  const sourceBundleId = readInt64(member(value, 'source_bundle_id'));
+  if (!userPk || userPk <= 0n || !bundleSeq || bundleSeq <= 0n || sourceId === undefined || sourceBundleId === undefined) return undefined;
+  return { userPk: userPk.toString(), change: { bundleSeq, sourceId: sourceId || undefined, sourceBundleId: sourceBundleId || undefined } };
+}
+
+/**
+ * The process's one LISTEN connection (spec §4.14 "Listener"): a dedicated `pg.Client` built from
+ * the host pool's settings, so it never holds a pooled connection. After every (re)connect it
+ * publishes each watched user's latest sequence, covering NOTIFYs sent while it was down.
+ * Reconnects after 100 ms, doubling to 2 s (never reset, as the reference).
+ */
+@Injectable()
+export class BundleChangeListener implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Oversync');
+  private client: pg.Client | undefined;
+  private pid: number | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private backoffMs = BUNDLE_CHANGE_LISTENER_BACKOFF_MIN_MS;
+  private stopped = false;
+
+  constructor(
+    @Inject(OVERSYNC_CONFIG) private readonly config: OversyncConfig,
+    @Inject(OVERSYNC_DATABASE) private readonly db: SyncDatabase,
+    private readonly hub: BundleChangeHub,
+    lifecycle: SyncLifecycle,
+  ) {
+    lifecycle.onClose(() => void this.stop());
+  }
+
+  /** PostgreSQL backend pid of the LISTEN connection while it is up. */
+  get backendPid(): number | undefined {
+    return this.pid;
+  }
+
+  /** The first session is awaited, so a stream opened once the app listens already gets every commit. */
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.config.watch.enabled) await this.startSession();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.stop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    const client = this.client;
+    this.client = undefined;
+    this.pid = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  private async startSession(): Promise<void> {
+    this.retryTimer = undefined;
+    if (this.stopped) return;
+    let client: pg.Client;
+    try {
+      const options = this.db.pool.options;
+      client = new pg.Client({ ...options, application_name: options.application_name ?? 'oversync-watch-listener', keepAlive: true });
+    } catch (error) {
+      return this.retryLater(error);
+    }
+    this.client = client;
+    let failed = false;
+    const fail = (error: unknown) => {
+      if (failed) return;
+      failed = true;
+      client.removeAllListeners('notification');
+      if (this.client === client) {
+        this.client = undefined;
+        this.pid = undefined;
+      }
+      void client.end().catch(() => undefined);
+      this.retryLater(error);
+    };
+    client.on('error', fail);
+    client.on('end', () => fail(new Error('connection ended')));
+    client.on('notification', (notification) => this.onNotification(notification));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${client.escapeIdentifier(this.config.watch.notifyChannel)}`);
+      const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      if (this.client === client) this.pid = rows[0]?.pid;
+      await this.catchUp(client);
+    } catch (error) {
+      fail(error);
+    }
+  }
+
+  private retryLater(error: unknown): void {
+    if (this.stopped) return;
+    this.logger.warn(`Bundle change listener session failed: ${error instanceof Error ? error.message : String(error)}; reconnecting in ${this.backoffMs} ms`);
+    this.retryTimer = setTimeout(() => void this.startSession(), this.backoffMs);
+    this.backoffMs = Math.min(this.backoffMs * 2, BUNDLE_CHANGE_LISTENER_BACKOFF_MAX_MS);
+  }
+
+  /** Runs on the LISTEN connection after LISTEN, so no commit falls between the two. */
+  private async catchUp(client: pg.Client): Promise<void> {
+    const userPks = this.hub.userPks();
+    if (userPks.length === 0) return;
+    const { rows } = await client.query<{ user_pk: string; latest: string }>(
+      'SELECT user_pk::text AS user_pk, (next_bundle_seq - 1)::text AS latest FROM sync.user_state WHERE user_pk = ANY($1::bigint[])',
+      [userPks],
+    );
+    for (const row of rows) this.hub.publish(row.user_pk, { bundleSeq: BigInt(row.latest) });
+  }
+
+  private onNotification(notification: pg.Notification): void {
+    if (notification.channel !== this.config.watch.notifyChannel) return;
+    const decoded = decodeBundleChangeNotification(notification.payload ?? '');
+    if (!decoded) {
+      this.logger.warn(`Ignored invalid bundle change notification: ${notification.payload ?? ''}`);
+      return;
+    }
+    this.hub.publish(decoded.userPk, decoded.change);
+  }
+}

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { BundleChangeListener } from '@oversync/nestjs';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { WatchDevice, queryDatabase, waitUntil } from './watch-fixture.js';
+
+describe('bundle change listener: LISTEN/NOTIFY across instances and connection loss', () => {
+  let a: TestApp;
+  let b: TestApp;
+  let writer: WatchDevice;
+  let watcher: WatchDevice;
+
+  const listenerOf = (t: TestApp) => t.app.get(BundleChangeListener, { strict: false });
+
+  beforeAll(async () => {
+    a = await startTestApp();
+    b = await startTestApp({ db: a.db });
+    writer = await WatchDevice.signIn(a, 'alice', 'alice-writer');
+    watcher = await WatchDevice.signIn(b, 'alice', 'alice-watcher');
+    await writer.http.connect(false);
+  });
+  afterAll(async () => {
+    await b.close({ keepDatabase: true });
+    await a.close();
+  });
+
+  it('keeps one LISTEN connection per instance', async () => {
+    const pids = [listenerOf(a).backendPid, listenerOf(b).backendPid];
+    expect(pids.every((pid) => typeof pid === 'number')).toBe(true);
+    const rows = await queryDatabase<{ pid: number }>(a.db.url, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'oversync-watch-listener' ORDER BY pid");
+    expect(rows.map((r) => r.pid)).toEqual([...pids].sort((x, y) => x! - y!));
+  });
+
+  it('wakes a watcher on instance B for a commit through instance A', async () => {
+    const stream = await watcher.watch();
+    try {
+      const commit = await writer.commit();
+      expect((await stream.nextBundle()).data).toEqual({ bundle_seq: commit.bundle_seq, source_id: 'alice-writer', source_bundle_id: commit.source_bundle_id });
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it('survives pg_terminate_backend of the LISTEN connection, catching up on reconnect', async () => {
+    const listener = listenerOf(b);
+    const stream = await watcher.watch(`?after_bundle_seq=${(await writer.commit()).bundle_seq}`);
+    try {
+      const killed = listener.backendPid!;
+      await queryDatabase(b.db.url, 'SELECT pg_terminate_backend($1)', [killed]);
+      await waitUntil(() => listener.backendPid === undefined);
+      // committed while B's listener is down: only the reconnect catch-up can announce it
+      const missed = await writer.commit();
+      expect(listener.backendPid).toBeUndefined();
+      expect((await stream.nextBundle()).data).toEqual({ bundle_seq: missed.bundle_seq });
+      await waitUntil(() => listener.backendPid !== undefined);
+      expect(listener.backendPid).not.toBe(killed);
+      const later = await writer.commit();
+      expect((await stream.nextBundle()).data).toEqual({ bundle_seq: later.bundle_seq, source_id: 'alice-writer', source_bundle_id: later.source_bundle_id });
+    } finally {
+      await stream.close();
+    }
+  });
+});
