@@ -48,7 +48,20 @@ export const ERROR_CODES = {
   health_failed: 500,
 } as const satisfies Record<string, number>;
 
+/**
+ * Codes this implementation adds where the reference answered 500 or a framework default (spec §8):
+ * a reference client treats them as generic HTTP failures, like any code it does not branch on.
+ */
+export const EXTENSION_ERROR_CODES = {
+  not_found: 404,
+  request_too_large: 413,
+  internal_error: 500,
+  bundle_change_watch_user_limit: 429,
+  bundle_change_watch_capacity: 503,
+} as const satisfies Record<string, number>;
+
 export type OversyncErrorCode = keyof typeof ERROR_CODES;
+export type OversyncExtensionErrorCode = keyof typeof EXTENSION_ERROR_CODES;
 export type OversyncErrorStatus = (typeof ERROR_CODES)[OversyncErrorCode];
 
 /** HTTP status of an error code. */
