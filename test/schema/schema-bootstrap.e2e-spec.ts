@@ -184,9 +184,10 @@ describe('bootstrapSyncSchema: sync layout', () => {
     const functions = await rows<{ proname: string; volatile: string; definer: boolean; config: null; args: number }>(`
       SELECT proname, provolatile AS volatile, prosecdef AS definer, proconfig AS config, pronargs AS args
       FROM pg_proc WHERE pronamespace = 'sync'::regnamespace ORDER BY proname`);
-    // refuse_registered_table_truncate is this port's TRUNCATE guard (spec §8.14), not in the reference.
+    // refuse_registered_table_truncate (TRUNCATE guard, spec §8.14) and capture_registered_rows_inserted
+    // (set-based INSERT capture, issue 14) are this port's additions.
     expect(functions).toEqual(
-      ['capture_registered_row_change', 'enforce_registered_row_owner', 'refuse_registered_table_truncate'].map((proname) => ({
+      ['capture_registered_row_change', 'capture_registered_rows_inserted', 'enforce_registered_row_owner', 'refuse_registered_table_truncate'].map((proname) => ({
         proname, volatile: 'v', definer: false, config: null, args: 0,
       })),
     );
@@ -222,7 +223,11 @@ describe('bootstrapSyncSchema: sync layout', () => {
     const expected = (relation: string, tableId: number, kind: number) => [
       {
         relation,
-        definition: `CREATE TRIGGER oversync_bundle_capture_row AFTER INSERT OR DELETE OR UPDATE ON ${relation} FOR EACH ROW EXECUTE FUNCTION sync.capture_registered_row_change('id', '${kind}', '${tableId}')`,
+        definition: `CREATE TRIGGER oversync_bundle_capture_inserted AFTER INSERT ON ${relation} REFERENCING NEW TABLE AS oversync_inserted_rows FOR EACH STATEMENT EXECUTE FUNCTION sync.capture_registered_rows_inserted('id', '${kind}', '${tableId}')`,
+      },
+      {
+        relation,
+        definition: `CREATE TRIGGER oversync_bundle_capture_row AFTER DELETE OR UPDATE ON ${relation} FOR EACH ROW EXECUTE FUNCTION sync.capture_registered_row_change('id', '${kind}', '${tableId}')`,
       },
       {
         relation,
@@ -278,7 +283,7 @@ describe('bootstrapSyncSchema: sync layout', () => {
     for (const result of results) expect(result).toEqual(results[0]);
     expect(await rows('SELECT count(*)::int AS count FROM sync.meta')).toEqual([{ count: 1 }]);
     expect(await rows('SELECT * FROM sync.table_catalog ORDER BY table_id')).toEqual(EXPECTED_CATALOG);
-    expect(await rows(`SELECT count(*)::int AS count FROM pg_trigger WHERE NOT tgisinternal`)).toEqual([{ count: 9 }]);
+    expect(await rows(`SELECT count(*)::int AS count FROM pg_trigger WHERE NOT tgisinternal`)).toEqual([{ count: 12 }]);
   });
 
   it('accepts an empty pre-created sync schema as a fresh one', async () => {

@@ -9,7 +9,7 @@ import type { ClientContext } from './client-context.js';
 import { ClientClosedError, decodeErrorEnvelope, errorMessage, isExpectedSyncContention, isLifecyclePreconditionError } from './errors.js';
 import { sleep, throwIfTransientStatus, withRetry } from './sync-transport.js';
 import { readWatchStream } from './watch-stream.js';
-import { decodeCapabilityFeatures } from './wire-decode.js';
+import { decodeCapabilities } from './wire-decode.js';
 
 export interface LoopOperations {
   pushPending(): Promise<unknown>;
@@ -125,7 +125,7 @@ export class BackgroundSync {
           ),
         signal,
       );
-      return response.status === 200 && decodeCapabilityFeatures(response.body).bundle_change_watch === true;
+      return response.status === 200 && decodeCapabilities(response.body).features.bundle_change_watch === true;
     } catch {
       return false;
     }

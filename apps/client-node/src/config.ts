@@ -40,6 +40,11 @@ export interface OversqliteConfig {
   readonly bundleChangeWatchMode?: BundleChangeWatchMode;
   /** Watch-mode fallback pull period (default `backoffMaxMs`, else 60 s). */
   readonly watchFallbackIntervalMs?: number;
+  /**
+   * The app's table layout version: attach fails when the server's capabilities advertise a lower
+   * `schema_version` (default 0 = no check, like the reference).
+   */
+  readonly minServerSchemaVersion?: number;
 }
 
 export const MAX_DOWNLOAD_LIMIT = 5000;
@@ -60,6 +65,7 @@ export function defaultConfig(schema: string, tables: readonly SyncTable[]): Req
     retryPolicy: null,
     bundleChangeWatchMode: 'off',
     watchFallbackIntervalMs: 0,
+    minServerSchemaVersion: 0,
   };
 }
 
@@ -94,6 +100,7 @@ export interface EffectiveConfig {
   readonly retry: NormalizedRetryPolicy;
   readonly watchMode: BundleChangeWatchMode;
   readonly watchFallbackIntervalMs: number;
+  readonly minServerSchemaVersion: number;
 }
 
 export function effectiveConfig(config: OversqliteConfig): EffectiveConfig {
@@ -109,6 +116,7 @@ export function effectiveConfig(config: OversqliteConfig): EffectiveConfig {
     retry: normalizeRetryPolicy(config.retryPolicy),
     watchMode: config.bundleChangeWatchMode === 'auto' ? 'auto' : 'off',
     watchFallbackIntervalMs: fallback > 0 ? fallback : backoffMaxMs > 0 ? backoffMaxMs : 60_000,
+    minServerSchemaVersion: config.minServerSchemaVersion ?? 0,
   };
 }
 

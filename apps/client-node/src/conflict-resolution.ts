@@ -10,7 +10,7 @@ import type { ConflictContext, MergeResult } from './conflict-resolver.js';
 import { InvalidConflictResolutionError, type PushConflictError } from './errors.js';
 import { canonicalEqualityText, isJsonObject, type JsonObject, parseJsonObject } from './json-value.js';
 import type { ManagedTable } from './managed-table.js';
-import type { OutboundRow, OutboundSnapshot } from './push.js';
+import type { OutboundRow, OutboundSnapshot } from './push-outbox.js';
 import { wirePayloadFromLocalImage } from './row-codec.js';
 import type { RowOp } from './sync-state.js';
 import type { PushConflictDetail } from './wire-decode.js';
@@ -37,7 +37,7 @@ export function resolvePushConflict(ctx: ClientContext, snapshot: OutboundSnapsh
   const row = snapshot.rows.find((r) => r.schemaName === detail.schema && r.table.name === detail.table && canonicalEqualityText(r.wireKey) === conflictKey);
   if (!row) return false;
 
-  const context = conflictContext(ctx, row, detail);
+  const context = conflictContext(row, detail);
   const result = ctx.resolver().resolve(context) as MergeResult | null | undefined;
   const where = `${row.schemaName}.${row.table.name}`;
   const serverState: ServerRowState = context.serverRowPayload !== null ? 'live' : detail.serverRowDeleted ? 'tombstone' : 'missing';
@@ -50,7 +50,6 @@ export function resolvePushConflict(ctx: ClientContext, snapshot: OutboundSnapsh
     requeueFrozenRows(ctx, snapshot, null);
     throw new InvalidConflictResolutionError(context, result ?? null, err.message);
   }
-  if (plan.write.kind === 'upsert_merged') validateMergedPayload(row.table, plan.write.payload, where, () => requeueFrozenRows(ctx, snapshot, null), context, result);
   if ((result?.kind === 'keep_local' || result?.kind === 'keep_merged') && row.op === 'INSERT' && serverState === 'missing') {
     throw new Error(`${result.kind === 'keep_local' ? 'KeepLocal' : 'KeepMerged'} INSERT conflict for ${where} must include live row or tombstone`);
   }
@@ -112,6 +111,8 @@ function planResolution(
       if (row.op === 'UPDATE' && serverState !== 'live') {
         throw new InvalidResolution(`KeepMerged is invalid for stale UPDATE on ${where}; authoritative row is deleted or missing`);
       }
+      const problem = mergedPayloadProblem(row.table, result.mergedPayload, where);
+      if (problem) throw new InvalidResolution(problem);
       return upsertPlan({ kind: 'upsert_merged', payload: result.mergedPayload }, row.op, serverState);
     default:
       throw new InvalidResolution(`resolver returned unsupported result type ${describe(result)} for ${where}`);
@@ -135,27 +136,15 @@ function describe(result: unknown): string {
   return typeof result;
 }
 
-function validateMergedPayload(
-  table: ManagedTable,
-  payload: unknown,
-  where: string,
-  restore: () => void,
-  context: ConflictContext,
-  result: MergeResult | null | undefined,
-): void {
-  let message = '';
-  if (!isJsonObject(payload as JsonObject)) message = `KeepMerged for ${where} must provide a JSON object payload`;
-  else {
-    const names = Object.keys(payload as JsonObject).map((n) => n.toLowerCase());
-    const columns = new Set(table.columns.map((c) => c.lowerName));
-    if (names.length !== columns.size || !names.every((n) => columns.has(n))) message = `KeepMerged for ${where} must include exactly every table column`;
-  }
-  if (!message) return;
-  restore();
-  throw new InvalidConflictResolutionError(context, result ?? null, message);
+/** The merged payload must be a JSON object with exactly the local columns (names compared lower-cased). */
+function mergedPayloadProblem(table: ManagedTable, payload: unknown, where: string): string {
+  if (!isJsonObject(payload as JsonObject)) return `KeepMerged for ${where} must provide a JSON object payload`;
+  const names = Object.keys(payload as JsonObject).map((n) => n.toLowerCase());
+  const columns = new Set(table.columns.map((c) => c.lowerName));
+  return names.length === columns.size && names.every((n) => columns.has(n)) ? '' : `KeepMerged for ${where} must include exactly every table column`;
 }
 
-function conflictContext(ctx: ClientContext, row: OutboundRow, detail: PushConflictDetail): ConflictContext {
+function conflictContext(row: OutboundRow, detail: PushConflictDetail): ConflictContext {
   let localPayload: JsonObject | null = null;
   if (row.op !== 'DELETE') {
     if (row.localPayload === null) throw new Error(`local ${row.op} conflict is missing payload for ${row.schemaName}.${row.table.name}`);

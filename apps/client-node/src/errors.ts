@@ -334,5 +334,6 @@ export function decodeErrorEnvelope(body: string): ErrorEnvelope | null {
 }
 
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const message = err !== null && typeof err === 'object' ? (err as { message?: unknown }).message : undefined;
+  return typeof message === 'string' ? message : String(err);
 }

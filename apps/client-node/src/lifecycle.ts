@@ -25,12 +25,12 @@ import { applyStagedSnapshot, createSnapshotSession, deleteSnapshotSession, serv
 import { NO_OPERATION } from './sync-state.js';
 import { pendingSyncStatus, syncStatus } from './sync-status.js';
 import { throwIfTransientStatus, withRetry } from './sync-transport.js';
-import { decodeCapabilityFeatures, decodeConnect } from './wire-decode.js';
+import { type Capabilities, decodeCapabilities, decodeConnect } from './wire-decode.js';
 
 /** Prefixes an error's message in place (keeps its class, like Go's `%w` wrapping keeps `errors.As`). */
 export function prefixError(err: unknown, prefix: string): unknown {
-  if (err instanceof Error) {
-    err.message = `${prefix}: ${err.message}`;
+  if (err !== null && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') {
+    (err as { message: string }).message = `${prefix}: ${(err as { message: string }).message}`;
     return err;
   }
   return new Error(`${prefix}: ${String(err)}`);
@@ -86,6 +86,7 @@ export async function attachLocked(ctx: ClientContext, rawUserId: string, signal
   const userId = rawUserId.trim();
   if (!userId) throw new Error('userID must be provided');
   if (!ctx.session.sourceId.trim()) throw new OpenRequiredError('Attach(userID)');
+  const wasConnected = ctx.session.connected;
   openLocked(ctx);
   const attachment = ctx.state.attachment();
   const operation = ctx.state.operation();
@@ -109,11 +110,16 @@ export async function attachLocked(ctx: ClientContext, rawUserId: string, signal
     return { status: 'connected', outcome: 'resumed_attached_state', retryAfterMs: 0, syncStatus: syncStatus(ctx), restore: null };
   }
   if (attachment.bindingState === 'attached' && attachment.attachedUserId.trim() && attachment.attachedUserId.trim() !== userId) {
+    // A refused attach leaves the current user's session usable (the reference disconnects it).
+    ctx.session.connected = wasConnected;
     throw new AttachBindingConflictError(attachment.attachedUserId, userId);
   }
 
   await verifyConnectLifecycleSupported(ctx, signal);
-  const connect = await sendConnect(ctx, ctx.state.dirtyCount() > 0, signal);
+  startFreshScope(ctx);
+  // Outbox rows count too (the reference counts dirty rows only): a seed frozen before an
+  // initialization_expired must still be announced as local data.
+  const connect = await sendConnect(ctx, ctx.state.dirtyCount() + ctx.state.outboxRowCount() > 0, signal);
   switch (connect.resolution) {
     case 'retry_later':
       ctx.session.connected = false;
@@ -121,7 +127,6 @@ export async function attachLocked(ctx: ClientContext, rawUserId: string, signal
     case 'initialize_empty':
     case 'initialize_local': {
       ensureAttachableLocalState(ctx, userId);
-      startFreshScope(ctx);
       const initializationId = connect.resolution === 'initialize_local' ? connect.initializationId : '';
       persistConnected(ctx, userId, initializationId);
       return {
@@ -134,7 +139,6 @@ export async function attachLocked(ctx: ClientContext, rawUserId: string, signal
     }
     case 'remote_authoritative': {
       ctx.session.userId = userId;
-      startFreshScope(ctx);
       ctx.state.transaction(() => {
         ctx.state.updateAttachment({ bindingState: 'anonymous', attachedUserId: '', pendingInitializationId: '' });
         ctx.state.writeOperation({ ...NO_OPERATION, kind: 'remote_replace', targetUserId: userId });
@@ -149,9 +153,10 @@ export async function attachLocked(ctx: ClientContext, rawUserId: string, signal
 }
 
 /**
- * A source that already committed bundles (for a previous user) would be unknown to the new
- * scope and fail with `source_sequence_out_of_order`; a fresh source and a zero checkpoint avoid
- * that (spec/client.md §15 item 4). Only when no outbox is frozen under the old source.
+ * Before a network attach: a source that already committed bundles (for a previous user) would be
+ * unknown to the new scope and fail with `source_sequence_out_of_order`; a fresh source and a zero
+ * checkpoint avoid that (spec/client.md §15 item 4). It must happen before the connect request,
+ * which binds an initialization lease to the source. Only when no outbox is frozen.
  */
 function startFreshScope(ctx: ClientContext): void {
   const source = ctx.state.source(ctx.session.sourceId);
@@ -212,13 +217,18 @@ async function verifyConnectLifecycleSupported(ctx: ClientContext, signal?: Abor
   if (response.status !== 200) {
     throw new HttpStatusError('connect_capabilities', response.status, '', '', response.body, `server returned status ${response.status} while fetching capabilities`);
   }
-  let features: Record<string, boolean>;
+  let capabilities: Capabilities;
   try {
-    features = decodeCapabilityFeatures(response.body);
+    capabilities = decodeCapabilities(response.body);
   } catch {
     throw new AttachLifecycleUnsupportedError('invalid capabilities response');
   }
-  if (features.connect_lifecycle !== true) throw new AttachLifecycleUnsupportedError('connect_lifecycle capability is absent');
+  if (capabilities.features.connect_lifecycle !== true) throw new AttachLifecycleUnsupportedError('connect_lifecycle capability is absent');
+  if (capabilities.schemaVersion < ctx.config.minServerSchemaVersion) {
+    throw new AttachLifecycleUnsupportedError(
+      `server schema_version ${capabilities.schemaVersion} is older than the ${ctx.config.minServerSchemaVersion} this app requires`,
+    );
+  }
 }
 
 async function sendConnect(ctx: ClientContext, hasLocalPendingRows: boolean, signal?: AbortSignal) {

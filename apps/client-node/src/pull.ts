@@ -20,13 +20,13 @@ import {
   SyncProtocolError,
 } from './errors.js';
 import { generateFreshSourceId, prefixError } from './lifecycle.js';
-import { wireRowProblem } from './push.js';
+
 import type { RemoteSyncOutcome, RestoreSummary } from './results.js';
 import { rebuildFromSnapshot } from './snapshot.js';
 import type { RowOp } from './sync-state.js';
 import { recoveryCode } from './sync-status.js';
 import { throwIfTransientStatus, withRetry } from './sync-transport.js';
-import { decodePull, type PullResponse, type WireBundle } from './wire-decode.js';
+import { decodePull, type PullResponse, type WireBundle, wireRowProblem } from './wire-decode.js';
 
 export interface RemoteSyncResult {
   readonly outcome: RemoteSyncOutcome;

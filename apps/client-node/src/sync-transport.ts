@@ -166,20 +166,27 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-function isTransientTransportFailure(err: unknown): boolean {
-  if (err instanceof Error && (err.name === 'TimeoutError' || err.message === 'terminated')) return true;
-  for (let cause: unknown = err; cause instanceof Error; cause = cause.cause) {
-    const code = (cause as { code?: unknown }).code;
-    if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
-    if (/connection reset by peer|broken pipe|socket hang up|other side closed/i.test(cause.message)) return true;
+/** Errors may come from another realm (undici, test VMs): inspect them structurally. */
+function causes(err: unknown): { name?: unknown; message?: unknown; code?: unknown }[] {
+  const chain: { name?: unknown; message?: unknown; code?: unknown; cause?: unknown }[] = [];
+  for (let cause: unknown = err; cause !== null && typeof cause === 'object' && chain.length < 5; cause = (cause as { cause?: unknown }).cause) {
+    chain.push(cause as { cause?: unknown });
   }
-  return false;
+  return chain;
 }
 
-function describeTransportFailure(err: unknown): string {
-  const parts: string[] = [];
-  for (let cause: unknown = err; cause != null && parts.length < 3; cause = cause instanceof Error ? cause.cause : undefined) {
-    parts.push(errorMessage(cause));
-  }
-  return parts.join(': ');
+function isTransientTransportFailure(err: unknown): boolean {
+  return causes(err).some(
+    ({ name, message, code }) =>
+      name === 'TimeoutError' ||
+      message === 'terminated' ||
+      (typeof code === 'string' && TRANSIENT_CODES.has(code)) ||
+      (typeof message === 'string' && /connection reset by peer|broken pipe|socket hang up|other side closed/i.test(message)),
+  );
+}
+
+/** The messages of an error and its causes, e.g. `fetch failed: connect ECONNREFUSED 127.0.0.1:8080`. */
+export function describeTransportFailure(err: unknown): string {
+  const messages = causes(err).map(({ message }) => (typeof message === 'string' ? message : '')).filter(Boolean);
+  return messages.length > 0 ? messages.join(': ') : String(err);
 }

@@ -280,12 +280,17 @@ export function decodeConnect(body: string): ConnectResponse {
   };
 }
 
-/** `features` of `GET /sync/capabilities`. */
-export function decodeCapabilityFeatures(body: string): Record<string, boolean> {
-  const features = new Reader(decodeObject(body)).object('features') ?? {};
-  const result: Record<string, boolean> = {};
-  for (const [name, value] of Object.entries(features)) if (typeof value === 'boolean') result[name] = value;
-  return result;
+export interface Capabilities {
+  readonly schemaVersion: number;
+  readonly features: Readonly<Record<string, boolean>>;
+}
+
+/** `schema_version` and `features` of `GET /sync/capabilities`. */
+export function decodeCapabilities(body: string): Capabilities {
+  const r = new Reader(decodeObject(body));
+  const features: Record<string, boolean> = {};
+  for (const [name, value] of Object.entries(r.object('features') ?? {})) if (typeof value === 'boolean') features[name] = value;
+  return { schemaVersion: r.int('schema_version'), features };
 }
 
 export function decodeWatchEvent(data: string): WatchEvent {
@@ -316,4 +321,15 @@ export function decodePushConflict(body: string): PushConflictDetail | null {
     serverRowDeleted: c.bool('server_row_deleted'),
     serverRow: serverRow === undefined ? null : serverRow,
   };
+}
+
+/** The row rules of §8.3, shared by pulled and committed rows; '' when valid. */
+export function wireRowProblem(row: { schema: string; table: string; key: JsonObject; rowVersion: number; op: string; payload: JsonValue | undefined }): string {
+  if (!row.schema.trim()) return 'row schema must be non-empty';
+  if (!row.table.trim()) return 'row table must be non-empty';
+  if (Object.keys(row.key).length === 0) return 'row key must be non-empty';
+  if (row.rowVersion <= 0) return `row_version ${row.rowVersion} must be positive`;
+  if (row.op !== 'INSERT' && row.op !== 'UPDATE' && row.op !== 'DELETE') return `unsupported row op ${JSON.stringify(row.op)}`;
+  if (row.op !== 'DELETE' && row.payload === undefined) return `${row.op.toLowerCase()} row payload must be present`;
+  return '';
 }

@@ -79,6 +79,7 @@ export class FakeSyncServer {
   private readonly pushSessions = new Map<string, PushSession>();
   private readonly snapshots = new Map<string, { user: string; seq: number; rows: JsonObject[] }>();
   private readonly faults: Fault[] = [];
+  private readonly watchers = new Map<string, Set<ReadableStreamDefaultController<Uint8Array>>>();
 
   constructor(
     schema: string,
@@ -113,11 +114,44 @@ export class FakeSyncServer {
     if (fault && !fault.afterProcessing) return new Response(fault.body, { status: fault.status });
     const user = (headers.Authorization ?? '').replace(/^Bearer user:/, '');
     const source = headers['Oversync-Source-ID'] ?? '';
+    if (method === 'GET' && url.pathname === '/sync/watch' && user && this.watchEnabled) return this.watch(user, Number(url.searchParams.get('after_bundle_seq') ?? 0), init.signal);
     const [status, out] = this.route(method, url, user, source, body);
     if (fault) return new Response(fault.body, { status: fault.status });
     const text = typeof out === 'string' ? out : stringifyJson(out);
     return new Response(status === 204 ? null : status === 200 && this.tamper ? this.tamper(url.pathname, text) : text, { status });
   };
+
+  /** An SSE stream of `bundle` events for `user`: a catch-up event, then one per commit. */
+  private watch(user: string, after: number, signal: AbortSignal | null | undefined): Response {
+    const encoder = new TextEncoder();
+    const set = this.watchers.get(user) ?? new Set();
+    this.watchers.set(user, set);
+    let own: ReadableStreamDefaultController<Uint8Array>;
+    const stream = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        own = controller;
+        set.add(controller);
+        const latest = this.scope(user).nextBundleSeq - 1;
+        controller.enqueue(encoder.encode(latest > after ? `event: bundle\ndata: {"bundle_seq":${latest}}\n\n` : ': heartbeat\n\n'));
+      },
+      cancel: () => {
+        set.delete(own);
+      },
+    });
+    signal?.addEventListener('abort', () => {
+      set.delete(own);
+      try {
+        own.error(new Error('aborted'));
+      } catch {
+        // already closed
+      }
+    });
+    return new Response(stream, { status: 200, headers: { 'Content-Type': 'text/event-stream' } });
+  }
+
+  watchSubscribers(user: string): number {
+    return this.watchers.get(user)?.size ?? 0;
+  }
 
   // ---- inspection helpers for specs -----------------------------------------------------------------
 
@@ -171,6 +205,10 @@ export class FakeSyncServer {
   private route(method: string, url: URL, user: string, source: string, body: string | undefined): [number, JsonObject | string] {
     const path = url.pathname;
     const q = url.searchParams;
+    if (method === 'POST' && path === '/dummy-signin') {
+      const signin = parseJson(body ?? '{}') as JsonObject;
+      return typeof signin.user === 'string' && signin.user ? [200, { expires_in: 300, token: this.token(signin.user), user: signin.user }] : [400, { error: 'invalid_request', message: 'user required' }];
+    }
     if (!user) return [401, 'Authorization header required\n'];
     if (method === 'GET' && path === '/sync/capabilities') {
       return [200, { protocol_version: 'v1', schema_version: 1, features: { connect_lifecycle: true, bundle_change_watch: this.watchEnabled } }];
@@ -321,6 +359,8 @@ export class FakeSyncServer {
     scope.bundles.set(bundleSeq, { bundleSeq, sourceId, sourceBundleId, rows: captured, hash });
     const source = scope.sources.get(sourceId);
     scope.sources.set(sourceId, { max: sourceBundleId, retired: source?.retired ?? false, replacedBy: source?.replacedBy ?? '' });
+    const frame = new TextEncoder().encode(`event: bundle\ndata: {"bundle_seq":${bundleSeq},"source_id":"${sourceId}","source_bundle_id":${sourceBundleId}}\n\n`);
+    for (const [user, watchers] of this.watchers) if (this.scopes.get(user) === scope) for (const w of watchers) w.enqueue(frame);
     return bundleSeq;
   }
 

@@ -4,6 +4,7 @@ import type { RegisteredTable } from './registered-table.js';
 import { ACQUIRE_BOOTSTRAP_LOCK_SQL } from './sync-layout.js';
 import {
   CAPTURE_FUNCTION_SQL,
+  CAPTURE_INSERTED_FUNCTION_SQL,
   OWNER_GUARD_FUNCTION_SQL,
   TRUNCATE_GUARD_FUNCTION_SQL,
 } from './sync-trigger-functions.sql.js';
@@ -11,6 +12,7 @@ import {
 export const OWNER_GUARD_TRIGGER = 'oversync_bundle_owner_guard';
 export const CAPTURE_TRIGGER = 'oversync_bundle_capture_row';
 export const TRUNCATE_GUARD_TRIGGER = 'oversync_bundle_truncate_guard';
+export const CAPTURE_INSERTED_TRIGGER = 'oversync_bundle_capture_inserted';
 
 /**
  * Bootstrap step 4 (spec §2.1): one transaction under the bootstrap lock, not retried. Unlike the
@@ -22,6 +24,7 @@ export async function installCaptureTriggers(db: SyncDatabase, tables: readonly 
     await execWithContext(client, 'acquire sync bootstrap lock for capture triggers', ACQUIRE_BOOTSTRAP_LOCK_SQL);
     await execWithContext(client, 'replace sync.enforce_registered_row_owner()', OWNER_GUARD_FUNCTION_SQL);
     await execWithContext(client, 'replace sync.capture_registered_row_change()', CAPTURE_FUNCTION_SQL);
+    await execWithContext(client, 'replace sync.capture_registered_rows_inserted()', CAPTURE_INSERTED_FUNCTION_SQL);
     await execWithContext(client, 'replace sync.refuse_registered_table_truncate()', TRUNCATE_GUARD_FUNCTION_SQL);
     for (const table of tables) await installTableTriggers(client, table);
   });
@@ -34,6 +37,7 @@ async function installTableTriggers(client: SyncClient, table: RegisteredTable):
     ['drop capture trigger', `DROP TRIGGER IF EXISTS ${CAPTURE_TRIGGER} ON ${target}`],
     ['drop owner guard trigger', `DROP TRIGGER IF EXISTS ${OWNER_GUARD_TRIGGER} ON ${target}`],
     ['drop truncate guard trigger', `DROP TRIGGER IF EXISTS ${TRUNCATE_GUARD_TRIGGER} ON ${target}`],
+    ['drop insert capture trigger', `DROP TRIGGER IF EXISTS ${CAPTURE_INSERTED_TRIGGER} ON ${target}`],
     [
       'create owner guard trigger',
       `CREATE TRIGGER ${OWNER_GUARD_TRIGGER} BEFORE INSERT OR UPDATE OR DELETE ON ${target}
@@ -41,8 +45,14 @@ async function installTableTriggers(client: SyncClient, table: RegisteredTable):
     ],
     [
       'create capture trigger',
-      `CREATE TRIGGER ${CAPTURE_TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON ${target}
+      // INSERTs are captured per statement (below): one set-based stage insert instead of a call per row.
+      `CREATE TRIGGER ${CAPTURE_TRIGGER} AFTER UPDATE OR DELETE ON ${target}
        FOR EACH ROW EXECUTE FUNCTION sync.capture_registered_row_change(${captureArguments})`,
+    ],
+    [
+      'create insert capture trigger',
+      `CREATE TRIGGER ${CAPTURE_INSERTED_TRIGGER} AFTER INSERT ON ${target} REFERENCING NEW TABLE AS oversync_inserted_rows
+       FOR EACH STATEMENT EXECUTE FUNCTION sync.capture_registered_rows_inserted(${captureArguments})`,
     ],
     [
       'create truncate guard trigger',

@@ -1,0 +1,52 @@
+// Two devices of one user sync through the reference server.
+//   npm start                                   # reference server on http://localhost:8080
+//   node apps/client-node/examples/two-devices.mjs
+import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EXAMPLE_DEVICE_DDL, EXAMPLE_SCHEMA_NAME, EXAMPLE_TABLES, OversqliteClient } from '@oversync/client-node';
+
+const server = process.env.OVERSYNC_URL ?? 'http://localhost:8080';
+const user = process.env.OVERSYNC_USER ?? `demo-${randomUUID().slice(0, 8)}`;
+const folder = mkdtempSync(join(tmpdir(), 'oversync-demo-'));
+
+// The reference app hands out short-lived tokens for any user name.
+async function signIn() {
+  const response = await fetch(`${server}/dummy-signin`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ user, password: 'demo' }),
+  });
+  return (await response.json()).token;
+}
+
+function device(name) {
+  const db = new Database(join(folder, `${name}.sqlite`));
+  db.exec(EXAMPLE_DEVICE_DDL); // the app's own tables; the client adds _sync_* tables and triggers
+  const client = new OversqliteClient(db, { baseUrl: server, tokenProvider: signIn, schema: EXAMPLE_SCHEMA_NAME, tables: EXAMPLE_TABLES });
+  return { db, client };
+}
+
+const phone = device('phone');
+await phone.client.open();
+// Written offline, before the first sign-in: uploaded by the first push.
+phone.db.prepare('INSERT INTO users (id, name, email) VALUES (?, ?, ?)').run(randomUUID(), 'Ada Lovelace', 'ada@example.com');
+console.log('phone attach:', (await phone.client.attach(user)).outcome);
+console.log('phone push:', (await phone.client.pushPending()).outcome);
+
+const laptop = device('laptop');
+await laptop.client.open();
+const attached = await laptop.client.attach(user);
+console.log('laptop attach:', attached.outcome, `(${attached.restore?.rowCount ?? 0} rows from the snapshot)`);
+
+laptop.db.prepare("UPDATE users SET name = 'Ada, Countess of Lovelace'").run();
+await laptop.client.sync();
+await phone.client.sync();
+console.log('phone sees:', phone.db.prepare('SELECT name FROM users').get().name);
+
+for (const d of [phone, laptop]) {
+  await d.client.close();
+  d.db.close();
+}

@@ -1,0 +1,347 @@
+/**
+ * Uploading a frozen outbox and fetching its committed bundle back (spec/client.md §6.3, §6.4):
+ * push session create → chunks → commit, then the committed rows paged into `_sync_push_stage`
+ * and verified against `bundle_hash`. Failure answers map to source recovery, the stale
+ * initialization reset, conflicts or typed HTTP errors.
+ */
+import { SYNC_ROUTES } from '@oversync/protocol';
+import { bundleHashOf } from './bundle-hash.js';
+import type { ClientContext, PushHooks } from './client-context.js';
+import {
+  BundleHashMismatchError,
+  decodeErrorEnvelope,
+  errorMessage,
+  HttpStatusError,
+  PushConflictError,
+  PushRejectedError,
+  renderServerErrorBody,
+  type SourceRecoveryCode,
+  SourceRecoveryRequiredError,
+  SyncProtocolError,
+} from './errors.js';
+import { type JsonObject, type JsonValue, parseJson, stringifyJson } from './json-value.js';
+import { beginSourceRecovery, clearStaleInitialization, prefixError } from './lifecycle.js';
+import type { ManagedTable } from './managed-table.js';
+import { configuredTable, type OutboundSnapshot, pushRequestRow } from './push-outbox.js';
+import { keyJson, localKeyFromKeyJson, localKeyFromWireKey, wireKeyObject } from './row-codec.js';
+import type { RowOp } from './sync-state.js';
+import type { SyncResponse } from './sync-transport.js';
+import { type CommittedBundleHeader, decodeCommit, decodeCommittedRows, decodePushChunk, decodePushConflict, decodePushSession, wireRowProblem } from './wire-decode.js';
+
+/** Runs a one-shot test hook (spec §6.10) and removes it. */
+export async function runHook(ctx: ClientContext, name: keyof Pick<PushHooks, 'beforeCommit' | 'beforeReplay'>): Promise<void> {
+  const hook = ctx.hooks[name];
+  if (!hook) return;
+  delete ctx.hooks[name];
+  await hook();
+}
+
+/** The committed bundle of a push, and whether the server answered `already_committed`. */
+export interface CommittedPush {
+  readonly header: CommittedBundleHeader;
+  readonly alreadyCommitted: boolean;
+}
+
+/** The committed bundle can no longer be fetched (§6.8). */
+export class ReplayPrunedError extends Error {
+  constructor(readonly sourceBundleId: number) {
+    super('committed bundle replay was pruned');
+  }
+}
+
+export async function uploadAndCommit(ctx: ClientContext, snapshot: OutboundSnapshot, signal?: AbortSignal): Promise<CommittedPush> {
+  const outboxBefore = ctx.state.outbox();
+  const createBody: JsonObject = Object.create(null) as JsonObject;
+  createBody.source_bundle_id = snapshot.sourceBundleId;
+  createBody.planned_row_count = snapshot.rows.length;
+  if (ctx.session.pendingInitializationId) createBody.initialization_id = ctx.session.pendingInitializationId;
+  const createResponse = await sendPushRequest(ctx, 'push session', {
+    method: 'POST',
+    path: SYNC_ROUTES.pushSessions,
+    body: stringifyJson(createBody),
+    signal,
+  });
+  if (createResponse.status !== 200) {
+    throw pushFailure(ctx, 'push_session_create', createResponse, snapshot, outboxBefore.state === 'committed_remote');
+  }
+  const created = decodeOrFail(() => decodePushSession(createResponse.body), 'failed to decode push session response');
+
+  if (created.status === 'already_committed') {
+    if (created.sourceBundleId !== snapshot.sourceBundleId) {
+      throw new SyncProtocolError(
+        `push session already_committed response source_bundle_id ${created.sourceBundleId} does not match requested ${snapshot.sourceBundleId}`,
+      );
+    }
+    if (created.sourceId !== ctx.session.sourceId) {
+      throw new SyncProtocolError(
+        `push session already_committed response source_id ${JSON.stringify(created.sourceId)} does not match client ${JSON.stringify(ctx.session.sourceId)}`,
+      );
+    }
+    validateHeader(created, 'push session already_committed response: ');
+    markCommittedRemote(ctx, created);
+    return { header: created, alreadyCommitted: true };
+  }
+  if (created.status !== 'staging') throw new SyncProtocolError(`push session response returned unsupported status ${JSON.stringify(created.status)}`);
+  if (!created.pushId.trim()) throw new SyncProtocolError('push session response missing push_id');
+  if (created.plannedRowCount !== snapshot.rows.length) {
+    throw new SyncProtocolError(`push session response planned_row_count ${created.plannedRowCount} does not match requested ${snapshot.rows.length}`);
+  }
+  if (created.nextExpectedRowOrdinal !== 0) {
+    throw new SyncProtocolError(`push session response next_expected_row_ordinal ${created.nextExpectedRowOrdinal} must be 0`);
+  }
+  ctx.counters.pushSessionsCreated++;
+
+  const pushId = created.pushId;
+  let committedOk = false;
+  try {
+    await uploadChunks(ctx, snapshot, pushId, signal);
+    await runHook(ctx, 'beforeCommit');
+    const commitResponse = await sendPushRequest(ctx, 'push commit', { method: 'POST', path: SYNC_ROUTES.pushSessionCommit(pushId), signal });
+    if (commitResponse.status !== 200) throw pushFailure(ctx, 'push_session_commit', commitResponse, snapshot, false);
+    const header = decodeOrFail(() => decodeCommit(commitResponse.body), 'failed to decode push commit response');
+    validateHeader(header, 'push commit response: ');
+    if (header.sourceId !== ctx.session.sourceId) {
+      throw new SyncProtocolError(
+        `push commit response source_id ${JSON.stringify(header.sourceId)} does not match client ${JSON.stringify(ctx.session.sourceId)}`,
+      );
+    }
+    committedOk = true;
+    markCommittedRemote(ctx, header);
+    return { header, alreadyCommitted: false };
+  } finally {
+    if (!committedOk) {
+      // Best effort; the server expires abandoned sessions anyway.
+      await ctx.transport.send({ method: 'DELETE', path: SYNC_ROUTES.pushSession(pushId), sourceId: ctx.session.sourceId }).catch(() => undefined);
+    }
+  }
+}
+
+async function uploadChunks(ctx: ClientContext, snapshot: OutboundSnapshot, pushId: string, signal?: AbortSignal): Promise<void> {
+  const limit = ctx.config.uploadLimit;
+  for (let start = 0; start < snapshot.rows.length; start += limit) {
+    const slice = snapshot.rows.slice(start, start + limit);
+    const end = start + slice.length;
+    const body = `{"start_row_ordinal":${start},"rows":[${slice.map((row) => stringifyJson(pushRequestRow(row))).join(',')}]}`;
+    const response = await sendPushRequest(ctx, 'push chunk', { method: 'POST', path: SYNC_ROUTES.pushSessionChunks(pushId), body, signal });
+    if (response.status !== 200) throw pushFailure(ctx, 'push_chunk_upload', response, snapshot, false);
+    const chunk = decodeOrFail(() => decodePushChunk(response.body), 'failed to decode push chunk response');
+    if (chunk.pushId.trim() !== pushId) {
+      throw new SyncProtocolError(`push chunk response push_id ${JSON.stringify(chunk.pushId.trim())} does not match requested ${JSON.stringify(pushId)}`);
+    }
+    if (chunk.nextExpectedRowOrdinal !== end) {
+      throw new SyncProtocolError(`push chunk response next_expected_row_ordinal ${chunk.nextExpectedRowOrdinal} does not match expected ${end}`);
+    }
+    ctx.counters.pushChunksUploaded++;
+    ctx.progress({ phase: 'push_upload', done: end, total: snapshot.rows.length });
+  }
+}
+
+async function sendPushRequest(
+  ctx: ClientContext,
+  what: string,
+  request: { method: 'POST' | 'GET'; path: string; body?: string; query?: Record<string, number | undefined>; signal?: AbortSignal },
+): Promise<SyncResponse> {
+  try {
+    return await ctx.transport.send({ ...request, sourceId: ctx.session.sourceId });
+  } catch (err) {
+    throw prefixError(err, `failed to send ${what} request`);
+  }
+}
+
+function decodeOrFail<T>(decode: () => T, context: string): T {
+  try {
+    return decode();
+  } catch (err) {
+    throw new SyncProtocolError(`${context}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+function validateHeader(header: CommittedBundleHeader, prefix: string): void {
+  const problem =
+    header.bundleSeq <= 0
+      ? 'bundle_seq must be positive'
+      : !header.sourceId.trim()
+        ? 'source_id must be non-empty'
+        : header.sourceBundleId <= 0
+          ? 'source_bundle_id must be positive'
+          : header.rowCount <= 0
+            ? 'row_count must be positive'
+            : !header.bundleHash.trim()
+              ? 'bundle_hash must be non-empty'
+              : '';
+  if (problem) throw new SyncProtocolError(prefix + problem);
+}
+
+/** The server committed the tuple: the seed (if any) is done and the outbox awaits replay. */
+function markCommittedRemote(ctx: ClientContext, header: CommittedBundleHeader): void {
+  ctx.state.transaction(() => {
+    ctx.state.updateAttachment({ pendingInitializationId: '' });
+    ctx.state.writeOutbox({
+      ...ctx.state.outbox(),
+      state: 'committed_remote',
+      rowCount: header.rowCount,
+      remoteBundleHash: header.bundleHash,
+      remoteBundleSeq: header.bundleSeq,
+    });
+  });
+  ctx.session.pendingInitializationId = '';
+}
+
+/**
+ * Maps a non-200 push answer (create/chunk/commit) to the error of §5.8, §5.9, §7.1 and §15.1,
+ * persisting source recovery or the stale-initialization reset where required.
+ */
+function pushFailure(ctx: ClientContext, operation: string, response: SyncResponse, snapshot: OutboundSnapshot, committedRemote: boolean): Error {
+  const envelope = decodeErrorEnvelope(response.body);
+  const code = envelope?.code.trim() ?? '';
+  if (code === 'initialization_expired' || code === 'initialization_stale') {
+    clearStaleInitialization(ctx);
+    return new HttpStatusError(
+      operation,
+      response.status,
+      code,
+      envelope?.message ?? '',
+      response.body,
+      `server returned status ${response.status}: ${renderServerErrorBody(response.body)}; reconnect required`,
+    );
+  }
+  if (response.status === 409 && operation !== 'push_chunk_upload') {
+    const recovery = recoveryCodeFor(operation, code);
+    if (code === 'history_pruned' && committedRemote) return new ReplayPrunedError(snapshot.sourceBundleId);
+    if (recovery) {
+      const replacedBy = envelope?.members.replaced_by_source_id;
+      beginSourceRecovery(ctx, recovery, code === 'source_retired' && typeof replacedBy === 'string' ? replacedBy : '');
+      return new SourceRecoveryRequiredError(recovery, envelope?.message ?? '');
+    }
+  }
+  if (response.status === 409 && decodePushConflict(response.body)) {
+    return new PushConflictError(response.status, response.body, decodePushConflict(response.body));
+  }
+  const permanent =
+    (operation === 'push_chunk_upload' && code === 'push_chunk_invalid') ||
+    (operation === 'push_session_commit' && (code === 'push_commit_invalid' || code === 'push_session_commit_failed'));
+  if (permanent) return new PushRejectedError(response.status, code, envelope?.message ?? '', snapshot.rows.length);
+  return new HttpStatusError(operation, response.status, code, envelope?.message ?? '', response.body);
+}
+
+function recoveryCodeFor(operation: string, code: string): SourceRecoveryCode | null {
+  if (operation === 'push_session_create' && (code === 'history_pruned' || code === 'source_sequence_out_of_order' || code === 'source_retired')) {
+    return code;
+  }
+  if (operation === 'push_session_commit' && (code === 'source_sequence_changed' || code === 'source_retired')) return code;
+  return null;
+}
+
+// ---- committed bundle fetch (§6.4) ------------------------------------------------------------------
+
+export async function fetchCommittedBundle(ctx: ClientContext, header: CommittedBundleHeader, signal?: AbortSignal): Promise<void> {
+  ctx.state.stmt('DELETE FROM _sync_push_stage').run();
+  const insert = ctx.state.stmt(
+    'INSERT INTO _sync_push_stage(bundle_seq, row_ordinal, schema_name, table_name, key_json, op, row_version, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  let after: number | undefined;
+  let staged = 0;
+  for (;;) {
+    const response = await sendPushRequest(ctx, 'committed bundle chunk', {
+      method: 'GET',
+      path: SYNC_ROUTES.committedBundleRows(header.bundleSeq),
+      query: { after_row_ordinal: after, max_rows: ctx.config.downloadLimit },
+      signal,
+    });
+    if (response.status === 409 && decodeErrorEnvelope(response.body)?.code === 'history_pruned') {
+      throw new ReplayPrunedError(header.sourceBundleId);
+    }
+    if (response.status !== 200) {
+      const envelope = decodeErrorEnvelope(response.body);
+      throw new HttpStatusError('committed_bundle_chunk_fetch', response.status, envelope?.code ?? '', envelope?.message ?? '', response.body);
+    }
+    const page = decodeOrFail(() => decodeCommittedRows(response.body), 'failed to decode committed bundle chunk response');
+    validateCommittedPage(header, page, after);
+    const first = after === undefined ? 0 : after + 1;
+    ctx.state.transaction(() => {
+      page.rows.forEach((row, i) => {
+        if (row.schema !== ctx.schema) throw new SyncProtocolError(`committed bundle row schema ${row.schema} does not match client schema ${ctx.schema}`);
+        const table = configuredTable(ctx, row.table);
+        const localKey = localKeyFromWireKey(table, row.key);
+        insert.run(
+          header.bundleSeq,
+          first + i,
+          row.schema,
+          table.name,
+          keyJson(table, localKey),
+          row.op,
+          row.rowVersion,
+          row.op === 'DELETE' || row.payload === undefined ? null : stringifyJson(row.payload),
+        );
+      });
+    });
+    staged += page.rows.length;
+    ctx.counters.committedBundleChunksRead++;
+    after = page.nextRowOrdinal;
+    if (!page.hasMore) break;
+  }
+  if (staged !== header.rowCount) {
+    throw new SyncProtocolError(`staged committed bundle row count ${staged} does not match expected row_count ${header.rowCount}`);
+  }
+  const hash = bundleHashOf(stagedPushRows(ctx, header.bundleSeq).map((row) => ({ ...row, key: row.wireKey })));
+  if (hash !== header.bundleHash) throw new BundleHashMismatchError(header.bundleSeq, header.bundleHash, hash, 'staged committed bundle');
+}
+
+function validateCommittedPage(header: CommittedBundleHeader, page: ReturnType<typeof decodeCommittedRows>, after: number | undefined): void {
+  const mismatch = (field: string, got: string | number, want: string | number) =>
+    new SyncProtocolError(
+      `committed bundle chunk response ${field} ${typeof got === 'string' ? JSON.stringify(got) : got} does not match expected ${
+        typeof want === 'string' ? JSON.stringify(want) : want
+      }`,
+    );
+  if (page.bundleSeq !== header.bundleSeq) throw mismatch('bundle_seq', page.bundleSeq, header.bundleSeq);
+  if (page.sourceId !== header.sourceId) throw mismatch('source_id', page.sourceId, header.sourceId);
+  if (page.sourceBundleId !== header.sourceBundleId) throw mismatch('source_bundle_id', page.sourceBundleId, header.sourceBundleId);
+  if (page.rowCount !== header.rowCount) throw mismatch('row_count', page.rowCount, header.rowCount);
+  if (page.bundleHash !== header.bundleHash) throw mismatch('bundle_hash', page.bundleHash, header.bundleHash);
+  const expectedNext = (after ?? -1) + page.rows.length;
+  if (page.nextRowOrdinal !== expectedNext) {
+    throw new SyncProtocolError(`committed bundle chunk response next_row_ordinal ${page.nextRowOrdinal} does not match expected ${expectedNext}`);
+  }
+  if (page.hasMore && page.rows.length === 0) throw new SyncProtocolError('committed bundle chunk response with has_more=true must include at least one row');
+  page.rows.forEach((row, i) => {
+    const problem = wireRowProblem(row);
+    if (problem) throw new SyncProtocolError(`invalid committed bundle row ${i}: ${problem}`);
+  });
+}
+
+
+export interface StagedPushRow {
+  readonly rowOrdinal: number;
+  readonly schema: string;
+  readonly table: string;
+  readonly managed: ManagedTable;
+  readonly keyJson: string;
+  readonly localKey: string;
+  readonly wireKey: Record<string, string>;
+  readonly op: RowOp;
+  readonly rowVersion: number;
+  readonly payload: JsonValue | undefined;
+}
+
+export function stagedPushRows(ctx: ClientContext, bundleSeq: number): StagedPushRow[] {
+  const rows = ctx.state
+    .stmt('SELECT row_ordinal, schema_name, table_name, key_json, op, row_version, payload FROM _sync_push_stage WHERE bundle_seq = ? ORDER BY row_ordinal')
+    .all(bundleSeq) as { row_ordinal: number; schema_name: string; table_name: string; key_json: string; op: RowOp; row_version: number; payload: string | null }[];
+  return rows.map((r) => {
+    const managed = configuredTable(ctx, r.table_name);
+    const localKey = localKeyFromKeyJson(r.schema_name, managed, r.key_json);
+    return {
+      rowOrdinal: Number(r.row_ordinal),
+      schema: r.schema_name,
+      table: r.table_name,
+      managed,
+      keyJson: r.key_json,
+      localKey,
+      wireKey: wireKeyObject(managed, localKey) as Record<string, string>,
+      op: r.op,
+      rowVersion: Number(r.row_version),
+      payload: r.payload === null ? undefined : parseJson(r.payload),
+    };
+  });
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from '@jest/globals';
+import { readWatchStream } from './watch-stream.js';
+import type { WatchEvent } from './wire-decode.js';
+
+function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return new ReadableStream({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(encoder.encode(chunk));
+      controller.close();
+    },
+  });
+}
+
+async function collect(...chunks: string[]): Promise<{ events: WatchEvent[]; activity: number }> {
+  const events: WatchEvent[] = [];
+  let activity = 0;
+  await readWatchStream(streamOf(...chunks), { onEvent: (e) => events.push(e), onActivity: () => activity++ });
+  return { events, activity };
+}
+
+describe('watch stream', () => {
+  it('decodes bundle events split across chunks and ignores heartbeats and other fields', async () => {
+    const { events, activity } = await collect(
+      'event: bundle\ndata: {"bundle_seq":7}\n\n: heartbeat\n\n',
+      'id: 1\nretry: 10\nevent: bund',
+      'le\r\ndata: {"bundle_seq":8,"source_id":"device-b",\ndata: "source_bundle_id":3}\r\n\r\nevent: other\ndata: {}\n\n',
+    );
+    expect(events).toEqual([
+      { bundleSeq: 7, sourceId: '', sourceBundleId: 0 },
+      { bundleSeq: 8, sourceId: 'device-b', sourceBundleId: 3 },
+    ]);
+    expect(activity).toBe(3);
+  });
+
+  it('rejects malformed bundle data', async () => {
+    await expect(collect('event: bundle\ndata: {"source_id":"x"}\n\n')).rejects.toThrow('bundle watch event missing bundle_seq');
+    await expect(collect('event: bundle\ndata: nope\n\n')).rejects.toThrow(/^decode bundle watch event: /);
+  });
+});

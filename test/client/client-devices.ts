@@ -1,0 +1,113 @@
+/**
+ * Devices for client ⇄ server e2e suites: a SQLite file with the reference app's tables and an
+ * `OversqliteClient` signed in against a `startTestApp()` server, plus PostgreSQL reads of the
+ * server's business rows for comparisons.
+ */
+import Database from 'better-sqlite3';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from '@jest/globals';
+import pg from 'pg';
+import { OversqliteClient, type OversqliteClientOptions } from '@oversync/client-node';
+import { EXAMPLE_DEVICE_DDL, EXAMPLE_TABLES } from '../../apps/client-node/src/example-schema.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+export interface ServerContext {
+  t: TestApp;
+  pg: pg.Client;
+}
+
+/** Starts the reference app and a PostgreSQL connection for the suite; both end after it. */
+export function useTestServer(): ServerContext {
+  const context = {} as ServerContext;
+  beforeAll(async () => {
+    context.t = await startTestApp();
+    context.pg = await connectPg(context.t);
+  });
+  afterAll(async () => {
+    await context.pg.end();
+    await context.t.close();
+  });
+  return context;
+}
+
+export interface Device {
+  readonly path: string;
+  db: Database.Database;
+  client: OversqliteClient;
+  /** Simulates a process kill + restart: drops the client object and reopens the file. */
+  restart(options?: Partial<OversqliteClientOptions>): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A device of `user` (its SQLite file holds the example tables). Not opened or attached. */
+export async function newDevice(t: TestApp, user: string, options: Partial<OversqliteClientOptions> = {}): Promise<Device> {
+  const path = join(mkdtempSync(join(tmpdir(), 'oversync-device-')), 'device.sqlite');
+  let token: string | null = null;
+  const make = (db: Database.Database, extra: Partial<OversqliteClientOptions>) =>
+    new OversqliteClient(db, {
+      baseUrl: t.baseUrl,
+      tokenProvider: async () => (token ??= await t.signIn(user)),
+      schema: 'business',
+      tables: EXAMPLE_TABLES,
+      retryPolicy: { enabled: true, maxAttempts: 3, initialBackoffMs: 5, maxBackoffMs: 20 },
+      ...options,
+      ...extra,
+    });
+  const db = new Database(path);
+  db.exec(EXAMPLE_DEVICE_DDL);
+  const device: Device = {
+    path,
+    db,
+    client: make(db, {}),
+    async restart(extra = {}) {
+      await device.client.close();
+      device.db.close();
+      device.db = new Database(path);
+      device.client = make(device.db, extra);
+    },
+    async close() {
+      await device.client.close();
+      device.db.close();
+    },
+  };
+  return device;
+}
+
+/** A device that opened and attached. */
+export async function attachedDevice(t: TestApp, user: string, options: Partial<OversqliteClientOptions> = {}): Promise<Device> {
+  const device = await newDevice(t, user, options);
+  await device.client.open();
+  await device.client.attach(user);
+  return device;
+}
+
+/** Server rows of a business table for one user, as text columns, ordered by id. */
+export async function serverRows(pgClient: pg.Client, user: string, table: string, columns: string): Promise<Record<string, string | null>[]> {
+  const result = await pgClient.query(`SELECT ${columns} FROM business.${table} WHERE _sync_scope_id = $1 ORDER BY id`, [user]);
+  return result.rows as Record<string, string | null>[];
+}
+
+export async function connectPg(t: TestApp): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: t.db.url });
+  await client.connect();
+  return client;
+}
+
+export async function bundleCount(pgClient: pg.Client, user: string): Promise<number> {
+  const result = await pgClient.query(
+    'SELECT COUNT(*)::int AS n FROM sync.bundle_log bl JOIN sync.user_state us ON us.user_pk = bl.user_pk WHERE us.user_id = $1',
+    [user],
+  );
+  return (result.rows[0] as { n: number }).n;
+}
+
+export async function injectFailure(t: TestApp, endpoint: string, count: number, status: number): Promise<void> {
+  const response = await fetch(`${t.baseUrl}/test/failures`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ endpoint, count, status }),
+  });
+  if (response.status !== 200) throw new Error(`arming failure injector failed: ${response.status} ${await response.text()}`);
+}

@@ -1,0 +1,140 @@
+import { describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { ClientWinsResolver, keepMerged, PushConflictRetryExhaustedError, resolverFrom, type FetchLike, type OversqliteClientOptions } from '@oversync/client-node';
+import { SyncHttp } from '../support/sync-http.js';
+import { attachedDevice, bundleCount, type Device, serverRows, useTestServer } from './client-devices.js';
+
+/** Local users as the server renders them, for equality with PostgreSQL. */
+function localUsers(device: Device): Record<string, string | null>[] {
+  return device.db.prepare('SELECT id, name, email FROM users ORDER BY id').all() as Record<string, string | null>[];
+}
+
+function outbox(device: Device): { state: string; rows: number; dirty: number } {
+  const state = (device.db.prepare('SELECT state FROM _sync_outbox_bundle').get() as { state: string }).state;
+  const rows = (device.db.prepare('SELECT COUNT(*) AS n FROM _sync_outbox_rows').get() as { n: number }).n;
+  const dirty = (device.db.prepare('SELECT COUNT(*) AS n FROM _sync_dirty_rows').get() as { n: number }).n;
+  return { state, rows, dirty };
+}
+
+describe('client ⇄ server: crashes between push steps lose and duplicate nothing', () => {
+  const server = useTestServer();
+
+  it.each([
+    ['after the freeze, before any upload', 'freeze'],
+    ['between two chunk uploads', 'chunk'],
+    ['after the chunks, before commit', 'commit'],
+    ['after the server committed, before the response arrived', 'lost-commit'],
+    ['after commit, before the local replay', 'replay'],
+  ])('killed %s', async (_label, point) => {
+    const user = `crash-${point}`;
+    let failCreate = point === 'freeze';
+    let failChunk = point === 'chunk';
+    let loseCommit = point === 'lost-commit';
+    let chunks = 0;
+    const faulty: FetchLike = async (input, init) => {
+      if (failCreate && input.endsWith('/sync/push-sessions')) throw new Error('process killed before the upload');
+      if (input.includes('/chunks') && failChunk && ++chunks === 2) throw new Error('process killed during upload');
+      const response = await fetch(input, init);
+      if (input.endsWith('/commit') && loseCommit) throw new Error('process killed before the commit response arrived');
+      return response;
+    };
+    const device = await attachedDevice(server.t, user, { fetch: faulty, uploadLimit: 2 });
+    const ids = Array.from({ length: 5 }, () => randomUUID()).sort();
+    for (const [i, id] of ids.entries()) device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(id, `n${i}`, `e${i}@x.test`);
+    if (point === 'commit') device.client.setBeforePushCommitHook(() => { throw new Error('killed'); });
+    if (point === 'replay') device.client.setBeforePushReplayHook(() => { throw new Error('killed'); });
+    await expect(device.client.pushPending()).rejects.toThrow(/killed/);
+    expect(outbox(device)).toMatchObject({ rows: 5, state: point === 'replay' ? 'committed_remote' : 'prepared' });
+    // A write while "dead" is not part of the frozen bundle.
+    const late = randomUUID();
+    device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(late, 'late', 'late@x.test');
+
+    failCreate = false;
+    failChunk = false;
+    loseCommit = false;
+    await device.restart();
+    await device.client.open();
+    expect((await device.client.attach(user)).outcome).toBe('resumed_attached_state');
+    expect((await device.client.pushPending()).outcome).toBe('committed');
+    expect(outbox(device)).toEqual({ state: 'none', rows: 0, dirty: 1 });
+    expect((await device.client.sync()).pushOutcome).toBe('committed');
+    expect(await bundleCount(server.pg, user)).toBe(2);
+    expect(await serverRows(server.pg, user, 'users', 'id::text, name, email')).toEqual(localUsers(device));
+    expect(localUsers(device)).toHaveLength(6);
+    const other = await attachedDevice(server.t, user);
+    expect(localUsers(other)).toEqual(localUsers(device));
+    await other.close();
+    await device.close();
+  });
+});
+
+describe('client ⇄ server: conflicts with each built-in resolver', () => {
+  const server = useTestServer();
+
+  /** The device pushed row `id` (version v); a peer then updated it (v+1); the device edits it offline. */
+  async function staleEdit(user: string, options: Partial<OversqliteClientOptions> = {}) {
+    const device = await attachedDevice(server.t, user, options);
+    const id = randomUUID();
+    const sibling = randomUUID();
+    device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(id, 'Ada', 'ada@device');
+    await device.client.pushPending();
+    const version = await device.client.lastBundleSeqSeen();
+    const peer = new SyncHttp(server.t.baseUrl, await server.t.signIn(user), `${user}-peer`);
+    const peerPush = await peer.push(1, [
+      { schema: 'business', table: 'users', key: { id }, op: 'UPDATE', base_row_version: version, payload: { id, name: 'Ada (peer)', email: 'ada@peer' } },
+    ]);
+    expect(peerPush.status).toBe(200);
+    device.db.prepare('UPDATE users SET email = ? WHERE id = ?').run('ada@device-2', id);
+    device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(sibling, 'sibling', 's@device');
+    return { device, id, sibling, peer };
+  }
+
+  it('server-wins (default) adopts the server row and still pushes the sibling row', async () => {
+    const { device, id, sibling } = await staleEdit('conflict-server');
+    expect((await device.client.sync()).pushOutcome).toBe('committed');
+    expect(device.db.prepare('SELECT name, email FROM users WHERE id = ?').get(id)).toEqual({ name: 'Ada (peer)', email: 'ada@peer' });
+    expect(await serverRows(server.pg, 'conflict-server', 'users', 'id::text, name, email')).toEqual(localUsers(device));
+    expect(localUsers(device).map((u) => u.id)).toContain(sibling);
+    await device.close();
+  });
+
+  it('client-wins rebases the local row and overwrites the server row', async () => {
+    const { device, id } = await staleEdit('conflict-client', { resolver: new ClientWinsResolver() });
+    expect((await device.client.sync()).pushOutcome).toBe('committed');
+    expect(device.db.prepare('SELECT name, email FROM users WHERE id = ?').get(id)).toEqual({ name: 'Ada', email: 'ada@device-2' });
+    expect(await serverRows(server.pg, 'conflict-client', 'users', 'id::text, name, email')).toEqual(localUsers(device));
+    await device.close();
+  });
+
+  it('keep-merged writes the merged row on both sides', async () => {
+    const merge = resolverFrom((c) => keepMerged({ ...c.serverRowPayload!, email: (c.localPayload as { email: string }).email }));
+    const { device, id } = await staleEdit('conflict-merged', { resolver: merge });
+    expect((await device.client.sync()).pushOutcome).toBe('committed');
+    expect(device.db.prepare('SELECT name, email FROM users WHERE id = ?').get(id)).toEqual({ name: 'Ada (peer)', email: 'ada@device-2' });
+    expect(await serverRows(server.pg, 'conflict-merged', 'users', 'id::text, name, email')).toEqual(localUsers(device));
+    await device.close();
+  });
+
+  it('stops after two automatic retries when a peer wins every race', async () => {
+    let race: { peer: SyncHttp; id: string } | null = null;
+    let peerBundle = 2;
+    const racing: FetchLike = async (input, init) => {
+      if (race && input.endsWith('/commit')) {
+        const stable = ((await race.peer.get('/sync/pull?after_bundle_seq=0').expect(200)).body as { stable_bundle_seq: number }).stable_bundle_seq;
+        const row = { schema: 'business', table: 'users', key: { id: race.id }, op: 'UPDATE', base_row_version: stable, payload: { id: race.id, name: `peer ${peerBundle}`, email: 'p' } };
+        expect((await race.peer.push(peerBundle++, [row])).status).toBe(200);
+      }
+      return fetch(input, init);
+    };
+    const { device, id, peer } = await staleEdit('conflict-race', { resolver: new ClientWinsResolver(), fetch: racing });
+    race = { peer, id };
+    const error = await device.client.pushPending().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PushConflictRetryExhaustedError);
+    expect(error).toMatchObject({ retryCount: 2, remainingDirtyCount: 2 });
+    race = null;
+    expect((await device.client.pushPending()).outcome).toBe('committed');
+    expect(device.db.prepare('SELECT email FROM users WHERE id = ?').get(id)).toEqual({ email: 'ada@device-2' });
+    expect(await serverRows(server.pg, 'conflict-race', 'users', 'id::text, name, email')).toEqual(localUsers(device));
+    await device.close();
+  });
+});

@@ -1,0 +1,78 @@
+import { describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { attachedDevice, type Device, serverRows, useTestServer } from './client-devices.js';
+
+/** Every business table of a device, as comparable text. */
+function dump(device: Device): Record<string, unknown[]> {
+  const q = (sql: string) => device.db.prepare(sql).all();
+  return {
+    users: q('SELECT id, name, email FROM users ORDER BY id'),
+    posts: q('SELECT id, title, content, author_id FROM posts ORDER BY id'),
+    files: q('SELECT hex(id) AS id, name, hex(data) AS data FROM files ORDER BY id'),
+    file_reviews: q('SELECT hex(id) AS id, review, hex(file_id) AS file_id FROM file_reviews ORDER BY id'),
+    typed_rows: q('SELECT id, name, note, CAST(count_value AS TEXT) AS count_value, enabled_flag, rating, hex(data) AS data FROM typed_rows ORDER BY id'),
+  };
+}
+
+describe('client ⇄ server: two devices of one user (needs snapshot sessions)', () => {
+  const server = useTestServer();
+
+  it('hydrates a second device from a paged snapshot, then both converge after interleaved offline writes', async () => {
+    const a = await attachedDevice(server.t, 'pair');
+    const users = Array.from({ length: 25 }, () => randomUUID()).sort();
+    a.db.exec('BEGIN');
+    for (const [i, id] of users.entries()) a.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(id, `user ${i}`, `u${i}@x.test`);
+    const fileId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex');
+    a.db.prepare('INSERT INTO files(id, name, data) VALUES (?, ?, ?)').run(fileId, 'blob.bin', Buffer.from([0, 255, 1, 254]));
+    a.db
+      .prepare('INSERT INTO typed_rows(id, name, count_value, enabled_flag, rating, data) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(randomUUID(), 'big', 9007199254740993n, 1, 0.1, Buffer.from('cafebabe', 'hex'));
+    a.db.exec('COMMIT');
+    expect((await a.client.pushPending()).outcome).toBe('committed');
+
+    const b = await attachedDevice(server.t, 'pair', { snapshotChunkRows: 10 });
+    expect(b.client.snapshotTransferDiagnostics().chunksFetched).toBe(3);
+    expect(dump(b)).toEqual(dump(a));
+
+    // Interleaved offline writes on both devices, including an FK parent/child pair created on B.
+    a.db.prepare("UPDATE users SET name = 'renamed on A' WHERE id = ?").run(users[0]);
+    a.db.prepare('DELETE FROM users WHERE id = ?').run(users[1]);
+    const authorId = randomUUID();
+    const postId = randomUUID();
+    b.db.exec('BEGIN');
+    b.db.prepare('INSERT INTO posts(id, title, content, author_id) VALUES (?, ?, ?, ?)').run(postId, 'from B', 'body', authorId);
+    b.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(authorId, 'author on B', 'b@x.test');
+    b.db.exec('COMMIT');
+    b.db.prepare("UPDATE users SET email = 'b-edit@x.test' WHERE id = ?").run(users[2]);
+
+    await a.client.sync();
+    await b.client.sync();
+    await a.client.sync();
+    expect(dump(a)).toEqual(dump(b));
+    expect(await serverRows(server.pg, 'pair', 'users', 'id::text AS id, name, email')).toEqual(dump(a).users);
+    await a.close();
+    await b.close();
+  });
+
+  it('rebuilds from a snapshot when the pull checkpoint fell behind the retained floor', async () => {
+    const a = await attachedDevice(server.t, 'pruned');
+    a.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), 'first', 'f@x.test');
+    await a.client.pushPending();
+    const b = await attachedDevice(server.t, 'pruned');
+    for (let i = 0; i < 3; i++) {
+      a.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), `more ${i}`, 'm@x.test');
+      await a.client.pushPending();
+    }
+    const floor = await fetch(`${server.t.baseUrl}/test/retention-floor`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ user_id: 'pruned', retained_bundle_floor: 3 }),
+    });
+    expect(floor.status).toBe(200);
+    const report = await b.client.pullToStable();
+    expect(report).toMatchObject({ outcome: 'applied_snapshot', restore: { bundleSeq: 4, rowCount: 4 } });
+    expect(dump(b)).toEqual(dump(a));
+    await a.close();
+    await b.close();
+  });
+});
