@@ -1,0 +1,79 @@
+import http from 'node:http';
+
+/** One HTTP request as the fuzzers build it: any method, a raw path, repeated headers, raw body bytes. */
+export interface RawRequest {
+  method: string;
+  /** path and query exactly as they go on the request line (Node accepts bytes 0x21–0xFF) */
+  path: string;
+  /** header lines in order; an array value sends the header once per element */
+  headers: Array<[string, string | string[]]>;
+  body?: Buffer;
+  /**
+   * How the body is framed: `exact` Content-Length, `chunked` transfer encoding, `short` (declares
+   * fewer bytes than sent: the server reads a truncated body), `long` (declares more than sent: the
+   * server waits, the client gives up and closes).
+   */
+  framing?: 'exact' | 'chunked' | 'short' | 'long';
+}
+
+export interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  /** raw header lines as received (name, value, name, value, …) */
+  rawHeaders: string[];
+  body: Buffer;
+  /** true when the response was a server-sent event stream that the client closed after the headers */
+  stream: boolean;
+}
+
+/** The answer, or `undefined` when the server sent none before `timeoutMs` (then the socket is closed). */
+export function sendRaw(baseUrl: string, request: RawRequest, timeoutMs = 10_000): Promise<RawResponse | undefined> {
+  const url = new URL(baseUrl);
+  const body = request.body ?? Buffer.alloc(0);
+  const framing = request.framing ?? 'exact';
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: url.hostname, port: url.port, method: request.method, path: request.path, agent: false, setHost: true });
+    for (const [name, value] of request.headers) req.setHeader(name, value);
+    if (framing === 'exact' && (body.length > 0 || request.method === 'POST')) req.setHeader('Content-Length', body.length);
+    if (framing === 'short') req.setHeader('Content-Length', Math.floor(body.length / 2));
+    if (framing === 'long') req.setHeader('Content-Length', body.length + 16);
+    const timer = setTimeout(() => {
+      req.destroy();
+      resolve(undefined);
+    }, timeoutMs);
+    req.on('response', (res) => {
+      if (res.statusCode === 200 && String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+        clearTimeout(timer);
+        resolve({ status: 200, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.alloc(0), stream: true });
+        req.destroy();
+        return;
+      }
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks), stream: false });
+      });
+      res.on('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      // the server may answer (e.g. 413) and close before the whole body was written
+      if (error.code === 'EPIPE' || error.code === 'ECONNRESET') resolve(undefined);
+      else reject(error);
+    });
+    if (body.length > 0) req.write(body);
+    req.end();
+  });
+}
+
+/** A one-line description of a request for failure messages (bodies abbreviated). */
+export function describeRequest(request: RawRequest): string {
+  const body = request.body ?? Buffer.alloc(0);
+  const shown = body.length > 300 ? `${JSON.stringify(body.subarray(0, 300).toString('latin1'))}… (${body.length} bytes)` : JSON.stringify(body.toString('latin1'));
+  const headers = request.headers.map(([name, value]) => `${name}: ${JSON.stringify(value).slice(0, 120)}`).join(' | ');
+  return `${request.method} ${request.path.length > 200 ? `${request.path.slice(0, 200)}… (${request.path.length} chars)` : request.path} [${headers}] framing=${request.framing ?? 'exact'} body=${shown}`;
+}
