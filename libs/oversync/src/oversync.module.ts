@@ -20,6 +20,7 @@ import { SyncController } from './http/sync.controller.js';
 import { SyncxController } from './health/syncx.controller.js';
 import { SyncBodyMiddleware } from './http/sync-body.middleware.js';
 import { SyncFallbackController } from './http/sync-fallback.controller.js';
+import { SyncRoutingErrorLayer } from './http/sync-routing-error.layer.js';
 import { SnapshotController } from './snapshot/snapshot.controller.js';
 import { SnapshotSessionService } from './snapshot/snapshot-session.service.js';
 import { OversyncScopeService } from './scope/oversync-scope.service.js';
@@ -64,6 +65,7 @@ import { BundleChangeListener } from './watch/bundle-change-listener.js';
     CapabilitiesService,
     SyncStatusService,
     SyncBodyMiddleware,
+    SyncRoutingErrorLayer,
     SnapshotSessionService,
     OversyncScopeService,
     OversyncSessionSweeper,

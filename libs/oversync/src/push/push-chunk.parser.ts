@@ -116,34 +116,41 @@ function exactMember(object: ExactObject, name: string): ExactJson | undefined {
   return found;
 }
 
+const LOWER_IDENTIFIER = /^[a-z0-9_]+$/;
+
+/** Steps 11–17 of §4.2.2, writing the canonical text directly (column names are [a-z0-9_], no escaping). */
 function payloadApply(payload: ExactJson, table: RegisteredTable, key: string, where: string): string {
   if (!isExactObject(payload) || !withinDoubleRange(payload)) throw invalid(`payload for ${where} must be a JSON object`);
-  const members = new Map<string, ExactJson>();
-  const spelled = new Map<string, string>();
+  // Step 12 before any column rule, as the reference; any letter case (§8.3).
+  for (const [name] of payload.members) {
+    if (name.length === 14 && goToLower(name) === '_sync_scope_id') throw invalid(`payload for ${where} must not include hidden scope column "_sync_scope_id"`);
+  }
+  const byColumn = new Map<string, { name: string; value: ExactJson }>();
   for (const [name, value] of payload.members) {
-    const column = goToLower(name);
-    if (column === '_sync_scope_id') throw invalid(`payload for ${where} must not include hidden scope column "_sync_scope_id"`);
+    const column = LOWER_IDENTIFIER.test(name) ? name : goToLower(name);
     if (!IDENTIFIER.test(column)) throw invalid(`payload for ${where} contains invalid column ${goQuote(name)}`);
     // The reference writes NULL for a mixed-case member and fails on unknown ones at commit (§8.3): reject early.
     if (!table.columnTypes.has(column)) throw invalid(`payload for ${where} contains unknown column ${goQuote(name)}`);
-    const previous = spelled.get(column);
-    if (previous !== undefined && previous !== name) throw invalid(`payload for ${where} contains column ${goQuote(column)} more than once`);
-    spelled.set(column, name);
-    members.delete(column);
-    members.set(column, value);
+    const previous = byColumn.get(column);
+    if (previous !== undefined && previous.name !== name) throw invalid(`payload for ${where} contains column ${goQuote(column)} more than once`);
+    byColumn.set(column, { name, value });
   }
-  const keyMember = members.get(table.keyColumn);
-  if (keyMember === undefined) members.set(table.keyColumn, key);
-  else if (keyMember !== key) throw invalid(`payload key ${where}.${table.keyColumn} must match request key`);
-  for (const [column, value] of members) {
-    if (table.columnTypes.get(column) !== 'bytea' || value === null) continue;
-    const name = spelled.get(column) ?? column;
-    if (typeof value !== 'string') throw invalid(`payload binary field ${where}.${name} must be a base64 string`);
-    const compact = value.replace(/[\r\n]/g, '');
-    if (!BASE64.test(compact)) throw invalid(`payload binary field ${where}.${name} must be valid base64`);
-    members.set(column, `\\x${Buffer.from(compact, 'base64').toString('hex')}`);
+  const keyMember = byColumn.get(table.keyColumn);
+  if (keyMember === undefined) byColumn.set(table.keyColumn, { name: table.keyColumn, value: key });
+  else if (keyMember.value !== key) throw invalid(`payload key ${where}.${table.keyColumn} must match request key`);
+  const parts: string[] = [];
+  for (const column of [...byColumn.keys()].sort()) {
+    const member = byColumn.get(column)!;
+    let value = member.value;
+    if (value !== null && table.columnTypes.get(column) === 'bytea') {
+      if (typeof value !== 'string') throw invalid(`payload binary field ${where}.${member.name} must be a base64 string`);
+      const compact = value.replace(/[\r\n]/g, '');
+      if (!BASE64.test(compact)) throw invalid(`payload binary field ${where}.${member.name} must be valid base64`);
+      value = `\\x${Buffer.from(compact, 'base64').toString('hex')}`;
+    }
+    parts.push(`"${column}":${canonicalExactJson(value)}`);
   }
-  return canonicalExactJson({ kind: 'object', members: [...members.entries()] });
+  return `{${parts.join(',')}}`;
 }
 
 function withinDoubleRange(value: ExactJson): boolean {

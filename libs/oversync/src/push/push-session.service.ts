@@ -6,6 +6,7 @@ import { runInTransaction, runRetryable, sqlState, type SyncClient, type SyncDat
 import { withUserLock } from '../database/user-lock.js';
 import { badRequest, conflict, forbidden, gone, notFound, OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
+import { StageTimer } from '../lifecycle/stage-timer.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import {
@@ -111,8 +112,11 @@ export class PushSessionService {
 
   uploadChunk(actor: SyncActor, pushId: string, body: string): Promise<{ nextExpectedRowOrdinal: bigint }> {
     return this.lifecycle.run(async () => {
+      const timer = new StageTimer('push_chunk');
       const chunk = parsePushChunk(body, this.schema.catalog, this.config.maxRowsPerPushChunk);
+      timer.mark('parse_validate');
       return this.underUserLock(actor, async (client) => {
+        timer.mark('lock');
         const session = await this.loadSession(client, actor, pushId);
         if (session.initialization_id) {
           await requireActiveInitializationLease(client, actor.userId, session.source_id, session.initialization_id, this.config.initializationLeaseTtlMs);
@@ -123,26 +127,30 @@ export class PushSessionService {
         }
         const next = chunk.startRowOrdinal + BigInt(chunk.rows.length);
         if (next > BigInt(session.planned_row_count)) throw badRequest('push_chunk_invalid', 'chunk exceeds planned_row_count');
+        timer.mark('session');
         const start = Number(chunk.startRowOrdinal);
+        // Payloads as one newline-joined text (canonical JSON has no raw newline), keys as hex: no per-element escaping.
         await client.query(
           `INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload_apply)
-           SELECT $1, r.row_ordinal, r.table_id, r.key_bytes, r.op_code, r.base_bundle_seq, r.payload::json
-             FROM unnest($2::int8[], $3::int4[], $4::bytea[], $5::int2[], $6::int8[], $7::text[])
-               AS r(row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload)`,
+           SELECT $1, $2::int8 + m.ord - 1, m.table_id, decode(m.key_hex, 'hex'), m.op_code, m.base_bundle_seq, NULLIF(p.payload, '')::json
+             FROM unnest($3::int4[], $4::text[], $5::int2[], $6::int8[]) WITH ORDINALITY AS m(table_id, key_hex, op_code, base_bundle_seq, ord)
+             JOIN regexp_split_to_table($7, E'\\n') WITH ORDINALITY AS p(payload, ord) ON p.ord = m.ord`,
           [
             session.push_id,
-            chunk.rows.map((_, i) => start + i),
+            start,
             chunk.rows.map((r) => r.table.tableId),
-            chunk.rows.map((r) => r.keyBytes),
+            chunk.rows.map((r) => r.keyBytes.toString('hex')),
             chunk.rows.map((r) => OP_CODES[r.op]),
             chunk.rows.map((r) => r.baseRowVersion.toString()),
-            chunk.rows.map((r) => r.payloadApply),
+            chunk.rows.map((r) => r.payloadApply ?? '').join('\n'),
           ],
         );
         await client.query(
           `UPDATE sync.push_sessions SET next_expected_row_ordinal = $2, expires_at = now() + $3 * interval '1 millisecond' WHERE push_id = $1`,
           [session.push_id, next.toString(), this.config.pushSessionTtlMs],
         );
+        timer.mark('stage_rows');
+        timer.done();
         return { nextExpectedRowOrdinal: next };
       });
     });
@@ -160,15 +168,18 @@ export class PushSessionService {
   }
 
   private async commitInTransaction(client: SyncClient, actor: SyncActor, pushId: string): Promise<CommittedBundle> {
+    const timer = new StageTimer('push_commit');
     const session = await this.loadSession(client, actor, pushId);
     const catalog = this.schema.catalog;
-    // Metadata only: payloads stay in sync.push_session_rows and are applied from there.
-    const { rows: staged } = await client.query<{ row_ordinal: string; table_id: number; key_bytes: Buffer; op_code: number; columns: string | null }>(
-      `SELECT row_ordinal, table_id, key_bytes, op_code,
-              (SELECT string_agg(k, ',' ORDER BY k) FROM json_object_keys(payload_apply) AS k) AS columns
-         FROM sync.push_session_rows WHERE push_id = $1 ORDER BY row_ordinal`,
+    // Metadata only, as one text: payloads stay in sync.push_session_rows and are applied from there.
+    // Canonical payloads list their members sorted, so the column list needs no sorting.
+    const { rows: meta } = await client.query<{ lines: string | null }>(
+      `SELECT string_agg(row_ordinal || ' ' || table_id || ' ' || op_code || ' ' || encode(key_bytes, 'hex') || ' '
+                         || COALESCE((SELECT string_agg(k, ',') FROM json_object_keys(payload_apply) AS k), ''), E'\\n' ORDER BY row_ordinal) AS lines
+         FROM sync.push_session_rows WHERE push_id = $1`,
       [session.push_id],
     );
+    const staged = parseStagedLines(meta[0]?.lines ?? null);
     const planned = BigInt(session.planned_row_count);
     if (BigInt(session.next_expected_row_ordinal) !== planned || BigInt(staged.length) !== planned) {
       throw badRequest('push_commit_invalid', `staged row count ${staged.length} does not match planned_row_count ${planned}`);
@@ -184,6 +195,7 @@ export class PushSessionService {
       seen.add(identity);
       rows.push({ ordinal: i, table, key, op: OP_NAMES[row.op_code]!, columns: row.columns ? row.columns.split(',') : [] });
     });
+    timer.mark('load_staged');
     await client.query('SET CONSTRAINTS ALL DEFERRED');
     let userPk = session.user_pk;
     if (session.initialization_id) {
@@ -199,18 +211,23 @@ export class PushSessionService {
     await setBundleContext(client, { userId: actor.userId, userPk, sourceId: session.source_id, sourceBundleId: session.source_bundle_id, initializationId: session.initialization_id });
     const found = await findConflict(client, session.push_id, userPk, actor.userId, rows);
     if (found) throw found;
+    timer.mark('conflicts');
     await applyPushRows(client, session.push_id, actor.userId, rows);
+    timer.mark('apply');
     const bundle = await finalizeCapturedBundle(client, catalog, {
       userPk,
       sourceId: session.source_id,
       sourceBundleId: session.source_bundle_id,
       announce: (b) => this.announcer.announce(client, userPk, b),
+      timer,
     });
     if (!bundle) throw badRequest('push_commit_invalid', 'push session produced no captured business-table effects');
     await activateSource(client, userPk, session.source_id, actor.userId, session.source_bundle_id);
     await applyRetention(client, userPk, this.config);
     await client.query('DELETE FROM sync.push_sessions WHERE push_id = $1', [session.push_id]);
     if (session.initialization_id) await markScopeInitialized(client, userPk, session.source_id);
+    timer.mark('source_retention_cleanup');
+    timer.done();
     return bundle;
   }
 
@@ -254,6 +271,23 @@ export class PushSessionService {
     if (session.expired) throw gone('push_session_expired', `push session ${pushId} has expired; start a new push session`);
     return session;
   }
+}
+
+interface StagedMeta {
+  row_ordinal: string;
+  table_id: number;
+  op_code: number;
+  key_bytes: Buffer;
+  columns: string;
+}
+
+/** Lines of `row_ordinal table_id op_code key_hex columns` (identifiers are [a-z0-9_], keys hex). */
+function parseStagedLines(lines: string | null): StagedMeta[] {
+  if (!lines) return [];
+  return lines.split('\n').map((line) => {
+    const [ordinal, tableId, opCode, keyHex, columns] = line.split(' ');
+    return { row_ordinal: ordinal!, table_id: Number(tableId), op_code: Number(opCode), key_bytes: Buffer.from(keyHex!, 'hex'), columns: columns ?? '' };
+  });
 }
 
 const REJECTED_CLASSES = ['22', '23', '42'];

@@ -23,7 +23,12 @@ export class OversyncSchemaService implements OnModuleInit {
   /** Creates or validates the sync schema and (re)installs the triggers; idempotent. */
   async bootstrap(): Promise<SyncCatalog> {
     const tables = await bootstrapSyncSchema(this.db, [...this.config.tables]);
-    this.current = new SyncCatalog(tables);
+    const [privilege] = await this.db.query<{ allowed: boolean }>(
+      `SELECT current_setting('is_superuser') = 'on'
+              OR (current_setting('server_version_num')::int >= 150000
+                  AND has_parameter_privilege(current_user, 'session_replication_role', 'SET')) AS allowed`,
+    );
+    this.current = new SyncCatalog(tables, privilege?.allowed === true);
     this.logger.log(`sync schema ready: ${tables.length} registered table(s)`);
     return this.current;
   }
