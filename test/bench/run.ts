@@ -7,6 +7,8 @@ import { startBenchServer } from './bench-server.js';
 import { measureReferences } from './references.js';
 import { SyncApi, userRows } from './sync-api.js';
 import { fmt, percentile, summarize, type Summary } from './stats.js';
+import { runDevice } from './device.js';
+import { SseStream, syncHeaders } from '../support/sse.js';
 
 const quick = process.argv.includes('--quick');
 const REPS = 3;
@@ -33,29 +35,86 @@ try {
     const totalRates: number[] = [];
     const commitMs: number[] = [];
     const pullRates: number[] = [];
+    const applyRates: number[] = [];
     for (let rep = 0; rep < REPS; rep++) {
       const user = `push-${size}-${rep}`;
       const writer = await device(user, 'writer');
       await writer.call('POST', '/sync/connect', { has_local_pending_rows: false });
-      const rows = userRows(size);
-      const pushed = await writer.push(1, rows);
-      totalRates.push((size / pushed.totalMs) * 1000);
-      commitMs.push(pushed.commitMs);
-      const reader = await device(user, 'reader');
-      const t = performance.now();
-      const body = await reader.call('GET', '/sync/pull?after_bundle_seq=0');
-      const pullMs = performance.now() - t;
-      if (!body.includes(pushed.commit.bundle_hash)) throw new Error('pulled bundle does not carry the committed hash');
-      pullRates.push((size / pullMs) * 1000);
+      // a second device, attached before the push, pulls the bundle into its SQLite afterwards
+      const applied = await runDevice({ baseUrl: server.baseUrl, token: writer.token, user, mode: 'pull' }, async () => {
+        const pushed = await writer.push(1, userRows(size));
+        totalRates.push((size / pushed.totalMs) * 1000);
+        commitMs.push(pushed.commitMs);
+        const reader = await device(user, 'http-reader');
+        const t = performance.now();
+        const body = await reader.call('GET', '/sync/pull?after_bundle_seq=0');
+        const pullMs = performance.now() - t;
+        if (!body.includes(pushed.commit.bundle_hash)) throw new Error('pulled bundle does not carry the committed hash');
+        pullRates.push((size / pullMs) * 1000);
+      });
+      if (applied.rows !== size) throw new Error(`device applied ${applied.rows} of ${size} rows`);
+      applyRates.push((size / applied.ms) * 1000);
     }
     pushResults[size] = { rowsPerSec: summarize(totalRates), commitMs: summarize(commitMs) };
-    pullResults[size] = { httpRowsPerSec: summarize(pullRates) };
+    pullResults[size] = { httpRowsPerSec: summarize(pullRates), clientApplyRowsPerSec: summarize(applyRates) };
     print(`push ${fmt(size)} rows end to end (rows/s)`, range(summarize(totalRates)), size === 100_000 ? 'reference 10,457' : '');
     print(`  server commit alone (ms)`, range(summarize(commitMs)), size === 100_000 ? 'reference 8,100' : '');
     print(`pull ${fmt(size)} rows over HTTP (rows/s)`, range(summarize(pullRates)), size === 100_000 ? 'reference 376,996' : '');
+    print(`  Node client pull + apply into SQLite (rows/s)`, range(summarize(applyRates)));
   }
   results.push = pushResults;
   results.pull = pullResults;
+
+  // snapshot hydration of a fresh device: 100,000 rows (users pushed above) and 1,000,000 rows
+  const hydration: Record<string, unknown> = {};
+  const hydrationSizes = quick ? [10_000] : [100_000, 1_000_000];
+  for (const size of hydrationSizes) {
+    let user = `push-${size}-0`;
+    if (!sizes.includes(size)) {
+      user = `hydrate-${size}`;
+      const seeder = await device(user, 'seeder');
+      await seeder.call('POST', '/sync/connect', { has_local_pending_rows: false });
+      for (let i = 0; i < size / 100_000; i++) await seeder.push(i + 1, userRows(100_000));
+    }
+    const token = await server.signIn(user);
+    const rates: number[] = [];
+    const clientRss: number[] = [];
+    for (let rep = 0; rep < REPS; rep++) {
+      const hydrated = await runDevice({ baseUrl: server.baseUrl, token, user, mode: 'hydrate' });
+      if (hydrated.rows !== size) throw new Error(`hydrated ${hydrated.rows} of ${size} rows`);
+      rates.push((size / hydrated.ms) * 1000);
+      clientRss.push(hydrated.peakRssMiB);
+    }
+    hydration[size] = { rowsPerSec: summarize(rates), clientPeakRssMiB: summarize(clientRss), serverPeakRssMiB: server.peakRssMiB() };
+    print(`snapshot hydration ${fmt(size)} rows (rows/s)`, range(summarize(rates)), size === 1_000_000 ? 'reference 12,877' : '');
+    print(`  client peak RSS (MiB) / server peak RSS so far (MiB)`, `${fmt(summarize(clientRss).max)} / ${fmt(server.peakRssMiB())}`, size === 1_000_000 ? 'reference server 1,331' : '');
+  }
+  results.hydration = hydration;
+
+  // watch: commit start to SSE event on another device, over ≥ 200 commits
+  {
+    const commits = quick ? 50 : 250;
+    const writer = await device('watch-latency', 'writer');
+    await writer.call('POST', '/sync/connect', { has_local_pending_rows: false });
+    const stream = await SseStream.open(`${server.baseUrl}/sync/watch?after_bundle_seq=0`, syncHeaders(writer.token, 'watcher'));
+    const watchLatencies: number[] = [];
+    try {
+      for (let i = 1; i <= commits; i++) {
+        const rows = userRows(1);
+        const created = JSON.parse(await writer.call('POST', '/sync/push-sessions', { source_bundle_id: i, planned_row_count: 1 })) as { push_id: string };
+        await writer.call('POST', `/sync/push-sessions/${created.push_id}/chunks`, { start_row_ordinal: 0, rows });
+        const t = performance.now();
+        const event = writer.call('POST', `/sync/push-sessions/${created.push_id}/commit`);
+        const frame = await stream.next((f) => f.event === 'bundle' && JSON.parse(f.data ?? '{}').bundle_seq === i, 5000);
+        watchLatencies.push(frame.receivedAt - t);
+        await event;
+      }
+    } finally {
+      await stream.close();
+    }
+    results.watchLatencyMs = { p50: percentile(watchLatencies, 50), p95: percentile(watchLatencies, 95), commits };
+    print(`watch: commit start to SSE event, p50 / p95 (ms, ${commits} commits)`, `${fmt(percentile(watchLatencies, 50), 2)} / ${fmt(percentile(watchLatencies, 95), 2)}`, 'reference 2.46 / 2.71');
+  }
 
   // 1-row push on one device + pull on another: p50/p95/p99 over 500 iterations
   const iterations = quick ? 100 : 500;
