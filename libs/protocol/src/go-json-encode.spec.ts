@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { JsonParseError } from './go-json-decode.js';
-import { compactGoJson, compareUtf8, encodeGoJson, goJsonResponseBody, RawJson } from './go-json-encode.js';
+import { compactGoJson, compactValidGoJson, compareUtf8, encodeGoJson, goJsonResponseBody, RawJson } from './go-json-encode.js';
 import { DEFAULT_BUNDLE_LIMITS, PROTOCOL_VERSION } from './limits.js';
 import { capabilityFeatures, type CapabilitiesResponse, type PushConflictErrorBody, type StatusResponse } from './wire-types.js';
 
@@ -103,5 +103,13 @@ describe('compareUtf8', () => {
     expect(['😀', 'ｱ', 'é', 'B', 'a'].sort(compareUtf8)).toEqual(['B', 'a', 'é', 'ｱ', '😀']);
     expect(compareUtf8('ab', 'a')).toBeGreaterThan(0);
     expect(compareUtf8('business.posts', 'business.users')).toBeLessThan(0);
+  });
+});
+
+describe('compactValidGoJson', () => {
+  it('equals compactGoJson on valid JSON, e.g. PostgreSQL jsonb text', () => {
+    for (const text of ['{"id": "a", "name": "x <y> & z", "n": 1.500, "l": [1, 2, {"k": "v\\u2028"}]}', '{}', '[ ]', '"a b"', '{"s": "q\\" <"}']) {
+      expect(compactValidGoJson(text)).toBe(compactGoJson(text));
+    }
   });
 });

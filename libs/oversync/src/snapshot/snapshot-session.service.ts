@@ -12,7 +12,8 @@ import { requireInitializedScope } from '../connect/scope-state.js';
 import { keyStringOf } from '../bundle/row-keys.js';
 import { readUserState } from '../pull/bundle-reader.js';
 import { OversyncScopeService } from '../scope/oversync-scope.service.js';
-import { RawJson, type WireValue } from '../wire/wire-json.js';
+import { compactValidGoJson, EncodedJson, quoteGoJsonString } from '@oversync/protocol';
+import type { WireValue } from '../wire/wire-json.js';
 import { materializeSnapshotRows, UnsyncedRowsError } from './snapshot-materializer.js';
 import { applySourceReplacement } from './source-replacement.js';
 import type { SourceReplacementRequest } from './snapshot-request.parser.js';
@@ -134,15 +135,13 @@ export class SnapshotSessionService {
         return {
           snapshot_id: snapshotId,
           snapshot_bundle_seq: BigInt(session.snapshot_bundle_seq),
+          // Each row written as text: schema, table, key, row_version, payload (stored jsonb text, compacted).
           rows: page.map((row) => {
             const table = catalog.get(row.table_id);
-            return {
-              schema: table.schema,
-              table: table.table,
-              key: new Map([[table.keyColumn, keyStringOf(table, row.key_bytes)]]),
-              row_version: BigInt(row.bundle_seq),
-              payload: new RawJson(row.payload),
-            };
+            const key = `{${quoteGoJsonString(table.keyColumn)}:${quoteGoJsonString(keyStringOf(table, row.key_bytes))}}`;
+            return new EncodedJson(
+              `{"schema":${quoteGoJsonString(table.schema)},"table":${quoteGoJsonString(table.table)},"key":${key},"row_version":${row.bundle_seq},"payload":${compactValidGoJson(row.payload)}}`,
+            );
           }),
           next_row_ordinal: query.afterRowOrdinal + BigInt(page.length),
           has_more: rows.length > maxRows,
