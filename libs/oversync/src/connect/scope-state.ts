@@ -74,10 +74,21 @@ export function scopeUninitialized(userId: string): OversyncError {
   return new OversyncError('scope_uninitialized', 409, `sync scope for user ${userId} is not initialized`);
 }
 
-/** Non-locking read check of pull, snapshot create and watch (§4.1 "Scope checks"). */
-export async function requireInitializedScope(client: SyncClient, userId: string): Promise<void> {
-  const { rows } = await client.query<{ state_code: number; lease: string | null; lapsed: boolean }>(
-    `SELECT ss.state_code, ${rfc3339Sql('ss.lease_expires_at')} AS lease, COALESCE(ss.lease_expires_at < now(), false) AS lapsed
+export interface InitializedUser {
+  userPk: string;
+  /** highest committed bundle_seq */
+  latest: bigint;
+  retainedFloor: bigint;
+}
+
+/**
+ * Non-locking read check of pull, snapshot create and watch (§4.1 "Scope checks"); returns the
+ * user's sequence state read by the same statement.
+ */
+export async function requireInitializedScope(client: SyncClient, userId: string): Promise<InitializedUser> {
+  const { rows } = await client.query<{ state_code: number; lease: string | null; lapsed: boolean; user_pk: string; next_bundle_seq: string; retained_bundle_floor: string }>(
+    `SELECT ss.state_code, ${rfc3339Sql('ss.lease_expires_at')} AS lease, COALESCE(ss.lease_expires_at < now(), false) AS lapsed,
+            us.user_pk, us.next_bundle_seq, us.retained_bundle_floor
        FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk WHERE us.user_id = $1`,
     [userId],
   );
@@ -88,6 +99,7 @@ export async function requireInitializedScope(client: SyncClient, userId: string
     const until = row.lease === null ? '' : ` until ${trimRfc3339(row.lease)}`;
     throw new OversyncError('scope_initializing', 409, `sync scope for user ${userId} is initializing${until}`);
   }
+  return { userPk: row.user_pk, latest: BigInt(row.next_bundle_seq) - 1n, retainedFloor: BigInt(row.retained_bundle_floor) };
 }
 
 /**

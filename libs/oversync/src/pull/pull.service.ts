@@ -53,9 +53,8 @@ export class PullService {
   }
 
   private async pullInTransaction(client: Parameters<Parameters<SyncDatabase['transaction']>[0]>[0], actor: SyncActor, query: PullQuery): Promise<WireValue> {
-    await requireInitializedScope(client, actor.userId);
-    const user = await readUserState(client, actor.userId);
-    if (!user) return { stable_bundle_seq: 0n, bundles: [], has_more: false };
+    const scope = await requireInitializedScope(client, actor.userId);
+    const user = { userPk: scope.userPk, latest: scope.latest, floor: scope.retainedFloor };
     const after = query.afterBundleSeq;
     const target = query.targetBundleSeq;
     // Unlike the reference, a pull from 0 above a pruned floor is refused too: it would silently miss history (§8.5).

@@ -10,7 +10,6 @@ import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import { requireInitializedScope } from '../connect/scope-state.js';
 import { keyStringOf } from '../bundle/row-keys.js';
-import { readUserState } from '../pull/bundle-reader.js';
 import { OversyncScopeService } from '../scope/oversync-scope.service.js';
 import { compactValidGoJson, EncodedJson, quoteGoJsonString } from '@oversync/protocol';
 import type { WireValue } from '../wire/wire-json.js';
@@ -77,9 +76,7 @@ export class SnapshotSessionService {
   }
 
   private async materializeInTransaction(client: SyncClient, actor: SyncActor, replacement: SourceReplacementRequest | null, tolerateUnsynced: boolean): Promise<SnapshotSession> {
-    await requireInitializedScope(client, actor.userId);
-    const user = await readUserState(client, actor.userId);
-    if (!user) throw new Error(`missing retained history state for "${actor.userId}"`);
+    const user = await requireInitializedScope(client, actor.userId);
     if (replacement) await applySourceReplacement(client, user.userPk, actor, replacement);
     const snapshotId = randomUUID();
     const { rows: created } = await client.query<{ expires_at: string }>(
