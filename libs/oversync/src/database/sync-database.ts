@@ -42,7 +42,23 @@ export class SyncDatabase {
     return result.rows;
   }
 
+  /**
+   * Runs `fn` on one pooled connection. A connection lost before any COMMIT was sent (backend
+   * restarted or terminated, network cut) left nothing behind, so `fn` runs again on a fresh one,
+   * twice at most (spec §8.23); a COMMIT whose outcome is unknown is never retried.
+   */
   async withClient<T>(fn: (client: SyncClient) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.onceWithClient(fn);
+      } catch (error) {
+        if (attempt >= 2 || !isConnectionError(error) || error instanceof CommitOutcomeUnknownError) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50 * (attempt + 1)));
+      }
+    }
+  }
+
+  private async onceWithClient<T>(fn: (client: SyncClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
@@ -71,11 +87,25 @@ export async function runInTransaction<T>(
   await client.query(`BEGIN ${mode}; SET LOCAL TimeZone TO 'UTC'; SET LOCAL bytea_output TO 'hex'`);
   try {
     const result = await fn(client);
-    await client.query('COMMIT');
+    try {
+      await client.query('COMMIT');
+    } catch (error) {
+      // The server may or may not have committed: the caller must not run the work again blindly.
+      if (isConnectionError(error)) throw new CommitOutcomeUnknownError(error);
+      throw error;
+    }
     return result;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
+  }
+}
+
+/** The connection was lost while COMMIT was in flight: the transaction may have committed. */
+export class CommitOutcomeUnknownError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`connection lost during COMMIT: ${(cause as Error).message}`);
+    this.name = 'CommitOutcomeUnknownError';
   }
 }
 
@@ -101,8 +131,12 @@ export function isRetryableTxError(error: unknown): boolean {
 export function isConnectionError(error: unknown): boolean {
   const code = sqlState(error);
   if (code && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03')) return true;
-  const message = error instanceof Error ? error.message : '';
-  return /Connection terminated|ECONNRESET|ECONNREFUSED|EPIPE|Client has encountered a connection error|Connection ended/i.test(message);
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 10; current = current.cause, depth++) {
+    if (/Connection terminated|ECONNRESET|ECONNREFUSED|EPIPE|Client has encountered a connection error|Connection ended|connection lost/i.test(current.message)) return true;
+    const errno = (current as { code?: unknown }).code;
+    if (errno === 'ECONNREFUSED' || errno === 'ECONNRESET' || errno === 'EPIPE') return true;
+  }
+  return false;
 }
 
 /** Re-runs a whole transaction on SQLSTATE 40001/40P01/55P03: `attempts` runs, sleeping (i+1)×base. */
