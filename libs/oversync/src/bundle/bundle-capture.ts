@@ -134,31 +134,34 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
   // only ordinals, op codes and payload texts travel, never the keys again.
   // bundle_rows and row_state are derived from rows this transaction just wrote (bundle_log, stage,
   // catalog ids): their foreign keys hold by construction, and re-checking them row by row is most of
-  // the cost of a large bundle. Where the role may, skip those checks for these two statements only.
-  if (catalog.trustedSyncWrites) await client.query('SET LOCAL session_replication_role = replica');
-  // Payloads travel as one newline-joined text (canonical JSON escapes every control character).
+  // the cost of a large bundle. Where the role may, skip those checks for this statement only; small
+  // bundles keep them (two extra round trips would cost more than the checks).
+  const trusted = catalog.trustedSyncWrites && output.length >= TRUSTED_WRITE_MIN_ROWS;
+  if (trusted) await client.query('SET LOCAL session_replication_role = replica');
+  // One statement for both tables; payloads travel as one newline-joined text (canonical JSON
+  // escapes every control character).
   await client.query(
-    `INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
-     SELECT $1, $2, r.row_ordinal, s.table_id, s.key_bytes, r.op_code, NULLIF(p.payload_text, '')::json
-       FROM unnest($3::int8[], $4::int2[]) WITH ORDINALITY AS r(capture_ordinal, op_code, row_ordinal)
-       JOIN regexp_split_to_table($5, E'\\n') WITH ORDINALITY AS p(payload_text, row_ordinal) ON p.row_ordinal = r.row_ordinal
-       JOIN sync.bundle_capture_stage s ON s.capture_ordinal = r.capture_ordinal`,
+    `WITH rows AS (
+       INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
+       SELECT $1, $2, r.row_ordinal, s.table_id, s.key_bytes, r.op_code, NULLIF(p.payload_text, '')::json
+         FROM unnest($3::int8[], $4::int2[]) WITH ORDINALITY AS r(capture_ordinal, op_code, row_ordinal)
+         JOIN regexp_split_to_table($5, E'\\n') WITH ORDINALITY AS p(payload_text, row_ordinal) ON p.row_ordinal = r.row_ordinal
+         JOIN sync.bundle_capture_stage s ON s.capture_ordinal = r.capture_ordinal
+       RETURNING table_id, key_bytes, op_code)
+     INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
+     SELECT $1, table_id, key_bytes, $2, op_code = 3 FROM rows
+     ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted`,
     [userPk, bundleSeq, output.map((r) => r.stageOrdinal), output.map((r) => r.opCode), output.map((r) => r.payloadWire ?? '').join('\n')],
   );
-  options.timer?.mark('bundle_rows');
-  await client.query(
-    `INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
-     SELECT $1, s.table_id, s.key_bytes, $2, s.op_code = 3
-       FROM sync.bundle_rows s WHERE s.user_pk = $1 AND s.bundle_seq = $2
-     ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted`,
-    [userPk, bundleSeq],
-  );
-  if (catalog.trustedSyncWrites) await client.query('SET LOCAL session_replication_role = origin');
+  if (trusted) await client.query('SET LOCAL session_replication_role = origin');
   options.timer?.mark('row_state');
   await client.query('DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1', [userPk]);
   options.timer?.mark('clear_stage');
   return bundle;
 }
+
+/** Bundles from this size on skip the foreign-key re-checks of derived sync rows (where allowed). */
+const TRUSTED_WRITE_MIN_ROWS = 1000;
 
 interface OutputRow {
   stageOrdinal: string;

@@ -6,6 +6,8 @@ export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABL
 export interface TransactionOptions {
   isolation?: IsolationLevel;
   readOnly?: boolean;
+  /** SET CONSTRAINTS ALL DEFERRED in the same round trip as BEGIN */
+  deferConstraints?: boolean;
 }
 
 /** A connection checked out from the host's pool; `query` is pg's. */
@@ -84,7 +86,8 @@ export async function runInTransaction<T>(
   options: TransactionOptions = {},
 ): Promise<T> {
   const mode = `ISOLATION LEVEL ${options.isolation ?? 'READ COMMITTED'}${options.readOnly ? ' READ ONLY' : ''}`;
-  await client.query(`BEGIN ${mode}; SET LOCAL TimeZone TO 'UTC'; SET LOCAL bytea_output TO 'hex'`);
+  const deferred = options.deferConstraints ? '; SET CONSTRAINTS ALL DEFERRED' : '';
+  await client.query(`BEGIN ${mode}; SET LOCAL TimeZone TO 'UTC'; SET LOCAL bytea_output TO 'hex'${deferred}`);
   try {
     const result = await fn(client);
     try {

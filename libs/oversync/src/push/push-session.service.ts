@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
-import { runInTransaction, runRetryable, sqlState, type SyncClient, type SyncDatabase } from '../database/sync-database.js';
+import { runInTransaction, runRetryable, sqlState, type SyncClient, type SyncDatabase, type TransactionOptions } from '../database/sync-database.js';
 import { withUserLock } from '../database/user-lock.js';
 import { badRequest, conflict, forbidden, gone, notFound, OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
@@ -160,7 +160,8 @@ export class PushSessionService {
     return this.lifecycle.run(async () => {
       try {
         // deferred FK violations surface at COMMIT, outside the callback: map around the whole transaction
-        return await this.underUserLock(actor, (client) => this.commitInTransaction(client, actor, pushId));
+        // constraints deferred from the start (spec step 6; nothing is written before it)
+        return await this.underUserLock(actor, (client) => this.commitInTransaction(client, actor, pushId), { deferConstraints: true });
       } catch (error) {
         throw rejectedByDatabase(error);
       }
@@ -196,7 +197,6 @@ export class PushSessionService {
       rows.push({ ordinal: i, table, key, op: OP_NAMES[row.op_code]!, columns: row.columns ? row.columns.split(',') : [] });
     });
     timer.mark('load_staged');
-    await client.query('SET CONSTRAINTS ALL DEFERRED');
     let userPk = session.user_pk;
     if (session.initialization_id) {
       const lease = await requireActiveInitializationLease(client, actor.userId, session.source_id, session.initialization_id, this.config.initializationLeaseTtlMs);
@@ -241,13 +241,13 @@ export class PushSessionService {
   }
 
   /** Per-user lock + retryable transaction (3 × 25 ms) with the optional upload lock_timeout (§2.7, §2.8). */
-  private underUserLock<T>(actor: SyncActor, fn: (client: SyncClient) => Promise<T>): Promise<T> {
+  private underUserLock<T>(actor: SyncActor, fn: (client: SyncClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     return withUserLock(this.db, actor.userId, this.config.userLockTimeoutMs, (client) =>
       runRetryable(3, 25, () =>
         runInTransaction(client, async () => {
           if (this.config.uploadLockTimeoutMs > 0) await client.query(`SET LOCAL lock_timeout = '${Math.max(1, Math.floor(this.config.uploadLockTimeoutMs))}ms'`);
           return fn(client);
-        }),
+        }, options),
       ),
     );
   }
