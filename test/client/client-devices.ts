@@ -11,6 +11,7 @@ import { afterAll, beforeAll } from '@jest/globals';
 import pg from 'pg';
 import { OversqliteClient, type OversqliteClientOptions } from '@oversync/client-node';
 import { EXAMPLE_DEVICE_DDL, EXAMPLE_TABLES } from '../../apps/client-node/src/example-schema.js';
+import { LoopbackProxy } from '../support/loopback-proxy.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 export interface ServerContext {
@@ -28,6 +29,18 @@ export function useTestServer(): ServerContext {
   afterAll(async () => {
     await context.pg.end();
     await context.t.close();
+  });
+  return context;
+}
+
+/** A loopback proxy in front of the suite's server (see test/support/loopback-proxy.ts), started after it. */
+export function useProxy(server: ServerContext): { proxy: LoopbackProxy } {
+  const context = {} as { proxy: LoopbackProxy };
+  beforeAll(async () => {
+    context.proxy = await LoopbackProxy.start(server.t.baseUrl);
+  });
+  afterAll(async () => {
+    await context.proxy.close();
   });
   return context;
 }
@@ -110,4 +123,58 @@ export async function injectFailure(t: TestApp, endpoint: string, count: number,
     body: JSON.stringify({ endpoint, count, status }),
   });
   if (response.status !== 200) throw new Error(`arming failure injector failed: ${response.status} ${await response.text()}`);
+}
+
+export async function setRetentionFloor(t: TestApp, user: string, floor: number): Promise<void> {
+  const response = await fetch(`${t.baseUrl}/test/retention-floor`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ user_id: user, retained_bundle_floor: floor }),
+  });
+  if (response.status !== 200) throw new Error(`setting the retention floor failed: ${response.status} ${await response.text()}`);
+}
+
+export async function watchSubscribers(t: TestApp, user: string): Promise<number> {
+  const response = await fetch(`${t.baseUrl}/test/watch-subscribers?user_id=${encodeURIComponent(user)}`);
+  return ((await response.json()) as { subscriber_count: number }).subscriber_count;
+}
+
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+export interface DirtyRowView {
+  table_name: string;
+  key_json: string;
+  op: string;
+  base_row_version: number;
+  payload: string | null;
+  dirty_ordinal: number;
+}
+
+/** The device's dirty-row queue in capture order. */
+export function dirtyRows(db: Database.Database): DirtyRowView[] {
+  return db.prepare('SELECT table_name, key_json, op, base_row_version, payload, dirty_ordinal FROM _sync_dirty_rows ORDER BY dirty_ordinal').all() as DirtyRowView[];
+}
+
+/** The frozen outbox: its state and row count. */
+export function outboxState(db: Database.Database): { state: string; rows: number } {
+  const bundle = db.prepare('SELECT state FROM _sync_outbox_bundle').get() as { state: string };
+  const rows = db.prepare('SELECT COUNT(*) AS n FROM _sync_outbox_rows').get() as { n: number };
+  return { state: bundle.state, rows: rows.n };
+}
+
+/** Local users as the server renders them (id, name, email), ordered by id. */
+export function localUsers(device: Device): Record<string, string | null>[] {
+  return device.db.prepare('SELECT id, name, email FROM users ORDER BY id').all() as Record<string, string | null>[];
+}
+
+/** The UUID text of a 16-byte key. */
+export function formatUuid(bytes: Buffer): string {
+  const h = bytes.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }

@@ -1,13 +1,19 @@
 import { describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { ClientWinsResolver, keepMerged, PushConflictRetryExhaustedError, resolverFrom, type FetchLike, type OversqliteClientOptions } from '@oversync/client-node';
+import {
+  ClientWinsResolver,
+  type ConflictContext,
+  InvalidConflictResolutionError,
+  keepLocal,
+  keepMerged,
+  PushConflictRetryExhaustedError,
+  resolverFrom,
+  ServerWinsResolver,
+  type FetchLike,
+  type OversqliteClientOptions,
+} from '@oversync/client-node';
 import { SyncHttp } from '../support/sync-http.js';
-import { attachedDevice, bundleCount, type Device, serverRows, useTestServer } from './client-devices.js';
-
-/** Local users as the server renders them, for equality with PostgreSQL. */
-function localUsers(device: Device): Record<string, string | null>[] {
-  return device.db.prepare('SELECT id, name, email FROM users ORDER BY id').all() as Record<string, string | null>[];
-}
+import { attachedDevice, bundleCount, type Device, dirtyRows, formatUuid, localUsers, serverRows, useTestServer } from './client-devices.js';
 
 function outbox(device: Device): { state: string; rows: number; dirty: number } {
   const state = (device.db.prepare('SELECT state FROM _sync_outbox_bundle').get() as { state: string }).state;
@@ -56,6 +62,8 @@ describe('client ⇄ server: crashes between push steps lose and duplicate nothi
     await device.client.open();
     expect((await device.client.attach(user)).outcome).toBe('resumed_attached_state');
     expect((await device.client.pushPending()).outcome).toBe('committed');
+    // The frozen bundle is committed exactly once, whichever step the crash interrupted.
+    expect(await bundleCount(server.pg, user)).toBe(1);
     expect(outbox(device)).toEqual({ state: 'none', rows: 0, dirty: 1 });
     expect((await device.client.sync()).pushOutcome).toBe('committed');
     expect(await bundleCount(server.pg, user)).toBe(2);
@@ -71,7 +79,7 @@ describe('client ⇄ server: crashes between push steps lose and duplicate nothi
 describe('client ⇄ server: conflicts with each built-in resolver', () => {
   const server = useTestServer();
 
-  /** The device pushed row `id` (version v); a peer then updated it (v+1); the device edits it offline. */
+  /** The device pushed row `id` (version 1); a peer then updated it (version 2); the device edits it offline and adds a sibling. */
   async function staleEdit(user: string, options: Partial<OversqliteClientOptions> = {}) {
     const device = await attachedDevice(server.t, user, options);
     const id = randomUUID();
@@ -86,23 +94,45 @@ describe('client ⇄ server: conflicts with each built-in resolver', () => {
     expect(peerPush.status).toBe(200);
     device.db.prepare('UPDATE users SET email = ? WHERE id = ?').run('ada@device-2', id);
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(sibling, 'sibling', 's@device');
+    device.client.resetPushTransferDiagnostics();
     return { device, id, sibling, peer };
   }
 
   it('server-wins (default) adopts the server row and still pushes the sibling row', async () => {
     const { device, id, sibling } = await staleEdit('conflict-server');
+    const seen: ConflictContext[] = [];
+    const byDefault = device.client.resolver;
+    expect(byDefault).toBeInstanceOf(ServerWinsResolver);
+    device.client.resolver = resolverFrom((conflict) => {
+      seen.push(conflict);
+      return byDefault.resolve(conflict);
+    });
     expect((await device.client.sync()).pushOutcome).toBe('committed');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({
+      schema: 'business',
+      table: 'users',
+      key: { id },
+      localOp: 'UPDATE',
+      baseRowVersion: 1,
+      serverRowVersion: 2,
+      serverRowDeleted: false,
+      localPayload: { id, name: 'Ada', email: 'ada@device-2' },
+      serverRowPayload: { id, name: 'Ada (peer)', email: 'ada@peer' },
+    });
     expect(device.db.prepare('SELECT name, email FROM users WHERE id = ?').get(id)).toEqual({ name: 'Ada (peer)', email: 'ada@peer' });
     expect(await serverRows(server.pg, 'conflict-server', 'users', 'id::text, name, email')).toEqual(localUsers(device));
-    expect(localUsers(device).map((u) => u.id)).toContain(sibling);
+    expect(localUsers(device).map((u) => u.id).sort()).toEqual([id, sibling].sort());
+    expect(dirtyRows(device.db)).toHaveLength(0);
     await device.close();
   });
 
-  it('client-wins rebases the local row and overwrites the server row', async () => {
+  it('client-wins rebases the local row on the server version and overwrites the server row', async () => {
     const { device, id } = await staleEdit('conflict-client', { resolver: new ClientWinsResolver() });
     expect((await device.client.sync()).pushOutcome).toBe('committed');
     expect(device.db.prepare('SELECT name, email FROM users WHERE id = ?').get(id)).toEqual({ name: 'Ada', email: 'ada@device-2' });
     expect(await serverRows(server.pg, 'conflict-client', 'users', 'id::text, name, email')).toEqual(localUsers(device));
+    expect(device.client.pushTransferDiagnostics().sessionsCreated).toBe(2);
     await device.close();
   });
 
@@ -115,7 +145,33 @@ describe('client ⇄ server: conflicts with each built-in resolver', () => {
     await device.close();
   });
 
-  it('stops after two automatic retries when a peer wins every race', async () => {
+  it('rejects keep-local for a row the server deleted and leaves every frozen intent replayable', async () => {
+    const { device, id, sibling, peer } = await staleEdit('conflict-invalid', { resolver: new ClientWinsResolver() });
+    expect((await peer.push(2, [{ schema: 'business', table: 'users', key: { id }, op: 'DELETE', base_row_version: 2 }])).status).toBe(200);
+    const error = await device.client.pushPending().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidConflictResolutionError);
+    expect((error as Error).message).toBe('KeepLocal is invalid for stale UPDATE on business.users; authoritative row is deleted or missing');
+    expect(dirtyRows(device.db).map((r) => `${r.key_json}:${r.op}`).sort()).toEqual([`{"id":"${id}"}:UPDATE`, `{"id":"${sibling}"}:INSERT`].sort());
+    expect(device.db.prepare('SELECT COUNT(*) AS n FROM _sync_outbox_rows').get()).toEqual({ n: 0 });
+    device.client.resolver = new ServerWinsResolver();
+    expect((await device.client.pushPending()).outcome).toBe('committed');
+    expect(localUsers(device).map((u) => u.id)).toEqual([sibling]);
+    expect(await serverRows(server.pg, 'conflict-invalid', 'users', 'id::text, name, email')).toEqual(localUsers(device));
+    await device.close();
+  });
+
+  it('rejects a merged payload without every column and restores the frozen intents', async () => {
+    const { device, id } = await staleEdit('conflict-partial');
+    device.client.resolver = resolverFrom(() => keepMerged({ id, name: 'partial' }));
+    await expect(device.client.pushPending()).rejects.toThrow(
+      new InvalidConflictResolutionError({ schema: 'business', table: 'users' }, null, 'KeepMerged for business.users must include exactly every table column'),
+    );
+    expect(dirtyRows(device.db)).toHaveLength(2);
+    expect(await serverRows(server.pg, 'conflict-partial', 'users', 'name')).toEqual([{ name: 'Ada (peer)' }]);
+    await device.close();
+  });
+
+  it('stops after two automatic retries when a peer wins every race, with the intents still queued', async () => {
     let race: { peer: SyncHttp; id: string } | null = null;
     let peerBundle = 2;
     const racing: FetchLike = async (input, init) => {
@@ -126,15 +182,40 @@ describe('client ⇄ server: conflicts with each built-in resolver', () => {
       }
       return fetch(input, init);
     };
-    const { device, id, peer } = await staleEdit('conflict-race', { resolver: new ClientWinsResolver(), fetch: racing });
+    let calls = 0;
+    const counting = resolverFrom(() => {
+      calls++;
+      return keepLocal();
+    });
+    const { device, id, peer } = await staleEdit('conflict-race', { resolver: counting, fetch: racing });
     race = { peer, id };
     const error = await device.client.pushPending().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PushConflictRetryExhaustedError);
     expect(error).toMatchObject({ retryCount: 2, remainingDirtyCount: 2 });
+    expect(calls).toBe(3);
+    expect(dirtyRows(device.db).map((r) => r.op).sort()).toEqual(['INSERT', 'UPDATE']);
     race = null;
     expect((await device.client.pushPending()).outcome).toBe('committed');
     expect(device.db.prepare('SELECT email FROM users WHERE id = ?').get(id)).toEqual({ email: 'ada@device-2' });
     expect(await serverRows(server.pg, 'conflict-race', 'users', 'id::text, name, email')).toEqual(localUsers(device));
     await device.close();
+  });
+
+  it('keep-local on a BLOB-keyed table writes the right bytes (local hex is converted, §15 item 3)', async () => {
+    const a = await attachedDevice(server.t, 'conflict-blob');
+    const id = Buffer.from(randomUUID().replace(/-/g, ''), 'hex');
+    a.db.prepare('INSERT INTO files(id, name, data) VALUES (?, ?, ?)').run(id, 'a.bin', Buffer.from('cafebabe', 'hex'));
+    await a.client.pushPending();
+    const b = await attachedDevice(server.t, 'conflict-blob', { resolver: new ClientWinsResolver() });
+    a.db.prepare("UPDATE files SET name = 'from-a' WHERE id = ?").run(id);
+    await a.client.pushPending();
+    b.db.prepare('UPDATE files SET data = ? WHERE id = ?').run(Buffer.from('cafebabe00', 'hex'), id);
+    expect((await b.client.pushPending()).outcome).toBe('committed');
+    expect(b.db.prepare('SELECT hex(data) AS data, name FROM files').get()).toEqual({ data: 'CAFEBABE00', name: 'a.bin' });
+    expect(await serverRows(server.pg, 'conflict-blob', 'files', "id::text, name, encode(data, 'hex') AS data")).toEqual([
+      { id: formatUuid(id), name: 'a.bin', data: 'cafebabe00' },
+    ]);
+    await a.close();
+    await b.close();
   });
 });

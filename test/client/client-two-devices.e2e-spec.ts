@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { attachedDevice, type Device, serverRows, useTestServer } from './client-devices.js';
+import { attachedDevice, type Device, dirtyRows, serverRows, setRetentionFloor, useTestServer } from './client-devices.js';
 
 /** Every business table of a device, as comparable text. */
 function dump(device: Device): Record<string, unknown[]> {
@@ -10,7 +10,9 @@ function dump(device: Device): Record<string, unknown[]> {
     posts: q('SELECT id, title, content, author_id FROM posts ORDER BY id'),
     files: q('SELECT hex(id) AS id, name, hex(data) AS data FROM files ORDER BY id'),
     file_reviews: q('SELECT hex(id) AS id, review, hex(file_id) AS file_id FROM file_reviews ORDER BY id'),
-    typed_rows: q('SELECT id, name, note, CAST(count_value AS TEXT) AS count_value, enabled_flag, rating, hex(data) AS data FROM typed_rows ORDER BY id'),
+    typed_rows: q(
+      'SELECT id, name, note, CAST(count_value AS TEXT) AS count_value, typeof(count_value) AS count_type, enabled_flag, rating, hex(data) AS data, typeof(data) AS data_type, created_at FROM typed_rows ORDER BY id',
+    ),
   };
 }
 
@@ -24,15 +26,21 @@ describe('client ⇄ server: two devices of one user (needs snapshot sessions)',
     for (const [i, id] of users.entries()) a.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(id, `user ${i}`, `u${i}@x.test`);
     const fileId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex');
     a.db.prepare('INSERT INTO files(id, name, data) VALUES (?, ?, ?)').run(fileId, 'blob.bin', Buffer.from([0, 255, 1, 254]));
-    a.db
-      .prepare('INSERT INTO typed_rows(id, name, count_value, enabled_flag, rating, data) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(randomUUID(), 'big', 9007199254740993n, 1, 0.1, Buffer.from('cafebabe', 'hex'));
+    a.db.prepare('INSERT INTO file_reviews(id, review, file_id) VALUES (?, ?, ?)').run(Buffer.from(randomUUID().replace(/-/g, ''), 'hex'), 'nice', fileId);
+    const typed = a.db.prepare('INSERT INTO typed_rows(id, name, count_value, enabled_flag, rating, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const bigId = randomUUID();
+    typed.run(bigId, 'big', 9007199254740993n, 1, 0.1, Buffer.from('cafebabe', 'hex'), '2026-03-24T18:42:11.123456Z');
+    typed.run(randomUUID(), 'min', -9223372036854775808n, 0, 2.0, Buffer.alloc(0), null);
+    typed.run(randomUUID(), 'ünï <&>', 0, 1, -0.5, null, '2026-03-24T20:42:11+02:00');
     a.db.exec('COMMIT');
     expect((await a.client.pushPending()).outcome).toBe('committed');
 
+    // 25 users, 1 file, 1 review, 3 typed rows: three pages of 10.
     const b = await attachedDevice(server.t, 'pair', { snapshotChunkRows: 10 });
-    expect(b.client.snapshotTransferDiagnostics().chunksFetched).toBe(3);
+    expect(b.client.snapshotTransferDiagnostics()).toEqual({ sessionsCreated: 1, chunksFetched: 3 });
     expect(dump(b)).toEqual(dump(a));
+    expect(dump(b).typed_rows.find((r) => (r as { id: string }).id === bigId)).toMatchObject({ count_value: '9007199254740993', count_type: 'integer' });
+    expect(dirtyRows(b.db)).toHaveLength(0);
 
     // Interleaved offline writes on both devices, including an FK parent/child pair created on B.
     a.db.prepare("UPDATE users SET name = 'renamed on A' WHERE id = ?").run(users[0]);
@@ -63,15 +71,13 @@ describe('client ⇄ server: two devices of one user (needs snapshot sessions)',
       a.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), `more ${i}`, 'm@x.test');
       await a.client.pushPending();
     }
-    const floor = await fetch(`${server.t.baseUrl}/test/retention-floor`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ user_id: 'pruned', retained_bundle_floor: 3 }),
-    });
-    expect(floor.status).toBe(200);
+    expect(await b.client.lastBundleSeqSeen()).toBe(1);
+    await setRetentionFloor(server.t, 'pruned', 3);
     const report = await b.client.pullToStable();
     expect(report).toMatchObject({ outcome: 'applied_snapshot', restore: { bundleSeq: 4, rowCount: 4 } });
     expect(dump(b)).toEqual(dump(a));
+    expect(await b.client.lastBundleSeqSeen()).toBe(4);
+    expect((await b.client.sourceInfo()).rebuildRequired).toBe(false);
     await a.close();
     await b.close();
   });

@@ -1,14 +1,45 @@
 import { describe, expect, it } from '@jest/globals';
-import { dirtyRows, fakeServer, memoryDatabase, newClient } from '../test-support/client-fixtures.js';
+import Database from 'better-sqlite3';
+import { OversqliteClient } from './oversqlite-client.js';
+
+/** A device's business tables (capture runs locally: no server is involved). */
+const DDL = `
+CREATE TABLE users (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, email TEXT, age INTEGER);
+CREATE TABLE files (id BLOB PRIMARY KEY NOT NULL, name TEXT, data BLOB);
+CREATE TABLE file_reviews (id BLOB PRIMARY KEY NOT NULL, review TEXT,
+  file_id BLOB REFERENCES files(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED);
+`;
+
+/** Constructing a client installs the tables and triggers; it never touches the network. */
+function newClient(db: Database.Database): OversqliteClient {
+  return new OversqliteClient(db, {
+    baseUrl: 'http://127.0.0.1:9',
+    tokenProvider: () => 'unused',
+    schema: 'business',
+    tables: ['users', 'files', 'file_reviews'].map((tableName) => ({ tableName, syncKeyColumnName: 'id' })),
+  });
+}
+
+function dirtyRows(db: Database.Database) {
+  return db.prepare('SELECT table_name, key_json, op, base_row_version, payload, dirty_ordinal FROM _sync_dirty_rows ORDER BY dirty_ordinal').all() as {
+    table_name: string;
+    key_json: string;
+    op: string;
+    base_row_version: number;
+    payload: string | null;
+    dirty_ordinal: number;
+  }[];
+}
 
 /** A client that created its tables and triggers (no Open needed for capture). */
 function setup() {
-  const db = memoryDatabase();
-  const client = newClient(db, fakeServer(), 'alice');
+  const db = new Database(':memory:');
+  db.exec(DDL);
+  const client = newClient(db);
   return { db, client };
 }
 
-function setRowState(db: ReturnType<typeof memoryDatabase>, table: string, key: string, version: number, deleted = false) {
+function setRowState(db: Database.Database, table: string, key: string, version: number, deleted = false) {
   db.prepare("INSERT INTO _sync_row_state(schema_name, table_name, key_json, row_version, deleted) VALUES ('business', ?, ?, ?, ?)").run(
     table,
     JSON.stringify({ id: key }),
@@ -24,7 +55,7 @@ describe('capture triggers', () => {
     expect(names()).toEqual(['trg_users_ad', 'trg_users_ai', 'trg_users_au', 'trg_users_bd_guard', 'trg_users_bi_guard', 'trg_users_bu_guard']);
     const sqlBefore = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'trg_users_ai'").get();
     await client.close();
-    newClient(db, fakeServer(), 'alice');
+    newClient(db);
     expect(names()).toHaveLength(6);
     expect(db.prepare("SELECT sql FROM sqlite_master WHERE name = 'trg_users_ai'").get()).toEqual(sqlBefore);
   });
@@ -33,7 +64,7 @@ describe('capture triggers', () => {
     const { db, client } = setup();
     db.exec('DROP TRIGGER trg_users_ai; CREATE TRIGGER trg_users_ai AFTER INSERT ON users BEGIN SELECT 1; END');
     await client.close();
-    newClient(db, fakeServer(), 'alice');
+    newClient(db);
     db.prepare("INSERT INTO users(id, name) VALUES ('u1', 'Ada')").run();
     expect(dirtyRows(db)).toHaveLength(1);
   });

@@ -1,22 +1,60 @@
 import { describe, expect, it } from '@jest/globals';
-import { attachedClient, BUSINESS_TABLES, dirtyRows, fakeServer, fileDatabase, memoryDatabase, newClient } from '../test-support/client-fixtures.js';
+import Database from 'better-sqlite3';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SyncTable } from './config.js';
 import {
-  AttachBindingConflictError,
-  AttachLifecycleUnsupportedError,
   AttachRequiredError,
-  ClientClosedError,
   DatabaseAlreadyOwnedError,
-  isExpectedSyncContention,
   isLifecyclePreconditionError,
   OpenRequiredError,
   OversqliteConfigError,
 } from './errors.js';
 import { OversqliteClient } from './oversqlite-client.js';
 
+// Configuration checks and Open are local: nothing here reaches a server. Lifecycle paths that
+// talk to one (Attach, Detach, uninstall, …) are in test/client/client-lifecycle.e2e-spec.ts.
+
+const BUSINESS_DDL = `
+CREATE TABLE users (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, email TEXT, age INTEGER);
+CREATE TABLE posts (id TEXT PRIMARY KEY NOT NULL, title TEXT, author_id TEXT REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED);
+CREATE TABLE files (id BLOB PRIMARY KEY NOT NULL, name TEXT, data BLOB);
+CREATE TABLE file_reviews (id BLOB PRIMARY KEY NOT NULL, review TEXT,
+  file_id BLOB REFERENCES files(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED);
+CREATE TABLE typed_rows (id TEXT PRIMARY KEY NOT NULL, name TEXT, count_value INTEGER, rating REAL, data BLOB, created_at TEXT);
+`;
+
+const BUSINESS_TABLES: SyncTable[] = ['users', 'posts', 'files', 'file_reviews', 'typed_rows'].map((tableName) => ({ tableName, syncKeyColumnName: 'id' }));
+
+function memoryDatabase(): Database.Database {
+  const db = new Database(':memory:');
+  db.exec(BUSINESS_DDL);
+  return db;
+}
+
+function fileDatabase(): { db: Database.Database; reopen(): Database.Database } {
+  const path = join(mkdtempSync(join(tmpdir(), 'oversqlite-')), 'device.sqlite');
+  const db = new Database(path);
+  db.exec(BUSINESS_DDL);
+  return { db, reopen: () => new Database(path) };
+}
+
+/** Nothing listens on port 9 of the loopback: a request would fail the test. */
+const OFFLINE = { baseUrl: 'http://127.0.0.1:9', tokenProvider: () => 't', schema: 'business', tables: BUSINESS_TABLES };
+
+function newClient(db: Database.Database): OversqliteClient {
+  return new OversqliteClient(db, OFFLINE);
+}
+
+function dirtyRows(db: Database.Database): { key_json: string; op: string; base_row_version: number }[] {
+  return db.prepare('SELECT key_json, op, base_row_version FROM _sync_dirty_rows ORDER BY dirty_ordinal').all() as { key_json: string; op: string; base_row_version: number }[];
+}
+
 const uuidV4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe('configuration', () => {
-  const base = { baseUrl: 'http://localhost:1', tokenProvider: () => 't', schema: 'business', tables: BUSINESS_TABLES };
+  const base = OFFLINE;
 
   it.each([
     [{ schema: '' }, 'config.Schema must be provided (no default schema)'],
@@ -69,7 +107,7 @@ describe('lifecycle', () => {
   it('generates and persists one source id, and captures rows written before sync was installed', async () => {
     const file = fileDatabase();
     file.db.exec("INSERT INTO users(id, name) VALUES ('pre1', 'x'), ('pre2', 'y')");
-    const client = newClient(file.db, fakeServer(), 'alice');
+    const client = newClient(file.db);
     await expect(client.sourceInfo()).rejects.toThrow(new OpenRequiredError('SourceInfo()'));
     await client.open();
     await client.open();
@@ -82,14 +120,14 @@ describe('lifecycle', () => {
     expect(await client.pendingSyncStatus()).toEqual({ hasPendingSyncData: true, pendingRowCount: 2, blocksDetach: false });
     await client.close();
     file.db.close();
-    const reopened = newClient(file.reopen(), fakeServer(), 'alice');
+    const reopened = newClient(file.reopen());
     await reopened.open();
     expect((await reopened.sourceInfo()).currentSourceId).toBe(source);
     expect(await reopened.pendingSyncStatus()).toMatchObject({ pendingRowCount: 2 });
   });
 
   it('requires Open before Attach and Attach before sync operations', async () => {
-    const client = newClient(memoryDatabase(), fakeServer(), 'alice');
+    const client = newClient(memoryDatabase());
     const notOpen = await client.attach('alice').catch((e: unknown) => e);
     expect(notOpen).toEqual(new OpenRequiredError('Attach(userID)'));
     expect(isLifecyclePreconditionError(notOpen)).toBe(true);
@@ -98,137 +136,5 @@ describe('lifecycle', () => {
     await expect(client.pushPending()).rejects.toThrow(new AttachRequiredError('PushPending()'));
     await expect(client.pullToStable()).rejects.toThrow(new AttachRequiredError('PullToStable()'));
     await expect(client.syncStatus()).rejects.toThrow(new AttachRequiredError('SyncStatus()'));
-  });
-
-  it('resolves initialize_empty, seeds with initialize_local, and resumes without network after restart', async () => {
-    const server = fakeServer();
-    const empty = await attachedClient(memoryDatabase(), server, 'bob');
-    expect((await empty.syncStatus()).authority).toBe('authoritative_empty');
-
-    const file = fileDatabase();
-    file.db.exec("INSERT INTO users(id, name) VALUES ('u1', 'offline')");
-    const client = newClient(file.db, server, 'alice');
-    await client.open();
-    const attached = await client.attach('alice');
-    expect(attached).toMatchObject({ status: 'connected', outcome: 'seeded_from_local', restore: null });
-    expect(attached.syncStatus.authority).toBe('pending_local_seed');
-    expect((await client.pushPending()).outcome).toBe('committed');
-    expect((await client.syncStatus()).authority).toBe('authoritative_materialized');
-    await client.close();
-    file.db.close();
-
-    const requestsBefore = server.requests.length;
-    const restarted = newClient(file.reopen(), server, 'alice');
-    await restarted.open();
-    await expect(restarted.pushPending()).rejects.toThrow(AttachRequiredError);
-    expect((await restarted.attach('alice')).outcome).toBe('resumed_attached_state');
-    expect(server.requests.length).toBe(requestsBefore);
-  });
-
-  it('hydrates a second device with remote_authoritative, replacing its anonymous rows', async () => {
-    const server = fakeServer();
-    const dbA = memoryDatabase();
-    const a = await attachedClient(dbA, server, 'alice');
-    dbA.exec("INSERT INTO users(id, name) VALUES ('u1', 'Ada')");
-    await a.pushPending();
-    const dbB = memoryDatabase();
-    dbB.exec("INSERT INTO users(id, name) VALUES ('local', 'anonymous')");
-    const b = newClient(dbB, server, 'alice');
-    await b.open();
-    const result = await b.attach('alice');
-    expect(result).toMatchObject({ status: 'connected', outcome: 'used_remote_state', restore: { bundleSeq: 1, rowCount: 1 } });
-    expect(b.getTableRows('users').map((r) => r.id)).toEqual(['u1']);
-    expect(dirtyRows(dbB)).toHaveLength(0);
-  });
-
-  it('refuses a server whose schema_version is older than the app requires', async () => {
-    const client = newClient(memoryDatabase(), fakeServer(), 'alice', { minServerSchemaVersion: 2 });
-    await client.open();
-    await expect(client.attach('alice')).rejects.toThrow(
-      new AttachLifecycleUnsupportedError('server schema_version 1 is older than the 2 this app requires'),
-    );
-  });
-
-  it('reports retry_later without binding the user', async () => {
-    const server = fakeServer();
-    const dbA = memoryDatabase();
-    dbA.exec("INSERT INTO users(id, name) VALUES ('u1', 'seed')");
-    const a = newClient(dbA, server, 'alice');
-    await a.open();
-    await a.attach('alice');
-    const dbB = memoryDatabase();
-    const b = newClient(dbB, server, 'alice');
-    await b.open();
-    const result = await b.attach('alice');
-    expect(result).toMatchObject({ status: 'retry_later', outcome: '', retryAfterMs: 60_000, restore: null });
-    expect(result.syncStatus.authority).toBe('');
-    expect(b.userId).toBe('');
-  });
-
-  it('blocks Detach while data is unsynced, then detaches, wipes synced rows and switches user on a fresh source', async () => {
-    const server = fakeServer();
-    const db = memoryDatabase();
-    let signedIn = 'alice';
-    const client = await attachedClient(db, server, 'alice', { tokenProvider: () => server.token(signedIn) });
-    db.exec("INSERT INTO users(id, name) VALUES ('u1', 'Ada')");
-    expect(await client.detach()).toEqual({ outcome: 'blocked_unsynced_data', pendingRowCount: 1 });
-    await expect(client.attach('bob')).rejects.toThrow(AttachBindingConflictError);
-    await client.pushPending();
-    const aliceSource = (await client.sourceInfo()).currentSourceId;
-    expect(await client.detach()).toEqual({ outcome: 'detached', pendingRowCount: 0 });
-    expect(client.getTableRowCount('users')).toBe(0);
-    expect(db.prepare('SELECT binding_state, attached_user_id, last_bundle_seq_seen FROM _sync_attachment_state').get()).toEqual({
-      binding_state: 'anonymous',
-      attached_user_id: '',
-      last_bundle_seq_seen: 0,
-    });
-    db.exec("INSERT INTO users(id, name) VALUES ('b1', 'Bob offline')");
-    signedIn = 'bob';
-    expect((await client.attach('bob')).outcome).toBe('seeded_from_local');
-    expect((await client.sourceInfo()).currentSourceId).not.toBe(aliceSource);
-    expect((await client.pushPending()).outcome).toBe('committed');
-    expect(server.serverRows('bob', 'users').map((r) => r.id)).toEqual(['b1']);
-    expect(server.serverRows('alice', 'users').map((r) => r.id)).toEqual(['u1']);
-  });
-
-  it('syncThenDetach syncs pending rows and detaches', async () => {
-    const server = fakeServer();
-    const db = memoryDatabase();
-    const client = await attachedClient(db, server, 'alice');
-    db.exec("INSERT INTO users(id, name) VALUES ('u1', 'Ada')");
-    const result = await client.syncThenDetach();
-    expect(result).toMatchObject({ isSuccess: true, syncRounds: 1, remainingPendingRowCount: 0, detach: { outcome: 'detached' } });
-    expect(server.serverRows('alice', 'users')).toHaveLength(1);
-    client.pauseUploads();
-    client.pauseDownloads();
-    await client.attach('alice');
-    db.exec("INSERT INTO users(id, name) VALUES ('u2', 'x')");
-    const blocked = await client.syncThenDetach();
-    expect(blocked).toMatchObject({ isSuccess: false, syncRounds: 2, detach: { outcome: 'blocked_unsynced_data' } });
-    expect(blocked.lastSync).toMatchObject({ pushOutcome: 'skipped_paused', remoteOutcome: 'skipped_paused' });
-  });
-
-  it('fails fast on concurrent operations and closes for good', async () => {
-    const server = fakeServer();
-    const client = await attachedClient(memoryDatabase(), server, 'alice');
-    const first = client.pullToStable();
-    const second = await client.pushPending().catch((e: unknown) => e);
-    expect(isExpectedSyncContention(second)).toBe(true);
-    await first;
-    await client.close();
-    await expect(client.open()).rejects.toThrow(ClientClosedError);
-  });
-
-  it('uninstalls triggers and metadata but keeps business rows, and allows a fresh install', async () => {
-    const db = memoryDatabase();
-    const client = await attachedClient(db, fakeServer(), 'alice');
-    db.exec("INSERT INTO users(id, name) VALUES ('u1', 'Ada')");
-    await client.uninstallSync();
-    expect(db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name LIKE '_sync_%' OR name LIKE 'trg_%'").get()).toEqual({ n: 0 });
-    expect(db.prepare('SELECT COUNT(*) AS n FROM users').get()).toEqual({ n: 1 });
-    await expect(client.open()).rejects.toThrow(ClientClosedError);
-    const again = newClient(db, fakeServer(), 'alice');
-    await again.open();
-    expect(dirtyRows(db)).toHaveLength(1);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { memoryDatabase } from '../test-support/client-fixtures.js';
+import Database from 'better-sqlite3';
 import { canonicalEqualityText, parseJson, stringifyJson } from './json-value.js';
 import { inspectManagedTables } from './managed-table.js';
 import {
@@ -10,7 +10,18 @@ import {
   wirePayloadFromLocalImage,
 } from './row-codec.js';
 
-const [files, reviews, typed] = inspectManagedTables(memoryDatabase(), [
+/** The local tables whose declared types drive the codecs (BLOB UUID keys and FKs, typed columns). */
+function localTables(): Database.Database {
+  const db = new Database(':memory:');
+  db.exec(`
+    CREATE TABLE files (id BLOB PRIMARY KEY NOT NULL, name TEXT, data BLOB);
+    CREATE TABLE file_reviews (id BLOB PRIMARY KEY NOT NULL, review TEXT,
+      file_id BLOB REFERENCES files(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED);
+    CREATE TABLE typed_rows (id TEXT PRIMARY KEY NOT NULL, name TEXT, count_value INTEGER, rating REAL, data BLOB, created_at TEXT);`);
+  return db;
+}
+
+const [files, reviews, typed] = inspectManagedTables(localTables(), [
   { tableName: 'files', syncKeyColumnName: 'id' },
   { tableName: 'file_reviews', syncKeyColumnName: 'id' },
   { tableName: 'typed_rows', syncKeyColumnName: 'id' },

@@ -54,23 +54,8 @@ describe('retry policy', () => {
   });
 });
 
+// What the transport sends on the wire is checked against the real server in test/client/client-faults.e2e-spec.ts.
 describe('transport', () => {
-  it('sends auth and source headers, JSON content type only with a body, and sorted query parameters', async () => {
-    const seen: { url: string; headers: Record<string, string> }[] = [];
-    const transport = new SyncTransport({
-      baseUrl: 'http://server.test/',
-      tokenProvider: async () => 'tok',
-      fetch: async (url, init) => {
-        seen.push({ url, headers: init.headers as Record<string, string> });
-        return new Response('{}', { status: 200 });
-      },
-    });
-    await transport.send({ method: 'GET', path: '/sync/pull', query: { max_bundles: 10, after_bundle_seq: 3, target_bundle_seq: undefined }, sourceId: 'src' });
-    await transport.send({ method: 'POST', path: '/sync/connect', body: '{}', sourceId: '' });
-    expect(seen[0]).toEqual({ url: 'http://server.test/sync/pull?after_bundle_seq=3&max_bundles=10', headers: { Authorization: 'Bearer tok', 'Oversync-Source-ID': 'src' } });
-    expect(seen[1]!.headers).toEqual({ Authorization: 'Bearer tok', 'Content-Type': 'application/json' });
-  });
-
   it('classifies refused connections as transient transport errors', async () => {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
