@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import request from 'supertest';
+import { OversyncScopeService } from '@oversync/nestjs';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { SyncHttp } from './support/sync-http.js';
 
@@ -176,6 +178,33 @@ describe('sync error paths: every client mistake is a 4xx envelope and changes n
       const created = await a.post('/sync/push-sessions', { source_bundle_id: 2, planned_row_count: 1 }).expect(200);
       await a.delete(`/sync/push-sessions/${created.body.push_id}`).expect(204);
       expectError(await a.delete(`/sync/push-sessions/${created.body.push_id}`), 404, 'push_session_not_found');
+    });
+  });
+
+  describe('source sequencing', () => {
+    it('a watermark moved between create and commit → 409 source_sequence_changed', async () => {
+      const erin = new SyncHttp(t.baseUrl, await t.signIn('erin'), 'e-1');
+      await erin.connect(false);
+      const id = randomUUID();
+      const created = await erin.post('/sync/push-sessions', { source_bundle_id: 1, planned_row_count: 1 }).expect(200);
+      await erin.post(`/sync/push-sessions/${created.body.push_id}/chunks`, { start_row_ordinal: 0, rows: [user(id)] }).expect(200);
+      // the same source id commits bundle 1 through a server-originated write in between
+      const scopes = t.app.get(OversyncScopeService);
+      await scopes.withinSyncBundle({ userId: 'erin' }, { sourceId: 'e-1', sourceBundleId: 1 }, async (manager) => {
+        await manager.query(`INSERT INTO business.users (id, name, email) VALUES ($1, 'srv', 'e')`, [randomUUID()]);
+      });
+      expectError(await erin.post(`/sync/push-sessions/${created.body.push_id}/commit`), 409, 'source_sequence_changed',
+        'source e-1 for user erin changed expected next source_bundle_id from staged 1 to 2 before commit');
+    });
+
+    it('a committed tuple below the retained floor → 409 history_pruned on create', async () => {
+      const fay = new SyncHttp(t.baseUrl, await t.signIn('fay'), 'f-1');
+      await fay.connect(false);
+      for (let i = 1; i <= 2; i++) expect((await fay.push(i, [user(randomUUID())])).status).toBe(200);
+      await request(t.baseUrl).post('/test/retention-floor').send({ user_id: 'fay', retained_bundle_floor: 1 }).expect(200);
+      expectError(await fay.post('/sync/push-sessions', { source_bundle_id: 1, planned_row_count: 1 }), 409, 'history_pruned',
+        'source tuple (f-1, 1) for user fay is older than retained duplicate history; max committed source_bundle_id is 2');
+      expect((await fay.post('/sync/push-sessions', { source_bundle_id: 2, planned_row_count: 1 }).expect(200)).body.status).toBe('already_committed');
     });
   });
 
