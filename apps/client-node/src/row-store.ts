@@ -6,16 +6,23 @@ import { type SqlValue, sqlKeyValue } from './row-codec.js';
 import type { SyncState } from './sync-state.js';
 
 export class RowStore {
+  /** upsert SQL per table, built once: applying a pull runs it for every row */
+  private readonly upsertSql = new Map<ManagedTable, string>();
+
   constructor(private readonly state: SyncState) {}
 
   /** UPSERT, not REPLACE, so `ON DELETE CASCADE` children survive. */
   upsert(table: ManagedTable, values: readonly SqlValue[]): void {
-    const columns = table.columns.map((c) => quoteIdent(c.name));
-    const key = quoteIdent(table.keyColumn.name);
-    const updates = table.columns.filter((c) => c !== table.keyColumn).map((c) => `${quoteIdent(c.name)} = excluded.${quoteIdent(c.name)}`);
-    const sql =
-      `INSERT INTO ${quoteIdent(table.name)} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ` +
-      `ON CONFLICT(${key}) ${updates.length ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`;
+    let sql = this.upsertSql.get(table);
+    if (sql === undefined) {
+      const columns = table.columns.map((c) => quoteIdent(c.name));
+      const key = quoteIdent(table.keyColumn.name);
+      const updates = table.columns.filter((c) => c !== table.keyColumn).map((c) => `${quoteIdent(c.name)} = excluded.${quoteIdent(c.name)}`);
+      sql =
+        `INSERT INTO ${quoteIdent(table.name)} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ` +
+        `ON CONFLICT(${key}) ${updates.length ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`;
+      this.upsertSql.set(table, sql);
+    }
     this.state.stmt(sql).run(...values);
   }
 
