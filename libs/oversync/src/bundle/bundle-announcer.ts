@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_CONFIG } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import type { SyncClient } from '../database/sync-database.js';
-import { encodeWire } from '../wire/wire-json.js';
+import { encodeGoJson } from '@oversync/protocol';
 import type { CommittedBundle } from './bundle-capture.js';
 
 /**
@@ -15,7 +15,7 @@ export class BundleAnnouncer {
 
   async announce(client: SyncClient, userPk: string, bundle: CommittedBundle): Promise<void> {
     if (!this.config.watch.enabled) return;
-    const payload = encodeWire({
+    const payload = encodeGoJson({
       user_pk: BigInt(userPk),
       bundle_seq: BigInt(bundle.bundleSeq),
       source_id: bundle.sourceId || undefined,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { SyncClient } from '../database/sync-database.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
-import { encodeGoString } from '../wire/wire-json.js';
+import { quoteGoJsonString } from '@oversync/protocol';
 import type { StageTimer } from '../lifecycle/stage-timer.js';
 import { keyStringOf, OP_NAMES } from './row-keys.js';
 import { captureWirePayload } from './wire-payload.js';
@@ -182,8 +182,8 @@ function canonicalBundleRows(
 ): string {
   const parts = rows.map((row, ordinal) => {
     const table = catalog.get(row.tableId);
-    const key = `{${encodeGoString(table.keyColumn)}:${encodeGoString(keyStringOf(table, row.keyBytes))}}`;
-    return `{"key":${key},"op":"${OP_NAMES[row.opCode]}","payload":${row.payloadWire ?? 'null'},"row_ordinal":${ordinal},"row_version":${bundleSeq},"schema":${encodeGoString(table.schema)},"table":${encodeGoString(table.table)}}`;
+    const key = `{${quoteGoJsonString(table.keyColumn)}:${quoteGoJsonString(keyStringOf(table, row.keyBytes))}}`;
+    return `{"key":${key},"op":"${OP_NAMES[row.opCode]}","payload":${row.payloadWire ?? 'null'},"row_ordinal":${ordinal},"row_version":${bundleSeq},"schema":${quoteGoJsonString(table.schema)},"table":${quoteGoJsonString(table.table)}}`;
   });
   return `[${parts.join(',')}]`;
 }

@@ -1,6 +1,6 @@
 import type { RegisteredTable } from '../schema/registered-table.js';
 import { isExactObject, parseExactJson, type ExactJson } from '../wire/exact-json.js';
-import { canonicalDoubleJson } from '../wire/wire-json.js';
+import { canonicalDoubleJson } from '../wire/canonical-exact-json.js';
 
 /** Standard padded base64 of a bytea value in PostgreSQL hex output (`\x…`), or of base64 input. */
 function byteaToBase64(value: string): string {

@@ -1,7 +1,7 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { sendWire } from '../http/wire-reply.js';
-import type { WireValue } from '../wire/wire-json.js';
+import type { GoJsonValue } from '@oversync/protocol';
 import { OversyncError } from './oversync.error.js';
 
 const HTTP_CODES: Record<number, string> = {
@@ -26,8 +26,8 @@ export class OversyncExceptionFilter implements ExceptionFilter {
       return;
     }
     if (exception instanceof OversyncError) {
-      const body: Record<string, WireValue> = { error: exception.code, message: exception.message };
-      for (const [key, value] of Object.entries(exception.extra ?? {})) body[key] = value as WireValue;
+      const body: Record<string, GoJsonValue> = { error: exception.code, message: exception.message };
+      for (const [key, value] of Object.entries(exception.extra ?? {})) body[key] = value as GoJsonValue;
       sendWire(res, exception.status, body);
       return;
     }

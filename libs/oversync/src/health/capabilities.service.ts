@@ -3,7 +3,7 @@ import { OVERSYNC_CONFIG } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
-import type { WireValue } from '../wire/wire-json.js';
+import type { GoJsonValue } from '@oversync/protocol';
 
 /** GET /sync/capabilities (spec §3.12). */
 @Injectable()
@@ -43,7 +43,7 @@ export class CapabilitiesService {
     return this.config.watchPolicy ? this.config.watchPolicy(actor) : true;
   }
 
-  capabilities(actor?: SyncActor): WireValue {
+  capabilities(actor?: SyncActor): GoJsonValue {
     const c = this.config;
     const tables = [...this.schema.catalog.tables].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const positive = (n: number) => (n > 0 ? n : undefined);

@@ -1,29 +1,6 @@
 import type { SyncClient } from '../database/sync-database.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
-import { keyStringOf, OP_NAMES } from '../bundle/row-keys.js';
-import { EncodedJson, quoteGoJsonString } from '@oversync/protocol';
-
-export interface StoredBundleRow {
-  bundle_seq: string;
-  row_ordinal: string;
-  table_id: number;
-  key_bytes: Buffer;
-  op_code: number;
-  payload: string | null;
-}
-
-/**
- * BundleRow wire shape (spec §3.6): schema, table, key, op, row_version, payload (omitted for
- * DELETE), written as text: the stored payload is canonical JSON already, so it goes out verbatim.
- */
-export function wireBundleRow(catalog: SyncCatalog, row: StoredBundleRow): EncodedJson {
-  const table = catalog.get(row.table_id);
-  const key = `{${quoteGoJsonString(table.keyColumn)}:${quoteGoJsonString(keyStringOf(table, row.key_bytes))}}`;
-  const payload = row.payload === null ? '' : `,"payload":${row.payload}`;
-  return new EncodedJson(
-    `{"schema":${quoteGoJsonString(table.schema)},"table":${quoteGoJsonString(table.table)},"key":${key},"op":"${OP_NAMES[row.op_code]}","row_version":${row.bundle_seq}${payload}}`,
-  );
-}
+import { quoteGoJsonString } from '@oversync/protocol';
 
 /** A text SQL expression as a Go JSON string literal: PostgreSQL's escaping plus Go's HTML escapes. */
 export function goJsonStringSql(expression: string): string {

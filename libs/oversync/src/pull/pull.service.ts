@@ -7,7 +7,7 @@ import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import { requireInitializedScope } from '../connect/scope-state.js';
-import type { WireValue } from '../wire/wire-json.js';
+import type { GoJsonValue } from '@oversync/protocol';
 import { EncodedJson } from '@oversync/protocol';
 import { BUNDLE_ROW_JSON_SQL, readUserState, rowPrefixesSql, rowPrefixParams } from './bundle-reader.js';
 
@@ -39,7 +39,7 @@ export class PullService {
     private readonly schema: OversyncSchemaService,
   ) {}
 
-  pull(actor: SyncActor, query: PullQuery): Promise<WireValue> {
+  pull(actor: SyncActor, query: PullQuery): Promise<GoJsonValue> {
     return this.lifecycle.run(async () => {
       try {
         return await this.db.transaction((client) => this.pullInTransaction(client, actor, query), { isolation: 'REPEATABLE READ', readOnly: true });
@@ -52,7 +52,7 @@ export class PullService {
     });
   }
 
-  private async pullInTransaction(client: Parameters<Parameters<SyncDatabase['transaction']>[0]>[0], actor: SyncActor, query: PullQuery): Promise<WireValue> {
+  private async pullInTransaction(client: Parameters<Parameters<SyncDatabase['transaction']>[0]>[0], actor: SyncActor, query: PullQuery): Promise<GoJsonValue> {
     const scope = await requireInitializedScope(client, actor.userId);
     const user = { userPk: scope.userPk, latest: scope.latest, floor: scope.retainedFloor };
     const after = query.afterBundleSeq;
@@ -94,7 +94,7 @@ export class PullService {
     };
   }
 
-  committedRows(actor: SyncActor, query: CommittedRowsQuery): Promise<WireValue> {
+  committedRows(actor: SyncActor, query: CommittedRowsQuery): Promise<GoJsonValue> {
     return this.lifecycle.run(async () => {
       if (query.bundleSeq <= 0n) throw badRequest('committed_bundle_chunk_invalid', 'bundle_seq must be > 0');
       if (query.afterRowOrdinal !== null && query.afterRowOrdinal < 0n) throw badRequest('committed_bundle_chunk_invalid', 'after_row_ordinal must be >= 0');

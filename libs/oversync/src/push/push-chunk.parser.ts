@@ -7,7 +7,7 @@ import {
   isExactObject, JsonNumber, member, parseExactJson, readInt64, readString,
   type ExactJson, type ExactObject,
 } from '../wire/exact-json.js';
-import { canonicalExactJson } from '../wire/wire-json.js';
+import { canonicalExactJson } from '../wire/canonical-exact-json.js';
 
 /** A validated, normalised push row ready for staging (spec §4.2.2). */
 export interface PushRow {

@@ -1,7 +1,7 @@
 import type { SyncClient } from '../database/sync-database.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import { KEY_KIND_UUID } from '../schema/registered-table.js';
-import { RawJson } from '../wire/wire-json.js';
+import { RawJson } from '@oversync/protocol';
 import { passThroughWirePayload } from '../bundle/wire-payload.js';
 import type { ApplyRow } from './push-apply.js';
 

@@ -12,7 +12,7 @@ import { requireInitializedScope } from '../connect/scope-state.js';
 import { keyStringOf } from '../bundle/row-keys.js';
 import { OversyncScopeService } from '../scope/oversync-scope.service.js';
 import { compactValidGoJson, EncodedJson, quoteGoJsonString } from '@oversync/protocol';
-import type { WireValue } from '../wire/wire-json.js';
+import type { GoJsonValue } from '@oversync/protocol';
 import { materializeSnapshotRows, UnsyncedRowsError } from './snapshot-materializer.js';
 import { applySourceReplacement } from './source-replacement.js';
 import type { SourceReplacementRequest } from './snapshot-request.parser.js';
@@ -104,7 +104,7 @@ export class SnapshotSessionService {
     if (maxBytes > 0 && byteCount > BigInt(maxBytes)) throw tooLarge(`snapshot session byte_count ${byteCount} exceeds limit ${maxBytes}`);
   }
 
-  chunk(actor: SyncActor, snapshotId: string, query: SnapshotChunkQuery): Promise<WireValue> {
+  chunk(actor: SyncActor, snapshotId: string, query: SnapshotChunkQuery): Promise<GoJsonValue> {
     return this.lifecycle.run(async () => {
       this.requireId(snapshotId);
       if (query.afterRowOrdinal < 0n) throw badRequest('snapshot_chunk_invalid', 'after_row_ordinal must be >= 0');

@@ -1,6 +1,6 @@
 import { SSE_CONTENT_TYPE, WATCH_EVENT_NAME, WATCH_HEARTBEAT_FRAME, WATCH_STREAM_HEADERS } from '@oversync/protocol';
 import type { Request, Response } from 'express';
-import { encodeWire } from '../wire/wire-json.js';
+import { encodeGoJson } from '@oversync/protocol';
 import type { BundleChange, BundleChangeSubscription } from './bundle-change-hub.js';
 
 /** Reconnect delay advertised to EventSource clients in the stream's first frame (ms). */
@@ -11,7 +11,7 @@ export const WATCH_RETRY_MS = 2000;
  * `id:` comes last so the first two lines stay byte-identical to the reference; clients ignore it.
  */
 export function encodeBundleChangeFrame(change: BundleChange): string {
-  const data = encodeWire({ bundle_seq: change.bundleSeq, source_id: change.sourceId || undefined, source_bundle_id: change.sourceBundleId || undefined });
+  const data = encodeGoJson({ bundle_seq: change.bundleSeq, source_id: change.sourceId || undefined, source_bundle_id: change.sourceBundleId || undefined });
   return `event: ${WATCH_EVENT_NAME}\ndata: ${data}\nid: ${change.bundleSeq}\n\n`;
 }
 

@@ -1,11 +1,8 @@
 import { compareUtf8, formatGoFloat64, quoteGoJsonString } from '@oversync/protocol';
 import { JsonNumber, isExactObject, uniqueMembers, type ExactJson } from './exact-json.js';
 
-// The response encoder is the protocol library's (Go encoding/json parity); these names are the server's.
-export {
-  RawJson, EncodedJson, encodeGoJson as encodeWire, type GoJsonValue as WireValue, quoteGoJsonString as encodeGoString,
-  formatGoFloat64 as formatGoNumber, compareUtf8, compactGoJson as compactRawJson,
-} from '@oversync/protocol';
+// The response encoder is the protocol library's (Go encoding/json parity); this file adds the
+// server-only canonical form over exact number literals.
 
 /**
  * Canonical JSON of §5.2 over exact numbers: a literal that a double represents exactly is printed
