@@ -16,12 +16,14 @@ describe('reference app test surface (OVERSYNC_TEST_ENDPOINTS=true)', () => {
 
   it('injects N failures per endpoint, then serves normally', async () => {
     await request(t.baseUrl).post('/test/failures').send({ endpoint: 'pull', count: 2 }).expect(200);
+    expect((await request(t.baseUrl).get('/test/failures').expect(200)).body).toEqual({ pending: { pull: 2 }, status: 'ok' });
     for (let i = 0; i < 2; i++) {
       const res = await a.get('/sync/pull');
       expect(res.status).toBe(500);
       expect(res.body).toEqual({ error: 'injected_failure', message: 'injected pull failure' });
     }
     await a.get('/sync/pull').expect(200);
+    expect((await request(t.baseUrl).get('/test/failures').expect(200)).body).toEqual({ pending: {}, status: 'ok' });
     await request(t.baseUrl).post('/test/failures').send({ endpoint: 'nope' }).expect(400);
   });
 

@@ -84,6 +84,12 @@ export class TestEndpointsController {
     sendSorted(res, 200, { pending: this.failures.pending(), status: 'ok' });
   }
 
+  /** Failures armed and not yet consumed, so a harness can prove its calls really met them. */
+  @Get('failures')
+  pendingFailures(@Res() res: Response): void {
+    sendSorted(res, 200, { pending: this.failures.pending(), status: 'ok' });
+  }
+
   @Delete('failures')
   @HttpCode(200)
   clear(@Res() res: Response): void {

@@ -131,13 +131,18 @@ export class BackgroundSync {
     }
   }
 
-  /** Pulls now, or once more after the running pull; contention with the uploader is retried. */
+  /**
+   * Pulls now, or once more after the running pull; contention with the uploader is retried. A failed
+   * pull is retried with backoff: the event that asked for it will not come again (the reference
+   * tears the stream down and catches up on reconnect; the healthy stream stays up here).
+   */
   private requestPull(signal: AbortSignal): void {
     if (this.pulling) {
       this.pullAgain = true;
       return;
     }
     this.pulling = (async () => {
+      let backoff = this.minBackoff;
       do {
         this.pullAgain = false;
         try {
@@ -149,6 +154,9 @@ export class BackgroundSync {
             await this.pause(MIN_LOOP_SLEEP_MS, signal);
           } else if (!isLifecyclePreconditionError(err)) {
             this.ctx.logger.warn(`watch pull: ${errorMessage(err)}`);
+            this.pullAgain = true;
+            await this.pause(backoff, signal);
+            backoff = Math.min(backoff * 2, Math.max(this.ctx.config.backoffMaxMs, this.minBackoff));
           }
         }
       } while (this.pullAgain && !this.stopped(signal));

@@ -54,6 +54,32 @@ export function resolvePushConflict(ctx: ClientContext, snapshot: OutboundSnapsh
     throw new Error(`${result.kind === 'keep_local' ? 'KeepLocal' : 'KeepMerged'} INSERT conflict for ${where} must include live row or tombstone`);
   }
 
+  try {
+    applyResolution(ctx, snapshot, row, detail, context, plan, where);
+  } catch (err) {
+    // Server wins, but its row cannot stand alone locally: it references a parent this device has
+    // not pulled yet, or it is a tombstone whose children's deletions come in the same server
+    // bundle. Applying it would fail the FK check on every push (a dead end); drop the local
+    // intent instead and let the pull apply the server's bundle whole. Convergence fuzz, seed 20.
+    if (result?.kind !== 'accept_server' || !isForeignKeyViolation(err)) throw err;
+    ctx.state.applyTransaction(() => requeueFrozenRows(ctx, snapshot, row));
+  }
+  return true;
+}
+
+function isForeignKeyViolation(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
+}
+
+function applyResolution(
+  ctx: ClientContext,
+  snapshot: OutboundSnapshot,
+  row: OutboundRow,
+  detail: PushConflictDetail,
+  context: ConflictContext,
+  plan: ResolutionPlan,
+  where: string,
+): void {
   ctx.state.applyTransaction(() => {
     switch (plan.write.kind) {
       case 'upsert_server':
@@ -80,7 +106,6 @@ export function resolvePushConflict(ctx: ClientContext, snapshot: OutboundSnapsh
     requeueFrozenRows(ctx, snapshot, row);
     if (plan.requeue) ctx.state.requeueDirty(row.table.name, row.keyJson, plan.requeue, detail.serverRowVersion, plan.requeue === 'DELETE' ? null : image);
   });
-  return true;
 }
 
 class InvalidResolution extends Error {}

@@ -206,9 +206,12 @@ export async function rebuild(ctx: ClientContext, signal?: AbortSignal): Promise
   if (outboxRows > 0 && outbox.state !== 'committed_remote') throw new PendingPushReplayError(outboxRows);
   if (operation.kind === 'remote_replace') throw new Error(`cannot rebuild while lifecycle operation ${JSON.stringify(operation.kind)} is pending`);
   if (ctx.paused.downloads) return { outcome: 'skipped_paused', restore: null };
+  // No persisted gate (unlike §8.8): a keep-source rebuild that fails before its apply transaction
+  // leaves consistent local data, and a gate would dead-end the app's next writes (push refuses the
+  // gate, Rebuild refuses the dirty rows). Found by the convergence fuzz, seed 1 (regression "seed 1a").
   const restore = await rebuildFromSnapshot(
     ctx,
-    { persistGate: true, advanceSourceBundleFloor: outboxRows > 0 ? outbox.sourceBundleId + 1 : 0 },
+    { persistGate: false, advanceSourceBundleFloor: outboxRows > 0 ? outbox.sourceBundleId + 1 : 0 },
     signal,
   );
   return { outcome: 'applied_snapshot', restore };

@@ -45,7 +45,9 @@ export async function pushPending(ctx: ClientContext, signal?: AbortSignal, conf
     );
   } catch (err) {
     if (err instanceof ReplayPrunedError) {
-      await rebuildFromSnapshot(ctx, { persistGate: false, advanceSourceBundleFloor: err.sourceBundleId + 1 }, signal);
+      // Writes made after the freeze stay queued (the reference drops them, §6.8; convergence fuzz, seed 6).
+      const preserveDirty = { committedBundleSeq: ctx.state.outbox().remoteBundleSeq };
+      await rebuildFromSnapshot(ctx, { persistGate: false, advanceSourceBundleFloor: err.sourceBundleId + 1, preserveDirty }, signal);
       return 'committed';
     }
     if (err instanceof PushConflictError && resolvePushConflict(ctx, snapshot, err)) {

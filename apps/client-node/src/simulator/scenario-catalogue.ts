@@ -1,10 +1,10 @@
-/** Every scenario, in the order of spec/client.md §13.2, plus one failure-injection run per endpoint. */
+/** Every scenario, in the order of spec/client.md §13.2, plus one failure-injection run per endpoint and one for a watcher's pull. */
 import type { Scenario } from './scenario.js';
 import { bundleFkAtomicity } from './scenarios/bundle-fk-atomicity.scenario.js';
 import { complexMultiBatch } from './scenarios/complex-multi-batch.scenario.js';
 import { conflicts } from './scenarios/conflicts.scenario.js';
 import { deviceReplacement } from './scenarios/device-replacement.scenario.js';
-import { failureInjection } from './scenarios/failure-injection.scenario.js';
+import { failureInjection, watchPullFailure } from './scenarios/failure-injection.scenario.js';
 import { filesSync } from './scenarios/files-sync.scenario.js';
 import { freshInstall } from './scenarios/fresh-install.scenario.js';
 import { multiDeviceComplex } from './scenarios/multi-device-complex.scenario.js';
@@ -45,6 +45,7 @@ export const SCENARIOS: readonly Scenario[] = [
   watchIdleCleanup,
   watchManyClientsConverge,
   ...INJECTABLE_ENDPOINTS.map(failureInjection),
+  watchPullFailure,
 ];
 
 /**

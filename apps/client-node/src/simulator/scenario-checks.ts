@@ -7,7 +7,7 @@ import { sleep } from '../sync-transport.js';
  * realm, which a strict comparison inside a jest VM context would otherwise reject by prototype.
  */
 function inThisRealm(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(inThisRealm);
+  if (Array.isArray(value)) return Array.from(value, inThisRealm);
   if (Buffer.isBuffer(value)) return Buffer.from(value);
   if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, inThisRealm(item)]));
   return value;

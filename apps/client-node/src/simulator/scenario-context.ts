@@ -71,14 +71,14 @@ export class ScenarioContext {
     this.sessions.delete(device);
   }
 
-  /** `Attach`, repeated while the server answers `retry_later` (at most 8 attempts, as the reference app). */
+  /** `Attach`, repeated while the server answers `retry_later` (at most 8 attempts, waits capped at 1 s; the reference app waits `retry_after`). */
   async attach(device: SimulatedDevice, user: string): Promise<AttachResult> {
     this.signIn(device, user);
     for (let attempt = 1; ; attempt++) {
       const result = await device.client.attach(user);
       if (result.status === 'connected') return result;
       if (attempt >= MAX_ATTACH_ATTEMPTS) throw new Error(`connect lifecycle did not reach connected status after ${attempt} attempts`);
-      await sleep(Math.min(result.retryAfterMs, 1000));
+      await sleep(result.retryAfterMs > 0 ? Math.min(result.retryAfterMs, 1000) : 250);
     }
   }
 

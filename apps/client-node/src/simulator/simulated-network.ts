@@ -9,6 +9,8 @@ export class SimulatedNetwork {
   online = true;
   /** Answer `GET /sync/capabilities` with `features.bundle_change_watch = false`. */
   hideWatchCapability = false;
+  /** What the real server's capabilities said about watch (set once a capabilities answer passed through). */
+  serverAdvertisedWatch: boolean | undefined;
   private readonly paths: string[] = [];
 
   readonly fetch: FetchLike = async (input, init) => {
@@ -20,6 +22,7 @@ export class SimulatedNetwork {
     const response = await fetch(input, init);
     if (!this.hideWatchCapability || path !== '/sync/capabilities' || response.status !== 200) return response;
     const capabilities = (await response.json()) as { features?: Record<string, unknown> };
+    this.serverAdvertisedWatch = capabilities.features?.bundle_change_watch === true;
     capabilities.features = { ...capabilities.features, bundle_change_watch: false };
     return new Response(JSON.stringify(capabilities), { status: 200, headers: { 'Content-Type': 'application/json' } });
   };

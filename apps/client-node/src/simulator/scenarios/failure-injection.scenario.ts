@@ -1,8 +1,9 @@
 import { columnValues, insertUser } from '../app-writes.js';
 import type { Scenario } from '../scenario.js';
 import { expectEqual } from '../scenario-checks.js';
-import { STANDARD_CONFIG } from '../scenario-context.js';
+import { STANDARD_CONFIG, WATCH_CONFIG } from '../scenario-context.js';
 import type { InjectableEndpoint } from '../test-surface.js';
+import { awaitConvergence, awaitSubscribers, WATCHER_CONFIG } from './watch-steps.js';
 
 /** Small chunks, so a push makes several chunk requests. */
 const RETRY_CONFIG = { ...STANDARD_CONFIG, uploadLimit: 2 };
@@ -49,3 +50,30 @@ export function failureInjection(endpoint: InjectableEndpoint): Scenario {
     },
   };
 }
+
+/**
+ * A watch event's pull fails for good (503 more often than the client retries a request): the
+ * watcher must still converge long before its 30 s fallback poll, by retrying the pull.
+ */
+export const watchPullFailure: Scenario = {
+  name: 'failure-injection/watch-pull',
+  summary: "a watcher whose event-triggered pull exhausts its retries still pulls the peer's bundle within 5 s",
+  requires: ['failure-injection'],
+  async run(ctx) {
+    const user = ctx.user('owner');
+    const writer = await ctx.signedInDevice('writer', user, { client: WATCH_CONFIG });
+    const watcher = await ctx.signedInDevice('watcher', user, { client: WATCHER_CONFIG });
+    watcher.client.start();
+    try {
+      await awaitSubscribers(ctx, user, 1);
+      await ctx.surface.armFailure('pull', 3, 503);
+      const id = insertUser(writer.db, 'Pulled despite a failing pull');
+      const pushed = await writer.client.pushPending();
+      await awaitConvergence(ctx, watcher, id, pushed.status.lastBundleSeqSeen);
+      expectEqual(await ctx.surface.pendingFailures(), {}, 'the failing pulls were met');
+    } finally {
+      await watcher.client.stop();
+      await ctx.surface.clearFailures();
+    }
+  },
+};

@@ -1,4 +1,5 @@
 import { RetryExhaustedError } from '../../errors.js';
+import { sleep } from '../../sync-transport.js';
 import { columnValues, deleteRow, insertUser, rowCount, updateRow } from '../app-writes.js';
 import type { Scenario } from '../scenario.js';
 import { eventually, expectEqual, expectRejection } from '../scenario-checks.js';
@@ -35,7 +36,7 @@ export const offlineOnline: Scenario = {
     const onlineIds = [insertUser(laptop.db, 'Online 1'), insertUser(laptop.db, 'Online 2')];
     updateRow(laptop.db, 'users', baseline[2]!, { name: 'Edited online' });
     await laptop.client.sync();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     expectEqual(rowCount(phone.db, 'users'), 7, 'the offline phone still has only its own view');
     expectEqual((await phone.client.pendingSyncStatus()).pendingRowCount, 5, 'the failing loops lost nothing');
 

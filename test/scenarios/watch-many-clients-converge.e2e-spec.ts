@@ -1,0 +1,4 @@
+import { watchManyClientsConverge } from '../../apps/client-node/src/simulator/scenarios/watch-many-clients-converge.scenario.js';
+import { describeScenario } from './support/scenario-suite.js';
+
+describeScenario(watchManyClientsConverge);

@@ -1,0 +1,4 @@
+import { watchReconnectCatchUp } from '../../apps/client-node/src/simulator/scenarios/watch-reconnect-catch-up.scenario.js';
+import { describeScenario } from './support/scenario-suite.js';
+
+describeScenario(watchReconnectCatchUp);
