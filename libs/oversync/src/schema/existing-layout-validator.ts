@@ -14,10 +14,12 @@ interface CatalogRow {
 }
 
 /**
- * Spec §2.1.1: true when a valid layout exists (no DDL needed), false when the `sync` schema is
- * empty or absent; anything else fails closed. Runs inside the schema transaction, under the lock.
+ * Spec §2.1.1: the effective catalog when a valid layout exists (no DDL needed), null when the
+ * `sync` schema is empty or absent; anything else fails closed. Runs inside the schema transaction,
+ * under the lock. Unlike the reference, newly registered tables are appended to an existing catalog
+ * (§8.13), so adding a table keeps all history.
  */
-export async function validateExistingLayout(client: SyncClient, expected: readonly RegisteredTable[]): Promise<boolean> {
+export async function validateExistingLayout(client: SyncClient, expected: readonly RegisteredTable[]): Promise<RegisteredTable[] | null> {
   const markers = await client
     .query<{ meta: boolean; catalog: boolean }>(
       `SELECT to_regclass('sync.meta') IS NOT NULL AS meta, to_regclass('sync.table_catalog') IS NOT NULL AS catalog`,
@@ -27,7 +29,7 @@ export async function validateExistingLayout(client: SyncClient, expected: reado
     });
   const { meta, catalog } = markers.rows[0];
   if (!meta && !catalog) {
-    if (!(await syncSchemaHasObjects(client))) return false;
+    if (!(await syncSchemaHasObjects(client))) return null;
     throw new UnsupportedSchemaError(
       `existing sync schema uses unsupported layout; drop and recreate the sync schema for layout ${goQuote(SYNC_LAYOUT_NAME)}`,
     );
@@ -38,8 +40,7 @@ export async function validateExistingLayout(client: SyncClient, expected: reado
     );
   }
   await validateMeta(client);
-  await validateTableCatalog(client, expected);
-  return true;
+  return validateTableCatalog(client, expected);
 }
 
 async function syncSchemaHasObjects(client: SyncClient): Promise<boolean> {
@@ -83,7 +84,7 @@ async function validateMeta(client: SyncClient): Promise<void> {
   }
 }
 
-async function validateTableCatalog(client: SyncClient, expected: readonly RegisteredTable[]): Promise<void> {
+async function validateTableCatalog(client: SyncClient, expected: readonly RegisteredTable[]): Promise<RegisteredTable[]> {
   const result = await client
     .query<CatalogRow>(
       'SELECT table_id, schema_name, table_name, sync_key_column, sync_key_kind FROM sync.table_catalog ORDER BY table_id',
@@ -95,6 +96,8 @@ async function validateTableCatalog(client: SyncClient, expected: readonly Regis
     });
   const actual = result.rows;
   if (!actual.every(isCatalogRow)) throw new UnsupportedSchemaError('scan sync.table_catalog row: unexpected column types');
+  const appended = await appendNewTables(client, actual, expected);
+  if (appended) return appended;
   if (actual.length !== expected.length) {
     throw new UnsupportedSchemaError(`sync.table_catalog row count = ${actual.length}, expected ${expected.length}`);
   }
@@ -110,6 +113,38 @@ async function validateTableCatalog(client: SyncClient, expected: readonly Regis
       row.sync_key_kind === table.keyKind;
     if (!same) throw new UnsupportedSchemaError(`sync.table_catalog row ${position} = ${got}, expected ${want}`);
   });
+  return [...expected];
+}
+
+/**
+ * The catalog migration (§8.13): when every stored table is still registered with the same key and
+ * the configuration only adds tables, the new ones are appended with the next table ids (in name
+ * order) and the stored ids are kept — history, row_state and sessions keep referring to them.
+ * Also accepts the catalog such a migration left (stored ids no longer in sorted-name positions).
+ * Returns null when the change is not purely additive (then the reference's checks apply).
+ */
+async function appendNewTables(client: SyncClient, stored: readonly CatalogRow[], expected: readonly RegisteredTable[]): Promise<RegisteredTable[] | null> {
+  if (stored.length > expected.length) return null;
+  const byName = new Map(expected.map((table) => [table.name, table]));
+  for (const row of stored) {
+    const table = byName.get(`${row.schema_name}.${row.table_name}`);
+    if (!table || table.keyColumn !== row.sync_key_column || table.keyKind !== row.sync_key_kind) return null;
+  }
+  const storedNames = new Set(stored.map((row) => `${row.schema_name}.${row.table_name}`));
+  let nextId = Math.max(0, ...stored.map((row) => row.table_id));
+  const added = expected.filter((table) => !storedNames.has(table.name)).map((table) => ({ ...table, tableId: ++nextId }));
+  for (const table of added) {
+    await client
+      .query(
+        `INSERT INTO sync.table_catalog (table_id, schema_name, table_name, sync_key_column, sync_key_kind) VALUES ($1, $2, $3, $4, $5)`,
+        [table.tableId, table.schema, table.table, table.keyColumn, table.keyKind],
+      )
+      .catch((error: unknown) => {
+        throw withErrorContext(`insert sync.table_catalog row ${table.tableId}`, error);
+      });
+  }
+  const kept = stored.map((row) => ({ ...byName.get(`${row.schema_name}.${row.table_name}`)!, tableId: row.table_id }));
+  return [...kept, ...added];
 }
 
 function isCatalogRow(row: CatalogRow): boolean {

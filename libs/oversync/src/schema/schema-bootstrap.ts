@@ -20,13 +20,18 @@ export async function bootstrapSyncSchema(
   tables: readonly RegisteredTableConfig[],
 ): Promise<RegisteredTable[]> {
   if (!db) throw new Error('bootstrap requires a database pool');
-  const registered = await validateRegisteredTables(db, tables);
-  const catalog = [...registered].sort((a, b) => a.tableId - b.tableId);
+  const validated = await validateRegisteredTables(db, tables);
+  const sorted = [...validated].sort((a, b) => a.tableId - b.tableId);
 
-  await runRetryable(SCHEMA_TRANSACTION_ATTEMPTS, SCHEMA_TRANSACTION_RETRY_BASE_MS, () =>
-    db.transaction((client) => createSyncSchema(client, catalog)),
-  );
-  if (registered.length === 0) return catalog;
+  const catalog = (
+    await runRetryable(SCHEMA_TRANSACTION_ATTEMPTS, SCHEMA_TRANSACTION_RETRY_BASE_MS, () =>
+      db.transaction((client) => createSyncSchema(client, sorted)),
+    )
+  ).sort((a, b) => a.tableId - b.tableId);
+  if (catalog.length === 0) return catalog;
+  // configuration order for the steps below, with the ids of the effective catalog
+  const byName = new Map(catalog.map((table) => [table.name, table]));
+  const registered = validated.map((table) => byName.get(table.name)!);
 
   await validateRegisteredForeignKeys(db, registered).catch((error: unknown) => {
     // The reference wraps this step twice with the same text; kept for message parity.

@@ -6,12 +6,14 @@ import { ACQUIRE_BOOTSTRAP_LOCK_SQL, SYNC_LAYOUT_NAME, SYNC_PROTOCOL_LABEL } fro
 import { SYNC_BOOTSTRAP_INDEXES, SYNC_SCHEMA_STATEMENTS } from './sync-schema.sql.js';
 
 /**
- * Bootstrap step 2 (spec §2.1), inside one transaction: validates an existing layout or creates the
- * whole `sync` schema with its marker rows. `catalog` is in table_id order.
+ * Bootstrap step 2 (spec §2.1), inside one transaction: validates (or extends) an existing layout
+ * or creates the whole `sync` schema with its marker rows. `catalog` is in table_id order; returns
+ * the effective catalog (stored ids win over sorted positions after a catalog migration).
  */
-export async function createSyncSchema(client: SyncClient, catalog: readonly RegisteredTable[]): Promise<void> {
+export async function createSyncSchema(client: SyncClient, catalog: readonly RegisteredTable[]): Promise<RegisteredTable[]> {
   await execWithContext(client, 'acquire sync bootstrap lock', ACQUIRE_BOOTSTRAP_LOCK_SQL);
-  if (await validateExistingLayout(client, catalog)) return;
+  const existing = await validateExistingLayout(client, catalog);
+  if (existing) return existing;
 
   for (const [position, statement] of SYNC_SCHEMA_STATEMENTS.entries()) {
     await execWithContext(client, `sync migration ${position + 1} failed`, statement);
@@ -34,4 +36,5 @@ export async function createSyncSchema(client: SyncClient, catalog: readonly Reg
   for (const statement of SYNC_BOOTSTRAP_INDEXES) {
     await execWithContext(client, 'bundle bootstrap index creation failed', statement);
   }
+  return [...catalog];
 }
