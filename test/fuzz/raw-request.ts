@@ -9,11 +9,11 @@ export interface RawRequest {
   headers: Array<[string, string | string[]]>;
   body?: Buffer;
   /**
-   * How the body is framed: `exact` Content-Length, `chunked` transfer encoding, `short` (declares
-   * fewer bytes than sent: the server reads a truncated body), `long` (declares more than sent: the
-   * server waits, the client gives up and closes).
+   * How the body is framed: `exact` Content-Length, `chunked` transfer encoding, or `long` (declares
+   * more than is sent: the server waits for the rest, the client gives up and closes). A Content-Length
+   * shorter than the body is not generated: Node's HTTP parser answers the leftover bytes itself.
    */
-  framing?: 'exact' | 'chunked' | 'short' | 'long';
+  framing?: 'exact' | 'chunked' | 'long';
 }
 
 export interface RawResponse {
@@ -35,7 +35,6 @@ export function sendRaw(baseUrl: string, request: RawRequest, timeoutMs = 10_000
     const req = http.request({ host: url.hostname, port: url.port, method: request.method, path: request.path, agent: false, setHost: true });
     for (const [name, value] of request.headers) req.setHeader(name, value);
     if (framing === 'exact' && (body.length > 0 || request.method === 'POST')) req.setHeader('Content-Length', body.length);
-    if (framing === 'short') req.setHeader('Content-Length', Math.floor(body.length / 2));
     if (framing === 'long') req.setHeader('Content-Length', body.length + 16);
     const timer = setTimeout(() => {
       req.destroy();

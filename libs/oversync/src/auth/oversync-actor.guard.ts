@@ -12,6 +12,11 @@ const MAX_ID_LENGTH = 512;
 // Ids reach PostgreSQL as text: NUL is impossible there, other controls are never legitimate (§8.24).
 const CONTROL = /[\u0000-\u001f\u007f\ufffd]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+/** An actor id (user or source) that is safe to store and compare: at most 512 characters, no controls, no broken UTF-16. */
+export function isPrintableActorId(id: string): boolean {
+  return id.length <= MAX_ID_LENGTH && !CONTROL.test(id);
+}
+
 interface AuthenticatedRequest extends RequestWithActor {
   user?: unknown;
   headers: Record<string, string | string[] | undefined>;
@@ -54,13 +59,13 @@ export class OversyncActorGuard implements CanActivate {
     if (userId === '') {
       throw new OversyncError('authentication_failed', 401, 'authenticated user_id not found in request context');
     }
-    if (userId.length > MAX_ID_LENGTH || CONTROL.test(userId)) {
+    if (!isPrintableActorId(userId)) {
       throw new OversyncError('authentication_failed', 401, 'authenticated user_id is not a valid identifier');
     }
     const header = request.headers[SOURCE_ID_HEADER];
     const sourceId = goTrimSpace(Array.isArray(header) ? (header[0] ?? '') : (header ?? ''));
     if (sourceId === '') throw new OversyncError('invalid_request', 400, 'Oversync-Source-ID header is required');
-    if (sourceId.length > MAX_ID_LENGTH || CONTROL.test(sourceId)) {
+    if (!isPrintableActorId(sourceId)) {
       throw new OversyncError('invalid_request', 400, 'Oversync-Source-ID header must be printable text of at most 512 characters');
     }
     request.oversyncActor = { userId, sourceId };

@@ -8,7 +8,7 @@ import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import { requireInitializedScope } from '../connect/scope-state.js';
 import type { GoJsonValue } from '@oversync/protocol';
-import { EncodedJson } from '@oversync/protocol';
+import { EncodedJson, INT64_MAX } from '@oversync/protocol';
 import { BUNDLE_ROW_JSON_SQL, readUserState, rowPrefixesSql, rowPrefixParams } from './bundle-reader.js';
 
 export interface PullQuery {
@@ -58,10 +58,13 @@ export class PullService {
     const after = query.afterBundleSeq;
     const target = query.targetBundleSeq;
     // Unlike the reference, a pull from 0 above a pruned floor is refused too: it would silently miss history (§8.5).
-    if (after <= user.floor && user.floor > 0n) throw historyPruned(after, user.floor, actor.userId);
-    if (target > 0n && target <= user.floor) throw historyPruned(target, user.floor, actor.userId);
+    // A checkpoint (or target) equal to the floor is served, unlike the reference (§8.5 "over-strict"): every
+    // bundle after it is retained, and a device restored from a snapshot taken at floor = latest would
+    // otherwise download a new snapshot on every pull. Convergence fuzz, seed 29.
+    if (after < user.floor) throw historyPruned(after, user.floor, actor.userId);
+    if (target > 0n && target < user.floor) throw historyPruned(target, user.floor, actor.userId);
     const stable = target > 0n ? target : user.latest;
-    if (stable > 0n && stable <= user.floor) throw historyPruned(stable, user.floor, actor.userId);
+    if (stable > 0n && stable < user.floor) throw historyPruned(stable, user.floor, actor.userId);
     if (after >= stable) return { stable_bundle_seq: stable, bundles: [], has_more: false };
     const max = Math.min(Math.max(query.maxBundles, 1), 5000);
     const { rows: headers } = await client.query<{ bundle_seq: string; source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string }>(
@@ -111,7 +114,9 @@ export class PullService {
         );
         const header = headers[0];
         if (!header) throw notFound('committed_bundle_not_found', `committed bundle ${query.bundleSeq} was not found`);
-        const storageAfter = query.afterRowOrdinal === null ? 0n : query.afterRowOrdinal + 1n;
+        // storage ordinals are wire + 1; at after_row_ordinal = int64 max the bound would overflow BIGINT (a 500)
+        // and nothing can follow anyway: clamp. Found by http-input fuzz seed 3.
+        const storageAfter = query.afterRowOrdinal === null ? 0n : query.afterRowOrdinal < INT64_MAX ? query.afterRowOrdinal + 1n : INT64_MAX;
         const { rows } = await client.query<{ row_ordinal: string; row_json: string }>(
           `SELECT br.row_ordinal, ${BUNDLE_ROW_JSON_SQL} AS row_json
              FROM sync.bundle_rows br JOIN ${rowPrefixesSql(5)} ON tc.table_id = br.table_id

@@ -3,6 +3,7 @@ import type { SyncClient } from '../database/sync-database.js';
 import { badRequest, conflict } from '../errors/oversync.error.js';
 import { goTrimSpace } from '../schema/go-string-semantics.js';
 import type { SyncActor } from '../auth/sync-actor.js';
+import { isPrintableActorId } from '../auth/oversync-actor.guard.js';
 import { readSourceState, sourceRetired } from '../push/source-state.js';
 import type { SourceReplacementRequest } from './snapshot-request.parser.js';
 
@@ -19,6 +20,8 @@ export async function applySourceReplacement(client: SyncClient, userPk: string,
   const invalid = (message: string) => badRequest('snapshot_session_invalid', message);
   if (previous !== actor.sourceId) throw invalid('previous_source_id must match authenticated source_id');
   if (next === '') throw invalid('new_source_id is required for source replacement');
+  // it becomes a source id, so it gets the header's rules; a NUL made PostgreSQL fail (500): found by http-input fuzz seed 2
+  if (!isPrintableActorId(next)) throw invalid('new_source_id must be printable text of at most 512 characters');
   if (next === previous) throw invalid('new_source_id must differ from previous_source_id');
   if (!REASONS.includes(reason)) throw invalid('source replacement reason is unsupported');
 
