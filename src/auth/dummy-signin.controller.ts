@@ -2,6 +2,7 @@ import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { ApiBody, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { goTrimSpace } from '@oversync/nestjs';
 
 class DummySigninRequest {
   @ApiProperty({ example: 'alice' }) user: string;
@@ -26,11 +27,11 @@ export class DummySigninController {
       return;
     }
     const user = (body as { user?: unknown }).user;
-    if (typeof user !== 'string' || user.trim() === '') {
+    if (typeof user !== 'string' || goTrimSpace(user) === '') {
       res.status(400).json({ error: 'invalid_request', message: 'user required' });
       return;
     }
-    const token = await this.jwt.signAsync({ sub: user.trim(), iss: 'go-oversync-examples' }, { expiresIn: TOKEN_LIFETIME_SECONDS });
-    res.status(200).json({ expires_in: TOKEN_LIFETIME_SECONDS, token, user: user.trim() });
+    const token = await this.jwt.signAsync({ sub: goTrimSpace(user), iss: 'go-oversync-examples' }, { expiresIn: TOKEN_LIFETIME_SECONDS });
+    res.status(200).json({ expires_in: TOKEN_LIFETIME_SECONDS, token, user: goTrimSpace(user) });
   }
 }

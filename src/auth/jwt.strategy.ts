@@ -2,6 +2,7 @@ import { createSecretKey } from 'node:crypto';
 import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
+import { goTrimSpace } from '@oversync/nestjs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 
 export interface JwtPayload {
@@ -26,7 +27,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   }
 
   validate(payload: Partial<JwtPayload>): JwtPayload {
-    const sub = typeof payload.sub === 'string' ? payload.sub.trim() : '';
+    const sub = typeof payload.sub === 'string' ? goTrimSpace(payload.sub) : '';
     if (!sub || typeof payload.exp !== 'number') throw new UnauthorizedException('Invalid token');
     return { sub, exp: payload.exp, iat: payload.iat, iss: payload.iss };
   }
