@@ -1,5 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { sqliteFiles } from './sqlite-file.spec-support.js';
+
+const databases = sqliteFiles();
 import { OversqliteClient } from './oversqlite-client.js';
 
 /** A device's business tables (capture runs locally: no server is involved). */
@@ -33,7 +36,7 @@ function dirtyRows(db: Database.Database) {
 
 /** A client that created its tables and triggers (no Open needed for capture). */
 function setup() {
-  const db = new Database(':memory:');
+  const db = databases.open().db;
   db.exec(DDL);
   const client = newClient(db);
   return { db, client };

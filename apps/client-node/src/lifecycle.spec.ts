@@ -1,8 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { sqliteFiles } from './sqlite-file.spec-support.js';
 import type { SyncTable } from './config.js';
 import {
   AttachRequiredError,
@@ -27,15 +25,16 @@ CREATE TABLE typed_rows (id TEXT PRIMARY KEY NOT NULL, name TEXT, count_value IN
 
 const BUSINESS_TABLES: SyncTable[] = ['users', 'posts', 'files', 'file_reviews', 'typed_rows'].map((tableName) => ({ tableName, syncKeyColumnName: 'id' }));
 
+const databases = sqliteFiles();
+
 function memoryDatabase(): Database.Database {
-  const db = new Database(':memory:');
+  const { db } = databases.open();
   db.exec(BUSINESS_DDL);
   return db;
 }
 
 function fileDatabase(): { db: Database.Database; reopen(): Database.Database } {
-  const path = join(mkdtempSync(join(tmpdir(), 'oversqlite-')), 'device.sqlite');
-  const db = new Database(path);
+  const { db, path } = databases.open();
   db.exec(BUSINESS_DDL);
   return { db, reopen: () => new Database(path) };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { sqliteFiles } from './sqlite-file.spec-support.js';
 import { canonicalEqualityText, parseJson, stringifyJson } from './json-value.js';
 import { inspectManagedTables } from './managed-table.js';
 import {
@@ -10,9 +11,11 @@ import {
   wirePayloadFromLocalImage,
 } from './row-codec.js';
 
+const databases = sqliteFiles();
+
 /** The local tables whose declared types drive the codecs (BLOB UUID keys and FKs, typed columns). */
 function localTables(): Database.Database {
-  const db = new Database(':memory:');
+  const db = databases.open().db;
   db.exec(`
     CREATE TABLE files (id BLOB PRIMARY KEY NOT NULL, name TEXT, data BLOB);
     CREATE TABLE file_reviews (id BLOB PRIMARY KEY NOT NULL, review TEXT,
