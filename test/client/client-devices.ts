@@ -4,7 +4,7 @@
  * server's business rows for comparisons.
  */
 import Database from 'better-sqlite3';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from '@jest/globals';
@@ -19,6 +19,9 @@ export interface ServerContext {
   pg: pg.Client;
 }
 
+/** Folders of this suite's device files, removed when the suite's server stops. */
+const deviceDirs: string[] = [];
+
 /** Starts the reference app and a PostgreSQL connection for the suite; both end after it. */
 export function useTestServer(): ServerContext {
   const context = {} as ServerContext;
@@ -29,6 +32,7 @@ export function useTestServer(): ServerContext {
   afterAll(async () => {
     await context.pg.end();
     await context.t.close();
+    for (const dir of deviceDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
   return context;
 }
@@ -56,7 +60,9 @@ export interface Device {
 
 /** A device of `user` (its SQLite file holds the example tables). Not opened or attached. */
 export async function newDevice(t: TestApp, user: string, options: Partial<OversqliteClientOptions> = {}): Promise<Device> {
-  const path = join(mkdtempSync(join(tmpdir(), 'oversync-device-')), 'device.sqlite');
+  const dir = mkdtempSync(join(tmpdir(), 'oversync-device-'));
+  deviceDirs.push(dir);
+  const path = join(dir, 'device.sqlite');
   let token: string | null = null;
   const make = (db: Database.Database, extra: Partial<OversqliteClientOptions>) =>
     new OversqliteClient(db, {

@@ -1,14 +1,26 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { serverRows, useProxy, useTestServer } from './client-devices.js';
 
 const run = promisify(execFile);
+
+
+const cliDirs: string[] = [];
+/** A folder for one CLI device file, removed after the suite. */
+function cliDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'oversqlite-cli-'));
+  cliDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of cliDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('client README example and CLI against the reference app', () => {
   const server = useTestServer();
@@ -31,7 +43,7 @@ describe('client README example and CLI against the reference app', () => {
 
   it('drives a device with the oversqlite CLI: signs in, syncs, pushes, pulls, reports status, hydrates (plain output, no TTY)', async () => {
     const { proxy } = recording;
-    const db = join(mkdtempSync(join(tmpdir(), 'oversqlite-cli-')), 'device.sqlite');
+    const db = join(cliDir(), 'device.sqlite');
     // The user comes from $OVERSYNC_USER; every request goes through the recording proxy.
     const cli = (...args: string[]) =>
       run(process.execPath, ['apps/client-node/dist/cli.js', ...args, '--db', db, '--server', proxy.baseUrl, '--example-schema'], {
@@ -63,7 +75,7 @@ describe('client README example and CLI against the reference app', () => {
   });
 
   it('exits 1 with the server answer when sign-in fails', async () => {
-    const db = join(mkdtempSync(join(tmpdir(), 'oversqlite-cli-')), 'device.sqlite');
+    const db = join(cliDir(), 'device.sqlite');
     // A wrong base path: the reference app itself answers the sign-in with 404.
     const failed = await run(process.execPath, ['apps/client-node/dist/cli.js', 'push', '--db', db, '--server', `${server.t.baseUrl}/wrong-prefix`, '--user', 'bob', '--example-schema']).catch(
       (e: unknown) => e as { code: number; stdout: string; stderr: string },
