@@ -63,6 +63,18 @@ describe('OversyncModule in a host app that is not the reference app', () => {
     const pulled = await request(server).get('/sync/pull').set(as('s2')).expect(200);
     expect(pulled.body.bundles[0].rows[0]).toEqual({ schema: 'public', table: 'notes', key: { id: 'n-1' }, op: 'INSERT', row_version: 1, payload: { body: 'hello', id: 'n-1' } });
   });
+
+  it('syncs a row whose text key is the empty string (spec §4.2.2: text keys accept any string)', async () => {
+    const server = app.getHttpServer();
+    const as = (source: string) => ({ 'x-user': 'u2', 'oversync-source-id': source });
+    await request(server).post('/sync/connect').set(as('s1')).send({ has_local_pending_rows: false }).expect(200);
+    const created = await request(server).post('/sync/push-sessions').set(as('s1')).send({ source_bundle_id: 1, planned_row_count: 1 }).expect(200);
+    await request(server).post(`/sync/push-sessions/${created.body.push_id}/chunks`).set(as('s1'))
+      .send({ start_row_ordinal: 0, rows: [{ schema: 'public', table: 'notes', key: { id: '' }, op: 'INSERT', base_row_version: 0, payload: { body: 'empty key' } }] }).expect(200);
+    await request(server).post(`/sync/push-sessions/${created.body.push_id}/commit`).set(as('s1')).expect(200);
+    const pulled = await request(server).get('/sync/pull').set(as('s2')).expect(200);
+    expect(pulled.body.bundles[0].rows[0].key).toEqual({ id: '' });
+  });
 });
 
 describe('module options fail fast with the offending field', () => {

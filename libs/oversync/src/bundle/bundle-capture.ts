@@ -43,8 +43,6 @@ function parseStageLines(lines: string | null): StageRow[] {
 }
 
 interface NetRow {
-  /** capture_ordinal of the first event: the stage row whose table_id and key_bytes the database reuses */
-  firstOrdinal: string;
   tableId: number;
   keyBytes: Buffer;
   firstOp: number;
@@ -86,18 +84,17 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
       existing.lastOp = row.op_code;
       existing.payload = row.payload;
     } else {
-      net.set(identity, { firstOrdinal: row.capture_ordinal, tableId: row.table_id, keyBytes: row.key_bytes, firstOp: row.op_code, lastOp: row.op_code, payload: row.payload });
+      net.set(identity, { tableId: row.table_id, keyBytes: row.key_bytes, firstOp: row.op_code, lastOp: row.op_code, payload: row.payload });
     }
   }
   const output: OutputRow[] = [];
   for (const row of net.values()) {
     if (row.lastOp === 3) {
-      if (row.firstOp !== 1) output.push({ stageOrdinal: row.firstOrdinal, tableId: row.tableId, keyBytes: row.keyBytes, opCode: 3, payloadWire: null });
+      if (row.firstOp !== 1) output.push({ tableId: row.tableId, keyBytes: row.keyBytes, opCode: 3, payloadWire: null });
       continue;
     }
     const table = catalog.get(row.tableId);
     output.push({
-      stageOrdinal: row.firstOrdinal,
       tableId: row.tableId,
       keyBytes: row.keyBytes,
       opCode: row.firstOp === 1 ? 1 : 2,
@@ -138,20 +135,28 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
   // bundles keep them (two extra round trips would cost more than the checks).
   const trusted = catalog.trustedSyncWrites && output.length >= TRUSTED_WRITE_MIN_ROWS;
   if (trusted) await client.query('SET LOCAL session_replication_role = replica');
-  // One statement for both tables; payloads travel as one newline-joined text (canonical JSON
-  // escapes every control character).
+  // One statement for both tables. Keys (hex) and payloads travel as newline-joined texts (canonical
+  // JSON escapes every control character) zipped by one multi-array unnest: no per-element escaping,
+  // and no join whose plan could depend on statistics of the always-emptied stage table.
   await client.query(
     `WITH rows AS (
        INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
-       SELECT $1, $2, r.row_ordinal, s.table_id, s.key_bytes, r.op_code, NULLIF(p.payload_text, '')::json
-         FROM unnest($3::int8[], $4::int2[]) WITH ORDINALITY AS r(capture_ordinal, op_code, row_ordinal)
-         JOIN regexp_split_to_table($5, E'\\n') WITH ORDINALITY AS p(payload_text, row_ordinal) ON p.row_ordinal = r.row_ordinal
-         JOIN sync.bundle_capture_stage s ON s.capture_ordinal = r.capture_ordinal
+       SELECT $1, $2, r.row_ordinal, r.table_id, decode(substr(r.key_hex, 2), 'hex'), r.op_code, NULLIF(r.payload_text, '')::json
+         FROM unnest($3::int4[], $4::int2[], string_to_array($5, E'\\n'), string_to_array($6, E'\\n'))
+              WITH ORDINALITY AS r(table_id, op_code, key_hex, payload_text, row_ordinal)
        RETURNING table_id, key_bytes, op_code)
      INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
      SELECT $1, table_id, key_bytes, $2, op_code = 3 FROM rows
      ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted`,
-    [userPk, bundleSeq, output.map((r) => r.stageOrdinal), output.map((r) => r.opCode), output.map((r) => r.payloadWire ?? '').join('\n')],
+    [
+      userPk,
+      bundleSeq,
+      output.map((r) => r.tableId),
+      output.map((r) => r.opCode),
+      // 'k' + hex: an empty text key must not become an empty (dropped) element
+      output.map((r) => `k${r.keyBytes.toString('hex')}`).join('\n'),
+      output.map((r) => r.payloadWire ?? '').join('\n'),
+    ],
   );
   if (trusted) await client.query('SET LOCAL session_replication_role = origin');
   options.timer?.mark('row_state');
@@ -164,7 +169,6 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
 const TRUSTED_WRITE_MIN_ROWS = 1000;
 
 interface OutputRow {
-  stageOrdinal: string;
   tableId: number;
   keyBytes: Buffer;
   opCode: number;

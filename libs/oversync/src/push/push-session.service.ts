@@ -73,6 +73,18 @@ export class PushSessionService {
   private async createInTransaction(client: SyncClient, actor: SyncActor, input: CreatePushSessionInput): Promise<CreatePushSessionResult> {
     await ensureUserScope(client, actor.userId);
     const scope = await lockScope(client, actor.userId);
+    const replay = async (): Promise<CreatePushSessionResult | null> => {
+      const { rows } = await client.query<{ bundle_seq: string; source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string }>(
+        `SELECT bl.bundle_seq, bl.source_id, bl.source_bundle_id, bl.row_count, encode(bl.bundle_hash, 'hex') AS bundle_hash
+           FROM sync.bundle_log bl JOIN sync.user_state us ON us.user_pk = bl.user_pk
+          WHERE bl.user_pk = $1 AND bl.source_id = $2 AND bl.source_bundle_id = $3 AND bl.bundle_seq > us.retained_bundle_floor`,
+        [scope.userPk, actor.sourceId, input.sourceBundleId.toString()],
+      );
+      const r = rows[0];
+      return r
+        ? { status: 'already_committed', bundle: { bundleSeq: r.bundle_seq, sourceId: r.source_id, sourceBundleId: r.source_bundle_id, rowCount: Number(r.row_count), bundleHash: r.bundle_hash } }
+        : null;
+    };
     let initializationId: string | null = null;
     if (scope.stateCode === SCOPE_UNINITIALIZED) {
       if (input.initializationId) throw gone('initialization_expired', 'initialization lease is no longer active');
@@ -82,18 +94,15 @@ export class PushSessionService {
       const lease = await requireActiveInitializationLease(client, actor.userId, actor.sourceId, input.initializationId, this.config.initializationLeaseTtlMs);
       initializationId = lease.initializationId;
     } else if (input.initializationId) {
+      // The seeding push itself committed (and initialized the scope) but its answer was lost: the
+      // retry still carries the initialization id and must get its idempotent replay, or the
+      // device could never finish (the reference answers 400 forever). Convergence fuzz, seed 10.
+      const committed = await replay();
+      if (committed) return committed;
       throw badRequest('push_session_invalid', 'initialization_id must be absent once the scope is initialized');
     }
-    const { rows: replay } = await client.query<{ bundle_seq: string; source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string }>(
-      `SELECT bl.bundle_seq, bl.source_id, bl.source_bundle_id, bl.row_count, encode(bl.bundle_hash, 'hex') AS bundle_hash
-         FROM sync.bundle_log bl JOIN sync.user_state us ON us.user_pk = bl.user_pk
-        WHERE bl.user_pk = $1 AND bl.source_id = $2 AND bl.source_bundle_id = $3 AND bl.bundle_seq > us.retained_bundle_floor`,
-      [scope.userPk, actor.sourceId, input.sourceBundleId.toString()],
-    );
-    if (replay[0]) {
-      const r = replay[0];
-      return { status: 'already_committed', bundle: { bundleSeq: r.bundle_seq, sourceId: r.source_id, sourceBundleId: r.source_bundle_id, rowCount: Number(r.row_count), bundleHash: r.bundle_hash } };
-    }
+    const committed = await replay();
+    if (committed) return committed;
     const source = await readSourceState(client, scope.userPk, actor.sourceId, false);
     requireNextSourceBundle(source, actor.sourceId, actor.userId, input.sourceBundleId);
     // Replaces an uncommitted session of the same tuple and sweeps this user's expired ones (§4.4, §8.9).
@@ -132,9 +141,9 @@ export class PushSessionService {
         // Payloads as one newline-joined text (canonical JSON has no raw newline), keys as hex: no per-element escaping.
         await client.query(
           `INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload_apply)
-           SELECT $1, $2::int8 + m.ord - 1, m.table_id, decode(m.key_hex, 'hex'), m.op_code, m.base_bundle_seq, NULLIF(p.payload, '')::json
-             FROM unnest($3::int4[], $4::text[], $5::int2[], $6::int8[]) WITH ORDINALITY AS m(table_id, key_hex, op_code, base_bundle_seq, ord)
-             JOIN regexp_split_to_table($7, E'\\n') WITH ORDINALITY AS p(payload, ord) ON p.ord = m.ord`,
+           SELECT $1, $2::int8 + m.ord - 1, m.table_id, decode(m.key_hex, 'hex'), m.op_code, m.base_bundle_seq, NULLIF(m.payload, '')::json
+             FROM unnest($3::int4[], $4::text[], $5::int2[], $6::int8[], string_to_array($7, E'\\n'))
+                  WITH ORDINALITY AS m(table_id, key_hex, op_code, base_bundle_seq, payload, ord)`,
           [
             session.push_id,
             start,
