@@ -10,16 +10,19 @@ import type { ApplyRow } from './push-apply.js';
  * that returns only the first conflicting row in upload order; null when there is none.
  */
 export async function findConflict(client: SyncClient, pushId: string, userPk: string, userId: string, rows: ApplyRow[]): Promise<OversyncError | null> {
+  // The row state is a scalar subquery per staged row (an index probe each), never a planned join:
+  // with statistics taken while the tables were small the planner chose loops over whole tables.
   const { rows: found } = await client.query<{ row_ordinal: string; base: string; bundle_seq: string | null; deleted: boolean | null }>(
-    `SELECT psr.row_ordinal, psr.base_bundle_seq AS base, rs.bundle_seq, rs.deleted
-       FROM sync.push_session_rows psr
-       LEFT JOIN sync.row_state rs ON rs.user_pk = $2 AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes
-      WHERE psr.push_id = $1::uuid
-        AND CASE WHEN psr.op_code = 1
-                 THEN (rs.bundle_seq IS NULL AND psr.base_bundle_seq <> 0)
-                   OR (rs.bundle_seq IS NOT NULL AND (psr.base_bundle_seq <> rs.bundle_seq OR NOT rs.deleted))
-                 ELSE rs.bundle_seq IS NULL OR rs.deleted OR psr.base_bundle_seq <> rs.bundle_seq END
-      ORDER BY psr.row_ordinal LIMIT 1`,
+    `SELECT q.row_ordinal, q.base, (q.rs).bundle_seq, (q.rs).deleted
+       FROM (SELECT psr.row_ordinal, psr.op_code, psr.base_bundle_seq AS base,
+                    (SELECT rs FROM sync.row_state rs
+                      WHERE rs.user_pk = $2 AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes) AS rs
+               FROM sync.push_session_rows psr WHERE psr.push_id = $1::uuid) q
+      WHERE CASE WHEN q.op_code = 1
+                 THEN ((q.rs).bundle_seq IS NULL AND q.base <> 0)
+                   OR ((q.rs).bundle_seq IS NOT NULL AND (q.base <> (q.rs).bundle_seq OR NOT (q.rs).deleted))
+                 ELSE (q.rs).bundle_seq IS NULL OR (q.rs).deleted OR q.base <> (q.rs).bundle_seq END
+      ORDER BY q.row_ordinal LIMIT 1`,
     [pushId, userPk],
   );
   const hit = found[0];
