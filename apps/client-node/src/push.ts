@@ -13,7 +13,7 @@ import {
   RebuildRequiredError,
   SourceRecoveryRequiredError,
 } from './errors.js';
-import { freezeOutbound, loadOutboundSnapshot } from './push-outbox.js';
+import { freezeOutbound, loadOutboundSnapshot, type OutboundSnapshot } from './push-outbox.js';
 import { replayCommittedBundle } from './push-replay.js';
 import { type CommittedPush, fetchCommittedBundle, ReplayPrunedError, runHook, uploadAndCommit } from './push-transfer.js';
 import type { PushOutcome } from './results.js';
@@ -45,9 +45,13 @@ export async function pushPending(ctx: ClientContext, signal?: AbortSignal, conf
     );
   } catch (err) {
     if (err instanceof ReplayPrunedError) {
-      // Writes made after the freeze stay queued (the reference drops them, §6.8; convergence fuzz, seed 6).
-      const preserveDirty = { committedBundleSeq: ctx.state.outbox().remoteBundleSeq };
-      await rebuildFromSnapshot(ctx, { persistGate: false, advanceSourceBundleFloor: err.sourceBundleId + 1, preserveDirty }, signal);
+      if (ctx.state.dirtyCount() === 0) {
+        await rebuildFromSnapshot(ctx, { persistGate: false, advanceSourceBundleFloor: err.sourceBundleId + 1 }, signal);
+      } else {
+        // The reference's snapshot discards writes made after the freeze (§6.8), and re-applying
+        // them on top of it can break FKs; settle the outbox locally instead (convergence fuzz, seeds 6 and 57).
+        settlePrunedOutbox(ctx, snapshot, err.sourceBundleId);
+      }
       return 'committed';
     }
     if (err instanceof PushConflictError && resolvePushConflict(ctx, snapshot, err)) {
@@ -61,6 +65,31 @@ export async function pushPending(ctx: ClientContext, signal?: AbortSignal, conf
   await runHook(ctx, 'beforeReplay');
   replayCommittedBundle(ctx, snapshot, committed);
   return 'committed';
+}
+
+/**
+ * The outbox is committed but its bundle was pruned, and writes made after the freeze are queued.
+ * The outbox rows are that bundle (the local rows already show them): mark it replayed — row state
+ * and queued writes of its keys based on its bundle_seq (known when the commit answer arrived), the
+ * source counter advanced — and leave everything else to the normal path: the queued writes are pushed
+ * (with conflict resolution), and the pull, its checkpoint now below the floor, rebuilds from a
+ * snapshot once nothing is pending. The checkpoint itself does not move.
+ */
+function settlePrunedOutbox(ctx: ClientContext, snapshot: OutboundSnapshot, sourceBundleId: number): void {
+  const outbox = ctx.state.outbox();
+  const bundleSeq = outbox.state === 'committed_remote' ? outbox.remoteBundleSeq : 0;
+  ctx.state.applyTransaction(() => {
+    for (const row of snapshot.rows) {
+      // Version 0 when the commit answer was lost: the key exists on the server, so a later write of
+      // it is pushed (and conflicts, reaching the resolver) instead of being frozen as a no-op.
+      ctx.state.upsertRowState(row.table.name, row.keyJson, bundleSeq, row.op === 'DELETE');
+      const dirty = ctx.state.dirtyRow(row.schemaName, row.table.name, row.keyJson);
+      if (dirty && bundleSeq > 0) ctx.state.requeueDirty(row.table.name, row.keyJson, dirty.op, bundleSeq, dirty.payload);
+    }
+    ctx.state.advanceNextSourceBundleId(outbox.sourceId || ctx.session.sourceId, sourceBundleId + 1);
+    ctx.state.clearOutbox();
+    ctx.state.stmt('DELETE FROM _sync_push_stage').run();
+  });
 }
 
 /** Preconditions shared by push and `Sync` (§6.1 step 1). */

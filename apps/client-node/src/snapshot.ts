@@ -10,7 +10,6 @@ import { parseJson, stringifyJson } from './json-value.js';
 import { clearManagedDataInTx } from './local-reset.js';
 import type { RestoreSummary } from './results.js';
 import { localKeyFromKeyJson } from './row-codec.js';
-import type { RowOp } from './sync-state.js';
 import { type SyncResponse, throwIfTransientStatus, withRetry } from './sync-transport.js';
 import { decodeSnapshotChunk, decodeSnapshotSession } from './wire-decode.js';
 
@@ -34,12 +33,6 @@ export interface SnapshotApplyOptions {
   readonly clearSourceRecovery?: boolean;
   /** `next_source_bundle_id` floor of the target source (replay-pruned recovery). */
   readonly advanceSourceBundleFloor?: number;
-  /**
-   * Keep the dirty rows and re-apply them on top of the snapshot (replay-pruned recovery: the
-   * reference discards writes made after the freeze, §6.8). Dirty rows of keys in the committed
-   * outbox are rebased on its bundle, as the push replay does (§6.5).
-   */
-  readonly preserveDirty?: { readonly committedBundleSeq: number };
 }
 
 const STAGE_PAGE_ROWS = 1000;
@@ -186,7 +179,6 @@ export function applyStagedSnapshot(ctx: ClientContext, session: SnapshotSession
   const target = ctx.state.applyTransaction(() => {
     const attachment = ctx.state.attachment();
     if (attachment.bindingState !== 'attached' || !attachment.attachedUserId.trim()) throw new AttachRequiredError('Rebuild()');
-    const keptDirty = options.preserveDirty ? dirtyIntentsToKeep(ctx, options.preserveDirty.committedBundleSeq) : [];
     clearManagedDataInTx(ctx, { preserveOutbox: options.preserveOutbox === true, clearSnapshotStage: false });
 
     const applied = applyStagedRows(ctx, session);
@@ -194,7 +186,6 @@ export function applyStagedSnapshot(ctx: ClientContext, session: SnapshotSession
       throw new SyncProtocolError(`staged snapshot row count ${applied} does not match expected row_count ${session.rowCount}`);
     }
     if (options.preserveOutbox) reapplyOutboxLocally(ctx);
-    reapplyDirtyIntents(ctx, keptDirty);
 
     const current = attachment.currentSourceId;
     const targetSource = options.rotateTo?.newSourceId ?? current;
@@ -254,40 +245,6 @@ function reapplyOutboxLocally(ctx: ClientContext): void {
     } else {
       applyLocalImage(ctx, table, row.localPayload);
     }
-  }
-}
-
-interface KeptDirtyIntent {
-  readonly tableName: string;
-  readonly keyJson: string;
-  readonly op: RowOp;
-  readonly baseRowVersion: number;
-  readonly payload: string | null;
-}
-
-/** The dirty queue in capture order; keys the committed outbox carried are based on its bundle. */
-function dirtyIntentsToKeep(ctx: ClientContext, committedBundleSeq: number): KeptDirtyIntent[] {
-  const inOutbox = new Set(ctx.state.outboxRows().map((row) => `${row.tableName}\u0000${row.keyJson}`));
-  const rows = ctx.state
-    .stmt('SELECT table_name, key_json, op, base_row_version, payload FROM _sync_dirty_rows WHERE schema_name = ? ORDER BY dirty_ordinal')
-    .all(ctx.schema) as { table_name: string; key_json: string; op: RowOp; base_row_version: number; payload: string | null }[];
-  return rows.map((r) => ({
-    tableName: r.table_name,
-    keyJson: r.key_json,
-    op: r.op,
-    baseRowVersion: inOutbox.has(`${r.table_name}\u0000${r.key_json}`) && committedBundleSeq > 0 ? committedBundleSeq : Number(r.base_row_version),
-    payload: r.payload,
-  }));
-}
-
-/** Makes kept local intent visible again on top of the snapshot and queues it again. */
-function reapplyDirtyIntents(ctx: ClientContext, intents: readonly KeptDirtyIntent[]): void {
-  for (const intent of intents) {
-    const table = ctx.table(intent.tableName);
-    if (!table) throw new Error(`table ${intent.tableName} is not configured for sync`);
-    if (intent.op === 'DELETE' || intent.payload === null) ctx.rows.delete(table, localKeyFromKeyJson(ctx.schema, table, intent.keyJson));
-    else applyLocalImage(ctx, table, intent.payload);
-    ctx.state.requeueDirty(intent.tableName, intent.keyJson, intent.op, intent.baseRowVersion, intent.payload);
   }
 }
 

@@ -1,0 +1,274 @@
+/**
+ * Regressions found by the convergence fuzz (test/fuzz/convergence.e2e-spec.ts), one test per bug,
+ * named after the seed that found it. Each reproduces the minimal replay directly against the
+ * client and the reference app.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import type { FetchLike } from '@oversync/client-node';
+import { attachedDevice, newDevice, serverRows, setRetentionFloor, useTestServer } from '../client/client-devices.js';
+
+/** A fetch whose network can be switched off. */
+function switchableNetwork(): { fetch: FetchLike; online: boolean } {
+  const net = {
+    online: true,
+    fetch: (async (input, init) => {
+      if (!net.online) throw Object.assign(new Error('connect ECONNREFUSED (offline)'), { code: 'ECONNREFUSED' });
+      return fetch(input, init);
+    }) as FetchLike,
+  };
+  return net;
+}
+
+describe('convergence fuzz regressions', () => {
+  const server = useTestServer();
+
+  it('seed 1a: a keep-source rebuild() that fails offline leaves no gate, so later writes still sync', async () => {
+    const net = switchableNetwork();
+    const user = 'fuzz-seed-1';
+    const device = await attachedDevice(server.t, user, { fetch: net.fetch });
+    const insert = device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)');
+    insert.run(randomUUID(), 'before', 'b@x.test');
+    expect((await device.client.sync()).pushOutcome).toBe('committed');
+
+    net.online = false;
+    await expect(device.client.rebuild()).rejects.toThrow(/ECONNREFUSED/);
+    expect((await device.client.sourceInfo()).rebuildRequired).toBe(false);
+
+    // The app keeps writing; before the fix push refused (RebuildRequiredError) and rebuild()
+    // refused the dirty rows (DirtyStateRejectedError): nothing could ever sync again.
+    insert.run(randomUUID(), 'after', 'a@x.test');
+    net.online = true;
+    expect((await device.client.sync()).pushOutcome).toBe('committed');
+    expect((await device.client.rebuild()).outcome).toBe('applied_snapshot');
+    const local = device.db.prepare('SELECT id, name, email FROM users ORDER BY id').all();
+    expect(await serverRows(server.pg, user, 'users', 'id::text AS id, name, email')).toEqual(local);
+    expect(local).toHaveLength(2);
+    await device.close();
+  });
+
+  it('seed 10: a seeding push whose commit answer was lost completes on the next push (already_committed)', async () => {
+    let dropCommitAnswer = false;
+    const dropping: FetchLike = async (input, init) => {
+      const response = await fetch(input, init);
+      if (dropCommitAnswer && input.endsWith('/commit')) {
+        dropCommitAnswer = false;
+        throw new Error('fuzz: commit answer dropped');
+      }
+      return response;
+    };
+    const user = 'fuzz-seed-10';
+    const device = await newDevice(server.t, user, { fetch: dropping });
+    await device.client.open();
+    device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), 'offline seed', 's@x.test');
+    expect((await device.client.attach(user)).outcome).toBe('seeded_from_local');
+
+    dropCommitAnswer = true;
+    await expect(device.client.pushPending()).rejects.toThrow(/commit answer dropped/);
+    // The server committed the seed (the scope is initialized now); the client still holds the
+    // initialization id. Before the fix every retry got 400 "initialization_id must be absent".
+    expect((await device.client.pushPending()).outcome).toBe('committed');
+    expect((await device.client.syncStatus()).authority).toBe('authoritative_materialized');
+    const local = device.db.prepare('SELECT id, name, email FROM users ORDER BY id').all();
+    expect(await serverRows(server.pg, user, 'users', 'id::text AS id, name, email')).toEqual(local);
+    await device.close();
+  });
+
+  it('seed 6: writes made after a committed-but-unreplayed push survive the replay-pruned snapshot fallback', async () => {
+    const user = 'fuzz-seed-6';
+    const conflicts: string[] = [];
+    const device = await attachedDevice(server.t, user, {
+      resolver: { resolve: (c) => (conflicts.push(`${c.table}/${JSON.stringify(c.key)}`), { kind: 'accept_server' }) },
+    });
+    const a = randomUUID();
+    const b = randomUUID();
+    device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(a, 'a v1', 'a@x.test');
+    device.client.setBeforePushReplayHook(() => {
+      throw new Error('killed before replay');
+    });
+    await expect(device.client.pushPending()).rejects.toThrow(/killed before replay/);
+
+    // Written after the push committed; its bundle is then pruned from the server's history.
+    device.db.prepare("UPDATE users SET name = 'a v2' WHERE id = ?").run(a);
+    device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(b, 'b', 'b@x.test');
+    await setRetentionFloor(server.t, user, 1);
+    await server.pg.query('DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 1', [user]);
+
+    // Before the fix this was 'committed' with both later writes silently discarded by the snapshot.
+    expect((await device.client.pushPending()).outcome).toBe('committed');
+    const local = () => device.db.prepare('SELECT id, name, email FROM users ORDER BY id').all();
+    expect(local()).toEqual([...[{ id: a, name: 'a v2', email: 'a@x.test' }, { id: b, name: 'b', email: 'b@x.test' }]].sort((x, y) => (x.id < y.id ? -1 : 1)));
+    expect((await device.client.pendingSyncStatus()).pendingRowCount).toBe(2);
+    expect((await device.client.sync()).pushOutcome).toBe('committed');
+    expect(conflicts).toEqual([]);
+    expect(await serverRows(server.pg, user, 'users', 'id::text AS id, name, email')).toEqual(local());
+    await device.close();
+  });
+
+  it('seed 20: a server-wins conflict on a row the server deleted with its children does not dead-end on local FKs', async () => {
+    const user = 'fuzz-seed-20';
+    const owner = await attachedDevice(server.t, user);
+    const author = randomUUID();
+    const post = randomUUID();
+    owner.db.exec('BEGIN');
+    owner.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(author, 'author', 'a@x.test');
+    owner.db.prepare('INSERT INTO posts(id, title, content, author_id) VALUES (?, ?, ?, ?)').run(post, 'post', 'body', author);
+    owner.db.exec('COMMIT');
+    expect((await owner.client.sync()).pushOutcome).toBe('committed');
+    const other = await attachedDevice(server.t, user);
+    expect(other.db.prepare('SELECT COUNT(*) AS n FROM posts').get()).toEqual({ n: 1 });
+
+    // The other device renames the author; the owner deletes the post and the author meanwhile.
+    other.db.prepare("UPDATE users SET name = 'renamed' WHERE id = ?").run(author);
+    owner.db.exec('BEGIN');
+    owner.db.prepare('DELETE FROM posts WHERE id = ?').run(post);
+    owner.db.prepare('DELETE FROM users WHERE id = ?').run(author);
+    owner.db.exec('COMMIT');
+    expect((await owner.client.sync()).pushOutcome).toBe('committed');
+
+    // Server wins: the author is gone. Deleting it locally before the post (whose deletion arrives
+    // with the pull) failed the resolution with "FOREIGN KEY constraint failed", on every sync.
+    const report = await other.client.sync();
+    expect(report.remoteOutcome).toBe('applied_incremental');
+    expect(other.db.prepare('SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM posts) AS posts').get()).toEqual({ users: 0, posts: 0 });
+    expect((await other.client.pendingSyncStatus()).pendingRowCount).toBe(0);
+    await owner.close();
+    await other.close();
+  });
+
+  it('seed 1b: a commit whose answer was lost and whose bundle was then pruned is not pushed again under a new source', async () => {
+    let dropCommitAnswer = false;
+    const dropping: FetchLike = async (input, init) => {
+      const response = await fetch(input, init);
+      if (dropCommitAnswer && input.endsWith('/commit')) {
+        dropCommitAnswer = false;
+        throw new Error('fuzz: commit answer dropped');
+      }
+      return response;
+    };
+    const user = 'fuzz-seed-1-pruned';
+    const device = await attachedDevice(server.t, user, { fetch: dropping });
+    const a = randomUUID();
+    const b = randomUUID();
+    device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(a, 'a', 'a@x.test');
+    dropCommitAnswer = true;
+    await expect(device.client.pushPending()).rejects.toThrow(/commit answer dropped/);
+    device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(b, 'b', 'b@x.test');
+    await setRetentionFloor(server.t, user, 1);
+    await server.pg.query('DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 1', [user]);
+
+    // Before the fix: source recovery (history_pruned with a prepared outbox), and Rebuild()
+    // refused the dirty row forever; without it the rotated rebuild re-pushed the committed tuple.
+    expect((await device.client.pushPending()).outcome).toBe('committed');
+    expect((await device.client.sourceInfo()).sourceRecoveryRequired).toBe(false);
+    expect((await device.client.sync()).pushOutcome).toBe('committed');
+    const local = device.db.prepare('SELECT id, name, email FROM users ORDER BY id').all();
+    expect(local).toHaveLength(2);
+    expect(await serverRows(server.pg, user, 'users', 'id::text AS id, name, email')).toEqual(local);
+    const bundles = await server.pg.query(
+      'SELECT bl.source_id, bl.source_bundle_id FROM sync.bundle_log bl JOIN sync.user_state us ON us.user_pk = bl.user_pk WHERE us.user_id = $1 ORDER BY bl.bundle_seq',
+      [user],
+    );
+    const sourceId = (await device.client.sourceInfo()).currentSourceId;
+    expect(bundles.rows).toEqual([{ source_id: sourceId, source_bundle_id: '2' }]);
+    await device.close();
+  });
+
+  it('seed 29: a device whose checkpoint equals the retained floor pulls normally instead of re-downloading a snapshot forever', async () => {
+    const user = 'fuzz-seed-29';
+    const writer = await attachedDevice(server.t, user);
+    for (let i = 0; i < 3; i++) {
+      writer.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), `u${i}`, 'u@x.test');
+      expect((await writer.client.sync()).pushOutcome).toBe('committed');
+    }
+    // Everything pruned up to the latest bundle (the floor may equal the latest bundle_seq).
+    await setRetentionFloor(server.t, user, 3);
+    await server.pg.query('DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 3', [user]);
+
+    // Before the fix: after_bundle_seq = floor → 409 history_pruned → a snapshot (at the floor), every sync.
+    expect(await writer.client.lastBundleSeqSeen()).toBe(3);
+    expect((await writer.client.sync()).remoteOutcome).toBe('already_at_target');
+    expect((await writer.client.sync()).remoteOutcome).toBe('already_at_target');
+    writer.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), 'u3', 'u@x.test');
+    expect(await writer.client.sync()).toMatchObject({ pushOutcome: 'committed', remoteOutcome: 'already_at_target' });
+    const reader = await attachedDevice(server.t, user);
+    await setRetentionFloor(server.t, user, 4);
+    writer.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), 'u4', 'u@x.test');
+    expect((await writer.client.sync()).pushOutcome).toBe('committed');
+    expect((await reader.client.sync()).remoteOutcome).toBe('applied_incremental');
+    expect(reader.db.prepare('SELECT COUNT(*) AS n FROM users').get()).toEqual({ n: 5 });
+    await writer.close();
+    await reader.close();
+  });
+
+  it('seed 57: queued writes that conflict with the pruned server state do not break the replay-pruned recovery', async () => {
+    const user = 'fuzz-seed-57';
+    const owner = await attachedDevice(server.t, user);
+    const [u1, u2, post] = [randomUUID(), randomUUID(), randomUUID()];
+    owner.db.exec('BEGIN');
+    owner.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?), (?, ?, ?)').run(u1, 'u1', 'e', u2, 'u2', 'e');
+    owner.db.prepare('INSERT INTO posts(id, title, content, author_id) VALUES (?, ?, ?, ?)').run(post, 'post', 'body', u1);
+    owner.db.exec('COMMIT');
+    expect((await owner.client.sync()).pushOutcome).toBe('committed');
+    const other = await attachedDevice(server.t, user);
+
+    // The other device's push commits but is killed before its replay; then it edits the post.
+    other.db.prepare('INSERT INTO typed_rows(id, name, enabled_flag) VALUES (?, ?, 1)').run(randomUUID(), 'typed');
+    other.client.setBeforePushReplayHook(() => {
+      throw new Error('killed before replay');
+    });
+    await expect(other.client.pushPending()).rejects.toThrow(/killed before replay/);
+    other.db.prepare("UPDATE posts SET title = 'edited elsewhere' WHERE id = ?").run(post);
+    // Meanwhile the owner moves the post to u2 and deletes u1; all history is pruned.
+    owner.db.exec('BEGIN');
+    owner.db.prepare('UPDATE posts SET author_id = ? WHERE id = ?').run(u2, post);
+    owner.db.prepare('DELETE FROM users WHERE id = ?').run(u1);
+    owner.db.exec('COMMIT');
+    expect((await owner.client.sync()).pushOutcome).toBe('committed');
+    await setRetentionFloor(server.t, user, 3);
+    await server.pg.query('DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 3', [user]);
+
+    // Before the fix the snapshot fallback re-applied the edited post (author u1, deleted on the
+    // server) on top of the snapshot: "FOREIGN KEY constraint failed", on every push.
+    expect((await other.client.pushPending()).outcome).toBe('committed');
+    // The queued edit conflicts (the server moved on); server wins, resolved without touching FKs.
+    expect((await other.client.pushPending()).outcome).toBe('no_change');
+    expect((await other.client.sync()).remoteOutcome).toBe('applied_snapshot');
+    const dump = (db: typeof owner.db) => db.prepare('SELECT id, title, author_id FROM posts UNION ALL SELECT id, name, NULL FROM users ORDER BY 1').all();
+    await owner.client.sync();
+    expect(dump(other.db)).toEqual(dump(owner.db));
+    expect(await serverRows(server.pg, user, 'posts', 'id::text AS id, title, author_id::text AS author_id')).toEqual([{ id: post, title: 'post', author_id: u2 }]);
+    await owner.close();
+    await other.close();
+  });
+
+  it('seed 1c: deleting a row whose insert was committed with a lost answer (then pruned) still deletes it on the server', async () => {
+    let dropCommitAnswer = false;
+    const dropping: FetchLike = async (input, init) => {
+      const response = await fetch(input, init);
+      if (dropCommitAnswer && input.endsWith('/commit')) {
+        dropCommitAnswer = false;
+        throw new Error('fuzz: commit answer dropped');
+      }
+      return response;
+    };
+    const user = 'fuzz-seed-1c';
+    const device = await attachedDevice(server.t, user, { fetch: dropping, resolver: { resolve: (c) => ({ kind: c.localOp === 'DELETE' ? 'keep_local' : 'accept_server' }) } });
+    const a = randomUUID();
+    device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(a, 'a', 'a@x.test');
+    dropCommitAnswer = true;
+    await expect(device.client.pushPending()).rejects.toThrow(/commit answer dropped/);
+    device.db.prepare('DELETE FROM users WHERE id = ?').run(a);
+    await setRetentionFloor(server.t, user, 1);
+    await server.pg.query('DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 1', [user]);
+
+    expect((await device.client.pushPending()).outcome).toBe('committed');
+    // Before the fix the queued DELETE was frozen as a no-op (no row state for the key): the row
+    // stayed on the server and came back with the next snapshot.
+    await device.client.pushPending();
+    await device.client.sync();
+    expect(device.db.prepare('SELECT COUNT(*) AS n FROM users').get()).toEqual({ n: 0 });
+    expect(await serverRows(server.pg, user, 'users', 'id::text AS id')).toEqual([]);
+    await device.close();
+  });
+});
