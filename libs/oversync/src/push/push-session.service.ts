@@ -13,7 +13,7 @@ import {
   ensureUserScope, lockScope, markScopeInitialized, requireActiveInitializationLease, scopeUninitialized,
   SCOPE_INITIALIZING, SCOPE_UNINITIALIZED,
 } from '../connect/scope-state.js';
-import { keyStringOf, OP_CODES, OP_NAMES } from '../bundle/row-keys.js';
+import { keyStringOf, OP_CODES, OP_NAMES, isSessionIdInput } from '../bundle/row-keys.js';
 import { setBundleContext } from '../bundle/bundle-context.js';
 import { finalizeCapturedBundle, type CommittedBundle } from '../bundle/bundle-capture.js';
 import { BundleAnnouncer } from '../bundle/bundle-announcer.js';
@@ -44,9 +44,6 @@ interface PushSessionRow {
   initialization_id: string;
   expired: boolean;
 }
-
-// Accepts the UUID spellings PostgreSQL's uuid input accepts; anything else is simply "not found" (§8.24).
-const UUID_INPUT = /^\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$/;
 
 /** Push sessions: create, chunk upload, commit and delete (spec §3.2–§3.5, §4.2–§4.6). */
 @Injectable()
@@ -263,7 +260,7 @@ export class PushSessionService {
 
   /** Loads and locks a session: 404 unknown, 403 other user or source (§8.7), 410 expired — database clock (§8.8). */
   private async loadSession(client: SyncClient, actor: SyncActor, pushId: string): Promise<PushSessionRow> {
-    if (!UUID_INPUT.test(pushId)) throw notFound('push_session_not_found', `push session ${pushId} was not found`);
+    if (!isSessionIdInput(pushId)) throw notFound('push_session_not_found', `push session ${pushId} was not found`);
     const { rows } = await client.query<PushSessionRow>(
       `SELECT ps.push_id::text, ps.user_pk, us.user_id, ps.source_id, ps.source_bundle_id, ps.planned_row_count,
               ps.next_expected_row_ordinal, COALESCE(ps.initialization_id::text, '') AS initialization_id,
