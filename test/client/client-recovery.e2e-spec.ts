@@ -155,6 +155,8 @@ describe('client ⇄ server: conflicts with each built-in resolver', () => {
     expect(device.db.prepare('SELECT COUNT(*) AS n FROM _sync_outbox_rows').get()).toEqual({ n: 0 });
     device.client.resolver = new ServerWinsResolver();
     expect((await device.client.pushPending()).outcome).toBe('committed');
+    // the server's tombstone is applied by the pull, in bundle order (convergence fuzz, seed 1000025)
+    expect((await device.client.pullToStable()).outcome).toBe('applied_incremental');
     expect(localUsers(device).map((u) => u.id)).toEqual([sibling]);
     expect(await serverRows(server.pg, 'conflict-invalid', 'users', 'id::text, name, email')).toEqual(localUsers(device));
     await device.close();

@@ -271,4 +271,114 @@ describe('convergence fuzz regressions', () => {
     expect(await serverRows(server.pg, user, 'users', 'id::text AS id')).toEqual([]);
     await device.close();
   });
+
+  it('seed 1000168: a seed that turns out empty (rows inserted and deleted offline) finishes the initialization', async () => {
+    const user = 'fuzz-seed-1000168';
+    const device = await newDevice(server.t, user);
+    await device.client.open();
+    const id = randomUUID();
+    device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(id, 'gone', 'g@x.test');
+    device.db.prepare('DELETE FROM users WHERE id = ?').run(id);
+    expect((await device.client.attach(user)).outcome).toBe('seeded_from_local');
+
+    // Nothing to push: before the fix the lease stayed open for its whole TTL — pulls answered
+    // 409 scope_initializing and every other device of the user got retry_later.
+    expect(await device.client.sync()).toMatchObject({ pushOutcome: 'no_change', remoteOutcome: 'already_at_target' });
+    expect((await device.client.syncStatus()).authority).not.toBe('pending_local_seed');
+    const other = await attachedDevice(server.t, user);
+    expect((await other.client.syncStatus()).authority).toBe('authoritative_empty');
+    other.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), 'later', 'l@x.test');
+    expect((await other.client.sync()).pushOutcome).toBe('committed');
+    expect((await device.client.sync()).remoteOutcome).toBe('applied_incremental');
+    await device.close();
+    await other.close();
+  });
+
+  it('seed 1000016: keep-local on a conflicting frozen row does not overwrite a newer local write of the same row', async () => {
+    const user = 'fuzz-seed-1000016';
+    const net = switchableNetwork();
+    const seen: string[] = [];
+    const owner = await attachedDevice(server.t, user, {
+      fetch: net.fetch,
+      resolver: { resolve: (c) => (seen.push(String((c.localPayload as { name?: string } | null)?.name)), { kind: 'keep_local' }) },
+    });
+    const id = randomUUID();
+    owner.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(id, 'v1', 'e');
+    expect((await owner.client.sync()).pushOutcome).toBe('committed');
+    const other = await attachedDevice(server.t, user);
+
+    owner.db.prepare("UPDATE users SET name = 'frozen' WHERE id = ?").run(id);
+    net.online = false;
+    await expect(owner.client.pushPending()).rejects.toThrow(/ECONNREFUSED/); // frozen, not sent
+    owner.db.prepare("UPDATE users SET name = 'newer' WHERE id = ?").run(id);
+    other.db.prepare("UPDATE users SET name = 'other' WHERE id = ?").run(id);
+    expect((await other.client.sync()).pushOutcome).toBe('committed');
+
+    net.online = true;
+    await owner.client.pushPending();
+    // Before the fix the frozen payload was kept and requeued over the newer write: 'frozen' won.
+    expect(owner.db.prepare('SELECT name FROM users WHERE id = ?').get(id)).toEqual({ name: 'newer' });
+    expect(await serverRows(server.pg, user, 'users', 'name')).toEqual([{ name: 'newer' }]);
+    expect(seen).toEqual(['newer']);
+    await owner.close();
+    await other.close();
+  });
+
+  it('seed 1000025: a server-wins tombstone is not applied ahead of earlier bundles that still reference the row', async () => {
+    const user = 'fuzz-seed-1000025';
+    const owner = await attachedDevice(server.t, user);
+    const author = randomUUID();
+    owner.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(author, 'author', 'e');
+    expect((await owner.client.sync()).pushOutcome).toBe('committed');
+    const other = await attachedDevice(server.t, user);
+    // bundle 2 references the author; bundle 3 deletes both; the other device has pulled neither
+    const post = randomUUID();
+    owner.db.prepare('INSERT INTO posts(id, title, content, author_id) VALUES (?, ?, ?, ?)').run(post, 'p', 'c', author);
+    expect((await owner.client.sync()).pushOutcome).toBe('committed');
+    owner.db.exec('BEGIN');
+    owner.db.prepare('DELETE FROM posts WHERE id = ?').run(post);
+    owner.db.prepare('DELETE FROM users WHERE id = ?').run(author);
+    owner.db.exec('COMMIT');
+    expect((await owner.client.sync()).pushOutcome).toBe('committed');
+
+    other.db.prepare("UPDATE users SET name = 'renamed' WHERE id = ?").run(author);
+    // Server wins. Before the fix the author was deleted at once (version 3), and pulling bundle 2
+    // (a post referencing it) then failed "FOREIGN KEY constraint failed" on every sync.
+    expect(await other.client.sync()).toMatchObject({ pushOutcome: 'no_change', remoteOutcome: 'applied_incremental' });
+    expect(other.db.prepare('SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM posts) AS posts').get()).toEqual({ users: 0, posts: 0 });
+    expect(await other.client.lastBundleSeqSeen()).toBe(3);
+    await owner.close();
+    await other.close();
+  });
+
+  it('seed 1000155: resolving one conflict does not requeue the other frozen rows over newer local writes', async () => {
+    const user = 'fuzz-seed-1000155';
+    const net = switchableNetwork();
+    const seen: string[] = [];
+    const device = await attachedDevice(server.t, user, {
+      fetch: net.fetch,
+      resolver: { resolve: (c) => (seen.push(String((c.localPayload as { name?: string } | null)?.name)), { kind: 'keep_local' }) },
+    });
+    const [x, y] = [randomUUID(), randomUUID()].sort();
+    device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?), (?, ?, ?)').run(x, 'x1', 'e', y, 'y1', 'e');
+    expect((await device.client.sync()).pushOutcome).toBe('committed');
+    const other = await attachedDevice(server.t, user);
+
+    device.db.prepare("UPDATE users SET name = name || '-frozen'").run();
+    net.online = false;
+    await expect(device.client.pushPending()).rejects.toThrow(/ECONNREFUSED/); // x and y frozen
+    device.db.prepare("UPDATE users SET name = 'y-newer' WHERE id = ?").run(y);
+    other.db.prepare("UPDATE users SET name = name || '-other'").run();
+    expect((await other.client.sync()).pushOutcome).toBe('committed');
+
+    net.online = true;
+    await device.client.pushPending();
+    // Before the fix the conflict on x requeued y's frozen intent over 'y-newer'; y's own conflict
+    // then showed the resolver 'y1-frozen', and keep-local restored it: 'y-newer' was gone.
+    expect(device.db.prepare('SELECT name FROM users ORDER BY id').all()).toEqual([{ name: 'x1-frozen' }, { name: 'y-newer' }]);
+    expect(await serverRows(server.pg, user, 'users', 'name')).toEqual([{ name: 'x1-frozen' }, { name: 'y-newer' }]);
+    expect(seen).toEqual(['x1-frozen', 'y-newer']);
+    await device.close();
+    await other.close();
+  });
 });

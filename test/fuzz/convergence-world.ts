@@ -367,7 +367,7 @@ export class ConvergenceWorld {
     d.client.setBeforePushReplayHook(undefined);
   }
 
-  /** Server-wins or a field merge; a local DELETE always wins (the model's FK discipline relies on it). */
+  /** A local DELETE and the row creator always win (the FK discipline relies on it); otherwise server-wins or a field merge. */
   private resolverFor(d: SimDevice): ConflictResolver {
     return {
       resolve: (c: ConflictContext) => {
@@ -383,8 +383,11 @@ export class ConvergenceWorld {
         }
         if (c.localOp === 'DELETE') return keepLocal();
         const live = c.serverRowPayload !== null && !c.serverRowDeleted;
-        if (d.config.resolver === 'server_wins' || !live) return acceptServer();
+        if (!live) return acceptServer();
+        // The creator is the authority on a row's FK columns (it may have changed them together with
+        // deletes the server row would contradict, e.g. captain := NULL before deleting the member).
         if (this.owner.get(id) === d.index) return keepLocal();
+        if (d.config.resolver === 'server_wins') return acceptServer();
         const spec = TABLES[table];
         // A merged row must be applied locally; with a reference to a row this device has not
         // pulled yet that fails its FK check (the client can only defer server-wins answers).

@@ -37,6 +37,16 @@ export function resolvePushConflict(ctx: ClientContext, snapshot: OutboundSnapsh
   const row = snapshot.rows.find((r) => r.schemaName === detail.schema && r.table.name === detail.table && canonicalEqualityText(r.wireKey) === conflictKey);
   if (!row) return false;
 
+  // A write made after the freeze supersedes the frozen intent of this row: resolving the frozen one
+  // would overwrite it (KeepLocal/KeepMerged upsert and requeue the frozen or merged image over the
+  // newer dirty row; the reference loses that write). Drop the frozen intent only; the newer write is
+  // pushed next (this call retries) and meets the conflict itself, with its own payload. Convergence
+  // fuzz, seed 1000016.
+  if (ctx.state.dirtyRow(row.schemaName, row.table.name, row.keyJson)) {
+    ctx.state.applyTransaction(() => requeueFrozenRows(ctx, snapshot, row));
+    return true;
+  }
+
   const context = conflictContext(row, detail);
   const result = ctx.resolver().resolve(context) as MergeResult | null | undefined;
   const where = `${row.schemaName}.${row.table.name}`;
@@ -54,12 +64,18 @@ export function resolvePushConflict(ctx: ClientContext, snapshot: OutboundSnapsh
     throw new Error(`${result.kind === 'keep_local' ? 'KeepLocal' : 'KeepMerged'} INSERT conflict for ${where} must include live row or tombstone`);
   }
 
+  if (result?.kind === 'accept_server' && plan.write.kind === 'delete') {
+    // Server wins with a tombstone: deleting the row now, ahead of the checkpoint, breaks the pull of
+    // any earlier bundle that references it (its FK check fails on every sync; convergence fuzz, seeds
+    // 20 and 1000025). Drop the local intent; the pull applies the deletion in bundle order.
+    ctx.state.applyTransaction(() => requeueFrozenRows(ctx, snapshot, row));
+    return true;
+  }
   try {
     applyResolution(ctx, snapshot, row, detail, context, plan, where);
   } catch (err) {
     // Server wins, but its row cannot stand alone locally: it references a parent this device has
-    // not pulled yet, or it is a tombstone whose children's deletions come in the same server
-    // bundle. Applying it would fail the FK check on every push (a dead end); drop the local
+    // not pulled yet. Applying it would fail the FK check on every push (a dead end); drop the local
     // intent instead and let the pull apply the server's bundle whole. Convergence fuzz, seed 20.
     if (result?.kind !== 'accept_server' || !isForeignKeyViolation(err)) throw err;
     ctx.state.applyTransaction(() => requeueFrozenRows(ctx, snapshot, row));
@@ -198,12 +214,16 @@ function conflictContext(row: OutboundRow, detail: PushConflictDetail): Conflict
 
 /**
  * Requeues the frozen rows (except `resolved`) with their frozen op, base and local payload and
- * clears the outbox. Without `resolved` it runs its own transaction (invalid resolution).
+ * clears the outbox. Without `resolved` it runs its own transaction (invalid resolution). A row
+ * written again after the freeze keeps that newer dirty row (same base; the reference overwrote it
+ * with the frozen payload, so the resolver later saw, and KeepLocal restored, the stale value).
+ * Convergence fuzz, seed 1000155.
  */
 function requeueFrozenRows(ctx: ClientContext, snapshot: OutboundSnapshot, resolved: OutboundRow | null): void {
   const requeue = () => {
     for (const row of snapshot.rows) {
       if (resolved && row.schemaName === resolved.schemaName && row.table.name === resolved.table.name && row.keyJson === resolved.keyJson) continue;
+      if (ctx.state.dirtyRow(row.schemaName, row.table.name, row.keyJson)) continue;
       ctx.state.requeueDirty(row.table.name, row.keyJson, row.op, row.baseRowVersion, row.localPayload);
     }
     ctx.state.clearOutbox();

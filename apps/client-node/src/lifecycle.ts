@@ -231,6 +231,19 @@ async function verifyConnectLifecycleSupported(ctx: ClientContext, signal?: Abor
   }
 }
 
+/**
+ * A pending seed with nothing left to push (its rows were inserted and deleted before the upload):
+ * connect again without pending rows, which ends the initialization (`initialize_empty`); otherwise
+ * the lease keeps the scope initializing for its whole TTL — pulls answer `scope_initializing` and
+ * every other device of the user gets `retry_later`. Convergence fuzz, seed 1000168.
+ */
+export async function finishEmptySeed(ctx: ClientContext, signal?: AbortSignal): Promise<void> {
+  await sendConnect(ctx, false, signal);
+  // Whatever the resolution, this source no longer seeds: nothing of it is pending.
+  ctx.state.updateAttachment({ pendingInitializationId: '' });
+  ctx.session.pendingInitializationId = '';
+}
+
 async function sendConnect(ctx: ClientContext, hasLocalPendingRows: boolean, signal?: AbortSignal) {
   let response;
   try {

@@ -14,6 +14,7 @@ import {
   SourceRecoveryRequiredError,
 } from './errors.js';
 import { freezeOutbound, loadOutboundSnapshot, type OutboundSnapshot } from './push-outbox.js';
+import { finishEmptySeed } from './lifecycle.js';
 import { replayCommittedBundle } from './push-replay.js';
 import { type CommittedPush, fetchCommittedBundle, ReplayPrunedError, runHook, uploadAndCommit } from './push-transfer.js';
 import type { PushOutcome } from './results.js';
@@ -28,7 +29,10 @@ export async function pushPending(ctx: ClientContext, signal?: AbortSignal, conf
   ensurePushAllowed(ctx, 'PushPending()');
   if (ctx.paused.uploads) return 'skipped_paused';
   const snapshot = loadOutboundSnapshot(ctx) ?? freezeOutbound(ctx);
-  if (!snapshot) return 'no_change';
+  if (!snapshot) {
+    if (ctx.session.pendingInitializationId) await finishEmptySeed(ctx, signal);
+    return 'no_change';
+  }
   ctx.state.stmt('DELETE FROM _sync_push_stage').run();
 
   let committed: CommittedPush;
