@@ -3,7 +3,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Response } from 'express';
 import type { DataSource } from 'typeorm';
-import { OversyncSchemaService } from '@oversync/nestjs';
+import { OVERSYNC_DATABASE, OversyncSchemaService, type SyncDatabase } from '@oversync/nestjs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { businessSchemaDdl } from '../business/migrations/1732500000000-business-schema.js';
 import { FailureInjector, INJECTABLE_ENDPOINTS, type InjectableEndpoint } from './failure-injector.js';
@@ -25,6 +25,7 @@ export class TestEndpointsController {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly schema: OversyncSchemaService,
+    @Inject(OVERSYNC_DATABASE) private readonly db: SyncDatabase,
     private readonly failures: FailureInjector,
     @Inject(WATCH_SUBSCRIBER_COUNT) private readonly watchSubscribers: WatchSubscriberCount,
   ) {}
@@ -55,9 +56,12 @@ export class TestEndpointsController {
       return sendSorted(res, 400, { error: 'invalid_request', message: 'retained_bundle_floor must be non-negative' });
     }
     try {
-      const rows = (await this.dataSource.query('UPDATE sync.user_state SET retained_bundle_floor = $2 WHERE user_id = $1 RETURNING user_pk', [userId, floor])) as unknown[][];
-      const updated = Array.isArray(rows[0]) ? rows[0] : rows;
-      if (updated.length === 0) return sendSorted(res, 404, { error: 'user_state_not_found', message: 'no sync user_state row exists for user_id' });
+      // The sync database retries a connection lost before the answer (a pooled connection whose backend was
+      // just terminated); setting the floor is idempotent. Convergence fuzz, seed 184570144.
+      const { rowCount } = await this.db.withClient((client) =>
+        client.query('UPDATE sync.user_state SET retained_bundle_floor = $2 WHERE user_id = $1', [userId, floor]),
+      );
+      if (!rowCount) return sendSorted(res, 404, { error: 'user_state_not_found', message: 'no sync user_state row exists for user_id' });
       sendSorted(res, 200, { retained_bundle_floor: floor, status: 'ok', user_id: userId });
     } catch (error) {
       sendSorted(res, 500, { error: 'retention_floor_update_failed', message: (error as Error).message });

@@ -6,6 +6,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { FetchLike } from '@oversync/client-node';
+import { OVERSYNC_DATABASE, type SyncDatabase } from '@oversync/nestjs';
 import { attachedDevice, newDevice, serverRows, setRetentionFloor, useTestServer } from '../client/client-devices.js';
 
 /** A fetch whose network can be switched off. */
@@ -380,5 +381,38 @@ describe('convergence fuzz regressions', () => {
     expect(seen).toEqual(['x1-frozen', 'y-newer']);
     await device.close();
     await other.close();
+  });
+
+  it('seed 184570144: a backend terminated while the sync database holds its connection neither crashes the process nor fails the work', async () => {
+    const db = server.t.app.get<SyncDatabase>(OVERSYNC_DATABASE);
+    let runs = 0;
+    const result = await db.withClient(async (client) => {
+      runs++;
+      const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      if (runs === 1) {
+        // killed between two queries: pg emits 'error' on the checked-out client, which pg-pool no
+        // longer listens to; before the fix that was an uncaught exception (the process died)
+        const ended = new Promise((resolve) => client.once('end', resolve));
+        await server.pg.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+        await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+      }
+      return (await client.query<{ one: number }>('SELECT 1 AS one')).rows[0];
+    });
+    expect(result).toEqual({ one: 1 });
+    expect(runs).toBe(2);
+  });
+
+  it('seed 184570144: raising the retention floor right after every backend was terminated answers 200, not 500', async () => {
+    const user = 'fuzz-seed-184570144';
+    const device = await attachedDevice(server.t, user);
+    device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), 'a', 'a@x.test');
+    expect((await device.client.sync()).pushOutcome).toBe('committed');
+    for (let i = 0; i < 5; i++) {
+      await server.pg.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+      // before the fix: 500 retention_floor_update_failed "terminating connection due to administrator command"
+      await setRetentionFloor(server.t, user, 1);
+    }
+    expect(await serverRows(server.pg, user, 'users', 'name')).toEqual([{ name: 'a' }]);
+    await device.close();
   });
 });

@@ -63,12 +63,21 @@ export class SyncDatabase {
   private async onceWithClient<T>(fn: (client: SyncClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // pg-pool detaches its idle 'error' listener while a client is checked out: a backend that dies
+    // between our queries (pg_terminate_backend, PostgreSQL restart) would emit an unhandled 'error'
+    // and crash the host process. Record it instead; the next query fails and withClient retries.
+    // Convergence fuzz, seed 184570144.
+    const onError = (error: Error) => {
+      broken ??= error;
+    };
+    client.on('error', onError);
     try {
       return await fn(client);
     } catch (error) {
-      if (isConnectionError(error)) broken = error as Error;
+      if (isConnectionError(error)) broken ??= error as Error;
       throw error;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
