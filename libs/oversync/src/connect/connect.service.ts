@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
-import { runInTransaction, type SyncDatabase } from '../database/sync-database.js';
+import type { SyncDatabase } from '../database/sync-database.js';
 import { rfc3339Sql, trimRfc3339 } from '../database/timestamps.js';
-import { withUserLock } from '../database/user-lock.js';
+import { userTransaction } from '../database/user-lock.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import { ensureUserScope, lockScope, markScopeInitialized, SCOPE_INITIALIZED, SCOPE_UNINITIALIZED } from './scope-state.js';
@@ -29,8 +29,7 @@ export class ConnectService {
 
   connect(actor: SyncActor, hasLocalPendingRows: boolean): Promise<ConnectResult> {
     return this.lifecycle.run(() =>
-      withUserLock(this.db, actor.userId, this.config.userLockTimeoutMs, (client) =>
-        runInTransaction(client, async () => {
+      userTransaction(this.db, actor.userId, this.config.userLockTimeoutMs, async (client) => {
           await ensureUserScope(client, actor.userId);
           const scope = await lockScope(client, actor.userId);
           if (scope.stateCode === SCOPE_INITIALIZED) return { resolution: 'remote_authoritative' };
@@ -54,8 +53,7 @@ export class ConnectService {
             [scope.userPk, actor.sourceId, initializationId, this.config.initializationLeaseTtlMs],
           );
           return { resolution: 'initialize_local', initialization_id: initializationId, lease_expires_at: trimRfc3339(rows[0]!.lease) };
-        }),
-      ),
+      }),
     );
   }
 }

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import type { DataSource } from 'typeorm';
 
 export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
@@ -8,6 +8,9 @@ export interface TransactionOptions {
   readOnly?: boolean;
   /** SET CONSTRAINTS ALL DEFERRED in the same round trip as BEGIN */
   deferConstraints?: boolean;
+  /** one more statement in BEGIN's round trip (no parameters); its first row goes to `afterBegin` */
+  beginWith?: string;
+  afterBegin?: (row: QueryResultRow | undefined) => Promise<void>;
 }
 
 /** A connection checked out from the host's pool; `query` is pg's. */
@@ -96,8 +99,10 @@ export async function runInTransaction<T>(
 ): Promise<T> {
   const mode = `ISOLATION LEVEL ${options.isolation ?? 'READ COMMITTED'}${options.readOnly ? ' READ ONLY' : ''}`;
   const deferred = options.deferConstraints ? '; SET CONSTRAINTS ALL DEFERRED' : '';
-  await client.query(`BEGIN ${mode}; SET LOCAL TimeZone TO 'UTC'; SET LOCAL bytea_output TO 'hex'${deferred}`);
+  const extra = options.beginWith ? `; ${options.beginWith}` : '';
+  const begun = (await client.query(`BEGIN ${mode}; SET LOCAL TimeZone TO 'UTC'; SET LOCAL bytea_output TO 'hex'${deferred}${extra}`)) as unknown as QueryResult[];
   try {
+    if (options.afterBegin) await options.afterBegin(begun[begun.length - 1]?.rows[0]);
     const result = await fn(client);
     try {
       await client.query('COMMIT');

@@ -1,51 +1,61 @@
-import { Logger } from '@nestjs/common';
+import pg from 'pg';
 import { OversyncError } from '../errors/oversync.error.js';
-import { sqlState, type SyncClient, type SyncDatabase } from './sync-database.js';
-
-const logger = new Logger('Oversync');
+import { runInTransaction, runRetryable, sqlState, type SyncClient, type SyncDatabase, type TransactionOptions } from './sync-database.js';
 
 /**
- * Runs `fn` on one pooled connection holding the per-user session advisory lock
- * `pg_advisory_lock(hashtextextended(user_id, 0))` (spec §2.7). Unlike the reference the wait is
- * bounded: past `timeoutMs` the caller gets a retryable 503 instead of queueing forever (§8.15).
+ * The per-user lock `hashtextextended(user_id, 0)` of spec §2.7, taken transaction-scoped: the try
+ * rides in BEGIN's round trip and COMMIT/ROLLBACK releases it, so a request spends two round trips
+ * fewer than with the reference's session lock and unlock, and a failed unlock can never leave the
+ * lock held on a pooled connection. It still conflicts with session locks on the same key. Only for
+ * READ COMMITTED transactions: every later statement takes a snapshot after the lock was granted.
  */
-export async function withUserLock<T>(
-  db: SyncDatabase,
-  userId: string,
-  timeoutMs: number,
-  fn: (client: SyncClient) => Promise<T>,
-): Promise<T> {
-  return db.withClient(async (client) => {
-    await acquireUserLock(client, userId, timeoutMs);
-    try {
-      return await fn(client);
-    } finally {
-      await releaseUserLock(client, userId);
-    }
-  });
+export function userLockSql(userId: string): string {
+  return `SELECT pg_try_advisory_xact_lock(hashtextextended(${pg.escapeLiteral(userId)}, 0)) AS locked`;
 }
 
-/** Takes the per-user session lock on `client` (a connection the caller keeps until `releaseUserLock`). */
-export async function acquireUserLock(client: SyncClient, userId: string, timeoutMs: number): Promise<void> {
-  // Uncontended (the common case): one round trip, no lock_timeout juggling.
-  const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [userId]);
-  if (rows[0]?.locked) return;
+/**
+ * Waits for the user lock when the try in `userLockSql` failed, bounded by `timeoutMs`: the caller
+ * gets a retryable 503 instead of queueing forever (§8.15).
+ */
+export async function waitForUserLock(client: SyncClient, userId: string, timeoutMs: number): Promise<void> {
   try {
-    await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${timeoutMs}ms`]);
-    await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [userId]);
+    await client.query(`SET LOCAL lock_timeout = '${Math.max(1, Math.floor(timeoutMs))}ms'`);
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [userId]);
+    await client.query('SET LOCAL lock_timeout TO DEFAULT');
   } catch (error) {
     if (sqlState(error) === '55P03') {
       throw new OversyncError('service_unavailable', 503, 'another sync operation of this user is still running; retry later');
     }
     throw error;
-  } finally {
-    await client.query('RESET lock_timeout').catch(() => undefined);
   }
 }
 
-/** Releases the per-user session lock; a closed connection has released it already (spec §2.7). */
-export async function releaseUserLock(client: SyncClient, userId: string): Promise<void> {
-  await client
-    .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [userId])
-    .catch((error: unknown) => logger.debug(`Skipped releasing user advisory lock: ${(error as Error).message}`));
+export interface UserTransactionOptions extends Omit<TransactionOptions, 'isolation' | 'readOnly' | 'beginWith' | 'afterBegin'> {
+  /** runs of the whole transaction on SQLSTATE 40001/40P01/55P03 (default 1: no retry) */
+  attempts?: number;
+}
+
+/**
+ * Runs `fn` in one READ COMMITTED transaction holding the user's lock, on a pooled connection
+ * (connection loss before COMMIT is retried by `SyncDatabase.withClient`).
+ */
+export function userTransaction<T>(
+  db: SyncDatabase,
+  userId: string,
+  timeoutMs: number,
+  fn: (client: SyncClient) => Promise<T>,
+  options: UserTransactionOptions = {},
+): Promise<T> {
+  const { attempts = 1, ...transaction } = options;
+  return db.withClient((client) =>
+    runRetryable(attempts, 25, () =>
+      runInTransaction(client, fn, {
+        ...transaction,
+        beginWith: userLockSql(userId),
+        afterBegin: async (row) => {
+          if (row?.locked !== true) await waitForUserLock(client, userId, timeoutMs);
+        },
+      }),
+    ),
+  );
 }

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
-import { runInTransaction, runRetryable, sqlState, type SyncClient, type SyncDatabase, type TransactionOptions } from '../database/sync-database.js';
-import { withUserLock } from '../database/user-lock.js';
+import { sqlState, type SyncClient, type SyncDatabase, type TransactionOptions } from '../database/sync-database.js';
+import { userTransaction } from '../database/user-lock.js';
 import { badRequest, conflict, forbidden, gone, notFound, OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { StageTimer } from '../lifecycle/stage-timer.js';
@@ -246,16 +246,12 @@ export class PushSessionService {
     );
   }
 
-  /** Per-user lock + retryable transaction (3 × 25 ms) with the optional upload lock_timeout (§2.7, §2.8). */
+  /** Transaction under the per-user lock, retried on 40001/40P01/55P03 (3 × 25 ms), with the optional upload lock_timeout (§2.7, §2.8). */
   private underUserLock<T>(actor: SyncActor, fn: (client: SyncClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    return withUserLock(this.db, actor.userId, this.config.userLockTimeoutMs, (client) =>
-      runRetryable(3, 25, () =>
-        runInTransaction(client, async () => {
-          if (this.config.uploadLockTimeoutMs > 0) await client.query(`SET LOCAL lock_timeout = '${Math.max(1, Math.floor(this.config.uploadLockTimeoutMs))}ms'`);
-          return fn(client);
-        }, options),
-      ),
-    );
+    return userTransaction(this.db, actor.userId, this.config.userLockTimeoutMs, async (client) => {
+      if (this.config.uploadLockTimeoutMs > 0) await client.query(`SET LOCAL lock_timeout = '${Math.max(1, Math.floor(this.config.uploadLockTimeoutMs))}ms'`);
+      return fn(client);
+    }, { ...options, attempts: 3 });
   }
 
   /** Loads and locks a session: 404 unknown, 403 other user or source (§8.7), 410 expired — database clock (§8.8). */

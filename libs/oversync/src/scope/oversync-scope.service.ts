@@ -6,8 +6,8 @@ import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import { OVERSYNC_MODULE_OPTIONS } from '../oversync.module-definition.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import type { OversyncModuleOptions } from '../oversync.options.js';
-import { runInTransaction, type SyncClient, type SyncDatabase } from '../database/sync-database.js';
-import { withUserLock } from '../database/user-lock.js';
+import type { SyncClient, SyncDatabase } from '../database/sync-database.js';
+import { userTransaction } from '../database/user-lock.js';
 import { badRequest, conflict, OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
@@ -137,9 +137,7 @@ export class OversyncScopeService {
     return this.lifecycle.run(async () => {
       const total: AdoptionResult = { bundles: 0, rows: 0 };
       for (;;) {
-        const bundle = await withUserLock(this.db, scopeId, this.config.userLockTimeoutMs, (client) =>
-          runInTransaction(client, () => this.adoptBatch(client, scopeId)),
-        );
+        const bundle = await userTransaction(this.db, scopeId, this.config.userLockTimeoutMs, (client) => this.adoptBatch(client, scopeId));
         if (!bundle) return total;
         total.bundles++;
         total.rows += bundle.rowCount;
