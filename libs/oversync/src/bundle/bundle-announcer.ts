@@ -1,9 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_CONFIG } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
-import type { SyncClient } from '../database/sync-database.js';
 import { encodeGoJson } from '@oversync/protocol';
-import type { CommittedBundle } from './bundle-capture.js';
+import type { BundleNotification, CommittedBundle } from './bundle-capture.js';
 
 /**
  * NOTIFY of a new bundle inside the committing transaction (spec §4.14 "Emit"): PostgreSQL delivers
@@ -13,14 +12,15 @@ import type { CommittedBundle } from './bundle-capture.js';
 export class BundleAnnouncer {
   constructor(@Inject(OVERSYNC_CONFIG) private readonly config: OversyncConfig) {}
 
-  async announce(client: SyncClient, userPk: string, bundle: CommittedBundle): Promise<void> {
-    if (!this.config.watch.enabled) return;
+  /** The NOTIFY of `bundle`, or null when watch is disabled; `finalizeCapturedBundle` sends it. */
+  notification(userPk: string, bundle: CommittedBundle): BundleNotification | null {
+    if (!this.config.watch.enabled) return null;
     const payload = encodeGoJson({
       user_pk: BigInt(userPk),
       bundle_seq: BigInt(bundle.bundleSeq),
       source_id: bundle.sourceId || undefined,
       source_bundle_id: bundle.sourceBundleId !== '0' ? BigInt(bundle.sourceBundleId) : undefined,
     });
-    await client.query('SELECT pg_notify($1, $2)', [this.config.watch.notifyChannel, payload]);
+    return { channel: this.config.watch.notifyChannel, payload };
   }
 }

@@ -15,6 +15,12 @@ export interface CommittedBundle {
   bundleHash: string;
 }
 
+/** A NOTIFY to send with the bundle (channel and payload of `pg_notify`). */
+export interface BundleNotification {
+  channel: string;
+  payload: string;
+}
+
 interface StageRow {
   capture_ordinal: string;
   table_id: number;
@@ -54,8 +60,8 @@ export interface FinalizeOptions {
   userPk: string;
   sourceId: string;
   sourceBundleId: string;
-  /** called inside the transaction once bundle_seq is known (watch NOTIFY) */
-  announce?: (bundle: CommittedBundle) => Promise<void>;
+  /** the NOTIFY of the committed bundle (watch), sent in the statement that logs it; null: none */
+  notification?: (bundle: CommittedBundle) => BundleNotification | null;
   timer?: StageTimer;
 }
 
@@ -66,11 +72,15 @@ export interface FinalizeOptions {
  */
 export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCatalog, options: FinalizeOptions): Promise<CommittedBundle | null> {
   const { userPk } = options;
-  // One text value instead of a row per effect: jsonb output never holds a raw newline, so lines split safely.
-  const { rows: staged } = await client.query<{ lines: string | null }>(
-    `SELECT string_agg(capture_ordinal || ' ' || table_id || ' ' || op_code || ' ' || encode(key_bytes, 'hex') || ' ' || COALESCE(payload_db::text, ''),
-                       E'\\n' ORDER BY capture_ordinal) AS lines
-       FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1`,
+  // The stage is read and emptied in one statement, as one text value instead of a row per effect
+  // (jsonb output never holds a raw newline, so lines split safely), with the user's next bundle_seq.
+  const { rows: staged } = await client.query<{ lines: string | null; next_seq: string }>(
+    `WITH taken AS (
+       DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1
+       RETURNING capture_ordinal, table_id, op_code, key_bytes, payload_db)
+     SELECT (SELECT string_agg(capture_ordinal || ' ' || table_id || ' ' || op_code || ' ' || encode(key_bytes, 'hex') || ' ' || COALESCE(payload_db::text, ''),
+                               E'\\n' ORDER BY capture_ordinal) FROM taken) AS lines,
+            (SELECT next_bundle_seq FROM sync.user_state WHERE user_pk = $1) AS next_seq`,
     [userPk],
   );
   const stage = parseStageLines(staged[0]?.lines ?? null);
@@ -101,16 +111,9 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
       payloadWire: captureWirePayload(table, row.payload ?? 'null'),
     });
   }
-  if (output.length === 0) {
-    await client.query('DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1', [userPk]);
-    return null;
-  }
+  if (output.length === 0) return null;
   options.timer?.mark('normalize_canonicalize');
-  const { rows: seqRows } = await client.query<{ bundle_seq: string }>(
-    'UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1 WHERE user_pk = $1 RETURNING next_bundle_seq - 1 AS bundle_seq',
-    [userPk],
-  );
-  const bundleSeq = seqRows[0]!.bundle_seq;
+  const bundleSeq = staged[0]!.next_seq;
   const hashInput = canonicalBundleRows(catalog, bundleSeq, output);
   const hashBytes = createHash('sha256').update(hashInput, 'utf8').digest();
   const bundle: CommittedBundle = {
@@ -121,14 +124,21 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
     bundleHash: hashBytes.toString('hex'),
   };
   options.timer?.mark('hash');
-  await client.query(
-    `INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [userPk, bundleSeq, options.sourceId, options.sourceBundleId, output.length, Buffer.byteLength(hashInput, 'utf8'), hashBytes],
+  // bundle_seq is taken, the bundle logged and announced in one statement. The sequence is claimed only
+  // if it is still the one read above (every bundle writer holds the user lock, so it is); otherwise
+  // nothing is written and the transaction is retried as a serialization failure.
+  const notification = options.notification?.(bundle) ?? null;
+  const { rowCount } = await client.query(
+    `WITH seq AS (
+       UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1 WHERE user_pk = $1 AND next_bundle_seq = $2 RETURNING user_pk)
+     INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
+     SELECT seq.user_pk, $2, $3, $4, $5, $6, $7 FROM seq${notification ? '\n     RETURNING pg_notify($8, $9)' : ''}`,
+    [userPk, bundleSeq, options.sourceId, options.sourceBundleId, output.length, Buffer.byteLength(hashInput, 'utf8'), hashBytes,
+      ...(notification ? [notification.channel, notification.payload] : [])],
   );
-  if (options.announce) await options.announce(bundle);
-  // Table and key come from the stage rows still in the database (joined by capture_ordinal):
-  // only ordinals, op codes and payload texts travel, never the keys again.
+  if (rowCount !== 1) {
+    throw Object.assign(new Error(`bundle_seq ${bundleSeq} of user_pk ${userPk} was taken concurrently`), { code: '40001' });
+  }
   // bundle_rows and row_state are derived from rows this transaction just wrote (bundle_log, stage,
   // catalog ids): their foreign keys hold by construction, and re-checking them row by row is most of
   // the cost of a large bundle. Where the role may, skip those checks for this statement only; small
@@ -160,8 +170,6 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
   );
   if (trusted) await client.query('SET LOCAL session_replication_role = origin');
   options.timer?.mark('row_state');
-  await client.query('DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1', [userPk]);
-  options.timer?.mark('clear_stage');
   return bundle;
 }
 

@@ -7,7 +7,7 @@ import { rfc3339Sql, trimRfc3339 } from '../database/timestamps.js';
 import { userTransaction } from '../database/user-lock.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import type { SyncActor } from '../auth/sync-actor.js';
-import { ensureUserScope, lockScope, markScopeInitialized, SCOPE_INITIALIZED, SCOPE_UNINITIALIZED } from './scope-state.js';
+import { lockScope, markScopeInitialized, SCOPE_INITIALIZED, SCOPE_UNINITIALIZED } from './scope-state.js';
 
 export type ConnectResolution = 'remote_authoritative' | 'initialize_local' | 'initialize_empty' | 'retry_later';
 
@@ -30,7 +30,6 @@ export class ConnectService {
   connect(actor: SyncActor, hasLocalPendingRows: boolean): Promise<ConnectResult> {
     return this.lifecycle.run(() =>
       userTransaction(this.db, actor.userId, this.config.userLockTimeoutMs, async (client) => {
-          await ensureUserScope(client, actor.userId);
           const scope = await lockScope(client, actor.userId);
           if (scope.stateCode === SCOPE_INITIALIZED) return { resolution: 'remote_authoritative' };
           const ownsLease = scope.stateCode !== SCOPE_UNINITIALIZED && scope.initializerSourceId === actor.sourceId;

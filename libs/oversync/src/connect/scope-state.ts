@@ -19,7 +19,7 @@ export interface LockedScope {
 }
 
 /** Ensures the user_state and scope_state rows (§4.1 step 1). */
-export async function ensureUserScope(client: SyncClient, userId: string): Promise<void> {
+async function ensureUserScope(client: SyncClient, userId: string): Promise<void> {
   await client.query(
     `WITH u AS (
        INSERT INTO sync.user_state (user_id, next_bundle_seq, retained_bundle_floor) VALUES ($1, 1, 0)
@@ -32,24 +32,16 @@ export async function ensureUserScope(client: SyncClient, userId: string): Promi
 }
 
 /**
- * Locks and reads the scope row, expiring a lapsed initialization lease lazily (§4.1 steps 2–3).
+ * Locks and reads the scope row, expiring a lapsed initialization lease lazily (§4.1 steps 1–3).
+ * The user's rows are created only when the first read finds none: one round trip for a known user.
  * One clock: the database's (spec §8.8).
  */
 export async function lockScope(client: SyncClient, userId: string): Promise<LockedScope> {
-  const { rows } = await client.query<{
-    user_pk: string; state_code: number; initializer_source_id: string | null; initialization_id: string | null;
-    lease: string | null; expired: boolean; seconds_left: string | null;
-  }>(
-    `SELECT us.user_pk, ss.state_code, ss.initializer_source_id, ss.initialization_id::text AS initialization_id,
-            ${rfc3339Sql('ss.lease_expires_at')} AS lease,
-            COALESCE(ss.lease_expires_at <= now(), false) AS expired,
-            floor(extract(epoch FROM ss.lease_expires_at - now()))::bigint AS seconds_left
-       FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
-      WHERE us.user_id = $1
-        FOR UPDATE`,
-    [userId],
-  );
-  const row = rows[0];
+  let row = await readLockedScope(client, userId);
+  if (!row) {
+    await ensureUserScope(client, userId);
+    row = await readLockedScope(client, userId);
+  }
   if (!row) throw scopeUninitialized(userId);
   if (row.state_code === SCOPE_INITIALIZING && row.lease !== null && row.expired) {
     await client.query(
@@ -68,6 +60,23 @@ export async function lockScope(client: SyncClient, userId: string): Promise<Loc
     leaseExpired: row.expired,
     secondsUntilLeaseEnd: Number(row.seconds_left ?? 0),
   };
+}
+
+async function readLockedScope(client: SyncClient, userId: string) {
+  const { rows } = await client.query<{
+    user_pk: string; state_code: number; initializer_source_id: string | null; initialization_id: string | null;
+    lease: string | null; expired: boolean; seconds_left: string | null;
+  }>(
+    `SELECT us.user_pk, ss.state_code, ss.initializer_source_id, ss.initialization_id::text AS initialization_id,
+            ${rfc3339Sql('ss.lease_expires_at')} AS lease,
+            COALESCE(ss.lease_expires_at <= now(), false) AS expired,
+            floor(extract(epoch FROM ss.lease_expires_at - now()))::bigint AS seconds_left
+       FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
+      WHERE us.user_id = $1
+        FOR UPDATE`,
+    [userId],
+  );
+  return rows[0];
 }
 
 export function scopeUninitialized(userId: string): OversyncError {

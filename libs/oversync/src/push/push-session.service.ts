@@ -10,7 +10,7 @@ import { StageTimer } from '../lifecycle/stage-timer.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import {
-  ensureUserScope, lockScope, markScopeInitialized, requireActiveInitializationLease, scopeUninitialized,
+  lockScope, markScopeInitialized, requireActiveInitializationLease, scopeUninitialized,
   SCOPE_INITIALIZING, SCOPE_UNINITIALIZED,
 } from '../connect/scope-state.js';
 import { keyStringOf, OP_CODES, OP_NAMES, isSessionIdInput } from '../bundle/row-keys.js';
@@ -18,7 +18,7 @@ import { setBundleContext } from '../bundle/bundle-context.js';
 import { finalizeCapturedBundle, type CommittedBundle } from '../bundle/bundle-capture.js';
 import { BundleAnnouncer } from '../bundle/bundle-announcer.js';
 import { applyRetention } from '../retention/retention.js';
-import { activateSource, readSourceState, requireNextSourceBundle, sourceRetired } from './source-state.js';
+import { activateSource, readSourceState, requireNextSourceBundle, sourceRetired, type SourceState } from './source-state.js';
 import { parsePushChunk } from './push-chunk.parser.js';
 import { applyPushRows, ApplyRowError, type ApplyRow } from './push-apply.js';
 import { findConflict } from './push-conflicts.js';
@@ -43,6 +43,8 @@ interface PushSessionRow {
   next_expected_row_ordinal: string;
   initialization_id: string;
   expired: boolean;
+  /** commit only: `row_ordinal table_id op_code key_hex columns` lines of the staged rows */
+  staged_lines?: string | null;
 }
 
 /** Push sessions: create, chunk upload, commit and delete (spec §3.2–§3.5, §4.2–§4.6). */
@@ -68,19 +70,30 @@ export class PushSessionService {
   }
 
   private async createInTransaction(client: SyncClient, actor: SyncActor, input: CreatePushSessionInput): Promise<CreatePushSessionResult> {
-    await ensureUserScope(client, actor.userId);
     const scope = await lockScope(client, actor.userId);
-    const replay = async (): Promise<CreatePushSessionResult | null> => {
-      const { rows } = await client.query<{ bundle_seq: string; source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string }>(
-        `SELECT bl.bundle_seq, bl.source_id, bl.source_bundle_id, bl.row_count, encode(bl.bundle_hash, 'hex') AS bundle_hash
-           FROM sync.bundle_log bl JOIN sync.user_state us ON us.user_pk = bl.user_pk
-          WHERE bl.user_pk = $1 AND bl.source_id = $2 AND bl.source_bundle_id = $3 AND bl.bundle_seq > us.retained_bundle_floor`,
+    // One round trip: the committed bundle of this tuple (idempotent replay), the source's state, and
+    // the sweep of this tuple's uncommitted session and the user's expired ones (§4.4, §8.9). A refusal
+    // below rolls the sweep back with everything else.
+    const readTuple = async (): Promise<{ committed: CreatePushSessionResult | null; source: SourceState }> => {
+      const { rows } = await client.query<{
+        bundle_seq: string | null; bundle_source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string;
+        state: SourceState['state']; max: string | null; replaced_by_source_id: string | null;
+      }>(
+        `WITH swept AS (
+           DELETE FROM sync.push_sessions WHERE user_pk = $1 AND ((source_id = $2 AND source_bundle_id = $3) OR expires_at <= now()))
+         SELECT bl.bundle_seq, bl.source_id AS bundle_source_id, bl.source_bundle_id, bl.row_count, encode(bl.bundle_hash, 'hex') AS bundle_hash,
+                ss.state, ss.max_committed_source_bundle_id AS max, ss.replaced_by_source_id
+           FROM (SELECT retained_bundle_floor AS floor FROM sync.user_state WHERE user_pk = $1) us
+           LEFT JOIN sync.bundle_log bl ON bl.user_pk = $1 AND bl.source_id = $2 AND bl.source_bundle_id = $3 AND bl.bundle_seq > us.floor
+           LEFT JOIN sync.source_state ss ON ss.user_pk = $1 AND ss.source_id = $2`,
         [scope.userPk, actor.sourceId, input.sourceBundleId.toString()],
       );
       const r = rows[0];
-      return r
-        ? { status: 'already_committed', bundle: { bundleSeq: r.bundle_seq, sourceId: r.source_id, sourceBundleId: r.source_bundle_id, rowCount: Number(r.row_count), bundleHash: r.bundle_hash } }
+      const committed: CreatePushSessionResult | null = r?.bundle_seq
+        ? { status: 'already_committed', bundle: { bundleSeq: r.bundle_seq, sourceId: r.bundle_source_id, sourceBundleId: r.source_bundle_id, rowCount: Number(r.row_count), bundleHash: r.bundle_hash } }
         : null;
+      const source: SourceState = r?.state ? { state: r.state, maxCommitted: BigInt(r.max!), replacedBy: r.replaced_by_source_id ?? '' } : { state: null, maxCommitted: 0n, replacedBy: '' };
+      return { committed, source };
     };
     let initializationId: string | null = null;
     if (scope.stateCode === SCOPE_UNINITIALIZED) {
@@ -94,19 +107,13 @@ export class PushSessionService {
       // The seeding push itself committed (and initialized the scope) but its answer was lost: the
       // retry still carries the initialization id and must get its idempotent replay, or the
       // device could never finish (the reference answers 400 forever). Convergence fuzz, seed 10.
-      const committed = await replay();
+      const { committed } = await readTuple();
       if (committed) return committed;
       throw badRequest('push_session_invalid', 'initialization_id must be absent once the scope is initialized');
     }
-    const committed = await replay();
+    const { committed, source } = await readTuple();
     if (committed) return committed;
-    const source = await readSourceState(client, scope.userPk, actor.sourceId, false);
     requireNextSourceBundle(source, actor.sourceId, actor.userId, input.sourceBundleId);
-    // Replaces an uncommitted session of the same tuple and sweeps this user's expired ones (§4.4, §8.9).
-    await client.query(
-      `DELETE FROM sync.push_sessions WHERE user_pk = $1 AND ((source_id = $2 AND source_bundle_id = $3) OR expires_at <= now())`,
-      [scope.userPk, actor.sourceId, input.sourceBundleId.toString()],
-    );
     const pushId = randomUUID();
     await client.query(
       `INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, planned_row_count, next_expected_row_ordinal, initialization_id, expires_at)
@@ -135,12 +142,15 @@ export class PushSessionService {
         if (next > BigInt(session.planned_row_count)) throw badRequest('push_chunk_invalid', 'chunk exceeds planned_row_count');
         timer.mark('session');
         const start = Number(chunk.startRowOrdinal);
-        // Payloads as one newline-joined text (canonical JSON has no raw newline), keys as hex: no per-element escaping.
+        // Payloads as one newline-joined text (canonical JSON has no raw newline), keys as hex: no per-element
+        // escaping. The session's watermark moves in the same statement.
         await client.query(
-          `INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload_apply)
-           SELECT $1, $2::int8 + m.ord - 1, m.table_id, decode(m.key_hex, 'hex'), m.op_code, m.base_bundle_seq, NULLIF(m.payload, '')::json
-             FROM unnest($3::int4[], $4::text[], $5::int2[], $6::int8[], string_to_array($7, E'\\n'))
-                  WITH ORDINALITY AS m(table_id, key_hex, op_code, base_bundle_seq, payload, ord)`,
+          `WITH staged AS (
+             INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload_apply)
+             SELECT $1, $2::int8 + m.ord - 1, m.table_id, decode(m.key_hex, 'hex'), m.op_code, m.base_bundle_seq, NULLIF(m.payload, '')::json
+               FROM unnest($3::int4[], $4::text[], $5::int2[], $6::int8[], string_to_array($7, E'\\n'))
+                    WITH ORDINALITY AS m(table_id, key_hex, op_code, base_bundle_seq, payload, ord))
+           UPDATE sync.push_sessions SET next_expected_row_ordinal = $8, expires_at = now() + $9 * interval '1 millisecond' WHERE push_id = $1`,
           [
             session.push_id,
             start,
@@ -149,11 +159,9 @@ export class PushSessionService {
             chunk.rows.map((r) => OP_CODES[r.op]),
             chunk.rows.map((r) => r.baseRowVersion.toString()),
             chunk.rows.map((r) => r.payloadApply ?? '').join('\n'),
+            next.toString(),
+            this.config.pushSessionTtlMs,
           ],
-        );
-        await client.query(
-          `UPDATE sync.push_sessions SET next_expected_row_ordinal = $2, expires_at = now() + $3 * interval '1 millisecond' WHERE push_id = $1`,
-          [session.push_id, next.toString(), this.config.pushSessionTtlMs],
         );
         timer.mark('stage_rows');
         timer.done();
@@ -176,17 +184,9 @@ export class PushSessionService {
 
   private async commitInTransaction(client: SyncClient, actor: SyncActor, pushId: string): Promise<CommittedBundle> {
     const timer = new StageTimer('push_commit');
-    const session = await this.loadSession(client, actor, pushId);
+    const session = await this.loadSession(client, actor, pushId, true);
     const catalog = this.schema.catalog;
-    // Metadata only, as one text: payloads stay in sync.push_session_rows and are applied from there.
-    // Canonical payloads list their members sorted, so the column list needs no sorting.
-    const { rows: meta } = await client.query<{ lines: string | null }>(
-      `SELECT string_agg(row_ordinal || ' ' || table_id || ' ' || op_code || ' ' || encode(key_bytes, 'hex') || ' '
-                         || COALESCE((SELECT string_agg(k, ',') FROM json_object_keys(payload_apply) AS k), ''), E'\\n' ORDER BY row_ordinal) AS lines
-         FROM sync.push_session_rows WHERE push_id = $1`,
-      [session.push_id],
-    );
-    const staged = parseStagedLines(meta[0]?.lines ?? null);
+    const staged = parseStagedLines(session.staged_lines ?? null);
     const planned = BigInt(session.planned_row_count);
     if (BigInt(session.next_expected_row_ordinal) !== planned || BigInt(staged.length) !== planned) {
       throw badRequest('push_commit_invalid', `staged row count ${staged.length} does not match planned_row_count ${planned}`);
@@ -224,13 +224,12 @@ export class PushSessionService {
       userPk,
       sourceId: session.source_id,
       sourceBundleId: session.source_bundle_id,
-      announce: (b) => this.announcer.announce(client, userPk, b),
+      notification: (b) => this.announcer.notification(userPk, b),
       timer,
     });
     if (!bundle) throw badRequest('push_commit_invalid', 'push session produced no captured business-table effects');
-    await activateSource(client, userPk, session.source_id, actor.userId, session.source_bundle_id);
+    await activateSource(client, userPk, session.source_id, actor.userId, session.source_bundle_id, session.push_id);
     await applyRetention(client, userPk, this.config);
-    await client.query('DELETE FROM sync.push_sessions WHERE push_id = $1', [session.push_id]);
     if (session.initialization_id) await markScopeInitialized(client, userPk, session.source_id);
     timer.mark('source_retention_cleanup');
     timer.done();
@@ -255,12 +254,20 @@ export class PushSessionService {
   }
 
   /** Loads and locks a session: 404 unknown, 403 other user or source (§8.7), 410 expired — database clock (§8.8). */
-  private async loadSession(client: SyncClient, actor: SyncActor, pushId: string): Promise<PushSessionRow> {
+  private async loadSession(client: SyncClient, actor: SyncActor, pushId: string, withStagedLines = false): Promise<PushSessionRow> {
     if (!isSessionIdInput(pushId)) throw notFound('push_session_not_found', `push session ${pushId} was not found`);
+    // For commit, the staged rows' metadata comes in the same round trip, as one text: payloads stay in
+    // sync.push_session_rows and are applied from there. Canonical payloads list their members sorted,
+    // so the column list needs no sorting.
+    const staged = withStagedLines
+      ? `, (SELECT string_agg(psr.row_ordinal || ' ' || psr.table_id || ' ' || psr.op_code || ' ' || encode(psr.key_bytes, 'hex') || ' '
+                              || COALESCE((SELECT string_agg(k, ',') FROM json_object_keys(psr.payload_apply) AS k), ''), E'\\n' ORDER BY psr.row_ordinal)
+              FROM sync.push_session_rows psr WHERE psr.push_id = ps.push_id) AS staged_lines`
+      : '';
     const { rows } = await client.query<PushSessionRow>(
       `SELECT ps.push_id::text, ps.user_pk, us.user_id, ps.source_id, ps.source_bundle_id, ps.planned_row_count,
               ps.next_expected_row_ordinal, COALESCE(ps.initialization_id::text, '') AS initialization_id,
-              ps.expires_at < now() AS expired
+              ps.expires_at < now() AS expired${staged}
          FROM sync.push_sessions ps JOIN sync.user_state us ON us.user_pk = ps.user_pk
         WHERE ps.push_id = $1::uuid FOR UPDATE OF ps`,
       [pushId],

@@ -39,16 +39,20 @@ export function requireNextSourceBundle(state: SourceState, sourceId: string, us
   }
 }
 
-/** Marks the source active with its new watermark after a committed bundle (§4.2.3 step 13). */
-export async function activateSource(client: SyncClient, userPk: string, sourceId: string, userId: string, sourceBundleId: string): Promise<void> {
+/**
+ * Marks the source active with its new watermark after a committed bundle (§4.2.3 step 13); with
+ * `closePushId`, the committed push session is deleted in the same statement.
+ */
+export async function activateSource(client: SyncClient, userPk: string, sourceId: string, userId: string, sourceBundleId: string, closePushId?: string): Promise<void> {
   // One statement; a retired row is left alone (no row returned) and reported.
+  const close = closePushId ? 'WITH closed AS (DELETE FROM sync.push_sessions WHERE push_id = $4::uuid)\n     ' : '';
   const { rowCount } = await client.query(
-    `INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id, retirement_reason)
+    `${close}INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id, retirement_reason)
      VALUES ($1, $2, 'active', $3, '', '')
      ON CONFLICT (user_pk, source_id) DO UPDATE SET state = 'active', max_committed_source_bundle_id = EXCLUDED.max_committed_source_bundle_id,
        replaced_by_source_id = '', retirement_reason = ''
      WHERE sync.source_state.state <> 'retired'`,
-    [userPk, sourceId, sourceBundleId],
+    closePushId ? [userPk, sourceId, sourceBundleId, closePushId] : [userPk, sourceId, sourceBundleId],
   );
   if (rowCount === 0) {
     const state = await readSourceState(client, userPk, sourceId, false);

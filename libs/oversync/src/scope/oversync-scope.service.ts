@@ -15,7 +15,7 @@ import { goTrimSpace } from '../schema/go-string-semantics.js';
 import { BundleAnnouncer } from '../bundle/bundle-announcer.js';
 import type { CommittedBundle } from '../bundle/bundle-capture.js';
 import {
-  ensureUserScope, lockScope, markScopeInitialized, scopeUninitialized, SCOPE_INITIALIZING, SCOPE_UNINITIALIZED, type LockedScope,
+  lockScope, markScopeInitialized, scopeUninitialized, SCOPE_INITIALIZING, SCOPE_UNINITIALIZED, type LockedScope,
 } from '../connect/scope-state.js';
 import { readSourceState, requireNextSourceBundle, sourceRetired } from '../push/source-state.js';
 import { commitScopeBundle, type ScopeBundleDeps } from './scope-bundle.js';
@@ -158,7 +158,6 @@ export class OversyncScopeService {
 
   /** Ensures and locks the scope rows (lazy lease expiry); an INITIALIZING scope refuses server writes. */
   private async lockInitializedOrNew(client: SyncClient, userId: string): Promise<LockedScope> {
-    await ensureUserScope(client, userId);
     const locked = await lockScope(client, userId);
     if (locked.stateCode === SCOPE_INITIALIZING) {
       const until = locked.leaseExpiresAt ? ` until ${locked.leaseExpiresAt}` : '';

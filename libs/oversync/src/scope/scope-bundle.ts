@@ -36,7 +36,7 @@ export async function commitScopeBundle<T>(
     userPk,
     sourceId,
     sourceBundleId,
-    announce: (b) => deps.announcer.announce(client, userPk, b),
+    notification: (b) => deps.announcer.notification(userPk, b),
   });
   if (bundle) {
     await activateSource(client, userPk, sourceId, userId, sourceBundleId);
