@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { SyncClient } from '../database/sync-database.js';
+import { prepared, type SyncClient } from '../database/sync-database.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { quoteGoJsonString } from '@oversync/protocol';
 import type { StageTimer } from '../lifecycle/stage-timer.js';
@@ -65,6 +65,22 @@ export interface FinalizeOptions {
   timer?: StageTimer;
 }
 
+const TAKE_STAGE = prepared(
+  `WITH taken AS (
+     DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1
+     RETURNING capture_ordinal, table_id, op_code, key_bytes, payload_db)
+   SELECT (SELECT string_agg(capture_ordinal || ' ' || table_id || ' ' || op_code || ' ' || encode(key_bytes, 'hex') || ' ' || COALESCE(payload_db::text, ''),
+                             E'\\n' ORDER BY capture_ordinal) FROM taken) AS lines,
+          (SELECT next_bundle_seq FROM sync.user_state WHERE user_pk = $1) AS next_seq`,
+);
+const logBundleSql = (returning: string) =>
+  `WITH seq AS (
+     UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1 WHERE user_pk = $1 AND next_bundle_seq = $2 RETURNING user_pk)
+   INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
+   SELECT seq.user_pk, $2, $3, $4, $5, $6, $7 FROM seq${returning}`;
+const LOG_BUNDLE = prepared(logBundleSql(''));
+const LOG_AND_ANNOUNCE_BUNDLE = prepared(logBundleSql(' RETURNING pg_notify($8, $9)'));
+
 /**
  * Turns this transaction's captured effects into one bundle (spec §4.6): net effect per logical row
  * in first-capture order, next gap-free bundle_seq, hash of the canonical rows, bundle_log,
@@ -74,15 +90,7 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
   const { userPk } = options;
   // The stage is read and emptied in one statement, as one text value instead of a row per effect
   // (jsonb output never holds a raw newline, so lines split safely), with the user's next bundle_seq.
-  const { rows: staged } = await client.query<{ lines: string | null; next_seq: string }>(
-    `WITH taken AS (
-       DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1
-       RETURNING capture_ordinal, table_id, op_code, key_bytes, payload_db)
-     SELECT (SELECT string_agg(capture_ordinal || ' ' || table_id || ' ' || op_code || ' ' || encode(key_bytes, 'hex') || ' ' || COALESCE(payload_db::text, ''),
-                               E'\\n' ORDER BY capture_ordinal) FROM taken) AS lines,
-            (SELECT next_bundle_seq FROM sync.user_state WHERE user_pk = $1) AS next_seq`,
-    [userPk],
-  );
+  const { rows: staged } = await client.query<{ lines: string | null; next_seq: string }>(TAKE_STAGE([userPk]));
   const stage = parseStageLines(staged[0]?.lines ?? null);
   options.timer?.mark('read_stage');
   if (stage.length === 0) return null;
@@ -129,12 +137,10 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
   // nothing is written and the transaction is retried as a serialization failure.
   const notification = options.notification?.(bundle) ?? null;
   const { rowCount } = await client.query(
-    `WITH seq AS (
-       UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1 WHERE user_pk = $1 AND next_bundle_seq = $2 RETURNING user_pk)
-     INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
-     SELECT seq.user_pk, $2, $3, $4, $5, $6, $7 FROM seq${notification ? '\n     RETURNING pg_notify($8, $9)' : ''}`,
-    [userPk, bundleSeq, options.sourceId, options.sourceBundleId, output.length, Buffer.byteLength(hashInput, 'utf8'), hashBytes,
-      ...(notification ? [notification.channel, notification.payload] : [])],
+    (notification ? LOG_AND_ANNOUNCE_BUNDLE : LOG_BUNDLE)([
+      userPk, bundleSeq, options.sourceId, options.sourceBundleId, output.length, Buffer.byteLength(hashInput, 'utf8'), hashBytes,
+      ...(notification ? [notification.channel, notification.payload] : []),
+    ]),
   );
   if (rowCount !== 1) {
     throw Object.assign(new Error(`bundle_seq ${bundleSeq} of user_pk ${userPk} was taken concurrently`), { code: '40001' });

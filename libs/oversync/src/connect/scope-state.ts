@@ -1,5 +1,5 @@
 import { OversyncError } from '../errors/oversync.error.js';
-import type { SyncClient } from '../database/sync-database.js';
+import { prepared, type SyncClient } from '../database/sync-database.js';
 import { rfc3339Sql, trimRfc3339 } from '../database/timestamps.js';
 
 export const SCOPE_UNINITIALIZED = 0;
@@ -30,6 +30,16 @@ async function ensureUserScope(client: SyncClient, userId: string): Promise<void
     [userId],
   );
 }
+
+const READ_LOCKED_SCOPE = prepared(
+  `SELECT us.user_pk, ss.state_code, ss.initializer_source_id, ss.initialization_id::text AS initialization_id,
+            ${rfc3339Sql('ss.lease_expires_at')} AS lease,
+            COALESCE(ss.lease_expires_at <= now(), false) AS expired,
+            floor(extract(epoch FROM ss.lease_expires_at - now()))::bigint AS seconds_left
+       FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
+      WHERE us.user_id = $1
+        FOR UPDATE`,
+);
 
 /**
  * Locks and reads the scope row, expiring a lapsed initialization lease lazily (§4.1 steps 1–3).
@@ -66,16 +76,7 @@ async function readLockedScope(client: SyncClient, userId: string) {
   const { rows } = await client.query<{
     user_pk: string; state_code: number; initializer_source_id: string | null; initialization_id: string | null;
     lease: string | null; expired: boolean; seconds_left: string | null;
-  }>(
-    `SELECT us.user_pk, ss.state_code, ss.initializer_source_id, ss.initialization_id::text AS initialization_id,
-            ${rfc3339Sql('ss.lease_expires_at')} AS lease,
-            COALESCE(ss.lease_expires_at <= now(), false) AS expired,
-            floor(extract(epoch FROM ss.lease_expires_at - now()))::bigint AS seconds_left
-       FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
-      WHERE us.user_id = $1
-        FOR UPDATE`,
-    [userId],
-  );
+  }>(READ_LOCKED_SCOPE([userId]));
   return rows[0];
 }
 
@@ -94,13 +95,14 @@ export interface InitializedUser {
  * Non-locking read check of pull, snapshot create and watch (§4.1 "Scope checks"); returns the
  * user's sequence state read by the same statement.
  */
-export async function requireInitializedScope(client: SyncClient, userId: string): Promise<InitializedUser> {
-  const { rows } = await client.query<{ state_code: number; lease: string | null; lapsed: boolean; user_pk: string; next_bundle_seq: string; retained_bundle_floor: string }>(
-    `SELECT ss.state_code, ${rfc3339Sql('ss.lease_expires_at')} AS lease, COALESCE(ss.lease_expires_at < now(), false) AS lapsed,
+const READ_INITIALIZED_SCOPE = prepared(
+  `SELECT ss.state_code, ${rfc3339Sql('ss.lease_expires_at')} AS lease, COALESCE(ss.lease_expires_at < now(), false) AS lapsed,
             us.user_pk, us.next_bundle_seq, us.retained_bundle_floor
        FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk WHERE us.user_id = $1`,
-    [userId],
-  );
+);
+
+export async function requireInitializedScope(client: SyncClient, userId: string): Promise<InitializedUser> {
+  const { rows } = await client.query<{ state_code: number; lease: string | null; lapsed: boolean; user_pk: string; next_bundle_seq: string; retained_bundle_floor: string }>(READ_INITIALIZED_SCOPE([userId]));
   const row = rows[0];
   if (!row || row.state_code === SCOPE_UNINITIALIZED) throw scopeUninitialized(userId);
   if (row.state_code === SCOPE_INITIALIZING) {

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
+import type { Pool, PoolClient, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import type { DataSource } from 'typeorm';
 
 export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
@@ -89,6 +89,19 @@ export class SyncDatabase {
   async transaction<T>(fn: (client: SyncClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     return this.withClient((client) => runInTransaction(client, fn, options));
   }
+}
+
+let preparedStatements = 0;
+
+/**
+ * A constant statement that PostgreSQL parses and plans once per connection (a named prepared
+ * statement; later runs send only Bind and Execute). Only for statements that find their rows by
+ * key, whose plan cannot depend on the parameter values; statements over parameter arrays stay
+ * unnamed so that every plan sees the array sizes.
+ */
+export function prepared(text: string): (values: unknown[]) => QueryConfig {
+  const name = `oversync_p${++preparedStatements}`;
+  return (values) => ({ name, text, values });
 }
 
 /** BEGIN … COMMIT on an already checked-out client (used under session-level advisory locks). */

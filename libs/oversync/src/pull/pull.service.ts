@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
-import type { SyncDatabase } from '../database/sync-database.js';
+import { prepared, type SyncDatabase } from '../database/sync-database.js';
 import { badRequest, conflict, notFound, OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
@@ -26,6 +26,12 @@ export interface CommittedRowsQuery {
 export function historyPruned(provided: bigint, floor: bigint, userId: string): OversyncError {
   return conflict('history_pruned', `requested checkpoint ${provided} is older than retained history floor ${floor} for user ${userId}`);
 }
+
+const PULL_HEADERS = prepared(
+  `SELECT bundle_seq, source_id, source_bundle_id, row_count, encode(bundle_hash, 'hex') AS bundle_hash
+         FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq > $2 AND bundle_seq > $3 AND bundle_seq <= $4
+        ORDER BY bundle_seq LIMIT $5`,
+);
 
 /** Pull and committed-bundle row fetch: read-only REPEATABLE READ snapshots (spec §4.8, §4.9). */
 @Injectable()
@@ -67,12 +73,7 @@ export class PullService {
     if (stable > 0n && stable < user.floor) throw historyPruned(stable, user.floor, actor.userId);
     if (after >= stable) return { stable_bundle_seq: stable, bundles: [], has_more: false };
     const max = Math.min(Math.max(query.maxBundles, 1), 5000);
-    const { rows: headers } = await client.query<{ bundle_seq: string; source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string }>(
-      `SELECT bundle_seq, source_id, source_bundle_id, row_count, encode(bundle_hash, 'hex') AS bundle_hash
-         FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq > $2 AND bundle_seq > $3 AND bundle_seq <= $4
-        ORDER BY bundle_seq LIMIT $5`,
-      [user.userPk, after.toString(), user.floor.toString(), stable.toString(), max + 1],
-    );
+    const { rows: headers } = await client.query<{ bundle_seq: string; source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string }>(PULL_HEADERS([user.userPk, after.toString(), user.floor.toString(), stable.toString(), max + 1]));
     const hasMore = headers.length > max;
     const page = headers.slice(0, max);
     if (page.length === 0) return { stable_bundle_seq: stable, bundles: [], has_more: false };

@@ -1,19 +1,12 @@
-import type { SyncClient } from '../database/sync-database.js';
+import { prepared, type SyncClient } from '../database/sync-database.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import { KEY_KIND_UUID } from '../schema/registered-table.js';
 import { RawJson } from '@oversync/protocol';
 import { passThroughWirePayload } from '../bundle/wire-payload.js';
 import type { ApplyRow } from './push-apply.js';
 
-/**
- * Checks every staged row against sync.row_state before any write (spec §4.3), in one statement
- * that returns only the first conflicting row in upload order; null when there is none.
- */
-export async function findConflict(client: SyncClient, pushId: string, userPk: string, userId: string, rows: ApplyRow[]): Promise<OversyncError | null> {
-  // The row state is a scalar subquery per staged row (an index probe each), never a planned join:
-  // with statistics taken while the tables were small the planner chose loops over whole tables.
-  const { rows: found } = await client.query<{ row_ordinal: string; base: string; bundle_seq: string | null; deleted: boolean | null }>(
-    `SELECT q.row_ordinal, q.base, (q.rs).bundle_seq, (q.rs).deleted
+const FIND_CONFLICT = prepared(
+  `SELECT q.row_ordinal, q.base, (q.rs).bundle_seq, (q.rs).deleted
        FROM (SELECT psr.row_ordinal, psr.op_code, psr.base_bundle_seq AS base,
                     (SELECT rs FROM sync.row_state rs
                       WHERE rs.user_pk = $2 AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes) AS rs
@@ -23,8 +16,16 @@ export async function findConflict(client: SyncClient, pushId: string, userPk: s
                    OR ((q.rs).bundle_seq IS NOT NULL AND (q.base <> (q.rs).bundle_seq OR NOT (q.rs).deleted))
                  ELSE (q.rs).bundle_seq IS NULL OR (q.rs).deleted OR q.base <> (q.rs).bundle_seq END
       ORDER BY q.row_ordinal LIMIT 1`,
-    [pushId, userPk],
-  );
+);
+
+/**
+ * Checks every staged row against sync.row_state before any write (spec §4.3), in one statement
+ * that returns only the first conflicting row in upload order; null when there is none.
+ */
+export async function findConflict(client: SyncClient, pushId: string, userPk: string, userId: string, rows: ApplyRow[]): Promise<OversyncError | null> {
+  // The row state is a scalar subquery per staged row (an index probe each), never a planned join:
+  // with statistics taken while the tables were small the planner chose loops over whole tables.
+  const { rows: found } = await client.query<{ row_ordinal: string; base: string; bundle_seq: string | null; deleted: boolean | null }>(FIND_CONFLICT([pushId, userPk]));
   const hit = found[0];
   if (!hit) return null;
   const row = rows[Number(hit.row_ordinal)]!;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
-import { sqlState, type SyncClient, type SyncDatabase, type TransactionOptions } from '../database/sync-database.js';
+import { prepared, sqlState, type SyncClient, type SyncDatabase, type TransactionOptions } from '../database/sync-database.js';
 import { userTransaction } from '../database/user-lock.js';
 import { badRequest, conflict, forbidden, gone, notFound, OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
@@ -47,6 +47,38 @@ interface PushSessionRow {
   staged_lines?: string | null;
 }
 
+const INSERT_PUSH_SESSION = prepared(
+  `INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, planned_row_count, next_expected_row_ordinal, initialization_id, expires_at)
+       VALUES ($1, $2, $3, $4, $5, 0, $6, now() + $7 * interval '1 millisecond')`,
+);
+
+const READ_PUSH_TUPLE = prepared(
+  `WITH swept AS (
+           DELETE FROM sync.push_sessions WHERE user_pk = $1 AND ((source_id = $2 AND source_bundle_id = $3) OR expires_at <= now()))
+         SELECT bl.bundle_seq, bl.source_id AS bundle_source_id, bl.source_bundle_id, bl.row_count, encode(bl.bundle_hash, 'hex') AS bundle_hash,
+                ss.state, ss.max_committed_source_bundle_id AS max, ss.replaced_by_source_id
+           FROM (SELECT retained_bundle_floor AS floor FROM sync.user_state WHERE user_pk = $1) us
+           LEFT JOIN sync.bundle_log bl ON bl.user_pk = $1 AND bl.source_id = $2 AND bl.source_bundle_id = $3 AND bl.bundle_seq > us.floor
+           LEFT JOIN sync.source_state ss ON ss.user_pk = $1 AND ss.source_id = $2`,
+);
+
+const loadSessionSql = (staged: string) =>
+  `SELECT ps.push_id::text, ps.user_pk, us.user_id, ps.source_id, ps.source_bundle_id, ps.planned_row_count,
+          ps.next_expected_row_ordinal, COALESCE(ps.initialization_id::text, '') AS initialization_id,
+          ps.expires_at < now() AS expired${staged}
+     FROM sync.push_sessions ps JOIN sync.user_state us ON us.user_pk = ps.user_pk
+    WHERE ps.push_id = $1::uuid FOR UPDATE OF ps`;
+const LOAD_SESSION = prepared(loadSessionSql(''));
+// For commit, the staged rows' metadata comes in the same round trip, as one text: payloads stay in
+// sync.push_session_rows and are applied from there. Canonical payloads list their members sorted, so
+// the column list needs no sorting.
+const LOAD_SESSION_WITH_STAGED = prepared(
+  loadSessionSql(`,
+          (SELECT string_agg(psr.row_ordinal || ' ' || psr.table_id || ' ' || psr.op_code || ' ' || encode(psr.key_bytes, 'hex') || ' '
+                             || COALESCE((SELECT string_agg(k, ',') FROM json_object_keys(psr.payload_apply) AS k), ''), E'\\n' ORDER BY psr.row_ordinal)
+             FROM sync.push_session_rows psr WHERE psr.push_id = ps.push_id) AS staged_lines`),
+);
+
 /** Push sessions: create, chunk upload, commit and delete (spec §3.2–§3.5, §4.2–§4.6). */
 @Injectable()
 export class PushSessionService {
@@ -78,16 +110,7 @@ export class PushSessionService {
       const { rows } = await client.query<{
         bundle_seq: string | null; bundle_source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string;
         state: SourceState['state']; max: string | null; replaced_by_source_id: string | null;
-      }>(
-        `WITH swept AS (
-           DELETE FROM sync.push_sessions WHERE user_pk = $1 AND ((source_id = $2 AND source_bundle_id = $3) OR expires_at <= now()))
-         SELECT bl.bundle_seq, bl.source_id AS bundle_source_id, bl.source_bundle_id, bl.row_count, encode(bl.bundle_hash, 'hex') AS bundle_hash,
-                ss.state, ss.max_committed_source_bundle_id AS max, ss.replaced_by_source_id
-           FROM (SELECT retained_bundle_floor AS floor FROM sync.user_state WHERE user_pk = $1) us
-           LEFT JOIN sync.bundle_log bl ON bl.user_pk = $1 AND bl.source_id = $2 AND bl.source_bundle_id = $3 AND bl.bundle_seq > us.floor
-           LEFT JOIN sync.source_state ss ON ss.user_pk = $1 AND ss.source_id = $2`,
-        [scope.userPk, actor.sourceId, input.sourceBundleId.toString()],
-      );
+      }>(READ_PUSH_TUPLE([scope.userPk, actor.sourceId, input.sourceBundleId.toString()]));
       const r = rows[0];
       const committed: CreatePushSessionResult | null = r?.bundle_seq
         ? { status: 'already_committed', bundle: { bundleSeq: r.bundle_seq, sourceId: r.bundle_source_id, sourceBundleId: r.source_bundle_id, rowCount: Number(r.row_count), bundleHash: r.bundle_hash } }
@@ -115,11 +138,7 @@ export class PushSessionService {
     if (committed) return committed;
     requireNextSourceBundle(source, actor.sourceId, actor.userId, input.sourceBundleId);
     const pushId = randomUUID();
-    await client.query(
-      `INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, planned_row_count, next_expected_row_ordinal, initialization_id, expires_at)
-       VALUES ($1, $2, $3, $4, $5, 0, $6, now() + $7 * interval '1 millisecond')`,
-      [pushId, scope.userPk, actor.sourceId, input.sourceBundleId.toString(), input.plannedRowCount.toString(), initializationId, this.config.pushSessionTtlMs],
-    );
+    await client.query(INSERT_PUSH_SESSION([pushId, scope.userPk, actor.sourceId, input.sourceBundleId.toString(), input.plannedRowCount.toString(), initializationId, this.config.pushSessionTtlMs]));
     return { status: 'staging', pushId, plannedRowCount: input.plannedRowCount };
   }
 
@@ -256,22 +275,7 @@ export class PushSessionService {
   /** Loads and locks a session: 404 unknown, 403 other user or source (§8.7), 410 expired — database clock (§8.8). */
   private async loadSession(client: SyncClient, actor: SyncActor, pushId: string, withStagedLines = false): Promise<PushSessionRow> {
     if (!isSessionIdInput(pushId)) throw notFound('push_session_not_found', `push session ${pushId} was not found`);
-    // For commit, the staged rows' metadata comes in the same round trip, as one text: payloads stay in
-    // sync.push_session_rows and are applied from there. Canonical payloads list their members sorted,
-    // so the column list needs no sorting.
-    const staged = withStagedLines
-      ? `, (SELECT string_agg(psr.row_ordinal || ' ' || psr.table_id || ' ' || psr.op_code || ' ' || encode(psr.key_bytes, 'hex') || ' '
-                              || COALESCE((SELECT string_agg(k, ',') FROM json_object_keys(psr.payload_apply) AS k), ''), E'\\n' ORDER BY psr.row_ordinal)
-              FROM sync.push_session_rows psr WHERE psr.push_id = ps.push_id) AS staged_lines`
-      : '';
-    const { rows } = await client.query<PushSessionRow>(
-      `SELECT ps.push_id::text, ps.user_pk, us.user_id, ps.source_id, ps.source_bundle_id, ps.planned_row_count,
-              ps.next_expected_row_ordinal, COALESCE(ps.initialization_id::text, '') AS initialization_id,
-              ps.expires_at < now() AS expired${staged}
-         FROM sync.push_sessions ps JOIN sync.user_state us ON us.user_pk = ps.user_pk
-        WHERE ps.push_id = $1::uuid FOR UPDATE OF ps`,
-      [pushId],
-    );
+    const { rows } = await client.query<PushSessionRow>((withStagedLines ? LOAD_SESSION_WITH_STAGED : LOAD_SESSION)([pushId]));
     const session = rows[0];
     // Another user's session is reported as missing: its existence is not the caller's business.
     if (!session) throw notFound('push_session_not_found', `push session ${pushId} was not found`);

@@ -1,4 +1,4 @@
-import type { SyncClient } from '../database/sync-database.js';
+import { prepared, type SyncClient } from '../database/sync-database.js';
 import { OversyncError } from '../errors/oversync.error.js';
 
 export interface SourceState {
@@ -7,11 +7,14 @@ export interface SourceState {
   replacedBy: string;
 }
 
+const sourceStateSql = (lock: string) =>
+  `SELECT state, max_committed_source_bundle_id AS max, replaced_by_source_id FROM sync.source_state WHERE user_pk = $1 AND source_id = $2${lock}`;
+const READ_SOURCE_STATE = prepared(sourceStateSql(''));
+const LOCK_SOURCE_STATE = prepared(sourceStateSql(' FOR UPDATE'));
+
 export async function readSourceState(client: SyncClient, userPk: string, sourceId: string, forUpdate: boolean): Promise<SourceState> {
   const { rows } = await client.query<{ state: SourceState['state']; max: string; replaced_by_source_id: string }>(
-    `SELECT state, max_committed_source_bundle_id AS max, replaced_by_source_id
-       FROM sync.source_state WHERE user_pk = $1 AND source_id = $2${forUpdate ? ' FOR UPDATE' : ''}`,
-    [userPk, sourceId],
+    (forUpdate ? LOCK_SOURCE_STATE : READ_SOURCE_STATE)([userPk, sourceId]),
   );
   const row = rows[0];
   return row ? { state: row.state, maxCommitted: BigInt(row.max), replacedBy: row.replaced_by_source_id } : { state: null, maxCommitted: 0n, replacedBy: '' };
@@ -39,20 +42,23 @@ export function requireNextSourceBundle(state: SourceState, sourceId: string, us
   }
 }
 
+const activateSourceSql = (close: string) =>
+  `${close}INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id, retirement_reason)
+   VALUES ($1, $2, 'active', $3, '', '')
+   ON CONFLICT (user_pk, source_id) DO UPDATE SET state = 'active', max_committed_source_bundle_id = EXCLUDED.max_committed_source_bundle_id,
+     replaced_by_source_id = '', retirement_reason = ''
+   WHERE sync.source_state.state <> 'retired'`;
+const ACTIVATE_SOURCE = prepared(activateSourceSql(''));
+const ACTIVATE_SOURCE_CLOSING_PUSH = prepared(activateSourceSql('WITH closed AS (DELETE FROM sync.push_sessions WHERE push_id = $4::uuid)\n   '));
+
 /**
  * Marks the source active with its new watermark after a committed bundle (§4.2.3 step 13); with
  * `closePushId`, the committed push session is deleted in the same statement.
  */
 export async function activateSource(client: SyncClient, userPk: string, sourceId: string, userId: string, sourceBundleId: string, closePushId?: string): Promise<void> {
   // One statement; a retired row is left alone (no row returned) and reported.
-  const close = closePushId ? 'WITH closed AS (DELETE FROM sync.push_sessions WHERE push_id = $4::uuid)\n     ' : '';
   const { rowCount } = await client.query(
-    `${close}INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id, retirement_reason)
-     VALUES ($1, $2, 'active', $3, '', '')
-     ON CONFLICT (user_pk, source_id) DO UPDATE SET state = 'active', max_committed_source_bundle_id = EXCLUDED.max_committed_source_bundle_id,
-       replaced_by_source_id = '', retirement_reason = ''
-     WHERE sync.source_state.state <> 'retired'`,
-    closePushId ? [userPk, sourceId, sourceBundleId, closePushId] : [userPk, sourceId, sourceBundleId],
+    closePushId ? ACTIVATE_SOURCE_CLOSING_PUSH([userPk, sourceId, sourceBundleId, closePushId]) : ACTIVATE_SOURCE([userPk, sourceId, sourceBundleId]),
   );
   if (rowCount === 0) {
     const state = await readSourceState(client, userPk, sourceId, false);
