@@ -60,6 +60,29 @@ describe('sync core: connect, push, pull', () => {
     expect(stale.body.conflict.server_row.name).toBe('v1');
   });
 
+  it('pages pulls by max_bundles: has_more until the stable sequence, every page bundle with its rows', async () => {
+    const carol = new SyncHttp(t.baseUrl, await t.signIn('carol'), 'carol-device-1');
+    const reader = new SyncHttp(t.baseUrl, carol.token, 'carol-device-2');
+    await carol.connect(false);
+    const ids: string[] = [];
+    for (let i = 1; i <= 3; i++) {
+      const id = randomUUID();
+      ids.push(id);
+      expect((await carol.push(i, [{ schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name: `u${i}`, email: 'e' } }])).status).toBe(200);
+    }
+    type Page = { stable_bundle_seq: number; has_more: boolean; bundles: Array<{ bundle_seq: number; row_count: number; rows: Array<{ key: { id: string } }> }> };
+    const first = (await reader.get('/sync/pull?after_bundle_seq=0&max_bundles=2').expect(200)).body as Page;
+    expect(first.stable_bundle_seq).toBe(3);
+    expect(first.has_more).toBe(true);
+    expect(first.bundles.map((b) => [b.bundle_seq, b.row_count, b.rows.map((r) => r.key.id)])).toEqual([[1, 1, [ids[0]]], [2, 1, [ids[1]]]]);
+    const last = (await reader.get('/sync/pull?after_bundle_seq=2&max_bundles=2').expect(200)).body as Page;
+    expect(last.has_more).toBe(false);
+    expect(last.bundles.map((b) => [b.bundle_seq, b.rows.map((r) => r.key.id)])).toEqual([[3, [ids[2]]]]);
+    const exact = (await reader.get('/sync/pull?after_bundle_seq=1&max_bundles=2').expect(200)).body as Page;
+    expect(exact.has_more).toBe(false);
+    expect(exact.bundles.map((b) => b.bundle_seq)).toEqual([2, 3]);
+  });
+
   it('isolates users: bob sees nothing of alice', async () => {
     await b1.connect(false);
     const pulled = await b1.get('/sync/pull?after_bundle_seq=0').expect(200);

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
-import { prepared, type SyncDatabase } from '../database/sync-database.js';
+import type { SyncDatabase } from '../database/sync-database.js';
 import { badRequest, conflict, notFound, OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
@@ -26,12 +26,6 @@ export interface CommittedRowsQuery {
 export function historyPruned(provided: bigint, floor: bigint, userId: string): OversyncError {
   return conflict('history_pruned', `requested checkpoint ${provided} is older than retained history floor ${floor} for user ${userId}`);
 }
-
-const PULL_HEADERS = prepared(
-  `SELECT bundle_seq, source_id, source_bundle_id, row_count, encode(bundle_hash, 'hex') AS bundle_hash
-         FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq > $2 AND bundle_seq > $3 AND bundle_seq <= $4
-        ORDER BY bundle_seq LIMIT $5`,
-);
 
 /** Pull and committed-bundle row fetch: read-only REPEATABLE READ snapshots (spec §4.8, §4.9). */
 @Injectable()
@@ -73,17 +67,23 @@ export class PullService {
     if (stable > 0n && stable < user.floor) throw historyPruned(stable, user.floor, actor.userId);
     if (after >= stable) return { stable_bundle_seq: stable, bundles: [], has_more: false };
     const max = Math.min(Math.max(query.maxBundles, 1), 5000);
-    const { rows: headers } = await client.query<{ bundle_seq: string; source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string }>(PULL_HEADERS([user.userPk, after.toString(), user.floor.toString(), stable.toString(), max + 1]));
+    // Headers and rows in one statement: the page of bundle headers plus one more (has_more), each page
+    // bundle with its rows as one JSON text built by PostgreSQL around the stored canonical payloads.
+    const { rows: headers } = await client.query<{ bundle_seq: string; source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string; rows_json: string | null }>(
+      `WITH h AS (
+         SELECT bundle_seq, source_id, source_bundle_id, row_count, encode(bundle_hash, 'hex') AS bundle_hash, row_number() OVER (ORDER BY bundle_seq) AS n
+           FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq > $2 AND bundle_seq > $3 AND bundle_seq <= $4
+          ORDER BY bundle_seq LIMIT $5)
+       SELECT h.bundle_seq, h.source_id, h.source_bundle_id, h.row_count, h.bundle_hash,
+              CASE WHEN h.n < $5 THEN
+                (SELECT '[' || string_agg(${BUNDLE_ROW_JSON_SQL}, ',' ORDER BY br.row_ordinal) || ']'
+                   FROM sync.bundle_rows br JOIN ${rowPrefixesSql(6)} ON tc.table_id = br.table_id
+                  WHERE br.user_pk = $1 AND br.bundle_seq = h.bundle_seq) END AS rows_json
+         FROM h ORDER BY h.bundle_seq`,
+      [user.userPk, after.toString(), user.floor.toString(), stable.toString(), max + 1, ...rowPrefixParams(this.schema.catalog)],
+    );
     const hasMore = headers.length > max;
     const page = headers.slice(0, max);
-    if (page.length === 0) return { stable_bundle_seq: stable, bundles: [], has_more: false };
-    const { rows } = await client.query<{ bundle_seq: string; rows_json: string }>(
-      `SELECT br.bundle_seq, '[' || string_agg(${BUNDLE_ROW_JSON_SQL}, ',' ORDER BY br.row_ordinal) || ']' AS rows_json
-         FROM sync.bundle_rows br JOIN ${rowPrefixesSql(4)} ON tc.table_id = br.table_id
-        WHERE br.user_pk = $1 AND br.bundle_seq BETWEEN $2 AND $3 GROUP BY br.bundle_seq`,
-      [user.userPk, page[0]!.bundle_seq, page[page.length - 1]!.bundle_seq, ...rowPrefixParams(this.schema.catalog)],
-    );
-    const byBundle = new Map(rows.map((r) => [r.bundle_seq, new EncodedJson(r.rows_json)]));
     return {
       stable_bundle_seq: stable,
       bundles: page.map((h) => ({
@@ -92,7 +92,7 @@ export class PullService {
         source_bundle_id: BigInt(h.source_bundle_id),
         row_count: h.row_count === '0' ? undefined : BigInt(h.row_count),
         bundle_hash: h.bundle_hash || undefined,
-        rows: byBundle.get(h.bundle_seq) ?? [],
+        rows: h.rows_json === null ? [] : new EncodedJson(h.rows_json),
       })),
       has_more: hasMore,
     };
