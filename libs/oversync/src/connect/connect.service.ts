@@ -30,28 +30,28 @@ export class ConnectService {
   connect(actor: SyncActor, hasLocalPendingRows: boolean): Promise<ConnectResult> {
     return this.lifecycle.run(() =>
       userTransaction(this.db, actor.userId, this.config.userLockTimeoutMs, async (client) => {
-          const scope = await lockScope(client, actor.userId);
-          if (scope.stateCode === SCOPE_INITIALIZED) return { resolution: 'remote_authoritative' };
-          const ownsLease = scope.stateCode !== SCOPE_UNINITIALIZED && scope.initializerSourceId === actor.sourceId;
-          if (scope.stateCode !== SCOPE_UNINITIALIZED && !ownsLease) {
-            return {
-              resolution: 'retry_later',
-              lease_expires_at: scope.leaseExpiresAt ?? undefined,
-              retry_after_seconds: Math.max(1, scope.secondsUntilLeaseEnd),
-            };
-          }
-          if (!hasLocalPendingRows) {
-            await markScopeInitialized(client, scope.userPk, actor.sourceId);
-            return { resolution: 'initialize_empty' };
-          }
-          const initializationId = scope.initializationId ?? randomUUID();
-          const { rows } = await client.query<{ lease: string }>(
-            `UPDATE sync.scope_state SET state_code = 1, initializer_source_id = $2, initialization_id = $3::uuid,
-                    lease_expires_at = now() + $4 * interval '1 millisecond', initialized_at = NULL, initialized_by_source_id = NULL
-              WHERE user_pk = $1 RETURNING ${rfc3339Sql('lease_expires_at')} AS lease`,
-            [scope.userPk, actor.sourceId, initializationId, this.config.initializationLeaseTtlMs],
-          );
-          return { resolution: 'initialize_local', initialization_id: initializationId, lease_expires_at: trimRfc3339(rows[0]!.lease) };
+        const scope = await lockScope(client, actor.userId);
+        if (scope.stateCode === SCOPE_INITIALIZED) return { resolution: 'remote_authoritative' };
+        const ownsLease = scope.stateCode !== SCOPE_UNINITIALIZED && scope.initializerSourceId === actor.sourceId;
+        if (scope.stateCode !== SCOPE_UNINITIALIZED && !ownsLease) {
+          return {
+            resolution: 'retry_later',
+            lease_expires_at: scope.leaseExpiresAt ?? undefined,
+            retry_after_seconds: Math.max(1, scope.secondsUntilLeaseEnd),
+          };
+        }
+        if (!hasLocalPendingRows) {
+          await markScopeInitialized(client, scope.userPk, actor.sourceId);
+          return { resolution: 'initialize_empty' };
+        }
+        const initializationId = scope.initializationId ?? randomUUID();
+        const { rows } = await client.query<{ lease: string }>(
+          `UPDATE sync.scope_state SET state_code = 1, initializer_source_id = $2, initialization_id = $3::uuid,
+                  lease_expires_at = now() + $4 * interval '1 millisecond', initialized_at = NULL, initialized_by_source_id = NULL
+            WHERE user_pk = $1 RETURNING ${rfc3339Sql('lease_expires_at')} AS lease`,
+          [scope.userPk, actor.sourceId, initializationId, this.config.initializationLeaseTtlMs],
+        );
+        return { resolution: 'initialize_local', initialization_id: initializationId, lease_expires_at: trimRfc3339(rows[0]!.lease) };
       }),
     );
   }

@@ -33,12 +33,12 @@ async function ensureUserScope(client: SyncClient, userId: string): Promise<void
 
 const READ_LOCKED_SCOPE = prepared(
   `SELECT us.user_pk, ss.state_code, ss.initializer_source_id, ss.initialization_id::text AS initialization_id,
-            ${rfc3339Sql('ss.lease_expires_at')} AS lease,
-            COALESCE(ss.lease_expires_at <= now(), false) AS expired,
-            floor(extract(epoch FROM ss.lease_expires_at - now()))::bigint AS seconds_left
-       FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
-      WHERE us.user_id = $1
-        FOR UPDATE`,
+          ${rfc3339Sql('ss.lease_expires_at')} AS lease,
+          COALESCE(ss.lease_expires_at <= now(), false) AS expired,
+          floor(extract(epoch FROM ss.lease_expires_at - now()))::bigint AS seconds_left
+     FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
+    WHERE us.user_id = $1
+      FOR UPDATE`,
 );
 
 /**
@@ -97,8 +97,8 @@ export interface InitializedUser {
  */
 const READ_INITIALIZED_SCOPE = prepared(
   `SELECT ss.state_code, ${rfc3339Sql('ss.lease_expires_at')} AS lease, COALESCE(ss.lease_expires_at < now(), false) AS lapsed,
-            us.user_pk, us.next_bundle_seq, us.retained_bundle_floor
-       FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk WHERE us.user_id = $1`,
+         us.user_pk, us.next_bundle_seq, us.retained_bundle_floor
+    FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk WHERE us.user_id = $1`,
 );
 
 export async function requireInitializedScope(client: SyncClient, userId: string): Promise<InitializedUser> {

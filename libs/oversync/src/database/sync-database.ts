@@ -104,7 +104,7 @@ export function prepared(text: string): (values: unknown[]) => QueryConfig {
   return (values) => ({ name, text, values });
 }
 
-/** BEGIN … COMMIT on an already checked-out client (used under session-level advisory locks). */
+/** BEGIN … COMMIT on a client the caller checked out (with the per-user lock: `userTransaction`). */
 export async function runInTransaction<T>(
   client: SyncClient,
   fn: (client: SyncClient) => Promise<T>,

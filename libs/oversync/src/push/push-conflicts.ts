@@ -7,15 +7,15 @@ import type { ApplyRow } from './push-apply.js';
 
 const FIND_CONFLICT = prepared(
   `SELECT q.row_ordinal, q.base, (q.rs).bundle_seq, (q.rs).deleted
-       FROM (SELECT psr.row_ordinal, psr.op_code, psr.base_bundle_seq AS base,
-                    (SELECT rs FROM sync.row_state rs
-                      WHERE rs.user_pk = $2 AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes) AS rs
-               FROM sync.push_session_rows psr WHERE psr.push_id = $1::uuid) q
-      WHERE CASE WHEN q.op_code = 1
-                 THEN ((q.rs).bundle_seq IS NULL AND q.base <> 0)
-                   OR ((q.rs).bundle_seq IS NOT NULL AND (q.base <> (q.rs).bundle_seq OR NOT (q.rs).deleted))
-                 ELSE (q.rs).bundle_seq IS NULL OR (q.rs).deleted OR q.base <> (q.rs).bundle_seq END
-      ORDER BY q.row_ordinal LIMIT 1`,
+     FROM (SELECT psr.row_ordinal, psr.op_code, psr.base_bundle_seq AS base,
+                  (SELECT rs FROM sync.row_state rs
+                    WHERE rs.user_pk = $2 AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes) AS rs
+             FROM sync.push_session_rows psr WHERE psr.push_id = $1::uuid) q
+    WHERE CASE WHEN q.op_code = 1
+               THEN ((q.rs).bundle_seq IS NULL AND q.base <> 0)
+                 OR ((q.rs).bundle_seq IS NOT NULL AND (q.base <> (q.rs).bundle_seq OR NOT (q.rs).deleted))
+               ELSE (q.rs).bundle_seq IS NULL OR (q.rs).deleted OR q.base <> (q.rs).bundle_seq END
+    ORDER BY q.row_ordinal LIMIT 1`,
 );
 
 /**

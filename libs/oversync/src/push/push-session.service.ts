@@ -49,17 +49,17 @@ interface PushSessionRow {
 
 const INSERT_PUSH_SESSION = prepared(
   `INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, planned_row_count, next_expected_row_ordinal, initialization_id, expires_at)
-       VALUES ($1, $2, $3, $4, $5, 0, $6, now() + $7 * interval '1 millisecond')`,
+    VALUES ($1, $2, $3, $4, $5, 0, $6, now() + $7 * interval '1 millisecond')`,
 );
 
 const READ_PUSH_TUPLE = prepared(
   `WITH swept AS (
-           DELETE FROM sync.push_sessions WHERE user_pk = $1 AND ((source_id = $2 AND source_bundle_id = $3) OR expires_at <= now()))
-         SELECT bl.bundle_seq, bl.source_id AS bundle_source_id, bl.source_bundle_id, bl.row_count, encode(bl.bundle_hash, 'hex') AS bundle_hash,
-                ss.state, ss.max_committed_source_bundle_id AS max, ss.replaced_by_source_id
-           FROM (SELECT retained_bundle_floor AS floor FROM sync.user_state WHERE user_pk = $1) us
-           LEFT JOIN sync.bundle_log bl ON bl.user_pk = $1 AND bl.source_id = $2 AND bl.source_bundle_id = $3 AND bl.bundle_seq > us.floor
-           LEFT JOIN sync.source_state ss ON ss.user_pk = $1 AND ss.source_id = $2`,
+      DELETE FROM sync.push_sessions WHERE user_pk = $1 AND ((source_id = $2 AND source_bundle_id = $3) OR expires_at <= now()))
+    SELECT bl.bundle_seq, bl.source_id AS bundle_source_id, bl.source_bundle_id, bl.row_count, encode(bl.bundle_hash, 'hex') AS bundle_hash,
+           ss.state, ss.max_committed_source_bundle_id AS max, ss.replaced_by_source_id
+      FROM (SELECT retained_bundle_floor AS floor FROM sync.user_state WHERE user_pk = $1) us
+      LEFT JOIN sync.bundle_log bl ON bl.user_pk = $1 AND bl.source_id = $2 AND bl.source_bundle_id = $3 AND bl.bundle_seq > us.floor
+      LEFT JOIN sync.source_state ss ON ss.user_pk = $1 AND ss.source_id = $2`,
 );
 
 const loadSessionSql = (staged: string) =>

@@ -7,14 +7,14 @@ export interface RetentionPolicy {
 
 const APPLY_RETENTION = prepared(
   `WITH s AS (
-       SELECT retained_bundle_floor AS floor,
-              LEAST(GREATEST(0, next_bundle_seq - 1 - $2::bigint), retained_bundle_floor + $3::bigint) AS target
-         FROM sync.user_state WHERE user_pk = $1),
-     raised AS (
-       UPDATE sync.user_state us SET retained_bundle_floor = s.target FROM s
-        WHERE us.user_pk = $1 AND s.target > s.floor
-       RETURNING s.target)
-     DELETE FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq <= (SELECT target FROM raised)`,
+      SELECT retained_bundle_floor AS floor,
+             LEAST(GREATEST(0, next_bundle_seq - 1 - $2::bigint), retained_bundle_floor + $3::bigint) AS target
+        FROM sync.user_state WHERE user_pk = $1),
+    raised AS (
+      UPDATE sync.user_state us SET retained_bundle_floor = s.target FROM s
+       WHERE us.user_pk = $1 AND s.target > s.floor
+      RETURNING s.target)
+    DELETE FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq <= (SELECT target FROM raised)`,
 );
 
 /**

@@ -4,9 +4,9 @@ import type { SyncClient } from '../database/sync-database.js';
 import { userLockSql, waitForUserLock } from '../database/user-lock.js';
 
 /**
- * One READ COMMITTED transaction of the host's TypeORM DataSource on a connection that holds the
- * per-user advisory lock (spec §2.7, §4.15; transaction-scoped, see user-lock.ts). `fn` gets the raw pg client (sync SQL) and the
- * QueryRunner's EntityManager (host writes) — both on that one connection and transaction.
+ * One READ COMMITTED transaction of the host's TypeORM DataSource holding the per-user advisory lock
+ * (spec §2.7, §4.15; transaction-scoped, see user-lock.ts). `fn` gets the raw pg client (sync SQL)
+ * and the QueryRunner's EntityManager (host writes) — both on that one connection and transaction.
  */
 export async function runLockedHostTransaction<T>(
   dataSource: DataSource,
