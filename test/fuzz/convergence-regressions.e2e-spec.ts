@@ -21,6 +21,22 @@ function switchableNetwork(): { fetch: FetchLike; online: boolean } {
   return net;
 }
 
+/** A fetch that loses the answer of the next commit once `dropNext` is set (the server did commit). */
+function commitAnswerDropper(): { fetch: FetchLike; dropNext: boolean } {
+  const dropper = {
+    dropNext: false,
+    fetch: (async (input, init) => {
+      const response = await fetch(input, init);
+      if (dropper.dropNext && input.endsWith('/commit')) {
+        dropper.dropNext = false;
+        throw new Error('fuzz: commit answer dropped');
+      }
+      return response;
+    }) as FetchLike,
+  };
+  return dropper;
+}
+
 describe('convergence fuzz regressions', () => {
   const server = useTestServer();
 
@@ -49,22 +65,14 @@ describe('convergence fuzz regressions', () => {
   });
 
   it('seed 10: a seeding push whose commit answer was lost completes on the next push (already_committed)', async () => {
-    let dropCommitAnswer = false;
-    const dropping: FetchLike = async (input, init) => {
-      const response = await fetch(input, init);
-      if (dropCommitAnswer && input.endsWith('/commit')) {
-        dropCommitAnswer = false;
-        throw new Error('fuzz: commit answer dropped');
-      }
-      return response;
-    };
+    const dropper = commitAnswerDropper();
     const user = 'fuzz-seed-10';
-    const device = await newDevice(server.t, user, { fetch: dropping });
+    const device = await newDevice(server.t, user, { fetch: dropper.fetch });
     await device.client.open();
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), 'offline seed', 's@x.test');
     expect((await device.client.attach(user)).outcome).toBe('seeded_from_local');
 
-    dropCommitAnswer = true;
+    dropper.dropNext = true;
     await expect(device.client.pushPending()).rejects.toThrow(/commit answer dropped/);
     // The server committed the seed (the scope is initialized now); the client still holds the
     // initialization id. Before the fix every retry got 400 "initialization_id must be absent".
@@ -138,21 +146,13 @@ describe('convergence fuzz regressions', () => {
   });
 
   it('seed 1b: a commit whose answer was lost and whose bundle was then pruned is not pushed again under a new source', async () => {
-    let dropCommitAnswer = false;
-    const dropping: FetchLike = async (input, init) => {
-      const response = await fetch(input, init);
-      if (dropCommitAnswer && input.endsWith('/commit')) {
-        dropCommitAnswer = false;
-        throw new Error('fuzz: commit answer dropped');
-      }
-      return response;
-    };
+    const dropper = commitAnswerDropper();
     const user = 'fuzz-seed-1-pruned';
-    const device = await attachedDevice(server.t, user, { fetch: dropping });
+    const device = await attachedDevice(server.t, user, { fetch: dropper.fetch });
     const a = randomUUID();
     const b = randomUUID();
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(a, 'a', 'a@x.test');
-    dropCommitAnswer = true;
+    dropper.dropNext = true;
     await expect(device.client.pushPending()).rejects.toThrow(/commit answer dropped/);
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(b, 'b', 'b@x.test');
     await setRetentionFloor(server.t, user, 1);
@@ -244,20 +244,12 @@ describe('convergence fuzz regressions', () => {
   });
 
   it('seed 1c: deleting a row whose insert was committed with a lost answer (then pruned) still deletes it on the server', async () => {
-    let dropCommitAnswer = false;
-    const dropping: FetchLike = async (input, init) => {
-      const response = await fetch(input, init);
-      if (dropCommitAnswer && input.endsWith('/commit')) {
-        dropCommitAnswer = false;
-        throw new Error('fuzz: commit answer dropped');
-      }
-      return response;
-    };
+    const dropper = commitAnswerDropper();
     const user = 'fuzz-seed-1c';
-    const device = await attachedDevice(server.t, user, { fetch: dropping, resolver: { resolve: (c) => ({ kind: c.localOp === 'DELETE' ? 'keep_local' : 'accept_server' }) } });
+    const device = await attachedDevice(server.t, user, { fetch: dropper.fetch, resolver: { resolve: (c) => ({ kind: c.localOp === 'DELETE' ? 'keep_local' : 'accept_server' }) } });
     const a = randomUUID();
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(a, 'a', 'a@x.test');
-    dropCommitAnswer = true;
+    dropper.dropNext = true;
     await expect(device.client.pushPending()).rejects.toThrow(/commit answer dropped/);
     device.db.prepare('DELETE FROM users WHERE id = ?').run(a);
     await setRetentionFloor(server.t, user, 1);
