@@ -18,7 +18,7 @@ import { setBundleContext } from '../bundle/bundle-context.js';
 import { finalizeCapturedBundle, type CommittedBundle } from '../bundle/bundle-capture.js';
 import { BundleAnnouncer } from '../bundle/bundle-announcer.js';
 import { applyRetention } from '../retention/retention.js';
-import { activateSource, readSourceState, requireNextSourceBundle, sourceRetired, type SourceState } from './source-state.js';
+import { activateSource, readSourceState, requireNextSourceBundle, sourceRetired, sourceStateOf, type SourceState } from './source-state.js';
 import { parsePushChunk } from './push-chunk.parser.js';
 import { applyPushRows, ApplyRowError, type ApplyRow } from './push-apply.js';
 import { findConflict } from './push-conflicts.js';
@@ -115,8 +115,7 @@ export class PushSessionService {
       const committed: CreatePushSessionResult | null = r?.bundle_seq
         ? { status: 'already_committed', bundle: { bundleSeq: r.bundle_seq, sourceId: r.bundle_source_id, sourceBundleId: r.source_bundle_id, rowCount: Number(r.row_count), bundleHash: r.bundle_hash } }
         : null;
-      const source: SourceState = r?.state ? { state: r.state, maxCommitted: BigInt(r.max!), replacedBy: r.replaced_by_source_id ?? '' } : { state: null, maxCommitted: 0n, replacedBy: '' };
-      return { committed, source };
+      return { committed, source: sourceStateOf(r) };
     };
     let initializationId: string | null = null;
     if (scope.stateCode === SCOPE_UNINITIALIZED) {

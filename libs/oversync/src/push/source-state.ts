@@ -16,8 +16,12 @@ export async function readSourceState(client: SyncClient, userPk: string, source
   const { rows } = await client.query<{ state: SourceState['state']; max: string; replaced_by_source_id: string }>(
     (forUpdate ? LOCK_SOURCE_STATE : READ_SOURCE_STATE)([userPk, sourceId]),
   );
-  const row = rows[0];
-  return row ? { state: row.state, maxCommitted: BigInt(row.max), replacedBy: row.replaced_by_source_id } : { state: null, maxCommitted: 0n, replacedBy: '' };
+  return sourceStateOf(rows[0]);
+}
+
+/** A source_state row (`state`, `max`, `replaced_by_source_id`) as SourceState; a missing row is a new source. */
+export function sourceStateOf(row: { state: SourceState['state']; max: string | null; replaced_by_source_id: string | null } | undefined): SourceState {
+  return row?.state ? { state: row.state, maxCommitted: BigInt(row.max ?? 0), replacedBy: row.replaced_by_source_id ?? '' } : { state: null, maxCommitted: 0n, replacedBy: '' };
 }
 
 /** 409 source_retired with its extra members (spec §6). */
