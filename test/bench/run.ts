@@ -11,6 +11,10 @@ import { runDevice } from './device.js';
 import { SseStream, syncHeaders } from '../support/sse.js';
 
 const quick = process.argv.includes('--quick');
+// `--only bulk,hydration,watch,latency,load,references` runs just those phases (default: all).
+const onlyIndex = process.argv.indexOf('--only');
+const only = onlyIndex >= 0 ? (process.argv[onlyIndex + 1] ?? '').split(',') : null;
+const want = (phase: string) => only === null || only.includes(phase);
 const REPS = 3;
 const results: Record<string, unknown> = {
   machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
@@ -31,7 +35,7 @@ try {
   const pushResults: Record<string, unknown> = {};
   const pullResults: Record<string, unknown> = {};
   let referenceRows = userRows(100_000);
-  for (const size of sizes) {
+  for (const size of want('bulk') ? sizes : []) {
     const totalRates: number[] = [];
     const commitMs: number[] = [];
     const pullRates: number[] = [];
@@ -68,9 +72,9 @@ try {
   // snapshot hydration of a fresh device: 100,000 rows (users pushed above) and 1,000,000 rows
   const hydration: Record<string, unknown> = {};
   const hydrationSizes = quick ? [10_000] : [100_000, 1_000_000];
-  for (const size of hydrationSizes) {
+  for (const size of want('hydration') ? hydrationSizes : []) {
     let user = `push-${size}-0`;
-    if (!sizes.includes(size)) {
+    if (!(want('bulk') && sizes.includes(size))) {
       user = `hydrate-${size}`;
       const seeder = await device(user, 'seeder');
       await seeder.call('POST', '/sync/connect', { has_local_pending_rows: false });
@@ -92,7 +96,7 @@ try {
   results.hydration = hydration;
 
   // watch: commit start to SSE event on another device, over ≥ 200 commits
-  {
+  if (want('watch')) {
     const commits = quick ? 50 : 250;
     const writer = await device('watch-latency', 'writer');
     await writer.call('POST', '/sync/connect', { has_local_pending_rows: false });
@@ -117,60 +121,66 @@ try {
   }
 
   // 1-row push on one device + pull on another: p50/p95/p99 over 500 iterations
-  const iterations = quick ? 100 : 500;
-  const a = await device('latency', 'a');
-  const b = await device('latency', 'b');
-  await a.call('POST', '/sync/connect', { has_local_pending_rows: false });
-  const latencies: number[] = [];
-  for (let i = 1; i <= iterations; i++) {
-    const t = performance.now();
-    const pushed = await a.push(i, userRows(1));
-    await b.call('GET', `/sync/pull?after_bundle_seq=${pushed.commit.bundle_seq - 1}`);
-    latencies.push(performance.now() - t);
+  if (want('latency')) {
+    const iterations = quick ? 100 : 500;
+    const a = await device('latency', 'a');
+    const b = await device('latency', 'b');
+    await a.call('POST', '/sync/connect', { has_local_pending_rows: false });
+    const latencies: number[] = [];
+    for (let i = 1; i <= iterations; i++) {
+      const t = performance.now();
+      const pushed = await a.push(i, userRows(1));
+      await b.call('GET', `/sync/pull?after_bundle_seq=${pushed.commit.bundle_seq - 1}`);
+      latencies.push(performance.now() - t);
+    }
+    results.oneRowRoundTripMs = { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), iterations };
+    print(`1-row push + pull on another device, p50/p95/p99 (ms)`, `${fmt(percentile(latencies, 50), 2)} / ${fmt(percentile(latencies, 95), 2)} / ${fmt(percentile(latencies, 99), 2)}`, 'reference 5.4 / 5.9');
   }
-  results.oneRowRoundTripMs = { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), iterations };
-  print(`1-row push + pull on another device, p50/p95/p99 (ms)`, `${fmt(percentile(latencies, 50), 2)} / ${fmt(percentile(latencies, 95), 2)} / ${fmt(percentile(latencies, 99), 2)}`, 'reference 5.4 / 5.9');
 
   // 50 devices of 50 users pushing and pulling 100-row bundles for 30 s
-  const seconds = quick ? 5 : 30;
-  const devices = await Promise.all(Array.from({ length: 50 }, (_, i) => device(`load-${i}`, `load-${i}-device`)));
-  await Promise.all(devices.map((d) => d.call('POST', '/sync/connect', { has_local_pending_rows: false })));
-  const deadline = performance.now() + seconds * 1000;
-  let bundles = 0;
-  let errors = 0;
-  const loadLatencies: number[] = [];
-  const rssBefore = server.peakRssMiB();
-  await Promise.all(devices.map(async (d) => {
-    let seq = 0;
-    let checkpoint = 0;
-    while (performance.now() < deadline) {
-      const t = performance.now();
-      try {
-        const pushed = await d.push(++seq, userRows(100));
-        const pulled = JSON.parse(await d.call('GET', `/sync/pull?after_bundle_seq=${checkpoint}`)) as { stable_bundle_seq: number };
-        checkpoint = pulled.stable_bundle_seq;
-        if (pushed.commit.bundle_seq > checkpoint) throw new Error('pull did not reach the pushed bundle');
-        bundles++;
-        loadLatencies.push(performance.now() - t);
-      } catch {
-        errors++;
-        seq--;
+  if (want('load')) {
+    const seconds = quick ? 5 : 30;
+    const devices = await Promise.all(Array.from({ length: 50 }, (_, i) => device(`load-${i}`, `load-${i}-device`)));
+    await Promise.all(devices.map((d) => d.call('POST', '/sync/connect', { has_local_pending_rows: false })));
+    const deadline = performance.now() + seconds * 1000;
+    let bundles = 0;
+    let errors = 0;
+    const loadLatencies: number[] = [];
+    const rssBefore = server.peakRssMiB();
+    await Promise.all(devices.map(async (d) => {
+      let seq = 0;
+      let checkpoint = 0;
+      while (performance.now() < deadline) {
+        const t = performance.now();
+        try {
+          const pushed = await d.push(++seq, userRows(100));
+          const pulled = JSON.parse(await d.call('GET', `/sync/pull?after_bundle_seq=${checkpoint}`)) as { stable_bundle_seq: number };
+          checkpoint = pulled.stable_bundle_seq;
+          if (pushed.commit.bundle_seq > checkpoint) throw new Error('pull did not reach the pushed bundle');
+          bundles++;
+          loadLatencies.push(performance.now() - t);
+        } catch {
+          errors++;
+          seq--;
+        }
       }
-    }
-  }));
-  results.concurrency = { devices: 50, seconds, bundlesPerSec: bundles / seconds, errors, p95Ms: percentile(loadLatencies, 95), serverPeakRssMiB: server.peakRssMiB(), rssBefore };
-  print(`50 users × 100-row push+pull for ${seconds} s: bundles/s, errors, p95 ms`, `${fmt(bundles / seconds, 1)}, ${errors}, ${fmt(percentile(loadLatencies, 95), 1)}`);
+    }));
+    results.concurrency = { devices: 50, seconds, bundlesPerSec: bundles / seconds, errors, p95Ms: percentile(loadLatencies, 95), serverPeakRssMiB: server.peakRssMiB(), rssBefore };
+    print(`50 users × 100-row push+pull for ${seconds} s: bundles/s, errors, p95 ms`, `${fmt(bundles / seconds, 1)}, ${errors}, ${fmt(percentile(loadLatencies, 95), 1)}`);
+  }
 
   // physical references on the same rows, in the same run
-  if (quick) referenceRows = referenceRows.slice(0, 10_000);
-  const refs = await measureReferences(server.databaseUrl, referenceRows);
-  results.references = refs;
-  const ours = (pushResults[referenceRows.length] as { rowsPerSec: Summary } | undefined)?.rowsPerSec.median;
-  const pulled = (pullResults[referenceRows.length] as { httpRowsPerSec: Summary } | undefined)?.httpRowsPerSec.median;
-  print(`PostgreSQL COPY ${fmt(refs.rows)} rows (rows/s)`, refs.pgCopyRowsPerSec === null ? 'n/a' : fmt(refs.pgCopyRowsPerSec), ours && refs.pgCopyRowsPerSec ? `push = ${fmt(ours / refs.pgCopyRowsPerSec, 3)} × COPY` : '');
-  print(`PostgreSQL multi-row INSERT (rows/s)`, fmt(refs.pgMultiRowInsertRowsPerSec ?? 0), ours && refs.pgMultiRowInsertRowsPerSec ? `push = ${fmt(ours / refs.pgMultiRowInsertRowsPerSec, 3)} × INSERT` : '');
-  print(`PostgreSQL SELECT of the rows (rows/s)`, fmt(refs.pgSelectRowsPerSec), pulled ? `pull = ${fmt(pulled / refs.pgSelectRowsPerSec, 3)} × SELECT` : '');
-  print(`better-sqlite3 insert in one transaction (rows/s)`, fmt(refs.sqliteInsertRowsPerSec), 'reference machine ≈ 345,000');
+  if (want('references')) {
+    if (quick) referenceRows = referenceRows.slice(0, 10_000);
+    const refs = await measureReferences(server.databaseUrl, referenceRows);
+    results.references = refs;
+    const ours = (pushResults[referenceRows.length] as { rowsPerSec: Summary } | undefined)?.rowsPerSec.median;
+    const pulled = (pullResults[referenceRows.length] as { httpRowsPerSec: Summary } | undefined)?.httpRowsPerSec.median;
+    print(`PostgreSQL COPY ${fmt(refs.rows)} rows (rows/s)`, refs.pgCopyRowsPerSec === null ? 'n/a' : fmt(refs.pgCopyRowsPerSec), ours && refs.pgCopyRowsPerSec ? `push = ${fmt(ours / refs.pgCopyRowsPerSec, 3)} × COPY` : '');
+    print(`PostgreSQL multi-row INSERT (rows/s)`, fmt(refs.pgMultiRowInsertRowsPerSec ?? 0), ours && refs.pgMultiRowInsertRowsPerSec ? `push = ${fmt(ours / refs.pgMultiRowInsertRowsPerSec, 3)} × INSERT` : '');
+    print(`PostgreSQL SELECT of the rows (rows/s)`, fmt(refs.pgSelectRowsPerSec), pulled ? `pull = ${fmt(pulled / refs.pgSelectRowsPerSec, 3)} × SELECT` : '');
+    print(`better-sqlite3 insert in one transaction (rows/s)`, fmt(refs.sqliteInsertRowsPerSec), 'reference machine ≈ 345,000');
+  }
   results.serverPeakRssMiB = server.peakRssMiB();
   print('server peak RSS (MiB)', fmt(server.peakRssMiB()));
 } finally {
