@@ -26,7 +26,8 @@ export class AppModule implements NestModule {
           appName: 'oversync-nestjs-reference',
           maxSupportedSchemaVersion: 1,
           guards: [JwtAuthGuard],
-          limits: { maxRequestBodyBytes: config.maxBodyBytes, userLockTimeoutMs: config.userLockTimeoutMs, retainedBundlesPerUser: config.retainedBundlesPerUser },
+          preparedStatements: config.preparedStatements,
+          limits: { maxRequestBodyBytes: config.maxBodyBytes, userLockTimeoutMs: config.userLockTimeoutMs, retainedBundlesPerUser: config.retainedBundlesPerUser, sweepIntervalMs: config.sweepIntervalMs },
           watch: {
             enabled: config.watch,
             heartbeatIntervalMs: config.watchHeartbeatMs,

@@ -21,6 +21,10 @@ export interface AppConfig {
   userLockTimeoutMs?: number;
   /** bundles of history kept per user (default 10000); older ones are pruned */
   retainedBundlesPerUser?: number;
+  /** how often the background session sweeper runs (ms; default 60 s) */
+  sweepIntervalMs?: number;
+  /** named prepared statements (off behind PgBouncer transaction pooling without max_prepared_statements) */
+  preparedStatements?: boolean;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -44,5 +48,7 @@ export function appConfigFromEnv(databaseUrl: string, env: NodeJS.ProcessEnv = p
     maxBodyBytes: env.OVERSYNC_MAX_BODY_BYTES ? Number(env.OVERSYNC_MAX_BODY_BYTES) : undefined,
     userLockTimeoutMs: env.OVERSYNC_USER_LOCK_TIMEOUT_MS ? Number(env.OVERSYNC_USER_LOCK_TIMEOUT_MS) : undefined,
     retainedBundlesPerUser: env.OVERSYNC_RETAINED_BUNDLES_PER_USER ? Number(env.OVERSYNC_RETAINED_BUNDLES_PER_USER) : undefined,
+    sweepIntervalMs: env.OVERSYNC_SWEEP_INTERVAL_MS ? Number(env.OVERSYNC_SWEEP_INTERVAL_MS) : undefined,
+    preparedStatements: flag(env.OVERSYNC_PREPARED_STATEMENTS),
   };
 }

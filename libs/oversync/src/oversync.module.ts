@@ -47,7 +47,9 @@ import { BundleChangeListener } from './watch/bundle-change-listener.js';
       provide: OVERSYNC_DATABASE,
       useFactory: (options: OversyncModuleOptions, moduleRef: ModuleRef) =>
         // resolved on first use: the host's DataSource may be created after this provider
-        SyncDatabase.fromDataSource(() => moduleRef.get<DataSource>(getDataSourceToken(options.dataSourceName), { strict: false })),
+        SyncDatabase.fromDataSource(() => moduleRef.get<DataSource>(getDataSourceToken(options.dataSourceName), { strict: false }), {
+          preparedStatements: options.preparedStatements,
+        }),
       inject: [OVERSYNC_MODULE_OPTIONS, ModuleRef],
     },
     {

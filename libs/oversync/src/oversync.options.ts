@@ -63,4 +63,10 @@ export interface OversyncModuleOptions {
   bootstrap?: boolean;
   limits?: OversyncLimits;
   watch?: OversyncWatchOptions;
+  /**
+   * Named prepared statements for the fixed by-key queries (default true). Set false behind a pooler
+   * that cannot keep them per server connection, e.g. PgBouncer in transaction mode before 1.21 or
+   * with `max_prepared_statements = 0` (see docs/scale-out.md).
+   */
+  preparedStatements?: boolean;
 }

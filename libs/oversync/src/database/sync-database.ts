@@ -16,26 +16,60 @@ export interface TransactionOptions {
 /** A connection checked out from the host's pool; `query` is pg's. */
 export type SyncClient = PoolClient;
 
+export interface SyncDatabaseOptions {
+  /**
+   * false: send the fixed by-key statements unnamed (parsed on every run) instead of as named prepared
+   * statements — for PgBouncer in transaction mode without `max_prepared_statements` (default true).
+   */
+  preparedStatements?: boolean;
+}
+
+/** `client` with the `name` of every QueryConfig dropped (an unnamed statement: Parse/Bind/Execute each time). */
+function unnamedStatements(client: SyncClient): SyncClient {
+  const query = (config: unknown, ...rest: unknown[]) => {
+    const unnamed = config !== null && typeof config === 'object' && 'name' in config ? { ...(config as QueryConfig), name: undefined } : config;
+    return (client.query as (...args: unknown[]) => unknown)(unnamed, ...rest);
+  };
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      if (property === 'query') return query;
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 /**
  * Access to PostgreSQL through the host's TypeORM DataSource pool.
  * Every sync transaction pins `TimeZone=UTC` and `bytea_output=hex` with SET LOCAL, so payload text
  * never depends on the deployment's defaults (spec §8.11) and the host's own sessions are untouched.
  */
 export class SyncDatabase {
-  constructor(private readonly resolvePool: () => Pool) {}
+  constructor(
+    private readonly resolvePool: () => Pool,
+    private readonly options: SyncDatabaseOptions = {},
+  ) {}
 
   /** The host's TypeORM DataSource: its pg pool (the "master" pool of the postgres driver). */
-  static fromDataSource(resolveDataSource: () => DataSource): SyncDatabase {
+  static fromDataSource(resolveDataSource: () => DataSource, options: SyncDatabaseOptions = {}): SyncDatabase {
     return new SyncDatabase(() => {
       const driver = resolveDataSource()?.driver as unknown as { master?: Pool } | undefined;
       if (!driver) throw new Error('oversync could not find the host TypeORM DataSource');
       if (!driver.master) throw new Error('oversync requires an initialized PostgreSQL TypeORM DataSource');
       return driver.master;
-    });
+    }, options);
   }
 
-  static fromPool(pool: Pool): SyncDatabase {
-    return new SyncDatabase(() => pool);
+  static fromPool(pool: Pool, options: SyncDatabaseOptions = {}): SyncDatabase {
+    return new SyncDatabase(() => pool, options);
+  }
+
+  /**
+   * The client as the module's statements should use it: itself, or (with `preparedStatements: false`)
+   * a view that sends every statement unnamed, for poolers that cannot keep prepared statements.
+   */
+  view(client: SyncClient): SyncClient {
+    return this.options.preparedStatements === false ? unnamedStatements(client) : client;
   }
 
   get pool(): Pool {
@@ -75,7 +109,7 @@ export class SyncDatabase {
     };
     client.on('error', onError);
     try {
-      return await fn(client);
+      return await fn(this.view(client));
     } catch (error) {
       if (isConnectionError(error)) broken ??= error as Error;
       throw error;

@@ -1,6 +1,6 @@
 import type { QueryResult } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
-import type { SyncClient } from '../database/sync-database.js';
+import type { SyncClient, SyncDatabase } from '../database/sync-database.js';
 import { userLockSql, waitForUserLock } from '../database/user-lock.js';
 
 /**
@@ -13,6 +13,8 @@ export async function runLockedHostTransaction<T>(
   userId: string,
   lockTimeoutMs: number,
   fn: (client: SyncClient, manager: EntityManager) => Promise<T>,
+  /** the module's database, for its statement settings (`view`) */
+  db?: Pick<SyncDatabase, 'view'>,
 ): Promise<T> {
   const runner = dataSource.createQueryRunner('master');
   try {
@@ -23,7 +25,7 @@ export async function runLockedHostTransaction<T>(
       // the user lock is transaction-scoped, tried in the same round trip (see user-lock.ts).
       const [, , locked] = (await client.query(`SET LOCAL TimeZone TO 'UTC'; SET LOCAL bytea_output TO 'hex'; ${userLockSql(userId)}`)) as unknown as QueryResult[];
       if (locked?.rows[0]?.locked !== true) await waitForUserLock(client, userId, lockTimeoutMs);
-      const result = await fn(client, runner.manager);
+      const result = await fn(db ? db.view(client) : client, runner.manager);
       await runner.commitTransaction();
       return result;
     } catch (error) {

@@ -99,7 +99,7 @@ export class OversyncScopeService {
         const { bundle, result } = await commitScopeBundle(client, this.deps, { userId: scope, userPk: locked.userPk, sourceId: writerId, sourceBundleId }, () => fn(manager));
         if (!bundle) throw new OversyncError('scope_write_no_captured_changes', 400, `scope write for ${scope} via ${writerId} produced no visible registered-table effects`);
         return { autoInitialized, bundle, result };
-      }),
+      }, this.db),
     );
   }
 
@@ -122,7 +122,7 @@ export class OversyncScopeService {
         await client.query('SET CONSTRAINTS ALL DEFERRED');
         requireNextSourceBundle(await readSourceState(client, locked.userPk, source.sourceId, true), source.sourceId, userId, sourceBundleId);
         return commitScopeBundle(client, this.deps, { userId, userPk: locked.userPk, sourceId: source.sourceId, sourceBundleId: sourceBundleId.toString() }, () => fn(manager));
-      });
+      }, this.db);
     });
   }
 
