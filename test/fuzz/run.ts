@@ -1,6 +1,6 @@
-// npm run fuzz [-- --seeds N --ops M --cases C --http-seed S --workers W [jest path patterns…]]
+// npm run fuzz [-- --seeds N --ops M --cases C --http-seed S --workers W --scale-out-seconds T [jest path patterns…]]
 // Runs the fuzz suites of test/fuzz with long budgets (issue 11): convergence 200 seeds × 500 ops, 10,000
-// malformed inputs, unless told otherwise. The suites read their budgets from the environment set here.
+// malformed inputs, the scale-out run (test/scale-out) for 300 s, unless told otherwise. The suites read their budgets from the environment set here.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
@@ -12,11 +12,12 @@ const { values, positionals } = parseArgs({
     cases: { type: 'string', default: '10000' },
     'http-seed': { type: 'string' },
     workers: { type: 'string' },
+    'scale-out-seconds': { type: 'string', default: '300' },
   },
   allowPositionals: true,
 });
 
-for (const name of ['seeds', 'ops', 'cases', 'workers'] as const) {
+for (const name of ['seeds', 'ops', 'cases', 'workers', 'scale-out-seconds'] as const) {
   const value = values[name];
   if (value !== undefined && !/^[1-9][0-9]*$/.test(value)) {
     console.error(`--${name} must be a positive integer, got ${JSON.stringify(value)}`);
@@ -31,12 +32,13 @@ const env: NodeJS.ProcessEnv = {
   FUZZ_SEEDS: values.seeds,
   FUZZ_OPS: values.ops,
   FUZZ_HTTP_CASES: values.cases,
+  SCALE_OUT_SECONDS: values['scale-out-seconds'],
   ...(values['http-seed'] === undefined ? {} : { FUZZ_SEED: values['http-seed'] }),
 };
 
 const jest = createRequire(import.meta.url).resolve('jest/bin/jest');
 // one suite at a time by default: the long runs are CPU-bound and share one PostgreSQL
-const args = [jest, ...(positionals.length ? positionals : ['test/fuzz']), '--selectProjects', 'e2e', ...(values.workers ? ['--maxWorkers', values.workers] : ['--runInBand'])];
+const args = [jest, ...(positionals.length ? positionals : ['test/fuzz', 'test/scale-out']), '--selectProjects', 'e2e', ...(values.workers ? ['--maxWorkers', values.workers] : ['--runInBand'])];
 console.log(`fuzz: seeds=${values.seeds} ops=${values.ops} cases=${values.cases}${values['http-seed'] ? ` http-seed=${values['http-seed']}` : ''} → jest ${args.slice(1).join(' ')}`);
 const started = Date.now();
 const child = spawn(process.execPath, args, { stdio: 'inherit', env });
