@@ -8,6 +8,8 @@ export interface BenchServer {
   pid: number;
   /** peak resident set of the server process so far, MiB (VmHWM) */
   peakRssMiB(): number;
+  /** resident set of the server process now, MiB (VmRSS) */
+  rssMiB(): number;
   signIn(user: string): Promise<string>;
   stop(): Promise<void>;
 }
@@ -20,6 +22,30 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     embedded = await startEmbeddedPostgres({ dataDir: `.data/bench-${process.pid}`, ephemeral: true });
     databaseUrl = embedded.url;
   }
+  const instance = await spawnInstance(databaseUrl, env);
+  return {
+    ...instance,
+    async stop() {
+      await instance.stop();
+      await embedded?.stop();
+    },
+  };
+}
+
+/**
+ * `count` more server processes on the database of `server` (scale-out: stateless instances over
+ * one PostgreSQL); each has its own port and pool. Stop them before `server`.
+ */
+export async function startExtraInstances(server: BenchServer, count: number, env: Record<string, string> = {}): Promise<BenchServer[]> {
+  return Promise.all(Array.from({ length: count }, () => spawnInstance(server.databaseUrl, env)));
+}
+
+const statusMiB = (pid: number, field: 'VmHWM' | 'VmRSS') => {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+};
+
+async function spawnInstance(databaseUrl: string, env: Record<string, string>): Promise<BenchServer> {
   const port = await freePort();
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(' ') : [];
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'dist/src/main.js'], {
@@ -40,19 +66,16 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     baseUrl,
     databaseUrl,
     pid: child.pid!,
-    peakRssMiB() {
-      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      return kb / 1024;
-    },
+    peakRssMiB: () => statusMiB(child.pid!, 'VmHWM'),
+    rssMiB: () => statusMiB(child.pid!, 'VmRSS'),
     async signIn(user: string) {
       const res = await fetch(`${baseUrl}/dummy-signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user }) });
       return ((await res.json()) as { token: string }).token;
     },
     async stop() {
+      if (child.exitCode !== null) return;
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
-      await embedded?.stop();
     },
   };
 }

@@ -8,10 +8,11 @@ import { measureReferences } from './references.js';
 import { SyncApi, userRows } from './sync-api.js';
 import { fmt, percentile, summarize, type Summary } from './stats.js';
 import { runDevice } from './device.js';
+import { manyDevicesPhase } from './many-devices-phase.js';
 import { SseStream, syncHeaders } from '../support/sse.js';
 
 const quick = process.argv.includes('--quick');
-// `--only bulk,hydration,watch,latency,load,references` runs just those phases (default: all).
+// `--only bulk,hydration,watch,latency,load,many-devices,references` runs just those phases (default: all).
 const onlyIndex = process.argv.indexOf('--only');
 const only = onlyIndex >= 0 ? (process.argv[onlyIndex + 1] ?? '').split(',') : null;
 const want = (phase: string) => only === null || only.includes(phase);
@@ -168,6 +169,9 @@ try {
     results.concurrency = { devices: 50, seconds, bundlesPerSec: bundles / seconds, errors, p95Ms: percentile(loadLatencies, 95), serverPeakRssMiB: server.peakRssMiB(), rssBefore };
     print(`50 users × 100-row push+pull for ${seconds} s: bundles/s, errors, p95 ms`, `${fmt(bundles / seconds, 1)}, ${errors}, ${fmt(percentile(loadLatencies, 95), 1)}`);
   }
+
+  // 4 processes × 12 users, writer + reader each, 5-row bundles: one instance, then three over the same database
+  if (want('many-devices')) results.manyDevices = await manyDevicesPhase(server, quick, print);
 
   // physical references on the same rows, in the same run
   if (want('references')) {

@@ -1,0 +1,103 @@
+// The many-devices phase of `npm run bench` (issues 21 and 25): 4 client processes × 12 users, each
+// user a writer and a reader device, 5-row bundles, push + peer pull per cycle, for 30 s (quick: 5 s);
+// run against one server instance and against three instances over the same database.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { type BenchServer, startExtraInstances } from './bench-server.js';
+import { fmt, percentile } from './stats.js';
+
+const PROCESSES = 4;
+const USERS_PER_PROCESS = 12;
+const ROWS_PER_BUNDLE = 5;
+
+export interface ManyDevicesResult {
+  instances: number;
+  seconds: number;
+  bundlesPerSec: number;
+  errors: number;
+  firstError?: string;
+  cycleP50Ms: number;
+  cycleP95Ms: number;
+  /** resident set of each server process at the end of the run, MiB */
+  serverRssMiB: number[];
+}
+
+interface ClientResult {
+  bundles: number;
+  errors: number;
+  cycles: number[];
+  firstError?: string;
+}
+
+/** One run: the client processes connect, start together, and report. */
+async function runOnce(servers: BenchServer[], label: string, seconds: number): Promise<ManyDevicesResult> {
+  const baseUrls = servers.map((s) => s.baseUrl);
+  const children = await Promise.all(
+    Array.from({ length: PROCESSES }, async (_, p) => {
+      const users = await Promise.all(
+        Array.from({ length: USERS_PER_PROCESS }, async (_, u) => {
+          const user = `many-${label}-${p}-${u}`;
+          return { user, token: await servers[0]!.signIn(user) };
+        }),
+      );
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/bench/many-devices-client.ts', JSON.stringify({ baseUrls, users, seconds, rows: ROWS_PER_BUNDLE })], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+      return { child, lines };
+    }),
+  );
+  const next = async (lines: AsyncIterator<string>) => {
+    const line = await lines.next();
+    if (line.done) throw new Error('many-devices client process ended early');
+    return line.value;
+  };
+  for (const c of children) if ((await next(c.lines)) !== 'ready') throw new Error('many-devices client did not connect');
+  const started = performance.now();
+  for (const c of children) c.child.stdin!.write('go\n');
+  const results = await Promise.all(children.map(async (c) => JSON.parse(await next(c.lines)) as ClientResult));
+  const elapsed = (performance.now() - started) / 1000;
+  await Promise.all(children.map((c) => (c.child.exitCode === null ? new Promise((r) => c.child.once('exit', r)) : undefined)));
+  const cycles = results.flatMap((r) => r.cycles);
+  const bundles = results.reduce((sum, r) => sum + r.bundles, 0);
+  return {
+    instances: servers.length,
+    seconds: elapsed,
+    bundlesPerSec: bundles / seconds,
+    errors: results.reduce((sum, r) => sum + r.errors, 0),
+    firstError: results.find((r) => r.firstError)?.firstError,
+    cycleP50Ms: cycles.length ? percentile(cycles, 50) : NaN,
+    cycleP95Ms: cycles.length ? percentile(cycles, 95) : NaN,
+    serverRssMiB: servers.map((s) => s.rssMiB()),
+  };
+}
+
+/** The phase: one instance (`server`), then `server` plus two more processes on its database. */
+export async function manyDevicesPhase(
+  server: BenchServer,
+  quick: boolean,
+  print: (label: string, value: string, reference?: string) => void,
+): Promise<ManyDevicesResult[]> {
+  const seconds = quick ? 5 : 30;
+  const results: ManyDevicesResult[] = [];
+  const report = (r: ManyDevicesResult) => {
+    print(
+      `many devices, ${r.instances} instance${r.instances > 1 ? 's' : ''}: ${PROCESSES}×${USERS_PER_PROCESS} users, ${ROWS_PER_BUNDLE}-row, ${seconds} s`,
+      `${fmt(r.bundlesPerSec, 1)} b/s, ${r.errors} err, ${fmt(r.cycleP50Ms, 1)}/${fmt(r.cycleP95Ms, 1)} ms`,
+      r.instances === 1 ? 'go-oversync 195 b/s, 19.7/28.0 ms' : '',
+    );
+    print(`  server RSS at the end (MiB)`, r.serverRssMiB.map((m) => fmt(m)).join(' + '));
+    if (r.firstError) print(`  first error`, r.firstError.slice(0, 120));
+  };
+  results.push(await runOnce([server], 'one', seconds));
+  report(results[0]!);
+  // smaller pools for the added processes keep the three within a default max_connections of 100
+  const extra = await startExtraInstances(server, 2, { OVERSYNC_DB_POOL_MAX_CONNS: '24' });
+  try {
+    results.push(await runOnce([server, ...extra], 'three', seconds));
+    report(results[1]!);
+  } finally {
+    await Promise.all(extra.map((s) => s.stop()));
+  }
+  return results;
+}
