@@ -357,6 +357,8 @@ describe('bootstrapSyncSchema: sync layout', () => {
 
   it('keeps the driver error and its SQLSTATE reachable through the wrapping of a failed step', async () => {
     await bootstrapSyncSchema(fixture.db, BUSINESS_TABLES);
+    // triggers already in place are kept (no lock taken): make users' need reinstalling
+    await fixture.pool.query('DROP TRIGGER oversync_bundle_truncate_guard ON business.users');
     const impatient = new pg.Pool({ connectionString: fixture.url, options: '-c lock_timeout=100', max: 2 });
     const blocker = await fixture.pool.connect();
     try {

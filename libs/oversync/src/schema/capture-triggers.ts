@@ -1,4 +1,4 @@
-import type { SyncClient, SyncDatabase } from '../database/sync-database.js';
+import { runRetryable, type SyncClient, type SyncDatabase } from '../database/sync-database.js';
 import { execWithContext } from './exec-with-context.js';
 import type { RegisteredTable } from './registered-table.js';
 import { ACQUIRE_BOOTSTRAP_LOCK_SQL } from './sync-layout.js';
@@ -15,11 +15,18 @@ export const TRUNCATE_GUARD_TRIGGER = 'oversync_bundle_truncate_guard';
 export const CAPTURE_INSERTED_TRIGGER = 'oversync_bundle_capture_inserted';
 
 /**
- * Bootstrap step 4 (spec §2.1): one transaction under the bootstrap lock, not retried. Unlike the
+ * Bootstrap step 4 (spec §2.1): one transaction under the bootstrap lock. Unlike the
  * reference it first replaces the trigger functions, so fixes reach databases whose layout already
  * exists (spec §8.13), and it adds a TRUNCATE guard per table (spec §8.14).
+ * Triggers already as wanted are left alone: dropping one locks its table exclusively, and an
+ * instance restarting while others serve pushes deadlocked with their commits (scale-out suite,
+ * issue 25). A deadlock while triggers do change (an upgrade under load) retries the transaction.
  */
 export async function installCaptureTriggers(db: SyncDatabase, tables: readonly RegisteredTable[]): Promise<void> {
+  await runRetryable(5, 200, () => installOnce(db, tables));
+}
+
+async function installOnce(db: SyncDatabase, tables: readonly RegisteredTable[]): Promise<void> {
   await db.transaction(async (client) => {
     await execWithContext(client, 'acquire sync bootstrap lock for capture triggers', ACQUIRE_BOOTSTRAP_LOCK_SQL);
     await execWithContext(client, 'replace sync.enforce_registered_row_owner()', OWNER_GUARD_FUNCTION_SQL);
@@ -30,8 +37,38 @@ export async function installCaptureTriggers(db: SyncDatabase, tables: readonly 
   });
 }
 
+/** pg_trigger.tgtype bits */
+const ROW = 1;
+const BEFORE = 2;
+const INSERT = 4;
+const DELETE = 8;
+const UPDATE = 16;
+const TRUNCATE = 32;
+
+/** True when the table carries exactly the module's four triggers, as `installTableTriggers` creates them. */
+async function triggersUpToDate(client: SyncClient, table: RegisteredTable, target: string): Promise<boolean> {
+  // tgargs: each argument followed by a NUL byte
+  const args = Buffer.from([table.keyColumn, String(table.keyKind), String(table.tableId)].map((a) => `${a}\0`).join(''), 'utf8').toString('hex');
+  const wanted = new Map<string, string>([
+    [OWNER_GUARD_TRIGGER, `${ROW | BEFORE | INSERT | UPDATE | DELETE}|sync.enforce_registered_row_owner()||`],
+    [CAPTURE_TRIGGER, `${ROW | UPDATE | DELETE}|sync.capture_registered_row_change()|${args}|`],
+    [CAPTURE_INSERTED_TRIGGER, `${INSERT}|sync.capture_registered_rows_inserted()|${args}|oversync_inserted_rows`],
+    [TRUNCATE_GUARD_TRIGGER, `${BEFORE | TRUNCATE}|sync.refuse_registered_table_truncate()||`],
+  ]);
+  const { rows } = await client.query<{ name: string; shape: string }>(
+    `SELECT tgname AS name,
+            tgtype::int || '|' || tgfoid::regprocedure::text || '|' ||
+            encode(tgargs, 'hex') || '|' || COALESCE(tgnewtable, '') AS shape
+       FROM pg_trigger
+      WHERE tgrelid = $1::regclass AND tgname = ANY($2) AND tgenabled = 'O' AND tgqual IS NULL AND tgattr = ''::int2vector AND tgoldtable IS NULL`,
+    [target, [...wanted.keys()]],
+  );
+  return rows.length === wanted.size && rows.every((row) => wanted.get(row.name) === row.shape);
+}
+
 async function installTableTriggers(client: SyncClient, table: RegisteredTable): Promise<void> {
   const target = `${quoteIdentifier(table.schema)}.${quoteIdentifier(table.table)}`;
+  if (await triggersUpToDate(client, table, target)) return;
   const captureArguments = [table.keyColumn, String(table.keyKind), String(table.tableId)].map(quoteLiteral).join(', ');
   const statements: Array<[context: string, sql: string]> = [
     ['drop capture trigger', `DROP TRIGGER IF EXISTS ${CAPTURE_TRIGGER} ON ${target}`],
