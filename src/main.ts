@@ -6,6 +6,7 @@ import { AppModule } from './app.module.js';
 import { appConfigFromEnv } from './config/app-config.js';
 import { setupSwagger } from './swagger.js';
 import { resolveDatabase } from './database/resolve-database.js';
+import { answerClientErrorsWithEnvelope } from '@oversync/nestjs';
 
 async function main(): Promise<void> {
   const logger = new Logger('Main');
@@ -13,6 +14,7 @@ async function main(): Promise<void> {
   const config = appConfigFromEnv(database.url);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), { bodyParser: false });
   app.enableShutdownHooks();
+  answerClientErrorsWithEnvelope(app.getHttpServer());
   app.enableCors({ origin: '*', allowedHeaders: ['Authorization', 'Content-Type', 'Oversync-Source-ID'], methods: ['GET', 'POST', 'DELETE', 'OPTIONS'], maxAge: 600 });
   setupSwagger(app);
   let stopping = false;

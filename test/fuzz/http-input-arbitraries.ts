@@ -244,11 +244,40 @@ const ODD_SEGMENTS = [
   `urn:uuid:${'1'.repeat(8)}-1111-1111-1111-${'1'.repeat(12)}`, 'x'.repeat(3000), '%25', '%u0041', '*', '$', '~', "'", '(', ')',
 ];
 
+/**
+ * Spellings of a UUID accepted by Go's uuid.Parse and/or PostgreSQL's uuid input, applied by the suite
+ * to the live id (`{spell:<name>:{push}}`): braces (also one of them), `urn:uuid:`, upper and mixed
+ * case, no dashes, dashes every four digits, surrounding whitespace.
+ */
+export const UUID_SPELLINGS = ['braces', 'open-brace', 'close-brace', 'urn', 'URN', 'upper', 'mixed', 'no-dashes', 'braced-no-dashes', 'dash-4', 'space-before', 'tab-after', 'upper-urn-braced'] as const;
+
+/** One spelling of a canonical UUID, as it goes in a path segment (percent-encoded where needed). */
+export function spellUuid(spelling: string, id: string): string {
+  const bare = id.replace(/-/g, '');
+  switch (spelling) {
+    case 'braces': return `{${id}}`;
+    case 'open-brace': return `{${id}`;
+    case 'close-brace': return `${id}}`;
+    case 'urn': return `urn:uuid:${id}`;
+    case 'URN': return `URN:UUID:${id}`;
+    case 'upper': return id.toUpperCase();
+    case 'mixed': return [...id].map((c, i) => (i % 2 ? c.toUpperCase() : c)).join('');
+    case 'no-dashes': return bare;
+    case 'braced-no-dashes': return `{${bare}}`;
+    case 'dash-4': return bare.replace(/(.{4})(?=.)/g, '$1-');
+    case 'space-before': return `%20${id}`;
+    case 'tab-after': return `${id}%09`;
+    default: return `{URN:UUID:${id.toUpperCase()}}`;
+  }
+}
+
 /** The id segment of a push or snapshot path: the live fixture, or the other user's, spellings of both, junk. */
 const idSegment = (mode: Mode, own: string, other: string) =>
   choose(mode, fc.constant(own), weighted<string>(
     [2, fc.constant(other)],
     [2, fc.constantFrom(`${own}/`, `%7B${own}%7D`, `{${own}}`, `${own}%20`, `%20${own}`, `urn:uuid:${own}`, `${own}%00`, `${own}x`, `${own}%FF`)],
+    // spellings of the live id that Go's uuid.Parse or PostgreSQL's uuid input accept (issue 18): all are 404
+    [4, fc.constantFrom(...UUID_SPELLINGS).map((spell) => `{spell:${spell}:${own}}`)],
     [2, fc.uuid()],
     [1, fc.uuid().map((u) => u.toUpperCase())],
     [1, fc.uuid().map((u) => u.replace(/-/g, ''))],
@@ -574,3 +603,34 @@ export const ENDPOINTS: EndpointSpec[] = [
       }).map((c): FuzzCase => ({ endpoint: 'routing', site: 'all', source: FUZZ_SOURCES.alice, framing: 'exact', ...c, body: c.method === 'GET' || c.method === 'HEAD' ? undefined : c.body })),
   },
 ];
+
+// ---------- the HTTP parser layer ---------------------------------------------------------------
+
+/** A request Node's HTTP parser refuses before any framework code runs, as raw bytes (issue 18). */
+export interface ParserCase {
+  kind: 'oversize-headers' | 'method' | 'long-body' | 'request-line';
+  bytes: Buffer;
+}
+
+const UNKNOWN_METHODS = ['get', 'post', 'Get', 'FOO', 'GETT', 'G ET', 'PRI', 'BREW', 'delete', 'G\u00c9T', 'M-SEARCH ', '\u0000GET'];
+
+/** Oversize headers, unknown or lower-case methods, a body longer than its Content-Length, broken request lines. */
+export const parserCase: fc.Arbitrary<ParserCase> = weighted<ParserCase>(
+  [3, fc.tuple(fc.integer({ min: 17_000, max: 90_000 }), fc.constantFrom('/sync/pull', '/sync/connect', '/syncx/health', '/dummy-signin'), fc.boolean())
+    .map(([size, path, many]) => ({
+      kind: 'oversize-headers' as const,
+      bytes: Buffer.from(`GET ${path} HTTP/1.1\r\nHost: x\r\n${many ? Array.from({ length: Math.ceil(size / 100) }, (_, i) => `X-H${i}: ${'v'.repeat(95)}\r\n`).join('') : `X-Big: ${'a'.repeat(size)}\r\n`}\r\n`, 'latin1'),
+    }))],
+  [3, fc.tuple(fc.oneof(fc.constantFrom(...UNKNOWN_METHODS), fc.stringMatching(/^[a-z]{1,8}$/)), fc.constantFrom('/sync/pull', '/sync/connect', '/sync/push-sessions', '/'))
+    .map(([method, path]) => ({ kind: 'method' as const, bytes: Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: x\r\n\r\n`, 'latin1') }))],
+  [3, fc.tuple(fc.integer({ min: 0, max: 31 }), fc.oneof(fc.constantFrom('garbage', '\r\n\r\n', 'GET / HTTP/1.1', '{"x":1}'), fc.string({ unit: 'binary', minLength: 1, maxLength: 40 })))
+    .map(([declared, extra]) => {
+      const body = '{"has_local_pending_rows":false}';
+      return {
+        kind: 'long-body' as const,
+        bytes: Buffer.from(`POST /sync/connect HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token:alice}\r\nOversync-Source-ID: {source}\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n${body}${extra}`, 'utf8'),
+      };
+    })],
+  [1, fc.constantFrom('GET /sync/pull HTTP/9.9\r\n\r\n', 'GET\r\n\r\n', 'GET /sync/pull HTTP/1.1\r\nBad Header\r\n\r\n', 'GET /sync/pull HTTP/1.1\r\nContent-Length: x\r\n\r\n', 'POST /sync/connect HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n')
+    .map((text) => ({ kind: 'request-line' as const, bytes: Buffer.from(text, 'latin1') }))],
+);

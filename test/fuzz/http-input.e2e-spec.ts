@@ -4,7 +4,8 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 import { SyncHttp } from '../support/sync-http.js';
 import { DatabaseFingerprint, type Fingerprint } from './database-fingerprint.js';
 import { FUZZ_LONG, fuzzPath, fuzzSeed, httpInputCases } from './fuzz-budget.js';
-import { ENDPOINTS, FUZZ_SOURCES, ODD_USERS, type FuzzCase, type FuzzWorld } from './http-input-arbitraries.js';
+import { ENDPOINTS, FUZZ_SOURCES, ODD_USERS, parserCase, spellUuid, type FuzzCase, type FuzzWorld, type ParserCase } from './http-input-arbitraries.js';
+import { exchangeRaw, splitResponses } from './raw-request.js';
 import { signJwt } from './forged-tokens.js';
 import { describeRequest, sendRaw, type RawRequest, type RawResponse } from './raw-request.js';
 
@@ -50,6 +51,12 @@ interface Figures {
   rejected: number;
   noResponse: number;
   serverErrors: number;
+  /** answers that lacked the envelope or Content-Type application/json (every one fails the run) */
+  withoutEnvelope: number;
+  /** refused requests after which a table differed (every one fails the run) */
+  changedByRefusal: number;
+  /** raw requests Node's HTTP parser refuses, and the answers they got */
+  parserCases: number;
   byStatus: Record<number, number>;
   /** cases and accepted cases per route family */
   byEndpoint: Record<string, [cases: number, accepted: number]>;
@@ -65,7 +72,7 @@ describe(`malformed-input fuzz over every sync route (${CASES} cases, seed ${SEE
   let aliceSnapshot: string | undefined;
   let lastPrint: Fingerprint | undefined;
   const world: FuzzWorld = { maxBodyBytes: MAX_BODY_BYTES, aliceUserIds: ALICE_USERS };
-  const figures: Figures = { cases: 0, followUpCommits: 0, committed: 0, accepted: 0, rejected: 0, noResponse: 0, serverErrors: 0, byStatus: {}, byEndpoint: {} };
+  const figures: Figures = { cases: 0, followUpCommits: 0, committed: 0, accepted: 0, rejected: 0, noResponse: 0, serverErrors: 0, withoutEnvelope: 0, changedByRefusal: 0, parserCases: 0, byStatus: {}, byEndpoint: {} };
   const started = Date.now();
 
   beforeAll(async () => {
@@ -128,7 +135,8 @@ describe(`malformed-input fuzz over every sync route (${CASES} cases, seed ${SEE
       if (!aliceSnapshot) lastPrint = undefined;
       path = path.replaceAll('{snapshot}', await snapshotSession());
     }
-    path = path.replaceAll('{bob_push}', bobPush).replaceAll('{bob_snapshot}', bobSnapshot);
+    path = path.replaceAll('{bob_push}', bobPush).replaceAll('{bob_snapshot}', bobSnapshot)
+      .replace(/\{spell:([\w-]+):([0-9a-f-]{36})\}/g, (_, spelling: string, id: string) => spellUuid(spelling, id));
     const fill = (text: string) => text.replaceAll('{source}', c.source).replace(/\{token:(\w+)\}/g, (_, user: string) => tokens[user] ?? '');
     return {
       method: c.method,
@@ -157,14 +165,20 @@ describe(`malformed-input fuzz over every sync route (${CASES} cases, seed ${SEE
       figures.byStatus[res.status] = (figures.byStatus[res.status] ?? 0) + 1;
       if (res.status >= 500) figures.serverErrors++;
       const violation = answerViolation(request.method, res);
-      if (violation) throw fail(violation);
+      if (violation) {
+        if (violation !== '5xx answer') figures.withoutEnvelope++;
+        throw fail(violation);
+      }
     }
     const accepted = res !== undefined && res.status < 300;
     if (accepted) figures.accepted++;
     else {
       figures.rejected++;
       const changed = DatabaseFingerprint.changed(before, after);
-      if (changed.length > 0) throw fail(`refused, yet changed ${changed.join(', ')}`);
+      if (changed.length > 0) {
+        figures.changedByRefusal++;
+        throw fail(`refused, yet changed ${changed.join(', ')}`);
+      }
     }
     return res;
   }
@@ -202,6 +216,44 @@ describe(`malformed-input fuzz over every sync route (${CASES} cases, seed ${SEE
     lastPrint = undefined;
     expect(DatabaseFingerprint.changed(before, await fingerprint.read())).toEqual(['sync.push_sessions']);
   });
+
+  // Requests Node's HTTP parser refuses before any Nest code (oversize headers, unknown or lower-case
+  // methods, a body longer than its Content-Length, broken request lines): every answer on the
+  // connection is the envelope with Content-Type application/json, never ≥ 500, and nothing changes.
+  const parserRuns = Math.max(20, Math.floor(CASES / 20));
+  it(`HTTP parser layer: ${parserRuns} raw cases`, async () => {
+    await fc.assert(fc.asyncProperty(parserCase, async (c: ParserCase) => {
+      figures.parserCases++;
+      const bytes = Buffer.from(c.bytes.toString('latin1').replaceAll('{token:alice}', tokens.alice!).replaceAll('{source}', FUZZ_SOURCES.alice), 'latin1');
+      const before = lastPrint ?? (await fingerprint.read());
+      const answers = splitResponses(await exchangeRaw(t.baseUrl, bytes, 3000));
+      const after = await fingerprint.read();
+      lastPrint = after;
+      const label = `${c.kind}: ${JSON.stringify(bytes.subarray(0, 160).toString('latin1'))}`;
+      if (answers.length === 0) throw new Error(`${label}: no answer`);
+      let refused = false;
+      for (const answer of answers) {
+        figures.byStatus[answer.status] = (figures.byStatus[answer.status] ?? 0) + 1;
+        if (answer.status >= 500) {
+          figures.serverErrors++;
+          throw new Error(`${label}: ${answer.status}`);
+        }
+        if (answer.status < 300) continue;
+        refused = true;
+        const envelope = answer.headers['content-type'] === 'application/json' && /^\{"error":"[^"]+","message":"/.test(answer.body);
+        if (!envelope) {
+          figures.withoutEnvelope++;
+          throw new Error(`${label}: answer without the envelope: ${answer.status} ${answer.headers['content-type']} ${answer.body.slice(0, 200)}`);
+        }
+      }
+      if (refused) figures.rejected++;
+      const changed = DatabaseFingerprint.changed(before, after);
+      if (changed.length > 0) {
+        figures.changedByRefusal++;
+        throw new Error(`${label}: changed ${changed.join(', ')}`);
+      }
+    }), { seed: SEED, path: fuzzPath(), numRuns: parserRuns, interruptAfterTimeLimit: 5 * 60_000, markInterruptAsFailure: false });
+  }, 120_000 + parserRuns * 250);
 
   // the budget split by weight, remainders to the first routes, so the cases add up to CASES exactly
   const shares = ENDPOINTS.map((endpoint) => Math.floor((CASES * endpoint.weight) / 100));

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 
 /** One HTTP request as the fuzzers build it: any method, a raw path, repeated headers, raw body bytes. */
 export interface RawRequest {
@@ -75,4 +76,39 @@ export function describeRequest(request: RawRequest): string {
   const shown = body.length > 300 ? `${JSON.stringify(body.subarray(0, 300).toString('latin1'))}… (${body.length} bytes)` : JSON.stringify(body.toString('latin1'));
   const headers = request.headers.map(([name, value]) => `${name}: ${JSON.stringify(value).slice(0, 120)}`).join(' | ');
   return `${request.method} ${request.path.length > 200 ? `${request.path.slice(0, 200)}… (${request.path.length} chars)` : request.path} [${headers}] framing=${request.framing ?? 'exact'} body=${shown}`;
+}
+
+/** Writes raw bytes on one connection; everything the server sends until it closes (or `timeoutMs`). */
+export function exchangeRaw(baseUrl: string, bytes: Buffer, timeoutMs = 5000): Promise<Buffer> {
+  const url = new URL(baseUrl);
+  return new Promise((resolve) => {
+    const socket = net.connect(Number(url.port), url.hostname);
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => socket.destroy(), timeoutMs);
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    });
+    // the server may answer and close before all bytes were written
+    socket.on('error', () => undefined);
+    socket.write(bytes);
+  });
+}
+
+/** The HTTP/1.1 responses in a raw byte stream: status, lower-cased headers, body by Content-Length. */
+export function splitResponses(raw: Buffer): Array<{ status: number; headers: Record<string, string>; body: string }> {
+  const out: Array<{ status: number; headers: Record<string, string>; body: string }> = [];
+  let rest = raw.toString('latin1');
+  while (rest.startsWith('HTTP/1.1 ')) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end < 0) break;
+    const lines = rest.slice(0, end).split('\r\n');
+    const headers: Record<string, string> = {};
+    for (const line of lines.slice(1)) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
+    const length = Number(headers['content-length'] ?? 0);
+    out.push({ status: Number(lines[0]!.split(' ')[1]), headers, body: Buffer.from(rest.slice(end + 4, end + 4 + length), 'latin1').toString('utf8') });
+    rest = rest.slice(end + 4 + length);
+  }
+  return out;
 }

@@ -6,6 +6,7 @@ import { AppModule } from '../../src/app.module.js';
 import { appConfigFromEnv, type AppConfig } from '../../src/config/app-config.js';
 import { setupSwagger } from '../../src/swagger.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
+import { answerClientErrorsWithEnvelope } from '@oversync/nestjs';
 
 export interface TestApp {
   readonly app: INestApplication;
@@ -31,6 +32,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const config = appConfigFromEnv(db.url, { JWT_SECRET: 'test-secret', OVERSYNC_TEST_ENDPOINTS: 'true', ...options.env });
   const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), { bodyParser: false, logger: ['error', 'warn'] });
   setupSwagger(app);
+  answerClientErrorsWithEnvelope(app.getHttpServer());
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   const baseUrl = `http://127.0.0.1:${address.port}`;

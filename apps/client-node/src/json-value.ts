@@ -18,6 +18,8 @@ export class JsonSyntaxError extends Error {
 }
 
 const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
+/** Go's `encoding/json` nesting limit. */
+const MAX_NESTING_DEPTH = 10000;
 const WHITESPACE = /[ \t\n\r]*/y;
 
 /** Parses JSON; integers outside ±(2^53−1) become `bigint`, objects have no prototype. */
@@ -95,14 +97,74 @@ class Parser {
     this.pos = WHITESPACE.lastIndex;
   }
 
+  /**
+   * One value. Iterative over containers (an explicit stack, Go's 10000-level limit): deep input is a
+   * clean `JsonSyntaxError`, never a stack overflow.
+   */
   value(): JsonValue {
+    const stack: Array<{ array: JsonValue[] } | { object: JsonObject; name: string }> = [];
+    let value = this.open(stack);
+    for (;;) {
+      const frame = stack.at(-1);
+      if (frame === undefined) return value;
+      if ('array' in frame) frame.array.push(value);
+      else {
+        // a repeated name moves to its last position: member order tells which occurrence came last (Go binding)
+        if (Object.hasOwn(frame.object, frame.name)) delete frame.object[frame.name];
+        frame.object[frame.name] = value;
+      }
+      this.skipWhitespace();
+      const next = this.text[this.pos++];
+      if (next === ',') {
+        if (!('array' in frame)) frame.name = this.memberName();
+        value = this.open(stack);
+        continue;
+      }
+      if (next !== ('array' in frame ? ']' : '}')) throw this.error('array' in frame ? "expected ',' or ']'" : "expected ',' or '}'");
+      stack.pop();
+      value = 'array' in frame ? frame.array : frame.object;
+    }
+  }
+
+  /** A scalar or an empty container; a non-empty one is pushed and the value of its first item returned. */
+  private open(stack: Array<{ array: JsonValue[] } | { object: JsonObject; name: string }>): JsonValue {
+    for (;;) {
+      this.skipWhitespace();
+      const ch = this.text[this.pos];
+      if (ch !== '{' && ch !== '[') return this.scalar(ch);
+      if (stack.length >= MAX_NESTING_DEPTH) throw this.error('exceeded max depth');
+      this.pos++;
+      this.skipWhitespace();
+      if (ch === '[') {
+        const array: JsonValue[] = [];
+        if (this.text[this.pos] === ']') {
+          this.pos++;
+          return array;
+        }
+        stack.push({ array });
+        continue;
+      }
+      const object = emptyJsonObject();
+      if (this.text[this.pos] === '}') {
+        this.pos++;
+        return object;
+      }
+      stack.push({ object, name: this.memberName() });
+    }
+  }
+
+  private memberName(): string {
     this.skipWhitespace();
-    const ch = this.text[this.pos];
+    if (this.text[this.pos] !== '"') throw this.error('expected member name');
+    const name = this.string();
+    this.skipWhitespace();
+    if (this.text[this.pos] !== ':') throw this.error("expected ':'");
+    this.pos++;
+    return name;
+  }
+
+  private scalar(ch: string | undefined): JsonValue {
     switch (ch) {
-      case '{':
-        return this.object();
-      case '[':
-        return this.array();
       case '"':
         return this.string();
       case 't':
@@ -113,46 +175,6 @@ class Parser {
         return this.literal('null', null);
       default:
         return this.number();
-    }
-  }
-
-  private object(): JsonObject {
-    const result = emptyJsonObject();
-    this.pos++;
-    this.skipWhitespace();
-    if (this.text[this.pos] === '}') {
-      this.pos++;
-      return result;
-    }
-    for (;;) {
-      this.skipWhitespace();
-      if (this.text[this.pos] !== '"') throw this.error('expected member name');
-      const name = this.string();
-      this.skipWhitespace();
-      if (this.text[this.pos] !== ':') throw this.error("expected ':'");
-      this.pos++;
-      result[name] = this.value();
-      this.skipWhitespace();
-      const next = this.text[this.pos++];
-      if (next === '}') return result;
-      if (next !== ',') throw this.error("expected ',' or '}'");
-    }
-  }
-
-  private array(): JsonValue[] {
-    const result: JsonValue[] = [];
-    this.pos++;
-    this.skipWhitespace();
-    if (this.text[this.pos] === ']') {
-      this.pos++;
-      return result;
-    }
-    for (;;) {
-      result.push(this.value());
-      this.skipWhitespace();
-      const next = this.text[this.pos++];
-      if (next === ']') return result;
-      if (next !== ',') throw this.error("expected ',' or ']'");
     }
   }
 

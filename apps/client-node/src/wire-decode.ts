@@ -2,6 +2,7 @@
  * Decoding of server responses into typed values, Go-style: absent members are zero values,
  * members of the wrong type are a decode error. Payloads keep 64-bit integers exact.
  */
+import { equalFoldAscii } from '@oversync/protocol';
 import { isJsonObject, type JsonObject, type JsonValue, parseJson } from './json-value.js';
 
 export class WireDecodeError extends Error {
@@ -127,11 +128,10 @@ class Reader {
   constructor(private readonly members: JsonObject) {}
 
   private member(name: string): JsonValue | undefined {
-    // Go matches member names case-insensitively, preferring the exact spelling.
-    if (name in this.members) return this.members[name];
-    const lower = name.toLowerCase();
-    const match = Object.keys(this.members).find((k) => k.toLowerCase() === lower);
-    return match === undefined ? undefined : this.members[match];
+    // Go binds every member whose name folds to the field's, in order: the last one wins, whatever its case.
+    let found: JsonValue | undefined;
+    for (const key of Object.keys(this.members)) if (key === name || equalFoldAscii(key, name)) found = this.members[key];
+    return found;
   }
 
   string(name: string): string {

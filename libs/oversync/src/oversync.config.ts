@@ -7,6 +7,7 @@ export interface OversyncConfig {
   readonly appName: string;
   readonly schemaVersion: number;
   readonly exposeStatusDetails: boolean;
+  readonly exposeHealthDetails: boolean;
   readonly bootstrap: boolean;
   readonly defaultRowsPerPushChunk: number;
   readonly maxRowsPerPushChunk: number;
@@ -83,6 +84,7 @@ export function resolveOversyncConfig(options: OversyncModuleOptions): OversyncC
     appName,
     schemaVersion: options.maxSupportedSchemaVersion ?? 1,
     exposeStatusDetails: options.exposeStatusDetails ?? true,
+    exposeHealthDetails: options.exposeHealthDetails ?? false,
     bootstrap: options.bootstrap ?? true,
     defaultRowsPerPushChunk: count('limits.defaultRowsPerPushChunk', limits.defaultRowsPerPushChunk, 1000),
     maxRowsPerPushChunk: count('limits.maxRowsPerPushChunk', limits.maxRowsPerPushChunk, 5000),

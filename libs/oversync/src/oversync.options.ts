@@ -57,8 +57,10 @@ export interface OversyncModuleOptions {
   actor?: ActorResolver;
   /** Host guards run before the module's actor guard on every /sync route, e.g. `AuthGuard('jwt')`. */
   guards?: Array<Type<CanActivate> | CanActivate>;
-  /** `GET /syncx/status` details are served only when true (spec §8.18); health always answers. */
+  /** `GET /syncx/status` (authenticated like the sync routes) serves details only when true (spec §8.18); default true. */
   exposeStatusDetails?: boolean;
+  /** `GET /syncx/health` (open) serves the status details too when true; default false: only healthy/unhealthy (§8.18). */
+  exposeHealthDetails?: boolean;
   /** Run bootstrap (schema, validation, triggers) on module init; default true. */
   bootstrap?: boolean;
   limits?: OversyncLimits;

@@ -2,6 +2,19 @@
 // step 1): numbers as IEEE-754 doubles (out of range is an error), invalid UTF-8 and unpaired
 // surrogate escapes as U+FFFD, duplicate member names last-wins, nesting limited to 10000 levels.
 import type { JsonObject, JsonValue } from './wire-types.js';
+import { equalFoldAscii } from './go-strings.js';
+
+/**
+ * Go's `encoding/json` binding of a struct field (its JSON name, lower-case ASCII) to a member of a
+ * decoded object: every member whose name equals the field name or case-folds to it (ASCII case,
+ * `ſ` for s, the Kelvin sign for k) is decoded in document order, so the LAST one wins whatever its
+ * case. Objects from `parseJsonText` keep each name at the position of its last occurrence.
+ */
+export function bindGoField(object: JsonObject, field: string): JsonValue | undefined {
+  let found: JsonValue | undefined;
+  for (const name of Object.keys(object)) if (name === field || equalFoldAscii(name, field)) found = object[name];
+  return found;
+}
 
 /** Go's `encoding/json` nesting limit (`maxNestingDepth`). */
 const MAX_NESTING_DEPTH = 10000;
@@ -116,7 +129,11 @@ class GoJsonParser {
       const frame = this.stack.at(-1);
       if (frame === undefined) break;
       if (frame.kind === 'array') frame.items.push(value);
-      else frame.members.set(frame.key, value);
+      else {
+        // a repeated name moves to its last position, so member order tells which occurrence came last
+        frame.members.delete(frame.key);
+        frame.members.set(frame.key, value);
+      }
       const closed = this.afterMember(frame);
       if (closed === undefined) {
         value = this.parseValueStart();

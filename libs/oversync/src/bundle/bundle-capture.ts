@@ -108,16 +108,12 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
   const output: OutputRow[] = [];
   for (const row of net.values()) {
     if (row.lastOp === 3) {
-      if (row.firstOp !== 1) output.push({ tableId: row.tableId, keyBytes: row.keyBytes, opCode: 3, payloadWire: null });
+      if (row.firstOp !== 1) output.push({ tableId: row.tableId, keyBytes: row.keyBytes, opCode: 3, payloadWire: null, payloadHashed: null });
       continue;
     }
     const table = catalog.get(row.tableId);
-    output.push({
-      tableId: row.tableId,
-      keyBytes: row.keyBytes,
-      opCode: row.firstOp === 1 ? 1 : 2,
-      payloadWire: captureWirePayload(table, row.payload ?? 'null'),
-    });
+    const payload = captureWirePayload(table, row.payload ?? 'null');
+    output.push({ tableId: row.tableId, keyBytes: row.keyBytes, opCode: row.firstOp === 1 ? 1 : 2, payloadWire: payload.wire, payloadHashed: payload.hashed });
   }
   if (output.length === 0) return null;
   options.timer?.mark('normalize_canonicalize');
@@ -186,12 +182,16 @@ interface OutputRow {
   tableId: number;
   keyBytes: Buffer;
   opCode: number;
+  /** stored and served: canonical with exact big numbers (§8.2) */
   payloadWire: string | null;
+  /** hashed: the reference's canonical form, numbers through doubles (same text unless a number differs) */
+  payloadHashed: string | null;
 }
 
 /**
  * The hash input of §5.1 written directly: each row object's members in canonical (sorted) order
- * key, op, payload, row_ordinal, row_version, schema, table; payloads are already canonical.
+ * key, op, payload, row_ordinal, row_version, schema, table; payloads are the reference's canonical
+ * form (numbers through doubles), so the hash is the one a Go client computes.
  */
 function canonicalBundleRows(
   catalog: SyncCatalog,
@@ -201,7 +201,7 @@ function canonicalBundleRows(
   const parts = rows.map((row, ordinal) => {
     const table = catalog.get(row.tableId);
     const key = `{${quoteGoJsonString(table.keyColumn)}:${quoteGoJsonString(keyStringOf(table, row.keyBytes))}}`;
-    return `{"key":${key},"op":"${OP_NAMES[row.opCode]}","payload":${row.payloadWire ?? 'null'},"row_ordinal":${ordinal},"row_version":${bundleSeq},"schema":${quoteGoJsonString(table.schema)},"table":${quoteGoJsonString(table.table)}}`;
+    return `{"key":${key},"op":"${OP_NAMES[row.opCode]}","payload":${row.payloadHashed ?? 'null'},"row_ordinal":${ordinal},"row_version":${bundleSeq},"schema":${quoteGoJsonString(table.schema)},"table":${quoteGoJsonString(table.table)}}`;
   });
   return `[${parts.join(',')}]`;
 }

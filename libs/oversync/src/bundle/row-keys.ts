@@ -2,14 +2,6 @@ import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.
 
 const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-// Session ids (push_id, snapshot_id) in the spellings PostgreSQL's uuid input accepts; anything else
-// is answered "not found" before touching the database (§8.1, §8.24).
-const UUID_INPUT = /^\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$/;
-
-export function isSessionIdInput(text: string): boolean {
-  return UUID_INPUT.test(text);
-}
-
 export function isCanonicalUuid(text: string): boolean {
   return CANONICAL_UUID.test(text);
 }

@@ -1,6 +1,6 @@
 import type { RegisteredTable } from '../schema/registered-table.js';
 import { isExactObject, parseExactJson, type ExactJson } from '../wire/exact-json.js';
-import { canonicalDoubleJson } from '../wire/canonical-exact-json.js';
+import { canonicalExactAndDoubleJson, canonicalExactJson } from '../wire/canonical-exact-json.js';
 
 /** Standard padded base64 of a bytea value in PostgreSQL hex output (`\x…`), or of base64 input. */
 function byteaToBase64(value: string): string {
@@ -14,19 +14,21 @@ function byteaToBase64(value: string): string {
 
 /**
  * Capture-path payload (spec §4.7.4): the row's jsonb text without `_sync_scope_id`, bytea members
- * as base64, re-encoded canonically with numbers through doubles — exactly what the hash covers.
+ * as base64, canonical. `wire` keeps number literals a double cannot hold (BIGINT beyond 2^53, long
+ * NUMERIC) exactly, so devices receive the stored value (§8.2); `hashed` is the reference's form with
+ * every number through a double, which the bundle hash covers so a Go client still verifies it.
  */
-export function captureWirePayload(table: RegisteredTable, payloadText: string): string {
-  return canonicalDoubleJson(convertPayload(table, parseExactJson(payloadText)).value);
+export function captureWirePayload(table: RegisteredTable, payloadText: string): { wire: string; hashed: string } {
+  const { exact, double } = canonicalExactAndDoubleJson(convertPayload(table, parseExactJson(payloadText)).value);
+  return { wire: exact, hashed: double };
 }
 
 /**
- * Pass-through payload (snapshot rows, conflict server_row): PostgreSQL's text unchanged unless a
- * conversion happened, then canonical.
+ * Payload of a row read back from PostgreSQL outside a bundle (conflict `server_row`): the same
+ * canonical text as bundles carry (sorted members, Go number and string rules, exact big numbers, §8.11).
  */
-export function passThroughWirePayload(table: RegisteredTable, payloadText: string): string {
-  const { value, changed } = convertPayload(table, parseExactJson(payloadText));
-  return changed ? canonicalDoubleJson(value) : payloadText;
+export function canonicalWirePayload(table: RegisteredTable, payloadText: string): string {
+  return canonicalExactJson(convertPayload(table, parseExactJson(payloadText)).value);
 }
 
 function convertPayload(table: RegisteredTable, document: ExactJson): { value: ExactJson; changed: boolean } {

@@ -8,6 +8,7 @@ import { userTransaction } from '../database/user-lock.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import { lockScope, markScopeInitialized, SCOPE_INITIALIZED, SCOPE_UNINITIALIZED } from './scope-state.js';
+import { readSourceState, sourceRetired } from '../push/source-state.js';
 
 export type ConnectResolution = 'remote_authoritative' | 'initialize_local' | 'initialize_empty' | 'retry_later';
 
@@ -31,6 +32,9 @@ export class ConnectService {
     return this.lifecycle.run(() =>
       userTransaction(this.db, actor.userId, this.config.userLockTimeoutMs, async (client) => {
         const scope = await lockScope(client, actor.userId);
+        // A source retired by a rotated rebuild answers as push create does (§8.7): 409 with its replacement.
+        const source = await readSourceState(client, scope.userPk, actor.sourceId, false);
+        if (source.state === 'retired') throw sourceRetired(actor.sourceId, actor.userId, source.replacedBy);
         if (scope.stateCode === SCOPE_INITIALIZED) return { resolution: 'remote_authoritative' };
         const ownsLease = scope.stateCode !== SCOPE_UNINITIALIZED && scope.initializerSourceId === actor.sourceId;
         if (scope.stateCode !== SCOPE_UNINITIALIZED && !ownsLease) {

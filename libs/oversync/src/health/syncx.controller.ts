@@ -1,13 +1,18 @@
-import { Controller, Get, Res, UseFilters, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { OversyncActorGuard } from '../auth/oversync-actor.guard.js';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
 import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
 import { sendWire } from '../http/wire-reply.js';
 import { SyncStatusService } from './sync-status.service.js';
 
-/** Unauthenticated service status (spec §3.13); details only when the host allows (§8.18). */
+/**
+ * Service status (spec §3.13). `/syncx/status` (tables, counters) sits behind the same guards as the
+ * sync routes; `/syncx/health` stays open for probes and says only healthy/unhealthy unless the host
+ * opts into details (`exposeHealthDetails`, §8.18).
+ */
 @ApiTags('syncx')
 @Controller('syncx')
 @UseFilters(OversyncExceptionFilter)
@@ -16,6 +21,8 @@ export class SyncxController {
   constructor(private readonly statusService: SyncStatusService) {}
 
   @Get('status')
+  @UseGuards(OversyncActorGuard)
+  @ApiBearerAuth()
   @ApiOperation({ summary: 'Service status and counters' })
   @SyncEndpoint('status_failed', 'Failed to get service status')
   async status(@Res() res: Response): Promise<void> {
@@ -26,7 +33,7 @@ export class SyncxController {
   @ApiOperation({ summary: '200 when healthy, 503 otherwise' })
   @SyncEndpoint('health_failed', 'Failed to get health status')
   async health(@Res() res: Response): Promise<void> {
-    const { healthy, body } = await this.statusService.status();
+    const { healthy, body } = await this.statusService.health();
     sendWire(res, healthy ? 200 : 503, body);
   }
 }

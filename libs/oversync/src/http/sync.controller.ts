@@ -16,6 +16,7 @@ import { goTrimSpace } from '../schema/go-string-semantics.js';
 import { bodyObject, parseInt64Param, queryValue, requestBody } from './request-binding.js';
 import type { RequestWithSyncBody } from './sync-body.middleware.js';
 import { sendNoContent, sendWire } from './wire-reply.js';
+import { PUSH_ID } from './session-id.pipe.js';
 import { ConnectRequestDto, CreatePushSessionRequestDto, PushChunkRequestDto, ErrorResponseDto } from './sync.dto.js';
 
 /** Thin HTTP layer of /sync (spec §3): bind the request with Go rules, call the service, encode like Go. */
@@ -81,7 +82,7 @@ export class SyncController {
   @ApiParam({ name: 'push_id' })
   @ApiBody({ type: PushChunkRequestDto })
   @SyncEndpoint('push_chunk_failed', 'Failed to upload push chunk')
-  async uploadChunk(@Actor() actor: SyncActor, @Param('push_id') pushId: string, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
+  async uploadChunk(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
     const result = await this.pushSessions.uploadChunk(actor, pushId, requestBody(req));
     sendWire(res, 200, { push_id: pushId, next_expected_row_ordinal: result.nextExpectedRowOrdinal });
   }
@@ -92,7 +93,7 @@ export class SyncController {
   @ApiParam({ name: 'push_id' })
   @ApiResponse({ status: 409, description: 'push_conflict with a structured conflict, or a source sequencing error', type: ErrorResponseDto })
   @SyncEndpoint('push_session_commit_failed', 'Failed to commit push session')
-  async commit(@Actor() actor: SyncActor, @Param('push_id') pushId: string, @Res() res: Response): Promise<void> {
+  async commit(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string, @Res() res: Response): Promise<void> {
     const b = await this.pushSessions.commit(actor, pushId);
     sendWire(res, 200, { bundle_seq: BigInt(b.bundleSeq), source_id: b.sourceId, source_bundle_id: BigInt(b.sourceBundleId), row_count: b.rowCount, bundle_hash: b.bundleHash });
   }
@@ -101,7 +102,7 @@ export class SyncController {
   @ApiOperation({ summary: 'Abandon a push session' })
   @ApiParam({ name: 'push_id' })
   @SyncEndpoint('push_session_delete_failed', 'Failed to delete push session')
-  async deletePushSession(@Actor() actor: SyncActor, @Param('push_id') pushId: string, @Res() res: Response): Promise<void> {
+  async deletePushSession(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string, @Res() res: Response): Promise<void> {
     await this.pushSessions.delete(actor, pushId);
     sendNoContent(res);
   }

@@ -41,15 +41,20 @@ export class PullService {
 
   pull(actor: SyncActor, query: PullQuery): Promise<GoJsonValue> {
     return this.lifecycle.run(async () => {
-      try {
-        return await this.db.transaction((client) => this.pullInTransaction(client, actor, query), { isolation: 'REPEATABLE READ', readOnly: true });
-      } catch (error) {
-        if (error instanceof OversyncError && error.code === 'history_pruned') {
-          await this.db.query('SELECT nextval(\'sync.history_pruned_error_seq\')').catch((e: unknown) => this.logger.warn(`history_pruned counter: ${(e as Error).message}`));
-        }
-        throw error;
-      }
+      return this.countingHistoryPruned(() => this.db.transaction((client) => this.pullInTransaction(client, actor, query), { isolation: 'REPEATABLE READ', readOnly: true }));
     });
+  }
+
+  /** Every `history_pruned` answer, of pull and of committed-rows fetch alike, counts in `history_pruned_error_count` (§8.5). */
+  private async countingHistoryPruned<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      if (error instanceof OversyncError && error.code === 'history_pruned') {
+        await this.db.query('SELECT nextval(\'sync.history_pruned_error_seq\')').catch((e: unknown) => this.logger.warn(`history_pruned counter: ${(e as Error).message}`));
+      }
+      throw error;
+    }
   }
 
   private async pullInTransaction(client: Parameters<Parameters<SyncDatabase['transaction']>[0]>[0], actor: SyncActor, query: PullQuery): Promise<GoJsonValue> {
@@ -104,7 +109,7 @@ export class PullService {
       if (query.afterRowOrdinal !== null && query.afterRowOrdinal < 0n) throw badRequest('committed_bundle_chunk_invalid', 'after_row_ordinal must be >= 0');
       if (query.maxRows !== null && query.maxRows <= 0) throw badRequest('committed_bundle_chunk_invalid', 'max_rows must be > 0');
       const maxRows = Math.min(query.maxRows ?? this.config.defaultRowsPerCommittedBundleChunk, this.config.maxRowsPerCommittedBundleChunk);
-      return this.db.transaction(async (client) => {
+      return this.countingHistoryPruned(() => this.db.transaction(async (client) => {
         const user = await readUserState(client, actor.userId);
         // The reference answers 500 for a user without state (§8.1): nothing of theirs exists, so 404.
         if (!user) throw notFound('committed_bundle_not_found', `committed bundle ${query.bundleSeq} was not found`);
@@ -136,7 +141,7 @@ export class PullService {
           next_row_ordinal: last ? BigInt(last.row_ordinal) - 1n : (query.afterRowOrdinal ?? 0n),
           has_more: rows.length > maxRows,
         };
-      }, { isolation: 'REPEATABLE READ', readOnly: true });
+      }, { isolation: 'REPEATABLE READ', readOnly: true }));
     });
   }
 }

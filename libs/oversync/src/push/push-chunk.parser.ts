@@ -131,8 +131,8 @@ function payloadApply(payload: ExactJson, table: RegisteredTable, key: string, w
     if (!IDENTIFIER.test(column)) throw invalid(`payload for ${where} contains invalid column ${goQuote(name)}`);
     // The reference writes NULL for a mixed-case member and fails on unknown ones at commit (§8.3): reject early.
     if (!table.columnTypes.has(column)) throw invalid(`payload for ${where} contains unknown column ${goQuote(name)}`);
-    const previous = byColumn.get(column);
-    if (previous !== undefined && previous.name !== name) throw invalid(`payload for ${where} contains column ${goQuote(column)} more than once`);
+    // Member names are the column names exactly: `Created_at` is refused here, naming row and member (§8.3).
+    if (column !== name) throw invalid(`payload for ${where} row ${key} member ${goQuote(name)} must be spelled as its column ${goQuote(column)}`);
     byColumn.set(column, { name, value });
   }
   const keyMember = byColumn.get(table.keyColumn);

@@ -2,7 +2,7 @@ import { prepared, type SyncClient } from '../database/sync-database.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import { KEY_KIND_UUID } from '../schema/registered-table.js';
 import { RawJson } from '@oversync/protocol';
-import { passThroughWirePayload } from '../bundle/wire-payload.js';
+import { canonicalWirePayload } from '../bundle/wire-payload.js';
 import type { ApplyRow } from './push-apply.js';
 
 const FIND_CONFLICT = prepared(
@@ -66,5 +66,5 @@ async function readServerRow(client: SyncClient, row: ApplyRow, userId: string):
       WHERE "${row.table.keyColumn}" = $1::${keyType} AND _sync_scope_id = $2`,
     [row.key, userId],
   );
-  return rows[0] ? passThroughWirePayload(row.table, rows[0].payload) : null;
+  return rows[0] ? canonicalWirePayload(row.table, rows[0].payload) : null;
 }

@@ -2,6 +2,9 @@ import type { SyncClient } from '../database/sync-database.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import type { RegisteredTable } from '../schema/registered-table.js';
 import { scopeRowCountSql, scopeRowsSql } from '../scope/scope-rows.sql.js';
+import { goJsonStringSql } from '../pull/bundle-reader.js';
+import { parseExactJson } from '../wire/exact-json.js';
+import { canonicalExactJson } from '../wire/canonical-exact-json.js';
 
 export interface MaterializedSnapshot {
   rowCount: bigint;
@@ -28,8 +31,9 @@ const LIVE_VERSION_SQL = `SELECT rs.bundle_seq FROM sync.row_state rs
 /**
  * Freezes the user's live rows into `sync.snapshot_session_rows` (spec §4.10 steps 6–9) entirely in
  * PostgreSQL: one `INSERT … SELECT` per registered table, ordinals by `(table_id, key_bytes)` so
- * repeated sessions order identically, row_version from `sync.row_state`, payloads as PostgreSQL's
- * jsonb text with bytea members as base64 (§4.7.4). No row passes through this process (§8.10).
+ * repeated sessions order identically, row_version from `sync.row_state`, payloads canonical like
+ * bundles (§8.11) with bytea members as base64 (§4.7.4). No row passes through this process (§8.10)
+ * except the rare ones whose canonical text PostgreSQL does not build (nested values, long numbers).
  * Business rows without live sync state raise `UnsyncedRowsError` unless `tolerateUnsynced`, in
  * which case they are counted and left out.
  */
@@ -40,27 +44,83 @@ export async function materializeSnapshotRows(
 ): Promise<MaterializedSnapshot> {
   const totals: MaterializedSnapshot = { rowCount: 0n, byteCount: 0n, unsyncedRows: 0n };
   for (const table of catalog.tables) {
-    const { rows } = await client.query<{ inserted: string; bytes: string; business: string }>(
-      `WITH inserted AS (
+    const { rows } = await client.query<{ inserted: string; bytes: string; business: string; uncanonical: string | null }>(
+      `WITH src AS (
+         SELECT $2::bigint + row_number() OVER (ORDER BY v.key_bytes) AS row_ordinal, v.key_bytes, v.bundle_seq, v.payload,
+                ${CANONICAL_PAYLOAD_SQL('v.payload')} AS canonical
+           FROM (SELECT b.key_bytes, ${wirePayloadSql(table, 'b.payload')} AS payload, (${LIVE_VERSION_SQL}) AS bundle_seq
+                   FROM (${scopeRowsSql(table, '$4')}) b) v
+          WHERE v.bundle_seq IS NOT NULL),
+       inserted AS (
          INSERT INTO sync.snapshot_session_rows (snapshot_id, row_ordinal, table_id, key_bytes, bundle_seq, payload_wire)
-         SELECT $1::uuid, $2::bigint + row_number() OVER (ORDER BY v.key_bytes), $3, v.key_bytes, v.bundle_seq,
-                ${wirePayloadSql(table, 'v.payload')}::text::json
-           FROM (SELECT b.key_bytes, b.payload, (${LIVE_VERSION_SQL}) AS bundle_seq FROM (${scopeRowsSql(table, '$4')}) b) v
-          WHERE v.bundle_seq IS NOT NULL
+         SELECT $1::uuid, row_ordinal, $3, key_bytes, bundle_seq, COALESCE(canonical, payload::text)::json FROM src
          RETURNING octet_length(payload_wire::text) AS bytes)
        SELECT (SELECT count(*) FROM inserted) AS inserted,
               (SELECT COALESCE(sum(bytes), 0) FROM inserted) AS bytes,
-              (${scopeRowCountSql(table, '$4')}) AS business`,
+              (${scopeRowCountSql(table, '$4')}) AS business,
+              (SELECT string_agg(row_ordinal || ' ' || payload::text, E'\\n') FROM src WHERE canonical IS NULL) AS uncanonical`,
       [session.snapshotId, totals.rowCount.toString(), table.tableId, session.userId, session.userPk],
     );
     const inserted = BigInt(rows[0]!.inserted);
     const unsynced = BigInt(rows[0]!.business) - inserted;
     if (unsynced > 0n && !session.tolerateUnsynced) throw new UnsyncedRowsError(table, unsynced);
     totals.rowCount += inserted;
-    totals.byteCount += BigInt(rows[0]!.bytes);
+    totals.byteCount += BigInt(rows[0]!.bytes) + (await canonicaliseRemaining(client, session.snapshotId, rows[0]!.uncanonical));
     totals.unsyncedRows += unsynced;
   }
   return totals;
+}
+
+/** A number literal of PostgreSQL's jsonb text that is already Go's canonical form, or NULL. */
+const canonicalNumberSql = (t: string) => `CASE
+  WHEN ${t} ~ '^-?[0-9]{1,21}$' AND abs(${t}::numeric) < 1e21 THEN ${t}
+  WHEN ${t} ~ '^-?[0-9]+\\.[0-9]+$' THEN (SELECT CASE
+         WHEN d IN ('0', '-0') THEN '0'
+         WHEN length(ltrim(translate(d, '-.', ''), '0')) <= 15 AND abs(d::numeric) >= 0.000001 AND abs(d::numeric) < 1e21 THEN d END
+       FROM rtrim(rtrim(${t}, '0'), '.') AS d)
+  END`;
+
+/**
+ * Canonical JSON (§5.2, §8.11) of a jsonb row image, built by PostgreSQL: members sorted by UTF-8
+ * bytes, strings with Go's escaping, numbers as Go prints them (integers below 1e21 as written;
+ * decimals of at most 15 significant digits trimmed of trailing zeros — a double holds those
+ * exactly, and Go prints them so). NULL when a member needs Node's canonicaliser (a nested value,
+ * a longer or out-of-range number); `canonicaliseRemaining` writes those rows.
+ */
+const CANONICAL_PAYLOAD_SQL = (payload: string) => `(SELECT CASE WHEN bool_and(m.ok) IS NOT FALSE THEN '{' || COALESCE(string_agg(m.member, ',' ORDER BY m.name COLLATE "C"), '') || '}' END
+  FROM (SELECT e.key AS name, ${goJsonStringSql('e.key')} || ':' || COALESCE(CASE jsonb_typeof(e.value)
+                 WHEN 'string' THEN ${goJsonStringSql("e.value #>> '{}'")}
+                 WHEN 'number' THEN ${canonicalNumberSql('e.value::text')}
+                 WHEN 'boolean' THEN e.value::text
+                 WHEN 'null' THEN 'null' END, '') AS member,
+               jsonb_typeof(e.value) IN ('string', 'boolean', 'null') OR (jsonb_typeof(e.value) = 'number' AND ${canonicalNumberSql('e.value::text')} IS NOT NULL) AS ok
+          FROM jsonb_each(${payload}) e) m)`;
+
+/**
+ * Rows whose payload PostgreSQL left uncanonical (`<row_ordinal> <jsonb text>` lines; jsonb text holds
+ * no raw newline) are canonicalised here, once, and written back in one statement. Returns the change
+ * of byte_count.
+ */
+async function canonicaliseRemaining(client: SyncClient, snapshotId: string, lines: string | null): Promise<bigint> {
+  if (!lines) return 0n;
+  const ordinals: string[] = [];
+  const payloads: string[] = [];
+  let delta = 0;
+  for (const line of lines.split('\n')) {
+    const space = line.indexOf(' ');
+    const raw = line.slice(space + 1);
+    const canonical = canonicalExactJson(parseExactJson(raw));
+    ordinals.push(line.slice(0, space));
+    payloads.push(canonical);
+    delta += Buffer.byteLength(canonical, 'utf8') - Buffer.byteLength(raw, 'utf8');
+  }
+  await client.query(
+    `UPDATE sync.snapshot_session_rows s SET payload_wire = u.payload::json
+       FROM unnest($2::bigint[], $3::text[]) AS u(row_ordinal, payload)
+      WHERE s.snapshot_id = $1::uuid AND s.row_ordinal = u.row_ordinal`,
+    [snapshotId, ordinals, payloads],
+  );
+  return BigInt(delta);
 }
 
 /**

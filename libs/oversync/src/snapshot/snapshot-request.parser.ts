@@ -1,4 +1,5 @@
 import { badRequest } from '../errors/oversync.error.js';
+import { equalFoldAscii } from '@oversync/protocol';
 import { isExactObject, parseExactJson, readString, type ExactJson, type ExactObject } from '../wire/exact-json.js';
 
 /** `source_replacement` of a snapshot-session create, as sent (trimmed and validated by the service). */
@@ -14,7 +15,7 @@ const invalid = () => badRequest('snapshot_session_invalid', PARSE_MESSAGE);
 /**
  * Strict binding of the optional create body (spec §3.9): empty, whitespace or `null` = keep-source;
  * unknown members (also inside `source_replacement`) and type mismatches are parse errors. Member
- * names match case-insensitively like Go; trailing data is refused (§8.19).
+ * names bind like Go (case-insensitively, the last binding member wins); trailing data is refused (§8.19).
  */
 export function parseSnapshotSessionRequest(body: string): SourceReplacementRequest | null {
   if (/^[ \t\n\r]*$/.test(body)) return null;
@@ -25,9 +26,16 @@ export function parseSnapshotSessionRequest(body: string): SourceReplacementRequ
     throw invalid();
   }
   if (document === null) return null;
-  const replacement = onlyMembers(document, ['source_replacement']).get('source_replacement');
-  if (replacement === undefined || replacement === null) return null;
-  const fields = onlyMembers(replacement, ['previous_source_id', 'new_source_id', 'reason']);
+  if (!isExactObject(document)) throw invalid();
+  // Go decodes every member that binds `source_replacement`, in order, into the same *struct: a later
+  // object fills in (and overrides) fields of an earlier one, a later null clears it.
+  let fields: Map<string, ExactJson> | null = null;
+  for (const [name, value] of document.members) {
+    if (boundField(name, ['source_replacement']) === undefined) throw invalid();
+    if (value === null) fields = null;
+    else for (const [field, item] of onlyMembers(value, REPLACEMENT_FIELDS)) (fields ??= new Map()).set(field, item);
+  }
+  if (fields === null) return null;
   const previousSourceId = readString(fields.get('previous_source_id'));
   const newSourceId = readString(fields.get('new_source_id'));
   const reason = readString(fields.get('reason'));
@@ -35,16 +43,19 @@ export function parseSnapshotSessionRequest(body: string): SourceReplacementRequ
   return { previousSourceId, newSourceId, reason };
 }
 
-/** The object's members by field name (last duplicate wins, exact-case match preferred); any other member is an error. */
-function onlyMembers(value: ExactJson, fields: readonly string[]): Map<string, ExactJson> {
+const REPLACEMENT_FIELDS = ['previous_source_id', 'new_source_id', 'reason'] as const;
+
+/** The field a member binds to, Go's way (exact or case-folded name), or undefined. */
+function boundField(name: string, fields: readonly string[]): string | undefined {
+  return fields.find((f) => f === name) ?? fields.find((f) => equalFoldAscii(name, f));
+}
+
+/** The object's members by field name, in document order so the last binding member wins; any other member is an error. */
+function onlyMembers(value: ExactJson, fields: readonly string[]): Array<[string, ExactJson]> {
   if (!isExactObject(value)) throw invalid();
-  const exact = new Map<string, ExactJson>();
-  const folded = new Map<string, ExactJson>();
-  for (const [name, item] of (value as ExactObject).members) {
-    const field = fields.find((f) => f === name) ?? fields.find((f) => f === name.toLowerCase());
-    if (!field) throw invalid();
-    (field === name ? exact : folded).set(field, item);
-  }
-  for (const [field, item] of folded) if (!exact.has(field)) exact.set(field, item);
-  return exact;
+  return (value as ExactObject).members.map(([name, item]): [string, ExactJson] => {
+    const field = boundField(name, fields);
+    if (field === undefined) throw invalid();
+    return [field, item];
+  });
 }

@@ -10,6 +10,7 @@ import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js'
 import { parseInt64Param, queryValue, requestBody } from '../http/request-binding.js';
 import type { RequestWithSyncBody } from '../http/sync-body.middleware.js';
 import { sendNoContent, sendWire } from '../http/wire-reply.js';
+import { SNAPSHOT_ID } from '../http/session-id.pipe.js';
 import { ErrorResponseDto } from '../http/sync.dto.js';
 import { SnapshotSessionService } from './snapshot-session.service.js';
 import { parseSnapshotSessionRequest } from './snapshot-request.parser.js';
@@ -53,7 +54,7 @@ export class SnapshotController {
   @ApiQuery({ name: 'max_rows', required: false })
   @ApiOkResponse({ type: SnapshotChunkResponseDto })
   @SyncEndpoint('snapshot_chunk_failed', 'Failed to get snapshot chunk')
-  async chunk(@Actor() actor: SyncActor, @Param('snapshot_id') snapshotId: string, @Query() query: Record<string, unknown>, @Res() res: Response): Promise<void> {
+  async chunk(@Actor() actor: SyncActor, @Param('snapshot_id', SNAPSHOT_ID) snapshotId: string, @Query() query: Record<string, unknown>, @Res() res: Response): Promise<void> {
     const invalid = (message: string) => badRequest('snapshot_chunk_invalid', message);
     const after = parseInt64Param(queryValue(query.after_row_ordinal));
     if (after === undefined) throw invalid('after_row_ordinal must be an integer');
@@ -67,7 +68,7 @@ export class SnapshotController {
   @ApiOperation({ summary: 'Delete a snapshot session' })
   @ApiParam({ name: 'snapshot_id' })
   @SyncEndpoint('snapshot_session_delete_failed', 'Failed to delete snapshot session')
-  async delete(@Actor() actor: SyncActor, @Param('snapshot_id') snapshotId: string, @Res() res: Response): Promise<void> {
+  async delete(@Actor() actor: SyncActor, @Param('snapshot_id', SNAPSHOT_ID) snapshotId: string, @Res() res: Response): Promise<void> {
     await this.snapshots.delete(actor, snapshotId);
     sendNoContent(res);
   }

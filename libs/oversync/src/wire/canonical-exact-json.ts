@@ -18,6 +18,24 @@ export function canonicalDoubleJson(value: ExactJson): string {
   return canonical(value, doubleNumber);
 }
 
+/**
+ * Both canonical forms of one value from one walk: `exact` (stored and served, §8.2) and `double`
+ * (the reference's form, hashed). They differ only when a number literal is not a double's; then the
+ * double form is written by a second walk.
+ */
+export function canonicalExactAndDoubleJson(value: ExactJson): { exact: string; double: string } {
+  let kept = false;
+  const exact = canonical(value, (raw) => {
+    const double = Number(raw);
+    if (!Number.isFinite(double)) throw new RangeError(`number ${raw} is outside double range`);
+    const printed = formatGoFloat64(double);
+    if (printed === raw || sameDecimal(printed, raw)) return printed;
+    kept = true;
+    return raw;
+  });
+  return { exact, double: kept ? canonicalDoubleJson(value) : exact };
+}
+
 function doubleNumber(raw: string): string {
   const double = Number(raw);
   if (!Number.isFinite(double)) throw new RangeError(`number ${raw} is outside double range`);

@@ -1,3 +1,5 @@
+import { equalFoldAscii } from '@oversync/protocol';
+
 /**
  * A JSON reader that keeps number literals as written, so request bodies can be bound with Go
  * `encoding/json` rules (int64 fields accept only integer literals) and payload numbers beyond
@@ -213,19 +215,15 @@ function isLowSurrogate(unit: number): boolean {
   return unit >= 0xdc00 && unit <= 0xdfff;
 }
 
-/** Go encoding/json field matching: exact name preferred, else case-insensitive; last duplicate wins. */
+/**
+ * Go encoding/json binding of struct field `name` (lower-case ASCII): every member whose name equals
+ * it or folds to it (ASCII case, `ſ` for s, the Kelvin sign for k) is decoded in document order, so
+ * the LAST matching member wins whatever its case — `{"a":true,"A":false}` binds false.
+ */
 export function member(object: ExactObject, name: string): ExactJson | undefined {
-  let exact: ExactJson | undefined;
-  let folded: ExactJson | undefined;
-  let hasExact = false;
-  let hasFolded = false;
-  const lower = name.toLowerCase();
-  for (const [key, value] of object.members) {
-    if (key === name) { exact = value; hasExact = true; }
-    else if (key.toLowerCase() === lower) { folded = value; hasFolded = true; }
-  }
-  if (hasExact) return exact;
-  return hasFolded ? folded : undefined;
+  let found: ExactJson | undefined;
+  for (const [key, value] of object.members) if (key === name || equalFoldAscii(key, name)) found = value;
+  return found;
 }
 
 /** Members with duplicates resolved (last wins), document order of the last occurrence. */

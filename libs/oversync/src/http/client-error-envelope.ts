@@ -1,0 +1,55 @@
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+/** What Node's HTTP parser reports for a request it could not read (`clientError`). */
+type ParserError = Error & { code?: string };
+
+/** Status and envelope code per parser error, as Node's own default answers (lib/_http_server.js). */
+function answerFor(error: ParserError): { status: number; code: string; message: string } {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, code: 'request_header_fields_too_large', message: 'request headers exceed the server limit' };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { status: 413, code: 'request_too_large', message: 'chunk extensions exceed the server limit' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, code: 'request_timeout', message: 'the request was not received in time' };
+    case 'HPE_INVALID_METHOD':
+      return { status: 400, code: 'invalid_request', message: 'unknown or malformed HTTP method' };
+    default:
+      return { status: 400, code: 'invalid_request', message: 'malformed HTTP request' };
+  }
+}
+
+/** The raw HTTP/1.1 answer: the `{"error","message"}` envelope, `Content-Type: application/json`, then close. */
+export function clientErrorResponse(error: ParserError): string {
+  const { status, code, message } = answerFor(error);
+  const body = `${JSON.stringify({ error: code, message })}\n`;
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+/**
+ * Answers requests that Node's HTTP parser rejects before any framework code runs (headers over the
+ * limit → 431, an unknown or lower-case method, bytes after a body that its `Content-Length` does not
+ * cover → 400) with the protocol envelope instead of Node's empty body. Call once with the host's
+ * server: `answerClientErrorsWithEnvelope(app.getHttpServer())`.
+ *
+ * Nothing is written into a response still under way (a request before the unreadable bytes, still
+ * being handled): it finishes first, so the earlier request keeps its own answer and the unreadable
+ * bytes get theirs after it (Node's default answers at once, or not at all once headers were sent).
+ */
+export function answerClientErrorsWithEnvelope(server: Server): void {
+  server.on('clientError', (error: ParserError, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const inFlight = (socket as Duplex & { _httpMessage?: { writableFinished?: boolean; once(event: string, fn: () => void): void } | null })._httpMessage;
+    const answer = () => {
+      if (socket.writable) socket.end(clientErrorResponse(error));
+      else socket.destroy();
+    };
+    if (!inFlight || inFlight.writableFinished) return answer();
+    inFlight.once('finish', answer);
+    inFlight.once('close', () => socket.destroy());
+  });
+}
