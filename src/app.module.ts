@@ -1,12 +1,10 @@
 import { Inject, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { json } from 'express';
 import { OversyncModule, WatchService } from '@oversync/nestjs';
 import { dataSourceOptions } from '../ormconfig.js';
 import { APP_CONFIG, type AppConfig } from './config/app-config.js';
 import { AuthModule } from './auth/auth.module.js';
 import { JwtAuthGuard } from './auth/jwt-auth.guard.js';
-import { DummySigninController } from './auth/dummy-signin.controller.js';
 import { businessTables } from './business/business-tables.js';
 import { TestEndpointsController } from './test-endpoints/test-endpoints.controller.js';
 import { FailureInjector } from './test-endpoints/failure-injector.js';
@@ -19,7 +17,7 @@ export class AppModule implements NestModule {
     return {
       module: AppModule,
       imports: [
-        TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl)),
+        TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl, config.poolMax)),
         AuthModule.register(config),
         OversyncModule.forRoot({
           tables: businessTables(config.businessSchema),
@@ -51,10 +49,8 @@ export class AppModule implements NestModule {
   ) {}
 
   configure(consumer: MiddlewareConsumer): void {
-    // The app is created with bodyParser off (the sync module reads its own bodies); the host's routes parse JSON here.
-    consumer.apply(json({ limit: '1mb' })).forRoutes(DummySigninController);
+    // The host's routes use Nest's own body parser (on, with rawBody: see create-app.ts).
     if (this.config.testEndpoints) {
-      consumer.apply(json({ limit: '1mb' })).forRoutes(TestEndpointsController);
       consumer.apply(this.failures.use.bind(this.failures)).forRoutes('sync/*path');
     }
   }
