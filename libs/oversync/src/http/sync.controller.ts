@@ -110,14 +110,14 @@ export class SyncController {
 
   @Post('push-sessions/:push_id/commit')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Commit a fully staged push session into one bundle' })
+  @ApiOperation({ summary: 'Commit a fully staged push session into one bundle', description: 'A `push_conflict` answer carries a `conflict` member with the server row; `source_retired` names the replacing source.' })
   @ApiParam({ name: 'push_id', format: 'uuid', description: 'the push_id answered by POST /sync/push-sessions' })
   @ApiOkResponse({ type: CommittedBundleDto, description: 'the committed bundle' })
   @ApiSyncErrors({
     400: ['push_commit_invalid'],
     403: ['push_session_forbidden'],
     404: ['push_session_not_found'],
-    409: ['push_conflict (with a `conflict` member)', 'source_sequence_out_of_order', 'source_sequence_changed', 'source_retired', 'scope_initializing', 'initialization_stale'],
+    409: ['push_conflict', 'source_sequence_out_of_order', 'source_sequence_changed', 'source_retired', 'scope_initializing', 'initialization_stale'],
     410: ['push_session_expired', 'initialization_expired'],
     500: ['push_session_commit_failed'],
   })

@@ -28,7 +28,7 @@ const STATUS_TEXT: Record<number, string> = {
   413: 'Request too large',
   429: 'Too many requests',
   500: 'Internal failure (generic message, the cause is only logged)',
-  503: 'Unavailable, retryable',
+  503: 'Unavailable, retryable (shutting down, database unreachable, the user\'s sync lock busy)',
 };
 
 /** Error answers as `{status: [codes]}`: each status documented with the envelope schema and its codes. */
@@ -53,7 +53,7 @@ export function ApiSyncAuthenticated(): Decorator {
     ApiHeader(SOURCE_ID_PARAMETER) as Decorator,
     ApiSyncErrors({
       401: ['authentication_failed'],
-      503: ['service_unavailable (shutting down, database unreachable, user lock busy)'],
+      503: ['service_unavailable'],
     }),
   );
 }

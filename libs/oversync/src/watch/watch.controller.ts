@@ -1,5 +1,5 @@
 import { Controller, Get, Query, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
-import { ApiHeader, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '../openapi/optional-swagger.js';
+import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '../openapi/optional-swagger.js';
 import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import type { Request, Response } from 'express';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
@@ -36,7 +36,6 @@ export class WatchController {
 
   @Get('watch')
   @ApiOperation({ summary: 'Stream bundle change hints (SSE `event: bundle`) until the client disconnects' })
-  @ApiProduces('text/event-stream')
   @ApiInt64Query('after_bundle_seq', 'the client checkpoint; a newer committed bundle is announced at once (default 0)', { minimum: 0 })
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'EventSource reconnect checkpoint (the `id:` of the last event)', schema: { type: 'integer', format: 'int64', minimum: 0 } })
   @ApiResponse({
@@ -46,7 +45,7 @@ export class WatchController {
   })
   @ApiSyncErrors({
     400: ['invalid_request'],
-    403: ['bundle_change_watch_forbidden (host policy)'],
+    403: ['bundle_change_watch_forbidden'],
     409: ['scope_uninitialized', 'scope_initializing'],
     429: ['bundle_change_watch_user_limit'],
     500: ['bundle_change_watch_failed'],
