@@ -59,7 +59,11 @@ export interface OversyncModuleOptions {
   guards?: Array<Type<CanActivate> | CanActivate>;
   /** `GET /syncx/status` details are served only when true (spec §8.18); health always answers. */
   exposeStatusDetails?: boolean;
-  /** Run bootstrap (schema, validation, triggers) on module init; default true. */
+  /**
+   * Run bootstrap (create/validate the `sync` schema, install triggers) on module init; default true.
+   * false: the host applied the DDL itself (oversyncSchemaSql / createOversyncSchemaMigration); the
+   * module then only verifies it, read-only, and fails start-up naming what is missing.
+   */
   bootstrap?: boolean;
   limits?: OversyncLimits;
   watch?: OversyncWatchOptions;

@@ -13,6 +13,15 @@ export const OWNER_GUARD_TRIGGER = 'oversync_bundle_owner_guard';
 export const CAPTURE_TRIGGER = 'oversync_bundle_capture_row';
 export const TRUNCATE_GUARD_TRIGGER = 'oversync_bundle_truncate_guard';
 export const CAPTURE_INSERTED_TRIGGER = 'oversync_bundle_capture_inserted';
+export const REGISTERED_TABLE_TRIGGERS = [OWNER_GUARD_TRIGGER, CAPTURE_TRIGGER, CAPTURE_INSERTED_TRIGGER, TRUNCATE_GUARD_TRIGGER] as const;
+
+/** The trigger functions, replaced at every bootstrap (spec §8.13). */
+export const TRIGGER_FUNCTION_STATEMENTS: ReadonlyArray<[context: string, sql: string]> = [
+  ['replace sync.enforce_registered_row_owner()', OWNER_GUARD_FUNCTION_SQL],
+  ['replace sync.capture_registered_row_change()', CAPTURE_FUNCTION_SQL],
+  ['replace sync.capture_registered_rows_inserted()', CAPTURE_INSERTED_FUNCTION_SQL],
+  ['replace sync.refuse_registered_table_truncate()', TRUNCATE_GUARD_FUNCTION_SQL],
+];
 
 /**
  * Bootstrap step 4 (spec §2.1): one transaction under the bootstrap lock, not retried. Unlike the
@@ -22,15 +31,13 @@ export const CAPTURE_INSERTED_TRIGGER = 'oversync_bundle_capture_inserted';
 export async function installCaptureTriggers(db: SyncDatabase, tables: readonly RegisteredTable[]): Promise<void> {
   await db.transaction(async (client) => {
     await execWithContext(client, 'acquire sync bootstrap lock for capture triggers', ACQUIRE_BOOTSTRAP_LOCK_SQL);
-    await execWithContext(client, 'replace sync.enforce_registered_row_owner()', OWNER_GUARD_FUNCTION_SQL);
-    await execWithContext(client, 'replace sync.capture_registered_row_change()', CAPTURE_FUNCTION_SQL);
-    await execWithContext(client, 'replace sync.capture_registered_rows_inserted()', CAPTURE_INSERTED_FUNCTION_SQL);
-    await execWithContext(client, 'replace sync.refuse_registered_table_truncate()', TRUNCATE_GUARD_FUNCTION_SQL);
+    for (const [context, sql] of TRIGGER_FUNCTION_STATEMENTS) await execWithContext(client, context, sql);
     for (const table of tables) await installTableTriggers(client, table);
   });
 }
 
-async function installTableTriggers(client: SyncClient, table: RegisteredTable): Promise<void> {
+/** The statements that (re)install the four triggers of one registered table, with their error contexts. */
+export function tableTriggerStatements(table: Pick<RegisteredTable, 'schema' | 'table' | 'keyColumn' | 'keyKind' | 'tableId'>): Array<[context: string, sql: string]> {
   const target = `${quoteIdentifier(table.schema)}.${quoteIdentifier(table.table)}`;
   const captureArguments = [table.keyColumn, String(table.keyKind), String(table.tableId)].map(quoteLiteral).join(', ');
   const statements: Array<[context: string, sql: string]> = [
@@ -60,13 +67,18 @@ async function installTableTriggers(client: SyncClient, table: RegisteredTable):
        FOR EACH STATEMENT EXECUTE FUNCTION sync.refuse_registered_table_truncate()`,
     ],
   ];
+  return statements;
+}
+
+async function installTableTriggers(client: SyncClient, table: RegisteredTable): Promise<void> {
+  const statements = tableTriggerStatements(table);
   for (const [context, sql] of statements) await execWithContext(client, `${context} for ${table.name}`, sql);
 }
 
-function quoteIdentifier(name: string): string {
+export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-function quoteLiteral(value: string): string {
+export function quoteLiteral(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
