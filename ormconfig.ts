@@ -5,7 +5,7 @@ import { BusinessSchema1732500000000 } from './src/business/migrations/173250000
  * TypeORM options of the reference app: PostgreSQL at `url`, the business tables as migrations run
  * on start. Used by the app (AppModule) and by the TypeORM CLI (`npm run typeorm -- migration:run`).
  */
-export function dataSourceOptions(url: string): DataSourceOptions {
+export function dataSourceOptions(url: string, poolMax = Number(process.env.OVERSYNC_DB_POOL_MAX_CONNS ?? 50)): DataSourceOptions {
   return {
     type: 'postgres',
     url,
@@ -14,7 +14,7 @@ export function dataSourceOptions(url: string): DataSourceOptions {
     migrationsTableName: 'typeorm_migrations',
     synchronize: false,
     logging: ['error'],
-    extra: { max: Number(process.env.OVERSYNC_DB_POOL_MAX_CONNS ?? 50) },
+    extra: { max: poolMax },
   };
 }
 

@@ -1,30 +1,14 @@
 import { Inject, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { json, type NextFunction, type Request, type Response } from 'express';
 import { OversyncModule, WatchService } from '@oversync/nestjs';
 import { dataSourceOptions } from '../ormconfig.js';
 import { APP_CONFIG, type AppConfig } from './config/app-config.js';
 import { AuthModule } from './auth/auth.module.js';
 import { JwtAuthGuard } from './auth/jwt-auth.guard.js';
-import { DummySigninController } from './auth/dummy-signin.controller.js';
 import { businessTables } from './business/business-tables.js';
 import { TestEndpointsController } from './test-endpoints/test-endpoints.controller.js';
 import { FailureInjector } from './test-endpoints/failure-injector.js';
 import { WATCH_SUBSCRIBER_COUNT } from './test-endpoints/watch-subscriber-count.js';
-
-// every content type: the reference decodes the body whatever its Content-Type
-const parseJson = json({ limit: '1mb', type: () => true });
-
-/** express.json, with a body it cannot read answered as the reference does: `400 {"error":"invalid_request","message":"invalid JSON"}`. */
-function jsonOrEnvelope(req: Request, res: Response, next: NextFunction): void {
-  parseJson(req, res, (error?: unknown) => {
-    if (error === undefined || error === null) return next();
-    const status = (error as { status?: number }).status === 413 ? 413 : 400;
-    const body = status === 413 ? { error: 'request_too_large', message: 'request body exceeds 1mb' } : { error: 'invalid_request', message: 'invalid JSON' };
-    res.status(status).setHeader('Content-Type', 'application/json');
-    res.end(`${JSON.stringify(body)}\n`);
-  });
-}
 
 /** The reference host: TypeORM on PostgreSQL, passport-jwt, and the sync module over the business tables. */
 @Module({})
@@ -33,7 +17,7 @@ export class AppModule implements NestModule {
     return {
       module: AppModule,
       imports: [
-        TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl)),
+        TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl, config.poolMax)),
         AuthModule.register(config),
         OversyncModule.forRoot({
           tables: businessTables(config.businessSchema),
@@ -66,10 +50,8 @@ export class AppModule implements NestModule {
   ) {}
 
   configure(consumer: MiddlewareConsumer): void {
-    // The app is created with bodyParser off (the sync module reads its own bodies); the host's routes parse JSON here.
-    consumer.apply(jsonOrEnvelope).forRoutes(DummySigninController);
+    // The host's routes use Nest's own body parser (on, with rawBody: see create-app.ts).
     if (this.config.testEndpoints) {
-      consumer.apply(json({ limit: '1mb' })).forRoutes(TestEndpointsController);
       consumer.apply(this.failures.use.bind(this.failures)).forRoutes('sync/*path');
     }
   }

@@ -1,22 +1,23 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { AppModule } from './app.module.js';
-import { appConfigFromEnv } from './config/app-config.js';
-import { setupSwagger } from './swagger.js';
+import { ConfigError, loadEnvironment } from './config/app-config.js';
+import { createReferenceApp } from './create-app.js';
+import { ensurePortFree, PortInUseError } from './database/port-check.js';
+import { EmbeddedPostgresAccessError } from './database/embedded-postgres.js';
 import { resolveDatabase } from './database/resolve-database.js';
-import { answerClientErrorsWithEnvelope } from '@oversync/nestjs';
 
 async function main(): Promise<void> {
   const logger = new Logger('Main');
-  const database = await resolveDatabase(logger);
-  const config = appConfigFromEnv(database.url);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), { bodyParser: false });
+  // 1. configuration (@nestjs/config): a bad or unsafe value stops here, naming the variable
+  const env = await loadEnvironment();
+  // 2. the port, before an embedded PostgreSQL is started for nothing
+  await ensurePortFree(env.port, env.host);
+  // 3. the database: DATABASE_URL, or an embedded PostgreSQL under .data/
+  const database = await resolveDatabase(logger, env);
+  const config = { ...env, databaseUrl: database.url };
+  // 4. the app
+  const app = await createReferenceApp(config);
   app.enableShutdownHooks();
-  answerClientErrorsWithEnvelope(app.getHttpServer());
-  app.enableCors({ origin: '*', allowedHeaders: ['Authorization', 'Content-Type', 'Oversync-Source-ID'], methods: ['GET', 'POST', 'DELETE', 'OPTIONS'], maxAge: 600 });
-  setupSwagger(app);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -28,11 +29,23 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-  await app.listen(config.port, config.host);
-  logger.log(`listening on http://${config.host === '127.0.0.1' ? 'localhost' : config.host}:${config.port} (Swagger UI at /docs)`);
+  try {
+    await app.listen(config.port, config.host);
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    await database.stop();
+    throw (error as { code?: string }).code === 'EADDRINUSE' ? new PortInUseError(config.port, config.host) : error;
+  }
+  const where = `http://${config.host === '127.0.0.1' ? 'localhost' : config.host}:${config.port}`;
+  logger.log(`listening on ${where}${config.docs ? ` (Swagger UI at ${where}/docs)` : ''}${config.production ? ' [production]' : ''}`);
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  if (error instanceof ConfigError || error instanceof PortInUseError || error instanceof EmbeddedPostgresAccessError) {
+    // a setting or the machine is wrong: say what and how to fix it, without a stack trace
+    console.error(`oversync-nestjs: ${error.message}`);
+  } else {
+    console.error(error instanceof Error ? error : new Error(`start failed: ${String(error)}`));
+  }
   process.exit(1);
 });

@@ -1,12 +1,22 @@
-/** The reference app's settings, from the environment (README "Configuration"). */
+import { ConfigModule } from '@nestjs/config';
+
+/** The reference app's settings, from the environment (README "Configuration of the reference app"). */
 export interface AppConfig {
   port: number;
   host: string;
   databaseUrl: string;
   jwtSecret: string;
   businessSchema: string;
+  /** NODE_ENV=production: safe defaults below, and the development JWT secret is refused */
+  production: boolean;
   /** POST /dummy-signin: on unless NODE_ENV=production, or forced by OVERSYNC_DUMMY_SIGNIN=true|false */
   dummySignin: boolean;
+  /** Swagger UI at /docs and the document at /docs-json: on unless NODE_ENV=production (OVERSYNC_DOCS) */
+  docs: boolean;
+  /** CORS origins (CORS_ORIGINS, comma-separated); '*' = any; empty = CORS off. Default '*', none in production */
+  corsOrigins: string[];
+  /** Express `trust proxy` (TRUST_PROXY): hop count, true, or a list of addresses; off by default */
+  trustProxy?: number | boolean | string;
   /** /test/* routes of the reference example (never on by default) */
   testEndpoints: boolean;
   /** GET /sync/watch over SSE */
@@ -25,30 +35,118 @@ export interface AppConfig {
   sweepIntervalMs?: number;
   /** named prepared statements (off behind PgBouncer transaction pooling without max_prepared_statements) */
   preparedStatements?: boolean;
+  /** connections of the app's PostgreSQL pool (OVERSYNC_DB_POOL_MAX_CONNS, default 50) */
+  poolMax: number;
 }
+
+/** The environment before a database is chosen: everything but its URL (DATABASE_URL may be unset). */
+export type AppEnvironment = Omit<AppConfig, 'databaseUrl'> & { databaseUrl?: string; pgPort?: number };
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
 
-const flag = (value: string | undefined): boolean | undefined =>
-  value === undefined ? undefined : ['1', 'true', 'yes'].includes(value.trim().toLowerCase());
+/** The development secret: refused when NODE_ENV=production. */
+export const DEVELOPMENT_JWT_SECRET = 'your-secret-key-change-in-production';
 
-export function appConfigFromEnv(databaseUrl: string, env: NodeJS.ProcessEnv = process.env): AppConfig {
+/** A setting that is wrong; the message names the variable and what it must be. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, unknown>;
+
+function text(env: Env, name: string): string | undefined {
+  const value = env[name];
+  if (value === undefined || value === null) return undefined;
+  const trimmed = String(value).trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+function flag(env: Env, name: string): boolean | undefined {
+  const value = text(env, name)?.toLowerCase();
+  if (value === undefined) return undefined;
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new ConfigError(`${name} must be true or false (got "${String(env[name])}")`);
+}
+
+function integer(env: Env, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const value = text(env, name);
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got "${String(env[name])}")`);
+  }
+  return n;
+}
+
+function trustProxy(env: Env): number | boolean | string | undefined {
+  const value = text(env, 'TRUST_PROXY');
+  if (value === undefined) return undefined;
+  if (/^\d+$/.test(value)) return Number(value);
+  if (['true', 'false'].includes(value.toLowerCase())) return value.toLowerCase() === 'true';
+  return value; // express accepts 'loopback', addresses and CIDR lists
+}
+
+/**
+ * Reads and checks the environment (the `validate` of ConfigModule.forRoot). Throws a ConfigError
+ * naming the variable for a value that is malformed or unsafe, so the app never starts with it.
+ */
+export function validateEnvironment(env: Env): AppEnvironment {
+  const production = text(env, 'NODE_ENV') === 'production';
+  const jwtSecret = text(env, 'JWT_SECRET');
+  if (production && (jwtSecret === undefined || jwtSecret === DEVELOPMENT_JWT_SECRET)) {
+    throw new ConfigError(
+      'JWT_SECRET must be set to a secret of your own when NODE_ENV=production (the development default is refused); ' +
+        'e.g. JWT_SECRET=$(openssl rand -base64 32)',
+    );
+  }
+  const cors = text(env, 'CORS_ORIGINS');
   return {
-    port: Number(env.PORT ?? 8080),
-    host: env.HOST ?? '127.0.0.1',
-    databaseUrl,
-    jwtSecret: env.JWT_SECRET ?? 'your-secret-key-change-in-production',
-    businessSchema: env.BUSINESS_SCHEMA?.trim() || 'business',
-    dummySignin: flag(env.OVERSYNC_DUMMY_SIGNIN) ?? env.NODE_ENV !== 'production',
-    testEndpoints: flag(env.OVERSYNC_TEST_ENDPOINTS) ?? false,
-    watch: flag(env.OVERSYNC_WATCH) ?? true,
-    watchHeartbeatMs: env.OVERSYNC_WATCH_HEARTBEAT_MS ? Number(env.OVERSYNC_WATCH_HEARTBEAT_MS) : undefined,
-    watchMaxSubscribersPerUser: env.OVERSYNC_WATCH_MAX_PER_USER ? Number(env.OVERSYNC_WATCH_MAX_PER_USER) : undefined,
-    watchMaxSubscribersPerProcess: env.OVERSYNC_WATCH_MAX_PER_PROCESS ? Number(env.OVERSYNC_WATCH_MAX_PER_PROCESS) : undefined,
-    maxBodyBytes: env.OVERSYNC_MAX_BODY_BYTES ? Number(env.OVERSYNC_MAX_BODY_BYTES) : undefined,
-    userLockTimeoutMs: env.OVERSYNC_USER_LOCK_TIMEOUT_MS ? Number(env.OVERSYNC_USER_LOCK_TIMEOUT_MS) : undefined,
-    retainedBundlesPerUser: env.OVERSYNC_RETAINED_BUNDLES_PER_USER ? Number(env.OVERSYNC_RETAINED_BUNDLES_PER_USER) : undefined,
-    sweepIntervalMs: env.OVERSYNC_SWEEP_INTERVAL_MS ? Number(env.OVERSYNC_SWEEP_INTERVAL_MS) : undefined,
-    preparedStatements: flag(env.OVERSYNC_PREPARED_STATEMENTS),
+    port: integer(env, 'PORT', 0, 65535) ?? 8080,
+    host: text(env, 'HOST') ?? '127.0.0.1',
+    databaseUrl: text(env, 'DATABASE_URL'),
+    pgPort: integer(env, 'PGPORT', 1, 65535),
+    jwtSecret: jwtSecret ?? DEVELOPMENT_JWT_SECRET,
+    businessSchema: text(env, 'BUSINESS_SCHEMA') ?? 'business',
+    production,
+    dummySignin: flag(env, 'OVERSYNC_DUMMY_SIGNIN') ?? !production,
+    docs: flag(env, 'OVERSYNC_DOCS') ?? !production,
+    corsOrigins: cors !== undefined ? cors.split(',').map((o) => o.trim()).filter(Boolean) : production ? [] : ['*'],
+    trustProxy: trustProxy(env),
+    testEndpoints: flag(env, 'OVERSYNC_TEST_ENDPOINTS') ?? false,
+    watch: flag(env, 'OVERSYNC_WATCH') ?? true,
+    watchHeartbeatMs: integer(env, 'OVERSYNC_WATCH_HEARTBEAT_MS', 1),
+    watchMaxSubscribersPerUser: integer(env, 'OVERSYNC_WATCH_MAX_PER_USER', 1),
+    watchMaxSubscribersPerProcess: integer(env, 'OVERSYNC_WATCH_MAX_PER_PROCESS', 1),
+    maxBodyBytes: integer(env, 'OVERSYNC_MAX_BODY_BYTES', 1024),
+    userLockTimeoutMs: integer(env, 'OVERSYNC_USER_LOCK_TIMEOUT_MS', 1),
+    retainedBundlesPerUser: integer(env, 'OVERSYNC_RETAINED_BUNDLES_PER_USER', 1),
+    poolMax: integer(env, 'OVERSYNC_DB_POOL_MAX_CONNS', 1, 10000) ?? 50,
+    sweepIntervalMs: integer(env, 'OVERSYNC_SWEEP_INTERVAL_MS', 1),
+    preparedStatements: flag(env, 'OVERSYNC_PREPARED_STATEMENTS'),
   };
+}
+
+/** The settings for a chosen database (tests pass their own env). */
+export function appConfigFromEnv(databaseUrl: string, env: Env = process.env): AppConfig {
+  return { ...validateEnvironment(env), databaseUrl };
+}
+
+/**
+ * Loads the environment through @nestjs/config (process.env plus an optional `.env` file, which
+ * never overrides the process's variables) and validates it; throws ConfigError on a bad value.
+ */
+export async function loadEnvironment(): Promise<AppEnvironment> {
+  let validated: AppEnvironment | undefined;
+  await ConfigModule.forRoot({
+    envFilePath: '.env',
+    validate: (raw) => {
+      validated = validateEnvironment(raw);
+      return raw;
+    },
+  });
+  return validated!;
 }

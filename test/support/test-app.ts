@@ -1,12 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
-import { AppModule } from '../../src/app.module.js';
 import { appConfigFromEnv, type AppConfig } from '../../src/config/app-config.js';
-import { setupSwagger } from '../../src/swagger.js';
+import { createReferenceApp } from '../../src/create-app.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
-import { answerClientErrorsWithEnvelope } from '@oversync/nestjs';
 
 export interface TestApp {
   readonly app: INestApplication;
@@ -30,9 +26,8 @@ export interface TestAppOptions {
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const db = options.db ?? (await createTestDatabase());
   const config = appConfigFromEnv(db.url, { JWT_SECRET: 'test-secret', OVERSYNC_TEST_ENDPOINTS: 'true', ...options.env });
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), { bodyParser: false, logger: ['error', 'warn'] });
-  setupSwagger(app);
-  answerClientErrorsWithEnvelope(app.getHttpServer());
+  // the reference app exactly as `npm start` builds it (body parser on, rawBody, CORS, docs)
+  const app = await createReferenceApp(config, ['error', 'warn']);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   const baseUrl = `http://127.0.0.1:${address.port}`;

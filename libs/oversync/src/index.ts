@@ -6,6 +6,7 @@ export { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from './oversync.constants.js';
 export type { RegisteredTableConfig, RegisteredTable } from './schema/registered-table.js';
 export { OversyncSchemaService } from './schema/oversync-schema.service.js';
 export { UnsupportedSchemaError } from './schema/unsupported-schema.error.js';
+export { oversyncSchemaStatements, oversyncSchemaSql, createOversyncSchemaMigration, type OversyncDdlTable } from './schema/schema-ddl.js';
 export { OversyncActorGuard, SOURCE_ID_HEADER } from './auth/oversync-actor.guard.js';
 export { Actor, type SyncActor } from './auth/sync-actor.js';
 export { OversyncError } from './errors/oversync.error.js';

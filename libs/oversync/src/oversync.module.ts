@@ -18,7 +18,7 @@ import { CapabilitiesService } from './health/capabilities.service.js';
 import { SyncStatusService } from './health/sync-status.service.js';
 import { SyncController } from './http/sync.controller.js';
 import { SyncxController } from './health/syncx.controller.js';
-import { SyncBodyMiddleware } from './http/sync-body.middleware.js';
+import { SyncBodyFirstLayer, SyncBodyMiddleware } from './http/sync-body.middleware.js';
 import { SyncFallbackController } from './http/sync-fallback.controller.js';
 import { SyncRoutingErrorLayer } from './http/sync-routing-error.layer.js';
 import { SnapshotController } from './snapshot/snapshot.controller.js';
@@ -29,6 +29,7 @@ import { WatchController } from './watch/watch.controller.js';
 import { WatchService } from './watch/watch.service.js';
 import { BundleChangeHub } from './watch/bundle-change-hub.js';
 import { BundleChangeListener } from './watch/bundle-change-listener.js';
+import { applyOpenApiDecorations } from './openapi/optional-swagger.js';
 
 /**
  * Turns the host's PostgreSQL tables into a go-oversync compatible sync server:
@@ -57,6 +58,8 @@ import { BundleChangeListener } from './watch/bundle-change-listener.js';
       useFactory: (options: OversyncModuleOptions) => options.guards ?? [],
       inject: [OVERSYNC_MODULE_OPTIONS],
     },
+    // OpenAPI metadata when the host has @nestjs/swagger (an optional peer); resolved before the host builds a document
+    { provide: 'OVERSYNC_OPENAPI', useFactory: () => applyOpenApiDecorations() },
     OversyncActorGuard,
     SyncLifecycle,
     OversyncSchemaService,
@@ -67,6 +70,7 @@ import { BundleChangeListener } from './watch/bundle-change-listener.js';
     CapabilitiesService,
     SyncStatusService,
     SyncBodyMiddleware,
+    SyncBodyFirstLayer,
     SyncRoutingErrorLayer,
     SnapshotSessionService,
     OversyncScopeService,

@@ -61,7 +61,11 @@ export interface OversyncModuleOptions {
   exposeStatusDetails?: boolean;
   /** `GET /syncx/health` (open) serves the status details too when true; default false: only healthy/unhealthy (§8.18). */
   exposeHealthDetails?: boolean;
-  /** Run bootstrap (schema, validation, triggers) on module init; default true. */
+  /**
+   * Run bootstrap (create/validate the `sync` schema, install triggers) on module init; default true.
+   * false: the host applied the DDL itself (oversyncSchemaSql / createOversyncSchemaMigration); the
+   * module then only verifies it, read-only, and fails start-up naming what is missing.
+   */
   bootstrap?: boolean;
   limits?: OversyncLimits;
   watch?: OversyncWatchOptions;

@@ -2,7 +2,9 @@ import { Controller, Get, Res, UseFilters, UseGuards, UseInterceptors } from '@n
 import { OversyncActorGuard } from '../auth/oversync-actor.guard.js';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
 import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '../openapi/optional-swagger.js';
+import { ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
+import { StatusResponseDto } from '../http/sync.dto.js';
 import type { Response } from 'express';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
 import { sendWire } from '../http/wire-reply.js';
@@ -22,15 +24,20 @@ export class SyncxController {
 
   @Get('status')
   @UseGuards(OversyncActorGuard)
-  @ApiBearerAuth()
-  @ApiOperation({ summary: 'Service status and counters' })
+  @ApiSyncAuthenticated()
+  @ApiOperation({ summary: 'Service status and counters (details only when the host sets exposeStatusDetails); authenticated like the sync routes' })
+  @ApiOkResponse({ type: StatusResponseDto })
+  @ApiSyncErrors({ 500: ['status_failed'] })
   @SyncEndpoint('status_failed', 'Failed to get service status')
   async status(@Res() res: Response): Promise<void> {
     sendWire(res, 200, (await this.statusService.status()).body);
   }
 
   @Get('health')
-  @ApiOperation({ summary: '200 when healthy, 503 otherwise' })
+  @ApiOperation({ summary: '200 when healthy, 503 otherwise; no auth; details only when the host sets exposeHealthDetails' })
+  @ApiOkResponse({ type: StatusResponseDto, description: 'healthy' })
+  @ApiResponse({ status: 503, type: StatusResponseDto, description: 'unhealthy (shutting down, or a retention floor ahead of its head): the same status body' })
+  @ApiSyncErrors({ 500: ['health_failed'] })
   @SyncEndpoint('health_failed', 'Failed to get health status')
   async health(@Res() res: Response): Promise<void> {
     const { healthy, body } = await this.statusService.health();

@@ -1,4 +1,5 @@
-import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
+import { Inject, Injectable, Logger, type NestMiddleware, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
 import { OVERSYNC_CONFIG } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
@@ -10,18 +11,61 @@ export interface RequestWithSyncBody {
   oversyncBodyError?: 'too_large' | 'aborted';
 }
 
+type SyncRequest = Request & RequestWithSyncBody & { rawBody?: Buffer; _body?: boolean };
+
+/** The module's POST routes (with or without a global prefix): the only requests whose bodies it reads. */
+const SYNC_POST_PATH = /(?:^|\/)sync\/(?:connect|push-sessions(?:\/[^/]+\/chunks)?|snapshot-sessions)\/?$/;
+
+/**
+ * Reads the unread body stream of a request up to `limit` bytes into `oversyncBody` (or sets
+ * `oversyncBodyError`), then calls `done`.
+ */
+function readStream(req: SyncRequest, limit: number, done: () => void): void {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > limit) {
+    req.oversyncBodyError = 'too_large';
+    req.resume();
+    return done();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    if (!req.oversyncBodyError) req.oversyncBody = Buffer.concat(chunks).toString('utf8');
+    done();
+  };
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > limit) {
+      req.oversyncBodyError = 'too_large';
+      chunks.length = 0;
+      return;
+    }
+    if (!req.oversyncBodyError) chunks.push(chunk);
+  });
+  req.on('end', finish);
+  req.on('error', () => {
+    req.oversyncBodyError = 'aborted';
+    finish();
+  });
+}
+
 /**
  * Reads the raw body of the module's POST routes itself, so parsing follows Go `encoding/json`
- * rules and errors get the protocol envelope. Works whatever the host's body parser does:
- * an unread stream is read here; `rawBody: true` hosts give the bytes; otherwise the parsed
- * `req.body` is re-serialised (numbers beyond 2^53 may then have lost precision).
+ * rules (64-bit integers exact) and errors get the protocol envelope, whatever the host's body
+ * parser does. On Express it reads them first (see SyncBodyFirstLayer), before the host's parser,
+ * which then skips them; the host's own routes are parsed as the host configured. Should the stream
+ * already be consumed: `rawBody: true` hosts give the bytes; otherwise the parsed `req.body` is
+ * re-serialised (numbers beyond 2^53 may then have lost precision).
  */
 @Injectable()
 export class SyncBodyMiddleware implements NestMiddleware {
   constructor(@Inject(OVERSYNC_CONFIG) private readonly config: OversyncConfig) {}
 
-  use(req: Request & RequestWithSyncBody & { rawBody?: Buffer; _body?: boolean }, _res: Response, next: NextFunction): void {
-    if (req.method !== 'POST') return next();
+  use(req: SyncRequest, _res: Response, next: NextFunction): void {
+    if (req.method !== 'POST' || req.oversyncBody !== undefined || req.oversyncBodyError) return next();
     const limit = this.config.maxRequestBodyBytes;
     if (Buffer.isBuffer(req.rawBody)) {
       if (req.rawBody.length > limit) req.oversyncBodyError = 'too_large';
@@ -34,34 +78,46 @@ export class SyncBodyMiddleware implements NestMiddleware {
         : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
       return next();
     }
-    const declared = Number(req.headers['content-length'] ?? '0');
-    if (declared > limit) {
-      req.oversyncBodyError = 'too_large';
-      req.resume();
-      return next();
+    readStream(req, limit, next);
+  }
+
+  /** The early reader: the module's POST bodies only; marks them parsed so that body-parser skips them. */
+  readFirst(req: SyncRequest, _res: Response, next: NextFunction): void {
+    if (req.method !== 'POST' || req._body || req.readableEnded || !SYNC_POST_PATH.test(req.path)) return next();
+    req._body = true; // body-parser's "already parsed" flag: the host's parsers leave this request alone
+    readStream(req, this.config.maxRequestBodyBytes, next);
+  }
+}
+
+interface ExpressRouterLike {
+  stack?: unknown[];
+}
+
+/**
+ * Puts SyncBodyMiddleware.readFirst at the front of the Express stack, ahead of the host's body
+ * parsers (Nest registers those before any module middleware), so the module's bodies are read by
+ * the module with its own limit whether the host's parser is on, off, or has `rawBody`. Other
+ * platforms keep the fallbacks of SyncBodyMiddleware.use.
+ */
+@Injectable()
+export class SyncBodyFirstLayer implements OnModuleInit {
+  private readonly logger = new Logger('OversyncModule');
+
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly body: SyncBodyMiddleware,
+  ) {}
+
+  onModuleInit(): void {
+    const adapter = this.adapterHost.httpAdapter;
+    if (!adapter || adapter.getType() !== 'express') return;
+    const router = (adapter.getInstance() as { router?: ExpressRouterLike }).router;
+    const stack = router?.stack;
+    if (!Array.isArray(stack)) {
+      this.logger.warn('Express router not found: sync bodies are read after the host body parser (rawBody recommended)');
+      return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      if (!req.oversyncBodyError) req.oversyncBody = Buffer.concat(chunks).toString('utf8');
-      next();
-    };
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.oversyncBodyError = 'too_large';
-        chunks.length = 0;
-        return;
-      }
-      if (!req.oversyncBodyError) chunks.push(chunk);
-    });
-    req.on('end', finish);
-    req.on('error', () => {
-      req.oversyncBodyError = 'aborted';
-      finish();
-    });
+    adapter.use(this.body.readFirst.bind(this.body));
+    stack.unshift(stack.pop());
   }
 }

@@ -1,5 +1,5 @@
 import { All, Controller, Req, Res, UseFilters } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiExcludeController } from '../openapi/optional-swagger.js';
 import type { Request, Response } from 'express';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
 import { sendWire } from './wire-reply.js';

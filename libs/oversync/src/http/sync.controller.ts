@@ -1,5 +1,6 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '../openapi/optional-swagger.js';
+import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import type { Response } from 'express';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
 import { badRequest } from '../errors/oversync.error.js';
@@ -17,13 +18,14 @@ import { bodyObject, parseInt64Param, queryValue, requestBody } from './request-
 import type { RequestWithSyncBody } from './sync-body.middleware.js';
 import { sendNoContent, sendWire } from './wire-reply.js';
 import { PUSH_ID } from './session-id.pipe.js';
-import { ConnectRequestDto, CreatePushSessionRequestDto, PushChunkRequestDto, ErrorResponseDto } from './sync.dto.js';
+import {
+  CapabilitiesResponseDto, CommittedBundleDto, CommittedBundleRowsResponseDto, ConnectRequestDto, ConnectResponseDto, CreatePushSessionRequestDto,
+  CreatePushSessionResponseDto, PullResponseDto, PushChunkRequestDto, PushChunkResponseDto,
+} from './sync.dto.js';
 
 /** Thin HTTP layer of /sync (spec §3): bind the request with Go rules, call the service, encode like Go. */
 @ApiTags('sync')
-@ApiBearerAuth()
-@ApiHeader({ name: 'Oversync-Source-ID', required: true, description: 'the device source id (UUID)' })
-@ApiResponse({ status: 401, description: 'not authenticated', type: ErrorResponseDto })
+@ApiSyncAuthenticated()
 @Controller('sync')
 @UseGuards(OversyncActorGuard)
 @UseFilters(OversyncExceptionFilter)
@@ -40,6 +42,8 @@ export class SyncController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Resolve first authority for the user scope' })
   @ApiBody({ type: ConnectRequestDto })
+  @ApiOkResponse({ type: ConnectResponseDto, description: 'how the device proceeds: pull, seed from local rows, start empty, or retry later' })
+  @ApiSyncErrors({ 400: ['invalid_request'], 413: ['request_too_large'], 500: ['connect_failed'] })
   @SyncEndpoint('connect_failed', 'Failed to resolve connect lifecycle')
   async connect(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
     const body = bodyObject(req, 'Failed to parse connect request');
@@ -52,6 +56,14 @@ export class SyncController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Create a push session (or learn that the tuple is already committed)' })
   @ApiBody({ type: CreatePushSessionRequestDto })
+  @ApiOkResponse({ type: CreatePushSessionResponseDto, description: 'a staging session, or `already_committed` with the bundle of this tuple' })
+  @ApiSyncErrors({
+    400: ['invalid_request', 'push_session_invalid'],
+    409: ['scope_uninitialized', 'scope_initializing', 'initialization_stale', 'source_sequence_out_of_order', 'source_sequence_changed', 'source_retired'],
+    410: ['initialization_expired'],
+    413: ['request_too_large'],
+    500: ['push_session_create_failed'],
+  })
   @SyncEndpoint('push_session_create_failed', 'Failed to create push session')
   async createPushSession(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
     const parse = 'Failed to parse push session request';
@@ -79,8 +91,18 @@ export class SyncController {
   @Post('push-sessions/:push_id/chunks')
   @HttpCode(200)
   @ApiOperation({ summary: 'Upload the next chunk of rows of a push session' })
-  @ApiParam({ name: 'push_id' })
+  @ApiParam({ name: 'push_id', format: 'uuid', description: 'the push_id answered by POST /sync/push-sessions' })
   @ApiBody({ type: PushChunkRequestDto })
+  @ApiOkResponse({ type: PushChunkResponseDto })
+  @ApiSyncErrors({
+    400: ['invalid_request', 'push_chunk_invalid'],
+    403: ['push_session_forbidden'],
+    404: ['push_session_not_found'],
+    409: ['push_chunk_out_of_order'],
+    410: ['push_session_expired'],
+    413: ['request_too_large'],
+    500: ['push_chunk_failed'],
+  })
   @SyncEndpoint('push_chunk_failed', 'Failed to upload push chunk')
   async uploadChunk(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
     const result = await this.pushSessions.uploadChunk(actor, pushId, requestBody(req));
@@ -89,9 +111,17 @@ export class SyncController {
 
   @Post('push-sessions/:push_id/commit')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Commit a fully staged push session into one bundle' })
-  @ApiParam({ name: 'push_id' })
-  @ApiResponse({ status: 409, description: 'push_conflict with a structured conflict, or a source sequencing error', type: ErrorResponseDto })
+  @ApiOperation({ summary: 'Commit a fully staged push session into one bundle', description: 'A `push_conflict` answer carries a `conflict` member with the server row; `source_retired` names the replacing source.' })
+  @ApiParam({ name: 'push_id', format: 'uuid', description: 'the push_id answered by POST /sync/push-sessions' })
+  @ApiOkResponse({ type: CommittedBundleDto, description: 'the committed bundle' })
+  @ApiSyncErrors({
+    400: ['push_commit_invalid'],
+    403: ['push_session_forbidden'],
+    404: ['push_session_not_found'],
+    409: ['push_conflict', 'source_sequence_out_of_order', 'source_sequence_changed', 'source_retired', 'scope_initializing', 'initialization_stale'],
+    410: ['push_session_expired', 'initialization_expired'],
+    500: ['push_session_commit_failed'],
+  })
   @SyncEndpoint('push_session_commit_failed', 'Failed to commit push session')
   async commit(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string, @Res() res: Response): Promise<void> {
     const b = await this.pushSessions.commit(actor, pushId);
@@ -100,7 +130,9 @@ export class SyncController {
 
   @Delete('push-sessions/:push_id')
   @ApiOperation({ summary: 'Abandon a push session' })
-  @ApiParam({ name: 'push_id' })
+  @ApiParam({ name: 'push_id', format: 'uuid', description: 'the push_id answered by POST /sync/push-sessions' })
+  @ApiNoContentResponse({ description: 'deleted (or already gone)' })
+  @ApiSyncErrors({ 403: ['push_session_forbidden'], 404: ['push_session_not_found'], 500: ['push_session_delete_failed'] })
   @SyncEndpoint('push_session_delete_failed', 'Failed to delete push session')
   async deletePushSession(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string, @Res() res: Response): Promise<void> {
     await this.pushSessions.delete(actor, pushId);
@@ -109,9 +141,16 @@ export class SyncController {
 
   @Get('committed-bundles/:bundle_seq/rows')
   @ApiOperation({ summary: 'Page through the authoritative rows of one committed bundle' })
-  @ApiParam({ name: 'bundle_seq' })
-  @ApiQuery({ name: 'after_row_ordinal', required: false })
-  @ApiQuery({ name: 'max_rows', required: false })
+  @ApiParam({ name: 'bundle_seq', schema: { type: 'integer', format: 'int64', minimum: 1 }, description: 'a bundle_seq of this user' })
+  @ApiInt64Query('after_row_ordinal', 'rows already received (default 0)', { minimum: 0 })
+  @ApiInt64Query('max_rows', 'page size (default and maximum: capabilities bundle_limits.*_committed_bundle_chunk)', { minimum: 1 })
+  @ApiOkResponse({ type: CommittedBundleRowsResponseDto })
+  @ApiSyncErrors({
+    400: ['committed_bundle_chunk_invalid'],
+    404: ['committed_bundle_not_found'],
+    409: ['history_pruned', 'scope_uninitialized', 'scope_initializing'],
+    500: ['committed_bundle_rows_failed'],
+  })
   @SyncEndpoint('committed_bundle_rows_failed', 'Failed to fetch committed bundle rows')
   async committedRows(
     @Actor() actor: SyncActor,
@@ -131,9 +170,11 @@ export class SyncController {
 
   @Get('pull')
   @ApiOperation({ summary: 'Pull committed bundles after a checkpoint, up to a stable sequence' })
-  @ApiQuery({ name: 'after_bundle_seq', required: false })
-  @ApiQuery({ name: 'max_bundles', required: false })
-  @ApiQuery({ name: 'target_bundle_seq', required: false })
+  @ApiInt64Query('after_bundle_seq', 'the device checkpoint: bundles after this one (default 0)', { minimum: 0 })
+  @ApiInt64Query('max_bundles', 'bundles per page (default 1000)', { minimum: 1, maximum: 5000 })
+  @ApiInt64Query('target_bundle_seq', 'the stable_bundle_seq of the first page while has_more (default 0 = current)', { minimum: 0 })
+  @ApiOkResponse({ type: PullResponseDto })
+  @ApiSyncErrors({ 400: ['invalid_request'], 409: ['history_pruned', 'scope_uninitialized', 'scope_initializing'], 500: ['pull_failed'] })
   @SyncEndpoint('pull_failed', 'Failed to process pull')
   async pull(@Actor() actor: SyncActor, @Query() query: Record<string, unknown>, @Res() res: Response): Promise<void> {
     const invalid = (message: string) => badRequest('invalid_request', message);
@@ -151,6 +192,8 @@ export class SyncController {
 
   @Get('capabilities')
   @ApiOperation({ summary: 'Protocol version, registered tables, features and limits' })
+  @ApiOkResponse({ type: CapabilitiesResponseDto })
+  @ApiSyncErrors({ 500: ['capabilities_failed'] })
   @SyncEndpoint('capabilities_failed', 'Failed to get capabilities')
   capabilitiesOf(@Actor() actor: SyncActor, @Res() res: Response): void {
     sendWire(res, 200, this.capabilities.capabilities(actor));

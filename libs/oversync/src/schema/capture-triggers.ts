@@ -13,6 +13,15 @@ export const OWNER_GUARD_TRIGGER = 'oversync_bundle_owner_guard';
 export const CAPTURE_TRIGGER = 'oversync_bundle_capture_row';
 export const TRUNCATE_GUARD_TRIGGER = 'oversync_bundle_truncate_guard';
 export const CAPTURE_INSERTED_TRIGGER = 'oversync_bundle_capture_inserted';
+export const REGISTERED_TABLE_TRIGGERS = [OWNER_GUARD_TRIGGER, CAPTURE_TRIGGER, CAPTURE_INSERTED_TRIGGER, TRUNCATE_GUARD_TRIGGER] as const;
+
+/** The trigger functions, replaced at every bootstrap (spec §8.13). */
+export const TRIGGER_FUNCTION_STATEMENTS: ReadonlyArray<[context: string, sql: string]> = [
+  ['replace sync.enforce_registered_row_owner()', OWNER_GUARD_FUNCTION_SQL],
+  ['replace sync.capture_registered_row_change()', CAPTURE_FUNCTION_SQL],
+  ['replace sync.capture_registered_rows_inserted()', CAPTURE_INSERTED_FUNCTION_SQL],
+  ['replace sync.refuse_registered_table_truncate()', TRUNCATE_GUARD_FUNCTION_SQL],
+];
 
 /**
  * Bootstrap step 4 (spec §2.1): one transaction under the bootstrap lock. Unlike the
@@ -29,10 +38,7 @@ export async function installCaptureTriggers(db: SyncDatabase, tables: readonly 
 async function installOnce(db: SyncDatabase, tables: readonly RegisteredTable[]): Promise<void> {
   await db.transaction(async (client) => {
     await execWithContext(client, 'acquire sync bootstrap lock for capture triggers', ACQUIRE_BOOTSTRAP_LOCK_SQL);
-    await execWithContext(client, 'replace sync.enforce_registered_row_owner()', OWNER_GUARD_FUNCTION_SQL);
-    await execWithContext(client, 'replace sync.capture_registered_row_change()', CAPTURE_FUNCTION_SQL);
-    await execWithContext(client, 'replace sync.capture_registered_rows_inserted()', CAPTURE_INSERTED_FUNCTION_SQL);
-    await execWithContext(client, 'replace sync.refuse_registered_table_truncate()', TRUNCATE_GUARD_FUNCTION_SQL);
+    for (const [context, sql] of TRIGGER_FUNCTION_STATEMENTS) await execWithContext(client, context, sql);
     for (const table of tables) await installTableTriggers(client, table);
   });
 }
@@ -66,9 +72,9 @@ async function triggersUpToDate(client: SyncClient, table: RegisteredTable, targ
   return rows.length === wanted.size && rows.every((row) => wanted.get(row.name) === row.shape);
 }
 
-async function installTableTriggers(client: SyncClient, table: RegisteredTable): Promise<void> {
+/** The statements that (re)install the four triggers of one registered table, with their error contexts. */
+export function tableTriggerStatements(table: Pick<RegisteredTable, 'schema' | 'table' | 'keyColumn' | 'keyKind' | 'tableId'>): Array<[context: string, sql: string]> {
   const target = `${quoteIdentifier(table.schema)}.${quoteIdentifier(table.table)}`;
-  if (await triggersUpToDate(client, table, target)) return;
   const captureArguments = [table.keyColumn, String(table.keyKind), String(table.tableId)].map(quoteLiteral).join(', ');
   const statements: Array<[context: string, sql: string]> = [
     ['drop capture trigger', `DROP TRIGGER IF EXISTS ${CAPTURE_TRIGGER} ON ${target}`],
@@ -97,13 +103,19 @@ async function installTableTriggers(client: SyncClient, table: RegisteredTable):
        FOR EACH STATEMENT EXECUTE FUNCTION sync.refuse_registered_table_truncate()`,
     ],
   ];
+  return statements;
+}
+
+async function installTableTriggers(client: SyncClient, table: RegisteredTable): Promise<void> {
+  if (await triggersUpToDate(client, table, `${quoteIdentifier(table.schema)}.${quoteIdentifier(table.table)}`)) return;
+  const statements = tableTriggerStatements(table);
   for (const [context, sql] of statements) await execWithContext(client, `${context} for ${table.name}`, sql);
 }
 
-function quoteIdentifier(name: string): string {
+export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-function quoteLiteral(value: string): string {
+export function quoteLiteral(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }

@@ -29,9 +29,14 @@ export async function validateExistingLayout(client: SyncClient, expected: reado
     });
   const { meta, catalog } = markers.rows[0];
   if (!meta && !catalog) {
-    if (!(await syncSchemaHasObjects(client))) return null;
+    const found = await syncSchemaObjects(client);
+    if (found.length === 0) return null;
+    // Unlike the reference ("drop and recreate"), never suggest dropping: the schema may hold someone's data.
     throw new UnsupportedSchemaError(
-      `existing sync schema uses unsupported layout; drop and recreate the sync schema for layout ${goQuote(SYNC_LAYOUT_NAME)}`,
+      `the database already has a schema named "sync" that is not Oversync's (no sync.meta or sync.table_catalog); it holds ` +
+        `${found.slice(0, 5).join(', ')}${found.length > 5 ? ` and ${found.length - 5} more` : ''}. Oversync keeps its tables in ` +
+        `the schema "sync" (layout ${goQuote(SYNC_LAYOUT_NAME)}) and changed nothing. Use a database without that schema, or move ` +
+        `those objects to another schema (ALTER TABLE/SEQUENCE/FUNCTION … SET SCHEMA …) if they are yours and not needed there`,
     );
   }
   if (!meta || !catalog) {
@@ -43,19 +48,21 @@ export async function validateExistingLayout(client: SyncClient, expected: reado
   return validateTableCatalog(client, expected);
 }
 
-async function syncSchemaHasObjects(client: SyncClient): Promise<boolean> {
+/** What the `sync` schema holds, as "sync.<name> (<kind>)", sorted; empty when nothing. */
+async function syncSchemaObjects(client: SyncClient): Promise<string[]> {
   const result = await client
-    .query<{ found: boolean }>(
-      `SELECT EXISTS (
-         SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'sync'
-         UNION ALL
-         SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'sync'
-       ) AS found`,
+    .query<{ object: string }>(
+      `SELECT 'sync.' || c.relname || ' (' || CASE c.relkind WHEN 'r' THEN 'table' WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view'
+                WHEN 'm' THEN 'materialized view' WHEN 'i' THEN 'index' WHEN 'p' THEN 'table' ELSE 'relation' END || ')' AS object
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'sync'
+       UNION ALL
+       SELECT 'sync.' || p.proname || '() (function)' FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'sync'
+       ORDER BY 1`,
     )
     .catch((error: unknown) => {
       throw withErrorContext('inspect sync schema objects', error);
     });
-  return result.rows[0].found;
+  return result.rows.map((row) => row.object);
 }
 
 async function validateMeta(client: SyncClient): Promise<void> {

@@ -3,6 +3,8 @@ import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import type { SyncDatabase } from '../database/sync-database.js';
 import { bootstrapSyncSchema } from './schema-bootstrap.js';
+import { verifySyncSchema } from './schema-verification.js';
+import type { RegisteredTable } from './registered-table.js';
 import { SyncCatalog } from './sync-catalog.js';
 
 /** Bootstraps the sync schema on module init and holds the registered-table catalog. */
@@ -18,18 +20,27 @@ export class OversyncSchemaService implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     if (this.config.bootstrap) await this.bootstrap();
+    else await this.verify();
   }
 
   /** Creates or validates the sync schema and (re)installs the triggers; idempotent. */
   async bootstrap(): Promise<SyncCatalog> {
-    const tables = await bootstrapSyncSchema(this.db, [...this.config.tables]);
+    return this.load(await bootstrapSyncSchema(this.db, [...this.config.tables]), 'sync schema ready');
+  }
+
+  /** `bootstrap: false`: checks that the host's migrations installed the sync schema; changes nothing. */
+  async verify(): Promise<SyncCatalog> {
+    return this.load(await verifySyncSchema(this.db, [...this.config.tables]), 'sync schema verified (bootstrap off)');
+  }
+
+  private async load(tables: RegisteredTable[], what: string): Promise<SyncCatalog> {
     const [privilege] = await this.db.query<{ allowed: boolean }>(
       `SELECT current_setting('is_superuser') = 'on'
               OR (current_setting('server_version_num')::int >= 150000
                   AND has_parameter_privilege(current_user, 'session_replication_role', 'SET')) AS allowed`,
     );
     this.current = new SyncCatalog(tables, privilege?.allowed === true);
-    this.logger.log(`sync schema ready: ${tables.length} registered table(s)`);
+    this.logger.log(`${what}: ${tables.length} registered table(s)`);
     return this.current;
   }
 

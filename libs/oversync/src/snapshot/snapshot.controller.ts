@@ -1,5 +1,6 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '../openapi/optional-swagger.js';
+import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import type { Response } from 'express';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
 import { OversyncActorGuard } from '../auth/oversync-actor.guard.js';
@@ -11,16 +12,13 @@ import { parseInt64Param, queryValue, requestBody } from '../http/request-bindin
 import type { RequestWithSyncBody } from '../http/sync-body.middleware.js';
 import { sendNoContent, sendWire } from '../http/wire-reply.js';
 import { SNAPSHOT_ID } from '../http/session-id.pipe.js';
-import { ErrorResponseDto } from '../http/sync.dto.js';
 import { SnapshotSessionService } from './snapshot-session.service.js';
 import { parseSnapshotSessionRequest } from './snapshot-request.parser.js';
 import { CreateSnapshotSessionRequestDto, SnapshotChunkResponseDto, SnapshotSessionResponseDto } from './snapshot.dto.js';
 
 /** Snapshot sessions over HTTP (spec §3.9–§3.11): bind with Go rules, call the service, encode like Go. */
 @ApiTags('sync')
-@ApiBearerAuth()
-@ApiHeader({ name: 'Oversync-Source-ID', required: true, description: 'the device source id (UUID)' })
-@ApiResponse({ status: 401, description: 'not authenticated', type: ErrorResponseDto })
+@ApiSyncAuthenticated()
 @Controller('sync/snapshot-sessions')
 @UseGuards(OversyncActorGuard)
 @UseFilters(OversyncExceptionFilter)
@@ -33,7 +31,12 @@ export class SnapshotController {
   @ApiOperation({ summary: 'Freeze the user\'s current rows into a snapshot session (optionally rotating the source)' })
   @ApiBody({ type: CreateSnapshotSessionRequestDto, required: false })
   @ApiOkResponse({ type: SnapshotSessionResponseDto })
-  @ApiResponse({ status: 409, description: 'scope not initialized, source_retired or source_replacement_invalid', type: ErrorResponseDto })
+  @ApiSyncErrors({
+    400: ['snapshot_session_invalid'],
+    409: ['scope_uninitialized', 'scope_initializing', 'source_retired', 'source_replacement_invalid'],
+    413: ['snapshot_session_too_large', 'request_too_large'],
+    500: ['snapshot_session_create_failed'],
+  })
   @SyncEndpoint('snapshot_session_create_failed', 'Failed to create snapshot session')
   async create(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
     const replacement = parseSnapshotSessionRequest(requestBody(req));
@@ -49,10 +52,17 @@ export class SnapshotController {
 
   @Get(':snapshot_id')
   @ApiOperation({ summary: 'Page through a snapshot session by row ordinal' })
-  @ApiParam({ name: 'snapshot_id' })
-  @ApiQuery({ name: 'after_row_ordinal', required: false, description: 'rows already received (default 0)' })
-  @ApiQuery({ name: 'max_rows', required: false })
+  @ApiParam({ name: 'snapshot_id', format: 'uuid', description: 'the snapshot_id answered by POST /sync/snapshot-sessions' })
+  @ApiInt64Query('after_row_ordinal', 'rows already received (default 0)', { minimum: 0 })
+  @ApiInt64Query('max_rows', 'page size (default and maximum: capabilities bundle_limits.*_snapshot_chunk)', { minimum: 1 })
   @ApiOkResponse({ type: SnapshotChunkResponseDto })
+  @ApiSyncErrors({
+    400: ['snapshot_chunk_invalid'],
+    403: ['snapshot_session_forbidden'],
+    404: ['snapshot_session_not_found'],
+    410: ['snapshot_session_expired'],
+    500: ['snapshot_chunk_failed'],
+  })
   @SyncEndpoint('snapshot_chunk_failed', 'Failed to get snapshot chunk')
   async chunk(@Actor() actor: SyncActor, @Param('snapshot_id', SNAPSHOT_ID) snapshotId: string, @Query() query: Record<string, unknown>, @Res() res: Response): Promise<void> {
     const invalid = (message: string) => badRequest('snapshot_chunk_invalid', message);
@@ -66,7 +76,9 @@ export class SnapshotController {
 
   @Delete(':snapshot_id')
   @ApiOperation({ summary: 'Delete a snapshot session' })
-  @ApiParam({ name: 'snapshot_id' })
+  @ApiParam({ name: 'snapshot_id', format: 'uuid', description: 'the snapshot_id answered by POST /sync/snapshot-sessions' })
+  @ApiNoContentResponse({ description: 'deleted (or already gone)' })
+  @ApiSyncErrors({ 403: ['snapshot_session_forbidden'], 404: ['snapshot_session_not_found'], 500: ['snapshot_session_delete_failed'] })
   @SyncEndpoint('snapshot_session_delete_failed', 'Failed to delete snapshot session')
   async delete(@Actor() actor: SyncActor, @Param('snapshot_id', SNAPSHOT_ID) snapshotId: string, @Res() res: Response): Promise<void> {
     await this.snapshots.delete(actor, snapshotId);

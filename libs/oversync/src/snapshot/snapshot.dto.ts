@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '../openapi/optional-swagger.js';
 import { SOURCE_REPLACEMENT_REASONS } from '@oversync/protocol';
 
 // Documentation of the snapshot wire bodies; binding follows Go rules in snapshot-request.parser.ts.

@@ -1,5 +1,6 @@
 import { Controller, Get, Query, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '../openapi/optional-swagger.js';
+import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import type { Request, Response } from 'express';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
 import { OversyncActorGuard } from '../auth/oversync-actor.guard.js';
@@ -8,7 +9,6 @@ import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
 import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
 import { parseInt64Param, queryValue } from '../http/request-binding.js';
-import { ErrorResponseDto } from '../http/sync.dto.js';
 import { BundleChangeStream } from './bundle-change-stream.js';
 import { WatchService } from './watch.service.js';
 
@@ -26,8 +26,7 @@ function checkpoint(value: unknown, name: string): bigint | null {
  * a checkpoint too (the larger of the two wins).
  */
 @ApiTags('sync')
-@ApiBearerAuth()
-@ApiHeader({ name: 'Oversync-Source-ID', required: true, description: 'the device source id (UUID)' })
+@ApiSyncAuthenticated()
 @Controller('sync')
 @UseGuards(OversyncActorGuard)
 @UseFilters(OversyncExceptionFilter)
@@ -37,14 +36,21 @@ export class WatchController {
 
   @Get('watch')
   @ApiOperation({ summary: 'Stream bundle change hints (SSE `event: bundle`) until the client disconnects' })
-  @ApiProduces('text/event-stream')
-  @ApiQuery({ name: 'after_bundle_seq', required: false, description: 'the client checkpoint; a newer committed bundle is announced at once' })
-  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'EventSource reconnect checkpoint (the `id:` of the last event)' })
-  @ApiResponse({ status: 200, description: 'text/event-stream of `event: bundle` frames and `: heartbeat` comments' })
-  @ApiResponse({ status: 403, description: 'bundle_change_watch_forbidden (host policy)', type: ErrorResponseDto })
-  @ApiResponse({ status: 409, description: 'scope_uninitialized / scope_initializing', type: ErrorResponseDto })
-  @ApiResponse({ status: 429, description: 'bundle_change_watch_user_limit: too many streams for this user', type: ErrorResponseDto })
-  @ApiResponse({ status: 503, description: 'bundle_change_watch_disabled, bundle_change_watch_capacity or service_unavailable', type: ErrorResponseDto })
+  @ApiInt64Query('after_bundle_seq', 'the client checkpoint; a newer committed bundle is announced at once (default 0)', { minimum: 0 })
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'EventSource reconnect checkpoint (the `id:` of the last event)', schema: { type: 'integer', format: 'int64', minimum: 0 } })
+  @ApiResponse({
+    status: 200,
+    description: 'text/event-stream of `event: bundle` frames (`data: {"bundle_seq":…}` then `id:` = bundle_seq) and `: heartbeat` comments',
+    content: { 'text/event-stream': { schema: { type: 'string', example: 'retry: 2000\n\nevent: bundle\ndata: {"bundle_seq":12,"source_id":"device-1","source_bundle_id":3}\nid: 12\n\n' } } },
+  })
+  @ApiSyncErrors({
+    400: ['invalid_request'],
+    403: ['bundle_change_watch_forbidden'],
+    409: ['scope_uninitialized', 'scope_initializing'],
+    429: ['bundle_change_watch_user_limit'],
+    500: ['bundle_change_watch_failed'],
+    503: ['bundle_change_watch_disabled', 'bundle_change_watch_capacity', 'service_unavailable'],
+  })
   @SyncEndpoint('bundle_change_watch_failed', 'Failed to subscribe bundle change watch')
   async watch(@Actor() actor: SyncActor, @Query() query: Record<string, unknown>, @Req() req: Request, @Res() res: Response): Promise<void> {
     const after = checkpoint(queryValue(query.after_bundle_seq), 'after_bundle_seq') ?? 0n;
