@@ -1,10 +1,12 @@
 import { Inject, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { json } from 'express';
 import { OversyncModule, WatchService } from '@oversync/nestjs';
 import { dataSourceOptions } from '../ormconfig.js';
 import { APP_CONFIG, type AppConfig } from './config/app-config.js';
 import { AuthModule } from './auth/auth.module.js';
 import { JwtAuthGuard } from './auth/jwt-auth.guard.js';
+import { DummySigninController } from './auth/dummy-signin.controller.js';
 import { businessTables } from './business/business-tables.js';
 import { TestEndpointsController } from './test-endpoints/test-endpoints.controller.js';
 import { FailureInjector } from './test-endpoints/failure-injector.js';
@@ -50,7 +52,9 @@ export class AppModule implements NestModule {
   ) {}
 
   configure(consumer: MiddlewareConsumer): void {
-    // The host's routes use Nest's own body parser (on, with rawBody: see create-app.ts).
+    // The host's routes use Nest's own body parser (on, with rawBody: see create-app.ts). Sign-in, like
+    // the reference, reads JSON whatever the Content-Type; a body it cannot read reaches JsonBodyErrorFilter.
+    consumer.apply(json({ limit: '1mb', type: () => true })).forRoutes(DummySigninController);
     if (this.config.testEndpoints) {
       consumer.apply(this.failures.use.bind(this.failures)).forRoutes('sync/*path');
     }

@@ -15,7 +15,9 @@ interface BodyParserError {
 @Catch()
 export class JsonBodyErrorFilter extends BaseExceptionFilter implements ExceptionFilter {
   override catch(error: unknown, host: ArgumentsHost): void {
-    const type = (error as BodyParserError | null)?.type;
+    // Nest's Express adapter wraps body-parser's errors in an HttpException; the parser's own error is its cause
+    const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
+    const type = (cause as BodyParserError | null)?.type;
     if (type !== 'entity.parse.failed' && type !== 'entity.too.large') return super.catch(error, host);
     const tooLarge = type === 'entity.too.large';
     const body = tooLarge ? { error: 'request_too_large', message: 'request body too large' } : { error: 'invalid_request', message: 'invalid JSON' };

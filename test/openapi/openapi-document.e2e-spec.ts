@@ -115,7 +115,8 @@ describe('OpenAPI document of the sync module', () => {
         expect({ route, header: op.parameters?.some((p) => p.name === 'Oversync-Source-ID' && p.required) }).toEqual({ route, header: true });
       }
     }
-    expect(sourceHeaders.length).toBe(routes.filter((r) => r.includes(' /sync/')).length);
+    // every /sync route and the authenticated /syncx/status carry the source header
+    expect(sourceHeaders.length).toBe(routes.filter((r) => r.includes(' /sync/') || r.endsWith(' /syncx/status')).length);
     expect(new Set(sourceHeaders.map((p) => JSON.stringify(p))).size).toBe(1);
     expect(sourceHeaders[0]!.description).toMatch(/opaque/);
     expect(sourceHeaders[0]!.description).not.toMatch(/\(UUID\)/);
