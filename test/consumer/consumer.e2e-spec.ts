@@ -127,8 +127,10 @@ describe.each(HOSTS)('a $kind host app ($name) using the packed packages', (host
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: host.name, private: true, type: host.kind }, null, 2));
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
       compilerOptions: {
-        target: 'ES2022', module: 'nodenext', moduleResolution: 'nodenext', rootDir: 'src', outDir: 'dist', strict: true,
-        strictPropertyInitialization: false, experimentalDecorators: true, emitDecoratorMetadata: true, skipLibCheck: true, types: ['node'],
+        // CommonJS: what the Nest CLI scaffolded for years ("module": "commonjs"); ESM: NodeNext
+        ...(host.kind === 'commonjs' ? { target: 'ES2021', module: 'commonjs' } : { target: 'ES2022', module: 'nodenext', moduleResolution: 'nodenext' }),
+        rootDir: 'src', outDir: 'dist', strict: true, strictPropertyInitialization: false,
+        experimentalDecorators: true, emitDecoratorMetadata: true, skipLibCheck: true, types: ['node'],
       },
       include: ['src'],
     }, null, 2));
