@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { Logger as JsonLogger } from 'nestjs-pino';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
 import { appConfigFromEnv } from './config/app-config.js';
@@ -11,7 +12,8 @@ async function main(): Promise<void> {
   const logger = new Logger('Main');
   const database = await resolveDatabase(logger);
   const config = appConfigFromEnv(database.url);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), { bodyParser: false });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), { bodyParser: false, bufferLogs: true });
+  app.useLogger(app.get(JsonLogger));
   app.enableShutdownHooks();
   app.enableCors({ origin: '*', allowedHeaders: ['Authorization', 'Content-Type', 'Oversync-Source-ID'], methods: ['GET', 'POST', 'DELETE', 'OPTIONS'], maxAge: 600 });
   setupSwagger(app);

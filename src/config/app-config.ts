@@ -21,6 +21,15 @@ export interface AppConfig {
   userLockTimeoutMs?: number;
   /** bundles of history kept per user (default 10000); older ones are pruned */
   retainedBundlesPerUser?: number;
+  /** Prometheus metrics of the sync module on prom-client's global registry, served at GET /metrics */
+  metrics: boolean;
+  /** OpenTelemetry spans of sync operations (recorded only when an SDK is registered) */
+  tracing: boolean;
+  /** the module's structured line per sync request, and per-stage timings of push chunk and commit */
+  logRequests: boolean;
+  logStageTimings: boolean;
+  /** pino level of the JSON logs */
+  logLevel: string;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -44,5 +53,10 @@ export function appConfigFromEnv(databaseUrl: string, env: NodeJS.ProcessEnv = p
     maxBodyBytes: env.OVERSYNC_MAX_BODY_BYTES ? Number(env.OVERSYNC_MAX_BODY_BYTES) : undefined,
     userLockTimeoutMs: env.OVERSYNC_USER_LOCK_TIMEOUT_MS ? Number(env.OVERSYNC_USER_LOCK_TIMEOUT_MS) : undefined,
     retainedBundlesPerUser: env.OVERSYNC_RETAINED_BUNDLES_PER_USER ? Number(env.OVERSYNC_RETAINED_BUNDLES_PER_USER) : undefined,
+    metrics: flag(env.OVERSYNC_METRICS) ?? true,
+    tracing: flag(env.OVERSYNC_TRACING) ?? true,
+    logRequests: flag(env.OVERSYNC_LOG_REQUESTS) ?? true,
+    logStageTimings: flag(env.OVERSYNC_LOG_STAGE_TIMINGS) ?? false,
+    logLevel: env.LOG_LEVEL?.trim() || 'info',
   };
 }

@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import type { OversyncModuleOptions, WatchPolicy } from './oversync.options.js';
 import type { RegisteredTableConfig } from './schema/registered-table.js';
 
@@ -29,6 +30,10 @@ export interface OversyncConfig {
   readonly uploadLockTimeoutMs: number;
   readonly sweepIntervalMs: number;
   readonly watchPolicy?: WatchPolicy;
+  readonly exposeHealthDetails: boolean;
+  readonly metrics: { readonly enabled: boolean; readonly registry?: Registry; readonly prefix: string };
+  readonly tracing: { readonly enabled: boolean };
+  readonly logging: { readonly requests: boolean; readonly stageTimings: boolean };
   readonly watch: {
     readonly enabled: boolean;
     readonly notifyChannel: string;
@@ -105,6 +110,10 @@ export function resolveOversyncConfig(options: OversyncModuleOptions): OversyncC
     uploadLockTimeoutMs: count('limits.uploadLockTimeoutMs', limits.uploadLockTimeoutMs, 0),
     sweepIntervalMs: count('limits.sweepIntervalMs', limits.sweepIntervalMs, 60_000),
     watchPolicy: watch.allowed,
+    exposeHealthDetails: options.exposeHealthDetails ?? false,
+    metrics: { enabled: options.metrics?.enabled ?? false, registry: options.metrics?.registry, prefix: options.metrics?.prefix ?? 'oversync_' },
+    tracing: { enabled: options.tracing?.enabled ?? false },
+    logging: { requests: options.logging?.requests ?? false, stageTimings: options.logging?.stageTimings ?? false },
     watch: {
       enabled: watch.enabled ?? false,
       notifyChannel: channel,

@@ -6,6 +6,7 @@ import type { Response } from 'express';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
 import { sendWire } from '../http/wire-reply.js';
 import { SyncStatusService } from './sync-status.service.js';
+import { OversyncHealthService } from './oversync-health.service.js';
 
 /** Unauthenticated service status (spec §3.13); details only when the host allows (§8.18). */
 @ApiTags('syncx')
@@ -13,7 +14,10 @@ import { SyncStatusService } from './sync-status.service.js';
 @UseFilters(OversyncExceptionFilter)
 @UseInterceptors(SyncEndpointInterceptor)
 export class SyncxController {
-  constructor(private readonly statusService: SyncStatusService) {}
+  constructor(
+    private readonly statusService: SyncStatusService,
+    private readonly healthService: OversyncHealthService,
+  ) {}
 
   @Get('status')
   @ApiOperation({ summary: 'Service status and counters' })
@@ -23,10 +27,10 @@ export class SyncxController {
   }
 
   @Get('health')
-  @ApiOperation({ summary: '200 when healthy, 503 otherwise' })
+  @ApiOperation({ summary: '200 when running and bootstrapped, 503 otherwise; from process state only (no query)' })
   @SyncEndpoint('health_failed', 'Failed to get health status')
-  async health(@Res() res: Response): Promise<void> {
-    const { healthy, body } = await this.statusService.status();
-    sendWire(res, healthy ? 200 : 503, body);
+  health(@Res() res: Response): void {
+    const state = this.healthService.state();
+    sendWire(res, state.healthy ? 200 : 503, this.healthService.body(state));
   }
 }

@@ -13,6 +13,7 @@ import { keyStringOf, isSessionIdInput } from '../bundle/row-keys.js';
 import { OversyncScopeService } from '../scope/oversync-scope.service.js';
 import { compactValidGoJson, EncodedJson, quoteGoJsonString } from '@oversync/protocol';
 import type { GoJsonValue } from '@oversync/protocol';
+import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 import { materializeSnapshotRows, UnsyncedRowsError } from './snapshot-materializer.js';
 import { applySourceReplacement } from './source-replacement.js';
 import type { SourceReplacementRequest } from './snapshot-request.parser.js';
@@ -50,19 +51,21 @@ export class SnapshotSessionService {
     private readonly lifecycle: SyncLifecycle,
     private readonly schema: OversyncSchemaService,
     private readonly scopes: OversyncScopeService,
+    private readonly telemetry: OversyncTelemetry,
   ) {}
 
   create(actor: SyncActor, replacement: SourceReplacementRequest | null): Promise<SnapshotSession> {
     return this.lifecycle.run(async () => {
-      try {
-        return await this.materialize(actor, replacement, false);
-      } catch (error) {
+      const timer = this.telemetry.timer('snapshot_create');
+      const session = await this.materialize(actor, replacement, false).catch(async (error: unknown) => {
         if (!(error instanceof UnsyncedRowsError)) throw error;
         // Rows written outside sync would fail the snapshot forever in the reference (§8.10, §8.16): adopt, then retry once.
         const adopted = await this.scopes.adoptUnsyncedRows(actor.userId);
         this.logger.log(`adopted ${adopted.rows} business row(s) without sync state for user ${actor.userId} in ${adopted.bundles} bundle(s)`);
         return this.materialize(actor, replacement, true);
-      }
+      });
+      this.telemetry.snapshotCreated(Number(session.rowCount), timer.done());
+      return session;
     });
   }
 
