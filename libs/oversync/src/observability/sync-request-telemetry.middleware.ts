@@ -6,6 +6,7 @@ import type { RequestWithActor } from '../auth/sync-actor.js';
 import { OversyncTelemetry } from './oversync-telemetry.js';
 import { syncRouteTemplate } from './sync-route-template.js';
 
+const TRACKED = Symbol('oversync.requestTelemetry');
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
 /** The host's request id: pino-http's `req.id`, else a well-formed `X-Request-Id` header. */
@@ -31,6 +32,10 @@ export class SyncRequestTelemetryMiddleware implements NestMiddleware {
 
   use(req: Request, res: Response, next: NextFunction): void {
     if (!this.telemetry.metrics && !this.config.logging.requests) return next();
+    // mounted for each controller's routes: the fallback controller's wildcard matches every path again
+    const seen = req as Request & { [TRACKED]?: true };
+    if (seen[TRACKED]) return next();
+    seen[TRACKED] = true;
     const start = performance.now();
     let recorded = false;
     const record = () => {

@@ -1,0 +1,210 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import request from 'supertest';
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { BundleChangeListener, OversyncSessionSweeper } from '@oversync/nestjs';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { SyncHttp } from '../support/sync-http.js';
+import { SseStream } from '../support/sse.js';
+
+/** `name{labels} value` lines of a Prometheus text exposition, keyed by `name{labels}` as printed. */
+async function scrape(baseUrl: string): Promise<Map<string, number>> {
+  const res = await request(baseUrl).get('/metrics').expect(200);
+  expect(res.headers['content-type']).toContain('text/plain');
+  const samples = new Map<string, number>();
+  for (const line of res.text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return samples;
+}
+
+/** The sample of `name` whose labels include every one of `labels` (0 when absent). */
+function sample(samples: Map<string, number>, name: string, labels: Record<string, string> = {}): number {
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const [key, value] of samples) {
+    const brace = key.indexOf('{');
+    const metric = brace < 0 ? key : key.slice(0, brace);
+    if (metric !== name) continue;
+    const present = brace < 0 ? [] : key.slice(brace + 1, -1).split(',');
+    if (wanted.every((w) => present.includes(w))) return value;
+  }
+  return 0;
+}
+
+const post = (id: string, title: string, base = 0) => ({
+  schema: 'business', table: 'posts', key: { id }, op: base === 0 ? 'INSERT' : 'UPDATE', base_row_version: base,
+  payload: { id, title, content: 'c', author_id: null },
+});
+
+describe('observability: metrics, spans, health', () => {
+  const exporter = new InMemorySpanExporter();
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  let t: TestApp;
+  let admin: pg.Client;
+  let a1: SyncHttp;
+  let a2: SyncHttp;
+
+  beforeAll(async () => {
+    // what a host's OpenTelemetry SDK does at start: a context manager and a tracer provider
+    context.setGlobalContextManager(contextManager);
+    trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+    t = await startTestApp({ env: { OVERSYNC_RETAINED_BUNDLES_PER_USER: '1', OVERSYNC_USER_LOCK_TIMEOUT_MS: '300' } });
+    admin = new pg.Client({ connectionString: t.db.url });
+    await admin.connect();
+    const alice = await t.signIn('alice');
+    a1 = new SyncHttp(t.baseUrl, alice, 'alice-device-1');
+    a2 = new SyncHttp(t.baseUrl, alice, 'alice-device-2');
+  });
+
+  afterAll(async () => {
+    await admin.end();
+    await t.close();
+    trace.disable();
+    context.disable();
+  });
+
+  it('counts a scripted push, pull, snapshot, conflict, pruned pull, lock waits, sweep and watch event', async () => {
+    const before = await scrape(t.baseUrl);
+    const delta = async (name: string, labels: Record<string, string> = {}) => sample(await scrape(t.baseUrl), name, labels) - sample(before, name, labels);
+
+    await a1.connect(false);
+    const watch = await SseStream.open(`${t.baseUrl}/sync/watch?after_bundle_seq=0`, { Authorization: `Bearer ${a1.token}`, 'Oversync-Source-ID': 'alice-device-1' });
+    expect(watch.status).toBe(200);
+    expect(sample(await scrape(t.baseUrl), 'oversync_watch_subscribers')).toBe(1);
+    const p1 = randomUUID();
+    const p2 = randomUUID();
+    expect((await a1.push(1, [post(p1, 'one'), post(p2, 'two')])).status).toBe(200);
+    await watch.nextBundle();
+    expect((await a2.connect(false)).body).toEqual({ resolution: 'remote_authoritative' });
+    await a2.get('/sync/pull?after_bundle_seq=0').expect(200);
+    await a2.post('/sync/snapshot-sessions').expect(200);
+    // the same row inserted again by the other device: push_conflict on business.posts
+    const conflict = await a2.push(1, [post(p1, 'again')]);
+    expect(conflict.status).toBe(409);
+    expect(conflict.body.error).toBe('push_conflict');
+    // a second bundle moves the retained floor (1 bundle kept): a pull from 0 is history_pruned
+    expect((await a1.push(2, [post(p1, 'one v2', 1)])).status).toBe(200);
+    expect((await a2.get('/sync/pull?after_bundle_seq=0')).body.error).toBe('history_pruned');
+    // the user lock held elsewhere: one wait that gets it, one that times out (300 ms)
+    await admin.query(`SELECT pg_advisory_lock(hashtextextended('alice', 0))`);
+    const waited = a1.post('/sync/push-sessions', { source_bundle_id: 3, planned_row_count: 1 }).then((r) => r.status);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await admin.query(`SELECT pg_advisory_unlock(hashtextextended('alice', 0))`);
+    expect(await waited).toBe(200);
+    await admin.query(`SELECT pg_advisory_lock(hashtextextended('alice', 0))`);
+    expect((await a1.post('/sync/push-sessions', { source_bundle_id: 3, planned_row_count: 1 })).status).toBe(503);
+    await admin.query(`SELECT pg_advisory_unlock(hashtextextended('alice', 0))`);
+    await t.app.get(OversyncSessionSweeper).sweep();
+    await watch.close();
+
+    const commit = { route: '/sync/push-sessions/:id/commit' };
+    expect(await delta('oversync_requests_total', { ...commit, status: '200', error_code: '' })).toBe(2);
+    expect(await delta('oversync_requests_total', { ...commit, status: '409', error_code: 'push_conflict' })).toBe(1);
+    expect(await delta('oversync_requests_total', { route: '/sync/pull', status: '409', error_code: 'history_pruned' })).toBe(1);
+    expect(await delta('oversync_request_duration_seconds_count', { route: '/sync/pull', status: '200' })).toBe(1);
+    expect(await delta('oversync_request_duration_seconds_count', { route: '/sync/push-sessions', status: '503', error_code: 'service_unavailable' })).toBe(1);
+    expect(await delta('oversync_push_chunks_total')).toBe(3);
+    expect(await delta('oversync_push_rows_total')).toBe(4);
+    expect(await delta('oversync_push_bytes_total')).toBeGreaterThan(200);
+    expect(await delta('oversync_bundles_committed_total')).toBe(2);
+    expect(await delta('oversync_bundle_rows_committed_total')).toBe(3);
+    expect(await delta('oversync_push_commit_duration_seconds_count')).toBe(2);
+    expect(await delta('oversync_push_conflicts_total', { table: 'business.posts' })).toBe(1);
+    expect(await delta('oversync_pull_bundles_total')).toBe(1);
+    expect(await delta('oversync_pull_rows_total')).toBe(2);
+    expect(await delta('oversync_history_pruned_total')).toBe(1);
+    expect(await delta('oversync_snapshot_sessions_total')).toBe(1);
+    expect(await delta('oversync_snapshot_rows_total')).toBe(2);
+    expect(await delta('oversync_snapshot_duration_seconds_count')).toBe(1);
+    expect(await delta('oversync_watch_events_sent_total')).toBeGreaterThanOrEqual(1);
+    expect(await delta('oversync_user_lock_waits_total')).toBe(2);
+    expect(await delta('oversync_user_lock_timeouts_total')).toBe(1);
+    expect(await delta('oversync_sweeper_runs_total', { outcome: 'swept' })).toBe(1);
+    const now = await scrape(t.baseUrl);
+    expect(sample(now, 'oversync_db_pool_connections', { state: 'total' })).toBeGreaterThan(0);
+    expect(sample(now, 'oversync_watch_subscribers')).toBe(0);
+    // no user or source id in any label
+    expect([...now.keys()].some((key) => key.includes('alice'))).toBe(false);
+  });
+
+  it('records the span of one push commit with its stages as children', async () => {
+    exporter.reset();
+    const id = randomUUID();
+    const res = await a1.push(3, [post(id, 'traced')]);
+    expect(res.status).toBe(200);
+    const spans = exporter.getFinishedSpans();
+    const commit = spans.find((s) => s.name === 'oversync.push_session_commit');
+    expect(commit).toBeDefined();
+    expect(commit!.attributes['oversync.rows']).toBe(1);
+    expect(commit!.attributes['http.route']).toBe('/sync/push-sessions/:id/commit');
+    const traceId = commit!.spanContext().traceId;
+    const children = spans.filter((s: ReadableSpan) => s.parentSpanContext?.spanId === commit!.spanContext().spanId);
+    expect(children.every((s) => s.spanContext().traceId === traceId)).toBe(true);
+    expect(children.map((s) => s.name)).toEqual([
+      'oversync.lock', 'oversync.stage', 'oversync.conflicts', 'oversync.apply', 'oversync.capture', 'oversync.canonicalize',
+      'oversync.hash', 'oversync.finalize', 'oversync.retention', 'oversync.notify',
+    ]);
+    expect(children.find((s) => s.name === 'oversync.capture')!.attributes['oversync.rows']).toBe(1);
+    const chunk = spans.find((s) => s.name === 'oversync.push_chunk');
+    expect(chunk!.attributes['oversync.rows']).toBe(1);
+    expect(spans.filter((s) => s.parentSpanContext?.spanId === chunk!.spanContext().spanId).map((s) => s.name)).toEqual(['oversync.parse', 'oversync.lock', 'oversync.session', 'oversync.stage']);
+    expect(spans.some((s) => s.name === 'oversync.push_session_create')).toBe(true);
+    // a refusal carries its protocol code
+    exporter.reset();
+    await a1.get('/sync/pull?after_bundle_seq=0').expect(409);
+    const pruned = exporter.getFinishedSpans().find((s) => s.name === 'oversync.pull');
+    expect(pruned!.attributes['oversync.error_code']).toBe('history_pruned');
+  });
+
+  it('the terminus indicator goes down when the LISTEN connection is killed and up after it reconnects', async () => {
+    const ready = await request(t.baseUrl).get('/health/ready').expect(200);
+    expect(ready.body.info.oversync).toMatchObject({ status: 'up', database: 'up', bootstrapped: true, watch_listener: 'up' });
+    await request(t.baseUrl).get('/health/live').expect(200);
+    const listener = t.app.get(BundleChangeListener);
+    const pid = listener.backendPid;
+    expect(pid).toBeDefined();
+    await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+    let down: request.Response | undefined;
+    for (const deadline = Date.now() + 5000; Date.now() < deadline && !down;) {
+      const res = await request(t.baseUrl).get('/health/ready');
+      if (res.status === 503) down = res;
+    }
+    expect(down?.body.error.oversync).toMatchObject({ status: 'down', database: 'up', watch_listener: 'down' });
+    let up = false;
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && !up;) {
+      up = (await request(t.baseUrl).get('/health/ready')).status === 200;
+      if (!up) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(up).toBe(true);
+    expect(listener.backendPid).not.toBe(pid);
+  });
+
+  it('/syncx/health answers from process state: no scan of sync.bundle_log or sync.user_state', async () => {
+    // Table access statistics of the app's backends are flushed when those backends exit.
+    const flushAndRead = async () => {
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await admin.query('SELECT pg_stat_clear_snapshot()');
+      const { rows } = await admin.query<{ relname: string; scans: string }>(
+        `SELECT relname, (COALESCE(seq_scan, 0) + COALESCE(idx_scan, 0))::text AS scans FROM pg_stat_user_tables
+          WHERE schemaname = 'sync' AND relname IN ('bundle_log', 'user_state') ORDER BY relname`,
+      );
+      return Object.fromEntries(rows.map((r) => [r.relname, Number(r.scans)]));
+    };
+    const base = await flushAndRead();
+    for (let i = 0; i < 20; i++) {
+      const res = await request(t.baseUrl).get('/syncx/health').expect(200);
+      expect(res.body).toEqual({ status: 'healthy', version: 'v1' });
+    }
+    expect(await flushAndRead()).toEqual(base);
+    // the measurement can fail: /syncx/status does read those tables
+    await request(t.baseUrl).get('/syncx/status').expect(200);
+    const after = await flushAndRead();
+    expect(after.bundle_log).toBeGreaterThan(base.bundle_log!);
+  });
+});
