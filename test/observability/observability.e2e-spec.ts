@@ -1,11 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { Injectable, Module, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { register } from 'prom-client';
 import pg from 'pg';
 import request from 'supertest';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { BundleChangeListener, OversyncSessionSweeper } from '@oversync/nestjs';
+import { BundleChangeListener, OversyncModule, OversyncSessionSweeper, OversyncTelemetry, type OversyncModuleOptions } from '@oversync/nestjs';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { SyncHttp } from '../support/sync-http.js';
 import { SseStream } from '../support/sse.js';
@@ -206,5 +211,71 @@ describe('observability: metrics, spans, health', () => {
     await request(t.baseUrl).get('/syncx/status').expect(200);
     const after = await flushAndRead();
     expect(after.bundle_log).toBeGreaterThan(base.bundle_log!);
+  });
+});
+
+@Injectable()
+class HeaderUserGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const req = context.switchToHttp().getRequest<{ headers: Record<string, string>; user?: { sub: string } }>();
+    req.user = { sub: req.headers['x-user'] ?? '' };
+    return req.user.sub !== '';
+  }
+}
+
+describe('observability options in a host that is not the reference app', () => {
+  let db: TestDatabase;
+  const apps: INestApplication[] = [];
+
+  async function hostApp(options: Partial<OversyncModuleOptions>): Promise<INestApplication> {
+    @Module({
+      imports: [
+        TypeOrmModule.forRoot({ type: 'postgres', url: db.url }),
+        OversyncModule.forRoot({ tables: [{ table: 'notes', syncKeyColumns: ['id'] }], guards: [HeaderUserGuard], ...options }),
+      ],
+    })
+    class HostModule {}
+    const app = await NestFactory.create(HostModule, { logger: ['error'] });
+    await app.listen(0, '127.0.0.1');
+    apps.push(app);
+    return app;
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    await client.query(`CREATE TABLE public.notes (_sync_scope_id TEXT NOT NULL, id TEXT NOT NULL, body TEXT, PRIMARY KEY (_sync_scope_id, id))`);
+    await client.end();
+  });
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    await db.drop();
+  });
+
+  it('by default registers no metric, and the health body is status and version only', async () => {
+    const app = await hostApp({});
+    expect(app.get(OversyncTelemetry).registry).toBeUndefined();
+    // the reference app of the suite above closed: its metrics left prom-client's global registry with it
+    expect((await register.getMetricsAsJSON()).filter((m) => m.name.startsWith('oversync_'))).toEqual([]);
+    const res = await request(app.getHttpServer()).get('/syncx/health').expect(200);
+    expect(res.body).toEqual({ status: 'healthy', version: 'v1' });
+  });
+
+  it('metrics without a registry go to a registry of the module; health details on request', async () => {
+    const app = await hostApp({ metrics: { enabled: true, prefix: 'notes_sync_' }, exposeHealthDetails: true });
+    const server = app.getHttpServer();
+    await request(server).get('/sync/capabilities').set({ 'x-user': 'u1', 'oversync-source-id': 's1' }).expect(200);
+    await request(server).get('/sync/capabilities').set({ 'oversync-source-id': 's1' }).expect(401);
+    const registry = app.get(OversyncTelemetry).registry!;
+    expect(registry).not.toBe(register);
+    const text = await registry.metrics();
+    expect(text).toContain('notes_sync_requests_total{method="GET",route="/sync/capabilities",status="200",error_code=""} 1');
+    expect(text).toMatch(/notes_sync_requests_total\{method="GET",route="\/sync\/capabilities",status="401",error_code="authentication_failed"\} 1/);
+    expect(await register.getSingleMetricAsString('notes_sync_requests_total').catch(() => 'absent')).toBe('absent');
+    const health = await request(server).get('/syncx/health').expect(200);
+    expect(health.body).toEqual({
+      status: 'healthy', version: 'v1', lifecycle: 'running', accepting_operations: true, bootstrapped: true, watch_listener: 'disabled', inflight_operations: 0,
+    });
   });
 });

@@ -80,6 +80,8 @@ export function resolveOversyncConfig(options: OversyncModuleOptions): OversyncC
   if (typeof channel !== 'string' || channel === '' || Buffer.byteLength(channel) > 63 || channel.includes('\0')) {
     throw new OversyncOptionsError('watch.notifyChannel must be 1..63 bytes without NUL');
   }
+  const metricsPrefix = options.metrics?.prefix ?? 'oversync_';
+  if (typeof metricsPrefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(metricsPrefix)) throw new OversyncOptionsError('metrics.prefix must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)');
   const appName = options.appName ?? 'go-oversync-app';
   if (typeof appName !== 'string') throw new OversyncOptionsError('appName must be a string');
   const seconds = 1000;
@@ -111,7 +113,7 @@ export function resolveOversyncConfig(options: OversyncModuleOptions): OversyncC
     sweepIntervalMs: count('limits.sweepIntervalMs', limits.sweepIntervalMs, 60_000),
     watchPolicy: watch.allowed,
     exposeHealthDetails: options.exposeHealthDetails ?? false,
-    metrics: { enabled: options.metrics?.enabled ?? false, registry: options.metrics?.registry, prefix: options.metrics?.prefix ?? 'oversync_' },
+    metrics: { enabled: options.metrics?.enabled ?? false, registry: options.metrics?.registry, prefix: metricsPrefix },
     tracing: { enabled: options.tracing?.enabled ?? false },
     logging: { requests: options.logging?.requests ?? false, stageTimings: options.logging?.stageTimings ?? false },
     watch: {
