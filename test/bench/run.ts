@@ -5,13 +5,14 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { startBenchServer } from './bench-server.js';
 import { measureReferences } from './references.js';
+import { measureObservability } from './observability.js';
 import { SyncApi, userRows } from './sync-api.js';
 import { fmt, percentile, summarize, type Summary } from './stats.js';
 import { runDevice } from './device.js';
 import { SseStream, syncHeaders } from '../support/sse.js';
 
 const quick = process.argv.includes('--quick');
-// `--only bulk,hydration,watch,latency,load,references` runs just those phases (default: all).
+// `--only bulk,hydration,watch,latency,load,references,observability` runs just those phases (default: all).
 const onlyIndex = process.argv.indexOf('--only');
 const only = onlyIndex >= 0 ? (process.argv[onlyIndex + 1] ?? '').split(',') : null;
 const want = (phase: string) => only === null || only.includes(phase);
@@ -167,6 +168,16 @@ try {
     }));
     results.concurrency = { devices: 50, seconds, bundlesPerSec: bundles / seconds, errors, p95Ms: percentile(loadLatencies, 95), serverPeakRssMiB: server.peakRssMiB(), rssBefore };
     print(`50 users × 100-row push+pull for ${seconds} s: bundles/s, errors, p95 ms`, `${fmt(bundles / seconds, 1)}, ${errors}, ${fmt(percentile(loadLatencies, 95), 1)}`);
+  }
+
+  // the 1-row round trip with and without metrics + tracing (+ request logs), interleaved
+  if (want('observability')) {
+    const obs = await measureObservability(server.databaseUrl, quick ? { rounds: 4, perRound: 50 } : { rounds: 10, perRound: 100 });
+    results.observability = obs;
+    const ms = (v: 'off' | 'on' | 'onWithLogs') => `${fmt(obs.p50Ms[v], 2)} / ${fmt(obs.meanMs[v], 2)}`;
+    print(`1-row round trip p50 / mean (ms): observability off`, ms('off'));
+    print(`  metrics + tracing on (SDK, batch export)`, ms('on'), `overhead p50 ${fmt(obs.overheadPct.p50, 1)} %, mean ${fmt(obs.overheadPct.mean, 1)} %`);
+    print(`  metrics + tracing + request logs on`, ms('onWithLogs'), `overhead p50 ${fmt(obs.overheadPct.p50WithLogs, 1)} %, mean ${fmt(obs.overheadPct.meanWithLogs, 1)} %`);
   }
 
   // physical references on the same rows, in the same run
