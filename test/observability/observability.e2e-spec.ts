@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { Injectable, Module, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
+import { readFileSync } from 'node:fs';
+import { Injectable, Module, type CanActivate, type ExecutionContext, type INestApplication, type LoggerService, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { register } from 'prom-client';
@@ -137,6 +138,15 @@ describe('observability: metrics, spans, health', () => {
     expect([...now.keys()].some((key) => key.includes('alice'))).toBe(false);
   });
 
+  it('the Grafana dashboard queries only metrics the module exposes', async () => {
+    const res = await request(t.baseUrl).get('/metrics').expect(200);
+    const exposed = new Set([...res.text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => m[1]!));
+    const dashboard = readFileSync(new URL('../../libs/oversync/docs/grafana-dashboard.json', import.meta.url), 'utf8');
+    const used = new Set([...dashboard.matchAll(/oversync_[a-z_]+/g)].map((m) => m[0].replace(/_bucket$/, '')).filter((name) => name !== 'oversync_'));
+    expect(used.size).toBeGreaterThan(15);
+    expect([...used].filter((name) => !exposed.has(name))).toEqual([]);
+  });
+
   it('records the span of one push commit with its stages as children', async () => {
     exporter.reset();
     const id = randomUUID();
@@ -227,7 +237,7 @@ describe('observability options in a host that is not the reference app', () => 
   let db: TestDatabase;
   const apps: INestApplication[] = [];
 
-  async function hostApp(options: Partial<OversyncModuleOptions>): Promise<INestApplication> {
+  async function hostApp(options: Partial<OversyncModuleOptions>, logger: LoggerService | LogLevel[] = ['error']): Promise<INestApplication> {
     @Module({
       imports: [
         TypeOrmModule.forRoot({ type: 'postgres', url: db.url }),
@@ -235,7 +245,7 @@ describe('observability options in a host that is not the reference app', () => 
       ],
     })
     class HostModule {}
-    const app = await NestFactory.create(HostModule, { logger: ['error'] });
+    const app = await NestFactory.create(HostModule, { logger });
     await app.listen(0, '127.0.0.1');
     apps.push(app);
     return app;
@@ -277,5 +287,32 @@ describe('observability options in a host that is not the reference app', () => 
     expect(health.body).toEqual({
       status: 'healthy', version: 'v1', lifecycle: 'running', accepting_operations: true, bootstrapped: true, watch_listener: 'disabled', inflight_operations: 0,
     });
+  });
+
+  it('logs one structured line per request and stage timings, never tokens or payloads', async () => {
+    const lines: Array<{ message: unknown; context: unknown }> = [];
+    const capture = (message: unknown, ...rest: unknown[]) => lines.push({ message, context: rest[rest.length - 1] });
+    const logger: LoggerService = { log: capture, warn: capture, error: capture, debug: capture, verbose: capture };
+    const app = await hostApp({ logging: { requests: true, stageTimings: true } }, logger);
+    const server = app.getHttpServer();
+    const as = { 'x-user': 'u7', 'oversync-source-id': 's7', authorization: 'Bearer top-secret-token', 'x-request-id': 'req-42' };
+    await request(server).post('/sync/connect').set(as).send({ has_local_pending_rows: false }).expect(200);
+    const created = await request(server).post('/sync/push-sessions').set(as).send({ source_bundle_id: 1, planned_row_count: 1 }).expect(200);
+    await request(server).post(`/sync/push-sessions/${created.body.push_id}/chunks`).set(as)
+      .send({ start_row_ordinal: 0, rows: [{ schema: 'public', table: 'notes', key: { id: 'n-1' }, op: 'INSERT', base_row_version: 0, payload: { body: 'secret-payload-text' } }] }).expect(200);
+    await request(server).post(`/sync/push-sessions/${created.body.push_id}/commit`).set(as).expect(200);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const requests = lines.filter((l) => (l.message as { msg?: string }).msg === 'sync request').map((l) => l.message as Record<string, unknown>);
+    expect(requests).toContainEqual({
+      msg: 'sync request', request_id: 'req-42', user_id: 'u7', source_id: 's7', method: 'POST', route: '/sync/push-sessions/:id/commit',
+      status: 200, error_code: undefined, duration_ms: expect.any(Number),
+    });
+    expect(requests).toHaveLength(4);
+    const stages = lines.filter((l) => (l.message as { msg?: string }).msg === 'stage timings').map((l) => l.message as Record<string, unknown>);
+    expect(stages.find((s) => s.operation === 'push_commit')).toMatchObject({ lock_ms: expect.any(Number), apply_ms: expect.any(Number), finalize_ms: expect.any(Number), notify_ms: expect.any(Number) });
+    expect(stages.find((s) => s.operation === 'push_chunk')).toMatchObject({ parse_ms: expect.any(Number), stage_ms: expect.any(Number) });
+    const all = JSON.stringify(lines);
+    expect(all).not.toContain('top-secret-token');
+    expect(all).not.toContain('secret-payload-text');
   });
 });
