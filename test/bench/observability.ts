@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { startBenchServer, type BenchServer } from './bench-server.js';
 import { SyncApi, userRows } from './sync-api.js';
@@ -18,16 +19,25 @@ export interface ObservabilityResult {
   rounds: number;
   p50Ms: Record<Variant, number>;
   meanMs: Record<Variant, number>;
-  /** (on − off) / off of the p50 and of the mean, in % */
-  overheadPct: { p50: number; mean: number; p50WithLogs: number; meanWithLogs: number };
+  /** server process CPU time (user + system) per round trip, ms: far less sensitive to other load than wall time */
+  serverCpuMs: Record<Variant, number>;
+  /** (on − off) / off of the p50, of the mean and of the server CPU per round trip, in % */
+  overheadPct: { p50: number; mean: number; cpu: number; p50WithLogs: number; meanWithLogs: number; cpuWithLogs: number };
+}
+
+/** utime + stime of a process, ms (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /**
  * 1-row push on one device + pull on another, against servers that differ only in metrics, tracing
- * and request logs. Rounds are interleaved (off, on, on+logs, then reversed) so that load from other
- * processes on the machine hits every variant alike.
+ * and request logs. Round trips are interleaved one by one (rotating the order) so that load from
+ * other processes on the machine hits every variant alike.
  */
 export async function measureObservability(adminUrl: string, { rounds, perRound }: { rounds: number; perRound: number }): Promise<ObservabilityResult> {
+  const cpu = { off: 0, on: 0, onWithLogs: 0 } as Record<Variant, number>;
   const servers = new Map<Variant, { server: BenchServer; a: SyncApi; b: SyncApi; seq: number }>();
   const latencies = Object.fromEntries(Object.keys(VARIANTS).map((v) => [v, [] as number[]])) as Record<Variant, number[]>;
   try {
@@ -49,17 +59,18 @@ export async function measureObservability(adminUrl: string, { rounds, perRound 
     }
     const roundTrip = async (variant: Variant, record: boolean) => {
       const s = servers.get(variant)!;
+      const cpuBefore = cpuMs(s.server.pid);
       const t = performance.now();
       const pushed = await s.a.push(++s.seq, userRows(1));
       await s.b.call('GET', `/sync/pull?after_bundle_seq=${pushed.commit.bundle_seq - 1}`);
-      if (record) latencies[variant].push(performance.now() - t);
+      if (!record) return;
+      latencies[variant].push(performance.now() - t);
+      cpu[variant] += cpuMs(s.server.pid) - cpuBefore;
     };
     const order = Object.keys(VARIANTS) as Variant[];
     for (const variant of order) for (let i = 0; i < perRound; i++) await roundTrip(variant, false); // warm-up
-    for (let round = 0; round < rounds; round++) {
-      for (const variant of round % 2 === 0 ? order : [...order].reverse()) {
-        for (let i = 0; i < perRound; i++) await roundTrip(variant, true);
-      }
+    for (let i = 0; i < rounds * perRound; i++) {
+      for (let k = 0; k < order.length; k++) await roundTrip(order[(i + k) % order.length]!, true);
     }
   } finally {
     for (const { server } of servers.values()) await server.stop();
@@ -72,6 +83,10 @@ export async function measureObservability(adminUrl: string, { rounds, perRound 
     rounds,
     p50Ms: { off: p50('off'), on: p50('on'), onWithLogs: p50('onWithLogs') },
     meanMs: { off: mean('off'), on: mean('on'), onWithLogs: mean('onWithLogs') },
-    overheadPct: { p50: pct(p50('on'), p50('off')), mean: pct(mean('on'), mean('off')), p50WithLogs: pct(p50('onWithLogs'), p50('off')), meanWithLogs: pct(mean('onWithLogs'), mean('off')) },
+    serverCpuMs: { off: cpu.off / latencies.off.length, on: cpu.on / latencies.on.length, onWithLogs: cpu.onWithLogs / latencies.onWithLogs.length },
+    overheadPct: {
+      p50: pct(p50('on'), p50('off')), mean: pct(mean('on'), mean('off')), cpu: pct(cpu.on, cpu.off),
+      p50WithLogs: pct(p50('onWithLogs'), p50('off')), meanWithLogs: pct(mean('onWithLogs'), mean('off')), cpuWithLogs: pct(cpu.onWithLogs, cpu.off),
+    },
   };
 }

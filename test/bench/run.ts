@@ -174,10 +174,11 @@ try {
   if (want('observability')) {
     const obs = await measureObservability(server.databaseUrl, quick ? { rounds: 4, perRound: 50 } : { rounds: 10, perRound: 100 });
     results.observability = obs;
-    const ms = (v: 'off' | 'on' | 'onWithLogs') => `${fmt(obs.p50Ms[v], 2)} / ${fmt(obs.meanMs[v], 2)}`;
-    print(`1-row round trip p50 / mean (ms): observability off`, ms('off'));
-    print(`  metrics + tracing on (SDK, batch export)`, ms('on'), `overhead p50 ${fmt(obs.overheadPct.p50, 1)} %, mean ${fmt(obs.overheadPct.mean, 1)} %`);
-    print(`  metrics + tracing + request logs on`, ms('onWithLogs'), `overhead p50 ${fmt(obs.overheadPct.p50WithLogs, 1)} %, mean ${fmt(obs.overheadPct.meanWithLogs, 1)} %`);
+    const ms = (v: 'off' | 'on' | 'onWithLogs') => `${fmt(obs.p50Ms[v], 2)} / ${fmt(obs.meanMs[v], 2)} / ${fmt(obs.serverCpuMs[v], 2)}`;
+    const pcts = (p50: number, mean: number, cpu: number) => `overhead ${fmt(p50, 1)} / ${fmt(mean, 1)} / ${fmt(cpu, 1)} %`;
+    print(`1-row round trip p50 / mean / server CPU (ms): obs. off`, ms('off'));
+    print(`  metrics + tracing on (SDK, batch export)`, ms('on'), pcts(obs.overheadPct.p50, obs.overheadPct.mean, obs.overheadPct.cpu));
+    print(`  metrics + tracing + request logs on`, ms('onWithLogs'), pcts(obs.overheadPct.p50WithLogs, obs.overheadPct.meanWithLogs, obs.overheadPct.cpuWithLogs));
   }
 
   // physical references on the same rows, in the same run
