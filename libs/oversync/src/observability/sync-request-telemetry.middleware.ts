@@ -56,7 +56,8 @@ export class SyncRequestTelemetryMiddleware implements NestMiddleware {
     const errorCode = typeof code === 'string' ? code : '';
     const stream = String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
     this.telemetry.requestFinished({ method: req.method, route, status, errorCode, seconds, stream });
-    if (!this.config.logging.requests) return;
+    // load balancers probe health every second or so: counted, not logged
+    if (!this.config.logging.requests || route === '/syncx/health') return;
     const actor = (req as RequestWithActor).oversyncActor;
     this.logger.log({
       msg: 'sync request',
