@@ -55,18 +55,18 @@ export class SnapshotSessionService {
   ) {}
 
   create(actor: SyncActor, replacement: SourceReplacementRequest | null): Promise<SnapshotSession> {
+    const timer = this.telemetry.timer('snapshot_create');
     return this.lifecycle.run(async () => {
-      const timer = this.telemetry.timer('snapshot_create');
-      const session = await this.materialize(actor, replacement, false).catch(async (error: unknown) => {
+      try {
+        return await this.materialize(actor, replacement, false);
+      } catch (error) {
         if (!(error instanceof UnsyncedRowsError)) throw error;
         // Rows written outside sync would fail the snapshot forever in the reference (§8.10, §8.16): adopt, then retry once.
         const adopted = await this.scopes.adoptUnsyncedRows(actor.userId);
         this.logger.log(`adopted ${adopted.rows} business row(s) without sync state for user ${actor.userId} in ${adopted.bundles} bundle(s)`);
         return this.materialize(actor, replacement, true);
-      });
-      this.telemetry.snapshotCreated(Number(session.rowCount), timer.done());
-      return session;
-    });
+      }
+    }).then((session) => (this.telemetry.snapshotCreated(Number(session.rowCount), timer.done()), session));
   }
 
   private materialize(actor: SyncActor, replacement: SourceReplacementRequest | null, tolerateUnsynced: boolean): Promise<SnapshotSession> {
