@@ -11,6 +11,10 @@ import { businessTables } from './business/business-tables.js';
 import { TestEndpointsController } from './test-endpoints/test-endpoints.controller.js';
 import { FailureInjector } from './test-endpoints/failure-injector.js';
 import { WATCH_SUBSCRIBER_COUNT } from './test-endpoints/watch-subscriber-count.js';
+import { TerminusModule } from '@nestjs/terminus';
+import { HealthController } from './observability/health.controller.js';
+import { MetricsController } from './observability/metrics.controller.js';
+import { jsonLogging, oversyncObservability } from './observability/observability.js';
 
 /** The reference host: TypeORM on PostgreSQL, passport-jwt, and the sync module over the business tables. */
 @Module({})
@@ -20,6 +24,8 @@ export class AppModule implements NestModule {
       module: AppModule,
       imports: [
         TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl, config.poolMax)),
+        jsonLogging(config),
+        TerminusModule,
         AuthModule.register(config),
         OversyncModule.forRoot({
           tables: businessTables(config.businessSchema),
@@ -34,10 +40,11 @@ export class AppModule implements NestModule {
             maxSubscribersPerUser: config.watchMaxSubscribersPerUser,
             maxSubscribersPerProcess: config.watchMaxSubscribersPerProcess,
           },
+          ...oversyncObservability(config),
         }),
       ],
       // the reference example's test surface, never on by default
-      controllers: config.testEndpoints ? [TestEndpointsController] : [],
+      controllers: [HealthController, ...(config.metrics ? [MetricsController] : []), ...(config.testEndpoints ? [TestEndpointsController] : [])],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         FailureInjector,

@@ -1,6 +1,7 @@
 import type { LogLevel } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { answerClientErrorsWithEnvelope } from '@oversync/nestjs';
+import { Logger as JsonLogger } from 'nestjs-pino';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
@@ -14,7 +15,9 @@ import { setupSwagger } from './swagger.js';
  * platforms where it cannot (the bytes stay in `req.rawBody`).
  */
 export async function createReferenceApp(config: AppConfig, logger?: LogLevel[]): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), { rawBody: true, ...(logger ? { logger } : {}) });
+  // without explicit levels (npm start) everything Nest logs goes to the JSON logger (nestjs-pino)
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), { rawBody: true, ...(logger ? { logger } : { bufferLogs: true }) });
+  if (!logger) app.useLogger(app.get(JsonLogger));
   app.disable('x-powered-by');
   // errors of Node's HTTP parser (431, bad method, malformed framing) get the envelope too
   answerClientErrorsWithEnvelope(app.getHttpServer());

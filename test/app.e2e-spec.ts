@@ -38,6 +38,6 @@ describe('reference app: sign-in, auth, OpenAPI', () => {
 
   it('answers /syncx/health without auth, with no details by default', async () => {
     const res = await request(t.baseUrl).get('/syncx/health').expect(200);
-    expect(res.body).toEqual({ status: 'healthy' });
+    expect(res.body).toEqual({ status: 'healthy', version: 'v1' });
   });
 });

@@ -37,6 +37,15 @@ export interface AppConfig {
   preparedStatements?: boolean;
   /** connections of the app's PostgreSQL pool (OVERSYNC_DB_POOL_MAX_CONNS, default 50) */
   poolMax: number;
+  /** Prometheus metrics of the sync module on prom-client's global registry, served at GET /metrics */
+  metrics: boolean;
+  /** OpenTelemetry spans of sync operations (recorded only when an SDK is registered) */
+  tracing: boolean;
+  /** the module's structured line per sync request, and per-stage timings of push chunk and commit */
+  logRequests: boolean;
+  logStageTimings: boolean;
+  /** pino level of the JSON logs */
+  logLevel: string;
 }
 
 /** The environment before a database is chosen: everything but its URL (DATABASE_URL may be unset). */
@@ -127,6 +136,11 @@ export function validateEnvironment(env: Env): AppEnvironment {
     poolMax: integer(env, 'OVERSYNC_DB_POOL_MAX_CONNS', 1, 10000) ?? 50,
     sweepIntervalMs: integer(env, 'OVERSYNC_SWEEP_INTERVAL_MS', 1),
     preparedStatements: flag(env, 'OVERSYNC_PREPARED_STATEMENTS'),
+    metrics: flag(env, 'OVERSYNC_METRICS') ?? true,
+    tracing: flag(env, 'OVERSYNC_TRACING') ?? true,
+    logRequests: flag(env, 'OVERSYNC_LOG_REQUESTS') ?? true,
+    logStageTimings: flag(env, 'OVERSYNC_LOG_STAGE_TIMINGS') ?? false,
+    logLevel: text(env, 'LOG_LEVEL') ?? 'info',
   };
 }
 

@@ -14,10 +14,14 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-/** The reference server as its own process (as `npm start` runs it) on embedded PostgreSQL or DATABASE_URL. */
+/**
+ * The reference server as its own process (as `npm start` runs it) on embedded PostgreSQL or DATABASE_URL.
+ * `env` may switch features (`OVERSYNC_METRICS`, `OVERSYNC_TRACING`, `OVERSYNC_LOG_REQUESTS`, …), name the
+ * database (`DATABASE_URL`) and pass node flags (`BENCH_SERVER_NODE_ARGS`, e.g. an OpenTelemetry preload).
+ */
 export async function startBenchServer(env: Record<string, string> = {}): Promise<BenchServer> {
   let embedded: EmbeddedDatabase | undefined;
-  let databaseUrl = process.env.DATABASE_URL;
+  let databaseUrl = env.DATABASE_URL ?? process.env.DATABASE_URL;
   if (!databaseUrl) {
     embedded = await startEmbeddedPostgres({ dataDir: `.data/bench-${process.pid}`, ephemeral: true });
     databaseUrl = embedded.url;
@@ -47,7 +51,8 @@ const statusMiB = (pid: number, field: 'VmHWM' | 'VmRSS') => {
 
 async function spawnInstance(databaseUrl: string, env: Record<string, string>): Promise<BenchServer> {
   const port = await freePort();
-  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(' ') : [];
+  const nodeArgsText = env.BENCH_SERVER_NODE_ARGS ?? process.env.BENCH_SERVER_NODE_ARGS;
+  const nodeArgs = nodeArgsText ? nodeArgsText.split(' ') : [];
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'dist/src/main.js'], {
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', OVERSYNC_TEST_ENDPOINTS: 'true', ...env },
     stdio: ['ignore', process.env.BENCH_SERVER_LOG ? 'inherit' : 'ignore', 'inherit'],

@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { startBenchServer } from './bench-server.js';
 import { measureReferences } from './references.js';
+import { measureObservability } from './observability.js';
 import { SyncApi, userRows } from './sync-api.js';
 import { fmt, percentile, summarize, type Summary } from './stats.js';
 import { runDevice } from './device.js';
@@ -12,7 +13,7 @@ import { manyDevicesPhase } from './many-devices-phase.js';
 import { SseStream, syncHeaders } from '../support/sse.js';
 
 const quick = process.argv.includes('--quick');
-// `--only bulk,hydration,watch,latency,load,many-devices,references` runs just those phases (default: all).
+// `--only bulk,hydration,watch,latency,load,many-devices,references,observability` runs just those phases (default: all).
 const onlyIndex = process.argv.indexOf('--only');
 const only = onlyIndex >= 0 ? (process.argv[onlyIndex + 1] ?? '').split(',') : null;
 const want = (phase: string) => only === null || only.includes(phase);
@@ -172,6 +173,17 @@ try {
 
   // 4 processes × 12 users, writer + reader each, 5-row bundles: one instance, then three over the same database
   if (want('many-devices')) results.manyDevices = await manyDevicesPhase(server, quick, print);
+
+  // the 1-row round trip with and without metrics + tracing (+ request logs), interleaved
+  if (want('observability')) {
+    const obs = await measureObservability(server.databaseUrl, quick ? { rounds: 4, perRound: 50 } : { rounds: 10, perRound: 100 });
+    results.observability = obs;
+    const ms = (v: 'off' | 'on' | 'onWithLogs') => `${fmt(obs.p50Ms[v], 2)} / ${fmt(obs.meanMs[v], 2)} / ${fmt(obs.serverCpuMs[v], 2)}`;
+    const pcts = (p50: number, mean: number, cpu: number) => `overhead ${fmt(p50, 1)} / ${fmt(mean, 1)} / ${fmt(cpu, 1)} %`;
+    print(`1-row round trip p50 / mean / server CPU (ms): obs. off`, ms('off'));
+    print(`  metrics + tracing on (SDK, batch export)`, ms('on'), pcts(obs.overheadPct.p50, obs.overheadPct.mean, obs.overheadPct.cpu));
+    print(`  metrics + tracing + request logs on`, ms('onWithLogs'), pcts(obs.overheadPct.p50WithLogs, obs.overheadPct.meanWithLogs, obs.overheadPct.cpuWithLogs));
+  }
 
   // physical references on the same rows, in the same run
   if (want('references')) {

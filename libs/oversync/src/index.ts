@@ -26,3 +26,8 @@ export { OversyncSessionSweeper, type SweepResult } from './retention/session-sw
 /** The trimming the module applies to user and source ids (Go strings.TrimSpace), for hosts that resolve ids themselves. */
 export { goTrimSpace } from '@oversync/protocol';
 export { answerClientErrorsWithEnvelope } from './http/client-error-envelope.js';
+export { OversyncTelemetry } from './observability/oversync-telemetry.js';
+export { OversyncMetrics } from './observability/oversync-metrics.js';
+export { OversyncHealthService, type OversyncProcessHealth, type WatchListenerState } from './health/oversync-health.service.js';
+export { OversyncHealthIndicator, type OversyncHealthCheckOptions } from './health/oversync-health.indicator.js';
+export type { OversyncMetricsOptions, OversyncTracingOptions, OversyncLoggingOptions } from './oversync.options.js';

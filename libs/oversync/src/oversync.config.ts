@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import type { OversyncModuleOptions, WatchPolicy } from './oversync.options.js';
 import type { RegisteredTableConfig } from './schema/registered-table.js';
 
@@ -30,6 +31,9 @@ export interface OversyncConfig {
   readonly uploadLockTimeoutMs: number;
   readonly sweepIntervalMs: number;
   readonly watchPolicy?: WatchPolicy;
+  readonly metrics: { readonly enabled: boolean; readonly registry?: Registry; readonly prefix: string };
+  readonly tracing: { readonly enabled: boolean };
+  readonly logging: { readonly requests: boolean; readonly stageTimings: boolean };
   readonly watch: {
     readonly enabled: boolean;
     readonly notifyChannel: string;
@@ -76,6 +80,8 @@ export function resolveOversyncConfig(options: OversyncModuleOptions): OversyncC
   if (typeof channel !== 'string' || channel === '' || Buffer.byteLength(channel) > 63 || channel.includes('\0')) {
     throw new OversyncOptionsError('watch.notifyChannel must be 1..63 bytes without NUL');
   }
+  const metricsPrefix = options.metrics?.prefix ?? 'oversync_';
+  if (typeof metricsPrefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(metricsPrefix)) throw new OversyncOptionsError('metrics.prefix must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)');
   const appName = options.appName ?? 'go-oversync-app';
   if (typeof appName !== 'string') throw new OversyncOptionsError('appName must be a string');
   const seconds = 1000;
@@ -107,6 +113,9 @@ export function resolveOversyncConfig(options: OversyncModuleOptions): OversyncC
     uploadLockTimeoutMs: count('limits.uploadLockTimeoutMs', limits.uploadLockTimeoutMs, 0),
     sweepIntervalMs: count('limits.sweepIntervalMs', limits.sweepIntervalMs, 60_000),
     watchPolicy: watch.allowed,
+    metrics: { enabled: options.metrics?.enabled ?? false, registry: options.metrics?.registry, prefix: metricsPrefix },
+    tracing: { enabled: options.tracing?.enabled ?? false },
+    logging: { requests: options.logging?.requests ?? false, stageTimings: options.logging?.stageTimings ?? false },
     watch: {
       enabled: watch.enabled ?? false,
       notifyChannel: channel,

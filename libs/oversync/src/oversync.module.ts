@@ -30,6 +30,11 @@ import { WatchService } from './watch/watch.service.js';
 import { BundleChangeHub } from './watch/bundle-change-hub.js';
 import { BundleChangeListener } from './watch/bundle-change-listener.js';
 import { applyOpenApiDecorations } from './openapi/optional-swagger.js';
+import { HealthIndicatorService } from '@nestjs/terminus';
+import { OversyncTelemetry } from './observability/oversync-telemetry.js';
+import { SyncRequestTelemetryMiddleware } from './observability/sync-request-telemetry.middleware.js';
+import { OversyncHealthService } from './health/oversync-health.service.js';
+import { OversyncHealthIndicator } from './health/oversync-health.indicator.js';
 
 /**
  * Turns the host's PostgreSQL tables into a go-oversync compatible sync server:
@@ -78,11 +83,19 @@ import { applyOpenApiDecorations } from './openapi/optional-swagger.js';
     BundleChangeHub,
     BundleChangeListener,
     WatchService,
+    OversyncTelemetry,
+    SyncRequestTelemetryMiddleware,
+    OversyncHealthService,
+    // terminus' result builder has no dependencies: the indicator works without the host importing TerminusModule here
+    HealthIndicatorService,
+    OversyncHealthIndicator,
   ],
-  exports: [OVERSYNC_DATABASE, OversyncSchemaService, SyncLifecycle, CapabilitiesService, SyncStatusService, WatchService, BundleChangeListener, OversyncScopeService, OversyncSessionSweeper],
+  exports: [OversyncTelemetry, OversyncHealthService, OversyncHealthIndicator, OVERSYNC_DATABASE, OversyncSchemaService, SyncLifecycle, CapabilitiesService, SyncStatusService, WatchService, BundleChangeListener, OversyncScopeService, OversyncSessionSweeper],
 })
 export class OversyncModule extends ConfigurableOversyncModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
+    // Only the module's own routes; telemetry first, so requests refused while reading the body count too.
+    consumer.apply(SyncRequestTelemetryMiddleware).forRoutes(SyncController, SyncxController, WatchController, SnapshotController, SyncFallbackController);
     // Only the module's own routes: the body is read here so parsing and errors follow the protocol.
     consumer.apply(SyncBodyMiddleware).forRoutes(SyncController, SnapshotController);
   }

@@ -1,4 +1,5 @@
 import type { CanActivate, ExecutionContext, Type } from '@nestjs/common';
+import type { Registry } from 'prom-client';
 import type { RegisteredTableConfig } from './schema/registered-table.js';
 
 /** Who is calling: the host's authenticated user. Returns the user id, or undefined when unknown. */
@@ -46,6 +47,28 @@ export interface OversyncWatchOptions {
   maxSubscribersPerProcess?: number;
 }
 
+/** Prometheus metrics (prom-client). Off unless `enabled`. */
+export interface OversyncMetricsOptions {
+  enabled?: boolean;
+  /** the host's registry (e.g. prom-client's global `register`); default: a registry owned by the module, see `OversyncTelemetry.registry` */
+  registry?: Registry;
+  /** metric name prefix, default `oversync_` */
+  prefix?: string;
+}
+
+/** OpenTelemetry spans through `@opentelemetry/api`; a no-op until the host registers an SDK. Off unless `enabled`. */
+export interface OversyncTracingOptions {
+  enabled?: boolean;
+}
+
+/** What the module logs through Nest's Logger (never tokens or payloads). */
+export interface OversyncLoggingOptions {
+  /** one structured line per sync request: request id, user id, source id, route, status, error code, duration (default false) */
+  requests?: boolean;
+  /** per-stage timings of push chunk and commit as structured fields (default false) */
+  stageTimings?: boolean;
+}
+
 export interface OversyncModuleOptions {
   /** The registered tables: `{ schema, table, syncKeyColumns }`. */
   tables: RegisteredTableConfig[];
@@ -59,7 +82,7 @@ export interface OversyncModuleOptions {
   guards?: Array<Type<CanActivate> | CanActivate>;
   /** `GET /syncx/status` (authenticated like the sync routes) serves details only when true (spec §8.18); default true. */
   exposeStatusDetails?: boolean;
-  /** `GET /syncx/health` (open) serves the status details too when true; default false: only healthy/unhealthy (§8.18). */
+  /** `GET /syncx/health` (open) names its checks (lifecycle, bootstrap, watch listener) only when true; default false: only healthy/unhealthy (§8.18). */
   exposeHealthDetails?: boolean;
   /**
    * Run bootstrap (create/validate the `sync` schema, install triggers) on module init; default true.
@@ -75,4 +98,7 @@ export interface OversyncModuleOptions {
    * with `max_prepared_statements = 0` (see docs/scale-out.md).
    */
   preparedStatements?: boolean;
+  metrics?: OversyncMetricsOptions;
+  tracing?: OversyncTracingOptions;
+  logging?: OversyncLoggingOptions;
 }

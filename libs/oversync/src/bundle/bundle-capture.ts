@@ -92,7 +92,7 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
   // (jsonb output never holds a raw newline, so lines split safely), with the user's next bundle_seq.
   const { rows: staged } = await client.query<{ lines: string | null; next_seq: string }>(TAKE_STAGE([userPk]));
   const stage = parseStageLines(staged[0]?.lines ?? null);
-  options.timer?.mark('read_stage');
+  options.timer?.mark('capture', { 'oversync.rows': stage.length });
   if (stage.length === 0) return null;
   const net = new Map<string, NetRow>();
   for (const row of stage) {
@@ -116,7 +116,7 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
     output.push({ tableId: row.tableId, keyBytes: row.keyBytes, opCode: row.firstOp === 1 ? 1 : 2, payloadWire: payload.wire, payloadHashed: payload.hashed });
   }
   if (output.length === 0) return null;
-  options.timer?.mark('normalize_canonicalize');
+  options.timer?.mark('canonicalize');
   const bundleSeq = staged[0]!.next_seq;
   const hashInput = canonicalBundleRows(catalog, bundleSeq, output);
   const hashBytes = createHash('sha256').update(hashInput, 'utf8').digest();
@@ -171,7 +171,7 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
     ],
   );
   if (trusted) await client.query('SET LOCAL session_replication_role = origin');
-  options.timer?.mark('row_state');
+  options.timer?.mark('finalize', { 'oversync.rows': output.length });
   return bundle;
 }
 

@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import pg from 'pg';
 import { OversyncError } from '../errors/oversync.error.js';
 import { runInTransaction, runRetryable, sqlState, type SyncClient, type SyncDatabase, type TransactionOptions } from './sync-database.js';
@@ -13,17 +14,26 @@ export function userLockSql(userId: string): string {
   return `SELECT pg_try_advisory_xact_lock(hashtextextended(${pg.escapeLiteral(userId)}, 0)) AS locked`;
 }
 
+/** Diagnostics channel of user lock waits (`OversyncTelemetry` counts them; nothing is published without a subscriber). */
+export const USER_LOCK_CHANNEL = 'oversync:user-lock';
+export interface UserLockEvent {
+  outcome: 'waited' | 'timed_out';
+}
+const userLockEvents = channel(USER_LOCK_CHANNEL);
+
 /**
  * Waits for the user lock when the try in `userLockSql` failed, bounded by `timeoutMs`: the caller
  * gets a retryable 503 instead of queueing forever (§8.15).
  */
 export async function waitForUserLock(client: SyncClient, userId: string, timeoutMs: number): Promise<void> {
+  if (userLockEvents.hasSubscribers) userLockEvents.publish({ outcome: 'waited' } satisfies UserLockEvent);
   try {
     await client.query(`SET LOCAL lock_timeout = '${Math.max(1, Math.floor(timeoutMs))}ms'`);
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [userId]);
     await client.query('SET LOCAL lock_timeout TO DEFAULT');
   } catch (error) {
     if (sqlState(error) === '55P03') {
+      if (userLockEvents.hasSubscribers) userLockEvents.publish({ outcome: 'timed_out' } satisfies UserLockEvent);
       throw new OversyncError('service_unavailable', 503, 'another sync operation of this user is still running; retry later');
     }
     throw error;

@@ -1,6 +1,7 @@
 import { HttpException, Injectable, Logger, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { catchError, type Observable, throwError } from 'rxjs';
+import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 import { isConnectionError } from '../database/sync-database.js';
 import { OversyncError } from './oversync.error.js';
 import { SYNC_ENDPOINT, type SyncEndpointFailure } from './sync-endpoint.decorator.js';
@@ -13,11 +14,15 @@ import { SYNC_ENDPOINT, type SyncEndpointFailure } from './sync-endpoint.decorat
 export class SyncEndpointInterceptor implements NestInterceptor {
   private readonly logger = new Logger('Oversync');
 
-  constructor(private readonly reflector: Reflector) {}
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly telemetry: OversyncTelemetry,
+  ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const failure = this.reflector.get<SyncEndpointFailure | undefined>(SYNC_ENDPOINT, context.getHandler());
-    return next.handle().pipe(
+    // the operation's span (with tracing on) is active while the handler runs: stages nest under it
+    return this.telemetry.traceOperation(context, failure?.code.replace(/_failed$/, '') ?? context.getHandler().name, () => next.handle()).pipe(
       catchError((error: unknown) => {
         if (error instanceof OversyncError || error instanceof HttpException) return throwError(() => error);
         if (isConnectionError(error)) {

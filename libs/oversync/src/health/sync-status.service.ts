@@ -21,18 +21,6 @@ export class SyncStatusService {
     private readonly capabilities: CapabilitiesService,
   ) {}
 
-  /** `/syncx/health`: only `{"status":"healthy"|"unhealthy"}` unless the host opts into details. */
-  async health(): Promise<{ healthy: boolean; body: GoJsonValue }> {
-    if (this.config.exposeHealthDetails) return this.status();
-    const healthy = this.lifecycle.state === 'running' && (await this.floorAheadCount()) === 0n;
-    return { healthy, body: { status: healthy ? 'healthy' : 'unhealthy' } };
-  }
-
-  private async floorAheadCount(): Promise<bigint> {
-    const [row] = await this.db.query<{ n: string }>('SELECT COUNT(*) AS n FROM sync.user_state WHERE retained_bundle_floor > next_bundle_seq - 1');
-    return BigInt(row?.n ?? '0');
-  }
-
   async status(): Promise<{ healthy: boolean; body: GoJsonValue }> {
     const [m] = await this.db.query<Record<string, string>>(
       `SELECT

@@ -9,6 +9,7 @@ import type { Response } from 'express';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
 import { sendWire } from '../http/wire-reply.js';
 import { SyncStatusService } from './sync-status.service.js';
+import { OversyncHealthService } from './oversync-health.service.js';
 
 /**
  * Service status (spec §3.13). `/syncx/status` (tables, counters) sits behind the same guards as the
@@ -20,7 +21,10 @@ import { SyncStatusService } from './sync-status.service.js';
 @UseFilters(OversyncExceptionFilter)
 @UseInterceptors(SyncEndpointInterceptor)
 export class SyncxController {
-  constructor(private readonly statusService: SyncStatusService) {}
+  constructor(
+    private readonly statusService: SyncStatusService,
+    private readonly healthService: OversyncHealthService,
+  ) {}
 
   @Get('status')
   @UseGuards(OversyncActorGuard)
@@ -34,13 +38,13 @@ export class SyncxController {
   }
 
   @Get('health')
-  @ApiOperation({ summary: '200 when healthy, 503 otherwise; no auth; details only when the host sets exposeHealthDetails' })
+  @ApiOperation({ summary: '200 when running and bootstrapped, 503 otherwise; no auth; from process state only (no query); details only when the host sets exposeHealthDetails' })
   @ApiOkResponse({ type: StatusResponseDto, description: 'healthy' })
-  @ApiResponse({ status: 503, type: StatusResponseDto, description: 'unhealthy (shutting down, or a retention floor ahead of its head): the same status body' })
+  @ApiResponse({ status: 503, type: StatusResponseDto, description: 'unhealthy (starting, shutting down, or the watch listener lost)' })
   @ApiSyncErrors({ 500: ['health_failed'] })
   @SyncEndpoint('health_failed', 'Failed to get health status')
-  async health(@Res() res: Response): Promise<void> {
-    const { healthy, body } = await this.statusService.health();
-    sendWire(res, healthy ? 200 : 503, body);
+  health(@Res() res: Response): void {
+    const state = this.healthService.state();
+    sendWire(res, state.healthy ? 200 : 503, this.healthService.body(state));
   }
 }

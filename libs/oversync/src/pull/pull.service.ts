@@ -9,6 +9,7 @@ import type { SyncActor } from '../auth/sync-actor.js';
 import { requireInitializedScope } from '../connect/scope-state.js';
 import type { GoJsonValue } from '@oversync/protocol';
 import { EncodedJson, INT64_MAX } from '@oversync/protocol';
+import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 import { BUNDLE_ROW_JSON_SQL, readUserState, rowPrefixesSql, rowPrefixParams } from './bundle-reader.js';
 
 export interface PullQuery {
@@ -37,6 +38,7 @@ export class PullService {
     @Inject(OVERSYNC_CONFIG) private readonly config: OversyncConfig,
     private readonly lifecycle: SyncLifecycle,
     private readonly schema: OversyncSchemaService,
+    private readonly telemetry: OversyncTelemetry,
   ) {}
 
   pull(actor: SyncActor, query: PullQuery): Promise<GoJsonValue> {
@@ -51,6 +53,7 @@ export class PullService {
       return await read();
     } catch (error) {
       if (error instanceof OversyncError && error.code === 'history_pruned') {
+        this.telemetry.historyPruned();
         await this.db.query('SELECT nextval(\'sync.history_pruned_error_seq\')').catch((e: unknown) => this.logger.warn(`history_pruned counter: ${(e as Error).message}`));
       }
       throw error;
@@ -89,6 +92,7 @@ export class PullService {
     );
     const hasMore = headers.length > max;
     const page = headers.slice(0, max);
+    this.telemetry.pulled(page.length, page.reduce((rows, h) => rows + Number(h.row_count), 0));
     return {
       stable_bundle_seq: stable,
       bundles: page.map((h) => ({

@@ -6,7 +6,8 @@ import { prepared, sqlState, type SyncClient, type SyncDatabase, type Transactio
 import { userTransaction } from '../database/user-lock.js';
 import { badRequest, conflict, forbidden, gone, notFound, OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
-import { StageTimer } from '../lifecycle/stage-timer.js';
+import type { StageTimer } from '../lifecycle/stage-timer.js';
+import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import {
@@ -88,6 +89,7 @@ export class PushSessionService {
     private readonly lifecycle: SyncLifecycle,
     private readonly schema: OversyncSchemaService,
     private readonly announcer: BundleAnnouncer,
+    private readonly telemetry: OversyncTelemetry,
   ) {}
 
   create(actor: SyncActor, input: CreatePushSessionInput): Promise<CreatePushSessionResult> {
@@ -143,9 +145,9 @@ export class PushSessionService {
 
   uploadChunk(actor: SyncActor, pushId: string, body: string): Promise<{ nextExpectedRowOrdinal: bigint }> {
     return this.lifecycle.run(async () => {
-      const timer = new StageTimer('push_chunk');
+      const timer = this.telemetry.timer('push_chunk');
       const chunk = parsePushChunk(body, this.schema.catalog, this.config.maxRowsPerPushChunk);
-      timer.mark('parse_validate');
+      timer.mark('parse');
       return this.underUserLock(actor, async (client) => {
         timer.mark('lock');
         const session = await this.loadSession(client, actor, pushId);
@@ -181,8 +183,9 @@ export class PushSessionService {
             this.config.pushSessionTtlMs,
           ],
         );
-        timer.mark('stage_rows');
+        timer.mark('stage', { 'oversync.rows': chunk.rows.length });
         timer.done();
+        this.telemetry.chunkStaged(chunk.rows.length, body);
         return { nextExpectedRowOrdinal: next };
       });
     });
@@ -190,18 +193,23 @@ export class PushSessionService {
 
   commit(actor: SyncActor, pushId: string): Promise<CommittedBundle> {
     return this.lifecycle.run(async () => {
+      const timer = this.telemetry.timer('push_commit');
       try {
         // deferred FK violations surface at COMMIT, outside the callback: map around the whole transaction
         // constraints deferred from the start (spec step 6; nothing is written before it)
-        return await this.underUserLock(actor, (client) => this.commitInTransaction(client, actor, pushId), { deferConstraints: true });
+        const bundle = await this.underUserLock(actor, (client) => this.commitInTransaction(client, actor, pushId, timer), { deferConstraints: true });
+        // COMMIT makes the bundle visible and delivers the NOTIFY queued with its bundle_log row
+        timer.mark('notify');
+        this.telemetry.committed(bundle.rowCount, timer.done());
+        return bundle;
       } catch (error) {
         throw rejectedByDatabase(error);
       }
     });
   }
 
-  private async commitInTransaction(client: SyncClient, actor: SyncActor, pushId: string): Promise<CommittedBundle> {
-    const timer = new StageTimer('push_commit');
+  private async commitInTransaction(client: SyncClient, actor: SyncActor, pushId: string, timer: StageTimer): Promise<CommittedBundle> {
+    timer.mark('lock');
     const session = await this.loadSession(client, actor, pushId, true);
     const catalog = this.schema.catalog;
     const staged = parseStagedLines(session.staged_lines ?? null);
@@ -220,7 +228,7 @@ export class PushSessionService {
       seen.add(identity);
       rows.push({ ordinal: i, table, key, op: OP_NAMES[row.op_code]!, columns: row.columns ? row.columns.split(',') : [] });
     });
-    timer.mark('load_staged');
+    timer.mark('stage', { 'oversync.rows': rows.length });
     let userPk = session.user_pk;
     if (session.initialization_id) {
       const lease = await requireActiveInitializationLease(client, actor.userId, session.source_id, session.initialization_id, this.config.initializationLeaseTtlMs);
@@ -234,7 +242,10 @@ export class PushSessionService {
     }
     await setBundleContext(client, { userId: actor.userId, userPk, sourceId: session.source_id, sourceBundleId: session.source_bundle_id, initializationId: session.initialization_id });
     const found = await findConflict(client, session.push_id, userPk, actor.userId, rows);
-    if (found) throw found;
+    if (found) {
+      this.telemetry.conflict(found);
+      throw found;
+    }
     timer.mark('conflicts');
     await applyPushRows(client, session.push_id, actor.userId, rows);
     timer.mark('apply');
@@ -249,8 +260,7 @@ export class PushSessionService {
     await activateSource(client, userPk, session.source_id, actor.userId, session.source_bundle_id, session.push_id);
     await applyRetention(client, userPk, this.config);
     if (session.initialization_id) await markScopeInitialized(client, userPk, session.source_id);
-    timer.mark('source_retention_cleanup');
-    timer.done();
+    timer.mark('retention');
     return bundle;
   }
 

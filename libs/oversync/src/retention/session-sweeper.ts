@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import type { SyncDatabase } from '../database/sync-database.js';
+import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 
 export interface SweepResult {
   /** another instance held the sweep lock, nothing was done */
@@ -28,6 +29,7 @@ export class OversyncSessionSweeper implements OnApplicationBootstrap, OnModuleD
   constructor(
     @Inject(OVERSYNC_DATABASE) private readonly db: SyncDatabase,
     @Inject(OVERSYNC_CONFIG) private readonly config: OversyncConfig,
+    private readonly telemetry: OversyncTelemetry,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -47,7 +49,10 @@ export class OversyncSessionSweeper implements OnApplicationBootstrap, OnModuleD
 
   /** One sweep now (also what the timer runs); a call while one is running joins it. */
   sweep(): Promise<SweepResult> {
-    this.running ??= this.sweepAll().finally(() => {
+    this.running ??= this.sweepAll().then(
+      (result) => (this.telemetry.swept(result), result),
+      (error: unknown) => (this.telemetry.swept('failed'), Promise.reject(error)),
+    ).finally(() => {
       this.running = undefined;
     });
     return this.running;

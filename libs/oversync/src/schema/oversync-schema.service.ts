@@ -44,6 +44,11 @@ export class OversyncSchemaService implements OnModuleInit {
     return this.current;
   }
 
+  /** Bootstrap finished (health probes read this, never the database). */
+  get bootstrapped(): boolean {
+    return this.current !== undefined;
+  }
+
   get catalog(): SyncCatalog {
     if (!this.current) throw new Error('oversync schema is not bootstrapped yet');
     return this.current;

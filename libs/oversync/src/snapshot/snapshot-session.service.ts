@@ -13,6 +13,7 @@ import { keyStringOf, isCanonicalUuid } from '../bundle/row-keys.js';
 import { OversyncScopeService } from '../scope/oversync-scope.service.js';
 import { compactValidGoJson, EncodedJson, quoteGoJsonString } from '@oversync/protocol';
 import type { GoJsonValue } from '@oversync/protocol';
+import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 import { materializeSnapshotRows, UnsyncedRowsError } from './snapshot-materializer.js';
 import { applySourceReplacement } from './source-replacement.js';
 import type { SourceReplacementRequest } from './snapshot-request.parser.js';
@@ -50,9 +51,11 @@ export class SnapshotSessionService {
     private readonly lifecycle: SyncLifecycle,
     private readonly schema: OversyncSchemaService,
     private readonly scopes: OversyncScopeService,
+    private readonly telemetry: OversyncTelemetry,
   ) {}
 
   create(actor: SyncActor, replacement: SourceReplacementRequest | null): Promise<SnapshotSession> {
+    const timer = this.telemetry.timer('snapshot_create');
     return this.lifecycle.run(async () => {
       try {
         return await this.materialize(actor, replacement, false);
@@ -63,7 +66,7 @@ export class SnapshotSessionService {
         this.logger.log(`adopted ${adopted.rows} business row(s) without sync state for user ${actor.userId} in ${adopted.bundles} bundle(s)`);
         return this.materialize(actor, replacement, true);
       }
-    });
+    }).then((session) => (this.telemetry.snapshotCreated(Number(session.rowCount), timer.done()), session));
   }
 
   private materialize(actor: SyncActor, replacement: SourceReplacementRequest | null, tolerateUnsynced: boolean): Promise<SnapshotSession> {

@@ -30,6 +30,7 @@ export class BundleChangeStream {
     private readonly res: Response,
     private readonly subscription: BundleChangeSubscription,
     private readonly heartbeatMs: number,
+    private readonly onEventSent?: () => void,
   ) {}
 
   start(): void {
@@ -55,6 +56,7 @@ export class BundleChangeStream {
     const change = this.subscription.take();
     if (!change) return;
     this.write(encodeBundleChangeFrame(change));
+    this.onEventSent?.();
     this.heartbeat?.refresh();
   }
 

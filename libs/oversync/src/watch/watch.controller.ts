@@ -11,6 +11,7 @@ import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js'
 import { parseInt64Param, queryValue } from '../http/request-binding.js';
 import { BundleChangeStream } from './bundle-change-stream.js';
 import { WatchService } from './watch.service.js';
+import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 
 /** A non-negative int64 checkpoint, or null when absent; `name` goes into the 400 message. */
 function checkpoint(value: unknown, name: string): bigint | null {
@@ -32,7 +33,10 @@ function checkpoint(value: unknown, name: string): bigint | null {
 @UseFilters(OversyncExceptionFilter)
 @UseInterceptors(SyncEndpointInterceptor)
 export class WatchController {
-  constructor(private readonly watchService: WatchService) {}
+  constructor(
+    private readonly watchService: WatchService,
+    private readonly telemetry: OversyncTelemetry,
+  ) {}
 
   @Get('watch')
   @ApiOperation({ summary: 'Stream bundle change hints (SSE `event: bundle`) until the client disconnects' })
@@ -56,6 +60,6 @@ export class WatchController {
     const after = checkpoint(queryValue(query.after_bundle_seq), 'after_bundle_seq') ?? 0n;
     const lastEventId = checkpoint(req.header('last-event-id'), 'Last-Event-ID') ?? 0n;
     const subscription = await this.watchService.subscribe(actor, after > lastEventId ? after : lastEventId);
-    new BundleChangeStream(req, res, subscription, this.watchService.heartbeatIntervalMs).start();
+    new BundleChangeStream(req, res, subscription, this.watchService.heartbeatIntervalMs, () => this.telemetry.watchEventSent()).start();
   }
 }

@@ -1,0 +1,74 @@
+import { Inject, Injectable, Logger, type NestMiddleware } from '@nestjs/common';
+import type { NextFunction, Request, Response } from 'express';
+import { OVERSYNC_CONFIG } from '../oversync.constants.js';
+import type { OversyncConfig } from '../oversync.config.js';
+import type { RequestWithActor } from '../auth/sync-actor.js';
+import { OversyncTelemetry } from './oversync-telemetry.js';
+import { syncRouteTemplate } from './sync-route-template.js';
+
+const TRACKED = Symbol('oversync.requestTelemetry');
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+/** The host's request id: pino-http's `req.id`, else a well-formed `X-Request-Id` header. */
+function requestIdOf(req: Request & { id?: unknown }): string | undefined {
+  if (typeof req.id === 'string' || typeof req.id === 'number') return String(req.id);
+  const header = req.headers['x-request-id'];
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : undefined;
+}
+
+/**
+ * Counts and times every request on the module's routes (guard refusals and body errors included)
+ * when it ends, and logs one structured line per request when `logging.requests` is on: ids, route,
+ * status, error code, duration — never headers, tokens or bodies.
+ */
+@Injectable()
+export class SyncRequestTelemetryMiddleware implements NestMiddleware {
+  private readonly logger = new Logger('OversyncRequests');
+
+  constructor(
+    @Inject(OVERSYNC_CONFIG) private readonly config: OversyncConfig,
+    private readonly telemetry: OversyncTelemetry,
+  ) {}
+
+  use(req: Request, res: Response, next: NextFunction): void {
+    if (!this.telemetry.metrics && !this.config.logging.requests) return next();
+    // mounted for each controller's routes: the fallback controller's wildcard matches every path again
+    const seen = req as Request & { [TRACKED]?: true };
+    if (seen[TRACKED]) return next();
+    seen[TRACKED] = true;
+    const start = performance.now();
+    let recorded = false;
+    const record = () => {
+      if (recorded) return;
+      recorded = true;
+      this.finished(req, res, (performance.now() - start) / 1000);
+    };
+    // 'close' alone for a client that went away (and for watch streams)
+    res.once('finish', record);
+    res.once('close', record);
+    next();
+  }
+
+  private finished(req: Request, res: Response, seconds: number): void {
+    const route = syncRouteTemplate(req.originalUrl.split('?')[0] ?? '');
+    const status = res.writableFinished ? res.statusCode : 499;
+    const code = res.locals.oversyncErrorCode;
+    const errorCode = typeof code === 'string' ? code : '';
+    const stream = String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
+    this.telemetry.requestFinished({ method: req.method, route, status, errorCode, seconds, stream });
+    // load balancers probe health every second or so: counted, not logged
+    if (!this.config.logging.requests || route === '/syncx/health') return;
+    const actor = (req as RequestWithActor).oversyncActor;
+    this.logger.log({
+      msg: 'sync request',
+      request_id: requestIdOf(req),
+      user_id: actor?.userId,
+      source_id: actor?.sourceId,
+      method: req.method,
+      route,
+      status,
+      error_code: errorCode || undefined,
+      duration_ms: Math.round(seconds * 10_000) / 10,
+    });
+  }
+}

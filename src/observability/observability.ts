@@ -1,0 +1,44 @@
+import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { DynamicModule } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { collectDefaultMetrics, register } from 'prom-client';
+import type { OversyncModuleOptions } from '@oversync/nestjs';
+import type { AppConfig } from '../config/app-config.js';
+
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * JSON logs (pino) for everything Nest logs, the sync module's lines included. pino-http only assigns
+ * the request id (`X-Request-Id` when well-formed, else a UUID): the module writes the access line of
+ * sync routes itself, with user and source ids; the Authorization header is never logged.
+ */
+export function jsonLogging(config: AppConfig): DynamicModule {
+  return LoggerModule.forRoot({
+    pinoHttp: {
+      level: config.logLevel,
+      autoLogging: false,
+      quietReqLogger: true,
+      genReqId: (req: IncomingMessage) => {
+        const header = req.headers['x-request-id'];
+        return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+      },
+      redact: ['req.headers.authorization', 'req.headers.cookie'],
+    },
+  });
+}
+
+let defaultMetrics = false;
+
+/** The sync module's observability options from the app settings; Node's default metrics once per process. */
+export function oversyncObservability(config: AppConfig): Pick<OversyncModuleOptions, 'metrics' | 'tracing' | 'logging'> {
+  if (config.metrics && !defaultMetrics) {
+    defaultMetrics = true;
+    collectDefaultMetrics({ register });
+  }
+  return {
+    metrics: { enabled: config.metrics, registry: register },
+    tracing: { enabled: config.tracing },
+    logging: { requests: config.logRequests, stageTimings: config.logStageTimings },
+  };
+}
