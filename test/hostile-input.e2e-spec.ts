@@ -156,7 +156,7 @@ describe('hostile input and spec §8 (issue 18)', () => {
     const status = await alice.get('/syncx/status').expect(200);
     expect(status.body).toMatchObject({ status: 'healthy', registered_tables: expect.any(Array) });
     const health = await request(t.baseUrl).get('/syncx/health').expect(200);
-    expect(health.body).toEqual({ status: 'healthy' });
+    expect(health.body).toEqual({ status: 'healthy', version: 'v1' });
   });
 
   it('§8.11: snapshot chunk payloads and conflict server_row are canonical JSON like bundle payloads', async () => {

@@ -218,7 +218,7 @@ describe('observability: metrics, spans, health', () => {
     }
     expect(await flushAndRead()).toEqual(base);
     // the measurement can fail: /syncx/status does read those tables
-    await request(t.baseUrl).get('/syncx/status').expect(200);
+    await a1.get('/syncx/status').expect(200);
     const after = await flushAndRead();
     expect(after.bundle_log).toBeGreaterThan(base.bundle_log!);
   });
