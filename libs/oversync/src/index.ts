@@ -24,3 +24,5 @@ export {
 export { OversyncSessionSweeper, type SweepResult } from './retention/session-sweeper.js';
 /** The trimming the module applies to user and source ids (Go strings.TrimSpace), for hosts that resolve ids themselves. */
 export { goTrimSpace } from '@oversync/protocol';
+export { OversyncAdminModule } from './admin/oversync-admin.module.js';
+export type { OversyncAdminModuleOptions } from './admin/oversync-admin.options.js';

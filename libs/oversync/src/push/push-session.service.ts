@@ -22,6 +22,7 @@ import { activateSource, readSourceState, requireNextSourceBundle, sourceRetired
 import { parsePushChunk } from './push-chunk.parser.js';
 import { applyPushRows, ApplyRowError, type ApplyRow } from './push-apply.js';
 import { findConflict } from './push-conflicts.js';
+import { recordRejectedCommit } from './rejected-commit-log.js';
 
 export interface CreatePushSessionInput {
   sourceBundleId: bigint;
@@ -195,7 +196,9 @@ export class PushSessionService {
         // constraints deferred from the start (spec step 6; nothing is written before it)
         return await this.underUserLock(actor, (client) => this.commitInTransaction(client, actor, pushId), { deferConstraints: true });
       } catch (error) {
-        throw rejectedByDatabase(error);
+        const rejected = rejectedByDatabase(error);
+        await recordRejectedCommit(this.db, actor, pushId, rejected);
+        throw rejected;
       }
     });
   }
