@@ -41,7 +41,10 @@ function userSummary(row: Row, rowCap: number) {
   };
 }
 
-/** Read side of the admin console: bounded, keyset-paginated reads of sync.* (issue 26). */
+/**
+ * Read side of the admin console: bounded, keyset-paginated reads of sync.* (issue 26). Sort keys
+ * are always table-qualified: an unqualified ORDER BY would pick the `::text` output column.
+ */
 @Injectable()
 export class AdminQueryService {
   constructor(private readonly runtime: AdminRuntime) {}
@@ -120,9 +123,9 @@ export class AdminQueryService {
       `SELECT push_id::text, source_id, source_bundle_id::text, planned_row_count::text, next_expected_row_ordinal::text AS staged_rows,
               COALESCE(initialization_id::text, '') AS initialization_id, created_at, expires_at,
               floor(extract(epoch FROM now() - created_at))::text AS age_seconds, expires_at <= now() AS expired
-         FROM sync.push_sessions
-        WHERE user_pk = $1 AND (source_id, source_bundle_id) > ($2, $3::bigint)
-        ORDER BY source_id, source_bundle_id LIMIT $4`,
+         FROM sync.push_sessions ps
+        WHERE ps.user_pk = $1 AND (ps.source_id, ps.source_bundle_id) > ($2, $3::bigint)
+        ORDER BY ps.source_id, ps.source_bundle_id LIMIT $4`,
       [userPk, source, int64Text(bundle!, 'cursor'), limit + 1],
     );
     return toPage(rows, limit, (row) => ({
@@ -139,7 +142,7 @@ export class AdminQueryService {
     const rows = await this.db.query<Row>(
       `SELECT snapshot_id::text, snapshot_bundle_seq::text, row_count::text, byte_count::text, created_at, expires_at,
               floor(extract(epoch FROM now() - created_at))::text AS age_seconds, expires_at <= now() AS expired
-         FROM sync.snapshot_sessions WHERE user_pk = $1 AND snapshot_id > $2::uuid ORDER BY snapshot_id LIMIT $3`,
+         FROM sync.snapshot_sessions sn WHERE sn.user_pk = $1 AND sn.snapshot_id > $2::uuid ORDER BY sn.snapshot_id LIMIT $3`,
       [userPk, after, limit + 1],
     );
     return toPage(rows, limit, (row) => ({
@@ -154,7 +157,7 @@ export class AdminQueryService {
     const rows = await this.db.query<Row>(
       `SELECT bundle_seq::text, source_id, source_bundle_id::text, row_count::text, byte_count::text,
               encode(bundle_hash, 'hex') AS bundle_hash, committed_at
-         FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq < $2::bigint ORDER BY bundle_seq DESC LIMIT $3`,
+         FROM sync.bundle_log bl WHERE bl.user_pk = $1 AND bl.bundle_seq < $2::bigint ORDER BY bl.bundle_seq DESC LIMIT $3`,
       [userPk, int64Text(before!, 'cursor'), limit + 1],
     );
     return toPage(rows, limit, (row) => ({
@@ -203,7 +206,7 @@ export class AdminQueryService {
     const rows = await this.db.query<Row>(
       `SELECT rejection_id::text, recorded_at, source_id, source_bundle_id::text, push_id::text, http_status::text, error_code,
               answer::text AS answer, planned_row_count::text, rows_sent::text AS rows_sent, rows_truncated
-         FROM sync.rejected_writes WHERE user_pk = $1 AND rejection_id < $2::bigint ORDER BY rejection_id DESC LIMIT $3`,
+         FROM sync.rejected_writes rw WHERE rw.user_pk = $1 AND rw.rejection_id < $2::bigint ORDER BY rw.rejection_id DESC LIMIT $3`,
       [userPk, int64Text(before!, 'cursor'), limit + 1],
     );
     return toPage(rows, limit, (row) => ({
@@ -218,7 +221,7 @@ export class AdminQueryService {
     const [before] = decodeCursor(cursor, ['9223372036854775807']);
     const rows = await this.db.query<Row>(
       `SELECT audit_id::text, performed_at, admin_id, action, user_id, target, detail::text AS detail
-         FROM sync.admin_audit WHERE audit_id < $1::bigint ORDER BY audit_id DESC LIMIT $2`,
+         FROM sync.admin_audit au WHERE au.audit_id < $1::bigint ORDER BY au.audit_id DESC LIMIT $2`,
       [int64Text(before!, 'cursor'), limit + 1],
     );
     return toPage(rows, limit, (row) => ({
