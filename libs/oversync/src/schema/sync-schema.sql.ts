@@ -236,12 +236,14 @@ export const SYNC_SCHEMA_UPGRADES: readonly string[] = [
   `CREATE INDEX IF NOT EXISTS admin_audit_id_idx ON sync.admin_audit (audit_id)`,
   // user search by id prefix: LIKE 'p%' uses a btree only under the C collation
   `CREATE INDEX IF NOT EXISTS user_state_user_id_c_idx ON sync.user_state (user_id COLLATE "C")`,
+  // a user's snapshot sessions (the spec's layout finds them by id or expiry only)
+  `CREATE INDEX IF NOT EXISTS ss_user_snapshot_idx ON sync.snapshot_sessions (user_pk, snapshot_id)`,
 ];
 
 /** True when one of SYNC_SCHEMA_UPGRADES is missing: skips their ACCESS EXCLUSIVE locks on an up-to-date start. */
 export const SYNC_SCHEMA_UPGRADES_NEEDED = `SELECT
   to_regclass('sync.rejected_writes') IS NULL OR to_regclass('sync.admin_audit_id_idx') IS NULL
-  OR to_regclass('sync.user_state_user_id_c_idx') IS NULL
+  OR to_regclass('sync.user_state_user_id_c_idx') IS NULL OR to_regclass('sync.ss_user_snapshot_idx') IS NULL
   OR (SELECT count(*) FROM pg_attribute
        WHERE NOT attisdropped AND ((attrelid = 'sync.source_state'::regclass AND attname IN ('last_pulled_bundle_seq', 'last_pulled_at'))
           OR (attrelid IN ('sync.push_sessions'::regclass, 'sync.snapshot_sessions'::regclass) AND attname = 'created_at'))) < 4 AS needed`;
