@@ -75,6 +75,14 @@ describe('admin console API', () => {
     const js = await request(t.baseUrl).get('/admin/assets/console.js').expect(200);
     expect(js.headers['content-type']).toContain('text/javascript');
     await request(t.baseUrl).get('/admin/assets/nope.js').expect(404);
+    // the dummy sign-in never mints the admin role in production
+    const env = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    try {
+      await request(t.baseUrl).post('/dummy-signin').send({ user: 'eve', roles: ['admin'] }).expect(403);
+    } finally {
+      process.env.NODE_ENV = env;
+    }
     // a forged role claim (other secret) is no admin
     const forged = await request(t.baseUrl).get('/admin/api/users').set('Authorization', `Bearer ${userToken.slice(0, -4)}AAAA`);
     expect(forged.status).toBe(401);
