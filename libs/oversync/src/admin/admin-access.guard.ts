@@ -1,4 +1,5 @@
-import { Inject, Injectable, type CanActivate, type ExecutionContext, type Type } from '@nestjs/common';
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { HostGuards } from '../auth/host-guards.js';
 import { ModuleRef } from '@nestjs/core';
 import { OversyncError } from '../errors/oversync.error.js';
 import { defaultUserId } from '../auth/oversync-actor.guard.js';
@@ -14,37 +15,21 @@ export interface RequestWithAdmin {
 /** Runs the host's admin guards (a `false` is 403), then records who the admin is for the audit log. */
 @Injectable()
 export class AdminAccessGuard implements CanActivate {
-  private readonly resolved = new Map<Type<CanActivate>, CanActivate>();
+  private readonly hostGuards: HostGuards;
 
   constructor(
-    private readonly moduleRef: ModuleRef,
+    moduleRef: ModuleRef,
     @Inject(OVERSYNC_ADMIN_OPTIONS) private readonly options: OversyncAdminModuleOptions,
-  ) {}
+  ) {
+    this.hostGuards = new HostGuards(moduleRef, options.guards);
+  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    for (const guard of this.options.guards) {
-      if (!(await (await this.instance(guard)).canActivate(context))) {
-        throw new OversyncError('forbidden', 403, 'admin access required');
-      }
-    }
+    if (!(await this.hostGuards.allow(context))) throw new OversyncError('forbidden', 403, 'admin access required');
     const request = context.switchToHttp().getRequest<RequestWithAdmin>();
     const adminId = this.options.adminId ? await this.options.adminId(context) : defaultUserId(request);
     if (!adminId) throw new OversyncError('authentication_failed', 401, 'admin identity not found in request context');
     request.oversyncAdminId = adminId;
     return true;
-  }
-
-  private async instance(guard: Type<CanActivate> | CanActivate): Promise<CanActivate> {
-    if (typeof guard !== 'function') return guard;
-    const cached = this.resolved.get(guard);
-    if (cached) return cached;
-    let instance: CanActivate;
-    try {
-      instance = this.moduleRef.get(guard, { strict: false });
-    } catch {
-      instance = await this.moduleRef.create(guard);
-    }
-    this.resolved.set(guard, instance);
-    return instance;
   }
 }
