@@ -14,14 +14,19 @@ import { OversyncSessionSweeper } from '../retention/session-sweeper.js';
  */
 @Injectable()
 export class AdminRuntime {
+  private readonly found = new Map<unknown, unknown>();
+
   constructor(private readonly moduleRef: ModuleRef) {}
 
   private find<T>(token: symbol | (abstract new (...args: never[]) => T)): T {
-    try {
-      return this.moduleRef.get<T>(token as never, { strict: false });
-    } catch {
-      throw new Error('OversyncAdminModule needs OversyncModule.forRoot() in the same application');
+    if (!this.found.has(token)) {
+      try {
+        this.found.set(token, this.moduleRef.get<T>(token as never, { strict: false }));
+      } catch {
+        throw new Error('OversyncAdminModule needs OversyncModule.forRoot() in the same application');
+      }
     }
+    return this.found.get(token) as T;
   }
 
   get db(): SyncDatabase {
