@@ -160,6 +160,14 @@ describe('admin console in Chromium', () => {
     await shot('05-retired');
   });
 
+  it('shows a refused repair as an error in the page and changes nothing', async () => {
+    await page.getByLabel('New retained floor').fill('999');
+    await page.getByRole('button', { name: 'Raise floor' }).click();
+    await page.locator('dialog#confirm').getByRole('button', { name: 'Confirm' }).click();
+    await page.getByText('400 admin_floor_invalid: retained floor must be above 0 and at most the latest bundle_seq 5').waitFor();
+    expect((await db.query(`SELECT retained_bundle_floor::int AS floor FROM sync.user_state WHERE user_id = $1`, [USER])).rows).toEqual([{ floor: 0 }]);
+  });
+
   it('shows the conflicting push in the rejected-writes log: source, rows sent, answer', async () => {
     await page.getByRole('link', { name: 'Rejected writes' }).click();
     const conflict = page.locator('article.rejection[data-code="push_conflict"]');

@@ -43,7 +43,7 @@ export async function userView(ctx, userId, query) {
   const tab = TABS.some(([id]) => id === query.get('tab')) ? query.get('tab') : 'sources';
   const cursor = query.get('cursor');
   const user = await api.user(userId);
-  const floorInput = h('input', { type: 'number', min: String(Number(user.retained_floor) + 1), max: user.bundle_seq, name: 'floor', 'aria-label': 'New retained floor', placeholder: 'new floor' });
+  const floorInput = h('input', { type: 'number', min: '1', required: true, name: 'floor', 'aria-label': 'New retained floor', placeholder: 'new floor' });
   const raise = h('form', { class: 'inline', onsubmit: (event) => {
     event.preventDefault();
     ctx.act({
