@@ -1,11 +1,12 @@
 import { Inject, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { json } from 'express';
-import { OversyncModule, WatchService } from '@oversync/nestjs';
+import { OversyncAdminModule, OversyncModule, WatchService } from '@oversync/nestjs';
 import { dataSourceOptions } from '../ormconfig.js';
 import { APP_CONFIG, type AppConfig } from './config/app-config.js';
 import { AuthModule } from './auth/auth.module.js';
 import { JwtAuthGuard } from './auth/jwt-auth.guard.js';
+import { AdminGuard } from './auth/admin.guard.js';
 import { DummySigninController } from './auth/dummy-signin.controller.js';
 import { businessTables } from './business/business-tables.js';
 import { TestEndpointsController } from './test-endpoints/test-endpoints.controller.js';
@@ -42,6 +43,8 @@ export class AppModule implements NestModule {
           },
           ...oversyncObservability(config),
         }),
+        // the admin console at /admin: JWTs with roles: ['admin'] only
+        OversyncAdminModule.forRoot({ guards: [AdminGuard], path: 'admin' }),
       ],
       // the reference example's test surface, never on by default
       controllers: [HealthController, ...(config.metrics ? [MetricsController] : []), ...(config.testEndpoints ? [TestEndpointsController] : [])],

@@ -4,6 +4,7 @@ import { PassportModule } from '@nestjs/passport';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { JwtStrategy } from './jwt.strategy.js';
 import { JwtAuthGuard } from './jwt-auth.guard.js';
+import { AdminGuard } from './admin.guard.js';
 import { DummySigninController } from './dummy-signin.controller.js';
 
 @Module({})
@@ -13,8 +14,8 @@ export class AuthModule {
       module: AuthModule,
       imports: [PassportModule, JwtModule.register({ secret: config.jwtSecret, signOptions: { algorithm: 'HS256' } })],
       controllers: config.dummySignin ? [DummySigninController] : [],
-      providers: [{ provide: APP_CONFIG, useValue: config }, JwtStrategy, JwtAuthGuard],
-      exports: [JwtAuthGuard, JwtModule],
+      providers: [{ provide: APP_CONFIG, useValue: config }, JwtStrategy, JwtAuthGuard, AdminGuard],
+      exports: [JwtAuthGuard, AdminGuard, JwtModule],
     };
   }
 }

@@ -7,6 +7,7 @@ import { goTrimSpace } from '@oversync/nestjs';
 class DummySigninRequest {
   @ApiProperty({ example: 'alice' }) user: string;
   @ApiProperty({ example: 'anything', required: false }) password?: string;
+  @ApiProperty({ example: ['admin'], required: false, description: "role claims; ['admin'] opens the admin console (refused in production)" }) roles?: string[];
 }
 
 const TOKEN_LIFETIME_SECONDS = 300;
@@ -31,7 +32,18 @@ export class DummySigninController {
       res.status(400).json({ error: 'invalid_request', message: 'user required' });
       return;
     }
-    const token = await this.jwt.signAsync({ sub: goTrimSpace(user), iss: 'go-oversync-examples' }, { expiresIn: TOKEN_LIFETIME_SECONDS });
+    const roles = (body as { roles?: unknown }).roles;
+    if (roles !== undefined && (!Array.isArray(roles) || !roles.every((role) => typeof role === 'string'))) {
+      res.status(400).json({ error: 'invalid_request', message: 'roles must be an array of strings' });
+      return;
+    }
+    // even when OVERSYNC_DUMMY_SIGNIN forces this route on, it never mints role claims in production
+    if (roles?.length && process.env.NODE_ENV === 'production') {
+      res.status(403).json({ error: 'forbidden', message: 'roles are not issued in production' });
+      return;
+    }
+    const claims = { sub: goTrimSpace(user), iss: 'go-oversync-examples', ...(roles?.length ? { roles } : {}) };
+    const token = await this.jwt.signAsync(claims, { expiresIn: TOKEN_LIFETIME_SECONDS });
     res.status(200).json({ expires_in: TOKEN_LIFETIME_SECONDS, token, user: goTrimSpace(user) });
   }
 }

@@ -10,6 +10,8 @@ export interface JwtPayload {
   exp: number;
   iat?: number;
   iss?: string;
+  /** role claims; `admin` opens the admin console */
+  roles?: string[];
 }
 
 /** Bearer HS256 tokens signed with JWT_SECRET; `sub` is the user id; `exp` is required (spec §8.26). */
@@ -29,6 +31,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   validate(payload: Partial<JwtPayload>): JwtPayload {
     const sub = typeof payload.sub === 'string' ? goTrimSpace(payload.sub) : '';
     if (!sub || typeof payload.exp !== 'number') throw new UnauthorizedException('Invalid token');
-    return { sub, exp: payload.exp, iat: payload.iat, iss: payload.iss };
+    const roles = Array.isArray(payload.roles) ? payload.roles.filter((role): role is string => typeof role === 'string') : undefined;
+    return { sub, exp: payload.exp, iat: payload.iat, iss: payload.iss, ...(roles ? { roles } : {}) };
   }
 }

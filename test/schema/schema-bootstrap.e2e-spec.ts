@@ -23,6 +23,8 @@ const EXPECTED_COLUMNS: Record<string, string[]> = {
   source_state: [
     'user_pk bigint', 'source_id text', 'state text', 'max_committed_source_bundle_id bigint',
     'replaced_by_source_id text', 'retirement_reason text',
+    // this port's additions (admin console, issue 26)
+    'last_pulled_bundle_seq bigint', 'last_pulled_at timestamp with time zone',
   ],
   row_state: ['user_pk bigint', 'table_id integer', 'key_bytes bytea', 'bundle_seq bigint', 'deleted boolean'],
   bundle_capture_stage: [
@@ -40,6 +42,7 @@ const EXPECTED_COLUMNS: Record<string, string[]> = {
   push_sessions: [
     'push_id uuid', 'user_pk bigint', 'source_id text', 'source_bundle_id bigint', 'planned_row_count bigint',
     'next_expected_row_ordinal bigint', 'initialization_id uuid', 'expires_at timestamp with time zone',
+    'created_at timestamp with time zone',
   ],
   push_session_rows: [
     'push_id uuid', 'row_ordinal bigint', 'table_id integer', 'key_bytes bytea', 'op_code smallint',
@@ -47,10 +50,20 @@ const EXPECTED_COLUMNS: Record<string, string[]> = {
   ],
   snapshot_sessions: [
     'snapshot_id uuid', 'user_pk bigint', 'snapshot_bundle_seq bigint', 'row_count bigint', 'byte_count bigint',
-    'expires_at timestamp with time zone',
+    'expires_at timestamp with time zone', 'created_at timestamp with time zone',
   ],
   snapshot_session_rows: [
     'snapshot_id uuid', 'row_ordinal bigint', 'table_id integer', 'key_bytes bytea', 'bundle_seq bigint', 'payload_wire json',
+  ],
+  // this port's additions (admin console, issue 26)
+  rejected_writes: [
+    'user_pk bigint', 'rejection_id bigint', 'recorded_at timestamp with time zone', 'source_id text', 'source_bundle_id bigint',
+    'push_id uuid', 'http_status smallint', 'error_code text', 'answer json', 'planned_row_count bigint', 'rows_sent json',
+    'rows_truncated boolean',
+  ],
+  admin_audit: [
+    'user_pk bigint', 'audit_id bigint', 'performed_at timestamp with time zone', 'admin_id text', 'action text', 'user_id text',
+    'target text', 'detail json',
   ],
 };
 
@@ -81,10 +94,14 @@ const EXPECTED_CONSTRAINTS = [
   'snapshot_sessions snapshot_sessions_pkey p', 'snapshot_sessions snapshot_sessions_user_pk_fkey f',
   'snapshot_session_rows snapshot_session_rows_pkey p', 'snapshot_session_rows snapshot_session_rows_snapshot_id_fkey f',
   'snapshot_session_rows snapshot_session_rows_table_id_fkey f', 'snapshot_session_rows snapshot_session_rows_logical_row_key u',
+  // this port's additions (admin console, issue 26)
+  'rejected_writes rejected_writes_pkey p', 'rejected_writes rejected_writes_user_pk_fkey f', 'admin_audit admin_audit_pkey p',
 ].sort();
 
 const BOOTSTRAP_INDEXES = [
   'bcs_tx_user_ordinal_idx', 'rs_user_live_snapshot_idx', 'ps_expires_at_idx', 'ss_expires_at_idx', 'ssr_snapshot_table_key_idx',
+  // this port's additions (admin console, issue 26)
+  'admin_audit_id_idx', 'user_state_user_id_c_idx', 'ss_user_snapshot_idx',
 ];
 
 const EXPECTED_CATALOG = [
@@ -173,8 +190,8 @@ describe('bootstrapSyncSchema: sync layout', () => {
       `SELECT relname FROM pg_class WHERE relnamespace = 'sync'::regnamespace AND relkind = 'S' ORDER BY relname`,
     );
     expect(sequences.map((sequence) => sequence.relname)).toEqual([
-      'accepted_push_replay_seq', 'bundle_capture_stage_capture_ordinal_seq', 'history_pruned_error_seq',
-      'rejected_registered_write_seq', 'user_state_user_pk_seq',
+      'accepted_push_replay_seq', 'admin_audit_audit_id_seq', 'bundle_capture_stage_capture_ordinal_seq', 'history_pruned_error_seq',
+      'rejected_registered_write_seq', 'rejected_writes_rejection_id_seq', 'user_state_user_pk_seq',
     ]);
     const [counter] = await rows<{ data_type: string; start_value: string; increment: string; cycle: boolean }>(`
       SELECT format_type(seqtypid, NULL) AS data_type, seqstart AS start_value, seqincrement AS increment, seqcycle AS cycle

@@ -31,3 +31,5 @@ export { OversyncMetrics } from './observability/oversync-metrics.js';
 export { OversyncHealthService, type OversyncProcessHealth, type WatchListenerState } from './health/oversync-health.service.js';
 export { OversyncHealthIndicator, type OversyncHealthCheckOptions } from './health/oversync-health.indicator.js';
 export type { OversyncMetricsOptions, OversyncTracingOptions, OversyncLoggingOptions } from './oversync.options.js';
+export { OversyncAdminModule } from './admin/oversync-admin.module.js';
+export type { OversyncAdminModuleOptions } from './admin/oversync-admin.options.js';

@@ -6,6 +6,7 @@ import type { OversyncModuleOptions } from '../oversync.options.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import type { RequestWithActor } from './sync-actor.js';
 import { goTrimSpace } from '../schema/go-string-semantics.js';
+import { HostGuards } from './host-guards.js';
 
 export const SOURCE_ID_HEADER = 'oversync-source-id';
 const MAX_ID_LENGTH = 512;
@@ -38,20 +39,19 @@ export function defaultUserId(request: AuthenticatedRequest): string | undefined
 /** Runs the host's guards, then resolves the actor: user from the host, source from the header (§3.0.2). */
 @Injectable()
 export class OversyncActorGuard implements CanActivate {
-  private readonly resolved = new Map<Type<CanActivate>, CanActivate>();
+  private readonly hostGuards: HostGuards;
 
   constructor(
-    private readonly moduleRef: ModuleRef,
+    moduleRef: ModuleRef,
     @Inject(OVERSYNC_MODULE_OPTIONS) private readonly options: OversyncModuleOptions,
-    @Inject(OVERSYNC_HOST_GUARDS) private readonly hostGuards: Array<Type<CanActivate> | CanActivate>,
-  ) {}
+    @Inject(OVERSYNC_HOST_GUARDS) hostGuards: Array<Type<CanActivate> | CanActivate>,
+  ) {
+    this.hostGuards = new HostGuards(moduleRef, hostGuards);
+  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    for (const guard of this.hostGuards) {
-      const instance = await this.instance(guard);
-      if (!(await instance.canActivate(context))) {
-        throw new OversyncError('authentication_failed', 401, 'authentication required');
-      }
+    if (!(await this.hostGuards.allow(context))) {
+      throw new OversyncError('authentication_failed', 401, 'authentication required');
     }
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const rawUser = this.options.actor ? await this.options.actor(context) : defaultUserId(request);
@@ -70,20 +70,6 @@ export class OversyncActorGuard implements CanActivate {
     }
     request.oversyncActor = { userId, sourceId };
     return true;
-  }
-
-  private async instance(guard: Type<CanActivate> | CanActivate): Promise<CanActivate> {
-    if (typeof guard !== 'function') return guard;
-    const cached = this.resolved.get(guard);
-    if (cached) return cached;
-    let instance: CanActivate;
-    try {
-      instance = this.moduleRef.get(guard, { strict: false });
-    } catch {
-      instance = await this.moduleRef.create(guard);
-    }
-    this.resolved.set(guard, instance);
-    return instance;
   }
 }
 

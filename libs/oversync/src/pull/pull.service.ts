@@ -10,6 +10,7 @@ import { requireInitializedScope } from '../connect/scope-state.js';
 import type { GoJsonValue } from '@oversync/protocol';
 import { EncodedJson, INT64_MAX } from '@oversync/protocol';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
+import { recordPullCheckpoint } from './pull-checkpoint.js';
 import { BUNDLE_ROW_JSON_SQL, readUserState, rowPrefixesSql, rowPrefixParams } from './bundle-reader.js';
 
 export interface PullQuery {
@@ -43,7 +44,10 @@ export class PullService {
 
   pull(actor: SyncActor, query: PullQuery): Promise<GoJsonValue> {
     return this.lifecycle.run(async () => {
-      return this.countingHistoryPruned(() => this.db.transaction((client) => this.pullInTransaction(client, actor, query), { isolation: 'REPEATABLE READ', readOnly: true }));
+      const body = await this.countingHistoryPruned(() => this.db.transaction((client) => this.pullInTransaction(client, actor, query), { isolation: 'REPEATABLE READ', readOnly: true }));
+      // the answer is ready: a failed bookkeeping write must not fail the pull
+      await recordPullCheckpoint(this.db, actor, pulledThrough(query.afterBundleSeq, body)).catch((e: unknown) => this.logger.warn(`pull checkpoint: ${(e as Error).message}`));
+      return body;
     });
   }
 
@@ -148,4 +152,10 @@ export class PullService {
       }, { isolation: 'REPEATABLE READ', readOnly: true }));
     });
   }
+}
+
+/** The bundle_seq a pull answer brings the device to: its last bundle, or the checkpoint it came with. */
+function pulledThrough(after: bigint, body: GoJsonValue): bigint {
+  const bundles = (body as { bundles?: Array<{ bundle_seq: bigint }> }).bundles;
+  return Array.isArray(bundles) && bundles.length > 0 ? bundles[bundles.length - 1]!.bundle_seq : after;
 }

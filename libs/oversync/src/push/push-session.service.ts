@@ -23,6 +23,7 @@ import { activateSource, readSourceState, requireNextSourceBundle, sourceRetired
 import { parsePushChunk } from './push-chunk.parser.js';
 import { applyPushRows, ApplyRowError, type ApplyRow } from './push-apply.js';
 import { findConflict } from './push-conflicts.js';
+import { recordRejectedCommit } from './rejected-commit-log.js';
 
 export interface CreatePushSessionInput {
   sourceBundleId: bigint;
@@ -203,7 +204,9 @@ export class PushSessionService {
         this.telemetry.committed(bundle.rowCount, timer.done());
         return bundle;
       } catch (error) {
-        throw rejectedByDatabase(error);
+        const rejected = rejectedByDatabase(error);
+        await recordRejectedCommit(this.db, actor, pushId, rejected);
+        throw rejected;
       }
     });
   }

@@ -3,7 +3,7 @@ import { execWithContext } from './exec-with-context.js';
 import { validateExistingLayout } from './existing-layout-validator.js';
 import type { RegisteredTable } from './registered-table.js';
 import { ACQUIRE_BOOTSTRAP_LOCK_SQL, SYNC_LAYOUT_NAME, SYNC_PROTOCOL_LABEL } from './sync-layout.js';
-import { SYNC_BOOTSTRAP_INDEXES, SYNC_SCHEMA_STATEMENTS } from './sync-schema.sql.js';
+import { SYNC_BOOTSTRAP_INDEXES, SYNC_SCHEMA_STATEMENTS, SYNC_SCHEMA_UPGRADES, SYNC_SCHEMA_UPGRADES_NEEDED } from './sync-schema.sql.js';
 
 /**
  * Bootstrap step 2 (spec §2.1), inside one transaction: validates (or extends) an existing layout
@@ -13,7 +13,10 @@ import { SYNC_BOOTSTRAP_INDEXES, SYNC_SCHEMA_STATEMENTS } from './sync-schema.sq
 export async function createSyncSchema(client: SyncClient, catalog: readonly RegisteredTable[]): Promise<RegisteredTable[]> {
   await execWithContext(client, 'acquire sync bootstrap lock', ACQUIRE_BOOTSTRAP_LOCK_SQL);
   const existing = await validateExistingLayout(client, catalog);
-  if (existing) return existing;
+  if (existing) {
+    await applySchemaUpgrades(client);
+    return existing;
+  }
 
   for (const [position, statement] of SYNC_SCHEMA_STATEMENTS.entries()) {
     await execWithContext(client, `sync migration ${position + 1} failed`, statement);
@@ -36,5 +39,15 @@ export async function createSyncSchema(client: SyncClient, catalog: readonly Reg
   for (const statement of SYNC_BOOTSTRAP_INDEXES) {
     await execWithContext(client, 'bundle bootstrap index creation failed', statement);
   }
+  await applySchemaUpgrades(client);
   return [...catalog];
+}
+
+/** This port's additions (SYNC_SCHEMA_UPGRADES), on a new or an existing layout; nothing when present. */
+async function applySchemaUpgrades(client: SyncClient): Promise<void> {
+  const { rows } = await client.query<{ needed: boolean }>(SYNC_SCHEMA_UPGRADES_NEEDED);
+  if (!rows[0]?.needed) return;
+  for (const [position, statement] of SYNC_SCHEMA_UPGRADES.entries()) {
+    await execWithContext(client, `sync upgrade ${position + 1} failed`, statement);
+  }
 }

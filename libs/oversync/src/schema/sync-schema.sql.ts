@@ -193,3 +193,57 @@ export const SYNC_BOOTSTRAP_INDEXES: readonly string[] = [
   // Duplicates snapshot_session_rows_logical_row_key; kept because the reference layout has it.
   `CREATE UNIQUE INDEX IF NOT EXISTS ssr_snapshot_table_key_idx ON sync.snapshot_session_rows (snapshot_id, table_id, key_bytes)`,
 ];
+
+/**
+ * Additions of this port after the reference layout (admin console, issue 26), applied on every start
+ * to new and existing deployments alike; each is idempotent. Every table keeps user_pk in its key.
+ */
+export const SYNC_SCHEMA_UPGRADES: readonly string[] = [
+  // last bundle_seq a source pulled through (its checkpoint), raised by pull only when it grows
+  `ALTER TABLE sync.source_state ADD COLUMN IF NOT EXISTS last_pulled_bundle_seq BIGINT NOT NULL DEFAULT 0`,
+  `ALTER TABLE sync.source_state ADD COLUMN IF NOT EXISTS last_pulled_at TIMESTAMPTZ`,
+  // a constant default: filled without touching the sessions' INSERTs, no table rewrite
+  `ALTER TABLE sync.push_sessions ADD COLUMN IF NOT EXISTS created_at TIMESTAMPTZ NOT NULL DEFAULT now()`,
+  `ALTER TABLE sync.snapshot_sessions ADD COLUMN IF NOT EXISTS created_at TIMESTAMPTZ NOT NULL DEFAULT now()`,
+  // push commits answered 4xx (conflicts first of all): what the device sent (bounded) and what it got
+  `CREATE TABLE IF NOT EXISTS sync.rejected_writes (
+    user_pk           BIGINT      NOT NULL REFERENCES sync.user_state(user_pk) ON DELETE CASCADE,
+    rejection_id      BIGINT      GENERATED ALWAYS AS IDENTITY,
+    recorded_at       TIMESTAMPTZ NOT NULL DEFAULT now(),
+    source_id         TEXT        NOT NULL,
+    source_bundle_id  BIGINT      NOT NULL,
+    push_id           UUID        NOT NULL,
+    http_status       SMALLINT    NOT NULL,
+    error_code        TEXT        NOT NULL,
+    answer            JSON        NOT NULL,
+    planned_row_count BIGINT      NOT NULL,
+    rows_sent         JSON        NOT NULL,
+    rows_truncated    BOOLEAN     NOT NULL,
+    PRIMARY KEY (user_pk, rejection_id)
+  )`,
+  // who did what from the admin console; user_pk 0 for actions that concern no single user
+  `CREATE TABLE IF NOT EXISTS sync.admin_audit (
+    user_pk      BIGINT      NOT NULL DEFAULT 0,
+    audit_id     BIGINT      GENERATED ALWAYS AS IDENTITY,
+    performed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    admin_id     TEXT        NOT NULL,
+    action       TEXT        NOT NULL,
+    user_id      TEXT        NOT NULL DEFAULT '',
+    target       TEXT        NOT NULL DEFAULT '',
+    detail       JSON        NOT NULL,
+    PRIMARY KEY (user_pk, audit_id)
+  )`,
+  `CREATE INDEX IF NOT EXISTS admin_audit_id_idx ON sync.admin_audit (audit_id)`,
+  // user search by id prefix: LIKE 'p%' uses a btree only under the C collation
+  `CREATE INDEX IF NOT EXISTS user_state_user_id_c_idx ON sync.user_state (user_id COLLATE "C")`,
+  // a user's snapshot sessions (the spec's layout finds them by id or expiry only)
+  `CREATE INDEX IF NOT EXISTS ss_user_snapshot_idx ON sync.snapshot_sessions (user_pk, snapshot_id)`,
+];
+
+/** True when one of SYNC_SCHEMA_UPGRADES is missing: skips their ACCESS EXCLUSIVE locks on an up-to-date start. */
+export const SYNC_SCHEMA_UPGRADES_NEEDED = `SELECT
+  to_regclass('sync.rejected_writes') IS NULL OR to_regclass('sync.admin_audit_id_idx') IS NULL
+  OR to_regclass('sync.user_state_user_id_c_idx') IS NULL OR to_regclass('sync.ss_user_snapshot_idx') IS NULL
+  OR (SELECT count(*) FROM pg_attribute
+       WHERE NOT attisdropped AND ((attrelid = 'sync.source_state'::regclass AND attname IN ('last_pulled_bundle_seq', 'last_pulled_at'))
+          OR (attrelid IN ('sync.push_sessions'::regclass, 'sync.snapshot_sessions'::regclass) AND attname = 'created_at'))) < 4 AS needed`;

@@ -54,8 +54,8 @@ export class WatchService {
     });
   }
 
-  /** This process's open watch streams of a user (`GET /test/watch-subscribers`, spec §3.14). */
-  subscriberCount(userId: string): number {
+  /** This process's open watch streams of a user (`GET /test/watch-subscribers`, spec §3.14), or of all users. */
+  subscriberCount(userId?: string): number {
     return this.hub.subscriberCount(userId);
   }
 }
