@@ -2,9 +2,10 @@ import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { OVERSYNC_CONFIG } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
+import { decodeUtf8LikeGo } from '@oversync/protocol';
 
 export interface RequestWithSyncBody {
-  /** The request body as text, decoded as UTF-8 (invalid bytes → U+FFFD, like Go). */
+  /** The request body as text, decoded as UTF-8 the way Go reads it (each byte of an invalid sequence → U+FFFD). */
   oversyncBody?: string;
   /** Set instead of `oversyncBody` when the body could not be read (e.g. too large). */
   oversyncBodyError?: 'too_large' | 'aborted';
@@ -25,7 +26,7 @@ export class SyncBodyMiddleware implements NestMiddleware {
     const limit = this.config.maxRequestBodyBytes;
     if (Buffer.isBuffer(req.rawBody)) {
       if (req.rawBody.length > limit) req.oversyncBodyError = 'too_large';
-      else req.oversyncBody = req.rawBody.toString('utf8');
+      else req.oversyncBody = decodeUtf8LikeGo(req.rawBody);
       return next();
     }
     if (req._body || req.readableEnded) {
@@ -46,7 +47,7 @@ export class SyncBodyMiddleware implements NestMiddleware {
     const finish = () => {
       if (done) return;
       done = true;
-      if (!req.oversyncBodyError) req.oversyncBody = Buffer.concat(chunks).toString('utf8');
+      if (!req.oversyncBodyError) req.oversyncBody = decodeUtf8LikeGo(Buffer.concat(chunks));
       next();
     };
     req.on('data', (chunk: Buffer) => {
