@@ -621,7 +621,7 @@ export const parserCase: fc.Arbitrary<ParserCase> = weighted<ParserCase>(
       kind: 'oversize-headers' as const,
       bytes: Buffer.from(`GET ${path} HTTP/1.1\r\nHost: x\r\n${many ? Array.from({ length: Math.ceil(size / 100) }, (_, i) => `X-H${i}: ${'v'.repeat(95)}\r\n`).join('') : `X-Big: ${'a'.repeat(size)}\r\n`}\r\n`, 'latin1'),
     }))],
-  [3, fc.tuple(fc.oneof(fc.constantFrom(...UNKNOWN_METHODS), fc.stringMatching(/^[a-z]{1,8}$/)), fc.constantFrom('/sync/pull', '/sync/connect', '/sync/push-sessions', '/'))
+  [3, fc.tuple(fc.oneof(fc.constantFrom(...UNKNOWN_METHODS), fc.stringMatching(/^[a-z]{1,8}$/)), fc.constantFrom('/sync/pull', '/sync/connect', '/sync/push-sessions', '/syncx/health'))
     .map(([method, path]) => ({ kind: 'method' as const, bytes: Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: x\r\n\r\n`, 'latin1') }))],
   [3, fc.tuple(fc.integer({ min: 0, max: 31 }), fc.oneof(fc.constantFrom('garbage', '\r\n\r\n', 'GET / HTTP/1.1', '{"x":1}'), fc.string({ unit: 'binary', minLength: 1, maxLength: 40 })))
     .map(([declared, extra]) => {

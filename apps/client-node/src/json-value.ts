@@ -1,4 +1,4 @@
-import { compareUtf8 } from '@oversync/protocol';
+import { compareUtf8, toWellFormed } from '@oversync/protocol';
 
 /**
  * JSON that keeps 64-bit integers exact. SQLite rows carry int64 values that `JSON.parse` would
@@ -40,6 +40,14 @@ export function parseJsonObject(text: string, what: string): JsonObject {
   const value = parseJson(text);
   if (!isJsonObject(value)) throw new JsonSyntaxError(`${what} must be a JSON object`);
   return value;
+}
+
+/** Every member in document order of the parsed objects that repeat a member name. */
+const REPEATED_MEMBERS = new WeakMap<JsonObject, Array<[string, JsonValue]>>();
+
+/** The members of a parsed object in document order, every occurrence of a repeated name included (Go's struct binding decodes each). */
+export function membersInOrder(object: JsonObject): ReadonlyArray<readonly [string, JsonValue]> {
+  return REPEATED_MEMBERS.get(object) ?? Object.entries(object);
 }
 
 export function emptyJsonObject(): JsonObject {
@@ -109,8 +117,11 @@ class Parser {
       if (frame === undefined) return value;
       if ('array' in frame) frame.array.push(value);
       else {
-        // a repeated name moves to its last position: member order tells which occurrence came last (Go binding)
-        if (Object.hasOwn(frame.object, frame.name)) delete frame.object[frame.name];
+        // The object keeps the last value of a repeated name; every occurrence in order is kept aside
+        // for Go's struct binding (membersInOrder), only for objects that repeat a name.
+        const all = REPEATED_MEMBERS.get(frame.object);
+        if (all) all.push([frame.name, value]);
+        else if (Object.hasOwn(frame.object, frame.name)) REPEATED_MEMBERS.set(frame.object, [...Object.entries(frame.object), [frame.name, value]]);
         frame.object[frame.name] = value;
       }
       this.skipWhitespace();
@@ -197,7 +208,8 @@ class Parser {
     const raw = this.text.slice(start, i + 1);
     if (!escaped) return raw.slice(1, -1);
     try {
-      return JSON.parse(raw) as string;
+      // an escaped lone surrogate is U+FFFD, as Go decodes it (JSON.parse would keep it unpaired)
+      return toWellFormed(JSON.parse(raw) as string);
     } catch {
       throw this.error('invalid string escape');
     }

@@ -3,7 +3,7 @@
  * members of the wrong type are a decode error. Payloads keep 64-bit integers exact.
  */
 import { equalFoldAscii } from '@oversync/protocol';
-import { isJsonObject, type JsonObject, type JsonValue, parseJson } from './json-value.js';
+import { isJsonObject, membersInOrder, type JsonObject, type JsonValue, parseJson } from './json-value.js';
 
 export class WireDecodeError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -124,36 +124,50 @@ export function decodeObject(body: string): JsonObject {
   return value;
 }
 
-class Reader {
+/** Go-style binding of one decoded object's members (exported for the Go parity spec). */
+export class WireReader {
   constructor(private readonly members: JsonObject) {}
 
+  /** Go's binding of a pointer, slice, map or raw field: every matching member in order, the last one wins (`null` too). */
   private member(name: string): JsonValue | undefined {
-    // Go binds every member whose name folds to the field's, in order: the last one wins, whatever its case.
     let found: JsonValue | undefined;
-    for (const key of Object.keys(this.members)) if (key === name || equalFoldAscii(key, name)) found = this.members[key];
+    for (const [key, value] of membersInOrder(this.members)) if (key === name || equalFoldAscii(key, name)) found = value;
     return found;
   }
 
+  /**
+   * Go's binding of a string, number or bool field: every matching member is decoded in order (a type
+   * error in any fails), `null` leaves the field as it was, the last other value wins whatever its case.
+   */
+  private scalar<T>(name: string, zero: T, read: (value: JsonValue) => T): T {
+    let bound = zero;
+    for (const [key, value] of membersInOrder(this.members)) {
+      if (key !== name && !equalFoldAscii(key, name)) continue;
+      if (value !== null) bound = read(value);
+    }
+    return bound;
+  }
+
   string(name: string): string {
-    const value = this.member(name);
-    if (value === undefined || value === null) return '';
-    if (typeof value !== 'string') throw new WireDecodeError(`member ${name} must be a string`);
-    return value;
+    return this.scalar(name, '', (value) => {
+      if (typeof value !== 'string') throw new WireDecodeError(`member ${name} must be a string`);
+      return value;
+    });
   }
 
   int(name: string): number {
-    const value = this.member(name);
-    if (value === undefined || value === null) return 0;
-    if (typeof value === 'bigint') throw new WireDecodeError(`member ${name} is out of range`);
-    if (typeof value !== 'number' || !Number.isInteger(value)) throw new WireDecodeError(`member ${name} must be an integer`);
-    return value;
+    return this.scalar(name, 0, (value) => {
+      if (typeof value === 'bigint') throw new WireDecodeError(`member ${name} is out of range`);
+      if (typeof value !== 'number' || !Number.isInteger(value)) throw new WireDecodeError(`member ${name} must be an integer`);
+      return value;
+    });
   }
 
   bool(name: string): boolean {
-    const value = this.member(name);
-    if (value === undefined || value === null) return false;
-    if (typeof value !== 'boolean') throw new WireDecodeError(`member ${name} must be a boolean`);
-    return value;
+    return this.scalar(name, false, (value) => {
+      if (typeof value !== 'boolean') throw new WireDecodeError(`member ${name} must be a boolean`);
+      return value;
+    });
   }
 
   object(name: string): JsonObject | null {
@@ -175,14 +189,14 @@ class Reader {
   }
 }
 
-function objects(values: JsonValue[], what: string): Reader[] {
+function objects(values: JsonValue[], what: string): WireReader[] {
   return values.map((value) => {
     if (!isJsonObject(value)) throw new WireDecodeError(`${what} must be an object`);
-    return new Reader(value);
+    return new WireReader(value);
   });
 }
 
-function header(r: Reader): CommittedBundleHeader {
+function header(r: WireReader): CommittedBundleHeader {
   return {
     bundleSeq: r.int('bundle_seq'),
     sourceId: r.string('source_id'),
@@ -192,7 +206,7 @@ function header(r: Reader): CommittedBundleHeader {
   };
 }
 
-function wireRow(r: Reader): WireRow {
+function wireRow(r: WireReader): WireRow {
   return {
     schema: r.string('schema'),
     table: r.string('table'),
@@ -204,7 +218,7 @@ function wireRow(r: Reader): WireRow {
 }
 
 export function decodePushSession(body: string): PushSessionResponse {
-  const r = new Reader(decodeObject(body));
+  const r = new WireReader(decodeObject(body));
   return {
     ...header(r),
     pushId: r.string('push_id'),
@@ -215,16 +229,16 @@ export function decodePushSession(body: string): PushSessionResponse {
 }
 
 export function decodePushChunk(body: string): PushChunkResponse {
-  const r = new Reader(decodeObject(body));
+  const r = new WireReader(decodeObject(body));
   return { pushId: r.string('push_id'), nextExpectedRowOrdinal: r.int('next_expected_row_ordinal') };
 }
 
 export function decodeCommit(body: string): CommittedBundleHeader {
-  return header(new Reader(decodeObject(body)));
+  return header(new WireReader(decodeObject(body)));
 }
 
 export function decodeCommittedRows(body: string): CommittedRowsResponse {
-  const r = new Reader(decodeObject(body));
+  const r = new WireReader(decodeObject(body));
   return {
     ...header(r),
     rows: objects(r.array('rows'), 'row').map(wireRow),
@@ -234,7 +248,7 @@ export function decodeCommittedRows(body: string): CommittedRowsResponse {
 }
 
 export function decodePull(body: string): PullResponse {
-  const r = new Reader(decodeObject(body));
+  const r = new WireReader(decodeObject(body));
   return {
     stableBundleSeq: r.int('stable_bundle_seq'),
     bundles: objects(r.array('bundles'), 'bundle').map((b) => ({ ...header(b), rows: objects(b.array('rows'), 'row').map(wireRow) })),
@@ -243,7 +257,7 @@ export function decodePull(body: string): PullResponse {
 }
 
 export function decodeSnapshotSession(body: string): SnapshotSessionResponse {
-  const r = new Reader(decodeObject(body));
+  const r = new WireReader(decodeObject(body));
   return {
     snapshotId: r.string('snapshot_id'),
     snapshotBundleSeq: r.int('snapshot_bundle_seq'),
@@ -254,7 +268,7 @@ export function decodeSnapshotSession(body: string): SnapshotSessionResponse {
 }
 
 export function decodeSnapshotChunk(body: string): SnapshotChunkResponse {
-  const r = new Reader(decodeObject(body));
+  const r = new WireReader(decodeObject(body));
   return {
     snapshotId: r.string('snapshot_id'),
     snapshotBundleSeq: r.int('snapshot_bundle_seq'),
@@ -271,7 +285,7 @@ export function decodeSnapshotChunk(body: string): SnapshotChunkResponse {
 }
 
 export function decodeConnect(body: string): ConnectResponse {
-  const r = new Reader(decodeObject(body));
+  const r = new WireReader(decodeObject(body));
   return {
     resolution: r.string('resolution'),
     initializationId: r.string('initialization_id'),
@@ -287,29 +301,29 @@ export interface Capabilities {
 
 /** `schema_version` and `features` of `GET /sync/capabilities`. */
 export function decodeCapabilities(body: string): Capabilities {
-  const r = new Reader(decodeObject(body));
+  const r = new WireReader(decodeObject(body));
   const features: Record<string, boolean> = {};
   for (const [name, value] of Object.entries(r.object('features') ?? {})) if (typeof value === 'boolean') features[name] = value;
   return { schemaVersion: r.int('schema_version'), features };
 }
 
 export function decodeWatchEvent(data: string): WatchEvent {
-  const r = new Reader(decodeObject(data));
+  const r = new WireReader(decodeObject(data));
   return { bundleSeq: r.int('bundle_seq'), sourceId: r.string('source_id'), sourceBundleId: r.int('source_bundle_id') };
 }
 
 /** The structured `conflict` of a `409 push_conflict`, or null when absent. */
 export function decodePushConflict(body: string): PushConflictDetail | null {
-  let r: Reader;
+  let r: WireReader;
   try {
-    r = new Reader(decodeObject(body));
+    r = new WireReader(decodeObject(body));
   } catch {
     return null;
   }
   if (r.string('error') !== 'push_conflict') return null;
   const conflict = r.object('conflict');
   if (!conflict) return null;
-  const c = new Reader(conflict);
+  const c = new WireReader(conflict);
   const serverRow = c.raw('server_row');
   return {
     schema: c.string('schema'),

@@ -5,14 +5,19 @@ import type { JsonObject, JsonValue } from './wire-types.js';
 import { equalFoldAscii } from './go-strings.js';
 
 /**
- * Go's `encoding/json` binding of a struct field (its JSON name, lower-case ASCII) to a member of a
- * decoded object: every member whose name equals the field name or case-folds to it (ASCII case,
- * `ſ` for s, the Kelvin sign for k) is decoded in document order, so the LAST one wins whatever its
- * case. Objects from `parseJsonText` keep each name at the position of its last occurrence.
+ * Go's `encoding/json` binding of a struct field (its JSON name, lower-case ASCII) to the members of a
+ * decoded object: every member whose name equals the field name or case-folds to it (ASCII case, `ſ`
+ * for s, the Kelvin sign for k) is decoded in document order, so the LAST one wins whatever its case.
+ * For a `reference` field (pointer, slice, map, raw message) a later `null` clears it; for a `scalar`
+ * (string, number, bool) `null` leaves it as it was. Objects from `parseJsonText` remember every
+ * occurrence of a repeated name. `undefined`: no member binds (or, scalar, only nulls).
  */
-export function bindGoField(object: JsonObject, field: string): JsonValue | undefined {
+export function bindGoField(object: JsonObject, field: string, kind: 'scalar' | 'reference' = 'reference'): JsonValue | undefined {
   let found: JsonValue | undefined;
-  for (const name of Object.keys(object)) if (name === field || equalFoldAscii(name, field)) found = object[name];
+  for (const [name, value] of REPEATED_MEMBERS.get(object) ?? Object.entries(object)) {
+    if (name !== field && !equalFoldAscii(name, field)) continue;
+    if (kind === 'reference' || value !== null) found = value;
+  }
   return found;
 }
 
@@ -102,7 +107,10 @@ export function parseJsonText(text: string | Uint8Array): JsonValue {
 
 type Frame =
   | { readonly kind: 'array'; readonly items: JsonValue[] }
-  | { readonly kind: 'object'; readonly members: Map<string, JsonValue>; key: string };
+  | { readonly kind: 'object'; readonly members: Map<string, JsonValue>; key: string; all?: Array<[string, JsonValue]> };
+
+/** Every member in document order of the objects that repeat a member name (for struct binding). */
+const REPEATED_MEMBERS = new WeakMap<JsonObject, ReadonlyArray<readonly [string, JsonValue]>>();
 
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
@@ -130,8 +138,10 @@ class GoJsonParser {
       if (frame === undefined) break;
       if (frame.kind === 'array') frame.items.push(value);
       else {
-        // a repeated name moves to its last position, so member order tells which occurrence came last
-        frame.members.delete(frame.key);
+        // The map keeps the last value of a repeated name (Go's `any`); every occurrence in order is
+        // kept aside for struct binding (bindGoField), only for objects that repeat a name.
+        if (frame.all) frame.all.push([frame.key, value]);
+        else if (frame.members.has(frame.key)) frame.all = [...frame.members, [frame.key, value]];
         frame.members.set(frame.key, value);
       }
       const closed = this.afterMember(frame);
@@ -160,7 +170,9 @@ class GoJsonParser {
     }
     if (frame.kind === 'object' && ch === '}') {
       this.stack.pop();
-      return Object.fromEntries(frame.members) as JsonObject;
+      const object = Object.fromEntries(frame.members) as JsonObject;
+      if (frame.all) REPEATED_MEMBERS.set(object, frame.all);
+      return object;
     }
     return this.fail(ch === undefined ? 'unexpected end of JSON input' : 'invalid character after value', -1);
   }

@@ -2,39 +2,24 @@
 // Runs only when a Go toolchain is installed; builds one tiny program and feeds it every case
 // through stdin in a single process.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
 import fc from 'fast-check';
 import { decodeBase64, decodeHex } from './binary-codecs.js';
 import { canonicalizeJsonText } from './canonical-json.js';
 import { compactGoJson, formatGoFloat64, quoteGoJsonString } from './go-json-encode.js';
 import { equalFoldAscii, goQuote, goToLower, goToUpper, goTrimSpace, parseGoInt64 } from './go-strings.js';
-import { GO_PARITY_PROGRAM } from './testdata/go-parity-program.js';
+import { bindGoField, parseJsonText } from './go-json-decode.js';
+import { canonicalJson } from './canonical-json.js';
+import type { JsonValue } from './wire-types.js';
+import { bindingDocuments, boundText, depthDocuments, describeWithGo, GoParity, goBinary, paritySeed, stringLiterals, type ParityCase } from './testdata/go-parity-runner.js';
 import { jsonValue, trickyNumber, trickyString } from './testdata/json-arbitraries.js';
 import { jsonTextBytes } from './testdata/json-text-arbitraries.js';
 import { formatRfc3339Nano, parseRfc3339Nanos } from './value-codecs.js';
 
-function findGo(): string | undefined {
-  const candidates = (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'go'));
-  return [...candidates, '/usr/local/go/bin/go'].find((path) => path !== 'go' && existsSync(path));
-}
-
-const goBinary = findGo();
 if (goBinary === undefined) {
   console.warn('go-parity.spec.ts skipped: no Go toolchain on PATH or at /usr/local/go/bin/go');
 }
-const describeWithGo = goBinary === undefined ? describe.skip : describe;
 
-/** One comparison: what Go gets (bytes) and what this library answers (`undefined` = error). */
-interface ParityCase {
-  kind: string;
-  input: Uint8Array;
-  ours: () => Uint8Array | string | undefined;
-}
-
-const seed = Number(process.env.PARITY_SEED ?? Date.now() % 2 ** 31);
+const seed = paritySeed;
 const sample = <T>(arbitrary: fc.Arbitrary<T>, numRuns: number): T[] => fc.sample(arbitrary, { seed, numRuns });
 const utf8 = (text: string): Buffer => Buffer.from(text, 'utf8');
 const attempt = <T>(compute: () => T): T | undefined => {
@@ -101,54 +86,50 @@ function secondsDotNanos(nanos: bigint | undefined): string | undefined {
   return `${(nanos - fraction) / 1_000_000_000n}.${fraction.toString().padStart(9, '0')}`;
 }
 
-function hexOf(answer: Uint8Array | string | undefined): string {
-  if (answer === undefined) return 'err\t';
-  return 'ok\t' + Buffer.from(typeof answer === 'string' ? utf8(answer) : answer).toString('hex');
+/** The protocol reader's binding of the Go program's `bound` struct (undefined: Go's decode fails). */
+function protocolBound(text: string): string | undefined {
+  const value = parseJsonText(text);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const scalar = <T>(field: string, zero: T, check: (v: JsonValue) => v is JsonValue & T): T => {
+    const bound = bindGoField(value, field, 'scalar');
+    if (bound === undefined || bound === null) return zero;
+    if (!check(bound)) throw new TypeError(`${field} has the wrong type`);
+    return bound;
+  };
+  const rows = bindGoField(value, 'rows');
+  if (rows !== undefined && rows !== null && (!Array.isArray(rows) || !rows.every((r) => typeof r === 'string'))) return undefined;
+  const payload = bindGoField(value, 'payload');
+  return boundText({
+    reason: scalar('reason', '', (v): v is string => typeof v === 'string'),
+    pending: scalar('has_local_pending_rows', false, (v): v is boolean => typeof v === 'boolean'),
+    rows: rows === undefined || rows === null ? null : (rows as string[]),
+    payload: payload === undefined ? null : canonicalJson(payload),
+  });
+}
+
+/** Member binding, nesting depth and string decoding of the protocol reader (parseJsonText). */
+function readerCases(): ParityCase[] {
+  return [
+    ...sample(bindingDocuments(false), 3000).map((text) => ({ kind: 'bind', input: utf8(text), ours: () => protocolBound(text) })),
+    ...depthDocuments().map(({ text }) => ({ kind: 'depth', input: utf8(text), ours: () => (parseJsonText(text), 'ok') })),
+    ...sample(stringLiterals(true), 2000).map((bytes) => ({ kind: 'decode-string', input: bytes, ours: () => {
+      const value = parseJsonText(bytes);
+      return typeof value === 'string' ? value : undefined;
+    } })),
+  ];
 }
 
 describeWithGo('parity with the Go standard library', () => {
-  let workDir = '';
-  let program = '';
-
-  beforeAll(() => {
-    workDir = mkdtempSync(join(tmpdir(), 'oversync-go-parity-'));
-    writeFileSync(join(workDir, 'go.mod'), 'module oversyncparity\n\ngo 1.21\n');
-    writeFileSync(join(workDir, 'main.go'), GO_PARITY_PROGRAM);
-    program = join(workDir, 'parity');
-    execFileSync(goBinary ?? 'go', ['build', '-o', program, '.'], {
-      cwd: workDir,
-      env: {
-        ...process.env,
-        // Standard library only: no network, no module downloads, a cache that survives runs.
-        GOCACHE: process.env.GOCACHE ?? join(tmpdir(), 'oversync-protocol-gocache'),
-        GOPATH: process.env.GOPATH ?? join(workDir, 'gopath'),
-        GOFLAGS: '',
-        GOTOOLCHAIN: 'local',
-        GOPROXY: 'off',
-        GO111MODULE: 'on',
-      },
-      stdio: 'pipe',
-      timeout: 120_000,
-    });
-  }, 150_000);
-
-  afterAll(() => {
-    if (workDir !== '') rmSync(workDir, { recursive: true, force: true });
-  });
+  const go = new GoParity();
+  beforeAll(() => go.build(), 150_000);
+  afterAll(() => go.remove());
 
   it('formats numbers, escapes strings and parses JSON exactly like Go', () => {
-    const cases = parityCases();
-    const stdin = cases.map((c) => `${c.kind}\t${Buffer.from(c.input).toString('hex')}\n`).join('');
-    const stdout = execFileSync(program, { input: stdin, maxBuffer: 1 << 28, timeout: 60_000 }).toString('utf8');
-    const answers = stdout.split('\n').slice(0, -1);
-    expect(answers).toHaveLength(cases.length);
-
-    const mismatches = cases
-      .map((c, i) => ({ kind: c.kind, input: Buffer.from(c.input).toString('hex'), go: answers[i], ours: hexOf(c.ours()) }))
-      .filter((m) => m.go !== m.ours);
-    const byKind: Record<string, number> = {};
-    for (const m of mismatches) byKind[m.kind] = (byKind[m.kind] ?? 0) + 1;
     // On failure: rerun with PARITY_SEED=<seed> to reproduce.
-    expect({ seed, cases: cases.length, byKind, first: mismatches.slice(0, 10) }).toEqual({ seed, cases: cases.length, byKind: {}, first: [] });
+    expect({ seed, ...go.mismatches(parityCases()) }).toEqual({ seed, cases: expect.any(Number), byKind: {}, first: [] });
+  }, 120_000);
+
+  it('binds struct fields (case-insensitive, last member wins, null keeps scalars), limits nesting and decodes surrogates like Go', () => {
+    expect({ seed, ...go.mismatches(readerCases()) }).toEqual({ seed, cases: expect.any(Number), byKind: {}, first: [] });
   }, 120_000);
 });

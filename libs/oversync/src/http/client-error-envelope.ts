@@ -1,4 +1,4 @@
-import { STATUS_CODES, type Server } from 'node:http';
+import { STATUS_CODES, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 /** What Node's HTTP parser reports for a request it could not read (`clientError`). */
@@ -43,12 +43,21 @@ export function answerClientErrorsWithEnvelope(server: Server): void {
       socket.destroy();
       return;
     }
-    const inFlight = (socket as Duplex & { _httpMessage?: { writableFinished?: boolean; once(event: string, fn: () => void): void } | null })._httpMessage;
+    const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    // written, then the connection is closed without waiting for the peer (Node's default destroys it too)
     const answer = () => {
-      if (socket.writable) socket.end(clientErrorResponse(error));
+      if (socket.writable) socket.end(clientErrorResponse(error), () => socket.destroy());
       else socket.destroy();
     };
     if (!inFlight || inFlight.writableFinished) return answer();
+    if (!inFlight.req.complete) {
+      // the unreadable bytes are this request's own (a broken chunked body): it can never be answered
+      // by its handler, so it is answered here, as Node does, unless its answer already began
+      if (inFlight.headersSent) socket.destroy();
+      else answer();
+      return;
+    }
+    // a complete earlier request still being handled: its answer goes first, then this one
     inFlight.once('finish', answer);
     inFlight.once('close', () => socket.destroy());
   });

@@ -3,9 +3,10 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
 import { OVERSYNC_CONFIG } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
+import { decodeUtf8LikeGo } from '@oversync/protocol';
 
 export interface RequestWithSyncBody {
-  /** The request body as text, decoded as UTF-8 (invalid bytes → U+FFFD, like Go). */
+  /** The request body as text, decoded as UTF-8 the way Go reads it (each byte of an invalid sequence → U+FFFD). */
   oversyncBody?: string;
   /** Set instead of `oversyncBody` when the body could not be read (e.g. too large). */
   oversyncBodyError?: 'too_large' | 'aborted';
@@ -33,7 +34,7 @@ function readStream(req: SyncRequest, limit: number, done: () => void): void {
   const finish = () => {
     if (finished) return;
     finished = true;
-    if (!req.oversyncBodyError) req.oversyncBody = Buffer.concat(chunks).toString('utf8');
+    if (!req.oversyncBodyError) req.oversyncBody = decodeUtf8LikeGo(Buffer.concat(chunks));
     done();
   };
   req.on('data', (chunk: Buffer) => {
@@ -69,7 +70,7 @@ export class SyncBodyMiddleware implements NestMiddleware {
     const limit = this.config.maxRequestBodyBytes;
     if (Buffer.isBuffer(req.rawBody)) {
       if (req.rawBody.length > limit) req.oversyncBodyError = 'too_large';
-      else req.oversyncBody = req.rawBody.toString('utf8');
+      else req.oversyncBody = decodeUtf8LikeGo(req.rawBody);
       return next();
     }
     if (req._body || req.readableEnded) {

@@ -12,7 +12,7 @@ import { ConnectService } from '../connect/connect.service.js';
 import { PushSessionService } from '../push/push-session.service.js';
 import { PullService } from '../pull/pull.service.js';
 import { CapabilitiesService } from '../health/capabilities.service.js';
-import { member, readBool, readInt64, readString } from '../wire/exact-json.js';
+import { bindScalar, readBool, readInt64, readString } from '../wire/exact-json.js';
 import { goTrimSpace } from '../schema/go-string-semantics.js';
 import { bodyObject, parseInt64Param, queryValue, requestBody } from './request-binding.js';
 import type { RequestWithSyncBody } from './sync-body.middleware.js';
@@ -47,7 +47,7 @@ export class SyncController {
   @SyncEndpoint('connect_failed', 'Failed to resolve connect lifecycle')
   async connect(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
     const body = bodyObject(req, 'Failed to parse connect request');
-    const pending = readBool(member(body, 'has_local_pending_rows'));
+    const pending = bindScalar(body, 'has_local_pending_rows', readBool);
     if (pending === undefined) throw badRequest('invalid_request', 'Failed to parse connect request');
     sendWire(res, 200, { ...(await this.connectService.connect(actor, pending)) });
   }
@@ -68,9 +68,9 @@ export class SyncController {
   async createPushSession(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
     const parse = 'Failed to parse push session request';
     const body = bodyObject(req, parse);
-    const sourceBundleId = readInt64(member(body, 'source_bundle_id'));
-    const plannedRowCount = readInt64(member(body, 'planned_row_count'));
-    const initializationId = readString(member(body, 'initialization_id'));
+    const sourceBundleId = bindScalar(body, 'source_bundle_id', readInt64);
+    const plannedRowCount = bindScalar(body, 'planned_row_count', readInt64);
+    const initializationId = bindScalar(body, 'initialization_id', readString);
     if (sourceBundleId === undefined || plannedRowCount === undefined || initializationId === undefined) throw badRequest('invalid_request', parse);
     const result = await this.pushSessions.create(actor, { sourceBundleId, plannedRowCount, initializationId: goTrimSpace(initializationId) });
     if (result.status === 'staging') {

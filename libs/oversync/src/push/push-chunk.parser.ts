@@ -4,7 +4,7 @@ import type { RegisteredTable } from '../schema/registered-table.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { isCanonicalUuid, keyBytesOf, OP_CODES, type OpName } from '../bundle/row-keys.js';
 import {
-  isExactObject, JsonNumber, member, parseExactJson, readInt64, readString,
+  isExactObject, JsonNumber, bindScalar, member, parseExactJson, readInt64, readString,
   type ExactJson, type ExactObject,
 } from '../wire/exact-json.js';
 import { canonicalExactJson } from '../wire/canonical-exact-json.js';
@@ -40,7 +40,7 @@ export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: numb
     throw badRequest('invalid_request', PARSE_MESSAGE);
   }
   if (!isExactObject(document)) throw badRequest('invalid_request', PARSE_MESSAGE);
-  const start = readInt64(member(document, 'start_row_ordinal'));
+  const start = bindScalar(document, 'start_row_ordinal', readInt64);
   const rowsValue = member(document, 'rows');
   if (start === undefined || (rowsValue !== undefined && rowsValue !== null && !Array.isArray(rowsValue))) {
     throw badRequest('invalid_request', PARSE_MESSAGE);
@@ -68,10 +68,10 @@ interface BoundRow {
 /** Go encoding/json binding of one PushRequestRow: type mismatches are parse errors. */
 function bindRow(value: ExactJson): BoundRow {
   if (!isExactObject(value)) throw badRequest('invalid_request', PARSE_MESSAGE);
-  const schema = readString(member(value, 'schema'));
-  const table = readString(member(value, 'table'));
-  const op = readString(member(value, 'op'));
-  const base = readInt64(member(value, 'base_row_version'));
+  const schema = bindScalar(value, 'schema', readString);
+  const table = bindScalar(value, 'table', readString);
+  const op = bindScalar(value, 'op', readString);
+  const base = bindScalar(value, 'base_row_version', readInt64);
   const key = member(value, 'key');
   if (schema === undefined || table === undefined || op === undefined || base === undefined) {
     throw badRequest('invalid_request', PARSE_MESSAGE);

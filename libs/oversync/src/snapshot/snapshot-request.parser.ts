@@ -29,18 +29,23 @@ export function parseSnapshotSessionRequest(body: string): SourceReplacementRequ
   if (!isExactObject(document)) throw invalid();
   // Go decodes every member that binds `source_replacement`, in order, into the same *struct: a later
   // object fills in (and overrides) fields of an earlier one, a later null clears it.
-  let fields: Map<string, ExactJson> | null = null;
+  // A string field keeps its value through a later null, a type error anywhere fails the decode.
+  let fields: Map<string, string> | null = null;
   for (const [name, value] of document.members) {
     if (boundField(name, ['source_replacement']) === undefined) throw invalid();
-    if (value === null) fields = null;
-    else for (const [field, item] of onlyMembers(value, REPLACEMENT_FIELDS)) (fields ??= new Map()).set(field, item);
+    if (value === null) {
+      fields = null;
+      continue;
+    }
+    fields ??= new Map();
+    for (const [field, item] of onlyMembers(value, REPLACEMENT_FIELDS)) {
+      const text = readString(item);
+      if (text === undefined) throw invalid();
+      if (item !== null) fields.set(field, text);
+    }
   }
   if (fields === null) return null;
-  const previousSourceId = readString(fields.get('previous_source_id'));
-  const newSourceId = readString(fields.get('new_source_id'));
-  const reason = readString(fields.get('reason'));
-  if (previousSourceId === undefined || newSourceId === undefined || reason === undefined) throw invalid();
-  return { previousSourceId, newSourceId, reason };
+  return { previousSourceId: fields.get('previous_source_id') ?? '', newSourceId: fields.get('new_source_id') ?? '', reason: fields.get('reason') ?? '' };
 }
 
 const REPLACEMENT_FIELDS = ['previous_source_id', 'new_source_id', 'reason'] as const;

@@ -5,7 +5,7 @@ import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import type { SyncDatabase } from '../database/sync-database.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
-import { isExactObject, member, parseExactJson, readInt64, readString } from '../wire/exact-json.js';
+import { isExactObject, bindScalar, parseExactJson, readInt64, readString } from '../wire/exact-json.js';
 import { BundleChangeHub, type BundleChange } from './bundle-change-hub.js';
 
 /** A decoded NOTIFY payload `{"user_pk":N,"bundle_seq":N[,"source_id":…,"source_bundle_id":N]}`. */
@@ -23,10 +23,10 @@ export function decodeBundleChangeNotification(payload: string): BundleChangeNot
     return undefined;
   }
   if (!isExactObject(value)) return undefined;
-  const userPk = readInt64(member(value, 'user_pk'));
-  const bundleSeq = readInt64(member(value, 'bundle_seq'));
-  const sourceId = readString(member(value, 'source_id'));
-  const sourceBundleId = readInt64(member(value, 'source_bundle_id'));
+  const userPk = bindScalar(value, 'user_pk', readInt64);
+  const bundleSeq = bindScalar(value, 'bundle_seq', readInt64);
+  const sourceId = bindScalar(value, 'source_id', readString);
+  const sourceBundleId = bindScalar(value, 'source_bundle_id', readInt64);
   if (!userPk || userPk <= 0n || !bundleSeq || bundleSeq <= 0n || sourceId === undefined || sourceBundleId === undefined) return undefined;
   return { userPk: userPk.toString(), change: { bundleSeq, sourceId: sourceId || undefined, sourceBundleId: sourceBundleId || undefined } };
 }

@@ -215,15 +215,37 @@ function isLowSurrogate(unit: number): boolean {
   return unit >= 0xdc00 && unit <= 0xdfff;
 }
 
+/** Whether member `key` binds struct field `name` (lower-case ASCII) as Go's decoder matches them: exactly, or case-folded (ASCII case, `ſ` for s, the Kelvin sign for k). */
+export function bindsField(key: string, name: string): boolean {
+  return key === name || equalFoldAscii(key, name);
+}
+
 /**
- * Go encoding/json binding of struct field `name` (lower-case ASCII): every member whose name equals
- * it or folds to it (ASCII case, `ſ` for s, the Kelvin sign for k) is decoded in document order, so
- * the LAST matching member wins whatever its case — `{"a":true,"A":false}` binds false.
+ * Go encoding/json binding of a pointer, map, slice or raw-message field `name`: every matching member
+ * is decoded in document order, so the LAST one wins whatever its case (`null` included, which
+ * clears such a field).
  */
 export function member(object: ExactObject, name: string): ExactJson | undefined {
   let found: ExactJson | undefined;
-  for (const [key, value] of object.members) if (key === name || equalFoldAscii(key, name)) found = value;
+  for (const [key, value] of object.members) if (bindsField(key, name)) found = value;
   return found;
+}
+
+/**
+ * Go encoding/json binding of a string, number or bool field `name` with `read` (undefined = type
+ * error): every matching member is decoded in document order — a type error in any of them fails the
+ * whole decode, `null` leaves the field as it was, the last other value wins whatever its case:
+ * `{"a":true,"A":false}` binds false, `{"a":true,"A":null}` binds true.
+ */
+export function bindScalar<T>(object: ExactObject, name: string, read: (value: ExactJson | undefined) => T | undefined): T | undefined {
+  let bound = read(undefined);
+  for (const [key, value] of object.members) {
+    if (!bindsField(key, name)) continue;
+    const decoded = read(value);
+    if (decoded === undefined) return undefined;
+    if (value !== null) bound = decoded;
+  }
+  return bound;
 }
 
 /** Members with duplicates resolved (last wins), document order of the last occurrence. */

@@ -64,6 +64,15 @@ func canonical(value any, buf *bytes.Buffer) error {
 	return nil
 }
 
+// bound is a struct as the protocol's request and response types are: scalar fields (a null leaves
+// them as they were) and reference fields (a null clears them), bound by Go's member matching.
+type bound struct {
+	Reason  string          \`json:"reason"\`
+	Pending bool            \`json:"has_local_pending_rows"\`
+	Rows    []string        \`json:"rows"\`
+	Payload json.RawMessage \`json:"payload"\`
+}
+
 func answer(kind string, in []byte) ([]byte, error) {
 	s := string(in)
 	switch kind {
@@ -79,6 +88,24 @@ func answer(kind string, in []byte) ([]byte, error) {
 		var buf bytes.Buffer
 		err := canonical(value, &buf)
 		return buf.Bytes(), err
+	case "bind":
+		var b bound
+		if err := json.Unmarshal(in, &b); err != nil {
+			return nil, err
+		}
+		return json.Marshal(b)
+	case "depth":
+		var value any
+		if err := json.Unmarshal(in, &value); err != nil {
+			return nil, err
+		}
+		return []byte("ok"), nil
+	case "decode-string":
+		var text string
+		if err := json.Unmarshal(in, &text); err != nil {
+			return nil, err
+		}
+		return []byte(text), nil
 	case "compact":
 		return json.Marshal(json.RawMessage(in))
 	case "quote":
