@@ -178,7 +178,7 @@ describe('scale-out: three instances over one PostgreSQL, 150 devices, faults', 
           `  requests per instance: ${spread.join(' / ')}`,
           `  faults: ${faults.instanceKills} SIGKILL+restart, ${faults.backendKills} backend kills (${faults.backendsTerminated} backends terminated)`,
           `  watch: instance 1 woke for a commit on instance ${INSTANCES} in ${watchBefore.toFixed(1)} ms before the load, ${watchAfter.toFixed(1)} ms after it; ${watchers.length} streams, ${watchers.reduce((s, w) => s + w.events, 0)} events, ${watchers.reduce((s, w) => s + w.reconnects, 0)} reconnects`,
-          `  sweeper: ${sweeps.transactions} sweep transactions by ${sweeps.instances.join(', ')}, ${sweeps.removed} expired sessions removed (${planted} planted), none overlapping`,
+          `  sweeper: ${sweeps.transactions} sweep transactions by ${sweeps.instances.join(', ')}, ${sweeps.removed} expired sessions removed (${planted} planted), ${sweeps.problems.length ? `${sweeps.problems.length} problems` : 'all holding the lock, none overlapping'}`,
           `  connections per instance process (max): ${[...sampler.max].map(([a, n]) => `${a} ${n}`).join(', ')}; all instances together ${sampler.maxTotal} (budget ${INSTANCES} × (${POOL} + 1) = ${INSTANCES * (POOL + 1)}), ${sampler.samples} samples`,
         ];
         console.log(lines.join('\n'));
