@@ -162,6 +162,11 @@ describe('scale-out: three instances over one PostgreSQL, 150 devices, faults', 
         sampler.stop();
         await sampler.sample();
 
+        if (process.env.SCALE_OUT_CANARY === 'lose_row') {
+          // self-test of the checker only: a simulated server bug that loses one acknowledged row
+          await pgClient.query(`BEGIN; SET LOCAL session_replication_role = replica;
+            DELETE FROM business.users WHERE ctid = (SELECT ctid FROM business.users WHERE _sync_scope_id = '${world.users[2]}' LIMIT 1); COMMIT`);
+        }
         const problems = await checkScaleOut(world, pgClient);
         const sweeps = await sweepReport(pgClient);
         const overBudget = [...sampler.max].filter(([, n]) => n > POOL + 1).map(([app, n]) => `${app} held ${n} connections (pool ${POOL} + 1 LISTEN)`);
