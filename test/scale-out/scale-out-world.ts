@@ -38,8 +38,11 @@ export interface AckedWrite {
   token: string | null;
 }
 
-/** Errors a device may see while instances die and backends are killed (it retries next round). */
-const EXPECTED_ERRORS = new Set(['TransportError', 'RetryExhaustedError', 'PendingPushReplayError', 'SyncOperationInProgressError']);
+/**
+ * Errors a device may see while instances die and backends are killed (it retries next round);
+ * DirtyStateRejectedError: a pull refused while writes of a failed push are still queued (by design).
+ */
+const EXPECTED_ERRORS = new Set(['TransportError', 'RetryExhaustedError', 'PendingPushReplayError', 'SyncOperationInProgressError', 'DirtyStateRejectedError']);
 
 function isExpected(error: unknown): boolean {
   const name = (error as Error)?.constructor?.name ?? '';

@@ -162,6 +162,11 @@ describe('scale-out: three instances over one PostgreSQL, 150 devices, faults', 
         sampler.stop();
         await sampler.sample();
 
+        if (process.env.SCALE_OUT_CANARY === 'lose_row') {
+          // self-test of the checker only: a simulated server bug that loses one acknowledged row
+          await pgClient.query(`BEGIN; SET LOCAL session_replication_role = replica;
+            DELETE FROM business.users WHERE ctid = (SELECT ctid FROM business.users WHERE _sync_scope_id = '${world.users[2]}' LIMIT 1); COMMIT`);
+        }
         const problems = await checkScaleOut(world, pgClient);
         const sweeps = await sweepReport(pgClient);
         const overBudget = [...sampler.max].filter(([, n]) => n > POOL + 1).map(([app, n]) => `${app} held ${n} connections (pool ${POOL} + 1 LISTEN)`);
@@ -178,17 +183,14 @@ describe('scale-out: three instances over one PostgreSQL, 150 devices, faults', 
           `  requests per instance: ${spread.join(' / ')}`,
           `  faults: ${faults.instanceKills} SIGKILL+restart, ${faults.backendKills} backend kills (${faults.backendsTerminated} backends terminated)`,
           `  watch: instance 1 woke for a commit on instance ${INSTANCES} in ${watchBefore.toFixed(1)} ms before the load, ${watchAfter.toFixed(1)} ms after it; ${watchers.length} streams, ${watchers.reduce((s, w) => s + w.events, 0)} events, ${watchers.reduce((s, w) => s + w.reconnects, 0)} reconnects`,
-          `  sweeper: ${sweeps.transactions} sweep transactions by ${sweeps.instances.join(', ')}, ${sweeps.removed} expired sessions removed (${planted} planted), none overlapping`,
+          `  sweeper: ${sweeps.transactions} sweep transactions by ${sweeps.instances.join(', ')}, ${sweeps.removed} expired sessions removed (${planted} planted), ${sweeps.problems.length ? `${sweeps.problems.length} problems` : 'all holding the lock, none overlapping'}`,
           `  connections per instance process (max): ${[...sampler.max].map(([a, n]) => `${a} ${n}`).join(', ')}; all instances together ${sampler.maxTotal} (budget ${INSTANCES} × (${POOL} + 1) = ${INSTANCES * (POOL + 1)}), ${sampler.samples} samples`,
         ];
         console.log(lines.join('\n'));
-        expect(world.failures).toEqual([]);
-        expect(problems).toEqual([]);
-        expect(watchLag).toEqual([]);
-        expect(sweeps.problems).toEqual([]);
+        // every check at once, so a failure shows all of them
+        expect({ failures: world.failures, problems, watchLag, sweeper: sweeps.problems, overBudget }).toEqual({ failures: [], problems: [], watchLag: [], sweeper: [], overBudget: [] });
         expect(sweeps.transactions).toBeGreaterThan(0);
         expect(sweeps.removed).toBeGreaterThanOrEqual(planted);
-        expect(overBudget).toEqual([]);
         expect(faults.instanceKills).toBeGreaterThan(0);
         expect(faults.backendKills).toBeGreaterThan(0);
         // every instance served requests
