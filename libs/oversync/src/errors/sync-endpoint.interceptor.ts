@@ -1,4 +1,4 @@
-import { HttpException, Injectable, Logger, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { HttpException, Injectable, Logger, Optional, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { catchError, type Observable, throwError } from 'rxjs';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
@@ -16,13 +16,17 @@ export class SyncEndpointInterceptor implements NestInterceptor {
 
   constructor(
     private readonly reflector: Reflector,
-    private readonly telemetry: OversyncTelemetry,
+    // absent where the interceptor serves another module's controllers (the admin console): no spans there
+    @Optional() private readonly telemetry?: OversyncTelemetry,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const failure = this.reflector.get<SyncEndpointFailure | undefined>(SYNC_ENDPOINT, context.getHandler());
     // the operation's span (with tracing on) is active while the handler runs: stages nest under it
-    return this.telemetry.traceOperation(context, failure?.code.replace(/_failed$/, '') ?? context.getHandler().name, () => next.handle()).pipe(
+    const handled = this.telemetry
+      ? this.telemetry.traceOperation(context, failure?.code.replace(/_failed$/, '') ?? context.getHandler().name, () => next.handle())
+      : next.handle();
+    return handled.pipe(
       catchError((error: unknown) => {
         if (error instanceof OversyncError || error instanceof HttpException) return throwError(() => error);
         if (isConnectionError(error)) {
