@@ -29,8 +29,9 @@ export class SyncStatusService {
   }
 
   private async floorAheadCount(): Promise<bigint> {
-    const [row] = await this.db.query<{ n: string }>('SELECT COUNT(*) AS n FROM sync.user_state WHERE retained_bundle_floor > next_bundle_seq - 1');
-    return BigInt(row?.n ?? '0');
+    // on a pooled connection with the module's retry of a connection lost before the answer (§8.23)
+    const { rows } = await this.db.withClient((client) => client.query<{ n: string }>('SELECT COUNT(*) AS n FROM sync.user_state WHERE retained_bundle_floor > next_bundle_seq - 1'));
+    return BigInt(rows[0]?.n ?? '0');
   }
 
   async status(): Promise<{ healthy: boolean; body: GoJsonValue }> {
