@@ -165,7 +165,11 @@ describe('hostile input and spec §8 (issue 18)', () => {
     const id = randomUUID();
     const nested = randomUUID();
     const payload = { rating: 1.5, count_value: 120, note: 'a<b>&\u2028"q"\n', created_at: '2024-01-02T03:04:05.120Z', data: 'AAEC' };
-    expect((await erin.push(1, [userRow(randomUUID(), { name: 'Zed', email: 'z@e' }), typedRow(id, payload), typedRow(nested, { rating: 0.1, count_value: 1e15 })])).status).toBe(200);
+    // values on both sides of every rule of the SQL canonicaliser (and its fallback to the server's)
+    const ratings = [0.1, 1e-7, 0.000001, 1e21, 9.999999999999999e20, 1.7976931348623157e308, 5e-324, 123456.789, -0, 100, 1234567890.12345, 0.30000000000000004, -2.5e-300];
+    const notes = ['\u0001\u001f\u007f', '\u2028\u2029<>&', '😀é\u00a0', '"\\/', ''];
+    const more = ratings.map((rating, i) => typedRow(randomUUID(), { rating, count_value: i % 2 ? -9007199254740991 : 2 ** 53, note: notes[i % notes.length], created_at: i % 3 ? null : '2024-02-29T23:59:59.999999+05:30' }));
+    expect((await erin.push(1, [userRow(randomUUID(), { name: 'Zed', email: 'z@e' }), typedRow(id, payload), typedRow(nested, { rating: 0.1, count_value: 1e15 }), ...more])).status).toBe(200);
     const pulled = await erin.get('/sync/pull?after_bundle_seq=0').expect(200);
     const bundleTexts = new Map<string, string>();
     for (const row of pulled.body.bundles[0].rows as Array<{ key: { id: string }; payload: JsonValue }>) bundleTexts.set(row.key.id, canonicalJson(row.payload));
@@ -173,7 +177,7 @@ describe('hostile input and spec §8 (issue 18)', () => {
     const chunk = await erin.get(`/sync/snapshot-sessions/${snapshotId}`).expect(200);
     // the payload text as sent: members sorted, Go's number and string rules, the same text the bundle carried
     const texts = [...chunk.text.matchAll(/"key":\{"id":"([0-9a-f-]{36})"\},"row_version":\d+,"payload":(\{.*?\})\}(?=,\{"schema"|\])/g)].map((m) => [m[1]!, m[2]!] as const);
-    expect(texts).toHaveLength(3);
+    expect(texts).toHaveLength(3 + ratings.length);
     for (const [key, text] of texts) expect(text).toBe(bundleTexts.get(key));
     // conflict server_row: same canonical text
     const conflict = await erin.push(2, [typedRow(id, { rating: 2 }, 'UPDATE', 0)]);

@@ -89,7 +89,7 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
     expect(chunk.body).toMatchObject({ rows: [], next_row_ordinal: 0, has_more: false });
   });
 
-  it('serves bytea as base64 and keeps every other value exactly as PostgreSQL prints it (numbers beyond 2^53 too)', async () => {
+  it('serves bytea as base64 and canonical payloads with numbers beyond 2^53 exact', async () => {
     const file = randomUUID();
     const typed = randomUUID();
     const rows = [
@@ -104,7 +104,8 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
 
     const created = await a2.post('/sync/snapshot-sessions').expect(200);
     const chunk = await a2.get(`/sync/snapshot-sessions/${created.body.snapshot_id}?max_rows=5000`).expect(200);
-    expect(chunk.text).toContain(`"payload":{"id":"${file}","data":"AAEC/f7/","name":"f"}`);
+    // canonical JSON like bundles (sorted members, §8.11), bytea as base64, numbers beyond 2^53 exact (§8.2)
+    expect(chunk.text).toContain(`"payload":{"data":"AAEC/f7/","id":"${file}","name":"f"}`);
     expect(chunk.text).toContain('"count_value":9007199254740993');
     const { rows: stored } = await db.query<{ bytes: string }>(
       'SELECT sum(octet_length(payload_wire::text)) AS bytes FROM sync.snapshot_session_rows WHERE snapshot_id = $1', [created.body.snapshot_id]);
@@ -118,9 +119,9 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
       error: 'snapshot_session_not_found', message: `snapshot session ${missing} was not found` });
     expect((await a2.get('/sync/snapshot-sessions/not-a-uuid').expect(404)).body.error).toBe('snapshot_session_not_found');
     expect((await a2.delete('/sync/snapshot-sessions/not-a-uuid').expect(404)).body.error).toBe('snapshot_session_not_found');
-    // PostgreSQL's other uuid spellings name the same session, echoed as sent
+    // other spellings PostgreSQL accepts are not canonical ids: 404 before any SQL (issue 18)
     const upper = own.toUpperCase();
-    expect((await a2.get(`/sync/snapshot-sessions/${upper}?max_rows=1`).expect(200)).body.snapshot_id).toBe(upper);
+    expect((await a2.get(`/sync/snapshot-sessions/${upper}?max_rows=1`).expect(404)).body.error).toBe('snapshot_session_not_found');
     expect((await bob.get(`/sync/snapshot-sessions/${own}`).expect(403)).body).toEqual({
       error: 'snapshot_session_forbidden', message: `snapshot session ${own} does not belong to the authenticated user` });
     expect((await bob.delete(`/sync/snapshot-sessions/${own}`).expect(403)).body.error).toBe('snapshot_session_forbidden');

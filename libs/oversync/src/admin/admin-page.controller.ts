@@ -1,5 +1,5 @@
 import { Catch, Controller, Get, HttpException, Param, Req, Res, UseFilters, UseGuards, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiExcludeController } from '../openapi/optional-swagger.js';
 import type { Request, Response } from 'express';
 import { OversyncError } from '../errors/oversync.error.js';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
