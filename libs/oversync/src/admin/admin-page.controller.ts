@@ -6,7 +6,9 @@ import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js'
 import { AdminAccessGuard } from './admin-access.guard.js';
 import { ADMIN_PAGE_CSP, loadAdminAssets, type AdminAsset } from './admin-page.assets.js';
 
-const assets = loadAdminAssets();
+// read when the console is mounted (a host that never imports it never reads them)
+let loaded: Map<string, AdminAsset> | undefined;
+const pageAssets = () => (loaded ??= loadAdminAssets());
 
 function securityHeaders(res: Response): void {
   res.setHeader('Content-Security-Policy', ADMIN_PAGE_CSP);
@@ -19,7 +21,7 @@ function securityHeaders(res: Response): void {
 function sendPage(req: Request, res: Response, status: number): void {
   const path = req.originalUrl.split('?')[0]!.replace(/\/*$/, '/');
   const base = path.replace(/[&"<>']/g, (c) => `&#${c.charCodeAt(0)};`);
-  const html = assets.get('index.html')!.body.toString('utf8').replaceAll('%BASE%', base);
+  const html = pageAssets().get('index.html')!.body.toString('utf8').replaceAll('%BASE%', base);
   securityHeaders(res);
   res.setHeader('Cache-Control', 'no-store');
   res.status(status).type('text/html; charset=utf-8').send(html);
@@ -45,6 +47,10 @@ class AdminPageFilter implements ExceptionFilter {
 @ApiExcludeController()
 @Controller()
 export class AdminPageController {
+  constructor() {
+    pageAssets(); // a package without the page files fails at start, not on the first visit
+  }
+
   @Get()
   @UseGuards(AdminAccessGuard)
   @UseFilters(AdminPageFilter)
@@ -55,7 +61,7 @@ export class AdminPageController {
   @Get('assets/:file')
   @UseFilters(OversyncExceptionFilter)
   asset(@Param('file') file: string, @Res() res: Response): void {
-    const asset: AdminAsset | undefined = file === 'index.html' ? undefined : assets.get(file);
+    const asset: AdminAsset | undefined = file === 'index.html' ? undefined : pageAssets().get(file);
     if (!asset) throw new OversyncError('not_found', 404, `no console file ${file}`);
     securityHeaders(res);
     res.setHeader('Cache-Control', 'no-cache');

@@ -154,8 +154,9 @@ export class PullService {
   }
 }
 
-/** The bundle_seq a pull answer brings the device to: its last bundle, or the checkpoint it came with. */
+/** The bundle_seq a pull answer brings the device to: its last bundle, or the checkpoint it came with (at most the stable one). */
 function pulledThrough(after: bigint, body: GoJsonValue): bigint {
-  const bundles = (body as { bundles?: Array<{ bundle_seq: bigint }> }).bundles;
-  return Array.isArray(bundles) && bundles.length > 0 ? bundles[bundles.length - 1]!.bundle_seq : after;
+  const { bundles, stable_bundle_seq: stable } = body as { bundles: Array<{ bundle_seq: bigint }>; stable_bundle_seq: bigint };
+  const last = bundles[bundles.length - 1];
+  return last ? last.bundle_seq : after < stable ? after : stable;
 }
