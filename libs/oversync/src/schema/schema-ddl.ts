@@ -4,7 +4,7 @@ import { compareUtf8 } from './go-string-semantics.js';
 import { normalizeTableConfig } from './normalized-table-config.js';
 import { KEY_KIND_TEXT, KEY_KIND_UUID, type RegisteredTableConfig, type SyncKeyKind } from './registered-table.js';
 import { SYNC_LAYOUT_NAME, SYNC_PROTOCOL_LABEL } from './sync-layout.js';
-import { SYNC_BOOTSTRAP_INDEXES, SYNC_SCHEMA_STATEMENTS } from './sync-schema.sql.js';
+import { SYNC_BOOTSTRAP_INDEXES, SYNC_SCHEMA_STATEMENTS, SYNC_SCHEMA_UPGRADES } from './sync-schema.sql.js';
 
 /** A registered table for the DDL export: the module's table config plus the type of its key column. */
 export interface OversyncDdlTable extends RegisteredTableConfig {
@@ -35,6 +35,7 @@ export function oversyncSchemaStatements(tables: readonly OversyncDdlTable[]): s
         `INSERT INTO sync.table_catalog (table_id, schema_name, table_name, sync_key_column, sync_key_kind) VALUES (${t.tableId}, ${quoteLiteral(t.schema)}, ${quoteLiteral(t.table)}, ${quoteLiteral(t.keyColumn)}, ${t.keyKind}) ON CONFLICT (table_id) DO NOTHING`,
     ),
     ...SYNC_BOOTSTRAP_INDEXES,
+    ...SYNC_SCHEMA_UPGRADES,
     ...TRIGGER_FUNCTION_STATEMENTS.map(([, sql]) => sql),
     ...registered.flatMap((table) => tableTriggerStatements(table).map(([, sql]) => sql)),
   ];

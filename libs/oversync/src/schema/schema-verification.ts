@@ -4,6 +4,7 @@ import { validateRegisteredForeignKeys } from './foreign-key-validator.js';
 import type { RegisteredTable, RegisteredTableConfig } from './registered-table.js';
 import { validateRegisteredTables } from './registered-table-validator.js';
 import { SYNC_LAYOUT_NAME, SYNC_PROTOCOL_LABEL } from './sync-layout.js';
+import { SYNC_SCHEMA_UPGRADES_NEEDED } from './sync-schema.sql.js';
 import { UnsupportedSchemaError } from './unsupported-schema.error.js';
 
 const APPLY = 'apply the DDL of oversyncSchemaSql() / createOversyncSchemaMigration() for the registered tables, or start with bootstrap: true';
@@ -23,6 +24,9 @@ export async function verifySyncSchema(db: SyncDatabase, tables: readonly Regist
   if (meta.length !== 1 || meta[0]!.protocol_label !== SYNC_PROTOCOL_LABEL || meta[0]!.layout_name !== SYNC_LAYOUT_NAME) {
     throw new UnsupportedSchemaError(`sync.meta does not describe layout ${SYNC_LAYOUT_NAME} ${SYNC_PROTOCOL_LABEL}: ${APPLY}`);
   }
+  // this port's additions (admin console logs, pull checkpoints), which the DDL export includes
+  const [upgrades] = await db.query<{ needed: boolean }>(SYNC_SCHEMA_UPGRADES_NEEDED);
+  if (upgrades?.needed) throw new UnsupportedSchemaError(`the sync schema lacks this version's additions (sync.rejected_writes, sync.admin_audit, pull checkpoints): ${APPLY}`);
   const stored = await db.query<{ table_id: number; schema_name: string; table_name: string; sync_key_column: string; sync_key_kind: number }>(
     'SELECT table_id, schema_name, table_name, sync_key_column, sync_key_kind FROM sync.table_catalog ORDER BY table_id',
   );
