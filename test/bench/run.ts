@@ -172,12 +172,13 @@ try {
 
   // the 1-row round trip with and without metrics, tracing (with and without an SDK) and request logs, interleaved
   if (want('observability')) {
-    const obs = await measureObservability(server.databaseUrl, quick ? { iterations: 200, warmUp: 30 } : { iterations: 1000, warmUp: 50 });
+    const obs = await measureObservability(server.databaseUrl, quick ? { iterations: 200, warmUp: 30 } : { iterations: 800, warmUp: 50 });
     results.observability = obs;
     const labels: Record<string, string> = {
       off: 'observability off',
       metrics: '  metrics',
       metricsTracing: '  metrics + tracing, no SDK',
+      metricsSdk: '  metrics, an SDK registered, module tracing off',
       metricsTracingSdk: '  metrics + tracing, SDK recording (batch export)',
       all: '  the same + request logs',
     };
