@@ -6,6 +6,7 @@ import os from 'node:os';
 import { startBenchServer } from './bench-server.js';
 import { measureReferences } from './references.js';
 import { measureObservability } from './observability.js';
+import { measureInstrumentationCost } from './observability-micro.js';
 import { SyncApi, userRows } from './sync-api.js';
 import { fmt, percentile, summarize, type Summary } from './stats.js';
 import { runDevice } from './device.js';
@@ -187,6 +188,12 @@ try {
       const pct = variant === 'off' ? '' : `overhead ${fmt(f.overheadPct.p50, 1)} / ${fmt(f.overheadPct.mean, 1)} / ${fmt(f.overheadPct.cpu, 1)} %`;
       print(labels[variant] ?? variant, `${fmt(f.p50Ms, 2)} / ${fmt(f.meanMs, 2)} / ${fmt(f.serverCpuMs, 2)}`, pct);
     }
+    const micro = await measureInstrumentationCost();
+    results.observabilityInstrumentationCpuUs = micro;
+    const share = (us: number) => `${fmt(us - micro.off, 1)} µs = ${fmt(((us - micro.off) / 1000 / obs.variants.off.serverCpuMs) * 100, 2)} % of the server CPU per trip`;
+    print('instrumentation CPU per round trip, in process: metrics', share(micro.metrics));
+    print('  metrics + tracing, no SDK', share(micro.metricsTracing));
+    print('  metrics + tracing, SDK recording', share(micro.metricsTracingSdk));
   }
 
   // physical references on the same rows, in the same run
