@@ -6,6 +6,7 @@ import os from 'node:os';
 import { startBenchServer } from './bench-server.js';
 import { measureReferences } from './references.js';
 import { measureObservability } from './observability.js';
+import { measureInstrumentationCost } from './observability-micro.js';
 import { SyncApi, userRows } from './sync-api.js';
 import { fmt, percentile, summarize, type Summary } from './stats.js';
 import { runDevice } from './device.js';
@@ -174,15 +175,29 @@ try {
   // 4 processes × 12 users, writer + reader each, 5-row bundles: one instance, then three over the same database
   if (want('many-devices')) results.manyDevices = await manyDevicesPhase(server, quick, print);
 
-  // the 1-row round trip with and without metrics + tracing (+ request logs), interleaved
+  // the 1-row round trip with and without metrics, tracing (with and without an SDK) and request logs, interleaved
   if (want('observability')) {
-    const obs = await measureObservability(server.databaseUrl, quick ? { rounds: 4, perRound: 50 } : { rounds: 10, perRound: 100 });
+    const obs = await measureObservability(server.databaseUrl, quick ? { iterations: 200, warmUp: 30 } : { iterations: 800, warmUp: 50 });
     results.observability = obs;
-    const ms = (v: 'off' | 'on' | 'onWithLogs') => `${fmt(obs.p50Ms[v], 2)} / ${fmt(obs.meanMs[v], 2)} / ${fmt(obs.serverCpuMs[v], 2)}`;
-    const pcts = (p50: number, mean: number, cpu: number) => `overhead ${fmt(p50, 1)} / ${fmt(mean, 1)} / ${fmt(cpu, 1)} %`;
-    print(`1-row round trip p50 / mean / server CPU (ms): obs. off`, ms('off'));
-    print(`  metrics + tracing on (SDK, batch export)`, ms('on'), pcts(obs.overheadPct.p50, obs.overheadPct.mean, obs.overheadPct.cpu));
-    print(`  metrics + tracing + request logs on`, ms('onWithLogs'), pcts(obs.overheadPct.p50WithLogs, obs.overheadPct.meanWithLogs, obs.overheadPct.cpuWithLogs));
+    const labels: Record<string, string> = {
+      off: 'observability off',
+      metrics: '  metrics',
+      metricsTracing: '  metrics + tracing, no SDK',
+      metricsSdk: '  metrics, an SDK registered, module tracing off',
+      metricsTracingSdk: '  metrics + tracing, SDK recording (batch export)',
+      all: '  the same + request logs',
+    };
+    print('1-row round trip p50 / mean / server CPU per trip (ms)', '');
+    for (const [variant, f] of Object.entries(obs.variants)) {
+      const pct = variant === 'off' ? '' : `overhead ${fmt(f.overheadPct.p50, 1)} / ${fmt(f.overheadPct.mean, 1)} / ${fmt(f.overheadPct.cpu, 1)} %`;
+      print(labels[variant] ?? variant, `${fmt(f.p50Ms, 2)} / ${fmt(f.meanMs, 2)} / ${fmt(f.serverCpuMs, 2)}`, pct);
+    }
+    const micro = await measureInstrumentationCost();
+    results.observabilityInstrumentationCpuUs = micro;
+    const share = (us: number) => `${fmt(us - micro.off, 1)} µs = ${fmt(((us - micro.off) / 1000 / obs.variants.off.serverCpuMs) * 100, 2)} % of the server CPU per trip`;
+    print('instrumentation CPU per round trip, in process: metrics', share(micro.metrics));
+    print('  metrics + tracing, no SDK', share(micro.metricsTracing));
+    print('  metrics + tracing, SDK recording', share(micro.metricsTracingSdk));
   }
 
   // physical references on the same rows, in the same run

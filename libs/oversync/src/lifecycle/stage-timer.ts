@@ -37,7 +37,7 @@ export class StageTimer {
     if (this.sinks.log) this.stages[`${stage}_ms`] = Math.round((now - this.last) * 10) / 10;
     if (this.parent) {
       this.sinks.tracer!
-        .startSpan(`oversync.${stage}`, { startTime: performance.timeOrigin + this.last, attributes: { 'oversync.stage': stage, ...attributes } }, this.parent)
+        .startSpan(`oversync.${stage}`, { startTime: performance.timeOrigin + this.last, attributes }, this.parent)
         .end(performance.timeOrigin + now);
     }
     this.last = now;

@@ -96,6 +96,11 @@ export class OversyncTelemetry implements OnModuleDestroy {
     const span = this.tracer.startSpan(`oversync.${operation}`, {
       attributes: { 'oversync.operation': operation, 'http.request.method': req.method, 'http.route': syncRouteTemplate(req.originalUrl.split('?')[0] ?? '') },
     });
+    // no SDK (or not sampled): nothing to carry
+    if (!span.isRecording()) {
+      span.end();
+      return handle();
+    }
     // Nest binds the handler's async context when handle() is called: call it inside the span's context
     return otelContext.with(trace.setSpan(otelContext.active(), span), handle).pipe(
       tap({ error: (error: unknown) => failSpan(span, error) }),
