@@ -4,6 +4,8 @@ import { sqliteFiles } from './sqlite-file.spec-support.js';
 
 const databases = sqliteFiles();
 import { OversqliteClient } from './oversqlite-client.js';
+import { TRIGGER_SUFFIXES, triggerPrograms } from './capture-triggers.js';
+import { inspectManagedTables } from './managed-table.js';
 
 /** A device's business tables (capture runs locally: no server is involved). */
 const DDL = `
@@ -156,5 +158,26 @@ describe('capture triggers', () => {
     db.prepare('INSERT INTO users(id, name) VALUES (?, ?)').run(key, 'x');
     const stored = (db.prepare('SELECT key_json FROM _sync_dirty_rows').get() as { key_json: string }).key_json;
     expect(stored).toBe(`{"id":${JSON.stringify(key)}}`);
+  });
+
+  it('finds every row a trigger reads or writes through an index (EXPLAIN QUERY PLAN shows no full scan)', () => {
+    const { db } = setup();
+    // NEW/OLD columns become literals (RAISE, which reads nothing, only runs inside a trigger): the plan of each statement is what the trigger runs per row.
+    const bind = (sql: string) => sql.replace(/\b(NEW|OLD)\."(?:[^"]|"")*"/g, "'k'").replace(/;\s*$/, '').replace(/RAISE\(ABORT, '[A-Z_]+'\)/, 'NULL');
+    const plans: string[] = [];
+    for (const table of inspectManagedTables(db, ['users', 'files', 'file_reviews'].map((tableName) => ({ tableName, syncKeyColumnName: 'id' })))) {
+      const programs = triggerPrograms('business', table);
+      for (const suffix of TRIGGER_SUFFIXES) {
+        const statements = [`SELECT ${programs[suffix].when}`, ...programs[suffix].body];
+        for (const statement of statements) {
+          const details = (db.prepare(`EXPLAIN QUERY PLAN ${bind(statement)}`).all() as { detail: string }[]).map((r) => r.detail);
+          plans.push(...details);
+          const scans = details.filter((d) => /^SCAN /.test(d) && d !== 'SCAN CONSTANT ROW');
+          expect({ trigger: `${table.name}_${suffix}`, statement, scans }).toEqual({ trigger: `${table.name}_${suffix}`, statement, scans: [] });
+        }
+      }
+    }
+    // the next dirty ordinal (MAX) is one seek on its index
+    expect(plans).toContain('SEARCH _sync_dirty_rows USING COVERING INDEX _sync_dirty_rows_ordinal');
   });
 });
