@@ -7,7 +7,7 @@ import { EXAMPLE_DEVICE_DDL, EXAMPLE_SCHEMA_NAME, EXAMPLE_TABLES, OversqliteClie
 const args = JSON.parse(process.argv[2] ?? '{}') as { baseUrl: string; token: string; user: string; mode: 'hydrate' | 'pull'; ready?: string };
 const db = new Database(':memory:');
 db.exec(EXAMPLE_DEVICE_DDL);
-const client = new OversqliteClient(db, {
+const client = await OversqliteClient.open(db, {
   baseUrl: args.baseUrl,
   tokenProvider: () => args.token,
   schema: EXAMPLE_SCHEMA_NAME,
@@ -15,7 +15,6 @@ const client = new OversqliteClient(db, {
   snapshotChunkRows: 5000,
   downloadLimit: 1000,
 });
-await client.open();
 let ms: number;
 if (args.mode === 'hydrate') {
   const t = performance.now();

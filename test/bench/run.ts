@@ -8,10 +8,11 @@ import { measureReferences } from './references.js';
 import { SyncApi, userRows } from './sync-api.js';
 import { fmt, percentile, summarize, type Summary } from './stats.js';
 import { runDevice } from './device.js';
+import { measureClientWrites } from './client.js';
 import { SseStream, syncHeaders } from '../support/sse.js';
 
 const quick = process.argv.includes('--quick');
-// `--only bulk,hydration,watch,latency,load,references` runs just those phases (default: all).
+// `--only client,bulk,hydration,watch,latency,load,references` runs just those phases (default: all).
 const onlyIndex = process.argv.indexOf('--only');
 const only = onlyIndex >= 0 ? (process.argv[onlyIndex + 1] ?? '').split(',') : null;
 const want = (phase: string) => only === null || only.includes(phase);
@@ -30,6 +31,16 @@ const range = (s: Summary, digits = 0) => `${fmt(s.median, digits)} (${fmt(s.min
 
 const server = await startBenchServer();
 try {
+  // the client's local writes through the capture triggers, beside raw better-sqlite3 inserts
+  if (want('client')) {
+    const writes = await measureClientWrites({ rows: 100_000, pendingSizes: [1_000, 1_000_000], probeRows: 10_000 });
+    results.clientWrites = writes;
+    print(`client: ${fmt(writes.rows)} local inserts in one transaction (rows/s)`, fmt(writes.triggerInsertRowsPerSec), `raw better-sqlite3 ${fmt(writes.rawInsertRowsPerSec)}`);
+    print(`  the same by process CPU time (rows per CPU-second)`, fmt(writes.triggerInsertRowsPerCpuSec), `raw ${fmt(writes.rawInsertRowsPerCpuSec)}`);
+    for (const p of writes.perRowMicros) {
+      print(`  per row with ${fmt(p.pending)} rows pending (µs, ${fmt(p.probeRows)}-row probe)`, fmt(p.triggerMicros, 2), `raw ${fmt(p.rawMicros, 2)}`);
+    }
+  }
   const device = async (user: string, source: string) => new SyncApi(server.baseUrl, await server.signIn(user), source);
   const sizes = quick ? [10_000] : [10_000, 100_000];
   const pushResults: Record<string, unknown> = {};

@@ -44,7 +44,6 @@ describe('client ⇄ server: seed, push, pull, typed values', () => {
     device.db.prepare('INSERT INTO posts(id, title, content, author_id) VALUES (?, ?, ?, ?)').run(postId, 'Hello <b>', 'body', userId);
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(userId, 'Ada', 'ada@example.com');
     device.db.exec('COMMIT');
-    await device.client.open();
     const attached = await device.client.attach('seed-user');
     expect(attached).toMatchObject({ status: 'connected', outcome: 'seeded_from_local' });
     const push = await device.client.pushPending();

@@ -59,7 +59,6 @@ describe('client ⇄ server: crashes between push steps lose and duplicate nothi
     failChunk = false;
     loseCommit = false;
     await device.restart();
-    await device.client.open();
     expect((await device.client.attach(user)).outcome).toBe('resumed_attached_state');
     expect((await device.client.pushPending()).outcome).toBe('committed');
     // The frozen bundle is committed exactly once, whichever step the crash interrupted.

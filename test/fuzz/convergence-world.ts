@@ -247,8 +247,7 @@ export class ConvergenceWorld {
     for (const d of this.devices) {
       d.db = new Database(d.path);
       d.db.exec(EXAMPLE_DEVICE_DDL);
-      d.client = this.newClient(d);
-      await d.client.open();
+      d.client = await this.newClient(d);
     }
   }
 
@@ -279,8 +278,8 @@ export class ConvergenceWorld {
 
   // ---- clients ----------------------------------------------------------------------------------------
 
-  private newClient(d: SimDevice): OversqliteClient {
-    return new OversqliteClient(d.db, {
+  private newClient(d: SimDevice): Promise<OversqliteClient> {
+    return OversqliteClient.open(d.db, {
       baseUrl: 'http://fuzz-device.invalid',
       tokenProvider: () => signToken(d.wantUser ?? 'signed-out'),
       schema: 'business',
@@ -507,8 +506,7 @@ export class ConvergenceWorld {
     d.crashed = false;
     d.armed = [];
     d.db = new Database(d.path);
-    d.client = this.newClient(d);
-    await d.client.open();
+    d.client = await this.newClient(d);
     await this.ensureConnected(d);
   }
 

@@ -26,17 +26,19 @@ export function rowImageSql(table: ManagedTable, ref: string): string {
   return `json_object(${table.columns.map((c) => `${quoteLiteral(c.lowerName)}, ${columnValueSql(ref, c)}`).join(', ')})`;
 }
 
+/**
+ * One upsert into `_sync_dirty_rows`. A queued row keeps its first base version and ordinal (the
+ * conflict branch never assigns them), so the inserted values only matter for a row not yet
+ * queued: they need no lookup of the queue itself, only the next ordinal (one index seek).
+ * A single-row VALUES, unlike INSERT … SELECT, reads its own target without a temporary copy.
+ */
 function captureUpsert(schema: string, table: ManagedTable, key: string, op: string, payload: string, assignments: string, whereKeyChanged?: string): string {
   const s = quoteLiteral(schema);
   const t = quoteLiteral(table.name);
-  const same = `schema_name = ${s} AND table_name = ${t} AND key_json = ${key}`;
   const values = `${s}, ${t}, ${key}, ${op},
-    COALESCE((SELECT base_row_version FROM _sync_dirty_rows WHERE ${same}),
-             (SELECT row_version FROM _sync_row_state WHERE ${same}),
-             0),
+    COALESCE((SELECT row_version FROM _sync_row_state WHERE schema_name = ${s} AND table_name = ${t} AND key_json = ${key}), 0),
     ${payload},
-    COALESCE((SELECT dirty_ordinal FROM _sync_dirty_rows WHERE ${same}),
-             (SELECT COALESCE(MAX(dirty_ordinal), 0) + 1 FROM _sync_dirty_rows)),
+    COALESCE((SELECT MAX(dirty_ordinal) FROM _sync_dirty_rows), 0) + 1,
     ${NOW_SQL}`;
   const source = whereKeyChanged ? `SELECT ${values} WHERE ${whereKeyChanged}` : `VALUES (${values})`;
   return `INSERT INTO _sync_dirty_rows(schema_name, table_name, key_json, op, base_row_version, payload, dirty_ordinal, updated_at)
@@ -44,6 +46,7 @@ function captureUpsert(schema: string, table: ManagedTable, key: string, op: str
   ON CONFLICT(schema_name, table_name, key_json) DO UPDATE SET ${assignments};`;
 }
 
+/** UPDATE when the server has a live version of the row, INSERT otherwise (absent or tombstone). */
 function upsertOp(schema: string, table: ManagedTable, key: string): string {
   return `CASE WHEN EXISTS (SELECT 1 FROM _sync_row_state WHERE schema_name = ${quoteLiteral(schema)} AND table_name = ${quoteLiteral(
     table.name,

@@ -164,7 +164,7 @@ async function runDatabaseCommand(options: CliOptions, io: CliIo, fetchImpl: Fet
   };
   try {
     if (options.exampleSchema) db.exec(EXAMPLE_DEVICE_DDL);
-    const client = new OversqliteClient(db, {
+    const client = await OversqliteClient.open(db, {
       baseUrl: options.server,
       tokenProvider: tokenProvider(fetchImpl, options),
       fetch: fetchImpl,
@@ -175,7 +175,6 @@ async function runDatabaseCommand(options: CliOptions, io: CliIo, fetchImpl: Fet
       logger: { warn: (m) => say(`warning: ${m}`), info: (m) => say(m) },
     });
     try {
-      await client.open();
       const result = await runClientCommand(client, options, io, say);
       progress.finish();
       if (options.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

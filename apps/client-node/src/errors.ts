@@ -15,6 +15,17 @@ export class OversqliteError extends Error {
 /** Invalid configuration or unsupported table schema, detected when the client is created. */
 export class OversqliteConfigError extends OversqliteError {}
 
+/** The SQLite file is damaged or not a database (`SQLITE_CORRUPT`, `SQLITE_NOTADB`, a failed `quick_check`). */
+export class DatabaseCorruptError extends OversqliteError {
+  constructor(
+    readonly database: string,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${database ? `SQLite database ${database}` : 'the SQLite database'} is corrupt: ${detail}`, options);
+  }
+}
+
 export class ClientClosedError extends OversqliteError {
   constructor() {
     super('oversqlite client has been closed');

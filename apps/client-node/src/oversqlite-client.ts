@@ -10,7 +10,8 @@ import type { ClientContext, PushHooks, Session, SyncLogger, TransferCounters } 
 import { ensureConnectedSession } from './client-context.js';
 import { effectiveConfig, MAX_DOWNLOAD_LIMIT, MAX_UPLOAD_LIMIT, type OversqliteConfig } from './config.js';
 import { type ConflictResolver, ServerWinsResolver } from './conflict-resolver.js';
-import { claimDatabase, releaseDatabase } from './database-ownership.js';
+import { verifyDatabaseIntegrity } from './database-integrity.js';
+import { claimDatabase, releaseDatabase, transferOwnership } from './database-ownership.js';
 import { ClientClosedError, OpenRequiredError, OversqliteConfigError, SyncOperationInProgressError } from './errors.js';
 import { type JsonObject, parseJsonObject } from './json-value.js';
 import { attachLocked, detachLocked, openLocked, uninstallLocked } from './lifecycle.js';
@@ -51,9 +52,12 @@ export interface OversqliteClientOptions extends OversqliteConfig {
   readonly logger?: SyncLogger;
   /** Rows done/total of uploads, replays, pulls and snapshots (for progress bars). */
   readonly onProgress?: (progress: SyncProgress) => void;
+  /** Run `PRAGMA quick_check` before anything else and refuse a damaged file (default false: it reads every page). */
+  readonly verifyIntegrity?: boolean;
 }
 
 const SILENT_LOGGER: SyncLogger = { warn: () => undefined };
+const SCHEMA_REQUIRED = 'options.schema is required (there is no default schema)';
 
 export class OversqliteClient {
   /** The conflict resolver used by pushes; may be replaced at any time. */
@@ -65,24 +69,43 @@ export class OversqliteClient {
   private running: Promise<unknown> | null = null;
   private closed = false;
 
-  /** Validates the configuration and schema, creates the metadata tables and installs the triggers. No network. */
-  constructor(
+  private constructor(
     readonly db: Database,
-    options: OversqliteClientOptions,
+    ctx: ClientContext,
+    ownershipKey: string,
+    resolver: ConflictResolver,
   ) {
-    if (!db) throw new OversqliteConfigError('db cannot be nil');
-    if (!options) throw new OversqliteConfigError('config cannot be nil');
-    if (options.schema === '' || options.schema === undefined) throw new OversqliteConfigError('config.Schema must be provided (no default schema)');
+    this.ctx = ctx;
+    this.ownershipKey = ownershipKey;
+    this.resolver = resolver;
+    this.background = new BackgroundSync(this.ctx, {
+      pushPending: () => this.pushPending(),
+      pullToStable: () => this.pullToStable(),
+      lastBundleSeqSeen: () => this.lastBundleSeqSeen(),
+      isClosed: () => this.closed,
+    });
+  }
+
+  /**
+   * Validates the options and the schema, creates the `_sync_*` tables, installs the triggers and
+   * loads (or creates) the source id. Local only: never touches the network.
+   */
+  static async open(db: Database, options: OversqliteClientOptions): Promise<OversqliteClient> {
+    if (!db) throw new OversqliteConfigError('db is required');
+    if (!options) throw new OversqliteConfigError('options are required');
+    if (options.schema === '' || options.schema === undefined) throw new OversqliteConfigError(SCHEMA_REQUIRED);
     validateOptions(options);
-    this.ownershipKey = claimDatabase(db, this);
+    const owner = {};
+    const ownershipKey = claimDatabase(db, owner);
     try {
       const config = effectiveConfig(options);
+      if (!config.schema) throw new OversqliteConfigError(SCHEMA_REQUIRED);
+      if (options.verifyIntegrity) verifyDatabaseIntegrity(db);
       try {
         initializeLocalSchema(db);
       } catch (err) {
         throw new OversqliteConfigError(`failed to initialize database: ${(err as Error).message}`, { cause: err });
       }
-      if (!config.schema) throw new OversqliteConfigError('config.Schema must be provided (no default schema)');
       ensureSingleSchema(db, config.schema);
       const tables = inspectManagedTables(db, options.tables ?? []);
       for (const table of tables) {
@@ -95,16 +118,8 @@ export class OversqliteClient {
       }
       const byName = new Map(tables.map((t) => [t.name, t]));
       const state = new SyncState(db, config.schema);
-      const session: Session = { sourceId: '', userId: '', pendingInitializationId: '', connected: false };
-      const counters: TransferCounters = {
-        snapshotSessionsCreated: 0,
-        snapshotChunksFetched: 0,
-        pushSessionsCreated: 0,
-        pushChunksUploaded: 0,
-        committedBundleChunksRead: 0,
-      };
-      this.resolver = options.resolver ?? new ServerWinsResolver();
-      this.ctx = {
+      let client: OversqliteClient | undefined;
+      const ctx: ClientContext = {
         db,
         config,
         schema: config.schema,
@@ -112,23 +127,21 @@ export class OversqliteClient {
         state,
         rows: new RowStore(state),
         transport: new SyncTransport(options),
-        session,
+        session: { sourceId: '', userId: '', pendingInitializationId: '', connected: false },
         hooks: {},
-        counters,
+        counters: { snapshotSessionsCreated: 0, snapshotChunksFetched: 0, pushSessionsCreated: 0, pushChunksUploaded: 0, committedBundleChunksRead: 0 },
         paused: { uploads: false, downloads: false },
         logger: options.logger ?? SILENT_LOGGER,
-        resolver: () => this.resolver,
+        resolver: () => client!.resolver,
         progress: options.onProgress ?? (() => undefined),
         table: (name) => byName.get(name.toLowerCase()),
       };
-      this.background = new BackgroundSync(this.ctx, {
-        pushPending: () => this.pushPending(),
-        pullToStable: () => this.pullToStable(),
-        lastBundleSeqSeen: () => this.lastBundleSeqSeen(),
-        isClosed: () => this.closed,
-      });
+      client = new OversqliteClient(db, ctx, ownershipKey, options.resolver ?? new ServerWinsResolver());
+      transferOwnership(ownershipKey, owner, client);
+      openLocked(ctx);
+      return client;
     } catch (err) {
-      releaseDatabase(this.ownershipKey, this);
+      releaseDatabase(ownershipKey, owner);
       throw err;
     }
   }
@@ -143,11 +156,6 @@ export class OversqliteClient {
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------------
-
-  /** Loads or creates the source id and local state; never touches the network. */
-  open(): Promise<void> {
-    return this.locked(() => openLocked(this.ctx));
-  }
 
   /** Binds the database to `userId`: resumes locally, or connects and seeds/hydrates (spec §5.3). */
   attach(userId: string, signal?: AbortSignal): Promise<AttachResult> {

@@ -93,7 +93,6 @@ async function crashAndRecover(ctx: ScenarioContext, laptop: SimulatedDevice, us
   };
   const relaunch = async () => {
     await laptop.restart();
-    await laptop.client.open();
     expectEqual((await ctx.attach(laptop, user)).outcome, 'resumed_attached_state', 'relaunch resumes the attachment');
     laptop.client.resetPushTransferDiagnostics();
   };
