@@ -16,13 +16,25 @@ export interface HashedRow {
   readonly payload: JsonValue | undefined;
 }
 
-/** The value as Go's decoder holds it: numbers as doubles. */
+/** The value as Go's decoder holds it: numbers as doubles (the value itself when it holds no bigint). */
 export function asWireJson(value: JsonValue): WireJsonValue {
+  return holdsBigint(value) ? toWire(value) : (value as WireJsonValue);
+}
+
+function holdsBigint(value: JsonValue): boolean {
+  if (typeof value === 'bigint') return true;
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some(holdsBigint);
+  for (const name in value) if (holdsBigint(value[name]!)) return true;
+  return false;
+}
+
+function toWire(value: JsonValue): WireJsonValue {
   if (typeof value === 'bigint') return Number(value);
-  if (Array.isArray(value)) return value.map(asWireJson);
+  if (Array.isArray(value)) return value.map(toWire);
   if (value !== null && typeof value === 'object') {
     const result: Record<string, WireJsonValue> = {};
-    for (const name of Object.keys(value)) result[name] = asWireJson(value[name]!);
+    for (const name of Object.keys(value)) result[name] = toWire(value[name]!);
     return result;
   }
   return value;

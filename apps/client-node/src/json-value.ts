@@ -20,8 +20,36 @@ export class JsonSyntaxError extends Error {
 const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
 const WHITESPACE = /[ \t\n\r]*/y;
 
-/** Parses JSON; integers outside ±(2^53−1) become `bigint`, objects have no prototype. */
+/**
+ * Parses JSON; integers outside ±(2^53−1) become `bigint`. The native `JSON.parse` reads the text
+ * first (objects then keep `Object.prototype`, so member tests use `Object.hasOwn`); a result
+ * holding an integer beyond 2^53 or an overflow to Infinity is read again by the exact parser
+ * below (objects without prototype), which keeps the integer exact or refuses the overflow.
+ */
 export function parseJson(text: string): JsonValue {
+  let value: JsonValue;
+  try {
+    value = JSON.parse(text) as JsonValue;
+  } catch {
+    return parseJsonExact(text); // reports the error with its offset
+  }
+  return holdsInexactNumber(value) ? parseJsonExact(text) : value;
+}
+
+function holdsInexactNumber(root: JsonValue): boolean {
+  const pending: JsonValue[] = [root];
+  for (let value = pending.pop(); value !== undefined; value = pending.pop()) {
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value) || Math.abs(value) > Number.MAX_SAFE_INTEGER) return true;
+    } else if (value !== null && typeof value === 'object') {
+      if (Array.isArray(value)) for (const item of value) pending.push(item);
+      else for (const name in value) pending.push(value[name]!);
+    }
+  }
+  return false;
+}
+
+function parseJsonExact(text: string): JsonValue {
   const parser = new Parser(text);
   const value = parser.value();
   parser.skipWhitespace();

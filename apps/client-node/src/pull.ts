@@ -4,7 +4,7 @@
  * in the same transaction.
  */
 import { SYNC_ROUTES } from '@oversync/protocol';
-import { applyWireRow, resolveWireRow } from './authoritative-apply.js';
+import { APPLY_PAGE_ROWS, applyAuthoritativePage, resolveWireRow } from './authoritative-apply.js';
 import { bundleHashOf } from './bundle-hash.js';
 import { type ClientContext, ensureBoundToSessionUser, ensureConnectedSession } from './client-context.js';
 import {
@@ -163,12 +163,14 @@ export function applyPulledBundle(ctx: ClientContext, bundle: WireBundle): void 
   );
   if (hash !== bundle.bundleHash) throw new BundleHashMismatchError(bundle.bundleSeq, bundle.bundleHash, hash, `pulled bundle ${bundle.bundleSeq}`);
   ctx.state.applyTransaction(() => {
-    for (const row of bundle.rows) {
-      const ref = resolveWireRow(ctx, row.table, row.key);
-      const current = ctx.state.rowState(row.schema, ref.table.name, ref.keyJson);
-      if (current && current.rowVersion >= row.rowVersion) continue;
-      applyWireRow(ctx, ref, row.op as RowOp, row.rowVersion, row.payload);
-      ctx.state.deleteDirty(row.schema, ref.table.name, ref.keyJson);
+    for (let start = 0; start < bundle.rows.length; start += APPLY_PAGE_ROWS) {
+      const page = bundle.rows.slice(start, start + APPLY_PAGE_ROWS).map((row) => ({
+        ref: resolveWireRow(ctx, row.table, row.key),
+        op: row.op as RowOp,
+        rowVersion: row.rowVersion,
+        payload: row.payload,
+      }));
+      applyAuthoritativePage(ctx, page, { skipStale: true, clearDirty: true });
     }
     const last = ctx.state.attachment().lastBundleSeqSeen;
     if (bundle.bundleSeq > last) ctx.state.updateAttachment({ lastBundleSeqSeen: bundle.bundleSeq });

@@ -3,7 +3,7 @@
  * replaced by the server's frozen row set, paged into `_sync_snapshot_stage` and applied in one
  * transaction read back page by page, so memory stays bounded by the chunk size.
  */
-import { applyLocalImage, applyWireRow, resolveWireRow } from './authoritative-apply.js';
+import { APPLY_PAGE_ROWS, applyAuthoritativePage, applyLocalImage, resolveWireRow } from './authoritative-apply.js';
 import { type ClientContext, ensureBoundToSessionUser } from './client-context.js';
 import { AttachRequiredError, decodeErrorEnvelope, errorMessage, HttpStatusError, renderServerErrorBody, SourceReplacementDivergedError, SyncProtocolError } from './errors.js';
 import { parseJson, stringifyJson } from './json-value.js';
@@ -35,7 +35,7 @@ export interface SnapshotApplyOptions {
   readonly advanceSourceBundleFloor?: number;
 }
 
-const STAGE_PAGE_ROWS = 1000;
+const STAGE_PAGE_ROWS = APPLY_PAGE_ROWS;
 
 /** `server returned status %d: <code>: <message>` as a typed error. */
 export function serverStatusError(operation: string, response: SyncResponse): HttpStatusError {
@@ -208,13 +208,13 @@ export function applyStagedSnapshot(ctx: ClientContext, session: SnapshotSession
 }
 
 function applyStagedRows(ctx: ClientContext, session: SnapshotSession): number {
-  const page = ctx.state.stmt(
+  const readPage = ctx.state.stmt(
     `SELECT row_ordinal, table_name, key_json, row_version, payload FROM _sync_snapshot_stage
      WHERE snapshot_id = ? AND row_ordinal > ? ORDER BY row_ordinal LIMIT ?`,
   );
   let applied = 0;
   for (let after = 0; ; ) {
-    const rows = page.all(session.snapshotId, after, STAGE_PAGE_ROWS) as {
+    const rows = readPage.all(session.snapshotId, after, STAGE_PAGE_ROWS) as {
       row_ordinal: number;
       table_name: string;
       key_json: string;
@@ -222,13 +222,14 @@ function applyStagedRows(ctx: ClientContext, session: SnapshotSession): number {
       payload: string;
     }[];
     if (rows.length === 0) return applied;
-    for (const row of rows) {
+    const page = rows.map((row) => {
       const table = ctx.table(row.table_name);
       if (!table) throw new Error(`table ${row.table_name} is not configured for sync`);
       const localKey = localKeyFromKeyJson(ctx.schema, table, row.key_json);
-      applyWireRow(ctx, { table, localKey, keyJson: row.key_json }, 'INSERT', Number(row.row_version), parseJson(row.payload));
-      applied++;
-    }
+      return { ref: { table, localKey, keyJson: row.key_json }, op: 'INSERT' as const, rowVersion: Number(row.row_version), payload: parseJson(row.payload) };
+    });
+    // the managed tables and row state were cleared in this transaction: nothing is stale
+    applied += applyAuthoritativePage(ctx, page, { skipStale: false, clearDirty: false });
     after = Number(rows[rows.length - 1]!.row_ordinal);
     ctx.progress({ phase: 'snapshot_apply', done: applied, total: session.rowCount });
   }

@@ -118,7 +118,11 @@ export function httpStatusError(operation: string, response: SyncResponse): Http
 }
 
 /** Fails with the transient HTTP error when the status is 429/502/503/504, so a retry wrapper repeats. */
+const TRANSIENT_STATUSES = new Set([429, 502, 503, 504]);
+
 export function throwIfTransientStatus(operation: string, response: SyncResponse): SyncResponse {
+  // A success body may be megabytes of rows: never parse it as an error envelope.
+  if (!TRANSIENT_STATUSES.has(response.status)) return response;
   const error = httpStatusError(operation, response);
   if (error.transient) throw error;
   return response;

@@ -128,7 +128,7 @@ class Reader {
 
   private member(name: string): JsonValue | undefined {
     // Go matches member names case-insensitively, preferring the exact spelling.
-    if (name in this.members) return this.members[name];
+    if (Object.hasOwn(this.members, name)) return this.members[name];
     const lower = name.toLowerCase();
     const match = Object.keys(this.members).find((k) => k.toLowerCase() === lower);
     return match === undefined ? undefined : this.members[match];
