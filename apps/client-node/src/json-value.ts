@@ -74,6 +74,29 @@ export function emptyJsonObject(): JsonObject {
 
 /** Compact JSON in member insertion order; `bigint` as plain digits. */
 export function stringifyJson(value: JsonValue): string {
+  // JSON.stringify writes the same text for everything but bigint (it throws) and non-finite numbers (it writes null)
+  try {
+    if (!holdsNonFinite(value)) return JSON.stringify(value);
+  } catch {
+    // a bigint: written below
+  }
+  return stringifyExact(value);
+}
+
+function holdsNonFinite(root: JsonValue): boolean {
+  const pending: JsonValue[] = [root];
+  for (let value = pending.pop(); value !== undefined; value = pending.pop()) {
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) return true;
+    } else if (value !== null && typeof value === 'object') {
+      if (Array.isArray(value)) for (const item of value) pending.push(item);
+      else for (const name in value) pending.push(value[name]!);
+    }
+  }
+  return false;
+}
+
+function stringifyExact(value: JsonValue): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'boolean':
@@ -86,9 +109,9 @@ export function stringifyJson(value: JsonValue): string {
     case 'string':
       return JSON.stringify(value);
     default:
-      if (Array.isArray(value)) return `[${value.map(stringifyJson).join(',')}]`;
+      if (Array.isArray(value)) return `[${value.map(stringifyExact).join(',')}]`;
       return `{${Object.keys(value)
-        .map((member) => `${JSON.stringify(member)}:${stringifyJson(value[member]!)}`)
+        .map((member) => `${JSON.stringify(member)}:${stringifyExact(value[member]!)}`)
         .join(',')}}`;
   }
 }

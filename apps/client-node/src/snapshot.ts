@@ -102,38 +102,23 @@ export async function createSnapshotSession(ctx: ClientContext, replacement: Sou
   return { snapshotId: decoded.snapshotId, snapshotBundleSeq: decoded.snapshotBundleSeq, rowCount: decoded.rowCount };
 }
 
-/** Downloads every chunk into `_sync_snapshot_stage`, one transaction per chunk. */
+/**
+ * Downloads every chunk into `_sync_snapshot_stage`, one transaction per chunk, as it arrives:
+ * memory holds one chunk (plus the next one in flight: it is requested before the current one is
+ * written, so the server works while SQLite does).
+ */
 export async function stageSnapshot(ctx: ClientContext, session: SnapshotSession, signal?: AbortSignal): Promise<void> {
-  const path = `/sync/snapshot-sessions/${encodeURIComponent(session.snapshotId)}`;
   const insert = ctx.state.stmt(
     `INSERT INTO _sync_snapshot_stage(snapshot_id, row_ordinal, schema_name, table_name, key_json, row_version, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
-  for (let after = 0; ; ) {
-    const response = await withRetry(
-      ctx.config.retry,
-      'snapshot_chunk_fetch',
-      async () =>
-        throwIfTransientStatus(
-          'snapshot_chunk_fetch',
-          await ctx.transport.send({
-            method: 'GET',
-            path,
-            query: { after_row_ordinal: after, max_rows: ctx.config.snapshotChunkRows },
-            sourceId: ctx.session.sourceId,
-            signal,
-          }),
-        ),
-      signal,
-    );
-    if (response.status !== 200) throw serverStatusError('snapshot_chunk_fetch', response);
-    let chunk;
-    try {
-      chunk = decodeSnapshotChunk(response.body);
-    } catch (err) {
-      throw new SyncProtocolError(`failed to decode snapshot chunk response: ${errorMessage(err)}`, { cause: err });
+  let next = fetchSnapshotChunk(ctx, session, 0, signal);
+  for (;;) {
+    const { after, chunk } = await next;
+    if (chunk.hasMore) {
+      next = fetchSnapshotChunk(ctx, session, chunk.nextRowOrdinal, signal);
+      next.catch(() => undefined); // awaited on the next turn; a failed write below must not leave it unhandled
     }
-    validateSnapshotChunk(session, after, chunk);
-    ctx.state.transaction(() => {
+    ctx.state.stagingTransaction(() => {
       chunk.rows.forEach((row, i) => {
         if (row.schema !== ctx.schema) throw new SyncProtocolError(`snapshot row schema ${row.schema} does not match client schema ${ctx.schema}`);
         const ref = resolveWireRow(ctx, row.table, row.key);
@@ -141,10 +126,42 @@ export async function stageSnapshot(ctx: ClientContext, session: SnapshotSession
       });
     });
     ctx.counters.snapshotChunksFetched++;
-    after = chunk.nextRowOrdinal;
-    ctx.progress({ phase: 'snapshot_download', done: after, total: session.rowCount });
+    ctx.progress({ phase: 'snapshot_download', done: chunk.nextRowOrdinal, total: session.rowCount });
     if (!chunk.hasMore) return;
   }
+}
+
+async function fetchSnapshotChunk(
+  ctx: ClientContext,
+  session: SnapshotSession,
+  after: number,
+  signal?: AbortSignal,
+): Promise<{ after: number; chunk: ReturnType<typeof decodeSnapshotChunk> }> {
+  const response = await withRetry(
+    ctx.config.retry,
+    'snapshot_chunk_fetch',
+    async () =>
+      throwIfTransientStatus(
+        'snapshot_chunk_fetch',
+        await ctx.transport.send({
+          method: 'GET',
+          path: `/sync/snapshot-sessions/${encodeURIComponent(session.snapshotId)}`,
+          query: { after_row_ordinal: after, max_rows: ctx.config.snapshotChunkRows },
+          sourceId: ctx.session.sourceId,
+          signal,
+        }),
+      ),
+    signal,
+  );
+  if (response.status !== 200) throw serverStatusError('snapshot_chunk_fetch', response);
+  let chunk;
+  try {
+    chunk = decodeSnapshotChunk(response.body);
+  } catch (err) {
+    throw new SyncProtocolError(`failed to decode snapshot chunk response: ${errorMessage(err)}`, { cause: err });
+  }
+  validateSnapshotChunk(session, after, chunk);
+  return { after, chunk };
 }
 
 function validateSnapshotChunk(session: SnapshotSession, after: number, chunk: ReturnType<typeof decodeSnapshotChunk>): void {

@@ -134,6 +134,22 @@ export class SyncState {
     return this.db.pragma('page_size', { simple: true }) as number;
   }
 
+  /**
+   * A transaction of re-downloadable rows (the snapshot stage): committed without an fsync
+   * (`synchronous = NORMAL`, safe in WAL mode: a power loss can only drop staged chunks, and a
+   * rebuild starts its stage over). The connection's own setting is restored after.
+   */
+  stagingTransaction<T>(fn: () => T): T {
+    const level = this.db.pragma('synchronous', { simple: true }) as number;
+    const wal = (this.db.pragma('journal_mode', { simple: true }) as string) === 'wal';
+    if (wal && level > 1) this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.transaction(fn);
+    } finally {
+      if (wal && level > 1) this.db.pragma(`synchronous = ${level}`);
+    }
+  }
+
   setApplyMode(on: boolean): void {
     this.stmt('UPDATE _sync_apply_state SET apply_mode = ? WHERE singleton_key = 1').run(on ? 1 : 0);
   }
