@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { FetchLike } from '@oversync/client-node';
 import { OVERSYNC_DATABASE, type SyncDatabase } from '@oversync/nestjs';
 import { attachedDevice, newDevice, serverRows, setRetentionFloor, useTestServer } from '../client/client-devices.js';
+import { setBeforePushReplayHook } from '@oversync/client-node/testing';
 
 /** A fetch whose network can be switched off. */
 function switchableNetwork(): { fetch: FetchLike; online: boolean } {
@@ -92,7 +93,7 @@ describe('convergence fuzz regressions', () => {
     const a = randomUUID();
     const b = randomUUID();
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(a, 'a v1', 'a@x.test');
-    device.client.setBeforePushReplayHook(() => {
+    setBeforePushReplayHook(device.client, () => {
       throw new Error('killed before replay');
     });
     await expect(device.client.pushPending()).rejects.toThrow(/killed before replay/);
@@ -215,7 +216,7 @@ describe('convergence fuzz regressions', () => {
 
     // The other device's push commits but is killed before its replay; then it edits the post.
     other.db.prepare('INSERT INTO typed_rows(id, name, enabled_flag) VALUES (?, ?, 1)').run(randomUUID(), 'typed');
-    other.client.setBeforePushReplayHook(() => {
+    setBeforePushReplayHook(other.client, () => {
       throw new Error('killed before replay');
     });
     await expect(other.client.pushPending()).rejects.toThrow(/killed before replay/);

@@ -216,7 +216,9 @@ export class BackgroundSync {
       if (response.status !== 200) {
         const body = await response.text();
         if (response.status === 403 && decodeErrorEnvelope(body)?.code === 'bundle_change_watch_forbidden') return 'forbidden';
-        this.ctx.logger.warn(`bundle_change_watch request returned status ${response.status}: ${body.trim()}`);
+        const message = `bundle_change_watch request returned status ${response.status}: ${body.trim()}`;
+        this.ctx.logger.warn(message);
+        this.ctx.status.update({ downloadError: new Error(message) });
         return 'failed';
       }
       if (!response.body) return 'failed';
@@ -233,7 +235,10 @@ export class BackgroundSync {
       });
       return active ? 'healthy' : 'failed';
     } catch (err) {
-      if (!signal.aborted) this.ctx.logger.warn(`watch stream ended: ${errorMessage(err)}`);
+      if (!signal.aborted) {
+        this.ctx.logger.warn(`watch stream ended: ${errorMessage(err)}`);
+        this.ctx.status.update({ downloadError: err instanceof Error ? err : new Error(String(err)) });
+      }
       return active ? 'healthy' : 'failed';
     } finally {
       clearTimeout(idle);

@@ -5,8 +5,9 @@
  */
 import type { Database } from 'better-sqlite3';
 import { BackgroundSync } from './background-sync.js';
+import { type ClientStatus, type StatusListener, StatusObserver } from './client-status.js';
 import { installTriggers } from './capture-triggers.js';
-import type { ClientContext, PushHooks, Session, SyncLogger, TransferCounters } from './client-context.js';
+import type { ClientContext, SyncLogger } from './client-context.js';
 import { ensureConnectedSession } from './client-context.js';
 import { effectiveConfig, MAX_DOWNLOAD_LIMIT, MAX_UPLOAD_LIMIT, type OversqliteConfig } from './config.js';
 import { type ConflictResolver, ServerWinsResolver } from './conflict-resolver.js';
@@ -17,16 +18,15 @@ import { type JsonObject, parseJsonObject } from './json-value.js';
 import { attachLocked, detachLocked, openLocked, uninstallLocked } from './lifecycle.js';
 import { initializeLocalSchema } from './local-schema.js';
 import { inspectManagedTables, type ManagedTable } from './managed-table.js';
-import { pullToStable, rebuild } from './pull.js';
+import { pullToStable, rebuild, type RemoteSyncResult } from './pull.js';
 import { ensurePushAllowed, pushPending } from './push.js';
 import type {
   AttachResult,
   DetachResult,
   PendingSyncStatus,
+  PushOutcome,
   PushReport,
-  PushTransferDiagnostics,
   RemoteSyncReport,
-  SnapshotTransferDiagnostics,
   SourceInfo,
   SyncProgress,
   SyncReport,
@@ -57,6 +57,15 @@ export interface OversqliteClientOptions extends OversqliteConfig {
 }
 
 const SILENT_LOGGER: SyncLogger = { warn: () => undefined };
+
+/** The internals the `testing` entry reaches (hooks, transfer counters); not exported by the package root. */
+const CONTEXTS = new WeakMap<OversqliteClient, ClientContext>();
+
+export function clientContextOf(client: OversqliteClient): ClientContext {
+  const ctx = CONTEXTS.get(client);
+  if (!ctx) throw new Error('not an OversqliteClient');
+  return ctx;
+}
 const SCHEMA_REQUIRED = 'options.schema is required (there is no default schema)';
 
 export class OversqliteClient {
@@ -76,6 +85,7 @@ export class OversqliteClient {
     resolver: ConflictResolver,
   ) {
     this.ctx = ctx;
+    CONTEXTS.set(this, ctx);
     this.ownershipKey = ownershipKey;
     this.resolver = resolver;
     this.background = new BackgroundSync(this.ctx, {
@@ -132,6 +142,7 @@ export class OversqliteClient {
         counters: { snapshotSessionsCreated: 0, snapshotChunksFetched: 0, pushSessionsCreated: 0, pushChunksUploaded: 0, committedBundleChunksRead: 0 },
         paused: { uploads: false, downloads: false },
         logger: options.logger ?? SILENT_LOGGER,
+        status: new StatusObserver(),
         resolver: () => client!.resolver,
         progress: options.onProgress ?? (() => undefined),
         table: (name) => byName.get(name.toLowerCase()),
@@ -139,6 +150,7 @@ export class OversqliteClient {
       client = new OversqliteClient(db, ctx, ownershipKey, options.resolver ?? new ServerWinsResolver());
       transferOwnership(ownershipKey, owner, client);
       openLocked(ctx);
+      client.refreshStatus();
       return client;
     } catch (err) {
       releaseDatabase(ownershipKey, owner);
@@ -155,16 +167,44 @@ export class OversqliteClient {
     return this.ctx.transport.baseUrl;
   }
 
+  // ---- observable status (synchronous; never waits for a running operation) -----------------------
+
+  /** The client's state now: connection, activity, last sync, pending rows, last errors. */
+  get currentStatus(): ClientStatus {
+    return this.ctx.status.current;
+  }
+
+  /** Calls `listener` with every new status (background-sync errors included); returns the unsubscribe function. */
+  onStatusChange(listener: StatusListener): () => void {
+    return this.ctx.status.subscribe(listener);
+  }
+
+  /** Resolves with the first status, the current one included, that satisfies `predicate`; rejects when `signal` aborts. */
+  waitForStatus(predicate: (status: ClientStatus) => boolean, signal?: AbortSignal): Promise<ClientStatus> {
+    return this.ctx.status.waitFor(predicate, signal);
+  }
+
   // ---- lifecycle ----------------------------------------------------------------------------------
 
   /** Binds the database to `userId`: resumes locally, or connects and seeds/hydrates (spec §5.3). */
   attach(userId: string, signal?: AbortSignal): Promise<AttachResult> {
-    return this.locked(() => attachLocked(this.ctx, userId, signal));
+    return this.locked(() =>
+      this.track('downloading', async () => {
+        const result = await attachLocked(this.ctx, userId, signal);
+        return { result, synced: result.outcome === 'used_remote_state' || result.outcome === 'started_empty' };
+      }),
+    );
   }
 
   /** Unbinds the user and deletes the synced rows, unless unsynced data would be lost. */
   detach(): Promise<DetachResult> {
-    return this.locked(() => detachLocked(this.ctx));
+    return this.locked(async () => {
+      try {
+        return await detachLocked(this.ctx);
+      } finally {
+        this.refreshStatus();
+      }
+    });
   }
 
   /** Up to three sync rounds, then Detach (spec §5.6). */
@@ -235,14 +275,14 @@ export class OversqliteClient {
 
   pushPending(signal?: AbortSignal): Promise<PushReport> {
     return this.locked(async () => {
-      const outcome = await pushPending(this.ctx, signal);
+      const outcome = await this.upload(signal);
       return { outcome, status: syncStatus(this.ctx) };
     });
   }
 
   pullToStable(signal?: AbortSignal): Promise<RemoteSyncReport> {
     return this.locked(async () => {
-      const result = await pullToStable(this.ctx, signal);
+      const result = await this.download(() => pullToStable(this.ctx, signal));
       return { ...result, status: syncStatus(this.ctx) };
     });
   }
@@ -250,9 +290,9 @@ export class OversqliteClient {
   /** Push, then pull (spec §6.9). */
   sync(signal?: AbortSignal): Promise<SyncReport> {
     return this.locked(async () => {
-      ensureConnectedSession(this.ctx, 'Sync()');
-      const pushOutcome = this.ctx.paused.uploads ? 'skipped_paused' : await pushPending(this.ctx, signal);
-      const remote = this.ctx.paused.downloads ? { outcome: 'skipped_paused' as const, restore: null } : await pullToStable(this.ctx, signal);
+      ensureConnectedSession(this.ctx, 'sync()');
+      const pushOutcome = this.ctx.paused.uploads ? 'skipped_paused' : await this.upload(signal);
+      const remote = this.ctx.paused.downloads ? { outcome: 'skipped_paused' as const, restore: null } : await this.download(() => pullToStable(this.ctx, signal));
       return { pushOutcome, remoteOutcome: remote.outcome, status: syncStatus(this.ctx), restore: remote.restore };
     });
   }
@@ -260,9 +300,51 @@ export class OversqliteClient {
   /** Replaces the managed tables by a server snapshot (rotating the source during source recovery). */
   rebuild(signal?: AbortSignal): Promise<RemoteSyncReport> {
     return this.locked(async () => {
-      const result = await rebuild(this.ctx, signal);
+      const result = await this.download(() => rebuild(this.ctx, signal));
       return { ...result, status: syncStatus(this.ctx) };
     });
+  }
+
+  private upload(signal?: AbortSignal): Promise<PushOutcome> {
+    return this.track('uploading', async () => ({ result: await pushPending(this.ctx, signal), synced: false }));
+  }
+
+  private download(run: () => Promise<RemoteSyncResult>): Promise<RemoteSyncResult> {
+    return this.track('downloading', async () => {
+      const result = await run();
+      return { result, synced: result.outcome !== 'skipped_paused' };
+    });
+  }
+
+  /**
+   * Runs one upload or download with its status: the activity flag while it runs, then its error
+   * (or none), the session facts, and `lastSyncedAt` when it reached the server's state.
+   */
+  private async track<T>(activity: 'uploading' | 'downloading', run: () => Promise<{ result: T; synced: boolean }>): Promise<T> {
+    const errorKey = activity === 'uploading' ? 'uploadError' : 'downloadError';
+    this.ctx.status.update({ [activity]: true });
+    try {
+      const { result, synced } = await run();
+      this.ctx.status.update({ [activity]: false, [errorKey]: null, ...(synced ? { lastSyncedAt: new Date() } : {}), ...this.sessionFacts() });
+      return result;
+    } catch (err) {
+      this.ctx.status.update({ [activity]: false, [errorKey]: err instanceof Error ? err : new Error(String(err)), ...this.sessionFacts() });
+      throw err;
+    }
+  }
+
+  /** Re-reads the connection and the pending row count into the status. */
+  private refreshStatus(): void {
+    this.ctx.status.update(this.sessionFacts());
+  }
+
+  private sessionFacts(): Partial<ClientStatus> {
+    const connected = this.ctx.session.connected && this.ctx.session.userId.trim() !== '';
+    try {
+      return { connected, userId: this.ctx.session.userId, pendingRowCount: pendingSyncStatus(this.ctx).pendingRowCount };
+    } catch {
+      return { connected, userId: this.ctx.session.userId }; // the metadata is gone (uninstalled) or unreadable
+    }
   }
 
   /**
@@ -311,29 +393,6 @@ export class OversqliteClient {
 
   // ---- diagnostics and helpers ------------------------------------------------------------------------
 
-  snapshotTransferDiagnostics(): SnapshotTransferDiagnostics {
-    return { sessionsCreated: this.ctx.counters.snapshotSessionsCreated, chunksFetched: this.ctx.counters.snapshotChunksFetched };
-  }
-
-  resetSnapshotTransferDiagnostics(): void {
-    this.ctx.counters.snapshotSessionsCreated = 0;
-    this.ctx.counters.snapshotChunksFetched = 0;
-  }
-
-  pushTransferDiagnostics(): PushTransferDiagnostics {
-    return {
-      sessionsCreated: this.ctx.counters.pushSessionsCreated,
-      chunksUploaded: this.ctx.counters.pushChunksUploaded,
-      committedBundleChunksRead: this.ctx.counters.committedBundleChunksRead,
-    };
-  }
-
-  resetPushTransferDiagnostics(): void {
-    this.ctx.counters.pushSessionsCreated = 0;
-    this.ctx.counters.pushChunksUploaded = 0;
-    this.ctx.counters.committedBundleChunksRead = 0;
-  }
-
   /** The local row image (BLOBs as hex) of `table` with local key `pk` (hex for BLOB keys). */
   serializeRow(table: string, pk: string): string {
     const managed = this.managedTable(table);
@@ -350,17 +409,6 @@ export class OversqliteClient {
   getTableRows(table: string): JsonObject[] {
     const managed = this.managedTable(table);
     return this.ctx.rows.images(managed).map((image) => parseJsonObject(image, 'row image'));
-  }
-
-  /** Test hooks (spec §6.10): each runs once; a throw aborts the push at that point. */
-  setBeforePushFreezeHook(hook: PushHooks['beforeFreeze']): void {
-    this.ctx.hooks.beforeFreeze = hook;
-  }
-  setBeforePushCommitHook(hook: PushHooks['beforeCommit']): void {
-    this.ctx.hooks.beforeCommit = hook;
-  }
-  setBeforePushReplayHook(hook: PushHooks['beforeReplay']): void {
-    this.ctx.hooks.beforeReplay = hook;
   }
 
   // ---- internals ---------------------------------------------------------------------------------------
@@ -390,6 +438,7 @@ export class OversqliteClient {
 
   private markClosed(): void {
     this.closed = true;
+    this.ctx.status.update({ connected: false, uploading: false, downloading: false });
     releaseDatabase(this.ownershipKey, this);
   }
 }
