@@ -27,6 +27,9 @@ export class BackgroundSync {
   private loops: Promise<void>[] = [];
   private pulling: Promise<void> | null = null;
   private pullAgain = false;
+  /** The stream's last event id and reconnect delay (`id:`/`retry:`), kept across reconnects. */
+  private lastEventId: string | undefined;
+  private serverRetryMs: number | undefined;
 
   constructor(
     private readonly ctx: ClientContext,
@@ -37,6 +40,8 @@ export class BackgroundSync {
     if (this.controller) throw new Error('background sync is already running; call stop() first');
     const controller = new AbortController();
     this.controller = controller;
+    this.lastEventId = undefined; // a new run (perhaps another user) starts from its own checkpoint
+    this.serverRetryMs = undefined;
     signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
     this.loops = [this.uploaderLoop(controller.signal), this.downloaderLoop(controller.signal)];
   }
@@ -190,7 +195,7 @@ export class BackgroundSync {
         if (result === 'forbidden') return 'forbidden';
         if (this.stopped(signal)) break;
         this.requestPull(signal);
-        backoff = result === 'healthy' ? initial : Math.min(Math.max(backoff * 2, initial), Math.max(this.ctx.config.backoffMaxMs, initial));
+        backoff = result === 'healthy' ? (this.serverRetryMs ?? initial) : Math.min(Math.max(backoff * 2, initial), Math.max(this.ctx.config.backoffMaxMs, initial));
         await this.pause(backoff, signal);
       }
       return 'stopped';
@@ -212,7 +217,7 @@ export class BackgroundSync {
     let active = false;
     try {
       const sourceId = this.ctx.session.sourceId || this.ctx.state.attachment().currentSourceId;
-      const response = await this.ctx.transport.openStream(SYNC_ROUTES.watch, { after_bundle_seq: after }, sourceId, stream.signal);
+      const response = await this.ctx.transport.openStream(SYNC_ROUTES.watch, { after_bundle_seq: after }, sourceId, stream.signal, this.lastEventId);
       if (response.status !== 200) {
         const body = await response.text();
         if (response.status === 403 && decodeErrorEnvelope(body)?.code === 'bundle_change_watch_forbidden') return 'forbidden';
@@ -227,6 +232,12 @@ export class BackgroundSync {
         onActivity: () => {
           active = true;
           armIdle();
+        },
+        onLastEventId: (id) => {
+          this.lastEventId = id;
+        },
+        onRetry: (ms) => {
+          this.serverRetryMs = ms;
         },
         onEvent: (event) => {
           this.ctx.logger.info?.(`watch: bundle ${event.bundleSeq} committed`);

@@ -24,15 +24,17 @@ describe('progress reporter', () => {
     const tty = capture(true);
     const bar = new ProgressReporter(tty.stream, () => now);
     bar.update({ phase: 'snapshot_download', done: 0, total: 1000 });
+    // the first tick has no elapsed time yet: no invented rate
+    expect(tty.text()).toBe(`\rdownload [........................] 0/1000 rows\x1b[K`);
     now = 1000;
-    bar.update({ phase: 'snapshot_download', done: 500, total: 1000 });
+    bar.update({ phase: 'snapshot_download', done: 400, total: 1000 });
     bar.finish();
-    expect(tty.text().split('\r').at(-1)).toBe(`download [############............] 500/1000 rows  500 rows/s\x1b[K\n`);
+    expect(tty.text().split('\r').at(-1)).toBe(`download [##########..............] 400/1000 rows  400 rows/s  ETA 2s\x1b[K\n`);
 
     const plain = capture(false);
     const lines = new ProgressReporter(plain.stream, () => now);
     now = 0;
-    lines.update({ phase: 'push_upload', done: 10, total: 30 });
+    lines.update({ phase: 'push_upload', done: 0, total: 30 });
     now = 100;
     lines.update({ phase: 'push_upload', done: 20, total: 30 });
     now = 200;

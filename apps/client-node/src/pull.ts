@@ -56,6 +56,7 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
   let after = start;
   let target = 0;
   let applied = false;
+  ctx.progress({ phase: 'pull', done: 0, total: 0 });
   for (;;) {
     const page = await fetchPullPage(ctx, after, target, signal);
     if (page === 'history_pruned') {

@@ -111,6 +111,7 @@ export async function stageSnapshot(ctx: ClientContext, session: SnapshotSession
   const insert = ctx.state.stmt(
     `INSERT INTO _sync_snapshot_stage(snapshot_id, row_ordinal, schema_name, table_name, key_json, row_version, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
+  ctx.progress({ phase: 'snapshot_download', done: 0, total: session.rowCount });
   let next = fetchSnapshotChunk(ctx, session, 0, signal);
   for (;;) {
     const { after, chunk } = await next;
@@ -230,6 +231,7 @@ function applyStagedRows(ctx: ClientContext, session: SnapshotSession): number {
      WHERE snapshot_id = ? AND row_ordinal > ? ORDER BY row_ordinal LIMIT ?`,
   );
   let applied = 0;
+  ctx.progress({ phase: 'snapshot_apply', done: 0, total: session.rowCount });
   for (let after = 0; ; ) {
     const rows = readPage.all(session.snapshotId, after, STAGE_PAGE_ROWS) as {
       row_ordinal: number;

@@ -87,8 +87,9 @@ export class SyncTransport {
   }
 
   /** Opens a long-lived response (SSE); the caller reads and cancels the body. */
-  async openStream(path: string, query: SyncRequest['query'], sourceId: string, signal: AbortSignal): Promise<Response> {
+  async openStream(path: string, query: SyncRequest['query'], sourceId: string, signal: AbortSignal, lastEventId?: string): Promise<Response> {
     const headers = await this.headers(sourceId, false);
+    if (lastEventId !== undefined) headers['Last-Event-ID'] = lastEventId;
     try {
       return await this.fetchImpl(this.url(path, query), { method: 'GET', headers, signal });
     } catch (err) {
