@@ -51,6 +51,7 @@ try {
     const commitMs: number[] = [];
     const pullRates: number[] = [];
     const applyRates: number[] = [];
+    const applyCpuRates: number[] = [];
     for (let rep = 0; rep < REPS; rep++) {
       const user = `push-${size}-${rep}`;
       const writer = await device(user, 'writer');
@@ -69,13 +70,15 @@ try {
       });
       if (applied.rows !== size) throw new Error(`device applied ${applied.rows} of ${size} rows`);
       applyRates.push((size / applied.ms) * 1000);
+      applyCpuRates.push((size / applied.cpuMs) * 1000);
     }
     pushResults[size] = { rowsPerSec: summarize(totalRates), commitMs: summarize(commitMs) };
-    pullResults[size] = { httpRowsPerSec: summarize(pullRates), clientApplyRowsPerSec: summarize(applyRates) };
+    pullResults[size] = { httpRowsPerSec: summarize(pullRates), clientApplyRowsPerSec: summarize(applyRates), clientApplyRowsPerCpuSec: summarize(applyCpuRates) };
     print(`push ${fmt(size)} rows end to end (rows/s)`, range(summarize(totalRates)), size === 100_000 ? 'reference 10,457' : '');
     print(`  server commit alone (ms)`, range(summarize(commitMs)), size === 100_000 ? 'reference 8,100' : '');
     print(`pull ${fmt(size)} rows over HTTP (rows/s)`, range(summarize(pullRates)), size === 100_000 ? 'reference 376,996' : '');
     print(`  Node client pull + apply into SQLite (rows/s)`, range(summarize(applyRates)));
+    print(`    the same per CPU-second of the device process`, range(summarize(applyCpuRates)));
   }
   results.push = pushResults;
   results.pull = pullResults;
@@ -94,14 +97,25 @@ try {
     const token = await server.signIn(user);
     const rates: number[] = [];
     const clientRss: number[] = [];
+    const clientCpuRates: number[] = [];
+    const httpShares: number[] = [];
     for (let rep = 0; rep < REPS; rep++) {
       const hydrated = await runDevice({ baseUrl: server.baseUrl, token, user, mode: 'hydrate' });
       if (hydrated.rows !== size) throw new Error(`hydrated ${hydrated.rows} of ${size} rows`);
       rates.push((size / hydrated.ms) * 1000);
       clientRss.push(hydrated.peakRssMiB);
+      clientCpuRates.push((size / hydrated.cpuMs) * 1000);
+      httpShares.push((hydrated.httpMs / hydrated.ms) * 100);
     }
-    hydration[size] = { rowsPerSec: summarize(rates), clientPeakRssMiB: summarize(clientRss), serverPeakRssMiB: server.peakRssMiB() };
+    hydration[size] = {
+      rowsPerSec: summarize(rates),
+      clientRowsPerCpuSec: summarize(clientCpuRates),
+      httpWaitPercent: summarize(httpShares),
+      clientPeakRssMiB: summarize(clientRss),
+      serverPeakRssMiB: server.peakRssMiB(),
+    };
     print(`snapshot hydration ${fmt(size)} rows (rows/s)`, range(summarize(rates)), size === 1_000_000 ? 'reference 12,877' : '');
+    print(`  client side: rows per CPU-second of the device / % of wall time waiting on HTTP`, `${range(summarize(clientCpuRates))} / ${fmt(summarize(httpShares).median)} %`);
     print(`  client peak RSS (MiB) / server peak RSS so far (MiB)`, `${fmt(summarize(clientRss).max)} / ${fmt(server.peakRssMiB())}`, size === 1_000_000 ? 'reference server 1,331' : '');
   }
   results.hydration = hydration;
@@ -190,7 +204,8 @@ try {
     print(`PostgreSQL COPY ${fmt(refs.rows)} rows (rows/s)`, refs.pgCopyRowsPerSec === null ? 'n/a' : fmt(refs.pgCopyRowsPerSec), ours && refs.pgCopyRowsPerSec ? `push = ${fmt(ours / refs.pgCopyRowsPerSec, 3)} × COPY` : '');
     print(`PostgreSQL multi-row INSERT (rows/s)`, fmt(refs.pgMultiRowInsertRowsPerSec ?? 0), ours && refs.pgMultiRowInsertRowsPerSec ? `push = ${fmt(ours / refs.pgMultiRowInsertRowsPerSec, 3)} × INSERT` : '');
     print(`PostgreSQL SELECT of the rows (rows/s)`, fmt(refs.pgSelectRowsPerSec), pulled ? `pull = ${fmt(pulled / refs.pgSelectRowsPerSec, 3)} × SELECT` : '');
-    print(`better-sqlite3 insert in one transaction (rows/s)`, fmt(refs.sqliteInsertRowsPerSec), 'reference machine ≈ 345,000');
+    const applied = (pullResults[referenceRows.length] as { clientApplyRowsPerSec: Summary } | undefined)?.clientApplyRowsPerSec.median;
+    print(`better-sqlite3 insert in one transaction (rows/s)`, fmt(refs.sqliteInsertRowsPerSec), applied ? `client pull + apply = ${fmt(applied / refs.sqliteInsertRowsPerSec, 3)} × insert` : 'reference machine ≈ 345,000');
   }
   results.serverPeakRssMiB = server.peakRssMiB();
   print('server peak RSS (MiB)', fmt(server.peakRssMiB()));

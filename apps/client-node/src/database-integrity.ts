@@ -5,10 +5,14 @@ import { DatabaseCorruptError } from './errors.js';
 
 const CORRUPTION_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_VTAB']);
 
-/** True for the errors SQLite raises when it reads damaged pages or a file that is not a database. */
+/** True for the errors SQLite raises when it reads damaged pages or a file that is not a database (causes included). */
 export function isCorruptionError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && CORRUPTION_CODES.has(code);
+  for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 10; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof DatabaseCorruptError) return true;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && CORRUPTION_CODES.has(code)) return true;
+  }
+  return false;
 }
 
 /** `PRAGMA quick_check` (O(N), no index content comparison); throws `DatabaseCorruptError` on any problem. */
@@ -26,6 +30,7 @@ export function verifyDatabaseIntegrity(db: Database): void {
 /** Rethrows SQLite corruption as `DatabaseCorruptError` naming the file; other errors unchanged. */
 export function asCorruptionError(db: Database, err: unknown): unknown {
   if (err instanceof DatabaseCorruptError || !isCorruptionError(err)) return err;
+  // keep the message of the SQLite error itself, not of the wrappers around it
   return new DatabaseCorruptError(databaseName(db), (err as Error).message, { cause: err });
 }
 

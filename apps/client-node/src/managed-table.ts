@@ -77,6 +77,7 @@ export function inspectManagedTables(db: Database, tables: readonly SyncTable[])
     } catch (err) {
       throw new OversqliteConfigError(`failed to inspect table ${config.tableName}: ${(err as Error).message}`, { cause: err });
     }
+    if (columns.length === 0) throw new OversqliteConfigError(`table ${config.tableName} does not exist in the database`);
     const wanted = keyColumns[0]!;
     const keyColumn = columns.find((c) => c.name.toLowerCase() === wanted.toLowerCase());
     if (!keyColumn) throw new OversqliteConfigError(`table ${config.tableName} does not contain configured primary key column ${wanted}`);

@@ -11,7 +11,7 @@ import type { ClientContext, SyncLogger } from './client-context.js';
 import { ensureConnectedSession } from './client-context.js';
 import { effectiveConfig, MAX_DOWNLOAD_LIMIT, MAX_UPLOAD_LIMIT, type OversqliteConfig } from './config.js';
 import { type ConflictResolver, ServerWinsResolver } from './conflict-resolver.js';
-import { verifyDatabaseIntegrity } from './database-integrity.js';
+import { asCorruptionError, isCorruptionError, verifyDatabaseIntegrity } from './database-integrity.js';
 import { claimDatabase, releaseDatabase, transferOwnership } from './database-ownership.js';
 import { ClientClosedError, OpenRequiredError, OversqliteConfigError, SyncOperationInProgressError } from './errors.js';
 import { type JsonObject, parseJsonObject } from './json-value.js';
@@ -111,13 +111,15 @@ export class OversqliteClient {
       const config = effectiveConfig(options);
       if (!config.schema) throw new OversqliteConfigError(SCHEMA_REQUIRED);
       if (options.verifyIntegrity) verifyDatabaseIntegrity(db);
+      // the app's tables are checked first: a wrong configuration leaves the file untouched
+      const tables = inspectManagedTables(db, options.tables ?? []);
       try {
         initializeLocalSchema(db);
       } catch (err) {
+        if (isCorruptionError(err)) throw err;
         throw new OversqliteConfigError(`failed to initialize database: ${(err as Error).message}`, { cause: err });
       }
       ensureSingleSchema(db, config.schema);
-      const tables = inspectManagedTables(db, options.tables ?? []);
       for (const table of tables) {
         try {
           installTriggers(db, config.schema, table);
@@ -154,7 +156,7 @@ export class OversqliteClient {
       return client;
     } catch (err) {
       releaseDatabase(ownershipKey, owner);
-      throw err;
+      throw asCorruptionError(db, err);
     }
   }
 
@@ -431,6 +433,8 @@ export class OversqliteClient {
     this.running = run;
     try {
       return await run;
+    } catch (err) {
+      throw asCorruptionError(this.db, err);
     } finally {
       this.running = null;
     }
