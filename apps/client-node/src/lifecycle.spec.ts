@@ -56,9 +56,9 @@ describe('configuration', () => {
   it.each([
     [{ schema: '' }, 'options.schema is required (there is no default schema)'],
     [{ schema: '   ' }, 'options.schema is required (there is no default schema)'],
-    [{ tables: [{ tableName: 'main.users', syncKeyColumnName: 'id' }] }, 'table main.users must not include a schema qualifier; oversqlite supports exactly one config.Schema per local database'],
+    [{ tables: [{ tableName: 'main.users', syncKeyColumnName: 'id' }] }, 'table main.users must not include a schema qualifier; oversqlite supports exactly one options.schema per local database'],
     [{ tables: [{ tableName: 'users', syncKeyColumnName: 'id' }, { tableName: 'USERS', syncKeyColumnName: 'id' }] }, 'duplicate sync table registration for users'],
-    [{ tables: [{ tableName: 'users' }] }, 'table users must declare SyncKeyColumnName or SyncKeyColumns explicitly'],
+    [{ tables: [{ tableName: 'users' }] }, 'table users must declare syncKeyColumnName or syncKeyColumns explicitly'],
     [{ tables: [{ tableName: 'users', syncKeyColumns: [' ', ''] }] }, 'table users must declare at least one non-empty sync key column'],
     [{ tables: [{ tableName: 'users', syncKeyColumns: ['id', 'name'] }] }, 'table users must declare exactly one sync key column in the current client runtime'],
     [{ tables: [{ tableName: 'users', syncKeyColumnName: 'uuid' }] }, 'table users does not contain configured primary key column uuid'],
@@ -94,7 +94,7 @@ describe('configuration', () => {
     const client = await OversqliteClient.open(db, base);
     await client.close();
     await expect(OversqliteClient.open(db, { ...base, schema: 'other' })).rejects.toThrow(
-      'oversqlite supports exactly one configured schema per local database; existing sync state uses schema(s) business while config.Schema=other',
+      'oversqlite supports exactly one configured schema per local database; existing sync state uses schema(s) business while options.schema=other',
     );
   });
 });
@@ -120,9 +120,9 @@ describe('lifecycle', () => {
 
   it('requires Attach before sync operations', async () => {
     const client = await newClient(memoryDatabase());
-    await expect(client.attach('  ')).rejects.toThrow('userID must be provided');
-    await expect(client.pushPending()).rejects.toThrow(new AttachRequiredError('PushPending()'));
-    await expect(client.pullToStable()).rejects.toThrow(new AttachRequiredError('PullToStable()'));
-    await expect(client.syncStatus()).rejects.toThrow(new AttachRequiredError('SyncStatus()'));
+    await expect(client.attach('  ')).rejects.toThrow('userId must be provided');
+    await expect(client.pushPending()).rejects.toThrow(new AttachRequiredError('pushPending()'));
+    await expect(client.pullToStable()).rejects.toThrow(new AttachRequiredError('pullToStable()'));
+    await expect(client.syncStatus()).rejects.toThrow(new AttachRequiredError('syncStatus()'));
   });
 });

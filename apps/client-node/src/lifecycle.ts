@@ -86,8 +86,8 @@ function capturePreexistingRows(ctx: ClientContext): void {
 /** `Attach(userID)` (§5.3). */
 export async function attachLocked(ctx: ClientContext, rawUserId: string, signal?: AbortSignal): Promise<AttachResult> {
   const userId = rawUserId.trim();
-  if (!userId) throw new Error('userID must be provided');
-  if (!ctx.session.sourceId.trim()) throw new OpenRequiredError('Attach(userID)');
+  if (!userId) throw new Error('userId must be provided');
+  if (!ctx.session.sourceId.trim()) throw new OpenRequiredError('attach(userId)');
   const wasConnected = ctx.session.connected;
   openLocked(ctx);
   const attachment = ctx.state.attachment();

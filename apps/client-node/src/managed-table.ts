@@ -53,7 +53,7 @@ export function inspectManagedTables(db: Database, tables: readonly SyncTable[])
     if (!name) throw new OversqliteConfigError('sync table name must be provided');
     if (name.includes('.')) {
       throw new OversqliteConfigError(
-        `table ${config.tableName} must not include a schema qualifier; oversqlite supports exactly one config.Schema per local database`,
+        `table ${config.tableName} must not include a schema qualifier; oversqlite supports exactly one options.schema per local database`,
       );
     }
     if (seen.has(name)) throw new OversqliteConfigError(`duplicate sync table registration for ${name}`);
@@ -63,7 +63,7 @@ export function inspectManagedTables(db: Database, tables: readonly SyncTable[])
       throw new OversqliteConfigError(
         (config.syncKeyColumns?.length ?? 0) > 0
           ? `table ${config.tableName} must declare at least one non-empty sync key column`
-          : `table ${config.tableName} must declare SyncKeyColumnName or SyncKeyColumns explicitly`,
+          : `table ${config.tableName} must declare syncKeyColumnName or syncKeyColumns explicitly`,
       );
     }
     if (keyColumns.length > 1) {

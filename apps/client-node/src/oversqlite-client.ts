@@ -263,13 +263,13 @@ export class OversqliteClient {
 
   async sourceInfo(): Promise<SourceInfo> {
     this.ensureOpenClient();
-    if (!this.ctx.session.sourceId.trim()) throw new OpenRequiredError('SourceInfo()');
+    if (!this.ctx.session.sourceId.trim()) throw new OpenRequiredError('sourceInfo()');
     return sourceInfo(this.ctx);
   }
 
   async lastBundleSeqSeen(): Promise<number> {
     this.ensureOpenClient();
-    ensureConnectedSession(this.ctx, 'LastBundleSeqSeen()');
+    ensureConnectedSession(this.ctx, 'lastBundleSeqSeen()');
     return this.ctx.state.attachment().lastBundleSeqSeen;
   }
 
@@ -474,6 +474,6 @@ function ensureSingleSchema(db: Database, schema: string): void {
   const names = stored.map((r) => r.schema_name);
   if (names.length === 0 || (names.length === 1 && names[0] === schema)) return;
   throw new OversqliteConfigError(
-    `oversqlite supports exactly one configured schema per local database; existing sync state uses schema(s) ${names.join(', ')} while config.Schema=${schema}`,
+    `oversqlite supports exactly one configured schema per local database; existing sync state uses schema(s) ${names.join(', ')} while options.schema=${schema}`,
   );
 }

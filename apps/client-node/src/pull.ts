@@ -35,7 +35,7 @@ export interface RemoteSyncResult {
 
 /** `PullToStable()` (§8.1, §8.2). */
 export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Promise<RemoteSyncResult> {
-  ensureConnectedSession(ctx, 'PullToStable()');
+  ensureConnectedSession(ctx, 'pullToStable()');
   const operation = ctx.state.operation();
   if (operation.kind === 'source_recovery') throw new SourceRecoveryRequiredError(recoveryCode(operation.reason));
   if (operation.kind !== 'none' && operation.kind !== 'remote_replace') throw new DestructiveTransitionInProgressError(operation.kind);
@@ -51,7 +51,7 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
   }
   if (ctx.paused.downloads) return { outcome: 'skipped_paused', restore: null };
 
-  ensureBoundToSessionUser(ctx, 'LastBundleSeqSeen()/PullToStable()');
+  ensureBoundToSessionUser(ctx, 'lastBundleSeqSeen()/pullToStable()');
   const start = ctx.state.attachment().lastBundleSeqSeen;
   let after = start;
   let target = 0;
@@ -181,7 +181,7 @@ export function applyPulledBundle(ctx: ClientContext, bundle: WireBundle): void 
 /** `Rebuild()`: rotated in source recovery, keep-source otherwise (§5.8, §8.8). */
 export async function rebuild(ctx: ClientContext, signal?: AbortSignal): Promise<RemoteSyncResult> {
   const operation = ctx.state.operation();
-  ensureConnectedSession(ctx, 'Rebuild()');
+  ensureConnectedSession(ctx, 'rebuild()');
   const dirty = ctx.state.dirtyCount();
   if (dirty > 0) throw new DirtyStateRejectedError(dirty);
 

@@ -196,7 +196,7 @@ function validateSnapshotChunk(session: SnapshotSession, after: number, chunk: R
 export function applyStagedSnapshot(ctx: ClientContext, session: SnapshotSession, options: SnapshotApplyOptions): void {
   const target = ctx.state.applyTransaction(() => {
     const attachment = ctx.state.attachment();
-    if (attachment.bindingState !== 'attached' || !attachment.attachedUserId.trim()) throw new AttachRequiredError('Rebuild()');
+    if (attachment.bindingState !== 'attached' || !attachment.attachedUserId.trim()) throw new AttachRequiredError('rebuild()');
     clearManagedDataInTx(ctx, { preserveOutbox: options.preserveOutbox === true, clearSnapshotStage: false });
 
     const applied = applyStagedRows(ctx, session);
@@ -295,7 +295,7 @@ export interface RebuildOptions extends SnapshotApplyOptions {
 /** `rebuildFromSnapshotWithOptionsLocked`: gate, clear stage, create, stage, apply, delete session. */
 export async function rebuildFromSnapshot(ctx: ClientContext, options: RebuildOptions, signal?: AbortSignal): Promise<RestoreSummary> {
   if (options.persistGate) {
-    ensureBoundToSessionUser(ctx, 'Rebuild()');
+    ensureBoundToSessionUser(ctx, 'rebuild()');
     ctx.state.setRebuildRequired(true);
   }
   ctx.state.stmt('DELETE FROM _sync_snapshot_stage').run();
