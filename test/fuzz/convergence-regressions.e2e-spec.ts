@@ -69,7 +69,6 @@ describe('convergence fuzz regressions', () => {
     const dropper = commitAnswerDropper();
     const user = 'fuzz-seed-10';
     const device = await newDevice(server.t, user, { fetch: dropper.fetch });
-    await device.client.open();
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), 'offline seed', 's@x.test');
     expect((await device.client.attach(user)).outcome).toBe('seeded_from_local');
 
@@ -269,7 +268,6 @@ describe('convergence fuzz regressions', () => {
   it('seed 1000168: a seed that turns out empty (rows inserted and deleted offline) finishes the initialization', async () => {
     const user = 'fuzz-seed-1000168';
     const device = await newDevice(server.t, user);
-    await device.client.open();
     const id = randomUUID();
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(id, 'gone', 'g@x.test');
     device.db.prepare('DELETE FROM users WHERE id = ?').run(id);
