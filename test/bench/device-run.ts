@@ -13,9 +13,19 @@ const dir = mkdtempSync(join(tmpdir(), 'oversync-bench-device-'));
 const db = new Database(join(dir, 'device.sqlite'));
 db.exec(EXAMPLE_DEVICE_DDL);
 let httpMs = 0;
+let token = args.token;
+let tokenAt = performance.now();
 const client = await OversqliteClient.open(db, {
   baseUrl: args.baseUrl,
-  tokenProvider: () => args.token,
+  // the reference app's tokens live 5 minutes: a long hydration on a loaded machine signs in again
+  tokenProvider: async () => {
+    if (performance.now() - tokenAt > 4 * 60_000) {
+      const response = await fetch(`${args.baseUrl}/dummy-signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: args.user }) });
+      token = ((await response.json()) as { token: string }).token;
+      tokenAt = performance.now();
+    }
+    return token;
+  },
   schema: EXAMPLE_SCHEMA_NAME,
   tables: EXAMPLE_TABLES,
   snapshotChunkRows: 5000,
