@@ -66,6 +66,7 @@ export function clientContextOf(client: OversqliteClient): ClientContext {
   if (!ctx) throw new Error('not an OversqliteClient');
   return ctx;
 }
+
 const SCHEMA_REQUIRED = 'options.schema is required (there is no default schema)';
 
 export class OversqliteClient {
