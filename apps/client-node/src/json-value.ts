@@ -33,14 +33,15 @@ export function parseJson(text: string): JsonValue {
   } catch {
     return parseJsonExact(text); // reports the error with its offset
   }
-  return holdsInexactNumber(value) ? parseJsonExact(text) : value;
+  return someNumber(value, inexact) ? parseJsonExact(text) : value;
 }
 
-function holdsInexactNumber(root: JsonValue): boolean {
+/** True when some number in the value satisfies `test` (iterative: parsed documents may nest deeply). */
+function someNumber(root: JsonValue, test: (value: number) => boolean): boolean {
   const pending: JsonValue[] = [root];
   for (let value = pending.pop(); value !== undefined; value = pending.pop()) {
     if (typeof value === 'number') {
-      if (!Number.isFinite(value) || Math.abs(value) > Number.MAX_SAFE_INTEGER) return true;
+      if (test(value)) return true;
     } else if (value !== null && typeof value === 'object') {
       if (Array.isArray(value)) for (const item of value) pending.push(item);
       else for (const name in value) pending.push(value[name]!);
@@ -48,6 +49,9 @@ function holdsInexactNumber(root: JsonValue): boolean {
   }
   return false;
 }
+
+const inexact = (value: number) => !Number.isFinite(value) || Math.abs(value) > Number.MAX_SAFE_INTEGER;
+const nonFinite = (value: number) => !Number.isFinite(value);
 
 function parseJsonExact(text: string): JsonValue {
   const parser = new Parser(text);
@@ -76,25 +80,13 @@ export function emptyJsonObject(): JsonObject {
 export function stringifyJson(value: JsonValue): string {
   // JSON.stringify writes the same text for everything but bigint (it throws) and non-finite numbers (it writes null)
   try {
-    if (!holdsNonFinite(value)) return JSON.stringify(value);
+    if (!someNumber(value, nonFinite)) return JSON.stringify(value);
   } catch {
     // a bigint: written below
   }
   return stringifyExact(value);
 }
 
-function holdsNonFinite(root: JsonValue): boolean {
-  const pending: JsonValue[] = [root];
-  for (let value = pending.pop(); value !== undefined; value = pending.pop()) {
-    if (typeof value === 'number') {
-      if (!Number.isFinite(value)) return true;
-    } else if (value !== null && typeof value === 'object') {
-      if (Array.isArray(value)) for (const item of value) pending.push(item);
-      else for (const name in value) pending.push(value[name]!);
-    }
-  }
-  return false;
-}
 
 function stringifyExact(value: JsonValue): string {
   if (value === null) return 'null';
