@@ -41,8 +41,7 @@ describe('admin console in Chromium', () => {
   async function device(): Promise<Device> {
     const file = new Database(join(dir, `${randomUUID()}.sqlite`));
     file.exec(EXAMPLE_DEVICE_DDL);
-    const client = new OversqliteClient(file, { baseUrl: t.baseUrl, tokenProvider: () => t.signIn(USER), schema: 'business', tables: EXAMPLE_TABLES });
-    await client.open();
+    const client = await OversqliteClient.open(file, { baseUrl: t.baseUrl, tokenProvider: () => t.signIn(USER), schema: 'business', tables: EXAMPLE_TABLES });
     const created = { db: file, client, sourceId: '' };
     devices.push(created);
     return created;

@@ -1,24 +1,49 @@
 // One device in its own process, so its peak RSS is its own: `tsx test/bench/device-run.ts <json args>`.
-// Prints one JSON line: { ms, rows, peakRssMiB }.
-import { readFileSync } from 'node:fs';
+// The device's SQLite is a file in a temporary folder, as on a real device. Prints one JSON line:
+// { ms, httpMs, cpuMs, rows, peakRssMiB }; httpMs is the time spent waiting on the server, cpuMs the
+// device process's CPU time (user + system) over the same span.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { EXAMPLE_DEVICE_DDL, EXAMPLE_SCHEMA_NAME, EXAMPLE_TABLES, OversqliteClient } from '../../apps/client-node/dist/index.js';
 
 const args = JSON.parse(process.argv[2] ?? '{}') as { baseUrl: string; token: string; user: string; mode: 'hydrate' | 'pull'; ready?: string };
-const db = new Database(':memory:');
+const dir = mkdtempSync(join(tmpdir(), 'oversync-bench-device-'));
+const db = new Database(join(dir, 'device.sqlite'));
 db.exec(EXAMPLE_DEVICE_DDL);
-const client = new OversqliteClient(db, {
+let httpMs = 0;
+let token = args.token;
+let tokenAt = performance.now();
+const client = await OversqliteClient.open(db, {
   baseUrl: args.baseUrl,
-  tokenProvider: () => args.token,
+  // the reference app's tokens live 5 minutes: a long hydration on a loaded machine signs in again
+  tokenProvider: async () => {
+    if (performance.now() - tokenAt > 4 * 60_000) {
+      const response = await fetch(`${args.baseUrl}/dummy-signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: args.user }) });
+      token = ((await response.json()) as { token: string }).token;
+      tokenAt = performance.now();
+    }
+    return token;
+  },
   schema: EXAMPLE_SCHEMA_NAME,
   tables: EXAMPLE_TABLES,
   snapshotChunkRows: 5000,
   downloadLimit: 1000,
+  // the whole response is read here, so the time the client waits on the server is measured apart
+  fetch: async (input, init) => {
+    const t = performance.now();
+    const response = await fetch(input, init);
+    const body = await response.arrayBuffer();
+    httpMs += performance.now() - t;
+    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  },
 });
-await client.open();
 let ms: number;
+let cpu = process.cpuUsage();
 if (args.mode === 'hydrate') {
   const t = performance.now();
+  cpu = process.cpuUsage();
   await client.attach(args.user);
   ms = performance.now() - t;
 } else {
@@ -26,12 +51,18 @@ if (args.mode === 'hydrate') {
   process.stdout.write('attached\n');
   // wait for the parent to push, then pull everything into SQLite
   await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+  httpMs = 0;
   const t = performance.now();
+  cpu = process.cpuUsage();
   await client.pullToStable();
   ms = performance.now() - t;
 }
+const used = process.cpuUsage(cpu);
+const cpuMs = (used.user + used.system) / 1000;
 const rows = (db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n;
 const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
 await client.close();
-process.stdout.write(`${JSON.stringify({ ms, rows, peakRssMiB: peakKiB / 1024 })}\n`);
+db.close();
+rmSync(dir, { recursive: true, force: true });
+process.stdout.write(`${JSON.stringify({ ms, httpMs, cpuMs, rows, peakRssMiB: peakKiB / 1024 })}\n`);
 process.exit(0);

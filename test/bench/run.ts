@@ -11,14 +11,16 @@ import { SyncApi, userRows } from './sync-api.js';
 import { fmt, percentile, summarize, type Summary } from './stats.js';
 import { runDevice } from './device.js';
 import { manyDevicesPhase } from './many-devices-phase.js';
+import { measureClientWrites } from './client.js';
 import { SseStream, syncHeaders } from '../support/sse.js';
 
 const quick = process.argv.includes('--quick');
-// `--only bulk,hydration,watch,latency,load,many-devices,references,observability` runs just those phases (default: all).
+// `--only client,bulk,hydration,watch,latency,load,many-devices,references,observability` runs just those phases (default: all).
 const onlyIndex = process.argv.indexOf('--only');
 const only = onlyIndex >= 0 ? (process.argv[onlyIndex + 1] ?? '').split(',') : null;
 const want = (phase: string) => only === null || only.includes(phase);
-const REPS = 3;
+// BENCH_REPS=1 for a single repetition (a loaded machine, a long 1M-row phase)
+const REPS = Number(process.env.BENCH_REPS ?? 3);
 const results: Record<string, unknown> = {
   machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
   startedAt: new Date().toISOString(),
@@ -33,6 +35,16 @@ const range = (s: Summary, digits = 0) => `${fmt(s.median, digits)} (${fmt(s.min
 
 const server = await startBenchServer();
 try {
+  // the client's local writes through the capture triggers, beside raw better-sqlite3 inserts
+  if (want('client')) {
+    const writes = await measureClientWrites({ rows: 100_000, pendingSizes: [1_000, 1_000_000], probeRows: 10_000 });
+    results.clientWrites = writes;
+    print(`client: ${fmt(writes.rows)} local inserts in one transaction (rows/s)`, fmt(writes.triggerInsertRowsPerSec), `raw better-sqlite3 ${fmt(writes.rawInsertRowsPerSec)}`);
+    print(`  the same by process CPU time (rows per CPU-second)`, fmt(writes.triggerInsertRowsPerCpuSec), `raw ${fmt(writes.rawInsertRowsPerCpuSec)}`);
+    for (const p of writes.perRowMicros) {
+      print(`  per row with ${fmt(p.pending)} rows pending (µs, ${fmt(p.probeRows)}-row probe)`, fmt(p.triggerMicros, 2), `raw ${fmt(p.rawMicros, 2)}`);
+    }
+  }
   const device = async (user: string, source: string) => new SyncApi(server.baseUrl, await server.signIn(user), source);
   const sizes = quick ? [10_000] : [10_000, 100_000];
   const pushResults: Record<string, unknown> = {};
@@ -43,6 +55,7 @@ try {
     const commitMs: number[] = [];
     const pullRates: number[] = [];
     const applyRates: number[] = [];
+    const applyCpuRates: number[] = [];
     for (let rep = 0; rep < REPS; rep++) {
       const user = `push-${size}-${rep}`;
       const writer = await device(user, 'writer');
@@ -61,13 +74,15 @@ try {
       });
       if (applied.rows !== size) throw new Error(`device applied ${applied.rows} of ${size} rows`);
       applyRates.push((size / applied.ms) * 1000);
+      applyCpuRates.push((size / applied.cpuMs) * 1000);
     }
     pushResults[size] = { rowsPerSec: summarize(totalRates), commitMs: summarize(commitMs) };
-    pullResults[size] = { httpRowsPerSec: summarize(pullRates), clientApplyRowsPerSec: summarize(applyRates) };
+    pullResults[size] = { httpRowsPerSec: summarize(pullRates), clientApplyRowsPerSec: summarize(applyRates), clientApplyRowsPerCpuSec: summarize(applyCpuRates) };
     print(`push ${fmt(size)} rows end to end (rows/s)`, range(summarize(totalRates)), size === 100_000 ? 'reference 10,457' : '');
     print(`  server commit alone (ms)`, range(summarize(commitMs)), size === 100_000 ? 'reference 8,100' : '');
     print(`pull ${fmt(size)} rows over HTTP (rows/s)`, range(summarize(pullRates)), size === 100_000 ? 'reference 376,996' : '');
     print(`  Node client pull + apply into SQLite (rows/s)`, range(summarize(applyRates)));
+    print(`    the same per CPU-second of the device process`, range(summarize(applyCpuRates)));
   }
   results.push = pushResults;
   results.pull = pullResults;
@@ -79,21 +94,32 @@ try {
     let user = `push-${size}-0`;
     if (!(want('bulk') && sizes.includes(size))) {
       user = `hydrate-${size}`;
-      const seeder = await device(user, 'seeder');
-      await seeder.call('POST', '/sync/connect', { has_local_pending_rows: false });
-      for (let i = 0; i < size / 100_000; i++) await seeder.push(i + 1, userRows(100_000));
+      await (await device(user, 'seeder')).call('POST', '/sync/connect', { has_local_pending_rows: false });
+      // a fresh token per push: seeding 1,000,000 rows on a loaded machine outlives one (5 min)
+      for (let i = 0; i < size / 100_000; i++) await (await device(user, 'seeder')).push(i + 1, userRows(100_000));
     }
     const token = await server.signIn(user);
     const rates: number[] = [];
     const clientRss: number[] = [];
+    const clientCpuRates: number[] = [];
+    const httpShares: number[] = [];
     for (let rep = 0; rep < REPS; rep++) {
       const hydrated = await runDevice({ baseUrl: server.baseUrl, token, user, mode: 'hydrate' });
       if (hydrated.rows !== size) throw new Error(`hydrated ${hydrated.rows} of ${size} rows`);
       rates.push((size / hydrated.ms) * 1000);
       clientRss.push(hydrated.peakRssMiB);
+      clientCpuRates.push((size / hydrated.cpuMs) * 1000);
+      httpShares.push((hydrated.httpMs / hydrated.ms) * 100);
     }
-    hydration[size] = { rowsPerSec: summarize(rates), clientPeakRssMiB: summarize(clientRss), serverPeakRssMiB: server.peakRssMiB() };
+    hydration[size] = {
+      rowsPerSec: summarize(rates),
+      clientRowsPerCpuSec: summarize(clientCpuRates),
+      httpWaitPercent: summarize(httpShares),
+      clientPeakRssMiB: summarize(clientRss),
+      serverPeakRssMiB: server.peakRssMiB(),
+    };
     print(`snapshot hydration ${fmt(size)} rows (rows/s)`, range(summarize(rates)), size === 1_000_000 ? 'reference 12,877' : '');
+    print(`  client side: rows per CPU-second of the device / % of wall time waiting on HTTP`, `${range(summarize(clientCpuRates))} / ${fmt(summarize(httpShares).median)} %`);
     print(`  client peak RSS (MiB) / server peak RSS so far (MiB)`, `${fmt(summarize(clientRss).max)} / ${fmt(server.peakRssMiB())}`, size === 1_000_000 ? 'reference server 1,331' : '');
   }
   results.hydration = hydration;
@@ -210,7 +236,8 @@ try {
     print(`PostgreSQL COPY ${fmt(refs.rows)} rows (rows/s)`, refs.pgCopyRowsPerSec === null ? 'n/a' : fmt(refs.pgCopyRowsPerSec), ours && refs.pgCopyRowsPerSec ? `push = ${fmt(ours / refs.pgCopyRowsPerSec, 3)} × COPY` : '');
     print(`PostgreSQL multi-row INSERT (rows/s)`, fmt(refs.pgMultiRowInsertRowsPerSec ?? 0), ours && refs.pgMultiRowInsertRowsPerSec ? `push = ${fmt(ours / refs.pgMultiRowInsertRowsPerSec, 3)} × INSERT` : '');
     print(`PostgreSQL SELECT of the rows (rows/s)`, fmt(refs.pgSelectRowsPerSec), pulled ? `pull = ${fmt(pulled / refs.pgSelectRowsPerSec, 3)} × SELECT` : '');
-    print(`better-sqlite3 insert in one transaction (rows/s)`, fmt(refs.sqliteInsertRowsPerSec), 'reference machine ≈ 345,000');
+    const applied = (pullResults[referenceRows.length] as { clientApplyRowsPerSec: Summary } | undefined)?.clientApplyRowsPerSec.median;
+    print(`better-sqlite3 insert in one transaction (rows/s)`, fmt(refs.sqliteInsertRowsPerSec), applied ? `client pull + apply = ${fmt(applied / refs.sqliteInsertRowsPerSec, 3)} × insert` : 'reference machine ≈ 345,000');
   }
   results.serverPeakRssMiB = server.peakRssMiB();
   print('server peak RSS (MiB)', fmt(server.peakRssMiB()));

@@ -58,14 +58,14 @@ export interface Device {
   close(): Promise<void>;
 }
 
-/** A device of `user` (its SQLite file holds the example tables). Not opened or attached. */
+/** A device of `user` (its SQLite file holds the example tables), its client open. Not attached. */
 export async function newDevice(t: TestApp, user: string, options: Partial<OversqliteClientOptions> = {}): Promise<Device> {
   const dir = mkdtempSync(join(tmpdir(), 'oversync-device-'));
   deviceDirs.push(dir);
   const path = join(dir, 'device.sqlite');
   let token: string | null = null;
   const make = (db: Database.Database, extra: Partial<OversqliteClientOptions>) =>
-    new OversqliteClient(db, {
+    OversqliteClient.open(db, {
       baseUrl: t.baseUrl,
       tokenProvider: async () => (token ??= await t.signIn(user)),
       schema: 'business',
@@ -79,12 +79,12 @@ export async function newDevice(t: TestApp, user: string, options: Partial<Overs
   const device: Device = {
     path,
     db,
-    client: make(db, {}),
+    client: await make(db, {}),
     async restart(extra = {}) {
       await device.client.close();
       device.db.close();
       device.db = new Database(path);
-      device.client = make(device.db, extra);
+      device.client = await make(device.db, extra);
     },
     async close() {
       await device.client.close();
@@ -94,10 +94,9 @@ export async function newDevice(t: TestApp, user: string, options: Partial<Overs
   return device;
 }
 
-/** A device that opened and attached. */
+/** A device that is open and attached. */
 export async function attachedDevice(t: TestApp, user: string, options: Partial<OversqliteClientOptions> = {}): Promise<Device> {
   const device = await newDevice(t, user, options);
-  await device.client.open();
   await device.client.attach(user);
   return device;
 }

@@ -85,4 +85,13 @@ describe('client README example and CLI against the reference app', () => {
       'oversqlite push: failed to obtain auth token: sign-in failed with status 404: {"message":"Cannot POST /wrong-prefix/dummy-signin","error":"Not Found","statusCode":404}\n',
     );
   });
+
+  it('exits 1 with the server\'s reason when the token is refused', async () => {
+    const db = join(cliDir(), 'device.sqlite');
+    const failed = await run(process.execPath, ['apps/client-node/dist/cli.js', 'sync', '--db', db, '--server', server.t.baseUrl, '--user', 'bob', '--token', 'not-a-token', '--example-schema']).catch(
+      (e: unknown) => e as { code: number; stdout: string; stderr: string },
+    );
+    expect(failed).toMatchObject({ code: 1, stdout: '' });
+    expect((failed as { stderr: string }).stderr).toMatch(/^oversqlite sync: server returned status 401 while fetching capabilities: .*Invalid token/);
+  });
 });

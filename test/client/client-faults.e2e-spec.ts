@@ -144,7 +144,6 @@ describe('client ⇄ server: failures, retries and corrupted responses', () => {
   it('resets to anonymous on initialization_expired and keeps the outbox for the next attach', async () => {
     const device = await newDevice(server.t, 'lease-expired');
     device.db.prepare("INSERT INTO users(id, name, email) VALUES (?, 'seed', 'seed@x.test')").run(randomUUID());
-    await device.client.open();
     expect((await device.client.attach('lease-expired')).outcome).toBe('seeded_from_local');
     // The initialization lease runs out (the server's clock is the database's).
     await server.pg.query(

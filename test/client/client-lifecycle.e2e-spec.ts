@@ -22,7 +22,6 @@ describe('client ⇄ server: lifecycle, detach, rotation', () => {
     const { proxy } = recording;
     const device = await newDevice(server.t, 'init-seed', { baseUrl: proxy.baseUrl });
     device.db.prepare("INSERT INTO users(id, name, email) VALUES (?, 'offline', 'o@x.test')").run(randomUUID());
-    await device.client.open();
     const attached = await device.client.attach('init-seed');
     expect(attached).toMatchObject({ status: 'connected', outcome: 'seeded_from_local', restore: null });
     expect(attached.syncStatus.authority).toBe('pending_local_seed');
@@ -31,7 +30,6 @@ describe('client ⇄ server: lifecycle, detach, rotation', () => {
 
     await device.restart();
     const requestsBefore = proxy.requests.length;
-    await device.client.open();
     await expect(device.client.pushPending()).rejects.toThrow(AttachRequiredError);
     expect((await device.client.attach('init-seed')).outcome).toBe('resumed_attached_state');
     expect(proxy.requests.length).toBe(requestsBefore);
@@ -45,7 +43,6 @@ describe('client ⇄ server: lifecycle, detach, rotation', () => {
     await a.client.pushPending();
     const b = await newDevice(server.t, 'hydrate');
     b.db.prepare("INSERT INTO users(id, name, email) VALUES (?, 'anonymous', 'anon@x.test')").run(randomUUID());
-    await b.client.open();
     const result = await b.client.attach('hydrate');
     expect(result).toMatchObject({ status: 'connected', outcome: 'used_remote_state', restore: { bundleSeq: 1, rowCount: 1 } });
     expect(b.client.getTableRows('users').map((r) => r.id)).toEqual([id]);
@@ -56,7 +53,6 @@ describe('client ⇄ server: lifecycle, detach, rotation', () => {
 
   it('refuses a server whose schema_version is older than the app requires', async () => {
     const device = await newDevice(server.t, 'schema-version', { minServerSchemaVersion: 2 });
-    await device.client.open();
     await expect(device.client.attach('schema-version')).rejects.toThrow(
       new AttachLifecycleUnsupportedError('server schema_version 1 is older than the 2 this app requires'),
     );
@@ -67,10 +63,8 @@ describe('client ⇄ server: lifecycle, detach, rotation', () => {
   it('reports retry_later without binding the user while another device holds the initialization lease', async () => {
     const a = await newDevice(server.t, 'lease-held');
     a.db.prepare("INSERT INTO users(id, name, email) VALUES (?, 'seed', 's@x.test')").run(randomUUID());
-    await a.client.open();
     expect((await a.client.attach('lease-held')).outcome).toBe('seeded_from_local');
     const b = await newDevice(server.t, 'lease-held');
-    await b.client.open();
     const result = await b.client.attach('lease-held');
     expect(result).toMatchObject({ status: 'retry_later', outcome: '', restore: null });
     // The lease lasts 15 minutes by default; retry_after_seconds is what is left of it.
@@ -85,7 +79,6 @@ describe('client ⇄ server: lifecycle, detach, rotation', () => {
   it('blocks Detach while data is unsynced, then detaches, wipes synced rows and switches user on a fresh source', async () => {
     let signedIn = 'switch-a';
     const device = await newDevice(server.t, 'switch-a', { tokenProvider: () => server.t.signIn(signedIn) });
-    await device.client.open();
     await device.client.attach('switch-a');
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), 'A', 'a@x.test');
     expect(await device.client.detach()).toEqual({ outcome: 'blocked_unsynced_data', pendingRowCount: 1 });
@@ -132,7 +125,7 @@ describe('client ⇄ server: lifecycle, detach, rotation', () => {
     expect(isExpectedSyncContention(second)).toBe(true);
     await first;
     await device.client.close();
-    await expect(device.client.open()).rejects.toThrow(ClientClosedError);
+    await expect(device.client.pushPending()).rejects.toThrow(ClientClosedError);
     await device.close();
   });
 
@@ -143,9 +136,8 @@ describe('client ⇄ server: lifecycle, detach, rotation', () => {
     await device.client.uninstallSync();
     expect(device.db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name LIKE '_sync_%' OR name LIKE 'trg_%'").get()).toEqual({ n: 0 });
     expect(device.db.prepare('SELECT COUNT(*) AS n FROM users').get()).toEqual({ n: 1 });
-    await expect(device.client.open()).rejects.toThrow(ClientClosedError);
+    await expect(device.client.pushPending()).rejects.toThrow(ClientClosedError);
     await device.restart();
-    await device.client.open();
     expect(dirtyRows(device.db)).toMatchObject([{ op: 'INSERT', base_row_version: 0 }]);
     await device.close();
   });
@@ -162,7 +154,6 @@ describe('client ⇄ server: lifecycle, detach, rotation', () => {
     expect(error).toBeInstanceOf(SourceRecoveryRequiredError);
     expect((error as SourceRecoveryRequiredError).code).toBe('source_sequence_out_of_order');
     await device.restart();
-    await device.client.open();
     await device.client.attach('rotate');
     expect(await device.client.sourceInfo()).toMatchObject({
       sourceRecoveryRequired: true,

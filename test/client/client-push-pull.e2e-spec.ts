@@ -14,6 +14,7 @@ import {
   useProxy,
   useTestServer,
 } from './client-devices.js';
+import { pushTransferDiagnostics, setBeforePushCommitHook } from '@oversync/client-node/testing';
 
 interface UploadedRow {
   table: string;
@@ -44,7 +45,6 @@ describe('client ⇄ server: seed, push, pull, typed values', () => {
     device.db.prepare('INSERT INTO posts(id, title, content, author_id) VALUES (?, ?, ?, ?)').run(postId, 'Hello <b>', 'body', userId);
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(userId, 'Ada', 'ada@example.com');
     device.db.exec('COMMIT');
-    await device.client.open();
     const attached = await device.client.attach('seed-user');
     expect(attached).toMatchObject({ status: 'connected', outcome: 'seeded_from_local' });
     const push = await device.client.pushPending();
@@ -130,7 +130,7 @@ describe('client ⇄ server: seed, push, pull, typed values', () => {
     })();
     await device.client.pushPending();
     expect(uploadedRows(recording.proxy, since).map((r) => `${r.table}:${r.op}`)).toEqual(['users:INSERT', 'posts:INSERT', 'posts:INSERT']);
-    expect(device.client.pushTransferDiagnostics()).toEqual({ sessionsCreated: 1, chunksUploaded: 2, committedBundleChunksRead: 1 });
+    expect(pushTransferDiagnostics(device.client)).toEqual({ sessionsCreated: 1, chunksUploaded: 2, committedBundleChunksRead: 1 });
     since = recording.proxy.requests.length;
     device.db.transaction(() => {
       device.db.prepare('DELETE FROM users WHERE id = ?').run(author);
@@ -147,7 +147,7 @@ describe('client ⇄ server: seed, push, pull, typed values', () => {
     const device = await attachedDevice(server.t, 'write-during-upload');
     const id = randomUUID();
     device.db.prepare("INSERT INTO users(id, name, email) VALUES (?, 'Ada', 'ada@x.test')").run(id);
-    device.client.setBeforePushCommitHook(() => {
+    setBeforePushCommitHook(device.client, () => {
       device.db.prepare("UPDATE users SET name = 'Ada King' WHERE id = ?").run(id);
     });
     expect((await device.client.pushPending()).outcome).toBe('committed');

@@ -14,6 +14,7 @@ import {
 } from '@oversync/client-node';
 import { SyncHttp } from '../support/sync-http.js';
 import { attachedDevice, bundleCount, type Device, dirtyRows, formatUuid, localUsers, serverRows, useTestServer } from './client-devices.js';
+import { pushTransferDiagnostics, resetPushTransferDiagnostics, setBeforePushCommitHook, setBeforePushReplayHook } from '@oversync/client-node/testing';
 
 function outbox(device: Device): { state: string; rows: number; dirty: number } {
   const state = (device.db.prepare('SELECT state FROM _sync_outbox_bundle').get() as { state: string }).state;
@@ -47,8 +48,8 @@ describe('client ⇄ server: crashes between push steps lose and duplicate nothi
     const device = await attachedDevice(server.t, user, { fetch: faulty, uploadLimit: 2 });
     const ids = Array.from({ length: 5 }, () => randomUUID()).sort();
     for (const [i, id] of ids.entries()) device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(id, `n${i}`, `e${i}@x.test`);
-    if (point === 'commit') device.client.setBeforePushCommitHook(() => { throw new Error('killed'); });
-    if (point === 'replay') device.client.setBeforePushReplayHook(() => { throw new Error('killed'); });
+    if (point === 'commit') setBeforePushCommitHook(device.client, () => { throw new Error('killed'); });
+    if (point === 'replay') setBeforePushReplayHook(device.client, () => { throw new Error('killed'); });
     await expect(device.client.pushPending()).rejects.toThrow(/killed/);
     expect(outbox(device)).toMatchObject({ rows: 5, state: point === 'replay' ? 'committed_remote' : 'prepared' });
     // A write while "dead" is not part of the frozen bundle.
@@ -59,7 +60,6 @@ describe('client ⇄ server: crashes between push steps lose and duplicate nothi
     failChunk = false;
     loseCommit = false;
     await device.restart();
-    await device.client.open();
     expect((await device.client.attach(user)).outcome).toBe('resumed_attached_state');
     expect((await device.client.pushPending()).outcome).toBe('committed');
     // The frozen bundle is committed exactly once, whichever step the crash interrupted.
@@ -94,7 +94,7 @@ describe('client ⇄ server: conflicts with each built-in resolver', () => {
     expect(peerPush.status).toBe(200);
     device.db.prepare('UPDATE users SET email = ? WHERE id = ?').run('ada@device-2', id);
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(sibling, 'sibling', 's@device');
-    device.client.resetPushTransferDiagnostics();
+    resetPushTransferDiagnostics(device.client);
     return { device, id, sibling, peer };
   }
 
@@ -132,7 +132,7 @@ describe('client ⇄ server: conflicts with each built-in resolver', () => {
     expect((await device.client.sync()).pushOutcome).toBe('committed');
     expect(device.db.prepare('SELECT name, email FROM users WHERE id = ?').get(id)).toEqual({ name: 'Ada', email: 'ada@device-2' });
     expect(await serverRows(server.pg, 'conflict-client', 'users', 'id::text, name, email')).toEqual(localUsers(device));
-    expect(device.client.pushTransferDiagnostics().sessionsCreated).toBe(2);
+    expect(pushTransferDiagnostics(device.client).sessionsCreated).toBe(2);
     await device.close();
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { attachedDevice, type Device, dirtyRows, serverRows, setRetentionFloor, useTestServer } from './client-devices.js';
+import { snapshotTransferDiagnostics } from '@oversync/client-node/testing';
 
 /** Every business table of a device, as comparable text. */
 function dump(device: Device): Record<string, unknown[]> {
@@ -37,7 +38,7 @@ describe('client ⇄ server: two devices of one user (needs snapshot sessions)',
 
     // 25 users, 1 file, 1 review, 3 typed rows: three pages of 10.
     const b = await attachedDevice(server.t, 'pair', { snapshotChunkRows: 10 });
-    expect(b.client.snapshotTransferDiagnostics()).toEqual({ sessionsCreated: 1, chunksFetched: 3 });
+    expect(snapshotTransferDiagnostics(b.client)).toEqual({ sessionsCreated: 1, chunksFetched: 3 });
     expect(dump(b)).toEqual(dump(a));
     expect(dump(b).typed_rows.find((r) => (r as { id: string }).id === bigId)).toMatchObject({ count_value: '9007199254740993', count_type: 'integer' });
     expect(dirtyRows(b.db)).toHaveLength(0);

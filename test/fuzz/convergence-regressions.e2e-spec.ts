@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { FetchLike } from '@oversync/client-node';
 import { OVERSYNC_DATABASE, type SyncDatabase } from '@oversync/nestjs';
 import { attachedDevice, newDevice, serverRows, setRetentionFloor, useTestServer } from '../client/client-devices.js';
+import { setBeforePushReplayHook } from '@oversync/client-node/testing';
 
 /** A fetch whose network can be switched off. */
 function switchableNetwork(): { fetch: FetchLike; online: boolean } {
@@ -68,7 +69,6 @@ describe('convergence fuzz regressions', () => {
     const dropper = commitAnswerDropper();
     const user = 'fuzz-seed-10';
     const device = await newDevice(server.t, user, { fetch: dropper.fetch });
-    await device.client.open();
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), 'offline seed', 's@x.test');
     expect((await device.client.attach(user)).outcome).toBe('seeded_from_local');
 
@@ -92,7 +92,7 @@ describe('convergence fuzz regressions', () => {
     const a = randomUUID();
     const b = randomUUID();
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(a, 'a v1', 'a@x.test');
-    device.client.setBeforePushReplayHook(() => {
+    setBeforePushReplayHook(device.client, () => {
       throw new Error('killed before replay');
     });
     await expect(device.client.pushPending()).rejects.toThrow(/killed before replay/);
@@ -215,7 +215,7 @@ describe('convergence fuzz regressions', () => {
 
     // The other device's push commits but is killed before its replay; then it edits the post.
     other.db.prepare('INSERT INTO typed_rows(id, name, enabled_flag) VALUES (?, ?, 1)').run(randomUUID(), 'typed');
-    other.client.setBeforePushReplayHook(() => {
+    setBeforePushReplayHook(other.client, () => {
       throw new Error('killed before replay');
     });
     await expect(other.client.pushPending()).rejects.toThrow(/killed before replay/);
@@ -268,7 +268,6 @@ describe('convergence fuzz regressions', () => {
   it('seed 1000168: a seed that turns out empty (rows inserted and deleted offline) finishes the initialization', async () => {
     const user = 'fuzz-seed-1000168';
     const device = await newDevice(server.t, user);
-    await device.client.open();
     const id = randomUUID();
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(id, 'gone', 'g@x.test');
     device.db.prepare('DELETE FROM users WHERE id = ?').run(id);

@@ -39,6 +39,7 @@ import {
   type WriteKind,
 } from './convergence-model.js';
 import { localKeyParam, TABLES, tokenOf, uuidFromHex } from './convergence-tables.js';
+import { setBeforePushCommitHook, setBeforePushFreezeHook, setBeforePushReplayHook } from '@oversync/client-node/testing';
 
 const JWT_SECRET = 'test-secret';
 
@@ -247,8 +248,7 @@ export class ConvergenceWorld {
     for (const d of this.devices) {
       d.db = new Database(d.path);
       d.db.exec(EXAMPLE_DEVICE_DDL);
-      d.client = this.newClient(d);
-      await d.client.open();
+      d.client = await this.newClient(d);
     }
   }
 
@@ -279,8 +279,8 @@ export class ConvergenceWorld {
 
   // ---- clients ----------------------------------------------------------------------------------------
 
-  private newClient(d: SimDevice): OversqliteClient {
-    return new OversqliteClient(d.db, {
+  private newClient(d: SimDevice): Promise<OversqliteClient> {
+    return OversqliteClient.open(d.db, {
       baseUrl: 'http://fuzz-device.invalid',
       tokenProvider: () => signToken(d.wantUser ?? 'signed-out'),
       schema: 'business',
@@ -362,9 +362,9 @@ export class ConvergenceWorld {
 
   private disarm(d: SimDevice): void {
     d.armed = [];
-    d.client.setBeforePushFreezeHook(undefined);
-    d.client.setBeforePushCommitHook(undefined);
-    d.client.setBeforePushReplayHook(undefined);
+    setBeforePushFreezeHook(d.client, undefined);
+    setBeforePushCommitHook(d.client, undefined);
+    setBeforePushReplayHook(d.client, undefined);
   }
 
   /** A local DELETE and the row creator always win (the FK discipline relies on it); otherwise server-wins or a field merge. */
@@ -507,8 +507,7 @@ export class ConvergenceWorld {
     d.crashed = false;
     d.armed = [];
     d.db = new Database(d.path);
-    d.client = this.newClient(d);
-    await d.client.open();
+    d.client = await this.newClient(d);
     await this.ensureConnected(d);
   }
 
@@ -625,7 +624,7 @@ export class ConvergenceWorld {
         const d = this.devices[op.d]!;
         if (!(await this.ensureConnected(d))) return;
         this.ensureSomethingToPush(d);
-        d.client.setBeforePushCommitHook(() => {
+        setBeforePushCommitHook(d.client, () => {
           this.count('write_during_push');
           this.note(`  write_during_push: d${d.index} writes ${op.t}`);
           this.write(d, op.p[0]! % 2 === 0 ? 'update' : 'insert', op.t, op.p);
@@ -655,9 +654,9 @@ export class ConvergenceWorld {
       if (crash) d.crashed = true;
       throw new FuzzAbort(`fuzz: push aborted at ${at}`);
     };
-    if (at === 'freeze') d.client.setBeforePushFreezeHook(kill);
-    if (at === 'commit') d.client.setBeforePushCommitHook(kill);
-    if (at === 'replay') d.client.setBeforePushReplayHook(kill);
+    if (at === 'freeze') setBeforePushFreezeHook(d.client, kill);
+    if (at === 'commit') setBeforePushCommitHook(d.client, kill);
+    if (at === 'replay') setBeforePushReplayHook(d.client, kill);
     const armed =
       at === 'create' ? this.arm(d, 'create', 'before', crash ? 'crash' : 'abort', fault) : at === 'chunk' ? this.arm(d, 'chunk', 'before', crash ? 'crash' : 'abort', fault, crash ? 0 : 1) : null;
     await this.call(d, 'push', () => d.client.pushPending());

@@ -164,8 +164,8 @@ export class ScaleOutWorld {
     };
   }
 
-  private newClient(d: ScaleDevice, pinned?: number): OversqliteClient {
-    return new OversqliteClient(d.db, {
+  private newClient(d: ScaleDevice, pinned?: number): Promise<OversqliteClient> {
+    return OversqliteClient.open(d.db, {
       baseUrl: 'http://scale-out.invalid',
       tokenProvider: () => signToken(d.user),
       schema: 'business',
@@ -180,8 +180,7 @@ export class ScaleOutWorld {
     d.db = new Database(d.path);
     d.db.pragma('journal_mode = WAL');
     d.db.exec(EXAMPLE_DEVICE_DDL);
-    d.client = this.newClient(d);
-    await d.client.open();
+    d.client = await this.newClient(d);
   }
 
   /** Opens and attaches every device, `parallel` at a time (first devices of each user first). */

@@ -22,22 +22,24 @@ async function signIn() {
   return (await response.json()).token;
 }
 
-function device(name) {
+async function device(name) {
   const db = new Database(join(folder, `${name}.sqlite`));
   db.exec(EXAMPLE_DEVICE_DDL); // the app's own tables; the client adds _sync_* tables and triggers
-  const client = new OversqliteClient(db, { baseUrl: server, tokenProvider: signIn, schema: EXAMPLE_SCHEMA_NAME, tables: EXAMPLE_TABLES });
+  // local only: metadata tables, triggers, source id; rows already in the tables are queued for upload
+  const client = await OversqliteClient.open(db, { baseUrl: server, tokenProvider: signIn, schema: EXAMPLE_SCHEMA_NAME, tables: EXAMPLE_TABLES });
   return { db, client };
 }
 
-const phone = device('phone');
-await phone.client.open();
+const phone = await device('phone');
+phone.client.onStatusChange((status) => {
+  if (status.uploadError || status.downloadError) console.log('phone sync error:', (status.uploadError ?? status.downloadError).message);
+});
 // Written offline, before the first sign-in: uploaded by the first push.
 phone.db.prepare('INSERT INTO users (id, name, email) VALUES (?, ?, ?)').run(randomUUID(), 'Ada Lovelace', 'ada@example.com');
 console.log('phone attach:', (await phone.client.attach(user)).outcome);
 console.log('phone push:', (await phone.client.pushPending()).outcome);
 
-const laptop = device('laptop');
-await laptop.client.open();
+const laptop = await device('laptop');
 const attached = await laptop.client.attach(user);
 console.log('laptop attach:', attached.outcome, `(${attached.restore?.rowCount ?? 0} rows from the snapshot)`);
 

@@ -27,6 +27,9 @@ export class BackgroundSync {
   private loops: Promise<void>[] = [];
   private pulling: Promise<void> | null = null;
   private pullAgain = false;
+  /** The stream's last event id and reconnect delay (`id:`/`retry:`), kept across reconnects. */
+  private lastEventId: string | undefined;
+  private serverRetryMs: number | undefined;
 
   constructor(
     private readonly ctx: ClientContext,
@@ -37,6 +40,8 @@ export class BackgroundSync {
     if (this.controller) throw new Error('background sync is already running; call stop() first');
     const controller = new AbortController();
     this.controller = controller;
+    this.lastEventId = undefined; // a new run (perhaps another user) starts from its own checkpoint
+    this.serverRetryMs = undefined;
     signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
     this.loops = [this.uploaderLoop(controller.signal), this.downloaderLoop(controller.signal)];
   }
@@ -190,7 +195,7 @@ export class BackgroundSync {
         if (result === 'forbidden') return 'forbidden';
         if (this.stopped(signal)) break;
         this.requestPull(signal);
-        backoff = result === 'healthy' ? initial : Math.min(Math.max(backoff * 2, initial), Math.max(this.ctx.config.backoffMaxMs, initial));
+        backoff = result === 'healthy' ? (this.serverRetryMs ?? initial) : Math.min(Math.max(backoff * 2, initial), Math.max(this.ctx.config.backoffMaxMs, initial));
         await this.pause(backoff, signal);
       }
       return 'stopped';
@@ -212,11 +217,13 @@ export class BackgroundSync {
     let active = false;
     try {
       const sourceId = this.ctx.session.sourceId || this.ctx.state.attachment().currentSourceId;
-      const response = await this.ctx.transport.openStream(SYNC_ROUTES.watch, { after_bundle_seq: after }, sourceId, stream.signal);
+      const response = await this.ctx.transport.openStream(SYNC_ROUTES.watch, { after_bundle_seq: after }, sourceId, stream.signal, this.lastEventId);
       if (response.status !== 200) {
         const body = await response.text();
         if (response.status === 403 && decodeErrorEnvelope(body)?.code === 'bundle_change_watch_forbidden') return 'forbidden';
-        this.ctx.logger.warn(`bundle_change_watch request returned status ${response.status}: ${body.trim()}`);
+        const message = `bundle_change_watch request returned status ${response.status}: ${body.trim()}`;
+        this.ctx.logger.warn(message);
+        this.ctx.status.update({ downloadError: new Error(message) });
         return 'failed';
       }
       if (!response.body) return 'failed';
@@ -226,6 +233,12 @@ export class BackgroundSync {
           active = true;
           armIdle();
         },
+        onLastEventId: (id) => {
+          this.lastEventId = id;
+        },
+        onRetry: (ms) => {
+          this.serverRetryMs = ms;
+        },
         onEvent: (event) => {
           this.ctx.logger.info?.(`watch: bundle ${event.bundleSeq} committed`);
           this.requestPull(signal);
@@ -233,7 +246,10 @@ export class BackgroundSync {
       });
       return active ? 'healthy' : 'failed';
     } catch (err) {
-      if (!signal.aborted) this.ctx.logger.warn(`watch stream ended: ${errorMessage(err)}`);
+      if (!signal.aborted) {
+        this.ctx.logger.warn(`watch stream ended: ${errorMessage(err)}`);
+        this.ctx.status.update({ downloadError: err instanceof Error ? err : new Error(String(err)) });
+      }
       return active ? 'healthy' : 'failed';
     } finally {
       clearTimeout(idle);

@@ -2,7 +2,7 @@
  * Adapts the client's lossless JSON values to the protocol's bundle hash and canonical JSON
  * (server.md §5): the server reads every number as a double, so `bigint` becomes a double here too.
  */
-import { canonicalJson, computeBundleHash, type JsonValue as WireJsonValue, type RowOp } from '@oversync/protocol';
+import { canonicalJson, type JsonValue as WireJsonValue, type RowOp } from '@oversync/protocol';
 import { createHash } from 'node:crypto';
 import type { JsonValue } from './json-value.js';
 
@@ -16,30 +16,59 @@ export interface HashedRow {
   readonly payload: JsonValue | undefined;
 }
 
-/** The value as Go's decoder holds it: numbers as doubles. */
+/** The value as Go's decoder holds it: numbers as doubles (the value itself when it holds no bigint). */
 export function asWireJson(value: JsonValue): WireJsonValue {
+  return holdsBigint(value) ? toWire(value) : (value as WireJsonValue);
+}
+
+function holdsBigint(value: JsonValue): boolean {
+  if (typeof value === 'bigint') return true;
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some(holdsBigint);
+  for (const name in value) if (holdsBigint(value[name]!)) return true;
+  return false;
+}
+
+function toWire(value: JsonValue): WireJsonValue {
   if (typeof value === 'bigint') return Number(value);
-  if (Array.isArray(value)) return value.map(asWireJson);
+  if (Array.isArray(value)) return value.map(toWire);
   if (value !== null && typeof value === 'object') {
     const result: Record<string, WireJsonValue> = {};
-    for (const name of Object.keys(value)) result[name] = asWireJson(value[name]!);
+    for (const name of Object.keys(value)) result[name] = toWire(value[name]!);
     return result;
   }
   return value;
 }
 
-/** `bundle_hash` (lower-case hex) of rows in bundle order. */
+/**
+ * `bundle_hash` (lower-case hex) of rows in bundle order: the same bytes as the protocol's
+ * `computeBundleHash` (a canonical array of `{key, op, payload, row_ordinal, row_version, schema,
+ * table}`), fed to the hash a slice at a time so a 100,000-row bundle never becomes one string.
+ */
 export function bundleHashOf(rows: readonly HashedRow[]): string {
-  return computeBundleHash(
-    rows.map((row) => ({
-      schema: row.schema,
-      table: row.table,
-      key: row.key,
-      op: row.op,
-      row_version: row.rowVersion,
-      payload: row.op === 'DELETE' || row.payload === undefined ? undefined : asWireJson(row.payload),
-    })),
-  ).bundleHash;
+  const hash = createHash('sha256');
+  const SLICE = 512;
+  for (let start = 0; start < rows.length || start === 0; start += SLICE) {
+    const parts: string[] = [];
+    for (let index = start; index < Math.min(start + SLICE, rows.length); index++) {
+      const row = rows[index]!;
+      parts.push(
+        canonicalJson({
+          row_ordinal: index,
+          schema: row.schema,
+          table: row.table,
+          key: row.key,
+          op: row.op,
+          row_version: row.rowVersion,
+          payload: row.op === 'DELETE' || row.payload === undefined ? null : asWireJson(row.payload),
+        }),
+      );
+    }
+    hash.update(`${start === 0 ? '[' : ','}${parts.join(',')}`);
+    if (rows.length === 0) break;
+  }
+  hash.update(']');
+  return hash.digest('hex');
 }
 
 /** Lower-case hex SHA-256 of the canonical JSON of a value (`canonical_request_hash`). */

@@ -26,17 +26,19 @@ export function rowImageSql(table: ManagedTable, ref: string): string {
   return `json_object(${table.columns.map((c) => `${quoteLiteral(c.lowerName)}, ${columnValueSql(ref, c)}`).join(', ')})`;
 }
 
+/**
+ * One upsert into `_sync_dirty_rows`. A queued row keeps its first base version and ordinal (the
+ * conflict branch never assigns them), so the inserted values only matter for a row not yet
+ * queued: they need no lookup of the queue itself, only the next ordinal (one index seek).
+ * A single-row VALUES, unlike INSERT … SELECT, reads its own target without a temporary copy.
+ */
 function captureUpsert(schema: string, table: ManagedTable, key: string, op: string, payload: string, assignments: string, whereKeyChanged?: string): string {
   const s = quoteLiteral(schema);
   const t = quoteLiteral(table.name);
-  const same = `schema_name = ${s} AND table_name = ${t} AND key_json = ${key}`;
   const values = `${s}, ${t}, ${key}, ${op},
-    COALESCE((SELECT base_row_version FROM _sync_dirty_rows WHERE ${same}),
-             (SELECT row_version FROM _sync_row_state WHERE ${same}),
-             0),
+    COALESCE((SELECT row_version FROM _sync_row_state WHERE schema_name = ${s} AND table_name = ${t} AND key_json = ${key}), 0),
     ${payload},
-    COALESCE((SELECT dirty_ordinal FROM _sync_dirty_rows WHERE ${same}),
-             (SELECT COALESCE(MAX(dirty_ordinal), 0) + 1 FROM _sync_dirty_rows)),
+    COALESCE((SELECT MAX(dirty_ordinal) FROM _sync_dirty_rows), 0) + 1,
     ${NOW_SQL}`;
   const source = whereKeyChanged ? `SELECT ${values} WHERE ${whereKeyChanged}` : `VALUES (${values})`;
   return `INSERT INTO _sync_dirty_rows(schema_name, table_name, key_json, op, base_row_version, payload, dirty_ordinal, updated_at)
@@ -44,6 +46,7 @@ function captureUpsert(schema: string, table: ManagedTable, key: string, op: str
   ON CONFLICT(schema_name, table_name, key_json) DO UPDATE SET ${assignments};`;
 }
 
+/** UPDATE when the server has a live version of the row, INSERT otherwise (absent or tombstone). */
 function upsertOp(schema: string, table: ManagedTable, key: string): string {
   return `CASE WHEN EXISTS (SELECT 1 FROM _sync_row_state WHERE schema_name = ${quoteLiteral(schema)} AND table_name = ${quoteLiteral(
     table.name,
@@ -60,37 +63,53 @@ export function triggerName(table: string, suffix: TriggerName): string {
   return `trg_${table}_${suffix}`;
 }
 
-/** The six trigger statements of one table, keyed by suffix. */
-export function renderTriggers(schema: string, table: ManagedTable): Record<TriggerName, string> {
-  const t = quoteIdent(table.name);
-  const name = (suffix: TriggerName) => quoteIdent(triggerName(table.name, suffix));
+/** What one trigger runs: its timing/event, its `WHEN` condition and the statements of its body. */
+export interface TriggerProgram {
+  readonly timing: 'BEFORE' | 'AFTER';
+  readonly event: 'INSERT' | 'UPDATE' | 'DELETE';
+  readonly when: string;
+  readonly body: readonly string[];
+}
+
+/** The six trigger programs of one table (NEW/OLD references unresolved), keyed by suffix. */
+export function triggerPrograms(schema: string, table: ManagedTable): Record<TriggerName, TriggerProgram> {
   const newKey = keyJsonSql(table, 'NEW');
   const oldKey = keyJsonSql(table, 'OLD');
-  const capture = `WHEN ${APPLY_MODE} = 0`;
-  const guard = (suffix: TriggerName, event: string) =>
-    `CREATE TRIGGER ${name(suffix)} BEFORE ${event} ON ${t} WHEN ${OPERATION_KIND} != 'none' AND ${APPLY_MODE} != 1
-BEGIN
-  SELECT RAISE(ABORT, 'SYNC_TRANSITION_PENDING');
-END`;
+  const capture = `${APPLY_MODE} = 0`;
+  const guard = (event: TriggerProgram['event']): TriggerProgram => ({
+    timing: 'BEFORE',
+    event,
+    when: `${OPERATION_KIND} != 'none' AND ${APPLY_MODE} != 1`,
+    body: ["SELECT RAISE(ABORT, 'SYNC_TRANSITION_PENDING')"],
+  });
   const upsertNew = captureUpsert(schema, table, newKey, upsertOp(schema, table, newKey), rowImageSql(table, 'NEW'), UPSERT_ASSIGNMENTS);
   return {
-    ai: `CREATE TRIGGER ${name('ai')} AFTER INSERT ON ${t} ${capture}
-BEGIN
-  ${upsertNew}
-END`,
-    au: `CREATE TRIGGER ${name('au')} AFTER UPDATE ON ${t} ${capture}
-BEGIN
-  ${captureUpsert(schema, table, oldKey, "'DELETE'", 'NULL', DELETE_ASSIGNMENTS, `${oldKey} != ${newKey}`)}
-  ${upsertNew}
-END`,
-    ad: `CREATE TRIGGER ${name('ad')} AFTER DELETE ON ${t} ${capture}
-BEGIN
-  ${captureUpsert(schema, table, oldKey, "'DELETE'", 'NULL', DELETE_ASSIGNMENTS)}
-END`,
-    bi_guard: guard('bi_guard', 'INSERT'),
-    bu_guard: guard('bu_guard', 'UPDATE'),
-    bd_guard: guard('bd_guard', 'DELETE'),
+    ai: { timing: 'AFTER', event: 'INSERT', when: capture, body: [upsertNew] },
+    au: {
+      timing: 'AFTER',
+      event: 'UPDATE',
+      when: capture,
+      body: [captureUpsert(schema, table, oldKey, "'DELETE'", 'NULL', DELETE_ASSIGNMENTS, `${oldKey} != ${newKey}`), upsertNew],
+    },
+    ad: { timing: 'AFTER', event: 'DELETE', when: capture, body: [captureUpsert(schema, table, oldKey, "'DELETE'", 'NULL', DELETE_ASSIGNMENTS)] },
+    bi_guard: guard('INSERT'),
+    bu_guard: guard('UPDATE'),
+    bd_guard: guard('DELETE'),
   };
+}
+
+/** The six trigger statements of one table, keyed by suffix. */
+export function renderTriggers(schema: string, table: ManagedTable): Record<TriggerName, string> {
+  const programs = triggerPrograms(schema, table);
+  const rendered = {} as Record<TriggerName, string>;
+  for (const suffix of TRIGGER_SUFFIXES) {
+    const p = programs[suffix];
+    rendered[suffix] = `CREATE TRIGGER ${quoteIdent(triggerName(table.name, suffix))} ${p.timing} ${p.event} ON ${quoteIdent(table.name)} WHEN ${p.when}
+BEGIN
+${p.body.map((statement) => `  ${statement.endsWith(';') ? statement : `${statement};`}`).join('\n')}
+END`;
+  }
+  return rendered;
 }
 
 function normalizeTriggerSql(sql: string): string {

@@ -5,7 +5,9 @@
 import Database from 'better-sqlite3';
 import { parseArgs } from 'node:util';
 import type { AttachResult, RestoreSummary, SyncStatus } from './results.js';
-import { errorMessage } from './errors.js';
+import { existsSync } from 'node:fs';
+import { isCorruptionError, verifyDatabaseIntegrity } from './database-integrity.js';
+import { DatabaseCorruptError, errorMessage } from './errors.js';
 import { EXAMPLE_DEVICE_DDL, EXAMPLE_SCHEMA_NAME, EXAMPLE_TABLES } from './example-schema.js';
 import { OversqliteClient } from './oversqlite-client.js';
 import { type ProgressStream, ProgressReporter } from './progress-reporter.js';
@@ -30,6 +32,7 @@ Commands:
   status     show source, binding and pending rows (no network)
   watch      follow GET /sync/watch and pull on every change until Ctrl-C
   hydrate    replace the managed tables by a server snapshot
+  verify     check the database file with SQLite's quick_check (no network)
 
 Options:
   --db <file>        SQLite database file (created if missing)
@@ -40,11 +43,12 @@ Options:
   --schema <name>    server schema (default business)
   --tables <list>    managed tables, comma separated, key column "id" (default: the reference app's tables)
   --example-schema   create the reference app's tables in the database if they are missing
+  --skip-check       do not run quick_check when opening the database (large files)
   --json             print the result as JSON
   --help             show this help
 `;
 
-const COMMANDS = new Set(['signin', 'sync', 'push', 'pull', 'status', 'watch', 'hydrate']);
+const COMMANDS = new Set(['signin', 'sync', 'push', 'pull', 'status', 'watch', 'hydrate', 'verify']);
 /** The reference app's tokens live 5 minutes; sign in again a minute before. */
 const TOKEN_REFRESH_MS = 4 * 60_000;
 
@@ -60,6 +64,7 @@ interface CliOptions {
   schema: string;
   tables: string[] | null;
   exampleSchema: boolean;
+  skipCheck: boolean;
   json: boolean;
 }
 
@@ -83,8 +88,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout.write(`${await signIn(fetchImpl, options)}\n`);
       return 0;
     }
+    if (options.command === 'verify') return verifyCommand(options, io);
     return await runDatabaseCommand(options, io, fetchImpl);
   } catch (err) {
+    if (isCorruptionError(err)) {
+      io.stderr.write(
+        `oversqlite ${options.command}: the database file ${options.db} is corrupt (${corruptionDetail(err)}); restore it from a backup, or delete it and run \`oversqlite hydrate\` (unsynced changes in it are lost)\n`,
+      );
+      return 1;
+    }
     io.stderr.write(`oversqlite ${options.command}: ${errorMessage(err)}\n`);
     return 1;
   }
@@ -103,6 +115,7 @@ function parseCliArgs(argv: readonly string[], env: CliIo['env']): CliOptions | 
       schema: { type: 'string' },
       tables: { type: 'string' },
       'example-schema': { type: 'boolean' },
+      'skip-check': { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -120,11 +133,29 @@ function parseCliArgs(argv: readonly string[], env: CliIo['env']): CliOptions | 
     schema: values.schema ?? EXAMPLE_SCHEMA_NAME,
     tables: values.tables ? values.tables.split(',').map((t) => t.trim()).filter(Boolean) : null,
     exampleSchema: values['example-schema'] ?? false,
+    skipCheck: values['skip-check'] ?? false,
     json: values.json ?? false,
   };
   if (command !== 'signin' && !options.db) throw new UsageError('--db <file> is required');
-  if (command !== 'status' && !options.user) throw new UsageError('--user <id> is required (or set OVERSYNC_USER)');
+  const subject = options.token ? tokenSubject(options.token) : null;
+  if (subject !== null && !options.user) options.user = subject;
+  if (subject !== null && options.user && subject !== options.user) {
+    throw new UsageError(`--user ${options.user} does not match the token, which is for user ${subject}; drop --user or use a token of ${options.user}`);
+  }
+  if (command !== 'status' && command !== 'verify' && !options.user) throw new UsageError('--user <id> is required (or set OVERSYNC_USER)');
   return options;
+}
+
+/** The `sub` claim of a JWT (read, not verified: the server verifies), or null when the token is not a JWT. */
+function tokenSubject(token: string): string | null {
+  const payload = token.split('.')[1];
+  if (!payload) return null;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown };
+    return typeof claims.sub === 'string' ? claims.sub : null;
+  } catch {
+    return null;
+  }
 }
 
 async function signIn(fetchImpl: FetchLike, options: CliOptions): Promise<string> {
@@ -155,6 +186,24 @@ function tokenProvider(fetchImpl: FetchLike, options: CliOptions): () => Promise
   };
 }
 
+/** `verify`: quick_check of an existing file; exit 1 with the problems when it is damaged. */
+function verifyCommand(options: CliOptions, io: CliIo): number {
+  if (!existsSync(options.db)) throw new Error(`database file ${options.db} does not exist`);
+  const db = new Database(options.db, { readonly: true });
+  try {
+    verifyDatabaseIntegrity(db);
+  } finally {
+    db.close();
+  }
+  if (options.json) io.stdout.write(`${JSON.stringify({ db: options.db, ok: true })}\n`);
+  else io.stdout.write(`ok: ${options.db} passed SQLite's quick_check\n`);
+  return 0;
+}
+
+function corruptionDetail(err: unknown): string {
+  return err instanceof DatabaseCorruptError ? err.detail : errorMessage(err);
+}
+
 async function runDatabaseCommand(options: CliOptions, io: CliIo, fetchImpl: FetchLike): Promise<number> {
   const db = new Database(options.db);
   const progress = new ProgressReporter(io.stdout);
@@ -164,7 +213,7 @@ async function runDatabaseCommand(options: CliOptions, io: CliIo, fetchImpl: Fet
   };
   try {
     if (options.exampleSchema) db.exec(EXAMPLE_DEVICE_DDL);
-    const client = new OversqliteClient(db, {
+    const client = await OversqliteClient.open(db, {
       baseUrl: options.server,
       tokenProvider: tokenProvider(fetchImpl, options),
       fetch: fetchImpl,
@@ -173,9 +222,9 @@ async function runDatabaseCommand(options: CliOptions, io: CliIo, fetchImpl: Fet
       bundleChangeWatchMode: options.command === 'watch' ? 'auto' : 'off',
       onProgress: options.json ? undefined : (p) => progress.update(p),
       logger: { warn: (m) => say(`warning: ${m}`), info: (m) => say(m) },
+      verifyIntegrity: !options.skipCheck,
     });
     try {
-      await client.open();
       const result = await runClientCommand(client, options, io, say);
       progress.finish();
       if (options.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

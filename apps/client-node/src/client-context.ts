@@ -11,6 +11,7 @@ import type { SyncProgress } from './results.js';
 import type { RowStore } from './row-store.js';
 import type { SyncState } from './sync-state.js';
 import type { SyncTransport } from './sync-transport.js';
+import type { StatusObserver } from './client-status.js';
 
 /** In-memory session (spec/client.md §5.1). */
 export interface Session {
@@ -53,6 +54,8 @@ export interface ClientContext {
   readonly counters: TransferCounters;
   readonly paused: { uploads: boolean; downloads: boolean };
   readonly logger: SyncLogger;
+  /** What `currentStatus`/`onStatusChange` show; background failures are reported here. */
+  readonly status: StatusObserver;
   resolver(): ConflictResolver;
   progress(event: SyncProgress): void;
   /** The managed table of a wire/metadata table name, or undefined when it is not configured. */

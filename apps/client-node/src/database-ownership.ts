@@ -49,3 +49,8 @@ export function claimDatabase(db: Database, owner: object): string {
 export function releaseDatabase(key: string, owner: object): void {
   if (owners.get(key) === owner) owners.delete(key);
 }
+
+/** Hands a claim from a placeholder owner to the client that was built under it. */
+export function transferOwnership(key: string, from: object, to: object): void {
+  if (owners.get(key) === from) owners.set(key, to);
+}

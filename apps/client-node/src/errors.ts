@@ -15,6 +15,17 @@ export class OversqliteError extends Error {
 /** Invalid configuration or unsupported table schema, detected when the client is created. */
 export class OversqliteConfigError extends OversqliteError {}
 
+/** The SQLite file is damaged or not a database (`SQLITE_CORRUPT`, `SQLITE_NOTADB`, a failed `quick_check`). */
+export class DatabaseCorruptError extends OversqliteError {
+  constructor(
+    readonly database: string,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${database ? `SQLite database ${database}` : 'the SQLite database'} is corrupt: ${detail}`, options);
+  }
+}
+
 export class ClientClosedError extends OversqliteError {
   constructor() {
     super('oversqlite client has been closed');
@@ -41,8 +52,8 @@ export class OpenRequiredError extends OversqliteError {
   constructor(readonly operation: string) {
     super(
       operation
-        ? `Open() must be called before ${operation}`
-        : 'Open() must be called before this oversqlite operation',
+        ? `OversqliteClient.open() must complete before ${operation}`
+        : 'OversqliteClient.open() must complete before this oversqlite operation',
     );
   }
 }
@@ -51,8 +62,8 @@ export class AttachRequiredError extends OversqliteError {
   constructor(readonly operation: string) {
     super(
       operation
-        ? `Attach(userID) must complete successfully before ${operation}`
-        : 'Attach(userID) must complete successfully before this oversqlite operation',
+        ? `attach(userId) must complete successfully before ${operation}`
+        : 'attach(userId) must complete successfully before this oversqlite operation',
     );
   }
 }
@@ -122,13 +133,13 @@ export type SourceRecoveryCode =
 
 const SOURCE_RECOVERY_TEXT: Record<SourceRecoveryCode, string> = {
   history_pruned:
-    'source recovery is required because retained committed history for the frozen source tuple is no longer available; run Rebuild()',
+    'source recovery is required because retained committed history for the frozen source tuple is no longer available; run rebuild()',
   source_sequence_out_of_order:
-    'source recovery is required because the frozen source bundle sequence is not the next expected value; run Rebuild()',
+    'source recovery is required because the frozen source bundle sequence is not the next expected value; run rebuild()',
   source_sequence_changed:
-    'source recovery is required because the frozen source bundle sequence changed before commit finalized; run Rebuild()',
+    'source recovery is required because the frozen source bundle sequence changed before commit finalized; run rebuild()',
   source_retired:
-    'source recovery is required because the current source was explicitly retired and replaced; run Rebuild()',
+    'source recovery is required because the current source was explicitly retired and replaced; run rebuild()',
 };
 
 export class SourceRecoveryRequiredError extends OversqliteError {
@@ -136,7 +147,7 @@ export class SourceRecoveryRequiredError extends OversqliteError {
     readonly code: SourceRecoveryCode,
     readonly serverMessage = '',
   ) {
-    super(serverMessage.trim() ? serverMessage : (SOURCE_RECOVERY_TEXT[code] ?? 'source recovery is required; run Rebuild()'));
+    super(serverMessage.trim() ? serverMessage : (SOURCE_RECOVERY_TEXT[code] ?? 'source recovery is required; run rebuild()'));
   }
 }
 

@@ -22,7 +22,8 @@ export {
 } from './conflict-resolver.js';
 export * from './errors.js';
 export type * from './results.js';
-export type { PushHooks, SyncLogger } from './client-context.js';
+export type { SyncLogger } from './client-context.js';
+export type { ClientStatus, StatusListener } from './client-status.js';
 export type { FetchLike, TokenProvider } from './sync-transport.js';
 export { TokenProviderError } from './sync-transport.js';
 export type { JsonObject, JsonValue } from './json-value.js';

@@ -22,8 +22,40 @@ const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
 const MAX_NESTING_DEPTH = 10000;
 const WHITESPACE = /[ \t\n\r]*/y;
 
-/** Parses JSON; integers outside ±(2^53−1) become `bigint`, objects have no prototype. */
+/**
+ * Parses JSON; integers outside ±(2^53−1) become `bigint`. The native `JSON.parse` reads the text
+ * first (objects then keep `Object.prototype`, so member tests use `Object.hasOwn`); a result
+ * holding an integer beyond 2^53 or an overflow to Infinity is read again by the exact parser
+ * below (objects without prototype), which keeps the integer exact or refuses the overflow.
+ */
 export function parseJson(text: string): JsonValue {
+  let value: JsonValue;
+  try {
+    value = JSON.parse(text) as JsonValue;
+  } catch {
+    return parseJsonExact(text); // reports the error with its offset
+  }
+  return someNumber(value, inexact) ? parseJsonExact(text) : value;
+}
+
+/** True when some number in the value satisfies `test` (iterative: parsed documents may nest deeply). */
+function someNumber(root: JsonValue, test: (value: number) => boolean): boolean {
+  const pending: JsonValue[] = [root];
+  for (let value = pending.pop(); value !== undefined; value = pending.pop()) {
+    if (typeof value === 'number') {
+      if (test(value)) return true;
+    } else if (value !== null && typeof value === 'object') {
+      if (Array.isArray(value)) for (const item of value) pending.push(item);
+      else for (const name in value) pending.push(value[name]!);
+    }
+  }
+  return false;
+}
+
+const inexact = (value: number) => !Number.isFinite(value) || Math.abs(value) > Number.MAX_SAFE_INTEGER;
+const nonFinite = (value: number) => !Number.isFinite(value);
+
+function parseJsonExact(text: string): JsonValue {
   const parser = new Parser(text);
   const value = parser.value();
   parser.skipWhitespace();
@@ -56,6 +88,17 @@ export function emptyJsonObject(): JsonObject {
 
 /** Compact JSON in member insertion order; `bigint` as plain digits. */
 export function stringifyJson(value: JsonValue): string {
+  // JSON.stringify writes the same text for everything but bigint (it throws) and non-finite numbers (it writes null)
+  try {
+    if (!someNumber(value, nonFinite)) return JSON.stringify(value);
+  } catch {
+    // a bigint: written below
+  }
+  return stringifyExact(value);
+}
+
+
+function stringifyExact(value: JsonValue): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'boolean':
@@ -68,9 +111,9 @@ export function stringifyJson(value: JsonValue): string {
     case 'string':
       return JSON.stringify(value);
     default:
-      if (Array.isArray(value)) return `[${value.map(stringifyJson).join(',')}]`;
+      if (Array.isArray(value)) return `[${value.map(stringifyExact).join(',')}]`;
       return `{${Object.keys(value)
-        .map((member) => `${JSON.stringify(member)}:${stringifyJson(value[member]!)}`)
+        .map((member) => `${JSON.stringify(member)}:${stringifyExact(value[member]!)}`)
         .join(',')}}`;
   }
 }

@@ -5,8 +5,6 @@ import type { SyncTable } from './config.js';
 import {
   AttachRequiredError,
   DatabaseAlreadyOwnedError,
-  isLifecyclePreconditionError,
-  OpenRequiredError,
   OversqliteConfigError,
 } from './errors.js';
 import { OversqliteClient } from './oversqlite-client.js';
@@ -42,8 +40,8 @@ function fileDatabase(): { db: Database.Database; reopen(): Database.Database } 
 /** Nothing listens on port 9 of the loopback: a request would fail the test. */
 const OFFLINE = { baseUrl: 'http://127.0.0.1:9', tokenProvider: () => 't', schema: 'business', tables: BUSINESS_TABLES };
 
-function newClient(db: Database.Database): OversqliteClient {
-  return new OversqliteClient(db, OFFLINE);
+function newClient(db: Database.Database): Promise<OversqliteClient> {
+  return OversqliteClient.open(db, OFFLINE);
 }
 
 function dirtyRows(db: Database.Database): { key_json: string; op: string; base_row_version: number }[] {
@@ -56,11 +54,11 @@ describe('configuration', () => {
   const base = OFFLINE;
 
   it.each([
-    [{ schema: '' }, 'config.Schema must be provided (no default schema)'],
-    [{ schema: '   ' }, 'config.Schema must be provided (no default schema)'],
-    [{ tables: [{ tableName: 'main.users', syncKeyColumnName: 'id' }] }, 'table main.users must not include a schema qualifier; oversqlite supports exactly one config.Schema per local database'],
+    [{ schema: '' }, 'options.schema is required (there is no default schema)'],
+    [{ schema: '   ' }, 'options.schema is required (there is no default schema)'],
+    [{ tables: [{ tableName: 'main.users', syncKeyColumnName: 'id' }] }, 'table main.users must not include a schema qualifier; oversqlite supports exactly one options.schema per local database'],
     [{ tables: [{ tableName: 'users', syncKeyColumnName: 'id' }, { tableName: 'USERS', syncKeyColumnName: 'id' }] }, 'duplicate sync table registration for users'],
-    [{ tables: [{ tableName: 'users' }] }, 'table users must declare SyncKeyColumnName or SyncKeyColumns explicitly'],
+    [{ tables: [{ tableName: 'users' }] }, 'table users must declare syncKeyColumnName or syncKeyColumns explicitly'],
     [{ tables: [{ tableName: 'users', syncKeyColumns: [' ', ''] }] }, 'table users must declare at least one non-empty sync key column'],
     [{ tables: [{ tableName: 'users', syncKeyColumns: ['id', 'name'] }] }, 'table users must declare exactly one sync key column in the current client runtime'],
     [{ tables: [{ tableName: 'users', syncKeyColumnName: 'uuid' }] }, 'table users does not contain configured primary key column uuid'],
@@ -69,35 +67,34 @@ describe('configuration', () => {
     [{ tables: [{ tableName: 'posts', syncKeyColumnName: 'id' }] }, 'managed tables are not FK-closed: posts.author_id -> users.id'],
     [{ downloadLimit: 6000 }, 'downloadLimit 6000 exceeds the server maximum of 5000 bundles per pull'],
     [{ baseUrl: 'localhost:8080' }, 'baseUrl must be an absolute http(s) URL, got "localhost:8080"'],
-  ])('rejects %j', (override, message) => {
+  ])('rejects %j', async (override, message) => {
     const db = memoryDatabase();
     db.exec('CREATE TABLE counters (id INTEGER PRIMARY KEY, n INTEGER)');
-    expect(() => new OversqliteClient(db, { ...base, ...override })).toThrow(new OversqliteConfigError(message));
+    await expect(OversqliteClient.open(db, { ...base, ...override })).rejects.toThrow(new OversqliteConfigError(message));
   });
 
-  it('accepts self references, orders tables parents first, and keeps unknown _sync_ tables', () => {
+  it('accepts self references, orders tables parents first, and keeps unknown _sync_ tables', async () => {
     const db = memoryDatabase();
     db.exec('CREATE TABLE categories (id TEXT PRIMARY KEY, parent_id TEXT REFERENCES categories(id)); CREATE TABLE _sync_custom (x)');
-    expect(() => new OversqliteClient(db, { ...base, tables: [...BUSINESS_TABLES, { tableName: 'categories', syncKeyColumnName: 'id' }] })).not.toThrow();
+    await expect(OversqliteClient.open(db, { ...base, tables: [...BUSINESS_TABLES, { tableName: 'categories', syncKeyColumnName: 'id' }] })).resolves.toBeInstanceOf(OversqliteClient);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name = '_sync_custom'").get()).toBeDefined();
   });
 
   it('rejects a second client on the same database until the first is closed', async () => {
     const db = memoryDatabase();
-    const first = new OversqliteClient(db, base);
-    expect(() => new OversqliteClient(db, base)).toThrow(DatabaseAlreadyOwnedError);
+    const first = await OversqliteClient.open(db, base);
+    await expect(OversqliteClient.open(db, base)).rejects.toThrow(DatabaseAlreadyOwnedError);
     await first.close();
     await first.close();
-    expect(() => new OversqliteClient(db, base)).not.toThrow();
+    await expect(OversqliteClient.open(db, base)).resolves.toBeInstanceOf(OversqliteClient);
   });
 
   it('rejects a database whose sync state uses another schema', async () => {
     const db = memoryDatabase();
-    const client = new OversqliteClient(db, base);
-    await client.open();
+    const client = await OversqliteClient.open(db, base);
     await client.close();
-    expect(() => new OversqliteClient(db, { ...base, schema: 'other' })).toThrow(
-      'oversqlite supports exactly one configured schema per local database; existing sync state uses schema(s) business while config.Schema=other',
+    await expect(OversqliteClient.open(db, { ...base, schema: 'other' })).rejects.toThrow(
+      'oversqlite supports exactly one configured schema per local database; existing sync state uses schema(s) business while options.schema=other',
     );
   });
 });
@@ -106,10 +103,7 @@ describe('lifecycle', () => {
   it('generates and persists one source id, and captures rows written before sync was installed', async () => {
     const file = fileDatabase();
     file.db.exec("INSERT INTO users(id, name) VALUES ('pre1', 'x'), ('pre2', 'y')");
-    const client = newClient(file.db);
-    await expect(client.sourceInfo()).rejects.toThrow(new OpenRequiredError('SourceInfo()'));
-    await client.open();
-    await client.open();
+    const client = await newClient(file.db);
     const source = (await client.sourceInfo()).currentSourceId;
     expect(source).toMatch(uuidV4);
     expect(dirtyRows(file.db).map((r) => [r.key_json, r.op, r.base_row_version])).toEqual([
@@ -119,21 +113,16 @@ describe('lifecycle', () => {
     expect(await client.pendingSyncStatus()).toEqual({ hasPendingSyncData: true, pendingRowCount: 2, blocksDetach: false });
     await client.close();
     file.db.close();
-    const reopened = newClient(file.reopen());
-    await reopened.open();
+    const reopened = await newClient(file.reopen());
     expect((await reopened.sourceInfo()).currentSourceId).toBe(source);
     expect(await reopened.pendingSyncStatus()).toMatchObject({ pendingRowCount: 2 });
   });
 
-  it('requires Open before Attach and Attach before sync operations', async () => {
-    const client = newClient(memoryDatabase());
-    const notOpen = await client.attach('alice').catch((e: unknown) => e);
-    expect(notOpen).toEqual(new OpenRequiredError('Attach(userID)'));
-    expect(isLifecyclePreconditionError(notOpen)).toBe(true);
-    await expect(client.attach('  ')).rejects.toThrow('userID must be provided');
-    await client.open();
-    await expect(client.pushPending()).rejects.toThrow(new AttachRequiredError('PushPending()'));
-    await expect(client.pullToStable()).rejects.toThrow(new AttachRequiredError('PullToStable()'));
-    await expect(client.syncStatus()).rejects.toThrow(new AttachRequiredError('SyncStatus()'));
+  it('requires Attach before sync operations', async () => {
+    const client = await newClient(memoryDatabase());
+    await expect(client.attach('  ')).rejects.toThrow('userId must be provided');
+    await expect(client.pushPending()).rejects.toThrow(new AttachRequiredError('pushPending()'));
+    await expect(client.pullToStable()).rejects.toThrow(new AttachRequiredError('pullToStable()'));
+    await expect(client.syncStatus()).rejects.toThrow(new AttachRequiredError('syncStatus()'));
   });
 });

@@ -10,9 +10,11 @@ import {
   AttachBindingConflictError,
   AttachLifecycleUnsupportedError,
   AttachLocalStateConflictError,
+  decodeErrorEnvelope,
   errorMessage,
   HttpStatusError,
   OpenRequiredError,
+  renderServerErrorBody,
   type SourceRecoveryCode,
   SourceReplacementDivergedError,
   SyncProtocolError,
@@ -84,8 +86,8 @@ function capturePreexistingRows(ctx: ClientContext): void {
 /** `Attach(userID)` (§5.3). */
 export async function attachLocked(ctx: ClientContext, rawUserId: string, signal?: AbortSignal): Promise<AttachResult> {
   const userId = rawUserId.trim();
-  if (!userId) throw new Error('userID must be provided');
-  if (!ctx.session.sourceId.trim()) throw new OpenRequiredError('Attach(userID)');
+  if (!userId) throw new Error('userId must be provided');
+  if (!ctx.session.sourceId.trim()) throw new OpenRequiredError('attach(userId)');
   const wasConnected = ctx.session.connected;
   openLocked(ctx);
   const attachment = ctx.state.attachment();
@@ -215,7 +217,17 @@ async function verifyConnectLifecycleSupported(ctx: ClientContext, signal?: Abor
   );
   if ([404, 405, 501].includes(response.status)) throw new AttachLifecycleUnsupportedError('missing /sync/capabilities endpoint');
   if (response.status !== 200) {
-    throw new HttpStatusError('connect_capabilities', response.status, '', '', response.body, `server returned status ${response.status} while fetching capabilities`);
+    // the server's reason (e.g. `unauthorized: Invalid token`) is what a user can act on
+    const envelope = decodeErrorEnvelope(response.body);
+    const reason = renderServerErrorBody(response.body).trim();
+    throw new HttpStatusError(
+      'connect_capabilities',
+      response.status,
+      envelope?.code.trim() ?? '',
+      envelope?.message ?? '',
+      response.body,
+      `server returned status ${response.status} while fetching capabilities${reason ? `: ${reason}` : ''}`,
+    );
   }
   let capabilities: Capabilities;
   try {

@@ -48,6 +48,9 @@ const TABLE_DDL: readonly string[] = [
   dirty_ordinal    INTEGER NOT NULL DEFAULT 0,
   updated_at       TEXT    NOT NULL DEFAULT (${NOW_SQL}),
   PRIMARY KEY (schema_name, table_name, key_json))`,
+  // The capture triggers take MAX(dirty_ordinal) + 1 on every write: without this index each
+  // write scanned the whole queue (quadratic local writes); with it the max is one index seek.
+  `CREATE INDEX IF NOT EXISTS _sync_dirty_rows_ordinal ON _sync_dirty_rows(dirty_ordinal)`,
   `CREATE TABLE IF NOT EXISTS _sync_snapshot_stage (
   snapshot_id TEXT    NOT NULL,
   row_ordinal INTEGER NOT NULL,

@@ -53,7 +53,7 @@ export function inspectManagedTables(db: Database, tables: readonly SyncTable[])
     if (!name) throw new OversqliteConfigError('sync table name must be provided');
     if (name.includes('.')) {
       throw new OversqliteConfigError(
-        `table ${config.tableName} must not include a schema qualifier; oversqlite supports exactly one config.Schema per local database`,
+        `table ${config.tableName} must not include a schema qualifier; oversqlite supports exactly one options.schema per local database`,
       );
     }
     if (seen.has(name)) throw new OversqliteConfigError(`duplicate sync table registration for ${name}`);
@@ -63,7 +63,7 @@ export function inspectManagedTables(db: Database, tables: readonly SyncTable[])
       throw new OversqliteConfigError(
         (config.syncKeyColumns?.length ?? 0) > 0
           ? `table ${config.tableName} must declare at least one non-empty sync key column`
-          : `table ${config.tableName} must declare SyncKeyColumnName or SyncKeyColumns explicitly`,
+          : `table ${config.tableName} must declare syncKeyColumnName or syncKeyColumns explicitly`,
       );
     }
     if (keyColumns.length > 1) {
@@ -77,6 +77,7 @@ export function inspectManagedTables(db: Database, tables: readonly SyncTable[])
     } catch (err) {
       throw new OversqliteConfigError(`failed to inspect table ${config.tableName}: ${(err as Error).message}`, { cause: err });
     }
+    if (columns.length === 0) throw new OversqliteConfigError(`table ${config.tableName} does not exist in the database`);
     const wanted = keyColumns[0]!;
     const keyColumn = columns.find((c) => c.name.toLowerCase() === wanted.toLowerCase());
     if (!keyColumn) throw new OversqliteConfigError(`table ${config.tableName} does not contain configured primary key column ${wanted}`);

@@ -5,27 +5,28 @@
  */
 import type { Database } from 'better-sqlite3';
 import { BackgroundSync } from './background-sync.js';
+import { type ClientStatus, type StatusListener, StatusObserver } from './client-status.js';
 import { installTriggers } from './capture-triggers.js';
-import type { ClientContext, PushHooks, Session, SyncLogger, TransferCounters } from './client-context.js';
+import type { ClientContext, SyncLogger } from './client-context.js';
 import { ensureConnectedSession } from './client-context.js';
 import { effectiveConfig, MAX_DOWNLOAD_LIMIT, MAX_UPLOAD_LIMIT, type OversqliteConfig } from './config.js';
 import { type ConflictResolver, ServerWinsResolver } from './conflict-resolver.js';
-import { claimDatabase, releaseDatabase } from './database-ownership.js';
+import { asCorruptionError, isCorruptionError, verifyDatabaseIntegrity } from './database-integrity.js';
+import { claimDatabase, releaseDatabase, transferOwnership } from './database-ownership.js';
 import { ClientClosedError, OpenRequiredError, OversqliteConfigError, SyncOperationInProgressError } from './errors.js';
 import { type JsonObject, parseJsonObject } from './json-value.js';
 import { attachLocked, detachLocked, openLocked, uninstallLocked } from './lifecycle.js';
 import { initializeLocalSchema } from './local-schema.js';
 import { inspectManagedTables, type ManagedTable } from './managed-table.js';
-import { pullToStable, rebuild } from './pull.js';
+import { pullToStable, rebuild, type RemoteSyncResult } from './pull.js';
 import { ensurePushAllowed, pushPending } from './push.js';
 import type {
   AttachResult,
   DetachResult,
   PendingSyncStatus,
+  PushOutcome,
   PushReport,
-  PushTransferDiagnostics,
   RemoteSyncReport,
-  SnapshotTransferDiagnostics,
   SourceInfo,
   SyncProgress,
   SyncReport,
@@ -51,9 +52,22 @@ export interface OversqliteClientOptions extends OversqliteConfig {
   readonly logger?: SyncLogger;
   /** Rows done/total of uploads, replays, pulls and snapshots (for progress bars). */
   readonly onProgress?: (progress: SyncProgress) => void;
+  /** Run `PRAGMA quick_check` before anything else and refuse a damaged file (default false: it reads every page). */
+  readonly verifyIntegrity?: boolean;
 }
 
 const SILENT_LOGGER: SyncLogger = { warn: () => undefined };
+
+/** The internals the `testing` entry reaches (hooks, transfer counters); not exported by the package root. */
+const CONTEXTS = new WeakMap<OversqliteClient, ClientContext>();
+
+export function clientContextOf(client: OversqliteClient): ClientContext {
+  const ctx = CONTEXTS.get(client);
+  if (!ctx) throw new Error('not an OversqliteClient');
+  return ctx;
+}
+
+const SCHEMA_REQUIRED = 'options.schema is required (there is no default schema)';
 
 export class OversqliteClient {
   /** The conflict resolver used by pushes; may be replaced at any time. */
@@ -65,26 +79,48 @@ export class OversqliteClient {
   private running: Promise<unknown> | null = null;
   private closed = false;
 
-  /** Validates the configuration and schema, creates the metadata tables and installs the triggers. No network. */
-  constructor(
+  private constructor(
     readonly db: Database,
-    options: OversqliteClientOptions,
+    ctx: ClientContext,
+    ownershipKey: string,
+    resolver: ConflictResolver,
   ) {
-    if (!db) throw new OversqliteConfigError('db cannot be nil');
-    if (!options) throw new OversqliteConfigError('config cannot be nil');
-    if (options.schema === '' || options.schema === undefined) throw new OversqliteConfigError('config.Schema must be provided (no default schema)');
+    this.ctx = ctx;
+    CONTEXTS.set(this, ctx);
+    this.ownershipKey = ownershipKey;
+    this.resolver = resolver;
+    this.background = new BackgroundSync(this.ctx, {
+      pushPending: () => this.pushPending(),
+      pullToStable: () => this.pullToStable(),
+      lastBundleSeqSeen: () => this.lastBundleSeqSeen(),
+      isClosed: () => this.closed,
+    });
+  }
+
+  /**
+   * Validates the options and the schema, creates the `_sync_*` tables, installs the triggers and
+   * loads (or creates) the source id. Local only: never touches the network.
+   */
+  static async open(db: Database, options: OversqliteClientOptions): Promise<OversqliteClient> {
+    if (!db) throw new OversqliteConfigError('db is required');
+    if (!options) throw new OversqliteConfigError('options are required');
+    if (options.schema === '' || options.schema === undefined) throw new OversqliteConfigError(SCHEMA_REQUIRED);
     validateOptions(options);
-    this.ownershipKey = claimDatabase(db, this);
+    const owner = {};
+    const ownershipKey = claimDatabase(db, owner);
     try {
       const config = effectiveConfig(options);
+      if (!config.schema) throw new OversqliteConfigError(SCHEMA_REQUIRED);
+      if (options.verifyIntegrity) verifyDatabaseIntegrity(db);
+      // the app's tables are checked first: a wrong configuration leaves the file untouched
+      const tables = inspectManagedTables(db, options.tables ?? []);
       try {
         initializeLocalSchema(db);
       } catch (err) {
+        if (isCorruptionError(err)) throw err;
         throw new OversqliteConfigError(`failed to initialize database: ${(err as Error).message}`, { cause: err });
       }
-      if (!config.schema) throw new OversqliteConfigError('config.Schema must be provided (no default schema)');
       ensureSingleSchema(db, config.schema);
-      const tables = inspectManagedTables(db, options.tables ?? []);
       for (const table of tables) {
         try {
           installTriggers(db, config.schema, table);
@@ -95,16 +131,8 @@ export class OversqliteClient {
       }
       const byName = new Map(tables.map((t) => [t.name, t]));
       const state = new SyncState(db, config.schema);
-      const session: Session = { sourceId: '', userId: '', pendingInitializationId: '', connected: false };
-      const counters: TransferCounters = {
-        snapshotSessionsCreated: 0,
-        snapshotChunksFetched: 0,
-        pushSessionsCreated: 0,
-        pushChunksUploaded: 0,
-        committedBundleChunksRead: 0,
-      };
-      this.resolver = options.resolver ?? new ServerWinsResolver();
-      this.ctx = {
+      let client: OversqliteClient | undefined;
+      const ctx: ClientContext = {
         db,
         config,
         schema: config.schema,
@@ -112,24 +140,24 @@ export class OversqliteClient {
         state,
         rows: new RowStore(state),
         transport: new SyncTransport(options),
-        session,
+        session: { sourceId: '', userId: '', pendingInitializationId: '', connected: false },
         hooks: {},
-        counters,
+        counters: { snapshotSessionsCreated: 0, snapshotChunksFetched: 0, pushSessionsCreated: 0, pushChunksUploaded: 0, committedBundleChunksRead: 0 },
         paused: { uploads: false, downloads: false },
         logger: options.logger ?? SILENT_LOGGER,
-        resolver: () => this.resolver,
+        status: new StatusObserver(),
+        resolver: () => client!.resolver,
         progress: options.onProgress ?? (() => undefined),
         table: (name) => byName.get(name.toLowerCase()),
       };
-      this.background = new BackgroundSync(this.ctx, {
-        pushPending: () => this.pushPending(),
-        pullToStable: () => this.pullToStable(),
-        lastBundleSeqSeen: () => this.lastBundleSeqSeen(),
-        isClosed: () => this.closed,
-      });
+      client = new OversqliteClient(db, ctx, ownershipKey, options.resolver ?? new ServerWinsResolver());
+      transferOwnership(ownershipKey, owner, client);
+      openLocked(ctx);
+      client.refreshStatus();
+      return client;
     } catch (err) {
-      releaseDatabase(this.ownershipKey, this);
-      throw err;
+      releaseDatabase(ownershipKey, owner);
+      throw asCorruptionError(db, err);
     }
   }
 
@@ -142,21 +170,44 @@ export class OversqliteClient {
     return this.ctx.transport.baseUrl;
   }
 
-  // ---- lifecycle ----------------------------------------------------------------------------------
+  // ---- observable status (synchronous; never waits for a running operation) -----------------------
 
-  /** Loads or creates the source id and local state; never touches the network. */
-  open(): Promise<void> {
-    return this.locked(() => openLocked(this.ctx));
+  /** The client's state now: connection, activity, last sync, pending rows, last errors. */
+  get currentStatus(): ClientStatus {
+    return this.ctx.status.current;
   }
+
+  /** Calls `listener` with every new status (background-sync errors included); returns the unsubscribe function. */
+  onStatusChange(listener: StatusListener): () => void {
+    return this.ctx.status.subscribe(listener);
+  }
+
+  /** Resolves with the first status, the current one included, that satisfies `predicate`; rejects when `signal` aborts. */
+  waitForStatus(predicate: (status: ClientStatus) => boolean, signal?: AbortSignal): Promise<ClientStatus> {
+    return this.ctx.status.waitFor(predicate, signal);
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------------
 
   /** Binds the database to `userId`: resumes locally, or connects and seeds/hydrates (spec §5.3). */
   attach(userId: string, signal?: AbortSignal): Promise<AttachResult> {
-    return this.locked(() => attachLocked(this.ctx, userId, signal));
+    return this.locked(() =>
+      this.track('downloading', async () => {
+        const result = await attachLocked(this.ctx, userId, signal);
+        return { result, synced: result.outcome === 'used_remote_state' || result.outcome === 'started_empty' };
+      }),
+    );
   }
 
   /** Unbinds the user and deletes the synced rows, unless unsynced data would be lost. */
   detach(): Promise<DetachResult> {
-    return this.locked(() => detachLocked(this.ctx));
+    return this.locked(async () => {
+      try {
+        return await detachLocked(this.ctx);
+      } finally {
+        this.refreshStatus();
+      }
+    });
   }
 
   /** Up to three sync rounds, then Detach (spec §5.6). */
@@ -213,13 +264,13 @@ export class OversqliteClient {
 
   async sourceInfo(): Promise<SourceInfo> {
     this.ensureOpenClient();
-    if (!this.ctx.session.sourceId.trim()) throw new OpenRequiredError('SourceInfo()');
+    if (!this.ctx.session.sourceId.trim()) throw new OpenRequiredError('sourceInfo()');
     return sourceInfo(this.ctx);
   }
 
   async lastBundleSeqSeen(): Promise<number> {
     this.ensureOpenClient();
-    ensureConnectedSession(this.ctx, 'LastBundleSeqSeen()');
+    ensureConnectedSession(this.ctx, 'lastBundleSeqSeen()');
     return this.ctx.state.attachment().lastBundleSeqSeen;
   }
 
@@ -227,14 +278,14 @@ export class OversqliteClient {
 
   pushPending(signal?: AbortSignal): Promise<PushReport> {
     return this.locked(async () => {
-      const outcome = await pushPending(this.ctx, signal);
+      const outcome = await this.upload(signal);
       return { outcome, status: syncStatus(this.ctx) };
     });
   }
 
   pullToStable(signal?: AbortSignal): Promise<RemoteSyncReport> {
     return this.locked(async () => {
-      const result = await pullToStable(this.ctx, signal);
+      const result = await this.download(() => pullToStable(this.ctx, signal));
       return { ...result, status: syncStatus(this.ctx) };
     });
   }
@@ -242,9 +293,9 @@ export class OversqliteClient {
   /** Push, then pull (spec §6.9). */
   sync(signal?: AbortSignal): Promise<SyncReport> {
     return this.locked(async () => {
-      ensureConnectedSession(this.ctx, 'Sync()');
-      const pushOutcome = this.ctx.paused.uploads ? 'skipped_paused' : await pushPending(this.ctx, signal);
-      const remote = this.ctx.paused.downloads ? { outcome: 'skipped_paused' as const, restore: null } : await pullToStable(this.ctx, signal);
+      ensureConnectedSession(this.ctx, 'sync()');
+      const pushOutcome = this.ctx.paused.uploads ? 'skipped_paused' : await this.upload(signal);
+      const remote = this.ctx.paused.downloads ? { outcome: 'skipped_paused' as const, restore: null } : await this.download(() => pullToStable(this.ctx, signal));
       return { pushOutcome, remoteOutcome: remote.outcome, status: syncStatus(this.ctx), restore: remote.restore };
     });
   }
@@ -252,9 +303,51 @@ export class OversqliteClient {
   /** Replaces the managed tables by a server snapshot (rotating the source during source recovery). */
   rebuild(signal?: AbortSignal): Promise<RemoteSyncReport> {
     return this.locked(async () => {
-      const result = await rebuild(this.ctx, signal);
+      const result = await this.download(() => rebuild(this.ctx, signal));
       return { ...result, status: syncStatus(this.ctx) };
     });
+  }
+
+  private upload(signal?: AbortSignal): Promise<PushOutcome> {
+    return this.track('uploading', async () => ({ result: await pushPending(this.ctx, signal), synced: false }));
+  }
+
+  private download(run: () => Promise<RemoteSyncResult>): Promise<RemoteSyncResult> {
+    return this.track('downloading', async () => {
+      const result = await run();
+      return { result, synced: result.outcome !== 'skipped_paused' };
+    });
+  }
+
+  /**
+   * Runs one upload or download with its status: the activity flag while it runs, then its error
+   * (or none), the session facts, and `lastSyncedAt` when it reached the server's state.
+   */
+  private async track<T>(activity: 'uploading' | 'downloading', run: () => Promise<{ result: T; synced: boolean }>): Promise<T> {
+    const errorKey = activity === 'uploading' ? 'uploadError' : 'downloadError';
+    this.ctx.status.update({ [activity]: true });
+    try {
+      const { result, synced } = await run();
+      this.ctx.status.update({ [activity]: false, [errorKey]: null, ...(synced ? { lastSyncedAt: new Date() } : {}), ...this.sessionFacts() });
+      return result;
+    } catch (err) {
+      this.ctx.status.update({ [activity]: false, [errorKey]: err instanceof Error ? err : new Error(String(err)), ...this.sessionFacts() });
+      throw err;
+    }
+  }
+
+  /** Re-reads the connection and the pending row count into the status. */
+  private refreshStatus(): void {
+    this.ctx.status.update(this.sessionFacts());
+  }
+
+  private sessionFacts(): Partial<ClientStatus> {
+    const connected = this.ctx.session.connected && this.ctx.session.userId.trim() !== '';
+    try {
+      return { connected, userId: this.ctx.session.userId, pendingRowCount: pendingSyncStatus(this.ctx).pendingRowCount };
+    } catch {
+      return { connected, userId: this.ctx.session.userId }; // the metadata is gone (uninstalled) or unreadable
+    }
   }
 
   /**
@@ -303,29 +396,6 @@ export class OversqliteClient {
 
   // ---- diagnostics and helpers ------------------------------------------------------------------------
 
-  snapshotTransferDiagnostics(): SnapshotTransferDiagnostics {
-    return { sessionsCreated: this.ctx.counters.snapshotSessionsCreated, chunksFetched: this.ctx.counters.snapshotChunksFetched };
-  }
-
-  resetSnapshotTransferDiagnostics(): void {
-    this.ctx.counters.snapshotSessionsCreated = 0;
-    this.ctx.counters.snapshotChunksFetched = 0;
-  }
-
-  pushTransferDiagnostics(): PushTransferDiagnostics {
-    return {
-      sessionsCreated: this.ctx.counters.pushSessionsCreated,
-      chunksUploaded: this.ctx.counters.pushChunksUploaded,
-      committedBundleChunksRead: this.ctx.counters.committedBundleChunksRead,
-    };
-  }
-
-  resetPushTransferDiagnostics(): void {
-    this.ctx.counters.pushSessionsCreated = 0;
-    this.ctx.counters.pushChunksUploaded = 0;
-    this.ctx.counters.committedBundleChunksRead = 0;
-  }
-
   /** The local row image (BLOBs as hex) of `table` with local key `pk` (hex for BLOB keys). */
   serializeRow(table: string, pk: string): string {
     const managed = this.managedTable(table);
@@ -342,17 +412,6 @@ export class OversqliteClient {
   getTableRows(table: string): JsonObject[] {
     const managed = this.managedTable(table);
     return this.ctx.rows.images(managed).map((image) => parseJsonObject(image, 'row image'));
-  }
-
-  /** Test hooks (spec §6.10): each runs once; a throw aborts the push at that point. */
-  setBeforePushFreezeHook(hook: PushHooks['beforeFreeze']): void {
-    this.ctx.hooks.beforeFreeze = hook;
-  }
-  setBeforePushCommitHook(hook: PushHooks['beforeCommit']): void {
-    this.ctx.hooks.beforeCommit = hook;
-  }
-  setBeforePushReplayHook(hook: PushHooks['beforeReplay']): void {
-    this.ctx.hooks.beforeReplay = hook;
   }
 
   // ---- internals ---------------------------------------------------------------------------------------
@@ -375,6 +434,8 @@ export class OversqliteClient {
     this.running = run;
     try {
       return await run;
+    } catch (err) {
+      throw asCorruptionError(this.db, err);
     } finally {
       this.running = null;
     }
@@ -382,6 +443,7 @@ export class OversqliteClient {
 
   private markClosed(): void {
     this.closed = true;
+    this.ctx.status.update({ connected: false, uploading: false, downloading: false });
     releaseDatabase(this.ownershipKey, this);
   }
 }
@@ -413,6 +475,6 @@ function ensureSingleSchema(db: Database, schema: string): void {
   const names = stored.map((r) => r.schema_name);
   if (names.length === 0 || (names.length === 1 && names[0] === schema)) return;
   throw new OversqliteConfigError(
-    `oversqlite supports exactly one configured schema per local database; existing sync state uses schema(s) ${names.join(', ')} while config.Schema=${schema}`,
+    `oversqlite supports exactly one configured schema per local database; existing sync state uses schema(s) ${names.join(', ')} while options.schema=${schema}`,
   );
 }

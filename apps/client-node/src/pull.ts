@@ -4,7 +4,7 @@
  * in the same transaction.
  */
 import { SYNC_ROUTES } from '@oversync/protocol';
-import { applyWireRow, resolveWireRow } from './authoritative-apply.js';
+import { APPLY_PAGE_ROWS, applyAuthoritativePage, resolveWireRow } from './authoritative-apply.js';
 import { bundleHashOf } from './bundle-hash.js';
 import { type ClientContext, ensureBoundToSessionUser, ensureConnectedSession } from './client-context.js';
 import {
@@ -35,7 +35,7 @@ export interface RemoteSyncResult {
 
 /** `PullToStable()` (§8.1, §8.2). */
 export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Promise<RemoteSyncResult> {
-  ensureConnectedSession(ctx, 'PullToStable()');
+  ensureConnectedSession(ctx, 'pullToStable()');
   const operation = ctx.state.operation();
   if (operation.kind === 'source_recovery') throw new SourceRecoveryRequiredError(recoveryCode(operation.reason));
   if (operation.kind !== 'none' && operation.kind !== 'remote_replace') throw new DestructiveTransitionInProgressError(operation.kind);
@@ -51,11 +51,12 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
   }
   if (ctx.paused.downloads) return { outcome: 'skipped_paused', restore: null };
 
-  ensureBoundToSessionUser(ctx, 'LastBundleSeqSeen()/PullToStable()');
+  ensureBoundToSessionUser(ctx, 'lastBundleSeqSeen()/pullToStable()');
   const start = ctx.state.attachment().lastBundleSeqSeen;
   let after = start;
   let target = 0;
   let applied = false;
+  ctx.progress({ phase: 'pull', done: 0, total: 0 });
   for (;;) {
     const page = await fetchPullPage(ctx, after, target, signal);
     if (page === 'history_pruned') {
@@ -163,12 +164,14 @@ export function applyPulledBundle(ctx: ClientContext, bundle: WireBundle): void 
   );
   if (hash !== bundle.bundleHash) throw new BundleHashMismatchError(bundle.bundleSeq, bundle.bundleHash, hash, `pulled bundle ${bundle.bundleSeq}`);
   ctx.state.applyTransaction(() => {
-    for (const row of bundle.rows) {
-      const ref = resolveWireRow(ctx, row.table, row.key);
-      const current = ctx.state.rowState(row.schema, ref.table.name, ref.keyJson);
-      if (current && current.rowVersion >= row.rowVersion) continue;
-      applyWireRow(ctx, ref, row.op as RowOp, row.rowVersion, row.payload);
-      ctx.state.deleteDirty(row.schema, ref.table.name, ref.keyJson);
+    for (let start = 0; start < bundle.rows.length; start += APPLY_PAGE_ROWS) {
+      const page = bundle.rows.slice(start, start + APPLY_PAGE_ROWS).map((row) => ({
+        ref: resolveWireRow(ctx, row.table, row.key),
+        op: row.op as RowOp,
+        rowVersion: row.rowVersion,
+        payload: row.payload,
+      }));
+      applyAuthoritativePage(ctx, page, { skipStale: true, clearDirty: true });
     }
     const last = ctx.state.attachment().lastBundleSeqSeen;
     if (bundle.bundleSeq > last) ctx.state.updateAttachment({ lastBundleSeqSeen: bundle.bundleSeq });
@@ -178,7 +181,7 @@ export function applyPulledBundle(ctx: ClientContext, bundle: WireBundle): void 
 /** `Rebuild()`: rotated in source recovery, keep-source otherwise (§5.8, §8.8). */
 export async function rebuild(ctx: ClientContext, signal?: AbortSignal): Promise<RemoteSyncResult> {
   const operation = ctx.state.operation();
-  ensureConnectedSession(ctx, 'Rebuild()');
+  ensureConnectedSession(ctx, 'rebuild()');
   const dirty = ctx.state.dirtyCount();
   if (dirty > 0) throw new DirtyStateRejectedError(dirty);
 

@@ -33,6 +33,7 @@ export function replayCommittedBundle(ctx: ClientContext, snapshot: OutboundSnap
       uploadedRows.set(identity, uploaded);
     }
 
+    ctx.progress({ phase: 'push_replay', done: 0, total: staged.length });
     staged.forEach((row, i) => {
       const identity = rowIdentity(row.managed.name, row.keyJson);
       const decision = decisions.get(identity);

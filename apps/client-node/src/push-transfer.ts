@@ -117,6 +117,7 @@ export async function uploadAndCommit(ctx: ClientContext, snapshot: OutboundSnap
 
 async function uploadChunks(ctx: ClientContext, snapshot: OutboundSnapshot, pushId: string, signal?: AbortSignal): Promise<void> {
   const limit = ctx.config.uploadLimit;
+  ctx.progress({ phase: 'push_upload', done: 0, total: snapshot.rows.length }); // the phase starts: rates count from here
   for (let start = 0; start < snapshot.rows.length; start += limit) {
     const slice = snapshot.rows.slice(start, start + limit);
     const end = start + slice.length;

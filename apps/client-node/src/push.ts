@@ -26,7 +26,7 @@ const MAX_CONFLICT_AUTO_RETRIES = 2;
 
 /** `pushPendingLocked` (§6.1). */
 export async function pushPending(ctx: ClientContext, signal?: AbortSignal, conflictRetries = 0): Promise<PushOutcome> {
-  ensurePushAllowed(ctx, 'PushPending()');
+  ensurePushAllowed(ctx, 'pushPending()');
   if (ctx.paused.uploads) return 'skipped_paused';
   const snapshot = loadOutboundSnapshot(ctx) ?? freezeOutbound(ctx);
   if (!snapshot) {

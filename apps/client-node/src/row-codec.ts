@@ -83,7 +83,7 @@ export function wireKeyObject(table: ManagedTable, localKey: string): JsonObject
 /** Wire key object → local key string (strict UUID for BLOB keys). */
 export function localKeyFromWireKey(table: ManagedTable, key: JsonValue | undefined): string {
   const members = isJsonObject(key) ? key : emptyJsonObject();
-  if (!(table.keyColumn.lowerName in members)) {
+  if (!Object.hasOwn(members, table.keyColumn.lowerName)) {
     throw new RowCodecError(`bundle row key for ${table.name} is missing ${table.keyColumn.lowerName}`);
   }
   const value = members[table.keyColumn.lowerName];
@@ -143,7 +143,7 @@ export function sqlValuesFromLocalImage(table: ManagedTable, image: JsonObject):
 function sqlValues(table: ManagedTable, payload: JsonObject, blob: (column: ManagedColumn, value: JsonValue) => Buffer): SqlValue[] {
   if (Object.keys(payload).length !== table.columns.length) throw new RowCodecError(`payload for ${table.name} must contain every table column`);
   return table.columns.map((column) => {
-    if (!(column.lowerName in payload)) throw new RowCodecError(`payload for ${table.name} is missing column ${column.lowerName}`);
+    if (!Object.hasOwn(payload, column.lowerName)) throw new RowCodecError(`payload for ${table.name} is missing column ${column.lowerName}`);
     const value = payload[column.lowerName]!;
     if (value === null) return null;
     if (column.isBlob) return blob(column, value);

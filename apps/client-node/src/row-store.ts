@@ -4,30 +4,38 @@ import { quoteIdent } from './local-schema.js';
 import type { ManagedTable } from './managed-table.js';
 import { type SqlValue, sqlKeyValue } from './row-codec.js';
 import type { SyncState } from './sync-state.js';
+import type { Statement } from 'better-sqlite3';
 
 export class RowStore {
-  /** upsert SQL per table, built once: applying a pull runs it for every row */
-  private readonly upsertSql = new Map<ManagedTable, string>();
+  /** One prepared upsert and delete per table: applying a pull runs them for every row. */
+  private readonly upserts = new Map<ManagedTable, Statement>();
+  private readonly deletes = new Map<ManagedTable, Statement>();
 
   constructor(private readonly state: SyncState) {}
 
   /** UPSERT, not REPLACE, so `ON DELETE CASCADE` children survive. */
   upsert(table: ManagedTable, values: readonly SqlValue[]): void {
-    let sql = this.upsertSql.get(table);
-    if (sql === undefined) {
+    let statement = this.upserts.get(table);
+    if (statement === undefined) {
       const columns = table.columns.map((c) => quoteIdent(c.name));
       const key = quoteIdent(table.keyColumn.name);
       const updates = table.columns.filter((c) => c !== table.keyColumn).map((c) => `${quoteIdent(c.name)} = excluded.${quoteIdent(c.name)}`);
-      sql =
+      statement = this.state.stmt(
         `INSERT INTO ${quoteIdent(table.name)} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ` +
-        `ON CONFLICT(${key}) ${updates.length ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`;
-      this.upsertSql.set(table, sql);
+          `ON CONFLICT(${key}) ${updates.length ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`,
+      );
+      this.upserts.set(table, statement);
     }
-    this.state.stmt(sql).run(...values);
+    statement.run(...values);
   }
 
   delete(table: ManagedTable, localKey: string): void {
-    this.state.stmt(`DELETE FROM ${quoteIdent(table.name)} WHERE ${quoteIdent(table.keyColumn.name)} = ?`).run(sqlKeyValue(table, localKey));
+    let statement = this.deletes.get(table);
+    if (statement === undefined) {
+      statement = this.state.stmt(`DELETE FROM ${quoteIdent(table.name)} WHERE ${quoteIdent(table.keyColumn.name)} = ?`);
+      this.deletes.set(table, statement);
+    }
+    statement.run(sqlKeyValue(table, localKey));
   }
 
   /** The local row image (same SQL as the capture triggers), or undefined when the row is absent. */

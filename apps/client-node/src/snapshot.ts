@@ -3,7 +3,7 @@
  * replaced by the server's frozen row set, paged into `_sync_snapshot_stage` and applied in one
  * transaction read back page by page, so memory stays bounded by the chunk size.
  */
-import { applyLocalImage, applyWireRow, resolveWireRow } from './authoritative-apply.js';
+import { APPLY_PAGE_ROWS, applyAuthoritativePage, applyLocalImage, resolveWireRow } from './authoritative-apply.js';
 import { type ClientContext, ensureBoundToSessionUser } from './client-context.js';
 import { AttachRequiredError, decodeErrorEnvelope, errorMessage, HttpStatusError, renderServerErrorBody, SourceReplacementDivergedError, SyncProtocolError } from './errors.js';
 import { parseJson, stringifyJson } from './json-value.js';
@@ -35,7 +35,7 @@ export interface SnapshotApplyOptions {
   readonly advanceSourceBundleFloor?: number;
 }
 
-const STAGE_PAGE_ROWS = 1000;
+const STAGE_PAGE_ROWS = APPLY_PAGE_ROWS;
 
 /** `server returned status %d: <code>: <message>` as a typed error. */
 export function serverStatusError(operation: string, response: SyncResponse): HttpStatusError {
@@ -102,38 +102,24 @@ export async function createSnapshotSession(ctx: ClientContext, replacement: Sou
   return { snapshotId: decoded.snapshotId, snapshotBundleSeq: decoded.snapshotBundleSeq, rowCount: decoded.rowCount };
 }
 
-/** Downloads every chunk into `_sync_snapshot_stage`, one transaction per chunk. */
+/**
+ * Downloads every chunk into `_sync_snapshot_stage`, one transaction per chunk, as it arrives:
+ * memory holds one chunk (plus the next one in flight: it is requested before the current one is
+ * written, so the server works while SQLite does).
+ */
 export async function stageSnapshot(ctx: ClientContext, session: SnapshotSession, signal?: AbortSignal): Promise<void> {
-  const path = `/sync/snapshot-sessions/${encodeURIComponent(session.snapshotId)}`;
   const insert = ctx.state.stmt(
     `INSERT INTO _sync_snapshot_stage(snapshot_id, row_ordinal, schema_name, table_name, key_json, row_version, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
-  for (let after = 0; ; ) {
-    const response = await withRetry(
-      ctx.config.retry,
-      'snapshot_chunk_fetch',
-      async () =>
-        throwIfTransientStatus(
-          'snapshot_chunk_fetch',
-          await ctx.transport.send({
-            method: 'GET',
-            path,
-            query: { after_row_ordinal: after, max_rows: ctx.config.snapshotChunkRows },
-            sourceId: ctx.session.sourceId,
-            signal,
-          }),
-        ),
-      signal,
-    );
-    if (response.status !== 200) throw serverStatusError('snapshot_chunk_fetch', response);
-    let chunk;
-    try {
-      chunk = decodeSnapshotChunk(response.body);
-    } catch (err) {
-      throw new SyncProtocolError(`failed to decode snapshot chunk response: ${errorMessage(err)}`, { cause: err });
+  ctx.progress({ phase: 'snapshot_download', done: 0, total: session.rowCount });
+  let next = fetchSnapshotChunk(ctx, session, 0, signal);
+  for (;;) {
+    const { after, chunk } = await next;
+    if (chunk.hasMore) {
+      next = fetchSnapshotChunk(ctx, session, chunk.nextRowOrdinal, signal);
+      next.catch(() => undefined); // awaited on the next turn; a failed write below must not leave it unhandled
     }
-    validateSnapshotChunk(session, after, chunk);
-    ctx.state.transaction(() => {
+    ctx.state.stagingTransaction(() => {
       chunk.rows.forEach((row, i) => {
         if (row.schema !== ctx.schema) throw new SyncProtocolError(`snapshot row schema ${row.schema} does not match client schema ${ctx.schema}`);
         const ref = resolveWireRow(ctx, row.table, row.key);
@@ -141,10 +127,42 @@ export async function stageSnapshot(ctx: ClientContext, session: SnapshotSession
       });
     });
     ctx.counters.snapshotChunksFetched++;
-    after = chunk.nextRowOrdinal;
-    ctx.progress({ phase: 'snapshot_download', done: after, total: session.rowCount });
+    ctx.progress({ phase: 'snapshot_download', done: chunk.nextRowOrdinal, total: session.rowCount });
     if (!chunk.hasMore) return;
   }
+}
+
+async function fetchSnapshotChunk(
+  ctx: ClientContext,
+  session: SnapshotSession,
+  after: number,
+  signal?: AbortSignal,
+): Promise<{ after: number; chunk: ReturnType<typeof decodeSnapshotChunk> }> {
+  const response = await withRetry(
+    ctx.config.retry,
+    'snapshot_chunk_fetch',
+    async () =>
+      throwIfTransientStatus(
+        'snapshot_chunk_fetch',
+        await ctx.transport.send({
+          method: 'GET',
+          path: `/sync/snapshot-sessions/${encodeURIComponent(session.snapshotId)}`,
+          query: { after_row_ordinal: after, max_rows: ctx.config.snapshotChunkRows },
+          sourceId: ctx.session.sourceId,
+          signal,
+        }),
+      ),
+    signal,
+  );
+  if (response.status !== 200) throw serverStatusError('snapshot_chunk_fetch', response);
+  let chunk;
+  try {
+    chunk = decodeSnapshotChunk(response.body);
+  } catch (err) {
+    throw new SyncProtocolError(`failed to decode snapshot chunk response: ${errorMessage(err)}`, { cause: err });
+  }
+  validateSnapshotChunk(session, after, chunk);
+  return { after, chunk };
 }
 
 function validateSnapshotChunk(session: SnapshotSession, after: number, chunk: ReturnType<typeof decodeSnapshotChunk>): void {
@@ -178,7 +196,7 @@ function validateSnapshotChunk(session: SnapshotSession, after: number, chunk: R
 export function applyStagedSnapshot(ctx: ClientContext, session: SnapshotSession, options: SnapshotApplyOptions): void {
   const target = ctx.state.applyTransaction(() => {
     const attachment = ctx.state.attachment();
-    if (attachment.bindingState !== 'attached' || !attachment.attachedUserId.trim()) throw new AttachRequiredError('Rebuild()');
+    if (attachment.bindingState !== 'attached' || !attachment.attachedUserId.trim()) throw new AttachRequiredError('rebuild()');
     clearManagedDataInTx(ctx, { preserveOutbox: options.preserveOutbox === true, clearSnapshotStage: false });
 
     const applied = applyStagedRows(ctx, session);
@@ -208,13 +226,14 @@ export function applyStagedSnapshot(ctx: ClientContext, session: SnapshotSession
 }
 
 function applyStagedRows(ctx: ClientContext, session: SnapshotSession): number {
-  const page = ctx.state.stmt(
+  const readPage = ctx.state.stmt(
     `SELECT row_ordinal, table_name, key_json, row_version, payload FROM _sync_snapshot_stage
      WHERE snapshot_id = ? AND row_ordinal > ? ORDER BY row_ordinal LIMIT ?`,
   );
   let applied = 0;
+  ctx.progress({ phase: 'snapshot_apply', done: 0, total: session.rowCount });
   for (let after = 0; ; ) {
-    const rows = page.all(session.snapshotId, after, STAGE_PAGE_ROWS) as {
+    const rows = readPage.all(session.snapshotId, after, STAGE_PAGE_ROWS) as {
       row_ordinal: number;
       table_name: string;
       key_json: string;
@@ -222,13 +241,14 @@ function applyStagedRows(ctx: ClientContext, session: SnapshotSession): number {
       payload: string;
     }[];
     if (rows.length === 0) return applied;
-    for (const row of rows) {
+    const page = rows.map((row) => {
       const table = ctx.table(row.table_name);
       if (!table) throw new Error(`table ${row.table_name} is not configured for sync`);
       const localKey = localKeyFromKeyJson(ctx.schema, table, row.key_json);
-      applyWireRow(ctx, { table, localKey, keyJson: row.key_json }, 'INSERT', Number(row.row_version), parseJson(row.payload));
-      applied++;
-    }
+      return { ref: { table, localKey, keyJson: row.key_json }, op: 'INSERT' as const, rowVersion: Number(row.row_version), payload: parseJson(row.payload) };
+    });
+    // the managed tables and row state were cleared in this transaction: nothing is stale
+    applied += applyAuthoritativePage(ctx, page, { skipStale: false, clearDirty: false });
     after = Number(rows[rows.length - 1]!.row_ordinal);
     ctx.progress({ phase: 'snapshot_apply', done: applied, total: session.rowCount });
   }
@@ -275,7 +295,7 @@ export interface RebuildOptions extends SnapshotApplyOptions {
 /** `rebuildFromSnapshotWithOptionsLocked`: gate, clear stage, create, stage, apply, delete session. */
 export async function rebuildFromSnapshot(ctx: ClientContext, options: RebuildOptions, signal?: AbortSignal): Promise<RestoreSummary> {
   if (options.persistGate) {
-    ensureBoundToSessionUser(ctx, 'Rebuild()');
+    ensureBoundToSessionUser(ctx, 'rebuild()');
     ctx.state.setRebuildRequired(true);
   }
   ctx.state.stmt('DELETE FROM _sync_snapshot_stage').run();

@@ -80,6 +80,9 @@ export const NO_OPERATION: OperationState = {
   snapshotRowCount: 0,
 };
 
+/** Page cache (KiB) during an apply transaction. */
+const APPLY_CACHE_KIB = 64 * 1024;
+
 export class SyncState {
   private readonly statements = new Map<string, Statement>();
 
@@ -108,13 +111,43 @@ export class SyncState {
    * suppressed by `apply_mode = 1`, which is back to 0 before COMMIT (§3.5).
    */
   applyTransaction<T>(fn: () => T): T {
-    return this.transaction(() => {
-      this.db.pragma('defer_foreign_keys = ON');
-      this.setApplyMode(true);
-      const result = fn();
-      this.setApplyMode(false);
-      return result;
-    });
+    // Bulk applies touch pages all over the tables' B-trees: a larger page cache for the
+    // transaction (SQLite's default is 2 MiB) keeps them from being re-read; restored after.
+    const cacheSize = this.db.pragma('cache_size', { simple: true }) as number;
+    if (cacheSize > -APPLY_CACHE_KIB && cacheSize >= 0 ? cacheSize * this.pageSize() < APPLY_CACHE_KIB * 1024 : cacheSize > -APPLY_CACHE_KIB) {
+      this.db.pragma(`cache_size = -${APPLY_CACHE_KIB}`);
+    }
+    try {
+      return this.transaction(() => {
+        this.db.pragma('defer_foreign_keys = ON');
+        this.setApplyMode(true);
+        const result = fn();
+        this.setApplyMode(false);
+        return result;
+      });
+    } finally {
+      if ((this.db.pragma('cache_size', { simple: true }) as number) !== cacheSize) this.db.pragma(`cache_size = ${cacheSize}`);
+    }
+  }
+
+  private pageSize(): number {
+    return this.db.pragma('page_size', { simple: true }) as number;
+  }
+
+  /**
+   * A transaction of re-downloadable rows (the snapshot stage): committed without an fsync
+   * (`synchronous = NORMAL`, safe in WAL mode: a power loss can only drop staged chunks, and a
+   * rebuild starts its stage over). The connection's own setting is restored after.
+   */
+  stagingTransaction<T>(fn: () => T): T {
+    const level = this.db.pragma('synchronous', { simple: true }) as number;
+    const wal = (this.db.pragma('journal_mode', { simple: true }) as string) === 'wal';
+    if (wal && level > 1) this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.transaction(fn);
+    } finally {
+      if (wal && level > 1) this.db.pragma(`synchronous = ${level}`);
+    }
   }
 
   setApplyMode(on: boolean): void {
@@ -351,6 +384,37 @@ export class SyncState {
       `INSERT INTO _sync_row_state(schema_name, table_name, key_json, row_version, deleted, updated_at) VALUES (?, ?, ?, ?, ?, ${NOW_SQL})
        ON CONFLICT(schema_name, table_name, key_json) DO UPDATE SET row_version = excluded.row_version, deleted = excluded.deleted, updated_at = excluded.updated_at`,
     ).run(this.schema, tableName, keyJson, rowVersion, deleted ? 1 : 0);
+  }
+
+  /** Row versions of many keys of one table: one statement, keys passed as a JSON array. */
+  rowVersions(tableName: string, keyJsons: readonly string[]): Map<string, number> {
+    const rows = this.stmt(
+      `SELECT key_json, row_version FROM _sync_row_state
+       WHERE schema_name = ? AND table_name = ? AND key_json IN (SELECT value FROM json_each(?))`,
+    ).all(this.schema, tableName, JSON.stringify(keyJsons)) as { key_json: string; row_version: number }[];
+    return new Map(rows.map((r) => [r.key_json, Number(r.row_version)]));
+  }
+
+  /** Set-based `upsertRowState` of a page: `[key_json, row_version, deleted 0|1]` entries, applied in order. */
+  upsertRowStates(tableName: string, entries: readonly (readonly [string, number, 0 | 1])[]): void {
+    this.stmt(
+      `INSERT INTO _sync_row_state(schema_name, table_name, key_json, row_version, deleted, updated_at)
+       SELECT ?, ?, value ->> 0, value ->> 1, value ->> 2, ${NOW_SQL} FROM json_each(?) WHERE true
+       ON CONFLICT(schema_name, table_name, key_json) DO UPDATE SET row_version = excluded.row_version, deleted = excluded.deleted, updated_at = excluded.updated_at`,
+    ).run(this.schema, tableName, JSON.stringify(entries));
+  }
+
+  /** Set-based `deleteDirty` of many keys of one table. */
+  deleteDirtyKeys(tableName: string, keyJsons: readonly string[]): void {
+    this.stmt('DELETE FROM _sync_dirty_rows WHERE schema_name = ? AND table_name = ? AND key_json IN (SELECT value FROM json_each(?))').run(
+      this.schema,
+      tableName,
+      JSON.stringify(keyJsons),
+    );
+  }
+
+  hasDirtyRows(): boolean {
+    return (this.stmt('SELECT EXISTS (SELECT 1 FROM _sync_dirty_rows) AS e').get() as { e: number }).e === 1;
   }
 
   deleteRowState(tableName: string, keyJson: string): void {

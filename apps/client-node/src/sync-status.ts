@@ -15,7 +15,7 @@ export function pendingSyncStatus(ctx: ClientContext): PendingSyncStatus {
 
 /** Requires a connected session (operation `SyncStatus()`). */
 export function syncStatus(ctx: ClientContext): SyncStatus {
-  ensureConnectedSession(ctx, 'SyncStatus()');
+  ensureConnectedSession(ctx, 'syncStatus()');
   const attachment = ctx.state.attachment();
   return {
     authority: attachment.pendingInitializationId

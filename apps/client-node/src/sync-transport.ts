@@ -87,8 +87,9 @@ export class SyncTransport {
   }
 
   /** Opens a long-lived response (SSE); the caller reads and cancels the body. */
-  async openStream(path: string, query: SyncRequest['query'], sourceId: string, signal: AbortSignal): Promise<Response> {
+  async openStream(path: string, query: SyncRequest['query'], sourceId: string, signal: AbortSignal, lastEventId?: string): Promise<Response> {
     const headers = await this.headers(sourceId, false);
+    if (lastEventId !== undefined) headers['Last-Event-ID'] = lastEventId;
     try {
       return await this.fetchImpl(this.url(path, query), { method: 'GET', headers, signal });
     } catch (err) {
@@ -118,7 +119,11 @@ export function httpStatusError(operation: string, response: SyncResponse): Http
 }
 
 /** Fails with the transient HTTP error when the status is 429/502/503/504, so a retry wrapper repeats. */
+const TRANSIENT_STATUSES = new Set([429, 502, 503, 504]);
+
 export function throwIfTransientStatus(operation: string, response: SyncResponse): SyncResponse {
+  // A success body may be megabytes of rows: never parse it as an error envelope.
+  if (!TRANSIENT_STATUSES.has(response.status)) return response;
   const error = httpStatusError(operation, response);
   if (error.transient) throw error;
   return response;

@@ -1,6 +1,7 @@
 /**
  * Reading the `GET /sync/watch` server-sent event stream (spec/client.md §11 step 4): `bundle`
- * events are decoded, heartbeats (`:` lines) only prove liveness, other fields are ignored.
+ * events are decoded, heartbeats (`:` lines) only prove liveness. As an EventSource does, `id:`
+ * sets the last event id (sent back as `Last-Event-ID` on reconnect) and `retry:` the reconnect delay.
  */
 import { WATCH_EVENT_NAME } from '@oversync/protocol';
 import { decodeWatchEvent, type WatchEvent } from './wire-decode.js';
@@ -18,6 +19,10 @@ export interface WatchStreamHandlers {
   onEvent(event: WatchEvent): void;
   /** Any bytes arrived (event or heartbeat). */
   onActivity(): void;
+  /** The last event id after a dispatched event that set one (`id:`). */
+  onLastEventId?(id: string): void;
+  /** The server's reconnection time (`retry:` with digits only), in ms. */
+  onRetry?(ms: number): void;
 }
 
 /** Consumes the stream until it ends (resolves) or breaks (rejects). */
@@ -27,7 +32,9 @@ export async function readWatchStream(body: ReadableStream<Uint8Array>, handlers
   let buffer = '';
   let eventName = '';
   let data: string[] = [];
+  let lastEventId: string | null = null;
   const dispatch = () => {
+    if (lastEventId !== null && data.length > 0) handlers.onLastEventId?.(lastEventId);
     if (eventName === WATCH_EVENT_NAME && data.length > 0) {
       let event: WatchEvent;
       try {
@@ -50,6 +57,8 @@ export async function readWatchStream(body: ReadableStream<Uint8Array>, handlers
     if (value.startsWith(' ')) value = value.slice(1);
     if (field === 'event') eventName = value;
     else if (field === 'data') data.push(value);
+    else if (field === 'id' && !value.includes('\0')) lastEventId = value;
+    else if (field === 'retry' && /^\d+$/.test(value)) handlers.onRetry?.(Number(value));
   };
   try {
     for (;;) {

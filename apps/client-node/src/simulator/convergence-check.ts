@@ -14,9 +14,8 @@ export async function expectDevicesMatchServer(ctx: ScenarioContext): Promise<vo
     if (user) byUser.set(user, [...(byUser.get(user) ?? []), device]);
   }
   for (const [user, devices] of byUser) {
-    const probe = ctx.device('probe');
+    const probe = await ctx.device('probe');
     try {
-      await probe.client.open();
       const attached = await ctx.attach(probe, user);
       expectEqual(attached.outcome, 'used_remote_state', `probe of ${user} hydrates from the server`);
       const server = canonicalTables(probe.db);

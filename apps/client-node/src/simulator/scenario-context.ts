@@ -47,9 +47,9 @@ export class ScenarioContext {
     return `${this.scenarioName.replace(/[^A-Za-z0-9]+/g, '-')}-${label}-${this.runId}`;
   }
 
-  /** A new device whose token provider follows its sign-in session (`signIn`/`signOut`); not opened. */
-  device(label: string, client: Partial<OversqliteClientOptions> = STANDARD_CONFIG): SimulatedDevice {
-    const device: SimulatedDevice = SimulatedDevice.create({
+  /** A new device whose token provider follows its sign-in session (`signIn`/`signOut`); open, not attached. */
+  async device(label: string, client: Partial<OversqliteClientOptions> = STANDARD_CONFIG): Promise<SimulatedDevice> {
+    const device: SimulatedDevice = await SimulatedDevice.create({
       baseUrl: this.server.baseUrl,
       label: `${this.scenarioName}-${label}`,
       tokenProvider: () => {
@@ -88,8 +88,7 @@ export class ScenarioContext {
     user: string,
     options: { client?: Partial<OversqliteClientOptions>; expectedOutcome?: AttachResult['outcome'] } = {},
   ): Promise<SimulatedDevice> {
-    const device = this.device(label, options.client);
-    await device.client.open();
+    const device = await this.device(label, options.client);
     const attached = await this.attach(device, user);
     if (options.expectedOutcome) expectEqual(attached.outcome, options.expectedOutcome, `${label} attach outcome`);
     return device;

@@ -1,6 +1,6 @@
 /**
  * One simulated device: a SQLite file with the reference app's tables and an `OversqliteClient`
- * on it. `restart()` simulates a killed and relaunched app; `destroy()` an uninstall.
+ * on it. `restart()` simulates a killed and relaunched app (its client opened again); `destroy()` an uninstall.
  */
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,17 +27,21 @@ export class SimulatedDevice {
     readonly label: string,
     readonly path: string,
     private readonly options: SimulatedDeviceOptions,
+    db: Database.Database,
+    client: OversqliteClient,
   ) {
-    this.db = new Database(path);
-    this.db.exec(EXAMPLE_DEVICE_DDL);
-    this.client = this.newClient({});
+    this.db = db;
+    this.client = client;
   }
 
-  /** A device with a fresh database file in the system temporary directory. Not opened or attached. */
-  static create(options: SimulatedDeviceOptions): SimulatedDevice {
+  /** A device with a fresh database file in the system temporary directory, its client open. Not attached. */
+  static async create(options: SimulatedDeviceOptions): Promise<SimulatedDevice> {
     const label = options.label ?? 'device';
     const directory = mkdtempSync(join(tmpdir(), `oversync-${label.replace(/[^A-Za-z0-9_-]/g, '_')}-`));
-    return new SimulatedDevice(label, join(directory, 'device.sqlite'), options);
+    const path = join(directory, 'device.sqlite');
+    const db = new Database(path);
+    db.exec(EXAMPLE_DEVICE_DDL);
+    return new SimulatedDevice(label, path, options, db, await openClient(db, options, {}));
   }
 
   /** A killed and relaunched app: the client object is dropped and the file reopened (`extra` replaces options). */
@@ -45,7 +49,7 @@ export class SimulatedDevice {
     await this.client.close();
     this.db.close();
     this.db = new Database(this.path);
-    this.client = this.newClient(extra);
+    this.client = await openClient(this.db, this.options, extra);
   }
 
   /** Stops background sync and closes the client and the database. Idempotent. */
@@ -60,14 +64,15 @@ export class SimulatedDevice {
     rmSync(dirname(this.path), { recursive: true, force: true });
   }
 
-  private newClient(extra: Partial<OversqliteClientOptions>): OversqliteClient {
-    return new OversqliteClient(this.db, {
-      baseUrl: this.options.baseUrl,
-      tokenProvider: this.options.tokenProvider,
-      schema: EXAMPLE_SCHEMA_NAME,
-      tables: EXAMPLE_TABLES,
-      ...this.options.client,
-      ...extra,
-    });
-  }
+}
+
+function openClient(db: Database.Database, options: SimulatedDeviceOptions, extra: Partial<OversqliteClientOptions>): Promise<OversqliteClient> {
+  return OversqliteClient.open(db, {
+    baseUrl: options.baseUrl,
+    tokenProvider: options.tokenProvider,
+    schema: EXAMPLE_SCHEMA_NAME,
+    tables: EXAMPLE_TABLES,
+    ...options.client,
+    ...extra,
+  });
 }

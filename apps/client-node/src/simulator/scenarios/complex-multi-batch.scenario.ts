@@ -5,6 +5,7 @@ import type { Scenario } from '../scenario.js';
 import { expectEqual, expectRejection, expectTrue } from '../scenario-checks.js';
 import type { ScenarioContext } from '../scenario-context.js';
 import type { SimulatedDevice } from '../simulated-device.js';
+import { pushTransferDiagnostics, resetPushTransferDiagnostics, resetSnapshotTransferDiagnostics, setBeforePushCommitHook, setBeforePushReplayHook, snapshotTransferDiagnostics } from '../../testing.js';
 
 const BATCH_CONFIG = { uploadLimit: 40, downloadLimit: 50, snapshotChunkRows: 25 };
 
@@ -41,12 +42,12 @@ export const complexMultiBatch: Scenario = {
     const user = ctx.user('owner');
     const phone = await ctx.signedInDevice('phone', user, { client: BATCH_CONFIG, expectedOutcome: 'started_empty' });
     const seed = seedPhone(phone);
-    phone.client.resetPushTransferDiagnostics();
+    resetPushTransferDiagnostics(phone.client);
     expectEqual((await phone.client.pushPending()).outcome, 'committed', 'phone seed push');
-    expectEqual(phone.client.pushTransferDiagnostics(), { sessionsCreated: 1, chunksUploaded: 4, committedBundleChunksRead: 3 }, 'seed: 123 rows up in chunks of 40, back in pages of 50');
+    expectEqual(pushTransferDiagnostics(phone.client), { sessionsCreated: 1, chunksUploaded: 4, committedBundleChunksRead: 3 }, 'seed: 123 rows up in chunks of 40, back in pages of 50');
 
     const laptop = await ctx.signedInDevice('laptop', user, { client: BATCH_CONFIG, expectedOutcome: 'used_remote_state' });
-    expectEqual(laptop.client.snapshotTransferDiagnostics(), { sessionsCreated: 1, chunksFetched: 5 }, 'laptop hydrates 123 rows in chunks of 25');
+    expectEqual(snapshotTransferDiagnostics(laptop.client), { sessionsCreated: 1, chunksFetched: 5 }, 'laptop hydrates 123 rows in chunks of 25');
     expectEqual(canonicalTables(laptop.db), canonicalTables(phone.db), 'laptop equals phone after hydration');
 
     const changed = laptopChanges(laptop, seed);
@@ -56,10 +57,10 @@ export const complexMultiBatch: Scenario = {
 
     if (ctx.server.features.testEndpoints) {
       await ctx.surface.setRetentionFloor(user, laptopSeq);
-      phone.client.resetSnapshotTransferDiagnostics();
+      resetSnapshotTransferDiagnostics(phone.client);
       const pulled = await phone.client.pullToStable();
       expectEqual([pulled.outcome, pulled.restore?.bundleSeq], ['applied_snapshot', laptopSeq], 'phone behind the retained floor rebuilds from a snapshot');
-      expectTrue(phone.client.snapshotTransferDiagnostics().chunksFetched > 1, 'the rebuild snapshot spans several chunks');
+      expectTrue(snapshotTransferDiagnostics(phone.client).chunksFetched > 1, 'the rebuild snapshot spans several chunks');
     } else {
       ctx.log('no /test/retention-floor: the phone pulls incrementally instead of meeting pruned history');
       await phone.client.pullToStable();
@@ -93,24 +94,23 @@ async function crashAndRecover(ctx: ScenarioContext, laptop: SimulatedDevice, us
   };
   const relaunch = async () => {
     await laptop.restart();
-    await laptop.client.open();
     expectEqual((await ctx.attach(laptop, user)).outcome, 'resumed_attached_state', 'relaunch resumes the attachment');
-    laptop.client.resetPushTransferDiagnostics();
+    resetPushTransferDiagnostics(laptop.client);
   };
-  laptop.client.setBeforePushCommitHook(crash('before commit'));
+  setBeforePushCommitHook(laptop.client, crash('before commit'));
   await expectRejection(laptop.client.pushPending(), Error, 'push crashing before commit');
   expectEqual(outbox(laptop), { state: 'prepared', rows, dirty: 0 }, 'frozen outbox after the crash before commit');
 
   await relaunch();
-  laptop.client.setBeforePushReplayHook(crash('before replay'));
+  setBeforePushReplayHook(laptop.client, crash('before replay'));
   await expectRejection(laptop.client.pushPending(), Error, 'push crashing before replay');
-  expectEqual(laptop.client.pushTransferDiagnostics().sessionsCreated, 1, 're-upload uses one new session');
-  expectEqual(laptop.client.pushTransferDiagnostics().chunksUploaded, Math.ceil(rows / 40), 're-upload starts again from row 0');
+  expectEqual(pushTransferDiagnostics(laptop.client).sessionsCreated, 1, 're-upload uses one new session');
+  expectEqual(pushTransferDiagnostics(laptop.client).chunksUploaded, Math.ceil(rows / 40), 're-upload starts again from row 0');
   expectEqual(outbox(laptop), { state: 'committed_remote', rows, dirty: 0 }, 'outbox after the crash before replay');
 
   await relaunch();
   expectEqual((await laptop.client.pushPending()).outcome, 'committed', 'push after the second relaunch');
-  const finish = laptop.client.pushTransferDiagnostics();
+  const finish = pushTransferDiagnostics(laptop.client);
   expectEqual([finish.chunksUploaded, finish.committedBundleChunksRead], [0, Math.ceil(rows / 50)], 'finished by already_committed and the committed-row fetch');
   expectEqual(outbox(laptop), { state: 'none', rows: 0, dirty: 0 }, 'outbox after recovery');
 }

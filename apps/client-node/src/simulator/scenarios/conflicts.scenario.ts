@@ -4,6 +4,7 @@ import { canonicalInstant } from '../device-tables.js';
 import type { Scenario } from '../scenario.js';
 import { expectEqual, expectTrue } from '../scenario-checks.js';
 import type { SimulatedDevice } from '../simulated-device.js';
+import { pushTransferDiagnostics, resetPushTransferDiagnostics } from '../../testing.js';
 
 const CONFLICT_CONFIG = { uploadLimit: 3, downloadLimit: 100, backoffMinMs: 100, backoffMaxMs: 2000 };
 const SIBLINGS_PER_TARGET = 6;
@@ -49,9 +50,9 @@ export const conflicts: Scenario = {
         siblings.set(target, Array.from({ length: SIBLINGS_PER_TARGET }, (_, s) => insertUser(d1.db, `Sibling ${t}.${s}`)));
       }
     });
-    d1.client.resetPushTransferDiagnostics();
+    resetPushTransferDiagnostics(d1.client);
     await d1.client.pushPending();
-    expectEqual(d1.client.pushTransferDiagnostics().chunksUploaded, 7, '21 seed rows in chunks of 3');
+    expectEqual(pushTransferDiagnostics(d1.client).chunksUploaded, 7, '21 seed rows in chunks of 3');
     await d1.client.pullToStable();
     await d2.client.rebuild();
     await expectSameState(d1, d2, 'baseline');
@@ -73,9 +74,9 @@ export const conflicts: Scenario = {
       updateRow(d2.db, 'users', target, { name: `${conflictCase.name}: local`, email: 'local@example.test', updated_at: timestamp(localAt) });
       for (const sibling of siblings.get(target)!) updateRow(d2.db, 'users', sibling, { name: `${conflictCase.name}: sibling from device 2` });
       d2.client.resolver = conflictCase.resolver;
-      d2.client.resetPushTransferDiagnostics();
+      resetPushTransferDiagnostics(d2.client);
       expectEqual((await d2.client.pushPending()).outcome, 'committed', `${conflictCase.name}: push after the conflict`);
-      const transfer = d2.client.pushTransferDiagnostics();
+      const transfer = pushTransferDiagnostics(d2.client);
       expectEqual(transfer.sessionsCreated, 2, `${conflictCase.name}: push sessions (rejected + retried)`);
       expectTrue(transfer.chunksUploaded >= 4, `${conflictCase.name}: at least 4 chunks, got ${transfer.chunksUploaded}`);
       await d2.client.pullToStable();

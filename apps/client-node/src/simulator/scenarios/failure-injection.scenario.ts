@@ -32,8 +32,7 @@ export function failureInjection(endpoint: InjectableEndpoint): Scenario {
         expectEqual(await ctx.surface.pendingFailures(), {}, 'both transient failures were met (and retried)');
 
         await ctx.surface.armFailure(endpoint, 1, 500);
-        const c = ctx.device('device-c', RETRY_CONFIG);
-        await c.client.open();
+        const c = await ctx.device('device-c', RETRY_CONFIG);
         await ctx.retrying('attach device-c', () => ctx.attach(c, user));
         written.push(insertUser(c.db, 'C 1'), insertUser(c.db, 'C 2'));
         await ctx.retrying('sync device-c', () => c.client.sync());

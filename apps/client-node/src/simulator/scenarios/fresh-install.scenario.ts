@@ -8,8 +8,7 @@ export const freshInstall: Scenario = {
   summary: 'rows written while signed out are captured and seed the new scope on the first sign-in',
   async run(ctx) {
     const user = ctx.user('owner');
-    const phone = ctx.device('phone');
-    await phone.client.open();
+    const phone = await ctx.device('phone');
     const users: string[] = [];
     const posts: string[] = [];
     for (let i = 0; i < 5; i++) {

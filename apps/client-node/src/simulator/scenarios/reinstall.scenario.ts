@@ -14,8 +14,7 @@ export const reinstall: Scenario = {
     await before.client.pullToStable();
     await before.destroy();
 
-    const after = ctx.device('after-reinstall');
-    await after.client.open();
+    const after = await ctx.device('after-reinstall');
     expectEqual(after.client.userId, '', 'a new install starts signed out');
     const attached = await ctx.attach(after, user);
     expectEqual([attached.outcome, attached.restore?.rowCount], ['used_remote_state', 3], 'sign-in hydrates from the server');

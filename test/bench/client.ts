@@ -1,0 +1,86 @@
+// The client's local side, no server: writes through the capture triggers against raw
+// better-sqlite3 inserts of the same rows into the same kind of database file (WAL), in one run.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { EXAMPLE_DEVICE_DDL, EXAMPLE_SCHEMA_NAME, EXAMPLE_TABLES, OversqliteClient } from '../../apps/client-node/dist/index.js';
+import { userRows } from './sync-api.js';
+
+type Row = ReturnType<typeof userRows>[number];
+
+export interface ClientWritesResult {
+  rows: number;
+  rawInsertRowsPerSec: number;
+  triggerInsertRowsPerSec: number;
+  /** the same two rates by process CPU time (less sensitive to a loaded machine) */
+  rawInsertRowsPerCpuSec: number;
+  triggerInsertRowsPerCpuSec: number;
+  /** µs per row of a probe insert of `probeRows` rows with `pending` rows already queued */
+  perRowMicros: { pending: number; probeRows: number; triggerMicros: number; rawMicros: number }[];
+}
+
+export async function measureClientWrites(options: { rows: number; pendingSizes: number[]; probeRows: number }): Promise<ClientWritesResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'oversync-bench-client-'));
+  let files = 0;
+  const device = async (withSync: boolean) => {
+    const db = new Database(join(dir, `device-${++files}.sqlite`));
+    db.pragma('journal_mode = WAL');
+    db.exec(EXAMPLE_DEVICE_DDL);
+    const client = withSync
+      ? await OversqliteClient.open(db, { baseUrl: 'http://127.0.0.1:9', tokenProvider: () => 'unused', schema: EXAMPLE_SCHEMA_NAME, tables: EXAMPLE_TABLES })
+      : null;
+    const insert = db.prepare('INSERT INTO users(id, name, email, created_at, updated_at) VALUES (?, ?, ?, ?, ?)');
+    let cpuMs = 0;
+    /** wall ms to insert `rows` in one transaction (CPU ms in `cpuMs()`) */
+    const write = (rows: Row[]) => {
+      const t = performance.now();
+      const cpu = process.cpuUsage();
+      db.transaction(() => {
+        for (const r of rows) insert.run(r.payload.id, r.payload.name, r.payload.email, r.payload.created_at, r.payload.updated_at);
+      })();
+      const used = process.cpuUsage(cpu);
+      cpuMs = (used.user + used.system) / 1000;
+      return performance.now() - t;
+    };
+    return { db, write, cpuMs: () => cpuMs, close: async () => (await client?.close(), db.close()) };
+  };
+  try {
+    const rows = userRows(options.rows);
+    const raw = await device(false);
+    const rawMs = raw.write(rows);
+    const rawCpuMs = raw.cpuMs();
+    await raw.close();
+    const synced = await device(true);
+    const triggerMs = synced.write(rows);
+    const triggerCpuMs = synced.cpuMs();
+    const queued = (synced.db.prepare('SELECT count(*) AS n FROM _sync_dirty_rows').get() as { n: number }).n;
+    if (queued !== rows.length) throw new Error(`captured ${queued} of ${rows.length} rows`);
+    await synced.close();
+
+    const perRowMicros: ClientWritesResult['perRowMicros'] = [];
+    for (const pending of options.pendingSizes) {
+      const probe = userRows(options.probeRows);
+      const filled = await device(true);
+      for (let done = 0; done < pending; done += 100_000) filled.write(userRows(Math.min(100_000, pending - done)));
+      const triggerMicros = (filled.write(probe) * 1000) / probe.length;
+      await filled.close();
+      const plain = await device(false);
+      for (let done = 0; done < pending; done += 100_000) plain.write(userRows(Math.min(100_000, pending - done)));
+      const rawMicros = (plain.write(userRows(options.probeRows)) * 1000) / probe.length;
+      await plain.close();
+      perRowMicros.push({ pending, probeRows: probe.length, triggerMicros, rawMicros });
+    }
+    const rate = (ms: number) => (rows.length / ms) * 1000;
+    return {
+      rows: rows.length,
+      rawInsertRowsPerSec: rate(rawMs),
+      triggerInsertRowsPerSec: rate(triggerMs),
+      rawInsertRowsPerCpuSec: rate(rawCpuMs),
+      triggerInsertRowsPerCpuSec: rate(triggerCpuMs),
+      perRowMicros,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
