@@ -5,6 +5,8 @@ import { quoteGoJsonString } from '@oversync/protocol';
 import type { StageTimer } from '../lifecycle/stage-timer.js';
 import { keyStringOf, OP_NAMES } from './row-keys.js';
 import { captureWirePayload } from './wire-payload.js';
+import { BUNDLE_ROW_JSON_SQL, rowPrefixesSql, rowPrefixParams } from '../pull/bundle-reader.js';
+import { BUNDLE_ROW_BLOCK_ROWS } from '../schema/sync-schema.sql.js';
 
 /** The header of a committed bundle as the commit response and WithinSyncBundle report it. */
 export interface CommittedBundle {
@@ -154,16 +156,23 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
   // One statement for both tables. Keys (hex) and payloads travel as newline-joined texts (canonical
   // JSON escapes every control character) zipped by one multi-array unnest: no per-element escaping,
   // and no join whose plan could depend on statistics of the always-emptied stage table.
+  // The bundle's wire rows are built here once, by the same SQL expression pulls used to run per
+  // request, and kept as comma-joined blocks in sync.bundle_row_blocks (pulls copy them verbatim).
   await client.query(
     `WITH rows AS (
        INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
        SELECT $1, $2, r.row_ordinal, r.table_id, decode(substr(r.key_hex, 2), 'hex'), r.op_code, NULLIF(r.payload_text, '')::json
          FROM unnest($3::int4[], $4::int2[], string_to_array($5, E'\\n'), string_to_array($6, E'\\n'))
               WITH ORDINALITY AS r(table_id, op_code, key_hex, payload_text, row_ordinal)
-       RETURNING table_id, key_bytes, op_code)
-     INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
-     SELECT $1, table_id, key_bytes, $2, op_code = 3 FROM rows
-     ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted`,
+       RETURNING bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire),
+     state AS (
+       INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
+       SELECT $1, table_id, key_bytes, $2, op_code = 3 FROM rows
+       ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted)
+     INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)
+     SELECT $1, $2, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS}, string_agg(${BUNDLE_ROW_JSON_SQL}, ',' ORDER BY br.row_ordinal)
+       FROM rows br JOIN ${rowPrefixesSql(7)} ON tc.table_id = br.table_id
+      GROUP BY 3`,
     [
       userPk,
       bundleSeq,
@@ -172,6 +181,7 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
       // 'k' + hex: an empty text key must not become an empty (dropped) element
       output.map((r) => `k${r.keyBytes.toString('hex')}`).join('\n'),
       output.map((r) => r.payloadWire ?? '').join('\n'),
+      ...rowPrefixParams(catalog),
     ],
   );
   if (trusted) await client.query('SET LOCAL session_replication_role = origin');

@@ -16,6 +16,7 @@ import { goTrimSpace } from '../schema/go-string-semantics.js';
 import { bodyObject, parseInt64Param, queryValue, requestBody } from './request-binding.js';
 import type { RequestWithSyncBody } from './sync-body.middleware.js';
 import { sendNoContent, sendWire } from './wire-reply.js';
+import { expressWireReply } from './wire-stream.js';
 import { ConnectRequestDto, CreatePushSessionRequestDto, PushChunkRequestDto, ErrorResponseDto } from './sync.dto.js';
 
 /** Thin HTTP layer of /sync (spec §3): bind the request with Go rules, call the service, encode like Go. */
@@ -145,7 +146,7 @@ export class SyncController {
     const target = parseInt64Param(queryValue(query.target_bundle_seq));
     if (target === undefined) throw invalid('target_bundle_seq must be an integer');
     if (target !== null && target < 0n) throw invalid('target_bundle_seq must be >= 0');
-    sendWire(res, 200, await this.pullService.pull(actor, { afterBundleSeq: after ?? 0n, maxBundles: Number(max ?? 1000n), targetBundleSeq: target ?? 0n }));
+    await this.pullService.pull(actor, { afterBundleSeq: after ?? 0n, maxBundles: Number(max ?? 1000n), targetBundleSeq: target ?? 0n }, expressWireReply(res));
   }
 
   @Get('capabilities')

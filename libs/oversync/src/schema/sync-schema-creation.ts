@@ -3,7 +3,7 @@ import { execWithContext } from './exec-with-context.js';
 import { validateExistingLayout } from './existing-layout-validator.js';
 import type { RegisteredTable } from './registered-table.js';
 import { ACQUIRE_BOOTSTRAP_LOCK_SQL, SYNC_LAYOUT_NAME, SYNC_PROTOCOL_LABEL } from './sync-layout.js';
-import { SYNC_BOOTSTRAP_INDEXES, SYNC_SCHEMA_STATEMENTS } from './sync-schema.sql.js';
+import { SYNC_BOOTSTRAP_INDEXES, SYNC_SCHEMA_ADDITIONS, SYNC_SCHEMA_STATEMENTS } from './sync-schema.sql.js';
 
 /**
  * Bootstrap step 2 (spec §2.1), inside one transaction: validates (or extends) an existing layout
@@ -13,7 +13,10 @@ import { SYNC_BOOTSTRAP_INDEXES, SYNC_SCHEMA_STATEMENTS } from './sync-schema.sq
 export async function createSyncSchema(client: SyncClient, catalog: readonly RegisteredTable[]): Promise<RegisteredTable[]> {
   await execWithContext(client, 'acquire sync bootstrap lock', ACQUIRE_BOOTSTRAP_LOCK_SQL);
   const existing = await validateExistingLayout(client, catalog);
-  if (existing) return existing;
+  if (existing) {
+    await createSchemaAdditions(client);
+    return existing;
+  }
 
   for (const [position, statement] of SYNC_SCHEMA_STATEMENTS.entries()) {
     await execWithContext(client, `sync migration ${position + 1} failed`, statement);
@@ -36,5 +39,12 @@ export async function createSyncSchema(client: SyncClient, catalog: readonly Reg
   for (const statement of SYNC_BOOTSTRAP_INDEXES) {
     await execWithContext(client, 'bundle bootstrap index creation failed', statement);
   }
+  await createSchemaAdditions(client);
   return [...catalog];
+}
+
+async function createSchemaAdditions(client: SyncClient): Promise<void> {
+  for (const [position, statement] of SYNC_SCHEMA_ADDITIONS.entries()) {
+    await execWithContext(client, `sync schema addition ${position + 1} failed`, statement);
+  }
 }

@@ -184,6 +184,27 @@ export const SYNC_SCHEMA_STATEMENTS: readonly string[] = [
   CAPTURE_FUNCTION_SQL,
 ];
 
+/**
+ * Additions of ours to the reference layout, run (idempotently) after creating the layout and on
+ * every start over an existing one, so deployments created before them get them too.
+ */
+export const SYNC_SCHEMA_ADDITIONS: readonly string[] = [
+  // Each bundle's wire rows (BundleRow JSON texts, comma-joined) in blocks of BUNDLE_ROW_BLOCK_ROWS
+  // rows, written once at commit, so a pull copies stored text instead of building JSON per request.
+  `CREATE TABLE IF NOT EXISTS sync.bundle_row_blocks (
+    user_pk    BIGINT  NOT NULL,
+    bundle_seq BIGINT  NOT NULL,
+    block_no   INTEGER NOT NULL,
+    rows_text  TEXT    NOT NULL,
+    PRIMARY KEY (user_pk, bundle_seq, block_no),
+    CONSTRAINT bundle_row_blocks_bundle_fk FOREIGN KEY (user_pk, bundle_seq)
+      REFERENCES sync.bundle_log(user_pk, bundle_seq) ON DELETE CASCADE
+  )`,
+];
+
+/** Rows per `sync.bundle_row_blocks` block. */
+export const BUNDLE_ROW_BLOCK_ROWS = 1000;
+
 /** Spec §2.3, created after the layout rows, in this order. */
 export const SYNC_BOOTSTRAP_INDEXES: readonly string[] = [
   `CREATE INDEX IF NOT EXISTS bcs_tx_user_ordinal_idx ON sync.bundle_capture_stage (txid, user_pk, capture_ordinal)`,
