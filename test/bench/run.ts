@@ -9,6 +9,7 @@ import { SyncApi, userRows } from './sync-api.js';
 import { fmt, percentile, summarize, type Summary } from './stats.js';
 import { runDevice } from './device.js';
 import { SseStream, syncHeaders } from '../support/sse.js';
+import { pullRssGrowth, serverHydration } from './bulk-memory.js';
 
 const quick = process.argv.includes('--quick');
 // `--only bulk,hydration,watch,latency,load,references` runs just those phases (default: all).
@@ -27,6 +28,7 @@ const print = (label: string, value: string, reference = '') => {
   console.log(line);
 };
 const range = (s: Summary, digits = 0) => `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
+const serverRss: Record<string, { nowMiB: number; phasePeakMiB: number }> = {};
 
 const server = await startBenchServer();
 try {
@@ -35,6 +37,13 @@ try {
   const pushResults: Record<string, unknown> = {};
   const pullResults: Record<string, unknown> = {};
   let referenceRows = userRows(100_000);
+  // server RSS per phase: the peak is restarted at each phase's start (clear_refs), read at its end
+  const rssPhase = (phase: string) => {
+    serverRss[phase] = { nowMiB: server.rssMiB(), phasePeakMiB: server.phasePeakRssMiB() };
+    print(`server RSS after ${phase}: now / phase peak (MiB)`, `${fmt(server.rssMiB())} / ${fmt(server.phasePeakRssMiB())}`, phase.startsWith('hydration') ? 'target peak ≤ 400 (1M), now < 250' : 'target peak ≤ 300');
+    server.startPhase();
+  };
+  server.startPhase();
   for (const size of want('bulk') ? sizes : []) {
     const totalRates: number[] = [];
     const commitMs: number[] = [];
@@ -68,6 +77,7 @@ try {
   }
   results.push = pushResults;
   results.pull = pullResults;
+  if (want('bulk')) rssPhase('bulk (push + pull)');
 
   // snapshot hydration of a fresh device: 100,000 rows (users pushed above) and 1,000,000 rows
   const hydration: Record<string, unknown> = {};
@@ -92,6 +102,19 @@ try {
     hydration[size] = { rowsPerSec: summarize(rates), clientPeakRssMiB: summarize(clientRss), serverPeakRssMiB: server.peakRssMiB() };
     print(`snapshot hydration ${fmt(size)} rows (rows/s)`, range(summarize(rates)), size === 1_000_000 ? 'reference 12,877' : '');
     print(`  client peak RSS (MiB) / server peak RSS so far (MiB)`, `${fmt(summarize(clientRss).max)} / ${fmt(server.peakRssMiB())}`, size === 1_000_000 ? 'reference server 1,331' : '');
+    // the server side alone over HTTP (create + every 5,000-row chunk, no client apply): what the outside benchmark times
+    const api = new SyncApi(server.baseUrl, token, 'bench-http-hydrate');
+    const alone = [];
+    for (let rep = 0; rep < REPS; rep++) alone.push(await serverHydration(server, api));
+    const mid = [...alone].sort((a, b) => a.rowsPerSec - b.rowsPerSec)[1]!;
+    (hydration[size] as Record<string, unknown>).serverSide = alone;
+    print(`  server side: create + chunks over HTTP (rows/s)`, range(summarize(alone.map((h) => h.rowsPerSec))), size === 1_000_000 ? 'Go 6,806 (100k); 1M fails' : '');
+    print(`  create (ms) / chunk ms, first vs last 10 / server RSS growth (MiB)`, `${fmt(mid.createMs)} / ${fmt(mid.firstChunksMs, 1)} vs ${fmt(mid.lastChunksMs, 1)} / ${fmt(mid.rssGrowthMiB)}`);
+    // the whole history of this user in one pull page: the server streams it (RSS growth while served)
+    const pulled = await pullRssGrowth(server, api, 5000);
+    (hydration[size] as Record<string, unknown>).pullPage = pulled;
+    print(`  pull of all ${fmt(size)} rows in one page: server RSS growth (MiB)`, `${fmt(pulled.rssGrowthMiB)} (${fmt(pulled.bytes / 2 ** 20)} MiB body, ${fmt(pulled.ms)} ms)`, 'target ≤ 64 MB');
+    rssPhase(`hydration ${fmt(size)}`);
   }
   results.hydration = hydration;
 
@@ -182,7 +205,8 @@ try {
     print(`better-sqlite3 insert in one transaction (rows/s)`, fmt(refs.sqliteInsertRowsPerSec), 'reference machine ≈ 345,000');
   }
   results.serverPeakRssMiB = server.peakRssMiB();
-  print('server peak RSS (MiB)', fmt(server.peakRssMiB()));
+  results.serverRss = serverRss;
+  print('server RSS at the end (MiB)', fmt(server.rssMiB()), 'target < 250 after the bulk phases');
 } finally {
   await server.stop();
 }

@@ -11,7 +11,7 @@ import type { SyncActor } from '../auth/sync-actor.js';
 import { requireInitializedScope } from '../connect/scope-state.js';
 import { keyStringOf, isSessionIdInput } from '../bundle/row-keys.js';
 import { OversyncScopeService } from '../scope/oversync-scope.service.js';
-import { compactValidGoJson, EncodedJson, quoteGoJsonString } from '@oversync/protocol';
+import { compactValidGoJson, EncodedJson, INT64_MAX, quoteGoJsonString } from '@oversync/protocol';
 import type { GoJsonValue } from '@oversync/protocol';
 import { materializeSnapshotRows, UnsyncedRowsError } from './snapshot-materializer.js';
 import { applySourceReplacement } from './source-replacement.js';
@@ -31,6 +31,17 @@ export interface SnapshotChunkQuery {
   maxRows: number | null;
 }
 
+
+/**
+ * One chunk plus one row (has_more) of a session. Ordinals are dense (1..row_count, see
+ * materializeSnapshotRows), so the page is the closed range (after, after + max + 1] of the primary
+ * key: bounded on both sides, a chunk costs the same at any position of any size of snapshot (an
+ * open range `> after … LIMIT` let the planner bitmap-scan and sort the whole rest of the session).
+ */
+export const SNAPSHOT_CHUNK_SQL = `SELECT table_id, key_bytes, bundle_seq, payload_wire::text AS payload FROM sync.snapshot_session_rows
+  WHERE snapshot_id = $1::uuid AND row_ordinal > $2::bigint AND row_ordinal <= $3::bigint ORDER BY row_ordinal`;
+
+const minBigInt = (a: bigint, b: bigint) => (a < b ? a : b);
 
 const notFoundError = (id: string) => notFound('snapshot_session_not_found', `snapshot session ${id} was not found`);
 const forbiddenError = (id: string) => forbidden('snapshot_session_forbidden', `snapshot session ${id} does not belong to the authenticated user`);
@@ -120,11 +131,10 @@ export class SnapshotSessionService {
         if (!session) throw notFoundError(snapshotId);
         if (session.user_id !== actor.userId) throw forbiddenError(snapshotId);
         if (session.expired) throw gone('snapshot_session_expired', `snapshot session ${snapshotId} has expired; start a new snapshot session`);
-        const { rows } = await client.query<{ table_id: number; key_bytes: Buffer; bundle_seq: string; payload: string }>(
-          `SELECT table_id, key_bytes, bundle_seq, payload_wire::text AS payload FROM sync.snapshot_session_rows
-            WHERE snapshot_id = $1::uuid AND row_ordinal > $2 ORDER BY row_ordinal LIMIT $3`,
-          [snapshotId, query.afterRowOrdinal.toString(), maxRows + 1],
-        );
+        const { rows } = await client.query<{ table_id: number; key_bytes: Buffer; bundle_seq: string; payload: string }>(SNAPSHOT_CHUNK_SQL, [
+          // clamped: past int64 max the bound would overflow BIGINT (nothing is there anyway)
+          snapshotId, query.afterRowOrdinal.toString(), minBigInt(query.afterRowOrdinal + BigInt(maxRows) + 1n, INT64_MAX).toString(),
+        ]);
         const page = rows.slice(0, maxRows);
         const catalog = this.schema.catalog;
         return {
