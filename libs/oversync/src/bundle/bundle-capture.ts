@@ -124,8 +124,7 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
   if (output.length === 0) return null;
   options.timer?.mark('normalize_canonicalize');
   const bundleSeq = staged[0]!.next_seq;
-  const hashInput = canonicalBundleRows(catalog, bundleSeq, output);
-  const hashBytes = createHash('sha256').update(hashInput, 'utf8').digest();
+  const { hash: hashBytes, bytes: hashedBytes } = hashCanonicalBundleRows(catalog, bundleSeq, output);
   const bundle: CommittedBundle = {
     bundleSeq,
     sourceId: options.sourceId,
@@ -140,7 +139,7 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
   const notification = options.notification?.(bundle) ?? null;
   const { rowCount } = await client.query(
     (notification ? LOG_AND_ANNOUNCE_BUNDLE : LOG_BUNDLE)([
-      userPk, bundleSeq, options.sourceId, options.sourceBundleId, output.length, Buffer.byteLength(hashInput, 'utf8'), hashBytes,
+      userPk, bundleSeq, options.sourceId, options.sourceBundleId, output.length, hashedBytes, hashBytes,
       ...(notification ? [notification.channel, notification.payload] : []),
     ]),
   );
@@ -200,18 +199,31 @@ interface OutputRow {
 }
 
 /**
- * The hash input of §5.1 written directly: each row object's members in canonical (sorted) order
- * key, op, payload, row_ordinal, row_version, schema, table; payloads are already canonical.
+ * SHA-256 of the hash input of §5.1 (and its UTF-8 length), written directly and hashed in blocks
+ * rather than built as one text (a 100,000-row bundle's input is ~35 MB): each row object's members
+ * in canonical (sorted) order key, op, payload, row_ordinal, row_version, schema, table; payloads
+ * are already canonical.
  */
-function canonicalBundleRows(
+function hashCanonicalBundleRows(
   catalog: SyncCatalog,
   bundleSeq: string,
   rows: readonly OutputRow[],
-): string {
-  const parts = rows.map((row, ordinal) => {
+): { hash: Buffer; bytes: number } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let block = '[';
+  const emit = () => {
+    hash.update(block, 'utf8');
+    bytes += Buffer.byteLength(block, 'utf8');
+    block = '';
+  };
+  rows.forEach((row, ordinal) => {
     const table = catalog.get(row.tableId);
     const key = `{${quoteGoJsonString(table.keyColumn)}:${quoteGoJsonString(keyStringOf(table, row.keyBytes))}}`;
-    return `{"key":${key},"op":"${OP_NAMES[row.opCode]}","payload":${row.payloadWire ?? 'null'},"row_ordinal":${ordinal},"row_version":${bundleSeq},"schema":${quoteGoJsonString(table.schema)},"table":${quoteGoJsonString(table.table)}}`;
+    block += `${ordinal > 0 ? ',' : ''}{"key":${key},"op":"${OP_NAMES[row.opCode]}","payload":${row.payloadWire ?? 'null'},"row_ordinal":${ordinal},"row_version":${bundleSeq},"schema":${quoteGoJsonString(table.schema)},"table":${quoteGoJsonString(table.table)}}`;
+    if (block.length >= 65_536) emit();
   });
-  return `[${parts.join(',')}]`;
+  block += ']';
+  emit();
+  return { hash: hash.digest(), bytes };
 }
