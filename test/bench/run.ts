@@ -81,20 +81,21 @@ try {
 
   // snapshot hydration of a fresh device: 100,000 rows (users pushed above) and 1,000,000 rows
   const hydration: Record<string, unknown> = {};
-  const hydrationSizes = quick ? [10_000] : [100_000, 1_000_000];
+  // `--hydration-rows 1000000` (comma-separated) picks the sizes of a full run
+  const rowsIndex = process.argv.indexOf('--hydration-rows');
+  const hydrationSizes = quick ? [10_000] : rowsIndex >= 0 ? (process.argv[rowsIndex + 1] ?? '').split(',').map(Number) : [100_000, 1_000_000];
   for (const size of want('hydration') ? hydrationSizes : []) {
     let user = `push-${size}-0`;
     if (!(want('bulk') && sizes.includes(size))) {
       user = `hydrate-${size}`;
-      const seeder = await device(user, 'seeder');
-      await seeder.call('POST', '/sync/connect', { has_local_pending_rows: false });
-      for (let i = 0; i < size / 100_000; i++) await seeder.push(i + 1, userRows(100_000));
+      await (await device(user, 'seeder')).call('POST', '/sync/connect', { has_local_pending_rows: false });
+      // a fresh token per push: on a loaded machine the whole seeding outlasts one
+      for (let i = 0; i < size / 100_000; i++) await (await device(user, 'seeder')).push(i + 1, userRows(100_000));
     }
-    const token = await server.signIn(user);
     const rates: number[] = [];
     const clientRss: number[] = [];
     for (let rep = 0; rep < REPS; rep++) {
-      const hydrated = await runDevice({ baseUrl: server.baseUrl, token, user, mode: 'hydrate' });
+      const hydrated = await runDevice({ baseUrl: server.baseUrl, token: await server.signIn(user), user, mode: 'hydrate' });
       if (hydrated.rows !== size) throw new Error(`hydrated ${hydrated.rows} of ${size} rows`);
       rates.push((size / hydrated.ms) * 1000);
       clientRss.push(hydrated.peakRssMiB);
@@ -103,9 +104,9 @@ try {
     print(`snapshot hydration ${fmt(size)} rows (rows/s)`, range(summarize(rates)), size === 1_000_000 ? 'reference 12,877' : '');
     print(`  client peak RSS (MiB) / server peak RSS so far (MiB)`, `${fmt(summarize(clientRss).max)} / ${fmt(server.peakRssMiB())}`, size === 1_000_000 ? 'reference server 1,331' : '');
     // the server side alone over HTTP (create + every 5,000-row chunk, no client apply): what the outside benchmark times
-    const api = new SyncApi(server.baseUrl, token, 'bench-http-hydrate');
     const alone = [];
-    for (let rep = 0; rep < REPS; rep++) alone.push(await serverHydration(server, api));
+    for (let rep = 0; rep < REPS; rep++) alone.push(await serverHydration(server, await device(user, 'bench-http-hydrate')));
+    const api = await device(user, 'bench-http-hydrate');
     const mid = [...alone].sort((a, b) => a.rowsPerSec - b.rowsPerSec)[1]!;
     (hydration[size] as Record<string, unknown>).serverSide = alone;
     print(`  server side: create + chunks over HTTP (rows/s)`, range(summarize(alone.map((h) => h.rowsPerSec))), size === 1_000_000 ? 'Go 6,806 (100k); 1M fails' : '');

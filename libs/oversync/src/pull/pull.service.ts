@@ -91,7 +91,7 @@ export class PullService {
     const max = Math.min(Math.max(query.maxBundles, 1), 5000);
     // Headers and rows in one statement: the page of bundle headers plus one more (has_more), each page
     // bundle with its rows as one JSON text built by PostgreSQL around the stored canonical payloads.
-    // A page of more than PULL_STREAM_MIN_ROWS rows gets its headers only ($7): its rows stream below.
+    // A page of more than PULL_STREAM_MIN_ROWS rows gets its headers only ($9): its rows stream below.
     const { rows: headers } = await client.query<{ bundle_seq: string; source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string; rows_json: string | null; streamed: boolean; unblocked: boolean }>(
       `WITH h AS (
          SELECT bundle_seq, source_id, source_bundle_id, row_count, encode(bundle_hash, 'hex') AS bundle_hash, row_number() OVER (ORDER BY bundle_seq) AS n
