@@ -1,15 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { startEmbeddedPostgres, freePort, type EmbeddedDatabase } from '../../dist/src/database/embedded-postgres.js';
 
 export interface BenchServer {
   baseUrl: string;
   databaseUrl: string;
   pid: number;
-  /** peak resident set of the server process so far, MiB (VmHWM) */
+  /** peak resident set of the server process so far, MiB (VmHWM, kept across `resetPeakRss`) */
   peakRssMiB(): number;
   /** resident set of the server process now, MiB (VmRSS) */
   rssMiB(): number;
+  /** restarts the kernel's peak (VmHWM) at the current RSS: `windowPeakRssMiB` then reads the peak since */
+  resetPeakRss(): void;
+  windowPeakRssMiB(): number;
+  /** starts a phase: `phasePeakRssMiB` is the peak since */
+  startPhase(): void;
+  phasePeakRssMiB(): number;
   signIn(user: string): Promise<string>;
   stop(): Promise<void>;
 }
@@ -44,11 +50,6 @@ export async function startExtraInstances(server: BenchServer, count: number, en
   return Promise.all(Array.from({ length: count }, () => spawnInstance(server.databaseUrl, env)));
 }
 
-const statusMiB = (pid: number, field: 'VmHWM' | 'VmRSS') => {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
-};
-
 async function spawnInstance(databaseUrl: string, env: Record<string, string>): Promise<BenchServer> {
   const port = await freePort();
   const nodeArgsText = env.BENCH_SERVER_NODE_ARGS ?? process.env.BENCH_SERVER_NODE_ARGS;
@@ -58,6 +59,16 @@ async function spawnInstance(databaseUrl: string, env: Record<string, string>): 
     stdio: ['ignore', process.env.BENCH_SERVER_LOG ? 'inherit' : 'ignore', 'inherit'],
   });
   const baseUrl = `http://127.0.0.1:${port}`;
+  const statusMiB = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  const hwm = () => statusMiB('VmHWM');
+  let overallPeak = 0;
+  let phasePeak = 0;
+  const resetPeakRss = () => {
+    const peak = hwm();
+    overallPeak = Math.max(overallPeak, peak);
+    phasePeak = Math.max(phasePeak, peak);
+    writeFileSync(`/proc/${child.pid}/clear_refs`, '5');
+  };
   for (let i = 0; ; i++) {
     try {
       if ((await fetch(`${baseUrl}/syncx/health`)).ok) break;
@@ -71,8 +82,24 @@ async function spawnInstance(databaseUrl: string, env: Record<string, string>): 
     baseUrl,
     databaseUrl,
     pid: child.pid!,
-    peakRssMiB: () => statusMiB(child.pid!, 'VmHWM'),
-    rssMiB: () => statusMiB(child.pid!, 'VmRSS'),
+    peakRssMiB() {
+      overallPeak = Math.max(overallPeak, hwm());
+      return overallPeak;
+    },
+    rssMiB() {
+      return statusMiB('VmRSS');
+    },
+    resetPeakRss,
+    windowPeakRssMiB() {
+      return hwm();
+    },
+    startPhase() {
+      resetPeakRss();
+      phasePeak = 0;
+    },
+    phasePeakRssMiB() {
+      return Math.max(phasePeak, hwm());
+    },
     async signIn(user: string) {
       const res = await fetch(`${baseUrl}/dummy-signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user }) });
       return ((await res.json()) as { token: string }).token;

@@ -13,6 +13,7 @@ import { runDevice } from './device.js';
 import { manyDevicesPhase } from './many-devices-phase.js';
 import { measureClientWrites } from './client.js';
 import { SseStream, syncHeaders } from '../support/sse.js';
+import { pullRssGrowth, serverHydration } from './bulk-memory.js';
 
 const quick = process.argv.includes('--quick');
 // `--only client,bulk,hydration,watch,latency,load,many-devices,references,observability` runs just those phases (default: all).
@@ -32,6 +33,7 @@ const print = (label: string, value: string, reference = '') => {
   console.log(line);
 };
 const range = (s: Summary, digits = 0) => `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
+const serverRss: Record<string, { nowMiB: number; phasePeakMiB: number }> = {};
 
 const server = await startBenchServer();
 try {
@@ -50,6 +52,13 @@ try {
   const pushResults: Record<string, unknown> = {};
   const pullResults: Record<string, unknown> = {};
   let referenceRows = userRows(100_000);
+  // server RSS per phase: the peak is restarted at each phase's start (clear_refs), read at its end
+  const rssPhase = (phase: string) => {
+    serverRss[phase] = { nowMiB: server.rssMiB(), phasePeakMiB: server.phasePeakRssMiB() };
+    print(`server RSS after ${phase}: now / phase peak (MiB)`, `${fmt(server.rssMiB())} / ${fmt(server.phasePeakRssMiB())}`, phase.startsWith('hydration') ? 'target peak ≤ 400 (1M), now < 250' : 'target peak ≤ 300');
+    server.startPhase();
+  };
+  server.startPhase();
   for (const size of want('bulk') ? sizes : []) {
     const totalRates: number[] = [];
     const commitMs: number[] = [];
@@ -86,10 +95,13 @@ try {
   }
   results.push = pushResults;
   results.pull = pullResults;
+  if (want('bulk')) rssPhase('bulk (push + pull)');
 
   // snapshot hydration of a fresh device: 100,000 rows (users pushed above) and 1,000,000 rows
   const hydration: Record<string, unknown> = {};
-  const hydrationSizes = quick ? [10_000] : [100_000, 1_000_000];
+  // `--hydration-rows 1000000` (comma-separated) picks the sizes of a full run
+  const rowsIndex = process.argv.indexOf('--hydration-rows');
+  const hydrationSizes = quick ? [10_000] : rowsIndex >= 0 ? (process.argv[rowsIndex + 1] ?? '').split(',').map(Number) : [100_000, 1_000_000];
   for (const size of want('hydration') ? hydrationSizes : []) {
     let user = `push-${size}-0`;
     if (!(want('bulk') && sizes.includes(size))) {
@@ -98,13 +110,12 @@ try {
       // a fresh token per push: seeding 1,000,000 rows on a loaded machine outlives one (5 min)
       for (let i = 0; i < size / 100_000; i++) await (await device(user, 'seeder')).push(i + 1, userRows(100_000));
     }
-    const token = await server.signIn(user);
     const rates: number[] = [];
     const clientRss: number[] = [];
     const clientCpuRates: number[] = [];
     const httpShares: number[] = [];
     for (let rep = 0; rep < REPS; rep++) {
-      const hydrated = await runDevice({ baseUrl: server.baseUrl, token, user, mode: 'hydrate' });
+      const hydrated = await runDevice({ baseUrl: server.baseUrl, token: await server.signIn(user), user, mode: 'hydrate' });
       if (hydrated.rows !== size) throw new Error(`hydrated ${hydrated.rows} of ${size} rows`);
       rates.push((size / hydrated.ms) * 1000);
       clientRss.push(hydrated.peakRssMiB);
@@ -121,6 +132,19 @@ try {
     print(`snapshot hydration ${fmt(size)} rows (rows/s)`, range(summarize(rates)), size === 1_000_000 ? 'reference 12,877' : '');
     print(`  client side: rows per CPU-second of the device / % of wall time waiting on HTTP`, `${range(summarize(clientCpuRates))} / ${fmt(summarize(httpShares).median)} %`);
     print(`  client peak RSS (MiB) / server peak RSS so far (MiB)`, `${fmt(summarize(clientRss).max)} / ${fmt(server.peakRssMiB())}`, size === 1_000_000 ? 'reference server 1,331' : '');
+    // the server side alone over HTTP (create + every 5,000-row chunk, no client apply): what the outside benchmark times
+    const alone = [];
+    for (let rep = 0; rep < REPS; rep++) alone.push(await serverHydration(server, await device(user, 'bench-http-hydrate')));
+    const api = await device(user, 'bench-http-hydrate');
+    const mid = [...alone].sort((a, b) => a.rowsPerSec - b.rowsPerSec)[Math.floor(alone.length / 2)]!;
+    (hydration[size] as Record<string, unknown>).serverSide = alone;
+    print(`  server side: create + chunks over HTTP (rows/s)`, range(summarize(alone.map((h) => h.rowsPerSec))), size === 1_000_000 ? 'Go 6,806 (100k); 1M fails' : '');
+    print(`  create (ms) / chunk ms, first vs last 10 / server RSS growth (MiB)`, `${fmt(mid.createMs)} / ${fmt(mid.firstChunksMs, 1)} vs ${fmt(mid.lastChunksMs, 1)} / ${fmt(mid.rssGrowthMiB)}`);
+    // the whole history of this user in one pull page: the server streams it (RSS growth while served)
+    const pulled = await pullRssGrowth(server, api, 5000);
+    (hydration[size] as Record<string, unknown>).pullPage = pulled;
+    print(`  pull of all ${fmt(size)} rows in one page: server RSS growth (MiB)`, `${fmt(pulled.rssGrowthMiB)} (${fmt(pulled.bytes / 2 ** 20)} MiB body, ${fmt(pulled.ms)} ms)`, 'target ≤ 64 MB');
+    rssPhase(`hydration ${fmt(size)}`);
   }
   results.hydration = hydration;
 
@@ -240,7 +264,8 @@ try {
     print(`better-sqlite3 insert in one transaction (rows/s)`, fmt(refs.sqliteInsertRowsPerSec), applied ? `client pull + apply = ${fmt(applied / refs.sqliteInsertRowsPerSec, 3)} × insert` : 'reference machine ≈ 345,000');
   }
   results.serverPeakRssMiB = server.peakRssMiB();
-  print('server peak RSS (MiB)', fmt(server.peakRssMiB()));
+  results.serverRss = serverRss;
+  print('server RSS at the end (MiB)', fmt(server.rssMiB()), 'target < 250 after the bulk phases');
 } finally {
   await server.stop();
 }

@@ -5,11 +5,14 @@ import { SyncApi, userRows } from './sync-api.js';
 const rows = Number(process.argv[2] ?? 100_000);
 const server = await startBenchServer();
 try {
-  const writer = new SyncApi(server.baseUrl, await server.signIn('snap'), 'w');
+  const writer = new SyncApi(server.baseUrl, await server.signIn(`snap-${rows}`), 'w');
   await writer.call('POST', '/sync/connect', { has_local_pending_rows: false });
-  for (let i = 0; i < rows / 100_000; i++) await writer.push(i + 1, userRows(Math.min(100_000, rows)));
-  const reader = new SyncApi(server.baseUrl, writer.token, 'r');
-  for (let rep = 0; rep < 2; rep++) {
+  // a kept database (DATABASE_URL) may hold the rows already
+  const seeded = (JSON.parse(await writer.call('GET', '/sync/pull?max_bundles=1')) as { stable_bundle_seq: number }).stable_bundle_seq;
+  for (let i = seeded; i < rows / 100_000; i++) await writer.push(i + 1, userRows(Math.min(100_000, rows)));
+  const reps = Number(process.argv[3] ?? 2);
+  for (let rep = 0; rep < reps; rep++) {
+    const reader = new SyncApi(server.baseUrl, await server.signIn(`snap-${rows}`), 'r');
     const t0 = performance.now();
     const created = JSON.parse(await reader.call('POST', '/sync/snapshot-sessions', {})) as { snapshot_id: string; row_count: number };
     const t1 = performance.now();

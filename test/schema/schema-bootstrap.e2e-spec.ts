@@ -39,6 +39,8 @@ const EXPECTED_COLUMNS: Record<string, string[]> = {
     'user_pk bigint', 'bundle_seq bigint', 'row_ordinal bigint', 'table_id integer', 'key_bytes bytea', 'op_code smallint',
     'payload_wire json',
   ],
+  // ours, not the reference's: stored wire rows read by pull
+  bundle_row_blocks: ['user_pk bigint', 'bundle_seq bigint', 'block_no integer', 'rows_text text'],
   push_sessions: [
     'push_id uuid', 'user_pk bigint', 'source_id text', 'source_bundle_id bigint', 'planned_row_count bigint',
     'next_expected_row_ordinal bigint', 'initialization_id uuid', 'expires_at timestamp with time zone',
@@ -86,6 +88,7 @@ const EXPECTED_CONSTRAINTS = [
   'bundle_log bundle_log_pkey p', 'bundle_log bundle_log_user_pk_fkey f', 'bundle_log bundle_log_source_tuple_key u',
   'bundle_rows bundle_rows_pkey p', 'bundle_rows bundle_rows_user_pk_fkey f', 'bundle_rows bundle_rows_table_id_fkey f',
   'bundle_rows bundle_rows_bundle_fk f', 'bundle_rows bundle_rows_op_code_chk c', 'bundle_rows bundle_rows_payload_by_op_chk c',
+  'bundle_row_blocks bundle_row_blocks_pkey p', 'bundle_row_blocks bundle_row_blocks_bundle_fk f',
   'push_sessions push_sessions_pkey p', 'push_sessions push_sessions_user_pk_fkey f',
   'push_sessions push_sessions_source_tuple_key u', 'push_sessions push_sessions_row_count_chk c',
   'push_session_rows push_session_rows_pkey p', 'push_session_rows push_session_rows_push_id_fkey f',

@@ -112,4 +112,28 @@ describe('compactValidGoJson', () => {
       expect(compactValidGoJson(text)).toBe(compactGoJson(text));
     }
   });
+
+  it('equals compactGoJson on generated JSON with spaced separators and awkward strings', () => {
+    let seed = 42;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const pieces = ['a', ' ', '<', '>', '&', '\u2028', '\u2029', '\\"', '\\\\', ', ', ': ', 'é', '😀', '\\n', '\\u003c', '\t', '{', ']'];
+    const str = () => `"${Array.from({ length: next(6) }, () => pieces[next(pieces.length)]).join('')}"`;
+    const value = (depth: number): string => {
+      const pad = () => [' ', '', '\n  ', '\t'][next(4)]!;
+      switch (depth > 2 ? next(3) : next(5)) {
+        case 0: return str();
+        case 1: return [String(next(1000) - 500), '1.500', '-0.0e+10', 'true', 'null'][next(5)]!;
+        case 2: return String(next(10));
+        case 3: return `[${pad()}${Array.from({ length: next(4) }, () => value(depth + 1)).join(`,${pad()}`)}${pad()}]`;
+        default: return `{${pad()}${Array.from({ length: next(4) }, () => `${str()}${pad()}:${pad()}${value(depth + 1)}`).join(`,${pad()}`)}${pad()}}`;
+      }
+    };
+    for (let i = 0; i < 2000; i++) {
+      const text = value(0);
+      expect(compactValidGoJson(text)).toBe(compactGoJson(text));
+    }
+  });
 });

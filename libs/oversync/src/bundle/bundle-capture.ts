@@ -5,6 +5,8 @@ import { quoteGoJsonString } from '@oversync/protocol';
 import type { StageTimer } from '../lifecycle/stage-timer.js';
 import { keyStringOf, OP_NAMES } from './row-keys.js';
 import { captureWirePayload } from './wire-payload.js';
+import { BUNDLE_ROW_JSON_SQL, rowPrefixesSql, rowPrefixParams } from '../pull/bundle-reader.js';
+import { BUNDLE_ROW_BLOCK_ROWS } from '../schema/sync-schema.sql.js';
 
 /** The header of a committed bundle as the commit response and WithinSyncBundle report it. */
 export interface CommittedBundle {
@@ -118,8 +120,7 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
   if (output.length === 0) return null;
   options.timer?.mark('canonicalize');
   const bundleSeq = staged[0]!.next_seq;
-  const hashInput = canonicalBundleRows(catalog, bundleSeq, output);
-  const hashBytes = createHash('sha256').update(hashInput, 'utf8').digest();
+  const { hash: hashBytes, bytes: hashedBytes } = hashCanonicalBundleRows(catalog, bundleSeq, output);
   const bundle: CommittedBundle = {
     bundleSeq,
     sourceId: options.sourceId,
@@ -134,7 +135,7 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
   const notification = options.notification?.(bundle) ?? null;
   const { rowCount } = await client.query(
     (notification ? LOG_AND_ANNOUNCE_BUNDLE : LOG_BUNDLE)([
-      userPk, bundleSeq, options.sourceId, options.sourceBundleId, output.length, Buffer.byteLength(hashInput, 'utf8'), hashBytes,
+      userPk, bundleSeq, options.sourceId, options.sourceBundleId, output.length, hashedBytes, hashBytes,
       ...(notification ? [notification.channel, notification.payload] : []),
     ]),
   );
@@ -150,16 +151,23 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
   // One statement for both tables. Keys (hex) and payloads travel as newline-joined texts (canonical
   // JSON escapes every control character) zipped by one multi-array unnest: no per-element escaping,
   // and no join whose plan could depend on statistics of the always-emptied stage table.
+  // The bundle's wire rows are built here once, by the same SQL expression pulls used to run per
+  // request, and kept as comma-joined blocks in sync.bundle_row_blocks (pulls copy them verbatim).
   await client.query(
     `WITH rows AS (
        INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
        SELECT $1, $2, r.row_ordinal, r.table_id, decode(substr(r.key_hex, 2), 'hex'), r.op_code, NULLIF(r.payload_text, '')::json
          FROM unnest($3::int4[], $4::int2[], string_to_array($5, E'\\n'), string_to_array($6, E'\\n'))
               WITH ORDINALITY AS r(table_id, op_code, key_hex, payload_text, row_ordinal)
-       RETURNING table_id, key_bytes, op_code)
-     INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
-     SELECT $1, table_id, key_bytes, $2, op_code = 3 FROM rows
-     ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted`,
+       RETURNING bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire),
+     state AS (
+       INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
+       SELECT $1, table_id, key_bytes, $2, op_code = 3 FROM rows
+       ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted)
+     INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)
+     SELECT $1, $2, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS}, string_agg(${BUNDLE_ROW_JSON_SQL}, ',' ORDER BY br.row_ordinal)
+       FROM rows br JOIN ${rowPrefixesSql(7)} ON tc.table_id = br.table_id
+      GROUP BY 3`,
     [
       userPk,
       bundleSeq,
@@ -168,6 +176,7 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
       // 'k' + hex: an empty text key must not become an empty (dropped) element
       output.map((r) => `k${r.keyBytes.toString('hex')}`).join('\n'),
       output.map((r) => r.payloadWire ?? '').join('\n'),
+      ...rowPrefixParams(catalog),
     ],
   );
   if (trusted) await client.query('SET LOCAL session_replication_role = origin');
@@ -189,19 +198,31 @@ interface OutputRow {
 }
 
 /**
- * The hash input of §5.1 written directly: each row object's members in canonical (sorted) order
- * key, op, payload, row_ordinal, row_version, schema, table; payloads are the reference's canonical
- * form (numbers through doubles), so the hash is the one a Go client computes.
+ * SHA-256 of the hash input of §5.1 (and its UTF-8 length), written directly and hashed in blocks
+ * rather than built as one text (a 100,000-row bundle's input is ~35 MB): each row object's members
+ * in canonical (sorted) order key, op, payload, row_ordinal, row_version, schema, table; payloads are
+ * the reference's canonical form (numbers through doubles), so the hash is the one a Go client computes.
  */
-function canonicalBundleRows(
+function hashCanonicalBundleRows(
   catalog: SyncCatalog,
   bundleSeq: string,
   rows: readonly OutputRow[],
-): string {
-  const parts = rows.map((row, ordinal) => {
+): { hash: Buffer; bytes: number } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let block = '[';
+  const emit = () => {
+    hash.update(block, 'utf8');
+    bytes += Buffer.byteLength(block, 'utf8');
+    block = '';
+  };
+  rows.forEach((row, ordinal) => {
     const table = catalog.get(row.tableId);
     const key = `{${quoteGoJsonString(table.keyColumn)}:${quoteGoJsonString(keyStringOf(table, row.keyBytes))}}`;
-    return `{"key":${key},"op":"${OP_NAMES[row.opCode]}","payload":${row.payloadHashed ?? 'null'},"row_ordinal":${ordinal},"row_version":${bundleSeq},"schema":${quoteGoJsonString(table.schema)},"table":${quoteGoJsonString(table.table)}}`;
+    block += `${ordinal > 0 ? ',' : ''}{"key":${key},"op":"${OP_NAMES[row.opCode]}","payload":${row.payloadHashed ?? 'null'},"row_ordinal":${ordinal},"row_version":${bundleSeq},"schema":${quoteGoJsonString(table.schema)},"table":${quoteGoJsonString(table.table)}}`;
+    if (block.length >= 65_536) emit();
   });
-  return `[${parts.join(',')}]`;
+  block += ']';
+  emit();
+  return { hash: hash.digest(), bytes };
 }

@@ -22,6 +22,7 @@ import {
   CapabilitiesResponseDto, CommittedBundleDto, CommittedBundleRowsResponseDto, ConnectRequestDto, ConnectResponseDto, CreatePushSessionRequestDto,
   CreatePushSessionResponseDto, PullResponseDto, PushChunkRequestDto, PushChunkResponseDto,
 } from './sync.dto.js';
+import { expressWireReply } from './wire-stream.js';
 
 /** Thin HTTP layer of /sync (spec §3): bind the request with Go rules, call the service, encode like Go. */
 @ApiTags('sync')
@@ -187,7 +188,7 @@ export class SyncController {
     const target = parseInt64Param(queryValue(query.target_bundle_seq));
     if (target === undefined) throw invalid('target_bundle_seq must be an integer');
     if (target !== null && target < 0n) throw invalid('target_bundle_seq must be >= 0');
-    sendWire(res, 200, await this.pullService.pull(actor, { afterBundleSeq: after ?? 0n, maxBundles: Number(max ?? 1000n), targetBundleSeq: target ?? 0n }));
+    await this.pullService.pull(actor, { afterBundleSeq: after ?? 0n, maxBundles: Number(max ?? 1000n), targetBundleSeq: target ?? 0n }, expressWireReply(res));
   }
 
   @Get('capabilities')

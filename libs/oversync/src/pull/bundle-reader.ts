@@ -34,6 +34,19 @@ export function rowPrefixParams(catalog: SyncCatalog): [number[], string[], numb
   ];
 }
 
+/**
+ * `SELECT br.bundle_seq, <BundleRow text> FROM sync.bundle_rows br JOIN <prefixes> tc` with the
+ * prefixes inlined as literals, for a COPY (which takes no parameters); the caller adds WHERE/ORDER.
+ */
+export function streamedRowsSql(catalog: SyncCatalog, client: { escapeLiteral(text: string): string }): string {
+  const [ids, prefixes, kinds] = rowPrefixParams(catalog);
+  const values = ids.length === 0
+    ? 'SELECT NULL::int4, NULL::text, NULL::int2 WHERE false'
+    : `VALUES ${ids.map((id, i) => `(${Number(id)}, ${client.escapeLiteral(prefixes[i]!)}, ${Number(kinds[i])}::int2)`).join(', ')}`;
+  return `SELECT br.bundle_seq, ${BUNDLE_ROW_JSON_SQL}
+     FROM sync.bundle_rows br JOIN (${values}) AS tc(table_id, prefix, key_kind) ON tc.table_id = br.table_id`;
+}
+
 /** Reads the retained floor and next sequence of a user (null when the user never synced). */
 export async function readUserState(client: SyncClient, userId: string): Promise<{ userPk: string; latest: bigint; floor: bigint } | null> {
   const { rows } = await client.query<{ user_pk: string; next_bundle_seq: string; retained_bundle_floor: string }>(

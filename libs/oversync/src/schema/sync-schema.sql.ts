@@ -184,6 +184,10 @@ export const SYNC_SCHEMA_STATEMENTS: readonly string[] = [
   CAPTURE_FUNCTION_SQL,
 ];
 
+
+/** Rows per `sync.bundle_row_blocks` block. */
+export const BUNDLE_ROW_BLOCK_ROWS = 1000;
+
 /** Spec §2.3, created after the layout rows, in this order. */
 export const SYNC_BOOTSTRAP_INDEXES: readonly string[] = [
   `CREATE INDEX IF NOT EXISTS bcs_tx_user_ordinal_idx ON sync.bundle_capture_stage (txid, user_pk, capture_ordinal)`,
@@ -195,10 +199,21 @@ export const SYNC_BOOTSTRAP_INDEXES: readonly string[] = [
 ];
 
 /**
- * Additions of this port after the reference layout (admin console, issue 26), applied on every start
+ * Additions of this port after the reference layout (stored pull rows, admin console), applied on every start
  * to new and existing deployments alike; each is idempotent. Every table keeps user_pk in its key.
  */
 export const SYNC_SCHEMA_UPGRADES: readonly string[] = [
+  // Each bundle's wire rows (BundleRow JSON texts, comma-joined) in blocks of BUNDLE_ROW_BLOCK_ROWS
+  // rows, written once at commit, so a pull copies stored text instead of building JSON per request.
+  `CREATE TABLE IF NOT EXISTS sync.bundle_row_blocks (
+    user_pk    BIGINT  NOT NULL,
+    bundle_seq BIGINT  NOT NULL,
+    block_no   INTEGER NOT NULL,
+    rows_text  TEXT    NOT NULL,
+    PRIMARY KEY (user_pk, bundle_seq, block_no),
+    CONSTRAINT bundle_row_blocks_bundle_fk FOREIGN KEY (user_pk, bundle_seq)
+      REFERENCES sync.bundle_log(user_pk, bundle_seq) ON DELETE CASCADE
+  )`,
   // last bundle_seq a source pulled through (its checkpoint), raised by pull only when it grows
   `ALTER TABLE sync.source_state ADD COLUMN IF NOT EXISTS last_pulled_bundle_seq BIGINT NOT NULL DEFAULT 0`,
   `ALTER TABLE sync.source_state ADD COLUMN IF NOT EXISTS last_pulled_at TIMESTAMPTZ`,
@@ -242,7 +257,7 @@ export const SYNC_SCHEMA_UPGRADES: readonly string[] = [
 
 /** True when one of SYNC_SCHEMA_UPGRADES is missing: skips their ACCESS EXCLUSIVE locks on an up-to-date start. */
 export const SYNC_SCHEMA_UPGRADES_NEEDED = `SELECT
-  to_regclass('sync.rejected_writes') IS NULL OR to_regclass('sync.admin_audit_id_idx') IS NULL
+  to_regclass('sync.bundle_row_blocks') IS NULL OR to_regclass('sync.rejected_writes') IS NULL OR to_regclass('sync.admin_audit_id_idx') IS NULL
   OR to_regclass('sync.user_state_user_id_c_idx') IS NULL OR to_regclass('sync.ss_user_snapshot_idx') IS NULL
   OR (SELECT count(*) FROM pg_attribute
        WHERE NOT attisdropped AND ((attrelid = 'sync.source_state'::regclass AND attname IN ('last_pulled_bundle_seq', 'last_pulled_at'))
