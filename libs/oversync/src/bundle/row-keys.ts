@@ -6,6 +6,12 @@ export function isCanonicalUuid(text: string): boolean {
   return CANONICAL_UUID.test(text);
 }
 
+/**
+ * Session ids (push_id, snapshot_id) are canonical UUID text only: the routes check them with
+ * SessionIdPipe before any SQL (issue 18); the services keep this as their own guard.
+ */
+export const isSessionIdInput = isCanonicalUuid;
+
 /** key_bytes of a wire key string (spec §1.3): uuid → 16 raw bytes, text → UTF-8. */
 export function keyBytesOf(table: RegisteredTable, key: string): Buffer {
   return table.keyKind === KEY_KIND_UUID ? Buffer.from(key.replace(/-/g, ''), 'hex') : Buffer.from(key, 'utf8');

@@ -13,7 +13,7 @@ import {
   lockScope, markScopeInitialized, requireActiveInitializationLease, scopeUninitialized,
   SCOPE_INITIALIZING, SCOPE_UNINITIALIZED,
 } from '../connect/scope-state.js';
-import { keyStringOf, OP_CODES, OP_NAMES, isCanonicalUuid } from '../bundle/row-keys.js';
+import { keyStringOf, OP_CODES, OP_NAMES, isSessionIdInput } from '../bundle/row-keys.js';
 import { setBundleContext } from '../bundle/bundle-context.js';
 import { finalizeCapturedBundle, type CommittedBundle } from '../bundle/bundle-capture.js';
 import { BundleAnnouncer } from '../bundle/bundle-announcer.js';
@@ -273,7 +273,7 @@ export class PushSessionService {
 
   /** Loads and locks a session: 404 unknown, 403 other user or source (§8.7), 410 expired — database clock (§8.8). */
   private async loadSession(client: SyncClient, actor: SyncActor, pushId: string, withStagedLines = false): Promise<PushSessionRow> {
-    if (!isCanonicalUuid(pushId)) throw notFound('push_session_not_found', `push session ${pushId} was not found`);
+    if (!isSessionIdInput(pushId)) throw notFound('push_session_not_found', `push session ${pushId} was not found`);
     const { rows } = await client.query<PushSessionRow>((withStagedLines ? LOAD_SESSION_WITH_STAGED : LOAD_SESSION)([pushId]));
     const session = rows[0];
     // Another user's session is reported as missing: its existence is not the caller's business.

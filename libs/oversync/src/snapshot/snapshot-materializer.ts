@@ -87,13 +87,13 @@ const canonicalNumberSql = (t: string) => `CASE
  * exactly, and Go prints them so). NULL when a member needs Node's canonicaliser (a nested value,
  * a longer or out-of-range number); `canonicaliseRemaining` writes those rows.
  */
-const CANONICAL_PAYLOAD_SQL = (payload: string) => `(SELECT CASE WHEN bool_and(m.ok) IS NOT FALSE THEN '{' || COALESCE(string_agg(m.member, ',' ORDER BY m.name COLLATE "C"), '') || '}' END
-  FROM (SELECT e.key AS name, ${goJsonStringSql('e.key')} || ':' || COALESCE(CASE jsonb_typeof(e.value)
+const CANONICAL_PAYLOAD_SQL = (payload: string) => `(SELECT CASE WHEN bool_and(m.value IS NOT NULL) IS NOT FALSE
+         THEN '{' || COALESCE(string_agg(${goJsonStringSql('m.name')} || ':' || m.value, ',' ORDER BY m.name COLLATE "C"), '') || '}' END
+  FROM (SELECT e.key AS name, CASE jsonb_typeof(e.value)
                  WHEN 'string' THEN ${goJsonStringSql("e.value #>> '{}'")}
                  WHEN 'number' THEN ${canonicalNumberSql('e.value::text')}
                  WHEN 'boolean' THEN e.value::text
-                 WHEN 'null' THEN 'null' END, '') AS member,
-               jsonb_typeof(e.value) IN ('string', 'boolean', 'null') OR (jsonb_typeof(e.value) = 'number' AND ${canonicalNumberSql('e.value::text')} IS NOT NULL) AS ok
+                 WHEN 'null' THEN 'null' END AS value
           FROM jsonb_each(${payload}) e) m)`;
 
 /**

@@ -9,7 +9,7 @@ import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import { requireInitializedScope } from '../connect/scope-state.js';
-import { keyStringOf, isCanonicalUuid } from '../bundle/row-keys.js';
+import { keyStringOf, isSessionIdInput } from '../bundle/row-keys.js';
 import { OversyncScopeService } from '../scope/oversync-scope.service.js';
 import { compactValidGoJson, EncodedJson, quoteGoJsonString } from '@oversync/protocol';
 import type { GoJsonValue } from '@oversync/protocol';
@@ -108,7 +108,7 @@ export class SnapshotSessionService {
       if (query.afterRowOrdinal < 0n) throw badRequest('snapshot_chunk_invalid', 'after_row_ordinal must be >= 0');
       if (query.maxRows !== null && query.maxRows <= 0) throw badRequest('snapshot_chunk_invalid', 'max_rows must be > 0');
       const maxRows = Math.min(query.maxRows ?? this.config.defaultRowsPerSnapshotChunk, this.config.maxRowsPerSnapshotChunk);
-      if (!isCanonicalUuid(snapshotId)) throw notFoundError(snapshotId);
+      if (!isSessionIdInput(snapshotId)) throw notFoundError(snapshotId);
       return this.db.transaction(async (client) => {
         const { rows: sessions } = await client.query<{ user_id: string; snapshot_bundle_seq: string; expired: boolean }>(
           `SELECT us.user_id, ss.snapshot_bundle_seq, ss.expires_at < now() AS expired
@@ -149,7 +149,7 @@ export class SnapshotSessionService {
   delete(actor: SyncActor, snapshotId: string): Promise<void> {
     return this.lifecycle.run(async () => {
       this.requireId(snapshotId);
-      if (!isCanonicalUuid(snapshotId)) throw notFoundError(snapshotId);
+      if (!isSessionIdInput(snapshotId)) throw notFoundError(snapshotId);
       await this.db.transaction(async (client) => {
         const { rows } = await client.query<{ user_id: string }>(
           `SELECT us.user_id FROM sync.snapshot_sessions ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
