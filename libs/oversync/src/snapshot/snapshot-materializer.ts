@@ -89,8 +89,9 @@ const canonicalNumberSql = (t: string) => {
  * table's columns, so their sorted order (UTF-8 bytes) is fixed here once and each value is read by
  * key — no per-row sort. Strings get Go's escaping, numbers Go's printing (integers below 1e21 as
  * written; decimals of at most 15 significant digits trimmed of trailing zeros — a double holds those
- * exactly and Go prints them so). Any other value (nested, a longer or out-of-range number, a missing
- * column) makes the whole text NULL: `canonicaliseRemaining` writes those rows.
+ * exactly and Go prints them so). Any other value (nested, a longer or out-of-range number) or a
+ * column missing under its lower-cased name makes the whole text NULL: `canonicaliseRemaining` writes
+ * those rows.
  */
 function canonicalPayloadSql(table: RegisteredTable, payload: string): string {
   const columns = [...table.columnTypes].filter(([column]) => column !== '_sync_scope_id').sort((x, y) => compareUtf8(x[0], y[0]));
@@ -101,7 +102,8 @@ function canonicalPayloadSql(table: RegisteredTable, payload: string): string {
     const text = `(${payload}->>${literal(column)})`;
     return `${literal(`${i === 0 ? '{' : ','}${quoteGoJsonString(column)}:`)} || ${canonicalValueSql(type, value, text)}`;
   });
-  return `(${members.join('\n    || ')} || '}')`;
+  // the fast paths read every column by its (lower-cased) name: a payload spelled otherwise falls back
+  return `CASE WHEN ${payload} ?& ARRAY[${columns.map(([column]) => literal(column)).join(', ')}] THEN ${members.join('\n    || ')} || '}' END`;
 }
 
 /** Types whose jsonb text is a string Go prints as is (no character to escape): quoted directly. */
