@@ -104,6 +104,23 @@ describe('hostile input and spec §8 (issue 18)', () => {
     });
   });
 
+  it('a 20,000-deep array in a request body is a clean 400 envelope on every JSON route, not a stack overflow', async () => {
+    const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    const pushId = (await alice.post('/sync/push-sessions', { source_bundle_id: 1, planned_row_count: 1 }).expect(200)).body.push_id as string;
+    for (const [path, body] of [
+      ['/sync/connect', deep],
+      ['/sync/connect', `{"has_local_pending_rows":${deep}}`],
+      ['/sync/push-sessions', deep],
+      [`/sync/push-sessions/${pushId}/chunks`, `{"start_row_ordinal":0,"rows":[{"schema":"business","table":"users","key":{"id":"${randomUUID()}"},"op":"INSERT","base_row_version":0,"payload":{"name":${deep}}}]}`],
+      ['/sync/snapshot-sessions', `{"source_replacement":${deep}}`],
+    ] as const) {
+      const res = await alice.post(path, body);
+      expect({ path, status: res.status, type: res.headers['content-type'], envelope: typeof res.body.error === 'string' && typeof res.body.message === 'string' })
+        .toEqual({ path, status: 400, type: 'application/json', envelope: true });
+    }
+    await alice.delete(`/sync/push-sessions/${pushId}`).expect(204);
+  });
+
   it('POST /dummy-signin with a body that is not JSON answers 400 invalid_request "invalid JSON"', async () => {
     for (const [type, body] of [['application/json', 'not json'], ['application/json', '{"user":'], ['text/plain', 'user=alice']]) {
       const res = await request(t.baseUrl).post('/dummy-signin').set('Content-Type', type!).send(body);

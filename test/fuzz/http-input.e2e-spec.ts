@@ -77,9 +77,11 @@ describe(`malformed-input fuzz over every sync route (${CASES} cases, seed ${SEE
 
   beforeAll(async () => {
     t = await startTestApp({ env: { OVERSYNC_MAX_BODY_BYTES: String(MAX_BODY_BYTES) } });
-    tokens = { alice: await t.signIn('alice'), bob: await t.signIn('bob'), carol: await t.signIn('carol') };
+    // tokens valid for the whole run: a long run outlasts the 5 minutes of a /dummy-signin token
     const now = Math.floor(Date.now() / 1000);
-    for (const [name, user] of Object.entries(ODD_USERS)) tokens[name] = signJwt({ alg: 'HS256', typ: 'JWT' }, { sub: user, iat: now, exp: now + 3600 }, t.config.jwtSecret);
+    const sign = (user: string) => signJwt({ alg: 'HS256', typ: 'JWT' }, { sub: user, iat: now, exp: now + 6 * 3600 }, t.config.jwtSecret);
+    tokens = { alice: sign('alice'), bob: sign('bob'), carol: sign('carol') };
+    for (const [name, user] of Object.entries(ODD_USERS)) tokens[name] = sign(user);
     alice = new SyncHttp(t.baseUrl, tokens.alice!, FUZZ_SOURCES.alice);
     await alice.connect(false);
     const file = { schema: 'business', table: 'files', key: { id: ALICE_FILE }, op: 'INSERT', base_row_version: 0, payload: { id: ALICE_FILE, name: 'f', data: 'AAEC' } };

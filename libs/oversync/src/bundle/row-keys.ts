@@ -2,6 +2,7 @@ import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.
 
 const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** Canonical dashed lower-case UUID text: the only spelling of a session id (push_id, snapshot_id) the routes accept (issue 18). */
 export function isCanonicalUuid(text: string): boolean {
   return CANONICAL_UUID.test(text);
 }

@@ -2,6 +2,7 @@ import type { SyncClient } from '../database/sync-database.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import type { RegisteredTable } from '../schema/registered-table.js';
 import { scopeRowCountSql, scopeRowsSql } from '../scope/scope-rows.sql.js';
+import { compareUtf8, quoteGoJsonString } from '@oversync/protocol';
 import { goJsonStringSql } from '../pull/bundle-reader.js';
 import { parseExactJson } from '../wire/exact-json.js';
 import { canonicalExactJson } from '../wire/canonical-exact-json.js';
@@ -67,7 +68,7 @@ async function materializeTables(
     const { rows } = await client.query<{ inserted: string; bytes: string; business: string; uncanonical: string | null }>(
       `WITH src AS (
          SELECT $2::bigint + row_number() OVER (ORDER BY v.key_bytes) AS row_ordinal, v.key_bytes, v.bundle_seq, v.payload,
-                ${CANONICAL_PAYLOAD_SQL('v.payload')} AS canonical
+                ${canonicalPayloadSql(table, 'v.payload')} AS canonical
            FROM (SELECT b.key_bytes, ${wirePayloadSql(table, 'b.payload')} AS payload, (${LIVE_VERSION_SQL}) AS bundle_seq
                    FROM (${scopeRowsSql(table, '$4')}) b OFFSET 0) v
           WHERE v.bundle_seq IS NOT NULL),
@@ -90,30 +91,55 @@ async function materializeTables(
   }
 }
 
-/** A number literal of PostgreSQL's jsonb text that is already Go's canonical form, or NULL. */
-const canonicalNumberSql = (t: string) => `CASE
-  WHEN ${t} ~ '^-?[0-9]{1,21}$' AND abs(${t}::numeric) < 1e21 THEN ${t}
-  WHEN ${t} ~ '^-?[0-9]+\\.[0-9]+$' THEN (SELECT CASE
-         WHEN d IN ('0', '-0') THEN '0'
-         WHEN length(ltrim(translate(d, '-.', ''), '0')) <= 15 AND abs(d::numeric) >= 0.000001 AND abs(d::numeric) < 1e21 THEN d END
-       FROM rtrim(rtrim(${t}, '0'), '.') AS d)
-  END`;
+/**
+ * A number of PostgreSQL's jsonb text (numeric output: digits, an optional fraction, never an exponent)
+ * that is already in Go's canonical form, or NULL. Plain string functions, no regex or subquery: this
+ * runs once per numeric member of every snapshot row.
+ */
+const canonicalNumberSql = (t: string) => {
+  const trimmed = `rtrim(rtrim(${t}, '0'), '.')`;
+  return `CASE WHEN strpos(${t}, '.') = 0 THEN CASE WHEN length(${t}) <= 22 AND abs(${t}::numeric) < 1e21 THEN ${t} END
+    WHEN ${trimmed} IN ('0', '-0') THEN '0'
+    WHEN length(ltrim(translate(${trimmed}, '-.', ''), '0')) <= 15 AND abs(${t}::numeric) >= 0.000001 AND abs(${t}::numeric) < 1e21 THEN ${trimmed} END`;
+};
 
 /**
- * Canonical JSON (§5.2, §8.11) of a jsonb row image, built by PostgreSQL: members sorted by UTF-8
- * bytes, strings with Go's escaping, numbers as Go prints them (integers below 1e21 as written;
- * decimals of at most 15 significant digits trimmed of trailing zeros — a double holds those
- * exactly, and Go prints them so). NULL when a member needs Node's canonicaliser (a nested value,
- * a longer or out-of-range number); `canonicaliseRemaining` writes those rows.
+ * Canonical JSON (§5.2, §8.11) of a jsonb row image of `table`, built by PostgreSQL: the members are the
+ * table's columns, so their sorted order (UTF-8 bytes) is fixed here once and each value is read by
+ * key — no per-row sort. Strings get Go's escaping, numbers Go's printing (integers below 1e21 as
+ * written; decimals of at most 15 significant digits trimmed of trailing zeros — a double holds those
+ * exactly and Go prints them so). Any other value (nested, a longer or out-of-range number) or a
+ * column missing under its lower-cased name makes the whole text NULL: `canonicaliseRemaining` writes
+ * those rows.
  */
-const CANONICAL_PAYLOAD_SQL = (payload: string) => `(SELECT CASE WHEN bool_and(m.ok) IS NOT FALSE THEN '{' || COALESCE(string_agg(m.member, ',' ORDER BY m.name COLLATE "C"), '') || '}' END
-  FROM (SELECT e.key AS name, ${goJsonStringSql('e.key')} || ':' || COALESCE(CASE jsonb_typeof(e.value)
-                 WHEN 'string' THEN ${goJsonStringSql("e.value #>> '{}'")}
-                 WHEN 'number' THEN ${canonicalNumberSql('e.value::text')}
-                 WHEN 'boolean' THEN e.value::text
-                 WHEN 'null' THEN 'null' END, '') AS member,
-               jsonb_typeof(e.value) IN ('string', 'boolean', 'null') OR (jsonb_typeof(e.value) = 'number' AND ${canonicalNumberSql('e.value::text')} IS NOT NULL) AS ok
-          FROM jsonb_each(${payload}) e) m)`;
+function canonicalPayloadSql(table: RegisteredTable, payload: string): string {
+  const columns = [...table.columnTypes].filter(([column]) => column !== '_sync_scope_id').sort((x, y) => compareUtf8(x[0], y[0]));
+  if (columns.length === 0) return 'NULL::text';
+  const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
+  const members = columns.map(([column, type], i) => {
+    const value = `(${payload}->${literal(column)})`;
+    const text = `(${payload}->>${literal(column)})`;
+    return `${literal(`${i === 0 ? '{' : ','}${quoteGoJsonString(column)}:`)} || ${canonicalValueSql(type, value, text)}`;
+  });
+  // the fast paths read every column by its (lower-cased) name: a payload spelled otherwise falls back
+  return `CASE WHEN ${payload} ?& ARRAY[${columns.map(([column]) => literal(column)).join(', ')}] THEN ${members.join('\n    || ')} || '}' END`;
+}
+
+/** Types whose jsonb text is a string Go prints as is (no character to escape): quoted directly. */
+const PLAIN_STRING_TYPES = new Set(['uuid', 'date', 'time', 'timetz', 'timestamp', 'timestamptz', 'bytea']);
+/** Types whose jsonb text is an integer or boolean literal, already canonical. */
+const PLAIN_LITERAL_TYPES = new Set(['int2', 'int4', 'int8', 'bool']);
+const TEXT_TYPES = new Set(['text', 'varchar', 'bpchar', 'name', 'citext']);
+
+/** One member's canonical value by column type (`->>` is NULL for a JSON null); NULL when it needs the fallback. */
+function canonicalValueSql(type: string, value: string, text: string): string {
+  if (PLAIN_STRING_TYPES.has(type)) return `COALESCE('"' || ${text} || '"', 'null')`;
+  if (PLAIN_LITERAL_TYPES.has(type)) return `COALESCE(${text}, 'null')`;
+  if (TEXT_TYPES.has(type)) return `COALESCE(${goJsonStringSql(text)}, 'null')`;
+  return `CASE jsonb_typeof(${value})
+      WHEN 'string' THEN ${goJsonStringSql(text)} WHEN 'number' THEN ${canonicalNumberSql(text)}
+      WHEN 'boolean' THEN ${text} WHEN 'null' THEN 'null' END`;
+}
 
 /**
  * Rows whose payload PostgreSQL left uncanonical (`<row_ordinal> <jsonb text>` lines; jsonb text holds
