@@ -108,7 +108,8 @@ try {
       user = `hydrate-${size}`;
       await (await device(user, 'seeder')).call('POST', '/sync/connect', { has_local_pending_rows: false });
       // a fresh token per push: seeding 1,000,000 rows on a loaded machine outlives one (5 min)
-      for (let i = 0; i < size / 100_000; i++) await (await device(user, 'seeder')).push(i + 1, userRows(100_000));
+      const perPush = Math.min(size, 100_000);
+      for (let i = 0; i < size / perPush; i++) await (await device(user, 'seeder')).push(i + 1, userRows(perPush));
     }
     const rates: number[] = [];
     const clientRss: number[] = [];

@@ -20,8 +20,8 @@ const HOST_SOURCE = fileURLToPath(new URL('./host/main.ts', import.meta.url));
 const HOST_DEPENDENCIES = [
   '@nestjs/common', '@nestjs/core', '@nestjs/platform-express', '@nestjs/typeorm', 'typeorm', 'pg', 'reflect-metadata', 'rxjs',
   'express', '@types/node', '@types/express',
-  // the module's other required peers, which `npm install @oversync/nestjs` installs with it
-  '@nestjs/terminus', '@opentelemetry/api', 'prom-client',
+  // the module's other required peers and its own dependencies, which `npm install @oversync/nestjs` installs with it
+  '@nestjs/terminus', '@opentelemetry/api', 'prom-client', 'pg-copy-streams', 'obuf',
 ];
 // no NODE_OPTIONS of jest in the children
 const childEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {

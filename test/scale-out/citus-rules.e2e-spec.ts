@@ -21,6 +21,8 @@ const SYNC_PLAN: CitusPlan = {
     'sync.bundle_capture_stage': 'user_pk',
     'sync.bundle_log': 'user_pk',
     'sync.bundle_rows': 'user_pk',
+    // each bundle's stored wire rows, beside its bundle_log row (FK includes user_pk)
+    'sync.bundle_row_blocks': 'user_pk',
     'sync.push_sessions': 'user_pk',
     'sync.push_session_rows': 'user_pk',
     'sync.snapshot_sessions': 'user_pk',
@@ -44,7 +46,7 @@ const SYNC_PLAN: CitusPlan = {
 /** What the current layout does not yet meet — the SQL changes of docs/scale-out.md "Changes for Citus". */
 const KNOWN_GAPS = [
   // 1. one colocation group: sync tables keyed by user_pk, business tables by the user id text
-  'distributed tables cannot be colocated, distribution columns differ in type: bigint (sync.admin_audit, sync.bundle_capture_stage, sync.bundle_log, sync.bundle_rows, sync.push_sessions, sync.rejected_writes, sync.row_state, sync.scope_state, sync.snapshot_sessions, sync.source_state, sync.user_state) vs text (business.categories, business.file_reviews, business.files, business.posts, business.team_members, business.teams, business.typed_rows, business.users)',
+  'distributed tables cannot be colocated, distribution columns differ in type: bigint (sync.admin_audit, sync.bundle_capture_stage, sync.bundle_log, sync.bundle_row_blocks, sync.bundle_rows, sync.push_sessions, sync.rejected_writes, sync.row_state, sync.scope_state, sync.snapshot_sessions, sync.source_state, sync.user_state) vs text (business.categories, business.file_reviews, business.files, business.posts, business.team_members, business.teams, business.typed_rows, business.users)',
   // 2. session rows carry no user column; sessions are keyed by their own id
   'sync.push_session_rows: has no distribution column user_pk',
   'sync.push_session_rows: unique index push_session_rows_pkey (push_id, row_ordinal) does not include the distribution column user_pk',

@@ -35,7 +35,6 @@ async function syncFlow(t: TestApp): Promise<void> {
   const a = await newDevice(t, user);
   const b = await newDevice(t, user);
   try {
-    await a.client.open();
     await a.client.attach(user);
     const ids = [randomUUID(), randomUUID()];
     for (const [i, id] of ids.entries()) a.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(id, `name ${i}`, `u${i}@example.com`);
@@ -44,7 +43,6 @@ async function syncFlow(t: TestApp): Promise<void> {
     a.db.prepare('DELETE FROM users WHERE id = ?').run(ids[1]);
     await a.client.sync();
 
-    await b.client.open();
     await b.client.attach(user);
     await b.client.pullToStable();
     const scope = t.app.get(OversyncScopeService, { strict: false });

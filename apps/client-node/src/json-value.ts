@@ -22,22 +22,6 @@ const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
 const MAX_NESTING_DEPTH = 10000;
 const WHITESPACE = /[ \t\n\r]*/y;
 
-/**
- * Parses JSON; integers outside ±(2^53−1) become `bigint`. The native `JSON.parse` reads the text
- * first (objects then keep `Object.prototype`, so member tests use `Object.hasOwn`); a result
- * holding an integer beyond 2^53 or an overflow to Infinity is read again by the exact parser
- * below (objects without prototype), which keeps the integer exact or refuses the overflow.
- */
-export function parseJson(text: string): JsonValue {
-  let value: JsonValue;
-  try {
-    value = JSON.parse(text) as JsonValue;
-  } catch {
-    return parseJsonExact(text); // reports the error with its offset
-  }
-  return someNumber(value, inexact) ? parseJsonExact(text) : value;
-}
-
 /** True when some number in the value satisfies `test` (iterative: parsed documents may nest deeply). */
 function someNumber(root: JsonValue, test: (value: number) => boolean): boolean {
   const pending: JsonValue[] = [root];
@@ -52,8 +36,17 @@ function someNumber(root: JsonValue, test: (value: number) => boolean): boolean 
   return false;
 }
 
-const inexact = (value: number) => !Number.isFinite(value) || Math.abs(value) > Number.MAX_SAFE_INTEGER;
 const nonFinite = (value: number) => !Number.isFinite(value);
+
+/**
+ * Parses JSON the way Go's decoder reads it: integers outside ±(2^53−1) become `bigint`, objects have
+ * no prototype, members keep their order and duplicates (Go binding: the last match wins) and nesting
+ * is limited to Go's depth. `JSON.parse` cannot say which: it merges duplicate members and nests
+ * without limit, so it is not a shortcut here.
+ */
+export function parseJson(text: string): JsonValue {
+  return parseJsonExact(text);
+}
 
 function parseJsonExact(text: string): JsonValue {
   const parser = new Parser(text);
