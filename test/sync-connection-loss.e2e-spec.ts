@@ -41,6 +41,12 @@ describe('lost database connections', () => {
     await killAppConnections();
     await a.get(`/sync/committed-bundles/${commit.body.bundle_seq}/rows`).expect(200);
     await killAppConnections();
-    await a.get('/syncx/health').expect(200);
+    // health answers from process state: 503 while the watch listener (killed too) reconnects, then 200
+    let status = 0;
+    for (const deadline = Date.now() + 10_000; status !== 200 && Date.now() < deadline; ) {
+      status = (await a.get('/syncx/health')).status;
+      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(status).toBe(200);
   });
 });
