@@ -1,9 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { useSourceIdParameterRef } from '@oversync/nestjs';
 
 /** Swagger UI at /docs and the OpenAPI document at /docs-json, with bearer auth declared. */
 export function setupSwagger(app: INestApplication): void {
-  const document = SwaggerModule.createDocument(
+  const document = useSourceIdParameterRef(SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('Oversync for NestJS — reference server')
@@ -14,7 +15,7 @@ export function setupSwagger(app: INestApplication): void {
       .setVersion('0.1.0')
       .addBearerAuth()
       .build(),
-  );
+  ));
   // persistAuthorization: the UI keeps the bearer token in localStorage across page reloads
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', swaggerOptions: { persistAuthorization: true } });
 }

@@ -40,6 +40,9 @@ describe('Swagger UI at /docs in headless Chromium', () => {
     const statuses = await pull.locator('.responses-table .response-col_status').allInnerTexts();
     expect(statuses.map((s) => s.trim())).toEqual(expect.arrayContaining(['200', '400', '401', '409', '500', '503']));
     await expect(pull.locator('.responses-table').first().innerText()).resolves.toContain('history_pruned');
+    const parameters = await pull.locator('.parameters').first().innerText();
+    expect(parameters).toContain('Oversync-Source-ID'); // the reusable header parameter, resolved by the UI
+    expect(parameters).toContain('after_bundle_seq');
 
     mkdirSync(OUTPUT, { recursive: true });
     await page.screenshot({ path: join(OUTPUT, 'docs.png'), fullPage: true });

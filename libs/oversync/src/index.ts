@@ -23,6 +23,7 @@ export {
   type ScopeWriteCallback, type ScopeWriter, type ScopeWriteResult, type SyncBundleSource, type SyncBundleResult, type AdoptionResult,
 } from './scope/oversync-scope.service.js';
 export { OversyncSessionSweeper, type SweepResult } from './retention/session-sweeper.js';
+export { useSourceIdParameterRef, SOURCE_ID_PARAMETER_NAME, type OpenApiDocumentLike } from './openapi/sync-openapi.js';
 /** The trimming the module applies to user and source ids (Go strings.TrimSpace), for hosts that resolve ids themselves. */
 export { goTrimSpace } from '@oversync/protocol';
 export { answerClientErrorsWithEnvelope } from './http/client-error-envelope.js';

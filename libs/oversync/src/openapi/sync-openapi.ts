@@ -62,3 +62,38 @@ export function ApiSyncAuthenticated(): Decorator {
 export function ApiInt64Query(name: string, description: string, bounds: { minimum?: number; maximum?: number } = {}): Decorator {
   return ApiQuery({ name, required: false, description, schema: { type: 'integer', format: 'int64', ...bounds } }) as Decorator;
 }
+
+/** The parts of an OpenAPI 3 document that `useSourceIdParameterRef` touches (no @nestjs/swagger types needed). */
+export interface OpenApiDocumentLike {
+  paths: Record<string, object>;
+  components?: { parameters?: Record<string, object> };
+}
+
+/** Name of the reusable parameter under `components.parameters`. */
+export const SOURCE_ID_PARAMETER_NAME = 'OversyncSourceId';
+
+/**
+ * Turns the `Oversync-Source-ID` header of every operation into one reusable parameter
+ * (`#/components/parameters/OversyncSourceId`). @nestjs/swagger writes header parameters inline and
+ * a module cannot add components to the host's document, so a host that wants the reference form
+ * calls this on `SwaggerModule.createDocument(…)`'s result. Returns the same document.
+ */
+export function useSourceIdParameterRef<D extends OpenApiDocumentLike>(document: D): D {
+  const ref = { $ref: `#/components/parameters/${SOURCE_ID_PARAMETER_NAME}` };
+  let definition: Record<string, unknown> | undefined;
+  for (const pathItem of Object.values(document.paths)) {
+    for (const operation of Object.values(pathItem as Record<string, unknown>)) {
+      const parameters = (operation as { parameters?: Array<Record<string, unknown>> } | null)?.parameters;
+      if (!Array.isArray(parameters)) continue;
+      const index = parameters.findIndex((p) => p.in === 'header' && p.name === SOURCE_ID_PARAMETER.name);
+      if (index < 0) continue;
+      definition ??= parameters[index];
+      parameters[index] = ref;
+    }
+  }
+  if (definition) {
+    document.components ??= {};
+    document.components.parameters = { ...(document.components.parameters ?? {}), [SOURCE_ID_PARAMETER_NAME]: definition };
+  }
+  return document;
+}
