@@ -3,6 +3,7 @@ import pg from 'pg';
 import { SyncDatabase, sqlState } from '../../libs/oversync/src/database/sync-database.js';
 import { bootstrapSyncSchema } from '../../libs/oversync/src/schema/schema-bootstrap.js';
 import { UnsupportedSchemaError } from '../../libs/oversync/src/schema/unsupported-schema.error.js';
+import { REQUEST_FUNCTIONS } from '../../libs/oversync/src/schema/sync-request-functions.sql.js';
 import {
   BUSINESS_TABLES,
   innermostCause,
@@ -203,7 +204,7 @@ describe('bootstrapSyncSchema: sync layout', () => {
 
     const functions = await rows<{ proname: string; volatile: string; definer: boolean; config: null; args: number }>(`
       SELECT proname, provolatile AS volatile, prosecdef AS definer, proconfig AS config, pronargs AS args
-      FROM pg_proc WHERE pronamespace = 'sync'::regnamespace ORDER BY proname`);
+      FROM pg_proc WHERE pronamespace = 'sync'::regnamespace AND prorettype = 'trigger'::regtype ORDER BY proname`);
     // refuse_registered_table_truncate (TRUNCATE guard, spec §8.14) and capture_registered_rows_inserted
     // (set-based INSERT capture, issue 14) are this port's additions.
     expect(functions).toEqual(
@@ -211,6 +212,11 @@ describe('bootstrapSyncSchema: sync layout', () => {
         proname, volatile: 'v', definer: false, config: null, args: 0,
       })),
     );
+    // the request functions of issue 21 (one round trip per request): exactly the ones the module installs
+    const requestFunctions = await rows<{ signature: string }>(`
+      SELECT p.oid::regprocedure::text AS signature FROM pg_proc p
+       WHERE p.pronamespace = 'sync'::regnamespace AND p.prorettype <> 'trigger'::regtype ORDER BY 1`);
+    expect(requestFunctions.map((f) => f.signature.replace(/ /g, ''))).toEqual(REQUEST_FUNCTIONS.map((f) => f.signature).sort());
 
     expect(await rows('SELECT singleton_key, protocol_label, layout_name FROM sync.meta')).toEqual([
       { singleton_key: true, protocol_label: 'v1', layout_name: 'server_postgres_sync_v1' },

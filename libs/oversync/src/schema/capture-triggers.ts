@@ -8,6 +8,7 @@ import {
   OWNER_GUARD_FUNCTION_SQL,
   TRUNCATE_GUARD_FUNCTION_SQL,
 } from './sync-trigger-functions.sql.js';
+import { REQUEST_FUNCTIONS } from './sync-request-functions.sql.js';
 
 export const OWNER_GUARD_TRIGGER = 'oversync_bundle_owner_guard';
 export const CAPTURE_TRIGGER = 'oversync_bundle_capture_row';
@@ -21,6 +22,12 @@ export const TRIGGER_FUNCTION_STATEMENTS: ReadonlyArray<[context: string, sql: s
   ['replace sync.capture_registered_row_change()', CAPTURE_FUNCTION_SQL],
   ['replace sync.capture_registered_rows_inserted()', CAPTURE_INSERTED_FUNCTION_SQL],
   ['replace sync.refuse_registered_table_truncate()', TRUNCATE_GUARD_FUNCTION_SQL],
+];
+
+/** Trigger and request functions (spec §8.13; issue 21): replaced together at every bootstrap. */
+export const SYNC_FUNCTION_STATEMENTS: ReadonlyArray<[context: string, sql: string]> = [
+  ...TRIGGER_FUNCTION_STATEMENTS,
+  ...REQUEST_FUNCTIONS.map(({ signature, sql }): [string, string] => [`replace ${signature}`, sql]),
 ];
 
 /**
@@ -38,7 +45,7 @@ export async function installCaptureTriggers(db: SyncDatabase, tables: readonly 
 async function installOnce(db: SyncDatabase, tables: readonly RegisteredTable[]): Promise<void> {
   await db.transaction(async (client) => {
     await execWithContext(client, 'acquire sync bootstrap lock for capture triggers', ACQUIRE_BOOTSTRAP_LOCK_SQL);
-    for (const [context, sql] of TRIGGER_FUNCTION_STATEMENTS) await execWithContext(client, context, sql);
+    for (const [context, sql] of SYNC_FUNCTION_STATEMENTS) await execWithContext(client, context, sql);
     for (const table of tables) await installTableTriggers(client, table);
   });
 }

@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { REGISTERED_TABLE_TRIGGERS, TRIGGER_FUNCTION_STATEMENTS, quoteIdentifier, quoteLiteral, tableTriggerStatements } from './capture-triggers.js';
+import { REGISTERED_TABLE_TRIGGERS, SYNC_FUNCTION_STATEMENTS, quoteIdentifier, quoteLiteral, tableTriggerStatements } from './capture-triggers.js';
 import { compareUtf8 } from './go-string-semantics.js';
 import { normalizeTableConfig } from './normalized-table-config.js';
 import { KEY_KIND_TEXT, KEY_KIND_UUID, type RegisteredTableConfig, type SyncKeyKind } from './registered-table.js';
@@ -36,7 +36,7 @@ export function oversyncSchemaStatements(tables: readonly OversyncDdlTable[]): s
     ),
     ...SYNC_BOOTSTRAP_INDEXES,
     ...SYNC_SCHEMA_UPGRADES,
-    ...TRIGGER_FUNCTION_STATEMENTS.map(([, sql]) => sql),
+    ...SYNC_FUNCTION_STATEMENTS.map(([, sql]) => sql),
     ...registered.flatMap((table) => tableTriggerStatements(table).map(([, sql]) => sql)),
   ];
 }

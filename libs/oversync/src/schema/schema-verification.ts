@@ -5,6 +5,7 @@ import type { RegisteredTable, RegisteredTableConfig } from './registered-table.
 import { validateRegisteredTables } from './registered-table-validator.js';
 import { SYNC_LAYOUT_NAME, SYNC_PROTOCOL_LABEL } from './sync-layout.js';
 import { SYNC_SCHEMA_UPGRADES_NEEDED } from './sync-schema.sql.js';
+import { REQUEST_FUNCTIONS } from './sync-request-functions.sql.js';
 import { UnsupportedSchemaError } from './unsupported-schema.error.js';
 
 const APPLY = 'apply the DDL of oversyncSchemaSql() / createOversyncSchemaMigration() for the registered tables, or start with bootstrap: true';
@@ -27,6 +28,11 @@ export async function verifySyncSchema(db: SyncDatabase, tables: readonly Regist
   // this port's additions (admin console logs, pull checkpoints), which the DDL export includes
   const [upgrades] = await db.query<{ needed: boolean }>(SYNC_SCHEMA_UPGRADES_NEEDED);
   if (upgrades?.needed) throw new UnsupportedSchemaError(`the sync schema lacks this version's additions (sync.rejected_writes, sync.admin_audit, pull checkpoints): ${APPLY}`);
+  const absent = await db.query<{ signature: string }>(
+    'SELECT signature FROM unnest($1::text[]) AS f(signature) WHERE to_regprocedure(signature) IS NULL',
+    [REQUEST_FUNCTIONS.map((f) => f.signature)],
+  );
+  if (absent.length > 0) throw new UnsupportedSchemaError(`the sync schema lacks the functions ${absent.map((f) => f.signature).join(', ')}: ${APPLY}`);
   const stored = await db.query<{ table_id: number; schema_name: string; table_name: string; sync_key_column: string; sync_key_kind: number }>(
     'SELECT table_id, schema_name, table_name, sync_key_column, sync_key_kind FROM sync.table_catalog ORDER BY table_id',
   );
