@@ -55,7 +55,8 @@ describe('Swagger UI at /docs in headless Chromium', () => {
     await page.locator('.modal-ux .close-modal').click();
     await page.reload();
     await page.waitForSelector('.opblock-tag-section');
-    const stored = await page.evaluate(() => localStorage.getItem('authorized'));
+    // evaluated in the browser page, where localStorage exists (not in this file's Node lib)
+    const stored = await page.evaluate("localStorage.getItem('authorized')");
     expect(stored).toContain(token);
     await expect(page.locator('.auth-wrapper .authorize').getAttribute('class')).resolves.toContain('locked');
     await page.close();

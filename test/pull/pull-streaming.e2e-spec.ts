@@ -74,11 +74,11 @@ describe('pull: streamed pages are byte-identical to the in-memory form', () => 
     // 1: three rows; 2: 2,500 rows (three blocks); 3: updates and deletes; 4: 1,200 rows
     expect((await writer.push(1, Array.from({ length: 3 }, (_, i) => typedRow(i)))).status).toBe(200);
     expect((await writer.push(2, Array.from({ length: 2500 }, (_, i) => typedRow(i + 3)))).status).toBe(200);
+    const updated = typedRow(9999);
     const changes = [
       { schema: 'business', table: 'typed_rows', key: { id: ids[0] }, op: 'DELETE', base_row_version: 1 },
-      { ...typedRow(9999), key: { id: ids[1] }, op: 'UPDATE', base_row_version: 1 },
+      { ...updated, key: { id: ids[1] }, op: 'UPDATE', base_row_version: 1, payload: { ...updated.payload, id: ids[1]! } },
     ];
-    changes[1]!.payload = { ...changes[1]!.payload!, id: ids[1]! };
     expect((await writer.push(3, changes)).status).toBe(200);
     expect((await writer.push(4, Array.from({ length: 1200 }, (_, i) => typedRow(i + 5000)))).status).toBe(200);
   }, 120_000);

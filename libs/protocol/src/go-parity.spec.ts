@@ -100,8 +100,8 @@ function protocolBound(text: string): string | undefined {
   if (rows !== undefined && rows !== null && (!Array.isArray(rows) || !rows.every((r) => typeof r === 'string'))) return undefined;
   const payload = bindGoField(value, 'payload');
   return boundText({
-    reason: scalar('reason', '', (v): v is string => typeof v === 'string'),
-    pending: scalar('has_local_pending_rows', false, (v): v is boolean => typeof v === 'boolean'),
+    reason: scalar<string>('reason', '', (v): v is string => typeof v === 'string'),
+    pending: scalar<boolean>('has_local_pending_rows', false, (v): v is boolean => typeof v === 'boolean'),
     rows: rows === undefined || rows === null ? null : (rows as string[]),
     payload: payload === undefined ? null : canonicalJson(payload),
   });
