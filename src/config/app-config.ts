@@ -68,7 +68,8 @@ type Env = Record<string, unknown>;
 
 function text(env: Env, name: string): string | undefined {
   const value = env[name];
-  if (value === undefined || value === null) return undefined;
+  // the environment holds text; a validated config object may also hold numbers and booleans
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') return undefined;
   const trimmed = String(value).trim();
   return trimmed === '' ? undefined : trimmed;
 }

@@ -40,7 +40,7 @@ const client = await OversqliteClient.open(db, {
   },
 });
 let ms: number;
-let cpu = process.cpuUsage();
+let cpu: NodeJS.CpuUsage;
 if (args.mode === 'hydrate') {
   const t = performance.now();
   cpu = process.cpuUsage();

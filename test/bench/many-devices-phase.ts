@@ -57,7 +57,7 @@ async function runOnce(servers: BenchServer[], label: string, seconds: number): 
   for (const c of children) c.child.stdin!.write('go\n');
   const results = await Promise.all(children.map(async (c) => JSON.parse(await next(c.lines)) as ClientResult));
   const elapsed = (performance.now() - started) / 1000;
-  await Promise.all(children.map((c) => (c.child.exitCode === null ? new Promise((r) => c.child.once('exit', r)) : undefined)));
+  await Promise.all(children.map((c) => (c.child.exitCode === null ? new Promise((r) => c.child.once('exit', r)) : Promise.resolve())));
   const cycles = results.flatMap((r) => r.cycles);
   const bundles = results.reduce((sum, r) => sum + r.bundles, 0);
   return {

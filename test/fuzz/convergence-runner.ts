@@ -24,7 +24,7 @@ export async function runOnce(server: FuzzServer, seed: number, ops: readonly Op
   const started = Date.now();
   const world = new ConvergenceWorld(server, runConfig(seed), `${seed}r${++runCounter}p${process.pid}`);
   await world.setup();
-  let failures: string[] = [];
+  let failures: string[];
   try {
     await world.run(ops);
     await world.quiesce();

@@ -1004,7 +1004,7 @@ export class ConvergenceWorld {
   /** One sync of a device; true when it had nothing to push, nothing to pull and nothing pending. */
   private async settle(d: SimDevice): Promise<boolean> {
     if (!(await this.ensureConnected(d))) return false;
-    let failure: unknown = null;
+    let failure: unknown;
     const start = ++this.clock;
     try {
       const report = await d.client.sync();

@@ -204,7 +204,7 @@ export class ScaleOutWorld {
       try {
         return await fn();
       } catch (error) {
-        if (i >= attempts || !isExpected(error)) throw new Error(`${label}: ${(error as Error).constructor.name}: ${(error as Error).message}`);
+        if (i >= attempts || !isExpected(error)) throw new Error(`${label}: ${(error as Error).constructor.name}: ${(error as Error).message}`, { cause: error });
         await sleep(100 + i * 50);
       }
     }

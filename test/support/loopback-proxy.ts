@@ -51,6 +51,7 @@ export class LoopbackProxy {
 
   /** Listens on 127.0.0.1 (a free port) and forwards to `targetBaseUrl`. */
   static async start(targetBaseUrl: string): Promise<LoopbackProxy> {
+    // eslint-disable-next-line prefer-const -- the server's handler refers to the proxy built after it listens
     let proxy: LoopbackProxy | undefined;
     const server = http.createServer((req, res) => proxy!.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -15,6 +15,7 @@ export interface RoundTrips {
  */
 export async function countRoundTrips<T>(fn: () => Promise<T>): Promise<{ result: T } & RoundTrips> {
   const statements: string[] = [];
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called back with .call(this) and restored after fn
   const original = pg.Client.prototype.query;
   pg.Client.prototype.query = function counted(this: pg.Client, config: unknown, ...rest: unknown[]) {
     const text = typeof config === 'string' ? config : ((config as { text?: string; name?: string } | null)?.text ?? String(config));

@@ -147,7 +147,7 @@ function planResolution(
         throw new InvalidResolution(`KeepLocal is invalid for stale UPDATE on ${where}; authoritative row is deleted or missing`);
       }
       return upsertPlan({ kind: 'upsert_local' }, row.op, serverState);
-    case 'keep_merged':
+    case 'keep_merged': {
       if (row.op === 'DELETE') throw new InvalidResolution(`KeepMerged is invalid for DELETE conflict on ${where}`);
       if (row.op === 'UPDATE' && serverState !== 'live') {
         throw new InvalidResolution(`KeepMerged is invalid for stale UPDATE on ${where}; authoritative row is deleted or missing`);
@@ -155,6 +155,7 @@ function planResolution(
       const problem = mergedPayloadProblem(row.table, result.mergedPayload, where);
       if (problem) throw new InvalidResolution(problem);
       return upsertPlan({ kind: 'upsert_merged', payload: result.mergedPayload }, row.op, serverState);
+    }
     default:
       throw new InvalidResolution(`resolver returned unsupported result type ${describe(result)} for ${where}`);
   }

@@ -131,7 +131,6 @@ export class OversqliteClient {
       }
       const byName = new Map(tables.map((t) => [t.name, t]));
       const state = new SyncState(db, config.schema);
-      let client: OversqliteClient | undefined;
       const ctx: ClientContext = {
         db,
         config,
@@ -146,11 +145,11 @@ export class OversqliteClient {
         paused: { uploads: false, downloads: false },
         logger: options.logger ?? SILENT_LOGGER,
         status: new StatusObserver(),
-        resolver: () => client!.resolver,
+        resolver: () => client.resolver,
         progress: options.onProgress ?? (() => undefined),
         table: (name) => byName.get(name.toLowerCase()),
       };
-      client = new OversqliteClient(db, ctx, ownershipKey, options.resolver ?? new ServerWinsResolver());
+      const client = new OversqliteClient(db, ctx, ownershipKey, options.resolver ?? new ServerWinsResolver());
       transferOwnership(ownershipKey, owner, client);
       openLocked(ctx);
       client.refreshStatus();
@@ -203,7 +202,7 @@ export class OversqliteClient {
   detach(): Promise<DetachResult> {
     return this.locked(async () => {
       try {
-        return await detachLocked(this.ctx);
+        return detachLocked(this.ctx);
       } finally {
         this.refreshStatus();
       }

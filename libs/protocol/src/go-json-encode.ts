@@ -153,16 +153,19 @@ export function encodeGoJson(value: GoJsonValue): string {
       return value.toString();
     case 'string':
       return quoteGoJsonString(value);
+    default:
+      break; // objects, below
   }
   if (value instanceof RawJson) return compactGoJson(value.text);
   if (value instanceof EncodedJson) return value.text;
   if (isReadonlyArray(value)) return '[' + value.map(encodeGoJson).join(',') + ']';
   if (value instanceof Map) {
-    const keys = [...value.keys()].sort(compareUtf8);
-    return '{' + keys.map((key) => quoteGoJsonString(key) + ':' + encodeGoJson(value.get(key) ?? null)).join(',') + '}';
+    const map = value as ReadonlyMap<string, GoJsonValue>;
+    const keys = [...map.keys()].sort(compareUtf8);
+    return '{' + keys.map((key) => quoteGoJsonString(key) + ':' + encodeGoJson(map.get(key) ?? null)).join(',') + '}';
   }
   const members: string[] = [];
-  for (const [key, member] of Object.entries(value)) {
+  for (const [key, member] of Object.entries(value as { readonly [member: string]: GoJsonValue | undefined })) {
     if (member !== undefined) members.push(quoteGoJsonString(key) + ':' + encodeGoJson(member));
   }
   return '{' + members.join(',') + '}';

@@ -1,7 +1,7 @@
 // Optional: compares this library with the real Go standard library on many random values.
 // Runs only when a Go toolchain is installed; builds one tiny program and feeds it every case
 // through stdin in a single process.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { decodeBase64, decodeHex } from './binary-codecs.js';
 import { canonicalizeJsonText } from './canonical-json.js';

@@ -41,7 +41,7 @@ describe('keys (§1.3, §4.7.2)', () => {
 describe('numbers (§4.7.3)', () => {
   it('rounds int64 values through float64 like the reference', () => {
     expect(int64ToJsonNumber('9007199254740993')).toBe(9007199254740992);
-    expect(int64ToJsonNumber(9223372036854775807n)).toBe(9223372036854775807);
+    expect(int64ToJsonNumber(9223372036854775807n)).toBe(2 ** 63);
     expect(() => int64ToJsonNumber(2n ** 63n)).toThrow(RangeError);
   });
 

@@ -40,7 +40,7 @@ export function canonicalValue(value: unknown): CanonicalValue {
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'number') return Number.isInteger(value) ? String(value) : value;
   if (typeof value === 'string') return canonicalInstant(value) ?? value;
-  return String(value);
+  throw new TypeError(`unexpected SQLite value of type ${typeof value}`);
 }
 
 /** Every table's rows in canonical form (integers read exactly), ordered by the canonical key. */

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '../openapi/optional-swagger.js';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '../openapi/optional-swagger.js';
 import type { Response } from 'express';
 import type { GoJsonValue } from '@oversync/protocol';
 import { badRequest } from '../errors/oversync.error.js';

@@ -4,7 +4,8 @@ import { badRequest } from '../errors/oversync.error.js';
 const MAX_ACTION_BODY_BYTES = 16 * 1024;
 
 export interface RequestWithAdminBody extends Request {
-  oversyncAdminBody?: string | 'too_large';
+  /** The body text, or 'too_large'. */
+  oversyncAdminBody?: string;
 }
 
 /**

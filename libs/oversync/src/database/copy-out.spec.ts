@@ -32,7 +32,7 @@ function clientAnswering(bytes: Buffer, cut: (offset: number) => number): SyncCl
 
 describe('copyOutBinary', () => {
   const tuples: Array<[bigint, string | null]> = Array.from({ length: 300 }, (_, i) => [
-    BigInt(i % 7 === 0 ? 9_007_199_254_740_993 : i),
+    i % 7 === 0 ? 9_007_199_254_740_993n : BigInt(i),
     i % 11 === 0 ? null : `{"row":${i},"text":"${'é😀'.repeat(i % 13)}"}`,
   ]);
   const bytes = binaryCopy(tuples);

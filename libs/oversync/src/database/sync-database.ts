@@ -147,7 +147,7 @@ export async function runInTransaction<T>(
   const mode = `ISOLATION LEVEL ${options.isolation ?? 'READ COMMITTED'}${options.readOnly ? ' READ ONLY' : ''}`;
   const deferred = options.deferConstraints ? '; SET CONSTRAINTS ALL DEFERRED' : '';
   const extra = options.beginWith ? `; ${options.beginWith}` : '';
-  const begun = (await client.query(`BEGIN ${mode}; SET LOCAL TimeZone TO 'UTC'; SET LOCAL bytea_output TO 'hex'${deferred}${extra}`)) as unknown as QueryResult[];
+  const begun = (await client.query(`BEGIN ${mode}; SET LOCAL TimeZone TO 'UTC'; SET LOCAL bytea_output TO 'hex'${deferred}${extra}`)) as unknown as QueryResult<QueryResultRow>[];
   try {
     if (options.afterBegin) await options.afterBegin(begun[begun.length - 1]?.rows[0]);
     const result = await fn(client);

@@ -34,9 +34,8 @@ export class OversyncExceptionFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const response = exception.getResponse();
-      const message = typeof response === 'string' ? response : Array.isArray((response as { message?: unknown }).message)
-        ? ((response as { message: string[] }).message).join('; ')
-        : String((response as { message?: unknown }).message ?? exception.message);
+      const detail = typeof response === 'string' ? response : (response as { message?: unknown }).message;
+      const message = Array.isArray(detail) ? detail.join('; ') : typeof detail === 'string' ? detail : exception.message;
       sendWire(res, status, { error: HTTP_CODES[status] ?? (status >= 500 ? 'internal_error' : 'invalid_request'), message });
       return;
     }

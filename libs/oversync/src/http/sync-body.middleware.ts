@@ -74,7 +74,7 @@ export class SyncBodyMiddleware implements NestMiddleware {
       return next();
     }
     if (req._body || req.readableEnded) {
-      req.oversyncBody = req.body === undefined || (typeof req.body === 'object' && req.body !== null && Object.keys(req.body).length === 0 && !req.headers['content-length'])
+      req.oversyncBody = req.body === undefined || (typeof req.body === 'object' && req.body !== null && Object.keys(req.body as object).length === 0 && !req.headers['content-length'])
         ? ''
         : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
       return next();

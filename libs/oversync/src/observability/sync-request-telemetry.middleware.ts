@@ -52,7 +52,7 @@ export class SyncRequestTelemetryMiddleware implements NestMiddleware {
   private finished(req: Request, res: Response, seconds: number): void {
     const route = syncRouteTemplate(req.originalUrl.split('?')[0] ?? '');
     const status = res.writableFinished ? res.statusCode : 499;
-    const code = res.locals.oversyncErrorCode;
+    const code: unknown = res.locals.oversyncErrorCode;
     const errorCode = typeof code === 'string' ? code : '';
     const stream = String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
     this.telemetry.requestFinished({ method: req.method, route, status, errorCode, seconds, stream });

@@ -14,8 +14,8 @@ export const latestUpdatedAtResolver: ConflictResolver = resolverFrom((conflict)
   const local = conflict.localPayload;
   const server = conflict.serverRowPayload;
   if (conflict.localOp !== 'UPDATE' || !local || !server) return acceptServer();
-  const localAt = Date.parse(String(local.updated_at));
-  const serverAt = Date.parse(String(server.updated_at));
+  const localAt = typeof local.updated_at === 'string' ? Date.parse(local.updated_at) : NaN;
+  const serverAt = typeof server.updated_at === 'string' ? Date.parse(server.updated_at) : NaN;
   if (Number.isNaN(localAt) || Number.isNaN(serverAt)) return acceptServer();
   return keepMerged(localAt >= serverAt ? local : server);
 });
