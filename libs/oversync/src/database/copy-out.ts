@@ -14,7 +14,7 @@ const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
  * Runs `COPY (<select>) TO STDOUT (FORMAT binary)` and parses the tuples as PostgreSQL sends them:
  * bytes flow from the socket to the handler without becoming JS strings, and the connection is read
  * only as fast as the handler's `flush` lets it (pg-copy-streams pauses the socket). The select must
- * be self-contained (COPY takes no parameters): callers inline only numbers and `escapeLiteral` text.
+ * be self-contained (COPY takes no parameters): callers inline only numbers and `quoteLiteral` text (sql-quote.ts).
  * If the handler fails mid-stream the connection is destroyed (its COPY cannot be abandoned cleanly),
  * so the pool discards it. Returns the number of tuples.
  */

@@ -1,7 +1,7 @@
 import { channel } from 'node:diagnostics_channel';
-import pg from 'pg';
 import { OversyncError } from '../errors/oversync.error.js';
 import { runInTransaction, runRetryable, sqlState, type SyncClient, type SyncDatabase, type TransactionOptions } from './sync-database.js';
+import { quoteLiteral } from './sql-quote.js';
 
 /**
  * The per-user lock `hashtextextended(user_id, 0)` of spec §2.7, taken transaction-scoped: the try
@@ -11,7 +11,7 @@ import { runInTransaction, runRetryable, sqlState, type SyncClient, type SyncDat
  * READ COMMITTED transactions: every later statement takes a snapshot after the lock was granted.
  */
 export function userLockSql(userId: string): string {
-  return `SELECT pg_try_advisory_xact_lock(hashtextextended(${pg.escapeLiteral(userId)}, 0)) AS locked`;
+  return `SELECT pg_try_advisory_xact_lock(hashtextextended(${quoteLiteral(userId)}, 0)) AS locked`;
 }
 
 /** Diagnostics channel of user lock waits (`OversyncTelemetry` counts them; nothing is published without a subscriber). */

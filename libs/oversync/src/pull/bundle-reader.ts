@@ -1,6 +1,7 @@
 import type { SyncClient } from '../database/sync-database.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { quoteGoJsonString } from '@oversync/protocol';
+import { quoteLiteral } from '../database/sql-quote.js';
 
 /** A text SQL expression as a Go JSON string literal: PostgreSQL's escaping plus Go's HTML escapes. */
 export function goJsonStringSql(expression: string): string {
@@ -38,11 +39,11 @@ export function rowPrefixParams(catalog: SyncCatalog): [number[], string[], numb
  * `SELECT br.bundle_seq, <BundleRow text> FROM sync.bundle_rows br JOIN <prefixes> tc` with the
  * prefixes inlined as literals, for a COPY (which takes no parameters); the caller adds WHERE/ORDER.
  */
-export function streamedRowsSql(catalog: SyncCatalog, client: { escapeLiteral(text: string): string }): string {
+export function streamedRowsSql(catalog: SyncCatalog): string {
   const [ids, prefixes, kinds] = rowPrefixParams(catalog);
   const values = ids.length === 0
     ? 'SELECT NULL::int4, NULL::text, NULL::int2 WHERE false'
-    : `VALUES ${ids.map((id, i) => `(${Number(id)}, ${client.escapeLiteral(prefixes[i]!)}, ${Number(kinds[i])}::int2)`).join(', ')}`;
+    : `VALUES ${ids.map((id, i) => `(${Number(id)}, ${quoteLiteral(prefixes[i]!)}, ${Number(kinds[i])}::int2)`).join(', ')}`;
   return `SELECT br.bundle_seq, ${BUNDLE_ROW_JSON_SQL}
      FROM sync.bundle_rows br JOIN (${values}) AS tc(table_id, prefix, key_kind) ON tc.table_id = br.table_id`;
 }

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import { quoteLiteral } from '../database/sql-quote.js';
 import type { SyncDatabase } from '../database/sync-database.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 
@@ -16,7 +16,7 @@ export async function recordPullCheckpoint(db: SyncDatabase, actor: SyncActor, b
     `SET LOCAL synchronous_commit = off;
      UPDATE sync.source_state ss SET last_pulled_bundle_seq = ${bundleSeq}, last_pulled_at = now()
        FROM sync.user_state us
-      WHERE us.user_id = ${pg.escapeLiteral(actor.userId)} AND ss.user_pk = us.user_pk
-        AND ss.source_id = ${pg.escapeLiteral(actor.sourceId)} AND ss.last_pulled_bundle_seq < ${bundleSeq}`,
+      WHERE us.user_id = ${quoteLiteral(actor.userId)} AND ss.user_pk = us.user_pk
+        AND ss.source_id = ${quoteLiteral(actor.sourceId)} AND ss.last_pulled_bundle_seq < ${bundleSeq}`,
   );
 }

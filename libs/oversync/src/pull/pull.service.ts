@@ -34,8 +34,8 @@ export const PULL_STREAM_MIN_ROWS = 1000;
 const COMMA = Buffer.from(',');
 
 /** The rows of bundles (after, last] of a user with their bundle_seq, in wire order (COPY: values inlined). */
-function pageRowsSql(catalog: SyncCatalog, client: SyncClient, userPk: string, after: bigint, last: bigint): string {
-  return `${streamedRowsSql(catalog, client)} WHERE br.user_pk = ${BigInt(userPk)} AND br.bundle_seq > ${after} AND br.bundle_seq <= ${last}
+function pageRowsSql(catalog: SyncCatalog, userPk: string, after: bigint, last: bigint): string {
+  return `${streamedRowsSql(catalog)} WHERE br.user_pk = ${BigInt(userPk)} AND br.bundle_seq > ${after} AND br.bundle_seq <= ${last}
      ORDER BY br.bundle_seq, br.row_ordinal`;
 }
 
@@ -179,7 +179,7 @@ export class PullService {
     const sql = blocks
       ? `SELECT bundle_seq, rows_text FROM sync.bundle_row_blocks
           WHERE user_pk = ${BigInt(userPk)} AND bundle_seq > ${after} AND bundle_seq <= ${last} ORDER BY bundle_seq, block_no`
-      : pageRowsSql(this.schema.catalog, client, userPk, after, last);
+      : pageRowsSql(this.schema.catalog, userPk, after, last);
     await copyOutBinary(client, sql, {
       tuple(fields) {
         const seq = fields[0]!.readBigInt64BE(0);

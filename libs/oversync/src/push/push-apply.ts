@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { SyncClient } from '../database/sync-database.js';
+import { quoteIdentifier as quote } from '../database/sql-quote.js';
 import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.js';
 import type { OpName } from '../bundle/row-keys.js';
 
@@ -20,7 +21,6 @@ export class ApplyRowError extends Error {
   }
 }
 
-const quote = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`;
 const qualified = (table: RegisteredTable) => `${quote(table.schema)}.${quote(table.table)}`;
 const keyType = (table: RegisteredTable) => (table.keyKind === KEY_KIND_UUID ? 'uuid' : 'text');
 

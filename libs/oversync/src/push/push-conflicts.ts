@@ -4,6 +4,7 @@ import { KEY_KIND_UUID } from '../schema/registered-table.js';
 import { RawJson } from '@oversync/protocol';
 import { canonicalWirePayload } from '../bundle/wire-payload.js';
 import type { ApplyRow } from './push-apply.js';
+import { quoteIdentifier } from '../database/sql-quote.js';
 
 const FIND_CONFLICT = prepared(
   `SELECT q.row_ordinal, q.base, (q.rs).bundle_seq, (q.rs).deleted
@@ -59,11 +60,11 @@ export async function findConflict(client: SyncClient, pushId: string, userPk: s
 }
 
 async function readServerRow(client: SyncClient, row: ApplyRow, userId: string): Promise<string | null> {
-  const table = `"${row.table.schema}"."${row.table.table}"`;
+  const table = `${quoteIdentifier(row.table.schema)}.${quoteIdentifier(row.table.table)}`;
   const keyType = row.table.keyKind === KEY_KIND_UUID ? 'uuid' : 'text';
   const { rows } = await client.query<{ payload: string }>(
     `SELECT (to_jsonb(src) - '_sync_scope_id')::text AS payload FROM ${table} AS src
-      WHERE "${row.table.keyColumn}" = $1::${keyType} AND _sync_scope_id = $2`,
+      WHERE ${quoteIdentifier(row.table.keyColumn)} = $1::${keyType} AND _sync_scope_id = $2`,
     [row.key, userId],
   );
   return rows[0] ? canonicalWirePayload(row.table, rows[0].payload) : null;

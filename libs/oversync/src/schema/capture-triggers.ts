@@ -1,4 +1,5 @@
 import { runRetryable, type SyncClient, type SyncDatabase } from '../database/sync-database.js';
+import { quoteIdentifier, quoteLiteral } from '../database/sql-quote.js';
 import { execWithContext } from './exec-with-context.js';
 import type { RegisteredTable } from './registered-table.js';
 import { ACQUIRE_BOOTSTRAP_LOCK_SQL } from './sync-layout.js';
@@ -117,12 +118,4 @@ async function installTableTriggers(client: SyncClient, table: RegisteredTable):
   if (await triggersUpToDate(client, table, `${quoteIdentifier(table.schema)}.${quoteIdentifier(table.table)}`)) return;
   const statements = tableTriggerStatements(table);
   for (const [context, sql] of statements) await execWithContext(client, `${context} for ${table.name}`, sql);
-}
-
-export function quoteIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
-export function quoteLiteral(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
 }

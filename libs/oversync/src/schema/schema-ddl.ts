@@ -1,5 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { REGISTERED_TABLE_TRIGGERS, SYNC_FUNCTION_STATEMENTS, quoteIdentifier, quoteLiteral, tableTriggerStatements } from './capture-triggers.js';
+import { REGISTERED_TABLE_TRIGGERS, SYNC_FUNCTION_STATEMENTS, tableTriggerStatements } from './capture-triggers.js';
+import { quoteIdentifier, quoteLiteral } from '../database/sql-quote.js';
 import { compareUtf8 } from './go-string-semantics.js';
 import { normalizeTableConfig } from './normalized-table-config.js';
 import { KEY_KIND_TEXT, KEY_KIND_UUID, type RegisteredTableConfig, type SyncKeyKind } from './registered-table.js';

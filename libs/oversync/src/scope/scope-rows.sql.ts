@@ -1,6 +1,6 @@
 import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.js';
 
-const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
+import { quoteIdentifier as quote } from '../database/sql-quote.js';
 
 /**
  * `SELECT key_bytes, payload FROM <table> WHERE _sync_scope_id = <scopeParam>`: every business row

@@ -1,4 +1,5 @@
 import type { SyncClient } from '../database/sync-database.js';
+import { quoteLiteral } from '../database/sql-quote.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import type { RegisteredTable } from '../schema/registered-table.js';
 import { scopeRowCountSql, scopeRowsSql } from '../scope/scope-rows.sql.js';
@@ -115,7 +116,7 @@ const canonicalNumberSql = (t: string) => {
 function canonicalPayloadSql(table: RegisteredTable, payload: string): string {
   const columns = [...table.columnTypes].filter(([column]) => column !== '_sync_scope_id').sort((x, y) => compareUtf8(x[0], y[0]));
   if (columns.length === 0) return 'NULL::text';
-  const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
+  const literal = quoteLiteral;
   const members = columns.map(([column, type], i) => {
     const value = `(${payload}->${literal(column)})`;
     const text = `(${payload}->>${literal(column)})`;
@@ -177,7 +178,7 @@ function wirePayloadSql(table: RegisteredTable, payload: string): string {
   const bytea = [...table.columnTypes].filter(([, type]) => type === 'bytea').map(([column]) => column);
   if (bytea.length === 0) return payload;
   const members = bytea.map((column) => {
-    const name = `'${column.replaceAll("'", "''")}'`;
+    const name = quoteLiteral(column);
     return `${name}, translate(encode(decode(substr(${payload}->>${name}, 3), 'hex'), 'base64'), E'\\n', '')`;
   });
   return `(${payload} || jsonb_build_object(${members.join(', ')}))`;

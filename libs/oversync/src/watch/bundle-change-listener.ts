@@ -4,6 +4,7 @@ import pg from 'pg';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import type { SyncDatabase } from '../database/sync-database.js';
+import { quoteIdentifier } from '../database/sql-quote.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { isExactObject, bindScalar, parseExactJson, readInt64, readString } from '../wire/exact-json.js';
 import { BundleChangeHub, type BundleChange } from './bundle-change-hub.js';
@@ -106,7 +107,7 @@ export class BundleChangeListener implements OnApplicationBootstrap, BeforeAppli
     client.on('notification', (notification) => this.onNotification(notification));
     try {
       await client.connect();
-      await client.query(`LISTEN ${client.escapeIdentifier(this.config.watch.notifyChannel)}`);
+      await client.query(`LISTEN ${quoteIdentifier(this.config.watch.notifyChannel)}`);
       const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       if (this.client === client) this.pid = rows[0]?.pid;
       await this.catchUp(client);
