@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
-import type { SyncDatabase } from '../database/sync-database.js';
-import { rfc3339Sql, trimRfc3339 } from '../database/timestamps.js';
-import { userTransaction } from '../database/user-lock.js';
+import { prepared, type SyncDatabase } from '../database/sync-database.js';
+import { callRequestFunction } from '../database/sql-errors.js';
+import { trimRfc3339 } from '../database/timestamps.js';
+import { reportUserLockWait } from '../database/user-lock.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import type { SyncActor } from '../auth/sync-actor.js';
-import { lockScope, markScopeInitialized, SCOPE_INITIALIZED, SCOPE_UNINITIALIZED } from './scope-state.js';
-import { readSourceState, sourceRetired } from '../push/source-state.js';
 
 export type ConnectResolution = 'remote_authoritative' | 'initialize_local' | 'initialize_empty' | 'retry_later';
 
@@ -19,7 +19,10 @@ export interface ConnectResult {
   retry_after_seconds?: number;
 }
 
-/** First-authority resolution of a user's scope (spec §4.1). */
+/** `sync.connect` (sync-read-functions.sql.ts) does the whole step under the user lock. */
+const CONNECT = prepared('SELECT * FROM sync.connect($1, $2, $3, $4::uuid, $5, $6)');
+
+/** First-authority resolution of a user's scope (spec §4.1): one round trip. */
 @Injectable()
 export class ConnectService {
   constructor(
@@ -29,34 +32,24 @@ export class ConnectService {
   ) {}
 
   connect(actor: SyncActor, hasLocalPendingRows: boolean): Promise<ConnectResult> {
-    return this.lifecycle.run(() =>
-      userTransaction(this.db, actor.userId, this.config.userLockTimeoutMs, async (client) => {
-        const scope = await lockScope(client, actor.userId);
-        // A source retired by a rotated rebuild answers as push create does (§8.7): 409 with its replacement.
-        const source = await readSourceState(client, scope.userPk, actor.sourceId, false);
-        if (source.state === 'retired') throw sourceRetired(actor.sourceId, actor.userId, source.replacedBy);
-        if (scope.stateCode === SCOPE_INITIALIZED) return { resolution: 'remote_authoritative' };
-        const ownsLease = scope.stateCode !== SCOPE_UNINITIALIZED && scope.initializerSourceId === actor.sourceId;
-        if (scope.stateCode !== SCOPE_UNINITIALIZED && !ownsLease) {
-          return {
-            resolution: 'retry_later',
-            lease_expires_at: scope.leaseExpiresAt ?? undefined,
-            retry_after_seconds: Math.max(1, scope.secondsUntilLeaseEnd),
-          };
-        }
-        if (!hasLocalPendingRows) {
-          await markScopeInitialized(client, scope.userPk, actor.sourceId);
-          return { resolution: 'initialize_empty' };
-        }
-        const initializationId = scope.initializationId ?? randomUUID();
-        const { rows } = await client.query<{ lease: string }>(
-          `UPDATE sync.scope_state SET state_code = 1, initializer_source_id = $2, initialization_id = $3::uuid,
-                  lease_expires_at = now() + $4 * interval '1 millisecond', initialized_at = NULL, initialized_by_source_id = NULL
-            WHERE user_pk = $1 RETURNING ${rfc3339Sql('lease_expires_at')} AS lease`,
-          [scope.userPk, actor.sourceId, initializationId, this.config.initializationLeaseTtlMs],
-        );
-        return { resolution: 'initialize_local', initialization_id: initializationId, lease_expires_at: trimRfc3339(rows[0]!.lease) };
-      }),
-    );
+    return this.lifecycle.run(async () => {
+      const [row] = await callRequestFunction<{
+        resolution: ConnectResolution; initialization_id: string | null; lease_expires_at: string | null; retry_after_seconds: string | null; lock_waited: boolean;
+      }>(this.db, CONNECT([actor.userId, actor.sourceId, hasLocalPendingRows, randomUUID(), this.config.initializationLeaseTtlMs, this.config.userLockTimeoutMs]))
+        .catch((error: unknown) => {
+          if (error instanceof OversyncError && error.code === 'service_unavailable') {
+            reportUserLockWait('waited');
+            reportUserLockWait('timed_out');
+          }
+          throw error;
+        });
+      if (row!.lock_waited) reportUserLockWait('waited');
+      return {
+        resolution: row!.resolution,
+        initialization_id: row!.initialization_id ?? undefined,
+        lease_expires_at: row!.lease_expires_at === null ? undefined : trimRfc3339(row!.lease_expires_at),
+        retry_after_seconds: row!.retry_after_seconds === null ? undefined : Number(row!.retry_after_seconds),
+      };
+    });
   }
 }

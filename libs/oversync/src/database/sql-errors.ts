@@ -1,7 +1,8 @@
 import { ERROR_CODES, EXTENSION_ERROR_CODES } from '@oversync/protocol';
 import { OversyncError } from '../errors/oversync.error.js';
 import { OVERSYNC_SQLSTATE } from '../schema/sync-request-functions.sql.js';
-import { sqlState } from './sync-database.js';
+import type { QueryConfig, QueryResultRow } from 'pg';
+import { sqlState, type SyncDatabase } from './sync-database.js';
 
 const STATUSES: Readonly<Record<string, number>> = { ...ERROR_CODES, ...EXTENSION_ERROR_CODES };
 
@@ -17,4 +18,16 @@ export function oversyncErrorFromDatabase(error: unknown): OversyncError | undef
   if (status === undefined) throw new Error(`request function raised unknown error code ${code}: ${pg.message}`);
   const extra = pg.hint ? (JSON.parse(pg.hint) as Record<string, unknown>) : undefined;
   return new OversyncError(code, status, pg.message, extra);
+}
+
+/**
+ * One call of a request function: a single autocommit statement on a pooled connection (BEGIN and
+ * COMMIT ride in its round trip); a refusal it raised comes back as the OversyncError.
+ */
+export async function callRequestFunction<R extends QueryResultRow>(db: SyncDatabase, query: QueryConfig): Promise<R[]> {
+  try {
+    return (await db.withClient((client) => client.query<R>(query))).rows;
+  } catch (error) {
+    throw oversyncErrorFromDatabase(error) ?? error;
+  }
 }

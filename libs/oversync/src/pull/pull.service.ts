@@ -1,17 +1,16 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
-import type { SyncDatabase } from '../database/sync-database.js';
-import { badRequest, conflict, notFound, OversyncError } from '../errors/oversync.error.js';
+import { badRequest, OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
-import { requireInitializedScope } from '../connect/scope-state.js';
 import type { GoJsonValue } from '@oversync/protocol';
 import { EncodedJson, encodeGoJson, INT64_MAX } from '@oversync/protocol';
-import type { SyncClient } from '../database/sync-database.js';
+import { prepared, type SyncClient, type SyncDatabase } from '../database/sync-database.js';
+import { callRequestFunction, oversyncErrorFromDatabase } from '../database/sql-errors.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
-import { BUNDLE_ROW_JSON_SQL, readUserState, rowPrefixesSql, rowPrefixParams, streamedRowsSql } from './bundle-reader.js';
+import { rowPrefixParams, streamedRowsSql } from './bundle-reader.js';
 import { StreamedJson, WireBuffer, type WireReply, type WireWrite } from '../http/wire-stream.js';
 import { copyOutBinary } from '../database/copy-out.js';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
@@ -39,11 +38,30 @@ function pageRowsSql(catalog: SyncCatalog, userPk: string, after: bigint, last: 
      ORDER BY br.bundle_seq, br.row_ordinal`;
 }
 
-export function historyPruned(provided: bigint, floor: bigint, userId: string): OversyncError {
-  return conflict('history_pruned', `requested checkpoint ${provided} is older than retained history floor ${floor} for user ${userId}`);
+/** A row of `sync.pull_page` / `sync.pull`: a bundle header (NULL bundle_seq: an empty page). */
+interface PullPageRow {
+  /** `sync.pull_page` only */
+  user_pk?: string;
+  stable_bundle_seq: string;
+  streamed: boolean;
+  bundle_seq: string | null;
+  source_id: string;
+  source_bundle_id: string;
+  row_count: string;
+  bundle_hash: string;
+  rows_json: string | null;
+  unblocked: boolean;
 }
 
-/** Pull and committed-bundle row fetch: read-only REPEATABLE READ snapshots (spec §4.8, §4.9). */
+const PULL = prepared('SELECT * FROM sync.pull($1, $2, $3, $4, $5, $6, $7, $8, $9)');
+const PULL_PAGE = prepared('SELECT * FROM sync.pull_page($1, $2, $3, $4, $5, $6, $7, $8)');
+const COMMITTED_ROWS = prepared('SELECT * FROM sync.committed_rows($1, $2, $3, $4, $5, $6, $7)');
+
+/**
+ * Pull and committed-bundle row fetch (spec §4.8, §4.9): each one call of a request function
+ * (sync-read-functions.sql.ts) that reads one snapshot; a large page reads and streams its rows in
+ * one REPEATABLE READ transaction.
+ */
 @Injectable()
 export class PullService {
   private readonly logger = new Logger('Oversync');
@@ -56,98 +74,60 @@ export class PullService {
     private readonly telemetry: OversyncTelemetry,
   ) {}
 
-  /** Answers on `reply` inside the read transaction: a large page streams its rows from PostgreSQL. */
+  /** Answers on `reply`: a small page after its one round trip (which records the checkpoint), a large one streamed. */
   pull(actor: SyncActor, query: PullQuery, reply: WireReply): Promise<void> {
     return this.lifecycle.run(async () => {
-      // A streamed page is written while its transaction reads it; a small one after COMMIT, as a whole.
-      const pulled = await this.countingHistoryPruned(() => this.db.transaction(async (client) => {
-        const { page, through } = await this.pullInTransaction(client, actor, query);
-        if (!(page.bundles instanceof StreamedJson)) return { page, through };
-        await reply.send(200, page);
-        return { page: null, through };
+      const max = Math.min(Math.max(query.maxBundles, 1), 5000);
+      const page = [actor.userId, query.afterBundleSeq.toString(), query.targetBundleSeq.toString(), max, ...rowPrefixParams(this.schema.catalog), PULL_STREAM_MIN_ROWS];
+      const rows = await this.countingHistoryPruned(() => callRequestFunction<PullPageRow>(this.db, PULL([actor.userId, actor.sourceId, ...page.slice(1)])));
+      if (!rows[0]!.streamed) return reply.send(200, this.pageOf(rows, max, null));
+      // A page of more than PULL_STREAM_MIN_ROWS rows: read again with the COPY of its rows in one snapshot,
+      // written while the transaction reads it.
+      const through = await this.countingHistoryPruned(() => this.db.transaction(async (client) => {
+        const { rows: headers } = await client.query<PullPageRow>(PULL_PAGE(page)).catch((error: unknown) => {
+          throw oversyncErrorFromDatabase(error) ?? error;
+        });
+        await reply.send(200, this.pageOf(headers, max, { client, after: query.afterBundleSeq }));
+        const last = headers[Math.min(headers.length, max) - 1]?.bundle_seq;
+        return last ? BigInt(last) : 0n;
       }, { isolation: 'REPEATABLE READ', readOnly: true }));
-      if (pulled.page) await reply.send(200, pulled.page);
       // the answer is out: a failed bookkeeping write must not fail the pull
-      await recordPullCheckpoint(this.db, actor, pulled.through).catch((e: unknown) => this.logger.warn(`pull checkpoint: ${(e as Error).message}`));
+      await recordPullCheckpoint(this.db, actor, through).catch((e: unknown) => this.logger.warn(`pull checkpoint: ${(e as Error).message}`));
     });
   }
 
-  /** Every `history_pruned` answer, of pull and of committed-rows fetch alike, counts in `history_pruned_error_count` (§8.5). */
+  /** Every `history_pruned` answer, of pull and of committed-rows fetch alike, counts in the telemetry (the request function counts `history_pruned_error_count`, §8.5). */
   private async countingHistoryPruned<T>(read: () => Promise<T>): Promise<T> {
     try {
       return await read();
     } catch (error) {
-      if (error instanceof OversyncError && error.code === 'history_pruned') {
-        this.telemetry.historyPruned();
-        await this.db.query('SELECT nextval(\'sync.history_pruned_error_seq\')').catch((e: unknown) => this.logger.warn(`history_pruned counter: ${(e as Error).message}`));
-      }
+      if (error instanceof OversyncError && error.code === 'history_pruned') this.telemetry.historyPruned();
       throw error;
     }
   }
 
-  /** The page, and the bundle_seq the source has pulled through with it (its checkpoint, for the admin console). */
-  private async pullInTransaction(
-    client: SyncClient,
-    actor: SyncActor,
-    query: PullQuery,
-  ): Promise<{ page: { stable_bundle_seq: bigint; bundles: GoJsonValue; has_more: boolean }; through: bigint }> {
-    const scope = await requireInitializedScope(client, actor.userId);
-    const user = { userPk: scope.userPk, latest: scope.latest, floor: scope.retainedFloor };
-    const after = query.afterBundleSeq;
-    const target = query.targetBundleSeq;
-    // Unlike the reference, a pull from 0 above a pruned floor is refused too: it would silently miss history (§8.5).
-    // A checkpoint (or target) equal to the floor is served, unlike the reference (§8.5 "over-strict"): every
-    // bundle after it is retained, and a device restored from a snapshot taken at floor = latest would
-    // otherwise download a new snapshot on every pull. Convergence fuzz, seed 29.
-    if (after < user.floor) throw historyPruned(after, user.floor, actor.userId);
-    if (target > 0n && target < user.floor) throw historyPruned(target, user.floor, actor.userId);
-    const stable = target > 0n ? target : user.latest;
-    if (stable > 0n && stable < user.floor) throw historyPruned(stable, user.floor, actor.userId);
-    if (after >= stable) return { page: { stable_bundle_seq: stable, bundles: [], has_more: false }, through: stable };
-    const max = Math.min(Math.max(query.maxBundles, 1), 5000);
-    // Headers and rows in one statement: the page of bundle headers plus one more (has_more), each page
-    // bundle with its rows as one JSON text built by PostgreSQL around the stored canonical payloads.
-    // A page of more than PULL_STREAM_MIN_ROWS rows gets its headers only ($9): its rows stream below.
-    const { rows: headers } = await client.query<{ bundle_seq: string; source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string; rows_json: string | null; streamed: boolean; unblocked: boolean }>(
-      `WITH h AS (
-         SELECT bundle_seq, source_id, source_bundle_id, row_count, encode(bundle_hash, 'hex') AS bundle_hash, row_number() OVER (ORDER BY bundle_seq) AS n
-           FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq > $2 AND bundle_seq > $3 AND bundle_seq <= $4
-          ORDER BY bundle_seq LIMIT $5),
-       t AS (SELECT COALESCE(sum(row_count), 0) > $9 AS streamed FROM h WHERE h.n < $5)
-       SELECT h.bundle_seq, h.source_id, h.source_bundle_id, h.row_count, h.bundle_hash, t.streamed,
-              CASE WHEN h.n < $5 AND NOT t.streamed THEN
-                COALESCE(
-                  (SELECT '[' || string_agg(b.rows_text, ',' ORDER BY b.block_no) || ']'
-                     FROM sync.bundle_row_blocks b WHERE b.user_pk = $1 AND b.bundle_seq = h.bundle_seq),
-                  -- bundles committed before sync.bundle_row_blocks existed
-                  (SELECT '[' || string_agg(${BUNDLE_ROW_JSON_SQL}, ',' ORDER BY br.row_ordinal) || ']'
-                     FROM sync.bundle_rows br JOIN ${rowPrefixesSql(6)} ON tc.table_id = br.table_id
-                    WHERE br.user_pk = $1 AND br.bundle_seq = h.bundle_seq)) END AS rows_json,
-              t.streamed AND h.row_count > 0 AND NOT EXISTS (
-                SELECT 1 FROM sync.bundle_row_blocks b WHERE b.user_pk = $1 AND b.bundle_seq = h.bundle_seq) AS unblocked
-         FROM h, t ORDER BY h.bundle_seq`,
-      [user.userPk, after.toString(), user.floor.toString(), stable.toString(), max + 1, ...rowPrefixParams(this.schema.catalog), PULL_STREAM_MIN_ROWS],
-    );
-    const hasMore = headers.length > max;
+  /**
+   * The answer of the rows of `sync.pull_page`: the page of `max` bundles (one more row: has_more),
+   * each with its rows as one JSON text; a streamed page (`stream` given) gets a `bundles` array that
+   * writes itself from a COPY on `stream.client`.
+   */
+  private pageOf(rows: PullPageRow[], max: number, stream: { client: SyncClient; after: bigint } | null): { stable_bundle_seq: bigint; bundles: GoJsonValue; has_more: boolean } {
+    const headers = rows[0]!.bundle_seq === null ? [] : rows;
     const page = headers.slice(0, max).map((h) => ({
-      bundle_seq: BigInt(h.bundle_seq),
+      bundle_seq: BigInt(h.bundle_seq!),
       source_id: h.source_id,
       source_bundle_id: BigInt(h.source_bundle_id),
       row_count: h.row_count === '0' ? undefined : BigInt(h.row_count),
       bundle_hash: h.bundle_hash || undefined,
       rows: h.rows_json === null ? [] : new EncodedJson(h.rows_json) as GoJsonValue,
     }));
-    const streamed = headers[0]?.streamed === true;
+    this.telemetry.pulled(page.length, page.reduce((count, h) => count + Number(h.row_count ?? 0n), 0));
+    const streamed = stream !== null && headers[0]?.streamed === true;
     const blocks = !headers.slice(0, max).some((h) => h.unblocked);
-    this.telemetry.pulled(page.length, page.reduce((rows, h) => rows + Number(h.row_count ?? 0n), 0));
-    const through = page.length > 0 ? page[page.length - 1]!.bundle_seq : after < stable ? after : stable;
     return {
-      page: {
-        stable_bundle_seq: stable,
-        bundles: streamed ? new StreamedJson((write) => this.streamPage(client, user.userPk, after, page, blocks, write)) : page,
-        has_more: hasMore,
-      },
-      through,
+      stable_bundle_seq: BigInt(rows[0]!.stable_bundle_seq),
+      bundles: streamed ? new StreamedJson((write) => this.streamPage(stream.client, headers[0]!.user_pk!, stream.after, page, blocks, write)) : page,
+      has_more: headers.length > max,
     };
   }
 
@@ -212,39 +192,27 @@ export class PullService {
       if (query.afterRowOrdinal !== null && query.afterRowOrdinal < 0n) throw badRequest('committed_bundle_chunk_invalid', 'after_row_ordinal must be >= 0');
       if (query.maxRows !== null && query.maxRows <= 0) throw badRequest('committed_bundle_chunk_invalid', 'max_rows must be > 0');
       const maxRows = Math.min(query.maxRows ?? this.config.defaultRowsPerCommittedBundleChunk, this.config.maxRowsPerCommittedBundleChunk);
-      return this.countingHistoryPruned(() => this.db.transaction(async (client) => {
-        const user = await readUserState(client, actor.userId);
-        // The reference answers 500 for a user without state (§8.1): nothing of theirs exists, so 404.
-        if (!user) throw notFound('committed_bundle_not_found', `committed bundle ${query.bundleSeq} was not found`);
-        if (query.bundleSeq <= user.floor) throw historyPruned(query.bundleSeq, user.floor, actor.userId);
-        const { rows: headers } = await client.query<{ source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string }>(
-          `SELECT source_id, source_bundle_id, row_count, encode(bundle_hash, 'hex') AS bundle_hash FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq = $2`,
-          [user.userPk, query.bundleSeq.toString()],
-        );
-        const header = headers[0];
-        if (!header) throw notFound('committed_bundle_not_found', `committed bundle ${query.bundleSeq} was not found`);
-        // storage ordinals are wire + 1; at after_row_ordinal = int64 max the bound would overflow BIGINT (a 500)
-        // and nothing can follow anyway: clamp. Found by http-input fuzz seed 3.
-        const storageAfter = query.afterRowOrdinal === null ? 0n : query.afterRowOrdinal < INT64_MAX ? query.afterRowOrdinal + 1n : INT64_MAX;
-        const { rows } = await client.query<{ row_ordinal: string; row_json: string }>(
-          `SELECT br.row_ordinal, ${BUNDLE_ROW_JSON_SQL} AS row_json
-             FROM sync.bundle_rows br JOIN ${rowPrefixesSql(5)} ON tc.table_id = br.table_id
-            WHERE br.user_pk = $1 AND br.bundle_seq = $2 AND br.row_ordinal > $3 ORDER BY br.row_ordinal LIMIT $4`,
-          [user.userPk, query.bundleSeq.toString(), storageAfter.toString(), maxRows + 1, ...rowPrefixParams(this.schema.catalog)],
-        );
-        const page = rows.slice(0, maxRows);
-        const last = page[page.length - 1];
-        return {
-          bundle_seq: query.bundleSeq,
-          source_id: header.source_id,
-          source_bundle_id: BigInt(header.source_bundle_id),
-          row_count: BigInt(header.row_count),
-          bundle_hash: header.bundle_hash,
-          rows: page.map((row) => new EncodedJson(row.row_json)),
-          next_row_ordinal: last ? BigInt(last.row_ordinal) - 1n : (query.afterRowOrdinal ?? 0n),
-          has_more: rows.length > maxRows,
-        };
-      }, { isolation: 'REPEATABLE READ', readOnly: true }));
+      // storage ordinals are wire + 1; at after_row_ordinal = int64 max the bound would overflow BIGINT (a 500)
+      // and nothing can follow anyway: clamp. Found by http-input fuzz seed 3.
+      const storageAfter = query.afterRowOrdinal === null ? 0n : query.afterRowOrdinal < INT64_MAX ? query.afterRowOrdinal + 1n : INT64_MAX;
+      // The reference answers 500 for a user without state (§8.1): nothing of theirs exists, so 404 (in the function).
+      const rows = await this.countingHistoryPruned(() => callRequestFunction<{
+        source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string; row_ordinal: string | null; row_json: string;
+      }>(this.db, COMMITTED_ROWS([actor.userId, query.bundleSeq.toString(), storageAfter.toString(), maxRows + 1, ...rowPrefixParams(this.schema.catalog)])));
+      const header = rows[0]!;
+      const found = header.row_ordinal === null ? [] : rows;
+      const page = found.slice(0, maxRows);
+      const last = page[page.length - 1];
+      return {
+        bundle_seq: query.bundleSeq,
+        source_id: header.source_id,
+        source_bundle_id: BigInt(header.source_bundle_id),
+        row_count: BigInt(header.row_count),
+        bundle_hash: header.bundle_hash,
+        rows: page.map((row) => new EncodedJson(row.row_json)),
+        next_row_ordinal: last ? BigInt(last.row_ordinal!) - 1n : (query.afterRowOrdinal ?? 0n),
+        has_more: found.length > maxRows,
+      };
     });
   }
 }
