@@ -6,6 +6,7 @@ import { JwtStrategy } from './jwt.strategy.js';
 import { JwtAuthGuard } from './jwt-auth.guard.js';
 import { AdminGuard } from './admin.guard.js';
 import { DummySigninController } from './dummy-signin.controller.js';
+import { VerifiedTokenCache } from './verified-token-cache.js';
 
 @Module({})
 export class AuthModule {
@@ -14,7 +15,13 @@ export class AuthModule {
       module: AuthModule,
       imports: [PassportModule, JwtModule.register({ secret: config.jwtSecret, signOptions: { algorithm: 'HS256' } })],
       controllers: config.dummySignin ? [DummySigninController] : [],
-      providers: [{ provide: APP_CONFIG, useValue: config }, JwtStrategy, JwtAuthGuard, AdminGuard],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: VerifiedTokenCache, useValue: new VerifiedTokenCache(config.jwtCacheEntries) },
+        JwtStrategy,
+        JwtAuthGuard,
+        AdminGuard,
+      ],
       exports: [JwtAuthGuard, AdminGuard, JwtModule],
     };
   }

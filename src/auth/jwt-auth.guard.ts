@@ -1,9 +1,36 @@
-import { Injectable, UnauthorizedException } from '@nestjs/common';
+import { Inject, Injectable, UnauthorizedException, type ExecutionContext } from '@nestjs/common';
 import { AuthGuard } from '@nestjs/passport';
+import { ExtractJwt } from 'passport-jwt';
+import type { Request } from 'express';
+import type { JwtPayload } from './jwt.strategy.js';
+import { VerifiedTokenCache } from './verified-token-cache.js';
 
-/** Passport JWT guard; failures are 401 with a JSON body. */
+/** the bearer token exactly as the strategy extracts it */
+const bearerToken = ExtractJwt.fromAuthHeaderAsBearerToken();
+
+/**
+ * Passport JWT guard; failures are 401 with a JSON body. A token the strategy verified is remembered
+ * until it expires (VerifiedTokenCache), so a device's next requests skip passport and the HMAC.
+ */
 @Injectable()
 export class JwtAuthGuard extends AuthGuard('jwt') {
+  constructor(@Inject(VerifiedTokenCache) private readonly verified: VerifiedTokenCache) {
+    super();
+  }
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<Request & { user?: JwtPayload }>();
+    const token = bearerToken(request);
+    const cached = token ? this.verified.get(token) : undefined;
+    if (cached) {
+      request.user = cached;
+      return true;
+    }
+    await super.canActivate(context);
+    if (token && request.user) this.verified.set(token, request.user);
+    return true;
+  }
+
   handleRequest<TUser>(error: unknown, user: TUser | false, info: unknown): TUser {
     if (error || !user) {
       const reason = info instanceof Error ? info.message : 'Authorization header required';

@@ -6,6 +6,8 @@ export interface AppConfig {
   host: string;
   databaseUrl: string;
   jwtSecret: string;
+  /** verified bearer tokens remembered until they expire (JWT_CACHE_ENTRIES, default 4096; 0 = verify every request) */
+  jwtCacheEntries: number;
   businessSchema: string;
   /** NODE_ENV=production: safe defaults below, and the development JWT secret is refused */
   production: boolean;
@@ -120,6 +122,7 @@ export function validateEnvironment(env: Env): AppEnvironment {
     databaseUrl: text(env, 'DATABASE_URL'),
     pgPort: integer(env, 'PGPORT', 1, 65535),
     jwtSecret: jwtSecret ?? DEVELOPMENT_JWT_SECRET,
+    jwtCacheEntries: integer(env, 'JWT_CACHE_ENTRIES', 0, 1_000_000) ?? 4096,
     businessSchema: text(env, 'BUSINESS_SCHEMA') ?? 'business',
     production,
     dummySignin: flag(env, 'OVERSYNC_DUMMY_SIGNIN') ?? !production,

@@ -1,9 +1,19 @@
-// The many-devices phase of `npm run bench` (issues 21 and 25): 4 client processes × 12 users, each
-// user a writer and a reader device, 5-row bundles, push + peer pull per cycle, for 30 s (quick: 5 s);
-// run against one server instance and against three instances over the same database.
+// The many-devices phases of `npm run bench` (issues 21 and 25): 4 client processes × 12 users, each
+// user a writer and a reader device, 5-row bundles, push + peer pull per cycle, for 30 s (quick: 5 s).
+// `manyDevicesPhase` (scale-out): every user's cycles at once (48 in flight), against one server
+// instance and against three instances over the same database. `everydayDevices` (issue 21's shape,
+// the outside benchmark's): one cycle in flight per client process, the users in turn.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { type BenchServer, startExtraInstances } from './bench-server.js';
+
+/** A server the client processes talk to: ours (a BenchServer) or another one (`--reference URL`). */
+export interface DevicesTarget {
+  baseUrl: string;
+  signIn(user: string): Promise<string>;
+  /** resident set of the server process, MiB, when known */
+  rssMiB?(): number;
+}
 import { fmt, percentile } from './stats.js';
 
 const PROCESSES = 4;
@@ -18,8 +28,15 @@ export interface ManyDevicesResult {
   firstError?: string;
   cycleP50Ms: number;
   cycleP95Ms: number;
-  /** resident set of each server process at the end of the run, MiB */
+  /** resident set of each server process at the end of the run, MiB (NaN when unknown) */
   serverRssMiB: number[];
+}
+
+export interface RunOptions {
+  seconds: number;
+  inFlight: 'user' | 'process';
+  /** called every `everyMs` while the clients run (the long run's RSS samples) */
+  sample?: { everyMs: number; fn: (elapsedMs: number) => void };
 }
 
 interface ClientResult {
@@ -30,7 +47,7 @@ interface ClientResult {
 }
 
 /** One run: the client processes connect, start together, and report. */
-async function runOnce(servers: BenchServer[], label: string, seconds: number): Promise<ManyDevicesResult> {
+export async function runOnce(servers: DevicesTarget[], label: string, { seconds, inFlight, sample }: RunOptions): Promise<ManyDevicesResult> {
   const baseUrls = servers.map((s) => s.baseUrl);
   const children = await Promise.all(
     Array.from({ length: PROCESSES }, async (_, p) => {
@@ -40,7 +57,7 @@ async function runOnce(servers: BenchServer[], label: string, seconds: number): 
           return { user, token: await servers[0]!.signIn(user) };
         }),
       );
-      const child = spawn(process.execPath, ['--import', 'tsx', 'test/bench/many-devices-client.ts', JSON.stringify({ baseUrls, users, seconds, rows: ROWS_PER_BUNDLE })], {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/bench/many-devices-client.ts', JSON.stringify({ baseUrls, users, seconds, rows: ROWS_PER_BUNDLE, inFlight })], {
         stdio: ['pipe', 'pipe', 'inherit'],
       });
       const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
@@ -55,7 +72,8 @@ async function runOnce(servers: BenchServer[], label: string, seconds: number): 
   for (const c of children) if ((await next(c.lines)) !== 'ready') throw new Error('many-devices client did not connect');
   const started = performance.now();
   for (const c of children) c.child.stdin!.write('go\n');
-  const results = await Promise.all(children.map(async (c) => JSON.parse(await next(c.lines)) as ClientResult));
+  const timer = sample ? setInterval(() => sample.fn(performance.now() - started), sample.everyMs) : undefined;
+  const results = await Promise.all(children.map(async (c) => JSON.parse(await next(c.lines)) as ClientResult)).finally(() => clearInterval(timer));
   const elapsed = (performance.now() - started) / 1000;
   await Promise.all(children.map((c) => (c.child.exitCode === null ? new Promise((r) => c.child.once('exit', r)) : Promise.resolve())));
   const cycles = results.flatMap((r) => r.cycles);
@@ -68,7 +86,7 @@ async function runOnce(servers: BenchServer[], label: string, seconds: number): 
     firstError: results.find((r) => r.firstError)?.firstError,
     cycleP50Ms: cycles.length ? percentile(cycles, 50) : NaN,
     cycleP95Ms: cycles.length ? percentile(cycles, 95) : NaN,
-    serverRssMiB: servers.map((s) => s.rssMiB()),
+    serverRssMiB: servers.map((s) => s.rssMiB?.() ?? NaN),
   };
 }
 
@@ -82,22 +100,31 @@ export async function manyDevicesPhase(
   const results: ManyDevicesResult[] = [];
   const report = (r: ManyDevicesResult) => {
     print(
-      `many devices, ${r.instances} instance${r.instances > 1 ? 's' : ''}: ${PROCESSES}×${USERS_PER_PROCESS} users, ${ROWS_PER_BUNDLE}-row, ${seconds} s`,
+      `scale-out: ${PROCESSES}×${USERS_PER_PROCESS} users all at once, ${r.instances} instance${r.instances > 1 ? 's' : ''}, ${seconds} s`,
       `${fmt(r.bundlesPerSec, 1)} b/s, ${r.errors} err, ${fmt(r.cycleP50Ms, 1)}/${fmt(r.cycleP95Ms, 1)} ms`,
-      r.instances === 1 ? 'go-oversync 195 b/s, 19.7/28.0 ms' : '',
+      '',
     );
     print(`  server RSS at the end (MiB)`, r.serverRssMiB.map((m) => fmt(m)).join(' + '));
     if (r.firstError) print(`  first error`, r.firstError.slice(0, 120));
   };
-  results.push(await runOnce([server], 'one', seconds));
+  results.push(await runOnce([server], 'one', { seconds, inFlight: 'user' }));
   report(results[0]!);
   // smaller pools for the added processes keep the three within a default max_connections of 100
   const extra = await startExtraInstances(server, 2, { OVERSYNC_DB_POOL_MAX_CONNS: '24' });
   try {
-    results.push(await runOnce([server, ...extra], 'three', seconds));
+    results.push(await runOnce([server, ...extra], 'three', { seconds, inFlight: 'user' }));
     report(results[1]!);
   } finally {
     await Promise.all(extra.map((s) => s.stop()));
   }
   return results;
+}
+
+/**
+ * Issue 21's many-devices workload, the outside benchmark's shape: 4 client processes × 12 users,
+ * one cycle (push + peer pull) in flight per process, the users in turn. Its figures (go-oversync
+ * 195 bundles/s at a cycle p50 of 19.7 ms) are those of 4 cycles in flight.
+ */
+export function everydayDevices(target: DevicesTarget, label: string, seconds: number, sample?: RunOptions['sample']): Promise<ManyDevicesResult> {
+  return runOnce([target], label, { seconds, inFlight: 'process', sample });
 }

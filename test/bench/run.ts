@@ -3,23 +3,34 @@
 // writes bench-results.json. Never part of npm test; never fails on a target.
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { startBenchServer } from './bench-server.js';
+import { startBenchServer, startExtraInstances, type BenchServer } from './bench-server.js';
 import { measureReferences } from './references.js';
 import { measureObservability } from './observability.js';
 import { measureInstrumentationCost } from './observability-micro.js';
 import { SyncApi, userRows } from './sync-api.js';
-import { fmt, percentile, summarize, type Summary } from './stats.js';
+import { fmt, summarize, type Summary } from './stats.js';
 import { runDevice } from './device.js';
-import { manyDevicesPhase } from './many-devices-phase.js';
+import { everydayDevices, manyDevicesPhase, type DevicesTarget, type ManyDevicesResult } from './many-devices-phase.js';
+import { emptyRequestFloor, oneRowRoundTrip, runUser, selectOneRoundTrip, urlTarget, watchLatency, type Percentiles } from './everyday.js';
+import { readFileSync } from 'node:fs';
 import { measureClientWrites } from './client.js';
-import { SseStream, syncHeaders } from '../support/sse.js';
 import { pullRssGrowth, serverHydration } from './bulk-memory.js';
 
 const quick = process.argv.includes('--quick');
-// `--only client,bulk,hydration,watch,latency,load,many-devices,references,observability` runs just those phases (default: all).
-const onlyIndex = process.argv.indexOf('--only');
-const only = onlyIndex >= 0 ? (process.argv[onlyIndex + 1] ?? '').split(',') : null;
-const want = (phase: string) => only === null || only.includes(phase);
+const option = (name: string) => {
+  const index = process.argv.indexOf(name);
+  return index >= 0 ? process.argv[index + 1] : undefined;
+};
+// `--only client,bulk,hydration,everyday,load,many-devices,references,observability` runs just those phases
+// (default: all but `long`). `everyday` is issue 21's set: floor, select1, latency, watch, everyday-devices
+// (each also alone); `--long` = `--only long` (10 minutes of the everyday load, RSS every minute).
+const only = process.argv.includes('--long') ? ['long'] : (option('--only')?.split(',') ?? null);
+const EVERYDAY = ['floor', 'select1', 'latency', 'watch', 'everyday-devices'];
+const want = (phase: string) =>
+  only === null ? phase !== 'long' : only.includes(phase) || (EVERYDAY.includes(phase) && only.includes('everyday'));
+// `--reference URL` (and `--reference-pid PID` for its RSS): the everyday phases run against that server
+// too (go-oversync's example server), its column printed beside ours
+const reference = option('--reference') ? urlTarget(option('--reference')!, Number(option('--reference-pid')) || undefined) : undefined;
 // BENCH_REPS=1 for a single repetition (a loaded machine, a long 1M-row phase)
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const results: Record<string, unknown> = {
@@ -35,6 +46,108 @@ const print = (label: string, value: string, reference = '') => {
 const range = (s: Summary, digits = 0) => `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
 const serverRss: Record<string, { nowMiB: number; phasePeakMiB: number }> = {};
 
+/** `ours` beside the reference server's figure (`--reference`), else beside the issue's Go figure and the target. */
+const beside = (theirs: string | undefined, issue: string) => (theirs === undefined ? issue : `reference server ${theirs}`);
+const ms2 = (p: Percentiles, ...keys: Array<'p50' | 'p95' | 'p99'>) => keys.map((k) => fmt(p[k], 2)).join(' / ');
+const devicesLine = (r: ManyDevicesResult) => `${fmt(r.bundlesPerSec, 1)} b/s, ${r.errors} err, ${fmt(r.cycleP50Ms, 1)} / ${fmt(r.cycleP95Ms, 1)} ms`;
+
+/** HTTP adapters whose floors print: BENCH_HTTP_ADAPTERS, else express and fastify once the app reads HTTP_ADAPTER. */
+function floorAdapters(): string[] {
+  if (process.env.BENCH_HTTP_ADAPTERS) return process.env.BENCH_HTTP_ADAPTERS.split(',');
+  const config = readFileSync('dist/src/config/app-config.js', 'utf8');
+  return config.includes('HTTP_ADAPTER') ? ['express', 'fastify'] : [];
+}
+
+/** Issue 21's everyday set on our server and, with `--reference`, on the reference server right after. */
+async function everydayPhases(server: BenchServer): Promise<void> {
+  const everyday: Record<string, unknown> = {};
+  const both = async <T>(measure: (target: DevicesTarget) => Promise<T>): Promise<{ ours: T; theirs?: T }> => {
+    const ours = await measure(server);
+    return { ours, ...(reference ? { theirs: await measure(reference) } : {}) };
+  };
+  if (want('floor')) {
+    const iterations = quick ? 200 : 1000;
+    const floor = await both((t) => emptyRequestFloor(t, iterations));
+    everyday.emptyRequestFloorMs = floor;
+    print(`empty request: GET /sync/capabilities p50 / p95 (ms${process.env.HTTP_ADAPTER ? `, ${process.env.HTTP_ADAPTER}` : ''})`, ms2(floor.ours, 'p50', 'p95'), beside(floor.theirs && ms2(floor.theirs, 'p50', 'p95'), 'ours in the issue 0.61'));
+    for (const adapter of floorAdapters()) {
+      const [instance] = await startExtraInstances(server, 1, { HTTP_ADAPTER: adapter, OVERSYNC_DB_POOL_MAX_CONNS: '4' });
+      try {
+        const figures = await emptyRequestFloor(instance!, iterations);
+        everyday[`emptyRequestFloorMs_${adapter}`] = figures;
+        print(`  the same on HTTP_ADAPTER=${adapter}`, ms2(figures, 'p50', 'p95'));
+      } finally {
+        await instance!.stop();
+      }
+    }
+  }
+  if (want('select1')) {
+    const select1 = await selectOneRoundTrip(server.databaseUrl, quick ? 500 : 2000);
+    everyday.selectOneMs = select1;
+    print('SELECT 1 on a pooled pg connection, p50 / p95 (ms)', ms2(select1, 'p50', 'p95'), 'issue 0.17');
+  }
+  if (want('latency')) {
+    const latency = await both((t) => oneRowRoundTrip(t, quick ? 100 : 500));
+    everyday.oneRow = latency;
+    print('1-row push (create+chunk+commit) + pull on another device, p50 / p95 / p99 (ms)', ms2(latency.ours.pushPull, 'p50', 'p95', 'p99'), beside(latency.theirs && ms2(latency.theirs.pushPull, 'p50', 'p95', 'p99'), 'go 8.63 / 10.3; target ≤ 4 / 6'));
+    print('1-row pull on another device, p50 / p95 (ms)', ms2(latency.ours.pull, 'p50', 'p95'), beside(latency.theirs && ms2(latency.theirs.pull, 'p50', 'p95'), 'go 1.18; target ≤ 1'));
+  }
+  if (want('watch')) {
+    const watch = await both((t) => watchLatency(t, quick ? 50 : 250));
+    everyday.watchMs = watch;
+    print('watch: commit request start → SSE event, p50 / p95 (ms)', ms2(watch.ours, 'p50', 'p95'), beside(watch.theirs && ms2(watch.theirs, 'p50', 'p95'), 'go 4.17 / 5.19; target p50 ≤ 2'));
+  }
+  if (want('everyday-devices')) {
+    const seconds = quick ? 5 : 30;
+    const devices = await both((t) => everydayDevices(t, runUser(t === server ? 'everyday' : 'everyday-ref'), seconds));
+    everyday.manyDevices = devices;
+    print(`many devices (issue 21): 4 procs × 12 users, 1 cycle in flight/proc, 5-row, ${seconds} s`, devicesLine(devices.ours), beside(devices.theirs && devicesLine(devices.theirs), 'go 195 b/s, 19.7 / 28.0; target ≥ 400, p95 ≤ 15'));
+    if (devices.ours.firstError) print('  first error', devices.ours.firstError.slice(0, 120));
+    if (devices.theirs?.firstError) print('  first error (reference server)', devices.theirs.firstError.slice(0, 120));
+    print('  server RSS at the end (MiB)', fmt(devices.ours.serverRssMiB[0]!), beside(devices.theirs && fmt(devices.theirs.serverRssMiB[0]!), 'go 43'));
+  }
+  if (Object.keys(everyday).length) results.everyday = everyday;
+}
+
+/** V8 heap used / total and external memory of a server from its GET /metrics, MiB ('' without metrics). */
+async function heapMiB(baseUrl: string): Promise<string> {
+  try {
+    const text = await (await fetch(`${baseUrl}/metrics`)).text();
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+    return `heap used ${fmt(gauge('nodejs_heap_size_used_bytes'))} / total ${fmt(gauge('nodejs_heap_size_total_bytes'))}, external ${fmt(gauge('nodejs_external_memory_bytes'))}`;
+  } catch {
+    return '';
+  }
+}
+
+/** `--long`: 10 minutes (BENCH_LONG_MINUTES) of the everyday many-devices load on a fresh server, RSS every minute. */
+async function longRun(server: BenchServer): Promise<void> {
+  const minutes = Number(process.env.BENCH_LONG_MINUTES ?? 10);
+  const warmUpMinutes = Math.min(2, minutes - 1);
+  const samples: Array<{ minute: number; rssMiB: number }> = [{ minute: 0, rssMiB: server.rssMiB() }];
+  print('long run: server RSS before the load (MiB)', fmt(samples[0]!.rssMiB));
+  const run = await everydayDevices(server, runUser('long'), minutes * 60, {
+    everyMs: 60_000,
+    fn: (elapsedMs) => {
+      const sample = { minute: Math.round(elapsedMs / 60_000), rssMiB: server.rssMiB() };
+      samples.push(sample);
+      // the V8 heap beside it (prom-client's default metrics), to tell heap from native memory
+      void heapMiB(server.baseUrl).then((heap) => print(`  minute ${sample.minute}: server RSS (MiB)`, fmt(sample.rssMiB), heap));
+    },
+  });
+  samples.push({ minute: minutes, rssMiB: server.rssMiB() });
+  // RSS saws up and down with the garbage collector: growth is the second half's mean over the first's
+  const afterWarmUp = samples.filter((s) => s.minute >= warmUpMinutes).map((s) => s.rssMiB);
+  const half = Math.floor(afterWarmUp.length / 2);
+  const mean = (xs: number[]) => xs.reduce((sum, x) => sum + x, 0) / xs.length;
+  const growth = mean(afterWarmUp.slice(afterWarmUp.length - half)) - mean(afterWarmUp.slice(0, half));
+  results.longRun = { minutes, warmUpMinutes, samples, peakRssMiB: server.peakRssMiB(), growthMiB: growth, ...run };
+  print(`long run: ${minutes} min of the many-devices load`, devicesLine(run));
+  print(`  RSS after ${warmUpMinutes} min warm-up: min / max / peak (MiB)`, `${fmt(Math.min(...afterWarmUp))} / ${fmt(Math.max(...afterWarmUp))} / ${fmt(server.peakRssMiB())}`, 'target < 200');
+  print('  growth: mean of the last half minus the first half (MiB)', `${growth >= 0 ? '+' : ''}${fmt(growth, 1)}`, 'target: none');
+  if (run.firstError) print('  first error', run.firstError.slice(0, 120));
+}
+
 const server = await startBenchServer();
 try {
   // the client's local writes through the capture triggers, beside raw better-sqlite3 inserts
@@ -47,6 +160,8 @@ try {
       print(`  per row with ${fmt(p.pending)} rows pending (µs, ${fmt(p.probeRows)}-row probe)`, fmt(p.triggerMicros, 2), `raw ${fmt(p.rawMicros, 2)}`);
     }
   }
+  // the everyday path first, on a server that has done no bulk work
+  await everydayPhases(server);
   const device = async (user: string, source: string) => new SyncApi(server.baseUrl, await server.signIn(user), source);
   const sizes = quick ? [10_000] : [10_000, 100_000];
   const pushResults: Record<string, unknown> = {};
@@ -149,48 +264,6 @@ try {
   }
   results.hydration = hydration;
 
-  // watch: commit start to SSE event on another device, over ≥ 200 commits
-  if (want('watch')) {
-    const commits = quick ? 50 : 250;
-    const writer = await device('watch-latency', 'writer');
-    await writer.call('POST', '/sync/connect', { has_local_pending_rows: false });
-    const stream = await SseStream.open(`${server.baseUrl}/sync/watch?after_bundle_seq=0`, syncHeaders(writer.token, 'watcher'));
-    const watchLatencies: number[] = [];
-    try {
-      for (let i = 1; i <= commits; i++) {
-        const rows = userRows(1);
-        const created = JSON.parse(await writer.call('POST', '/sync/push-sessions', { source_bundle_id: i, planned_row_count: 1 })) as { push_id: string };
-        await writer.call('POST', `/sync/push-sessions/${created.push_id}/chunks`, { start_row_ordinal: 0, rows });
-        const t = performance.now();
-        const event = writer.call('POST', `/sync/push-sessions/${created.push_id}/commit`);
-        const frame = await stream.next((f) => f.event === 'bundle' && JSON.parse(f.data ?? '{}').bundle_seq === i, 5000);
-        watchLatencies.push(frame.receivedAt - t);
-        await event;
-      }
-    } finally {
-      await stream.close();
-    }
-    results.watchLatencyMs = { p50: percentile(watchLatencies, 50), p95: percentile(watchLatencies, 95), commits };
-    print(`watch: commit start to SSE event, p50 / p95 (ms, ${commits} commits)`, `${fmt(percentile(watchLatencies, 50), 2)} / ${fmt(percentile(watchLatencies, 95), 2)}`, 'reference 2.46 / 2.71');
-  }
-
-  // 1-row push on one device + pull on another: p50/p95/p99 over 500 iterations
-  if (want('latency')) {
-    const iterations = quick ? 100 : 500;
-    const a = await device('latency', 'a');
-    const b = await device('latency', 'b');
-    await a.call('POST', '/sync/connect', { has_local_pending_rows: false });
-    const latencies: number[] = [];
-    for (let i = 1; i <= iterations; i++) {
-      const t = performance.now();
-      const pushed = await a.push(i, userRows(1));
-      await b.call('GET', `/sync/pull?after_bundle_seq=${pushed.commit.bundle_seq - 1}`);
-      latencies.push(performance.now() - t);
-    }
-    results.oneRowRoundTripMs = { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), iterations };
-    print(`1-row push + pull on another device, p50/p95/p99 (ms)`, `${fmt(percentile(latencies, 50), 2)} / ${fmt(percentile(latencies, 95), 2)} / ${fmt(percentile(latencies, 99), 2)}`, 'reference 5.4 / 5.9');
-  }
-
   // 50 devices of 50 users pushing and pulling 100-row bundles for 30 s
   if (want('load')) {
     const seconds = quick ? 5 : 30;
@@ -264,6 +337,7 @@ try {
     const applied = (pullResults[referenceRows.length] as { clientApplyRowsPerSec: Summary } | undefined)?.clientApplyRowsPerSec.median;
     print(`better-sqlite3 insert in one transaction (rows/s)`, fmt(refs.sqliteInsertRowsPerSec), applied ? `client pull + apply = ${fmt(applied / refs.sqliteInsertRowsPerSec, 3)} × insert` : 'reference machine ≈ 345,000');
   }
+  if (want('long')) await longRun(server);
   results.serverPeakRssMiB = server.peakRssMiB();
   results.serverRss = serverRss;
   print('server RSS at the end (MiB)', fmt(server.rssMiB()), 'target < 250 after the bulk phases');
