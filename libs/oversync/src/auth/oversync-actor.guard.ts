@@ -51,22 +51,22 @@ export class OversyncActorGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (!(await this.hostGuards.allow(context))) {
-      throw new OversyncError('authentication_failed', 401, 'authentication required');
+      throw new OversyncError('authentication_failed', 'authentication required');
     }
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const rawUser = this.options.actor ? await this.options.actor(context) : defaultUserId(request);
     const userId = typeof rawUser === 'string' ? goTrimSpace(rawUser) : '';
     if (userId === '') {
-      throw new OversyncError('authentication_failed', 401, 'authenticated user_id not found in request context');
+      throw new OversyncError('authentication_failed', 'authenticated user_id not found in request context');
     }
     if (!isPrintableActorId(userId)) {
-      throw new OversyncError('authentication_failed', 401, 'authenticated user_id is not a valid identifier');
+      throw new OversyncError('authentication_failed', 'authenticated user_id is not a valid identifier');
     }
     const header = request.headers[SOURCE_ID_HEADER];
     const sourceId = goTrimSpace(Array.isArray(header) ? (header[0] ?? '') : (header ?? ''));
-    if (sourceId === '') throw new OversyncError('invalid_request', 400, 'Oversync-Source-ID header is required');
+    if (sourceId === '') throw new OversyncError('invalid_request', 'Oversync-Source-ID header is required');
     if (!isPrintableActorId(sourceId)) {
-      throw new OversyncError('invalid_request', 400, 'Oversync-Source-ID header must be printable text of at most 512 characters');
+      throw new OversyncError('invalid_request', 'Oversync-Source-ID header must be printable text of at most 512 characters');
     }
     request.oversyncActor = { userId, sourceId };
     return true;

@@ -1,5 +1,5 @@
 import { Injectable, type PipeTransform } from '@nestjs/common';
-import { notFound } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { isCanonicalUuid } from '../bundle/row-keys.js';
 
 /**
@@ -14,7 +14,7 @@ export class SessionIdPipe implements PipeTransform<unknown, string> {
 
   transform(value: unknown): string {
     if (typeof value === 'string' && isCanonicalUuid(value)) return value;
-    throw notFound(this.code, `${this.what} ${String(value)} was not found`);
+    throw new OversyncError(this.code, `${this.what} ${String(value)} was not found`);
   }
 }
 

@@ -3,7 +3,7 @@ import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, A
 import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import type { Response } from 'express';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
-import { badRequest } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
 import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
@@ -49,7 +49,7 @@ export class SyncController {
   async connect(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
     const body = bodyObject(req, 'Failed to parse connect request');
     const pending = bindScalar(body, 'has_local_pending_rows', readBool);
-    if (pending === undefined) throw badRequest('invalid_request', 'Failed to parse connect request');
+    if (pending === undefined) throw new OversyncError('invalid_request', 'Failed to parse connect request');
     sendWire(res, 200, { ...(await this.connectService.connect(actor, pending)) });
   }
 
@@ -72,7 +72,7 @@ export class SyncController {
     const sourceBundleId = bindScalar(body, 'source_bundle_id', readInt64);
     const plannedRowCount = bindScalar(body, 'planned_row_count', readInt64);
     const initializationId = bindScalar(body, 'initialization_id', readString);
-    if (sourceBundleId === undefined || plannedRowCount === undefined || initializationId === undefined) throw badRequest('invalid_request', parse);
+    if (sourceBundleId === undefined || plannedRowCount === undefined || initializationId === undefined) throw new OversyncError('invalid_request', parse);
     const result = await this.pushSessions.create(actor, { sourceBundleId, plannedRowCount, initializationId: goTrimSpace(initializationId) });
     if (result.status === 'staging') {
       sendWire(res, 200, { push_id: result.pushId, status: 'staging', planned_row_count: result.plannedRowCount });
@@ -159,7 +159,7 @@ export class SyncController {
     @Query() query: Record<string, unknown>,
     @Res() res: Response,
   ): Promise<void> {
-    const invalid = (message: string) => badRequest('committed_bundle_chunk_invalid', message);
+    const invalid = (message: string) => new OversyncError('committed_bundle_chunk_invalid', message);
     const bundleSeq = parseInt64Param(bundleSeqParam);
     if (bundleSeq === undefined || bundleSeq === null) throw invalid('bundle_seq must be an integer');
     const after = parseInt64Param(queryValue(query.after_row_ordinal));
@@ -178,7 +178,7 @@ export class SyncController {
   @ApiSyncErrors({ 400: ['invalid_request'], 409: ['history_pruned', 'scope_uninitialized', 'scope_initializing'], 500: ['pull_failed'] })
   @SyncEndpoint('pull_failed', 'Failed to process pull')
   async pull(@Actor() actor: SyncActor, @Query() query: Record<string, unknown>, @Res() res: Response): Promise<void> {
-    const invalid = (message: string) => badRequest('invalid_request', message);
+    const invalid = (message: string) => new OversyncError('invalid_request', message);
     const after = parseInt64Param(queryValue(query.after_bundle_seq));
     if (after === undefined) throw invalid('after_bundle_seq must be an integer');
     if (after !== null && after < 0n) throw invalid('after_bundle_seq must be >= 0');

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import type { SyncDatabase } from '../database/sync-database.js';
-import { badRequest, conflict, notFound, OversyncError } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
@@ -40,7 +40,7 @@ function pageRowsSql(catalog: SyncCatalog, client: SyncClient, userPk: string, a
 }
 
 export function historyPruned(provided: bigint, floor: bigint, userId: string): OversyncError {
-  return conflict('history_pruned', `requested checkpoint ${provided} is older than retained history floor ${floor} for user ${userId}`);
+  return new OversyncError('history_pruned', `requested checkpoint ${provided} is older than retained history floor ${floor} for user ${userId}`);
 }
 
 /** Pull and committed-bundle row fetch: read-only REPEATABLE READ snapshots (spec §4.8, §4.9). */
@@ -208,21 +208,21 @@ export class PullService {
 
   committedRows(actor: SyncActor, query: CommittedRowsQuery): Promise<GoJsonValue> {
     return this.lifecycle.run(async () => {
-      if (query.bundleSeq <= 0n) throw badRequest('committed_bundle_chunk_invalid', 'bundle_seq must be > 0');
-      if (query.afterRowOrdinal !== null && query.afterRowOrdinal < 0n) throw badRequest('committed_bundle_chunk_invalid', 'after_row_ordinal must be >= 0');
-      if (query.maxRows !== null && query.maxRows <= 0) throw badRequest('committed_bundle_chunk_invalid', 'max_rows must be > 0');
+      if (query.bundleSeq <= 0n) throw new OversyncError('committed_bundle_chunk_invalid', 'bundle_seq must be > 0');
+      if (query.afterRowOrdinal !== null && query.afterRowOrdinal < 0n) throw new OversyncError('committed_bundle_chunk_invalid', 'after_row_ordinal must be >= 0');
+      if (query.maxRows !== null && query.maxRows <= 0) throw new OversyncError('committed_bundle_chunk_invalid', 'max_rows must be > 0');
       const maxRows = Math.min(query.maxRows ?? this.config.defaultRowsPerCommittedBundleChunk, this.config.maxRowsPerCommittedBundleChunk);
       return this.countingHistoryPruned(() => this.db.transaction(async (client) => {
         const user = await readUserState(client, actor.userId);
         // The reference answers 500 for a user without state (§8.1): nothing of theirs exists, so 404.
-        if (!user) throw notFound('committed_bundle_not_found', `committed bundle ${query.bundleSeq} was not found`);
+        if (!user) throw new OversyncError('committed_bundle_not_found', `committed bundle ${query.bundleSeq} was not found`);
         if (query.bundleSeq <= user.floor) throw historyPruned(query.bundleSeq, user.floor, actor.userId);
         const { rows: headers } = await client.query<{ source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string }>(
           `SELECT source_id, source_bundle_id, row_count, encode(bundle_hash, 'hex') AS bundle_hash FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq = $2`,
           [user.userPk, query.bundleSeq.toString()],
         );
         const header = headers[0];
-        if (!header) throw notFound('committed_bundle_not_found', `committed bundle ${query.bundleSeq} was not found`);
+        if (!header) throw new OversyncError('committed_bundle_not_found', `committed bundle ${query.bundleSeq} was not found`);
         // storage ordinals are wire + 1; at after_row_ordinal = int64 max the bound would overflow BIGINT (a 500)
         // and nothing can follow anyway: clamp. Found by http-input fuzz seed 3.
         const storageAfter = query.afterRowOrdinal === null ? 0n : query.afterRowOrdinal < INT64_MAX ? query.afterRowOrdinal + 1n : INT64_MAX;

@@ -1,4 +1,4 @@
-import { badRequest } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { goQuote, goToLower, goTrimSpace } from '../schema/go-string-semantics.js';
 import type { RegisteredTable } from '../schema/registered-table.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
@@ -29,7 +29,7 @@ const IDENTIFIER = /^[a-z0-9_]+$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const PARSE_MESSAGE = 'Failed to parse push chunk request';
 
-const invalid = (message: string) => badRequest('push_chunk_invalid', message);
+const invalid = (message: string) => new OversyncError('push_chunk_invalid', message);
 
 /** Parses and validates a chunk body; the first failing row rejects the whole chunk (nothing staged). */
 export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: number): PushChunk {
@@ -37,13 +37,13 @@ export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: numb
   try {
     document = parseExactJson(body);
   } catch {
-    throw badRequest('invalid_request', PARSE_MESSAGE);
+    throw new OversyncError('invalid_request', PARSE_MESSAGE);
   }
-  if (!isExactObject(document)) throw badRequest('invalid_request', PARSE_MESSAGE);
+  if (!isExactObject(document)) throw new OversyncError('invalid_request', PARSE_MESSAGE);
   const start = bindScalar(document, 'start_row_ordinal', readInt64);
   const rowsValue = member(document, 'rows');
   if (start === undefined || (rowsValue !== undefined && rowsValue !== null && !Array.isArray(rowsValue))) {
-    throw badRequest('invalid_request', PARSE_MESSAGE);
+    throw new OversyncError('invalid_request', PARSE_MESSAGE);
   }
   const rawRows = Array.isArray(rowsValue) ? rowsValue : [];
   const bound = rawRows.map(bindRow);
@@ -67,16 +67,16 @@ interface BoundRow {
 
 /** Go encoding/json binding of one PushRequestRow: type mismatches are parse errors. */
 function bindRow(value: ExactJson): BoundRow {
-  if (!isExactObject(value)) throw badRequest('invalid_request', PARSE_MESSAGE);
+  if (!isExactObject(value)) throw new OversyncError('invalid_request', PARSE_MESSAGE);
   const schema = bindScalar(value, 'schema', readString);
   const table = bindScalar(value, 'table', readString);
   const op = bindScalar(value, 'op', readString);
   const base = bindScalar(value, 'base_row_version', readInt64);
   const key = member(value, 'key');
   if (schema === undefined || table === undefined || op === undefined || base === undefined) {
-    throw badRequest('invalid_request', PARSE_MESSAGE);
+    throw new OversyncError('invalid_request', PARSE_MESSAGE);
   }
-  if (key !== undefined && key !== null && !isExactObject(key)) throw badRequest('invalid_request', PARSE_MESSAGE);
+  if (key !== undefined && key !== null && !isExactObject(key)) throw new OversyncError('invalid_request', PARSE_MESSAGE);
   return { schema, table, op, baseRowVersion: base, key: key ?? null, payload: member(value, 'payload') };
 }
 
