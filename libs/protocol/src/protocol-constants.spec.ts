@@ -86,16 +86,16 @@ describe('limits and capabilities (§3.12, §7)', () => {
 });
 
 describe('watch frames (§3.8, §4.14)', () => {
-  it('writes SSE events like the spec example', () => {
-    expect(encodeWatchEventFrame({ bundle_seq: 7 })).toBe('event: bundle\ndata: {"bundle_seq":7}\n\n');
-    expect(encodeWatchEventFrame({ bundle_seq: 8, source_id: 'device-b', source_bundle_id: 3 })).toBe(
-      'event: bundle\ndata: {"bundle_seq":8,"source_id":"device-b","source_bundle_id":3}\n\n',
+  it('writes SSE events like the spec example, then the id line', () => {
+    expect(encodeWatchEventFrame({ bundle_seq: 7n })).toBe('event: bundle\ndata: {"bundle_seq":7}\nid: 7\n\n');
+    expect(encodeWatchEventFrame({ bundle_seq: 8n, source_id: 'device-b', source_bundle_id: 3n })).toBe(
+      'event: bundle\ndata: {"bundle_seq":8,"source_id":"device-b","source_bundle_id":3}\nid: 8\n\n',
     );
-    expect(encodeWatchEventFrame({ bundle_seq: 9, source_id: '', source_bundle_id: 0 })).toBe('event: bundle\ndata: {"bundle_seq":9}\n\n');
+    expect(encodeWatchEventFrame({ bundle_seq: 9n, source_id: '', source_bundle_id: 0n })).toBe('event: bundle\ndata: {"bundle_seq":9}\nid: 9\n\n');
   });
 
   it('writes the NOTIFY payload in member order', () => {
-    expect(encodeBundleChangeNotification({ user_pk: 1, bundle_seq: 8, source_id: 'd<1>', source_bundle_id: 3 })).toBe(
+    expect(encodeBundleChangeNotification({ user_pk: 1n, bundle_seq: 8n, source_id: 'd<1>', source_bundle_id: 3n })).toBe(
       '{"user_pk":1,"bundle_seq":8,"source_id":"d\\u003c1\\u003e","source_bundle_id":3}',
     );
   });

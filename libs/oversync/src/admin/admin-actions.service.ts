@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { isCanonicalUuid } from '@oversync/protocol';
 import type { SyncClient } from '../database/sync-database.js';
 import { userTransaction } from '../database/user-lock.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import { isPrintableActorId } from '../auth/oversync-actor.guard.js';
-import { isCanonicalUuid } from '../bundle/row-keys.js';
 import { AdminRuntime } from './admin-runtime.js';
 
 /** The reason stored on a source retired from the console (any non-empty text satisfies the schema). */

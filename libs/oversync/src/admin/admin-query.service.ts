@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { computeBundleHash, RawJson, type BundleHashRow, type RowOp } from '@oversync/protocol';
+import { computeBundleHash, isCanonicalUuid, RawJson, type BundleHashRow, type RowOp } from '@oversync/protocol';
 import type { SyncClient, SyncDatabase } from '../database/sync-database.js';
 import { OversyncError } from '../errors/oversync.error.js';
-import { isCanonicalUuid } from '../bundle/row-keys.js';
 import { AdminRuntime } from './admin-runtime.js';
 import { decodeCursor, int64Text, toPage, type AdminPage } from './admin-paging.js';
 

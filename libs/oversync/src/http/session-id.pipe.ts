@@ -1,6 +1,6 @@
 import { Injectable, type PipeTransform } from '@nestjs/common';
+import { isCanonicalUuid } from '@oversync/protocol';
 import { OversyncError } from '../errors/oversync.error.js';
-import { isCanonicalUuid } from '../bundle/row-keys.js';
 
 /**
  * The one check of every session id in a path (`push_id`, `snapshot_id`): canonical dashed lower-case

@@ -2,6 +2,7 @@ import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseFil
 import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '../openapi/optional-swagger.js';
 import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import type { Response } from 'express';
+import { DEFAULT_BUNDLES_PER_PULL, MAX_BUNDLES_PER_PULL } from '@oversync/protocol';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
@@ -172,7 +173,7 @@ export class SyncController {
   @Get('pull')
   @ApiOperation({ summary: 'Pull committed bundles after a checkpoint, up to a stable sequence' })
   @ApiInt64Query('after_bundle_seq', 'the device checkpoint: bundles after this one (default 0)', { minimum: 0 })
-  @ApiInt64Query('max_bundles', 'bundles per page (default 1000)', { minimum: 1, maximum: 5000 })
+  @ApiInt64Query('max_bundles', `bundles per page (default ${DEFAULT_BUNDLES_PER_PULL})`, { minimum: 1, maximum: MAX_BUNDLES_PER_PULL })
   @ApiInt64Query('target_bundle_seq', 'the stable_bundle_seq of the first page while has_more (default 0 = current)', { minimum: 0 })
   @ApiOkResponse({ type: PullResponseDto })
   @ApiSyncErrors({ 400: ['invalid_request'], 409: ['history_pruned', 'scope_uninitialized', 'scope_initializing'], 500: ['pull_failed'] })
@@ -184,11 +185,11 @@ export class SyncController {
     if (after !== null && after < 0n) throw invalid('after_bundle_seq must be >= 0');
     const max = parseInt64Param(queryValue(query.max_bundles));
     if (max === undefined) throw invalid('max_bundles must be an integer');
-    if (max !== null && (max < 1n || max > 5000n)) throw invalid('max_bundles must be between 1 and 5000');
+    if (max !== null && (max < 1n || max > BigInt(MAX_BUNDLES_PER_PULL))) throw invalid(`max_bundles must be between 1 and ${MAX_BUNDLES_PER_PULL}`);
     const target = parseInt64Param(queryValue(query.target_bundle_seq));
     if (target === undefined) throw invalid('target_bundle_seq must be an integer');
     if (target !== null && target < 0n) throw invalid('target_bundle_seq must be >= 0');
-    await this.pullService.pull(actor, { afterBundleSeq: after ?? 0n, maxBundles: Number(max ?? 1000n), targetBundleSeq: target ?? 0n }, expressWireReply(res));
+    await this.pullService.pull(actor, { afterBundleSeq: after ?? 0n, maxBundles: Number(max ?? DEFAULT_BUNDLES_PER_PULL), targetBundleSeq: target ?? 0n }, expressWireReply(res));
   }
 
   @Get('capabilities')

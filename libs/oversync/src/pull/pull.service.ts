@@ -8,7 +8,7 @@ import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import { requireInitializedScope } from '../connect/scope-state.js';
 import type { GoJsonValue } from '@oversync/protocol';
-import { EncodedJson, encodeGoJson, INT64_MAX } from '@oversync/protocol';
+import { EncodedJson, encodeGoJson, INT64_MAX, MAX_BUNDLES_PER_PULL } from '@oversync/protocol';
 import type { SyncClient } from '../database/sync-database.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { BUNDLE_ROW_JSON_SQL, readUserState, rowPrefixesSql, rowPrefixParams, streamedRowsSql } from './bundle-reader.js';
@@ -104,7 +104,7 @@ export class PullService {
     const stable = target > 0n ? target : user.latest;
     if (stable > 0n && stable < user.floor) throw historyPruned(stable, user.floor, actor.userId);
     if (after >= stable) return { page: { stable_bundle_seq: stable, bundles: [], has_more: false }, through: stable };
-    const max = Math.min(Math.max(query.maxBundles, 1), 5000);
+    const max = Math.min(Math.max(query.maxBundles, 1), MAX_BUNDLES_PER_PULL);
     // Headers and rows in one statement: the page of bundle headers plus one more (has_more), each page
     // bundle with its rows as one JSON text built by PostgreSQL around the stored canonical payloads.
     // A page of more than PULL_STREAM_MIN_ROWS rows gets its headers only ($9): its rows stream below.

@@ -2,7 +2,8 @@ import { OversyncError } from '../errors/oversync.error.js';
 import { goQuote, goToLower, goTrimSpace } from '../schema/go-string-semantics.js';
 import type { RegisteredTable } from '../schema/registered-table.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
-import { isCanonicalUuid, keyBytesOf, OP_CODES, type OpName } from '../bundle/row-keys.js';
+import { isCanonicalUuid, type RowOp } from '@oversync/protocol';
+import { keyBytesOf } from '../bundle/row-keys.js';
 import {
   isExactObject, JsonNumber, bindScalar, member, parseExactJson, readInt64, readString,
   type ExactJson, type ExactObject,
@@ -14,7 +15,7 @@ export interface PushRow {
   table: RegisteredTable;
   key: string;
   keyBytes: Buffer;
-  op: OpName;
+  op: RowOp;
   baseRowVersion: bigint;
   /** canonical payload with exact numbers (§8.2), bytea as "\\x…"; null for DELETE */
   payloadApply: string | null;
@@ -100,7 +101,7 @@ function validateRow(row: BoundRow, catalog: SyncCatalog, seen: Set<string>): Pu
   const identity = `${table.tableId}:${keyBytes.toString('hex')}`;
   if (seen.has(identity)) throw invalid(`duplicate target row in push request: ${where} ${keyValue}`);
   seen.add(identity);
-  const base = { table, key: keyValue, keyBytes, op: op as OpName, baseRowVersion: row.baseRowVersion };
+  const base = { table, key: keyValue, keyBytes, op: op as RowOp, baseRowVersion: row.baseRowVersion };
   if (op === 'DELETE') {
     if (row.payload !== undefined) throw invalid(`DELETE for ${where} must not include payload`);
     return { ...base, payloadApply: null };
@@ -160,4 +161,3 @@ function withinDoubleRange(value: ExactJson): boolean {
   return true;
 }
 
-export { OP_CODES };

@@ -14,7 +14,8 @@ import {
   lockScope, markScopeInitialized, requireActiveInitializationLease, scopeUninitialized,
   SCOPE_INITIALIZING, SCOPE_UNINITIALIZED,
 } from '../connect/scope-state.js';
-import { keyStringOf, OP_CODES, OP_NAMES, isCanonicalUuid } from '../bundle/row-keys.js';
+import { isCanonicalUuid, ROW_OP_CODES, ROW_OP_NAMES } from '@oversync/protocol';
+import { keyStringOf } from '../bundle/row-keys.js';
 import { setBundleContext } from '../bundle/bundle-context.js';
 import { finalizeCapturedBundle, type CommittedBundle } from '../bundle/bundle-capture.js';
 import { BundleAnnouncer } from '../bundle/bundle-announcer.js';
@@ -177,7 +178,7 @@ export class PushSessionService {
             start,
             chunk.rows.map((r) => r.table.tableId),
             chunk.rows.map((r) => r.keyBytes.toString('hex')),
-            chunk.rows.map((r) => OP_CODES[r.op]),
+            chunk.rows.map((r) => ROW_OP_CODES[r.op]),
             chunk.rows.map((r) => r.baseRowVersion.toString()),
             chunk.rows.map((r) => r.payloadApply ?? '').join('\n'),
             next.toString(),
@@ -229,7 +230,7 @@ export class PushSessionService {
       const identity = `${row.table_id}:${row.key_bytes.toString('hex')}`;
       if (seen.has(identity)) throw new OversyncError('push_commit_invalid', `duplicate target row in staged push session: ${table.name} ${key}`);
       seen.add(identity);
-      rows.push({ ordinal: i, table, key, op: OP_NAMES[row.op_code]!, columns: row.columns ? row.columns.split(',') : [] });
+      rows.push({ ordinal: i, table, key, op: ROW_OP_NAMES[row.op_code]!, columns: row.columns ? row.columns.split(',') : [] });
     });
     timer.mark('stage', { 'oversync.rows': rows.length });
     let userPk = session.user_pk;

@@ -1,9 +1,8 @@
 import { Logger } from '@nestjs/common';
-import { encodeGoJson } from '@oversync/protocol';
+import { encodeGoJson, isCanonicalUuid } from '@oversync/protocol';
 import { prepared, type SyncDatabase } from '../database/sync-database.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import type { SyncActor } from '../auth/sync-actor.js';
-import { isCanonicalUuid } from '../bundle/row-keys.js';
 
 /** Rejected commits kept per user (newest first), like the bundle history's per-user window. */
 export const REJECTED_WRITES_PER_USER = 1000;
