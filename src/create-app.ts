@@ -1,6 +1,6 @@
 import type { LogLevel } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
-import { answerClientErrorsWithEnvelope } from '@oversync/nestjs';
+import { answerClientErrorsWithEnvelope, SOURCE_ID_HEADER } from '@oversync/nestjs';
 import { Logger as JsonLogger } from 'nestjs-pino';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
@@ -26,7 +26,7 @@ export async function createReferenceApp(config: AppConfig, logger?: LogLevel[])
   if (config.corsOrigins.length > 0) {
     app.enableCors({
       origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
-      allowedHeaders: ['Authorization', 'Content-Type', 'Oversync-Source-ID', 'Last-Event-ID'],
+      allowedHeaders: ['Authorization', 'Content-Type', SOURCE_ID_HEADER, 'Last-Event-ID'],
       methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
       maxAge: 600,
     });

@@ -220,7 +220,7 @@ export class BackgroundSync {
       const response = await this.ctx.transport.openStream(SYNC_ROUTES.watch, { after_bundle_seq: after }, sourceId, stream.signal, this.lastEventId);
       if (response.status !== 200) {
         const body = await response.text();
-        if (response.status === 403 && decodeErrorEnvelope(body)?.code === 'bundle_change_watch_forbidden') return 'forbidden';
+        if (response.status === 403 && decodeErrorEnvelope(body)?.known === 'bundle_change_watch_forbidden') return 'forbidden';
         const message = `bundle_change_watch request returned status ${response.status}: ${body.trim()}`;
         this.ctx.logger.warn(message);
         this.ctx.status.update({ downloadError: new Error(message) });

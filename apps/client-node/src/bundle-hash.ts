@@ -2,7 +2,7 @@
  * Adapts the client's lossless JSON values to the protocol's bundle hash and canonical JSON
  * (server.md §5): the server reads every number as a double, so `bigint` becomes a double here too.
  */
-import { canonicalJson, type JsonValue as WireJsonValue, type RowOp } from '@oversync/protocol';
+import { BundleHasher, canonicalJson, type JsonValue as WireJsonValue, type RowOp } from '@oversync/protocol';
 import { createHash } from 'node:crypto';
 import type { JsonValue } from './json-value.js';
 
@@ -40,35 +40,14 @@ function toWire(value: JsonValue): WireJsonValue {
   return value;
 }
 
-/**
- * `bundle_hash` (lower-case hex) of rows in bundle order: the same bytes as the protocol's
- * `computeBundleHash` (a canonical array of `{key, op, payload, row_ordinal, row_version, schema,
- * table}`), fed to the hash a slice at a time so a 100,000-row bundle never becomes one string.
- */
+/** `bundle_hash` (lower-case hex) of rows in bundle order, through the protocol's `BundleHasher`. */
 export function bundleHashOf(rows: readonly HashedRow[]): string {
-  const hash = createHash('sha256');
-  const SLICE = 512;
-  for (let start = 0; start < rows.length || start === 0; start += SLICE) {
-    const parts: string[] = [];
-    for (let index = start; index < Math.min(start + SLICE, rows.length); index++) {
-      const row = rows[index]!;
-      parts.push(
-        canonicalJson({
-          row_ordinal: index,
-          schema: row.schema,
-          table: row.table,
-          key: row.key,
-          op: row.op,
-          row_version: row.rowVersion,
-          payload: row.op === 'DELETE' || row.payload === undefined ? null : asWireJson(row.payload),
-        }),
-      );
-    }
-    hash.update(`${start === 0 ? '[' : ','}${parts.join(',')}`);
-    if (rows.length === 0) break;
+  const hasher = new BundleHasher();
+  for (const row of rows) {
+    const payload = row.op === 'DELETE' || row.payload === undefined ? null : canonicalJson(asWireJson(row.payload));
+    hasher.add(row, canonicalJson(row.key), payload);
   }
-  hash.update(']');
-  return hash.digest('hex');
+  return hasher.finish().bundleHash;
 }
 
 /** Lower-case hex SHA-256 of the canonical JSON of a value (`canonical_request_hash`). */

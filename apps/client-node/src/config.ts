@@ -1,4 +1,5 @@
 /** Client configuration, its defaults and normalisation (spec/client.md §1). */
+import { GO_CLIENT_DEFAULTS } from '@oversync/protocol';
 
 /** One managed table: a local table synced with the server table of the same (lower-cased) name. */
 export interface SyncTable {
@@ -47,8 +48,6 @@ export interface OversqliteConfig {
   readonly minServerSchemaVersion?: number;
 }
 
-export const MAX_DOWNLOAD_LIMIT = 5000;
-export const MAX_UPLOAD_LIMIT = 5000;
 
 /** The defaults of spec/client.md §1.1. */
 export function defaultConfig(schema: string, tables: readonly SyncTable[]): Required<Omit<OversqliteConfig, 'retryPolicy'>> & {
@@ -57,9 +56,9 @@ export function defaultConfig(schema: string, tables: readonly SyncTable[]): Req
   return {
     schema,
     tables,
-    uploadLimit: 1000,
-    downloadLimit: 1000,
-    snapshotChunkRows: 1000,
+    uploadLimit: GO_CLIENT_DEFAULTS.uploadChunkRows,
+    downloadLimit: GO_CLIENT_DEFAULTS.pullMaxBundles,
+    snapshotChunkRows: GO_CLIENT_DEFAULTS.snapshotChunkRows,
     backoffMinMs: 1000,
     backoffMaxMs: 60_000,
     retryPolicy: null,
@@ -80,11 +79,12 @@ export interface NormalizedRetryPolicy {
 
 /** `normalizeRetryPolicy` of spec/client.md §1.1. */
 export function normalizeRetryPolicy(policy: RetryPolicy | null | undefined): NormalizedRetryPolicy {
-  if (policy == null) return { enabled: true, maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 1000, jitterFraction: 0.2 };
+  const { retryAttempts, retryBackoffMinMs, retryBackoffMaxMs, retryJitter } = GO_CLIENT_DEFAULTS;
+  if (policy == null) return { enabled: true, maxAttempts: retryAttempts, initialBackoffMs: retryBackoffMinMs, maxBackoffMs: retryBackoffMaxMs, jitterFraction: retryJitter };
   if (!policy.enabled) return { enabled: false, maxAttempts: 1, initialBackoffMs: 0, maxBackoffMs: 0, jitterFraction: 0 };
-  const maxAttempts = positiveOr(policy.maxAttempts, 3);
-  const initialBackoffMs = positiveOr(policy.initialBackoffMs, 100);
-  let maxBackoffMs = positiveOr(policy.maxBackoffMs, 1000);
+  const maxAttempts = positiveOr(policy.maxAttempts, retryAttempts);
+  const initialBackoffMs = positiveOr(policy.initialBackoffMs, retryBackoffMinMs);
+  let maxBackoffMs = positiveOr(policy.maxBackoffMs, retryBackoffMaxMs);
   if (maxBackoffMs < initialBackoffMs) maxBackoffMs = initialBackoffMs;
   const jitter = policy.jitterFraction ?? 0;
   return { enabled: true, maxAttempts, initialBackoffMs, maxBackoffMs, jitterFraction: Math.min(1, Math.max(0, jitter)) };

@@ -1,4 +1,4 @@
-import { goQuote } from '@oversync/protocol';
+import { goQuote, isKnownErrorCode, type KnownErrorCode, type OversyncErrorCode } from '@oversync/protocol';
 
 /**
  * Typed errors of the client (spec/client.md §12). Each class keeps the reference's name and
@@ -125,11 +125,10 @@ export class RebuildRequiredError extends OversqliteError {
   }
 }
 
-export type SourceRecoveryCode =
-  | 'history_pruned'
-  | 'source_sequence_out_of_order'
-  | 'source_sequence_changed'
-  | 'source_retired';
+export type SourceRecoveryCode = Extract<
+  OversyncErrorCode,
+  'history_pruned' | 'source_sequence_out_of_order' | 'source_sequence_changed' | 'source_retired'
+>;
 
 const SOURCE_RECOVERY_TEXT: Record<SourceRecoveryCode, string> = {
   history_pruned:
@@ -325,6 +324,8 @@ export function renderServerErrorBody(body: string): string {
 
 export interface ErrorEnvelope {
   readonly code: string;
+  /** `code` when it is in the protocol's error table (what the client branches on), else undefined. */
+  readonly known: KnownErrorCode | undefined;
   readonly message: string;
   readonly members: Record<string, unknown>;
 }
@@ -334,8 +335,10 @@ export function decodeErrorEnvelope(body: string): ErrorEnvelope | null {
     const parsed: unknown = JSON.parse(body);
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
     const members = parsed as Record<string, unknown>;
+    const code = typeof members.error === 'string' ? members.error : '';
     return {
-      code: typeof members.error === 'string' ? members.error : '',
+      code,
+      known: isKnownErrorCode(code) ? code : undefined,
       message: typeof members.message === 'string' ? members.message : '',
       members,
     };

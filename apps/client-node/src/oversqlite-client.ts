@@ -9,7 +9,8 @@ import { type ClientStatus, type StatusListener, StatusObserver } from './client
 import { installTriggers } from './capture-triggers.js';
 import type { ClientContext, SyncLogger } from './client-context.js';
 import { ensureConnectedSession } from './client-context.js';
-import { effectiveConfig, MAX_DOWNLOAD_LIMIT, MAX_UPLOAD_LIMIT, type OversqliteConfig } from './config.js';
+import { MAX_BUNDLES_PER_PULL, MAX_ROWS_PER_PUSH_CHUNK } from '@oversync/protocol';
+import { effectiveConfig, type OversqliteConfig } from './config.js';
 import { type ConflictResolver, ServerWinsResolver } from './conflict-resolver.js';
 import { asCorruptionError, isCorruptionError, verifyDatabaseIntegrity } from './database-integrity.js';
 import { claimDatabase, releaseDatabase, transferOwnership } from './database-ownership.js';
@@ -452,11 +453,11 @@ function validateOptions(options: OversqliteClientOptions): void {
     throw new OversqliteConfigError(`baseUrl must be an absolute http(s) URL, got ${JSON.stringify(options.baseUrl)}`);
   }
   if (typeof options.tokenProvider !== 'function') throw new OversqliteConfigError('tokenProvider must be a function returning the bearer token');
-  if ((options.downloadLimit ?? 0) > MAX_DOWNLOAD_LIMIT) {
-    throw new OversqliteConfigError(`downloadLimit ${options.downloadLimit} exceeds the server maximum of ${MAX_DOWNLOAD_LIMIT} bundles per pull`);
+  if ((options.downloadLimit ?? 0) > MAX_BUNDLES_PER_PULL) {
+    throw new OversqliteConfigError(`downloadLimit ${options.downloadLimit} exceeds the server maximum of ${MAX_BUNDLES_PER_PULL} bundles per pull`);
   }
-  if ((options.uploadLimit ?? 0) > MAX_UPLOAD_LIMIT) {
-    throw new OversqliteConfigError(`uploadLimit ${options.uploadLimit} exceeds the server maximum of ${MAX_UPLOAD_LIMIT} rows per push chunk`);
+  if ((options.uploadLimit ?? 0) > MAX_ROWS_PER_PUSH_CHUNK) {
+    throw new OversqliteConfigError(`uploadLimit ${options.uploadLimit} exceeds the server maximum of ${MAX_ROWS_PER_PUSH_CHUNK} rows per push chunk`);
   }
 }
 

@@ -106,7 +106,7 @@ async function fetchPullPage(ctx: ClientContext, after: number, target: number, 
   } catch (err) {
     throw prefixError(err, 'failed to send pull request');
   }
-  if (response.status === 409 && decodeErrorEnvelope(response.body)?.code === 'history_pruned') return 'history_pruned';
+  if (response.status === 409 && decodeErrorEnvelope(response.body)?.known === 'history_pruned') return 'history_pruned';
   if (response.status !== 200) {
     const envelope = decodeErrorEnvelope(response.body);
     throw new HttpStatusError('pull_request', response.status, envelope?.code ?? '', envelope?.message ?? '', response.body, `server returned status ${response.status}: ${response.body}`);

@@ -253,7 +253,7 @@ export async function fetchCommittedBundle(ctx: ClientContext, header: Committed
       query: { after_row_ordinal: after, max_rows: ctx.config.downloadLimit },
       signal,
     });
-    if (response.status === 409 && decodeErrorEnvelope(response.body)?.code === 'history_pruned') {
+    if (response.status === 409 && decodeErrorEnvelope(response.body)?.known === 'history_pruned') {
       throw new ReplayPrunedError(header.sourceBundleId);
     }
     if (response.status !== 200) {

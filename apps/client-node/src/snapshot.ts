@@ -72,7 +72,7 @@ export async function createSnapshotSession(ctx: ClientContext, replacement: Sou
   );
   if (response.status !== 200) {
     const envelope = decodeErrorEnvelope(response.body);
-    if (replacement && response.status === 409 && envelope?.code === 'source_retired') {
+    if (replacement && response.status === 409 && envelope?.known === 'source_retired') {
       const remote = envelope.members.replaced_by_source_id;
       throw new SourceReplacementDivergedError(replacement.newSourceId, typeof remote === 'string' ? remote : '');
     }

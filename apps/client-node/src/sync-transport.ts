@@ -2,6 +2,7 @@
  * HTTP to the sync server with Node's global `fetch`: auth and source headers, JSON bodies,
  * timeouts, the transient-failure classification and retry policy of spec/client.md §10.
  */
+import { SOURCE_ID_HEADER } from '@oversync/protocol';
 import type { NormalizedRetryPolicy } from './config.js';
 import { decodeErrorEnvelope, errorMessage, HttpStatusError, OversqliteError, RetryExhaustedError, TransportError } from './errors.js';
 
@@ -106,7 +107,7 @@ export class SyncTransport {
       throw new TokenProviderError(`failed to obtain auth token: ${errorMessage(err)}`, { cause: err });
     }
     const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
-    if (sourceId.trim()) headers['Oversync-Source-ID'] = sourceId;
+    if (sourceId.trim()) headers[SOURCE_ID_HEADER] = sourceId;
     if (json) headers['Content-Type'] = 'application/json';
     return headers;
   }

@@ -7,7 +7,9 @@ export type { RegisteredTableConfig, RegisteredTable } from './schema/registered
 export { OversyncSchemaService } from './schema/oversync-schema.service.js';
 export { UnsupportedSchemaError } from './schema/unsupported-schema.error.js';
 export { oversyncSchemaStatements, oversyncSchemaSql, createOversyncSchemaMigration, type OversyncDdlTable } from './schema/schema-ddl.js';
-export { OversyncActorGuard, SOURCE_ID_HEADER } from './auth/oversync-actor.guard.js';
+export { OversyncActorGuard } from './auth/oversync-actor.guard.js';
+/** The source header's name, as the protocol spells it (for a host's CORS `allowedHeaders`). */
+export { SOURCE_ID_HEADER } from '@oversync/protocol';
 export { Actor, type SyncActor } from './auth/sync-actor.js';
 export { OversyncError } from './errors/oversync.error.js';
 export { OversyncExceptionFilter } from './errors/oversync-exception.filter.js';

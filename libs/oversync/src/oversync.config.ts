@@ -1,4 +1,11 @@
 import type { Registry } from 'prom-client';
+import {
+  DEFAULT_APP_NAME, DEFAULT_BUNDLE_CHANGE_NOTIFY_CHANNEL, DEFAULT_MAX_BYTES_PER_BUNDLE, DEFAULT_MAX_BYTES_PER_SNAPSHOT_SESSION,
+  DEFAULT_MAX_ROWS_PER_BUNDLE, DEFAULT_MAX_ROWS_PER_SNAPSHOT_SESSION, DEFAULT_ROWS_PER_COMMITTED_BUNDLE_CHUNK, DEFAULT_ROWS_PER_PUSH_CHUNK,
+  DEFAULT_ROWS_PER_SNAPSHOT_CHUNK, DEFAULT_SCHEMA_VERSION, DEFAULT_UPLOAD_LOCK_TIMEOUT_MS, DEFAULT_WATCH_HEARTBEAT_INTERVAL_MS,
+  INITIALIZATION_LEASE_TTL_SECONDS, MAX_NOTIFY_CHANNEL_BYTES, MAX_ROWS_PER_COMMITTED_BUNDLE_CHUNK, MAX_ROWS_PER_PUSH_CHUNK,
+  MAX_ROWS_PER_SNAPSHOT_CHUNK, PUSH_SESSION_TTL_SECONDS, RETAINED_BUNDLES_PER_USER, RETENTION_PRUNE_BATCH_SIZE, SNAPSHOT_SESSION_TTL_SECONDS,
+} from '@oversync/protocol';
 import type { OversyncModuleOptions, WatchPolicy } from './oversync.options.js';
 import type { RegisteredTableConfig } from './schema/registered-table.js';
 
@@ -76,41 +83,41 @@ export function resolveOversyncConfig(options: OversyncModuleOptions): OversyncC
   });
   const limits = options.limits ?? {};
   const watch = options.watch ?? {};
-  const channel = watch.notifyChannel ?? 'oversync_bundle_change_v1';
-  if (typeof channel !== 'string' || channel === '' || Buffer.byteLength(channel) > 63 || channel.includes('\0')) {
+  const channel = watch.notifyChannel ?? DEFAULT_BUNDLE_CHANGE_NOTIFY_CHANNEL;
+  if (typeof channel !== 'string' || channel === '' || Buffer.byteLength(channel) > MAX_NOTIFY_CHANNEL_BYTES || channel.includes('\0')) {
     throw new OversyncOptionsError('watch.notifyChannel must be 1..63 bytes without NUL');
   }
   const metricsPrefix = options.metrics?.prefix ?? 'oversync_';
   if (typeof metricsPrefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(metricsPrefix)) throw new OversyncOptionsError('metrics.prefix must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)');
-  const appName = options.appName ?? 'go-oversync-app';
+  const appName = options.appName ?? DEFAULT_APP_NAME;
   if (typeof appName !== 'string') throw new OversyncOptionsError('appName must be a string');
   const seconds = 1000;
   return {
     tables: options.tables,
     appName,
-    schemaVersion: options.maxSupportedSchemaVersion ?? 1,
+    schemaVersion: options.maxSupportedSchemaVersion ?? DEFAULT_SCHEMA_VERSION,
     exposeStatusDetails: options.exposeStatusDetails ?? true,
     exposeHealthDetails: options.exposeHealthDetails ?? false,
     bootstrap: options.bootstrap ?? true,
-    defaultRowsPerPushChunk: count('limits.defaultRowsPerPushChunk', limits.defaultRowsPerPushChunk, 1000),
-    maxRowsPerPushChunk: count('limits.maxRowsPerPushChunk', limits.maxRowsPerPushChunk, 5000),
-    pushSessionTtlMs: count('limits.pushSessionTtlSeconds', limits.pushSessionTtlSeconds, 900) * seconds,
-    defaultRowsPerCommittedBundleChunk: count('limits.defaultRowsPerCommittedBundleChunk', limits.defaultRowsPerCommittedBundleChunk, 1000),
-    maxRowsPerCommittedBundleChunk: count('limits.maxRowsPerCommittedBundleChunk', limits.maxRowsPerCommittedBundleChunk, 5000),
-    defaultRowsPerSnapshotChunk: count('limits.defaultRowsPerSnapshotChunk', limits.defaultRowsPerSnapshotChunk, 1000),
-    maxRowsPerSnapshotChunk: count('limits.maxRowsPerSnapshotChunk', limits.maxRowsPerSnapshotChunk, 5000),
-    snapshotSessionTtlMs: count('limits.snapshotSessionTtlSeconds', limits.snapshotSessionTtlSeconds, 900) * seconds,
-    maxRowsPerSnapshotSession: count('limits.maxRowsPerSnapshotSession', limits.maxRowsPerSnapshotSession, 0),
-    maxBytesPerSnapshotSession: count('limits.maxBytesPerSnapshotSession', limits.maxBytesPerSnapshotSession, 0),
-    initializationLeaseTtlMs: count('limits.initializationLeaseTtlSeconds', limits.initializationLeaseTtlSeconds, 900) * seconds,
-    retainedBundlesPerUser: count('limits.retainedBundlesPerUser', limits.retainedBundlesPerUser, 10000),
-    retentionPruneBatchSize: count('limits.retentionPruneBatchSize', limits.retentionPruneBatchSize, 1000),
-    maxRowsPerBundle: count('limits.maxRowsPerBundle', limits.maxRowsPerBundle, 0),
-    maxBytesPerBundle: count('limits.maxBytesPerBundle', limits.maxBytesPerBundle, 0),
+    defaultRowsPerPushChunk: count('limits.defaultRowsPerPushChunk', limits.defaultRowsPerPushChunk, DEFAULT_ROWS_PER_PUSH_CHUNK),
+    maxRowsPerPushChunk: count('limits.maxRowsPerPushChunk', limits.maxRowsPerPushChunk, MAX_ROWS_PER_PUSH_CHUNK),
+    pushSessionTtlMs: count('limits.pushSessionTtlSeconds', limits.pushSessionTtlSeconds, PUSH_SESSION_TTL_SECONDS) * seconds,
+    defaultRowsPerCommittedBundleChunk: count('limits.defaultRowsPerCommittedBundleChunk', limits.defaultRowsPerCommittedBundleChunk, DEFAULT_ROWS_PER_COMMITTED_BUNDLE_CHUNK),
+    maxRowsPerCommittedBundleChunk: count('limits.maxRowsPerCommittedBundleChunk', limits.maxRowsPerCommittedBundleChunk, MAX_ROWS_PER_COMMITTED_BUNDLE_CHUNK),
+    defaultRowsPerSnapshotChunk: count('limits.defaultRowsPerSnapshotChunk', limits.defaultRowsPerSnapshotChunk, DEFAULT_ROWS_PER_SNAPSHOT_CHUNK),
+    maxRowsPerSnapshotChunk: count('limits.maxRowsPerSnapshotChunk', limits.maxRowsPerSnapshotChunk, MAX_ROWS_PER_SNAPSHOT_CHUNK),
+    snapshotSessionTtlMs: count('limits.snapshotSessionTtlSeconds', limits.snapshotSessionTtlSeconds, SNAPSHOT_SESSION_TTL_SECONDS) * seconds,
+    maxRowsPerSnapshotSession: count('limits.maxRowsPerSnapshotSession', limits.maxRowsPerSnapshotSession, DEFAULT_MAX_ROWS_PER_SNAPSHOT_SESSION),
+    maxBytesPerSnapshotSession: count('limits.maxBytesPerSnapshotSession', limits.maxBytesPerSnapshotSession, DEFAULT_MAX_BYTES_PER_SNAPSHOT_SESSION),
+    initializationLeaseTtlMs: count('limits.initializationLeaseTtlSeconds', limits.initializationLeaseTtlSeconds, INITIALIZATION_LEASE_TTL_SECONDS) * seconds,
+    retainedBundlesPerUser: count('limits.retainedBundlesPerUser', limits.retainedBundlesPerUser, RETAINED_BUNDLES_PER_USER),
+    retentionPruneBatchSize: count('limits.retentionPruneBatchSize', limits.retentionPruneBatchSize, RETENTION_PRUNE_BATCH_SIZE),
+    maxRowsPerBundle: count('limits.maxRowsPerBundle', limits.maxRowsPerBundle, DEFAULT_MAX_ROWS_PER_BUNDLE),
+    maxBytesPerBundle: count('limits.maxBytesPerBundle', limits.maxBytesPerBundle, DEFAULT_MAX_BYTES_PER_BUNDLE),
     maxRequestBodyBytes: count('limits.maxRequestBodyBytes', limits.maxRequestBodyBytes, 64 * 1024 * 1024),
     maxPlannedRowCount: count('limits.maxPlannedRowCount', limits.maxPlannedRowCount, 10_000_000),
     userLockTimeoutMs: count('limits.userLockTimeoutMs', limits.userLockTimeoutMs, 30_000),
-    uploadLockTimeoutMs: count('limits.uploadLockTimeoutMs', limits.uploadLockTimeoutMs, 0),
+    uploadLockTimeoutMs: count('limits.uploadLockTimeoutMs', limits.uploadLockTimeoutMs, DEFAULT_UPLOAD_LOCK_TIMEOUT_MS),
     sweepIntervalMs: count('limits.sweepIntervalMs', limits.sweepIntervalMs, 60_000),
     watchPolicy: watch.allowed,
     metrics: { enabled: options.metrics?.enabled ?? false, registry: options.metrics?.registry, prefix: metricsPrefix },
@@ -119,7 +126,7 @@ export function resolveOversyncConfig(options: OversyncModuleOptions): OversyncC
     watch: {
       enabled: watch.enabled ?? false,
       notifyChannel: channel,
-      heartbeatIntervalMs: count('watch.heartbeatIntervalMs', watch.heartbeatIntervalMs, 25_000),
+      heartbeatIntervalMs: count('watch.heartbeatIntervalMs', watch.heartbeatIntervalMs, DEFAULT_WATCH_HEARTBEAT_INTERVAL_MS),
       maxSubscribersPerUser: count('watch.maxSubscribersPerUser', watch.maxSubscribersPerUser, 16),
       maxSubscribersPerProcess: count('watch.maxSubscribersPerProcess', watch.maxSubscribersPerProcess, 10_000),
     },

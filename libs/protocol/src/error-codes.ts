@@ -1,4 +1,5 @@
 // The protocol's error codes and their HTTP statuses (spec/server.md §6), as one table.
+import type { GoJsonValue } from './go-json-encode.js';
 
 /** Every error code the library answers with, mapped to its HTTP status. */
 export const ERROR_CODES = {
@@ -53,20 +54,66 @@ export const ERROR_CODES = {
  * a reference client treats them as generic HTTP failures, like any code it does not branch on.
  */
 export const EXTENSION_ERROR_CODES = {
+  // generic answers of a framework failure, by HTTP status (errorCodeForStatus)
+  forbidden: 403,
   not_found: 404,
+  request_timeout: 408,
   request_too_large: 413,
+  too_many_requests: 429,
+  request_header_fields_too_large: 431,
   internal_error: 500,
   bundle_change_watch_user_limit: 429,
   bundle_change_watch_capacity: 503,
+  snapshot_session_too_large: 413,
+  capabilities_failed: 500,
+  // OversyncScopeService: host-side scope writes
+  scope_write_invalid: 400,
+  scope_write_no_captured_changes: 400,
+  // the admin console's API (OversyncAdminModule)
+  admin_floor_invalid: 400,
+  admin_user_not_found: 404,
+  admin_bundle_not_found: 404,
+  admin_source_not_found: 404,
+  admin_push_session_not_found: 404,
+  admin_snapshot_session_not_found: 404,
+  admin_source_retired: 409,
+  admin_replacement_known: 409,
+  admin_failed: 500,
+  admin_action_failed: 500,
 } as const satisfies Record<string, number>;
 
 export type OversyncErrorCode = keyof typeof ERROR_CODES;
 export type OversyncExtensionErrorCode = keyof typeof EXTENSION_ERROR_CODES;
-export type OversyncErrorStatus = (typeof ERROR_CODES)[OversyncErrorCode];
+/** Every code this implementation answers with: the spec's table and its extensions. */
+export type KnownErrorCode = OversyncErrorCode | OversyncExtensionErrorCode;
+
+const KNOWN_ERROR_STATUSES: Readonly<Record<KnownErrorCode, number>> = { ...ERROR_CODES, ...EXTENSION_ERROR_CODES };
 
 /** HTTP status of an error code. */
-export function errorStatus(code: OversyncErrorCode): OversyncErrorStatus {
-  return ERROR_CODES[code];
+export function errorStatus(code: KnownErrorCode): number {
+  return KNOWN_ERROR_STATUSES[code];
+}
+
+/** Whether a string (e.g. a code a database function raised) is one this implementation answers with. */
+export function isKnownErrorCode(code: string): code is KnownErrorCode {
+  return Object.hasOwn(KNOWN_ERROR_STATUSES, code);
+}
+
+const GENERIC_CODES_BY_STATUS: Readonly<Record<number, KnownErrorCode>> = {
+  400: 'invalid_request',
+  401: 'authentication_failed',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  408: 'request_timeout',
+  413: 'request_too_large',
+  429: 'too_many_requests',
+  431: 'request_header_fields_too_large',
+};
+
+/** The code of a failure known only by its HTTP status (a framework exception, a routing error). */
+export function errorCodeForStatus(status: number): KnownErrorCode {
+  return GENERIC_CODES_BY_STATUS[status] ?? (status >= 500 ? 'internal_error' : 'invalid_request');
 }
 
 /** Whether a string (e.g. a decoded body's `error`) is one of the protocol's codes. */
@@ -95,6 +142,14 @@ export type ErrorBody<Code extends string = string> = {
   error: Code;
   message: string;
 };
+
+/** Members an error answer carries after `error` and `message`, in order (conflict, source_retired). */
+export type ErrorExtra = Readonly<Record<string, GoJsonValue>>;
+
+/** The one writer of the error envelope: `error`, `message`, then the `extra` members in their order. */
+export function errorEnvelope<Code extends string>(code: Code, message: string, extra?: ErrorExtra): ErrorBody<Code> & ErrorExtra {
+  return { error: code, message, ...extra };
+}
 
 /** Fixed messages of the generic failures (§3.0.3, §6): the detailed cause is only logged. */
 export const GENERIC_ERROR_MESSAGES = {

@@ -1,6 +1,6 @@
 // Limits, defaults and constants of spec/server.md §7 (plus the header, content-type and SSE
 // constants of §3). Durations carry their unit in the name.
-import type { BundleLimits } from './wire-types.js';
+import type { BundleLimits, RowOp } from './wire-types.js';
 
 // ---------------------------------------------------------------- protocol identity
 
@@ -96,7 +96,10 @@ export const WATCH_SUBSCRIBER_QUEUE_SIZE = 1;
 /** Schema, table and payload column names after lower-casing. */
 export const IDENTIFIER_PATTERN = /^[a-z0-9_]+$/;
 
-export const ROW_OP_CODES = { INSERT: 1, UPDATE: 2, DELETE: 3 } as const;
+/** `op_code` of a row operation in sync.bundle_rows and the push stage. */
+export const ROW_OP_CODES = { INSERT: 1, UPDATE: 2, DELETE: 3 } as const satisfies Record<RowOp, number>;
+/** Row operation of an `op_code`. */
+export const ROW_OP_NAMES: Readonly<Record<number, RowOp>> = { 1: 'INSERT', 2: 'UPDATE', 3: 'DELETE' };
 export const KEY_KIND_CODES = { uuid: 1, text: 2 } as const;
 export const SCOPE_STATE_CODES = { UNINITIALIZED: 0, INITIALIZING: 1, INITIALIZED: 2 } as const;
 export const SOURCE_STATES = ['active', 'reserved', 'retired'] as const;

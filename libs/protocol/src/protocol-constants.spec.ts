@@ -1,5 +1,16 @@
 import { describe, expect, it } from '@jest/globals';
-import { CLIENT_BRANCHING_ERROR_CODES, ERROR_CODES, errorStatus, GENERIC_ERROR_MESSAGES, isOversyncErrorCode } from './error-codes.js';
+import {
+  CLIENT_BRANCHING_ERROR_CODES,
+  ERROR_CODES,
+  errorCodeForStatus,
+  errorEnvelope,
+  errorStatus,
+  EXTENSION_ERROR_CODES,
+  GENERIC_ERROR_MESSAGES,
+  isKnownErrorCode,
+  isOversyncErrorCode,
+} from './error-codes.js';
+import { encodeGoJson } from './go-json-encode.js';
 import { configuredOrDefault, DEFAULT_BUNDLE_LIMITS, MAX_BUNDLES_PER_PULL } from './limits.js';
 import { encodeBundleChangeNotification, encodeWatchEventFrame } from './watch-event.js';
 import { capabilityFeatures, CAPABILITY_FEATURES, SYNC_ROUTES } from './wire-types.js';
@@ -20,6 +31,26 @@ describe('error codes (§6)', () => {
     expect(isOversyncErrorCode('history_pruned')).toBe(true);
     expect(isOversyncErrorCode('pull_invalid')).toBe(false);
     expect(isOversyncErrorCode('toString')).toBe(false);
+  });
+
+  it('looks up the extension codes, and no code is in both tables', () => {
+    expect(errorStatus('request_too_large')).toBe(413);
+    expect(errorStatus('admin_source_retired')).toBe(409);
+    expect(isKnownErrorCode('bundle_change_watch_capacity')).toBe(true);
+    expect(isKnownErrorCode('hasOwnProperty')).toBe(false);
+    expect(Object.keys(EXTENSION_ERROR_CODES).filter((code) => isOversyncErrorCode(code))).toEqual([]);
+  });
+
+  it('names a failure known only by its status with a code of that status', () => {
+    for (const status of [400, 401, 403, 404, 405, 408, 413, 429, 431, 500]) expect(errorStatus(errorCodeForStatus(status))).toBe(status);
+    expect(errorCodeForStatus(418)).toBe('invalid_request');
+    expect(errorCodeForStatus(502)).toBe('internal_error');
+  });
+
+  it('writes the envelope with error and message first, then the extra members in order', () => {
+    expect(encodeGoJson(errorEnvelope('source_retired', 'gone', { source_id: 'a', replaced_by_source_id: 'b' }))).toBe(
+      '{"error":"source_retired","message":"gone","source_id":"a","replaced_by_source_id":"b"}',
+    );
   });
 
   it('keeps the client-branching codes and generic messages inside the table', () => {
@@ -55,16 +86,16 @@ describe('limits and capabilities (§3.12, §7)', () => {
 });
 
 describe('watch frames (§3.8, §4.14)', () => {
-  it('writes SSE events like the spec example', () => {
-    expect(encodeWatchEventFrame({ bundle_seq: 7 })).toBe('event: bundle\ndata: {"bundle_seq":7}\n\n');
-    expect(encodeWatchEventFrame({ bundle_seq: 8, source_id: 'device-b', source_bundle_id: 3 })).toBe(
-      'event: bundle\ndata: {"bundle_seq":8,"source_id":"device-b","source_bundle_id":3}\n\n',
+  it('writes SSE events like the spec example, then the id line', () => {
+    expect(encodeWatchEventFrame({ bundle_seq: 7n })).toBe('event: bundle\ndata: {"bundle_seq":7}\nid: 7\n\n');
+    expect(encodeWatchEventFrame({ bundle_seq: 8n, source_id: 'device-b', source_bundle_id: 3n })).toBe(
+      'event: bundle\ndata: {"bundle_seq":8,"source_id":"device-b","source_bundle_id":3}\nid: 8\n\n',
     );
-    expect(encodeWatchEventFrame({ bundle_seq: 9, source_id: '', source_bundle_id: 0 })).toBe('event: bundle\ndata: {"bundle_seq":9}\n\n');
+    expect(encodeWatchEventFrame({ bundle_seq: 9n, source_id: '', source_bundle_id: 0n })).toBe('event: bundle\ndata: {"bundle_seq":9}\nid: 9\n\n');
   });
 
   it('writes the NOTIFY payload in member order', () => {
-    expect(encodeBundleChangeNotification({ user_pk: 1, bundle_seq: 8, source_id: 'd<1>', source_bundle_id: 3 })).toBe(
+    expect(encodeBundleChangeNotification({ user_pk: 1n, bundle_seq: 8n, source_id: 'd<1>', source_bundle_id: 3n })).toBe(
       '{"user_pk":1,"bundle_seq":8,"source_id":"d\\u003c1\\u003e","source_bundle_id":3}',
     );
   });

@@ -7,14 +7,17 @@ import type { BundleChangeEvent, BundleChangeNotification } from './wire-types.j
 function sourceMembers(event: BundleChangeEvent): Pick<BundleChangeEvent, 'source_id' | 'source_bundle_id'> {
   return {
     source_id: event.source_id === '' ? undefined : event.source_id,
-    source_bundle_id: event.source_bundle_id === 0 ? undefined : event.source_bundle_id,
+    source_bundle_id: event.source_bundle_id === 0n ? undefined : event.source_bundle_id,
   };
 }
 
-/** One SSE event: `event: bundle\ndata: {"bundle_seq":N[,"source_id":…,"source_bundle_id":N]}\n\n`. */
+/**
+ * One SSE event: `event: bundle\ndata: {"bundle_seq":N[,"source_id":…,"source_bundle_id":N]}\nid: N\n\n`.
+ * `id:` comes last so the first two lines stay byte-identical to the reference; its clients ignore it.
+ */
 export function encodeWatchEventFrame(event: BundleChangeEvent): string {
   const data = encodeGoJson({ bundle_seq: event.bundle_seq, ...sourceMembers(event) });
-  return `event: ${WATCH_EVENT_NAME}\ndata: ${data}\n\n`;
+  return `event: ${WATCH_EVENT_NAME}\ndata: ${data}\nid: ${event.bundle_seq}\n\n`;
 }
 
 /** The `pg_notify` payload `{"user_pk":N,"bundle_seq":N[,"source_id":…,"source_bundle_id":N]}`. */

@@ -2,7 +2,8 @@
 // Types list their members in the reference's struct order, which is the order the server must
 // emit them in (§3.0.4); optional members are Go `omitempty` (absent when zero). They are type
 // aliases, not interfaces, so plain values of them are assignable to `JsonValue`/`GoJsonValue`.
-// int64 members are `number`: every value the protocol produces stays far below 2^53.
+// int64 members (Go `int64`) are `bigint`, as the server reads them from PostgreSQL and the client
+// decodes them; Go `int` members (schema_version, inflight_operations, most limits) are `number`.
 import type { ErrorBody } from './error-codes.js';
 
 // ---------------------------------------------------------------- JSON values
@@ -52,7 +53,7 @@ export type PushRequestRow = {
   key: WireKey;
   op: RowOp;
   /** Row version the change is based on; 0 for never-seen rows. */
-  base_row_version: number;
+  base_row_version: bigint;
   /** Required for INSERT/UPDATE; MUST be absent for DELETE (even `null` is rejected). */
   payload?: JsonObject;
 };
@@ -64,7 +65,7 @@ export type BundleRow = {
   key: WireKey;
   op: RowOp;
   /** = the bundle's `bundle_seq`. */
-  row_version: number;
+  row_version: bigint;
   payload?: JsonObject;
 };
 
@@ -73,7 +74,7 @@ export type SnapshotRow = {
   schema: string;
   table: string;
   key: WireKey;
-  row_version: number;
+  row_version: bigint;
   payload: JsonObject;
 };
 
@@ -101,9 +102,9 @@ export type ConnectResponse = {
 
 export type PushSessionCreateRequest = {
   /** > 0; `max_committed_source_bundle_id + 1` of the actor's source. */
-  source_bundle_id: number;
+  source_bundle_id: bigint;
   /** > 0. */
-  planned_row_count: number;
+  planned_row_count: bigint;
   /** Required iff the scope is INITIALIZING (the id from connect's `initialize_local`). */
   initialization_id?: string;
 };
@@ -115,17 +116,17 @@ export type PushSessionStatus = (typeof PUSH_SESSION_STATUSES)[number];
 export type PushSessionStagingResponse = {
   push_id: string;
   status: 'staging';
-  planned_row_count: number;
-  next_expected_row_ordinal?: number;
+  planned_row_count: bigint;
+  next_expected_row_ordinal?: bigint;
 };
 
 /** The `(source_id, source_bundle_id)` tuple was committed before: the header of that bundle. */
 export type PushSessionAlreadyCommittedResponse = {
   status: 'already_committed';
-  bundle_seq: number;
+  bundle_seq: bigint;
   source_id: string;
-  source_bundle_id: number;
-  row_count: number;
+  source_bundle_id: bigint;
+  row_count: bigint;
   bundle_hash: string;
 };
 
@@ -133,7 +134,7 @@ export type PushSessionCreateResponse = PushSessionStagingResponse | PushSession
 
 export type PushChunkRequest = {
   /** ≥ 0 and equal to the session's `next_expected_row_ordinal`. */
-  start_row_ordinal: number;
+  start_row_ordinal: bigint;
   /** 1 … `max_rows_per_push_chunk` rows. */
   rows: PushRequestRow[];
 };
@@ -141,15 +142,15 @@ export type PushChunkRequest = {
 export type PushChunkResponse = {
   /** Echo of the path value exactly as sent. */
   push_id: string;
-  next_expected_row_ordinal: number;
+  next_expected_row_ordinal: bigint;
 };
 
 /** Header of a committed bundle: the commit response (§3.4). `bundle_hash` is 64 lower-case hex. */
 export type PushCommitResponse = {
-  bundle_seq: number;
+  bundle_seq: bigint;
   source_id: string;
-  source_bundle_id: number;
-  row_count: number;
+  source_bundle_id: bigint;
+  row_count: bigint;
   bundle_hash: string;
 };
 
@@ -160,9 +161,9 @@ export type PushConflict = {
   key: WireKey;
   /** The pushed (normalised, upper-case) op. */
   op: RowOp;
-  base_row_version: number;
+  base_row_version: bigint;
   /** 0 when the server has no row state. */
-  server_row_version: number;
+  server_row_version: bigint;
   /** Tombstone flag; false when there is no row state. */
   server_row_deleted: boolean;
   /** Live after-image (pass-through encoding, §4.7.4) or `null`. */
@@ -187,44 +188,44 @@ export type SourceRetiredErrorBody = ErrorBody & {
 
 export type CommittedBundleRowsQuery = {
   /** 0-based ordinal of the last row already received; absent = from the start. */
-  after_row_ordinal?: number;
+  after_row_ordinal?: bigint;
   /** Default 1000, silently clamped to 5000. */
-  max_rows?: number;
+  max_rows?: bigint;
 };
 
 export type CommittedBundleRowsResponse = {
-  bundle_seq: number;
+  bundle_seq: bigint;
   source_id: string;
-  source_bundle_id: number;
-  row_count: number;
+  source_bundle_id: bigint;
+  row_count: bigint;
   bundle_hash: string;
   rows: BundleRow[];
   /** Wire ordinal of the last returned row; without rows `after_row_ordinal` if given, else 0. */
-  next_row_ordinal: number;
+  next_row_ordinal: bigint;
   has_more: boolean;
 };
 
 export type PullQuery = {
   /** Default 0. */
-  after_bundle_seq?: number;
+  after_bundle_seq?: bigint;
   /** 1 … 5000, default 1000. */
-  max_bundles?: number;
+  max_bundles?: bigint;
   /** The `stable_bundle_seq` of the first page; 0/absent = none. */
-  target_bundle_seq?: number;
+  target_bundle_seq?: bigint;
 };
 
 /** One committed bundle in a pull page. Pull always fills `row_count` and `bundle_hash`. */
 export type Bundle = {
-  bundle_seq: number;
+  bundle_seq: bigint;
   source_id: string;
-  source_bundle_id: number;
-  row_count?: number;
+  source_bundle_id: bigint;
+  row_count?: bigint;
   bundle_hash?: string;
   rows: BundleRow[];
 };
 
 export type PullResponse = {
-  stable_bundle_seq: number;
+  stable_bundle_seq: bigint;
   bundles: Bundle[];
   has_more: boolean;
 };
@@ -233,22 +234,22 @@ export type PullResponse = {
 
 export type WatchQuery = {
   /** Default 0. */
-  after_bundle_seq?: number;
+  after_bundle_seq?: bigint;
 };
 
 /** `data:` of an SSE `event: bundle`. Catch-up events carry only `bundle_seq`. */
 export type BundleChangeEvent = {
-  bundle_seq: number;
+  bundle_seq: bigint;
   source_id?: string;
-  source_bundle_id?: number;
+  source_bundle_id?: bigint;
 };
 
 /** Payload of the PostgreSQL `pg_notify` emitted inside every bundle commit when watch is on. */
 export type BundleChangeNotification = {
-  user_pk: number;
-  bundle_seq: number;
+  user_pk: bigint;
+  bundle_seq: bigint;
   source_id?: string;
-  source_bundle_id?: number;
+  source_bundle_id?: bigint;
 };
 
 // ---------------------------------------------------------------- snapshots (§3.9–§3.11, §4.11)
@@ -275,28 +276,28 @@ export type SnapshotSessionCreateRequest = {
 
 export type SnapshotSessionCreateResponse = {
   snapshot_id: string;
-  snapshot_bundle_seq: number;
-  row_count: number;
+  snapshot_bundle_seq: bigint;
+  row_count: bigint;
   /** UTF-8 length of the stored payload texts; omitted for an empty snapshot. */
-  byte_count?: number;
+  byte_count?: bigint;
   /** RFC3339Nano UTC. */
   expires_at: string;
 };
 
 export type SnapshotChunkQuery = {
   /** Rows already received (snapshot ordinals are 1-based); default 0. */
-  after_row_ordinal?: number;
+  after_row_ordinal?: bigint;
   /** Default 1000, clamped to 5000. */
-  max_rows?: number;
+  max_rows?: bigint;
 };
 
 export type SnapshotChunkResponse = {
   /** Echo of the path value. */
   snapshot_id: string;
-  snapshot_bundle_seq: number;
+  snapshot_bundle_seq: bigint;
   rows: SnapshotRow[];
   /** `after_row_ordinal + rows.length`. */
-  next_row_ordinal: number;
+  next_row_ordinal: bigint;
   has_more: boolean;
 };
 
@@ -359,8 +360,8 @@ export type BundleLimits = {
   default_rows_per_snapshot_chunk?: number;
   max_rows_per_snapshot_chunk?: number;
   snapshot_session_ttl_seconds?: number;
-  max_rows_per_snapshot_session?: number;
-  max_bytes_per_snapshot_session?: number;
+  max_rows_per_snapshot_session?: bigint;
+  max_bytes_per_snapshot_session?: bigint;
   initialization_lease_ttl_seconds?: number;
 };
 
@@ -395,17 +396,17 @@ export type StatusResponse = {
   /** Sorted `"schema.table"` strings; always an array. */
   registered_tables: string[];
   features: CapabilityFeatures;
-  user_state_retention_floor_ahead_count: number;
-  latest_bundle_seq_max: number;
-  retained_bundle_floor_min: number;
-  retained_bundle_floor_max: number;
-  retained_bundle_window_min: number;
-  retained_bundle_window_max: number;
-  history_pruned_error_count: number;
-  accepted_push_replay_count: number;
-  rejected_registered_write_count: number;
-  committed_bundle_count: number;
-  committed_bundle_bytes: number;
+  user_state_retention_floor_ahead_count: bigint;
+  latest_bundle_seq_max: bigint;
+  retained_bundle_floor_min: bigint;
+  retained_bundle_floor_max: bigint;
+  retained_bundle_window_min: bigint;
+  retained_bundle_window_max: bigint;
+  history_pruned_error_count: bigint;
+  accepted_push_replay_count: bigint;
+  rejected_registered_write_count: bigint;
+  committed_bundle_count: bigint;
+  committed_bundle_bytes: bigint;
 };
 export type HealthResponse = StatusResponse;
 
@@ -427,10 +428,10 @@ export type TestResetResponse = {
 };
 export type TestRetentionFloorRequest = {
   user_id: string;
-  retained_bundle_floor: number;
+  retained_bundle_floor: bigint;
 };
 export type TestRetentionFloorResponse = {
-  retained_bundle_floor: number;
+  retained_bundle_floor: bigint;
   status: 'ok';
   user_id: string;
 };

@@ -25,10 +25,10 @@ export class AdminAccessGuard implements CanActivate {
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (!(await this.hostGuards.allow(context))) throw new OversyncError('forbidden', 403, 'admin access required');
+    if (!(await this.hostGuards.allow(context))) throw new OversyncError('forbidden', 'admin access required');
     const request = context.switchToHttp().getRequest<RequestWithAdmin>();
     const adminId = this.options.adminId ? await this.options.adminId(context) : defaultUserId(request);
-    if (!adminId) throw new OversyncError('authentication_failed', 401, 'admin identity not found in request context');
+    if (!adminId) throw new OversyncError('authentication_failed', 'admin identity not found in request context');
     request.oversyncAdminId = adminId;
     return true;
   }

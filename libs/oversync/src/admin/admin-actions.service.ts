@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { isCanonicalUuid } from '@oversync/protocol';
 import type { SyncClient } from '../database/sync-database.js';
 import { userTransaction } from '../database/user-lock.js';
-import { badRequest, conflict, notFound } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { isPrintableActorId } from '../auth/oversync-actor.guard.js';
-import { isCanonicalUuid } from '../bundle/row-keys.js';
 import { AdminRuntime } from './admin-runtime.js';
 
 /** The reason stored on a source retired from the console (any non-empty text satisfies the schema). */
@@ -34,7 +34,7 @@ export class AdminActionsService {
   retireSource(adminId: string, userId: string, sourceId: string, replacedBy = ''): Promise<{ source_id: string; replaced_by_source_id: string }> {
     const replacement = replacedBy.trim() || randomUUID();
     if (!isPrintableActorId(replacement) || replacement === sourceId) {
-      throw badRequest('invalid_request', 'replaced_by_source_id must be printable text of at most 512 characters, other than the source id');
+      throw new OversyncError('invalid_request', 'replaced_by_source_id must be printable text of at most 512 characters, other than the source id');
     }
     return this.underUserLock(userId, async (client, userPk) => {
       const { rows } = await client.query<{ source_id: string; state: string }>(
@@ -42,10 +42,10 @@ export class AdminActionsService {
         [userPk, [sourceId, replacement]],
       );
       const source = rows.find((row) => row.source_id === sourceId);
-      if (!source) throw notFound('admin_source_not_found', `source ${sourceId} of user ${userId} is not known`);
-      if (source.state === 'retired') throw conflict('admin_source_retired', `source ${sourceId} of user ${userId} is already retired`);
+      if (!source) throw new OversyncError('admin_source_not_found', `source ${sourceId} of user ${userId} is not known`);
+      if (source.state === 'retired') throw new OversyncError('admin_source_retired', `source ${sourceId} of user ${userId} is already retired`);
       if (rows.some((row) => row.source_id === replacement)) {
-        throw conflict('admin_replacement_known', `replacement source ${replacement} is already known for user ${userId}`);
+        throw new OversyncError('admin_replacement_known', `replacement source ${replacement} is already known for user ${userId}`);
       }
       await client.query(
         `UPDATE sync.source_state SET state = 'retired', replaced_by_source_id = $3, retirement_reason = $4 WHERE user_pk = $1 AND source_id = $2`,
@@ -58,7 +58,7 @@ export class AdminActionsService {
 
   /** Makes a push or snapshot session expired now: its next use gets 410, the sweeper removes it. */
   expireSession(adminId: string, userId: string, kind: 'push' | 'snapshot', sessionId: string): Promise<{ expired: string }> {
-    const missing = () => notFound(`admin_${kind}_session_not_found`, `${kind} session ${sessionId} of user ${userId} was not found`);
+    const missing = () => new OversyncError(`admin_${kind}_session_not_found`, `${kind} session ${sessionId} of user ${userId} was not found`);
     if (!isCanonicalUuid(sessionId)) throw missing();
     const [table, idColumn] = kind === 'push' ? ['sync.push_sessions', 'push_id'] : ['sync.snapshot_sessions', 'snapshot_id'];
     return this.underUserLock(userId, async (client, userPk) => {
@@ -85,7 +85,7 @@ export class AdminActionsService {
       const current = BigInt(rows[0]!.floor);
       const latest = BigInt(rows[0]!.latest);
       if (floor <= current || floor > latest) {
-        throw badRequest('admin_floor_invalid', `retained floor must be above ${current} and at most the latest bundle_seq ${latest}`);
+        throw new OversyncError('admin_floor_invalid', `retained floor must be above ${current} and at most the latest bundle_seq ${latest}`);
       }
       await client.query('UPDATE sync.user_state SET retained_bundle_floor = $2 WHERE user_pk = $1', [userPk, floor.toString()]);
       const pruned = await client.query('DELETE FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq <= $2', [userPk, floor.toString()]);
@@ -106,7 +106,7 @@ export class AdminActionsService {
   private underUserLock<T>(userId: string, fn: (client: SyncClient, userPk: string) => Promise<T>): Promise<T> {
     return userTransaction(this.runtime.db, userId, this.runtime.config.userLockTimeoutMs, async (client) => {
       const { rows } = await client.query<{ user_pk: string }>('SELECT user_pk FROM sync.user_state WHERE user_id = $1', [userId]);
-      if (!rows[0]) throw notFound('admin_user_not_found', `user ${userId} has no sync state`);
+      if (!rows[0]) throw new OversyncError('admin_user_not_found', `user ${userId} has no sync state`);
       return fn(client, rows[0].user_pk);
     });
   }

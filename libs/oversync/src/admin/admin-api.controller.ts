@@ -2,7 +2,7 @@ import { Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseFilters, Us
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '../openapi/optional-swagger.js';
 import type { Response } from 'express';
 import type { GoJsonValue } from '@oversync/protocol';
-import { badRequest } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
 import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
@@ -127,7 +127,7 @@ export class AdminApiController {
   @SyncEndpoint('admin_action_failed', 'Failed to retire source')
   async retireSource(@Param('userId') userId: string, @Param('sourceId') sourceId: string, @Req() req: AdminRequest, @Res() res: Response): Promise<void> {
     const replacedBy = actionBody(req).replaced_by_source_id;
-    if (replacedBy !== undefined && typeof replacedBy !== 'string') throw badRequest('invalid_request', 'replaced_by_source_id must be a string');
+    if (replacedBy !== undefined && typeof replacedBy !== 'string') throw new OversyncError('invalid_request', 'replaced_by_source_id must be a string');
     send(res, await this.actions.retireSource(req.oversyncAdminId!, userId, sourceId, replacedBy));
   }
 
@@ -156,7 +156,7 @@ export class AdminApiController {
   @SyncEndpoint('admin_action_failed', 'Failed to raise retained floor')
   async raiseFloor(@Param('userId') userId: string, @Req() req: AdminRequest, @Res() res: Response): Promise<void> {
     const floor = actionBody(req).retained_floor;
-    if (typeof floor !== 'string' && typeof floor !== 'number') throw badRequest('invalid_request', 'retained_floor is required');
+    if (typeof floor !== 'string' && typeof floor !== 'number') throw new OversyncError('invalid_request', 'retained_floor is required');
     send(res, await this.actions.raiseRetainedFloor(req.oversyncAdminId!, userId, BigInt(int64Text(String(floor), 'retained_floor'))));
   }
 
@@ -173,5 +173,5 @@ export class AdminApiController {
 /** A query parameter given once (`?a=1&a=2` is a 400, not an array reaching SQL). */
 function text(value: unknown, name: string): string | undefined {
   if (value === undefined || typeof value === 'string') return value;
-  throw badRequest('invalid_request', `${name} must be given once`);
+  throw new OversyncError('invalid_request', `${name} must be given once`);
 }

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { badRequest } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 
 const MAX_ACTION_BODY_BYTES = 16 * 1024;
 
@@ -36,18 +36,18 @@ export function readAdminBody(req: RequestWithAdminBody, _res: Response, next: N
  */
 export function actionBody(req: RequestWithAdminBody): Record<string, unknown> {
   const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') throw badRequest('invalid_request', 'admin actions take a JSON body (Content-Type: application/json)');
-  if (req.oversyncAdminBody === 'too_large') throw badRequest('invalid_request', 'request body is too large');
+  if (type !== 'application/json') throw new OversyncError('invalid_request', 'admin actions take a JSON body (Content-Type: application/json)');
+  if (req.oversyncAdminBody === 'too_large') throw new OversyncError('invalid_request', 'request body is too large');
   const hostParsed = (req as { body?: unknown }).body;
   let value: unknown = hostParsed;
   if (req.oversyncAdminBody !== undefined) {
     try {
       value = req.oversyncAdminBody === '' ? {} : JSON.parse(req.oversyncAdminBody);
     } catch {
-      throw badRequest('invalid_request', 'request body is not valid JSON');
+      throw new OversyncError('invalid_request', 'request body is not valid JSON');
     }
   }
   if (value === undefined) value = {};
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw badRequest('invalid_request', 'request body must be a JSON object');
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new OversyncError('invalid_request', 'request body must be a JSON object');
   return value as Record<string, unknown>;
 }

@@ -62,7 +62,7 @@ export class AdminPageController {
   @UseFilters(OversyncExceptionFilter)
   asset(@Param('file') file: string, @Res() res: Response): void {
     const asset: AdminAsset | undefined = file === 'index.html' ? undefined : pageAssets().get(file);
-    if (!asset) throw new OversyncError('not_found', 404, `no console file ${file}`);
+    if (!asset) throw new OversyncError('not_found', `no console file ${file}`);
     securityHeaders(res);
     res.setHeader('Cache-Control', 'no-cache');
     res.status(200).type(asset.contentType).send(asset.body);

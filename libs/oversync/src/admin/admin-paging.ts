@@ -1,4 +1,4 @@
-import { badRequest } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { ADMIN_DEFAULT_PAGE, ADMIN_MAX_PAGE } from './oversync-admin.constants.js';
 
 /** A page of an admin list: the items and the cursor of the next page (absent on the last one). */
@@ -11,7 +11,7 @@ export interface AdminPage<T> {
 export function pageLimit(raw: string | undefined): number {
   if (raw === undefined || raw === '') return ADMIN_DEFAULT_PAGE;
   const limit = /^[0-9]{1,4}$/.test(raw) ? Number(raw) : NaN;
-  if (!(limit >= 1 && limit <= ADMIN_MAX_PAGE)) throw badRequest('invalid_request', `limit must be an integer from 1 to ${ADMIN_MAX_PAGE}`);
+  if (!(limit >= 1 && limit <= ADMIN_MAX_PAGE)) throw new OversyncError('invalid_request', `limit must be an integer from 1 to ${ADMIN_MAX_PAGE}`);
   return limit;
 }
 
@@ -32,7 +32,7 @@ export function decodeCursor(raw: string | undefined, fallback: readonly string[
     key = null;
   }
   if (!Array.isArray(key) || key.length !== fallback.length || !key.every((part) => typeof part === 'string')) {
-    throw badRequest('invalid_request', 'cursor is not valid for this list');
+    throw new OversyncError('invalid_request', 'cursor is not valid for this list');
   }
   return key as string[];
 }
@@ -48,6 +48,6 @@ const INT64 = /^(0|[1-9][0-9]{0,18})$/;
 
 /** A non-negative int64 from a path or cursor, as text for PostgreSQL; 400 otherwise. */
 export function int64Text(raw: string, what: string): string {
-  if (!INT64.test(raw) || BigInt(raw) > 9223372036854775807n) throw badRequest('invalid_request', `${what} must be a non-negative 64-bit integer`);
+  if (!INT64.test(raw) || BigInt(raw) > 9223372036854775807n) throw new OversyncError('invalid_request', `${what} must be a non-negative 64-bit integer`);
   return raw;
 }

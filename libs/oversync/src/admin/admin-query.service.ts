@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { computeBundleHash, RawJson, type BundleHashRow, type RowOp } from '@oversync/protocol';
+import { computeBundleHash, isCanonicalUuid, RawJson, type BundleHashRow, type RowOp } from '@oversync/protocol';
 import type { SyncClient, SyncDatabase } from '../database/sync-database.js';
-import { badRequest, notFound } from '../errors/oversync.error.js';
-import { isCanonicalUuid } from '../bundle/row-keys.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { AdminRuntime } from './admin-runtime.js';
 import { decodeCursor, int64Text, toPage, type AdminPage } from './admin-paging.js';
 
@@ -138,7 +137,7 @@ export class AdminQueryService {
   async snapshotSessions(userId: string, cursor: string | undefined, limit: number) {
     const userPk = await this.userPk(userId);
     const [after] = decodeCursor(cursor, ['00000000-0000-0000-0000-000000000000']);
-    if (!isCanonicalUuid(after!)) throw badRequest('invalid_request', 'cursor is not valid for this list');
+    if (!isCanonicalUuid(after!)) throw new OversyncError('invalid_request', 'cursor is not valid for this list');
     const rows = await this.db.query<Row>(
       `SELECT snapshot_id::text, snapshot_bundle_seq::text, row_count::text, byte_count::text, created_at, expires_at,
               floor(extract(epoch FROM now() - created_at))::text AS age_seconds, expires_at <= now() AS expired
@@ -179,7 +178,7 @@ export class AdminQueryService {
         [userPk, seq],
       );
       const header = headers[0];
-      if (!header) throw notFound('admin_bundle_not_found', `bundle ${seq} of user ${userId} is not retained`);
+      if (!header) throw new OversyncError('admin_bundle_not_found', `bundle ${seq} of user ${userId} is not retained`);
       // storage row_ordinal is wire ordinal + 1
       const { rows } = await client.query<Row>(
         `${BUNDLE_ROWS_SQL} AND br.row_ordinal > $3::bigint ORDER BY br.row_ordinal LIMIT $4`,
@@ -265,5 +264,5 @@ async function verifyBundle(client: SyncClient, userPk: string, seq: string, hea
 }
 
 function unknownUser(userId: string) {
-  return notFound('admin_user_not_found', `user ${userId} has no sync state`);
+  return new OversyncError('admin_user_not_found', `user ${userId} has no sync state`);
 }

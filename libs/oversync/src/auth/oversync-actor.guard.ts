@@ -5,10 +5,12 @@ import { OVERSYNC_MODULE_OPTIONS } from '../oversync.module-definition.js';
 import type { OversyncModuleOptions } from '../oversync.options.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import type { RequestWithActor } from './sync-actor.js';
-import { goTrimSpace } from '../schema/go-string-semantics.js';
+import { goTrimSpace, SOURCE_ID_HEADER } from '@oversync/protocol';
 import { HostGuards } from './host-guards.js';
 
-export const SOURCE_ID_HEADER = 'oversync-source-id';
+/** Node's lower-cased name of the source header in `request.headers`. */
+const SOURCE_ID_LOOKUP = SOURCE_ID_HEADER.toLowerCase();
+
 const MAX_ID_LENGTH = 512;
 // Ids reach PostgreSQL as text: NUL is impossible there, other controls are never legitimate (§8.24).
 const CONTROL = /[\u0000-\u001f\u007f\ufffd]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -51,22 +53,22 @@ export class OversyncActorGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (!(await this.hostGuards.allow(context))) {
-      throw new OversyncError('authentication_failed', 401, 'authentication required');
+      throw new OversyncError('authentication_failed', 'authentication required');
     }
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const rawUser = this.options.actor ? await this.options.actor(context) : defaultUserId(request);
     const userId = typeof rawUser === 'string' ? goTrimSpace(rawUser) : '';
     if (userId === '') {
-      throw new OversyncError('authentication_failed', 401, 'authenticated user_id not found in request context');
+      throw new OversyncError('authentication_failed', 'authenticated user_id not found in request context');
     }
     if (!isPrintableActorId(userId)) {
-      throw new OversyncError('authentication_failed', 401, 'authenticated user_id is not a valid identifier');
+      throw new OversyncError('authentication_failed', 'authenticated user_id is not a valid identifier');
     }
-    const header = request.headers[SOURCE_ID_HEADER];
+    const header = request.headers[SOURCE_ID_LOOKUP];
     const sourceId = goTrimSpace(Array.isArray(header) ? (header[0] ?? '') : (header ?? ''));
-    if (sourceId === '') throw new OversyncError('invalid_request', 400, 'Oversync-Source-ID header is required');
+    if (sourceId === '') throw new OversyncError('invalid_request', `${SOURCE_ID_HEADER} header is required`);
     if (!isPrintableActorId(sourceId)) {
-      throw new OversyncError('invalid_request', 400, 'Oversync-Source-ID header must be printable text of at most 512 characters');
+      throw new OversyncError('invalid_request', `${SOURCE_ID_HEADER} header must be printable text of at most 512 characters`);
     }
     request.oversyncActor = { userId, sourceId };
     return true;

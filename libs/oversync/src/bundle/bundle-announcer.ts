@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_CONFIG } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
-import { encodeGoJson } from '@oversync/protocol';
+import { encodeBundleChangeNotification } from '@oversync/protocol';
 import type { BundleNotification, CommittedBundle } from './bundle-capture.js';
 
 /**
@@ -15,11 +15,11 @@ export class BundleAnnouncer {
   /** The NOTIFY of `bundle`, or null when watch is disabled; `finalizeCapturedBundle` sends it. */
   notification(userPk: string, bundle: CommittedBundle): BundleNotification | null {
     if (!this.config.watch.enabled) return null;
-    const payload = encodeGoJson({
+    const payload = encodeBundleChangeNotification({
       user_pk: BigInt(userPk),
       bundle_seq: BigInt(bundle.bundleSeq),
-      source_id: bundle.sourceId || undefined,
-      source_bundle_id: bundle.sourceBundleId !== '0' ? BigInt(bundle.sourceBundleId) : undefined,
+      source_id: bundle.sourceId,
+      source_bundle_id: BigInt(bundle.sourceBundleId),
     });
     return { channel: this.config.watch.notifyChannel, payload };
   }

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { prepared, type SyncClient } from '../database/sync-database.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
-import { quoteGoJsonString } from '@oversync/protocol';
+import { BundleHasher, quoteGoJsonString, ROW_OP_NAMES } from '@oversync/protocol';
 import type { StageTimer } from '../lifecycle/stage-timer.js';
-import { keyStringOf, OP_NAMES } from './row-keys.js';
+import { keyStringOf } from './row-keys.js';
 import { captureWirePayload } from './wire-payload.js';
 import { BUNDLE_ROW_JSON_SQL, rowPrefixesSql, rowPrefixParams } from '../pull/bundle-reader.js';
 import { BUNDLE_ROW_BLOCK_ROWS } from '../schema/sync-schema.sql.js';
@@ -198,31 +197,22 @@ interface OutputRow {
 }
 
 /**
- * SHA-256 of the hash input of §5.1 (and its UTF-8 length), written directly and hashed in blocks
- * rather than built as one text (a 100,000-row bundle's input is ~35 MB): each row object's members
- * in canonical (sorted) order key, op, payload, row_ordinal, row_version, schema, table; payloads are
- * the reference's canonical form (numbers through doubles), so the hash is the one a Go client computes.
+ * SHA-256 of the hash input of §5.1 (and its UTF-8 length), written in blocks by the protocol's
+ * `BundleHasher`; payloads are the reference's canonical form (numbers through doubles), so the
+ * hash is the one a Go client computes.
  */
 function hashCanonicalBundleRows(
   catalog: SyncCatalog,
   bundleSeq: string,
   rows: readonly OutputRow[],
 ): { hash: Buffer; bytes: number } {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  let block = '[';
-  const emit = () => {
-    hash.update(block, 'utf8');
-    bytes += Buffer.byteLength(block, 'utf8');
-    block = '';
-  };
-  rows.forEach((row, ordinal) => {
+  const hasher = new BundleHasher();
+  const rowVersion = BigInt(bundleSeq);
+  for (const row of rows) {
     const table = catalog.get(row.tableId);
     const key = `{${quoteGoJsonString(table.keyColumn)}:${quoteGoJsonString(keyStringOf(table, row.keyBytes))}}`;
-    block += `${ordinal > 0 ? ',' : ''}{"key":${key},"op":"${OP_NAMES[row.opCode]}","payload":${row.payloadHashed ?? 'null'},"row_ordinal":${ordinal},"row_version":${bundleSeq},"schema":${quoteGoJsonString(table.schema)},"table":${quoteGoJsonString(table.table)}}`;
-    if (block.length >= 65_536) emit();
-  });
-  block += ']';
-  emit();
-  return { hash: hash.digest(), bytes };
+    hasher.add({ schema: table.schema, table: table.table, op: ROW_OP_NAMES[row.opCode]!, rowVersion }, key, row.payloadHashed);
+  }
+  const { bundleHash, byteCount } = hasher.finish();
+  return { hash: Buffer.from(bundleHash, 'hex'), bytes: byteCount };
 }

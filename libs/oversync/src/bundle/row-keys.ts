@@ -1,12 +1,5 @@
 import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.js';
 
-const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** Canonical dashed lower-case UUID text: the only spelling of a session id (push_id, snapshot_id) the routes accept (issue 18). */
-export function isCanonicalUuid(text: string): boolean {
-  return CANONICAL_UUID.test(text);
-}
-
 /** key_bytes of a wire key string (spec §1.3): uuid → 16 raw bytes, text → UTF-8. */
 export function keyBytesOf(table: RegisteredTable, key: string): Buffer {
   return table.keyKind === KEY_KIND_UUID ? Buffer.from(key.replace(/-/g, ''), 'hex') : Buffer.from(key, 'utf8');
@@ -19,7 +12,3 @@ export function keyStringOf(table: RegisteredTable, bytes: Buffer): string {
   const hex = bytes.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
-
-export const OP_CODES = { INSERT: 1, UPDATE: 2, DELETE: 3 } as const;
-export type OpName = keyof typeof OP_CODES;
-export const OP_NAMES: Record<number, OpName> = { 1: 'INSERT', 2: 'UPDATE', 3: 'DELETE' };

@@ -81,7 +81,7 @@ async function readLockedScope(client: SyncClient, userId: string) {
 }
 
 export function scopeUninitialized(userId: string): OversyncError {
-  return new OversyncError('scope_uninitialized', 409, `sync scope for user ${userId} is not initialized`);
+  return new OversyncError('scope_uninitialized', `sync scope for user ${userId} is not initialized`);
 }
 
 export interface InitializedUser {
@@ -108,7 +108,7 @@ export async function requireInitializedScope(client: SyncClient, userId: string
   if (row.state_code === SCOPE_INITIALIZING) {
     if (row.lapsed) throw scopeUninitialized(userId);
     const until = row.lease === null ? '' : ` until ${trimRfc3339(row.lease)}`;
-    throw new OversyncError('scope_initializing', 409, `sync scope for user ${userId} is initializing${until}`);
+    throw new OversyncError('scope_initializing', `sync scope for user ${userId} is initializing${until}`);
   }
   return { userPk: row.user_pk, latest: BigInt(row.next_bundle_seq) - 1n, retainedFloor: BigInt(row.retained_bundle_floor) };
 }
@@ -126,7 +126,7 @@ export async function requireActiveInitializationLease(
 ): Promise<LockedScope> {
   const scope = await lockScope(client, userId);
   if (scope.stateCode !== SCOPE_INITIALIZING) throw initializationStale('scope is no longer initializing');
-  if (scope.leaseExpired) throw new OversyncError('initialization_expired', 410, 'initialization lease has expired');
+  if (scope.leaseExpired) throw new OversyncError('initialization_expired', 'initialization lease has expired');
   if (sourceId === '' || scope.initializerSourceId !== sourceId) throw initializationStale('source does not own the active initialization lease');
   if (initializationId === '' || scope.initializationId !== initializationId) {
     throw initializationStale('initialization_id does not match the active initialization lease');
@@ -139,7 +139,7 @@ export async function requireActiveInitializationLease(
 }
 
 export function initializationStale(message: string): OversyncError {
-  return new OversyncError('initialization_stale', 409, message);
+  return new OversyncError('initialization_stale', message);
 }
 
 export async function markScopeInitialized(client: SyncClient, userPk: string, sourceId: string): Promise<void> {

@@ -1,10 +1,8 @@
-import { ERROR_CODES, EXTENSION_ERROR_CODES } from '@oversync/protocol';
+import { isKnownErrorCode, type ErrorExtra } from '@oversync/protocol';
 import { OversyncError } from '../errors/oversync.error.js';
 import { OVERSYNC_SQLSTATE } from '../schema/sync-request-functions.sql.js';
 import type { QueryConfig, QueryResultRow } from 'pg';
 import { sqlState, type SyncDatabase } from './sync-database.js';
-
-const STATUSES: Readonly<Record<string, number>> = { ...ERROR_CODES, ...EXTENSION_ERROR_CODES };
 
 /**
  * The OversyncError a request function raised (SQLSTATE `OVRSY`: DETAIL the code, MESSAGE the
@@ -14,10 +12,9 @@ export function oversyncErrorFromDatabase(error: unknown): OversyncError | undef
   if (sqlState(error) !== OVERSYNC_SQLSTATE) return undefined;
   const pg = error as { message: string; detail?: string; hint?: string };
   const code = pg.detail ?? 'internal_error';
-  const status = STATUSES[code];
-  if (status === undefined) throw new Error(`request function raised unknown error code ${code}: ${pg.message}`);
-  const extra = pg.hint ? (JSON.parse(pg.hint) as Record<string, unknown>) : undefined;
-  return new OversyncError(code, status, pg.message, extra);
+  if (!isKnownErrorCode(code)) throw new Error(`request function raised unknown error code ${code}: ${pg.message}`);
+  const extra = pg.hint ? (JSON.parse(pg.hint) as ErrorExtra) : undefined;
+  return new OversyncError(code, pg.message, extra);
 }
 
 /**

@@ -39,7 +39,7 @@ export async function waitForUserLock(client: SyncClient, userId: string, timeou
   } catch (error) {
     if (sqlState(error) === '55P03') {
       if (userLockEvents.hasSubscribers) userLockEvents.publish({ outcome: 'timed_out' } satisfies UserLockEvent);
-      throw new OversyncError('service_unavailable', 503, 'another sync operation of this user is still running; retry later');
+      throw new OversyncError('service_unavailable', 'another sync operation of this user is still running; retry later');
     }
     throw error;
   }

@@ -31,12 +31,12 @@ export class SyncEndpointInterceptor implements NestInterceptor {
         if (error instanceof OversyncError || error instanceof HttpException) return throwError(() => error);
         if (isConnectionError(error)) {
           this.logger.warn(`database connection lost: ${(error as Error).message}`);
-          return throwError(() => new OversyncError('service_unavailable', 503, 'Sync database is temporarily unavailable; retry'));
+          return throwError(() => new OversyncError('service_unavailable', 'Sync database is temporarily unavailable; retry'));
         }
         this.logger.error(error instanceof Error ? error.stack ?? error.message : String(error));
         const code = failure?.code ?? 'internal_error';
         const message = failure?.message ?? 'Internal server error';
-        return throwError(() => new OversyncError(code, 500, message));
+        return throwError(() => new OversyncError(code, message));
       }),
     );
   }

@@ -3,7 +3,7 @@ import { OVERSYNC_CONFIG } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
-import type { GoJsonValue } from '@oversync/protocol';
+import { capabilityFeatures, MAX_BUNDLES_PER_PULL, PROTOCOL_VERSION, type CapabilitiesResponse, type CapabilityFeatures } from '@oversync/protocol';
 
 /** GET /sync/capabilities (spec §3.12). */
 @Injectable()
@@ -13,43 +13,22 @@ export class CapabilitiesService {
     private readonly schema: OversyncSchemaService,
   ) {}
 
-  features(actor?: SyncActor): Map<string, boolean> {
-    const watch = this.config.watch.enabled && (!actor || this.watchAllowed(actor));
-    return new Map<string, boolean>([
-      ['accepted_push_replay_visibility', true],
-      ['bundle_change_watch', watch],
-      ['bundle_pull', true],
-      ['bundle_push', true],
-      ['capabilities_endpoint', true],
-      ['committed_bundle_row_fetch', true],
-      ['committed_bundle_visibility', true],
-      ['connect_lifecycle', true],
-      ['graceful_shutdown', true],
-      ['history_pruned_errors', true],
-      ['history_pruned_visibility', true],
-      ['push_session_chunking', true],
-      ['registered_write_rejection_enforced', true],
-      ['retained_floor_visibility', true],
-      ['retained_window_visibility', true],
-      ['scope_initialization_leases', true],
-      ['server_checkpoint_tracking', false],
-      ['snapshot_chunking', true],
-      ['status_endpoint', true],
-      ['structured_sync_keys', true],
-    ]);
+  features(actor?: SyncActor): CapabilityFeatures {
+    return capabilityFeatures(this.config.watch.enabled && (!actor || this.watchAllowed(actor)));
   }
 
   watchAllowed(actor: SyncActor): boolean {
     return this.config.watchPolicy ? this.config.watchPolicy(actor) : true;
   }
 
-  capabilities(actor?: SyncActor): GoJsonValue {
+  capabilities(actor?: SyncActor): CapabilitiesResponse {
     const c = this.config;
     const tables = [...this.schema.catalog.tables].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const positive = (n: number) => (n > 0 ? n : undefined);
     const seconds = (ms: number) => positive(Math.floor(ms / 1000));
+    const int64 = (n: number | undefined) => (n === undefined ? undefined : BigInt(n));
     return {
-      protocol_version: 'v1',
+      protocol_version: PROTOCOL_VERSION,
       schema_version: c.schemaVersion,
       app_name: c.appName || undefined,
       registered_tables: tables.length ? tables.map((t) => t.name) : undefined,
@@ -58,7 +37,7 @@ export class CapabilitiesService {
       bundle_limits: {
         max_rows_per_bundle: positive(c.maxRowsPerBundle),
         max_bytes_per_bundle: positive(c.maxBytesPerBundle),
-        max_bundles_per_pull: 5000,
+        max_bundles_per_pull: MAX_BUNDLES_PER_PULL,
         default_rows_per_push_chunk: positive(c.defaultRowsPerPushChunk),
         max_rows_per_push_chunk: positive(c.maxRowsPerPushChunk),
         push_session_ttl_seconds: seconds(c.pushSessionTtlMs),
@@ -67,8 +46,8 @@ export class CapabilitiesService {
         default_rows_per_snapshot_chunk: positive(c.defaultRowsPerSnapshotChunk),
         max_rows_per_snapshot_chunk: positive(c.maxRowsPerSnapshotChunk),
         snapshot_session_ttl_seconds: seconds(c.snapshotSessionTtlMs),
-        max_rows_per_snapshot_session: positive(c.maxRowsPerSnapshotSession),
-        max_bytes_per_snapshot_session: positive(c.maxBytesPerSnapshotSession),
+        max_rows_per_snapshot_session: int64(positive(c.maxRowsPerSnapshotSession)),
+        max_bytes_per_snapshot_session: int64(positive(c.maxBytesPerSnapshotSession)),
         initialization_lease_ttl_seconds: seconds(c.initializationLeaseTtlMs),
       },
     };

@@ -1,29 +1,31 @@
 import { STATUS_CODES, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { encodeGoJson, errorEnvelope, errorStatus, type KnownErrorCode } from '@oversync/protocol';
 
 /** What Node's HTTP parser reports for a request it could not read (`clientError`). */
 type ParserError = Error & { code?: string };
 
-/** Status and envelope code per parser error, as Node's own default answers (lib/_http_server.js). */
-function answerFor(error: ParserError): { status: number; code: string; message: string } {
+/** Envelope code per parser error (its status from the table), as Node's own default answers (lib/_http_server.js). */
+function answerFor(error: ParserError): { code: KnownErrorCode; message: string } {
   switch (error.code) {
     case 'HPE_HEADER_OVERFLOW':
-      return { status: 431, code: 'request_header_fields_too_large', message: 'request headers exceed the server limit' };
+      return { code: 'request_header_fields_too_large', message: 'request headers exceed the server limit' };
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
-      return { status: 413, code: 'request_too_large', message: 'chunk extensions exceed the server limit' };
+      return { code: 'request_too_large', message: 'chunk extensions exceed the server limit' };
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return { status: 408, code: 'request_timeout', message: 'the request was not received in time' };
+      return { code: 'request_timeout', message: 'the request was not received in time' };
     case 'HPE_INVALID_METHOD':
-      return { status: 400, code: 'invalid_request', message: 'unknown or malformed HTTP method' };
+      return { code: 'invalid_request', message: 'unknown or malformed HTTP method' };
     default:
-      return { status: 400, code: 'invalid_request', message: 'malformed HTTP request' };
+      return { code: 'invalid_request', message: 'malformed HTTP request' };
   }
 }
 
 /** The raw HTTP/1.1 answer: the `{"error","message"}` envelope, `Content-Type: application/json`, then close. */
 export function clientErrorResponse(error: ParserError): string {
-  const { status, code, message } = answerFor(error);
-  const body = `${JSON.stringify({ error: code, message })}\n`;
+  const { code, message } = answerFor(error);
+  const status = errorStatus(code);
+  const body = `${encodeGoJson(errorEnvelope(code, message))}\n`;
   return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 

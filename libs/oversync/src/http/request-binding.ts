@@ -1,16 +1,17 @@
-import { badRequest, OversyncError } from '../errors/oversync.error.js';
+import type { KnownErrorCode } from '@oversync/protocol';
+import { OversyncError } from '../errors/oversync.error.js';
 import { isExactObject, parseExactJson, type ExactObject } from '../wire/exact-json.js';
 import type { RequestWithSyncBody } from './sync-body.middleware.js';
 
 /** The raw request body, or the envelope error for a body the module could not read. */
 export function requestBody(req: RequestWithSyncBody): string {
-  if (req.oversyncBodyError === 'too_large') throw new OversyncError('request_too_large', 413, 'request body exceeds the configured limit');
-  if (req.oversyncBodyError === 'aborted') throw badRequest('invalid_request', 'request body could not be read');
+  if (req.oversyncBodyError === 'too_large') throw new OversyncError('request_too_large', 'request body exceeds the configured limit');
+  if (req.oversyncBodyError === 'aborted') throw new OversyncError('invalid_request', 'request body could not be read');
   return req.oversyncBody ?? '';
 }
 
 /** Parses a JSON object body; any syntax error, trailing data (§8.19) or non-object is `parseMessage`. */
-export function bodyObject(req: RequestWithSyncBody, parseMessage: string, code = 'invalid_request'): ExactObject {
+export function bodyObject(req: RequestWithSyncBody, parseMessage: string, code: KnownErrorCode = 'invalid_request'): ExactObject {
   const text = requestBody(req);
   try {
     const value = parseExactJson(text);
@@ -18,7 +19,7 @@ export function bodyObject(req: RequestWithSyncBody, parseMessage: string, code 
   } catch {
     // fall through: one message for every unparseable body, as the reference
   }
-  throw badRequest(code, parseMessage);
+  throw new OversyncError(code, parseMessage);
 }
 
 const INT = /^[+-]?[0-9]+$/;

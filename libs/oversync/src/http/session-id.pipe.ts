@@ -1,6 +1,6 @@
 import { Injectable, type PipeTransform } from '@nestjs/common';
-import { notFound } from '../errors/oversync.error.js';
-import { isCanonicalUuid } from '../bundle/row-keys.js';
+import { isCanonicalUuid } from '@oversync/protocol';
+import { OversyncError } from '../errors/oversync.error.js';
 
 /**
  * The one check of every session id in a path (`push_id`, `snapshot_id`): canonical dashed lower-case
@@ -14,7 +14,7 @@ export class SessionIdPipe implements PipeTransform<unknown, string> {
 
   transform(value: unknown): string {
     if (typeof value === 'string' && isCanonicalUuid(value)) return value;
-    throw notFound(this.code, `${this.what} ${String(value)} was not found`);
+    throw new OversyncError(this.code, `${this.what} ${String(value)} was not found`);
   }
 }
 

@@ -2,6 +2,7 @@ import { All, Controller, Req, Res, UseFilters } from '@nestjs/common';
 import { ApiExcludeController } from '../openapi/optional-swagger.js';
 import type { Request, Response } from 'express';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
+import { errorEnvelope } from '@oversync/protocol';
 import { sendWire } from './wire-reply.js';
 
 // The module's routes and their methods, for 405 + Allow on a known path (spec §3.0.1).
@@ -34,9 +35,9 @@ export class SyncFallbackController {
     const route = ROUTES.find(([pattern]) => pattern.test(path));
     if (route && !route[1].includes(req.method)) {
       res.setHeader('Allow', route[1].join(', '));
-      sendWire(res, 405, { error: 'method_not_allowed', message: `Only ${route[1].join(' or ')} method is allowed` });
+      sendWire(res, 405, errorEnvelope('method_not_allowed', `Only ${route[1].join(' or ')} method is allowed`));
       return;
     }
-    sendWire(res, 404, { error: 'not_found', message: `no sync route ${req.method} ${req.path}` });
+    sendWire(res, 404, errorEnvelope('not_found', `no sync route ${req.method} ${req.path}`));
   }
 }

@@ -1,10 +1,10 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
+import { errorCodeForStatus, errorEnvelope } from '@oversync/protocol';
 import { sendWire } from './wire-reply.js';
 
 const MODULE_PATHS = /^\/syncx?(?:\/|$)/;
-const CODES: Record<number, string> = { 404: 'not_found', 405: 'method_not_allowed', 413: 'request_too_large' };
 
 /**
  * Express fails some requests while matching routes, before any controller, guard or filter of the
@@ -22,7 +22,7 @@ export class SyncRoutingErrorLayer implements OnModuleInit {
     this.adapterHost.httpAdapter?.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
       const status = (error as { status?: unknown } | null)?.status;
       if (typeof status !== 'number' || status < 400 || status > 499 || !MODULE_PATHS.test(req.path) || res.headersSent) return next(error);
-      sendWire(res, status, { error: CODES[status] ?? 'invalid_request', message: error instanceof Error ? error.message : 'invalid request' });
+      sendWire(res, status, errorEnvelope(errorCodeForStatus(status), error instanceof Error ? error.message : 'invalid request'));
     });
   }
 }

@@ -2,8 +2,9 @@ import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseFil
 import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '../openapi/optional-swagger.js';
 import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import type { Response } from 'express';
+import { DEFAULT_BUNDLES_PER_PULL, MAX_BUNDLES_PER_PULL } from '@oversync/protocol';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
-import { badRequest } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
 import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
@@ -49,7 +50,7 @@ export class SyncController {
   async connect(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
     const body = bodyObject(req, 'Failed to parse connect request');
     const pending = bindScalar(body, 'has_local_pending_rows', readBool);
-    if (pending === undefined) throw badRequest('invalid_request', 'Failed to parse connect request');
+    if (pending === undefined) throw new OversyncError('invalid_request', 'Failed to parse connect request');
     sendWire(res, 200, { ...(await this.connectService.connect(actor, pending)) });
   }
 
@@ -72,7 +73,7 @@ export class SyncController {
     const sourceBundleId = bindScalar(body, 'source_bundle_id', readInt64);
     const plannedRowCount = bindScalar(body, 'planned_row_count', readInt64);
     const initializationId = bindScalar(body, 'initialization_id', readString);
-    if (sourceBundleId === undefined || plannedRowCount === undefined || initializationId === undefined) throw badRequest('invalid_request', parse);
+    if (sourceBundleId === undefined || plannedRowCount === undefined || initializationId === undefined) throw new OversyncError('invalid_request', parse);
     const result = await this.pushSessions.create(actor, { sourceBundleId, plannedRowCount, initializationId: goTrimSpace(initializationId) });
     if (result.status === 'staging') {
       sendWire(res, 200, { push_id: result.pushId, status: 'staging', planned_row_count: result.plannedRowCount });
@@ -159,7 +160,7 @@ export class SyncController {
     @Query() query: Record<string, unknown>,
     @Res() res: Response,
   ): Promise<void> {
-    const invalid = (message: string) => badRequest('committed_bundle_chunk_invalid', message);
+    const invalid = (message: string) => new OversyncError('committed_bundle_chunk_invalid', message);
     const bundleSeq = parseInt64Param(bundleSeqParam);
     if (bundleSeq === undefined || bundleSeq === null) throw invalid('bundle_seq must be an integer');
     const after = parseInt64Param(queryValue(query.after_row_ordinal));
@@ -172,23 +173,23 @@ export class SyncController {
   @Get('pull')
   @ApiOperation({ summary: 'Pull committed bundles after a checkpoint, up to a stable sequence' })
   @ApiInt64Query('after_bundle_seq', 'the device checkpoint: bundles after this one (default 0)', { minimum: 0 })
-  @ApiInt64Query('max_bundles', 'bundles per page (default 1000)', { minimum: 1, maximum: 5000 })
+  @ApiInt64Query('max_bundles', `bundles per page (default ${DEFAULT_BUNDLES_PER_PULL})`, { minimum: 1, maximum: MAX_BUNDLES_PER_PULL })
   @ApiInt64Query('target_bundle_seq', 'the stable_bundle_seq of the first page while has_more (default 0 = current)', { minimum: 0 })
   @ApiOkResponse({ type: PullResponseDto })
   @ApiSyncErrors({ 400: ['invalid_request'], 409: ['history_pruned', 'scope_uninitialized', 'scope_initializing'], 500: ['pull_failed'] })
   @SyncEndpoint('pull_failed', 'Failed to process pull')
   async pull(@Actor() actor: SyncActor, @Query() query: Record<string, unknown>, @Res() res: Response): Promise<void> {
-    const invalid = (message: string) => badRequest('invalid_request', message);
+    const invalid = (message: string) => new OversyncError('invalid_request', message);
     const after = parseInt64Param(queryValue(query.after_bundle_seq));
     if (after === undefined) throw invalid('after_bundle_seq must be an integer');
     if (after !== null && after < 0n) throw invalid('after_bundle_seq must be >= 0');
     const max = parseInt64Param(queryValue(query.max_bundles));
     if (max === undefined) throw invalid('max_bundles must be an integer');
-    if (max !== null && (max < 1n || max > 5000n)) throw invalid('max_bundles must be between 1 and 5000');
+    if (max !== null && (max < 1n || max > BigInt(MAX_BUNDLES_PER_PULL))) throw invalid(`max_bundles must be between 1 and ${MAX_BUNDLES_PER_PULL}`);
     const target = parseInt64Param(queryValue(query.target_bundle_seq));
     if (target === undefined) throw invalid('target_bundle_seq must be an integer');
     if (target !== null && target < 0n) throw invalid('target_bundle_seq must be >= 0');
-    await this.pullService.pull(actor, { afterBundleSeq: after ?? 0n, maxBundles: Number(max ?? 1000n), targetBundleSeq: target ?? 0n }, expressWireReply(res));
+    await this.pullService.pull(actor, { afterBundleSeq: after ?? 0n, maxBundles: Number(max ?? DEFAULT_BUNDLES_PER_PULL), targetBundleSeq: target ?? 0n }, expressWireReply(res));
   }
 
   @Get('capabilities')

@@ -1,3 +1,4 @@
+import { SOURCE_ID_HEADER } from '@oversync/protocol';
 import { ErrorResponseDto } from '../http/sync.dto.js';
 import { ApiBearerAuth, ApiHeader, ApiQuery, ApiResponse } from './optional-swagger.js';
 
@@ -10,7 +11,7 @@ const compose = (...decorators: Decorator[]): Decorator =>
 
 /** The one description of the source header, used by every authenticated sync operation. */
 export const SOURCE_ID_PARAMETER = {
-  name: 'Oversync-Source-ID',
+  name: SOURCE_ID_HEADER,
   required: true,
   description:
     'The device (sync source) making the call: any opaque, stable, printable id chosen by the client ' +

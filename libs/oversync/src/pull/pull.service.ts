@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
-import { badRequest, OversyncError } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import type { GoJsonValue } from '@oversync/protocol';
-import { EncodedJson, encodeGoJson, INT64_MAX } from '@oversync/protocol';
+import { EncodedJson, encodeGoJson, INT64_MAX, MAX_BUNDLES_PER_PULL } from '@oversync/protocol';
 import { prepared, type SyncClient, type SyncDatabase } from '../database/sync-database.js';
 import { callRequestFunction, oversyncErrorFromDatabase } from '../database/sql-errors.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
@@ -77,7 +77,7 @@ export class PullService {
   /** Answers on `reply`: a small page after its one round trip (which records the checkpoint), a large one streamed. */
   pull(actor: SyncActor, query: PullQuery, reply: WireReply): Promise<void> {
     return this.lifecycle.run(async () => {
-      const max = Math.min(Math.max(query.maxBundles, 1), 5000);
+      const max = Math.min(Math.max(query.maxBundles, 1), MAX_BUNDLES_PER_PULL);
       const page = [actor.userId, query.afterBundleSeq.toString(), query.targetBundleSeq.toString(), max, ...rowPrefixParams(this.schema.catalog), PULL_STREAM_MIN_ROWS];
       const rows = await this.countingHistoryPruned(() => callRequestFunction<PullPageRow>(this.db, PULL([actor.userId, actor.sourceId, ...page.slice(1)])));
       if (!rows[0]!.streamed) return reply.send(200, this.pageOf(rows, max, null));
@@ -188,9 +188,9 @@ export class PullService {
 
   committedRows(actor: SyncActor, query: CommittedRowsQuery): Promise<GoJsonValue> {
     return this.lifecycle.run(async () => {
-      if (query.bundleSeq <= 0n) throw badRequest('committed_bundle_chunk_invalid', 'bundle_seq must be > 0');
-      if (query.afterRowOrdinal !== null && query.afterRowOrdinal < 0n) throw badRequest('committed_bundle_chunk_invalid', 'after_row_ordinal must be >= 0');
-      if (query.maxRows !== null && query.maxRows <= 0) throw badRequest('committed_bundle_chunk_invalid', 'max_rows must be > 0');
+      if (query.bundleSeq <= 0n) throw new OversyncError('committed_bundle_chunk_invalid', 'bundle_seq must be > 0');
+      if (query.afterRowOrdinal !== null && query.afterRowOrdinal < 0n) throw new OversyncError('committed_bundle_chunk_invalid', 'after_row_ordinal must be >= 0');
+      if (query.maxRows !== null && query.maxRows <= 0) throw new OversyncError('committed_bundle_chunk_invalid', 'max_rows must be > 0');
       const maxRows = Math.min(query.maxRows ?? this.config.defaultRowsPerCommittedBundleChunk, this.config.maxRowsPerCommittedBundleChunk);
       // storage ordinals are wire + 1; at after_row_ordinal = int64 max the bound would overflow BIGINT (a 500)
       // and nothing can follow anyway: clamp. Found by http-input fuzz seed 3.

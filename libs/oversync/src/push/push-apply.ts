@@ -2,14 +2,14 @@ import { createHash } from 'node:crypto';
 import type { SyncClient } from '../database/sync-database.js';
 import { quoteIdentifier as quote } from '../database/sql-quote.js';
 import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.js';
-import type { OpName } from '../bundle/row-keys.js';
+import type { RowOp } from '@oversync/protocol';
 
 /** A staged row as commit applies it; its payload stays in sync.push_session_rows. */
 export interface ApplyRow {
   ordinal: number;
   table: RegisteredTable;
   key: string;
-  op: OpName;
+  op: RowOp;
   /** sorted payload column names (lower-case); empty for DELETE */
   columns: string[];
 }

@@ -1,8 +1,9 @@
-import { badRequest } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { goQuote, goToLower, goTrimSpace } from '../schema/go-string-semantics.js';
 import type { RegisteredTable } from '../schema/registered-table.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
-import { isCanonicalUuid, keyBytesOf, OP_CODES, type OpName } from '../bundle/row-keys.js';
+import { isCanonicalUuid, type RowOp } from '@oversync/protocol';
+import { keyBytesOf } from '../bundle/row-keys.js';
 import {
   isExactObject, JsonNumber, bindScalar, member, parseExactJson, readInt64, readString,
   type ExactJson, type ExactObject,
@@ -14,7 +15,7 @@ export interface PushRow {
   table: RegisteredTable;
   key: string;
   keyBytes: Buffer;
-  op: OpName;
+  op: RowOp;
   baseRowVersion: bigint;
   /** canonical payload with exact numbers (§8.2), bytea as "\\x…"; null for DELETE */
   payloadApply: string | null;
@@ -29,7 +30,7 @@ const IDENTIFIER = /^[a-z0-9_]+$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const PARSE_MESSAGE = 'Failed to parse push chunk request';
 
-const invalid = (message: string) => badRequest('push_chunk_invalid', message);
+const invalid = (message: string) => new OversyncError('push_chunk_invalid', message);
 
 /** Parses and validates a chunk body; the first failing row rejects the whole chunk (nothing staged). */
 export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: number): PushChunk {
@@ -37,13 +38,13 @@ export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: numb
   try {
     document = parseExactJson(body);
   } catch {
-    throw badRequest('invalid_request', PARSE_MESSAGE);
+    throw new OversyncError('invalid_request', PARSE_MESSAGE);
   }
-  if (!isExactObject(document)) throw badRequest('invalid_request', PARSE_MESSAGE);
+  if (!isExactObject(document)) throw new OversyncError('invalid_request', PARSE_MESSAGE);
   const start = bindScalar(document, 'start_row_ordinal', readInt64);
   const rowsValue = member(document, 'rows');
   if (start === undefined || (rowsValue !== undefined && rowsValue !== null && !Array.isArray(rowsValue))) {
-    throw badRequest('invalid_request', PARSE_MESSAGE);
+    throw new OversyncError('invalid_request', PARSE_MESSAGE);
   }
   const rawRows = Array.isArray(rowsValue) ? rowsValue : [];
   const bound = rawRows.map(bindRow);
@@ -67,16 +68,16 @@ interface BoundRow {
 
 /** Go encoding/json binding of one PushRequestRow: type mismatches are parse errors. */
 function bindRow(value: ExactJson): BoundRow {
-  if (!isExactObject(value)) throw badRequest('invalid_request', PARSE_MESSAGE);
+  if (!isExactObject(value)) throw new OversyncError('invalid_request', PARSE_MESSAGE);
   const schema = bindScalar(value, 'schema', readString);
   const table = bindScalar(value, 'table', readString);
   const op = bindScalar(value, 'op', readString);
   const base = bindScalar(value, 'base_row_version', readInt64);
   const key = member(value, 'key');
   if (schema === undefined || table === undefined || op === undefined || base === undefined) {
-    throw badRequest('invalid_request', PARSE_MESSAGE);
+    throw new OversyncError('invalid_request', PARSE_MESSAGE);
   }
-  if (key !== undefined && key !== null && !isExactObject(key)) throw badRequest('invalid_request', PARSE_MESSAGE);
+  if (key !== undefined && key !== null && !isExactObject(key)) throw new OversyncError('invalid_request', PARSE_MESSAGE);
   return { schema, table, op, baseRowVersion: base, key: key ?? null, payload: member(value, 'payload') };
 }
 
@@ -100,7 +101,7 @@ function validateRow(row: BoundRow, catalog: SyncCatalog, seen: Set<string>): Pu
   const identity = `${table.tableId}:${keyBytes.toString('hex')}`;
   if (seen.has(identity)) throw invalid(`duplicate target row in push request: ${where} ${keyValue}`);
   seen.add(identity);
-  const base = { table, key: keyValue, keyBytes, op: op as OpName, baseRowVersion: row.baseRowVersion };
+  const base = { table, key: keyValue, keyBytes, op: op as RowOp, baseRowVersion: row.baseRowVersion };
   if (op === 'DELETE') {
     if (row.payload !== undefined) throw invalid(`DELETE for ${where} must not include payload`);
     return { ...base, payloadApply: null };
@@ -160,4 +161,3 @@ function withinDoubleRange(value: ExactJson): boolean {
   return true;
 }
 
-export { OP_CODES };

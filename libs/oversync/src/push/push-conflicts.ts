@@ -45,7 +45,7 @@ export async function findConflict(client: SyncClient, pushId: string, userPk: s
     message = !exists || deleted ? `${verb} conflict on ${where}: row does not exist` : `${verb} conflict on ${where}: expected version ${version}, got ${base}`;
   }
   const serverRow = exists && !deleted ? await readServerRow(client, row, userId) : null;
-  return new OversyncError('push_conflict', 409, message, {
+  return new OversyncError('push_conflict', message, {
     conflict: {
       schema: row.table.schema,
       table: row.table.table,

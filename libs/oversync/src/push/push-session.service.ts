@@ -4,7 +4,7 @@ import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import { prepared, sqlState, type SyncClient, type SyncDatabase, type TransactionOptions } from '../database/sync-database.js';
 import { userTransaction } from '../database/user-lock.js';
-import { badRequest, conflict, forbidden, gone, notFound, OversyncError } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import type { StageTimer } from '../lifecycle/stage-timer.js';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
@@ -14,7 +14,8 @@ import {
   lockScope, markScopeInitialized, requireActiveInitializationLease, scopeUninitialized,
   SCOPE_INITIALIZING, SCOPE_UNINITIALIZED,
 } from '../connect/scope-state.js';
-import { keyStringOf, OP_CODES, OP_NAMES, isCanonicalUuid } from '../bundle/row-keys.js';
+import { isCanonicalUuid, ROW_OP_CODES, ROW_OP_NAMES } from '@oversync/protocol';
+import { keyStringOf } from '../bundle/row-keys.js';
 import { setBundleContext } from '../bundle/bundle-context.js';
 import { finalizeCapturedBundle, type CommittedBundle } from '../bundle/bundle-capture.js';
 import { BundleAnnouncer } from '../bundle/bundle-announcer.js';
@@ -95,10 +96,10 @@ export class PushSessionService {
 
   create(actor: SyncActor, input: CreatePushSessionInput): Promise<CreatePushSessionResult> {
     return this.lifecycle.run(async () => {
-      if (input.sourceBundleId <= 0n) throw badRequest('push_session_invalid', 'source_bundle_id must be > 0');
-      if (input.plannedRowCount <= 0n) throw badRequest('push_session_invalid', 'planned_row_count must be > 0');
+      if (input.sourceBundleId <= 0n) throw new OversyncError('push_session_invalid', 'source_bundle_id must be > 0');
+      if (input.plannedRowCount <= 0n) throw new OversyncError('push_session_invalid', 'planned_row_count must be > 0');
       if (input.plannedRowCount > BigInt(this.config.maxPlannedRowCount)) {
-        throw badRequest('push_session_invalid', `planned_row_count must be <= ${this.config.maxPlannedRowCount}`);
+        throw new OversyncError('push_session_invalid', `planned_row_count must be <= ${this.config.maxPlannedRowCount}`);
       }
       return this.underUserLock(actor, (client) => this.createInTransaction(client, actor, input));
     });
@@ -122,10 +123,10 @@ export class PushSessionService {
     };
     let initializationId: string | null = null;
     if (scope.stateCode === SCOPE_UNINITIALIZED) {
-      if (input.initializationId) throw gone('initialization_expired', 'initialization lease is no longer active');
+      if (input.initializationId) throw new OversyncError('initialization_expired', 'initialization lease is no longer active');
       throw scopeUninitialized(actor.userId);
     } else if (scope.stateCode === SCOPE_INITIALIZING) {
-      if (!input.initializationId) throw badRequest('push_session_invalid', 'initialization_id is required while the scope is initializing');
+      if (!input.initializationId) throw new OversyncError('push_session_invalid', 'initialization_id is required while the scope is initializing');
       const lease = await requireActiveInitializationLease(client, actor.userId, actor.sourceId, input.initializationId, this.config.initializationLeaseTtlMs);
       initializationId = lease.initializationId;
     } else if (input.initializationId) {
@@ -134,7 +135,7 @@ export class PushSessionService {
       // device could never finish (the reference answers 400 forever). Convergence fuzz, seed 10.
       const { committed } = await readTuple();
       if (committed) return committed;
-      throw badRequest('push_session_invalid', 'initialization_id must be absent once the scope is initialized');
+      throw new OversyncError('push_session_invalid', 'initialization_id must be absent once the scope is initialized');
     }
     const { committed, source } = await readTuple();
     if (committed) return committed;
@@ -157,10 +158,10 @@ export class PushSessionService {
         }
         const expected = BigInt(session.next_expected_row_ordinal);
         if (chunk.startRowOrdinal !== expected) {
-          throw conflict('push_chunk_out_of_order', `push session ${pushId} expected start_row_ordinal ${expected}, got ${chunk.startRowOrdinal}`);
+          throw new OversyncError('push_chunk_out_of_order', `push session ${pushId} expected start_row_ordinal ${expected}, got ${chunk.startRowOrdinal}`);
         }
         const next = chunk.startRowOrdinal + BigInt(chunk.rows.length);
-        if (next > BigInt(session.planned_row_count)) throw badRequest('push_chunk_invalid', 'chunk exceeds planned_row_count');
+        if (next > BigInt(session.planned_row_count)) throw new OversyncError('push_chunk_invalid', 'chunk exceeds planned_row_count');
         timer.mark('session');
         const start = Number(chunk.startRowOrdinal);
         // Payloads as one newline-joined text (canonical JSON has no raw newline), keys as hex: no per-element
@@ -177,7 +178,7 @@ export class PushSessionService {
             start,
             chunk.rows.map((r) => r.table.tableId),
             chunk.rows.map((r) => r.keyBytes.toString('hex')),
-            chunk.rows.map((r) => OP_CODES[r.op]),
+            chunk.rows.map((r) => ROW_OP_CODES[r.op]),
             chunk.rows.map((r) => r.baseRowVersion.toString()),
             chunk.rows.map((r) => r.payloadApply ?? '').join('\n'),
             next.toString(),
@@ -218,18 +219,18 @@ export class PushSessionService {
     const staged = parseStagedLines(session.staged_lines ?? null);
     const planned = BigInt(session.planned_row_count);
     if (BigInt(session.next_expected_row_ordinal) !== planned || BigInt(staged.length) !== planned) {
-      throw badRequest('push_commit_invalid', `staged row count ${staged.length} does not match planned_row_count ${planned}`);
+      throw new OversyncError('push_commit_invalid', `staged row count ${staged.length} does not match planned_row_count ${planned}`);
     }
     const rows: ApplyRow[] = [];
     const seen = new Set<string>();
     staged.forEach((row, i) => {
-      if (Number(row.row_ordinal) !== i) throw badRequest('push_commit_invalid', `staged rows are not contiguous at row_ordinal ${i}`);
+      if (Number(row.row_ordinal) !== i) throw new OversyncError('push_commit_invalid', `staged rows are not contiguous at row_ordinal ${i}`);
       const table = catalog.get(row.table_id);
       const key = keyStringOf(table, row.key_bytes);
       const identity = `${row.table_id}:${row.key_bytes.toString('hex')}`;
-      if (seen.has(identity)) throw badRequest('push_commit_invalid', `duplicate target row in staged push session: ${table.name} ${key}`);
+      if (seen.has(identity)) throw new OversyncError('push_commit_invalid', `duplicate target row in staged push session: ${table.name} ${key}`);
       seen.add(identity);
-      rows.push({ ordinal: i, table, key, op: OP_NAMES[row.op_code]!, columns: row.columns ? row.columns.split(',') : [] });
+      rows.push({ ordinal: i, table, key, op: ROW_OP_NAMES[row.op_code]!, columns: row.columns ? row.columns.split(',') : [] });
     });
     timer.mark('stage', { 'oversync.rows': rows.length });
     let userPk = session.user_pk;
@@ -240,7 +241,7 @@ export class PushSessionService {
     const source = await readSourceState(client, userPk, session.source_id, true);
     if (source.state === 'retired') throw sourceRetired(session.source_id, actor.userId, source.replacedBy);
     if (source.maxCommitted + 1n !== BigInt(session.source_bundle_id)) {
-      throw conflict('source_sequence_changed',
+      throw new OversyncError('source_sequence_changed',
         `source ${session.source_id} for user ${actor.userId} changed expected next source_bundle_id from staged ${session.source_bundle_id} to ${source.maxCommitted + 1n} before commit`);
     }
     await setBundleContext(client, { userId: actor.userId, userPk, sourceId: session.source_id, sourceBundleId: session.source_bundle_id, initializationId: session.initialization_id });
@@ -259,7 +260,7 @@ export class PushSessionService {
       notification: (b) => this.announcer.notification(userPk, b),
       timer,
     });
-    if (!bundle) throw badRequest('push_commit_invalid', 'push session produced no captured business-table effects');
+    if (!bundle) throw new OversyncError('push_commit_invalid', 'push session produced no captured business-table effects');
     await activateSource(client, userPk, session.source_id, actor.userId, session.source_bundle_id, session.push_id);
     await applyRetention(client, userPk, this.config);
     if (session.initialization_id) await markScopeInitialized(client, userPk, session.source_id);
@@ -286,14 +287,14 @@ export class PushSessionService {
 
   /** Loads and locks a session: 404 unknown, 403 other user or source (§8.7), 410 expired — database clock (§8.8). */
   private async loadSession(client: SyncClient, actor: SyncActor, pushId: string, withStagedLines = false): Promise<PushSessionRow> {
-    if (!isCanonicalUuid(pushId)) throw notFound('push_session_not_found', `push session ${pushId} was not found`);
+    if (!isCanonicalUuid(pushId)) throw new OversyncError('push_session_not_found', `push session ${pushId} was not found`);
     const { rows } = await client.query<PushSessionRow>((withStagedLines ? LOAD_SESSION_WITH_STAGED : LOAD_SESSION)([pushId]));
     const session = rows[0];
     // Another user's session is reported as missing: its existence is not the caller's business.
-    if (!session) throw notFound('push_session_not_found', `push session ${pushId} was not found`);
-    if (session.user_id !== actor.userId) throw forbidden('push_session_forbidden', `push session ${pushId} does not belong to the authenticated user`);
-    if (session.source_id !== actor.sourceId) throw forbidden('push_session_forbidden', `push session ${pushId} does not belong to the authenticated source`);
-    if (session.expired) throw gone('push_session_expired', `push session ${pushId} has expired; start a new push session`);
+    if (!session) throw new OversyncError('push_session_not_found', `push session ${pushId} was not found`);
+    if (session.user_id !== actor.userId) throw new OversyncError('push_session_forbidden', `push session ${pushId} does not belong to the authenticated user`);
+    if (session.source_id !== actor.sourceId) throw new OversyncError('push_session_forbidden', `push session ${pushId} does not belong to the authenticated source`);
+    if (session.expired) throw new OversyncError('push_session_expired', `push session ${pushId} has expired; start a new push session`);
     return session;
   }
 }
@@ -336,5 +337,5 @@ function rejectedByDatabase(error: unknown): unknown {
   if (pg.table) parts.push(`table ${pg.schema ? `${pg.schema}.` : ''}${pg.table}`);
   if (pg.constraint) parts.push(`constraint ${pg.constraint}`);
   if (pg.detail) parts.push(pg.detail);
-  return new OversyncError('push_commit_invalid', 400, parts.join('; '));
+  return new OversyncError('push_commit_invalid', parts.join('; '));
 }

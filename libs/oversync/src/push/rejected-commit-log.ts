@@ -1,9 +1,8 @@
 import { Logger } from '@nestjs/common';
-import { encodeGoJson, type GoJsonValue } from '@oversync/protocol';
+import { encodeGoJson, isCanonicalUuid } from '@oversync/protocol';
 import { prepared, type SyncDatabase } from '../database/sync-database.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import type { SyncActor } from '../auth/sync-actor.js';
-import { isCanonicalUuid } from '../bundle/row-keys.js';
 
 /** Rejected commits kept per user (newest first), like the bundle history's per-user window. */
 export const REJECTED_WRITES_PER_USER = 1000;
@@ -42,11 +41,9 @@ const logger = new Logger('Oversync');
  */
 export async function recordRejectedCommit(db: SyncDatabase, actor: SyncActor, pushId: string, error: unknown): Promise<void> {
   if (!(error instanceof OversyncError) || error.status < 400 || error.status >= 500 || !isCanonicalUuid(pushId)) return;
-  const answer: Record<string, GoJsonValue> = { error: error.code, message: error.message };
-  for (const [key, value] of Object.entries(error.extra ?? {})) answer[key] = value as GoJsonValue;
   try {
     await db.pool.query(RECORD_REJECTED_COMMIT([
-      pushId, actor.userId, actor.sourceId, error.status, error.code, encodeGoJson(answer),
+      pushId, actor.userId, actor.sourceId, error.status, error.code, encodeGoJson(error.body),
       REJECTED_PAYLOAD_CHARS, REJECTED_ROWS_KEPT, REJECTED_WRITES_PER_USER - 1,
     ]));
   } catch (e) {

@@ -29,7 +29,7 @@ export function sourceRetired(sourceId: string, userId: string, replacedBy: stri
   const message = replacedBy
     ? `source ${sourceId} for user ${userId} was retired and replaced by ${replacedBy}`
     : `source ${sourceId} for user ${userId} was retired`;
-  return new OversyncError('source_retired', 409, message, replacedBy ? { source_id: sourceId, replaced_by_source_id: replacedBy } : { source_id: sourceId });
+  return new OversyncError('source_retired', message, replacedBy ? { source_id: sourceId, replaced_by_source_id: replacedBy } : { source_id: sourceId });
 }
 
 /** Source sequencing of push create and server-originated writes (§4.2.1 step 7, §4.15 step 5). */
@@ -37,12 +37,10 @@ export function requireNextSourceBundle(state: SourceState, sourceId: string, us
   if (state.state === 'retired') throw sourceRetired(sourceId, userId, state.replacedBy);
   const expected = state.maxCommitted + 1n;
   if (requested < expected) {
-    throw new OversyncError('history_pruned', 409,
-      `source tuple (${sourceId}, ${requested}) for user ${userId} is older than retained duplicate history; max committed source_bundle_id is ${state.maxCommitted}`);
+    throw new OversyncError('history_pruned', `source tuple (${sourceId}, ${requested}) for user ${userId} is older than retained duplicate history; max committed source_bundle_id is ${state.maxCommitted}`);
   }
   if (requested > expected) {
-    throw new OversyncError('source_sequence_out_of_order', 409,
-      `source ${sourceId} for user ${userId} expected next source_bundle_id ${expected}, got ${requested}`);
+    throw new OversyncError('source_sequence_out_of_order', `source ${sourceId} for user ${userId} expected next source_bundle_id ${expected}, got ${requested}`);
   }
 }
 

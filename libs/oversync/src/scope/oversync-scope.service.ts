@@ -8,7 +8,7 @@ import type { OversyncConfig } from '../oversync.config.js';
 import type { OversyncModuleOptions } from '../oversync.options.js';
 import type { SyncClient, SyncDatabase } from '../database/sync-database.js';
 import { userTransaction } from '../database/user-lock.js';
-import { badRequest, conflict, OversyncError } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import { goTrimSpace } from '../schema/go-string-semantics.js';
@@ -58,7 +58,7 @@ export interface AdoptionResult {
 export const ADOPTION_SOURCE_ID = 'oversync-adoption';
 const ADOPTION_BATCH_ROWS = 10_000;
 
-const invalidWrite = (message: string) => badRequest('scope_write_invalid', message);
+const invalidWrite = (message: string) => new OversyncError('scope_write_invalid', message);
 const toBigInt = (value: bigint | number | undefined): bigint =>
   typeof value === 'bigint' ? value : Number.isSafeInteger(value) ? BigInt(value as number) : 0n;
 
@@ -97,7 +97,7 @@ export class OversyncScopeService {
         await client.query('SET CONSTRAINTS ALL DEFERRED');
         const sourceBundleId = await this.nextSourceBundleId(client, locked.userPk, scope, writerId);
         const { bundle, result } = await commitScopeBundle(client, this.deps, { userId: scope, userPk: locked.userPk, sourceId: writerId, sourceBundleId }, () => fn(manager));
-        if (!bundle) throw new OversyncError('scope_write_no_captured_changes', 400, `scope write for ${scope} via ${writerId} produced no visible registered-table effects`);
+        if (!bundle) throw new OversyncError('scope_write_no_captured_changes', `scope write for ${scope} via ${writerId} produced no visible registered-table effects`);
         return { autoInitialized, bundle, result };
       }, this.db),
     );
@@ -161,7 +161,7 @@ export class OversyncScopeService {
     const locked = await lockScope(client, userId);
     if (locked.stateCode === SCOPE_INITIALIZING) {
       const until = locked.leaseExpiresAt ? ` until ${locked.leaseExpiresAt}` : '';
-      throw conflict('scope_initializing', `sync scope for user ${userId} is initializing${until}`);
+      throw new OversyncError('scope_initializing', `sync scope for user ${userId} is initializing${until}`);
     }
     return locked;
   }

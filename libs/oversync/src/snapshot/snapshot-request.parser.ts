@@ -1,4 +1,4 @@
-import { badRequest } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { equalFoldAscii } from '@oversync/protocol';
 import { isExactObject, parseExactJson, readString, type ExactJson, type ExactObject } from '../wire/exact-json.js';
 
@@ -10,7 +10,7 @@ export interface SourceReplacementRequest {
 }
 
 const PARSE_MESSAGE = 'Failed to parse snapshot session request';
-const invalid = () => badRequest('snapshot_session_invalid', PARSE_MESSAGE);
+const invalid = () => new OversyncError('snapshot_session_invalid', PARSE_MESSAGE);
 
 /**
  * Strict binding of the optional create body (spec §3.9): empty, whitespace or `null` = keep-source;

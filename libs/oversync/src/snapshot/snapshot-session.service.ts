@@ -4,14 +4,13 @@ import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import { runRetryable, type SyncClient, type SyncDatabase } from '../database/sync-database.js';
 import { rfc3339Sql, trimRfc3339 } from '../database/timestamps.js';
-import { badRequest, forbidden, gone, notFound, OversyncError } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import { requireInitializedScope } from '../connect/scope-state.js';
-import { isCanonicalUuid } from '../bundle/row-keys.js';
 import { OversyncScopeService } from '../scope/oversync-scope.service.js';
-import { compactValidGoJson, EncodedJson, INT64_MAX } from '@oversync/protocol';
+import { compactValidGoJson, EncodedJson, INT64_MAX, isCanonicalUuid } from '@oversync/protocol';
 import { goJsonStringSql, rowPrefixParams } from '../pull/bundle-reader.js';
 import type { GoJsonValue } from '@oversync/protocol';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
@@ -54,8 +53,8 @@ export const SNAPSHOT_CHUNK_SQL = `SELECT count(*) AS fetched,
   FROM sync.snapshot_session_rows r
  WHERE r.snapshot_id = $1::uuid AND r.row_ordinal > $2::bigint AND r.row_ordinal <= $3::bigint`;
 
-const notFoundError = (id: string) => notFound('snapshot_session_not_found', `snapshot session ${id} was not found`);
-const forbiddenError = (id: string) => forbidden('snapshot_session_forbidden', `snapshot session ${id} does not belong to the authenticated user`);
+const notFoundError = (id: string) => new OversyncError('snapshot_session_not_found', `snapshot session ${id} was not found`);
+const forbiddenError = (id: string) => new OversyncError('snapshot_session_forbidden', `snapshot session ${id} does not belong to the authenticated user`);
 
 /**
  * Snapshot sessions (spec §3.9–§3.11, §4.10, §4.11): a frozen after-image of the user's rows at the
@@ -121,7 +120,7 @@ export class SnapshotSessionService {
   /** Configured session limits; exceeding them is the size of the user's data, not a server failure: 413 (§8.1). */
   private enforceLimits(rowCount: bigint, byteCount: bigint): void {
     const { maxRowsPerSnapshotSession: maxRows, maxBytesPerSnapshotSession: maxBytes } = this.config;
-    const tooLarge = (message: string) => new OversyncError('snapshot_session_too_large', 413, message);
+    const tooLarge = (message: string) => new OversyncError('snapshot_session_too_large', message);
     if (maxRows > 0 && rowCount > BigInt(maxRows)) throw tooLarge(`snapshot session row_count ${rowCount} exceeds limit ${maxRows}`);
     if (maxBytes > 0 && byteCount > BigInt(maxBytes)) throw tooLarge(`snapshot session byte_count ${byteCount} exceeds limit ${maxBytes}`);
   }
@@ -129,8 +128,8 @@ export class SnapshotSessionService {
   chunk(actor: SyncActor, snapshotId: string, query: SnapshotChunkQuery): Promise<GoJsonValue> {
     return this.lifecycle.run(async () => {
       this.requireId(snapshotId);
-      if (query.afterRowOrdinal < 0n) throw badRequest('snapshot_chunk_invalid', 'after_row_ordinal must be >= 0');
-      if (query.maxRows !== null && query.maxRows <= 0) throw badRequest('snapshot_chunk_invalid', 'max_rows must be > 0');
+      if (query.afterRowOrdinal < 0n) throw new OversyncError('snapshot_chunk_invalid', 'after_row_ordinal must be >= 0');
+      if (query.maxRows !== null && query.maxRows <= 0) throw new OversyncError('snapshot_chunk_invalid', 'max_rows must be > 0');
       const maxRows = Math.min(query.maxRows ?? this.config.defaultRowsPerSnapshotChunk, this.config.maxRowsPerSnapshotChunk);
       if (!isCanonicalUuid(snapshotId)) throw notFoundError(snapshotId);
       return this.db.transaction(async (client) => {
@@ -143,7 +142,7 @@ export class SnapshotSessionService {
         const session = sessions[0];
         if (!session) throw notFoundError(snapshotId);
         if (session.user_id !== actor.userId) throw forbiddenError(snapshotId);
-        if (session.expired) throw gone('snapshot_session_expired', `snapshot session ${snapshotId} has expired; start a new snapshot session`);
+        if (session.expired) throw new OversyncError('snapshot_session_expired', `snapshot session ${snapshotId} has expired; start a new snapshot session`);
         // clamped: past int64 max the bounds would overflow BIGINT (nothing is there anyway)
         const after = query.afterRowOrdinal;
         const bound = (n: bigint) => (n < INT64_MAX ? n : INT64_MAX).toString();
@@ -184,6 +183,6 @@ export class SnapshotSessionService {
   }
 
   private requireId(snapshotId: string): void {
-    if (snapshotId === '') throw badRequest('snapshot_chunk_invalid', 'snapshot_id must be provided');
+    if (snapshotId === '') throw new OversyncError('snapshot_chunk_invalid', 'snapshot_id must be provided');
   }
 }

@@ -4,7 +4,7 @@ import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/s
 import type { Response } from 'express';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
 import { OversyncActorGuard } from '../auth/oversync-actor.guard.js';
-import { badRequest } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
 import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
@@ -65,7 +65,7 @@ export class SnapshotController {
   })
   @SyncEndpoint('snapshot_chunk_failed', 'Failed to get snapshot chunk')
   async chunk(@Actor() actor: SyncActor, @Param('snapshot_id', SNAPSHOT_ID) snapshotId: string, @Query() query: Record<string, unknown>, @Res() res: Response): Promise<void> {
-    const invalid = (message: string) => badRequest('snapshot_chunk_invalid', message);
+    const invalid = (message: string) => new OversyncError('snapshot_chunk_invalid', message);
     const after = parseInt64Param(queryValue(query.after_row_ordinal));
     if (after === undefined) throw invalid('after_row_ordinal must be an integer');
     const maxRows = parseInt64Param(queryValue(query.max_rows));

@@ -1,6 +1,6 @@
 import { SOURCE_REPLACEMENT_REASONS } from '@oversync/protocol';
 import type { SyncClient } from '../database/sync-database.js';
-import { badRequest, conflict } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { goTrimSpace } from '../schema/go-string-semantics.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import { isPrintableActorId } from '../auth/oversync-actor.guard.js';
@@ -17,7 +17,7 @@ export async function applySourceReplacement(client: SyncClient, userPk: string,
   const previous = goTrimSpace(request.previousSourceId);
   const next = goTrimSpace(request.newSourceId);
   const reason = goTrimSpace(request.reason);
-  const invalid = (message: string) => badRequest('snapshot_session_invalid', message);
+  const invalid = (message: string) => new OversyncError('snapshot_session_invalid', message);
   if (previous !== actor.sourceId) throw invalid('previous_source_id must match authenticated source_id');
   if (next === '') throw invalid('new_source_id is required for source replacement');
   // it becomes a source id, so it gets the header's rules; a NUL made PostgreSQL fail (500): found by http-input fuzz seed 2
@@ -29,11 +29,11 @@ export async function applySourceReplacement(client: SyncClient, userPk: string,
   const nextState = await readSourceState(client, userPk, next, true);
   if (previousState.state === 'retired') {
     if (previousState.replacedBy !== next) throw sourceRetired(previous, actor.userId, previousState.replacedBy);
-    if (nextState.state === 'retired') throw conflict('source_replacement_invalid', `replacement source ${next} is not available for rotated rebuild`);
+    if (nextState.state === 'retired') throw new OversyncError('source_replacement_invalid', `replacement source ${next} is not available for rotated rebuild`);
     if (nextState.state === null) await reserveSource(client, userPk, next);
     return;
   }
-  if (nextState.state !== null) throw conflict('source_replacement_invalid', `replacement source ${next} is already known for user ${actor.userId}`);
+  if (nextState.state !== null) throw new OversyncError('source_replacement_invalid', `replacement source ${next} is already known for user ${actor.userId}`);
   await reserveSource(client, userPk, next);
   await client.query(
     `INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id, retirement_reason)

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { OVERSYNC_CONFIG } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
-import { OversyncError, unavailable } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 
 /** One wake-up hint (spec §1.8). Catch-up hints carry no source members. */
@@ -99,17 +99,17 @@ export class BundleChangeHub implements BeforeApplicationShutdown {
    * its old connection die); otherwise the limit is a 429.
    */
   subscribe(subscriber: BundleChangeSubscriber, afterBundleSeq: bigint): BundleChangeSubscription {
-    if (this.isClosed) throw unavailable('Sync service is shutting down');
+    if (this.isClosed) throw new OversyncError('service_unavailable', 'Sync service is shutting down');
     const { maxSubscribersPerUser, maxSubscribersPerProcess } = this.config.watch;
     const existing = this.byUserPk.get(subscriber.userPk);
     if (existing && existing.size >= maxSubscribersPerUser) {
       const stale = [...existing].find((s) => s.subscriber.sourceId === subscriber.sourceId);
       if (!stale) {
-        throw new OversyncError('bundle_change_watch_user_limit', 429, `Too many bundle change watch streams for this user (limit ${maxSubscribersPerUser})`);
+        throw new OversyncError('bundle_change_watch_user_limit', `Too many bundle change watch streams for this user (limit ${maxSubscribersPerUser})`);
       }
       stale.close();
     } else if (this.total >= maxSubscribersPerProcess) {
-      throw unavailable(`Bundle change watch is at this server's limit of ${maxSubscribersPerProcess} streams; retry later`, 'bundle_change_watch_capacity');
+      throw new OversyncError('bundle_change_watch_capacity', `Bundle change watch is at this server's limit of ${maxSubscribersPerProcess} streams; retry later`);
     }
     const subscription = new BundleChangeSubscription(subscriber, afterBundleSeq, (s) => this.detach(s));
     let set = this.byUserPk.get(subscriber.userPk);

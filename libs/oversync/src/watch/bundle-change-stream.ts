@@ -1,18 +1,13 @@
-import { SSE_CONTENT_TYPE, WATCH_EVENT_NAME, WATCH_HEARTBEAT_FRAME, WATCH_STREAM_HEADERS } from '@oversync/protocol';
+import { encodeWatchEventFrame, SSE_CONTENT_TYPE, WATCH_HEARTBEAT_FRAME, WATCH_STREAM_HEADERS } from '@oversync/protocol';
 import type { Request, Response } from 'express';
-import { encodeGoJson } from '@oversync/protocol';
 import type { BundleChange, BundleChangeSubscription } from './bundle-change-hub.js';
 
 /** Reconnect delay advertised to EventSource clients in the stream's first frame (ms). */
 export const WATCH_RETRY_MS = 2000;
 
-/**
- * `event: bundle\ndata: {"bundle_seq":N[,"source_id":…,"source_bundle_id":N]}\nid: N\n\n` (spec §3.8).
- * `id:` comes last so the first two lines stay byte-identical to the reference; clients ignore it.
- */
+/** The SSE frame of a change (spec §3.8), written by the protocol's encoder. */
 export function encodeBundleChangeFrame(change: BundleChange): string {
-  const data = encodeGoJson({ bundle_seq: change.bundleSeq, source_id: change.sourceId || undefined, source_bundle_id: change.sourceBundleId || undefined });
-  return `event: ${WATCH_EVENT_NAME}\ndata: ${data}\nid: ${change.bundleSeq}\n\n`;
+  return encodeWatchEventFrame({ bundle_seq: change.bundleSeq, source_id: change.sourceId, source_bundle_id: change.sourceBundleId });
 }
 
 /**

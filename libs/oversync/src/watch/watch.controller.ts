@@ -4,7 +4,7 @@ import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/s
 import type { Request, Response } from 'express';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
 import { OversyncActorGuard } from '../auth/oversync-actor.guard.js';
-import { badRequest } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
 import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
@@ -16,8 +16,8 @@ import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 /** A non-negative int64 checkpoint, or null when absent; `name` goes into the 400 message. */
 function checkpoint(value: unknown, name: string): bigint | null {
   const parsed = parseInt64Param(value);
-  if (parsed === undefined) throw badRequest('invalid_request', `${name} must be an integer`);
-  if (parsed !== null && parsed < 0n) throw badRequest('invalid_request', `${name} must be >= 0`);
+  if (parsed === undefined) throw new OversyncError('invalid_request', `${name} must be an integer`);
+  if (parsed !== null && parsed < 0n) throw new OversyncError('invalid_request', `${name} must be >= 0`);
   return parsed;
 }
 

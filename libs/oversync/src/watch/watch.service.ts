@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import type { SyncDatabase } from '../database/sync-database.js';
-import { badRequest, forbidden, unavailable } from '../errors/oversync.error.js';
+import { OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import { requireInitializedScope, scopeUninitialized } from '../connect/scope-state.js';
@@ -30,9 +30,9 @@ export class WatchService {
    * latest-sequence read, so a commit in between is either seen by the read or published after it.
    */
   async subscribe(actor: SyncActor, afterBundleSeq: bigint): Promise<BundleChangeSubscription> {
-    if (!this.config.watch.enabled) throw unavailable('Bundle change watch is disabled', 'bundle_change_watch_disabled');
-    if (!this.capabilities.watchAllowed(actor)) throw forbidden('bundle_change_watch_forbidden', 'Bundle change watch is not enabled for this client');
-    if (afterBundleSeq < 0n) throw badRequest('invalid_request', 'after_bundle_seq must be >= 0');
+    if (!this.config.watch.enabled) throw new OversyncError('bundle_change_watch_disabled', 'Bundle change watch is disabled');
+    if (!this.capabilities.watchAllowed(actor)) throw new OversyncError('bundle_change_watch_forbidden', 'Bundle change watch is not enabled for this client');
+    if (afterBundleSeq < 0n) throw new OversyncError('invalid_request', 'after_bundle_seq must be >= 0');
     return this.lifecycle.run(async () => {
       // text, whatever int8 parser the host's pg types use
       const userPk = String(await this.db.transaction(async (client) => {
