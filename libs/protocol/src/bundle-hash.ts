@@ -1,7 +1,7 @@
 // bundle_hash and byte_count of spec/server.md §5.1 (reference `computeCommittedBundleHash`).
 import { createHash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.js';
-import { parseJsonText } from './go-json-decode.js';
+import { parseJsonText } from './json-views.js';
 import { RawJson } from './go-json-encode.js';
 import type { JsonValue, RowOp, WireKey } from './wire-types.js';
 
