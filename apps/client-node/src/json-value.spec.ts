@@ -12,7 +12,7 @@ describe('lossless JSON', () => {
 
   it('refuses numbers that overflow and reports syntax errors with an offset', () => {
     expect(() => parseJson('{"a":1e400}')).toThrow('number 1e400 is out of range');
-    expect(() => parseJson('{"a":}')).toThrow(/^invalid JSON at offset 5/);
+    expect(() => parseJson('{"a":}')).toThrow(/at offset 5$/);
   });
 
   it('writes bigint as digits and everything else like JSON.stringify', () => {

@@ -2,8 +2,10 @@
  * Decoding of server responses into typed values, Go-style: absent members are zero values,
  * members of the wrong type are a decode error. Payloads keep 64-bit integers exact.
  */
-import { equalFoldAscii } from '@oversync/protocol';
-import { isJsonObject, membersInOrder, type JsonObject, type JsonValue, parseJson } from './json-value.js';
+import {
+  bindMember, bindScalar, isExactObject, parseExactJson, readBool, readInt64, readString, toLosslessValue, type ExactJson, type ExactObject,
+} from '@oversync/protocol';
+import { isJsonObject, type JsonObject, type JsonValue } from './json-value.js';
 
 export class WireDecodeError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -112,86 +114,84 @@ export interface PushConflictDetail {
   readonly serverRow: JsonValue;
 }
 
-/** Parses a response body as one JSON object. */
-export function decodeObject(body: string): JsonObject {
-  let value: JsonValue;
+/** Parses a response body as one JSON object (the protocol's reader: number literals exact, members in order). */
+export function decodeObject(body: string): ExactObject {
+  let value: ExactJson;
   try {
-    value = parseJson(body);
+    value = parseExactJson(body);
   } catch (err) {
     throw new WireDecodeError((err as Error).message, { cause: err });
   }
-  if (!isJsonObject(value)) throw new WireDecodeError('response is not a JSON object');
+  if (!isExactObject(value)) throw new WireDecodeError('response is not a JSON object');
   return value;
 }
 
 /** Go-style binding of one decoded object's members (exported for the Go parity spec). */
 export class WireReader {
-  constructor(private readonly members: JsonObject) {}
-
-  /** Go's binding of a pointer, slice, map or raw field: every matching member in order, the last one wins (`null` too). */
-  private member(name: string): JsonValue | undefined {
-    let found: JsonValue | undefined;
-    for (const [key, value] of membersInOrder(this.members)) if (key === name || equalFoldAscii(key, name)) found = value;
-    return found;
-  }
+  constructor(private readonly members: ExactObject) {}
 
   /**
    * Go's binding of a string, number or bool field: every matching member is decoded in order (a type
    * error in any fails), `null` leaves the field as it was, the last other value wins whatever its case.
    */
-  private scalar<T>(name: string, zero: T, read: (value: JsonValue) => T): T {
-    let bound = zero;
-    for (const [key, value] of membersInOrder(this.members)) {
-      if (key !== name && !equalFoldAscii(key, name)) continue;
-      if (value !== null) bound = read(value);
-    }
+  private scalar<T>(name: string, read: (value: ExactJson | undefined) => T | undefined, what: string): T {
+    const bound = bindScalar(this.members, name, read);
+    if (bound === undefined) throw new WireDecodeError(`member ${name} must be ${what}`);
     return bound;
   }
 
   string(name: string): string {
-    return this.scalar(name, '', (value) => {
-      if (typeof value !== 'string') throw new WireDecodeError(`member ${name} must be a string`);
-      return value;
-    });
+    return this.scalar(name, readString, 'a string');
   }
 
+  /** Go's int64 (an integer literal, nothing else); beyond ±(2^53−1) it is out of this client's range. */
   int(name: string): number {
-    return this.scalar(name, 0, (value) => {
-      if (typeof value === 'bigint') throw new WireDecodeError(`member ${name} is out of range`);
-      if (typeof value !== 'number' || !Number.isInteger(value)) throw new WireDecodeError(`member ${name} must be an integer`);
-      return value;
-    });
+    const value = this.scalar(name, readInt64, 'an integer');
+    if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) throw new WireDecodeError(`member ${name} is out of range`);
+    return Number(value);
   }
 
   bool(name: string): boolean {
-    return this.scalar(name, false, (value) => {
-      if (typeof value !== 'boolean') throw new WireDecodeError(`member ${name} must be a boolean`);
-      return value;
-    });
+    return this.scalar(name, readBool, 'a boolean');
   }
 
   object(name: string): JsonObject | null {
-    const value = this.member(name);
+    const value = this.raw(name);
     if (value === undefined || value === null) return null;
     if (!isJsonObject(value)) throw new WireDecodeError(`member ${name} must be an object`);
     return value;
   }
 
-  array(name: string): JsonValue[] {
-    const value = this.member(name);
+  /** A nested struct member (the last binding one), or null. */
+  struct(name: string): WireReader | null {
+    const value = bindMember(this.members, name);
+    if (value === undefined || value === null) return null;
+    if (!isExactObject(value)) throw new WireDecodeError(`member ${name} must be an object`);
+    return new WireReader(value);
+  }
+
+  array(name: string): ExactJson[] {
+    const value = bindMember(this.members, name);
     if (value === undefined || value === null) return [];
     if (!Array.isArray(value)) throw new WireDecodeError(`member ${name} must be an array`);
     return value;
   }
 
+  /** Go's binding of a pointer, slice, map or raw field (the last matching member, `null` too), as a lossless value. */
   raw(name: string): JsonValue | undefined {
-    return this.member(name);
+    const value = bindMember(this.members, name);
+    if (value === undefined) return undefined;
+    try {
+      return toLosslessValue(value);
+    } catch (err) {
+      throw new WireDecodeError(`member ${name}: ${(err as Error).message}`, { cause: err });
+    }
   }
 }
 
-function objects(values: JsonValue[], what: string): WireReader[] {
+function objects(values: ExactJson[], what: string): WireReader[] {
   return values.map((value) => {
-    if (!isJsonObject(value)) throw new WireDecodeError(`${what} must be an object`);
+    if (!isExactObject(value)) throw new WireDecodeError(`${what} must be an object`);
     return new WireReader(value);
   });
 }
@@ -321,9 +321,8 @@ export function decodePushConflict(body: string): PushConflictDetail | null {
     return null;
   }
   if (r.string('error') !== 'push_conflict') return null;
-  const conflict = r.object('conflict');
-  if (!conflict) return null;
-  const c = new WireReader(conflict);
+  const c = r.struct('conflict');
+  if (!c) return null;
   const serverRow = c.raw('server_row');
   return {
     schema: c.string('schema'),

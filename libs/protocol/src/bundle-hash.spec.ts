@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { bundleHashInput, computeBundleHash, type BundleHashRow } from './bundle-hash.js';
 import { canonicalizeJsonText } from './canonical-json.js';
-import { parseJsonText } from './go-json-decode.js';
+import { parseJsonText } from './json-views.js';
 import { RawJson } from './go-json-encode.js';
 import { hashVectors } from './testdata/hash-vectors.js';
 import type { BundleRow } from './wire-types.js';

@@ -2,7 +2,7 @@
 // writer of the hash input, shared by the server's capture, the admin check and the client.
 import { createHash, type Hash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.js';
-import { parseJsonText } from './go-json-decode.js';
+import { parseJsonText } from './json-views.js';
 import { formatGoFloat64, quoteGoJsonString, RawJson } from './go-json-encode.js';
 import type { JsonValue, RowOp, WireKey } from './wire-types.js';
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { bundleHashInput, computeBundleHash } from './bundle-hash.js';
 import { canonicalJson, canonicalizeJsonText } from './canonical-json.js';
-import { parseJsonText, toWellFormed } from './go-json-decode.js';
+import { toWellFormed } from './json-reader.js';
+import { parseJsonText } from './json-views.js';
 import { bundleRows, jsonValue, reorderMembers, seededRandom } from './testdata/json-arbitraries.js';
 import type { JsonValue } from './wire-types.js';
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { canonicalJson, canonicalizeJsonText } from './canonical-json.js';
-import { JsonParseError, parseJsonText } from './go-json-decode.js';
+import { JsonSyntaxError } from './json-reader.js';
+import { parseJsonText } from './json-views.js';
 
 describe('canonicalJson numbers (Go float64 encoding)', () => {
   it.each([
@@ -34,8 +35,8 @@ describe('canonicalJson numbers (Go float64 encoding)', () => {
   });
 
   it('rejects numbers beyond float64 range like Go', () => {
-    expect(() => canonicalizeJsonText('{"a":[1e400]}')).toThrow(JsonParseError);
-    expect(() => canonicalizeJsonText('-1e309')).toThrow(JsonParseError);
+    expect(() => canonicalizeJsonText('{"a":[1e400]}')).toThrow(JsonSyntaxError);
+    expect(() => canonicalizeJsonText('-1e309')).toThrow(JsonSyntaxError);
   });
 
   it('rejects non-finite numbers in values', () => {
@@ -103,13 +104,13 @@ describe('parseJsonText (Go json.Unmarshal into any)', () => {
   it.each(['', ' ', '{', '[1,]', '{"a" 1}', '01', '1.', '.5', '+1', '"\u0001"', '"\\x"', 'nul', '\ufeff1', '[1] 2', "{'a':1}", 'NaN', '"\\u12"'])(
     'rejects %j',
     (text) => {
-      expect(() => parseJsonText(text)).toThrow(JsonParseError);
+      expect(() => parseJsonText(text)).toThrow(JsonSyntaxError);
     },
   );
 
   it('accepts JSON whitespace only between tokens', () => {
     expect(canonicalizeJsonText(' \t\r\n{ "a" : [ 1 , true , null , "x" ] } \n')).toBe('{"a":[1,true,null,"x"]}');
-    expect(() => parseJsonText('\u00a01')).toThrow(JsonParseError);
+    expect(() => parseJsonText('\u00a01')).toThrow(JsonSyntaxError);
   });
 
   it('allows 10000 nesting levels and rejects 10001 like Go', () => {

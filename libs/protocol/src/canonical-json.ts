@@ -1,6 +1,7 @@
 // Canonical JSON of spec/server.md §5.2 (reference `canonicalJSON`/`writeCanonicalJSON`): the bytes
 // behind bundle_hash, payload_apply, capture-path payload_wire and the client's request hash.
-import { parseJsonText, toWellFormed } from './go-json-decode.js';
+import { toWellFormed } from './json-reader.js';
+import { parseJsonText } from './json-views.js';
 import { compareUtf8, formatGoFloat64, quoteGoJsonString } from './go-json-encode.js';
 import type { JsonValue } from './wire-types.js';
 
@@ -24,7 +25,7 @@ export function canonicalJson(value: JsonValue): string {
 
 /**
  * The payload-only canonicalisation of spec/server.md §5.2/§5.4: parse JSON text with Go
- * semantics (numbers through float64; `1e400` throws `JsonParseError`) and re-serialise it
+ * semantics (numbers through float64; `1e400` throws `JsonSyntaxError`) and re-serialise it
  * canonically. `canonicalizeJsonText('{"a": 1.50}') === '{"a":1.5}'`.
  */
 export function canonicalizeJsonText(text: string | Uint8Array): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { JsonParseError } from './go-json-decode.js';
+import { JsonSyntaxError } from './json-reader.js';
 import { compactGoJson, compactValidGoJson, compareUtf8, encodeGoJson, goJsonResponseBody, RawJson } from './go-json-encode.js';
 import { DEFAULT_BUNDLE_LIMITS, PROTOCOL_VERSION } from './limits.js';
 import { capabilityFeatures, type CapabilitiesResponse, type PushConflictErrorBody, type StatusResponse } from './wire-types.js';
@@ -94,7 +94,7 @@ describe('compactGoJson (raw payloads in responses)', () => {
   });
 
   it('rejects invalid JSON', () => {
-    expect(() => compactGoJson('{"a":}')).toThrow(JsonParseError);
+    expect(() => compactGoJson('{"a":}')).toThrow(JsonSyntaxError);
   });
 });
 

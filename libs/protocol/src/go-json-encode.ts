@@ -1,6 +1,6 @@
 // Byte-level parity with Go's `encoding/json` encoder (HTML escaping on), used for canonical JSON
 // (spec/server.md §5.2) and for response bodies (§3.0.4).
-import { parseJsonText } from './go-json-decode.js';
+import { parseExactJson } from './json-reader.js';
 
 /**
  * A float64 as Go's `json.Marshal` prints it: shortest round-trip digits, plain notation for
@@ -70,10 +70,10 @@ const COMPACT_STRING_ESCAPE = /[<>&\u2028\u2029]/g;
 /**
  * Go's output for a `json.RawMessage` member (spec/server.md §3.0.4): insignificant whitespace
  * removed and `<` `>` `&` U+2028 U+2029 inside strings escaped; member order, number spelling and
- * every other escape are kept. Throws `JsonParseError` for invalid JSON (Go: MarshalerError).
+ * every other escape are kept. Throws `JsonSyntaxError` for invalid JSON (Go: MarshalerError).
  */
 export function compactGoJson(text: string): string {
-  parseJsonText(text);
+  parseExactJson(text);
   return text.replace(COMPACT_TOKEN, (token) => {
     if (token.startsWith('"')) return token.replace(COMPACT_STRING_ESCAPE, escapeMatch);
     return /^[ \t\n\r]/.test(token) ? '' : token;

@@ -7,9 +7,11 @@ import { decodeBase64, decodeHex } from './binary-codecs.js';
 import { canonicalizeJsonText } from './canonical-json.js';
 import { compactGoJson, formatGoFloat64, quoteGoJsonString } from './go-json-encode.js';
 import { equalFoldAscii, goQuote, goToLower, goToUpper, goTrimSpace, parseGoInt64 } from './go-strings.js';
-import { bindGoField, parseJsonText } from './go-json-decode.js';
+import { isExactObject, parseExactJson } from './json-reader.js';
+import { bindMember, bindScalar, bindsField, readBool, readString } from './json-binding.js';
+import { parseJsonText } from './json-views.js';
+import { canonicalDoubleJson } from './canonical-exact-json.js';
 import { canonicalJson } from './canonical-json.js';
-import type { JsonValue } from './wire-types.js';
 import { bindingDocuments, boundText, depthDocuments, describeWithGo, GoParity, goBinary, paritySeed, stringLiterals, type ParityCase } from './testdata/go-parity-runner.js';
 import { jsonValue, trickyNumber, trickyString } from './testdata/json-arbitraries.js';
 import { jsonTextBytes } from './testdata/json-text-arbitraries.js';
@@ -86,25 +88,20 @@ function secondsDotNanos(nanos: bigint | undefined): string | undefined {
   return `${(nanos - fraction) / 1_000_000_000n}.${fraction.toString().padStart(9, '0')}`;
 }
 
-/** The protocol reader's binding of the Go program's `bound` struct (undefined: Go's decode fails). */
+/** The reader's binding of the Go program's `bound` struct (undefined: Go's decode fails). */
 function protocolBound(text: string): string | undefined {
-  const value = parseJsonText(text);
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  const scalar = <T>(field: string, zero: T, check: (v: JsonValue) => v is JsonValue & T): T => {
-    const bound = bindGoField(value, field, 'scalar');
-    if (bound === undefined || bound === null) return zero;
-    if (!check(bound)) throw new TypeError(`${field} has the wrong type`);
-    return bound;
-  };
-  const rows = bindGoField(value, 'rows');
-  if (rows !== undefined && rows !== null && (!Array.isArray(rows) || !rows.every((r) => typeof r === 'string'))) return undefined;
-  const payload = bindGoField(value, 'payload');
-  return boundText({
-    reason: scalar<string>('reason', '', (v): v is string => typeof v === 'string'),
-    pending: scalar<boolean>('has_local_pending_rows', false, (v): v is boolean => typeof v === 'boolean'),
-    rows: rows === undefined || rows === null ? null : (rows as string[]),
-    payload: payload === undefined ? null : canonicalJson(payload),
-  });
+  const value = parseExactJson(text);
+  if (!isExactObject(value)) return undefined;
+  const reason = bindScalar(value, 'reason', readString);
+  const pending = bindScalar(value, 'has_local_pending_rows', readBool);
+  // a reference field: a wrong type in any binding member fails the decode, the last one wins
+  for (const [name, item] of value.members) {
+    if (bindsField(name, 'rows') && item !== null && (!Array.isArray(item) || !item.every((r) => typeof r === 'string'))) return undefined;
+  }
+  const rows = bindMember(value, 'rows');
+  const payload = bindMember(value, 'payload');
+  if (reason === undefined || pending === undefined) return undefined;
+  return boundText({ reason, pending, rows: Array.isArray(rows) ? (rows as string[]) : null, payload: payload === undefined ? null : canonicalDoubleJson(payload) });
 }
 
 /** Member binding, nesting depth and string decoding of the protocol reader (parseJsonText). */

@@ -3,7 +3,7 @@
 // capture path (bundle rows, hashed) and the pass-through path (snapshot rows, conflict server_row).
 import { byteaTextToWireBase64 } from './binary-codecs.js';
 import { canonicalJson } from './canonical-json.js';
-import { parseJsonText } from './go-json-decode.js';
+import { parseJsonText } from './json-views.js';
 import { equalFoldAscii, goToLower } from './go-strings.js';
 import { HIDDEN_SCOPE_COLUMN } from './limits.js';
 

@@ -1,6 +1,5 @@
 import type { RegisteredTable } from '../schema/registered-table.js';
-import { isExactObject, parseExactJson, type ExactJson } from '../wire/exact-json.js';
-import { canonicalExactAndDoubleJson, canonicalExactJson } from '../wire/canonical-exact-json.js';
+import { canonicalExactAndDoubleJson, canonicalExactJson, ExactObject, isExactObject, parseExactJson, type ExactJson } from '@oversync/protocol';
 
 /** Standard padded base64 of a bytea value in PostgreSQL hex output (`\x…`), or of base64 input. */
 function byteaToBase64(value: string): string {
@@ -54,5 +53,5 @@ function convertPayload(table: RegisteredTable, document: ExactJson): { value: E
     }
     members.push([name, value]);
   }
-  return { value: { kind: 'object', members }, changed };
+  return { value: new ExactObject(members), changed };
 }

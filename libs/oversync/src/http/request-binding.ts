@@ -1,6 +1,6 @@
 import type { KnownErrorCode } from '@oversync/protocol';
 import { OversyncError } from '../errors/oversync.error.js';
-import { isExactObject, parseExactJson, type ExactObject } from '../wire/exact-json.js';
+import { isExactObject, MAX_REQUEST_JSON_DEPTH, parseExactJson, type ExactObject } from '@oversync/protocol';
 import type { RequestWithSyncBody } from './sync-body.middleware.js';
 
 /** The raw request body, or the envelope error for a body the module could not read. */
@@ -14,7 +14,7 @@ export function requestBody(req: RequestWithSyncBody): string {
 export function bodyObject(req: RequestWithSyncBody, parseMessage: string, code: KnownErrorCode = 'invalid_request'): ExactObject {
   const text = requestBody(req);
   try {
-    const value = parseExactJson(text);
+    const value = parseExactJson(text, MAX_REQUEST_JSON_DEPTH);
     if (isExactObject(value)) return value;
   } catch {
     // fall through: one message for every unparseable body, as the reference

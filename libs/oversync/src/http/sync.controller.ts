@@ -13,7 +13,7 @@ import { ConnectService } from '../connect/connect.service.js';
 import { PushSessionService } from '../push/push-session.service.js';
 import { PullService } from '../pull/pull.service.js';
 import { CapabilitiesService } from '../health/capabilities.service.js';
-import { bindScalar, readBool, readInt64, readString } from '../wire/exact-json.js';
+import { bindScalar, readBool, readInt64, readString } from '@oversync/protocol';
 import { goTrimSpace } from '../schema/go-string-semantics.js';
 import { bodyObject, parseInt64Param, queryValue, requestBody } from './request-binding.js';
 import type { RequestWithSyncBody } from './sync-body.middleware.js';

@@ -5,10 +5,9 @@ import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { isCanonicalUuid, type RowOp } from '@oversync/protocol';
 import { keyBytesOf } from '../bundle/row-keys.js';
 import {
-  isExactObject, JsonNumber, bindScalar, member, parseExactJson, readInt64, readString,
+  bindMember, bindScalar, canonicalExactJson, isExactObject, JsonNumber, MAX_REQUEST_JSON_DEPTH, parseExactJson, readInt64, readString,
   type ExactJson, type ExactObject,
-} from '../wire/exact-json.js';
-import { canonicalExactJson } from '../wire/canonical-exact-json.js';
+} from '@oversync/protocol';
 
 /** A validated, normalised push row ready for staging (spec §4.2.2). */
 export interface PushRow {
@@ -36,13 +35,13 @@ const invalid = (message: string) => new OversyncError('push_chunk_invalid', mes
 export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: number): PushChunk {
   let document: ExactJson;
   try {
-    document = parseExactJson(body);
+    document = parseExactJson(body, MAX_REQUEST_JSON_DEPTH);
   } catch {
     throw new OversyncError('invalid_request', PARSE_MESSAGE);
   }
   if (!isExactObject(document)) throw new OversyncError('invalid_request', PARSE_MESSAGE);
   const start = bindScalar(document, 'start_row_ordinal', readInt64);
-  const rowsValue = member(document, 'rows');
+  const rowsValue = bindMember(document, 'rows');
   if (start === undefined || (rowsValue !== undefined && rowsValue !== null && !Array.isArray(rowsValue))) {
     throw new OversyncError('invalid_request', PARSE_MESSAGE);
   }
@@ -73,12 +72,12 @@ function bindRow(value: ExactJson): BoundRow {
   const table = bindScalar(value, 'table', readString);
   const op = bindScalar(value, 'op', readString);
   const base = bindScalar(value, 'base_row_version', readInt64);
-  const key = member(value, 'key');
+  const key = bindMember(value, 'key');
   if (schema === undefined || table === undefined || op === undefined || base === undefined) {
     throw new OversyncError('invalid_request', PARSE_MESSAGE);
   }
   if (key !== undefined && key !== null && !isExactObject(key)) throw new OversyncError('invalid_request', PARSE_MESSAGE);
-  return { schema, table, op, baseRowVersion: base, key: key ?? null, payload: member(value, 'payload') };
+  return { schema, table, op, baseRowVersion: base, key: key ?? null, payload: bindMember(value, 'payload') };
 }
 
 function validateRow(row: BoundRow, catalog: SyncCatalog, seen: Set<string>): PushRow {

@@ -3,10 +3,8 @@ import { quoteLiteral } from '../database/sql-quote.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import type { RegisteredTable } from '../schema/registered-table.js';
 import { scopeRowCountSql, scopeRowsSql } from '../scope/scope-rows.sql.js';
-import { compareUtf8, quoteGoJsonString } from '@oversync/protocol';
+import { canonicalExactJson, compareUtf8, parseExactJson, quoteGoJsonString } from '@oversync/protocol';
 import { goJsonStringSql } from '../pull/bundle-reader.js';
-import { parseExactJson } from '../wire/exact-json.js';
-import { canonicalExactJson } from '../wire/canonical-exact-json.js';
 
 export interface MaterializedSnapshot {
   rowCount: bigint;

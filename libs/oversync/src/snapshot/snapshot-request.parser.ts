@@ -1,6 +1,5 @@
 import { OversyncError } from '../errors/oversync.error.js';
-import { equalFoldAscii } from '@oversync/protocol';
-import { isExactObject, parseExactJson, readString, type ExactJson, type ExactObject } from '../wire/exact-json.js';
+import { equalFoldAscii, isExactObject, MAX_REQUEST_JSON_DEPTH, parseExactJson, readString, type ExactJson, type ExactObject } from '@oversync/protocol';
 
 /** `source_replacement` of a snapshot-session create, as sent (trimmed and validated by the service). */
 export interface SourceReplacementRequest {
@@ -21,7 +20,7 @@ export function parseSnapshotSessionRequest(body: string): SourceReplacementRequ
   if (/^[ \t\n\r]*$/.test(body)) return null;
   let document: ExactJson;
   try {
-    document = parseExactJson(body);
+    document = parseExactJson(body, MAX_REQUEST_JSON_DEPTH);
   } catch {
     throw invalid();
   }
@@ -58,7 +57,7 @@ function boundField(name: string, fields: readonly string[]): string | undefined
 /** The object's members by field name, in document order so the last binding member wins; any other member is an error. */
 function onlyMembers(value: ExactJson, fields: readonly string[]): Array<[string, ExactJson]> {
   if (!isExactObject(value)) throw invalid();
-  return (value as ExactObject).members.map(([name, item]): [string, ExactJson] => {
+  return value.members.map(([name, item]): [string, ExactJson] => {
     const field = boundField(name, fields);
     if (field === undefined) throw invalid();
     return [field, item];

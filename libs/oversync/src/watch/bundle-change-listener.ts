@@ -6,7 +6,7 @@ import type { OversyncConfig } from '../oversync.config.js';
 import type { SyncDatabase } from '../database/sync-database.js';
 import { quoteIdentifier } from '../database/sql-quote.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
-import { isExactObject, bindScalar, parseExactJson, readInt64, readString } from '../wire/exact-json.js';
+import { isExactObject, bindScalar, parseExactJson, readInt64, readString } from '@oversync/protocol';
 import { BundleChangeHub, type BundleChange } from './bundle-change-hub.js';
 
 /** A decoded NOTIFY payload `{"user_pk":N,"bundle_seq":N[,"source_id":…,"source_bundle_id":N]}`. */

@@ -1,7 +1,7 @@
 // fast-check generators for JSON values that stress canonical JSON: astral and lone-surrogate
 // strings, HTML-sensitive and control characters, extreme and negative-zero numbers, nesting.
 import fc from 'fast-check';
-import { toWellFormed } from '../go-json-decode.js';
+import { toWellFormed } from '../json-reader.js';
 import type { BundleHashRow } from '../bundle-hash.js';
 import type { JsonObject, JsonValue } from '../wire-types.js';
 

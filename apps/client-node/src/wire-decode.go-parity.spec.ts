@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { bindingDocuments, boundText, depthDocuments, describeWithGo, GoParity, paritySeed, stringLiterals, type ParityCase } from '../../../libs/protocol/src/testdata/go-parity-runner.js';
-import { equalFoldAscii } from '@oversync/protocol';
-import { JsonSyntaxError, membersInOrder, parseJson, stringifyJson } from './json-value.js';
+import { bindsField, JsonSyntaxError } from '@oversync/protocol';
+import { parseJson, stringifyJson } from './json-value.js';
 import { decodeObject, WireReader } from './wire-decode.js';
 
 const sample = <T>(arbitrary: fc.Arbitrary<T>, numRuns: number): T[] => fc.sample(arbitrary, { seed: paritySeed, numRuns });
@@ -15,8 +15,8 @@ function clientBound(text: string): string | undefined {
   const object = decodeObject(text);
   const reader = new WireReader(object);
   // a wrong type in any member binding `rows` fails the decode, as in Go
-  for (const [name, value] of membersInOrder(object)) {
-    if (name !== 'rows' && !equalFoldAscii(name, 'rows')) continue;
+  for (const [name, value] of object.members) {
+    if (!bindsField(name, 'rows')) continue;
     if (value !== null && (!Array.isArray(value) || !value.every((r) => typeof r === 'string'))) return undefined;
   }
   const rows = reader.raw('rows');
@@ -29,7 +29,7 @@ function clientBound(text: string): string | undefined {
   });
 }
 
-describeWithGo('the client reader (json-value, wire-decode) against Go encoding/json', () => {
+describeWithGo('the client response decoding (protocol reader, wire-decode) against Go encoding/json', () => {
   const go = new GoParity();
   beforeAll(() => go.build(), 150_000);
   afterAll(() => go.remove());

@@ -3,16 +3,14 @@
 // duplicate members, lone surrogates and invalid UTF-8 in strings, nesting depth.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { decodeUtf8LikeGo } from '@oversync/protocol';
 import { bindingDocuments, boundText, depthDocuments, describeWithGo, GoParity, paritySeed, stringLiterals, type ParityCase } from '../../../protocol/src/testdata/go-parity-runner.js';
-import { bindScalar, bindsField, isExactObject, member, parseExactJson, readBool, readString } from './exact-json.js';
-import { canonicalExactJson } from './canonical-exact-json.js';
+import { bindMember, bindScalar, bindsField, canonicalExactJson, decodeUtf8LikeGo, isExactObject, MAX_REQUEST_JSON_DEPTH, parseExactJson, readBool, readString } from '@oversync/protocol';
 
 const sample = <T>(arbitrary: fc.Arbitrary<T>, numRuns: number): T[] => fc.sample(arbitrary, { seed: paritySeed, numRuns });
 
 /** The server reader's binding of the Go program's `bound` struct (undefined: a 400). */
 function serverBound(bytes: Buffer): string | undefined {
-  const value = parseExactJson(decodeUtf8LikeGo(bytes));
+  const value = parseExactJson(decodeUtf8LikeGo(bytes), MAX_REQUEST_JSON_DEPTH);
   if (!isExactObject(value)) return undefined;
   const reason = bindScalar(value, 'reason', readString);
   const pending = bindScalar(value, 'has_local_pending_rows', readBool);
@@ -22,13 +20,13 @@ function serverBound(bytes: Buffer): string | undefined {
     if (!bindsField(name, 'rows')) continue;
     if (item !== null && (!Array.isArray(item) || !item.every((r) => typeof r === 'string'))) rowsOk = false;
   }
-  const rows = member(value, 'rows');
-  const payload = member(value, 'payload');
+  const rows = bindMember(value, 'rows');
+  const payload = bindMember(value, 'payload');
   if (reason === undefined || pending === undefined || !rowsOk) return undefined;
   return boundText({ reason, pending, rows: Array.isArray(rows) ? (rows as string[]) : null, payload: payload === undefined ? null : canonicalExactJson(payload) });
 }
 
-describeWithGo('the server reader (exact-json) against Go encoding/json', () => {
+describeWithGo('the server request binding (protocol reader, 512 levels) against Go encoding/json', () => {
   const go = new GoParity();
   beforeAll(() => go.build(), 150_000);
   afterAll(() => go.remove());
@@ -37,7 +35,7 @@ describeWithGo('the server reader (exact-json) against Go encoding/json', () => 
     const cases: ParityCase[] = [
       ...sample(bindingDocuments(true), 3000).map((text) => ({ kind: 'bind', input: Buffer.from(text), ours: () => serverBound(Buffer.from(text)) })),
       ...sample(stringLiterals(true), 2000).map((bytes) => ({ kind: 'decode-string', input: bytes, ours: () => {
-        const value = parseExactJson(decodeUtf8LikeGo(bytes));
+        const value = parseExactJson(decodeUtf8LikeGo(bytes), MAX_REQUEST_JSON_DEPTH);
         return typeof value === 'string' ? value : undefined;
       } })),
     ];
@@ -50,8 +48,8 @@ describe('nesting depth of request bodies', () => {
     // Go accepts 10,000 levels; request bodies here stop at 512 (PostgreSQL's jsonb input recursion is
     // bounded by its stack depth limit): a documented difference, answered with a 400.
     for (const { depth, text } of depthDocuments()) {
-      if (depth <= 512) expect(() => parseExactJson(text)).not.toThrow();
-      if (depth > 513) expect(() => parseExactJson(text)).toThrow(/nesting too deep/);
+      if (depth <= 512) expect(() => parseExactJson(text, MAX_REQUEST_JSON_DEPTH)).not.toThrow();
+      if (depth > 513) expect(() => parseExactJson(text, MAX_REQUEST_JSON_DEPTH)).toThrow(/exceeded max depth/);
     }
   });
 });

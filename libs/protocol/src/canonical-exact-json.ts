@@ -1,8 +1,6 @@
-import { compareUtf8, formatGoFloat64, quoteGoJsonString } from '@oversync/protocol';
-import { JsonNumber, isExactObject, uniqueMembers, type ExactJson } from './exact-json.js';
-
-// The response encoder is the protocol library's (Go encoding/json parity); this file adds the
-// server-only canonical form over exact number literals.
+// Canonical JSON (§5.2) of the reader's tree, numbers exact (§8.2) or through a double (the reference's form).
+import { compareUtf8, formatGoFloat64, quoteGoJsonString } from './go-json-encode.js';
+import { ExactObject, JsonNumber, type ExactJson } from './json-reader.js';
 
 /**
  * Canonical JSON of §5.2 over exact numbers: a literal that a double represents exactly is printed
@@ -26,14 +24,18 @@ export function canonicalDoubleJson(value: ExactJson): string {
 export function canonicalExactAndDoubleJson(value: ExactJson): { exact: string; double: string } {
   let kept = false;
   const exact = canonical(value, (raw) => {
-    const double = Number(raw);
-    if (!Number.isFinite(double)) throw new RangeError(`number ${raw} is outside double range`);
-    const printed = formatGoFloat64(double);
+    const printed = doubleNumber(raw);
     if (printed === raw || sameDecimal(printed, raw)) return printed;
     kept = true;
     return raw;
   });
   return { exact, double: kept ? canonicalDoubleJson(value) : exact };
+}
+
+/** A number literal in the exact canonical form: the double's text when it denotes the same decimal, else as written. */
+export function canonicalNumber(raw: string): string {
+  const printed = doubleNumber(raw);
+  return printed === raw || sameDecimal(printed, raw) ? printed : raw;
 }
 
 function doubleNumber(raw: string): string {
@@ -42,24 +44,48 @@ function doubleNumber(raw: string): string {
   return formatGoFloat64(double);
 }
 
-function canonical(value: ExactJson, number: (raw: string) => string): string {
+function scalarText(value: ExactJson, number: (raw: string) => string): string {
   if (value === null) return 'null';
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (typeof value === 'string') return quoteGoJsonString(value);
   if (value instanceof JsonNumber) return number(value.raw);
-  if (Array.isArray(value)) return `[${value.map((item) => canonical(item, number)).join(',')}]`;
-  if (isExactObject(value)) {
-    const entries = [...uniqueMembers(value).entries()].sort((a, b) => compareUtf8(a[0], b[0]));
-    return `{${entries.map(([k, v]) => `${quoteGoJsonString(k)}:${canonical(v, number)}`).join(',')}}`;
-  }
   throw new TypeError('unexpected JSON value');
 }
 
-export function canonicalNumber(raw: string): string {
-  const double = Number(raw);
-  if (!Number.isFinite(double)) throw new RangeError(`number ${raw} is outside double range`);
-  const printed = formatGoFloat64(double);
-  return sameDecimal(printed, raw) ? printed : raw;
+/** Iterative (the tree may nest 10,000 levels): pending holds closers, separators and values still to write. */
+function canonical(root: ExactJson, number: (raw: string) => string): string {
+  if (!(root instanceof ExactObject) && !Array.isArray(root)) return scalarText(root, number);
+  const out: string[] = [];
+  const pending: Array<string | { readonly node: ExactJson }> = [{ node: root }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (typeof next === 'string') {
+      out.push(next);
+      continue;
+    }
+    const node = next.node;
+    if (Array.isArray(node)) {
+      out.push('[');
+      pending.push(']');
+      for (let i = node.length - 1; i >= 0; i--) {
+        pending.push({ node: node[i]! });
+        if (i > 0) pending.push(',');
+      }
+    } else if (node instanceof ExactObject) {
+      const members = new Map<string, ExactJson>();
+      for (const [name, item] of node.members) {
+        members.delete(name);
+        members.set(name, item);
+      }
+      const names = [...members.keys()].sort(compareUtf8);
+      out.push('{');
+      pending.push('}');
+      for (let i = names.length - 1; i >= 0; i--) {
+        pending.push({ node: members.get(names[i]!)! }, `${quoteGoJsonString(names[i]!)}:`);
+        if (i > 0) pending.push(',');
+      }
+    } else out.push(scalarText(node, number));
+  }
+  return out.join('');
 }
 
 /** Whether two JSON number literals denote the same decimal value. */
@@ -73,7 +99,7 @@ function sameDecimal(a: string, b: string): boolean {
 function decimalParts(literal: string): { negative: boolean; digits: string; exponent: number } {
   const match = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(literal);
   if (!match) throw new RangeError(`invalid number ${literal}`);
-  const intPart = match[2];
+  const intPart = match[2]!;
   const fraction = match[3] ?? '';
   let digits = (intPart + fraction).replace(/^0+/, '');
   let exponent = Number(match[4] ?? '0') - fraction.length;

@@ -1,0 +1,68 @@
+// Go encoding/json struct binding over the reader's tree: a member binds a field when its name is
+// the field's JSON name exactly or case-folded (ASCII case, `ſ` for s, the Kelvin sign for k); every
+// binding member is decoded in document order, so the LAST one wins whatever its case.
+import { INT64_MAX, INT64_MIN } from './limits.js';
+import { JsonNumber, type ExactJson, type ExactObject } from './json-reader.js';
+
+/** Whether member `key` binds the struct field named `field` (lower-case ASCII), as Go matches them. */
+export function bindsField(key: string, field: string): boolean {
+  if (key === field) return true;
+  if (key.length !== field.length) return false;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    const want = field.charCodeAt(i);
+    if (c === want) continue;
+    if (want >= 0x61 && want <= 0x7a && c === want - 0x20) continue;
+    if ((want === 0x73 && c === 0x17f) || (want === 0x6b && c === 0x212a)) continue;
+    return false;
+  }
+  return true;
+}
+
+/**
+ * A pointer, slice, map or raw-message field: the last binding member, whatever its value (a later
+ * `null` clears it). `undefined`: no member binds.
+ */
+export function bindMember(object: ExactObject, field: string): ExactJson | undefined {
+  let found: ExactJson | undefined;
+  for (const [key, value] of object.members) if (bindsField(key, field)) found = value;
+  return found;
+}
+
+/**
+ * A string, number or bool field read with `read` (undefined = type error): every binding member is
+ * decoded in order — a type error in any of them fails the whole decode (undefined), `null` leaves the
+ * field as it was, the last other value wins: `{"a":true,"A":false}` binds false, `{"a":true,"A":null}` true.
+ */
+export function bindScalar<T>(object: ExactObject, field: string, read: (value: ExactJson | undefined) => T | undefined): T | undefined {
+  let bound = read(undefined);
+  for (const [key, value] of object.members) {
+    if (!bindsField(key, field)) continue;
+    const decoded = read(value);
+    if (decoded === undefined) return undefined;
+    if (value !== null) bound = decoded;
+  }
+  return bound;
+}
+
+const INTEGER = /^-?(?:0|[1-9][0-9]*)$/;
+
+/** Go `int64` field: only an integer literal that fits (not `1.0`, not `1e2`); null/absent → 0. undefined: type error. */
+export function readInt64(value: ExactJson | undefined): bigint | undefined {
+  if (value === undefined || value === null) return 0n;
+  if (!(value instanceof JsonNumber) || !INTEGER.test(value.raw)) return undefined;
+  const n = BigInt(value.raw);
+  return n < INT64_MIN || n > INT64_MAX ? undefined : n;
+}
+
+/** Go `string` field: null/absent → ''. undefined: type error. */
+export function readString(value: ExactJson | undefined): string | undefined {
+  if (value === undefined || value === null) return '';
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Go `bool` field: null/absent → false. undefined: type error. */
+export function readBool(value: ExactJson | undefined): boolean | undefined {
+  if (value === undefined || value === null) return false;
+  return typeof value === 'boolean' ? value : undefined;
+}

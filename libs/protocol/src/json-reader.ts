@@ -1,0 +1,371 @@
+// The one JSON reader of server and client (spec/server.md §5.2, §8.2): text → a tree that keeps
+// number literals as written and object members as an ordered list (duplicates included), read the
+// way Go's encoding/json reads bytes. Views on top of the tree: json-views.ts (Go doubles, lossless
+// row values) and json-binding.ts (Go struct member binding).
+
+/** A number literal as written in the document (`1.50`, `9007199254740993`, `1e400`). */
+export class JsonNumber {
+  constructor(readonly raw: string) {}
+  /** The literal through a double, as Go's `float64`. */
+  toNumber(): number {
+    return Number(this.raw);
+  }
+}
+
+/** An object: every member in document order, a repeated name as often as it was written. */
+export class ExactObject {
+  constructor(readonly members: Array<[string, ExactJson]>) {}
+}
+
+/** A parsed JSON value with exact number literals and ordered members. */
+export type ExactJson = null | boolean | string | JsonNumber | ExactJson[] | ExactObject;
+
+export function isExactObject(value: ExactJson | undefined): value is ExactObject {
+  return value instanceof ExactObject;
+}
+
+/** The text is not JSON Go's `json.Unmarshal` would accept (syntax, depth, a view's number range). */
+export class JsonSyntaxError extends Error {
+  constructor(
+    message: string,
+    /** UTF-16 offset in the decoded text where reading failed (undefined: a view refused a value). */
+    readonly offset?: number,
+  ) {
+    super(offset === undefined ? message : `${message} at offset ${offset}`);
+    this.name = 'JsonSyntaxError';
+  }
+}
+
+/** Go's `encoding/json` nesting limit (`maxNestingDepth`). */
+export const MAX_JSON_DEPTH = 10000;
+/** Nesting limit of request bodies on the server: PostgreSQL's jsonb input recursion is bounded by its stack depth (a 400, not its error). */
+export const MAX_REQUEST_JSON_DEPTH = 512;
+
+/**
+ * Parses one JSON document (whitespace around it allowed, nothing else). A string is read as its
+ * UTF-8 encoding would be (a raw unpaired surrogate is U+FFFD); bytes are decoded as Go does
+ * (each byte of an invalid sequence is one U+FFFD). Iterative: `maxDepth` (Go's 10,000 unless a
+ * caller needs less) is a clean `JsonSyntaxError`, never a stack overflow.
+ */
+export function parseExactJson(input: string | Uint8Array, maxDepth = MAX_JSON_DEPTH): ExactJson {
+  return new Reader(typeof input === 'string' ? input : decodeUtf8LikeGo(input), maxDepth).document();
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+class Reader {
+  private pos = 0;
+
+  constructor(
+    private readonly text: string,
+    private readonly maxDepth: number,
+  ) {}
+
+  document(): ExactJson {
+    const text = this.text;
+    const frames: Array<ExactJson[] | ExactObject> = [];
+    const names: string[] = [];
+    let value: ExactJson;
+    for (;;) {
+      // one value: a scalar, an empty container, or a container opened (then its first member is read)
+      let c = this.skipWhitespace();
+      if (c === 0x7b || c === 0x5b) {
+        if (frames.length >= this.maxDepth) this.fail('exceeded max depth');
+        this.pos++;
+        const next = this.skipWhitespace();
+        if (c === 0x5b) {
+          if (next === 0x5d) {
+            this.pos++;
+            value = [];
+          } else {
+            frames.push([]);
+            continue;
+          }
+        } else if (next === 0x7d) {
+          this.pos++;
+          value = new ExactObject([]);
+        } else {
+          frames.push(new ExactObject([]));
+          names.push(this.memberName(next));
+          continue;
+        }
+      } else {
+        value = this.scalar(c);
+      }
+      // close every container this value completes; `,` goes back for the next value
+      for (;;) {
+        const frame = frames.at(-1);
+        if (frame === undefined) {
+          this.skipWhitespace();
+          if (this.pos < text.length) this.fail('invalid character after top-level value');
+          return value;
+        }
+        c = this.skipWhitespace();
+        this.pos++;
+        if (frame instanceof ExactObject) {
+          frame.members.push([names[names.length - 1]!, value]);
+          if (c === 0x2c) {
+            names[names.length - 1] = this.memberName(this.skipWhitespace());
+            break;
+          }
+          if (c !== 0x7d) this.unexpected(c, 'after object key:value pair');
+          names.pop();
+        } else {
+          frame.push(value);
+          if (c === 0x2c) break;
+          if (c !== 0x5d) this.unexpected(c, 'after array element');
+        }
+        frames.pop();
+        value = frame;
+      }
+    }
+  }
+
+  /** The next non-whitespace code unit (NaN at the end), not consumed. */
+  private skipWhitespace(): number {
+    const text = this.text;
+    let pos = this.pos;
+    let c = text.charCodeAt(pos);
+    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++pos);
+    this.pos = pos;
+    return c;
+  }
+
+  private memberName(c: number): string {
+    if (c !== QUOTE) this.unexpected(c, 'looking for beginning of object key string');
+    const name = this.string();
+    if (this.skipWhitespace() !== 0x3a) this.unexpected(this.text.charCodeAt(this.pos), 'after object key');
+    this.pos++;
+    return name;
+  }
+
+  private scalar(c: number): ExactJson {
+    switch (c) {
+      case QUOTE:
+        return this.string();
+      case 0x74:
+        return this.literal('true', true);
+      case 0x66:
+        return this.literal('false', false);
+      case 0x6e:
+        return this.literal('null', null);
+      default:
+        if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
+        return this.unexpected(c, 'looking for beginning of value');
+    }
+  }
+
+  private literal<T extends ExactJson>(word: string, value: T): T {
+    if (!this.text.startsWith(word, this.pos)) this.fail(`invalid literal`);
+    this.pos += word.length;
+    return value;
+  }
+
+  private number(): JsonNumber {
+    const text = this.text;
+    const start = this.pos;
+    let pos = start;
+    if (text.charCodeAt(pos) === 0x2d) pos++;
+    let c = text.charCodeAt(pos);
+    if (c === 0x30) c = text.charCodeAt(++pos);
+    else if (c >= 0x31 && c <= 0x39) c = text.charCodeAt((pos = digitsEnd(text, pos + 1)));
+    else this.failAt('invalid character in numeric literal', pos);
+    if (c === 0x2e) {
+      const end = digitsEnd(text, pos + 1);
+      if (end === pos + 1) this.failAt('invalid character after decimal point in numeric literal', end);
+      c = text.charCodeAt((pos = end));
+    }
+    if (c === 0x65 || c === 0x45) {
+      c = text.charCodeAt(++pos);
+      if (c === 0x2b || c === 0x2d) pos++;
+      const end = digitsEnd(text, pos);
+      if (end === pos) this.failAt('invalid character in exponent of numeric literal', end);
+      pos = end;
+    }
+    this.pos = pos;
+    return new JsonNumber(text.slice(start, pos));
+  }
+
+  /** A string literal at `pos` (its opening quote); escapes and surrogates decoded as Go does. */
+  private string(): string {
+    const text = this.text;
+    const start = this.pos + 1;
+    let pos = start;
+    for (;;) {
+      const c = text.charCodeAt(pos);
+      if (c === QUOTE) {
+        this.pos = pos + 1;
+        return text.slice(start, pos);
+      }
+      if (c === BACKSLASH || c < 0x20 || (c >= 0xd800 && c <= 0xdfff) || c !== c) break;
+      pos++;
+    }
+    return this.slowString(start, pos);
+  }
+
+  private slowString(start: number, from: number): string {
+    const text = this.text;
+    let out = text.slice(start, from);
+    let pos = from;
+    let run = pos;
+    for (;;) {
+      const c = text.charCodeAt(pos);
+      if (c === QUOTE) break;
+      if (c !== c) this.failAt('unexpected end of JSON input', pos);
+      if (c < 0x20) this.failAt('invalid character in string literal', pos);
+      if (c === BACKSLASH) {
+        out += text.slice(run, pos);
+        const [decoded, length] = this.escape(pos);
+        out += decoded;
+        pos += length;
+        run = pos;
+      } else if (c >= 0xd800 && c <= 0xdfff) {
+        // a raw unpaired surrogate: what UTF-8 encoding the text would make of it (Go sees U+FFFD)
+        if (c <= 0xdbff && isLowSurrogate(text.charCodeAt(pos + 1))) pos += 2;
+        else {
+          out += text.slice(run, pos) + '\ufffd';
+          run = ++pos;
+        }
+      } else pos++;
+    }
+    this.pos = pos + 1;
+    return out + text.slice(run, pos);
+  }
+
+  /** The escape at `pos` (its backslash): decoded text and its length in the document. */
+  private escape(pos: number): [string, number] {
+    const text = this.text;
+    const c = text.charCodeAt(pos + 1);
+    switch (c) {
+      case QUOTE:
+        return ['"', 2];
+      case BACKSLASH:
+        return ['\\', 2];
+      case 0x2f:
+        return ['/', 2];
+      case 0x62:
+        return ['\b', 2];
+      case 0x66:
+        return ['\f', 2];
+      case 0x6e:
+        return ['\n', 2];
+      case 0x72:
+        return ['\r', 2];
+      case 0x74:
+        return ['\t', 2];
+      case 0x75: {
+        const unit = this.hex4(pos + 2);
+        if (unit < 0xd800 || unit > 0xdfff) return [String.fromCharCode(unit), 6];
+        // a pair of escapes is one code point; any other surrogate is U+FFFD and the next escape is read on its own
+        if (unit <= 0xdbff && text.charCodeAt(pos + 6) === BACKSLASH && text.charCodeAt(pos + 7) === 0x75) {
+          const low = hex4At(text, pos + 8);
+          if (isLowSurrogate(low)) return [String.fromCharCode(unit, low), 12];
+        }
+        return ['\ufffd', 6];
+      }
+      default:
+        return this.failAt('invalid character in string escape code', pos + 1);
+    }
+  }
+
+  private hex4(pos: number): number {
+    const unit = hex4At(this.text, pos);
+    if (unit < 0) this.failAt('invalid character in \\u hexadecimal character escape', pos);
+    return unit;
+  }
+
+  private unexpected(c: number, context: string): never {
+    if (c !== c) this.fail('unexpected end of JSON input');
+    return this.fail(`invalid character ${JSON.stringify(String.fromCharCode(c))} ${context}`);
+  }
+
+  private fail(message: string): never {
+    throw new JsonSyntaxError(message, this.pos);
+  }
+
+  private failAt(message: string, offset: number): never {
+    throw new JsonSyntaxError(message, offset);
+  }
+}
+
+function digitsEnd(text: string, pos: number): number {
+  let c = text.charCodeAt(pos);
+  while (c >= 0x30 && c <= 0x39) c = text.charCodeAt(++pos);
+  return pos;
+}
+
+/** Four hex digits at `pos` as a code unit, or -1. */
+function hex4At(text: string, pos: number): number {
+  let unit = 0;
+  for (let i = pos; i < pos + 4; i++) {
+    const c = text.charCodeAt(i);
+    const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+    if (digit < 0) return -1;
+    unit = unit * 16 + digit;
+  }
+  return unit;
+}
+
+function isLowSurrogate(unit: number): boolean {
+  return unit >= 0xdc00 && unit <= 0xdfff;
+}
+
+// ---------- UTF-8 as Go reads it ---------------------------------------------------------------
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * UTF-8 bytes → string the way Go reads them: each byte of an invalid sequence becomes its own
+ * U+FFFD (`utf8.DecodeRune` consumes one byte on error). WHATWG decoding (`TextDecoder`,
+ * `Buffer.toString`) replaces a maximal subpart with a single U+FFFD instead, and strips a BOM.
+ */
+export function decodeUtf8LikeGo(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return decodeUtf8Lenient(bytes);
+  }
+}
+
+function decodeUtf8Lenient(bytes: Uint8Array): string {
+  const parts: string[] = [];
+  let i = 0;
+  while (i < bytes.length) {
+    const size = validSequenceLength(bytes, i);
+    if (size === 0) {
+      parts.push('\ufffd');
+      i += 1;
+    } else {
+      parts.push(strictUtf8.decode(bytes.subarray(i, i + size)));
+      i += size;
+    }
+  }
+  return parts.join('');
+}
+
+/** Length of the well-formed UTF-8 sequence starting at `i`, or 0 when Go's DecodeRune fails. */
+function validSequenceLength(bytes: Uint8Array, i: number): number {
+  const b0 = bytes[i]!;
+  if (b0 < 0x80) return 1;
+  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean => i + k < bytes.length && bytes[i + k]! >= lo && bytes[i + k]! <= hi;
+  if (b0 >= 0xc2 && b0 <= 0xdf) return cont(1) ? 2 : 0;
+  if (b0 >= 0xe0 && b0 <= 0xef) {
+    const lo = b0 === 0xe0 ? 0xa0 : 0x80;
+    const hi = b0 === 0xed ? 0x9f : 0xbf;
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (b0 >= 0xf0 && b0 <= 0xf4) {
+    const lo = b0 === 0xf0 ? 0x90 : 0x80;
+    const hi = b0 === 0xf4 ? 0x8f : 0xbf;
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** Replaces every unpaired surrogate code unit with U+FFFD (what UTF-8 encoding the text would do). */
+export function toWellFormed(text: string): string {
+  return text.replace(LONE_SURROGATE, '\ufffd');
+}

@@ -1,0 +1,90 @@
+// Plain-value views of the reader's tree (json-reader.ts). Iterative, as the tree may nest 10,000 levels.
+import { ExactObject, JsonNumber, JsonSyntaxError, parseExactJson, type ExactJson } from './json-reader.js';
+import type { JsonValue } from './wire-types.js';
+
+/** A JSON value whose integers keep their exact value: `bigint` beyond ±(2^53−1) (rows, spec/client.md §15 item 13). */
+export type LosslessJson = null | boolean | number | bigint | string | LosslessJson[] | LosslessObject;
+export interface LosslessObject {
+  [member: string]: LosslessJson;
+}
+
+/**
+ * The value as Go's `json.Unmarshal` into `any` holds it: numbers as float64 (a literal beyond
+ * ±MaxFloat64 is an error, as Go's ParseFloat range error), a repeated member name keeps its last value.
+ */
+export function toGoValue(node: ExactJson): JsonValue {
+  return materialize<JsonValue>(node, goDouble, () => ({}));
+}
+
+/** The value with exact integers (`bigint` outside the safe range), objects without a prototype, last duplicate wins. */
+export function toLosslessValue(node: ExactJson): LosslessJson {
+  return materialize<LosslessJson>(node, losslessNumber, () => Object.create(null) as LosslessObject);
+}
+
+/**
+ * JSON text → value exactly as Go's `json.Unmarshal(raw, &any)` sees it (spec/server.md §5.2 step 1).
+ * Pass raw bytes to get Go's per-byte replacement of invalid UTF-8. Throws `JsonSyntaxError`.
+ */
+export function parseJsonText(input: string | Uint8Array): JsonValue {
+  return toGoValue(parseExactJson(input));
+}
+
+/** JSON text → lossless value (client rows and stored payloads). Throws `JsonSyntaxError`. */
+export function parseLosslessJson(input: string | Uint8Array): LosslessJson {
+  return toLosslessValue(parseExactJson(input));
+}
+
+function goDouble(number: JsonNumber): number {
+  const value = number.toNumber();
+  if (!Number.isFinite(value)) throw new JsonSyntaxError(`number ${number.raw} is out of range of float64`);
+  return value;
+}
+
+function losslessNumber(number: JsonNumber): number | bigint {
+  const value = goDouble(number);
+  if (Number.isSafeInteger(value) || !/^-?[0-9]+$/.test(number.raw)) return value;
+  return BigInt(number.raw);
+}
+
+type Container<V> = V[] | Record<string, V>;
+
+/** Builds the plain value of a tree with an explicit stack (containers are filled after they are linked in). */
+function materialize<V>(root: ExactJson, number: (n: JsonNumber) => V, newObject: () => Record<string, V>): V {
+  const open = (node: ExactJson[] | ExactObject): Container<V> => (node instanceof ExactObject ? newObject() : []);
+  const scalar = (node: ExactJson): V => (node instanceof JsonNumber ? number(node) : (node as V));
+  if (!(root instanceof ExactObject) && !Array.isArray(root)) return scalar(root);
+  const result = open(root);
+  const sources: Array<ExactJson[] | ExactObject> = [root];
+  const targets: Array<Container<V>> = [result];
+  const positions: number[] = [0];
+  while (sources.length > 0) {
+    const top = sources.length - 1;
+    const source = sources[top]!;
+    const items = source instanceof ExactObject ? source.members : source;
+    const index = positions[top]!;
+    if (index === items.length) {
+      sources.pop();
+      targets.pop();
+      positions.pop();
+      continue;
+    }
+    positions[top] = index + 1;
+    let name = '';
+    let item: ExactJson;
+    if (source instanceof ExactObject) [name, item] = source.members[index]!;
+    else item = source[index]!;
+    let value: V;
+    if (item instanceof ExactObject || Array.isArray(item)) {
+      const child = open(item);
+      sources.push(item);
+      targets.push(child);
+      positions.push(0);
+      value = child as V;
+    } else value = scalar(item);
+    const target = targets[top]!;
+    if (Array.isArray(target)) target.push(value);
+    else if (name === '__proto__') Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+    else target[name] = value;
+  }
+  return result as V;
+}
