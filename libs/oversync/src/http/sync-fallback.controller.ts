@@ -1,4 +1,5 @@
 import { All, Controller, Req, UseFilters } from '@nestjs/common';
+import { PATH_METADATA } from '@nestjs/common/constants.js';
 import { ApiExcludeController } from '../openapi/optional-swagger.js';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
 import { OversyncError } from '../errors/oversync.error.js';
@@ -40,4 +41,13 @@ export class SyncFallbackController {
     }
     throw new OversyncError('not_found', 404, `no sync route ${req.method} ${requestPath}`);
   }
+}
+
+/**
+ * Fastify's router spells a trailing wildcard `*` where Express' spells `*path` (and refuses the
+ * other's): called by the module before Nest registers routes, with the platform in use.
+ */
+export function useFallbackPathsOf(platform: string | undefined): void {
+  const paths = platform === 'fastify' ? ['sync', 'sync/*', 'syncx', 'syncx/*'] : ['sync', 'sync/*path', 'syncx', 'syncx/*path'];
+  Reflect.defineMetadata(PATH_METADATA, paths, SyncFallbackController.prototype.fallback);
 }
