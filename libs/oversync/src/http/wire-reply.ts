@@ -26,9 +26,20 @@ export class WireAnswerException extends HttpException {
   }
 }
 
-/** A body already encoded, or produced while it is sent (a large pull page read from PostgreSQL). */
+/** How a streamed body goes out: its Content-Type, other headers, and whether each chunk is flushed at once (SSE). */
+export interface StreamedWireOptions {
+  contentType?: string;
+  headers?: Readonly<Record<string, string>>;
+  /** flush compression middleware (`res.flush()`) after each chunk: SSE frames must not wait in a buffer */
+  flushEachWrite?: boolean;
+}
+
+/** A body produced while it is sent: a large pull page read from PostgreSQL, the watch's SSE frames. */
 export class StreamedWireBody {
-  constructor(readonly stream: Readable) {}
+  constructor(
+    readonly stream: Readable,
+    readonly options: StreamedWireOptions = {},
+  ) {}
 }
 
 /** The platform's response object (Express' own, Fastify's `reply.raw`). */
@@ -79,10 +90,14 @@ export function replyWire(adapter: AbstractHttpAdapter, response: unknown, statu
   void adapter.reply(response, wireBytesFor(adapter, bytes), status);
 }
 
-/** Sets the wire's Content-Type (Express' `res.set()` would add a charset the wire does not have). */
+/** Sets a header as given (Express' `res.set()` would add a charset to a Content-Type the wire does not have). */
+function setHeader(adapter: AbstractHttpAdapter, response: unknown, name: string, value: string): void {
+  if (adapter.getType() === 'express') (response as ServerResponse).setHeader(name, value);
+  else adapter.setHeader(response, name, value);
+}
+
 function setWireContentType(adapter: AbstractHttpAdapter, response: unknown): void {
-  if (adapter.getType() === 'express') (response as ServerResponse).setHeader('Content-Type', WIRE_CONTENT_TYPE);
-  else adapter.setHeader(response, 'Content-Type', WIRE_CONTENT_TYPE);
+  setHeader(adapter, response, 'Content-Type', WIRE_CONTENT_TYPE);
 }
 
 /**
@@ -91,10 +106,25 @@ function setWireContentType(adapter: AbstractHttpAdapter, response: unknown): vo
  */
 export function wireReplyValue(adapter: AbstractHttpAdapter, response: unknown, answer: unknown): unknown {
   if (answer === undefined) return undefined;
+  if (answer instanceof StreamedWireBody) return streamedReplyValue(adapter, response, answer);
   setWireContentType(adapter, response);
-  if (answer instanceof StreamedWireBody) {
-    // a failure after the first byte cannot become an error answer: the connection is cut, never a short valid body
-    return new StreamableFile(answer.stream).setErrorHandler((_error, res) => rawResponse(res).destroy()).setErrorLogger(() => undefined);
-  }
   return wireBytesFor(adapter, encodeWire(answer as GoJsonValue));
+}
+
+function streamedReplyValue(adapter: AbstractHttpAdapter, response: unknown, body: StreamedWireBody): StreamableFile {
+  const { contentType = WIRE_CONTENT_TYPE, headers = {}, flushEachWrite = false } = body.options;
+  setHeader(adapter, response, 'Content-Type', contentType);
+  for (const [name, value] of Object.entries(headers)) setHeader(adapter, response, name, value);
+  const raw = rawResponse(response) as ServerResponse & { flush?: () => void };
+  if (flushEachWrite && raw.flush) {
+    // compression middleware holds what is written until flushed: each chunk goes out as it is written
+    const write = raw.write.bind(raw) as (...args: unknown[]) => boolean;
+    raw.write = ((...args: unknown[]) => {
+      const accepted = write(...args);
+      raw.flush?.();
+      return accepted;
+    }) as ServerResponse['write'];
+  }
+  // a failure after the first byte cannot become an error answer: the connection is cut, never a short valid body
+  return new StreamableFile(body.stream).setErrorHandler((_error, res) => rawResponse(res).destroy()).setErrorLogger(() => undefined);
 }
