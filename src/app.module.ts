@@ -64,7 +64,8 @@ export class AppModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     // The host's routes use Nest's own body parser (on, with rawBody: see create-app.ts). Sign-in, like
     // the reference, reads JSON whatever the Content-Type; a body it cannot read reaches JsonBodyErrorFilter.
-    consumer.apply(json({ limit: '1mb', type: () => true })).forRoutes(DummySigninController);
+    // (On Fastify its own parser reads JSON bodies: sign-in there takes Content-Type: application/json.)
+    if (this.config.httpAdapter === 'express') consumer.apply(json({ limit: '1mb', type: () => true })).forRoutes(DummySigninController);
     if (this.config.testEndpoints) {
       consumer.apply(this.failures.use.bind(this.failures)).forRoutes('sync/*path');
     }

@@ -1,6 +1,6 @@
-import type { LogLevel } from '@nestjs/common';
+import type { INestApplication, LogLevel, NestApplicationOptions } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
-import { answerClientErrorsWithEnvelope, SOURCE_ID_HEADER } from '@oversync/nestjs';
+import { answerClientError, answerClientErrorsWithEnvelope, SOURCE_ID_HEADER } from '@oversync/nestjs';
 import { Logger as JsonLogger } from 'nestjs-pino';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
@@ -9,20 +9,18 @@ import { JsonBodyErrorFilter } from './http/json-body-error.filter.js';
 import { setupSwagger } from './swagger.js';
 
 /**
- * The reference app as `npm start` runs it and the e2e suites test it. Nest's body parser stays on
- * for the host's routes (default limit). The sync module reads its own request bodies ahead of it
- * (exact 64-bit integers, its own limit, protocol errors); `rawBody: true` is its fallback on
- * platforms where it cannot (the bytes stay in `req.rawBody`).
+ * The reference app as `npm start` runs it and the e2e suites test it, on Express (default) or
+ * Fastify (`HTTP_ADAPTER=fastify`). Nest's body parser stays on for the host's routes (default
+ * limit). The sync module reads its own request bodies ahead of it (exact 64-bit integers, its own
+ * limit, protocol errors); `rawBody: true` is its fallback on platforms where it cannot (the bytes
+ * stay in `req.rawBody`).
  */
-export async function createReferenceApp(config: AppConfig, logger?: LogLevel[]): Promise<NestExpressApplication> {
+export async function createReferenceApp(config: AppConfig, logger?: LogLevel[]): Promise<INestApplication> {
   // without explicit levels (npm start) everything Nest logs goes to the JSON logger (nestjs-pino)
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), { rawBody: true, ...(logger ? { logger } : { bufferLogs: true }) });
+  const options: NestApplicationOptions = { rawBody: true, ...(logger ? { logger } : { bufferLogs: true }) };
+  const app = config.httpAdapter === 'fastify' ? await createFastifyApp(config, options) : await createExpressApp(config, options);
   if (!logger) app.useLogger(app.get(JsonLogger));
-  app.disable('x-powered-by');
-  // errors of Node's HTTP parser (431, bad method, malformed framing) get the envelope too
-  answerClientErrorsWithEnvelope(app.getHttpServer());
   app.useGlobalFilters(new JsonBodyErrorFilter(app.get(HttpAdapterHost).httpAdapter));
-  if (config.trustProxy !== undefined) app.set('trust proxy', config.trustProxy);
   if (config.corsOrigins.length > 0) {
     app.enableCors({
       origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
@@ -33,4 +31,29 @@ export async function createReferenceApp(config: AppConfig, logger?: LogLevel[])
   }
   if (config.docs) setupSwagger(app);
   return app;
+}
+
+async function createExpressApp(config: AppConfig, options: NestApplicationOptions): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), options);
+  app.disable('x-powered-by');
+  // errors of Node's HTTP parser (431, bad method, malformed framing) get the envelope too
+  answerClientErrorsWithEnvelope(app.getHttpServer());
+  if (config.trustProxy !== undefined) app.set('trust proxy', config.trustProxy);
+  return app;
+}
+
+/** Loaded only when chosen: an Express host does not need Fastify installed. */
+async function createFastifyApp(config: AppConfig, options: NestApplicationOptions): Promise<INestApplication> {
+  const { FastifyAdapter } = await import('@nestjs/platform-fastify');
+  const adapter = new FastifyAdapter({
+    // errors of Node's HTTP parser get the envelope (Fastify installs its own clientError handler)
+    clientErrorHandler: answerClientError,
+    ...(config.trustProxy !== undefined ? { trustProxy: fastifyTrustProxy(config.trustProxy) } : {}),
+  });
+  return NestFactory.create(AppModule.register(config), adapter, options);
+}
+
+/** Express' `trust proxy` value in Fastify's terms (a hop count is a function of the hop there). */
+function fastifyTrustProxy(value: number | boolean | string): boolean | string | ((address: string, hop: number) => boolean) {
+  return typeof value === 'number' ? (_address, hop) => hop < value : value;
 }

@@ -4,14 +4,15 @@ import { createHash } from 'node:crypto';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { SyncHttp } from './support/sync-http.js';
 
-describe('sync core: connect, push, pull', () => {
+// the core flow on both HTTP platforms the module supports (issue 20)
+describe.each(['express', 'fastify'] as const)('sync core: connect, push, pull (%s)', (adapter) => {
   let t: TestApp;
   let a1: SyncHttp;
   let a2: SyncHttp;
   let b1: SyncHttp;
 
   beforeAll(async () => {
-    t = await startTestApp();
+    t = await startTestApp({ adapter });
     const alice = await t.signIn('alice');
     const bob = await t.signIn('bob');
     a1 = new SyncHttp(t.baseUrl, alice, 'alice-device-1');

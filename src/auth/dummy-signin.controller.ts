@@ -1,7 +1,6 @@
-import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, HttpException, Post } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { ApiBody, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
 import { goTrimSpace } from '@oversync/nestjs';
 
 class DummySigninRequest {
@@ -11,6 +10,9 @@ class DummySigninRequest {
 }
 
 const TOKEN_LIFETIME_SECONDS = 300;
+
+/** The `{error, message}` body Nest's exception layer sends as JSON (the platform's own JSON reply). */
+const refusal = (status: number, error: string, message: string) => new HttpException({ error, message }, status);
 
 /** The reference example's sign-in (spec §3.14): any password, a 5-minute HS256 token for `user`. */
 @ApiTags('auth')
@@ -22,28 +24,18 @@ export class DummySigninController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Development sign-in: returns a JWT whose sub is the user' })
   @ApiBody({ type: DummySigninRequest })
-  async signIn(@Body() body: unknown, @Res() res: Response): Promise<void> {
-    if (!body || typeof body !== 'object' || Array.isArray(body)) {
-      res.status(400).json({ error: 'invalid_request', message: 'invalid JSON' });
-      return;
-    }
+  async signIn(@Body() body: unknown): Promise<{ expires_in: number; token: string; user: string }> {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw refusal(400, 'invalid_request', 'invalid JSON');
     const user = (body as { user?: unknown }).user;
-    if (typeof user !== 'string' || goTrimSpace(user) === '') {
-      res.status(400).json({ error: 'invalid_request', message: 'user required' });
-      return;
-    }
+    if (typeof user !== 'string' || goTrimSpace(user) === '') throw refusal(400, 'invalid_request', 'user required');
     const roles = (body as { roles?: unknown }).roles;
     if (roles !== undefined && (!Array.isArray(roles) || !roles.every((role) => typeof role === 'string'))) {
-      res.status(400).json({ error: 'invalid_request', message: 'roles must be an array of strings' });
-      return;
+      throw refusal(400, 'invalid_request', 'roles must be an array of strings');
     }
     // even when OVERSYNC_DUMMY_SIGNIN forces this route on, it never mints role claims in production
-    if (roles?.length && process.env.NODE_ENV === 'production') {
-      res.status(403).json({ error: 'forbidden', message: 'roles are not issued in production' });
-      return;
-    }
+    if (roles?.length && process.env.NODE_ENV === 'production') throw refusal(403, 'forbidden', 'roles are not issued in production');
     const claims = { sub: goTrimSpace(user), iss: 'go-oversync-examples', ...(roles?.length ? { roles } : {}) };
     const token = await this.jwt.signAsync(claims, { expiresIn: TOKEN_LIFETIME_SECONDS });
-    res.status(200).json({ expires_in: TOKEN_LIFETIME_SECONDS, token, user: goTrimSpace(user) });
+    return { expires_in: TOKEN_LIFETIME_SECONDS, token, user: goTrimSpace(user) };
   }
 }

@@ -2,6 +2,8 @@ import { ConfigModule } from '@nestjs/config';
 
 /** The reference app's settings, from the environment (README "Configuration of the reference app"). */
 export interface AppConfig {
+  /** HTTP platform (HTTP_ADAPTER=express|fastify; default express). Fastify is an optional dependency. */
+  httpAdapter: 'express' | 'fastify';
   port: number;
   host: string;
   databaseUrl: string;
@@ -102,6 +104,12 @@ function trustProxy(env: Env): number | boolean | string | undefined {
   return value; // express accepts 'loopback', addresses and CIDR lists
 }
 
+function httpAdapter(env: Env): 'express' | 'fastify' {
+  const value = text(env, 'HTTP_ADAPTER')?.toLowerCase() ?? 'express';
+  if (value === 'express' || value === 'fastify') return value;
+  throw new ConfigError(`HTTP_ADAPTER must be express or fastify (got "${String(env.HTTP_ADAPTER)}")`);
+}
+
 /**
  * Reads and checks the environment (the `validate` of ConfigModule.forRoot). Throws a ConfigError
  * naming the variable for a value that is malformed or unsafe, so the app never starts with it.
@@ -117,6 +125,7 @@ export function validateEnvironment(env: Env): AppEnvironment {
   }
   const cors = text(env, 'CORS_ORIGINS');
   return {
+    httpAdapter: httpAdapter(env),
     port: integer(env, 'PORT', 0, 65535) ?? 8080,
     host: text(env, 'HOST') ?? '127.0.0.1',
     databaseUrl: text(env, 'DATABASE_URL'),

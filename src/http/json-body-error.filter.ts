@@ -1,11 +1,20 @@
 import { ArgumentsHost, Catch, type ExceptionFilter } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 
 interface BodyParserError {
+  /** body-parser's (Express) */
   type?: unknown;
-  status?: unknown;
+  /** Fastify's content-type parser errors */
+  code?: unknown;
 }
+
+/** Fastify's refusals of a body its JSON parser cannot read, by their codes. */
+const FASTIFY_BODY_ERRORS: Record<string, 'entity.parse.failed' | 'entity.too.large'> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'entity.parse.failed',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'entity.parse.failed',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'entity.too.large',
+};
 
 /**
  * The reference app's own routes (`/dummy-signin`, `/test/*`) answer a body that Nest's JSON parser
@@ -17,12 +26,17 @@ export class JsonBodyErrorFilter extends BaseExceptionFilter implements Exceptio
   override catch(error: unknown, host: ArgumentsHost): void {
     // Nest's Express adapter wraps body-parser's errors in an HttpException; the parser's own error is its cause
     const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
-    const type = (cause as BodyParserError | null)?.type;
+    const parserError = cause as BodyParserError | null;
+    const type = parserError?.type ?? FASTIFY_BODY_ERRORS[String(parserError?.code)] ?? (cause instanceof SyntaxError && (cause as { statusCode?: unknown }).statusCode === 400 ? 'entity.parse.failed' : undefined);
     if (type !== 'entity.parse.failed' && type !== 'entity.too.large') return super.catch(error, host);
     const tooLarge = type === 'entity.too.large';
     const body = tooLarge ? { error: 'request_too_large', message: 'request body too large' } : { error: 'invalid_request', message: 'invalid JSON' };
-    const res = host.switchToHttp().getResponse<Response>();
-    res.status(tooLarge ? 413 : 400).setHeader('Content-Type', 'application/json');
+    const response = host.switchToHttp().getResponse<ServerResponse | { raw: ServerResponse; hijack(): void }>();
+    // written on Node's response (Fastify's reply hands it over first): no charset, as the envelope is elsewhere
+    if ('raw' in response) response.hijack();
+    const res = 'raw' in response ? response.raw : response;
+    res.statusCode = tooLarge ? 413 : 400;
+    res.setHeader('Content-Type', 'application/json');
     res.end(`${JSON.stringify(body)}\n`);
   }
 }

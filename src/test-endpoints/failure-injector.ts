@@ -1,5 +1,5 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** The reference example's endpoint names for failure injection (spec §3.14). */
 export const INJECTABLE_ENDPOINTS = [
@@ -44,13 +44,15 @@ export class FailureInjector implements NestMiddleware {
     return Object.fromEntries([...this.armed].map(([endpoint, armed]) => [endpoint, armed.remaining]));
   }
 
-  use(req: Request, res: Response, next: NextFunction): void {
-    const endpoint = endpointOf(req.method, req.originalUrl.split('?')[0] ?? '');
+  /** Middleware on Node's request and response, as both Express and Fastify hand them to it. */
+  use(req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, next: () => void): void {
+    const endpoint = endpointOf(req.method ?? '', (req.originalUrl ?? req.url ?? '').split('?')[0] ?? '');
     const armed = endpoint && this.armed.get(endpoint);
     if (!endpoint || !armed) return next();
     armed.remaining--;
     if (armed.remaining <= 0) this.armed.delete(endpoint);
-    res.status(armed.status).setHeader('Content-Type', 'application/json');
+    res.statusCode = armed.status;
+    res.setHeader('Content-Type', 'application/json');
     res.end(`${JSON.stringify({ error: 'injected_failure', message: `injected ${endpoint} failure` })}\n`);
   }
 }

@@ -1,7 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpException, Inject, Post, Query } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { Response } from 'express';
 import type { DataSource } from 'typeorm';
 import { OVERSYNC_DATABASE, OversyncSchemaService, type SyncDatabase } from '@oversync/nestjs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
@@ -12,9 +11,13 @@ import { WATCH_SUBSCRIBER_COUNT, type WatchSubscriberCount } from './watch-subsc
 type Json = Record<string, unknown>;
 
 /** Go maps encode with sorted keys; the example's test responses are maps. */
-function sendSorted(res: Response, status: number, body: Json): void {
-  const sorted = Object.fromEntries(Object.entries(body).sort(([a], [b]) => (a < b ? -1 : 1)));
-  res.status(status).json(sorted);
+function sorted(body: Json): Json {
+  return Object.fromEntries(Object.entries(body).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/** A refusal, sent as JSON by Nest's exception layer. */
+function refused(status: number, body: Json): HttpException {
+  return new HttpException(sorted(body), status);
 }
 
 /** The reference example's test surface (spec §3.14), mounted only with OVERSYNC_TEST_ENDPOINTS=true. */
@@ -32,7 +35,7 @@ export class TestEndpointsController {
 
   @Post('reset')
   @HttpCode(200)
-  async reset(@Res() res: Response): Promise<void> {
+  async reset(): Promise<Json> {
     try {
       const schema = this.config.businessSchema;
       await this.dataSource.query(`DROP SCHEMA IF EXISTS sync CASCADE`);
@@ -40,64 +43,65 @@ export class TestEndpointsController {
       for (const statement of businessSchemaDdl(schema)) await this.dataSource.query(statement);
       await this.schema.bootstrap();
       this.failures.clear();
-      sendSorted(res, 200, { schema, status: 'ok' });
+      return sorted({ schema, status: 'ok' });
     } catch (error) {
-      sendSorted(res, 500, { error: 'reset_failed', message: (error as Error).message });
+      throw refused(500, { error: 'reset_failed', message: (error as Error).message });
     }
   }
 
   @Post('retention-floor')
   @HttpCode(200)
-  async retentionFloor(@Body() body: unknown, @Res() res: Response): Promise<void> {
-    if (!body || typeof body !== 'object' || Array.isArray(body)) return sendSorted(res, 400, { error: 'invalid_request', message: 'invalid JSON' });
+  async retentionFloor(@Body() body: unknown): Promise<Json> {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw refused(400, { error: 'invalid_request', message: 'invalid JSON' });
     const { user_id: userId, retained_bundle_floor: floor } = body as { user_id?: unknown; retained_bundle_floor?: unknown };
-    if (typeof userId !== 'string' || userId.trim() === '') return sendSorted(res, 400, { error: 'invalid_request', message: 'user_id required' });
+    if (typeof userId !== 'string' || userId.trim() === '') throw refused(400, { error: 'invalid_request', message: 'user_id required' });
     if (typeof floor !== 'number' || !Number.isInteger(floor) || floor < 0) {
-      return sendSorted(res, 400, { error: 'invalid_request', message: 'retained_bundle_floor must be non-negative' });
+      throw refused(400, { error: 'invalid_request', message: 'retained_bundle_floor must be non-negative' });
     }
+    let updated: number | null;
     try {
       // The sync database retries a connection lost before the answer (a pooled connection whose backend was
       // just terminated); setting the floor is idempotent. Convergence fuzz, seed 184570144.
-      const { rowCount } = await this.db.withClient((client) =>
+      ({ rowCount: updated } = await this.db.withClient((client) =>
         client.query('UPDATE sync.user_state SET retained_bundle_floor = $2 WHERE user_id = $1', [userId, floor]),
-      );
-      if (!rowCount) return sendSorted(res, 404, { error: 'user_state_not_found', message: 'no sync user_state row exists for user_id' });
-      sendSorted(res, 200, { retained_bundle_floor: floor, status: 'ok', user_id: userId });
+      ));
     } catch (error) {
-      sendSorted(res, 500, { error: 'retention_floor_update_failed', message: (error as Error).message });
+      throw refused(500, { error: 'retention_floor_update_failed', message: (error as Error).message });
     }
+    if (!updated) throw refused(404, { error: 'user_state_not_found', message: 'no sync user_state row exists for user_id' });
+    return sorted({ retained_bundle_floor: floor, status: 'ok', user_id: userId });
   }
 
   @Get('watch-subscribers')
-  watchSubscriberCount(@Query('user_id') userId: string | undefined, @Res() res: Response): void {
-    if (!userId) return sendSorted(res, 400, { error: 'invalid_request', message: 'user_id required' });
-    sendSorted(res, 200, { process_local_only: true, subscriber_count: this.watchSubscribers(userId), user_id: userId });
+  watchSubscriberCount(@Query('user_id') userId: string | undefined): Json {
+    if (!userId) throw refused(400, { error: 'invalid_request', message: 'user_id required' });
+    return sorted({ process_local_only: true, subscriber_count: this.watchSubscribers(userId), user_id: userId });
   }
 
   /** Arms the failure injector: `{"endpoint":"pull","count":2,"status":500}`. */
   @Post('failures')
   @HttpCode(200)
-  arm(@Body() body: unknown, @Res() res: Response): void {
+  arm(@Body() body: unknown): Json {
     const { endpoint, count, status } = (body ?? {}) as { endpoint?: unknown; count?: unknown; status?: unknown };
     if (typeof endpoint !== 'string' || !(INJECTABLE_ENDPOINTS as readonly string[]).includes(endpoint)) {
-      return sendSorted(res, 400, { error: 'invalid_request', message: `endpoint must be one of ${INJECTABLE_ENDPOINTS.join(', ')}` });
+      throw refused(400, { error: 'invalid_request', message: `endpoint must be one of ${INJECTABLE_ENDPOINTS.join(', ')}` });
     }
     const times = typeof count === 'number' && Number.isInteger(count) ? count : 1;
     const code = typeof status === 'number' && status >= 400 && status <= 599 ? status : 500;
     this.failures.arm(endpoint as InjectableEndpoint, times, code);
-    sendSorted(res, 200, { pending: this.failures.pending(), status: 'ok' });
+    return sorted({ pending: this.failures.pending(), status: 'ok' });
   }
 
   /** Failures armed and not yet consumed, so a harness can prove its calls really met them. */
   @Get('failures')
-  pendingFailures(@Res() res: Response): void {
-    sendSorted(res, 200, { pending: this.failures.pending(), status: 'ok' });
+  pendingFailures(): Json {
+    return sorted({ pending: this.failures.pending(), status: 'ok' });
   }
 
   @Delete('failures')
   @HttpCode(200)
-  clear(@Res() res: Response): void {
+  clear(): Json {
     this.failures.clear();
-    sendSorted(res, 200, { status: 'ok' });
+    return sorted({ status: 'ok' });
   }
 }

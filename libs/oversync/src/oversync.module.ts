@@ -1,5 +1,5 @@
 import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { ConfigurableOversyncModule, OVERSYNC_MODULE_OPTIONS } from './oversync.module-definition.js';
@@ -19,7 +19,7 @@ import { SyncStatusService } from './health/sync-status.service.js';
 import { SyncController } from './http/sync.controller.js';
 import { SyncxController } from './health/syncx.controller.js';
 import { SyncBodyFirstLayer, SyncBodyMiddleware } from './http/sync-body.middleware.js';
-import { SyncFallbackController } from './http/sync-fallback.controller.js';
+import { SyncFallbackController, useFallbackPathsOf } from './http/sync-fallback.controller.js';
 import { SyncRoutingErrorLayer } from './http/sync-routing-error.layer.js';
 import { SnapshotController } from './snapshot/snapshot.controller.js';
 import { SnapshotSessionService } from './snapshot/snapshot-session.service.js';
@@ -65,6 +65,8 @@ import { OversyncHealthIndicator } from './health/oversync-health.indicator.js';
     },
     // OpenAPI metadata when the host has @nestjs/swagger (an optional peer); resolved before the host builds a document
     { provide: 'OVERSYNC_OPENAPI', useFactory: () => applyOpenApiDecorations() },
+    // the fallback's wildcard in the router's own syntax; resolved before Nest registers the routes
+    { provide: 'OVERSYNC_FALLBACK_PATHS', useFactory: (host: HttpAdapterHost) => useFallbackPathsOf(host.httpAdapter?.getType()), inject: [HttpAdapterHost] },
     OversyncActorGuard,
     SyncLifecycle,
     OversyncSchemaService,
@@ -95,7 +97,8 @@ import { OversyncHealthIndicator } from './health/oversync-health.indicator.js';
 export class OversyncModule extends ConfigurableOversyncModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     // Only the module's own routes; telemetry first, so requests refused while reading the body count too.
-    consumer.apply(SyncRequestTelemetryMiddleware).forRoutes(SyncController, SyncxController, WatchController, SnapshotController, SyncFallbackController);
+    // (paths, not the controllers: the fallback's wildcard differs between Express' and Fastify's routers)
+    consumer.apply(SyncRequestTelemetryMiddleware).forRoutes('sync', 'sync/*path', 'syncx', 'syncx/*path');
     // Only the module's own routes: the body is read here so parsing and errors follow the protocol.
     consumer.apply(SyncBodyMiddleware).forRoutes(SyncController, SnapshotController);
   }

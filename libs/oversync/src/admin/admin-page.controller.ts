@@ -1,6 +1,6 @@
-import { Catch, Controller, Get, HttpException, Param, Req, Res, UseFilters, UseGuards, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { applyDecorators, Catch, Controller, Get, Header, HttpException, Injectable, Param, Req, StreamableFile, UseFilters, UseGuards, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { ApiExcludeController } from '../openapi/optional-swagger.js';
-import type { Request, Response } from 'express';
 import { OversyncError } from '../errors/oversync.error.js';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
 import { AdminAccessGuard } from './admin-access.guard.js';
@@ -10,21 +10,25 @@ import { ADMIN_PAGE_CSP, loadAdminAssets, type AdminAsset } from './admin-page.a
 let loaded: Map<string, AdminAsset> | undefined;
 const pageAssets = () => (loaded ??= loadAdminAssets());
 
-function securityHeaders(res: Response): void {
-  res.setHeader('Content-Security-Policy', ADMIN_PAGE_CSP);
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Referrer-Policy', 'no-referrer');
-  res.setHeader('X-Frame-Options', 'DENY');
+const SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy': ADMIN_PAGE_CSP,
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+};
+const PAGE_HEADERS: Record<string, string> = { ...SECURITY_HEADERS, 'Cache-Control': 'no-store', 'Content-Type': 'text/html; charset=utf-8' };
+const Headers = (headers: Record<string, string>) => applyDecorators(...Object.entries(headers).map(([name, value]) => Header(name, value)));
+
+interface PageRequest {
+  originalUrl?: string;
+  url: string;
 }
 
 /** The console document: index.html with the console's own URL as the base of its assets and API. */
-function sendPage(req: Request, res: Response, status: number): void {
-  const path = req.originalUrl.split('?')[0]!.replace(/\/*$/, '/');
+function pageHtml(req: PageRequest): string {
+  const path = (req.originalUrl ?? req.url).split('?')[0]!.replace(/\/*$/, '/');
   const base = path.replace(/[&"<>']/g, (c) => `&#${c.charCodeAt(0)};`);
-  const html = pageAssets().get('index.html')!.body.toString('utf8').replaceAll('%BASE%', base);
-  securityHeaders(res);
-  res.setHeader('Cache-Control', 'no-store');
-  res.status(status).type('text/html; charset=utf-8').send(html);
+  return pageAssets().get('index.html')!.body.toString('utf8').replaceAll('%BASE%', base);
 }
 
 /**
@@ -32,14 +36,22 @@ function sendPage(req: Request, res: Response, status: number): void {
  * bearer token: a browser navigation cannot send one, and the page holds no data of its own.
  */
 @Catch()
+@Injectable()
 class AdminPageFilter implements ExceptionFilter {
-  private readonly fallback = new OversyncExceptionFilter();
+  private readonly fallback: OversyncExceptionFilter;
+
+  constructor(private readonly adapterHost: HttpAdapterHost) {
+    this.fallback = new OversyncExceptionFilter(adapterHost);
+  }
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const status = exception instanceof OversyncError ? exception.status : exception instanceof HttpException ? exception.getStatus() : 500;
     if (status !== 401 && status !== 403) return this.fallback.catch(exception, host);
     const http = host.switchToHttp();
-    sendPage(http.getRequest<Request>(), http.getResponse<Response>(), status);
+    const adapter = this.adapterHost.httpAdapter;
+    const res = http.getResponse<unknown>();
+    for (const [name, value] of Object.entries(PAGE_HEADERS)) adapter.setHeader(res, name, value);
+    void adapter.reply(res, pageHtml(http.getRequest<PageRequest>()), status);
   }
 }
 
@@ -54,17 +66,17 @@ export class AdminPageController {
   @Get()
   @UseGuards(AdminAccessGuard)
   @UseFilters(AdminPageFilter)
-  page(@Req() req: Request, @Res() res: Response): void {
-    sendPage(req, res, 200);
+  @Headers(PAGE_HEADERS)
+  page(@Req() req: PageRequest): string {
+    return pageHtml(req);
   }
 
   @Get('assets/:file')
   @UseFilters(OversyncExceptionFilter)
-  asset(@Param('file') file: string, @Res() res: Response): void {
+  @Headers({ ...SECURITY_HEADERS, 'Cache-Control': 'no-cache' })
+  asset(@Param('file') file: string): StreamableFile {
     const asset: AdminAsset | undefined = file === 'index.html' ? undefined : pageAssets().get(file);
     if (!asset) throw new OversyncError('not_found', `no console file ${file}`);
-    securityHeaders(res);
-    res.setHeader('Cache-Control', 'no-cache');
-    res.status(200).type(asset.contentType).send(asset.body);
+    return new StreamableFile(asset.body, { type: asset.contentType });
   }
 }

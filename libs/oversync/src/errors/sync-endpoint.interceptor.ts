@@ -1,14 +1,17 @@
 import { HttpException, Injectable, Logger, Optional, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
-import { catchError, type Observable, throwError } from 'rxjs';
+import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import { catchError, map, type Observable, throwError } from 'rxjs';
+import { wireReplyValue } from '../http/wire-reply.js';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 import { isConnectionError } from '../database/sync-database.js';
 import { OversyncError } from './oversync.error.js';
 import { SYNC_ENDPOINT, type SyncEndpointFailure } from './sync-endpoint.decorator.js';
 
 /**
- * Turns an unexpected error into the endpoint's generic 500 code (spec §3.0.3) and a lost database
- * connection into a retryable 503 (spec §8.23); the detail is logged, never sent.
+ * The module's routes return values: this hands them to the platform as Go encodes them
+ * (`wireReplyValue`, Express and Fastify alike). It turns an unexpected error into the endpoint's
+ * generic 500 code (spec §3.0.3) and a lost database connection into a retryable 503 (spec §8.23);
+ * the detail is logged, never sent.
  */
 @Injectable()
 export class SyncEndpointInterceptor implements NestInterceptor {
@@ -16,6 +19,7 @@ export class SyncEndpointInterceptor implements NestInterceptor {
 
   constructor(
     private readonly reflector: Reflector,
+    private readonly adapterHost: HttpAdapterHost,
     // absent where the interceptor serves another module's controllers (the admin console): no spans there
     @Optional() private readonly telemetry?: OversyncTelemetry,
   ) {}
@@ -26,7 +30,9 @@ export class SyncEndpointInterceptor implements NestInterceptor {
     const handled = this.telemetry
       ? this.telemetry.traceOperation(context, failure?.code.replace(/_failed$/, '') ?? context.getHandler().name, () => next.handle())
       : next.handle();
+    const adapter = this.adapterHost.httpAdapter;
     return handled.pipe(
+      map((answer) => wireReplyValue(adapter, context.switchToHttp().getResponse(), answer)),
       catchError((error: unknown) => {
         if (error instanceof OversyncError || error instanceof HttpException) return throwError(() => error);
         if (isConnectionError(error)) {

@@ -1,13 +1,13 @@
-import { Controller, Get, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { OversyncActorGuard } from '../auth/oversync-actor.guard.js';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
 import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
 import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '../openapi/optional-swagger.js';
 import { ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import { StatusResponseDto } from '../http/sync.dto.js';
-import type { Response } from 'express';
+import type { GoJsonValue } from '@oversync/protocol';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
-import { sendWire } from '../http/wire-reply.js';
+import { WireAnswerException } from '../http/wire-reply.js';
 import { SyncStatusService } from './sync-status.service.js';
 import { OversyncHealthService } from './oversync-health.service.js';
 
@@ -33,8 +33,8 @@ export class SyncxController {
   @ApiOkResponse({ type: StatusResponseDto })
   @ApiSyncErrors({ 500: ['status_failed'] })
   @SyncEndpoint('status_failed', 'Failed to get service status')
-  async status(@Res() res: Response): Promise<void> {
-    sendWire(res, 200, (await this.statusService.status()).body);
+  async status(): Promise<GoJsonValue> {
+    return (await this.statusService.status()).body;
   }
 
   @Get('health')
@@ -43,8 +43,9 @@ export class SyncxController {
   @ApiResponse({ status: 503, type: StatusResponseDto, description: 'unhealthy (starting, shutting down, or the watch listener lost)' })
   @ApiSyncErrors({ 500: ['health_failed'] })
   @SyncEndpoint('health_failed', 'Failed to get health status')
-  health(@Res() res: Response): void {
+  health(): GoJsonValue {
     const state = this.healthService.state();
-    sendWire(res, state.healthy ? 200 : 503, this.healthService.body(state));
+    if (!state.healthy) throw new WireAnswerException(503, this.healthService.body(state));
+    return this.healthService.body(state);
   }
 }

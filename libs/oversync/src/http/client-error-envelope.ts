@@ -33,34 +33,39 @@ export function clientErrorResponse(error: ParserError): string {
  * Answers requests that Node's HTTP parser rejects before any framework code runs (headers over the
  * limit → 431, an unknown or lower-case method, bytes after a body that its `Content-Length` does not
  * cover → 400) with the protocol envelope instead of Node's empty body. Call once with the host's
- * server: `answerClientErrorsWithEnvelope(app.getHttpServer())`.
- *
- * Nothing is written into a response still under way (a request before the unreadable bytes, still
- * being handled): it finishes first, so the earlier request keeps its own answer and the unreadable
- * bytes get theirs after it (Node's default answers at once, or not at all once headers were sent).
+ * server: `answerClientErrorsWithEnvelope(app.getHttpServer())` on Express; Fastify installs its own
+ * handler, so pass `answerClientError` as its `clientErrorHandler` option instead.
  */
 export function answerClientErrorsWithEnvelope(server: Server): void {
-  server.on('clientError', (error: ParserError, socket: Duplex) => {
-    if (error.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-    // written, then the connection is closed without waiting for the peer (Node's default destroys it too)
-    const answer = () => {
-      if (socket.writable) socket.end(clientErrorResponse(error), () => socket.destroy());
-      else socket.destroy();
-    };
-    if (!inFlight || inFlight.writableFinished) return answer();
-    if (!inFlight.req.complete) {
-      // the unreadable bytes are this request's own (a broken chunked body): it can never be answered
-      // by its handler, so it is answered here, as Node does, unless its answer already began
-      if (inFlight.headersSent) socket.destroy();
-      else answer();
-      return;
-    }
-    // a complete earlier request still being handled: its answer goes first, then this one
-    inFlight.once('finish', answer);
-    inFlight.once('close', () => socket.destroy());
-  });
+  server.on('clientError', answerClientError);
+}
+
+/**
+ * One parser error on `socket`. Nothing is written into a response still under way (a request before
+ * the unreadable bytes, still being handled): it finishes first, so the earlier request keeps its own
+ * answer and the unreadable bytes get theirs after it (Node's default answers at once, or not at all
+ * once headers were sent).
+ */
+export function answerClientError(error: ParserError, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  // written, then the connection is closed without waiting for the peer (Node's default destroys it too)
+  const answer = () => {
+    if (socket.writable) socket.end(clientErrorResponse(error), () => socket.destroy());
+    else socket.destroy();
+  };
+  if (!inFlight || inFlight.writableFinished) return answer();
+  if (!inFlight.req.complete) {
+    // the unreadable bytes are this request's own (a broken chunked body): it can never be answered
+    // by its handler, so it is answered here, as Node does, unless its answer already began
+    if (inFlight.headersSent) socket.destroy();
+    else answer();
+    return;
+  }
+  // a complete earlier request still being handled: its answer goes first, then this one
+  inFlight.once('finish', answer);
+  inFlight.once('close', () => socket.destroy());
 }

@@ -3,8 +3,9 @@ import { OversyncError } from '../errors/oversync.error.js';
 import { isExactObject, MAX_REQUEST_JSON_DEPTH, parseExactJson, type ExactObject } from '@oversync/protocol';
 import type { RequestWithSyncBody } from './sync-body.middleware.js';
 
-/** The raw request body, or the envelope error for a body the module could not read. */
-export function requestBody(req: RequestWithSyncBody): string {
+/** The raw request body, or the envelope error for a body the module could not read (read onto Node's request: Fastify's `request.raw`). */
+export function requestBody(request: RequestWithSyncBody & { raw?: RequestWithSyncBody }): string {
+  const req = request.raw ?? request;
   if (req.oversyncBodyError === 'too_large') throw new OversyncError('request_too_large', 'request body exceeds the configured limit');
   if (req.oversyncBodyError === 'aborted') throw new OversyncError('invalid_request', 'request body could not be read');
   return req.oversyncBody ?? '';

@@ -17,6 +17,13 @@ type SyncRequest = Request & RequestWithSyncBody & { rawBody?: Buffer; _body?: b
 /** The module's POST routes (with or without a global prefix): the only requests whose bodies it reads. */
 const SYNC_POST_PATH = /(?:^|\/)sync\/(?:connect|push-sessions(?:\/[^/]+\/chunks)?|snapshot-sessions)\/?$/;
 
+/** The path of Node's request (Express' `req.path`: no query string). */
+function pathOf(req: { url?: string }): string {
+  const url = req.url ?? '';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
 /**
  * Reads the unread body stream of a request up to `limit` bytes into `oversyncBody` (or sets
  * `oversyncBodyError`), then calls `done`.
@@ -86,7 +93,11 @@ export class SyncBodyMiddleware implements NestMiddleware {
   readFirst(req: SyncRequest, _res: Response, next: NextFunction): void {
     if (req.method !== 'POST' || req._body || req.readableEnded || !SYNC_POST_PATH.test(req.path)) return next();
     req._body = true; // body-parser's "already parsed" flag: the host's parsers leave this request alone
-    readStream(req, this.config.maxRequestBodyBytes, next);
+    readStream(req, this.limit, next);
+  }
+
+  get limit(): number {
+    return this.config.maxRequestBodyBytes;
   }
 }
 
@@ -94,11 +105,28 @@ interface ExpressRouterLike {
   stack?: unknown[];
 }
 
+/** What the module uses of a Fastify instance (no import of fastify: an Express host need not have it). */
+interface FastifyHooks {
+  addHook(name: 'onRequest', hook: (request: { raw: SyncRequest }, reply: unknown, done: (error?: Error) => void) => void): void;
+}
+
 /**
- * Puts SyncBodyMiddleware.readFirst at the front of the Express stack, ahead of the host's body
- * parsers (Nest registers those before any module middleware), so the module's bodies are read by
- * the module with its own limit whether the host's parser is on, off, or has `rawBody`. Other
- * platforms keep the fallbacks of SyncBodyMiddleware.use.
+ * Fastify parses a body after its onRequest hooks; the module's bodies are read by then, so Fastify
+ * is told there is none left (no Content-Type, length 0): its parsers, their limit and their error
+ * answers stay out of the module's routes, as the host's body parser does on Express.
+ */
+function hideReadBody(req: SyncRequest): void {
+  delete req.headers['content-type'];
+  delete req.headers['transfer-encoding'];
+  req.headers['content-length'] = '0';
+}
+
+/**
+ * Reads the module's POST bodies ahead of the host's body parsing, so they are read by the module
+ * with its own limit whether the host's parser is on, off, or has `rawBody`. On Express
+ * SyncBodyMiddleware.readFirst goes to the front of the stack (Nest registers the host's parsers
+ * before any module middleware); on Fastify an onRequest hook reads them before Fastify's
+ * content-type parsers run. Other platforms keep the fallbacks of SyncBodyMiddleware.use.
  */
 @Injectable()
 export class SyncBodyFirstLayer implements OnModuleInit {
@@ -111,6 +139,22 @@ export class SyncBodyFirstLayer implements OnModuleInit {
 
   onModuleInit(): void {
     const adapter = this.adapterHost.httpAdapter;
+    if (adapter?.getType() === 'fastify') {
+      (adapter.getInstance() as FastifyHooks).addHook('onRequest', (request, _reply, done) => {
+        const req = request.raw;
+        if (req.method !== 'POST' || !SYNC_POST_PATH.test(pathOf(req))) return done();
+        // Nest's middleware (SyncBodyMiddleware.use) may have read it already
+        if (req.oversyncBody !== undefined || req.oversyncBodyError) {
+          hideReadBody(req);
+          return done();
+        }
+        readStream(req, this.body.limit, () => {
+          hideReadBody(req);
+          done();
+        });
+      });
+      return;
+    }
     if (!adapter || adapter.getType() !== 'express') return;
     const router = (adapter.getInstance() as { router?: ExpressRouterLike }).router;
     const stack = router?.stack;

@@ -1,9 +1,9 @@
-import { All, Controller, Req, Res, UseFilters } from '@nestjs/common';
+import { All, Controller, Req, UseFilters } from '@nestjs/common';
+import { PATH_METADATA } from '@nestjs/common/constants.js';
 import { ApiExcludeController } from '../openapi/optional-swagger.js';
-import type { Request, Response } from 'express';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
-import { errorEnvelope } from '@oversync/protocol';
-import { sendWire } from './wire-reply.js';
+import { OversyncError } from '../errors/oversync.error.js';
+import type { AnswerHeaders } from '../errors/oversync-exception.filter.js';
 
 // The module's routes and their methods, for 405 + Allow on a known path (spec §3.0.1).
 const ROUTES: Array<[RegExp, string[]]> = [
@@ -23,21 +23,31 @@ const ROUTES: Array<[RegExp, string[]]> = [
 
 /**
  * Unknown paths and wrong methods under /sync and /syncx answer in the protocol envelope instead of
- * the framework's default body (spec §8.25). Registered after the module's other controllers.
+ * the framework's default body (spec §8.25), written by the module's exception filter. Registered
+ * after the module's other controllers.
  */
 @ApiExcludeController()
 @Controller()
 @UseFilters(OversyncExceptionFilter)
 export class SyncFallbackController {
   @All(['sync', 'sync/*path', 'syncx', 'syncx/*path'])
-  fallback(@Req() req: Request, @Res() res: Response): void {
-    const path = req.path.replace(/\/+$/, '');
+  fallback(@Req() req: { method: string; originalUrl?: string; url: string }): never {
+    const requestPath = (req.originalUrl ?? req.url).split('?')[0]!;
+    const path = requestPath.replace(/\/+$/, '');
     const route = ROUTES.find(([pattern]) => pattern.test(path));
     if (route && !route[1].includes(req.method)) {
-      res.setHeader('Allow', route[1].join(', '));
-      sendWire(res, 405, errorEnvelope('method_not_allowed', `Only ${route[1].join(' or ')} method is allowed`));
-      return;
+      const refusal = new OversyncError('method_not_allowed', `Only ${route[1].join(' or ')} method is allowed`);
+      throw Object.assign(refusal, { headers: { Allow: route[1].join(', ') } } satisfies AnswerHeaders);
     }
-    sendWire(res, 404, errorEnvelope('not_found', `no sync route ${req.method} ${req.path}`));
+    throw new OversyncError('not_found', `no sync route ${req.method} ${requestPath}`);
   }
+}
+
+/**
+ * Fastify's router spells a trailing wildcard `*` where Express' spells `*path` (and refuses the
+ * other's): called by the module before Nest registers routes, with the platform in use.
+ */
+export function useFallbackPathsOf(platform: string | undefined): void {
+  const paths = platform === 'fastify' ? ['sync', 'sync/*', 'syncx', 'syncx/*'] : ['sync', 'sync/*path', 'syncx', 'syncx/*path'];
+  Reflect.defineMetadata(PATH_METADATA, paths, SyncFallbackController.prototype.fallback);
 }

@@ -2,7 +2,7 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
 import { errorCodeForStatus, errorEnvelope } from '@oversync/protocol';
-import { sendWire } from './wire-reply.js';
+import { replyWire } from './wire-reply.js';
 
 const MODULE_PATHS = /^\/syncx?(?:\/|$)/;
 
@@ -19,10 +19,13 @@ export class SyncRoutingErrorLayer implements OnModuleInit {
 
   onModuleInit(): void {
     // Nest registers routes before onModuleInit and its own error handler after it, so this sits in between.
-    this.adapterHost.httpAdapter?.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
+    const adapter = this.adapterHost.httpAdapter;
+    // Fastify matches routes itself and answers through the module's filter; its 404s reach the fallback controller
+    if (!adapter || adapter.getType() !== 'express') return;
+    adapter.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
       const status = (error as { status?: unknown } | null)?.status;
       if (typeof status !== 'number' || status < 400 || status > 499 || !MODULE_PATHS.test(req.path) || res.headersSent) return next(error);
-      sendWire(res, status, errorEnvelope(errorCodeForStatus(status), error instanceof Error ? error.message : 'invalid request'));
+      replyWire(adapter, res, status, errorEnvelope(errorCodeForStatus(status), error instanceof Error ? error.message : 'invalid request'));
     });
   }
 }

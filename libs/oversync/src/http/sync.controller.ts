@@ -1,7 +1,6 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '../openapi/optional-swagger.js';
 import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
-import type { Response } from 'express';
 import { DEFAULT_BUNDLES_PER_PULL, MAX_BUNDLES_PER_PULL } from '@oversync/protocol';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
 import { OversyncError } from '../errors/oversync.error.js';
@@ -17,15 +16,20 @@ import { bindScalar, readBool, readInt64, readString } from '@oversync/protocol'
 import { goTrimSpace } from '../schema/go-string-semantics.js';
 import { bodyObject, parseInt64Param, queryValue, requestBody } from './request-binding.js';
 import type { RequestWithSyncBody } from './sync-body.middleware.js';
-import { sendNoContent, sendWire } from './wire-reply.js';
+import type { StreamedWireBody } from './wire-reply.js';
 import { PUSH_ID } from './session-id.pipe.js';
 import {
   CapabilitiesResponseDto, CommittedBundleDto, CommittedBundleRowsResponseDto, ConnectRequestDto, ConnectResponseDto, CreatePushSessionRequestDto,
   CreatePushSessionResponseDto, PullResponseDto, PushChunkRequestDto, PushChunkResponseDto,
 } from './sync.dto.js';
-import { expressWireReply } from './wire-stream.js';
+import { ReturnedWireReply } from './wire-stream.js';
+import type { ConnectResult } from '../connect/connect.service.js';
+import type { EncodedJson, GoJsonValue } from '@oversync/protocol';
 
-/** Thin HTTP layer of /sync (spec §3): bind the request with Go rules, call the service, encode like Go. */
+/**
+ * Thin HTTP layer of /sync (spec §3): bind the request with Go rules, call the service, return the
+ * answer; SyncEndpointInterceptor encodes it like Go on either platform.
+ */
 @ApiTags('sync')
 @ApiSyncAuthenticated()
 @Controller('sync')
@@ -47,11 +51,11 @@ export class SyncController {
   @ApiOkResponse({ type: ConnectResponseDto, description: 'how the device proceeds: pull, seed from local rows, start empty, or retry later' })
   @ApiSyncErrors({ 400: ['invalid_request'], 413: ['request_too_large'], 500: ['connect_failed'] })
   @SyncEndpoint('connect_failed', 'Failed to resolve connect lifecycle')
-  async connect(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
+  async connect(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody): Promise<ConnectResult> {
     const body = bodyObject(req, 'Failed to parse connect request');
     const pending = bindScalar(body, 'has_local_pending_rows', readBool);
     if (pending === undefined) throw new OversyncError('invalid_request', 'Failed to parse connect request');
-    sendWire(res, 200, { ...(await this.connectService.connect(actor, pending)) });
+    return this.connectService.connect(actor, pending);
   }
 
   @Post('push-sessions')
@@ -67,7 +71,7 @@ export class SyncController {
     500: ['push_session_create_failed'],
   })
   @SyncEndpoint('push_session_create_failed', 'Failed to create push session')
-  async createPushSession(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
+  async createPushSession(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody): Promise<GoJsonValue> {
     const parse = 'Failed to parse push session request';
     const body = bodyObject(req, parse);
     const sourceBundleId = bindScalar(body, 'source_bundle_id', readInt64);
@@ -76,18 +80,17 @@ export class SyncController {
     if (sourceBundleId === undefined || plannedRowCount === undefined || initializationId === undefined) throw new OversyncError('invalid_request', parse);
     const result = await this.pushSessions.create(actor, { sourceBundleId, plannedRowCount, initializationId: goTrimSpace(initializationId) });
     if (result.status === 'staging') {
-      sendWire(res, 200, { push_id: result.pushId, status: 'staging', planned_row_count: result.plannedRowCount });
-      return;
+      return { push_id: result.pushId, status: 'staging', planned_row_count: result.plannedRowCount };
     }
     const b = result.bundle;
-    sendWire(res, 200, {
+    return {
       status: 'already_committed',
       bundle_seq: BigInt(b.bundleSeq),
       source_id: b.sourceId || undefined,
       source_bundle_id: BigInt(b.sourceBundleId),
       row_count: b.rowCount || undefined,
       bundle_hash: b.bundleHash || undefined,
-    });
+    };
   }
 
   @Post('push-sessions/:push_id/chunks')
@@ -106,9 +109,9 @@ export class SyncController {
     500: ['push_chunk_failed'],
   })
   @SyncEndpoint('push_chunk_failed', 'Failed to upload push chunk')
-  async uploadChunk(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
+  async uploadChunk(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string, @Req() req: RequestWithSyncBody): Promise<GoJsonValue> {
     const result = await this.pushSessions.uploadChunk(actor, pushId, requestBody(req));
-    sendWire(res, 200, { push_id: pushId, next_expected_row_ordinal: result.nextExpectedRowOrdinal });
+    return { push_id: pushId, next_expected_row_ordinal: result.nextExpectedRowOrdinal };
   }
 
   @Post('push-sessions/:push_id/commit')
@@ -125,20 +128,20 @@ export class SyncController {
     500: ['push_session_commit_failed'],
   })
   @SyncEndpoint('push_session_commit_failed', 'Failed to commit push session')
-  async commit(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string, @Res() res: Response): Promise<void> {
+  async commit(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string): Promise<GoJsonValue> {
     const b = await this.pushSessions.commit(actor, pushId);
-    sendWire(res, 200, { bundle_seq: BigInt(b.bundleSeq), source_id: b.sourceId, source_bundle_id: BigInt(b.sourceBundleId), row_count: b.rowCount, bundle_hash: b.bundleHash });
+    return { bundle_seq: BigInt(b.bundleSeq), source_id: b.sourceId, source_bundle_id: BigInt(b.sourceBundleId), row_count: b.rowCount, bundle_hash: b.bundleHash };
   }
 
   @Delete('push-sessions/:push_id')
+  @HttpCode(204)
   @ApiOperation({ summary: 'Abandon a push session' })
   @ApiParam({ name: 'push_id', format: 'uuid', description: 'the push_id answered by POST /sync/push-sessions' })
   @ApiNoContentResponse({ description: 'deleted (or already gone)' })
   @ApiSyncErrors({ 403: ['push_session_forbidden'], 404: ['push_session_not_found'], 500: ['push_session_delete_failed'] })
   @SyncEndpoint('push_session_delete_failed', 'Failed to delete push session')
-  async deletePushSession(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string, @Res() res: Response): Promise<void> {
+  async deletePushSession(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string): Promise<void> {
     await this.pushSessions.delete(actor, pushId);
-    sendNoContent(res);
   }
 
   @Get('committed-bundles/:bundle_seq/rows')
@@ -158,8 +161,7 @@ export class SyncController {
     @Actor() actor: SyncActor,
     @Param('bundle_seq') bundleSeqParam: string,
     @Query() query: Record<string, unknown>,
-    @Res() res: Response,
-  ): Promise<void> {
+  ): Promise<GoJsonValue> {
     const invalid = (message: string) => new OversyncError('committed_bundle_chunk_invalid', message);
     const bundleSeq = parseInt64Param(bundleSeqParam);
     if (bundleSeq === undefined || bundleSeq === null) throw invalid('bundle_seq must be an integer');
@@ -167,7 +169,7 @@ export class SyncController {
     if (after === undefined) throw invalid('after_row_ordinal must be an integer');
     const maxRows = parseInt64Param(queryValue(query.max_rows));
     if (maxRows === undefined) throw invalid('max_rows must be an integer');
-    sendWire(res, 200, await this.pullService.committedRows(actor, { bundleSeq, afterRowOrdinal: after, maxRows: maxRows === null ? null : Number(maxRows > 1_000_000n ? 1_000_000n : maxRows) }));
+    return this.pullService.committedRows(actor, { bundleSeq, afterRowOrdinal: after, maxRows: maxRows === null ? null : Number(maxRows > 1_000_000n ? 1_000_000n : maxRows) });
   }
 
   @Get('pull')
@@ -178,7 +180,7 @@ export class SyncController {
   @ApiOkResponse({ type: PullResponseDto })
   @ApiSyncErrors({ 400: ['invalid_request'], 409: ['history_pruned', 'scope_uninitialized', 'scope_initializing'], 500: ['pull_failed'] })
   @SyncEndpoint('pull_failed', 'Failed to process pull')
-  async pull(@Actor() actor: SyncActor, @Query() query: Record<string, unknown>, @Res() res: Response): Promise<void> {
+  async pull(@Actor() actor: SyncActor, @Query() query: Record<string, unknown>): Promise<EncodedJson | StreamedWireBody> {
     const invalid = (message: string) => new OversyncError('invalid_request', message);
     const after = parseInt64Param(queryValue(query.after_bundle_seq));
     if (after === undefined) throw invalid('after_bundle_seq must be an integer');
@@ -189,7 +191,8 @@ export class SyncController {
     const target = parseInt64Param(queryValue(query.target_bundle_seq));
     if (target === undefined) throw invalid('target_bundle_seq must be an integer');
     if (target !== null && target < 0n) throw invalid('target_bundle_seq must be >= 0');
-    await this.pullService.pull(actor, { afterBundleSeq: after ?? 0n, maxBundles: Number(max ?? DEFAULT_BUNDLES_PER_PULL), targetBundleSeq: target ?? 0n }, expressWireReply(res));
+    const reply = new ReturnedWireReply();
+    return reply.answer(this.pullService.pull(actor, { afterBundleSeq: after ?? 0n, maxBundles: Number(max ?? DEFAULT_BUNDLES_PER_PULL), targetBundleSeq: target ?? 0n }, reply));
   }
 
   @Get('capabilities')
@@ -197,7 +200,7 @@ export class SyncController {
   @ApiOkResponse({ type: CapabilitiesResponseDto })
   @ApiSyncErrors({ 500: ['capabilities_failed'] })
   @SyncEndpoint('capabilities_failed', 'Failed to get capabilities')
-  capabilitiesOf(@Actor() actor: SyncActor, @Res() res: Response): void {
-    sendWire(res, 200, this.capabilities.capabilities(actor));
+  capabilitiesOf(@Actor() actor: SyncActor): GoJsonValue {
+    return this.capabilities.capabilities(actor);
   }
 }

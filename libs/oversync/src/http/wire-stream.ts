@@ -1,13 +1,14 @@
-import type { Response } from 'express';
+import { PassThrough, type Writable } from 'node:stream';
+import { Logger } from '@nestjs/common';
 import { EncodedJson, encodeGoJson, type GoJsonValue } from '@oversync/protocol';
-import { sendWire } from './wire-reply.js';
+import { StreamedWireBody } from './wire-reply.js';
 
 /** Writes bytes of a streamed body; resolves when the socket can take more (backpressure). */
 export type WireWrite = (chunk: Buffer) => Promise<void>;
 
 /**
  * A member value written by a producer while the answer is sent (e.g. a bundle's rows read from
- * PostgreSQL), instead of being held whole in memory. Encodes as a sentinel that `sendStreamedWire`
+ * PostgreSQL), instead of being held whole in memory. Encodes as a sentinel that `ReturnedWireReply`
  * replaces: encoded Go JSON never holds a raw NUL, so the sentinel cannot collide with data.
  */
 export class StreamedJson extends EncodedJson {
@@ -24,44 +25,65 @@ export interface WireReply {
 }
 
 /**
- * The answer is the bytes `encodeGoJson(body) + "\n"` would be, with each `StreamedJson` replaced by
- * what its producer writes. Without one it is `sendWire` (Content-Length); with one the body goes
- * out chunked as it is produced. A failure after the first byte cannot become an error answer any
- * more: the connection is destroyed so the client sees a broken response, never a short valid one.
+ * The WireReply a route hands to a service that answers inside its transaction (pull); `answer(done)`
+ * is what the route returns. The answer is the bytes `encodeGoJson(body) + "\n"` would be, with each
+ * `StreamedJson` replaced by what its producer writes: without one it is the whole encoded body; with
+ * one it is a stream the platform sends as it is produced, the service's `send` resolving once the
+ * producers are through. A failure after that cannot become an error answer any more: the stream
+ * fails, and the platform cuts the connection so the client sees a broken response, never a short valid one.
  */
-export function expressWireReply(res: Response): WireReply {
-  return {
-    async send(status, body) {
-      const text = encodeGoJson(body);
-      if (!text.includes('\u0000')) {
-        sendWire(res, status, body);
-        return;
-      }
-      const streams = new Map<string, StreamedJson>();
-      collectStreams(body, streams);
-      const parts = text.split('\u0000');
-      res.status(status);
-      res.setHeader('Content-Type', 'application/json');
-      const write: WireWrite = (chunk) => writeWithBackpressure(res, chunk);
-      try {
-        // parts alternate: encoded text, sentinel id, encoded text, …
-        for (let i = 0; i < parts.length; i++) {
-          if (i % 2 === 0) {
-            const piece = i === parts.length - 1 ? `${parts[i]}\n` : parts[i]!;
-            if (piece) await write(Buffer.from(piece, 'utf8'));
-          } else {
-            const stream = streams.get(`\u0000${parts[i]}\u0000`);
-            if (!stream) throw new Error(`streamed member ${parts[i]} has no producer`);
-            await stream.produce(write);
-          }
+export class ReturnedWireReply implements WireReply {
+  private settle?: { resolve: (answer: EncodedJson | StreamedWireBody) => void; reject: (error: unknown) => void };
+  private sent = false;
+  private readonly logger = new Logger('Oversync');
+
+  /** What the route returns: the answer once the service sends it, or the service's error before that. */
+  answer(done: Promise<void>): Promise<EncodedJson | StreamedWireBody> {
+    return new Promise((resolve, reject) => {
+      this.settle = { resolve, reject };
+      done.then(
+        () => this.sent || reject(new Error('the service finished without an answer')),
+        (error: unknown) => {
+          if (!this.sent) reject(error);
+          else if (!(error instanceof StreamedAnswerBrokenError)) this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+          else this.logger.warn(error.message);
+        },
+      );
+    });
+  }
+
+  async send(status: number, body: GoJsonValue): Promise<void> {
+    if (status !== 200 || !this.settle || this.sent) throw new Error('a returned wire reply sends one 200 answer');
+    this.sent = true;
+    const text = encodeGoJson(body);
+    if (!text.includes('\u0000')) {
+      this.settle.resolve(new EncodedJson(text));
+      return;
+    }
+    const streams = new Map<string, StreamedJson>();
+    collectStreams(body, streams);
+    const parts = text.split('\u0000');
+    const out = new PassThrough({ highWaterMark: 64 * 1024 });
+    this.settle.resolve(new StreamedWireBody(out));
+    const write: WireWrite = (chunk) => writeWithBackpressure(out, chunk);
+    try {
+      // parts alternate: encoded text, sentinel id, encoded text, …
+      for (let i = 0; i < parts.length; i++) {
+        if (i % 2 === 0) {
+          const piece = i === parts.length - 1 ? `${parts[i]}\n` : parts[i]!;
+          if (piece) await write(Buffer.from(piece, 'utf8'));
+        } else {
+          const stream = streams.get(`\u0000${parts[i]}\u0000`);
+          if (!stream) throw new Error(`streamed member ${parts[i]} has no producer`);
+          await stream.produce(write);
         }
-        await new Promise<void>((resolve) => res.end(resolve));
-      } catch (error) {
-        res.destroy();
-        throw new StreamedAnswerBrokenError(error);
       }
-    },
-  };
+      out.end();
+    } catch (error) {
+      out.destroy(error instanceof Error ? error : new Error(String(error)));
+      throw new StreamedAnswerBrokenError(error);
+    }
+  }
 }
 
 /** A streamed answer failed after its status was sent; not retried (it would write twice). */
@@ -90,20 +112,21 @@ function collectStreams(value: GoJsonValue | undefined, into: Map<string, Stream
   for (const item of Object.values(value)) collectStreams(item as GoJsonValue | undefined, into);
 }
 
-function writeWithBackpressure(res: Response, chunk: Buffer): Promise<void> {
-  if (res.destroyed) return Promise.reject(new Error('client went away'));
-  if (res.write(chunk)) return Promise.resolve();
+/** Resolves when the stream can take more; rejects once the platform has destroyed it (the client went away). */
+function writeWithBackpressure(out: Writable, chunk: Buffer): Promise<void> {
+  if (out.destroyed) return Promise.reject(new Error('client went away'));
+  if (out.write(chunk)) return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
     const done = (error?: Error) => {
-      res.off('drain', onDrain);
-      res.off('close', onClose);
+      out.off('drain', onDrain);
+      out.off('close', onClose);
       if (error) reject(error);
       else resolve();
     };
     const onDrain = () => done();
     const onClose = () => done(new Error('client went away'));
-    res.once('drain', onDrain);
-    res.once('close', onClose);
+    out.once('drain', onDrain);
+    out.once('close', onClose);
   });
 }
 

@@ -1,10 +1,15 @@
 import { Inject, Injectable, Logger, type NestMiddleware } from '@nestjs/common';
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OVERSYNC_CONFIG } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import type { RequestWithActor } from '../auth/sync-actor.js';
 import { OversyncTelemetry } from './oversync-telemetry.js';
 import { syncRouteTemplate } from './sync-route-template.js';
+import { errorCodeOf } from '../http/wire-reply.js';
+
+/** Node's request as both platforms hand it to middleware (Express adds `originalUrl`). */
+type Request = IncomingMessage & { originalUrl?: string };
+type NextFunction = (error?: unknown) => void;
 
 const TRACKED = Symbol('oversync.requestTelemetry');
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
@@ -30,7 +35,7 @@ export class SyncRequestTelemetryMiddleware implements NestMiddleware {
     private readonly telemetry: OversyncTelemetry,
   ) {}
 
-  use(req: Request, res: Response, next: NextFunction): void {
+  use(req: Request, res: ServerResponse, next: NextFunction): void {
     if (!this.telemetry.metrics && !this.config.logging.requests) return next();
     // mounted for each controller's routes: the fallback controller's wildcard matches every path again
     const seen = req as Request & { [TRACKED]?: true };
@@ -49,13 +54,12 @@ export class SyncRequestTelemetryMiddleware implements NestMiddleware {
     next();
   }
 
-  private finished(req: Request, res: Response, seconds: number): void {
-    const route = syncRouteTemplate(req.originalUrl.split('?')[0] ?? '');
+  private finished(req: Request, res: ServerResponse, seconds: number): void {
+    const route = syncRouteTemplate((req.originalUrl ?? req.url ?? '').split('?')[0] ?? '');
     const status = res.writableFinished ? res.statusCode : 499;
-    const code: unknown = res.locals.oversyncErrorCode;
-    const errorCode = typeof code === 'string' ? code : '';
+    const errorCode = errorCodeOf(res);
     const stream = String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
-    this.telemetry.requestFinished({ method: req.method, route, status, errorCode, seconds, stream });
+    this.telemetry.requestFinished({ method: req.method ?? '', route, status, errorCode, seconds, stream });
     // load balancers probe health every second or so: counted, not logged
     if (!this.config.logging.requests || route === '/syncx/health') return;
     const actor = (req as RequestWithActor).oversyncActor;

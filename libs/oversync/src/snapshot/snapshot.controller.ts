@@ -1,7 +1,7 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '../openapi/optional-swagger.js';
 import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
-import type { Response } from 'express';
+import type { GoJsonValue } from '@oversync/protocol';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
 import { OversyncActorGuard } from '../auth/oversync-actor.guard.js';
 import { OversyncError } from '../errors/oversync.error.js';
@@ -10,13 +10,12 @@ import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js'
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
 import { parseInt64Param, queryValue, requestBody } from '../http/request-binding.js';
 import type { RequestWithSyncBody } from '../http/sync-body.middleware.js';
-import { sendNoContent, sendWire } from '../http/wire-reply.js';
 import { SNAPSHOT_ID } from '../http/session-id.pipe.js';
 import { SnapshotSessionService } from './snapshot-session.service.js';
 import { parseSnapshotSessionRequest } from './snapshot-request.parser.js';
 import { CreateSnapshotSessionRequestDto, SnapshotChunkResponseDto, SnapshotSessionResponseDto } from './snapshot.dto.js';
 
-/** Snapshot sessions over HTTP (spec §3.9–§3.11): bind with Go rules, call the service, encode like Go. */
+/** Snapshot sessions over HTTP (spec §3.9–§3.11): bind with Go rules, call the service, return the answer (encoded like Go by SyncEndpointInterceptor). */
 @ApiTags('sync')
 @ApiSyncAuthenticated()
 @Controller('sync/snapshot-sessions')
@@ -38,16 +37,16 @@ export class SnapshotController {
     500: ['snapshot_session_create_failed'],
   })
   @SyncEndpoint('snapshot_session_create_failed', 'Failed to create snapshot session')
-  async create(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
+  async create(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody): Promise<GoJsonValue> {
     const replacement = parseSnapshotSessionRequest(requestBody(req));
     const session = await this.snapshots.create(actor, replacement);
-    sendWire(res, 200, {
+    return {
       snapshot_id: session.snapshotId,
       snapshot_bundle_seq: session.snapshotBundleSeq,
       row_count: session.rowCount,
       byte_count: session.byteCount === 0n ? undefined : session.byteCount,
       expires_at: session.expiresAt,
-    });
+    };
   }
 
   @Get(':snapshot_id')
@@ -64,24 +63,24 @@ export class SnapshotController {
     500: ['snapshot_chunk_failed'],
   })
   @SyncEndpoint('snapshot_chunk_failed', 'Failed to get snapshot chunk')
-  async chunk(@Actor() actor: SyncActor, @Param('snapshot_id', SNAPSHOT_ID) snapshotId: string, @Query() query: Record<string, unknown>, @Res() res: Response): Promise<void> {
+  async chunk(@Actor() actor: SyncActor, @Param('snapshot_id', SNAPSHOT_ID) snapshotId: string, @Query() query: Record<string, unknown>): Promise<GoJsonValue> {
     const invalid = (message: string) => new OversyncError('snapshot_chunk_invalid', message);
     const after = parseInt64Param(queryValue(query.after_row_ordinal));
     if (after === undefined) throw invalid('after_row_ordinal must be an integer');
     const maxRows = parseInt64Param(queryValue(query.max_rows));
     if (maxRows === undefined) throw invalid('max_rows must be an integer');
     const max = maxRows === null ? null : Number(maxRows > 1_000_000n ? 1_000_000n : maxRows);
-    sendWire(res, 200, await this.snapshots.chunk(actor, snapshotId, { afterRowOrdinal: after ?? 0n, maxRows: max }));
+    return this.snapshots.chunk(actor, snapshotId, { afterRowOrdinal: after ?? 0n, maxRows: max });
   }
 
   @Delete(':snapshot_id')
+  @HttpCode(204)
   @ApiOperation({ summary: 'Delete a snapshot session' })
   @ApiParam({ name: 'snapshot_id', format: 'uuid', description: 'the snapshot_id answered by POST /sync/snapshot-sessions' })
   @ApiNoContentResponse({ description: 'deleted (or already gone)' })
   @ApiSyncErrors({ 403: ['snapshot_session_forbidden'], 404: ['snapshot_session_not_found'], 500: ['snapshot_session_delete_failed'] })
   @SyncEndpoint('snapshot_session_delete_failed', 'Failed to delete snapshot session')
-  async delete(@Actor() actor: SyncActor, @Param('snapshot_id', SNAPSHOT_ID) snapshotId: string, @Res() res: Response): Promise<void> {
+  async delete(@Actor() actor: SyncActor, @Param('snapshot_id', SNAPSHOT_ID) snapshotId: string): Promise<void> {
     await this.snapshots.delete(actor, snapshotId);
-    sendNoContent(res);
   }
 }

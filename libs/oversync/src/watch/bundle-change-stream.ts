@@ -1,5 +1,7 @@
 import { encodeWatchEventFrame, SSE_CONTENT_TYPE, WATCH_HEARTBEAT_FRAME, WATCH_STREAM_HEADERS } from '@oversync/protocol';
-import type { Request, Response } from 'express';
+import { PassThrough } from 'node:stream';
+import { StreamedWireBody } from '../http/wire-reply.js';
+import { encodeGoJson } from '@oversync/protocol';
 import type { BundleChange, BundleChangeSubscription } from './bundle-change-hub.js';
 
 /** Reconnect delay advertised to EventSource clients in the stream's first frame (ms). */
@@ -11,39 +13,34 @@ export function encodeBundleChangeFrame(change: BundleChange): string {
 }
 
 /**
- * Writes one subscription to an SSE response until either side closes it. A heartbeat goes out
- * after `heartbeatMs` without any other frame; while the socket is backed up nothing more is
- * written and the subscription's one slot coalesces to the latest change.
+ * Writes one subscription as SSE frames into the stream the route returns, until either side closes
+ * it (the platform destroys the stream when the client goes away). A heartbeat goes out after
+ * `heartbeatMs` without any other frame; while the socket is backed up nothing more is written and
+ * the subscription's one slot coalesces to the latest change.
  */
 export class BundleChangeStream {
   private heartbeat: NodeJS.Timeout | undefined;
   private draining = false;
   private finished = false;
+  private readonly out = new PassThrough({ highWaterMark: 16 * 1024 });
 
   constructor(
-    private readonly req: Request,
-    private readonly res: Response,
     private readonly subscription: BundleChangeSubscription,
     private readonly heartbeatMs: number,
     private readonly onEventSent?: () => void,
   ) {}
 
-  start(): void {
-    const { req, res, subscription } = this;
+  /** The SSE body with its headers, for the route to return. */
+  start(): StreamedWireBody {
+    const { out, subscription } = this;
     const finish = () => this.finish();
-    req.on('close', finish);
-    res.on('close', finish);
-    res.on('error', finish);
+    out.on('close', finish);
+    out.on('error', finish);
     subscription.onClose(finish);
-    // the client may have gone while the subscription was being set up: no 'close' will come
-    if (req.destroyed || !res.socket || res.socket.destroyed) return this.finish();
-    res.status(200);
-    res.setHeader('Content-Type', SSE_CONTENT_TYPE);
-    for (const [name, value] of Object.entries(WATCH_STREAM_HEADERS)) res.setHeader(name, value);
-    res.flushHeaders();
     this.write(`retry: ${WATCH_RETRY_MS}\n\n`);
     this.heartbeat = setInterval(() => this.draining || this.write(WATCH_HEARTBEAT_FRAME), this.heartbeatMs);
     subscription.onChange(() => this.pump());
+    return new StreamedWireBody(out, { contentType: SSE_CONTENT_TYPE, headers: WATCH_STREAM_HEADERS, flushEachWrite: true });
   }
 
   private pump(): void {
@@ -57,12 +54,9 @@ export class BundleChangeStream {
 
   private write(frame: string): void {
     if (this.finished) return;
-    const accepted = this.res.write(frame);
-    // compression middleware buffers until flushed
-    (this.res as Response & { flush?: () => void }).flush?.();
-    if (accepted) return;
+    if (this.out.write(frame)) return;
     this.draining = true;
-    this.res.once('drain', () => {
+    this.out.once('drain', () => {
       this.draining = false;
       this.pump();
     });
@@ -73,6 +67,6 @@ export class BundleChangeStream {
     this.finished = true;
     clearInterval(this.heartbeat);
     this.subscription.close();
-    if (!this.res.writableEnded) this.res.end();
+    if (!this.out.writableEnded) this.out.end();
   }
 }

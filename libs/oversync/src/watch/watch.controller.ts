@@ -1,7 +1,7 @@
-import { Controller, Get, Query, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, Headers, Query, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '../openapi/optional-swagger.js';
 import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
-import type { Request, Response } from 'express';
+import type { StreamedWireBody } from '../http/wire-reply.js';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
 import { OversyncActorGuard } from '../auth/oversync-actor.guard.js';
 import { OversyncError } from '../errors/oversync.error.js';
@@ -56,10 +56,10 @@ export class WatchController {
     503: ['bundle_change_watch_disabled', 'bundle_change_watch_capacity', 'service_unavailable'],
   })
   @SyncEndpoint('bundle_change_watch_failed', 'Failed to subscribe bundle change watch')
-  async watch(@Actor() actor: SyncActor, @Query() query: Record<string, unknown>, @Req() req: Request, @Res() res: Response): Promise<void> {
+  async watch(@Actor() actor: SyncActor, @Query() query: Record<string, unknown>, @Headers('last-event-id') lastEventIdHeader: unknown): Promise<StreamedWireBody> {
     const after = checkpoint(queryValue(query.after_bundle_seq), 'after_bundle_seq') ?? 0n;
-    const lastEventId = checkpoint(req.header('last-event-id'), 'Last-Event-ID') ?? 0n;
+    const lastEventId = checkpoint(queryValue(lastEventIdHeader), 'Last-Event-ID') ?? 0n;
     const subscription = await this.watchService.subscribe(actor, after > lastEventId ? after : lastEventId);
-    new BundleChangeStream(req, res, subscription, this.watchService.heartbeatIntervalMs, () => this.telemetry.watchEventSent()).start();
+    return new BundleChangeStream(subscription, this.watchService.heartbeatIntervalMs, () => this.telemetry.watchEventSent()).start();
   }
 }
