@@ -21,6 +21,11 @@ export interface UserLockEvent {
 }
 const userLockEvents = channel(USER_LOCK_CHANNEL);
 
+/** Reports a user lock wait taken inside a request function (`sync.lock_user`) to the telemetry. */
+export function publishUserLockEvent(outcome: UserLockEvent['outcome']): void {
+  if (userLockEvents.hasSubscribers) userLockEvents.publish({ outcome } satisfies UserLockEvent);
+}
+
 /**
  * Waits for the user lock when the try in `userLockSql` failed, bounded by `timeoutMs`: the caller
  * gets a retryable 503 instead of queueing forever (§8.15).

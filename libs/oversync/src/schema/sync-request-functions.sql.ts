@@ -4,6 +4,8 @@
 // answer carries more members (conflict, replacement source), their JSON object as HINT; the service
 // turns it into the same OversyncError a Node-side check would throw (`oversyncErrorFromDatabase`).
 
+import { PUSH_FUNCTIONS } from './sync-push-functions.sql.js';
+
 /** SQLSTATE of a protocol refusal raised by a request function. */
 export const OVERSYNC_SQLSTATE = 'OVRSY';
 
@@ -34,4 +36,5 @@ $$`;
 /** The request functions by signature (as `to_regprocedure` reads it), replaced at every bootstrap. */
 export const REQUEST_FUNCTIONS: ReadonlyArray<{ signature: string; sql: string }> = [
   { signature: 'sync.lock_user(text,integer)', sql: LOCK_USER_FUNCTION_SQL },
+  ...PUSH_FUNCTIONS,
 ];
