@@ -12,6 +12,11 @@ import type { BundleNotification, CommittedBundle } from './bundle-capture.js';
 export class BundleAnnouncer {
   constructor(@Inject(OVERSYNC_CONFIG) private readonly config: OversyncConfig) {}
 
+  /** The NOTIFY channel, or null when watch is disabled (`sync.push_commit` sends the payload `notification` encodes). */
+  get channel(): string | null {
+    return this.config.watch.enabled ? this.config.watch.notifyChannel : null;
+  }
+
   /** The NOTIFY of `bundle`, or null when watch is disabled; `finalizeCapturedBundle` sends it. */
   notification(userPk: string, bundle: CommittedBundle): BundleNotification | null {
     if (!this.config.watch.enabled) return null;

@@ -186,7 +186,7 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
 /** Bundles from this size on skip the foreign-key re-checks of derived sync rows (where allowed). */
 const TRUSTED_WRITE_MIN_ROWS = 1000;
 
-interface OutputRow {
+export interface OutputRow {
   tableId: number;
   keyBytes: Buffer;
   opCode: number;
@@ -201,7 +201,7 @@ interface OutputRow {
  * `BundleHasher`; payloads are the reference's canonical form (numbers through doubles), so the
  * hash is the one a Go client computes.
  */
-function hashCanonicalBundleRows(
+export function hashCanonicalBundleRows(
   catalog: SyncCatalog,
   bundleSeq: string,
   rows: readonly OutputRow[],

@@ -43,6 +43,20 @@ export class StageTimer {
     this.last = now;
   }
 
+  /**
+   * Records a stage measured elsewhere (inside a database function) as `ms` long, starting where the
+   * previous stage ended; the next `mark` covers what remains since then.
+   */
+  record(stage: string, ms: number, attributes?: Record<string, number>): void {
+    if (!this.sinks.log && !this.parent) return;
+    const end = this.last + ms;
+    if (this.sinks.log) this.stages[`${stage}_ms`] = Math.round(ms * 10) / 10;
+    if (this.parent) {
+      this.sinks.tracer!.startSpan(`oversync.${stage}`, { startTime: performance.timeOrigin + this.last, attributes }, this.parent).end(performance.timeOrigin + end);
+    }
+    this.last = end;
+  }
+
   /** Logs the stages when asked to; returns the operation's total in seconds. */
   done(): number {
     const totalMs = performance.now() - this.start;

@@ -30,10 +30,24 @@ export async function findConflict(client: SyncClient, pushId: string, userPk: s
   const hit = found[0];
   if (!hit) return null;
   const row = rows[Number(hit.row_ordinal)]!;
-  const base = BigInt(hit.base);
   const exists = hit.bundle_seq !== null;
-  const version = exists ? BigInt(hit.bundle_seq!) : 0n;
-  const deleted = hit.deleted === true;
+  const serverRow = exists && hit.deleted !== true ? await readServerRow(client, row, userId) : null;
+  return pushConflict(row, { base: hit.base, bundleSeq: hit.bundle_seq, deleted: hit.deleted }, serverRow);
+}
+
+/** What the conflict check found for a staged row: its base version and the row_state (null: none). */
+export interface ConflictFacts {
+  base: string;
+  bundleSeq: string | null;
+  deleted: boolean | null;
+}
+
+/** The 409 push_conflict answer for `row` (spec §4.3, §6); `serverRow` is the canonical live row or null. */
+export function pushConflict(row: Pick<ApplyRow, 'table' | 'key' | 'op'>, facts: ConflictFacts, serverRow: string | null): OversyncError {
+  const base = BigInt(facts.base);
+  const exists = facts.bundleSeq !== null;
+  const version = exists ? BigInt(facts.bundleSeq!) : 0n;
+  const deleted = facts.deleted === true;
   const where = `${row.table.name} ${row.key}`;
   let message: string;
   if (row.op === 'INSERT') {
@@ -44,7 +58,6 @@ export async function findConflict(client: SyncClient, pushId: string, userPk: s
     const verb = row.op === 'UPDATE' ? 'update' : 'delete';
     message = !exists || deleted ? `${verb} conflict on ${where}: row does not exist` : `${verb} conflict on ${where}: expected version ${version}, got ${base}`;
   }
-  const serverRow = exists && !deleted ? await readServerRow(client, row, userId) : null;
   return new OversyncError('push_conflict', message, {
     conflict: {
       schema: row.table.schema,

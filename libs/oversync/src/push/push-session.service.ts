@@ -3,6 +3,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import { prepared, sqlState, type SyncClient, type SyncDatabase, type TransactionOptions } from '../database/sync-database.js';
+import { APPLY_ERROR_HINT, PUSH_CONFLICT_SQLSTATE, PUSH_NODE_PATH_SQLSTATE } from '../schema/sync-push-functions.sql.js';
+import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { userTransaction } from '../database/user-lock.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
@@ -10,20 +12,19 @@ import type { StageTimer } from '../lifecycle/stage-timer.js';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
-import {
-  lockScope, markScopeInitialized, requireActiveInitializationLease, scopeUninitialized,
-  SCOPE_INITIALIZING, SCOPE_UNINITIALIZED,
-} from '../connect/scope-state.js';
+import { markScopeInitialized, requireActiveInitializationLease } from '../connect/scope-state.js';
 import { isCanonicalUuid, ROW_OP_CODES, ROW_OP_NAMES } from '@oversync/protocol';
 import { keyStringOf } from '../bundle/row-keys.js';
 import { setBundleContext } from '../bundle/bundle-context.js';
 import { finalizeCapturedBundle, type CommittedBundle } from '../bundle/bundle-capture.js';
 import { BundleAnnouncer } from '../bundle/bundle-announcer.js';
 import { applyRetention } from '../retention/retention.js';
-import { activateSource, readSourceState, requireNextSourceBundle, sourceRetired, sourceStateOf, type SourceState } from './source-state.js';
+import { activateSource, readSourceState, sourceRetired } from './source-state.js';
 import { parsePushChunk } from './push-chunk.parser.js';
 import { applyPushRows, ApplyRowError, type ApplyRow } from './push-apply.js';
-import { findConflict } from './push-conflicts.js';
+import { findConflict, pushConflict, type ConflictFacts } from './push-conflicts.js';
+import { callPushFunction } from './push-function-call.js';
+import { canonicalWirePayload } from '../bundle/wire-payload.js';
 import { recordRejectedCommit } from './rejected-commit-log.js';
 
 export interface CreatePushSessionInput {
@@ -50,20 +51,30 @@ interface PushSessionRow {
   staged_lines?: string | null;
 }
 
-const INSERT_PUSH_SESSION = prepared(
-  `INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, planned_row_count, next_expected_row_ordinal, initialization_id, expires_at)
-    VALUES ($1, $2, $3, $4, $5, 0, $6, now() + $7 * interval '1 millisecond')`,
-);
+const CALL_PUSH_CREATE = prepared('SELECT * FROM sync.push_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)');
+const CALL_PUSH_CHUNK = prepared('SELECT * FROM sync.push_chunk($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)');
+const CALL_PUSH_COMMIT = prepared('SELECT * FROM sync.push_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)');
 
-const READ_PUSH_TUPLE = prepared(
-  `WITH swept AS (
-      DELETE FROM sync.push_sessions WHERE user_pk = $1 AND ((source_id = $2 AND source_bundle_id = $3) OR expires_at <= now()))
-    SELECT bl.bundle_seq, bl.source_id AS bundle_source_id, bl.source_bundle_id, bl.row_count, encode(bl.bundle_hash, 'hex') AS bundle_hash,
-           ss.state, ss.max_committed_source_bundle_id AS max, ss.replaced_by_source_id
-      FROM (SELECT retained_bundle_floor AS floor FROM sync.user_state WHERE user_pk = $1) us
-      LEFT JOIN sync.bundle_log bl ON bl.user_pk = $1 AND bl.source_id = $2 AND bl.source_bundle_id = $3 AND bl.bundle_seq > us.floor
-      LEFT JOIN sync.source_state ss ON ss.user_pk = $1 AND ss.source_id = $2`,
-);
+/**
+ * Bundles up to this many rows commit inside `sync.push_commit`; larger ones (the bulk path, which
+ * skips the derived rows' foreign-key checks from 1000 rows on) take the Node path.
+ */
+const DATABASE_COMMIT_MAX_ROWS = 999;
+
+/** Stages `sync.push_commit` and `sync.push_chunk` time, in the order of their `out_stage_ms`. */
+const COMMIT_STAGES = ['lock', 'stage', 'conflicts', 'apply', 'capture', 'canonicalize', 'hash', 'finalize', 'retention'] as const;
+const CHUNK_STAGES = ['lock', 'session', 'stage'] as const;
+
+/** 'table_id.column' of every bytea column of the catalog (`sync.push_canonical_payload` writes them as base64). */
+const byteaColumns = new WeakMap<SyncCatalog, string[]>();
+function byteaColumnsOf(catalog: SyncCatalog): string[] {
+  let columns = byteaColumns.get(catalog);
+  if (!columns) {
+    columns = catalog.tables.flatMap((table) => [...table.columnTypes].filter(([, type]) => type === 'bytea').map(([column]) => `${table.tableId}.${column}`));
+    byteaColumns.set(catalog, columns);
+  }
+  return columns;
+}
 
 const loadSessionSql = (staged: string) =>
   `SELECT ps.push_id::text, ps.user_pk, us.user_id, ps.source_id, ps.source_bundle_id, ps.planned_row_count,
@@ -101,48 +112,23 @@ export class PushSessionService {
       if (input.plannedRowCount > BigInt(this.config.maxPlannedRowCount)) {
         throw new OversyncError('push_session_invalid', `planned_row_count must be <= ${this.config.maxPlannedRowCount}`);
       }
-      return this.underUserLock(actor, (client) => this.createInTransaction(client, actor, input));
+      // one call (spec §4.2.1): scope and lease checks, idempotent replay, sweep, source sequencing, the session
+      const pushId = randomUUID();
+      const row = await callPushFunction<{
+        out_status: 'staging' | 'already_committed'; out_bundle_seq: string; out_source_id: string; out_source_bundle_id: string;
+        out_row_count: string; out_bundle_hash: string; out_lock_waited: boolean;
+      }>(this.db, CALL_PUSH_CREATE([
+        actor.userId, actor.sourceId, input.sourceBundleId.toString(), input.plannedRowCount.toString(), input.initializationId, pushId,
+        this.config.pushSessionTtlMs, this.config.initializationLeaseTtlMs, this.lockTimeoutMs, this.uploadLockTimeoutMs,
+      ]), { idempotent: true });
+      if (row.out_status === 'already_committed') {
+        return {
+          status: 'already_committed',
+          bundle: { bundleSeq: row.out_bundle_seq, sourceId: row.out_source_id, sourceBundleId: row.out_source_bundle_id, rowCount: Number(row.out_row_count), bundleHash: row.out_bundle_hash },
+        };
+      }
+      return { status: 'staging', pushId, plannedRowCount: input.plannedRowCount };
     });
-  }
-
-  private async createInTransaction(client: SyncClient, actor: SyncActor, input: CreatePushSessionInput): Promise<CreatePushSessionResult> {
-    const scope = await lockScope(client, actor.userId);
-    // One round trip: the committed bundle of this tuple (idempotent replay), the source's state, and
-    // the sweep of this tuple's uncommitted session and the user's expired ones (§4.4, §8.9). A refusal
-    // below rolls the sweep back with everything else.
-    const readTuple = async (): Promise<{ committed: CreatePushSessionResult | null; source: SourceState }> => {
-      const { rows } = await client.query<{
-        bundle_seq: string | null; bundle_source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string;
-        state: SourceState['state']; max: string | null; replaced_by_source_id: string | null;
-      }>(READ_PUSH_TUPLE([scope.userPk, actor.sourceId, input.sourceBundleId.toString()]));
-      const r = rows[0];
-      const committed: CreatePushSessionResult | null = r?.bundle_seq
-        ? { status: 'already_committed', bundle: { bundleSeq: r.bundle_seq, sourceId: r.bundle_source_id, sourceBundleId: r.source_bundle_id, rowCount: Number(r.row_count), bundleHash: r.bundle_hash } }
-        : null;
-      return { committed, source: sourceStateOf(r) };
-    };
-    let initializationId: string | null = null;
-    if (scope.stateCode === SCOPE_UNINITIALIZED) {
-      if (input.initializationId) throw new OversyncError('initialization_expired', 'initialization lease is no longer active');
-      throw scopeUninitialized(actor.userId);
-    } else if (scope.stateCode === SCOPE_INITIALIZING) {
-      if (!input.initializationId) throw new OversyncError('push_session_invalid', 'initialization_id is required while the scope is initializing');
-      const lease = await requireActiveInitializationLease(client, actor.userId, actor.sourceId, input.initializationId, this.config.initializationLeaseTtlMs);
-      initializationId = lease.initializationId;
-    } else if (input.initializationId) {
-      // The seeding push itself committed (and initialized the scope) but its answer was lost: the
-      // retry still carries the initialization id and must get its idempotent replay, or the
-      // device could never finish (the reference answers 400 forever). Convergence fuzz, seed 10.
-      const { committed } = await readTuple();
-      if (committed) return committed;
-      throw new OversyncError('push_session_invalid', 'initialization_id must be absent once the scope is initialized');
-    }
-    const { committed, source } = await readTuple();
-    if (committed) return committed;
-    requireNextSourceBundle(source, actor.sourceId, actor.userId, input.sourceBundleId);
-    const pushId = randomUUID();
-    await client.query(INSERT_PUSH_SESSION([pushId, scope.userPk, actor.sourceId, input.sourceBundleId.toString(), input.plannedRowCount.toString(), initializationId, this.config.pushSessionTtlMs]));
-    return { status: 'staging', pushId, plannedRowCount: input.plannedRowCount };
   }
 
   uploadChunk(actor: SyncActor, pushId: string, body: string): Promise<{ nextExpectedRowOrdinal: bigint }> {
@@ -150,46 +136,22 @@ export class PushSessionService {
       const timer = this.telemetry.timer('push_chunk');
       const chunk = parsePushChunk(body, this.schema.catalog, this.config.maxRowsPerPushChunk);
       timer.mark('parse');
-      return this.underUserLock(actor, async (client) => {
-        timer.mark('lock');
-        const session = await this.loadSession(client, actor, pushId);
-        if (session.initialization_id) {
-          await requireActiveInitializationLease(client, actor.userId, session.source_id, session.initialization_id, this.config.initializationLeaseTtlMs);
-        }
-        const expected = BigInt(session.next_expected_row_ordinal);
-        if (chunk.startRowOrdinal !== expected) {
-          throw new OversyncError('push_chunk_out_of_order', `push session ${pushId} expected start_row_ordinal ${expected}, got ${chunk.startRowOrdinal}`);
-        }
-        const next = chunk.startRowOrdinal + BigInt(chunk.rows.length);
-        if (next > BigInt(session.planned_row_count)) throw new OversyncError('push_chunk_invalid', 'chunk exceeds planned_row_count');
-        timer.mark('session');
-        const start = Number(chunk.startRowOrdinal);
-        // Payloads as one newline-joined text (canonical JSON has no raw newline), keys as hex: no per-element
-        // escaping. The session's watermark moves in the same statement.
-        await client.query(
-          `WITH staged AS (
-             INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload_apply)
-             SELECT $1, $2::int8 + m.ord - 1, m.table_id, decode(m.key_hex, 'hex'), m.op_code, m.base_bundle_seq, NULLIF(m.payload, '')::json
-               FROM unnest($3::int4[], $4::text[], $5::int2[], $6::int8[], string_to_array($7, E'\\n'))
-                    WITH ORDINALITY AS m(table_id, key_hex, op_code, base_bundle_seq, payload, ord))
-           UPDATE sync.push_sessions SET next_expected_row_ordinal = $8, expires_at = now() + $9 * interval '1 millisecond' WHERE push_id = $1`,
-          [
-            session.push_id,
-            start,
-            chunk.rows.map((r) => r.table.tableId),
-            chunk.rows.map((r) => r.keyBytes.toString('hex')),
-            chunk.rows.map((r) => ROW_OP_CODES[r.op]),
-            chunk.rows.map((r) => r.baseRowVersion.toString()),
-            chunk.rows.map((r) => r.payloadApply ?? '').join('\n'),
-            next.toString(),
-            this.config.pushSessionTtlMs,
-          ],
-        );
-        timer.mark('stage', { 'oversync.rows': chunk.rows.length });
-        timer.done();
-        this.telemetry.chunkStaged(chunk.rows.length, body);
-        return { nextExpectedRowOrdinal: next };
-      });
+      if (!isCanonicalUuid(pushId)) throw new OversyncError('push_session_not_found', `push session ${pushId} was not found`);
+      // one call (spec §4.2.2). Payloads as one newline-joined text (canonical JSON has no raw newline),
+      // keys as hex: no per-element escaping.
+      const row = await callPushFunction<{ out_next_row_ordinal: string; out_stage_ms: number[]; out_lock_waited: boolean }>(this.db, CALL_PUSH_CHUNK([
+        pushId, actor.userId, actor.sourceId, chunk.startRowOrdinal.toString(),
+        chunk.rows.map((r) => r.table.tableId),
+        chunk.rows.map((r) => r.keyBytes.toString('hex')),
+        chunk.rows.map((r) => ROW_OP_CODES[r.op]),
+        chunk.rows.map((r) => r.baseRowVersion.toString()),
+        chunk.rows.map((r) => r.payloadApply ?? '').join('\n'),
+        this.config.pushSessionTtlMs, this.config.initializationLeaseTtlMs, this.lockTimeoutMs, this.uploadLockTimeoutMs,
+      ]));
+      CHUNK_STAGES.forEach((stage, i) => timer.record(stage, row.out_stage_ms[i] ?? 0, stage === 'stage' ? { 'oversync.rows': chunk.rows.length } : undefined));
+      timer.done();
+      this.telemetry.chunkStaged(chunk.rows.length, body);
+      return { nextExpectedRowOrdinal: BigInt(row.out_next_row_ordinal) };
     });
   }
 
@@ -197,10 +159,12 @@ export class PushSessionService {
     return this.lifecycle.run(async () => {
       const timer = this.telemetry.timer('push_commit');
       try {
-        // deferred FK violations surface at COMMIT, outside the callback: map around the whole transaction
-        // constraints deferred from the start (spec step 6; nothing is written before it)
-        const bundle = await this.underUserLock(actor, (client) => this.commitInTransaction(client, actor, pushId, timer), { deferConstraints: true });
-        // COMMIT makes the bundle visible and delivers the NOTIFY queued with its bundle_log row
+        if (!isCanonicalUuid(pushId)) throw new OversyncError('push_session_not_found', `push session ${pushId} was not found`);
+        // constraints deferred from the start (spec step 6; nothing is written before it): deferred FK
+        // violations surface at COMMIT, outside the callback, so the mapping wraps the whole transaction
+        const bundle = (await this.commitInDatabase(actor, pushId, timer))
+          ?? (await this.underUserLock(actor, (client) => this.commitInTransaction(client, actor, pushId, timer), { deferConstraints: true }));
+        // COMMIT made the bundle visible and delivered the NOTIFY queued with its bundle_log row
         timer.mark('notify');
         this.telemetry.committed(bundle.rowCount, timer.done());
         return bundle;
@@ -210,6 +174,37 @@ export class PushSessionService {
         throw rejected;
       }
     });
+  }
+
+  /**
+   * The commit as one `sync.push_commit` call; null when the function declines the bundle (too many
+   * rows, a payload SQL cannot canonicalise exactly), which then takes the Node path.
+   */
+  private async commitInDatabase(actor: SyncActor, pushId: string, timer: StageTimer): Promise<CommittedBundle | null> {
+    const catalog = this.schema.catalog;
+    let row: { out_bundle_seq: string; out_source_id: string; out_source_bundle_id: string; out_row_count: string; out_bundle_hash: string; out_stage_ms: number[]; out_lock_waited: boolean };
+    try {
+      row = await callPushFunction(this.db, CALL_PUSH_COMMIT([
+        pushId, actor.userId, actor.sourceId, DATABASE_COMMIT_MAX_ROWS, byteaColumnsOf(catalog), this.announcer.channel,
+        this.config.retainedBundlesPerUser, this.config.retentionPruneBatchSize, this.config.initializationLeaseTtlMs,
+        this.lockTimeoutMs, this.uploadLockTimeoutMs,
+      ]));
+    } catch (error) {
+      const state = sqlState(error);
+      if (state === PUSH_NODE_PATH_SQLSTATE) return null;
+      if (state === PUSH_CONFLICT_SQLSTATE) {
+        const found = conflictFromDatabase(catalog, error);
+        this.telemetry.conflict(found);
+        throw found;
+      }
+      throw applyErrorFromDatabase(catalog, error) ?? error;
+    }
+    const rowCount = Number(row.out_row_count);
+    COMMIT_STAGES.forEach((stage, i) => {
+      const rows = stage === 'stage' || stage === 'capture' || stage === 'finalize' ? { 'oversync.rows': rowCount } : undefined;
+      timer.record(stage, row.out_stage_ms[i] ?? 0, rows);
+    });
+    return { bundleSeq: row.out_bundle_seq, sourceId: row.out_source_id, sourceBundleId: row.out_source_bundle_id, rowCount, bundleHash: row.out_bundle_hash };
   }
 
   private async commitInTransaction(client: SyncClient, actor: SyncActor, pushId: string, timer: StageTimer): Promise<CommittedBundle> {
@@ -277,6 +272,15 @@ export class PushSessionService {
     );
   }
 
+  private get lockTimeoutMs(): number {
+    return Math.max(1, Math.floor(this.config.userLockTimeoutMs));
+  }
+
+  /** the upload lock_timeout (ms), 0 for none */
+  private get uploadLockTimeoutMs(): number {
+    return this.config.uploadLockTimeoutMs > 0 ? Math.max(1, Math.floor(this.config.uploadLockTimeoutMs)) : 0;
+  }
+
   /** Transaction under the per-user lock, retried on 40001/40P01/55P03 (3 × 25 ms), with the optional upload lock_timeout (§2.7, §2.8). */
   private underUserLock<T>(actor: SyncActor, fn: (client: SyncClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     return userTransaction(this.db, actor.userId, this.config.userLockTimeoutMs, async (client) => {
@@ -314,6 +318,25 @@ function parseStagedLines(lines: string | null): StagedMeta[] {
     const [ordinal, tableId, opCode, keyHex, columns] = line.split(' ');
     return { row_ordinal: ordinal!, table_id: Number(tableId), op_code: Number(opCode), key_bytes: Buffer.from(keyHex!, 'hex'), columns: columns ?? '' };
   });
+}
+
+/** The push_conflict `sync.push_commit` raised: its facts (HINT) worded as the Node check words them. */
+function conflictFromDatabase(catalog: SyncCatalog, error: unknown): OversyncError {
+  const facts = JSON.parse((error as { hint: string }).hint) as ConflictFacts & { table_id: number; op_code: number; key_hex: string; bundle_seq: string | null; server_row: string | null };
+  const table = catalog.get(facts.table_id);
+  const row = { table, key: keyStringOf(table, Buffer.from(facts.key_hex, 'hex')), op: ROW_OP_NAMES[facts.op_code]! };
+  const serverRow = facts.server_row === null ? null : canonicalWirePayload(table, facts.server_row);
+  return pushConflict(row, { base: facts.base, bundleSeq: facts.bundle_seq, deleted: facts.deleted }, serverRow);
+}
+
+/** A business-table error `sync.push_commit` re-raised with the rows it failed on (HINT), as the Node path reports it. */
+function applyErrorFromDatabase(catalog: SyncCatalog, error: unknown): ApplyRowError | undefined {
+  const hint = (error as { hint?: string } | null)?.hint;
+  if (!hint?.startsWith(APPLY_ERROR_HINT)) return undefined;
+  const failed = JSON.parse(hint.slice(APPLY_ERROR_HINT.length)) as { first: number; last: number; table_id: number; op_code: number; key_hex: string };
+  const table = catalog.get(failed.table_id);
+  const first: ApplyRow = { ordinal: failed.first, table, key: keyStringOf(table, Buffer.from(failed.key_hex, 'hex')), op: ROW_OP_NAMES[failed.op_code]!, columns: [] };
+  return new ApplyRowError(failed.last === failed.first ? [first] : [first, { ...first, ordinal: failed.last }], error);
 }
 
 const REJECTED_CLASSES = ['22', '23', '42'];

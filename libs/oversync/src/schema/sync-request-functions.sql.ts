@@ -5,6 +5,7 @@
 // turns it into the same OversyncError a Node-side check would throw (`oversyncErrorFromDatabase`).
 
 import { readRequestFunctions } from './sync-read-functions.sql.js';
+import { PUSH_FUNCTIONS } from './sync-push-functions.sql.js';
 
 /** SQLSTATE of a protocol refusal raised by a request function. */
 export const OVERSYNC_SQLSTATE = 'OVRSY';
@@ -37,4 +38,5 @@ $$`;
 export const REQUEST_FUNCTIONS: ReadonlyArray<{ signature: string; sql: string }> = [
   { signature: 'sync.lock_user(text,integer)', sql: LOCK_USER_FUNCTION_SQL },
   ...readRequestFunctions(OVERSYNC_SQLSTATE),
+  ...PUSH_FUNCTIONS,
 ];

@@ -95,7 +95,7 @@ async function materializeTables(
  * that is already in Go's canonical form, or NULL. Plain string functions, no regex or subquery: this
  * runs once per numeric member of every snapshot row.
  */
-const canonicalNumberSql = (t: string) => {
+export const canonicalNumberSql = (t: string) => {
   const trimmed = `rtrim(rtrim(${t}, '0'), '.')`;
   return `CASE WHEN strpos(${t}, '.') = 0 THEN CASE WHEN length(${t}) <= 22 AND abs(${t}::numeric) < 1e21 THEN ${t} END
     WHEN ${trimmed} IN ('0', '-0') THEN '0'

@@ -1,0 +1,552 @@
+// The push steps (spec §4.2–§4.6) as PL/pgSQL request functions: push create, chunk upload and commit
+// are one autocommit call each (issue 21), the per-user lock taken inside. Checks, their order and
+// their messages are those of the Node code they replace (push/push-session.service.ts keeps the
+// commit path for large bundles and payloads SQL cannot canonicalise; both must stay in step).
+import { goJsonStringSql, BUNDLE_ROW_JSON_SQL } from '../pull/bundle-reader.js';
+import { canonicalNumberSql } from '../snapshot/snapshot-materializer.js';
+import { BUNDLE_ROW_BLOCK_ROWS } from './sync-schema.sql.js';
+
+/** SQLSTATE of a push_conflict raised by sync.push_commit; HINT is the conflict's raw facts (JSON), which the service words. */
+export const PUSH_CONFLICT_SQLSTATE = 'OVRSC';
+/** SQLSTATE of sync.push_commit declining a bundle it cannot build exactly (too many rows, a payload SQL cannot canonicalise). */
+export const PUSH_NODE_PATH_SQLSTATE = 'OVRSN';
+/** HINT prefix of a business-table error re-raised by sync.push_commit, followed by the failing rows (JSON). */
+export const APPLY_ERROR_HINT = 'oversync_apply:';
+
+const refuse = (code: string, message: string, extra = 'NULL') => `PERFORM sync.push_refuse('${code}', ${message}, ${extra})`;
+
+/** Raises a protocol refusal (the OVRSY convention of sync-request-functions.sql.ts). */
+const PUSH_REFUSE_SQL = `CREATE OR REPLACE FUNCTION sync.push_refuse(p_code TEXT, p_message TEXT, p_extra TEXT)
+RETURNS VOID
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  RAISE EXCEPTION USING ERRCODE = 'OVRSY', DETAIL = p_code, MESSAGE = p_message, HINT = COALESCE(p_extra, '');
+END;
+$$`;
+
+/**
+ * lockScope of connect/scope-state.ts: the user's scope row locked, created when missing, an
+ * initialization lease that lapsed (database clock, §8.8) expired lazily (§4.1 steps 1–3).
+ */
+const PUSH_LOCK_SCOPE_SQL = `CREATE OR REPLACE FUNCTION sync.push_lock_scope(p_user_id TEXT)
+RETURNS sync.scope_state
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  scope sync.scope_state;
+BEGIN
+  SELECT ss.* INTO scope FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
+   WHERE us.user_id = p_user_id FOR UPDATE OF ss;
+  IF NOT FOUND THEN
+    WITH u AS (
+      INSERT INTO sync.user_state (user_id, next_bundle_seq, retained_bundle_floor) VALUES (p_user_id, 1, 0)
+      ON CONFLICT (user_id) DO NOTHING RETURNING user_pk)
+    INSERT INTO sync.scope_state (user_pk, state_code)
+    SELECT user_pk, 0 FROM u UNION ALL SELECT user_pk, 0 FROM sync.user_state WHERE user_id = p_user_id
+    ON CONFLICT (user_pk) DO NOTHING;
+    SELECT ss.* INTO scope FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
+     WHERE us.user_id = p_user_id FOR UPDATE OF ss;
+    IF NOT FOUND THEN
+      ${refuse('scope_uninitialized', `format('sync scope for user %s is not initialized', p_user_id)`)};
+    END IF;
+  END IF;
+  IF scope.state_code = 1 AND scope.lease_expires_at IS NOT NULL AND scope.lease_expires_at <= now() THEN
+    UPDATE sync.scope_state SET state_code = 0, initializer_source_id = NULL, initialization_id = NULL, lease_expires_at = NULL
+     WHERE user_pk = scope.user_pk;
+    scope.state_code := 0;
+    scope.initializer_source_id := NULL;
+    scope.initialization_id := NULL;
+    scope.lease_expires_at := NULL;
+  END IF;
+  RETURN scope;
+END;
+$$`;
+
+/**
+ * requireActiveInitializationLease of connect/scope-state.ts (§4.1): the scope still INITIALIZING,
+ * owned by this source and initialization id; the lease renewed. Returns the scope's initialization id.
+ */
+const PUSH_REQUIRE_LEASE_SQL = `CREATE OR REPLACE FUNCTION sync.push_require_lease(p_user_id TEXT, p_source_id TEXT, p_initialization_id TEXT, p_lease_ttl_ms BIGINT)
+RETURNS UUID
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  scope sync.scope_state := sync.push_lock_scope(p_user_id);
+BEGIN
+  IF scope.state_code <> 1 THEN
+    ${refuse('initialization_stale', `'scope is no longer initializing'`)};
+  END IF;
+  IF COALESCE(scope.lease_expires_at <= now(), false) THEN
+    ${refuse('initialization_expired', `'initialization lease has expired'`)};
+  END IF;
+  IF p_source_id = '' OR scope.initializer_source_id IS DISTINCT FROM p_source_id THEN
+    ${refuse('initialization_stale', `'source does not own the active initialization lease'`)};
+  END IF;
+  IF p_initialization_id = '' OR scope.initialization_id::text IS DISTINCT FROM p_initialization_id THEN
+    ${refuse('initialization_stale', `'initialization_id does not match the active initialization lease'`)};
+  END IF;
+  UPDATE sync.scope_state SET lease_expires_at = now() + p_lease_ttl_ms * interval '1 millisecond' WHERE user_pk = scope.user_pk;
+  RETURN scope.initialization_id;
+END;
+$$`;
+
+/**
+ * The user lock, then the upload lock_timeout when configured (in this order, as the Node transaction
+ * took them: the lock wait resets lock_timeout).
+ */
+const LOCK = `lock_waited := sync.lock_user(p_user_id, p_lock_timeout_ms);
+  IF p_upload_lock_timeout_ms > 0 THEN
+    PERFORM set_config('lock_timeout', p_upload_lock_timeout_ms || 'ms', true);
+  END IF;`;
+
+/** Loads and locks a session: 404 unknown (or another user's), 403 other user or source (§8.7), 410 expired (§8.8). */
+const PUSH_LOAD_SESSION_SQL = `CREATE OR REPLACE FUNCTION sync.push_load_session(p_push_id UUID, p_user_id TEXT, p_source_id TEXT)
+RETURNS sync.push_sessions
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  session sync.push_sessions;
+  owner TEXT;
+BEGIN
+  SELECT ps.* INTO session FROM sync.push_sessions ps WHERE ps.push_id = p_push_id FOR UPDATE;
+  IF FOUND THEN
+    SELECT us.user_id INTO owner FROM sync.user_state us WHERE us.user_pk = session.user_pk;
+  ELSE
+    ${refuse('push_session_not_found', `format('push session %s was not found', p_push_id)`)};
+  END IF;
+  IF owner <> p_user_id THEN
+    ${refuse('push_session_forbidden', `format('push session %s does not belong to the authenticated user', p_push_id)`)};
+  END IF;
+  IF session.source_id <> p_source_id THEN
+    ${refuse('push_session_forbidden', `format('push session %s does not belong to the authenticated source', p_push_id)`)};
+  END IF;
+  IF session.expires_at < now() THEN
+    ${refuse('push_session_expired', `format('push session %s has expired; start a new push session', p_push_id)`)};
+  END IF;
+  RETURN session;
+END;
+$$`;
+
+/** Source sequencing of push create (§4.2.1 step 7): requireNextSourceBundle and sourceRetired of push/source-state.ts. */
+const SOURCE_RETIRED = (sourceId: string, requested = '') => `IF t.state = 'retired' THEN
+      ${refuse('source_retired',
+        `CASE WHEN t.replaced_by_source_id <> '' THEN format('source %s for user %s was retired and replaced by %s', ${sourceId}, p_user_id, t.replaced_by_source_id)
+              ELSE format('source %s for user %s was retired', ${sourceId}, p_user_id) END`,
+        `CASE WHEN t.replaced_by_source_id <> '' THEN json_build_object('source_id', ${sourceId}, 'replaced_by_source_id', t.replaced_by_source_id)::text
+              ELSE json_build_object('source_id', ${sourceId})::text END`)};
+    END IF;${requested}`;
+
+/**
+ * Push create (§4.2.1): scope and lease checks, idempotent replay of a committed tuple (with the
+ * sweep of this tuple's uncommitted session and the user's expired ones, §4.4, §8.9), source
+ * sequencing, the new session. Status 'staging' or 'already_committed' (with the bundle).
+ */
+const PUSH_CREATE_SQL = `CREATE OR REPLACE FUNCTION sync.push_create(p_user_id TEXT, p_source_id TEXT, p_source_bundle_id BIGINT, p_planned_row_count BIGINT,
+  p_initialization_id TEXT, p_push_id UUID, p_session_ttl_ms BIGINT, p_lease_ttl_ms BIGINT, p_lock_timeout_ms INTEGER, p_upload_lock_timeout_ms INTEGER)
+RETURNS TABLE (out_status TEXT, out_bundle_seq BIGINT, out_source_id TEXT, out_source_bundle_id BIGINT, out_row_count BIGINT, out_bundle_hash TEXT,
+  out_lock_waited BOOLEAN)
+LANGUAGE plpgsql
+SET TimeZone = 'UTC'
+SET bytea_output = 'hex'
+AS $$
+DECLARE
+  lock_waited BOOLEAN;
+  scope sync.scope_state;
+  session_initialization_id UUID;
+  t RECORD;
+  expected BIGINT;
+BEGIN
+  ${LOCK}
+  scope := sync.push_lock_scope(p_user_id);
+  IF scope.state_code = 0 THEN
+    IF p_initialization_id <> '' THEN
+      ${refuse('initialization_expired', `'initialization lease is no longer active'`)};
+    END IF;
+    ${refuse('scope_uninitialized', `format('sync scope for user %s is not initialized', p_user_id)`)};
+  ELSIF scope.state_code = 1 THEN
+    IF p_initialization_id = '' THEN
+      ${refuse('push_session_invalid', `'initialization_id is required while the scope is initializing'`)};
+    END IF;
+    session_initialization_id := sync.push_require_lease(p_user_id, p_source_id, p_initialization_id, p_lease_ttl_ms);
+  END IF;
+  WITH swept AS (
+    DELETE FROM sync.push_sessions
+     WHERE user_pk = scope.user_pk AND ((source_id = p_source_id AND source_bundle_id = p_source_bundle_id) OR expires_at <= now()))
+  SELECT bl.bundle_seq, bl.source_id AS bundle_source_id, bl.row_count, encode(bl.bundle_hash, 'hex') AS bundle_hash,
+         ss.state, COALESCE(ss.max_committed_source_bundle_id, 0) AS max_committed, COALESCE(ss.replaced_by_source_id, '') AS replaced_by_source_id
+    INTO t
+    FROM (SELECT retained_bundle_floor AS floor FROM sync.user_state WHERE user_pk = scope.user_pk) us
+    LEFT JOIN sync.bundle_log bl ON bl.user_pk = scope.user_pk AND bl.source_id = p_source_id
+          AND bl.source_bundle_id = p_source_bundle_id AND bl.bundle_seq > us.floor
+    LEFT JOIN sync.source_state ss ON ss.user_pk = scope.user_pk AND ss.source_id = p_source_id;
+  IF t.bundle_seq IS NOT NULL THEN
+    -- the idempotent replay, also of a seeding push whose answer was lost (convergence fuzz, seed 10)
+    RETURN QUERY SELECT 'already_committed'::text, t.bundle_seq, t.bundle_source_id, p_source_bundle_id, t.row_count, t.bundle_hash, lock_waited;
+    RETURN;
+  END IF;
+  IF scope.state_code = 2 AND p_initialization_id <> '' THEN
+    ${refuse('push_session_invalid', `'initialization_id must be absent once the scope is initialized'`)};
+  END IF;
+  ${SOURCE_RETIRED('p_source_id')}
+  expected := t.max_committed + 1;
+  IF p_source_bundle_id < expected THEN
+    ${refuse('history_pruned', `format('source tuple (%s, %s) for user %s is older than retained duplicate history; max committed source_bundle_id is %s',
+      p_source_id, p_source_bundle_id, p_user_id, t.max_committed)`)};
+  END IF;
+  IF p_source_bundle_id > expected THEN
+    ${refuse('source_sequence_out_of_order', `format('source %s for user %s expected next source_bundle_id %s, got %s', p_source_id, p_user_id, expected, p_source_bundle_id)`)};
+  END IF;
+  INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, planned_row_count, next_expected_row_ordinal, initialization_id, expires_at)
+  VALUES (p_push_id, scope.user_pk, p_source_id, p_source_bundle_id, p_planned_row_count, 0, session_initialization_id,
+          now() + p_session_ttl_ms * interval '1 millisecond');
+  RETURN QUERY SELECT 'staging'::text, NULL::bigint, NULL::text, NULL::bigint, NULL::bigint, NULL::text, lock_waited;
+END;
+$$`;
+
+const elapsed = (since: string) => `extract(epoch FROM clock_timestamp() - ${since}) * 1000`;
+
+/**
+ * Chunk upload (§4.2.2): the session locked and checked, the lease renewed while initializing, the
+ * rows staged in order and the watermark moved. Payloads arrive newline-joined (canonical JSON has no
+ * raw newline), keys as hex. Returns the next expected row ordinal and the lock/session/stage times (ms).
+ */
+const PUSH_CHUNK_SQL = `CREATE OR REPLACE FUNCTION sync.push_chunk(p_push_id UUID, p_user_id TEXT, p_source_id TEXT, p_start_row_ordinal BIGINT,
+  p_table_ids INTEGER[], p_key_hex TEXT[], p_op_codes SMALLINT[], p_base_bundle_seqs BIGINT[], p_payloads TEXT,
+  p_session_ttl_ms BIGINT, p_lease_ttl_ms BIGINT, p_lock_timeout_ms INTEGER, p_upload_lock_timeout_ms INTEGER)
+RETURNS TABLE (out_next_row_ordinal BIGINT, out_stage_ms DOUBLE PRECISION[], out_lock_waited BOOLEAN)
+LANGUAGE plpgsql
+SET TimeZone = 'UTC'
+SET bytea_output = 'hex'
+AS $$
+DECLARE
+  mark TIMESTAMPTZ := clock_timestamp();
+  stages DOUBLE PRECISION[];
+  lock_waited BOOLEAN;
+  session sync.push_sessions;
+  next_ordinal BIGINT;
+BEGIN
+  ${LOCK}
+  stages := ARRAY[${elapsed('mark')}]; mark := clock_timestamp();
+  session := sync.push_load_session(p_push_id, p_user_id, p_source_id);
+  IF session.initialization_id IS NOT NULL THEN
+    PERFORM sync.push_require_lease(p_user_id, session.source_id, session.initialization_id::text, p_lease_ttl_ms);
+  END IF;
+  IF p_start_row_ordinal <> session.next_expected_row_ordinal THEN
+    ${refuse('push_chunk_out_of_order', `format('push session %s expected start_row_ordinal %s, got %s', p_push_id, session.next_expected_row_ordinal, p_start_row_ordinal)`)};
+  END IF;
+  next_ordinal := p_start_row_ordinal + cardinality(p_table_ids);
+  IF next_ordinal > session.planned_row_count THEN
+    ${refuse('push_chunk_invalid', `'chunk exceeds planned_row_count'`)};
+  END IF;
+  stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
+  INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload_apply)
+  SELECT p_push_id, p_start_row_ordinal + m.ord - 1, m.table_id, decode(m.key_hex, 'hex'), m.op_code, m.base_bundle_seq, NULLIF(m.payload, '')::json
+    FROM unnest(p_table_ids, p_key_hex, p_op_codes, p_base_bundle_seqs, string_to_array(p_payloads, E'\\n'))
+         WITH ORDINALITY AS m(table_id, key_hex, op_code, base_bundle_seq, payload, ord);
+  UPDATE sync.push_sessions SET next_expected_row_ordinal = next_ordinal, expires_at = now() + p_session_ttl_ms * interval '1 millisecond'
+   WHERE push_id = p_push_id;
+  RETURN QUERY SELECT next_ordinal, stages || ${elapsed('mark')}, lock_waited;
+END;
+$$`;
+
+/**
+ * The canonical payload of a captured row image (§4.7.4, §5.2) when its wire form (§8.2) and the
+ * reference's double form (hashed, §5.1) are the same text PostgreSQL can build exactly: members
+ * sorted by UTF-8 bytes, Go string escaping, bytea members (`p_bytea_columns`: 'table_id.column')
+ * as base64, numbers that a double holds exactly (integers up to 2^53, at most 15 significant
+ * digits) printed as Go prints them. NULL otherwise (nested values, long numbers, upper-case
+ * names): the commit then takes the Node path (bundle/wire-payload.ts), which handles every value.
+ */
+const PUSH_CANONICAL_PAYLOAD_SQL = `CREATE OR REPLACE FUNCTION sync.push_canonical_payload(p_payload JSONB, p_table_id INTEGER, p_bytea_columns TEXT[])
+RETURNS TEXT
+LANGUAGE sql
+IMMUTABLE
+AS $$
+  SELECT CASE WHEN count(*) = 0 THEN '{}'
+              WHEN bool_and(m.v IS NOT NULL) THEN '{' || string_agg(${goJsonStringSql('m.k')} || ':' || m.v, ',' ORDER BY m.k COLLATE "C") || '}' END
+    FROM (SELECT e.k, CASE
+            WHEN e.k <> lower(e.k) THEN NULL
+            WHEN (p_table_id || '.' || e.k) = ANY (p_bytea_columns) THEN CASE jsonb_typeof(e.val)
+              WHEN 'null' THEN 'null'
+              WHEN 'string' THEN CASE WHEN left(e.val #>> '{}', 2) = '\\x' THEN '"' || translate(encode(decode(substr(e.val #>> '{}', 3), 'hex'), 'base64'), E'\\n', '') || '"' END END
+            ELSE CASE jsonb_typeof(e.val)
+              WHEN 'string' THEN ${goJsonStringSql(`(e.val #>> '{}')`)}
+              WHEN 'number' THEN CASE WHEN strpos(e.val #>> '{}', '.') = 0 AND abs((e.val #>> '{}')::numeric) > 9007199254740992 THEN NULL
+                ELSE ${canonicalNumberSql(`(e.val #>> '{}')`)} END
+              WHEN 'boolean' THEN e.val #>> '{}'
+              WHEN 'null' THEN 'null' END END AS v
+            FROM jsonb_each(p_payload) AS e(k, val)) m
+$$`;
+
+const keyTextSql = (kind: string, bytes: string) =>
+  `CASE WHEN ${kind} = 1 THEN encode(${bytes}, 'hex')::uuid::text ELSE convert_from(${bytes}, 'UTF8') END`;
+
+/**
+ * Push commit (§4.2.3, §4.3, §4.5, §4.6) of a bundle up to `p_max_rows` rows: session, staged rows,
+ * lease and source checks; the first conflict in upload order (raised as PUSH_CONFLICT_SQLSTATE with
+ * its facts); the rows applied under deferred constraints in upload order (consecutive INSERTs of a
+ * table and column set as one statement; a business-table error re-raised with the rows it failed
+ * on); the captured effects netted into one bundle with its hash (§5.1), log row, NOTIFY (watch),
+ * bundle rows, row state and wire row blocks (as bundle/bundle-capture.ts writes them); the source's
+ * watermark, retention and scope initialization. A bundle it cannot build exactly raises
+ * PUSH_NODE_PATH_SQLSTATE and changes nothing.
+ */
+const PUSH_COMMIT_SQL = `CREATE OR REPLACE FUNCTION sync.push_commit(p_push_id UUID, p_user_id TEXT, p_source_id TEXT, p_max_rows BIGINT,
+  p_bytea_columns TEXT[], p_notify_channel TEXT, p_retained_bundles BIGINT, p_prune_batch BIGINT,
+  p_lease_ttl_ms BIGINT, p_lock_timeout_ms INTEGER, p_upload_lock_timeout_ms INTEGER)
+RETURNS TABLE (out_bundle_seq BIGINT, out_source_id TEXT, out_source_bundle_id BIGINT, out_row_count BIGINT, out_bundle_hash TEXT,
+  out_stage_ms DOUBLE PRECISION[], out_lock_waited BOOLEAN)
+LANGUAGE plpgsql
+SET TimeZone = 'UTC'
+SET bytea_output = 'hex'
+AS $$
+DECLARE
+  mark TIMESTAMPTZ := clock_timestamp();
+  stages DOUBLE PRECISION[];
+  lock_waited BOOLEAN;
+  session sync.push_sessions;
+  bundle_user_pk BIGINT;
+  staged_count BIGINT;
+  bad RECORD;
+  t RECORD;
+  r RECORD;
+  hit RECORD;
+  server_row TEXT;
+  batch_first BIGINT;
+  batch_last BIGINT;
+  batch_table_id INTEGER;
+  batch_op SMALLINT;
+  batch_key BYTEA;
+  failing JSON;
+  err_state TEXT; err_message TEXT; err_detail TEXT; err_schema TEXT; err_table TEXT; err_constraint TEXT; err_column TEXT; err_datatype TEXT;
+  seq BIGINT;
+  net_table_ids INTEGER[];
+  net_keys BYTEA[];
+  net_ops SMALLINT[];
+  net_payloads TEXT[];
+  net_count BIGINT;
+  hash_input TEXT;
+BEGIN
+  SET CONSTRAINTS ALL DEFERRED;
+  ${LOCK}
+  stages := ARRAY[${elapsed('mark')}]; mark := clock_timestamp();
+  session := sync.push_load_session(p_push_id, p_user_id, p_source_id);
+  IF session.planned_row_count > p_max_rows THEN
+    RAISE EXCEPTION USING ERRCODE = '${PUSH_NODE_PATH_SQLSTATE}', MESSAGE = 'bundle too large for sync.push_commit';
+  END IF;
+  SELECT count(*) INTO staged_count FROM sync.push_session_rows WHERE push_id = p_push_id;
+  IF session.next_expected_row_ordinal <> session.planned_row_count OR staged_count <> session.planned_row_count THEN
+    ${refuse('push_commit_invalid', `format('staged row count %s does not match planned_row_count %s', staged_count, session.planned_row_count)`)};
+  END IF;
+  SELECT s.row_ordinal, s.i, s.seen, tc.schema_name || '.' || tc.table_name AS table_name, ${keyTextSql('tc.sync_key_kind', 's.key_bytes')} AS key_text
+    INTO bad
+    FROM (SELECT psr.row_ordinal, psr.table_id, psr.key_bytes, row_number() OVER (ORDER BY psr.row_ordinal) - 1 AS i,
+                 count(*) OVER (PARTITION BY psr.table_id, psr.key_bytes ORDER BY psr.row_ordinal) AS seen
+            FROM sync.push_session_rows psr WHERE psr.push_id = p_push_id) s
+    JOIN sync.table_catalog tc ON tc.table_id = s.table_id
+   WHERE s.row_ordinal <> s.i OR s.seen > 1
+   ORDER BY s.i LIMIT 1;
+  IF FOUND THEN
+    IF bad.row_ordinal <> bad.i THEN
+      ${refuse('push_commit_invalid', `format('staged rows are not contiguous at row_ordinal %s', bad.i)`)};
+    END IF;
+    ${refuse('push_commit_invalid', `format('duplicate target row in staged push session: %s %s', bad.table_name, bad.key_text)`)};
+  END IF;
+  stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
+
+  bundle_user_pk := session.user_pk;
+  IF session.initialization_id IS NOT NULL THEN
+    PERFORM sync.push_require_lease(p_user_id, session.source_id, session.initialization_id::text, p_lease_ttl_ms);
+  END IF;
+  SELECT ss.state, ss.max_committed_source_bundle_id AS max_committed, ss.replaced_by_source_id INTO t
+    FROM sync.source_state ss WHERE ss.user_pk = bundle_user_pk AND ss.source_id = session.source_id FOR UPDATE;
+  IF NOT FOUND THEN
+    SELECT NULL::text AS state, 0::bigint AS max_committed, ''::text AS replaced_by_source_id INTO t;
+  END IF;
+  ${SOURCE_RETIRED('session.source_id')}
+  IF COALESCE(t.max_committed, 0) + 1 <> session.source_bundle_id THEN
+    ${refuse('source_sequence_changed', `format('source %s for user %s changed expected next source_bundle_id from staged %s to %s before commit',
+      session.source_id, p_user_id, session.source_bundle_id, COALESCE(t.max_committed, 0) + 1)`)};
+  END IF;
+  PERFORM set_config('oversync.bundle_user_id', p_user_id, true), set_config('oversync.bundle_user_pk', bundle_user_pk::text, true),
+          set_config('oversync.bundle_source_id', session.source_id, true), set_config('oversync.bundle_source_bundle_id', session.source_bundle_id::text, true),
+          set_config('oversync.bundle_initialization_id', COALESCE(session.initialization_id::text, ''), true);
+
+  -- conflicts (§4.3), as push/push-conflicts.ts: a scalar row_state probe per staged row
+  SELECT q.row_ordinal, q.table_id, q.op_code, q.key_bytes, q.base, (q.rs).bundle_seq AS bundle_seq, (q.rs).deleted AS deleted INTO hit
+    FROM (SELECT psr.row_ordinal, psr.table_id, psr.op_code, psr.key_bytes, psr.base_bundle_seq AS base,
+                 (SELECT rs FROM sync.row_state rs
+                   WHERE rs.user_pk = bundle_user_pk AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes) AS rs
+            FROM sync.push_session_rows psr WHERE psr.push_id = p_push_id) q
+   WHERE CASE WHEN q.op_code = 1
+              THEN ((q.rs).bundle_seq IS NULL AND q.base <> 0)
+                OR ((q.rs).bundle_seq IS NOT NULL AND (q.base <> (q.rs).bundle_seq OR NOT (q.rs).deleted))
+              ELSE (q.rs).bundle_seq IS NULL OR (q.rs).deleted OR q.base <> (q.rs).bundle_seq END
+   ORDER BY q.row_ordinal LIMIT 1;
+  IF FOUND THEN
+    IF hit.bundle_seq IS NOT NULL AND NOT hit.deleted THEN
+      SELECT tc.schema_name, tc.table_name, tc.sync_key_column, ${keyTextSql('tc.sync_key_kind', 'hit.key_bytes')} AS key_text,
+             CASE WHEN tc.sync_key_kind = 1 THEN 'uuid' ELSE 'text' END AS key_type INTO r
+        FROM sync.table_catalog tc WHERE tc.table_id = hit.table_id;
+      EXECUTE format('SELECT (to_jsonb(src) - ''_sync_scope_id'')::text FROM %I.%I AS src WHERE %I = $1::%s AND _sync_scope_id = $2',
+                     r.schema_name, r.table_name, r.sync_key_column, r.key_type)
+        INTO server_row USING r.key_text, p_user_id;
+    END IF;
+    RAISE EXCEPTION USING ERRCODE = '${PUSH_CONFLICT_SQLSTATE}', DETAIL = 'push_conflict', MESSAGE = 'push_conflict',
+      HINT = json_build_object('row_ordinal', hit.row_ordinal, 'table_id', hit.table_id, 'op_code', hit.op_code, 'key_hex', encode(hit.key_bytes, 'hex'),
+                               'base', hit.base::text, 'bundle_seq', hit.bundle_seq::text, 'deleted', hit.deleted, 'server_row', server_row)::text;
+  END IF;
+  stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
+
+  -- apply (§4.5), as push/push-apply.ts: upload order; a run of INSERTs of one table and column set is one statement
+  BEGIN
+    FOR r IN
+      SELECT x.*, lead(x.op_code) OVER w AS next_op, lead(x.table_id) OVER w AS next_table_id, lead(x.columns) OVER w AS next_columns
+        FROM (SELECT psr.row_ordinal, psr.op_code, psr.table_id, psr.key_bytes, tc.schema_name, tc.table_name, tc.sync_key_column,
+                     CASE WHEN tc.sync_key_kind = 1 THEN 'uuid' ELSE 'text' END AS key_type, ${keyTextSql('tc.sync_key_kind', 'psr.key_bytes')} AS key_text,
+                     ARRAY(SELECT json_object_keys(psr.payload_apply)) AS columns
+                FROM sync.push_session_rows psr JOIN sync.table_catalog tc ON tc.table_id = psr.table_id
+               WHERE psr.push_id = p_push_id) x
+      WINDOW w AS (ORDER BY x.row_ordinal)
+       ORDER BY x.row_ordinal
+    LOOP
+      IF r.op_code = 1 THEN
+        IF batch_first IS NULL THEN
+          batch_first := r.row_ordinal; batch_table_id := r.table_id; batch_op := r.op_code; batch_key := r.key_bytes;
+        END IF;
+        batch_last := r.row_ordinal;
+        CONTINUE WHEN r.next_op = 1 AND r.next_table_id = r.table_id AND r.next_columns = r.columns;
+        EXECUTE format('INSERT INTO %I.%I (%s) SELECT $3::text%s
+                          FROM sync.push_session_rows psr, jsonb_populate_record(NULL::%I.%I, psr.payload_apply::jsonb) r
+                         WHERE psr.push_id = $1 AND psr.row_ordinal BETWEEN $2 AND $4 ORDER BY psr.row_ordinal',
+                       r.schema_name, r.table_name,
+                       (SELECT string_agg(quote_ident(c), ', ') FROM unnest('{_sync_scope_id}' || r.columns) AS c),
+                       (SELECT COALESCE(string_agg(', r.' || quote_ident(c), ''), '') FROM unnest(r.columns) AS c),
+                       r.schema_name, r.table_name)
+          USING p_push_id, batch_first, p_user_id, batch_last;
+        batch_first := NULL;
+      ELSIF r.op_code = 2 THEN
+        batch_first := r.row_ordinal; batch_last := r.row_ordinal; batch_table_id := r.table_id; batch_op := r.op_code; batch_key := r.key_bytes;
+        EXECUTE format('UPDATE %I.%I AS dst SET %s
+                          FROM sync.push_session_rows psr, jsonb_populate_record(NULL::%I.%I, psr.payload_apply::jsonb) AS src
+                         WHERE psr.push_id = $1 AND psr.row_ordinal = $2 AND dst.%I = $3::%s AND dst._sync_scope_id = $4',
+                       r.schema_name, r.table_name,
+                       (SELECT string_agg(format('%I = src.%I', c, c), ', ') FROM unnest(r.columns) AS c),
+                       r.schema_name, r.table_name, r.sync_key_column, r.key_type)
+          USING p_push_id, r.row_ordinal, r.key_text, p_user_id;
+        batch_first := NULL;
+      ELSE
+        batch_first := r.row_ordinal; batch_last := r.row_ordinal; batch_table_id := r.table_id; batch_op := r.op_code; batch_key := r.key_bytes;
+        EXECUTE format('DELETE FROM %I.%I WHERE %I = $1::%s AND _sync_scope_id = $2', r.schema_name, r.table_name, r.sync_key_column, r.key_type)
+          USING r.key_text, p_user_id;
+        batch_first := NULL;
+      END IF;
+    END LOOP;
+  EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL,
+      err_schema = SCHEMA_NAME, err_table = TABLE_NAME, err_constraint = CONSTRAINT_NAME, err_column = COLUMN_NAME, err_datatype = PG_DATATYPE_NAME;
+    failing := json_build_object('first', batch_first, 'last', batch_last, 'table_id', batch_table_id, 'op_code', batch_op, 'key_hex', encode(batch_key, 'hex'));
+    RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message, DETAIL = err_detail, SCHEMA = err_schema, TABLE = err_table,
+      CONSTRAINT = err_constraint, COLUMN = err_column, DATATYPE = err_datatype, HINT = '${APPLY_ERROR_HINT}' || failing::text;
+  END;
+  stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
+
+  -- the bundle (§4.6), as bundle/bundle-capture.ts: net effect per logical row in first-capture order
+  WITH taken AS (
+    DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = bundle_user_pk
+    RETURNING capture_ordinal, table_id, op_code, key_bytes, payload_db),
+  net AS (
+    SELECT min(capture_ordinal) AS first_ordinal, table_id, key_bytes,
+           (array_agg(op_code ORDER BY capture_ordinal))[1] AS first_op,
+           (array_agg(op_code ORDER BY capture_ordinal DESC))[1] AS last_op,
+           (array_agg(payload_db ORDER BY capture_ordinal DESC))[1] AS payload
+      FROM taken GROUP BY table_id, key_bytes)
+  SELECT COALESCE(array_agg(table_id ORDER BY first_ordinal), '{}'), COALESCE(array_agg(key_bytes ORDER BY first_ordinal), '{}'),
+         COALESCE(array_agg(CASE WHEN last_op = 3 THEN 3 WHEN first_op = 1 THEN 1 ELSE 2 END ORDER BY first_ordinal), '{}'),
+         COALESCE(array_agg(CASE WHEN last_op <> 3 THEN COALESCE(sync.push_canonical_payload(payload, table_id, p_bytea_columns), '') END
+                            ORDER BY first_ordinal), '{}')
+    INTO net_table_ids, net_keys, net_ops, net_payloads
+    FROM net WHERE NOT (last_op = 3 AND first_op = 1);
+  net_count := cardinality(net_table_ids);
+  stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
+  IF net_count = 0 THEN
+    ${refuse('push_commit_invalid', `'push session produced no captured business-table effects'`)};
+  END IF;
+  IF '' = ANY (net_payloads) THEN
+    RAISE EXCEPTION USING ERRCODE = '${PUSH_NODE_PATH_SQLSTATE}', MESSAGE = 'a payload needs the Node canonical form';
+  END IF;
+  stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
+
+  -- hash input of §5.1: row objects with members in canonical order, payloads in the reference's form
+  SELECT next_bundle_seq INTO seq FROM sync.user_state WHERE user_pk = bundle_user_pk;
+  SELECT '[' || string_agg('{"key":{' || ${goJsonStringSql('tc.sync_key_column')} || ':' || ${goJsonStringSql(keyTextSql('tc.sync_key_kind', 'n.key_bytes'))}
+           || '},"op":"' || CASE n.op_code WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END || '","payload":' || COALESCE(n.payload, 'null')
+           || ',"row_ordinal":' || (n.row_ordinal - 1) || ',"row_version":' || seq || ',"schema":' || ${goJsonStringSql('tc.schema_name')}
+           || ',"table":' || ${goJsonStringSql('tc.table_name')} || '}', ',' ORDER BY n.row_ordinal) || ']'
+    INTO hash_input
+    FROM unnest(net_table_ids, net_keys, net_ops, net_payloads) WITH ORDINALITY AS n(table_id, key_bytes, op_code, payload, row_ordinal)
+    JOIN sync.table_catalog tc ON tc.table_id = n.table_id;
+  stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
+
+  UPDATE sync.user_state SET next_bundle_seq = seq + 1 WHERE user_pk = bundle_user_pk;
+  INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
+  VALUES (bundle_user_pk, seq, session.source_id, session.source_bundle_id, net_count, octet_length(hash_input), sha256(convert_to(hash_input, 'UTF8')));
+  IF p_notify_channel IS NOT NULL THEN
+    -- the payload BundleAnnouncer encodes (bundle/bundle-announcer.ts)
+    PERFORM pg_notify(p_notify_channel, '{"user_pk":' || bundle_user_pk || ',"bundle_seq":' || seq || ',"source_id":' || ${goJsonStringSql('session.source_id')}
+                                        || ',"source_bundle_id":' || session.source_bundle_id || '}');
+  END IF;
+  WITH rows AS (
+    INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
+    SELECT bundle_user_pk, seq, n.row_ordinal, n.table_id, n.key_bytes, n.op_code, n.payload::json
+      FROM unnest(net_table_ids, net_keys, net_ops, net_payloads) WITH ORDINALITY AS n(table_id, key_bytes, op_code, payload, row_ordinal)
+    RETURNING bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire),
+  state AS (
+    INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
+    SELECT bundle_user_pk, table_id, key_bytes, seq, op_code = 3 FROM rows
+    ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted)
+  INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)
+  SELECT bundle_user_pk, seq, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS}, string_agg(${BUNDLE_ROW_JSON_SQL}, ',' ORDER BY br.row_ordinal)
+    FROM rows br
+    JOIN (SELECT table_id, '{"schema":' || ${goJsonStringSql('schema_name')} || ',"table":' || ${goJsonStringSql('table_name')}
+                 || ',"key":{' || ${goJsonStringSql('sync_key_column')} || ':' AS prefix, sync_key_kind AS key_kind FROM sync.table_catalog) tc
+      ON tc.table_id = br.table_id
+   GROUP BY 3;
+  stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
+
+  -- source watermark with the session closed (push/source-state.ts activateSource), retention (retention/retention.ts)
+  WITH closed AS (DELETE FROM sync.push_sessions WHERE push_id = p_push_id)
+  INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id, retirement_reason)
+  VALUES (bundle_user_pk, session.source_id, 'active', session.source_bundle_id, '', '')
+  ON CONFLICT (user_pk, source_id) DO UPDATE SET state = 'active', max_committed_source_bundle_id = EXCLUDED.max_committed_source_bundle_id,
+    replaced_by_source_id = '', retirement_reason = ''
+  WHERE sync.source_state.state <> 'retired';
+  WITH s AS (
+     SELECT retained_bundle_floor AS floor, LEAST(GREATEST(0, next_bundle_seq - 1 - p_retained_bundles), retained_bundle_floor + p_prune_batch) AS target
+       FROM sync.user_state WHERE user_pk = bundle_user_pk),
+   raised AS (
+     UPDATE sync.user_state us SET retained_bundle_floor = s.target FROM s
+      WHERE us.user_pk = bundle_user_pk AND s.target > s.floor
+     RETURNING s.target)
+  DELETE FROM sync.bundle_log WHERE user_pk = bundle_user_pk AND bundle_seq <= (SELECT target FROM raised);
+  IF session.initialization_id IS NOT NULL THEN
+    UPDATE sync.scope_state SET state_code = 2, initializer_source_id = NULL, initialization_id = NULL,
+           lease_expires_at = NULL, initialized_at = now(), initialized_by_source_id = session.source_id WHERE user_pk = bundle_user_pk;
+  END IF;
+  stages := stages || ${elapsed('mark')};
+  RETURN QUERY SELECT seq, session.source_id, session.source_bundle_id, net_count, encode(sha256(convert_to(hash_input, 'UTF8')), 'hex'), stages, lock_waited;
+END;
+$$`;
+
+/** The push request functions (added to REQUEST_FUNCTIONS), helpers first. */
+export const PUSH_FUNCTIONS: ReadonlyArray<{ signature: string; sql: string }> = [
+  { signature: 'sync.push_refuse(text,text,text)', sql: PUSH_REFUSE_SQL },
+  { signature: 'sync.push_lock_scope(text)', sql: PUSH_LOCK_SCOPE_SQL },
+  { signature: 'sync.push_require_lease(text,text,text,bigint)', sql: PUSH_REQUIRE_LEASE_SQL },
+  { signature: 'sync.push_load_session(uuid,text,text)', sql: PUSH_LOAD_SESSION_SQL },
+  { signature: 'sync.push_create(text,text,bigint,bigint,text,uuid,bigint,bigint,integer,integer)', sql: PUSH_CREATE_SQL },
+  { signature: 'sync.push_chunk(uuid,text,text,bigint,integer[],text[],smallint[],bigint[],text,bigint,bigint,integer,integer)', sql: PUSH_CHUNK_SQL },
+  { signature: 'sync.push_canonical_payload(jsonb,integer,text[])', sql: PUSH_CANONICAL_PAYLOAD_SQL },
+  { signature: 'sync.push_commit(uuid,text,text,bigint,text[],text,bigint,bigint,bigint,integer,integer)', sql: PUSH_COMMIT_SQL },
+];

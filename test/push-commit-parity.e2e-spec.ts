@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomBytes, randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { startTestApp, type TestApp } from './support/test-app.js';
+import { SyncHttp } from './support/sync-http.js';
+import { countRoundTrips } from './support/round-trips.js';
+import { OversyncSchemaService } from '../libs/oversync/src/schema/oversync-schema.service.js';
+import { captureWirePayload } from '../libs/oversync/src/bundle/wire-payload.js';
+import { hashCanonicalBundleRows } from '../libs/oversync/src/bundle/bundle-capture.js';
+import { rowPrefixesSql, rowPrefixParams, BUNDLE_ROW_JSON_SQL } from '../libs/oversync/src/pull/bundle-reader.js';
+import type { SyncCatalog } from '../libs/oversync/src/schema/sync-catalog.js';
+
+// Issue 21: `sync.push_commit` builds small bundles inside PostgreSQL; the Node path builds the rest.
+// Whichever path a commit takes, what it stores must be what the Node code computes: payloads (§8.2),
+// the bundle hash over the reference's double form (§5.1) and its byte count, and the wire row blocks.
+describe('push commit parity of the database and Node paths', () => {
+  let t: TestApp;
+  let a: SyncHttp;
+  let db: pg.Client;
+  let catalog: SyncCatalog;
+  let next = 1;
+
+  beforeAll(async () => {
+    t = await startTestApp({ env: { OVERSYNC_WATCH: 'false' } });
+    a = new SyncHttp(t.baseUrl, await t.signIn('alice'), 'a-1');
+    await a.connect(false);
+    db = new pg.Client({ connectionString: t.db.url });
+    await db.connect();
+    await db.query(`SET TimeZone = 'UTC'; SET bytea_output = 'hex'`);
+    catalog = t.app.get(OversyncSchemaService).catalog;
+  });
+  afterAll(async () => {
+    await db.end();
+    await t.close();
+  });
+
+  const TEXT_PIECES = ['a', 'Zz', ' ', '<', '>', '&', '"', '\\', '/', '\n', '\t', '\b', '\f', '\r', '\u0001', '\u001f', '\u007f', 'é', '\u2028', '\u2029', '😀', '\uff71', '{}', '[1]', '0'];
+  const INTEGERS = ['0', '1', '-1', '42', '9007199254740992', '-9007199254740992', '9007199254740993', '-9007199254740993', '1000000000000000', '9223372036854775807', 'null'];
+  const DOUBLES = ['0', '-0', '0.1', '1.5', '-2.25', '100', '1e-7', '0.000001', '0.0000015', '1e21', '1e20', '123456789.123456789', '3.141592653589793', '0.3333333333333333', '2.5e-5', '12345678901234.5', 'null'];
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(Math.random() * values.length)]!;
+  const text = () => Array.from({ length: 1 + Math.floor(Math.random() * 6) }, () => pick(TEXT_PIECES)).join('');
+
+  /** A typed_rows row with its payload as raw JSON text (numbers written exactly as chosen). */
+  function typedRow(op = 'INSERT', id = randomUUID(), base = 0): string {
+    if (op === 'DELETE') return `{"schema":"business","table":"typed_rows","key":{"id":"${id}"},"op":"DELETE","base_row_version":${base}}`;
+    const members = [
+      `"id":"${id}"`, `"name":${JSON.stringify(text())}`, `"enabled_flag":${pick(['0', '1'])}`,
+      `"note":${Math.random() < 0.3 ? 'null' : JSON.stringify(text())}`, `"count_value":${pick(INTEGERS)}`, `"rating":${pick(DOUBLES)}`,
+      `"data":${Math.random() < 0.3 ? 'null' : `"${randomBytes(Math.floor(Math.random() * 9)).toString('base64')}"`}`,
+      `"created_at":${pick(['null', '"2026-12-05T10:11:12Z"', '"2026-12-05T10:11:12.123456Z"', '"1999-01-01T00:00:00.5+02:00"'])}`,
+    ];
+    return `{"schema":"business","table":"typed_rows","key":{"id":"${id}"},"op":"${op}","base_row_version":${base},"payload":{${members.join(',')}}}`;
+  }
+
+  async function push(rowTexts: string[]): Promise<{ bundleSeq: number; bundleHash: string; roundTrips: number }> {
+    const created = await a.post('/sync/push-sessions', { source_bundle_id: next++, planned_row_count: rowTexts.length }).expect(200);
+    const pushId = created.body.push_id as string;
+    await a.post(`/sync/push-sessions/${pushId}/chunks`, `{"start_row_ordinal":0,"rows":[${rowTexts.join(',')}]}`).expect(200);
+    const commit = await countRoundTrips(() => a.post(`/sync/push-sessions/${pushId}/commit`));
+    expect(commit.result.status).toBe(200);
+    return { bundleSeq: commit.result.body.bundle_seq, bundleHash: commit.result.body.bundle_hash, roundTrips: commit.count };
+  }
+
+  /** The stored bundle against the Node computation over the business rows' images. */
+  async function expectNodeParity(bundleSeq: number, bundleHash: string): Promise<void> {
+    const { rows } = await db.query<{ table_id: number; key_bytes: Buffer; op_code: number; payload_wire: string | null; image: string | null }>(
+      `SELECT br.table_id, br.key_bytes, br.op_code, br.payload_wire::text AS payload_wire,
+              (SELECT (to_jsonb(r) - '_sync_scope_id')::text FROM business.typed_rows r WHERE r.id = encode(br.key_bytes, 'hex')::uuid) AS image
+         FROM sync.bundle_rows br JOIN sync.user_state us USING (user_pk)
+        WHERE us.user_id = 'alice' AND br.bundle_seq = $1 ORDER BY br.row_ordinal`,
+      [bundleSeq],
+    );
+    const output = rows.map((row) => {
+      const payload = row.image === null ? null : captureWirePayload(catalog.get(row.table_id), row.image);
+      expect(row.payload_wire).toBe(payload?.wire ?? null);
+      return { tableId: row.table_id, keyBytes: row.key_bytes, opCode: row.op_code, payloadWire: payload?.wire ?? null, payloadHashed: payload?.hashed ?? null };
+    });
+    const { hash, bytes } = hashCanonicalBundleRows(catalog, String(bundleSeq), output);
+    expect(bundleHash).toBe(hash.toString('hex'));
+    const [log] = (await db.query(
+      `SELECT bl.byte_count::int AS bytes, encode(bl.bundle_hash, 'hex') AS hash FROM sync.bundle_log bl JOIN sync.user_state us USING (user_pk)
+        WHERE us.user_id = 'alice' AND bl.bundle_seq = $1`, [bundleSeq])).rows;
+    expect(log).toEqual({ bytes, hash: hash.toString('hex') });
+    // blocks: the Node path's statement over the stored rows
+    const expected = await db.query<{ rows_text: string }>(
+      `SELECT string_agg(${BUNDLE_ROW_JSON_SQL}, ',' ORDER BY br.row_ordinal) AS rows_text
+         FROM sync.bundle_rows br JOIN ${rowPrefixesSql(2)} ON tc.table_id = br.table_id JOIN sync.user_state us USING (user_pk)
+        WHERE us.user_id = 'alice' AND br.bundle_seq = $1 GROUP BY (br.row_ordinal - 1) / 1000 ORDER BY 1`,
+      [bundleSeq, ...rowPrefixParams(catalog)],
+    );
+    const stored = await db.query<{ rows_text: string }>(
+      `SELECT b.rows_text FROM sync.bundle_row_blocks b JOIN sync.user_state us USING (user_pk) WHERE us.user_id = 'alice' AND b.bundle_seq = $1 ORDER BY b.block_no`,
+      [bundleSeq],
+    );
+    expect(stored.rows).toEqual(expected.rows);
+  }
+
+  it('random typed rows: one-row bundles of either path store what the Node code computes', async () => {
+    const paths = { database: 0, node: 0 };
+    for (let i = 0; i < 60; i++) {
+      const { bundleSeq, bundleHash, roundTrips } = await push([typedRow()]);
+      paths[roundTrips === 1 ? 'database' : 'node']++;
+      await expectNodeParity(bundleSeq, bundleHash);
+    }
+    expect(paths.database).toBeGreaterThan(0);
+    expect(paths.node).toBeGreaterThan(0);
+  });
+
+  it('a plain row commits in the database; an integer beyond 2^53 takes the Node path; both verify', async () => {
+    const id = randomUUID();
+    const plain = await push([`{"schema":"business","table":"typed_rows","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,"payload":{"id":"${id}","name":"<&>\\u2028","enabled_flag":1,"count_value":12,"rating":0.5,"data":"AQID","created_at":"2026-01-02T03:04:05.678Z"}}`]);
+    expect(plain.roundTrips).toBe(1);
+    await expectNodeParity(plain.bundleSeq, plain.bundleHash);
+    const big = randomUUID();
+    const exact = await push([`{"schema":"business","table":"typed_rows","key":{"id":"${big}"},"op":"INSERT","base_row_version":0,"payload":{"id":"${big}","name":"n","enabled_flag":1,"count_value":9007199254740993}}`]);
+    expect(exact.roundTrips).toBeGreaterThan(1);
+    await expectNodeParity(exact.bundleSeq, exact.bundleHash);
+  });
+
+  it('multi-row bundles with updates and deletes of the same rows net out as the Node path does', async () => {
+    for (let i = 0; i < 10; i++) {
+      const ids = Array.from({ length: 2 + Math.floor(Math.random() * 6) }, () => randomUUID());
+      const inserted = await push(ids.map((id) => typedRow('INSERT', id)));
+      await expectNodeParity(inserted.bundleSeq, inserted.bundleHash);
+      const changed = await push(ids.map((id, j) => typedRow(j % 3 === 0 ? 'DELETE' : 'UPDATE', id, inserted.bundleSeq)));
+      await expectNodeParity(changed.bundleSeq, changed.bundleHash);
+    }
+  });
+});
