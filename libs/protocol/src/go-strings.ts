@@ -25,7 +25,19 @@ export function goToLower(text: string): string {
 
 /** Go `strings.ToUpper`: per-code-point simple mapping; code points whose full mapping expands (ß → SS) stay. */
 export function goToUpper(text: string): string {
-  return mapCodePoints(text, (ch) => ch.toUpperCase());
+  return mapCodePoints(text, (ch) => simpleUpperOfYpogegrammeni(ch) ?? ch.toUpperCase());
+}
+
+/**
+ * The Greek letters with ypogegrammeni (U+1F80–U+1FA7, U+1FB3, U+1FC3, U+1FF3): JavaScript's full
+ * mapping expands them (ᾐ → ἨΙ), Go's simple mapping gives the title-case letter (ᾐ → ᾘ). The only
+ * code points where the two differ by more than the expansion (checked against Go over all of Unicode).
+ */
+function simpleUpperOfYpogegrammeni(ch: string): string | undefined {
+  const cp = ch.codePointAt(0)!;
+  if ((cp >= 0x1f80 && cp <= 0x1f87) || (cp >= 0x1f90 && cp <= 0x1f97) || (cp >= 0x1fa0 && cp <= 0x1fa7)) return String.fromCodePoint(cp + 8);
+  if (cp === 0x1fb3 || cp === 0x1fc3 || cp === 0x1ff3) return String.fromCodePoint(cp + 9);
+  return undefined;
 }
 
 function mapCodePoints(text: string, map: (ch: string) => string): string {
