@@ -1,9 +1,9 @@
-import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { Inject, Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { ConfigurableOversyncModule, OVERSYNC_MODULE_OPTIONS } from './oversync.module-definition.js';
-import { OVERSYNC_CONFIG, OVERSYNC_DATABASE, OVERSYNC_HOST_GUARDS } from './oversync.constants.js';
+import { OVERSYNC_CONFIG, OVERSYNC_DATABASE, OVERSYNC_HOST_GUARDS, OVERSYNC_ROUTE_FALLBACK } from './oversync.constants.js';
 import { resolveOversyncConfig } from './oversync.config.js';
 import type { OversyncModuleOptions } from './oversync.options.js';
 import { SyncDatabase } from './database/sync-database.js';
@@ -20,7 +20,6 @@ import { SyncController } from './http/sync.controller.js';
 import { SyncxController } from './health/syncx.controller.js';
 import { SyncBodyFirstLayer, SyncBodyMiddleware } from './http/sync-body.middleware.js';
 import { SyncFallbackController } from './http/sync-fallback.controller.js';
-import { SyncRoutingErrorLayer } from './http/sync-routing-error.layer.js';
 import { SnapshotController } from './snapshot/snapshot.controller.js';
 import { SnapshotSessionService } from './snapshot/snapshot-session.service.js';
 import { OversyncScopeService } from './scope/oversync-scope.service.js';
@@ -38,11 +37,12 @@ import { OversyncHealthIndicator } from './health/oversync-health.indicator.js';
 
 /**
  * Turns the host's PostgreSQL tables into a go-oversync compatible sync server:
- * `OversyncModule.forRoot({ tables, guards })`. Registers nothing global on the host.
+ * `OversyncModule.forRoot({ tables, guards })`. Registers nothing global on the host; the catch-all
+ * for unknown /sync paths and the routing-error handler only with `routeFallback: true`.
  */
 @Module({
-  // SyncFallbackController stays last: it answers whatever the others do not match
-  controllers: [SyncController, SyncxController, WatchController, SnapshotController, SyncFallbackController],
+  // SyncFallbackController (routeFallback) is appended after these by the module definition
+  controllers: [SyncController, SyncxController, WatchController, SnapshotController],
   providers: [
     {
       provide: OVERSYNC_CONFIG,
@@ -76,7 +76,6 @@ import { OversyncHealthIndicator } from './health/oversync-health.indicator.js';
     SyncStatusService,
     SyncBodyMiddleware,
     SyncBodyFirstLayer,
-    SyncRoutingErrorLayer,
     SnapshotSessionService,
     OversyncScopeService,
     OversyncSessionSweeper,
@@ -93,9 +92,14 @@ import { OversyncHealthIndicator } from './health/oversync-health.indicator.js';
   exports: [OversyncTelemetry, OversyncHealthService, OversyncHealthIndicator, OVERSYNC_DATABASE, OversyncSchemaService, SyncLifecycle, CapabilitiesService, SyncStatusService, WatchService, BundleChangeListener, OversyncScopeService, OversyncSessionSweeper],
 })
 export class OversyncModule extends ConfigurableOversyncModule implements NestModule {
+  constructor(@Inject(OVERSYNC_ROUTE_FALLBACK) private readonly routeFallback: boolean) {
+    super();
+  }
+
   configure(consumer: MiddlewareConsumer): void {
     // Only the module's own routes; telemetry first, so requests refused while reading the body count too.
-    consumer.apply(SyncRequestTelemetryMiddleware).forRoutes(SyncController, SyncxController, WatchController, SnapshotController, SyncFallbackController);
+    const routes = [SyncController, SyncxController, WatchController, SnapshotController, ...(this.routeFallback ? [SyncFallbackController] : [])];
+    consumer.apply(SyncRequestTelemetryMiddleware).forRoutes(...routes);
     // Only the module's own routes: the body is read here so parsing and errors follow the protocol.
     consumer.apply(SyncBodyMiddleware).forRoutes(SyncController, SnapshotController);
   }
