@@ -3,7 +3,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Response } from 'express';
 import type { DataSource } from 'typeorm';
-import { OVERSYNC_DATABASE, OversyncSchemaService, type SyncDatabase } from '@oversync/nestjs';
+import { OversyncRetentionService, OversyncSchemaService } from '@oversync/nestjs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { businessSchemaDdl } from '../business/migrations/1732500000000-business-schema.js';
 import { FailureInjector, INJECTABLE_ENDPOINTS, type InjectableEndpoint } from './failure-injector.js';
@@ -25,7 +25,7 @@ export class TestEndpointsController {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly schema: OversyncSchemaService,
-    @Inject(OVERSYNC_DATABASE) private readonly db: SyncDatabase,
+    private readonly retention: OversyncRetentionService,
     private readonly failures: FailureInjector,
     @Inject(WATCH_SUBSCRIBER_COUNT) private readonly watchSubscribers: WatchSubscriberCount,
   ) {}
@@ -35,7 +35,7 @@ export class TestEndpointsController {
   async reset(@Res() res: Response): Promise<void> {
     try {
       const schema = this.config.businessSchema;
-      await this.dataSource.query(`DROP SCHEMA IF EXISTS sync CASCADE`);
+      await this.schema.drop();
       await this.dataSource.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       for (const statement of businessSchemaDdl(schema)) await this.dataSource.query(statement);
       await this.schema.bootstrap();
@@ -56,12 +56,7 @@ export class TestEndpointsController {
       return sendSorted(res, 400, { error: 'invalid_request', message: 'retained_bundle_floor must be non-negative' });
     }
     try {
-      // The sync database retries a connection lost before the answer (a pooled connection whose backend was
-      // just terminated); setting the floor is idempotent. Convergence fuzz, seed 184570144.
-      const { rowCount } = await this.db.withClient((client) =>
-        client.query('UPDATE sync.user_state SET retained_bundle_floor = $2 WHERE user_id = $1', [userId, floor]),
-      );
-      if (!rowCount) return sendSorted(res, 404, { error: 'user_state_not_found', message: 'no sync user_state row exists for user_id' });
+      if (!(await this.retention.setRetainedFloor(userId, BigInt(floor)))) return sendSorted(res, 404, { error: 'user_state_not_found', message: 'no sync user_state row exists for user_id' });
       sendSorted(res, 200, { retained_bundle_floor: floor, status: 'ok', user_id: userId });
     } catch (error) {
       sendSorted(res, 500, { error: 'retention_floor_update_failed', message: (error as Error).message });

@@ -24,6 +24,7 @@ import { SnapshotController } from './snapshot/snapshot.controller.js';
 import { SnapshotSessionService } from './snapshot/snapshot-session.service.js';
 import { OversyncScopeService } from './scope/oversync-scope.service.js';
 import { OversyncSessionSweeper } from './retention/session-sweeper.js';
+import { OversyncRetentionService } from './retention/oversync-retention.service.js';
 import { WatchController } from './watch/watch.controller.js';
 import { WatchService } from './watch/watch.service.js';
 import { BundleChangeHub } from './watch/bundle-change-hub.js';
@@ -79,6 +80,7 @@ import { OversyncHealthIndicator } from './health/oversync-health.indicator.js';
     SnapshotSessionService,
     OversyncScopeService,
     OversyncSessionSweeper,
+    OversyncRetentionService,
     BundleChangeHub,
     BundleChangeListener,
     WatchService,
@@ -89,7 +91,7 @@ import { OversyncHealthIndicator } from './health/oversync-health.indicator.js';
     HealthIndicatorService,
     OversyncHealthIndicator,
   ],
-  exports: [OversyncTelemetry, OversyncHealthService, OversyncHealthIndicator, OVERSYNC_DATABASE, OversyncSchemaService, SyncLifecycle, CapabilitiesService, SyncStatusService, WatchService, BundleChangeListener, OversyncScopeService, OversyncSessionSweeper],
+  exports: [OversyncTelemetry, OversyncHealthService, OversyncHealthIndicator, OVERSYNC_DATABASE, OversyncSchemaService, SyncLifecycle, CapabilitiesService, SyncStatusService, WatchService, BundleChangeListener, OversyncScopeService, OversyncSessionSweeper, OversyncRetentionService],
 })
 export class OversyncModule extends ConfigurableOversyncModule implements NestModule {
   constructor(@Inject(OVERSYNC_ROUTE_FALLBACK) private readonly routeFallback: boolean) {
