@@ -42,6 +42,8 @@ export class AppModule implements NestModule {
             maxSubscribersPerProcess: config.watchMaxSubscribersPerProcess,
           },
           ...oversyncObservability(config),
+          // unknown /sync paths, wrong methods and routing errors answer in the protocol envelope (spec §8.25)
+          routeFallback: true,
         }),
         // the admin console at /admin: JWTs with roles: ['admin'] only
         OversyncAdminModule.forRoot({ guards: [AdminGuard], path: 'admin' }),

@@ -75,6 +75,17 @@ describe('OversyncModule in a host app that is not the reference app', () => {
     const pulled = await request(server).get('/sync/pull').set(as('s2')).expect(200);
     expect(pulled.body.bundles[0].rows[0].key).toEqual({ id: '' });
   });
+
+  it('leaves unknown /sync paths to the host without routeFallback (no catch-all, no error handler)', async () => {
+    const server = app.getHttpServer();
+    const unknown = await request(server).get('/sync/nope').set({ 'x-user': 'u1', 'oversync-source-id': 's1' }).expect(404);
+    expect(unknown.body).toMatchObject({ statusCode: 404 }); // Nest's own answer, not the protocol envelope
+    expect(unknown.body.error).not.toBe('not_found');
+    const wrongMethod = await request(server).put('/sync/pull').set({ 'x-user': 'u1', 'oversync-source-id': 's1' }).expect(404);
+    expect(wrongMethod.headers.allow).toBeUndefined();
+    const undecodable = await request(server).post('/sync/push-sessions/%FF/chunks').set({ 'x-user': 'u1', 'oversync-source-id': 's1' }).expect(400);
+    expect(undecodable.body).not.toHaveProperty('error', 'invalid_request'); // Express' own answer
+  });
 });
 
 describe('module options fail fast with the offending field', () => {

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, HttpException, Inject, Post, Q
 import { ApiExcludeController } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { OVERSYNC_DATABASE, OversyncSchemaService, type SyncDatabase } from '@oversync/nestjs';
+import { OversyncRetentionService, OversyncSchemaService } from '@oversync/nestjs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { businessSchemaDdl } from '../business/migrations/1732500000000-business-schema.js';
 import { FailureInjector, INJECTABLE_ENDPOINTS, type InjectableEndpoint } from './failure-injector.js';
@@ -28,7 +28,7 @@ export class TestEndpointsController {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly schema: OversyncSchemaService,
-    @Inject(OVERSYNC_DATABASE) private readonly db: SyncDatabase,
+    private readonly retention: OversyncRetentionService,
     private readonly failures: FailureInjector,
     @Inject(WATCH_SUBSCRIBER_COUNT) private readonly watchSubscribers: WatchSubscriberCount,
   ) {}
@@ -38,7 +38,7 @@ export class TestEndpointsController {
   async reset(): Promise<Json> {
     try {
       const schema = this.config.businessSchema;
-      await this.dataSource.query(`DROP SCHEMA IF EXISTS sync CASCADE`);
+      await this.schema.drop();
       await this.dataSource.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       for (const statement of businessSchemaDdl(schema)) await this.dataSource.query(statement);
       await this.schema.bootstrap();
@@ -60,11 +60,7 @@ export class TestEndpointsController {
     }
     let updated: number | null;
     try {
-      // The sync database retries a connection lost before the answer (a pooled connection whose backend was
-      // just terminated); setting the floor is idempotent. Convergence fuzz, seed 184570144.
-      ({ rowCount: updated } = await this.db.withClient((client) =>
-        client.query('UPDATE sync.user_state SET retained_bundle_floor = $2 WHERE user_id = $1', [userId, floor]),
-      ));
+      updated = (await this.retention.setRetainedFloor(userId, BigInt(floor))) ? 1 : 0;
     } catch (error) {
       throw refused(500, { error: 'retention_floor_update_failed', message: (error as Error).message });
     }

@@ -4,7 +4,11 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { of, lastValueFrom } from 'rxjs';
 import { Registry } from 'prom-client';
-import { OversyncTelemetry, SyncLifecycle, SyncDatabase, resolveOversyncConfig } from '@oversync/nestjs';
+// the built module, as `@oversync/nestjs` resolves under tsx; internals by deep import
+import { OversyncTelemetry } from '../../libs/oversync/dist/observability/oversync-telemetry.js';
+import { resolveOversyncConfig } from '../../libs/oversync/dist/oversync.config.js';
+import { SyncDatabase } from '../../libs/oversync/dist/database/sync-database.js';
+import { SyncLifecycle } from '../../libs/oversync/dist/lifecycle/sync-lifecycle.js';
 import { BundleChangeHub } from '../../libs/oversync/dist/watch/bundle-change-hub.js';
 
 type Mode = 'off' | 'metrics' | 'metricsTracing' | 'metricsTracingSdk';

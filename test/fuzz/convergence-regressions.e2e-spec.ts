@@ -6,7 +6,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { FetchLike } from '@oversync/client-node';
-import { OVERSYNC_DATABASE, type SyncDatabase } from '@oversync/nestjs';
+import { OVERSYNC_DATABASE } from '../../libs/oversync/src/oversync.constants.js';
+import type { SyncDatabase } from '../../libs/oversync/src/database/sync-database.js';
 import { attachedDevice, newDevice, serverRows, setRetentionFloor, useTestServer } from '../client/client-devices.js';
 import { setBeforePushReplayHook } from '@oversync/client-node/testing';
 

@@ -1,7 +1,7 @@
 /**
  * `preparedStatements: false` (issue 25, PgBouncer transaction pooling without
  * `max_prepared_statements`): the whole sync flow works with every statement unnamed, and no pooled
- * connection holds an `oversync_p<N>` prepared statement afterwards. The default (on) is run the
+ * connection holds an `oversync_p<hash>` prepared statement afterwards. The default (on) is run the
  * same way, so the probe is shown to see them when they exist.
  */
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -77,7 +77,7 @@ describe('named prepared statements can be turned off', () => {
     expect(await preparedOnPool(t)).toEqual([]);
   });
 
-  it('default (on) — the same flow leaves oversync_p<N> statements on the pooled connections', async () => {
+  it('default (on) — the same flow leaves oversync_p<hash> statements on the pooled connections', async () => {
     const t = await startTestApp();
     apps.push(t);
     await syncFlow(t);

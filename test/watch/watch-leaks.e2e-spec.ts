@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { OVERSYNC_DATABASE, WatchService, type SyncDatabase } from '@oversync/nestjs';
+import { WatchService } from '@oversync/nestjs';
+import { OVERSYNC_DATABASE } from '../../libs/oversync/src/oversync.constants.js';
+import type { SyncDatabase } from '../../libs/oversync/src/database/sync-database.js';
 import http from 'node:http';
 import { syncHeaders } from '../support/sse.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';

@@ -1,8 +1,8 @@
+// What a host needs; the module's DI tokens, its database wrapper and lifecycle stay internal (deep imports in tests).
 export { OversyncModule } from './oversync.module.js';
-export { OVERSYNC_MODULE_OPTIONS, OVERSYNC_OPTIONS_TYPE, OVERSYNC_ASYNC_OPTIONS_TYPE } from './oversync.module-definition.js';
+export type { OversyncModuleExtras } from './oversync.module-definition.js';
 export type { OversyncModuleOptions, OversyncLimits, OversyncWatchOptions, ActorResolver, WatchPolicy } from './oversync.options.js';
 export { resolveOversyncConfig, OversyncOptionsError, type OversyncConfig } from './oversync.config.js';
-export { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from './oversync.constants.js';
 export type { RegisteredTableConfig, RegisteredTable } from './schema/registered-table.js';
 export { OversyncSchemaService } from './schema/oversync-schema.service.js';
 export { UnsupportedSchemaError } from './schema/unsupported-schema.error.js';
@@ -13,8 +13,6 @@ export { SOURCE_ID_HEADER } from '@oversync/protocol';
 export { Actor, type SyncActor } from './auth/sync-actor.js';
 export { OversyncError } from './errors/oversync.error.js';
 export { OversyncExceptionFilter } from './errors/oversync-exception.filter.js';
-export { SyncDatabase } from './database/sync-database.js';
-export { SyncLifecycle } from './lifecycle/sync-lifecycle.js';
 export { CapabilitiesService } from './health/capabilities.service.js';
 export { SyncStatusService } from './health/sync-status.service.js';
 export type { CommittedBundle } from './bundle/bundle-capture.js';
@@ -25,6 +23,7 @@ export {
   type ScopeWriteCallback, type ScopeWriter, type ScopeWriteResult, type SyncBundleSource, type SyncBundleResult, type AdoptionResult,
 } from './scope/oversync-scope.service.js';
 export { OversyncSessionSweeper, type SweepResult } from './retention/session-sweeper.js';
+export { OversyncRetentionService } from './retention/oversync-retention.service.js';
 export { useSourceIdParameterRef, SOURCE_ID_PARAMETER_NAME, type OpenApiDocumentLike } from './openapi/sync-openapi.js';
 /** The trimming the module applies to user and source ids (Go strings.TrimSpace), for hosts that resolve ids themselves. */
 export { goTrimSpace } from '@oversync/protocol';

@@ -1,9 +1,9 @@
-import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { Inject, Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { ConfigurableOversyncModule, OVERSYNC_MODULE_OPTIONS } from './oversync.module-definition.js';
-import { OVERSYNC_CONFIG, OVERSYNC_DATABASE, OVERSYNC_HOST_GUARDS } from './oversync.constants.js';
+import { OVERSYNC_CONFIG, OVERSYNC_DATABASE, OVERSYNC_HOST_GUARDS, OVERSYNC_ROUTE_FALLBACK } from './oversync.constants.js';
 import { resolveOversyncConfig } from './oversync.config.js';
 import type { OversyncModuleOptions } from './oversync.options.js';
 import { SyncDatabase } from './database/sync-database.js';
@@ -20,11 +20,11 @@ import { SyncController } from './http/sync.controller.js';
 import { SyncxController } from './health/syncx.controller.js';
 import { SyncBodyFirstLayer, SyncBodyMiddleware } from './http/sync-body.middleware.js';
 import { SyncFallbackController, useFallbackPathsOf } from './http/sync-fallback.controller.js';
-import { SyncRoutingErrorLayer } from './http/sync-routing-error.layer.js';
 import { SnapshotController } from './snapshot/snapshot.controller.js';
 import { SnapshotSessionService } from './snapshot/snapshot-session.service.js';
 import { OversyncScopeService } from './scope/oversync-scope.service.js';
 import { OversyncSessionSweeper } from './retention/session-sweeper.js';
+import { OversyncRetentionService } from './retention/oversync-retention.service.js';
 import { WatchController } from './watch/watch.controller.js';
 import { WatchService } from './watch/watch.service.js';
 import { BundleChangeHub } from './watch/bundle-change-hub.js';
@@ -38,11 +38,12 @@ import { OversyncHealthIndicator } from './health/oversync-health.indicator.js';
 
 /**
  * Turns the host's PostgreSQL tables into a go-oversync compatible sync server:
- * `OversyncModule.forRoot({ tables, guards })`. Registers nothing global on the host.
+ * `OversyncModule.forRoot({ tables, guards })`. Registers nothing global on the host; the catch-all
+ * for unknown /sync paths and the routing-error handler only with `routeFallback: true`.
  */
 @Module({
-  // SyncFallbackController stays last: it answers whatever the others do not match
-  controllers: [SyncController, SyncxController, WatchController, SnapshotController, SyncFallbackController],
+  // SyncFallbackController (routeFallback) is appended after these by the module definition
+  controllers: [SyncController, SyncxController, WatchController, SnapshotController],
   providers: [
     {
       provide: OVERSYNC_CONFIG,
@@ -78,10 +79,10 @@ import { OversyncHealthIndicator } from './health/oversync-health.indicator.js';
     SyncStatusService,
     SyncBodyMiddleware,
     SyncBodyFirstLayer,
-    SyncRoutingErrorLayer,
     SnapshotSessionService,
     OversyncScopeService,
     OversyncSessionSweeper,
+    OversyncRetentionService,
     BundleChangeHub,
     BundleChangeListener,
     WatchService,
@@ -92,9 +93,13 @@ import { OversyncHealthIndicator } from './health/oversync-health.indicator.js';
     HealthIndicatorService,
     OversyncHealthIndicator,
   ],
-  exports: [OversyncTelemetry, OversyncHealthService, OversyncHealthIndicator, OVERSYNC_DATABASE, OversyncSchemaService, SyncLifecycle, CapabilitiesService, SyncStatusService, WatchService, BundleChangeListener, OversyncScopeService, OversyncSessionSweeper],
+  exports: [OversyncTelemetry, OversyncHealthService, OversyncHealthIndicator, OVERSYNC_DATABASE, OversyncSchemaService, SyncLifecycle, CapabilitiesService, SyncStatusService, WatchService, BundleChangeListener, OversyncScopeService, OversyncSessionSweeper, OversyncRetentionService],
 })
 export class OversyncModule extends ConfigurableOversyncModule implements NestModule {
+  constructor(@Inject(OVERSYNC_ROUTE_FALLBACK) private readonly routeFallback: boolean) {
+    super();
+  }
+
   configure(consumer: MiddlewareConsumer): void {
     // Only the module's own routes; telemetry first, so requests refused while reading the body count too.
     // (paths, not the controllers: the fallback's wildcard differs between Express' and Fastify's routers)

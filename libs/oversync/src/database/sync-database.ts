@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import type { DataSource } from 'typeorm';
 
@@ -125,16 +126,15 @@ export class SyncDatabase {
   }
 }
 
-let preparedStatements = 0;
-
 /**
  * A constant statement that PostgreSQL parses and plans once per connection (a named prepared
  * statement; later runs send only Bind and Execute). Only for statements that find their rows by
  * key, whose plan cannot depend on the parameter values; statements over parameter arrays stay
- * unnamed so that every plan sees the array sizes.
+ * unnamed so that every plan sees the array sizes. The name is derived from the text, so it does not
+ * depend on import order and one text always has one name.
  */
 export function prepared(text: string): (values: unknown[]) => QueryConfig {
-  const name = `oversync_p${++preparedStatements}`;
+  const name = `oversync_p${createHash('sha256').update(text).digest('hex').slice(0, 20)}`;
   return (values) => ({ name, text, values });
 }
 

@@ -28,6 +28,15 @@ export class OversyncSchemaService implements OnModuleInit {
     return this.load(await bootstrapSyncSchema(this.db, [...this.config.tables]), 'sync schema ready');
   }
 
+  /**
+   * Drops the sync schema: every bundle, session and scope state, and the registered tables' triggers
+   * with it. For test harnesses and teardown; `bootstrap()` creates it again.
+   */
+  async drop(): Promise<void> {
+    this.current = undefined;
+    await this.db.query('DROP SCHEMA IF EXISTS sync CASCADE');
+  }
+
   /** `bootstrap: false`: checks that the host's migrations installed the sync schema; changes nothing. */
   async verify(): Promise<SyncCatalog> {
     return this.load(await verifySyncSchema(this.db, [...this.config.tables]), 'sync schema verified (bootstrap off)');

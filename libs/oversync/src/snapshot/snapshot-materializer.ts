@@ -114,14 +114,13 @@ export const canonicalNumberSql = (t: string) => {
 function canonicalPayloadSql(table: RegisteredTable, payload: string): string {
   const columns = [...table.columnTypes].filter(([column]) => column !== '_sync_scope_id').sort((x, y) => compareUtf8(x[0], y[0]));
   if (columns.length === 0) return 'NULL::text';
-  const literal = quoteLiteral;
   const members = columns.map(([column, type], i) => {
-    const value = `(${payload}->${literal(column)})`;
-    const text = `(${payload}->>${literal(column)})`;
-    return `${literal(`${i === 0 ? '{' : ','}${quoteGoJsonString(column)}:`)} || ${canonicalValueSql(type, value, text)}`;
+    const value = `(${payload}->${quoteLiteral(column)})`;
+    const text = `(${payload}->>${quoteLiteral(column)})`;
+    return `${quoteLiteral(`${i === 0 ? '{' : ','}${quoteGoJsonString(column)}:`)} || ${canonicalValueSql(type, value, text)}`;
   });
   // the fast paths read every column by its (lower-cased) name: a payload spelled otherwise falls back
-  return `CASE WHEN ${payload} ?& ARRAY[${columns.map(([column]) => literal(column)).join(', ')}] THEN ${members.join('\n    || ')} || '}' END`;
+  return `CASE WHEN ${payload} ?& ARRAY[${columns.map(([column]) => quoteLiteral(column)).join(', ')}] THEN ${members.join('\n    || ')} || '}' END`;
 }
 
 /** Types whose jsonb text is a string Go prints as is (no character to escape): quoted directly. */
