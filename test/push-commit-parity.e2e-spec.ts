@@ -126,4 +126,17 @@ describe('push commit parity of the database and Node paths', () => {
       await expectNodeParity(changed.bundleSeq, changed.bundleHash);
     }
   });
+
+  it('a business-table error names the rows as the Node path does, and the rejected commit is logged', async () => {
+    const user = (id: string, name: string | null) => ({ schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name, email: 'e' } });
+    const [u1, u2] = [randomUUID(), randomUUID()];
+    const single = await a.push(next, [user(u1, null)]);
+    expect(single.status).toBe(400);
+    expect(single.body.message).toMatch(new RegExp(`^row 0 \\(INSERT business\\.users ${u1}\\) was rejected by PostgreSQL: null value in column "name" .*; table business\\.users`));
+    const batch = await a.push(next, [user(u1, 'x'), user(u2, null)]);
+    expect(batch.status).toBe(400);
+    expect(batch.body.message).toMatch(/^rows 0\.\.1 \(INSERT business\.users\) was rejected by PostgreSQL: null value in column "name" .*; table business\.users/);
+    const { rows } = await db.query(`SELECT error_code, answer::text FROM sync.rejected_writes ORDER BY rejection_id DESC LIMIT 1`);
+    expect(rows[0]).toEqual({ error_code: 'push_commit_invalid', answer: JSON.stringify({ error: 'push_commit_invalid', message: batch.body.message }) });
+  });
 });

@@ -118,7 +118,7 @@ export class PushSessionService {
         out_status: 'staging' | 'already_committed'; out_bundle_seq: string; out_source_id: string; out_source_bundle_id: string;
         out_row_count: string; out_bundle_hash: string; out_lock_waited: boolean;
       }>(this.db, CALL_PUSH_CREATE([
-        actor.userId, actor.sourceId, input.sourceBundleId.toString(), input.plannedRowCount.toString(), input.initializationId, pushId,
+        actor.userId, actor.sourceId, input.sourceBundleId.toString(), input.plannedRowCount.toString(), input.initializationId ?? '', pushId,
         this.config.pushSessionTtlMs, this.config.initializationLeaseTtlMs, this.lockTimeoutMs, this.uploadLockTimeoutMs,
       ]), { idempotent: true });
       if (row.out_status === 'already_committed') {
