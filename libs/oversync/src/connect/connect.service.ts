@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ConnectResponse } from '@oversync/protocol';
 import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
@@ -10,15 +11,6 @@ import type { SyncActor } from '../auth/sync-actor.js';
 import { lockScope, markScopeInitialized, SCOPE_INITIALIZED, SCOPE_UNINITIALIZED } from './scope-state.js';
 import { readSourceState, sourceRetired } from '../push/source-state.js';
 
-export type ConnectResolution = 'remote_authoritative' | 'initialize_local' | 'initialize_empty' | 'retry_later';
-
-export interface ConnectResult {
-  resolution: ConnectResolution;
-  initialization_id?: string;
-  lease_expires_at?: string;
-  retry_after_seconds?: number;
-}
-
 /** First-authority resolution of a user's scope (spec §4.1). */
 @Injectable()
 export class ConnectService {
@@ -28,7 +20,7 @@ export class ConnectService {
     private readonly lifecycle: SyncLifecycle,
   ) {}
 
-  connect(actor: SyncActor, hasLocalPendingRows: boolean): Promise<ConnectResult> {
+  connect(actor: SyncActor, hasLocalPendingRows: boolean): Promise<ConnectResponse> {
     return this.lifecycle.run(() =>
       userTransaction(this.db, actor.userId, this.config.userLockTimeoutMs, async (client) => {
         const scope = await lockScope(client, actor.userId);

@@ -2,7 +2,7 @@ import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseFil
 import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '../openapi/optional-swagger.js';
 import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import type { Response } from 'express';
-import { DEFAULT_BUNDLES_PER_PULL, MAX_BUNDLES_PER_PULL } from '@oversync/protocol';
+import { DEFAULT_BUNDLES_PER_PULL, MAX_BUNDLES_PER_PULL, type PushChunkResponse } from '@oversync/protocol';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
@@ -24,6 +24,7 @@ import {
   CreatePushSessionResponseDto, PullResponseDto, PushChunkRequestDto, PushChunkResponseDto,
 } from './sync.dto.js';
 import { expressWireReply } from './wire-stream.js';
+import { pushCommitResponse, pushSessionCreateResponse } from './wire-responses.js';
 
 /** Thin HTTP layer of /sync (spec §3): bind the request with Go rules, call the service, encode like Go. */
 @ApiTags('sync')
@@ -75,19 +76,7 @@ export class SyncController {
     const initializationId = bindScalar(body, 'initialization_id', readString);
     if (sourceBundleId === undefined || plannedRowCount === undefined || initializationId === undefined) throw new OversyncError('invalid_request', parse);
     const result = await this.pushSessions.create(actor, { sourceBundleId, plannedRowCount, initializationId: goTrimSpace(initializationId) });
-    if (result.status === 'staging') {
-      sendWire(res, 200, { push_id: result.pushId, status: 'staging', planned_row_count: result.plannedRowCount });
-      return;
-    }
-    const b = result.bundle;
-    sendWire(res, 200, {
-      status: 'already_committed',
-      bundle_seq: BigInt(b.bundleSeq),
-      source_id: b.sourceId || undefined,
-      source_bundle_id: BigInt(b.sourceBundleId),
-      row_count: b.rowCount || undefined,
-      bundle_hash: b.bundleHash || undefined,
-    });
+    sendWire(res, 200, pushSessionCreateResponse(result));
   }
 
   @Post('push-sessions/:push_id/chunks')
@@ -108,7 +97,7 @@ export class SyncController {
   @SyncEndpoint('push_chunk_failed', 'Failed to upload push chunk')
   async uploadChunk(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
     const result = await this.pushSessions.uploadChunk(actor, pushId, requestBody(req));
-    sendWire(res, 200, { push_id: pushId, next_expected_row_ordinal: result.nextExpectedRowOrdinal });
+    sendWire(res, 200, { push_id: pushId, next_expected_row_ordinal: result.nextExpectedRowOrdinal } satisfies PushChunkResponse);
   }
 
   @Post('push-sessions/:push_id/commit')
@@ -126,8 +115,7 @@ export class SyncController {
   })
   @SyncEndpoint('push_session_commit_failed', 'Failed to commit push session')
   async commit(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string, @Res() res: Response): Promise<void> {
-    const b = await this.pushSessions.commit(actor, pushId);
-    sendWire(res, 200, { bundle_seq: BigInt(b.bundleSeq), source_id: b.sourceId, source_bundle_id: BigInt(b.sourceBundleId), row_count: b.rowCount, bundle_hash: b.bundleHash });
+    sendWire(res, 200, pushCommitResponse(await this.pushSessions.commit(actor, pushId)));
   }
 
   @Delete('push-sessions/:push_id')

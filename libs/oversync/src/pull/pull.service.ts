@@ -7,7 +7,7 @@ import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import { requireInitializedScope } from '../connect/scope-state.js';
-import type { GoJsonValue } from '@oversync/protocol';
+import type { Bundle, CommittedBundleRowsResponse, GoJsonValue, PullResponse } from '@oversync/protocol';
 import { EncodedJson, encodeGoJson, INT64_MAX, MAX_BUNDLES_PER_PULL } from '@oversync/protocol';
 import type { SyncClient } from '../database/sync-database.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
@@ -28,6 +28,9 @@ export interface CommittedRowsQuery {
   afterRowOrdinal: bigint | null;
   maxRows: number | null;
 }
+
+/** A pull page's bundles: each with its rows as one JSON text, or (a large page) all streamed from PostgreSQL. */
+export type PullPageBundles = Array<Bundle<EncodedJson | never[]>> | StreamedJson;
 
 /** Pages with more rows than this stream their rows (chunked) instead of building one text. */
 export const PULL_STREAM_MIN_ROWS = 1000;
@@ -90,7 +93,7 @@ export class PullService {
     client: SyncClient,
     actor: SyncActor,
     query: PullQuery,
-  ): Promise<{ page: { stable_bundle_seq: bigint; bundles: GoJsonValue; has_more: boolean }; through: bigint }> {
+  ): Promise<{ page: PullResponse<PullPageBundles>; through: bigint }> {
     const scope = await requireInitializedScope(client, actor.userId);
     const user = { userPk: scope.userPk, latest: scope.latest, floor: scope.retainedFloor };
     const after = query.afterBundleSeq;
@@ -135,7 +138,7 @@ export class PullService {
       source_bundle_id: BigInt(h.source_bundle_id),
       row_count: h.row_count === '0' ? undefined : BigInt(h.row_count),
       bundle_hash: h.bundle_hash || undefined,
-      rows: h.rows_json === null ? [] : new EncodedJson(h.rows_json) as GoJsonValue,
+      rows: h.rows_json === null ? [] : new EncodedJson(h.rows_json),
     }));
     const streamed = headers[0]?.streamed === true;
     const blocks = !headers.slice(0, max).some((h) => h.unblocked);
@@ -206,7 +209,7 @@ export class PullService {
     await out.flush();
   }
 
-  committedRows(actor: SyncActor, query: CommittedRowsQuery): Promise<GoJsonValue> {
+  committedRows(actor: SyncActor, query: CommittedRowsQuery): Promise<CommittedBundleRowsResponse<EncodedJson[]>> {
     return this.lifecycle.run(async () => {
       if (query.bundleSeq <= 0n) throw new OversyncError('committed_bundle_chunk_invalid', 'bundle_seq must be > 0');
       if (query.afterRowOrdinal !== null && query.afterRowOrdinal < 0n) throw new OversyncError('committed_bundle_chunk_invalid', 'after_row_ordinal must be >= 0');

@@ -12,7 +12,7 @@ import { requireInitializedScope } from '../connect/scope-state.js';
 import { OversyncScopeService } from '../scope/oversync-scope.service.js';
 import { compactValidGoJson, EncodedJson, INT64_MAX, isCanonicalUuid } from '@oversync/protocol';
 import { goJsonStringSql, rowPrefixParams } from '../pull/bundle-reader.js';
-import type { GoJsonValue } from '@oversync/protocol';
+import type { GoJsonValue, SnapshotChunkResponse } from '@oversync/protocol';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 import { materializeSnapshotRows, UnsyncedRowsError } from './snapshot-materializer.js';
 import { applySourceReplacement } from './source-replacement.js';
@@ -125,7 +125,7 @@ export class SnapshotSessionService {
     if (maxBytes > 0 && byteCount > BigInt(maxBytes)) throw tooLarge(`snapshot session byte_count ${byteCount} exceeds limit ${maxBytes}`);
   }
 
-  chunk(actor: SyncActor, snapshotId: string, query: SnapshotChunkQuery): Promise<GoJsonValue> {
+  chunk(actor: SyncActor, snapshotId: string, query: SnapshotChunkQuery): Promise<SnapshotChunkResponse<EncodedJson>> {
     return this.lifecycle.run(async () => {
       this.requireId(snapshotId);
       if (query.afterRowOrdinal < 0n) throw new OversyncError('snapshot_chunk_invalid', 'after_row_ordinal must be >= 0');

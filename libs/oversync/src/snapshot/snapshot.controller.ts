@@ -11,6 +11,7 @@ import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js'
 import { parseInt64Param, queryValue, requestBody } from '../http/request-binding.js';
 import type { RequestWithSyncBody } from '../http/sync-body.middleware.js';
 import { sendNoContent, sendWire } from '../http/wire-reply.js';
+import { snapshotSessionCreateResponse } from '../http/wire-responses.js';
 import { SNAPSHOT_ID } from '../http/session-id.pipe.js';
 import { SnapshotSessionService } from './snapshot-session.service.js';
 import { parseSnapshotSessionRequest } from './snapshot-request.parser.js';
@@ -41,13 +42,7 @@ export class SnapshotController {
   async create(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
     const replacement = parseSnapshotSessionRequest(requestBody(req));
     const session = await this.snapshots.create(actor, replacement);
-    sendWire(res, 200, {
-      snapshot_id: session.snapshotId,
-      snapshot_bundle_seq: session.snapshotBundleSeq,
-      row_count: session.rowCount,
-      byte_count: session.byteCount === 0n ? undefined : session.byteCount,
-      expires_at: session.expiresAt,
-    });
+    sendWire(res, 200, snapshotSessionCreateResponse(session));
   }
 
   @Get(':snapshot_id')
