@@ -169,4 +169,10 @@ export const GENERIC_ERROR_MESSAGES = {
   snapshot_session_delete_failed: 'Failed to delete snapshot session',
   status_failed: 'Failed to get service status',
   health_failed: 'Failed to get health status',
-} as const satisfies Partial<Record<OversyncErrorCode, string>>;
+  capabilities_failed: 'Failed to get capabilities',
+} as const satisfies Partial<Record<KnownErrorCode, string>>;
+
+/** The fixed message of a generic failure code, if the table has one. */
+export function genericErrorMessage(code: KnownErrorCode): string | undefined {
+  return (GENERIC_ERROR_MESSAGES as Partial<Record<KnownErrorCode, string>>)[code];
+}

@@ -103,6 +103,7 @@ export const ROW_OP_NAMES: Readonly<Record<number, RowOp>> = { 1: 'INSERT', 2: '
 export const KEY_KIND_CODES = { uuid: 1, text: 2 } as const;
 export const SCOPE_STATE_CODES = { UNINITIALIZED: 0, INITIALIZING: 1, INITIALIZED: 2 } as const;
 export const SOURCE_STATES = ['active', 'reserved', 'retired'] as const;
+export type SourceStateName = (typeof SOURCE_STATES)[number];
 /** Bounds of Go's int64, the type of every integer member and integer parameter of the protocol. */
 export const INT64_MIN = -(2n ** 63n);
 export const INT64_MAX = 2n ** 63n - 1n;

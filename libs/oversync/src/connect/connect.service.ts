@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ConnectResponse } from '@oversync/protocol';
+import { MIN_RETRY_AFTER_SECONDS, type ConnectResponse } from '@oversync/protocol';
 import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
@@ -33,7 +33,7 @@ export class ConnectService {
           return {
             resolution: 'retry_later',
             lease_expires_at: scope.leaseExpiresAt ?? undefined,
-            retry_after_seconds: Math.max(1, scope.secondsUntilLeaseEnd),
+            retry_after_seconds: Math.max(MIN_RETRY_AFTER_SECONDS, scope.secondsUntilLeaseEnd),
           };
         }
         if (!hasLocalPendingRows) {

@@ -32,7 +32,7 @@ export class SyncxController {
   @ApiOperation({ summary: 'Service status and counters (details only when the host sets exposeStatusDetails); authenticated like the sync routes' })
   @ApiOkResponse({ type: StatusResponseDto })
   @ApiSyncErrors({ 500: ['status_failed'] })
-  @SyncEndpoint('status_failed', 'Failed to get service status')
+  @SyncEndpoint('status_failed')
   async status(@Res() res: Response): Promise<void> {
     sendWire(res, 200, (await this.statusService.status()).body);
   }
@@ -42,7 +42,7 @@ export class SyncxController {
   @ApiOkResponse({ type: StatusResponseDto, description: 'healthy' })
   @ApiResponse({ status: 503, type: StatusResponseDto, description: 'unhealthy (starting, shutting down, or the watch listener lost)' })
   @ApiSyncErrors({ 500: ['health_failed'] })
-  @SyncEndpoint('health_failed', 'Failed to get health status')
+  @SyncEndpoint('health_failed')
   health(@Res() res: Response): void {
     const state = this.healthService.state();
     sendWire(res, state.healthy ? 200 : 503, this.healthService.body(state));

@@ -47,7 +47,7 @@ export class SyncController {
   @ApiBody({ type: ConnectRequestDto })
   @ApiOkResponse({ type: ConnectResponseDto, description: 'how the device proceeds: pull, seed from local rows, start empty, or retry later' })
   @ApiSyncErrors({ 400: ['invalid_request'], 413: ['request_too_large'], 500: ['connect_failed'] })
-  @SyncEndpoint('connect_failed', 'Failed to resolve connect lifecycle')
+  @SyncEndpoint('connect_failed')
   async connect(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
     const body = bodyObject(req, 'Failed to parse connect request');
     const pending = bindScalar(body, 'has_local_pending_rows', readBool);
@@ -67,7 +67,7 @@ export class SyncController {
     413: ['request_too_large'],
     500: ['push_session_create_failed'],
   })
-  @SyncEndpoint('push_session_create_failed', 'Failed to create push session')
+  @SyncEndpoint('push_session_create_failed')
   async createPushSession(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
     const parse = 'Failed to parse push session request';
     const body = bodyObject(req, parse);
@@ -94,7 +94,7 @@ export class SyncController {
     413: ['request_too_large'],
     500: ['push_chunk_failed'],
   })
-  @SyncEndpoint('push_chunk_failed', 'Failed to upload push chunk')
+  @SyncEndpoint('push_chunk_failed')
   async uploadChunk(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
     const result = await this.pushSessions.uploadChunk(actor, pushId, requestBody(req));
     sendWire(res, 200, { push_id: pushId, next_expected_row_ordinal: result.nextExpectedRowOrdinal } satisfies PushChunkResponse);
@@ -113,7 +113,7 @@ export class SyncController {
     410: ['push_session_expired', 'initialization_expired'],
     500: ['push_session_commit_failed'],
   })
-  @SyncEndpoint('push_session_commit_failed', 'Failed to commit push session')
+  @SyncEndpoint('push_session_commit_failed')
   async commit(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string, @Res() res: Response): Promise<void> {
     sendWire(res, 200, pushCommitResponse(await this.pushSessions.commit(actor, pushId)));
   }
@@ -123,7 +123,7 @@ export class SyncController {
   @ApiParam({ name: 'push_id', format: 'uuid', description: 'the push_id answered by POST /sync/push-sessions' })
   @ApiNoContentResponse({ description: 'deleted (or already gone)' })
   @ApiSyncErrors({ 403: ['push_session_forbidden'], 404: ['push_session_not_found'], 500: ['push_session_delete_failed'] })
-  @SyncEndpoint('push_session_delete_failed', 'Failed to delete push session')
+  @SyncEndpoint('push_session_delete_failed')
   async deletePushSession(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string, @Res() res: Response): Promise<void> {
     await this.pushSessions.delete(actor, pushId);
     sendNoContent(res);
@@ -141,7 +141,7 @@ export class SyncController {
     409: ['history_pruned', 'scope_uninitialized', 'scope_initializing'],
     500: ['committed_bundle_rows_failed'],
   })
-  @SyncEndpoint('committed_bundle_rows_failed', 'Failed to fetch committed bundle rows')
+  @SyncEndpoint('committed_bundle_rows_failed')
   async committedRows(
     @Actor() actor: SyncActor,
     @Param('bundle_seq') bundleSeqParam: string,
@@ -165,7 +165,7 @@ export class SyncController {
   @ApiInt64Query('target_bundle_seq', 'the stable_bundle_seq of the first page while has_more (default 0 = current)', { minimum: 0 })
   @ApiOkResponse({ type: PullResponseDto })
   @ApiSyncErrors({ 400: ['invalid_request'], 409: ['history_pruned', 'scope_uninitialized', 'scope_initializing'], 500: ['pull_failed'] })
-  @SyncEndpoint('pull_failed', 'Failed to process pull')
+  @SyncEndpoint('pull_failed')
   async pull(@Actor() actor: SyncActor, @Query() query: Record<string, unknown>, @Res() res: Response): Promise<void> {
     const invalid = (message: string) => new OversyncError('invalid_request', message);
     const after = parseInt64Param(queryValue(query.after_bundle_seq));
@@ -184,7 +184,7 @@ export class SyncController {
   @ApiOperation({ summary: 'Protocol version, registered tables, features and limits' })
   @ApiOkResponse({ type: CapabilitiesResponseDto })
   @ApiSyncErrors({ 500: ['capabilities_failed'] })
-  @SyncEndpoint('capabilities_failed', 'Failed to get capabilities')
+  @SyncEndpoint('capabilities_failed')
   capabilitiesOf(@Actor() actor: SyncActor, @Res() res: Response): void {
     sendWire(res, 200, this.capabilities.capabilities(actor));
   }

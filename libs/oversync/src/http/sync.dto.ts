@@ -1,8 +1,8 @@
 import {
-  CONNECT_RESOLUTIONS, ROW_OPS,
+  CONNECT_RESOLUTIONS, PUSH_SESSION_STATUSES, ROW_OPS, SERVICE_LIFECYCLES,
   type Bundle, type BundleLimits, type BundleRow, type CapabilitiesResponse, type CapabilityFeatures, type CommittedBundleRowsResponse,
   type ConnectRequest, type ConnectResolution, type ConnectResponse, type ErrorBody, type JsonObject, type PullResponse, type PushChunkRequest,
-  type PushChunkResponse, type PushCommitResponse, type PushRequestRow, type PushSessionCreateRequest, type RegisteredTableSpec, type RowOp,
+  type PushChunkResponse, type PushCommitResponse, type PushRequestRow, type PushSessionCreateRequest, type PushSessionStatus, type RegisteredTableSpec, type RowOp,
   type ServiceHealth, type ServiceLifecycle, type StatusResponse, type StatusSummaryResponse, type WireKey,
 } from '@oversync/protocol';
 import { ApiProperty, ApiPropertyOptional } from '../openapi/optional-swagger.js';
@@ -37,7 +37,7 @@ export class CreatePushSessionRequestDto implements PushSessionCreateRequest {
 }
 
 export class CreatePushSessionResponseDto {
-  @ApiProperty({ enum: ['staging', 'already_committed'] }) status: string;
+  @ApiProperty({ enum: PUSH_SESSION_STATUSES }) status: PushSessionStatus;
   @ApiPropertyOptional({ format: 'uuid', description: 'with status staging' }) push_id?: string;
   @ApiPropertyOptional({ ...int64, description: 'with status staging' }) planned_row_count?: bigint;
   @ApiPropertyOptional({ ...int64, description: 'with status already_committed: the committed bundle of this (source, source_bundle_id)' }) bundle_seq?: bigint;
@@ -123,7 +123,7 @@ export class CapabilitiesResponseDto implements CapabilitiesResponse {
 export class StatusResponseDto implements StatusSummaryResponse, Partial<StatusResponse> {
   @ApiProperty({ enum: ['healthy', 'unhealthy'] }) status: ServiceHealth;
   @ApiProperty({ example: 'v1' }) version: string;
-  @ApiProperty({ enum: ['running', 'shutting_down', 'closed'] }) lifecycle: ServiceLifecycle;
+  @ApiProperty({ enum: SERVICE_LIFECYCLES }) lifecycle: ServiceLifecycle;
   @ApiProperty() accepting_operations: boolean;
   @ApiPropertyOptional({ description: 'the members below only when the host sets exposeStatusDetails' }) app_name?: string;
   @ApiPropertyOptional({ ...int64 }) inflight_operations?: number;

@@ -38,7 +38,7 @@ export class SnapshotController {
     413: ['snapshot_session_too_large', 'request_too_large'],
     500: ['snapshot_session_create_failed'],
   })
-  @SyncEndpoint('snapshot_session_create_failed', 'Failed to create snapshot session')
+  @SyncEndpoint('snapshot_session_create_failed')
   async create(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody, @Res() res: Response): Promise<void> {
     const replacement = parseSnapshotSessionRequest(requestBody(req));
     const session = await this.snapshots.create(actor, replacement);
@@ -58,7 +58,7 @@ export class SnapshotController {
     410: ['snapshot_session_expired'],
     500: ['snapshot_chunk_failed'],
   })
-  @SyncEndpoint('snapshot_chunk_failed', 'Failed to get snapshot chunk')
+  @SyncEndpoint('snapshot_chunk_failed')
   async chunk(@Actor() actor: SyncActor, @Param('snapshot_id', SNAPSHOT_ID) snapshotId: string, @Query() query: Record<string, unknown>, @Res() res: Response): Promise<void> {
     const invalid = (message: string) => new OversyncError('snapshot_chunk_invalid', message);
     const after = parseInt64Param(queryValue(query.after_row_ordinal));
@@ -74,7 +74,7 @@ export class SnapshotController {
   @ApiParam({ name: 'snapshot_id', format: 'uuid', description: 'the snapshot_id answered by POST /sync/snapshot-sessions' })
   @ApiNoContentResponse({ description: 'deleted (or already gone)' })
   @ApiSyncErrors({ 403: ['snapshot_session_forbidden'], 404: ['snapshot_session_not_found'], 500: ['snapshot_session_delete_failed'] })
-  @SyncEndpoint('snapshot_session_delete_failed', 'Failed to delete snapshot session')
+  @SyncEndpoint('snapshot_session_delete_failed')
   async delete(@Actor() actor: SyncActor, @Param('snapshot_id', SNAPSHOT_ID) snapshotId: string, @Res() res: Response): Promise<void> {
     await this.snapshots.delete(actor, snapshotId);
     sendNoContent(res);

@@ -55,7 +55,7 @@ export class WatchController {
     500: ['bundle_change_watch_failed'],
     503: ['bundle_change_watch_disabled', 'bundle_change_watch_capacity', 'service_unavailable'],
   })
-  @SyncEndpoint('bundle_change_watch_failed', 'Failed to subscribe bundle change watch')
+  @SyncEndpoint('bundle_change_watch_failed')
   async watch(@Actor() actor: SyncActor, @Query() query: Record<string, unknown>, @Req() req: Request, @Res() res: Response): Promise<void> {
     const after = checkpoint(queryValue(query.after_bundle_seq), 'after_bundle_seq') ?? 0n;
     const lastEventId = checkpoint(req.header('last-event-id'), 'Last-Event-ID') ?? 0n;
