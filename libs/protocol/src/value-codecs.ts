@@ -15,7 +15,7 @@ export type KeyKind = 'uuid' | 'text';
  * `isCanonicalUuid`), text = its UTF-8 bytes. Throws `RangeError` for a non-canonical uuid.
  */
 export function encodeKeyBytes(kind: KeyKind, keyString: string): Uint8Array {
-  if (kind === 'text') return Uint8Array.from(Buffer.from(keyString, 'utf8'));
+  if (kind === 'text') return Buffer.from(keyString, 'utf8');
   const bytes = parseCanonicalUuid(keyString);
   if (bytes === undefined) throw new RangeError(`not a canonical uuid key: ${keyString}`);
   return bytes;
@@ -23,7 +23,7 @@ export function encodeKeyBytes(kind: KeyKind, keyString: string): Uint8Array {
 
 /** `key_bytes` → wire key string (uuid requires exactly 16 bytes, else `RangeError`). */
 export function decodeKeyBytes(kind: KeyKind, keyBytes: Uint8Array): string {
-  return kind === 'uuid' ? formatUuid(keyBytes) : Buffer.from(keyBytes).toString('utf8');
+  return kind === 'uuid' ? formatUuid(keyBytes) : Buffer.from(keyBytes.buffer, keyBytes.byteOffset, keyBytes.byteLength).toString('utf8');
 }
 
 /** The wire key object `{"<column>": "<key string>"}`. */
