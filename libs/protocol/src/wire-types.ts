@@ -188,13 +188,6 @@ export type SourceRetiredErrorBody = ErrorBody & {
 
 // ---------------------------------------------------------------- committed rows and pull (§3.6, §3.7)
 
-export type CommittedBundleRowsQuery = {
-  /** 0-based ordinal of the last row already received; absent = from the start. */
-  after_row_ordinal?: bigint;
-  /** Default 1000, silently clamped to 5000. */
-  max_rows?: bigint;
-};
-
 export type CommittedBundleRowsResponse<Rows = BundleRow[]> = {
   bundle_seq: bigint;
   source_id: string;
@@ -205,15 +198,6 @@ export type CommittedBundleRowsResponse<Rows = BundleRow[]> = {
   /** Wire ordinal of the last returned row; without rows `after_row_ordinal` if given, else 0. */
   next_row_ordinal: bigint;
   has_more: boolean;
-};
-
-export type PullQuery = {
-  /** Default 0. */
-  after_bundle_seq?: bigint;
-  /** 1 … 5000, default 1000. */
-  max_bundles?: bigint;
-  /** The `stable_bundle_seq` of the first page; 0/absent = none. */
-  target_bundle_seq?: bigint;
 };
 
 /** One committed bundle in a pull page. Pull always fills `row_count` and `bundle_hash`. */
@@ -233,11 +217,6 @@ export type PullResponse<Bundles = Bundle[]> = {
 };
 
 // ---------------------------------------------------------------- watch (§3.8, §4.14)
-
-export type WatchQuery = {
-  /** Default 0. */
-  after_bundle_seq?: bigint;
-};
 
 /** `data:` of an SSE `event: bundle`. Catch-up events carry only `bundle_seq`. */
 export type BundleChangeEvent = {
@@ -284,13 +263,6 @@ export type SnapshotSessionCreateResponse = {
   byte_count?: bigint;
   /** RFC3339Nano UTC. */
   expires_at: string;
-};
-
-export type SnapshotChunkQuery = {
-  /** Rows already received (snapshot ordinals are 1-based); default 0. */
-  after_row_ordinal?: bigint;
-  /** Default 1000, clamped to 5000. */
-  max_rows?: bigint;
 };
 
 export type SnapshotChunkResponse<Rows = SnapshotRow[]> = {
@@ -421,35 +393,4 @@ export type HealthResponse = {
   bootstrapped?: boolean;
   watch_listener?: 'up' | 'down' | 'disabled';
   inflight_operations?: number;
-};
-
-// ---------------------------------------------------------------- example host (§3.14, not library routes)
-// The reference writes these as Go maps, so members are listed (and must be emitted) sorted.
-
-export type DummySigninRequest = {
-  user: string;
-  password?: string;
-};
-export type DummySigninResponse = {
-  expires_in: number;
-  token: string;
-  user: string;
-};
-export type TestResetResponse = {
-  schema: string;
-  status: 'ok';
-};
-export type TestRetentionFloorRequest = {
-  user_id: string;
-  retained_bundle_floor: bigint;
-};
-export type TestRetentionFloorResponse = {
-  retained_bundle_floor: bigint;
-  status: 'ok';
-  user_id: string;
-};
-export type TestWatchSubscribersResponse = {
-  process_local_only: boolean;
-  subscriber_count: number;
-  user_id: string;
 };
