@@ -2,7 +2,7 @@
  * Decoding of server responses into typed values, Go-style: absent members are zero values,
  * members of the wrong type are a decode error. Payloads keep 64-bit integers exact.
  */
-import { equalFoldAscii } from '@oversync/protocol';
+import { equalFoldAscii, INT64_MAX, INT64_MIN, type BundleChangeEvent } from '@oversync/protocol';
 import { isJsonObject, membersInOrder, type JsonObject, type JsonValue, parseJson } from './json-value.js';
 
 export class WireDecodeError extends Error {
@@ -94,12 +94,6 @@ export interface ConnectResponse {
   readonly retryAfterSeconds: number;
 }
 
-export interface WatchEvent {
-  readonly bundleSeq: number;
-  readonly sourceId: string;
-  readonly sourceBundleId: number;
-}
-
 export interface PushConflictDetail {
   readonly schema: string;
   readonly table: string;
@@ -160,6 +154,18 @@ export class WireReader {
       if (typeof value === 'bigint') throw new WireDecodeError(`member ${name} is out of range`);
       if (typeof value !== 'number' || !Number.isInteger(value)) throw new WireDecodeError(`member ${name} must be an integer`);
       return value;
+    });
+  }
+
+  /** A Go `int64` field, as the protocol's wire types carry it. */
+  int64(name: string): bigint {
+    return this.scalar(name, 0n, (value) => {
+      if (typeof value === 'bigint') {
+        if (value < INT64_MIN || value > INT64_MAX) throw new WireDecodeError(`member ${name} is out of range`);
+        return value;
+      }
+      if (typeof value !== 'number' || !Number.isInteger(value)) throw new WireDecodeError(`member ${name} must be an integer`);
+      return BigInt(value);
     });
   }
 
@@ -307,9 +313,10 @@ export function decodeCapabilities(body: string): Capabilities {
   return { schemaVersion: r.int('schema_version'), features };
 }
 
-export function decodeWatchEvent(data: string): WatchEvent {
+/** The `data:` of a watch event, Go-style: absent members are their zero values. */
+export function decodeWatchEvent(data: string): BundleChangeEvent {
   const r = new WireReader(decodeObject(data));
-  return { bundleSeq: r.int('bundle_seq'), sourceId: r.string('source_id'), sourceBundleId: r.int('source_bundle_id') };
+  return { bundle_seq: r.int64('bundle_seq'), source_id: r.string('source_id'), source_bundle_id: r.int64('source_bundle_id') };
 }
 
 /** The structured `conflict` of a `409 push_conflict`, or null when absent. */
