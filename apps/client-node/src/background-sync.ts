@@ -240,7 +240,7 @@ export class BackgroundSync {
           this.serverRetryMs = ms;
         },
         onEvent: (event) => {
-          this.ctx.logger.info?.(`watch: bundle ${event.bundleSeq} committed`);
+          this.ctx.logger.info?.(`watch: bundle ${event.bundle_seq} committed`);
           this.requestPull(signal);
         },
       });

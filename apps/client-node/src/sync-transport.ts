@@ -2,7 +2,7 @@
  * HTTP to the sync server with Node's global `fetch`: auth and source headers, JSON bodies,
  * timeouts, the transient-failure classification and retry policy of spec/client.md §10.
  */
-import { SOURCE_ID_HEADER } from '@oversync/protocol';
+import { JSON_CONTENT_TYPE, SOURCE_ID_HEADER } from '@oversync/protocol';
 import type { NormalizedRetryPolicy } from './config.js';
 import { decodeErrorEnvelope, errorMessage, HttpStatusError, OversqliteError, RetryExhaustedError, TransportError } from './errors.js';
 
@@ -108,7 +108,7 @@ export class SyncTransport {
     }
     const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
     if (sourceId.trim()) headers[SOURCE_ID_HEADER] = sourceId;
-    if (json) headers['Content-Type'] = 'application/json';
+    if (json) headers['Content-Type'] = JSON_CONTENT_TYPE;
     return headers;
   }
 }

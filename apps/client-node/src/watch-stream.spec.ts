@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { readWatchStream } from './watch-stream.js';
-import type { WatchEvent } from './wire-decode.js';
+import type { BundleChangeEvent } from '@oversync/protocol';
 
 function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
@@ -12,8 +12,8 @@ function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
   });
 }
 
-async function collect(...chunks: string[]): Promise<{ events: WatchEvent[]; activity: number }> {
-  const events: WatchEvent[] = [];
+async function collect(...chunks: string[]): Promise<{ events: BundleChangeEvent[]; activity: number }> {
+  const events: BundleChangeEvent[] = [];
   let activity = 0;
   await readWatchStream(streamOf(...chunks), { onEvent: (e) => events.push(e), onActivity: () => activity++ });
   return { events, activity };
@@ -27,8 +27,8 @@ describe('watch stream', () => {
       'le\r\ndata: {"bundle_seq":8,"source_id":"device-b",\ndata: "source_bundle_id":3}\r\n\r\nevent: other\ndata: {}\n\n',
     );
     expect(events).toEqual([
-      { bundleSeq: 7, sourceId: '', sourceBundleId: 0 },
-      { bundleSeq: 8, sourceId: 'device-b', sourceBundleId: 3 },
+      { bundle_seq: 7n, source_id: '', source_bundle_id: 0n },
+      { bundle_seq: 8n, source_id: 'device-b', source_bundle_id: 3n },
     ]);
     expect(activity).toBe(3);
   });

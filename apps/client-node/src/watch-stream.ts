@@ -3,8 +3,8 @@
  * events are decoded, heartbeats (`:` lines) only prove liveness. As an EventSource does, `id:`
  * sets the last event id (sent back as `Last-Event-ID` on reconnect) and `retry:` the reconnect delay.
  */
-import { WATCH_EVENT_NAME } from '@oversync/protocol';
-import { decodeWatchEvent, type WatchEvent } from './wire-decode.js';
+import { WATCH_EVENT_NAME, type BundleChangeEvent } from '@oversync/protocol';
+import { decodeWatchEvent } from './wire-decode.js';
 
 const MAX_LINE_BYTES = 1 << 20;
 
@@ -16,7 +16,7 @@ export class WatchStreamError extends Error {
 }
 
 export interface WatchStreamHandlers {
-  onEvent(event: WatchEvent): void;
+  onEvent(event: BundleChangeEvent): void;
   /** Any bytes arrived (event or heartbeat). */
   onActivity(): void;
   /** The last event id after a dispatched event that set one (`id:`). */
@@ -36,13 +36,13 @@ export async function readWatchStream(body: ReadableStream<Uint8Array>, handlers
   const dispatch = () => {
     if (lastEventId !== null && data.length > 0) handlers.onLastEventId?.(lastEventId);
     if (eventName === WATCH_EVENT_NAME && data.length > 0) {
-      let event: WatchEvent;
+      let event: BundleChangeEvent;
       try {
         event = decodeWatchEvent(data.join('\n'));
       } catch (err) {
         throw new WatchStreamError(`decode bundle watch event: ${(err as Error).message}`, { cause: err });
       }
-      if (event.bundleSeq <= 0) throw new WatchStreamError('bundle watch event missing bundle_seq');
+      if (event.bundle_seq <= 0n) throw new WatchStreamError('bundle watch event missing bundle_seq');
       handlers.onEvent(event);
     }
     eventName = '';

@@ -3,7 +3,8 @@
  * members of the wrong type are a decode error. Payloads keep 64-bit integers exact.
  */
 import {
-  bindMember, bindScalar, isExactObject, parseExactJson, readBool, readInt64, readString, toLosslessValue, type ExactJson, type ExactObject,
+  bindMember, bindScalar, equalFoldAscii, INT64_MAX, INT64_MIN, isExactObject, parseExactJson, readBool, readInt64, readString, toLosslessValue,
+  type BundleChangeEvent, type ExactJson, type ExactObject,
 } from '@oversync/protocol';
 import { isJsonObject, type JsonObject, type JsonValue } from './json-value.js';
 
@@ -96,12 +97,6 @@ export interface ConnectResponse {
   readonly retryAfterSeconds: number;
 }
 
-export interface WatchEvent {
-  readonly bundleSeq: number;
-  readonly sourceId: string;
-  readonly sourceBundleId: number;
-}
-
 export interface PushConflictDetail {
   readonly schema: string;
   readonly table: string;
@@ -149,6 +144,11 @@ export class WireReader {
     const value = this.scalar(name, readInt64, 'an integer');
     if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) throw new WireDecodeError(`member ${name} is out of range`);
     return Number(value);
+  }
+
+  /** A Go `int64` field, as the protocol's wire types carry it. */
+  int64(name: string): bigint {
+    return this.scalar(name, readInt64, 'an integer');
   }
 
   bool(name: string): boolean {
@@ -307,9 +307,10 @@ export function decodeCapabilities(body: string): Capabilities {
   return { schemaVersion: r.int('schema_version'), features };
 }
 
-export function decodeWatchEvent(data: string): WatchEvent {
+/** The `data:` of a watch event, Go-style: absent members are their zero values. */
+export function decodeWatchEvent(data: string): BundleChangeEvent {
   const r = new WireReader(decodeObject(data));
-  return { bundleSeq: r.int('bundle_seq'), sourceId: r.string('source_id'), sourceBundleId: r.int('source_bundle_id') };
+  return { bundle_seq: r.int64('bundle_seq'), source_id: r.string('source_id'), source_bundle_id: r.int64('source_bundle_id') };
 }
 
 /** The structured `conflict` of a `409 push_conflict`, or null when absent. */

@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
 import {
-  DEFAULT_APP_NAME, DEFAULT_BUNDLE_CHANGE_NOTIFY_CHANNEL, DEFAULT_MAX_BYTES_PER_BUNDLE, DEFAULT_MAX_BYTES_PER_SNAPSHOT_SESSION,
+  DEFAULT_APP_NAME, DEFAULT_BUNDLE_CHANGE_NOTIFY_CHANNEL, DEFAULT_BUNDLE_CHANGE_WATCH_ENABLED, DEFAULT_MAX_BYTES_PER_BUNDLE, DEFAULT_MAX_BYTES_PER_SNAPSHOT_SESSION,
   DEFAULT_MAX_ROWS_PER_BUNDLE, DEFAULT_MAX_ROWS_PER_SNAPSHOT_SESSION, DEFAULT_ROWS_PER_COMMITTED_BUNDLE_CHUNK, DEFAULT_ROWS_PER_PUSH_CHUNK,
   DEFAULT_ROWS_PER_SNAPSHOT_CHUNK, DEFAULT_SCHEMA_VERSION, DEFAULT_UPLOAD_LOCK_TIMEOUT_MS, DEFAULT_WATCH_HEARTBEAT_INTERVAL_MS,
   INITIALIZATION_LEASE_TTL_SECONDS, MAX_NOTIFY_CHANNEL_BYTES, MAX_ROWS_PER_COMMITTED_BUNDLE_CHUNK, MAX_ROWS_PER_PUSH_CHUNK,
@@ -124,7 +124,7 @@ export function resolveOversyncConfig(options: OversyncModuleOptions): OversyncC
     tracing: { enabled: options.tracing?.enabled ?? false },
     logging: { requests: options.logging?.requests ?? false, stageTimings: options.logging?.stageTimings ?? false },
     watch: {
-      enabled: watch.enabled ?? false,
+      enabled: watch.enabled ?? DEFAULT_BUNDLE_CHANGE_WATCH_ENABLED,
       notifyChannel: channel,
       heartbeatIntervalMs: count('watch.heartbeatIntervalMs', watch.heartbeatIntervalMs, DEFAULT_WATCH_HEARTBEAT_INTERVAL_MS),
       maxSubscribersPerUser: count('watch.maxSubscribersPerUser', watch.maxSubscribersPerUser, 16),

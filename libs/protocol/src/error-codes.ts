@@ -116,23 +116,6 @@ export function errorCodeForStatus(status: number): KnownErrorCode {
   return GENERIC_CODES_BY_STATUS[status] ?? (status >= 500 ? 'internal_error' : 'invalid_request');
 }
 
-/** Whether a string (e.g. a decoded body's `error`) is one of the protocol's codes. */
-export function isOversyncErrorCode(code: string): code is OversyncErrorCode {
-  return Object.hasOwn(ERROR_CODES, code);
-}
-
-/** Codes the Go client branches on (§6); every other error is a generic HTTP failure to it. */
-export const CLIENT_BRANCHING_ERROR_CODES = [
-  'history_pruned',
-  'source_sequence_out_of_order',
-  'source_sequence_changed',
-  'source_retired',
-  'initialization_expired',
-  'initialization_stale',
-  'push_conflict',
-  'bundle_change_watch_forbidden',
-] as const satisfies readonly OversyncErrorCode[];
-
 /**
  * The error envelope `{"error":"<code>","message":"<text>"}` (§3.0.3). `error` is a string because
  * a client must also read codes it does not know; servers use `OversyncErrorCode`.
@@ -169,4 +152,10 @@ export const GENERIC_ERROR_MESSAGES = {
   snapshot_session_delete_failed: 'Failed to delete snapshot session',
   status_failed: 'Failed to get service status',
   health_failed: 'Failed to get health status',
-} as const satisfies Partial<Record<OversyncErrorCode, string>>;
+  capabilities_failed: 'Failed to get capabilities',
+} as const satisfies Partial<Record<KnownErrorCode, string>>;
+
+/** The fixed message of a generic failure code, if the table has one. */
+export function genericErrorMessage(code: KnownErrorCode): string | undefined {
+  return (GENERIC_ERROR_MESSAGES as Partial<Record<KnownErrorCode, string>>)[code];
+}

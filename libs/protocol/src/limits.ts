@@ -9,8 +9,6 @@ export const PROTOCOL_VERSION = 'v1';
 /** Layout marker stored in `sync.meta`. */
 export const LAYOUT_LABEL = 'v1';
 export const LAYOUT_NAME = 'server_postgres_sync_v1';
-/** The fixed PostgreSQL schema of the sync tables. */
-export const SYNC_SCHEMA = 'sync';
 /** `schema_version` when no `MaxSupportedSchemaVersion` is configured. */
 export const DEFAULT_SCHEMA_VERSION = 1;
 export const DEFAULT_APP_NAME = 'go-oversync-app';
@@ -72,7 +70,6 @@ export const TX_RETRY_ATTEMPTS = 3;
 export const TX_RETRY_BASE_DELAY_MS = 25;
 export const BOOTSTRAP_TX_RETRY_BASE_DELAY_MS = 50;
 export const RETRYABLE_SQLSTATES = ['40001', '40P01', '55P03'] as const;
-export const ADVISORY_UNLOCK_TIMEOUT_MS = 5000;
 /** `pg_advisory_xact_lock` key of bootstrap (`0x6f76657273796e63`, "oversync"). */
 export const BOOTSTRAP_ADVISORY_LOCK_KEY = 8031718527699873379n;
 export const OWNER_GUARD_TRIGGER = 'oversync_bundle_owner_guard';
@@ -88,8 +85,6 @@ export const DEFAULT_WATCH_HEARTBEAT_INTERVAL_MS = 25_000;
 /** Listener reconnect backoff: starts here, doubles, never resets. */
 export const BUNDLE_CHANGE_LISTENER_BACKOFF_MIN_MS = 100;
 export const BUNDLE_CHANGE_LISTENER_BACKOFF_MAX_MS = 2000;
-/** Per-subscriber queue: one event, latest wins. */
-export const WATCH_SUBSCRIBER_QUEUE_SIZE = 1;
 
 // ---------------------------------------------------------------- identifiers and codes
 
@@ -103,6 +98,7 @@ export const ROW_OP_NAMES: Readonly<Record<number, RowOp>> = { 1: 'INSERT', 2: '
 export const KEY_KIND_CODES = { uuid: 1, text: 2 } as const;
 export const SCOPE_STATE_CODES = { UNINITIALIZED: 0, INITIALIZING: 1, INITIALIZED: 2 } as const;
 export const SOURCE_STATES = ['active', 'reserved', 'retired'] as const;
+export type SourceStateName = (typeof SOURCE_STATES)[number];
 /** Bounds of Go's int64, the type of every integer member and integer parameter of the protocol. */
 export const INT64_MIN = -(2n ** 63n);
 export const INT64_MAX = 2n ** 63n - 1n;
@@ -136,11 +132,3 @@ export const DEFAULT_BUNDLE_LIMITS: Readonly<BundleLimits> = {
   snapshot_session_ttl_seconds: SNAPSHOT_SESSION_TTL_SECONDS,
   initialization_lease_ttl_seconds: INITIALIZATION_LEASE_TTL_SECONDS,
 };
-
-/**
- * The reference's configuration fallback: a configured count or duration ≤ 0 (or unset) means the
- * default. Applies to every setting above whose default is non-zero.
- */
-export function configuredOrDefault(configured: number | undefined, fallback: number): number {
-  return configured !== undefined && configured > 0 ? configured : fallback;
-}

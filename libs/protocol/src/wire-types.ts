@@ -4,6 +4,8 @@
 // aliases, not interfaces, so plain values of them are assignable to `JsonValue`/`GoJsonValue`.
 // int64 members (Go `int64`) are `bigint`, as the server reads them from PostgreSQL and the client
 // decodes them; Go `int` members (schema_version, inflight_operations, most limits) are `number`.
+// Lists of rows are a type parameter: values where they are built or decoded (the default), or JSON
+// text the server already holds (`EncodedJson`, written verbatim), so both sides use one type.
 import type { ErrorBody } from './error-codes.js';
 
 // ---------------------------------------------------------------- JSON values
@@ -120,14 +122,14 @@ export type PushSessionStagingResponse = {
   next_expected_row_ordinal?: bigint;
 };
 
-/** The `(source_id, source_bundle_id)` tuple was committed before: the header of that bundle. */
+/** The `(source_id, source_bundle_id)` tuple was committed before: the header of that bundle (omitempty members). */
 export type PushSessionAlreadyCommittedResponse = {
   status: 'already_committed';
   bundle_seq: bigint;
-  source_id: string;
+  source_id?: string;
   source_bundle_id: bigint;
-  row_count: bigint;
-  bundle_hash: string;
+  row_count?: bigint;
+  bundle_hash?: string;
 };
 
 export type PushSessionCreateResponse = PushSessionStagingResponse | PushSessionAlreadyCommittedResponse;
@@ -186,56 +188,35 @@ export type SourceRetiredErrorBody = ErrorBody & {
 
 // ---------------------------------------------------------------- committed rows and pull (§3.6, §3.7)
 
-export type CommittedBundleRowsQuery = {
-  /** 0-based ordinal of the last row already received; absent = from the start. */
-  after_row_ordinal?: bigint;
-  /** Default 1000, silently clamped to 5000. */
-  max_rows?: bigint;
-};
-
-export type CommittedBundleRowsResponse = {
+export type CommittedBundleRowsResponse<Rows = BundleRow[]> = {
   bundle_seq: bigint;
   source_id: string;
   source_bundle_id: bigint;
   row_count: bigint;
   bundle_hash: string;
-  rows: BundleRow[];
+  rows: Rows;
   /** Wire ordinal of the last returned row; without rows `after_row_ordinal` if given, else 0. */
   next_row_ordinal: bigint;
   has_more: boolean;
 };
 
-export type PullQuery = {
-  /** Default 0. */
-  after_bundle_seq?: bigint;
-  /** 1 … 5000, default 1000. */
-  max_bundles?: bigint;
-  /** The `stable_bundle_seq` of the first page; 0/absent = none. */
-  target_bundle_seq?: bigint;
-};
-
 /** One committed bundle in a pull page. Pull always fills `row_count` and `bundle_hash`. */
-export type Bundle = {
+export type Bundle<Rows = BundleRow[]> = {
   bundle_seq: bigint;
   source_id: string;
   source_bundle_id: bigint;
   row_count?: bigint;
   bundle_hash?: string;
-  rows: BundleRow[];
+  rows: Rows;
 };
 
-export type PullResponse = {
+export type PullResponse<Bundles = Bundle[]> = {
   stable_bundle_seq: bigint;
-  bundles: Bundle[];
+  bundles: Bundles;
   has_more: boolean;
 };
 
 // ---------------------------------------------------------------- watch (§3.8, §4.14)
-
-export type WatchQuery = {
-  /** Default 0. */
-  after_bundle_seq?: bigint;
-};
 
 /** `data:` of an SSE `event: bundle`. Catch-up events carry only `bundle_seq`. */
 export type BundleChangeEvent = {
@@ -284,18 +265,11 @@ export type SnapshotSessionCreateResponse = {
   expires_at: string;
 };
 
-export type SnapshotChunkQuery = {
-  /** Rows already received (snapshot ordinals are 1-based); default 0. */
-  after_row_ordinal?: bigint;
-  /** Default 1000, clamped to 5000. */
-  max_rows?: bigint;
-};
-
-export type SnapshotChunkResponse = {
+export type SnapshotChunkResponse<Rows = SnapshotRow[]> = {
   /** Echo of the path value. */
   snapshot_id: string;
   snapshot_bundle_seq: bigint;
-  rows: SnapshotRow[];
+  rows: Rows;
   /** `after_row_ordinal + rows.length`. */
   next_row_ordinal: bigint;
   has_more: boolean;
@@ -408,35 +382,15 @@ export type StatusResponse = {
   committed_bundle_count: bigint;
   committed_bundle_bytes: bigint;
 };
-export type HealthResponse = StatusResponse;
-
-// ---------------------------------------------------------------- example host (§3.14, not library routes)
-// The reference writes these as Go maps, so members are listed (and must be emitted) sorted.
-
-export type DummySigninRequest = {
-  user: string;
-  password?: string;
-};
-export type DummySigninResponse = {
-  expires_in: number;
-  token: string;
-  user: string;
-};
-export type TestResetResponse = {
-  schema: string;
-  status: 'ok';
-};
-export type TestRetentionFloorRequest = {
-  user_id: string;
-  retained_bundle_floor: bigint;
-};
-export type TestRetentionFloorResponse = {
-  retained_bundle_floor: bigint;
-  status: 'ok';
-  user_id: string;
-};
-export type TestWatchSubscribersResponse = {
-  process_local_only: boolean;
-  subscriber_count: number;
-  user_id: string;
+/** `/syncx/status` with status details turned off (an option of this implementation). */
+export type StatusSummaryResponse = Pick<StatusResponse, 'status' | 'version' | 'lifecycle' | 'accepting_operations'>;
+/** `/syncx/health` of this implementation (503 when unhealthy); the details are opt-in. */
+export type HealthResponse = {
+  status: ServiceHealth;
+  version: string;
+  lifecycle?: ServiceLifecycle;
+  accepting_operations?: boolean;
+  bootstrapped?: boolean;
+  watch_listener?: 'up' | 'down' | 'disabled';
+  inflight_operations?: number;
 };

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ConnectResolution, ConnectResponse } from '@oversync/protocol';
 import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
@@ -9,15 +10,6 @@ import { reportUserLockWait } from '../database/user-lock.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import type { SyncActor } from '../auth/sync-actor.js';
-
-export type ConnectResolution = 'remote_authoritative' | 'initialize_local' | 'initialize_empty' | 'retry_later';
-
-export interface ConnectResult {
-  resolution: ConnectResolution;
-  initialization_id?: string;
-  lease_expires_at?: string;
-  retry_after_seconds?: number;
-}
 
 /** `sync.connect` (sync-read-functions.sql.ts) does the whole step under the user lock. */
 const CONNECT = prepared('SELECT * FROM sync.connect($1, $2, $3, $4::uuid, $5, $6)');
@@ -31,7 +23,7 @@ export class ConnectService {
     private readonly lifecycle: SyncLifecycle,
   ) {}
 
-  connect(actor: SyncActor, hasLocalPendingRows: boolean): Promise<ConnectResult> {
+  connect(actor: SyncActor, hasLocalPendingRows: boolean): Promise<ConnectResponse> {
     return this.lifecycle.run(async () => {
       const [row] = await callRequestFunction<{
         resolution: ConnectResolution; initialization_id: string | null; lease_expires_at: string | null; retry_after_seconds: string | null; lock_waited: boolean;

@@ -1,10 +1,11 @@
+import { SCOPE_STATE_CODES } from '@oversync/protocol';
 import { OversyncError } from '../errors/oversync.error.js';
 import { prepared, type SyncClient } from '../database/sync-database.js';
 import { rfc3339Sql, trimRfc3339 } from '../database/timestamps.js';
 
-export const SCOPE_UNINITIALIZED = 0;
-export const SCOPE_INITIALIZING = 1;
-export const SCOPE_INITIALIZED = 2;
+export const SCOPE_UNINITIALIZED = SCOPE_STATE_CODES.UNINITIALIZED;
+export const SCOPE_INITIALIZING = SCOPE_STATE_CODES.INITIALIZING;
+export const SCOPE_INITIALIZED = SCOPE_STATE_CODES.INITIALIZED;
 
 export interface LockedScope {
   userPk: string;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import type { DataSource } from 'typeorm';
+import { RETRYABLE_SQLSTATES } from '@oversync/protocol';
 
 export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
 
@@ -173,7 +174,7 @@ export class CommitOutcomeUnknownError extends Error {
   }
 }
 
-const RETRYABLE_SQLSTATES = new Set(['40001', '40P01', '55P03']);
+const RETRYABLE = new Set<string>(RETRYABLE_SQLSTATES);
 
 /** SQLSTATE of a pg error anywhere in the cause chain (spec §2.8). */
 export function sqlState(error: unknown): string | undefined {
@@ -188,7 +189,7 @@ export function sqlState(error: unknown): string | undefined {
 
 export function isRetryableTxError(error: unknown): boolean {
   const code = sqlState(error);
-  return code !== undefined && RETRYABLE_SQLSTATES.has(code);
+  return code !== undefined && RETRYABLE.has(code);
 }
 
 /** Errors that mean the connection itself is gone (server restart, pg_terminate_backend, network). */

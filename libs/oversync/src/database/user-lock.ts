@@ -1,3 +1,4 @@
+import { TX_RETRY_BASE_DELAY_MS } from '@oversync/protocol';
 import { channel } from 'node:diagnostics_channel';
 import { OversyncError } from '../errors/oversync.error.js';
 import { runInTransaction, runRetryable, sqlState, type SyncClient, type SyncDatabase, type TransactionOptions } from './sync-database.js';
@@ -63,7 +64,7 @@ export function userTransaction<T>(
 ): Promise<T> {
   const { attempts = 1, ...transaction } = options;
   return db.withClient((client) =>
-    runRetryable(attempts, 25, () =>
+    runRetryable(attempts, TX_RETRY_BASE_DELAY_MS, () =>
       runInTransaction(client, fn, {
         ...transaction,
         beginWith: userLockSql(userId),

@@ -1,4 +1,4 @@
-import { errorEnvelope, errorStatus, type ErrorBody, type ErrorExtra, type KnownErrorCode } from '@oversync/protocol';
+import { errorEnvelope, errorStatus, GENERIC_ERROR_MESSAGES, type ErrorBody, type ErrorExtra, type KnownErrorCode } from '@oversync/protocol';
 
 /**
  * The one exception type of the module: a protocol error code and its message; the HTTP status comes
@@ -16,6 +16,11 @@ export class OversyncError extends Error {
     super(message);
     this.name = 'OversyncError';
     this.status = errorStatus(code);
+  }
+
+  /** A generic failure with the protocol's fixed message (`GENERIC_ERROR_MESSAGES`). */
+  static generic(code: keyof typeof GENERIC_ERROR_MESSAGES): OversyncError {
+    return new OversyncError(code, GENERIC_ERROR_MESSAGES[code]);
   }
 
   /** The `{"error","message",…}` answer body. */

@@ -1,5 +1,5 @@
 import { SetMetadata } from '@nestjs/common';
-import type { KnownErrorCode } from '@oversync/protocol';
+import { genericErrorMessage, type KnownErrorCode } from '@oversync/protocol';
 
 export const SYNC_ENDPOINT = 'oversync:endpoint';
 
@@ -9,5 +9,6 @@ export interface SyncEndpointFailure {
   message: string;
 }
 
-export const SyncEndpoint = (code: KnownErrorCode, message: string) =>
+/** The endpoint's generic failure; the message defaults to the protocol's fixed text of `code`. */
+export const SyncEndpoint = (code: KnownErrorCode, message = genericErrorMessage(code) ?? 'Internal server error') =>
   SetMetadata(SYNC_ENDPOINT, { code, message } satisfies SyncEndpointFailure);

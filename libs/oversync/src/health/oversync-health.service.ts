@@ -5,7 +5,7 @@ import type { SyncDatabase } from '../database/sync-database.js';
 import { SyncLifecycle, type LifecycleState } from '../lifecycle/sync-lifecycle.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import { BundleChangeListener } from '../watch/bundle-change-listener.js';
-import type { GoJsonValue } from '@oversync/protocol';
+import { PROTOCOL_VERSION, type HealthResponse } from '@oversync/protocol';
 
 export type WatchListenerState = 'up' | 'down' | 'disabled';
 
@@ -47,12 +47,12 @@ export class OversyncHealthService {
   }
 
   /** The `/syncx/health` body: status and version; the checks only when the host opts in (`exposeHealthDetails`). */
-  body(state: OversyncProcessHealth): GoJsonValue {
+  body(state: OversyncProcessHealth): HealthResponse {
     const status = state.healthy ? 'healthy' : 'unhealthy';
-    if (!this.config.exposeHealthDetails) return { status, version: 'v1' };
+    if (!this.config.exposeHealthDetails) return { status, version: PROTOCOL_VERSION };
     return {
       status,
-      version: 'v1',
+      version: PROTOCOL_VERSION,
       lifecycle: state.lifecycle,
       accepting_operations: state.lifecycle === 'running',
       bootstrapped: state.bootstrapped,

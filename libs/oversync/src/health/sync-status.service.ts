@@ -5,7 +5,7 @@ import type { SyncDatabase } from '../database/sync-database.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import { CapabilitiesService } from './capabilities.service.js';
-import type { GoJsonValue } from '@oversync/protocol';
+import { PROTOCOL_VERSION, type StatusResponse, type StatusSummaryResponse } from '@oversync/protocol';
 
 const seqValue = (name: string) =>
   `CASE WHEN to_regclass('sync.${name}') IS NULL THEN 0 ELSE (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM sync.${name}) END`;
@@ -21,7 +21,7 @@ export class SyncStatusService {
     private readonly capabilities: CapabilitiesService,
   ) {}
 
-  async status(): Promise<{ healthy: boolean; body: GoJsonValue }> {
+  async status(): Promise<{ healthy: boolean; body: StatusResponse | StatusSummaryResponse }> {
     const [m] = await this.db.query<Record<string, string>>(
       `SELECT
          (SELECT COUNT(*) FROM sync.user_state WHERE retained_bundle_floor > next_bundle_seq - 1) AS floor_ahead,
@@ -41,10 +41,10 @@ export class SyncStatusService {
     const floorAhead = BigInt(metrics.floor_ahead!);
     const healthy = lifecycle === 'running' && floorAhead === 0n;
     const n = (key: string) => BigInt(metrics[key] ?? '0');
-    const body: GoJsonValue = this.config.exposeStatusDetails
+    const body: StatusResponse | StatusSummaryResponse = this.config.exposeStatusDetails
       ? {
           status: healthy ? 'healthy' : 'unhealthy',
-          version: 'v1',
+          version: PROTOCOL_VERSION,
           app_name: this.config.appName,
           lifecycle,
           accepting_operations: lifecycle === 'running',
@@ -63,7 +63,7 @@ export class SyncStatusService {
           committed_bundle_count: n('bundle_count'),
           committed_bundle_bytes: n('bundle_bytes'),
         }
-      : { status: healthy ? 'healthy' : 'unhealthy', version: 'v1', lifecycle, accepting_operations: lifecycle === 'running' };
+      : { status: healthy ? 'healthy' : 'unhealthy', version: PROTOCOL_VERSION, lifecycle, accepting_operations: lifecycle === 'running' };
     return { healthy, body };
   }
 }

@@ -32,7 +32,7 @@ export class SyncxController {
   @ApiOperation({ summary: 'Service status and counters (details only when the host sets exposeStatusDetails); authenticated like the sync routes' })
   @ApiOkResponse({ type: StatusResponseDto })
   @ApiSyncErrors({ 500: ['status_failed'] })
-  @SyncEndpoint('status_failed', 'Failed to get service status')
+  @SyncEndpoint('status_failed')
   async status(): Promise<GoJsonValue> {
     return (await this.statusService.status()).body;
   }
@@ -42,7 +42,7 @@ export class SyncxController {
   @ApiOkResponse({ type: StatusResponseDto, description: 'healthy' })
   @ApiResponse({ status: 503, type: StatusResponseDto, description: 'unhealthy (starting, shutting down, or the watch listener lost)' })
   @ApiSyncErrors({ 500: ['health_failed'] })
-  @SyncEndpoint('health_failed', 'Failed to get health status')
+  @SyncEndpoint('health_failed')
   health(): GoJsonValue {
     const state = this.healthService.state();
     if (!state.healthy) throw new WireAnswerException(503, this.healthService.body(state));

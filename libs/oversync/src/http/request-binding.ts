@@ -1,4 +1,4 @@
-import type { KnownErrorCode } from '@oversync/protocol';
+import { parseGoInt64, type KnownErrorCode } from '@oversync/protocol';
 import { OversyncError } from '../errors/oversync.error.js';
 import { isExactObject, MAX_REQUEST_JSON_DEPTH, parseExactJson, type ExactObject } from '@oversync/protocol';
 import type { RequestWithSyncBody } from './sync-body.middleware.js';
@@ -23,19 +23,13 @@ export function bodyObject(req: RequestWithSyncBody, parseMessage: string, code:
   throw new OversyncError(code, parseMessage);
 }
 
-const INT = /^[+-]?[0-9]+$/;
-const INT64_MAX = 2n ** 63n - 1n;
-const INT64_MIN = -(2n ** 63n);
-
 /**
  * Go strconv.ParseInt(s, 10, 64) on a query/path value: optional sign, digits only, no spaces.
  * Returns null when absent or empty, undefined when invalid.
  */
 export function parseInt64Param(value: unknown): bigint | null | undefined {
   if (value === undefined || value === '') return null;
-  if (typeof value !== 'string' || !INT.test(value)) return undefined;
-  const n = BigInt(value);
-  return n > INT64_MAX || n < INT64_MIN ? undefined : n;
+  return typeof value === 'string' ? parseGoInt64(value) : undefined;
 }
 
 /** The single value of a query parameter (the first when repeated, like Go's Query().Get). */

@@ -1,7 +1,7 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '../openapi/optional-swagger.js';
 import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
-import { DEFAULT_BUNDLES_PER_PULL, MAX_BUNDLES_PER_PULL } from '@oversync/protocol';
+import { DEFAULT_BUNDLES_PER_PULL, MAX_BUNDLES_PER_PULL, type PushChunkResponse } from '@oversync/protocol';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
@@ -23,8 +23,8 @@ import {
   CreatePushSessionResponseDto, PullResponseDto, PushChunkRequestDto, PushChunkResponseDto,
 } from './sync.dto.js';
 import { ReturnedWireReply } from './wire-stream.js';
-import type { ConnectResult } from '../connect/connect.service.js';
-import type { EncodedJson, GoJsonValue } from '@oversync/protocol';
+import type { ConnectResponse, EncodedJson, GoJsonValue } from '@oversync/protocol';
+import { pushCommitResponse, pushSessionCreateResponse } from './wire-responses.js';
 
 /**
  * Thin HTTP layer of /sync (spec §3): bind the request with Go rules, call the service, return the
@@ -50,8 +50,8 @@ export class SyncController {
   @ApiBody({ type: ConnectRequestDto })
   @ApiOkResponse({ type: ConnectResponseDto, description: 'how the device proceeds: pull, seed from local rows, start empty, or retry later' })
   @ApiSyncErrors({ 400: ['invalid_request'], 413: ['request_too_large'], 500: ['connect_failed'] })
-  @SyncEndpoint('connect_failed', 'Failed to resolve connect lifecycle')
-  async connect(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody): Promise<ConnectResult> {
+  @SyncEndpoint('connect_failed')
+  async connect(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody): Promise<ConnectResponse> {
     const body = bodyObject(req, 'Failed to parse connect request');
     const pending = bindScalar(body, 'has_local_pending_rows', readBool);
     if (pending === undefined) throw new OversyncError('invalid_request', 'Failed to parse connect request');
@@ -70,7 +70,7 @@ export class SyncController {
     413: ['request_too_large'],
     500: ['push_session_create_failed'],
   })
-  @SyncEndpoint('push_session_create_failed', 'Failed to create push session')
+  @SyncEndpoint('push_session_create_failed')
   async createPushSession(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody): Promise<GoJsonValue> {
     const parse = 'Failed to parse push session request';
     const body = bodyObject(req, parse);
@@ -79,18 +79,7 @@ export class SyncController {
     const initializationId = bindScalar(body, 'initialization_id', readString);
     if (sourceBundleId === undefined || plannedRowCount === undefined || initializationId === undefined) throw new OversyncError('invalid_request', parse);
     const result = await this.pushSessions.create(actor, { sourceBundleId, plannedRowCount, initializationId: goTrimSpace(initializationId) });
-    if (result.status === 'staging') {
-      return { push_id: result.pushId, status: 'staging', planned_row_count: result.plannedRowCount };
-    }
-    const b = result.bundle;
-    return {
-      status: 'already_committed',
-      bundle_seq: BigInt(b.bundleSeq),
-      source_id: b.sourceId || undefined,
-      source_bundle_id: BigInt(b.sourceBundleId),
-      row_count: b.rowCount || undefined,
-      bundle_hash: b.bundleHash || undefined,
-    };
+    return pushSessionCreateResponse(result);
   }
 
   @Post('push-sessions/:push_id/chunks')
@@ -108,10 +97,10 @@ export class SyncController {
     413: ['request_too_large'],
     500: ['push_chunk_failed'],
   })
-  @SyncEndpoint('push_chunk_failed', 'Failed to upload push chunk')
+  @SyncEndpoint('push_chunk_failed')
   async uploadChunk(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string, @Req() req: RequestWithSyncBody): Promise<GoJsonValue> {
     const result = await this.pushSessions.uploadChunk(actor, pushId, requestBody(req));
-    return { push_id: pushId, next_expected_row_ordinal: result.nextExpectedRowOrdinal };
+    return { push_id: pushId, next_expected_row_ordinal: result.nextExpectedRowOrdinal } satisfies PushChunkResponse;
   }
 
   @Post('push-sessions/:push_id/commit')
@@ -127,10 +116,9 @@ export class SyncController {
     410: ['push_session_expired', 'initialization_expired'],
     500: ['push_session_commit_failed'],
   })
-  @SyncEndpoint('push_session_commit_failed', 'Failed to commit push session')
+  @SyncEndpoint('push_session_commit_failed')
   async commit(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string): Promise<GoJsonValue> {
-    const b = await this.pushSessions.commit(actor, pushId);
-    return { bundle_seq: BigInt(b.bundleSeq), source_id: b.sourceId, source_bundle_id: BigInt(b.sourceBundleId), row_count: b.rowCount, bundle_hash: b.bundleHash };
+    return pushCommitResponse(await this.pushSessions.commit(actor, pushId));
   }
 
   @Delete('push-sessions/:push_id')
@@ -139,7 +127,7 @@ export class SyncController {
   @ApiParam({ name: 'push_id', format: 'uuid', description: 'the push_id answered by POST /sync/push-sessions' })
   @ApiNoContentResponse({ description: 'deleted (or already gone)' })
   @ApiSyncErrors({ 403: ['push_session_forbidden'], 404: ['push_session_not_found'], 500: ['push_session_delete_failed'] })
-  @SyncEndpoint('push_session_delete_failed', 'Failed to delete push session')
+  @SyncEndpoint('push_session_delete_failed')
   async deletePushSession(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string): Promise<void> {
     await this.pushSessions.delete(actor, pushId);
   }
@@ -156,7 +144,7 @@ export class SyncController {
     409: ['history_pruned', 'scope_uninitialized', 'scope_initializing'],
     500: ['committed_bundle_rows_failed'],
   })
-  @SyncEndpoint('committed_bundle_rows_failed', 'Failed to fetch committed bundle rows')
+  @SyncEndpoint('committed_bundle_rows_failed')
   async committedRows(
     @Actor() actor: SyncActor,
     @Param('bundle_seq') bundleSeqParam: string,
@@ -179,7 +167,7 @@ export class SyncController {
   @ApiInt64Query('target_bundle_seq', 'the stable_bundle_seq of the first page while has_more (default 0 = current)', { minimum: 0 })
   @ApiOkResponse({ type: PullResponseDto })
   @ApiSyncErrors({ 400: ['invalid_request'], 409: ['history_pruned', 'scope_uninitialized', 'scope_initializing'], 500: ['pull_failed'] })
-  @SyncEndpoint('pull_failed', 'Failed to process pull')
+  @SyncEndpoint('pull_failed')
   async pull(@Actor() actor: SyncActor, @Query() query: Record<string, unknown>): Promise<EncodedJson | StreamedWireBody> {
     const invalid = (message: string) => new OversyncError('invalid_request', message);
     const after = parseInt64Param(queryValue(query.after_bundle_seq));
@@ -199,7 +187,7 @@ export class SyncController {
   @ApiOperation({ summary: 'Protocol version, registered tables, features and limits' })
   @ApiOkResponse({ type: CapabilitiesResponseDto })
   @ApiSyncErrors({ 500: ['capabilities_failed'] })
-  @SyncEndpoint('capabilities_failed', 'Failed to get capabilities')
+  @SyncEndpoint('capabilities_failed')
   capabilitiesOf(@Actor() actor: SyncActor): GoJsonValue {
     return this.capabilities.capabilities(actor);
   }

@@ -2,10 +2,10 @@ import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { HttpException, StreamableFile } from '@nestjs/common';
 import type { AbstractHttpAdapter } from '@nestjs/core';
-import { encodeGoJson, type GoJsonValue } from '@oversync/protocol';
+import { encodeGoJson, JSON_CONTENT_TYPE, type GoJsonValue } from '@oversync/protocol';
 
 /** The wire's only body type: Go's encoder writes `application/json` without a charset. */
-export const WIRE_CONTENT_TYPE = 'application/json';
+export const WIRE_CONTENT_TYPE = JSON_CONTENT_TYPE;
 
 /** One JSON value + "\n", as the Go encoder writes it. */
 export function encodeWire(body: GoJsonValue): Buffer {

@@ -22,7 +22,7 @@ export class SyncLifecycle implements OnApplicationShutdown {
   /** Counts `fn` as one in-flight operation; refuses new work once shutdown began (503, also after close: §8.1). */
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.current !== 'running') {
-      throw new OversyncError('service_unavailable', 'Sync service is shutting down');
+      throw OversyncError.generic('service_unavailable');
     }
     this.inflight++;
     try {

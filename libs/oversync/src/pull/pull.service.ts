@@ -5,7 +5,7 @@ import { OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
-import type { GoJsonValue } from '@oversync/protocol';
+import type { Bundle, CommittedBundleRowsResponse, GoJsonValue, PullResponse } from '@oversync/protocol';
 import { EncodedJson, encodeGoJson, INT64_MAX, MAX_BUNDLES_PER_PULL } from '@oversync/protocol';
 import { prepared, type SyncClient, type SyncDatabase } from '../database/sync-database.js';
 import { callRequestFunction, oversyncErrorFromDatabase } from '../database/sql-errors.js';
@@ -27,6 +27,9 @@ export interface CommittedRowsQuery {
   afterRowOrdinal: bigint | null;
   maxRows: number | null;
 }
+
+/** A pull page's bundles: each with its rows as one JSON text, or (a large page) all streamed from PostgreSQL. */
+export type PullPageBundles = Array<Bundle<EncodedJson | never[]>> | StreamedJson;
 
 /** Pages with more rows than this stream their rows (chunked) instead of building one text. */
 export const PULL_STREAM_MIN_ROWS = 1000;
@@ -119,7 +122,7 @@ export class PullService {
       source_bundle_id: BigInt(h.source_bundle_id),
       row_count: h.row_count === '0' ? undefined : BigInt(h.row_count),
       bundle_hash: h.bundle_hash || undefined,
-      rows: h.rows_json === null ? [] : new EncodedJson(h.rows_json) as GoJsonValue,
+      rows: h.rows_json === null ? [] : new EncodedJson(h.rows_json),
     }));
     this.telemetry.pulled(page.length, page.reduce((count, h) => count + Number(h.row_count ?? 0n), 0));
     const streamed = stream !== null && headers[0]?.streamed === true;
@@ -186,7 +189,7 @@ export class PullService {
     await out.flush();
   }
 
-  committedRows(actor: SyncActor, query: CommittedRowsQuery): Promise<GoJsonValue> {
+  committedRows(actor: SyncActor, query: CommittedRowsQuery): Promise<CommittedBundleRowsResponse<EncodedJson[]>> {
     return this.lifecycle.run(async () => {
       if (query.bundleSeq <= 0n) throw new OversyncError('committed_bundle_chunk_invalid', 'bundle_seq must be > 0');
       if (query.afterRowOrdinal !== null && query.afterRowOrdinal < 0n) throw new OversyncError('committed_bundle_chunk_invalid', 'after_row_ordinal must be >= 0');

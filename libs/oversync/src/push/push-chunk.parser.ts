@@ -2,7 +2,7 @@ import { OversyncError } from '../errors/oversync.error.js';
 import { goQuote, goToLower, goTrimSpace } from '../schema/go-string-semantics.js';
 import type { RegisteredTable } from '../schema/registered-table.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
-import { isCanonicalUuid, type RowOp } from '@oversync/protocol';
+import { IDENTIFIER_PATTERN, isCanonicalUuid, type RowOp } from '@oversync/protocol';
 import { keyBytesOf } from '../bundle/row-keys.js';
 import {
   bindMember, bindScalar, canonicalExactJson, isExactObject, JsonNumber, MAX_REQUEST_JSON_DEPTH, parseExactJson, readInt64, readString,
@@ -25,7 +25,7 @@ export interface PushChunk {
   rows: PushRow[];
 }
 
-const IDENTIFIER = /^[a-z0-9_]+$/;
+const IDENTIFIER = IDENTIFIER_PATTERN;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const PARSE_MESSAGE = 'Failed to parse push chunk request';
 
@@ -116,7 +116,7 @@ function exactMember(object: ExactObject, name: string): ExactJson | undefined {
   return found;
 }
 
-const LOWER_IDENTIFIER = /^[a-z0-9_]+$/;
+const LOWER_IDENTIFIER = IDENTIFIER_PATTERN;
 
 /** Steps 11–17 of §4.2.2, writing the canonical text directly (column names are [a-z0-9_], no escaping). */
 function payloadApply(payload: ExactJson, table: RegisteredTable, key: string, where: string): string {

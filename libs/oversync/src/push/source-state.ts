@@ -1,8 +1,9 @@
+import type { SourceStateName } from '@oversync/protocol';
 import { prepared, type SyncClient } from '../database/sync-database.js';
 import { OversyncError } from '../errors/oversync.error.js';
 
 export interface SourceState {
-  state: 'active' | 'reserved' | 'retired' | null;
+  state: SourceStateName | null;
   maxCommitted: bigint;
   replacedBy: string;
 }

@@ -1,6 +1,8 @@
+import { KEY_KIND_CODES } from '@oversync/protocol';
+
 /** Sync key kind codes of sync.table_catalog (spec §1.3). */
-export const KEY_KIND_UUID = 1;
-export const KEY_KIND_TEXT = 2;
+export const KEY_KIND_UUID = KEY_KIND_CODES.uuid;
+export const KEY_KIND_TEXT = KEY_KIND_CODES.text;
 export type SyncKeyKind = typeof KEY_KIND_UUID | typeof KEY_KIND_TEXT;
 
 /** A registered table as configured by the host (names are normalised at bootstrap). */

@@ -1,3 +1,4 @@
+import { BOOTSTRAP_TX_RETRY_BASE_DELAY_MS, TX_RETRY_ATTEMPTS } from '@oversync/protocol';
 import { runRetryable, type SyncDatabase } from '../database/sync-database.js';
 import { installCaptureTriggers } from './capture-triggers.js';
 import { withErrorContext } from './error-context.js';
@@ -6,8 +7,8 @@ import type { RegisteredTable, RegisteredTableConfig } from './registered-table.
 import { validateRegisteredTables } from './registered-table-validator.js';
 import { createSyncSchema } from './sync-schema-creation.js';
 
-const SCHEMA_TRANSACTION_ATTEMPTS = 3;
-const SCHEMA_TRANSACTION_RETRY_BASE_MS = 50;
+const SCHEMA_TRANSACTION_ATTEMPTS = TX_RETRY_ATTEMPTS;
+const SCHEMA_TRANSACTION_RETRY_BASE_MS = BOOTSTRAP_TX_RETRY_BASE_DELAY_MS;
 
 /**
  * Validates the registered tables and prepares PostgreSQL for sync (spec §2.1): the `sync` schema,

@@ -10,9 +10,9 @@ import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import { requireInitializedScope } from '../connect/scope-state.js';
 import { OversyncScopeService } from '../scope/oversync-scope.service.js';
-import { compactValidGoJson, EncodedJson, INT64_MAX, isCanonicalUuid } from '@oversync/protocol';
+import { compactValidGoJson, EncodedJson, INT64_MAX, isCanonicalUuid, TX_RETRY_ATTEMPTS, TX_RETRY_BASE_DELAY_MS } from '@oversync/protocol';
 import { goJsonStringSql, rowPrefixParams } from '../pull/bundle-reader.js';
-import type { GoJsonValue } from '@oversync/protocol';
+import type { GoJsonValue, SnapshotChunkResponse } from '@oversync/protocol';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 import { materializeSnapshotRows, UnsyncedRowsError } from './snapshot-materializer.js';
 import { applySourceReplacement } from './source-replacement.js';
@@ -91,7 +91,7 @@ export class SnapshotSessionService {
 
   private materialize(actor: SyncActor, replacement: SourceReplacementRequest | null, tolerateUnsynced: boolean): Promise<SnapshotSession> {
     // A concurrent writer of the same source_state rows makes REPEATABLE READ fail with 40001: retry rather than 500.
-    return runRetryable(3, 25, () =>
+    return runRetryable(TX_RETRY_ATTEMPTS, TX_RETRY_BASE_DELAY_MS, () =>
       this.db.transaction((client) => this.materializeInTransaction(client, actor, replacement, tolerateUnsynced), { isolation: 'REPEATABLE READ' }),
     );
   }
@@ -125,7 +125,7 @@ export class SnapshotSessionService {
     if (maxBytes > 0 && byteCount > BigInt(maxBytes)) throw tooLarge(`snapshot session byte_count ${byteCount} exceeds limit ${maxBytes}`);
   }
 
-  chunk(actor: SyncActor, snapshotId: string, query: SnapshotChunkQuery): Promise<GoJsonValue> {
+  chunk(actor: SyncActor, snapshotId: string, query: SnapshotChunkQuery): Promise<SnapshotChunkResponse<EncodedJson>> {
     return this.lifecycle.run(async () => {
       this.requireId(snapshotId);
       if (query.afterRowOrdinal < 0n) throw new OversyncError('snapshot_chunk_invalid', 'after_row_ordinal must be >= 0');

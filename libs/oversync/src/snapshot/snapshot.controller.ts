@@ -10,6 +10,7 @@ import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js'
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
 import { parseInt64Param, queryValue, requestBody } from '../http/request-binding.js';
 import type { RequestWithSyncBody } from '../http/sync-body.middleware.js';
+import { snapshotSessionCreateResponse } from '../http/wire-responses.js';
 import { SNAPSHOT_ID } from '../http/session-id.pipe.js';
 import { SnapshotSessionService } from './snapshot-session.service.js';
 import { parseSnapshotSessionRequest } from './snapshot-request.parser.js';
@@ -36,17 +37,11 @@ export class SnapshotController {
     413: ['snapshot_session_too_large', 'request_too_large'],
     500: ['snapshot_session_create_failed'],
   })
-  @SyncEndpoint('snapshot_session_create_failed', 'Failed to create snapshot session')
+  @SyncEndpoint('snapshot_session_create_failed')
   async create(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody): Promise<GoJsonValue> {
     const replacement = parseSnapshotSessionRequest(requestBody(req));
     const session = await this.snapshots.create(actor, replacement);
-    return {
-      snapshot_id: session.snapshotId,
-      snapshot_bundle_seq: session.snapshotBundleSeq,
-      row_count: session.rowCount,
-      byte_count: session.byteCount === 0n ? undefined : session.byteCount,
-      expires_at: session.expiresAt,
-    };
+    return snapshotSessionCreateResponse(session);
   }
 
   @Get(':snapshot_id')
@@ -62,7 +57,7 @@ export class SnapshotController {
     410: ['snapshot_session_expired'],
     500: ['snapshot_chunk_failed'],
   })
-  @SyncEndpoint('snapshot_chunk_failed', 'Failed to get snapshot chunk')
+  @SyncEndpoint('snapshot_chunk_failed')
   async chunk(@Actor() actor: SyncActor, @Param('snapshot_id', SNAPSHOT_ID) snapshotId: string, @Query() query: Record<string, unknown>): Promise<GoJsonValue> {
     const invalid = (message: string) => new OversyncError('snapshot_chunk_invalid', message);
     const after = parseInt64Param(queryValue(query.after_row_ordinal));
@@ -79,7 +74,7 @@ export class SnapshotController {
   @ApiParam({ name: 'snapshot_id', format: 'uuid', description: 'the snapshot_id answered by POST /sync/snapshot-sessions' })
   @ApiNoContentResponse({ description: 'deleted (or already gone)' })
   @ApiSyncErrors({ 403: ['snapshot_session_forbidden'], 404: ['snapshot_session_not_found'], 500: ['snapshot_session_delete_failed'] })
-  @SyncEndpoint('snapshot_session_delete_failed', 'Failed to delete snapshot session')
+  @SyncEndpoint('snapshot_session_delete_failed')
   async delete(@Actor() actor: SyncActor, @Param('snapshot_id', SNAPSHOT_ID) snapshotId: string): Promise<void> {
     await this.snapshots.delete(actor, snapshotId);
   }

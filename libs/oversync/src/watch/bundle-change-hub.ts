@@ -99,7 +99,7 @@ export class BundleChangeHub implements BeforeApplicationShutdown {
    * its old connection die); otherwise the limit is a 429.
    */
   subscribe(subscriber: BundleChangeSubscriber, afterBundleSeq: bigint): BundleChangeSubscription {
-    if (this.isClosed) throw new OversyncError('service_unavailable', 'Sync service is shutting down');
+    if (this.isClosed) throw OversyncError.generic('service_unavailable');
     const { maxSubscribersPerUser, maxSubscribersPerProcess } = this.config.watch;
     const existing = this.byUserPk.get(subscriber.userPk);
     if (existing && existing.size >= maxSubscribersPerUser) {

@@ -55,7 +55,7 @@ export class WatchController {
     500: ['bundle_change_watch_failed'],
     503: ['bundle_change_watch_disabled', 'bundle_change_watch_capacity', 'service_unavailable'],
   })
-  @SyncEndpoint('bundle_change_watch_failed', 'Failed to subscribe bundle change watch')
+  @SyncEndpoint('bundle_change_watch_failed')
   async watch(@Actor() actor: SyncActor, @Query() query: Record<string, unknown>, @Headers('last-event-id') lastEventIdHeader: unknown): Promise<StreamedWireBody> {
     const after = checkpoint(queryValue(query.after_bundle_seq), 'after_bundle_seq') ?? 0n;
     const lastEventId = checkpoint(queryValue(lastEventIdHeader), 'Last-Event-ID') ?? 0n;

@@ -30,8 +30,8 @@ export class WatchService {
    * latest-sequence read, so a commit in between is either seen by the read or published after it.
    */
   async subscribe(actor: SyncActor, afterBundleSeq: bigint): Promise<BundleChangeSubscription> {
-    if (!this.config.watch.enabled) throw new OversyncError('bundle_change_watch_disabled', 'Bundle change watch is disabled');
-    if (!this.capabilities.watchAllowed(actor)) throw new OversyncError('bundle_change_watch_forbidden', 'Bundle change watch is not enabled for this client');
+    if (!this.config.watch.enabled) throw OversyncError.generic('bundle_change_watch_disabled');
+    if (!this.capabilities.watchAllowed(actor)) throw OversyncError.generic('bundle_change_watch_forbidden');
     if (afterBundleSeq < 0n) throw new OversyncError('invalid_request', 'after_bundle_seq must be >= 0');
     return this.lifecycle.run(async () => {
       // text, whatever int8 parser the host's pg types use
