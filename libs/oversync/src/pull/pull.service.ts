@@ -78,13 +78,13 @@ export class PullService {
   pull(actor: SyncActor, query: PullQuery, reply: WireReply): Promise<void> {
     return this.lifecycle.run(async () => {
       const max = Math.min(Math.max(query.maxBundles, 1), 5000);
-      const page = [actor.userId, query.afterBundleSeq.toString(), query.targetBundleSeq.toString(), max, ...rowPrefixParams(this.schema.catalog), PULL_STREAM_MIN_ROWS];
-      const rows = await this.countingHistoryPruned(() => callRequestFunction<PullPageRow>(this.db, PULL([actor.userId, actor.sourceId, ...page.slice(1)])));
+      const page = [query.afterBundleSeq.toString(), query.targetBundleSeq.toString(), max, ...rowPrefixParams(this.schema.catalog), PULL_STREAM_MIN_ROWS];
+      const rows = await this.countingHistoryPruned(() => callRequestFunction<PullPageRow>(this.db, PULL([actor.userId, actor.sourceId, ...page])));
       if (!rows[0]!.streamed) return reply.send(200, this.pageOf(rows, max, null));
       // A page of more than PULL_STREAM_MIN_ROWS rows: read again with the COPY of its rows in one snapshot,
       // written while the transaction reads it.
       const through = await this.countingHistoryPruned(() => this.db.transaction(async (client) => {
-        const { rows: headers } = await client.query<PullPageRow>(PULL_PAGE(page)).catch((error: unknown) => {
+        const { rows: headers } = await client.query<PullPageRow>(PULL_PAGE([actor.userId, ...page])).catch((error: unknown) => {
           throw oversyncErrorFromDatabase(error) ?? error;
         });
         await reply.send(200, this.pageOf(headers, max, { client, after: query.afterBundleSeq }));
