@@ -40,8 +40,7 @@ function pageRowsSql(catalog: SyncCatalog, client: SyncClient, userPk: string, a
 
 /** A row of `sync.pull_page` / `sync.pull`: a bundle header (NULL bundle_seq: an empty page). */
 interface PullPageRow {
-  /** `sync.pull_page` only */
-  user_pk?: string;
+  user_pk: string;
   stable_bundle_seq: string;
   streamed: boolean;
   bundle_seq: string | null;
@@ -126,7 +125,7 @@ export class PullService {
     const blocks = !headers.slice(0, max).some((h) => h.unblocked);
     return {
       stable_bundle_seq: BigInt(rows[0]!.stable_bundle_seq),
-      bundles: streamed ? new StreamedJson((write) => this.streamPage(stream.client, headers[0]!.user_pk!, stream.after, page, blocks, write)) : page,
+      bundles: streamed ? new StreamedJson((write) => this.streamPage(stream.client, headers[0]!.user_pk, stream.after, page, blocks, write)) : page,
       has_more: headers.length > max,
     };
   }
