@@ -25,7 +25,7 @@ describe('round trips of connect, pull, committed-rows and capabilities (issue 2
   }
 
   beforeAll(async () => {
-    t = await startTestApp();
+    t = await startTestApp({ env: { OVERSYNC_USER_LOCK_TIMEOUT_MS: '300' } });
     db = new pg.Client({ connectionString: t.db.url });
     await db.connect();
   });
@@ -125,5 +125,20 @@ describe('round trips of connect, pull, committed-rows and capabilities (issue 2
     const never = new SyncHttp(t.baseUrl, await t.signIn('nobody'), 'nobody-1');
     expect((await never.get('/sync/pull').expect(409)).text).toBe('{"error":"scope_uninitialized","message":"sync scope for user nobody is not initialized"}\n');
     expect((await never.get('/sync/committed-bundles/1/rows').expect(404)).text).toBe('{"error":"committed_bundle_not_found","message":"committed bundle 1 was not found"}\n');
+  });
+
+  it('connect waits for the user lock inside its request function, and answers 503 when the wait runs out', async () => {
+    const device = new SyncHttp(t.baseUrl, await t.signIn('locked'), 'locked-1');
+    await device.connect(false);
+    await db.query(`SELECT pg_advisory_lock(hashtextextended('locked', 0))`);
+    // (not counted: the unlock below is a round trip of this process too)
+    const waited = device.post('/sync/connect', { has_local_pending_rows: false }).then((res) => res.body as unknown);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await db.query(`SELECT pg_advisory_unlock(hashtextextended('locked', 0))`);
+    expect(await waited).toEqual({ resolution: 'remote_authoritative' });
+    await db.query(`SELECT pg_advisory_lock(hashtextextended('locked', 0))`);
+    const refused = await device.post('/sync/connect', { has_local_pending_rows: false }).expect(503);
+    await db.query(`SELECT pg_advisory_unlock(hashtextextended('locked', 0))`);
+    expect(refused.text).toBe('{"error":"service_unavailable","message":"another sync operation of this user is still running; retry later"}\n');
   });
 });
