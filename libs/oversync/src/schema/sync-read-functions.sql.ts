@@ -21,6 +21,10 @@ function refusals(sqlState: string) {
 }
 type Refusals = ReturnType<typeof refusals>;
 
+/** The user's scope row with its user_pk, locked, into `v_scope` (FOUND: it exists). */
+const LOCK_SCOPE = `SELECT us.user_pk, ss.state_code, ss.initializer_source_id, ss.initialization_id, ss.lease_expires_at INTO v_scope
+    FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk WHERE us.user_id = p_user_id FOR UPDATE`;
+
 /**
  * POST /sync/connect (spec §4.1): under the user lock, the scope row is created, locked and its lapsed
  * lease expired; a retired source is refused (§8.7); then the resolution. `lease_expires_at` is
@@ -34,17 +38,15 @@ LANGUAGE plpgsql ${PINNED}
 AS $$
 #variable_conflict use_column
 DECLARE
-  v_waited BOOLEAN := sync.lock_user(p_user_id, p_lock_timeout_ms);
+  v_waited BOOLEAN;
   v_scope RECORD;
   v_replaced_by TEXT;
   v_state TEXT;
   v_initialization_id TEXT;
   v_lease TEXT;
 BEGIN
-  SELECT us.user_pk, ss.state_code, ss.initializer_source_id, ss.initialization_id, ss.lease_expires_at
-      INTO v_scope
-      FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
-     WHERE us.user_id = p_user_id FOR UPDATE;
+  v_waited := sync.lock_user(p_user_id, p_lock_timeout_ms);
+  ${LOCK_SCOPE};
   IF NOT FOUND THEN
     -- the user's rows are created only for a user never seen: one statement fewer for a known one
     WITH u AS (
@@ -53,10 +55,7 @@ BEGIN
     INSERT INTO sync.scope_state (user_pk, state_code)
     SELECT user_pk, 0 FROM u UNION ALL SELECT user_pk, 0 FROM sync.user_state WHERE user_id = p_user_id
     ON CONFLICT (user_pk) DO NOTHING;
-    SELECT us.user_pk, ss.state_code, ss.initializer_source_id, ss.initialization_id, ss.lease_expires_at
-      INTO v_scope
-      FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
-     WHERE us.user_id = p_user_id FOR UPDATE;
+    ${LOCK_SCOPE};
     IF NOT FOUND THEN
       ${refuse('scope_uninitialized', `format('sync scope for user %s is not initialized', p_user_id)`)};
     END IF;
