@@ -1,7 +1,7 @@
+import type { QueryConfig, QueryResultRow } from 'pg';
 import { ERROR_CODES, EXTENSION_ERROR_CODES } from '@oversync/protocol';
 import { OversyncError } from '../errors/oversync.error.js';
 import { OVERSYNC_SQLSTATE } from '../schema/sync-request-functions.sql.js';
-import type { QueryConfig, QueryResultRow } from 'pg';
 import { sqlState, type SyncDatabase } from './sync-database.js';
 
 const STATUSES: Readonly<Record<string, number>> = { ...ERROR_CODES, ...EXTENSION_ERROR_CODES };
