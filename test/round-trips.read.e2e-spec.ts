@@ -25,7 +25,7 @@ describe('round trips of connect, pull, committed-rows and capabilities (issue 2
   }
 
   beforeAll(async () => {
-    t = await startTestApp();
+    t = await startTestApp({ env: { OVERSYNC_USER_LOCK_TIMEOUT_MS: '300' } });
     db = new pg.Client({ connectionString: t.db.url });
     await db.connect();
   });
@@ -100,5 +100,45 @@ describe('round trips of connect, pull, committed-rows and capabilities (issue 2
     expect(fetch.result.status).toBe(409);
     expect(fetch.statements).toHaveLength(1);
     expect(await counter()).toBe(before + 2n);
+  });
+
+  it('refusals and leases keep their exact text: source_retired on connect (§8.7), scope_initializing, RFC3339 leases', async () => {
+    const token = await t.signIn('texts');
+    const owner = new SyncHttp(t.baseUrl, token, 'texts-1');
+    const other = new SyncHttp(t.baseUrl, token, 'texts-2');
+    // bodies end with a newline, as Go's json.Encoder writes them
+    const rfc3339 = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z`;
+    const local = await owner.post('/sync/connect', { has_local_pending_rows: true }).expect(200);
+    expect(local.text).toMatch(new RegExp(`^\\{"resolution":"initialize_local","initialization_id":"[0-9a-f-]{36}","lease_expires_at":"${rfc3339}"\\}\\n$`));
+    const lease = (local.body as { lease_expires_at: string }).lease_expires_at;
+    const later = await other.post('/sync/connect', { has_local_pending_rows: false }).expect(200);
+    expect(later.text).toMatch(new RegExp(`^\\{"resolution":"retry_later","lease_expires_at":"${lease.replace(/\./g, '\\.')}","retry_after_seconds":\\d+\\}\\n$`));
+    const initializing = await other.get('/sync/pull').expect(409);
+    expect(initializing.text).toBe(`{"error":"scope_initializing","message":"sync scope for user texts is initializing until ${lease}"}\n`);
+    await owner.connect(false);
+    expect((await owner.push(1, [userRow('t1')])).status).toBe(200);
+    await db.query(`UPDATE sync.source_state SET state = 'retired', replaced_by_source_id = 'texts-3', retirement_reason = 'history_pruned' WHERE source_id = 'texts-1'`);
+    const retired = await countRoundTrips(() => owner.post('/sync/connect', { has_local_pending_rows: false }));
+    expect(retired.statements).toHaveLength(1);
+    expect(retired.result.status).toBe(409);
+    expect(retired.result.text).toBe('{"error":"source_retired","message":"source texts-1 for user texts was retired and replaced by texts-3","source_id":"texts-1","replaced_by_source_id":"texts-3"}\n');
+    const never = new SyncHttp(t.baseUrl, await t.signIn('nobody'), 'nobody-1');
+    expect((await never.get('/sync/pull').expect(409)).text).toBe('{"error":"scope_uninitialized","message":"sync scope for user nobody is not initialized"}\n');
+    expect((await never.get('/sync/committed-bundles/1/rows').expect(404)).text).toBe('{"error":"committed_bundle_not_found","message":"committed bundle 1 was not found"}\n');
+  });
+
+  it('connect waits for the user lock inside its request function, and answers 503 when the wait runs out', async () => {
+    const device = new SyncHttp(t.baseUrl, await t.signIn('locked'), 'locked-1');
+    await device.connect(false);
+    await db.query(`SELECT pg_advisory_lock(hashtextextended('locked', 0))`);
+    // (not counted: the unlock below is a round trip of this process too)
+    const waited = device.post('/sync/connect', { has_local_pending_rows: false }).then((res) => res.body as unknown);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await db.query(`SELECT pg_advisory_unlock(hashtextextended('locked', 0))`);
+    expect(await waited).toEqual({ resolution: 'remote_authoritative' });
+    await db.query(`SELECT pg_advisory_lock(hashtextextended('locked', 0))`);
+    const refused = await device.post('/sync/connect', { has_local_pending_rows: false }).expect(503);
+    await db.query(`SELECT pg_advisory_unlock(hashtextextended('locked', 0))`);
+    expect(refused.text).toBe('{"error":"service_unavailable","message":"another sync operation of this user is still running; retry later"}\n');
   });
 });

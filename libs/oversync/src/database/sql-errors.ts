@@ -1,7 +1,7 @@
+import type { QueryConfig, QueryResultRow } from 'pg';
 import { isKnownErrorCode, type ErrorExtra } from '@oversync/protocol';
 import { OversyncError } from '../errors/oversync.error.js';
 import { OVERSYNC_SQLSTATE } from '../schema/sync-request-functions.sql.js';
-import type { QueryConfig, QueryResultRow } from 'pg';
 import { sqlState, type SyncDatabase } from './sync-database.js';
 
 /**

@@ -43,8 +43,7 @@ function pageRowsSql(catalog: SyncCatalog, userPk: string, after: bigint, last: 
 
 /** A row of `sync.pull_page` / `sync.pull`: a bundle header (NULL bundle_seq: an empty page). */
 interface PullPageRow {
-  /** `sync.pull_page` only */
-  user_pk?: string;
+  user_pk: string;
   stable_bundle_seq: string;
   streamed: boolean;
   bundle_seq: string | null;
@@ -81,13 +80,13 @@ export class PullService {
   pull(actor: SyncActor, query: PullQuery, reply: WireReply): Promise<void> {
     return this.lifecycle.run(async () => {
       const max = Math.min(Math.max(query.maxBundles, 1), MAX_BUNDLES_PER_PULL);
-      const page = [actor.userId, query.afterBundleSeq.toString(), query.targetBundleSeq.toString(), max, ...rowPrefixParams(this.schema.catalog), PULL_STREAM_MIN_ROWS];
-      const rows = await this.countingHistoryPruned(() => callRequestFunction<PullPageRow>(this.db, PULL([actor.userId, actor.sourceId, ...page.slice(1)])));
+      const page = [query.afterBundleSeq.toString(), query.targetBundleSeq.toString(), max, ...rowPrefixParams(this.schema.catalog), PULL_STREAM_MIN_ROWS];
+      const rows = await this.countingHistoryPruned(() => callRequestFunction<PullPageRow>(this.db, PULL([actor.userId, actor.sourceId, ...page])));
       if (!rows[0]!.streamed) return reply.send(200, this.pageOf(rows, max, null));
       // A page of more than PULL_STREAM_MIN_ROWS rows: read again with the COPY of its rows in one snapshot,
       // written while the transaction reads it.
       const through = await this.countingHistoryPruned(() => this.db.transaction(async (client) => {
-        const { rows: headers } = await client.query<PullPageRow>(PULL_PAGE(page)).catch((error: unknown) => {
+        const { rows: headers } = await client.query<PullPageRow>(PULL_PAGE([actor.userId, ...page])).catch((error: unknown) => {
           throw oversyncErrorFromDatabase(error) ?? error;
         });
         await reply.send(200, this.pageOf(headers, max, { client, after: query.afterBundleSeq }));
@@ -129,7 +128,7 @@ export class PullService {
     const blocks = !headers.slice(0, max).some((h) => h.unblocked);
     return {
       stable_bundle_seq: BigInt(rows[0]!.stable_bundle_seq),
-      bundles: streamed ? new StreamedJson((write) => this.streamPage(stream.client, headers[0]!.user_pk!, stream.after, page, blocks, write)) : page,
+      bundles: streamed ? new StreamedJson((write) => this.streamPage(stream.client, headers[0]!.user_pk, stream.after, page, blocks, write)) : page,
       has_more: headers.length > max,
     };
   }

@@ -21,12 +21,16 @@ function refusals(sqlState: string) {
 }
 type Refusals = ReturnType<typeof refusals>;
 
+/** The user's scope row with its user_pk, locked, into `v_scope` (FOUND: it exists). */
+const LOCK_SCOPE = `SELECT us.user_pk, ss.state_code, ss.initializer_source_id, ss.initialization_id, ss.lease_expires_at INTO v_scope
+    FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk WHERE us.user_id = p_user_id FOR UPDATE`;
+
 /**
  * POST /sync/connect (spec §4.1): under the user lock, the scope row is created, locked and its lapsed
  * lease expired; a retired source is refused (§8.7); then the resolution. `lease_expires_at` is
  * RFC3339 with microseconds (the service trims it as Go does).
  */
-const CONNECT_FUNCTION_SQL = ({ refuse, refuseHistoryPruned }: Refusals) => `CREATE OR REPLACE FUNCTION sync.connect(
+const CONNECT_FUNCTION_SQL = ({ refuse }: Refusals) => `CREATE OR REPLACE FUNCTION sync.connect(
   p_user_id TEXT, p_source_id TEXT, p_has_local_pending_rows BOOLEAN, p_initialization_id UUID,
   p_lease_ttl_ms INTEGER, p_lock_timeout_ms INTEGER)
 RETURNS TABLE (resolution TEXT, initialization_id TEXT, lease_expires_at TEXT, retry_after_seconds BIGINT, lock_waited BOOLEAN)
@@ -34,17 +38,15 @@ LANGUAGE plpgsql ${PINNED}
 AS $$
 #variable_conflict use_column
 DECLARE
-  v_waited BOOLEAN := sync.lock_user(p_user_id, p_lock_timeout_ms);
+  v_waited BOOLEAN;
   v_scope RECORD;
   v_replaced_by TEXT;
   v_state TEXT;
   v_initialization_id TEXT;
   v_lease TEXT;
 BEGIN
-  SELECT us.user_pk, ss.state_code, ss.initializer_source_id, ss.initialization_id, ss.lease_expires_at
-      INTO v_scope
-      FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
-     WHERE us.user_id = p_user_id FOR UPDATE;
+  v_waited := sync.lock_user(p_user_id, p_lock_timeout_ms);
+  ${LOCK_SCOPE};
   IF NOT FOUND THEN
     -- the user's rows are created only for a user never seen: one statement fewer for a known one
     WITH u AS (
@@ -53,10 +55,7 @@ BEGIN
     INSERT INTO sync.scope_state (user_pk, state_code)
     SELECT user_pk, 0 FROM u UNION ALL SELECT user_pk, 0 FROM sync.user_state WHERE user_id = p_user_id
     ON CONFLICT (user_pk) DO NOTHING;
-    SELECT us.user_pk, ss.state_code, ss.initializer_source_id, ss.initialization_id, ss.lease_expires_at
-      INTO v_scope
-      FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
-     WHERE us.user_id = p_user_id FOR UPDATE;
+    ${LOCK_SCOPE};
     IF NOT FOUND THEN
       ${refuse('scope_uninitialized', `format('sync scope for user %s is not initialized', p_user_id)`)};
     END IF;
@@ -102,6 +101,9 @@ BEGIN
 END;
 $$`;
 
+const PULL_PAGE_COLUMNS = `user_pk BIGINT, stable_bundle_seq BIGINT, through BIGINT, streamed BOOLEAN, bundle_seq BIGINT, source_id TEXT,
+  source_bundle_id BIGINT, row_count BIGINT, bundle_hash TEXT, rows_json TEXT, unblocked BOOLEAN`;
+
 /**
  * GET /sync/pull's page read (spec §4.8): STABLE, so every statement shares the calling statement's
  * snapshot (scope state, floor and bundles are one consistent view, as the REPEATABLE READ
@@ -113,8 +115,7 @@ $$`;
 const PULL_PAGE_FUNCTION_SQL = ({ refuse, refuseHistoryPruned }: Refusals) => `CREATE OR REPLACE FUNCTION sync.pull_page(
   p_user_id TEXT, p_after BIGINT, p_target BIGINT, p_max INTEGER,
   p_table_ids INT4[], p_prefixes TEXT[], p_key_kinds INT2[], p_stream_min_rows BIGINT)
-RETURNS TABLE (user_pk BIGINT, stable_bundle_seq BIGINT, through BIGINT, streamed BOOLEAN, bundle_seq BIGINT, source_id TEXT,
-  source_bundle_id BIGINT, row_count BIGINT, bundle_hash TEXT, rows_json TEXT, unblocked BOOLEAN)
+RETURNS TABLE (${PULL_PAGE_COLUMNS})
 LANGUAGE plpgsql STABLE ${PINNED}
 AS $$
 #variable_conflict use_column
@@ -184,41 +185,25 @@ $$`;
  * it commits without waiting for the WAL flush (a checkpoint lost in a crash is only bookkeeping).
  * Sources that never pushed have no source_state row. A streamed page records its checkpoint later.
  */
-const PULL_FUNCTION_SQL = ({ refuse, refuseHistoryPruned }: Refusals) => `CREATE OR REPLACE FUNCTION sync.pull(
+const PULL_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION sync.pull(
   p_user_id TEXT, p_source_id TEXT, p_after BIGINT, p_target BIGINT, p_max INTEGER,
   p_table_ids INT4[], p_prefixes TEXT[], p_key_kinds INT2[], p_stream_min_rows BIGINT)
-RETURNS TABLE (stable_bundle_seq BIGINT, streamed BOOLEAN, bundle_seq BIGINT, source_id TEXT,
-  source_bundle_id BIGINT, row_count BIGINT, bundle_hash TEXT, rows_json TEXT, unblocked BOOLEAN)
+RETURNS TABLE (${PULL_PAGE_COLUMNS})
 LANGUAGE plpgsql ${PINNED}
 AS $$
-DECLARE
-  r RECORD;
-  v_user_pk BIGINT;
-  v_through BIGINT := 0;
-  v_streamed BOOLEAN := false;
 BEGIN
-  FOR r IN SELECT * FROM sync.pull_page(p_user_id, p_after, p_target, p_max, p_table_ids, p_prefixes, p_key_kinds, p_stream_min_rows) LOOP
-    v_user_pk := r.user_pk;
-    v_through := r.through;
-    v_streamed := r.streamed;
-    stable_bundle_seq := r.stable_bundle_seq;
-    streamed := r.streamed;
-    bundle_seq := r.bundle_seq;
-    source_id := r.source_id;
-    source_bundle_id := r.source_bundle_id;
-    row_count := r.row_count;
-    bundle_hash := r.bundle_hash;
-    rows_json := r.rows_json;
-    unblocked := r.unblocked;
+  -- every row carries the page's user_pk, through and streamed: the last one read stays in them
+  FOR user_pk, stable_bundle_seq, through, streamed, bundle_seq, source_id, source_bundle_id, row_count, bundle_hash, rows_json, unblocked IN
+    SELECT * FROM sync.pull_page(p_user_id, p_after, p_target, p_max, p_table_ids, p_prefixes, p_key_kinds, p_stream_min_rows) LOOP
     RETURN NEXT;
   END LOOP;
-  IF v_through > 0 AND NOT v_streamed THEN
+  IF through > 0 AND NOT streamed THEN
     BEGIN
       PERFORM set_config('synchronous_commit', 'off', true);
-      UPDATE sync.source_state ss SET last_pulled_bundle_seq = v_through, last_pulled_at = now()
+      UPDATE sync.source_state ss SET last_pulled_bundle_seq = through, last_pulled_at = now()
        WHERE (ss.user_pk, ss.source_id) IN (
          SELECT s.user_pk, s.source_id FROM sync.source_state s
-          WHERE s.user_pk = v_user_pk AND s.source_id = p_source_id AND s.last_pulled_bundle_seq < v_through
+          WHERE s.user_pk = pull.user_pk AND s.source_id = p_source_id AND s.last_pulled_bundle_seq < through
             FOR UPDATE SKIP LOCKED);
     EXCEPTION WHEN OTHERS THEN
       RAISE WARNING 'oversync pull checkpoint of source % not recorded: %', p_source_id, SQLERRM;
@@ -275,7 +260,7 @@ export function readRequestFunctions(refusalSqlState: string): Array<{ signature
   return [
     { signature: 'sync.connect(text,text,boolean,uuid,integer,integer)', sql: CONNECT_FUNCTION_SQL(r) },
     { signature: 'sync.pull_page(text,bigint,bigint,integer,integer[],text[],smallint[],bigint)', sql: PULL_PAGE_FUNCTION_SQL(r) },
-    { signature: 'sync.pull(text,text,bigint,bigint,integer,integer[],text[],smallint[],bigint)', sql: PULL_FUNCTION_SQL(r) },
+    { signature: 'sync.pull(text,text,bigint,bigint,integer,integer[],text[],smallint[],bigint)', sql: PULL_FUNCTION_SQL },
     { signature: 'sync.committed_rows(text,bigint,bigint,integer,integer[],text[],smallint[])', sql: COMMITTED_ROWS_FUNCTION_SQL(r) },
   ];
 }
