@@ -72,9 +72,10 @@ function canonical(root: ExactJson, number: (raw: string) => string): string {
       }
     } else if (node instanceof ExactObject) {
       const members = new Map<string, ExactJson>();
-      for (const [name, item] of node.members) {
-        members.delete(name);
-        members.set(name, item);
+      const { names: memberNames, values } = node;
+      for (let i = 0; i < memberNames.length; i++) {
+        members.delete(memberNames[i]!);
+        members.set(memberNames[i]!, values[i]!);
       }
       const names = [...members.keys()].sort(compareUtf8);
       out.push('{');

@@ -24,8 +24,9 @@ export function bindsField(key: string, field: string): boolean {
  * `null` clears it). `undefined`: no member binds.
  */
 export function bindMember(object: ExactObject, field: string): ExactJson | undefined {
+  const { names, values } = object;
   let found: ExactJson | undefined;
-  for (const [key, value] of object.members) if (bindsField(key, field)) found = value;
+  for (let i = 0; i < names.length; i++) if (bindsField(names[i]!, field)) found = values[i];
   return found;
 }
 
@@ -35,9 +36,11 @@ export function bindMember(object: ExactObject, field: string): ExactJson | unde
  * field as it was, the last other value wins: `{"a":true,"A":false}` binds false, `{"a":true,"A":null}` true.
  */
 export function bindScalar<T>(object: ExactObject, field: string, read: (value: ExactJson | undefined) => T | undefined): T | undefined {
+  const { names, values } = object;
   let bound = read(undefined);
-  for (const [key, value] of object.members) {
-    if (!bindsField(key, field)) continue;
+  for (let i = 0; i < names.length; i++) {
+    if (!bindsField(names[i]!, field)) continue;
+    const value = values[i]!;
     const decoded = read(value);
     if (decoded === undefined) return undefined;
     if (value !== null) bound = decoded;

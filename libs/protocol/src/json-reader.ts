@@ -12,9 +12,24 @@ export class JsonNumber {
   }
 }
 
-/** An object: every member in document order, a repeated name as often as it was written. */
+/** An object: every member in document order, a repeated name as often as it was written (names[i] → values[i]). */
 export class ExactObject {
-  constructor(readonly members: Array<[string, ExactJson]>) {}
+  constructor(
+    readonly names: string[] = [],
+    readonly values: ExactJson[] = [],
+  ) {}
+
+  static fromMembers(members: ReadonlyArray<readonly [string, ExactJson]>): ExactObject {
+    return new ExactObject(
+      members.map(([name]) => name),
+      members.map(([, value]) => value),
+    );
+  }
+
+  /** Every member as `[name, value]`, in document order (a new array: hot paths read names/values). */
+  get members(): Array<[string, ExactJson]> {
+    return this.names.map((name, i): [string, ExactJson] => [name, this.values[i]!]);
+  }
 }
 
 /** A parsed JSON value with exact number literals and ordered members. */
@@ -54,8 +69,11 @@ export function parseExactJson(input: string | Uint8Array, maxDepth = MAX_JSON_D
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
+const NAME_CACHE_SIZE = 256;
+
 class Reader {
   private pos = 0;
+  private readonly nameCache: Array<string | undefined> = new Array<string | undefined>(NAME_CACHE_SIZE);
 
   constructor(
     private readonly text: string,
@@ -84,9 +102,9 @@ class Reader {
           }
         } else if (next === 0x7d) {
           this.pos++;
-          value = new ExactObject([]);
+          value = new ExactObject();
         } else {
-          frames.push(new ExactObject([]));
+          frames.push(new ExactObject());
           names.push(this.memberName(next));
           continue;
         }
@@ -95,7 +113,7 @@ class Reader {
       }
       // close every container this value completes; `,` goes back for the next value
       for (;;) {
-        const frame = frames.at(-1);
+        const frame = frames[frames.length - 1];
         if (frame === undefined) {
           this.skipWhitespace();
           if (this.pos < text.length) this.fail('invalid character after top-level value');
@@ -104,7 +122,8 @@ class Reader {
         c = this.skipWhitespace();
         this.pos++;
         if (frame instanceof ExactObject) {
-          frame.members.push([names[names.length - 1]!, value]);
+          frame.names.push(names[names.length - 1]!);
+          frame.values.push(value);
           if (c === 0x2c) {
             names[names.length - 1] = this.memberName(this.skipWhitespace());
             break;
@@ -134,9 +153,32 @@ class Reader {
 
   private memberName(c: number): string {
     if (c !== QUOTE) this.unexpected(c, 'looking for beginning of object key string');
-    const name = this.string();
+    const name = this.cachedName() ?? this.string();
     if (this.skipWhitespace() !== 0x3a) this.unexpected(this.text.charCodeAt(this.pos), 'after object key');
     this.pos++;
+    return name;
+  }
+
+  /**
+   * A member name seen before, without allocating it again: rows repeat the same names thousands of
+   * times, and a fresh string per member is most of the garbage (JSON.parse interns names the same way).
+   */
+  private cachedName(): string | undefined {
+    const text = this.text;
+    const start = this.pos + 1;
+    let end = start;
+    let c = text.charCodeAt(end);
+    while (c !== QUOTE && c !== BACKSLASH && c >= 0x20 && c < 0xd800 && end - start < 32) c = text.charCodeAt(++end);
+    if (c !== QUOTE || end === start) return undefined;
+    const slot = ((end - start) * 31 + text.charCodeAt(start) * 7 + text.charCodeAt(end - 1)) & (NAME_CACHE_SIZE - 1);
+    const cached = this.nameCache[slot];
+    if (cached !== undefined && cached.length === end - start && text.startsWith(cached, start)) {
+      this.pos = end + 1;
+      return cached;
+    }
+    const name = text.slice(start, end);
+    this.nameCache[slot] = name;
+    this.pos = end + 1;
     return name;
   }
 

@@ -60,7 +60,7 @@ function materialize<V>(root: ExactJson, number: (n: JsonNumber) => V, newObject
   while (sources.length > 0) {
     const top = sources.length - 1;
     const source = sources[top]!;
-    const items = source instanceof ExactObject ? source.members : source;
+    const items = source instanceof ExactObject ? source.values : source;
     const index = positions[top]!;
     if (index === items.length) {
       sources.pop();
@@ -70,9 +70,8 @@ function materialize<V>(root: ExactJson, number: (n: JsonNumber) => V, newObject
     }
     positions[top] = index + 1;
     let name = '';
-    let item: ExactJson;
-    if (source instanceof ExactObject) [name, item] = source.members[index]!;
-    else item = source[index]!;
+    if (source instanceof ExactObject) name = source.names[index]!;
+    const item = items[index]!;
     let value: V;
     if (item instanceof ExactObject || Array.isArray(item)) {
       const child = open(item);
