@@ -83,7 +83,7 @@ class Reader {
   document(): ExactJson {
     const text = this.text;
     const frames: Array<ExactJson[] | ExactObject> = [];
-    const names: string[] = [];
+    const pendingNames: string[] = [];
     let value: ExactJson;
     for (;;) {
       // one value: a scalar, an empty container, or a container opened (then its first member is read)
@@ -105,7 +105,7 @@ class Reader {
           value = new ExactObject();
         } else {
           frames.push(new ExactObject());
-          names.push(this.memberName(next));
+          pendingNames.push(this.memberName(next));
           continue;
         }
       } else {
@@ -122,14 +122,14 @@ class Reader {
         c = this.skipWhitespace();
         this.pos++;
         if (frame instanceof ExactObject) {
-          frame.names.push(names[names.length - 1]!);
+          frame.names.push(pendingNames[pendingNames.length - 1]!);
           frame.values.push(value);
           if (c === 0x2c) {
-            names[names.length - 1] = this.memberName(this.skipWhitespace());
+            pendingNames[pendingNames.length - 1] = this.memberName(this.skipWhitespace());
             break;
           }
           if (c !== 0x7d) this.unexpected(c, 'after object key:value pair');
-          names.pop();
+          pendingNames.pop();
         } else {
           frame.push(value);
           if (c === 0x2c) break;
@@ -161,7 +161,7 @@ class Reader {
 
   /**
    * A member name seen before, without allocating it again: rows repeat the same names thousands of
-   * times, and a fresh string per member is most of the garbage (JSON.parse interns names the same way).
+   * times, and a fresh string per member is a large share of the garbage (JSON.parse interns names too).
    */
   private cachedName(): string | undefined {
     const text = this.text;
