@@ -48,11 +48,26 @@ function losslessNumber(number: JsonNumber): number | bigint {
 
 type Container<V> = V[] | Record<string, V>;
 
+const isScalar = (node: ExactJson): boolean => !(node instanceof ExactObject) && !Array.isArray(node);
+
+/** An object of scalars (most rows' payloads and keys) without the stacks. */
+function flatObject<V>(node: ExactObject, scalar: (node: ExactJson) => V, target: Record<string, V>): V {
+  const { names, values } = node;
+  for (let i = 0; i < names.length; i++) setMember(target, names[i]!, scalar(values[i]!));
+  return target as V;
+}
+
+function setMember<V>(target: Record<string, V>, name: string, value: V): void {
+  if (name === '__proto__') Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  else target[name] = value;
+}
+
 /** Builds the plain value of a tree with an explicit stack (containers are filled after they are linked in). */
 function materialize<V>(root: ExactJson, number: (n: JsonNumber) => V, newObject: () => Record<string, V>): V {
   const open = (node: ExactJson[] | ExactObject): Container<V> => (node instanceof ExactObject ? newObject() : []);
   const scalar = (node: ExactJson): V => (node instanceof JsonNumber ? number(node) : (node as V));
   if (!(root instanceof ExactObject) && !Array.isArray(root)) return scalar(root);
+  if (root instanceof ExactObject && root.values.every(isScalar)) return flatObject(root, scalar, newObject());
   const result = open(root);
   const sources: Array<ExactJson[] | ExactObject> = [root];
   const targets: Array<Container<V>> = [result];
@@ -82,8 +97,7 @@ function materialize<V>(root: ExactJson, number: (n: JsonNumber) => V, newObject
     } else value = scalar(item);
     const target = targets[top]!;
     if (Array.isArray(target)) target.push(value);
-    else if (name === '__proto__') Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
-    else target[name] = value;
+    else setMember(target, name, value);
   }
   return result as V;
 }
