@@ -123,7 +123,8 @@ export function measureJsonReader(reps = 30): JsonReaderBench {
 export function jsonReaderPhase(print: (label: string, value: string, reference?: string) => void, quick = false): JsonReaderBench {
   const bench = measureJsonReader(quick ? 10 : 30);
   const ms = (s: Summary) => `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
-  print(`json reader: push chunk, ${bench.rows} rows, ${(bench.pushChunkBytes / 2 ** 20).toFixed(1)} MiB, bound (CPU ms)`, ms(bench.pushChunkReaderMs), `JSON.parse + same work ${ms(bench.pushChunkJsonParseMs)}`);
-  print(`json reader: pull page, ${bench.rows} rows, ${(bench.pullPageBytes / 2 ** 20).toFixed(1)} MiB, decoded (CPU ms)`, ms(bench.pullPageReaderMs), `JSON.parse + mapping ${ms(bench.pullPageJsonParseMs)}`);
+  const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+  print(`json reader: ${bench.rows}-row push chunk (${mib(bench.pushChunkBytes)} MiB) bound, CPU ms`, ms(bench.pushChunkReaderMs), `JSON.parse + same work ${ms(bench.pushChunkJsonParseMs)}`);
+  print(`json reader: ${bench.rows}-row pull page (${mib(bench.pullPageBytes)} MiB) decoded, CPU ms`, ms(bench.pullPageReaderMs), `JSON.parse + mapping ${ms(bench.pullPageJsonParseMs)}`);
   return bench;
 }
