@@ -1,22 +1,13 @@
 // Go encoding/json struct binding over the reader's tree: a member binds a field when its name is
 // the field's JSON name exactly or case-folded (ASCII case, `ſ` for s, the Kelvin sign for k); every
 // binding member is decoded in document order, so the LAST one wins whatever its case.
+import { equalFoldAscii } from './go-strings.js';
 import { INT64_MAX, INT64_MIN } from './limits.js';
 import { JsonNumber, type ExactJson, type ExactObject } from './json-reader.js';
 
 /** Whether member `key` binds the struct field named `field` (lower-case ASCII), as Go matches them. */
 export function bindsField(key: string, field: string): boolean {
-  if (key === field) return true;
-  if (key.length !== field.length) return false;
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i);
-    const want = field.charCodeAt(i);
-    if (c === want) continue;
-    if (want >= 0x61 && want <= 0x7a && c === want - 0x20) continue;
-    if ((want === 0x73 && c === 0x17f) || (want === 0x6b && c === 0x212a)) continue;
-    return false;
-  }
-  return true;
+  return key === field || equalFoldAscii(key, field);
 }
 
 /**
