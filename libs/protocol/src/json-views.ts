@@ -16,9 +16,16 @@ export function toGoValue(node: ExactJson): JsonValue {
   return materialize<JsonValue>(node, goDouble, () => ({}));
 }
 
-/** The value with exact integers (`bigint` outside the safe range), objects without a prototype, last duplicate wins. */
+/**
+ * Objects that inherit nothing (no `toString`, no `__proto__` accessor: any member name is plain data)
+ * and, unlike `Object.create(null)`, start in V8's fast property mode: a pull page builds thousands.
+ */
+const LosslessRecord = function LosslessRecord() {} as unknown as new () => LosslessObject;
+LosslessRecord.prototype = Object.create(null) as object;
+
+/** The value with exact integers (`bigint` outside the safe range), objects inheriting nothing, last duplicate wins. */
 export function toLosslessValue(node: ExactJson): LosslessJson {
-  return materialize<LosslessJson>(node, losslessNumber, () => Object.create(null) as LosslessObject);
+  return materialize<LosslessJson>(node, losslessNumber, () => new LosslessRecord());
 }
 
 /**
