@@ -70,6 +70,7 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 const NAME_CACHE_SIZE = 256;
+const DIGITS = Array.from({ length: 10 }, (_, digit) => new JsonNumber(String(digit)));
 
 class Reader {
   private pos = 0;
@@ -226,7 +227,8 @@ class Reader {
       pos = end;
     }
     this.pos = pos;
-    return new JsonNumber(text.slice(start, pos));
+    // single digits (versions, ordinals, flags) are one shared immutable instance each
+    return pos - start === 1 ? DIGITS[text.charCodeAt(start) - 0x30]! : new JsonNumber(text.slice(start, pos));
   }
 
   /** A string literal at `pos` (its opening quote); escapes and surrogates decoded as Go does. */
