@@ -298,6 +298,7 @@ try {
 
   // 4 processes × 12 users, writer + reader each, 5-row bundles: one instance, then three over the same database
   if (want('many-devices')) results.manyDevices = await manyDevicesPhase(server, quick, print);
+  if (want('json')) results.jsonReader = (await import('./json-reader.js')).jsonReaderPhase(print, quick);
 
   // the 1-row round trip with and without metrics, tracing (with and without an SDK) and request logs, interleaved
   if (want('observability')) {

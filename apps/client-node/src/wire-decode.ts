@@ -109,6 +109,8 @@ export interface PushConflictDetail {
   readonly serverRow: JsonValue;
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Parses a response body as one JSON object (the protocol's reader: number literals exact, members in order). */
 export function decodeObject(body: string): ExactObject {
   let value: ExactJson;
@@ -142,7 +144,7 @@ export class WireReader {
   /** Go's int64 (an integer literal, nothing else); beyond ±(2^53−1) it is out of this client's range. */
   int(name: string): number {
     const value = this.scalar(name, readInt64, 'an integer');
-    if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) throw new WireDecodeError(`member ${name} is out of range`);
+    if (value > MAX_SAFE || value < -MAX_SAFE) throw new WireDecodeError(`member ${name} is out of range`);
     return Number(value);
   }
 

@@ -56,6 +56,8 @@ function scalarText(value: ExactJson, number: (raw: string) => string): string {
 function canonical(root: ExactJson, number: (raw: string) => string): string {
   if (!(root instanceof ExactObject) && !Array.isArray(root)) return scalarText(root, number);
   const out: string[] = [];
+  // members a later one of the same name replaces: not written, but their numbers are read as Go reads them (1e400 fails)
+  const replaced: ExactJson[] = [];
   const pending: Array<string | { readonly node: ExactJson }> = [{ node: root }];
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     if (typeof next === 'string') {
@@ -72,9 +74,11 @@ function canonical(root: ExactJson, number: (raw: string) => string): string {
       }
     } else if (node instanceof ExactObject) {
       const members = new Map<string, ExactJson>();
-      for (const [name, item] of node.members) {
-        members.delete(name);
-        members.set(name, item);
+      const { names: memberNames, values } = node;
+      for (let i = 0; i < memberNames.length; i++) {
+        const earlier = members.get(memberNames[i]!);
+        if (earlier !== undefined) replaced.push(earlier);
+        members.set(memberNames[i]!, values[i]!);
       }
       const names = [...members.keys()].sort(compareUtf8);
       out.push('{');
@@ -84,6 +88,10 @@ function canonical(root: ExactJson, number: (raw: string) => string): string {
         if (i > 0) pending.push(',');
       }
     } else out.push(scalarText(node, number));
+  }
+  for (let node = replaced.pop(); node !== undefined; node = replaced.pop()) {
+    if (node instanceof JsonNumber) number(node.raw);
+    else if (Array.isArray(node) || node instanceof ExactObject) for (const item of Array.isArray(node) ? node : node.values) replaced.push(item);
   }
   return out.join('');
 }

@@ -59,13 +59,17 @@ function mapCodePoints(text: string, map: (ch: string) => string): string {
  * `ſ` (U+017F) for `s` and the Kelvin sign (U+212A) for `k`.
  */
 export function equalFoldAscii(text: string, asciiLower: string): boolean {
-  const chars = [...text];
-  if (chars.length !== asciiLower.length) return false;
-  return chars.every((ch, i) => {
-    const want = asciiLower[i];
-    if (ch.toLowerCase() === want && ch.length === 1 && ch.charCodeAt(0) < 0x80) return true;
-    return (want === 's' && ch === '\u017f') || (want === 'k' && ch === '\u212a');
-  });
+  // UTF-16 units: a code point outside the BMP never folds to ASCII, so equal lengths are required
+  if (text.length !== asciiLower.length) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const want = asciiLower.charCodeAt(i);
+    if (c === want) continue;
+    if (want >= 0x61 && want <= 0x7a && c === want - 0x20) continue;
+    if ((want === 0x73 && c === 0x17f) || (want === 0x6b && c === 0x212a)) continue;
+    return false;
+  }
+  return true;
 }
 
 const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;

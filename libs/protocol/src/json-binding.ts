@@ -1,22 +1,13 @@
 // Go encoding/json struct binding over the reader's tree: a member binds a field when its name is
 // the field's JSON name exactly or case-folded (ASCII case, `ſ` for s, the Kelvin sign for k); every
 // binding member is decoded in document order, so the LAST one wins whatever its case.
+import { equalFoldAscii } from './go-strings.js';
 import { INT64_MAX, INT64_MIN } from './limits.js';
 import { JsonNumber, type ExactJson, type ExactObject } from './json-reader.js';
 
 /** Whether member `key` binds the struct field named `field` (lower-case ASCII), as Go matches them. */
 export function bindsField(key: string, field: string): boolean {
-  if (key === field) return true;
-  if (key.length !== field.length) return false;
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i);
-    const want = field.charCodeAt(i);
-    if (c === want) continue;
-    if (want >= 0x61 && want <= 0x7a && c === want - 0x20) continue;
-    if ((want === 0x73 && c === 0x17f) || (want === 0x6b && c === 0x212a)) continue;
-    return false;
-  }
-  return true;
+  return key === field || equalFoldAscii(key, field);
 }
 
 /**
@@ -24,8 +15,9 @@ export function bindsField(key: string, field: string): boolean {
  * `null` clears it). `undefined`: no member binds.
  */
 export function bindMember(object: ExactObject, field: string): ExactJson | undefined {
+  const { names, values } = object;
   let found: ExactJson | undefined;
-  for (const [key, value] of object.members) if (bindsField(key, field)) found = value;
+  for (let i = 0; i < names.length; i++) if (bindsField(names[i]!, field)) found = values[i];
   return found;
 }
 
@@ -35,9 +27,11 @@ export function bindMember(object: ExactObject, field: string): ExactJson | unde
  * field as it was, the last other value wins: `{"a":true,"A":false}` binds false, `{"a":true,"A":null}` true.
  */
 export function bindScalar<T>(object: ExactObject, field: string, read: (value: ExactJson | undefined) => T | undefined): T | undefined {
+  const { names, values } = object;
   let bound = read(undefined);
-  for (const [key, value] of object.members) {
-    if (!bindsField(key, field)) continue;
+  for (let i = 0; i < names.length; i++) {
+    if (!bindsField(names[i]!, field)) continue;
+    const value = values[i]!;
     const decoded = read(value);
     if (decoded === undefined) return undefined;
     if (value !== null) bound = decoded;

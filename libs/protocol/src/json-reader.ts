@@ -12,9 +12,24 @@ export class JsonNumber {
   }
 }
 
-/** An object: every member in document order, a repeated name as often as it was written. */
+/** An object: every member in document order, a repeated name as often as it was written (names[i] → values[i]). */
 export class ExactObject {
-  constructor(readonly members: Array<[string, ExactJson]>) {}
+  constructor(
+    readonly names: string[] = [],
+    readonly values: ExactJson[] = [],
+  ) {}
+
+  static fromMembers(members: ReadonlyArray<readonly [string, ExactJson]>): ExactObject {
+    return new ExactObject(
+      members.map(([name]) => name),
+      members.map(([, value]) => value),
+    );
+  }
+
+  /** Every member as `[name, value]`, in document order (a new array: hot paths read names/values). */
+  get members(): Array<[string, ExactJson]> {
+    return this.names.map((name, i): [string, ExactJson] => [name, this.values[i]!]);
+  }
 }
 
 /** A parsed JSON value with exact number literals and ordered members. */
@@ -54,8 +69,12 @@ export function parseExactJson(input: string | Uint8Array, maxDepth = MAX_JSON_D
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
+const NAME_CACHE_SIZE = 256;
+const DIGITS = Array.from({ length: 10 }, (_, digit) => new JsonNumber(String(digit)));
+
 class Reader {
   private pos = 0;
+  private readonly nameCache: Array<string | undefined> = new Array<string | undefined>(NAME_CACHE_SIZE);
 
   constructor(
     private readonly text: string,
@@ -65,7 +84,7 @@ class Reader {
   document(): ExactJson {
     const text = this.text;
     const frames: Array<ExactJson[] | ExactObject> = [];
-    const names: string[] = [];
+    const pendingNames: string[] = [];
     let value: ExactJson;
     for (;;) {
       // one value: a scalar, an empty container, or a container opened (then its first member is read)
@@ -84,10 +103,10 @@ class Reader {
           }
         } else if (next === 0x7d) {
           this.pos++;
-          value = new ExactObject([]);
+          value = new ExactObject();
         } else {
-          frames.push(new ExactObject([]));
-          names.push(this.memberName(next));
+          frames.push(new ExactObject());
+          pendingNames.push(this.memberName(next));
           continue;
         }
       } else {
@@ -95,7 +114,7 @@ class Reader {
       }
       // close every container this value completes; `,` goes back for the next value
       for (;;) {
-        const frame = frames.at(-1);
+        const frame = frames[frames.length - 1];
         if (frame === undefined) {
           this.skipWhitespace();
           if (this.pos < text.length) this.fail('invalid character after top-level value');
@@ -104,13 +123,14 @@ class Reader {
         c = this.skipWhitespace();
         this.pos++;
         if (frame instanceof ExactObject) {
-          frame.members.push([names[names.length - 1]!, value]);
+          frame.names.push(pendingNames[pendingNames.length - 1]!);
+          frame.values.push(value);
           if (c === 0x2c) {
-            names[names.length - 1] = this.memberName(this.skipWhitespace());
+            pendingNames[pendingNames.length - 1] = this.memberName(this.skipWhitespace());
             break;
           }
           if (c !== 0x7d) this.unexpected(c, 'after object key:value pair');
-          names.pop();
+          pendingNames.pop();
         } else {
           frame.push(value);
           if (c === 0x2c) break;
@@ -134,9 +154,32 @@ class Reader {
 
   private memberName(c: number): string {
     if (c !== QUOTE) this.unexpected(c, 'looking for beginning of object key string');
-    const name = this.string();
+    const name = this.cachedName() ?? this.string();
     if (this.skipWhitespace() !== 0x3a) this.unexpected(this.text.charCodeAt(this.pos), 'after object key');
     this.pos++;
+    return name;
+  }
+
+  /**
+   * A member name seen before, without allocating it again: rows repeat the same names thousands of
+   * times, and a fresh string per member is a large share of the garbage (JSON.parse interns names too).
+   */
+  private cachedName(): string | undefined {
+    const text = this.text;
+    const start = this.pos + 1;
+    let end = start;
+    let c = text.charCodeAt(end);
+    while (c !== QUOTE && c !== BACKSLASH && c >= 0x20 && c < 0xd800 && end - start < 32) c = text.charCodeAt(++end);
+    if (c !== QUOTE || end === start) return undefined;
+    const slot = ((end - start) * 31 + text.charCodeAt(start) * 7 + text.charCodeAt(end - 1)) & (NAME_CACHE_SIZE - 1);
+    const cached = this.nameCache[slot];
+    if (cached !== undefined && cached.length === end - start && text.startsWith(cached, start)) {
+      this.pos = end + 1;
+      return cached;
+    }
+    const name = text.slice(start, end);
+    this.nameCache[slot] = name;
+    this.pos = end + 1;
     return name;
   }
 
@@ -184,7 +227,8 @@ class Reader {
       pos = end;
     }
     this.pos = pos;
-    return new JsonNumber(text.slice(start, pos));
+    // single digits (versions, ordinals, flags) are one shared immutable instance each
+    return pos - start === 1 ? DIGITS[text.charCodeAt(start) - 0x30]! : new JsonNumber(text.slice(start, pos));
   }
 
   /** A string literal at `pos` (its opening quote); escapes and surrogates decoded as Go does. */

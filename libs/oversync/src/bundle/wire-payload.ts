@@ -53,5 +53,5 @@ function convertPayload(table: RegisteredTable, document: ExactJson): { value: E
     }
     members.push([name, value]);
   }
-  return { value: new ExactObject(members), changed };
+  return { value: ExactObject.fromMembers(members), changed };
 }

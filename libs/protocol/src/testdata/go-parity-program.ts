@@ -73,6 +73,11 @@ type bound struct {
 	Payload json.RawMessage \`json:"payload"\`
 }
 
+// integer is an int64 field as the protocol's sequence numbers and counts are.
+type integer struct {
+	N int64 \`json:"n"\`
+}
+
 func answer(kind string, in []byte) ([]byte, error) {
 	s := string(in)
 	switch kind {
@@ -94,6 +99,12 @@ func answer(kind string, in []byte) ([]byte, error) {
 			return nil, err
 		}
 		return json.Marshal(b)
+	case "bind-int":
+		var n integer
+		if err := json.Unmarshal(in, &n); err != nil {
+			return nil, err
+		}
+		return json.Marshal(n)
 	case "depth":
 		var value any
 		if err := json.Unmarshal(in, &value); err != nil {

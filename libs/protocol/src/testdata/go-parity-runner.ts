@@ -148,6 +148,28 @@ export function bindingDocuments(wrongTypes: boolean): fc.Arbitrary<string> {
     .map((members) => `{${members.map(([name, value]) => `${quoteGoJsonString(name)}:${value}`).join(',')}}`);
 }
 
+/** Literals for an int64 field: in and out of range, not integers, not numbers. */
+const intLiteral: fc.Arbitrary<string> = fc.oneof(
+  { weight: 3, arbitrary: fc.bigInt({ min: -(2n ** 64n), max: 2n ** 64n }).map(String) },
+  { weight: 2, arbitrary: fc.bigInt({ min: -(2n ** 54n), max: 2n ** 54n }).map(String) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      '0', '-0', '1.0', '1e2', '1E2', '-1', '1.5', '9223372036854775807', '-9223372036854775808', '9223372036854775808',
+      '-9223372036854775809', '9007199254740993', '1e400', '"5"', 'null', 'true', '[]', '{}', '0.0', '-0.0', '1e-2', '100e-2',
+    ),
+  },
+);
+
+/**
+ * JSON objects binding the Go program's `integer` struct (`n int64`): one or more members under
+ * several spellings (case, the Kelvin sign does not apply, `N`), `keep` filters the literals.
+ */
+export function intDocuments(keep: (literal: string) => boolean = () => true): fc.Arbitrary<string> {
+  const member = fc.tuple(fc.constantFrom('n', 'N', 'n', 'n ', 'm'), intLiteral.filter(keep));
+  return fc.array(member, { minLength: 1, maxLength: 3 }).map((members) => `{${members.map(([name, value]) => `${quoteGoJsonString(name)}:${value}`).join(',')}}`);
+}
+
 // ---------- nesting depth and string decoding -------------------------------------------------
 
 /** Documents nested 1 … 20,000 levels deep (Go's limit is 10,000), arrays and objects. */
