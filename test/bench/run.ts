@@ -1,7 +1,7 @@
 // npm run bench: the reference server as its own process on embedded PostgreSQL (or DATABASE_URL),
 // real devices over HTTP, and physical references measured in the same run. Prints a table and
 // writes bench-results.json. Never part of npm test; never fails on a target.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { startBenchServer, startExtraInstances, type BenchServer } from './bench-server.js';
 import { measureReferences } from './references.js';
@@ -12,7 +12,6 @@ import { fmt, summarize, type Summary } from './stats.js';
 import { runDevice } from './device.js';
 import { everydayDevices, manyDevicesPhase, type DevicesTarget, type ManyDevicesResult } from './many-devices-phase.js';
 import { emptyRequestFloor, oneRowRoundTrip, runUser, selectOneRoundTrip, urlTarget, watchLatency, type Percentiles } from './everyday.js';
-import { readFileSync } from 'node:fs';
 import { measureClientWrites } from './client.js';
 import { pullRssGrowth, serverHydration } from './bulk-memory.js';
 
