@@ -49,9 +49,12 @@ describe('VerifiedTokenCache', () => {
 
   it('hands out copies: a request changing its user does not change the cached one', () => {
     const cache = new VerifiedTokenCache(3, () => 0);
-    cache.set('t', user('alice', 10));
+    const verified = { ...user('alice', 10), roles: ['reader'] };
+    cache.set('t', verified);
+    verified.roles.push('admin');
     const first = cache.get('t')!;
     first.sub = 'mallory';
-    expect(cache.get('t')?.sub).toBe('alice');
+    first.roles!.push('admin');
+    expect(cache.get('t')).toEqual({ ...user('alice', 10), roles: ['reader'] });
   });
 });

@@ -28,14 +28,19 @@ export class VerifiedTokenCache {
     this.entries.delete(token);
     if (this.nowSeconds() >= user.exp) return undefined;
     this.entries.set(token, user); // most recently used last
-    return { ...user };
+    return copyOf(user);
   }
 
   /** Remembers a token that the verifier accepted, for the rest of its lifetime. */
   set(token: string, user: JwtPayload): void {
     if (this.maxEntries <= 0 || this.nowSeconds() >= user.exp) return;
     this.entries.delete(token);
-    this.entries.set(token, { ...user });
+    this.entries.set(token, copyOf(user));
     while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
   }
+}
+
+/** a request may change its user object: the cached one stays as verified */
+function copyOf(user: JwtPayload): JwtPayload {
+  return user.roles ? { ...user, roles: [...user.roles] } : { ...user };
 }
