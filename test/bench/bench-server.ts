@@ -58,6 +58,17 @@ export async function freshDatabase(adminUrl: string, name: string): Promise<str
   return url.toString();
 }
 
+/** Drops database `name` of the server of `adminUrl`, if it is there. */
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+  } finally {
+    await admin.end();
+  }
+}
+
 /**
  * `count` more server processes on the database of `server` (scale-out: stateless instances over
  * one PostgreSQL); each has its own port and pool. Stop them before `server`.
