@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { VerifiedTokenCache } from './verified-token-cache.js';
+import { MAX_CACHED_TOKEN_CHARS, VerifiedTokenCache } from './verified-token-cache.js';
 
 const user = (sub: string, exp: number) => ({ sub, exp, iss: 'go-oversync-examples' });
 
@@ -47,11 +47,23 @@ describe('VerifiedTokenCache', () => {
     expect(cache.size).toBe(3);
   });
 
+  it('leaves tokens longer than MAX_CACHED_TOKEN_CHARS to the verifier (bounded memory)', () => {
+    const cache = new VerifiedTokenCache(3, () => 0);
+    const long = 'x'.repeat(MAX_CACHED_TOKEN_CHARS + 1);
+    cache.set(long, user('alice', 10));
+    expect(cache.get(long)).toBeUndefined();
+    cache.set(long.slice(1), user('alice', 10));
+    expect(cache.get(long.slice(1))?.sub).toBe('alice');
+  });
+
   it('hands out copies: a request changing its user does not change the cached one', () => {
     const cache = new VerifiedTokenCache(3, () => 0);
-    cache.set('t', user('alice', 10));
+    const verified = { ...user('alice', 10), roles: ['reader'] };
+    cache.set('t', verified);
+    verified.roles.push('admin');
     const first = cache.get('t')!;
     first.sub = 'mallory';
-    expect(cache.get('t')?.sub).toBe('alice');
+    first.roles!.push('admin');
+    expect(cache.get('t')).toEqual({ ...user('alice', 10), roles: ['reader'] });
   });
 });

@@ -50,6 +50,8 @@ export interface AppConfig {
   logStageTimings: boolean;
   /** pino level of the JSON logs */
   logLevel: string;
+  /** log lines gathered up to this many bytes (or one second) per write to stdout (LOG_BUFFER_BYTES, default 4096; 0 = each line at once) */
+  logBufferBytes: number;
 }
 
 /** The environment before a database is chosen: everything but its URL (DATABASE_URL may be unset). */
@@ -154,6 +156,7 @@ export function validateEnvironment(env: Env): AppEnvironment {
     logRequests: flag(env, 'OVERSYNC_LOG_REQUESTS') ?? true,
     logStageTimings: flag(env, 'OVERSYNC_LOG_STAGE_TIMINGS') ?? false,
     logLevel: text(env, 'LOG_LEVEL') ?? 'info',
+    logBufferBytes: integer(env, 'LOG_BUFFER_BYTES', 0, 1 << 20) ?? 4096,
   };
 }
 

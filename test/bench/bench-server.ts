@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import pg from 'pg';
 import { startEmbeddedPostgres, freePort, type EmbeddedDatabase } from '../../dist/src/database/embedded-postgres.js';
 
 export interface BenchServer {
@@ -40,6 +41,32 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
       await embedded?.stop();
     },
   };
+}
+
+/** A fresh database `name` on the server of `adminUrl` (dropped first if it exists); returns its URL. */
+export async function freshDatabase(adminUrl: string, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Drops database `name` of the server of `adminUrl`, if it is there. */
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+  } finally {
+    await admin.end();
+  }
 }
 
 /**

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import pg from 'pg';
-import { startBenchServer, type BenchServer } from './bench-server.js';
+import { freshDatabase, startBenchServer, type BenchServer } from './bench-server.js';
 import { SyncApi, userRows } from './sync-api.js';
 import { percentile } from './stats.js';
 
@@ -35,7 +34,7 @@ export interface ObservabilityResult {
 }
 
 /** utime + stime of a process, ms (clock ticks of 10 ms; summed over many round trips). */
-function cpuMs(pid: number): number {
+export function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
@@ -56,14 +55,7 @@ export async function measureObservability(adminUrl: string, { iterations, warmU
   try {
     for (const variant of order) {
       const name = `bench_observability_${variant.toLowerCase()}_${process.pid}`;
-      const admin = new pg.Client({ connectionString: adminUrl });
-      await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS ${name}`);
-      await admin.query(`CREATE DATABASE ${name}`);
-      await admin.end();
-      const url = new URL(adminUrl);
-      url.pathname = `/${name}`;
-      const server = await startBenchServer({ ...OBSERVABILITY_VARIANTS[variant], DATABASE_URL: url.toString() });
+      const server = await startBenchServer({ ...OBSERVABILITY_VARIANTS[variant], DATABASE_URL: await freshDatabase(adminUrl, name) });
       const signedIn = await devices(server);
       await signedIn.a.call('POST', '/sync/connect', { has_local_pending_rows: false });
       servers.set(variant, { server, ...signedIn, seq: 0, latencies: [], cpu: 0 });

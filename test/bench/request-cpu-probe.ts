@@ -2,39 +2,25 @@
 // differ only in their environment, the round trips interleaved one by one so that other load hits
 // every variant alike. `DATABASE_URL=<admin url> tsx test/bench/request-cpu-probe.ts '<variants json>' [iterations]`
 // e.g. '{"logs":{},"no request log":{"OVERSYNC_LOG_REQUESTS":"false"},"silent":{"LOG_LEVEL":"silent"}}'.
-import { readFileSync } from 'node:fs';
-import pg from 'pg';
-import { startBenchServer, type BenchServer } from './bench-server.js';
+import { dropDatabase, freshDatabase, startBenchServer, type BenchServer } from './bench-server.js';
 import { SyncApi, userRows } from './sync-api.js';
 import { fmt, percentile } from './stats.js';
+import { cpuMs } from './observability.js';
 
 const variants = JSON.parse(process.argv[2] ?? '{"default":{}}') as Record<string, Record<string, string>>;
 const iterations = Number(process.argv[3] ?? 300);
 const adminUrl = process.env.DATABASE_URL;
 if (!adminUrl) throw new Error('DATABASE_URL (an admin connection) is required: each variant gets a database of its own');
 
-/** utime + stime of a process, ms */
-const cpuMs = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-};
-
-const servers: Array<{ name: string; server: BenchServer; a: SyncApi; b: SyncApi; seq: number; cpu: number; latencies: number[] }> = [];
+const servers: Array<{ name: string; database: string; server: BenchServer; a: SyncApi; b: SyncApi; seq: number; cpu: number; latencies: number[] }> = [];
 try {
   for (const [name, env] of Object.entries(variants)) {
     const database = `bench_cpu_probe_${servers.length}_${process.pid}`;
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${database}`);
-    await admin.query(`CREATE DATABASE ${database}`);
-    await admin.end();
-    const url = new URL(adminUrl);
-    url.pathname = `/${database}`;
-    const server = await startBenchServer({ ...env, DATABASE_URL: url.toString() });
+    const server = await startBenchServer({ ...env, DATABASE_URL: await freshDatabase(adminUrl, database) });
     const token = await server.signIn('cpu-probe');
     const a = new SyncApi(server.baseUrl, token, 'a');
     await a.call('POST', '/sync/connect', { has_local_pending_rows: false });
-    servers.push({ name, server, a, b: new SyncApi(server.baseUrl, token, 'b'), seq: 0, cpu: 0, latencies: [] });
+    servers.push({ name, database, server, a, b: new SyncApi(server.baseUrl, token, 'b'), seq: 0, cpu: 0, latencies: [] });
   }
   const warmUp = Math.ceil(iterations / 10);
   for (let i = 0; i < warmUp + iterations; i++) {
@@ -54,5 +40,8 @@ try {
     console.log(`${s.name.padEnd(28)} server CPU per round trip ${fmt(s.cpu / iterations, 3)} ms (${s.cpu === base ? 'base' : `${fmt(((s.cpu - base) / base) * 100, 1)} %`}), p50 ${fmt(percentile(s.latencies, 50), 2)} ms`);
   }
 } finally {
-  for (const { server } of servers) await server.stop();
+  for (const { server, database } of servers) {
+    await server.stop();
+    await dropDatabase(adminUrl, database);
+  }
 }

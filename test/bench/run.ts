@@ -1,7 +1,7 @@
 // npm run bench: the reference server as its own process on embedded PostgreSQL (or DATABASE_URL),
 // real devices over HTTP, and physical references measured in the same run. Prints a table and
 // writes bench-results.json. Never part of npm test; never fails on a target.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { startBenchServer, startExtraInstances, type BenchServer } from './bench-server.js';
 import { measureReferences } from './references.js';
@@ -12,7 +12,6 @@ import { fmt, summarize, type Summary } from './stats.js';
 import { runDevice } from './device.js';
 import { everydayDevices, manyDevicesPhase, type DevicesTarget, type ManyDevicesResult } from './many-devices-phase.js';
 import { emptyRequestFloor, oneRowRoundTrip, runUser, selectOneRoundTrip, urlTarget, watchLatency, type Percentiles } from './everyday.js';
-import { readFileSync } from 'node:fs';
 import { measureClientWrites } from './client.js';
 import { pullRssGrowth, serverHydration } from './bulk-memory.js';
 
@@ -99,12 +98,15 @@ async function everydayPhases(server: BenchServer): Promise<void> {
   }
   if (want('everyday-devices')) {
     const seconds = quick ? 5 : 30;
-    const devices = await both((t) => everydayDevices(t, runUser(t === server ? 'everyday' : 'everyday-ref'), seconds));
+    const pool = { waiting: 0, total: 0 };
+    const samplePool = { everyMs: 1000, fn: () => void poolConnections(server.baseUrl).then((p) => { pool.waiting = Math.max(pool.waiting, p.waiting); pool.total = Math.max(pool.total, p.total); }) };
+    const devices = await both((t) => everydayDevices(t, runUser(t === server ? 'everyday' : 'everyday-ref'), seconds, t === server ? samplePool : undefined));
     everyday.manyDevices = devices;
     print(`many devices (issue 21): 4 procs × 12 users, 1 cycle in flight/proc, 5-row, ${seconds} s`, devicesLine(devices.ours), beside(devices.theirs && devicesLine(devices.theirs), 'go 195 b/s, 19.7 / 28.0; target ≥ 400, p95 ≤ 15'));
     if (devices.ours.firstError) print('  first error', devices.ours.firstError.slice(0, 120));
     if (devices.theirs?.firstError) print('  first error (reference server)', devices.theirs.firstError.slice(0, 120));
     print('  server RSS at the end (MiB)', fmt(devices.ours.serverRssMiB[0]!), beside(devices.theirs && fmt(devices.theirs.serverRssMiB[0]!), 'go 43'));
+    print('  our pg pool, sampled each second: most requests waiting / connections open', `${fmt(pool.waiting)} / ${fmt(pool.total)}`, `pool max ${process.env.OVERSYNC_DB_POOL_MAX_CONNS ?? 50}`);
   }
   if (Object.keys(everyday).length) results.everyday = everyday;
 }
@@ -117,6 +119,17 @@ async function heapMiB(baseUrl: string): Promise<string> {
     return `heap used ${fmt(gauge('nodejs_heap_size_used_bytes'))} / total ${fmt(gauge('nodejs_heap_size_total_bytes'))}, external ${fmt(gauge('nodejs_external_memory_bytes'))}`;
   } catch {
     return '';
+  }
+}
+
+/** The module's pool gauge (`*_db_pool_connections`) from GET /metrics; zeros without metrics. */
+async function poolConnections(baseUrl: string): Promise<{ waiting: number; total: number }> {
+  try {
+    const text = await (await fetch(`${baseUrl}/metrics`)).text();
+    const state = (name: string) => Number(new RegExp(`_db_pool_connections\\{state="${name}"\\} (\\S+)`).exec(text)?.[1] ?? 0);
+    return { waiting: state('waiting'), total: state('total') };
+  } catch {
+    return { waiting: 0, total: 0 };
   }
 }
 
