@@ -8,7 +8,7 @@ import { measureReferences } from './references.js';
 import { measureObservability } from './observability.js';
 import { measureInstrumentationCost } from './observability-micro.js';
 import { SyncApi, userRows } from './sync-api.js';
-import { fmt, summarize, type Summary } from './stats.js';
+import { fmt, percentile, summarize, type Summary } from './stats.js';
 import { runDevice } from './device.js';
 import { everydayDevices, manyDevicesPhase, type DevicesTarget, type ManyDevicesResult } from './many-devices-phase.js';
 import { emptyRequestFloor, oneRowRoundTrip, runUser, selectOneRoundTrip, urlTarget, watchLatency, type Percentiles } from './everyday.js';

@@ -53,7 +53,7 @@ describe('bundleHashInput', () => {
   });
 
   it('takes wire BundleRows as they are and does not depend on payload member order', () => {
-    const row: BundleRow = { schema: 's', table: 't', key: { id: 'x' }, op: 'INSERT', row_version: 1, payload: { b: 1, a: 2 } };
+    const row: BundleRow = { schema: 's', table: 't', key: { id: 'x' }, op: 'INSERT', row_version: 1n, payload: { b: 1, a: 2 } };
     const a = computeBundleHash([row]);
     const b = computeBundleHash([{ ...row, payload: { a: 2, b: 1 } }]);
     expect(a).toEqual(b);

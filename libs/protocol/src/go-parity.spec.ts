@@ -11,7 +11,6 @@ import { isExactObject, parseExactJson } from './json-reader.js';
 import { bindMember, bindScalar, bindsField, readBool, readString } from './json-binding.js';
 import { parseJsonText } from './json-views.js';
 import { canonicalDoubleJson } from './canonical-exact-json.js';
-import { canonicalJson } from './canonical-json.js';
 import { bindingDocuments, boundText, depthDocuments, describeWithGo, GoParity, goBinary, paritySeed, stringLiterals, type ParityCase } from './testdata/go-parity-runner.js';
 import { jsonValue, trickyNumber, trickyString } from './testdata/json-arbitraries.js';
 import { jsonTextBytes } from './testdata/json-text-arbitraries.js';

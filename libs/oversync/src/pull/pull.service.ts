@@ -5,7 +5,7 @@ import { OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
-import type { Bundle, CommittedBundleRowsResponse, GoJsonValue, PullResponse } from '@oversync/protocol';
+import type { CommittedBundleRowsResponse, GoJsonValue, PullResponse } from '@oversync/protocol';
 import { EncodedJson, encodeGoJson, INT64_MAX, MAX_BUNDLES_PER_PULL } from '@oversync/protocol';
 import { prepared, type SyncClient, type SyncDatabase } from '../database/sync-database.js';
 import { callRequestFunction, oversyncErrorFromDatabase } from '../database/sql-errors.js';
@@ -27,9 +27,6 @@ export interface CommittedRowsQuery {
   afterRowOrdinal: bigint | null;
   maxRows: number | null;
 }
-
-/** A pull page's bundles: each with its rows as one JSON text, or (a large page) all streamed from PostgreSQL. */
-export type PullPageBundles = Array<Bundle<EncodedJson | never[]>> | StreamedJson;
 
 /** Pages with more rows than this stream their rows (chunked) instead of building one text. */
 export const PULL_STREAM_MIN_ROWS = 1000;
@@ -113,7 +110,7 @@ export class PullService {
    * each with its rows as one JSON text; a streamed page (`stream` given) gets a `bundles` array that
    * writes itself from a COPY on `stream.client`.
    */
-  private pageOf(rows: PullPageRow[], max: number, stream: { client: SyncClient; after: bigint } | null): { stable_bundle_seq: bigint; bundles: GoJsonValue; has_more: boolean } {
+  private pageOf(rows: PullPageRow[], max: number, stream: { client: SyncClient; after: bigint } | null): PullResponse<GoJsonValue> {
     const headers = rows[0]!.bundle_seq === null ? [] : rows;
     const page = headers.slice(0, max).map((h) => ({
       bundle_seq: BigInt(h.bundle_seq!),

@@ -1,5 +1,5 @@
 import { OversyncError } from '../errors/oversync.error.js';
-import { equalFoldAscii, isExactObject, MAX_REQUEST_JSON_DEPTH, parseExactJson, readString, type ExactJson, type ExactObject } from '@oversync/protocol';
+import { equalFoldAscii, isExactObject, MAX_REQUEST_JSON_DEPTH, parseExactJson, readString, type ExactJson } from '@oversync/protocol';
 
 /** `source_replacement` of a snapshot-session create, as sent (trimmed and validated by the service). */
 export interface SourceReplacementRequest {

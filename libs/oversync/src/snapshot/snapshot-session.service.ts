@@ -12,7 +12,7 @@ import { requireInitializedScope } from '../connect/scope-state.js';
 import { OversyncScopeService } from '../scope/oversync-scope.service.js';
 import { compactValidGoJson, EncodedJson, INT64_MAX, isCanonicalUuid, TX_RETRY_ATTEMPTS, TX_RETRY_BASE_DELAY_MS } from '@oversync/protocol';
 import { goJsonStringSql, rowPrefixParams } from '../pull/bundle-reader.js';
-import type { GoJsonValue, SnapshotChunkResponse } from '@oversync/protocol';
+import type { SnapshotChunkResponse } from '@oversync/protocol';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 import { materializeSnapshotRows, UnsyncedRowsError } from './snapshot-materializer.js';
 import { applySourceReplacement } from './source-replacement.js';
