@@ -5,7 +5,8 @@ import { startTestApp, type TestApp } from './support/test-app.js';
 import { SyncHttp } from './support/sync-http.js';
 import { countRoundTrips } from './support/round-trips.js';
 import { OversyncSchemaService } from '../libs/oversync/src/schema/oversync-schema.service.js';
-import { captureWirePayload } from '../libs/oversync/src/bundle/wire-payload.js';
+import { captureWirePayload } from '@oversync/protocol';
+import { byteaColumnsOf } from '../libs/oversync/src/schema/registered-table.js';
 import { hashCanonicalBundleRows } from '../libs/oversync/src/bundle/bundle-capture.js';
 import { rowPrefixesSql, rowPrefixParams, BUNDLE_ROW_JSON_SQL } from '../libs/oversync/src/pull/bundle-reader.js';
 import type { SyncCatalog } from '../libs/oversync/src/schema/sync-catalog.js';
@@ -71,7 +72,7 @@ describe('push commit parity of the database and Node paths', () => {
       [bundleSeq],
     );
     const output = rows.map((row) => {
-      const payload = row.image === null ? null : captureWirePayload(catalog.get(row.table_id), row.image);
+      const payload = row.image === null ? null : captureWirePayload(row.image, byteaColumnsOf(catalog.get(row.table_id)));
       expect(row.payload_wire).toBe(payload?.wire ?? null);
       return { tableId: row.table_id, keyBytes: row.key_bytes, opCode: row.op_code, payloadWire: payload?.wire ?? null, payloadHashed: payload?.hashed ?? null };
     });

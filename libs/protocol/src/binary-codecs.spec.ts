@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import {
   byteaTextToWireBase64,
   decodeBase64,
@@ -75,5 +76,77 @@ describe('hex and bytea text', () => {
     expect(byteaTextToWireBase64('AAEC/f7/')).toBe('AAEC/f7/');
     expect(byteaTextToWireBase64('\\x0')).toBeUndefined();
     expect(decodeByteaText('\\x')).toEqual(bytes());
+  });
+});
+
+/** Go's base64.StdEncoding decoder written out character by character: the oracle of the checked fast path. */
+function decodeBase64Stepwise(text: string): number[] | undefined {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const out: number[] = [];
+  let quantum: number[] = [];
+  const emit = () => {
+    const [a = 0, b = 0, c = 0, d = 0] = quantum;
+    const bits = (a << 18) | (b << 12) | (c << 6) | d;
+    out.push((bits >> 16) & 0xff);
+    if (quantum.length > 2) out.push((bits >> 8) & 0xff);
+    if (quantum.length > 3) out.push(bits & 0xff);
+    quantum = [];
+  };
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === '\r' || ch === '\n') continue;
+    if (ch === '=') {
+      if (quantum.length < 2) return undefined;
+      let j = i + 1;
+      const skipBreaks = () => {
+        while (text[j] === '\r' || text[j] === '\n') j++;
+      };
+      if (quantum.length === 2) {
+        skipBreaks();
+        if (text[j] !== '=') return undefined;
+        j++;
+      }
+      skipBreaks();
+      if (j < text.length) return undefined;
+      emit();
+      return out;
+    }
+    const value = alphabet.indexOf(ch);
+    if (value < 0) return undefined;
+    quantum.push(value);
+    if (quantum.length === 4) emit();
+  }
+  return quantum.length === 0 ? out : undefined;
+}
+
+describe('decodeBase64 against the stepwise decoder', () => {
+  // valid encodings with line breaks spliced in, then sometimes one character replaced, inserted or removed
+  const base64ish = fc
+    .tuple(
+      fc.uint8Array({ maxLength: 12 }),
+      fc.array(fc.tuple(fc.nat(), fc.constantFrom('\n', '\r', '\r\n')), { maxLength: 3 }),
+      fc.option(fc.tuple(fc.constantFrom('replace', 'insert', 'remove'), fc.nat(), fc.constantFrom(...'A/+=\n \t-_é'))),
+    )
+    .map(([raw, breaks, edit]) => {
+      let text = Buffer.from(raw).toString('base64');
+      for (const [at, lineBreak] of breaks) text = text.slice(0, at % (text.length + 1)) + lineBreak + text.slice(at % (text.length + 1));
+      if (edit !== null) {
+        const [kind, at, ch] = edit;
+        const i = at % (text.length + 1);
+        text = kind === 'insert' ? text.slice(0, i) + ch + text.slice(i) : text.slice(0, i) + (kind === 'replace' ? ch : '') + text.slice(i + 1);
+      }
+      return text;
+    });
+
+  it('accepts and rejects the same texts with the same bytes', () => {
+    fc.assert(
+      fc.property(fc.oneof(base64ish, fc.stringMatching(/^[A-Za-z0-9+/=\r\n]{0,10}$/)), (text) => {
+        const fast = decodeBase64(text);
+        expect(fast === undefined ? undefined : [...fast]).toEqual(decodeBase64Stepwise(text));
+        const apply = pushByteaToApplyText(text);
+        expect(apply).toBe(fast === undefined ? undefined : '\\x' + Buffer.from(fast).toString('hex'));
+      }),
+      { numRuns: 5000 },
+    );
   });
 });

@@ -1,10 +1,11 @@
 // Bytes ⇄ text as the reference spells them: Go's base64.StdEncoding and hex, PostgreSQL bytea
 // `\x` text, the wire's standard padded base64 (spec/server.md §4.2.2 step 16, §4.7.4; client.md §9).
 // Node's Buffer base64 decoder is lenient (no padding needed, URL alphabet, junk skipped), so the
-// decoders here are written out to accept exactly what Go accepts.
+// decoders here check the text first and accept exactly what Go accepts.
 
-const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const BASE64_VALUES = new Map([...BASE64_ALPHABET].map((ch, i) => [ch, i]));
+/** Go's padded standard base64 once line breaks are removed: whole quanta, then `xx==` or `xxx=`. */
+const PADDED_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const LINE_BREAK = /[\r\n]/g;
 
 /** Standard padded base64 (Go `base64.StdEncoding.EncodeToString`). */
 export function encodeBase64(bytes: Uint8Array): string {
@@ -14,47 +15,14 @@ export function encodeBase64(bytes: Uint8Array): string {
 /**
  * Go `base64.StdEncoding.DecodeString`: standard alphabet, `=` padding required, `\r`/`\n`
  * ignored anywhere, any other character rejected, non-zero trailing pad bits accepted.
- * Returns `undefined` where Go returns an error.
+ * Returns `undefined` where Go returns an error. The text is checked first, so Node's lenient
+ * decoder only ever sees what Go accepts (and drops pad bits as Go does).
  */
 export function decodeBase64(text: string): Uint8Array | undefined {
-  const out: number[] = [];
-  const quantum: number[] = [];
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '\r' || ch === '\n') continue;
-    if (ch === '=') return finishPadded(text, i, quantum, out);
-    const value = BASE64_VALUES.get(ch);
-    if (value === undefined) return undefined;
-    quantum.push(value);
-    if (quantum.length === 4) {
-      emitQuantum(quantum, out);
-      quantum.length = 0;
-    }
-  }
-  return quantum.length === 0 ? Uint8Array.from(out) : undefined;
-}
-
-/** Handles the `=` at `index`: `xx==` or `xxx=`, then only line breaks until the end. */
-function finishPadded(text: string, index: number, quantum: number[], out: number[]): Uint8Array | undefined {
-  if (quantum.length < 2) return undefined;
-  let i = index + 1;
-  if (quantum.length === 2) {
-    while (text[i] === '\r' || text[i] === '\n') i++;
-    if (text[i] !== '=') return undefined;
-    i++;
-  }
-  while (text[i] === '\r' || text[i] === '\n') i++;
-  if (i < text.length) return undefined;
-  emitQuantum(quantum, out);
-  return Uint8Array.from(out);
-}
-
-function emitQuantum(quantum: readonly number[], out: number[]): void {
-  const [a = 0, b = 0, c = 0, d = 0] = quantum;
-  const bits = (a << 18) | (b << 12) | (c << 6) | d;
-  out.push((bits >> 16) & 0xff);
-  if (quantum.length > 2) out.push((bits >> 8) & 0xff);
-  if (quantum.length > 3) out.push(bits & 0xff);
+  const compact = text.includes('\n') || text.includes('\r') ? text.replace(LINE_BREAK, '') : text;
+  if (!PADDED_BASE64.test(compact)) return undefined;
+  const decoded = Buffer.from(compact, 'base64');
+  return new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.byteLength);
 }
 
 /**

@@ -1,9 +1,9 @@
 import { prepared, type SyncClient } from '../database/sync-database.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
-import { BundleHasher, quoteGoJsonString, ROW_OP_NAMES } from '@oversync/protocol';
+import { BundleHasher, captureWirePayload, quoteGoJsonString, ROW_OP_NAMES } from '@oversync/protocol';
 import type { StageTimer } from '../lifecycle/stage-timer.js';
 import { keyStringOf } from './row-keys.js';
-import { captureWirePayload } from './wire-payload.js';
+import { byteaColumnsOf } from '../schema/registered-table.js';
 import { BUNDLE_ROW_JSON_SQL, rowPrefixesSql, rowPrefixParams } from '../pull/bundle-reader.js';
 import { BUNDLE_ROW_BLOCK_ROWS } from '../schema/sync-schema.sql.js';
 
@@ -113,7 +113,7 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
       continue;
     }
     const table = catalog.get(row.tableId);
-    const payload = captureWirePayload(table, row.payload ?? 'null');
+    const payload = captureWirePayload(row.payload ?? 'null', byteaColumnsOf(table));
     output.push({ tableId: row.tableId, keyBytes: row.keyBytes, opCode: row.firstOp === 1 ? 1 : 2, payloadWire: payload.wire, payloadHashed: payload.hashed });
   }
   if (output.length === 0) return null;

@@ -2,7 +2,7 @@ import { OversyncError } from '../errors/oversync.error.js';
 import { goQuote, goToLower, goTrimSpace } from '../schema/go-string-semantics.js';
 import type { RegisteredTable } from '../schema/registered-table.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
-import { IDENTIFIER_PATTERN, isCanonicalUuid, type RowOp } from '@oversync/protocol';
+import { IDENTIFIER_PATTERN, isCanonicalUuid, pushByteaToApplyText, type RowOp } from '@oversync/protocol';
 import { keyBytesOf } from '../bundle/row-keys.js';
 import {
   bindMember, bindScalar, canonicalExactJson, isExactObject, JsonNumber, MAX_REQUEST_JSON_DEPTH, parseExactJson, readInt64, readString,
@@ -26,7 +26,6 @@ export interface PushChunk {
 }
 
 const IDENTIFIER = IDENTIFIER_PATTERN;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const PARSE_MESSAGE = 'Failed to parse push chunk request';
 
 const invalid = (message: string) => new OversyncError('push_chunk_invalid', message);
@@ -144,9 +143,9 @@ function payloadApply(payload: ExactJson, table: RegisteredTable, key: string, w
     let value = member.value;
     if (value !== null && table.columnTypes.get(column) === 'bytea') {
       if (typeof value !== 'string') throw invalid(`payload binary field ${where}.${member.name} must be a base64 string`);
-      const compact = value.replace(/[\r\n]/g, '');
-      if (!BASE64.test(compact)) throw invalid(`payload binary field ${where}.${member.name} must be valid base64`);
-      value = `\\x${Buffer.from(compact, 'base64').toString('hex')}`;
+      const applyText = pushByteaToApplyText(value);
+      if (applyText === undefined) throw invalid(`payload binary field ${where}.${member.name} must be valid base64`);
+      value = applyText;
     }
     parts.push(`"${column}":${canonicalExactJson(value)}`);
   }

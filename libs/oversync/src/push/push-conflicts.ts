@@ -1,8 +1,7 @@
 import { prepared, type SyncClient } from '../database/sync-database.js';
 import { OversyncError } from '../errors/oversync.error.js';
-import { KEY_KIND_UUID } from '../schema/registered-table.js';
-import { RawJson } from '@oversync/protocol';
-import { canonicalWirePayload } from '../bundle/wire-payload.js';
+import { byteaColumnsOf, KEY_KIND_UUID } from '../schema/registered-table.js';
+import { canonicalWirePayload, RawJson } from '@oversync/protocol';
 import type { ApplyRow } from './push-apply.js';
 import { quoteIdentifier } from '../database/sql-quote.js';
 
@@ -80,5 +79,5 @@ async function readServerRow(client: SyncClient, row: ApplyRow, userId: string):
       WHERE ${quoteIdentifier(row.table.keyColumn)} = $1::${keyType} AND _sync_scope_id = $2`,
     [row.key, userId],
   );
-  return rows[0] ? canonicalWirePayload(row.table, rows[0].payload) : null;
+  return rows[0] ? canonicalWirePayload(rows[0].payload, byteaColumnsOf(row.table)) : null;
 }

@@ -13,7 +13,8 @@ import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import { markScopeInitialized, requireActiveInitializationLease } from '../connect/scope-state.js';
-import { isCanonicalUuid, ROW_OP_CODES, ROW_OP_NAMES } from '@oversync/protocol';
+import { canonicalWirePayload, isCanonicalUuid, ROW_OP_CODES, ROW_OP_NAMES } from '@oversync/protocol';
+import { byteaColumnsOf } from '../schema/registered-table.js';
 import { keyStringOf } from '../bundle/row-keys.js';
 import { setBundleContext } from '../bundle/bundle-context.js';
 import { finalizeCapturedBundle, type CommittedBundle } from '../bundle/bundle-capture.js';
@@ -24,7 +25,6 @@ import { parsePushChunk } from './push-chunk.parser.js';
 import { applyPushRows, ApplyRowError, type ApplyRow } from './push-apply.js';
 import { findConflict, pushConflict, type ConflictFacts } from './push-conflicts.js';
 import { callPushFunction } from './push-function-call.js';
-import { canonicalWirePayload } from '../bundle/wire-payload.js';
 import { recordRejectedCommit } from './rejected-commit-log.js';
 
 export interface CreatePushSessionInput {
@@ -67,10 +67,10 @@ const CHUNK_STAGES = ['lock', 'session', 'stage'] as const;
 
 /** 'table_id.column' of every bytea column of the catalog (`sync.push_canonical_payload` writes them as base64). */
 const byteaColumns = new WeakMap<SyncCatalog, string[]>();
-function byteaColumnsOf(catalog: SyncCatalog): string[] {
+function catalogByteaColumns(catalog: SyncCatalog): string[] {
   let columns = byteaColumns.get(catalog);
   if (!columns) {
-    columns = catalog.tables.flatMap((table) => [...table.columnTypes].filter(([, type]) => type === 'bytea').map(([column]) => `${table.tableId}.${column}`));
+    columns = catalog.tables.flatMap((table) => [...byteaColumnsOf(table)].map((column) => `${table.tableId}.${column}`));
     byteaColumns.set(catalog, columns);
   }
   return columns;
@@ -185,7 +185,7 @@ export class PushSessionService {
     let row: { out_bundle_seq: string; out_source_id: string; out_source_bundle_id: string; out_row_count: string; out_bundle_hash: string; out_stage_ms: number[]; out_lock_waited: boolean };
     try {
       row = await callPushFunction(this.db, CALL_PUSH_COMMIT([
-        pushId, actor.userId, actor.sourceId, DATABASE_COMMIT_MAX_ROWS, byteaColumnsOf(catalog), this.announcer.channel,
+        pushId, actor.userId, actor.sourceId, DATABASE_COMMIT_MAX_ROWS, catalogByteaColumns(catalog), this.announcer.channel,
         this.config.retainedBundlesPerUser, this.config.retentionPruneBatchSize, this.config.initializationLeaseTtlMs,
         this.lockTimeoutMs, this.uploadLockTimeoutMs,
       ]));
@@ -325,7 +325,7 @@ function conflictFromDatabase(catalog: SyncCatalog, error: unknown): OversyncErr
   const facts = JSON.parse((error as { hint: string }).hint) as ConflictFacts & { table_id: number; op_code: number; key_hex: string; bundle_seq: string | null; server_row: string | null };
   const table = catalog.get(facts.table_id);
   const row = { table, key: keyStringOf(table, Buffer.from(facts.key_hex, 'hex')), op: ROW_OP_NAMES[facts.op_code]! };
-  const serverRow = facts.server_row === null ? null : canonicalWirePayload(table, facts.server_row);
+  const serverRow = facts.server_row === null ? null : canonicalWirePayload(facts.server_row, byteaColumnsOf(table));
   return pushConflict(row, { base: facts.base, bundleSeq: facts.bundle_seq, deleted: facts.deleted }, serverRow);
 }
 

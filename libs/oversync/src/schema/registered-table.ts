@@ -25,3 +25,15 @@ export interface RegisteredTable {
   /** every column's lower-cased udt_name, by lower-cased column name (incl. _sync_scope_id) */
   readonly columnTypes: ReadonlyMap<string, string>;
 }
+
+const byteaColumnSets = new WeakMap<RegisteredTable, ReadonlySet<string>>();
+
+/** The table's bytea columns (lower-cased names), the set the protocol's payload conversion takes (§4.7.4). */
+export function byteaColumnsOf(table: Pick<RegisteredTable, 'columnTypes'>): ReadonlySet<string> {
+  let columns = byteaColumnSets.get(table as RegisteredTable);
+  if (columns === undefined) {
+    columns = new Set([...table.columnTypes].filter(([, type]) => type === 'bytea').map(([column]) => column));
+    byteaColumnSets.set(table as RegisteredTable, columns);
+  }
+  return columns;
+}

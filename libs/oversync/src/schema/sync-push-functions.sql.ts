@@ -256,7 +256,7 @@ $$`;
  * sorted by UTF-8 bytes, Go string escaping, bytea members (`p_bytea_columns`: 'table_id.column')
  * as base64, numbers that a double holds exactly (integers up to 2^53, at most 15 significant
  * digits) printed as Go prints them. NULL otherwise (nested values, long numbers, upper-case
- * names): the commit then takes the Node path (bundle/wire-payload.ts), which handles every value.
+ * names): the commit then takes the Node path (the protocol's captureWirePayload), which handles every value.
  */
 const PUSH_CANONICAL_PAYLOAD_SQL = `CREATE OR REPLACE FUNCTION sync.push_canonical_payload(p_payload JSONB, p_table_id INTEGER, p_bytea_columns TEXT[])
 RETURNS TEXT

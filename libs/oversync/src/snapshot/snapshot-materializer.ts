@@ -1,7 +1,7 @@
 import type { SyncClient } from '../database/sync-database.js';
 import { quoteLiteral } from '../database/sql-quote.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
-import type { RegisteredTable } from '../schema/registered-table.js';
+import { byteaColumnsOf, type RegisteredTable } from '../schema/registered-table.js';
 import { scopeRowCountSql, scopeRowsSql } from '../scope/scope-rows.sql.js';
 import { canonicalExactJson, compareUtf8, parseExactJson, quoteGoJsonString } from '@oversync/protocol';
 import { goJsonStringSql } from '../pull/bundle-reader.js';
@@ -172,7 +172,7 @@ async function canonicaliseRemaining(client: SyncClient, snapshotId: string, lin
  * included, exactly as PostgreSQL prints it.
  */
 function wirePayloadSql(table: RegisteredTable, payload: string): string {
-  const bytea = [...table.columnTypes].filter(([, type]) => type === 'bytea').map(([column]) => column);
+  const bytea = [...byteaColumnsOf(table)];
   if (bytea.length === 0) return payload;
   const members = bytea.map((column) => {
     const name = quoteLiteral(column);
