@@ -13,7 +13,10 @@ import { PullService } from '../pull/pull.service.js';
 import { CapabilitiesService } from '../health/capabilities.service.js';
 import { bindScalar, readBool, readInt64, readString } from '../wire/exact-json.js';
 import { goTrimSpace } from '../schema/go-string-semantics.js';
-import { bodyObject, parseInt64Param, queryValue, requestBody } from './request-binding.js';
+import { bodyObject, requestBody } from './request-binding.js';
+import { Int64Pipe } from './int64.pipe.js';
+
+const CHUNK_INVALID = 'committed_bundle_chunk_invalid';
 import type { RequestWithSyncBody } from './sync-body.middleware.js';
 import type { StreamedWireBody } from './wire-reply.js';
 import { PUSH_ID } from './session-id.pipe.js';
@@ -158,16 +161,10 @@ export class SyncController {
   @SyncEndpoint('committed_bundle_rows_failed', 'Failed to fetch committed bundle rows')
   async committedRows(
     @Actor() actor: SyncActor,
-    @Param('bundle_seq') bundleSeqParam: string,
-    @Query() query: Record<string, unknown>,
+    @Param('bundle_seq', new Int64Pipe('bundle_seq', { code: CHUNK_INVALID, required: true })) bundleSeq: bigint,
+    @Query('after_row_ordinal', new Int64Pipe('after_row_ordinal', { code: CHUNK_INVALID })) after: bigint | null,
+    @Query('max_rows', new Int64Pipe('max_rows', { code: CHUNK_INVALID })) maxRows: bigint | null,
   ): Promise<GoJsonValue> {
-    const invalid = (message: string) => badRequest('committed_bundle_chunk_invalid', message);
-    const bundleSeq = parseInt64Param(bundleSeqParam);
-    if (bundleSeq === undefined || bundleSeq === null) throw invalid('bundle_seq must be an integer');
-    const after = parseInt64Param(queryValue(query.after_row_ordinal));
-    if (after === undefined) throw invalid('after_row_ordinal must be an integer');
-    const maxRows = parseInt64Param(queryValue(query.max_rows));
-    if (maxRows === undefined) throw invalid('max_rows must be an integer');
     return this.pullService.committedRows(actor, { bundleSeq, afterRowOrdinal: after, maxRows: maxRows === null ? null : Number(maxRows > 1_000_000n ? 1_000_000n : maxRows) });
   }
 
@@ -179,17 +176,12 @@ export class SyncController {
   @ApiOkResponse({ type: PullResponseDto })
   @ApiSyncErrors({ 400: ['invalid_request'], 409: ['history_pruned', 'scope_uninitialized', 'scope_initializing'], 500: ['pull_failed'] })
   @SyncEndpoint('pull_failed', 'Failed to process pull')
-  async pull(@Actor() actor: SyncActor, @Query() query: Record<string, unknown>): Promise<EncodedJson | StreamedWireBody> {
-    const invalid = (message: string) => badRequest('invalid_request', message);
-    const after = parseInt64Param(queryValue(query.after_bundle_seq));
-    if (after === undefined) throw invalid('after_bundle_seq must be an integer');
-    if (after !== null && after < 0n) throw invalid('after_bundle_seq must be >= 0');
-    const max = parseInt64Param(queryValue(query.max_bundles));
-    if (max === undefined) throw invalid('max_bundles must be an integer');
-    if (max !== null && (max < 1n || max > 5000n)) throw invalid('max_bundles must be between 1 and 5000');
-    const target = parseInt64Param(queryValue(query.target_bundle_seq));
-    if (target === undefined) throw invalid('target_bundle_seq must be an integer');
-    if (target !== null && target < 0n) throw invalid('target_bundle_seq must be >= 0');
+  async pull(
+    @Actor() actor: SyncActor,
+    @Query('after_bundle_seq', new Int64Pipe('after_bundle_seq', { code: 'invalid_request', min: 0n })) after: bigint | null,
+    @Query('max_bundles', new Int64Pipe('max_bundles', { code: 'invalid_request', min: 1n, max: 5000n })) max: bigint | null,
+    @Query('target_bundle_seq', new Int64Pipe('target_bundle_seq', { code: 'invalid_request', min: 0n })) target: bigint | null,
+  ): Promise<EncodedJson | StreamedWireBody> {
     const reply = new ReturnedWireReply();
     return reply.answer(this.pullService.pull(actor, { afterBundleSeq: after ?? 0n, maxBundles: Number(max ?? 1000n), targetBundleSeq: target ?? 0n }, reply));
   }
