@@ -1,6 +1,6 @@
 import type { INestApplication, LogLevel, NestApplicationOptions } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
-import { answerClientError, answerClientErrorsWithEnvelope } from '@oversync/nestjs';
+import { answerClientError, answerClientErrorsWithEnvelope, answerFrameworkError } from '@oversync/nestjs';
 import { Logger as JsonLogger } from 'nestjs-pino';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
@@ -48,6 +48,10 @@ async function createFastifyApp(config: AppConfig, options: NestApplicationOptio
   const adapter = new FastifyAdapter({
     // errors of Node's HTTP parser get the envelope (Fastify installs its own clientError handler)
     clientErrorHandler: answerClientError,
+    // and so do paths Fastify's router cannot decode (`%FF`)
+    frameworkErrors: answerFrameworkError,
+    // paths match as on Express: any case, with or without a trailing slash
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
     ...(config.trustProxy !== undefined ? { trustProxy: fastifyTrustProxy(config.trustProxy) } : {}),
   });
   return NestFactory.create(AppModule.register(config), adapter, options);
