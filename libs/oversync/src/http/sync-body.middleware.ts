@@ -14,8 +14,8 @@ export interface RequestWithSyncBody {
 
 type SyncRequest = Request & RequestWithSyncBody & { rawBody?: Buffer; _body?: boolean };
 
-/** The module's POST routes (with or without a global prefix): the only requests whose bodies it reads. */
-const SYNC_POST_PATH = /(?:^|\/)sync\/(?:connect|push-sessions(?:\/[^/]+\/chunks)?|snapshot-sessions)\/?$/;
+/** The module's POST routes (with or without a global prefix, in any case as the routers match them): the only requests whose bodies it reads. */
+const SYNC_POST_PATH = /(?:^|\/)sync\/(?:connect|push-sessions(?:\/[^/]+\/chunks)?|snapshot-sessions)\/?$/i;
 
 /** The path of Node's request (Express' `req.path`: no query string). */
 function pathOf(req: { url?: string }): string {
