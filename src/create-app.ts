@@ -1,4 +1,5 @@
 import type { INestApplication, LogLevel, NestApplicationOptions } from '@nestjs/common';
+import type { CorsOptions } from '@nestjs/common/interfaces/external/cors-options.interface.js';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { answerClientError, answerClientErrorsWithEnvelope, answerFrameworkError } from '@oversync/nestjs';
 import { Logger as JsonLogger } from 'nestjs-pino';
@@ -27,7 +28,9 @@ export async function createReferenceApp(config: AppConfig, logger?: LogLevel[])
       allowedHeaders: ['Authorization', 'Content-Type', 'Oversync-Source-ID', 'Last-Event-ID'],
       methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
       maxAge: 600,
-    });
+      // Fastify's CORS answers an OPTIONS without preflight headers 400 unless told, as Express' does not
+      ...(config.httpAdapter === 'fastify' ? { strictPreflight: false } : {}),
+    } as CorsOptions);
   }
   if (config.docs) setupSwagger(app);
   return app;
