@@ -15,8 +15,6 @@ import { bindScalar, readBool, readInt64, readString } from '../wire/exact-json.
 import { goTrimSpace } from '../schema/go-string-semantics.js';
 import { bodyObject, requestBody } from './request-binding.js';
 import { Int64Pipe } from './int64.pipe.js';
-
-const CHUNK_INVALID = 'committed_bundle_chunk_invalid';
 import type { RequestWithSyncBody } from './sync-body.middleware.js';
 import type { StreamedWireBody } from './wire-reply.js';
 import { PUSH_ID } from './session-id.pipe.js';
@@ -27,6 +25,8 @@ import {
 import { ReturnedWireReply } from './wire-stream.js';
 import type { ConnectResult } from '../connect/connect.service.js';
 import type { EncodedJson, GoJsonValue } from '@oversync/protocol';
+
+const CHUNK_INVALID = 'committed_bundle_chunk_invalid';
 
 /**
  * Thin HTTP layer of /sync (spec §3): bind the request with Go rules, call the service, return the
