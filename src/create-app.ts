@@ -1,6 +1,7 @@
 import type { INestApplication, LogLevel, NestApplicationOptions } from '@nestjs/common';
+import type { CorsOptions } from '@nestjs/common/interfaces/external/cors-options.interface.js';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
-import { answerClientError, answerClientErrorsWithEnvelope, SOURCE_ID_HEADER } from '@oversync/nestjs';
+import { answerClientError, answerClientErrorsWithEnvelope, answerFrameworkError, SOURCE_ID_HEADER } from '@oversync/nestjs';
 import { Logger as JsonLogger } from 'nestjs-pino';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
@@ -27,7 +28,9 @@ export async function createReferenceApp(config: AppConfig, logger?: LogLevel[])
       allowedHeaders: ['Authorization', 'Content-Type', SOURCE_ID_HEADER, 'Last-Event-ID'],
       methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
       maxAge: 600,
-    });
+      // Fastify's CORS answers an OPTIONS without preflight headers 400 unless told, as Express' does not
+      ...(config.httpAdapter === 'fastify' ? { strictPreflight: false } : {}),
+    } as CorsOptions);
   }
   if (config.docs) setupSwagger(app);
   return app;
@@ -48,6 +51,10 @@ async function createFastifyApp(config: AppConfig, options: NestApplicationOptio
   const adapter = new FastifyAdapter({
     // errors of Node's HTTP parser get the envelope (Fastify installs its own clientError handler)
     clientErrorHandler: answerClientError,
+    // and so do paths Fastify's router cannot decode (`%FF`)
+    frameworkErrors: answerFrameworkError,
+    // paths match as on Express: any case, with or without a trailing slash
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
     ...(config.trustProxy !== undefined ? { trustProxy: fastifyTrustProxy(config.trustProxy) } : {}),
   });
   return NestFactory.create(AppModule.register(config), adapter, options);

@@ -38,6 +38,10 @@ describe('the same answers on Express and Fastify', () => {
     ['pull without a token', (base) => request(base).get('/sync/pull')],
     ['unknown path', (base, token) => auth(request(base).get('/sync/nothing/here'), token)],
     ['wrong method', (base, token) => auth(request(base).delete('/sync/connect'), token)],
+    ['an id that is not percent-encoded UTF-8', (base, token) => auth(request(base).post('/sync/push-sessions/%FF/chunks'), token).send({ start_row_ordinal: 0, rows: [] })],
+    ['a trailing slash', (base, token) => auth(request(base).get('/sync/pull/'), token)],
+    ['an upper-case path', (base, token) => auth(request(base).get('/SYNC/capabilities'), token)],
+    ['a body on an upper-case path', (base, token) => auth(request(base).post('/Sync/Connect'), token).send({ has_local_pending_rows: true })],
     ['health', (base) => request(base).get('/syncx/health')],
   ];
 

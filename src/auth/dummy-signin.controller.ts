@@ -11,6 +11,18 @@ class DummySigninRequest {
 
 const TOKEN_LIFETIME_SECONDS = 300;
 
+/**
+ * A body Fastify read as text (any Content-Type but JSON): read as JSON like Express' parser does for
+ * this route; what is not JSON fails as body-parser's error does (JsonBodyErrorFilter answers it).
+ */
+function jsonOf(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw Object.assign(new SyntaxError('invalid JSON'), { type: 'entity.parse.failed' });
+  }
+}
+
 /** The `{error, message}` body Nest's exception layer sends as JSON (the platform's own JSON reply). */
 const refusal = (status: number, error: string, message: string) => new HttpException({ error, message }, status);
 
@@ -24,7 +36,8 @@ export class DummySigninController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Development sign-in: returns a JWT whose sub is the user' })
   @ApiBody({ type: DummySigninRequest })
-  async signIn(@Body() body: unknown): Promise<{ expires_in: number; token: string; user: string }> {
+  async signIn(@Body() received: unknown): Promise<{ expires_in: number; token: string; user: string }> {
+    const body = typeof received === 'string' ? jsonOf(received) : received;
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw refusal(400, 'invalid_request', 'invalid JSON');
     const user = (body as { user?: unknown }).user;
     if (typeof user !== 'string' || goTrimSpace(user) === '') throw refusal(400, 'invalid_request', 'user required');

@@ -27,7 +27,7 @@ export { OversyncRetentionService } from './retention/oversync-retention.service
 export { useSourceIdParameterRef, SOURCE_ID_PARAMETER_NAME, type OpenApiDocumentLike } from './openapi/sync-openapi.js';
 /** The trimming the module applies to user and source ids (Go strings.TrimSpace), for hosts that resolve ids themselves. */
 export { goTrimSpace } from '@oversync/protocol';
-export { answerClientError, answerClientErrorsWithEnvelope } from './http/client-error-envelope.js';
+export { answerClientError, answerClientErrorsWithEnvelope, answerFrameworkError } from './http/client-error-envelope.js';
 export { OversyncTelemetry } from './observability/oversync-telemetry.js';
 export { OversyncMetrics } from './observability/oversync-metrics.js';
 export { OversyncHealthService, type OversyncProcessHealth, type WatchListenerState } from './health/oversync-health.service.js';

@@ -1,18 +1,21 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OversyncError } from '../errors/oversync.error.js';
 
 const MAX_ACTION_BODY_BYTES = 16 * 1024;
 
-export interface RequestWithAdminBody extends Request {
-  /** The body text, or 'too_large'. */
-  oversyncAdminBody?: string;
+/** Node's request as middleware gets it on Express and Fastify; the route's request is Fastify's wrapper there (`raw`). */
+export interface RequestWithAdminBody extends IncomingMessage {
+  oversyncAdminBody?: string | 'too_large';
+  /** the Content-Type the action came with (Fastify is told there is no body left to parse) */
+  oversyncAdminContentType?: string;
+  raw?: RequestWithAdminBody;
 }
 
 /**
  * Reads the small JSON bodies of the admin actions itself, so parsing does not depend on the host's
  * body parser (the reference host turns it off) and errors keep the module's envelope.
  */
-export function readAdminBody(req: RequestWithAdminBody, _res: Response, next: NextFunction): void {
+export function readAdminBody(req: RequestWithAdminBody, _res: ServerResponse, next: (error?: unknown) => void): void {
   if (req.method !== 'POST' || req.readableEnded || (req as { _body?: boolean })._body) {
     next();
     return;
@@ -25,6 +28,11 @@ export function readAdminBody(req: RequestWithAdminBody, _res: Response, next: N
   });
   req.on('end', () => {
     req.oversyncAdminBody = size > MAX_ACTION_BODY_BYTES ? 'too_large' : Buffer.concat(chunks).toString('utf8');
+    // read here: a platform that parses bodies after middleware (Fastify) must not read it again
+    req.oversyncAdminContentType = req.headers['content-type'];
+    delete req.headers['content-type'];
+    delete req.headers['transfer-encoding'];
+    req.headers['content-length'] = '0';
     next();
   });
   req.on('error', next);
@@ -34,8 +42,9 @@ export function readAdminBody(req: RequestWithAdminBody, _res: Response, next: N
  * The JSON object body of an action. Actions require `Content-Type: application/json`: a cross-site
  * form cannot send it without a CORS preflight, on top of the bearer token the page sends in a header.
  */
-export function actionBody(req: RequestWithAdminBody): Record<string, unknown> {
-  const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+export function actionBody(request: RequestWithAdminBody): Record<string, unknown> {
+  const req = request.raw ?? request;
+  const type = String(req.oversyncAdminContentType ?? req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') throw new OversyncError('invalid_request', 'admin actions take a JSON body (Content-Type: application/json)');
   if (req.oversyncAdminBody === 'too_large') throw new OversyncError('invalid_request', 'request body is too large');
   const hostParsed = (req as { body?: unknown }).body;

@@ -1,6 +1,7 @@
 import { STATUS_CODES, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { encodeGoJson, errorEnvelope, errorStatus, type KnownErrorCode } from '@oversync/protocol';
+import { encodeWire, WIRE_CONTENT_TYPE } from './wire-reply.js';
 
 /** What Node's HTTP parser reports for a request it could not read (`clientError`). */
 type ParserError = Error & { code?: string };
@@ -68,4 +69,39 @@ export function answerClientError(error: ParserError, socket: Duplex): void {
   // a complete earlier request still being handled: its answer goes first, then this one
   inFlight.once('finish', answer);
   inFlight.once('close', () => socket.destroy());
+}
+
+/** What `answerFrameworkError` uses of Fastify's request and reply (no import of fastify). */
+interface FastifyFrameworkReply {
+  code(status: number): FastifyFrameworkReply;
+  header(name: string, value: string): FastifyFrameworkReply;
+  send(payload?: unknown): unknown;
+}
+
+const MODULE_PATH = /^\/syncx?(?:[/?]|$)/;
+
+/**
+ * Fastify's `frameworkErrors` option: its router refuses a path that is not percent-encoded UTF-8
+ * (`/sync/push-sessions/%FF/chunks`) before any hook, filter or route runs. On the module's paths
+ * that is the envelope `400 invalid_request`, with the message Express gives
+ * (`Failed to decode param '%FF'`); anything else goes on as Fastify answers it.
+ */
+export function answerFrameworkError(error: Error & { code?: string }, request: { url?: string; raw?: { url?: string } }, reply: FastifyFrameworkReply): void {
+  const url = request.raw?.url ?? request.url ?? '';
+  if (error.code !== 'FST_ERR_BAD_URL' || !MODULE_PATH.test(url)) {
+    reply.send(error);
+    return;
+  }
+  const path = url.split('?')[0]!;
+  const segment = path.split('/').find((part) => !decodes(part)) ?? path;
+  reply.code(400).header('Content-Type', WIRE_CONTENT_TYPE).send(encodeWire({ error: 'invalid_request', message: `Failed to decode param '${segment}'` }));
+}
+
+function decodes(text: string): boolean {
+  try {
+    decodeURIComponent(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

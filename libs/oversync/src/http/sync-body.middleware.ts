@@ -14,8 +14,16 @@ export interface RequestWithSyncBody {
 
 type SyncRequest = Request & RequestWithSyncBody & { rawBody?: Buffer; _body?: boolean };
 
-/** The module's POST routes (with or without a global prefix): the only requests whose bodies it reads. */
-const SYNC_POST_PATH = /(?:^|\/)sync\/(?:connect|push-sessions(?:\/[^/]+\/chunks)?|snapshot-sessions)\/?$/;
+/** The module's POST routes (with or without a global prefix, in any case as the routers match them): the only requests whose bodies it reads. */
+const SYNC_POST_PATH = /(?:^|\/)sync\/(?:connect|push-sessions(?:\/[^/]+\/chunks)?|snapshot-sessions)\/?$/i;
+
+/** Every path of the module's routes and of its fallback (`/sync…`, `/syncx…`). */
+const MODULE_PATH = /^\/syncx?(?:\/|$)/i;
+
+function hasBody(req: SyncRequest): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0') || req.headers['content-type'] !== undefined;
+}
 
 /** The path of Node's request (Express' `req.path`: no query string). */
 function pathOf(req: { url?: string }): string {
@@ -142,7 +150,15 @@ export class SyncBodyFirstLayer implements OnModuleInit {
     if (adapter?.getType() === 'fastify') {
       (adapter.getInstance() as FastifyHooks).addHook('onRequest', (request, _reply, done) => {
         const req = request.raw;
-        if (req.method !== 'POST' || !SYNC_POST_PATH.test(pathOf(req))) return done();
+        const path = pathOf(req);
+        if (req.method !== 'POST' || !SYNC_POST_PATH.test(path)) {
+          // a body on another of the module's paths (a commit, a wrong method) is not read: discarded, not parsed (no 415)
+          if (MODULE_PATH.test(path) && hasBody(req)) {
+            req.resume();
+            hideReadBody(req);
+          }
+          return done();
+        }
         // Nest's middleware (SyncBodyMiddleware.use) may have read it already
         if (req.oversyncBody !== undefined || req.oversyncBodyError) {
           hideReadBody(req);

@@ -14,7 +14,8 @@ import { PullService } from '../pull/pull.service.js';
 import { CapabilitiesService } from '../health/capabilities.service.js';
 import { bindScalar, readBool, readInt64, readString } from '@oversync/protocol';
 import { goTrimSpace } from '../schema/go-string-semantics.js';
-import { bodyObject, parseInt64Param, queryValue, requestBody } from './request-binding.js';
+import { bodyObject, requestBody } from './request-binding.js';
+import { Int64Pipe } from './int64.pipe.js';
 import type { RequestWithSyncBody } from './sync-body.middleware.js';
 import type { StreamedWireBody } from './wire-reply.js';
 import { PUSH_ID } from './session-id.pipe.js';
@@ -25,6 +26,8 @@ import {
 import { ReturnedWireReply } from './wire-stream.js';
 import type { ConnectResponse, EncodedJson, GoJsonValue } from '@oversync/protocol';
 import { pushCommitResponse, pushSessionCreateResponse } from './wire-responses.js';
+
+const CHUNK_INVALID = 'committed_bundle_chunk_invalid';
 
 /**
  * Thin HTTP layer of /sync (spec §3): bind the request with Go rules, call the service, return the
@@ -147,16 +150,10 @@ export class SyncController {
   @SyncEndpoint('committed_bundle_rows_failed')
   async committedRows(
     @Actor() actor: SyncActor,
-    @Param('bundle_seq') bundleSeqParam: string,
-    @Query() query: Record<string, unknown>,
+    @Param('bundle_seq', new Int64Pipe('bundle_seq', { code: CHUNK_INVALID, required: true })) bundleSeq: bigint,
+    @Query('after_row_ordinal', new Int64Pipe('after_row_ordinal', { code: CHUNK_INVALID })) after: bigint | null,
+    @Query('max_rows', new Int64Pipe('max_rows', { code: CHUNK_INVALID })) maxRows: bigint | null,
   ): Promise<GoJsonValue> {
-    const invalid = (message: string) => new OversyncError('committed_bundle_chunk_invalid', message);
-    const bundleSeq = parseInt64Param(bundleSeqParam);
-    if (bundleSeq === undefined || bundleSeq === null) throw invalid('bundle_seq must be an integer');
-    const after = parseInt64Param(queryValue(query.after_row_ordinal));
-    if (after === undefined) throw invalid('after_row_ordinal must be an integer');
-    const maxRows = parseInt64Param(queryValue(query.max_rows));
-    if (maxRows === undefined) throw invalid('max_rows must be an integer');
     return this.pullService.committedRows(actor, { bundleSeq, afterRowOrdinal: after, maxRows: maxRows === null ? null : Number(maxRows > 1_000_000n ? 1_000_000n : maxRows) });
   }
 
@@ -168,17 +165,12 @@ export class SyncController {
   @ApiOkResponse({ type: PullResponseDto })
   @ApiSyncErrors({ 400: ['invalid_request'], 409: ['history_pruned', 'scope_uninitialized', 'scope_initializing'], 500: ['pull_failed'] })
   @SyncEndpoint('pull_failed')
-  async pull(@Actor() actor: SyncActor, @Query() query: Record<string, unknown>): Promise<EncodedJson | StreamedWireBody> {
-    const invalid = (message: string) => new OversyncError('invalid_request', message);
-    const after = parseInt64Param(queryValue(query.after_bundle_seq));
-    if (after === undefined) throw invalid('after_bundle_seq must be an integer');
-    if (after !== null && after < 0n) throw invalid('after_bundle_seq must be >= 0');
-    const max = parseInt64Param(queryValue(query.max_bundles));
-    if (max === undefined) throw invalid('max_bundles must be an integer');
-    if (max !== null && (max < 1n || max > BigInt(MAX_BUNDLES_PER_PULL))) throw invalid(`max_bundles must be between 1 and ${MAX_BUNDLES_PER_PULL}`);
-    const target = parseInt64Param(queryValue(query.target_bundle_seq));
-    if (target === undefined) throw invalid('target_bundle_seq must be an integer');
-    if (target !== null && target < 0n) throw invalid('target_bundle_seq must be >= 0');
+  async pull(
+    @Actor() actor: SyncActor,
+    @Query('after_bundle_seq', new Int64Pipe('after_bundle_seq', { code: 'invalid_request', min: 0n })) after: bigint | null,
+    @Query('max_bundles', new Int64Pipe('max_bundles', { code: 'invalid_request', min: 1n, max: BigInt(MAX_BUNDLES_PER_PULL) })) max: bigint | null,
+    @Query('target_bundle_seq', new Int64Pipe('target_bundle_seq', { code: 'invalid_request', min: 0n })) target: bigint | null,
+  ): Promise<EncodedJson | StreamedWireBody> {
     const reply = new ReturnedWireReply();
     return reply.answer(this.pullService.pull(actor, { afterBundleSeq: after ?? 0n, maxBundles: Number(max ?? DEFAULT_BUNDLES_PER_PULL), targetBundleSeq: target ?? 0n }, reply));
   }

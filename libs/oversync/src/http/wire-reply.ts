@@ -49,7 +49,7 @@ export function rawResponse(response: unknown): ServerResponse {
 }
 
 /** The protocol error code of an answer, for the request metrics and log line (observability/sync-request-telemetry.middleware.ts). */
-export const ERROR_CODE_OF_RESPONSE = Symbol.for('oversync.errorCode');
+const ERROR_CODE_OF_RESPONSE = Symbol.for('oversync.errorCode');
 
 export function errorCodeOf(res: ServerResponse): string {
   const code = (res as ServerResponse & { [ERROR_CODE_OF_RESPONSE]?: unknown })[ERROR_CODE_OF_RESPONSE];

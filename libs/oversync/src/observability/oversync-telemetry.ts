@@ -1,7 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { HttpException, Inject, Injectable, type ExecutionContext, type OnModuleDestroy } from '@nestjs/common';
 import { context as otelContext, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
-import type { Request, Response } from 'express';
+import { rawResponse } from '../http/wire-reply.js';
 import { finalize, type Observable, tap } from 'rxjs';
 import { Registry } from 'prom-client';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
@@ -92,9 +92,9 @@ export class OversyncTelemetry implements OnModuleDestroy {
    */
   traceOperation<T>(context: ExecutionContext, operation: string, handle: () => Observable<T>): Observable<T> {
     if (!this.tracer) return handle();
-    const req = context.switchToHttp().getRequest<Request>();
+    const req = context.switchToHttp().getRequest<{ method: string; originalUrl?: string; url: string }>();
     const span = this.tracer.startSpan(`oversync.${operation}`, {
-      attributes: { 'oversync.operation': operation, 'http.request.method': req.method, 'http.route': syncRouteTemplate(req.originalUrl.split('?')[0] ?? '') },
+      attributes: { 'oversync.operation': operation, 'http.request.method': req.method, 'http.route': syncRouteTemplate((req.originalUrl ?? req.url).split('?')[0] ?? '') },
     });
     // no SDK (or not sampled): nothing to carry
     if (!span.isRecording()) {
@@ -105,7 +105,7 @@ export class OversyncTelemetry implements OnModuleDestroy {
     return otelContext.with(trace.setSpan(otelContext.active(), span), handle).pipe(
       tap({ error: (error: unknown) => failSpan(span, error) }),
       finalize(() => {
-        const res = context.switchToHttp().getResponse<Response>();
+        const res = rawResponse(context.switchToHttp().getResponse());
         if (res.headersSent) span.setAttribute('http.response.status_code', res.statusCode);
         span.end();
       }),

@@ -4,11 +4,11 @@ import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/s
 import type { GoJsonValue } from '@oversync/protocol';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
 import { OversyncActorGuard } from '../auth/oversync-actor.guard.js';
-import { OversyncError } from '../errors/oversync.error.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
 import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
-import { parseInt64Param, queryValue, requestBody } from '../http/request-binding.js';
+import { requestBody } from '../http/request-binding.js';
+import { Int64Pipe } from '../http/int64.pipe.js';
 import type { RequestWithSyncBody } from '../http/sync-body.middleware.js';
 import { snapshotSessionCreateResponse } from '../http/wire-responses.js';
 import { SNAPSHOT_ID } from '../http/session-id.pipe.js';
@@ -58,12 +58,12 @@ export class SnapshotController {
     500: ['snapshot_chunk_failed'],
   })
   @SyncEndpoint('snapshot_chunk_failed')
-  async chunk(@Actor() actor: SyncActor, @Param('snapshot_id', SNAPSHOT_ID) snapshotId: string, @Query() query: Record<string, unknown>): Promise<GoJsonValue> {
-    const invalid = (message: string) => new OversyncError('snapshot_chunk_invalid', message);
-    const after = parseInt64Param(queryValue(query.after_row_ordinal));
-    if (after === undefined) throw invalid('after_row_ordinal must be an integer');
-    const maxRows = parseInt64Param(queryValue(query.max_rows));
-    if (maxRows === undefined) throw invalid('max_rows must be an integer');
+  async chunk(
+    @Actor() actor: SyncActor,
+    @Param('snapshot_id', SNAPSHOT_ID) snapshotId: string,
+    @Query('after_row_ordinal', new Int64Pipe('after_row_ordinal', { code: 'snapshot_chunk_invalid' })) after: bigint | null,
+    @Query('max_rows', new Int64Pipe('max_rows', { code: 'snapshot_chunk_invalid' })) maxRows: bigint | null,
+  ): Promise<GoJsonValue> {
     const max = maxRows === null ? null : Number(maxRows > 1_000_000n ? 1_000_000n : maxRows);
     return this.snapshots.chunk(actor, snapshotId, { afterRowOrdinal: after ?? 0n, maxRows: max });
   }

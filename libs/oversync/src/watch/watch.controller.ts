@@ -1,25 +1,21 @@
-import { Controller, Get, Headers, Query, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Controller, createParamDecorator, Get, Query, UseFilters, UseGuards, UseInterceptors, type ExecutionContext } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '../openapi/optional-swagger.js';
 import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import type { StreamedWireBody } from '../http/wire-reply.js';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
 import { OversyncActorGuard } from '../auth/oversync-actor.guard.js';
-import { OversyncError } from '../errors/oversync.error.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
 import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
-import { parseInt64Param, queryValue } from '../http/request-binding.js';
+import { Int64Pipe } from '../http/int64.pipe.js';
 import { BundleChangeStream } from './bundle-change-stream.js';
 import { WatchService } from './watch.service.js';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 
-/** A non-negative int64 checkpoint, or null when absent; `name` goes into the 400 message. */
-function checkpoint(value: unknown, name: string): bigint | null {
-  const parsed = parseInt64Param(value);
-  if (parsed === undefined) throw new OversyncError('invalid_request', `${name} must be an integer`);
-  if (parsed !== null && parsed < 0n) throw new OversyncError('invalid_request', `${name} must be >= 0`);
-  return parsed;
-}
+const checkpoint = (name: string) => new Int64Pipe(name, { code: 'invalid_request', min: 0n });
+
+/** One request header, through pipes (Nest's `@Headers()` takes none). */
+const RequestHeader = createParamDecorator((name: string, context: ExecutionContext): unknown => context.switchToHttp().getRequest<{ headers: Record<string, unknown> }>().headers[name]);
 
 /**
  * GET /sync/watch (spec §3.8): wake-up hints over server-sent events. Unlike the reference the
@@ -56,10 +52,14 @@ export class WatchController {
     503: ['bundle_change_watch_disabled', 'bundle_change_watch_capacity', 'service_unavailable'],
   })
   @SyncEndpoint('bundle_change_watch_failed')
-  async watch(@Actor() actor: SyncActor, @Query() query: Record<string, unknown>, @Headers('last-event-id') lastEventIdHeader: unknown): Promise<StreamedWireBody> {
-    const after = checkpoint(queryValue(query.after_bundle_seq), 'after_bundle_seq') ?? 0n;
-    const lastEventId = checkpoint(queryValue(lastEventIdHeader), 'Last-Event-ID') ?? 0n;
-    const subscription = await this.watchService.subscribe(actor, after > lastEventId ? after : lastEventId);
+  async watch(
+    @Actor() actor: SyncActor,
+    @Query('after_bundle_seq', checkpoint('after_bundle_seq')) afterBundleSeq: bigint | null,
+    @RequestHeader('last-event-id', checkpoint('Last-Event-ID')) lastEventId: bigint | null,
+  ): Promise<StreamedWireBody> {
+    const after = afterBundleSeq ?? 0n;
+    const lastEvent = lastEventId ?? 0n;
+    const subscription = await this.watchService.subscribe(actor, after > lastEvent ? after : lastEvent);
     return new BundleChangeStream(subscription, this.watchService.heartbeatIntervalMs, () => this.telemetry.watchEventSent()).start();
   }
 }
