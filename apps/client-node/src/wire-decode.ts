@@ -3,7 +3,7 @@
  * members of the wrong type are a decode error. Payloads keep 64-bit integers exact.
  */
 import {
-  bindMember, bindScalar, equalFoldAscii, INT64_MAX, INT64_MIN, isExactObject, parseExactJson, readBool, readInt64, readString, toLosslessValue,
+  bindMember, bindScalar, isExactObject, parseExactJson, readBool, readInt64, readString, toLosslessValue,
   type BundleChangeEvent, type ExactJson, type ExactObject,
 } from '@oversync/protocol';
 import { isJsonObject, type JsonObject, type JsonValue } from './json-value.js';

@@ -19,7 +19,7 @@ import { SyncStatusService } from './health/sync-status.service.js';
 import { SyncController } from './http/sync.controller.js';
 import { SyncxController } from './health/syncx.controller.js';
 import { SyncBodyFirstLayer, SyncBodyMiddleware } from './http/sync-body.middleware.js';
-import { SyncFallbackController, useFallbackPathsOf } from './http/sync-fallback.controller.js';
+import { useFallbackPathsOf } from './http/sync-fallback.controller.js';
 import { SnapshotController } from './snapshot/snapshot.controller.js';
 import { SnapshotSessionService } from './snapshot/snapshot-session.service.js';
 import { OversyncScopeService } from './scope/oversync-scope.service.js';

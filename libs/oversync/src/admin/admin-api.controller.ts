@@ -1,5 +1,5 @@
 import { Controller, Get, Header, HttpCode, Param, Post, Query, Req, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '../openapi/optional-swagger.js';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '../openapi/optional-swagger.js';
 import type { GoJsonValue } from '@oversync/protocol';
 import { OversyncError } from '../errors/oversync.error.js';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';

@@ -5,7 +5,8 @@ const MAX_ACTION_BODY_BYTES = 16 * 1024;
 
 /** Node's request as middleware gets it on Express and Fastify; the route's request is Fastify's wrapper there (`raw`). */
 export interface RequestWithAdminBody extends IncomingMessage {
-  oversyncAdminBody?: string | 'too_large';
+  /** the body text, or 'too_large' */
+  oversyncAdminBody?: string;
   /** the Content-Type the action came with (Fastify is told there is no body left to parse) */
   oversyncAdminContentType?: string;
   raw?: RequestWithAdminBody;

@@ -1,7 +1,6 @@
 import { encodeWatchEventFrame, SSE_CONTENT_TYPE, WATCH_HEARTBEAT_FRAME, WATCH_STREAM_HEADERS } from '@oversync/protocol';
 import { PassThrough } from 'node:stream';
 import { StreamedWireBody } from '../http/wire-reply.js';
-import { encodeGoJson } from '@oversync/protocol';
 import type { BundleChange, BundleChangeSubscription } from './bundle-change-hub.js';
 
 /** Reconnect delay advertised to EventSource clients in the stream's first frame (ms). */
