@@ -18,10 +18,16 @@ export default tseslint.config(
       // a `default:` branch counts: `switch (typeof v)` need not list 'function' and 'symbol'
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
       // forwarding a caught error or an AbortSignal's reason is not inventing a non-Error rejection
-      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingAny: true, allowThrowingUnknown: true }],
+      '@typescript-eslint/prefer-promise-reject-errors': [
+        'error',
+        { allowThrowingAny: true, allowThrowingUnknown: true },
+      ],
       // public async methods without await are on purpose: a synchronous throw becomes a rejection
       '@typescript-eslint/require-await': 'off',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
       // the regexes with control characters (id checks, Go's string escaping) match them on purpose
       'no-control-regex': 'off',
       // reports constants used only inside decorator arguments (parameter pipes) as never read

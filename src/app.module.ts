@@ -34,7 +34,12 @@ export class AppModule implements NestModule {
           maxSupportedSchemaVersion: 1,
           guards: [JwtAuthGuard],
           preparedStatements: config.preparedStatements,
-          limits: { maxRequestBodyBytes: config.maxBodyBytes, userLockTimeoutMs: config.userLockTimeoutMs, retainedBundlesPerUser: config.retainedBundlesPerUser, sweepIntervalMs: config.sweepIntervalMs },
+          limits: {
+            maxRequestBodyBytes: config.maxBodyBytes,
+            userLockTimeoutMs: config.userLockTimeoutMs,
+            retainedBundlesPerUser: config.retainedBundlesPerUser,
+            sweepIntervalMs: config.sweepIntervalMs,
+          },
           watch: {
             enabled: config.watch,
             heartbeatIntervalMs: config.watchHeartbeatMs,
@@ -49,11 +54,19 @@ export class AppModule implements NestModule {
         OversyncAdminModule.forRoot({ guards: [AdminGuard], path: 'admin' }),
       ],
       // the reference example's test surface, never on by default
-      controllers: [HealthController, ...(config.metrics ? [MetricsController] : []), ...(config.testEndpoints ? [TestEndpointsController] : [])],
+      controllers: [
+        HealthController,
+        ...(config.metrics ? [MetricsController] : []),
+        ...(config.testEndpoints ? [TestEndpointsController] : []),
+      ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         FailureInjector,
-        { provide: WATCH_SUBSCRIBER_COUNT, useFactory: (watch: WatchService) => (userId: string) => watch.subscriberCount(userId), inject: [WatchService] },
+        {
+          provide: WATCH_SUBSCRIBER_COUNT,
+          useFactory: (watch: WatchService) => (userId: string) => watch.subscriberCount(userId),
+          inject: [WatchService],
+        },
       ],
     };
   }
@@ -67,7 +80,8 @@ export class AppModule implements NestModule {
     // The host's routes use Nest's own body parser (on, with rawBody: see create-app.ts). Sign-in, like
     // the reference, reads JSON whatever the Content-Type; a body it cannot read reaches JsonBodyErrorFilter.
     // (On Fastify its own parser reads JSON bodies: sign-in there takes Content-Type: application/json.)
-    if (this.config.httpAdapter === 'express') consumer.apply(json({ limit: '1mb', type: () => true })).forRoutes(DummySigninController);
+    if (this.config.httpAdapter === 'express')
+      consumer.apply(json({ limit: '1mb', type: () => true })).forRoutes(DummySigninController);
     if (this.config.testEndpoints) {
       consumer.apply(this.failures.use.bind(this.failures)).forRoutes('sync/*path');
     }

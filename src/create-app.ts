@@ -1,7 +1,12 @@
 import type { INestApplication, LogLevel, NestApplicationOptions } from '@nestjs/common';
 import type { CorsOptions } from '@nestjs/common/interfaces/external/cors-options.interface.js';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
-import { answerClientError, answerClientErrorsWithEnvelope, answerFrameworkError, SOURCE_ID_HEADER } from '@oversync/nestjs';
+import {
+  answerClientError,
+  answerClientErrorsWithEnvelope,
+  answerFrameworkError,
+  SOURCE_ID_HEADER,
+} from '@oversync/nestjs';
 import { Logger as JsonLogger } from 'nestjs-pino';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
@@ -19,7 +24,10 @@ import { setupSwagger } from './swagger.js';
 export async function createReferenceApp(config: AppConfig, logger?: LogLevel[]): Promise<INestApplication> {
   // without explicit levels (npm start) everything Nest logs goes to the JSON logger (nestjs-pino)
   const options: NestApplicationOptions = { rawBody: true, ...(logger ? { logger } : { bufferLogs: true }) };
-  const app = config.httpAdapter === 'fastify' ? await createFastifyApp(config, options) : await createExpressApp(config, options);
+  const app =
+    config.httpAdapter === 'fastify'
+      ? await createFastifyApp(config, options)
+      : await createExpressApp(config, options);
   if (!logger) app.useLogger(app.get(JsonLogger));
   app.useGlobalFilters(new JsonBodyErrorFilter(app.get(HttpAdapterHost).httpAdapter));
   if (config.corsOrigins.length > 0) {
@@ -61,6 +69,8 @@ async function createFastifyApp(config: AppConfig, options: NestApplicationOptio
 }
 
 /** Express' `trust proxy` value in Fastify's terms (a hop count is a function of the hop there). */
-function fastifyTrustProxy(value: number | boolean | string): boolean | string | ((address: string, hop: number) => boolean) {
+function fastifyTrustProxy(
+  value: number | boolean | string,
+): boolean | string | ((address: string, hop: number) => boolean) {
   return typeof value === 'number' ? (_address, hop) => hop < value : value;
 }

@@ -37,7 +37,9 @@ async function main(): Promise<void> {
     throw (error as { code?: string }).code === 'EADDRINUSE' ? new PortInUseError(config.port, config.host) : error;
   }
   const where = `http://${config.host === '127.0.0.1' ? 'localhost' : config.host}:${config.port}`;
-  logger.log(`listening on ${where}${config.docs ? ` (Swagger UI at ${where}/docs)` : ''}${config.production ? ' [production]' : ''}`);
+  logger.log(
+    `listening on ${where}${config.docs ? ` (Swagger UI at ${where}/docs)` : ''}${config.production ? ' [production]' : ''}`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -31,16 +31,24 @@ describe('npm start refuses unsafe or malformed settings', () => {
   });
 
   it('NODE_ENV=production with the development default secret is refused too', () => {
-    expect(() => validateEnvironment({ NODE_ENV: 'production', JWT_SECRET: 'your-secret-key-change-in-production' })).toThrow(ConfigError);
+    expect(() =>
+      validateEnvironment({ NODE_ENV: 'production', JWT_SECRET: 'your-secret-key-change-in-production' }),
+    ).toThrow(ConfigError);
   });
 
   it('a bad number is a start-up error naming the variable', () => {
     const { status, output } = start({ PORT: '80a', DATABASE_URL: 'postgres://127.0.0.1:1/never-used' });
     expect(status).toBe(1);
     expect(output).toContain('PORT must be an integer from 0 to 65535 (got "80a")');
-    expect(() => validateEnvironment({ OVERSYNC_WATCH_HEARTBEAT_MS: '-5' })).toThrow('OVERSYNC_WATCH_HEARTBEAT_MS must be an integer');
-    expect(() => validateEnvironment({ OVERSYNC_DB_POOL_MAX_CONNS: '1e3' })).toThrow('OVERSYNC_DB_POOL_MAX_CONNS must be an integer');
-    expect(() => validateEnvironment({ OVERSYNC_WATCH: 'maybe' })).toThrow('OVERSYNC_WATCH must be true or false (got "maybe")');
+    expect(() => validateEnvironment({ OVERSYNC_WATCH_HEARTBEAT_MS: '-5' })).toThrow(
+      'OVERSYNC_WATCH_HEARTBEAT_MS must be an integer',
+    );
+    expect(() => validateEnvironment({ OVERSYNC_DB_POOL_MAX_CONNS: '1e3' })).toThrow(
+      'OVERSYNC_DB_POOL_MAX_CONNS must be an integer',
+    );
+    expect(() => validateEnvironment({ OVERSYNC_WATCH: 'maybe' })).toThrow(
+      'OVERSYNC_WATCH must be true or false (got "maybe")',
+    );
   });
 
   describe('a busy port', () => {
@@ -63,10 +71,21 @@ describe('npm start refuses unsafe or malformed settings', () => {
 
   it('production defaults: docs, dummy sign-in and CORS off; explicit settings win', () => {
     const production = appConfigFromEnv('postgres://x', { NODE_ENV: 'production', JWT_SECRET: 's3cret-of-my-own' });
-    expect(production).toMatchObject({ production: true, docs: false, dummySignin: false, corsOrigins: [], testEndpoints: false });
+    expect(production).toMatchObject({
+      production: true,
+      docs: false,
+      dummySignin: false,
+      corsOrigins: [],
+      testEndpoints: false,
+    });
     const development = appConfigFromEnv('postgres://x', {});
     expect(development).toMatchObject({ production: false, docs: true, dummySignin: true, corsOrigins: ['*'] });
-    const chosen = appConfigFromEnv('postgres://x', { NODE_ENV: 'production', JWT_SECRET: 'k', OVERSYNC_DOCS: 'true', CORS_ORIGINS: 'https://a.example, https://b.example' });
+    const chosen = appConfigFromEnv('postgres://x', {
+      NODE_ENV: 'production',
+      JWT_SECRET: 'k',
+      OVERSYNC_DOCS: 'true',
+      CORS_ORIGINS: 'https://a.example, https://b.example',
+    });
     expect(chosen).toMatchObject({ docs: true, corsOrigins: ['https://a.example', 'https://b.example'] });
   });
 });
@@ -74,7 +93,14 @@ describe('npm start refuses unsafe or malformed settings', () => {
 describe('the reference app with NODE_ENV=production', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ env: { NODE_ENV: 'production', JWT_SECRET: 'production-secret', OVERSYNC_TEST_ENDPOINTS: 'false', CORS_ORIGINS: 'https://app.example' } });
+    t = await startTestApp({
+      env: {
+        NODE_ENV: 'production',
+        JWT_SECRET: 'production-secret',
+        OVERSYNC_TEST_ENDPOINTS: 'false',
+        CORS_ORIGINS: 'https://app.example',
+      },
+    });
   });
   afterAll(async () => t.close());
 
@@ -101,7 +127,9 @@ describe('embedded PostgreSQL started as root from a folder its postgres user ca
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   (root ? it : it.skip)('stops with a message that says why and what to do, never an unhandled EACCES', async () => {
-    const error = await startEmbeddedPostgres({ dataDir: join(dir, 'clone', '.data', 'postgres') }).catch((e: unknown) => e);
+    const error = await startEmbeddedPostgres({ dataDir: join(dir, 'clone', '.data', 'postgres') }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(EmbeddedPostgresAccessError);
     expect((error as Error).message).toContain(`cannot enter ${dir}`);
     expect((error as Error).message).toContain('DATABASE_URL');

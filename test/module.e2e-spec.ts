@@ -28,14 +28,21 @@ describe('OversyncModule in a host app that is not the reference app', () => {
     db = await createTestDatabase();
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
-    await client.query(`CREATE TABLE public.notes (_sync_scope_id TEXT NOT NULL, id TEXT NOT NULL, body TEXT, PRIMARY KEY (_sync_scope_id, id))`);
+    await client.query(
+      `CREATE TABLE public.notes (_sync_scope_id TEXT NOT NULL, id TEXT NOT NULL, body TEXT, PRIMARY KEY (_sync_scope_id, id))`,
+    );
     await client.end();
 
     @Module({
       imports: [
         TypeOrmModule.forRoot({ type: 'postgres', url: db.url, name: 'notesdb' }),
         OversyncModule.forRootAsync({
-          useFactory: () => ({ tables: [{ table: 'notes', syncKeyColumns: ['id'] }], dataSourceName: 'notesdb', guards: [HeaderUserGuard], appName: 'notes' }),
+          useFactory: () => ({
+            tables: [{ table: 'notes', syncKeyColumns: ['id'] }],
+            dataSourceName: 'notesdb',
+            guards: [HeaderUserGuard],
+            appName: 'notes',
+          }),
         }),
       ],
     })
@@ -55,22 +62,70 @@ describe('OversyncModule in a host app that is not the reference app', () => {
     const as = (source: string) => ({ 'x-user': 'u1', 'oversync-source-id': source });
     await request(server).get('/sync/capabilities').set('oversync-source-id', 's1').expect(401);
     await request(server).post('/sync/connect').set(as('s1')).send({ has_local_pending_rows: false }).expect(200);
-    const created = await request(server).post('/sync/push-sessions').set(as('s1')).send({ source_bundle_id: 1, planned_row_count: 1 }).expect(200);
-    await request(server).post(`/sync/push-sessions/${created.body.push_id}/chunks`).set(as('s1'))
-      .send({ start_row_ordinal: 0, rows: [{ schema: '', table: 'notes', key: { id: 'n-1' }, op: 'INSERT', base_row_version: 0, payload: { body: 'hello' } }] }).expect(200);
-    const commit = await request(server).post(`/sync/push-sessions/${created.body.push_id}/commit`).set(as('s1')).expect(200);
+    const created = await request(server)
+      .post('/sync/push-sessions')
+      .set(as('s1'))
+      .send({ source_bundle_id: 1, planned_row_count: 1 })
+      .expect(200);
+    await request(server)
+      .post(`/sync/push-sessions/${created.body.push_id}/chunks`)
+      .set(as('s1'))
+      .send({
+        start_row_ordinal: 0,
+        rows: [
+          {
+            schema: '',
+            table: 'notes',
+            key: { id: 'n-1' },
+            op: 'INSERT',
+            base_row_version: 0,
+            payload: { body: 'hello' },
+          },
+        ],
+      })
+      .expect(200);
+    const commit = await request(server)
+      .post(`/sync/push-sessions/${created.body.push_id}/commit`)
+      .set(as('s1'))
+      .expect(200);
     expect(commit.body).toMatchObject({ bundle_seq: 1, row_count: 1 });
     const pulled = await request(server).get('/sync/pull').set(as('s2')).expect(200);
-    expect(pulled.body.bundles[0].rows[0]).toEqual({ schema: 'public', table: 'notes', key: { id: 'n-1' }, op: 'INSERT', row_version: 1, payload: { body: 'hello', id: 'n-1' } });
+    expect(pulled.body.bundles[0].rows[0]).toEqual({
+      schema: 'public',
+      table: 'notes',
+      key: { id: 'n-1' },
+      op: 'INSERT',
+      row_version: 1,
+      payload: { body: 'hello', id: 'n-1' },
+    });
   });
 
   it('syncs a row whose text key is the empty string (spec §4.2.2: text keys accept any string)', async () => {
     const server = app.getHttpServer();
     const as = (source: string) => ({ 'x-user': 'u2', 'oversync-source-id': source });
     await request(server).post('/sync/connect').set(as('s1')).send({ has_local_pending_rows: false }).expect(200);
-    const created = await request(server).post('/sync/push-sessions').set(as('s1')).send({ source_bundle_id: 1, planned_row_count: 1 }).expect(200);
-    await request(server).post(`/sync/push-sessions/${created.body.push_id}/chunks`).set(as('s1'))
-      .send({ start_row_ordinal: 0, rows: [{ schema: 'public', table: 'notes', key: { id: '' }, op: 'INSERT', base_row_version: 0, payload: { body: 'empty key' } }] }).expect(200);
+    const created = await request(server)
+      .post('/sync/push-sessions')
+      .set(as('s1'))
+      .send({ source_bundle_id: 1, planned_row_count: 1 })
+      .expect(200);
+    await request(server)
+      .post(`/sync/push-sessions/${created.body.push_id}/chunks`)
+      .set(as('s1'))
+      .send({
+        start_row_ordinal: 0,
+        rows: [
+          {
+            schema: 'public',
+            table: 'notes',
+            key: { id: '' },
+            op: 'INSERT',
+            base_row_version: 0,
+            payload: { body: 'empty key' },
+          },
+        ],
+      })
+      .expect(200);
     await request(server).post(`/sync/push-sessions/${created.body.push_id}/commit`).set(as('s1')).expect(200);
     const pulled = await request(server).get('/sync/pull').set(as('s2')).expect(200);
     expect(pulled.body.bundles[0].rows[0].key).toEqual({ id: '' });
@@ -78,12 +133,21 @@ describe('OversyncModule in a host app that is not the reference app', () => {
 
   it('leaves unknown /sync paths to the host without routeFallback (no catch-all, no error handler)', async () => {
     const server = app.getHttpServer();
-    const unknown = await request(server).get('/sync/nope').set({ 'x-user': 'u1', 'oversync-source-id': 's1' }).expect(404);
+    const unknown = await request(server)
+      .get('/sync/nope')
+      .set({ 'x-user': 'u1', 'oversync-source-id': 's1' })
+      .expect(404);
     expect(unknown.body).toMatchObject({ statusCode: 404 }); // Nest's own answer, not the protocol envelope
     expect(unknown.body.error).not.toBe('not_found');
-    const wrongMethod = await request(server).put('/sync/pull').set({ 'x-user': 'u1', 'oversync-source-id': 's1' }).expect(404);
+    const wrongMethod = await request(server)
+      .put('/sync/pull')
+      .set({ 'x-user': 'u1', 'oversync-source-id': 's1' })
+      .expect(404);
     expect(wrongMethod.headers.allow).toBeUndefined();
-    const undecodable = await request(server).post('/sync/push-sessions/%FF/chunks').set({ 'x-user': 'u1', 'oversync-source-id': 's1' }).expect(400);
+    const undecodable = await request(server)
+      .post('/sync/push-sessions/%FF/chunks')
+      .set({ 'x-user': 'u1', 'oversync-source-id': 's1' })
+      .expect(400);
     expect(undecodable.body).not.toHaveProperty('error', 'invalid_request'); // Express' own answer
   });
 });
@@ -93,7 +157,15 @@ describe('module options fail fast with the offending field', () => {
     [{}, 'tables must be an array'],
     [{ tables: [{ table: '', syncKeyColumns: ['id'] }] }, 'tables[0].table must be a non-empty string'],
     [{ tables: [{ table: 't', syncKeyColumns: 'id' }] }, 'tables[0].syncKeyColumns (t) must be an array'],
-    [{ tables: [{ table: 't', syncKeyColumns: ['id'] }, { schema: 'public', table: 'T', syncKeyColumns: ['id'] }] }, 'registered twice'],
+    [
+      {
+        tables: [
+          { table: 't', syncKeyColumns: ['id'] },
+          { schema: 'public', table: 'T', syncKeyColumns: ['id'] },
+        ],
+      },
+      'registered twice',
+    ],
     [{ tables: [], watch: { notifyChannel: 'x'.repeat(64) } }, 'watch.notifyChannel'],
   ])('%j', (options, message) => {
     expect(() => resolveOversyncConfig(options as never)).toThrow(OversyncOptionsError);
@@ -107,7 +179,16 @@ describe('restart and concurrent start on one database', () => {
     const device = new SyncHttp(first.baseUrl, await first.signIn('alice'), 'd1');
     await device.connect(false);
     const id = '11111111-1111-4111-8111-111111111111';
-    const commit = await device.push(1, [{ schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name: 'a', email: 'e' } }]);
+    const commit = await device.push(1, [
+      {
+        schema: 'business',
+        table: 'users',
+        key: { id },
+        op: 'INSERT',
+        base_row_version: 0,
+        payload: { id, name: 'a', email: 'e' },
+      },
+    ]);
     expect(commit.status).toBe(200);
     await first.close({ keepDatabase: true });
 
@@ -120,7 +201,16 @@ describe('restart and concurrent start on one database', () => {
         expect(pulled.body.bundles[0].bundle_hash).toBe(commit.body.bundle_hash);
       }
       const again = new SyncHttp(x.baseUrl, await x.signIn('alice'), 'd1');
-      const next = await again.push(2, [{ schema: 'business', table: 'users', key: { id }, op: 'UPDATE', base_row_version: 1, payload: { id, name: 'b' } }]);
+      const next = await again.push(2, [
+        {
+          schema: 'business',
+          table: 'users',
+          key: { id },
+          op: 'UPDATE',
+          base_row_version: 1,
+          payload: { id, name: 'b' },
+        },
+      ]);
       expect(next.body).toMatchObject({ bundle_seq: 2, source_bundle_id: 2 });
     } finally {
       await x.close({ keepDatabase: true });

@@ -35,18 +35,79 @@ describe('push commit parity of the database and Node paths', () => {
     await t.close();
   });
 
-  const TEXT_PIECES = ['a', 'Zz', ' ', '<', '>', '&', '"', '\\', '/', '\n', '\t', '\b', '\f', '\r', '\u0001', '\u001f', '\u007f', 'é', '\u2028', '\u2029', '😀', '\uff71', '{}', '[1]', '0'];
-  const INTEGERS = ['0', '1', '-1', '42', '9007199254740992', '-9007199254740992', '9007199254740993', '-9007199254740993', '1000000000000000', '9223372036854775807', 'null'];
-  const DOUBLES = ['0', '-0', '0.1', '1.5', '-2.25', '100', '1e-7', '0.000001', '0.0000015', '1e21', '1e20', '123456789.123456789', '3.141592653589793', '0.3333333333333333', '2.5e-5', '12345678901234.5', 'null'];
+  const TEXT_PIECES = [
+    'a',
+    'Zz',
+    ' ',
+    '<',
+    '>',
+    '&',
+    '"',
+    '\\',
+    '/',
+    '\n',
+    '\t',
+    '\b',
+    '\f',
+    '\r',
+    '\u0001',
+    '\u001f',
+    '\u007f',
+    'é',
+    '\u2028',
+    '\u2029',
+    '😀',
+    '\uff71',
+    '{}',
+    '[1]',
+    '0',
+  ];
+  const INTEGERS = [
+    '0',
+    '1',
+    '-1',
+    '42',
+    '9007199254740992',
+    '-9007199254740992',
+    '9007199254740993',
+    '-9007199254740993',
+    '1000000000000000',
+    '9223372036854775807',
+    'null',
+  ];
+  const DOUBLES = [
+    '0',
+    '-0',
+    '0.1',
+    '1.5',
+    '-2.25',
+    '100',
+    '1e-7',
+    '0.000001',
+    '0.0000015',
+    '1e21',
+    '1e20',
+    '123456789.123456789',
+    '3.141592653589793',
+    '0.3333333333333333',
+    '2.5e-5',
+    '12345678901234.5',
+    'null',
+  ];
   const pick = <T>(values: readonly T[]): T => values[Math.floor(Math.random() * values.length)]!;
   const text = () => Array.from({ length: 1 + Math.floor(Math.random() * 6) }, () => pick(TEXT_PIECES)).join('');
 
   /** A typed_rows row with its payload as raw JSON text (numbers written exactly as chosen). */
   function typedRow(op = 'INSERT', id = randomUUID(), base = 0): string {
-    if (op === 'DELETE') return `{"schema":"business","table":"typed_rows","key":{"id":"${id}"},"op":"DELETE","base_row_version":${base}}`;
+    if (op === 'DELETE')
+      return `{"schema":"business","table":"typed_rows","key":{"id":"${id}"},"op":"DELETE","base_row_version":${base}}`;
     const members = [
-      `"id":"${id}"`, `"name":${JSON.stringify(text())}`, `"enabled_flag":${pick(['0', '1'])}`,
-      `"note":${Math.random() < 0.3 ? 'null' : JSON.stringify(text())}`, `"count_value":${pick(INTEGERS)}`, `"rating":${pick(DOUBLES)}`,
+      `"id":"${id}"`,
+      `"name":${JSON.stringify(text())}`,
+      `"enabled_flag":${pick(['0', '1'])}`,
+      `"note":${Math.random() < 0.3 ? 'null' : JSON.stringify(text())}`,
+      `"count_value":${pick(INTEGERS)}`,
+      `"rating":${pick(DOUBLES)}`,
       `"data":${Math.random() < 0.3 ? 'null' : `"${randomBytes(Math.floor(Math.random() * 9)).toString('base64')}"`}`,
       `"created_at":${pick(['null', '"2026-12-05T10:11:12Z"', '"2026-12-05T10:11:12.123456Z"', '"1999-01-01T00:00:00.5+02:00"'])}`,
     ];
@@ -54,17 +115,31 @@ describe('push commit parity of the database and Node paths', () => {
   }
 
   async function push(rowTexts: string[]): Promise<{ bundleSeq: number; bundleHash: string; roundTrips: number }> {
-    const created = await a.post('/sync/push-sessions', { source_bundle_id: next++, planned_row_count: rowTexts.length }).expect(200);
+    const created = await a
+      .post('/sync/push-sessions', { source_bundle_id: next++, planned_row_count: rowTexts.length })
+      .expect(200);
     const pushId = created.body.push_id as string;
-    await a.post(`/sync/push-sessions/${pushId}/chunks`, `{"start_row_ordinal":0,"rows":[${rowTexts.join(',')}]}`).expect(200);
+    await a
+      .post(`/sync/push-sessions/${pushId}/chunks`, `{"start_row_ordinal":0,"rows":[${rowTexts.join(',')}]}`)
+      .expect(200);
     const commit = await countRoundTrips(() => a.post(`/sync/push-sessions/${pushId}/commit`));
     expect(commit.result.status).toBe(200);
-    return { bundleSeq: commit.result.body.bundle_seq, bundleHash: commit.result.body.bundle_hash, roundTrips: commit.count };
+    return {
+      bundleSeq: commit.result.body.bundle_seq,
+      bundleHash: commit.result.body.bundle_hash,
+      roundTrips: commit.count,
+    };
   }
 
   /** The stored bundle against the Node computation over the business rows' images. */
   async function expectNodeParity(bundleSeq: number, bundleHash: string): Promise<void> {
-    const { rows } = await db.query<{ table_id: number; key_bytes: Buffer; op_code: number; payload_wire: string | null; image: string | null }>(
+    const { rows } = await db.query<{
+      table_id: number;
+      key_bytes: Buffer;
+      op_code: number;
+      payload_wire: string | null;
+      image: string | null;
+    }>(
       `SELECT br.table_id, br.key_bytes, br.op_code, br.payload_wire::text AS payload_wire,
               (SELECT (to_jsonb(r) - '_sync_scope_id')::text FROM business.typed_rows r WHERE r.id = encode(br.key_bytes, 'hex')::uuid) AS image
          FROM sync.bundle_rows br JOIN sync.user_state us USING (user_pk)
@@ -72,15 +147,26 @@ describe('push commit parity of the database and Node paths', () => {
       [bundleSeq],
     );
     const output = rows.map((row) => {
-      const payload = row.image === null ? null : captureWirePayload(row.image, byteaColumnsOf(catalog.get(row.table_id)));
+      const payload =
+        row.image === null ? null : captureWirePayload(row.image, byteaColumnsOf(catalog.get(row.table_id)));
       expect(row.payload_wire).toBe(payload?.wire ?? null);
-      return { tableId: row.table_id, keyBytes: row.key_bytes, opCode: row.op_code, payloadWire: payload?.wire ?? null, payloadHashed: payload?.hashed ?? null };
+      return {
+        tableId: row.table_id,
+        keyBytes: row.key_bytes,
+        opCode: row.op_code,
+        payloadWire: payload?.wire ?? null,
+        payloadHashed: payload?.hashed ?? null,
+      };
     });
     const { hash, bytes } = hashCanonicalBundleRows(catalog, String(bundleSeq), output);
     expect(bundleHash).toBe(hash.toString('hex'));
-    const [log] = (await db.query(
-      `SELECT bl.byte_count::int AS bytes, encode(bl.bundle_hash, 'hex') AS hash FROM sync.bundle_log bl JOIN sync.user_state us USING (user_pk)
-        WHERE us.user_id = 'alice' AND bl.bundle_seq = $1`, [bundleSeq])).rows;
+    const [log] = (
+      await db.query(
+        `SELECT bl.byte_count::int AS bytes, encode(bl.bundle_hash, 'hex') AS hash FROM sync.bundle_log bl JOIN sync.user_state us USING (user_pk)
+        WHERE us.user_id = 'alice' AND bl.bundle_seq = $1`,
+        [bundleSeq],
+      )
+    ).rows;
     expect(log).toEqual({ bytes, hash: hash.toString('hex') });
     // blocks: the Node path's statement over the stored rows
     const expected = await db.query<{ rows_text: string }>(
@@ -109,11 +195,15 @@ describe('push commit parity of the database and Node paths', () => {
 
   it('a plain row commits in the database; an integer beyond 2^53 takes the Node path; both verify', async () => {
     const id = randomUUID();
-    const plain = await push([`{"schema":"business","table":"typed_rows","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,"payload":{"id":"${id}","name":"<&>\\u2028","enabled_flag":1,"count_value":12,"rating":0.5,"data":"AQID","created_at":"2026-01-02T03:04:05.678Z"}}`]);
+    const plain = await push([
+      `{"schema":"business","table":"typed_rows","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,"payload":{"id":"${id}","name":"<&>\\u2028","enabled_flag":1,"count_value":12,"rating":0.5,"data":"AQID","created_at":"2026-01-02T03:04:05.678Z"}}`,
+    ]);
     expect(plain.roundTrips).toBe(1);
     await expectNodeParity(plain.bundleSeq, plain.bundleHash);
     const big = randomUUID();
-    const exact = await push([`{"schema":"business","table":"typed_rows","key":{"id":"${big}"},"op":"INSERT","base_row_version":0,"payload":{"id":"${big}","name":"n","enabled_flag":1,"count_value":9007199254740993}}`]);
+    const exact = await push([
+      `{"schema":"business","table":"typed_rows","key":{"id":"${big}"},"op":"INSERT","base_row_version":0,"payload":{"id":"${big}","name":"n","enabled_flag":1,"count_value":9007199254740993}}`,
+    ]);
     expect(exact.roundTrips).toBeGreaterThan(1);
     await expectNodeParity(exact.bundleSeq, exact.bundleHash);
   });
@@ -123,21 +213,41 @@ describe('push commit parity of the database and Node paths', () => {
       const ids = Array.from({ length: 2 + Math.floor(Math.random() * 6) }, () => randomUUID());
       const inserted = await push(ids.map((id) => typedRow('INSERT', id)));
       await expectNodeParity(inserted.bundleSeq, inserted.bundleHash);
-      const changed = await push(ids.map((id, j) => typedRow(j % 3 === 0 ? 'DELETE' : 'UPDATE', id, inserted.bundleSeq)));
+      const changed = await push(
+        ids.map((id, j) => typedRow(j % 3 === 0 ? 'DELETE' : 'UPDATE', id, inserted.bundleSeq)),
+      );
       await expectNodeParity(changed.bundleSeq, changed.bundleHash);
     }
   });
 
   it('a business-table error names the rows as the Node path does, and the rejected commit is logged', async () => {
-    const user = (id: string, name: string | null) => ({ schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name, email: 'e' } });
+    const user = (id: string, name: string | null) => ({
+      schema: 'business',
+      table: 'users',
+      key: { id },
+      op: 'INSERT',
+      base_row_version: 0,
+      payload: { id, name, email: 'e' },
+    });
     const [u1, u2] = [randomUUID(), randomUUID()];
     const single = await a.push(next, [user(u1, null)]);
     expect(single.status).toBe(400);
-    expect(single.body.message).toMatch(new RegExp(`^row 0 \\(INSERT business\\.users ${u1}\\) was rejected by PostgreSQL: null value in column "name" .*; table business\\.users`));
+    expect(single.body.message).toMatch(
+      new RegExp(
+        `^row 0 \\(INSERT business\\.users ${u1}\\) was rejected by PostgreSQL: null value in column "name" .*; table business\\.users`,
+      ),
+    );
     const batch = await a.push(next, [user(u1, 'x'), user(u2, null)]);
     expect(batch.status).toBe(400);
-    expect(batch.body.message).toMatch(/^rows 0\.\.1 \(INSERT business\.users\) was rejected by PostgreSQL: null value in column "name" .*; table business\.users/);
-    const { rows } = await db.query(`SELECT error_code, answer::text FROM sync.rejected_writes ORDER BY rejection_id DESC LIMIT 1`);
-    expect(rows[0]).toEqual({ error_code: 'push_commit_invalid', answer: JSON.stringify({ error: 'push_commit_invalid', message: batch.body.message }) });
+    expect(batch.body.message).toMatch(
+      /^rows 0\.\.1 \(INSERT business\.users\) was rejected by PostgreSQL: null value in column "name" .*; table business\.users/,
+    );
+    const { rows } = await db.query(
+      `SELECT error_code, answer::text FROM sync.rejected_writes ORDER BY rejection_id DESC LIMIT 1`,
+    );
+    expect(rows[0]).toEqual({
+      error_code: 'push_commit_invalid',
+      answer: JSON.stringify({ error: 'push_commit_invalid', message: batch.body.message }),
+    });
   });
 });

@@ -17,22 +17,46 @@ describe('push round trips', () => {
     await a.connect(false);
     // warm the pool and the named statements of this connection kind
     const id = randomUUID();
-    expect((await a.push(1, [{ schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name: 'n', email: 'e' } }])).status).toBe(200);
+    expect(
+      (
+        await a.push(1, [
+          {
+            schema: 'business',
+            table: 'users',
+            key: { id },
+            op: 'INSERT',
+            base_row_version: 0,
+            payload: { id, name: 'n', email: 'e' },
+          },
+        ])
+      ).status,
+    ).toBe(200);
   });
   afterAll(async () => {
     await t.close();
   });
 
-  const row = (id: string) => ({ schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name: 'n', email: 'e' } });
+  const row = (id: string) => ({
+    schema: 'business',
+    table: 'users',
+    key: { id },
+    op: 'INSERT',
+    base_row_version: 0,
+    payload: { id, name: 'n', email: 'e' },
+  });
 
   it('create, chunk and commit of a one-row bundle are one round trip each, and so is the replay', async () => {
     const id = randomUUID();
-    const create = await countRoundTrips(() => a.post('/sync/push-sessions', { source_bundle_id: 2, planned_row_count: 1 }));
+    const create = await countRoundTrips(() =>
+      a.post('/sync/push-sessions', { source_bundle_id: 2, planned_row_count: 1 }),
+    );
     expect(create.result.status).toBe(200);
     expect(create.statements).toHaveLength(1);
     const pushId = create.result.body.push_id as string;
 
-    const chunk = await countRoundTrips(() => a.post(`/sync/push-sessions/${pushId}/chunks`, { start_row_ordinal: 0, rows: [row(id)] }));
+    const chunk = await countRoundTrips(() =>
+      a.post(`/sync/push-sessions/${pushId}/chunks`, { start_row_ordinal: 0, rows: [row(id)] }),
+    );
     expect(chunk.result.status).toBe(200);
     expect(chunk.statements).toHaveLength(1);
 
@@ -41,7 +65,9 @@ describe('push round trips', () => {
     expect(commit.result.body).toMatchObject({ source_bundle_id: 2, row_count: 1 });
     expect(commit.statements).toHaveLength(1);
 
-    const replay = await countRoundTrips(() => a.post('/sync/push-sessions', { source_bundle_id: 2, planned_row_count: 1 }));
+    const replay = await countRoundTrips(() =>
+      a.post('/sync/push-sessions', { source_bundle_id: 2, planned_row_count: 1 }),
+    );
     expect(replay.result.body).toEqual({ ...commit.result.body, status: 'already_committed' });
     expect(replay.statements).toHaveLength(1);
   });
@@ -53,14 +79,23 @@ describe('push round trips', () => {
     const v = first.body.bundle_seq as number;
     const created = await a.post('/sync/push-sessions', { source_bundle_id: 4, planned_row_count: 3 }).expect(200);
     const pushId = created.body.push_id as string;
-    await a.post(`/sync/push-sessions/${pushId}/chunks`, {
-      start_row_ordinal: 0,
-      rows: [
-        { schema: 'business', table: 'users', key: { id: u1 }, op: 'UPDATE', base_row_version: v, payload: { id: u1, name: 'renamed', email: 'e' } },
-        { schema: 'business', table: 'users', key: { id: u2 }, op: 'DELETE', base_row_version: v },
-        row(randomUUID()),
-      ],
-    }).expect(200);
+    await a
+      .post(`/sync/push-sessions/${pushId}/chunks`, {
+        start_row_ordinal: 0,
+        rows: [
+          {
+            schema: 'business',
+            table: 'users',
+            key: { id: u1 },
+            op: 'UPDATE',
+            base_row_version: v,
+            payload: { id: u1, name: 'renamed', email: 'e' },
+          },
+          { schema: 'business', table: 'users', key: { id: u2 }, op: 'DELETE', base_row_version: v },
+          row(randomUUID()),
+        ],
+      })
+      .expect(200);
     const commit = await countRoundTrips(() => a.post(`/sync/push-sessions/${pushId}/commit`));
     expect(commit.result.status).toBe(200);
     expect(commit.result.body.row_count).toBe(3);

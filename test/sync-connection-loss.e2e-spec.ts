@@ -36,14 +36,23 @@ describe('lost database connections', () => {
     await a.get('/sync/pull').expect(200);
     await killAppConnections();
     const id = randomUUID();
-    const commit = await a.push(1, [{ schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name: 'n', email: 'e' } }]);
+    const commit = await a.push(1, [
+      {
+        schema: 'business',
+        table: 'users',
+        key: { id },
+        op: 'INSERT',
+        base_row_version: 0,
+        payload: { id, name: 'n', email: 'e' },
+      },
+    ]);
     expect(commit.status).toBe(200);
     await killAppConnections();
     await a.get(`/sync/committed-bundles/${commit.body.bundle_seq}/rows`).expect(200);
     await killAppConnections();
     // health answers from process state: 503 while the watch listener (killed too) reconnects, then 200
     let status = 0;
-    for (const deadline = Date.now() + 10_000; status !== 200 && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 10_000; status !== 200 && Date.now() < deadline;) {
       status = (await a.get('/syncx/health')).status;
       if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
     }

@@ -27,20 +27,45 @@ describe.each(['express', 'fastify'] as const)('sync core: connect, push, pull (
     const userId = randomUUID();
     const postId = randomUUID();
     const commit = await a1.push(1, [
-      { schema: 'business', table: 'posts', key: { id: postId }, op: 'INSERT', base_row_version: 0, payload: { id: postId, title: 'Hello <b>', content: 'x', author_id: userId } },
-      { schema: 'business', table: 'users', key: { id: userId }, op: 'INSERT', base_row_version: 0, payload: { id: userId, name: 'Ada', email: 'ada@example.com' } },
+      {
+        schema: 'business',
+        table: 'posts',
+        key: { id: postId },
+        op: 'INSERT',
+        base_row_version: 0,
+        payload: { id: postId, title: 'Hello <b>', content: 'x', author_id: userId },
+      },
+      {
+        schema: 'business',
+        table: 'users',
+        key: { id: userId },
+        op: 'INSERT',
+        base_row_version: 0,
+        payload: { id: userId, name: 'Ada', email: 'ada@example.com' },
+      },
     ]);
     expect(commit.status).toBe(200);
-    expect(commit.body).toMatchObject({ bundle_seq: 1, source_id: 'alice-device-1', source_bundle_id: 1, row_count: 2 });
+    expect(commit.body).toMatchObject({
+      bundle_seq: 1,
+      source_id: 'alice-device-1',
+      source_bundle_id: 1,
+      row_count: 2,
+    });
     const pulled = await a2.get('/sync/pull?after_bundle_seq=0').expect(200);
     expect(pulled.text.endsWith('\n')).toBe(true);
     expect(pulled.text).toContain('Hello \\u003cb\\u003e');
-    const body = pulled.body as { stable_bundle_seq: number; has_more: boolean; bundles: Array<{ bundle_hash: string; rows: Array<Record<string, unknown>> }> };
+    const body = pulled.body as {
+      stable_bundle_seq: number;
+      has_more: boolean;
+      bundles: Array<{ bundle_hash: string; rows: Array<Record<string, unknown>> }>;
+    };
     expect(body.stable_bundle_seq).toBe(1);
     expect(body.bundles).toHaveLength(1);
     expect(body.bundles[0]!.rows.map((r) => r.table)).toEqual(['posts', 'users']);
     expect(body.bundles[0]!.bundle_hash).toBe(commit.body.bundle_hash);
-    const hashInput = canonical(body.bundles[0]!.rows.map((row, i) => ({ ...row, row_ordinal: i, payload: row.payload ?? null })));
+    const hashInput = canonical(
+      body.bundles[0]!.rows.map((row, i) => ({ ...row, row_ordinal: i, payload: row.payload ?? null })),
+    );
     expect(createHash('sha256').update(hashInput).digest('hex')).toBe(commit.body.bundle_hash);
   });
 
@@ -53,11 +78,39 @@ describe.each(['express', 'fastify'] as const)('sync core: connect, push, pull (
 
   it('answers a stale update with the structured conflict and changes nothing', async () => {
     const id = randomUUID();
-    await a1.push(2, [{ schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name: 'v1', email: 'e' } }]).then((r) => expect(r.status).toBe(200));
-    const stale = await a2.push(1, [{ schema: 'business', table: 'users', key: { id }, op: 'UPDATE', base_row_version: 1, payload: { id, name: 'v2', email: 'e' } }]);
+    await a1
+      .push(2, [
+        {
+          schema: 'business',
+          table: 'users',
+          key: { id },
+          op: 'INSERT',
+          base_row_version: 0,
+          payload: { id, name: 'v1', email: 'e' },
+        },
+      ])
+      .then((r) => expect(r.status).toBe(200));
+    const stale = await a2.push(1, [
+      {
+        schema: 'business',
+        table: 'users',
+        key: { id },
+        op: 'UPDATE',
+        base_row_version: 1,
+        payload: { id, name: 'v2', email: 'e' },
+      },
+    ]);
     expect(stale.status).toBe(409);
     expect(stale.body.error).toBe('push_conflict');
-    expect(stale.body.conflict).toMatchObject({ schema: 'business', table: 'users', key: { id }, op: 'UPDATE', base_row_version: 1, server_row_version: 2, server_row_deleted: false });
+    expect(stale.body.conflict).toMatchObject({
+      schema: 'business',
+      table: 'users',
+      key: { id },
+      op: 'UPDATE',
+      base_row_version: 1,
+      server_row_version: 2,
+      server_row_deleted: false,
+    });
     expect(stale.body.conflict.server_row.name).toBe('v1');
   });
 
@@ -69,13 +122,33 @@ describe.each(['express', 'fastify'] as const)('sync core: connect, push, pull (
     for (let i = 1; i <= 3; i++) {
       const id = randomUUID();
       ids.push(id);
-      expect((await carol.push(i, [{ schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name: `u${i}`, email: 'e' } }])).status).toBe(200);
+      expect(
+        (
+          await carol.push(i, [
+            {
+              schema: 'business',
+              table: 'users',
+              key: { id },
+              op: 'INSERT',
+              base_row_version: 0,
+              payload: { id, name: `u${i}`, email: 'e' },
+            },
+          ])
+        ).status,
+      ).toBe(200);
     }
-    type Page = { stable_bundle_seq: number; has_more: boolean; bundles: Array<{ bundle_seq: number; row_count: number; rows: Array<{ key: { id: string } }> }> };
+    type Page = {
+      stable_bundle_seq: number;
+      has_more: boolean;
+      bundles: Array<{ bundle_seq: number; row_count: number; rows: Array<{ key: { id: string } }> }>;
+    };
     const first = (await reader.get('/sync/pull?after_bundle_seq=0&max_bundles=2').expect(200)).body as Page;
     expect(first.stable_bundle_seq).toBe(3);
     expect(first.has_more).toBe(true);
-    expect(first.bundles.map((b) => [b.bundle_seq, b.row_count, b.rows.map((r) => r.key.id)])).toEqual([[1, 1, [ids[0]]], [2, 1, [ids[1]]]]);
+    expect(first.bundles.map((b) => [b.bundle_seq, b.row_count, b.rows.map((r) => r.key.id)])).toEqual([
+      [1, 1, [ids[0]]],
+      [2, 1, [ids[1]]],
+    ]);
     const last = (await reader.get('/sync/pull?after_bundle_seq=2&max_bundles=2').expect(200)).body as Page;
     expect(last.has_more).toBe(false);
     expect(last.bundles.map((b) => [b.bundle_seq, b.rows.map((r) => r.key.id)])).toEqual([[3, [ids[2]]]]);
@@ -102,7 +175,8 @@ describe.each(['express', 'fastify'] as const)('sync core: connect, push, pull (
 });
 
 function canonical(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
+  if (value === null || typeof value !== 'object')
+    return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   const keys = Object.keys(value).sort();
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;

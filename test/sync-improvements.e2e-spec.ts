@@ -27,8 +27,12 @@ describe('improvements over the reference', () => {
   });
 
   async function pushRaw(rowsJson: string, count: number) {
-    const created = await a.post('/sync/push-sessions', { source_bundle_id: next, planned_row_count: count }).expect(200);
-    await a.post(`/sync/push-sessions/${created.body.push_id}/chunks`, `{"start_row_ordinal":0,"rows":${rowsJson}}`).expect(200);
+    const created = await a
+      .post('/sync/push-sessions', { source_bundle_id: next, planned_row_count: count })
+      .expect(200);
+    await a
+      .post(`/sync/push-sessions/${created.body.push_id}/chunks`, `{"start_row_ordinal":0,"rows":${rowsJson}}`)
+      .expect(200);
     const commit = await a.post(`/sync/push-sessions/${created.body.push_id}/commit`).expect(200);
     next++;
     return commit.body as { bundle_seq: number; bundle_hash: string };
@@ -37,7 +41,9 @@ describe('improvements over the reference', () => {
   it('§8.2 stores integers beyond 2^53 exactly, serves them exactly, while the bundle hash stays the reference (double) one', async () => {
     const id = randomUUID();
     const commit = await pushRaw(
-      `[{"schema":"business","table":"typed_rows","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,"payload":{"id":"${id}","name":"big","enabled_flag":1,"count_value":9007199254740993}}]`, 1);
+      `[{"schema":"business","table":"typed_rows","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,"payload":{"id":"${id}","name":"big","enabled_flag":1,"count_value":9007199254740993}}]`,
+      1,
+    );
     const stored = await db.query('SELECT count_value::text AS v FROM business.typed_rows WHERE id = $1', [id]);
     expect(stored.rows[0].v).toBe('9007199254740993');
     const pulled = await reader.get(`/sync/pull?after_bundle_seq=${commit.bundle_seq - 1}`).expect(200);
@@ -51,16 +57,44 @@ describe('improvements over the reference', () => {
 
   it('§8.12 UPDATE and DELETE effects follow upload order', async () => {
     const ids = Array.from({ length: 6 }, () => randomUUID());
-    const inserted = await pushRaw(JSON.stringify(ids.map((id) => ({ schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name: 'n', email: 'e' } }))), ids.length);
+    const inserted = await pushRaw(
+      JSON.stringify(
+        ids.map((id) => ({
+          schema: 'business',
+          table: 'users',
+          key: { id },
+          op: 'INSERT',
+          base_row_version: 0,
+          payload: { id, name: 'n', email: 'e' },
+        })),
+      ),
+      ids.length,
+    );
     const version = inserted.bundle_seq;
     const order = [ids[4]!, ids[1]!, ids[5]!, ids[0]!, ids[3]!, ids[2]!];
-    const rows = order.map((id, i) => (i % 2 === 0
-      ? { schema: 'business', table: 'users', key: { id }, op: 'UPDATE', base_row_version: version, payload: { id, name: `u${i}` } }
-      : { schema: 'business', table: 'users', key: { id }, op: 'DELETE', base_row_version: version }));
+    const rows = order.map((id, i) =>
+      i % 2 === 0
+        ? {
+            schema: 'business',
+            table: 'users',
+            key: { id },
+            op: 'UPDATE',
+            base_row_version: version,
+            payload: { id, name: `u${i}` },
+          }
+        : { schema: 'business', table: 'users', key: { id }, op: 'DELETE', base_row_version: version },
+    );
     const commit = await pushRaw(JSON.stringify(rows), rows.length);
     const fetched = await a.get(`/sync/committed-bundles/${commit.bundle_seq}/rows`).expect(200);
     expect(fetched.body.rows.map((r: { key: { id: string } }) => r.key.id)).toEqual(order);
-    expect(fetched.body.rows.map((r: { op: string }) => r.op)).toEqual(['UPDATE', 'DELETE', 'UPDATE', 'DELETE', 'UPDATE', 'DELETE']);
+    expect(fetched.body.rows.map((r: { op: string }) => r.op)).toEqual([
+      'UPDATE',
+      'DELETE',
+      'UPDATE',
+      'DELETE',
+      'UPDATE',
+      'DELETE',
+    ]);
   });
 
   it('§8.14 TRUNCATE of a registered table is refused', async () => {

@@ -16,7 +16,10 @@ describe('reference app test surface (OVERSYNC_TEST_ENDPOINTS=true)', () => {
 
   it('injects N failures per endpoint, then serves normally', async () => {
     await request(t.baseUrl).post('/test/failures').send({ endpoint: 'pull', count: 2 }).expect(200);
-    expect((await request(t.baseUrl).get('/test/failures').expect(200)).body).toEqual({ pending: { pull: 2 }, status: 'ok' });
+    expect((await request(t.baseUrl).get('/test/failures').expect(200)).body).toEqual({
+      pending: { pull: 2 },
+      status: 'ok',
+    });
     for (let i = 0; i < 2; i++) {
       const res = await a.get('/sync/pull');
       expect(res.status).toBe(500);
@@ -30,18 +33,43 @@ describe('reference app test surface (OVERSYNC_TEST_ENDPOINTS=true)', () => {
   it('sets the retention floor and pull then answers history_pruned', async () => {
     for (let i = 1; i <= 3; i++) {
       const id = randomUUID();
-      expect((await a.push(i, [{ schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name: 'n', email: 'e' } }])).status).toBe(200);
+      expect(
+        (
+          await a.push(i, [
+            {
+              schema: 'business',
+              table: 'users',
+              key: { id },
+              op: 'INSERT',
+              base_row_version: 0,
+              payload: { id, name: 'n', email: 'e' },
+            },
+          ])
+        ).status,
+      ).toBe(200);
     }
-    const res = await request(t.baseUrl).post('/test/retention-floor').send({ user_id: 'alice', retained_bundle_floor: 2 }).expect(200);
+    const res = await request(t.baseUrl)
+      .post('/test/retention-floor')
+      .send({ user_id: 'alice', retained_bundle_floor: 2 })
+      .expect(200);
     expect(res.text).toBe('{"retained_bundle_floor":2,"status":"ok","user_id":"alice"}');
     const pruned = await a.get('/sync/pull?after_bundle_seq=1');
     expect(pruned.status).toBe(409);
     expect(pruned.body.error).toBe('history_pruned');
     expect((await a.get('/sync/pull?after_bundle_seq=2')).status).toBe(200); // a checkpoint equal to the floor is served (the reference: 409)
     await a.get('/sync/pull?after_bundle_seq=3').expect(200);
-    await request(t.baseUrl).post('/test/retention-floor').send({ user_id: 'nobody', retained_bundle_floor: 0 }).expect(404);
-    await request(t.baseUrl).post('/test/retention-floor').send({ user_id: 'alice', retained_bundle_floor: -1 }).expect(400);
-    await request(t.baseUrl).post('/test/retention-floor').send({ user_id: 'alice', retained_bundle_floor: 99 }).expect(500);
+    await request(t.baseUrl)
+      .post('/test/retention-floor')
+      .send({ user_id: 'nobody', retained_bundle_floor: 0 })
+      .expect(404);
+    await request(t.baseUrl)
+      .post('/test/retention-floor')
+      .send({ user_id: 'alice', retained_bundle_floor: -1 })
+      .expect(400);
+    await request(t.baseUrl)
+      .post('/test/retention-floor')
+      .send({ user_id: 'alice', retained_bundle_floor: 99 })
+      .expect(500);
   });
 
   it('resets the sync and business schemas', async () => {

@@ -6,7 +6,12 @@ import { goTrimSpace } from '@oversync/nestjs';
 class DummySigninRequest {
   @ApiProperty({ example: 'alice' }) user: string;
   @ApiProperty({ example: 'anything', required: false }) password?: string;
-  @ApiProperty({ example: ['admin'], required: false, description: "role claims; ['admin'] opens the admin console (refused in production)" }) roles?: string[];
+  @ApiProperty({
+    example: ['admin'],
+    required: false,
+    description: "role claims; ['admin'] opens the admin console (refused in production)",
+  })
+  roles?: string[];
 }
 
 const TOKEN_LIFETIME_SECONDS = 300;
@@ -46,7 +51,8 @@ export class DummySigninController {
       throw refusal(400, 'invalid_request', 'roles must be an array of strings');
     }
     // even when OVERSYNC_DUMMY_SIGNIN forces this route on, it never mints role claims in production
-    if (roles?.length && process.env.NODE_ENV === 'production') throw refusal(403, 'forbidden', 'roles are not issued in production');
+    if (roles?.length && process.env.NODE_ENV === 'production')
+      throw refusal(403, 'forbidden', 'roles are not issued in production');
     const claims = { sub: goTrimSpace(user), iss: 'go-oversync-examples', ...(roles?.length ? { roles } : {}) };
     const token = await this.jwt.signAsync(claims, { expiresIn: TOKEN_LIFETIME_SECONDS });
     return { expires_in: TOKEN_LIFETIME_SECONDS, token, user: goTrimSpace(user) };

@@ -31,7 +31,9 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   validate(payload: Partial<JwtPayload>): JwtPayload {
     const sub = typeof payload.sub === 'string' ? goTrimSpace(payload.sub) : '';
     if (!sub || typeof payload.exp !== 'number') throw new UnauthorizedException('Invalid token');
-    const roles = Array.isArray(payload.roles) ? payload.roles.filter((role): role is string => typeof role === 'string') : undefined;
+    const roles = Array.isArray(payload.roles)
+      ? payload.roles.filter((role): role is string => typeof role === 'string')
+      : undefined;
     return { sub, exp: payload.exp, iat: payload.iat, iss: payload.iss, ...(roles ? { roles } : {}) };
   }
 }

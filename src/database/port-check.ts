@@ -13,7 +13,9 @@ export async function ensurePortFree(port: number, host: string): Promise<void> 
   if (port === 0) return;
   await new Promise<void>((resolve, reject) => {
     const server = createServer();
-    server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE' ? new PortInUseError(port, host) : error));
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new PortInUseError(port, host) : error),
+    );
     server.listen(port, host, () => server.close(() => resolve()));
   });
 }

@@ -8,7 +8,10 @@ export interface ResolvedDatabase {
 }
 
 /** DATABASE_URL when set; otherwise an embedded PostgreSQL with its data under .data/ (port PGPORT or free). */
-export async function resolveDatabase(logger: Logger, env: Pick<AppEnvironment, 'databaseUrl' | 'pgPort'>): Promise<ResolvedDatabase> {
+export async function resolveDatabase(
+  logger: Logger,
+  env: Pick<AppEnvironment, 'databaseUrl' | 'pgPort'>,
+): Promise<ResolvedDatabase> {
   if (env.databaseUrl) {
     logger.log('using DATABASE_URL');
     return { url: env.databaseUrl, stop: async () => undefined };

@@ -27,10 +27,17 @@ export class JsonBodyErrorFilter extends BaseExceptionFilter implements Exceptio
     // Nest's Express adapter wraps body-parser's errors in an HttpException; the parser's own error is its cause
     const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
     const parserError = cause as BodyParserError | null;
-    const type = parserError?.type ?? FASTIFY_BODY_ERRORS[String(parserError?.code)] ?? (cause instanceof SyntaxError && (cause as { statusCode?: unknown }).statusCode === 400 ? 'entity.parse.failed' : undefined);
+    const type =
+      parserError?.type ??
+      FASTIFY_BODY_ERRORS[String(parserError?.code)] ??
+      (cause instanceof SyntaxError && (cause as { statusCode?: unknown }).statusCode === 400
+        ? 'entity.parse.failed'
+        : undefined);
     if (type !== 'entity.parse.failed' && type !== 'entity.too.large') return super.catch(error, host);
     const tooLarge = type === 'entity.too.large';
-    const body = tooLarge ? { error: 'request_too_large', message: 'request body too large' } : { error: 'invalid_request', message: 'invalid JSON' };
+    const body = tooLarge
+      ? { error: 'request_too_large', message: 'request body too large' }
+      : { error: 'invalid_request', message: 'invalid JSON' };
     const response = host.switchToHttp().getResponse<ServerResponse | { raw: ServerResponse; hijack(): void }>();
     // written on Node's response (Fastify's reply hands it over first): no charset, as the envelope is elsewhere
     if ('raw' in response) response.hijack();

@@ -16,20 +16,29 @@ const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
  */
 export function jsonLogging(config: AppConfig): DynamicModule {
   return LoggerModule.forRoot({
-    pinoHttp: [{
-      level: config.logLevel,
-      autoLogging: false,
-      quietReqLogger: true,
-      genReqId: (req: IncomingMessage) => {
-        const header = req.headers['x-request-id'];
-        return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+    pinoHttp: [
+      {
+        level: config.logLevel,
+        autoLogging: false,
+        quietReqLogger: true,
+        genReqId: (req: IncomingMessage) => {
+          const header = req.headers['x-request-id'];
+          return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+        },
+        redact: ['req.headers.authorization', 'req.headers.cookie'],
+        // pino-http binds every request to a child logger with `req` serialized at once, though no line
+        // of ours is written through it (autoLogging off, quietReqLogger): id, method and url keep that
+        // per-request work small and never put headers in a line
+        serializers: {
+          req: (req: { id?: unknown; method?: string; url?: string }) => ({
+            id: req.id,
+            method: req.method,
+            url: req.url,
+          }),
+        },
       },
-      redact: ['req.headers.authorization', 'req.headers.cookie'],
-      // pino-http binds every request to a child logger with `req` serialized at once, though no line
-      // of ours is written through it (autoLogging off, quietReqLogger): id, method and url keep that
-      // per-request work small and never put headers in a line
-      serializers: { req: (req: { id?: unknown; method?: string; url?: string }) => ({ id: req.id, method: req.method, url: req.url }) },
-    }, stdoutDestination(config.logBufferBytes)],
+      stdoutDestination(config.logBufferBytes),
+    ],
   });
 }
 
@@ -53,7 +62,9 @@ function stdoutDestination(bufferBytes: number): pino.DestinationStream {
 let defaultMetrics = false;
 
 /** The sync module's observability options from the app settings; Node's default metrics once per process. */
-export function oversyncObservability(config: AppConfig): Pick<OversyncModuleOptions, 'metrics' | 'tracing' | 'logging'> {
+export function oversyncObservability(
+  config: AppConfig,
+): Pick<OversyncModuleOptions, 'metrics' | 'tracing' | 'logging'> {
   if (config.metrics && !defaultMetrics) {
     defaultMetrics = true;
     collectDefaultMetrics({ register });

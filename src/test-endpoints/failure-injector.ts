@@ -3,8 +3,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** The reference example's endpoint names for failure injection (spec §3.14). */
 export const INJECTABLE_ENDPOINTS = [
-  'connect', 'push_session_create', 'push_session_chunk', 'push_session_commit', 'pull',
-  'snapshot_create', 'snapshot_chunk', 'capabilities', 'committed_bundle_rows',
+  'connect',
+  'push_session_create',
+  'push_session_chunk',
+  'push_session_commit',
+  'pull',
+  'snapshot_create',
+  'snapshot_chunk',
+  'capabilities',
+  'committed_bundle_rows',
 ] as const;
 export type InjectableEndpoint = (typeof INJECTABLE_ENDPOINTS)[number];
 

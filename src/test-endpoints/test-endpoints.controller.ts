@@ -52,9 +52,14 @@ export class TestEndpointsController {
   @Post('retention-floor')
   @HttpCode(200)
   async retentionFloor(@Body() body: unknown): Promise<Json> {
-    if (!body || typeof body !== 'object' || Array.isArray(body)) throw refused(400, { error: 'invalid_request', message: 'invalid JSON' });
-    const { user_id: userId, retained_bundle_floor: floor } = body as { user_id?: unknown; retained_bundle_floor?: unknown };
-    if (typeof userId !== 'string' || userId.trim() === '') throw refused(400, { error: 'invalid_request', message: 'user_id required' });
+    if (!body || typeof body !== 'object' || Array.isArray(body))
+      throw refused(400, { error: 'invalid_request', message: 'invalid JSON' });
+    const { user_id: userId, retained_bundle_floor: floor } = body as {
+      user_id?: unknown;
+      retained_bundle_floor?: unknown;
+    };
+    if (typeof userId !== 'string' || userId.trim() === '')
+      throw refused(400, { error: 'invalid_request', message: 'user_id required' });
     if (typeof floor !== 'number' || !Number.isInteger(floor) || floor < 0) {
       throw refused(400, { error: 'invalid_request', message: 'retained_bundle_floor must be non-negative' });
     }
@@ -64,7 +69,8 @@ export class TestEndpointsController {
     } catch (error) {
       throw refused(500, { error: 'retention_floor_update_failed', message: (error as Error).message });
     }
-    if (!updated) throw refused(404, { error: 'user_state_not_found', message: 'no sync user_state row exists for user_id' });
+    if (!updated)
+      throw refused(404, { error: 'user_state_not_found', message: 'no sync user_state row exists for user_id' });
     return sorted({ retained_bundle_floor: floor, status: 'ok', user_id: userId });
   }
 
@@ -80,7 +86,10 @@ export class TestEndpointsController {
   arm(@Body() body: unknown): Json {
     const { endpoint, count, status } = (body ?? {}) as { endpoint?: unknown; count?: unknown; status?: unknown };
     if (typeof endpoint !== 'string' || !(INJECTABLE_ENDPOINTS as readonly string[]).includes(endpoint)) {
-      throw refused(400, { error: 'invalid_request', message: `endpoint must be one of ${INJECTABLE_ENDPOINTS.join(', ')}` });
+      throw refused(400, {
+        error: 'invalid_request',
+        message: `endpoint must be one of ${INJECTABLE_ENDPOINTS.join(', ')}`,
+      });
     }
     const times = typeof count === 'number' && Number.isInteger(count) ? count : 1;
     const code = typeof status === 'number' && status >= 400 && status <= 599 ? status : 500;

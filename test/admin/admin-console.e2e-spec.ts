@@ -41,7 +41,12 @@ describe('admin console in Chromium', () => {
   async function device(): Promise<Device> {
     const file = new Database(join(dir, `${randomUUID()}.sqlite`));
     file.exec(EXAMPLE_DEVICE_DDL);
-    const client = await OversqliteClient.open(file, { baseUrl: t.baseUrl, tokenProvider: () => t.signIn(USER), schema: 'business', tables: EXAMPLE_TABLES });
+    const client = await OversqliteClient.open(file, {
+      baseUrl: t.baseUrl,
+      tokenProvider: () => t.signIn(USER),
+      schema: 'business',
+      tables: EXAMPLE_TABLES,
+    });
     const created = { db: file, client, sourceId: '' };
     devices.push(created);
     return created;
@@ -69,7 +74,9 @@ describe('admin console in Chromium', () => {
     await laptop.client.sync();
     await phone.client.sync();
     for (let i = 0; i < 3; i++) {
-      phone.db.prepare('INSERT INTO users (id, name, email) VALUES (?, ?, ?)').run(randomUUID(), `friend ${i}`, `f${i}@example.com`);
+      phone.db
+        .prepare('INSERT INTO users (id, name, email) VALUES (?, ?, ?)')
+        .run(randomUUID(), `friend ${i}`, `f${i}@example.com`);
       expect((await phone.client.pushPending()).outcome).toBe('committed');
     }
     await phone.client.sync();
@@ -78,17 +85,34 @@ describe('admin console in Chromium', () => {
 
     // A tablet pushes an update of the first row from a stale version: 409 push_conflict.
     const tablet = new SyncHttp(t.baseUrl, await t.signIn(USER), 'carla-tablet');
-    const stale = await tablet.push(1, [{ schema: 'business', table: 'users', key: { id: rowId }, op: 'UPDATE', base_row_version: 1, payload: { id: rowId, name: 'Carla from the tablet', email: 'carla@example.com' } }]);
+    const stale = await tablet.push(1, [
+      {
+        schema: 'business',
+        table: 'users',
+        key: { id: rowId },
+        op: 'UPDATE',
+        base_row_version: 1,
+        payload: { id: rowId, name: 'Carla from the tablet', email: 'carla@example.com' },
+      },
+    ]);
     expect(stale.status).toBe(409);
 
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
     page.on('console', (message) => {
       // the refusals the suite provokes (401, 403, 400) are logged by Chromium as failed loads
-      if (message.type() === 'error' && !/status of 40[013] /.test(message.text())) problems.push(`console: ${message.text()}`);
+      if (message.type() === 'error' && !/status of 40[013] /.test(message.text()))
+        problems.push(`console: ${message.text()}`);
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
     page.on('request', (request) => {
@@ -152,11 +176,18 @@ describe('admin console in Chromium', () => {
       [USER, laptop.sourceId],
     );
     expect(rows).toEqual([{ state: 'retired', replaced_by_source_id: 'carla-laptop-rebuilt' }]);
-    const audit = await db.query(`SELECT admin_id, action, user_id, target, detail::jsonb AS detail FROM sync.admin_audit`);
-    expect(audit.rows).toEqual([{
-      admin_id: 'ops-anna', action: 'retire_source', user_id: USER, target: laptop.sourceId,
-      detail: { previous_state: 'active', replaced_by_source_id: 'carla-laptop-rebuilt' },
-    }]);
+    const audit = await db.query(
+      `SELECT admin_id, action, user_id, target, detail::jsonb AS detail FROM sync.admin_audit`,
+    );
+    expect(audit.rows).toEqual([
+      {
+        admin_id: 'ops-anna',
+        action: 'retire_source',
+        user_id: USER,
+        target: laptop.sourceId,
+        detail: { previous_state: 'active', replaced_by_source_id: 'carla-laptop-rebuilt' },
+      },
+    ]);
     await shot('05-retired');
   });
 
@@ -164,8 +195,13 @@ describe('admin console in Chromium', () => {
     await page.getByLabel('New retained floor').fill('999');
     await page.getByRole('button', { name: 'Raise floor' }).click();
     await page.locator('dialog#confirm').getByRole('button', { name: 'Confirm' }).click();
-    await page.getByText('400 admin_floor_invalid: retained floor must be above 0 and at most the latest bundle_seq 5').waitFor();
-    expect((await db.query(`SELECT retained_bundle_floor::int AS floor FROM sync.user_state WHERE user_id = $1`, [USER])).rows).toEqual([{ floor: 0 }]);
+    await page
+      .getByText('400 admin_floor_invalid: retained floor must be above 0 and at most the latest bundle_seq 5')
+      .waitFor();
+    expect(
+      (await db.query(`SELECT retained_bundle_floor::int AS floor FROM sync.user_state WHERE user_id = $1`, [USER]))
+        .rows,
+    ).toEqual([{ floor: 0 }]);
   });
 
   it('shows the conflicting push in the rejected-writes log: source, rows sent, answer', async () => {
@@ -188,7 +224,9 @@ describe('admin console in Chromium', () => {
     await page.getByRole('cell', { name: 'retire_source' }).waitFor();
     await shot('08-audit');
     // the live counters follow a device's push within a poll or two
-    phone.db.prepare('INSERT INTO users (id, name, email) VALUES (?, ?, ?)').run(randomUUID(), 'late', 'late@example.com');
+    phone.db
+      .prepare('INSERT INTO users (id, name, email) VALUES (?, ?, ?)')
+      .run(randomUUID(), 'late', 'late@example.com');
     expect((await phone.client.pushPending()).outcome).toBe('committed');
     await page.locator('[data-counter="bundles"] strong', { hasText: /^6$/ }).waitFor({ timeout: 10_000 });
     expect(problems).toEqual([]);

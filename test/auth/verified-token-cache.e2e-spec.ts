@@ -19,9 +19,17 @@ describe('reference app: verified-token cache', () => {
   });
   afterAll(async () => t.close());
 
-  const capabilities = (token: string) => request(t.baseUrl).get('/sync/capabilities').set('Authorization', `Bearer ${token}`).set('Oversync-Source-ID', 'd1');
+  const capabilities = (token: string) =>
+    request(t.baseUrl)
+      .get('/sync/capabilities')
+      .set('Authorization', `Bearer ${token}`)
+      .set('Oversync-Source-ID', 'd1');
   const connect = (token: string) =>
-    request(t.baseUrl).post('/sync/connect').set('Authorization', `Bearer ${token}`).set('Oversync-Source-ID', 'd1').send({ has_local_pending_rows: false });
+    request(t.baseUrl)
+      .post('/sync/connect')
+      .set('Authorization', `Bearer ${token}`)
+      .set('Oversync-Source-ID', 'd1')
+      .send({ has_local_pending_rows: false });
 
   it('refuses forged tokens, a valid signature under other claims included, while the genuine token is cached', async () => {
     const live = { sub: 'alice', iat: nowSeconds(), exp: nowSeconds() + 300 };
@@ -40,7 +48,11 @@ describe('reference app: verified-token cache', () => {
     ];
     for (const [name, token] of [...riding, ...forgedTokens('alice', SECRET)]) {
       const res = await capabilities(token);
-      expect([name, res.status, res.body]).toEqual([name, 401, { error: 'authentication_failed', message: expect.any(String) }]);
+      expect([name, res.status, res.body]).toEqual([
+        name,
+        401,
+        { error: 'authentication_failed', message: expect.any(String) },
+      ]);
       expect(cache.get(token)).toBeUndefined();
     }
     // nothing was written by a refused token

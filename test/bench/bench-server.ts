@@ -73,7 +73,11 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
  * `count` more server processes on the database of `server` (scale-out: stateless instances over
  * one PostgreSQL); each has its own port and pool. Stop them before `server`.
  */
-export async function startExtraInstances(server: BenchServer, count: number, env: Record<string, string> = {}): Promise<BenchServer[]> {
+export async function startExtraInstances(
+  server: BenchServer,
+  count: number,
+  env: Record<string, string> = {},
+): Promise<BenchServer[]> {
   return Promise.all(Array.from({ length: count }, () => spawnInstance(server.databaseUrl, env)));
 }
 
@@ -82,11 +86,19 @@ async function spawnInstance(databaseUrl: string, env: Record<string, string>): 
   const nodeArgsText = env.BENCH_SERVER_NODE_ARGS ?? process.env.BENCH_SERVER_NODE_ARGS;
   const nodeArgs = nodeArgsText ? nodeArgsText.split(' ') : [];
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'dist/src/main.js'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', OVERSYNC_TEST_ENDPOINTS: 'true', ...env },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      OVERSYNC_TEST_ENDPOINTS: 'true',
+      ...env,
+    },
     stdio: ['ignore', process.env.BENCH_SERVER_LOG ? 'inherit' : 'ignore', 'inherit'],
   });
   const baseUrl = `http://127.0.0.1:${port}`;
-  const statusMiB = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  const statusMiB = (field: string) =>
+    Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
   const hwm = () => statusMiB('VmHWM');
   let overallPeak = 0;
   let phasePeak = 0;
@@ -128,7 +140,11 @@ async function spawnInstance(databaseUrl: string, env: Record<string, string>): 
       return Math.max(phasePeak, hwm());
     },
     async signIn(user: string) {
-      const res = await fetch(`${baseUrl}/dummy-signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user }) });
+      const res = await fetch(`${baseUrl}/dummy-signin`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user }),
+      });
       return ((await res.json()) as { token: string }).token;
     },
     async stop() {

@@ -23,14 +23,19 @@ export async function serverHydration(server: BenchServer, api: SyncApi): Promis
   const before = server.rssMiB();
   server.resetPeakRss();
   const t0 = performance.now();
-  const created = JSON.parse(await api.call('POST', '/sync/snapshot-sessions', {})) as { snapshot_id: string; row_count: number };
+  const created = JSON.parse(await api.call('POST', '/sync/snapshot-sessions', {})) as {
+    snapshot_id: string;
+    row_count: number;
+  };
   const t1 = performance.now();
   let after = 0;
   let received = 0;
   const chunkMs: number[] = [];
   for (;;) {
     const t = performance.now();
-    const page = JSON.parse(await api.call('GET', `/sync/snapshot-sessions/${created.snapshot_id}?after_row_ordinal=${after}&max_rows=5000`)) as { rows: unknown[]; next_row_ordinal: number; has_more: boolean };
+    const page = JSON.parse(
+      await api.call('GET', `/sync/snapshot-sessions/${created.snapshot_id}?after_row_ordinal=${after}&max_rows=5000`),
+    ) as { rows: unknown[]; next_row_ordinal: number; has_more: boolean };
     chunkMs.push(performance.now() - t);
     received += page.rows.length;
     after = page.next_row_ordinal;
@@ -51,7 +56,11 @@ export async function serverHydration(server: BenchServer, api: SyncApi): Promis
 }
 
 /** One pull from 0 with `maxBundles`, body read as it arrives and dropped; the server's RSS growth meanwhile. */
-export async function pullRssGrowth(server: BenchServer, api: SyncApi, maxBundles: number): Promise<{ bytes: number; ms: number; rssGrowthMiB: number; rssBeforeMiB: number }> {
+export async function pullRssGrowth(
+  server: BenchServer,
+  api: SyncApi,
+  maxBundles: number,
+): Promise<{ bytes: number; ms: number; rssGrowthMiB: number; rssBeforeMiB: number }> {
   const rssBeforeMiB = server.rssMiB();
   server.resetPeakRss();
   const t = performance.now();

@@ -4,7 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { EXAMPLE_DEVICE_DDL, EXAMPLE_SCHEMA_NAME, EXAMPLE_TABLES, OversqliteClient } from '../../apps/client-node/dist/index.js';
+import {
+  EXAMPLE_DEVICE_DDL,
+  EXAMPLE_SCHEMA_NAME,
+  EXAMPLE_TABLES,
+  OversqliteClient,
+} from '../../apps/client-node/dist/index.js';
 import { userRows } from './sync-api.js';
 
 type Row = ReturnType<typeof userRows>[number];
@@ -20,7 +25,11 @@ export interface ClientWritesResult {
   perRowMicros: { pending: number; probeRows: number; triggerMicros: number; rawMicros: number }[];
 }
 
-export async function measureClientWrites(options: { rows: number; pendingSizes: number[]; probeRows: number }): Promise<ClientWritesResult> {
+export async function measureClientWrites(options: {
+  rows: number;
+  pendingSizes: number[];
+  probeRows: number;
+}): Promise<ClientWritesResult> {
   const dir = mkdtempSync(join(tmpdir(), 'oversync-bench-client-'));
   let files = 0;
   const device = async (withSync: boolean) => {
@@ -28,7 +37,12 @@ export async function measureClientWrites(options: { rows: number; pendingSizes:
     db.pragma('journal_mode = WAL');
     db.exec(EXAMPLE_DEVICE_DDL);
     const client = withSync
-      ? await OversqliteClient.open(db, { baseUrl: 'http://127.0.0.1:9', tokenProvider: () => 'unused', schema: EXAMPLE_SCHEMA_NAME, tables: EXAMPLE_TABLES })
+      ? await OversqliteClient.open(db, {
+          baseUrl: 'http://127.0.0.1:9',
+          tokenProvider: () => 'unused',
+          schema: EXAMPLE_SCHEMA_NAME,
+          tables: EXAMPLE_TABLES,
+        })
       : null;
     const insert = db.prepare('INSERT INTO users(id, name, email, created_at, updated_at) VALUES (?, ?, ?, ?, ?)');
     let cpuMs = 0;
@@ -37,7 +51,8 @@ export async function measureClientWrites(options: { rows: number; pendingSizes:
       const t = performance.now();
       const cpu = process.cpuUsage();
       db.transaction(() => {
-        for (const r of rows) insert.run(r.payload.id, r.payload.name, r.payload.email, r.payload.created_at, r.payload.updated_at);
+        for (const r of rows)
+          insert.run(r.payload.id, r.payload.name, r.payload.email, r.payload.created_at, r.payload.updated_at);
       })();
       const used = process.cpuUsage(cpu);
       cpuMs = (used.user + used.system) / 1000;

@@ -6,9 +6,20 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { EXAMPLE_DEVICE_DDL, EXAMPLE_SCHEMA_NAME, EXAMPLE_TABLES, OversqliteClient } from '../../apps/client-node/dist/index.js';
+import {
+  EXAMPLE_DEVICE_DDL,
+  EXAMPLE_SCHEMA_NAME,
+  EXAMPLE_TABLES,
+  OversqliteClient,
+} from '../../apps/client-node/dist/index.js';
 
-const args = JSON.parse(process.argv[2] ?? '{}') as { baseUrl: string; token: string; user: string; mode: 'hydrate' | 'pull'; ready?: string };
+const args = JSON.parse(process.argv[2] ?? '{}') as {
+  baseUrl: string;
+  token: string;
+  user: string;
+  mode: 'hydrate' | 'pull';
+  ready?: string;
+};
 const dir = mkdtempSync(join(tmpdir(), 'oversync-bench-device-'));
 const db = new Database(join(dir, 'device.sqlite'));
 db.exec(EXAMPLE_DEVICE_DDL);
@@ -20,7 +31,11 @@ const client = await OversqliteClient.open(db, {
   // the reference app's tokens live 5 minutes: a long hydration on a loaded machine signs in again
   tokenProvider: async () => {
     if (performance.now() - tokenAt > 4 * 60_000) {
-      const response = await fetch(`${args.baseUrl}/dummy-signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: args.user }) });
+      const response = await fetch(`${args.baseUrl}/dummy-signin`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user: args.user }),
+      });
       token = ((await response.json()) as { token: string }).token;
       tokenAt = performance.now();
     }

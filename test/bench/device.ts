@@ -12,10 +12,17 @@ export interface DeviceResult {
 }
 
 /** Runs test/bench/device-run.ts as its own process; `beforePull` runs once the device is attached (pull mode). */
-export async function runDevice(args: { baseUrl: string; token: string; user: string; mode: 'hydrate' | 'pull' }, beforePull?: () => Promise<void>): Promise<DeviceResult> {
+export async function runDevice(
+  args: { baseUrl: string; token: string; user: string; mode: 'hydrate' | 'pull' },
+  beforePull?: () => Promise<void>,
+): Promise<DeviceResult> {
   // BENCH_DEVICE_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=prof`, profiles the device process
   const nodeArgs = process.env.BENCH_DEVICE_NODE_ARGS ? process.env.BENCH_DEVICE_NODE_ARGS.split(' ') : [];
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'test/bench/device-run.ts', JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', 'test/bench/device-run.ts', JSON.stringify(args)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   const lines = createInterface({ input: child.stdout! });
   let result: DeviceResult | undefined;
   for await (const line of lines) {

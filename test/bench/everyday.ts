@@ -17,7 +17,12 @@ export interface Percentiles {
   n: number;
 }
 
-const percentiles = (values: number[]): Percentiles => ({ p50: percentile(values, 50), p95: percentile(values, 95), p99: percentile(values, 99), n: values.length });
+const percentiles = (values: number[]): Percentiles => ({
+  p50: percentile(values, 50),
+  p95: percentile(values, 95),
+  p99: percentile(values, 99),
+  n: values.length,
+});
 const RUN = Date.now().toString(36);
 /** a user name of its own for this run and target */
 export const runUser = (name: string) => `${name}-${RUN}`;
@@ -35,14 +40,22 @@ async function timed(iterations: number, warmUp: number, fn: (i: number) => Prom
 /** GET /sync/capabilities with a device's headers: the HTTP + auth floor of every sync request. */
 export async function emptyRequestFloor(target: DevicesTarget, iterations: number): Promise<Percentiles> {
   const device = new SyncApi(target.baseUrl, await target.signIn(runUser('floor')), 'floor-device');
-  return percentiles(await timed(iterations, Math.ceil(iterations / 10), async () => void (await device.call('GET', '/sync/capabilities'))));
+  return percentiles(
+    await timed(
+      iterations,
+      Math.ceil(iterations / 10),
+      async () => void (await device.call('GET', '/sync/capabilities')),
+    ),
+  );
 }
 
 /** `SELECT 1` on a connection of a pg pool (the driver + PostgreSQL round trip every statement pays). */
 export async function selectOneRoundTrip(databaseUrl: string, iterations: number): Promise<Percentiles> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
   try {
-    return percentiles(await timed(iterations, Math.ceil(iterations / 10), async () => void (await pool.query('SELECT 1'))));
+    return percentiles(
+      await timed(iterations, Math.ceil(iterations / 10), async () => void (await pool.query('SELECT 1'))),
+    );
   } finally {
     await pool.end();
   }
@@ -52,7 +65,10 @@ export async function selectOneRoundTrip(databaseUrl: string, iterations: number
  * Device a pushes one row (create + chunk + commit), device b of the same user pulls it: the round
  * trip (issue 21's "1-row push + pull on another device") and the pull alone ("1-row pull").
  */
-export async function oneRowRoundTrip(target: DevicesTarget, iterations: number): Promise<{ pushPull: Percentiles; pull: Percentiles }> {
+export async function oneRowRoundTrip(
+  target: DevicesTarget,
+  iterations: number,
+): Promise<{ pushPull: Percentiles; pull: Percentiles }> {
   const token = await target.signIn(runUser('latency'));
   const a = new SyncApi(target.baseUrl, token, 'a');
   const b = new SyncApi(target.baseUrl, token, 'b');
@@ -80,11 +96,19 @@ export async function watchLatency(target: DevicesTarget, commits: number): Prom
   const warmUp = Math.ceil(commits / 10);
   try {
     for (let i = 1; i <= warmUp + commits; i++) {
-      const created = JSON.parse(await writer.call('POST', '/sync/push-sessions', { source_bundle_id: i, planned_row_count: 1 })) as { push_id: string };
-      await writer.call('POST', `/sync/push-sessions/${created.push_id}/chunks`, { start_row_ordinal: 0, rows: userRows(1) });
+      const created = JSON.parse(
+        await writer.call('POST', '/sync/push-sessions', { source_bundle_id: i, planned_row_count: 1 }),
+      ) as { push_id: string };
+      await writer.call('POST', `/sync/push-sessions/${created.push_id}/chunks`, {
+        start_row_ordinal: 0,
+        rows: userRows(1),
+      });
       const t = performance.now();
       const committed = writer.call('POST', `/sync/push-sessions/${created.push_id}/commit`);
-      const frame = await stream.next((f) => f.event === 'bundle' && (JSON.parse(f.data ?? '{}') as { bundle_seq?: number }).bundle_seq === i, 5000);
+      const frame = await stream.next(
+        (f) => f.event === 'bundle' && (JSON.parse(f.data ?? '{}') as { bundle_seq?: number }).bundle_seq === i,
+        5000,
+      );
       if (i > warmUp) latencies.push(frame.receivedAt - t);
       await committed;
     }
@@ -99,7 +123,11 @@ export function urlTarget(baseUrl: string, pid?: number): DevicesTarget {
   return {
     baseUrl: baseUrl.replace(/\/$/, ''),
     async signIn(user: string) {
-      const res = await fetch(`${baseUrl.replace(/\/$/, '')}/dummy-signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user }) });
+      const res = await fetch(`${baseUrl.replace(/\/$/, '')}/dummy-signin`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user }),
+      });
       if (!res.ok) throw new Error(`sign-in at ${baseUrl}: ${res.status}`);
       return ((await res.json()) as { token: string }).token;
     },

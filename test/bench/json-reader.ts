@@ -3,8 +3,17 @@
 // JSON.parse with the same work on its plain result: the native floor the reader is compared with.
 import { randomUUID } from 'node:crypto';
 import {
-  bindMember, bindScalar, canonicalExactJson, canonicalJson, isExactObject, MAX_REQUEST_JSON_DEPTH, parseExactJson, readInt64, readString,
-  type ExactJson, type JsonValue,
+  bindMember,
+  bindScalar,
+  canonicalExactJson,
+  canonicalJson,
+  isExactObject,
+  MAX_REQUEST_JSON_DEPTH,
+  parseExactJson,
+  readInt64,
+  readString,
+  type ExactJson,
+  type JsonValue,
 } from '@oversync/protocol';
 import { decodePull } from '../../apps/client-node/dist/wire-decode.js';
 import { summarize, type Summary } from './stats.js';
@@ -12,14 +21,31 @@ import { summarize, type Summary } from './stats.js';
 const ROWS = 5_000;
 
 function payload(i: number, id: string, now: string): Record<string, unknown> {
-  return { id, name: `User ${i} "ü"`, email: `user${i}@example.com`, age: 20 + (i % 60), score: i * 1.25, active: i % 2 === 0, note: null, created_at: now, updated_at: now };
+  return {
+    id,
+    name: `User ${i} "ü"`,
+    email: `user${i}@example.com`,
+    age: 20 + (i % 60),
+    score: i * 1.25,
+    active: i % 2 === 0,
+    note: null,
+    created_at: now,
+    updated_at: now,
+  };
 }
 
 function pushChunkBody(): string {
   const now = new Date().toISOString();
   const rows = Array.from({ length: ROWS }, (_, i) => {
     const id = randomUUID();
-    return { schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: payload(i, id, now) };
+    return {
+      schema: 'business',
+      table: 'users',
+      key: { id },
+      op: 'INSERT',
+      base_row_version: 0,
+      payload: payload(i, id, now),
+    };
   });
   return JSON.stringify({ start_row_ordinal: 0, rows });
 }
@@ -34,7 +60,14 @@ function pullPageBody(): string {
     bundle_hash: 'ab'.repeat(32),
     rows: Array.from({ length: ROWS / 10 }, (_, i) => {
       const id = randomUUID();
-      return { schema: 'business', table: 'users', key: { id }, op: 'UPDATE', row_version: b * ROWS + i + 1, payload: payload(i, id, now) };
+      return {
+        schema: 'business',
+        table: 'users',
+        key: { id },
+        op: 'UPDATE',
+        row_version: b * ROWS + i + 1,
+        payload: payload(i, id, now),
+      };
     }),
   }));
   return JSON.stringify({ stable_bundle_seq: 10, bundles, has_more: false });
@@ -62,7 +95,8 @@ function bindChunkNative(body: string): number {
   const document = JSON.parse(body) as { start_row_ordinal: number; rows: Array<Record<string, JsonValue>> };
   let bytes = document.start_row_ordinal;
   for (const row of document.rows) {
-    bytes += String(row.schema).length + String(row.table).length + String(row.op).length + Number(row.base_row_version);
+    bytes +=
+      String(row.schema).length + String(row.table).length + String(row.op).length + Number(row.base_row_version);
     bytes += canonicalJson(row.key!).length;
     for (const value of Object.values(row.payload as Record<string, JsonValue>)) bytes += canonicalJson(value).length;
   }
@@ -71,10 +105,19 @@ function bindChunkNative(body: string): number {
 
 /** JSON.parse of a pull page, mapped to the client's row shape. */
 function decodePullNative(body: string): number {
-  const page = JSON.parse(body) as { bundles: Array<Record<string, unknown> & { rows: Array<Record<string, unknown>> }> };
+  const page = JSON.parse(body) as {
+    bundles: Array<Record<string, unknown> & { rows: Array<Record<string, unknown>> }>;
+  };
   let rows = 0;
   for (const bundle of page.bundles) {
-    const mapped = bundle.rows.map((r) => ({ schema: r.schema, table: r.table, key: r.key, op: r.op, rowVersion: r.row_version, payload: r.payload }));
+    const mapped = bundle.rows.map((r) => ({
+      schema: r.schema,
+      table: r.table,
+      key: r.key,
+      op: r.op,
+      rowVersion: r.row_version,
+      payload: r.payload,
+    }));
     rows += mapped.length;
   }
   return rows;
@@ -120,11 +163,22 @@ export function measureJsonReader(reps = 30): JsonReaderBench {
 }
 
 /** `--only json`: the figures as table lines (process CPU ms per 5,000-row body, median (min–max)). */
-export function jsonReaderPhase(print: (label: string, value: string, reference?: string) => void, quick = false): JsonReaderBench {
+export function jsonReaderPhase(
+  print: (label: string, value: string, reference?: string) => void,
+  quick = false,
+): JsonReaderBench {
   const bench = measureJsonReader(quick ? 10 : 30);
   const ms = (s: Summary) => `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
   const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
-  print(`json reader: ${bench.rows}-row push chunk (${mib(bench.pushChunkBytes)} MiB) bound, CPU ms`, ms(bench.pushChunkReaderMs), `JSON.parse + same work ${ms(bench.pushChunkJsonParseMs)}`);
-  print(`json reader: ${bench.rows}-row pull page (${mib(bench.pullPageBytes)} MiB) decoded, CPU ms`, ms(bench.pullPageReaderMs), `JSON.parse + mapping ${ms(bench.pullPageJsonParseMs)}`);
+  print(
+    `json reader: ${bench.rows}-row push chunk (${mib(bench.pushChunkBytes)} MiB) bound, CPU ms`,
+    ms(bench.pushChunkReaderMs),
+    `JSON.parse + same work ${ms(bench.pushChunkJsonParseMs)}`,
+  );
+  print(
+    `json reader: ${bench.rows}-row pull page (${mib(bench.pullPageBytes)} MiB) decoded, CPU ms`,
+    ms(bench.pullPageReaderMs),
+    `JSON.parse + mapping ${ms(bench.pullPageJsonParseMs)}`,
+  );
   return bench;
 }

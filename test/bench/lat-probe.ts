@@ -7,7 +7,11 @@ try {
   await a.call('POST', '/sync/connect', { has_local_pending_rows: false });
   const time = async (label: string, fn: () => Promise<unknown>) => {
     const xs: number[] = [];
-    for (let i = 0; i < 200; i++) { const t = performance.now(); await fn(); xs.push(performance.now() - t); }
+    for (let i = 0; i < 200; i++) {
+      const t = performance.now();
+      await fn();
+      xs.push(performance.now() - t);
+    }
     console.log(label.padEnd(20), 'p50', percentile(xs, 50).toFixed(2), 'p95', percentile(xs, 95).toFixed(2));
   };
   await time('health', () => fetch(server.baseUrl + '/syncx/health').then((r) => r.text()));
@@ -16,4 +20,6 @@ try {
   let n = 0;
   await time('create', () => a.call('POST', '/sync/push-sessions', { source_bundle_id: 1, planned_row_count: 1 }));
   await time('push1', () => a.push(++n, userRows(1)));
-} finally { await server.stop(); }
+} finally {
+  await server.stop();
+}

@@ -41,13 +41,25 @@ async function call(token: string, source: string, method: string, path: string,
 
 async function renewToken(device: Device): Promise<void> {
   if (performance.now() - device.signedInAt < TOKEN_RENEW_MS) return;
-  const res = await fetch(`${args.baseUrls[0]}/dummy-signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: device.user }) });
+  const res = await fetch(`${args.baseUrls[0]}/dummy-signin`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user: device.user }),
+  });
   device.token = ((await res.json()) as { token: string }).token;
   device.signedInAt = performance.now();
 }
 
-const devices: Device[] = args.users.map(({ user, token }) => ({ user, token, signedInAt: performance.now(), sourceBundleId: 0, checkpoint: 0 }));
-await Promise.all(devices.map((d) => call(d.token, `w-${d.user}`, 'POST', '/sync/connect', { has_local_pending_rows: false })));
+const devices: Device[] = args.users.map(({ user, token }) => ({
+  user,
+  token,
+  signedInAt: performance.now(),
+  sourceBundleId: 0,
+  checkpoint: 0,
+}));
+await Promise.all(
+  devices.map((d) => call(d.token, `w-${d.user}`, 'POST', '/sync/connect', { has_local_pending_rows: false })),
+);
 process.stdout.write('ready\n');
 await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
 
@@ -66,14 +78,26 @@ async function cycle(device: Device): Promise<void> {
   const t = performance.now();
   try {
     const id = device.sourceBundleId + 1;
-    const created = JSON.parse(await call(token, writer, 'POST', '/sync/push-sessions', { source_bundle_id: id, planned_row_count: args.rows })) as { push_id: string };
-    await call(token, writer, 'POST', `/sync/push-sessions/${created.push_id}/chunks`, { start_row_ordinal: 0, rows: userRows(args.rows) });
-    const commit = JSON.parse(await call(token, writer, 'POST', `/sync/push-sessions/${created.push_id}/commit`)) as { bundle_seq: number };
+    const created = JSON.parse(
+      await call(token, writer, 'POST', '/sync/push-sessions', { source_bundle_id: id, planned_row_count: args.rows }),
+    ) as { push_id: string };
+    await call(token, writer, 'POST', `/sync/push-sessions/${created.push_id}/chunks`, {
+      start_row_ordinal: 0,
+      rows: userRows(args.rows),
+    });
+    const commit = JSON.parse(await call(token, writer, 'POST', `/sync/push-sessions/${created.push_id}/commit`)) as {
+      bundle_seq: number;
+    };
     device.sourceBundleId = id;
     while (device.checkpoint < commit.bundle_seq) {
-      const pulled = JSON.parse(await call(token, reader, 'GET', `/sync/pull?after_bundle_seq=${device.checkpoint}&max_bundles=100`)) as { stable_bundle_seq: number; bundles: { bundle_seq: number }[] };
-      const last = pulled.bundles.length ? pulled.bundles[pulled.bundles.length - 1]!.bundle_seq : pulled.stable_bundle_seq;
-      if (last <= device.checkpoint) throw new Error(`pull after ${device.checkpoint} did not reach bundle ${commit.bundle_seq}`);
+      const pulled = JSON.parse(
+        await call(token, reader, 'GET', `/sync/pull?after_bundle_seq=${device.checkpoint}&max_bundles=100`),
+      ) as { stable_bundle_seq: number; bundles: { bundle_seq: number }[] };
+      const last = pulled.bundles.length
+        ? pulled.bundles[pulled.bundles.length - 1]!.bundle_seq
+        : pulled.stable_bundle_seq;
+      if (last <= device.checkpoint)
+        throw new Error(`pull after ${device.checkpoint} did not reach bundle ${commit.bundle_seq}`);
       device.checkpoint = last;
     }
     bundles++;
@@ -87,9 +111,11 @@ async function cycle(device: Device): Promise<void> {
 if (args.inFlight === 'process') {
   for (let i = 0; performance.now() < deadline; i++) await cycle(devices[i % devices.length]!);
 } else {
-  await Promise.all(devices.map(async (device) => {
-    while (performance.now() < deadline) await cycle(device);
-  }));
+  await Promise.all(
+    devices.map(async (device) => {
+      while (performance.now() < deadline) await cycle(device);
+    }),
+  );
 }
 process.stdout.write(`${JSON.stringify({ bundles, errors, cycles, firstError })}\n`);
 process.exit(0);

@@ -47,7 +47,11 @@ interface ClientResult {
 }
 
 /** One run: the client processes connect, start together, and report. */
-export async function runOnce(servers: DevicesTarget[], label: string, { seconds, inFlight, sample }: RunOptions): Promise<ManyDevicesResult> {
+export async function runOnce(
+  servers: DevicesTarget[],
+  label: string,
+  { seconds, inFlight, sample }: RunOptions,
+): Promise<ManyDevicesResult> {
   const baseUrls = servers.map((s) => s.baseUrl);
   const children = await Promise.all(
     Array.from({ length: PROCESSES }, async (_, p) => {
@@ -57,9 +61,18 @@ export async function runOnce(servers: DevicesTarget[], label: string, { seconds
           return { user, token: await servers[0]!.signIn(user) };
         }),
       );
-      const child = spawn(process.execPath, ['--import', 'tsx', 'test/bench/many-devices-client.ts', JSON.stringify({ baseUrls, users, seconds, rows: ROWS_PER_BUNDLE, inFlight })], {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      });
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'test/bench/many-devices-client.ts',
+          JSON.stringify({ baseUrls, users, seconds, rows: ROWS_PER_BUNDLE, inFlight }),
+        ],
+        {
+          stdio: ['pipe', 'pipe', 'inherit'],
+        },
+      );
       const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
       return { child, lines };
     }),
@@ -69,13 +82,18 @@ export async function runOnce(servers: DevicesTarget[], label: string, { seconds
     if (line.done) throw new Error('many-devices client process ended early');
     return line.value;
   };
-  for (const c of children) if ((await next(c.lines)) !== 'ready') throw new Error('many-devices client did not connect');
+  for (const c of children)
+    if ((await next(c.lines)) !== 'ready') throw new Error('many-devices client did not connect');
   const started = performance.now();
   for (const c of children) c.child.stdin!.write('go\n');
   const timer = sample ? setInterval(() => sample.fn(performance.now() - started), sample.everyMs) : undefined;
-  const results = await Promise.all(children.map(async (c) => JSON.parse(await next(c.lines)) as ClientResult)).finally(() => clearInterval(timer));
+  const results = await Promise.all(children.map(async (c) => JSON.parse(await next(c.lines)) as ClientResult)).finally(
+    () => clearInterval(timer),
+  );
   const elapsed = (performance.now() - started) / 1000;
-  await Promise.all(children.map((c) => (c.child.exitCode === null ? new Promise((r) => c.child.once('exit', r)) : Promise.resolve())));
+  await Promise.all(
+    children.map((c) => (c.child.exitCode === null ? new Promise((r) => c.child.once('exit', r)) : Promise.resolve())),
+  );
   const cycles = results.flatMap((r) => r.cycles);
   const bundles = results.reduce((sum, r) => sum + r.bundles, 0);
   return {
@@ -125,6 +143,11 @@ export async function manyDevicesPhase(
  * one cycle (push + peer pull) in flight per process, the users in turn. Its figures (go-oversync
  * 195 bundles/s at a cycle p50 of 19.7 ms) are those of 4 cycles in flight.
  */
-export function everydayDevices(target: DevicesTarget, label: string, seconds: number, sample?: RunOptions['sample']): Promise<ManyDevicesResult> {
+export function everydayDevices(
+  target: DevicesTarget,
+  label: string,
+  seconds: number,
+  sample?: RunOptions['sample'],
+): Promise<ManyDevicesResult> {
   return runOnce([target], label, { seconds, inFlight: 'process', sample });
 }

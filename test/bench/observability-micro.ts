@@ -18,13 +18,24 @@ async function roundTrip(telemetry: OversyncTelemetry): Promise<void> {
   const request = async (route: string, operation: string, work: () => void) => {
     const req = { method: 'POST', originalUrl: route };
     const res = { headersSent: true, statusCode: 200 };
-    const ctx = { switchToHttp: () => ({ getRequest: () => req, getResponse: () => res }) } as unknown as ExecutionContext;
+    const ctx = {
+      switchToHttp: () => ({ getRequest: () => req, getResponse: () => res }),
+    } as unknown as ExecutionContext;
     const start = performance.now();
-    await lastValueFrom(telemetry.traceOperation(ctx, operation, () => {
-      work();
-      return of(undefined);
-    }));
-    telemetry.requestFinished({ method: 'POST', route, status: 200, errorCode: '', seconds: (performance.now() - start) / 1000, stream: false });
+    await lastValueFrom(
+      telemetry.traceOperation(ctx, operation, () => {
+        work();
+        return of(undefined);
+      }),
+    );
+    telemetry.requestFinished({
+      method: 'POST',
+      route,
+      status: 200,
+      errorCode: '',
+      seconds: (performance.now() - start) / 1000,
+      stream: false,
+    });
   };
   await request('/sync/push-sessions', 'push_session_create', () => undefined);
   await request('/sync/push-sessions/x/chunks', 'push_chunk', () => {
@@ -36,7 +47,19 @@ async function roundTrip(telemetry: OversyncTelemetry): Promise<void> {
   });
   await request('/sync/push-sessions/x/commit', 'push_session_commit', () => {
     const timer = telemetry.timer('push_commit');
-    for (const stage of ['lock', 'stage', 'conflicts', 'apply', 'capture', 'canonicalize', 'hash', 'finalize', 'retention', 'notify']) timer.mark(stage, { 'oversync.rows': 1 });
+    for (const stage of [
+      'lock',
+      'stage',
+      'conflicts',
+      'apply',
+      'capture',
+      'canonicalize',
+      'hash',
+      'finalize',
+      'retention',
+      'notify',
+    ])
+      timer.mark(stage, { 'oversync.rows': 1 });
     telemetry.committed(1, timer.done());
   });
   await request('/sync/pull', 'pull', () => telemetry.pulled(1, 1));
@@ -49,7 +72,12 @@ function telemetryFor(mode: Mode): OversyncTelemetry {
     tracing: { enabled: mode === 'metricsTracing' || mode === 'metricsTracingSdk' },
   });
   const lifecycle = new SyncLifecycle();
-  return new OversyncTelemetry(config, SyncDatabase.fromPool({ totalCount: 0, idleCount: 0, waitingCount: 0 } as never), lifecycle, new BundleChangeHub(config, lifecycle));
+  return new OversyncTelemetry(
+    config,
+    SyncDatabase.fromPool({ totalCount: 0, idleCount: 0, waitingCount: 0 } as never),
+    lifecycle,
+    new BundleChangeHub(config, lifecycle),
+  );
 }
 
 /**

@@ -44,18 +44,31 @@ export function cpuMs(pid: number): number {
  * interleaved one by one (rotating the order) so that load from other processes on the machine hits
  * every variant alike.
  */
-export async function measureObservability(adminUrl: string, { iterations, warmUp }: { iterations: number; warmUp: number }): Promise<ObservabilityResult> {
+export async function measureObservability(
+  adminUrl: string,
+  { iterations, warmUp }: { iterations: number; warmUp: number },
+): Promise<ObservabilityResult> {
   const order = Object.keys(OBSERVABILITY_VARIANTS) as ObservabilityVariant[];
-  const servers = new Map<ObservabilityVariant, { server: BenchServer; a: SyncApi; b: SyncApi; seq: number; latencies: number[]; cpu: number; signedInAt: number }>();
+  const servers = new Map<
+    ObservabilityVariant,
+    { server: BenchServer; a: SyncApi; b: SyncApi; seq: number; latencies: number[]; cpu: number; signedInAt: number }
+  >();
   // dummy sign-in tokens last 5 minutes: renew them between round trips
   const devices = async (server: BenchServer) => {
     const token = await server.signIn('observability');
-    return { a: new SyncApi(server.baseUrl, token, 'a'), b: new SyncApi(server.baseUrl, token, 'b'), signedInAt: performance.now() };
+    return {
+      a: new SyncApi(server.baseUrl, token, 'a'),
+      b: new SyncApi(server.baseUrl, token, 'b'),
+      signedInAt: performance.now(),
+    };
   };
   try {
     for (const variant of order) {
       const name = `bench_observability_${variant.toLowerCase()}_${process.pid}`;
-      const server = await startBenchServer({ ...OBSERVABILITY_VARIANTS[variant], DATABASE_URL: await freshDatabase(adminUrl, name) });
+      const server = await startBenchServer({
+        ...OBSERVABILITY_VARIANTS[variant],
+        DATABASE_URL: await freshDatabase(adminUrl, name),
+      });
       const signedIn = await devices(server);
       await signedIn.a.call('POST', '/sync/connect', { has_local_pending_rows: false });
       servers.set(variant, { server, ...signedIn, seq: 0, latencies: [], cpu: 0 });
@@ -77,14 +90,30 @@ export async function measureObservability(adminUrl: string, { iterations, warmU
     }
     const figures = (variant: ObservabilityVariant) => {
       const { latencies, cpu } = servers.get(variant)!;
-      return { p50Ms: percentile(latencies, 50), meanMs: latencies.reduce((sum, x) => sum + x, 0) / latencies.length, serverCpuMs: cpu / latencies.length };
+      return {
+        p50Ms: percentile(latencies, 50),
+        meanMs: latencies.reduce((sum, x) => sum + x, 0) / latencies.length,
+        serverCpuMs: cpu / latencies.length,
+      };
     };
     const off = figures('off');
     const pct = (on: number, base: number) => ((on - base) / base) * 100;
-    const variants = Object.fromEntries(order.map((variant) => {
-      const f = figures(variant);
-      return [variant, { ...f, overheadPct: { p50: pct(f.p50Ms, off.p50Ms), mean: pct(f.meanMs, off.meanMs), cpu: pct(f.serverCpuMs, off.serverCpuMs) } }];
-    })) as Record<ObservabilityVariant, VariantFigures>;
+    const variants = Object.fromEntries(
+      order.map((variant) => {
+        const f = figures(variant);
+        return [
+          variant,
+          {
+            ...f,
+            overheadPct: {
+              p50: pct(f.p50Ms, off.p50Ms),
+              mean: pct(f.meanMs, off.meanMs),
+              cpu: pct(f.serverCpuMs, off.serverCpuMs),
+            },
+          },
+        ];
+      }),
+    ) as Record<ObservabilityVariant, VariantFigures>;
     return { iterations, variants };
   } finally {
     for (const { server } of servers.values()) await server.stop();

@@ -11,9 +11,17 @@ export async function measureReferences(databaseUrl: string, rows: Row[]) {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   const table = 'public.bench_reference_users';
-  const recreate = () => client.query(`DROP TABLE IF EXISTS ${table}; CREATE TABLE ${table} (id uuid PRIMARY KEY, name text NOT NULL, email text NOT NULL, created_at timestamptz, updated_at timestamptz)`);
+  const recreate = () =>
+    client.query(
+      `DROP TABLE IF EXISTS ${table}; CREATE TABLE ${table} (id uuid PRIMARY KEY, name text NOT NULL, email text NOT NULL, created_at timestamptz, updated_at timestamptz)`,
+    );
   const csv = join(tmpdir(), `oversync-bench-${process.pid}.csv`);
-  writeFileSync(csv, rows.map((r) => [r.payload.id, r.payload.name, r.payload.email, r.payload.created_at, r.payload.updated_at].join(',')).join('\n'));
+  writeFileSync(
+    csv,
+    rows
+      .map((r) => [r.payload.id, r.payload.name, r.payload.email, r.payload.created_at, r.payload.updated_at].join(','))
+      .join('\n'),
+  );
   chmodSync(csv, 0o644);
   try {
     await recreate();
@@ -31,7 +39,13 @@ export async function measureReferences(databaseUrl: string, rows: Row[]) {
       const part = rows.slice(start, start + 5000);
       await client.query(
         `INSERT INTO ${table} SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])`,
-        [part.map((r) => r.payload.id), part.map((r) => r.payload.name), part.map((r) => r.payload.email), part.map((r) => r.payload.created_at), part.map((r) => r.payload.updated_at)],
+        [
+          part.map((r) => r.payload.id),
+          part.map((r) => r.payload.name),
+          part.map((r) => r.payload.email),
+          part.map((r) => r.payload.created_at),
+          part.map((r) => r.payload.updated_at),
+        ],
       );
     }
     const insertMs = performance.now() - t;
@@ -41,11 +55,14 @@ export async function measureReferences(databaseUrl: string, rows: Row[]) {
     await client.query(`DROP TABLE ${table}`);
 
     const sqlite = new Database(':memory:');
-    sqlite.exec('CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, created_at TEXT, updated_at TEXT)');
+    sqlite.exec(
+      'CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, created_at TEXT, updated_at TEXT)',
+    );
     const insert = sqlite.prepare('INSERT INTO users VALUES (?, ?, ?, ?, ?)');
     t = performance.now();
     sqlite.transaction(() => {
-      for (const r of rows) insert.run(r.payload.id, r.payload.name, r.payload.email, r.payload.created_at, r.payload.updated_at);
+      for (const r of rows)
+        insert.run(r.payload.id, r.payload.name, r.payload.email, r.payload.created_at, r.payload.updated_at);
     })();
     const sqliteMs = performance.now() - t;
     sqlite.close();

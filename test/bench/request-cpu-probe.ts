@@ -10,9 +10,19 @@ import { cpuMs } from './observability.js';
 const variants = JSON.parse(process.argv[2] ?? '{"default":{}}') as Record<string, Record<string, string>>;
 const iterations = Number(process.argv[3] ?? 300);
 const adminUrl = process.env.DATABASE_URL;
-if (!adminUrl) throw new Error('DATABASE_URL (an admin connection) is required: each variant gets a database of its own');
+if (!adminUrl)
+  throw new Error('DATABASE_URL (an admin connection) is required: each variant gets a database of its own');
 
-const servers: Array<{ name: string; database: string; server: BenchServer; a: SyncApi; b: SyncApi; seq: number; cpu: number; latencies: number[] }> = [];
+const servers: Array<{
+  name: string;
+  database: string;
+  server: BenchServer;
+  a: SyncApi;
+  b: SyncApi;
+  seq: number;
+  cpu: number;
+  latencies: number[];
+}> = [];
 try {
   for (const [name, env] of Object.entries(variants)) {
     const database = `bench_cpu_probe_${servers.length}_${process.pid}`;
@@ -20,7 +30,16 @@ try {
     const token = await server.signIn('cpu-probe');
     const a = new SyncApi(server.baseUrl, token, 'a');
     await a.call('POST', '/sync/connect', { has_local_pending_rows: false });
-    servers.push({ name, database, server, a, b: new SyncApi(server.baseUrl, token, 'b'), seq: 0, cpu: 0, latencies: [] });
+    servers.push({
+      name,
+      database,
+      server,
+      a,
+      b: new SyncApi(server.baseUrl, token, 'b'),
+      seq: 0,
+      cpu: 0,
+      latencies: [],
+    });
   }
   const warmUp = Math.ceil(iterations / 10);
   for (let i = 0; i < warmUp + iterations; i++) {
@@ -37,7 +56,9 @@ try {
   }
   const base = servers[0]!.cpu;
   for (const s of servers) {
-    console.log(`${s.name.padEnd(28)} server CPU per round trip ${fmt(s.cpu / iterations, 3)} ms (${s.cpu === base ? 'base' : `${fmt(((s.cpu - base) / base) * 100, 1)} %`}), p50 ${fmt(percentile(s.latencies, 50), 2)} ms`);
+    console.log(
+      `${s.name.padEnd(28)} server CPU per round trip ${fmt(s.cpu / iterations, 3)} ms (${s.cpu === base ? 'base' : `${fmt(((s.cpu - base) / base) * 100, 1)} %`}), p50 ${fmt(percentile(s.latencies, 50), 2)} ms`,
+    );
   }
 } finally {
   for (const { server, database } of servers) {

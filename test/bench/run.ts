@@ -11,7 +11,15 @@ import { SyncApi, userRows } from './sync-api.js';
 import { fmt, percentile, summarize, type Summary } from './stats.js';
 import { runDevice } from './device.js';
 import { everydayDevices, manyDevicesPhase, type DevicesTarget, type ManyDevicesResult } from './many-devices-phase.js';
-import { emptyRequestFloor, oneRowRoundTrip, runUser, selectOneRoundTrip, urlTarget, watchLatency, type Percentiles } from './everyday.js';
+import {
+  emptyRequestFloor,
+  oneRowRoundTrip,
+  runUser,
+  selectOneRoundTrip,
+  urlTarget,
+  watchLatency,
+  type Percentiles,
+} from './everyday.js';
 import { measureClientWrites } from './client.js';
 import { pullRssGrowth, serverHydration } from './bulk-memory.js';
 
@@ -29,11 +37,18 @@ const want = (phase: string) =>
   only === null ? phase !== 'long' : only.includes(phase) || (EVERYDAY.includes(phase) && only.includes('everyday'));
 // `--reference URL` (and `--reference-pid PID` for its RSS): the everyday phases run against that server
 // too (go-oversync's example server), its column printed beside ours
-const reference = option('--reference') ? urlTarget(option('--reference')!, Number(option('--reference-pid')) || undefined) : undefined;
+const reference = option('--reference')
+  ? urlTarget(option('--reference')!, Number(option('--reference-pid')) || undefined)
+  : undefined;
 // BENCH_REPS=1 for a single repetition (a loaded machine, a long 1M-row phase)
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const results: Record<string, unknown> = {
-  machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+  machine: {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+  },
   startedAt: new Date().toISOString(),
 };
 const lines: string[] = [];
@@ -46,9 +61,11 @@ const range = (s: Summary, digits = 0) => `${fmt(s.median, digits)} (${fmt(s.min
 const serverRss: Record<string, { nowMiB: number; phasePeakMiB: number }> = {};
 
 /** `ours` beside the reference server's figure (`--reference`), else beside the issue's Go figure and the target. */
-const beside = (theirs: string | undefined, issue: string) => (theirs === undefined ? issue : `reference server ${theirs}`);
+const beside = (theirs: string | undefined, issue: string) =>
+  theirs === undefined ? issue : `reference server ${theirs}`;
 const ms2 = (p: Percentiles, ...keys: Array<'p50' | 'p95' | 'p99'>) => keys.map((k) => fmt(p[k], 2)).join(' / ');
-const devicesLine = (r: ManyDevicesResult) => `${fmt(r.bundlesPerSec, 1)} b/s, ${r.errors} err, ${fmt(r.cycleP50Ms, 1)} / ${fmt(r.cycleP95Ms, 1)} ms`;
+const devicesLine = (r: ManyDevicesResult) =>
+  `${fmt(r.bundlesPerSec, 1)} b/s, ${r.errors} err, ${fmt(r.cycleP50Ms, 1)} / ${fmt(r.cycleP95Ms, 1)} ms`;
 
 /** HTTP adapters whose floors print: BENCH_HTTP_ADAPTERS, else express and fastify once the app reads HTTP_ADAPTER. */
 function floorAdapters(): string[] {
@@ -68,9 +85,16 @@ async function everydayPhases(server: BenchServer): Promise<void> {
     const iterations = quick ? 200 : 1000;
     const floor = await both((t) => emptyRequestFloor(t, iterations));
     everyday.emptyRequestFloorMs = floor;
-    print(`empty request: GET /sync/capabilities p50 / p95 (ms${process.env.HTTP_ADAPTER ? `, ${process.env.HTTP_ADAPTER}` : ''})`, ms2(floor.ours, 'p50', 'p95'), beside(floor.theirs && ms2(floor.theirs, 'p50', 'p95'), 'ours in the issue 0.61'));
+    print(
+      `empty request: GET /sync/capabilities p50 / p95 (ms${process.env.HTTP_ADAPTER ? `, ${process.env.HTTP_ADAPTER}` : ''})`,
+      ms2(floor.ours, 'p50', 'p95'),
+      beside(floor.theirs && ms2(floor.theirs, 'p50', 'p95'), 'ours in the issue 0.61'),
+    );
     for (const adapter of floorAdapters()) {
-      const [instance] = await startExtraInstances(server, 1, { HTTP_ADAPTER: adapter, OVERSYNC_DB_POOL_MAX_CONNS: '4' });
+      const [instance] = await startExtraInstances(server, 1, {
+        HTTP_ADAPTER: adapter,
+        OVERSYNC_DB_POOL_MAX_CONNS: '4',
+      });
       try {
         const figures = await emptyRequestFloor(instance!, iterations);
         everyday[`emptyRequestFloorMs_${adapter}`] = figures;
@@ -88,25 +112,63 @@ async function everydayPhases(server: BenchServer): Promise<void> {
   if (want('latency')) {
     const latency = await both((t) => oneRowRoundTrip(t, quick ? 100 : 500));
     everyday.oneRow = latency;
-    print('1-row push (create+chunk+commit) + pull on another device, p50 / p95 / p99 (ms)', ms2(latency.ours.pushPull, 'p50', 'p95', 'p99'), beside(latency.theirs && ms2(latency.theirs.pushPull, 'p50', 'p95', 'p99'), 'go 8.63 / 10.3; target ≤ 4 / 6'));
-    print('1-row pull on another device, p50 / p95 (ms)', ms2(latency.ours.pull, 'p50', 'p95'), beside(latency.theirs && ms2(latency.theirs.pull, 'p50', 'p95'), 'go 1.18; target ≤ 1'));
+    print(
+      '1-row push (create+chunk+commit) + pull on another device, p50 / p95 / p99 (ms)',
+      ms2(latency.ours.pushPull, 'p50', 'p95', 'p99'),
+      beside(latency.theirs && ms2(latency.theirs.pushPull, 'p50', 'p95', 'p99'), 'go 8.63 / 10.3; target ≤ 4 / 6'),
+    );
+    print(
+      '1-row pull on another device, p50 / p95 (ms)',
+      ms2(latency.ours.pull, 'p50', 'p95'),
+      beside(latency.theirs && ms2(latency.theirs.pull, 'p50', 'p95'), 'go 1.18; target ≤ 1'),
+    );
   }
   if (want('watch')) {
     const watch = await both((t) => watchLatency(t, quick ? 50 : 250));
     everyday.watchMs = watch;
-    print('watch: commit request start → SSE event, p50 / p95 (ms)', ms2(watch.ours, 'p50', 'p95'), beside(watch.theirs && ms2(watch.theirs, 'p50', 'p95'), 'go 4.17 / 5.19; target p50 ≤ 2'));
+    print(
+      'watch: commit request start → SSE event, p50 / p95 (ms)',
+      ms2(watch.ours, 'p50', 'p95'),
+      beside(watch.theirs && ms2(watch.theirs, 'p50', 'p95'), 'go 4.17 / 5.19; target p50 ≤ 2'),
+    );
   }
   if (want('everyday-devices')) {
     const seconds = quick ? 5 : 30;
     const pool = { waiting: 0, total: 0 };
-    const samplePool = { everyMs: 1000, fn: () => void poolConnections(server.baseUrl).then((p) => { pool.waiting = Math.max(pool.waiting, p.waiting); pool.total = Math.max(pool.total, p.total); }) };
-    const devices = await both((t) => everydayDevices(t, runUser(t === server ? 'everyday' : 'everyday-ref'), seconds, t === server ? samplePool : undefined));
+    const samplePool = {
+      everyMs: 1000,
+      fn: () =>
+        void poolConnections(server.baseUrl).then((p) => {
+          pool.waiting = Math.max(pool.waiting, p.waiting);
+          pool.total = Math.max(pool.total, p.total);
+        }),
+    };
+    const devices = await both((t) =>
+      everydayDevices(
+        t,
+        runUser(t === server ? 'everyday' : 'everyday-ref'),
+        seconds,
+        t === server ? samplePool : undefined,
+      ),
+    );
     everyday.manyDevices = devices;
-    print(`many devices (issue 21): 4 procs × 12 users, 1 cycle in flight/proc, 5-row, ${seconds} s`, devicesLine(devices.ours), beside(devices.theirs && devicesLine(devices.theirs), 'go 195 b/s, 19.7 / 28.0; target ≥ 400, p95 ≤ 15'));
+    print(
+      `many devices (issue 21): 4 procs × 12 users, 1 cycle in flight/proc, 5-row, ${seconds} s`,
+      devicesLine(devices.ours),
+      beside(devices.theirs && devicesLine(devices.theirs), 'go 195 b/s, 19.7 / 28.0; target ≥ 400, p95 ≤ 15'),
+    );
     if (devices.ours.firstError) print('  first error', devices.ours.firstError.slice(0, 120));
     if (devices.theirs?.firstError) print('  first error (reference server)', devices.theirs.firstError.slice(0, 120));
-    print('  server RSS at the end (MiB)', fmt(devices.ours.serverRssMiB[0]!), beside(devices.theirs && fmt(devices.theirs.serverRssMiB[0]!), 'go 43'));
-    print('  our pg pool, sampled each second: most requests waiting / connections open', `${fmt(pool.waiting)} / ${fmt(pool.total)}`, `pool max ${process.env.OVERSYNC_DB_POOL_MAX_CONNS ?? 50}`);
+    print(
+      '  server RSS at the end (MiB)',
+      fmt(devices.ours.serverRssMiB[0]!),
+      beside(devices.theirs && fmt(devices.theirs.serverRssMiB[0]!), 'go 43'),
+    );
+    print(
+      '  our pg pool, sampled each second: most requests waiting / connections open',
+      `${fmt(pool.waiting)} / ${fmt(pool.total)}`,
+      `pool max ${process.env.OVERSYNC_DB_POOL_MAX_CONNS ?? 50}`,
+    );
   }
   if (Object.keys(everyday).length) results.everyday = everyday;
 }
@@ -126,7 +188,8 @@ async function heapMiB(baseUrl: string): Promise<string> {
 async function poolConnections(baseUrl: string): Promise<{ waiting: number; total: number }> {
   try {
     const text = await (await fetch(`${baseUrl}/metrics`)).text();
-    const state = (name: string) => Number(new RegExp(`_db_pool_connections\\{state="${name}"\\} (\\S+)`).exec(text)?.[1] ?? 0);
+    const state = (name: string) =>
+      Number(new RegExp(`_db_pool_connections\\{state="${name}"\\} (\\S+)`).exec(text)?.[1] ?? 0);
     return { waiting: state('waiting'), total: state('total') };
   } catch {
     return { waiting: 0, total: 0 };
@@ -145,7 +208,9 @@ async function longRun(server: BenchServer): Promise<void> {
       const sample = { minute: Math.round(elapsedMs / 60_000), rssMiB: server.rssMiB() };
       samples.push(sample);
       // the V8 heap beside it (prom-client's default metrics), to tell heap from native memory
-      void heapMiB(server.baseUrl).then((heap) => print(`  minute ${sample.minute}: server RSS (MiB)`, fmt(sample.rssMiB), heap));
+      void heapMiB(server.baseUrl).then((heap) =>
+        print(`  minute ${sample.minute}: server RSS (MiB)`, fmt(sample.rssMiB), heap),
+      );
     },
   });
   samples.push({ minute: minutes, rssMiB: server.rssMiB() });
@@ -156,8 +221,16 @@ async function longRun(server: BenchServer): Promise<void> {
   const growth = mean(afterWarmUp.slice(afterWarmUp.length - half)) - mean(afterWarmUp.slice(0, half));
   results.longRun = { minutes, warmUpMinutes, samples, peakRssMiB: server.peakRssMiB(), growthMiB: growth, ...run };
   print(`long run: ${minutes} min of the many-devices load`, devicesLine(run));
-  print(`  RSS after ${warmUpMinutes} min warm-up: min / max / peak (MiB)`, `${fmt(Math.min(...afterWarmUp))} / ${fmt(Math.max(...afterWarmUp))} / ${fmt(server.peakRssMiB())}`, 'target < 200');
-  print('  growth: mean of the last half minus the first half (MiB)', `${growth >= 0 ? '+' : ''}${fmt(growth, 1)}`, 'target: none');
+  print(
+    `  RSS after ${warmUpMinutes} min warm-up: min / max / peak (MiB)`,
+    `${fmt(Math.min(...afterWarmUp))} / ${fmt(Math.max(...afterWarmUp))} / ${fmt(server.peakRssMiB())}`,
+    'target < 200',
+  );
+  print(
+    '  growth: mean of the last half minus the first half (MiB)',
+    `${growth >= 0 ? '+' : ''}${fmt(growth, 1)}`,
+    'target: none',
+  );
   if (run.firstError) print('  first error', run.firstError.slice(0, 120));
 }
 
@@ -167,10 +240,22 @@ try {
   if (want('client')) {
     const writes = await measureClientWrites({ rows: 100_000, pendingSizes: [1_000, 1_000_000], probeRows: 10_000 });
     results.clientWrites = writes;
-    print(`client: ${fmt(writes.rows)} local inserts in one transaction (rows/s)`, fmt(writes.triggerInsertRowsPerSec), `raw better-sqlite3 ${fmt(writes.rawInsertRowsPerSec)}`);
-    print(`  the same by process CPU time (rows per CPU-second)`, fmt(writes.triggerInsertRowsPerCpuSec), `raw ${fmt(writes.rawInsertRowsPerCpuSec)}`);
+    print(
+      `client: ${fmt(writes.rows)} local inserts in one transaction (rows/s)`,
+      fmt(writes.triggerInsertRowsPerSec),
+      `raw better-sqlite3 ${fmt(writes.rawInsertRowsPerSec)}`,
+    );
+    print(
+      `  the same by process CPU time (rows per CPU-second)`,
+      fmt(writes.triggerInsertRowsPerCpuSec),
+      `raw ${fmt(writes.rawInsertRowsPerCpuSec)}`,
+    );
     for (const p of writes.perRowMicros) {
-      print(`  per row with ${fmt(p.pending)} rows pending (µs, ${fmt(p.probeRows)}-row probe)`, fmt(p.triggerMicros, 2), `raw ${fmt(p.rawMicros, 2)}`);
+      print(
+        `  per row with ${fmt(p.pending)} rows pending (µs, ${fmt(p.probeRows)}-row probe)`,
+        fmt(p.triggerMicros, 2),
+        `raw ${fmt(p.rawMicros, 2)}`,
+      );
     }
   }
   // the everyday path first, on a server that has done no bulk work
@@ -183,7 +268,11 @@ try {
   // server RSS per phase: the peak is restarted at each phase's start (clear_refs), read at its end
   const rssPhase = (phase: string) => {
     serverRss[phase] = { nowMiB: server.rssMiB(), phasePeakMiB: server.phasePeakRssMiB() };
-    print(`server RSS after ${phase}: now / phase peak (MiB)`, `${fmt(server.rssMiB())} / ${fmt(server.phasePeakRssMiB())}`, phase.startsWith('hydration') ? 'target peak ≤ 400 (1M), now < 250' : 'target peak ≤ 300');
+    print(
+      `server RSS after ${phase}: now / phase peak (MiB)`,
+      `${fmt(server.rssMiB())} / ${fmt(server.phasePeakRssMiB())}`,
+      phase.startsWith('hydration') ? 'target peak ≤ 400 (1M), now < 250' : 'target peak ≤ 300',
+    );
     server.startPhase();
   };
   server.startPhase();
@@ -198,26 +287,42 @@ try {
       const writer = await device(user, 'writer');
       await writer.call('POST', '/sync/connect', { has_local_pending_rows: false });
       // a second device, attached before the push, pulls the bundle into its SQLite afterwards
-      const applied = await runDevice({ baseUrl: server.baseUrl, token: writer.token, user, mode: 'pull' }, async () => {
-        const pushed = await writer.push(1, userRows(size));
-        totalRates.push((size / pushed.totalMs) * 1000);
-        commitMs.push(pushed.commitMs);
-        const reader = await device(user, 'http-reader');
-        const t = performance.now();
-        const body = await reader.call('GET', '/sync/pull?after_bundle_seq=0');
-        const pullMs = performance.now() - t;
-        if (!body.includes(pushed.commit.bundle_hash)) throw new Error('pulled bundle does not carry the committed hash');
-        pullRates.push((size / pullMs) * 1000);
-      });
+      const applied = await runDevice(
+        { baseUrl: server.baseUrl, token: writer.token, user, mode: 'pull' },
+        async () => {
+          const pushed = await writer.push(1, userRows(size));
+          totalRates.push((size / pushed.totalMs) * 1000);
+          commitMs.push(pushed.commitMs);
+          const reader = await device(user, 'http-reader');
+          const t = performance.now();
+          const body = await reader.call('GET', '/sync/pull?after_bundle_seq=0');
+          const pullMs = performance.now() - t;
+          if (!body.includes(pushed.commit.bundle_hash))
+            throw new Error('pulled bundle does not carry the committed hash');
+          pullRates.push((size / pullMs) * 1000);
+        },
+      );
       if (applied.rows !== size) throw new Error(`device applied ${applied.rows} of ${size} rows`);
       applyRates.push((size / applied.ms) * 1000);
       applyCpuRates.push((size / applied.cpuMs) * 1000);
     }
     pushResults[size] = { rowsPerSec: summarize(totalRates), commitMs: summarize(commitMs) };
-    pullResults[size] = { httpRowsPerSec: summarize(pullRates), clientApplyRowsPerSec: summarize(applyRates), clientApplyRowsPerCpuSec: summarize(applyCpuRates) };
-    print(`push ${fmt(size)} rows end to end (rows/s)`, range(summarize(totalRates)), size === 100_000 ? 'reference 10,457' : '');
+    pullResults[size] = {
+      httpRowsPerSec: summarize(pullRates),
+      clientApplyRowsPerSec: summarize(applyRates),
+      clientApplyRowsPerCpuSec: summarize(applyCpuRates),
+    };
+    print(
+      `push ${fmt(size)} rows end to end (rows/s)`,
+      range(summarize(totalRates)),
+      size === 100_000 ? 'reference 10,457' : '',
+    );
     print(`  server commit alone (ms)`, range(summarize(commitMs)), size === 100_000 ? 'reference 8,100' : '');
-    print(`pull ${fmt(size)} rows over HTTP (rows/s)`, range(summarize(pullRates)), size === 100_000 ? 'reference 376,996' : '');
+    print(
+      `pull ${fmt(size)} rows over HTTP (rows/s)`,
+      range(summarize(pullRates)),
+      size === 100_000 ? 'reference 376,996' : '',
+    );
     print(`  Node client pull + apply into SQLite (rows/s)`, range(summarize(applyRates)));
     print(`    the same per CPU-second of the device process`, range(summarize(applyCpuRates)));
   }
@@ -229,7 +334,11 @@ try {
   const hydration: Record<string, unknown> = {};
   // `--hydration-rows 1000000` (comma-separated) picks the sizes of a full run
   const rowsIndex = process.argv.indexOf('--hydration-rows');
-  const hydrationSizes = quick ? [10_000] : rowsIndex >= 0 ? (process.argv[rowsIndex + 1] ?? '').split(',').map(Number) : [100_000, 1_000_000];
+  const hydrationSizes = quick
+    ? [10_000]
+    : rowsIndex >= 0
+      ? (process.argv[rowsIndex + 1] ?? '').split(',').map(Number)
+      : [100_000, 1_000_000];
   for (const size of want('hydration') ? hydrationSizes : []) {
     let user = `push-${size}-0`;
     if (!(want('bulk') && sizes.includes(size))) {
@@ -244,7 +353,12 @@ try {
     const clientCpuRates: number[] = [];
     const httpShares: number[] = [];
     for (let rep = 0; rep < REPS; rep++) {
-      const hydrated = await runDevice({ baseUrl: server.baseUrl, token: await server.signIn(user), user, mode: 'hydrate' });
+      const hydrated = await runDevice({
+        baseUrl: server.baseUrl,
+        token: await server.signIn(user),
+        user,
+        mode: 'hydrate',
+      });
       if (hydrated.rows !== size) throw new Error(`hydrated ${hydrated.rows} of ${size} rows`);
       rates.push((size / hydrated.ms) * 1000);
       clientRss.push(hydrated.peakRssMiB);
@@ -258,21 +372,44 @@ try {
       clientPeakRssMiB: summarize(clientRss),
       serverPeakRssMiB: server.peakRssMiB(),
     };
-    print(`snapshot hydration ${fmt(size)} rows (rows/s)`, range(summarize(rates)), size === 1_000_000 ? 'reference 12,877' : '');
-    print(`  client side: rows per CPU-second of the device / % of wall time waiting on HTTP`, `${range(summarize(clientCpuRates))} / ${fmt(summarize(httpShares).median)} %`);
-    print(`  client peak RSS (MiB) / server peak RSS so far (MiB)`, `${fmt(summarize(clientRss).max)} / ${fmt(server.peakRssMiB())}`, size === 1_000_000 ? 'reference server 1,331' : '');
+    print(
+      `snapshot hydration ${fmt(size)} rows (rows/s)`,
+      range(summarize(rates)),
+      size === 1_000_000 ? 'reference 12,877' : '',
+    );
+    print(
+      `  client side: rows per CPU-second of the device / % of wall time waiting on HTTP`,
+      `${range(summarize(clientCpuRates))} / ${fmt(summarize(httpShares).median)} %`,
+    );
+    print(
+      `  client peak RSS (MiB) / server peak RSS so far (MiB)`,
+      `${fmt(summarize(clientRss).max)} / ${fmt(server.peakRssMiB())}`,
+      size === 1_000_000 ? 'reference server 1,331' : '',
+    );
     // the server side alone over HTTP (create + every 5,000-row chunk, no client apply): what the outside benchmark times
     const alone = [];
-    for (let rep = 0; rep < REPS; rep++) alone.push(await serverHydration(server, await device(user, 'bench-http-hydrate')));
+    for (let rep = 0; rep < REPS; rep++)
+      alone.push(await serverHydration(server, await device(user, 'bench-http-hydrate')));
     const api = await device(user, 'bench-http-hydrate');
     const mid = [...alone].sort((a, b) => a.rowsPerSec - b.rowsPerSec)[Math.floor(alone.length / 2)]!;
     (hydration[size] as Record<string, unknown>).serverSide = alone;
-    print(`  server side: create + chunks over HTTP (rows/s)`, range(summarize(alone.map((h) => h.rowsPerSec))), size === 1_000_000 ? 'Go 6,806 (100k); 1M fails' : '');
-    print(`  create (ms) / chunk ms, first vs last 10 / server RSS growth (MiB)`, `${fmt(mid.createMs)} / ${fmt(mid.firstChunksMs, 1)} vs ${fmt(mid.lastChunksMs, 1)} / ${fmt(mid.rssGrowthMiB)}`);
+    print(
+      `  server side: create + chunks over HTTP (rows/s)`,
+      range(summarize(alone.map((h) => h.rowsPerSec))),
+      size === 1_000_000 ? 'Go 6,806 (100k); 1M fails' : '',
+    );
+    print(
+      `  create (ms) / chunk ms, first vs last 10 / server RSS growth (MiB)`,
+      `${fmt(mid.createMs)} / ${fmt(mid.firstChunksMs, 1)} vs ${fmt(mid.lastChunksMs, 1)} / ${fmt(mid.rssGrowthMiB)}`,
+    );
     // the whole history of this user in one pull page: the server streams it (RSS growth while served)
     const pulled = await pullRssGrowth(server, api, 5000);
     (hydration[size] as Record<string, unknown>).pullPage = pulled;
-    print(`  pull of all ${fmt(size)} rows in one page: server RSS growth (MiB)`, `${fmt(pulled.rssGrowthMiB)} (${fmt(pulled.bytes / 2 ** 20)} MiB body, ${fmt(pulled.ms)} ms)`, 'target ≤ 64 MB');
+    print(
+      `  pull of all ${fmt(size)} rows in one page: server RSS growth (MiB)`,
+      `${fmt(pulled.rssGrowthMiB)} (${fmt(pulled.bytes / 2 ** 20)} MiB body, ${fmt(pulled.ms)} ms)`,
+      'target ≤ 64 MB',
+    );
     rssPhase(`hydration ${fmt(size)}`);
   }
   results.hydration = hydration;
@@ -287,26 +424,41 @@ try {
     let errors = 0;
     const loadLatencies: number[] = [];
     const rssBefore = server.peakRssMiB();
-    await Promise.all(devices.map(async (d) => {
-      let seq = 0;
-      let checkpoint = 0;
-      while (performance.now() < deadline) {
-        const t = performance.now();
-        try {
-          const pushed = await d.push(++seq, userRows(100));
-          const pulled = JSON.parse(await d.call('GET', `/sync/pull?after_bundle_seq=${checkpoint}`)) as { stable_bundle_seq: number };
-          checkpoint = pulled.stable_bundle_seq;
-          if (pushed.commit.bundle_seq > checkpoint) throw new Error('pull did not reach the pushed bundle');
-          bundles++;
-          loadLatencies.push(performance.now() - t);
-        } catch {
-          errors++;
-          seq--;
+    await Promise.all(
+      devices.map(async (d) => {
+        let seq = 0;
+        let checkpoint = 0;
+        while (performance.now() < deadline) {
+          const t = performance.now();
+          try {
+            const pushed = await d.push(++seq, userRows(100));
+            const pulled = JSON.parse(await d.call('GET', `/sync/pull?after_bundle_seq=${checkpoint}`)) as {
+              stable_bundle_seq: number;
+            };
+            checkpoint = pulled.stable_bundle_seq;
+            if (pushed.commit.bundle_seq > checkpoint) throw new Error('pull did not reach the pushed bundle');
+            bundles++;
+            loadLatencies.push(performance.now() - t);
+          } catch {
+            errors++;
+            seq--;
+          }
         }
-      }
-    }));
-    results.concurrency = { devices: 50, seconds, bundlesPerSec: bundles / seconds, errors, p95Ms: percentile(loadLatencies, 95), serverPeakRssMiB: server.peakRssMiB(), rssBefore };
-    print(`50 users × 100-row push+pull for ${seconds} s: bundles/s, errors, p95 ms`, `${fmt(bundles / seconds, 1)}, ${errors}, ${fmt(percentile(loadLatencies, 95), 1)}`);
+      }),
+    );
+    results.concurrency = {
+      devices: 50,
+      seconds,
+      bundlesPerSec: bundles / seconds,
+      errors,
+      p95Ms: percentile(loadLatencies, 95),
+      serverPeakRssMiB: server.peakRssMiB(),
+      rssBefore,
+    };
+    print(
+      `50 users × 100-row push+pull for ${seconds} s: bundles/s, errors, p95 ms`,
+      `${fmt(bundles / seconds, 1)}, ${errors}, ${fmt(percentile(loadLatencies, 95), 1)}`,
+    );
   }
 
   // 4 processes × 12 users, writer + reader each, 5-row bundles: one instance, then three over the same database
@@ -315,7 +467,10 @@ try {
 
   // the 1-row round trip with and without metrics, tracing (with and without an SDK) and request logs, interleaved
   if (want('observability')) {
-    const obs = await measureObservability(server.databaseUrl, quick ? { iterations: 200, warmUp: 30 } : { iterations: 800, warmUp: 50 });
+    const obs = await measureObservability(
+      server.databaseUrl,
+      quick ? { iterations: 200, warmUp: 30 } : { iterations: 800, warmUp: 50 },
+    );
     results.observability = obs;
     const labels: Record<string, string> = {
       off: 'observability off',
@@ -327,12 +482,16 @@ try {
     };
     print('1-row round trip p50 / mean / server CPU per trip (ms)', '');
     for (const [variant, f] of Object.entries(obs.variants)) {
-      const pct = variant === 'off' ? '' : `overhead ${fmt(f.overheadPct.p50, 1)} / ${fmt(f.overheadPct.mean, 1)} / ${fmt(f.overheadPct.cpu, 1)} %`;
+      const pct =
+        variant === 'off'
+          ? ''
+          : `overhead ${fmt(f.overheadPct.p50, 1)} / ${fmt(f.overheadPct.mean, 1)} / ${fmt(f.overheadPct.cpu, 1)} %`;
       print(labels[variant] ?? variant, `${fmt(f.p50Ms, 2)} / ${fmt(f.meanMs, 2)} / ${fmt(f.serverCpuMs, 2)}`, pct);
     }
     const micro = await measureInstrumentationCost();
     results.observabilityInstrumentationCpuUs = micro;
-    const share = (us: number) => `${fmt(us - micro.off, 1)} µs = ${fmt(((us - micro.off) / 1000 / obs.variants.off.serverCpuMs) * 100, 2)} % of the server CPU per trip`;
+    const share = (us: number) =>
+      `${fmt(us - micro.off, 1)} µs = ${fmt(((us - micro.off) / 1000 / obs.variants.off.serverCpuMs) * 100, 2)} % of the server CPU per trip`;
     print('instrumentation CPU per round trip, in process: metrics', share(micro.metrics));
     print('  metrics + tracing, no SDK', share(micro.metricsTracing));
     print('  metrics + tracing, SDK recording', share(micro.metricsTracingSdk));
@@ -344,12 +503,34 @@ try {
     const refs = await measureReferences(server.databaseUrl, referenceRows);
     results.references = refs;
     const ours = (pushResults[referenceRows.length] as { rowsPerSec: Summary } | undefined)?.rowsPerSec.median;
-    const pulled = (pullResults[referenceRows.length] as { httpRowsPerSec: Summary } | undefined)?.httpRowsPerSec.median;
-    print(`PostgreSQL COPY ${fmt(refs.rows)} rows (rows/s)`, refs.pgCopyRowsPerSec === null ? 'n/a' : fmt(refs.pgCopyRowsPerSec), ours && refs.pgCopyRowsPerSec ? `push = ${fmt(ours / refs.pgCopyRowsPerSec, 3)} × COPY` : '');
-    print(`PostgreSQL multi-row INSERT (rows/s)`, fmt(refs.pgMultiRowInsertRowsPerSec ?? 0), ours && refs.pgMultiRowInsertRowsPerSec ? `push = ${fmt(ours / refs.pgMultiRowInsertRowsPerSec, 3)} × INSERT` : '');
-    print(`PostgreSQL SELECT of the rows (rows/s)`, fmt(refs.pgSelectRowsPerSec), pulled ? `pull = ${fmt(pulled / refs.pgSelectRowsPerSec, 3)} × SELECT` : '');
-    const applied = (pullResults[referenceRows.length] as { clientApplyRowsPerSec: Summary } | undefined)?.clientApplyRowsPerSec.median;
-    print(`better-sqlite3 insert in one transaction (rows/s)`, fmt(refs.sqliteInsertRowsPerSec), applied ? `client pull + apply = ${fmt(applied / refs.sqliteInsertRowsPerSec, 3)} × insert` : 'reference machine ≈ 345,000');
+    const pulled = (pullResults[referenceRows.length] as { httpRowsPerSec: Summary } | undefined)?.httpRowsPerSec
+      .median;
+    print(
+      `PostgreSQL COPY ${fmt(refs.rows)} rows (rows/s)`,
+      refs.pgCopyRowsPerSec === null ? 'n/a' : fmt(refs.pgCopyRowsPerSec),
+      ours && refs.pgCopyRowsPerSec ? `push = ${fmt(ours / refs.pgCopyRowsPerSec, 3)} × COPY` : '',
+    );
+    print(
+      `PostgreSQL multi-row INSERT (rows/s)`,
+      fmt(refs.pgMultiRowInsertRowsPerSec ?? 0),
+      ours && refs.pgMultiRowInsertRowsPerSec
+        ? `push = ${fmt(ours / refs.pgMultiRowInsertRowsPerSec, 3)} × INSERT`
+        : '',
+    );
+    print(
+      `PostgreSQL SELECT of the rows (rows/s)`,
+      fmt(refs.pgSelectRowsPerSec),
+      pulled ? `pull = ${fmt(pulled / refs.pgSelectRowsPerSec, 3)} × SELECT` : '',
+    );
+    const applied = (pullResults[referenceRows.length] as { clientApplyRowsPerSec: Summary } | undefined)
+      ?.clientApplyRowsPerSec.median;
+    print(
+      `better-sqlite3 insert in one transaction (rows/s)`,
+      fmt(refs.sqliteInsertRowsPerSec),
+      applied
+        ? `client pull + apply = ${fmt(applied / refs.sqliteInsertRowsPerSec, 3)} × insert`
+        : 'reference machine ≈ 345,000',
+    );
   }
   if (want('long')) await longRun(server);
   results.serverPeakRssMiB = server.peakRssMiB();

@@ -2,12 +2,20 @@ import { randomUUID } from 'node:crypto';
 
 /** Raw protocol calls for the benchmark (what any device does over HTTP). */
 export class SyncApi {
-  constructor(readonly baseUrl: string, readonly token: string, readonly sourceId: string) {}
+  constructor(
+    readonly baseUrl: string,
+    readonly token: string,
+    readonly sourceId: string,
+  ) {}
 
   async call(method: string, path: string, body?: unknown): Promise<string> {
     const res = await fetch(this.baseUrl + path, {
       method,
-      headers: { authorization: `Bearer ${this.token}`, 'oversync-source-id': this.sourceId, 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${this.token}`,
+        'oversync-source-id': this.sourceId,
+        'content-type': 'application/json',
+      },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();
@@ -18,22 +26,49 @@ export class SyncApi {
   /** create + chunks + commit; returns timings in ms and the commit header */
   async push(sourceBundleId: number, rows: unknown[], chunkSize = 5000) {
     const t0 = performance.now();
-    const created = JSON.parse(await this.call('POST', '/sync/push-sessions', { source_bundle_id: sourceBundleId, planned_row_count: rows.length })) as { push_id: string };
+    const created = JSON.parse(
+      await this.call('POST', '/sync/push-sessions', {
+        source_bundle_id: sourceBundleId,
+        planned_row_count: rows.length,
+      }),
+    ) as { push_id: string };
     for (let start = 0; start < rows.length; start += chunkSize) {
-      await this.call('POST', `/sync/push-sessions/${created.push_id}/chunks`, { start_row_ordinal: start, rows: rows.slice(start, start + chunkSize) });
+      await this.call('POST', `/sync/push-sessions/${created.push_id}/chunks`, {
+        start_row_ordinal: start,
+        rows: rows.slice(start, start + chunkSize),
+      });
     }
     const t1 = performance.now();
-    const commit = JSON.parse(await this.call('POST', `/sync/push-sessions/${created.push_id}/commit`)) as { bundle_seq: number; bundle_hash: string };
+    const commit = JSON.parse(await this.call('POST', `/sync/push-sessions/${created.push_id}/commit`)) as {
+      bundle_seq: number;
+      bundle_hash: string;
+    };
     const t2 = performance.now();
     return { totalMs: t2 - t0, commitMs: t2 - t1, commit };
   }
 }
 
 /** `business.users` rows as the issue's workload: id uuid, name, email, created_at, updated_at. */
-export function userRows(count: number): Array<{ schema: string; table: string; key: { id: string }; op: string; base_row_version: number; payload: Record<string, string> }> {
+export function userRows(
+  count: number,
+): Array<{
+  schema: string;
+  table: string;
+  key: { id: string };
+  op: string;
+  base_row_version: number;
+  payload: Record<string, string>;
+}> {
   const now = new Date().toISOString();
   return Array.from({ length: count }, (_, i) => {
     const id = randomUUID();
-    return { schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name: `User ${i}`, email: `user${i}@example.com`, created_at: now, updated_at: now } };
+    return {
+      schema: 'business',
+      table: 'users',
+      key: { id },
+      op: 'INSERT',
+      base_row_version: 0,
+      payload: { id, name: `User ${i}`, email: `user${i}@example.com`, created_at: now, updated_at: now },
+    };
   });
 }

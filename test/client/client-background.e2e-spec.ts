@@ -37,7 +37,9 @@ describe('client ⇄ server: background loops (start/stop)', () => {
     const pulls = () => proxy.requestsTo('GET', /^\/sync\/pull$/).length;
     const pullsBefore = pulls();
     for (let i = 0; i < 3; i++) {
-      writer.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), `change ${i}`, 'w@x.test');
+      writer.db
+        .prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)')
+        .run(randomUUID(), `change ${i}`, 'w@x.test');
       await writer.client.pushPending();
       await eventually(() => reader.client.getTableRowCount('users') === i + 2);
     }

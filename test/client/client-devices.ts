@@ -59,7 +59,11 @@ export interface Device {
 }
 
 /** A device of `user` (its SQLite file holds the example tables), its client open. Not attached. */
-export async function newDevice(t: TestApp, user: string, options: Partial<OversqliteClientOptions> = {}): Promise<Device> {
+export async function newDevice(
+  t: TestApp,
+  user: string,
+  options: Partial<OversqliteClientOptions> = {},
+): Promise<Device> {
   const dir = mkdtempSync(join(tmpdir(), 'oversync-device-'));
   deviceDirs.push(dir);
   const path = join(dir, 'device.sqlite');
@@ -95,15 +99,27 @@ export async function newDevice(t: TestApp, user: string, options: Partial<Overs
 }
 
 /** A device that is open and attached. */
-export async function attachedDevice(t: TestApp, user: string, options: Partial<OversqliteClientOptions> = {}): Promise<Device> {
+export async function attachedDevice(
+  t: TestApp,
+  user: string,
+  options: Partial<OversqliteClientOptions> = {},
+): Promise<Device> {
   const device = await newDevice(t, user, options);
   await device.client.attach(user);
   return device;
 }
 
 /** Server rows of a business table for one user, as text columns, ordered by id. */
-export async function serverRows(pgClient: pg.Client, user: string, table: string, columns: string): Promise<Record<string, string | null>[]> {
-  const result = await pgClient.query(`SELECT ${columns} FROM business.${table} WHERE _sync_scope_id = $1 ORDER BY id`, [user]);
+export async function serverRows(
+  pgClient: pg.Client,
+  user: string,
+  table: string,
+  columns: string,
+): Promise<Record<string, string | null>[]> {
+  const result = await pgClient.query(
+    `SELECT ${columns} FROM business.${table} WHERE _sync_scope_id = $1 ORDER BY id`,
+    [user],
+  );
   return result.rows as Record<string, string | null>[];
 }
 
@@ -127,7 +143,8 @@ export async function injectFailure(t: TestApp, endpoint: string, count: number,
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ endpoint, count, status }),
   });
-  if (response.status !== 200) throw new Error(`arming failure injector failed: ${response.status} ${await response.text()}`);
+  if (response.status !== 200)
+    throw new Error(`arming failure injector failed: ${response.status} ${await response.text()}`);
 }
 
 export async function setRetentionFloor(t: TestApp, user: string, floor: number): Promise<void> {
@@ -136,7 +153,8 @@ export async function setRetentionFloor(t: TestApp, user: string, floor: number)
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ user_id: user, retained_bundle_floor: floor }),
   });
-  if (response.status !== 200) throw new Error(`setting the retention floor failed: ${response.status} ${await response.text()}`);
+  if (response.status !== 200)
+    throw new Error(`setting the retention floor failed: ${response.status} ${await response.text()}`);
 }
 
 export async function watchSubscribers(t: TestApp, user: string): Promise<number> {
@@ -163,7 +181,11 @@ export interface DirtyRowView {
 
 /** The device's dirty-row queue in capture order. */
 export function dirtyRows(db: Database.Database): DirtyRowView[] {
-  return db.prepare('SELECT table_name, key_json, op, base_row_version, payload, dirty_ordinal FROM _sync_dirty_rows ORDER BY dirty_ordinal').all() as DirtyRowView[];
+  return db
+    .prepare(
+      'SELECT table_name, key_json, op, base_row_version, payload, dirty_ordinal FROM _sync_dirty_rows ORDER BY dirty_ordinal',
+    )
+    .all() as DirtyRowView[];
 }
 
 /** The frozen outbox: its state and row count. */

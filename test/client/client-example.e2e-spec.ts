@@ -10,7 +10,6 @@ import { serverRows, useProxy, useTestServer } from './client-devices.js';
 
 const run = promisify(execFile);
 
-
 const cliDirs: string[] = [];
 /** A folder for one CLI device file, removed after the suite. */
 function cliDir(): string {
@@ -46,10 +45,16 @@ describe('client README example and CLI against the reference app', () => {
     const db = join(cliDir(), 'device.sqlite');
     // The user comes from $OVERSYNC_USER; every request goes through the recording proxy.
     const cli = (...args: string[]) =>
-      run(process.execPath, ['apps/client-node/dist/cli.js', ...args, '--db', db, '--server', proxy.baseUrl, '--example-schema'], {
-        env: { ...process.env, OVERSYNC_USER: 'cli-user' },
-      });
-    expect((await cli('status')).stdout).toMatch(/^source: {3}[0-9a-f-]{36}\nuser: {5}\(anonymous\)\npending: {2}0 rows\n$/);
+      run(
+        process.execPath,
+        ['apps/client-node/dist/cli.js', ...args, '--db', db, '--server', proxy.baseUrl, '--example-schema'],
+        {
+          env: { ...process.env, OVERSYNC_USER: 'cli-user' },
+        },
+      );
+    expect((await cli('status')).stdout).toMatch(
+      /^source: {3}[0-9a-f-]{36}\nuser: {5}\(anonymous\)\npending: {2}0 rows\n$/,
+    );
     expect(proxy.requests).toHaveLength(0);
 
     // A row written offline, before the first sync.
@@ -77,21 +82,41 @@ describe('client README example and CLI against the reference app', () => {
   it('exits 1 with the server answer when sign-in fails', async () => {
     const db = join(cliDir(), 'device.sqlite');
     // A wrong base path: the reference app itself answers the sign-in with 404.
-    const failed = await run(process.execPath, ['apps/client-node/dist/cli.js', 'push', '--db', db, '--server', `${server.t.baseUrl}/wrong-prefix`, '--user', 'bob', '--example-schema']).catch(
-      (e: unknown) => e as { code: number; stdout: string; stderr: string },
-    );
+    const failed = await run(process.execPath, [
+      'apps/client-node/dist/cli.js',
+      'push',
+      '--db',
+      db,
+      '--server',
+      `${server.t.baseUrl}/wrong-prefix`,
+      '--user',
+      'bob',
+      '--example-schema',
+    ]).catch((e: unknown) => e as { code: number; stdout: string; stderr: string });
     expect(failed).toMatchObject({ code: 1, stdout: '' });
     expect((failed as { stderr: string }).stderr).toBe(
       'oversqlite push: failed to obtain auth token: sign-in failed with status 404: {"message":"Cannot POST /wrong-prefix/dummy-signin","error":"Not Found","statusCode":404}\n',
     );
   });
 
-  it('exits 1 with the server\'s reason when the token is refused', async () => {
+  it("exits 1 with the server's reason when the token is refused", async () => {
     const db = join(cliDir(), 'device.sqlite');
-    const failed = await run(process.execPath, ['apps/client-node/dist/cli.js', 'sync', '--db', db, '--server', server.t.baseUrl, '--user', 'bob', '--token', 'not-a-token', '--example-schema']).catch(
-      (e: unknown) => e as { code: number; stdout: string; stderr: string },
-    );
+    const failed = await run(process.execPath, [
+      'apps/client-node/dist/cli.js',
+      'sync',
+      '--db',
+      db,
+      '--server',
+      server.t.baseUrl,
+      '--user',
+      'bob',
+      '--token',
+      'not-a-token',
+      '--example-schema',
+    ]).catch((e: unknown) => e as { code: number; stdout: string; stderr: string });
     expect(failed).toMatchObject({ code: 1, stdout: '' });
-    expect((failed as { stderr: string }).stderr).toMatch(/^oversqlite sync: server returned status 401 while fetching capabilities: .*Invalid token/);
+    expect((failed as { stderr: string }).stderr).toMatch(
+      /^oversqlite sync: server returned status 401 while fetching capabilities: .*Invalid token/,
+    );
   });
 });

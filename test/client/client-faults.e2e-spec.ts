@@ -35,7 +35,20 @@ describe('client ⇄ server: failures, retries and corrupted responses', () => {
     const device = await attachedDevice(server.t, 'pull-tamper', { baseUrl: proxy.baseUrl });
     const peer = new SyncHttp(server.t.baseUrl, await server.t.signIn('pull-tamper'), 'pull-peer');
     const id = randomUUID();
-    expect((await peer.push(1, [{ schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name: 'Grace', email: 'g@example.com' } }])).status).toBe(200);
+    expect(
+      (
+        await peer.push(1, [
+          {
+            schema: 'business',
+            table: 'users',
+            key: { id },
+            op: 'INSERT',
+            base_row_version: 0,
+            payload: { id, name: 'Grace', email: 'g@example.com' },
+          },
+        ])
+      ).status,
+    ).toBe(200);
     proxy.rewriteResponse('GET', /^\/sync\/pull$/, (real) => ({ body: real.body.replace('"Grace"', '"Mallory"') }));
     const error = await device.client.pullToStable().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BundleHashMismatchError);
@@ -50,7 +63,9 @@ describe('client ⇄ server: failures, retries and corrupted responses', () => {
     const { proxy } = proxied;
     const device = await attachedDevice(server.t, 'replay-tamper', { baseUrl: proxy.baseUrl });
     device.db.prepare("INSERT INTO users(id, name, email) VALUES (?, 'Ada', 'ada@x.test')").run(randomUUID());
-    proxy.rewriteResponse('GET', /^\/sync\/committed-bundles\/\d+\/rows$/, (real) => ({ body: real.body.replace('"Ada"', '"Eve"') }));
+    proxy.rewriteResponse('GET', /^\/sync\/committed-bundles\/\d+\/rows$/, (real) => ({
+      body: real.body.replace('"Ada"', '"Eve"'),
+    }));
     await expect(device.client.pushPending()).rejects.toThrow(BundleHashMismatchError);
     expect(outboxState(device.db)).toEqual({ state: 'committed_remote', rows: 1 });
     expect(device.db.prepare('SELECT COUNT(*) AS n FROM _sync_row_state').get()).toEqual({ n: 0 });
@@ -63,7 +78,8 @@ describe('client ⇄ server: failures, retries and corrupted responses', () => {
   it('rejects a pull response that breaks the protocol', async () => {
     const { proxy } = proxied;
     const device = await attachedDevice(server.t, 'pull-malformed', { baseUrl: proxy.baseUrl });
-    const bundleSeqZero = '{"stable_bundle_seq":3,"bundles":[{"bundle_seq":0,"source_id":"s","source_bundle_id":1,"rows":[]}],"has_more":false}';
+    const bundleSeqZero =
+      '{"stable_bundle_seq":3,"bundles":[{"bundle_seq":0,"source_id":"s","source_bundle_id":1,"rows":[]}],"has_more":false}';
     proxy.rewriteResponse('GET', /^\/sync\/pull$/, () => ({ body: bundleSeqZero }));
     await expect(device.client.pullToStable()).rejects.toThrow('invalid pull bundle 0: bundle_seq 0 must be positive');
     proxy.rewriteResponse('GET', /^\/sync\/pull$/, () => ({ body: 'not json' }));
@@ -83,7 +99,9 @@ describe('client ⇄ server: failures, retries and corrupted responses', () => {
     }));
     expect((await device.client.pushPending()).outcome).toBe('committed');
     expect(await bundleCount(server.pg, 'lost-commit')).toBe(1);
-    expect(proxy.requests.slice(since).filter((r) => r.method === 'POST' && r.path === '/sync/push-sessions')).toHaveLength(2);
+    expect(
+      proxy.requests.slice(since).filter((r) => r.method === 'POST' && r.path === '/sync/push-sessions'),
+    ).toHaveLength(2);
     expect(dirtyRows(device.db)).toHaveLength(0);
     expect(outboxState(device.db)).toEqual({ state: 'none', rows: 0 });
     await device.close();
@@ -103,7 +121,9 @@ describe('client ⇄ server: failures, retries and corrupted responses', () => {
     );
     expect((await device.client.pullToStable()).outcome).toBe('already_at_target');
 
-    device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), 'Bob', 'bob@example.com');
+    device.db
+      .prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)')
+      .run(randomUUID(), 'Bob', 'bob@example.com');
     await injectFailure(server.t, 'push_session_create', 3, 502);
     const pushError = await device.client.pushPending().catch((e: unknown) => e);
     expect(pushError).toBeInstanceOf(RetryExhaustedError);
@@ -136,7 +156,9 @@ describe('client ⇄ server: failures, retries and corrupted responses', () => {
     const id = randomUUID();
     device.db.prepare("UPDATE users SET id = ? WHERE id = 'not-a-uuid'").run(id);
     expect((await device.client.pushPending()).outcome).toBe('committed');
-    expect(await serverRows(server.pg, 'chunk-rejected', 'users', 'id::text AS id, name')).toEqual([{ id, name: 'Ada' }]);
+    expect(await serverRows(server.pg, 'chunk-rejected', 'users', 'id::text AS id, name')).toEqual([
+      { id, name: 'Ada' },
+    ]);
     expect(dirtyRows(device.db)).toHaveLength(0);
     await device.close();
   });
@@ -167,10 +189,20 @@ describe('client ⇄ server: failures, retries and corrupted responses', () => {
     const token = await server.t.signIn('transport-user');
     const transport = new SyncTransport({ baseUrl: `${proxy.baseUrl}/`, tokenProvider: async () => token });
     const since = proxy.requests.length;
-    const pull = await transport.send({ method: 'GET', path: '/sync/pull', query: { max_bundles: 10, after_bundle_seq: 3, target_bundle_seq: undefined }, sourceId: 'src' });
+    const pull = await transport.send({
+      method: 'GET',
+      path: '/sync/pull',
+      query: { max_bundles: 10, after_bundle_seq: 3, target_bundle_seq: undefined },
+      sourceId: 'src',
+    });
     const connect = await transport.send({ method: 'POST', path: '/sync/connect', body: '{}', sourceId: '' });
     const [get, post] = proxy.requests.slice(since);
-    expect(get).toMatchObject({ method: 'GET', path: '/sync/pull', rawQuery: 'after_bundle_seq=3&max_bundles=10', body: '' });
+    expect(get).toMatchObject({
+      method: 'GET',
+      path: '/sync/pull',
+      rawQuery: 'after_bundle_seq=3&max_bundles=10',
+      body: '',
+    });
     expect(get!.headers).toMatchObject({ authorization: `Bearer ${token}`, 'oversync-source-id': 'src' });
     expect(get!.headers['content-type']).toBeUndefined();
     expect(post).toMatchObject({ method: 'POST', path: '/sync/connect', rawQuery: '', body: '{}' });

@@ -44,7 +44,11 @@ describe('client ⇄ server: lifecycle, detach, rotation', () => {
     const b = await newDevice(server.t, 'hydrate');
     b.db.prepare("INSERT INTO users(id, name, email) VALUES (?, 'anonymous', 'anon@x.test')").run(randomUUID());
     const result = await b.client.attach('hydrate');
-    expect(result).toMatchObject({ status: 'connected', outcome: 'used_remote_state', restore: { bundleSeq: 1, rowCount: 1 } });
+    expect(result).toMatchObject({
+      status: 'connected',
+      outcome: 'used_remote_state',
+      restore: { bundleSeq: 1, rowCount: 1 },
+    });
     expect(b.client.getTableRows('users').map((r) => r.id)).toEqual([id]);
     expect(dirtyRows(b.db)).toHaveLength(0);
     await a.close();
@@ -87,7 +91,11 @@ describe('client ⇄ server: lifecycle, detach, rotation', () => {
     const first = (await device.client.sourceInfo()).currentSourceId;
     expect(await device.client.detach()).toEqual({ outcome: 'detached', pendingRowCount: 0 });
     expect(device.client.getTableRowCount('users')).toBe(0);
-    expect(device.db.prepare('SELECT binding_state, attached_user_id, last_bundle_seq_seen FROM _sync_attachment_state').get()).toEqual({
+    expect(
+      device.db
+        .prepare('SELECT binding_state, attached_user_id, last_bundle_seq_seen FROM _sync_attachment_state')
+        .get(),
+    ).toEqual({
       binding_state: 'anonymous',
       attached_user_id: '',
       last_bundle_seq_seen: 0,
@@ -106,7 +114,12 @@ describe('client ⇄ server: lifecycle, detach, rotation', () => {
     const device = await attachedDevice(server.t, 'sync-then-detach');
     device.db.prepare("INSERT INTO users(id, name, email) VALUES (?, 'Ada', 'ada@x.test')").run(randomUUID());
     const result = await device.client.syncThenDetach();
-    expect(result).toMatchObject({ isSuccess: true, syncRounds: 1, remainingPendingRowCount: 0, detach: { outcome: 'detached' } });
+    expect(result).toMatchObject({
+      isSuccess: true,
+      syncRounds: 1,
+      remainingPendingRowCount: 0,
+      detach: { outcome: 'detached' },
+    });
     expect(await serverRows(server.pg, 'sync-then-detach', 'users', 'name')).toEqual([{ name: 'Ada' }]);
     device.client.pauseUploads();
     device.client.pauseDownloads();
@@ -134,7 +147,9 @@ describe('client ⇄ server: lifecycle, detach, rotation', () => {
     device.db.prepare("INSERT INTO users(id, name, email) VALUES (?, 'Ada', 'ada@x.test')").run(randomUUID());
     await device.client.pushPending();
     await device.client.uninstallSync();
-    expect(device.db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name LIKE '_sync_%' OR name LIKE 'trg_%'").get()).toEqual({ n: 0 });
+    expect(
+      device.db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name LIKE '_sync_%' OR name LIKE 'trg_%'").get(),
+    ).toEqual({ n: 0 });
     expect(device.db.prepare('SELECT COUNT(*) AS n FROM users').get()).toEqual({ n: 1 });
     await expect(device.client.pushPending()).rejects.toThrow(ClientClosedError);
     await device.restart();
@@ -161,7 +176,9 @@ describe('client ⇄ server: lifecycle, detach, rotation', () => {
       rebuildRequired: true,
     });
     await expect(device.client.pullToStable()).rejects.toThrow(SourceRecoveryRequiredError);
-    expect(() => device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), 'x', 'x@x.test')).toThrow('SYNC_TRANSITION_PENDING');
+    expect(() =>
+      device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), 'x', 'x@x.test'),
+    ).toThrow('SYNC_TRANSITION_PENDING');
     const rebuilt = await device.client.rebuild();
     expect(rebuilt.outcome).toBe('applied_snapshot');
     const after = await device.client.sourceInfo();

@@ -16,7 +16,14 @@ describe('client ⇄ server: observable status', () => {
   it('announces upload and download transitions, pending rows and the last sync time', async () => {
     const a = await attachedDevice(server.t, 'status-flow');
     const b = await attachedDevice(server.t, 'status-flow');
-    expect(a.client.currentStatus).toMatchObject({ connected: true, userId: 'status-flow', uploading: false, downloading: false, uploadError: null, downloadError: null });
+    expect(a.client.currentStatus).toMatchObject({
+      connected: true,
+      userId: 'status-flow',
+      uploading: false,
+      downloading: false,
+      uploadError: null,
+      downloadError: null,
+    });
 
     a.db.prepare("INSERT INTO users(id, name, email) VALUES (?, 'Ada', 'ada@x.test')").run(randomUUID());
     const up = record(a.client);
@@ -43,7 +50,9 @@ describe('client ⇄ server: observable status', () => {
   it('puts background upload and download failures into the status and clears them on recovery', async () => {
     let offline = true;
     const network: FetchLike = (input, init) =>
-      offline && /\/sync\/(push-sessions|pull)/.test(String(input)) ? Promise.reject(new TypeError('fetch failed')) : fetch(input, init);
+      offline && /\/sync\/(push-sessions|pull)/.test(String(input))
+        ? Promise.reject(new TypeError('fetch failed'))
+        : fetch(input, init);
     const device = await attachedDevice(server.t, 'status-errors', {
       fetch: network,
       backoffMinMs: 20,
@@ -53,7 +62,10 @@ describe('client ⇄ server: observable status', () => {
     const { seen } = record(device.client);
     device.db.prepare("INSERT INTO users(id, name, email) VALUES (?, 'Offline', 'o@x.test')").run(randomUUID());
     device.client.start();
-    const failing = await device.client.waitForStatus((s) => s.uploadError !== null && s.downloadError !== null, AbortSignal.timeout(10_000));
+    const failing = await device.client.waitForStatus(
+      (s) => s.uploadError !== null && s.downloadError !== null,
+      AbortSignal.timeout(10_000),
+    );
     expect(failing.uploadError!.message).toMatch(/fetch failed/);
     // the pull fails on the network, or refuses to run while the failed push's frozen outbox waits
     expect(failing.downloadError).toBeInstanceOf(Error);

@@ -1,6 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { attachedDevice, type Device, dirtyRows, serverRows, setRetentionFloor, useTestServer } from './client-devices.js';
+import {
+  attachedDevice,
+  type Device,
+  dirtyRows,
+  serverRows,
+  setRetentionFloor,
+  useTestServer,
+} from './client-devices.js';
 import { snapshotTransferDiagnostics } from '@oversync/client-node/testing';
 
 /** Every business table of a device, as comparable text. */
@@ -24,11 +31,18 @@ describe('client ⇄ server: two devices of one user (needs snapshot sessions)',
     const a = await attachedDevice(server.t, 'pair');
     const users = Array.from({ length: 25 }, () => randomUUID()).sort();
     a.db.exec('BEGIN');
-    for (const [i, id] of users.entries()) a.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(id, `user ${i}`, `u${i}@x.test`);
+    for (const [i, id] of users.entries())
+      a.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(id, `user ${i}`, `u${i}@x.test`);
     const fileId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex');
-    a.db.prepare('INSERT INTO files(id, name, data) VALUES (?, ?, ?)').run(fileId, 'blob.bin', Buffer.from([0, 255, 1, 254]));
-    a.db.prepare('INSERT INTO file_reviews(id, review, file_id) VALUES (?, ?, ?)').run(Buffer.from(randomUUID().replace(/-/g, ''), 'hex'), 'nice', fileId);
-    const typed = a.db.prepare('INSERT INTO typed_rows(id, name, count_value, enabled_flag, rating, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    a.db
+      .prepare('INSERT INTO files(id, name, data) VALUES (?, ?, ?)')
+      .run(fileId, 'blob.bin', Buffer.from([0, 255, 1, 254]));
+    a.db
+      .prepare('INSERT INTO file_reviews(id, review, file_id) VALUES (?, ?, ?)')
+      .run(Buffer.from(randomUUID().replace(/-/g, ''), 'hex'), 'nice', fileId);
+    const typed = a.db.prepare(
+      'INSERT INTO typed_rows(id, name, count_value, enabled_flag, rating, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
     const bigId = randomUUID();
     typed.run(bigId, 'big', 9007199254740993n, 1, 0.1, Buffer.from('cafebabe', 'hex'), '2026-03-24T18:42:11.123456Z');
     typed.run(randomUUID(), 'min', -9223372036854775808n, 0, 2.0, Buffer.alloc(0), null);
@@ -40,7 +54,10 @@ describe('client ⇄ server: two devices of one user (needs snapshot sessions)',
     const b = await attachedDevice(server.t, 'pair', { snapshotChunkRows: 10 });
     expect(snapshotTransferDiagnostics(b.client)).toEqual({ sessionsCreated: 1, chunksFetched: 3 });
     expect(dump(b)).toEqual(dump(a));
-    expect(dump(b).typed_rows.find((r) => (r as { id: string }).id === bigId)).toMatchObject({ count_value: '9007199254740993', count_type: 'integer' });
+    expect(dump(b).typed_rows.find((r) => (r as { id: string }).id === bigId)).toMatchObject({
+      count_value: '9007199254740993',
+      count_type: 'integer',
+    });
     expect(dirtyRows(b.db)).toHaveLength(0);
 
     // Interleaved offline writes on both devices, including an FK parent/child pair created on B.
@@ -49,7 +66,9 @@ describe('client ⇄ server: two devices of one user (needs snapshot sessions)',
     const authorId = randomUUID();
     const postId = randomUUID();
     b.db.exec('BEGIN');
-    b.db.prepare('INSERT INTO posts(id, title, content, author_id) VALUES (?, ?, ?, ?)').run(postId, 'from B', 'body', authorId);
+    b.db
+      .prepare('INSERT INTO posts(id, title, content, author_id) VALUES (?, ?, ?, ?)')
+      .run(postId, 'from B', 'body', authorId);
     b.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(authorId, 'author on B', 'b@x.test');
     b.db.exec('COMMIT');
     b.db.prepare("UPDATE users SET email = 'b-edit@x.test' WHERE id = ?").run(users[2]);

@@ -21,7 +21,8 @@ const MAX_REPORTS_PER_CHECK = 8;
 export async function checkConvergence(world: ConvergenceWorld): Promise<string[]> {
   const problems: string[] = [];
   const report = (check: string, message: string) => {
-    if (problems.filter((p) => p.startsWith(check)).length < MAX_REPORTS_PER_CHECK) problems.push(`${check}: ${message}`);
+    if (problems.filter((p) => p.startsWith(check)).length < MAX_REPORTS_PER_CHECK)
+      problems.push(`${check}: ${message}`);
   };
   const pg = world.server.pg;
 
@@ -45,7 +46,10 @@ export async function checkConvergence(world: ConvergenceWorld): Promise<string[
   // 4. gap-free history; 3. tuples and tokens applied once
   const tokenSeen = new Map<string, string>();
   for (const user of world.users) {
-    const state = await pg.query('SELECT user_pk, next_bundle_seq - 1 AS latest, retained_bundle_floor AS floor FROM sync.user_state WHERE user_id = $1', [user]);
+    const state = await pg.query(
+      'SELECT user_pk, next_bundle_seq - 1 AS latest, retained_bundle_floor AS floor FROM sync.user_state WHERE user_id = $1',
+      [user],
+    );
     const row = state.rows[0] as { user_pk: string; latest: string; floor: string } | undefined;
     const archive = world.archive.get(user) ?? new Map<number, ArchivedBundle>();
     if (!row) {
@@ -54,23 +58,37 @@ export async function checkConvergence(world: ConvergenceWorld): Promise<string[
     }
     const latest = Number(row.latest);
     const floor = Number(row.floor);
-    for (let seq = 1; seq <= latest; seq++) if (!archive.has(seq)) report('history', `${user}: bundle_seq ${seq} missing (latest ${latest}, floor ${floor})`);
-    for (const seq of archive.keys()) if (seq > latest) report('history', `${user}: bundle_seq ${seq} above latest ${latest}`);
-    const retained = await pg.query('SELECT bundle_seq FROM sync.bundle_log WHERE user_pk = $1 ORDER BY bundle_seq', [row.user_pk]);
+    for (let seq = 1; seq <= latest; seq++)
+      if (!archive.has(seq)) report('history', `${user}: bundle_seq ${seq} missing (latest ${latest}, floor ${floor})`);
+    for (const seq of archive.keys())
+      if (seq > latest) report('history', `${user}: bundle_seq ${seq} above latest ${latest}`);
+    const retained = await pg.query('SELECT bundle_seq FROM sync.bundle_log WHERE user_pk = $1 ORDER BY bundle_seq', [
+      row.user_pk,
+    ]);
     const seqs = (retained.rows as { bundle_seq: string }[]).map((r) => Number(r.bundle_seq));
     const expected = Array.from({ length: Math.max(0, latest - floor) }, (_, i) => floor + 1 + i);
-    if (seqs.join(',') !== expected.join(',')) report('history', `${user}: retained bundle_seqs [${compact(seqs)}] ≠ floor+1..latest [${compact(expected)}]`);
+    if (seqs.join(',') !== expected.join(','))
+      report('history', `${user}: retained bundle_seqs [${compact(seqs)}] ≠ floor+1..latest [${compact(expected)}]`);
 
     const tuples = new Map<string, number>();
     const perSource = new Map<string, number[]>();
     for (const bundle of [...archive.values()].sort((a, b) => a.bundleSeq - b.bundleSeq)) {
-      if (bundle.rows.length !== bundle.rowCount) report('history', `${user}: bundle ${bundle.bundleSeq} row_count ${bundle.rowCount} but ${bundle.rows.length} rows`);
+      if (bundle.rows.length !== bundle.rowCount)
+        report(
+          'history',
+          `${user}: bundle ${bundle.bundleSeq} row_count ${bundle.rowCount} but ${bundle.rows.length} rows`,
+        );
       bundle.rows.forEach((r, i) => {
-        if (r.ordinal !== bundle.rows[0]!.ordinal + i) report('history', `${user}: bundle ${bundle.bundleSeq} row ordinals not contiguous at ${i}`);
+        if (r.ordinal !== bundle.rows[0]!.ordinal + i)
+          report('history', `${user}: bundle ${bundle.bundleSeq} row ordinals not contiguous at ${i}`);
       });
       const tuple = `${bundle.sourceId}#${bundle.sourceBundleId}`;
       const earlier = tuples.get(tuple);
-      if (earlier !== undefined) report('applied-twice', `${user}: source tuple ${tuple} committed as bundle ${earlier} and ${bundle.bundleSeq}`);
+      if (earlier !== undefined)
+        report(
+          'applied-twice',
+          `${user}: source tuple ${tuple} committed as bundle ${earlier} and ${bundle.bundleSeq}`,
+        );
       tuples.set(tuple, bundle.bundleSeq);
       perSource.set(bundle.sourceId, [...(perSource.get(bundle.sourceId) ?? []), bundle.sourceBundleId]);
       for (const r of bundle.rows) {
@@ -83,7 +101,11 @@ export async function checkConvergence(world: ConvergenceWorld): Promise<string[
     }
     for (const [source, ids] of perSource) {
       const sorted = [...ids].sort((a, b) => a - b);
-      if (sorted.some((id, i) => id !== i + 1)) report('applied-twice', `${user}: source ${source} committed source_bundle_ids [${compact(sorted)}], not 1..${ids.length}`);
+      if (sorted.some((id, i) => id !== i + 1))
+        report(
+          'applied-twice',
+          `${user}: source ${source} committed source_bundle_ids [${compact(sorted)}], not 1..${ids.length}`,
+        );
     }
   }
 
@@ -113,17 +135,30 @@ export async function checkConvergence(world: ConvergenceWorld): Promise<string[
         report('lost-write', `${label}: in no committed bundle`);
         continue;
       }
-      if (committed.seq > w.ackSeq) report('lost-write', `${label}: committed in bundle ${committed.seq}, after the acknowledgement (latest was ${w.ackSeq})`);
+      if (committed.seq > w.ackSeq)
+        report(
+          'lost-write',
+          `${label}: committed in bundle ${committed.seq}, after the acknowledgement (latest was ${w.ackSeq})`,
+        );
       const later = history.some((h) => h.seq > committed.seq);
       const row = await serverRow(w.user, w.table, w.id);
       const visible = row !== undefined && tokenOf(row[TABLES[w.table].tokenColumn]) === w.token;
-      if (!visible && !later) report('lost-write', `${label}: committed in bundle ${committed.seq} but not on the server (${row ? 'other value' : 'row missing'}) and no later bundle touched the row`);
+      if (!visible && !later)
+        report(
+          'lost-write',
+          `${label}: committed in bundle ${committed.seq} but not on the server (${row ? 'other value' : 'row missing'}) and no later bundle touched the row`,
+        );
     } else {
       const upTo = history.filter((h) => h.seq <= w.ackSeq);
       const last = upTo[upTo.length - 1];
-      if (last && last.op !== 'DELETE') report('lost-write', `${label}: the row was live in bundle ${last.seq} at the acknowledgement (latest ${w.ackSeq})`);
+      if (last && last.op !== 'DELETE')
+        report(
+          'lost-write',
+          `${label}: the row was live in bundle ${last.seq} at the acknowledgement (latest ${w.ackSeq})`,
+        );
       const row = await serverRow(w.user, w.table, w.id);
-      if (row && !history.some((h) => h.seq > w.ackSeq && h.op !== 'DELETE')) report('lost-write', `${label}: the row is on the server again with no later write`);
+      if (row && !history.some((h) => h.seq > w.ackSeq && h.op !== 'DELETE'))
+        report('lost-write', `${label}: the row is on the server again with no later write`);
     }
   }
 
@@ -146,7 +181,10 @@ export async function checkConvergence(world: ConvergenceWorld): Promise<string[
       );
       const counts = result.rows[0] as { without_state: number; state_without_row: number };
       if (counts.without_state || counts.state_without_row) {
-        report('row-state', `${user} ${table}: ${counts.without_state} business rows without live row_state, ${counts.state_without_row} live row_state entries without a row`);
+        report(
+          'row-state',
+          `${user} ${table}: ${counts.without_state} business rows without live row_state, ${counts.state_without_row} live row_state entries without a row`,
+        );
       }
     }
   }
@@ -161,9 +199,12 @@ function diffRows(local: NormalizedRow[], remote: NormalizedRow[]): string | nul
   const differing = [...l.keys()].filter((id) => r.has(id) && JSON.stringify(l.get(id)) !== JSON.stringify(r.get(id)));
   if (!onlyLocal.length && !onlyRemote.length && !differing.length) return null;
   const parts: string[] = [];
-  if (onlyLocal.length) parts.push(`only on the device [${onlyLocal.slice(0, 3).join(', ')}${onlyLocal.length > 3 ? ', …' : ''}]`);
-  if (onlyRemote.length) parts.push(`only on the server [${onlyRemote.slice(0, 3).join(', ')}${onlyRemote.length > 3 ? ', …' : ''}]`);
-  for (const id of differing.slice(0, 2)) parts.push(`differs ${id}: device ${JSON.stringify(l.get(id))} server ${JSON.stringify(r.get(id))}`);
+  if (onlyLocal.length)
+    parts.push(`only on the device [${onlyLocal.slice(0, 3).join(', ')}${onlyLocal.length > 3 ? ', …' : ''}]`);
+  if (onlyRemote.length)
+    parts.push(`only on the server [${onlyRemote.slice(0, 3).join(', ')}${onlyRemote.length > 3 ? ', …' : ''}]`);
+  for (const id of differing.slice(0, 2))
+    parts.push(`differs ${id}: device ${JSON.stringify(l.get(id))} server ${JSON.stringify(r.get(id))}`);
   if (differing.length > 2) parts.push(`${differing.length - 2} more differ`);
   return parts.join('; ');
 }
@@ -171,7 +212,7 @@ function diffRows(local: NormalizedRow[], remote: NormalizedRow[]): string | nul
 /** `1..5,7,9..12` */
 function compact(values: number[]): string {
   const out: string[] = [];
-  for (let i = 0; i < values.length; ) {
+  for (let i = 0; i < values.length;) {
     let j = i;
     while (j + 1 < values.length && values[j + 1] === values[j]! + 1) j++;
     out.push(j > i ? `${values[i]}..${values[j]}` : String(values[i]));

@@ -95,9 +95,23 @@ export function runConfig(seed: number): RunConfig {
   for (let i = 0; i < deviceCount; i++) {
     devices.push({
       homeUser: i % users,
-      uploadLimit: rng.weighted([[3, 1], [3, 2], [2, 3], [2, 100]]),
-      downloadLimit: rng.weighted([[2, 1], [2, 2], [1, 3], [3, 100]]),
-      snapshotChunkRows: rng.weighted([[2, 1], [2, 3], [3, 1000]]),
+      uploadLimit: rng.weighted([
+        [3, 1],
+        [3, 2],
+        [2, 3],
+        [2, 100],
+      ]),
+      downloadLimit: rng.weighted([
+        [2, 1],
+        [2, 2],
+        [1, 3],
+        [3, 100],
+      ]),
+      snapshotChunkRows: rng.weighted([
+        [2, 1],
+        [2, 3],
+        [3, 1000],
+      ]),
       resolver: rng.pick(['server_wins', 'merge'] as const),
       retry: rng.chance(0.7),
     });
@@ -107,7 +121,16 @@ export function runConfig(seed: number): RunConfig {
 
 // ---- operations ----------------------------------------------------------------------------------------
 
-export const TABLE_NAMES = ['users', 'posts', 'categories', 'teams', 'team_members', 'files', 'file_reviews', 'typed_rows'] as const;
+export const TABLE_NAMES = [
+  'users',
+  'posts',
+  'categories',
+  'teams',
+  'team_members',
+  'files',
+  'file_reviews',
+  'typed_rows',
+] as const;
 export type TableName = (typeof TABLE_NAMES)[number];
 
 export type WriteKind = 'insert' | 'update' | 'delete' | 'chain';
@@ -125,12 +148,21 @@ export interface WriteOp {
 export type AbortPoint = 'freeze' | 'create' | 'chunk' | 'commit' | 'replay';
 
 /** Endpoints whose response can be lost after the server processed the request. */
-export type DropEndpoint = 'commit' | 'create' | 'chunk' | 'committed_rows' | 'pull' | 'snapshot_create' | 'snapshot_chunk' | 'connect';
+export type DropEndpoint =
+  'commit' | 'create' | 'chunk' | 'committed_rows' | 'pull' | 'snapshot_create' | 'snapshot_chunk' | 'connect';
 
 /** Where a server restart or a PostgreSQL connection kill happens inside a device's sync. */
 export type MidPoint = 'none' | 'create' | 'chunk' | 'commit' | 'pull' | 'committed_rows';
 
-export type InjectEndpoint = 'push_session_create' | 'push_session_chunk' | 'push_session_commit' | 'pull' | 'snapshot_create' | 'snapshot_chunk' | 'committed_bundle_rows' | 'connect';
+export type InjectEndpoint =
+  | 'push_session_create'
+  | 'push_session_chunk'
+  | 'push_session_commit'
+  | 'pull'
+  | 'snapshot_create'
+  | 'snapshot_chunk'
+  | 'committed_bundle_rows'
+  | 'connect';
 
 export type FaultOp =
   /** push on `d` aborted at `at`; `crash` also restarts the device process afterwards */
@@ -150,16 +182,33 @@ export type FaultOp =
 
 export type Op =
   | WriteOp
-  | { readonly k: 'push' | 'pull' | 'sync' | 'rebuild' | 'restart_device' | 'offline' | 'online' | 'sign_out'; readonly d: number }
+  | {
+      readonly k: 'push' | 'pull' | 'sync' | 'rebuild' | 'restart_device' | 'offline' | 'online' | 'sign_out';
+      readonly d: number;
+    }
   | { readonly k: 'sync_pair'; readonly d: number; readonly e: number }
   /** `d` and `e` (if they share a user) both update or delete the same row of `t`, then both sync */
-  | { readonly k: 'contend'; readonly d: number; readonly e: number; readonly t: TableName; readonly p: readonly number[] }
+  | {
+      readonly k: 'contend';
+      readonly d: number;
+      readonly e: number;
+      readonly t: TableName;
+      readonly p: readonly number[];
+    }
   | { readonly k: 'sign_in' | 'switch_user'; readonly d: number; readonly u: number }
   | FaultOp;
 
 export type FaultKind = FaultOp['k'];
 
-export const FAULT_KINDS: readonly FaultKind[] = ['abort', 'drop', 'restart_server', 'kill_pg', 'prune', 'inject', 'write_during_push'];
+export const FAULT_KINDS: readonly FaultKind[] = [
+  'abort',
+  'drop',
+  'restart_server',
+  'kill_pg',
+  'prune',
+  'inject',
+  'write_during_push',
+];
 
 export function isFault(op: Op): op is FaultOp {
   return (FAULT_KINDS as readonly string[]).includes(op.k);
@@ -189,7 +238,12 @@ export function generateOps(config: RunConfig, count: number): Op[] {
   const write = (d: number): WriteOp => ({
     k: 'write',
     d,
-    w: rng.weighted<WriteKind>([[40, 'insert'], [30, 'update'], [15, 'delete'], [15, 'chain']]),
+    w: rng.weighted<WriteKind>([
+      [40, 'insert'],
+      [30, 'update'],
+      [15, 'delete'],
+      [15, 'chain'],
+    ]),
     t: table(),
     p: picks(rng),
   });
@@ -253,7 +307,12 @@ export function generateOps(config: RunConfig, count: number): Op[] {
         ops.push({ k: kind, d, u: rng.int(config.users + (kind === 'switch_user' ? 1 : 0)) % config.users });
         break;
       case 'abort':
-        ops.push({ k: 'abort', d, at: rng.pick(['freeze', 'create', 'chunk', 'commit', 'replay'] as const), crash: rng.chance(0.5) });
+        ops.push({
+          k: 'abort',
+          d,
+          at: rng.pick(['freeze', 'create', 'chunk', 'commit', 'replay'] as const),
+          crash: rng.chance(0.5),
+        });
         break;
       case 'drop':
         ops.push({
@@ -273,10 +332,18 @@ export function generateOps(config: RunConfig, count: number): Op[] {
         });
         break;
       case 'restart_server':
-        ops.push({ k: 'restart_server', d, mid: rng.pick(['none', 'none', 'create', 'chunk', 'commit', 'pull'] as const) });
+        ops.push({
+          k: 'restart_server',
+          d,
+          mid: rng.pick(['none', 'none', 'create', 'chunk', 'commit', 'pull'] as const),
+        });
         break;
       case 'kill_pg':
-        ops.push({ k: 'kill_pg', d, mid: rng.pick(['none', 'create', 'chunk', 'commit', 'pull', 'committed_rows'] as const) });
+        ops.push({
+          k: 'kill_pg',
+          d,
+          mid: rng.pick(['none', 'create', 'chunk', 'commit', 'pull', 'committed_rows'] as const),
+        });
         break;
       case 'prune':
         ops.push({ k: 'prune', u: rng.int(config.users), depth: rng.pick([0, 0, 1, 2, 4]) });

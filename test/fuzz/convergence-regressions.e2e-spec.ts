@@ -70,7 +70,9 @@ describe('convergence fuzz regressions', () => {
     const dropper = commitAnswerDropper();
     const user = 'fuzz-seed-10';
     const device = await newDevice(server.t, user, { fetch: dropper.fetch });
-    device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), 'offline seed', 's@x.test');
+    device.db
+      .prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)')
+      .run(randomUUID(), 'offline seed', 's@x.test');
     expect((await device.client.attach(user)).outcome).toBe('seeded_from_local');
 
     dropper.dropNext = true;
@@ -102,12 +104,22 @@ describe('convergence fuzz regressions', () => {
     device.db.prepare("UPDATE users SET name = 'a v2' WHERE id = ?").run(a);
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(b, 'b', 'b@x.test');
     await setRetentionFloor(server.t, user, 1);
-    await server.pg.query('DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 1', [user]);
+    await server.pg.query(
+      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 1',
+      [user],
+    );
 
     // Before the fix this was 'committed' with both later writes silently discarded by the snapshot.
     expect((await device.client.pushPending()).outcome).toBe('committed');
     const local = () => device.db.prepare('SELECT id, name, email FROM users ORDER BY id').all();
-    expect(local()).toEqual([...[{ id: a, name: 'a v2', email: 'a@x.test' }, { id: b, name: 'b', email: 'b@x.test' }]].sort((x, y) => (x.id < y.id ? -1 : 1)));
+    expect(local()).toEqual(
+      [
+        ...[
+          { id: a, name: 'a v2', email: 'a@x.test' },
+          { id: b, name: 'b', email: 'b@x.test' },
+        ],
+      ].sort((x, y) => (x.id < y.id ? -1 : 1)),
+    );
     expect((await device.client.pendingSyncStatus()).pendingRowCount).toBe(2);
     expect((await device.client.sync()).pushOutcome).toBe('committed');
     expect(conflicts).toEqual([]);
@@ -122,7 +134,9 @@ describe('convergence fuzz regressions', () => {
     const post = randomUUID();
     owner.db.exec('BEGIN');
     owner.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(author, 'author', 'a@x.test');
-    owner.db.prepare('INSERT INTO posts(id, title, content, author_id) VALUES (?, ?, ?, ?)').run(post, 'post', 'body', author);
+    owner.db
+      .prepare('INSERT INTO posts(id, title, content, author_id) VALUES (?, ?, ?, ?)')
+      .run(post, 'post', 'body', author);
     owner.db.exec('COMMIT');
     expect((await owner.client.sync()).pushOutcome).toBe('committed');
     const other = await attachedDevice(server.t, user);
@@ -140,7 +154,9 @@ describe('convergence fuzz regressions', () => {
     // with the pull) failed the resolution with "FOREIGN KEY constraint failed", on every sync.
     const report = await other.client.sync();
     expect(report.remoteOutcome).toBe('applied_incremental');
-    expect(other.db.prepare('SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM posts) AS posts').get()).toEqual({ users: 0, posts: 0 });
+    expect(
+      other.db.prepare('SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM posts) AS posts').get(),
+    ).toEqual({ users: 0, posts: 0 });
     expect((await other.client.pendingSyncStatus()).pendingRowCount).toBe(0);
     await owner.close();
     await other.close();
@@ -157,7 +173,10 @@ describe('convergence fuzz regressions', () => {
     await expect(device.client.pushPending()).rejects.toThrow(/commit answer dropped/);
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(b, 'b', 'b@x.test');
     await setRetentionFloor(server.t, user, 1);
-    await server.pg.query('DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 1', [user]);
+    await server.pg.query(
+      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 1',
+      [user],
+    );
 
     // Before the fix: source recovery (history_pruned with a prepared outbox), and Rebuild()
     // refused the dirty row forever; without it the rotated rebuild re-pushed the committed tuple.
@@ -185,7 +204,10 @@ describe('convergence fuzz regressions', () => {
     }
     // Everything pruned up to the latest bundle (the floor may equal the latest bundle_seq).
     await setRetentionFloor(server.t, user, 3);
-    await server.pg.query('DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 3', [user]);
+    await server.pg.query(
+      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 3',
+      [user],
+    );
 
     // Before the fix: after_bundle_seq = floor → 409 history_pruned → a snapshot (at the floor), every sync.
     expect(await writer.client.lastBundleSeqSeen()).toBe(3);
@@ -208,8 +230,12 @@ describe('convergence fuzz regressions', () => {
     const owner = await attachedDevice(server.t, user);
     const [u1, u2, post] = [randomUUID(), randomUUID(), randomUUID()];
     owner.db.exec('BEGIN');
-    owner.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?), (?, ?, ?)').run(u1, 'u1', 'e', u2, 'u2', 'e');
-    owner.db.prepare('INSERT INTO posts(id, title, content, author_id) VALUES (?, ?, ?, ?)').run(post, 'post', 'body', u1);
+    owner.db
+      .prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?), (?, ?, ?)')
+      .run(u1, 'u1', 'e', u2, 'u2', 'e');
+    owner.db
+      .prepare('INSERT INTO posts(id, title, content, author_id) VALUES (?, ?, ?, ?)')
+      .run(post, 'post', 'body', u1);
     owner.db.exec('COMMIT');
     expect((await owner.client.sync()).pushOutcome).toBe('committed');
     const other = await attachedDevice(server.t, user);
@@ -228,7 +254,10 @@ describe('convergence fuzz regressions', () => {
     owner.db.exec('COMMIT');
     expect((await owner.client.sync()).pushOutcome).toBe('committed');
     await setRetentionFloor(server.t, user, 3);
-    await server.pg.query('DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 3', [user]);
+    await server.pg.query(
+      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 3',
+      [user],
+    );
 
     // Before the fix the snapshot fallback re-applied the edited post (author u1, deleted on the
     // server) on top of the snapshot: "FOREIGN KEY constraint failed", on every push.
@@ -236,10 +265,13 @@ describe('convergence fuzz regressions', () => {
     // The queued edit conflicts (the server moved on); server wins, resolved without touching FKs.
     expect((await other.client.pushPending()).outcome).toBe('no_change');
     expect((await other.client.sync()).remoteOutcome).toBe('applied_snapshot');
-    const dump = (db: typeof owner.db) => db.prepare('SELECT id, title, author_id FROM posts UNION ALL SELECT id, name, NULL FROM users ORDER BY 1').all();
+    const dump = (db: typeof owner.db) =>
+      db.prepare('SELECT id, title, author_id FROM posts UNION ALL SELECT id, name, NULL FROM users ORDER BY 1').all();
     await owner.client.sync();
     expect(dump(other.db)).toEqual(dump(owner.db));
-    expect(await serverRows(server.pg, user, 'posts', 'id::text AS id, title, author_id::text AS author_id')).toEqual([{ id: post, title: 'post', author_id: u2 }]);
+    expect(await serverRows(server.pg, user, 'posts', 'id::text AS id, title, author_id::text AS author_id')).toEqual([
+      { id: post, title: 'post', author_id: u2 },
+    ]);
     await owner.close();
     await other.close();
   });
@@ -247,14 +279,20 @@ describe('convergence fuzz regressions', () => {
   it('seed 1c: deleting a row whose insert was committed with a lost answer (then pruned) still deletes it on the server', async () => {
     const dropper = commitAnswerDropper();
     const user = 'fuzz-seed-1c';
-    const device = await attachedDevice(server.t, user, { fetch: dropper.fetch, resolver: { resolve: (c) => ({ kind: c.localOp === 'DELETE' ? 'keep_local' : 'accept_server' }) } });
+    const device = await attachedDevice(server.t, user, {
+      fetch: dropper.fetch,
+      resolver: { resolve: (c) => ({ kind: c.localOp === 'DELETE' ? 'keep_local' : 'accept_server' }) },
+    });
     const a = randomUUID();
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(a, 'a', 'a@x.test');
     dropper.dropNext = true;
     await expect(device.client.pushPending()).rejects.toThrow(/commit answer dropped/);
     device.db.prepare('DELETE FROM users WHERE id = ?').run(a);
     await setRetentionFloor(server.t, user, 1);
-    await server.pg.query('DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 1', [user]);
+    await server.pg.query(
+      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 1',
+      [user],
+    );
 
     expect((await device.client.pushPending()).outcome).toBe('committed');
     // Before the fix the queued DELETE was frozen as a no-op (no row state for the key): the row
@@ -293,7 +331,9 @@ describe('convergence fuzz regressions', () => {
     const seen: string[] = [];
     const owner = await attachedDevice(server.t, user, {
       fetch: net.fetch,
-      resolver: { resolve: (c) => (seen.push(String((c.localPayload as { name?: string } | null)?.name)), { kind: 'keep_local' }) },
+      resolver: {
+        resolve: (c) => (seen.push(String((c.localPayload as { name?: string } | null)?.name)), { kind: 'keep_local' }),
+      },
     });
     const id = randomUUID();
     owner.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(id, 'v1', 'e');
@@ -326,7 +366,9 @@ describe('convergence fuzz regressions', () => {
     const other = await attachedDevice(server.t, user);
     // bundle 2 references the author; bundle 3 deletes both; the other device has pulled neither
     const post = randomUUID();
-    owner.db.prepare('INSERT INTO posts(id, title, content, author_id) VALUES (?, ?, ?, ?)').run(post, 'p', 'c', author);
+    owner.db
+      .prepare('INSERT INTO posts(id, title, content, author_id) VALUES (?, ?, ?, ?)')
+      .run(post, 'p', 'c', author);
     expect((await owner.client.sync()).pushOutcome).toBe('committed');
     owner.db.exec('BEGIN');
     owner.db.prepare('DELETE FROM posts WHERE id = ?').run(post);
@@ -338,7 +380,9 @@ describe('convergence fuzz regressions', () => {
     // Server wins. Before the fix the author was deleted at once (version 3), and pulling bundle 2
     // (a post referencing it) then failed "FOREIGN KEY constraint failed" on every sync.
     expect(await other.client.sync()).toMatchObject({ pushOutcome: 'no_change', remoteOutcome: 'applied_incremental' });
-    expect(other.db.prepare('SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM posts) AS posts').get()).toEqual({ users: 0, posts: 0 });
+    expect(
+      other.db.prepare('SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM posts) AS posts').get(),
+    ).toEqual({ users: 0, posts: 0 });
     expect(await other.client.lastBundleSeqSeen()).toBe(3);
     await owner.close();
     await other.close();
@@ -350,7 +394,9 @@ describe('convergence fuzz regressions', () => {
     const seen: string[] = [];
     const device = await attachedDevice(server.t, user, {
       fetch: net.fetch,
-      resolver: { resolve: (c) => (seen.push(String((c.localPayload as { name?: string } | null)?.name)), { kind: 'keep_local' }) },
+      resolver: {
+        resolve: (c) => (seen.push(String((c.localPayload as { name?: string } | null)?.name)), { kind: 'keep_local' }),
+      },
     });
     const [x, y] = [randomUUID(), randomUUID()].sort();
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?), (?, ?, ?)').run(x, 'x1', 'e', y, 'y1', 'e');
@@ -368,7 +414,10 @@ describe('convergence fuzz regressions', () => {
     await device.client.pushPending();
     // Before the fix the conflict on x requeued y's frozen intent over 'y-newer'; y's own conflict
     // then showed the resolver 'y1-frozen', and keep-local restored it: 'y-newer' was gone.
-    expect(device.db.prepare('SELECT name FROM users ORDER BY id').all()).toEqual([{ name: 'x1-frozen' }, { name: 'y-newer' }]);
+    expect(device.db.prepare('SELECT name FROM users ORDER BY id').all()).toEqual([
+      { name: 'x1-frozen' },
+      { name: 'y-newer' },
+    ]);
     expect(await serverRows(server.pg, user, 'users', 'name')).toEqual([{ name: 'x1-frozen' }, { name: 'y-newer' }]);
     expect(seen).toEqual(['x1-frozen', 'y-newer']);
     await device.close();
@@ -400,7 +449,9 @@ describe('convergence fuzz regressions', () => {
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(randomUUID(), 'a', 'a@x.test');
     expect((await device.client.sync()).pushOutcome).toBe('committed');
     for (let i = 0; i < 5; i++) {
-      await server.pg.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+      await server.pg.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      );
       // before the fix: 500 retention_floor_update_failed "terminating connection due to administrator command"
       await setRetentionFloor(server.t, user, 1);
     }

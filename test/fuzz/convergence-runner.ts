@@ -36,9 +36,19 @@ export async function runOnce(server: FuzzServer, seed: number, ops: readonly Op
   }
   if (process.env.FUZZ_TRACE_DIR) {
     mkdirSync(process.env.FUZZ_TRACE_DIR, { recursive: true });
-    writeFileSync(join(process.env.FUZZ_TRACE_DIR, `seed-${seed}-run-${runCounter}.txt`), `${[...world.transcript, '', ...failures].join('\n')}\n`);
+    writeFileSync(
+      join(process.env.FUZZ_TRACE_DIR, `seed-${seed}-run-${runCounter}.txt`),
+      `${[...world.transcript, '', ...failures].join('\n')}\n`,
+    );
   }
-  return { seed, ops, failures, stats: world.stats(ops.length), transcript: world.transcript, ms: Date.now() - started };
+  return {
+    seed,
+    ops,
+    failures,
+    stats: world.stats(ops.length),
+    transcript: world.transcript,
+    ms: Date.now() - started,
+  };
 }
 
 /** A coarse class of a failure, so shrinking keeps the same bug instead of finding another one. */
@@ -60,7 +70,12 @@ export interface ShrinkResult {
 }
 
 /** ddmin over the operation list, within `maxRuns` re-runs and `maxMs`. */
-export async function shrink(server: FuzzServer, failing: RunOutcome, maxRuns: number, maxMs: number): Promise<ShrinkResult> {
+export async function shrink(
+  server: FuzzServer,
+  failing: RunOutcome,
+  maxRuns: number,
+  maxMs: number,
+): Promise<ShrinkResult> {
   const classes = new Set(failing.failures.map(failureClass));
   const deadline = Date.now() + maxMs;
   let best = failing;

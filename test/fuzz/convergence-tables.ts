@@ -26,49 +26,82 @@ export const TABLES: Readonly<Record<TableName, TableSpec>> = {
     blobKey: false,
     tokenColumn: 'name',
     foreignKeys: {},
-    columns: [['id', 'uuid'], ['name', 'text'], ['email', 'text'], ['created_at', 'timestamp'], ['updated_at', 'timestamp']],
+    columns: [
+      ['id', 'uuid'],
+      ['name', 'text'],
+      ['email', 'text'],
+      ['created_at', 'timestamp'],
+      ['updated_at', 'timestamp'],
+    ],
   },
   posts: {
     name: 'posts',
     blobKey: false,
     tokenColumn: 'title',
     foreignKeys: { author_id: 'users' },
-    columns: [['id', 'uuid'], ['title', 'text'], ['content', 'text'], ['author_id', 'uuid'], ['created_at', 'timestamp'], ['updated_at', 'timestamp']],
+    columns: [
+      ['id', 'uuid'],
+      ['title', 'text'],
+      ['content', 'text'],
+      ['author_id', 'uuid'],
+      ['created_at', 'timestamp'],
+      ['updated_at', 'timestamp'],
+    ],
   },
   categories: {
     name: 'categories',
     blobKey: false,
     tokenColumn: 'name',
     foreignKeys: { parent_id: 'categories' },
-    columns: [['id', 'uuid'], ['name', 'text'], ['parent_id', 'uuid']],
+    columns: [
+      ['id', 'uuid'],
+      ['name', 'text'],
+      ['parent_id', 'uuid'],
+    ],
   },
   teams: {
     name: 'teams',
     blobKey: false,
     tokenColumn: 'name',
     foreignKeys: { captain_member_id: 'team_members' },
-    columns: [['id', 'uuid'], ['name', 'text'], ['captain_member_id', 'uuid']],
+    columns: [
+      ['id', 'uuid'],
+      ['name', 'text'],
+      ['captain_member_id', 'uuid'],
+    ],
   },
   team_members: {
     name: 'team_members',
     blobKey: false,
     tokenColumn: 'name',
     foreignKeys: { team_id: 'teams' },
-    columns: [['id', 'uuid'], ['name', 'text'], ['team_id', 'uuid']],
+    columns: [
+      ['id', 'uuid'],
+      ['name', 'text'],
+      ['team_id', 'uuid'],
+    ],
   },
   files: {
     name: 'files',
     blobKey: true,
     tokenColumn: 'name',
     foreignKeys: {},
-    columns: [['id', 'blob_uuid'], ['name', 'text'], ['data', 'bytes']],
+    columns: [
+      ['id', 'blob_uuid'],
+      ['name', 'text'],
+      ['data', 'bytes'],
+    ],
   },
   file_reviews: {
     name: 'file_reviews',
     blobKey: true,
     tokenColumn: 'review',
     foreignKeys: { file_id: 'files' },
-    columns: [['id', 'blob_uuid'], ['review', 'text'], ['file_id', 'blob_uuid']],
+    columns: [
+      ['id', 'blob_uuid'],
+      ['review', 'text'],
+      ['file_id', 'blob_uuid'],
+    ],
   },
   typed_rows: {
     name: 'typed_rows',
@@ -148,7 +181,10 @@ const byId = (a: NormalizedRow, b: NormalizedRow) => (a.id! < b.id! ? -1 : a.id!
 /** Every row of a table on a device, normalized, ordered by id. */
 export function deviceRows(db: Database.Database, table: TableName): NormalizedRow[] {
   const spec = TABLES[table];
-  const rows = db.prepare(`SELECT ${spec.columns.map(([c]) => `"${c}"`).join(', ')} FROM "${table}"`).safeIntegers(true).all() as Record<string, unknown>[];
+  const rows = db
+    .prepare(`SELECT ${spec.columns.map(([c]) => `"${c}"`).join(', ')} FROM "${table}"`)
+    .safeIntegers(true)
+    .all() as Record<string, unknown>[];
   return rows.map((r) => normalizeRow(spec, r)).sort(byId);
 }
 

@@ -39,7 +39,11 @@ import {
   type WriteKind,
 } from './convergence-model.js';
 import { localKeyParam, TABLES, tokenOf, uuidFromHex } from './convergence-tables.js';
-import { setBeforePushCommitHook, setBeforePushFreezeHook, setBeforePushReplayHook } from '@oversync/client-node/testing';
+import {
+  setBeforePushCommitHook,
+  setBeforePushFreezeHook,
+  setBeforePushReplayHook,
+} from '@oversync/client-node/testing';
 
 const JWT_SECRET = 'test-secret';
 
@@ -141,7 +145,8 @@ function classify(method: string, path: string): Endpoint {
   if (/^\/sync\/committed-bundles\/[^/]+\/rows$/.test(path)) return 'committed_rows';
   if (path === '/sync/pull') return 'pull';
   if (path === '/sync/snapshot-sessions') return 'snapshot_create';
-  if (/^\/sync\/snapshot-sessions\/[^/]+$/.test(path)) return method === 'DELETE' ? 'snapshot_delete' : 'snapshot_chunk';
+  if (/^\/sync\/snapshot-sessions\/[^/]+$/.test(path))
+    return method === 'DELETE' ? 'snapshot_delete' : 'snapshot_chunk';
   if (path === '/sync/connect') return 'connect';
   if (path === '/sync/capabilities') return 'capabilities';
   return 'other';
@@ -199,7 +204,17 @@ const ERRORS_EXPECTED = new Set([
   'AttachRequiredError',
 ]);
 
-const TEXTS = ['plain', 'ünïcødé ✓', '😀 emoji', '<b>&amp;</b>', 'quote " back \\ slash', 'line\nbreak\ttab', '\u2028\u2029', '', ' spaced '];
+const TEXTS = [
+  'plain',
+  'ünïcødé ✓',
+  '😀 emoji',
+  '<b>&amp;</b>',
+  'quote " back \\ slash',
+  'line\nbreak\ttab',
+  '\u2028\u2029',
+  '',
+  ' spaced ',
+];
 const INTS: (number | bigint | null)[] = [null, 0, 1, -7, 42, 2 ** 31, -(2 ** 40), Number.MAX_SAFE_INTEGER];
 const REALS: (number | null)[] = [null, 0, 1.25, -3.5, 0.1, 1e-7, 123456.789];
 
@@ -261,7 +276,14 @@ export class ConvergenceWorld {
   }
 
   stats(ops: number): WorldStats {
-    return { ops, writes: this.writes, acked: this.acked.length, conflicts: this.conflicts, excused: this.excused.length, faults: { ...this.faults } };
+    return {
+      ops,
+      writes: this.writes,
+      acked: this.acked.length,
+      conflicts: this.conflicts,
+      excused: this.excused.length,
+      faults: { ...this.faults },
+    };
   }
 
   private count(fault: string): void {
@@ -288,7 +310,9 @@ export class ConvergenceWorld {
       uploadLimit: d.config.uploadLimit,
       downloadLimit: d.config.downloadLimit,
       snapshotChunkRows: d.config.snapshotChunkRows,
-      retryPolicy: d.config.retry ? { enabled: true, maxAttempts: 3, initialBackoffMs: 2, maxBackoffMs: 10 } : { enabled: false },
+      retryPolicy: d.config.retry
+        ? { enabled: true, maxAttempts: 3, initialBackoffMs: 2, maxBackoffMs: 10 }
+        : { enabled: false },
       requestTimeoutMs: 30_000,
       fetch: this.fetchFor(d),
       resolver: this.resolverFor(d),
@@ -310,14 +334,17 @@ export class ConvergenceWorld {
       if (after) {
         await response.arrayBuffer().catch(() => undefined);
         this.count(after.fault);
-        this.note(`  ${after.fault}: d${d.index} ${method} ${url.pathname} answered ${response.status}, answer dropped`);
+        this.note(
+          `  ${after.fault}: d${d.index} ${method} ${url.pathname} answered ${response.status}, answer dropped`,
+        );
         if (after.action === 'drop_transient') throw transient('socket hang up (fuzz: answer dropped)', 'ECONNRESET');
         throw new FuzzAbort(`fuzz: ${endpoint} answer dropped`);
       }
       if (response.status >= 500 || response.status === 400) {
         const body = await response.clone().text();
         if (body.includes('injected_failure')) this.count('inject_fired');
-        else if (response.status !== 503) this.fail(`d${d.index} ${method} ${url.pathname}${url.search} → ${response.status} ${body.slice(0, 300)}`);
+        else if (response.status !== 503)
+          this.fail(`d${d.index} ${method} ${url.pathname}${url.search} → ${response.status} ${body.slice(0, 300)}`);
       }
       return response;
     };
@@ -354,7 +381,14 @@ export class ConvergenceWorld {
     }
   }
 
-  private arm(d: SimDevice, endpoint: Endpoint, when: 'before' | 'after', action: ArmedAction, fault: string, skip = 0): Armed {
+  private arm(
+    d: SimDevice,
+    endpoint: Endpoint,
+    when: 'before' | 'after',
+    action: ArmedAction,
+    fault: string,
+    skip = 0,
+  ): Armed {
     const armed: Armed = { endpoint, when, action, fault, skip, fired: false };
     d.armed.push(armed);
     return armed;
@@ -374,10 +408,16 @@ export class ConvergenceWorld {
         this.conflicts++;
         const id = String(c.key.id ?? Object.values(c.key)[0]);
         const table = c.table as TableName;
-        this.note(`  conflict on d${d.index}: ${c.localOp} ${table}/${id} base ${c.baseRowVersion} server ${c.serverRowVersion}${c.serverRowDeleted ? ' deleted' : ''}`);
+        this.note(
+          `  conflict on d${d.index}: ${c.localOp} ${table}/${id} base ${c.baseRowVersion} server ${c.serverRowVersion}${c.serverRowDeleted ? ' deleted' : ''}`,
+        );
         const pending = d.pending.get(`${table}/${id}`);
         const localToken = c.localPayload ? tokenOf(c.localPayload[TABLES[table]?.tokenColumn ?? 'name']) : null;
-        if (pending && ((c.localOp === 'DELETE' && pending.kind === 'delete') || (localToken !== null && pending.token === localToken))) {
+        if (
+          pending &&
+          ((c.localOp === 'DELETE' && pending.kind === 'delete') ||
+            (localToken !== null && pending.token === localToken))
+        ) {
           d.pending.delete(`${table}/${id}`);
           this.excused.push({ ...pending, reason: 'conflict' });
         }
@@ -393,7 +433,11 @@ export class ConvergenceWorld {
         // pulled yet that fails its FK check (the client can only defer server-wins answers).
         for (const [column, parent] of Object.entries(spec.foreignKeys)) {
           const ref = c.serverRowPayload![column];
-          if (typeof ref === 'string' && d.db.prepare(`SELECT 1 FROM "${parent}" WHERE id = ?`).get(localKeyParam(parent, ref)) === undefined) return acceptServer();
+          if (
+            typeof ref === 'string' &&
+            d.db.prepare(`SELECT 1 FROM "${parent}" WHERE id = ?`).get(localKeyParam(parent, ref)) === undefined
+          )
+            return acceptServer();
         }
         const merged: JsonObject = { ...c.serverRowPayload! };
         merged[spec.tokenColumn] = c.localPayload![spec.tokenColumn] ?? null;
@@ -427,7 +471,11 @@ export class ConvergenceWorld {
 
   /** Keys (table/id) still queued on the device: dirty rows and the frozen outbox. */
   private queuedKeys(d: SimDevice): Set<string> {
-    const rows = d.db.prepare('SELECT table_name, key_json FROM _sync_dirty_rows UNION ALL SELECT table_name, key_json FROM _sync_outbox_rows').all() as {
+    const rows = d.db
+      .prepare(
+        'SELECT table_name, key_json FROM _sync_dirty_rows UNION ALL SELECT table_name, key_json FROM _sync_outbox_rows',
+      )
+      .all() as {
       table_name: string;
       key_json: string;
     }[];
@@ -441,7 +489,10 @@ export class ConvergenceWorld {
   }
 
   async latestSeq(user: string): Promise<number> {
-    const result = await this.server.pg.query('SELECT next_bundle_seq - 1 AS latest FROM sync.user_state WHERE user_id = $1', [user]);
+    const result = await this.server.pg.query(
+      'SELECT next_bundle_seq - 1 AS latest FROM sync.user_state WHERE user_id = $1',
+      [user],
+    );
     return result.rows.length ? Number((result.rows[0] as { latest: string }).latest) : 0;
   }
 
@@ -549,7 +600,9 @@ export class ConvergenceWorld {
       case 'sync_pair': {
         const [d, e] = [this.devices[op.d]!, this.devices[op.e]!];
         const ready = [await this.ensureConnected(d), await this.ensureConnected(e)];
-        await Promise.all([d, e].filter((_, i) => ready[i]).map((x) => this.call(x, 'sync (concurrent)', () => x.client.sync())));
+        await Promise.all(
+          [d, e].filter((_, i) => ready[i]).map((x) => this.call(x, 'sync (concurrent)', () => x.client.sync())),
+        );
         return;
       }
       case 'contend': {
@@ -560,7 +613,10 @@ export class ConvergenceWorld {
         if (!id) return;
         this.count('contended_row');
         // the owner may delete it; anyone may update it
-        for (const [x, i] of [[d, 1], [e, 2]] as const) {
+        for (const [x, i] of [
+          [d, 1],
+          [e, 2],
+        ] as const) {
           const kind = this.owner.get(id) === x.index && op.p[i]! % 4 === 0 ? 'delete' : 'update';
           this.write(x, kind, op.t, [op.p[i]!, ...op.p], id);
         }
@@ -616,7 +672,8 @@ export class ConvergenceWorld {
           headers: { 'Content-Type': 'application/json' },
           body: JSON.stringify({ endpoint: op.ep, count: op.count, status: op.status }),
         });
-        if (response.status !== 200) this.fail(`arming the failure injector: ${response.status} ${await response.text()}`);
+        if (response.status !== 200)
+          this.fail(`arming the failure injector: ${response.status} ${await response.text()}`);
         else this.count('inject_armed');
         return;
       }
@@ -638,8 +695,11 @@ export class ConvergenceWorld {
 
   /** A fault that needs a push must have something to push. */
   private ensureSomethingToPush(d: SimDevice): void {
-    const n = d.db.prepare('SELECT (SELECT COUNT(*) FROM _sync_dirty_rows) + (SELECT COUNT(*) FROM _sync_outbox_rows) AS n').get() as { n: number };
-    if (n.n === 0) this.write(d, 'insert', 'typed_rows', [this.ids.u32(), this.ids.u32(), this.ids.u32(), this.ids.u32()]);
+    const n = d.db
+      .prepare('SELECT (SELECT COUNT(*) FROM _sync_dirty_rows) + (SELECT COUNT(*) FROM _sync_outbox_rows) AS n')
+      .get() as { n: number };
+    if (n.n === 0)
+      this.write(d, 'insert', 'typed_rows', [this.ids.u32(), this.ids.u32(), this.ids.u32(), this.ids.u32()]);
   }
 
   private async abortPush(d: SimDevice, at: AbortPoint, crash: boolean): Promise<void> {
@@ -658,7 +718,11 @@ export class ConvergenceWorld {
     if (at === 'commit') setBeforePushCommitHook(d.client, kill);
     if (at === 'replay') setBeforePushReplayHook(d.client, kill);
     const armed =
-      at === 'create' ? this.arm(d, 'create', 'before', crash ? 'crash' : 'abort', fault) : at === 'chunk' ? this.arm(d, 'chunk', 'before', crash ? 'crash' : 'abort', fault, crash ? 0 : 1) : null;
+      at === 'create'
+        ? this.arm(d, 'create', 'before', crash ? 'crash' : 'abort', fault)
+        : at === 'chunk'
+          ? this.arm(d, 'chunk', 'before', crash ? 'crash' : 'abort', fault, crash ? 0 : 1)
+          : null;
     await this.call(d, 'push', () => d.client.pushPending());
     this.disarm(d);
     if ((fired || armed?.fired) && crash) await this.restartDevice(d);
@@ -714,7 +778,10 @@ export class ConvergenceWorld {
 
   /** Raises the retained floor to latest − depth and deletes the history below it (archived first). */
   private async prune(user: string, depth: number): Promise<void> {
-    const state = await this.server.pg.query('SELECT user_pk, next_bundle_seq - 1 AS latest, retained_bundle_floor AS floor FROM sync.user_state WHERE user_id = $1', [user]);
+    const state = await this.server.pg.query(
+      'SELECT user_pk, next_bundle_seq - 1 AS latest, retained_bundle_floor AS floor FROM sync.user_state WHERE user_id = $1',
+      [user],
+    );
     const row = state.rows[0] as { user_pk: string; latest: string; floor: string } | undefined;
     if (!row) return;
     const floor = Math.max(Number(row.floor), Number(row.latest) - depth);
@@ -729,11 +796,17 @@ export class ConvergenceWorld {
       this.fail(`raising the retention floor of ${user} to ${floor}: ${response.status} ${await response.text()}`);
       return;
     }
-    await this.server.pg.query('DELETE FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq <= $2', [row.user_pk, floor]);
+    await this.server.pg.query('DELETE FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq <= $2', [
+      row.user_pk,
+      floor,
+    ]);
     if (process.env.FUZZ_CANARY === 'lose_row') {
       // Self-test of the checker and the shrinker only: a simulated server bug that loses a row.
       await this.server.pg.query('BEGIN; SET LOCAL session_replication_role = replica');
-      await this.server.pg.query('DELETE FROM business.users WHERE ctid = (SELECT ctid FROM business.users WHERE _sync_scope_id = $1 LIMIT 1)', [user]);
+      await this.server.pg.query(
+        'DELETE FROM business.users WHERE ctid = (SELECT ctid FROM business.users WHERE _sync_scope_id = $1 LIMIT 1)',
+        [user],
+      );
       await this.server.pg.query('COMMIT');
     }
     this.count('prune');
@@ -744,7 +817,9 @@ export class ConvergenceWorld {
 
   private newId(): string {
     const hex = Array.from({ length: 4 }, () => this.ids.u32().toString(16).padStart(8, '0')).join('');
-    return uuidFromHex(`${hex.slice(0, 12)}4${hex.slice(13, 16)}${'89ab'[parseInt(hex[16]!, 16) % 4]}${hex.slice(17, 32)}`);
+    return uuidFromHex(
+      `${hex.slice(0, 12)}4${hex.slice(13, 16)}${'89ab'[parseInt(hex[16]!, 16) % 4]}${hex.slice(17, 32)}`,
+    );
   }
 
   private newToken(p: number): string {
@@ -753,7 +828,9 @@ export class ConvergenceWorld {
   }
 
   private rowIds(d: SimDevice, table: TableName): string[] {
-    const rows = d.db.prepare(`SELECT ${TABLES[table].blobKey ? 'lower(hex(id))' : 'id'} AS id FROM "${table}" ORDER BY id`).all() as { id: string }[];
+    const rows = d.db
+      .prepare(`SELECT ${TABLES[table].blobKey ? 'lower(hex(id))' : 'id'} AS id FROM "${table}" ORDER BY id`)
+      .all() as { id: string }[];
     return rows.map((r) => (TABLES[table].blobKey ? uuidFromHex(r.id) : r.id));
   }
 
@@ -771,7 +848,10 @@ export class ConvergenceWorld {
     const before = kind === 'delete' ? this.snapshotIds(d) : null;
     const db = d.db;
     const param = (t: TableName, id: string | null) => (id === null ? null : localKeyParam(t, id));
-    const ts = () => (r() % 3 === 0 ? null : new Date(Date.UTC(2025, r() % 12, 1 + (r() % 28), r() % 24, r() % 60, r() % 60, r() % 1000)).toISOString());
+    const ts = () =>
+      r() % 3 === 0
+        ? null
+        : new Date(Date.UTC(2025, r() % 12, 1 + (r() % 28), r() % 24, r() % 60, r() % 60, r() % 1000)).toISOString();
     const text = () => TEXTS[r() % TEXTS.length]!;
     const bytes = () => Buffer.from(Array.from({ length: r() % 24 }, () => r() % 256));
 
@@ -780,10 +860,18 @@ export class ConvergenceWorld {
       const token = this.newToken(r());
       switch (t) {
         case 'users':
-          db.prepare('INSERT INTO users(id, name, email, created_at, updated_at) VALUES (?, ?, ?, ?, ?)').run(id, token, text(), ts(), ts());
+          db.prepare('INSERT INTO users(id, name, email, created_at, updated_at) VALUES (?, ?, ?, ?, ?)').run(
+            id,
+            token,
+            text(),
+            ts(),
+            ts(),
+          );
           break;
         case 'posts':
-          db.prepare('INSERT INTO posts(id, title, content, author_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)').run(
+          db.prepare(
+            'INSERT INTO posts(id, title, content, author_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
+          ).run(
             id,
             token,
             text(),
@@ -812,11 +900,17 @@ export class ConvergenceWorld {
           break;
         case 'file_reviews': {
           const file = fk.file_id ?? pick(this.ownedIds(d, 'files')) ?? insert('files');
-          db.prepare('INSERT INTO file_reviews(id, review, file_id) VALUES (?, ?, ?)').run(param('file_reviews', id), token, param('files', file));
+          db.prepare('INSERT INTO file_reviews(id, review, file_id) VALUES (?, ?, ?)').run(
+            param('file_reviews', id),
+            token,
+            param('files', file),
+          );
           break;
         }
         case 'typed_rows':
-          db.prepare('INSERT INTO typed_rows(id, name, note, count_value, enabled_flag, rating, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
+          db.prepare(
+            'INSERT INTO typed_rows(id, name, note, count_value, enabled_flag, rating, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          ).run(
             id,
             token,
             r() % 4 === 0 ? null : text(),
@@ -860,14 +954,19 @@ export class ConvergenceWorld {
           if (owned && r() % 3 === 0) {
             const hasChildren = db.prepare('SELECT 1 FROM categories WHERE parent_id = ?').get(id) !== undefined;
             const roots = this.ownedIds(d, 'categories').filter(
-              (c) => c !== id && (db.prepare('SELECT parent_id FROM categories WHERE id = ?').get(c) as { parent_id: string | null }).parent_id === null,
+              (c) =>
+                c !== id &&
+                (db.prepare('SELECT parent_id FROM categories WHERE id = ?').get(c) as { parent_id: string | null })
+                  .parent_id === null,
             );
             if (!hasChildren) set('parent_id', r() % 2 ? null : (pick(roots) ?? null));
           }
           break;
         case 'teams':
           if (owned && r() % 2) {
-            const members = (db.prepare('SELECT id FROM team_members WHERE team_id = ? ORDER BY id').all(id) as { id: string }[]).map((m) => m.id);
+            const members = (
+              db.prepare('SELECT id FROM team_members WHERE team_id = ? ORDER BY id').all(id) as { id: string }[]
+            ).map((m) => m.id);
             set('captain_member_id', r() % 3 === 0 ? null : (pick(members) ?? null));
           }
           break;
@@ -901,7 +1000,9 @@ export class ConvergenceWorld {
       if (t === 'users') db.prepare('DELETE FROM posts WHERE author_id = ?').run(id);
       if (t === 'team_members') {
         // every row update carries a fresh token (the checker's applied-twice rule relies on it)
-        for (const { id: team } of db.prepare('SELECT id FROM teams WHERE captain_member_id = ?').all(id) as { id: string }[]) {
+        for (const { id: team } of db.prepare('SELECT id FROM teams WHERE captain_member_id = ?').all(id) as {
+          id: string;
+        }[]) {
           const token = this.newToken(r());
           db.prepare('UPDATE teams SET captain_member_id = NULL, name = ? WHERE id = ?').run(token, team);
           upserts.push({ table: 'teams', id: team, token });
@@ -920,7 +1021,13 @@ export class ConvergenceWorld {
           const posts = Array.from({ length: n }, () => insert('posts', { author_id: user }));
           void posts;
           const token = this.newToken(r());
-          db.prepare('INSERT INTO users(id, name, email, created_at, updated_at) VALUES (?, ?, ?, ?, ?)').run(user, token, text(), ts(), ts());
+          db.prepare('INSERT INTO users(id, name, email, created_at, updated_at) VALUES (?, ?, ?, ?, ?)').run(
+            user,
+            token,
+            text(),
+            ts(),
+            ts(),
+          );
           created.push(user);
           upserts.push({ table: 'users', id: user, token });
           break;
@@ -973,7 +1080,8 @@ export class ConvergenceWorld {
     for (const u of upserts) record({ table: u.table, id: u.id, kind: 'upsert', token: tokenOf(u.token) });
     if (before) {
       const after = this.snapshotIds(d);
-      for (const [t, ids] of before) for (const id of ids) if (!after.get(t)!.has(id)) record({ table: t, id, kind: 'delete', token: null });
+      for (const [t, ids] of before)
+        for (const id of ids) if (!after.get(t)!.has(id)) record({ table: t, id, kind: 'delete', token: null });
     }
   }
 
@@ -1010,7 +1118,11 @@ export class ConvergenceWorld {
       const report = await d.client.sync();
       this.note(`  d${d.index} sync → ${summarize(report)}`);
       await this.acknowledge(d, start);
-      return report.pushOutcome === 'no_change' && report.remoteOutcome === 'already_at_target' && !report.status.pending.hasPendingSyncData;
+      return (
+        report.pushOutcome === 'no_change' &&
+        report.remoteOutcome === 'already_at_target' &&
+        !report.status.pending.hasPendingSyncData
+      );
     } catch (err) {
       failure = err;
     }
@@ -1063,7 +1175,13 @@ export async function archiveBundles(world: ConvergenceWorld, user: string): Pro
     let entry = building.get(seq);
     if (!entry) {
       entry = {
-        bundle: { bundleSeq: seq, sourceId: String(r.source_id), sourceBundleId: Number(r.source_bundle_id), rowCount: Number(r.row_count), hash: String(r.hash) },
+        bundle: {
+          bundleSeq: seq,
+          sourceId: String(r.source_id),
+          sourceBundleId: Number(r.source_bundle_id),
+          rowCount: Number(r.row_count),
+          hash: String(r.hash),
+        },
         rows: [],
       };
       building.set(seq, entry);
@@ -1089,17 +1207,27 @@ function summarize(result: unknown): string {
   if (typeof result !== 'object') return String(result);
   const r = result as Record<string, unknown>;
   const parts: string[] = [];
-  for (const key of ['status', 'outcome', 'pushOutcome', 'remoteOutcome', 'isSuccess']) if (key in r && typeof r[key] !== 'object') parts.push(`${key}=${String(r[key])}`);
+  for (const key of ['status', 'outcome', 'pushOutcome', 'remoteOutcome', 'isSuccess'])
+    if (key in r && typeof r[key] !== 'object') parts.push(`${key}=${String(r[key])}`);
   const status = (r.status ?? r.syncStatus) as { lastBundleSeqSeen?: number } | undefined;
-  if (status && typeof status === 'object' && typeof status.lastBundleSeqSeen === 'number') parts.push(`seen=${status.lastBundleSeqSeen}`);
+  if (status && typeof status === 'object' && typeof status.lastBundleSeqSeen === 'number')
+    parts.push(`seen=${status.lastBundleSeqSeen}`);
   return parts.join(' ') || 'ok';
 }
 
 /** Errors a device may legitimately see under the injected faults; anything else fails the run. */
 export function isExpectedError(err: unknown): boolean {
-  const e = err as { name?: string; status?: number; code?: string; body?: string; lastError?: unknown; transient?: boolean } | null;
+  const e = err as {
+    name?: string;
+    status?: number;
+    code?: string;
+    body?: string;
+    lastError?: unknown;
+    transient?: boolean;
+  } | null;
   if (!e || typeof e !== 'object') return false;
-  if (e.name === 'RetryExhaustedError') return e.lastError === undefined || e.lastError === null || isExpectedError(e.lastError);
+  if (e.name === 'RetryExhaustedError')
+    return e.lastError === undefined || e.lastError === null || isExpectedError(e.lastError);
   if (e.name === 'HttpStatusError') {
     if (e.code === 'initialization_expired' || e.code === 'initialization_stale') return true;
     if (typeof e.body === 'string' && e.body.includes('injected_failure')) return true;

@@ -129,7 +129,12 @@ describe('convergence fuzz: devices, faults, and a checker of the end state', ()
       const outcome = await runOnce(server, seed, ops);
       if (outcome.failures.length) {
         throw new Error(
-          [`seed ${seed} replay failed:`, ...outcome.failures.map((f) => `  - ${f}`), 'transcript:', ...outcome.transcript.map((l) => `  ${l}`)].join('\n'),
+          [
+            `seed ${seed} replay failed:`,
+            ...outcome.failures.map((f) => `  - ${f}`),
+            'transcript:',
+            ...outcome.transcript.map((l) => `  ${l}`),
+          ].join('\n'),
         );
       }
     }, 600_000);
@@ -137,13 +142,23 @@ describe('convergence fuzz: devices, faults, and a checker of the end state', ()
   }
 
   const seeds = Array.from({ length: SEEDS }, (_, i) => BASE_SEED + i);
-  it.each(seeds)('seed %i converges', async (seed) => {
-    await runSeed(seed, generateOps(runConfig(seed), OPS));
-  }, 900_000);
+  it.each(seeds)(
+    'seed %i converges',
+    async (seed) => {
+      await runSeed(seed, generateOps(runConfig(seed), OPS));
+    },
+    900_000,
+  );
 
   it('exercised every fault kind', () => {
     if (SEEDS * OPS < 2000) return;
-    const seen = new Set(outcomes.flatMap((o) => Object.entries(o.stats.faults).filter(([, n]) => n > 0).map(([k]) => k)));
+    const seen = new Set(
+      outcomes.flatMap((o) =>
+        Object.entries(o.stats.faults)
+          .filter(([, n]) => n > 0)
+          .map(([k]) => k),
+      ),
+    );
     expect(REQUIRED_FAULTS.filter((k) => !seen.has(k))).toEqual([]);
   });
 });

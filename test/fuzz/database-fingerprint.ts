@@ -8,7 +8,10 @@ export type Fingerprint = Record<string, string>;
  * table, so a suite can assert that a rejected request changed nothing at all.
  */
 export class DatabaseFingerprint {
-  private constructor(private readonly client: pg.Client, private readonly sql: string) {}
+  private constructor(
+    private readonly client: pg.Client,
+    private readonly sql: string,
+  ) {}
 
   static async open(url: string, schemas = ['sync', 'business']): Promise<DatabaseFingerprint> {
     const client = new pg.Client({ connectionString: url });
@@ -22,7 +25,10 @@ export class DatabaseFingerprint {
     );
     if (rows.length === 0) throw new Error(`no tables in ${schemas.join(', ')}`);
     const sql = rows
-      .map(({ name }) => `SELECT '${name}' AS name, count(*) || ':' || md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) AS print FROM ${name} t`)
+      .map(
+        ({ name }) =>
+          `SELECT '${name}' AS name, count(*) || ':' || md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) AS print FROM ${name} t`,
+      )
       .join(' UNION ALL ');
     return new DatabaseFingerprint(client, sql);
   }

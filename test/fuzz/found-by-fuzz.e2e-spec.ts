@@ -13,7 +13,10 @@ describe('found by the fuzz suites', () => {
   beforeAll(async () => {
     t = await startTestApp();
     const token = await t.signIn('alice');
-    headers = [['Authorization', `Bearer ${token}`], ['Oversync-Source-ID', 'a-1']];
+    headers = [
+      ['Authorization', `Bearer ${token}`],
+      ['Oversync-Source-ID', 'a-1'],
+    ];
     await new SyncHttp(t.baseUrl, token, 'a-1').connect(false);
   });
   afterAll(async () => {
@@ -29,7 +32,12 @@ describe('found by the fuzz suites', () => {
     ['DELETE', '/sync/snapshot-sessions/%FF'],
     ['GET', '/sync/%FF'],
   ])('http-input seed 72318 (path %%FF): %s %s is a 400 envelope, not the framework body', async (method, path) => {
-    const res = await sendRaw(t.baseUrl, { method, path, headers, body: method === 'POST' ? Buffer.from('{}') : undefined });
+    const res = await sendRaw(t.baseUrl, {
+      method,
+      path,
+      headers,
+      body: method === 'POST' ? Buffer.from('{}') : undefined,
+    });
     expect(res?.status).toBe(400);
     expect(res?.headers['content-type']).toBe('application/json');
     const body = JSON.parse(res!.body.toString('utf8')) as { error: string; message: string };
@@ -40,27 +48,56 @@ describe('found by the fuzz suites', () => {
   it('http-input seed 72318 (path %FF): an unauthenticated caller gets the same 400, nothing more', async () => {
     const res = await sendRaw(t.baseUrl, { method: 'GET', path: '/sync/snapshot-sessions/%FF', headers: [] });
     expect(res?.status).toBe(400);
-    expect(JSON.parse(res!.body.toString('utf8'))).toEqual({ error: 'invalid_request', message: "Failed to decode param '%FF'" });
+    expect(JSON.parse(res!.body.toString('utf8'))).toEqual({
+      error: 'invalid_request',
+      message: "Failed to decode param '%FF'",
+    });
   });
 
-  it.each([['NUL', '\u0000'], ['an inner NUL', 'a\u0000b'], ['a control character', '\u0007'], ['513 characters', 'n'.repeat(513)]])('http-input seed 2 (snapshot create): a new_source_id of %s is a 400, not a 500, and rotates nothing', async (_label, newSourceId) => {
-    const source = `a-rot-${randomUUID()}`;
-    const http = new SyncHttp(t.baseUrl, headers[0]![1].slice('Bearer '.length), source);
-    const res = await http.post('/sync/snapshot-sessions', { source_replacement: { previous_source_id: source, new_source_id: newSourceId, reason: 'history_pruned' } });
-    expect(res.status).toBe(400);
-    expect(res.body).toEqual({ error: 'snapshot_session_invalid', message: 'new_source_id must be printable text of at most 512 characters' });
-    // the source was not retired: a rotation to a proper id still works
-    const ok = await http.post('/sync/snapshot-sessions', { source_replacement: { previous_source_id: source, new_source_id: `${source}-next`, reason: 'history_pruned' } });
-    expect(ok.status).toBe(200);
-    await http.delete(`/sync/snapshot-sessions/${ok.body.snapshot_id}`).expect(204);
-  });
+  it.each([
+    ['NUL', '\u0000'],
+    ['an inner NUL', 'a\u0000b'],
+    ['a control character', '\u0007'],
+    ['513 characters', 'n'.repeat(513)],
+  ])(
+    'http-input seed 2 (snapshot create): a new_source_id of %s is a 400, not a 500, and rotates nothing',
+    async (_label, newSourceId) => {
+      const source = `a-rot-${randomUUID()}`;
+      const http = new SyncHttp(t.baseUrl, headers[0]![1].slice('Bearer '.length), source);
+      const res = await http.post('/sync/snapshot-sessions', {
+        source_replacement: { previous_source_id: source, new_source_id: newSourceId, reason: 'history_pruned' },
+      });
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({
+        error: 'snapshot_session_invalid',
+        message: 'new_source_id must be printable text of at most 512 characters',
+      });
+      // the source was not retired: a rotation to a proper id still works
+      const ok = await http.post('/sync/snapshot-sessions', {
+        source_replacement: { previous_source_id: source, new_source_id: `${source}-next`, reason: 'history_pruned' },
+      });
+      expect(ok.status).toBe(200);
+      await http.delete(`/sync/snapshot-sessions/${ok.body.snapshot_id}`).expect(204);
+    },
+  );
 
   it('http-input seed 3 (committed rows): after_row_ordinal = int64 max is an empty last page, not a 500', async () => {
     const http = new SyncHttp(t.baseUrl, headers[0]![1].slice('Bearer '.length), 'a-1');
     const id = randomUUID();
-    const commit = await http.push(1, [{ schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name: 'n', email: 'e' } }]);
+    const commit = await http.push(1, [
+      {
+        schema: 'business',
+        table: 'users',
+        key: { id },
+        op: 'INSERT',
+        base_row_version: 0,
+        payload: { id, name: 'n', email: 'e' },
+      },
+    ]);
     expect(commit.status).toBe(200);
-    const res = await http.get(`/sync/committed-bundles/${commit.body.bundle_seq}/rows?after_row_ordinal=9223372036854775807`);
+    const res = await http.get(
+      `/sync/committed-bundles/${commit.body.bundle_seq}/rows?after_row_ordinal=9223372036854775807`,
+    );
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ rows: [], has_more: false });
     expect(res.text).toContain('"next_row_ordinal":9223372036854775807,');

@@ -25,7 +25,14 @@ const A_USER = `alice-${tag}`;
 const A_SOURCE = `asrc-${tag}`;
 const B_ROWS = { user: randomUUID(), file: randomUUID(), post: randomUUID(), staged: randomUUID(), late: randomUUID() };
 
-const insert = (table: string, id: string, payload: Record<string, unknown>) => ({ schema: 'business', table, key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, ...payload } });
+const insert = (table: string, id: string, payload: Record<string, unknown>) => ({
+  schema: 'business',
+  table,
+  key: { id },
+  op: 'INSERT',
+  base_row_version: 0,
+  payload: { id, ...payload },
+});
 
 interface Answer {
   status: number;
@@ -42,7 +49,13 @@ describe('isolation: user A against everything of user B', () => {
   let pushB: string;
   let snapshotB: string;
   let fingerprint: DatabaseFingerprint;
-  const secrets: string[] = [B_USER, B_SOURCE, MARKER, Buffer.from(MARKER).toString('base64'), ...Object.values(B_ROWS)];
+  const secrets: string[] = [
+    B_USER,
+    B_SOURCE,
+    MARKER,
+    Buffer.from(MARKER).toString('base64'),
+    ...Object.values(B_ROWS),
+  ];
 
   /** Nothing of B's in the answer, unless the request itself carried it. */
   function expectNoLeak(answer: Answer, sent: string): void {
@@ -51,13 +64,17 @@ describe('isolation: user A against everything of user B', () => {
     for (const secret of secrets) {
       const s = secret.toLowerCase();
       if (asked.includes(s)) continue;
-      if (received.includes(s)) throw new Error(`B's ${JSON.stringify(secret)} leaked to A in: ${answer.status} ${answer.text.slice(0, 500)}`);
+      if (received.includes(s))
+        throw new Error(`B's ${JSON.stringify(secret)} leaked to A in: ${answer.status} ${answer.text.slice(0, 500)}`);
     }
   }
 
   /** A refusal: an expected status, the envelope, no leak. */
   function expectRefused(answer: Answer, statuses: number[], sent: string): void {
-    if (!statuses.includes(answer.status)) throw new Error(`expected ${statuses.join('/')} for ${sent.slice(0, 200)}, got ${answer.status} ${answer.text.slice(0, 300)}`);
+    if (!statuses.includes(answer.status))
+      throw new Error(
+        `expected ${statuses.join('/')} for ${sent.slice(0, 200)}, got ${answer.status} ${answer.text.slice(0, 300)}`,
+      );
     expect(answer.headers['content-type']).toBe('application/json');
     const body = JSON.parse(answer.text) as { error?: unknown; message?: unknown };
     expect(typeof body.error).toBe('string');
@@ -66,7 +83,10 @@ describe('isolation: user A against everything of user B', () => {
   }
 
   const bSourceState = async () =>
-    fingerprint.query(`SELECT ss.* FROM sync.source_state ss JOIN sync.user_state us USING (user_pk) WHERE us.user_id = $1 ORDER BY source_id`, [B_USER]);
+    fingerprint.query(
+      `SELECT ss.* FROM sync.source_state ss JOIN sync.user_state us USING (user_pk) WHERE us.user_id = $1 ORDER BY source_id`,
+      [B_USER],
+    );
 
   beforeAll(async () => {
     t = await startTestApp();
@@ -80,18 +100,28 @@ describe('isolation: user A against everything of user B', () => {
       insert('users', B_ROWS.user, { name: `${MARKER}-name`, email: `${MARKER}@example.com` }),
       insert('files', B_ROWS.file, { name: `${MARKER}.bin`, data: Buffer.from(MARKER).toString('base64') }),
     ]);
-    const second = await b.push(2, [insert('posts', B_ROWS.post, { title: `${MARKER}-title`, content: MARKER, author_id: B_ROWS.user })]);
+    const second = await b.push(2, [
+      insert('posts', B_ROWS.post, { title: `${MARKER}-title`, content: MARKER, author_id: B_ROWS.user }),
+    ]);
     expect([first.status, second.status]).toEqual([200, 200]);
     secrets.push(first.body.bundle_hash, second.body.bundle_hash);
-    pushB = (await b.post('/sync/push-sessions', { source_bundle_id: 3, planned_row_count: 2 }).expect(200)).body.push_id;
-    await b.post(`/sync/push-sessions/${pushB}/chunks`, { start_row_ordinal: 0, rows: [insert('users', B_ROWS.staged, { name: `${MARKER}-staged`, email: 'x' })] }).expect(200);
+    pushB = (await b.post('/sync/push-sessions', { source_bundle_id: 3, planned_row_count: 2 }).expect(200)).body
+      .push_id;
+    await b
+      .post(`/sync/push-sessions/${pushB}/chunks`, {
+        start_row_ordinal: 0,
+        rows: [insert('users', B_ROWS.staged, { name: `${MARKER}-staged`, email: 'x' })],
+      })
+      .expect(200);
     snapshotB = (await b.post('/sync/snapshot-sessions').expect(200)).body.snapshot_id;
     secrets.push(pushB, snapshotB);
     bWatch = await SseStream.open(`${t.baseUrl}/sync/watch?after_bundle_seq=2`, syncHeaders(b.token, B_SOURCE));
     expect(bWatch.status).toBe(200);
 
     await a.connect(false);
-    expect((await a.push(1, [insert('users', randomUUID(), { name: 'alice', email: 'a@example.com' })])).status).toBe(200);
+    expect((await a.push(1, [insert('users', randomUUID(), { name: 'alice', email: 'a@example.com' })])).status).toBe(
+      200,
+    );
     fingerprint = await DatabaseFingerprint.open(t.db.url);
   });
 
@@ -101,7 +131,7 @@ describe('isolation: user A against everything of user B', () => {
     await t?.close();
   });
 
-  it('the leak check would see B\'s data: B reads its own snapshot and the marker is there', async () => {
+  it("the leak check would see B's data: B reads its own snapshot and the marker is there", async () => {
     const res = await b.get(`/sync/snapshot-sessions/${snapshotB}`).expect(200);
     expect(() => expectNoLeak(res, '')).toThrow(/leaked/);
   });
@@ -110,11 +140,17 @@ describe('isolation: user A against everything of user B', () => {
     const spellings = () => [pushB, pushB.toUpperCase(), `{${pushB}}`, pushB.replace(/-/g, '')];
     const row = () => insert('users', randomUUID(), { name: 'a', email: 'a' });
 
-    it.each([['with its own source', () => a], ["with B's source id", () => aWithBSource]])('A cannot upload to, commit or delete it (%s)', async (_label, caller) => {
+    it.each([
+      ['with its own source', () => a],
+      ["with B's source id", () => aWithBSource],
+    ])('A cannot upload to, commit or delete it (%s)', async (_label, caller) => {
       const before = await fingerprint.read();
       for (const id of spellings()) {
         for (const start of [0, 1]) {
-          const chunk = await caller().post(`/sync/push-sessions/${id}/chunks`, { start_row_ordinal: start, rows: [row()] });
+          const chunk = await caller().post(`/sync/push-sessions/${id}/chunks`, {
+            start_row_ordinal: start,
+            rows: [row()],
+          });
           expectRefused(chunk, [403, 404], id);
         }
         expectRefused(await caller().post(`/sync/push-sessions/${id}/commit`), [403, 404], id);
@@ -124,7 +160,12 @@ describe('isolation: user A against everything of user B', () => {
     });
 
     it('B finishes it afterwards, untouched', async () => {
-      await b.post(`/sync/push-sessions/${pushB}/chunks`, { start_row_ordinal: 1, rows: [insert('users', B_ROWS.late, { name: `${MARKER}-late`, email: 'x' })] }).expect(200);
+      await b
+        .post(`/sync/push-sessions/${pushB}/chunks`, {
+          start_row_ordinal: 1,
+          rows: [insert('users', B_ROWS.late, { name: `${MARKER}-late`, email: 'x' })],
+        })
+        .expect(200);
       const commit = await b.post(`/sync/push-sessions/${pushB}/commit`).expect(200);
       expect(commit.body).toMatchObject({ bundle_seq: 3, source_id: B_SOURCE, source_bundle_id: 3, row_count: 2 });
       secrets.push(commit.body.bundle_hash);
@@ -132,7 +173,10 @@ describe('isolation: user A against everything of user B', () => {
   });
 
   describe("B's committed bundles", () => {
-    it.each([['with its own source', () => a], ["with B's source id", () => aWithBSource]])('committed-bundle rows answer from A\'s history only (%s)', async (_label, caller) => {
+    it.each([
+      ['with its own source', () => a],
+      ["with B's source id", () => aWithBSource],
+    ])("committed-bundle rows answer from A's history only (%s)", async (_label, caller) => {
       for (const seq of [1, 2, 3, 4]) {
         for (const query of ['', '?after_row_ordinal=0&max_rows=5000']) {
           const res = await caller().get(`/sync/committed-bundles/${seq}/rows${query}`);
@@ -147,11 +191,22 @@ describe('isolation: user A against everything of user B', () => {
       }
     });
 
-    it.each([['with its own source', () => a], ["with B's source id", () => aWithBSource]])('pull returns A\'s bundles only (%s)', async (_label, caller) => {
+    it.each([
+      ['with its own source', () => a],
+      ["with B's source id", () => aWithBSource],
+    ])("pull returns A's bundles only (%s)", async (_label, caller) => {
       // a target above A's latest bundle is echoed as the stable sequence (spec §4.8 step 5): A's own input
-      for (const [query, stable] of [['', 1], ['?after_bundle_seq=0&max_bundles=5000', 1], ['?after_bundle_seq=0&target_bundle_seq=3', 3], ['?after_bundle_seq=1', 1], ['?target_bundle_seq=99', 99]] as const) {
+      for (const [query, stable] of [
+        ['', 1],
+        ['?after_bundle_seq=0&max_bundles=5000', 1],
+        ['?after_bundle_seq=0&target_bundle_seq=3', 3],
+        ['?after_bundle_seq=1', 1],
+        ['?target_bundle_seq=99', 99],
+      ] as const) {
         const res = await caller().get(`/sync/pull${query}`).expect(200);
-        expect((res.body.bundles as Array<{ source_id: string }>).map((bundle) => bundle.source_id)).toEqual(query.includes('after_bundle_seq=1') ? [] : [A_SOURCE]);
+        expect((res.body.bundles as Array<{ source_id: string }>).map((bundle) => bundle.source_id)).toEqual(
+          query.includes('after_bundle_seq=1') ? [] : [A_SOURCE],
+        );
         expect(res.body.stable_bundle_seq).toBe(stable);
         expectNoLeak(res, '');
       }
@@ -159,11 +214,18 @@ describe('isolation: user A against everything of user B', () => {
   });
 
   describe("B's snapshot session", () => {
-    it.each([['with its own source', () => a], ["with B's source id", () => aWithBSource]])('A cannot read or delete it (%s)', async (_label, caller) => {
+    it.each([
+      ['with its own source', () => a],
+      ["with B's source id", () => aWithBSource],
+    ])('A cannot read or delete it (%s)', async (_label, caller) => {
       const before = await fingerprint.read();
       for (const id of [snapshotB, snapshotB.toUpperCase(), `{${snapshotB}}`, snapshotB.replace(/-/g, '')]) {
         expectRefused(await caller().get(`/sync/snapshot-sessions/${id}`), [403, 404], id);
-        expectRefused(await caller().get(`/sync/snapshot-sessions/${id}?after_row_ordinal=0&max_rows=5000`), [403, 404], id);
+        expectRefused(
+          await caller().get(`/sync/snapshot-sessions/${id}?after_row_ordinal=0&max_rows=5000`),
+          [403, 404],
+          id,
+        );
         expectRefused(await caller().delete(`/sync/snapshot-sessions/${id}`), [403, 404], id);
       }
       expect(DatabaseFingerprint.changed(before, await fingerprint.read())).toEqual([]);
@@ -182,19 +244,34 @@ describe('isolation: user A against everything of user B', () => {
   });
 
   describe("B's watch stream", () => {
-    const events = (frames: readonly SseFrame[]) => frames.filter((f) => f.event === 'bundle').map((f) => JSON.parse(f.data ?? '{}') as { bundle_seq: number; source_id?: string });
+    const events = (frames: readonly SseFrame[]) =>
+      frames
+        .filter((f) => f.event === 'bundle')
+        .map((f) => JSON.parse(f.data ?? '{}') as { bundle_seq: number; source_id?: string });
 
-    it.each([['with its own source', A_SOURCE], ["with B's source id", B_SOURCE]])("A's stream never announces B's commits (%s)", async (_label, source) => {
-      const [{ latest }] = await fingerprint.query<{ latest: number }>('SELECT next_bundle_seq - 1 AS latest FROM sync.user_state WHERE user_id = $1', [A_USER]) as [{ latest: number }];
+    it.each([
+      ['with its own source', A_SOURCE],
+      ["with B's source id", B_SOURCE],
+    ])("A's stream never announces B's commits (%s)", async (_label, source) => {
+      const [{ latest }] = (await fingerprint.query<{ latest: number }>(
+        'SELECT next_bundle_seq - 1 AS latest FROM sync.user_state WHERE user_id = $1',
+        [A_USER],
+      )) as [{ latest: number }];
       const stream = await SseStream.open(`${t.baseUrl}/sync/watch?after_bundle_seq=0`, syncHeaders(a.token, source));
       try {
         expect(stream.status).toBe(200);
         const subscribers = await request(t.baseUrl).get(`/test/watch-subscribers?user_id=${B_USER}`).expect(200);
         expect(subscribers.body.subscriber_count).toBe(1);
-        const next = Number((await bSourceState()).find((state) => state.source_id === B_SOURCE)!.max_committed_source_bundle_id) + 1;
-      const commit = await b.push(next, [insert('users', randomUUID(), { name: MARKER, email: 'x' })]);
+        const next =
+          Number((await bSourceState()).find((state) => state.source_id === B_SOURCE)!.max_committed_source_bundle_id) +
+          1;
+        const commit = await b.push(next, [insert('users', randomUUID(), { name: MARKER, email: 'x' })]);
         expect(commit.status).toBe(200);
-        const announced = await bWatch.next((f) => f.event === 'bundle' && (JSON.parse(f.data ?? '{}') as { bundle_seq: number }).bundle_seq === commit.body.bundle_seq);
+        const announced = await bWatch.next(
+          (f) =>
+            f.event === 'bundle' &&
+            (JSON.parse(f.data ?? '{}') as { bundle_seq: number }).bundle_seq === commit.body.bundle_seq,
+        );
         expect(JSON.parse(announced.data ?? '')).toMatchObject({ source_id: B_SOURCE });
         await new Promise((resolve) => setTimeout(resolve, 300));
         const seen = events(stream.pending());
@@ -202,7 +279,8 @@ describe('isolation: user A against everything of user B', () => {
           expect(event.bundle_seq).toBeLessThanOrEqual(Number(latest));
           expect(event.source_id).toBeUndefined();
         }
-        for (const frame of stream.pending()) expectNoLeak({ status: 200, text: frame.raw, headers: stream.response.headers }, source);
+        for (const frame of stream.pending())
+          expectNoLeak({ status: 200, text: frame.raw, headers: stream.response.headers }, source);
       } finally {
         await stream.close();
       }
@@ -213,7 +291,11 @@ describe('isolation: user A against everything of user B', () => {
     const routes = (): Array<[method: 'get' | 'post' | 'delete', path: string, body?: unknown]> => [
       ['post', '/sync/connect', { has_local_pending_rows: false }],
       ['post', '/sync/push-sessions', { source_bundle_id: 5, planned_row_count: 1 }],
-      ['post', `/sync/push-sessions/${pushB}/chunks`, { start_row_ordinal: 0, rows: [insert('users', randomUUID(), { name: 'x', email: 'x' })] }],
+      [
+        'post',
+        `/sync/push-sessions/${pushB}/chunks`,
+        { start_row_ordinal: 0, rows: [insert('users', randomUUID(), { name: 'x', email: 'x' })] },
+      ],
       ['post', `/sync/push-sessions/${pushB}/commit`],
       ['delete', `/sync/push-sessions/${pushB}`],
       ['get', '/sync/committed-bundles/1/rows'],
@@ -224,26 +306,44 @@ describe('isolation: user A against everything of user B', () => {
       ['get', '/sync/capabilities'],
     ];
 
-    it.each(forgedTokens(B_USER, 'test-secret'))("a token for B that is %s is refused on every route, changing nothing", async (_name, token) => {
-      const before = await fingerprint.read();
-      for (const source of [B_SOURCE, A_SOURCE]) {
-        const forged = new SyncHttp(t.baseUrl, token, source);
-        for (const [method, path, body] of routes()) {
-          const res = method === 'post' ? await forged.post(path, body) : method === 'get' ? await forged.get(path) : await forged.delete(path);
-          expectRefused(res, [401], `${path} ${source} ${token}`);
+    it.each(forgedTokens(B_USER, 'test-secret'))(
+      'a token for B that is %s is refused on every route, changing nothing',
+      async (_name, token) => {
+        const before = await fingerprint.read();
+        for (const source of [B_SOURCE, A_SOURCE]) {
+          const forged = new SyncHttp(t.baseUrl, token, source);
+          for (const [method, path, body] of routes()) {
+            const res =
+              method === 'post'
+                ? await forged.post(path, body)
+                : method === 'get'
+                  ? await forged.get(path)
+                  : await forged.delete(path);
+            expectRefused(res, [401], `${path} ${source} ${token}`);
+          }
+          const watch = await SseStream.open(`${t.baseUrl}/sync/watch?after_bundle_seq=0`, syncHeaders(token, source));
+          await watch.close();
+          expectRefused({ status: watch.status, text: watch.body, headers: watch.response.headers }, [401], source);
         }
-        const watch = await SseStream.open(`${t.baseUrl}/sync/watch?after_bundle_seq=0`, syncHeaders(token, source));
-        await watch.close();
-        expectRefused({ status: watch.status, text: watch.body, headers: watch.response.headers }, [401], source);
-      }
-      expect(DatabaseFingerprint.changed(before, await fingerprint.read())).toEqual([]);
-    });
+        expect(DatabaseFingerprint.changed(before, await fingerprint.read())).toEqual([]);
+      },
+    );
 
     it('a request without a bearer token, or with the token elsewhere, is refused', async () => {
       const bToken = b.token;
       for (const [method, path, body] of routes()) {
-        for (const set of [{}, { 'X-Authorization': `Bearer ${bToken}` }, { Cookie: `token=${bToken}` }, { Authorization: bToken }, { Authorization: `Basic ${Buffer.from(`${B_USER}:x`).toString('base64')}` }]) {
-          let req = request(t.baseUrl)[method](`${path}${path.includes('?') ? '&' : '?'}access_token=${bToken}`).set('Oversync-Source-ID', B_SOURCE);
+        for (const set of [
+          {},
+          { 'X-Authorization': `Bearer ${bToken}` },
+          { Cookie: `token=${bToken}` },
+          { Authorization: bToken },
+          { Authorization: `Basic ${Buffer.from(`${B_USER}:x`).toString('base64')}` },
+        ]) {
+          const agent = request(t.baseUrl);
+          let req = agent[method](`${path}${path.includes('?') ? '&' : '?'}access_token=${bToken}`).set(
+            'Oversync-Source-ID',
+            B_SOURCE,
+          );
           for (const [name, value] of Object.entries(set)) req = req.set(name, value);
           const res = body === undefined ? await req : await req.send(body as object);
           expectRefused(res, [401], `${path} ${B_SOURCE}`);
@@ -257,11 +357,20 @@ describe('isolation: user A against everything of user B', () => {
     it("a source rotation of A onto B's source id stays in A's scope", async () => {
       const rotating = new SyncHttp(t.baseUrl, a.token, `${A_SOURCE}-old`);
       const bState = await bSourceState();
-      const res = await rotating.post('/sync/snapshot-sessions', { source_replacement: { previous_source_id: `${A_SOURCE}-old`, new_source_id: B_SOURCE, reason: 'history_pruned' } });
+      const res = await rotating.post('/sync/snapshot-sessions', {
+        source_replacement: {
+          previous_source_id: `${A_SOURCE}-old`,
+          new_source_id: B_SOURCE,
+          reason: 'history_pruned',
+        },
+      });
       expect(res.status).toBe(200);
       expectNoLeak(res, B_SOURCE);
       expect(await bSourceState()).toEqual(bState);
-      const inA = await fingerprint.query(`SELECT ss.state FROM sync.source_state ss JOIN sync.user_state us USING (user_pk) WHERE us.user_id = $1 AND ss.source_id = $2`, [A_USER, B_SOURCE]);
+      const inA = await fingerprint.query(
+        `SELECT ss.state FROM sync.source_state ss JOIN sync.user_state us USING (user_pk) WHERE us.user_id = $1 AND ss.source_id = $2`,
+        [A_USER, B_SOURCE],
+      );
       expect(inA).toEqual([{ state: 'reserved' }]);
       await rotating.delete(`/sync/snapshot-sessions/${res.body.snapshot_id}`).expect(204);
     });
@@ -274,7 +383,11 @@ describe('isolation: user A against everything of user B', () => {
       expect(created.body.status).toBe('staging');
       expectNoLeak(created, B_SOURCE);
       for (const sourceBundleId of [2, 3, 4]) {
-        expectRefused(await aWithBSource.post('/sync/push-sessions', { source_bundle_id: sourceBundleId, planned_row_count: 1 }), [409], B_SOURCE);
+        expectRefused(
+          await aWithBSource.post('/sync/push-sessions', { source_bundle_id: sourceBundleId, planned_row_count: 1 }),
+          [409],
+          B_SOURCE,
+        );
       }
       await aWithBSource.delete(`/sync/push-sessions/${created.body.push_id}`).expect(204);
     });
@@ -287,16 +400,18 @@ describe('isolation: user A against everything of user B', () => {
       expect(await bSourceState()).toEqual(bState);
       // B's stream (opened after B's bundle 2, so every event it carries is above 2) hears nothing of it
       await new Promise((resolve) => setTimeout(resolve, 300));
-      const heard = bWatch.pending().filter((f) => f.event === 'bundle').map((f) => JSON.parse(f.data ?? '{}') as { bundle_seq: number });
+      const heard = bWatch
+        .pending()
+        .filter((f) => f.event === 'bundle')
+        .map((f) => JSON.parse(f.data ?? '{}') as { bundle_seq: number });
       expect(heard.filter((event) => event.bundle_seq <= 2)).toEqual([]);
       const next = Number(bState.find((state) => state.source_id === B_SOURCE)!.max_committed_source_bundle_id) + 1;
       const own = await b.push(next, [insert('users', randomUUID(), { name: `${MARKER}-next`, email: 'x' })]);
       expect(own.body).toMatchObject({ source_id: B_SOURCE, source_bundle_id: next });
     });
-
   });
 
-  it('the open health endpoint and A\'s status endpoint name nothing of B; status refuses anonymous callers', async () => {
+  it("the open health endpoint and A's status endpoint name nothing of B; status refuses anonymous callers", async () => {
     const health = await request(t.baseUrl).get('/syncx/health');
     expect(health.status).toBe(200);
     expectNoLeak(health, '');

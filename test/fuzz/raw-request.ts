@@ -33,9 +33,17 @@ export function sendRaw(baseUrl: string, request: RawRequest, timeoutMs = 10_000
   const body = request.body ?? Buffer.alloc(0);
   const framing = request.framing ?? 'exact';
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, method: request.method, path: request.path, agent: false, setHost: true });
+    const req = http.request({
+      host: url.hostname,
+      port: url.port,
+      method: request.method,
+      path: request.path,
+      agent: false,
+      setHost: true,
+    });
     for (const [name, value] of request.headers) req.setHeader(name, value);
-    if (framing === 'exact' && (body.length > 0 || request.method === 'POST')) req.setHeader('Content-Length', body.length);
+    if (framing === 'exact' && (body.length > 0 || request.method === 'POST'))
+      req.setHeader('Content-Length', body.length);
     if (framing === 'long') req.setHeader('Content-Length', body.length + 16);
     const timer = setTimeout(() => {
       req.destroy();
@@ -52,7 +60,13 @@ export function sendRaw(baseUrl: string, request: RawRequest, timeoutMs = 10_000
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {
         clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks), stream: false });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          rawHeaders: res.rawHeaders,
+          body: Buffer.concat(chunks),
+          stream: false,
+        });
       });
       res.on('error', (error) => {
         clearTimeout(timer);
@@ -73,7 +87,10 @@ export function sendRaw(baseUrl: string, request: RawRequest, timeoutMs = 10_000
 /** A one-line description of a request for failure messages (bodies abbreviated). */
 export function describeRequest(request: RawRequest): string {
   const body = request.body ?? Buffer.alloc(0);
-  const shown = body.length > 300 ? `${JSON.stringify(body.subarray(0, 300).toString('latin1'))}… (${body.length} bytes)` : JSON.stringify(body.toString('latin1'));
+  const shown =
+    body.length > 300
+      ? `${JSON.stringify(body.subarray(0, 300).toString('latin1'))}… (${body.length} bytes)`
+      : JSON.stringify(body.toString('latin1'));
   const headers = request.headers.map(([name, value]) => `${name}: ${JSON.stringify(value).slice(0, 120)}`).join(' | ');
   return `${request.method} ${request.path.length > 200 ? `${request.path.slice(0, 200)}… (${request.path.length} chars)` : request.path} [${headers}] framing=${request.framing ?? 'exact'} body=${shown}`;
 }
@@ -105,9 +122,14 @@ export function splitResponses(raw: Buffer): Array<{ status: number; headers: Re
     if (end < 0) break;
     const lines = rest.slice(0, end).split('\r\n');
     const headers: Record<string, string> = {};
-    for (const line of lines.slice(1)) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
+    for (const line of lines.slice(1))
+      headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
     const length = Number(headers['content-length'] ?? 0);
-    out.push({ status: Number(lines[0]!.split(' ')[1]), headers, body: Buffer.from(rest.slice(end + 4, end + 4 + length), 'latin1').toString('utf8') });
+    out.push({
+      status: Number(lines[0]!.split(' ')[1]),
+      headers,
+      body: Buffer.from(rest.slice(end + 4, end + 4 + length), 'latin1').toString('utf8'),
+    });
     rest = rest.slice(end + 4 + length);
   }
   return out;

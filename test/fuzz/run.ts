@@ -38,8 +38,16 @@ const env: NodeJS.ProcessEnv = {
 
 const jest = createRequire(import.meta.url).resolve('jest/bin/jest');
 // one suite at a time by default: the long runs are CPU-bound and share one PostgreSQL
-const args = [jest, ...(positionals.length ? positionals : ['test/fuzz', 'test/scale-out']), '--selectProjects', 'e2e', ...(values.workers ? ['--maxWorkers', values.workers] : ['--runInBand'])];
-console.log(`fuzz: seeds=${values.seeds} ops=${values.ops} cases=${values.cases}${values['http-seed'] ? ` http-seed=${values['http-seed']}` : ''} → jest ${args.slice(1).join(' ')}`);
+const args = [
+  jest,
+  ...(positionals.length ? positionals : ['test/fuzz', 'test/scale-out']),
+  '--selectProjects',
+  'e2e',
+  ...(values.workers ? ['--maxWorkers', values.workers] : ['--runInBand']),
+];
+console.log(
+  `fuzz: seeds=${values.seeds} ops=${values.ops} cases=${values.cases}${values['http-seed'] ? ` http-seed=${values['http-seed']}` : ''} → jest ${args.slice(1).join(' ')}`,
+);
 const started = Date.now();
 const child = spawn(process.execPath, args, { stdio: 'inherit', env });
 child.on('exit', (code, signal) => {

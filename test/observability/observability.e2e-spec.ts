@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Injectable, Module, type CanActivate, type ExecutionContext, type INestApplication, type LoggerService, type LogLevel } from '@nestjs/common';
+import {
+  Injectable,
+  Module,
+  type CanActivate,
+  type ExecutionContext,
+  type INestApplication,
+  type LoggerService,
+  type LogLevel,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { register } from 'prom-client';
@@ -9,8 +17,19 @@ import pg from 'pg';
 import request from 'supertest';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { BundleChangeListener, OversyncModule, OversyncSessionSweeper, OversyncTelemetry, type OversyncModuleOptions } from '@oversync/nestjs';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-base';
+import {
+  BundleChangeListener,
+  OversyncModule,
+  OversyncSessionSweeper,
+  OversyncTelemetry,
+  type OversyncModuleOptions,
+} from '@oversync/nestjs';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { SyncHttp } from '../support/sync-http.js';
@@ -43,7 +62,11 @@ function sample(samples: Map<string, number>, name: string, labels: Record<strin
 }
 
 const post = (id: string, title: string, base = 0) => ({
-  schema: 'business', table: 'posts', key: { id }, op: base === 0 ? 'INSERT' : 'UPDATE', base_row_version: base,
+  schema: 'business',
+  table: 'posts',
+  key: { id },
+  op: base === 0 ? 'INSERT' : 'UPDATE',
+  base_row_version: base,
   payload: { id, title, content: 'c', author_id: null },
 });
 
@@ -76,10 +99,14 @@ describe('observability: metrics, spans, health', () => {
 
   it('counts a scripted push, pull, snapshot, conflict, pruned pull, lock waits, sweep and watch event', async () => {
     const before = await scrape(t.baseUrl);
-    const delta = async (name: string, labels: Record<string, string> = {}) => sample(await scrape(t.baseUrl), name, labels) - sample(before, name, labels);
+    const delta = async (name: string, labels: Record<string, string> = {}) =>
+      sample(await scrape(t.baseUrl), name, labels) - sample(before, name, labels);
 
     await a1.connect(false);
-    const watch = await SseStream.open(`${t.baseUrl}/sync/watch?after_bundle_seq=0`, { Authorization: `Bearer ${a1.token}`, 'Oversync-Source-ID': 'alice-device-1' });
+    const watch = await SseStream.open(`${t.baseUrl}/sync/watch?after_bundle_seq=0`, {
+      Authorization: `Bearer ${a1.token}`,
+      'Oversync-Source-ID': 'alice-device-1',
+    });
     expect(watch.status).toBe(200);
     expect(sample(await scrape(t.baseUrl), 'oversync_watch_subscribers')).toBe(1);
     const p1 = randomUUID();
@@ -111,9 +138,17 @@ describe('observability: metrics, spans, health', () => {
     const commit = { route: '/sync/push-sessions/:id/commit' };
     expect(await delta('oversync_requests_total', { ...commit, status: '200', error_code: '' })).toBe(2);
     expect(await delta('oversync_requests_total', { ...commit, status: '409', error_code: 'push_conflict' })).toBe(1);
-    expect(await delta('oversync_requests_total', { route: '/sync/pull', status: '409', error_code: 'history_pruned' })).toBe(1);
+    expect(
+      await delta('oversync_requests_total', { route: '/sync/pull', status: '409', error_code: 'history_pruned' }),
+    ).toBe(1);
     expect(await delta('oversync_request_duration_seconds_count', { route: '/sync/pull', status: '200' })).toBe(1);
-    expect(await delta('oversync_request_duration_seconds_count', { route: '/sync/push-sessions', status: '503', error_code: 'service_unavailable' })).toBe(1);
+    expect(
+      await delta('oversync_request_duration_seconds_count', {
+        route: '/sync/push-sessions',
+        status: '503',
+        error_code: 'service_unavailable',
+      }),
+    ).toBe(1);
     expect(await delta('oversync_push_chunks_total')).toBe(3);
     expect(await delta('oversync_push_rows_total')).toBe(4);
     expect(await delta('oversync_push_bytes_total')).toBeGreaterThan(200);
@@ -142,7 +177,11 @@ describe('observability: metrics, spans, health', () => {
     const res = await request(t.baseUrl).get('/metrics').expect(200);
     const exposed = new Set([...res.text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => m[1]!));
     const dashboard = readFileSync(new URL('../../libs/oversync/docs/grafana-dashboard.json', import.meta.url), 'utf8');
-    const used = new Set([...dashboard.matchAll(/oversync_[a-z_]+/g)].map((m) => m[0].replace(/_bucket$/, '')).filter((name) => name !== 'oversync_'));
+    const used = new Set(
+      [...dashboard.matchAll(/oversync_[a-z_]+/g)]
+        .map((m) => m[0].replace(/_bucket$/, ''))
+        .filter((name) => name !== 'oversync_'),
+    );
     expect(used.size).toBeGreaterThan(15);
     expect([...used].filter((name) => !exposed.has(name))).toEqual([]);
   });
@@ -161,13 +200,23 @@ describe('observability: metrics, spans, health', () => {
     const children = spans.filter((s: ReadableSpan) => s.parentSpanContext?.spanId === commit!.spanContext().spanId);
     expect(children.every((s) => s.spanContext().traceId === traceId)).toBe(true);
     expect(children.map((s) => s.name)).toEqual([
-      'oversync.lock', 'oversync.stage', 'oversync.conflicts', 'oversync.apply', 'oversync.capture', 'oversync.canonicalize',
-      'oversync.hash', 'oversync.finalize', 'oversync.retention', 'oversync.notify',
+      'oversync.lock',
+      'oversync.stage',
+      'oversync.conflicts',
+      'oversync.apply',
+      'oversync.capture',
+      'oversync.canonicalize',
+      'oversync.hash',
+      'oversync.finalize',
+      'oversync.retention',
+      'oversync.notify',
     ]);
     expect(children.find((s) => s.name === 'oversync.capture')!.attributes['oversync.rows']).toBe(1);
     const chunk = spans.find((s) => s.name === 'oversync.push_chunk');
     expect(chunk!.attributes['oversync.rows']).toBe(1);
-    expect(spans.filter((s) => s.parentSpanContext?.spanId === chunk!.spanContext().spanId).map((s) => s.name)).toEqual(['oversync.parse', 'oversync.lock', 'oversync.session', 'oversync.stage']);
+    expect(spans.filter((s) => s.parentSpanContext?.spanId === chunk!.spanContext().spanId).map((s) => s.name)).toEqual(
+      ['oversync.parse', 'oversync.lock', 'oversync.session', 'oversync.stage'],
+    );
     expect(spans.some((s) => s.name === 'oversync.push_session_create')).toBe(true);
     // a refusal carries its protocol code
     exporter.reset();
@@ -178,7 +227,12 @@ describe('observability: metrics, spans, health', () => {
 
   it('the terminus indicator goes down when the LISTEN connection is killed and up after it reconnects', async () => {
     const ready = await request(t.baseUrl).get('/health/ready').expect(200);
-    expect(ready.body.info.oversync).toMatchObject({ status: 'up', database: 'up', bootstrapped: true, watch_listener: 'up' });
+    expect(ready.body.info.oversync).toMatchObject({
+      status: 'up',
+      database: 'up',
+      bootstrapped: true,
+      watch_listener: 'up',
+    });
     await request(t.baseUrl).get('/health/live').expect(200);
     const listener = t.app.get(BundleChangeListener);
     const pid = listener.backendPid;
@@ -202,7 +256,9 @@ describe('observability: metrics, spans, health', () => {
   it('/syncx/health answers from process state: no scan of sync.bundle_log or sync.user_state', async () => {
     // Table access statistics of the app's backends are flushed when those backends exit.
     const flushAndRead = async () => {
-      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+      await admin.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      );
       await new Promise((resolve) => setTimeout(resolve, 300));
       await admin.query('SELECT pg_stat_clear_snapshot()');
       const { rows } = await admin.query<{ relname: string; scans: string }>(
@@ -237,11 +293,18 @@ describe('observability options in a host that is not the reference app', () => 
   let db: TestDatabase;
   const apps: INestApplication[] = [];
 
-  async function hostApp(options: Partial<OversyncModuleOptions>, logger: LoggerService | LogLevel[] = ['error']): Promise<INestApplication> {
+  async function hostApp(
+    options: Partial<OversyncModuleOptions>,
+    logger: LoggerService | LogLevel[] = ['error'],
+  ): Promise<INestApplication> {
     @Module({
       imports: [
         TypeOrmModule.forRoot({ type: 'postgres', url: db.url }),
-        OversyncModule.forRoot({ tables: [{ table: 'notes', syncKeyColumns: ['id'] }], guards: [HeaderUserGuard], ...options }),
+        OversyncModule.forRoot({
+          tables: [{ table: 'notes', syncKeyColumns: ['id'] }],
+          guards: [HeaderUserGuard],
+          ...options,
+        }),
       ],
     })
     class HostModule {}
@@ -255,7 +318,9 @@ describe('observability options in a host that is not the reference app', () => 
     db = await createTestDatabase();
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
-    await client.query(`CREATE TABLE public.notes (_sync_scope_id TEXT NOT NULL, id TEXT NOT NULL, body TEXT, PRIMARY KEY (_sync_scope_id, id))`);
+    await client.query(
+      `CREATE TABLE public.notes (_sync_scope_id TEXT NOT NULL, id TEXT NOT NULL, body TEXT, PRIMARY KEY (_sync_scope_id, id))`,
+    );
     await client.end();
   });
   afterAll(async () => {
@@ -280,12 +345,22 @@ describe('observability options in a host that is not the reference app', () => 
     const registry = app.get(OversyncTelemetry).registry!;
     expect(registry).not.toBe(register);
     const text = await registry.metrics();
-    expect(text).toContain('notes_sync_requests_total{method="GET",route="/sync/capabilities",status="200",error_code=""} 1');
-    expect(text).toMatch(/notes_sync_requests_total\{method="GET",route="\/sync\/capabilities",status="401",error_code="authentication_failed"\} 1/);
+    expect(text).toContain(
+      'notes_sync_requests_total{method="GET",route="/sync/capabilities",status="200",error_code=""} 1',
+    );
+    expect(text).toMatch(
+      /notes_sync_requests_total\{method="GET",route="\/sync\/capabilities",status="401",error_code="authentication_failed"\} 1/,
+    );
     expect(await register.getSingleMetricAsString('notes_sync_requests_total').catch(() => 'absent')).toBe('absent');
     const health = await request(server).get('/syncx/health').expect(200);
     expect(health.body).toEqual({
-      status: 'healthy', version: 'v1', lifecycle: 'running', accepting_operations: true, bootstrapped: true, watch_listener: 'disabled', inflight_operations: 0,
+      status: 'healthy',
+      version: 'v1',
+      lifecycle: 'running',
+      accepting_operations: true,
+      bootstrapped: true,
+      watch_listener: 'disabled',
+      inflight_operations: 0,
     });
   });
 
@@ -295,22 +370,65 @@ describe('observability options in a host that is not the reference app', () => 
     const logger: LoggerService = { log: capture, warn: capture, error: capture, debug: capture, verbose: capture };
     const app = await hostApp({ logging: { requests: true, stageTimings: true } }, logger);
     const server = app.getHttpServer();
-    const as = { 'x-user': 'u7', 'oversync-source-id': 's7', authorization: 'Bearer top-secret-token', 'x-request-id': 'req-42' };
+    const as = {
+      'x-user': 'u7',
+      'oversync-source-id': 's7',
+      authorization: 'Bearer top-secret-token',
+      'x-request-id': 'req-42',
+    };
     await request(server).post('/sync/connect').set(as).send({ has_local_pending_rows: false }).expect(200);
-    const created = await request(server).post('/sync/push-sessions').set(as).send({ source_bundle_id: 1, planned_row_count: 1 }).expect(200);
-    await request(server).post(`/sync/push-sessions/${created.body.push_id}/chunks`).set(as)
-      .send({ start_row_ordinal: 0, rows: [{ schema: 'public', table: 'notes', key: { id: 'n-1' }, op: 'INSERT', base_row_version: 0, payload: { body: 'secret-payload-text' } }] }).expect(200);
+    const created = await request(server)
+      .post('/sync/push-sessions')
+      .set(as)
+      .send({ source_bundle_id: 1, planned_row_count: 1 })
+      .expect(200);
+    await request(server)
+      .post(`/sync/push-sessions/${created.body.push_id}/chunks`)
+      .set(as)
+      .send({
+        start_row_ordinal: 0,
+        rows: [
+          {
+            schema: 'public',
+            table: 'notes',
+            key: { id: 'n-1' },
+            op: 'INSERT',
+            base_row_version: 0,
+            payload: { body: 'secret-payload-text' },
+          },
+        ],
+      })
+      .expect(200);
     await request(server).post(`/sync/push-sessions/${created.body.push_id}/commit`).set(as).expect(200);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const requests = lines.filter((l) => (l.message as { msg?: string }).msg === 'sync request').map((l) => l.message as Record<string, unknown>);
+    const requests = lines
+      .filter((l) => (l.message as { msg?: string }).msg === 'sync request')
+      .map((l) => l.message as Record<string, unknown>);
     expect(requests).toContainEqual({
-      msg: 'sync request', request_id: 'req-42', user_id: 'u7', source_id: 's7', method: 'POST', route: '/sync/push-sessions/:id/commit',
-      status: 200, error_code: undefined, duration_ms: expect.any(Number),
+      msg: 'sync request',
+      request_id: 'req-42',
+      user_id: 'u7',
+      source_id: 's7',
+      method: 'POST',
+      route: '/sync/push-sessions/:id/commit',
+      status: 200,
+      error_code: undefined,
+      duration_ms: expect.any(Number),
     });
     expect(requests).toHaveLength(4);
-    const stages = lines.filter((l) => (l.message as { msg?: string }).msg === 'stage timings').map((l) => l.message as Record<string, unknown>);
-    expect(stages.find((s) => s.operation === 'push_commit')).toMatchObject({ lock_ms: expect.any(Number), apply_ms: expect.any(Number), finalize_ms: expect.any(Number), notify_ms: expect.any(Number) });
-    expect(stages.find((s) => s.operation === 'push_chunk')).toMatchObject({ parse_ms: expect.any(Number), stage_ms: expect.any(Number) });
+    const stages = lines
+      .filter((l) => (l.message as { msg?: string }).msg === 'stage timings')
+      .map((l) => l.message as Record<string, unknown>);
+    expect(stages.find((s) => s.operation === 'push_commit')).toMatchObject({
+      lock_ms: expect.any(Number),
+      apply_ms: expect.any(Number),
+      finalize_ms: expect.any(Number),
+      notify_ms: expect.any(Number),
+    });
+    expect(stages.find((s) => s.operation === 'push_chunk')).toMatchObject({
+      parse_ms: expect.any(Number),
+      stage_ms: expect.any(Number),
+    });
     const all = JSON.stringify(lines);
     expect(all).not.toContain('top-secret-token');
     expect(all).not.toContain('secret-payload-text');

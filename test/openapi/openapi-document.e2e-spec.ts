@@ -22,7 +22,10 @@ interface Operation {
   security?: Array<Record<string, unknown>>;
   summary?: string;
 }
-type Document = { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown>; parameters?: Record<string, Parameter> } };
+type Document = {
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, unknown>; parameters?: Record<string, Parameter> };
+};
 
 interface ExpressLayer {
   route?: { path: string; methods: Record<string, boolean> };
@@ -76,7 +79,8 @@ describe('OpenAPI document of the sync module', () => {
       expect({ route, success }).toEqual({ route, success: [route.startsWith('DELETE') ? '204' : '200'] });
       if (route.startsWith('DELETE')) continue;
       const content = op.responses['200']!.content ?? {};
-      const schema = route === 'GET /sync/watch' ? content['text/event-stream']?.schema : content['application/json']?.schema;
+      const schema =
+        route === 'GET /sync/watch' ? content['text/event-stream']?.schema : content['application/json']?.schema;
       expect({ route, schema: schema?.$ref ?? schema?.type }).toEqual({ route, schema: expect.any(String) });
       if (schema?.$ref) expect(doc.components.schemas[schema.$ref.replace('#/components/schemas/', '')]).toBeDefined();
     }
@@ -88,12 +92,21 @@ describe('OpenAPI document of the sync module', () => {
       const errors = Object.entries(op.responses).filter(([status]) => Number(status) >= 400);
       const statuses = errors.map(([status]) => status);
       expect({ route, has500: statuses.includes('500') }).toEqual({ route, has500: true });
-      if (route.includes(' /sync/')) expect({ route, statuses }).toEqual({ route, statuses: expect.arrayContaining(['401', '503']) });
+      if (route.includes(' /sync/'))
+        expect({ route, statuses }).toEqual({ route, statuses: expect.arrayContaining(['401', '503']) });
       for (const [status, response] of errors) {
         const schema = response.content?.['application/json']?.schema?.$ref;
-        const envelope = route === 'GET /syncx/health' && status === '503' ? '#/components/schemas/StatusResponseDto' : '#/components/schemas/ErrorResponseDto';
+        const envelope =
+          route === 'GET /syncx/health' && status === '503'
+            ? '#/components/schemas/StatusResponseDto'
+            : '#/components/schemas/ErrorResponseDto';
         expect({ route, status, schema }).toEqual({ route, status, schema: envelope });
-        if (schema === '#/components/schemas/ErrorResponseDto') expect({ route, status, description: response.description }).toEqual({ route, status, description: expect.stringMatching(/`[a-z_]+`/) });
+        if (schema === '#/components/schemas/ErrorResponseDto')
+          expect({ route, status, description: response.description }).toEqual({
+            route,
+            status,
+            description: expect.stringMatching(/`[a-z_]+`/),
+          });
       }
     }
     expect(doc.components.schemas.ErrorResponseDto).toMatchObject({ required: ['error', 'message'] });
@@ -105,16 +118,32 @@ describe('OpenAPI document of the sync module', () => {
       const op = operation(route);
       for (const p of op.parameters ?? []) {
         if ((p as { $ref?: string }).$ref === ref) continue;
-        expect({ route, name: p.name, type: p.schema?.type, described: Boolean(p.description) }).toEqual({ route, name: p.name, type: expect.any(String), described: true });
-        expect({ route, inlineSourceHeader: p.name === 'Oversync-Source-ID' }).toEqual({ route, inlineSourceHeader: false });
+        expect({ route, name: p.name, type: p.schema?.type, described: Boolean(p.description) }).toEqual({
+          route,
+          name: p.name,
+          type: expect.any(String),
+          described: true,
+        });
+        expect({ route, inlineSourceHeader: p.name === 'Oversync-Source-ID' }).toEqual({
+          route,
+          inlineSourceHeader: false,
+        });
       }
       if (route.includes(' /sync/')) {
         expect({ route, security: op.security }).toEqual({ route, security: [{ bearer: [] }] });
-        expect({ route, header: op.parameters?.some((p) => (p as { $ref?: string }).$ref === ref) }).toEqual({ route, header: true });
+        expect({ route, header: op.parameters?.some((p) => (p as { $ref?: string }).$ref === ref) }).toEqual({
+          route,
+          header: true,
+        });
       }
     }
     const header = doc.components.parameters?.OversyncSourceId;
-    expect(header).toMatchObject({ name: 'Oversync-Source-ID', in: 'header', required: true, schema: { type: 'string' } });
+    expect(header).toMatchObject({
+      name: 'Oversync-Source-ID',
+      in: 'header',
+      required: true,
+      schema: { type: 'string' },
+    });
     expect(header!.description).toMatch(/opaque/);
     expect(header!.description).not.toMatch(/\(UUID\)/);
   });

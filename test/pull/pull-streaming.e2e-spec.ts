@@ -9,113 +9,168 @@ import { SyncHttp } from '../support/sync-http.js';
 // PostgreSQL); its bytes must be exactly what the in-memory form writes. The expected body is built
 // here the way the in-memory form builds it, from each bundle's rows as committed-rows pages give them.
 // on both HTTP platforms: the page is a stream the route returns, piped by the adapter (issue 20)
-describe.each(['express', 'fastify'] as const)('pull: streamed pages are byte-identical to the in-memory form (%s)', (adapter) => {
-  let t: TestApp;
-  let writer: SyncHttp;
-  let reader: SyncHttp;
-  let db: pg.Client;
-  const ids: string[] = [];
+describe.each(['express', 'fastify'] as const)(
+  'pull: streamed pages are byte-identical to the in-memory form (%s)',
+  (adapter) => {
+    let t: TestApp;
+    let writer: SyncHttp;
+    let reader: SyncHttp;
+    let db: pg.Client;
+    const ids: string[] = [];
 
-  const typedRow = (i: number) => {
-    const id = randomUUID();
-    ids.push(id);
-    return {
-      schema: 'business', table: 'typed_rows', key: { id }, op: 'INSERT', base_row_version: 0,
-      payload: {
-        id, name: `row ${i} <b>&"quoted"\u2028 ünï ${'x'.repeat(i % 7)}`, note: i % 3 === 0 ? null : `n${i}`,
-        count_value: i % 5 === 0 ? 9007199254740991 : i, enabled_flag: i % 2, rating: i / 7,
-        data: Buffer.from(`bytes ${i}`).toString('base64'), created_at: '2026-01-02T03:04:05.123456Z',
-      },
+    const typedRow = (i: number) => {
+      const id = randomUUID();
+      ids.push(id);
+      return {
+        schema: 'business',
+        table: 'typed_rows',
+        key: { id },
+        op: 'INSERT',
+        base_row_version: 0,
+        payload: {
+          id,
+          name: `row ${i} <b>&"quoted"\u2028 ünï ${'x'.repeat(i % 7)}`,
+          note: i % 3 === 0 ? null : `n${i}`,
+          count_value: i % 5 === 0 ? 9007199254740991 : i,
+          enabled_flag: i % 2,
+          rating: i / 7,
+          data: Buffer.from(`bytes ${i}`).toString('base64'),
+          created_at: '2026-01-02T03:04:05.123456Z',
+        },
+      };
     };
-  };
 
-  /** The raw text of the `rows` array of every committed-rows page of a bundle, joined. */
-  async function committedRowsText(bundleSeq: number): Promise<string> {
-    const parts: string[] = [];
-    let after = -1;
-    for (;;) {
-      const res = await reader.get(`/sync/committed-bundles/${bundleSeq}/rows?max_rows=700${after >= 0 ? `&after_row_ordinal=${after}` : ''}`).expect(200);
-      const text = res.text;
-      const inner = text.slice(text.indexOf('"rows":[') + 8, text.lastIndexOf('],"next_row_ordinal"'));
-      if (inner) parts.push(inner);
-      const body = res.body as { next_row_ordinal: number; has_more: boolean };
-      if (!body.has_more) break;
-      after = body.next_row_ordinal;
+    /** The raw text of the `rows` array of every committed-rows page of a bundle, joined. */
+    async function committedRowsText(bundleSeq: number): Promise<string> {
+      const parts: string[] = [];
+      let after = -1;
+      for (;;) {
+        const res = await reader
+          .get(
+            `/sync/committed-bundles/${bundleSeq}/rows?max_rows=700${after >= 0 ? `&after_row_ordinal=${after}` : ''}`,
+          )
+          .expect(200);
+        const text = res.text;
+        const inner = text.slice(text.indexOf('"rows":[') + 8, text.lastIndexOf('],"next_row_ordinal"'));
+        if (inner) parts.push(inner);
+        const body = res.body as { next_row_ordinal: number; has_more: boolean };
+        if (!body.has_more) break;
+        after = body.next_row_ordinal;
+      }
+      return `[${parts.join(',')}]`;
     }
-    return `[${parts.join(',')}]`;
-  }
 
-  async function expectedBody(afterSeq: number, maxBundles: number): Promise<string> {
-    const headers = await db.query<{ bundle_seq: string; source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string; latest: string }>(
-      `SELECT bl.bundle_seq, bl.source_id, bl.source_bundle_id, bl.row_count, encode(bl.bundle_hash, 'hex') AS bundle_hash, us.next_bundle_seq - 1 AS latest
+    async function expectedBody(afterSeq: number, maxBundles: number): Promise<string> {
+      const headers = await db.query<{
+        bundle_seq: string;
+        source_id: string;
+        source_bundle_id: string;
+        row_count: string;
+        bundle_hash: string;
+        latest: string;
+      }>(
+        `SELECT bl.bundle_seq, bl.source_id, bl.source_bundle_id, bl.row_count, encode(bl.bundle_hash, 'hex') AS bundle_hash, us.next_bundle_seq - 1 AS latest
          FROM sync.bundle_log bl JOIN sync.user_state us USING (user_pk)
         WHERE us.user_id = 'alice' AND bl.bundle_seq > $1 ORDER BY bl.bundle_seq`,
-      [afterSeq],
-    );
-    const page = headers.rows.slice(0, maxBundles);
-    const bundles = [];
-    for (const h of page) {
-      bundles.push({
-        bundle_seq: BigInt(h.bundle_seq), source_id: h.source_id, source_bundle_id: BigInt(h.source_bundle_id),
-        row_count: h.row_count === '0' ? undefined : BigInt(h.row_count), bundle_hash: h.bundle_hash || undefined,
-        rows: new EncodedJson(await committedRowsText(Number(h.bundle_seq))),
-      });
+        [afterSeq],
+      );
+      const page = headers.rows.slice(0, maxBundles);
+      const bundles = [];
+      for (const h of page) {
+        bundles.push({
+          bundle_seq: BigInt(h.bundle_seq),
+          source_id: h.source_id,
+          source_bundle_id: BigInt(h.source_bundle_id),
+          row_count: h.row_count === '0' ? undefined : BigInt(h.row_count),
+          bundle_hash: h.bundle_hash || undefined,
+          rows: new EncodedJson(await committedRowsText(Number(h.bundle_seq))),
+        });
+      }
+      return `${encodeGoJson({ stable_bundle_seq: BigInt(headers.rows[0]!.latest), bundles, has_more: headers.rows.length > maxBundles })}\n`;
     }
-    return `${encodeGoJson({ stable_bundle_seq: BigInt(headers.rows[0]!.latest), bundles, has_more: headers.rows.length > maxBundles })}\n`;
-  }
 
-  beforeAll(async () => {
-    t = await startTestApp({ adapter });
-    const token = await t.signIn('alice');
-    writer = new SyncHttp(t.baseUrl, token, 'alice-writer');
-    reader = new SyncHttp(t.baseUrl, token, 'alice-reader');
-    await writer.connect(false);
-    db = new pg.Client({ connectionString: t.db.url });
-    await db.connect();
-    // 1: three rows; 2: 2,500 rows (three blocks); 3: updates and deletes; 4: 1,200 rows
-    expect((await writer.push(1, Array.from({ length: 3 }, (_, i) => typedRow(i)))).status).toBe(200);
-    expect((await writer.push(2, Array.from({ length: 2500 }, (_, i) => typedRow(i + 3)))).status).toBe(200);
-    const updated = typedRow(9999);
-    const changes = [
-      { schema: 'business', table: 'typed_rows', key: { id: ids[0] }, op: 'DELETE', base_row_version: 1 },
-      { ...updated, key: { id: ids[1] }, op: 'UPDATE', base_row_version: 1, payload: { ...updated.payload, id: ids[1]! } },
-    ];
-    expect((await writer.push(3, changes)).status).toBe(200);
-    expect((await writer.push(4, Array.from({ length: 1200 }, (_, i) => typedRow(i + 5000)))).status).toBe(200);
-  }, 120_000);
+    beforeAll(async () => {
+      t = await startTestApp({ adapter });
+      const token = await t.signIn('alice');
+      writer = new SyncHttp(t.baseUrl, token, 'alice-writer');
+      reader = new SyncHttp(t.baseUrl, token, 'alice-reader');
+      await writer.connect(false);
+      db = new pg.Client({ connectionString: t.db.url });
+      await db.connect();
+      // 1: three rows; 2: 2,500 rows (three blocks); 3: updates and deletes; 4: 1,200 rows
+      expect(
+        (
+          await writer.push(
+            1,
+            Array.from({ length: 3 }, (_, i) => typedRow(i)),
+          )
+        ).status,
+      ).toBe(200);
+      expect(
+        (
+          await writer.push(
+            2,
+            Array.from({ length: 2500 }, (_, i) => typedRow(i + 3)),
+          )
+        ).status,
+      ).toBe(200);
+      const updated = typedRow(9999);
+      const changes = [
+        { schema: 'business', table: 'typed_rows', key: { id: ids[0] }, op: 'DELETE', base_row_version: 1 },
+        {
+          ...updated,
+          key: { id: ids[1] },
+          op: 'UPDATE',
+          base_row_version: 1,
+          payload: { ...updated.payload, id: ids[1]! },
+        },
+      ];
+      expect((await writer.push(3, changes)).status).toBe(200);
+      expect(
+        (
+          await writer.push(
+            4,
+            Array.from({ length: 1200 }, (_, i) => typedRow(i + 5000)),
+          )
+        ).status,
+      ).toBe(200);
+    }, 120_000);
 
-  afterAll(async () => {
-    await db?.end();
-    await t?.close();
-  });
+    afterAll(async () => {
+      await db?.end();
+      await t?.close();
+    });
 
-  it('streams a large page chunked, with exactly the bytes of the in-memory form', async () => {
-    const res = await reader.get('/sync/pull?after_bundle_seq=0').expect(200);
-    expect(res.headers['content-length']).toBeUndefined();
-    expect(res.headers['transfer-encoding']).toBe('chunked');
-    expect(res.headers['content-type']).toBe('application/json');
-    expect(res.text).toBe(await expectedBody(0, 1000));
-  });
+    it('streams a large page chunked, with exactly the bytes of the in-memory form', async () => {
+      const res = await reader.get('/sync/pull?after_bundle_seq=0').expect(200);
+      expect(res.headers['content-length']).toBeUndefined();
+      expect(res.headers['transfer-encoding']).toBe('chunked');
+      expect(res.headers['content-type']).toBe('application/json');
+      expect(res.text).toBe(await expectedBody(0, 1000));
+    });
 
-  it('keeps paging rules on a streamed page (max_bundles, has_more)', async () => {
-    const paged = await reader.get('/sync/pull?after_bundle_seq=1&max_bundles=2').expect(200);
-    expect(paged.headers['transfer-encoding']).toBe('chunked');
-    expect(paged.text).toBe(await expectedBody(1, 2));
-    expect((paged.body as { has_more: boolean }).has_more).toBe(true);
-  });
+    it('keeps paging rules on a streamed page (max_bundles, has_more)', async () => {
+      const paged = await reader.get('/sync/pull?after_bundle_seq=1&max_bundles=2').expect(200);
+      expect(paged.headers['transfer-encoding']).toBe('chunked');
+      expect(paged.text).toBe(await expectedBody(1, 2));
+      expect((paged.body as { has_more: boolean }).has_more).toBe(true);
+    });
 
-  it('answers a small page whole, with Content-Length, in the same form', async () => {
-    const small = await reader.get('/sync/pull?after_bundle_seq=2&max_bundles=1').expect(200);
-    expect(small.headers['content-length']).toBe(String(Buffer.byteLength(small.text)));
-    expect(small.text).toBe(await expectedBody(2, 1));
-  });
+    it('answers a small page whole, with Content-Length, in the same form', async () => {
+      const small = await reader.get('/sync/pull?after_bundle_seq=2&max_bundles=1').expect(200);
+      expect(small.headers['content-length']).toBe(String(Buffer.byteLength(small.text)));
+      expect(small.text).toBe(await expectedBody(2, 1));
+    });
 
-  it('serves bundles committed before sync.bundle_row_blocks existed (rows built per request) identically', async () => {
-    const before = (await reader.get('/sync/pull?after_bundle_seq=0').expect(200)).text;
-    await db.query(`DELETE FROM sync.bundle_row_blocks WHERE bundle_seq IN (2, 3)`);
-    const legacy = await reader.get('/sync/pull?after_bundle_seq=0').expect(200);
-    expect(legacy.headers['transfer-encoding']).toBe('chunked');
-    expect(legacy.text).toBe(before);
-    expect((await reader.get('/sync/pull?after_bundle_seq=2&max_bundles=1').expect(200)).text).toBe(await expectedBody(2, 1));
-  });
-});
+    it('serves bundles committed before sync.bundle_row_blocks existed (rows built per request) identically', async () => {
+      const before = (await reader.get('/sync/pull?after_bundle_seq=0').expect(200)).text;
+      await db.query(`DELETE FROM sync.bundle_row_blocks WHERE bundle_seq IN (2, 3)`);
+      const legacy = await reader.get('/sync/pull?after_bundle_seq=0').expect(200);
+      expect(legacy.headers['transfer-encoding']).toBe('chunked');
+      expect(legacy.text).toBe(before);
+      expect((await reader.get('/sync/pull?after_bundle_seq=2&max_bundles=1').expect(200)).text).toBe(
+        await expectedBody(2, 1),
+      );
+    });
+  },
+);

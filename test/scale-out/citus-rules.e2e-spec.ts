@@ -34,7 +34,8 @@ const SYNC_PLAN: CitusPlan = {
   reference: ['sync.meta', 'sync.table_catalog'],
   sequences: {
     'sync.user_state_user_pk_seq': 'identity of user_state: unique per node range, only ever compared for equality',
-    'sync.bundle_capture_stage_capture_ordinal_seq': 'orders the captures of one transaction, which all run on the node of the user’s shard',
+    'sync.bundle_capture_stage_capture_ordinal_seq':
+      'orders the captures of one transaction, which all run on the node of the user’s shard',
     'sync.accepted_push_replay_seq': 'diagnostic counter: the total is the sum over nodes',
     'sync.rejected_registered_write_seq': 'diagnostic counter: the total is the sum over nodes',
     'sync.history_pruned_error_seq': 'diagnostic counter: the total is the sum over nodes',
@@ -77,9 +78,17 @@ describe('Citus rules on the tables the module creates and accepts', () => {
   });
 
   async function fullPlan(): Promise<CitusPlan> {
-    const registered = await client.query<{ name: string }>(`SELECT schema_name || '.' || table_name AS name FROM sync.table_catalog ORDER BY table_id`);
+    const registered = await client.query<{ name: string }>(
+      `SELECT schema_name || '.' || table_name AS name FROM sync.table_catalog ORDER BY table_id`,
+    );
     expect(registered.rows.length).toBeGreaterThan(0);
-    return { ...SYNC_PLAN, distributed: { ...SYNC_PLAN.distributed, ...Object.fromEntries(registered.rows.map((r) => [r.name, '_sync_scope_id'])) } };
+    return {
+      ...SYNC_PLAN,
+      distributed: {
+        ...SYNC_PLAN.distributed,
+        ...Object.fromEntries(registered.rows.map((r) => [r.name, '_sync_scope_id'])),
+      },
+    };
   }
 
   it('the sync schema and the registered tables break no rule beyond the documented gaps', async () => {
@@ -89,7 +98,13 @@ describe('Citus rules on the tables the module creates and accepts', () => {
 
   it('the registered business tables alone are distributable by _sync_scope_id (keys and FKs are scope-inclusive)', async () => {
     const plan = await fullPlan();
-    const business: CitusPlan = { distributed: Object.fromEntries(Object.entries(plan.distributed).filter(([name]) => name.startsWith('business.'))), reference: [], sequences: {} };
+    const business: CitusPlan = {
+      distributed: Object.fromEntries(
+        Object.entries(plan.distributed).filter(([name]) => name.startsWith('business.')),
+      ),
+      reference: [],
+      sequences: {},
+    };
     expect(await citusViolations(client, business, ['business'])).toEqual([]);
   });
 
@@ -109,7 +124,11 @@ describe('Citus rules on the tables the module creates and accepts', () => {
       CREATE SEQUENCE citus_probe.tickets AS bigint;
     `);
     const plan: CitusPlan = {
-      distributed: { 'citus_probe.parent': '_sync_scope_id', 'citus_probe.child': '_sync_scope_id', 'citus_probe.counted': '_sync_scope_id' },
+      distributed: {
+        'citus_probe.parent': '_sync_scope_id',
+        'citus_probe.child': '_sync_scope_id',
+        'citus_probe.counted': '_sync_scope_id',
+      },
       reference: ['citus_probe.lookup'],
       sequences: { 'citus_probe.counted_n_seq': 'probe' },
     };

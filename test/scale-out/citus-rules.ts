@@ -28,7 +28,8 @@ const qualified = (schema: string, table: string) => `${schema}.${table}`;
 
 export async function citusViolations(client: pg.Client, plan: CitusPlan, schemas: string[]): Promise<string[]> {
   const violations: string[] = [];
-  const planned = (name: string) => (name in plan.distributed ? 'distributed' : plan.reference.includes(name) ? 'reference' : null);
+  const planned = (name: string) =>
+    name in plan.distributed ? 'distributed' : plan.reference.includes(name) ? 'reference' : null;
 
   const tables = (
     await client.query<{ schema: string; name: string; oid: number }>(
@@ -63,7 +64,12 @@ export async function citusViolations(client: pg.Client, plan: CitusPlan, schema
   const types = new Map<string, string[]>();
   for (const [name, type] of columnType) types.set(type, [...(types.get(type) ?? []), name]);
   if (types.size > 1) {
-    violations.push(`distributed tables cannot be colocated, distribution columns differ in type: ${[...types].sort(([a], [b]) => (a < b ? -1 : 1)).map(([type, names]) => `${type} (${names.sort().join(', ')})`).join(' vs ')}`);
+    violations.push(
+      `distributed tables cannot be colocated, distribution columns differ in type: ${[...types]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([type, names]) => `${type} (${names.sort().join(', ')})`)
+        .join(' vs ')}`,
+    );
   }
 
   // primary keys, unique constraints, unique indexes
@@ -82,12 +88,21 @@ export async function citusViolations(client: pg.Client, plan: CitusPlan, schema
     const name = byOid.get(u.oid)!;
     if (planned(name) !== 'distributed') continue;
     const column = plan.distributed[name]!;
-    if (!(u.columns ?? []).includes(column)) violations.push(`${name}: unique index ${u.index} (${(u.columns ?? []).join(', ')}) does not include the distribution column ${column}`);
+    if (!(u.columns ?? []).includes(column))
+      violations.push(
+        `${name}: unique index ${u.index} (${(u.columns ?? []).join(', ')}) does not include the distribution column ${column}`,
+      );
   }
 
   // foreign keys
   const fks = (
-    await client.query<{ name: string; child: number; parent: number; child_columns: string[]; parent_columns: string[] }>(
+    await client.query<{
+      name: string;
+      child: number;
+      parent: number;
+      child_columns: string[];
+      parent_columns: string[];
+    }>(
       `SELECT c.conname AS name, c.conrelid::int AS child, c.confrelid::int AS parent,
               (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum) AS child_columns,
               (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.confkey) WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum) AS parent_columns
@@ -105,11 +120,14 @@ export async function citusViolations(client: pg.Client, plan: CitusPlan, schema
       violations.push(`${child}: foreign key ${fk.name} references ${parent}, which is not in the plan`);
       continue;
     }
-    if (childKind === 'reference' && parentKind === 'distributed') violations.push(`${child}: reference table with foreign key ${fk.name} to distributed ${parent}`);
+    if (childKind === 'reference' && parentKind === 'distributed')
+      violations.push(`${child}: reference table with foreign key ${fk.name} to distributed ${parent}`);
     if (childKind === 'distributed' && parentKind === 'distributed') {
       const position = fk.child_columns.indexOf(plan.distributed[child]!);
       if (position < 0 || fk.parent_columns[position] !== plan.distributed[parent]) {
-        violations.push(`${child}: foreign key ${fk.name} (${fk.child_columns.join(', ')}) → ${parent} (${fk.parent_columns.join(', ')}) does not map distribution column ${plan.distributed[child]} to ${plan.distributed[parent]}`);
+        violations.push(
+          `${child}: foreign key ${fk.name} (${fk.child_columns.join(', ')}) → ${parent} (${fk.parent_columns.join(', ')}) does not map distribution column ${plan.distributed[child]} to ${plan.distributed[parent]}`,
+        );
       }
     }
   }
@@ -127,8 +145,12 @@ export async function citusViolations(client: pg.Client, plan: CitusPlan, schema
   ).rows;
   for (const s of sequences) {
     const label = `sequence ${s.name}${s.owner ? ` (of ${s.owner})` : ''}`;
-    if (!(s.name in plan.sequences)) violations.push(`${label}: not declared in the plan (its values are per node under Citus: say why that is acceptable)`);
-    if (s.type !== 'bigint') violations.push(`${label}: ${s.type}, not bigint (only the coordinator could draw from it)`);
+    if (!(s.name in plan.sequences))
+      violations.push(
+        `${label}: not declared in the plan (its values are per node under Citus: say why that is acceptable)`,
+      );
+    if (s.type !== 'bigint')
+      violations.push(`${label}: ${s.type}, not bigint (only the coordinator could draw from it)`);
   }
   return violations;
 }

@@ -57,7 +57,14 @@ export class Instance {
     const url = new URL(this.databaseUrl);
     url.searchParams.set('application_name', this.applicationName);
     const child = spawn(process.execPath, ['dist/src/main.js'], {
-      env: { ...process.env, NODE_OPTIONS: '', DATABASE_URL: url.toString(), PORT: String(this.port), HOST: '127.0.0.1', ...this.env },
+      env: {
+        ...process.env,
+        NODE_OPTIONS: '',
+        DATABASE_URL: url.toString(),
+        PORT: String(this.port),
+        HOST: '127.0.0.1',
+        ...this.env,
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child.stderr!.setEncoding('utf8');
@@ -71,7 +78,8 @@ export class Instance {
       } catch {
         // not listening yet
       }
-      if (i > 600 || !this.alive) throw new Error(`instance ${this.index + 1} did not start (exit ${child.exitCode}):\n${this.log}`);
+      if (i > 600 || !this.alive)
+        throw new Error(`instance ${this.index + 1} did not start (exit ${child.exitCode}):\n${this.log}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -100,7 +108,8 @@ export class Instance {
 /** Starts `count` instances: the first alone (it bootstraps the schema), then the others together. */
 export async function startInstances(options: InstanceOptions): Promise<Instance[]> {
   const instances: Instance[] = [];
-  for (let i = 0; i < options.count; i++) instances.push(new Instance(i, await freePort(), options.databaseUrl, options.env ?? {}));
+  for (let i = 0; i < options.count; i++)
+    instances.push(new Instance(i, await freePort(), options.databaseUrl, options.env ?? {}));
   try {
     await instances[0]!.start();
     await Promise.all(instances.slice(1).map((instance) => instance.start()));

@@ -15,13 +15,20 @@ import { connectPg, localUsers, newDevice, serverRows } from '../client/client-d
 
 /** Names of the module's prepared statements on every connection of the app's pool. */
 async function preparedOnPool(t: TestApp): Promise<string[]> {
-  const pool = (t.app.get<DataSource>(getDataSourceToken(), { strict: false }).driver as unknown as { master: Pool }).master;
+  const pool = (t.app.get<DataSource>(getDataSourceToken(), { strict: false }).driver as unknown as { master: Pool })
+    .master;
   const clients: PoolClient[] = [];
   try {
     // check out every open connection at once, so each one is asked
     const open = pool.totalCount;
     for (let i = 0; i < open; i++) clients.push(await pool.connect());
-    const names = await Promise.all(clients.map(async (c) => (await c.query<{ name: string }>(`SELECT name FROM pg_prepared_statements WHERE name LIKE 'oversync_p%'`)).rows.map((r) => r.name)));
+    const names = await Promise.all(
+      clients.map(async (c) =>
+        (
+          await c.query<{ name: string }>(`SELECT name FROM pg_prepared_statements WHERE name LIKE 'oversync_p%'`)
+        ).rows.map((r) => r.name),
+      ),
+    );
     return names.flat();
   } finally {
     for (const c of clients) c.release();
@@ -37,7 +44,8 @@ async function syncFlow(t: TestApp): Promise<void> {
   try {
     await a.client.attach(user);
     const ids = [randomUUID(), randomUUID()];
-    for (const [i, id] of ids.entries()) a.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(id, `name ${i}`, `u${i}@example.com`);
+    for (const [i, id] of ids.entries())
+      a.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(id, `name ${i}`, `u${i}@example.com`);
     expect((await a.client.pushPending()).outcome).toBe('committed');
     a.db.prepare('UPDATE users SET name = ? WHERE id = ?').run('renamed', ids[0]);
     a.db.prepare('DELETE FROM users WHERE id = ?').run(ids[1]);
@@ -48,12 +56,20 @@ async function syncFlow(t: TestApp): Promise<void> {
     const scope = t.app.get(OversyncScopeService, { strict: false });
     const serverId = randomUUID();
     await scope.execWrite(user, { writerId: 'ps-writer' }, (manager) =>
-      manager.query('INSERT INTO business.users (id, name, email) VALUES ($1, $2, $3)', [serverId, 'from the server', 's@example.com']),
+      manager.query('INSERT INTO business.users (id, name, email) VALUES ($1, $2, $3)', [
+        serverId,
+        'from the server',
+        's@example.com',
+      ]),
     );
     await a.client.pullToStable();
     await b.client.rebuild();
 
-    const expected = (await serverRows(pgClient, user, 'users', 'id::text, name, email')).map((r) => ({ id: r.id, name: r.name, email: r.email }));
+    const expected = (await serverRows(pgClient, user, 'users', 'id::text, name, email')).map((r) => ({
+      id: r.id,
+      name: r.name,
+      email: r.email,
+    }));
     expect(expected.map((r) => r.name).sort()).toEqual(['from the server', 'renamed']);
     expect(localUsers(a)).toEqual(expected);
     expect(localUsers(b)).toEqual(expected);

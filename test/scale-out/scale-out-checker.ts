@@ -19,7 +19,8 @@ const MAX_REPORTS_PER_CHECK = 8;
 export async function checkScaleOut(world: ScaleOutWorld, pgClient: pg.Client): Promise<string[]> {
   const problems: string[] = [];
   const report = (check: string, message: string) => {
-    if (problems.filter((p) => p.startsWith(check)).length < MAX_REPORTS_PER_CHECK) problems.push(`${check}: ${message}`);
+    if (problems.filter((p) => p.startsWith(check)).length < MAX_REPORTS_PER_CHECK)
+      problems.push(`${check}: ${message}`);
   };
   const users = world.users;
 
@@ -43,7 +44,11 @@ export async function checkScaleOut(world: ScaleOutWorld, pgClient: pg.Client): 
   for (const w of world.acked) {
     if (w.token === null) continue;
     const user = tokenUser.get(w.token);
-    if (user !== w.user) report('lost-write', `d${w.device} ${w.user} users/${w.id} write ${w.token} was acknowledged but is in no committed bundle of the user${user ? ` (found under ${user})` : ''}`);
+    if (user !== w.user)
+      report(
+        'lost-write',
+        `d${w.device} ${w.user} users/${w.id} write ${w.token} was acknowledged but is in no committed bundle of the user${user ? ` (found under ${user})` : ''}`,
+      );
   }
   const tuples = await pgClient.query<{ user_id: string; source_id: string; ids: string[] }>(
     `SELECT us.user_id, bl.source_id, array_agg(bl.source_bundle_id::text ORDER BY bl.source_bundle_id) AS ids
@@ -52,7 +57,11 @@ export async function checkScaleOut(world: ScaleOutWorld, pgClient: pg.Client): 
     [users],
   );
   for (const row of tuples.rows) {
-    if (row.ids.some((id, i) => Number(id) !== i + 1)) report('applied-twice', `${row.user_id}: source ${row.source_id} committed source_bundle_ids [${row.ids.slice(0, 20).join(',')}], not 1..${row.ids.length}`);
+    if (row.ids.some((id, i) => Number(id) !== i + 1))
+      report(
+        'applied-twice',
+        `${row.user_id}: source ${row.source_id} committed source_bundle_ids [${row.ids.slice(0, 20).join(',')}], not 1..${row.ids.length}`,
+      );
   }
 
   // 3: gap-free history
@@ -62,26 +71,43 @@ export async function checkScaleOut(world: ScaleOutWorld, pgClient: pg.Client): 
        FROM sync.user_state us WHERE us.user_id = ANY($1)`,
     [users],
   );
-  if (history.rows.length !== users.length) report('history', `${history.rows.length} of ${users.length} users have sync state`);
+  if (history.rows.length !== users.length)
+    report('history', `${history.rows.length} of ${users.length} users have sync state`);
   for (const row of history.rows) {
     const latest = Number(row.latest);
     const seqs = (row.seqs ?? []).map(Number);
-    if (Number(row.floor) !== 0) report('history', `${row.user_id}: retained floor ${row.floor} (nothing should have been pruned)`);
-    if (seqs.length !== latest || seqs.some((seq, i) => seq !== i + 1)) report('history', `${row.user_id}: bundle_seqs are not 1..${latest} (${seqs.length} bundles, first gap at ${seqs.findIndex((seq, i) => seq !== i + 1) + 1})`);
+    if (Number(row.floor) !== 0)
+      report('history', `${row.user_id}: retained floor ${row.floor} (nothing should have been pruned)`);
+    if (seqs.length !== latest || seqs.some((seq, i) => seq !== i + 1))
+      report(
+        'history',
+        `${row.user_id}: bundle_seqs are not 1..${latest} (${seqs.length} bundles, first gap at ${seqs.findIndex((seq, i) => seq !== i + 1) + 1})`,
+      );
   }
 
   // 4: every row is its creator's last write
   for (const user of users) {
     const expected = new Map<string, string | null>();
-    for (const d of world.devices.filter((x) => x.user === user)) for (const [id, token] of d.rows) expected.set(id, token);
+    for (const d of world.devices.filter((x) => x.user === user))
+      for (const [id, token] of d.rows) expected.set(id, token);
     for (const [id, name] of world.otherRows.get(user) ?? []) expected.set(id, name);
-    const actual = new Map((await pgClient.query<{ id: string; name: string }>('SELECT id::text, name FROM business.users WHERE _sync_scope_id = $1', [user])).rows.map((r) => [r.id, r.name]));
+    const actual = new Map(
+      (
+        await pgClient.query<{ id: string; name: string }>(
+          'SELECT id::text, name FROM business.users WHERE _sync_scope_id = $1',
+          [user],
+        )
+      ).rows.map((r) => [r.id, r.name]),
+    );
     for (const [id, token] of expected) {
       const found = actual.get(id);
-      if (token === null && found !== undefined) report('final-state', `${user} users/${id} was deleted last but is on the server (${found})`);
-      if (token !== null && found !== token) report('final-state', `${user} users/${id}: last write ${token}, server ${found ?? 'missing'}`);
+      if (token === null && found !== undefined)
+        report('final-state', `${user} users/${id} was deleted last but is on the server (${found})`);
+      if (token !== null && found !== token)
+        report('final-state', `${user} users/${id}: last write ${token}, server ${found ?? 'missing'}`);
     }
-    for (const id of actual.keys()) if (!expected.has(id)) report('final-state', `${user} users/${id} on the server was written by no device`);
+    for (const id of actual.keys())
+      if (!expected.has(id)) report('final-state', `${user} users/${id} on the server was written by no device`);
   }
 
   // 5: devices = PostgreSQL
@@ -89,7 +115,11 @@ export async function checkScaleOut(world: ScaleOutWorld, pgClient: pg.Client): 
     for (const table of TABLE_NAMES) {
       const local = JSON.stringify(deviceRows(d.db, table));
       const remote = JSON.stringify(await serverRows(pgClient, d.user, table));
-      if (local !== remote) report('convergence', `d${d.index} (${d.user}) ${table}: device ${local.slice(0, 200)} ≠ server ${remote.slice(0, 200)}`);
+      if (local !== remote)
+        report(
+          'convergence',
+          `d${d.index} (${d.user}) ${table}: device ${local.slice(0, 200)} ≠ server ${remote.slice(0, 200)}`,
+        );
     }
   }
 
@@ -106,7 +136,11 @@ export async function checkScaleOut(world: ScaleOutWorld, pgClient: pg.Client): 
     [users],
   );
   for (const row of rowState.rows) {
-    if (row.without_state || row.state_without_row) report('row-state', `${row.user_id}: ${row.without_state} rows without live row_state, ${row.state_without_row} live row_state entries without a row`);
+    if (row.without_state || row.state_without_row)
+      report(
+        'row-state',
+        `${row.user_id}: ${row.without_state} rows without live row_state, ${row.state_without_row} live row_state entries without a row`,
+      );
   }
   return problems;
 }

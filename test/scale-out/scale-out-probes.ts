@@ -59,9 +59,17 @@ export interface SweepReport {
 }
 
 export async function sweepReport(pgClient: pg.Client): Promise<SweepReport> {
-  const rows = (await pgClient.query<{ at: Date; xid: string; pid: number; app: string; lock_held: boolean; deleted: string }>('SELECT * FROM scale_out_probe.sweeps ORDER BY at')).rows;
+  const rows = (
+    await pgClient.query<{ at: Date; xid: string; pid: number; app: string; lock_held: boolean; deleted: string }>(
+      'SELECT * FROM scale_out_probe.sweeps ORDER BY at',
+    )
+  ).rows;
   const problems: string[] = [];
-  for (const row of rows) if (!row.lock_held) problems.push(`sweep statement of ${row.app} (pid ${row.pid}, xact ${row.xid}) ran without the sweeper's advisory lock`);
+  for (const row of rows)
+    if (!row.lock_held)
+      problems.push(
+        `sweep statement of ${row.app} (pid ${row.pid}, xact ${row.xid}) ran without the sweeper's advisory lock`,
+      );
   const spans = new Map<string, { from: number; to: number; app: string }>();
   for (const row of rows) {
     const t = row.at.getTime();
@@ -73,9 +81,14 @@ export async function sweepReport(pgClient: pg.Client): Promise<SweepReport> {
   for (let i = 1; i < sorted.length; i++) {
     const [prevXid, prev] = sorted[i - 1]!;
     const [xid, span] = sorted[i]!;
-    if (span.from < prev.to) problems.push(`sweep transactions overlap: ${prev.app} xact ${prevXid} until ${prev.to}, ${span.app} xact ${xid} from ${span.from}`);
+    if (span.from < prev.to)
+      problems.push(
+        `sweep transactions overlap: ${prev.app} xact ${prevXid} until ${prev.to}, ${span.app} xact ${xid} from ${span.from}`,
+      );
   }
-  const remaining = await pgClient.query<{ n: number }>(`SELECT count(*)::int AS n FROM sync.push_sessions WHERE source_id = 'sweeper-probe'`);
+  const remaining = await pgClient.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM sync.push_sessions WHERE source_id = 'sweeper-probe'`,
+  );
   if (remaining.rows[0]!.n !== 0) problems.push(`${remaining.rows[0]!.n} expired probe sessions were not swept`);
   return {
     statements: rows.length,

@@ -42,7 +42,13 @@ export interface AckedWrite {
  * Errors a device may see while instances die and backends are killed (it retries next round);
  * DirtyStateRejectedError: a pull refused while writes of a failed push are still queued (by design).
  */
-const EXPECTED_ERRORS = new Set(['TransportError', 'RetryExhaustedError', 'PendingPushReplayError', 'SyncOperationInProgressError', 'DirtyStateRejectedError']);
+const EXPECTED_ERRORS = new Set([
+  'TransportError',
+  'RetryExhaustedError',
+  'PendingPushReplayError',
+  'SyncOperationInProgressError',
+  'DirtyStateRejectedError',
+]);
 
 function isExpected(error: unknown): boolean {
   const name = (error as Error)?.constructor?.name ?? '';
@@ -122,7 +128,8 @@ export class ScaleOutWorld {
     this.users = Array.from({ length: config.users }, (_, i) => `so-${config.tag}-u${i}`);
     mkdirSync(dir, { recursive: true });
     // every user gets a device; the rest go round-robin, so users have 2 or 3 devices
-    for (let i = 0; i < config.devices; i++) this.devices.push(new ScaleDevice(i, this.users[i % config.users]!, join(dir, `d${i}.sqlite`), instances.length));
+    for (let i = 0; i < config.devices; i++)
+      this.devices.push(new ScaleDevice(i, this.users[i % config.users]!, join(dir, `d${i}.sqlite`), instances.length));
   }
 
   fail(message: string): void {
@@ -149,9 +156,13 @@ export class ScaleOutWorld {
           const status = `${response.status}`;
           this.figures.httpStatus[status] = (this.figures.httpStatus[status] ?? 0) + 1;
           if (response.status >= 500 && response.status !== 503) {
-            this.fail(`d${d.index} ${method} ${url.pathname} on instance ${instance + 1} → ${response.status} ${(await response.clone().text()).slice(0, 300)}`);
+            this.fail(
+              `d${d.index} ${method} ${url.pathname} on instance ${instance + 1} → ${response.status} ${(await response.clone().text()).slice(0, 300)}`,
+            );
           } else if (response.status === 400) {
-            this.fail(`d${d.index} ${method} ${url.pathname} on instance ${instance + 1} → 400 ${(await response.clone().text()).slice(0, 300)}`);
+            this.fail(
+              `d${d.index} ${method} ${url.pathname} on instance ${instance + 1} → 400 ${(await response.clone().text()).slice(0, 300)}`,
+            );
           }
           return response;
         } catch (error) {
@@ -204,7 +215,10 @@ export class ScaleOutWorld {
       try {
         return await fn();
       } catch (error) {
-        if (i >= attempts || !isExpected(error)) throw new Error(`${label}: ${(error as Error).constructor.name}: ${(error as Error).message}`, { cause: error });
+        if (i >= attempts || !isExpected(error))
+          throw new Error(`${label}: ${(error as Error).constructor.name}: ${(error as Error).message}`, {
+            cause: error,
+          });
         await sleep(100 + i * 50);
       }
     }
@@ -230,7 +244,9 @@ export class ScaleOutWorld {
         const token = this.newToken();
         if (live.length === 0 || roll < 5) {
           const id = randomUUID();
-          d.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(id, token, `${id.slice(0, 8)}@example.com`);
+          d.db
+            .prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)')
+            .run(id, token, `${id.slice(0, 8)}@example.com`);
           d.rows.set(id, token);
           live.push(id);
           d.pending.push({ id, token });
@@ -256,9 +272,11 @@ export class ScaleOutWorld {
   private acknowledge(d: ScaleDevice): void {
     if (d.pending.length === 0) return;
     const queued = new Set(
-      (d.db.prepare('SELECT key_json FROM _sync_dirty_rows UNION ALL SELECT key_json FROM _sync_outbox_rows').all() as { key_json: string }[]).map(
-        (r) => String(Object.values(JSON.parse(r.key_json) as Record<string, unknown>)[0]),
-      ),
+      (
+        d.db
+          .prepare('SELECT key_json FROM _sync_dirty_rows UNION ALL SELECT key_json FROM _sync_outbox_rows')
+          .all() as { key_json: string }[]
+      ).map((r) => String(Object.values(JSON.parse(r.key_json) as Record<string, unknown>)[0])),
     );
     const still: typeof d.pending = [];
     for (const w of d.pending) {
@@ -272,7 +290,9 @@ export class ScaleOutWorld {
   }
 
   private queueEmpty(d: ScaleDevice): boolean {
-    const n = d.db.prepare('SELECT (SELECT COUNT(*) FROM _sync_dirty_rows) + (SELECT COUNT(*) FROM _sync_outbox_rows) AS n').get() as { n: number };
+    const n = d.db
+      .prepare('SELECT (SELECT COUNT(*) FROM _sync_dirty_rows) + (SELECT COUNT(*) FROM _sync_outbox_rows) AS n')
+      .get() as { n: number };
     return n.n === 0;
   }
 
@@ -319,10 +339,16 @@ export class ScaleOutWorld {
         if (await this.op(d, 'sync', () => d.client.sync())) this.acknowledge(d);
       } else if (roll < 97) {
         // a snapshot rebuild keeps nothing local: only when every write is acknowledged
-        if ((await this.op(d, 'sync', () => d.client.sync())) && (this.acknowledge(d), d.pending.length === 0 && this.queueEmpty(d))) {
+        if (
+          (await this.op(d, 'sync', () => d.client.sync())) &&
+          (this.acknowledge(d), d.pending.length === 0 && this.queueEmpty(d))
+        ) {
           await this.op(d, 'rebuild', () => d.client.rebuild());
         }
-      } else if ((await this.op(d, 'sync', () => d.client.sync())) && (this.acknowledge(d), d.pending.length === 0 && this.queueEmpty(d))) {
+      } else if (
+        (await this.op(d, 'sync', () => d.client.sync())) &&
+        (this.acknowledge(d), d.pending.length === 0 && this.queueEmpty(d))
+      ) {
         await this.reinstall(d);
       }
       await sleep(this.pick(40));

@@ -22,7 +22,8 @@ import { JWT_SECRET, ScaleOutWorld, signToken, sleep, Watcher } from './scale-ou
 function budget(name: string, fallback: number): number {
   const raw = process.env[name];
   const value = raw ? Number(raw) : fallback;
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
   return value;
 }
 
@@ -36,10 +37,26 @@ const WATCHED_USERS = 20;
 const SEED = budget('SCALE_OUT_SEED', FUZZ_LONG ? 1 + Math.floor(Math.random() * 2 ** 30) : 2512);
 
 /** Opens a watch on `watchOn`, commits one bundle through `commitOn` (a raw push), waits for the event. */
-async function crossInstanceWatch(watchOn: Instance, commitOn: Instance, user: string, pgClient: pg.Client, world: ScaleOutWorld): Promise<number> {
+async function crossInstanceWatch(
+  watchOn: Instance,
+  commitOn: Instance,
+  user: string,
+  pgClient: pg.Client,
+  world: ScaleOutWorld,
+): Promise<number> {
   const token = signToken(user);
-  const latest = Number((await pgClient.query<{ latest: string }>('SELECT next_bundle_seq - 1 AS latest FROM sync.user_state WHERE user_id = $1', [user])).rows[0]!.latest);
-  const stream = await SseStream.open(`${watchOn.baseUrl}/sync/watch?after_bundle_seq=${latest}`, syncHeaders(token, 'cross-watch'));
+  const latest = Number(
+    (
+      await pgClient.query<{ latest: string }>(
+        'SELECT next_bundle_seq - 1 AS latest FROM sync.user_state WHERE user_id = $1',
+        [user],
+      )
+    ).rows[0]!.latest,
+  );
+  const stream = await SseStream.open(
+    `${watchOn.baseUrl}/sync/watch?after_bundle_seq=${latest}`,
+    syncHeaders(token, 'cross-watch'),
+  );
   try {
     expect(stream.status).toBe(200);
     const source = `cross-writer-${Date.now()}`;
@@ -58,13 +75,25 @@ async function crossInstanceWatch(watchOn: Instance, commitOn: Instance, user: s
     const created = await call('POST', '/sync/push-sessions', { source_bundle_id: 1, planned_row_count: 1 });
     await call('POST', `/sync/push-sessions/${String(created.push_id)}/chunks`, {
       start_row_ordinal: 0,
-      rows: [{ schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name, email: 'x@example.com' } }],
+      rows: [
+        {
+          schema: 'business',
+          table: 'users',
+          key: { id },
+          op: 'INSERT',
+          base_row_version: 0,
+          payload: { id, name, email: 'x@example.com' },
+        },
+      ],
     });
     const started = performance.now();
     const committed = await call('POST', `/sync/push-sessions/${String(created.push_id)}/commit`);
     if (!world.otherRows.has(user)) world.otherRows.set(user, new Map());
     world.otherRows.get(user)!.set(id, name);
-    const frame = await stream.next((f) => f.event === 'bundle' && Number(JSON.parse(f.data ?? '{}').bundle_seq) === Number(committed.bundle_seq), 10_000);
+    const frame = await stream.next(
+      (f) => f.event === 'bundle' && Number(JSON.parse(f.data ?? '{}').bundle_seq) === Number(committed.bundle_seq),
+      10_000,
+    );
     return frame.receivedAt - started;
   } finally {
     await stream.close();
@@ -79,12 +108,22 @@ describe('scale-out: three instances over one PostgreSQL, 150 devices, faults', 
       const instances = await startInstances({
         databaseUrl: db.url,
         count: INSTANCES,
-        env: { JWT_SECRET, OVERSYNC_SWEEP_INTERVAL_MS: '300', OVERSYNC_DB_POOL_MAX_CONNS: String(POOL), OVERSYNC_WATCH_MAX_PER_USER: '64' },
+        env: {
+          JWT_SECRET,
+          OVERSYNC_SWEEP_INTERVAL_MS: '300',
+          OVERSYNC_DB_POOL_MAX_CONNS: String(POOL),
+          OVERSYNC_WATCH_MAX_PER_USER: '64',
+        },
       });
       const pgClient = new pg.Client({ connectionString: db.url });
       await pgClient.connect();
       const tag = `${SEED.toString(36)}`;
-      const world = new ScaleOutWorld(instances, join(tmpdir(), `oversync-scale-out-${process.pid}-${Date.now()}`), { users: USERS, devices: DEVICES, seed: SEED, tag });
+      const world = new ScaleOutWorld(instances, join(tmpdir(), `oversync-scale-out-${process.pid}-${Date.now()}`), {
+        users: USERS,
+        devices: DEVICES,
+        seed: SEED,
+        tag,
+      });
       const sampler = new ConnectionSampler(pgClient);
       const watchers: Watcher[] = [];
       const faults = { instanceKills: 0, backendKills: 0, backendsTerminated: 0 };
@@ -93,7 +132,13 @@ describe('scale-out: three instances over one PostgreSQL, 150 devices, faults', 
         const setupStart = performance.now();
         await world.setup();
         const setupSeconds = (performance.now() - setupStart) / 1000;
-        const watchBefore = await crossInstanceWatch(instances[0]!, instances[INSTANCES - 1]!, world.users[0]!, pgClient, world);
+        const watchBefore = await crossInstanceWatch(
+          instances[0]!,
+          instances[INSTANCES - 1]!,
+          world.users[0]!,
+          pgClient,
+          world,
+        );
         const planted = await plantExpiredSessions(pgClient, world.users);
         for (const user of world.users.slice(0, WATCHED_USERS)) {
           const watcher = new Watcher(user, instances, () => Math.floor(Math.random() * INSTANCES));
@@ -101,7 +146,9 @@ describe('scale-out: three instances over one PostgreSQL, 150 devices, faults', 
           watchers.push(watcher);
         }
         sampler.start();
-        const bundlesBefore = Number((await pgClient.query<{ n: string }>('SELECT count(*) AS n FROM sync.bundle_log')).rows[0]!.n);
+        const bundlesBefore = Number(
+          (await pgClient.query<{ n: string }>('SELECT count(*) AS n FROM sync.bundle_log')).rows[0]!.n,
+        );
 
         // the load, with faults on a schedule
         const started = performance.now();
@@ -139,14 +186,30 @@ describe('scale-out: three instances over one PostgreSQL, 150 devices, faults', 
         stopFaults = true;
         await faultLoop;
         await Promise.all(restarts);
-        const bundlesAfter = Number((await pgClient.query<{ n: string }>('SELECT count(*) AS n FROM sync.bundle_log')).rows[0]!.n);
+        const bundlesAfter = Number(
+          (await pgClient.query<{ n: string }>('SELECT count(*) AS n FROM sync.bundle_log')).rows[0]!.n,
+        );
         for (const instance of instances) if (!instance.alive) await instance.start();
 
         // after the faults (instance restarted, LISTEN connections terminated), before the devices' final pull
-        const watchAfter = await crossInstanceWatch(instances[0]!, instances[INSTANCES - 1]!, world.users[1]!, pgClient, world);
+        const watchAfter = await crossInstanceWatch(
+          instances[0]!,
+          instances[INSTANCES - 1]!,
+          world.users[1]!,
+          pgClient,
+          world,
+        );
         await world.quiesce();
         // every watch stream has seen its user's last bundle
-        const latestOf = async (user: string) => Number((await pgClient.query<{ latest: string }>('SELECT next_bundle_seq - 1 AS latest FROM sync.user_state WHERE user_id = $1', [user])).rows[0]!.latest);
+        const latestOf = async (user: string) =>
+          Number(
+            (
+              await pgClient.query<{ latest: string }>(
+                'SELECT next_bundle_seq - 1 AS latest FROM sync.user_state WHERE user_id = $1',
+                [user],
+              )
+            ).rows[0]!.latest,
+          );
         const watchDeadline = Date.now() + 15_000;
         for (const watcher of watchers) {
           const latest = await latestOf(watcher.user);
@@ -155,7 +218,8 @@ describe('scale-out: three instances over one PostgreSQL, 150 devices, faults', 
         const watchLag: string[] = [];
         for (const watcher of watchers) {
           const latest = await latestOf(watcher.user);
-          if (watcher.lastSeq !== latest) watchLag.push(`${watcher.user}: watch saw ${watcher.lastSeq}, latest ${latest}`);
+          if (watcher.lastSeq !== latest)
+            watchLag.push(`${watcher.user}: watch saw ${watcher.lastSeq}, latest ${latest}`);
         }
         // a few more sweeper rounds over the planted sessions
         await sleep(1000);
@@ -169,16 +233,26 @@ describe('scale-out: three instances over one PostgreSQL, 150 devices, faults', 
         }
         const problems = await checkScaleOut(world, pgClient);
         const sweeps = await sweepReport(pgClient);
-        const overBudget = [...sampler.max].filter(([, n]) => n > POOL + 1).map(([app, n]) => `${app} held ${n} connections (pool ${POOL} + 1 LISTEN)`);
+        const overBudget = [...sampler.max]
+          .filter(([, n]) => n > POOL + 1)
+          .map(([app, n]) => `${app} held ${n} connections (pool ${POOL} + 1 LISTEN)`);
 
         const f = world.figures;
         const p95 = (values: number[]) => (values.length ? percentile(values, 95).toFixed(1) : '-');
-        const spread = world.devices.reduce((acc, d) => acc.map((n, i) => n + d.requestsPerInstance[i]!), Array.from({ length: INSTANCES }, () => 0));
+        const spread = world.devices.reduce(
+          (acc, d) => acc.map((n, i) => n + d.requestsPerInstance[i]!),
+          Array.from({ length: INSTANCES }, () => 0),
+        );
         const lines = [
           `scale-out: seed ${SEED}, ${INSTANCES} instances, ${DEVICES} devices of ${USERS} users, ${loadSeconds.toFixed(1)} s of load (setup ${setupSeconds.toFixed(1)} s)`,
           `  bundles committed: ${bundlesAfter - bundlesBefore} (${((bundlesAfter - bundlesBefore) / loadSeconds).toFixed(1)} bundles/s); local writes ${f.writes}, acknowledged ${f.acked}`,
-          `  p95 per operation (ms): ${Object.entries(f.ops).map(([k, v]) => `${k} ${p95(v)} (n=${v.length})`).join(', ')}`,
-          `  p95 per request (ms): ${Object.entries(f.http).sort().map(([k, v]) => `${k} ${p95(v)} (n=${v.length})`).join(', ')}`,
+          `  p95 per operation (ms): ${Object.entries(f.ops)
+            .map(([k, v]) => `${k} ${p95(v)} (n=${v.length})`)
+            .join(', ')}`,
+          `  p95 per request (ms): ${Object.entries(f.http)
+            .sort()
+            .map(([k, v]) => `${k} ${p95(v)} (n=${v.length})`)
+            .join(', ')}`,
           `  errors seen by devices (retried later): ${JSON.stringify(f.errors)}; HTTP statuses ${JSON.stringify(f.httpStatus)}; refused connects re-routed ${f.reroutedConnects}`,
           `  requests per instance: ${spread.join(' / ')}`,
           `  faults: ${faults.instanceKills} SIGKILL+restart, ${faults.backendKills} backend kills (${faults.backendsTerminated} backends terminated)`,
@@ -188,7 +262,13 @@ describe('scale-out: three instances over one PostgreSQL, 150 devices, faults', 
         ];
         console.log(lines.join('\n'));
         // every check at once, so a failure shows all of them
-        expect({ failures: world.failures, problems, watchLag, sweeper: sweeps.problems, overBudget }).toEqual({ failures: [], problems: [], watchLag: [], sweeper: [], overBudget: [] });
+        expect({ failures: world.failures, problems, watchLag, sweeper: sweeps.problems, overBudget }).toEqual({
+          failures: [],
+          problems: [],
+          watchLag: [],
+          sweeper: [],
+          overBudget: [],
+        });
         expect(sweeps.transactions).toBeGreaterThan(0);
         expect(sweeps.removed).toBeGreaterThanOrEqual(planted);
         expect(faults.instanceKills).toBeGreaterThan(0);
@@ -196,7 +276,9 @@ describe('scale-out: three instances over one PostgreSQL, 150 devices, faults', 
         // every instance served requests
         expect(spread.every((n) => n > 0)).toBe(true);
       } catch (error) {
-        for (const instance of instances) if (instance.log.trim()) console.log(`instance ${instance.index + 1} stderr (tail):\n${instance.log.slice(-3000)}`);
+        for (const instance of instances)
+          if (instance.log.trim())
+            console.log(`instance ${instance.index + 1} stderr (tail):\n${instance.log.slice(-3000)}`);
         throw error;
       } finally {
         sampler.stop();

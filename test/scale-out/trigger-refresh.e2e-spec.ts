@@ -39,7 +39,9 @@ describe('capture triggers at a restart', () => {
       expect([...third.values()].every((x) => x.enabled === 'O')).toBe(true);
       const changed = [...third.keys()].filter((name) => third.get(name)!.oid !== first.get(name)?.oid).sort();
       // the two altered tables got all four triggers anew; the others kept theirs
-      expect(changed).toEqual([...first.keys()].filter((name) => name.startsWith('users.') || name.startsWith('posts.')).sort());
+      expect(changed).toEqual(
+        [...first.keys()].filter((name) => name.startsWith('users.') || name.startsWith('posts.')).sort(),
+      );
     } finally {
       await client.end();
       await t.close();

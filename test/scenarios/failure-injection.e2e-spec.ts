@@ -1,5 +1,8 @@
 import { describe, it } from '@jest/globals';
-import { failureInjection, watchPullFailure } from '../../apps/client-node/src/simulator/scenarios/failure-injection.scenario.js';
+import {
+  failureInjection,
+  watchPullFailure,
+} from '../../apps/client-node/src/simulator/scenarios/failure-injection.scenario.js';
 import { INJECTABLE_ENDPOINTS } from '../../apps/client-node/src/simulator/test-surface.js';
 import { expectScenarioPasses, SCENARIO_TIMEOUT_MS, useScenarioHost } from './support/scenario-suite.js';
 

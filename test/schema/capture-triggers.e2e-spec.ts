@@ -38,7 +38,11 @@ describe('registered-table triggers (spec §2.6)', () => {
   });
 
   /** Runs `fn` in a transaction carrying the bundle context of `userId`, then rolls back. */
-  async function inBundle<T>(userId: string, fn: (client: pg.PoolClient) => Promise<T>, pk: string | null = userPk): Promise<T> {
+  async function inBundle<T>(
+    userId: string,
+    fn: (client: pg.PoolClient) => Promise<T>,
+    pk: string | null = userPk,
+  ): Promise<T> {
     const client = await fixture.pool.connect();
     try {
       await client.query('BEGIN');
@@ -55,7 +59,10 @@ describe('registered-table triggers (spec §2.6)', () => {
     const client = await fixture.pool.connect();
     try {
       await client.query('BEGIN');
-      await client.query(`SELECT set_config('oversync.bundle_user_id', $1, true), set_config('oversync.bundle_user_pk', $2, true)`, [userId, pk]);
+      await client.query(
+        `SELECT set_config('oversync.bundle_user_id', $1, true), set_config('oversync.bundle_user_pk', $2, true)`,
+        [userId, pk],
+      );
       await client.query(sql);
       await client.query('COMMIT');
     } finally {
@@ -79,12 +86,16 @@ describe('registered-table triggers (spec §2.6)', () => {
 
   it('refuses writes without bundle context and counts them', async () => {
     expect(await rejectedWrites()).toBe(0);
-    await expect(fixture.pool.query(`INSERT INTO business.users (id, name) VALUES ($1, 'a')`, [USER_A])).rejects.toMatchObject({
+    await expect(
+      fixture.pool.query(`INSERT INTO business.users (id, name) VALUES ($1, 'a')`, [USER_A]),
+    ).rejects.toMatchObject({
       code: 'P0001',
       message: 'write to registered table business.users requires oversync sync bundle context',
     });
     await expect(fixture.pool.query(`DELETE FROM business.files`)).resolves.toMatchObject({ rowCount: 0 });
-    await expect(inBundle('', (client) => client.query(`INSERT INTO business.files (id) VALUES ('x')`))).rejects.toMatchObject({
+    await expect(
+      inBundle('', (client) => client.query(`INSERT INTO business.files (id) VALUES ('x')`)),
+    ).rejects.toMatchObject({
       message: 'write to registered table business.files requires oversync sync bundle context',
     });
     // nextval survives the rollback of the refused write.
@@ -102,9 +113,27 @@ describe('registered-table triggers (spec §2.6)', () => {
       return stagedRows(client);
     });
     expect(staged).toEqual([
-      { user_pk: userPk, table_id: 3, op_code: 1, key_bytes: uuidBytes(USER_A), payload_db: { id: USER_A, name: 'Alice' } },
-      { user_pk: userPk, table_id: 3, op_code: 2, key_bytes: uuidBytes(USER_A), payload_db: { id: USER_A, name: 'Alicia' } },
-      { user_pk: userPk, table_id: 1, op_code: 1, key_bytes: Buffer.from('héllo.txt', 'utf8'), payload_db: { id: 'héllo.txt', data: '\\x00ff' } },
+      {
+        user_pk: userPk,
+        table_id: 3,
+        op_code: 1,
+        key_bytes: uuidBytes(USER_A),
+        payload_db: { id: USER_A, name: 'Alice' },
+      },
+      {
+        user_pk: userPk,
+        table_id: 3,
+        op_code: 2,
+        key_bytes: uuidBytes(USER_A),
+        payload_db: { id: USER_A, name: 'Alicia' },
+      },
+      {
+        user_pk: userPk,
+        table_id: 1,
+        op_code: 1,
+        key_bytes: Buffer.from('héllo.txt', 'utf8'),
+        payload_db: { id: 'héllo.txt', data: '\\x00ff' },
+      },
       { user_pk: userPk, table_id: 1, op_code: 3, key_bytes: Buffer.from('héllo.txt', 'utf8'), payload_db: null },
     ]);
   });
@@ -125,7 +154,9 @@ describe('registered-table triggers (spec §2.6)', () => {
   it('accepts an explicit matching owner and refuses another owner on insert', async () => {
     await inBundle('alice', async (client) => {
       await client.query(`INSERT INTO business.files (_sync_scope_id, id) VALUES ('alice', 'a')`);
-      await expect(client.query(`INSERT INTO business.files (_sync_scope_id, id) VALUES ('bob', 'b')`)).rejects.toMatchObject({
+      await expect(
+        client.query(`INSERT INTO business.files (_sync_scope_id, id) VALUES ('bob', 'b')`),
+      ).rejects.toMatchObject({
         code: 'P0001',
         message: 'scope mismatch on registered table business.files: actor alice cannot write owner bob',
       });
@@ -133,7 +164,9 @@ describe('registered-table triggers (spec §2.6)', () => {
   });
 
   it("refuses to update or delete another owner's row and to move a row to another owner", async () => {
-    const { rows } = await fixture.pool.query<{ user_pk: string }>(`SELECT user_pk FROM sync.user_state WHERE user_id = 'bob'`);
+    const { rows } = await fixture.pool.query<{ user_pk: string }>(
+      `SELECT user_pk FROM sync.user_state WHERE user_id = 'bob'`,
+    );
     await committedInBundle('bob', rows[0].user_pk, `INSERT INTO business.files (id) VALUES ('bobs')`);
     await committedInBundle('alice', userPk, `INSERT INTO business.files (id) VALUES ('alices')`);
 
@@ -144,21 +177,29 @@ describe('registered-table triggers (spec §2.6)', () => {
     await expect(attempt(`DELETE FROM business.files WHERE id = 'bobs'`)).rejects.toMatchObject({
       message: 'scope mismatch on registered table business.files: actor alice cannot delete owner bob',
     });
-    await expect(attempt(`UPDATE business.files SET _sync_scope_id = 'bob' WHERE id = 'alices'`)).rejects.toMatchObject({
-      message: 'scope mutation is not allowed on registered table business.files',
-    });
+    await expect(attempt(`UPDATE business.files SET _sync_scope_id = 'bob' WHERE id = 'alices'`)).rejects.toMatchObject(
+      {
+        message: 'scope mutation is not allowed on registered table business.files',
+      },
+    );
   });
 
   it('requires the user_pk of the bundle context in the capture trigger', async () => {
     const error = await rejectionOf(
       inBundle('alice', (client) => client.query(`INSERT INTO business.files (id) VALUES ('a')`), null),
     );
-    expect(error).toMatchObject({ code: 'P0001', message: 'oversync bundle context is missing user_pk for business.files' });
+    expect(error).toMatchObject({
+      code: 'P0001',
+      message: 'oversync bundle context is missing user_pk for business.files',
+    });
   });
 
   it('refuses TRUNCATE of a registered table, with or without bundle context (spec §8.14)', async () => {
     const message = 'truncate of registered table business.users is not allowed; delete rows through a sync bundle';
-    await expect(fixture.pool.query('TRUNCATE business.users CASCADE')).rejects.toMatchObject({ code: 'P0001', message });
+    await expect(fixture.pool.query('TRUNCATE business.users CASCADE')).rejects.toMatchObject({
+      code: 'P0001',
+      message,
+    });
     await expect(inBundle('alice', (client) => client.query('TRUNCATE business.files'))).rejects.toMatchObject({
       message: 'truncate of registered table business.files is not allowed; delete rows through a sync bundle',
     });
@@ -172,7 +213,9 @@ describe('registered-table triggers (spec §2.6)', () => {
     await fixture.pool.query(`CREATE OR REPLACE FUNCTION sync.enforce_registered_row_owner() RETURNS TRIGGER
       LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END; $$`);
     await fixture.pool.query(`INSERT INTO business.users (id) VALUES ($1)`, [USER_A]);
-    expect((await fixture.pool.query('SELECT count(*)::int AS count FROM business.users')).rows).toEqual([{ count: 0 }]);
+    expect((await fixture.pool.query('SELECT count(*)::int AS count FROM business.users')).rows).toEqual([
+      { count: 0 },
+    ]);
 
     await bootstrapSyncSchema(fixture.db, BUSINESS_TABLES);
     await expect(fixture.pool.query(`INSERT INTO business.users (id) VALUES ($1)`, [USER_A])).rejects.toMatchObject({

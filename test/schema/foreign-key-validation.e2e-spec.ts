@@ -59,7 +59,9 @@ describe('bootstrapSyncSchema: foreign-key validation (spec §2.10)', () => {
 
   it('accepts DEFERRABLE INITIALLY IMMEDIATE', async () => {
     await fixture.reset(
-      postsWith('FOREIGN KEY (_sync_scope_id, author_id) REFERENCES business.users (_sync_scope_id, id) DEFERRABLE INITIALLY IMMEDIATE'),
+      postsWith(
+        'FOREIGN KEY (_sync_scope_id, author_id) REFERENCES business.users (_sync_scope_id, id) DEFERRABLE INITIALLY IMMEDIATE',
+      ),
     );
     await expect(bootstrapSyncSchema(fixture.db, [USERS, POSTS])).resolves.toHaveLength(2);
   });
@@ -74,7 +76,9 @@ describe('bootstrapSyncSchema: foreign-key validation (spec §2.10)', () => {
 
   it('rejects MATCH FULL', async () => {
     await fixture.reset(
-      postsWith('FOREIGN KEY (_sync_scope_id, author_id) REFERENCES business.users (_sync_scope_id, id) MATCH FULL DEFERRABLE'),
+      postsWith(
+        'FOREIGN KEY (_sync_scope_id, author_id) REFERENCES business.users (_sync_scope_id, id) MATCH FULL DEFERRABLE',
+      ),
     );
     expect(await schemaError([USERS, POSTS])).toBe(
       'registered schema contains unsupported FK MATCH option "FULL" on business.posts (posts_author_fk)',
@@ -113,7 +117,9 @@ describe('bootstrapSyncSchema: foreign-key validation (spec §2.10)', () => {
   });
 
   it('rejects non-deferrable FKs, naming schema.constraint', async () => {
-    await fixture.reset(postsWith('FOREIGN KEY (_sync_scope_id, author_id) REFERENCES business.users (_sync_scope_id, id)'));
+    await fixture.reset(
+      postsWith('FOREIGN KEY (_sync_scope_id, author_id) REFERENCES business.users (_sync_scope_id, id)'),
+    );
     expect(await schemaError([USERS, POSTS])).toBe(
       'registered schema contains non-deferrable FK constraints: business.posts_author_fk; make these constraints DEFERRABLE before bootstrap (INITIALLY DEFERRED recommended)',
     );
@@ -125,7 +131,9 @@ describe('bootstrapSyncSchema: foreign-key validation (spec §2.10)', () => {
       CREATE TABLE business.posts (_sync_scope_id TEXT, id UUID, author_id UUID, tag_id UUID, PRIMARY KEY (_sync_scope_id, id),
         CONSTRAINT posts_author_fk FOREIGN KEY (author_id, _sync_scope_id) REFERENCES business.users (id, _sync_scope_id) MATCH FULL,
         CONSTRAINT posts_tag_fk FOREIGN KEY (_sync_scope_id, tag_id) REFERENCES business.tags (_sync_scope_id, id))`);
-    expect(await schemaError([USERS, POSTS])).toMatch(/^registered tables are not FK-closed: business\.posts -> business\.tags/);
+    expect(await schemaError([USERS, POSTS])).toMatch(
+      /^registered tables are not FK-closed: business\.posts -> business\.tags/,
+    );
     await fixture.pool.query('ALTER TABLE business.posts DROP CONSTRAINT posts_tag_fk');
     await fixture.pool.query('DROP SCHEMA sync CASCADE');
     expect(await schemaError([USERS, POSTS])).toMatch(/^registered schema contains unsupported FK MATCH option/);

@@ -15,97 +15,201 @@ import {
 // Spec §2.2: column order and types of every sync table.
 const EXPECTED_COLUMNS: Record<string, string[]> = {
   meta: ['singleton_key boolean', 'protocol_label text', 'layout_name text'],
-  table_catalog: ['table_id integer', 'schema_name text', 'table_name text', 'sync_key_column text', 'sync_key_kind smallint'],
+  table_catalog: [
+    'table_id integer',
+    'schema_name text',
+    'table_name text',
+    'sync_key_column text',
+    'sync_key_kind smallint',
+  ],
   user_state: ['user_pk bigint', 'user_id text', 'next_bundle_seq bigint', 'retained_bundle_floor bigint'],
   scope_state: [
-    'user_pk bigint', 'state_code smallint', 'initializer_source_id text', 'initialization_id uuid',
-    'lease_expires_at timestamp with time zone', 'initialized_at timestamp with time zone', 'initialized_by_source_id text',
+    'user_pk bigint',
+    'state_code smallint',
+    'initializer_source_id text',
+    'initialization_id uuid',
+    'lease_expires_at timestamp with time zone',
+    'initialized_at timestamp with time zone',
+    'initialized_by_source_id text',
   ],
   source_state: [
-    'user_pk bigint', 'source_id text', 'state text', 'max_committed_source_bundle_id bigint',
-    'replaced_by_source_id text', 'retirement_reason text',
+    'user_pk bigint',
+    'source_id text',
+    'state text',
+    'max_committed_source_bundle_id bigint',
+    'replaced_by_source_id text',
+    'retirement_reason text',
     // this port's additions (admin console, issue 26)
-    'last_pulled_bundle_seq bigint', 'last_pulled_at timestamp with time zone',
+    'last_pulled_bundle_seq bigint',
+    'last_pulled_at timestamp with time zone',
   ],
   row_state: ['user_pk bigint', 'table_id integer', 'key_bytes bytea', 'bundle_seq bigint', 'deleted boolean'],
   bundle_capture_stage: [
-    'capture_ordinal bigint', 'txid bigint', 'user_pk bigint', 'table_id integer', 'op_code smallint', 'key_bytes bytea',
+    'capture_ordinal bigint',
+    'txid bigint',
+    'user_pk bigint',
+    'table_id integer',
+    'op_code smallint',
+    'key_bytes bytea',
     'payload_db jsonb',
   ],
   bundle_log: [
-    'user_pk bigint', 'bundle_seq bigint', 'source_id text', 'source_bundle_id bigint', 'row_count bigint',
-    'byte_count bigint', 'bundle_hash bytea', 'committed_at timestamp with time zone',
+    'user_pk bigint',
+    'bundle_seq bigint',
+    'source_id text',
+    'source_bundle_id bigint',
+    'row_count bigint',
+    'byte_count bigint',
+    'bundle_hash bytea',
+    'committed_at timestamp with time zone',
   ],
   bundle_rows: [
-    'user_pk bigint', 'bundle_seq bigint', 'row_ordinal bigint', 'table_id integer', 'key_bytes bytea', 'op_code smallint',
+    'user_pk bigint',
+    'bundle_seq bigint',
+    'row_ordinal bigint',
+    'table_id integer',
+    'key_bytes bytea',
+    'op_code smallint',
     'payload_wire json',
   ],
   // ours, not the reference's: stored wire rows read by pull
   bundle_row_blocks: ['user_pk bigint', 'bundle_seq bigint', 'block_no integer', 'rows_text text'],
   push_sessions: [
-    'push_id uuid', 'user_pk bigint', 'source_id text', 'source_bundle_id bigint', 'planned_row_count bigint',
-    'next_expected_row_ordinal bigint', 'initialization_id uuid', 'expires_at timestamp with time zone',
+    'push_id uuid',
+    'user_pk bigint',
+    'source_id text',
+    'source_bundle_id bigint',
+    'planned_row_count bigint',
+    'next_expected_row_ordinal bigint',
+    'initialization_id uuid',
+    'expires_at timestamp with time zone',
     'created_at timestamp with time zone',
   ],
   push_session_rows: [
-    'push_id uuid', 'row_ordinal bigint', 'table_id integer', 'key_bytes bytea', 'op_code smallint',
-    'base_bundle_seq bigint', 'payload_apply json',
+    'push_id uuid',
+    'row_ordinal bigint',
+    'table_id integer',
+    'key_bytes bytea',
+    'op_code smallint',
+    'base_bundle_seq bigint',
+    'payload_apply json',
   ],
   snapshot_sessions: [
-    'snapshot_id uuid', 'user_pk bigint', 'snapshot_bundle_seq bigint', 'row_count bigint', 'byte_count bigint',
-    'expires_at timestamp with time zone', 'created_at timestamp with time zone',
+    'snapshot_id uuid',
+    'user_pk bigint',
+    'snapshot_bundle_seq bigint',
+    'row_count bigint',
+    'byte_count bigint',
+    'expires_at timestamp with time zone',
+    'created_at timestamp with time zone',
   ],
   snapshot_session_rows: [
-    'snapshot_id uuid', 'row_ordinal bigint', 'table_id integer', 'key_bytes bytea', 'bundle_seq bigint', 'payload_wire json',
+    'snapshot_id uuid',
+    'row_ordinal bigint',
+    'table_id integer',
+    'key_bytes bytea',
+    'bundle_seq bigint',
+    'payload_wire json',
   ],
   // this port's additions (admin console, issue 26)
   rejected_writes: [
-    'user_pk bigint', 'rejection_id bigint', 'recorded_at timestamp with time zone', 'source_id text', 'source_bundle_id bigint',
-    'push_id uuid', 'http_status smallint', 'error_code text', 'answer json', 'planned_row_count bigint', 'rows_sent json',
+    'user_pk bigint',
+    'rejection_id bigint',
+    'recorded_at timestamp with time zone',
+    'source_id text',
+    'source_bundle_id bigint',
+    'push_id uuid',
+    'http_status smallint',
+    'error_code text',
+    'answer json',
+    'planned_row_count bigint',
+    'rows_sent json',
     'rows_truncated boolean',
   ],
   admin_audit: [
-    'user_pk bigint', 'audit_id bigint', 'performed_at timestamp with time zone', 'admin_id text', 'action text', 'user_id text',
-    'target text', 'detail json',
+    'user_pk bigint',
+    'audit_id bigint',
+    'performed_at timestamp with time zone',
+    'admin_id text',
+    'action text',
+    'user_id text',
+    'target text',
+    'detail json',
   ],
 };
 
 // Spec §2.2: every primary key, unique, check and foreign key constraint by name (type letter as pg_constraint).
 const EXPECTED_CONSTRAINTS = [
-  'meta meta_pkey p', 'meta meta_singleton_key_check c',
-  'table_catalog table_catalog_pkey p', 'table_catalog table_catalog_schema_table_key u',
+  'meta meta_pkey p',
+  'meta meta_singleton_key_check c',
+  'table_catalog table_catalog_pkey p',
+  'table_catalog table_catalog_schema_table_key u',
   'table_catalog table_catalog_sync_key_kind_chk c',
-  'user_state user_state_pkey p', 'user_state user_state_user_id_key u', 'user_state user_state_bundle_seq_chk c',
+  'user_state user_state_pkey p',
+  'user_state user_state_user_id_key u',
+  'user_state user_state_bundle_seq_chk c',
   'user_state user_state_retained_floor_chk c',
-  'scope_state scope_state_pkey p', 'scope_state scope_state_user_pk_fkey f', 'scope_state scope_state_fields_chk c',
+  'scope_state scope_state_pkey p',
+  'scope_state scope_state_user_pk_fkey f',
+  'scope_state scope_state_fields_chk c',
   'scope_state scope_state_code_chk c',
-  'source_state source_state_pkey p', 'source_state source_state_user_pk_fkey f', 'source_state source_state_state_chk c',
-  'source_state source_state_max_committed_chk c', 'source_state source_state_active_chk c',
-  'source_state source_state_reserved_chk c', 'source_state source_state_retired_chk c',
-  'row_state row_state_pkey p', 'row_state row_state_user_pk_fkey f', 'row_state row_state_table_id_fkey f',
-  'bundle_capture_stage bundle_capture_stage_pkey p', 'bundle_capture_stage bundle_capture_stage_user_pk_fkey f',
-  'bundle_capture_stage bundle_capture_stage_table_id_fkey f', 'bundle_capture_stage bundle_capture_stage_op_code_chk c',
+  'source_state source_state_pkey p',
+  'source_state source_state_user_pk_fkey f',
+  'source_state source_state_state_chk c',
+  'source_state source_state_max_committed_chk c',
+  'source_state source_state_active_chk c',
+  'source_state source_state_reserved_chk c',
+  'source_state source_state_retired_chk c',
+  'row_state row_state_pkey p',
+  'row_state row_state_user_pk_fkey f',
+  'row_state row_state_table_id_fkey f',
+  'bundle_capture_stage bundle_capture_stage_pkey p',
+  'bundle_capture_stage bundle_capture_stage_user_pk_fkey f',
+  'bundle_capture_stage bundle_capture_stage_table_id_fkey f',
+  'bundle_capture_stage bundle_capture_stage_op_code_chk c',
   'bundle_capture_stage bundle_capture_stage_payload_by_op_chk c',
-  'bundle_log bundle_log_pkey p', 'bundle_log bundle_log_user_pk_fkey f', 'bundle_log bundle_log_source_tuple_key u',
-  'bundle_rows bundle_rows_pkey p', 'bundle_rows bundle_rows_user_pk_fkey f', 'bundle_rows bundle_rows_table_id_fkey f',
-  'bundle_rows bundle_rows_bundle_fk f', 'bundle_rows bundle_rows_op_code_chk c', 'bundle_rows bundle_rows_payload_by_op_chk c',
-  'bundle_row_blocks bundle_row_blocks_pkey p', 'bundle_row_blocks bundle_row_blocks_bundle_fk f',
-  'push_sessions push_sessions_pkey p', 'push_sessions push_sessions_user_pk_fkey f',
-  'push_sessions push_sessions_source_tuple_key u', 'push_sessions push_sessions_row_count_chk c',
-  'push_session_rows push_session_rows_pkey p', 'push_session_rows push_session_rows_push_id_fkey f',
-  'push_session_rows push_session_rows_table_id_fkey f', 'push_session_rows push_session_rows_op_code_chk c',
+  'bundle_log bundle_log_pkey p',
+  'bundle_log bundle_log_user_pk_fkey f',
+  'bundle_log bundle_log_source_tuple_key u',
+  'bundle_rows bundle_rows_pkey p',
+  'bundle_rows bundle_rows_user_pk_fkey f',
+  'bundle_rows bundle_rows_table_id_fkey f',
+  'bundle_rows bundle_rows_bundle_fk f',
+  'bundle_rows bundle_rows_op_code_chk c',
+  'bundle_rows bundle_rows_payload_by_op_chk c',
+  'bundle_row_blocks bundle_row_blocks_pkey p',
+  'bundle_row_blocks bundle_row_blocks_bundle_fk f',
+  'push_sessions push_sessions_pkey p',
+  'push_sessions push_sessions_user_pk_fkey f',
+  'push_sessions push_sessions_source_tuple_key u',
+  'push_sessions push_sessions_row_count_chk c',
+  'push_session_rows push_session_rows_pkey p',
+  'push_session_rows push_session_rows_push_id_fkey f',
+  'push_session_rows push_session_rows_table_id_fkey f',
+  'push_session_rows push_session_rows_op_code_chk c',
   'push_session_rows push_session_rows_payload_by_op_chk c',
-  'snapshot_sessions snapshot_sessions_pkey p', 'snapshot_sessions snapshot_sessions_user_pk_fkey f',
-  'snapshot_session_rows snapshot_session_rows_pkey p', 'snapshot_session_rows snapshot_session_rows_snapshot_id_fkey f',
-  'snapshot_session_rows snapshot_session_rows_table_id_fkey f', 'snapshot_session_rows snapshot_session_rows_logical_row_key u',
+  'snapshot_sessions snapshot_sessions_pkey p',
+  'snapshot_sessions snapshot_sessions_user_pk_fkey f',
+  'snapshot_session_rows snapshot_session_rows_pkey p',
+  'snapshot_session_rows snapshot_session_rows_snapshot_id_fkey f',
+  'snapshot_session_rows snapshot_session_rows_table_id_fkey f',
+  'snapshot_session_rows snapshot_session_rows_logical_row_key u',
   // this port's additions (admin console, issue 26)
-  'rejected_writes rejected_writes_pkey p', 'rejected_writes rejected_writes_user_pk_fkey f', 'admin_audit admin_audit_pkey p',
+  'rejected_writes rejected_writes_pkey p',
+  'rejected_writes rejected_writes_user_pk_fkey f',
+  'admin_audit admin_audit_pkey p',
 ].sort();
 
 const BOOTSTRAP_INDEXES = [
-  'bcs_tx_user_ordinal_idx', 'rs_user_live_snapshot_idx', 'ps_expires_at_idx', 'ss_expires_at_idx', 'ssr_snapshot_table_key_idx',
+  'bcs_tx_user_ordinal_idx',
+  'rs_user_live_snapshot_idx',
+  'ps_expires_at_idx',
+  'ss_expires_at_idx',
+  'ssr_snapshot_table_key_idx',
   // this port's additions (admin console, issue 26)
-  'admin_audit_id_idx', 'user_state_user_id_c_idx', 'ss_user_snapshot_idx',
+  'admin_audit_id_idx',
+  'user_state_user_id_c_idx',
+  'ss_user_snapshot_idx',
 ];
 
 const EXPECTED_CATALOG = [
@@ -136,8 +240,12 @@ describe('bootstrapSyncSchema: sync layout', () => {
     return {
       relations: await rows(`SELECT c.relname, c.relkind, c.oid FROM pg_class c
         WHERE c.relnamespace = 'sync'::regnamespace ORDER BY c.relname`),
-      constraints: await rows(`SELECT conname, oid FROM pg_constraint WHERE connamespace = 'sync'::regnamespace ORDER BY conname`),
-      functions: await rows(`SELECT proname, prosrc FROM pg_proc WHERE pronamespace = 'sync'::regnamespace ORDER BY proname`),
+      constraints: await rows(
+        `SELECT conname, oid FROM pg_constraint WHERE connamespace = 'sync'::regnamespace ORDER BY conname`,
+      ),
+      functions: await rows(
+        `SELECT proname, prosrc FROM pg_proc WHERE pronamespace = 'sync'::regnamespace ORDER BY proname`,
+      ),
       meta: await rows('SELECT * FROM sync.meta'),
       catalog: await rows('SELECT * FROM sync.table_catalog ORDER BY table_id'),
       triggers: await rows(`SELECT tgrelid::regclass::text AS relation, tgname, pg_get_triggerdef(oid) AS definition
@@ -152,7 +260,13 @@ describe('bootstrapSyncSchema: sync layout', () => {
       [2, 'business.posts', 'id', 1],
       [3, 'business.users', 'id', 1],
     ]);
-    expect(tables[2].columnTypes).toEqual(new Map([['_sync_scope_id', 'text'], ['id', 'uuid'], ['name', 'text']]));
+    expect(tables[2].columnTypes).toEqual(
+      new Map([
+        ['_sync_scope_id', 'text'],
+        ['id', 'uuid'],
+        ['name', 'text'],
+      ]),
+    );
 
     const columns = await rows<{ table_name: string; column: string }>(`
       SELECT c.relname AS table_name, a.attname || ' ' || format_type(a.atttypid, a.atttypmod) AS column
@@ -168,22 +282,35 @@ describe('bootstrapSyncSchema: sync layout', () => {
       FROM pg_constraint WHERE connamespace = 'sync'::regnamespace AND contype IN ('p', 'u', 'c', 'f')`);
     expect(constraints.map((row) => row.entry).sort()).toEqual(EXPECTED_CONSTRAINTS);
 
-    const foreignKeys = await rows<{ conname: string; deferrable: boolean; match: string; on_update: string; on_delete: string }>(`
+    const foreignKeys = await rows<{
+      conname: string;
+      deferrable: boolean;
+      match: string;
+      on_update: string;
+      on_delete: string;
+    }>(`
       SELECT conname, condeferrable AS deferrable, confmatchtype AS match, confupdtype AS on_update, confdeltype AS on_delete
       FROM pg_constraint WHERE connamespace = 'sync'::regnamespace AND contype = 'f' ORDER BY conname`);
     for (const fk of foreignKeys) {
       expect({ name: fk.conname, deferrable: fk.deferrable, match: fk.match, onUpdate: fk.on_update }).toEqual({
-        name: fk.conname, deferrable: false, match: 's', onUpdate: 'a',
+        name: fk.conname,
+        deferrable: false,
+        match: 's',
+        onUpdate: 'a',
       });
       expect([fk.conname, fk.on_delete]).toEqual([fk.conname, fk.conname.endsWith('_table_id_fkey') ? 'a' : 'c']);
     }
 
-    const uniqueAndPrimary = EXPECTED_CONSTRAINTS.filter((entry) => / [pu]$/.test(entry)).map((entry) => entry.split(' ')[1]);
+    const uniqueAndPrimary = EXPECTED_CONSTRAINTS.filter((entry) => / [pu]$/.test(entry)).map(
+      (entry) => entry.split(' ')[1],
+    );
     const indexes = await rows<{ relname: string }>(
       `SELECT relname FROM pg_class WHERE relnamespace = 'sync'::regnamespace AND relkind = 'i'`,
     );
     expect(indexes.map((index) => index.relname).sort()).toEqual([...uniqueAndPrimary, ...BOOTSTRAP_INDEXES].sort());
-    const [partial] = await rows<{ definition: string }>(`SELECT pg_get_indexdef('sync.rs_user_live_snapshot_idx'::regclass) AS definition`);
+    const [partial] = await rows<{ definition: string }>(
+      `SELECT pg_get_indexdef('sync.rs_user_live_snapshot_idx'::regclass) AS definition`,
+    );
     expect(partial.definition).toContain('WHERE (deleted = false)');
     const [unique] = await rows<{ indisunique: boolean }>(
       `SELECT indisunique FROM pg_index WHERE indexrelid = 'sync.ssr_snapshot_table_key_idx'::regclass`,
@@ -194,8 +321,13 @@ describe('bootstrapSyncSchema: sync layout', () => {
       `SELECT relname FROM pg_class WHERE relnamespace = 'sync'::regnamespace AND relkind = 'S' ORDER BY relname`,
     );
     expect(sequences.map((sequence) => sequence.relname)).toEqual([
-      'accepted_push_replay_seq', 'admin_audit_audit_id_seq', 'bundle_capture_stage_capture_ordinal_seq', 'history_pruned_error_seq',
-      'rejected_registered_write_seq', 'rejected_writes_rejection_id_seq', 'user_state_user_pk_seq',
+      'accepted_push_replay_seq',
+      'admin_audit_audit_id_seq',
+      'bundle_capture_stage_capture_ordinal_seq',
+      'history_pruned_error_seq',
+      'rejected_registered_write_seq',
+      'rejected_writes_rejection_id_seq',
+      'user_state_user_pk_seq',
     ]);
     const [counter] = await rows<{ data_type: string; start_value: string; increment: string; cycle: boolean }>(`
       SELECT format_type(seqtypid, NULL) AS data_type, seqstart AS start_value, seqincrement AS increment, seqcycle AS cycle
@@ -208,15 +340,26 @@ describe('bootstrapSyncSchema: sync layout', () => {
     // refuse_registered_table_truncate (TRUNCATE guard, spec §8.14) and capture_registered_rows_inserted
     // (set-based INSERT capture, issue 14) are this port's additions.
     expect(functions).toEqual(
-      ['capture_registered_row_change', 'capture_registered_rows_inserted', 'enforce_registered_row_owner', 'refuse_registered_table_truncate'].map((proname) => ({
-        proname, volatile: 'v', definer: false, config: null, args: 0,
+      [
+        'capture_registered_row_change',
+        'capture_registered_rows_inserted',
+        'enforce_registered_row_owner',
+        'refuse_registered_table_truncate',
+      ].map((proname) => ({
+        proname,
+        volatile: 'v',
+        definer: false,
+        config: null,
+        args: 0,
       })),
     );
     // the request functions of issue 21 (one round trip per request): exactly the ones the module installs
     const requestFunctions = await rows<{ signature: string }>(`
       SELECT p.oid::regprocedure::text AS signature FROM pg_proc p
        WHERE p.pronamespace = 'sync'::regnamespace AND p.prorettype <> 'trigger'::regtype ORDER BY 1`);
-    expect(requestFunctions.map((f) => f.signature.replace(/ /g, ''))).toEqual(REQUEST_FUNCTIONS.map((f) => f.signature).sort());
+    expect(requestFunctions.map((f) => f.signature.replace(/ /g, ''))).toEqual(
+      REQUEST_FUNCTIONS.map((f) => f.signature).sort(),
+    );
 
     expect(await rows('SELECT singleton_key, protocol_label, layout_name FROM sync.meta')).toEqual([
       { singleton_key: true, protocol_label: 'v1', layout_name: 'server_postgres_sync_v1' },
@@ -281,7 +424,11 @@ describe('bootstrapSyncSchema: sync layout', () => {
       { schema: 'alpha', table: 'zeta', syncKeyColumns: ['id'] },
     ]);
     expect(tables.map((table) => `${table.tableId} ${table.name}`)).toEqual([
-      '1 alpha.zeta', '2 business.files', '3 business.files_2', '4 business.posts', '5 business.users',
+      '1 alpha.zeta',
+      '2 business.files',
+      '3 business.files_2',
+      '4 business.posts',
+      '5 business.users',
     ]);
     await fixture.pool.query('DROP SCHEMA alpha CASCADE');
   });
@@ -305,7 +452,9 @@ describe('bootstrapSyncSchema: sync layout', () => {
   });
 
   it('lets concurrent bootstraps of one database all succeed', async () => {
-    const results = await Promise.all(Array.from({ length: 4 }, () => bootstrapSyncSchema(fixture.db, BUSINESS_TABLES)));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => bootstrapSyncSchema(fixture.db, BUSINESS_TABLES)),
+    );
     for (const result of results) expect(result).toEqual(results[0]);
     expect(await rows('SELECT count(*)::int AS count FROM sync.meta')).toEqual([{ count: 1 }]);
     expect(await rows('SELECT * FROM sync.table_catalog ORDER BY table_id')).toEqual(EXPECTED_CATALOG);
@@ -338,10 +487,16 @@ describe('bootstrapSyncSchema: sync layout', () => {
   });
 
   it.each([
-    ["UPDATE sync.meta SET layout_name = 'server_postgres_sync_v0'", 'sync.meta layout_name = "server_postgres_sync_v0", expected "server_postgres_sync_v1"'],
+    [
+      "UPDATE sync.meta SET layout_name = 'server_postgres_sync_v0'",
+      'sync.meta layout_name = "server_postgres_sync_v0", expected "server_postgres_sync_v1"',
+    ],
     ["UPDATE sync.meta SET protocol_label = 'v2'", 'sync.meta protocol_label = "v2", expected "v1"'],
     ['DELETE FROM sync.meta', 'sync.meta must contain exactly one row, found 0'],
-    ['ALTER TABLE sync.meta DROP COLUMN layout_name', /^existing sync\.meta layout is unsupported: column "layout_name" does not exist/],
+    [
+      'ALTER TABLE sync.meta DROP COLUMN layout_name',
+      /^existing sync\.meta layout is unsupported: column "layout_name" does not exist/,
+    ],
   ])('fails closed on a damaged sync.meta: %s', async (damage, message) => {
     await bootstrapSyncSchema(fixture.db, BUSINESS_TABLES);
     await fixture.pool.query(damage);
@@ -358,18 +513,30 @@ describe('bootstrapSyncSchema: sync layout', () => {
     expect(fewer).toBeInstanceOf(UnsupportedSchemaError);
     expect(fewer.message).toBe('sync.table_catalog row count = 3, expected 2');
 
-    await fixture.pool.query(`CREATE TABLE business.notes (_sync_scope_id TEXT, id UUID, PRIMARY KEY (_sync_scope_id, id))`);
+    await fixture.pool.query(
+      `CREATE TABLE business.notes (_sync_scope_id TEXT, id UUID, PRIMARY KEY (_sync_scope_id, id))`,
+    );
     const replaced = await rejectionOf(
-      bootstrapSyncSchema(fixture.db, [...BUSINESS_TABLES.slice(0, 2), { schema: 'business', table: 'notes', syncKeyColumns: ['id'] }]),
+      bootstrapSyncSchema(fixture.db, [
+        ...BUSINESS_TABLES.slice(0, 2),
+        { schema: 'business', table: 'notes', syncKeyColumns: ['id'] },
+      ]),
     );
     expect(replaced).toBeInstanceOf(UnsupportedSchemaError);
-    expect(replaced.message).toBe('sync.table_catalog row 0 = (1,business,files,id,2), expected (1,business,notes,id,1)');
+    expect(replaced.message).toBe(
+      'sync.table_catalog row 0 = (1,business,files,id,2), expected (1,business,notes,id,1)',
+    );
 
     await fixture.pool.query(`ALTER TABLE business.files ADD COLUMN slug TEXT, ADD UNIQUE (_sync_scope_id, slug)`);
     const rekeyed = await rejectionOf(
-      bootstrapSyncSchema(fixture.db, [...BUSINESS_TABLES.slice(0, 2), { schema: 'business', table: 'files', syncKeyColumns: ['slug'] }]),
+      bootstrapSyncSchema(fixture.db, [
+        ...BUSINESS_TABLES.slice(0, 2),
+        { schema: 'business', table: 'files', syncKeyColumns: ['slug'] },
+      ]),
     );
-    expect(rekeyed.message).toBe('sync.table_catalog row 0 = (1,business,files,id,2), expected (1,business,files,slug,2)');
+    expect(rekeyed.message).toBe(
+      'sync.table_catalog row 0 = (1,business,files,id,2), expected (1,business,files,slug,2)',
+    );
   });
 
   it('commits the layout even when a later step fails, and validates it next time', async () => {

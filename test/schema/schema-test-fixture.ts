@@ -51,7 +51,9 @@ export async function openSchemaTestFixture(): Promise<SchemaTestFixture> {
     pool,
     db: SyncDatabase.fromPool(pool),
     async reset(businessSql = BUSINESS_SCHEMA_SQL) {
-      await pool.query('DROP SCHEMA IF EXISTS sync CASCADE; DROP SCHEMA IF EXISTS business CASCADE; CREATE SCHEMA business');
+      await pool.query(
+        'DROP SCHEMA IF EXISTS sync CASCADE; DROP SCHEMA IF EXISTS business CASCADE; CREATE SCHEMA business',
+      );
       await pool.query(businessSql);
     },
     async close() {

@@ -37,17 +37,34 @@ describe('snapshot chunk read: a bounded primary-key range at any position, same
     for (let bundle = 1; bundle <= 4; bundle++) {
       const rows = Array.from({ length: 5000 }, (_, i) => {
         const id = randomUUID();
-        return { schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name: `u${bundle}-${i}`, email: 'e' } };
+        return {
+          schema: 'business',
+          table: 'users',
+          key: { id },
+          op: 'INSERT',
+          base_row_version: 0,
+          payload: { id, name: `u${bundle}-${i}`, email: 'e' },
+        };
       });
       expect((await device.push(bundle, rows)).status).toBe(200);
     }
     const typed = Array.from({ length: 300 }, (_, i) => {
       const id = randomUUID();
       return {
-        schema: 'business', table: 'typed_rows', key: { id }, op: 'INSERT', base_row_version: 0,
+        schema: 'business',
+        table: 'typed_rows',
+        key: { id },
+        op: 'INSERT',
+        base_row_version: 0,
         payload: {
-          id, name: `t${i} <b>&"q", x: y\u2028 ü 😀 \\ ${' '.repeat(i % 3)}`, note: i % 2 ? null : 'a, b: c', count_value: i * 1000003,
-          enabled_flag: 1, rating: i / 3, data: Buffer.from(`d${i}`).toString('base64'), created_at: '2026-01-02T03:04:05.5Z',
+          id,
+          name: `t${i} <b>&"q", x: y\u2028 ü 😀 \\ ${' '.repeat(i % 3)}`,
+          note: i % 2 ? null : 'a, b: c',
+          count_value: i * 1000003,
+          enabled_flag: 1,
+          rating: i / 3,
+          data: Buffer.from(`d${i}`).toString('base64'),
+          created_at: '2026-01-02T03:04:05.5Z',
         },
       };
     });
@@ -57,12 +74,19 @@ describe('snapshot chunk read: a bounded primary-key range at any position, same
     rowCount = (created.body as { row_count: number }).row_count;
     db = new pg.Client({ connectionString: t.db.url });
     await db.connect();
-    const catalog = await db.query<{ table_id: number; schema_name: string; table_name: string; sync_key_column: string; sync_key_kind: number }>(
-      'SELECT * FROM sync.table_catalog ORDER BY table_id',
-    );
+    const catalog = await db.query<{
+      table_id: number;
+      schema_name: string;
+      table_name: string;
+      sync_key_column: string;
+      sync_key_kind: number;
+    }>('SELECT * FROM sync.table_catalog ORDER BY table_id');
     prefixParams = [
       catalog.rows.map((c) => c.table_id),
-      catalog.rows.map((c) => `{"schema":${quoteGoJsonString(c.schema_name)},"table":${quoteGoJsonString(c.table_name)},"key":{${quoteGoJsonString(c.sync_key_column)}:`),
+      catalog.rows.map(
+        (c) =>
+          `{"schema":${quoteGoJsonString(c.schema_name)},"table":${quoteGoJsonString(c.table_name)},"key":{${quoteGoJsonString(c.sync_key_column)}:`,
+      ),
       catalog.rows.map((c) => c.sync_key_kind),
     ];
   }, 120_000);
@@ -102,10 +126,24 @@ describe('snapshot chunk read: a bounded primary-key range at any position, same
 
   it('answers exactly the bytes of the per-row form, at the start, the middle and the end', async () => {
     const catalog = new Map(prefixParams[0].map((id, i) => [id, prefixParams[1][i]!]));
-    const uuid = (hex: string) => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-    const seq = (await db.query<{ s: string }>('SELECT snapshot_bundle_seq AS s FROM sync.snapshot_sessions WHERE snapshot_id = $1', [snapshotId])).rows[0]!.s;
-    for (const [after, max] of [[0, 1000], [7_000, 777], [19_900, 5000], [20_300, 10], [20_299, 1]] as const) {
-      const res = await device.get(`/sync/snapshot-sessions/${snapshotId}?after_row_ordinal=${after}&max_rows=${max}`).expect(200);
+    const uuid = (hex: string) =>
+      `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+    const seq = (
+      await db.query<{ s: string }>(
+        'SELECT snapshot_bundle_seq AS s FROM sync.snapshot_sessions WHERE snapshot_id = $1',
+        [snapshotId],
+      )
+    ).rows[0]!.s;
+    for (const [after, max] of [
+      [0, 1000],
+      [7_000, 777],
+      [19_900, 5000],
+      [20_300, 10],
+      [20_299, 1],
+    ] as const) {
+      const res = await device
+        .get(`/sync/snapshot-sessions/${snapshotId}?after_row_ordinal=${after}&max_rows=${max}`)
+        .expect(200);
       const stored = await db.query<{ table_id: number; key_hex: string; bundle_seq: string; payload: string }>(
         `SELECT table_id, encode(key_bytes, 'hex') AS key_hex, bundle_seq, payload_wire::text AS payload FROM sync.snapshot_session_rows
           WHERE snapshot_id = $1 AND row_ordinal > $2 ORDER BY row_ordinal LIMIT $3`,
@@ -115,12 +153,20 @@ describe('snapshot chunk read: a bounded primary-key range at any position, same
       const expected = encodeGoJson({
         snapshot_id: snapshotId,
         snapshot_bundle_seq: BigInt(seq),
-        rows: page.map((r) => new EncodedJson(`${catalog.get(r.table_id)}"${uuid(r.key_hex)}"},"row_version":${r.bundle_seq},"payload":${compactGoJson(r.payload)}}`)),
+        rows: page.map(
+          (r) =>
+            new EncodedJson(
+              `${catalog.get(r.table_id)}"${uuid(r.key_hex)}"},"row_version":${r.bundle_seq},"payload":${compactGoJson(r.payload)}}`,
+            ),
+        ),
         next_row_ordinal: BigInt(after + page.length),
         has_more: stored.rows.length > max,
       });
       expect(res.text).toBe(`${expected}\n`);
     }
-    expect((await device.get(`/sync/snapshot-sessions/${snapshotId}?after_row_ordinal=9223372036854775807`).expect(200)).body).toMatchObject({ rows: [], has_more: false });
+    expect(
+      (await device.get(`/sync/snapshot-sessions/${snapshotId}?after_row_ordinal=9223372036854775807`).expect(200))
+        .body,
+    ).toMatchObject({ rows: [], has_more: false });
   });
 });

@@ -21,13 +21,21 @@ export interface WholeSnapshot {
 /** Creates a snapshot session and pages through all of it, checking the paging contract of §3.10 on every chunk. */
 export async function readWholeSnapshot(http: SyncHttp, maxRows = 1000, body?: unknown): Promise<WholeSnapshot> {
   const created = await http.post('/sync/snapshot-sessions', body).expect(200);
-  const { snapshot_id: snapshotId, snapshot_bundle_seq: snapshotBundleSeq, row_count: rowCount } = created.body as {
-    snapshot_id: string; snapshot_bundle_seq: number; row_count: number;
+  const {
+    snapshot_id: snapshotId,
+    snapshot_bundle_seq: snapshotBundleSeq,
+    row_count: rowCount,
+  } = created.body as {
+    snapshot_id: string;
+    snapshot_bundle_seq: number;
+    row_count: number;
   };
   const rows: SnapshotRowBody[] = [];
   let chunks = 0;
-  for (let after = 0; ; ) {
-    const chunk = await http.get(`/sync/snapshot-sessions/${snapshotId}?after_row_ordinal=${after}&max_rows=${maxRows}`).expect(200);
+  for (let after = 0; ;) {
+    const chunk = await http
+      .get(`/sync/snapshot-sessions/${snapshotId}?after_row_ordinal=${after}&max_rows=${maxRows}`)
+      .expect(200);
     chunks++;
     expect(chunk.body).toMatchObject({ snapshot_id: snapshotId, snapshot_bundle_seq: snapshotBundleSeq });
     const page = chunk.body.rows as SnapshotRowBody[];
@@ -42,7 +50,11 @@ export async function readWholeSnapshot(http: SyncHttp, maxRows = 1000, body?: u
 }
 
 /** `schema.table/key` → payload of every live business row of `userId`, straight from PostgreSQL. */
-export async function liveBusinessRows(db: pg.Client, userId: string, tables: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+export async function liveBusinessRows(
+  db: pg.Client,
+  userId: string,
+  tables: readonly string[],
+): Promise<Map<string, Record<string, unknown>>> {
   const live = new Map<string, Record<string, unknown>>();
   for (const table of tables) {
     const { rows } = await db.query<{ id: string; payload: Record<string, unknown> }>(

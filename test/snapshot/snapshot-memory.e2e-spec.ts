@@ -29,9 +29,12 @@ describe(`memory while serving a ${ROWS}-row snapshot`, () => {
     const scopes = t.app.get(OversyncScopeService);
     for (let seeded = 0; seeded < ROWS; seeded += SEED_BATCH) {
       await scopes.execWrite('mia', { writerId: 'seed' }, (m) =>
-        m.query(`INSERT INTO business.users (id, name, email)
+        m.query(
+          `INSERT INTO business.users (id, name, email)
                  SELECT gen_random_uuid(), 'user ' || g, 'user' || g || '@example.com' FROM generate_series(1, $1::int) g`,
-        [Math.min(SEED_BATCH, ROWS - seeded)]));
+          [Math.min(SEED_BATCH, ROWS - seeded)],
+        ),
+      );
     }
   }, 600_000);
   afterAll(async () => t.close());
@@ -46,7 +49,9 @@ describe(`memory while serving a ${ROWS}-row snapshot`, () => {
     let retained = retainedHeapMb() - before;
     let rows = 0;
     for (let after = 0, chunks = 1; ; chunks++) {
-      const chunk = await device.get(`/sync/snapshot-sessions/${created.body.snapshot_id}?after_row_ordinal=${after}&max_rows=5000`).expect(200);
+      const chunk = await device
+        .get(`/sync/snapshot-sessions/${created.body.snapshot_id}?after_row_ordinal=${after}&max_rows=5000`)
+        .expect(200);
       rows += chunk.body.rows.length;
       after = chunk.body.next_row_ordinal;
       if (chunks % 10 === 0) retained = Math.max(retained, retainedHeapMb() - before);
@@ -54,8 +59,10 @@ describe(`memory while serving a ${ROWS}-row snapshot`, () => {
     }
     clearInterval(sampler);
     expect(rows).toBe(ROWS);
-    console.log(`snapshot of ${ROWS} rows / ${Math.round(created.body.byte_count / MB)} MB of payload: ` +
-      `heap retained while creating and serving ≤ ${retained.toFixed(1)} MB, peak RSS +${Math.round(peakRss - rssBefore)} MB (client and server in one process)`);
+    console.log(
+      `snapshot of ${ROWS} rows / ${Math.round(created.body.byte_count / MB)} MB of payload: ` +
+        `heap retained while creating and serving ≤ ${retained.toFixed(1)} MB, peak RSS +${Math.round(peakRss - rssBefore)} MB (client and server in one process)`,
+    );
     // What the process keeps does not grow with the snapshot: far below its payload size.
     expect(retained).toBeLessThan(32);
   }, 600_000);

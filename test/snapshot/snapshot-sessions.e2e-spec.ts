@@ -6,9 +6,30 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 import { SyncHttp } from '../support/sync-http.js';
 import { liveBusinessRows, liveRowVersions, readWholeSnapshot, snapshotRowMap } from './snapshot-fixture.js';
 
-const user = (id: string, name: string) => ({ schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name, email: `${name}@example.com` } });
-const post = (id: string, title: string) => ({ schema: 'business', table: 'posts', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, title, content: `${title} body` } });
-const category = (id: string, name: string) => ({ schema: 'business', table: 'categories', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name } });
+const user = (id: string, name: string) => ({
+  schema: 'business',
+  table: 'users',
+  key: { id },
+  op: 'INSERT',
+  base_row_version: 0,
+  payload: { id, name, email: `${name}@example.com` },
+});
+const post = (id: string, title: string) => ({
+  schema: 'business',
+  table: 'posts',
+  key: { id },
+  op: 'INSERT',
+  base_row_version: 0,
+  payload: { id, title, content: `${title} body` },
+});
+const category = (id: string, name: string) => ({
+  schema: 'business',
+  table: 'categories',
+  key: { id },
+  op: 'INSERT',
+  base_row_version: 0,
+  payload: { id, name },
+});
 
 describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
   let t: TestApp;
@@ -30,7 +51,9 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
     await db.query(`SET TimeZone TO 'UTC'`);
     await a1.connect(false);
     await bob.connect(false);
-    expect((await a1.push(1, [user(alice.u1, 'ada'), user(alice.u2, 'bea'), post(alice.p1, 'hello')])).status).toBe(200);
+    expect((await a1.push(1, [user(alice.u1, 'ada'), user(alice.u2, 'bea'), post(alice.p1, 'hello')])).status).toBe(
+      200,
+    );
     const update = { ...user(alice.u1, 'ada2'), op: 'UPDATE', base_row_version: 1 };
     const remove = { schema: 'business', table: 'users', key: { id: alice.u2 }, op: 'DELETE', base_row_version: 1 };
     expect((await a1.push(2, [update, remove])).status).toBe(200);
@@ -43,7 +66,13 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
   it('freezes the live rows with their row_version at the stable sequence and pages them by 1-based ordinals', async () => {
     const created = await a2.post('/sync/snapshot-sessions').expect(200);
     expect(created.text.endsWith('\n')).toBe(true);
-    expect(Object.keys(created.body)).toEqual(['snapshot_id', 'snapshot_bundle_seq', 'row_count', 'byte_count', 'expires_at']);
+    expect(Object.keys(created.body)).toEqual([
+      'snapshot_id',
+      'snapshot_bundle_seq',
+      'row_count',
+      'byte_count',
+      'expires_at',
+    ]);
     expect(created.body).toMatchObject({ snapshot_bundle_seq: 2, row_count: 2 });
     expect(created.body.expires_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
     const id = created.body.snapshot_id as string;
@@ -51,13 +80,25 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
     expect((await a1.push(3, [category(randomUUID(), 'later')])).status).toBe(200);
 
     const first = await a2.get(`/sync/snapshot-sessions/${id}?max_rows=1`).expect(200);
-    expect(Object.keys(first.body)).toEqual(['snapshot_id', 'snapshot_bundle_seq', 'rows', 'next_row_ordinal', 'has_more']);
+    expect(Object.keys(first.body)).toEqual([
+      'snapshot_id',
+      'snapshot_bundle_seq',
+      'rows',
+      'next_row_ordinal',
+      'has_more',
+    ]);
     expect(first.body).toMatchObject({ snapshot_id: id, snapshot_bundle_seq: 2, next_row_ordinal: 1, has_more: true });
     expect(Object.keys(first.body.rows[0])).toEqual(['schema', 'table', 'key', 'row_version', 'payload']);
     const second = await a2.get(`/sync/snapshot-sessions/${id}?after_row_ordinal=1&max_rows=1`).expect(200);
     expect(second.body).toMatchObject({ next_row_ordinal: 2, has_more: false });
     const done = await a2.get(`/sync/snapshot-sessions/${id}?after_row_ordinal=2`).expect(200);
-    expect(done.body).toEqual({ snapshot_id: id, snapshot_bundle_seq: 2, rows: [], next_row_ordinal: 2, has_more: false });
+    expect(done.body).toEqual({
+      snapshot_id: id,
+      snapshot_bundle_seq: 2,
+      rows: [],
+      next_row_ordinal: 2,
+      has_more: false,
+    });
 
     // table_id order (business.posts before business.users), the deleted row absent
     const rows = [...first.body.rows, ...second.body.rows];
@@ -67,7 +108,9 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
     expect(rows.some((r: { key: { id: string } }) => r.key.id === alice.u2)).toBe(false);
     // stored payloads are PostgreSQL's jsonb text: the reported byte_count is their UTF-8 length
     const { rows: stored } = await db.query<{ bytes: string }>(
-      'SELECT sum(octet_length(payload_wire::text)) AS bytes FROM sync.snapshot_session_rows WHERE snapshot_id = $1', [id]);
+      'SELECT sum(octet_length(payload_wire::text)) AS bytes FROM sync.snapshot_session_rows WHERE snapshot_id = $1',
+      [id],
+    );
     expect(created.body.byte_count).toBe(Number(stored[0]!.bytes));
   });
 
@@ -93,8 +136,22 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
     const file = randomUUID();
     const typed = randomUUID();
     const rows = [
-      { schema: 'business', table: 'files', key: { id: file }, op: 'INSERT', base_row_version: 0, payload: { name: 'f', id: file, data: 'AAEC/f7/' } },
-      { schema: 'business', table: 'typed_rows', key: { id: typed }, op: 'INSERT', base_row_version: 0, payload: { id: typed, name: 't', enabled_flag: 1, data: null, count_value: 1 } },
+      {
+        schema: 'business',
+        table: 'files',
+        key: { id: file },
+        op: 'INSERT',
+        base_row_version: 0,
+        payload: { name: 'f', id: file, data: 'AAEC/f7/' },
+      },
+      {
+        schema: 'business',
+        table: 'typed_rows',
+        key: { id: typed },
+        op: 'INSERT',
+        base_row_version: 0,
+        payload: { id: typed, name: 't', enabled_flag: 1, data: null, count_value: 1 },
+      },
     ];
     expect((await a1.push(4, rows)).status).toBe(200);
     const raw = `{"start_row_ordinal":0,"rows":[{"schema":"business","table":"typed_rows","key":{"id":"${typed}"},"op":"UPDATE","base_row_version":4,"payload":{"id":"${typed}","name":"t","enabled_flag":1,"count_value":9007199254740993}}]}`;
@@ -108,7 +165,9 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
     expect(chunk.text).toContain(`"payload":{"data":"AAEC/f7/","id":"${file}","name":"f"}`);
     expect(chunk.text).toContain('"count_value":9007199254740993');
     const { rows: stored } = await db.query<{ bytes: string }>(
-      'SELECT sum(octet_length(payload_wire::text)) AS bytes FROM sync.snapshot_session_rows WHERE snapshot_id = $1', [created.body.snapshot_id]);
+      'SELECT sum(octet_length(payload_wire::text)) AS bytes FROM sync.snapshot_session_rows WHERE snapshot_id = $1',
+      [created.body.snapshot_id],
+    );
     expect(created.body.byte_count).toBe(Number(stored[0]!.bytes));
   });
 
@@ -116,15 +175,27 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
     const own = (await a2.post('/sync/snapshot-sessions').expect(200)).body.snapshot_id as string;
     const missing = randomUUID();
     expect((await a2.get(`/sync/snapshot-sessions/${missing}`).expect(404)).body).toEqual({
-      error: 'snapshot_session_not_found', message: `snapshot session ${missing} was not found` });
-    expect((await a2.get('/sync/snapshot-sessions/not-a-uuid').expect(404)).body.error).toBe('snapshot_session_not_found');
-    expect((await a2.delete('/sync/snapshot-sessions/not-a-uuid').expect(404)).body.error).toBe('snapshot_session_not_found');
+      error: 'snapshot_session_not_found',
+      message: `snapshot session ${missing} was not found`,
+    });
+    expect((await a2.get('/sync/snapshot-sessions/not-a-uuid').expect(404)).body.error).toBe(
+      'snapshot_session_not_found',
+    );
+    expect((await a2.delete('/sync/snapshot-sessions/not-a-uuid').expect(404)).body.error).toBe(
+      'snapshot_session_not_found',
+    );
     // other spellings PostgreSQL accepts are not canonical ids: 404 before any SQL (issue 18)
     const upper = own.toUpperCase();
-    expect((await a2.get(`/sync/snapshot-sessions/${upper}?max_rows=1`).expect(404)).body.error).toBe('snapshot_session_not_found');
+    expect((await a2.get(`/sync/snapshot-sessions/${upper}?max_rows=1`).expect(404)).body.error).toBe(
+      'snapshot_session_not_found',
+    );
     expect((await bob.get(`/sync/snapshot-sessions/${own}`).expect(403)).body).toEqual({
-      error: 'snapshot_session_forbidden', message: `snapshot session ${own} does not belong to the authenticated user` });
-    expect((await bob.delete(`/sync/snapshot-sessions/${own}`).expect(403)).body.error).toBe('snapshot_session_forbidden');
+      error: 'snapshot_session_forbidden',
+      message: `snapshot session ${own} does not belong to the authenticated user`,
+    });
+    expect((await bob.delete(`/sync/snapshot-sessions/${own}`).expect(403)).body.error).toBe(
+      'snapshot_session_forbidden',
+    );
 
     const invalid = async (query: string, message: string) => {
       const res = await a2.get(`/sync/snapshot-sessions/${own}?${query}`).expect(400);
@@ -138,13 +209,23 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
     expect(zero.text).toBe('{"error":"snapshot_chunk_invalid","message":"max_rows must be \\u003e 0"}\n');
 
     const parse = { error: 'snapshot_session_invalid', message: 'Failed to parse snapshot session request' };
-    for (const body of ['{"unknown":1}', '{"source_replacement":', '[]', '{"source_replacement":{"previous_source_id":"alice-2","extra":1}}', '{"source_replacement":{"reason":7}}', '{} {']) {
+    for (const body of [
+      '{"unknown":1}',
+      '{"source_replacement":',
+      '[]',
+      '{"source_replacement":{"previous_source_id":"alice-2","extra":1}}',
+      '{"source_replacement":{"reason":7}}',
+      '{} {',
+    ]) {
       expect((await a2.post('/sync/snapshot-sessions', body).expect(400)).body).toEqual(parse);
     }
-    for (const body of ['null', '{}', ' \n', '{"SOURCE_REPLACEMENT":null}']) await a2.post('/sync/snapshot-sessions', body).expect(200);
+    for (const body of ['null', '{}', ' \n', '{"SOURCE_REPLACEMENT":null}'])
+      await a2.post('/sync/snapshot-sessions', body).expect(200);
     const carol = new SyncHttp(t.baseUrl, await t.signIn('carol'), 'carol-1');
     expect((await carol.post('/sync/snapshot-sessions').expect(409)).body).toEqual({
-      error: 'scope_uninitialized', message: 'sync scope for user carol is not initialized' });
+      error: 'scope_uninitialized',
+      message: 'sync scope for user carol is not initialized',
+    });
   });
 
   it('deletes a session: 204, then the id is unknown; expiry (database clock) answers 410 but delete still works', async () => {
@@ -155,9 +236,14 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
     await a2.delete(`/sync/snapshot-sessions/${id}`).expect(404);
 
     const expiring = (await a2.post('/sync/snapshot-sessions').expect(200)).body.snapshot_id as string;
-    await db.query(`UPDATE sync.snapshot_sessions SET expires_at = now() - interval '1 second' WHERE snapshot_id = $1`, [expiring]);
+    await db.query(
+      `UPDATE sync.snapshot_sessions SET expires_at = now() - interval '1 second' WHERE snapshot_id = $1`,
+      [expiring],
+    );
     expect((await a2.get(`/sync/snapshot-sessions/${expiring}`).expect(410)).body).toEqual({
-      error: 'snapshot_session_expired', message: `snapshot session ${expiring} has expired; start a new snapshot session` });
+      error: 'snapshot_session_expired',
+      message: `snapshot session ${expiring} has expired; start a new snapshot session`,
+    });
     await a2.delete(`/sync/snapshot-sessions/${expiring}`).expect(204);
     const { rows } = await db.query('SELECT 1 FROM sync.snapshot_session_rows WHERE snapshot_id = $1', [expiring]);
     expect(rows).toHaveLength(0);
@@ -165,8 +251,12 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
 
   it('never updates the session on read', async () => {
     const id = (await a2.post('/sync/snapshot-sessions').expect(200)).body.snapshot_id as string;
-    await db.query(`CREATE FUNCTION public.refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no updates'; END $$`);
-    await db.query('CREATE TRIGGER refuse_update BEFORE UPDATE ON sync.snapshot_sessions FOR EACH ROW EXECUTE FUNCTION public.refuse_update()');
+    await db.query(
+      `CREATE FUNCTION public.refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no updates'; END $$`,
+    );
+    await db.query(
+      'CREATE TRIGGER refuse_update BEFORE UPDATE ON sync.snapshot_sessions FOR EACH ROW EXECUTE FUNCTION public.refuse_update()',
+    );
     try {
       await a2.get(`/sync/snapshot-sessions/${id}?max_rows=1`).expect(200);
       await a2.get(`/sync/snapshot-sessions/${id}?after_row_ordinal=1`).expect(200);
@@ -182,10 +272,17 @@ describe('source rotation through a snapshot (spec §4.11)', () => {
   let token: string;
   const source = (id: string) => new SyncHttp(t.baseUrl, token, id);
   const rotate = (from: string, to: string, reason = 'history_pruned') =>
-    source(from).post('/sync/snapshot-sessions', { source_replacement: { previous_source_id: from, new_source_id: to, reason } });
+    source(from).post('/sync/snapshot-sessions', {
+      source_replacement: { previous_source_id: from, new_source_id: to, reason },
+    });
   const sourceState = async (id: string) =>
-    (await db.query(`SELECT state, max_committed_source_bundle_id::int AS max, replaced_by_source_id AS by, retirement_reason AS reason
-                       FROM sync.source_state WHERE source_id = $1`, [id])).rows[0];
+    (
+      await db.query(
+        `SELECT state, max_committed_source_bundle_id::int AS max, replaced_by_source_id AS by, retirement_reason AS reason
+                       FROM sync.source_state WHERE source_id = $1`,
+        [id],
+      )
+    ).rows[0];
 
   beforeAll(async () => {
     t = await startTestApp();
@@ -206,10 +303,22 @@ describe('source rotation through a snapshot (spec §4.11)', () => {
       const res = await source('old').post('/sync/snapshot-sessions', { source_replacement: replacement }).expect(400);
       expect(res.body).toEqual({ error: 'snapshot_session_invalid', message });
     };
-    await bad({ previous_source_id: 'other', new_source_id: 'x', reason: 'history_pruned' }, 'previous_source_id must match authenticated source_id');
-    await bad({ previous_source_id: ' old ', new_source_id: ' ', reason: 'history_pruned' }, 'new_source_id is required for source replacement');
-    await bad({ previous_source_id: 'old', new_source_id: 'old', reason: 'history_pruned' }, 'new_source_id must differ from previous_source_id');
-    await bad({ previous_source_id: 'old', new_source_id: 'new', reason: 'History_Pruned' }, 'source replacement reason is unsupported');
+    await bad(
+      { previous_source_id: 'other', new_source_id: 'x', reason: 'history_pruned' },
+      'previous_source_id must match authenticated source_id',
+    );
+    await bad(
+      { previous_source_id: ' old ', new_source_id: ' ', reason: 'history_pruned' },
+      'new_source_id is required for source replacement',
+    );
+    await bad(
+      { previous_source_id: 'old', new_source_id: 'old', reason: 'history_pruned' },
+      'new_source_id must differ from previous_source_id',
+    );
+    await bad(
+      { previous_source_id: 'old', new_source_id: 'new', reason: 'History_Pruned' },
+      'source replacement reason is unsupported',
+    );
     await bad({}, 'previous_source_id must match authenticated source_id');
   });
 
@@ -217,11 +326,20 @@ describe('source rotation through a snapshot (spec §4.11)', () => {
     await rotate('old', 'new').expect(200);
     expect(await sourceState('old')).toEqual({ state: 'retired', max: 2, by: 'new', reason: 'history_pruned' });
     expect(await sourceState('new')).toEqual({ state: 'reserved', max: 0, by: '', reason: '' });
-    const refused = await source('old').post('/sync/push-sessions', { source_bundle_id: 3, planned_row_count: 1 }).expect(409);
+    const refused = await source('old')
+      .post('/sync/push-sessions', { source_bundle_id: 3, planned_row_count: 1 })
+      .expect(409);
     expect(refused.body).toEqual({
-      error: 'source_retired', message: 'source old for user rita was retired and replaced by new', source_id: 'old', replaced_by_source_id: 'new' });
+      error: 'source_retired',
+      message: 'source old for user rita was retired and replaced by new',
+      source_id: 'old',
+      replaced_by_source_id: 'new',
+    });
     // the retired source still learns about a tuple it committed
-    expect((await source('old').post('/sync/push-sessions', { source_bundle_id: 2, planned_row_count: 1 }).expect(200)).body.status).toBe('already_committed');
+    expect(
+      (await source('old').post('/sync/push-sessions', { source_bundle_id: 2, planned_row_count: 1 }).expect(200)).body
+        .status,
+    ).toBe('already_committed');
   });
 
   it('is idempotent for an equivalent retry and refuses conflicting targets', async () => {
@@ -232,14 +350,22 @@ describe('source rotation through a snapshot (spec §4.11)', () => {
     await source('known').connect(false);
     expect((await source('known').push(1, [user(randomUUID(), 'k')])).status).toBe(200);
     const known = await rotate('new', 'known').expect(409);
-    expect(known.body).toEqual({ error: 'source_replacement_invalid', message: 'replacement source known is already known for user rita' });
+    expect(known.body).toEqual({
+      error: 'source_replacement_invalid',
+      message: 'replacement source known is already known for user rita',
+    });
   });
 
   it('activates the reserved source on its first commit; a never-committed source retires with watermark 0', async () => {
     expect((await source('new').push(1, [user(randomUUID(), 'fresh')])).status).toBe(200);
     expect(await sourceState('new')).toEqual({ state: 'active', max: 1, by: '', reason: '' });
     await rotate('never', 'never-2', 'source_sequence_out_of_order').expect(200);
-    expect(await sourceState('never')).toEqual({ state: 'retired', max: 0, by: 'never-2', reason: 'source_sequence_out_of_order' });
+    expect(await sourceState('never')).toEqual({
+      state: 'retired',
+      max: 0,
+      by: 'never-2',
+      reason: 'source_sequence_out_of_order',
+    });
   });
 });
 
@@ -270,10 +396,16 @@ describe('snapshots at scale and rows written outside sync (§8.10, §8.16)', ()
       ...Array.from({ length: 4000 }, (_, i) => post(randomUUID(), `post-${i}`)),
       ...Array.from({ length: 2000 }, (_, i) => category(randomUUID(), `category-${i}`)),
     ];
-    const created = await writer.post('/sync/push-sessions', { source_bundle_id: 1, planned_row_count: rows.length }).expect(200);
+    const created = await writer
+      .post('/sync/push-sessions', { source_bundle_id: 1, planned_row_count: rows.length })
+      .expect(200);
     const pushId = created.body.push_id as string;
-    await writer.post(`/sync/push-sessions/${pushId}/chunks`, { start_row_ordinal: 0, rows: rows.slice(0, 5000) }).expect(200);
-    await writer.post(`/sync/push-sessions/${pushId}/chunks`, { start_row_ordinal: 5000, rows: rows.slice(5000) }).expect(200);
+    await writer
+      .post(`/sync/push-sessions/${pushId}/chunks`, { start_row_ordinal: 0, rows: rows.slice(0, 5000) })
+      .expect(200);
+    await writer
+      .post(`/sync/push-sessions/${pushId}/chunks`, { start_row_ordinal: 5000, rows: rows.slice(5000) })
+      .expect(200);
     await writer.post(`/sync/push-sessions/${pushId}/commit`).expect(200);
 
     expect((await fresh.connect(false)).body).toEqual({ resolution: 'remote_authoritative' });
@@ -286,14 +418,21 @@ describe('snapshots at scale and rows written outside sync (§8.10, §8.16)', ()
     expect((await writer.push(2, [category(later, 'after the snapshot')])).status).toBe(200);
     const pulled = await fresh.get(`/sync/pull?after_bundle_seq=${snapshot.snapshotBundleSeq}`).expect(200);
     expect(pulled.body.bundles).toHaveLength(1);
-    expect(pulled.body.bundles[0]).toMatchObject({ bundle_seq: 2, source_id: 'zoe-writer', rows: [{ key: { id: later }, op: 'INSERT' }] });
-   }, 120_000);
+    expect(pulled.body.bundles[0]).toMatchObject({
+      bundle_seq: 2,
+      source_id: 'zoe-writer',
+      rows: [{ key: { id: later }, op: 'INSERT' }],
+    });
+  }, 120_000);
 
   it('adopts a business row that has no sync state: the snapshot succeeds and pulling devices get it as a bundle', async () => {
     const orphan = randomUUID();
     await db.query('BEGIN');
     await db.query(`SET LOCAL session_replication_role = replica`);
-    await db.query(`INSERT INTO business.users (_sync_scope_id, id, name, email) VALUES ('zoe', $1, 'orphan', 'o@example.com')`, [orphan]);
+    await db.query(
+      `INSERT INTO business.users (_sync_scope_id, id, name, email) VALUES ('zoe', $1, 'orphan', 'o@example.com')`,
+      [orphan],
+    );
     await db.query('COMMIT');
     const checkpoint = 2;
 
@@ -304,11 +443,22 @@ describe('snapshots at scale and rows written outside sync (§8.10, §8.16)', ()
     expect(snapshotRowMap(snapshot.rows)).toEqual(await liveBusinessRows(db, 'zoe', ['users', 'posts', 'categories']));
 
     const pulled = await writer.get(`/sync/pull?after_bundle_seq=${checkpoint}`).expect(200);
-    const bundle = pulled.body.bundles[0] as { bundle_seq: number; source_id: string; source_bundle_id: number; bundle_hash: string; rows: BundleHashRow[] };
-    expect(bundle).toMatchObject({ bundle_seq: 3, source_id: 'oversync-adoption', source_bundle_id: 1, rows: [{ op: 'INSERT', key: { id: orphan } }] });
+    const bundle = pulled.body.bundles[0] as {
+      bundle_seq: number;
+      source_id: string;
+      source_bundle_id: number;
+      bundle_hash: string;
+      rows: BundleHashRow[];
+    };
+    expect(bundle).toMatchObject({
+      bundle_seq: 3,
+      source_id: 'oversync-adoption',
+      source_bundle_id: 1,
+      rows: [{ op: 'INSERT', key: { id: orphan } }],
+    });
     expect(computeBundleHash(bundle.rows).bundleHash).toBe(bundle.bundle_hash);
     // now an ordinary synced row: an update based on its version commits
     const update = { ...user(orphan, 'adopted'), op: 'UPDATE', base_row_version: 3 };
     expect((await writer.push(3, [update])).status).toBe(200);
-   }, 60_000);
+  }, 60_000);
 });

@@ -105,13 +105,21 @@ export class LoopbackProxy {
         body: body.toString('utf8'),
       };
       this.requests.push(request);
-      const armed = this.rewrites.find((r) => r.remaining > 0 && r.method === request.method && r.path.test(request.path));
+      const armed = this.rewrites.find(
+        (r) => r.remaining > 0 && r.method === request.method && r.path.test(request.path),
+      );
       if (armed) armed.remaining--;
       this.forward(req, res, body, request, armed);
     });
   }
 
-  private forward(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, request: ProxiedRequest, armed: ArmedRewrite | undefined): void {
+  private forward(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    body: Buffer,
+    request: ProxiedRequest,
+    armed: ArmedRewrite | undefined,
+  ): void {
     const upstream = http.request(
       {
         host: this.target.hostname,
@@ -130,7 +138,10 @@ export class LoopbackProxy {
         const parts: Buffer[] = [];
         answer.on('data', (chunk: Buffer) => parts.push(chunk));
         answer.on('end', () => {
-          const real: ProxiedResponse = { status: answer.statusCode ?? 502, body: Buffer.concat(parts).toString('utf8') };
+          const real: ProxiedResponse = {
+            status: answer.statusCode ?? 502,
+            body: Buffer.concat(parts).toString('utf8'),
+          };
           const changed = armed.rewrite(real, request);
           const out = Buffer.from(changed.body ?? real.body, 'utf8');
           const headers = { ...answer.headers };

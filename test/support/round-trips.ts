@@ -18,7 +18,10 @@ export async function countRoundTrips<T>(fn: () => Promise<T>): Promise<{ result
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called back with .call(this) and restored after fn
   const original = pg.Client.prototype.query;
   pg.Client.prototype.query = function counted(this: pg.Client, config: unknown, ...rest: unknown[]) {
-    const text = typeof config === 'string' ? config : ((config as { text?: string; name?: string } | null)?.text ?? String(config));
+    const text =
+      typeof config === 'string'
+        ? config
+        : ((config as { text?: string; name?: string } | null)?.text ?? String(config));
     statements.push(text.replace(/\s+/g, ' ').slice(0, 160));
     return (original as (...args: unknown[]) => unknown).call(this, config, ...rest);
   } as typeof original;

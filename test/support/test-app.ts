@@ -28,7 +28,12 @@ export interface TestAppOptions {
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const db = options.db ?? (await createTestDatabase());
   const adapter = options.adapter ?? process.env.TEST_HTTP_ADAPTER ?? 'express';
-  const config = appConfigFromEnv(db.url, { JWT_SECRET: 'test-secret', OVERSYNC_TEST_ENDPOINTS: 'true', HTTP_ADAPTER: adapter, ...options.env });
+  const config = appConfigFromEnv(db.url, {
+    JWT_SECRET: 'test-secret',
+    OVERSYNC_TEST_ENDPOINTS: 'true',
+    HTTP_ADAPTER: adapter,
+    ...options.env,
+  });
   // the reference app exactly as `npm start` builds it (body parser on, rawBody, CORS, docs)
   const app = await createReferenceApp(config, ['error', 'warn']);
   await app.listen(0, '127.0.0.1');

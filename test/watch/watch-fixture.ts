@@ -9,7 +9,11 @@ export class WatchDevice {
   private nextSourceBundleId = 1;
   readonly http: SyncHttp;
 
-  constructor(readonly baseUrl: string, readonly token: string, readonly sourceId: string) {
+  constructor(
+    readonly baseUrl: string,
+    readonly token: string,
+    readonly sourceId: string,
+  ) {
     this.http = new SyncHttp(baseUrl, token, sourceId);
   }
 
@@ -21,7 +25,14 @@ export class WatchDevice {
   async commit(): Promise<{ bundle_seq: number; source_id: string; source_bundle_id: number }> {
     const id = randomUUID();
     const res = await this.http.push(this.nextSourceBundleId, [
-      { schema: 'business', table: 'users', key: { id }, op: 'INSERT', base_row_version: 0, payload: { id, name: 'n', email: 'e' } },
+      {
+        schema: 'business',
+        table: 'users',
+        key: { id },
+        op: 'INSERT',
+        base_row_version: 0,
+        payload: { id, name: 'n', email: 'e' },
+      },
     ]);
     if (res.status !== 200) throw new Error(`commit failed: ${res.status} ${res.text}`);
     this.nextSourceBundleId++;
@@ -29,12 +40,19 @@ export class WatchDevice {
   }
 
   watch(query = '', extraHeaders: Record<string, string> = {}, baseUrl = this.baseUrl): Promise<SseStream> {
-    return SseStream.open(`${baseUrl}/sync/watch${query}`, { ...syncHeaders(this.token, this.sourceId), ...extraHeaders });
+    return SseStream.open(`${baseUrl}/sync/watch${query}`, {
+      ...syncHeaders(this.token, this.sourceId),
+      ...extraHeaders,
+    });
   }
 }
 
 /** Runs `sql` on the test database with a short-lived connection. */
-export async function queryDatabase<R extends pg.QueryResultRow>(url: string, sql: string, values: unknown[] = []): Promise<R[]> {
+export async function queryDatabase<R extends pg.QueryResultRow>(
+  url: string,
+  sql: string,
+  values: unknown[] = [],
+): Promise<R[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

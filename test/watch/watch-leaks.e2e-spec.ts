@@ -31,7 +31,10 @@ describe('GET /sync/watch: 1,000 connect/disconnect cycles leak nothing', () => 
 
   const footprint = async (): Promise<ProcessFootprint> => {
     const resources = process.getActiveResourcesInfo();
-    const [{ count }] = (await queryDatabase<{ count: number }>(t.db.url, 'SELECT count(*)::int AS count FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')) as [{ count: number }];
+    const [{ count }] = (await queryDatabase<{ count: number }>(
+      t.db.url,
+      'SELECT count(*)::int AS count FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+    )) as [{ count: number }];
     return {
       handles: (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length,
       timeouts: resources.filter((r) => r === 'Timeout').length,
@@ -53,7 +56,10 @@ describe('GET /sync/watch: 1,000 connect/disconnect cycles leak nothing', () => 
   /** Sends the request and drops the connection at once, often while the server is still subscribing. */
   const abortedCycle = (delayMs: number) =>
     new Promise<void>((resolve) => {
-      const req = http.get(`${t.baseUrl}/sync/watch`, { headers: syncHeaders(device.token, device.sourceId), agent: false });
+      const req = http.get(`${t.baseUrl}/sync/watch`, {
+        headers: syncHeaders(device.token, device.sourceId),
+        agent: false,
+      });
       req.on('error', () => undefined);
       req.on('close', () => resolve());
       setTimeout(() => req.destroy(), delayMs);
@@ -84,7 +90,9 @@ describe('GET /sync/watch: 1,000 connect/disconnect cycles leak nothing', () => 
     const before = await settled();
     for (let i = 0; i < CYCLES; i++) await cycle();
     const after = await settled();
-    process.stdout.write(`watch leak check over ${CYCLES} cycles: before ${JSON.stringify(before)} after ${JSON.stringify(after)}\n`);
+    process.stdout.write(
+      `watch leak check over ${CYCLES} cycles: before ${JSON.stringify(before)} after ${JSON.stringify(after)}\n`,
+    );
     expect(after.subscribers).toBe(0);
     expect(after.handles).toBeLessThanOrEqual(before.handles + 2);
     expect(after.timeouts).toBeLessThanOrEqual(before.timeouts + 2);
@@ -98,7 +106,9 @@ describe('GET /sync/watch: 1,000 connect/disconnect cycles leak nothing', () => 
     for (let i = 0; i < 300; i++) await abortedCycle(i % 4);
     // set-ups outlive their aborted requests and overlap, so the pool grows for a while
     const after = await settled(before.pooled);
-    process.stdout.write(`watch leak check over 300 aborted set-ups: before ${JSON.stringify(before)} after ${JSON.stringify(after)}\n`);
+    process.stdout.write(
+      `watch leak check over 300 aborted set-ups: before ${JSON.stringify(before)} after ${JSON.stringify(after)}\n`,
+    );
     expect(after.subscribers).toBe(0);
     expect(after.timeouts).toBeLessThanOrEqual(before.timeouts + 2);
     expect(after.handles).toBeLessThanOrEqual(before.handles + 2);

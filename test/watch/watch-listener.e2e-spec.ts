@@ -26,7 +26,10 @@ describe('bundle change listener: LISTEN/NOTIFY across instances and connection 
   it('keeps one LISTEN connection per instance', async () => {
     const pids = [listenerOf(a).backendPid, listenerOf(b).backendPid];
     expect(pids.every((pid) => typeof pid === 'number')).toBe(true);
-    const rows = await queryDatabase<{ pid: number }>(a.db.url, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'oversync-watch-listener' ORDER BY pid");
+    const rows = await queryDatabase<{ pid: number }>(
+      a.db.url,
+      "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'oversync-watch-listener' ORDER BY pid",
+    );
     expect(rows.map((r) => r.pid)).toEqual([...pids].sort((x, y) => x! - y!));
   });
 
@@ -34,7 +37,11 @@ describe('bundle change listener: LISTEN/NOTIFY across instances and connection 
     const stream = await watcher.watch();
     try {
       const commit = await writer.commit();
-      expect((await stream.nextBundle()).data).toEqual({ bundle_seq: commit.bundle_seq, source_id: 'alice-writer', source_bundle_id: commit.source_bundle_id });
+      expect((await stream.nextBundle()).data).toEqual({
+        bundle_seq: commit.bundle_seq,
+        source_id: 'alice-writer',
+        source_bundle_id: commit.source_bundle_id,
+      });
     } finally {
       await stream.close();
     }
@@ -54,7 +61,11 @@ describe('bundle change listener: LISTEN/NOTIFY across instances and connection 
       await waitUntil(() => listener.backendPid !== undefined);
       expect(listener.backendPid).not.toBe(killed);
       const later = await writer.commit();
-      expect((await stream.nextBundle()).data).toEqual({ bundle_seq: later.bundle_seq, source_id: 'alice-writer', source_bundle_id: later.source_bundle_id });
+      expect((await stream.nextBundle()).data).toEqual({
+        bundle_seq: later.bundle_seq,
+        source_id: 'alice-writer',
+        source_bundle_id: later.source_bundle_id,
+      });
     } finally {
       await stream.close();
     }

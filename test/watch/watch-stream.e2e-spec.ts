@@ -20,7 +20,9 @@ describe('GET /sync/watch: events, heartbeats, clean-up', () => {
   let bob1: WatchDevice;
 
   const subscribers = async (user: string) =>
-    (await request(t.baseUrl).get(`/test/watch-subscribers?user_id=${user}`).expect(200)).body as { subscriber_count: number };
+    (await request(t.baseUrl).get(`/test/watch-subscribers?user_id=${user}`).expect(200)).body as {
+      subscriber_count: number;
+    };
 
   beforeAll(async () => {
     t = await startTestApp({ env: { OVERSYNC_WATCH_HEARTBEAT_MS: String(HEARTBEAT_MS) } });
@@ -56,8 +58,14 @@ describe('GET /sync/watch: events, heartbeats, clean-up', () => {
       await bob1.commit();
       const commit = await alice1.commit();
       const { frame, data } = await stream.nextBundle();
-      expect(data).toEqual({ bundle_seq: commit.bundle_seq, source_id: 'alice-device-1', source_bundle_id: commit.source_bundle_id });
-      expect(frame.raw).toBe(`event: bundle\ndata: {"bundle_seq":2,"source_id":"alice-device-1","source_bundle_id":2}\nid: 2`);
+      expect(data).toEqual({
+        bundle_seq: commit.bundle_seq,
+        source_id: 'alice-device-1',
+        source_bundle_id: commit.source_bundle_id,
+      });
+      expect(frame.raw).toBe(
+        `event: bundle\ndata: {"bundle_seq":2,"source_id":"alice-device-1","source_bundle_id":2}\nid: 2`,
+      );
       await sleep(300);
       expect(stream.pending().filter((f) => f.event !== undefined)).toEqual([]);
     } finally {
@@ -70,7 +78,16 @@ describe('GET /sync/watch: events, heartbeats, clean-up', () => {
     try {
       // a stale update reaches commit and rolls back with a conflict
       const id = randomUUID();
-      const rejected = await alice2.http.push(1, [{ schema: 'business', table: 'users', key: { id }, op: 'UPDATE', base_row_version: 1, payload: { id, name: 'x', email: 'e' } }]);
+      const rejected = await alice2.http.push(1, [
+        {
+          schema: 'business',
+          table: 'users',
+          key: { id },
+          op: 'UPDATE',
+          base_row_version: 1,
+          payload: { id, name: 'x', email: 'e' },
+        },
+      ]);
       expect([rejected.status, rejected.body.error]).toEqual([409, 'push_conflict']);
       await sleep(300);
       expect(stream.pending().filter((f) => f.event !== undefined)).toEqual([]);
@@ -124,7 +141,10 @@ describe('GET /sync/watch: events, heartbeats, clean-up', () => {
     await a.close();
     await b.close();
     await c.close();
-    await waitUntil(async () => (await subscribers('alice')).subscriber_count === 0 && (await subscribers('bob')).subscriber_count === 0);
+    await waitUntil(
+      async () =>
+        (await subscribers('alice')).subscriber_count === 0 && (await subscribers('bob')).subscriber_count === 0,
+    );
   });
 
   it('rejects bad requests with the envelope, parameters before the scope check', async () => {
@@ -132,7 +152,10 @@ describe('GET /sync/watch: events, heartbeats, clean-up', () => {
     const noAuth = await SseStream.open(`${t.baseUrl}/sync/watch`, { 'Oversync-Source-ID': 's' });
     expect([noAuth.status, JSON.parse(noAuth.body).error]).toEqual([401, 'authentication_failed']);
     const noSource = await SseStream.open(`${t.baseUrl}/sync/watch`, { Authorization: `Bearer ${carol.token}` });
-    expect([noSource.status, JSON.parse(noSource.body)]).toEqual([400, { error: 'invalid_request', message: 'Oversync-Source-ID header is required' }]);
+    expect([noSource.status, JSON.parse(noSource.body)]).toEqual([
+      400,
+      { error: 'invalid_request', message: 'Oversync-Source-ID header is required' },
+    ]);
     for (const [query, message] of [
       ['?after_bundle_seq=abc', 'after_bundle_seq must be an integer'],
       ['?after_bundle_seq=%207', 'after_bundle_seq must be an integer'],
@@ -140,13 +163,24 @@ describe('GET /sync/watch: events, heartbeats, clean-up', () => {
       ['?after_bundle_seq=-1', 'after_bundle_seq must be >= 0'],
     ] as const) {
       const bad = await carol.watch(query);
-      expect([bad.status, bad.response.headers['content-type'], bad.body]).toEqual([400, 'application/json', `{"error":"invalid_request","message":"${message.replace('>', '\\u003e')}"}\n`]);
+      expect([bad.status, bad.response.headers['content-type'], bad.body]).toEqual([
+        400,
+        'application/json',
+        `{"error":"invalid_request","message":"${message.replace('>', '\\u003e')}"}\n`,
+      ]);
     }
     const badHeader = await alice1.watch('', { 'Last-Event-ID': 'x' });
     expect([badHeader.status, JSON.parse(badHeader.body).message]).toEqual([400, 'Last-Event-ID must be an integer']);
     const uninitialized = await carol.watch();
-    expect([uninitialized.status, JSON.parse(uninitialized.body)]).toEqual([409, { error: 'scope_uninitialized', message: 'sync scope for user carol is not initialized' }]);
-    await request(t.baseUrl).post('/sync/watch').set('Authorization', `Bearer ${carol.token}`).set('Oversync-Source-ID', 'c').expect(405);
+    expect([uninitialized.status, JSON.parse(uninitialized.body)]).toEqual([
+      409,
+      { error: 'scope_uninitialized', message: 'sync scope for user carol is not initialized' },
+    ]);
+    await request(t.baseUrl)
+      .post('/sync/watch')
+      .set('Authorization', `Bearer ${carol.token}`)
+      .set('Oversync-Source-ID', 'c')
+      .expect(405);
   });
 });
 
@@ -160,7 +194,10 @@ describe('GET /sync/watch: subscriber caps', () => {
 
   it('answers 429 past the per-user cap, replaces the same source, and 503 past the process cap', async () => {
     const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((s) => WatchDevice.signIn(t, 'alice', `alice-${s}`)));
-    const [bob, carol] = await Promise.all([WatchDevice.signIn(t, 'bob', 'bob-a'), WatchDevice.signIn(t, 'carol', 'carol-a')]);
+    const [bob, carol] = await Promise.all([
+      WatchDevice.signIn(t, 'bob', 'bob-a'),
+      WatchDevice.signIn(t, 'carol', 'carol-a'),
+    ]);
     for (const device of [a!, bob, carol]) await device.http.connect(false);
     const streams = [await a!.watch(), await b!.watch()];
     try {
@@ -173,7 +210,13 @@ describe('GET /sync/watch: subscriber caps', () => {
       await streams[0]!.waitForEnd();
       streams.push(await bob.watch());
       const full = await carol.watch();
-      expect([full.status, JSON.parse(full.body)]).toEqual([503, { error: 'bundle_change_watch_capacity', message: "Bundle change watch is at this server's limit of 3 streams; retry later" }]);
+      expect([full.status, JSON.parse(full.body)]).toEqual([
+        503,
+        {
+          error: 'bundle_change_watch_capacity',
+          message: "Bundle change watch is at this server's limit of 3 streams; retry later",
+        },
+      ]);
     } finally {
       for (const stream of streams) await stream.close();
     }
@@ -205,7 +248,10 @@ describe('GET /sync/watch: disabled', () => {
   it('answers 503 bundle_change_watch_disabled after validating the parameters, and advertises no watch', async () => {
     const device = await WatchDevice.signIn(t, 'alice', 'alice-1');
     const disabled = await device.watch();
-    expect([disabled.status, disabled.body]).toEqual([503, '{"error":"bundle_change_watch_disabled","message":"Bundle change watch is disabled"}\n']);
+    expect([disabled.status, disabled.body]).toEqual([
+      503,
+      '{"error":"bundle_change_watch_disabled","message":"Bundle change watch is disabled"}\n',
+    ]);
     expect((await device.watch('?after_bundle_seq=x')).status).toBe(400);
     const caps = await device.http.get('/sync/capabilities').expect(200);
     expect(caps.body.features.bundle_change_watch).toBe(false);
@@ -231,7 +277,9 @@ describe('GET /sync/watch: host policy', () => {
     db = await createTestDatabase();
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
-    await client.query('CREATE TABLE public.notes (_sync_scope_id TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (_sync_scope_id, id))');
+    await client.query(
+      'CREATE TABLE public.notes (_sync_scope_id TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (_sync_scope_id, id))',
+    );
     await client.end();
     @Module({
       imports: [
@@ -257,7 +305,10 @@ describe('GET /sync/watch: host policy', () => {
     const as = (source: string) => ({ 'x-user': 'u1', 'Oversync-Source-ID': source });
     await request(baseUrl).post('/sync/connect').set(as('allowed')).send({ has_local_pending_rows: false }).expect(200);
     const blocked = await SseStream.open(`${baseUrl}/sync/watch`, as('blocked'));
-    expect([blocked.status, JSON.parse(blocked.body)]).toEqual([403, { error: 'bundle_change_watch_forbidden', message: 'Bundle change watch is not enabled for this client' }]);
+    expect([blocked.status, JSON.parse(blocked.body)]).toEqual([
+      403,
+      { error: 'bundle_change_watch_forbidden', message: 'Bundle change watch is not enabled for this client' },
+    ]);
     const badParameter = await SseStream.open(`${baseUrl}/sync/watch?after_bundle_seq=-1`, as('blocked'));
     expect(badParameter.status).toBe(400);
     const allowed = await SseStream.open(`${baseUrl}/sync/watch`, as('allowed'));

@@ -6,7 +6,13 @@ import type { ClientContext } from './client-context.js';
 import { errorMessage } from './errors.js';
 import { isJsonObject, type JsonObject, type JsonValue, parseJsonObject, emptyJsonObject } from './json-value.js';
 import type { ManagedTable } from './managed-table.js';
-import { keyJson, localKeyFromWireKey, type SqlValue, sqlValuesFromLocalImage, sqlValuesFromWirePayload } from './row-codec.js';
+import {
+  keyJson,
+  localKeyFromWireKey,
+  type SqlValue,
+  sqlValuesFromLocalImage,
+  sqlValuesFromWirePayload,
+} from './row-codec.js';
 import type { RowOp } from './sync-state.js';
 
 /** A wire row resolved to its local table and key. */
@@ -32,14 +38,24 @@ export function resolveWireRow(ctx: ClientContext, tableName: string, key: JsonO
 }
 
 /** INSERT/UPDATE → upsert of the wire payload; DELETE → delete by key; then the row state. */
-export function applyWireRow(ctx: ClientContext, ref: LocalRowRef, op: RowOp, rowVersion: number, payload: JsonValue | undefined): void {
+export function applyWireRow(
+  ctx: ClientContext,
+  ref: LocalRowRef,
+  op: RowOp,
+  rowVersion: number,
+  payload: JsonValue | undefined,
+): void {
   writeBusinessRow(ctx, { ref, op, rowVersion, payload });
   ctx.state.upsertRowState(ref.table.name, ref.keyJson, rowVersion, op === 'DELETE');
 }
 
 /** Upserts a local image (BLOBs as hex) — KeepLocal/KeepMerged and the outbox re-apply. */
 export function applyLocalImage(ctx: ClientContext, table: ManagedTable, image: string): void {
-  upsert(ctx, table, sqlValuesFromLocalImage(table, parseJsonObject(image, `local payload for ${ctx.schema}.${table.name}`)));
+  upsert(
+    ctx,
+    table,
+    sqlValuesFromLocalImage(table, parseJsonObject(image, `local payload for ${ctx.schema}.${table.name}`)),
+  );
 }
 
 export function upsertWirePayload(ctx: ClientContext, table: ManagedTable, payload: JsonObject): void {
@@ -50,9 +66,12 @@ function upsert(ctx: ClientContext, table: ManagedTable, values: SqlValue[]): vo
   try {
     ctx.rows.upsert(table, values);
   } catch (err) {
-    throw new RowApplyError(`failed to apply authoritative upsert for ${ctx.schema}.${table.name}: failed to execute upsert: ${errorMessage(err)}`, {
-      cause: err,
-    });
+    throw new RowApplyError(
+      `failed to apply authoritative upsert for ${ctx.schema}.${table.name}: failed to execute upsert: ${errorMessage(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -74,7 +93,11 @@ export const APPLY_PAGE_ROWS = 1000;
  * `skipStale`: rows not newer than their row state are skipped (pulls); `clearDirty`: queued
  * local intents of the applied keys are dropped. Returns the number of rows written.
  */
-export function applyAuthoritativePage(ctx: ClientContext, rows: readonly AuthoritativeRow[], options: { skipStale: boolean; clearDirty: boolean }): number {
+export function applyAuthoritativePage(
+  ctx: ClientContext,
+  rows: readonly AuthoritativeRow[],
+  options: { skipStale: boolean; clearDirty: boolean },
+): number {
   const byTable = new Map<ManagedTable, AuthoritativeRow[]>();
   for (const row of rows) {
     const list = byTable.get(row.ref.table);
@@ -83,7 +106,14 @@ export function applyAuthoritativePage(ctx: ClientContext, rows: readonly Author
   }
   const versions = new Map<ManagedTable, Map<string, number>>();
   if (options.skipStale) {
-    for (const [table, list] of byTable) versions.set(table, ctx.state.rowVersions(table.name, list.map((r) => r.ref.keyJson)));
+    for (const [table, list] of byTable)
+      versions.set(
+        table,
+        ctx.state.rowVersions(
+          table.name,
+          list.map((r) => r.ref.keyJson),
+        ),
+      );
   }
   const written = new Map<ManagedTable, [string, number, 0 | 1][]>();
   for (const row of rows) {
@@ -105,7 +135,11 @@ export function applyAuthoritativePage(ctx: ClientContext, rows: readonly Author
   const clearDirty = options.clearDirty && ctx.state.hasDirtyRows();
   for (const [table, entries] of written) {
     ctx.state.upsertRowStates(table.name, entries);
-    if (clearDirty) ctx.state.deleteDirtyKeys(table.name, entries.map((e) => e[0]));
+    if (clearDirty)
+      ctx.state.deleteDirtyKeys(
+        table.name,
+        entries.map((e) => e[0]),
+      );
     count += entries.length;
   }
   return count;
@@ -119,7 +153,9 @@ function writeBusinessRow(ctx: ClientContext, row: AuthoritativeRow): void {
   // A JSON null payload decodes as an empty object and then fails the column check.
   const object = row.payload === null ? emptyJsonObject() : row.payload;
   if (!isJsonObject(object)) {
-    throw new RowApplyError(`failed to decode bundle row payload for ${ctx.schema}.${row.ref.table.name}: payload is not a JSON object`);
+    throw new RowApplyError(
+      `failed to decode bundle row payload for ${ctx.schema}.${row.ref.table.name}: payload is not a JSON object`,
+    );
   }
   upsert(ctx, row.ref.table, sqlValuesFromWirePayload(row.ref.table, object));
 }

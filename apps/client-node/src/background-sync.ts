@@ -6,7 +6,13 @@
  */
 import { SYNC_ROUTES } from '@oversync/protocol';
 import type { ClientContext } from './client-context.js';
-import { ClientClosedError, decodeErrorEnvelope, errorMessage, isExpectedSyncContention, isLifecyclePreconditionError } from './errors.js';
+import {
+  ClientClosedError,
+  decodeErrorEnvelope,
+  errorMessage,
+  isExpectedSyncContention,
+  isLifecyclePreconditionError,
+} from './errors.js';
 import { sleep, throwIfTransientStatus, withRetry } from './sync-transport.js';
 import { readWatchStream } from './watch-stream.js';
 import { decodeCapabilities } from './wire-decode.js';
@@ -126,7 +132,12 @@ export class BackgroundSync {
         async () =>
           throwIfTransientStatus(
             'watch_capabilities',
-            await this.ctx.transport.send({ method: 'GET', path: SYNC_ROUTES.capabilities, sourceId: this.ctx.session.sourceId, signal }),
+            await this.ctx.transport.send({
+              method: 'GET',
+              path: SYNC_ROUTES.capabilities,
+              sourceId: this.ctx.session.sourceId,
+              signal,
+            }),
           ),
         signal,
       );
@@ -195,7 +206,10 @@ export class BackgroundSync {
         if (result === 'forbidden') return 'forbidden';
         if (this.stopped(signal)) break;
         this.requestPull(signal);
-        backoff = result === 'healthy' ? (this.serverRetryMs ?? initial) : Math.min(Math.max(backoff * 2, initial), Math.max(this.ctx.config.backoffMaxMs, initial));
+        backoff =
+          result === 'healthy'
+            ? (this.serverRetryMs ?? initial)
+            : Math.min(Math.max(backoff * 2, initial), Math.max(this.ctx.config.backoffMaxMs, initial));
         await this.pause(backoff, signal);
       }
       return 'stopped';
@@ -217,10 +231,17 @@ export class BackgroundSync {
     let active = false;
     try {
       const sourceId = this.ctx.session.sourceId || this.ctx.state.attachment().currentSourceId;
-      const response = await this.ctx.transport.openStream(SYNC_ROUTES.watch, { after_bundle_seq: after }, sourceId, stream.signal, this.lastEventId);
+      const response = await this.ctx.transport.openStream(
+        SYNC_ROUTES.watch,
+        { after_bundle_seq: after },
+        sourceId,
+        stream.signal,
+        this.lastEventId,
+      );
       if (response.status !== 200) {
         const body = await response.text();
-        if (response.status === 403 && decodeErrorEnvelope(body)?.known === 'bundle_change_watch_forbidden') return 'forbidden';
+        if (response.status === 403 && decodeErrorEnvelope(body)?.known === 'bundle_change_watch_forbidden')
+          return 'forbidden';
         const message = `bundle_change_watch request returned status ${response.status}: ${body.trim()}`;
         this.ctx.logger.warn(message);
         this.ctx.status.update({ downloadError: new Error(message) });

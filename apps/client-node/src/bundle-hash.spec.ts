@@ -8,7 +8,10 @@ const row = (i: number, op: HashedRow['op']): HashedRow => ({
   key: { id: `k-${i}` },
   op,
   rowVersion: i + 1,
-  payload: op === 'DELETE' ? undefined : { id: `k-${i}`, name: `<n ${i}> & \u2028`, n: i * 1.5, big: 9007199254740993n, flag: i % 3 === 0, none: null },
+  payload:
+    op === 'DELETE'
+      ? undefined
+      : { id: `k-${i}`, name: `<n ${i}> & \u2028`, n: i * 1.5, big: 9007199254740993n, flag: i % 3 === 0, none: null },
 });
 
 describe('bundleHashOf', () => {

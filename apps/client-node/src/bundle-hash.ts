@@ -52,5 +52,7 @@ export function bundleHashOf(rows: readonly HashedRow[]): string {
 
 /** Lower-case hex SHA-256 of the canonical JSON of a value (`canonical_request_hash`). */
 export function canonicalSha256(value: JsonValue): string {
-  return createHash('sha256').update(Buffer.from(canonicalJson(asWireJson(value)), 'utf8')).digest('hex');
+  return createHash('sha256')
+    .update(Buffer.from(canonicalJson(asWireJson(value)), 'utf8'))
+    .digest('hex');
 }

@@ -26,7 +26,11 @@ function newClient(db: Database.Database): Promise<OversqliteClient> {
 }
 
 function dirtyRows(db: Database.Database) {
-  return db.prepare('SELECT table_name, key_json, op, base_row_version, payload, dirty_ordinal FROM _sync_dirty_rows ORDER BY dirty_ordinal').all() as {
+  return db
+    .prepare(
+      'SELECT table_name, key_json, op, base_row_version, payload, dirty_ordinal FROM _sync_dirty_rows ORDER BY dirty_ordinal',
+    )
+    .all() as {
     table_name: string;
     key_json: string;
     op: string;
@@ -45,19 +49,28 @@ async function setup() {
 }
 
 function setRowState(db: Database.Database, table: string, key: string, version: number, deleted = false) {
-  db.prepare("INSERT INTO _sync_row_state(schema_name, table_name, key_json, row_version, deleted) VALUES ('business', ?, ?, ?, ?)").run(
-    table,
-    JSON.stringify({ id: key }),
-    version,
-    deleted ? 1 : 0,
-  );
+  db.prepare(
+    "INSERT INTO _sync_row_state(schema_name, table_name, key_json, row_version, deleted) VALUES ('business', ?, ?, ?, ?)",
+  ).run(table, JSON.stringify({ id: key }), version, deleted ? 1 : 0);
 }
 
 describe('capture triggers', () => {
   it('installs the six triggers per table and re-installs idempotently', async () => {
     const { db, client } = await setup();
-    const names = () => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'users' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-    expect(names()).toEqual(['trg_users_ad', 'trg_users_ai', 'trg_users_au', 'trg_users_bd_guard', 'trg_users_bi_guard', 'trg_users_bu_guard']);
+    const names = () =>
+      (
+        db
+          .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'users' ORDER BY name")
+          .all() as { name: string }[]
+      ).map((r) => r.name);
+    expect(names()).toEqual([
+      'trg_users_ad',
+      'trg_users_ai',
+      'trg_users_au',
+      'trg_users_bd_guard',
+      'trg_users_bi_guard',
+      'trg_users_bu_guard',
+    ]);
     const sqlBefore = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'trg_users_ai'").get();
     await client.close();
     await newClient(db);
@@ -78,7 +91,14 @@ describe('capture triggers', () => {
     const { db } = await setup();
     db.prepare("INSERT INTO users(id, name, email, age) VALUES ('u1', 'Ada', 'ada@example.com', 36)").run();
     expect(dirtyRows(db)).toEqual([
-      { table_name: 'users', key_json: '{"id":"u1"}', op: 'INSERT', base_row_version: 0, payload: '{"id":"u1","name":"Ada","email":"ada@example.com","age":36}', dirty_ordinal: 1 },
+      {
+        table_name: 'users',
+        key_json: '{"id":"u1"}',
+        op: 'INSERT',
+        base_row_version: 0,
+        payload: '{"id":"u1","name":"Ada","email":"ada@example.com","age":36}',
+        dirty_ordinal: 1,
+      },
     ]);
   });
 
@@ -86,23 +106,29 @@ describe('capture triggers', () => {
     const { db } = await setup();
     db.prepare("INSERT INTO users(id, name) VALUES ('u1', 'Ada')").run();
     db.prepare("UPDATE users SET name = 'Ada L.' WHERE id = 'u1'").run();
-    expect(dirtyRows(db)).toMatchObject([{ op: 'INSERT', payload: '{"id":"u1","name":"Ada L.","email":null,"age":null}', base_row_version: 0 }]);
+    expect(dirtyRows(db)).toMatchObject([
+      { op: 'INSERT', payload: '{"id":"u1","name":"Ada L.","email":null,"age":null}', base_row_version: 0 },
+    ]);
     db.prepare("DELETE FROM users WHERE id = 'u1'").run();
     expect(dirtyRows(db)).toMatchObject([{ op: 'DELETE', payload: null, base_row_version: 0, dirty_ordinal: 1 }]);
     db.prepare("INSERT INTO users(id, name) VALUES ('u1', 'Again')").run();
-    expect(dirtyRows(db)).toMatchObject([{ op: 'INSERT', payload: '{"id":"u1","name":"Again","email":null,"age":null}', dirty_ordinal: 1 }]);
+    expect(dirtyRows(db)).toMatchObject([
+      { op: 'INSERT', payload: '{"id":"u1","name":"Again","email":null,"age":null}', dirty_ordinal: 1 },
+    ]);
   });
 
   it('bases updates and deletes of synced rows on the row-state version and keeps the first capture base', async () => {
     const { db } = await setup();
-    db.prepare("INSERT INTO _sync_apply_state(singleton_key, apply_mode) VALUES (1, 1) ON CONFLICT DO UPDATE SET apply_mode = 1").run();
+    db.prepare(
+      'INSERT INTO _sync_apply_state(singleton_key, apply_mode) VALUES (1, 1) ON CONFLICT DO UPDATE SET apply_mode = 1',
+    ).run();
     db.prepare("INSERT INTO users(id, name) VALUES ('u1', 'Ada')").run();
     db.prepare('UPDATE _sync_apply_state SET apply_mode = 0').run();
     expect(dirtyRows(db)).toHaveLength(0);
     setRowState(db, 'users', 'u1', 7);
     db.prepare("UPDATE users SET name = 'B' WHERE id = 'u1'").run();
     expect(dirtyRows(db)).toMatchObject([{ op: 'UPDATE', base_row_version: 7 }]);
-    db.prepare("UPDATE _sync_row_state SET row_version = 9").run();
+    db.prepare('UPDATE _sync_row_state SET row_version = 9').run();
     db.prepare("DELETE FROM users WHERE id = 'u1'").run();
     expect(dirtyRows(db)).toMatchObject([{ op: 'DELETE', base_row_version: 7, payload: null }]);
     db.prepare("INSERT INTO users(id, name) VALUES ('u1', 'C')").run();
@@ -131,9 +157,20 @@ describe('capture triggers', () => {
 
   it('captures BLOB keys and BLOB columns as lower-case hex and local cascades', async () => {
     const { db } = await setup();
-    db.prepare('INSERT INTO files(id, name, data) VALUES (?, ?, ?)').run(Buffer.from('6f1c2a9e3b4d4e5f8a7b1c2d3e4f5a6b', 'hex'), 'a.jpg', Buffer.from([0xff, 0xd8]));
-    db.prepare('INSERT INTO file_reviews(id, review, file_id) VALUES (?, ?, ?)').run(Buffer.alloc(16, 1), 'ok', Buffer.from('6f1c2a9e3b4d4e5f8a7b1c2d3e4f5a6b', 'hex'));
-    expect(dirtyRows(db)[0]).toMatchObject({ key_json: '{"id":"6f1c2a9e3b4d4e5f8a7b1c2d3e4f5a6b"}', payload: '{"id":"6f1c2a9e3b4d4e5f8a7b1c2d3e4f5a6b","name":"a.jpg","data":"ffd8"}' });
+    db.prepare('INSERT INTO files(id, name, data) VALUES (?, ?, ?)').run(
+      Buffer.from('6f1c2a9e3b4d4e5f8a7b1c2d3e4f5a6b', 'hex'),
+      'a.jpg',
+      Buffer.from([0xff, 0xd8]),
+    );
+    db.prepare('INSERT INTO file_reviews(id, review, file_id) VALUES (?, ?, ?)').run(
+      Buffer.alloc(16, 1),
+      'ok',
+      Buffer.from('6f1c2a9e3b4d4e5f8a7b1c2d3e4f5a6b', 'hex'),
+    );
+    expect(dirtyRows(db)[0]).toMatchObject({
+      key_json: '{"id":"6f1c2a9e3b4d4e5f8a7b1c2d3e4f5a6b"}',
+      payload: '{"id":"6f1c2a9e3b4d4e5f8a7b1c2d3e4f5a6b","name":"a.jpg","data":"ffd8"}',
+    });
     db.prepare('DELETE FROM _sync_dirty_rows').run();
     db.prepare('DELETE FROM files').run();
     // SQLite runs the child's cascade before the parent's AFTER DELETE trigger.
@@ -163,17 +200,30 @@ describe('capture triggers', () => {
   it('finds every row a trigger reads or writes through an index (EXPLAIN QUERY PLAN shows no full scan)', async () => {
     const { db } = await setup();
     // NEW/OLD columns become literals (RAISE, which reads nothing, only runs inside a trigger): the plan of each statement is what the trigger runs per row.
-    const bind = (sql: string) => sql.replace(/\b(NEW|OLD)\."(?:[^"]|"")*"/g, "'k'").replace(/;\s*$/, '').replace(/RAISE\(ABORT, '[A-Z_]+'\)/, 'NULL');
+    const bind = (sql: string) =>
+      sql
+        .replace(/\b(NEW|OLD)\."(?:[^"]|"")*"/g, "'k'")
+        .replace(/;\s*$/, '')
+        .replace(/RAISE\(ABORT, '[A-Z_]+'\)/, 'NULL');
     const plans: string[] = [];
-    for (const table of inspectManagedTables(db, ['users', 'files', 'file_reviews'].map((tableName) => ({ tableName, syncKeyColumnName: 'id' })))) {
+    for (const table of inspectManagedTables(
+      db,
+      ['users', 'files', 'file_reviews'].map((tableName) => ({ tableName, syncKeyColumnName: 'id' })),
+    )) {
       const programs = triggerPrograms('business', table);
       for (const suffix of TRIGGER_SUFFIXES) {
         const statements = [`SELECT ${programs[suffix].when}`, ...programs[suffix].body];
         for (const statement of statements) {
-          const details = (db.prepare(`EXPLAIN QUERY PLAN ${bind(statement)}`).all() as { detail: string }[]).map((r) => r.detail);
+          const details = (db.prepare(`EXPLAIN QUERY PLAN ${bind(statement)}`).all() as { detail: string }[]).map(
+            (r) => r.detail,
+          );
           plans.push(...details);
           const scans = details.filter((d) => /^SCAN /.test(d) && d !== 'SCAN CONSTANT ROW');
-          expect({ trigger: `${table.name}_${suffix}`, statement, scans }).toEqual({ trigger: `${table.name}_${suffix}`, statement, scans: [] });
+          expect({ trigger: `${table.name}_${suffix}`, statement, scans }).toEqual({
+            trigger: `${table.name}_${suffix}`,
+            statement,
+            scans: [],
+          });
         }
       }
     }

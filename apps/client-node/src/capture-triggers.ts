@@ -32,7 +32,15 @@ export function rowImageSql(table: ManagedTable, ref: string): string {
  * queued: they need no lookup of the queue itself, only the next ordinal (one index seek).
  * A single-row VALUES, unlike INSERT … SELECT, reads its own target without a temporary copy.
  */
-function captureUpsert(schema: string, table: ManagedTable, key: string, op: string, payload: string, assignments: string, whereKeyChanged?: string): string {
+function captureUpsert(
+  schema: string,
+  table: ManagedTable,
+  key: string,
+  op: string,
+  payload: string,
+  assignments: string,
+  whereKeyChanged?: string,
+): string {
   const s = quoteLiteral(schema);
   const t = quoteLiteral(table.name);
   const values = `${s}, ${t}, ${key}, ${op},
@@ -82,16 +90,31 @@ export function triggerPrograms(schema: string, table: ManagedTable): Record<Tri
     when: `${OPERATION_KIND} != 'none' AND ${APPLY_MODE} != 1`,
     body: ["SELECT RAISE(ABORT, 'SYNC_TRANSITION_PENDING')"],
   });
-  const upsertNew = captureUpsert(schema, table, newKey, upsertOp(schema, table, newKey), rowImageSql(table, 'NEW'), UPSERT_ASSIGNMENTS);
+  const upsertNew = captureUpsert(
+    schema,
+    table,
+    newKey,
+    upsertOp(schema, table, newKey),
+    rowImageSql(table, 'NEW'),
+    UPSERT_ASSIGNMENTS,
+  );
   return {
     ai: { timing: 'AFTER', event: 'INSERT', when: capture, body: [upsertNew] },
     au: {
       timing: 'AFTER',
       event: 'UPDATE',
       when: capture,
-      body: [captureUpsert(schema, table, oldKey, "'DELETE'", 'NULL', DELETE_ASSIGNMENTS, `${oldKey} != ${newKey}`), upsertNew],
+      body: [
+        captureUpsert(schema, table, oldKey, "'DELETE'", 'NULL', DELETE_ASSIGNMENTS, `${oldKey} != ${newKey}`),
+        upsertNew,
+      ],
     },
-    ad: { timing: 'AFTER', event: 'DELETE', when: capture, body: [captureUpsert(schema, table, oldKey, "'DELETE'", 'NULL', DELETE_ASSIGNMENTS)] },
+    ad: {
+      timing: 'AFTER',
+      event: 'DELETE',
+      when: capture,
+      body: [captureUpsert(schema, table, oldKey, "'DELETE'", 'NULL', DELETE_ASSIGNMENTS)],
+    },
     bi_guard: guard('INSERT'),
     bu_guard: guard('UPDATE'),
     bd_guard: guard('DELETE'),
@@ -104,7 +127,8 @@ export function renderTriggers(schema: string, table: ManagedTable): Record<Trig
   const rendered = {} as Record<TriggerName, string>;
   for (const suffix of TRIGGER_SUFFIXES) {
     const p = programs[suffix];
-    rendered[suffix] = `CREATE TRIGGER ${quoteIdent(triggerName(table.name, suffix))} ${p.timing} ${p.event} ON ${quoteIdent(table.name)} WHEN ${p.when}
+    rendered[suffix] =
+      `CREATE TRIGGER ${quoteIdent(triggerName(table.name, suffix))} ${p.timing} ${p.event} ON ${quoteIdent(table.name)} WHEN ${p.when}
 BEGIN
 ${p.body.map((statement) => `  ${statement.endsWith(';') ? statement : `${statement};`}`).join('\n')}
 END`;
@@ -120,7 +144,9 @@ function normalizeTriggerSql(sql: string): string {
 export function installTriggers(db: Database, schema: string, table: ManagedTable): void {
   let existing: Map<string, string>;
   try {
-    const rows = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?").all(table.name) as {
+    const rows = db
+      .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?")
+      .all(table.name) as {
       name: string;
       sql: string | null;
     }[];
@@ -138,13 +164,17 @@ export function installTriggers(db: Database, schema: string, table: ManagedTabl
       try {
         db.exec(`DROP TRIGGER IF EXISTS ${quoteIdent(triggerNameText)}`);
       } catch (err) {
-        throw new Error(`failed to drop ${suffix} trigger for table ${table.name}: ${(err as Error).message}`, { cause: err });
+        throw new Error(`failed to drop ${suffix} trigger for table ${table.name}: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
     }
     try {
       db.exec(sql);
     } catch (err) {
-      throw new Error(`failed to create ${suffix} trigger for table ${table.name}: ${(err as Error).message}`, { cause: err });
+      throw new Error(`failed to create ${suffix} trigger for table ${table.name}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
 }

@@ -20,7 +20,9 @@ function syncTables(path: string): string[] {
   if (!existsSync(path)) return [];
   const db = new Database(path, { readonly: true });
   try {
-    return (db.prepare("SELECT name FROM sqlite_master WHERE name LIKE '\\_sync\\_%' ESCAPE '\\'").all() as { name: string }[]).map((r) => r.name);
+    return (
+      db.prepare("SELECT name FROM sqlite_master WHERE name LIKE '\\_sync\\_%' ESCAPE '\\'").all() as { name: string }[]
+    ).map((r) => r.name);
   } finally {
     db.close();
   }
@@ -70,7 +72,17 @@ describe('oversqlite CLI', () => {
   it('refuses --user that differs from the token subject, before touching the database', async () => {
     const { path, db } = files.open();
     db.close();
-    const result = await cli('sync', '--db', path, '--user', 'alice', '--token', tokenFor('bob'), '--example-schema', ...OFFLINE);
+    const result = await cli(
+      'sync',
+      '--db',
+      path,
+      '--user',
+      'alice',
+      '--token',
+      tokenFor('bob'),
+      '--example-schema',
+      ...OFFLINE,
+    );
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--user alice does not match the token, which is for user bob');
     expect(syncTables(path)).toEqual([]);
@@ -100,7 +112,9 @@ describe('oversqlite CLI', () => {
     for (const argv of [['status'], ['pull', '--user', 'alice'], ['sync', '--user', 'alice'], ['verify']]) {
       const result = await cli(...argv, '--db', path, ...OFFLINE);
       expect({ argv, code: result.code }).toEqual({ argv, code: 1 });
-      expect(result.stderr).toMatch(new RegExp(`^oversqlite ${argv[0]}: the database file .* is corrupt \\(.+\\); restore it from a backup`));
+      expect(result.stderr).toMatch(
+        new RegExp(`^oversqlite ${argv[0]}: the database file .* is corrupt \\(.+\\); restore it from a backup`),
+      );
     }
   });
 });
@@ -116,7 +130,9 @@ describe('progress reporter', () => {
     now = 1000;
     bar.update({ phase: 'snapshot_download', done: 400, total: 1000 });
     bar.finish();
-    expect(tty.text().split('\r').at(-1)).toBe(`download [##########..............] 400/1000 rows  400 rows/s  ETA 2s\x1b[K\n`);
+    expect(tty.text().split('\r').at(-1)).toBe(
+      `download [##########..............] 400/1000 rows  400 rows/s  ETA 2s\x1b[K\n`,
+    );
 
     const plain = capture(false);
     const lines = new ProgressReporter(plain.stream, () => now);

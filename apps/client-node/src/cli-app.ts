@@ -122,7 +122,8 @@ function parseCliArgs(argv: readonly string[], env: CliIo['env']): CliOptions | 
   });
   if (values.help || positionals.length === 0) return 'help';
   const command = positionals[0]!;
-  if (!COMMANDS.has(command) || positionals.length > 1) throw new UsageError(`unknown command ${JSON.stringify(positionals.join(' '))}`);
+  if (!COMMANDS.has(command) || positionals.length > 1)
+    throw new UsageError(`unknown command ${JSON.stringify(positionals.join(' '))}`);
   const options: CliOptions = {
     command,
     db: values.db ?? '',
@@ -131,7 +132,12 @@ function parseCliArgs(argv: readonly string[], env: CliIo['env']): CliOptions | 
     password: values.password ?? 'password',
     token: values.token ?? env.OVERSYNC_TOKEN ?? '',
     schema: values.schema ?? EXAMPLE_SCHEMA_NAME,
-    tables: values.tables ? values.tables.split(',').map((t) => t.trim()).filter(Boolean) : null,
+    tables: values.tables
+      ? values.tables
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean)
+      : null,
     exampleSchema: values['example-schema'] ?? false,
     skipCheck: values['skip-check'] ?? false,
     json: values.json ?? false,
@@ -140,9 +146,12 @@ function parseCliArgs(argv: readonly string[], env: CliIo['env']): CliOptions | 
   const subject = options.token ? tokenSubject(options.token) : null;
   if (subject !== null && !options.user) options.user = subject;
   if (subject !== null && options.user && subject !== options.user) {
-    throw new UsageError(`--user ${options.user} does not match the token, which is for user ${subject}; drop --user or use a token of ${options.user}`);
+    throw new UsageError(
+      `--user ${options.user} does not match the token, which is for user ${subject}; drop --user or use a token of ${options.user}`,
+    );
   }
-  if (command !== 'status' && command !== 'verify' && !options.user) throw new UsageError('--user <id> is required (or set OVERSYNC_USER)');
+  if (command !== 'status' && command !== 'verify' && !options.user)
+    throw new UsageError('--user <id> is required (or set OVERSYNC_USER)');
   return options;
 }
 
@@ -181,7 +190,8 @@ function tokenProvider(fetchImpl: FetchLike, options: CliOptions): () => Promise
   if (options.token) return async () => options.token;
   let cached: { token: string; at: number } | null = null;
   return async () => {
-    if (!cached || Date.now() - cached.at > TOKEN_REFRESH_MS) cached = { token: await signIn(fetchImpl, options), at: Date.now() };
+    if (!cached || Date.now() - cached.at > TOKEN_REFRESH_MS)
+      cached = { token: await signIn(fetchImpl, options), at: Date.now() };
     return cached.token;
   };
 }
@@ -218,7 +228,9 @@ async function runDatabaseCommand(options: CliOptions, io: CliIo, fetchImpl: Fet
       tokenProvider: tokenProvider(fetchImpl, options),
       fetch: fetchImpl,
       schema: options.schema,
-      tables: options.tables ? options.tables.map((tableName) => ({ tableName, syncKeyColumnName: 'id' })) : EXAMPLE_TABLES,
+      tables: options.tables
+        ? options.tables.map((tableName) => ({ tableName, syncKeyColumnName: 'id' }))
+        : EXAMPLE_TABLES,
       bundleChangeWatchMode: options.command === 'watch' ? 'auto' : 'off',
       onProgress: options.json ? undefined : (p) => progress.update(p),
       logger: { warn: (m) => say(`warning: ${m}`), info: (m) => say(m) },
@@ -238,14 +250,20 @@ async function runDatabaseCommand(options: CliOptions, io: CliIo, fetchImpl: Fet
   }
 }
 
-async function runClientCommand(client: OversqliteClient, options: CliOptions, io: CliIo, say: (line: string) => void): Promise<unknown> {
+async function runClientCommand(
+  client: OversqliteClient,
+  options: CliOptions,
+  io: CliIo,
+  say: (line: string) => void,
+): Promise<unknown> {
   if (options.command === 'status') {
     const [source, pending] = [await client.sourceInfo(), await client.pendingSyncStatus()];
     say(`source:   ${source.currentSourceId}`);
     say(`user:     ${client.userId || '(anonymous)'}`);
     say(`pending:  ${pending.pendingRowCount} rows${pending.blocksDetach ? ' (blocks detach)' : ''}`);
     if (source.rebuildRequired) say('rebuild required: run `oversqlite hydrate`');
-    if (source.sourceRecoveryRequired) say(`source recovery required (${source.sourceRecoveryReason}): run \`oversqlite hydrate\``);
+    if (source.sourceRecoveryRequired)
+      say(`source recovery required (${source.sourceRecoveryReason}): run \`oversqlite hydrate\``);
     return { user: client.userId, source, pending };
   }
   const attached = await attachWithRetry(client, options.user, say);
@@ -262,7 +280,9 @@ async function runClientCommand(client: OversqliteClient, options: CliOptions, i
     }
     case 'sync': {
       const report = await client.sync();
-      say(`sync: push ${report.pushOutcome}, pull ${report.remoteOutcome}${describeRestore(report.restore)}; ${describeStatus(report.status)}`);
+      say(
+        `sync: push ${report.pushOutcome}, pull ${report.remoteOutcome}${describeRestore(report.restore)}; ${describeStatus(report.status)}`,
+      );
       return { attach: attached, sync: report };
     }
     case 'hydrate': {
@@ -277,7 +297,9 @@ async function runClientCommand(client: OversqliteClient, options: CliOptions, i
       say('watching for changes (Ctrl-C to stop)');
       const stop = io.stopSignal ?? processStopSignal();
       client.start(stop);
-      await new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true })));
+      await new Promise<void>((resolve) =>
+        stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true }),
+      );
       await client.stop();
       return { attach: attached, lastBundleSeqSeen: await client.lastBundleSeqSeen() };
     }
@@ -285,11 +307,16 @@ async function runClientCommand(client: OversqliteClient, options: CliOptions, i
 }
 
 /** `retry_later` is answered while another device seeds the scope: wait and ask again. */
-async function attachWithRetry(client: OversqliteClient, user: string, say: (line: string) => void): Promise<AttachResult> {
+async function attachWithRetry(
+  client: OversqliteClient,
+  user: string,
+  say: (line: string) => void,
+): Promise<AttachResult> {
   for (let attempt = 1; ; attempt++) {
     const result = await client.attach(user);
     if (result.status === 'connected') {
-      if (result.outcome !== 'resumed_attached_state') say(`attached ${user}: ${result.outcome}${describeRestore(result.restore)}`);
+      if (result.outcome !== 'resumed_attached_state')
+        say(`attached ${user}: ${result.outcome}${describeRestore(result.restore)}`);
       return result;
     }
     if (attempt >= 8) throw new Error(`attach still answered retry_later after ${attempt} attempts`);

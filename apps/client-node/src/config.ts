@@ -48,9 +48,11 @@ export interface OversqliteConfig {
   readonly minServerSchemaVersion?: number;
 }
 
-
 /** The defaults of spec/client.md §1.1. */
-export function defaultConfig(schema: string, tables: readonly SyncTable[]): Required<Omit<OversqliteConfig, 'retryPolicy'>> & {
+export function defaultConfig(
+  schema: string,
+  tables: readonly SyncTable[],
+): Required<Omit<OversqliteConfig, 'retryPolicy'>> & {
   retryPolicy: RetryPolicy | null;
 } {
   return {
@@ -80,14 +82,28 @@ export interface NormalizedRetryPolicy {
 /** `normalizeRetryPolicy` of spec/client.md §1.1. */
 export function normalizeRetryPolicy(policy: RetryPolicy | null | undefined): NormalizedRetryPolicy {
   const { retryAttempts, retryBackoffMinMs, retryBackoffMaxMs, retryJitter } = GO_CLIENT_DEFAULTS;
-  if (policy == null) return { enabled: true, maxAttempts: retryAttempts, initialBackoffMs: retryBackoffMinMs, maxBackoffMs: retryBackoffMaxMs, jitterFraction: retryJitter };
-  if (!policy.enabled) return { enabled: false, maxAttempts: 1, initialBackoffMs: 0, maxBackoffMs: 0, jitterFraction: 0 };
+  if (policy == null)
+    return {
+      enabled: true,
+      maxAttempts: retryAttempts,
+      initialBackoffMs: retryBackoffMinMs,
+      maxBackoffMs: retryBackoffMaxMs,
+      jitterFraction: retryJitter,
+    };
+  if (!policy.enabled)
+    return { enabled: false, maxAttempts: 1, initialBackoffMs: 0, maxBackoffMs: 0, jitterFraction: 0 };
   const maxAttempts = positiveOr(policy.maxAttempts, retryAttempts);
   const initialBackoffMs = positiveOr(policy.initialBackoffMs, retryBackoffMinMs);
   let maxBackoffMs = positiveOr(policy.maxBackoffMs, retryBackoffMaxMs);
   if (maxBackoffMs < initialBackoffMs) maxBackoffMs = initialBackoffMs;
   const jitter = policy.jitterFraction ?? 0;
-  return { enabled: true, maxAttempts, initialBackoffMs, maxBackoffMs, jitterFraction: Math.min(1, Math.max(0, jitter)) };
+  return {
+    enabled: true,
+    maxAttempts,
+    initialBackoffMs,
+    maxBackoffMs,
+    jitterFraction: Math.min(1, Math.max(0, jitter)),
+  };
 }
 
 export interface EffectiveConfig {

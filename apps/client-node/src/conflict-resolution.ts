@@ -20,7 +20,11 @@ type ServerRowState = 'live' | 'tombstone' | 'missing';
 /** The planned effect of a valid resolution. */
 interface ResolutionPlan {
   /** `server`: upsert the server row; `local`: the frozen local image; `merged`: the merged payload. */
-  readonly write: { kind: 'upsert_server' } | { kind: 'upsert_local' } | { kind: 'upsert_merged'; payload: JsonObject } | { kind: 'delete' };
+  readonly write:
+    | { kind: 'upsert_server' }
+    | { kind: 'upsert_local' }
+    | { kind: 'upsert_merged'; payload: JsonObject }
+    | { kind: 'delete' };
   /** null = remove the row state. */
   readonly rowState: { deleted: boolean } | null;
   readonly requeue: RowOp | null;
@@ -34,7 +38,12 @@ export function resolvePushConflict(ctx: ClientContext, snapshot: OutboundSnapsh
   const detail = error.response as PushConflictDetail | null;
   if (!detail) return false;
   const conflictKey = canonicalEqualityText(detail.key);
-  const row = snapshot.rows.find((r) => r.schemaName === detail.schema && r.table.name === detail.table && canonicalEqualityText(r.wireKey) === conflictKey);
+  const row = snapshot.rows.find(
+    (r) =>
+      r.schemaName === detail.schema &&
+      r.table.name === detail.table &&
+      canonicalEqualityText(r.wireKey) === conflictKey,
+  );
   if (!row) return false;
 
   // A write made after the freeze supersedes the frozen intent of this row: resolving the frozen one
@@ -50,7 +59,8 @@ export function resolvePushConflict(ctx: ClientContext, snapshot: OutboundSnapsh
   const context = conflictContext(row, detail);
   const result = ctx.resolver().resolve(context) as MergeResult | null | undefined;
   const where = `${row.schemaName}.${row.table.name}`;
-  const serverState: ServerRowState = context.serverRowPayload !== null ? 'live' : detail.serverRowDeleted ? 'tombstone' : 'missing';
+  const serverState: ServerRowState =
+    context.serverRowPayload !== null ? 'live' : detail.serverRowDeleted ? 'tombstone' : 'missing';
 
   let plan: ResolutionPlan;
   try {
@@ -60,8 +70,14 @@ export function resolvePushConflict(ctx: ClientContext, snapshot: OutboundSnapsh
     requeueFrozenRows(ctx, snapshot, null);
     throw new InvalidConflictResolutionError(context, result ?? null, err.message);
   }
-  if ((result?.kind === 'keep_local' || result?.kind === 'keep_merged') && row.op === 'INSERT' && serverState === 'missing') {
-    throw new Error(`${result.kind === 'keep_local' ? 'KeepLocal' : 'KeepMerged'} INSERT conflict for ${where} must include live row or tombstone`);
+  if (
+    (result?.kind === 'keep_local' || result?.kind === 'keep_merged') &&
+    row.op === 'INSERT' &&
+    serverState === 'missing'
+  ) {
+    throw new Error(
+      `${result.kind === 'keep_local' ? 'KeepLocal' : 'KeepMerged'} INSERT conflict for ${where} must include live row or tombstone`,
+    );
   }
 
   if (result?.kind === 'accept_server' && plan.write.kind === 'delete') {
@@ -111,7 +127,8 @@ function applyResolution(
         ctx.rows.delete(row.table, row.localKey);
         break;
     }
-    if (plan.rowState) ctx.state.upsertRowState(row.table.name, row.keyJson, detail.serverRowVersion, plan.rowState.deleted);
+    if (plan.rowState)
+      ctx.state.upsertRowState(row.table.name, row.keyJson, detail.serverRowVersion, plan.rowState.deleted);
     else ctx.state.deleteRowState(row.table.name, row.keyJson);
     let image: string | null = null;
     if (plan.write.kind !== 'delete') {
@@ -120,7 +137,14 @@ function applyResolution(
       image = live;
     }
     requeueFrozenRows(ctx, snapshot, row);
-    if (plan.requeue) ctx.state.requeueDirty(row.table.name, row.keyJson, plan.requeue, detail.serverRowVersion, plan.requeue === 'DELETE' ? null : image);
+    if (plan.requeue)
+      ctx.state.requeueDirty(
+        row.table.name,
+        row.keyJson,
+        plan.requeue,
+        detail.serverRowVersion,
+        plan.requeue === 'DELETE' ? null : image,
+      );
   });
 }
 
@@ -139,18 +163,23 @@ function planResolution(
   switch (result.kind) {
     case 'accept_server':
       if (deleteState === 'tombstone') return { write: { kind: 'delete' }, rowState: { deleted: true }, requeue: null };
-      if (deleteState === 'live') return { write: { kind: 'upsert_server' }, rowState: { deleted: false }, requeue: null };
+      if (deleteState === 'live')
+        return { write: { kind: 'upsert_server' }, rowState: { deleted: false }, requeue: null };
       return { write: { kind: 'delete' }, rowState: null, requeue: null };
     case 'keep_local':
       if (row.op === 'DELETE') return deletePlan(deleteState);
       if (row.op === 'UPDATE' && serverState !== 'live') {
-        throw new InvalidResolution(`KeepLocal is invalid for stale UPDATE on ${where}; authoritative row is deleted or missing`);
+        throw new InvalidResolution(
+          `KeepLocal is invalid for stale UPDATE on ${where}; authoritative row is deleted or missing`,
+        );
       }
       return upsertPlan({ kind: 'upsert_local' }, row.op, serverState);
     case 'keep_merged': {
       if (row.op === 'DELETE') throw new InvalidResolution(`KeepMerged is invalid for DELETE conflict on ${where}`);
       if (row.op === 'UPDATE' && serverState !== 'live') {
-        throw new InvalidResolution(`KeepMerged is invalid for stale UPDATE on ${where}; authoritative row is deleted or missing`);
+        throw new InvalidResolution(
+          `KeepMerged is invalid for stale UPDATE on ${where}; authoritative row is deleted or missing`,
+        );
       }
       const problem = mergedPayloadProblem(row.table, result.mergedPayload, where);
       if (problem) throw new InvalidResolution(problem);
@@ -174,7 +203,8 @@ function upsertPlan(write: ResolutionPlan['write'], op: RowOp, state: ServerRowS
 }
 
 function describe(result: unknown): string {
-  if (result !== null && typeof result === 'object' && 'kind' in result) return String((result as { kind: unknown }).kind);
+  if (result !== null && typeof result === 'object' && 'kind' in result)
+    return String((result as { kind: unknown }).kind);
   return typeof result;
 }
 
@@ -183,20 +213,26 @@ function mergedPayloadProblem(table: ManagedTable, payload: unknown, where: stri
   if (!isJsonObject(payload as JsonObject)) return `KeepMerged for ${where} must provide a JSON object payload`;
   const names = Object.keys(payload as JsonObject).map((n) => n.toLowerCase());
   const columns = new Set(table.columns.map((c) => c.lowerName));
-  return names.length === columns.size && names.every((n) => columns.has(n)) ? '' : `KeepMerged for ${where} must include exactly every table column`;
+  return names.length === columns.size && names.every((n) => columns.has(n))
+    ? ''
+    : `KeepMerged for ${where} must include exactly every table column`;
 }
 
 function conflictContext(row: OutboundRow, detail: PushConflictDetail): ConflictContext {
   let localPayload: JsonObject | null = null;
   if (row.op !== 'DELETE') {
-    if (row.localPayload === null) throw new Error(`local ${row.op} conflict is missing payload for ${row.schemaName}.${row.table.name}`);
+    if (row.localPayload === null)
+      throw new Error(`local ${row.op} conflict is missing payload for ${row.schemaName}.${row.table.name}`);
     let image: JsonObject;
     try {
       image = parseJsonObject(row.localPayload, 'local payload');
     } catch (err) {
-      throw new Error(`local ${row.op} conflict payload for ${row.schemaName}.${row.table.name} must be a JSON object: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new Error(
+        `local ${row.op} conflict payload for ${row.schemaName}.${row.table.name} must be a JSON object: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
     localPayload = wirePayloadFromLocalImage(row.table, image);
   }
@@ -223,7 +259,13 @@ function conflictContext(row: OutboundRow, detail: PushConflictDetail): Conflict
 function requeueFrozenRows(ctx: ClientContext, snapshot: OutboundSnapshot, resolved: OutboundRow | null): void {
   const requeue = () => {
     for (const row of snapshot.rows) {
-      if (resolved && row.schemaName === resolved.schemaName && row.table.name === resolved.table.name && row.keyJson === resolved.keyJson) continue;
+      if (
+        resolved &&
+        row.schemaName === resolved.schemaName &&
+        row.table.name === resolved.table.name &&
+        row.keyJson === resolved.keyJson
+      )
+        continue;
       if (ctx.state.dirtyRow(row.schemaName, row.table.name, row.keyJson)) continue;
       ctx.state.requeueDirty(row.table.name, row.keyJson, row.op, row.baseRowVersion, row.localPayload);
     }
@@ -232,4 +274,3 @@ function requeueFrozenRows(ctx: ClientContext, snapshot: OutboundSnapshot, resol
   if (resolved) requeue();
   else ctx.state.applyTransaction(requeue);
 }
-

@@ -3,11 +3,21 @@ import type { Database } from 'better-sqlite3';
 import { databaseIdentity } from './database-ownership.js';
 import { DatabaseCorruptError } from './errors.js';
 
-const CORRUPTION_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_VTAB']);
+const CORRUPTION_CODES = new Set([
+  'SQLITE_CORRUPT',
+  'SQLITE_NOTADB',
+  'SQLITE_CORRUPT_INDEX',
+  'SQLITE_CORRUPT_SEQUENCE',
+  'SQLITE_CORRUPT_VTAB',
+]);
 
 /** True for the errors SQLite raises when it reads damaged pages or a file that is not a database (causes included). */
 export function isCorruptionError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 10; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e: unknown = err, depth = 0;
+    e !== null && typeof e === 'object' && depth < 10;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     if (e instanceof DatabaseCorruptError) return true;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && CORRUPTION_CODES.has(code)) return true;

@@ -146,7 +146,11 @@ export class SourceRecoveryRequiredError extends OversqliteError {
     readonly code: SourceRecoveryCode,
     readonly serverMessage = '',
   ) {
-    super(serverMessage.trim() ? serverMessage : (SOURCE_RECOVERY_TEXT[code] ?? 'source recovery is required; run rebuild()'));
+    super(
+      serverMessage.trim()
+        ? serverMessage
+        : (SOURCE_RECOVERY_TEXT[code] ?? 'source recovery is required; run rebuild()'),
+    );
   }
 }
 
@@ -194,7 +198,12 @@ export class HttpStatusError extends OversqliteError {
     message?: string,
   ) {
     const rendered = renderServerErrorBody(body);
-    super(message ?? (rendered ? `${operation} request returned status ${status}: ${rendered}` : `${operation} request returned status ${status}`));
+    super(
+      message ??
+        (rendered
+          ? `${operation} request returned status ${status}: ${rendered}`
+          : `${operation} request returned status ${status}`),
+    );
   }
 
   /** 429/502/503/504: worth another attempt (spec/client.md §10.1). */
@@ -279,7 +288,9 @@ export class PushConflictRetryExhaustedError extends OversqliteError {
     readonly retryCount: number,
     readonly remainingDirtyCount: number,
   ) {
-    super(`push conflict auto-retry exhausted after ${retryCount} retries; ${remainingDirtyCount} dirty rows remain replayable`);
+    super(
+      `push conflict auto-retry exhausted after ${retryCount} retries; ${remainingDirtyCount} dirty rows remain replayable`,
+    );
   }
 }
 

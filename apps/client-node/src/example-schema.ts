@@ -32,6 +32,13 @@ CREATE TABLE IF NOT EXISTS typed_rows (
 `;
 
 /** The reference app's registration order. */
-export const EXAMPLE_TABLES: readonly SyncTable[] = ['users', 'posts', 'categories', 'teams', 'team_members', 'files', 'file_reviews', 'typed_rows'].map(
-  (tableName) => ({ tableName, syncKeyColumnName: 'id' }),
-);
+export const EXAMPLE_TABLES: readonly SyncTable[] = [
+  'users',
+  'posts',
+  'categories',
+  'teams',
+  'team_members',
+  'files',
+  'file_reviews',
+  'typed_rows',
+].map((tableName) => ({ tableName, syncKeyColumnName: 'id' }));

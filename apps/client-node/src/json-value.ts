@@ -1,4 +1,10 @@
-import { compareUtf8, JsonSyntaxError, parseLosslessJson, type LosslessJson, type LosslessObject } from '@oversync/protocol';
+import {
+  compareUtf8,
+  JsonSyntaxError,
+  parseLosslessJson,
+  type LosslessJson,
+  type LosslessObject,
+} from '@oversync/protocol';
 
 /**
  * JSON that keeps 64-bit integers exact. SQLite rows carry int64 values that `JSON.parse` would

@@ -2,11 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { sqliteFiles } from './sqlite-file.spec-support.js';
 import type { SyncTable } from './config.js';
-import {
-  AttachRequiredError,
-  DatabaseAlreadyOwnedError,
-  OversqliteConfigError,
-} from './errors.js';
+import { AttachRequiredError, DatabaseAlreadyOwnedError, OversqliteConfigError } from './errors.js';
 import { OversqliteClient } from './oversqlite-client.js';
 
 // Configuration checks and Open are local: nothing here reaches a server. Lifecycle paths that
@@ -21,7 +17,10 @@ CREATE TABLE file_reviews (id BLOB PRIMARY KEY NOT NULL, review TEXT,
 CREATE TABLE typed_rows (id TEXT PRIMARY KEY NOT NULL, name TEXT, count_value INTEGER, rating REAL, data BLOB, created_at TEXT);
 `;
 
-const BUSINESS_TABLES: SyncTable[] = ['users', 'posts', 'files', 'file_reviews', 'typed_rows'].map((tableName) => ({ tableName, syncKeyColumnName: 'id' }));
+const BUSINESS_TABLES: SyncTable[] = ['users', 'posts', 'files', 'file_reviews', 'typed_rows'].map((tableName) => ({
+  tableName,
+  syncKeyColumnName: 'id',
+}));
 
 const databases = sqliteFiles();
 
@@ -38,14 +37,23 @@ function fileDatabase(): { db: Database.Database; reopen(): Database.Database } 
 }
 
 /** Nothing listens on port 9 of the loopback: a request would fail the test. */
-const OFFLINE = { baseUrl: 'http://127.0.0.1:9', tokenProvider: () => 't', schema: 'business', tables: BUSINESS_TABLES };
+const OFFLINE = {
+  baseUrl: 'http://127.0.0.1:9',
+  tokenProvider: () => 't',
+  schema: 'business',
+  tables: BUSINESS_TABLES,
+};
 
 function newClient(db: Database.Database): Promise<OversqliteClient> {
   return OversqliteClient.open(db, OFFLINE);
 }
 
 function dirtyRows(db: Database.Database): { key_json: string; op: string; base_row_version: number }[] {
-  return db.prepare('SELECT key_json, op, base_row_version FROM _sync_dirty_rows ORDER BY dirty_ordinal').all() as { key_json: string; op: string; base_row_version: number }[];
+  return db.prepare('SELECT key_json, op, base_row_version FROM _sync_dirty_rows ORDER BY dirty_ordinal').all() as {
+    key_json: string;
+    op: string;
+    base_row_version: number;
+  }[];
 }
 
 const uuidV4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -56,27 +64,65 @@ describe('configuration', () => {
   it.each([
     [{ schema: '' }, 'options.schema is required (there is no default schema)'],
     [{ schema: '   ' }, 'options.schema is required (there is no default schema)'],
-    [{ tables: [{ tableName: 'main.users', syncKeyColumnName: 'id' }] }, 'table main.users must not include a schema qualifier; oversqlite supports exactly one options.schema per local database'],
-    [{ tables: [{ tableName: 'users', syncKeyColumnName: 'id' }, { tableName: 'USERS', syncKeyColumnName: 'id' }] }, 'duplicate sync table registration for users'],
+    [
+      { tables: [{ tableName: 'main.users', syncKeyColumnName: 'id' }] },
+      'table main.users must not include a schema qualifier; oversqlite supports exactly one options.schema per local database',
+    ],
+    [
+      {
+        tables: [
+          { tableName: 'users', syncKeyColumnName: 'id' },
+          { tableName: 'USERS', syncKeyColumnName: 'id' },
+        ],
+      },
+      'duplicate sync table registration for users',
+    ],
     [{ tables: [{ tableName: 'users' }] }, 'table users must declare syncKeyColumnName or syncKeyColumns explicitly'],
-    [{ tables: [{ tableName: 'users', syncKeyColumns: [' ', ''] }] }, 'table users must declare at least one non-empty sync key column'],
-    [{ tables: [{ tableName: 'users', syncKeyColumns: ['id', 'name'] }] }, 'table users must declare exactly one sync key column in the current client runtime'],
-    [{ tables: [{ tableName: 'users', syncKeyColumnName: 'uuid' }] }, 'table users does not contain configured primary key column uuid'],
-    [{ tables: [{ tableName: 'users', syncKeyColumnName: 'name' }] }, 'configured primary key column name for table users is not declared as PRIMARY KEY'],
-    [{ tables: [{ tableName: 'counters', syncKeyColumnName: 'id' }] }, 'table counters uses unsupported local sync key column id type "INTEGER"; oversqlite supports only TEXT keys and UUID-backed BLOB keys'],
-    [{ tables: [{ tableName: 'posts', syncKeyColumnName: 'id' }] }, 'managed tables are not FK-closed: posts.author_id -> users.id'],
+    [
+      { tables: [{ tableName: 'users', syncKeyColumns: [' ', ''] }] },
+      'table users must declare at least one non-empty sync key column',
+    ],
+    [
+      { tables: [{ tableName: 'users', syncKeyColumns: ['id', 'name'] }] },
+      'table users must declare exactly one sync key column in the current client runtime',
+    ],
+    [
+      { tables: [{ tableName: 'users', syncKeyColumnName: 'uuid' }] },
+      'table users does not contain configured primary key column uuid',
+    ],
+    [
+      { tables: [{ tableName: 'users', syncKeyColumnName: 'name' }] },
+      'configured primary key column name for table users is not declared as PRIMARY KEY',
+    ],
+    [
+      { tables: [{ tableName: 'counters', syncKeyColumnName: 'id' }] },
+      'table counters uses unsupported local sync key column id type "INTEGER"; oversqlite supports only TEXT keys and UUID-backed BLOB keys',
+    ],
+    [
+      { tables: [{ tableName: 'posts', syncKeyColumnName: 'id' }] },
+      'managed tables are not FK-closed: posts.author_id -> users.id',
+    ],
     [{ downloadLimit: 6000 }, 'downloadLimit 6000 exceeds the server maximum of 5000 bundles per pull'],
     [{ baseUrl: 'localhost:8080' }, 'baseUrl must be an absolute http(s) URL, got "localhost:8080"'],
   ])('rejects %j', async (override, message) => {
     const db = memoryDatabase();
     db.exec('CREATE TABLE counters (id INTEGER PRIMARY KEY, n INTEGER)');
-    await expect(OversqliteClient.open(db, { ...base, ...override })).rejects.toThrow(new OversqliteConfigError(message));
+    await expect(OversqliteClient.open(db, { ...base, ...override })).rejects.toThrow(
+      new OversqliteConfigError(message),
+    );
   });
 
   it('accepts self references, orders tables parents first, and keeps unknown _sync_ tables', async () => {
     const db = memoryDatabase();
-    db.exec('CREATE TABLE categories (id TEXT PRIMARY KEY, parent_id TEXT REFERENCES categories(id)); CREATE TABLE _sync_custom (x)');
-    await expect(OversqliteClient.open(db, { ...base, tables: [...BUSINESS_TABLES, { tableName: 'categories', syncKeyColumnName: 'id' }] })).resolves.toBeInstanceOf(OversqliteClient);
+    db.exec(
+      'CREATE TABLE categories (id TEXT PRIMARY KEY, parent_id TEXT REFERENCES categories(id)); CREATE TABLE _sync_custom (x)',
+    );
+    await expect(
+      OversqliteClient.open(db, {
+        ...base,
+        tables: [...BUSINESS_TABLES, { tableName: 'categories', syncKeyColumnName: 'id' }],
+      }),
+    ).resolves.toBeInstanceOf(OversqliteClient);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name = '_sync_custom'").get()).toBeDefined();
   });
 
@@ -110,7 +156,11 @@ describe('lifecycle', () => {
       ['{"id":"pre1"}', 'INSERT', 0],
       ['{"id":"pre2"}', 'INSERT', 0],
     ]);
-    expect(await client.pendingSyncStatus()).toEqual({ hasPendingSyncData: true, pendingRowCount: 2, blocksDetach: false });
+    expect(await client.pendingSyncStatus()).toEqual({
+      hasPendingSyncData: true,
+      pendingRowCount: 2,
+      blocksDetach: false,
+    });
     await client.close();
     file.db.close();
     const reopened = await newClient(file.reopen());

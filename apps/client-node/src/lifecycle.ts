@@ -23,7 +23,14 @@ import { METADATA_TABLES, quoteIdent, tableExists } from './local-schema.js';
 import { clearManagedDataInTx, historicallyManagedTables } from './local-reset.js';
 import { type AttachResult, type DetachResult, type RestoreSummary, ZERO_SYNC_STATUS } from './results.js';
 import { keyJson } from './row-codec.js';
-import { applyStagedSnapshot, createSnapshotSession, deleteSnapshotSession, serverStatusError, type SnapshotSession, stageSnapshot } from './snapshot.js';
+import {
+  applyStagedSnapshot,
+  createSnapshotSession,
+  deleteSnapshotSession,
+  serverStatusError,
+  type SnapshotSession,
+  stageSnapshot,
+} from './snapshot.js';
 import { NO_OPERATION } from './sync-state.js';
 import { pendingSyncStatus, syncStatus } from './sync-status.js';
 import { throwIfTransientStatus, withRetry } from './sync-transport.js';
@@ -105,13 +112,27 @@ export async function attachLocked(ctx: ClientContext, rawUserId: string, signal
     return { status: 'connected', outcome: 'used_remote_state', retryAfterMs: 0, syncStatus: syncStatus(ctx), restore };
   }
 
-  if (attachment.bindingState === 'attached' && attachment.attachedUserId.trim() === userId && attachment.currentSourceId === ctx.session.sourceId) {
+  if (
+    attachment.bindingState === 'attached' &&
+    attachment.attachedUserId.trim() === userId &&
+    attachment.currentSourceId === ctx.session.sourceId
+  ) {
     ctx.session.userId = userId;
     ctx.session.pendingInitializationId = attachment.pendingInitializationId;
     ctx.session.connected = true;
-    return { status: 'connected', outcome: 'resumed_attached_state', retryAfterMs: 0, syncStatus: syncStatus(ctx), restore: null };
+    return {
+      status: 'connected',
+      outcome: 'resumed_attached_state',
+      retryAfterMs: 0,
+      syncStatus: syncStatus(ctx),
+      restore: null,
+    };
   }
-  if (attachment.bindingState === 'attached' && attachment.attachedUserId.trim() && attachment.attachedUserId.trim() !== userId) {
+  if (
+    attachment.bindingState === 'attached' &&
+    attachment.attachedUserId.trim() &&
+    attachment.attachedUserId.trim() !== userId
+  ) {
     // A refused attach leaves the current user's session usable (the reference disconnects it).
     ctx.session.connected = wasConnected;
     throw new AttachBindingConflictError(attachment.attachedUserId, userId);
@@ -125,7 +146,13 @@ export async function attachLocked(ctx: ClientContext, rawUserId: string, signal
   switch (connect.resolution) {
     case 'retry_later':
       ctx.session.connected = false;
-      return { status: 'retry_later', outcome: '', retryAfterMs: connect.retryAfterSeconds * 1000, syncStatus: ZERO_SYNC_STATUS, restore: null };
+      return {
+        status: 'retry_later',
+        outcome: '',
+        retryAfterMs: connect.retryAfterSeconds * 1000,
+        syncStatus: ZERO_SYNC_STATUS,
+        restore: null,
+      };
     case 'initialize_empty':
     case 'initialize_local': {
       ensureAttachableLocalState(ctx, userId);
@@ -147,7 +174,13 @@ export async function attachLocked(ctx: ClientContext, rawUserId: string, signal
       });
       const restore = await finalizeRemoteReplace(ctx, userId, signal);
       persistConnected(ctx, userId, '');
-      return { status: 'connected', outcome: 'used_remote_state', retryAfterMs: 0, syncStatus: syncStatus(ctx), restore };
+      return {
+        status: 'connected',
+        outcome: 'used_remote_state',
+        retryAfterMs: 0,
+        syncStatus: syncStatus(ctx),
+        restore,
+      };
     }
     default:
       throw new SyncProtocolError(`unexpected connect resolution ${goQuote(connect.resolution)}`);
@@ -175,8 +208,14 @@ function startFreshScope(ctx: ClientContext): void {
 function ensureAttachableLocalState(ctx: ClientContext, userId: string): void {
   ctx.state.ensureSource(ctx.session.sourceId);
   const attachment = ctx.state.attachment();
-  if (attachment.bindingState === 'attached' && attachment.attachedUserId.trim() && attachment.attachedUserId.trim() !== userId) {
-    throw new AttachLocalStateConflictError(`existing attached state belongs to user ${goQuote(attachment.attachedUserId)}`);
+  if (
+    attachment.bindingState === 'attached' &&
+    attachment.attachedUserId.trim() &&
+    attachment.attachedUserId.trim() !== userId
+  ) {
+    throw new AttachLocalStateConflictError(
+      `existing attached state belongs to user ${goQuote(attachment.attachedUserId)}`,
+    );
   }
   if (attachment.currentSourceId.trim() && attachment.currentSourceId !== ctx.session.sourceId) {
     throw new AttachLocalStateConflictError(
@@ -215,7 +254,8 @@ async function verifyConnectLifecycleSupported(ctx: ClientContext, signal?: Abor
       ),
     signal,
   );
-  if ([404, 405, 501].includes(response.status)) throw new AttachLifecycleUnsupportedError('missing /sync/capabilities endpoint');
+  if ([404, 405, 501].includes(response.status))
+    throw new AttachLifecycleUnsupportedError('missing /sync/capabilities endpoint');
   if (response.status !== 200) {
     // the server's reason (e.g. `unauthorized: Invalid token`) is what a user can act on
     const envelope = decodeErrorEnvelope(response.body);
@@ -235,7 +275,8 @@ async function verifyConnectLifecycleSupported(ctx: ClientContext, signal?: Abor
   } catch {
     throw new AttachLifecycleUnsupportedError('invalid capabilities response');
   }
-  if (capabilities.features.connect_lifecycle !== true) throw new AttachLifecycleUnsupportedError('connect_lifecycle capability is absent');
+  if (capabilities.features.connect_lifecycle !== true)
+    throw new AttachLifecycleUnsupportedError('connect_lifecycle capability is absent');
   if (capabilities.schemaVersion < ctx.config.minServerSchemaVersion) {
     throw new AttachLifecycleUnsupportedError(
       `server schema_version ${capabilities.schemaVersion} is older than the ${ctx.config.minServerSchemaVersion} this app requires`,
@@ -278,7 +319,8 @@ async function sendConnect(ctx: ClientContext, hasLocalPendingRows: boolean, sig
   } catch (err) {
     throw prefixError(err, 'failed to send connect request');
   }
-  if ([404, 405, 501].includes(response.status)) throw new AttachLifecycleUnsupportedError('missing /sync/connect endpoint');
+  if ([404, 405, 501].includes(response.status))
+    throw new AttachLifecycleUnsupportedError('missing /sync/connect endpoint');
   if (response.status !== 200) throw serverStatusError('connect_request', response);
   try {
     return decodeConnect(response.body);
@@ -288,7 +330,11 @@ async function sendConnect(ctx: ClientContext, hasLocalPendingRows: boolean, sig
 }
 
 /** `finalizeRemoteReplaceLocked` (§5.5). */
-async function finalizeRemoteReplace(ctx: ClientContext, userId: string, signal?: AbortSignal): Promise<RestoreSummary> {
+async function finalizeRemoteReplace(
+  ctx: ClientContext,
+  userId: string,
+  signal?: AbortSignal,
+): Promise<RestoreSummary> {
   const session = await ensureRemoteReplaceSnapshotStaged(ctx, signal);
   ctx.state.transaction(() => {
     ctx.state.ensureSource(ctx.session.sourceId);
@@ -312,16 +358,29 @@ async function ensureRemoteReplaceSnapshotStaged(ctx: ClientContext, signal?: Ab
   const operation = ctx.state.operation();
   if (operation.stagedSnapshotId) {
     const staged = Number(
-      (ctx.state.stmt('SELECT COUNT(*) AS n FROM _sync_snapshot_stage WHERE snapshot_id = ?').get(operation.stagedSnapshotId) as { n: number }).n,
+      (
+        ctx.state
+          .stmt('SELECT COUNT(*) AS n FROM _sync_snapshot_stage WHERE snapshot_id = ?')
+          .get(operation.stagedSnapshotId) as { n: number }
+      ).n,
     );
     if (staged === operation.snapshotRowCount) {
-      return { snapshotId: operation.stagedSnapshotId, snapshotBundleSeq: operation.snapshotBundleSeq, rowCount: operation.snapshotRowCount };
+      return {
+        snapshotId: operation.stagedSnapshotId,
+        snapshotBundleSeq: operation.snapshotBundleSeq,
+        rowCount: operation.snapshotRowCount,
+      };
     }
   }
   const clearStage = () => ctx.state.stmt('DELETE FROM _sync_snapshot_stage').run();
   ctx.state.transaction(() => {
     clearStage();
-    ctx.state.writeOperation({ ...ctx.state.operation(), stagedSnapshotId: '', snapshotBundleSeq: 0, snapshotRowCount: 0 });
+    ctx.state.writeOperation({
+      ...ctx.state.operation(),
+      stagedSnapshotId: '',
+      snapshotBundleSeq: 0,
+      snapshotRowCount: 0,
+    });
   });
   const session = await createSnapshotSession(ctx, null, signal);
   try {
@@ -347,7 +406,12 @@ export function detachLocked(ctx: ClientContext): DetachResult {
   if (pending.blocksDetach) return { outcome: 'blocked_unsynced_data', pendingRowCount: pending.pendingRowCount };
   ctx.state.applyTransaction(() => {
     clearManagedDataInTx(ctx, { preserveOutbox: false, clearSnapshotStage: true });
-    ctx.state.updateAttachment({ bindingState: 'anonymous', attachedUserId: '', pendingInitializationId: '', lastBundleSeqSeen: 0 });
+    ctx.state.updateAttachment({
+      bindingState: 'anonymous',
+      attachedUserId: '',
+      pendingInitializationId: '',
+      lastBundleSeqSeen: 0,
+    });
     ctx.state.clearOperation();
   });
   ctx.session.userId = '';
@@ -357,7 +421,11 @@ export function detachLocked(ctx: ClientContext): DetachResult {
 }
 
 /** `beginSourceRecoveryLocked` (§5.8): persists the recovery and returns the replacement source. */
-export function beginSourceRecovery(ctx: ClientContext, code: SourceRecoveryCode, preferredReplacement: string): string {
+export function beginSourceRecovery(
+  ctx: ClientContext,
+  code: SourceRecoveryCode,
+  preferredReplacement: string,
+): string {
   return ctx.state.transaction(() => {
     const operation = ctx.state.operation();
     const reserved = operation.replacementSourceId.trim();
@@ -366,7 +434,12 @@ export function beginSourceRecovery(ctx: ClientContext, code: SourceRecoveryCode
     const replacement = reserved || preferred || generateFreshSourceId(ctx, ctx.session.sourceId);
     ctx.state.setRebuildRequired(true);
     ctx.state.ensureSource(replacement);
-    ctx.state.writeOperation({ ...NO_OPERATION, kind: 'source_recovery', reason: code, replacementSourceId: replacement });
+    ctx.state.writeOperation({
+      ...NO_OPERATION,
+      kind: 'source_recovery',
+      reason: code,
+      replacementSourceId: replacement,
+    });
     return replacement;
   });
 }

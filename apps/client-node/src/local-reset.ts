@@ -7,7 +7,9 @@ import { quoteIdent, tableExists } from './local-schema.js';
 export function historicallyManagedTables(ctx: ClientContext): string[] {
   const names: string[] = [];
   if (tableExists(ctx.db, '_sync_managed_tables')) {
-    const rows = ctx.state.stmt('SELECT table_name FROM _sync_managed_tables ORDER BY table_name').all() as { table_name: string }[];
+    const rows = ctx.state.stmt('SELECT table_name FROM _sync_managed_tables ORDER BY table_name').all() as {
+      table_name: string;
+    }[];
     for (const row of rows) {
       const name = row.table_name.trim().toLowerCase();
       if (name && !names.includes(name)) names.push(name);
@@ -22,7 +24,10 @@ export function historicallyManagedTables(ctx: ClientContext): string[] {
  * and the push stage; the outbox unless `preserveOutbox`; the snapshot stage when asked.
  * Must run inside `applyTransaction` so nothing is captured and FKs are checked at COMMIT.
  */
-export function clearManagedDataInTx(ctx: ClientContext, options: { preserveOutbox: boolean; clearSnapshotStage: boolean }): void {
+export function clearManagedDataInTx(
+  ctx: ClientContext,
+  options: { preserveOutbox: boolean; clearSnapshotStage: boolean },
+): void {
   for (const name of historicallyManagedTables(ctx)) {
     if (tableExists(ctx.db, name)) {
       try {

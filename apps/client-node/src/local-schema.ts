@@ -124,7 +124,10 @@ const SINGLETON_ROWS: readonly [string, string][] = [
     `INSERT INTO _sync_operation_state(singleton_key, kind, target_user_id, reason, replacement_source_id, staged_snapshot_id, snapshot_bundle_seq, snapshot_row_count)
      VALUES (1, 'none', '', '', '', '', 0, 0) ON CONFLICT(singleton_key) DO NOTHING`,
   ],
-  ['apply state', `INSERT INTO _sync_apply_state(singleton_key, apply_mode) VALUES (1, 0) ON CONFLICT(singleton_key) DO NOTHING`],
+  [
+    'apply state',
+    `INSERT INTO _sync_apply_state(singleton_key, apply_mode) VALUES (1, 0) ON CONFLICT(singleton_key) DO NOTHING`,
+  ],
   [
     'outbox bundle',
     `INSERT INTO _sync_outbox_bundle(singleton_key, state, source_id, source_bundle_id, canonical_request_hash, row_count, initialization_id, remote_bundle_hash, remote_bundle_seq)

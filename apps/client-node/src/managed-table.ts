@@ -47,7 +47,13 @@ interface RawForeignKey {
 /** Validates the configured tables in config order and returns them with their FK order. */
 export function inspectManagedTables(db: Database, tables: readonly SyncTable[]): ManagedTable[] {
   const seen = new Set<string>();
-  const inspected: { config: SyncTable; name: string; columns: RawColumn[]; keyColumn: RawColumn; fks: RawForeignKey[] }[] = [];
+  const inspected: {
+    config: SyncTable;
+    name: string;
+    columns: RawColumn[];
+    keyColumn: RawColumn;
+    fks: RawForeignKey[];
+  }[] = [];
   for (const config of tables) {
     const name = config.tableName.trim().toLowerCase();
     if (!name) throw new OversqliteConfigError('sync table name must be provided');
@@ -67,22 +73,34 @@ export function inspectManagedTables(db: Database, tables: readonly SyncTable[])
       );
     }
     if (keyColumns.length > 1) {
-      throw new OversqliteConfigError(`table ${config.tableName} must declare exactly one sync key column in the current client runtime`);
+      throw new OversqliteConfigError(
+        `table ${config.tableName} must declare exactly one sync key column in the current client runtime`,
+      );
     }
     let columns: RawColumn[];
     let fks: RawForeignKey[];
     try {
       columns = db.prepare('SELECT name, type, pk FROM pragma_table_info(?)').all(name) as RawColumn[];
-      fks = db.prepare('SELECT id, seq, "table", "from", "to" FROM pragma_foreign_key_list(?)').all(name) as RawForeignKey[];
+      fks = db
+        .prepare('SELECT id, seq, "table", "from", "to" FROM pragma_foreign_key_list(?)')
+        .all(name) as RawForeignKey[];
     } catch (err) {
-      throw new OversqliteConfigError(`failed to inspect table ${config.tableName}: ${(err as Error).message}`, { cause: err });
+      throw new OversqliteConfigError(`failed to inspect table ${config.tableName}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
-    if (columns.length === 0) throw new OversqliteConfigError(`table ${config.tableName} does not exist in the database`);
+    if (columns.length === 0)
+      throw new OversqliteConfigError(`table ${config.tableName} does not exist in the database`);
     const wanted = keyColumns[0]!;
     const keyColumn = columns.find((c) => c.name.toLowerCase() === wanted.toLowerCase());
-    if (!keyColumn) throw new OversqliteConfigError(`table ${config.tableName} does not contain configured primary key column ${wanted}`);
+    if (!keyColumn)
+      throw new OversqliteConfigError(
+        `table ${config.tableName} does not contain configured primary key column ${wanted}`,
+      );
     if (keyColumn.pk !== 1) {
-      throw new OversqliteConfigError(`configured primary key column ${keyColumn.name} for table ${config.tableName} is not declared as PRIMARY KEY`);
+      throw new OversqliteConfigError(
+        `configured primary key column ${keyColumn.name} for table ${config.tableName} is not declared as PRIMARY KEY`,
+      );
     }
     const keyType = keyColumn.type.toLowerCase();
     if (!keyType.includes('blob') && !keyType.includes('text')) {
@@ -93,10 +111,15 @@ export function inspectManagedTables(db: Database, tables: readonly SyncTable[])
     inspected.push({ config, name, columns, keyColumn, fks });
   }
 
-  checkForeignKeyClosure(inspected.map((t) => ({ name: t.name, fks: t.fks })), seen);
+  checkForeignKeyClosure(
+    inspected.map((t) => ({ name: t.name, fks: t.fks })),
+    seen,
+  );
   const order = managedTableOrder(
     inspected.map((t) => t.name),
-    inspected.flatMap((t) => t.fks.filter((fk) => fk.seq === 0).map((fk) => ({ parent: fk.table.trim().toLowerCase(), child: t.name }))),
+    inspected.flatMap((t) =>
+      t.fks.filter((fk) => fk.seq === 0).map((fk) => ({ parent: fk.table.trim().toLowerCase(), child: t.name })),
+    ),
   );
 
   return inspected.map((t) => {
@@ -122,7 +145,11 @@ export function inspectManagedTables(db: Database, tables: readonly SyncTable[])
       order: order.get(t.name)!,
       references: t.fks
         .filter((fk) => fk.seq === 0)
-        .map((fk) => ({ from: fk.from.toLowerCase(), table: fk.table.trim().toLowerCase(), to: (fk.to ?? '').toLowerCase() })),
+        .map((fk) => ({
+          from: fk.from.toLowerCase(),
+          table: fk.table.trim().toLowerCase(),
+          to: (fk.to ?? '').toLowerCase(),
+        })),
     };
   });
 }
@@ -132,12 +159,15 @@ function checkForeignKeyClosure(tables: { name: string; fks: RawForeignKey[] }[]
   for (const table of tables) {
     const composite = table.fks.filter((fk) => fk.seq > 0).map((fk) => `${table.name} -> ${fk.table}`);
     if (composite.length > 0) {
-      throw new OversqliteConfigError(`managed tables contain unsupported composite foreign keys: ${composite.sort().join('; ')}`);
+      throw new OversqliteConfigError(
+        `managed tables contain unsupported composite foreign keys: ${composite.sort().join('; ')}`,
+      );
     }
     const missing = table.fks
       .filter((fk) => fk.seq === 0 && !managed.has(fk.table.trim().toLowerCase()))
       .map((fk) => `${table.name}.${fk.from} -> ${fk.table}.${fk.to ?? ''}`);
-    if (missing.length > 0) throw new OversqliteConfigError(`managed tables are not FK-closed: ${missing.sort().join('; ')}`);
+    if (missing.length > 0)
+      throw new OversqliteConfigError(`managed tables are not FK-closed: ${missing.sort().join('; ')}`);
   }
 }
 
@@ -145,7 +175,10 @@ function checkForeignKeyClosure(tables: { name: string; fks: RawForeignKey[] }[]
  * Kahn's sort over parent → child edges with the ready queue kept in config order; tables of
  * cycles are appended in config order (spec/client.md §4.3).
  */
-export function managedTableOrder(configOrder: readonly string[], edges: readonly { parent: string; child: string }[]): Map<string, number> {
+export function managedTableOrder(
+  configOrder: readonly string[],
+  edges: readonly { parent: string; child: string }[],
+): Map<string, number> {
   const position = new Map(configOrder.map((name, i) => [name, i]));
   const children = new Map<string, Set<string>>();
   const indegree = new Map(configOrder.map((name) => [name, 0]));

@@ -126,9 +126,14 @@ export class OversqliteClient {
         try {
           installTriggers(db, config.schema, table);
         } catch (err) {
-          throw new OversqliteConfigError(`failed to create triggers for table ${table.name}: ${(err as Error).message}`, { cause: err });
+          throw new OversqliteConfigError(
+            `failed to create triggers for table ${table.name}: ${(err as Error).message}`,
+            { cause: err },
+          );
         }
-        db.prepare('INSERT INTO _sync_managed_tables(schema_name, table_name) VALUES (?, ?) ON CONFLICT DO NOTHING').run(config.schema, table.name);
+        db.prepare(
+          'INSERT INTO _sync_managed_tables(schema_name, table_name) VALUES (?, ?) ON CONFLICT DO NOTHING',
+        ).run(config.schema, table.name);
       }
       const byName = new Map(tables.map((t) => [t.name, t]));
       const state = new SyncState(db, config.schema);
@@ -142,7 +147,13 @@ export class OversqliteClient {
         transport: new SyncTransport(options),
         session: { sourceId: '', userId: '', pendingInitializationId: '', connected: false },
         hooks: {},
-        counters: { snapshotSessionsCreated: 0, snapshotChunksFetched: 0, pushSessionsCreated: 0, pushChunksUploaded: 0, committedBundleChunksRead: 0 },
+        counters: {
+          snapshotSessionsCreated: 0,
+          snapshotChunksFetched: 0,
+          pushSessionsCreated: 0,
+          pushChunksUploaded: 0,
+          committedBundleChunksRead: 0,
+        },
         paused: { uploads: false, downloads: false },
         logger: options.logger ?? SILENT_LOGGER,
         status: new StatusObserver(),
@@ -217,9 +228,11 @@ export class OversqliteClient {
     for (let round = 1; round <= 3; round++) {
       lastSync = await this.sync();
       const detach = await this.detach();
-      if (detach.outcome === 'detached') return { lastSync, detach, syncRounds: round, remainingPendingRowCount: 0, isSuccess: true };
+      if (detach.outcome === 'detached')
+        return { lastSync, detach, syncRounds: round, remainingPendingRowCount: 0, isSuccess: true };
       const count = (await this.pendingSyncStatus()).pendingRowCount;
-      if (count >= previous) return { lastSync, detach, syncRounds: round, remainingPendingRowCount: count, isSuccess: false };
+      if (count >= previous)
+        return { lastSync, detach, syncRounds: round, remainingPendingRowCount: count, isSuccess: false };
       previous = count;
     }
     const count = (await this.pendingSyncStatus()).pendingRowCount;
@@ -295,7 +308,9 @@ export class OversqliteClient {
     return this.locked(async () => {
       ensureConnectedSession(this.ctx, 'sync()');
       const pushOutcome = this.ctx.paused.uploads ? 'skipped_paused' : await this.upload(signal);
-      const remote = this.ctx.paused.downloads ? { outcome: 'skipped_paused' as const, restore: null } : await this.download(() => pullToStable(this.ctx, signal));
+      const remote = this.ctx.paused.downloads
+        ? { outcome: 'skipped_paused' as const, restore: null }
+        : await this.download(() => pullToStable(this.ctx, signal));
       return { pushOutcome, remoteOutcome: remote.outcome, status: syncStatus(this.ctx), restore: remote.restore };
     });
   }
@@ -323,15 +338,27 @@ export class OversqliteClient {
    * Runs one upload or download with its status: the activity flag while it runs, then its error
    * (or none), the session facts, and `lastSyncedAt` when it reached the server's state.
    */
-  private async track<T>(activity: 'uploading' | 'downloading', run: () => Promise<{ result: T; synced: boolean }>): Promise<T> {
+  private async track<T>(
+    activity: 'uploading' | 'downloading',
+    run: () => Promise<{ result: T; synced: boolean }>,
+  ): Promise<T> {
     const errorKey = activity === 'uploading' ? 'uploadError' : 'downloadError';
     this.ctx.status.update({ [activity]: true });
     try {
       const { result, synced } = await run();
-      this.ctx.status.update({ [activity]: false, [errorKey]: null, ...(synced ? { lastSyncedAt: new Date() } : {}), ...this.sessionFacts() });
+      this.ctx.status.update({
+        [activity]: false,
+        [errorKey]: null,
+        ...(synced ? { lastSyncedAt: new Date() } : {}),
+        ...this.sessionFacts(),
+      });
       return result;
     } catch (err) {
-      this.ctx.status.update({ [activity]: false, [errorKey]: err instanceof Error ? err : new Error(String(err)), ...this.sessionFacts() });
+      this.ctx.status.update({
+        [activity]: false,
+        [errorKey]: err instanceof Error ? err : new Error(String(err)),
+        ...this.sessionFacts(),
+      });
       throw err;
     }
   }
@@ -344,7 +371,11 @@ export class OversqliteClient {
   private sessionFacts(): Partial<ClientStatus> {
     const connected = this.ctx.session.connected && this.ctx.session.userId.trim() !== '';
     try {
-      return { connected, userId: this.ctx.session.userId, pendingRowCount: pendingSyncStatus(this.ctx).pendingRowCount };
+      return {
+        connected,
+        userId: this.ctx.session.userId,
+        pendingRowCount: pendingSyncStatus(this.ctx).pendingRowCount,
+      };
     } catch {
       return { connected, userId: this.ctx.session.userId }; // the metadata is gone (uninstalled) or unreadable
     }
@@ -358,10 +389,12 @@ export class OversqliteClient {
     return this.locked(() => {
       ensurePushAllowed(this.ctx, 'restoreOutbox()');
       const outbox = this.ctx.state.outbox();
-      if (outbox.state === 'committed_remote') throw new Error('the outbox is already committed on the server; run pushPending() to replay it');
+      if (outbox.state === 'committed_remote')
+        throw new Error('the outbox is already committed on the server; run pushPending() to replay it');
       const rows = this.ctx.state.outboxRows();
       this.ctx.state.transaction(() => {
-        for (const row of rows) this.ctx.state.requeueDirty(row.tableName, row.keyJson, row.op, row.baseRowVersion, row.localPayload);
+        for (const row of rows)
+          this.ctx.state.requeueDirty(row.tableName, row.keyJson, row.op, row.baseRowVersion, row.localPayload);
         this.ctx.state.clearOutbox();
       });
       return rows.length;
@@ -452,12 +485,17 @@ function validateOptions(options: OversqliteClientOptions): void {
   if (typeof options.baseUrl !== 'string' || !/^https?:\/\/[^/]+/i.test(options.baseUrl.trim())) {
     throw new OversqliteConfigError(`baseUrl must be an absolute http(s) URL, got ${JSON.stringify(options.baseUrl)}`);
   }
-  if (typeof options.tokenProvider !== 'function') throw new OversqliteConfigError('tokenProvider must be a function returning the bearer token');
+  if (typeof options.tokenProvider !== 'function')
+    throw new OversqliteConfigError('tokenProvider must be a function returning the bearer token');
   if ((options.downloadLimit ?? 0) > MAX_BUNDLES_PER_PULL) {
-    throw new OversqliteConfigError(`downloadLimit ${options.downloadLimit} exceeds the server maximum of ${MAX_BUNDLES_PER_PULL} bundles per pull`);
+    throw new OversqliteConfigError(
+      `downloadLimit ${options.downloadLimit} exceeds the server maximum of ${MAX_BUNDLES_PER_PULL} bundles per pull`,
+    );
   }
   if ((options.uploadLimit ?? 0) > MAX_ROWS_PER_PUSH_CHUNK) {
-    throw new OversqliteConfigError(`uploadLimit ${options.uploadLimit} exceeds the server maximum of ${MAX_ROWS_PER_PUSH_CHUNK} rows per push chunk`);
+    throw new OversqliteConfigError(
+      `uploadLimit ${options.uploadLimit} exceeds the server maximum of ${MAX_ROWS_PER_PUSH_CHUNK} rows per push chunk`,
+    );
   }
 }
 

@@ -38,7 +38,8 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
   ensureConnectedSession(ctx, 'pullToStable()');
   const operation = ctx.state.operation();
   if (operation.kind === 'source_recovery') throw new SourceRecoveryRequiredError(recoveryCode(operation.reason));
-  if (operation.kind !== 'none' && operation.kind !== 'remote_replace') throw new DestructiveTransitionInProgressError(operation.kind);
+  if (operation.kind !== 'none' && operation.kind !== 'remote_replace')
+    throw new DestructiveTransitionInProgressError(operation.kind);
   ensureBoundToSessionUser(ctx, 'sync operations');
   if (ctx.state.attachment().rebuildRequired) throw new RebuildRequiredError();
   const outboxRows = ctx.state.outboxRowCount();
@@ -65,7 +66,8 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
     }
     validatePullPage(ctx, page, after);
     if (target === 0) target = page.stableBundleSeq;
-    else if (page.stableBundleSeq !== target) throw new SyncProtocolError(`pull response stable bundle seq changed from ${target} to ${page.stableBundleSeq}`);
+    else if (page.stableBundleSeq !== target)
+      throw new SyncProtocolError(`pull response stable bundle seq changed from ${target} to ${page.stableBundleSeq}`);
 
     for (const bundle of page.bundles) {
       applyPulledBundle(ctx, bundle);
@@ -84,7 +86,12 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
   }
 }
 
-async function fetchPullPage(ctx: ClientContext, after: number, target: number, signal?: AbortSignal): Promise<PullResponse | 'history_pruned'> {
+async function fetchPullPage(
+  ctx: ClientContext,
+  after: number,
+  target: number,
+  signal?: AbortSignal,
+): Promise<PullResponse | 'history_pruned'> {
   let response;
   try {
     response = await withRetry(
@@ -96,7 +103,11 @@ async function fetchPullPage(ctx: ClientContext, after: number, target: number, 
           await ctx.transport.send({
             method: 'GET',
             path: SYNC_ROUTES.pull,
-            query: { after_bundle_seq: after, max_bundles: ctx.config.downloadLimit, target_bundle_seq: target > 0 ? target : undefined },
+            query: {
+              after_bundle_seq: after,
+              max_bundles: ctx.config.downloadLimit,
+              target_bundle_seq: target > 0 ? target : undefined,
+            },
             sourceId: ctx.session.sourceId,
             signal,
           }),
@@ -106,10 +117,18 @@ async function fetchPullPage(ctx: ClientContext, after: number, target: number, 
   } catch (err) {
     throw prefixError(err, 'failed to send pull request');
   }
-  if (response.status === 409 && decodeErrorEnvelope(response.body)?.known === 'history_pruned') return 'history_pruned';
+  if (response.status === 409 && decodeErrorEnvelope(response.body)?.known === 'history_pruned')
+    return 'history_pruned';
   if (response.status !== 200) {
     const envelope = decodeErrorEnvelope(response.body);
-    throw new HttpStatusError('pull_request', response.status, envelope?.code ?? '', envelope?.message ?? '', response.body, `server returned status ${response.status}: ${response.body}`);
+    throw new HttpStatusError(
+      'pull_request',
+      response.status,
+      envelope?.code ?? '',
+      envelope?.message ?? '',
+      response.body,
+      `server returned status ${response.status}: ${response.body}`,
+    );
   }
   try {
     return decodePull(response.body);
@@ -120,11 +139,15 @@ async function fetchPullPage(ctx: ClientContext, after: number, target: number, 
 
 /** §8.3, plus the row count and schema checks the reference skips (§15 item 17). */
 function validatePullPage(ctx: ClientContext, page: PullResponse, after: number): void {
-  if (page.stableBundleSeq < 0) throw new SyncProtocolError(`pull response stable_bundle_seq ${page.stableBundleSeq} must be non-negative`);
+  if (page.stableBundleSeq < 0)
+    throw new SyncProtocolError(`pull response stable_bundle_seq ${page.stableBundleSeq} must be non-negative`);
   if (page.stableBundleSeq < after) {
-    throw new SyncProtocolError(`pull response stable_bundle_seq ${page.stableBundleSeq} is behind requested after_bundle_seq ${after}`);
+    throw new SyncProtocolError(
+      `pull response stable_bundle_seq ${page.stableBundleSeq} is behind requested after_bundle_seq ${after}`,
+    );
   }
-  if (page.bundles.length > 0 && page.stableBundleSeq === 0) throw new SyncProtocolError('pull response missing stable_bundle_seq for non-empty bundle list');
+  if (page.bundles.length > 0 && page.stableBundleSeq === 0)
+    throw new SyncProtocolError('pull response missing stable_bundle_seq for non-empty bundle list');
   let previous = after;
   page.bundles.forEach((bundle, i) => {
     const problem =
@@ -138,13 +161,20 @@ function validatePullPage(ctx: ClientContext, page: PullResponse, after: number)
               ? `bundle row_count ${bundle.rowCount} does not match ${bundle.rows.length} rows`
               : '';
     if (problem) throw new SyncProtocolError(`invalid pull bundle ${i}: ${problem}`);
-    if (bundle.bundleSeq <= previous) throw new SyncProtocolError(`pull response bundle_seq ${bundle.bundleSeq} is not strictly greater than previous ${previous}`);
+    if (bundle.bundleSeq <= previous)
+      throw new SyncProtocolError(
+        `pull response bundle_seq ${bundle.bundleSeq} is not strictly greater than previous ${previous}`,
+      );
     if (bundle.bundleSeq > page.stableBundleSeq) {
-      throw new SyncProtocolError(`pull response bundle_seq ${bundle.bundleSeq} exceeds stable_bundle_seq ${page.stableBundleSeq}`);
+      throw new SyncProtocolError(
+        `pull response bundle_seq ${bundle.bundleSeq} exceeds stable_bundle_seq ${page.stableBundleSeq}`,
+      );
     }
     previous = bundle.bundleSeq;
     bundle.rows.forEach((row, j) => {
-      const rowProblem = wireRowProblem(row) || (row.schema !== ctx.schema ? `row schema ${row.schema} does not match client schema ${ctx.schema}` : '');
+      const rowProblem =
+        wireRowProblem(row) ||
+        (row.schema !== ctx.schema ? `row schema ${row.schema} does not match client schema ${ctx.schema}` : '');
       if (rowProblem) throw new SyncProtocolError(`invalid pull bundle ${i}: invalid bundle row ${j}: ${rowProblem}`);
     });
   });
@@ -162,7 +192,8 @@ export function applyPulledBundle(ctx: ClientContext, bundle: WireBundle): void 
       payload: row.payload,
     })),
   );
-  if (hash !== bundle.bundleHash) throw new BundleHashMismatchError(bundle.bundleSeq, bundle.bundleHash, hash, `pulled bundle ${bundle.bundleSeq}`);
+  if (hash !== bundle.bundleHash)
+    throw new BundleHashMismatchError(bundle.bundleSeq, bundle.bundleHash, hash, `pulled bundle ${bundle.bundleSeq}`);
   ctx.state.applyTransaction(() => {
     for (let start = 0; start < bundle.rows.length; start += APPLY_PAGE_ROWS) {
       const page = bundle.rows.slice(start, start + APPLY_PAGE_ROWS).map((row) => ({
@@ -207,7 +238,8 @@ export async function rebuild(ctx: ClientContext, signal?: AbortSignal): Promise
   const outbox = ctx.state.outbox();
   const outboxRows = ctx.state.outboxRowCount();
   if (outboxRows > 0 && outbox.state !== 'committed_remote') throw new PendingPushReplayError(outboxRows);
-  if (operation.kind === 'remote_replace') throw new Error(`cannot rebuild while lifecycle operation ${JSON.stringify(operation.kind)} is pending`);
+  if (operation.kind === 'remote_replace')
+    throw new Error(`cannot rebuild while lifecycle operation ${JSON.stringify(operation.kind)} is pending`);
   if (ctx.paused.downloads) return { outcome: 'skipped_paused', restore: null };
   // No persisted gate (unlike §8.8): a keep-source rebuild that fails before its apply transaction
   // leaves consistent local data, and a gate would dead-end the app's next writes (push refuses the

@@ -35,7 +35,9 @@ export function loadOutboundSnapshot(ctx: ClientContext): OutboundSnapshot | nul
   if (stored.length === 0) return null;
   const rows = stored.map((row): OutboundRow => {
     if (row.sourceBundleId !== stored[0]!.sourceBundleId) {
-      throw new Error(`outbound push snapshot contains multiple source_bundle_id values (${stored[0]!.sourceBundleId} and ${row.sourceBundleId})`);
+      throw new Error(
+        `outbound push snapshot contains multiple source_bundle_id values (${stored[0]!.sourceBundleId} and ${row.sourceBundleId})`,
+      );
     }
     const table = configuredTable(ctx, row.tableName);
     return {
@@ -103,7 +105,16 @@ export function freezeOutbound(ctx: ClientContext): OutboundSnapshot | null {
       }
       const op: RowOp = d.payload !== null ? (live ? 'UPDATE' : 'INSERT') : 'DELETE';
       candidates.push({
-        row: { schemaName: d.schema_name, table, keyJson: d.key_json, localKey, wireKey, op, baseRowVersion: Number(d.base_row_version), localPayload: d.payload },
+        row: {
+          schemaName: d.schema_name,
+          table,
+          keyJson: d.key_json,
+          localKey,
+          wireKey,
+          op,
+          baseRowVersion: Number(d.base_row_version),
+          localPayload: d.payload,
+        },
         dirtyOrdinal: Number(d.dirty_ordinal),
       });
     }
@@ -167,7 +178,10 @@ export function pushRequestRow(row: Omit<OutboundRow, 'rowOrdinal'>): JsonObject
     try {
       wire.payload = wirePayloadFromLocalImage(row.table, parseJsonObject(row.localPayload ?? 'null', 'local payload'));
     } catch (err) {
-      throw new RowCodecError(`failed to process dirty payload for ${row.schemaName}.${row.table.name}: ${errorMessage(err)}`, { cause: err });
+      throw new RowCodecError(
+        `failed to process dirty payload for ${row.schemaName}.${row.table.name}: ${errorMessage(err)}`,
+        { cause: err },
+      );
     }
   }
   return wire;

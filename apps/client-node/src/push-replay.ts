@@ -21,7 +21,9 @@ export function replayCommittedBundle(ctx: ClientContext, snapshot: OutboundSnap
   ctx.state.applyTransaction(() => {
     const staged = stagedPushRows(ctx, header.bundleSeq);
     if (staged.length !== header.rowCount) {
-      throw new SyncProtocolError(`staged push replay row count ${staged.length} does not match expected row_count ${header.rowCount}`);
+      throw new SyncProtocolError(
+        `staged push replay row count ${staged.length} does not match expected row_count ${header.rowCount}`,
+      );
     }
     if (committed.alreadyCommitted) proveCommittedMatchesOutbox(snapshot, staged);
 
@@ -39,17 +41,30 @@ export function replayCommittedBundle(ctx: ClientContext, snapshot: OutboundSnap
       const decision = decisions.get(identity);
       if (!decision || decision.apply) {
         const payload = keepExactIntegers(row.payload, uploadedRows.get(identity)?.localPayload ?? null);
-        applyWireRow(ctx, { table: row.managed, localKey: row.localKey, keyJson: row.keyJson }, row.op, row.rowVersion, payload);
+        applyWireRow(
+          ctx,
+          { table: row.managed, localKey: row.localKey, keyJson: row.keyJson },
+          row.op,
+          row.rowVersion,
+          payload,
+        );
         if (decision) ctx.state.deleteDirty(row.schema, row.managed.name, row.keyJson);
       } else {
         ctx.state.upsertRowState(row.managed.name, row.keyJson, row.rowVersion, row.op === 'DELETE');
-        ctx.state.requeueDirty(row.managed.name, row.keyJson, decision.requeueOp, row.rowVersion, decision.requeuePayload);
+        ctx.state.requeueDirty(
+          row.managed.name,
+          row.keyJson,
+          decision.requeueOp,
+          row.rowVersion,
+          decision.requeuePayload,
+        );
       }
       if ((i + 1) % 1000 === 0) ctx.progress({ phase: 'push_replay', done: i + 1, total: staged.length });
     });
 
     const attachment = ctx.state.attachment();
-    if (header.bundleSeq === attachment.lastBundleSeqSeen + 1) ctx.state.updateAttachment({ lastBundleSeqSeen: header.bundleSeq });
+    if (header.bundleSeq === attachment.lastBundleSeqSeen + 1)
+      ctx.state.updateAttachment({ lastBundleSeqSeen: header.bundleSeq });
     ctx.state.advanceNextSourceBundleId(header.sourceId, header.sourceBundleId + 1);
     ctx.state.stmt('DELETE FROM _sync_outbox_rows WHERE source_bundle_id = ?').run(snapshot.sourceBundleId);
     ctx.state.clearOutbox();
@@ -64,7 +79,8 @@ export function replayCommittedBundle(ctx: ClientContext, snapshot: OutboundSnap
  * integer, the uploaded exact value is kept — PostgreSQL stored it exactly too.
  */
 function keepExactIntegers(committed: JsonValue | undefined, uploadedImage: string | null): JsonValue | undefined {
-  if (uploadedImage === null || committed === null || typeof committed !== 'object' || Array.isArray(committed)) return committed;
+  if (uploadedImage === null || committed === null || typeof committed !== 'object' || Array.isArray(committed))
+    return committed;
   let uploaded: JsonValue;
   try {
     uploaded = parseJson(uploadedImage);
@@ -94,7 +110,8 @@ function replayDecision(ctx: ClientContext, uploaded: OutboundRow): ReplayDecisi
     return live === undefined ? { apply: true } : { apply: false, requeueOp: 'INSERT', requeuePayload: live };
   }
   if (live === undefined) return { apply: false, requeueOp: 'DELETE', requeuePayload: null };
-  const pendingMatches = pending !== undefined && pending.op === uploaded.op && sameJson(pending.payload, uploaded.localPayload);
+  const pendingMatches =
+    pending !== undefined && pending.op === uploaded.op && sameJson(pending.payload, uploaded.localPayload);
   if ((pending && !pendingMatches) || !sameJson(live, uploaded.localPayload)) {
     return { apply: false, requeueOp: 'UPDATE', requeuePayload: live };
   }
@@ -116,7 +133,11 @@ function sameJson(a: string | null, b: string | null): boolean {
  * verified bundle hash already prove which bundle was committed (§15 item 2).
  */
 function proveCommittedMatchesOutbox(snapshot: OutboundSnapshot, staged: readonly StagedPushRow[]): void {
-  const committed = new Set(staged.map((row) => `${row.schema}\u0000${row.managed.name}\u0000${row.op}\u0000${canonicalEqualityText(row.wireKey)}`));
+  const committed = new Set(
+    staged.map(
+      (row) => `${row.schema}\u0000${row.managed.name}\u0000${row.op}\u0000${canonicalEqualityText(row.wireKey)}`,
+    ),
+  );
   snapshot.rows.forEach((row, i) => {
     const identity = `${row.schemaName}\u0000${row.table.name}\u0000${row.op}\u0000${canonicalEqualityText(row.wireKey)}`;
     if (!committed.has(identity)) {

@@ -26,10 +26,21 @@ import { configuredTable, type OutboundSnapshot, pushRequestRow } from './push-o
 import { keyJson, localKeyFromKeyJson, localKeyFromWireKey, wireKeyObject } from './row-codec.js';
 import type { RowOp } from './sync-state.js';
 import type { SyncResponse } from './sync-transport.js';
-import { type CommittedBundleHeader, decodeCommit, decodeCommittedRows, decodePushChunk, decodePushConflict, decodePushSession, wireRowProblem } from './wire-decode.js';
+import {
+  type CommittedBundleHeader,
+  decodeCommit,
+  decodeCommittedRows,
+  decodePushChunk,
+  decodePushConflict,
+  decodePushSession,
+  wireRowProblem,
+} from './wire-decode.js';
 
 /** Runs a one-shot test hook (spec §6.10) and removes it. */
-export async function runHook(ctx: ClientContext, name: keyof Pick<PushHooks, 'beforeCommit' | 'beforeReplay'>): Promise<void> {
+export async function runHook(
+  ctx: ClientContext,
+  name: keyof Pick<PushHooks, 'beforeCommit' | 'beforeReplay'>,
+): Promise<void> {
   const hook = ctx.hooks[name];
   if (!hook) return;
   delete ctx.hooks[name];
@@ -49,7 +60,11 @@ export class ReplayPrunedError extends Error {
   }
 }
 
-export async function uploadAndCommit(ctx: ClientContext, snapshot: OutboundSnapshot, signal?: AbortSignal): Promise<CommittedPush> {
+export async function uploadAndCommit(
+  ctx: ClientContext,
+  snapshot: OutboundSnapshot,
+  signal?: AbortSignal,
+): Promise<CommittedPush> {
   const createBody: JsonObject = Object.create(null) as JsonObject;
   createBody.source_bundle_id = snapshot.sourceBundleId;
   createBody.planned_row_count = snapshot.rows.length;
@@ -80,13 +95,18 @@ export async function uploadAndCommit(ctx: ClientContext, snapshot: OutboundSnap
     markCommittedRemote(ctx, created);
     return { header: created, alreadyCommitted: true };
   }
-  if (created.status !== 'staging') throw new SyncProtocolError(`push session response returned unsupported status ${JSON.stringify(created.status)}`);
+  if (created.status !== 'staging')
+    throw new SyncProtocolError(`push session response returned unsupported status ${JSON.stringify(created.status)}`);
   if (!created.pushId.trim()) throw new SyncProtocolError('push session response missing push_id');
   if (created.plannedRowCount !== snapshot.rows.length) {
-    throw new SyncProtocolError(`push session response planned_row_count ${created.plannedRowCount} does not match requested ${snapshot.rows.length}`);
+    throw new SyncProtocolError(
+      `push session response planned_row_count ${created.plannedRowCount} does not match requested ${snapshot.rows.length}`,
+    );
   }
   if (created.nextExpectedRowOrdinal !== 0) {
-    throw new SyncProtocolError(`push session response next_expected_row_ordinal ${created.nextExpectedRowOrdinal} must be 0`);
+    throw new SyncProtocolError(
+      `push session response next_expected_row_ordinal ${created.nextExpectedRowOrdinal} must be 0`,
+    );
   }
   ctx.counters.pushSessionsCreated++;
 
@@ -95,7 +115,11 @@ export async function uploadAndCommit(ctx: ClientContext, snapshot: OutboundSnap
   try {
     await uploadChunks(ctx, snapshot, pushId, signal);
     await runHook(ctx, 'beforeCommit');
-    const commitResponse = await sendPushRequest(ctx, 'push commit', { method: 'POST', path: SYNC_ROUTES.pushSessionCommit(pushId), signal });
+    const commitResponse = await sendPushRequest(ctx, 'push commit', {
+      method: 'POST',
+      path: SYNC_ROUTES.pushSessionCommit(pushId),
+      signal,
+    });
     if (commitResponse.status !== 200) throw pushFailure(ctx, 'push_session_commit', commitResponse, snapshot);
     const header = decodeOrFail(() => decodeCommit(commitResponse.body), 'failed to decode push commit response');
     validateHeader(header, 'push commit response: ');
@@ -110,26 +134,42 @@ export async function uploadAndCommit(ctx: ClientContext, snapshot: OutboundSnap
   } finally {
     if (!committedOk) {
       // Best effort; the server expires abandoned sessions anyway.
-      await ctx.transport.send({ method: 'DELETE', path: SYNC_ROUTES.pushSession(pushId), sourceId: ctx.session.sourceId }).catch(() => undefined);
+      await ctx.transport
+        .send({ method: 'DELETE', path: SYNC_ROUTES.pushSession(pushId), sourceId: ctx.session.sourceId })
+        .catch(() => undefined);
     }
   }
 }
 
-async function uploadChunks(ctx: ClientContext, snapshot: OutboundSnapshot, pushId: string, signal?: AbortSignal): Promise<void> {
+async function uploadChunks(
+  ctx: ClientContext,
+  snapshot: OutboundSnapshot,
+  pushId: string,
+  signal?: AbortSignal,
+): Promise<void> {
   const limit = ctx.config.uploadLimit;
   ctx.progress({ phase: 'push_upload', done: 0, total: snapshot.rows.length }); // the phase starts: rates count from here
   for (let start = 0; start < snapshot.rows.length; start += limit) {
     const slice = snapshot.rows.slice(start, start + limit);
     const end = start + slice.length;
     const body = `{"start_row_ordinal":${start},"rows":[${slice.map((row) => stringifyJson(pushRequestRow(row))).join(',')}]}`;
-    const response = await sendPushRequest(ctx, 'push chunk', { method: 'POST', path: SYNC_ROUTES.pushSessionChunks(pushId), body, signal });
+    const response = await sendPushRequest(ctx, 'push chunk', {
+      method: 'POST',
+      path: SYNC_ROUTES.pushSessionChunks(pushId),
+      body,
+      signal,
+    });
     if (response.status !== 200) throw pushFailure(ctx, 'push_chunk_upload', response, snapshot);
     const chunk = decodeOrFail(() => decodePushChunk(response.body), 'failed to decode push chunk response');
     if (chunk.pushId.trim() !== pushId) {
-      throw new SyncProtocolError(`push chunk response push_id ${JSON.stringify(chunk.pushId.trim())} does not match requested ${JSON.stringify(pushId)}`);
+      throw new SyncProtocolError(
+        `push chunk response push_id ${JSON.stringify(chunk.pushId.trim())} does not match requested ${JSON.stringify(pushId)}`,
+      );
     }
     if (chunk.nextExpectedRowOrdinal !== end) {
-      throw new SyncProtocolError(`push chunk response next_expected_row_ordinal ${chunk.nextExpectedRowOrdinal} does not match expected ${end}`);
+      throw new SyncProtocolError(
+        `push chunk response next_expected_row_ordinal ${chunk.nextExpectedRowOrdinal} does not match expected ${end}`,
+      );
     }
     ctx.counters.pushChunksUploaded++;
     ctx.progress({ phase: 'push_upload', done: end, total: snapshot.rows.length });
@@ -139,7 +179,13 @@ async function uploadChunks(ctx: ClientContext, snapshot: OutboundSnapshot, push
 async function sendPushRequest(
   ctx: ClientContext,
   what: string,
-  request: { method: 'POST' | 'GET'; path: string; body?: string; query?: Record<string, number | undefined>; signal?: AbortSignal },
+  request: {
+    method: 'POST' | 'GET';
+    path: string;
+    body?: string;
+    query?: Record<string, number | undefined>;
+    signal?: AbortSignal;
+  },
 ): Promise<SyncResponse> {
   try {
     return await ctx.transport.send({ ...request, sourceId: ctx.session.sourceId });
@@ -212,7 +258,8 @@ function pushFailure(ctx: ClientContext, operation: string, response: SyncRespon
     // commit answer was lost, still prepared — and only its replay was pruned (§6.8). The reference
     // enters source recovery for a prepared outbox, whose rotated rebuild pushes the committed rows
     // again under a new source (or refuses dirty rows for good). Convergence fuzz, seed 1 (regression "seed 1b").
-    if (code === 'history_pruned' && operation === 'push_session_create') return new ReplayPrunedError(snapshot.sourceBundleId);
+    if (code === 'history_pruned' && operation === 'push_session_create')
+      return new ReplayPrunedError(snapshot.sourceBundleId);
     if (recovery) {
       const replacedBy = envelope?.members.replaced_by_source_id;
       beginSourceRecovery(ctx, recovery, code === 'source_retired' && typeof replacedBy === 'string' ? replacedBy : '');
@@ -230,16 +277,24 @@ function pushFailure(ctx: ClientContext, operation: string, response: SyncRespon
 }
 
 function recoveryCodeFor(operation: string, code: string): SourceRecoveryCode | null {
-  if (operation === 'push_session_create' && (code === 'history_pruned' || code === 'source_sequence_out_of_order' || code === 'source_retired')) {
+  if (
+    operation === 'push_session_create' &&
+    (code === 'history_pruned' || code === 'source_sequence_out_of_order' || code === 'source_retired')
+  ) {
     return code;
   }
-  if (operation === 'push_session_commit' && (code === 'source_sequence_changed' || code === 'source_retired')) return code;
+  if (operation === 'push_session_commit' && (code === 'source_sequence_changed' || code === 'source_retired'))
+    return code;
   return null;
 }
 
 // ---- committed bundle fetch (§6.4) ------------------------------------------------------------------
 
-export async function fetchCommittedBundle(ctx: ClientContext, header: CommittedBundleHeader, signal?: AbortSignal): Promise<void> {
+export async function fetchCommittedBundle(
+  ctx: ClientContext,
+  header: CommittedBundleHeader,
+  signal?: AbortSignal,
+): Promise<void> {
   ctx.state.stmt('DELETE FROM _sync_push_stage').run();
   const insert = ctx.state.stmt(
     'INSERT INTO _sync_push_stage(bundle_seq, row_ordinal, schema_name, table_name, key_json, op, row_version, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -258,14 +313,26 @@ export async function fetchCommittedBundle(ctx: ClientContext, header: Committed
     }
     if (response.status !== 200) {
       const envelope = decodeErrorEnvelope(response.body);
-      throw new HttpStatusError('committed_bundle_chunk_fetch', response.status, envelope?.code ?? '', envelope?.message ?? '', response.body);
+      throw new HttpStatusError(
+        'committed_bundle_chunk_fetch',
+        response.status,
+        envelope?.code ?? '',
+        envelope?.message ?? '',
+        response.body,
+      );
     }
-    const page = decodeOrFail(() => decodeCommittedRows(response.body), 'failed to decode committed bundle chunk response');
+    const page = decodeOrFail(
+      () => decodeCommittedRows(response.body),
+      'failed to decode committed bundle chunk response',
+    );
     validateCommittedPage(header, page, after);
     const first = after === undefined ? 0 : after + 1;
     ctx.state.transaction(() => {
       page.rows.forEach((row, i) => {
-        if (row.schema !== ctx.schema) throw new SyncProtocolError(`committed bundle row schema ${row.schema} does not match client schema ${ctx.schema}`);
+        if (row.schema !== ctx.schema)
+          throw new SyncProtocolError(
+            `committed bundle row schema ${row.schema} does not match client schema ${ctx.schema}`,
+          );
         const table = configuredTable(ctx, row.table);
         const localKey = localKeyFromWireKey(table, row.key);
         insert.run(
@@ -286,13 +353,20 @@ export async function fetchCommittedBundle(ctx: ClientContext, header: Committed
     if (!page.hasMore) break;
   }
   if (staged !== header.rowCount) {
-    throw new SyncProtocolError(`staged committed bundle row count ${staged} does not match expected row_count ${header.rowCount}`);
+    throw new SyncProtocolError(
+      `staged committed bundle row count ${staged} does not match expected row_count ${header.rowCount}`,
+    );
   }
   const hash = bundleHashOf(stagedPushRows(ctx, header.bundleSeq).map((row) => ({ ...row, key: row.wireKey })));
-  if (hash !== header.bundleHash) throw new BundleHashMismatchError(header.bundleSeq, header.bundleHash, hash, 'staged committed bundle');
+  if (hash !== header.bundleHash)
+    throw new BundleHashMismatchError(header.bundleSeq, header.bundleHash, hash, 'staged committed bundle');
 }
 
-function validateCommittedPage(header: CommittedBundleHeader, page: ReturnType<typeof decodeCommittedRows>, after: number | undefined): void {
+function validateCommittedPage(
+  header: CommittedBundleHeader,
+  page: ReturnType<typeof decodeCommittedRows>,
+  after: number | undefined,
+): void {
   const mismatch = (field: string, got: string | number, want: string | number) =>
     new SyncProtocolError(
       `committed bundle chunk response ${field} ${typeof got === 'string' ? JSON.stringify(got) : got} does not match expected ${
@@ -301,20 +375,23 @@ function validateCommittedPage(header: CommittedBundleHeader, page: ReturnType<t
     );
   if (page.bundleSeq !== header.bundleSeq) throw mismatch('bundle_seq', page.bundleSeq, header.bundleSeq);
   if (page.sourceId !== header.sourceId) throw mismatch('source_id', page.sourceId, header.sourceId);
-  if (page.sourceBundleId !== header.sourceBundleId) throw mismatch('source_bundle_id', page.sourceBundleId, header.sourceBundleId);
+  if (page.sourceBundleId !== header.sourceBundleId)
+    throw mismatch('source_bundle_id', page.sourceBundleId, header.sourceBundleId);
   if (page.rowCount !== header.rowCount) throw mismatch('row_count', page.rowCount, header.rowCount);
   if (page.bundleHash !== header.bundleHash) throw mismatch('bundle_hash', page.bundleHash, header.bundleHash);
   const expectedNext = (after ?? -1) + page.rows.length;
   if (page.nextRowOrdinal !== expectedNext) {
-    throw new SyncProtocolError(`committed bundle chunk response next_row_ordinal ${page.nextRowOrdinal} does not match expected ${expectedNext}`);
+    throw new SyncProtocolError(
+      `committed bundle chunk response next_row_ordinal ${page.nextRowOrdinal} does not match expected ${expectedNext}`,
+    );
   }
-  if (page.hasMore && page.rows.length === 0) throw new SyncProtocolError('committed bundle chunk response with has_more=true must include at least one row');
+  if (page.hasMore && page.rows.length === 0)
+    throw new SyncProtocolError('committed bundle chunk response with has_more=true must include at least one row');
   page.rows.forEach((row, i) => {
     const problem = wireRowProblem(row);
     if (problem) throw new SyncProtocolError(`invalid committed bundle row ${i}: ${problem}`);
   });
 }
-
 
 export interface StagedPushRow {
   readonly rowOrdinal: number;
@@ -331,8 +408,18 @@ export interface StagedPushRow {
 
 export function stagedPushRows(ctx: ClientContext, bundleSeq: number): StagedPushRow[] {
   const rows = ctx.state
-    .stmt('SELECT row_ordinal, schema_name, table_name, key_json, op, row_version, payload FROM _sync_push_stage WHERE bundle_seq = ? ORDER BY row_ordinal')
-    .all(bundleSeq) as { row_ordinal: number; schema_name: string; table_name: string; key_json: string; op: RowOp; row_version: number; payload: string | null }[];
+    .stmt(
+      'SELECT row_ordinal, schema_name, table_name, key_json, op, row_version, payload FROM _sync_push_stage WHERE bundle_seq = ? ORDER BY row_ordinal',
+    )
+    .all(bundleSeq) as {
+    row_ordinal: number;
+    schema_name: string;
+    table_name: string;
+    key_json: string;
+    op: RowOp;
+    row_version: number;
+    payload: string | null;
+  }[];
   return rows.map((r) => {
     const managed = configuredTable(ctx, r.table_name);
     const localKey = localKeyFromKeyJson(r.schema_name, managed, r.key_json);

@@ -16,7 +16,13 @@ import {
 import { freezeOutbound, loadOutboundSnapshot, type OutboundSnapshot } from './push-outbox.js';
 import { finishEmptySeed } from './lifecycle.js';
 import { replayCommittedBundle } from './push-replay.js';
-import { type CommittedPush, fetchCommittedBundle, ReplayPrunedError, runHook, uploadAndCommit } from './push-transfer.js';
+import {
+  type CommittedPush,
+  fetchCommittedBundle,
+  ReplayPrunedError,
+  runHook,
+  uploadAndCommit,
+} from './push-transfer.js';
 import type { PushOutcome } from './results.js';
 import { rebuildFromSnapshot } from './snapshot.js';
 import { recoveryCode } from './sync-status.js';
@@ -50,7 +56,11 @@ export async function pushPending(ctx: ClientContext, signal?: AbortSignal, conf
   } catch (err) {
     if (err instanceof ReplayPrunedError) {
       if (ctx.state.dirtyCount() === 0) {
-        await rebuildFromSnapshot(ctx, { persistGate: false, advanceSourceBundleFloor: err.sourceBundleId + 1 }, signal);
+        await rebuildFromSnapshot(
+          ctx,
+          { persistGate: false, advanceSourceBundleFloor: err.sourceBundleId + 1 },
+          signal,
+        );
       } else {
         // The reference's snapshot discards writes made after the freeze (§6.8), and re-applying
         // them on top of it can break FKs; settle the outbox locally instead (convergence fuzz, seeds 6 and 57).
@@ -61,7 +71,8 @@ export async function pushPending(ctx: ClientContext, signal?: AbortSignal, conf
     if (err instanceof PushConflictError && resolvePushConflict(ctx, snapshot, err)) {
       const remaining = ctx.state.dirtyCount();
       if (remaining === 0) return 'no_change';
-      if (conflictRetries >= MAX_CONFLICT_AUTO_RETRIES) throw new PushConflictRetryExhaustedError(conflictRetries, remaining);
+      if (conflictRetries >= MAX_CONFLICT_AUTO_RETRIES)
+        throw new PushConflictRetryExhaustedError(conflictRetries, remaining);
       return pushPending(ctx, signal, conflictRetries + 1);
     }
     throw err;
@@ -88,7 +99,8 @@ function settlePrunedOutbox(ctx: ClientContext, snapshot: OutboundSnapshot, sour
       // it is pushed (and conflicts, reaching the resolver) instead of being frozen as a no-op.
       ctx.state.upsertRowState(row.table.name, row.keyJson, bundleSeq, row.op === 'DELETE');
       const dirty = ctx.state.dirtyRow(row.schemaName, row.table.name, row.keyJson);
-      if (dirty && bundleSeq > 0) ctx.state.requeueDirty(row.table.name, row.keyJson, dirty.op, bundleSeq, dirty.payload);
+      if (dirty && bundleSeq > 0)
+        ctx.state.requeueDirty(row.table.name, row.keyJson, dirty.op, bundleSeq, dirty.payload);
     }
     ctx.state.advanceNextSourceBundleId(outbox.sourceId || ctx.session.sourceId, sourceBundleId + 1);
     ctx.state.clearOutbox();
@@ -100,8 +112,10 @@ function settlePrunedOutbox(ctx: ClientContext, snapshot: OutboundSnapshot, sour
 export function ensurePushAllowed(ctx: ClientContext, operation: string): void {
   ensureConnectedSession(ctx, operation);
   const operationState = ctx.state.operation();
-  if (operationState.kind === 'source_recovery') throw new SourceRecoveryRequiredError(recoveryCode(operationState.reason));
-  if (operationState.kind !== 'none' && operationState.kind !== 'remote_replace') throw new DestructiveTransitionInProgressError(operationState.kind);
+  if (operationState.kind === 'source_recovery')
+    throw new SourceRecoveryRequiredError(recoveryCode(operationState.reason));
+  if (operationState.kind !== 'none' && operationState.kind !== 'remote_replace')
+    throw new DestructiveTransitionInProgressError(operationState.kind);
   ensureBoundToSessionUser(ctx, 'sync operations');
   if (ctx.state.attachment().rebuildRequired) throw new RebuildRequiredError();
 }

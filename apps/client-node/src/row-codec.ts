@@ -56,7 +56,9 @@ export function localKeyFromKeyJson(schema: string, table: ManagedTable, text: s
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new RowCodecError(`failed to decode dirty key for ${schema}.${table.name}: ${(err as Error).message}`, { cause: err });
+    throw new RowCodecError(`failed to decode dirty key for ${schema}.${table.name}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const members = parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
   const value = members[table.keyColumn.lowerName] ?? members[table.keyColumn.name];
@@ -70,7 +72,10 @@ export function wireKeyString(table: ManagedTable, localKey: string): string {
   try {
     return formatUuid(uuidBytesLenient(localKey));
   } catch (err) {
-    throw new RowCodecError(`failed to decode blob UUID pk for column ${table.keyColumn.lowerName}: ${(err as Error).message}`, { cause: err });
+    throw new RowCodecError(
+      `failed to decode blob UUID pk for column ${table.keyColumn.lowerName}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
@@ -113,7 +118,9 @@ export function wirePayloadFromLocalImage(table: ManagedTable, image: JsonObject
       result[member] = column.isUuid ? formatUuid(uuidBytesLenient(value)) : bytesFromHex(value).toString('base64');
     } catch (err) {
       const what = column === table.keyColumn ? 'blob UUID pk' : column.isUuid ? 'blob UUID reference' : 'hex';
-      throw new RowCodecError(`failed to decode ${what} for column ${member}: ${(err as Error).message}`, { cause: err });
+      throw new RowCodecError(`failed to decode ${what} for column ${member}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
   return result;
@@ -122,12 +129,15 @@ export function wirePayloadFromLocalImage(table: ManagedTable, image: JsonObject
 /** The SQLite values of every column, decoded from a wire payload (strict, §8.5). */
 export function sqlValuesFromWirePayload(table: ManagedTable, payload: JsonObject): SqlValue[] {
   return sqlValues(table, payload, (column, value) => {
-    if (typeof value !== 'string') throw new RowCodecError(`payload for ${table.name} column ${column.lowerName} must be string-encoded blob data`);
+    if (typeof value !== 'string')
+      throw new RowCodecError(`payload for ${table.name} column ${column.lowerName} must be string-encoded blob data`);
     try {
       return column.isUuid || column === table.keyColumn ? uuidBytesFromWire(value) : bytesFromWireBase64(value);
     } catch (err) {
       const what = column.isUuid || column === table.keyColumn ? 'canonical wire UUID' : 'canonical wire blob';
-      throw new RowCodecError(`failed to decode ${what} payload field ${column.lowerName}: ${(err as Error).message}`, { cause: err });
+      throw new RowCodecError(`failed to decode ${what} payload field ${column.lowerName}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   });
 }
@@ -135,15 +145,22 @@ export function sqlValuesFromWirePayload(table: ManagedTable, payload: JsonObjec
 /** The SQLite values of every column, decoded from a local image (BLOBs as hex, §15 item 3). */
 export function sqlValuesFromLocalImage(table: ManagedTable, image: JsonObject): SqlValue[] {
   return sqlValues(table, image, (column, value) => {
-    if (typeof value !== 'string') throw new RowCodecError(`payload for ${table.name} column ${column.lowerName} must be string-encoded blob data`);
+    if (typeof value !== 'string')
+      throw new RowCodecError(`payload for ${table.name} column ${column.lowerName} must be string-encoded blob data`);
     return bytesFromHex(value);
   });
 }
 
-function sqlValues(table: ManagedTable, payload: JsonObject, blob: (column: ManagedColumn, value: JsonValue) => Buffer): SqlValue[] {
-  if (Object.keys(payload).length !== table.columns.length) throw new RowCodecError(`payload for ${table.name} must contain every table column`);
+function sqlValues(
+  table: ManagedTable,
+  payload: JsonObject,
+  blob: (column: ManagedColumn, value: JsonValue) => Buffer,
+): SqlValue[] {
+  if (Object.keys(payload).length !== table.columns.length)
+    throw new RowCodecError(`payload for ${table.name} must contain every table column`);
   return table.columns.map((column) => {
-    if (!Object.hasOwn(payload, column.lowerName)) throw new RowCodecError(`payload for ${table.name} is missing column ${column.lowerName}`);
+    if (!Object.hasOwn(payload, column.lowerName))
+      throw new RowCodecError(`payload for ${table.name} is missing column ${column.lowerName}`);
     const value = payload[column.lowerName]!;
     if (value === null) return null;
     if (column.isBlob) return blob(column, value);
@@ -165,7 +182,9 @@ function scalarSqlValue(table: ManagedTable, column: ManagedColumn, value: JsonV
     case 'number':
       return Number.isInteger(value) && !hasTextAffinity(column) ? BigInt(value) : value;
     default:
-      throw new RowCodecError(`payload for ${table.name} column ${column.lowerName} holds a JSON ${Array.isArray(value) ? 'array' : 'object'}, which SQLite cannot store`);
+      throw new RowCodecError(
+        `payload for ${table.name} column ${column.lowerName} holds a JSON ${Array.isArray(value) ? 'array' : 'object'}, which SQLite cannot store`,
+      );
   }
 }
 

@@ -19,7 +19,9 @@ export class RowStore {
     if (statement === undefined) {
       const columns = table.columns.map((c) => quoteIdent(c.name));
       const key = quoteIdent(table.keyColumn.name);
-      const updates = table.columns.filter((c) => c !== table.keyColumn).map((c) => `${quoteIdent(c.name)} = excluded.${quoteIdent(c.name)}`);
+      const updates = table.columns
+        .filter((c) => c !== table.keyColumn)
+        .map((c) => `${quoteIdent(c.name)} = excluded.${quoteIdent(c.name)}`);
       statement = this.state.stmt(
         `INSERT INTO ${quoteIdent(table.name)} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ` +
           `ON CONFLICT(${key}) ${updates.length ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`,
@@ -32,7 +34,9 @@ export class RowStore {
   delete(table: ManagedTable, localKey: string): void {
     let statement = this.deletes.get(table);
     if (statement === undefined) {
-      statement = this.state.stmt(`DELETE FROM ${quoteIdent(table.name)} WHERE ${quoteIdent(table.keyColumn.name)} = ?`);
+      statement = this.state.stmt(
+        `DELETE FROM ${quoteIdent(table.name)} WHERE ${quoteIdent(table.keyColumn.name)} = ?`,
+      );
       this.deletes.set(table, statement);
     }
     statement.run(sqlKeyValue(table, localKey));
@@ -41,7 +45,9 @@ export class RowStore {
   /** The local row image (same SQL as the capture triggers), or undefined when the row is absent. */
   image(table: ManagedTable, localKey: string): string | undefined {
     const row = this.state
-      .stmt(`SELECT ${rowImageSql(table, 'src')} AS image FROM ${quoteIdent(table.name)} AS src WHERE src.${quoteIdent(table.keyColumn.name)} = ?`)
+      .stmt(
+        `SELECT ${rowImageSql(table, 'src')} AS image FROM ${quoteIdent(table.name)} AS src WHERE src.${quoteIdent(table.keyColumn.name)} = ?`,
+      )
       .get(sqlKeyValue(table, localKey)) as { image: string } | undefined;
     return row?.image;
   }
@@ -50,7 +56,11 @@ export class RowStore {
   localKeys(table: ManagedTable): string[] {
     const key = quoteIdent(table.keyColumn.name);
     const expr = table.keyIsBlob ? `lower(hex(${key}))` : `CAST(${key} AS TEXT)`;
-    return (this.state.stmt(`SELECT ${expr} AS k FROM ${quoteIdent(table.name)} ORDER BY ${key}`).all() as { k: string | null }[])
+    return (
+      this.state.stmt(`SELECT ${expr} AS k FROM ${quoteIdent(table.name)} ORDER BY ${key}`).all() as {
+        k: string | null;
+      }[]
+    )
       .map((r) => r.k)
       .filter((k): k is string => k !== null);
   }
@@ -63,7 +73,9 @@ export class RowStore {
   images(table: ManagedTable): string[] {
     return (
       this.state
-        .stmt(`SELECT ${rowImageSql(table, 'src')} AS image FROM ${quoteIdent(table.name)} AS src ORDER BY src.${quoteIdent(table.keyColumn.name)}`)
+        .stmt(
+          `SELECT ${rowImageSql(table, 'src')} AS image FROM ${quoteIdent(table.name)} AS src ORDER BY src.${quoteIdent(table.keyColumn.name)}`,
+        )
         .all() as { image: string }[]
     ).map((r) => r.image);
   }

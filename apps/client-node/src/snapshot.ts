@@ -5,7 +5,15 @@
  */
 import { APPLY_PAGE_ROWS, applyAuthoritativePage, applyLocalImage, resolveWireRow } from './authoritative-apply.js';
 import { type ClientContext, ensureBoundToSessionUser } from './client-context.js';
-import { AttachRequiredError, decodeErrorEnvelope, errorMessage, HttpStatusError, renderServerErrorBody, SourceReplacementDivergedError, SyncProtocolError } from './errors.js';
+import {
+  AttachRequiredError,
+  decodeErrorEnvelope,
+  errorMessage,
+  HttpStatusError,
+  renderServerErrorBody,
+  SourceReplacementDivergedError,
+  SyncProtocolError,
+} from './errors.js';
 import { parseJson, stringifyJson } from './json-value.js';
 import { clearManagedDataInTx } from './local-reset.js';
 import type { RestoreSummary } from './results.js';
@@ -50,7 +58,11 @@ export function serverStatusError(operation: string, response: SyncResponse): Ht
   );
 }
 
-export async function createSnapshotSession(ctx: ClientContext, replacement: SourceReplacement | null, signal?: AbortSignal): Promise<SnapshotSession> {
+export async function createSnapshotSession(
+  ctx: ClientContext,
+  replacement: SourceReplacement | null,
+  signal?: AbortSignal,
+): Promise<SnapshotSession> {
   const body = replacement
     ? JSON.stringify({
         source_replacement: {
@@ -66,7 +78,13 @@ export async function createSnapshotSession(ctx: ClientContext, replacement: Sou
     async () =>
       throwIfTransientStatus(
         'snapshot_session_create',
-        await ctx.transport.send({ method: 'POST', path: '/sync/snapshot-sessions', body, sourceId: ctx.session.sourceId, signal }),
+        await ctx.transport.send({
+          method: 'POST',
+          path: '/sync/snapshot-sessions',
+          body,
+          sourceId: ctx.session.sourceId,
+          signal,
+        }),
       ),
     signal,
   );
@@ -121,9 +139,18 @@ export async function stageSnapshot(ctx: ClientContext, session: SnapshotSession
     }
     ctx.state.stagingTransaction(() => {
       chunk.rows.forEach((row, i) => {
-        if (row.schema !== ctx.schema) throw new SyncProtocolError(`snapshot row schema ${row.schema} does not match client schema ${ctx.schema}`);
+        if (row.schema !== ctx.schema)
+          throw new SyncProtocolError(`snapshot row schema ${row.schema} does not match client schema ${ctx.schema}`);
         const ref = resolveWireRow(ctx, row.table, row.key);
-        insert.run(session.snapshotId, after + i + 1, row.schema, ref.table.name, ref.keyJson, row.rowVersion, stringifyJson(row.payload!));
+        insert.run(
+          session.snapshotId,
+          after + i + 1,
+          row.schema,
+          ref.table.name,
+          ref.keyJson,
+          row.rowVersion,
+          stringifyJson(row.payload!),
+        );
       });
     });
     ctx.counters.snapshotChunksFetched++;
@@ -165,16 +192,22 @@ async function fetchSnapshotChunk(
   return { after, chunk };
 }
 
-function validateSnapshotChunk(session: SnapshotSession, after: number, chunk: ReturnType<typeof decodeSnapshotChunk>): void {
+function validateSnapshotChunk(
+  session: SnapshotSession,
+  after: number,
+  chunk: ReturnType<typeof decodeSnapshotChunk>,
+): void {
   const fail = (message: string) => {
     throw new SyncProtocolError(`invalid snapshot chunk response: ${message}`);
   };
-  if (chunk.snapshotId !== session.snapshotId) fail(`snapshot_id ${JSON.stringify(chunk.snapshotId)} does not match ${JSON.stringify(session.snapshotId)}`);
+  if (chunk.snapshotId !== session.snapshotId)
+    fail(`snapshot_id ${JSON.stringify(chunk.snapshotId)} does not match ${JSON.stringify(session.snapshotId)}`);
   if (chunk.snapshotBundleSeq !== session.snapshotBundleSeq) {
     fail(`snapshot_bundle_seq ${chunk.snapshotBundleSeq} does not match ${session.snapshotBundleSeq}`);
   }
   if (chunk.rows.length > 0 && chunk.snapshotBundleSeq <= 0) fail('rows require a positive snapshot_bundle_seq');
-  if (chunk.nextRowOrdinal !== after + chunk.rows.length) fail(`next_row_ordinal ${chunk.nextRowOrdinal} does not match expected ${after + chunk.rows.length}`);
+  if (chunk.nextRowOrdinal !== after + chunk.rows.length)
+    fail(`next_row_ordinal ${chunk.nextRowOrdinal} does not match expected ${after + chunk.rows.length}`);
   if (chunk.hasMore && chunk.rows.length === 0) fail('has_more=true must include at least one row');
   chunk.rows.forEach((row, i) => {
     const problem = !row.schema.trim()
@@ -196,12 +229,15 @@ function validateSnapshotChunk(session: SnapshotSession, after: number, chunk: R
 export function applyStagedSnapshot(ctx: ClientContext, session: SnapshotSession, options: SnapshotApplyOptions): void {
   const target = ctx.state.applyTransaction(() => {
     const attachment = ctx.state.attachment();
-    if (attachment.bindingState !== 'attached' || !attachment.attachedUserId.trim()) throw new AttachRequiredError('rebuild()');
+    if (attachment.bindingState !== 'attached' || !attachment.attachedUserId.trim())
+      throw new AttachRequiredError('rebuild()');
     clearManagedDataInTx(ctx, { preserveOutbox: options.preserveOutbox === true, clearSnapshotStage: false });
 
     const applied = applyStagedRows(ctx, session);
     if (applied !== session.rowCount) {
-      throw new SyncProtocolError(`staged snapshot row count ${applied} does not match expected row_count ${session.rowCount}`);
+      throw new SyncProtocolError(
+        `staged snapshot row count ${applied} does not match expected row_count ${session.rowCount}`,
+      );
     }
     if (options.preserveOutbox) reapplyOutboxLocally(ctx);
 
@@ -215,9 +251,14 @@ export function applyStagedSnapshot(ctx: ClientContext, session: SnapshotSession
       }
       ctx.state.markSourceReplaced(current, targetSource);
     }
-    ctx.state.updateAttachment({ currentSourceId: targetSource, lastBundleSeqSeen: session.snapshotBundleSeq, rebuildRequired: false });
+    ctx.state.updateAttachment({
+      currentSourceId: targetSource,
+      lastBundleSeqSeen: session.snapshotBundleSeq,
+      rebuildRequired: false,
+    });
     if (options.preserveOutbox) retargetOutbox(ctx, targetSource);
-    if ((options.advanceSourceBundleFloor ?? 0) > 0) ctx.state.advanceNextSourceBundleId(targetSource, options.advanceSourceBundleFloor!);
+    if ((options.advanceSourceBundleFloor ?? 0) > 0)
+      ctx.state.advanceNextSourceBundleId(targetSource, options.advanceSourceBundleFloor!);
     if (options.clearSourceRecovery) ctx.state.clearOperation();
     ctx.state.stmt('DELETE FROM _sync_snapshot_stage WHERE snapshot_id = ?').run(session.snapshotId);
     return targetSource;
@@ -232,7 +273,7 @@ function applyStagedRows(ctx: ClientContext, session: SnapshotSession): number {
   );
   let applied = 0;
   ctx.progress({ phase: 'snapshot_apply', done: 0, total: session.rowCount });
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const rows = readPage.all(session.snapshotId, after, STAGE_PAGE_ROWS) as {
       row_ordinal: number;
       table_name: string;
@@ -245,7 +286,12 @@ function applyStagedRows(ctx: ClientContext, session: SnapshotSession): number {
       const table = ctx.table(row.table_name);
       if (!table) throw new Error(`table ${row.table_name} is not configured for sync`);
       const localKey = localKeyFromKeyJson(ctx.schema, table, row.key_json);
-      return { ref: { table, localKey, keyJson: row.key_json }, op: 'INSERT' as const, rowVersion: Number(row.row_version), payload: parseJson(row.payload) };
+      return {
+        ref: { table, localKey, keyJson: row.key_json },
+        op: 'INSERT' as const,
+        rowVersion: Number(row.row_version),
+        payload: parseJson(row.payload),
+      };
     });
     // the managed tables and row state were cleared in this transaction: nothing is stale
     applied += applyAuthoritativePage(ctx, page, { skipStale: false, clearDirty: false });
@@ -271,7 +317,10 @@ function reapplyOutboxLocally(ctx: ClientContext): void {
 function retargetOutbox(ctx: ClientContext, sourceId: string): void {
   const outbox = ctx.state.outbox();
   if (ctx.state.outboxRowCount() === 0 && outbox.state === 'none') return;
-  if (outbox.state !== 'prepared') throw new Error(`cannot preserve outbox during source recovery when outbox state is ${JSON.stringify(outbox.state)}`);
+  if (outbox.state !== 'prepared')
+    throw new Error(
+      `cannot preserve outbox during source recovery when outbox state is ${JSON.stringify(outbox.state)}`,
+    );
   ctx.state.writeOutbox({ ...outbox, sourceId, sourceBundleId: 1, remoteBundleHash: '', remoteBundleSeq: 0 });
   ctx.state.stmt('UPDATE _sync_outbox_rows SET source_bundle_id = 1').run();
 }
@@ -279,7 +328,11 @@ function retargetOutbox(ctx: ClientContext, sourceId: string): void {
 /** Best effort: errors are ignored (the server expires sessions anyway). */
 export async function deleteSnapshotSession(ctx: ClientContext, snapshotId: string): Promise<void> {
   try {
-    await ctx.transport.send({ method: 'DELETE', path: `/sync/snapshot-sessions/${encodeURIComponent(snapshotId)}`, sourceId: ctx.session.sourceId });
+    await ctx.transport.send({
+      method: 'DELETE',
+      path: `/sync/snapshot-sessions/${encodeURIComponent(snapshotId)}`,
+      sourceId: ctx.session.sourceId,
+    });
   } catch {
     // ignored on purpose
   }
@@ -293,7 +346,11 @@ export interface RebuildOptions extends SnapshotApplyOptions {
 }
 
 /** `rebuildFromSnapshotWithOptionsLocked`: gate, clear stage, create, stage, apply, delete session. */
-export async function rebuildFromSnapshot(ctx: ClientContext, options: RebuildOptions, signal?: AbortSignal): Promise<RestoreSummary> {
+export async function rebuildFromSnapshot(
+  ctx: ClientContext,
+  options: RebuildOptions,
+  signal?: AbortSignal,
+): Promise<RestoreSummary> {
   if (options.persistGate) {
     ensureBoundToSessionUser(ctx, 'rebuild()');
     ctx.state.setRebuildRequired(true);
@@ -308,4 +365,3 @@ export async function rebuildFromSnapshot(ctx: ClientContext, options: RebuildOp
   }
   return { bundleSeq: session.snapshotBundleSeq, rowCount: session.rowCount };
 }
-

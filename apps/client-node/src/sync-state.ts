@@ -114,7 +114,11 @@ export class SyncState {
     // Bulk applies touch pages all over the tables' B-trees: a larger page cache for the
     // transaction (SQLite's default is 2 MiB) keeps them from being re-read; restored after.
     const cacheSize = this.db.pragma('cache_size', { simple: true }) as number;
-    if (cacheSize > -APPLY_CACHE_KIB && cacheSize >= 0 ? cacheSize * this.pageSize() < APPLY_CACHE_KIB * 1024 : cacheSize > -APPLY_CACHE_KIB) {
+    if (
+      cacheSize > -APPLY_CACHE_KIB && cacheSize >= 0
+        ? cacheSize * this.pageSize() < APPLY_CACHE_KIB * 1024
+        : cacheSize > -APPLY_CACHE_KIB
+    ) {
       this.db.pragma(`cache_size = -${APPLY_CACHE_KIB}`);
     }
     try {
@@ -126,7 +130,8 @@ export class SyncState {
         return result;
       });
     } finally {
-      if ((this.db.pragma('cache_size', { simple: true }) as number) !== cacheSize) this.db.pragma(`cache_size = ${cacheSize}`);
+      if ((this.db.pragma('cache_size', { simple: true }) as number) !== cacheSize)
+        this.db.pragma(`cache_size = ${cacheSize}`);
     }
   }
 
@@ -237,10 +242,12 @@ export class SyncState {
   }
 
   source(sourceId: string): { nextSourceBundleId: number; replacedBySourceId: string } | undefined {
-    const row = this.stmt('SELECT next_source_bundle_id, replaced_by_source_id FROM _sync_source_state WHERE source_id = ?').get(sourceId) as
-      | { next_source_bundle_id: number; replaced_by_source_id: string }
-      | undefined;
-    return row && { nextSourceBundleId: Number(row.next_source_bundle_id), replacedBySourceId: row.replaced_by_source_id };
+    const row = this.stmt(
+      'SELECT next_source_bundle_id, replaced_by_source_id FROM _sync_source_state WHERE source_id = ?',
+    ).get(sourceId) as { next_source_bundle_id: number; replaced_by_source_id: string } | undefined;
+    return (
+      row && { nextSourceBundleId: Number(row.next_source_bundle_id), replacedBySourceId: row.replaced_by_source_id }
+    );
   }
 
   /** Monotonic max (§2.3). */
@@ -354,7 +361,11 @@ export class SyncState {
   }
 
   deleteDirty(schemaName: string, tableName: string, keyJson: string): void {
-    this.stmt('DELETE FROM _sync_dirty_rows WHERE schema_name = ? AND table_name = ? AND key_json = ?').run(schemaName, tableName, keyJson);
+    this.stmt('DELETE FROM _sync_dirty_rows WHERE schema_name = ? AND table_name = ? AND key_json = ?').run(
+      schemaName,
+      tableName,
+      keyJson,
+    );
   }
 
   /** `requeueDirtyIntentInTx` (§6.6): unlike the triggers it overwrites the base version. */
@@ -371,11 +382,9 @@ export class SyncState {
   }
 
   rowState(schemaName: string, tableName: string, keyJson: string): RowState | undefined {
-    const row = this.stmt('SELECT row_version, deleted FROM _sync_row_state WHERE schema_name = ? AND table_name = ? AND key_json = ?').get(
-      schemaName,
-      tableName,
-      keyJson,
-    ) as { row_version: number; deleted: number } | undefined;
+    const row = this.stmt(
+      'SELECT row_version, deleted FROM _sync_row_state WHERE schema_name = ? AND table_name = ? AND key_json = ?',
+    ).get(schemaName, tableName, keyJson) as { row_version: number; deleted: number } | undefined;
     return row && { rowVersion: Number(row.row_version), deleted: Number(row.deleted) === 1 };
   }
 
@@ -406,11 +415,9 @@ export class SyncState {
 
   /** Set-based `deleteDirty` of many keys of one table. */
   deleteDirtyKeys(tableName: string, keyJsons: readonly string[]): void {
-    this.stmt('DELETE FROM _sync_dirty_rows WHERE schema_name = ? AND table_name = ? AND key_json IN (SELECT value FROM json_each(?))').run(
-      this.schema,
-      tableName,
-      JSON.stringify(keyJsons),
-    );
+    this.stmt(
+      'DELETE FROM _sync_dirty_rows WHERE schema_name = ? AND table_name = ? AND key_json IN (SELECT value FROM json_each(?))',
+    ).run(this.schema, tableName, JSON.stringify(keyJsons));
   }
 
   hasDirtyRows(): boolean {
@@ -418,7 +425,11 @@ export class SyncState {
   }
 
   deleteRowState(tableName: string, keyJson: string): void {
-    this.stmt('DELETE FROM _sync_row_state WHERE schema_name = ? AND table_name = ? AND key_json = ?').run(this.schema, tableName, keyJson);
+    this.stmt('DELETE FROM _sync_row_state WHERE schema_name = ? AND table_name = ? AND key_json = ?').run(
+      this.schema,
+      tableName,
+      keyJson,
+    );
   }
 
   liveRowCount(): number {

@@ -28,7 +28,12 @@ export function syncStatus(ctx: ClientContext): SyncStatus {
   };
 }
 
-const RECOVERY_CODES: readonly SourceRecoveryCode[] = ['history_pruned', 'source_sequence_out_of_order', 'source_sequence_changed', 'source_retired'];
+const RECOVERY_CODES: readonly SourceRecoveryCode[] = [
+  'history_pruned',
+  'source_sequence_out_of_order',
+  'source_sequence_changed',
+  'source_retired',
+];
 
 /** The persisted recovery reason; unknown reasons map to `history_pruned`. */
 export function recoveryCode(reason: string): SourceRecoveryCode {

@@ -9,9 +9,23 @@ const fast = normalizeRetryPolicy({ enabled: true, maxAttempts: 3, initialBackof
 
 describe('retry policy', () => {
   it('normalises like the reference', () => {
-    expect(normalizeRetryPolicy(null)).toEqual({ enabled: true, maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 1000, jitterFraction: 0.2 });
+    expect(normalizeRetryPolicy(null)).toEqual({
+      enabled: true,
+      maxAttempts: 3,
+      initialBackoffMs: 100,
+      maxBackoffMs: 1000,
+      jitterFraction: 0.2,
+    });
     expect(normalizeRetryPolicy({ enabled: false }).enabled).toBe(false);
-    expect(normalizeRetryPolicy({ enabled: true, maxAttempts: -1, initialBackoffMs: 500, maxBackoffMs: 10, jitterFraction: 3 })).toEqual({
+    expect(
+      normalizeRetryPolicy({
+        enabled: true,
+        maxAttempts: -1,
+        initialBackoffMs: 500,
+        maxBackoffMs: 10,
+        jitterFraction: 3,
+      }),
+    ).toEqual({
       enabled: true,
       maxAttempts: 3,
       initialBackoffMs: 500,
@@ -23,7 +37,9 @@ describe('retry policy', () => {
   it('retries 429/502/503/504 and transient transport errors, nothing else', async () => {
     const statuses = [503, 502, 200];
     let calls = 0;
-    const result = await withRetry(fast, 'pull_request', async () => throwIfTransientStatus('pull_request', { status: statuses[calls++]!, body: '' }));
+    const result = await withRetry(fast, 'pull_request', async () =>
+      throwIfTransientStatus('pull_request', { status: statuses[calls++]!, body: '' }),
+    );
     expect(result.status).toBe(200);
     expect(calls).toBe(3);
 
@@ -47,10 +63,15 @@ describe('retry policy', () => {
 
   it('makes a single attempt when disabled and surfaces the HTTP error itself', async () => {
     const error = await withRetry(normalizeRetryPolicy({ enabled: false }), 'pull_request', async () =>
-      throwIfTransientStatus('pull_request', { status: 503, body: '{"error":"service_unavailable","message":"Sync service is shutting down"}' }),
+      throwIfTransientStatus('pull_request', {
+        status: 503,
+        body: '{"error":"service_unavailable","message":"Sync service is shutting down"}',
+      }),
     ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HttpStatusError);
-    expect((error as Error).message).toBe('pull_request request returned status 503: service_unavailable: Sync service is shutting down');
+    expect((error as Error).message).toBe(
+      'pull_request request returned status 503: service_unavailable: Sync service is shutting down',
+    );
   });
 });
 
@@ -61,8 +82,14 @@ describe('transport', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    const transport = new SyncTransport({ baseUrl: `http://127.0.0.1:${port}`, tokenProvider: () => 't', requestTimeoutMs: 2000 });
-    const error = await transport.send({ method: 'GET', path: '/sync/capabilities', sourceId: 's' }).catch((e: unknown) => e);
+    const transport = new SyncTransport({
+      baseUrl: `http://127.0.0.1:${port}`,
+      tokenProvider: () => 't',
+      requestTimeoutMs: 2000,
+    });
+    const error = await transport
+      .send({ method: 'GET', path: '/sync/capabilities', sourceId: 's' })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransportError);
     expect((error as TransportError).transient).toBe(true);
   });

@@ -4,7 +4,14 @@
  */
 import { JSON_CONTENT_TYPE, SOURCE_ID_HEADER } from '@oversync/protocol';
 import type { NormalizedRetryPolicy } from './config.js';
-import { decodeErrorEnvelope, errorMessage, HttpStatusError, OversqliteError, RetryExhaustedError, TransportError } from './errors.js';
+import {
+  decodeErrorEnvelope,
+  errorMessage,
+  HttpStatusError,
+  OversqliteError,
+  RetryExhaustedError,
+  TransportError,
+} from './errors.js';
 
 export type TokenProvider = () => string | Promise<string>;
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -88,7 +95,13 @@ export class SyncTransport {
   }
 
   /** Opens a long-lived response (SSE); the caller reads and cancels the body. */
-  async openStream(path: string, query: SyncRequest['query'], sourceId: string, signal: AbortSignal, lastEventId?: string): Promise<Response> {
+  async openStream(
+    path: string,
+    query: SyncRequest['query'],
+    sourceId: string,
+    signal: AbortSignal,
+    lastEventId?: string,
+  ): Promise<Response> {
     const headers = await this.headers(sourceId, false);
     if (lastEventId !== undefined) headers['Last-Event-ID'] = lastEventId;
     try {
@@ -116,7 +129,13 @@ export class SyncTransport {
 /** Builds the typed error of a non-2xx answer. */
 export function httpStatusError(operation: string, response: SyncResponse): HttpStatusError {
   const envelope = decodeErrorEnvelope(response.body);
-  return new HttpStatusError(operation, response.status, envelope?.code.trim() ?? '', envelope?.message ?? '', response.body);
+  return new HttpStatusError(
+    operation,
+    response.status,
+    envelope?.code.trim() ?? '',
+    envelope?.message ?? '',
+    response.body,
+  );
 }
 
 /** Fails with the transient HTTP error when the status is 429/502/503/504, so a retry wrapper repeats. */
@@ -175,7 +194,11 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 /** Errors may come from another realm (undici, test VMs): inspect them structurally. */
 function causes(err: unknown): { name?: unknown; message?: unknown; code?: unknown }[] {
   const chain: { name?: unknown; message?: unknown; code?: unknown; cause?: unknown }[] = [];
-  for (let cause: unknown = err; cause !== null && typeof cause === 'object' && chain.length < 5; cause = (cause as { cause?: unknown }).cause) {
+  for (
+    let cause: unknown = err;
+    cause !== null && typeof cause === 'object' && chain.length < 5;
+    cause = (cause as { cause?: unknown }).cause
+  ) {
     chain.push(cause as { cause?: unknown });
   }
   return chain;
@@ -187,12 +210,15 @@ function isTransientTransportFailure(err: unknown): boolean {
       name === 'TimeoutError' ||
       message === 'terminated' ||
       (typeof code === 'string' && TRANSIENT_CODES.has(code)) ||
-      (typeof message === 'string' && /connection reset by peer|broken pipe|socket hang up|other side closed/i.test(message)),
+      (typeof message === 'string' &&
+        /connection reset by peer|broken pipe|socket hang up|other side closed/i.test(message)),
   );
 }
 
 /** The messages of an error and its causes, e.g. `fetch failed: connect ECONNREFUSED 127.0.0.1:8080`. */
 export function describeTransportFailure(err: unknown): string {
-  const messages = causes(err).map(({ message }) => (typeof message === 'string' ? message : '')).filter(Boolean);
+  const messages = causes(err)
+    .map(({ message }) => (typeof message === 'string' ? message : ''))
+    .filter(Boolean);
   return messages.length > 0 ? messages.join(': ') : String(err);
 }

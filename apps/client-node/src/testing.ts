@@ -36,7 +36,11 @@ export function resetSnapshotTransferDiagnostics(client: OversqliteClient): void
 
 export function pushTransferDiagnostics(client: OversqliteClient): PushTransferDiagnostics {
   const { counters } = clientContextOf(client);
-  return { sessionsCreated: counters.pushSessionsCreated, chunksUploaded: counters.pushChunksUploaded, committedBundleChunksRead: counters.committedBundleChunksRead };
+  return {
+    sessionsCreated: counters.pushSessionsCreated,
+    chunksUploaded: counters.pushChunksUploaded,
+    committedBundleChunksRead: counters.committedBundleChunksRead,
+  };
 }
 
 export function resetPushTransferDiagnostics(client: OversqliteClient): void {

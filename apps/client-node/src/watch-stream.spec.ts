@@ -37,8 +37,17 @@ describe('watch stream', () => {
     const ids: string[] = [];
     const retries: number[] = [];
     await readWatchStream(
-      streamOf('retry: 2500\n\n', 'event: bundle\ndata: {"bundle_seq":4}\nid: 4\n\n', 'retry: x\nid: 5\n\n: ping\n\nevent: bundle\ndata: {"bundle_seq":6}\n\n'),
-      { onEvent: () => undefined, onActivity: () => undefined, onLastEventId: (id) => ids.push(id), onRetry: (ms) => retries.push(ms) },
+      streamOf(
+        'retry: 2500\n\n',
+        'event: bundle\ndata: {"bundle_seq":4}\nid: 4\n\n',
+        'retry: x\nid: 5\n\n: ping\n\nevent: bundle\ndata: {"bundle_seq":6}\n\n',
+      ),
+      {
+        onEvent: () => undefined,
+        onActivity: () => undefined,
+        onLastEventId: (id) => ids.push(id),
+        onRetry: (ms) => retries.push(ms),
+      },
     );
     // an id without data is kept for the next dispatched event; a non-numeric retry is ignored
     expect(ids).toEqual(['4', '5']);
@@ -46,7 +55,9 @@ describe('watch stream', () => {
   });
 
   it('rejects malformed bundle data', async () => {
-    await expect(collect('event: bundle\ndata: {"source_id":"x"}\n\n')).rejects.toThrow('bundle watch event missing bundle_seq');
+    await expect(collect('event: bundle\ndata: {"source_id":"x"}\n\n')).rejects.toThrow(
+      'bundle watch event missing bundle_seq',
+    );
     await expect(collect('event: bundle\ndata: nope\n\n')).rejects.toThrow(/^decode bundle watch event: /);
   });
 });

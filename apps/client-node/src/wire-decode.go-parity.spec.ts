@@ -3,14 +3,25 @@
 // escapes, nesting depth up to Go's 10,000 levels and a clean error beyond.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { bindingDocuments, boundText, depthDocuments, describeWithGo, GoParity, intDocuments, paritySeed, stringLiterals, type ParityCase } from '../../../libs/protocol/src/testdata/go-parity-runner.js';
+import {
+  bindingDocuments,
+  boundText,
+  depthDocuments,
+  describeWithGo,
+  GoParity,
+  intDocuments,
+  paritySeed,
+  stringLiterals,
+  type ParityCase,
+} from '../../../libs/protocol/src/testdata/go-parity-runner.js';
 import { jsonTextBytes } from '../../../libs/protocol/src/testdata/json-text-arbitraries.js';
 import { bindsField, canonicalJson, JsonSyntaxError } from '@oversync/protocol';
 import { asWireJson } from './bundle-hash.js';
 import { parseJson, stringifyJson } from './json-value.js';
 import { decodeObject, WireReader } from './wire-decode.js';
 
-const sample = <T>(arbitrary: fc.Arbitrary<T>, numRuns: number): T[] => fc.sample(arbitrary, { seed: paritySeed, numRuns });
+const sample = <T>(arbitrary: fc.Arbitrary<T>, numRuns: number): T[] =>
+  fc.sample(arbitrary, { seed: paritySeed, numRuns });
 
 /** The client reader's binding of the Go program's `bound` struct (undefined: a decode error). */
 function clientBound(text: string): string | undefined {
@@ -32,7 +43,9 @@ function clientBound(text: string): string | undefined {
 }
 
 /** Integer literals this client's number-typed fields hold (beyond ±(2^53−1) it refuses, where Go's int64 would not). */
-const withinSafeRange = (literal: string): boolean => !/^-?[0-9]+$/.test(literal) || (BigInt(literal) <= BigInt(Number.MAX_SAFE_INTEGER) && BigInt(literal) >= -BigInt(Number.MAX_SAFE_INTEGER));
+const withinSafeRange = (literal: string): boolean =>
+  !/^-?[0-9]+$/.test(literal) ||
+  (BigInt(literal) <= BigInt(Number.MAX_SAFE_INTEGER) && BigInt(literal) >= -BigInt(Number.MAX_SAFE_INTEGER));
 const validUtf8 = (bytes: Buffer): boolean => Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes);
 
 describeWithGo('the client response decoding (protocol reader, wire-decode) against Go encoding/json', () => {
@@ -42,17 +55,44 @@ describeWithGo('the client response decoding (protocol reader, wire-decode) agai
 
   it('binds members and int64 fields, resolves duplicates, canonicalizes payloads, limits nesting and decodes surrogate escapes exactly like Go', () => {
     const cases: ParityCase[] = [
-      ...sample(bindingDocuments(true), 3000).map((text) => ({ kind: 'bind', input: Buffer.from(text), ours: () => clientBound(text) })),
-      ...sample(intDocuments(withinSafeRange), 3000).map((text) => ({ kind: 'bind-int', input: Buffer.from(text), ours: () => `{"n":${new WireReader(decodeObject(text)).int('n')}}` })),
+      ...sample(bindingDocuments(true), 3000).map((text) => ({
+        kind: 'bind',
+        input: Buffer.from(text),
+        ours: () => clientBound(text),
+      })),
+      ...sample(intDocuments(withinSafeRange), 3000).map((text) => ({
+        kind: 'bind-int',
+        input: Buffer.from(text),
+        ours: () => `{"n":${new WireReader(decodeObject(text)).int('n')}}`,
+      })),
       // pulled payloads as the client hashes them: lossless values, every number through a double for the hash
-      ...sample(jsonTextBytes, 4000).filter(validUtf8).map((bytes) => ({ kind: 'canonical', input: bytes, ours: () => canonicalJson(asWireJson(parseJson(bytes.toString('utf8')))) })),
-      ...depthDocuments().map(({ text }) => ({ kind: 'depth', input: Buffer.from(text), ours: () => (parseJson(text), 'ok') })),
-      ...sample(stringLiterals(false), 2000).map((bytes) => ({ kind: 'decode-string', input: bytes, ours: () => {
-        const value = parseJson(bytes.toString('utf8'));
-        return typeof value === 'string' ? value : undefined;
-      } })),
+      ...sample(jsonTextBytes, 4000)
+        .filter(validUtf8)
+        .map((bytes) => ({
+          kind: 'canonical',
+          input: bytes,
+          ours: () => canonicalJson(asWireJson(parseJson(bytes.toString('utf8')))),
+        })),
+      ...depthDocuments().map(({ text }) => ({
+        kind: 'depth',
+        input: Buffer.from(text),
+        ours: () => (parseJson(text), 'ok'),
+      })),
+      ...sample(stringLiterals(false), 2000).map((bytes) => ({
+        kind: 'decode-string',
+        input: bytes,
+        ours: () => {
+          const value = parseJson(bytes.toString('utf8'));
+          return typeof value === 'string' ? value : undefined;
+        },
+      })),
     ];
-    expect({ seed: paritySeed, ...go.mismatches(cases) }).toEqual({ seed: paritySeed, cases: expect.any(Number), byKind: {}, first: [] });
+    expect({ seed: paritySeed, ...go.mismatches(cases) }).toEqual({
+      seed: paritySeed,
+      cases: expect.any(Number),
+      byKind: {},
+      first: [],
+    });
   }, 120_000);
 });
 

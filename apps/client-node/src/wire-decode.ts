@@ -3,8 +3,17 @@
  * members of the wrong type are a decode error. Payloads keep 64-bit integers exact.
  */
 import {
-  bindMember, bindScalar, isExactObject, parseExactJson, readBool, readInt64, readString, toLosslessValue,
-  type BundleChangeEvent, type ExactJson, type ExactObject,
+  bindMember,
+  bindScalar,
+  isExactObject,
+  parseExactJson,
+  readBool,
+  readInt64,
+  readString,
+  toLosslessValue,
+  type BundleChangeEvent,
+  type ExactJson,
+  type ExactObject,
 } from '@oversync/protocol';
 import { isJsonObject, type JsonObject, type JsonValue } from './json-value.js';
 
@@ -253,7 +262,10 @@ export function decodePull(body: string): PullResponse {
   const r = new WireReader(decodeObject(body));
   return {
     stableBundleSeq: r.int('stable_bundle_seq'),
-    bundles: objects(r.array('bundles'), 'bundle').map((b) => ({ ...header(b), rows: objects(b.array('rows'), 'row').map(wireRow) })),
+    bundles: objects(r.array('bundles'), 'bundle').map((b) => ({
+      ...header(b),
+      rows: objects(b.array('rows'), 'row').map(wireRow),
+    })),
     hasMore: r.bool('has_more'),
   };
 }
@@ -305,14 +317,19 @@ export interface Capabilities {
 export function decodeCapabilities(body: string): Capabilities {
   const r = new WireReader(decodeObject(body));
   const features: Record<string, boolean> = {};
-  for (const [name, value] of Object.entries(r.object('features') ?? {})) if (typeof value === 'boolean') features[name] = value;
+  for (const [name, value] of Object.entries(r.object('features') ?? {}))
+    if (typeof value === 'boolean') features[name] = value;
   return { schemaVersion: r.int('schema_version'), features };
 }
 
 /** The `data:` of a watch event, Go-style: absent members are their zero values. */
 export function decodeWatchEvent(data: string): BundleChangeEvent {
   const r = new WireReader(decodeObject(data));
-  return { bundle_seq: r.int64('bundle_seq'), source_id: r.string('source_id'), source_bundle_id: r.int64('source_bundle_id') };
+  return {
+    bundle_seq: r.int64('bundle_seq'),
+    source_id: r.string('source_id'),
+    source_bundle_id: r.int64('source_bundle_id'),
+  };
 }
 
 /** The structured `conflict` of a `409 push_conflict`, or null when absent. */
@@ -340,12 +357,20 @@ export function decodePushConflict(body: string): PushConflictDetail | null {
 }
 
 /** The row rules of §8.3, shared by pulled and committed rows; '' when valid. */
-export function wireRowProblem(row: { schema: string; table: string; key: JsonObject; rowVersion: number; op: string; payload: JsonValue | undefined }): string {
+export function wireRowProblem(row: {
+  schema: string;
+  table: string;
+  key: JsonObject;
+  rowVersion: number;
+  op: string;
+  payload: JsonValue | undefined;
+}): string {
   if (!row.schema.trim()) return 'row schema must be non-empty';
   if (!row.table.trim()) return 'row table must be non-empty';
   if (Object.keys(row.key).length === 0) return 'row key must be non-empty';
   if (row.rowVersion <= 0) return `row_version ${row.rowVersion} must be positive`;
-  if (row.op !== 'INSERT' && row.op !== 'UPDATE' && row.op !== 'DELETE') return `unsupported row op ${JSON.stringify(row.op)}`;
+  if (row.op !== 'INSERT' && row.op !== 'UPDATE' && row.op !== 'DELETE')
+    return `unsupported row op ${JSON.stringify(row.op)}`;
   if (row.op !== 'DELETE' && row.payload === undefined) return `${row.op.toLowerCase()} row payload must be present`;
   return '';
 }

@@ -1,10 +1,27 @@
 import type { Registry } from 'prom-client';
 import {
-  DEFAULT_APP_NAME, DEFAULT_BUNDLE_CHANGE_NOTIFY_CHANNEL, DEFAULT_BUNDLE_CHANGE_WATCH_ENABLED, DEFAULT_MAX_BYTES_PER_BUNDLE, DEFAULT_MAX_BYTES_PER_SNAPSHOT_SESSION,
-  DEFAULT_MAX_ROWS_PER_BUNDLE, DEFAULT_MAX_ROWS_PER_SNAPSHOT_SESSION, DEFAULT_ROWS_PER_COMMITTED_BUNDLE_CHUNK, DEFAULT_ROWS_PER_PUSH_CHUNK,
-  DEFAULT_ROWS_PER_SNAPSHOT_CHUNK, DEFAULT_SCHEMA_VERSION, DEFAULT_UPLOAD_LOCK_TIMEOUT_MS, DEFAULT_WATCH_HEARTBEAT_INTERVAL_MS,
-  INITIALIZATION_LEASE_TTL_SECONDS, MAX_NOTIFY_CHANNEL_BYTES, MAX_ROWS_PER_COMMITTED_BUNDLE_CHUNK, MAX_ROWS_PER_PUSH_CHUNK,
-  MAX_ROWS_PER_SNAPSHOT_CHUNK, PUSH_SESSION_TTL_SECONDS, RETAINED_BUNDLES_PER_USER, RETENTION_PRUNE_BATCH_SIZE, SNAPSHOT_SESSION_TTL_SECONDS,
+  DEFAULT_APP_NAME,
+  DEFAULT_BUNDLE_CHANGE_NOTIFY_CHANNEL,
+  DEFAULT_BUNDLE_CHANGE_WATCH_ENABLED,
+  DEFAULT_MAX_BYTES_PER_BUNDLE,
+  DEFAULT_MAX_BYTES_PER_SNAPSHOT_SESSION,
+  DEFAULT_MAX_ROWS_PER_BUNDLE,
+  DEFAULT_MAX_ROWS_PER_SNAPSHOT_SESSION,
+  DEFAULT_ROWS_PER_COMMITTED_BUNDLE_CHUNK,
+  DEFAULT_ROWS_PER_PUSH_CHUNK,
+  DEFAULT_ROWS_PER_SNAPSHOT_CHUNK,
+  DEFAULT_SCHEMA_VERSION,
+  DEFAULT_UPLOAD_LOCK_TIMEOUT_MS,
+  DEFAULT_WATCH_HEARTBEAT_INTERVAL_MS,
+  INITIALIZATION_LEASE_TTL_SECONDS,
+  MAX_NOTIFY_CHANNEL_BYTES,
+  MAX_ROWS_PER_COMMITTED_BUNDLE_CHUNK,
+  MAX_ROWS_PER_PUSH_CHUNK,
+  MAX_ROWS_PER_SNAPSHOT_CHUNK,
+  PUSH_SESSION_TTL_SECONDS,
+  RETAINED_BUNDLES_PER_USER,
+  RETENTION_PRUNE_BATCH_SIZE,
+  SNAPSHOT_SESSION_TTL_SECONDS,
 } from '@oversync/protocol';
 import type { OversyncModuleOptions, WatchPolicy } from './oversync.options.js';
 import type { RegisteredTableConfig } from './schema/registered-table.js';
@@ -59,7 +76,8 @@ export class OversyncOptionsError extends Error {
 
 function count(path: string, value: number | undefined, fallback: number, { zeroMeans = fallback } = {}): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new OversyncOptionsError(`${path} must be a finite number, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw new OversyncOptionsError(`${path} must be a finite number, got ${String(value)}`);
   if (value <= 0) return zeroMeans;
   return Math.floor(value);
 }
@@ -67,13 +85,16 @@ function count(path: string, value: number | undefined, fallback: number, { zero
 /** Validates the host's options (fail fast at startup, naming the offending field) and applies defaults. */
 export function resolveOversyncConfig(options: OversyncModuleOptions): OversyncConfig {
   if (!options || typeof options !== 'object') throw new OversyncOptionsError('options object is required');
-  if (!Array.isArray(options.tables)) throw new OversyncOptionsError('tables must be an array of { schema, table, syncKeyColumns }');
+  if (!Array.isArray(options.tables))
+    throw new OversyncOptionsError('tables must be an array of { schema, table, syncKeyColumns }');
   const seen = new Set<string>();
   options.tables.forEach((table, index) => {
     const where = `tables[${index}]`;
     if (!table || typeof table !== 'object') throw new OversyncOptionsError(`${where} must be an object`);
-    if (typeof table.table !== 'string' || table.table.trim() === '') throw new OversyncOptionsError(`${where}.table must be a non-empty string`);
-    if (table.schema !== undefined && typeof table.schema !== 'string') throw new OversyncOptionsError(`${where}.schema must be a string`);
+    if (typeof table.table !== 'string' || table.table.trim() === '')
+      throw new OversyncOptionsError(`${where}.table must be a non-empty string`);
+    if (table.schema !== undefined && typeof table.schema !== 'string')
+      throw new OversyncOptionsError(`${where}.schema must be a string`);
     if (!Array.isArray(table.syncKeyColumns) || table.syncKeyColumns.some((c) => typeof c !== 'string')) {
       throw new OversyncOptionsError(`${where}.syncKeyColumns (${table.table}) must be an array of column names`);
     }
@@ -84,11 +105,17 @@ export function resolveOversyncConfig(options: OversyncModuleOptions): OversyncC
   const limits = options.limits ?? {};
   const watch = options.watch ?? {};
   const channel = watch.notifyChannel ?? DEFAULT_BUNDLE_CHANGE_NOTIFY_CHANNEL;
-  if (typeof channel !== 'string' || channel === '' || Buffer.byteLength(channel) > MAX_NOTIFY_CHANNEL_BYTES || channel.includes('\0')) {
+  if (
+    typeof channel !== 'string' ||
+    channel === '' ||
+    Buffer.byteLength(channel) > MAX_NOTIFY_CHANNEL_BYTES ||
+    channel.includes('\0')
+  ) {
     throw new OversyncOptionsError('watch.notifyChannel must be 1..63 bytes without NUL');
   }
   const metricsPrefix = options.metrics?.prefix ?? 'oversync_';
-  if (typeof metricsPrefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(metricsPrefix)) throw new OversyncOptionsError('metrics.prefix must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)');
+  if (typeof metricsPrefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(metricsPrefix))
+    throw new OversyncOptionsError('metrics.prefix must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)');
   const appName = options.appName ?? DEFAULT_APP_NAME;
   if (typeof appName !== 'string') throw new OversyncOptionsError('appName must be a string');
   const seconds = 1000;
@@ -99,25 +126,73 @@ export function resolveOversyncConfig(options: OversyncModuleOptions): OversyncC
     exposeStatusDetails: options.exposeStatusDetails ?? true,
     exposeHealthDetails: options.exposeHealthDetails ?? false,
     bootstrap: options.bootstrap ?? true,
-    defaultRowsPerPushChunk: count('limits.defaultRowsPerPushChunk', limits.defaultRowsPerPushChunk, DEFAULT_ROWS_PER_PUSH_CHUNK),
+    defaultRowsPerPushChunk: count(
+      'limits.defaultRowsPerPushChunk',
+      limits.defaultRowsPerPushChunk,
+      DEFAULT_ROWS_PER_PUSH_CHUNK,
+    ),
     maxRowsPerPushChunk: count('limits.maxRowsPerPushChunk', limits.maxRowsPerPushChunk, MAX_ROWS_PER_PUSH_CHUNK),
-    pushSessionTtlMs: count('limits.pushSessionTtlSeconds', limits.pushSessionTtlSeconds, PUSH_SESSION_TTL_SECONDS) * seconds,
-    defaultRowsPerCommittedBundleChunk: count('limits.defaultRowsPerCommittedBundleChunk', limits.defaultRowsPerCommittedBundleChunk, DEFAULT_ROWS_PER_COMMITTED_BUNDLE_CHUNK),
-    maxRowsPerCommittedBundleChunk: count('limits.maxRowsPerCommittedBundleChunk', limits.maxRowsPerCommittedBundleChunk, MAX_ROWS_PER_COMMITTED_BUNDLE_CHUNK),
-    defaultRowsPerSnapshotChunk: count('limits.defaultRowsPerSnapshotChunk', limits.defaultRowsPerSnapshotChunk, DEFAULT_ROWS_PER_SNAPSHOT_CHUNK),
-    maxRowsPerSnapshotChunk: count('limits.maxRowsPerSnapshotChunk', limits.maxRowsPerSnapshotChunk, MAX_ROWS_PER_SNAPSHOT_CHUNK),
-    snapshotSessionTtlMs: count('limits.snapshotSessionTtlSeconds', limits.snapshotSessionTtlSeconds, SNAPSHOT_SESSION_TTL_SECONDS) * seconds,
-    maxRowsPerSnapshotSession: count('limits.maxRowsPerSnapshotSession', limits.maxRowsPerSnapshotSession, DEFAULT_MAX_ROWS_PER_SNAPSHOT_SESSION),
-    maxBytesPerSnapshotSession: count('limits.maxBytesPerSnapshotSession', limits.maxBytesPerSnapshotSession, DEFAULT_MAX_BYTES_PER_SNAPSHOT_SESSION),
-    initializationLeaseTtlMs: count('limits.initializationLeaseTtlSeconds', limits.initializationLeaseTtlSeconds, INITIALIZATION_LEASE_TTL_SECONDS) * seconds,
-    retainedBundlesPerUser: count('limits.retainedBundlesPerUser', limits.retainedBundlesPerUser, RETAINED_BUNDLES_PER_USER),
-    retentionPruneBatchSize: count('limits.retentionPruneBatchSize', limits.retentionPruneBatchSize, RETENTION_PRUNE_BATCH_SIZE),
+    pushSessionTtlMs:
+      count('limits.pushSessionTtlSeconds', limits.pushSessionTtlSeconds, PUSH_SESSION_TTL_SECONDS) * seconds,
+    defaultRowsPerCommittedBundleChunk: count(
+      'limits.defaultRowsPerCommittedBundleChunk',
+      limits.defaultRowsPerCommittedBundleChunk,
+      DEFAULT_ROWS_PER_COMMITTED_BUNDLE_CHUNK,
+    ),
+    maxRowsPerCommittedBundleChunk: count(
+      'limits.maxRowsPerCommittedBundleChunk',
+      limits.maxRowsPerCommittedBundleChunk,
+      MAX_ROWS_PER_COMMITTED_BUNDLE_CHUNK,
+    ),
+    defaultRowsPerSnapshotChunk: count(
+      'limits.defaultRowsPerSnapshotChunk',
+      limits.defaultRowsPerSnapshotChunk,
+      DEFAULT_ROWS_PER_SNAPSHOT_CHUNK,
+    ),
+    maxRowsPerSnapshotChunk: count(
+      'limits.maxRowsPerSnapshotChunk',
+      limits.maxRowsPerSnapshotChunk,
+      MAX_ROWS_PER_SNAPSHOT_CHUNK,
+    ),
+    snapshotSessionTtlMs:
+      count('limits.snapshotSessionTtlSeconds', limits.snapshotSessionTtlSeconds, SNAPSHOT_SESSION_TTL_SECONDS) *
+      seconds,
+    maxRowsPerSnapshotSession: count(
+      'limits.maxRowsPerSnapshotSession',
+      limits.maxRowsPerSnapshotSession,
+      DEFAULT_MAX_ROWS_PER_SNAPSHOT_SESSION,
+    ),
+    maxBytesPerSnapshotSession: count(
+      'limits.maxBytesPerSnapshotSession',
+      limits.maxBytesPerSnapshotSession,
+      DEFAULT_MAX_BYTES_PER_SNAPSHOT_SESSION,
+    ),
+    initializationLeaseTtlMs:
+      count(
+        'limits.initializationLeaseTtlSeconds',
+        limits.initializationLeaseTtlSeconds,
+        INITIALIZATION_LEASE_TTL_SECONDS,
+      ) * seconds,
+    retainedBundlesPerUser: count(
+      'limits.retainedBundlesPerUser',
+      limits.retainedBundlesPerUser,
+      RETAINED_BUNDLES_PER_USER,
+    ),
+    retentionPruneBatchSize: count(
+      'limits.retentionPruneBatchSize',
+      limits.retentionPruneBatchSize,
+      RETENTION_PRUNE_BATCH_SIZE,
+    ),
     maxRowsPerBundle: count('limits.maxRowsPerBundle', limits.maxRowsPerBundle, DEFAULT_MAX_ROWS_PER_BUNDLE),
     maxBytesPerBundle: count('limits.maxBytesPerBundle', limits.maxBytesPerBundle, DEFAULT_MAX_BYTES_PER_BUNDLE),
     maxRequestBodyBytes: count('limits.maxRequestBodyBytes', limits.maxRequestBodyBytes, 64 * 1024 * 1024),
     maxPlannedRowCount: count('limits.maxPlannedRowCount', limits.maxPlannedRowCount, 10_000_000),
     userLockTimeoutMs: count('limits.userLockTimeoutMs', limits.userLockTimeoutMs, 30_000),
-    uploadLockTimeoutMs: count('limits.uploadLockTimeoutMs', limits.uploadLockTimeoutMs, DEFAULT_UPLOAD_LOCK_TIMEOUT_MS),
+    uploadLockTimeoutMs: count(
+      'limits.uploadLockTimeoutMs',
+      limits.uploadLockTimeoutMs,
+      DEFAULT_UPLOAD_LOCK_TIMEOUT_MS,
+    ),
     sweepIntervalMs: count('limits.sweepIntervalMs', limits.sweepIntervalMs, 60_000),
     watchPolicy: watch.allowed,
     metrics: { enabled: options.metrics?.enabled ?? false, registry: options.metrics?.registry, prefix: metricsPrefix },
@@ -126,7 +201,11 @@ export function resolveOversyncConfig(options: OversyncModuleOptions): OversyncC
     watch: {
       enabled: watch.enabled ?? DEFAULT_BUNDLE_CHANGE_WATCH_ENABLED,
       notifyChannel: channel,
-      heartbeatIntervalMs: count('watch.heartbeatIntervalMs', watch.heartbeatIntervalMs, DEFAULT_WATCH_HEARTBEAT_INTERVAL_MS),
+      heartbeatIntervalMs: count(
+        'watch.heartbeatIntervalMs',
+        watch.heartbeatIntervalMs,
+        DEFAULT_WATCH_HEARTBEAT_INTERVAL_MS,
+      ),
       maxSubscribersPerUser: count('watch.maxSubscribersPerUser', watch.maxSubscribersPerUser, 16),
       maxSubscribersPerProcess: count('watch.maxSubscribersPerProcess', watch.maxSubscribersPerProcess, 10_000),
     },

@@ -23,7 +23,11 @@ function withRouteFallback(definition: DynamicModule, extras: OversyncModuleExtr
     ...definition,
     // after the module's own controllers (Nest appends these), so it answers only what they do not match
     controllers: [...(definition.controllers ?? []), ...(enabled ? [SyncFallbackController] : [])],
-    providers: [...(definition.providers ?? []), { provide: OVERSYNC_ROUTE_FALLBACK, useValue: enabled }, ...(enabled ? [SyncRoutingErrorLayer] : [])],
+    providers: [
+      ...(definition.providers ?? []),
+      { provide: OVERSYNC_ROUTE_FALLBACK, useValue: enabled },
+      ...(enabled ? [SyncRoutingErrorLayer] : []),
+    ],
   };
 }
 

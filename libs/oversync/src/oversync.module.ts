@@ -3,7 +3,12 @@ import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { ConfigurableOversyncModule, OVERSYNC_MODULE_OPTIONS } from './oversync.module-definition.js';
-import { OVERSYNC_CONFIG, OVERSYNC_DATABASE, OVERSYNC_HOST_GUARDS, OVERSYNC_ROUTE_FALLBACK } from './oversync.constants.js';
+import {
+  OVERSYNC_CONFIG,
+  OVERSYNC_DATABASE,
+  OVERSYNC_HOST_GUARDS,
+  OVERSYNC_ROUTE_FALLBACK,
+} from './oversync.constants.js';
 import { resolveOversyncConfig } from './oversync.config.js';
 import type { OversyncModuleOptions } from './oversync.options.js';
 import { SyncDatabase } from './database/sync-database.js';
@@ -54,9 +59,12 @@ import { OversyncHealthIndicator } from './health/oversync-health.indicator.js';
       provide: OVERSYNC_DATABASE,
       useFactory: (options: OversyncModuleOptions, moduleRef: ModuleRef) =>
         // resolved on first use: the host's DataSource may be created after this provider
-        SyncDatabase.fromDataSource(() => moduleRef.get<DataSource>(getDataSourceToken(options.dataSourceName), { strict: false }), {
-          preparedStatements: options.preparedStatements,
-        }),
+        SyncDatabase.fromDataSource(
+          () => moduleRef.get<DataSource>(getDataSourceToken(options.dataSourceName), { strict: false }),
+          {
+            preparedStatements: options.preparedStatements,
+          },
+        ),
       inject: [OVERSYNC_MODULE_OPTIONS, ModuleRef],
     },
     {
@@ -67,7 +75,11 @@ import { OversyncHealthIndicator } from './health/oversync-health.indicator.js';
     // OpenAPI metadata when the host has @nestjs/swagger (an optional peer); resolved before the host builds a document
     { provide: 'OVERSYNC_OPENAPI', useFactory: () => applyOpenApiDecorations() },
     // the fallback's wildcard in the router's own syntax; resolved before Nest registers the routes
-    { provide: 'OVERSYNC_FALLBACK_PATHS', useFactory: (host: HttpAdapterHost) => useFallbackPathsOf(host.httpAdapter?.getType()), inject: [HttpAdapterHost] },
+    {
+      provide: 'OVERSYNC_FALLBACK_PATHS',
+      useFactory: (host: HttpAdapterHost) => useFallbackPathsOf(host.httpAdapter?.getType()),
+      inject: [HttpAdapterHost],
+    },
     OversyncActorGuard,
     SyncLifecycle,
     OversyncSchemaService,
@@ -93,7 +105,21 @@ import { OversyncHealthIndicator } from './health/oversync-health.indicator.js';
     HealthIndicatorService,
     OversyncHealthIndicator,
   ],
-  exports: [OversyncTelemetry, OversyncHealthService, OversyncHealthIndicator, OVERSYNC_DATABASE, OversyncSchemaService, SyncLifecycle, CapabilitiesService, SyncStatusService, WatchService, BundleChangeListener, OversyncScopeService, OversyncSessionSweeper, OversyncRetentionService],
+  exports: [
+    OversyncTelemetry,
+    OversyncHealthService,
+    OversyncHealthIndicator,
+    OVERSYNC_DATABASE,
+    OversyncSchemaService,
+    SyncLifecycle,
+    CapabilitiesService,
+    SyncStatusService,
+    WatchService,
+    BundleChangeListener,
+    OversyncScopeService,
+    OversyncSessionSweeper,
+    OversyncRetentionService,
+  ],
 })
 export class OversyncModule extends ConfigurableOversyncModule implements NestModule {
   constructor(@Inject(OVERSYNC_ROUTE_FALLBACK) private readonly routeFallback: boolean) {

@@ -29,9 +29,12 @@ describe('decodeBase64 (Go base64.StdEncoding.DecodeString)', () => {
     expect(decodeBase64(text)).toEqual(Uint8Array.from(expected));
   });
 
-  it.each(['A', 'AA', 'AAA', 'AA=', 'A===', '====', 'AA==AA==', 'AA== ', ' AA==', 'AA-_', 'AAAA=', 'é', 'AA\t=='])('rejects %j', (text) => {
-    expect(decodeBase64(text)).toBeUndefined();
-  });
+  it.each(['A', 'AA', 'AAA', 'AA=', 'A===', '====', 'AA==AA==', 'AA== ', ' AA==', 'AA-_', 'AAAA=', 'é', 'AA\t=='])(
+    'rejects %j',
+    (text) => {
+      expect(decodeBase64(text)).toBeUndefined();
+    },
+  );
 });
 
 describe('canonical base64 and wire blobs', () => {
@@ -129,11 +132,15 @@ describe('decodeBase64 against the stepwise decoder', () => {
     )
     .map(([raw, breaks, edit]) => {
       let text = Buffer.from(raw).toString('base64');
-      for (const [at, lineBreak] of breaks) text = text.slice(0, at % (text.length + 1)) + lineBreak + text.slice(at % (text.length + 1));
+      for (const [at, lineBreak] of breaks)
+        text = text.slice(0, at % (text.length + 1)) + lineBreak + text.slice(at % (text.length + 1));
       if (edit !== null) {
         const [kind, at, ch] = edit;
         const i = at % (text.length + 1);
-        text = kind === 'insert' ? text.slice(0, i) + ch + text.slice(i) : text.slice(0, i) + (kind === 'replace' ? ch : '') + text.slice(i + 1);
+        text =
+          kind === 'insert'
+            ? text.slice(0, i) + ch + text.slice(i)
+            : text.slice(0, i) + (kind === 'replace' ? ch : '') + text.slice(i + 1);
       }
       return text;
     });

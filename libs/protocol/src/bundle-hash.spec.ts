@@ -48,12 +48,25 @@ describe('bundleHashInput', () => {
   });
 
   it('rounds a bigint row_version through float64 like the reference', () => {
-    const row: BundleHashRow = { schema: 's', table: 't', key: { id: 'x' }, op: 'DELETE', row_version: 9007199254740993n };
+    const row: BundleHashRow = {
+      schema: 's',
+      table: 't',
+      key: { id: 'x' },
+      op: 'DELETE',
+      row_version: 9007199254740993n,
+    };
     expect(bundleHashInput([row])).toContain('"row_version":9007199254740992');
   });
 
   it('takes wire BundleRows as they are and does not depend on payload member order', () => {
-    const row: BundleRow = { schema: 's', table: 't', key: { id: 'x' }, op: 'INSERT', row_version: 1n, payload: { b: 1, a: 2 } };
+    const row: BundleRow = {
+      schema: 's',
+      table: 't',
+      key: { id: 'x' },
+      op: 'INSERT',
+      row_version: 1n,
+      payload: { b: 1, a: 2 },
+    };
     const a = computeBundleHash([row]);
     const b = computeBundleHash([{ ...row, payload: { a: 2, b: 1 } }]);
     expect(a).toEqual(b);

@@ -91,7 +91,8 @@ function canonical(root: ExactJson, number: (raw: string) => string): string {
   }
   for (let node = replaced.pop(); node !== undefined; node = replaced.pop()) {
     if (node instanceof JsonNumber) number(node.raw);
-    else if (Array.isArray(node) || node instanceof ExactObject) for (const item of Array.isArray(node) ? node : node.values) replaced.push(item);
+    else if (Array.isArray(node) || node instanceof ExactObject)
+      for (const item of Array.isArray(node) ? node : node.values) replaced.push(item);
   }
   return out.join('');
 }

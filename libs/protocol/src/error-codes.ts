@@ -130,7 +130,11 @@ export type ErrorBody<Code extends string = string> = {
 export type ErrorExtra = Readonly<Record<string, GoJsonValue>>;
 
 /** The one writer of the error envelope: `error`, `message`, then the `extra` members in their order. */
-export function errorEnvelope<Code extends string>(code: Code, message: string, extra?: ErrorExtra): ErrorBody<Code> & ErrorExtra {
+export function errorEnvelope<Code extends string>(
+  code: Code,
+  message: string,
+  extra?: ErrorExtra,
+): ErrorBody<Code> & ErrorExtra {
   return { error: code, message, ...extra };
 }
 

@@ -1,8 +1,20 @@
 import { describe, expect, it } from '@jest/globals';
 import { JsonSyntaxError } from './json-reader.js';
-import { compactGoJson, compactValidGoJson, compareUtf8, encodeGoJson, goJsonResponseBody, RawJson } from './go-json-encode.js';
+import {
+  compactGoJson,
+  compactValidGoJson,
+  compareUtf8,
+  encodeGoJson,
+  goJsonResponseBody,
+  RawJson,
+} from './go-json-encode.js';
 import { DEFAULT_BUNDLE_LIMITS, PROTOCOL_VERSION } from './limits.js';
-import { capabilityFeatures, type CapabilitiesResponse, type PushConflictErrorBody, type StatusResponse } from './wire-types.js';
+import {
+  capabilityFeatures,
+  type CapabilitiesResponse,
+  type PushConflictErrorBody,
+  type StatusResponse,
+} from './wire-types.js';
 
 // Expected bodies are the examples of spec/server.md §3 and §4.3, verbatim.
 describe('encodeGoJson reproduces the spec examples', () => {
@@ -63,7 +75,9 @@ describe('encodeGoJson reproduces the spec examples', () => {
         base_row_version: 7,
         server_row_version: 9,
         server_row_deleted: false,
-        server_row: new RawJson('{"id": "6f1c2a9e-3b4d-4e5f-8a7b-1c2d3e4f5a6b", "age": 37, "name": "Ada King", "email": "ada@example.com"}'),
+        server_row: new RawJson(
+          '{"id": "6f1c2a9e-3b4d-4e5f-8a7b-1c2d3e4f5a6b", "age": 37, "name": "Ada King", "email": "ada@example.com"}',
+        ),
       },
     } satisfies Omit<PushConflictErrorBody, 'conflict'> & { conflict: object };
     expect(encodeGoJson(conflict)).toBe(
@@ -81,13 +95,26 @@ describe('encodeGoJson reproduces the spec examples', () => {
     expect(encodeGoJson({ push_id: undefined, status: 'already_committed', bundle_seq: 9223372036854775807n })).toBe(
       '{"status":"already_committed","bundle_seq":9223372036854775807}',
     );
-    expect(encodeGoJson(new Map([['😀', 1], ['ｱ', 2], ['10', 3], ['9', 4]]))).toBe('{"10":3,"9":4,"ｱ":2,"😀":1}');
+    expect(
+      encodeGoJson(
+        new Map([
+          ['😀', 1],
+          ['ｱ', 2],
+          ['10', 3],
+          ['9', 4],
+        ]),
+      ),
+    ).toBe('{"10":3,"9":4,"ｱ":2,"😀":1}');
   });
 });
 
 describe('compactGoJson (raw payloads in responses)', () => {
   it('drops whitespace, escapes HTML characters and keeps order and number spelling', () => {
-    expect(compactGoJson('{"id": "11111111-1111-4111-8111-111111111111", "name": "Alpha <a>", "email": "alpha@example.com", "score": 1.500}')).toBe(
+    expect(
+      compactGoJson(
+        '{"id": "11111111-1111-4111-8111-111111111111", "name": "Alpha <a>", "email": "alpha@example.com", "score": 1.500}',
+      ),
+    ).toBe(
       '{"id":"11111111-1111-4111-8111-111111111111","name":"Alpha \\u003ca\\u003e","email":"alpha@example.com","score":1.500}',
     );
     expect(compactGoJson('[ "a\u2028&\\u0026 b" , 1E2 ,\n{ } ]')).toBe('["a\\u2028\\u0026\\u0026 b",1E2,{}]');
@@ -108,7 +135,13 @@ describe('compareUtf8', () => {
 
 describe('compactValidGoJson', () => {
   it('equals compactGoJson on valid JSON, e.g. PostgreSQL jsonb text', () => {
-    for (const text of ['{"id": "a", "name": "x <y> & z", "n": 1.500, "l": [1, 2, {"k": "v\\u2028"}]}', '{}', '[ ]', '"a b"', '{"s": "q\\" <"}']) {
+    for (const text of [
+      '{"id": "a", "name": "x <y> & z", "n": 1.500, "l": [1, 2, {"k": "v\\u2028"}]}',
+      '{}',
+      '[ ]',
+      '"a b"',
+      '{"s": "q\\" <"}',
+    ]) {
       expect(compactValidGoJson(text)).toBe(compactGoJson(text));
     }
   });
@@ -119,16 +152,40 @@ describe('compactValidGoJson', () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
       return seed % n;
     };
-    const pieces = ['a', ' ', '<', '>', '&', '\u2028', '\u2029', '\\"', '\\\\', ', ', ': ', 'é', '😀', '\\n', '\\u003c', '\t', '{', ']'];
+    const pieces = [
+      'a',
+      ' ',
+      '<',
+      '>',
+      '&',
+      '\u2028',
+      '\u2029',
+      '\\"',
+      '\\\\',
+      ', ',
+      ': ',
+      'é',
+      '😀',
+      '\\n',
+      '\\u003c',
+      '\t',
+      '{',
+      ']',
+    ];
     const str = () => `"${Array.from({ length: next(6) }, () => pieces[next(pieces.length)]).join('')}"`;
     const value = (depth: number): string => {
       const pad = () => [' ', '', '\n  ', '\t'][next(4)]!;
       switch (depth > 2 ? next(3) : next(5)) {
-        case 0: return str();
-        case 1: return [String(next(1000) - 500), '1.500', '-0.0e+10', 'true', 'null'][next(5)]!;
-        case 2: return String(next(10));
-        case 3: return `[${pad()}${Array.from({ length: next(4) }, () => value(depth + 1)).join(`,${pad()}`)}${pad()}]`;
-        default: return `{${pad()}${Array.from({ length: next(4) }, () => `${str()}${pad()}:${pad()}${value(depth + 1)}`).join(`,${pad()}`)}${pad()}}`;
+        case 0:
+          return str();
+        case 1:
+          return [String(next(1000) - 500), '1.500', '-0.0e+10', 'true', 'null'][next(5)]!;
+        case 2:
+          return String(next(10));
+        case 3:
+          return `[${pad()}${Array.from({ length: next(4) }, () => value(depth + 1)).join(`,${pad()}`)}${pad()}]`;
+        default:
+          return `{${pad()}${Array.from({ length: next(4) }, () => `${str()}${pad()}:${pad()}${value(depth + 1)}`).join(`,${pad()}`)}${pad()}}`;
       }
     };
     for (let i = 0; i < 2000; i++) {

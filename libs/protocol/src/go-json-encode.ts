@@ -14,7 +14,8 @@ export function formatGoFloat64(value: number): string {
   return Object.is(value, -0) ? '-0' : String(value);
 }
 
-const NEEDS_ESCAPE = /["\\\x00-\x1f<>&\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const NEEDS_ESCAPE =
+  /["\\\x00-\x1f<>&\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const SHORT_ESCAPES: Readonly<Record<string, string>> = {
   '"': '\\"',
   '\\': '\\\\',
@@ -179,4 +180,3 @@ function isReadonlyArray(value: unknown): value is readonly GoJsonValue[] {
 export function goJsonResponseBody(value: GoJsonValue): string {
   return encodeGoJson(value) + '\n';
 }
-

@@ -35,7 +35,8 @@ export function goToUpper(text: string): string {
  */
 function simpleUpperOfYpogegrammeni(ch: string): string | undefined {
   const cp = ch.codePointAt(0)!;
-  if ((cp >= 0x1f80 && cp <= 0x1f87) || (cp >= 0x1f90 && cp <= 0x1f97) || (cp >= 0x1fa0 && cp <= 0x1fa7)) return String.fromCodePoint(cp + 8);
+  if ((cp >= 0x1f80 && cp <= 0x1f87) || (cp >= 0x1f90 && cp <= 0x1f97) || (cp >= 0x1fa0 && cp <= 0x1fa7))
+    return String.fromCodePoint(cp + 8);
   if (cp === 0x1fb3 || cp === 0x1fc3 || cp === 0x1ff3) return String.fromCodePoint(cp + 9);
   return undefined;
 }

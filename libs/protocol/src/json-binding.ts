@@ -26,7 +26,11 @@ export function bindMember(object: ExactObject, field: string): ExactJson | unde
  * decoded in order — a type error in any of them fails the whole decode (undefined), `null` leaves the
  * field as it was, the last other value wins: `{"a":true,"A":false}` binds false, `{"a":true,"A":null}` true.
  */
-export function bindScalar<T>(object: ExactObject, field: string, read: (value: ExactJson | undefined) => T | undefined): T | undefined {
+export function bindScalar<T>(
+  object: ExactObject,
+  field: string,
+  read: (value: ExactJson | undefined) => T | undefined,
+): T | undefined {
   const { names, values } = object;
   let bound = read(undefined);
   for (let i = 0; i < names.length; i++) {

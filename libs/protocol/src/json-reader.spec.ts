@@ -19,7 +19,11 @@ describe('parseExactJson (the one reader)', () => {
     const value = object('{"b":1.50,"a":9007199254740993,"b":-0e0}');
     expect(value.names).toEqual(['b', 'a', 'b']);
     expect(value.values).toEqual([new JsonNumber('1.50'), new JsonNumber('9007199254740993'), new JsonNumber('-0e0')]);
-    expect(value.members).toEqual([['b', new JsonNumber('1.50')], ['a', new JsonNumber('9007199254740993')], ['b', new JsonNumber('-0e0')]]);
+    expect(value.members).toEqual([
+      ['b', new JsonNumber('1.50')],
+      ['a', new JsonNumber('9007199254740993')],
+      ['b', new JsonNumber('-0e0')],
+    ]);
   });
 
   it('a 20,000-deep array is a clean JsonSyntaxError at any limit, never a stack overflow', () => {
@@ -28,7 +32,9 @@ describe('parseExactJson (the one reader)', () => {
     expect(() => parseExactJson(deep)).toThrow(/exceeded max depth/);
     expect(() => parseExactJson(`{"a":${deep}}`, MAX_REQUEST_JSON_DEPTH)).toThrow(/exceeded max depth/);
     expect(() => parseExactJson(`${'['.repeat(10_000)}${']'.repeat(10_000)}`)).not.toThrow();
-    expect(() => parseExactJson(`${'['.repeat(513)}${']'.repeat(513)}`, MAX_REQUEST_JSON_DEPTH)).toThrow(/exceeded max depth/);
+    expect(() => parseExactJson(`${'['.repeat(513)}${']'.repeat(513)}`, MAX_REQUEST_JSON_DEPTH)).toThrow(
+      /exceeded max depth/,
+    );
     // the views and the canonical writers are iterative too
     const deepObject = `${'{"a":'.repeat(9_999)}1${'}'.repeat(9_999)}`;
     expect(canonicalDoubleJson(parseExactJson(deepObject))).toBe(deepObject);
@@ -37,7 +43,24 @@ describe('parseExactJson (the one reader)', () => {
   });
 
   it('refuses what Go refuses: trailing data, bad literals, bad numbers, raw control characters, bad escapes', () => {
-    for (const text of ['{"a":1} x', '[1,]', '{"a":1,}', 'tru', '01', '1.', '-', '1e', '"a\u0001"', '"\\x"', '"\\u12g4"', '', ' ', '{"a" 1}', '[1 2]', '"abc']) {
+    for (const text of [
+      '{"a":1} x',
+      '[1,]',
+      '{"a":1,}',
+      'tru',
+      '01',
+      '1.',
+      '-',
+      '1e',
+      '"a\u0001"',
+      '"\\x"',
+      '"\\u12g4"',
+      '',
+      ' ',
+      '{"a" 1}',
+      '[1 2]',
+      '"abc',
+    ]) {
       expect(() => parseExactJson(text)).toThrow(JsonSyntaxError);
     }
     expect(() => parseExactJson('{"a":}')).toThrow(/at offset 5$/);
@@ -64,7 +87,8 @@ describe('Go member binding over the tree', () => {
 
   it('int64 fields take integer literals in range only', () => {
     expect(bindScalar(object('{"n":9223372036854775807}'), 'n', readInt64)).toBe(9223372036854775807n);
-    for (const literal of ['1.0', '1e2', '9223372036854775808', '"1"', 'true']) expect(bindScalar(object(`{"n":${literal}}`), 'n', readInt64)).toBeUndefined();
+    for (const literal of ['1.0', '1e2', '9223372036854775808', '"1"', 'true'])
+      expect(bindScalar(object(`{"n":${literal}}`), 'n', readInt64)).toBeUndefined();
   });
 });
 
@@ -76,7 +100,9 @@ describe('views', () => {
     expect(Object.keys(proto)).toEqual(['__proto__']);
     expect(Object.keys(parseJsonText('{"__proto__":1}') as object)).toEqual(['__proto__']);
     expect(() => parseJsonText('[1e400]')).toThrow(JsonSyntaxError);
-    expect(canonicalExactJson(parseExactJson('{"b":9007199254740993,"a":1.50}'))).toBe('{"a":1.5,"b":9007199254740993}');
+    expect(canonicalExactJson(parseExactJson('{"b":9007199254740993,"a":1.50}'))).toBe(
+      '{"a":1.5,"b":9007199254740993}',
+    );
     expect(() => canonicalDoubleJson(parseExactJson('{"a":1e400,"a":1}'))).toThrow(RangeError);
   });
 });

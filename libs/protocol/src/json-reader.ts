@@ -344,7 +344,8 @@ function hex4At(text: string, pos: number): number {
   let unit = 0;
   for (let i = pos; i < pos + 4; i++) {
     const c = text.charCodeAt(i);
-    const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+    const digit =
+      c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
     if (digit < 0) return -1;
     unit = unit * 16 + digit;
   }
@@ -392,7 +393,8 @@ function decodeUtf8Lenient(bytes: Uint8Array): string {
 function validSequenceLength(bytes: Uint8Array, i: number): number {
   const b0 = bytes[i]!;
   if (b0 < 0x80) return 1;
-  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean => i + k < bytes.length && bytes[i + k]! >= lo && bytes[i + k]! <= hi;
+  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean =>
+    i + k < bytes.length && bytes[i + k]! >= lo && bytes[i + k]! <= hi;
   if (b0 >= 0xc2 && b0 <= 0xdf) return cont(1) ? 2 : 0;
   if (b0 >= 0xe0 && b0 <= 0xef) {
     const lo = b0 === 0xe0 ? 0xa0 : 0x80;

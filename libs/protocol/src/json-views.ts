@@ -65,7 +65,8 @@ function flatObject<V>(node: ExactObject, scalar: (node: ExactJson) => V, target
 }
 
 function setMember<V>(target: Record<string, V>, name: string, value: V): void {
-  if (name === '__proto__') Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  if (name === '__proto__')
+    Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
   else target[name] = value;
 }
 

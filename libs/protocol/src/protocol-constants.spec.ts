@@ -40,7 +40,8 @@ describe('error codes (§6)', () => {
   });
 
   it('names a failure known only by its status with a code of that status', () => {
-    for (const status of [400, 401, 403, 404, 405, 408, 413, 429, 431, 500]) expect(errorStatus(errorCodeForStatus(status))).toBe(status);
+    for (const status of [400, 401, 403, 404, 405, 408, 413, 429, 431, 500])
+      expect(errorStatus(errorCodeForStatus(status))).toBe(status);
     expect(errorCodeForStatus(418)).toBe('invalid_request');
     expect(errorCodeForStatus(502)).toBe('internal_error');
   });
@@ -65,12 +66,18 @@ describe('limits and capabilities (§3.12, §7)', () => {
   it('lists the features sorted, all true but server_checkpoint_tracking and the watch flag', () => {
     expect([...CAPABILITY_FEATURES].sort(compareUtf8)).toEqual([...CAPABILITY_FEATURES]);
     const features = capabilityFeatures(false);
-    expect(Object.entries(features).filter(([, on]) => !on).map(([name]) => name)).toEqual(['bundle_change_watch', 'server_checkpoint_tracking']);
+    expect(
+      Object.entries(features)
+        .filter(([, on]) => !on)
+        .map(([name]) => name),
+    ).toEqual(['bundle_change_watch', 'server_checkpoint_tracking']);
   });
 
   it('builds route paths', () => {
     expect(SYNC_ROUTES.committedBundleRows(7)).toBe('/sync/committed-bundles/7/rows');
-    expect(SYNC_ROUTES.pushSessionCommit('3a0df608-4dc2-44bb-b5fd-7f569180cbde')).toBe('/sync/push-sessions/3a0df608-4dc2-44bb-b5fd-7f569180cbde/commit');
+    expect(SYNC_ROUTES.pushSessionCommit('3a0df608-4dc2-44bb-b5fd-7f569180cbde')).toBe(
+      '/sync/push-sessions/3a0df608-4dc2-44bb-b5fd-7f569180cbde/commit',
+    );
   });
 });
 
@@ -80,12 +87,14 @@ describe('watch frames (§3.8, §4.14)', () => {
     expect(encodeWatchEventFrame({ bundle_seq: 8n, source_id: 'device-b', source_bundle_id: 3n })).toBe(
       'event: bundle\ndata: {"bundle_seq":8,"source_id":"device-b","source_bundle_id":3}\nid: 8\n\n',
     );
-    expect(encodeWatchEventFrame({ bundle_seq: 9n, source_id: '', source_bundle_id: 0n })).toBe('event: bundle\ndata: {"bundle_seq":9}\nid: 9\n\n');
+    expect(encodeWatchEventFrame({ bundle_seq: 9n, source_id: '', source_bundle_id: 0n })).toBe(
+      'event: bundle\ndata: {"bundle_seq":9}\nid: 9\n\n',
+    );
   });
 
   it('writes the NOTIFY payload in member order', () => {
-    expect(encodeBundleChangeNotification({ user_pk: 1n, bundle_seq: 8n, source_id: 'd<1>', source_bundle_id: 3n })).toBe(
-      '{"user_pk":1,"bundle_seq":8,"source_id":"d\\u003c1\\u003e","source_bundle_id":3}',
-    );
+    expect(
+      encodeBundleChangeNotification({ user_pk: 1n, bundle_seq: 8n, source_id: 'd<1>', source_bundle_id: 3n }),
+    ).toBe('{"user_pk":1,"bundle_seq":8,"source_id":"d\\u003c1\\u003e","source_bundle_id":3}');
   });
 });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { encodeHex } from './binary-codecs.js';
-import { decodeCanonicalWireUuid, decodeUuidLenient, formatUuid, isCanonicalUuid, parseCanonicalUuid, parseGoUuid } from './uuid-codecs.js';
+import {
+  decodeCanonicalWireUuid,
+  decodeUuidLenient,
+  formatUuid,
+  isCanonicalUuid,
+  parseCanonicalUuid,
+  parseGoUuid,
+} from './uuid-codecs.js';
 
 const id = '6f1c2a9e-3b4d-4e5f-8a7b-1c2d3e4f5a6b';
 const hex = '6f1c2a9e3b4d4e5f8a7b1c2d3e4f5a6b';
@@ -26,13 +33,19 @@ describe('canonical UUID text', () => {
 });
 
 describe('parseGoUuid (google/uuid Parse, push ids)', () => {
-  it.each([id, id.toUpperCase(), `{${id}}`, `(${id}]`, `urn:uuid:${id}`, `URN:UUID:${id}`, hex])('accepts %j', (text) => {
-    expect(hexOf(parseGoUuid(text))).toBe(hex);
-  });
+  it.each([id, id.toUpperCase(), `{${id}}`, `(${id}]`, `urn:uuid:${id}`, `URN:UUID:${id}`, hex])(
+    'accepts %j',
+    (text) => {
+      expect(hexOf(parseGoUuid(text))).toBe(hex);
+    },
+  );
 
-  it.each([` ${id}`, `${id}x`, `urn:uuix:${id}`, `é${id}}`, id.replace('-', '_'), `${hex}0`, ''])('rejects %j', (text) => {
-    expect(parseGoUuid(text)).toBeUndefined();
-  });
+  it.each([` ${id}`, `${id}x`, `urn:uuix:${id}`, `é${id}}`, id.replace('-', '_'), `${hex}0`, ''])(
+    'rejects %j',
+    (text) => {
+      expect(parseGoUuid(text)).toBeUndefined();
+    },
+  );
 });
 
 describe('client UUID decoding (client.md §9.3, §9.4)', () => {

@@ -21,7 +21,9 @@ export function encodeKeyBytes(kind: KeyKind, keyString: string): Uint8Array {
 
 /** `key_bytes` → wire key string (uuid requires exactly 16 bytes, else `RangeError`). */
 export function decodeKeyBytes(kind: KeyKind, keyBytes: Uint8Array): string {
-  return kind === 'uuid' ? formatUuid(keyBytes) : Buffer.from(keyBytes.buffer, keyBytes.byteOffset, keyBytes.byteLength).toString('utf8');
+  return kind === 'uuid'
+    ? formatUuid(keyBytes)
+    : Buffer.from(keyBytes.buffer, keyBytes.byteOffset, keyBytes.byteLength).toString('utf8');
 }
 
 /** The wire key object `{"<column>": "<key string>"}`. */
@@ -79,4 +81,3 @@ function daysInMonth(year: number, month: number): number {
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   return month === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
-

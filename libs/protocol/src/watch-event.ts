@@ -22,5 +22,9 @@ export function encodeWatchEventFrame(event: BundleChangeEvent): string {
 
 /** The `pg_notify` payload `{"user_pk":N,"bundle_seq":N[,"source_id":…,"source_bundle_id":N]}`. */
 export function encodeBundleChangeNotification(notification: BundleChangeNotification): string {
-  return encodeGoJson({ user_pk: notification.user_pk, bundle_seq: notification.bundle_seq, ...sourceMembers(notification) });
+  return encodeGoJson({
+    user_pk: notification.user_pk,
+    bundle_seq: notification.bundle_seq,
+    ...sourceMembers(notification),
+  });
 }

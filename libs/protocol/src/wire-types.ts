@@ -87,7 +87,12 @@ export type ConnectRequest = {
   has_local_pending_rows?: boolean;
 };
 
-export const CONNECT_RESOLUTIONS = ['remote_authoritative', 'initialize_local', 'initialize_empty', 'retry_later'] as const;
+export const CONNECT_RESOLUTIONS = [
+  'remote_authoritative',
+  'initialize_local',
+  'initialize_empty',
+  'retry_later',
+] as const;
 export type ConnectResolution = (typeof CONNECT_RESOLUTIONS)[number];
 
 export type ConnectResponse = {

@@ -2,7 +2,16 @@
 // (package.json "type": "commonjs", emitted as require()) and to ESM. It knows @oversync/nestjs only
 // through the installed tarball. Settings come from the environment the test gives it.
 import 'reflect-metadata';
-import { Body, Controller, Injectable, Module, Post, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Injectable,
+  Module,
+  Post,
+  type CanActivate,
+  type ExecutionContext,
+  type INestApplication,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { OversyncModule } from '@oversync/nestjs';
@@ -11,7 +20,9 @@ import { OversyncModule } from '@oversync/nestjs';
 @Injectable()
 class HostUserGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
-    const req = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined>; user?: { sub: string } }>();
+    const req = context
+      .switchToHttp()
+      .getRequest<{ headers: Record<string, string | undefined>; user?: { sub: string } }>();
     const user = req.headers['x-host-user'];
     if (!user) return false;
     req.user = { sub: user };
@@ -39,7 +50,11 @@ const table = process.env.HOST_TABLE!;
 @Module({
   imports: [
     TypeOrmModule.forRoot({ type: 'postgres', url: process.env.DATABASE_URL, extra: { max: 5 } }),
-    OversyncModule.forRoot({ tables: [{ schema, table, syncKeyColumns: ['id'] }], guards: [HostUserGuard], appName: process.env.HOST_NAME }),
+    OversyncModule.forRoot({
+      tables: [{ schema, table, syncKeyColumns: ['id'] }],
+      guards: [HostUserGuard],
+      appName: process.env.HOST_NAME,
+    }),
   ],
   controllers: [HostController],
 })
@@ -47,7 +62,10 @@ class HostModule {}
 
 /** Swagger UI when the host has @nestjs/swagger installed (the ESM host does, the CommonJS host does not). */
 interface SwaggerApi {
-  SwaggerModule: { createDocument(app: INestApplication, config: object): object; setup(path: string, app: INestApplication, document: object, options?: object): void };
+  SwaggerModule: {
+    createDocument(app: INestApplication, config: object): object;
+    setup(path: string, app: INestApplication, document: object, options?: object): void;
+  };
   DocumentBuilder: new () => { setTitle(title: string): { build(): object } };
 }
 const SWAGGER = '@nestjs/swagger' as string; // a variable: the CommonJS host compiles without it installed
@@ -59,13 +77,19 @@ async function setupDocs(app: INestApplication): Promise<boolean> {
   } catch {
     return false;
   }
-  const document = swagger.SwaggerModule.createDocument(app, new swagger.DocumentBuilder().setTitle(process.env.HOST_NAME!).build());
+  const document = swagger.SwaggerModule.createDocument(
+    app,
+    new swagger.DocumentBuilder().setTitle(process.env.HOST_NAME!).build(),
+  );
   swagger.SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   return true;
 }
 
 async function main(): Promise<void> {
-  const app = await NestFactory.create(HostModule, { rawBody: process.env.HOST_RAW_BODY === '1', logger: ['error', 'warn'] });
+  const app = await NestFactory.create(HostModule, {
+    rawBody: process.env.HOST_RAW_BODY === '1',
+    logger: ['error', 'warn'],
+  });
   const docs = await setupDocs(app);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as { port: number };

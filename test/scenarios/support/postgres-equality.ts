@@ -80,7 +80,8 @@ async function serverColumns(pgClient: pg.Client, schema: string, table: string)
   return result.rows.map((row) => ({ name: row.column_name, kind: KIND_BY_UDT[row.udt_name] ?? 'text' }));
 }
 
-const byKey = (key: string) => (a: Record<string, Normalised>, b: Record<string, Normalised>) => (String(a[key]) < String(b[key]) ? -1 : 1);
+const byKey = (key: string) => (a: Record<string, Normalised>, b: Record<string, Normalised>) =>
+  String(a[key]) < String(b[key]) ? -1 : 1;
 
 interface RegisteredTable {
   schema_name: string;
@@ -103,7 +104,13 @@ async function registeredTables(pgClient: pg.Client): Promise<RegisteredTable[]>
  * user's live `sync.row_state` keys are exactly the keys of the user's rows.
  */
 export async function expectRowStateMatchesRows(pgClient: pg.Client, user: string): Promise<void> {
-  for (const { schema_name: schema, table_name: table, table_id: tableId, key, key_kind: keyKind } of await registeredTables(pgClient)) {
+  for (const {
+    schema_name: schema,
+    table_name: table,
+    table_id: tableId,
+    key,
+    key_kind: keyKind,
+  } of await registeredTables(pgClient)) {
     const keyBytes = keyKind === 1 ? `uuid_send("${key}"::uuid)` : `convert_to("${key}"::text, 'UTF8')`;
     const result = await pgClient.query<{ live: string[] | null; rows: string[] | null }>(
       `SELECT (SELECT array_agg(encode(rs.key_bytes, 'hex')) FROM sync.row_state rs JOIN sync.user_state us USING (user_pk)
@@ -112,12 +119,20 @@ export async function expectRowStateMatchesRows(pgClient: pg.Client, user: strin
       [user, tableId],
     );
     const { live, rows } = result.rows[0]!;
-    expect({ user, table, liveRowStateKeys: (live ?? []).sort() }).toEqual({ user, table, liveRowStateKeys: (rows ?? []).sort() });
+    expect({ user, table, liveRowStateKeys: (live ?? []).sort() }).toEqual({
+      user,
+      table,
+      liveRowStateKeys: (rows ?? []).sort(),
+    });
   }
 }
 
 /** Every registered table of the device's attached user (or `user`) equals PostgreSQL's rows. */
-export async function expectDeviceMatchesPostgres(pgClient: pg.Client, device: SimulatedDevice, user: string = device.client.userId): Promise<void> {
+export async function expectDeviceMatchesPostgres(
+  pgClient: pg.Client,
+  device: SimulatedDevice,
+  user: string = device.client.userId,
+): Promise<void> {
   for (const { schema_name: schema, table_name: table, key } of await registeredTables(pgClient)) {
     const columns = await serverColumns(pgClient, schema, table);
     const expected = await pgClient.query<Record<string, Normalised>>(
@@ -125,7 +140,14 @@ export async function expectDeviceMatchesPostgres(pgClient: pg.Client, device: S
       [user],
     );
     const local = device.db.prepare(`SELECT * FROM "${table}"`).safeIntegers(true).all() as Record<string, unknown>[];
-    const actual = local.map((row) => Object.fromEntries(columns.map((c) => [c.name, deviceValue(c.kind, row[c.name])])));
-    expect({ device: device.label, user, table, rows: actual.sort(byKey(key)) }).toEqual({ device: device.label, user, table, rows: expected.rows.sort(byKey(key)) });
+    const actual = local.map((row) =>
+      Object.fromEntries(columns.map((c) => [c.name, deviceValue(c.kind, row[c.name])])),
+    );
+    expect({ device: device.label, user, table, rows: actual.sort(byKey(key)) }).toEqual({
+      device: device.label,
+      user,
+      table,
+      rows: expected.rows.sort(byKey(key)),
+    });
   }
 }

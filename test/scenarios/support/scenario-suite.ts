@@ -35,7 +35,9 @@ export function useScenarioHost(env: Record<string, string> = {}): ScenarioHost 
       tokens: new SignInTokens(host.t.baseUrl),
       features: await new TestSurface(host.t.baseUrl).features(),
       async serverWrite(user, sql, params) {
-        const written = await scopes.execWrite(user, { writerId: 'scenario-host' }, (manager) => manager.query(sql, [...params]));
+        const written = await scopes.execWrite(user, { writerId: 'scenario-host' }, (manager) =>
+          manager.query(sql, [...params]),
+        );
         return { bundleSeq: Number(written.bundle.bundleSeq) };
       },
     };
@@ -54,7 +56,8 @@ export async function expectScenarioPasses(host: ScenarioHost, scenario: Scenari
     log: (line) => log.push(line),
     verify: async (devices) => {
       for (const device of devices) await expectDeviceMatchesPostgres(host.pg, device);
-      for (const user of new Set(devices.map((device) => device.client.userId))) await expectRowStateMatchesRows(host.pg, user);
+      for (const user of new Set(devices.map((device) => device.client.userId)))
+        await expectRowStateMatchesRows(host.pg, user);
     },
     keepFilesOnFailure: false,
   });

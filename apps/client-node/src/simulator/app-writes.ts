@@ -20,12 +20,16 @@ export const timestamp = (at: Date = new Date()): string => at.toISOString();
 
 export function insertRow(db: Database, table: string, values: RowValues): void {
   const columns = Object.keys(values);
-  db.prepare(`INSERT INTO ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`).run(...Object.values(values));
+  db.prepare(
+    `INSERT INTO ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+  ).run(...Object.values(values));
 }
 
 export function updateRow(db: Database, table: string, id: string | Buffer, values: RowValues): void {
   const assignments = Object.keys(values).map((column) => `${quoteIdent(column)} = ?`);
-  const changed = db.prepare(`UPDATE ${quoteIdent(table)} SET ${assignments.join(', ')} WHERE id = ?`).run(...Object.values(values), id).changes;
+  const changed = db
+    .prepare(`UPDATE ${quoteIdent(table)} SET ${assignments.join(', ')} WHERE id = ?`)
+    .run(...Object.values(values), id).changes;
   if (changed !== 1) throw new Error(`update of ${table} ${String(id)} changed ${changed} rows`);
 }
 
@@ -36,7 +40,13 @@ export function deleteRow(db: Database, table: string, id: string | Buffer): voi
 /** A user row with `name`, a derived e-mail and timestamps. */
 export function insertUser(db: Database, name: string, id: string = newId()): string {
   const now = timestamp();
-  insertRow(db, 'users', { id, name, email: `${name.toLowerCase().replace(/[^a-z0-9]+/g, '.')}@example.test`, created_at: now, updated_at: now });
+  insertRow(db, 'users', {
+    id,
+    name,
+    email: `${name.toLowerCase().replace(/[^a-z0-9]+/g, '.')}@example.test`,
+    created_at: now,
+    updated_at: now,
+  });
   return id;
 }
 
@@ -47,7 +57,9 @@ export function inTransaction<T>(db: Database, write: () => T): T {
 
 /** Column `column` of every row of `table`, ordered by it. */
 export function columnValues(db: Database, table: string, column: string): ColumnValue[] {
-  return (db.prepare(`SELECT ${quoteIdent(column)} AS v FROM ${quoteIdent(table)} ORDER BY 1`).all() as { v: ColumnValue }[]).map((r) => r.v);
+  return (
+    db.prepare(`SELECT ${quoteIdent(column)} AS v FROM ${quoteIdent(table)} ORDER BY 1`).all() as { v: ColumnValue }[]
+  ).map((r) => r.v);
 }
 
 export function rowCount(db: Database, table: string): number {

@@ -32,7 +32,8 @@ export class SignInTokens implements BearerTokens {
       body: JSON.stringify({ user, password: 'simulator' }),
     });
     const text = await response.text();
-    if (response.status !== 200) throw new Error(`POST /dummy-signin for ${user} returned ${response.status}: ${text.trim()}`);
+    if (response.status !== 200)
+      throw new Error(`POST /dummy-signin for ${user} returned ${response.status}: ${text.trim()}`);
     const body = JSON.parse(text) as { token?: unknown };
     if (typeof body.token !== 'string') throw new Error('POST /dummy-signin returned no token');
     return body.token;
@@ -47,7 +48,9 @@ export class MintedTokens implements BearerTokens {
 
   token(user: string): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
-    return Promise.resolve(mintHs256Token(this.secret, { sub: user, iat: now, exp: now + this.lifetimeSeconds, iss: 'oversync-simulator' }));
+    return Promise.resolve(
+      mintHs256Token(this.secret, { sub: user, iat: now, exp: now + this.lifetimeSeconds, iss: 'oversync-simulator' }),
+    );
   }
 }
 

@@ -21,7 +21,11 @@ export async function expectDevicesMatchServer(ctx: ScenarioContext): Promise<vo
       const server = canonicalTables(probe.db);
       ctx.log(`${user}: server holds ${JSON.stringify(tableCounts(server))}`);
       for (const device of devices) {
-        expectEqual((await device.client.pendingSyncStatus()).pendingRowCount, 0, `${device.label} has nothing left to push`);
+        expectEqual(
+          (await device.client.pendingSyncStatus()).pendingRowCount,
+          0,
+          `${device.label} has nothing left to push`,
+        );
         expectEqual(canonicalTables(device.db), server, `${device.label} holds exactly the server's rows of ${user}`);
       }
     } finally {

@@ -23,7 +23,12 @@ export function canonicalInstant(text: string): string | null {
   const match = INSTANT.exec(text.trim());
   if (!match) return null;
   const [, date, time, fraction = '', zone] = match;
-  const offset = zone!.toUpperCase() === 'Z' ? 'Z' : zone!.length === 3 ? `${zone}:00` : zone!.replace(/^([+-]\d{2})(\d{2})$/, '$1:$2');
+  const offset =
+    zone!.toUpperCase() === 'Z'
+      ? 'Z'
+      : zone!.length === 3
+        ? `${zone}:00`
+        : zone!.replace(/^([+-]\d{2})(\d{2})$/, '$1:$2');
   const millis = Date.parse(`${date}T${time}${offset}`);
   if (Number.isNaN(millis)) return null;
   const digits = fraction.padEnd(7, '0');
@@ -48,7 +53,10 @@ export function canonicalTables(db: Database, tables: readonly SyncTable[] = EXA
   const result: CanonicalTables = {};
   for (const table of tables) {
     const key = table.syncKeyColumnName ?? 'id';
-    const rows = db.prepare(`SELECT * FROM ${quoteIdent(table.tableName)}`).safeIntegers(true).all() as Record<string, unknown>[];
+    const rows = db
+      .prepare(`SELECT * FROM ${quoteIdent(table.tableName)}`)
+      .safeIntegers(true)
+      .all() as Record<string, unknown>[];
     result[table.tableName] = rows
       .map((row) => Object.fromEntries(Object.entries(row).map(([column, value]) => [column, canonicalValue(value)])))
       .sort((a, b) => (String(a[key]) < String(b[key]) ? -1 : String(a[key]) > String(b[key]) ? 1 : 0));

@@ -58,7 +58,11 @@ export function selectScenarios(selector: string): Scenario[] {
   const exact = SCENARIOS.filter((scenario) => scenario.name === wanted);
   if (exact.length > 0) return exact;
   const group = wanted.replace(/-all$/, '');
-  const members = SCENARIOS.filter((scenario) => scenario.name.startsWith(`${group}-`) || scenario.name.startsWith(`${group}/`));
+  const members = SCENARIOS.filter(
+    (scenario) => scenario.name.startsWith(`${group}-`) || scenario.name.startsWith(`${group}/`),
+  );
   if (members.length > 0) return members;
-  throw new Error(`unknown scenario ${JSON.stringify(selector)}; known: all, watch-all, failure-injection, ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  throw new Error(
+    `unknown scenario ${JSON.stringify(selector)}; known: all, watch-all, failure-injection, ${SCENARIOS.map((s) => s.name).join(', ')}`,
+  );
 }

@@ -77,7 +77,8 @@ export class ScenarioContext {
     for (let attempt = 1; ; attempt++) {
       const result = await device.client.attach(user);
       if (result.status === 'connected') return result;
-      if (attempt >= MAX_ATTACH_ATTEMPTS) throw new Error(`connect lifecycle did not reach connected status after ${attempt} attempts`);
+      if (attempt >= MAX_ATTACH_ATTEMPTS)
+        throw new Error(`connect lifecycle did not reach connected status after ${attempt} attempts`);
       await sleep(result.retryAfterMs > 0 ? Math.min(result.retryAfterMs, 1000) : 250);
     }
   }

@@ -23,9 +23,14 @@ export interface ScenarioRunOptions {
   readonly keepFilesOnFailure?: boolean;
 }
 
-export async function runScenario(scenario: Scenario, server: ScenarioServer, options: ScenarioRunOptions = {}): Promise<ScenarioResult> {
+export async function runScenario(
+  scenario: Scenario,
+  server: ScenarioServer,
+  options: ScenarioRunOptions = {},
+): Promise<ScenarioResult> {
   const missing = (scenario.requires ?? []).filter((requirement) => !available(server, requirement));
-  if (missing.length > 0) return { name: scenario.name, status: 'skip', durationMs: 0, detail: `server lacks ${missing.join(', ')}` };
+  if (missing.length > 0)
+    return { name: scenario.name, status: 'skip', durationMs: 0, detail: `server lacks ${missing.join(', ')}` };
   const ctx = new ScenarioContext(server, scenario.name, options.log);
   const started = Date.now();
   let error: unknown;
@@ -42,7 +47,13 @@ export async function runScenario(scenario: Scenario, server: ScenarioServer, op
   await ctx.dispose(failed && options.keepFilesOnFailure !== false).catch(() => undefined);
   const durationMs = Date.now() - started;
   if (!failed) return { name: scenario.name, status: 'pass', durationMs, detail: '' };
-  return { name: scenario.name, status: 'fail', durationMs, detail: error instanceof Error ? error.message : String(error), error };
+  return {
+    name: scenario.name,
+    status: 'fail',
+    durationMs,
+    detail: error instanceof Error ? error.message : String(error),
+    error,
+  };
 }
 
 function available(server: ScenarioServer, requirement: ScenarioRequirement): boolean {
@@ -59,10 +70,15 @@ function available(server: ScenarioServer, requirement: ScenarioRequirement): bo
 /** A fixed-width table: scenario, result, seconds, first line of the detail. */
 export function formatResultTable(results: readonly ScenarioResult[]): string {
   const width = Math.max('scenario'.length, ...results.map((r) => r.name.length));
-  const lines = [`${'scenario'.padEnd(width)}  result  time     detail`, `${'-'.repeat(width)}  ------  -------  ------`];
+  const lines = [
+    `${'scenario'.padEnd(width)}  result  time     detail`,
+    `${'-'.repeat(width)}  ------  -------  ------`,
+  ];
   for (const r of results) {
     const detail = r.detail.split('\n')[0] ?? '';
-    lines.push(`${r.name.padEnd(width)}  ${r.status.toUpperCase().padEnd(6)}  ${`${(r.durationMs / 1000).toFixed(1)}s`.padStart(7)}  ${detail}`.trimEnd());
+    lines.push(
+      `${r.name.padEnd(width)}  ${r.status.toUpperCase().padEnd(6)}  ${`${(r.durationMs / 1000).toFixed(1)}s`.padStart(7)}  ${detail}`.trimEnd(),
+    );
   }
   const count = (status: ScenarioStatus) => results.filter((r) => r.status === status).length;
   lines.push('', `${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped`);

@@ -76,7 +76,9 @@ export async function runSimulateCommand(argv: readonly string[], io: SimulateIo
   const surface = new TestSurface(baseUrl);
   const features = await surface.features();
   if (features.testEndpoints && !values['no-reset']) await surface.reset();
-  const tokens: BearerTokens = values['jwt-secret'] ? new MintedTokens(values['jwt-secret']) : new SignInTokens(baseUrl);
+  const tokens: BearerTokens = values['jwt-secret']
+    ? new MintedTokens(values['jwt-secret'])
+    : new SignInTokens(baseUrl);
   const server: ScenarioServer = { baseUrl, tokens, features };
   io.stdout.write(
     `simulating ${selected.length} scenario(s) against ${baseUrl} (test endpoints: ${features.testEndpoints ? 'yes' : 'no'}, failure injection: ${features.failureInjection ? 'yes' : 'no'}, tokens: ${values['jwt-secret'] ? 'minted' : '/dummy-signin'})\n`,
@@ -84,9 +86,13 @@ export async function runSimulateCommand(argv: readonly string[], io: SimulateIo
 
   const results: ScenarioResult[] = [];
   for (const scenario of selected) {
-    const result = await runScenario(scenario, server, { log: values.verbose ? (line) => io.stdout.write(`${line}\n`) : undefined });
+    const result = await runScenario(scenario, server, {
+      log: values.verbose ? (line) => io.stdout.write(`${line}\n`) : undefined,
+    });
     results.push(result);
-    io.stdout.write(`${result.status.toUpperCase().padEnd(4)} ${scenario.name}${result.status === 'pass' ? '' : `: ${result.detail}`}\n`);
+    io.stdout.write(
+      `${result.status.toUpperCase().padEnd(4)} ${scenario.name}${result.status === 'pass' ? '' : `: ${result.detail}`}\n`,
+    );
   }
   io.stdout.write(`\n${formatResultTable(results)}`);
   return results.some((result) => result.status === 'fail') ? 1 : 0;

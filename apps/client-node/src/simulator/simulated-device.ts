@@ -63,10 +63,13 @@ export class SimulatedDevice {
     await this.close();
     rmSync(dirname(this.path), { recursive: true, force: true });
   }
-
 }
 
-function openClient(db: Database.Database, options: SimulatedDeviceOptions, extra: Partial<OversqliteClientOptions>): Promise<OversqliteClient> {
+function openClient(
+  db: Database.Database,
+  options: SimulatedDeviceOptions,
+  extra: Partial<OversqliteClientOptions>,
+): Promise<OversqliteClient> {
   return OversqliteClient.open(db, {
     baseUrl: options.baseUrl,
     tokenProvider: options.tokenProvider,

@@ -16,7 +16,9 @@ export class SimulatedNetwork {
   readonly fetch: FetchLike = async (input, init) => {
     const path = new URL(input).pathname;
     if (!this.online) {
-      throw new TypeError('fetch failed', { cause: Object.assign(new Error(`connect ECONNREFUSED ${new URL(input).host}`), { code: 'ECONNREFUSED' }) });
+      throw new TypeError('fetch failed', {
+        cause: Object.assign(new Error(`connect ECONNREFUSED ${new URL(input).host}`), { code: 'ECONNREFUSED' }),
+      });
     }
     this.paths.push(path);
     const response = await fetch(input, init);

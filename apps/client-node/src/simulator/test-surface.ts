@@ -5,8 +5,15 @@
 
 /** Endpoint names of the failure injector, as the reference example's harness names them. */
 export const INJECTABLE_ENDPOINTS = [
-  'connect', 'push_session_create', 'push_session_chunk', 'push_session_commit', 'pull',
-  'snapshot_create', 'snapshot_chunk', 'capabilities', 'committed_bundle_rows',
+  'connect',
+  'push_session_create',
+  'push_session_chunk',
+  'push_session_commit',
+  'pull',
+  'snapshot_create',
+  'snapshot_chunk',
+  'capabilities',
+  'committed_bundle_rows',
 ] as const;
 export type InjectableEndpoint = (typeof INJECTABLE_ENDPOINTS)[number];
 

@@ -1,4 +1,16 @@
-import { Controller, Get, Header, HttpCode, Param, Post, Query, Req, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Req,
+  UseFilters,
+  UseGuards,
+  UseInterceptors,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '../openapi/optional-swagger.js';
 import type { GoJsonValue } from '@oversync/protocol';
 import { OversyncError } from '../errors/oversync.error.js';
@@ -18,7 +30,11 @@ type AdminRequest = RequestWithAdminBody & RequestWithAdmin;
 const send = (body: unknown) => body as GoJsonValue;
 const Paged = () => (target: object, key: string | symbol, descriptor: PropertyDescriptor) => {
   ApiQuery({ name: 'limit', required: false, description: `1…${ADMIN_MAX_PAGE}, default 50` })(target, key, descriptor);
-  ApiQuery({ name: 'cursor', required: false, description: 'next_cursor of the previous page' })(target, key, descriptor);
+  ApiQuery({ name: 'cursor', required: false, description: 'next_cursor of the previous page' })(
+    target,
+    key,
+    descriptor,
+  );
 };
 
 /** The admin console's JSON API: bounded keyset-paginated reads of sync state and audited repairs (values encoded like Go by SyncEndpointInterceptor). */
@@ -50,8 +66,14 @@ export class AdminApiController {
   @Paged()
   @Header('Cache-Control', 'no-store')
   @SyncEndpoint('admin_failed', 'Failed to list users')
-  async users(@Query('prefix') prefix: string | undefined, @Query('cursor') cursor: string | undefined, @Query('limit') limit: string | undefined): Promise<GoJsonValue> {
-    return send(await this.queries.users(text(prefix, 'prefix') ?? '', text(cursor, 'cursor'), pageLimit(text(limit, 'limit'))));
+  async users(
+    @Query('prefix') prefix: string | undefined,
+    @Query('cursor') cursor: string | undefined,
+    @Query('limit') limit: string | undefined,
+  ): Promise<GoJsonValue> {
+    return send(
+      await this.queries.users(text(prefix, 'prefix') ?? '', text(cursor, 'cursor'), pageLimit(text(limit, 'limit'))),
+    );
   }
 
   @Get('users/:userId')
@@ -63,11 +85,17 @@ export class AdminApiController {
   }
 
   @Get('users/:userId/sources')
-  @ApiOperation({ summary: "A user's sources: state, replaced-by, next source_bundle_id, last push, last pull and lag" })
+  @ApiOperation({
+    summary: "A user's sources: state, replaced-by, next source_bundle_id, last push, last pull and lag",
+  })
   @Paged()
   @Header('Cache-Control', 'no-store')
   @SyncEndpoint('admin_failed', 'Failed to list sources')
-  async sources(@Param('userId') userId: string, @Query('cursor') cursor: string | undefined, @Query('limit') limit: string | undefined): Promise<GoJsonValue> {
+  async sources(
+    @Param('userId') userId: string,
+    @Query('cursor') cursor: string | undefined,
+    @Query('limit') limit: string | undefined,
+  ): Promise<GoJsonValue> {
     return send(await this.queries.sources(userId, text(cursor, 'cursor'), pageLimit(text(limit, 'limit'))));
   }
 
@@ -76,7 +104,11 @@ export class AdminApiController {
   @Paged()
   @Header('Cache-Control', 'no-store')
   @SyncEndpoint('admin_failed', 'Failed to list push sessions')
-  async pushSessions(@Param('userId') userId: string, @Query('cursor') cursor: string | undefined, @Query('limit') limit: string | undefined): Promise<GoJsonValue> {
+  async pushSessions(
+    @Param('userId') userId: string,
+    @Query('cursor') cursor: string | undefined,
+    @Query('limit') limit: string | undefined,
+  ): Promise<GoJsonValue> {
     return send(await this.queries.pushSessions(userId, text(cursor, 'cursor'), pageLimit(text(limit, 'limit'))));
   }
 
@@ -85,7 +117,11 @@ export class AdminApiController {
   @Paged()
   @Header('Cache-Control', 'no-store')
   @SyncEndpoint('admin_failed', 'Failed to list snapshot sessions')
-  async snapshotSessions(@Param('userId') userId: string, @Query('cursor') cursor: string | undefined, @Query('limit') limit: string | undefined): Promise<GoJsonValue> {
+  async snapshotSessions(
+    @Param('userId') userId: string,
+    @Query('cursor') cursor: string | undefined,
+    @Query('limit') limit: string | undefined,
+  ): Promise<GoJsonValue> {
     return send(await this.queries.snapshotSessions(userId, text(cursor, 'cursor'), pageLimit(text(limit, 'limit'))));
   }
 
@@ -94,7 +130,11 @@ export class AdminApiController {
   @Paged()
   @Header('Cache-Control', 'no-store')
   @SyncEndpoint('admin_failed', 'Failed to list bundles')
-  async bundles(@Param('userId') userId: string, @Query('cursor') cursor: string | undefined, @Query('limit') limit: string | undefined): Promise<GoJsonValue> {
+  async bundles(
+    @Param('userId') userId: string,
+    @Query('cursor') cursor: string | undefined,
+    @Query('limit') limit: string | undefined,
+  ): Promise<GoJsonValue> {
     return send(await this.queries.bundles(userId, text(cursor, 'cursor'), pageLimit(text(limit, 'limit'))));
   }
 
@@ -103,7 +143,12 @@ export class AdminApiController {
   @Paged()
   @Header('Cache-Control', 'no-store')
   @SyncEndpoint('admin_failed', 'Failed to read bundle')
-  async bundle(@Param('userId') userId: string, @Param('bundleSeq') bundleSeq: string, @Query('cursor') cursor: string | undefined, @Query('limit') limit: string | undefined): Promise<GoJsonValue> {
+  async bundle(
+    @Param('userId') userId: string,
+    @Param('bundleSeq') bundleSeq: string,
+    @Query('cursor') cursor: string | undefined,
+    @Query('limit') limit: string | undefined,
+  ): Promise<GoJsonValue> {
     return send(await this.queries.bundle(userId, bundleSeq, text(cursor, 'cursor'), pageLimit(text(limit, 'limit'))));
   }
 
@@ -112,7 +157,11 @@ export class AdminApiController {
   @Paged()
   @Header('Cache-Control', 'no-store')
   @SyncEndpoint('admin_failed', 'Failed to list rejected writes')
-  async rejectedWrites(@Param('userId') userId: string, @Query('cursor') cursor: string | undefined, @Query('limit') limit: string | undefined): Promise<GoJsonValue> {
+  async rejectedWrites(
+    @Param('userId') userId: string,
+    @Query('cursor') cursor: string | undefined,
+    @Query('limit') limit: string | undefined,
+  ): Promise<GoJsonValue> {
     return send(await this.queries.rejectedWrites(userId, text(cursor, 'cursor'), pageLimit(text(limit, 'limit'))));
   }
 
@@ -121,7 +170,10 @@ export class AdminApiController {
   @Paged()
   @Header('Cache-Control', 'no-store')
   @SyncEndpoint('admin_failed', 'Failed to list audit entries')
-  async audit(@Query('cursor') cursor: string | undefined, @Query('limit') limit: string | undefined): Promise<GoJsonValue> {
+  async audit(
+    @Query('cursor') cursor: string | undefined,
+    @Query('limit') limit: string | undefined,
+  ): Promise<GoJsonValue> {
     return send(await this.queries.audit(text(cursor, 'cursor'), pageLimit(text(limit, 'limit'))));
   }
 
@@ -131,9 +183,14 @@ export class AdminApiController {
   @ApiBody({ schema: { type: 'object', properties: { replaced_by_source_id: { type: 'string' } } } })
   @Header('Cache-Control', 'no-store')
   @SyncEndpoint('admin_action_failed', 'Failed to retire source')
-  async retireSource(@Param('userId') userId: string, @Param('sourceId') sourceId: string, @Req() req: AdminRequest): Promise<GoJsonValue> {
+  async retireSource(
+    @Param('userId') userId: string,
+    @Param('sourceId') sourceId: string,
+    @Req() req: AdminRequest,
+  ): Promise<GoJsonValue> {
     const replacedBy = actionBody(req).replaced_by_source_id;
-    if (replacedBy !== undefined && typeof replacedBy !== 'string') throw new OversyncError('invalid_request', 'replaced_by_source_id must be a string');
+    if (replacedBy !== undefined && typeof replacedBy !== 'string')
+      throw new OversyncError('invalid_request', 'replaced_by_source_id must be a string');
     return send(await this.actions.retireSource(req.oversyncAdminId!, userId, sourceId, replacedBy));
   }
 
@@ -142,7 +199,11 @@ export class AdminApiController {
   @ApiOperation({ summary: 'Expire a push session now' })
   @Header('Cache-Control', 'no-store')
   @SyncEndpoint('admin_action_failed', 'Failed to expire push session')
-  async expirePushSession(@Param('userId') userId: string, @Param('pushId') pushId: string, @Req() req: AdminRequest): Promise<GoJsonValue> {
+  async expirePushSession(
+    @Param('userId') userId: string,
+    @Param('pushId') pushId: string,
+    @Req() req: AdminRequest,
+  ): Promise<GoJsonValue> {
     actionBody(req);
     return send(await this.actions.expireSession(req.oversyncAdminId!, userId, 'push', pushId));
   }
@@ -152,7 +213,11 @@ export class AdminApiController {
   @ApiOperation({ summary: 'Expire a snapshot session now' })
   @Header('Cache-Control', 'no-store')
   @SyncEndpoint('admin_action_failed', 'Failed to expire snapshot session')
-  async expireSnapshotSession(@Param('userId') userId: string, @Param('snapshotId') snapshotId: string, @Req() req: AdminRequest): Promise<GoJsonValue> {
+  async expireSnapshotSession(
+    @Param('userId') userId: string,
+    @Param('snapshotId') snapshotId: string,
+    @Req() req: AdminRequest,
+  ): Promise<GoJsonValue> {
     actionBody(req);
     return send(await this.actions.expireSession(req.oversyncAdminId!, userId, 'snapshot', snapshotId));
   }
@@ -160,13 +225,26 @@ export class AdminApiController {
   @Post('users/:userId/retained-floor')
   @HttpCode(200)
   @ApiOperation({ summary: "Raise a user's retained floor (prunes history; devices behind it rebuild)" })
-  @ApiBody({ schema: { type: 'object', required: ['retained_floor'], properties: { retained_floor: { type: 'string', example: '120' } } } })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['retained_floor'],
+      properties: { retained_floor: { type: 'string', example: '120' } },
+    },
+  })
   @Header('Cache-Control', 'no-store')
   @SyncEndpoint('admin_action_failed', 'Failed to raise retained floor')
   async raiseFloor(@Param('userId') userId: string, @Req() req: AdminRequest): Promise<GoJsonValue> {
     const floor = actionBody(req).retained_floor;
-    if (typeof floor !== 'string' && typeof floor !== 'number') throw new OversyncError('invalid_request', 'retained_floor is required');
-    return send(await this.actions.raiseRetainedFloor(req.oversyncAdminId!, userId, BigInt(int64Text(String(floor), 'retained_floor'))));
+    if (typeof floor !== 'string' && typeof floor !== 'number')
+      throw new OversyncError('invalid_request', 'retained_floor is required');
+    return send(
+      await this.actions.raiseRetainedFloor(
+        req.oversyncAdminId!,
+        userId,
+        BigInt(int64Text(String(floor), 'retained_floor')),
+      ),
+    );
   }
 
   @Post('sweeps')

@@ -45,8 +45,12 @@ export function readAdminBody(req: RequestWithAdminBody, _res: ServerResponse, n
  */
 export function actionBody(request: RequestWithAdminBody): Record<string, unknown> {
   const req = request.raw ?? request;
-  const type = String(req.oversyncAdminContentType ?? req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') throw new OversyncError('invalid_request', 'admin actions take a JSON body (Content-Type: application/json)');
+  const type = String(req.oversyncAdminContentType ?? req.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
+  if (type !== 'application/json')
+    throw new OversyncError('invalid_request', 'admin actions take a JSON body (Content-Type: application/json)');
   if (req.oversyncAdminBody === 'too_large') throw new OversyncError('invalid_request', 'request body is too large');
   const hostParsed = (req as { body?: unknown }).body;
   let value: unknown = hostParsed;
@@ -58,6 +62,7 @@ export function actionBody(request: RequestWithAdminBody): Record<string, unknow
     }
   }
   if (value === undefined) value = {};
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new OversyncError('invalid_request', 'request body must be a JSON object');
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new OversyncError('invalid_request', 'request body must be a JSON object');
   return value as Record<string, unknown>;
 }

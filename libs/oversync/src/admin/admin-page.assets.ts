@@ -13,8 +13,14 @@ const FILES: Record<string, string> = {
 
 /** Same origin only, no inline script or style, nothing from elsewhere: works offline on a LAN. */
 export const ADMIN_PAGE_CSP = [
-  "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
-  "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
 ].join('; ');
 
 export interface AdminAsset {
@@ -29,5 +35,7 @@ const PAGE_DIRS = ['./page/', '../../src/admin/page/'].map((dir) => new URL(dir,
 export function loadAdminAssets(): Map<string, AdminAsset> {
   const dir = PAGE_DIRS.find((url) => existsSync(fileURLToPath(new URL('index.html', url))));
   if (!dir) throw new Error('OversyncAdminModule: page files not found (src/admin/page)');
-  return new Map(Object.entries(FILES).map(([name, contentType]) => [name, { contentType, body: readFileSync(new URL(name, dir)) }]));
+  return new Map(
+    Object.entries(FILES).map(([name, contentType]) => [name, { contentType, body: readFileSync(new URL(name, dir)) }]),
+  );
 }

@@ -1,4 +1,19 @@
-import { applyDecorators, Catch, Controller, Get, Header, HttpException, Injectable, Param, Req, StreamableFile, UseFilters, UseGuards, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import {
+  applyDecorators,
+  Catch,
+  Controller,
+  Get,
+  Header,
+  HttpException,
+  Injectable,
+  Param,
+  Req,
+  StreamableFile,
+  UseFilters,
+  UseGuards,
+  type ArgumentsHost,
+  type ExceptionFilter,
+} from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { ApiExcludeController } from '../openapi/optional-swagger.js';
 import { OversyncError } from '../errors/oversync.error.js';
@@ -16,8 +31,13 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Referrer-Policy': 'no-referrer',
   'X-Frame-Options': 'DENY',
 };
-const PAGE_HEADERS: Record<string, string> = { ...SECURITY_HEADERS, 'Cache-Control': 'no-store', 'Content-Type': 'text/html; charset=utf-8' };
-const Headers = (headers: Record<string, string>) => applyDecorators(...Object.entries(headers).map(([name, value]) => Header(name, value)));
+const PAGE_HEADERS: Record<string, string> = {
+  ...SECURITY_HEADERS,
+  'Cache-Control': 'no-store',
+  'Content-Type': 'text/html; charset=utf-8',
+};
+const Headers = (headers: Record<string, string>) =>
+  applyDecorators(...Object.entries(headers).map(([name, value]) => Header(name, value)));
 
 interface PageRequest {
   originalUrl?: string;
@@ -45,7 +65,12 @@ class AdminPageFilter implements ExceptionFilter {
   }
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const status = exception instanceof OversyncError ? exception.status : exception instanceof HttpException ? exception.getStatus() : 500;
+    const status =
+      exception instanceof OversyncError
+        ? exception.status
+        : exception instanceof HttpException
+          ? exception.getStatus()
+          : 500;
     if (status !== 401 && status !== 403) return this.fallback.catch(exception, host);
     const http = host.switchToHttp();
     const adapter = this.adapterHost.httpAdapter;

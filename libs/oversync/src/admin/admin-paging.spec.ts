@@ -15,26 +15,47 @@ const status = (fn: () => unknown) => {
 describe('admin paging', () => {
   it('bounds limit to 1..200 with a default of 50; anything else is a 400', () => {
     expect([pageLimit(undefined), pageLimit(''), pageLimit('1'), pageLimit('200')]).toEqual([50, 50, 1, 200]);
-    for (const bad of ['0', '201', '-1', '1.5', 'abc', '99999', ' 5']) expect([bad, status(() => pageLimit(bad))]).toEqual([bad, 400]);
+    for (const bad of ['0', '201', '-1', '1.5', 'abc', '99999', ' 5'])
+      expect([bad, status(() => pageLimit(bad))]).toEqual([bad, 400]);
   });
 
   it('round-trips keyset cursors and refuses foreign ones', () => {
     expect(decodeCursor(encodeCursor(['a/b', '7']), ['', '0'])).toEqual(['a/b', '7']);
     expect(decodeCursor(undefined, ['x'])).toEqual(['x']);
-    for (const bad of ['%%%', encodeCursor(['only-one']), Buffer.from('{"a":1}').toString('base64url'), Buffer.from('[1,2]').toString('base64url')]) {
+    for (const bad of [
+      '%%%',
+      encodeCursor(['only-one']),
+      Buffer.from('{"a":1}').toString('base64url'),
+      Buffer.from('[1,2]').toString('base64url'),
+    ]) {
       expect(status(() => decodeCursor(bad, ['', '0']))).toBe(400);
     }
   });
 
   it('pages with one extra row: a cursor only when more rows exist', () => {
     const rows = [{ k: '1' }, { k: '2' }, { k: '3' }];
-    expect(toPage(rows, 2, (r) => r.k, (r) => [r.k])).toEqual({ items: ['1', '2'], next_cursor: encodeCursor(['2']) });
-    expect(toPage(rows, 3, (r) => r.k, (r) => [r.k])).toEqual({ items: ['1', '2', '3'] });
+    expect(
+      toPage(
+        rows,
+        2,
+        (r) => r.k,
+        (r) => [r.k],
+      ),
+    ).toEqual({ items: ['1', '2'], next_cursor: encodeCursor(['2']) });
+    expect(
+      toPage(
+        rows,
+        3,
+        (r) => r.k,
+        (r) => [r.k],
+      ),
+    ).toEqual({ items: ['1', '2', '3'] });
   });
 
   it('accepts only non-negative int64 text', () => {
     expect(int64Text('9223372036854775807', 'x')).toBe('9223372036854775807');
-    for (const bad of ['9223372036854775808', '-1', '01', '1e3', '']) expect(status(() => int64Text(bad, 'x'))).toBe(400);
+    for (const bad of ['9223372036854775808', '-1', '01', '1e3', ''])
+      expect(status(() => int64Text(bad, 'x'))).toBe(400);
   });
 });
 

@@ -11,7 +11,8 @@ export interface AdminPage<T> {
 export function pageLimit(raw: string | undefined): number {
   if (raw === undefined || raw === '') return ADMIN_DEFAULT_PAGE;
   const limit = /^[0-9]{1,4}$/.test(raw) ? Number(raw) : NaN;
-  if (!(limit >= 1 && limit <= ADMIN_MAX_PAGE)) throw new OversyncError('invalid_request', `limit must be an integer from 1 to ${ADMIN_MAX_PAGE}`);
+  if (!(limit >= 1 && limit <= ADMIN_MAX_PAGE))
+    throw new OversyncError('invalid_request', `limit must be an integer from 1 to ${ADMIN_MAX_PAGE}`);
   return limit;
 }
 
@@ -38,16 +39,24 @@ export function decodeCursor(raw: string | undefined, fallback: readonly string[
 }
 
 /** A list read with one row more than the page: the extra row says whether a next page exists. */
-export function toPage<R, T>(rows: readonly R[], limit: number, item: (row: R) => T, key: (row: R) => string[]): AdminPage<T> {
+export function toPage<R, T>(
+  rows: readonly R[],
+  limit: number,
+  item: (row: R) => T,
+  key: (row: R) => string[],
+): AdminPage<T> {
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
-  return rows.length > limit && last ? { items: page.map(item), next_cursor: encodeCursor(key(last)) } : { items: page.map(item) };
+  return rows.length > limit && last
+    ? { items: page.map(item), next_cursor: encodeCursor(key(last)) }
+    : { items: page.map(item) };
 }
 
 const INT64 = /^(0|[1-9][0-9]{0,18})$/;
 
 /** A non-negative int64 from a path or cursor, as text for PostgreSQL; 400 otherwise. */
 export function int64Text(raw: string, what: string): string {
-  if (!INT64.test(raw) || BigInt(raw) > 9223372036854775807n) throw new OversyncError('invalid_request', `${what} must be a non-negative 64-bit integer`);
+  if (!INT64.test(raw) || BigInt(raw) > 9223372036854775807n)
+    throw new OversyncError('invalid_request', `${what} must be a non-negative 64-bit integer`);
   return raw;
 }

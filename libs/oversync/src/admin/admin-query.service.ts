@@ -28,7 +28,10 @@ const userSummarySql = (rowCap: number) => `
            (SELECT max(ss.last_pulled_at) FROM sync.source_state ss WHERE ss.user_pk = us.user_pk)) AS last_activity`;
 
 function userSummary(row: Row, rowCap: number) {
-  const capped = (value: string | null) => ({ count: Math.min(Number(value), rowCap), at_least: Number(value) > rowCap });
+  const capped = (value: string | null) => ({
+    count: Math.min(Number(value), rowCap),
+    at_least: Number(value) > rowCap,
+  });
   return {
     user_id: row.user_id!,
     bundle_seq: row.bundle_seq!,
@@ -52,7 +55,11 @@ export class AdminQueryService {
     return this.runtime.db;
   }
 
-  async users(prefix: string, cursor: string | undefined, limit: number): Promise<AdminPage<ReturnType<typeof userSummary>>> {
+  async users(
+    prefix: string,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<AdminPage<ReturnType<typeof userSummary>>> {
     const [after] = decodeCursor(cursor, ['']);
     const rows = await this.db.query<Row>(
       `SELECT ${userSummarySql(LIST_ROW_COUNT_CAP)} FROM sync.user_state us
@@ -60,7 +67,12 @@ export class AdminQueryService {
         ORDER BY us.user_id COLLATE "C" LIMIT $3`,
       [likePrefix(prefix), after, limit + 1],
     );
-    return toPage(rows, limit, (row) => userSummary(row, LIST_ROW_COUNT_CAP), (row) => [row.user_id!]);
+    return toPage(
+      rows,
+      limit,
+      (row) => userSummary(row, LIST_ROW_COUNT_CAP),
+      (row) => [row.user_id!],
+    );
   }
 
   async user(userId: string) {
@@ -101,18 +113,23 @@ export class AdminQueryService {
         WHERE ss.user_pk = $1 AND ss.source_id > $2 ORDER BY ss.source_id LIMIT $3`,
       [userPk, after, limit + 1],
     );
-    return toPage(rows, limit, (row) => ({
-      source_id: row.source_id!,
-      state: row.state!,
-      replaced_by_source_id: row.replaced_by_source_id!,
-      retirement_reason: row.retirement_reason!,
-      last_source_bundle_id: row.last_source_bundle_id!,
-      next_source_bundle_id: row.next_source_bundle_id!,
-      last_push_at: ts(row.last_push_at),
-      last_pulled_bundle_seq: row.last_pulled_bundle_seq!,
-      last_pulled_at: ts(row.last_pulled_at),
-      lag: row.lag!,
-    }), (row) => [row.source_id!]);
+    return toPage(
+      rows,
+      limit,
+      (row) => ({
+        source_id: row.source_id!,
+        state: row.state!,
+        replaced_by_source_id: row.replaced_by_source_id!,
+        retirement_reason: row.retirement_reason!,
+        last_source_bundle_id: row.last_source_bundle_id!,
+        next_source_bundle_id: row.next_source_bundle_id!,
+        last_push_at: ts(row.last_push_at),
+        last_pulled_bundle_seq: row.last_pulled_bundle_seq!,
+        last_pulled_at: ts(row.last_pulled_at),
+        lag: row.lag!,
+      }),
+      (row) => [row.source_id!],
+    );
   }
 
   async pushSessions(userId: string, cursor: string | undefined, limit: number) {
@@ -127,11 +144,23 @@ export class AdminQueryService {
         ORDER BY ps.source_id, ps.source_bundle_id LIMIT $4`,
       [userPk, source, int64Text(bundle!, 'cursor'), limit + 1],
     );
-    return toPage(rows, limit, (row) => ({
-      push_id: row.push_id!, source_id: row.source_id!, source_bundle_id: row.source_bundle_id!,
-      planned_row_count: row.planned_row_count!, staged_rows: row.staged_rows!, initialization_id: row.initialization_id!,
-      created_at: ts(row.created_at), expires_at: ts(row.expires_at), age_seconds: row.age_seconds!, expired: Boolean(row.expired),
-    }), (row) => [row.source_id!, row.source_bundle_id!]);
+    return toPage(
+      rows,
+      limit,
+      (row) => ({
+        push_id: row.push_id!,
+        source_id: row.source_id!,
+        source_bundle_id: row.source_bundle_id!,
+        planned_row_count: row.planned_row_count!,
+        staged_rows: row.staged_rows!,
+        initialization_id: row.initialization_id!,
+        created_at: ts(row.created_at),
+        expires_at: ts(row.expires_at),
+        age_seconds: row.age_seconds!,
+        expired: Boolean(row.expired),
+      }),
+      (row) => [row.source_id!, row.source_bundle_id!],
+    );
   }
 
   async snapshotSessions(userId: string, cursor: string | undefined, limit: number) {
@@ -144,10 +173,21 @@ export class AdminQueryService {
          FROM sync.snapshot_sessions sn WHERE sn.user_pk = $1 AND sn.snapshot_id > $2::uuid ORDER BY sn.snapshot_id LIMIT $3`,
       [userPk, after, limit + 1],
     );
-    return toPage(rows, limit, (row) => ({
-      snapshot_id: row.snapshot_id!, snapshot_bundle_seq: row.snapshot_bundle_seq!, row_count: row.row_count!, byte_count: row.byte_count!,
-      created_at: ts(row.created_at), expires_at: ts(row.expires_at), age_seconds: row.age_seconds!, expired: Boolean(row.expired),
-    }), (row) => [row.snapshot_id!]);
+    return toPage(
+      rows,
+      limit,
+      (row) => ({
+        snapshot_id: row.snapshot_id!,
+        snapshot_bundle_seq: row.snapshot_bundle_seq!,
+        row_count: row.row_count!,
+        byte_count: row.byte_count!,
+        created_at: ts(row.created_at),
+        expires_at: ts(row.expires_at),
+        age_seconds: row.age_seconds!,
+        expired: Boolean(row.expired),
+      }),
+      (row) => [row.snapshot_id!],
+    );
   }
 
   async bundles(userId: string, cursor: string | undefined, limit: number) {
@@ -159,10 +199,20 @@ export class AdminQueryService {
          FROM sync.bundle_log bl WHERE bl.user_pk = $1 AND bl.bundle_seq < $2::bigint ORDER BY bl.bundle_seq DESC LIMIT $3`,
       [userPk, int64Text(before!, 'cursor'), limit + 1],
     );
-    return toPage(rows, limit, (row) => ({
-      bundle_seq: row.bundle_seq!, source_id: row.source_id!, source_bundle_id: row.source_bundle_id!, row_count: row.row_count!,
-      byte_count: row.byte_count!, bundle_hash: row.bundle_hash!, committed_at: ts(row.committed_at),
-    }), (row) => [row.bundle_seq!]);
+    return toPage(
+      rows,
+      limit,
+      (row) => ({
+        bundle_seq: row.bundle_seq!,
+        source_id: row.source_id!,
+        source_bundle_id: row.source_bundle_id!,
+        row_count: row.row_count!,
+        byte_count: row.byte_count!,
+        bundle_hash: row.bundle_hash!,
+        committed_at: ts(row.committed_at),
+      }),
+      (row) => [row.bundle_seq!],
+    );
   }
 
   /** A bundle's header, a page of its rows, and its hash recomputed with @oversync/protocol. */
@@ -170,33 +220,51 @@ export class AdminQueryService {
     const userPk = await this.userPk(userId);
     const seq = int64Text(bundleSeq, 'bundle_seq');
     const [afterOrdinal] = decodeCursor(cursor, ['0']);
-    return this.db.transaction(async (client) => {
-      const { rows: headers } = await client.query<Row>(
-        `SELECT bundle_seq::text, source_id, source_bundle_id::text, row_count::text, byte_count::text,
+    return this.db.transaction(
+      async (client) => {
+        const { rows: headers } = await client.query<Row>(
+          `SELECT bundle_seq::text, source_id, source_bundle_id::text, row_count::text, byte_count::text,
                 encode(bundle_hash, 'hex') AS bundle_hash, committed_at
            FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq = $2`,
-        [userPk, seq],
-      );
-      const header = headers[0];
-      if (!header) throw new OversyncError('admin_bundle_not_found', `bundle ${seq} of user ${userId} is not retained`);
-      // storage row_ordinal is wire ordinal + 1
-      const { rows } = await client.query<Row>(
-        `${BUNDLE_ROWS_SQL} AND br.row_ordinal > $3::bigint ORDER BY br.row_ordinal LIMIT $4`,
-        [userPk, seq, int64Text(afterOrdinal!, 'cursor'), limit + 1],
-      );
-      const page = toPage(rows, limit, (row) => ({
-        row_ordinal: (BigInt(row.row_ordinal!) - 1n).toString(), schema: row.schema_name!, table: row.table_name!,
-        key: { [row.key_column!]: row.key_text! }, op: row.op!, payload: row.payload,
-      }), (row) => [row.row_ordinal!]);
-      return {
-        bundle: {
-          bundle_seq: header.bundle_seq!, source_id: header.source_id!, source_bundle_id: header.source_bundle_id!,
-          row_count: header.row_count!, byte_count: header.byte_count!, bundle_hash: header.bundle_hash!, committed_at: ts(header.committed_at),
-        },
-        verification: await verifyBundle(client, userPk, seq, header),
-        rows: page,
-      };
-    }, { isolation: 'REPEATABLE READ', readOnly: true });
+          [userPk, seq],
+        );
+        const header = headers[0];
+        if (!header)
+          throw new OversyncError('admin_bundle_not_found', `bundle ${seq} of user ${userId} is not retained`);
+        // storage row_ordinal is wire ordinal + 1
+        const { rows } = await client.query<Row>(
+          `${BUNDLE_ROWS_SQL} AND br.row_ordinal > $3::bigint ORDER BY br.row_ordinal LIMIT $4`,
+          [userPk, seq, int64Text(afterOrdinal!, 'cursor'), limit + 1],
+        );
+        const page = toPage(
+          rows,
+          limit,
+          (row) => ({
+            row_ordinal: (BigInt(row.row_ordinal!) - 1n).toString(),
+            schema: row.schema_name!,
+            table: row.table_name!,
+            key: { [row.key_column!]: row.key_text! },
+            op: row.op!,
+            payload: row.payload,
+          }),
+          (row) => [row.row_ordinal!],
+        );
+        return {
+          bundle: {
+            bundle_seq: header.bundle_seq!,
+            source_id: header.source_id!,
+            source_bundle_id: header.source_bundle_id!,
+            row_count: header.row_count!,
+            byte_count: header.byte_count!,
+            bundle_hash: header.bundle_hash!,
+            committed_at: ts(header.committed_at),
+          },
+          verification: await verifyBundle(client, userPk, seq, header),
+          rows: page,
+        };
+      },
+      { isolation: 'REPEATABLE READ', readOnly: true },
+    );
   }
 
   async rejectedWrites(userId: string, cursor: string | undefined, limit: number) {
@@ -208,12 +276,24 @@ export class AdminQueryService {
          FROM sync.rejected_writes rw WHERE rw.user_pk = $1 AND rw.rejection_id < $2::bigint ORDER BY rw.rejection_id DESC LIMIT $3`,
       [userPk, int64Text(before!, 'cursor'), limit + 1],
     );
-    return toPage(rows, limit, (row) => ({
-      rejection_id: row.rejection_id!, recorded_at: ts(row.recorded_at), source_id: row.source_id!, source_bundle_id: row.source_bundle_id!,
-      push_id: row.push_id!, http_status: Number(row.http_status), error_code: row.error_code!,
-      answer: new RawJson(row.answer!), planned_row_count: row.planned_row_count!, rows_sent: new RawJson(row.rows_sent!),
-      rows_truncated: Boolean(row.rows_truncated),
-    }), (row) => [row.rejection_id!]);
+    return toPage(
+      rows,
+      limit,
+      (row) => ({
+        rejection_id: row.rejection_id!,
+        recorded_at: ts(row.recorded_at),
+        source_id: row.source_id!,
+        source_bundle_id: row.source_bundle_id!,
+        push_id: row.push_id!,
+        http_status: Number(row.http_status),
+        error_code: row.error_code!,
+        answer: new RawJson(row.answer!),
+        planned_row_count: row.planned_row_count!,
+        rows_sent: new RawJson(row.rows_sent!),
+        rows_truncated: Boolean(row.rows_truncated),
+      }),
+      (row) => [row.rejection_id!],
+    );
   }
 
   async audit(cursor: string | undefined, limit: number) {
@@ -223,10 +303,20 @@ export class AdminQueryService {
          FROM sync.admin_audit au WHERE au.audit_id < $1::bigint ORDER BY au.audit_id DESC LIMIT $2`,
       [int64Text(before!, 'cursor'), limit + 1],
     );
-    return toPage(rows, limit, (row) => ({
-      audit_id: row.audit_id!, performed_at: ts(row.performed_at), admin_id: row.admin_id!, action: row.action!,
-      user_id: row.user_id!, target: row.target!, detail: new RawJson(row.detail!),
-    }), (row) => [row.audit_id!]);
+    return toPage(
+      rows,
+      limit,
+      (row) => ({
+        audit_id: row.audit_id!,
+        performed_at: ts(row.performed_at),
+        admin_id: row.admin_id!,
+        action: row.action!,
+        user_id: row.user_id!,
+        target: row.target!,
+        detail: new RawJson(row.detail!),
+      }),
+      (row) => [row.audit_id!],
+    );
   }
 
   /** The live counters of the page: the status service's, this process's watch streams, rejected commits so far. */
@@ -235,11 +325,18 @@ export class AdminQueryService {
     const [rejected] = await this.db.query<Row>(
       `SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('sync.rejected_writes', 'rejection_id')::regclass), 0)::text AS n`,
     );
-    return { status: body, watch_subscribers: this.runtime.watchSubscribers(), rejected_commit_count: rejected!.n!, at: new Date().toISOString() };
+    return {
+      status: body,
+      watch_subscribers: this.runtime.watchSubscribers(),
+      rejected_commit_count: rejected!.n!,
+      at: new Date().toISOString(),
+    };
   }
 
   async userPk(userId: string): Promise<string> {
-    const [row] = await this.db.query<{ user_pk: string }>('SELECT user_pk FROM sync.user_state WHERE user_id = $1', [userId]);
+    const [row] = await this.db.query<{ user_pk: string }>('SELECT user_pk FROM sync.user_state WHERE user_id = $1', [
+      userId,
+    ]);
     if (!row) throw unknownUser(userId);
     return row.user_pk;
   }
@@ -252,15 +349,28 @@ const BUNDLE_ROWS_SQL = `SELECT br.row_ordinal::text, tc.schema_name, tc.table_n
 
 /** Recomputes bundle_hash and byte_count from the stored rows (bounded by VERIFY_MAX_ROWS). */
 async function verifyBundle(client: SyncClient, userPk: string, seq: string, header: Row) {
-  if (Number(header.row_count) > VERIFY_MAX_ROWS) return { verified: null, reason: `more than ${VERIFY_MAX_ROWS} rows: not recomputed` };
+  if (Number(header.row_count) > VERIFY_MAX_ROWS)
+    return { verified: null, reason: `more than ${VERIFY_MAX_ROWS} rows: not recomputed` };
   const { rows } = await client.query<Row>(`${BUNDLE_ROWS_SQL} ORDER BY br.row_ordinal`, [userPk, seq]);
   const hashRows: BundleHashRow[] = rows.map((row) => ({
-    schema: row.schema_name!, table: row.table_name!, key: { [row.key_column!]: row.key_text! }, op: row.op as RowOp,
-    row_version: BigInt(seq), payload: row.payload === null ? undefined : new RawJson(row.payload),
+    schema: row.schema_name!,
+    table: row.table_name!,
+    key: { [row.key_column!]: row.key_text! },
+    op: row.op as RowOp,
+    row_version: BigInt(seq),
+    payload: row.payload === null ? undefined : new RawJson(row.payload),
   }));
   const computed = computeBundleHash(hashRows);
-  const verified = computed.bundleHash === header.bundle_hash && computed.byteCount === Number(header.byte_count) && rows.length === Number(header.row_count);
-  return { verified, recomputed_hash: computed.bundleHash, recomputed_byte_count: String(computed.byteCount), reason: verified ? '' : 'stored hash, byte count or row count differs from the rows' };
+  const verified =
+    computed.bundleHash === header.bundle_hash &&
+    computed.byteCount === Number(header.byte_count) &&
+    rows.length === Number(header.row_count);
+  return {
+    verified,
+    recomputed_hash: computed.bundleHash,
+    recomputed_byte_count: String(computed.byteCount),
+    reason: verified ? '' : 'stored hash, byte count or row count differs from the rows',
+  };
 }
 
 function unknownUser(userId: string) {

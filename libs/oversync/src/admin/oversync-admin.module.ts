@@ -20,16 +20,30 @@ const PATH = /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/;
 @Module({})
 export class OversyncAdminModule implements NestModule {
   static forRoot(options: OversyncAdminModuleOptions): DynamicModule {
-    if (!options || !Array.isArray(options.guards) || options.guards.length === 0 || options.guards.some((guard) => !guard)) {
-      throw new Error('OversyncAdminModule.forRoot: `guards` must name the host guard(s) that admit admins only; the console never mounts unguarded');
+    if (
+      !options ||
+      !Array.isArray(options.guards) ||
+      options.guards.length === 0 ||
+      options.guards.some((guard) => !guard)
+    ) {
+      throw new Error(
+        'OversyncAdminModule.forRoot: `guards` must name the host guard(s) that admit admins only; the console never mounts unguarded',
+      );
     }
     const path = (options.path ?? 'admin').replace(/^\/+|\/+$/g, '');
-    if (!PATH.test(path)) throw new Error(`OversyncAdminModule.forRoot: path ${JSON.stringify(options.path)} is not a plain URL path`);
+    if (!PATH.test(path))
+      throw new Error(`OversyncAdminModule.forRoot: path ${JSON.stringify(options.path)} is not a plain URL path`);
     return {
       module: OversyncAdminModule,
       imports: [RouterModule.register([{ path, module: OversyncAdminModule }])],
       controllers: [AdminApiController, AdminPageController],
-      providers: [{ provide: OVERSYNC_ADMIN_OPTIONS, useValue: options }, AdminAccessGuard, AdminRuntime, AdminQueryService, AdminActionsService],
+      providers: [
+        { provide: OVERSYNC_ADMIN_OPTIONS, useValue: options },
+        AdminAccessGuard,
+        AdminRuntime,
+        AdminQueryService,
+        AdminActionsService,
+      ],
     };
   }
 

@@ -68,10 +68,12 @@ export class OversyncActorGuard implements CanActivate {
     const sourceId = goTrimSpace(Array.isArray(header) ? (header[0] ?? '') : (header ?? ''));
     if (sourceId === '') throw new OversyncError('invalid_request', `${SOURCE_ID_HEADER} header is required`);
     if (!isPrintableActorId(sourceId)) {
-      throw new OversyncError('invalid_request', `${SOURCE_ID_HEADER} header must be printable text of at most 512 characters`);
+      throw new OversyncError(
+        'invalid_request',
+        `${SOURCE_ID_HEADER} header must be printable text of at most 512 characters`,
+      );
     }
     request.oversyncActor = { userId, sourceId };
     return true;
   }
 }
-

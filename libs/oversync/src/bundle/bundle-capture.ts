@@ -87,7 +87,11 @@ const LOG_AND_ANNOUNCE_BUNDLE = prepared(logBundleSql(' RETURNING pg_notify($8, 
  * in first-capture order, next gap-free bundle_seq, hash of the canonical rows, bundle_log,
  * bundle_rows and row_state in set-based statements. Returns null when nothing net happened.
  */
-export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCatalog, options: FinalizeOptions): Promise<CommittedBundle | null> {
+export async function finalizeCapturedBundle(
+  client: SyncClient,
+  catalog: SyncCatalog,
+  options: FinalizeOptions,
+): Promise<CommittedBundle | null> {
   const { userPk } = options;
   // The stage is read and emptied in one statement, as one text value instead of a row per effect
   // (jsonb output never holds a raw newline, so lines split safely), with the user's next bundle_seq.
@@ -103,18 +107,37 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
       existing.lastOp = row.op_code;
       existing.payload = row.payload;
     } else {
-      net.set(identity, { tableId: row.table_id, keyBytes: row.key_bytes, firstOp: row.op_code, lastOp: row.op_code, payload: row.payload });
+      net.set(identity, {
+        tableId: row.table_id,
+        keyBytes: row.key_bytes,
+        firstOp: row.op_code,
+        lastOp: row.op_code,
+        payload: row.payload,
+      });
     }
   }
   const output: OutputRow[] = [];
   for (const row of net.values()) {
     if (row.lastOp === 3) {
-      if (row.firstOp !== 1) output.push({ tableId: row.tableId, keyBytes: row.keyBytes, opCode: 3, payloadWire: null, payloadHashed: null });
+      if (row.firstOp !== 1)
+        output.push({
+          tableId: row.tableId,
+          keyBytes: row.keyBytes,
+          opCode: 3,
+          payloadWire: null,
+          payloadHashed: null,
+        });
       continue;
     }
     const table = catalog.get(row.tableId);
     const payload = captureWirePayload(row.payload ?? 'null', byteaColumnsOf(table));
-    output.push({ tableId: row.tableId, keyBytes: row.keyBytes, opCode: row.firstOp === 1 ? 1 : 2, payloadWire: payload.wire, payloadHashed: payload.hashed });
+    output.push({
+      tableId: row.tableId,
+      keyBytes: row.keyBytes,
+      opCode: row.firstOp === 1 ? 1 : 2,
+      payloadWire: payload.wire,
+      payloadHashed: payload.hashed,
+    });
   }
   if (output.length === 0) return null;
   options.timer?.mark('canonicalize');
@@ -134,12 +157,20 @@ export async function finalizeCapturedBundle(client: SyncClient, catalog: SyncCa
   const notification = options.notification?.(bundle) ?? null;
   const { rowCount } = await client.query(
     (notification ? LOG_AND_ANNOUNCE_BUNDLE : LOG_BUNDLE)([
-      userPk, bundleSeq, options.sourceId, options.sourceBundleId, output.length, hashedBytes, hashBytes,
+      userPk,
+      bundleSeq,
+      options.sourceId,
+      options.sourceBundleId,
+      output.length,
+      hashedBytes,
+      hashBytes,
       ...(notification ? [notification.channel, notification.payload] : []),
     ]),
   );
   if (rowCount !== 1) {
-    throw Object.assign(new Error(`bundle_seq ${bundleSeq} of user_pk ${userPk} was taken concurrently`), { code: '40001' });
+    throw Object.assign(new Error(`bundle_seq ${bundleSeq} of user_pk ${userPk} was taken concurrently`), {
+      code: '40001',
+    });
   }
   // bundle_rows and row_state are derived from rows this transaction just wrote (bundle_log, stage,
   // catalog ids): their foreign keys hold by construction, and re-checking them row by row is most of
@@ -211,7 +242,11 @@ export function hashCanonicalBundleRows(
   for (const row of rows) {
     const table = catalog.get(row.tableId);
     const key = `{${quoteGoJsonString(table.keyColumn)}:${quoteGoJsonString(keyStringOf(table, row.keyBytes))}}`;
-    hasher.add({ schema: table.schema, table: table.table, op: ROW_OP_NAMES[row.opCode]!, rowVersion }, key, row.payloadHashed);
+    hasher.add(
+      { schema: table.schema, table: table.table, op: ROW_OP_NAMES[row.opCode]!, rowVersion },
+      key,
+      row.payloadHashed,
+    );
   }
   const { bundleHash, byteCount } = hasher.finish();
   return { hash: Buffer.from(bundleHash, 'hex'), bytes: byteCount };

@@ -21,9 +21,16 @@ const SET_BUNDLE_CONTEXT = prepared(
  * a transaction that already carries a different sync bundle context — in one round trip.
  */
 export async function setBundleContext(client: SyncClient, context: BundleContext): Promise<void> {
-  const names = ['oversync.bundle_user_id', 'oversync.bundle_user_pk', 'oversync.bundle_source_id', 'oversync.bundle_source_bundle_id', 'oversync.bundle_initialization_id'];
+  const names = [
+    'oversync.bundle_user_id',
+    'oversync.bundle_user_pk',
+    'oversync.bundle_source_id',
+    'oversync.bundle_source_bundle_id',
+    'oversync.bundle_initialization_id',
+  ];
   const values = [context.userId, context.userPk, context.sourceId, context.sourceBundleId, context.initializationId];
   // One statement: names whose current value conflicts come back; otherwise every value is set.
   const { rows } = await client.query<{ conflicting: string | null }>(SET_BUNDLE_CONTEXT([names, values]));
-  if (rows[0]?.conflicting) throw new Error(`transaction already carries conflicting sync bundle context for ${rows[0].conflicting}`);
+  if (rows[0]?.conflicting)
+    throw new Error(`transaction already carries conflicting sync bundle context for ${rows[0].conflicting}`);
 }

@@ -26,15 +26,28 @@ export class ConnectService {
   connect(actor: SyncActor, hasLocalPendingRows: boolean): Promise<ConnectResponse> {
     return this.lifecycle.run(async () => {
       const [row] = await callRequestFunction<{
-        resolution: ConnectResolution; initialization_id: string | null; lease_expires_at: string | null; retry_after_seconds: string | null; lock_waited: boolean;
-      }>(this.db, CONNECT([actor.userId, actor.sourceId, hasLocalPendingRows, randomUUID(), this.config.initializationLeaseTtlMs, this.config.userLockTimeoutMs]))
-        .catch((error: unknown) => {
-          if (error instanceof OversyncError && error.code === 'service_unavailable') {
-            reportUserLockWait('waited');
-            reportUserLockWait('timed_out');
-          }
-          throw error;
-        });
+        resolution: ConnectResolution;
+        initialization_id: string | null;
+        lease_expires_at: string | null;
+        retry_after_seconds: string | null;
+        lock_waited: boolean;
+      }>(
+        this.db,
+        CONNECT([
+          actor.userId,
+          actor.sourceId,
+          hasLocalPendingRows,
+          randomUUID(),
+          this.config.initializationLeaseTtlMs,
+          this.config.userLockTimeoutMs,
+        ]),
+      ).catch((error: unknown) => {
+        if (error instanceof OversyncError && error.code === 'service_unavailable') {
+          reportUserLockWait('waited');
+          reportUserLockWait('timed_out');
+        }
+        throw error;
+      });
       if (row!.lock_waited) reportUserLockWait('waited');
       return {
         resolution: row!.resolution,

@@ -60,7 +60,15 @@ export async function lockScope(client: SyncClient, userId: string): Promise<Loc
               lease_expires_at = NULL WHERE user_pk = $1`,
       [row.user_pk],
     );
-    return { userPk: row.user_pk, stateCode: SCOPE_UNINITIALIZED, initializerSourceId: null, initializationId: null, leaseExpiresAt: null, leaseExpired: false, secondsUntilLeaseEnd: 0 };
+    return {
+      userPk: row.user_pk,
+      stateCode: SCOPE_UNINITIALIZED,
+      initializerSourceId: null,
+      initializationId: null,
+      leaseExpiresAt: null,
+      leaseExpired: false,
+      secondsUntilLeaseEnd: 0,
+    };
   }
   return {
     userPk: row.user_pk,
@@ -75,8 +83,13 @@ export async function lockScope(client: SyncClient, userId: string): Promise<Loc
 
 async function readLockedScope(client: SyncClient, userId: string) {
   const { rows } = await client.query<{
-    user_pk: string; state_code: number; initializer_source_id: string | null; initialization_id: string | null;
-    lease: string | null; expired: boolean; seconds_left: string | null;
+    user_pk: string;
+    state_code: number;
+    initializer_source_id: string | null;
+    initialization_id: string | null;
+    lease: string | null;
+    expired: boolean;
+    seconds_left: string | null;
   }>(READ_LOCKED_SCOPE([userId]));
   return rows[0];
 }
@@ -103,7 +116,14 @@ const READ_INITIALIZED_SCOPE = prepared(
 );
 
 export async function requireInitializedScope(client: SyncClient, userId: string): Promise<InitializedUser> {
-  const { rows } = await client.query<{ state_code: number; lease: string | null; lapsed: boolean; user_pk: string; next_bundle_seq: string; retained_bundle_floor: string }>(READ_INITIALIZED_SCOPE([userId]));
+  const { rows } = await client.query<{
+    state_code: number;
+    lease: string | null;
+    lapsed: boolean;
+    user_pk: string;
+    next_bundle_seq: string;
+    retained_bundle_floor: string;
+  }>(READ_INITIALIZED_SCOPE([userId]));
   const row = rows[0];
   if (!row || row.state_code === SCOPE_UNINITIALIZED) throw scopeUninitialized(userId);
   if (row.state_code === SCOPE_INITIALIZING) {
@@ -111,7 +131,11 @@ export async function requireInitializedScope(client: SyncClient, userId: string
     const until = row.lease === null ? '' : ` until ${trimRfc3339(row.lease)}`;
     throw new OversyncError('scope_initializing', `sync scope for user ${userId} is initializing${until}`);
   }
-  return { userPk: row.user_pk, latest: BigInt(row.next_bundle_seq) - 1n, retainedFloor: BigInt(row.retained_bundle_floor) };
+  return {
+    userPk: row.user_pk,
+    latest: BigInt(row.next_bundle_seq) - 1n,
+    retainedFloor: BigInt(row.retained_bundle_floor),
+  };
 }
 
 /**
@@ -128,7 +152,8 @@ export async function requireActiveInitializationLease(
   const scope = await lockScope(client, userId);
   if (scope.stateCode !== SCOPE_INITIALIZING) throw initializationStale('scope is no longer initializing');
   if (scope.leaseExpired) throw new OversyncError('initialization_expired', 'initialization lease has expired');
-  if (sourceId === '' || scope.initializerSourceId !== sourceId) throw initializationStale('source does not own the active initialization lease');
+  if (sourceId === '' || scope.initializerSourceId !== sourceId)
+    throw initializationStale('source does not own the active initialization lease');
   if (initializationId === '' || scope.initializationId !== initializationId) {
     throw initializationStale('initialization_id does not match the active initialization lease');
   }

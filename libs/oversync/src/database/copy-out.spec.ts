@@ -5,7 +5,11 @@ import type { SyncClient } from './sync-database.js';
 
 /** PostgreSQL's binary COPY framing of (int8, text|null) tuples: header, tuples, trailer. */
 function binaryCopy(tuples: Array<[bigint, string | null]>): Buffer {
-  const parts: Buffer[] = [Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.from([0, 0, 0, 0, 0, 0, 0, 4]), Buffer.from('abcd')];
+  const parts: Buffer[] = [
+    Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'),
+    Buffer.from([0, 0, 0, 0, 0, 0, 0, 4]),
+    Buffer.from('abcd'),
+  ];
   for (const [seq, text] of tuples) {
     const head = Buffer.alloc(2 + 4 + 8 + 4);
     head.writeInt16BE(2, 0);
@@ -22,7 +26,7 @@ function binaryCopy(tuples: Array<[bigint, string | null]>): Buffer {
 /** A client whose COPY answers `bytes` cut at the given sizes (the stream COPY reads from the socket). */
 function clientAnswering(bytes: Buffer, cut: (offset: number) => number): SyncClient {
   const chunks: Buffer[] = [];
-  for (let at = 0; at < bytes.length; ) {
+  for (let at = 0; at < bytes.length;) {
     const size = Math.max(1, Math.min(cut(at), bytes.length - at));
     chunks.push(bytes.subarray(at, at + size));
     at += size;
@@ -60,6 +64,12 @@ describe('copyOutBinary', () => {
 
   it('refuses data without the binary COPY signature', async () => {
     const handler = { tuple: () => undefined, flush: async () => undefined };
-    await expect(copyOutBinary(clientAnswering(Buffer.from('not a binary copy stream at all'), () => 64), 'SELECT 1', handler)).rejects.toThrow(/signature/);
+    await expect(
+      copyOutBinary(
+        clientAnswering(Buffer.from('not a binary copy stream at all'), () => 64),
+        'SELECT 1',
+        handler,
+      ),
+    ).rejects.toThrow(/signature/);
   });
 });

@@ -29,7 +29,8 @@ export async function copyOutBinary(client: SyncClient, select: string, handler:
       let buf: Buffer = pending ? Buffer.concat([pending, received]) : received;
       let at = 0;
       if (!headerDone) {
-        if (buf.length >= 11 && !buf.subarray(0, 11).equals(SIGNATURE)) throw new Error('COPY binary signature missing');
+        if (buf.length >= 11 && !buf.subarray(0, 11).equals(SIGNATURE))
+          throw new Error('COPY binary signature missing');
         if (buf.length < 19 || buf.length < 19 + buf.readInt32BE(15)) {
           pending = buf;
           continue;

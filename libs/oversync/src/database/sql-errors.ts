@@ -21,7 +21,10 @@ export function oversyncErrorFromDatabase(error: unknown): OversyncError | undef
  * One call of a request function: a single autocommit statement on a pooled connection (BEGIN and
  * COMMIT ride in its round trip); a refusal it raised comes back as the OversyncError.
  */
-export async function callRequestFunction<R extends QueryResultRow>(db: SyncDatabase, query: QueryConfig): Promise<R[]> {
+export async function callRequestFunction<R extends QueryResultRow>(
+  db: SyncDatabase,
+  query: QueryConfig,
+): Promise<R[]> {
   try {
     return (await db.withClient((client) => client.query<R>(query))).rows;
   } catch (error) {

@@ -29,7 +29,10 @@ export interface SyncDatabaseOptions {
 /** `client` with the `name` of every QueryConfig dropped (an unnamed statement: Parse/Bind/Execute each time). */
 function unnamedStatements(client: SyncClient): SyncClient {
   const query = (config: unknown, ...rest: unknown[]) => {
-    const unnamed = config !== null && typeof config === 'object' && 'name' in config ? { ...(config as QueryConfig), name: undefined } : config;
+    const unnamed =
+      config !== null && typeof config === 'object' && 'name' in config
+        ? { ...(config as QueryConfig), name: undefined }
+        : config;
     return (client.query as (...args: unknown[]) => unknown)(unnamed, ...rest);
   };
   return new Proxy(client, {
@@ -148,7 +151,9 @@ export async function runInTransaction<T>(
   const mode = `ISOLATION LEVEL ${options.isolation ?? 'READ COMMITTED'}${options.readOnly ? ' READ ONLY' : ''}`;
   const deferred = options.deferConstraints ? '; SET CONSTRAINTS ALL DEFERRED' : '';
   const extra = options.beginWith ? `; ${options.beginWith}` : '';
-  const begun = (await client.query(`BEGIN ${mode}; SET LOCAL TimeZone TO 'UTC'; SET LOCAL bytea_output TO 'hex'${deferred}${extra}`)) as unknown as QueryResult<QueryResultRow>[];
+  const begun = (await client.query(
+    `BEGIN ${mode}; SET LOCAL TimeZone TO 'UTC'; SET LOCAL bytea_output TO 'hex'${deferred}${extra}`,
+  )) as unknown as QueryResult<QueryResultRow>[];
   try {
     if (options.afterBegin) await options.afterBegin(begun[begun.length - 1]?.rows[0]);
     const result = await fn(client);
@@ -196,8 +201,17 @@ export function isRetryableTxError(error: unknown): boolean {
 export function isConnectionError(error: unknown): boolean {
   const code = sqlState(error);
   if (code && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03')) return true;
-  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 10; current = current.cause, depth++) {
-    if (/Connection terminated|ECONNRESET|ECONNREFUSED|EPIPE|Client has encountered a connection error|Connection ended|connection lost/i.test(current.message)) return true;
+  for (
+    let current: unknown = error, depth = 0;
+    current instanceof Error && depth < 10;
+    current = current.cause, depth++
+  ) {
+    if (
+      /Connection terminated|ECONNRESET|ECONNREFUSED|EPIPE|Client has encountered a connection error|Connection ended|connection lost/i.test(
+        current.message,
+      )
+    )
+      return true;
     const errno = (current as { code?: unknown }).code;
     if (errno === 'ECONNREFUSED' || errno === 'ECONNRESET' || errno === 'EPIPE') return true;
   }

@@ -1,7 +1,14 @@
 import { TX_RETRY_BASE_DELAY_MS } from '@oversync/protocol';
 import { channel } from 'node:diagnostics_channel';
 import { OversyncError } from '../errors/oversync.error.js';
-import { runInTransaction, runRetryable, sqlState, type SyncClient, type SyncDatabase, type TransactionOptions } from './sync-database.js';
+import {
+  runInTransaction,
+  runRetryable,
+  sqlState,
+  type SyncClient,
+  type SyncDatabase,
+  type TransactionOptions,
+} from './sync-database.js';
 import { quoteLiteral } from './sql-quote.js';
 
 /**
@@ -40,13 +47,19 @@ export async function waitForUserLock(client: SyncClient, userId: string, timeou
   } catch (error) {
     if (sqlState(error) === '55P03') {
       if (userLockEvents.hasSubscribers) userLockEvents.publish({ outcome: 'timed_out' } satisfies UserLockEvent);
-      throw new OversyncError('service_unavailable', 'another sync operation of this user is still running; retry later');
+      throw new OversyncError(
+        'service_unavailable',
+        'another sync operation of this user is still running; retry later',
+      );
     }
     throw error;
   }
 }
 
-export interface UserTransactionOptions extends Omit<TransactionOptions, 'isolation' | 'readOnly' | 'beginWith' | 'afterBegin'> {
+export interface UserTransactionOptions extends Omit<
+  TransactionOptions,
+  'isolation' | 'readOnly' | 'beginWith' | 'afterBegin'
+> {
   /** runs of the whole transaction on SQLSTATE 40001/40P01/55P03 (default 1: no retry) */
   attempts?: number;
 }

@@ -32,7 +32,8 @@ export class OversyncExceptionFilter implements ExceptionFilter {
       return;
     }
     if (exception instanceof OversyncError) {
-      for (const [name, value] of Object.entries((exception as AnswerHeaders).headers ?? {})) adapter.setHeader(res, name, value);
+      for (const [name, value] of Object.entries((exception as AnswerHeaders).headers ?? {}))
+        adapter.setHeader(res, name, value);
       send(exception.status, exception.body as Record<string, GoJsonValue>);
       return;
     }
@@ -40,11 +41,15 @@ export class OversyncExceptionFilter implements ExceptionFilter {
       const status = exception.getStatus();
       const response = exception.getResponse();
       const detail = typeof response === 'string' ? response : (response as { message?: unknown }).message;
-      const message = Array.isArray(detail) ? detail.join('; ') : typeof detail === 'string' ? detail : exception.message;
+      const message = Array.isArray(detail)
+        ? detail.join('; ')
+        : typeof detail === 'string'
+          ? detail
+          : exception.message;
       send(status, errorEnvelope(errorCodeForStatus(status), message));
       return;
     }
-    this.logger.error(exception instanceof Error ? exception.stack ?? exception.message : String(exception));
+    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     send(500, errorEnvelope('internal_error', 'Internal server error'));
   }
 }

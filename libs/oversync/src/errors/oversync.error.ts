@@ -1,4 +1,11 @@
-import { errorEnvelope, errorStatus, GENERIC_ERROR_MESSAGES, type ErrorBody, type ErrorExtra, type KnownErrorCode } from '@oversync/protocol';
+import {
+  errorEnvelope,
+  errorStatus,
+  GENERIC_ERROR_MESSAGES,
+  type ErrorBody,
+  type ErrorExtra,
+  type KnownErrorCode,
+} from '@oversync/protocol';
 
 /**
  * The one exception type of the module: a protocol error code and its message; the HTTP status comes

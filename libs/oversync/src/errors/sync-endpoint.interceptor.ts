@@ -1,4 +1,12 @@
-import { HttpException, Injectable, Logger, Optional, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import {
+  HttpException,
+  Injectable,
+  Logger,
+  Optional,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { catchError, map, type Observable, throwError } from 'rxjs';
 import { wireReplyValue } from '../http/wire-reply.js';
@@ -28,7 +36,9 @@ export class SyncEndpointInterceptor implements NestInterceptor {
     const failure = this.reflector.get<SyncEndpointFailure | undefined>(SYNC_ENDPOINT, context.getHandler());
     // the operation's span (with tracing on) is active while the handler runs: stages nest under it
     const handled = this.telemetry
-      ? this.telemetry.traceOperation(context, failure?.code.replace(/_failed$/, '') ?? context.getHandler().name, () => next.handle())
+      ? this.telemetry.traceOperation(context, failure?.code.replace(/_failed$/, '') ?? context.getHandler().name, () =>
+          next.handle(),
+        )
       : next.handle();
     const adapter = this.adapterHost.httpAdapter;
     return handled.pipe(
@@ -37,9 +47,11 @@ export class SyncEndpointInterceptor implements NestInterceptor {
         if (error instanceof OversyncError || error instanceof HttpException) return throwError(() => error);
         if (isConnectionError(error)) {
           this.logger.warn(`database connection lost: ${(error as Error).message}`);
-          return throwError(() => new OversyncError('service_unavailable', 'Sync database is temporarily unavailable; retry'));
+          return throwError(
+            () => new OversyncError('service_unavailable', 'Sync database is temporarily unavailable; retry'),
+          );
         }
-        this.logger.error(error instanceof Error ? error.stack ?? error.message : String(error));
+        this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
         const code = failure?.code ?? 'internal_error';
         const message = failure?.message ?? 'Internal server error';
         return throwError(() => new OversyncError(code, message));

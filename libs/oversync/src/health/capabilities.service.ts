@@ -3,7 +3,13 @@ import { OVERSYNC_CONFIG } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
-import { capabilityFeatures, MAX_BUNDLES_PER_PULL, PROTOCOL_VERSION, type CapabilitiesResponse, type CapabilityFeatures } from '@oversync/protocol';
+import {
+  capabilityFeatures,
+  MAX_BUNDLES_PER_PULL,
+  PROTOCOL_VERSION,
+  type CapabilitiesResponse,
+  type CapabilityFeatures,
+} from '@oversync/protocol';
 
 /** GET /sync/capabilities (spec §3.12). */
 @Injectable()
@@ -32,7 +38,9 @@ export class CapabilitiesService {
       schema_version: c.schemaVersion,
       app_name: c.appName || undefined,
       registered_tables: tables.length ? tables.map((t) => t.name) : undefined,
-      registered_table_specs: tables.length ? tables.map((t) => ({ schema: t.schema, table: t.table, sync_key_columns: [t.keyColumn] })) : undefined,
+      registered_table_specs: tables.length
+        ? tables.map((t) => ({ schema: t.schema, table: t.table, sync_key_columns: [t.keyColumn] }))
+        : undefined,
       features: this.features(actor),
       bundle_limits: {
         max_rows_per_bundle: positive(c.maxRowsPerBundle),

@@ -24,7 +24,10 @@ export class OversyncHealthIndicator {
     private readonly health: OversyncHealthService,
   ) {}
 
-  async isHealthy<const Key extends string>(key: Key, options: OversyncHealthCheckOptions = {}): Promise<HealthIndicatorResult<Key>> {
+  async isHealthy<const Key extends string>(
+    key: Key,
+    options: OversyncHealthCheckOptions = {},
+  ): Promise<HealthIndicatorResult<Key>> {
     const indicator = this.indicators.check(key);
     const database = await this.health.databaseReachable(options.timeoutMs ?? 1000);
     const state = this.health.state();
@@ -34,6 +37,8 @@ export class OversyncHealthIndicator {
       bootstrapped: state.bootstrapped,
       watch_listener: state.watchListener,
     };
-    return database && state.healthy && state.watchListener !== 'down' ? indicator.up(details) : indicator.down(details);
+    return database && state.healthy && state.watchListener !== 'down'
+      ? indicator.up(details)
+      : indicator.down(details);
   }
 }

@@ -36,7 +36,11 @@ export class OversyncHealthService {
   state(): OversyncProcessHealth {
     const lifecycle = this.lifecycle.state;
     const bootstrapped = this.schema.bootstrapped;
-    const watchListener: WatchListenerState = !this.config.watch.enabled ? 'disabled' : this.listener.backendPid !== undefined ? 'up' : 'down';
+    const watchListener: WatchListenerState = !this.config.watch.enabled
+      ? 'disabled'
+      : this.listener.backendPid !== undefined
+        ? 'up'
+        : 'down';
     return {
       healthy: lifecycle === 'running' && bootstrapped,
       lifecycle,
@@ -67,7 +71,10 @@ export class OversyncHealthService {
     const timeout = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);
     });
-    const ping = this.db.query('SELECT 1').then(() => true, () => false);
+    const ping = this.db.query('SELECT 1').then(
+      () => true,
+      () => false,
+    );
     try {
       return await Promise.race([ping, timeout]);
     } finally {

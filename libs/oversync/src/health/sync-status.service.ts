@@ -63,7 +63,12 @@ export class SyncStatusService {
           committed_bundle_count: n('bundle_count'),
           committed_bundle_bytes: n('bundle_bytes'),
         }
-      : { status: healthy ? 'healthy' : 'unhealthy', version: PROTOCOL_VERSION, lifecycle, accepting_operations: lifecycle === 'running' };
+      : {
+          status: healthy ? 'healthy' : 'unhealthy',
+          version: PROTOCOL_VERSION,
+          lifecycle,
+          accepting_operations: lifecycle === 'running',
+        };
     return { healthy, body };
   }
 }

@@ -29,7 +29,10 @@ export class SyncxController {
   @Get('status')
   @UseGuards(OversyncActorGuard)
   @ApiSyncAuthenticated()
-  @ApiOperation({ summary: 'Service status and counters (details only when the host sets exposeStatusDetails); authenticated like the sync routes' })
+  @ApiOperation({
+    summary:
+      'Service status and counters (details only when the host sets exposeStatusDetails); authenticated like the sync routes',
+  })
   @ApiOkResponse({ type: StatusResponseDto })
   @ApiSyncErrors({ 500: ['status_failed'] })
   @SyncEndpoint('status_failed')
@@ -38,9 +41,16 @@ export class SyncxController {
   }
 
   @Get('health')
-  @ApiOperation({ summary: '200 when running and bootstrapped, 503 otherwise; no auth; from process state only (no query); details only when the host sets exposeHealthDetails' })
+  @ApiOperation({
+    summary:
+      '200 when running and bootstrapped, 503 otherwise; no auth; from process state only (no query); details only when the host sets exposeHealthDetails',
+  })
   @ApiOkResponse({ type: StatusResponseDto, description: 'healthy' })
-  @ApiResponse({ status: 503, type: StatusResponseDto, description: 'unhealthy (starting, shutting down, or the watch listener lost)' })
+  @ApiResponse({
+    status: 503,
+    type: StatusResponseDto,
+    description: 'unhealthy (starting, shutting down, or the watch listener lost)',
+  })
   @ApiSyncErrors({ 500: ['health_failed'] })
   @SyncEndpoint('health_failed')
   health(): GoJsonValue {

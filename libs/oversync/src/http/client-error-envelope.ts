@@ -86,7 +86,11 @@ const MODULE_PATH = /^\/syncx?(?:[/?]|$)/;
  * that is the envelope `400 invalid_request`, with the message Express gives
  * (`Failed to decode param '%FF'`); anything else goes on as Fastify answers it.
  */
-export function answerFrameworkError(error: Error & { code?: string }, request: { url?: string; raw?: { url?: string } }, reply: FastifyFrameworkReply): void {
+export function answerFrameworkError(
+  error: Error & { code?: string },
+  request: { url?: string; raw?: { url?: string } },
+  reply: FastifyFrameworkReply,
+): void {
   const url = request.raw?.url ?? request.url ?? '';
   if (error.code !== 'FST_ERR_BAD_URL' || !MODULE_PATH.test(url)) {
     reply.send(error);
@@ -94,7 +98,10 @@ export function answerFrameworkError(error: Error & { code?: string }, request: 
   }
   const path = url.split('?')[0]!;
   const segment = path.split('/').find((part) => !decodes(part)) ?? path;
-  reply.code(400).header('Content-Type', WIRE_CONTENT_TYPE).send(encodeWire({ error: 'invalid_request', message: `Failed to decode param '${segment}'` }));
+  reply
+    .code(400)
+    .header('Content-Type', WIRE_CONTENT_TYPE)
+    .send(encodeWire({ error: 'invalid_request', message: `Failed to decode param '${segment}'` }));
 }
 
 function decodes(text: string): boolean {

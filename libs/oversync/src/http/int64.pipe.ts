@@ -27,9 +27,11 @@ export class Int64Pipe implements PipeTransform<unknown, bigint | null> {
   transform(value: unknown): bigint | null {
     const { code, required = false, min, max } = this.rule;
     const parsed = parseInt64Param(queryValue(value));
-    if (parsed === undefined || (required && parsed === null)) throw new OversyncError(code, `${this.name} must be an integer`);
+    if (parsed === undefined || (required && parsed === null))
+      throw new OversyncError(code, `${this.name} must be an integer`);
     if (parsed === null) return null;
-    if (min !== undefined && max !== undefined && (parsed < min || parsed > max)) throw new OversyncError(code, `${this.name} must be between ${min} and ${max}`);
+    if (min !== undefined && max !== undefined && (parsed < min || parsed > max))
+      throw new OversyncError(code, `${this.name} must be between ${min} and ${max}`);
     if (min !== undefined && parsed < min) throw new OversyncError(code, `${this.name} must be >= ${min}`);
     return parsed;
   }

@@ -3,13 +3,35 @@
 // duplicate members, lone surrogates and invalid UTF-8 in strings, nesting depth.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { bindingDocuments, boundText, depthDocuments, describeWithGo, GoParity, intDocuments, paritySeed, stringLiterals, type ParityCase } from '../../../protocol/src/testdata/go-parity-runner.js';
+import {
+  bindingDocuments,
+  boundText,
+  depthDocuments,
+  describeWithGo,
+  GoParity,
+  intDocuments,
+  paritySeed,
+  stringLiterals,
+  type ParityCase,
+} from '../../../protocol/src/testdata/go-parity-runner.js';
 import { jsonTextBytes } from '../../../protocol/src/testdata/json-text-arbitraries.js';
 import {
-  bindMember, bindScalar, bindsField, canonicalDoubleJson, canonicalExactJson, decodeUtf8LikeGo, isExactObject, MAX_REQUEST_JSON_DEPTH, parseExactJson, readBool, readInt64, readString,
+  bindMember,
+  bindScalar,
+  bindsField,
+  canonicalDoubleJson,
+  canonicalExactJson,
+  decodeUtf8LikeGo,
+  isExactObject,
+  MAX_REQUEST_JSON_DEPTH,
+  parseExactJson,
+  readBool,
+  readInt64,
+  readString,
 } from '@oversync/protocol';
 
-const sample = <T>(arbitrary: fc.Arbitrary<T>, numRuns: number): T[] => fc.sample(arbitrary, { seed: paritySeed, numRuns });
+const sample = <T>(arbitrary: fc.Arbitrary<T>, numRuns: number): T[] =>
+  fc.sample(arbitrary, { seed: paritySeed, numRuns });
 
 /** The server reader's binding of the Go program's `bound` struct (undefined: a 400). */
 function serverBound(bytes: Buffer): string | undefined {
@@ -26,7 +48,12 @@ function serverBound(bytes: Buffer): string | undefined {
   const rows = bindMember(value, 'rows');
   const payload = bindMember(value, 'payload');
   if (reason === undefined || pending === undefined || !rowsOk) return undefined;
-  return boundText({ reason, pending, rows: Array.isArray(rows) ? (rows as string[]) : null, payload: payload === undefined ? null : canonicalExactJson(payload) });
+  return boundText({
+    reason,
+    pending,
+    rows: Array.isArray(rows) ? (rows as string[]) : null,
+    payload: payload === undefined ? null : canonicalExactJson(payload),
+  });
 }
 
 /** The server's binding of an int64 field (sequence numbers, counts): integer literals in range only. */
@@ -44,16 +71,37 @@ describeWithGo('the server request binding (protocol reader, 512 levels) against
 
   it('binds members and int64 fields, resolves duplicates, canonicalizes values and decodes strings exactly like Go', () => {
     const cases: ParityCase[] = [
-      ...sample(bindingDocuments(true), 3000).map((text) => ({ kind: 'bind', input: Buffer.from(text), ours: () => serverBound(Buffer.from(text)) })),
-      ...sample(intDocuments(), 3000).map((text) => ({ kind: 'bind-int', input: Buffer.from(text), ours: () => serverInt(Buffer.from(text)) })),
+      ...sample(bindingDocuments(true), 3000).map((text) => ({
+        kind: 'bind',
+        input: Buffer.from(text),
+        ours: () => serverBound(Buffer.from(text)),
+      })),
+      ...sample(intDocuments(), 3000).map((text) => ({
+        kind: 'bind-int',
+        input: Buffer.from(text),
+        ours: () => serverInt(Buffer.from(text)),
+      })),
       // payloads as the hash reads them: every number through a double, members sorted, Go's escaping
-      ...sample(jsonTextBytes, 3000).map((bytes) => ({ kind: 'canonical', input: bytes, ours: () => canonicalDoubleJson(parseExactJson(bytes)) })),
-      ...sample(stringLiterals(true), 2000).map((bytes) => ({ kind: 'decode-string', input: bytes, ours: () => {
-        const value = parseExactJson(decodeUtf8LikeGo(bytes), MAX_REQUEST_JSON_DEPTH);
-        return typeof value === 'string' ? value : undefined;
-      } })),
+      ...sample(jsonTextBytes, 3000).map((bytes) => ({
+        kind: 'canonical',
+        input: bytes,
+        ours: () => canonicalDoubleJson(parseExactJson(bytes)),
+      })),
+      ...sample(stringLiterals(true), 2000).map((bytes) => ({
+        kind: 'decode-string',
+        input: bytes,
+        ours: () => {
+          const value = parseExactJson(decodeUtf8LikeGo(bytes), MAX_REQUEST_JSON_DEPTH);
+          return typeof value === 'string' ? value : undefined;
+        },
+      })),
     ];
-    expect({ seed: paritySeed, ...go.mismatches(cases) }).toEqual({ seed: paritySeed, cases: expect.any(Number), byKind: {}, first: [] });
+    expect({ seed: paritySeed, ...go.mismatches(cases) }).toEqual({
+      seed: paritySeed,
+      cases: expect.any(Number),
+      byKind: {},
+      first: [],
+    });
   }, 120_000);
 });
 

@@ -6,13 +6,18 @@ import type { RequestWithSyncBody } from './sync-body.middleware.js';
 /** The raw request body, or the envelope error for a body the module could not read (read onto Node's request: Fastify's `request.raw`). */
 export function requestBody(request: RequestWithSyncBody & { raw?: RequestWithSyncBody }): string {
   const req = request.raw ?? request;
-  if (req.oversyncBodyError === 'too_large') throw new OversyncError('request_too_large', 'request body exceeds the configured limit');
+  if (req.oversyncBodyError === 'too_large')
+    throw new OversyncError('request_too_large', 'request body exceeds the configured limit');
   if (req.oversyncBodyError === 'aborted') throw new OversyncError('invalid_request', 'request body could not be read');
   return req.oversyncBody ?? '';
 }
 
 /** Parses a JSON object body; any syntax error, trailing data (§8.19) or non-object is `parseMessage`. */
-export function bodyObject(req: RequestWithSyncBody, parseMessage: string, code: KnownErrorCode = 'invalid_request'): ExactObject {
+export function bodyObject(
+  req: RequestWithSyncBody,
+  parseMessage: string,
+  code: KnownErrorCode = 'invalid_request',
+): ExactObject {
   const text = requestBody(req);
   try {
     const value = parseExactJson(text, MAX_REQUEST_JSON_DEPTH);

@@ -10,7 +10,10 @@ import { OversyncError } from '../errors/oversync.error.js';
  */
 @Injectable()
 export class SessionIdPipe implements PipeTransform<unknown, string> {
-  constructor(private readonly code: 'push_session_not_found' | 'snapshot_session_not_found', private readonly what: string) {}
+  constructor(
+    private readonly code: 'push_session_not_found' | 'snapshot_session_not_found',
+    private readonly what: string,
+  ) {}
 
   transform(value: unknown): string {
     if (typeof value === 'string' && isCanonicalUuid(value)) return value;

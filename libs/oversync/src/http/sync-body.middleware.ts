@@ -22,7 +22,11 @@ const MODULE_PATH = /^\/syncx?(?:\/|$)/i;
 
 function hasBody(req: SyncRequest): boolean {
   const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0') || req.headers['content-type'] !== undefined;
+  return (
+    req.headers['transfer-encoding'] !== undefined ||
+    (length !== undefined && length !== '0') ||
+    req.headers['content-type'] !== undefined
+  );
 }
 
 /** The path of Node's request (Express' `req.path`: no query string). */
@@ -89,9 +93,16 @@ export class SyncBodyMiddleware implements NestMiddleware {
       return next();
     }
     if (req._body || req.readableEnded) {
-      req.oversyncBody = req.body === undefined || (typeof req.body === 'object' && req.body !== null && Object.keys(req.body as object).length === 0 && !req.headers['content-length'])
-        ? ''
-        : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
+      req.oversyncBody =
+        req.body === undefined ||
+        (typeof req.body === 'object' &&
+          req.body !== null &&
+          Object.keys(req.body as object).length === 0 &&
+          !req.headers['content-length'])
+          ? ''
+          : typeof req.body === 'string'
+            ? req.body
+            : JSON.stringify(req.body);
       return next();
     }
     readStream(req, limit, next);
@@ -115,7 +126,10 @@ interface ExpressRouterLike {
 
 /** What the module uses of a Fastify instance (no import of fastify: an Express host need not have it). */
 interface FastifyHooks {
-  addHook(name: 'onRequest', hook: (request: { raw: SyncRequest }, reply: unknown, done: (error?: Error) => void) => void): void;
+  addHook(
+    name: 'onRequest',
+    hook: (request: { raw: SyncRequest }, reply: unknown, done: (error?: Error) => void) => void,
+  ): void;
 }
 
 /**
@@ -175,7 +189,9 @@ export class SyncBodyFirstLayer implements OnModuleInit {
     const router = (adapter.getInstance() as { router?: ExpressRouterLike }).router;
     const stack = router?.stack;
     if (!Array.isArray(stack)) {
-      this.logger.warn('Express router not found: sync bodies are read after the host body parser (rawBody recommended)');
+      this.logger.warn(
+        'Express router not found: sync bodies are read after the host body parser (rawBody recommended)',
+      );
       return;
     }
     adapter.use(this.body.readFirst.bind(this.body));

@@ -48,7 +48,8 @@ export class SyncFallbackController {
  * other's): called by the module before Nest registers routes, with the platform in use.
  */
 export function useFallbackPathsOf(platform: string | undefined): void {
-  const paths = platform === 'fastify' ? ['sync', 'sync/*', 'syncx', 'syncx/*'] : ['sync', 'sync/*path', 'syncx', 'syncx/*path'];
+  const paths =
+    platform === 'fastify' ? ['sync', 'sync/*', 'syncx', 'syncx/*'] : ['sync', 'sync/*path', 'syncx', 'syncx/*path'];
   // the handler function is the metadata target Nest reads; it is never called unbound
   // eslint-disable-next-line @typescript-eslint/unbound-method
   Reflect.defineMetadata(PATH_METADATA, paths, SyncFallbackController.prototype.fallback);

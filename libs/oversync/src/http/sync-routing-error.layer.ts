@@ -37,8 +37,14 @@ export class SyncRoutingErrorLayer implements OnModuleInit {
     if (!adapter || adapter.getType() !== 'express') return;
     adapter.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
       const status = (error as { status?: unknown } | null)?.status;
-      if (typeof status !== 'number' || status < 400 || status > 499 || !MODULE_PATHS.test(req.path) || res.headersSent) return next(error);
-      replyWire(adapter, res, status, errorEnvelope(errorCodeForStatus(status), error instanceof Error ? error.message : 'invalid request'));
+      if (typeof status !== 'number' || status < 400 || status > 499 || !MODULE_PATHS.test(req.path) || res.headersSent)
+        return next(error);
+      replyWire(
+        adapter,
+        res,
+        status,
+        errorEnvelope(errorCodeForStatus(status), error instanceof Error ? error.message : 'invalid request'),
+      );
     });
   }
 
@@ -51,8 +57,15 @@ export class SyncRoutingErrorLayer implements OnModuleInit {
     instance.addHook('onSend', (request, reply, payload, done) => {
       const status = reply.statusCode;
       const path = request.url.split('?')[0] ?? '';
-      if (status < 400 || status > 499 || !MODULE_PATHS.test(path) || reply.getHeader('content-type') === WIRE_CONTENT_TYPE) return done(null, payload);
-      const message = status === 404 ? `no sync route ${request.method} ${path}` : messageOf(payload) ?? 'invalid request';
+      if (
+        status < 400 ||
+        status > 499 ||
+        !MODULE_PATHS.test(path) ||
+        reply.getHeader('content-type') === WIRE_CONTENT_TYPE
+      )
+        return done(null, payload);
+      const message =
+        status === 404 ? `no sync route ${request.method} ${path}` : (messageOf(payload) ?? 'invalid request');
       reply.header('Content-Type', WIRE_CONTENT_TYPE);
       done(null, encodeWire(errorEnvelope(errorCodeForStatus(status), message)));
     });

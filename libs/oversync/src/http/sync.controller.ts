@@ -1,5 +1,24 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
-import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '../openapi/optional-swagger.js';
+import {
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Req,
+  UseFilters,
+  UseGuards,
+  UseInterceptors,
+} from '@nestjs/common';
+import {
+  ApiBody,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '../openapi/optional-swagger.js';
 import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import { DEFAULT_BUNDLES_PER_PULL, MAX_BUNDLES_PER_PULL, type PushChunkResponse } from '@oversync/protocol';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
@@ -20,8 +39,16 @@ import type { RequestWithSyncBody } from './sync-body.middleware.js';
 import type { StreamedWireBody } from './wire-reply.js';
 import { PUSH_ID } from './session-id.pipe.js';
 import {
-  CapabilitiesResponseDto, CommittedBundleDto, CommittedBundleRowsResponseDto, ConnectRequestDto, ConnectResponseDto, CreatePushSessionRequestDto,
-  CreatePushSessionResponseDto, PullResponseDto, PushChunkRequestDto, PushChunkResponseDto,
+  CapabilitiesResponseDto,
+  CommittedBundleDto,
+  CommittedBundleRowsResponseDto,
+  ConnectRequestDto,
+  ConnectResponseDto,
+  CreatePushSessionRequestDto,
+  CreatePushSessionResponseDto,
+  PullResponseDto,
+  PushChunkRequestDto,
+  PushChunkResponseDto,
 } from './sync.dto.js';
 import { ReturnedWireReply } from './wire-stream.js';
 import type { ConnectResponse, EncodedJson, GoJsonValue } from '@oversync/protocol';
@@ -51,7 +78,10 @@ export class SyncController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Resolve first authority for the user scope' })
   @ApiBody({ type: ConnectRequestDto })
-  @ApiOkResponse({ type: ConnectResponseDto, description: 'how the device proceeds: pull, seed from local rows, start empty, or retry later' })
+  @ApiOkResponse({
+    type: ConnectResponseDto,
+    description: 'how the device proceeds: pull, seed from local rows, start empty, or retry later',
+  })
   @ApiSyncErrors({ 400: ['invalid_request'], 413: ['request_too_large'], 500: ['connect_failed'] })
   @SyncEndpoint('connect_failed')
   async connect(@Actor() actor: SyncActor, @Req() req: RequestWithSyncBody): Promise<ConnectResponse> {
@@ -65,10 +95,20 @@ export class SyncController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Create a push session (or learn that the tuple is already committed)' })
   @ApiBody({ type: CreatePushSessionRequestDto })
-  @ApiOkResponse({ type: CreatePushSessionResponseDto, description: 'a staging session, or `already_committed` with the bundle of this tuple' })
+  @ApiOkResponse({
+    type: CreatePushSessionResponseDto,
+    description: 'a staging session, or `already_committed` with the bundle of this tuple',
+  })
   @ApiSyncErrors({
     400: ['invalid_request', 'push_session_invalid'],
-    409: ['scope_uninitialized', 'scope_initializing', 'initialization_stale', 'source_sequence_out_of_order', 'source_sequence_changed', 'source_retired'],
+    409: [
+      'scope_uninitialized',
+      'scope_initializing',
+      'initialization_stale',
+      'source_sequence_out_of_order',
+      'source_sequence_changed',
+      'source_retired',
+    ],
     410: ['initialization_expired'],
     413: ['request_too_large'],
     500: ['push_session_create_failed'],
@@ -80,8 +120,13 @@ export class SyncController {
     const sourceBundleId = bindScalar(body, 'source_bundle_id', readInt64);
     const plannedRowCount = bindScalar(body, 'planned_row_count', readInt64);
     const initializationId = bindScalar(body, 'initialization_id', readString);
-    if (sourceBundleId === undefined || plannedRowCount === undefined || initializationId === undefined) throw new OversyncError('invalid_request', parse);
-    const result = await this.pushSessions.create(actor, { sourceBundleId, plannedRowCount, initializationId: goTrimSpace(initializationId) });
+    if (sourceBundleId === undefined || plannedRowCount === undefined || initializationId === undefined)
+      throw new OversyncError('invalid_request', parse);
+    const result = await this.pushSessions.create(actor, {
+      sourceBundleId,
+      plannedRowCount,
+      initializationId: goTrimSpace(initializationId),
+    });
     return pushSessionCreateResponse(result);
   }
 
@@ -101,21 +146,36 @@ export class SyncController {
     500: ['push_chunk_failed'],
   })
   @SyncEndpoint('push_chunk_failed')
-  async uploadChunk(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string, @Req() req: RequestWithSyncBody): Promise<GoJsonValue> {
+  async uploadChunk(
+    @Actor() actor: SyncActor,
+    @Param('push_id', PUSH_ID) pushId: string,
+    @Req() req: RequestWithSyncBody,
+  ): Promise<GoJsonValue> {
     const result = await this.pushSessions.uploadChunk(actor, pushId, requestBody(req));
     return { push_id: pushId, next_expected_row_ordinal: result.nextExpectedRowOrdinal } satisfies PushChunkResponse;
   }
 
   @Post('push-sessions/:push_id/commit')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Commit a fully staged push session into one bundle', description: 'A `push_conflict` answer carries a `conflict` member with the server row; `source_retired` names the replacing source.' })
+  @ApiOperation({
+    summary: 'Commit a fully staged push session into one bundle',
+    description:
+      'A `push_conflict` answer carries a `conflict` member with the server row; `source_retired` names the replacing source.',
+  })
   @ApiParam({ name: 'push_id', format: 'uuid', description: 'the push_id answered by POST /sync/push-sessions' })
   @ApiOkResponse({ type: CommittedBundleDto, description: 'the committed bundle' })
   @ApiSyncErrors({
     400: ['push_commit_invalid'],
     403: ['push_session_forbidden'],
     404: ['push_session_not_found'],
-    409: ['push_conflict', 'source_sequence_out_of_order', 'source_sequence_changed', 'source_retired', 'scope_initializing', 'initialization_stale'],
+    409: [
+      'push_conflict',
+      'source_sequence_out_of_order',
+      'source_sequence_changed',
+      'source_retired',
+      'scope_initializing',
+      'initialization_stale',
+    ],
     410: ['push_session_expired', 'initialization_expired'],
     500: ['push_session_commit_failed'],
   })
@@ -129,7 +189,11 @@ export class SyncController {
   @ApiOperation({ summary: 'Abandon a push session' })
   @ApiParam({ name: 'push_id', format: 'uuid', description: 'the push_id answered by POST /sync/push-sessions' })
   @ApiNoContentResponse({ description: 'deleted (or already gone)' })
-  @ApiSyncErrors({ 403: ['push_session_forbidden'], 404: ['push_session_not_found'], 500: ['push_session_delete_failed'] })
+  @ApiSyncErrors({
+    403: ['push_session_forbidden'],
+    404: ['push_session_not_found'],
+    500: ['push_session_delete_failed'],
+  })
   @SyncEndpoint('push_session_delete_failed')
   async deletePushSession(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string): Promise<void> {
     await this.pushSessions.delete(actor, pushId);
@@ -137,9 +201,15 @@ export class SyncController {
 
   @Get('committed-bundles/:bundle_seq/rows')
   @ApiOperation({ summary: 'Page through the authoritative rows of one committed bundle' })
-  @ApiParam({ name: 'bundle_seq', schema: { type: 'integer', format: 'int64', minimum: 1 }, description: 'a bundle_seq of this user' })
+  @ApiParam({
+    name: 'bundle_seq',
+    schema: { type: 'integer', format: 'int64', minimum: 1 },
+    description: 'a bundle_seq of this user',
+  })
   @ApiInt64Query('after_row_ordinal', 'rows already received (default 0)', { minimum: 0 })
-  @ApiInt64Query('max_rows', 'page size (default and maximum: capabilities bundle_limits.*_committed_bundle_chunk)', { minimum: 1 })
+  @ApiInt64Query('max_rows', 'page size (default and maximum: capabilities bundle_limits.*_committed_bundle_chunk)', {
+    minimum: 1,
+  })
   @ApiOkResponse({ type: CommittedBundleRowsResponseDto })
   @ApiSyncErrors({
     400: ['committed_bundle_chunk_invalid'],
@@ -154,25 +224,54 @@ export class SyncController {
     @Query('after_row_ordinal', new Int64Pipe('after_row_ordinal', { code: CHUNK_INVALID })) after: bigint | null,
     @Query('max_rows', new Int64Pipe('max_rows', { code: CHUNK_INVALID })) maxRows: bigint | null,
   ): Promise<GoJsonValue> {
-    return this.pullService.committedRows(actor, { bundleSeq, afterRowOrdinal: after, maxRows: maxRows === null ? null : Number(maxRows > 1_000_000n ? 1_000_000n : maxRows) });
+    return this.pullService.committedRows(actor, {
+      bundleSeq,
+      afterRowOrdinal: after,
+      maxRows: maxRows === null ? null : Number(maxRows > 1_000_000n ? 1_000_000n : maxRows),
+    });
   }
 
   @Get('pull')
   @ApiOperation({ summary: 'Pull committed bundles after a checkpoint, up to a stable sequence' })
   @ApiInt64Query('after_bundle_seq', 'the device checkpoint: bundles after this one (default 0)', { minimum: 0 })
-  @ApiInt64Query('max_bundles', `bundles per page (default ${DEFAULT_BUNDLES_PER_PULL})`, { minimum: 1, maximum: MAX_BUNDLES_PER_PULL })
-  @ApiInt64Query('target_bundle_seq', 'the stable_bundle_seq of the first page while has_more (default 0 = current)', { minimum: 0 })
+  @ApiInt64Query('max_bundles', `bundles per page (default ${DEFAULT_BUNDLES_PER_PULL})`, {
+    minimum: 1,
+    maximum: MAX_BUNDLES_PER_PULL,
+  })
+  @ApiInt64Query('target_bundle_seq', 'the stable_bundle_seq of the first page while has_more (default 0 = current)', {
+    minimum: 0,
+  })
   @ApiOkResponse({ type: PullResponseDto })
-  @ApiSyncErrors({ 400: ['invalid_request'], 409: ['history_pruned', 'scope_uninitialized', 'scope_initializing'], 500: ['pull_failed'] })
+  @ApiSyncErrors({
+    400: ['invalid_request'],
+    409: ['history_pruned', 'scope_uninitialized', 'scope_initializing'],
+    500: ['pull_failed'],
+  })
   @SyncEndpoint('pull_failed')
   async pull(
     @Actor() actor: SyncActor,
-    @Query('after_bundle_seq', new Int64Pipe('after_bundle_seq', { code: 'invalid_request', min: 0n })) after: bigint | null,
-    @Query('max_bundles', new Int64Pipe('max_bundles', { code: 'invalid_request', min: 1n, max: BigInt(MAX_BUNDLES_PER_PULL) })) max: bigint | null,
-    @Query('target_bundle_seq', new Int64Pipe('target_bundle_seq', { code: 'invalid_request', min: 0n })) target: bigint | null,
+    @Query('after_bundle_seq', new Int64Pipe('after_bundle_seq', { code: 'invalid_request', min: 0n }))
+    after: bigint | null,
+    @Query(
+      'max_bundles',
+      new Int64Pipe('max_bundles', { code: 'invalid_request', min: 1n, max: BigInt(MAX_BUNDLES_PER_PULL) }),
+    )
+    max: bigint | null,
+    @Query('target_bundle_seq', new Int64Pipe('target_bundle_seq', { code: 'invalid_request', min: 0n }))
+    target: bigint | null,
   ): Promise<EncodedJson | StreamedWireBody> {
     const reply = new ReturnedWireReply();
-    return reply.answer(this.pullService.pull(actor, { afterBundleSeq: after ?? 0n, maxBundles: Number(max ?? DEFAULT_BUNDLES_PER_PULL), targetBundleSeq: target ?? 0n }, reply));
+    return reply.answer(
+      this.pullService.pull(
+        actor,
+        {
+          afterBundleSeq: after ?? 0n,
+          maxBundles: Number(max ?? DEFAULT_BUNDLES_PER_PULL),
+          targetBundleSeq: target ?? 0n,
+        },
+        reply,
+      ),
+    );
   }
 
   @Get('capabilities')

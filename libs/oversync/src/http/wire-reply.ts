@@ -67,7 +67,9 @@ function noteErrorCode(response: unknown, status: number, body: GoJsonValue): vo
  * Fastify sends a Buffer as it is; Express would JSON-encode it, and sends a StreamableFile's bytes.
  */
 export function wireBytesFor(adapter: AbstractHttpAdapter, bytes: Buffer): Buffer | StreamableFile {
-  return adapter.getType() === 'fastify' ? bytes : new StreamableFile(bytes, { type: WIRE_CONTENT_TYPE, length: bytes.length });
+  return adapter.getType() === 'fastify'
+    ? bytes
+    : new StreamableFile(bytes, { type: WIRE_CONTENT_TYPE, length: bytes.length });
 }
 
 /**
@@ -126,5 +128,7 @@ function streamedReplyValue(adapter: AbstractHttpAdapter, response: unknown, bod
     }) as ServerResponse['write'];
   }
   // a failure after the first byte cannot become an error answer: the connection is cut, never a short valid body
-  return new StreamableFile(body.stream).setErrorHandler((_error, res) => rawResponse(res).destroy()).setErrorLogger(() => undefined);
+  return new StreamableFile(body.stream)
+    .setErrorHandler((_error, res) => rawResponse(res).destroy())
+    .setErrorLogger(() => undefined);
 }

@@ -6,7 +6,8 @@ import type { SnapshotSession } from '../snapshot/snapshot-session.service.js';
 // The protocol's response types built from the services' results (Go `omitempty` members undefined).
 
 export function pushSessionCreateResponse(result: CreatePushSessionResult): PushSessionCreateResponse {
-  if (result.status === 'staging') return { push_id: result.pushId, status: 'staging', planned_row_count: result.plannedRowCount };
+  if (result.status === 'staging')
+    return { push_id: result.pushId, status: 'staging', planned_row_count: result.plannedRowCount };
   const b = result.bundle;
   return {
     status: 'already_committed',
@@ -19,7 +20,13 @@ export function pushSessionCreateResponse(result: CreatePushSessionResult): Push
 }
 
 export function pushCommitResponse(b: CommittedBundle): PushCommitResponse {
-  return { bundle_seq: BigInt(b.bundleSeq), source_id: b.sourceId, source_bundle_id: BigInt(b.sourceBundleId), row_count: BigInt(b.rowCount), bundle_hash: b.bundleHash };
+  return {
+    bundle_seq: BigInt(b.bundleSeq),
+    source_id: b.sourceId,
+    source_bundle_id: BigInt(b.sourceBundleId),
+    row_count: BigInt(b.rowCount),
+    bundle_hash: b.bundleHash,
+  };
 }
 
 export function snapshotSessionCreateResponse(session: SnapshotSession): SnapshotSessionCreateResponse {

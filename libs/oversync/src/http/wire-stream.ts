@@ -45,7 +45,8 @@ export class ReturnedWireReply implements WireReply {
         () => this.sent || reject(new Error('the service finished without an answer')),
         (error: unknown) => {
           if (!this.sent) reject(error);
-          else if (!(error instanceof StreamedAnswerBrokenError)) this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+          else if (!(error instanceof StreamedAnswerBrokenError))
+            this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
           else this.logger.warn(error.message);
         },
       );
@@ -89,7 +90,9 @@ export class ReturnedWireReply implements WireReply {
 /** A streamed answer failed after its status was sent; not retried (it would write twice). */
 export class StreamedAnswerBrokenError extends Error {
   constructor(readonly reason: unknown) {
-    super(`streamed answer aborted: ${reason instanceof Error ? reason.message.replace(/connection|ECONN\w+|EPIPE/gi, '-') : String(reason)}`);
+    super(
+      `streamed answer aborted: ${reason instanceof Error ? reason.message.replace(/connection|ECONN\w+|EPIPE/gi, '-') : String(reason)}`,
+    );
     this.name = 'StreamedAnswerBrokenError';
   }
 }

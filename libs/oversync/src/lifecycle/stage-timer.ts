@@ -36,8 +36,12 @@ export class StageTimer {
     const now = performance.now();
     if (this.sinks.log) this.stages[`${stage}_ms`] = Math.round((now - this.last) * 10) / 10;
     if (this.parent) {
-      this.sinks.tracer!
-        .startSpan(`oversync.${stage}`, { startTime: performance.timeOrigin + this.last, attributes }, this.parent)
+      this.sinks
+        .tracer!.startSpan(
+          `oversync.${stage}`,
+          { startTime: performance.timeOrigin + this.last, attributes },
+          this.parent,
+        )
         .end(performance.timeOrigin + now);
     }
     this.last = now;
@@ -52,7 +56,13 @@ export class StageTimer {
     const end = this.last + ms;
     if (this.sinks.log) this.stages[`${stage}_ms`] = Math.round(ms * 10) / 10;
     if (this.parent) {
-      this.sinks.tracer!.startSpan(`oversync.${stage}`, { startTime: performance.timeOrigin + this.last, attributes }, this.parent).end(performance.timeOrigin + end);
+      this.sinks
+        .tracer!.startSpan(
+          `oversync.${stage}`,
+          { startTime: performance.timeOrigin + this.last, attributes },
+          this.parent,
+        )
+        .end(performance.timeOrigin + end);
     }
     this.last = end;
   }
@@ -60,7 +70,13 @@ export class StageTimer {
   /** Logs the stages when asked to; returns the operation's total in seconds. */
   done(): number {
     const totalMs = performance.now() - this.start;
-    if (this.sinks.log) logger.log({ msg: 'stage timings', operation: this.operation, total_ms: Math.round(totalMs * 10) / 10, ...this.stages });
+    if (this.sinks.log)
+      logger.log({
+        msg: 'stage timings',
+        operation: this.operation,
+        total_ms: Math.round(totalMs * 10) / 10,
+        ...this.stages,
+      });
     return totalMs / 1000;
   }
 }

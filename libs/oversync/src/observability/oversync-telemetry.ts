@@ -1,6 +1,13 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { HttpException, Inject, Injectable, type ExecutionContext, type OnModuleDestroy } from '@nestjs/common';
-import { context as otelContext, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  context as otelContext,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import { rawResponse } from '../http/wire-reply.js';
 import { finalize, type Observable, tap } from 'rxjs';
 import { Registry } from 'prom-client';
@@ -94,7 +101,11 @@ export class OversyncTelemetry implements OnModuleDestroy {
     if (!this.tracer) return handle();
     const req = context.switchToHttp().getRequest<{ method: string; originalUrl?: string; url: string }>();
     const span = this.tracer.startSpan(`oversync.${operation}`, {
-      attributes: { 'oversync.operation': operation, 'http.request.method': req.method, 'http.route': syncRouteTemplate((req.originalUrl ?? req.url).split('?')[0] ?? '') },
+      attributes: {
+        'oversync.operation': operation,
+        'http.request.method': req.method,
+        'http.route': syncRouteTemplate((req.originalUrl ?? req.url).split('?')[0] ?? ''),
+      },
     });
     // no SDK (or not sampled): nothing to carry
     if (!span.isRecording()) {
@@ -114,7 +125,12 @@ export class OversyncTelemetry implements OnModuleDestroy {
 
   requestFinished(outcome: SyncRequestOutcome): void {
     if (!this.metrics) return;
-    const labels = { method: outcome.method, route: outcome.route, status: String(outcome.status), error_code: outcome.errorCode };
+    const labels = {
+      method: outcome.method,
+      route: outcome.route,
+      status: String(outcome.status),
+      error_code: outcome.errorCode,
+    };
     this.metrics.requests.inc(labels);
     if (!outcome.stream) this.metrics.requestDuration.observe(labels, outcome.seconds);
   }
@@ -187,10 +203,17 @@ export class OversyncTelemetry implements OnModuleDestroy {
 
 /** Runs before the endpoint maps unexpected errors: those count as 500 `internal_error` here. */
 function failSpan(span: Span, error: unknown): void {
-  const status = error instanceof OversyncError ? error.status : error instanceof HttpException ? error.getStatus() : 500;
-  span.setAttribute('oversync.error_code', error instanceof OversyncError ? error.code : status >= 500 ? 'internal_error' : 'http_exception');
+  const status =
+    error instanceof OversyncError ? error.status : error instanceof HttpException ? error.getStatus() : 500;
+  span.setAttribute(
+    'oversync.error_code',
+    error instanceof OversyncError ? error.code : status >= 500 ? 'internal_error' : 'http_exception',
+  );
   span.setAttribute('http.response.status_code', status);
   if (status < 500) return;
   if (error instanceof Error) span.recordException(error);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof OversyncError ? error.code : 'internal_error' });
+  span.setStatus({
+    code: SpanStatusCode.ERROR,
+    message: error instanceof OversyncError ? error.code : 'internal_error',
+  });
 }

@@ -3,7 +3,9 @@ import { syncRouteTemplate } from './sync-route-template.js';
 
 describe('syncRouteTemplate', () => {
   it('keeps static segments and folds ids', () => {
-    expect(syncRouteTemplate('/sync/push-sessions/5f0c9a4e-2b1d-4c3e-9f00-1234567890ab/chunks')).toBe('/sync/push-sessions/:id/chunks');
+    expect(syncRouteTemplate('/sync/push-sessions/5f0c9a4e-2b1d-4c3e-9f00-1234567890ab/chunks')).toBe(
+      '/sync/push-sessions/:id/chunks',
+    );
     expect(syncRouteTemplate('/sync/committed-bundles/42/rows')).toBe('/sync/committed-bundles/:id/rows');
     expect(syncRouteTemplate('/sync/pull')).toBe('/sync/pull');
     expect(syncRouteTemplate('/syncx/health')).toBe('/syncx/health');

@@ -1,7 +1,19 @@
 /** Static segments of the module's routes; anything else in a path is a parameter. */
 const STATIC_SEGMENTS = new Set([
-  'sync', 'syncx', 'connect', 'push-sessions', 'chunks', 'commit', 'committed-bundles', 'rows', 'pull', 'capabilities',
-  'snapshot-sessions', 'watch', 'status', 'health',
+  'sync',
+  'syncx',
+  'connect',
+  'push-sessions',
+  'chunks',
+  'commit',
+  'committed-bundles',
+  'rows',
+  'pull',
+  'capabilities',
+  'snapshot-sessions',
+  'watch',
+  'status',
+  'health',
 ]);
 const MAX_SEGMENTS = 4;
 

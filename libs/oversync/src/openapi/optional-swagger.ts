@@ -8,8 +8,21 @@ import type * as SwaggerApi from '@nestjs/swagger';
 
 type Swagger = typeof SwaggerApi;
 type DecoratorName =
-  | 'ApiBearerAuth' | 'ApiBody' | 'ApiExcludeController' | 'ApiExtraModels' | 'ApiHeader' | 'ApiOkResponse' | 'ApiNoContentResponse'
-  | 'ApiOperation' | 'ApiParam' | 'ApiProduces' | 'ApiProperty' | 'ApiPropertyOptional' | 'ApiQuery' | 'ApiResponse' | 'ApiTags';
+  | 'ApiBearerAuth'
+  | 'ApiBody'
+  | 'ApiExcludeController'
+  | 'ApiExtraModels'
+  | 'ApiHeader'
+  | 'ApiOkResponse'
+  | 'ApiNoContentResponse'
+  | 'ApiOperation'
+  | 'ApiParam'
+  | 'ApiProduces'
+  | 'ApiProperty'
+  | 'ApiPropertyOptional'
+  | 'ApiQuery'
+  | 'ApiResponse'
+  | 'ApiTags';
 
 type AnyDecorator = (target: object, key?: string | symbol, descriptor?: PropertyDescriptor) => void;
 

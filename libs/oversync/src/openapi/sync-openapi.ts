@@ -6,7 +6,8 @@ type Decorator = ClassDecorator & MethodDecorator;
 
 const compose = (...decorators: Decorator[]): Decorator =>
   ((target: object, key?: string | symbol, descriptor?: PropertyDescriptor) => {
-    for (const decorator of decorators) (decorator as (t: object, k?: string | symbol, d?: PropertyDescriptor) => void)(target, key, descriptor);
+    for (const decorator of decorators)
+      (decorator as (t: object, k?: string | symbol, d?: PropertyDescriptor) => void)(target, key, descriptor);
   }) as Decorator;
 
 /** The one description of the source header, used by every authenticated sync operation. */
@@ -29,20 +30,23 @@ const STATUS_TEXT: Record<number, string> = {
   413: 'Request too large',
   429: 'Too many requests',
   500: 'Internal failure (generic message, the cause is only logged)',
-  503: 'Unavailable, retryable (shutting down, database unreachable, the user\'s sync lock busy)',
+  503: "Unavailable, retryable (shutting down, database unreachable, the user's sync lock busy)",
 };
 
 /** Error answers as `{status: [codes]}`: each status documented with the envelope schema and its codes. */
-export type SyncErrorMap = Partial<Record<400 | 401 | 403 | 404 | 409 | 410 | 413 | 429 | 500 | 503, readonly string[]>>;
+export type SyncErrorMap = Partial<
+  Record<400 | 401 | 403 | 404 | 409 | 410 | 413 | 429 | 500 | 503, readonly string[]>
+>;
 
 export function ApiSyncErrors(errors: SyncErrorMap): Decorator {
   return compose(
-    ...Object.entries(errors).map(([status, codes]) =>
-      ApiResponse({
-        status: Number(status),
-        description: `${STATUS_TEXT[Number(status)] ?? 'Error'}: \`{"error","message"}\` with error ${codes!.map((c) => `\`${c}\``).join(', ')}`,
-        type: ErrorResponseDto,
-      }) as Decorator,
+    ...Object.entries(errors).map(
+      ([status, codes]) =>
+        ApiResponse({
+          status: Number(status),
+          description: `${STATUS_TEXT[Number(status)] ?? 'Error'}: \`{"error","message"}\` with error ${codes!.map((c) => `\`${c}\``).join(', ')}`,
+          type: ErrorResponseDto,
+        }) as Decorator,
     ),
   );
 }
@@ -60,8 +64,17 @@ export function ApiSyncAuthenticated(): Decorator {
 }
 
 /** A query parameter carrying a non-negative int64 (bound with Go rules; absent = the default). */
-export function ApiInt64Query(name: string, description: string, bounds: { minimum?: number; maximum?: number } = {}): Decorator {
-  return ApiQuery({ name, required: false, description, schema: { type: 'integer', format: 'int64', ...bounds } }) as Decorator;
+export function ApiInt64Query(
+  name: string,
+  description: string,
+  bounds: { minimum?: number; maximum?: number } = {},
+): Decorator {
+  return ApiQuery({
+    name,
+    required: false,
+    description,
+    schema: { type: 'integer', format: 'int64', ...bounds },
+  }) as Decorator;
 }
 
 /** The parts of an OpenAPI 3 document that `useSourceIdParameterRef` touches (no @nestjs/swagger types needed). */
@@ -94,7 +107,10 @@ export function useSourceIdParameterRef<D extends OpenApiDocumentLike>(document:
   }
   if (definition) {
     document.components ??= {};
-    document.components.parameters = { ...(document.components.parameters ?? {}), [SOURCE_ID_PARAMETER_NAME]: definition };
+    document.components.parameters = {
+      ...(document.components.parameters ?? {}),
+      [SOURCE_ID_PARAMETER_NAME]: definition,
+    };
   }
   return document;
 }

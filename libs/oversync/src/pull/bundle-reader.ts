@@ -30,7 +30,10 @@ export function rowPrefixParams(catalog: SyncCatalog): [number[], string[], numb
   const tables = catalog.tables;
   return [
     tables.map((t) => t.tableId),
-    tables.map((t) => `{"schema":${quoteGoJsonString(t.schema)},"table":${quoteGoJsonString(t.table)},"key":{${quoteGoJsonString(t.keyColumn)}:`),
+    tables.map(
+      (t) =>
+        `{"schema":${quoteGoJsonString(t.schema)},"table":${quoteGoJsonString(t.table)},"key":{${quoteGoJsonString(t.keyColumn)}:`,
+    ),
     tables.map((t) => t.keyKind),
   ];
 }
@@ -41,19 +44,25 @@ export function rowPrefixParams(catalog: SyncCatalog): [number[], string[], numb
  */
 export function streamedRowsSql(catalog: SyncCatalog): string {
   const [ids, prefixes, kinds] = rowPrefixParams(catalog);
-  const values = ids.length === 0
-    ? 'SELECT NULL::int4, NULL::text, NULL::int2 WHERE false'
-    : `VALUES ${ids.map((id, i) => `(${Number(id)}, ${quoteLiteral(prefixes[i]!)}, ${Number(kinds[i])}::int2)`).join(', ')}`;
+  const values =
+    ids.length === 0
+      ? 'SELECT NULL::int4, NULL::text, NULL::int2 WHERE false'
+      : `VALUES ${ids.map((id, i) => `(${Number(id)}, ${quoteLiteral(prefixes[i]!)}, ${Number(kinds[i])}::int2)`).join(', ')}`;
   return `SELECT br.bundle_seq, ${BUNDLE_ROW_JSON_SQL}
      FROM sync.bundle_rows br JOIN (${values}) AS tc(table_id, prefix, key_kind) ON tc.table_id = br.table_id`;
 }
 
 /** Reads the retained floor and next sequence of a user (null when the user never synced). */
-export async function readUserState(client: SyncClient, userId: string): Promise<{ userPk: string; latest: bigint; floor: bigint } | null> {
+export async function readUserState(
+  client: SyncClient,
+  userId: string,
+): Promise<{ userPk: string; latest: bigint; floor: bigint } | null> {
   const { rows } = await client.query<{ user_pk: string; next_bundle_seq: string; retained_bundle_floor: string }>(
     'SELECT user_pk, next_bundle_seq, retained_bundle_floor FROM sync.user_state WHERE user_id = $1',
     [userId],
   );
   const row = rows[0];
-  return row ? { userPk: row.user_pk, latest: BigInt(row.next_bundle_seq) - 1n, floor: BigInt(row.retained_bundle_floor) } : null;
+  return row
+    ? { userPk: row.user_pk, latest: BigInt(row.next_bundle_seq) - 1n, floor: BigInt(row.retained_bundle_floor) }
+    : null;
 }

@@ -77,21 +77,38 @@ export class PullService {
   pull(actor: SyncActor, query: PullQuery, reply: WireReply): Promise<void> {
     return this.lifecycle.run(async () => {
       const max = Math.min(Math.max(query.maxBundles, 1), MAX_BUNDLES_PER_PULL);
-      const page = [query.afterBundleSeq.toString(), query.targetBundleSeq.toString(), max, ...rowPrefixParams(this.schema.catalog), PULL_STREAM_MIN_ROWS];
-      const rows = await this.countingHistoryPruned(() => callRequestFunction<PullPageRow>(this.db, PULL([actor.userId, actor.sourceId, ...page])));
+      const page = [
+        query.afterBundleSeq.toString(),
+        query.targetBundleSeq.toString(),
+        max,
+        ...rowPrefixParams(this.schema.catalog),
+        PULL_STREAM_MIN_ROWS,
+      ];
+      const rows = await this.countingHistoryPruned(() =>
+        callRequestFunction<PullPageRow>(this.db, PULL([actor.userId, actor.sourceId, ...page])),
+      );
       if (!rows[0]!.streamed) return reply.send(200, this.pageOf(rows, max, null));
       // A page of more than PULL_STREAM_MIN_ROWS rows: read again with the COPY of its rows in one snapshot,
       // written while the transaction reads it.
-      const through = await this.countingHistoryPruned(() => this.db.transaction(async (client) => {
-        const { rows: headers } = await client.query<PullPageRow>(PULL_PAGE([actor.userId, ...page])).catch((error: unknown) => {
-          throw oversyncErrorFromDatabase(error) ?? error;
-        });
-        await reply.send(200, this.pageOf(headers, max, { client, after: query.afterBundleSeq }));
-        const last = headers[Math.min(headers.length, max) - 1]?.bundle_seq;
-        return last ? BigInt(last) : 0n;
-      }, { isolation: 'REPEATABLE READ', readOnly: true }));
+      const through = await this.countingHistoryPruned(() =>
+        this.db.transaction(
+          async (client) => {
+            const { rows: headers } = await client
+              .query<PullPageRow>(PULL_PAGE([actor.userId, ...page]))
+              .catch((error: unknown) => {
+                throw oversyncErrorFromDatabase(error) ?? error;
+              });
+            await reply.send(200, this.pageOf(headers, max, { client, after: query.afterBundleSeq }));
+            const last = headers[Math.min(headers.length, max) - 1]?.bundle_seq;
+            return last ? BigInt(last) : 0n;
+          },
+          { isolation: 'REPEATABLE READ', readOnly: true },
+        ),
+      );
       // the answer is out: a failed bookkeeping write must not fail the pull
-      await recordPullCheckpoint(this.db, actor, through).catch((e: unknown) => this.logger.warn(`pull checkpoint: ${(e as Error).message}`));
+      await recordPullCheckpoint(this.db, actor, through).catch((e: unknown) =>
+        this.logger.warn(`pull checkpoint: ${(e as Error).message}`),
+      );
     });
   }
 
@@ -110,7 +127,11 @@ export class PullService {
    * each with its rows as one JSON text; a streamed page (`stream` given) gets a `bundles` array that
    * writes itself from a COPY on `stream.client`.
    */
-  private pageOf(rows: PullPageRow[], max: number, stream: { client: SyncClient; after: bigint } | null): PullResponse<GoJsonValue> {
+  private pageOf(
+    rows: PullPageRow[],
+    max: number,
+    stream: { client: SyncClient; after: bigint } | null,
+  ): PullResponse<GoJsonValue> {
     const headers = rows[0]!.bundle_seq === null ? [] : rows;
     const page = headers.slice(0, max).map((h) => ({
       bundle_seq: BigInt(h.bundle_seq!),
@@ -120,12 +141,19 @@ export class PullService {
       bundle_hash: h.bundle_hash || undefined,
       rows: h.rows_json === null ? [] : new EncodedJson(h.rows_json),
     }));
-    this.telemetry.pulled(page.length, page.reduce((count, h) => count + Number(h.row_count ?? 0n), 0));
+    this.telemetry.pulled(
+      page.length,
+      page.reduce((count, h) => count + Number(h.row_count ?? 0n), 0),
+    );
     const streamed = stream !== null && headers[0]?.streamed === true;
     const blocks = !headers.slice(0, max).some((h) => h.unblocked);
     return {
       stable_bundle_seq: BigInt(rows[0]!.stable_bundle_seq),
-      bundles: streamed ? new StreamedJson((write) => this.streamPage(stream.client, headers[0]!.user_pk, stream.after, page, blocks, write)) : page,
+      bundles: streamed
+        ? new StreamedJson((write) =>
+            this.streamPage(stream.client, headers[0]!.user_pk, stream.after, page, blocks, write),
+          )
+        : page,
       has_more: headers.length > max,
     };
   }
@@ -135,9 +163,18 @@ export class PullService {
    * (bundle_seq, BundleRow text) in (bundle_seq, row_ordinal) order, each bundle's header encoded as
    * the in-memory form encodes it, rows copied from the socket buffers without becoming JS strings.
    */
-  private async streamPage(client: SyncClient, userPk: string, after: bigint, page: Array<Record<string, GoJsonValue | undefined>>, blocks: boolean, write: WireWrite): Promise<void> {
+  private async streamPage(
+    client: SyncClient,
+    userPk: string,
+    after: bigint,
+    page: Array<Record<string, GoJsonValue | undefined>>,
+    blocks: boolean,
+    write: WireWrite,
+  ): Promise<void> {
     const last = page[page.length - 1]!.bundle_seq as bigint;
-    const frames = page.map((bundle) => encodeGoJson({ ...bundle, rows: new EncodedJson('\u0000') }).split('\u0000') as [string, string]);
+    const frames = page.map(
+      (bundle) => encodeGoJson({ ...bundle, rows: new EncodedJson('\u0000') }).split('\u0000') as [string, string],
+    );
     const seqs = page.map((bundle) => bundle.bundle_seq as bigint);
     const out = new WireBuffer(write);
     let next = 0;
@@ -188,16 +225,42 @@ export class PullService {
   committedRows(actor: SyncActor, query: CommittedRowsQuery): Promise<CommittedBundleRowsResponse<EncodedJson[]>> {
     return this.lifecycle.run(async () => {
       if (query.bundleSeq <= 0n) throw new OversyncError('committed_bundle_chunk_invalid', 'bundle_seq must be > 0');
-      if (query.afterRowOrdinal !== null && query.afterRowOrdinal < 0n) throw new OversyncError('committed_bundle_chunk_invalid', 'after_row_ordinal must be >= 0');
-      if (query.maxRows !== null && query.maxRows <= 0) throw new OversyncError('committed_bundle_chunk_invalid', 'max_rows must be > 0');
-      const maxRows = Math.min(query.maxRows ?? this.config.defaultRowsPerCommittedBundleChunk, this.config.maxRowsPerCommittedBundleChunk);
+      if (query.afterRowOrdinal !== null && query.afterRowOrdinal < 0n)
+        throw new OversyncError('committed_bundle_chunk_invalid', 'after_row_ordinal must be >= 0');
+      if (query.maxRows !== null && query.maxRows <= 0)
+        throw new OversyncError('committed_bundle_chunk_invalid', 'max_rows must be > 0');
+      const maxRows = Math.min(
+        query.maxRows ?? this.config.defaultRowsPerCommittedBundleChunk,
+        this.config.maxRowsPerCommittedBundleChunk,
+      );
       // storage ordinals are wire + 1; at after_row_ordinal = int64 max the bound would overflow BIGINT (a 500)
       // and nothing can follow anyway: clamp. Found by http-input fuzz seed 3.
-      const storageAfter = query.afterRowOrdinal === null ? 0n : query.afterRowOrdinal < INT64_MAX ? query.afterRowOrdinal + 1n : INT64_MAX;
+      const storageAfter =
+        query.afterRowOrdinal === null
+          ? 0n
+          : query.afterRowOrdinal < INT64_MAX
+            ? query.afterRowOrdinal + 1n
+            : INT64_MAX;
       // The reference answers 500 for a user without state (§8.1): nothing of theirs exists, so 404 (in the function).
-      const rows = await this.countingHistoryPruned(() => callRequestFunction<{
-        source_id: string; source_bundle_id: string; row_count: string; bundle_hash: string; row_ordinal: string | null; row_json: string;
-      }>(this.db, COMMITTED_ROWS([actor.userId, query.bundleSeq.toString(), storageAfter.toString(), maxRows + 1, ...rowPrefixParams(this.schema.catalog)])));
+      const rows = await this.countingHistoryPruned(() =>
+        callRequestFunction<{
+          source_id: string;
+          source_bundle_id: string;
+          row_count: string;
+          bundle_hash: string;
+          row_ordinal: string | null;
+          row_json: string;
+        }>(
+          this.db,
+          COMMITTED_ROWS([
+            actor.userId,
+            query.bundleSeq.toString(),
+            storageAfter.toString(),
+            maxRows + 1,
+            ...rowPrefixParams(this.schema.catalog),
+          ]),
+        ),
+      );
       const header = rows[0]!;
       const found = header.row_ordinal === null ? [] : rows;
       const page = found.slice(0, maxRows);
@@ -215,4 +278,3 @@ export class PullService {
     });
   }
 }
-

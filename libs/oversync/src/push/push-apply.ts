@@ -16,7 +16,10 @@ export interface ApplyRow {
 
 /** The rows a business-table statement failed on, for a 4xx that names them (spec §8.1). */
 export class ApplyRowError extends Error {
-  constructor(readonly rows: ApplyRow[], override readonly cause: unknown) {
+  constructor(
+    readonly rows: ApplyRow[],
+    override readonly cause: unknown,
+  ) {
     super((cause as Error).message);
   }
 }
@@ -36,17 +39,30 @@ function statementName(kind: string, table: RegisteredTable, columns: string[]):
  * inserted, and captured, in ordinal order); UPDATE and DELETE run one prepared statement per row
  * so capture keeps upload order (§8.12).
  */
-export async function applyPushRows(client: SyncClient, pushId: string, userId: string, rows: ApplyRow[]): Promise<void> {
-  for (let i = 0; i < rows.length; ) {
+export async function applyPushRows(
+  client: SyncClient,
+  pushId: string,
+  userId: string,
+  rows: ApplyRow[],
+): Promise<void> {
+  for (let i = 0; i < rows.length;) {
     const first = rows[i]!;
     if (first.op !== 'INSERT') {
-      await run([first], () => (first.op === 'UPDATE' ? updateRow(client, pushId, userId, first) : deleteRow(client, userId, first)));
+      await run([first], () =>
+        first.op === 'UPDATE' ? updateRow(client, pushId, userId, first) : deleteRow(client, userId, first),
+      );
       i++;
       continue;
     }
     let end = i + 1;
     const signature = first.columns.join(',');
-    while (end < rows.length && rows[end]!.op === 'INSERT' && rows[end]!.table === first.table && rows[end]!.columns.join(',') === signature) end++;
+    while (
+      end < rows.length &&
+      rows[end]!.op === 'INSERT' &&
+      rows[end]!.table === first.table &&
+      rows[end]!.columns.join(',') === signature
+    )
+      end++;
     const batch = rows.slice(i, end);
     await run(batch, () => insertRows(client, pushId, userId, batch));
     i = end;

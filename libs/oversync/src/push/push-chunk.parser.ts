@@ -5,8 +5,17 @@ import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { IDENTIFIER_PATTERN, isCanonicalUuid, pushByteaToApplyText, type RowOp } from '@oversync/protocol';
 import { keyBytesOf } from '../bundle/row-keys.js';
 import {
-  bindMember, bindScalar, canonicalExactJson, isExactObject, JsonNumber, MAX_REQUEST_JSON_DEPTH, parseExactJson, readInt64, readString,
-  type ExactJson, type ExactObject,
+  bindMember,
+  bindScalar,
+  canonicalExactJson,
+  isExactObject,
+  JsonNumber,
+  MAX_REQUEST_JSON_DEPTH,
+  parseExactJson,
+  readInt64,
+  readString,
+  type ExactJson,
+  type ExactObject,
 } from '@oversync/protocol';
 
 /** A validated, normalised push row ready for staging (spec §4.2.2). */
@@ -75,7 +84,8 @@ function bindRow(value: ExactJson): BoundRow {
   if (schema === undefined || table === undefined || op === undefined || base === undefined) {
     throw new OversyncError('invalid_request', PARSE_MESSAGE);
   }
-  if (key !== undefined && key !== null && !isExactObject(key)) throw new OversyncError('invalid_request', PARSE_MESSAGE);
+  if (key !== undefined && key !== null && !isExactObject(key))
+    throw new OversyncError('invalid_request', PARSE_MESSAGE);
   return { schema, table, op, baseRowVersion: base, key: key ?? null, payload: bindMember(value, 'payload') };
 }
 
@@ -119,10 +129,12 @@ const LOWER_IDENTIFIER = IDENTIFIER_PATTERN;
 
 /** Steps 11–17 of §4.2.2, writing the canonical text directly (column names are [a-z0-9_], no escaping). */
 function payloadApply(payload: ExactJson, table: RegisteredTable, key: string, where: string): string {
-  if (!isExactObject(payload) || !withinDoubleRange(payload)) throw invalid(`payload for ${where} must be a JSON object`);
+  if (!isExactObject(payload) || !withinDoubleRange(payload))
+    throw invalid(`payload for ${where} must be a JSON object`);
   // Step 12 before any column rule, as the reference; any letter case (§8.3).
   for (const [name] of payload.members) {
-    if (name.length === 14 && goToLower(name) === '_sync_scope_id') throw invalid(`payload for ${where} must not include hidden scope column "_sync_scope_id"`);
+    if (name.length === 14 && goToLower(name) === '_sync_scope_id')
+      throw invalid(`payload for ${where} must not include hidden scope column "_sync_scope_id"`);
   }
   const byColumn = new Map<string, { name: string; value: ExactJson }>();
   for (const [name, value] of payload.members) {
@@ -131,7 +143,10 @@ function payloadApply(payload: ExactJson, table: RegisteredTable, key: string, w
     // The reference writes NULL for a mixed-case member and fails on unknown ones at commit (§8.3): reject early.
     if (!table.columnTypes.has(column)) throw invalid(`payload for ${where} contains unknown column ${goQuote(name)}`);
     // Member names are the column names exactly: `Created_at` is refused here, naming row and member (§8.3).
-    if (column !== name) throw invalid(`payload for ${where} row ${key} member ${goQuote(name)} must be spelled as its column ${goQuote(column)}`);
+    if (column !== name)
+      throw invalid(
+        `payload for ${where} row ${key} member ${goQuote(name)} must be spelled as its column ${goQuote(column)}`,
+      );
     byColumn.set(column, { name, value });
   }
   const keyMember = byColumn.get(table.keyColumn);
@@ -142,7 +157,8 @@ function payloadApply(payload: ExactJson, table: RegisteredTable, key: string, w
     const member = byColumn.get(column)!;
     let value = member.value;
     if (value !== null && table.columnTypes.get(column) === 'bytea') {
-      if (typeof value !== 'string') throw invalid(`payload binary field ${where}.${member.name} must be a base64 string`);
+      if (typeof value !== 'string')
+        throw invalid(`payload binary field ${where}.${member.name} must be a base64 string`);
       const applyText = pushByteaToApplyText(value);
       if (applyText === undefined) throw invalid(`payload binary field ${where}.${member.name} must be valid base64`);
       value = applyText;
@@ -158,4 +174,3 @@ function withinDoubleRange(value: ExactJson): boolean {
   if (isExactObject(value)) return value.members.every(([, item]) => withinDoubleRange(item));
   return true;
 }
-

@@ -22,10 +22,21 @@ const FIND_CONFLICT = prepared(
  * Checks every staged row against sync.row_state before any write (spec §4.3), in one statement
  * that returns only the first conflicting row in upload order; null when there is none.
  */
-export async function findConflict(client: SyncClient, pushId: string, userPk: string, userId: string, rows: ApplyRow[]): Promise<OversyncError | null> {
+export async function findConflict(
+  client: SyncClient,
+  pushId: string,
+  userPk: string,
+  userId: string,
+  rows: ApplyRow[],
+): Promise<OversyncError | null> {
   // The row state is a scalar subquery per staged row (an index probe each), never a planned join:
   // with statistics taken while the tables were small the planner chose loops over whole tables.
-  const { rows: found } = await client.query<{ row_ordinal: string; base: string; bundle_seq: string | null; deleted: boolean | null }>(FIND_CONFLICT([pushId, userPk]));
+  const { rows: found } = await client.query<{
+    row_ordinal: string;
+    base: string;
+    bundle_seq: string | null;
+    deleted: boolean | null;
+  }>(FIND_CONFLICT([pushId, userPk]));
   const hit = found[0];
   if (!hit) return null;
   const row = rows[Number(hit.row_ordinal)]!;
@@ -42,7 +53,11 @@ export interface ConflictFacts {
 }
 
 /** The 409 push_conflict answer for `row` (spec §4.3, §6); `serverRow` is the canonical live row or null. */
-export function pushConflict(row: Pick<ApplyRow, 'table' | 'key' | 'op'>, facts: ConflictFacts, serverRow: string | null): OversyncError {
+export function pushConflict(
+  row: Pick<ApplyRow, 'table' | 'key' | 'op'>,
+  facts: ConflictFacts,
+  serverRow: string | null,
+): OversyncError {
   const base = BigInt(facts.base);
   const exists = facts.bundleSeq !== null;
   const version = exists ? BigInt(facts.bundleSeq!) : 0n;
@@ -51,11 +66,15 @@ export function pushConflict(row: Pick<ApplyRow, 'table' | 'key' | 'op'>, facts:
   let message: string;
   if (row.op === 'INSERT') {
     if (!exists) message = `insert conflict on ${where}: expected missing row at version 0, got ${base}`;
-    else if (base !== version) message = `insert conflict on ${where}: expected base_row_version ${version}, got ${base}`;
+    else if (base !== version)
+      message = `insert conflict on ${where}: expected base_row_version ${version}, got ${base}`;
     else message = `insert conflict on ${where}: row already exists at version ${version}`;
   } else {
     const verb = row.op === 'UPDATE' ? 'update' : 'delete';
-    message = !exists || deleted ? `${verb} conflict on ${where}: row does not exist` : `${verb} conflict on ${where}: expected version ${version}, got ${base}`;
+    message =
+      !exists || deleted
+        ? `${verb} conflict on ${where}: row does not exist`
+        : `${verb} conflict on ${where}: expected version ${version}, got ${base}`;
   }
   return new OversyncError('push_conflict', message, {
     conflict: {

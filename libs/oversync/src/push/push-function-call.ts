@@ -1,5 +1,11 @@
 import type { QueryConfig, QueryResultRow } from 'pg';
-import { CommitOutcomeUnknownError, isConnectionError, runRetryable, sqlState, type SyncDatabase } from '../database/sync-database.js';
+import {
+  CommitOutcomeUnknownError,
+  isConnectionError,
+  runRetryable,
+  sqlState,
+  type SyncDatabase,
+} from '../database/sync-database.js';
 import { oversyncErrorFromDatabase } from '../database/sql-errors.js';
 import { reportUserLockWait } from '../database/user-lock.js';
 
@@ -36,7 +42,9 @@ export async function callPushFunction<R extends QueryResultRow & { out_lock_wai
     runRetryable(3, 25, async () => {
       let row: R | undefined;
       try {
-        ({ rows: [row] } = await client.query<R>(query));
+        ({
+          rows: [row],
+        } = await client.query<R>(query));
       } catch (error) {
         const refusal = oversyncErrorFromDatabase(error);
         if (refusal?.code === 'service_unavailable') {
@@ -44,7 +52,8 @@ export async function callPushFunction<R extends QueryResultRow & { out_lock_wai
           reportUserLockWait('timed_out');
         }
         if (refusal) throw refusal;
-        if (!options.idempotent && isConnectionError(error) && !neverCommitted(error)) throw new CommitOutcomeUnknownError(error);
+        if (!options.idempotent && isConnectionError(error) && !neverCommitted(error))
+          throw new CommitOutcomeUnknownError(error);
         throw error;
       }
       if (!row) throw new Error('push request function returned no row');

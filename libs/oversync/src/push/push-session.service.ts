@@ -2,8 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
-import { prepared, sqlState, type SyncClient, type SyncDatabase, type TransactionOptions } from '../database/sync-database.js';
-import { APPLY_ERROR_HINT, PUSH_CONFLICT_SQLSTATE, PUSH_NODE_PATH_SQLSTATE } from '../schema/sync-push-functions.sql.js';
+import {
+  prepared,
+  sqlState,
+  type SyncClient,
+  type SyncDatabase,
+  type TransactionOptions,
+} from '../database/sync-database.js';
+import {
+  APPLY_ERROR_HINT,
+  PUSH_CONFLICT_SQLSTATE,
+  PUSH_NODE_PATH_SQLSTATE,
+} from '../schema/sync-push-functions.sql.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { userTransaction } from '../database/user-lock.js';
 import { OversyncError } from '../errors/oversync.error.js';
@@ -52,7 +62,9 @@ interface PushSessionRow {
 }
 
 const CALL_PUSH_CREATE = prepared('SELECT * FROM sync.push_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)');
-const CALL_PUSH_CHUNK = prepared('SELECT * FROM sync.push_chunk($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)');
+const CALL_PUSH_CHUNK = prepared(
+  'SELECT * FROM sync.push_chunk($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)',
+);
 const CALL_PUSH_COMMIT = prepared('SELECT * FROM sync.push_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)');
 
 /**
@@ -62,7 +74,17 @@ const CALL_PUSH_COMMIT = prepared('SELECT * FROM sync.push_commit($1, $2, $3, $4
 const DATABASE_COMMIT_MAX_ROWS = 999;
 
 /** Stages `sync.push_commit` and `sync.push_chunk` time, in the order of their `out_stage_ms`. */
-const COMMIT_STAGES = ['lock', 'stage', 'conflicts', 'apply', 'capture', 'canonicalize', 'hash', 'finalize', 'retention'] as const;
+const COMMIT_STAGES = [
+  'lock',
+  'stage',
+  'conflicts',
+  'apply',
+  'capture',
+  'canonicalize',
+  'hash',
+  'finalize',
+  'retention',
+] as const;
 const CHUNK_STAGES = ['lock', 'session', 'stage'] as const;
 
 /** 'table_id.column' of every bytea column of the catalog (`sync.push_canonical_payload` writes them as base64). */
@@ -70,7 +92,9 @@ const byteaColumns = new WeakMap<SyncCatalog, string[]>();
 function catalogByteaColumns(catalog: SyncCatalog): string[] {
   let columns = byteaColumns.get(catalog);
   if (!columns) {
-    columns = catalog.tables.flatMap((table) => [...byteaColumnsOf(table)].map((column) => `${table.tableId}.${column}`));
+    columns = catalog.tables.flatMap((table) =>
+      [...byteaColumnsOf(table)].map((column) => `${table.tableId}.${column}`),
+    );
     byteaColumns.set(catalog, columns);
   }
   return columns;
@@ -110,21 +134,47 @@ export class PushSessionService {
       if (input.sourceBundleId <= 0n) throw new OversyncError('push_session_invalid', 'source_bundle_id must be > 0');
       if (input.plannedRowCount <= 0n) throw new OversyncError('push_session_invalid', 'planned_row_count must be > 0');
       if (input.plannedRowCount > BigInt(this.config.maxPlannedRowCount)) {
-        throw new OversyncError('push_session_invalid', `planned_row_count must be <= ${this.config.maxPlannedRowCount}`);
+        throw new OversyncError(
+          'push_session_invalid',
+          `planned_row_count must be <= ${this.config.maxPlannedRowCount}`,
+        );
       }
       // one call (spec §4.2.1): scope and lease checks, idempotent replay, sweep, source sequencing, the session
       const pushId = randomUUID();
       const row = await callPushFunction<{
-        out_status: 'staging' | 'already_committed'; out_bundle_seq: string; out_source_id: string; out_source_bundle_id: string;
-        out_row_count: string; out_bundle_hash: string; out_lock_waited: boolean;
-      }>(this.db, CALL_PUSH_CREATE([
-        actor.userId, actor.sourceId, input.sourceBundleId.toString(), input.plannedRowCount.toString(), input.initializationId ?? '', pushId,
-        this.config.pushSessionTtlMs, this.config.initializationLeaseTtlMs, this.lockTimeoutMs, this.uploadLockTimeoutMs,
-      ]), { idempotent: true });
+        out_status: 'staging' | 'already_committed';
+        out_bundle_seq: string;
+        out_source_id: string;
+        out_source_bundle_id: string;
+        out_row_count: string;
+        out_bundle_hash: string;
+        out_lock_waited: boolean;
+      }>(
+        this.db,
+        CALL_PUSH_CREATE([
+          actor.userId,
+          actor.sourceId,
+          input.sourceBundleId.toString(),
+          input.plannedRowCount.toString(),
+          input.initializationId ?? '',
+          pushId,
+          this.config.pushSessionTtlMs,
+          this.config.initializationLeaseTtlMs,
+          this.lockTimeoutMs,
+          this.uploadLockTimeoutMs,
+        ]),
+        { idempotent: true },
+      );
       if (row.out_status === 'already_committed') {
         return {
           status: 'already_committed',
-          bundle: { bundleSeq: row.out_bundle_seq, sourceId: row.out_source_id, sourceBundleId: row.out_source_bundle_id, rowCount: Number(row.out_row_count), bundleHash: row.out_bundle_hash },
+          bundle: {
+            bundleSeq: row.out_bundle_seq,
+            sourceId: row.out_source_id,
+            sourceBundleId: row.out_source_bundle_id,
+            rowCount: Number(row.out_row_count),
+            bundleHash: row.out_bundle_hash,
+          },
         };
       }
       return { status: 'staging', pushId, plannedRowCount: input.plannedRowCount };
@@ -136,19 +186,39 @@ export class PushSessionService {
       const timer = this.telemetry.timer('push_chunk');
       const chunk = parsePushChunk(body, this.schema.catalog, this.config.maxRowsPerPushChunk);
       timer.mark('parse');
-      if (!isCanonicalUuid(pushId)) throw new OversyncError('push_session_not_found', `push session ${pushId} was not found`);
+      if (!isCanonicalUuid(pushId))
+        throw new OversyncError('push_session_not_found', `push session ${pushId} was not found`);
       // one call (spec §4.2.2). Payloads as one newline-joined text (canonical JSON has no raw newline),
       // keys as hex: no per-element escaping.
-      const row = await callPushFunction<{ out_next_row_ordinal: string; out_stage_ms: number[]; out_lock_waited: boolean }>(this.db, CALL_PUSH_CHUNK([
-        pushId, actor.userId, actor.sourceId, chunk.startRowOrdinal.toString(),
-        chunk.rows.map((r) => r.table.tableId),
-        chunk.rows.map((r) => r.keyBytes.toString('hex')),
-        chunk.rows.map((r) => ROW_OP_CODES[r.op]),
-        chunk.rows.map((r) => r.baseRowVersion.toString()),
-        chunk.rows.map((r) => r.payloadApply ?? '').join('\n'),
-        this.config.pushSessionTtlMs, this.config.initializationLeaseTtlMs, this.lockTimeoutMs, this.uploadLockTimeoutMs,
-      ]));
-      CHUNK_STAGES.forEach((stage, i) => timer.record(stage, row.out_stage_ms[i] ?? 0, stage === 'stage' ? { 'oversync.rows': chunk.rows.length } : undefined));
+      const row = await callPushFunction<{
+        out_next_row_ordinal: string;
+        out_stage_ms: number[];
+        out_lock_waited: boolean;
+      }>(
+        this.db,
+        CALL_PUSH_CHUNK([
+          pushId,
+          actor.userId,
+          actor.sourceId,
+          chunk.startRowOrdinal.toString(),
+          chunk.rows.map((r) => r.table.tableId),
+          chunk.rows.map((r) => r.keyBytes.toString('hex')),
+          chunk.rows.map((r) => ROW_OP_CODES[r.op]),
+          chunk.rows.map((r) => r.baseRowVersion.toString()),
+          chunk.rows.map((r) => r.payloadApply ?? '').join('\n'),
+          this.config.pushSessionTtlMs,
+          this.config.initializationLeaseTtlMs,
+          this.lockTimeoutMs,
+          this.uploadLockTimeoutMs,
+        ]),
+      );
+      CHUNK_STAGES.forEach((stage, i) =>
+        timer.record(
+          stage,
+          row.out_stage_ms[i] ?? 0,
+          stage === 'stage' ? { 'oversync.rows': chunk.rows.length } : undefined,
+        ),
+      );
       timer.done();
       this.telemetry.chunkStaged(chunk.rows.length, body);
       return { nextExpectedRowOrdinal: BigInt(row.out_next_row_ordinal) };
@@ -159,11 +229,15 @@ export class PushSessionService {
     return this.lifecycle.run(async () => {
       const timer = this.telemetry.timer('push_commit');
       try {
-        if (!isCanonicalUuid(pushId)) throw new OversyncError('push_session_not_found', `push session ${pushId} was not found`);
+        if (!isCanonicalUuid(pushId))
+          throw new OversyncError('push_session_not_found', `push session ${pushId} was not found`);
         // constraints deferred from the start (spec step 6; nothing is written before it): deferred FK
         // violations surface at COMMIT, outside the callback, so the mapping wraps the whole transaction
-        const bundle = (await this.commitInDatabase(actor, pushId, timer))
-          ?? (await this.underUserLock(actor, (client) => this.commitInTransaction(client, actor, pushId, timer), { deferConstraints: true }));
+        const bundle =
+          (await this.commitInDatabase(actor, pushId, timer)) ??
+          (await this.underUserLock(actor, (client) => this.commitInTransaction(client, actor, pushId, timer), {
+            deferConstraints: true,
+          }));
         // COMMIT made the bundle visible and delivered the NOTIFY queued with its bundle_log row
         timer.mark('notify');
         this.telemetry.committed(bundle.rowCount, timer.done());
@@ -182,13 +256,32 @@ export class PushSessionService {
    */
   private async commitInDatabase(actor: SyncActor, pushId: string, timer: StageTimer): Promise<CommittedBundle | null> {
     const catalog = this.schema.catalog;
-    let row: { out_bundle_seq: string; out_source_id: string; out_source_bundle_id: string; out_row_count: string; out_bundle_hash: string; out_stage_ms: number[]; out_lock_waited: boolean };
+    let row: {
+      out_bundle_seq: string;
+      out_source_id: string;
+      out_source_bundle_id: string;
+      out_row_count: string;
+      out_bundle_hash: string;
+      out_stage_ms: number[];
+      out_lock_waited: boolean;
+    };
     try {
-      row = await callPushFunction(this.db, CALL_PUSH_COMMIT([
-        pushId, actor.userId, actor.sourceId, DATABASE_COMMIT_MAX_ROWS, catalogByteaColumns(catalog), this.announcer.channel,
-        this.config.retainedBundlesPerUser, this.config.retentionPruneBatchSize, this.config.initializationLeaseTtlMs,
-        this.lockTimeoutMs, this.uploadLockTimeoutMs,
-      ]));
+      row = await callPushFunction(
+        this.db,
+        CALL_PUSH_COMMIT([
+          pushId,
+          actor.userId,
+          actor.sourceId,
+          DATABASE_COMMIT_MAX_ROWS,
+          catalogByteaColumns(catalog),
+          this.announcer.channel,
+          this.config.retainedBundlesPerUser,
+          this.config.retentionPruneBatchSize,
+          this.config.initializationLeaseTtlMs,
+          this.lockTimeoutMs,
+          this.uploadLockTimeoutMs,
+        ]),
+      );
     } catch (error) {
       const state = sqlState(error);
       if (state === PUSH_NODE_PATH_SQLSTATE) return null;
@@ -201,45 +294,85 @@ export class PushSessionService {
     }
     const rowCount = Number(row.out_row_count);
     COMMIT_STAGES.forEach((stage, i) => {
-      const rows = stage === 'stage' || stage === 'capture' || stage === 'finalize' ? { 'oversync.rows': rowCount } : undefined;
+      const rows =
+        stage === 'stage' || stage === 'capture' || stage === 'finalize' ? { 'oversync.rows': rowCount } : undefined;
       timer.record(stage, row.out_stage_ms[i] ?? 0, rows);
     });
-    return { bundleSeq: row.out_bundle_seq, sourceId: row.out_source_id, sourceBundleId: row.out_source_bundle_id, rowCount, bundleHash: row.out_bundle_hash };
+    return {
+      bundleSeq: row.out_bundle_seq,
+      sourceId: row.out_source_id,
+      sourceBundleId: row.out_source_bundle_id,
+      rowCount,
+      bundleHash: row.out_bundle_hash,
+    };
   }
 
-  private async commitInTransaction(client: SyncClient, actor: SyncActor, pushId: string, timer: StageTimer): Promise<CommittedBundle> {
+  private async commitInTransaction(
+    client: SyncClient,
+    actor: SyncActor,
+    pushId: string,
+    timer: StageTimer,
+  ): Promise<CommittedBundle> {
     timer.mark('lock');
     const session = await this.loadSession(client, actor, pushId, true);
     const catalog = this.schema.catalog;
     const staged = parseStagedLines(session.staged_lines ?? null);
     const planned = BigInt(session.planned_row_count);
     if (BigInt(session.next_expected_row_ordinal) !== planned || BigInt(staged.length) !== planned) {
-      throw new OversyncError('push_commit_invalid', `staged row count ${staged.length} does not match planned_row_count ${planned}`);
+      throw new OversyncError(
+        'push_commit_invalid',
+        `staged row count ${staged.length} does not match planned_row_count ${planned}`,
+      );
     }
     const rows: ApplyRow[] = [];
     const seen = new Set<string>();
     staged.forEach((row, i) => {
-      if (Number(row.row_ordinal) !== i) throw new OversyncError('push_commit_invalid', `staged rows are not contiguous at row_ordinal ${i}`);
+      if (Number(row.row_ordinal) !== i)
+        throw new OversyncError('push_commit_invalid', `staged rows are not contiguous at row_ordinal ${i}`);
       const table = catalog.get(row.table_id);
       const key = keyStringOf(table, row.key_bytes);
       const identity = `${row.table_id}:${row.key_bytes.toString('hex')}`;
-      if (seen.has(identity)) throw new OversyncError('push_commit_invalid', `duplicate target row in staged push session: ${table.name} ${key}`);
+      if (seen.has(identity))
+        throw new OversyncError(
+          'push_commit_invalid',
+          `duplicate target row in staged push session: ${table.name} ${key}`,
+        );
       seen.add(identity);
-      rows.push({ ordinal: i, table, key, op: ROW_OP_NAMES[row.op_code]!, columns: row.columns ? row.columns.split(',') : [] });
+      rows.push({
+        ordinal: i,
+        table,
+        key,
+        op: ROW_OP_NAMES[row.op_code]!,
+        columns: row.columns ? row.columns.split(',') : [],
+      });
     });
     timer.mark('stage', { 'oversync.rows': rows.length });
     let userPk = session.user_pk;
     if (session.initialization_id) {
-      const lease = await requireActiveInitializationLease(client, actor.userId, session.source_id, session.initialization_id, this.config.initializationLeaseTtlMs);
+      const lease = await requireActiveInitializationLease(
+        client,
+        actor.userId,
+        session.source_id,
+        session.initialization_id,
+        this.config.initializationLeaseTtlMs,
+      );
       userPk = lease.userPk;
     }
     const source = await readSourceState(client, userPk, session.source_id, true);
     if (source.state === 'retired') throw sourceRetired(session.source_id, actor.userId, source.replacedBy);
     if (source.maxCommitted + 1n !== BigInt(session.source_bundle_id)) {
-      throw new OversyncError('source_sequence_changed',
-        `source ${session.source_id} for user ${actor.userId} changed expected next source_bundle_id from staged ${session.source_bundle_id} to ${source.maxCommitted + 1n} before commit`);
+      throw new OversyncError(
+        'source_sequence_changed',
+        `source ${session.source_id} for user ${actor.userId} changed expected next source_bundle_id from staged ${session.source_bundle_id} to ${source.maxCommitted + 1n} before commit`,
+      );
     }
-    await setBundleContext(client, { userId: actor.userId, userPk, sourceId: session.source_id, sourceBundleId: session.source_bundle_id, initializationId: session.initialization_id });
+    await setBundleContext(client, {
+      userId: actor.userId,
+      userPk,
+      sourceId: session.source_id,
+      sourceBundleId: session.source_bundle_id,
+      initializationId: session.initialization_id,
+    });
     const found = await findConflict(client, session.push_id, userPk, actor.userId, rows);
     if (found) {
       this.telemetry.conflict(found);
@@ -255,7 +388,8 @@ export class PushSessionService {
       notification: (b) => this.announcer.notification(userPk, b),
       timer,
     });
-    if (!bundle) throw new OversyncError('push_commit_invalid', 'push session produced no captured business-table effects');
+    if (!bundle)
+      throw new OversyncError('push_commit_invalid', 'push session produced no captured business-table effects');
     await activateSource(client, userPk, session.source_id, actor.userId, session.source_bundle_id, session.push_id);
     await applyRetention(client, userPk, this.config);
     if (session.initialization_id) await markScopeInitialized(client, userPk, session.source_id);
@@ -282,23 +416,53 @@ export class PushSessionService {
   }
 
   /** Transaction under the per-user lock, retried on 40001/40P01/55P03 (3 × 25 ms), with the optional upload lock_timeout (§2.7, §2.8). */
-  private underUserLock<T>(actor: SyncActor, fn: (client: SyncClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    return userTransaction(this.db, actor.userId, this.config.userLockTimeoutMs, async (client) => {
-      if (this.config.uploadLockTimeoutMs > 0) await client.query(`SET LOCAL lock_timeout = '${Math.max(1, Math.floor(this.config.uploadLockTimeoutMs))}ms'`);
-      return fn(client);
-    }, { ...options, attempts: 3 });
+  private underUserLock<T>(
+    actor: SyncActor,
+    fn: (client: SyncClient) => Promise<T>,
+    options: TransactionOptions = {},
+  ): Promise<T> {
+    return userTransaction(
+      this.db,
+      actor.userId,
+      this.config.userLockTimeoutMs,
+      async (client) => {
+        if (this.config.uploadLockTimeoutMs > 0)
+          await client.query(
+            `SET LOCAL lock_timeout = '${Math.max(1, Math.floor(this.config.uploadLockTimeoutMs))}ms'`,
+          );
+        return fn(client);
+      },
+      { ...options, attempts: 3 },
+    );
   }
 
   /** Loads and locks a session: 404 unknown, 403 other user or source (§8.7), 410 expired — database clock (§8.8). */
-  private async loadSession(client: SyncClient, actor: SyncActor, pushId: string, withStagedLines = false): Promise<PushSessionRow> {
-    if (!isCanonicalUuid(pushId)) throw new OversyncError('push_session_not_found', `push session ${pushId} was not found`);
-    const { rows } = await client.query<PushSessionRow>((withStagedLines ? LOAD_SESSION_WITH_STAGED : LOAD_SESSION)([pushId]));
+  private async loadSession(
+    client: SyncClient,
+    actor: SyncActor,
+    pushId: string,
+    withStagedLines = false,
+  ): Promise<PushSessionRow> {
+    if (!isCanonicalUuid(pushId))
+      throw new OversyncError('push_session_not_found', `push session ${pushId} was not found`);
+    const { rows } = await client.query<PushSessionRow>(
+      (withStagedLines ? LOAD_SESSION_WITH_STAGED : LOAD_SESSION)([pushId]),
+    );
     const session = rows[0];
     // Another user's session is reported as missing: its existence is not the caller's business.
     if (!session) throw new OversyncError('push_session_not_found', `push session ${pushId} was not found`);
-    if (session.user_id !== actor.userId) throw new OversyncError('push_session_forbidden', `push session ${pushId} does not belong to the authenticated user`);
-    if (session.source_id !== actor.sourceId) throw new OversyncError('push_session_forbidden', `push session ${pushId} does not belong to the authenticated source`);
-    if (session.expired) throw new OversyncError('push_session_expired', `push session ${pushId} has expired; start a new push session`);
+    if (session.user_id !== actor.userId)
+      throw new OversyncError(
+        'push_session_forbidden',
+        `push session ${pushId} does not belong to the authenticated user`,
+      );
+    if (session.source_id !== actor.sourceId)
+      throw new OversyncError(
+        'push_session_forbidden',
+        `push session ${pushId} does not belong to the authenticated source`,
+      );
+    if (session.expired)
+      throw new OversyncError('push_session_expired', `push session ${pushId} has expired; start a new push session`);
     return session;
   }
 }
@@ -316,13 +480,25 @@ function parseStagedLines(lines: string | null): StagedMeta[] {
   if (!lines) return [];
   return lines.split('\n').map((line) => {
     const [ordinal, tableId, opCode, keyHex, columns] = line.split(' ');
-    return { row_ordinal: ordinal!, table_id: Number(tableId), op_code: Number(opCode), key_bytes: Buffer.from(keyHex!, 'hex'), columns: columns ?? '' };
+    return {
+      row_ordinal: ordinal!,
+      table_id: Number(tableId),
+      op_code: Number(opCode),
+      key_bytes: Buffer.from(keyHex!, 'hex'),
+      columns: columns ?? '',
+    };
   });
 }
 
 /** The push_conflict `sync.push_commit` raised: its facts (HINT) worded as the Node check words them. */
 function conflictFromDatabase(catalog: SyncCatalog, error: unknown): OversyncError {
-  const facts = JSON.parse((error as { hint: string }).hint) as ConflictFacts & { table_id: number; op_code: number; key_hex: string; bundle_seq: string | null; server_row: string | null };
+  const facts = JSON.parse((error as { hint: string }).hint) as ConflictFacts & {
+    table_id: number;
+    op_code: number;
+    key_hex: string;
+    bundle_seq: string | null;
+    server_row: string | null;
+  };
   const table = catalog.get(facts.table_id);
   const row = { table, key: keyStringOf(table, Buffer.from(facts.key_hex, 'hex')), op: ROW_OP_NAMES[facts.op_code]! };
   const serverRow = facts.server_row === null ? null : canonicalWirePayload(facts.server_row, byteaColumnsOf(table));
@@ -333,9 +509,21 @@ function conflictFromDatabase(catalog: SyncCatalog, error: unknown): OversyncErr
 function applyErrorFromDatabase(catalog: SyncCatalog, error: unknown): ApplyRowError | undefined {
   const hint = (error as { hint?: string } | null)?.hint;
   if (!hint?.startsWith(APPLY_ERROR_HINT)) return undefined;
-  const failed = JSON.parse(hint.slice(APPLY_ERROR_HINT.length)) as { first: number; last: number; table_id: number; op_code: number; key_hex: string };
+  const failed = JSON.parse(hint.slice(APPLY_ERROR_HINT.length)) as {
+    first: number;
+    last: number;
+    table_id: number;
+    op_code: number;
+    key_hex: string;
+  };
   const table = catalog.get(failed.table_id);
-  const first: ApplyRow = { ordinal: failed.first, table, key: keyStringOf(table, Buffer.from(failed.key_hex, 'hex')), op: ROW_OP_NAMES[failed.op_code]!, columns: [] };
+  const first: ApplyRow = {
+    ordinal: failed.first,
+    table,
+    key: keyStringOf(table, Buffer.from(failed.key_hex, 'hex')),
+    op: ROW_OP_NAMES[failed.op_code]!,
+    columns: [],
+  };
   return new ApplyRowError(failed.last === failed.first ? [first] : [first, { ...first, ordinal: failed.last }], error);
 }
 
@@ -347,12 +535,22 @@ function rejectedByDatabase(error: unknown): unknown {
   const cause = error instanceof ApplyRowError ? error.cause : error;
   const state = sqlState(cause);
   if (!state || !(REJECTED_CLASSES.includes(state.slice(0, 2)) || state === 'P0001')) return error;
-  const pg = cause as { message: string; detail?: string; table?: string; schema?: string; constraint?: string; column?: string };
+  const pg = cause as {
+    message: string;
+    detail?: string;
+    table?: string;
+    schema?: string;
+    constraint?: string;
+    column?: string;
+  };
   const parts: string[] = [];
   if (error instanceof ApplyRowError) {
     const first = error.rows[0]!;
     const last = error.rows[error.rows.length - 1]!;
-    const where = error.rows.length === 1 ? `row ${first.ordinal} (${first.op} ${first.table.name} ${first.key})` : `rows ${first.ordinal}..${last.ordinal} (${first.op} ${first.table.name})`;
+    const where =
+      error.rows.length === 1
+        ? `row ${first.ordinal} (${first.op} ${first.table.name} ${first.key})`
+        : `rows ${first.ordinal}..${last.ordinal} (${first.op} ${first.table.name})`;
     parts.push(`${where} was rejected by PostgreSQL: ${pg.message}`);
   } else {
     parts.push(`commit was rejected by PostgreSQL: ${pg.message}`);

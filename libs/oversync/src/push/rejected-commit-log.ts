@@ -39,13 +39,28 @@ const logger = new Logger('Oversync');
  * sync.rejected_writes for the admin console: the source, the rows it sent (bounded) and the answer.
  * Never fails the request: the device gets its answer whether or not the record is written.
  */
-export async function recordRejectedCommit(db: SyncDatabase, actor: SyncActor, pushId: string, error: unknown): Promise<void> {
-  if (!(error instanceof OversyncError) || error.status < 400 || error.status >= 500 || !isCanonicalUuid(pushId)) return;
+export async function recordRejectedCommit(
+  db: SyncDatabase,
+  actor: SyncActor,
+  pushId: string,
+  error: unknown,
+): Promise<void> {
+  if (!(error instanceof OversyncError) || error.status < 400 || error.status >= 500 || !isCanonicalUuid(pushId))
+    return;
   try {
-    await db.pool.query(RECORD_REJECTED_COMMIT([
-      pushId, actor.userId, actor.sourceId, error.status, error.code, encodeGoJson(error.body),
-      REJECTED_PAYLOAD_CHARS, REJECTED_ROWS_KEPT, REJECTED_WRITES_PER_USER - 1,
-    ]));
+    await db.pool.query(
+      RECORD_REJECTED_COMMIT([
+        pushId,
+        actor.userId,
+        actor.sourceId,
+        error.status,
+        error.code,
+        encodeGoJson(error.body),
+        REJECTED_PAYLOAD_CHARS,
+        REJECTED_ROWS_KEPT,
+        REJECTED_WRITES_PER_USER - 1,
+      ]),
+    );
   } catch (e) {
     logger.warn(`rejected commit log: ${(e as Error).message}`);
   }

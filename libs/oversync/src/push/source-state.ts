@@ -13,7 +13,12 @@ const sourceStateSql = (lock: string) =>
 const READ_SOURCE_STATE = prepared(sourceStateSql(''));
 const LOCK_SOURCE_STATE = prepared(sourceStateSql(' FOR UPDATE'));
 
-export async function readSourceState(client: SyncClient, userPk: string, sourceId: string, forUpdate: boolean): Promise<SourceState> {
+export async function readSourceState(
+  client: SyncClient,
+  userPk: string,
+  sourceId: string,
+  forUpdate: boolean,
+): Promise<SourceState> {
   const { rows } = await client.query<{ state: SourceState['state']; max: string; replaced_by_source_id: string }>(
     (forUpdate ? LOCK_SOURCE_STATE : READ_SOURCE_STATE)([userPk, sourceId]),
   );
@@ -21,8 +26,12 @@ export async function readSourceState(client: SyncClient, userPk: string, source
 }
 
 /** A source_state row (`state`, `max`, `replaced_by_source_id`) as SourceState; a missing row is a new source. */
-export function sourceStateOf(row: { state: SourceState['state']; max: string | null; replaced_by_source_id: string | null } | undefined): SourceState {
-  return row?.state ? { state: row.state, maxCommitted: BigInt(row.max ?? 0), replacedBy: row.replaced_by_source_id ?? '' } : { state: null, maxCommitted: 0n, replacedBy: '' };
+export function sourceStateOf(
+  row: { state: SourceState['state']; max: string | null; replaced_by_source_id: string | null } | undefined,
+): SourceState {
+  return row?.state
+    ? { state: row.state, maxCommitted: BigInt(row.max ?? 0), replacedBy: row.replaced_by_source_id ?? '' }
+    : { state: null, maxCommitted: 0n, replacedBy: '' };
 }
 
 /** 409 source_retired with its extra members (spec §6). */
@@ -30,7 +39,11 @@ export function sourceRetired(sourceId: string, userId: string, replacedBy: stri
   const message = replacedBy
     ? `source ${sourceId} for user ${userId} was retired and replaced by ${replacedBy}`
     : `source ${sourceId} for user ${userId} was retired`;
-  return new OversyncError('source_retired', message, replacedBy ? { source_id: sourceId, replaced_by_source_id: replacedBy } : { source_id: sourceId });
+  return new OversyncError(
+    'source_retired',
+    message,
+    replacedBy ? { source_id: sourceId, replaced_by_source_id: replacedBy } : { source_id: sourceId },
+  );
 }
 
 /** Source sequencing of push create and server-originated writes (§4.2.1 step 7, §4.15 step 5). */
@@ -38,10 +51,16 @@ export function requireNextSourceBundle(state: SourceState, sourceId: string, us
   if (state.state === 'retired') throw sourceRetired(sourceId, userId, state.replacedBy);
   const expected = state.maxCommitted + 1n;
   if (requested < expected) {
-    throw new OversyncError('history_pruned', `source tuple (${sourceId}, ${requested}) for user ${userId} is older than retained duplicate history; max committed source_bundle_id is ${state.maxCommitted}`);
+    throw new OversyncError(
+      'history_pruned',
+      `source tuple (${sourceId}, ${requested}) for user ${userId} is older than retained duplicate history; max committed source_bundle_id is ${state.maxCommitted}`,
+    );
   }
   if (requested > expected) {
-    throw new OversyncError('source_sequence_out_of_order', `source ${sourceId} for user ${userId} expected next source_bundle_id ${expected}, got ${requested}`);
+    throw new OversyncError(
+      'source_sequence_out_of_order',
+      `source ${sourceId} for user ${userId} expected next source_bundle_id ${expected}, got ${requested}`,
+    );
   }
 }
 
@@ -52,16 +71,27 @@ const activateSourceSql = (close: string) =>
      replaced_by_source_id = '', retirement_reason = ''
    WHERE sync.source_state.state <> 'retired'`;
 const ACTIVATE_SOURCE = prepared(activateSourceSql(''));
-const ACTIVATE_SOURCE_CLOSING_PUSH = prepared(activateSourceSql('WITH closed AS (DELETE FROM sync.push_sessions WHERE push_id = $4::uuid)\n   '));
+const ACTIVATE_SOURCE_CLOSING_PUSH = prepared(
+  activateSourceSql('WITH closed AS (DELETE FROM sync.push_sessions WHERE push_id = $4::uuid)\n   '),
+);
 
 /**
  * Marks the source active with its new watermark after a committed bundle (§4.2.3 step 13); with
  * `closePushId`, the committed push session is deleted in the same statement.
  */
-export async function activateSource(client: SyncClient, userPk: string, sourceId: string, userId: string, sourceBundleId: string, closePushId?: string): Promise<void> {
+export async function activateSource(
+  client: SyncClient,
+  userPk: string,
+  sourceId: string,
+  userId: string,
+  sourceBundleId: string,
+  closePushId?: string,
+): Promise<void> {
   // One statement; a retired row is left alone (no row returned) and reported.
   const { rowCount } = await client.query(
-    closePushId ? ACTIVATE_SOURCE_CLOSING_PUSH([userPk, sourceId, sourceBundleId, closePushId]) : ACTIVATE_SOURCE([userPk, sourceId, sourceBundleId]),
+    closePushId
+      ? ACTIVATE_SOURCE_CLOSING_PUSH([userPk, sourceId, sourceBundleId, closePushId])
+      : ACTIVATE_SOURCE([userPk, sourceId, sourceBundleId]),
   );
   if (rowCount === 0) {
     const state = await readSourceState(client, userPk, sourceId, false);

@@ -15,7 +15,10 @@ export class OversyncRetentionService {
   async setRetainedFloor(userId: string, floor: bigint): Promise<boolean> {
     // idempotent, so the database's retry of a connection lost before the answer is safe (convergence fuzz, seed 184570144)
     const { rowCount } = await this.db.withClient((client) =>
-      client.query('UPDATE sync.user_state SET retained_bundle_floor = $2 WHERE user_id = $1', [userId, floor.toString()]),
+      client.query('UPDATE sync.user_state SET retained_bundle_floor = $2 WHERE user_id = $1', [
+        userId,
+        floor.toString(),
+      ]),
     );
     return (rowCount ?? 0) > 0;
   }

@@ -49,12 +49,14 @@ export class OversyncSessionSweeper implements OnApplicationBootstrap, OnModuleD
 
   /** One sweep now (also what the timer runs); a call while one is running joins it. */
   sweep(): Promise<SweepResult> {
-    this.running ??= this.sweepAll().then(
-      (result) => (this.telemetry.swept(result), result),
-      (error: unknown) => (this.telemetry.swept('failed'), Promise.reject(error)),
-    ).finally(() => {
-      this.running = undefined;
-    });
+    this.running ??= this.sweepAll()
+      .then(
+        (result) => (this.telemetry.swept(result), result),
+        (error: unknown) => (this.telemetry.swept('failed'), Promise.reject(error)),
+      )
+      .finally(() => {
+        this.running = undefined;
+      });
     return this.running;
   }
 
@@ -66,7 +68,12 @@ export class OversyncSessionSweeper implements OnApplicationBootstrap, OnModuleD
       total.pushSessions += batch.pushSessions;
       total.snapshotSessions += batch.snapshotSessions;
       total.initializationLeases += batch.initializationLeases;
-      if (batch.pushSessions < SWEEP_BATCH && batch.snapshotSessions < SWEEP_BATCH && batch.initializationLeases < SWEEP_BATCH) return total;
+      if (
+        batch.pushSessions < SWEEP_BATCH &&
+        batch.snapshotSessions < SWEEP_BATCH &&
+        batch.initializationLeases < SWEEP_BATCH
+      )
+        return total;
     }
   }
 

@@ -15,7 +15,12 @@ export const OWNER_GUARD_TRIGGER = 'oversync_bundle_owner_guard';
 export const CAPTURE_TRIGGER = 'oversync_bundle_capture_row';
 export const TRUNCATE_GUARD_TRIGGER = 'oversync_bundle_truncate_guard';
 export const CAPTURE_INSERTED_TRIGGER = 'oversync_bundle_capture_inserted';
-export const REGISTERED_TABLE_TRIGGERS = [OWNER_GUARD_TRIGGER, CAPTURE_TRIGGER, CAPTURE_INSERTED_TRIGGER, TRUNCATE_GUARD_TRIGGER] as const;
+export const REGISTERED_TABLE_TRIGGERS = [
+  OWNER_GUARD_TRIGGER,
+  CAPTURE_TRIGGER,
+  CAPTURE_INSERTED_TRIGGER,
+  TRUNCATE_GUARD_TRIGGER,
+] as const;
 
 /** The trigger functions, replaced at every bootstrap (spec §8.13). */
 export const TRIGGER_FUNCTION_STATEMENTS: ReadonlyArray<[context: string, sql: string]> = [
@@ -62,7 +67,10 @@ const TRUNCATE = 32;
 /** True when the table carries exactly the module's four triggers, as `installTableTriggers` creates them. */
 async function triggersUpToDate(client: SyncClient, table: RegisteredTable, target: string): Promise<boolean> {
   // tgargs: each argument followed by a NUL byte
-  const args = Buffer.from([table.keyColumn, String(table.keyKind), String(table.tableId)].map((a) => `${a}\0`).join(''), 'utf8').toString('hex');
+  const args = Buffer.from(
+    [table.keyColumn, String(table.keyKind), String(table.tableId)].map((a) => `${a}\0`).join(''),
+    'utf8',
+  ).toString('hex');
   const wanted = new Map<string, string>([
     [OWNER_GUARD_TRIGGER, `${ROW | BEFORE | INSERT | UPDATE | DELETE}|sync.enforce_registered_row_owner()||`],
     [CAPTURE_TRIGGER, `${ROW | UPDATE | DELETE}|sync.capture_registered_row_change()|${args}|`],
@@ -81,7 +89,9 @@ async function triggersUpToDate(client: SyncClient, table: RegisteredTable, targ
 }
 
 /** The statements that (re)install the four triggers of one registered table, with their error contexts. */
-export function tableTriggerStatements(table: Pick<RegisteredTable, 'schema' | 'table' | 'keyColumn' | 'keyKind' | 'tableId'>): Array<[context: string, sql: string]> {
+export function tableTriggerStatements(
+  table: Pick<RegisteredTable, 'schema' | 'table' | 'keyColumn' | 'keyKind' | 'tableId'>,
+): Array<[context: string, sql: string]> {
   const target = `${quoteIdentifier(table.schema)}.${quoteIdentifier(table.table)}`;
   const captureArguments = [table.keyColumn, String(table.keyKind), String(table.tableId)].map(quoteLiteral).join(', ');
   const statements: Array<[context: string, sql: string]> = [

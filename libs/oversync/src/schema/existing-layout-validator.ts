@@ -19,7 +19,10 @@ interface CatalogRow {
  * under the lock. Unlike the reference, newly registered tables are appended to an existing catalog
  * (§8.13), so adding a table keeps all history.
  */
-export async function validateExistingLayout(client: SyncClient, expected: readonly RegisteredTable[]): Promise<RegisteredTable[] | null> {
+export async function validateExistingLayout(
+  client: SyncClient,
+  expected: readonly RegisteredTable[],
+): Promise<RegisteredTable[] | null> {
   const markers = await client
     .query<{ meta: boolean; catalog: boolean }>(
       `SELECT to_regclass('sync.meta') IS NOT NULL AS meta, to_regclass('sync.table_catalog') IS NOT NULL AS catalog`,
@@ -71,7 +74,9 @@ async function validateMeta(client: SyncClient): Promise<void> {
       'SELECT singleton_key, protocol_label, layout_name FROM sync.meta ORDER BY singleton_key DESC',
     )
     .catch((error: unknown) => {
-      throw new UnsupportedSchemaError(`existing sync.meta layout is unsupported: ${errorText(error)}`, { cause: error });
+      throw new UnsupportedSchemaError(`existing sync.meta layout is unsupported: ${errorText(error)}`, {
+        cause: error,
+      });
     });
   for (const row of result.rows) {
     const { singleton_key: singleton, protocol_label: label, layout_name: layout } = row;
@@ -80,10 +85,14 @@ async function validateMeta(client: SyncClient): Promise<void> {
     }
     if (!singleton) throw new UnsupportedSchemaError('sync.meta must contain singleton_key = true');
     if (label !== SYNC_PROTOCOL_LABEL) {
-      throw new UnsupportedSchemaError(`sync.meta protocol_label = ${goQuote(label)}, expected ${goQuote(SYNC_PROTOCOL_LABEL)}`);
+      throw new UnsupportedSchemaError(
+        `sync.meta protocol_label = ${goQuote(label)}, expected ${goQuote(SYNC_PROTOCOL_LABEL)}`,
+      );
     }
     if (layout !== SYNC_LAYOUT_NAME) {
-      throw new UnsupportedSchemaError(`sync.meta layout_name = ${goQuote(layout)}, expected ${goQuote(SYNC_LAYOUT_NAME)}`);
+      throw new UnsupportedSchemaError(
+        `sync.meta layout_name = ${goQuote(layout)}, expected ${goQuote(SYNC_LAYOUT_NAME)}`,
+      );
     }
   }
   if (result.rows.length !== 1) {
@@ -91,7 +100,10 @@ async function validateMeta(client: SyncClient): Promise<void> {
   }
 }
 
-async function validateTableCatalog(client: SyncClient, expected: readonly RegisteredTable[]): Promise<RegisteredTable[]> {
+async function validateTableCatalog(
+  client: SyncClient,
+  expected: readonly RegisteredTable[],
+): Promise<RegisteredTable[]> {
   const result = await client
     .query<CatalogRow>(
       'SELECT table_id, schema_name, table_name, sync_key_column, sync_key_kind FROM sync.table_catalog ORDER BY table_id',
@@ -102,7 +114,8 @@ async function validateTableCatalog(client: SyncClient, expected: readonly Regis
       });
     });
   const actual = result.rows;
-  if (!actual.every(isCatalogRow)) throw new UnsupportedSchemaError('scan sync.table_catalog row: unexpected column types');
+  if (!actual.every(isCatalogRow))
+    throw new UnsupportedSchemaError('scan sync.table_catalog row: unexpected column types');
   const appended = await appendNewTables(client, actual, expected);
   if (appended) return appended;
   if (actual.length !== expected.length) {
@@ -130,7 +143,11 @@ async function validateTableCatalog(client: SyncClient, expected: readonly Regis
  * Also accepts the catalog such a migration left (stored ids no longer in sorted-name positions).
  * Returns null when the change is not purely additive (then the reference's checks apply).
  */
-async function appendNewTables(client: SyncClient, stored: readonly CatalogRow[], expected: readonly RegisteredTable[]): Promise<RegisteredTable[] | null> {
+async function appendNewTables(
+  client: SyncClient,
+  stored: readonly CatalogRow[],
+  expected: readonly RegisteredTable[],
+): Promise<RegisteredTable[] | null> {
   if (stored.length > expected.length) return null;
   const byName = new Map(expected.map((table) => [table.name, table]));
   for (const row of stored) {
@@ -139,7 +156,9 @@ async function appendNewTables(client: SyncClient, stored: readonly CatalogRow[]
   }
   const storedNames = new Set(stored.map((row) => `${row.schema_name}.${row.table_name}`));
   let nextId = Math.max(0, ...stored.map((row) => row.table_id));
-  const added = expected.filter((table) => !storedNames.has(table.name)).map((table) => ({ ...table, tableId: ++nextId }));
+  const added = expected
+    .filter((table) => !storedNames.has(table.name))
+    .map((table) => ({ ...table, tableId: ++nextId }));
   for (const table of added) {
     await client
       .query(

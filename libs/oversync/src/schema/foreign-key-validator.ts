@@ -48,11 +48,17 @@ const ALLOWED_MATCH_OPTIONS = new Set(['', 'NONE', 'SIMPLE']);
  * Bootstrap step 3 (spec §2.10): registered tables must be FK-closed, use standard actions, reference
  * registered parents through (_sync_scope_id, parent sync key), and be DEFERRABLE.
  */
-export async function validateRegisteredForeignKeys(db: SyncDatabase, tables: readonly RegisteredTable[]): Promise<void> {
+export async function validateRegisteredForeignKeys(
+  db: SyncDatabase,
+  tables: readonly RegisteredTable[],
+): Promise<void> {
   const registered = new Map(tables.map((table) => [table.name, table]));
   const names = [...registered.keys()].sort(compareUtf8);
   const columns = await db.query<ForeignKeyColumn>(FOREIGN_KEYS_SQL, [names]).catch((error: unknown) => {
-    throw withErrorContext('failed to get foreign key constraints', withErrorContext('failed to query foreign key constraints', error));
+    throw withErrorContext(
+      'failed to get foreign key constraints',
+      withErrorContext('failed to query foreign key constraints', error),
+    );
   });
   const registeredChildColumns = columns.filter((fk) => registered.has(childKey(fk)));
   if (registeredChildColumns.length === 0) return;
@@ -90,13 +96,19 @@ function checkActions(columns: readonly ForeignKeyColumn[]): void {
   for (const fk of columns) {
     const where = `on ${fk.table_schema}.${fk.table_name} (${fk.constraint_name})`;
     if (!ALLOWED_ACTIONS.has(normalizeRule(fk.delete_rule))) {
-      throw new UnsupportedSchemaError(`registered schema contains unsupported FK ON DELETE action ${goQuote(fk.delete_rule ?? '')} ${where}`);
+      throw new UnsupportedSchemaError(
+        `registered schema contains unsupported FK ON DELETE action ${goQuote(fk.delete_rule ?? '')} ${where}`,
+      );
     }
     if (!ALLOWED_ACTIONS.has(normalizeRule(fk.update_rule))) {
-      throw new UnsupportedSchemaError(`registered schema contains unsupported FK ON UPDATE action ${goQuote(fk.update_rule ?? '')} ${where}`);
+      throw new UnsupportedSchemaError(
+        `registered schema contains unsupported FK ON UPDATE action ${goQuote(fk.update_rule ?? '')} ${where}`,
+      );
     }
     if (!ALLOWED_MATCH_OPTIONS.has(normalizeRule(fk.match_option))) {
-      throw new UnsupportedSchemaError(`registered schema contains unsupported FK MATCH option ${goQuote(fk.match_option ?? '')} ${where}`);
+      throw new UnsupportedSchemaError(
+        `registered schema contains unsupported FK MATCH option ${goQuote(fk.match_option ?? '')} ${where}`,
+      );
     }
   }
 }
@@ -106,7 +118,10 @@ function normalizeRule(rule: string | null): string {
 }
 
 /** Registered-to-registered FKs must be exactly (_sync_scope_id, x) → (_sync_scope_id, parent sync key). */
-function checkScopeInclusiveShape(columns: readonly ForeignKeyColumn[], registered: ReadonlyMap<string, RegisteredTable>): void {
+function checkScopeInclusiveShape(
+  columns: readonly ForeignKeyColumn[],
+  registered: ReadonlyMap<string, RegisteredTable>,
+): void {
   const groups = new Map<string, ForeignKeyColumn[]>();
   for (const fk of columns) {
     const group = JSON.stringify([fk.table_schema, fk.table_name, fk.constraint_name]);

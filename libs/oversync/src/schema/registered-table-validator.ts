@@ -61,7 +61,11 @@ export async function validateRegisteredTables(
   return assignTableIds(validated);
 }
 
-async function loadColumnTypes(db: SyncDatabase, schemas: string[], tables: string[]): Promise<Map<string, ColumnTypes>> {
+async function loadColumnTypes(
+  db: SyncDatabase,
+  schemas: string[],
+  tables: string[],
+): Promise<Map<string, ColumnTypes>> {
   const rows = await db
     .query<{ table_schema: string; table_name: string; column_name: string; udt_name: string }>(COLUMN_TYPES_SQL, [
       schemas,
@@ -80,7 +84,11 @@ async function loadColumnTypes(db: SyncDatabase, schemas: string[], tables: stri
   return byTable;
 }
 
-async function loadUniqueIndexes(db: SyncDatabase, schemas: string[], tables: string[]): Promise<Map<string, UniqueIndex[]>> {
+async function loadUniqueIndexes(
+  db: SyncDatabase,
+  schemas: string[],
+  tables: string[],
+): Promise<Map<string, UniqueIndex[]>> {
   const rows = await db
     .query<{
       table_schema: string;
@@ -121,14 +129,19 @@ function validateTable(
 ): ValidatedTable {
   const name = table.name;
   if (table.keyColumns.length !== 1) {
-    throw unsupported(`registered table ${name} must resolve to exactly one sync key column for the current server runtime`);
+    throw unsupported(
+      `registered table ${name} must resolve to exactly one sync key column for the current server runtime`,
+    );
   }
   const keyColumn = table.keyColumns[0];
   if (keyColumn === SYNC_SCOPE_COLUMN) {
-    throw unsupported(`registered table ${name} cannot use hidden scope column ${SYNC_SCOPE_COLUMN} as its visible sync key`);
+    throw unsupported(
+      `registered table ${name} cannot use hidden scope column ${SYNC_SCOPE_COLUMN} as its visible sync key`,
+    );
   }
   if (!columns) throw new Error(`registered table ${name} could not load column metadata for sync key validation`);
-  if (columns.get(SYNC_SCOPE_COLUMN) !== 'text') throw unsupported(`registered table ${name} must define ${SYNC_SCOPE_COLUMN} TEXT`);
+  if (columns.get(SYNC_SCOPE_COLUMN) !== 'text')
+    throw unsupported(`registered table ${name} must define ${SYNC_SCOPE_COLUMN} TEXT`);
   const keyType = columns.get(keyColumn) ?? '';
   if (keyType !== 'uuid' && keyType !== 'text') {
     throw unsupported(
@@ -158,7 +171,9 @@ function validateUniqueIndexes(name: string, keyColumn: string, uniqueIndexes: r
       throw unsupported(`registered table ${name} uses unsupported unique index ${index.name} without column entries`);
     }
     if (index.columns[0] !== SYNC_SCOPE_COLUMN) {
-      throw unsupported(`registered table ${name} has unique index ${index.name} that does not begin with ${SYNC_SCOPE_COLUMN}`);
+      throw unsupported(
+        `registered table ${name} has unique index ${index.name} that does not begin with ${SYNC_SCOPE_COLUMN}`,
+      );
     }
   }
   const hasScopedIdentity = uniqueIndexes.some(

@@ -10,7 +10,10 @@ export class SyncCatalog {
    * @param trustedSyncWrites the connection role may set session_replication_role, so finalisation can
    *   skip re-checking foreign keys of sync rows it derives from rows it has just written
    */
-  constructor(readonly tables: readonly RegisteredTable[], readonly trustedSyncWrites = false) {
+  constructor(
+    readonly tables: readonly RegisteredTable[],
+    readonly trustedSyncWrites = false,
+  ) {
     for (const table of tables) {
       this.byName.set(table.name, table);
       this.byId.set(table.tableId, table);

@@ -13,7 +13,8 @@ export const PUSH_NODE_PATH_SQLSTATE = 'OVRSN';
 /** HINT prefix of a business-table error re-raised by sync.push_commit, followed by the failing rows (JSON). */
 export const APPLY_ERROR_HINT = 'oversync_apply:';
 
-const refuse = (code: string, message: string, extra = 'NULL') => `PERFORM sync.push_refuse('${code}', ${message}, ${extra})`;
+const refuse = (code: string, message: string, extra = 'NULL') =>
+  `PERFORM sync.push_refuse('${code}', ${message}, ${extra})`;
 
 /** Raises a protocol refusal (the OVRSY convention of sync-request-functions.sql.ts). */
 const PUSH_REFUSE_SQL = `CREATE OR REPLACE FUNCTION sync.push_refuse(p_code TEXT, p_message TEXT, p_extra TEXT)
@@ -130,11 +131,13 @@ $$`;
 
 /** Source sequencing of push create (§4.2.1 step 7): requireNextSourceBundle and sourceRetired of push/source-state.ts. */
 const SOURCE_RETIRED = (sourceId: string, requested = '') => `IF t.state = 'retired' THEN
-      ${refuse('source_retired',
+      ${refuse(
+        'source_retired',
         `CASE WHEN t.replaced_by_source_id <> '' THEN format('source %s for user %s was retired and replaced by %s', ${sourceId}, p_user_id, t.replaced_by_source_id)
               ELSE format('source %s for user %s was retired', ${sourceId}, p_user_id) END`,
         `CASE WHEN t.replaced_by_source_id <> '' THEN json_build_object('source_id', ${sourceId}, 'replaced_by_source_id', t.replaced_by_source_id)::text
-              ELSE json_build_object('source_id', ${sourceId})::text END`)};
+              ELSE json_build_object('source_id', ${sourceId})::text END`,
+      )};
     END IF;${requested}`;
 
 /**
@@ -191,8 +194,11 @@ BEGIN
   ${SOURCE_RETIRED('p_source_id')}
   expected := t.max_committed + 1;
   IF p_source_bundle_id < expected THEN
-    ${refuse('history_pruned', `format('source tuple (%s, %s) for user %s is older than retained duplicate history; max committed source_bundle_id is %s',
-      p_source_id, p_source_bundle_id, p_user_id, t.max_committed)`)};
+    ${refuse(
+      'history_pruned',
+      `format('source tuple (%s, %s) for user %s is older than retained duplicate history; max committed source_bundle_id is %s',
+      p_source_id, p_source_bundle_id, p_user_id, t.max_committed)`,
+    )};
   END IF;
   IF p_source_bundle_id > expected THEN
     ${refuse('source_sequence_out_of_order', `format('source %s for user %s expected next source_bundle_id %s, got %s', p_source_id, p_user_id, expected, p_source_bundle_id)`)};
@@ -366,8 +372,11 @@ BEGIN
   END IF;
   ${SOURCE_RETIRED('session.source_id')}
   IF COALESCE(t.max_committed, 0) + 1 <> session.source_bundle_id THEN
-    ${refuse('source_sequence_changed', `format('source %s for user %s changed expected next source_bundle_id from staged %s to %s before commit',
-      session.source_id, p_user_id, session.source_bundle_id, COALESCE(t.max_committed, 0) + 1)`)};
+    ${refuse(
+      'source_sequence_changed',
+      `format('source %s for user %s changed expected next source_bundle_id from staged %s to %s before commit',
+      session.source_id, p_user_id, session.source_bundle_id, COALESCE(t.max_committed, 0) + 1)`,
+    )};
   END IF;
   PERFORM set_config('oversync.bundle_user_id', p_user_id, true), set_config('oversync.bundle_user_pk', bundle_user_pk::text, true),
           set_config('oversync.bundle_source_id', session.source_id, true), set_config('oversync.bundle_source_bundle_id', session.source_bundle_id::text, true),
@@ -545,8 +554,18 @@ export const PUSH_FUNCTIONS: ReadonlyArray<{ signature: string; sql: string }> =
   { signature: 'sync.push_lock_scope(text)', sql: PUSH_LOCK_SCOPE_SQL },
   { signature: 'sync.push_require_lease(text,text,text,bigint)', sql: PUSH_REQUIRE_LEASE_SQL },
   { signature: 'sync.push_load_session(uuid,text,text)', sql: PUSH_LOAD_SESSION_SQL },
-  { signature: 'sync.push_create(text,text,bigint,bigint,text,uuid,bigint,bigint,integer,integer)', sql: PUSH_CREATE_SQL },
-  { signature: 'sync.push_chunk(uuid,text,text,bigint,integer[],text[],smallint[],bigint[],text,bigint,bigint,integer,integer)', sql: PUSH_CHUNK_SQL },
+  {
+    signature: 'sync.push_create(text,text,bigint,bigint,text,uuid,bigint,bigint,integer,integer)',
+    sql: PUSH_CREATE_SQL,
+  },
+  {
+    signature:
+      'sync.push_chunk(uuid,text,text,bigint,integer[],text[],smallint[],bigint[],text,bigint,bigint,integer,integer)',
+    sql: PUSH_CHUNK_SQL,
+  },
   { signature: 'sync.push_canonical_payload(jsonb,integer,text[])', sql: PUSH_CANONICAL_PAYLOAD_SQL },
-  { signature: 'sync.push_commit(uuid,text,text,bigint,text[],text,bigint,bigint,bigint,integer,integer)', sql: PUSH_COMMIT_SQL },
+  {
+    signature: 'sync.push_commit(uuid,text,text,bigint,text[],text,bigint,bigint,bigint,integer,integer)',
+    sql: PUSH_COMMIT_SQL,
+  },
 ];

@@ -71,8 +71,11 @@ BEGIN
     FROM sync.source_state ss WHERE ss.user_pk = v_scope.user_pk AND ss.source_id = p_source_id;
   IF v_state = 'retired' THEN
     IF v_replaced_by <> '' THEN
-      ${refuse('source_retired', `format('source %s for user %s was retired and replaced by %s', p_source_id, p_user_id, v_replaced_by)`,
-        `json_build_object('source_id', p_source_id, 'replaced_by_source_id', v_replaced_by)::text`)};
+      ${refuse(
+        'source_retired',
+        `format('source %s for user %s was retired and replaced by %s', p_source_id, p_user_id, v_replaced_by)`,
+        `json_build_object('source_id', p_source_id, 'replaced_by_source_id', v_replaced_by)::text`,
+      )};
     END IF;
     ${refuse('source_retired', `format('source %s for user %s was retired', p_source_id, p_user_id)`, `json_build_object('source_id', p_source_id)::text`)};
   END IF;
@@ -112,7 +115,10 @@ const PULL_PAGE_COLUMNS = `user_pk BIGINT, stable_bundle_seq BIGINT, through BIG
  * of more than `p_stream_min_rows` rows gets headers only (`streamed`; its rows are streamed by the
  * caller). An empty page is one row with a NULL bundle_seq. `through` is the source's new checkpoint.
  */
-const PULL_PAGE_FUNCTION_SQL = ({ refuse, refuseHistoryPruned }: Refusals) => `CREATE OR REPLACE FUNCTION sync.pull_page(
+const PULL_PAGE_FUNCTION_SQL = ({
+  refuse,
+  refuseHistoryPruned,
+}: Refusals) => `CREATE OR REPLACE FUNCTION sync.pull_page(
   p_user_id TEXT, p_after BIGINT, p_target BIGINT, p_max INTEGER,
   p_table_ids INT4[], p_prefixes TEXT[], p_key_kinds INT2[], p_stream_min_rows BIGINT)
 RETURNS TABLE (${PULL_PAGE_COLUMNS})
@@ -134,8 +140,11 @@ BEGIN
     ${refuse('scope_uninitialized', `format('sync scope for user %s is not initialized', p_user_id)`)};
   END IF;
   IF v_state = 1 THEN
-    ${refuse('scope_initializing', `format('sync scope for user %s is initializing%s', p_user_id,
-      coalesce(' until ' || regexp_replace(regexp_replace(${rfc3339Sql('v_lease')}, '0+Z$', 'Z'), '\\.Z$', 'Z'), ''))`)};
+    ${refuse(
+      'scope_initializing',
+      `format('sync scope for user %s is initializing%s', p_user_id,
+      coalesce(' until ' || regexp_replace(regexp_replace(${rfc3339Sql('v_lease')}, '0+Z$', 'Z'), '\\.Z$', 'Z'), ''))`,
+    )};
   END IF;
   -- Unlike the reference, a pull from 0 above a pruned floor is refused too, and a checkpoint equal to
   -- the floor is served (§8.5; see PullService).
@@ -217,7 +226,10 @@ $$`;
  * ordinal `p_after` (wire + 1), at most `p_limit`, each with the bundle's header; a page without
  * rows is one row with a NULL row_ordinal. A user without state has no bundle: 404 (§8.1).
  */
-const COMMITTED_ROWS_FUNCTION_SQL = ({ refuse, refuseHistoryPruned }: Refusals) => `CREATE OR REPLACE FUNCTION sync.committed_rows(
+const COMMITTED_ROWS_FUNCTION_SQL = ({
+  refuse,
+  refuseHistoryPruned,
+}: Refusals) => `CREATE OR REPLACE FUNCTION sync.committed_rows(
   p_user_id TEXT, p_bundle_seq BIGINT, p_after BIGINT, p_limit INTEGER,
   p_table_ids INT4[], p_prefixes TEXT[], p_key_kinds INT2[])
 RETURNS TABLE (source_id TEXT, source_bundle_id BIGINT, row_count BIGINT, bundle_hash TEXT, row_ordinal BIGINT, row_json TEXT)
@@ -259,8 +271,17 @@ export function readRequestFunctions(refusalSqlState: string): Array<{ signature
   const r = refusals(refusalSqlState);
   return [
     { signature: 'sync.connect(text,text,boolean,uuid,integer,integer)', sql: CONNECT_FUNCTION_SQL(r) },
-    { signature: 'sync.pull_page(text,bigint,bigint,integer,integer[],text[],smallint[],bigint)', sql: PULL_PAGE_FUNCTION_SQL(r) },
-    { signature: 'sync.pull(text,text,bigint,bigint,integer,integer[],text[],smallint[],bigint)', sql: PULL_FUNCTION_SQL },
-    { signature: 'sync.committed_rows(text,bigint,bigint,integer,integer[],text[],smallint[])', sql: COMMITTED_ROWS_FUNCTION_SQL(r) },
+    {
+      signature: 'sync.pull_page(text,bigint,bigint,integer,integer[],text[],smallint[],bigint)',
+      sql: PULL_PAGE_FUNCTION_SQL(r),
+    },
+    {
+      signature: 'sync.pull(text,text,bigint,bigint,integer,integer[],text[],smallint[],bigint)',
+      sql: PULL_FUNCTION_SQL,
+    },
+    {
+      signature: 'sync.committed_rows(text,bigint,bigint,integer,integer[],text[],smallint[])',
+      sql: COMMITTED_ROWS_FUNCTION_SQL(r),
+    },
   ];
 }

@@ -3,14 +3,22 @@ import { execWithContext } from './exec-with-context.js';
 import { validateExistingLayout } from './existing-layout-validator.js';
 import type { RegisteredTable } from './registered-table.js';
 import { ACQUIRE_BOOTSTRAP_LOCK_SQL, SYNC_LAYOUT_NAME, SYNC_PROTOCOL_LABEL } from './sync-layout.js';
-import { SYNC_BOOTSTRAP_INDEXES, SYNC_SCHEMA_STATEMENTS, SYNC_SCHEMA_UPGRADES, SYNC_SCHEMA_UPGRADES_NEEDED } from './sync-schema.sql.js';
+import {
+  SYNC_BOOTSTRAP_INDEXES,
+  SYNC_SCHEMA_STATEMENTS,
+  SYNC_SCHEMA_UPGRADES,
+  SYNC_SCHEMA_UPGRADES_NEEDED,
+} from './sync-schema.sql.js';
 
 /**
  * Bootstrap step 2 (spec §2.1), inside one transaction: validates (or extends) an existing layout
  * or creates the whole `sync` schema with its marker rows. `catalog` is in table_id order; returns
  * the effective catalog (stored ids win over sorted positions after a catalog migration).
  */
-export async function createSyncSchema(client: SyncClient, catalog: readonly RegisteredTable[]): Promise<RegisteredTable[]> {
+export async function createSyncSchema(
+  client: SyncClient,
+  catalog: readonly RegisteredTable[],
+): Promise<RegisteredTable[]> {
   await execWithContext(client, 'acquire sync bootstrap lock', ACQUIRE_BOOTSTRAP_LOCK_SQL);
   const existing = await validateExistingLayout(client, catalog);
   if (existing) {

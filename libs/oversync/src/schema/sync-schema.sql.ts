@@ -184,7 +184,6 @@ export const SYNC_SCHEMA_STATEMENTS: readonly string[] = [
   CAPTURE_FUNCTION_SQL,
 ];
 
-
 /** Rows per `sync.bundle_row_blocks` block. */
 export const BUNDLE_ROW_BLOCK_ROWS = 1000;
 

@@ -23,7 +23,9 @@ export async function runLockedHostTransaction<T>(
     try {
       // Payload text must not depend on the deployment's defaults, as in every sync transaction (spec §8.11);
       // the user lock is transaction-scoped, tried in the same round trip (see user-lock.ts).
-      const [, , locked] = (await client.query(`SET LOCAL TimeZone TO 'UTC'; SET LOCAL bytea_output TO 'hex'; ${userLockSql(userId)}`)) as unknown as QueryResult<{ locked?: boolean }>[];
+      const [, , locked] = (await client.query(
+        `SET LOCAL TimeZone TO 'UTC'; SET LOCAL bytea_output TO 'hex'; ${userLockSql(userId)}`,
+      )) as unknown as QueryResult<{ locked?: boolean }>[];
       if (locked?.rows[0]?.locked !== true) await waitForUserLock(client, userId, lockTimeoutMs);
       const result = await fn(db ? db.view(client) : client, runner.manager);
       await runner.commitTransaction();

@@ -15,7 +15,12 @@ import { goTrimSpace } from '../schema/go-string-semantics.js';
 import { BundleAnnouncer } from '../bundle/bundle-announcer.js';
 import type { CommittedBundle } from '../bundle/bundle-capture.js';
 import {
-  lockScope, markScopeInitialized, scopeUninitialized, SCOPE_INITIALIZING, SCOPE_UNINITIALIZED, type LockedScope,
+  lockScope,
+  markScopeInitialized,
+  scopeUninitialized,
+  SCOPE_INITIALIZING,
+  SCOPE_UNINITIALIZED,
+  type LockedScope,
 } from '../connect/scope-state.js';
 import { readSourceState, requireNextSourceBundle, sourceRetired } from '../push/source-state.js';
 import { commitScopeBundle, type ScopeBundleDeps } from './scope-bundle.js';
@@ -90,16 +95,31 @@ export class OversyncScopeService {
     if (!writerId) throw invalidWrite('writer_id is required');
     if (typeof fn !== 'function') throw invalidWrite('scope write callback is required');
     return this.lifecycle.run(() =>
-      runLockedHostTransaction(this.dataSource, scope, this.config.userLockTimeoutMs, async (client, manager) => {
-        const locked = await this.lockInitializedOrNew(client, scope);
-        const autoInitialized = locked.stateCode === SCOPE_UNINITIALIZED;
-        if (autoInitialized) await markScopeInitialized(client, locked.userPk, writerId);
-        await client.query('SET CONSTRAINTS ALL DEFERRED');
-        const sourceBundleId = await this.nextSourceBundleId(client, locked.userPk, scope, writerId);
-        const { bundle, result } = await commitScopeBundle(client, this.deps, { userId: scope, userPk: locked.userPk, sourceId: writerId, sourceBundleId }, () => fn(manager));
-        if (!bundle) throw new OversyncError('scope_write_no_captured_changes', `scope write for ${scope} via ${writerId} produced no visible registered-table effects`);
-        return { autoInitialized, bundle, result };
-      }, this.db),
+      runLockedHostTransaction(
+        this.dataSource,
+        scope,
+        this.config.userLockTimeoutMs,
+        async (client, manager) => {
+          const locked = await this.lockInitializedOrNew(client, scope);
+          const autoInitialized = locked.stateCode === SCOPE_UNINITIALIZED;
+          if (autoInitialized) await markScopeInitialized(client, locked.userPk, writerId);
+          await client.query('SET CONSTRAINTS ALL DEFERRED');
+          const sourceBundleId = await this.nextSourceBundleId(client, locked.userPk, scope, writerId);
+          const { bundle, result } = await commitScopeBundle(
+            client,
+            this.deps,
+            { userId: scope, userPk: locked.userPk, sourceId: writerId, sourceBundleId },
+            () => fn(manager),
+          );
+          if (!bundle)
+            throw new OversyncError(
+              'scope_write_no_captured_changes',
+              `scope write for ${scope} via ${writerId} produced no visible registered-table effects`,
+            );
+          return { autoInitialized, bundle, result };
+        },
+        this.db,
+      ),
     );
   }
 
@@ -108,21 +128,42 @@ export class OversyncScopeService {
    * which must be the source's next id. The scope must be INITIALIZED. Without captured effects the
    * transaction commits and `bundle` is null.
    */
-  withinSyncBundle<T>(actor: { userId: string }, source: SyncBundleSource, fn: ScopeWriteCallback<T>): Promise<SyncBundleResult<T>> {
+  withinSyncBundle<T>(
+    actor: { userId: string },
+    source: SyncBundleSource,
+    fn: ScopeWriteCallback<T>,
+  ): Promise<SyncBundleResult<T>> {
     return this.lifecycle.run(async () => {
       const userId = typeof actor?.userId === 'string' ? actor.userId : '';
       if (!userId) throw invalidWrite('actor user_id is required');
-      if (typeof source?.sourceId !== 'string' || source.sourceId === '') throw invalidWrite('bundle source_id is required');
+      if (typeof source?.sourceId !== 'string' || source.sourceId === '')
+        throw invalidWrite('bundle source_id is required');
       const sourceBundleId = toBigInt(source.sourceBundleId);
       if (sourceBundleId <= 0n) throw invalidWrite('bundle source_bundle_id must be > 0');
       if (typeof fn !== 'function') throw invalidWrite('bundle callback is required');
-      return runLockedHostTransaction(this.dataSource, userId, this.config.userLockTimeoutMs, async (client, manager) => {
-        const locked = await this.lockInitializedOrNew(client, userId);
-        if (locked.stateCode === SCOPE_UNINITIALIZED) throw scopeUninitialized(userId);
-        await client.query('SET CONSTRAINTS ALL DEFERRED');
-        requireNextSourceBundle(await readSourceState(client, locked.userPk, source.sourceId, true), source.sourceId, userId, sourceBundleId);
-        return commitScopeBundle(client, this.deps, { userId, userPk: locked.userPk, sourceId: source.sourceId, sourceBundleId: sourceBundleId.toString() }, () => fn(manager));
-      }, this.db);
+      return runLockedHostTransaction(
+        this.dataSource,
+        userId,
+        this.config.userLockTimeoutMs,
+        async (client, manager) => {
+          const locked = await this.lockInitializedOrNew(client, userId);
+          if (locked.stateCode === SCOPE_UNINITIALIZED) throw scopeUninitialized(userId);
+          await client.query('SET CONSTRAINTS ALL DEFERRED');
+          requireNextSourceBundle(
+            await readSourceState(client, locked.userPk, source.sourceId, true),
+            source.sourceId,
+            userId,
+            sourceBundleId,
+          );
+          return commitScopeBundle(
+            client,
+            this.deps,
+            { userId, userPk: locked.userPk, sourceId: source.sourceId, sourceBundleId: sourceBundleId.toString() },
+            () => fn(manager),
+          );
+        },
+        this.db,
+      );
     });
   }
 
@@ -137,7 +178,9 @@ export class OversyncScopeService {
     return this.lifecycle.run(async () => {
       const total: AdoptionResult = { bundles: 0, rows: 0 };
       for (;;) {
-        const bundle = await userTransaction(this.db, scopeId, this.config.userLockTimeoutMs, (client) => this.adoptBatch(client, scopeId));
+        const bundle = await userTransaction(this.db, scopeId, this.config.userLockTimeoutMs, (client) =>
+          this.adoptBatch(client, scopeId),
+        );
         if (!bundle) return total;
         total.bundles++;
         total.rows += bundle.rowCount;
@@ -152,7 +195,8 @@ export class OversyncScopeService {
     const { bundle } = await commitScopeBundle(client, this.deps, target, () =>
       stageUnsyncedRows(client, this.schema.catalog, locked.userPk, scopeId, ADOPTION_BATCH_ROWS),
     );
-    if (bundle && locked.stateCode === SCOPE_UNINITIALIZED) await markScopeInitialized(client, locked.userPk, ADOPTION_SOURCE_ID);
+    if (bundle && locked.stateCode === SCOPE_UNINITIALIZED)
+      await markScopeInitialized(client, locked.userPk, ADOPTION_SOURCE_ID);
     return bundle;
   }
 
@@ -166,7 +210,12 @@ export class OversyncScopeService {
     return locked;
   }
 
-  private async nextSourceBundleId(client: SyncClient, userPk: string, userId: string, sourceId: string): Promise<string> {
+  private async nextSourceBundleId(
+    client: SyncClient,
+    userPk: string,
+    userId: string,
+    sourceId: string,
+  ): Promise<string> {
     const source = await readSourceState(client, userPk, sourceId, true);
     if (source.state === 'retired') throw sourceRetired(sourceId, userId, source.replacedBy);
     return (source.maxCommitted + 1n).toString();

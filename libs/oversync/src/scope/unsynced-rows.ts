@@ -8,7 +8,13 @@ import { scopeRowsSql } from './scope-rows.sql.js';
  * this transaction, so `finalizeCapturedBundle` turns them into an ordinary bundle (spec §8.10, §8.16).
  * Returns how many rows were staged. The business rows themselves are not touched.
  */
-export async function stageUnsyncedRows(client: SyncClient, catalog: SyncCatalog, userPk: string, userId: string, limit: number): Promise<number> {
+export async function stageUnsyncedRows(
+  client: SyncClient,
+  catalog: SyncCatalog,
+  userPk: string,
+  userId: string,
+  limit: number,
+): Promise<number> {
   let staged = 0;
   for (const table of catalog.tables) {
     if (staged >= limit) break;

@@ -15,7 +15,10 @@ export interface MaterializedSnapshot {
 
 /** Business rows without sync state were met; the caller adopts them and materialises again. */
 export class UnsyncedRowsError extends Error {
-  constructor(readonly table: RegisteredTable, readonly count: bigint) {
+  constructor(
+    readonly table: RegisteredTable,
+    readonly count: bigint,
+  ) {
     super(`${count} row(s) of ${table.name} have no sync state`);
   }
 }
@@ -48,7 +51,9 @@ export async function materializeSnapshotRows(
   // The session rows reference the session inserted just before and catalog ids: their foreign keys
   // hold by construction; where the role may, skip re-checking them row by row (as bundle_rows does).
   // The ordering sort of a large scope stays in memory.
-  await client.query(`SET LOCAL work_mem = '64MB'${catalog.trustedSyncWrites ? '; SET LOCAL session_replication_role = replica' : ''}`);
+  await client.query(
+    `SET LOCAL work_mem = '64MB'${catalog.trustedSyncWrites ? '; SET LOCAL session_replication_role = replica' : ''}`,
+  );
   try {
     await materializeTables(client, catalog, session, totals);
   } finally {
@@ -64,7 +69,12 @@ async function materializeTables(
   totals: MaterializedSnapshot,
 ): Promise<void> {
   for (const table of catalog.tables) {
-    const { rows } = await client.query<{ inserted: string; bytes: string; business: string; uncanonical: string | null }>(
+    const { rows } = await client.query<{
+      inserted: string;
+      bytes: string;
+      business: string;
+      uncanonical: string | null;
+    }>(
       `WITH src AS (
          SELECT $2::bigint + row_number() OVER (ORDER BY v.key_bytes) AS row_ordinal, v.key_bytes, v.bundle_seq, v.payload,
                 ${canonicalPayloadSql(table, 'v.payload')} AS canonical
@@ -85,7 +95,8 @@ async function materializeTables(
     const unsynced = BigInt(rows[0]!.business) - inserted;
     if (unsynced > 0n && !session.tolerateUnsynced) throw new UnsyncedRowsError(table, unsynced);
     totals.rowCount += inserted;
-    totals.byteCount += BigInt(rows[0]!.bytes) + (await canonicaliseRemaining(client, session.snapshotId, rows[0]!.uncanonical));
+    totals.byteCount +=
+      BigInt(rows[0]!.bytes) + (await canonicaliseRemaining(client, session.snapshotId, rows[0]!.uncanonical));
     totals.unsyncedRows += unsynced;
   }
 }
@@ -112,7 +123,9 @@ export const canonicalNumberSql = (t: string) => {
  * those rows.
  */
 function canonicalPayloadSql(table: RegisteredTable, payload: string): string {
-  const columns = [...table.columnTypes].filter(([column]) => column !== '_sync_scope_id').sort((x, y) => compareUtf8(x[0], y[0]));
+  const columns = [...table.columnTypes]
+    .filter(([column]) => column !== '_sync_scope_id')
+    .sort((x, y) => compareUtf8(x[0], y[0]));
   if (columns.length === 0) return 'NULL::text';
   const members = columns.map(([column, type], i) => {
     const value = `(${payload}->${quoteLiteral(column)})`;

@@ -1,5 +1,12 @@
 import { OversyncError } from '../errors/oversync.error.js';
-import { equalFoldAscii, isExactObject, MAX_REQUEST_JSON_DEPTH, parseExactJson, readString, type ExactJson } from '@oversync/protocol';
+import {
+  equalFoldAscii,
+  isExactObject,
+  MAX_REQUEST_JSON_DEPTH,
+  parseExactJson,
+  readString,
+  type ExactJson,
+} from '@oversync/protocol';
 
 /** `source_replacement` of a snapshot-session create, as sent (trimmed and validated by the service). */
 export interface SourceReplacementRequest {
@@ -44,7 +51,11 @@ export function parseSnapshotSessionRequest(body: string): SourceReplacementRequ
     }
   }
   if (fields === null) return null;
-  return { previousSourceId: fields.get('previous_source_id') ?? '', newSourceId: fields.get('new_source_id') ?? '', reason: fields.get('reason') ?? '' };
+  return {
+    previousSourceId: fields.get('previous_source_id') ?? '',
+    newSourceId: fields.get('new_source_id') ?? '',
+    reason: fields.get('reason') ?? '',
+  };
 }
 
 const REPLACEMENT_FIELDS = ['previous_source_id', 'new_source_id', 'reason'] as const;

@@ -10,7 +10,14 @@ import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import { requireInitializedScope } from '../connect/scope-state.js';
 import { OversyncScopeService } from '../scope/oversync-scope.service.js';
-import { compactValidGoJson, EncodedJson, INT64_MAX, isCanonicalUuid, TX_RETRY_ATTEMPTS, TX_RETRY_BASE_DELAY_MS } from '@oversync/protocol';
+import {
+  compactValidGoJson,
+  EncodedJson,
+  INT64_MAX,
+  isCanonicalUuid,
+  TX_RETRY_ATTEMPTS,
+  TX_RETRY_BASE_DELAY_MS,
+} from '@oversync/protocol';
 import { goJsonStringSql, rowPrefixParams } from '../pull/bundle-reader.js';
 import type { SnapshotChunkResponse } from '@oversync/protocol';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
@@ -32,7 +39,6 @@ export interface SnapshotChunkQuery {
   maxRows: number | null;
 }
 
-
 /**
  * One chunk of a session as one JSON text, plus the count of rows fetched (one more than the chunk
  * means has_more). Ordinals are dense (1..row_count, see materializeSnapshotRows), so the rows are
@@ -53,8 +59,10 @@ export const SNAPSHOT_CHUNK_SQL = `SELECT count(*) AS fetched,
   FROM sync.snapshot_session_rows r
  WHERE r.snapshot_id = $1::uuid AND r.row_ordinal > $2::bigint AND r.row_ordinal <= $3::bigint`;
 
-const notFoundError = (id: string) => new OversyncError('snapshot_session_not_found', `snapshot session ${id} was not found`);
-const forbiddenError = (id: string) => new OversyncError('snapshot_session_forbidden', `snapshot session ${id} does not belong to the authenticated user`);
+const notFoundError = (id: string) =>
+  new OversyncError('snapshot_session_not_found', `snapshot session ${id} was not found`);
+const forbiddenError = (id: string) =>
+  new OversyncError('snapshot_session_forbidden', `snapshot session ${id} does not belong to the authenticated user`);
 
 /**
  * Snapshot sessions (spec §3.9–§3.11, §4.10, §4.11): a frozen after-image of the user's rows at the
@@ -76,27 +84,42 @@ export class SnapshotSessionService {
 
   create(actor: SyncActor, replacement: SourceReplacementRequest | null): Promise<SnapshotSession> {
     const timer = this.telemetry.timer('snapshot_create');
-    return this.lifecycle.run(async () => {
-      try {
-        return await this.materialize(actor, replacement, false);
-      } catch (error) {
-        if (!(error instanceof UnsyncedRowsError)) throw error;
-        // Rows written outside sync would fail the snapshot forever in the reference (§8.10, §8.16): adopt, then retry once.
-        const adopted = await this.scopes.adoptUnsyncedRows(actor.userId);
-        this.logger.log(`adopted ${adopted.rows} business row(s) without sync state for user ${actor.userId} in ${adopted.bundles} bundle(s)`);
-        return this.materialize(actor, replacement, true);
-      }
-    }).then((session) => (this.telemetry.snapshotCreated(Number(session.rowCount), timer.done()), session));
+    return this.lifecycle
+      .run(async () => {
+        try {
+          return await this.materialize(actor, replacement, false);
+        } catch (error) {
+          if (!(error instanceof UnsyncedRowsError)) throw error;
+          // Rows written outside sync would fail the snapshot forever in the reference (§8.10, §8.16): adopt, then retry once.
+          const adopted = await this.scopes.adoptUnsyncedRows(actor.userId);
+          this.logger.log(
+            `adopted ${adopted.rows} business row(s) without sync state for user ${actor.userId} in ${adopted.bundles} bundle(s)`,
+          );
+          return this.materialize(actor, replacement, true);
+        }
+      })
+      .then((session) => (this.telemetry.snapshotCreated(Number(session.rowCount), timer.done()), session));
   }
 
-  private materialize(actor: SyncActor, replacement: SourceReplacementRequest | null, tolerateUnsynced: boolean): Promise<SnapshotSession> {
+  private materialize(
+    actor: SyncActor,
+    replacement: SourceReplacementRequest | null,
+    tolerateUnsynced: boolean,
+  ): Promise<SnapshotSession> {
     // A concurrent writer of the same source_state rows makes REPEATABLE READ fail with 40001: retry rather than 500.
     return runRetryable(TX_RETRY_ATTEMPTS, TX_RETRY_BASE_DELAY_MS, () =>
-      this.db.transaction((client) => this.materializeInTransaction(client, actor, replacement, tolerateUnsynced), { isolation: 'REPEATABLE READ' }),
+      this.db.transaction((client) => this.materializeInTransaction(client, actor, replacement, tolerateUnsynced), {
+        isolation: 'REPEATABLE READ',
+      }),
     );
   }
 
-  private async materializeInTransaction(client: SyncClient, actor: SyncActor, replacement: SourceReplacementRequest | null, tolerateUnsynced: boolean): Promise<SnapshotSession> {
+  private async materializeInTransaction(
+    client: SyncClient,
+    actor: SyncActor,
+    replacement: SourceReplacementRequest | null,
+    tolerateUnsynced: boolean,
+  ): Promise<SnapshotSession> {
     const user = await requireInitializedScope(client, actor.userId);
     if (replacement) await applySourceReplacement(client, user.userPk, actor, replacement);
     const snapshotId = randomUUID();
@@ -106,61 +129,97 @@ export class SnapshotSessionService {
        RETURNING ${rfc3339Sql('expires_at')} AS expires_at`,
       [snapshotId, user.userPk, user.latest.toString(), this.config.snapshotSessionTtlMs],
     );
-    const totals = await materializeSnapshotRows(client, this.schema.catalog, { snapshotId, userPk: user.userPk, userId: actor.userId, tolerateUnsynced });
+    const totals = await materializeSnapshotRows(client, this.schema.catalog, {
+      snapshotId,
+      userPk: user.userPk,
+      userId: actor.userId,
+      tolerateUnsynced,
+    });
     if (totals.unsyncedRows > 0n) {
-      this.logger.warn(`snapshot ${snapshotId} of user ${actor.userId} left out ${totals.unsyncedRows} business row(s) without sync state`);
+      this.logger.warn(
+        `snapshot ${snapshotId} of user ${actor.userId} left out ${totals.unsyncedRows} business row(s) without sync state`,
+      );
     }
     this.enforceLimits(totals.rowCount, totals.byteCount);
-    await client.query('UPDATE sync.snapshot_sessions SET row_count = $2, byte_count = $3 WHERE snapshot_id = $1::uuid', [
-      snapshotId, totals.rowCount.toString(), totals.byteCount.toString(),
-    ]);
-    return { snapshotId, snapshotBundleSeq: user.latest, rowCount: totals.rowCount, byteCount: totals.byteCount, expiresAt: trimRfc3339(created[0]!.expires_at) };
+    await client.query(
+      'UPDATE sync.snapshot_sessions SET row_count = $2, byte_count = $3 WHERE snapshot_id = $1::uuid',
+      [snapshotId, totals.rowCount.toString(), totals.byteCount.toString()],
+    );
+    return {
+      snapshotId,
+      snapshotBundleSeq: user.latest,
+      rowCount: totals.rowCount,
+      byteCount: totals.byteCount,
+      expiresAt: trimRfc3339(created[0]!.expires_at),
+    };
   }
 
   /** Configured session limits; exceeding them is the size of the user's data, not a server failure: 413 (§8.1). */
   private enforceLimits(rowCount: bigint, byteCount: bigint): void {
     const { maxRowsPerSnapshotSession: maxRows, maxBytesPerSnapshotSession: maxBytes } = this.config;
     const tooLarge = (message: string) => new OversyncError('snapshot_session_too_large', message);
-    if (maxRows > 0 && rowCount > BigInt(maxRows)) throw tooLarge(`snapshot session row_count ${rowCount} exceeds limit ${maxRows}`);
-    if (maxBytes > 0 && byteCount > BigInt(maxBytes)) throw tooLarge(`snapshot session byte_count ${byteCount} exceeds limit ${maxBytes}`);
+    if (maxRows > 0 && rowCount > BigInt(maxRows))
+      throw tooLarge(`snapshot session row_count ${rowCount} exceeds limit ${maxRows}`);
+    if (maxBytes > 0 && byteCount > BigInt(maxBytes))
+      throw tooLarge(`snapshot session byte_count ${byteCount} exceeds limit ${maxBytes}`);
   }
 
   chunk(actor: SyncActor, snapshotId: string, query: SnapshotChunkQuery): Promise<SnapshotChunkResponse<EncodedJson>> {
     return this.lifecycle.run(async () => {
       this.requireId(snapshotId);
-      if (query.afterRowOrdinal < 0n) throw new OversyncError('snapshot_chunk_invalid', 'after_row_ordinal must be >= 0');
-      if (query.maxRows !== null && query.maxRows <= 0) throw new OversyncError('snapshot_chunk_invalid', 'max_rows must be > 0');
-      const maxRows = Math.min(query.maxRows ?? this.config.defaultRowsPerSnapshotChunk, this.config.maxRowsPerSnapshotChunk);
+      if (query.afterRowOrdinal < 0n)
+        throw new OversyncError('snapshot_chunk_invalid', 'after_row_ordinal must be >= 0');
+      if (query.maxRows !== null && query.maxRows <= 0)
+        throw new OversyncError('snapshot_chunk_invalid', 'max_rows must be > 0');
+      const maxRows = Math.min(
+        query.maxRows ?? this.config.defaultRowsPerSnapshotChunk,
+        this.config.maxRowsPerSnapshotChunk,
+      );
       if (!isCanonicalUuid(snapshotId)) throw notFoundError(snapshotId);
-      return this.db.transaction(async (client) => {
-        const { rows: sessions } = await client.query<{ user_id: string; snapshot_bundle_seq: string; expired: boolean }>(
-          `SELECT us.user_id, ss.snapshot_bundle_seq, ss.expires_at < now() AS expired
+      return this.db.transaction(
+        async (client) => {
+          const { rows: sessions } = await client.query<{
+            user_id: string;
+            snapshot_bundle_seq: string;
+            expired: boolean;
+          }>(
+            `SELECT us.user_id, ss.snapshot_bundle_seq, ss.expires_at < now() AS expired
              FROM sync.snapshot_sessions ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
             WHERE ss.snapshot_id = $1::uuid`,
-          [snapshotId],
-        );
-        const session = sessions[0];
-        if (!session) throw notFoundError(snapshotId);
-        if (session.user_id !== actor.userId) throw forbiddenError(snapshotId);
-        if (session.expired) throw new OversyncError('snapshot_session_expired', `snapshot session ${snapshotId} has expired; start a new snapshot session`);
-        // clamped: past int64 max the bounds would overflow BIGINT (nothing is there anyway)
-        const after = query.afterRowOrdinal;
-        const bound = (n: bigint) => (n < INT64_MAX ? n : INT64_MAX).toString();
-        const { rows } = await client.query<{ fetched: string; rows_text: string | null }>(SNAPSHOT_CHUNK_SQL, [
-          snapshotId, after.toString(), bound(after + BigInt(maxRows) + 1n), bound(after + BigInt(maxRows)), ...rowPrefixParams(this.schema.catalog),
-        ]);
-        const fetched = Number(rows[0]!.fetched);
-        const count = Math.min(fetched, maxRows);
-        return {
-          snapshot_id: snapshotId,
-          snapshot_bundle_seq: BigInt(session.snapshot_bundle_seq),
-          // schema, table, key, row_version, payload; one compacting pass over the whole text turns the
-          // stored jsonb payload text into Go's form (the rest is already compact and Go-escaped)
-          rows: new EncodedJson(`[${rows[0]!.rows_text === null ? '' : compactValidGoJson(rows[0]!.rows_text)}]`),
-          next_row_ordinal: after + BigInt(count),
-          has_more: fetched > maxRows,
-        };
-      }, { isolation: 'REPEATABLE READ', readOnly: true });
+            [snapshotId],
+          );
+          const session = sessions[0];
+          if (!session) throw notFoundError(snapshotId);
+          if (session.user_id !== actor.userId) throw forbiddenError(snapshotId);
+          if (session.expired)
+            throw new OversyncError(
+              'snapshot_session_expired',
+              `snapshot session ${snapshotId} has expired; start a new snapshot session`,
+            );
+          // clamped: past int64 max the bounds would overflow BIGINT (nothing is there anyway)
+          const after = query.afterRowOrdinal;
+          const bound = (n: bigint) => (n < INT64_MAX ? n : INT64_MAX).toString();
+          const { rows } = await client.query<{ fetched: string; rows_text: string | null }>(SNAPSHOT_CHUNK_SQL, [
+            snapshotId,
+            after.toString(),
+            bound(after + BigInt(maxRows) + 1n),
+            bound(after + BigInt(maxRows)),
+            ...rowPrefixParams(this.schema.catalog),
+          ]);
+          const fetched = Number(rows[0]!.fetched);
+          const count = Math.min(fetched, maxRows);
+          return {
+            snapshot_id: snapshotId,
+            snapshot_bundle_seq: BigInt(session.snapshot_bundle_seq),
+            // schema, table, key, row_version, payload; one compacting pass over the whole text turns the
+            // stored jsonb payload text into Go's form (the rest is already compact and Go-escaped)
+            rows: new EncodedJson(`[${rows[0]!.rows_text === null ? '' : compactValidGoJson(rows[0]!.rows_text)}]`),
+            next_row_ordinal: after + BigInt(count),
+            has_more: fetched > maxRows,
+          };
+        },
+        { isolation: 'REPEATABLE READ', readOnly: true },
+      );
     });
   }
 

@@ -1,5 +1,24 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
-import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '../openapi/optional-swagger.js';
+import {
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Req,
+  UseFilters,
+  UseGuards,
+  UseInterceptors,
+} from '@nestjs/common';
+import {
+  ApiBody,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '../openapi/optional-swagger.js';
 import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import type { GoJsonValue } from '@oversync/protocol';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
@@ -14,7 +33,11 @@ import { snapshotSessionCreateResponse } from '../http/wire-responses.js';
 import { SNAPSHOT_ID } from '../http/session-id.pipe.js';
 import { SnapshotSessionService } from './snapshot-session.service.js';
 import { parseSnapshotSessionRequest } from './snapshot-request.parser.js';
-import { CreateSnapshotSessionRequestDto, SnapshotChunkResponseDto, SnapshotSessionResponseDto } from './snapshot.dto.js';
+import {
+  CreateSnapshotSessionRequestDto,
+  SnapshotChunkResponseDto,
+  SnapshotSessionResponseDto,
+} from './snapshot.dto.js';
 
 /** Snapshot sessions over HTTP (spec §3.9–§3.11): bind with Go rules, call the service, return the answer (encoded like Go by SyncEndpointInterceptor). */
 @ApiTags('sync')
@@ -28,7 +51,7 @@ export class SnapshotController {
 
   @Post()
   @HttpCode(200)
-  @ApiOperation({ summary: 'Freeze the user\'s current rows into a snapshot session (optionally rotating the source)' })
+  @ApiOperation({ summary: "Freeze the user's current rows into a snapshot session (optionally rotating the source)" })
   @ApiBody({ type: CreateSnapshotSessionRequestDto, required: false })
   @ApiOkResponse({ type: SnapshotSessionResponseDto })
   @ApiSyncErrors({
@@ -46,9 +69,15 @@ export class SnapshotController {
 
   @Get(':snapshot_id')
   @ApiOperation({ summary: 'Page through a snapshot session by row ordinal' })
-  @ApiParam({ name: 'snapshot_id', format: 'uuid', description: 'the snapshot_id answered by POST /sync/snapshot-sessions' })
+  @ApiParam({
+    name: 'snapshot_id',
+    format: 'uuid',
+    description: 'the snapshot_id answered by POST /sync/snapshot-sessions',
+  })
   @ApiInt64Query('after_row_ordinal', 'rows already received (default 0)', { minimum: 0 })
-  @ApiInt64Query('max_rows', 'page size (default and maximum: capabilities bundle_limits.*_snapshot_chunk)', { minimum: 1 })
+  @ApiInt64Query('max_rows', 'page size (default and maximum: capabilities bundle_limits.*_snapshot_chunk)', {
+    minimum: 1,
+  })
   @ApiOkResponse({ type: SnapshotChunkResponseDto })
   @ApiSyncErrors({
     400: ['snapshot_chunk_invalid'],
@@ -61,7 +90,8 @@ export class SnapshotController {
   async chunk(
     @Actor() actor: SyncActor,
     @Param('snapshot_id', SNAPSHOT_ID) snapshotId: string,
-    @Query('after_row_ordinal', new Int64Pipe('after_row_ordinal', { code: 'snapshot_chunk_invalid' })) after: bigint | null,
+    @Query('after_row_ordinal', new Int64Pipe('after_row_ordinal', { code: 'snapshot_chunk_invalid' }))
+    after: bigint | null,
     @Query('max_rows', new Int64Pipe('max_rows', { code: 'snapshot_chunk_invalid' })) maxRows: bigint | null,
   ): Promise<GoJsonValue> {
     const max = maxRows === null ? null : Number(maxRows > 1_000_000n ? 1_000_000n : maxRows);
@@ -71,9 +101,17 @@ export class SnapshotController {
   @Delete(':snapshot_id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a snapshot session' })
-  @ApiParam({ name: 'snapshot_id', format: 'uuid', description: 'the snapshot_id answered by POST /sync/snapshot-sessions' })
+  @ApiParam({
+    name: 'snapshot_id',
+    format: 'uuid',
+    description: 'the snapshot_id answered by POST /sync/snapshot-sessions',
+  })
   @ApiNoContentResponse({ description: 'deleted (or already gone)' })
-  @ApiSyncErrors({ 403: ['snapshot_session_forbidden'], 404: ['snapshot_session_not_found'], 500: ['snapshot_session_delete_failed'] })
+  @ApiSyncErrors({
+    403: ['snapshot_session_forbidden'],
+    404: ['snapshot_session_not_found'],
+    500: ['snapshot_session_delete_failed'],
+  })
   @SyncEndpoint('snapshot_session_delete_failed')
   async delete(@Actor() actor: SyncActor, @Param('snapshot_id', SNAPSHOT_ID) snapshotId: string): Promise<void> {
     await this.snapshots.delete(actor, snapshotId);

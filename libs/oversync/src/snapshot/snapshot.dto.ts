@@ -1,8 +1,14 @@
 import { ApiProperty, ApiPropertyOptional } from '../openapi/optional-swagger.js';
 import {
   SOURCE_REPLACEMENT_REASONS,
-  type JsonObject, type SnapshotChunkResponse, type SnapshotRow, type SnapshotSessionCreateRequest, type SnapshotSessionCreateResponse,
-  type SourceReplacement, type SourceReplacementReason, type WireKey,
+  type JsonObject,
+  type SnapshotChunkResponse,
+  type SnapshotRow,
+  type SnapshotSessionCreateRequest,
+  type SnapshotSessionCreateResponse,
+  type SourceReplacement,
+  type SourceReplacementReason,
+  type WireKey,
 } from '@oversync/protocol';
 
 // Documentation of the snapshot wire bodies (each `implements` its protocol type); binding follows Go
@@ -11,7 +17,8 @@ import {
 const int64 = { type: 'integer', format: 'int64' } as const;
 
 export class SourceReplacementDto implements SourceReplacement {
-  @ApiProperty({ example: 'device-old', description: 'must equal the Oversync-Source-ID of the request' }) previous_source_id: string;
+  @ApiProperty({ example: 'device-old', description: 'must equal the Oversync-Source-ID of the request' })
+  previous_source_id: string;
   @ApiProperty({ example: 'device-new' }) new_source_id: string;
   @ApiProperty({ enum: SOURCE_REPLACEMENT_REASONS }) reason: SourceReplacementReason;
 }

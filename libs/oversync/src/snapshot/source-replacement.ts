@@ -13,7 +13,12 @@ const REASONS: readonly string[] = SOURCE_REPLACEMENT_REASONS;
  * Rotated rebuild (spec §4.11), inside the snapshot-create transaction: reserves `new_source_id` and
  * retires the caller's source in favour of it; repeating an equivalent rotation is a no-op.
  */
-export async function applySourceReplacement(client: SyncClient, userPk: string, actor: SyncActor, request: SourceReplacementRequest): Promise<void> {
+export async function applySourceReplacement(
+  client: SyncClient,
+  userPk: string,
+  actor: SyncActor,
+  request: SourceReplacementRequest,
+): Promise<void> {
   const previous = goTrimSpace(request.previousSourceId);
   const next = goTrimSpace(request.newSourceId);
   const reason = goTrimSpace(request.reason);
@@ -29,11 +34,19 @@ export async function applySourceReplacement(client: SyncClient, userPk: string,
   const nextState = await readSourceState(client, userPk, next, true);
   if (previousState.state === 'retired') {
     if (previousState.replacedBy !== next) throw sourceRetired(previous, actor.userId, previousState.replacedBy);
-    if (nextState.state === 'retired') throw new OversyncError('source_replacement_invalid', `replacement source ${next} is not available for rotated rebuild`);
+    if (nextState.state === 'retired')
+      throw new OversyncError(
+        'source_replacement_invalid',
+        `replacement source ${next} is not available for rotated rebuild`,
+      );
     if (nextState.state === null) await reserveSource(client, userPk, next);
     return;
   }
-  if (nextState.state !== null) throw new OversyncError('source_replacement_invalid', `replacement source ${next} is already known for user ${actor.userId}`);
+  if (nextState.state !== null)
+    throw new OversyncError(
+      'source_replacement_invalid',
+      `replacement source ${next} is already known for user ${actor.userId}`,
+    );
   await reserveSource(client, userPk, next);
   await client.query(
     `INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id, retirement_reason)

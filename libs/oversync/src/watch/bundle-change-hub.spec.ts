@@ -76,11 +76,17 @@ describe('BundleChangeHub (spec §4.14, reference bundle_change_watch_test.go)',
     const { hub: h } = hub({ maxSubscribersPerUser: 2, maxSubscribersPerProcess: 3 });
     const first = h.subscribe(alice('s1'), 0n);
     h.subscribe(alice('s2'), 0n);
-    expect(thrown(() => h.subscribe(alice('s3'), 0n))).toMatchObject({ code: 'bundle_change_watch_user_limit', status: 429 });
+    expect(thrown(() => h.subscribe(alice('s3'), 0n))).toMatchObject({
+      code: 'bundle_change_watch_user_limit',
+      status: 429,
+    });
     h.subscribe(alice('s1'), 0n);
     expect([first.closed, h.subscriberCount('alice')]).toEqual([true, 2]);
     h.subscribe(bob, 0n);
-    expect(thrown(() => h.subscribe({ userPk: '3', userId: 'carol', sourceId: 's1' }, 0n))).toMatchObject({ code: 'bundle_change_watch_capacity', status: 503 });
+    expect(thrown(() => h.subscribe({ userPk: '3', userId: 'carol', sourceId: 's1' }, 0n))).toMatchObject({
+      code: 'bundle_change_watch_capacity',
+      status: 503,
+    });
   });
 
   it('closes every subscription when the service closes and refuses new ones', async () => {
@@ -94,12 +100,28 @@ describe('BundleChangeHub (spec §4.14, reference bundle_change_watch_test.go)',
 
 describe('NOTIFY payload and SSE frame', () => {
   it('decodes the payload of the bundle announcer and rejects invalid ones', () => {
-    expect(decodeBundleChangeNotification('{"user_pk":7,"bundle_seq":9007199254740993,"source_id":"d","source_bundle_id":3}')).toEqual({
+    expect(
+      decodeBundleChangeNotification(
+        '{"user_pk":7,"bundle_seq":9007199254740993,"source_id":"d","source_bundle_id":3}',
+      ),
+    ).toEqual({
       userPk: '7',
       change: { bundleSeq: 9007199254740993n, sourceId: 'd', sourceBundleId: 3n },
     });
-    expect(decodeBundleChangeNotification('{"user_pk":7,"bundle_seq":2}')).toEqual({ userPk: '7', change: { bundleSeq: 2n, sourceId: undefined, sourceBundleId: undefined } });
-    for (const bad of ['', 'x', '[]', '{"user_pk":0,"bundle_seq":1}', '{"user_pk":1,"bundle_seq":-1}', '{"user_pk":1}', '{"user_pk":"1","bundle_seq":1}', '{"user_pk":1,"bundle_seq":1.5}']) {
+    expect(decodeBundleChangeNotification('{"user_pk":7,"bundle_seq":2}')).toEqual({
+      userPk: '7',
+      change: { bundleSeq: 2n, sourceId: undefined, sourceBundleId: undefined },
+    });
+    for (const bad of [
+      '',
+      'x',
+      '[]',
+      '{"user_pk":0,"bundle_seq":1}',
+      '{"user_pk":1,"bundle_seq":-1}',
+      '{"user_pk":1}',
+      '{"user_pk":"1","bundle_seq":1}',
+      '{"user_pk":1,"bundle_seq":1.5}',
+    ]) {
       expect(decodeBundleChangeNotification(bad)).toBeUndefined();
     }
   });

@@ -105,11 +105,17 @@ export class BundleChangeHub implements BeforeApplicationShutdown {
     if (existing && existing.size >= maxSubscribersPerUser) {
       const stale = [...existing].find((s) => s.subscriber.sourceId === subscriber.sourceId);
       if (!stale) {
-        throw new OversyncError('bundle_change_watch_user_limit', `Too many bundle change watch streams for this user (limit ${maxSubscribersPerUser})`);
+        throw new OversyncError(
+          'bundle_change_watch_user_limit',
+          `Too many bundle change watch streams for this user (limit ${maxSubscribersPerUser})`,
+        );
       }
       stale.close();
     } else if (this.total >= maxSubscribersPerProcess) {
-      throw new OversyncError('bundle_change_watch_capacity', `Bundle change watch is at this server's limit of ${maxSubscribersPerProcess} streams; retry later`);
+      throw new OversyncError(
+        'bundle_change_watch_capacity',
+        `Bundle change watch is at this server's limit of ${maxSubscribersPerProcess} streams; retry later`,
+      );
     }
     const subscription = new BundleChangeSubscription(subscriber, afterBundleSeq, (s) => this.detach(s));
     let set = this.byUserPk.get(subscriber.userPk);

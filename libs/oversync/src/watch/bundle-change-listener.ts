@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { BUNDLE_CHANGE_LISTENER_BACKOFF_MAX_MS, BUNDLE_CHANGE_LISTENER_BACKOFF_MIN_MS } from '@oversync/protocol';
 import pg from 'pg';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
@@ -28,8 +34,19 @@ export function decodeBundleChangeNotification(payload: string): BundleChangeNot
   const bundleSeq = bindScalar(value, 'bundle_seq', readInt64);
   const sourceId = bindScalar(value, 'source_id', readString);
   const sourceBundleId = bindScalar(value, 'source_bundle_id', readInt64);
-  if (!userPk || userPk <= 0n || !bundleSeq || bundleSeq <= 0n || sourceId === undefined || sourceBundleId === undefined) return undefined;
-  return { userPk: userPk.toString(), change: { bundleSeq, sourceId: sourceId || undefined, sourceBundleId: sourceBundleId || undefined } };
+  if (
+    !userPk ||
+    userPk <= 0n ||
+    !bundleSeq ||
+    bundleSeq <= 0n ||
+    sourceId === undefined ||
+    sourceBundleId === undefined
+  )
+    return undefined;
+  return {
+    userPk: userPk.toString(),
+    change: { bundleSeq, sourceId: sourceId || undefined, sourceBundleId: sourceBundleId || undefined },
+  };
 }
 
 /**
@@ -85,7 +102,11 @@ export class BundleChangeListener implements OnApplicationBootstrap, BeforeAppli
     let client: pg.Client;
     try {
       const options = this.db.pool.options;
-      client = new pg.Client({ ...options, application_name: options.application_name ?? 'oversync-watch-listener', keepAlive: true });
+      client = new pg.Client({
+        ...options,
+        application_name: options.application_name ?? 'oversync-watch-listener',
+        keepAlive: true,
+      });
     } catch (error) {
       return this.retryLater(error);
     }
@@ -118,7 +139,9 @@ export class BundleChangeListener implements OnApplicationBootstrap, BeforeAppli
 
   private retryLater(error: unknown): void {
     if (this.stopped) return;
-    this.logger.warn(`Bundle change listener session failed: ${error instanceof Error ? error.message : String(error)}; reconnecting in ${this.backoffMs} ms`);
+    this.logger.warn(
+      `Bundle change listener session failed: ${error instanceof Error ? error.message : String(error)}; reconnecting in ${this.backoffMs} ms`,
+    );
     this.retryTimer = setTimeout(() => void this.startSession(), this.backoffMs);
     this.backoffMs = Math.min(this.backoffMs * 2, BUNDLE_CHANGE_LISTENER_BACKOFF_MAX_MS);
   }

@@ -1,4 +1,9 @@
-import { encodeWatchEventFrame, SSE_CONTENT_TYPE, WATCH_HEARTBEAT_FRAME, WATCH_STREAM_HEADERS } from '@oversync/protocol';
+import {
+  encodeWatchEventFrame,
+  SSE_CONTENT_TYPE,
+  WATCH_HEARTBEAT_FRAME,
+  WATCH_STREAM_HEADERS,
+} from '@oversync/protocol';
 import { PassThrough } from 'node:stream';
 import { StreamedWireBody } from '../http/wire-reply.js';
 import type { BundleChange, BundleChangeSubscription } from './bundle-change-hub.js';
@@ -8,7 +13,11 @@ export const WATCH_RETRY_MS = 2000;
 
 /** The SSE frame of a change (spec §3.8), written by the protocol's encoder. */
 export function encodeBundleChangeFrame(change: BundleChange): string {
-  return encodeWatchEventFrame({ bundle_seq: change.bundleSeq, source_id: change.sourceId, source_bundle_id: change.sourceBundleId });
+  return encodeWatchEventFrame({
+    bundle_seq: change.bundleSeq,
+    source_id: change.sourceId,
+    source_bundle_id: change.sourceBundleId,
+  });
 }
 
 /**
@@ -39,7 +48,11 @@ export class BundleChangeStream {
     this.write(`retry: ${WATCH_RETRY_MS}\n\n`);
     this.heartbeat = setInterval(() => this.draining || this.write(WATCH_HEARTBEAT_FRAME), this.heartbeatMs);
     subscription.onChange(() => this.pump());
-    return new StreamedWireBody(out, { contentType: SSE_CONTENT_TYPE, headers: WATCH_STREAM_HEADERS, flushEachWrite: true });
+    return new StreamedWireBody(out, {
+      contentType: SSE_CONTENT_TYPE,
+      headers: WATCH_STREAM_HEADERS,
+      flushEachWrite: true,
+    });
   }
 
   private pump(): void {

@@ -1,4 +1,13 @@
-import { Controller, createParamDecorator, Get, Query, UseFilters, UseGuards, UseInterceptors, type ExecutionContext } from '@nestjs/common';
+import {
+  Controller,
+  createParamDecorator,
+  Get,
+  Query,
+  UseFilters,
+  UseGuards,
+  UseInterceptors,
+  type ExecutionContext,
+} from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '../openapi/optional-swagger.js';
 import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import type { StreamedWireBody } from '../http/wire-reply.js';
@@ -15,7 +24,10 @@ import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 const checkpoint = (name: string) => new Int64Pipe(name, { code: 'invalid_request', min: 0n });
 
 /** One request header, through pipes (Nest's `@Headers()` takes none). */
-const RequestHeader = createParamDecorator((name: string, context: ExecutionContext): unknown => context.switchToHttp().getRequest<{ headers: Record<string, unknown> }>().headers[name]);
+const RequestHeader = createParamDecorator(
+  (name: string, context: ExecutionContext): unknown =>
+    context.switchToHttp().getRequest<{ headers: Record<string, unknown> }>().headers[name],
+);
 
 /**
  * GET /sync/watch (spec §3.8): wake-up hints over server-sent events. Unlike the reference the
@@ -36,12 +48,30 @@ export class WatchController {
 
   @Get('watch')
   @ApiOperation({ summary: 'Stream bundle change hints (SSE `event: bundle`) until the client disconnects' })
-  @ApiInt64Query('after_bundle_seq', 'the client checkpoint; a newer committed bundle is announced at once (default 0)', { minimum: 0 })
-  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'EventSource reconnect checkpoint (the `id:` of the last event)', schema: { type: 'integer', format: 'int64', minimum: 0 } })
+  @ApiInt64Query(
+    'after_bundle_seq',
+    'the client checkpoint; a newer committed bundle is announced at once (default 0)',
+    { minimum: 0 },
+  )
+  @ApiHeader({
+    name: 'Last-Event-ID',
+    required: false,
+    description: 'EventSource reconnect checkpoint (the `id:` of the last event)',
+    schema: { type: 'integer', format: 'int64', minimum: 0 },
+  })
   @ApiResponse({
     status: 200,
-    description: 'text/event-stream of `event: bundle` frames (`data: {"bundle_seq":…}` then `id:` = bundle_seq) and `: heartbeat` comments',
-    content: { 'text/event-stream': { schema: { type: 'string', example: 'retry: 2000\n\nevent: bundle\ndata: {"bundle_seq":12,"source_id":"device-1","source_bundle_id":3}\nid: 12\n\n' } } },
+    description:
+      'text/event-stream of `event: bundle` frames (`data: {"bundle_seq":…}` then `id:` = bundle_seq) and `: heartbeat` comments',
+    content: {
+      'text/event-stream': {
+        schema: {
+          type: 'string',
+          example:
+            'retry: 2000\n\nevent: bundle\ndata: {"bundle_seq":12,"source_id":"device-1","source_bundle_id":3}\nid: 12\n\n',
+        },
+      },
+    },
   })
   @ApiSyncErrors({
     400: ['invalid_request'],
@@ -60,6 +90,8 @@ export class WatchController {
     const after = afterBundleSeq ?? 0n;
     const lastEvent = lastEventId ?? 0n;
     const subscription = await this.watchService.subscribe(actor, after > lastEvent ? after : lastEvent);
-    return new BundleChangeStream(subscription, this.watchService.heartbeatIntervalMs, () => this.telemetry.watchEventSent()).start();
+    return new BundleChangeStream(subscription, this.watchService.heartbeatIntervalMs, () =>
+      this.telemetry.watchEventSent(),
+    ).start();
   }
 }

@@ -35,15 +35,26 @@ export class WatchService {
     if (afterBundleSeq < 0n) throw new OversyncError('invalid_request', 'after_bundle_seq must be >= 0');
     return this.lifecycle.run(async () => {
       // text, whatever int8 parser the host's pg types use
-      const userPk = String(await this.db.transaction(async (client) => {
-        await requireInitializedScope(client, actor.userId);
-        const user = await readUserState(client, actor.userId);
-        if (!user) throw scopeUninitialized(actor.userId);
-        return user.userPk;
-      }, { readOnly: true }));
-      const subscription = this.hub.subscribe({ userPk, userId: actor.userId, sourceId: actor.sourceId }, afterBundleSeq);
+      const userPk = String(
+        await this.db.transaction(
+          async (client) => {
+            await requireInitializedScope(client, actor.userId);
+            const user = await readUserState(client, actor.userId);
+            if (!user) throw scopeUninitialized(actor.userId);
+            return user.userPk;
+          },
+          { readOnly: true },
+        ),
+      );
+      const subscription = this.hub.subscribe(
+        { userPk, userId: actor.userId, sourceId: actor.sourceId },
+        afterBundleSeq,
+      );
       try {
-        const rows = await this.db.query<{ latest: string }>('SELECT (next_bundle_seq - 1)::text AS latest FROM sync.user_state WHERE user_pk = $1', [userPk]);
+        const rows = await this.db.query<{ latest: string }>(
+          'SELECT (next_bundle_seq - 1)::text AS latest FROM sync.user_state WHERE user_pk = $1',
+          [userPk],
+        );
         const latest = BigInt(rows[0]?.latest ?? '0');
         if (latest > afterBundleSeq) this.hub.publish(userPk, { bundleSeq: latest });
       } catch (error) {

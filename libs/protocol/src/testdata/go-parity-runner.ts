@@ -59,13 +59,22 @@ export class GoParity {
   }
 
   /** The mismatches (none when every answer is Go's), grouped for a readable failure. */
-  mismatches(cases: ParityCase[]): { cases: number; byKind: Record<string, number>; first: Array<Record<string, string | undefined>> } {
+  mismatches(cases: ParityCase[]): {
+    cases: number;
+    byKind: Record<string, number>;
+    first: Array<Record<string, string | undefined>>;
+  } {
     const stdin = cases.map((c) => `${c.kind}\t${Buffer.from(c.input).toString('hex')}\n`).join('');
     const stdout = execFileSync(this.program, { input: stdin, maxBuffer: 1 << 28, timeout: 60_000 }).toString('utf8');
     const answers = stdout.split('\n').slice(0, -1);
     if (answers.length !== cases.length) throw new Error(`Go answered ${answers.length} of ${cases.length} cases`);
     const mismatches = cases
-      .map((c, i) => ({ kind: c.kind, input: Buffer.from(c.input).toString('utf8'), go: readable(answers[i]!), ours: readable(hexOf(attempt(c.ours))) }))
+      .map((c, i) => ({
+        kind: c.kind,
+        input: Buffer.from(c.input).toString('utf8'),
+        go: readable(answers[i]!),
+        ours: readable(hexOf(attempt(c.ours))),
+      }))
       .filter((m) => m.go !== m.ours);
     const byKind: Record<string, number> = {};
     for (const m of mismatches) byKind[m.kind] = (byKind[m.kind] ?? 0) + 1;
@@ -113,8 +122,17 @@ export function boundText(b: BoundFields): string {
 /** Spellings that bind a field in Go (case, `ſ` for s, the Kelvin sign for k) and some that do not. */
 function spellings(field: string): fc.Arbitrary<string> {
   return fc.constantFrom(
-    field, field, field.toUpperCase(), field[0]!.toUpperCase() + field.slice(1), field.replace(/s/g, '\u017f'), field.replace(/k/g, '\u212a'),
-    field.replace(/[aeo]/g, (c) => c.toUpperCase()), `${field} `, field.replace(/_/g, ''), field.replace(/i/g, '\u0130'), field.replace(/s/g, '\u00df'),
+    field,
+    field,
+    field.toUpperCase(),
+    field[0]!.toUpperCase() + field.slice(1),
+    field.replace(/s/g, '\u017f'),
+    field.replace(/k/g, '\u212a'),
+    field.replace(/[aeo]/g, (c) => c.toUpperCase()),
+    `${field} `,
+    field.replace(/_/g, ''),
+    field.replace(/i/g, '\u0130'),
+    field.replace(/s/g, '\u00df'),
   );
 }
 
@@ -139,10 +157,19 @@ const WRONG_VALUES: Record<string, string[]> = {
 export function bindingDocuments(wrongTypes: boolean): fc.Arbitrary<string> {
   const fields = Object.keys(FIELD_VALUES);
   const memberOf = fc.constantFrom(...fields).chain((field) => {
-    const values = wrongTypes && WRONG_VALUES[field]!.length > 0 ? fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...FIELD_VALUES[field]!) }, { weight: 1, arbitrary: fc.constantFrom(...WRONG_VALUES[field]!) }) : fc.constantFrom(...FIELD_VALUES[field]!);
+    const values =
+      wrongTypes && WRONG_VALUES[field]!.length > 0
+        ? fc.oneof(
+            { weight: 6, arbitrary: fc.constantFrom(...FIELD_VALUES[field]!) },
+            { weight: 1, arbitrary: fc.constantFrom(...WRONG_VALUES[field]!) },
+          )
+        : fc.constantFrom(...FIELD_VALUES[field]!);
     return fc.tuple(spellings(field), values);
   });
-  const unrelated = fc.tuple(fc.constantFrom('other', 'REASONS', 'row', 'pay load', ''), fc.constantFrom('1', '"x"', 'null', '{"reason":"inner"}'));
+  const unrelated = fc.tuple(
+    fc.constantFrom('other', 'REASONS', 'row', 'pay load', ''),
+    fc.constantFrom('1', '"x"', 'null', '{"reason":"inner"}'),
+  );
   return fc
     .array(fc.oneof({ weight: 5, arbitrary: memberOf }, { weight: 1, arbitrary: unrelated }), { maxLength: 7 })
     .map((members) => `{${members.map(([name, value]) => `${quoteGoJsonString(name)}:${value}`).join(',')}}`);
@@ -155,8 +182,28 @@ const intLiteral: fc.Arbitrary<string> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc.constantFrom(
-      '0', '-0', '1.0', '1e2', '1E2', '-1', '1.5', '9223372036854775807', '-9223372036854775808', '9223372036854775808',
-      '-9223372036854775809', '9007199254740993', '1e400', '"5"', 'null', 'true', '[]', '{}', '0.0', '-0.0', '1e-2', '100e-2',
+      '0',
+      '-0',
+      '1.0',
+      '1e2',
+      '1E2',
+      '-1',
+      '1.5',
+      '9223372036854775807',
+      '-9223372036854775808',
+      '9223372036854775808',
+      '-9223372036854775809',
+      '9007199254740993',
+      '1e400',
+      '"5"',
+      'null',
+      'true',
+      '[]',
+      '{}',
+      '0.0',
+      '-0.0',
+      '1e-2',
+      '100e-2',
     ),
   },
 );
@@ -167,7 +214,9 @@ const intLiteral: fc.Arbitrary<string> = fc.oneof(
  */
 export function intDocuments(keep: (literal: string) => boolean = () => true): fc.Arbitrary<string> {
   const member = fc.tuple(fc.constantFrom('n', 'N', 'n', 'n ', 'm'), intLiteral.filter(keep));
-  return fc.array(member, { minLength: 1, maxLength: 3 }).map((members) => `{${members.map(([name, value]) => `${quoteGoJsonString(name)}:${value}`).join(',')}}`);
+  return fc
+    .array(member, { minLength: 1, maxLength: 3 })
+    .map((members) => `{${members.map(([name, value]) => `${quoteGoJsonString(name)}:${value}`).join(',')}}`);
 }
 
 // ---------- nesting depth and string decoding -------------------------------------------------
@@ -184,14 +233,41 @@ export function depthDocuments(): Array<{ depth: number; text: string }> {
   return out;
 }
 
-const ESCAPES = ['\\ud800', '\\udbff', '\\udc00', '\\udfff', '\\ud83d\\ude00', '\\ud83d', '\\ude00', '\\ud800\\ud800', '\\udc00\\ud800', '\\ud800\\u0041', '\\u0041', '\\u00e9', '\\n', '\\/', '\\\\'];
+const ESCAPES = [
+  '\\ud800',
+  '\\udbff',
+  '\\udc00',
+  '\\udfff',
+  '\\ud83d\\ude00',
+  '\\ud83d',
+  '\\ude00',
+  '\\ud800\\ud800',
+  '\\udc00\\ud800',
+  '\\ud800\\u0041',
+  '\\u0041',
+  '\\u00e9',
+  '\\n',
+  '\\/',
+  '\\\\',
+];
 
 /** JSON string literals with lone and paired surrogate escapes; `rawBytes` adds invalid UTF-8 inside. */
 export function stringLiterals(rawBytes: boolean): fc.Arbitrary<Buffer> {
   const piece = fc.oneof(
     { weight: 4, arbitrary: fc.constantFrom(...ESCAPES).map((e) => Buffer.from(e)) },
     { weight: 2, arbitrary: fc.constantFrom('a', 'é', '😀', ' ').map((t) => Buffer.from(t)) },
-    ...(rawBytes ? [{ weight: 1, arbitrary: fc.constantFrom([0xff], [0xed, 0xa0, 0x80], [0xc3], [0xf0, 0x9f, 0x98], [0x80, 0x80], [0xe0, 0x80, 0xaf]).map((b) => Buffer.from(b)) }] : []),
+    ...(rawBytes
+      ? [
+          {
+            weight: 1,
+            arbitrary: fc
+              .constantFrom([0xff], [0xed, 0xa0, 0x80], [0xc3], [0xf0, 0x9f, 0x98], [0x80, 0x80], [0xe0, 0x80, 0xaf])
+              .map((b) => Buffer.from(b)),
+          },
+        ]
+      : []),
   );
-  return fc.array(piece, { maxLength: 6 }).map((pieces) => Buffer.concat([Buffer.from('"'), ...pieces, Buffer.from('"')]));
+  return fc
+    .array(piece, { maxLength: 6 })
+    .map((pieces) => Buffer.concat([Buffer.from('"'), ...pieces, Buffer.from('"')]));
 }

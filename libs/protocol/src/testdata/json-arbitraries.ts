@@ -5,7 +5,23 @@ import { toWellFormed } from '../json-reader.js';
 import type { BundleHashRow } from '../bundle-hash.js';
 import type { JsonObject, JsonValue } from '../wire-types.js';
 
-const trickyChar = fc.constantFrom('<', '>', '&', '"', '\\', '/', '\u2028', '\u2029', '\u007f', '\ufffd', '\ufeff', 'é', 'ｱ', '😀', '\u{10ffff}');
+const trickyChar = fc.constantFrom(
+  '<',
+  '>',
+  '&',
+  '"',
+  '\\',
+  '/',
+  '\u2028',
+  '\u2029',
+  '\u007f',
+  '\ufffd',
+  '\ufeff',
+  'é',
+  'ｱ',
+  '😀',
+  '\u{10ffff}',
+);
 const controlChar = fc.integer({ min: 0, max: 0x1f }).map((unit) => String.fromCharCode(unit));
 const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((unit) => String.fromCharCode(unit));
 const astralChar = fc.integer({ min: 0x10000, max: 0x10ffff }).map((cp) => String.fromCodePoint(cp));
@@ -25,7 +41,21 @@ export const trickyString = fc.string({
 /** Doubles from every region: subnormal, around 1e-6 and 1e21, beyond 2^53, -0, random bit patterns. */
 export const trickyNumber = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true }),
-  fc.constantFrom(0, -0, 1e21, 1e-6, 1e-7, 9.999999999999999e20, 999999999999999900000, 5e-324, 1.7976931348623157e308, 2 ** 53 + 2, -(2 ** 63), 0.1, 100.5),
+  fc.constantFrom(
+    0,
+    -0,
+    1e21,
+    1e-6,
+    1e-7,
+    9.999999999999999e20,
+    999999999999999900000,
+    5e-324,
+    1.7976931348623157e308,
+    2 ** 53 + 2,
+    -(2 ** 63),
+    0.1,
+    100.5,
+  ),
   fc.integer().map((n) => n * 1000),
   fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }).map((n) => Number(n)),
   fc

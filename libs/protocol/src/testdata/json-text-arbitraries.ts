@@ -15,7 +15,21 @@ export const numberLiteral = fc
   .map((parts) => parts.join(''));
 
 const escapeSequence = fc.oneof(
-  fc.constantFrom('\\"', '\\\\', '\\/', '\\b', '\\f', '\\n', '\\r', '\\t', '\\ud83d\\ude00', '\\uD800', '\\udfff\\ud800', '\\u2028', '\\u003C'),
+  fc.constantFrom(
+    '\\"',
+    '\\\\',
+    '\\/',
+    '\\b',
+    '\\f',
+    '\\n',
+    '\\r',
+    '\\t',
+    '\\ud83d\\ude00',
+    '\\uD800',
+    '\\udfff\\ud800',
+    '\\u2028',
+    '\\u003C',
+  ),
   fc.integer({ min: 0, max: 0xffff }).map((unit) => '\\u' + unit.toString(16).padStart(4, '0')),
   fc.integer({ min: 0xd800, max: 0xdfff }).map((unit) => '\\u' + unit.toString(16).toUpperCase()),
 );
@@ -44,7 +58,9 @@ const stringContent = fc
   )
   .map((parts) => Buffer.concat(parts));
 
-export const stringLiteral = stringContent.map((content) => Buffer.concat([Buffer.from('"'), content, Buffer.from('"')]));
+export const stringLiteral = stringContent.map((content) =>
+  Buffer.concat([Buffer.from('"'), content, Buffer.from('"')]),
+);
 
 function joined(parts: readonly Buffer[], separator: string): Buffer {
   const pieces: Buffer[] = [];
@@ -64,11 +80,26 @@ const jsonText: fc.Arbitrary<Buffer> = fc.letrec<{ value: Buffer }>((tie) => ({
         fc.constantFrom('true', 'false', 'null').map((literal) => Buffer.from(literal)),
         numberLiteral.map((literal) => Buffer.from(literal)),
         stringLiteral,
-        fc.array(tie('value'), { maxLength: 4 }).map((items) => Buffer.concat([Buffer.from('['), joined(items, ','), Buffer.from(']')])),
         fc
-          .array(fc.tuple(fc.oneof(stringLiteral, fc.constantFrom(Buffer.from('"a"'), Buffer.from('"__proto__"'))), tie('value')), { maxLength: 4 })
+          .array(tie('value'), { maxLength: 4 })
+          .map((items) => Buffer.concat([Buffer.from('['), joined(items, ','), Buffer.from(']')])),
+        fc
+          .array(
+            fc.tuple(
+              fc.oneof(stringLiteral, fc.constantFrom(Buffer.from('"a"'), Buffer.from('"__proto__"'))),
+              tie('value'),
+            ),
+            { maxLength: 4 },
+          )
           .map((members) =>
-            Buffer.concat([Buffer.from('{'), joined(members.map(([name, value]) => Buffer.concat([name, Buffer.from(':'), value])), ','), Buffer.from('}')]),
+            Buffer.concat([
+              Buffer.from('{'),
+              joined(
+                members.map(([name, value]) => Buffer.concat([name, Buffer.from(':'), value])),
+                ',',
+              ),
+              Buffer.from('}'),
+            ]),
           ),
       ),
       whitespace,
@@ -81,9 +112,11 @@ export const jsonTextBytes: fc.Arbitrary<Buffer> = fc.oneof(
   { weight: 7, arbitrary: jsonText },
   {
     weight: 1,
-    arbitrary: fc.tuple(jsonText, fc.nat(), fc.constantFrom(',', ']', '}', '"', ':', 'x', '\\', '\u0001', ' ')).map(([text, at, junk]) => {
-      const cut = at % (text.length + 1);
-      return Buffer.concat([text.subarray(0, cut), Buffer.from(junk), text.subarray(cut)]);
-    }),
+    arbitrary: fc
+      .tuple(jsonText, fc.nat(), fc.constantFrom(',', ']', '}', '"', ':', 'x', '\\', '\u0001', ' '))
+      .map(([text, at, junk]) => {
+        const cut = at % (text.length + 1);
+        return Buffer.concat([text.subarray(0, cut), Buffer.from(junk), text.subarray(cut)]);
+      }),
   },
 );

@@ -13,7 +13,8 @@ function counts(device: SimulatedDevice): number[] {
 /** spec/client.md §13.2 `bundle-fk-atomicity`: FK graphs (self reference, two-table cycle) travel as whole bundles. */
 export const bundleFkAtomicity: Scenario = {
   name: 'bundle-fk-atomicity',
-  summary: 'a self-referencing tree and an FK cycle are created and cascade-deleted as single bundles; a dirty device refuses to pull',
+  summary:
+    'a self-referencing tree and an FK cycle are created and cascade-deleted as single bundles; a dirty device refuses to pull',
   async run(ctx) {
     const user = ctx.user('owner');
     const d1 = await ctx.signedInDevice('device-1', user);
@@ -22,7 +23,12 @@ export const bundleFkAtomicity: Scenario = {
     const ids = { user: newId(), post: newId(), root: newId(), child: newId(), team: newId(), member: newId() };
     inTransaction(d1.db, () => {
       // Children first and a cycle (team ↔ captain): valid only because the FKs are deferred.
-      insertRow(d1.db, 'posts', { id: ids.post, title: 'FK post', content: 'child before parent', author_id: ids.user });
+      insertRow(d1.db, 'posts', {
+        id: ids.post,
+        title: 'FK post',
+        content: 'child before parent',
+        author_id: ids.user,
+      });
       insertUser(d1.db, 'FK author', ids.user);
       insertRow(d1.db, 'categories', { id: ids.child, name: 'child', parent_id: ids.root });
       insertRow(d1.db, 'categories', { id: ids.root, name: 'root', parent_id: null });
@@ -54,12 +60,17 @@ export const bundleFkAtomicity: Scenario = {
     const before = await d3.client.lastBundleSeqSeen();
     const pulled = await d3.client.pullToStable();
     expectEqual(pulled.outcome, 'applied_incremental', 'device 3 pull');
-    expectEqual([pulled.status.lastBundleSeqSeen, before + 1], [deleted.status.lastBundleSeqSeen, deleted.status.lastBundleSeqSeen], 'device 3 applied exactly the delete bundle');
+    expectEqual(
+      [pulled.status.lastBundleSeqSeen, before + 1],
+      [deleted.status.lastBundleSeqSeen, deleted.status.lastBundleSeqSeen],
+      'device 3 applied exactly the delete bundle',
+    );
     expectEqual(counts(d3), [0, 0, 0, 0, 0], 'device 3 after the delete bundle');
 
     // Device 2's edit targets a row deleted meanwhile: the default resolver (server wins) drops it.
     expectEqual((await d2.client.sync()).pushOutcome, 'no_change', 'device 2 push of the conflicting edit');
     expectEqual(counts(d2), [0, 0, 0, 0, 0], 'device 2 converged');
-    for (const device of [d1, d2, d3]) expectEqual(device.db.prepare('PRAGMA foreign_key_check').all(), [], `${device.label} FK integrity`);
+    for (const device of [d1, d2, d3])
+      expectEqual(device.db.prepare('PRAGMA foreign_key_check').all(), [], `${device.label} FK integrity`);
   },
 };

@@ -5,7 +5,14 @@ import type { Scenario } from '../scenario.js';
 import { expectEqual, expectRejection, expectTrue } from '../scenario-checks.js';
 import type { ScenarioContext } from '../scenario-context.js';
 import type { SimulatedDevice } from '../simulated-device.js';
-import { pushTransferDiagnostics, resetPushTransferDiagnostics, resetSnapshotTransferDiagnostics, setBeforePushCommitHook, setBeforePushReplayHook, snapshotTransferDiagnostics } from '../../testing.js';
+import {
+  pushTransferDiagnostics,
+  resetPushTransferDiagnostics,
+  resetSnapshotTransferDiagnostics,
+  setBeforePushCommitHook,
+  setBeforePushReplayHook,
+  snapshotTransferDiagnostics,
+} from '../../testing.js';
 
 const BATCH_CONFIG = { uploadLimit: 40, downloadLimit: 50, snapshotChunkRows: 25 };
 
@@ -24,10 +31,14 @@ function seedPhone(phone: SimulatedDevice): { users: string[]; posts: Map<string
   const posts = new Map(users.map((user) => [user, Array.from({ length: 20 }, () => newId())]));
   const files = Array.from({ length: 6 }, () => newBlobId());
   inTransaction(phone.db, () => {
-    for (const [user, ids] of posts) ids.forEach((id, i) => insertRow(phone.db, 'posts', { id, title: `post ${i}`, content: 'x'.repeat(200), author_id: user }));
+    for (const [user, ids] of posts)
+      ids.forEach((id, i) =>
+        insertRow(phone.db, 'posts', { id, title: `post ${i}`, content: 'x'.repeat(200), author_id: user }),
+      );
     users.forEach((id, i) => insertUser(phone.db, `Author ${i}`, id));
     for (const [i, file] of files.entries()) {
-      for (let r = 0; r < 2; r++) insertRow(phone.db, 'file_reviews', { id: newBlobId(), review: `review ${i}.${r}`, file_id: file });
+      for (let r = 0; r < 2; r++)
+        insertRow(phone.db, 'file_reviews', { id: newBlobId(), review: `review ${i}.${r}`, file_id: file });
       insertRow(phone.db, 'files', { id: file, name: `file-${i}.bin`, data: randomBytes(2048) });
     }
   });
@@ -37,17 +48,29 @@ function seedPhone(phone: SimulatedDevice): { users: string[]; posts: Map<string
 /** spec/client.md §13.2 `complex-multi-batch`: large bundles in many chunks, crash/restart recovery, pruned history. */
 export const complexMultiBatch: Scenario = {
   name: 'complex-multi-batch',
-  summary: 'multi-chunk pushes and snapshots, crashes before commit and before replay, then a pruned-history snapshot; all devices equal',
+  summary:
+    'multi-chunk pushes and snapshots, crashes before commit and before replay, then a pruned-history snapshot; all devices equal',
   async run(ctx) {
     const user = ctx.user('owner');
     const phone = await ctx.signedInDevice('phone', user, { client: BATCH_CONFIG, expectedOutcome: 'started_empty' });
     const seed = seedPhone(phone);
     resetPushTransferDiagnostics(phone.client);
     expectEqual((await phone.client.pushPending()).outcome, 'committed', 'phone seed push');
-    expectEqual(pushTransferDiagnostics(phone.client), { sessionsCreated: 1, chunksUploaded: 4, committedBundleChunksRead: 3 }, 'seed: 123 rows up in chunks of 40, back in pages of 50');
+    expectEqual(
+      pushTransferDiagnostics(phone.client),
+      { sessionsCreated: 1, chunksUploaded: 4, committedBundleChunksRead: 3 },
+      'seed: 123 rows up in chunks of 40, back in pages of 50',
+    );
 
-    const laptop = await ctx.signedInDevice('laptop', user, { client: BATCH_CONFIG, expectedOutcome: 'used_remote_state' });
-    expectEqual(snapshotTransferDiagnostics(laptop.client), { sessionsCreated: 1, chunksFetched: 5 }, 'laptop hydrates 123 rows in chunks of 25');
+    const laptop = await ctx.signedInDevice('laptop', user, {
+      client: BATCH_CONFIG,
+      expectedOutcome: 'used_remote_state',
+    });
+    expectEqual(
+      snapshotTransferDiagnostics(laptop.client),
+      { sessionsCreated: 1, chunksFetched: 5 },
+      'laptop hydrates 123 rows in chunks of 25',
+    );
     expectEqual(canonicalTables(laptop.db), canonicalTables(phone.db), 'laptop equals phone after hydration');
 
     const changed = laptopChanges(laptop, seed);
@@ -59,14 +82,22 @@ export const complexMultiBatch: Scenario = {
       await ctx.surface.setRetentionFloor(user, laptopSeq);
       resetSnapshotTransferDiagnostics(phone.client);
       const pulled = await phone.client.pullToStable();
-      expectEqual([pulled.outcome, pulled.restore?.bundleSeq], ['applied_snapshot', laptopSeq], 'phone behind the retained floor rebuilds from a snapshot');
-      expectTrue(snapshotTransferDiagnostics(phone.client).chunksFetched > 1, 'the rebuild snapshot spans several chunks');
+      expectEqual(
+        [pulled.outcome, pulled.restore?.bundleSeq],
+        ['applied_snapshot', laptopSeq],
+        'phone behind the retained floor rebuilds from a snapshot',
+      );
+      expectTrue(
+        snapshotTransferDiagnostics(phone.client).chunksFetched > 1,
+        'the rebuild snapshot spans several chunks',
+      );
     } else {
       ctx.log('no /test/retention-floor: the phone pulls incrementally instead of meeting pruned history');
       await phone.client.pullToStable();
     }
     expectEqual(canonicalTables(phone.db), canonicalTables(laptop.db), 'phone equals laptop');
-    for (const device of [phone, laptop]) expectEqual(device.db.prepare('PRAGMA foreign_key_check').all(), [], `${device.label} FK integrity`);
+    for (const device of [phone, laptop])
+      expectEqual(device.db.prepare('PRAGMA foreign_key_check').all(), [], `${device.label} FK integrity`);
   },
 };
 
@@ -75,10 +106,24 @@ function laptopChanges(laptop: SimulatedDevice, seed: ReturnType<typeof seedPhon
   inTransaction(laptop.db, () => {
     for (let u = 0; u < 2; u++) {
       const author = newId();
-      for (let p = 0; p < 10; p++) insertRow(laptop.db, 'posts', { id: newId(), title: `laptop post ${u}.${p}`, content: 'y', author_id: author, created_at: nanoTimestamp() });
-      insertRow(laptop.db, 'users', { id: author, name: `Laptop author ${u}`, email: `laptop${u}@example.test`, created_at: nanoTimestamp(), updated_at: nanoTimestamp() });
+      for (let p = 0; p < 10; p++)
+        insertRow(laptop.db, 'posts', {
+          id: newId(),
+          title: `laptop post ${u}.${p}`,
+          content: 'y',
+          author_id: author,
+          created_at: nanoTimestamp(),
+        });
+      insertRow(laptop.db, 'users', {
+        id: author,
+        name: `Laptop author ${u}`,
+        email: `laptop${u}@example.test`,
+        created_at: nanoTimestamp(),
+        updated_at: nanoTimestamp(),
+      });
     }
-    for (const post of seed.posts.get(seed.users[0]!)!.slice(0, 10)) updateRow(laptop.db, 'posts', post, { title: 'edited on the laptop', updated_at: nanoTimestamp() });
+    for (const post of seed.posts.get(seed.users[0]!)!.slice(0, 10))
+      updateRow(laptop.db, 'posts', post, { title: 'edited on the laptop', updated_at: nanoTimestamp() });
     const removed = seed.users[1]!;
     for (const post of seed.posts.get(removed)!) deleteRow(laptop.db, 'posts', post);
     deleteRow(laptop.db, 'users', removed);
@@ -88,7 +133,12 @@ function laptopChanges(laptop: SimulatedDevice, seed: ReturnType<typeof seedPhon
 }
 
 /** Crash before commit, restart, re-upload; crash before replay, restart, finish via `already_committed`. */
-async function crashAndRecover(ctx: ScenarioContext, laptop: SimulatedDevice, user: string, rows: number): Promise<void> {
+async function crashAndRecover(
+  ctx: ScenarioContext,
+  laptop: SimulatedDevice,
+  user: string,
+  rows: number,
+): Promise<void> {
   const crash = (point: string) => () => {
     throw new Error(`simulated crash ${point}`);
   };
@@ -105,12 +155,20 @@ async function crashAndRecover(ctx: ScenarioContext, laptop: SimulatedDevice, us
   setBeforePushReplayHook(laptop.client, crash('before replay'));
   await expectRejection(laptop.client.pushPending(), Error, 'push crashing before replay');
   expectEqual(pushTransferDiagnostics(laptop.client).sessionsCreated, 1, 're-upload uses one new session');
-  expectEqual(pushTransferDiagnostics(laptop.client).chunksUploaded, Math.ceil(rows / 40), 're-upload starts again from row 0');
+  expectEqual(
+    pushTransferDiagnostics(laptop.client).chunksUploaded,
+    Math.ceil(rows / 40),
+    're-upload starts again from row 0',
+  );
   expectEqual(outbox(laptop), { state: 'committed_remote', rows, dirty: 0 }, 'outbox after the crash before replay');
 
   await relaunch();
   expectEqual((await laptop.client.pushPending()).outcome, 'committed', 'push after the second relaunch');
   const finish = pushTransferDiagnostics(laptop.client);
-  expectEqual([finish.chunksUploaded, finish.committedBundleChunksRead], [0, Math.ceil(rows / 50)], 'finished by already_committed and the committed-row fetch');
+  expectEqual(
+    [finish.chunksUploaded, finish.committedBundleChunksRead],
+    [0, Math.ceil(rows / 50)],
+    'finished by already_committed and the committed-row fetch',
+  );
   expectEqual(outbox(laptop), { state: 'none', rows: 0, dirty: 0 }, 'outbox after recovery');
 }

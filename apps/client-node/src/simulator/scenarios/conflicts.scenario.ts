@@ -1,4 +1,11 @@
-import { acceptServer, ClientWinsResolver, type ConflictResolver, keepMerged, resolverFrom, ServerWinsResolver } from '../../conflict-resolver.js';
+import {
+  acceptServer,
+  ClientWinsResolver,
+  type ConflictResolver,
+  keepMerged,
+  resolverFrom,
+  ServerWinsResolver,
+} from '../../conflict-resolver.js';
 import { inTransaction, insertUser, rowCount, timestamp, updateRow } from '../app-writes.js';
 import { canonicalInstant } from '../device-tables.js';
 import type { Scenario } from '../scenario.js';
@@ -34,7 +41,8 @@ function userFields(device: SimulatedDevice, id: string): UserFields {
 /** spec/client.md §13.2 `conflicts`: a stale edit meets a newer server row under three resolvers. */
 export const conflicts: Scenario = {
   name: 'conflicts',
-  summary: 'a stale multi-chunk edit conflicts on one row: server-wins, client-wins and latest-updated_at resolve it, siblings still land',
+  summary:
+    'a stale multi-chunk edit conflicts on one row: server-wins, client-wins and latest-updated_at resolve it, siblings still land',
   async run(ctx) {
     const user = ctx.user('owner');
     const d1 = await ctx.signedInDevice('device-1', user, { client: CONFLICT_CONFIG });
@@ -47,7 +55,10 @@ export const conflicts: Scenario = {
       for (let t = 0; t < 3; t++) {
         const target = insertUser(d1.db, `Target ${t}`);
         targets.push(target);
-        siblings.set(target, Array.from({ length: SIBLINGS_PER_TARGET }, (_, s) => insertUser(d1.db, `Sibling ${t}.${s}`)));
+        siblings.set(
+          target,
+          Array.from({ length: SIBLINGS_PER_TARGET }, (_, s) => insertUser(d1.db, `Sibling ${t}.${s}`)),
+        );
       }
     });
     resetPushTransferDiagnostics(d1.client);
@@ -65,34 +76,66 @@ export const conflicts: Scenario = {
     for (const [index, conflictCase] of cases.entries()) {
       const target = targets[index]!;
       const serverAt = new Date();
-      updateRow(d1.db, 'users', target, { name: `${conflictCase.name}: server`, email: 'server@example.test', updated_at: timestamp(serverAt) });
+      updateRow(d1.db, 'users', target, {
+        name: `${conflictCase.name}: server`,
+        email: 'server@example.test',
+        updated_at: timestamp(serverAt),
+      });
       await d1.client.pushPending();
       await d1.client.pullToStable();
 
       // Device 2 has not pulled: its edit is based on the old version, and its clock is an hour behind.
       const localAt = new Date(serverAt.getTime() - 3_600_000);
-      updateRow(d2.db, 'users', target, { name: `${conflictCase.name}: local`, email: 'local@example.test', updated_at: timestamp(localAt) });
-      for (const sibling of siblings.get(target)!) updateRow(d2.db, 'users', sibling, { name: `${conflictCase.name}: sibling from device 2` });
+      updateRow(d2.db, 'users', target, {
+        name: `${conflictCase.name}: local`,
+        email: 'local@example.test',
+        updated_at: timestamp(localAt),
+      });
+      for (const sibling of siblings.get(target)!)
+        updateRow(d2.db, 'users', sibling, { name: `${conflictCase.name}: sibling from device 2` });
       d2.client.resolver = conflictCase.resolver;
       resetPushTransferDiagnostics(d2.client);
-      expectEqual((await d2.client.pushPending()).outcome, 'committed', `${conflictCase.name}: push after the conflict`);
+      expectEqual(
+        (await d2.client.pushPending()).outcome,
+        'committed',
+        `${conflictCase.name}: push after the conflict`,
+      );
       const transfer = pushTransferDiagnostics(d2.client);
       expectEqual(transfer.sessionsCreated, 2, `${conflictCase.name}: push sessions (rejected + retried)`);
-      expectTrue(transfer.chunksUploaded >= 4, `${conflictCase.name}: at least 4 chunks, got ${transfer.chunksUploaded}`);
+      expectTrue(
+        transfer.chunksUploaded >= 4,
+        `${conflictCase.name}: at least 4 chunks, got ${transfer.chunksUploaded}`,
+      );
       await d2.client.pullToStable();
       await d1.client.pullToStable();
 
       const expected =
         conflictCase.winner === 'server'
-          ? { name: `${conflictCase.name}: server`, email: 'server@example.test', updated_at: canonicalInstant(timestamp(serverAt))! }
-          : { name: `${conflictCase.name}: local`, email: 'local@example.test', updated_at: canonicalInstant(timestamp(localAt))! };
+          ? {
+              name: `${conflictCase.name}: server`,
+              email: 'server@example.test',
+              updated_at: canonicalInstant(timestamp(serverAt))!,
+            }
+          : {
+              name: `${conflictCase.name}: local`,
+              email: 'local@example.test',
+              updated_at: canonicalInstant(timestamp(localAt))!,
+            };
       for (const device of [d1, d2]) {
         expectEqual(userFields(device, target), expected, `${conflictCase.name}: target row on ${device.label}`);
         for (const sibling of siblings.get(target)!) {
-          expectEqual(userFields(device, sibling).name, `${conflictCase.name}: sibling from device 2`, `${conflictCase.name}: sibling on ${device.label}`);
+          expectEqual(
+            userFields(device, sibling).name,
+            `${conflictCase.name}: sibling from device 2`,
+            `${conflictCase.name}: sibling on ${device.label}`,
+          );
         }
       }
-      const leftovers = d2.db.prepare('SELECT (SELECT COUNT(*) FROM _sync_dirty_rows) + (SELECT COUNT(*) FROM _sync_outbox_rows) + (SELECT COUNT(*) FROM _sync_push_stage) AS n').get() as { n: number };
+      const leftovers = d2.db
+        .prepare(
+          'SELECT (SELECT COUNT(*) FROM _sync_dirty_rows) + (SELECT COUNT(*) FROM _sync_outbox_rows) + (SELECT COUNT(*) FROM _sync_push_stage) AS n',
+        )
+        .get() as { n: number };
       expectEqual(leftovers.n, 0, `${conflictCase.name}: device 2 has no dirty, outbox or staged rows`);
       await expectSameState(d1, d2, conflictCase.name);
     }

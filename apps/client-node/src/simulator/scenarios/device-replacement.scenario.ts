@@ -25,6 +25,7 @@ export const deviceReplacement: Scenario = {
     await newDevice.client.pushPending();
     await newDevice.client.pullToStable();
     await oldDevice.client.pullToStable();
-    for (const device of [oldDevice, newDevice]) expectEqual(columnValues(device.db, 'users', 'id'), [first, second].sort(), `${device.label} users`);
+    for (const device of [oldDevice, newDevice])
+      expectEqual(columnValues(device.db, 'users', 'id'), [first, second].sort(), `${device.label} users`);
   },
 };

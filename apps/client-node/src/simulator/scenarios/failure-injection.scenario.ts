@@ -40,8 +40,16 @@ export function failureInjection(endpoint: InjectableEndpoint): Scenario {
         expectEqual(await ctx.surface.pendingFailures(), {}, 'the permanent failure was met (and the app retried)');
 
         for (const device of [a, b, c]) {
-          expectEqual(columnValues(device.db, 'users', 'id'), [...written].sort(), `${device.label} holds each written row once`);
-          expectEqual(await device.client.lastBundleSeqSeen(), 3, `${device.label}: three pushes made exactly three bundles`);
+          expectEqual(
+            columnValues(device.db, 'users', 'id'),
+            [...written].sort(),
+            `${device.label} holds each written row once`,
+          );
+          expectEqual(
+            await device.client.lastBundleSeqSeen(),
+            3,
+            `${device.label}: three pushes made exactly three bundles`,
+          );
         }
       } finally {
         await ctx.surface.clearFailures();

@@ -15,7 +15,12 @@ export const freshInstall: Scenario = {
       inTransaction(phone.db, () => {
         users.push(insertUser(phone.db, `Offline ${i}`));
         posts.push(newId());
-        insertRow(phone.db, 'posts', { id: posts[i]!, title: `post ${i}`, content: 'written before sign-in', author_id: users[i]! });
+        insertRow(phone.db, 'posts', {
+          id: posts[i]!,
+          title: `post ${i}`,
+          content: 'written before sign-in',
+          author_id: users[i]!,
+        });
       });
     }
     for (const id of users.slice(0, 3)) updateRow(phone.db, 'users', id, { name: `Edited ${id.slice(0, 4)}` });

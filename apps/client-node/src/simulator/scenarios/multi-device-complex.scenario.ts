@@ -39,7 +39,11 @@ export const multiDeviceComplex: Scenario = {
       [id.B3, 'B3'],
     ].sort(([a], [b]) => (String(a) < String(b) ? -1 : 1));
     for (const device of [d1, d2]) {
-      expectEqual(device.db.prepare('SELECT id, name FROM users ORDER BY id').raw().all(), expected, `${device.label} users`);
+      expectEqual(
+        device.db.prepare('SELECT id, name FROM users ORDER BY id').raw().all(),
+        expected,
+        `${device.label} users`,
+      );
     }
   },
 };

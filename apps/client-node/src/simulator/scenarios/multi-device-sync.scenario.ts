@@ -13,11 +13,18 @@ const SYNCING_CONFIG = { ...STANDARD_CONFIG, backoffMinMs: 100, backoffMaxMs: 40
  */
 export const multiDeviceSync: Scenario = {
   name: 'multi-device-sync',
-  summary: "two devices with background sync running each create a user; one deletes its own; both end with exactly the other's row",
+  summary:
+    "two devices with background sync running each create a user; one deletes its own; both end with exactly the other's row",
   async run(ctx) {
     const user = ctx.user('owner');
-    const first = await ctx.signedInDevice('device-1', user, { client: SYNCING_CONFIG, expectedOutcome: 'started_empty' });
-    const second = await ctx.signedInDevice('device-2', user, { client: SYNCING_CONFIG, expectedOutcome: 'used_remote_state' });
+    const first = await ctx.signedInDevice('device-1', user, {
+      client: SYNCING_CONFIG,
+      expectedOutcome: 'started_empty',
+    });
+    const second = await ctx.signedInDevice('device-2', user, {
+      client: SYNCING_CONFIG,
+      expectedOutcome: 'used_remote_state',
+    });
     for (const device of [first, second]) device.client.start();
     for (const device of [first, second]) await ctx.retrying(`${device.label} rebuild`, () => device.client.rebuild());
 
@@ -30,13 +37,21 @@ export const multiDeviceSync: Scenario = {
     expectEqual(columnValues(second.db, 'users', 'id'), [fromFirst, fromSecond].sort(), 'device 2 holds both rows');
 
     deleteRow(first.db, 'users', fromFirst);
-    expectEqual(columnValues(first.db, 'users', 'id').includes(fromFirst), false, 'device 1 right after deleting its row');
+    expectEqual(
+      columnValues(first.db, 'users', 'id').includes(fromFirst),
+      false,
+      'device 1 right after deleting its row',
+    );
     await ctx.retrying('device-1 push', () => first.client.pushPending());
     await ctx.retrying('device-1 pull', () => first.client.pullToStable());
     expectEqual(columnValues(first.db, 'users', 'id'), [fromSecond], 'device 1 after its pull');
     await ctx.retrying('device-2 pull', () => second.client.pullToStable());
     expectEqual(columnValues(second.db, 'users', 'id'), [fromSecond], 'device 2 after its pull');
     await ctx.stopAll();
-    expectEqual(await second.client.lastBundleSeqSeen(), await first.client.lastBundleSeqSeen(), 'both devices at the same checkpoint');
+    expectEqual(
+      await second.client.lastBundleSeqSeen(),
+      await first.client.lastBundleSeqSeen(),
+      'both devices at the same checkpoint',
+    );
   },
 };

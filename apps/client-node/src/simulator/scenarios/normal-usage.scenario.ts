@@ -14,13 +14,24 @@ export const normalUsage: Scenario = {
     const pushed = await phone.client.pushPending();
     expectEqual(pushed.outcome, 'committed', 'push');
     expectEqual(pushed.status.lastBundleSeqSeen, 1, 'one bundle for the whole change set');
-    expectEqual(columnValues(phone.db, 'users', 'name'), ids.slice(0, 8).map((id) => `Updated ${id}`).sort(), 'local users after the push');
+    expectEqual(
+      columnValues(phone.db, 'users', 'name'),
+      ids
+        .slice(0, 8)
+        .map((id) => `Updated ${id}`)
+        .sort(),
+      'local users after the push',
+    );
 
     // A second session on the same device: edits of synced rows become a second bundle.
     updateRow(phone.db, 'users', ids[0]!, { email: 'changed@example.test' });
     deleteRow(phone.db, 'users', ids[1]!);
     const synced = await phone.client.sync();
-    expectEqual([synced.pushOutcome, synced.remoteOutcome, synced.status.lastBundleSeqSeen], ['committed', 'already_at_target', 2], 'second sync');
+    expectEqual(
+      [synced.pushOutcome, synced.remoteOutcome, synced.status.lastBundleSeqSeen],
+      ['committed', 'already_at_target', 2],
+      'second sync',
+    );
     expectEqual(columnValues(phone.db, 'users', 'id').length, 7, 'users after the second sync');
   },
 };

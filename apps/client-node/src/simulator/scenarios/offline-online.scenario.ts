@@ -13,7 +13,8 @@ import { SimulatedNetwork } from '../simulated-network.js';
  */
 export const offlineOnline: Scenario = {
   name: 'offline-online',
-  summary: 'offline writes stay pending through failed syncs and running loops, then both devices converge when back online',
+  summary:
+    'offline writes stay pending through failed syncs and running loops, then both devices converge when back online',
   async run(ctx) {
     const user = ctx.user('owner');
     const network = new SimulatedNetwork();
@@ -26,11 +27,19 @@ export const offlineOnline: Scenario = {
     });
 
     network.online = false;
-    const offlineIds = [insertUser(phone.db, 'Offline 1'), insertUser(phone.db, 'Offline 2'), insertUser(phone.db, 'Offline 3')];
+    const offlineIds = [
+      insertUser(phone.db, 'Offline 1'),
+      insertUser(phone.db, 'Offline 2'),
+      insertUser(phone.db, 'Offline 3'),
+    ];
     updateRow(phone.db, 'users', baseline[0]!, { name: 'Edited offline' });
     deleteRow(phone.db, 'users', baseline[1]!);
     await expectRejection(phone.client.sync(), RetryExhaustedError, 'sync while offline');
-    expectEqual((await phone.client.pendingSyncStatus()).pendingRowCount, 5, 'offline changes still pending after the failed sync');
+    expectEqual(
+      (await phone.client.pendingSyncStatus()).pendingRowCount,
+      5,
+      'offline changes still pending after the failed sync',
+    );
     phone.client.start();
 
     const onlineIds = [insertUser(laptop.db, 'Online 1'), insertUser(laptop.db, 'Online 2')];
@@ -41,14 +50,32 @@ export const offlineOnline: Scenario = {
     expectEqual((await phone.client.pendingSyncStatus()).pendingRowCount, 5, 'the failing loops lost nothing');
 
     network.online = true;
-    await eventually(async () => (await phone.client.pendingSyncStatus()).pendingRowCount === 0 && rowCount(phone.db, 'users') === 9, 10_000, 'phone loops push and pull once online');
+    await eventually(
+      async () => (await phone.client.pendingSyncStatus()).pendingRowCount === 0 && rowCount(phone.db, 'users') === 9,
+      10_000,
+      'phone loops push and pull once online',
+    );
     await phone.client.stop();
     await laptop.client.pullToStable();
     await phone.client.pullToStable();
-    const expectedNames = ['Baseline 3', 'Baseline 4', 'Edited offline', 'Edited online', 'Offline 1', 'Offline 2', 'Offline 3', 'Online 1', 'Online 2'];
+    const expectedNames = [
+      'Baseline 3',
+      'Baseline 4',
+      'Edited offline',
+      'Edited online',
+      'Offline 1',
+      'Offline 2',
+      'Offline 3',
+      'Online 1',
+      'Online 2',
+    ];
     for (const device of [laptop, phone]) {
       expectEqual(columnValues(device.db, 'users', 'name'), expectedNames, `${device.label} users after reconnecting`);
     }
-    expectEqual(columnValues(laptop.db, 'users', 'id').filter((id) => [...offlineIds, ...onlineIds].includes(String(id))).length, 5, 'every new row exists once');
+    expectEqual(
+      columnValues(laptop.db, 'users', 'id').filter((id) => [...offlineIds, ...onlineIds].includes(String(id))).length,
+      5,
+      'every new row exists once',
+    );
   },
 };

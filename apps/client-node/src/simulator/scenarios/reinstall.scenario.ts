@@ -9,7 +9,11 @@ export const reinstall: Scenario = {
   async run(ctx) {
     const user = ctx.user('owner');
     const before = await ctx.signedInDevice('before-reinstall', user);
-    const ids = [insertUser(before.db, 'First'), insertUser(before.db, 'Second'), insertUser(before.db, 'Third')].sort();
+    const ids = [
+      insertUser(before.db, 'First'),
+      insertUser(before.db, 'Second'),
+      insertUser(before.db, 'Third'),
+    ].sort();
     await before.client.pushPending();
     await before.client.pullToStable();
     await before.destroy();
@@ -17,7 +21,11 @@ export const reinstall: Scenario = {
     const after = await ctx.device('after-reinstall');
     expectEqual(after.client.userId, '', 'a new install starts signed out');
     const attached = await ctx.attach(after, user);
-    expectEqual([attached.outcome, attached.restore?.rowCount], ['used_remote_state', 3], 'sign-in hydrates from the server');
+    expectEqual(
+      [attached.outcome, attached.restore?.rowCount],
+      ['used_remote_state', 3],
+      'sign-in hydrates from the server',
+    );
     expectEqual((await after.client.rebuild()).outcome, 'applied_snapshot', 'rebuild');
     expectEqual(columnValues(after.db, 'users', 'id'), ids, 'exactly the 3 synced users');
 

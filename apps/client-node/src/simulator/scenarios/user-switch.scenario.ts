@@ -9,14 +9,19 @@ import { expectEqual, expectRejection } from '../scenario-checks.js';
  */
 export const userSwitch: Scenario = {
   name: 'user-switch',
-  summary: "user A signs out, user B signs in on the same device and sees none of A's rows; A comes back to exactly A's rows",
+  summary:
+    "user A signs out, user B signs in on the same device and sees none of A's rows; A comes back to exactly A's rows",
   async run(ctx) {
     const alice = ctx.user('alice');
     const bob = ctx.user('bob');
     const shared = await ctx.signedInDevice('shared-device', alice, { expectedOutcome: 'started_empty' });
     const aliceRows = [insertUser(shared.db, 'Alice 1'), insertUser(shared.db, 'Alice 2')].sort();
     await expectRejection(shared.client.attach(bob), AttachBindingConflictError, 'attaching B while A is attached');
-    expectEqual((await shared.client.detach()).outcome, 'blocked_unsynced_data', 'sign-out with unsynced rows is refused');
+    expectEqual(
+      (await shared.client.detach()).outcome,
+      'blocked_unsynced_data',
+      'sign-out with unsynced rows is refused',
+    );
     const signedOut = await shared.client.syncThenDetach();
     expectEqual([signedOut.isSuccess, signedOut.detach.outcome], [true, 'detached'], 'sync, then sign out');
     ctx.signOut(shared);

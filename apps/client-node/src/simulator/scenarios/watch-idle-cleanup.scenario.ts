@@ -3,7 +3,7 @@ import { awaitSubscribers, WATCHER_CONFIG } from './watch-steps.js';
 
 export const watchIdleCleanup: Scenario = {
   name: 'watch-idle-cleanup',
-  summary: "stopping a watcher releases its server subscription within 5 s",
+  summary: 'stopping a watcher releases its server subscription within 5 s',
   requires: ['test-endpoints'],
   async run(ctx) {
     const user = ctx.user('owner');

@@ -12,7 +12,8 @@ export const watchManyClientsConverge: Scenario = {
     const user = ctx.user('owner');
     const writer = await ctx.signedInDevice('writer', user, { client: WATCH_CONFIG });
     const watchers = [];
-    for (let i = 0; i < WATCHERS; i++) watchers.push(await ctx.signedInDevice(`watcher-${i}`, user, { client: WATCHER_CONFIG }));
+    for (let i = 0; i < WATCHERS; i++)
+      watchers.push(await ctx.signedInDevice(`watcher-${i}`, user, { client: WATCHER_CONFIG }));
     for (const watcher of watchers) watcher.client.start();
     await awaitSubscribers(ctx, user, WATCHERS);
     const id = insertUser(writer.db, 'Seen by every watcher');

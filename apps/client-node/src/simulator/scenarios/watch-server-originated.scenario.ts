@@ -8,11 +8,18 @@ export const watchServerOriginated: Scenario = {
   requires: ['server-write'],
   async run(ctx) {
     const user = ctx.user('owner');
-    const watcher = await ctx.signedInDevice('watcher', user, { client: WATCHER_CONFIG, expectedOutcome: 'started_empty' });
+    const watcher = await ctx.signedInDevice('watcher', user, {
+      client: WATCHER_CONFIG,
+      expectedOutcome: 'started_empty',
+    });
     watcher.client.start();
     await awaitSubscribers(ctx, user, 1);
     const id = newId();
-    const written = await ctx.server.serverWrite!(user, 'INSERT INTO business.users (id, name, email) VALUES ($1, $2, $3)', [id, 'Written by the server', 'server@example.test']);
+    const written = await ctx.server.serverWrite!(
+      user,
+      'INSERT INTO business.users (id, name, email) VALUES ($1, $2, $3)',
+      [id, 'Written by the server', 'server@example.test'],
+    );
     await awaitConvergence(ctx, watcher, id, written.bundleSeq);
     await watcher.client.stop();
   },

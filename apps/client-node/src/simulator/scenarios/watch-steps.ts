@@ -14,11 +14,20 @@ export const CONVERGENCE_MS = 5000;
 /** Waits until the server counts `count` watch streams of `user` (without the test surface: a short pause). */
 export async function awaitSubscribers(ctx: ScenarioContext, user: string, count: number): Promise<void> {
   if (!ctx.server.features.testEndpoints) return sleep(300);
-  await eventually(async () => (await ctx.surface.watchSubscribers(user)) === count, CONVERGENCE_MS, `${count} watch subscribers of ${user}`);
+  await eventually(
+    async () => (await ctx.surface.watchSubscribers(user)) === count,
+    CONVERGENCE_MS,
+    `${count} watch subscribers of ${user}`,
+  );
 }
 
 /** The watcher holds user row `id` and reached checkpoint `bundleSeq` within the bound; resolves to the time taken. */
-export async function awaitConvergence(ctx: ScenarioContext, watcher: SimulatedDevice, id: string, bundleSeq: number): Promise<number> {
+export async function awaitConvergence(
+  ctx: ScenarioContext,
+  watcher: SimulatedDevice,
+  id: string,
+  bundleSeq: number,
+): Promise<number> {
   const has = watcher.db.prepare('SELECT 1 FROM users WHERE id = ?');
   const ms = await eventually(
     async () => has.get(id) !== undefined && (await watcher.client.lastBundleSeqSeen()) >= bundleSeq,
