@@ -49,9 +49,7 @@ export class SyncApi {
 }
 
 /** `business.users` rows as the issue's workload: id uuid, name, email, created_at, updated_at. */
-export function userRows(
-  count: number,
-): Array<{
+export function userRows(count: number): Array<{
   schema: string;
   table: string;
   key: { id: string };

@@ -1077,17 +1077,15 @@ export const ENDPOINTS: EndpointSpec[] = [
           weighted<string>(
             [
               30,
-              fc
-                .array(pushRow(world, s), { minLength: 1, maxLength: 3 })
-                .chain((rows) =>
-                  objectBody(
-                    {
-                      start_row_ordinal: { valid: fc.constant('0'), odd: fc.constantFrom('1', '-1', '3') },
-                      rows: fc.constant(`[${rows.join(',')}]`),
-                    },
-                    at(s, 'body'),
-                  ),
+              fc.array(pushRow(world, s), { minLength: 1, maxLength: 3 }).chain((rows) =>
+                objectBody(
+                  {
+                    start_row_ordinal: { valid: fc.constant('0'), odd: fc.constantFrom('1', '-1', '3') },
+                    rows: fc.constant(`[${rows.join(',')}]`),
+                  },
+                  at(s, 'body'),
                 ),
+              ),
             ],
             [
               1,
