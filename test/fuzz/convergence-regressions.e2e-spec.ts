@@ -86,6 +86,34 @@ describe('convergence fuzz regressions', () => {
     await device.close();
   });
 
+  it('seed 208703004: a seeding push whose answer was lost and whose bundle was then pruned recovers instead of a 400 forever', async () => {
+    const dropper = commitAnswerDropper();
+    const user = 'fuzz-seed-208703004';
+    const device = await newDevice(server.t, user, { fetch: dropper.fetch });
+    device.db
+      .prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)')
+      .run(randomUUID(), 'offline seed', 's@x.test');
+    expect((await device.client.attach(user)).outcome).toBe('seeded_from_local');
+    dropper.dropNext = true;
+    await expect(device.client.pushPending()).rejects.toThrow(/commit answer dropped/);
+    // the committed seed leaves the retained history before the device retries
+    await setRetentionFloor(server.t, user, 1);
+    await server.pg.query(
+      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 1',
+      [user],
+    );
+    // Before the fix every retry of the create, still carrying the initialization id, got 400
+    // "initialization_id must be absent once the scope is initialized"; now it is the history_pruned of
+    // any pruned tuple, from which the client recovers.
+    await device.client.sync();
+    await device.client.sync();
+    expect((await device.client.syncStatus()).authority).toBe('authoritative_materialized');
+    const local = device.db.prepare('SELECT id, name, email FROM users ORDER BY id').all();
+    expect(local).toHaveLength(1);
+    expect(await serverRows(server.pg, user, 'users', 'id::text AS id, name, email')).toEqual(local);
+    await device.close();
+  });
+
   it('seed 6: writes made after a committed-but-unreplayed push survive the replay-pruned snapshot fallback', async () => {
     const user = 'fuzz-seed-6';
     const conflicts: string[] = [];

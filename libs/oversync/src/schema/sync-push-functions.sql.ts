@@ -188,7 +188,9 @@ BEGIN
     RETURN QUERY SELECT 'already_committed'::text, t.bundle_seq, t.bundle_source_id, p_source_bundle_id, t.row_count, t.bundle_hash, lock_waited;
     RETURN;
   END IF;
-  IF scope.state_code = 2 AND p_initialization_id <> '' THEN
+  -- A seeding push that committed, lost its answer and was then pruned is not replayable: it gets the
+  -- history_pruned of any pruned tuple below (the device rebuilds), not a 400 forever (convergence fuzz, seed 208703004).
+  IF scope.state_code = 2 AND p_initialization_id <> '' AND p_source_bundle_id > t.max_committed THEN
     ${refuse('push_session_invalid', `'initialization_id must be absent once the scope is initialized'`)};
   END IF;
   ${SOURCE_RETIRED('p_source_id')}
