@@ -21,7 +21,10 @@ import { PushSessionService } from './push/push-session.service.js';
 import { PullService } from './pull/pull.service.js';
 import { CapabilitiesService } from './health/capabilities.service.js';
 import { SyncStatusService } from './health/sync-status.service.js';
-import { SyncController } from './http/sync.controller.js';
+import { ConnectController } from './connect/connect.controller.js';
+import { PushController } from './push/push.controller.js';
+import { PullController } from './pull/pull.controller.js';
+import { CapabilitiesController } from './health/capabilities.controller.js';
 import { SyncxController } from './health/syncx.controller.js';
 import { SyncBodyFirstLayer, SyncBodyMiddleware } from './http/sync-body.middleware.js';
 import { useFallbackPathsOf } from './http/sync-fallback.controller.js';
@@ -47,8 +50,17 @@ import { OversyncHealthIndicator } from './health/oversync-health.indicator.js';
  * for unknown /sync paths and the routing-error handler only with `routeFallback: true`.
  */
 @Module({
+  // one per capability, in this order (the routes' and the OpenAPI paths' order);
   // SyncFallbackController (routeFallback) is appended after these by the module definition
-  controllers: [SyncController, SyncxController, WatchController, SnapshotController],
+  controllers: [
+    ConnectController,
+    PushController,
+    PullController,
+    CapabilitiesController,
+    SyncxController,
+    WatchController,
+    SnapshotController,
+  ],
   providers: [
     {
       provide: OVERSYNC_CONFIG,
@@ -131,6 +143,8 @@ export class OversyncModule extends ConfigurableOversyncModule implements NestMo
     // (paths, not the controllers: the fallback's wildcard differs between Express' and Fastify's routers)
     consumer.apply(SyncRequestTelemetryMiddleware).forRoutes('sync', 'sync/*path', 'syncx', 'syncx/*path');
     // Only the module's own routes: the body is read here so parsing and errors follow the protocol.
-    consumer.apply(SyncBodyMiddleware).forRoutes(SyncController, SnapshotController);
+    consumer
+      .apply(SyncBodyMiddleware)
+      .forRoutes(ConnectController, PushController, PullController, CapabilitiesController, SnapshotController);
   }
 }

@@ -20,9 +20,12 @@ export class StreamedJson extends EncodedJson {
 }
 
 /** Where a service writes its answer while it still holds its transaction (the only writer of bodies that stream). */
-export interface WireReply {
-  send(status: number, body: GoJsonValue): Promise<void>;
+export interface WireReply<Body extends GoJsonValue = GoJsonValue> {
+  send(status: number, body: Body): Promise<void>;
 }
+
+/** What a route returns for a `Body` answered on a `ReturnedWireReply`: its encoded text, or the stream of it. */
+export type WireAnswer<Body extends GoJsonValue> = (EncodedJson | StreamedWireBody) & { readonly answers?: Body };
 
 /**
  * The WireReply a route hands to a service that answers inside its transaction (pull); `answer(done)`
@@ -32,13 +35,13 @@ export interface WireReply {
  * producers are through. A failure after that cannot become an error answer any more: the stream
  * fails, and the platform cuts the connection so the client sees a broken response, never a short valid one.
  */
-export class ReturnedWireReply implements WireReply {
-  private settle?: { resolve: (answer: EncodedJson | StreamedWireBody) => void; reject: (error: unknown) => void };
+export class ReturnedWireReply<Body extends GoJsonValue = GoJsonValue> implements WireReply<Body> {
+  private settle?: { resolve: (answer: WireAnswer<Body>) => void; reject: (error: unknown) => void };
   private sent = false;
   private readonly logger = new Logger('Oversync');
 
   /** What the route returns: the answer once the service sends it, or the service's error before that. */
-  answer(done: Promise<void>): Promise<EncodedJson | StreamedWireBody> {
+  answer(done: Promise<void>): Promise<WireAnswer<Body>> {
     return new Promise((resolve, reject) => {
       this.settle = { resolve, reject };
       done.then(
@@ -53,7 +56,7 @@ export class ReturnedWireReply implements WireReply {
     });
   }
 
-  async send(status: number, body: GoJsonValue): Promise<void> {
+  async send(status: number, body: Body): Promise<void> {
     if (status !== 200 || !this.settle || this.sent) throw new Error('a returned wire reply sends one 200 answer');
     this.sent = true;
     const text = encodeGoJson(body);

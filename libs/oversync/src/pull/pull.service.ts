@@ -74,7 +74,7 @@ export class PullService {
   ) {}
 
   /** Answers on `reply`: a small page after its one round trip (which records the checkpoint), a large one streamed. */
-  pull(actor: SyncActor, query: PullQuery, reply: WireReply): Promise<void> {
+  pull(actor: SyncActor, query: PullQuery, reply: WireReply<PullResponse<GoJsonValue>>): Promise<void> {
     return this.lifecycle.run(async () => {
       const max = Math.min(Math.max(query.maxBundles, 1), MAX_BUNDLES_PER_PULL);
       const page = [
