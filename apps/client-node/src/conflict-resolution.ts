@@ -60,11 +60,11 @@ export function resolvePushConflict(ctx: ClientContext, snapshot: OutboundSnapsh
   const result = ctx.resolver().resolve(context) as MergeResult | null | undefined;
   const where = `${row.schemaName}.${row.table.name}`;
   const serverState: ServerRowState =
-    context.serverRowPayload !== null ? 'live' : detail.serverRowDeleted ? 'tombstone' : 'missing';
+    context.serverRowPayload !== null ? 'live' : detail.server_row_deleted ? 'tombstone' : 'missing';
 
   let plan: ResolutionPlan;
   try {
-    plan = planResolution(row, result, serverState, detail.serverRowDeleted, where);
+    plan = planResolution(row, result, serverState, detail.server_row_deleted, where);
   } catch (err) {
     if (!(err instanceof InvalidResolution)) throw err;
     requeueFrozenRows(ctx, snapshot, null);
@@ -128,7 +128,7 @@ function applyResolution(
         break;
     }
     if (plan.rowState)
-      ctx.state.upsertRowState(row.table.name, row.keyJson, detail.serverRowVersion, plan.rowState.deleted);
+      ctx.state.upsertRowState(row.table.name, row.keyJson, Number(detail.server_row_version), plan.rowState.deleted);
     else ctx.state.deleteRowState(row.table.name, row.keyJson);
     let image: string | null = null;
     if (plan.write.kind !== 'delete') {
@@ -142,7 +142,7 @@ function applyResolution(
         row.table.name,
         row.keyJson,
         plan.requeue,
-        detail.serverRowVersion,
+        Number(detail.server_row_version),
         plan.requeue === 'DELETE' ? null : image,
       );
   });
@@ -242,10 +242,10 @@ function conflictContext(row: OutboundRow, detail: PushConflictDetail): Conflict
     key: detail.key,
     localOp: row.op,
     localPayload,
-    baseRowVersion: detail.baseRowVersion,
-    serverRowVersion: detail.serverRowVersion,
-    serverRowDeleted: detail.serverRowDeleted,
-    serverRowPayload: isJsonObject(detail.serverRow) ? detail.serverRow : null,
+    baseRowVersion: Number(detail.base_row_version),
+    serverRowVersion: Number(detail.server_row_version),
+    serverRowDeleted: detail.server_row_deleted,
+    serverRowPayload: isJsonObject(detail.server_row) ? detail.server_row : null,
   };
 }
 

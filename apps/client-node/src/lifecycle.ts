@@ -149,14 +149,14 @@ export async function attachLocked(ctx: ClientContext, rawUserId: string, signal
       return {
         status: 'retry_later',
         outcome: '',
-        retryAfterMs: connect.retryAfterSeconds * 1000,
+        retryAfterMs: connect.retry_after_seconds * 1000,
         syncStatus: ZERO_SYNC_STATUS,
         restore: null,
       };
     case 'initialize_empty':
     case 'initialize_local': {
       ensureAttachableLocalState(ctx, userId);
-      const initializationId = connect.resolution === 'initialize_local' ? connect.initializationId : '';
+      const initializationId = connect.resolution === 'initialize_local' ? connect.initialization_id : '';
       persistConnected(ctx, userId, initializationId);
       return {
         status: 'connected',
@@ -277,9 +277,9 @@ async function verifyConnectLifecycleSupported(ctx: ClientContext, signal?: Abor
   }
   if (capabilities.features.connect_lifecycle !== true)
     throw new AttachLifecycleUnsupportedError('connect_lifecycle capability is absent');
-  if (capabilities.schemaVersion < ctx.config.minServerSchemaVersion) {
+  if (capabilities.schema_version < ctx.config.minServerSchemaVersion) {
     throw new AttachLifecycleUnsupportedError(
-      `server schema_version ${capabilities.schemaVersion} is older than the ${ctx.config.minServerSchemaVersion} this app requires`,
+      `server schema_version ${capabilities.schema_version} is older than the ${ctx.config.minServerSchemaVersion} this app requires`,
     );
   }
 }

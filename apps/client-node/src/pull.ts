@@ -65,18 +65,20 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
       return { outcome: 'applied_snapshot', restore };
     }
     validatePullPage(ctx, page, after);
-    if (target === 0) target = page.stableBundleSeq;
-    else if (page.stableBundleSeq !== target)
-      throw new SyncProtocolError(`pull response stable bundle seq changed from ${target} to ${page.stableBundleSeq}`);
+    if (target === 0) target = Number(page.stable_bundle_seq);
+    else if (Number(page.stable_bundle_seq) !== target)
+      throw new SyncProtocolError(
+        `pull response stable bundle seq changed from ${target} to ${page.stable_bundle_seq}`,
+      );
 
     for (const bundle of page.bundles) {
       applyPulledBundle(ctx, bundle);
-      after = bundle.bundleSeq;
+      after = Number(bundle.bundle_seq);
       applied = true;
       ctx.progress({ phase: 'pull', done: after - start, total: target - start });
     }
     if (after >= target) return { outcome: applied ? 'applied_incremental' : 'already_at_target', restore: null };
-    if (!page.hasMore) {
+    if (!page.has_more) {
       throw new SyncProtocolError(
         page.bundles.length === 0
           ? `pull ended before reaching stable bundle seq ${target}`
@@ -139,38 +141,38 @@ async function fetchPullPage(
 
 /** §8.3, plus the row count and schema checks the reference skips (§15 item 17). */
 function validatePullPage(ctx: ClientContext, page: PullResponse, after: number): void {
-  if (page.stableBundleSeq < 0)
-    throw new SyncProtocolError(`pull response stable_bundle_seq ${page.stableBundleSeq} must be non-negative`);
-  if (page.stableBundleSeq < after) {
+  if (page.stable_bundle_seq < 0)
+    throw new SyncProtocolError(`pull response stable_bundle_seq ${page.stable_bundle_seq} must be non-negative`);
+  if (page.stable_bundle_seq < after) {
     throw new SyncProtocolError(
-      `pull response stable_bundle_seq ${page.stableBundleSeq} is behind requested after_bundle_seq ${after}`,
+      `pull response stable_bundle_seq ${page.stable_bundle_seq} is behind requested after_bundle_seq ${after}`,
     );
   }
-  if (page.bundles.length > 0 && page.stableBundleSeq === 0)
+  if (page.bundles.length > 0 && page.stable_bundle_seq === 0n)
     throw new SyncProtocolError('pull response missing stable_bundle_seq for non-empty bundle list');
   let previous = after;
   page.bundles.forEach((bundle, i) => {
     const problem =
-      bundle.bundleSeq <= 0
-        ? `bundle_seq ${bundle.bundleSeq} must be positive`
-        : !bundle.sourceId.trim()
+      bundle.bundle_seq <= 0n
+        ? `bundle_seq ${bundle.bundle_seq} must be positive`
+        : !bundle.source_id.trim()
           ? 'bundle source_id must be non-empty'
-          : bundle.sourceBundleId <= 0
-            ? `bundle source_bundle_id ${bundle.sourceBundleId} must be positive`
-            : bundle.rows.length !== bundle.rowCount
-              ? `bundle row_count ${bundle.rowCount} does not match ${bundle.rows.length} rows`
+          : bundle.source_bundle_id <= 0n
+            ? `bundle source_bundle_id ${bundle.source_bundle_id} must be positive`
+            : bundle.rows.length !== Number(bundle.row_count)
+              ? `bundle row_count ${bundle.row_count} does not match ${bundle.rows.length} rows`
               : '';
     if (problem) throw new SyncProtocolError(`invalid pull bundle ${i}: ${problem}`);
-    if (bundle.bundleSeq <= previous)
+    if (bundle.bundle_seq <= previous)
       throw new SyncProtocolError(
-        `pull response bundle_seq ${bundle.bundleSeq} is not strictly greater than previous ${previous}`,
+        `pull response bundle_seq ${bundle.bundle_seq} is not strictly greater than previous ${previous}`,
       );
-    if (bundle.bundleSeq > page.stableBundleSeq) {
+    if (bundle.bundle_seq > page.stable_bundle_seq) {
       throw new SyncProtocolError(
-        `pull response bundle_seq ${bundle.bundleSeq} exceeds stable_bundle_seq ${page.stableBundleSeq}`,
+        `pull response bundle_seq ${bundle.bundle_seq} exceeds stable_bundle_seq ${page.stable_bundle_seq}`,
       );
     }
-    previous = bundle.bundleSeq;
+    previous = Number(bundle.bundle_seq);
     bundle.rows.forEach((row, j) => {
       const rowProblem =
         wireRowProblem(row) ||
@@ -188,24 +190,29 @@ export function applyPulledBundle(ctx: ClientContext, bundle: WireBundle): void 
       table: row.table,
       key: row.key as Record<string, string>,
       op: row.op as RowOp,
-      rowVersion: row.rowVersion,
+      rowVersion: Number(row.row_version),
       payload: row.payload,
     })),
   );
-  if (hash !== bundle.bundleHash)
-    throw new BundleHashMismatchError(bundle.bundleSeq, bundle.bundleHash, hash, `pulled bundle ${bundle.bundleSeq}`);
+  if (hash !== bundle.bundle_hash)
+    throw new BundleHashMismatchError(
+      Number(bundle.bundle_seq),
+      bundle.bundle_hash,
+      hash,
+      `pulled bundle ${bundle.bundle_seq}`,
+    );
   ctx.state.applyTransaction(() => {
     for (let start = 0; start < bundle.rows.length; start += APPLY_PAGE_ROWS) {
       const page = bundle.rows.slice(start, start + APPLY_PAGE_ROWS).map((row) => ({
         ref: resolveWireRow(ctx, row.table, row.key),
         op: row.op as RowOp,
-        rowVersion: row.rowVersion,
+        rowVersion: Number(row.row_version),
         payload: row.payload,
       }));
       applyAuthoritativePage(ctx, page, { skipStale: true, clearDirty: true });
     }
     const last = ctx.state.attachment().lastBundleSeqSeen;
-    if (bundle.bundleSeq > last) ctx.state.updateAttachment({ lastBundleSeqSeen: bundle.bundleSeq });
+    if (bundle.bundle_seq > last) ctx.state.updateAttachment({ lastBundleSeqSeen: Number(bundle.bundle_seq) });
   });
 }
 

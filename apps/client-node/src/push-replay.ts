@@ -19,10 +19,10 @@ type ReplayDecision =
 export function replayCommittedBundle(ctx: ClientContext, snapshot: OutboundSnapshot, committed: CommittedPush): void {
   const { header } = committed;
   ctx.state.applyTransaction(() => {
-    const staged = stagedPushRows(ctx, header.bundleSeq);
-    if (staged.length !== header.rowCount) {
+    const staged = stagedPushRows(ctx, Number(header.bundle_seq));
+    if (staged.length !== Number(header.row_count)) {
       throw new SyncProtocolError(
-        `staged push replay row count ${staged.length} does not match expected row_count ${header.rowCount}`,
+        `staged push replay row count ${staged.length} does not match expected row_count ${header.row_count}`,
       );
     }
     if (committed.alreadyCommitted) proveCommittedMatchesOutbox(snapshot, staged);
@@ -63,14 +63,14 @@ export function replayCommittedBundle(ctx: ClientContext, snapshot: OutboundSnap
     });
 
     const attachment = ctx.state.attachment();
-    if (header.bundleSeq === attachment.lastBundleSeqSeen + 1)
-      ctx.state.updateAttachment({ lastBundleSeqSeen: header.bundleSeq });
-    ctx.state.advanceNextSourceBundleId(header.sourceId, header.sourceBundleId + 1);
+    if (Number(header.bundle_seq) === attachment.lastBundleSeqSeen + 1)
+      ctx.state.updateAttachment({ lastBundleSeqSeen: Number(header.bundle_seq) });
+    ctx.state.advanceNextSourceBundleId(header.source_id, Number(header.source_bundle_id) + 1);
     ctx.state.stmt('DELETE FROM _sync_outbox_rows WHERE source_bundle_id = ?').run(snapshot.sourceBundleId);
     ctx.state.clearOutbox();
-    ctx.state.stmt('DELETE FROM _sync_push_stage WHERE bundle_seq = ?').run(header.bundleSeq);
+    ctx.state.stmt('DELETE FROM _sync_push_stage WHERE bundle_seq = ?').run(Number(header.bundle_seq));
   });
-  ctx.progress({ phase: 'push_replay', done: header.rowCount, total: header.rowCount });
+  ctx.progress({ phase: 'push_replay', done: Number(header.row_count), total: Number(header.row_count) });
 }
 
 /**

@@ -4,7 +4,7 @@
  * and verified against `bundle_hash`. Failure answers map to source recovery, the stale
  * initialization reset, conflicts or typed HTTP errors.
  */
-import { SYNC_ROUTES } from '@oversync/protocol';
+import { SYNC_ROUTES, type PushCommitResponse } from '@oversync/protocol';
 import { bundleHashOf } from './bundle-hash.js';
 import type { ClientContext, PushHooks } from './client-context.js';
 import {
@@ -27,7 +27,6 @@ import { keyJson, localKeyFromKeyJson, localKeyFromWireKey, wireKeyObject } from
 import type { RowOp } from './sync-state.js';
 import type { SyncResponse } from './sync-transport.js';
 import {
-  type CommittedBundleHeader,
   decodeCommit,
   decodeCommittedRows,
   decodePushChunk,
@@ -49,7 +48,7 @@ export async function runHook(
 
 /** The committed bundle of a push, and whether the server answered `already_committed`. */
 export interface CommittedPush {
-  readonly header: CommittedBundleHeader;
+  readonly header: PushCommitResponse;
   readonly alreadyCommitted: boolean;
 }
 
@@ -81,14 +80,14 @@ export async function uploadAndCommit(
   const created = decodeOrFail(() => decodePushSession(createResponse.body), 'failed to decode push session response');
 
   if (created.status === 'already_committed') {
-    if (created.sourceBundleId !== snapshot.sourceBundleId) {
+    if (Number(created.source_bundle_id) !== snapshot.sourceBundleId) {
       throw new SyncProtocolError(
-        `push session already_committed response source_bundle_id ${created.sourceBundleId} does not match requested ${snapshot.sourceBundleId}`,
+        `push session already_committed response source_bundle_id ${created.source_bundle_id} does not match requested ${snapshot.sourceBundleId}`,
       );
     }
-    if (created.sourceId !== ctx.session.sourceId) {
+    if (created.source_id !== ctx.session.sourceId) {
       throw new SyncProtocolError(
-        `push session already_committed response source_id ${JSON.stringify(created.sourceId)} does not match client ${JSON.stringify(ctx.session.sourceId)}`,
+        `push session already_committed response source_id ${JSON.stringify(created.source_id)} does not match client ${JSON.stringify(ctx.session.sourceId)}`,
       );
     }
     validateHeader(created, 'push session already_committed response: ');
@@ -97,20 +96,20 @@ export async function uploadAndCommit(
   }
   if (created.status !== 'staging')
     throw new SyncProtocolError(`push session response returned unsupported status ${JSON.stringify(created.status)}`);
-  if (!created.pushId.trim()) throw new SyncProtocolError('push session response missing push_id');
-  if (created.plannedRowCount !== snapshot.rows.length) {
+  if (!created.push_id.trim()) throw new SyncProtocolError('push session response missing push_id');
+  if (Number(created.planned_row_count) !== snapshot.rows.length) {
     throw new SyncProtocolError(
-      `push session response planned_row_count ${created.plannedRowCount} does not match requested ${snapshot.rows.length}`,
+      `push session response planned_row_count ${created.planned_row_count} does not match requested ${snapshot.rows.length}`,
     );
   }
-  if (created.nextExpectedRowOrdinal !== 0) {
+  if (created.next_expected_row_ordinal !== 0n) {
     throw new SyncProtocolError(
-      `push session response next_expected_row_ordinal ${created.nextExpectedRowOrdinal} must be 0`,
+      `push session response next_expected_row_ordinal ${created.next_expected_row_ordinal} must be 0`,
     );
   }
   ctx.counters.pushSessionsCreated++;
 
-  const pushId = created.pushId;
+  const pushId = created.push_id;
   let committedOk = false;
   try {
     await uploadChunks(ctx, snapshot, pushId, signal);
@@ -123,9 +122,9 @@ export async function uploadAndCommit(
     if (commitResponse.status !== 200) throw pushFailure(ctx, 'push_session_commit', commitResponse, snapshot);
     const header = decodeOrFail(() => decodeCommit(commitResponse.body), 'failed to decode push commit response');
     validateHeader(header, 'push commit response: ');
-    if (header.sourceId !== ctx.session.sourceId) {
+    if (header.source_id !== ctx.session.sourceId) {
       throw new SyncProtocolError(
-        `push commit response source_id ${JSON.stringify(header.sourceId)} does not match client ${JSON.stringify(ctx.session.sourceId)}`,
+        `push commit response source_id ${JSON.stringify(header.source_id)} does not match client ${JSON.stringify(ctx.session.sourceId)}`,
       );
     }
     committedOk = true;
@@ -161,14 +160,14 @@ async function uploadChunks(
     });
     if (response.status !== 200) throw pushFailure(ctx, 'push_chunk_upload', response, snapshot);
     const chunk = decodeOrFail(() => decodePushChunk(response.body), 'failed to decode push chunk response');
-    if (chunk.pushId.trim() !== pushId) {
+    if (chunk.push_id.trim() !== pushId) {
       throw new SyncProtocolError(
-        `push chunk response push_id ${JSON.stringify(chunk.pushId.trim())} does not match requested ${JSON.stringify(pushId)}`,
+        `push chunk response push_id ${JSON.stringify(chunk.push_id.trim())} does not match requested ${JSON.stringify(pushId)}`,
       );
     }
-    if (chunk.nextExpectedRowOrdinal !== end) {
+    if (Number(chunk.next_expected_row_ordinal) !== end) {
       throw new SyncProtocolError(
-        `push chunk response next_expected_row_ordinal ${chunk.nextExpectedRowOrdinal} does not match expected ${end}`,
+        `push chunk response next_expected_row_ordinal ${chunk.next_expected_row_ordinal} does not match expected ${end}`,
       );
     }
     ctx.counters.pushChunksUploaded++;
@@ -202,32 +201,32 @@ function decodeOrFail<T>(decode: () => T, context: string): T {
   }
 }
 
-function validateHeader(header: CommittedBundleHeader, prefix: string): void {
+function validateHeader(header: PushCommitResponse, prefix: string): void {
   const problem =
-    header.bundleSeq <= 0
+    header.bundle_seq <= 0n
       ? 'bundle_seq must be positive'
-      : !header.sourceId.trim()
+      : !header.source_id.trim()
         ? 'source_id must be non-empty'
-        : header.sourceBundleId <= 0
+        : header.source_bundle_id <= 0n
           ? 'source_bundle_id must be positive'
-          : header.rowCount <= 0
+          : header.row_count <= 0n
             ? 'row_count must be positive'
-            : !header.bundleHash.trim()
+            : !header.bundle_hash.trim()
               ? 'bundle_hash must be non-empty'
               : '';
   if (problem) throw new SyncProtocolError(prefix + problem);
 }
 
 /** The server committed the tuple: the seed (if any) is done and the outbox awaits replay. */
-function markCommittedRemote(ctx: ClientContext, header: CommittedBundleHeader): void {
+function markCommittedRemote(ctx: ClientContext, header: PushCommitResponse): void {
   ctx.state.transaction(() => {
     ctx.state.updateAttachment({ pendingInitializationId: '' });
     ctx.state.writeOutbox({
       ...ctx.state.outbox(),
       state: 'committed_remote',
-      rowCount: header.rowCount,
-      remoteBundleHash: header.bundleHash,
-      remoteBundleSeq: header.bundleSeq,
+      rowCount: Number(header.row_count),
+      remoteBundleHash: header.bundle_hash,
+      remoteBundleSeq: Number(header.bundle_seq),
     });
   });
   ctx.session.pendingInitializationId = '';
@@ -292,7 +291,7 @@ function recoveryCodeFor(operation: string, code: string): SourceRecoveryCode | 
 
 export async function fetchCommittedBundle(
   ctx: ClientContext,
-  header: CommittedBundleHeader,
+  header: PushCommitResponse,
   signal?: AbortSignal,
 ): Promise<void> {
   ctx.state.stmt('DELETE FROM _sync_push_stage').run();
@@ -304,12 +303,12 @@ export async function fetchCommittedBundle(
   for (;;) {
     const response = await sendPushRequest(ctx, 'committed bundle chunk', {
       method: 'GET',
-      path: SYNC_ROUTES.committedBundleRows(header.bundleSeq),
+      path: SYNC_ROUTES.committedBundleRows(header.bundle_seq),
       query: { after_row_ordinal: after, max_rows: ctx.config.downloadLimit },
       signal,
     });
     if (response.status === 409 && decodeErrorEnvelope(response.body)?.known === 'history_pruned') {
-      throw new ReplayPrunedError(header.sourceBundleId);
+      throw new ReplayPrunedError(Number(header.source_bundle_id));
     }
     if (response.status !== 200) {
       const envelope = decodeErrorEnvelope(response.body);
@@ -336,56 +335,58 @@ export async function fetchCommittedBundle(
         const table = configuredTable(ctx, row.table);
         const localKey = localKeyFromWireKey(table, row.key);
         insert.run(
-          header.bundleSeq,
+          Number(header.bundle_seq),
           first + i,
           row.schema,
           table.name,
           keyJson(table, localKey),
           row.op,
-          row.rowVersion,
+          Number(row.row_version),
           row.op === 'DELETE' || row.payload === undefined ? null : stringifyJson(row.payload),
         );
       });
     });
     staged += page.rows.length;
     ctx.counters.committedBundleChunksRead++;
-    after = page.nextRowOrdinal;
-    if (!page.hasMore) break;
+    after = Number(page.next_row_ordinal);
+    if (!page.has_more) break;
   }
-  if (staged !== header.rowCount) {
+  if (staged !== Number(header.row_count)) {
     throw new SyncProtocolError(
-      `staged committed bundle row count ${staged} does not match expected row_count ${header.rowCount}`,
+      `staged committed bundle row count ${staged} does not match expected row_count ${header.row_count}`,
     );
   }
-  const hash = bundleHashOf(stagedPushRows(ctx, header.bundleSeq).map((row) => ({ ...row, key: row.wireKey })));
-  if (hash !== header.bundleHash)
-    throw new BundleHashMismatchError(header.bundleSeq, header.bundleHash, hash, 'staged committed bundle');
+  const hash = bundleHashOf(
+    stagedPushRows(ctx, Number(header.bundle_seq)).map((row) => ({ ...row, key: row.wireKey })),
+  );
+  if (hash !== header.bundle_hash)
+    throw new BundleHashMismatchError(Number(header.bundle_seq), header.bundle_hash, hash, 'staged committed bundle');
 }
 
 function validateCommittedPage(
-  header: CommittedBundleHeader,
+  header: PushCommitResponse,
   page: ReturnType<typeof decodeCommittedRows>,
   after: number | undefined,
 ): void {
-  const mismatch = (field: string, got: string | number, want: string | number) =>
+  const mismatch = (field: string, got: string | bigint, want: string | bigint) =>
     new SyncProtocolError(
       `committed bundle chunk response ${field} ${typeof got === 'string' ? JSON.stringify(got) : got} does not match expected ${
         typeof want === 'string' ? JSON.stringify(want) : want
       }`,
     );
-  if (page.bundleSeq !== header.bundleSeq) throw mismatch('bundle_seq', page.bundleSeq, header.bundleSeq);
-  if (page.sourceId !== header.sourceId) throw mismatch('source_id', page.sourceId, header.sourceId);
-  if (page.sourceBundleId !== header.sourceBundleId)
-    throw mismatch('source_bundle_id', page.sourceBundleId, header.sourceBundleId);
-  if (page.rowCount !== header.rowCount) throw mismatch('row_count', page.rowCount, header.rowCount);
-  if (page.bundleHash !== header.bundleHash) throw mismatch('bundle_hash', page.bundleHash, header.bundleHash);
+  if (page.bundle_seq !== header.bundle_seq) throw mismatch('bundle_seq', page.bundle_seq, header.bundle_seq);
+  if (page.source_id !== header.source_id) throw mismatch('source_id', page.source_id, header.source_id);
+  if (page.source_bundle_id !== header.source_bundle_id)
+    throw mismatch('source_bundle_id', page.source_bundle_id, header.source_bundle_id);
+  if (page.row_count !== header.row_count) throw mismatch('row_count', page.row_count, header.row_count);
+  if (page.bundle_hash !== header.bundle_hash) throw mismatch('bundle_hash', page.bundle_hash, header.bundle_hash);
   const expectedNext = (after ?? -1) + page.rows.length;
-  if (page.nextRowOrdinal !== expectedNext) {
+  if (Number(page.next_row_ordinal) !== expectedNext) {
     throw new SyncProtocolError(
-      `committed bundle chunk response next_row_ordinal ${page.nextRowOrdinal} does not match expected ${expectedNext}`,
+      `committed bundle chunk response next_row_ordinal ${page.next_row_ordinal} does not match expected ${expectedNext}`,
     );
   }
-  if (page.hasMore && page.rows.length === 0)
+  if (page.has_more && page.rows.length === 0)
     throw new SyncProtocolError('committed bundle chunk response with has_more=true must include at least one row');
   page.rows.forEach((row, i) => {
     const problem = wireRowProblem(row);

@@ -102,22 +102,26 @@ export async function createSnapshotSession(
   } catch (err) {
     throw new SyncProtocolError(`failed to decode snapshot session response: ${errorMessage(err)}`, { cause: err });
   }
-  const problem = !decoded.snapshotId.trim()
+  const problem = !decoded.snapshot_id.trim()
     ? 'snapshot session response missing snapshot_id'
-    : decoded.snapshotBundleSeq < 0
-      ? `snapshot session response snapshot_bundle_seq ${decoded.snapshotBundleSeq} must be non-negative`
-      : decoded.rowCount < 0
-        ? `snapshot session response row_count ${decoded.rowCount} must be non-negative`
-        : decoded.rowCount > 0 && decoded.snapshotBundleSeq <= 0
+    : decoded.snapshot_bundle_seq < 0n
+      ? `snapshot session response snapshot_bundle_seq ${decoded.snapshot_bundle_seq} must be non-negative`
+      : decoded.row_count < 0n
+        ? `snapshot session response row_count ${decoded.row_count} must be non-negative`
+        : decoded.row_count > 0n && decoded.snapshot_bundle_seq <= 0n
           ? 'snapshot session response with rows must have a positive snapshot_bundle_seq'
-          : decoded.byteCount < 0
-            ? `snapshot session response byte_count ${decoded.byteCount} must be non-negative`
-            : !decoded.expiresAt.trim()
+          : decoded.byte_count < 0n
+            ? `snapshot session response byte_count ${decoded.byte_count} must be non-negative`
+            : !decoded.expires_at.trim()
               ? 'snapshot session response missing expires_at'
               : '';
   if (problem) throw new SyncProtocolError(problem);
   ctx.counters.snapshotSessionsCreated++;
-  return { snapshotId: decoded.snapshotId, snapshotBundleSeq: decoded.snapshotBundleSeq, rowCount: decoded.rowCount };
+  return {
+    snapshotId: decoded.snapshot_id,
+    snapshotBundleSeq: Number(decoded.snapshot_bundle_seq),
+    rowCount: Number(decoded.row_count),
+  };
 }
 
 /**
@@ -133,8 +137,8 @@ export async function stageSnapshot(ctx: ClientContext, session: SnapshotSession
   let next = fetchSnapshotChunk(ctx, session, 0, signal);
   for (;;) {
     const { after, chunk } = await next;
-    if (chunk.hasMore) {
-      next = fetchSnapshotChunk(ctx, session, chunk.nextRowOrdinal, signal);
+    if (chunk.has_more) {
+      next = fetchSnapshotChunk(ctx, session, Number(chunk.next_row_ordinal), signal);
       next.catch(() => undefined); // awaited on the next turn; a failed write below must not leave it unhandled
     }
     ctx.state.stagingTransaction(() => {
@@ -148,14 +152,14 @@ export async function stageSnapshot(ctx: ClientContext, session: SnapshotSession
           row.schema,
           ref.table.name,
           ref.keyJson,
-          row.rowVersion,
+          Number(row.row_version),
           stringifyJson(row.payload!),
         );
       });
     });
     ctx.counters.snapshotChunksFetched++;
-    ctx.progress({ phase: 'snapshot_download', done: chunk.nextRowOrdinal, total: session.rowCount });
-    if (!chunk.hasMore) return;
+    ctx.progress({ phase: 'snapshot_download', done: Number(chunk.next_row_ordinal), total: session.rowCount });
+    if (!chunk.has_more) return;
   }
 }
 
@@ -200,15 +204,15 @@ function validateSnapshotChunk(
   const fail = (message: string) => {
     throw new SyncProtocolError(`invalid snapshot chunk response: ${message}`);
   };
-  if (chunk.snapshotId !== session.snapshotId)
-    fail(`snapshot_id ${JSON.stringify(chunk.snapshotId)} does not match ${JSON.stringify(session.snapshotId)}`);
-  if (chunk.snapshotBundleSeq !== session.snapshotBundleSeq) {
-    fail(`snapshot_bundle_seq ${chunk.snapshotBundleSeq} does not match ${session.snapshotBundleSeq}`);
+  if (chunk.snapshot_id !== session.snapshotId)
+    fail(`snapshot_id ${JSON.stringify(chunk.snapshot_id)} does not match ${JSON.stringify(session.snapshotId)}`);
+  if (Number(chunk.snapshot_bundle_seq) !== session.snapshotBundleSeq) {
+    fail(`snapshot_bundle_seq ${chunk.snapshot_bundle_seq} does not match ${session.snapshotBundleSeq}`);
   }
-  if (chunk.rows.length > 0 && chunk.snapshotBundleSeq <= 0) fail('rows require a positive snapshot_bundle_seq');
-  if (chunk.nextRowOrdinal !== after + chunk.rows.length)
-    fail(`next_row_ordinal ${chunk.nextRowOrdinal} does not match expected ${after + chunk.rows.length}`);
-  if (chunk.hasMore && chunk.rows.length === 0) fail('has_more=true must include at least one row');
+  if (chunk.rows.length > 0 && chunk.snapshot_bundle_seq <= 0n) fail('rows require a positive snapshot_bundle_seq');
+  if (Number(chunk.next_row_ordinal) !== after + chunk.rows.length)
+    fail(`next_row_ordinal ${chunk.next_row_ordinal} does not match expected ${after + chunk.rows.length}`);
+  if (chunk.has_more && chunk.rows.length === 0) fail('has_more=true must include at least one row');
   chunk.rows.forEach((row, i) => {
     const problem = !row.schema.trim()
       ? 'row schema must be non-empty'
@@ -216,8 +220,8 @@ function validateSnapshotChunk(
         ? 'row table must be non-empty'
         : Object.keys(row.key).length === 0
           ? 'row key must be non-empty'
-          : row.rowVersion <= 0
-            ? `row_version ${row.rowVersion} must be positive`
+          : row.row_version <= 0n
+            ? `row_version ${row.row_version} must be positive`
             : row.payload === undefined
               ? 'snapshot row payload must be present'
               : '';

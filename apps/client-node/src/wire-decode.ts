@@ -1,9 +1,25 @@
 /**
- * Decoding of server responses into typed values, Go-style: absent members are zero values,
- * members of the wrong type are a decode error. Payloads keep 64-bit integers exact.
+ * Decoding of server responses into the protocol's wire types (libs/protocol wire-types.ts), Go-style:
+ * absent members are zero values, members of the wrong type are a decode error. int64 members are
+ * `bigint` (within ±(2^53−1), the range of this client's local state); payloads keep 64-bit integers exact.
  */
 import {
   bindMember,
+  type Bundle,
+  type BundleRow,
+  type CapabilitiesResponse,
+  type CapabilityFeatures,
+  type CommittedBundleRowsResponse,
+  type ConnectResponse as ProtocolConnectResponse,
+  type PullResponse as ProtocolPullResponse,
+  type PushConflict,
+  type PushCommitResponse,
+  type PushChunkResponse,
+  type PushSessionAlreadyCommittedResponse,
+  type PushSessionStagingResponse,
+  type SnapshotChunkResponse as ProtocolSnapshotChunkResponse,
+  type SnapshotRow as ProtocolSnapshotRow,
+  type SnapshotSessionCreateResponse,
   bindScalar,
   isExactObject,
   parseExactJson,
@@ -24,99 +40,28 @@ export class WireDecodeError extends Error {
   }
 }
 
-export interface WireRow {
-  readonly schema: string;
-  readonly table: string;
-  readonly key: JsonObject;
-  readonly op: string;
-  readonly rowVersion: number;
-  /** `undefined` when the member is absent (DELETE rows). */
-  readonly payload: JsonValue | undefined;
-}
+/**
+ * A protocol type as this client decodes it, before its checks (§8.3): the members `Free` are any
+ * string (an unknown op, status or resolution is refused by the caller with its own message).
+ */
+export type Unchecked<T, Free extends keyof T> = Omit<T, Free> & { [P in Free]-?: string };
 
-export interface WireBundle {
-  readonly bundleSeq: number;
-  readonly sourceId: string;
-  readonly sourceBundleId: number;
-  readonly rowCount: number;
-  readonly bundleHash: string;
-  readonly rows: readonly WireRow[];
-}
-
-export interface PullResponse {
-  readonly stableBundleSeq: number;
-  readonly bundles: readonly WireBundle[];
-  readonly hasMore: boolean;
-}
-
-export interface CommittedBundleHeader {
-  readonly bundleSeq: number;
-  readonly sourceId: string;
-  readonly sourceBundleId: number;
-  readonly rowCount: number;
-  readonly bundleHash: string;
-}
-
-export interface PushSessionResponse extends CommittedBundleHeader {
-  readonly pushId: string;
-  readonly status: string;
-  readonly plannedRowCount: number;
-  readonly nextExpectedRowOrdinal: number;
-}
-
-export interface PushChunkResponse {
-  readonly pushId: string;
-  readonly nextExpectedRowOrdinal: number;
-}
-
-export interface CommittedRowsResponse extends CommittedBundleHeader {
-  readonly rows: readonly WireRow[];
-  readonly nextRowOrdinal: number;
-  readonly hasMore: boolean;
-}
-
-export interface SnapshotSessionResponse {
-  readonly snapshotId: string;
-  readonly snapshotBundleSeq: number;
-  readonly rowCount: number;
-  readonly byteCount: number;
-  readonly expiresAt: string;
-}
-
-export interface SnapshotRow {
-  readonly schema: string;
-  readonly table: string;
-  readonly key: JsonObject;
-  readonly rowVersion: number;
-  readonly payload: JsonValue | undefined;
-}
-
-export interface SnapshotChunkResponse {
-  readonly snapshotId: string;
-  readonly snapshotBundleSeq: number;
-  readonly rows: readonly SnapshotRow[];
-  readonly nextRowOrdinal: number;
-  readonly hasMore: boolean;
-}
-
-export interface ConnectResponse {
-  readonly resolution: string;
-  readonly initializationId: string;
-  readonly leaseExpiresAt: string;
-  readonly retryAfterSeconds: number;
-}
-
-export interface PushConflictDetail {
-  readonly schema: string;
-  readonly table: string;
-  readonly key: JsonObject;
-  readonly op: string;
-  readonly baseRowVersion: number;
-  readonly serverRowVersion: number;
-  readonly serverRowDeleted: boolean;
-  /** `null` when absent or JSON null. */
-  readonly serverRow: JsonValue;
-}
+/** A pulled or fetched row: payload a lossless value (absent for DELETE), key unchecked until §8.3. */
+export type WireRow = Unchecked<BundleRow<JsonValue, JsonObject>, 'op'>;
+export type WireBundle = Required<Bundle<WireRow[]>>;
+export type PullResponse = ProtocolPullResponse<WireBundle[]>;
+/** Go's struct of both answers of push session create: absent members are zero values. */
+export type PushSessionResponse = Required<
+  Unchecked<PushSessionStagingResponse & Omit<PushSessionAlreadyCommittedResponse, 'status'>, 'status'>
+>;
+export type CommittedRowsResponse = CommittedBundleRowsResponse<WireRow[]>;
+/** A snapshot row: payload `undefined` when absent (refused by the caller). */
+export type SnapshotRow = ProtocolSnapshotRow<JsonValue | undefined, JsonObject>;
+export type SnapshotSessionResponse = Required<SnapshotSessionCreateResponse>;
+export type SnapshotChunkResponse = ProtocolSnapshotChunkResponse<SnapshotRow[]>;
+export type ConnectResponse = Required<Unchecked<ProtocolConnectResponse, 'resolution'>>;
+/** The `conflict` of a `409 push_conflict`; `server_row` is `null` when absent or JSON null. */
+export type PushConflictDetail = Unchecked<PushConflict<JsonValue, JsonObject>, 'op'>;
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -160,6 +105,13 @@ export class WireReader {
   /** A Go `int64` field, as the protocol's wire types carry it. */
   int64(name: string): bigint {
     return this.scalar(name, readInt64, 'an integer');
+  }
+
+  /** A Go `int64` field within ±(2^53−1), the range of this client's local state (beyond it: out of range). */
+  safeInt64(name: string): bigint {
+    const value = this.int64(name);
+    if (value > MAX_SAFE || value < -MAX_SAFE) throw new WireDecodeError(`member ${name} is out of range`);
+    return value;
   }
 
   bool(name: string): boolean {
@@ -207,13 +159,13 @@ function objects(values: ExactJson[], what: string): WireReader[] {
   });
 }
 
-function header(r: WireReader): CommittedBundleHeader {
+function header(r: WireReader): PushCommitResponse {
   return {
-    bundleSeq: r.int('bundle_seq'),
-    sourceId: r.string('source_id'),
-    sourceBundleId: r.int('source_bundle_id'),
-    rowCount: r.int('row_count'),
-    bundleHash: r.string('bundle_hash'),
+    bundle_seq: r.safeInt64('bundle_seq'),
+    source_id: r.string('source_id'),
+    source_bundle_id: r.safeInt64('source_bundle_id'),
+    row_count: r.safeInt64('row_count'),
+    bundle_hash: r.string('bundle_hash'),
   };
 }
 
@@ -223,7 +175,7 @@ function wireRow(r: WireReader): WireRow {
     table: r.string('table'),
     key: r.object('key') ?? (Object.create(null) as JsonObject),
     op: r.string('op'),
-    rowVersion: r.int('row_version'),
+    row_version: r.safeInt64('row_version'),
     payload: r.raw('payload'),
   };
 }
@@ -232,19 +184,19 @@ export function decodePushSession(body: string): PushSessionResponse {
   const r = new WireReader(decodeObject(body));
   return {
     ...header(r),
-    pushId: r.string('push_id'),
+    push_id: r.string('push_id'),
     status: r.string('status'),
-    plannedRowCount: r.int('planned_row_count'),
-    nextExpectedRowOrdinal: r.int('next_expected_row_ordinal'),
+    planned_row_count: r.safeInt64('planned_row_count'),
+    next_expected_row_ordinal: r.safeInt64('next_expected_row_ordinal'),
   };
 }
 
 export function decodePushChunk(body: string): PushChunkResponse {
   const r = new WireReader(decodeObject(body));
-  return { pushId: r.string('push_id'), nextExpectedRowOrdinal: r.int('next_expected_row_ordinal') };
+  return { push_id: r.string('push_id'), next_expected_row_ordinal: r.safeInt64('next_expected_row_ordinal') };
 }
 
-export function decodeCommit(body: string): CommittedBundleHeader {
+export function decodeCommit(body: string): PushCommitResponse {
   return header(new WireReader(decodeObject(body)));
 }
 
@@ -253,48 +205,48 @@ export function decodeCommittedRows(body: string): CommittedRowsResponse {
   return {
     ...header(r),
     rows: objects(r.array('rows'), 'row').map(wireRow),
-    nextRowOrdinal: r.int('next_row_ordinal'),
-    hasMore: r.bool('has_more'),
+    next_row_ordinal: r.safeInt64('next_row_ordinal'),
+    has_more: r.bool('has_more'),
   };
 }
 
 export function decodePull(body: string): PullResponse {
   const r = new WireReader(decodeObject(body));
   return {
-    stableBundleSeq: r.int('stable_bundle_seq'),
+    stable_bundle_seq: r.safeInt64('stable_bundle_seq'),
     bundles: objects(r.array('bundles'), 'bundle').map((b) => ({
       ...header(b),
       rows: objects(b.array('rows'), 'row').map(wireRow),
     })),
-    hasMore: r.bool('has_more'),
+    has_more: r.bool('has_more'),
   };
 }
 
 export function decodeSnapshotSession(body: string): SnapshotSessionResponse {
   const r = new WireReader(decodeObject(body));
   return {
-    snapshotId: r.string('snapshot_id'),
-    snapshotBundleSeq: r.int('snapshot_bundle_seq'),
-    rowCount: r.int('row_count'),
-    byteCount: r.int('byte_count'),
-    expiresAt: r.string('expires_at'),
+    snapshot_id: r.string('snapshot_id'),
+    snapshot_bundle_seq: r.safeInt64('snapshot_bundle_seq'),
+    row_count: r.safeInt64('row_count'),
+    byte_count: r.safeInt64('byte_count'),
+    expires_at: r.string('expires_at'),
   };
 }
 
 export function decodeSnapshotChunk(body: string): SnapshotChunkResponse {
   const r = new WireReader(decodeObject(body));
   return {
-    snapshotId: r.string('snapshot_id'),
-    snapshotBundleSeq: r.int('snapshot_bundle_seq'),
+    snapshot_id: r.string('snapshot_id'),
+    snapshot_bundle_seq: r.safeInt64('snapshot_bundle_seq'),
     rows: objects(r.array('rows'), 'row').map((row) => ({
       schema: row.string('schema'),
       table: row.string('table'),
       key: row.object('key') ?? (Object.create(null) as JsonObject),
-      rowVersion: row.int('row_version'),
+      row_version: row.safeInt64('row_version'),
       payload: row.raw('payload'),
     })),
-    nextRowOrdinal: r.int('next_row_ordinal'),
-    hasMore: r.bool('has_more'),
+    next_row_ordinal: r.safeInt64('next_row_ordinal'),
+    has_more: r.bool('has_more'),
   };
 }
 
@@ -302,16 +254,14 @@ export function decodeConnect(body: string): ConnectResponse {
   const r = new WireReader(decodeObject(body));
   return {
     resolution: r.string('resolution'),
-    initializationId: r.string('initialization_id'),
-    leaseExpiresAt: r.string('lease_expires_at'),
-    retryAfterSeconds: r.int('retry_after_seconds'),
+    initialization_id: r.string('initialization_id'),
+    lease_expires_at: r.string('lease_expires_at'),
+    retry_after_seconds: r.int('retry_after_seconds'),
   };
 }
 
-export interface Capabilities {
-  readonly schemaVersion: number;
-  readonly features: Readonly<Record<string, boolean>>;
-}
+/** `schema_version` and the boolean `features` of `GET /sync/capabilities` (a feature the server omits is absent). */
+export type Capabilities = Pick<CapabilitiesResponse, 'schema_version'> & { features: Partial<CapabilityFeatures> };
 
 /** `schema_version` and `features` of `GET /sync/capabilities`. */
 export function decodeCapabilities(body: string): Capabilities {
@@ -319,7 +269,7 @@ export function decodeCapabilities(body: string): Capabilities {
   const features: Record<string, boolean> = {};
   for (const [name, value] of Object.entries(r.object('features') ?? {}))
     if (typeof value === 'boolean') features[name] = value;
-  return { schemaVersion: r.int('schema_version'), features };
+  return { schema_version: r.int('schema_version'), features };
 }
 
 /** The `data:` of a watch event, Go-style: absent members are their zero values. */
@@ -349,10 +299,10 @@ export function decodePushConflict(body: string): PushConflictDetail | null {
     table: c.string('table'),
     key: c.object('key') ?? (Object.create(null) as JsonObject),
     op: c.string('op'),
-    baseRowVersion: c.int('base_row_version'),
-    serverRowVersion: c.int('server_row_version'),
-    serverRowDeleted: c.bool('server_row_deleted'),
-    serverRow: serverRow === undefined ? null : serverRow,
+    base_row_version: c.safeInt64('base_row_version'),
+    server_row_version: c.safeInt64('server_row_version'),
+    server_row_deleted: c.bool('server_row_deleted'),
+    server_row: serverRow === undefined ? null : serverRow,
   };
 }
 
@@ -361,14 +311,14 @@ export function wireRowProblem(row: {
   schema: string;
   table: string;
   key: JsonObject;
-  rowVersion: number;
+  row_version: bigint;
   op: string;
-  payload: JsonValue | undefined;
+  payload?: JsonValue | undefined;
 }): string {
   if (!row.schema.trim()) return 'row schema must be non-empty';
   if (!row.table.trim()) return 'row table must be non-empty';
   if (Object.keys(row.key).length === 0) return 'row key must be non-empty';
-  if (row.rowVersion <= 0) return `row_version ${row.rowVersion} must be positive`;
+  if (row.row_version <= 0n) return `row_version ${row.row_version} must be positive`;
   if (row.op !== 'INSERT' && row.op !== 'UPDATE' && row.op !== 'DELETE')
     return `unsupported row op ${JSON.stringify(row.op)}`;
   if (row.op !== 'DELETE' && row.payload === undefined) return `${row.op.toLowerCase()} row payload must be present`;

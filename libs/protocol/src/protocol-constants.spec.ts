@@ -74,7 +74,7 @@ describe('limits and capabilities (§3.12, §7)', () => {
   });
 
   it('builds route paths', () => {
-    expect(SYNC_ROUTES.committedBundleRows(7)).toBe('/sync/committed-bundles/7/rows');
+    expect(SYNC_ROUTES.committedBundleRows(7n)).toBe('/sync/committed-bundles/7/rows');
     expect(SYNC_ROUTES.pushSessionCommit('3a0df608-4dc2-44bb-b5fd-7f569180cbde')).toBe(
       '/sync/push-sessions/3a0df608-4dc2-44bb-b5fd-7f569180cbde/commit',
     );

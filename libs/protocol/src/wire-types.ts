@@ -5,7 +5,9 @@
 // int64 members (Go `int64`) are `bigint`, as the server reads them from PostgreSQL and the client
 // decodes them; Go `int` members (schema_version, inflight_operations, most limits) are `number`.
 // Lists of rows are a type parameter: values where they are built or decoded (the default), or JSON
-// text the server already holds (`EncodedJson`, written verbatim), so both sides use one type.
+// text the server already holds (`EncodedJson`, written verbatim), so both sides use one type. Rows
+// take their payload (and key) type as parameters: the client decodes them as lossless values
+// (int64 beyond 2^53 as `bigint`) and checks keys itself (client.md §8.3).
 import type { ErrorBody } from './error-codes.js';
 
 // ---------------------------------------------------------------- JSON values
@@ -26,7 +28,7 @@ export const SYNC_ROUTES = {
   pushSessionChunks: (pushId: string) => `/sync/push-sessions/${encodeURIComponent(pushId)}/chunks`,
   pushSessionCommit: (pushId: string) => `/sync/push-sessions/${encodeURIComponent(pushId)}/commit`,
   pushSession: (pushId: string) => `/sync/push-sessions/${encodeURIComponent(pushId)}`,
-  committedBundleRows: (bundleSeq: number) => `/sync/committed-bundles/${bundleSeq}/rows`,
+  committedBundleRows: (bundleSeq: bigint) => `/sync/committed-bundles/${bundleSeq}/rows`,
   pull: '/sync/pull',
   watch: '/sync/watch',
   snapshotSessions: '/sync/snapshot-sessions',
@@ -61,23 +63,23 @@ export type PushRequestRow = {
 };
 
 /** One row of a committed bundle (pull, committed-row fetch). `payload` absent for DELETE. */
-export type BundleRow = {
+export type BundleRow<Payload = JsonObject, Key = WireKey> = {
   schema: string;
   table: string;
-  key: WireKey;
+  key: Key;
   op: RowOp;
   /** = the bundle's `bundle_seq`. */
   row_version: bigint;
-  payload?: JsonObject;
+  payload?: Payload;
 };
 
 /** One row of a snapshot chunk (§3.10): the current after-image, payload always present. */
-export type SnapshotRow = {
+export type SnapshotRow<Payload = JsonObject, Key = WireKey> = {
   schema: string;
   table: string;
-  key: WireKey;
+  key: Key;
   row_version: bigint;
-  payload: JsonObject;
+  payload: Payload;
 };
 
 // ---------------------------------------------------------------- connect (§3.1)
@@ -162,10 +164,10 @@ export type PushCommitResponse = {
 };
 
 /** The row that rejected a push commit (§4.3). No member is omitempty. */
-export type PushConflict = {
+export type PushConflict<Payload = JsonObject, Key = WireKey> = {
   schema: string;
   table: string;
-  key: WireKey;
+  key: Key;
   /** The pushed (normalised, upper-case) op. */
   op: RowOp;
   base_row_version: bigint;
@@ -174,7 +176,7 @@ export type PushConflict = {
   /** Tombstone flag; false when there is no row state. */
   server_row_deleted: boolean;
   /** Live after-image (pass-through encoding, §4.7.4) or `null`. */
-  server_row: JsonObject | null;
+  server_row: Payload | null;
 };
 
 /** 409 body of a conflicting commit. The Go client recovers only when `conflict` is present. */
