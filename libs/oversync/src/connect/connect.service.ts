@@ -4,10 +4,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import { prepared, type SyncDatabase } from '../database/sync-database.js';
-import { callRequestFunction } from '../database/sql-errors.js';
+import { callRequestFunction } from '../database/request-function.js';
 import { trimRfc3339 } from '../database/timestamps.js';
-import { reportUserLockWait } from '../database/user-lock.js';
-import { OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 
@@ -41,19 +39,13 @@ export class ConnectService {
           this.config.initializationLeaseTtlMs,
           this.config.userLockTimeoutMs,
         ]),
-      ).catch((error: unknown) => {
-        if (error instanceof OversyncError && error.code === 'service_unavailable') {
-          reportUserLockWait('waited');
-          reportUserLockWait('timed_out');
-        }
-        throw error;
-      });
-      if (row!.lock_waited) reportUserLockWait('waited');
+        { lockWaited: 'lock_waited' },
+      );
       return {
-        resolution: row!.resolution,
-        initialization_id: row!.initialization_id ?? undefined,
-        lease_expires_at: row!.lease_expires_at === null ? undefined : trimRfc3339(row!.lease_expires_at),
-        retry_after_seconds: row!.retry_after_seconds === null ? undefined : Number(row!.retry_after_seconds),
+        resolution: row.resolution,
+        initialization_id: row.initialization_id ?? undefined,
+        lease_expires_at: row.lease_expires_at === null ? undefined : trimRfc3339(row.lease_expires_at),
+        retry_after_seconds: row.retry_after_seconds === null ? undefined : Number(row.retry_after_seconds),
       };
     });
   }

@@ -34,7 +34,7 @@ import { activateSource, readSourceState, sourceRetired } from './source-state.j
 import { parsePushChunk } from './push-chunk.parser.js';
 import { applyPushRows, ApplyRowError, type ApplyRow } from './push-apply.js';
 import { findConflict, pushConflict, type ConflictFacts } from './push-conflicts.js';
-import { callPushFunction } from './push-function-call.js';
+import { callRequestFunction, type RequestFunctionOptions } from '../database/request-function.js';
 import { recordRejectedCommit } from './rejected-commit-log.js';
 
 export interface CreatePushSessionInput {
@@ -66,6 +66,8 @@ const CALL_PUSH_CHUNK = prepared(
   'SELECT * FROM sync.push_chunk($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)',
 );
 const CALL_PUSH_COMMIT = prepared('SELECT * FROM sync.push_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)');
+/** The push functions write under the user lock, answering in `out_lock_waited` whether they waited for it. */
+const PUSH_CALL = { lockWaited: 'out_lock_waited', write: { idempotent: false } } satisfies RequestFunctionOptions;
 
 /**
  * Bundles up to this many rows commit inside `sync.push_commit`; larger ones (the bulk path, which
@@ -141,7 +143,7 @@ export class PushSessionService {
       }
       // one call (spec §4.2.1): scope and lease checks, idempotent replay, sweep, source sequencing, the session
       const pushId = randomUUID();
-      const row = await callPushFunction<{
+      const [row] = await callRequestFunction<{
         out_status: 'staging' | 'already_committed';
         out_bundle_seq: string;
         out_source_id: string;
@@ -163,7 +165,7 @@ export class PushSessionService {
           this.lockTimeoutMs,
           this.uploadLockTimeoutMs,
         ]),
-        { idempotent: true },
+        { ...PUSH_CALL, write: { idempotent: true } },
       );
       if (row.out_status === 'already_committed') {
         return {
@@ -190,7 +192,7 @@ export class PushSessionService {
         throw new OversyncError('push_session_not_found', `push session ${pushId} was not found`);
       // one call (spec §4.2.2). Payloads as one newline-joined text (canonical JSON has no raw newline),
       // keys as hex: no per-element escaping.
-      const row = await callPushFunction<{
+      const [row] = await callRequestFunction<{
         out_next_row_ordinal: string;
         out_stage_ms: number[];
         out_lock_waited: boolean;
@@ -211,6 +213,7 @@ export class PushSessionService {
           this.lockTimeoutMs,
           this.uploadLockTimeoutMs,
         ]),
+        PUSH_CALL,
       );
       CHUNK_STAGES.forEach((stage, i) =>
         timer.record(
@@ -266,7 +269,7 @@ export class PushSessionService {
       out_lock_waited: boolean;
     };
     try {
-      row = await callPushFunction(
+      [row] = await callRequestFunction<typeof row>(
         this.db,
         CALL_PUSH_COMMIT([
           pushId,
@@ -281,6 +284,7 @@ export class PushSessionService {
           this.lockTimeoutMs,
           this.uploadLockTimeoutMs,
         ]),
+        PUSH_CALL,
       );
     } catch (error) {
       const state = sqlState(error);
