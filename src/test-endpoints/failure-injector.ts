@@ -1,19 +1,7 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-/** The reference example's endpoint names for failure injection (spec §3.14). */
-export const INJECTABLE_ENDPOINTS = [
-  'connect',
-  'push_session_create',
-  'push_session_chunk',
-  'push_session_commit',
-  'pull',
-  'snapshot_create',
-  'snapshot_chunk',
-  'capabilities',
-  'committed_bundle_rows',
-] as const;
-export type InjectableEndpoint = (typeof INJECTABLE_ENDPOINTS)[number];
+import type { InjectableEndpoint } from '@oversync/protocol';
 
 export function endpointOf(method: string, path: string): InjectableEndpoint | undefined {
   if (method === 'POST' && path === '/sync/connect') return 'connect';

@@ -5,7 +5,8 @@ import type { DataSource } from 'typeorm';
 import { OversyncRetentionService, OversyncSchemaService } from '@oversync/nestjs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { businessSchemaDdl } from '../business/migrations/1732500000000-business-schema.js';
-import { FailureInjector, INJECTABLE_ENDPOINTS, type InjectableEndpoint } from './failure-injector.js';
+import { INJECTABLE_ENDPOINTS, type InjectableEndpoint } from '@oversync/protocol';
+import { FailureInjector } from './failure-injector.js';
 import { WATCH_SUBSCRIBER_COUNT, type WatchSubscriberCount } from './watch-subscriber-count.js';
 
 type Json = Record<string, unknown>;

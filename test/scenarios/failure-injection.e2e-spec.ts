@@ -3,7 +3,7 @@ import {
   failureInjection,
   watchPullFailure,
 } from '../../apps/client-node/src/simulator/scenarios/failure-injection.scenario.js';
-import { INJECTABLE_ENDPOINTS } from '../../apps/client-node/src/simulator/test-surface.js';
+import { INJECTABLE_ENDPOINTS } from '@oversync/protocol';
 import { expectScenarioPasses, SCENARIO_TIMEOUT_MS, useScenarioHost } from './support/scenario-suite.js';
 
 describe('scenario failure-injection: each endpoint fails in turn (503 ×2, then 500 ×1)', () => {

@@ -15,3 +15,4 @@ export * from './uuid-codecs.js';
 export * from './value-codecs.js';
 export * from './wire-payload.js';
 export * from './watch-event.js';
+export * from './test-surface.js';

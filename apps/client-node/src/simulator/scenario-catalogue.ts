@@ -21,7 +21,7 @@ import { watchPeerPush } from './scenarios/watch-peer-push.scenario.js';
 import { watchReconnectCatchUp } from './scenarios/watch-reconnect-catch-up.scenario.js';
 import { watchServerOriginated } from './scenarios/watch-server-originated.scenario.js';
 import { watchServerUnsupportedFallback } from './scenarios/watch-server-unsupported-fallback.scenario.js';
-import { INJECTABLE_ENDPOINTS } from './test-surface.js';
+import { INJECTABLE_ENDPOINTS } from '@oversync/protocol';
 
 export const SCENARIOS: readonly Scenario[] = [
   freshInstall,

@@ -3,19 +3,7 @@
  * `OVERSYNC_TEST_ENDPOINTS=true`: reset, retention floor, watch subscriber count, failure injection.
  */
 
-/** Endpoint names of the failure injector, as the reference example's harness names them. */
-export const INJECTABLE_ENDPOINTS = [
-  'connect',
-  'push_session_create',
-  'push_session_chunk',
-  'push_session_commit',
-  'pull',
-  'snapshot_create',
-  'snapshot_chunk',
-  'capabilities',
-  'committed_bundle_rows',
-] as const;
-export type InjectableEndpoint = (typeof INJECTABLE_ENDPOINTS)[number];
+import type { InjectableEndpoint } from '@oversync/protocol';
 
 export interface TestSurfaceFeatures {
   /** `/test/reset`, `/test/retention-floor`, `/test/watch-subscribers` */

@@ -2,7 +2,7 @@ import { columnValues, insertUser } from '../app-writes.js';
 import type { Scenario } from '../scenario.js';
 import { expectEqual } from '../scenario-checks.js';
 import { STANDARD_CONFIG, WATCH_CONFIG } from '../scenario-context.js';
-import type { InjectableEndpoint } from '../test-surface.js';
+import type { InjectableEndpoint } from '@oversync/protocol';
 import { awaitConvergence, awaitSubscribers, WATCHER_CONFIG } from './watch-steps.js';
 
 /** Small chunks, so a push makes several chunk requests. */
