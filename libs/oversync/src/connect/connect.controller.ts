@@ -13,7 +13,10 @@ import type { RequestWithSyncBody } from '../http/sync-body.middleware.js';
 import { ConnectRequestDto, ConnectResponseDto } from '../http/sync.dto.js';
 import { ConnectService } from './connect.service.js';
 
-/** POST /sync/connect (spec §3.1): bind with Go rules, call the service, return the answer (encoded like Go by SyncEndpointInterceptor). */
+/**
+ * POST /sync/connect (spec §3.1): bind with Go rules, call the service, return the answer (encoded
+ * like Go by SyncEndpointInterceptor).
+ */
 @ApiTags('sync')
 @ApiSyncAuthenticated()
 @Controller('sync')

@@ -21,7 +21,10 @@ import { PullService } from './pull.service.js';
 
 const CHUNK_INVALID = 'committed_bundle_chunk_invalid';
 
-/** Pull and committed-bundle row fetch over HTTP (spec §3.6, §3.7): int64 parameters through Int64Pipe, the answer encoded like Go by SyncEndpointInterceptor. */
+/**
+ * Pull and committed-bundle row fetch over HTTP (spec §3.6, §3.7): int64 parameters through
+ * Int64Pipe, the answer encoded like Go by SyncEndpointInterceptor.
+ */
 @ApiTags('sync')
 @ApiSyncAuthenticated()
 @Controller('sync')

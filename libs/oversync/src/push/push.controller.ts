@@ -36,7 +36,10 @@ import {
 import { pushCommitResponse, pushSessionCreateResponse } from '../http/wire-responses.js';
 import { PushSessionService } from './push-session.service.js';
 
-/** Push sessions over HTTP (spec §3.2–§3.5): bind with Go rules, call the service, return the answer (encoded like Go by SyncEndpointInterceptor). */
+/**
+ * Push sessions over HTTP (spec §3.2–§3.5): bind with Go rules, call the service, return the answer
+ * (encoded like Go by SyncEndpointInterceptor).
+ */
 @ApiTags('sync')
 @ApiSyncAuthenticated()
 @Controller('sync')
