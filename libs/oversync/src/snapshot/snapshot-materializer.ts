@@ -60,13 +60,17 @@ export async function materializeSnapshotRows(
   const totals: MaterializedSnapshot = { rowCount: 0n, byteCount: 0n, unsyncedRows: 0n };
   // The blocks reference the session inserted just before: their foreign key holds by construction;
   // where the role may, skip re-checking it (as bundle_rows does). Sorts and aggregates stay in memory.
+  // The row_state join of `directRowsSql` is a merge join in key order whatever the (often stale)
+  // statistics say: a nested loop probes once per row, a hash join builds the whole scope.
   await client.query(
-    `SET LOCAL work_mem = '64MB'${catalog.trustedSyncWrites ? '; SET LOCAL session_replication_role = replica' : ''}`,
+    `SET LOCAL work_mem = '64MB'; SET LOCAL enable_nestloop = off; SET LOCAL enable_hashjoin = off${catalog.trustedSyncWrites ? '; SET LOCAL session_replication_role = replica' : ''}`,
   );
   try {
     await materializeTables(client, catalog, session, totals);
   } finally {
-    if (catalog.trustedSyncWrites) await client.query('SET LOCAL session_replication_role = origin');
+    await client.query(
+      `SET LOCAL enable_nestloop = on; SET LOCAL enable_hashjoin = on${catalog.trustedSyncWrites ? '; SET LOCAL session_replication_role = origin' : ''}`,
+    );
   }
   return totals;
 }
@@ -74,13 +78,91 @@ export async function materializeSnapshotRows(
 /** The SnapshotRow text of one row of `table` in PostgreSQL: `r.key_text`, `r.bundle_seq`, `r.payload_text`. */
 function snapshotRowTextSql(table: RegisteredTable): string {
   const prefix = `{"schema":${quoteGoJsonString(table.schema)},"table":${quoteGoJsonString(table.table)},"key":{${quoteGoJsonString(table.keyColumn)}:`;
-  return `${quoteLiteral(prefix)} || r.key_text || '},"row_version":' || r.bundle_seq || ',"payload":' || r.payload_text || '}'`;
+  // concat: one allocation per row (a chain of || copies the growing text once per piece)
+  return `concat(${quoteLiteral(prefix)}, r.key_text, '},"row_version":', r.bundle_seq, ',"payload":', r.payload_text, '}')`;
 }
 
 /** The key's JSON value as the wire carries it: a uuid as its text, a text key Go-escaped. */
 function keyTextSql(table: RegisteredTable): string {
   const key = `src.${quoteIdentifier(table.keyColumn)}`;
   return table.keyKind === KEY_KIND_UUID ? `'"' || ${key}::text || '"'` : goJsonStringSql(`${key}::text`);
+}
+
+/**
+ * The table's live rows `(row_ordinal, key_text, bundle_seq, payload_text, fallback)` numbered from
+ * $2 + 1 in key_bytes order, payloads built from the jsonb row image (any column types; NULL
+ * canonical text → the jsonb text, fixed by `canonicaliseRemaining`).
+ */
+function jsonbRowsSql(table: RegisteredTable): string {
+  return `SELECT $2::bigint + row_number() OVER (ORDER BY v.key_bytes) AS row_ordinal, v.key_text, v.bundle_seq,
+                 COALESCE(v.canonical, v.payload::text) AS payload_text, v.canonical IS NULL AS fallback
+            FROM (SELECT u.key_bytes, u.key_text, u.bundle_seq, u.payload, ${canonicalPayloadSql(table, 'u.payload')} AS canonical
+                    FROM (SELECT b.key_bytes, b.key_text, ${wirePayloadSql(table, 'b.payload')} AS payload, (${LIVE_VERSION_SQL}) AS bundle_seq
+                            FROM (${scopeRowsWithKeySql(table)}) b OFFSET 0) u
+                   WHERE u.bundle_seq IS NOT NULL OFFSET 0) v`;
+}
+
+/**
+ * `jsonbRowsSql` for a table whose columns all have a type of the fast paths (strings, integers,
+ * booleans, uuids, times, bytea): the canonical text is built from the columns themselves, without
+ * the jsonb row image (the same text, a fraction of the work), and row_state is merge-joined in key
+ * order (the caller forbids the other join methods) instead of probed once per row.
+ */
+function directRowsSql(table: RegisteredTable): string {
+  const key = `src.${quoteIdentifier(table.keyColumn)}`;
+  const keyBytes = table.keyKind === KEY_KIND_UUID ? `uuid_send(${key})` : `convert_to(${key}, 'UTF8')`;
+  return `SELECT $2::bigint + row_number() OVER (ORDER BY b.key_bytes) AS row_ordinal, b.key_text, rs.bundle_seq,
+                 b.payload_text, false AS fallback
+            FROM (SELECT ${keyBytes} AS key_bytes, ${keyTextSql(table)} AS key_text, ${columnsPayloadSql(table)} AS payload_text
+                    FROM ${quoteIdentifier(table.schema)}.${quoteIdentifier(table.table)} src WHERE src._sync_scope_id = $4) b
+            JOIN sync.row_state rs ON rs.user_pk = $5 AND rs.table_id = $3 AND rs.key_bytes = b.key_bytes AND rs.deleted = false`;
+}
+
+/**
+ * True when every column of `table` has a fast-path type and exists under its lower-cased name
+ * with that type (what `canonicalPayloadSql` reads from the jsonb image): then `columnsPayloadSql`
+ * gives the same text for every row and none falls back.
+ */
+async function readsColumnsDirectly(client: SyncClient, table: RegisteredTable): Promise<boolean> {
+  const columns = [...table.columnTypes].filter(([column]) => column !== '_sync_scope_id');
+  if (columns.length === 0 || !columns.every(([, type]) => DIRECT_TYPES.has(type))) return false;
+  const { rows } = await client.query<{ matching: number }>(
+    `SELECT count(*)::int AS matching FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+      JOIN unnest($2::text[], $3::text[]) AS c(name, type) ON c.name = a.attname AND c.type = t.typname
+     WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`,
+    [
+      `${quoteIdentifier(table.schema)}.${quoteIdentifier(table.table)}`,
+      columns.map(([column]) => column),
+      columns.map(([, type]) => type),
+    ],
+  );
+  return rows[0]!.matching === columns.length;
+}
+
+/** `canonicalPayloadSql` of the row `src` read column by column (the columns' types are in DIRECT_TYPES). */
+function columnsPayloadSql(table: RegisteredTable): string {
+  const columns = [...table.columnTypes]
+    .filter(([column]) => column !== '_sync_scope_id')
+    .sort((x, y) => compareUtf8(x[0], y[0]));
+  const members = columns.map(([column, type], i) => {
+    const value = `src.${quoteIdentifier(column)}`;
+    return `${quoteLiteral(`${i === 0 ? '{' : ','}${quoteGoJsonString(column)}:`)}, COALESCE(${directValueSql(type, value)}, 'null')`;
+  });
+  return `concat(${members.join(',\n    ')}, '}')`;
+}
+
+/**
+ * A column's JSON value as the jsonb image's fast path prints it: to_json prints times as to_jsonb
+ * does (ISO 8601, the session's time zone) and strings with the same escapes (then Go's); bytea as
+ * standard padded base64 (§4.7.4).
+ */
+function directValueSql(type: string, value: string): string {
+  if (type === 'uuid') return `'"' || ${value}::text || '"'`;
+  if (type === 'bytea') return `'"' || translate(encode(${value}, 'base64'), E'\\n', '') || '"'`;
+  if (type === 'bool') return `CASE WHEN ${value} THEN 'true' WHEN NOT ${value} THEN 'false' END`;
+  if (PLAIN_LITERAL_TYPES.has(type)) return `${value}::text`;
+  if (TEXT_TYPES.has(type)) return goJsonStringSql(value);
+  return `to_json(${value})::text`;
 }
 
 async function materializeTables(
@@ -90,6 +172,7 @@ async function materializeTables(
   totals: MaterializedSnapshot,
 ): Promise<void> {
   for (const table of catalog.tables) {
+    const direct = await readsColumnsDirectly(client, table);
     // rows numbered from $2 + 1 by key_bytes; block k of this table holds ordinals $2 + k·B + 1 … + B
     const { rows } = await client.query<{
       inserted: string;
@@ -103,12 +186,7 @@ async function materializeTables(
                 string_agg(w.row_text, ',' ORDER BY w.row_ordinal),
                 array_agg((w.row_ordinal - $2::bigint - 1) % ${SNAPSHOT_ROW_BLOCK_ROWS} + 1 ORDER BY w.row_ordinal) FILTER (WHERE w.fallback)
            FROM (SELECT r.row_ordinal, ${snapshotRowTextSql(table)} AS row_text, octet_length(r.payload_text) AS payload_bytes, r.fallback
-                   FROM (SELECT $2::bigint + row_number() OVER (ORDER BY v.key_bytes) AS row_ordinal, v.key_text, v.bundle_seq,
-                                COALESCE(v.canonical, v.payload::text) AS payload_text, v.canonical IS NULL AS fallback
-                           FROM (SELECT u.key_bytes, u.key_text, u.bundle_seq, u.payload, ${canonicalPayloadSql(table, 'u.payload')} AS canonical
-                                   FROM (SELECT b.key_bytes, b.key_text, ${wirePayloadSql(table, 'b.payload')} AS payload, (${LIVE_VERSION_SQL}) AS bundle_seq
-                                           FROM (${scopeRowsWithKeySql(table)}) b OFFSET 0) u
-                                  WHERE u.bundle_seq IS NOT NULL OFFSET 0) v) r OFFSET 0) w
+                   FROM (${direct ? directRowsSql(table) : jsonbRowsSql(table)}) r OFFSET 0) w
           GROUP BY (w.row_ordinal - $2::bigint - 1) / ${SNAPSHOT_ROW_BLOCK_ROWS}
          RETURNING first_ordinal, cardinality(row_lengths) AS n, payload_bytes, fallback_rows IS NOT NULL AS fallback)
        SELECT (SELECT COALESCE(sum(n), 0) FROM blocks) AS inserted,
@@ -175,6 +253,7 @@ const PLAIN_STRING_TYPES = new Set(['uuid', 'date', 'time', 'timetz', 'timestamp
 /** Types whose jsonb text is an integer or boolean literal, already canonical. */
 const PLAIN_LITERAL_TYPES = new Set(['int2', 'int4', 'int8', 'bool']);
 const TEXT_TYPES = new Set(['text', 'varchar', 'bpchar', 'name', 'citext']);
+const DIRECT_TYPES = new Set([...PLAIN_STRING_TYPES, ...PLAIN_LITERAL_TYPES, ...TEXT_TYPES]);
 
 /** One member's canonical value by column type (`->>` is NULL for a JSON null); NULL when it needs the fallback. */
 function canonicalValueSql(type: string, value: string, text: string): string {
