@@ -10,7 +10,12 @@ try {
   // a kept database (DATABASE_URL) may hold the rows already
   const seeded = (JSON.parse(await writer.call('GET', '/sync/pull?max_bundles=1')) as { stable_bundle_seq: number })
     .stable_bundle_seq;
-  for (let i = seeded; i < rows / 100_000; i++) await writer.push(i + 1, userRows(Math.min(100_000, rows)));
+  // a fresh token per push: seeding 1,000,000 rows on a loaded machine outlives one (5 min)
+  for (let i = seeded; i < rows / 100_000; i++)
+    await new SyncApi(server.baseUrl, await server.signIn(`snap-${rows}`), 'w').push(
+      i + 1,
+      userRows(Math.min(100_000, rows)),
+    );
   const reps = Number(process.argv[3] ?? 2);
   for (let rep = 0; rep < reps; rep++) {
     const reader = new SyncApi(server.baseUrl, await server.signIn(`snap-${rows}`), 'r');

@@ -27,6 +27,8 @@ const SYNC_PLAN: CitusPlan = {
     'sync.push_session_rows': 'user_pk',
     'sync.snapshot_sessions': 'user_pk',
     'sync.snapshot_session_rows': 'user_pk',
+    // a snapshot session's stored wire rows (user_pk in the key; the FK to its session lacks it, change 2)
+    'sync.snapshot_row_blocks': 'user_pk',
     // the admin console's logs, by the user they concern (actions on no user sit on user_pk 0's shard)
     'sync.rejected_writes': 'user_pk',
     'sync.admin_audit': 'user_pk',
@@ -47,7 +49,7 @@ const SYNC_PLAN: CitusPlan = {
 /** What the current layout does not yet meet — the SQL changes of docs/scale-out.md "Changes for Citus". */
 const KNOWN_GAPS = [
   // 1. one colocation group: sync tables keyed by user_pk, business tables by the user id text
-  'distributed tables cannot be colocated, distribution columns differ in type: bigint (sync.admin_audit, sync.bundle_capture_stage, sync.bundle_log, sync.bundle_row_blocks, sync.bundle_rows, sync.push_sessions, sync.rejected_writes, sync.row_state, sync.scope_state, sync.snapshot_sessions, sync.source_state, sync.user_state) vs text (business.categories, business.file_reviews, business.files, business.posts, business.team_members, business.teams, business.typed_rows, business.users)',
+  'distributed tables cannot be colocated, distribution columns differ in type: bigint (sync.admin_audit, sync.bundle_capture_stage, sync.bundle_log, sync.bundle_row_blocks, sync.bundle_rows, sync.push_sessions, sync.rejected_writes, sync.row_state, sync.scope_state, sync.snapshot_row_blocks, sync.snapshot_sessions, sync.source_state, sync.user_state) vs text (business.categories, business.file_reviews, business.files, business.posts, business.team_members, business.teams, business.typed_rows, business.users)',
   // 2. session rows carry no user column; sessions are keyed by their own id
   'sync.push_session_rows: has no distribution column user_pk',
   'sync.push_session_rows: unique index push_session_rows_pkey (push_id, row_ordinal) does not include the distribution column user_pk',
@@ -62,6 +64,7 @@ const KNOWN_GAPS = [
   'sync.user_state: unique index user_state_user_id_key (user_id) does not include the distribution column user_pk',
   'sync.push_session_rows: foreign key push_session_rows_push_id_fkey (push_id) → sync.push_sessions (push_id) does not map distribution column user_pk to user_pk',
   'sync.snapshot_session_rows: foreign key snapshot_session_rows_snapshot_id_fkey (snapshot_id) → sync.snapshot_sessions (snapshot_id) does not map distribution column user_pk to user_pk',
+  'sync.snapshot_row_blocks: foreign key snapshot_row_blocks_snapshot_id_fkey (snapshot_id) → sync.snapshot_sessions (snapshot_id) does not map distribution column user_pk to user_pk',
 ];
 
 describe('Citus rules on the tables the module creates and accepts', () => {

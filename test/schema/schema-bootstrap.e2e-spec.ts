@@ -74,6 +74,16 @@ const EXPECTED_COLUMNS: Record<string, string[]> = {
   ],
   // ours, not the reference's: stored wire rows read by pull
   bundle_row_blocks: ['user_pk bigint', 'bundle_seq bigint', 'block_no integer', 'rows_text text'],
+  // ours: a snapshot session's rows as stored wire texts, read by chunk
+  snapshot_row_blocks: [
+    'user_pk bigint',
+    'snapshot_id uuid',
+    'first_ordinal bigint',
+    'row_lengths integer[]',
+    'payload_bytes bigint',
+    'rows_text text',
+    'fallback_rows integer[]',
+  ],
   push_sessions: [
     'push_id uuid',
     'user_pk bigint',
@@ -179,6 +189,8 @@ const EXPECTED_CONSTRAINTS = [
   'bundle_rows bundle_rows_payload_by_op_chk c',
   'bundle_row_blocks bundle_row_blocks_pkey p',
   'bundle_row_blocks bundle_row_blocks_bundle_fk f',
+  'snapshot_row_blocks snapshot_row_blocks_pkey p',
+  'snapshot_row_blocks snapshot_row_blocks_snapshot_id_fkey f',
   'push_sessions push_sessions_pkey p',
   'push_sessions push_sessions_user_pk_fkey f',
   'push_sessions push_sessions_source_tuple_key u',

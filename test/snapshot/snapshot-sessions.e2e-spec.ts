@@ -63,6 +63,18 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
     await t.close();
   });
 
+  /** UTF-8 bytes of the payloads of `user`'s live rows at `seq` as their bundles carry them (committed canonical text). */
+  async function livePayloadBytes(userId: string, seq: number): Promise<number> {
+    const { rows } = await db.query<{ bytes: string }>(
+      `SELECT sum(octet_length(br.payload_wire::text)) AS bytes
+         FROM sync.row_state rs JOIN sync.user_state us ON us.user_pk = rs.user_pk
+         JOIN sync.bundle_rows br ON br.user_pk = rs.user_pk AND br.bundle_seq = rs.bundle_seq AND br.table_id = rs.table_id AND br.key_bytes = rs.key_bytes
+        WHERE us.user_id = $1 AND NOT rs.deleted AND rs.bundle_seq <= $2`,
+      [userId, seq],
+    );
+    return Number(rows[0]!.bytes);
+  }
+
   it('freezes the live rows with their row_version at the stable sequence and pages them by 1-based ordinals', async () => {
     const created = await a2.post('/sync/snapshot-sessions').expect(200);
     expect(created.text.endsWith('\n')).toBe(true);
@@ -106,12 +118,8 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
     expect(rows[0]).toMatchObject({ key: { id: alice.p1 }, row_version: 1, payload: { id: alice.p1, title: 'hello' } });
     expect(rows[1]).toMatchObject({ key: { id: alice.u1 }, row_version: 2, payload: { id: alice.u1, name: 'ada2' } });
     expect(rows.some((r: { key: { id: string } }) => r.key.id === alice.u2)).toBe(false);
-    // stored payloads are PostgreSQL's jsonb text: the reported byte_count is their UTF-8 length
-    const { rows: stored } = await db.query<{ bytes: string }>(
-      'SELECT sum(octet_length(payload_wire::text)) AS bytes FROM sync.snapshot_session_rows WHERE snapshot_id = $1',
-      [id],
-    );
-    expect(created.body.byte_count).toBe(Number(stored[0]!.bytes));
+    // the reported byte_count is the UTF-8 length of the canonical payloads (those the bundles carry)
+    expect(created.body.byte_count).toBe(await livePayloadBytes('alice', 2));
   });
 
   it('equals the business tables and sync.row_state, and orders repeated sessions identically', async () => {
@@ -164,11 +172,7 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
     // canonical JSON like bundles (sorted members, §8.11), bytea as base64, numbers beyond 2^53 exact (§8.2)
     expect(chunk.text).toContain(`"payload":{"data":"AAEC/f7/","id":"${file}","name":"f"}`);
     expect(chunk.text).toContain('"count_value":9007199254740993');
-    const { rows: stored } = await db.query<{ bytes: string }>(
-      'SELECT sum(octet_length(payload_wire::text)) AS bytes FROM sync.snapshot_session_rows WHERE snapshot_id = $1',
-      [created.body.snapshot_id],
-    );
-    expect(created.body.byte_count).toBe(Number(stored[0]!.bytes));
+    expect(created.body.byte_count).toBe(await livePayloadBytes('alice', created.body.snapshot_bundle_seq));
   });
 
   it('answers the spec errors for bad ids, cursors, other users and bodies — never 500', async () => {
@@ -245,7 +249,7 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
       message: `snapshot session ${expiring} has expired; start a new snapshot session`,
     });
     await a2.delete(`/sync/snapshot-sessions/${expiring}`).expect(204);
-    const { rows } = await db.query('SELECT 1 FROM sync.snapshot_session_rows WHERE snapshot_id = $1', [expiring]);
+    const { rows } = await db.query('SELECT 1 FROM sync.snapshot_row_blocks WHERE snapshot_id = $1', [expiring]);
     expect(rows).toHaveLength(0);
   });
 

@@ -187,6 +187,9 @@ export const SYNC_SCHEMA_STATEMENTS: readonly string[] = [
 /** Rows per `sync.bundle_row_blocks` block. */
 export const BUNDLE_ROW_BLOCK_ROWS = 1000;
 
+/** Rows per `sync.snapshot_row_blocks` block (at most; a table's last block may hold fewer). */
+export const SNAPSHOT_ROW_BLOCK_ROWS = 1000;
+
 /** Spec §2.3, created after the layout rows, in this order. */
 export const SYNC_BOOTSTRAP_INDEXES: readonly string[] = [
   `CREATE INDEX IF NOT EXISTS bcs_tx_user_ordinal_idx ON sync.bundle_capture_stage (txid, user_pk, capture_ordinal)`,
@@ -213,6 +216,26 @@ export const SYNC_SCHEMA_UPGRADES: readonly string[] = [
     CONSTRAINT bundle_row_blocks_bundle_fk FOREIGN KEY (user_pk, bundle_seq)
       REFERENCES sync.bundle_log(user_pk, bundle_seq) ON DELETE CASCADE
   )`,
+  // A snapshot session's rows as blocks of ready SnapshotRow texts (comma-joined, ordinals
+  // first_ordinal… in order, row_lengths in characters), written at create instead of one
+  // snapshot_session_rows row per row: a chunk slices the one or two blocks that cover it.
+  // fallback_rows (1-based, within the block) marks rows whose payload Node still canonicalises.
+  `CREATE TABLE IF NOT EXISTS sync.snapshot_row_blocks (
+    user_pk       BIGINT    NOT NULL,
+    snapshot_id   UUID      NOT NULL REFERENCES sync.snapshot_sessions(snapshot_id) ON DELETE CASCADE,
+    first_ordinal BIGINT    NOT NULL,
+    row_lengths   INTEGER[] NOT NULL,
+    payload_bytes BIGINT    NOT NULL,
+    rows_text     TEXT      NOT NULL,
+    fallback_rows INTEGER[],
+    PRIMARY KEY (user_pk, snapshot_id, first_ordinal)
+  )`,
+  // lz4 where the server has it: ~3× cheaper than pglz to write at the same size for these texts
+  `DO $$ BEGIN
+     IF EXISTS (SELECT FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+       ALTER TABLE sync.snapshot_row_blocks ALTER COLUMN rows_text SET COMPRESSION lz4;
+     END IF;
+   END $$`,
   // last bundle_seq a source pulled through (its checkpoint), raised by pull only when it grows
   `ALTER TABLE sync.source_state ADD COLUMN IF NOT EXISTS last_pulled_bundle_seq BIGINT NOT NULL DEFAULT 0`,
   `ALTER TABLE sync.source_state ADD COLUMN IF NOT EXISTS last_pulled_at TIMESTAMPTZ`,
@@ -256,7 +279,7 @@ export const SYNC_SCHEMA_UPGRADES: readonly string[] = [
 
 /** True when one of SYNC_SCHEMA_UPGRADES is missing: skips their ACCESS EXCLUSIVE locks on an up-to-date start. */
 export const SYNC_SCHEMA_UPGRADES_NEEDED = `SELECT
-  to_regclass('sync.bundle_row_blocks') IS NULL OR to_regclass('sync.rejected_writes') IS NULL OR to_regclass('sync.admin_audit_id_idx') IS NULL
+  to_regclass('sync.bundle_row_blocks') IS NULL OR to_regclass('sync.snapshot_row_blocks') IS NULL OR to_regclass('sync.rejected_writes') IS NULL OR to_regclass('sync.admin_audit_id_idx') IS NULL
   OR to_regclass('sync.user_state_user_id_c_idx') IS NULL OR to_regclass('sync.ss_user_snapshot_idx') IS NULL
   OR (SELECT count(*) FROM pg_attribute
        WHERE NOT attisdropped AND ((attrelid = 'sync.source_state'::regclass AND attname IN ('last_pulled_bundle_seq', 'last_pulled_at'))

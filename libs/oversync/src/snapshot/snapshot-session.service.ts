@@ -10,15 +10,8 @@ import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import { requireInitializedScope } from '../connect/scope-state.js';
 import { OversyncScopeService } from '../scope/oversync-scope.service.js';
-import {
-  compactValidGoJson,
-  EncodedJson,
-  INT64_MAX,
-  isCanonicalUuid,
-  TX_RETRY_ATTEMPTS,
-  TX_RETRY_BASE_DELAY_MS,
-} from '@oversync/protocol';
-import { goJsonStringSql, rowPrefixParams } from '../pull/bundle-reader.js';
+import { EncodedJson, isCanonicalUuid, TX_RETRY_ATTEMPTS, TX_RETRY_BASE_DELAY_MS } from '@oversync/protocol';
+import { SNAPSHOT_ROW_BLOCK_ROWS } from '../schema/sync-schema.sql.js';
 import type { SnapshotChunkResponse } from '@oversync/protocol';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 import { materializeSnapshotRows, UnsyncedRowsError } from './snapshot-materializer.js';
@@ -40,24 +33,26 @@ export interface SnapshotChunkQuery {
 }
 
 /**
- * One chunk of a session as one JSON text, plus the count of rows fetched (one more than the chunk
- * means has_more). Ordinals are dense (1..row_count, see materializeSnapshotRows), so the rows are
- * the closed range (after, after + max + 1] of the primary key: bounded on both sides, a chunk costs
- * the same at any position of any size of snapshot (an open range `> after … LIMIT` let the planner
- * bitmap-scan and sort the whole rest of the session). Rows are built by PostgreSQL around the
- * stored payloads, as pulls build BundleRows: $1 id, $2 after, $3 after + max + 1, $4 after + max,
- * $5–$7 `rowPrefixParams`, looked up by array position: a join there let the planner, on the
- * statistics of a freshly written session, scan the whole session through ssr_snapshot_table_key_idx
- * once per table (0.8–1 s per chunk of a 1,000,000-row session).
+ * One chunk of a session as one JSON text: the stored SnapshotRow texts of ordinals ($3, $4] sliced
+ * out of the blocks that cover them ($1 user_pk, $2 snapshot id). Ordinals are dense (1..row_count)
+ * and a block holds at most SNAPSHOT_ROW_BLOCK_ROWS rows, so the covering blocks are a bounded range
+ * of the primary key, first_ordinal in ($3 − B + 1, $4]: a chunk costs the same at any position of
+ * any size of snapshot. Rows are cut by their stored lengths (characters); `fetched` counts them.
  */
-export const SNAPSHOT_CHUNK_SQL = `SELECT count(*) AS fetched,
-       string_agg(($6::text[])[array_position($5::int4[], r.table_id)]
-         || CASE WHEN ($7::int2[])[array_position($5::int4[], r.table_id)] = 1 THEN '"' || encode(r.key_bytes, 'hex')::uuid::text || '"'
-                 ELSE ${goJsonStringSql("convert_from(r.key_bytes, 'UTF8')")} END
-         || '},"row_version":' || r.bundle_seq || ',"payload":' || r.payload_wire::text || '}',
-         ',' ORDER BY r.row_ordinal) FILTER (WHERE r.row_ordinal <= $4::bigint) AS rows_text
-  FROM sync.snapshot_session_rows r
- WHERE r.snapshot_id = $1::uuid AND r.row_ordinal > $2::bigint AND r.row_ordinal <= $3::bigint`;
+export const SNAPSHOT_CHUNK_SQL = `SELECT COALESCE(sum(s.z - s.a + 1), 0) AS fetched,
+       string_agg(CASE WHEN s.a = 1 AND s.z = s.n THEN b.rows_text ELSE substr(b.rows_text, s.from_char, s.to_char - s.from_char + 1) END,
+                  ',' ORDER BY b.first_ordinal) AS rows_text
+  FROM sync.snapshot_row_blocks b
+ CROSS JOIN LATERAL (
+       SELECT w.a, w.z, w.n, (COALESCE(sum(u.l) FILTER (WHERE u.i < w.a), 0) + w.a)::int AS from_char,
+              (sum(u.l) FILTER (WHERE u.i <= w.z) + w.z - 1)::int AS to_char
+         FROM (SELECT greatest(1, $3::bigint - b.first_ordinal + 2) AS a, least(cardinality(b.row_lengths), $4::bigint - b.first_ordinal + 1) AS z,
+                      cardinality(b.row_lengths) AS n) w,
+              unnest(b.row_lengths) WITH ORDINALITY AS u(l, i)
+        GROUP BY w.a, w.z, w.n) s
+ WHERE b.user_pk = $1 AND b.snapshot_id = $2::uuid
+   AND b.first_ordinal > $3::bigint - ${SNAPSHOT_ROW_BLOCK_ROWS} + 1 AND b.first_ordinal <= $4::bigint
+   AND b.first_ordinal + cardinality(b.row_lengths) - 1 > $3::bigint`;
 
 const notFoundError = (id: string) =>
   new OversyncError('snapshot_session_not_found', `snapshot session ${id} was not found`);
@@ -180,10 +175,12 @@ export class SnapshotSessionService {
         async (client) => {
           const { rows: sessions } = await client.query<{
             user_id: string;
+            user_pk: string;
             snapshot_bundle_seq: string;
+            row_count: string;
             expired: boolean;
           }>(
-            `SELECT us.user_id, ss.snapshot_bundle_seq, ss.expires_at < now() AS expired
+            `SELECT us.user_id, ss.user_pk, ss.snapshot_bundle_seq, ss.row_count, ss.expires_at < now() AS expired
              FROM sync.snapshot_sessions ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
             WHERE ss.snapshot_id = $1::uuid`,
             [snapshotId],
@@ -196,26 +193,30 @@ export class SnapshotSessionService {
               'snapshot_session_expired',
               `snapshot session ${snapshotId} has expired; start a new snapshot session`,
             );
-          // clamped: past int64 max the bounds would overflow BIGINT (nothing is there anyway)
           const after = query.afterRowOrdinal;
-          const bound = (n: bigint) => (n < INT64_MAX ? n : INT64_MAX).toString();
-          const { rows } = await client.query<{ fetched: string; rows_text: string | null }>(SNAPSHOT_CHUNK_SQL, [
-            snapshotId,
-            after.toString(),
-            bound(after + BigInt(maxRows) + 1n),
-            bound(after + BigInt(maxRows)),
-            ...rowPrefixParams(this.schema.catalog),
-          ]);
-          const fetched = Number(rows[0]!.fetched);
-          const count = Math.min(fetched, maxRows);
+          const rowCount = BigInt(session.row_count);
+          const last = after + BigInt(maxRows) < rowCount ? after + BigInt(maxRows) : rowCount;
+          const count = last > after ? last - after : 0n;
+          let rowsText = '';
+          if (count > 0n) {
+            const { rows } = await client.query<{ fetched: string; rows_text: string | null }>(SNAPSHOT_CHUNK_SQL, [
+              session.user_pk,
+              snapshotId,
+              after.toString(),
+              last.toString(),
+            ]);
+            // the blocks are written with the session in one transaction: a gap is a broken invariant
+            if (BigInt(rows[0]!.fetched) !== count)
+              throw new Error(`snapshot ${snapshotId} holds ${rows[0]!.fetched} of rows ${after + 1n}..${last}`);
+            rowsText = rows[0]!.rows_text!;
+          }
           return {
             snapshot_id: snapshotId,
             snapshot_bundle_seq: BigInt(session.snapshot_bundle_seq),
-            // schema, table, key, row_version, payload; one compacting pass over the whole text turns the
-            // stored jsonb payload text into Go's form (the rest is already compact and Go-escaped)
-            rows: new EncodedJson(`[${rows[0]!.rows_text === null ? '' : compactValidGoJson(rows[0]!.rows_text)}]`),
-            next_row_ordinal: after + BigInt(count),
-            has_more: fetched > maxRows,
+            // stored wire texts (schema, table, key, row_version, payload), already canonical and Go-escaped
+            rows: new EncodedJson(`[${rowsText}]`),
+            next_row_ordinal: after + count,
+            has_more: after + BigInt(maxRows) < rowCount,
           };
         },
         { isolation: 'REPEATABLE READ', readOnly: true },
