@@ -161,7 +161,7 @@ export class PullService {
   /**
    * The `bundles` array of a large page, written while PostgreSQL produces it: one binary COPY of
    * (bundle_seq, BundleRow text) in (bundle_seq, row_ordinal) order, each bundle's header encoded as
-   * the in-memory form encodes it, rows copied from the socket buffers without becoming JS strings.
+   * the in-memory form encodes it, rows passed from the socket buffers on without being copied or becoming JS strings.
    */
   private async streamPage(
     client: SyncClient,
@@ -197,8 +197,8 @@ export class PullService {
           WHERE user_pk = ${BigInt(userPk)} AND bundle_seq > ${after} AND bundle_seq <= ${last} ORDER BY bundle_seq, block_no`
       : pageRowsSql(this.schema.catalog, userPk, after, last);
     await copyOutBinary(client, sql, {
-      tuple(fields) {
-        const seq = fields[0]!.readBigInt64BE(0);
+      tuple(lead) {
+        const seq = lead[0]!.readBigInt64BE(0);
         if (openIndex < 0 || seqs[openIndex] !== seq) {
           close();
           // bundles without rows in between: an empty rows array, as the in-memory form writes them
@@ -209,8 +209,8 @@ export class PullService {
           openNext();
         }
         if (rowsInBundle++ > 0) out.bytes(COMMA);
-        out.bytes(fields[1]!);
       },
+      piece: (bytes) => out.bytes(bytes),
       flush: () => out.flush(),
     });
     close();
