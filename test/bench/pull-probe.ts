@@ -25,6 +25,7 @@ const serverCpuMs = () => {
   const fields = readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 };
+const mean = (xs: number[]) => xs.reduce((sum, x) => sum + x, 0) / xs.length;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const load = () =>
   os
@@ -32,20 +33,41 @@ const load = () =>
     .map((x) => x.toFixed(2))
     .join(' ');
 
-/** One bundle of `rows` rows, pushed in chunks of 5,000 generated as they go (a 1M-row array would not fit the probe). */
-async function seed(api: SyncApi): Promise<void> {
-  const created = JSON.parse(
-    await api.call('POST', '/sync/push-sessions', { source_bundle_id: 1, planned_row_count: rows }),
-  ) as { push_id: string };
-  for (let start = 0; start < rows; start += 5000) {
-    await api.call('POST', `/sync/push-sessions/${created.push_id}/chunks`, {
-      start_row_ordinal: start,
-      rows: userRows(Math.min(5000, rows - start)),
-    });
+/**
+ * One bundle of `rows` rows, pushed in chunks of 5,000 generated as they go (a 1M-row array would not
+ * fit the probe); a session left fully staged by an interrupted seed is committed as it is. The commit
+ * goes over node:http: a 1M-row commit on a loaded machine outlives fetch's 300 s headers timeout.
+ */
+async function seed(api: SyncApi, staged: string | undefined): Promise<void> {
+  let pushId = staged;
+  if (!pushId) {
+    pushId = (
+      JSON.parse(await api.call('POST', '/sync/push-sessions', { source_bundle_id: 1, planned_row_count: rows })) as {
+        push_id: string;
+      }
+    ).push_id;
+    for (let start = 0; start < rows; start += 5000) {
+      await api.call('POST', `/sync/push-sessions/${pushId}/chunks`, {
+        start_row_ordinal: start,
+        rows: userRows(Math.min(5000, rows - start)),
+      });
+    }
   }
   const t = performance.now();
-  await api.call('POST', `/sync/push-sessions/${created.push_id}/commit`);
-  console.log(`seeded ${rows} rows in one bundle (commit ${(performance.now() - t).toFixed(0)} ms)`);
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = http.request(`${api.baseUrl}/sync/push-sessions/${pushId}/commit`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${api.token}`, 'oversync-source-id': api.sourceId },
+    });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  console.log(`seeded ${rows} rows in one bundle: commit ${status} in ${(performance.now() - t).toFixed(0)} ms`);
+  if (status !== 200) throw new Error(`commit answered ${status}`);
 }
 
 function pullUrl(api: SyncApi): [string, Record<string, string>] {
@@ -128,8 +150,13 @@ try {
     'SELECT user_pk, next_bundle_seq FROM sync.user_state WHERE user_id = $1',
     [user],
   );
+  const staged = await admin.query<{ push_id: string }>(
+    `SELECT ps.push_id::text FROM sync.push_sessions ps JOIN sync.user_state us USING (user_pk)
+      WHERE us.user_id = $1 AND ps.next_expected_row_ordinal = ps.planned_row_count AND ps.expires_at > now()`,
+    [user],
+  );
   await admin.end();
-  if (state.rows[0]!.next_bundle_seq === '1') await seed(api);
+  if (state.rows[0]!.next_bundle_seq === '1') await seed(api, staged.rows[0]?.push_id);
   const userPk = state.rows[0]!.user_pk;
   const reader = new SyncApi(server.baseUrl, api.token, 'b');
   const ways: Record<string, () => Promise<number>> = {
@@ -141,16 +168,20 @@ try {
   };
   const times: Record<string, number[]> = {};
   const cpu: Record<string, number[]> = {};
+  const ownCpu: Record<string, number[]> = {};
   let bytes = 0;
   // warm-up: one of each
   for (const way of reads) await ways[way]!();
   for (let rep = 0; rep < reps; rep++) {
     for (const way of reads) {
       const c = serverCpuMs();
+      const own = process.cpuUsage();
       const t = performance.now();
       const n = await ways[way]!();
       (times[way] ??= []).push(performance.now() - t);
       (cpu[way] ??= []).push(serverCpuMs() - c);
+      const used = process.cpuUsage(own);
+      (ownCpu[way] ??= []).push((used.user + used.system) / 1000);
       if (way !== 'pg' && way !== 'committed') bytes = n;
     }
   }
@@ -160,7 +191,7 @@ try {
   for (const way of reads) {
     const ms = median(times[way]!);
     console.log(
-      `  ${way.padEnd(10)} ${ms.toFixed(0).padStart(6)} ms  ${((rows / ms) * 1000).toFixed(0).padStart(9)} rows/s   server CPU ${median(cpu[way]!).toFixed(0).padStart(5)} ms   (${times[way]!.map((x) => x.toFixed(0)).join(' ')})`,
+      `  ${way.padEnd(10)} ${ms.toFixed(0).padStart(6)} ms  ${((rows / ms) * 1000).toFixed(0).padStart(9)} rows/s   CPU: server ${mean(cpu[way]!).toFixed(0).padStart(4)} ms, reader ${mean(ownCpu[way]!).toFixed(0).padStart(4)} ms   (${times[way]!.map((x) => x.toFixed(0)).join(' ')})`,
     );
   }
   // RSS growth while one pull is served, read as Buffers

@@ -223,12 +223,19 @@ export class SyncController {
     @Param('bundle_seq', new Int64Pipe('bundle_seq', { code: CHUNK_INVALID, required: true })) bundleSeq: bigint,
     @Query('after_row_ordinal', new Int64Pipe('after_row_ordinal', { code: CHUNK_INVALID })) after: bigint | null,
     @Query('max_rows', new Int64Pipe('max_rows', { code: CHUNK_INVALID })) maxRows: bigint | null,
-  ): Promise<GoJsonValue> {
-    return this.pullService.committedRows(actor, {
-      bundleSeq,
-      afterRowOrdinal: after,
-      maxRows: maxRows === null ? null : Number(maxRows > 1_000_000n ? 1_000_000n : maxRows),
-    });
+  ): Promise<EncodedJson | StreamedWireBody> {
+    const reply = new ReturnedWireReply();
+    return reply.answer(
+      this.pullService.committedRows(
+        actor,
+        {
+          bundleSeq,
+          afterRowOrdinal: after,
+          maxRows: maxRows === null ? null : Number(maxRows > 1_000_000n ? 1_000_000n : maxRows),
+        },
+        reply,
+      ),
+    );
   }
 
   @Get('pull')
