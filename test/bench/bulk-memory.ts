@@ -72,3 +72,26 @@ export async function pullRssGrowth(
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
   return { bytes, ms: performance.now() - t, rssGrowthMiB: server.windowPeakRssMiB() - rssBeforeMiB, rssBeforeMiB };
 }
+
+/** A pull whose body is read as it arrives, as Buffers (counted, dropped but the first 4 KiB); ms to its last byte. */
+export async function pullAsBuffers(api: SyncApi, path: string): Promise<{ ms: number; bytes: number; head: string }> {
+  const t = performance.now();
+  const res = await fetch(api.baseUrl + path, {
+    headers: { authorization: `Bearer ${api.token}`, 'oversync-source-id': api.sourceId },
+  });
+  if (!res.ok || !res.body) throw new Error(`GET ${path}: ${res.status}`);
+  let bytes = 0;
+  let head = '';
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    if (bytes < 4096) head += Buffer.from(chunk.subarray(0, 4096 - bytes)).toString('latin1');
+    bytes += chunk.length;
+  }
+  return { ms: performance.now() - t, bytes, head };
+}
+
+/** The same pull with its body read as one string (SyncApi.call: fetch's text()). */
+export async function pullAsString(api: SyncApi, path: string): Promise<{ ms: number; bytes: number; head: string }> {
+  const t = performance.now();
+  const body = await api.call('GET', path);
+  return { ms: performance.now() - t, bytes: body.length, head: body.slice(0, 4096) };
+}

@@ -162,6 +162,64 @@ describe.each(['express', 'fastify'] as const)(
       expect(small.text).toBe(await expectedBody(2, 1));
     });
 
+    /** A committed-rows page as pages of at most 1,000 rows (answered whole) give it, joined into one answer. */
+    async function committedPageInPieces(bundleSeq: number, after: number | null, maxRows: number): Promise<string> {
+      const path = (from: number | null, max: number) =>
+        `/sync/committed-bundles/${bundleSeq}/rows?max_rows=${max}${from === null ? '' : `&after_row_ordinal=${from}`}`;
+      const inners: string[] = [];
+      let head = '';
+      let tail = '';
+      let from = after;
+      for (let left = maxRows; left > 0;) {
+        const text = (await reader.get(path(from, Math.min(left, 1000))).expect(200)).text;
+        const open = text.indexOf('"rows":[') + 8;
+        const close = text.lastIndexOf('],"next_row_ordinal"');
+        if (!head) head = text.slice(0, open);
+        tail = text.slice(close);
+        if (close > open) inners.push(text.slice(open, close));
+        const body = JSON.parse(text) as { rows: unknown[]; next_row_ordinal: number; has_more: boolean };
+        left -= body.rows.length;
+        if (!body.has_more || body.rows.length === 0) break;
+        from = body.next_row_ordinal;
+      }
+      return `${head}${inners.join(',')}${tail}`;
+    }
+
+    it('streams a committed-rows page of more than 1,000 rows, with exactly the bytes of smaller pages joined', async () => {
+      // bundle 2 holds 2,500 rows in blocks of 1,000: whole blocks, ragged ends, no whole block, past the end
+      const pages: Array<[number | null, number]> = [
+        [null, 2500],
+        [null, 1200],
+        [499, 2000],
+        [299, 1500],
+        [1999, 1001],
+        [2498, 4000],
+        [2499, 2000],
+      ];
+      for (const [after, maxRows] of pages) {
+        const res = await reader
+          .get(
+            `/sync/committed-bundles/2/rows?max_rows=${maxRows}${after === null ? '' : `&after_row_ordinal=${after}`}`,
+          )
+          .expect(200);
+        expect(res.headers['content-type']).toBe('application/json');
+        expect(res.text).toBe(await committedPageInPieces(2, after, maxRows));
+      }
+      const streamed = await reader.get('/sync/committed-bundles/2/rows?max_rows=2500').expect(200);
+      expect(streamed.headers['transfer-encoding']).toBe('chunked');
+      expect((streamed.body as { rows: unknown[]; has_more: boolean }).rows).toHaveLength(2500);
+      expect((await reader.get('/sync/committed-bundles/2/rows?max_rows=1200').expect(200)).body).toMatchObject({
+        next_row_ordinal: 1199,
+        has_more: true,
+      });
+    });
+
+    it('answers a streamed committed-rows page of an unknown bundle 404 before any byte', async () => {
+      expect((await reader.get('/sync/committed-bundles/99/rows?max_rows=5000').expect(404)).text).toBe(
+        '{"error":"committed_bundle_not_found","message":"committed bundle 99 was not found"}\n',
+      );
+    });
+
     it('serves bundles committed before sync.bundle_row_blocks existed (rows built per request) identically', async () => {
       const before = (await reader.get('/sync/pull?after_bundle_seq=0').expect(200)).text;
       await db.query(`DELETE FROM sync.bundle_row_blocks WHERE bundle_seq IN (2, 3)`);
@@ -171,6 +229,17 @@ describe.each(['express', 'fastify'] as const)(
       expect((await reader.get('/sync/pull?after_bundle_seq=2&max_bundles=1').expect(200)).text).toBe(
         await expectedBody(2, 1),
       );
+      for (const [after, maxRows] of [
+        [null, 2500],
+        [499, 2000],
+      ] as Array<[number | null, number]>) {
+        const res = await reader
+          .get(
+            `/sync/committed-bundles/2/rows?max_rows=${maxRows}${after === null ? '' : `&after_row_ordinal=${after}`}`,
+          )
+          .expect(200);
+        expect(res.text).toBe(await committedPageInPieces(2, after, maxRows));
+      }
     });
   },
 );

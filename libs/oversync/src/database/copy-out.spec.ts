@@ -48,22 +48,33 @@ describe('copyOutBinary', () => {
     ['header split', (at: number) => (at === 0 ? 5 : 4096)],
   ])('parses every tuple in order whatever the chunking (%s)', async (_label, cut) => {
     const seen: Array<[bigint, string | null]> = [];
+    let pieces: Buffer[] = [];
     let flushes = 0;
+    const take = () => {
+      const last = seen[seen.length - 1];
+      if (last && last[1] !== null) last[1] = Buffer.concat(pieces).toString('utf8');
+      pieces = [];
+    };
     const count = await copyOutBinary(clientAnswering(bytes, cut), 'SELECT 1', {
-      tuple(fields) {
-        seen.push([fields[0]!.readBigInt64BE(0), fields[1] === null ? null : fields[1]!.toString('utf8')]);
+      tuple(lead, lastLength) {
+        take();
+        seen.push([lead[0]!.readBigInt64BE(0), lastLength === -1 ? null : '']);
+      },
+      piece(bytes) {
+        pieces.push(bytes);
       },
       flush: async () => {
         flushes++;
       },
     });
+    take();
     expect(count).toBe(tuples.length);
     expect(seen).toEqual(tuples);
     expect(flushes).toBeGreaterThan(0);
   });
 
   it('refuses data without the binary COPY signature', async () => {
-    const handler = { tuple: () => undefined, flush: async () => undefined };
+    const handler = { tuple: () => undefined, piece: () => undefined, flush: async () => undefined };
     await expect(
       copyOutBinary(
         clientAnswering(Buffer.from('not a binary copy stream at all'), () => 64),
@@ -71,5 +82,38 @@ describe('copyOutBinary', () => {
         handler,
       ),
     ).rejects.toThrow(/signature/);
+  });
+
+  it('passes a last field that spans many buffers on as views of them, never copied', async () => {
+    const big = 'x'.repeat(300_000);
+    const copy = binaryCopy([
+      [1n, big],
+      [2n, big],
+    ]);
+    const received: Buffer[] = [];
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < copy.length; at += 65_536) chunks.push(Buffer.from(copy.subarray(at, at + 65_536)));
+    const client = { query: () => Readable.from(chunks) } as unknown as SyncClient;
+    const lengths: number[] = [];
+    await copyOutBinary(client, 'SELECT 1', {
+      tuple: (_lead, lastLength) => lengths.push(lastLength),
+      piece: (bytes) => received.push(bytes),
+      flush: async () => undefined,
+    });
+    expect(lengths).toEqual([300_000, 300_000]);
+    expect(Buffer.concat(received).toString()).toBe(big + big);
+    expect(received.every((piece) => chunks.some((chunk) => chunk.buffer === piece.buffer))).toBe(true);
+  });
+
+  it('refuses a stream cut before its trailer', async () => {
+    const handler = { tuple: () => undefined, piece: () => undefined, flush: async () => undefined };
+    const cutShort = bytes.subarray(0, bytes.length - 2);
+    await expect(
+      copyOutBinary(
+        clientAnswering(cutShort, () => 4096),
+        'SELECT 1',
+        handler,
+      ),
+    ).rejects.toThrow(/trailer/);
   });
 });

@@ -136,28 +136,44 @@ function writeWithBackpressure(out: Writable, chunk: Buffer): Promise<void> {
   });
 }
 
-/** Collects small texts and row bytes of a streamed body and writes them in blocks of about 64 KiB. */
+/** Parts at most this long are copied together into one write; longer ones are written as they are. */
+const SMALL_PART = 4096;
+
+/**
+ * Collects the texts and row bytes of a streamed body until `flush` writes them: row bytes (views
+ * into what PostgreSQL sent) go out as they are, runs of small parts (frames, commas) as one block.
+ */
 export class WireBuffer {
   private parts: Buffer[] = [];
-  private size = 0;
 
   constructor(private readonly write: WireWrite) {}
 
   text(text: string): void {
-    this.bytes(Buffer.from(text, 'utf8'));
+    this.parts.push(Buffer.from(text, 'utf8'));
   }
 
   bytes(bytes: Buffer): void {
     this.parts.push(bytes);
-    this.size += bytes.length;
   }
 
-  /** Writes what was collected (copied, so the views into received buffers can be released). */
+  /** Writes what was collected, in order; resolves when the stream can take more. */
   async flush(): Promise<void> {
-    if (this.size === 0) return;
-    const block = Buffer.concat(this.parts, this.size);
+    const parts = this.parts;
+    if (parts.length === 0) return;
     this.parts = [];
-    this.size = 0;
-    await this.write(block);
+    let run: Buffer[] = [];
+    let runSize = 0;
+    for (const part of parts) {
+      if (part.length > SMALL_PART) {
+        if (runSize > 0) await this.write(run.length === 1 ? run[0]! : Buffer.concat(run, runSize));
+        run = [];
+        runSize = 0;
+        await this.write(part);
+      } else {
+        run.push(part);
+        runSize += part.length;
+      }
+    }
+    if (runSize > 0) await this.write(run.length === 1 ? run[0]! : Buffer.concat(run, runSize));
   }
 }

@@ -39,16 +39,16 @@ export function rowPrefixParams(catalog: SyncCatalog): [number[], string[], numb
 }
 
 /**
- * `SELECT br.bundle_seq, <BundleRow text> FROM sync.bundle_rows br JOIN <prefixes> tc` with the
+ * `SELECT <first>, <BundleRow text> FROM sync.bundle_rows br JOIN <prefixes> tc` (first: br.bundle_seq) with the
  * prefixes inlined as literals, for a COPY (which takes no parameters); the caller adds WHERE/ORDER.
  */
-export function streamedRowsSql(catalog: SyncCatalog): string {
+export function streamedRowsSql(catalog: SyncCatalog, first = 'br.bundle_seq'): string {
   const [ids, prefixes, kinds] = rowPrefixParams(catalog);
   const values =
     ids.length === 0
       ? 'SELECT NULL::int4, NULL::text, NULL::int2 WHERE false'
       : `VALUES ${ids.map((id, i) => `(${Number(id)}, ${quoteLiteral(prefixes[i]!)}, ${Number(kinds[i])}::int2)`).join(', ')}`;
-  return `SELECT br.bundle_seq, ${BUNDLE_ROW_JSON_SQL}
+  return `SELECT ${first}, ${BUNDLE_ROW_JSON_SQL}
      FROM sync.bundle_rows br JOIN (${values}) AS tc(table_id, prefix, key_kind) ON tc.table_id = br.table_id`;
 }
 

@@ -58,12 +58,20 @@ export class PullController {
     @Param('bundle_seq', new Int64Pipe('bundle_seq', { code: CHUNK_INVALID, required: true })) bundleSeq: bigint,
     @Query('after_row_ordinal', new Int64Pipe('after_row_ordinal', { code: CHUNK_INVALID })) after: bigint | null,
     @Query('max_rows', new Int64Pipe('max_rows', { code: CHUNK_INVALID })) maxRows: bigint | null,
-  ): Promise<CommittedBundleRowsResponse<EncodedJson[]>> {
-    return this.pullService.committedRows(actor, {
-      bundleSeq,
-      afterRowOrdinal: after,
-      maxRows: maxRows === null ? null : Number(maxRows > 1_000_000n ? 1_000_000n : maxRows),
-    });
+  ): Promise<WireAnswer<CommittedBundleRowsResponse<EncodedJson[]>>> {
+    // a page of more than 1,000 rows streams while its transaction reads it
+    const reply = new ReturnedWireReply<CommittedBundleRowsResponse<EncodedJson[]>>();
+    return reply.answer(
+      this.pullService.committedRows(
+        actor,
+        {
+          bundleSeq,
+          afterRowOrdinal: after,
+          maxRows: maxRows === null ? null : Number(maxRows > 1_000_000n ? 1_000_000n : maxRows),
+        },
+        reply,
+      ),
+    );
   }
 
   @Get('pull')

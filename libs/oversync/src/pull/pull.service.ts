@@ -5,13 +5,15 @@ import { OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
-import type { CommittedBundleRowsResponse, GoJsonValue, PullResponse } from '@oversync/protocol';
+import type { GoJsonValue, PullResponse } from '@oversync/protocol';
 import { EncodedJson, encodeGoJson, INT64_MAX, MAX_BUNDLES_PER_PULL } from '@oversync/protocol';
 import { prepared, type SyncClient, type SyncDatabase } from '../database/sync-database.js';
 import { oversyncErrorFromDatabase } from '../database/sql-errors.js';
 import { callRequestFunction } from '../database/request-function.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { rowPrefixParams, streamedRowsSql } from './bundle-reader.js';
+import { quoteLiteral } from '../database/sql-quote.js';
+import { BUNDLE_ROW_BLOCK_ROWS } from '../schema/sync-schema.sql.js';
 import { StreamedJson, WireBuffer, type WireReply, type WireWrite } from '../http/wire-stream.js';
 import { copyOutBinary } from '../database/copy-out.js';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
@@ -32,6 +34,57 @@ export interface CommittedRowsQuery {
 /** Pages with more rows than this stream their rows (chunked) instead of building one text. */
 export const PULL_STREAM_MIN_ROWS = 1000;
 const COMMA = Buffer.from(',');
+const OPEN = Buffer.from('[');
+const CLOSE = Buffer.from(']');
+
+/** A row of `sync.committed_rows`: the bundle header with one row (NULL row_ordinal: the header alone). */
+interface CommittedRowsRow {
+  source_id: string;
+  source_bundle_id: string;
+  row_count: string;
+  bundle_hash: string;
+  row_ordinal: string | null;
+  row_json: string;
+}
+
+/** The members of a committed-rows answer before its rows. */
+function committedHeader(bundleSeq: bigint, header: CommittedRowsRow) {
+  return {
+    bundle_seq: bundleSeq,
+    source_id: header.source_id,
+    source_bundle_id: BigInt(header.source_bundle_id),
+    row_count: BigInt(header.row_count),
+    bundle_hash: header.bundle_hash,
+  };
+}
+
+/**
+ * (ordinal, text) of the rows of storage ordinals (after, end] of one bundle in order: the stored
+ * blocks [first, last) given (COPY: values inlined), the other rows built per request.
+ */
+function committedRowsSql(
+  catalog: SyncCatalog,
+  userId: string,
+  bundleSeq: bigint,
+  after: bigint,
+  end: bigint,
+  blocks: [bigint, bigint] | null,
+): string {
+  const user = `(SELECT user_pk FROM sync.user_state WHERE user_id = ${quoteLiteral(userId)})`;
+  const block = BigInt(BUNDLE_ROW_BLOCK_ROWS);
+  const built = (from: bigint, to: bigint) =>
+    `${streamedRowsSql(catalog, 'br.row_ordinal')} WHERE br.user_pk = ${user} AND br.bundle_seq = ${bundleSeq}
+        AND br.row_ordinal > ${from} AND br.row_ordinal <= ${to}`;
+  if (!blocks) return `${built(after, end)} ORDER BY 1`;
+  const [first, last] = blocks;
+  return `SELECT * FROM (
+    ${built(after, first * block)}
+    UNION ALL
+    SELECT b.block_no::bigint * ${block} + 1, b.rows_text FROM sync.bundle_row_blocks b
+     WHERE b.user_pk = ${user} AND b.bundle_seq = ${bundleSeq} AND b.block_no >= ${first} AND b.block_no < ${last}
+    UNION ALL
+    ${built(last * block, end)}) page ORDER BY 1`;
+}
 
 /** The rows of bundles (after, last] of a user with their bundle_seq, in wire order (COPY: values inlined). */
 function pageRowsSql(catalog: SyncCatalog, userPk: string, after: bigint, last: bigint): string {
@@ -56,6 +109,11 @@ interface PullPageRow {
 const PULL = prepared('SELECT * FROM sync.pull($1, $2, $3, $4, $5, $6, $7, $8, $9)');
 const PULL_PAGE = prepared('SELECT * FROM sync.pull_page($1, $2, $3, $4, $5, $6, $7, $8)');
 const COMMITTED_ROWS = prepared('SELECT * FROM sync.committed_rows($1, $2, $3, $4, $5, $6, $7)');
+const COMMITTED_BLOCKS = prepared(
+  `SELECT count(*)::int AS n FROM sync.bundle_row_blocks
+    WHERE user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id = $1)
+      AND bundle_seq = $2 AND block_no >= $3 AND block_no < $4`,
+);
 
 /**
  * Pull and committed-bundle row fetch (spec §4.8, §4.9): each one call of a request function
@@ -162,7 +220,7 @@ export class PullService {
   /**
    * The `bundles` array of a large page, written while PostgreSQL produces it: one binary COPY of
    * (bundle_seq, BundleRow text) in (bundle_seq, row_ordinal) order, each bundle's header encoded as
-   * the in-memory form encodes it, rows copied from the socket buffers without becoming JS strings.
+   * the in-memory form encodes it, rows passed from the socket buffers on without being copied or becoming JS strings.
    */
   private async streamPage(
     client: SyncClient,
@@ -198,8 +256,8 @@ export class PullService {
           WHERE user_pk = ${BigInt(userPk)} AND bundle_seq > ${after} AND bundle_seq <= ${last} ORDER BY bundle_seq, block_no`
       : pageRowsSql(this.schema.catalog, userPk, after, last);
     await copyOutBinary(client, sql, {
-      tuple(fields) {
-        const seq = fields[0]!.readBigInt64BE(0);
+      tuple(lead) {
+        const seq = lead[0]!.readBigInt64BE(0);
         if (openIndex < 0 || seqs[openIndex] !== seq) {
           close();
           // bundles without rows in between: an empty rows array, as the in-memory form writes them
@@ -210,8 +268,8 @@ export class PullService {
           openNext();
         }
         if (rowsInBundle++ > 0) out.bytes(COMMA);
-        out.bytes(fields[1]!);
       },
+      piece: (bytes) => out.bytes(bytes),
       flush: () => out.flush(),
     });
     close();
@@ -223,7 +281,11 @@ export class PullService {
     await out.flush();
   }
 
-  committedRows(actor: SyncActor, query: CommittedRowsQuery): Promise<CommittedBundleRowsResponse<EncodedJson[]>> {
+  /**
+   * Answers on `reply`: a page of up to PULL_STREAM_MIN_ROWS rows after its one round trip; a larger
+   * page (max_rows above it) streamed like a large pull page, from the stored row blocks it covers.
+   */
+  committedRows(actor: SyncActor, query: CommittedRowsQuery, reply: WireReply): Promise<void> {
     return this.lifecycle.run(async () => {
       if (query.bundleSeq <= 0n) throw new OversyncError('committed_bundle_chunk_invalid', 'bundle_seq must be > 0');
       if (query.afterRowOrdinal !== null && query.afterRowOrdinal < 0n)
@@ -242,16 +304,10 @@ export class PullService {
           : query.afterRowOrdinal < INT64_MAX
             ? query.afterRowOrdinal + 1n
             : INT64_MAX;
+      if (maxRows > PULL_STREAM_MIN_ROWS) return this.streamCommittedRows(actor, query, storageAfter, maxRows, reply);
       // The reference answers 500 for a user without state (§8.1): nothing of theirs exists, so 404 (in the function).
       const rows = await this.countingHistoryPruned(() =>
-        callRequestFunction<{
-          source_id: string;
-          source_bundle_id: string;
-          row_count: string;
-          bundle_hash: string;
-          row_ordinal: string | null;
-          row_json: string;
-        }>(
+        callRequestFunction<CommittedRowsRow>(
           this.db,
           COMMITTED_ROWS([
             actor.userId,
@@ -266,16 +322,110 @@ export class PullService {
       const found = header.row_ordinal === null ? [] : rows;
       const page = found.slice(0, maxRows);
       const last = page[page.length - 1];
-      return {
-        bundle_seq: query.bundleSeq,
-        source_id: header.source_id,
-        source_bundle_id: BigInt(header.source_bundle_id),
-        row_count: BigInt(header.row_count),
-        bundle_hash: header.bundle_hash,
+      return reply.send(200, {
+        ...committedHeader(query.bundleSeq, header),
         rows: page.map((row) => new EncodedJson(row.row_json)),
         next_row_ordinal: last ? BigInt(last.row_ordinal!) - 1n : (query.afterRowOrdinal ?? 0n),
         has_more: found.length > maxRows,
-      };
+      });
     });
+  }
+
+  /**
+   * A committed-rows page of more than PULL_STREAM_MIN_ROWS rows, in one REPEATABLE READ snapshot:
+   * the header (and refusals) from `sync.committed_rows` without rows, then one binary COPY of the
+   * page's rows written while PostgreSQL reads them — whole stored blocks where the page covers
+   * them, rows built per request at its ragged ends (and for bundles committed before the blocks).
+   * A bundle's storage ordinals are 1..row_count without gaps (its rows are numbered at commit), so
+   * the page's last row, next_row_ordinal and has_more follow from row_count before any row is read.
+   */
+  private async streamCommittedRows(
+    actor: SyncActor,
+    query: CommittedRowsQuery,
+    storageAfter: bigint,
+    maxRows: number,
+    reply: WireReply,
+  ): Promise<void> {
+    const block = BigInt(BUNDLE_ROW_BLOCK_ROWS);
+    await this.countingHistoryPruned(() =>
+      this.db.transaction(
+        async (client) => {
+          const { rows } = await client
+            .query<CommittedRowsRow>(
+              COMMITTED_ROWS([
+                actor.userId,
+                query.bundleSeq.toString(),
+                storageAfter.toString(),
+                0,
+                ...rowPrefixParams(this.schema.catalog),
+              ]),
+            )
+            .catch((error: unknown) => {
+              throw oversyncErrorFromDatabase(error) ?? error;
+            });
+          const header = rows[0]!;
+          const rowCount = BigInt(header.row_count);
+          const end = storageAfter + BigInt(maxRows) < rowCount ? storageAfter + BigInt(maxRows) : rowCount;
+          if (end <= storageAfter) {
+            return reply.send(200, {
+              ...committedHeader(query.bundleSeq, header),
+              rows: [],
+              next_row_ordinal: query.afterRowOrdinal ?? 0n,
+              has_more: false,
+            });
+          }
+          // blocks [first, last) lie wholly inside the page (block b holds ordinals b*1000+1 .. (b+1)*1000)
+          const first = (storageAfter + block - 1n) / block;
+          const last = end / block;
+          // every one of them stored (not so for bundles committed before sync.bundle_row_blocks existed)
+          const blocks =
+            first < last &&
+            BigInt(
+              (
+                await client.query<{ n: number }>(
+                  COMMITTED_BLOCKS([actor.userId, query.bundleSeq.toString(), first.toString(), last.toString()]),
+                )
+              ).rows[0]!.n,
+            ) ===
+              last - first;
+          return reply.send(200, {
+            ...committedHeader(query.bundleSeq, header),
+            rows: new StreamedJson((write) =>
+              this.writeRows(
+                client,
+                committedRowsSql(
+                  this.schema.catalog,
+                  actor.userId,
+                  query.bundleSeq,
+                  storageAfter,
+                  end,
+                  blocks ? [first, last] : null,
+                ),
+                write,
+              ),
+            ),
+            next_row_ordinal: end - 1n,
+            has_more: end < rowCount,
+          });
+        },
+        { isolation: 'REPEATABLE READ', readOnly: true },
+      ),
+    );
+  }
+
+  /** A JSON array of the comma-joined texts of a COPY of (ordinal, text) tuples, written as they arrive. */
+  private async writeRows(client: SyncClient, sql: string, write: WireWrite): Promise<void> {
+    const out = new WireBuffer(write);
+    let tuples = 0;
+    out.bytes(OPEN);
+    await copyOutBinary(client, sql, {
+      tuple() {
+        if (tuples++ > 0) out.bytes(COMMA);
+      },
+      piece: (bytes) => out.bytes(bytes),
+      flush: () => out.flush(),
+    });
+    out.bytes(CLOSE);
+    await out.flush();
   }
 }
