@@ -386,6 +386,7 @@ export class PushSessionService {
       sourceId: session.source_id,
       sourceBundleId: session.source_bundle_id,
       notification: (b) => this.announcer.notification(userPk, b),
+      inDatabase: { channel: this.announcer.channel },
       timer,
     });
     if (!bundle)
