@@ -97,8 +97,24 @@ describe('push commit parity of the database and Node paths', () => {
   const pick = <T>(values: readonly T[]): T => values[Math.floor(Math.random() * values.length)]!;
   const text = () => Array.from({ length: 1 + Math.floor(Math.random() * 6) }, () => pick(TEXT_PIECES)).join('');
 
+  /** Values a double holds exactly, printed as written (once through jsonb): payloads PostgreSQL can build. */
+  const EXACT_INTEGERS = INTEGERS.filter((v) => v === 'null' || (BigInt(v) <= 2n ** 53n && BigInt(v) >= -(2n ** 53n)));
+  const EXACT_DOUBLES = [
+    '0',
+    '-0',
+    '0.1',
+    '1.5',
+    '-2.25',
+    '100',
+    '0.000001',
+    '0.0000015',
+    '2.5e-5',
+    '12345678901234.5',
+    'null',
+  ];
+
   /** A typed_rows row with its payload as raw JSON text (numbers written exactly as chosen). */
-  function typedRow(op = 'INSERT', id = randomUUID(), base = 0): string {
+  function typedRow(op = 'INSERT', id = randomUUID(), base = 0, exact = false): string {
     if (op === 'DELETE')
       return `{"schema":"business","table":"typed_rows","key":{"id":"${id}"},"op":"DELETE","base_row_version":${base}}`;
     const members = [
@@ -106,15 +122,17 @@ describe('push commit parity of the database and Node paths', () => {
       `"name":${JSON.stringify(text())}`,
       `"enabled_flag":${pick(['0', '1'])}`,
       `"note":${Math.random() < 0.3 ? 'null' : JSON.stringify(text())}`,
-      `"count_value":${pick(INTEGERS)}`,
-      `"rating":${pick(DOUBLES)}`,
+      `"count_value":${pick(exact ? EXACT_INTEGERS : INTEGERS)}`,
+      `"rating":${pick(exact ? EXACT_DOUBLES : DOUBLES)}`,
       `"data":${Math.random() < 0.3 ? 'null' : `"${randomBytes(Math.floor(Math.random() * 9)).toString('base64')}"`}`,
       `"created_at":${pick(['null', '"2026-12-05T10:11:12Z"', '"2026-12-05T10:11:12.123456Z"', '"1999-01-01T00:00:00.5+02:00"'])}`,
     ];
     return `{"schema":"business","table":"typed_rows","key":{"id":"${id}"},"op":"${op}","base_row_version":${base},"payload":{${members.join(',')}}}`;
   }
 
-  async function push(rowTexts: string[]): Promise<{ bundleSeq: number; bundleHash: string; roundTrips: number }> {
+  async function push(
+    rowTexts: string[],
+  ): Promise<{ bundleSeq: number; bundleHash: string; roundTrips: number; statements: readonly string[] }> {
     const created = await a
       .post('/sync/push-sessions', { source_bundle_id: next++, planned_row_count: rowTexts.length })
       .expect(200);
@@ -128,6 +146,7 @@ describe('push commit parity of the database and Node paths', () => {
       bundleSeq: commit.result.body.bundle_seq,
       bundleHash: commit.result.body.bundle_hash,
       roundTrips: commit.count,
+      statements: commit.statements,
     };
   }
 
@@ -216,6 +235,22 @@ describe('push commit parity of the database and Node paths', () => {
       const changed = await push(
         ids.map((id, j) => typedRow(j % 3 === 0 ? 'DELETE' : 'UPDATE', id, inserted.bundleSeq)),
       );
+      await expectNodeParity(changed.bundleSeq, changed.bundleHash);
+    }
+  });
+
+  it('bundles of 1000 rows build in PostgreSQL when every payload allows, else in Node; both store what the Node code computes', async () => {
+    // the Node code reads the stage itself only when the statement that builds the bundle declined it
+    const builtInNode = (statements: readonly string[]) => statements.some((s) => s.startsWith('WITH taken AS'));
+    for (const exact of [true, false]) {
+      const ids = Array.from({ length: 1000 }, () => randomUUID());
+      const inserted = await push(ids.map((id) => typedRow('INSERT', id, 0, exact)));
+      expect(builtInNode(inserted.statements)).toBe(!exact);
+      await expectNodeParity(inserted.bundleSeq, inserted.bundleHash);
+      const changed = await push(
+        ids.map((id, j) => typedRow(j % 3 === 0 ? 'DELETE' : 'UPDATE', id, inserted.bundleSeq, exact)),
+      );
+      expect(builtInNode(changed.statements)).toBe(!exact);
       await expectNodeParity(changed.bundleSeq, changed.bundleHash);
     }
   });

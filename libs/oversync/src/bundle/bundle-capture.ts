@@ -6,6 +6,7 @@ import { keyStringOf } from './row-keys.js';
 import { byteaColumnsOf } from '../schema/registered-table.js';
 import { BUNDLE_ROW_JSON_SQL, rowPrefixesSql, rowPrefixParams } from '../pull/bundle-reader.js';
 import { BUNDLE_ROW_BLOCK_ROWS } from '../schema/sync-schema.sql.js';
+import { finalizeInDatabaseSql, finalizeParams } from './bundle-finalize.sql.js';
 
 /** The header of a committed bundle as the commit response and WithinSyncBundle report it. */
 export interface CommittedBundle {
@@ -63,6 +64,11 @@ export interface FinalizeOptions {
   sourceBundleId: string;
   /** the NOTIFY of the committed bundle (watch), sent in the statement that logs it; null: none */
   notification?: (bundle: CommittedBundle) => BundleNotification | null;
+  /**
+   * Build the bundle in PostgreSQL (`finalizeInDatabaseSql`) when every payload allows, with this NOTIFY
+   * channel (null: none) — large bundles, whose payloads then never pass through this process.
+   */
+  inDatabase?: { channel: string | null };
   timer?: StageTimer;
 }
 
@@ -93,6 +99,10 @@ export async function finalizeCapturedBundle(
   options: FinalizeOptions,
 ): Promise<CommittedBundle | null> {
   const { userPk } = options;
+  if (options.inDatabase) {
+    const bundle = await finalizeInDatabase(client, catalog, options, options.inDatabase.channel);
+    if (bundle !== undefined) return bundle;
+  }
   // The stage is read and emptied in one statement, as one text value instead of a row per effect
   // (jsonb output never holds a raw newline, so lines split safely), with the user's next bundle_seq.
   const { rows: staged } = await client.query<{ lines: string | null; next_seq: string }>(TAKE_STAGE([userPk]));
@@ -212,6 +222,42 @@ export async function finalizeCapturedBundle(
   if (trusted) await client.query('SET LOCAL session_replication_role = origin');
   options.timer?.mark('finalize', { 'oversync.rows': output.length });
   return bundle;
+}
+
+/** The bundle built by one statement in PostgreSQL; undefined when a payload needs the Node code (nothing written). */
+async function finalizeInDatabase(
+  client: SyncClient,
+  catalog: SyncCatalog,
+  options: FinalizeOptions,
+  channel: string | null,
+): Promise<CommittedBundle | null | undefined> {
+  // bundle_rows, row_state and the blocks derive from rows this statement writes (see below)
+  if (catalog.trustedSyncWrites) await client.query('SET LOCAL session_replication_role = replica');
+  const { rows } = await client.query<{
+    row_count: string;
+    ok: boolean;
+    bundle_seq: string | null;
+    bundle_hash: string | null;
+  }>(finalizeInDatabaseSql(catalog), [
+    options.userPk,
+    options.sourceId,
+    options.sourceBundleId,
+    channel,
+    ...finalizeParams(catalog),
+  ]);
+  if (catalog.trustedSyncWrites) await client.query('SET LOCAL session_replication_role = origin');
+  const row = rows[0]!;
+  const rowCount = Number(row.row_count);
+  if (rowCount === 0) return null;
+  if (!row.ok) return undefined;
+  options.timer?.mark('finalize', { 'oversync.rows': rowCount });
+  return {
+    bundleSeq: row.bundle_seq!,
+    sourceId: options.sourceId,
+    sourceBundleId: options.sourceBundleId,
+    rowCount,
+    bundleHash: row.bundle_hash!,
+  };
 }
 
 /** Bundles from this size on skip the foreign-key re-checks of derived sync rows (where allowed). */

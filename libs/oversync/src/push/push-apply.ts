@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { SyncClient } from '../database/sync-database.js';
+import { prepared, type SyncClient } from '../database/sync-database.js';
+import type { SyncCatalog } from '../schema/sync-catalog.js';
+import { keyStringOf } from '../bundle/row-keys.js';
 import { quoteIdentifier as quote } from '../database/sql-quote.js';
 import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.js';
-import type { RowOp } from '@oversync/protocol';
+import { ROW_OP_NAMES, type RowOp } from '@oversync/protocol';
 
 /** A staged row as commit applies it; its payload stays in sync.push_session_rows. */
 export interface ApplyRow {
@@ -34,38 +36,79 @@ function statementName(kind: string, table: RegisteredTable, columns: string[]):
 }
 
 /**
- * Applies the staged rows of `pushId` in upload order (spec §4.5), reading payloads where they
- * are stored. Consecutive INSERTs of one table and column set are one INSERT … SELECT (rows are
- * inserted, and captured, in ordinal order); UPDATE and DELETE run one prepared statement per row
- * so capture keeps upload order (§8.12).
+ * The staged rows of a push as apply statements (spec §4.5), in upload order: consecutive INSERTs of
+ * one table and column set are one run (one INSERT … SELECT); every UPDATE and DELETE is a run of its
+ * own. Found in PostgreSQL (payloads stay in sync.push_session_rows; only run boundaries travel).
  */
+export interface ApplyRun {
+  /** the run's first row (its key and columns) */
+  first: ApplyRow;
+  /** row_ordinal of the run's last row */
+  last: number;
+}
+
+// One pass in row_ordinal order (the column list computed once per row, then compared with the
+// previous row's); a run starts at every row that does not continue an INSERT run.
+const LOAD_RUNS = prepared(
+  `SELECT min(r.row_ordinal) AS first, max(r.row_ordinal) AS last, min(r.table_id) AS table_id, min(r.op_code) AS op_code,
+          min(r.columns) AS columns, string_agg(CASE WHEN r.starts THEN encode(r.key_bytes, 'hex') END, '') AS key_hex
+     FROM (SELECT x.*, count(*) FILTER (WHERE x.starts) OVER (ORDER BY x.row_ordinal) AS run
+             FROM (SELECT s.*, NOT COALESCE(s.op_code = 1 AND lag(s.op_code) OVER w = 1 AND lag(s.table_id) OVER w = s.table_id
+                                            AND lag(s.columns) OVER w = s.columns, false) AS starts
+                     FROM (SELECT psr.row_ordinal, psr.table_id, psr.op_code, psr.key_bytes, c.columns
+                             FROM sync.push_session_rows psr
+                             CROSS JOIN LATERAL (SELECT COALESCE(string_agg(k, ','), '') AS columns
+                                                   FROM json_object_keys(psr.payload_apply) AS k) c
+                            WHERE psr.push_id = $1::uuid ORDER BY psr.row_ordinal OFFSET 0) s
+                   WINDOW w AS (ORDER BY s.row_ordinal)) x) r
+    GROUP BY r.run
+    ORDER BY r.run`,
+);
+
+/**
+ * The apply runs of `pushId` in upload order. Canonical payloads list their members sorted, so the
+ * column lists need no sorting.
+ */
+export async function loadApplyRuns(client: SyncClient, catalog: SyncCatalog, pushId: string): Promise<ApplyRun[]> {
+  const { rows } = await client.query<{
+    first: string;
+    last: string;
+    table_id: number;
+    op_code: number;
+    columns: string;
+    key_hex: string;
+  }>(LOAD_RUNS([pushId]));
+  return rows.map((row) => {
+    const table = catalog.get(row.table_id);
+    return {
+      first: {
+        ordinal: Number(row.first),
+        table,
+        key: keyStringOf(table, Buffer.from(row.key_hex, 'hex')),
+        op: ROW_OP_NAMES[row.op_code]!,
+        columns: row.columns ? row.columns.split(',') : [],
+      },
+      last: Number(row.last),
+    };
+  });
+}
+
+/** Applies the runs of `pushId` in order (capture keeps upload order, §8.12). */
 export async function applyPushRows(
   client: SyncClient,
   pushId: string,
   userId: string,
-  rows: ApplyRow[],
+  runs: ApplyRun[],
 ): Promise<void> {
-  for (let i = 0; i < rows.length;) {
-    const first = rows[i]!;
-    if (first.op !== 'INSERT') {
-      await run([first], () =>
-        first.op === 'UPDATE' ? updateRow(client, pushId, userId, first) : deleteRow(client, userId, first),
-      );
-      i++;
-      continue;
-    }
-    let end = i + 1;
-    const signature = first.columns.join(',');
-    while (
-      end < rows.length &&
-      rows[end]!.op === 'INSERT' &&
-      rows[end]!.table === first.table &&
-      rows[end]!.columns.join(',') === signature
-    )
-      end++;
-    const batch = rows.slice(i, end);
-    await run(batch, () => insertRows(client, pushId, userId, batch));
-    i = end;
+  for (const { first, last } of runs) {
+    const rows = last === first.ordinal ? [first] : [first, { ...first, ordinal: last }];
+    await run(rows, () =>
+      first.op === 'INSERT'
+        ? insertRows(client, pushId, userId, first, last)
+        : first.op === 'UPDATE'
+          ? updateRow(client, pushId, userId, first)
+          : deleteRow(client, userId, first),
+    );
   }
 }
 
@@ -77,8 +120,13 @@ async function run(rows: ApplyRow[], statement: () => Promise<unknown>): Promise
   }
 }
 
-async function insertRows(client: SyncClient, pushId: string, userId: string, rows: ApplyRow[]): Promise<void> {
-  const first = rows[0]!;
+async function insertRows(
+  client: SyncClient,
+  pushId: string,
+  userId: string,
+  first: ApplyRow,
+  last: number,
+): Promise<void> {
   const columns = ['_sync_scope_id', ...first.columns].map(quote).join(', ');
   const source = first.columns.map((c) => `r.${quote(c)}`).join(', ');
   await client.query(
@@ -87,7 +135,7 @@ async function insertRows(client: SyncClient, pushId: string, userId: string, ro
        FROM sync.push_session_rows psr, jsonb_populate_record(NULL::${qualified(first.table)}, psr.payload_apply::jsonb) r
       WHERE psr.push_id = $1::uuid AND psr.row_ordinal BETWEEN $2 AND $4
       ORDER BY psr.row_ordinal`,
-    [pushId, first.ordinal, userId, rows[rows.length - 1]!.ordinal],
+    [pushId, first.ordinal, userId, last],
   );
 }
 

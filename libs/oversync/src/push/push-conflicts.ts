@@ -1,13 +1,15 @@
 import { prepared, type SyncClient } from '../database/sync-database.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import { byteaColumnsOf, KEY_KIND_UUID } from '../schema/registered-table.js';
-import { canonicalWirePayload, RawJson } from '@oversync/protocol';
+import { canonicalWirePayload, RawJson, ROW_OP_NAMES } from '@oversync/protocol';
+import type { SyncCatalog } from '../schema/sync-catalog.js';
+import { keyStringOf } from '../bundle/row-keys.js';
 import type { ApplyRow } from './push-apply.js';
 import { quoteIdentifier } from '../database/sql-quote.js';
 
 const FIND_CONFLICT = prepared(
-  `SELECT q.row_ordinal, q.base, (q.rs).bundle_seq, (q.rs).deleted
-     FROM (SELECT psr.row_ordinal, psr.op_code, psr.base_bundle_seq AS base,
+  `SELECT q.row_ordinal, q.table_id, q.op_code, encode(q.key_bytes, 'hex') AS key_hex, q.base, (q.rs).bundle_seq, (q.rs).deleted
+     FROM (SELECT psr.row_ordinal, psr.table_id, psr.op_code, psr.key_bytes, psr.base_bundle_seq AS base,
                   (SELECT rs FROM sync.row_state rs
                     WHERE rs.user_pk = $2 AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes) AS rs
              FROM sync.push_session_rows psr WHERE psr.push_id = $1::uuid) q
@@ -24,22 +26,30 @@ const FIND_CONFLICT = prepared(
  */
 export async function findConflict(
   client: SyncClient,
+  catalog: SyncCatalog,
   pushId: string,
   userPk: string,
   userId: string,
-  rows: ApplyRow[],
 ): Promise<OversyncError | null> {
   // The row state is a scalar subquery per staged row (an index probe each), never a planned join:
   // with statistics taken while the tables were small the planner chose loops over whole tables.
   const { rows: found } = await client.query<{
     row_ordinal: string;
+    table_id: number;
+    op_code: number;
+    key_hex: string;
     base: string;
     bundle_seq: string | null;
     deleted: boolean | null;
   }>(FIND_CONFLICT([pushId, userPk]));
   const hit = found[0];
   if (!hit) return null;
-  const row = rows[Number(hit.row_ordinal)]!;
+  const table = catalog.get(hit.table_id);
+  const row = {
+    table,
+    key: keyStringOf(table, Buffer.from(hit.key_hex, 'hex')),
+    op: ROW_OP_NAMES[hit.op_code]!,
+  };
   const exists = hit.bundle_seq !== null;
   const serverRow = exists && hit.deleted !== true ? await readServerRow(client, row, userId) : null;
   return pushConflict(row, { base: hit.base, bundleSeq: hit.bundle_seq, deleted: hit.deleted }, serverRow);
@@ -90,7 +100,11 @@ export function pushConflict(
   });
 }
 
-async function readServerRow(client: SyncClient, row: ApplyRow, userId: string): Promise<string | null> {
+async function readServerRow(
+  client: SyncClient,
+  row: Pick<ApplyRow, 'table' | 'key'>,
+  userId: string,
+): Promise<string | null> {
   const table = `${quoteIdentifier(row.table.schema)}.${quoteIdentifier(row.table.table)}`;
   const keyType = row.table.keyKind === KEY_KIND_UUID ? 'uuid' : 'text';
   const { rows } = await client.query<{ payload: string }>(

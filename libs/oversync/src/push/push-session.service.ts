@@ -32,7 +32,7 @@ import { BundleAnnouncer } from '../bundle/bundle-announcer.js';
 import { applyRetention } from '../retention/retention.js';
 import { activateSource, readSourceState, sourceRetired } from './source-state.js';
 import { parsePushChunk } from './push-chunk.parser.js';
-import { applyPushRows, ApplyRowError, type ApplyRow } from './push-apply.js';
+import { applyPushRows, ApplyRowError, loadApplyRuns, type ApplyRow } from './push-apply.js';
 import { findConflict, pushConflict, type ConflictFacts } from './push-conflicts.js';
 import { callRequestFunction, type RequestFunctionOptions } from '../database/request-function.js';
 import { recordRejectedCommit } from './rejected-commit-log.js';
@@ -57,8 +57,10 @@ interface PushSessionRow {
   next_expected_row_ordinal: string;
   initialization_id: string;
   expired: boolean;
-  /** commit only: `row_ordinal table_id op_code key_hex columns` lines of the staged rows */
-  staged_lines?: string | null;
+  /** commit only: `count min_ordinal max_ordinal` of the staged rows */
+  staged_shape?: string;
+  /** commit only: whether a logical row is staged twice */
+  staged_repeats?: boolean;
 }
 
 const CALL_PUSH_CREATE = prepared('SELECT * FROM sync.push_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)');
@@ -109,14 +111,23 @@ const loadSessionSql = (staged: string) =>
      FROM sync.push_sessions ps JOIN sync.user_state us ON us.user_pk = ps.user_pk
     WHERE ps.push_id = $1::uuid FOR UPDATE OF ps`;
 const LOAD_SESSION = prepared(loadSessionSql(''));
-// For commit, the staged rows' metadata comes in the same round trip, as one text: payloads stay in
-// sync.push_session_rows and are applied from there. Canonical payloads list their members sorted, so
-// the column list needs no sorting.
+// For commit, the staged rows' shape comes in the same round trip: their count and ordinal range
+// (contiguous when they agree with the count: ordinals are unique) and whether a logical row repeats.
 const LOAD_SESSION_WITH_STAGED = prepared(
   loadSessionSql(`,
-          (SELECT string_agg(psr.row_ordinal || ' ' || psr.table_id || ' ' || psr.op_code || ' ' || encode(psr.key_bytes, 'hex') || ' '
-                             || COALESCE((SELECT string_agg(k, ',') FROM json_object_keys(psr.payload_apply) AS k), ''), E'\\n' ORDER BY psr.row_ordinal)
-             FROM sync.push_session_rows psr WHERE psr.push_id = ps.push_id) AS staged_lines`),
+          (SELECT count(*) || ' ' || COALESCE(min(psr.row_ordinal), -1) || ' ' || COALESCE(max(psr.row_ordinal), -1)
+             FROM sync.push_session_rows psr WHERE psr.push_id = ps.push_id) AS staged_shape,
+          EXISTS (SELECT FROM sync.push_session_rows psr WHERE psr.push_id = ps.push_id
+                   GROUP BY psr.table_id, psr.key_bytes HAVING count(*) > 1) AS staged_repeats`),
+);
+/** The first staged row, in upload order, that is out of place or repeats a logical row (as `sync.push_commit` finds it). */
+const FIRST_BAD_STAGED_ROW = prepared(
+  `SELECT s.row_ordinal, s.i, s.table_id, encode(s.key_bytes, 'hex') AS key_hex
+     FROM (SELECT psr.row_ordinal, psr.table_id, psr.key_bytes, row_number() OVER (ORDER BY psr.row_ordinal) - 1 AS i,
+                  count(*) OVER (PARTITION BY psr.table_id, psr.key_bytes ORDER BY psr.row_ordinal) AS seen
+             FROM sync.push_session_rows psr WHERE psr.push_id = $1::uuid) s
+    WHERE s.row_ordinal <> s.i OR s.seen > 1
+    ORDER BY s.i LIMIT 1`,
 );
 
 /** Push sessions: create, chunk upload, commit and delete (spec §3.2–§3.5, §4.2–§4.6). */
@@ -320,37 +331,36 @@ export class PushSessionService {
     timer.mark('lock');
     const session = await this.loadSession(client, actor, pushId, true);
     const catalog = this.schema.catalog;
-    const staged = parseStagedLines(session.staged_lines ?? null);
+    // The statements over a large bundle sort in memory; where the role may, the capture stage's
+    // foreign-key checks are skipped (see sync.capture_registered_rows_inserted).
+    await client.query(
+      `SET LOCAL work_mem = '64MB'${catalog.trustedSyncWrites && BigInt(session.planned_row_count) > DATABASE_COMMIT_MAX_ROWS ? `; SET LOCAL oversync.bundle_trusted_capture = on` : ''}`,
+    );
+    const [count, min, max] = (session.staged_shape ?? '0 -1 -1').split(' ').map(BigInt) as [bigint, bigint, bigint];
     const planned = BigInt(session.planned_row_count);
-    if (BigInt(session.next_expected_row_ordinal) !== planned || BigInt(staged.length) !== planned) {
+    if (BigInt(session.next_expected_row_ordinal) !== planned || count !== planned) {
       throw new OversyncError(
         'push_commit_invalid',
-        `staged row count ${staged.length} does not match planned_row_count ${planned}`,
+        `staged row count ${count} does not match planned_row_count ${planned}`,
       );
     }
-    const rows: ApplyRow[] = [];
-    const seen = new Set<string>();
-    staged.forEach((row, i) => {
-      if (Number(row.row_ordinal) !== i)
-        throw new OversyncError('push_commit_invalid', `staged rows are not contiguous at row_ordinal ${i}`);
-      const table = catalog.get(row.table_id);
-      const key = keyStringOf(table, row.key_bytes);
-      const identity = `${row.table_id}:${row.key_bytes.toString('hex')}`;
-      if (seen.has(identity))
+    if (min !== 0n || max !== count - 1n || session.staged_repeats) {
+      const { rows: bad } = await client.query<{ row_ordinal: string; i: string; table_id: number; key_hex: string }>(
+        FIRST_BAD_STAGED_ROW([session.push_id]),
+      );
+      const row = bad[0];
+      if (row && row.row_ordinal !== row.i)
+        throw new OversyncError('push_commit_invalid', `staged rows are not contiguous at row_ordinal ${row.i}`);
+      if (row) {
+        const table = catalog.get(row.table_id);
         throw new OversyncError(
           'push_commit_invalid',
-          `duplicate target row in staged push session: ${table.name} ${key}`,
+          `duplicate target row in staged push session: ${table.name} ${keyStringOf(table, Buffer.from(row.key_hex, 'hex'))}`,
         );
-      seen.add(identity);
-      rows.push({
-        ordinal: i,
-        table,
-        key,
-        op: ROW_OP_NAMES[row.op_code]!,
-        columns: row.columns ? row.columns.split(',') : [],
-      });
-    });
-    timer.mark('stage', { 'oversync.rows': rows.length });
+      }
+    }
+    const runs = await loadApplyRuns(client, catalog, session.push_id);
+    timer.mark('stage', { 'oversync.rows': Number(count) });
     let userPk = session.user_pk;
     if (session.initialization_id) {
       const lease = await requireActiveInitializationLease(
@@ -377,19 +387,20 @@ export class PushSessionService {
       sourceBundleId: session.source_bundle_id,
       initializationId: session.initialization_id,
     });
-    const found = await findConflict(client, session.push_id, userPk, actor.userId, rows);
+    const found = await findConflict(client, catalog, session.push_id, userPk, actor.userId);
     if (found) {
       this.telemetry.conflict(found);
       throw found;
     }
     timer.mark('conflicts');
-    await applyPushRows(client, session.push_id, actor.userId, rows);
+    await applyPushRows(client, session.push_id, actor.userId, runs);
     timer.mark('apply');
     const bundle = await finalizeCapturedBundle(client, catalog, {
       userPk,
       sourceId: session.source_id,
       sourceBundleId: session.source_bundle_id,
       notification: (b) => this.announcer.notification(userPk, b),
+      inDatabase: { channel: this.announcer.channel },
       timer,
     });
     if (!bundle)
@@ -469,29 +480,6 @@ export class PushSessionService {
       throw new OversyncError('push_session_expired', `push session ${pushId} has expired; start a new push session`);
     return session;
   }
-}
-
-interface StagedMeta {
-  row_ordinal: string;
-  table_id: number;
-  op_code: number;
-  key_bytes: Buffer;
-  columns: string;
-}
-
-/** Lines of `row_ordinal table_id op_code key_hex columns` (identifiers are [a-z0-9_], keys hex). */
-function parseStagedLines(lines: string | null): StagedMeta[] {
-  if (!lines) return [];
-  return lines.split('\n').map((line) => {
-    const [ordinal, tableId, opCode, keyHex, columns] = line.split(' ');
-    return {
-      row_ordinal: ordinal!,
-      table_id: Number(tableId),
-      op_code: Number(opCode),
-      key_bytes: Buffer.from(keyHex!, 'hex'),
-      columns: columns ?? '',
-    };
-  });
 }
 
 /** The push_conflict `sync.push_commit` raised: its facts (HINT) worded as the Node check words them. */

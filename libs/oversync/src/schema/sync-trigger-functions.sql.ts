@@ -136,7 +136,10 @@ $$`;
  * AFTER INSERT statement trigger with a transition table (not in the reference): stages all rows of
  * an INSERT statement in one set-based statement instead of one PL/pgSQL call per row — the bulk
  * of a push. Rows are staged in insertion order; the owner guard has already pinned every row to
- * the bundle's user. TG_ARGV as for the row function.
+ * the bundle's user. TG_ARGV as for the row function. Where the bundle's writer marks the capture as
+ * trusted (\`oversync.bundle_trusted_capture\` = on: a bulk push whose role may set
+ * session_replication_role), the stage rows' foreign-key checks are skipped for this one statement:
+ * user_pk and table_id come from the writer's own context and the trigger's catalog ids.
  */
 export const CAPTURE_INSERTED_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION sync.capture_registered_rows_inserted()
 RETURNS TRIGGER
@@ -144,6 +147,7 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
   user_pk_text TEXT := NULLIF(current_setting('oversync.bundle_user_pk', true), '');
+  trusted BOOLEAN := current_setting('oversync.bundle_trusted_capture', true) = 'on';
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM oversync_inserted_rows) THEN
     RETURN NULL;
@@ -151,11 +155,17 @@ BEGIN
   IF user_pk_text IS NULL THEN
     RAISE EXCEPTION 'oversync bundle context is missing user_pk for %.%', TG_TABLE_SCHEMA, TG_TABLE_NAME;
   END IF;
+  IF trusted THEN
+    PERFORM set_config('session_replication_role', 'replica', true);
+  END IF;
   EXECUTE format(
     'INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
      SELECT txid_current(), $1, $2, 1, %s, to_jsonb(n) - ''_sync_scope_id'' FROM oversync_inserted_rows n',
     CASE WHEN TG_ARGV[1] = '1' THEN format('uuid_send(n.%I)', TG_ARGV[0]) ELSE format('convert_to(n.%I, ''UTF8'')', TG_ARGV[0]) END)
   USING user_pk_text::bigint, TG_ARGV[2]::integer;
+  IF trusted THEN
+    PERFORM set_config('session_replication_role', 'origin', true);
+  END IF;
   RETURN NULL;
 END;
 $$`;

@@ -1,0 +1,153 @@
+import { compareUtf8, quoteGoJsonString } from '@oversync/protocol';
+import { quoteLiteral } from '../database/sql-quote.js';
+import type { RegisteredTable } from '../schema/registered-table.js';
+import type { SyncCatalog } from '../schema/sync-catalog.js';
+import { BUNDLE_ROW_JSON_SQL, goJsonStringSql } from '../pull/bundle-reader.js';
+import { canonicalNumberSql } from '../snapshot/snapshot-materializer.js';
+import { BUNDLE_ROW_BLOCK_ROWS } from '../schema/sync-schema.sql.js';
+
+/** Types whose jsonb text is a string Go prints as is (no character to escape): quoted directly. */
+const PLAIN_STRING_TYPES = new Set(['uuid', 'date', 'time', 'timetz', 'timestamp', 'timestamptz']);
+/** Integer and boolean literals a double holds exactly whatever their value. */
+const PLAIN_LITERAL_TYPES = new Set(['int2', 'int4', 'bool']);
+const TEXT_TYPES = new Set(['text', 'varchar', 'bpchar', 'name', 'citext']);
+/** 2^53: integers beyond it print differently once through a double (the hashed form, §5.1). */
+const DOUBLE_EXACT_MAX = '9007199254740992';
+
+/** An integer literal's text when a double holds it exactly, else NULL (the literal is known to be an integer). */
+const doubleExactIntegerSql = (text: string) =>
+  `CASE WHEN length(${text}) < 16 OR abs(${text}::numeric) <= ${DOUBLE_EXACT_MAX} THEN ${text} END`;
+
+/** One member's canonical value by column type (`->>` is NULL for a JSON null); NULL when it needs Node. */
+function memberValueSql(type: string, value: string, text: string): string {
+  if (PLAIN_STRING_TYPES.has(type)) return `COALESCE('"' || ${text} || '"', 'null')`;
+  if (PLAIN_LITERAL_TYPES.has(type)) return `COALESCE(${text}, 'null')`;
+  if (type === 'int8') return `CASE WHEN ${text} IS NULL THEN 'null' ELSE ${doubleExactIntegerSql(text)} END`;
+  if (TEXT_TYPES.has(type)) return `COALESCE(${goJsonStringSql(text)}, 'null')`;
+  // bytea text is `\x…` (bytea_output=hex, pinned by every sync transaction): base64 on the wire (§4.7.4)
+  if (type === 'bytea')
+    return `CASE WHEN ${text} IS NULL THEN 'null' WHEN left(${text}, 2) = '\\x'
+      THEN '"' || translate(encode(decode(substr(${text}, 3), 'hex'), 'base64'), E'\\n', '') || '"' END`;
+  return `CASE jsonb_typeof(${value})
+      WHEN 'string' THEN ${goJsonStringSql(text)}
+      WHEN 'number' THEN CASE WHEN strpos(${text}, '.') = 0 AND length(${text}) >= 16 AND abs(${text}::numeric) > ${DOUBLE_EXACT_MAX} THEN NULL
+        ELSE ${canonicalNumberSql(text)} END
+      WHEN 'boolean' THEN ${text} WHEN 'null' THEN 'null' END`;
+}
+
+/**
+ * The canonical payload (§4.7.4, §5.2) of a captured jsonb row image of `table` when its wire form
+ * (§8.2) and the reference's double form (hashed, §5.1) are one text PostgreSQL builds exactly: members
+ * are the table's columns, sorted once here by UTF-8 bytes and read by key (no per-row sort); strings
+ * with Go's escaping, bytea as base64, numbers a double holds exactly as Go prints them. NULL otherwise
+ * (nested values, long numbers, a member that is not a known lower-case column): the bundle then takes
+ * the Node path (the protocol's captureWirePayload).
+ */
+export function bundlePayloadSql(table: RegisteredTable, payload: string): string {
+  const columns = [...table.columnTypes]
+    .filter(([column]) => column !== '_sync_scope_id')
+    .sort((x, y) => compareUtf8(x[0], y[0]));
+  if (columns.length === 0) return `CASE WHEN ${payload} = '{}'::jsonb THEN '{}' END`;
+  const members = columns.map(([column, type], i) => {
+    const value = `(${payload}->${quoteLiteral(column)})`;
+    const text = `(${payload}->>${quoteLiteral(column)})`;
+    return `${quoteLiteral(`${i === 0 ? '{' : ','}${quoteGoJsonString(column)}:`)} || ${memberValueSql(type, value, text)}`;
+  });
+  const names = `ARRAY[${columns.map(([column]) => quoteLiteral(column)).join(', ')}]`;
+  return `CASE WHEN ${payload} ?& ${names} AND ${payload} - ${names} = '{}'::jsonb THEN ${members.join('\n    || ')} || '}' END`;
+}
+
+/** `tc(table_id, prefix, key_kind, hash_prefix, hash_suffix)` from the parameters $5..$9 of `finalizeParams`. */
+const TABLES_SQL = `unnest($5::int4[], $6::text[], $7::int2[], $8::text[], $9::text[]) AS tc(table_id, prefix, key_kind, hash_prefix, hash_suffix)`;
+
+/** The key value as a JSON string (uuid keys need no escaping). */
+const KEY_JSON_SQL = `CASE WHEN tc.key_kind = 1 THEN '"' || encode(o.key_bytes, 'hex')::uuid::text || '"'
+            ELSE ${goJsonStringSql("convert_from(o.key_bytes, 'UTF8')")} END`;
+
+const statements = new WeakMap<SyncCatalog, string>();
+
+/**
+ * One statement that turns this transaction's captured effects into a bundle inside PostgreSQL (spec
+ * §4.6), as `finalizeCapturedBundle` does in Node: net effect per logical row in first-capture order,
+ * canonical payloads (`bundlePayloadSql`), the §5.1 hash input aggregated and hashed, the next
+ * bundle_seq, bundle_log (+ NOTIFY), bundle_rows, row_state and the wire row blocks; the stage emptied.
+ * When a payload needs Node (`ok` false) it writes nothing and the caller runs the Node code.
+ * Parameters: $1 user_pk, $2 source_id, $3 source_bundle_id, $4 NOTIFY channel (null: none),
+ * $5..$9 per-table constants (`finalizeParams`).
+ */
+export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
+  let sql = statements.get(catalog);
+  if (sql) return sql;
+  const payload =
+    catalog.tables.length === 0
+      ? 'NULL::text'
+      : `CASE n.table_id ${catalog.tables.map((t) => `WHEN ${Number(t.tableId)} THEN ${bundlePayloadSql(t, 'n.payload')}`).join('\n      ')} END`;
+  sql = `WITH staged AS (
+       SELECT capture_ordinal, table_id, op_code, key_bytes, payload_db
+         FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1),
+     net AS (
+       SELECT min(capture_ordinal) AS first_ordinal, table_id, key_bytes,
+              (array_agg(op_code ORDER BY capture_ordinal))[1] AS first_op,
+              (array_agg(op_code ORDER BY capture_ordinal DESC))[1] AS last_op,
+              (array_agg(payload_db ORDER BY capture_ordinal DESC))[1] AS payload
+         FROM staged GROUP BY table_id, key_bytes),
+     out AS MATERIALIZED (
+       SELECT row_number() OVER (ORDER BY n.first_ordinal) AS row_ordinal, n.table_id, n.key_bytes, n.op_code,
+              CASE WHEN n.op_code <> 3 THEN ${payload} END AS payload
+         FROM (SELECT first_ordinal, table_id, key_bytes, payload,
+                      (CASE WHEN last_op = 3 THEN 3 WHEN first_op = 1 THEN 1 ELSE 2 END)::int2 AS op_code
+                 FROM net WHERE NOT (last_op = 3 AND first_op = 1)) n),
+     chk AS (SELECT count(*) AS row_count, count(*) > 0 AND bool_and(op_code = 3 OR payload IS NOT NULL) AS ok FROM out),
+     seq AS (
+       UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1
+        WHERE user_pk = $1 AND (SELECT ok FROM chk) RETURNING next_bundle_seq - 1 AS bundle_seq),
+     hashed AS (
+       SELECT sha256(h.input) AS hash, length(h.input) AS bytes
+         FROM (SELECT convert_to('[' || string_agg(tc.hash_prefix || ${KEY_JSON_SQL}
+                 || '},"op":"' || CASE o.op_code WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END
+                 || '","payload":' || COALESCE(o.payload, 'null') || ',"row_ordinal":' || (o.row_ordinal - 1)
+                 || ',"row_version":' || s.bundle_seq || tc.hash_suffix, ',' ORDER BY o.row_ordinal) || ']', 'UTF8') AS input
+                 FROM out o JOIN ${TABLES_SQL} ON tc.table_id = o.table_id, seq s) h),
+     logged AS (
+       INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
+       SELECT $1, s.bundle_seq, $2, $3, c.row_count, h.bytes, h.hash FROM seq s, chk c, hashed h
+       RETURNING bundle_seq),
+     announced AS (
+       SELECT pg_notify($4, '{"user_pk":' || $1::bigint || ',"bundle_seq":' || s.bundle_seq || ',"source_id":' || ${goJsonStringSql('$2::text')}
+                            || ',"source_bundle_id":' || $3::bigint || '}')
+         FROM seq s WHERE $4::text IS NOT NULL),
+     stored AS (
+       INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
+       SELECT $1, s.bundle_seq, o.row_ordinal, o.table_id, o.key_bytes, o.op_code, o.payload::json FROM out o, seq s),
+     state AS (
+       INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
+       SELECT $1, o.table_id, o.key_bytes, s.bundle_seq, o.op_code = 3 FROM out o, seq s
+       ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted),
+     blocks AS (
+       INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)
+       SELECT $1, br.bundle_seq, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS}, string_agg(${BUNDLE_ROW_JSON_SQL}, ',' ORDER BY br.row_ordinal)
+         FROM (SELECT s.bundle_seq, o.row_ordinal, o.table_id, o.key_bytes, o.op_code, o.payload AS payload_wire FROM out o, seq s) br
+         JOIN ${TABLES_SQL} ON tc.table_id = br.table_id
+        GROUP BY 2, 3),
+     taken AS (
+       DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1 AND (SELECT ok FROM chk))
+   SELECT c.row_count, c.ok, s.bundle_seq, encode(h.hash, 'hex') AS bundle_hash, (SELECT count(*) FROM announced) AS announced
+     FROM chk c LEFT JOIN seq s ON true LEFT JOIN hashed h ON true`;
+  statements.set(catalog, sql);
+  return sql;
+}
+
+/** $5..$9 of `finalizeInDatabaseSql`: per registered table its id, BundleRow prefix, key kind and the hash row's constant parts. */
+export function finalizeParams(catalog: SyncCatalog): [number[], string[], number[], string[], string[]] {
+  const tables = catalog.tables;
+  return [
+    tables.map((t) => t.tableId),
+    tables.map(
+      (t) =>
+        `{"schema":${quoteGoJsonString(t.schema)},"table":${quoteGoJsonString(t.table)},"key":{${quoteGoJsonString(t.keyColumn)}:`,
+    ),
+    tables.map((t) => t.keyKind),
+    tables.map((t) => `{"key":{${quoteGoJsonString(t.keyColumn)}:`),
+    tables.map((t) => `,"schema":${quoteGoJsonString(t.schema)},"table":${quoteGoJsonString(t.table)}}`),
+  ];
+}
