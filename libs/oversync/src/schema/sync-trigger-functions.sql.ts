@@ -136,7 +136,8 @@ $$`;
  * AFTER INSERT statement trigger with a transition table (not in the reference): stages all rows of
  * an INSERT statement in one set-based statement instead of one PL/pgSQL call per row — the bulk
  * of a push. Rows are staged in insertion order; the owner guard has already pinned every row to
- * the bundle's user. TG_ARGV as for the row function.
+ * the bundle's user. TG_ARGV as for the row function. Static statements: PL/pgSQL compiles a trigger
+ * function per table and caches their plans per session (a dynamic EXECUTE was planned at every call).
  */
 export const CAPTURE_INSERTED_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION sync.capture_registered_rows_inserted()
 RETURNS TRIGGER
@@ -151,11 +152,15 @@ BEGIN
   IF user_pk_text IS NULL THEN
     RAISE EXCEPTION 'oversync bundle context is missing user_pk for %.%', TG_TABLE_SCHEMA, TG_TABLE_NAME;
   END IF;
-  EXECUTE format(
-    'INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
-     SELECT txid_current(), $1, $2, 1, %s, to_jsonb(n) - ''_sync_scope_id'' FROM oversync_inserted_rows n',
-    CASE WHEN TG_ARGV[1] = '1' THEN format('uuid_send(n.%I)', TG_ARGV[0]) ELSE format('convert_to(n.%I, ''UTF8'')', TG_ARGV[0]) END)
-  USING user_pk_text::bigint, TG_ARGV[2]::integer;
+  IF TG_ARGV[1] = '1' THEN
+    INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
+    SELECT txid_current(), user_pk_text::bigint, TG_ARGV[2]::integer, 1, uuid_send((n.j ->> TG_ARGV[0])::uuid), n.j - '_sync_scope_id'
+      FROM (SELECT to_jsonb(r) AS j FROM oversync_inserted_rows r OFFSET 0) n; -- OFFSET 0: to_jsonb once per row
+  ELSE
+    INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
+    SELECT txid_current(), user_pk_text::bigint, TG_ARGV[2]::integer, 1, convert_to(n.j ->> TG_ARGV[0], 'UTF8'), n.j - '_sync_scope_id'
+      FROM (SELECT to_jsonb(r) AS j FROM oversync_inserted_rows r OFFSET 0) n;
+  END IF;
   RETURN NULL;
 END;
 $$`;
