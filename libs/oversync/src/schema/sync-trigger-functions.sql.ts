@@ -139,7 +139,8 @@ $$`;
  * the bundle's user. TG_ARGV as for the row function. Where the bundle's writer marks the capture as
  * trusted (\`oversync.bundle_trusted_capture\` = on: a bulk push whose role may set
  * session_replication_role), the stage rows' foreign-key checks are skipped for this one statement:
- * user_pk and table_id come from the writer's own context and the trigger's catalog ids.
+ * user_pk and table_id come from the writer's own context and the trigger's catalog ids. Static
+ * statements: PL/pgSQL caches their plans per session (a dynamic EXECUTE was planned at every call).
  */
 export const CAPTURE_INSERTED_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION sync.capture_registered_rows_inserted()
 RETURNS TRIGGER
@@ -158,11 +159,15 @@ BEGIN
   IF trusted THEN
     PERFORM set_config('session_replication_role', 'replica', true);
   END IF;
-  EXECUTE format(
-    'INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
-     SELECT txid_current(), $1, $2, 1, %s, to_jsonb(n) - ''_sync_scope_id'' FROM oversync_inserted_rows n',
-    CASE WHEN TG_ARGV[1] = '1' THEN format('uuid_send(n.%I)', TG_ARGV[0]) ELSE format('convert_to(n.%I, ''UTF8'')', TG_ARGV[0]) END)
-  USING user_pk_text::bigint, TG_ARGV[2]::integer;
+  IF TG_ARGV[1] = '1' THEN
+    INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
+    SELECT txid_current(), user_pk_text::bigint, TG_ARGV[2]::integer, 1, uuid_send((n.j ->> TG_ARGV[0])::uuid), n.j - '_sync_scope_id'
+      FROM (SELECT to_jsonb(r) AS j FROM oversync_inserted_rows r OFFSET 0) n; -- OFFSET 0: to_jsonb once per row
+  ELSE
+    INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
+    SELECT txid_current(), user_pk_text::bigint, TG_ARGV[2]::integer, 1, convert_to(n.j ->> TG_ARGV[0], 'UTF8'), n.j - '_sync_scope_id'
+      FROM (SELECT to_jsonb(r) AS j FROM oversync_inserted_rows r OFFSET 0) n;
+  END IF;
   IF trusted THEN
     PERFORM set_config('session_replication_role', 'origin', true);
   END IF;

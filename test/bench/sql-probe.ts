@@ -1,0 +1,165 @@
+// Issue 21 probe: the request functions of a 1-row bundle called directly on one pg connection (no
+// HTTP), as the server calls them (named prepared statements, autocommit). Prints per call the
+// client-side round trip (median / p95 of `N` iterations) and, from `track_functions = 'all'`, the
+// server-side time per function (including nested ones and the trigger functions), and the CPU time
+// the backend spent per call (/proc/<pid>/stat, summed over the iterations: robust on a loaded machine).
+// `npx tsx test/bench/sql-probe.ts` (DATABASE_URL: the server; a database sql_probe is created and dropped).
+// `--explain`: one more iteration with auto_explain of every nested statement, printed.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { dropDatabase, freshDatabase, startBenchServer } from './bench-server.js';
+
+const N = Number(process.env.PROBE_N ?? 300);
+const admin = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const url = await freshDatabase(admin, 'sql_probe');
+const server = await startBenchServer({ DATABASE_URL: url });
+await server.stop();
+
+const client = new pg.Client({ connectionString: url });
+await client.connect();
+const backendPid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+/** utime + stime of the backend, in ms (clock ticks of 10 ms). */
+const cpuMs = () => {
+  const fields = readFileSync(`/proc/${backendPid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+};
+const cpu: Record<string, number> = {};
+const q = async (name: string, text: string, values: unknown[]) => {
+  const before = cpuMs();
+  const result = await client.query({ name, text, values });
+  cpu[name] = (cpu[name] ?? 0) + cpuMs() - before;
+  return result;
+};
+try {
+  const { rows: tables } = await client.query<{ table_id: number; key_kind: number }>(
+    `SELECT table_id, sync_key_kind AS key_kind FROM sync.table_catalog WHERE schema_name = 'business' AND table_name = 'users'`,
+  );
+  const { rows: all } = await client.query<{
+    table_id: number;
+    schema_name: string;
+    table_name: string;
+    k: string;
+    kind: number;
+  }>(
+    `SELECT table_id, schema_name, table_name, sync_key_column AS k, sync_key_kind AS kind FROM sync.table_catalog ORDER BY table_id`,
+  );
+  const prefixes = [
+    all.map((t) => t.table_id),
+    all.map((t) => `{"schema":"${t.schema_name}","table":"${t.table_name}","key":{"${t.k}":`),
+    all.map((t) => t.kind),
+  ];
+  const tableId = tables[0]!.table_id;
+  const user = 'probe-user';
+  for (const source of ['a', 'b'])
+    await q('connect', 'SELECT * FROM sync.connect($1, $2, $3, $4::uuid, $5, $6)', [
+      user,
+      source,
+      false,
+      randomUUID(),
+      60000,
+      5000,
+    ]);
+
+  const times: Record<string, number[]> = { push_create: [], push_chunk: [], push_commit: [], pull: [], total: [] };
+  let sourceBundleId = 0;
+  let after = 0;
+  const once = async () => {
+    sourceBundleId++;
+    const pushId = randomUUID();
+    const id = randomUUID();
+    const now = new Date().toISOString();
+    const payload = `{"created_at":"${now}","email":"u${sourceBundleId}@example.com","id":"${id}","name":"User ${sourceBundleId}","updated_at":"${now}"}`;
+    const t0 = performance.now();
+    await q('create', 'SELECT * FROM sync.push_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', [
+      user,
+      'a',
+      sourceBundleId,
+      1,
+      '',
+      pushId,
+      60000,
+      60000,
+      5000,
+      0,
+    ]);
+    const t1 = performance.now();
+    await q('chunk', 'SELECT * FROM sync.push_chunk($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)', [
+      pushId,
+      user,
+      'a',
+      0,
+      [tableId],
+      [id.replaceAll('-', '')],
+      [1],
+      [0],
+      payload,
+      60000,
+      60000,
+      5000,
+      0,
+    ]);
+    const t2 = performance.now();
+    const { rows } = await q('commit', 'SELECT * FROM sync.push_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)', [
+      pushId,
+      user,
+      'a',
+      999,
+      [],
+      'oversync_probe',
+      1000,
+      100,
+      60000,
+      5000,
+      0,
+    ]);
+    const t3 = performance.now();
+    const pulled = await q('pull', 'SELECT * FROM sync.pull($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
+      user,
+      'b',
+      after,
+      0,
+      1000,
+      ...prefixes,
+      1000,
+    ]);
+    const t4 = performance.now();
+    if (pulled.rows[0]?.bundle_seq !== rows[0].out_bundle_seq) throw new Error('pull did not return the bundle');
+    after = Number(rows[0].out_bundle_seq);
+    return [t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0];
+  };
+  for (let i = 0; i < 30; i++) await once();
+  await client.query(`SET track_functions = 'all'`);
+  await client.query('SELECT pg_stat_reset()');
+  for (const name of Object.keys(cpu)) cpu[name] = 0;
+  for (let i = 0; i < N; i++) {
+    const ts = await once();
+    Object.values(times).forEach((list, j) => list.push(ts[j]!));
+  }
+  await client.query(`SET track_functions = 'none'`);
+  const pct = (list: number[], p: number) => [...list].sort((a, b) => a - b)[Math.floor((list.length - 1) * p)]!;
+  console.log(`round trip per call (ms), ${N} iterations: p50 / p95`);
+  for (const [name, list] of Object.entries(times))
+    console.log(`  ${name.padEnd(14)} ${pct(list, 0.5).toFixed(3)} / ${pct(list, 0.95).toFixed(3)}`);
+  console.log('backend CPU per call (ms, mean):');
+  for (const [name, total] of Object.entries(cpu))
+    if (name !== 'connect') console.log(`  ${name.padEnd(14)} ${(total / N).toFixed(3)}`);
+  await new Promise((r) => setTimeout(r, 1500));
+  const { rows: stats } = await client.query<{ f: string; calls: string; total: number; self: number }>(
+    `SELECT schemaname || '.' || funcname AS f, calls, total_time / calls AS total, self_time / calls AS self
+       FROM pg_stat_user_functions ORDER BY total_time DESC`,
+  );
+  console.log('server side per call (ms, mean): total / self, calls');
+  for (const s of stats) console.log(`  ${s.f.padEnd(44)} ${s.total.toFixed(3)} / ${s.self.toFixed(3)}  ${s.calls}`);
+  if (process.argv.includes('--explain')) {
+    await client.query(`LOAD 'auto_explain'`);
+    await client.query(
+      `SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; SET auto_explain.log_analyze = on; SET auto_explain.log_level = 'notice'; SET auto_explain.log_triggers = on`,
+    );
+    client.on('notice', (n) => console.log(n.message));
+    await once();
+  }
+} finally {
+  await client.end();
+  await dropDatabase(admin, 'sql_probe');
+}
