@@ -85,7 +85,9 @@ async function spawnInstance(databaseUrl: string, env: Record<string, string>): 
   const port = await freePort();
   const nodeArgsText = env.BENCH_SERVER_NODE_ARGS ?? process.env.BENCH_SERVER_NODE_ARGS;
   const nodeArgs = nodeArgsText ? nodeArgsText.split(' ') : [];
+  // BENCH_SERVER_CWD: a build of another commit (its own dist/), to compare the two back to back
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'dist/src/main.js'], {
+    cwd: env.BENCH_SERVER_CWD,
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,

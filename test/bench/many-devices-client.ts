@@ -7,6 +7,7 @@
 // on stdin, runs for `seconds`, prints one JSON line: { bundles, errors, cycles: ms[], firstError }.
 // Tokens of the dummy sign-in live 5 minutes: a user signs in again after 4 (long runs).
 import { userRows } from './sync-api.js';
+import { httpCall } from './http-client.js';
 
 interface Args {
   baseUrls: string[];
@@ -29,13 +30,13 @@ interface Device {
 }
 
 async function call(token: string, source: string, method: string, path: string, body?: unknown): Promise<string> {
-  const res = await fetch(pick() + path, {
+  const { status, text } = await httpCall(
+    pick() + path,
     method,
-    headers: { authorization: `Bearer ${token}`, 'oversync-source-id': source, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 200)}`);
+    { authorization: `Bearer ${token}`, 'oversync-source-id': source, 'content-type': 'application/json' },
+    body === undefined ? undefined : JSON.stringify(body),
+  );
+  if (status < 200 || status > 299) throw new Error(`${method} ${path}: ${status} ${text.slice(0, 200)}`);
   return text;
 }
 

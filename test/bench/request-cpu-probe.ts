@@ -1,7 +1,9 @@
 // Server CPU per 1-row round trip (create + chunk + commit + pull on another device) for servers that
 // differ only in their environment, the round trips interleaved one by one so that other load hits
 // every variant alike. `DATABASE_URL=<admin url> tsx test/bench/request-cpu-probe.ts '<variants json>' [iterations]`
-// e.g. '{"logs":{},"no request log":{"OVERSYNC_LOG_REQUESTS":"false"},"silent":{"LOG_LEVEL":"silent"}}'.
+// e.g. '{"logs":{},"no request log":{"OVERSYNC_LOG_REQUESTS":"false"},"silent":{"LOG_LEVEL":"silent"}}';
+// `"BENCH_SERVER_CWD":"/path/of/another/checkout"` runs that build. Each iteration also sends
+// FLOOR_CALLS empty requests (GET /sync/capabilities, default 5): the server CPU of the HTTP floor.
 import { dropDatabase, freshDatabase, startBenchServer, type BenchServer } from './bench-server.js';
 import { SyncApi, userRows } from './sync-api.js';
 import { fmt, percentile } from './stats.js';
@@ -21,8 +23,11 @@ const servers: Array<{
   b: SyncApi;
   seq: number;
   cpu: number;
+  floorCpu: number;
   latencies: number[];
+  floor: number[];
 }> = [];
+const FLOOR_CALLS = Number(process.env.FLOOR_CALLS ?? 5);
 try {
   for (const [name, env] of Object.entries(variants)) {
     const database = `bench_cpu_probe_${servers.length}_${process.pid}`;
@@ -38,7 +43,9 @@ try {
       b: new SyncApi(server.baseUrl, token, 'b'),
       seq: 0,
       cpu: 0,
+      floorCpu: 0,
       latencies: [],
+      floor: [],
     });
   }
   const warmUp = Math.ceil(iterations / 10);
@@ -52,13 +59,25 @@ try {
       if (i < warmUp) continue;
       s.latencies.push(performance.now() - t);
       s.cpu += cpuMs(s.server.pid) - before;
+      const floorBefore = cpuMs(s.server.pid);
+      for (let f = 0; f < FLOOR_CALLS; f++) {
+        const t0 = performance.now();
+        await s.b.call('GET', '/sync/capabilities');
+        s.floor.push(performance.now() - t0);
+      }
+      s.floorCpu += cpuMs(s.server.pid) - floorBefore;
     }
   }
-  const base = servers[0]!.cpu;
+  const base = servers[0]!;
+  const change = (value: number, of: number) => (value === of ? 'base' : `${fmt(((value - of) / of) * 100, 1)} %`);
   for (const s of servers) {
     console.log(
-      `${s.name.padEnd(28)} server CPU per round trip ${fmt(s.cpu / iterations, 3)} ms (${s.cpu === base ? 'base' : `${fmt(((s.cpu - base) / base) * 100, 1)} %`}), p50 ${fmt(percentile(s.latencies, 50), 2)} ms`,
+      `${s.name.padEnd(28)} server CPU per round trip ${fmt(s.cpu / iterations, 3)} ms (${change(s.cpu, base.cpu)}), p50 ${fmt(percentile(s.latencies, 50), 2)} ms`,
     );
+    if (FLOOR_CALLS > 0)
+      console.log(
+        `${''.padEnd(28)} per empty request ${fmt(s.floorCpu / iterations / FLOOR_CALLS, 3)} ms (${change(s.floorCpu, base.floorCpu)}), p50 ${fmt(percentile(s.floor, 50), 2)} ms`,
+      );
   }
 } finally {
   for (const { server, database } of servers) {

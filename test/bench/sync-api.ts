@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { httpCall } from './http-client.js';
 
 /** Raw protocol calls for the benchmark (what any device does over HTTP). */
 export class SyncApi {
@@ -9,17 +10,17 @@ export class SyncApi {
   ) {}
 
   async call(method: string, path: string, body?: unknown): Promise<string> {
-    const res = await fetch(this.baseUrl + path, {
+    const { status, text } = await httpCall(
+      this.baseUrl + path,
       method,
-      headers: {
+      {
         authorization: `Bearer ${this.token}`,
         'oversync-source-id': this.sourceId,
         'content-type': 'application/json',
       },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+      body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    );
+    if (status < 200 || status > 299) throw new Error(`${method} ${path}: ${status} ${text.slice(0, 300)}`);
     return text;
   }
 
