@@ -41,6 +41,8 @@ export class FailureInjector implements NestMiddleware {
 
   /** Middleware on Node's request and response, as both Express and Fastify hand them to it. */
   use(req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, next: () => void): void {
+    // nothing armed (every request of a run that does not inject): no path matching
+    if (this.armed.size === 0) return next();
     const endpoint = endpointOf(req.method ?? '', (req.originalUrl ?? req.url ?? '').split('?')[0] ?? '');
     const armed = endpoint && this.armed.get(endpoint);
     if (!endpoint || !armed) return next();
