@@ -124,10 +124,12 @@ async function readPg(userPk: string): Promise<number> {
 
 /** Every page of GET /sync/committed-bundles/1/rows at the largest page size, bodies read as Buffers. */
 async function readCommitted(api: SyncApi): Promise<number> {
-  let after = 0;
+  let after: number | null = null;
   let bytes = 0;
+  let received = 0;
   for (;;) {
-    const res = await fetch(`${api.baseUrl}/sync/committed-bundles/1/rows?after_row_ordinal=${after}&max_rows=5000`, {
+    const query = `max_rows=5000${after === null ? '' : `&after_row_ordinal=${after}`}`;
+    const res = await fetch(`${api.baseUrl}/sync/committed-bundles/1/rows?${query}`, {
       headers: { authorization: `Bearer ${api.token}`, 'oversync-source-id': api.sourceId },
     });
     const body = Buffer.from(await res.arrayBuffer());
@@ -136,9 +138,12 @@ async function readCommitted(api: SyncApi): Promise<number> {
     const tail = body.subarray(Math.max(0, body.length - 200)).toString();
     const next = /"next_row_ordinal":(\d+),"has_more":(true|false)/.exec(tail);
     if (!next) throw new Error(`committed rows: ${res.status} ${tail}`);
+    received = Number(next[1]) + 1;
     after = Number(next[1]);
-    if (next[2] === 'false') return bytes;
+    if (next[2] === 'false') break;
   }
+  if (received !== rows) throw new Error(`committed rows: ${received} of ${rows}`);
+  return bytes;
 }
 
 try {

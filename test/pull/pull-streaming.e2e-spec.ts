@@ -141,17 +141,17 @@ describe.each(['express', 'fastify'] as const)(
       await t?.close();
     });
 
-    it('streams a large page chunked, with exactly the bytes of the in-memory form', async () => {
+    it('streams a large page of stored blocks with its Content-Length known ahead, with exactly the bytes of the in-memory form', async () => {
       const res = await reader.get('/sync/pull?after_bundle_seq=0').expect(200);
-      expect(res.headers['content-length']).toBeUndefined();
-      expect(res.headers['transfer-encoding']).toBe('chunked');
+      expect(res.headers['transfer-encoding']).toBeUndefined();
+      expect(res.headers['content-length']).toBe(String(Buffer.byteLength(res.text)));
       expect(res.headers['content-type']).toBe('application/json');
       expect(res.text).toBe(await expectedBody(0, 1000));
     });
 
     it('keeps paging rules on a streamed page (max_bundles, has_more)', async () => {
       const paged = await reader.get('/sync/pull?after_bundle_seq=1&max_bundles=2').expect(200);
-      expect(paged.headers['transfer-encoding']).toBe('chunked');
+      expect(paged.headers['content-length']).toBe(String(Buffer.byteLength(paged.text)));
       expect(paged.text).toBe(await expectedBody(1, 2));
       expect((paged.body as { has_more: boolean }).has_more).toBe(true);
     });

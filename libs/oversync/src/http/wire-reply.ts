@@ -32,6 +32,8 @@ export interface StreamedWireOptions {
   headers?: Readonly<Record<string, string>>;
   /** flush compression middleware (`res.flush()`) after each chunk: SSE frames must not wait in a buffer */
   flushEachWrite?: boolean;
+  /** the body's length in bytes when known before it is produced: sent as Content-Length (else chunked) */
+  length?: number;
 }
 
 /** A body produced while it is sent: a large pull page read from PostgreSQL, the watch's SSE frames. */
@@ -114,7 +116,7 @@ export function wireReplyValue(adapter: AbstractHttpAdapter, response: unknown, 
 }
 
 function streamedReplyValue(adapter: AbstractHttpAdapter, response: unknown, body: StreamedWireBody): StreamableFile {
-  const { contentType = WIRE_CONTENT_TYPE, headers = {}, flushEachWrite = false } = body.options;
+  const { contentType = WIRE_CONTENT_TYPE, headers = {}, flushEachWrite = false, length } = body.options;
   setHeader(adapter, response, 'Content-Type', contentType);
   for (const [name, value] of Object.entries(headers)) setHeader(adapter, response, name, value);
   const raw = rawResponse(response) as ServerResponse & { flush?: () => void };
@@ -128,7 +130,7 @@ function streamedReplyValue(adapter: AbstractHttpAdapter, response: unknown, bod
     }) as ServerResponse['write'];
   }
   // a failure after the first byte cannot become an error answer: the connection is cut, never a short valid body
-  return new StreamableFile(body.stream)
+  return new StreamableFile(body.stream, length === undefined ? undefined : { length })
     .setErrorHandler((_error, res) => rawResponse(res).destroy())
     .setErrorLogger(() => undefined);
 }

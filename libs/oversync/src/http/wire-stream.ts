@@ -14,7 +14,11 @@ export type WireWrite = (chunk: Buffer) => Promise<void>;
 export class StreamedJson extends EncodedJson {
   private static next = 0;
 
-  constructor(readonly produce: (write: WireWrite) => Promise<void>) {
+  /** `length`: the bytes `produce` will write, when known before it runs (the answer then has a Content-Length) */
+  constructor(
+    readonly produce: (write: WireWrite) => Promise<void>,
+    readonly length?: number,
+  ) {
     super(`\u0000${StreamedJson.next++}\u0000`);
   }
 }
@@ -66,20 +70,39 @@ export class ReturnedWireReply<Body extends GoJsonValue = GoJsonValue> implement
     }
     const streams = new Map<string, StreamedJson>();
     collectStreams(body, streams);
+    // parts alternate: encoded text, sentinel id, encoded text, …
     const parts = text.split('\u0000');
+    const producers = parts.map((part, i) => (i % 2 === 0 ? null : streams.get(`\u0000${part}\u0000`)));
+    if (producers.some((producer, i) => i % 2 === 1 && !producer)) {
+      const error = new Error('a streamed member has no producer');
+      this.settle.reject(error);
+      throw error;
+    }
+    // every producer's length known: the whole length, so the answer goes out with a Content-Length
+    let length: number | undefined = 1;
+    for (let i = 0; i < parts.length; i++) {
+      const add = i % 2 === 0 ? Buffer.byteLength(parts[i]!) : producers[i]!.length;
+      length = add === undefined || length === undefined ? undefined : length + add;
+    }
     const out = new PassThrough({ highWaterMark: 64 * 1024 });
-    this.settle.resolve(new StreamedWireBody(out));
-    const write: WireWrite = (chunk) => writeWithBackpressure(out, chunk);
+    this.settle.resolve(new StreamedWireBody(out, { length }));
+    let written = 0;
+    const write: WireWrite = (chunk) => {
+      written += chunk.length;
+      return writeWithBackpressure(out, chunk);
+    };
     try {
-      // parts alternate: encoded text, sentinel id, encoded text, …
       for (let i = 0; i < parts.length; i++) {
         if (i % 2 === 0) {
           const piece = i === parts.length - 1 ? `${parts[i]}\n` : parts[i]!;
           if (piece) await write(Buffer.from(piece, 'utf8'));
         } else {
-          const stream = streams.get(`\u0000${parts[i]}\u0000`);
-          if (!stream) throw new Error(`streamed member ${parts[i]} has no producer`);
-          await stream.produce(write);
+          const producer = producers[i]!;
+          const before = written;
+          await producer.produce(write);
+          // a producer that wrote other than it announced: cut the answer rather than send a wrong one
+          if (producer.length !== undefined && written - before !== producer.length)
+            throw new Error(`streamed member wrote ${written - before} bytes of ${producer.length}`);
         }
       }
       out.end();

@@ -92,6 +92,27 @@ function pageRowsSql(catalog: SyncCatalog, userPk: string, after: bigint, last: 
      ORDER BY br.bundle_seq, br.row_ordinal`;
 }
 
+const BLOCK_BYTES = prepared(
+  `SELECT bundle_seq::text, (sum(octet_length(rows_text)) + count(*) - 1)::float8 AS bytes FROM sync.bundle_row_blocks
+    WHERE user_pk = $1 AND bundle_seq > $2 AND bundle_seq <= $3 GROUP BY bundle_seq`,
+);
+
+/**
+ * Per bundle of (after, last], the bytes of its stored rows as a pull writes them: its blocks joined
+ * by commas (octet_length of a stored text reads its size without decompressing it).
+ */
+async function blockBytes(
+  client: SyncClient,
+  userPk: string,
+  after: bigint,
+  last: string,
+): Promise<Map<string, number>> {
+  const { rows } = await client.query<{ bundle_seq: string; bytes: number }>(
+    BLOCK_BYTES([userPk, after.toString(), last]),
+  );
+  return new Map(rows.map((r) => [r.bundle_seq, r.bytes]));
+}
+
 /** A row of `sync.pull_page` / `sync.pull`: a bundle header (NULL bundle_seq: an empty page). */
 interface PullPageRow {
   user_pk: string;
@@ -157,7 +178,13 @@ export class PullService {
               .catch((error: unknown) => {
                 throw oversyncErrorFromDatabase(error) ?? error;
               });
-            await reply.send(200, this.pageOf(headers, max, { client, after: query.afterBundleSeq }));
+            // a page of stored blocks only: its rows' bytes are known before they are read (a Content-Length)
+            const pageHeaders = headers[0]!.bundle_seq === null ? [] : headers.slice(0, max);
+            const rowBytes =
+              pageHeaders.length > 0 && headers[0]!.streamed && !pageHeaders.some((h) => h.unblocked)
+                ? await blockBytes(client, headers[0]!.user_pk, query.afterBundleSeq, pageHeaders.at(-1)!.bundle_seq!)
+                : null;
+            await reply.send(200, this.pageOf(headers, max, { client, after: query.afterBundleSeq, rowBytes }));
             const last = headers[Math.min(headers.length, max) - 1]?.bundle_seq;
             return last ? BigInt(last) : 0n;
           },
@@ -189,7 +216,7 @@ export class PullService {
   private pageOf(
     rows: PullPageRow[],
     max: number,
-    stream: { client: SyncClient; after: bigint } | null,
+    stream: { client: SyncClient; after: bigint; rowBytes: Map<string, number> | null } | null,
   ): PullResponse<GoJsonValue> {
     const headers = rows[0]!.bundle_seq === null ? [] : rows;
     const page = headers.slice(0, max).map((h) => ({
@@ -206,11 +233,32 @@ export class PullService {
     );
     const streamed = stream !== null && headers[0]?.streamed === true;
     const blocks = !headers.slice(0, max).some((h) => h.unblocked);
+    // each bundle's header encoded as the in-memory form encodes it, around its rows
+    const frames = streamed
+      ? page.map(
+          (bundle) => encodeGoJson({ ...bundle, rows: new EncodedJson('\u0000') }).split('\u0000') as [string, string],
+        )
+      : [];
+    // '[' bundles ']': each bundle its frame around '[' rows ']', ',' between bundles
+    const length =
+      streamed && stream.rowBytes
+        ? frames.reduce(
+            (sum, [open, close], i) =>
+              sum +
+              (i > 0 ? 1 : 0) +
+              Buffer.byteLength(open) +
+              Buffer.byteLength(close) +
+              2 +
+              (stream.rowBytes!.get(String(page[i]!.bundle_seq)) ?? 0),
+            2,
+          )
+        : undefined;
     return {
       stable_bundle_seq: BigInt(rows[0]!.stable_bundle_seq),
       bundles: streamed
-        ? new StreamedJson((write) =>
-            this.streamPage(stream.client, headers[0]!.user_pk, stream.after, page, blocks, write),
+        ? new StreamedJson(
+            (write) => this.streamPage(stream.client, headers[0]!.user_pk, stream.after, page, frames, blocks, write),
+            length,
           )
         : page,
       has_more: headers.length > max,
@@ -227,13 +275,11 @@ export class PullService {
     userPk: string,
     after: bigint,
     page: Array<Record<string, GoJsonValue | undefined>>,
+    frames: Array<[string, string]>,
     blocks: boolean,
     write: WireWrite,
   ): Promise<void> {
     const last = page[page.length - 1]!.bundle_seq as bigint;
-    const frames = page.map(
-      (bundle) => encodeGoJson({ ...bundle, rows: new EncodedJson('\u0000') }).split('\u0000') as [string, string],
-    );
     const seqs = page.map((bundle) => bundle.bundle_seq as bigint);
     const out = new WireBuffer(write);
     let next = 0;
