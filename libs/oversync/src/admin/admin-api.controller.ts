@@ -17,7 +17,7 @@ import { OversyncError } from '../errors/oversync.error.js';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
 import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
-import { ErrorResponseDto } from '../http/sync.dto.js';
+import { ErrorResponseDto } from '../errors/error-response.dto.js';
 import { AdminAccessGuard, type RequestWithAdmin } from './admin-access.guard.js';
 import { AdminQueryService } from './admin-query.service.js';
 import { AdminActionsService } from './admin-actions.service.js';

@@ -10,7 +10,7 @@ import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js'
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
 import { bodyObject } from '../http/request-binding.js';
 import type { RequestWithSyncBody } from '../http/sync-body.middleware.js';
-import { ConnectRequestDto, ConnectResponseDto } from '../http/sync.dto.js';
+import { ConnectRequestDto, ConnectResponseDto } from './connect.dto.js';
 import { ConnectService } from './connect.service.js';
 
 /**

@@ -7,7 +7,7 @@ import { OversyncActorGuard } from '../auth/oversync-actor.guard.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
 import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
-import { CapabilitiesResponseDto } from '../http/sync.dto.js';
+import { CapabilitiesResponseDto } from './health.dto.js';
 import { CapabilitiesService } from './capabilities.service.js';
 
 /** GET /sync/capabilities (spec §3.12), answered from the configuration without a query. */

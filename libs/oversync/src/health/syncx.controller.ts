@@ -4,7 +4,7 @@ import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js'
 import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
 import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '../openapi/optional-swagger.js';
 import { ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
-import { StatusResponseDto } from '../http/sync.dto.js';
+import { StatusResponseDto } from './health.dto.js';
 import type { GoJsonValue } from '@oversync/protocol';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
 import { WireAnswerException } from '../http/wire-reply.js';

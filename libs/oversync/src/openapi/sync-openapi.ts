@@ -1,5 +1,5 @@
 import { SOURCE_ID_HEADER } from '@oversync/protocol';
-import { ErrorResponseDto } from '../http/sync.dto.js';
+import { ErrorResponseDto } from '../errors/error-response.dto.js';
 import { ApiBearerAuth, ApiHeader, ApiQuery, ApiResponse } from './optional-swagger.js';
 
 type Decorator = ClassDecorator & MethodDecorator;

@@ -15,7 +15,7 @@ import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
 import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
 import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
 import { Int64Pipe } from '../http/int64.pipe.js';
-import { CommittedBundleRowsResponseDto, PullResponseDto } from '../http/sync.dto.js';
+import { CommittedBundleRowsResponseDto, PullResponseDto } from './pull.dto.js';
 import { ReturnedWireReply, type WireAnswer } from '../http/wire-stream.js';
 import { PullService } from './pull.service.js';
 

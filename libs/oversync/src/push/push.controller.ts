@@ -32,7 +32,7 @@ import {
   CreatePushSessionResponseDto,
   PushChunkRequestDto,
   PushChunkResponseDto,
-} from '../http/sync.dto.js';
+} from './push.dto.js';
 import { pushCommitResponse, pushSessionCreateResponse } from '../http/wire-responses.js';
 import { PushSessionService } from './push-session.service.js';
 
