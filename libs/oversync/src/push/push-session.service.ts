@@ -213,7 +213,7 @@ export class PushSessionService {
           actor.sourceId,
           chunk.startRowOrdinal.toString(),
           chunk.rows.map((r) => r.table.tableId),
-          chunk.rows.map((r) => r.keyBytes.toString('hex')),
+          chunk.rows.map((r) => r.keyHex),
           chunk.rows.map((r) => ROW_OP_CODES[r.op]),
           chunk.rows.map((r) => r.baseRowVersion.toString()),
           chunk.rows.map((r) => r.payloadApply ?? '').join('\n'),
