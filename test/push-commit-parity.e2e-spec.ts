@@ -255,6 +255,30 @@ describe('push commit parity of the database and Node paths', () => {
     }
   });
 
+  it('a row staged twice across chunks is refused at commit alike on both paths', async () => {
+    const user = (id: string) =>
+      `{"schema":"business","table":"users","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,"payload":{"id":"${id}","name":"n","email":"e"}}`;
+    for (const size of [2, 1000]) {
+      const ids = Array.from({ length: size - 1 }, () => randomUUID());
+      const created = await a
+        .post('/sync/push-sessions', { source_bundle_id: next, planned_row_count: size })
+        .expect(200);
+      const pushId = created.body.push_id as string;
+      await a
+        .post(`/sync/push-sessions/${pushId}/chunks`, `{"start_row_ordinal":0,"rows":[${ids.map(user).join(',')}]}`)
+        .expect(200);
+      await a
+        .post(`/sync/push-sessions/${pushId}/chunks`, `{"start_row_ordinal":${size - 1},"rows":[${user(ids[0]!)}]}`)
+        .expect(200);
+      const commit = await a.post(`/sync/push-sessions/${pushId}/commit`);
+      expect(commit.status).toBe(400);
+      expect(commit.body).toEqual({
+        error: 'push_commit_invalid',
+        message: `duplicate target row in staged push session: business.users ${ids[0]}`,
+      });
+    }
+  });
+
   it('a business-table error names the rows as the Node path does, and the rejected commit is logged', async () => {
     const user = (id: string, name: string | null) => ({
       schema: 'business',

@@ -85,12 +85,16 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
   sql = `WITH staged AS (
        SELECT capture_ordinal, table_id, op_code, key_bytes, payload_db
          FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1),
+     -- one sort by logical row then capture order; the row kept is the last capture (its op and payload)
      net AS (
-       SELECT min(capture_ordinal) AS first_ordinal, table_id, key_bytes,
-              (array_agg(op_code ORDER BY capture_ordinal))[1] AS first_op,
-              (array_agg(op_code ORDER BY capture_ordinal DESC))[1] AS last_op,
-              (array_agg(payload_db ORDER BY capture_ordinal DESC))[1] AS payload
-         FROM staged GROUP BY table_id, key_bytes),
+       SELECT w.first_ordinal, w.table_id, w.key_bytes, w.first_op, w.last_op, w.payload
+         FROM (SELECT table_id, key_bytes, capture_ordinal, payload_db AS payload,
+                      first_value(capture_ordinal) OVER k AS first_ordinal, first_value(op_code) OVER k AS first_op,
+                      last_value(op_code) OVER k AS last_op, last_value(capture_ordinal) OVER k AS last_ordinal
+                 FROM staged
+               WINDOW k AS (PARTITION BY table_id, key_bytes ORDER BY capture_ordinal
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) w
+        WHERE w.capture_ordinal = w.last_ordinal),
      out AS MATERIALIZED (
        SELECT row_number() OVER (ORDER BY n.first_ordinal) AS row_ordinal, n.table_id, n.key_bytes, n.op_code,
               CASE WHEN n.op_code <> 3 THEN ${payload} END AS payload

@@ -22,7 +22,8 @@ import {
 export interface PushRow {
   table: RegisteredTable;
   key: string;
-  keyBytes: Buffer;
+  /** key_bytes as hex (uuid: the canonical text without dashes; text: its UTF-8 bytes) */
+  keyHex: string;
   op: RowOp;
   baseRowVersion: bigint;
   /** canonical payload with exact numbers (§8.2), bytea as "\\x…"; null for DELETE */
@@ -59,7 +60,8 @@ export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: numb
   if (bound.length === 0) throw invalid('rows must not be empty');
   if (bound.length > maxRows) throw invalid(`rows length ${bound.length} exceeds max_rows_per_push_chunk ${maxRows}`);
   const seen = new Set<string>();
-  const rows = bound.map((row) => validateRow(row, catalog, seen));
+  const tables = new Map<string, NamedTable>();
+  const rows = bound.map((row) => validateRow(row, catalog, seen, tables));
   return { startRowOrdinal: start, rows };
 }
 
@@ -89,27 +91,46 @@ function bindRow(value: ExactJson): BoundRow {
   return { schema, table, op, baseRowVersion: base, key: key ?? null, payload: bindMember(value, 'payload') };
 }
 
-function validateRow(row: BoundRow, catalog: SyncCatalog, seen: Set<string>): PushRow {
+/** A row's table as named (schema, table as sent), resolved once per chunk: rows of a chunk repeat a few names. */
+interface NamedTable {
+  table: RegisteredTable;
+  /** "schema.table" for messages */
+  where: string;
+}
+
+function resolveTable(row: BoundRow, catalog: SyncCatalog, tables: Map<string, NamedTable>): NamedTable {
+  // only NUL-free names resolve (identifiers), so a cached key has one NUL: pairs cannot collide
+  const name = `${row.schema}\u0000${row.table}`;
+  let found = tables.get(name);
+  if (found) return found;
   const schema = goToLower(goTrimSpace(row.schema)) || 'public';
   if (!IDENTIFIER.test(schema)) throw invalid(`invalid schema name ${goQuote(row.schema)}`);
   const tableName = goToLower(goTrimSpace(row.table));
   if (!IDENTIFIER.test(tableName)) throw invalid(`invalid table name ${goQuote(row.table)}`);
   const table = catalog.find(schema, tableName);
   if (!table) throw invalid(`table ${schema}.${tableName} is not registered`);
-  const op = goTrimSpace(row.op).toUpperCase();
+  found = { table, where: `${schema}.${tableName}` };
+  tables.set(name, found);
+  return found;
+}
+
+function validateRow(row: BoundRow, catalog: SyncCatalog, seen: Set<string>, tables: Map<string, NamedTable>): PushRow {
+  const { table, where } = resolveTable(row, catalog, tables);
+  const op =
+    row.op === 'INSERT' || row.op === 'UPDATE' || row.op === 'DELETE' ? row.op : goTrimSpace(row.op).toUpperCase();
   if (op !== 'INSERT' && op !== 'UPDATE' && op !== 'DELETE') throw invalid(`invalid op ${goQuote(row.op)}`);
-  const where = `${schema}.${tableName}`;
   const keyValue = row.key ? exactMember(row.key, table.keyColumn) : undefined;
   if (keyValue === undefined) throw invalid(`row key for ${where} must include ${goQuote(table.keyColumn)}`);
   if (typeof keyValue !== 'string') throw invalid(`row key ${where}.${table.keyColumn} must be a string`);
   if (table.keyKind === 1 && !isCanonicalUuid(keyValue)) {
     throw invalid(`row key ${where}.${table.keyColumn} must use canonical dashed lowercase UUID text`);
   }
-  const keyBytes = keyBytesOf(table, keyValue);
-  const identity = `${table.tableId}:${keyBytes.toString('hex')}`;
+  // a canonical uuid's hex digits are its bytes: no round trip through a Buffer
+  const keyHex = table.keyKind === 1 ? keyValue.replaceAll('-', '') : keyBytesOf(table, keyValue).toString('hex');
+  const identity = `${table.tableId}:${keyHex}`;
   if (seen.has(identity)) throw invalid(`duplicate target row in push request: ${where} ${keyValue}`);
   seen.add(identity);
-  const base = { table, key: keyValue, keyBytes, op: op as RowOp, baseRowVersion: row.baseRowVersion };
+  const base = { table, key: keyValue, keyHex, op: op as RowOp, baseRowVersion: row.baseRowVersion };
   if (op === 'DELETE') {
     if (row.payload !== undefined) throw invalid(`DELETE for ${where} must not include payload`);
     return { ...base, payloadApply: null };
@@ -127,6 +148,17 @@ function exactMember(object: ExactObject, name: string): ExactJson | undefined {
 
 const LOWER_IDENTIFIER = IDENTIFIER_PATTERN;
 
+/** Per table, the member names that passed the column rules below (each is its column's exact name). */
+const validMembers = new WeakMap<RegisteredTable, Set<string>>();
+function validMembersOf(table: RegisteredTable): Set<string> {
+  let names = validMembers.get(table);
+  if (!names) {
+    names = new Set();
+    validMembers.set(table, names);
+  }
+  return names;
+}
+
 /** Steps 11–17 of §4.2.2, writing the canonical text directly (column names are [a-z0-9_], no escaping). */
 function payloadApply(payload: ExactJson, table: RegisteredTable, key: string, where: string): string {
   if (!isExactObject(payload) || !withinDoubleRange(payload))
@@ -136,8 +168,13 @@ function payloadApply(payload: ExactJson, table: RegisteredTable, key: string, w
     if (name.length === 14 && goToLower(name) === '_sync_scope_id')
       throw invalid(`payload for ${where} must not include hidden scope column "_sync_scope_id"`);
   }
+  const valid = validMembersOf(table);
   const byColumn = new Map<string, { name: string; value: ExactJson }>();
   for (const [name, value] of payload.members) {
+    if (valid.has(name)) {
+      byColumn.set(name, { name, value });
+      continue;
+    }
     const column = LOWER_IDENTIFIER.test(name) ? name : goToLower(name);
     if (!IDENTIFIER.test(column)) throw invalid(`payload for ${where} contains invalid column ${goQuote(name)}`);
     // The reference writes NULL for a mixed-case member and fails on unknown ones at commit (§8.3): reject early.
@@ -147,6 +184,7 @@ function payloadApply(payload: ExactJson, table: RegisteredTable, key: string, w
       throw invalid(
         `payload for ${where} row ${key} member ${goQuote(name)} must be spelled as its column ${goQuote(column)}`,
       );
+    valid.add(name);
     byColumn.set(column, { name, value });
   }
   const keyMember = byColumn.get(table.keyColumn);

@@ -215,7 +215,7 @@ export class PushSessionService {
           actor.sourceId,
           chunk.startRowOrdinal.toString(),
           chunk.rows.map((r) => r.table.tableId),
-          chunk.rows.map((r) => r.keyBytes.toString('hex')),
+          chunk.rows.map((r) => r.keyHex),
           chunk.rows.map((r) => ROW_OP_CODES[r.op]),
           chunk.rows.map((r) => r.baseRowVersion.toString()),
           chunk.rows.map((r) => r.payloadApply ?? '').join('\n'),
@@ -359,7 +359,6 @@ export class PushSessionService {
         );
       }
     }
-    const runs = await loadApplyRuns(client, catalog, session.push_id);
     timer.mark('stage', { 'oversync.rows': Number(count) });
     let userPk = session.user_pk;
     if (session.initialization_id) {
@@ -393,14 +392,16 @@ export class PushSessionService {
       throw found;
     }
     timer.mark('conflicts');
-    await applyPushRows(client, session.push_id, actor.userId, runs);
+    await applyPushRows(client, session.push_id, actor.userId, await loadApplyRuns(client, catalog, session.push_id));
     timer.mark('apply');
     const bundle = await finalizeCapturedBundle(client, catalog, {
       userPk,
       sourceId: session.source_id,
       sourceBundleId: session.source_bundle_id,
       notification: (b) => this.announcer.notification(userPk, b),
-      inDatabase: { channel: this.announcer.channel },
+      // small bundles reach this path only when sync.push_commit declined a payload: Node builds those
+      inDatabase:
+        BigInt(session.planned_row_count) > DATABASE_COMMIT_MAX_ROWS ? { channel: this.announcer.channel } : undefined,
       timer,
     });
     if (!bundle)
