@@ -62,6 +62,7 @@ try {
     ]);
 
   const times: Record<string, number[]> = { push_create: [], push_chunk: [], push_commit: [], pull: [], total: [] };
+  const stages: number[][] = [];
   let sourceBundleId = 0;
   let after = 0;
   const once = async () => {
@@ -114,6 +115,7 @@ try {
       0,
     ]);
     const t3 = performance.now();
+    stages.push(rows[0].out_stage_ms as number[]);
     const pulled = await q('pull', 'SELECT * FROM sync.pull($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
       user,
       'b',
@@ -141,6 +143,29 @@ try {
   console.log(`round trip per call (ms), ${N} iterations: p50 / p95`);
   for (const [name, list] of Object.entries(times))
     console.log(`  ${name.padEnd(14)} ${pct(list, 0.5).toFixed(3)} / ${pct(list, 0.95).toFixed(3)}`);
+  const stageNames = [
+    'lock',
+    'stage',
+    'conflicts',
+    'apply',
+    'capture',
+    'canonicalize',
+    'hash',
+    'finalize',
+    'retention',
+  ];
+  const measured = stages.slice(-N);
+  console.log(
+    `push_commit stages (ms, p50): ${stageNames
+      .map(
+        (name, i) =>
+          `${name} ${pct(
+            measured.map((s) => s[i]!),
+            0.5,
+          ).toFixed(3)}`,
+      )
+      .join(', ')}`,
+  );
   console.log('backend CPU per call (ms, mean):');
   for (const [name, total] of Object.entries(cpu))
     if (name !== 'connect') console.log(`  ${name.padEnd(14)} ${(total / N).toFixed(3)}`);

@@ -330,7 +330,8 @@ const keyTextSql = (kind: string, bytes: string) =>
  * on); the captured effects netted into one bundle with its hash (§5.1), log row, NOTIFY (watch),
  * bundle rows, row state and wire row blocks (as bundle/bundle-capture.ts writes them); the source's
  * watermark, retention and scope initialization. A bundle it cannot build exactly raises
- * PUSH_NODE_PATH_SQLSTATE and changes nothing.
+ * PUSH_NODE_PATH_SQLSTATE and changes nothing. Generic plans: with custom ones (the default whenever
+ * they look cheaper, as with the arrays of the bundle hash) a statement was planned again at every call.
  */
 const PUSH_COMMIT_SQL = `CREATE OR REPLACE FUNCTION sync.push_commit(p_push_id UUID, p_user_id TEXT, p_source_id TEXT, p_max_rows BIGINT,
   p_bytea_columns TEXT[], p_notify_channel TEXT, p_retained_bundles BIGINT, p_prune_batch BIGINT,
@@ -340,6 +341,7 @@ RETURNS TABLE (out_bundle_seq BIGINT, out_source_id TEXT, out_source_bundle_id B
 LANGUAGE plpgsql
 SET TimeZone = 'UTC'
 SET bytea_output = 'hex'
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
   mark TIMESTAMPTZ := clock_timestamp();
