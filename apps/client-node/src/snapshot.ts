@@ -20,6 +20,7 @@ import type { RestoreSummary } from './results.js';
 import { localKeyFromKeyJson } from './row-codec.js';
 import { type SyncResponse, throwIfTransientStatus, withRetry } from './sync-transport.js';
 import { decodeSnapshotChunk, decodeSnapshotSession } from './wire-decode.js';
+import { fastDecodeSnapshotChunk } from './wire-rows-fast.js';
 
 export interface SnapshotSession {
   readonly snapshotId: string;
@@ -184,7 +185,7 @@ async function fetchSnapshotChunk(
   if (response.status !== 200) throw serverStatusError('snapshot_chunk_fetch', response);
   let chunk;
   try {
-    chunk = decodeSnapshotChunk(response.body);
+    chunk = fastDecodeSnapshotChunk(response.body) ?? decodeSnapshotChunk(response.body);
   } catch (err) {
     throw new SyncProtocolError(`failed to decode snapshot chunk response: ${errorMessage(err)}`, { cause: err });
   }
