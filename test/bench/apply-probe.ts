@@ -68,9 +68,10 @@ if (command === 'record') {
     };
     const pushAll = async () => {
       for (let i = 0; i < rows / 100_000 || i === 0; i++)
-        await (
-          await new SyncApi(server.baseUrl, await server.signIn(user), 'writer')
-        ).push(i + 1, userRows(Math.min(rows, 100_000)));
+        await new SyncApi(server.baseUrl, await server.signIn(user), 'writer').push(
+          i + 1,
+          userRows(Math.min(rows, 100_000)),
+        );
     };
     if (mode === 'hydrate') await pushAll();
     const d = await device(recording);
@@ -83,7 +84,10 @@ if (command === 'record') {
     await d.client.close();
     d.db.close();
     rmSync(d.dir, { recursive: true, force: true });
-    writeFileSync(file, JSON.stringify({ mode, user, rows: applied, responses } satisfies Recorded));
+    writeFileSync(
+      file,
+      JSON.stringify({ mode: mode as Recorded['mode'], user, rows: applied, responses } satisfies Recorded),
+    );
     console.log(`recorded ${responses.length} responses, ${applied} rows`);
   } finally {
     await server.stop();
