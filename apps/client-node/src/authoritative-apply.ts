@@ -83,65 +83,40 @@ export interface AuthoritativeRow {
   readonly payload: JsonValue | undefined;
 }
 
-/** Rows per set-based metadata statement (row-state read and write, dirty-row delete). */
+/** Rows per page of an apply (a snapshot's staged rows are read back a page at a time; dirty keys are dropped per page). */
 export const APPLY_PAGE_ROWS = 1000;
 
 /**
  * Applies authoritative rows a page at a time (inside `applyTransaction`): business rows through
- * one prepared statement per table and operation, row versions read and written set-based per
- * page and table, never one metadata statement per row.
- * `skipStale`: rows not newer than their row state are skipped (pulls); `clearDirty`: queued
- * local intents of the applied keys are dropped. Returns the number of rows written.
+ * one prepared statement per table and operation, one row-state statement per row (a pull's also
+ * decides staleness: it writes only a newer version and says so), never a read before the write.
+ * `skipStale`: rows not newer than their row state are skipped (pulls; a later row of the same key
+ * compares against the earlier one); `clearDirty`: queued local intents of the applied keys are
+ * dropped, set-based per page and table. Returns the number of rows written.
  */
 export function applyAuthoritativePage(
   ctx: ClientContext,
   rows: readonly AuthoritativeRow[],
   options: { skipStale: boolean; clearDirty: boolean },
 ): number {
-  const byTable = new Map<ManagedTable, AuthoritativeRow[]>();
-  for (const row of rows) {
-    const list = byTable.get(row.ref.table);
-    if (list) list.push(row);
-    else byTable.set(row.ref.table, [row]);
-  }
-  const versions = new Map<ManagedTable, Map<string, number>>();
-  if (options.skipStale) {
-    for (const [table, list] of byTable)
-      versions.set(
-        table,
-        ctx.state.rowVersions(
-          table.name,
-          list.map((r) => r.ref.keyJson),
-        ),
-      );
-  }
-  const written = new Map<ManagedTable, [string, number, 0 | 1][]>();
-  for (const row of rows) {
-    const table = row.ref.table;
-    if (options.skipStale) {
-      // later rows of the same key in this page compare against the earlier ones
-      const known = versions.get(table)!;
-      const current = known.get(row.ref.keyJson);
-      if (current !== undefined && current >= row.rowVersion) continue;
-      known.set(row.ref.keyJson, row.rowVersion);
-    }
-    writeBusinessRow(ctx, row);
-    const entries = written.get(table);
-    const entry: [string, number, 0 | 1] = [row.ref.keyJson, row.rowVersion, row.op === 'DELETE' ? 1 : 0];
-    if (entries) entries.push(entry);
-    else written.set(table, [entry]);
-  }
-  let count = 0;
   const clearDirty = options.clearDirty && ctx.state.hasDirtyRows();
-  for (const [table, entries] of written) {
-    ctx.state.upsertRowStates(table.name, entries);
-    if (clearDirty)
-      ctx.state.deleteDirtyKeys(
-        table.name,
-        entries.map((e) => e[0]),
-      );
-    count += entries.length;
+  const applied = new Map<ManagedTable, string[]>();
+  let count = 0;
+  const state = ctx.state;
+  for (const row of rows) {
+    const { table, keyJson } = row.ref;
+    const deleted = row.op === 'DELETE' ? 1 : 0;
+    if (options.skipStale) {
+      if (!state.advanceRowState(table.name, keyJson, row.rowVersion, deleted)) continue;
+    } else state.upsertRowState(table.name, keyJson, row.rowVersion, deleted === 1);
+    writeBusinessRow(ctx, row);
+    count++;
+    if (!clearDirty) continue;
+    const keys = applied.get(table);
+    if (keys) keys.push(keyJson);
+    else applied.set(table, [keyJson]);
   }
+  for (const [table, keys] of applied) ctx.state.deleteDirtyKeys(table.name, keys);
   return count;
 }
 

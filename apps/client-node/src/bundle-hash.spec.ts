@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { computeBundleHash } from '@oversync/protocol';
-import { bundleHashOf, type HashedRow } from './bundle-hash.js';
+import { canonicalJson, computeBundleHash, parseLosslessJson } from '@oversync/protocol';
+import fc from 'fast-check';
+import { asWireJson, bundleHashOf, FlatCanonicalJson, type HashedRow } from './bundle-hash.js';
+import type { JsonValue } from './json-value.js';
 
 const row = (i: number, op: HashedRow['op']): HashedRow => ({
   schema: 'business',
@@ -26,5 +28,74 @@ describe('bundleHashOf', () => {
       payload: r.op === 'DELETE' ? undefined : { ...(r.payload as object), big: 9007199254740992 },
     }));
     expect(bundleHashOf(rows)).toBe(computeBundleHash(wire).bundleHash);
+  });
+});
+
+describe('FlatCanonicalJson', () => {
+  // the fast path must write exactly the generic canonical text, whatever the member names and values
+  const name = fc.oneof(
+    fc.constantFrom('id', 'ID', 'Id', 'name', 'é', '\u{1F600}', '\uff71', 'a<b', '__proto__', 'x\ud800', '', 'z'),
+    fc.string({ maxLength: 4, unit: 'binary' }),
+  );
+  const scalar: fc.Arbitrary<JsonValue> = fc.oneof(
+    fc.constant(null),
+    fc.boolean(),
+    fc.double(),
+    fc.integer(),
+    fc.bigInt({ min: -(2n ** 1100n), max: 2n ** 1100n }),
+    fc.constantFrom(-0, 1e21, 1e-7, 123456789012345680000, 9007199254740993n),
+    fc.string({ maxLength: 6, unit: 'binary' }),
+    fc.constantFrom('<a> & "b" \\ \n \u2028 \u2029 \u0000 \u007f', '\ud800', 'x\udc00y', '\u{1F600}', 'plain'),
+  );
+  const member: fc.Arbitrary<JsonValue> = fc.oneof(
+    { weight: 8, arbitrary: scalar },
+    { weight: 1, arbitrary: fc.array(scalar, { maxLength: 2 }) },
+    { weight: 1, arbitrary: fc.dictionary(name, scalar, { maxKeys: 2 }) },
+  );
+  const object = fc.dictionary(name, member, { maxKeys: 5 }).map((o) => o as JsonValue);
+  const generic = (value: JsonValue) => {
+    try {
+      return canonicalJson(asWireJson(value));
+    } catch (err) {
+      return `throws ${(err as Error).name}`;
+    }
+  };
+  const fast = (writer: FlatCanonicalJson, value: JsonValue) => {
+    try {
+      return writer.text(value);
+    } catch (err) {
+      return `throws ${(err as Error).name}`;
+    }
+  };
+
+  it('writes the generic canonical text of every value, shapes repeated or not', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(object, scalar), { maxLength: 6 }), (values) => {
+        const writer = new FlatCanonicalJson();
+        // each value twice: the second one reuses the learned member order
+        for (const value of [...values, ...values]) expect(fast(writer, value)).toBe(generic(value));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('keeps the protocol reader values: duplicates, exact integers, escapes', () => {
+    const writer = new FlatCanonicalJson();
+    for (const text of [
+      '{"b":1,"a":2,"b":3}',
+      '{"a":9007199254740993,"b":1.50,"c":-0,"d":1e400}',
+      '{"id":"x","ID":"y","\\u00e9":"\\ud800","<":"&"}',
+      '{"__proto__":{"x":1},"a":[1,{"b":2}]}',
+      '{}',
+    ]) {
+      let value: JsonValue;
+      try {
+        value = parseLosslessJson(text);
+      } catch {
+        continue;
+      }
+      expect(fast(writer, value)).toBe(generic(value));
+      expect(fast(writer, value)).toBe(generic(value));
+    }
   });
 });

@@ -2,7 +2,15 @@
  * Adapts the client's lossless JSON values to the protocol's bundle hash and canonical JSON
  * (server.md §5): the server reads every number as a double, so `bigint` becomes a double here too.
  */
-import { BundleHasher, canonicalJson, type JsonValue as WireJsonValue, type RowOp } from '@oversync/protocol';
+import {
+  BundleHasher,
+  canonicalJson,
+  compareUtf8,
+  formatGoFloat64,
+  quoteGoJsonString,
+  type JsonValue as WireJsonValue,
+  type RowOp,
+} from '@oversync/protocol';
 import { createHash } from 'node:crypto';
 import type { JsonValue } from './json-value.js';
 
@@ -33,7 +41,8 @@ function toWire(value: JsonValue): WireJsonValue {
   if (typeof value === 'bigint') return Number(value);
   if (Array.isArray(value)) return value.map(toWire);
   if (value !== null && typeof value === 'object') {
-    const result: Record<string, WireJsonValue> = {};
+    // inherits nothing: a `__proto__` member is data (on `{}` the assignment would set the prototype)
+    const result = Object.create(null) as Record<string, WireJsonValue>;
     for (const name of Object.keys(value)) result[name] = toWire(value[name]!);
     return result;
   }
@@ -43,11 +52,77 @@ function toWire(value: JsonValue): WireJsonValue {
 /** `bundle_hash` (lower-case hex) of rows in bundle order, through the protocol's `BundleHasher`. */
 export function bundleHashOf(rows: readonly HashedRow[]): string {
   const hasher = new BundleHasher();
+  const keys = new FlatCanonicalJson();
+  const payloads = new FlatCanonicalJson();
   for (const row of rows) {
-    const payload = row.op === 'DELETE' || row.payload === undefined ? null : canonicalJson(asWireJson(row.payload));
-    hasher.add(row, canonicalJson(row.key), payload);
+    const payload = row.op === 'DELETE' || row.payload === undefined ? null : payloads.text(row.payload);
+    hasher.add(row, keys.text(row.key), payload);
   }
   return hasher.finish().bundleHash;
+}
+
+/** A string with nothing canonical JSON escapes or replaces (quotes, controls, HTML characters, surrogates). */
+const PLAIN_STRING = /^[^"\\\x00-\x1f<>&\u2028\u2029\ud800-\udfff]*$/;
+
+/**
+ * `canonicalJson(asWireJson(value))`, without the generic walk for the common case: an object of
+ * scalars whose member names are those of the previous object (rows of a table share them), so
+ * their sorted order and quoted names are reused. Anything else goes through the generic writer;
+ * the output is the same text either way (the spec of this file compares the two).
+ */
+export class FlatCanonicalJson {
+  private names: readonly string[] = [];
+  /** member indices in canonical (UTF-8 byte) order, and `{"name":` / `,"name":` before each */
+  private order: number[] = [];
+  private prefixes: string[] = [];
+
+  text(value: JsonValue): string {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return canonicalJson(asWireJson(value));
+    const names = Object.keys(value);
+    if (names.length === 0 || (!this.sameNames(names) && !this.learn(names))) return canonicalJson(asWireJson(value));
+    const { order, prefixes } = this;
+    let out = '';
+    for (let i = 0; i < order.length; i++) {
+      const scalar = scalarText(value[names[order[i]!]!]);
+      if (scalar === undefined) return canonicalJson(asWireJson(value));
+      out += prefixes[i]! + scalar;
+    }
+    return `${out}}`;
+  }
+
+  private sameNames(names: readonly string[]): boolean {
+    const known = this.names;
+    if (names.length !== known.length) return false;
+    for (let i = 0; i < names.length; i++) if (names[i] !== known[i]) return false;
+    return true;
+  }
+
+  /** Takes the names as the current shape; false (generic path) for a name with a surrogate. */
+  private learn(names: readonly string[]): boolean {
+    if (names.some((name) => /[\ud800-\udfff]/.test(name))) return false;
+    this.names = names;
+    this.order = names.map((_, i) => i).sort((a, b) => compareUtf8(names[a]!, names[b]!));
+    this.prefixes = this.order.map((index, i) => `${i === 0 ? '{' : ','}${quoteGoJsonString(names[index]!)}:`);
+    return true;
+  }
+}
+
+/** The canonical text of a scalar member as the generic writer spells it, or undefined (a container, a non-finite number). */
+function scalarText(value: JsonValue | undefined): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return PLAIN_STRING.test(value) ? `"${value}"` : quoteGoJsonString(value);
+    case 'number':
+      return Number.isFinite(value) ? formatGoFloat64(value) : undefined;
+    case 'bigint': {
+      const double = Number(value);
+      return Number.isFinite(double) ? formatGoFloat64(double) : undefined;
+    }
+    case 'boolean':
+      return value ? 'true' : 'false';
+    default:
+      return value === null ? 'null' : undefined;
+  }
 }
 
 /** Lower-case hex SHA-256 of the canonical JSON of a value (`canonical_request_hash`). */

@@ -27,6 +27,7 @@ import type { RowOp } from './sync-state.js';
 import { recoveryCode } from './sync-status.js';
 import { throwIfTransientStatus, withRetry } from './sync-transport.js';
 import { decodePull, type PullResponse, type WireBundle, wireRowProblem } from './wire-decode.js';
+import { fastDecodePull } from './wire-rows-fast.js';
 
 export interface RemoteSyncResult {
   readonly outcome: RemoteSyncOutcome;
@@ -133,7 +134,7 @@ async function fetchPullPage(
     );
   }
   try {
-    return decodePull(response.body);
+    return fastDecodePull(response.body) ?? decodePull(response.body);
   } catch (err) {
     throw new SyncProtocolError(`failed to decode pull response: ${errorMessage(err)}`, { cause: err });
   }

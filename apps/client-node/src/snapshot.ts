@@ -14,12 +14,13 @@ import {
   SourceReplacementDivergedError,
   SyncProtocolError,
 } from './errors.js';
-import { parseJson, stringifyJson } from './json-value.js';
+import { type JsonValue, parseJson, stringifyJson } from './json-value.js';
 import { clearManagedDataInTx } from './local-reset.js';
 import type { RestoreSummary } from './results.js';
 import { localKeyFromKeyJson } from './row-codec.js';
 import { type SyncResponse, throwIfTransientStatus, withRetry } from './sync-transport.js';
 import { decodeSnapshotChunk, decodeSnapshotSession } from './wire-decode.js';
+import { fastDecodeSnapshotChunk } from './wire-rows-fast.js';
 
 export interface SnapshotSession {
   readonly snapshotId: string;
@@ -188,7 +189,7 @@ async function fetchSnapshotChunk(
   if (response.status !== 200) throw serverStatusError('snapshot_chunk_fetch', response);
   let chunk;
   try {
-    chunk = decodeSnapshotChunk(response.body);
+    chunk = fastDecodeSnapshotChunk(response.body) ?? decodeSnapshotChunk(response.body);
   } catch (err) {
     throw new SyncProtocolError(`failed to decode snapshot chunk response: ${errorMessage(err)}`, { cause: err });
   }
@@ -264,10 +265,26 @@ export function applyStagedSnapshot(ctx: ClientContext, session: SnapshotSession
     if ((options.advanceSourceBundleFloor ?? 0) > 0)
       ctx.state.advanceNextSourceBundleId(targetSource, options.advanceSourceBundleFloor!);
     if (options.clearSourceRecovery) ctx.state.clearOperation();
-    ctx.state.stmt('DELETE FROM _sync_snapshot_stage WHERE snapshot_id = ?').run(session.snapshotId);
+    deleteStagedRows(ctx, session.snapshotId);
     return targetSource;
   });
   ctx.session.sourceId = target;
+}
+
+/**
+ * Drops the applied snapshot's staged rows. When they are the whole stage (the usual case: a
+ * rebuild clears it first) an unqualified DELETE lets SQLite free the table's pages at once
+ * instead of deleting and journaling row by row.
+ */
+function deleteStagedRows(ctx: ClientContext, snapshotId: string): void {
+  const range = ctx.state
+    .stmt('SELECT MIN(snapshot_id) AS lo, MAX(snapshot_id) AS hi FROM _sync_snapshot_stage')
+    .get() as {
+    lo: string | null;
+    hi: string | null;
+  };
+  if (range.lo === snapshotId && range.hi === snapshotId) ctx.state.stmt('DELETE FROM _sync_snapshot_stage').run();
+  else ctx.state.stmt('DELETE FROM _sync_snapshot_stage WHERE snapshot_id = ?').run(snapshotId);
 }
 
 function applyStagedRows(ctx: ClientContext, session: SnapshotSession): number {
@@ -294,7 +311,7 @@ function applyStagedRows(ctx: ClientContext, session: SnapshotSession): number {
         ref: { table, localKey, keyJson: row.key_json },
         op: 'INSERT' as const,
         rowVersion: Number(row.row_version),
-        payload: parseJson(row.payload),
+        payload: parseStagedPayload(row.payload),
       };
     });
     // the managed tables and row state were cleared in this transaction: nothing is stale
@@ -302,6 +319,32 @@ function applyStagedRows(ctx: ClientContext, session: SnapshotSession): number {
     after = Number(rows[rows.length - 1]!.row_ordinal);
     ctx.progress({ phase: 'snapshot_apply', done: applied, total: session.rowCount });
   }
+}
+
+/**
+ * A staged payload back as a value. The text is this client's own `stringifyJson` output of a value
+ * the wire reader already accepted (depth checked, duplicates resolved, no `-0`, no non-finite
+ * number), so `JSON.parse` reads it to the same members and numbers unless it holds an integer
+ * beyond 2^53 (a `bigint`): 16 digits in a row anywhere send the text to the exact reader, and so
+ * does an escaped surrogate (the reader makes a lone one U+FFFD; wire values never hold one).
+ */
+export function parseStagedPayload(text: string): JsonValue {
+  return needsExactReader(text) ? parseJson(text) : (JSON.parse(text) as JsonValue);
+}
+
+/** 16 digits in a row, or `\\u` followed by `d`/`D` (one pass: a regex alternation costs more than the parse). */
+function needsExactReader(text: string): boolean {
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) {
+      if (++digits === 16) return true;
+      continue;
+    }
+    digits = 0;
+    if (c === 0x5c && text.charCodeAt(i + 1) === 0x75 && (text.charCodeAt(i + 2) | 0x20) === 0x64) return true;
+  }
+  return false;
 }
 
 /** Makes the pending local intent of the preserved outbox visible again on top of the snapshot. */

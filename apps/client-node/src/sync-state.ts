@@ -83,6 +83,12 @@ export const NO_OPERATION: OperationState = {
 /** Page cache (KiB) during an apply transaction. */
 const APPLY_CACHE_KIB = 64 * 1024;
 
+// one string each, so the statement cache finds them without building the text per row
+const UPSERT_ROW_STATE_SQL = `INSERT INTO _sync_row_state(schema_name, table_name, key_json, row_version, deleted, updated_at) VALUES (?, ?, ?, ?, ?, ${NOW_SQL})
+       ON CONFLICT(schema_name, table_name, key_json) DO UPDATE SET row_version = excluded.row_version, deleted = excluded.deleted, updated_at = excluded.updated_at`;
+const ADVANCE_ROW_STATE_SQL = `${UPSERT_ROW_STATE_SQL}
+       WHERE excluded.row_version > _sync_row_state.row_version`;
+
 export class SyncState {
   private readonly statements = new Map<string, Statement>();
 
@@ -389,28 +395,17 @@ export class SyncState {
   }
 
   upsertRowState(tableName: string, keyJson: string, rowVersion: number, deleted: boolean): void {
-    this.stmt(
-      `INSERT INTO _sync_row_state(schema_name, table_name, key_json, row_version, deleted, updated_at) VALUES (?, ?, ?, ?, ?, ${NOW_SQL})
-       ON CONFLICT(schema_name, table_name, key_json) DO UPDATE SET row_version = excluded.row_version, deleted = excluded.deleted, updated_at = excluded.updated_at`,
-    ).run(this.schema, tableName, keyJson, rowVersion, deleted ? 1 : 0);
+    this.stmt(UPSERT_ROW_STATE_SQL).run(this.schema, tableName, keyJson, rowVersion, deleted ? 1 : 0);
   }
 
-  /** Row versions of many keys of one table: one statement, keys passed as a JSON array. */
-  rowVersions(tableName: string, keyJsons: readonly string[]): Map<string, number> {
-    const rows = this.stmt(
-      `SELECT key_json, row_version FROM _sync_row_state
-       WHERE schema_name = ? AND table_name = ? AND key_json IN (SELECT value FROM json_each(?))`,
-    ).all(this.schema, tableName, JSON.stringify(keyJsons)) as { key_json: string; row_version: number }[];
-    return new Map(rows.map((r) => [r.key_json, Number(r.row_version)]));
-  }
-
-  /** Set-based `upsertRowState` of a page: `[key_json, row_version, deleted 0|1]` entries, applied in order. */
-  upsertRowStates(tableName: string, entries: readonly (readonly [string, number, 0 | 1])[]): void {
-    this.stmt(
-      `INSERT INTO _sync_row_state(schema_name, table_name, key_json, row_version, deleted, updated_at)
-       SELECT ?, ?, value ->> 0, value ->> 1, value ->> 2, ${NOW_SQL} FROM json_each(?) WHERE true
-       ON CONFLICT(schema_name, table_name, key_json) DO UPDATE SET row_version = excluded.row_version, deleted = excluded.deleted, updated_at = excluded.updated_at`,
-    ).run(this.schema, tableName, JSON.stringify(entries));
+  /**
+   * `upsertRowState` of a pulled row that only moves versions forward, in one statement (no read
+   * before the write): true when the row state took `rowVersion` (absent, or older), false when the
+   * stored version is the same or newer (the pulled row is stale and is not applied).
+   */
+  advanceRowState(tableName: string, keyJson: string, rowVersion: number, deleted: 0 | 1): boolean {
+    // an upsert whose DO UPDATE is filtered out changes no row (measured cheaper than RETURNING)
+    return this.stmt(ADVANCE_ROW_STATE_SQL).run(this.schema, tableName, keyJson, rowVersion, deleted).changes > 0;
   }
 
   /** Set-based `deleteDirty` of many keys of one table. */

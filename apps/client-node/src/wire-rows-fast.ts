@@ -1,0 +1,248 @@
+/**
+ * A fast path for the two large responses, pull pages and snapshot chunks, when they are laid out
+ * exactly as the servers write them: compact JSON, members in struct order with their exact names,
+ * flat `key`/`payload` objects without escapes, surrogates, duplicate or `__proto__` members.
+ * Rows are built straight from the text, without the reader's tree. Anything else (whitespace,
+ * another member order or case, escapes, nesting, a syntax error) returns undefined and the body
+ * goes through the protocol reader and Go binding (`wire-decode.ts`), which also words every error.
+ * Where the fast path answers, its value is the one `decodePull`/`decodeSnapshotChunk` give (the
+ * spec of this file compares the two on generated bodies).
+ */
+import type { JsonObject, JsonValue } from './json-value.js';
+import type { PullResponse, SnapshotChunkResponse, SnapshotRow, WireBundle, WireRow } from './wire-decode.js';
+
+/** Objects that inherit nothing, as the reader's lossless objects (any member name is plain data). */
+const RowRecord = function RowRecord() {} as unknown as new () => JsonObject;
+RowRecord.prototype = Object.create(null) as object;
+
+const QUOTE = 0x22;
+const MAX_FAST_INT_DIGITS = 15;
+
+class Scanner {
+  pos = 0;
+  constructor(readonly text: string) {}
+
+  /** Consumes `literal` when the text continues with it. */
+  lit(literal: string): boolean {
+    if (!this.text.startsWith(literal, this.pos)) return false;
+    this.pos += literal.length;
+    return true;
+  }
+
+  peek(): number {
+    return this.text.charCodeAt(this.pos);
+  }
+
+  /** A string without escapes, control characters or surrogates; undefined otherwise. */
+  str(): string | undefined {
+    const text = this.text;
+    if (text.charCodeAt(this.pos) !== QUOTE) return undefined;
+    const start = this.pos + 1;
+    let pos = start;
+    for (;;) {
+      const c = text.charCodeAt(pos);
+      if (c === QUOTE) break;
+      if (c === 0x5c || c < 0x20 || (c >= 0xd800 && c <= 0xdfff) || c !== c) return undefined;
+      pos++;
+    }
+    this.pos = pos + 1;
+    return text.slice(start, pos);
+  }
+
+  /** A non-negative integer literal of at most 15 digits (Go int64 binding, in this client's range). */
+  int(): number | undefined {
+    const text = this.text;
+    const start = this.pos;
+    let pos = start;
+    let c = text.charCodeAt(pos);
+    if (c === 0x30) c = text.charCodeAt(++pos);
+    else while (c >= 0x30 && c <= 0x39) c = text.charCodeAt(++pos);
+    if (pos === start || pos - start > MAX_FAST_INT_DIGITS || c === 0x2e || c === 0x65 || c === 0x45) return undefined;
+    if (c >= 0x30 && c <= 0x39) return undefined; // a leading zero followed by digits
+    this.pos = pos;
+    return Number(text.slice(start, pos));
+  }
+
+  bool(): boolean | undefined {
+    if (this.lit('true')) return true;
+    if (this.lit('false')) return false;
+    return undefined;
+  }
+
+  /**
+   * A JSON number as the reader's lossless view holds it: a double, or a `bigint` for an integer
+   * literal beyond ±(2^53−1); undefined for a syntax error or a value beyond float64.
+   */
+  number(): number | bigint | undefined {
+    const text = this.text;
+    const start = this.pos;
+    let pos = start;
+    if (text.charCodeAt(pos) === 0x2d) pos++;
+    let c = text.charCodeAt(pos);
+    if (c === 0x30) c = text.charCodeAt(++pos);
+    else if (c >= 0x31 && c <= 0x39) c = text.charCodeAt((pos = digitsEnd(text, pos + 1)));
+    else return undefined;
+    let integer = true;
+    if (c === 0x2e) {
+      const end = digitsEnd(text, pos + 1);
+      if (end === pos + 1) return undefined;
+      c = text.charCodeAt((pos = end));
+      integer = false;
+    }
+    if (c === 0x65 || c === 0x45) {
+      c = text.charCodeAt(++pos);
+      if (c === 0x2b || c === 0x2d) pos++;
+      const end = digitsEnd(text, pos);
+      if (end === pos) return undefined;
+      pos = end;
+      integer = false;
+    }
+    const raw = text.slice(start, pos);
+    const value = Number(raw);
+    if (!Number.isFinite(value)) return undefined;
+    this.pos = pos;
+    return integer && !Number.isSafeInteger(value) ? BigInt(raw) : value;
+  }
+
+  /** A flat object of scalars (distinct plain names, no `__proto__`); undefined for anything else. */
+  flatObject(): JsonObject | undefined {
+    if (!this.lit('{')) return undefined;
+    const object = new RowRecord();
+    if (this.lit('}')) return object;
+    for (;;) {
+      const name = this.str();
+      if (name === undefined || name === '__proto__' || Object.hasOwn(object, name) || !this.lit(':')) return undefined;
+      const value = this.scalar();
+      if (value === undefined) return undefined;
+      object[name] = value;
+      if (this.lit(',')) continue;
+      return this.lit('}') ? object : undefined;
+    }
+  }
+
+  private scalar(): JsonValue | undefined {
+    const c = this.peek();
+    if (c === QUOTE) return this.str();
+    if (c === 0x74 || c === 0x66) return this.bool();
+    if (c === 0x6e) return this.lit('null') ? null : undefined;
+    return this.number();
+  }
+
+  /** `,"payload":<flat object | null>}` or `}` (absent payload). */
+  payloadAndEnd(): JsonValue | undefined | false {
+    if (this.lit('}')) return undefined;
+    if (!this.lit(',"payload":')) return false;
+    let payload: JsonValue | undefined;
+    if (this.lit('null')) payload = null;
+    else payload = this.flatObject();
+    if (payload === undefined || !this.lit('}')) return false;
+    return payload;
+  }
+
+  /** Trailing whitespace, then the end of the text. */
+  end(): boolean {
+    const text = this.text;
+    let c = text.charCodeAt(this.pos);
+    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++this.pos);
+    return this.pos === text.length;
+  }
+}
+
+function digitsEnd(text: string, pos: number): number {
+  let c = text.charCodeAt(pos);
+  while (c >= 0x30 && c <= 0x39) c = text.charCodeAt(++pos);
+  return pos;
+}
+
+/** `[row,…]` with `row` read by `readRow`; undefined when any row is off the fast layout. */
+function rowArray<T>(s: Scanner, readRow: (s: Scanner) => T | undefined): T[] | undefined {
+  if (!s.lit('[')) return undefined;
+  const rows: T[] = [];
+  if (s.lit(']')) return rows;
+  for (;;) {
+    const row = readRow(s);
+    if (row === undefined) return undefined;
+    rows.push(row);
+    if (s.lit(',')) continue;
+    return s.lit(']') ? rows : undefined;
+  }
+}
+
+function pullRow(s: Scanner): WireRow | undefined {
+  if (!s.lit('{"schema":')) return undefined;
+  const schema = s.str();
+  if (schema === undefined || !s.lit(',"table":')) return undefined;
+  const table = s.str();
+  if (table === undefined || !s.lit(',"key":')) return undefined;
+  const key = s.flatObject();
+  if (key === undefined || !s.lit(',"op":')) return undefined;
+  const op = s.str();
+  if (op === undefined || !s.lit(',"row_version":')) return undefined;
+  const rowVersion = s.int();
+  if (rowVersion === undefined) return undefined;
+  const payload = s.payloadAndEnd();
+  if (payload === false) return undefined;
+  return { schema, table, key, op, rowVersion, payload };
+}
+
+function bundle(s: Scanner): WireBundle | undefined {
+  if (!s.lit('{"bundle_seq":')) return undefined;
+  const bundleSeq = s.int();
+  if (bundleSeq === undefined || !s.lit(',"source_id":')) return undefined;
+  const sourceId = s.str();
+  if (sourceId === undefined || !s.lit(',"source_bundle_id":')) return undefined;
+  const sourceBundleId = s.int();
+  if (sourceBundleId === undefined || !s.lit(',"row_count":')) return undefined;
+  const rowCount = s.int();
+  if (rowCount === undefined || !s.lit(',"bundle_hash":')) return undefined;
+  const bundleHash = s.str();
+  if (bundleHash === undefined || !s.lit(',"rows":')) return undefined;
+  const rows = rowArray(s, pullRow);
+  if (rows === undefined || !s.lit('}')) return undefined;
+  return { bundleSeq, sourceId, sourceBundleId, rowCount, bundleHash, rows };
+}
+
+/** `decodePull` for a body in the servers' own layout, else undefined. */
+export function fastDecodePull(body: string): PullResponse | undefined {
+  const s = new Scanner(body);
+  if (!s.lit('{"stable_bundle_seq":')) return undefined;
+  const stableBundleSeq = s.int();
+  if (stableBundleSeq === undefined || !s.lit(',"bundles":')) return undefined;
+  const bundles = rowArray(s, bundle);
+  if (bundles === undefined || !s.lit(',"has_more":')) return undefined;
+  const hasMore = s.bool();
+  if (hasMore === undefined || !s.lit('}') || !s.end()) return undefined;
+  return { stableBundleSeq, bundles, hasMore };
+}
+
+function snapshotRow(s: Scanner): SnapshotRow | undefined {
+  if (!s.lit('{"schema":')) return undefined;
+  const schema = s.str();
+  if (schema === undefined || !s.lit(',"table":')) return undefined;
+  const table = s.str();
+  if (table === undefined || !s.lit(',"key":')) return undefined;
+  const key = s.flatObject();
+  if (key === undefined || !s.lit(',"row_version":')) return undefined;
+  const rowVersion = s.int();
+  if (rowVersion === undefined) return undefined;
+  const payload = s.payloadAndEnd();
+  if (payload === false) return undefined;
+  return { schema, table, key, rowVersion, payload };
+}
+
+/** `decodeSnapshotChunk` for a body in the servers' own layout, else undefined. */
+export function fastDecodeSnapshotChunk(body: string): SnapshotChunkResponse | undefined {
+  const s = new Scanner(body);
+  if (!s.lit('{"snapshot_id":')) return undefined;
+  const snapshotId = s.str();
+  if (snapshotId === undefined || !s.lit(',"snapshot_bundle_seq":')) return undefined;
+  const snapshotBundleSeq = s.int();
+  if (snapshotBundleSeq === undefined || !s.lit(',"rows":')) return undefined;
+  const rows = rowArray(s, snapshotRow);
+  if (rows === undefined || !s.lit(',"next_row_ordinal":')) return undefined;
+  const nextRowOrdinal = s.int();
+  if (nextRowOrdinal === undefined || !s.lit(',"has_more":')) return undefined;
+  const hasMore = s.bool();
+  if (hasMore === undefined || !s.lit('}') || !s.end()) return undefined;
+  return { snapshotId, snapshotBundleSeq, rows, nextRowOrdinal, hasMore };
+}
