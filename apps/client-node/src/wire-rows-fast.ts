@@ -63,6 +63,12 @@ class Scanner {
     return Number(text.slice(start, pos));
   }
 
+  /** `int()` as the wire types carry int64: a bigint. */
+  int64(): bigint | undefined {
+    const value = this.int();
+    return value === undefined ? undefined : BigInt(value);
+  }
+
   bool(): boolean | undefined {
     if (this.lit('true')) return true;
     if (this.lit('false')) return false;
@@ -178,41 +184,48 @@ function pullRow(s: Scanner): WireRow | undefined {
   if (key === undefined || !s.lit(',"op":')) return undefined;
   const op = s.str();
   if (op === undefined || !s.lit(',"row_version":')) return undefined;
-  const rowVersion = s.int();
+  const rowVersion = s.int64();
   if (rowVersion === undefined) return undefined;
   const payload = s.payloadAndEnd();
   if (payload === false) return undefined;
-  return { schema, table, key, op, rowVersion, payload };
+  return { schema, table, key, op, row_version: rowVersion, payload };
 }
 
 function bundle(s: Scanner): WireBundle | undefined {
   if (!s.lit('{"bundle_seq":')) return undefined;
-  const bundleSeq = s.int();
+  const bundleSeq = s.int64();
   if (bundleSeq === undefined || !s.lit(',"source_id":')) return undefined;
   const sourceId = s.str();
   if (sourceId === undefined || !s.lit(',"source_bundle_id":')) return undefined;
-  const sourceBundleId = s.int();
+  const sourceBundleId = s.int64();
   if (sourceBundleId === undefined || !s.lit(',"row_count":')) return undefined;
-  const rowCount = s.int();
+  const rowCount = s.int64();
   if (rowCount === undefined || !s.lit(',"bundle_hash":')) return undefined;
   const bundleHash = s.str();
   if (bundleHash === undefined || !s.lit(',"rows":')) return undefined;
   const rows = rowArray(s, pullRow);
   if (rows === undefined || !s.lit('}')) return undefined;
-  return { bundleSeq, sourceId, sourceBundleId, rowCount, bundleHash, rows };
+  return {
+    bundle_seq: bundleSeq,
+    source_id: sourceId,
+    source_bundle_id: sourceBundleId,
+    row_count: rowCount,
+    bundle_hash: bundleHash,
+    rows,
+  };
 }
 
 /** `decodePull` for a body in the servers' own layout, else undefined. */
 export function fastDecodePull(body: string): PullResponse | undefined {
   const s = new Scanner(body);
   if (!s.lit('{"stable_bundle_seq":')) return undefined;
-  const stableBundleSeq = s.int();
+  const stableBundleSeq = s.int64();
   if (stableBundleSeq === undefined || !s.lit(',"bundles":')) return undefined;
   const bundles = rowArray(s, bundle);
   if (bundles === undefined || !s.lit(',"has_more":')) return undefined;
   const hasMore = s.bool();
   if (hasMore === undefined || !s.lit('}') || !s.end()) return undefined;
-  return { stableBundleSeq, bundles, hasMore };
+  return { stable_bundle_seq: stableBundleSeq, bundles, has_more: hasMore };
 }
 
 function snapshotRow(s: Scanner): SnapshotRow | undefined {
@@ -223,11 +236,11 @@ function snapshotRow(s: Scanner): SnapshotRow | undefined {
   if (table === undefined || !s.lit(',"key":')) return undefined;
   const key = s.flatObject();
   if (key === undefined || !s.lit(',"row_version":')) return undefined;
-  const rowVersion = s.int();
+  const rowVersion = s.int64();
   if (rowVersion === undefined) return undefined;
   const payload = s.payloadAndEnd();
   if (payload === false) return undefined;
-  return { schema, table, key, rowVersion, payload };
+  return { schema, table, key, row_version: rowVersion, payload };
 }
 
 /** `decodeSnapshotChunk` for a body in the servers' own layout, else undefined. */
@@ -236,13 +249,19 @@ export function fastDecodeSnapshotChunk(body: string): SnapshotChunkResponse | u
   if (!s.lit('{"snapshot_id":')) return undefined;
   const snapshotId = s.str();
   if (snapshotId === undefined || !s.lit(',"snapshot_bundle_seq":')) return undefined;
-  const snapshotBundleSeq = s.int();
+  const snapshotBundleSeq = s.int64();
   if (snapshotBundleSeq === undefined || !s.lit(',"rows":')) return undefined;
   const rows = rowArray(s, snapshotRow);
   if (rows === undefined || !s.lit(',"next_row_ordinal":')) return undefined;
-  const nextRowOrdinal = s.int();
+  const nextRowOrdinal = s.int64();
   if (nextRowOrdinal === undefined || !s.lit(',"has_more":')) return undefined;
   const hasMore = s.bool();
   if (hasMore === undefined || !s.lit('}') || !s.end()) return undefined;
-  return { snapshotId, snapshotBundleSeq, rows, nextRowOrdinal, hasMore };
+  return {
+    snapshot_id: snapshotId,
+    snapshot_bundle_seq: snapshotBundleSeq,
+    rows,
+    next_row_ordinal: nextRowOrdinal,
+    has_more: hasMore,
+  };
 }
