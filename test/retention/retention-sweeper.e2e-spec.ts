@@ -123,6 +123,12 @@ describe('background session sweeper (spec §4.13, §8.8, §8.9)', () => {
     const pushId = (await device.post('/sync/push-sessions', { source_bundle_id: 2, planned_row_count: 1 }).expect(200))
       .body.push_id as string;
     const live = (await device.post('/sync/snapshot-sessions').expect(200)).body.snapshot_id as string;
+    const blocksOf = async (id: string) =>
+      Number(
+        (await db.query('SELECT count(*) AS n FROM sync.snapshot_row_blocks WHERE snapshot_id = $1', [id])).rows[0].n,
+      );
+    // the session's one row is stored before the sweep
+    expect(await blocksOf(snapshotId)).toBe(1);
     await db.query(
       `UPDATE sync.snapshot_sessions SET expires_at = now() - interval '1 second' WHERE snapshot_id = $1`,
       [snapshotId],
@@ -140,12 +146,8 @@ describe('background session sweeper (spec §4.13, §8.8, §8.9)', () => {
       'push_session_not_found',
     );
     await device.get(`/sync/snapshot-sessions/${live}`).expect(200);
-    expect(
-      Number(
-        (await db.query('SELECT count(*) AS n FROM sync.snapshot_session_rows WHERE snapshot_id = $1', [snapshotId]))
-          .rows[0].n,
-      ),
-    ).toBe(0);
+    expect(await blocksOf(snapshotId)).toBe(0);
+    expect(await blocksOf(live)).toBe(1);
   });
 
   it('resets a lapsed initialization lease', async () => {
@@ -172,5 +174,6 @@ describe('background session sweeper (spec §4.13, §8.8, §8.9)', () => {
     expect([...results, again].reduce((n, r) => n + r.snapshotSessions, 0)).toBe(sessions);
     expect(await count('snapshot_sessions')).toBe(0);
     expect(await count('snapshot_session_rows')).toBe(0);
+    expect(await count('snapshot_row_blocks')).toBe(0);
   });
 });

@@ -40,19 +40,16 @@ export interface SnapshotChunkQuery {
  * any size of snapshot. Rows are cut by their stored lengths (characters); `fetched` counts them.
  */
 export const SNAPSHOT_CHUNK_SQL = `SELECT COALESCE(sum(s.z - s.a + 1), 0) AS fetched,
-       string_agg(CASE WHEN s.a = 1 AND s.z = s.n THEN b.rows_text ELSE substr(b.rows_text, s.from_char, s.to_char - s.from_char + 1) END,
-                  ',' ORDER BY b.first_ordinal) AS rows_text
-  FROM sync.snapshot_row_blocks b
- CROSS JOIN LATERAL (
-       SELECT w.a, w.z, w.n, (COALESCE(sum(u.l) FILTER (WHERE u.i < w.a), 0) + w.a)::int AS from_char,
-              (sum(u.l) FILTER (WHERE u.i <= w.z) + w.z - 1)::int AS to_char
-         FROM (SELECT greatest(1, $3::bigint - b.first_ordinal + 2) AS a, least(cardinality(b.row_lengths), $4::bigint - b.first_ordinal + 1) AS z,
-                      cardinality(b.row_lengths) AS n) w,
-              unnest(b.row_lengths) WITH ORDINALITY AS u(l, i)
-        GROUP BY w.a, w.z, w.n) s
- WHERE b.user_pk = $1 AND b.snapshot_id = $2::uuid
-   AND b.first_ordinal > $3::bigint - ${SNAPSHOT_ROW_BLOCK_ROWS} + 1 AND b.first_ordinal <= $4::bigint
-   AND b.first_ordinal + cardinality(b.row_lengths) - 1 > $3::bigint`;
+       string_agg(CASE WHEN s.a = 1 AND s.z = s.n THEN s.rows_text
+                       ELSE substr(s.rows_text, COALESCE((SELECT sum(l) FROM unnest(s.lengths[1:s.a - 1]) l), 0)::int + s.a::int,
+                                   (SELECT sum(l) FROM unnest(s.lengths[s.a:s.z]) l)::int + (s.z - s.a)::int) END,
+                  ',' ORDER BY s.first_ordinal) AS rows_text
+  FROM (SELECT b.first_ordinal, b.rows_text, b.row_lengths AS lengths, cardinality(b.row_lengths) AS n,
+               greatest(1, $3::bigint - b.first_ordinal + 2) AS a, least(cardinality(b.row_lengths), $4::bigint - b.first_ordinal + 1) AS z
+          FROM sync.snapshot_row_blocks b
+         WHERE b.user_pk = $1 AND b.snapshot_id = $2::uuid
+           AND b.first_ordinal > $3::bigint - ${SNAPSHOT_ROW_BLOCK_ROWS} + 1 AND b.first_ordinal <= $4::bigint
+           AND b.first_ordinal + cardinality(b.row_lengths) - 1 > $3::bigint) s`;
 
 const notFoundError = (id: string) =>
   new OversyncError('snapshot_session_not_found', `snapshot session ${id} was not found`);
