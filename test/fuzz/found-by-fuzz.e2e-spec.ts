@@ -81,6 +81,40 @@ describe('found by the fuzz suites', () => {
     },
   );
 
+  it("http-input seed 484431551 (push create): an initialization_id with a NUL gets Go's answer, not a 500", async () => {
+    // alice's scope is initialized: any id at all is refused as "must be absent"
+    const initialized = await new SyncHttp(t.baseUrl, headers[0]![1].slice('Bearer '.length), 'a-1').post(
+      '/sync/push-sessions',
+      { source_bundle_id: 1, planned_row_count: 1, initialization_id: '\u0000' },
+    );
+    expect(initialized.status).toBe(400);
+    expect(initialized.body).toEqual({
+      error: 'push_session_invalid',
+      message: 'initialization_id must be absent once the scope is initialized',
+    });
+    // an initializing scope: the id does not match the lease, and the lease stays usable
+    const http = new SyncHttp(t.baseUrl, await t.signIn(`nul-init-${randomUUID()}`), 'n-1');
+    const lease = await http.connect(true);
+    expect(lease.body.resolution).toBe('initialize_local');
+    const stale = await http.post('/sync/push-sessions', {
+      source_bundle_id: 1,
+      planned_row_count: 1,
+      initialization_id: `a\u0000${lease.body.initialization_id}`,
+    });
+    expect(stale.status).toBe(409);
+    expect(stale.body).toEqual({
+      error: 'initialization_stale',
+      message: 'initialization_id does not match the active initialization lease',
+    });
+    const ok = await http.post('/sync/push-sessions', {
+      source_bundle_id: 1,
+      planned_row_count: 1,
+      initialization_id: lease.body.initialization_id,
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.body.status).toBe('staging');
+  });
+
   it('http-input seed 3 (committed rows): after_row_ordinal = int64 max is an empty last page, not a 500', async () => {
     const http = new SyncHttp(t.baseUrl, headers[0]![1].slice('Bearer '.length), 'a-1');
     const id = randomUUID();
