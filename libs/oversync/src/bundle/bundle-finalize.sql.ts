@@ -2,7 +2,7 @@ import { compareUtf8, quoteGoJsonString } from '@oversync/protocol';
 import { quoteLiteral } from '../database/sql-quote.js';
 import type { RegisteredTable } from '../schema/registered-table.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
-import { BUNDLE_ROW_JSON_SQL, goJsonStringSql } from '../pull/bundle-reader.js';
+import { BUNDLE_ROW_JSON_SQL, goJsonStringSql, rowPrefixParams } from '../pull/bundle-reader.js';
 import { canonicalNumberSql } from '../snapshot/snapshot-materializer.js';
 import { BUNDLE_ROW_BLOCK_ROWS } from '../schema/sync-schema.sql.js';
 
@@ -144,13 +144,9 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
 /** $5..$9 of `finalizeInDatabaseSql`: per registered table its id, BundleRow prefix, key kind and the hash row's constant parts. */
 export function finalizeParams(catalog: SyncCatalog): [number[], string[], number[], string[], string[]] {
   const tables = catalog.tables;
+  // the BundleRow prefixes are the pull's own (one definition of a row's constant start)
   return [
-    tables.map((t) => t.tableId),
-    tables.map(
-      (t) =>
-        `{"schema":${quoteGoJsonString(t.schema)},"table":${quoteGoJsonString(t.table)},"key":{${quoteGoJsonString(t.keyColumn)}:`,
-    ),
-    tables.map((t) => t.keyKind),
+    ...rowPrefixParams(catalog),
     tables.map((t) => `{"key":{${quoteGoJsonString(t.keyColumn)}:`),
     tables.map((t) => `,"schema":${quoteGoJsonString(t.schema)},"table":${quoteGoJsonString(t.table)}}`),
   ];
