@@ -159,7 +159,7 @@ describe('snapshot chunk read: the covering blocks by a bounded primary-key rang
     }
   });
 
-  it('answers exactly the bytes of the per-row form, at the start, the middle and the end', async () => {
+  it('answers exactly the bytes of the per-row form, at the start, the middle and the end, streamed or not', async () => {
     const catalog = new Map(prefixParams[0].map((id, i) => [id, prefixParams[1][i]!]));
     const uuid = (hex: string) =>
       `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
@@ -172,6 +172,9 @@ describe('snapshot chunk read: the covering blocks by a bounded primary-key rang
     for (const [after, max] of [
       [0, 1000],
       [7_000, 777],
+      // streamed (at least SNAPSHOT_STREAM_MIN_ROWS rows): cut blocks at both ends, then whole blocks only
+      [1_500, 3_000],
+      [12_000, 2_000],
       [19_900, 5000],
       [20_300, 10],
       [20_299, 1],

@@ -14,6 +14,9 @@ import { EncodedJson, isCanonicalUuid, TX_RETRY_ATTEMPTS, TX_RETRY_BASE_DELAY_MS
 import { SNAPSHOT_ROW_BLOCK_ROWS } from '../schema/sync-schema.sql.js';
 import type { SnapshotChunkResponse } from '@oversync/protocol';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
+import { quoteLiteral } from '../database/sql-quote.js';
+import { copyOutBinary } from '../database/copy-out.js';
+import { StreamedJson, WireBuffer, type WireReply, type WireWrite } from '../http/wire-stream.js';
 import { materializeSnapshotRows, UnsyncedRowsError } from './snapshot-materializer.js';
 import { applySourceReplacement } from './source-replacement.js';
 import type { SourceReplacementRequest } from './snapshot-request.parser.js';
@@ -33,23 +36,44 @@ export interface SnapshotChunkQuery {
 }
 
 /**
- * One chunk of a session as one JSON text: the stored SnapshotRow texts of ordinals ($3, $4] sliced
- * out of the blocks that cover them ($1 user_pk, $2 snapshot id). Ordinals are dense (1..row_count)
- * and a block holds at most SNAPSHOT_ROW_BLOCK_ROWS rows, so the covering blocks are a bounded range
- * of the primary key, first_ordinal in ($3 − B + 1, $4]: a chunk costs the same at any position of
- * any size of snapshot. Rows are cut by their stored lengths (characters); `fetched` counts them.
+ * The slices of stored SnapshotRow texts holding ordinals (after, last] of a session, one per covering
+ * block in ordinal order: `(first_ordinal, rows, rows_text)`, `rows` the count of rows of the slice.
+ * Ordinals are dense (1..row_count) and a block holds at most SNAPSHOT_ROW_BLOCK_ROWS rows, so the
+ * covering blocks are a bounded range of the primary key, first_ordinal in (after − B + 1, last]: a
+ * chunk costs the same at any position of any size of snapshot. Rows are cut by their stored lengths
+ * (characters); a block read whole is sent as stored. `p` are SQL expressions of (user_pk, snapshot
+ * id, after, last): parameters, or literals for a COPY.
  */
-export const SNAPSHOT_CHUNK_SQL = `SELECT COALESCE(sum(s.z - s.a + 1), 0) AS fetched,
-       string_agg(CASE WHEN s.a = 1 AND s.z = s.n THEN s.rows_text
-                       ELSE substr(s.rows_text, COALESCE((SELECT sum(l) FROM unnest(s.lengths[1:s.a - 1]) l), 0)::int + s.a::int,
-                                   (SELECT sum(l) FROM unnest(s.lengths[s.a:s.z]) l)::int + (s.z - s.a)::int) END,
-                  ',' ORDER BY s.first_ordinal) AS rows_text
+const chunkSlicesSql = (p: [string, string, string, string]) => `SELECT s.first_ordinal, s.z - s.a + 1 AS rows,
+       CASE WHEN s.a = 1 AND s.z = s.n THEN s.rows_text
+            ELSE substr(s.rows_text, COALESCE((SELECT sum(l) FROM unnest(s.lengths[1:s.a - 1]) l), 0)::int + s.a::int,
+                        (SELECT sum(l) FROM unnest(s.lengths[s.a:s.z]) l)::int + (s.z - s.a)::int) END AS rows_text
   FROM (SELECT b.first_ordinal, b.rows_text, b.row_lengths AS lengths, cardinality(b.row_lengths) AS n,
-               greatest(1, $3::bigint - b.first_ordinal + 2) AS a, least(cardinality(b.row_lengths), $4::bigint - b.first_ordinal + 1) AS z
+               greatest(1, ${p[2]} - b.first_ordinal + 2) AS a, least(cardinality(b.row_lengths), ${p[3]} - b.first_ordinal + 1) AS z
           FROM sync.snapshot_row_blocks b
-         WHERE b.user_pk = $1 AND b.snapshot_id = $2::uuid
-           AND b.first_ordinal > $3::bigint - ${SNAPSHOT_ROW_BLOCK_ROWS} + 1 AND b.first_ordinal <= $4::bigint
-           AND b.first_ordinal + cardinality(b.row_lengths) - 1 > $3::bigint) s`;
+         WHERE b.user_pk = ${p[0]} AND b.snapshot_id = ${p[1]}
+           AND b.first_ordinal > ${p[2]} - ${SNAPSHOT_ROW_BLOCK_ROWS} + 1 AND b.first_ordinal <= ${p[3]}
+           AND b.first_ordinal + cardinality(b.row_lengths) - 1 > ${p[2]}) s`;
+
+/**
+ * One chunk of a session as one JSON text ($1 user_pk, $2 snapshot id, rows ($3, $4]): the slices of
+ * `chunkSlicesSql` comma-joined; `fetched` counts the rows.
+ */
+export const SNAPSHOT_CHUNK_SQL = `SELECT COALESCE(sum(c.rows), 0) AS fetched, string_agg(c.rows_text, ',' ORDER BY c.first_ordinal) AS rows_text
+  FROM (${chunkSlicesSql(['$1', '$2::uuid', '$3::bigint', '$4::bigint'])}) c`;
+
+/** `chunkSlicesSql` as a self-contained statement (for a COPY), in ordinal order. */
+export function snapshotChunkSlicesSql(userPk: string, snapshotId: string, after: bigint, last: bigint): string {
+  return `${chunkSlicesSql([BigInt(userPk).toString(), `${quoteLiteral(snapshotId)}::uuid`, `${after}::bigint`, `${last}::bigint`])}
+   ORDER BY s.first_ordinal`;
+}
+
+/** Chunks of at least this many rows are written while PostgreSQL reads them (smaller ones in one round trip). */
+export const SNAPSHOT_STREAM_MIN_ROWS = SNAPSHOT_ROW_BLOCK_ROWS;
+
+const COMMA = Buffer.from(',');
+const OPEN = Buffer.from('[');
+const CLOSE = Buffer.from(']');
 
 const notFoundError = (id: string) =>
   new OversyncError('snapshot_session_not_found', `snapshot session ${id} was not found`);
@@ -156,7 +180,17 @@ export class SnapshotSessionService {
       throw tooLarge(`snapshot session byte_count ${byteCount} exceeds limit ${maxBytes}`);
   }
 
-  chunk(actor: SyncActor, snapshotId: string, query: SnapshotChunkQuery): Promise<SnapshotChunkResponse<EncodedJson>> {
+  /**
+   * Answers on `reply`: a chunk of fewer than SNAPSHOT_STREAM_MIN_ROWS rows after its one round trip, a
+   * larger one streamed from the stored blocks inside its transaction (one binary COPY of the slices,
+   * their bytes passed from PostgreSQL's socket buffers to the client's without becoming JS strings).
+   */
+  chunk(
+    actor: SyncActor,
+    snapshotId: string,
+    query: SnapshotChunkQuery,
+    reply: WireReply<SnapshotChunkResponse<EncodedJson>>,
+  ): Promise<void> {
     return this.lifecycle.run(async () => {
       this.requireId(snapshotId);
       if (query.afterRowOrdinal < 0n)
@@ -194,6 +228,19 @@ export class SnapshotSessionService {
           const rowCount = BigInt(session.row_count);
           const last = after + BigInt(maxRows) < rowCount ? after + BigInt(maxRows) : rowCount;
           const count = last > after ? last - after : 0n;
+          const header = {
+            snapshot_id: snapshotId,
+            snapshot_bundle_seq: BigInt(session.snapshot_bundle_seq),
+          };
+          const tail = { next_row_ordinal: after + count, has_more: after + BigInt(maxRows) < rowCount };
+          if (count >= BigInt(SNAPSHOT_STREAM_MIN_ROWS)) {
+            const sql = snapshotChunkSlicesSql(session.user_pk, snapshotId, after, last);
+            return reply.send(200, {
+              ...header,
+              rows: new StreamedJson((write) => writeChunkRows(client, sql, count, write)),
+              ...tail,
+            });
+          }
           let rowsText = '';
           if (count > 0n) {
             const { rows } = await client.query<{ fetched: string; rows_text: string | null }>(SNAPSHOT_CHUNK_SQL, [
@@ -207,14 +254,8 @@ export class SnapshotSessionService {
               throw new Error(`snapshot ${snapshotId} holds ${rows[0]!.fetched} of rows ${after + 1n}..${last}`);
             rowsText = rows[0]!.rows_text!;
           }
-          return {
-            snapshot_id: snapshotId,
-            snapshot_bundle_seq: BigInt(session.snapshot_bundle_seq),
-            // stored wire texts (schema, table, key, row_version, payload), already canonical and Go-escaped
-            rows: new EncodedJson(`[${rowsText}]`),
-            next_row_ordinal: after + count,
-            has_more: after + BigInt(maxRows) < rowCount,
-          };
+          // stored wire texts (schema, table, key, row_version, payload), already canonical and Go-escaped
+          return reply.send(200, { ...header, rows: new EncodedJson(`[${rowsText}]`), ...tail });
         },
         { isolation: 'REPEATABLE READ', readOnly: true },
       );
@@ -242,4 +283,27 @@ export class SnapshotSessionService {
   private requireId(snapshotId: string): void {
     if (snapshotId === '') throw new OversyncError('snapshot_chunk_invalid', 'snapshot_id must be provided');
   }
+}
+
+/**
+ * The `rows` array of a streamed chunk: '[' + the slices of `sql` comma-joined + ']', each slice's
+ * bytes written as PostgreSQL sends them. The blocks are written with the session in one transaction:
+ * a count of rows other than `count` is a broken invariant, and cuts the answer.
+ */
+async function writeChunkRows(client: SyncClient, sql: string, count: bigint, write: WireWrite): Promise<void> {
+  const out = new WireBuffer(write);
+  let slices = 0;
+  let rows = 0n;
+  out.bytes(OPEN);
+  await copyOutBinary(client, sql, {
+    tuple(lead) {
+      rows += lead[1]!.readBigInt64BE(0);
+      if (slices++ > 0) out.bytes(COMMA);
+    },
+    piece: (bytes) => out.bytes(bytes),
+    flush: () => out.flush(),
+  });
+  if (rows !== count) throw new Error(`snapshot chunk holds ${rows} of ${count} rows`);
+  out.bytes(CLOSE);
+  await out.flush();
 }

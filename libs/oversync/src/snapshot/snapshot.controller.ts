@@ -20,7 +20,8 @@ import {
   ApiTags,
 } from '../openapi/optional-swagger.js';
 import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
-import type { GoJsonValue } from '@oversync/protocol';
+import type { EncodedJson, GoJsonValue, SnapshotChunkResponse } from '@oversync/protocol';
+import { ReturnedWireReply, type WireAnswer } from '../http/wire-stream.js';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
 import { OversyncActorGuard } from '../auth/oversync-actor.guard.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
@@ -93,9 +94,11 @@ export class SnapshotController {
     @Query('after_row_ordinal', new Int64Pipe('after_row_ordinal', { code: 'snapshot_chunk_invalid' }))
     after: bigint | null,
     @Query('max_rows', new Int64Pipe('max_rows', { code: 'snapshot_chunk_invalid' })) maxRows: bigint | null,
-  ): Promise<GoJsonValue> {
+  ): Promise<WireAnswer<SnapshotChunkResponse<EncodedJson>>> {
     const max = maxRows === null ? null : Number(maxRows > 1_000_000n ? 1_000_000n : maxRows);
-    return this.snapshots.chunk(actor, snapshotId, { afterRowOrdinal: after ?? 0n, maxRows: max });
+    // a large chunk streams while its transaction reads it: the service answers on the reply
+    const reply = new ReturnedWireReply<SnapshotChunkResponse<EncodedJson>>();
+    return reply.answer(this.snapshots.chunk(actor, snapshotId, { afterRowOrdinal: after ?? 0n, maxRows: max }, reply));
   }
 
   @Delete(':snapshot_id')
