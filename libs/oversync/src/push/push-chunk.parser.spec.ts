@@ -42,21 +42,35 @@ const refusal = (body: unknown, maxRows = 10): string => {
   }
   throw new Error('chunk was accepted');
 };
+const payloads = (body: unknown) => chunk(body).payloads.split('\n');
 const PARSE = 'invalid_request: Failed to parse push chunk request';
 
 describe('parsePushChunk', () => {
   it('writes canonical payloads, the key added when absent; repeated name lists take the same text', () => {
-    const rows = chunk({
+    const rows = payloads({
       start_row_ordinal: 0,
       rows: [row(1), row(2), row(3, { size: 3, name: 'c' }), row(4, { size: 4, name: 'd' }), row(5, { data: 'AAE=' })],
-    }).rows;
-    expect(rows.map((r) => r.payloadApply)).toEqual([
+    });
+    expect(rows).toEqual([
       `{"id":"${id(1)}","name":"f1","size":1}`,
       `{"id":"${id(2)}","name":"f2","size":2}`,
       `{"id":"${id(3)}","name":"c","size":3}`,
       `{"id":"${id(4)}","name":"d","size":4}`,
       `{"data":"\\\\x0001","id":"${id(5)}"}`,
     ]);
+  });
+
+  it('columns in upload order; a DELETE has an empty payload line', () => {
+    const deleted = { ...row(2, undefined), op: 'delete', base_row_version: 7, payload: undefined };
+    expect(chunk({ start_row_ordinal: 3, rows: [deleted, row(1)] })).toEqual({
+      startRowOrdinal: 3n,
+      length: 2,
+      tableIds: [1, 1],
+      keyHex: [id(2), id(1)].map((k) => k.replaceAll('-', '')),
+      opCodes: [3, 1],
+      baseRowVersions: [7n, 0n],
+      payloads: `\n{"id":"${id(1)}","name":"f1","size":1}`,
+    });
   });
 
   it('every rule holds for a name list seen before: key, number range, bytea, case of a member', () => {
@@ -78,8 +92,8 @@ describe('parsePushChunk', () => {
     ).toBe('push_chunk_invalid: payload binary field business.files.data must be valid base64');
     // a repeated member (the last wins) is never a known name list
     const twice = second.replace('"size":2', '"size":2,"size":7');
-    expect(chunk(body(twice)).rows[1]!.payloadApply).toBe(`{"id":"${id(2)}","name":"f2","size":7}`);
-    expect(chunk(`{"start_row_ordinal":0,"rows":[${twice},${seen}]}`).rows[1]!.payloadApply).toBe(
+    expect(payloads(body(twice))[1]).toBe(`{"id":"${id(2)}","name":"f2","size":7}`);
+    expect(payloads(`{"start_row_ordinal":0,"rows":[${twice},${seen}]}`)[1]).toBe(
       `{"id":"${id(1)}","name":"f1","size":1}`,
     );
   });
@@ -111,7 +125,11 @@ describe('parsePushChunk', () => {
     const good = JSON.stringify(row(2));
     expect(chunk(`{"start_row_ordinal":5,"rows":[${bad},${typeError}],"ROWS":[${good}]}`)).toMatchObject({
       startRowOrdinal: 5n,
-      rows: [{ key: id(2), op: 'INSERT' }],
+      length: 1,
+      tableIds: [1],
+      keyHex: [id(2).replaceAll('-', '')],
+      opCodes: [1],
+      baseRowVersions: [0n],
     });
     expect(refusal(`{"start_row_ordinal":0,"rows":[${good}],"rows":[]}`)).toBe(
       'push_chunk_invalid: rows must not be empty',

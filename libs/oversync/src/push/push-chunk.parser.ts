@@ -2,7 +2,7 @@ import { OversyncError } from '../errors/oversync.error.js';
 import { goQuote, goToLower, goTrimSpace } from '../schema/go-string-semantics.js';
 import type { RegisteredTable } from '../schema/registered-table.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
-import { IDENTIFIER_PATTERN, isCanonicalUuid, pushByteaToApplyText, type RowOp } from '@oversync/protocol';
+import { IDENTIFIER_PATTERN, isCanonicalUuid, pushByteaToApplyText, ROW_OP_CODES } from '@oversync/protocol';
 import { keyBytesOf } from '../bundle/row-keys.js';
 import {
   bindMember,
@@ -20,22 +20,37 @@ import {
   type MemberStream,
 } from '@oversync/protocol';
 
-/** A validated, normalised push row ready for staging (spec §4.2.2). */
-export interface PushRow {
-  table: RegisteredTable;
-  key: string;
-  /** key_bytes as hex (uuid: the canonical text without dashes; text: its UTF-8 bytes) */
-  keyHex: string;
-  op: RowOp;
-  baseRowVersion: bigint;
-  /** canonical payload with exact numbers (§8.2), bytea as "\\x…"; null for DELETE */
-  payloadApply: string | null;
-}
-
+/**
+ * A chunk's validated, normalised rows ready for staging (spec §4.2.2), column by column in upload
+ * order: what `sync.push_chunk` takes, with no object per row.
+ */
 export interface PushChunk {
   startRowOrdinal: bigint;
-  rows: PushRow[];
+  /** number of rows */
+  length: number;
+  tableIds: number[];
+  /** key_bytes as hex (uuid: the canonical text without dashes; text: its UTF-8 bytes) */
+  keyHex: string[];
+  /** ROW_OP_CODES of the ops */
+  opCodes: number[];
+  baseRowVersions: bigint[];
+  /**
+   * canonical payloads with exact numbers (§8.2), bytea as "\\x…", '' for DELETE, newline-joined
+   * (canonical JSON holds no raw newline)
+   */
+  payloads: string;
 }
+
+/** A chunk's columns as they fill. */
+type ChunkColumns = Omit<PushChunk, 'startRowOrdinal'>;
+const emptyColumns = (): ChunkColumns => ({
+  length: 0,
+  tableIds: [],
+  keyHex: [],
+  opCodes: [],
+  baseRowVersions: [],
+  payloads: '',
+});
 
 const IDENTIFIER = IDENTIFIER_PATTERN;
 const PARSE_MESSAGE = 'Failed to parse push chunk request';
@@ -49,21 +64,21 @@ const invalid = (message: string) => new OversyncError('push_chunk_invalid', mes
  * error anywhere, then a type error in any row, then the chunk's own rules, then the first bad row.
  */
 export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: number): PushChunk {
-  let rows: PushRow[] = [];
+  let rows = emptyColumns();
   let count = 0;
   let bindFailed = false;
   let rowError: unknown;
-  let seen = new Set<string>();
+  let seen = new Map<RegisteredTable, Set<string>>();
   let tables = new Map<string, NamedTable>();
   const stream: MemberStream = {
     binds: (name) => bindsField(name, 'rows'),
     start() {
       // a later "rows" member replaces the earlier one (Go binds the last)
-      rows = [];
+      rows = emptyColumns();
       count = 0;
       bindFailed = false;
       rowError = undefined;
-      seen = new Set();
+      seen = new Map();
       tables = new Map();
     },
     element(value) {
@@ -74,15 +89,15 @@ export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: numb
         bound = bindRow(value);
       } catch {
         bindFailed = true;
-        rows = [];
+        rows = emptyColumns();
         return;
       }
       if (rowError !== undefined || count > maxRows) return;
       try {
-        rows.push(validateRow(bound, catalog, seen, tables));
+        addRow(rows, bound, catalog, seen, tables);
       } catch (error) {
         rowError = error;
-        rows = [];
+        rows = emptyColumns();
       }
     },
   };
@@ -105,7 +120,7 @@ export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: numb
   if (length === 0) throw invalid('rows must not be empty');
   if (length > maxRows) throw invalid(`rows length ${length} exceeds max_rows_per_push_chunk ${maxRows}`);
   if (rowError !== undefined) throw rowError;
-  return { startRowOrdinal: start, rows };
+  return { startRowOrdinal: start, ...rows };
 }
 
 interface BoundRow {
@@ -157,7 +172,14 @@ function resolveTable(row: BoundRow, catalog: SyncCatalog, tables: Map<string, N
   return found;
 }
 
-function validateRow(row: BoundRow, catalog: SyncCatalog, seen: Set<string>, tables: Map<string, NamedTable>): PushRow {
+/** Validates one row and appends it to `rows` (nothing appended when it fails). */
+function addRow(
+  rows: ChunkColumns,
+  row: BoundRow,
+  catalog: SyncCatalog,
+  seen: Map<RegisteredTable, Set<string>>,
+  tables: Map<string, NamedTable>,
+): void {
   const { table, where } = resolveTable(row, catalog, tables);
   const op =
     row.op === 'INSERT' || row.op === 'UPDATE' || row.op === 'DELETE' ? row.op : goTrimSpace(row.op).toUpperCase();
@@ -165,23 +187,36 @@ function validateRow(row: BoundRow, catalog: SyncCatalog, seen: Set<string>, tab
   const keyValue = row.key ? exactMember(row.key, table.keyColumn) : undefined;
   if (keyValue === undefined) throw invalid(`row key for ${where} must include ${goQuote(table.keyColumn)}`);
   if (typeof keyValue !== 'string') throw invalid(`row key ${where}.${table.keyColumn} must be a string`);
-  if (table.keyKind === 1 && !isCanonicalUuid(keyValue)) {
+  const uuid = table.keyKind === 1;
+  if (uuid && !isCanonicalUuid(keyValue)) {
     throw invalid(`row key ${where}.${table.keyColumn} must use canonical dashed lowercase UUID text`);
   }
   // a canonical uuid's hex digits are its bytes: no round trip through a Buffer
-  const keyHex = table.keyKind === 1 ? keyValue.replaceAll('-', '') : keyBytesOf(table, keyValue).toString('hex');
-  const identity = `${table.tableId}:${keyHex}`;
-  if (seen.has(identity)) throw invalid(`duplicate target row in push request: ${where} ${keyValue}`);
-  seen.add(identity);
-  let payload: string | null = null;
+  const keyHex = uuid ? uuidHex(keyValue) : keyBytesOf(table, keyValue).toString('hex');
+  // a logical row is its table and key_bytes: for a uuid key, its canonical text is as good
+  let keys = seen.get(table);
+  if (!keys) seen.set(table, (keys = new Set()));
+  const identity = uuid ? keyValue : keyHex;
+  if (keys.has(identity)) throw invalid(`duplicate target row in push request: ${where} ${keyValue}`);
+  let payload = '';
   if (op === 'DELETE') {
     if (row.payload !== undefined) throw invalid(`DELETE for ${where} must not include payload`);
   } else {
     if (row.payload === undefined) throw invalid(`${op} for ${where} requires payload`);
     payload = payloadApply(row.payload, table, keyValue, where);
   }
-  return { table, key: keyValue, keyHex, op: op as RowOp, baseRowVersion: row.baseRowVersion, payloadApply: payload };
+  keys.add(identity);
+  rows.tableIds.push(table.tableId);
+  rows.keyHex.push(keyHex);
+  rows.opCodes.push(ROW_OP_CODES[op]);
+  rows.baseRowVersions.push(row.baseRowVersion);
+  rows.payloads = rows.length === 0 ? payload : `${rows.payloads}\n${payload}`;
+  rows.length++;
 }
+
+/** The hex digits of a canonical uuid text (its 16 bytes). */
+const uuidHex = (text: string) =>
+  text.slice(0, 8) + text.slice(9, 13) + text.slice(14, 18) + text.slice(19, 23) + text.slice(24);
 
 /** Exact-name member lookup (key and payload member names are case-sensitive); last duplicate wins. */
 function exactMember(object: ExactObject, name: string): ExactJson | undefined {
