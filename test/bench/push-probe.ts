@@ -8,7 +8,9 @@ import { startBenchServer } from './bench-server.js';
 import { SyncApi, userRows } from './sync-api.js';
 
 const rows = Number(process.env.PUSH_PROBE_ROWS ?? 100_000);
-const server = await startBenchServer();
+const server = await startBenchServer(
+  process.env.BENCH_SERVER_CWD ? { BENCH_SERVER_CWD: process.env.BENCH_SERVER_CWD } : {},
+);
 const admin = new pg.Client({ connectionString: server.databaseUrl });
 await admin.connect();
 const ticks = 100; // USER_HZ
