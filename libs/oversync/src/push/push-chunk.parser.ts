@@ -67,7 +67,7 @@ export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: numb
   let rows = emptyColumns();
   let count = 0;
   let bindFailed = false;
-  let rowError: unknown;
+  let rowError: Error | undefined;
   let seen = new Map<RegisteredTable, Set<string>>();
   let tables = new Map<string, NamedTable>();
   const stream: MemberStream = {
@@ -96,7 +96,7 @@ export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: numb
       try {
         addRow(rows, bound, catalog, seen, tables);
       } catch (error) {
-        rowError = error;
+        rowError = error instanceof Error ? error : new Error(String(error));
         rows = emptyColumns();
       }
     },
