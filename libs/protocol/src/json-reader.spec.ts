@@ -75,6 +75,29 @@ describe('parseExactJson (the one reader)', () => {
   });
 });
 
+describe('parseExactJson with a member stream', () => {
+  it('hands over the elements of every top-level array member that binds, leaving it empty in the tree', () => {
+    const seen: string[] = [];
+    const stream = {
+      binds: (name: string) => name.toLowerCase() === 'rows',
+      start: () => seen.push('start'),
+      element: (value: unknown) => seen.push(canonicalExactJson(value as Parameters<typeof canonicalExactJson>[0])),
+    };
+    const tree = parseExactJson(
+      '{"rows":[1,{"a":[2]}],"x":{"rows":[3]},"other":[4],"ROWS":[],"Rows":[[5]]}',
+      10,
+      stream,
+    );
+    expect(seen).toEqual(['start', '1', '{"a":[2]}', 'start', 'start', '[5]']);
+    expect(canonicalExactJson(tree)).toBe('{"ROWS":[],"Rows":[],"other":[4],"rows":[],"x":{"rows":[3]}}');
+    seen.length = 0;
+    expect(() => parseExactJson('{"rows":[1,2]', 10, stream)).toThrow(JsonSyntaxError);
+    expect(seen).toEqual(['start', '1', '2']);
+    expect(() => parseExactJson('[{"rows":[1]}]', 10, stream)).not.toThrow();
+    expect(seen).toEqual(['start', '1', '2']);
+  });
+});
+
 describe('Go member binding over the tree', () => {
   it('the LAST case-folded match wins, as encoding/json', () => {
     const body = object('{"has_local_pending_rows":true,"HAS_LOCAL_PENDING_ROWS":false}');

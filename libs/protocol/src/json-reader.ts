@@ -62,8 +62,26 @@ export const MAX_REQUEST_JSON_DEPTH = 512;
  * (each byte of an invalid sequence is one U+FFFD). Iterative: `maxDepth` (Go's 10,000 unless a
  * caller needs less) is a clean `JsonSyntaxError`, never a stack overflow.
  */
-export function parseExactJson(input: string | Uint8Array, maxDepth = MAX_JSON_DEPTH): ExactJson {
-  return new Reader(typeof input === 'string' ? input : decodeUtf8LikeGo(input), maxDepth).document();
+export function parseExactJson(
+  input: string | Uint8Array,
+  maxDepth = MAX_JSON_DEPTH,
+  stream?: MemberStream,
+): ExactJson {
+  return new Reader(typeof input === 'string' ? input : decodeUtf8LikeGo(input), maxDepth, stream).document();
+}
+
+/**
+ * Elements of a top-level member's array handed over one by one while the document is read, so a
+ * large array's elements need not all be alive at once (a push chunk's rows). The array stays in the
+ * tree, empty. Every top-level member whose name `binds` is streamed: `start` is called when its array
+ * opens (a later one replaces an earlier one, as Go's last binding member wins), then `element` once
+ * per element in order. A syntax error later in the document still fails the whole parse.
+ */
+export interface MemberStream {
+  /** whether a top-level member of this name is streamed */
+  binds(name: string): boolean;
+  start(): void;
+  element(value: ExactJson): void;
 }
 
 const QUOTE = 0x22;
@@ -79,12 +97,16 @@ class Reader {
   constructor(
     private readonly text: string,
     private readonly maxDepth: number,
+    private readonly stream?: MemberStream,
   ) {}
 
   document(): ExactJson {
     const text = this.text;
     const frames: Array<ExactJson[] | ExactObject> = [];
     const pendingNames: string[] = [];
+    const stream = this.stream;
+    // the array being streamed (a top-level member's), whose elements go to `stream` instead of into it
+    let streamed: ExactJson[] | undefined;
     let value: ExactJson;
     for (;;) {
       // one value: a scalar, an empty container, or a container opened (then its first member is read)
@@ -94,11 +116,19 @@ class Reader {
         this.pos++;
         const next = this.skipWhitespace();
         if (c === 0x5b) {
+          const streams =
+            stream !== undefined &&
+            frames.length === 1 &&
+            frames[0] instanceof ExactObject &&
+            stream.binds(pendingNames[0]!);
+          if (streams) stream.start();
           if (next === 0x5d) {
             this.pos++;
             value = [];
           } else {
-            frames.push([]);
+            const array: ExactJson[] = [];
+            if (streams) streamed = array;
+            frames.push(array);
             continue;
           }
         } else if (next === 0x7d) {
@@ -132,7 +162,8 @@ class Reader {
           if (c !== 0x7d) this.unexpected(c, 'after object key:value pair');
           pendingNames.pop();
         } else {
-          frame.push(value);
+          if (frame === streamed) stream!.element(value);
+          else frame.push(value);
           if (c === 0x2c) break;
           if (c !== 0x5d) this.unexpected(c, 'after array element');
         }

@@ -202,7 +202,7 @@ export async function finalizeCapturedBundle(
        RETURNING bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire),
      state AS (
        INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
-       SELECT $1, table_id, key_bytes, $2, op_code = 3 FROM rows
+       SELECT $1, table_id, key_bytes, $2, op_code = 3 FROM rows ORDER BY table_id, key_bytes
        ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted)
      INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)
      SELECT $1, $2, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS}, string_agg(${BUNDLE_ROW_JSON_SQL}, ',' ORDER BY br.row_ordinal)

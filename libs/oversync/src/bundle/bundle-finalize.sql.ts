@@ -2,7 +2,7 @@ import { compareUtf8, quoteGoJsonString } from '@oversync/protocol';
 import { quoteLiteral } from '../database/sql-quote.js';
 import type { RegisteredTable } from '../schema/registered-table.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
-import { BUNDLE_ROW_JSON_SQL, goJsonStringSql, rowPrefixParams } from '../pull/bundle-reader.js';
+import { bundleRowJsonSql, goJsonStringSql, rowPrefixParams } from '../pull/bundle-reader.js';
 import { canonicalNumberSql } from '../snapshot/snapshot-materializer.js';
 import { BUNDLE_ROW_BLOCK_ROWS } from '../schema/sync-schema.sql.js';
 
@@ -60,9 +60,11 @@ export function bundlePayloadSql(table: RegisteredTable, payload: string): strin
 /** `tc(table_id, prefix, key_kind, hash_prefix, hash_suffix)` from the parameters $5..$9 of `finalizeParams`. */
 const TABLES_SQL = `unnest($5::int4[], $6::text[], $7::int2[], $8::text[], $9::text[]) AS tc(table_id, prefix, key_kind, hash_prefix, hash_suffix)`;
 
-/** The key value as a JSON string (uuid keys need no escaping). */
-const KEY_JSON_SQL = `CASE WHEN tc.key_kind = 1 THEN '"' || encode(o.key_bytes, 'hex')::uuid::text || '"'
-            ELSE ${goJsonStringSql("convert_from(o.key_bytes, 'UTF8')")} END`;
+/** A key of `table` (`keyBytes`) as a JSON string (uuid keys need no escaping). */
+const keyJsonSql = (table: RegisteredTable, keyBytes: string) =>
+  table.keyKind === 1
+    ? `'"' || encode(${keyBytes}, 'hex')::uuid::text || '"'`
+    : goJsonStringSql(`convert_from(${keyBytes}, 'UTF8')`);
 
 const statements = new WeakMap<SyncCatalog, string>();
 
@@ -78,10 +80,13 @@ const statements = new WeakMap<SyncCatalog, string>();
 export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
   let sql = statements.get(catalog);
   if (sql) return sql;
-  const payload =
+  const byTable = (sql: (table: RegisteredTable) => string) =>
     catalog.tables.length === 0
       ? 'NULL::text'
-      : `CASE n.table_id ${catalog.tables.map((t) => `WHEN ${Number(t.tableId)} THEN ${bundlePayloadSql(t, 'n.payload')}`).join('\n      ')} END`;
+      : `CASE n.table_id ${catalog.tables.map((t) => `WHEN ${Number(t.tableId)} THEN ${sql(t)}`).join('\n      ')} END`;
+  const payload = byTable((t) => bundlePayloadSql(t, 'n.payload'));
+  // the key's JSON text once per row, for the hash input and the wire rows
+  const keyJson = byTable((t) => keyJsonSql(t, 'n.key_bytes'));
   sql = `WITH staged AS (
        SELECT capture_ordinal, table_id, op_code, key_bytes, payload_db
          FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1),
@@ -97,7 +102,7 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
         WHERE w.capture_ordinal = w.last_ordinal),
      out AS MATERIALIZED (
        SELECT row_number() OVER (ORDER BY n.first_ordinal) AS row_ordinal, n.table_id, n.key_bytes, n.op_code,
-              CASE WHEN n.op_code <> 3 THEN ${payload} END AS payload
+              CASE WHEN n.op_code <> 3 THEN ${payload} END AS payload, ${keyJson} AS key_json
          FROM (SELECT first_ordinal, table_id, key_bytes, payload,
                       (CASE WHEN last_op = 3 THEN 3 WHEN first_op = 1 THEN 1 ELSE 2 END)::int2 AS op_code
                  FROM net WHERE NOT (last_op = 3 AND first_op = 1)) n),
@@ -107,7 +112,7 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
         WHERE user_pk = $1 AND (SELECT ok FROM chk) RETURNING next_bundle_seq - 1 AS bundle_seq),
      hashed AS (
        SELECT sha256(h.input) AS hash, length(h.input) AS bytes
-         FROM (SELECT convert_to('[' || string_agg(tc.hash_prefix || ${KEY_JSON_SQL}
+         FROM (SELECT convert_to('[' || string_agg(tc.hash_prefix || o.key_json
                  || '},"op":"' || CASE o.op_code WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END
                  || '","payload":' || COALESCE(o.payload, 'null') || ',"row_ordinal":' || (o.row_ordinal - 1)
                  || ',"row_version":' || s.bundle_seq || tc.hash_suffix, ',' ORDER BY o.row_ordinal) || ']', 'UTF8') AS input
@@ -126,11 +131,13 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
      state AS (
        INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
        SELECT $1, o.table_id, o.key_bytes, s.bundle_seq, o.op_code = 3 FROM out o, seq s
+        -- in index order: each index page is visited once (random keys cost ~1.5× as much)
+        ORDER BY o.table_id, o.key_bytes
        ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted),
      blocks AS (
        INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)
-       SELECT $1, br.bundle_seq, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS}, string_agg(${BUNDLE_ROW_JSON_SQL}, ',' ORDER BY br.row_ordinal)
-         FROM (SELECT s.bundle_seq, o.row_ordinal, o.table_id, o.key_bytes, o.op_code, o.payload AS payload_wire FROM out o, seq s) br
+       SELECT $1, br.bundle_seq, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS}, string_agg(${bundleRowJsonSql('br.key_json')}, ',' ORDER BY br.row_ordinal)
+         FROM (SELECT s.bundle_seq, o.row_ordinal, o.table_id, o.key_json, o.op_code, o.payload AS payload_wire FROM out o, seq s) br
          JOIN ${TABLES_SQL} ON tc.table_id = br.table_id
         GROUP BY 2, 3),
      taken AS (

@@ -13,12 +13,18 @@ export function goJsonStringSql(expression: string): string {
  * stored canonical payloads without parsing them in Node. `tc` is `rowPrefixes()` unnested:
  * (table_id, prefix up to the key value, key kind).
  */
-export const BUNDLE_ROW_JSON_SQL = `tc.prefix
-  || CASE WHEN tc.key_kind = 1 THEN '"' || encode(br.key_bytes, 'hex')::uuid::text || '"'
-          ELSE ${goJsonStringSql("convert_from(br.key_bytes, 'UTF8')")} END
+export const BUNDLE_ROW_JSON_SQL =
+  bundleRowJsonSql(`CASE WHEN tc.key_kind = 1 THEN '"' || encode(br.key_bytes, 'hex')::uuid::text || '"'
+          ELSE ${goJsonStringSql("convert_from(br.key_bytes, 'UTF8')")} END`);
+
+/** `BUNDLE_ROW_JSON_SQL` with the key value's JSON text given (`keyJson`), e.g. computed once for several uses. */
+export function bundleRowJsonSql(keyJson: string): string {
+  return `tc.prefix
+  || ${keyJson}
   || '},"op":"' || CASE br.op_code WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END
   || '","row_version":' || br.bundle_seq
   || COALESCE(',"payload":' || br.payload_wire::text, '') || '}'`;
+}
 
 /** `FROM` item giving `tc(table_id, prefix, key_kind)` from the parameters `$n, $n+1, $n+2` of `rowPrefixParams`. */
 export function rowPrefixesSql(firstParam: number): string {

@@ -2,10 +2,11 @@ import { OversyncError } from '../errors/oversync.error.js';
 import { goQuote, goToLower, goTrimSpace } from '../schema/go-string-semantics.js';
 import type { RegisteredTable } from '../schema/registered-table.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
-import { IDENTIFIER_PATTERN, isCanonicalUuid, pushByteaToApplyText, type RowOp } from '@oversync/protocol';
+import { IDENTIFIER_PATTERN, isCanonicalUuid, pushByteaToApplyText, ROW_OP_CODES } from '@oversync/protocol';
 import { keyBytesOf } from '../bundle/row-keys.js';
 import {
   bindMember,
+  bindsField,
   bindScalar,
   canonicalExactJson,
   isExactObject,
@@ -16,35 +17,93 @@ import {
   readString,
   type ExactJson,
   type ExactObject,
+  type MemberStream,
 } from '@oversync/protocol';
 
-/** A validated, normalised push row ready for staging (spec §4.2.2). */
-export interface PushRow {
-  table: RegisteredTable;
-  key: string;
-  /** key_bytes as hex (uuid: the canonical text without dashes; text: its UTF-8 bytes) */
-  keyHex: string;
-  op: RowOp;
-  baseRowVersion: bigint;
-  /** canonical payload with exact numbers (§8.2), bytea as "\\x…"; null for DELETE */
-  payloadApply: string | null;
-}
-
+/**
+ * A chunk's validated, normalised rows ready for staging (spec §4.2.2), column by column in upload
+ * order: what `sync.push_chunk` takes, with no object per row.
+ */
 export interface PushChunk {
   startRowOrdinal: bigint;
-  rows: PushRow[];
+  /** number of rows */
+  length: number;
+  tableIds: number[];
+  /** key_bytes as hex (uuid: the canonical text without dashes; text: its UTF-8 bytes) */
+  keyHex: string[];
+  /** ROW_OP_CODES of the ops */
+  opCodes: number[];
+  baseRowVersions: bigint[];
+  /**
+   * canonical payloads with exact numbers (§8.2), bytea as "\\x…", '' for DELETE, newline-joined
+   * (canonical JSON holds no raw newline)
+   */
+  payloads: string;
 }
+
+/** A chunk's columns as they fill. */
+type ChunkColumns = Omit<PushChunk, 'startRowOrdinal'>;
+const emptyColumns = (): ChunkColumns => ({
+  length: 0,
+  tableIds: [],
+  keyHex: [],
+  opCodes: [],
+  baseRowVersions: [],
+  payloads: '',
+});
 
 const IDENTIFIER = IDENTIFIER_PATTERN;
 const PARSE_MESSAGE = 'Failed to parse push chunk request';
 
 const invalid = (message: string) => new OversyncError('push_chunk_invalid', message);
 
-/** Parses and validates a chunk body; the first failing row rejects the whole chunk (nothing staged). */
+/**
+ * Parses and validates a chunk body; the first failing row rejects the whole chunk (nothing staged).
+ * Rows are bound and validated while the body is read (each row's tree is dropped once it is a
+ * PushRow); the answer is the one of binding and validating the whole document first: a syntax
+ * error anywhere, then a type error in any row, then the chunk's own rules, then the first bad row.
+ */
 export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: number): PushChunk {
+  let rows = emptyColumns();
+  let count = 0;
+  let bindFailed = false;
+  let rowError: Error | undefined;
+  let seen = new Map<RegisteredTable, Set<string>>();
+  let tables = new Map<string, NamedTable>();
+  const stream: MemberStream = {
+    binds: (name) => bindsField(name, 'rows'),
+    start() {
+      // a later "rows" member replaces the earlier one (Go binds the last)
+      rows = emptyColumns();
+      count = 0;
+      bindFailed = false;
+      rowError = undefined;
+      seen = new Map();
+      tables = new Map();
+    },
+    element(value) {
+      count++;
+      if (bindFailed) return;
+      let bound: BoundRow;
+      try {
+        bound = bindRow(value);
+      } catch {
+        bindFailed = true;
+        rows = emptyColumns();
+        return;
+      }
+      if (rowError !== undefined || count > maxRows) return;
+      try {
+        addRow(rows, bound, catalog, seen, tables);
+      } catch (error) {
+        rowError = error instanceof Error ? error : new Error(String(error));
+        rows = emptyColumns();
+      }
+    },
+  };
   let document: ExactJson;
   try {
-    document = parseExactJson(body, MAX_REQUEST_JSON_DEPTH);
+    document = parseExactJson(body, MAX_REQUEST_JSON_DEPTH, stream);
   } catch {
     throw new OversyncError('invalid_request', PARSE_MESSAGE);
   }
@@ -54,15 +113,14 @@ export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: numb
   if (start === undefined || (rowsValue !== undefined && rowsValue !== null && !Array.isArray(rowsValue))) {
     throw new OversyncError('invalid_request', PARSE_MESSAGE);
   }
-  const rawRows = Array.isArray(rowsValue) ? rowsValue : [];
-  const bound = rawRows.map(bindRow);
+  // the last "rows" member is the streamed array when it is one; null or absent: no rows
+  const length = Array.isArray(rowsValue) ? count : 0;
+  if (length > 0 && bindFailed) throw new OversyncError('invalid_request', PARSE_MESSAGE);
   if (start < 0n) throw invalid('start_row_ordinal must be >= 0');
-  if (bound.length === 0) throw invalid('rows must not be empty');
-  if (bound.length > maxRows) throw invalid(`rows length ${bound.length} exceeds max_rows_per_push_chunk ${maxRows}`);
-  const seen = new Set<string>();
-  const tables = new Map<string, NamedTable>();
-  const rows = bound.map((row) => validateRow(row, catalog, seen, tables));
-  return { startRowOrdinal: start, rows };
+  if (length === 0) throw invalid('rows must not be empty');
+  if (length > maxRows) throw invalid(`rows length ${length} exceeds max_rows_per_push_chunk ${maxRows}`);
+  if (rowError !== undefined) throw rowError;
+  return { startRowOrdinal: start, ...rows };
 }
 
 interface BoundRow {
@@ -114,7 +172,14 @@ function resolveTable(row: BoundRow, catalog: SyncCatalog, tables: Map<string, N
   return found;
 }
 
-function validateRow(row: BoundRow, catalog: SyncCatalog, seen: Set<string>, tables: Map<string, NamedTable>): PushRow {
+/** Validates one row and appends it to `rows` (nothing appended when it fails). */
+function addRow(
+  rows: ChunkColumns,
+  row: BoundRow,
+  catalog: SyncCatalog,
+  seen: Map<RegisteredTable, Set<string>>,
+  tables: Map<string, NamedTable>,
+): void {
   const { table, where } = resolveTable(row, catalog, tables);
   const op =
     row.op === 'INSERT' || row.op === 'UPDATE' || row.op === 'DELETE' ? row.op : goTrimSpace(row.op).toUpperCase();
@@ -122,27 +187,42 @@ function validateRow(row: BoundRow, catalog: SyncCatalog, seen: Set<string>, tab
   const keyValue = row.key ? exactMember(row.key, table.keyColumn) : undefined;
   if (keyValue === undefined) throw invalid(`row key for ${where} must include ${goQuote(table.keyColumn)}`);
   if (typeof keyValue !== 'string') throw invalid(`row key ${where}.${table.keyColumn} must be a string`);
-  if (table.keyKind === 1 && !isCanonicalUuid(keyValue)) {
+  const uuid = table.keyKind === 1;
+  if (uuid && !isCanonicalUuid(keyValue)) {
     throw invalid(`row key ${where}.${table.keyColumn} must use canonical dashed lowercase UUID text`);
   }
   // a canonical uuid's hex digits are its bytes: no round trip through a Buffer
-  const keyHex = table.keyKind === 1 ? keyValue.replaceAll('-', '') : keyBytesOf(table, keyValue).toString('hex');
-  const identity = `${table.tableId}:${keyHex}`;
-  if (seen.has(identity)) throw invalid(`duplicate target row in push request: ${where} ${keyValue}`);
-  seen.add(identity);
-  const base = { table, key: keyValue, keyHex, op: op as RowOp, baseRowVersion: row.baseRowVersion };
+  const keyHex = uuid ? uuidHex(keyValue) : keyBytesOf(table, keyValue).toString('hex');
+  // a logical row is its table and key_bytes: for a uuid key, its canonical text is as good
+  let keys = seen.get(table);
+  if (!keys) seen.set(table, (keys = new Set()));
+  const identity = uuid ? keyValue : keyHex;
+  if (keys.has(identity)) throw invalid(`duplicate target row in push request: ${where} ${keyValue}`);
+  let payload = '';
   if (op === 'DELETE') {
     if (row.payload !== undefined) throw invalid(`DELETE for ${where} must not include payload`);
-    return { ...base, payloadApply: null };
+  } else {
+    if (row.payload === undefined) throw invalid(`${op} for ${where} requires payload`);
+    payload = payloadApply(row.payload, table, keyValue, where);
   }
-  if (row.payload === undefined) throw invalid(`${op} for ${where} requires payload`);
-  return { ...base, payloadApply: payloadApply(row.payload, table, keyValue, where) };
+  keys.add(identity);
+  rows.tableIds.push(table.tableId);
+  rows.keyHex.push(keyHex);
+  rows.opCodes.push(ROW_OP_CODES[op]);
+  rows.baseRowVersions.push(row.baseRowVersion);
+  rows.payloads = rows.length === 0 ? payload : `${rows.payloads}\n${payload}`;
+  rows.length++;
 }
+
+/** The hex digits of a canonical uuid text (its 16 bytes). */
+const uuidHex = (text: string) =>
+  text.slice(0, 8) + text.slice(9, 13) + text.slice(14, 18) + text.slice(19, 23) + text.slice(24);
 
 /** Exact-name member lookup (key and payload member names are case-sensitive); last duplicate wins. */
 function exactMember(object: ExactObject, name: string): ExactJson | undefined {
+  const { names, values } = object;
   let found: ExactJson | undefined;
-  for (const [key, value] of object.members) if (key === name) found = value;
+  for (let i = 0; i < names.length; i++) if (names[i] === name) found = values[i];
   return found;
 }
 
@@ -159,20 +239,98 @@ function validMembersOf(table: RegisteredTable): Set<string> {
   return names;
 }
 
+/**
+ * A list of payload member names a row of a table passed the column rules with (each a column's exact
+ * name, none repeated): how a payload with exactly these names is written canonically. Rows of a
+ * chunk repeat a few name lists, so the rules and the sort run once per list, not once per row.
+ */
+interface PayloadShape {
+  /** number of member names */
+  count: number;
+  /** per canonical (sorted) column: its member index, -1 for the key column taken from the row key */
+  order: number[];
+  /** per canonical column: `{"column":` for the first, `,"column":` after */
+  heads: string[];
+  /** per canonical column: whether it is bytea */
+  bytea: boolean[];
+  /** member index of the key column, -1 when the payload does not hold it */
+  keyIndex: number;
+}
+
+/** Name lists kept per table (a hostile client can vary them without end: the first ones are kept). */
+const MAX_SHAPES_PER_TABLE = 64;
+const payloadShapes = new WeakMap<RegisteredTable, Map<string, PayloadShape>>();
+function shapesOf(table: RegisteredTable): Map<string, PayloadShape> {
+  let shapes = payloadShapes.get(table);
+  if (!shapes) {
+    shapes = new Map();
+    payloadShapes.set(table, shapes);
+  }
+  return shapes;
+}
+
+/**
+ * The shape key of a name list: names joined by NUL. Two lists of the same length with the same key
+ * are the same list when one is a shape's (identifier names hold no NUL, so all its NULs separate).
+ */
+const shapeKey = (names: readonly string[]) => names.join('\u0000');
+
 /** Steps 11–17 of §4.2.2, writing the canonical text directly (column names are [a-z0-9_], no escaping). */
 function payloadApply(payload: ExactJson, table: RegisteredTable, key: string, where: string): string {
-  if (!isExactObject(payload) || !withinDoubleRange(payload))
-    throw invalid(`payload for ${where} must be a JSON object`);
+  if (!isExactObject(payload)) throw invalid(`payload for ${where} must be a JSON object`);
+  const { names, values } = payload;
+  const shapes = shapesOf(table);
+  const shape = shapes.get(shapeKey(names));
+  if (shape === undefined || shape.count !== names.length)
+    return payloadApplyChecked(payload, table, key, where, shapes);
+  // the names passed every rule before: the checks left are those of the values, in the same order
+  for (let i = 0; i < values.length; i++)
+    if (!withinDoubleRange(values[i]!)) throw invalid(`payload for ${where} must be a JSON object`);
+  if (shape.keyIndex >= 0 && values[shape.keyIndex] !== key)
+    throw invalid(`payload key ${where}.${table.keyColumn} must match request key`);
+  let text = '';
+  for (let j = 0; j < shape.order.length; j++) {
+    const index = shape.order[j]!;
+    text +=
+      shape.heads[j]! +
+      (index < 0 ? canonicalExactJson(key) : memberText(values[index]!, shape.bytea[j]!, where, names[index]!));
+  }
+  return `${text}}`;
+}
+
+/** A member's canonical value; a bytea column's base64 as its apply text ("\\x…"). */
+function memberText(value: ExactJson, bytea: boolean, where: string, name: string): string {
+  if (value !== null && bytea) {
+    if (typeof value !== 'string') throw invalid(`payload binary field ${where}.${name} must be a base64 string`);
+    const applyText = pushByteaToApplyText(value);
+    if (applyText === undefined) throw invalid(`payload binary field ${where}.${name} must be valid base64`);
+    return canonicalExactJson(applyText);
+  }
+  return canonicalExactJson(value);
+}
+
+/** `payloadApply` of a name list not seen before: every rule, then the list kept as a shape when it passed. */
+function payloadApplyChecked(
+  payload: ExactObject,
+  table: RegisteredTable,
+  key: string,
+  where: string,
+  shapes: Map<string, PayloadShape>,
+): string {
+  if (!withinDoubleRange(payload)) throw invalid(`payload for ${where} must be a JSON object`);
+  const { names, values } = payload;
   // Step 12 before any column rule, as the reference; any letter case (§8.3).
-  for (const [name] of payload.members) {
+  for (const name of names) {
     if (name.length === 14 && goToLower(name) === '_sync_scope_id')
       throw invalid(`payload for ${where} must not include hidden scope column "_sync_scope_id"`);
   }
   const valid = validMembersOf(table);
-  const byColumn = new Map<string, { name: string; value: ExactJson }>();
-  for (const [name, value] of payload.members) {
+  const byColumn = new Map<string, { name: string; value: ExactJson; index: number }>();
+  for (let index = 0; index < names.length; index++) {
+    const name = names[index]!;
+    const value = values[index]!;
     if (valid.has(name)) {
-      byColumn.set(name, { name, value });
+      byColumn.set(name, { name, value, index });
       continue;
     }
     const column = LOWER_IDENTIFIER.test(name) ? name : goToLower(name);
@@ -185,30 +343,36 @@ function payloadApply(payload: ExactJson, table: RegisteredTable, key: string, w
         `payload for ${where} row ${key} member ${goQuote(name)} must be spelled as its column ${goQuote(column)}`,
       );
     valid.add(name);
-    byColumn.set(column, { name, value });
+    byColumn.set(column, { name, value, index });
   }
   const keyMember = byColumn.get(table.keyColumn);
-  if (keyMember === undefined) byColumn.set(table.keyColumn, { name: table.keyColumn, value: key });
+  if (keyMember === undefined) byColumn.set(table.keyColumn, { name: table.keyColumn, value: key, index: -1 });
   else if (keyMember.value !== key) throw invalid(`payload key ${where}.${table.keyColumn} must match request key`);
+  const columns = [...byColumn.keys()].sort();
   const parts: string[] = [];
-  for (const column of [...byColumn.keys()].sort()) {
+  for (const column of columns) {
     const member = byColumn.get(column)!;
-    let value = member.value;
-    if (value !== null && table.columnTypes.get(column) === 'bytea') {
-      if (typeof value !== 'string')
-        throw invalid(`payload binary field ${where}.${member.name} must be a base64 string`);
-      const applyText = pushByteaToApplyText(value);
-      if (applyText === undefined) throw invalid(`payload binary field ${where}.${member.name} must be valid base64`);
-      value = applyText;
-    }
-    parts.push(`"${column}":${canonicalExactJson(value)}`);
+    parts.push(
+      `"${column}":${memberText(member.value, table.columnTypes.get(column) === 'bytea', where, member.name)}`,
+    );
+  }
+  // every name a column's, none repeated: later rows with this name list take the short way
+  const repeated = byColumn.size !== names.length + (keyMember === undefined ? 1 : 0);
+  if (!repeated && shapes.size < MAX_SHAPES_PER_TABLE) {
+    shapes.set(shapeKey(names), {
+      count: names.length,
+      order: columns.map((column) => byColumn.get(column)!.index),
+      heads: columns.map((column, j) => `${j === 0 ? '{' : ','}"${column}":`),
+      bytea: columns.map((column) => table.columnTypes.get(column) === 'bytea'),
+      keyIndex: keyMember === undefined ? -1 : keyMember.index,
+    });
   }
   return `{${parts.join(',')}}`;
 }
 
 function withinDoubleRange(value: ExactJson): boolean {
+  if (value === null || typeof value !== 'object') return true;
   if (value instanceof JsonNumber) return Number.isFinite(value.toNumber());
   if (Array.isArray(value)) return value.every(withinDoubleRange);
-  if (isExactObject(value)) return value.members.every(([, item]) => withinDoubleRange(item));
-  return true;
+  return value.values.every(withinDoubleRange);
 }

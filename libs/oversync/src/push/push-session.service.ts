@@ -23,7 +23,7 @@ import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 import { markScopeInitialized, requireActiveInitializationLease } from '../connect/scope-state.js';
-import { canonicalWirePayload, isCanonicalUuid, ROW_OP_CODES, ROW_OP_NAMES } from '@oversync/protocol';
+import { canonicalWirePayload, isCanonicalUuid, ROW_OP_NAMES } from '@oversync/protocol';
 import { byteaColumnsOf } from '../schema/registered-table.js';
 import { keyStringOf } from '../bundle/row-keys.js';
 import { setBundleContext } from '../bundle/bundle-context.js';
@@ -202,7 +202,7 @@ export class PushSessionService {
       if (!isCanonicalUuid(pushId))
         throw new OversyncError('push_session_not_found', `push session ${pushId} was not found`);
       // one call (spec §4.2.2). Payloads as one newline-joined text (canonical JSON has no raw newline),
-      // keys as hex: no per-element escaping.
+      // the other columns as array literals written here (numbers, hex digits): no per-element escaping.
       const [row] = await callRequestFunction<{
         out_next_row_ordinal: string;
         out_stage_ms: number[];
@@ -214,11 +214,12 @@ export class PushSessionService {
           actor.userId,
           actor.sourceId,
           chunk.startRowOrdinal.toString(),
-          chunk.rows.map((r) => r.table.tableId),
-          chunk.rows.map((r) => r.keyHex),
-          chunk.rows.map((r) => ROW_OP_CODES[r.op]),
-          chunk.rows.map((r) => r.baseRowVersion.toString()),
-          chunk.rows.map((r) => r.payloadApply ?? '').join('\n'),
+          `{${chunk.tableIds.join(',')}}`,
+          // quoted: an empty text key is an empty element
+          `{"${chunk.keyHex.join('","')}"}`,
+          `{${chunk.opCodes.join(',')}}`,
+          `{${chunk.baseRowVersions.join(',')}}`,
+          chunk.payloads,
           this.config.pushSessionTtlMs,
           this.config.initializationLeaseTtlMs,
           this.lockTimeoutMs,
@@ -230,11 +231,11 @@ export class PushSessionService {
         timer.record(
           stage,
           row.out_stage_ms[i] ?? 0,
-          stage === 'stage' ? { 'oversync.rows': chunk.rows.length } : undefined,
+          stage === 'stage' ? { 'oversync.rows': chunk.length } : undefined,
         ),
       );
       timer.done();
-      this.telemetry.chunkStaged(chunk.rows.length, body);
+      this.telemetry.chunkStaged(chunk.length, body);
       return { nextExpectedRowOrdinal: BigInt(row.out_next_row_ordinal) };
     });
   }
