@@ -144,7 +144,7 @@ export class OversyncModule extends ConfigurableOversyncModule implements NestMo
 
   configure(consumer: MiddlewareConsumer): void {
     // On Fastify both are native onRequest hooks (SyncRequestTelemetryMiddleware, SyncBodyFirstLayer):
-    // middleware there runs through middie, a tenth of a small request's server CPU for these two.
+    // middleware there runs through middie and Nest's wrapper on every request.
     if (this.adapterHost.httpAdapter?.getType() === 'fastify') return;
     // Only the module's own routes; telemetry first, so requests refused while reading the body count too.
     // (paths, not the controllers: the fallback's wildcard differs between Express' and Fastify's routers)
