@@ -101,6 +101,8 @@ import { OversyncHealthIndicator } from './health/oversync-health.indicator.js';
     PullService,
     CapabilitiesService,
     SyncStatusService,
+    // before SyncBodyFirstLayer: on Fastify their onRequest hooks run in this order (telemetry sees body refusals)
+    SyncRequestTelemetryMiddleware,
     SyncBodyMiddleware,
     SyncBodyFirstLayer,
     SnapshotSessionService,
@@ -111,7 +113,6 @@ import { OversyncHealthIndicator } from './health/oversync-health.indicator.js';
     BundleChangeListener,
     WatchService,
     OversyncTelemetry,
-    SyncRequestTelemetryMiddleware,
     OversyncHealthService,
     // terminus' result builder has no dependencies: the indicator works without the host importing TerminusModule here
     HealthIndicatorService,
@@ -134,11 +135,17 @@ import { OversyncHealthIndicator } from './health/oversync-health.indicator.js';
   ],
 })
 export class OversyncModule extends ConfigurableOversyncModule implements NestModule {
-  constructor(@Inject(OVERSYNC_ROUTE_FALLBACK) private readonly routeFallback: boolean) {
+  constructor(
+    @Inject(OVERSYNC_ROUTE_FALLBACK) private readonly routeFallback: boolean,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {
     super();
   }
 
   configure(consumer: MiddlewareConsumer): void {
+    // On Fastify both are native onRequest hooks (SyncRequestTelemetryMiddleware, SyncBodyFirstLayer):
+    // middleware there runs through middie and Nest's wrapper on every request.
+    if (this.adapterHost.httpAdapter?.getType() === 'fastify') return;
     // Only the module's own routes; telemetry first, so requests refused while reading the body count too.
     // (paths, not the controllers: the fallback's wildcard differs between Express' and Fastify's routers)
     consumer.apply(SyncRequestTelemetryMiddleware).forRoutes('sync', 'sync/*path', 'syncx', 'syncx/*path');

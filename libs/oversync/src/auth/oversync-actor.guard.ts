@@ -1,4 +1,4 @@
-import { Inject, Injectable, type CanActivate, type ExecutionContext, type Type } from '@nestjs/common';
+import { Inject, Injectable, Optional, type CanActivate, type ExecutionContext, type Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { OVERSYNC_HOST_GUARDS } from '../oversync.constants.js';
 import { OVERSYNC_MODULE_OPTIONS } from '../oversync.module-definition.js';
@@ -7,6 +7,8 @@ import { OversyncError } from '../errors/oversync.error.js';
 import type { RequestWithActor } from './sync-actor.js';
 import { goTrimSpace, SOURCE_ID_HEADER } from '@oversync/protocol';
 import { HostGuards } from './host-guards.js';
+import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
+import { ENDPOINT_TELEMETRY } from '../errors/sync-endpoint-call.js';
 
 /** Node's lower-cased name of the source header in `request.headers`. */
 const SOURCE_ID_LOOKUP = SOURCE_ID_HEADER.toLowerCase();
@@ -47,6 +49,7 @@ export class OversyncActorGuard implements CanActivate {
     moduleRef: ModuleRef,
     @Inject(OVERSYNC_MODULE_OPTIONS) private readonly options: OversyncModuleOptions,
     @Inject(OVERSYNC_HOST_GUARDS) hostGuards: Array<Type<CanActivate> | CanActivate>,
+    @Optional() private readonly telemetry?: OversyncTelemetry,
   ) {
     this.hostGuards = new HostGuards(moduleRef, hostGuards);
   }
@@ -74,6 +77,8 @@ export class OversyncActorGuard implements CanActivate {
       );
     }
     request.oversyncActor = { userId, sourceId };
+    // the handler's span (errors/sync-endpoint-call.ts) is opened with the module's telemetry
+    if (this.telemetry) (request as { [ENDPOINT_TELEMETRY]?: OversyncTelemetry })[ENDPOINT_TELEMETRY] = this.telemetry;
     return true;
   }
 }

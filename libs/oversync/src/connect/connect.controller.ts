@@ -1,28 +1,21 @@
-import { Controller, HttpCode, Post, Req, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { HttpCode, Post, Req } from '@nestjs/common';
 import { bindScalar, readBool, type ConnectResponse } from '@oversync/protocol';
-import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '../openapi/optional-swagger.js';
-import { ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
+import { ApiBody, ApiOkResponse, ApiOperation } from '../openapi/optional-swagger.js';
+import { ApiSyncErrors } from '../openapi/sync-openapi.js';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
-import { OversyncActorGuard } from '../auth/oversync-actor.guard.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
-import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
-import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
 import { bodyObject } from '../http/request-binding.js';
 import type { RequestWithSyncBody } from '../http/sync-body.middleware.js';
 import { ConnectRequestDto, ConnectResponseDto } from './connect.dto.js';
 import { ConnectService } from './connect.service.js';
+import { SyncController } from '../http/sync-controller.decorator.js';
 
 /**
  * POST /sync/connect (spec §3.1): bind with Go rules, call the service, return the answer (encoded
  * like Go by SyncEndpointInterceptor).
  */
-@ApiTags('sync')
-@ApiSyncAuthenticated()
-@Controller('sync')
-@UseGuards(OversyncActorGuard)
-@UseFilters(OversyncExceptionFilter)
-@UseInterceptors(SyncEndpointInterceptor)
+@SyncController()
 export class ConnectController {
   constructor(private readonly connectService: ConnectService) {}
 

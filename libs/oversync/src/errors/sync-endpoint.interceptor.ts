@@ -1,30 +1,18 @@
-import {
-  HttpException,
-  Injectable,
-  Logger,
-  Optional,
-  type CallHandler,
-  type ExecutionContext,
-  type NestInterceptor,
-} from '@nestjs/common';
+import { Injectable, Optional, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { catchError, map, type Observable, throwError } from 'rxjs';
 import { wireReplyValue } from '../http/wire-reply.js';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
-import { isConnectionError } from '../database/sync-database.js';
-import { OversyncError } from './oversync.error.js';
+import { endpointError } from './sync-endpoint-call.js';
 import { SYNC_ENDPOINT, type SyncEndpointFailure } from './sync-endpoint.decorator.js';
 
 /**
- * The module's routes return values: this hands them to the platform as Go encodes them
- * (`wireReplyValue`, Express and Fastify alike). It turns an unexpected error into the endpoint's
- * generic 500 code (spec §3.0.3) and a lost database connection into a retryable 503 (spec §8.23);
- * the detail is logged, never sent.
+ * The admin console's and /syncx routes return values: this hands them to the platform as Go encodes
+ * them (`wireReplyValue`, Express and Fastify alike) and maps their errors (`endpointError`). The sync
+ * controllers do the same per handler, without an interceptor (`@SyncController()`).
  */
 @Injectable()
 export class SyncEndpointInterceptor implements NestInterceptor {
-  private readonly logger = new Logger('Oversync');
-
   constructor(
     private readonly reflector: Reflector,
     private readonly adapterHost: HttpAdapterHost,
@@ -43,19 +31,7 @@ export class SyncEndpointInterceptor implements NestInterceptor {
     const adapter = this.adapterHost.httpAdapter;
     return handled.pipe(
       map((answer) => wireReplyValue(adapter, context.switchToHttp().getResponse(), answer)),
-      catchError((error: unknown) => {
-        if (error instanceof OversyncError || error instanceof HttpException) return throwError(() => error);
-        if (isConnectionError(error)) {
-          this.logger.warn(`database connection lost: ${(error as Error).message}`);
-          return throwError(
-            () => new OversyncError('service_unavailable', 'Sync database is temporarily unavailable; retry'),
-          );
-        }
-        this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-        const code = failure?.code ?? 'internal_error';
-        const message = failure?.message ?? 'Internal server error';
-        return throwError(() => new OversyncError(code, message));
-      }),
+      catchError((error: unknown) => throwError(() => endpointError(error, failure))),
     );
   }
 }

@@ -7,6 +7,9 @@ import { encodeGoJson, JSON_CONTENT_TYPE, type GoJsonValue } from '@oversync/pro
 /** The wire's only body type: Go's encoder writes `application/json` without a charset. */
 export const WIRE_CONTENT_TYPE = JSON_CONTENT_TYPE;
 
+/** What the encoding needs of the platform: its name and how it sets a header (Nest's adapter, or a stand-in of it). */
+export type WirePlatform = Pick<AbstractHttpAdapter, 'getType' | 'setHeader'>;
+
 /** One JSON value + "\n", as the Go encoder writes it. */
 export function encodeWire(body: GoJsonValue): Buffer {
   return Buffer.from(`${encodeGoJson(body)}\n`, 'utf8');
@@ -68,7 +71,7 @@ function noteErrorCode(response: unknown, status: number, body: GoJsonValue): vo
  * What a platform's `reply()` sends as the bytes given, with the Content-Length of a whole body:
  * Fastify sends a Buffer as it is; Express would JSON-encode it, and sends a StreamableFile's bytes.
  */
-export function wireBytesFor(adapter: AbstractHttpAdapter, bytes: Buffer): Buffer | StreamableFile {
+export function wireBytesFor(adapter: WirePlatform, bytes: Buffer): Buffer | StreamableFile {
   return adapter.getType() === 'fastify'
     ? bytes
     : new StreamableFile(bytes, { type: WIRE_CONTENT_TYPE, length: bytes.length });
@@ -95,12 +98,12 @@ export function replyWire(adapter: AbstractHttpAdapter, response: unknown, statu
 }
 
 /** Sets a header as given (Express' `res.set()` would add a charset to a Content-Type the wire does not have). */
-function setHeader(adapter: AbstractHttpAdapter, response: unknown, name: string, value: string): void {
+function setHeader(adapter: WirePlatform, response: unknown, name: string, value: string): void {
   if (adapter.getType() === 'express') (response as ServerResponse).setHeader(name, value);
   else adapter.setHeader(response, name, value);
 }
 
-function setWireContentType(adapter: AbstractHttpAdapter, response: unknown): void {
+function setWireContentType(adapter: WirePlatform, response: unknown): void {
   setHeader(adapter, response, 'Content-Type', WIRE_CONTENT_TYPE);
 }
 
@@ -108,14 +111,14 @@ function setWireContentType(adapter: AbstractHttpAdapter, response: unknown): vo
  * What a route's returned value becomes for the platform's `reply()`: the Go encoding of `answer`
  * with the wire's headers, or the stream of a StreamedWireBody; `undefined` stays empty (204).
  */
-export function wireReplyValue(adapter: AbstractHttpAdapter, response: unknown, answer: unknown): unknown {
+export function wireReplyValue(adapter: WirePlatform, response: unknown, answer: unknown): unknown {
   if (answer === undefined) return undefined;
   if (answer instanceof StreamedWireBody) return streamedReplyValue(adapter, response, answer);
   setWireContentType(adapter, response);
   return wireBytesFor(adapter, encodeWire(answer as GoJsonValue));
 }
 
-function streamedReplyValue(adapter: AbstractHttpAdapter, response: unknown, body: StreamedWireBody): StreamableFile {
+function streamedReplyValue(adapter: WirePlatform, response: unknown, body: StreamedWireBody): StreamableFile {
   const { contentType = WIRE_CONTENT_TYPE, headers = {}, flushEachWrite = false, length } = body.options;
   setHeader(adapter, response, 'Content-Type', contentType);
   for (const [name, value] of Object.entries(headers)) setHeader(adapter, response, name, value);

@@ -123,6 +123,39 @@ export class OversyncTelemetry implements OnModuleDestroy {
     );
   }
 
+  /** traceOperation for a handler called without an interceptor (errors/sync-endpoint-call.ts). */
+  traceCall<T>(context: ExecutionContext, operation: string, call: () => Promise<T>): Promise<T> {
+    if (!this.tracer) return call();
+    const req = context.switchToHttp().getRequest<{ method: string; originalUrl?: string; url: string }>();
+    const span = this.tracer.startSpan(`oversync.${operation}`, {
+      attributes: {
+        'oversync.operation': operation,
+        'http.request.method': req.method,
+        'http.route': syncRouteTemplate((req.originalUrl ?? req.url).split('?')[0] ?? ''),
+      },
+    });
+    if (!span.isRecording()) {
+      span.end();
+      return call();
+    }
+    const end = () => {
+      const res = rawResponse(context.switchToHttp().getResponse());
+      if (res.headersSent) span.setAttribute('http.response.status_code', res.statusCode);
+      span.end();
+    };
+    return otelContext.with(trace.setSpan(otelContext.active(), span), call).then(
+      (answer) => {
+        end();
+        return answer;
+      },
+      (error: unknown) => {
+        failSpan(span, error);
+        end();
+        throw error;
+      },
+    );
+  }
+
   requestFinished(outcome: SyncRequestOutcome): void {
     if (!this.metrics) return;
     const labels = {

@@ -83,7 +83,9 @@ export function applyOpenApiDecorations(): Promise<boolean> {
     // Records were pushed in TypeScript's decorator order (bottom-up per member); replaying keeps it.
     for (const { name, args, target, key, descriptor } of recorded) {
       const factory = swagger[name] as (...factoryArgs: unknown[]) => AnyDecorator;
-      factory(...args)(target, key, descriptor);
+      // a method replaced since it was decorated (@SyncController() wraps its handlers): its current function
+      const current = key !== undefined && descriptor ? Object.getOwnPropertyDescriptor(target, key) : undefined;
+      factory(...args)(target, key, current ?? descriptor);
     }
     return true;
   });

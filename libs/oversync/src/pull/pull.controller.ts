@@ -1,4 +1,4 @@
-import { Controller, Get, Param, Query, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Get, Param, Query } from '@nestjs/common';
 import {
   DEFAULT_BUNDLES_PER_PULL,
   MAX_BUNDLES_PER_PULL,
@@ -7,17 +7,15 @@ import {
   type GoJsonValue,
   type PullResponse,
 } from '@oversync/protocol';
-import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '../openapi/optional-swagger.js';
-import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
+import { ApiOkResponse, ApiOperation, ApiParam } from '../openapi/optional-swagger.js';
+import { ApiInt64Query, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
-import { OversyncActorGuard } from '../auth/oversync-actor.guard.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
-import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
-import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
 import { Int64Pipe } from '../http/int64.pipe.js';
 import { CommittedBundleRowsResponseDto, PullResponseDto } from './pull.dto.js';
 import { ReturnedWireReply, type WireAnswer } from '../http/wire-stream.js';
 import { PullService } from './pull.service.js';
+import { SyncController } from '../http/sync-controller.decorator.js';
 
 const CHUNK_INVALID = 'committed_bundle_chunk_invalid';
 
@@ -25,12 +23,7 @@ const CHUNK_INVALID = 'committed_bundle_chunk_invalid';
  * Pull and committed-bundle row fetch over HTTP (spec §3.6, §3.7): int64 parameters through
  * Int64Pipe, the answer encoded like Go by SyncEndpointInterceptor.
  */
-@ApiTags('sync')
-@ApiSyncAuthenticated()
-@Controller('sync')
-@UseGuards(OversyncActorGuard)
-@UseFilters(OversyncExceptionFilter)
-@UseInterceptors(SyncEndpointInterceptor)
+@SyncController()
 export class PullController {
   constructor(private readonly pullService: PullService) {}
 

@@ -1,4 +1,4 @@
-import { Controller, Delete, HttpCode, Param, Post, Req, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Delete, HttpCode, Param, Post, Req } from '@nestjs/common';
 import {
   bindScalar,
   readInt64,
@@ -7,21 +7,11 @@ import {
   type PushCommitResponse,
   type PushSessionCreateResponse,
 } from '@oversync/protocol';
-import {
-  ApiBody,
-  ApiNoContentResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiParam,
-  ApiTags,
-} from '../openapi/optional-swagger.js';
-import { ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
+import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam } from '../openapi/optional-swagger.js';
+import { ApiSyncErrors } from '../openapi/sync-openapi.js';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
-import { OversyncActorGuard } from '../auth/oversync-actor.guard.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
-import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
-import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
 import { goTrimSpace } from '../schema/go-string-semantics.js';
 import { bodyObject, requestBody } from '../http/request-binding.js';
 import type { RequestWithSyncBody } from '../http/sync-body.middleware.js';
@@ -35,17 +25,13 @@ import {
 } from './push.dto.js';
 import { pushCommitResponse, pushSessionCreateResponse } from '../http/wire-responses.js';
 import { PushSessionService } from './push-session.service.js';
+import { SyncController } from '../http/sync-controller.decorator.js';
 
 /**
  * Push sessions over HTTP (spec §3.2–§3.5): bind with Go rules, call the service, return the answer
  * (encoded like Go by SyncEndpointInterceptor).
  */
-@ApiTags('sync')
-@ApiSyncAuthenticated()
-@Controller('sync')
-@UseGuards(OversyncActorGuard)
-@UseFilters(OversyncExceptionFilter)
-@UseInterceptors(SyncEndpointInterceptor)
+@SyncController()
 export class PushController {
   constructor(private readonly pushSessions: PushSessionService) {}
 

@@ -205,9 +205,9 @@ BEGIN
   IF p_source_bundle_id > expected THEN
     ${refuse('source_sequence_out_of_order', `format('source %s for user %s expected next source_bundle_id %s, got %s', p_source_id, p_user_id, expected, p_source_bundle_id)`)};
   END IF;
-  -- The session commits without waiting for its WAL flush (one fsync fewer per push): a crash can lose
-  -- only a session whose chunks have not arrived, whose client then gets 404 and creates it again. The
-  -- first chunk's durable commit flushes the session with it, so a staged row never outlives its session.
+  -- The session commits without waiting for its WAL flush (one fsync fewer per push), as its chunks do:
+  -- a crash can lose only a tail of the session's staging (the commit's durable flush covers all of it),
+  -- whose client then gets 404 / 409 / 400 before any commit and pushes its frozen outbox again.
   PERFORM set_config('synchronous_commit', 'off', true);
   INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, planned_row_count, next_expected_row_ordinal, initialization_id, expires_at)
   VALUES (p_push_id, scope.user_pk, p_source_id, p_source_bundle_id, p_planned_row_count, 0, session_initialization_id,
@@ -244,6 +244,12 @@ BEGIN
   IF session.initialization_id IS NOT NULL THEN
     PERFORM sync.push_require_lease(p_user_id, session.source_id, session.initialization_id::text, p_lease_ttl_ms);
   END IF;
+  -- Staging commits without waiting for its WAL flush (one fsync fewer per chunk; README Reliability):
+  -- WAL is flushed in order and the session's commit waits for its own flush, so a crash keeps a
+  -- prefix of the staging (whole chunks, or no session) and never a committed bundle without its rows;
+  -- a chunk acknowledged and lost gets its client 409 push_chunk_out_of_order at the next chunk, 400
+  -- push_commit_invalid at the commit or 404 push_session_not_found, and the frozen outbox is pushed again.
+  PERFORM set_config('synchronous_commit', 'off', true);
   IF p_start_row_ordinal <> session.next_expected_row_ordinal THEN
     ${refuse('push_chunk_out_of_order', `format('push session %s expected start_row_ordinal %s, got %s', p_push_id, session.next_expected_row_ordinal, p_start_row_ordinal)`)};
   END IF;

@@ -1,32 +1,10 @@
-import {
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Param,
-  Post,
-  Query,
-  Req,
-  UseFilters,
-  UseGuards,
-  UseInterceptors,
-} from '@nestjs/common';
-import {
-  ApiBody,
-  ApiNoContentResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiParam,
-  ApiTags,
-} from '../openapi/optional-swagger.js';
-import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
+import { Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam } from '../openapi/optional-swagger.js';
+import { ApiInt64Query, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import type { EncodedJson, GoJsonValue, SnapshotChunkResponse } from '@oversync/protocol';
 import { ReturnedWireReply, type WireAnswer } from '../http/wire-stream.js';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
-import { OversyncActorGuard } from '../auth/oversync-actor.guard.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
-import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
-import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
 import { requestBody } from '../http/request-binding.js';
 import { Int64Pipe } from '../http/int64.pipe.js';
 import type { RequestWithSyncBody } from '../http/sync-body.middleware.js';
@@ -39,14 +17,10 @@ import {
   SnapshotChunkResponseDto,
   SnapshotSessionResponseDto,
 } from './snapshot.dto.js';
+import { SyncController } from '../http/sync-controller.decorator.js';
 
 /** Snapshot sessions over HTTP (spec §3.9–§3.11): bind with Go rules, call the service, return the answer (encoded like Go by SyncEndpointInterceptor). */
-@ApiTags('sync')
-@ApiSyncAuthenticated()
-@Controller('sync/snapshot-sessions')
-@UseGuards(OversyncActorGuard)
-@UseFilters(OversyncExceptionFilter)
-@UseInterceptors(SyncEndpointInterceptor)
+@SyncController('sync/snapshot-sessions')
 export class SnapshotController {
   constructor(private readonly snapshots: SnapshotSessionService) {}
 

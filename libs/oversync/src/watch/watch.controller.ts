@@ -1,25 +1,14 @@
-import {
-  Controller,
-  createParamDecorator,
-  Get,
-  Query,
-  UseFilters,
-  UseGuards,
-  UseInterceptors,
-  type ExecutionContext,
-} from '@nestjs/common';
-import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '../openapi/optional-swagger.js';
-import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
+import { createParamDecorator, Get, Query, type ExecutionContext } from '@nestjs/common';
+import { ApiHeader, ApiOperation, ApiResponse } from '../openapi/optional-swagger.js';
+import { ApiInt64Query, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import type { StreamedWireBody } from '../http/wire-reply.js';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
-import { OversyncActorGuard } from '../auth/oversync-actor.guard.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
-import { SyncEndpointInterceptor } from '../errors/sync-endpoint.interceptor.js';
-import { OversyncExceptionFilter } from '../errors/oversync-exception.filter.js';
 import { Int64Pipe } from '../http/int64.pipe.js';
 import { BundleChangeStream } from './bundle-change-stream.js';
 import { WatchService } from './watch.service.js';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
+import { SyncController } from '../http/sync-controller.decorator.js';
 
 const checkpoint = (name: string) => new Int64Pipe(name, { code: 'invalid_request', min: 0n });
 
@@ -34,12 +23,7 @@ const RequestHeader = createParamDecorator(
  * parameters are checked before the host policy, and an EventSource's `Last-Event-ID` counts as
  * a checkpoint too (the larger of the two wins).
  */
-@ApiTags('sync')
-@ApiSyncAuthenticated()
-@Controller('sync')
-@UseGuards(OversyncActorGuard)
-@UseFilters(OversyncExceptionFilter)
-@UseInterceptors(SyncEndpointInterceptor)
+@SyncController()
 export class WatchController {
   constructor(
     private readonly watchService: WatchService,
