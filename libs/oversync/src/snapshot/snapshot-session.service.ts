@@ -41,11 +41,13 @@ export interface SnapshotChunkQuery {
  */
 export const SNAPSHOT_CHUNK_SQL = `SELECT COALESCE(sum(s.z - s.a + 1), 0) AS fetched,
        string_agg(CASE WHEN s.a = 1 AND s.z = s.n THEN s.rows_text
-                       ELSE substr(s.rows_text, COALESCE((SELECT sum(l) FROM unnest(s.lengths[1:s.a - 1]) l), 0)::int + s.a::int,
+                       ELSE substr(s.rows_text, COALESCE((SELECT sum(l) FROM unnest(s.lengths[1:s.a - 1]) l),
+                         0)::int + s.a::int,
                                    (SELECT sum(l) FROM unnest(s.lengths[s.a:s.z]) l)::int + (s.z - s.a)::int) END,
                   ',' ORDER BY s.first_ordinal) AS rows_text
   FROM (SELECT b.first_ordinal, b.rows_text, b.row_lengths AS lengths, cardinality(b.row_lengths) AS n,
-               greatest(1, $3::bigint - b.first_ordinal + 2) AS a, least(cardinality(b.row_lengths), $4::bigint - b.first_ordinal + 1) AS z
+               greatest(1, $3::bigint - b.first_ordinal + 2) AS a, least(cardinality(b.row_lengths),
+                 $4::bigint - b.first_ordinal + 1) AS z
           FROM sync.snapshot_row_blocks b
          WHERE b.user_pk = $1 AND b.snapshot_id = $2::uuid
            AND b.first_ordinal > $3::bigint - ${SNAPSHOT_ROW_BLOCK_ROWS} + 1 AND b.first_ordinal <= $4::bigint
@@ -82,10 +84,12 @@ export class SnapshotSessionService {
           return await this.materialize(actor, replacement, false);
         } catch (error) {
           if (!(error instanceof UnsyncedRowsError)) throw error;
-          // Rows written outside sync would fail the snapshot forever in the reference (§8.10, §8.16): adopt, then retry once.
+          // Rows written outside sync would fail the snapshot forever in the reference (§8.10,
+          // §8.16): adopt, then retry once.
           const adopted = await this.scopes.adoptUnsyncedRows(actor.userId);
           this.logger.log(
-            `adopted ${adopted.rows} business row(s) without sync state for user ${actor.userId} in ${adopted.bundles} bundle(s)`,
+            `adopted ${adopted.rows} business row(s) without sync state for user ${actor.userId} in ` +
+              `${adopted.bundles} bundle(s)`,
           );
           return this.materialize(actor, replacement, true);
         }
@@ -129,7 +133,8 @@ export class SnapshotSessionService {
     });
     if (totals.unsyncedRows > 0n) {
       this.logger.warn(
-        `snapshot ${snapshotId} of user ${actor.userId} left out ${totals.unsyncedRows} business row(s) without sync state`,
+        `snapshot ${snapshotId} of user ${actor.userId} left out ${totals.unsyncedRows} business row(s) ` +
+          `without sync state`,
       );
     }
     this.enforceLimits(totals.rowCount, totals.byteCount);

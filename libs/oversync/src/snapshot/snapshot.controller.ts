@@ -39,7 +39,10 @@ import {
   SnapshotSessionResponseDto,
 } from './snapshot.dto.js';
 
-/** Snapshot sessions over HTTP (spec §3.9–§3.11): bind with Go rules, call the service, return the answer (encoded like Go by SyncEndpointInterceptor). */
+/**
+ * Snapshot sessions over HTTP (spec §3.9–§3.11): bind with Go rules, call the service, return the
+ * answer (encoded like Go by SyncEndpointInterceptor).
+ */
 @ApiTags('sync')
 @ApiSyncAuthenticated()
 @Controller('sync/snapshot-sessions')

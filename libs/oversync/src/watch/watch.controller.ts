@@ -62,13 +62,15 @@ export class WatchController {
   @ApiResponse({
     status: 200,
     description:
-      'text/event-stream of `event: bundle` frames (`data: {"bundle_seq":…}` then `id:` = bundle_seq) and `: heartbeat` comments',
+      'text/event-stream of `event: bundle` frames (`data: {"bundle_seq":…}` then `id:` = bundle_seq) and `: ' +
+      'heartbeat` comments',
     content: {
       'text/event-stream': {
         schema: {
           type: 'string',
           example:
-            'retry: 2000\n\nevent: bundle\ndata: {"bundle_seq":12,"source_id":"device-1","source_bundle_id":3}\nid: 12\n\n',
+            'retry: 2000\n\nevent: bundle\ndata: {"bundle_seq":12,"source_id":"device-1",' +
+            '"source_bundle_id":3}\nid: 12\n\n',
         },
       },
     },
