@@ -21,7 +21,9 @@ interface Armed {
   status: number;
 }
 
-/** Answers the next N calls of an endpoint with `{"error":"injected_failure",…}`, so client retry paths can be tested. */
+/**
+ * Answers the next N calls of an endpoint with `{"error":"injected_failure",…}`, so client retry paths can be tested.
+ */
 @Injectable()
 export class FailureInjector implements NestMiddleware {
   private readonly armed = new Map<InjectableEndpoint, Armed>();
