@@ -33,7 +33,8 @@ const q = async (name: string, text: string, values: unknown[]) => {
 };
 try {
   const { rows: tables } = await client.query<{ table_id: number; key_kind: number }>(
-    `SELECT table_id, sync_key_kind AS key_kind FROM sync.table_catalog WHERE schema_name = 'business' AND table_name = 'users'`,
+    `SELECT table_id, sync_key_kind AS key_kind FROM sync.table_catalog WHERE schema_name = 'business'
+      AND table_name = 'users'`,
   );
   const { rows: all } = await client.query<{
     table_id: number;
@@ -42,7 +43,8 @@ try {
     k: string;
     kind: number;
   }>(
-    `SELECT table_id, schema_name, table_name, sync_key_column AS k, sync_key_kind AS kind FROM sync.table_catalog ORDER BY table_id`,
+    `SELECT table_id, schema_name, table_name, sync_key_column AS k, sync_key_kind AS kind FROM sync.table_catalog
+      ORDER BY table_id`,
   );
   const prefixes = [
     all.map((t) => t.table_id),
@@ -70,7 +72,9 @@ try {
     const pushId = randomUUID();
     const id = randomUUID();
     const now = new Date().toISOString();
-    const payload = `{"created_at":"${now}","email":"u${sourceBundleId}@example.com","id":"${id}","name":"User ${sourceBundleId}","updated_at":"${now}"}`;
+    const payload =
+      `{"created_at":"${now}","email":"u${sourceBundleId}@example.com","id":"${id}","name":"User ` +
+      `${sourceBundleId}","updated_at":"${now}"}`;
     const t0 = performance.now();
     await q('create', 'SELECT * FROM sync.push_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', [
       user,
@@ -179,7 +183,9 @@ try {
   if (process.argv.includes('--explain')) {
     await client.query(`LOAD 'auto_explain'`);
     await client.query(
-      `SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; SET auto_explain.log_analyze = on; SET auto_explain.log_level = 'notice'; SET auto_explain.log_triggers = on`,
+      `SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; SET ` +
+        `auto_explain.log_analyze = on; SET auto_explain.log_level = 'notice'; SET auto_explain.log_triggers = ` +
+        `on`,
     );
     client.on('notice', (n) => console.log(n.message));
     await once();
