@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { pushCreateStatement } from '../../libs/oversync/dist/push/push-session.service.js';
 import { dropDatabase, freshDatabase, startBenchServer } from './bench-server.js';
 
 const N = Number(process.env.PROBE_N ?? 300);
@@ -76,18 +77,19 @@ try {
       `{"created_at":"${now}","email":"u${sourceBundleId}@example.com","id":"${id}","name":"User ` +
       `${sourceBundleId}","updated_at":"${now}"}`;
     const t0 = performance.now();
-    await q('create', 'SELECT * FROM sync.push_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', [
-      user,
-      'a',
-      sourceBundleId,
-      1,
-      '',
+    const create = pushCreateStatement({
+      userId: user,
+      sourceId: 'a',
+      sourceBundleId: BigInt(sourceBundleId),
+      plannedRowCount: 1n,
+      initializationId: '',
       pushId,
-      60000,
-      60000,
-      5000,
-      0,
-    ]);
+      sessionTtlMs: 60000,
+      leaseTtlMs: 60000,
+      lockTimeoutMs: 5000,
+      uploadLockTimeoutMs: 0,
+    });
+    await q('create', create.text, create.values!);
     const t1 = performance.now();
     await q('chunk', 'SELECT * FROM sync.push_chunk($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)', [
       pushId,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { QueryConfig } from 'pg';
 import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
@@ -64,6 +65,36 @@ interface PushSessionRow {
 }
 
 const CALL_PUSH_CREATE = prepared('SELECT * FROM sync.push_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)');
+
+/** What `sync.push_create` is called with (spec §4.2.1). */
+export interface PushCreateCall {
+  userId: string;
+  sourceId: string;
+  sourceBundleId: bigint;
+  plannedRowCount: bigint;
+  initializationId: string | undefined;
+  pushId: string;
+  sessionTtlMs: number;
+  leaseTtlMs: number;
+  lockTimeoutMs: number;
+  uploadLockTimeoutMs: number;
+}
+
+/** The `sync.push_create` statement with its parameters in order (also what test/bench/sql-probe.ts times). */
+export function pushCreateStatement(call: PushCreateCall): QueryConfig {
+  return CALL_PUSH_CREATE([
+    call.userId,
+    call.sourceId,
+    call.sourceBundleId.toString(),
+    call.plannedRowCount.toString(),
+    call.initializationId ?? '',
+    call.pushId,
+    call.sessionTtlMs,
+    call.leaseTtlMs,
+    call.lockTimeoutMs,
+    call.uploadLockTimeoutMs,
+  ]);
+}
 const CALL_PUSH_CHUNK = prepared(
   'SELECT * FROM sync.push_chunk($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)',
 );
@@ -167,18 +198,18 @@ export class PushSessionService {
         out_lock_waited: boolean;
       }>(
         this.db,
-        CALL_PUSH_CREATE([
-          actor.userId,
-          actor.sourceId,
-          input.sourceBundleId.toString(),
-          input.plannedRowCount.toString(),
-          input.initializationId ?? '',
+        pushCreateStatement({
+          userId: actor.userId,
+          sourceId: actor.sourceId,
+          sourceBundleId: input.sourceBundleId,
+          plannedRowCount: input.plannedRowCount,
+          initializationId: input.initializationId,
           pushId,
-          this.config.pushSessionTtlMs,
-          this.config.initializationLeaseTtlMs,
-          this.lockTimeoutMs,
-          this.uploadLockTimeoutMs,
-        ]),
+          sessionTtlMs: this.config.pushSessionTtlMs,
+          leaseTtlMs: this.config.initializationLeaseTtlMs,
+          lockTimeoutMs: this.lockTimeoutMs,
+          uploadLockTimeoutMs: this.uploadLockTimeoutMs,
+        }),
         { ...PUSH_CALL, write: { idempotent: true } },
       );
       if (row.out_status === 'already_committed') {
