@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type NestMiddleware } from '@nestjs/common';
+import { SSE_CONTENT_TYPE } from '@oversync/protocol';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OVERSYNC_CONFIG } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
@@ -58,7 +59,7 @@ export class SyncRequestTelemetryMiddleware implements NestMiddleware {
     const route = syncRouteTemplate((req.originalUrl ?? req.url ?? '').split('?')[0] ?? '');
     const status = res.writableFinished ? res.statusCode : 499;
     const errorCode = errorCodeOf(res);
-    const stream = String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
+    const stream = String(res.getHeader('content-type') ?? '').startsWith(SSE_CONTENT_TYPE);
     this.telemetry.requestFinished({ method: req.method ?? '', route, status, errorCode, seconds, stream });
     // load balancers probe health every second or so: counted, not logged
     if (!this.config.logging.requests || route === '/syncx/health') return;

@@ -8,6 +8,7 @@ import {
   UseInterceptors,
   type ExecutionContext,
 } from '@nestjs/common';
+import { SSE_CONTENT_TYPE } from '@oversync/protocol';
 import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '../openapi/optional-swagger.js';
 import { ApiInt64Query, ApiSyncAuthenticated, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import type { StreamedWireBody } from '../http/wire-reply.js';
@@ -65,7 +66,7 @@ export class WatchController {
       'text/event-stream of `event: bundle` frames (`data: {"bundle_seq":…}` then `id:` = bundle_seq) and `: ' +
       'heartbeat` comments',
     content: {
-      'text/event-stream': {
+      [SSE_CONTENT_TYPE]: {
         schema: {
           type: 'string',
           example:
