@@ -17,9 +17,9 @@ import { setupSwagger } from './swagger.js';
 /**
  * The reference app as `npm start` runs it and the e2e suites test it, on Fastify (default: about a
  * quarter less server CPU per sync request) or Express (`HTTP_ADAPTER=express`). Nest's body parser
- * stays on for the host's routes (default limit). The sync module reads its own request bodies ahead of it (exact 64-bit integers, its own
- * limit, protocol errors); `rawBody: true` is its fallback on platforms where it cannot (the bytes
- * stay in `req.rawBody`).
+ * stays on for the host's routes (default limit). The sync module reads its own request bodies
+ * ahead of it (exact 64-bit integers, its own limit, protocol errors); `rawBody: true` is its
+ * fallback on platforms where it cannot (the bytes stay in `req.rawBody`).
  */
 export async function createReferenceApp(config: AppConfig, logger?: LogLevel[]): Promise<INestApplication> {
   // without explicit levels (npm start) everything Nest logs goes to the JSON logger (nestjs-pino)

@@ -38,7 +38,8 @@ async function main(): Promise<void> {
   }
   const where = `http://${config.host === '127.0.0.1' ? 'localhost' : config.host}:${config.port}`;
   logger.log(
-    `listening on ${where}${config.docs ? ` (Swagger UI at ${where}/docs)` : ''}${config.production ? ' [production]' : ''}`,
+    `listening on ${where}${config.docs ? ` (Swagger UI at ${where}/docs)` : ''}` +
+      `${config.production ? ' [production]' : ''}`,
   );
 }
 

@@ -10,8 +10,10 @@ export function setupSwagger(app: INestApplication): void {
       new DocumentBuilder()
         .setTitle('Oversync for NestJS — reference server')
         .setDescription(
-          'go-oversync compatible sync protocol: push sessions, pull, snapshots, watch. Every error is `{"error","message"}`. ' +
-            'Sign in with POST /dummy-signin (development only), then Authorize with the token; it is kept across reloads.',
+          'go-oversync compatible sync protocol: push sessions, pull, snapshots, watch. Every error is ' +
+            '`{"error","message"}`. ' +
+            ('Sign in with POST /dummy-signin (development only), then Authorize with the token; it is kept ' +
+              'across reloads.'),
         )
         .setVersion('0.1.0')
         .addBearerAuth()

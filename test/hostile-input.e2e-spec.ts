@@ -147,7 +147,9 @@ describe('hostile input and spec §8 (issue 18)', () => {
       const body = '{"has_local_pending_rows":false}';
       const raw = await rawExchange(
         t.baseUrl,
-        `POST /sync/connect HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nOversync-Source-ID: alice-1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}garbage that is no request\r\n\r\n`,
+        `POST /sync/connect HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nOversync-Source-ID: ` +
+          `alice-1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}garbage ` +
+          `that is no request\r\n\r\n`,
       );
       const [first, second] = responses(raw);
       expect(first?.status).toBe(200);
@@ -166,7 +168,8 @@ describe('hostile input and spec §8 (issue 18)', () => {
       ['/sync/push-sessions', deep],
       [
         `/sync/push-sessions/${pushId}/chunks`,
-        `{"start_row_ordinal":0,"rows":[{"schema":"business","table":"users","key":{"id":"${randomUUID()}"},"op":"INSERT","base_row_version":0,"payload":{"name":${deep}}}]}`,
+        `{"start_row_ordinal":0,"rows":[{"schema":"business","table":"users","key":{"id":"${randomUUID()}"},` +
+          `"op":"INSERT","base_row_version":0,"payload":{"name":${deep}}}]}`,
       ],
       ['/sync/snapshot-sessions', `{"source_replacement":${deep}}`],
     ] as const) {

@@ -29,7 +29,8 @@ describe('OversyncModule in a host app that is not the reference app', () => {
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     await client.query(
-      `CREATE TABLE public.notes (_sync_scope_id TEXT NOT NULL, id TEXT NOT NULL, body TEXT, PRIMARY KEY (_sync_scope_id, id))`,
+      `CREATE TABLE public.notes (_sync_scope_id TEXT NOT NULL, id TEXT NOT NULL, body TEXT,
+        PRIMARY KEY (_sync_scope_id, id))`,
     );
     await client.end();
 

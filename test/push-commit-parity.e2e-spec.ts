@@ -125,9 +125,13 @@ describe('push commit parity of the database and Node paths', () => {
       `"count_value":${pick(exact ? EXACT_INTEGERS : INTEGERS)}`,
       `"rating":${pick(exact ? EXACT_DOUBLES : DOUBLES)}`,
       `"data":${Math.random() < 0.3 ? 'null' : `"${randomBytes(Math.floor(Math.random() * 9)).toString('base64')}"`}`,
-      `"created_at":${pick(['null', '"2026-12-05T10:11:12Z"', '"2026-12-05T10:11:12.123456Z"', '"1999-01-01T00:00:00.5+02:00"'])}`,
+      `"created_at":` +
+        `${pick(['null', '"2026-12-05T10:11:12Z"', '"2026-12-05T10:11:12.123456Z"', '"1999-01-01T00:00:00.5+02:00"'])}`,
     ];
-    return `{"schema":"business","table":"typed_rows","key":{"id":"${id}"},"op":"${op}","base_row_version":${base},"payload":{${members.join(',')}}}`;
+    return (
+      `{"schema":"business","table":"typed_rows","key":{"id":"${id}"},"op":"${op}","base_row_version":${base},` +
+      `"payload":{${members.join(',')}}}`
+    );
   }
 
   async function push(
@@ -160,7 +164,8 @@ describe('push commit parity of the database and Node paths', () => {
       image: string | null;
     }>(
       `SELECT br.table_id, br.key_bytes, br.op_code, br.payload_wire::text AS payload_wire,
-              (SELECT (to_jsonb(r) - '_sync_scope_id')::text FROM business.typed_rows r WHERE r.id = encode(br.key_bytes, 'hex')::uuid) AS image
+              (SELECT (to_jsonb(r) - '_sync_scope_id')::text FROM business.typed_rows r
+                WHERE r.id = encode(br.key_bytes, 'hex')::uuid) AS image
          FROM sync.bundle_rows br JOIN sync.user_state us USING (user_pk)
         WHERE us.user_id = 'alice' AND br.bundle_seq = $1 ORDER BY br.row_ordinal`,
       [bundleSeq],
@@ -181,7 +186,8 @@ describe('push commit parity of the database and Node paths', () => {
     expect(bundleHash).toBe(hash.toString('hex'));
     const [log] = (
       await db.query(
-        `SELECT bl.byte_count::int AS bytes, encode(bl.bundle_hash, 'hex') AS hash FROM sync.bundle_log bl JOIN sync.user_state us USING (user_pk)
+        `SELECT bl.byte_count::int AS bytes, encode(bl.bundle_hash, 'hex') AS hash FROM sync.bundle_log bl
+          JOIN sync.user_state us USING (user_pk)
         WHERE us.user_id = 'alice' AND bl.bundle_seq = $1`,
         [bundleSeq],
       )
@@ -190,12 +196,14 @@ describe('push commit parity of the database and Node paths', () => {
     // blocks: the Node path's statement over the stored rows
     const expected = await db.query<{ rows_text: string }>(
       `SELECT string_agg(${BUNDLE_ROW_JSON_SQL}, ',' ORDER BY br.row_ordinal) AS rows_text
-         FROM sync.bundle_rows br JOIN ${rowPrefixesSql(2)} ON tc.table_id = br.table_id JOIN sync.user_state us USING (user_pk)
+         FROM sync.bundle_rows br JOIN ${rowPrefixesSql(2)} ON tc.table_id = br.table_id JOIN sync.user_state us
+           USING (user_pk)
         WHERE us.user_id = 'alice' AND br.bundle_seq = $1 GROUP BY (br.row_ordinal - 1) / 1000 ORDER BY 1`,
       [bundleSeq, ...rowPrefixParams(catalog)],
     );
     const stored = await db.query<{ rows_text: string }>(
-      `SELECT b.rows_text FROM sync.bundle_row_blocks b JOIN sync.user_state us USING (user_pk) WHERE us.user_id = 'alice' AND b.bundle_seq = $1 ORDER BY b.block_no`,
+      `SELECT b.rows_text FROM sync.bundle_row_blocks b JOIN sync.user_state us USING (user_pk)
+        WHERE us.user_id = 'alice' AND b.bundle_seq = $1 ORDER BY b.block_no`,
       [bundleSeq],
     );
     expect(stored.rows).toEqual(expected.rows);
@@ -215,13 +223,16 @@ describe('push commit parity of the database and Node paths', () => {
   it('a plain row commits in the database; an integer beyond 2^53 takes the Node path; both verify', async () => {
     const id = randomUUID();
     const plain = await push([
-      `{"schema":"business","table":"typed_rows","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,"payload":{"id":"${id}","name":"<&>\\u2028","enabled_flag":1,"count_value":12,"rating":0.5,"data":"AQID","created_at":"2026-01-02T03:04:05.678Z"}}`,
+      `{"schema":"business","table":"typed_rows","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,` +
+        `"payload":{"id":"${id}","name":"<&>\\u2028","enabled_flag":1,"count_value":12,"rating":0.5,` +
+        `"data":"AQID","created_at":"2026-01-02T03:04:05.678Z"}}`,
     ]);
     expect(plain.roundTrips).toBe(1);
     await expectNodeParity(plain.bundleSeq, plain.bundleHash);
     const big = randomUUID();
     const exact = await push([
-      `{"schema":"business","table":"typed_rows","key":{"id":"${big}"},"op":"INSERT","base_row_version":0,"payload":{"id":"${big}","name":"n","enabled_flag":1,"count_value":9007199254740993}}`,
+      `{"schema":"business","table":"typed_rows","key":{"id":"${big}"},"op":"INSERT","base_row_version":0,` +
+        `"payload":{"id":"${big}","name":"n","enabled_flag":1,"count_value":9007199254740993}}`,
     ]);
     expect(exact.roundTrips).toBeGreaterThan(1);
     await expectNodeParity(exact.bundleSeq, exact.bundleHash);
@@ -257,7 +268,8 @@ describe('push commit parity of the database and Node paths', () => {
 
   it('a row staged twice across chunks is refused at commit alike on both paths', async () => {
     const user = (id: string) =>
-      `{"schema":"business","table":"users","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,"payload":{"id":"${id}","name":"n","email":"e"}}`;
+      `{"schema":"business","table":"users","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,` +
+      `"payload":{"id":"${id}","name":"n","email":"e"}}`;
     for (const size of [2, 1000]) {
       const ids = Array.from({ length: size - 1 }, () => randomUUID());
       const created = await a
@@ -293,13 +305,17 @@ describe('push commit parity of the database and Node paths', () => {
     expect(single.status).toBe(400);
     expect(single.body.message).toMatch(
       new RegExp(
-        `^row 0 \\(INSERT business\\.users ${u1}\\) was rejected by PostgreSQL: null value in column "name" .*; table business\\.users`,
+        `^row 0 \\(INSERT business\\.users ${u1}\\) was rejected by PostgreSQL: null value in column "name" ` +
+          `.*; table business\\.users`,
       ),
     );
     const batch = await a.push(next, [user(u1, 'x'), user(u2, null)]);
     expect(batch.status).toBe(400);
     expect(batch.body.message).toMatch(
-      /^rows 0\.\.1 \(INSERT business\.users\) was rejected by PostgreSQL: null value in column "name" .*; table business\.users/,
+      new RegExp(
+        '^rows 0\\.\\.1 \\(INSERT business\\.users\\) was rejected by PostgreSQL: ' +
+          'null value in column "name" .*; table business\\.users',
+      ),
     );
     const { rows } = await db.query(
       `SELECT error_code, answer::text FROM sync.rejected_writes ORDER BY rejection_id DESC LIMIT 1`,

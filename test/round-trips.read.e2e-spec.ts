@@ -83,7 +83,8 @@ describe('round trips of connect, pull, committed-rows and capabilities (issue 2
     const owner = new SyncHttp(t.baseUrl, fresh, 'lapse-device-1');
     await owner.connect(true);
     await db.query(
-      `UPDATE sync.scope_state ss SET lease_expires_at = now() - interval '1 minute' FROM sync.user_state us WHERE us.user_pk = ss.user_pk AND us.user_id = 'lapse'`,
+      `UPDATE sync.scope_state ss SET lease_expires_at = now() - interval '1 minute' FROM sync.user_state us
+        WHERE us.user_pk = ss.user_pk AND us.user_id = 'lapse'`,
     );
     expect(
       await expectOneRoundTrip(() =>
@@ -163,14 +164,16 @@ describe('round trips of connect, pull, committed-rows and capabilities (issue 2
     const local = await owner.post('/sync/connect', { has_local_pending_rows: true }).expect(200);
     expect(local.text).toMatch(
       new RegExp(
-        `^\\{"resolution":"initialize_local","initialization_id":"[0-9a-f-]{36}","lease_expires_at":"${rfc3339}"\\}\\n$`,
+        `^\\{"resolution":"initialize_local","initialization_id":"[0-9a-f-]{36}","lease_expires_at":"` +
+          `${rfc3339}"\\}\\n$`,
       ),
     );
     const lease = (local.body as { lease_expires_at: string }).lease_expires_at;
     const later = await other.post('/sync/connect', { has_local_pending_rows: false }).expect(200);
     expect(later.text).toMatch(
       new RegExp(
-        `^\\{"resolution":"retry_later","lease_expires_at":"${lease.replace(/\./g, '\\.')}","retry_after_seconds":\\d+\\}\\n$`,
+        `^\\{"resolution":"retry_later","lease_expires_at":"${lease.replace(/\./g, '\\.')}",` +
+          `"retry_after_seconds":\\d+\\}\\n$`,
       ),
     );
     const initializing = await other.get('/sync/pull').expect(409);
@@ -180,13 +183,15 @@ describe('round trips of connect, pull, committed-rows and capabilities (issue 2
     await owner.connect(false);
     expect((await owner.push(1, [userRow('t1')])).status).toBe(200);
     await db.query(
-      `UPDATE sync.source_state SET state = 'retired', replaced_by_source_id = 'texts-3', retirement_reason = 'history_pruned' WHERE source_id = 'texts-1'`,
+      `UPDATE sync.source_state SET state = 'retired', replaced_by_source_id = 'texts-3',
+        retirement_reason = 'history_pruned' WHERE source_id = 'texts-1'`,
     );
     const retired = await countRoundTrips(() => owner.post('/sync/connect', { has_local_pending_rows: false }));
     expect(retired.statements).toHaveLength(1);
     expect(retired.result.status).toBe(409);
     expect(retired.result.text).toBe(
-      '{"error":"source_retired","message":"source texts-1 for user texts was retired and replaced by texts-3","source_id":"texts-1","replaced_by_source_id":"texts-3"}\n',
+      '{"error":"source_retired","message":"source texts-1 for user texts was retired and replaced by ' +
+        'texts-3","source_id":"texts-1","replaced_by_source_id":"texts-3"}\n',
     );
     const never = new SyncHttp(t.baseUrl, await t.signIn('nobody'), 'nobody-1');
     expect((await never.get('/sync/pull').expect(409)).text).toBe(

@@ -25,7 +25,8 @@ describe('lost database connections', () => {
 
   const killAppConnections = async () => {
     const { rows } = await admin.query(
-      'SELECT count(pg_terminate_backend(pid))::int AS killed FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      'SELECT count(pg_terminate_backend(pid))::int AS killed FROM pg_stat_activity WHERE datname = ' +
+        'current_database() AND pid <> pg_backend_pid()',
     );
     return rows[0].killed as number;
   };

@@ -251,7 +251,9 @@ describe('sync error paths: every client mistake is a 4xx envelope and changes n
       expectError(await chunk([row]), 400, 'push_chunk_invalid', message);
     });
     it('rejects a payload number outside double range (raw body)', async () => {
-      const body = `{"start_row_ordinal":0,"rows":[{"schema":"business","table":"users","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,"payload":{"id":"${id}","name":1e400}}]}`;
+      const body =
+        `{"start_row_ordinal":0,"rows":[{"schema":"business","table":"users","key":{"id":"${id}"},"op":"INSERT",` +
+        `"base_row_version":0,"payload":{"id":"${id}","name":1e400}}]}`;
       expectError(
         await a.post(`/sync/push-sessions/${pushId}/chunks`, body),
         400,
@@ -360,7 +362,8 @@ describe('sync error paths: every client mistake is a 4xx envelope and changes n
     });
     it('no state changed: nothing committed for alice so far', async () => {
       const { rows } = await db.query(
-        "SELECT count(*)::int AS n FROM sync.bundle_log bl JOIN sync.user_state us USING (user_pk) WHERE us.user_id = 'alice'",
+        'SELECT count(*)::int AS n FROM sync.bundle_log bl JOIN sync.user_state us USING (user_pk) WHERE ' +
+          "us.user_id = 'alice'",
       );
       expect(rows[0].n).toBe(0);
       const business = await db.query("SELECT count(*)::int AS n FROM business.users WHERE _sync_scope_id = 'alice'");
@@ -409,7 +412,8 @@ describe('sync error paths: every client mistake is a 4xx envelope and changes n
         await fay.post('/sync/push-sessions', { source_bundle_id: 1, planned_row_count: 1 }),
         409,
         'history_pruned',
-        'source tuple (f-1, 1) for user fay is older than retained duplicate history; max committed source_bundle_id is 2',
+        'source tuple (f-1, 1) for user fay is older than retained duplicate history; max committed ' +
+          'source_bundle_id is 2',
       );
       expect(
         (await fay.post('/sync/push-sessions', { source_bundle_id: 2, planned_row_count: 1 }).expect(200)).body.status,

@@ -41,7 +41,8 @@ describe('improvements over the reference', () => {
   it('§8.2 stores integers beyond 2^53 exactly, serves them exactly, while the bundle hash stays the reference (double) one', async () => {
     const id = randomUUID();
     const commit = await pushRaw(
-      `[{"schema":"business","table":"typed_rows","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,"payload":{"id":"${id}","name":"big","enabled_flag":1,"count_value":9007199254740993}}]`,
+      `[{"schema":"business","table":"typed_rows","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,` +
+        `"payload":{"id":"${id}","name":"big","enabled_flag":1,"count_value":9007199254740993}}]`,
       1,
     );
     const stored = await db.query('SELECT count_value::text AS v FROM business.typed_rows WHERE id = $1', [id]);
@@ -50,8 +51,12 @@ describe('improvements over the reference', () => {
     // the bundle row carries the exact literal (issue 18); the hash covers the reference's double form
     expect(pulled.text).toContain('"count_value":9007199254740993');
     const row = pulled.body.bundles[0].rows[0];
-    const payload = `{"count_value":9007199254740992,"created_at":null,"data":null,"enabled_flag":1,"id":"${id}","name":"big","note":null,"rating":null}`;
-    const hashInput = `[{"key":{"id":"${id}"},"op":"INSERT","payload":${payload},"row_ordinal":0,"row_version":${row.row_version},"schema":"business","table":"typed_rows"}]`;
+    const payload =
+      `{"count_value":9007199254740992,"created_at":null,"data":null,"enabled_flag":1,"id":"${id}","name":"big",` +
+      `"note":null,"rating":null}`;
+    const hashInput =
+      `[{"key":{"id":"${id}"},"op":"INSERT","payload":${payload},"row_ordinal":0,"row_version":` +
+      `${row.row_version},"schema":"business","table":"typed_rows"}]`;
     expect(createHash('sha256').update(hashInput).digest('hex')).toBe(commit.bundle_hash);
   });
 

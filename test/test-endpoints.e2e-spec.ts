@@ -56,7 +56,8 @@ describe('reference app test surface (OVERSYNC_TEST_ENDPOINTS=true)', () => {
     const pruned = await a.get('/sync/pull?after_bundle_seq=1');
     expect(pruned.status).toBe(409);
     expect(pruned.body.error).toBe('history_pruned');
-    expect((await a.get('/sync/pull?after_bundle_seq=2')).status).toBe(200); // a checkpoint equal to the floor is served (the reference: 409)
+    // a checkpoint equal to the floor is served (the reference: 409)
+    expect((await a.get('/sync/pull?after_bundle_seq=2')).status).toBe(200);
     await a.get('/sync/pull?after_bundle_seq=3').expect(200);
     await request(t.baseUrl)
       .post('/test/retention-floor')

@@ -4,7 +4,9 @@ import type { JwtPayload } from './jwt.strategy.js';
 
 export const ADMIN_ROLE = 'admin';
 
-/** The reference host's admin check for the console: a valid JWT (else 401) whose `roles` claim has `admin` (else 403). */
+/**
+ * The reference host's admin check for the console: a valid JWT (else 401) whose `roles` claim has `admin` (else 403).
+ */
 @Injectable()
 export class AdminGuard extends JwtAuthGuard {
   async canActivate(context: ExecutionContext): Promise<boolean> {

@@ -50,7 +50,10 @@ export interface AppConfig {
   logStageTimings: boolean;
   /** pino level of the JSON logs */
   logLevel: string;
-  /** log lines gathered up to this many bytes (or one second) per write to stdout (LOG_BUFFER_BYTES, default 4096; 0 = each line at once) */
+  /**
+   * log lines gathered up to this many bytes (or one second) per write to stdout (LOG_BUFFER_BYTES,
+   * default 4096; 0 = each line at once)
+   */
   logBufferBytes: number;
 }
 

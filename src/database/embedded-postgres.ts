@@ -102,8 +102,10 @@ function checkAccessAsRoot(dataDir: string): void {
     const blocked = firstUntraversable(path, ids);
     if (blocked) {
       throw new EmbeddedPostgresAccessError(
-        `the embedded PostgreSQL cannot start: running as root, it runs as the system user "postgres", which cannot enter ${blocked} ` +
-          `(on the way to its ${what} ${path}). Use your own PostgreSQL (DATABASE_URL=postgres://…), run as a non-root user, ` +
+        `the embedded PostgreSQL cannot start: running as root, it runs as the system user "postgres", which ` +
+          `cannot enter ${blocked} ` +
+          (`(on the way to its ${what} ${path}). Use your own PostgreSQL (DATABASE_URL=postgres://…), run as a ` +
+            `non-root user, `) +
           `or let other users traverse that folder (chmod o+x ${blocked}) or move the project to a folder they can.`,
       );
     }

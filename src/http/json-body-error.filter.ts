@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, type ExceptionFilter } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import type { ServerResponse } from 'node:http';
+import { JSON_CONTENT_TYPE } from '@oversync/protocol';
 
 interface BodyParserError {
   /** body-parser's (Express) */
@@ -43,7 +44,7 @@ export class JsonBodyErrorFilter extends BaseExceptionFilter implements Exceptio
     if ('raw' in response) response.hijack();
     const res = 'raw' in response ? response.raw : response;
     res.statusCode = tooLarge ? 413 : 400;
-    res.setHeader('Content-Type', 'application/json');
+    res.setHeader('Content-Type', JSON_CONTENT_TYPE);
     res.end(`${JSON.stringify(body)}\n`);
   }
 }

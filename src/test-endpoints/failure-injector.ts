@@ -1,7 +1,7 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import type { InjectableEndpoint } from '@oversync/protocol';
+import { JSON_CONTENT_TYPE, type InjectableEndpoint } from '@oversync/protocol';
 
 export function endpointOf(method: string, path: string): InjectableEndpoint | undefined {
   if (method === 'POST' && path === '/sync/connect') return 'connect';
@@ -21,7 +21,9 @@ interface Armed {
   status: number;
 }
 
-/** Answers the next N calls of an endpoint with `{"error":"injected_failure",…}`, so client retry paths can be tested. */
+/**
+ * Answers the next N calls of an endpoint with `{"error":"injected_failure",…}`, so client retry paths can be tested.
+ */
 @Injectable()
 export class FailureInjector implements NestMiddleware {
   private readonly armed = new Map<InjectableEndpoint, Armed>();
@@ -49,7 +51,7 @@ export class FailureInjector implements NestMiddleware {
     armed.remaining--;
     if (armed.remaining <= 0) this.armed.delete(endpoint);
     res.statusCode = armed.status;
-    res.setHeader('Content-Type', 'application/json');
+    res.setHeader('Content-Type', JSON_CONTENT_TYPE);
     res.end(`${JSON.stringify({ error: 'injected_failure', message: `injected ${endpoint} failure` })}\n`);
   }
 }

@@ -210,7 +210,8 @@ describe('admin console API', () => {
     };
     expect(list.items.map((b) => b.bundle_seq)).toEqual(['4', '3']);
     await db.query(
-      `UPDATE sync.bundle_rows SET payload_wire = replace(payload_wire::text, '"u1"', '"evil"')::json WHERE bundle_seq = 1`,
+      `UPDATE sync.bundle_rows SET payload_wire = replace(payload_wire::text, '"u1"', '"evil"')::json
+        WHERE bundle_seq = 1`,
     );
     const tampered = (await admin.get('users/alice/bundles/1').expect(200)).body as {
       verification: { verified: boolean };
@@ -319,7 +320,8 @@ describe('admin console API', () => {
     expect(
       (
         await db.query(
-          `SELECT state, replaced_by_source_id, retirement_reason FROM sync.source_state WHERE source_id = 'alice-laptop'`,
+          `SELECT state, replaced_by_source_id, retirement_reason FROM sync.source_state
+            WHERE source_id = 'alice-laptop'`,
         )
       ).rows,
     ).toEqual([{ state: 'retired', replaced_by_source_id: 'alice-laptop-2', retirement_reason: 'admin_retired' }]);
@@ -386,14 +388,17 @@ describe('admin console API', () => {
   });
 
   it('keeps the newest 1,000 rejected commits per user', async () => {
-    await db.query(`INSERT INTO sync.rejected_writes (user_pk, source_id, source_bundle_id, push_id, http_status, error_code, answer, planned_row_count, rows_sent, rows_truncated)
-      SELECT us.user_pk, 'old', g, gen_random_uuid(), 409, 'push_conflict', '{}', 1, '[]', false FROM sync.user_state us, generate_series(1, 1100) g WHERE us.user_id = 'alice'`);
+    await db.query(`INSERT INTO sync.rejected_writes (user_pk, source_id, source_bundle_id, push_id, http_status,
+      error_code, answer, planned_row_count, rows_sent, rows_truncated)
+      SELECT us.user_pk, 'old', g, gen_random_uuid(), 409, 'push_conflict', '{}', 1, '[]', false
+        FROM sync.user_state us, generate_series(1, 1100) g WHERE us.user_id = 'alice'`);
     const id = randomUUID();
     expect((await alice1.push(5, [userRow(id, 'x')])).status).toBe(200);
     const tablet = new SyncHttp(t.baseUrl, userToken, 'alice-tablet');
     expect((await tablet.push(1, [{ ...userRow(id, 'y'), op: 'UPDATE', base_row_version: 1 }])).status).toBe(409);
     const { rows } = await db.query(
-      `SELECT count(*)::int AS n, count(*) FILTER (WHERE source_id = 'alice-tablet')::int AS newest FROM sync.rejected_writes`,
+      `SELECT count(*)::int AS n, count(*) FILTER (WHERE source_id = 'alice-tablet')::int AS newest
+        FROM sync.rejected_writes`,
     );
     expect(rows[0]).toEqual({ n: 1000, newest: 1 });
     await db.query(`DELETE FROM sync.rejected_writes WHERE source_id IN ('old', 'alice-tablet')`);
@@ -413,11 +418,14 @@ describe('admin console API', () => {
   it('adds its schema to an existing deployment at start', async () => {
     await db.query(`DROP TABLE sync.admin_audit, sync.rejected_writes; DROP INDEX sync.user_state_user_id_c_idx;
       ALTER TABLE sync.source_state DROP COLUMN last_pulled_bundle_seq, DROP COLUMN last_pulled_at;
-      ALTER TABLE sync.push_sessions DROP COLUMN created_at; ALTER TABLE sync.snapshot_sessions DROP COLUMN created_at`);
+      ALTER TABLE sync.push_sessions DROP COLUMN created_at;
+        ALTER TABLE sync.snapshot_sessions DROP COLUMN created_at`);
     await t.app.get((await import('@oversync/nestjs')).OversyncSchemaService).bootstrap();
     const [present] = (
-      await db.query(`SELECT to_regclass('sync.admin_audit') IS NOT NULL AS audit, to_regclass('sync.rejected_writes') IS NOT NULL AS rejected,
-      (SELECT count(*)::int FROM information_schema.columns WHERE table_schema = 'sync' AND column_name IN ('last_pulled_bundle_seq', 'last_pulled_at', 'created_at')) AS columns`)
+      await db.query(`SELECT to_regclass('sync.admin_audit') IS NOT NULL AS audit, to_regclass('sync.rejected_writes')
+        IS NOT NULL AS rejected,
+      (SELECT count(*)::int FROM information_schema.columns WHERE table_schema = 'sync' AND column_name
+        IN ('last_pulled_bundle_seq', 'last_pulled_at', 'created_at')) AS columns`)
     ).rows;
     expect(present).toEqual({ audit: true, rejected: true, columns: 4 });
     await admin.get(`users/${enc('alice')}/sources`).expect(200);

@@ -172,7 +172,8 @@ describe('admin console in Chromium', () => {
     await page.getByText(`Source ${laptop.sourceId} retired, replaced by carla-laptop-rebuilt.`).waitFor();
     await page.locator(`tr[data-source="${laptop.sourceId}"] .badge-retired`).waitFor();
     const { rows } = await db.query(
-      `SELECT ss.state, ss.replaced_by_source_id FROM sync.source_state ss JOIN sync.user_state us USING (user_pk) WHERE us.user_id = $1 AND ss.source_id = $2`,
+      `SELECT ss.state, ss.replaced_by_source_id FROM sync.source_state ss JOIN sync.user_state us USING (user_pk)
+        WHERE us.user_id = $1 AND ss.source_id = $2`,
       [USER, laptop.sourceId],
     );
     expect(rows).toEqual([{ state: 'retired', replaced_by_source_id: 'carla-laptop-rebuilt' }]);

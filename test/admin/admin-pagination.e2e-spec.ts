@@ -44,8 +44,10 @@ describe('admin console API: bounded keyset pagination at scale', () => {
     await db.query(
       `
       WITH u AS (SELECT user_pk FROM sync.user_state WHERE user_id = 'bulk'),
-      b AS (INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
-            SELECT u.user_pk, g, 'bulk-generator', g, 1, 0, '\\x00' FROM u, generate_series(2, $1::int + 1) g RETURNING user_pk, bundle_seq)
+      b AS (INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count,
+        bundle_hash)
+            SELECT u.user_pk, g, 'bulk-generator', g, 1, 0, '\\x00' FROM u, generate_series(2, $1::int + 1) g
+              RETURNING user_pk, bundle_seq)
       INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
       SELECT b.user_pk, b.bundle_seq, 1, tc.table_id, uuid_send(gen_random_uuid()), 3, NULL
         FROM b, sync.table_catalog tc WHERE tc.table_name = 'users'`,
@@ -53,7 +55,8 @@ describe('admin console API: bounded keyset pagination at scale', () => {
     );
     await db.query(`UPDATE sync.user_state SET next_bundle_seq = $1::bigint + 2 WHERE user_id = 'bulk'`, [BUNDLES]);
     await db.query(
-      `INSERT INTO sync.user_state (user_id) SELECT 'bulk-user-' || lpad(g::text, 5, '0') FROM generate_series(1, $1::int) g`,
+      `INSERT INTO sync.user_state (user_id) SELECT 'bulk-user-' || lpad(g::text, 5, '0') FROM generate_series(1,
+        $1::int) g`,
       [USERS],
     );
     await db.query('ANALYZE sync.bundle_log, sync.bundle_rows, sync.user_state');
@@ -99,7 +102,8 @@ describe('admin console API: bounded keyset pagination at scale', () => {
 
   it('answers the deepest page and a bundle in the middle from the index, in one bounded read', async () => {
     const plan =
-      await db.query(`EXPLAIN (FORMAT JSON) SELECT bundle_seq FROM sync.bundle_log WHERE user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id = 'bulk')
+      await db.query(`EXPLAIN (FORMAT JSON) SELECT bundle_seq FROM sync.bundle_log WHERE user_pk = (SELECT user_pk
+        FROM sync.user_state WHERE user_id = 'bulk')
       AND bundle_seq < 3 ORDER BY bundle_seq DESC LIMIT 201`);
     expect(JSON.stringify(plan.rows)).not.toContain('Seq Scan');
     const oldest = (
@@ -130,7 +134,8 @@ describe('admin console API: bounded keyset pagination at scale', () => {
     }
     expect(seen).toBe(10_000);
     const plan = await db.query(
-      `EXPLAIN (FORMAT JSON) SELECT user_id FROM sync.user_state WHERE user_id COLLATE "C" LIKE 'bulk-user-1%' AND user_id COLLATE "C" > '' ORDER BY user_id COLLATE "C" LIMIT 201`,
+      `EXPLAIN (FORMAT JSON) SELECT user_id FROM sync.user_state WHERE user_id COLLATE "C" LIKE 'bulk-user-1%'
+        AND user_id COLLATE "C" > '' ORDER BY user_id COLLATE "C" LIMIT 201`,
     );
     expect(JSON.stringify(plan.rows)).toContain('user_state_user_id_c_idx');
   });

@@ -9,7 +9,9 @@ const SECRET = 'test-secret';
 const HS256 = { alg: 'HS256', typ: 'JWT' };
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-/** The reference app remembers verified tokens (JWT_CACHE_ENTRIES): the cache never admits what the verifier refuses. */
+/**
+ * The reference app remembers verified tokens (JWT_CACHE_ENTRIES): the cache never admits what the verifier refuses.
+ */
 describe('reference app: verified-token cache', () => {
   let t: TestApp;
   let cache: VerifiedTokenCache;

@@ -132,7 +132,8 @@ if (command === 'record') {
     const cpuMs = (used.user + used.system) / 1000;
     const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
     console.log(
-      `${recorded.mode} ${applied} rows: ${((applied / ms) * 1000).toFixed(0)} rows/s wall, ${((applied / cpuMs) * 1000).toFixed(0)} rows per CPU-s, peak RSS ${(peakKiB / 1024).toFixed(0)} MiB`,
+      `${recorded.mode} ${applied} rows: ${((applied / ms) * 1000).toFixed(0)} rows/s wall, ` +
+        `${((applied / cpuMs) * 1000).toFixed(0)} rows per CPU-s, peak RSS ${(peakKiB / 1024).toFixed(0)} MiB`,
     );
   }
 } else {

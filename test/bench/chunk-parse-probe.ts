@@ -37,5 +37,6 @@ for (let rep = 0; rep < reps; rep++) {
 }
 times.sort((a, b) => a - b);
 console.log(
-  `parse of ${chunks} × 5,000 rows: CPU ms median ${times[Math.floor(times.length / 2)]!.toFixed(0)} (all ${times.map((t) => t.toFixed(0)).join(', ')})`,
+  `parse of ${chunks} × 5,000 rows: CPU ms median ${times[Math.floor(times.length / 2)]!.toFixed(0)} ` +
+    `(all ${times.map((t) => t.toFixed(0)).join(', ')})`,
 );

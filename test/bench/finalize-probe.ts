@@ -10,7 +10,8 @@ import type { RegisteredTable } from '../../libs/oversync/src/schema/registered-
 const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
 await client.connect();
 const { rows: columns } = await client.query<{ column_name: string; udt_name: string }>(
-  `SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema = 'business' AND table_name = 'users'`,
+  `SELECT column_name, udt_name FROM information_schema.columns
+    WHERE table_schema = 'business' AND table_name = 'users'`,
 );
 const { rows: ids } = await client.query<{ table_id: number }>(
   `SELECT table_id FROM sync.table_catalog WHERE schema_name = 'business' AND table_name = 'users'`,

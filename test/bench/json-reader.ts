@@ -73,7 +73,10 @@ function pullPageBody(): string {
   return JSON.stringify({ stable_bundle_seq: 10, bundles, has_more: false });
 }
 
-/** The server's binding of a push chunk (push-chunk.parser.ts): Go member binding, the canonical key and each payload member's canonical value. */
+/**
+ * The server's binding of a push chunk (push-chunk.parser.ts): Go member binding, the canonical key
+ * and each payload member's canonical value.
+ */
 function bindChunk(body: string): number {
   const document = parseExactJson(body, MAX_REQUEST_JSON_DEPTH);
   if (!isExactObject(document)) throw new Error('not an object');

@@ -118,7 +118,8 @@ export async function manyDevicesPhase(
   const results: ManyDevicesResult[] = [];
   const report = (r: ManyDevicesResult) => {
     print(
-      `scale-out: ${PROCESSES}×${USERS_PER_PROCESS} users all at once, ${r.instances} instance${r.instances > 1 ? 's' : ''}, ${seconds} s`,
+      `scale-out: ${PROCESSES}×${USERS_PER_PROCESS} users all at once, ${r.instances} instance` +
+        `${r.instances > 1 ? 's' : ''}, ${seconds} s`,
       `${fmt(r.bundlesPerSec, 1)} b/s, ${r.errors} err, ${fmt(r.cycleP50Ms, 1)}/${fmt(r.cycleP95Ms, 1)} ms`,
       '',
     );

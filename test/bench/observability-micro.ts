@@ -13,7 +13,9 @@ import { BundleChangeHub } from '../../libs/oversync/dist/watch/bundle-change-hu
 
 type Mode = 'off' | 'metrics' | 'metricsTracing' | 'metricsTracingSdk';
 
-/** What the module's instrumentation does for one 1-row round trip (create, chunk, commit, pull), without the sync work. */
+/**
+ * What the module's instrumentation does for one 1-row round trip (create, chunk, commit, pull), without the sync work.
+ */
 async function roundTrip(telemetry: OversyncTelemetry): Promise<void> {
   const request = async (route: string, operation: string, work: () => void) => {
     const req = { method: 'POST', originalUrl: route };

@@ -10,7 +10,8 @@ export const OBSERVABILITY_VARIANTS = {
   metrics: { OVERSYNC_METRICS: 'true', OVERSYNC_TRACING: 'false', OVERSYNC_LOG_REQUESTS: 'false' },
   // tracing on but no SDK registered: the module's own cost of tracing
   metricsTracing: { OVERSYNC_METRICS: 'true', OVERSYNC_TRACING: 'true', OVERSYNC_LOG_REQUESTS: 'false' },
-  // a host's SDK registered (AsyncLocalStorage context manager, batch processor, discarding exporter), module tracing off
+  // a host's SDK registered (AsyncLocalStorage context manager, batch processor, discarding
+  // exporter), module tracing off
   metricsSdk: { OVERSYNC_METRICS: 'true', OVERSYNC_TRACING: 'false', OVERSYNC_LOG_REQUESTS: 'false', ...SDK },
   // the module's spans recorded by that SDK
   metricsTracingSdk: { OVERSYNC_METRICS: 'true', OVERSYNC_TRACING: 'true', OVERSYNC_LOG_REQUESTS: 'false', ...SDK },

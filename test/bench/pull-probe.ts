@@ -191,12 +191,15 @@ try {
     }
   }
   console.log(
-    `${adapter}: pull of one ${rows}-row bundle (${(bytes / 2 ** 20).toFixed(1)} MiB), medians of ${reps}, load ${load()}`,
+    `${adapter}: pull of one ${rows}-row bundle (${(bytes / 2 ** 20).toFixed(1)} MiB), medians of ${reps}, ` +
+      `load ${load()}`,
   );
   for (const way of reads) {
     const ms = median(times[way]!);
     console.log(
-      `  ${way.padEnd(10)} ${ms.toFixed(0).padStart(6)} ms  ${((rows / ms) * 1000).toFixed(0).padStart(9)} rows/s   CPU: server ${mean(cpu[way]!).toFixed(0).padStart(4)} ms, reader ${mean(ownCpu[way]!).toFixed(0).padStart(4)} ms   (${times[way]!.map((x) => x.toFixed(0)).join(' ')})`,
+      `  ${way.padEnd(10)} ${ms.toFixed(0).padStart(6)} ms  ${((rows / ms) * 1000).toFixed(0).padStart(9)} ` +
+        `rows/s   CPU: server ${mean(cpu[way]!).toFixed(0).padStart(4)} ms, reader ` +
+        `${mean(ownCpu[way]!).toFixed(0).padStart(4)} ms   (${times[way]!.map((x) => x.toFixed(0)).join(' ')})`,
     );
   }
   // RSS growth while one pull is served, read as Buffers
@@ -205,7 +208,8 @@ try {
   const t = performance.now();
   await readBuffers(reader);
   console.log(
-    `  one pull read as Buffers: ${(performance.now() - t).toFixed(0)} ms, server RSS ${before.toFixed(0)} MiB, growth ${(server.windowPeakRssMiB() - before).toFixed(1)} MiB`,
+    `  one pull read as Buffers: ${(performance.now() - t).toFixed(0)} ms, server RSS ${before.toFixed(0)} ` +
+      `MiB, growth ${(server.windowPeakRssMiB() - before).toFixed(1)} MiB`,
   );
 } finally {
   await server.stop();

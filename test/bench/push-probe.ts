@@ -67,7 +67,11 @@ try {
     const body = await new SyncApi(server.baseUrl, a.token, 'b').call('GET', '/sync/pull');
     const pull = performance.now() - t;
     console.log(
-      `total ${r.totalMs.toFixed(0)} ms (${((rows / r.totalMs) * 1000).toFixed(0)} rows/s), commit ${r.commitMs.toFixed(0)} ms, pull ${pull.toFixed(0)} ms ${(body.length / 1e6).toFixed(1)}MB; push CPU: server ${serverCpu.toFixed(2)} s (commit ${serverCommitCpu.toFixed(2)}), PostgreSQL ${databaseCpu.toFixed(2)} s (commit ${databaseCommitCpu.toFixed(2)}); server RSS peak during push ${pushPeak.toFixed(0)} MiB, now ${server.rssMiB().toFixed(0)} MiB`,
+      `total ${r.totalMs.toFixed(0)} ms (${((rows / r.totalMs) * 1000).toFixed(0)} rows/s), ` +
+        `commit ${r.commitMs.toFixed(0)} ms, pull ${pull.toFixed(0)} ms ${(body.length / 1e6).toFixed(1)}MB; ` +
+        `push CPU: server ${serverCpu.toFixed(2)} s (commit ${serverCommitCpu.toFixed(2)}), ` +
+        `PostgreSQL ${databaseCpu.toFixed(2)} s (commit ${databaseCommitCpu.toFixed(2)}); ` +
+        `server RSS peak during push ${pushPeak.toFixed(0)} MiB, now ${server.rssMiB().toFixed(0)} MiB`,
     );
   }
 } finally {

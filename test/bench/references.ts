@@ -6,14 +6,17 @@ import pg from 'pg';
 
 type Row = { payload: Record<string, string> };
 
-/** Physical references on the same rows: PostgreSQL COPY, multi-row INSERT, SELECT; SQLite insert in one transaction. */
+/**
+ * Physical references on the same rows: PostgreSQL COPY, multi-row INSERT, SELECT; SQLite insert in one transaction.
+ */
 export async function measureReferences(databaseUrl: string, rows: Row[]) {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   const table = 'public.bench_reference_users';
   const recreate = () =>
     client.query(
-      `DROP TABLE IF EXISTS ${table}; CREATE TABLE ${table} (id uuid PRIMARY KEY, name text NOT NULL, email text NOT NULL, created_at timestamptz, updated_at timestamptz)`,
+      `DROP TABLE IF EXISTS ${table}; CREATE TABLE ${table} (id uuid PRIMARY KEY, name text NOT NULL, email text
+        NOT NULL, created_at timestamptz, updated_at timestamptz)`,
     );
   const csv = join(tmpdir(), `oversync-bench-${process.pid}.csv`);
   writeFileSync(
@@ -38,7 +41,8 @@ export async function measureReferences(databaseUrl: string, rows: Row[]) {
     for (let start = 0; start < rows.length; start += 5000) {
       const part = rows.slice(start, start + 5000);
       await client.query(
-        `INSERT INTO ${table} SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])`,
+        `INSERT INTO ${table} SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[],
+          $5::timestamptz[])`,
         [
           part.map((r) => r.payload.id),
           part.map((r) => r.payload.name),
@@ -56,7 +60,8 @@ export async function measureReferences(databaseUrl: string, rows: Row[]) {
 
     const sqlite = new Database(':memory:');
     sqlite.exec(
-      'CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, created_at TEXT, updated_at TEXT)',
+      'CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, created_at TEXT, ' +
+        'updated_at TEXT)',
     );
     const insert = sqlite.prepare('INSERT INTO users VALUES (?, ?, ?, ?, ?)');
     t = performance.now();

@@ -72,11 +72,13 @@ try {
   const change = (value: number, of: number) => (value === of ? 'base' : `${fmt(((value - of) / of) * 100, 1)} %`);
   for (const s of servers) {
     console.log(
-      `${s.name.padEnd(28)} server CPU per round trip ${fmt(s.cpu / iterations, 3)} ms (${change(s.cpu, base.cpu)}), p50 ${fmt(percentile(s.latencies, 50), 2)} ms`,
+      `${s.name.padEnd(28)} server CPU per round trip ${fmt(s.cpu / iterations, 3)} ms (` +
+        `${change(s.cpu, base.cpu)}), p50 ${fmt(percentile(s.latencies, 50), 2)} ms`,
     );
     if (FLOOR_CALLS > 0)
       console.log(
-        `${''.padEnd(28)} per empty request ${fmt(s.floorCpu / iterations / FLOOR_CALLS, 3)} ms (${change(s.floorCpu, base.floorCpu)}), p50 ${fmt(percentile(s.floor, 50), 2)} ms`,
+        `${''.padEnd(28)} per empty request ${fmt(s.floorCpu / iterations / FLOOR_CALLS, 3)} ms (` +
+          `${change(s.floorCpu, base.floorCpu)}), p50 ${fmt(percentile(s.floor, 50), 2)} ms`,
       );
   }
 } finally {

@@ -86,7 +86,8 @@ async function everydayPhases(server: BenchServer): Promise<void> {
     const floor = await both((t) => emptyRequestFloor(t, iterations));
     everyday.emptyRequestFloorMs = floor;
     print(
-      `empty request: GET /sync/capabilities p50 / p95 (ms${process.env.HTTP_ADAPTER ? `, ${process.env.HTTP_ADAPTER}` : ''})`,
+      `empty request: GET /sync/capabilities p50 / p95 (ms` +
+        `${process.env.HTTP_ADAPTER ? `, ${process.env.HTTP_ADAPTER}` : ''})`,
       ms2(floor.ours, 'p50', 'p95'),
       beside(floor.theirs && ms2(floor.theirs, 'p50', 'p95'), 'ours in the issue 0.61'),
     );
@@ -178,7 +179,10 @@ async function heapMiB(baseUrl: string): Promise<string> {
   try {
     const text = await (await fetch(`${baseUrl}/metrics`)).text();
     const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
-    return `heap used ${fmt(gauge('nodejs_heap_size_used_bytes'))} / total ${fmt(gauge('nodejs_heap_size_total_bytes'))}, external ${fmt(gauge('nodejs_external_memory_bytes'))}`;
+    return (
+      `heap used ${fmt(gauge('nodejs_heap_size_used_bytes'))} / total ` +
+      `${fmt(gauge('nodejs_heap_size_total_bytes'))}, external ${fmt(gauge('nodejs_external_memory_bytes'))}`
+    );
   } catch {
     return '';
   }
@@ -392,7 +396,8 @@ try {
       `${fmt(summarize(clientRss).max)} / ${fmt(server.peakRssMiB())}`,
       size === 1_000_000 ? 'reference server 1,331' : '',
     );
-    // the server side alone over HTTP (create + every 5,000-row chunk, no client apply): what the outside benchmark times
+    // the server side alone over HTTP (create + every 5,000-row chunk, no client apply): what the
+    // outside benchmark times
     const alone = [];
     for (let rep = 0; rep < REPS; rep++)
       alone.push(await serverHydration(server, await device(user, 'bench-http-hydrate')));
@@ -497,7 +502,8 @@ try {
     const micro = await measureInstrumentationCost();
     results.observabilityInstrumentationCpuUs = micro;
     const share = (us: number) =>
-      `${fmt(us - micro.off, 1)} µs = ${fmt(((us - micro.off) / 1000 / obs.variants.off.serverCpuMs) * 100, 2)} % of the server CPU per trip`;
+      `${fmt(us - micro.off, 1)} µs = ` +
+      `${fmt(((us - micro.off) / 1000 / obs.variants.off.serverCpuMs) * 100, 2)} % of the server CPU per trip`;
     print('instrumentation CPU per round trip, in process: metrics', share(micro.metrics));
     print('  metrics + tracing, no SDK', share(micro.metricsTracing));
     print('  metrics + tracing, SDK recording', share(micro.metricsTracingSdk));

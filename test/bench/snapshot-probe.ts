@@ -41,7 +41,9 @@ try {
     const t2 = performance.now();
     await reader.call('DELETE', `/sync/snapshot-sessions/${created.snapshot_id}`);
     console.log(
-      `snapshot ${created.row_count} rows: create ${(t1 - t0).toFixed(0)} ms, chunks ${(t2 - t1).toFixed(0)} ms (${received} rows, ${((received / (t2 - t0)) * 1000).toFixed(0)} rows/s), server peak RSS ${server.peakRssMiB().toFixed(0)} MiB`,
+      `snapshot ${created.row_count} rows: create ${(t1 - t0).toFixed(0)} ms, chunks ${(t2 - t1).toFixed(0)} ` +
+        `ms (${received} rows, ${((received / (t2 - t0)) * 1000).toFixed(0)} rows/s), server peak RSS ` +
+        `${server.peakRssMiB().toFixed(0)} MiB`,
     );
   }
 } finally {

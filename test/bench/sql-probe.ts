@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { pushCreateStatement } from '../../libs/oversync/dist/push/push-session.service.js';
 import { dropDatabase, freshDatabase, startBenchServer } from './bench-server.js';
 
 const N = Number(process.env.PROBE_N ?? 300);
@@ -33,7 +34,8 @@ const q = async (name: string, text: string, values: unknown[]) => {
 };
 try {
   const { rows: tables } = await client.query<{ table_id: number; key_kind: number }>(
-    `SELECT table_id, sync_key_kind AS key_kind FROM sync.table_catalog WHERE schema_name = 'business' AND table_name = 'users'`,
+    `SELECT table_id, sync_key_kind AS key_kind FROM sync.table_catalog WHERE schema_name = 'business'
+      AND table_name = 'users'`,
   );
   const { rows: all } = await client.query<{
     table_id: number;
@@ -42,7 +44,8 @@ try {
     k: string;
     kind: number;
   }>(
-    `SELECT table_id, schema_name, table_name, sync_key_column AS k, sync_key_kind AS kind FROM sync.table_catalog ORDER BY table_id`,
+    `SELECT table_id, schema_name, table_name, sync_key_column AS k, sync_key_kind AS kind FROM sync.table_catalog
+      ORDER BY table_id`,
   );
   const prefixes = [
     all.map((t) => t.table_id),
@@ -70,20 +73,23 @@ try {
     const pushId = randomUUID();
     const id = randomUUID();
     const now = new Date().toISOString();
-    const payload = `{"created_at":"${now}","email":"u${sourceBundleId}@example.com","id":"${id}","name":"User ${sourceBundleId}","updated_at":"${now}"}`;
+    const payload =
+      `{"created_at":"${now}","email":"u${sourceBundleId}@example.com","id":"${id}","name":"User ` +
+      `${sourceBundleId}","updated_at":"${now}"}`;
     const t0 = performance.now();
-    await q('create', 'SELECT * FROM sync.push_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', [
-      user,
-      'a',
-      sourceBundleId,
-      1,
-      '',
+    const create = pushCreateStatement({
+      userId: user,
+      sourceId: 'a',
+      sourceBundleId: BigInt(sourceBundleId),
+      plannedRowCount: 1n,
+      initializationId: '',
       pushId,
-      60000,
-      60000,
-      5000,
-      0,
-    ]);
+      sessionTtlMs: 60000,
+      leaseTtlMs: 60000,
+      lockTimeoutMs: 5000,
+      uploadLockTimeoutMs: 0,
+    });
+    await q('create', create.text, create.values!);
     const t1 = performance.now();
     await q('chunk', 'SELECT * FROM sync.push_chunk($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)', [
       pushId,
@@ -179,7 +185,9 @@ try {
   if (process.argv.includes('--explain')) {
     await client.query(`LOAD 'auto_explain'`);
     await client.query(
-      `SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; SET auto_explain.log_analyze = on; SET auto_explain.log_level = 'notice'; SET auto_explain.log_triggers = on`,
+      `SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; SET ` +
+        `auto_explain.log_analyze = on; SET auto_explain.log_level = 'notice'; SET auto_explain.log_triggers = ` +
+        `on`,
     );
     client.on('notice', (n) => console.log(n.message));
     await once();

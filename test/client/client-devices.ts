@@ -131,7 +131,8 @@ export async function connectPg(t: TestApp): Promise<pg.Client> {
 
 export async function bundleCount(pgClient: pg.Client, user: string): Promise<number> {
   const result = await pgClient.query(
-    'SELECT COUNT(*)::int AS n FROM sync.bundle_log bl JOIN sync.user_state us ON us.user_pk = bl.user_pk WHERE us.user_id = $1',
+    'SELECT COUNT(*)::int AS n FROM sync.bundle_log bl JOIN sync.user_state us ON us.user_pk = bl.user_pk ' +
+      'WHERE us.user_id = $1',
     [user],
   );
   return (result.rows[0] as { n: number }).n;
@@ -183,7 +184,8 @@ export interface DirtyRowView {
 export function dirtyRows(db: Database.Database): DirtyRowView[] {
   return db
     .prepare(
-      'SELECT table_name, key_json, op, base_row_version, payload, dirty_ordinal FROM _sync_dirty_rows ORDER BY dirty_ordinal',
+      'SELECT table_name, key_json, op, base_row_version, payload, dirty_ordinal FROM _sync_dirty_rows ORDER ' +
+        'BY dirty_ordinal',
     )
     .all() as DirtyRowView[];
 }

@@ -95,7 +95,8 @@ describe('client README example and CLI against the reference app', () => {
     ]).catch((e: unknown) => e as { code: number; stdout: string; stderr: string });
     expect(failed).toMatchObject({ code: 1, stdout: '' });
     expect((failed as { stderr: string }).stderr).toBe(
-      'oversqlite push: failed to obtain auth token: sign-in failed with status 404: {"message":"Cannot POST /wrong-prefix/dummy-signin","error":"Not Found","statusCode":404}\n',
+      'oversqlite push: failed to obtain auth token: sign-in failed with status 404: {"message":"Cannot POST ' +
+        '/wrong-prefix/dummy-signin","error":"Not Found","statusCode":404}\n',
     );
   });
 

@@ -79,7 +79,8 @@ describe('client ⇄ server: failures, retries and corrupted responses', () => {
     const { proxy } = proxied;
     const device = await attachedDevice(server.t, 'pull-malformed', { baseUrl: proxy.baseUrl });
     const bundleSeqZero =
-      '{"stable_bundle_seq":3,"bundles":[{"bundle_seq":0,"source_id":"s","source_bundle_id":1,"rows":[]}],"has_more":false}';
+      '{"stable_bundle_seq":3,"bundles":[{"bundle_seq":0,"source_id":"s","source_bundle_id":1,"rows":[]}],' +
+      '"has_more":false}';
     proxy.rewriteResponse('GET', /^\/sync\/pull$/, () => ({ body: bundleSeqZero }));
     await expect(device.client.pullToStable()).rejects.toThrow('invalid pull bundle 0: bundle_seq 0 must be positive');
     proxy.rewriteResponse('GET', /^\/sync\/pull$/, () => ({ body: 'not json' }));
@@ -117,7 +118,8 @@ describe('client ⇄ server: failures, retries and corrupted responses', () => {
     const pullError = await device.client.pullToStable().catch((e: unknown) => e);
     expect(pullError).toBeInstanceOf(RetryExhaustedError);
     expect((pullError as Error).message).toBe(
-      'failed to send pull request: oversqlite retry policy exhausted for pull_request after 3 attempts: pull_request request returned status 502: injected_failure: injected pull failure',
+      'failed to send pull request: oversqlite retry policy exhausted for pull_request after 3 attempts: ' +
+        'pull_request request returned status 502: injected_failure: injected pull failure',
     );
     expect((await device.client.pullToStable()).outcome).toBe('already_at_target');
 
@@ -129,7 +131,8 @@ describe('client ⇄ server: failures, retries and corrupted responses', () => {
     expect(pushError).toBeInstanceOf(RetryExhaustedError);
     expect((pushError as RetryExhaustedError).attempts).toBe(3);
     expect((pushError as Error).message).toContain(
-      'oversqlite retry policy exhausted for push_pending after 3 attempts: push_session_create request returned status 502: injected_failure: injected push_session_create failure',
+      'oversqlite retry policy exhausted for push_pending after 3 attempts: push_session_create request ' +
+        'returned status 502: injected_failure: injected push_session_create failure',
     );
     await injectFailure(server.t, 'push_session_create', 1, 401);
     const unauthorized = await device.client.pushPending().catch((e: unknown) => e);
@@ -174,7 +177,8 @@ describe('client ⇄ server: failures, retries and corrupted responses', () => {
       ['lease-expired'],
     );
     await expect(device.client.pushPending()).rejects.toThrow(
-      'server returned status 410: initialization_expired: initialization lease is no longer active; reconnect required',
+      'server returned status 410: initialization_expired: initialization lease is no longer active; ' +
+        'reconnect required',
     );
     expect(device.client.userId).toBe('');
     expect(outboxState(device.db)).toEqual({ state: 'prepared', rows: 1 });

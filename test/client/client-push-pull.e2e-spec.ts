@@ -233,7 +233,8 @@ describe('client ⇄ server: seed, push, pull, typed values', () => {
     const reviewId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex');
     device.db
       .prepare(
-        'INSERT INTO typed_rows(id, name, note, count_value, enabled_flag, rating, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO typed_rows(id, name, note, count_value, enabled_flag, rating, data, created_at) VALUES ' +
+          '(?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
         typedId,
@@ -256,7 +257,8 @@ describe('client ⇄ server: seed, push, pull, typed values', () => {
         server.pg,
         'typed-user',
         'typed_rows',
-        "count_value::text, rating::text, encode(data, 'hex') AS data, note, created_at = '2026-03-24T18:42:11.123456Z'::timestamptz AS same_instant",
+        "count_value::text, rating::text, encode(data, 'hex') AS data, note, created_at = " +
+          "'2026-03-24T18:42:11.123456Z'::timestamptz AS same_instant",
       ),
     ).toEqual([
       {
@@ -276,7 +278,8 @@ describe('client ⇄ server: seed, push, pull, typed values', () => {
     const localTyped = () =>
       device.db
         .prepare(
-          'SELECT CAST(count_value AS TEXT) AS c, typeof(count_value) AS t, rating, hex(data) AS data, note, created_at FROM typed_rows',
+          'SELECT CAST(count_value AS TEXT) AS c, typeof(count_value) AS t, rating, hex(data) AS data, note, ' +
+            'created_at FROM typed_rows',
         )
         .get() as Record<string, unknown>;
     // The replay keeps the uploaded exact integer where the bundle's double is its rounding.

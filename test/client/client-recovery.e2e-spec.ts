@@ -100,7 +100,10 @@ describe('client ⇄ server: crashes between push steps lose and duplicate nothi
 describe('client ⇄ server: conflicts with each built-in resolver', () => {
   const server = useTestServer();
 
-  /** The device pushed row `id` (version 1); a peer then updated it (version 2); the device edits it offline and adds a sibling. */
+  /**
+   * The device pushed row `id` (version 1); a peer then updated it (version 2); the device edits it
+   * offline and adds a sibling.
+   */
   async function staleEdit(user: string, options: Partial<OversqliteClientOptions> = {}) {
     const device = await attachedDevice(server.t, user, options);
     const id = randomUUID();

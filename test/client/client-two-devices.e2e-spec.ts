@@ -19,7 +19,9 @@ function dump(device: Device): Record<string, unknown[]> {
     files: q('SELECT hex(id) AS id, name, hex(data) AS data FROM files ORDER BY id'),
     file_reviews: q('SELECT hex(id) AS id, review, hex(file_id) AS file_id FROM file_reviews ORDER BY id'),
     typed_rows: q(
-      'SELECT id, name, note, CAST(count_value AS TEXT) AS count_value, typeof(count_value) AS count_type, enabled_flag, rating, hex(data) AS data, typeof(data) AS data_type, created_at FROM typed_rows ORDER BY id',
+      'SELECT id, name, note, CAST(count_value AS TEXT) AS count_value, typeof(count_value) AS count_type, ' +
+        'enabled_flag, rating, hex(data) AS data, typeof(data) AS data_type, created_at FROM typed_rows ORDER BY ' +
+        'id',
     ),
   };
 }
@@ -41,7 +43,8 @@ describe('client ⇄ server: two devices of one user (needs snapshot sessions)',
       .prepare('INSERT INTO file_reviews(id, review, file_id) VALUES (?, ?, ?)')
       .run(Buffer.from(randomUUID().replace(/-/g, ''), 'hex'), 'nice', fileId);
     const typed = a.db.prepare(
-      'INSERT INTO typed_rows(id, name, count_value, enabled_flag, rating, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO typed_rows(id, name, count_value, enabled_flag, rating, data, created_at) VALUES (?, ?, ?, ' +
+        '?, ?, ?, ?)',
     );
     const bigId = randomUUID();
     typed.run(bigId, 'big', 9007199254740993n, 1, 0.1, Buffer.from('cafebabe', 'hex'), '2026-03-24T18:42:11.123456Z');

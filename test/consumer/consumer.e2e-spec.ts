@@ -313,7 +313,9 @@ describe.each(HOSTS)('a $kind host app ($name) using the packed packages', (host
     const pushId = created.json!.push_id as string;
     const id = randomUUID();
     // beyond 2^53: a JSON.parse by the host's body parser on the way would store …992
-    const chunk = `{"start_row_ordinal":0,"rows":[{"schema":"${host.schema}","table":"${host.table}","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,"payload":{"title":"from ${host.name}","big":9007199254740993}}]}`;
+    const chunk =
+      `{"start_row_ordinal":0,"rows":[{"schema":"${host.schema}","table":"${host.table}","key":{"id":"${id}"},` +
+      `"op":"INSERT","base_row_version":0,"payload":{"title":"from ${host.name}","big":9007199254740993}}]}`;
     expect((await call('POST', `/sync/push-sessions/${pushId}/chunks`, { ...as, body: chunk })).status).toBe(200);
     const commit = await call('POST', `/sync/push-sessions/${pushId}/commit`, as);
     expect(commit).toMatchObject({

@@ -47,7 +47,8 @@ export async function checkConvergence(world: ConvergenceWorld): Promise<string[
   const tokenSeen = new Map<string, string>();
   for (const user of world.users) {
     const state = await pg.query(
-      'SELECT user_pk, next_bundle_seq - 1 AS latest, retained_bundle_floor AS floor FROM sync.user_state WHERE user_id = $1',
+      'SELECT user_pk, next_bundle_seq - 1 AS latest, retained_bundle_floor AS floor FROM sync.user_state ' +
+        'WHERE user_id = $1',
       [user],
     );
     const row = state.rows[0] as { user_pk: string; latest: string; floor: string } | undefined;
@@ -128,7 +129,9 @@ export async function checkConvergence(world: ConvergenceWorld): Promise<string[
   };
   for (const w of world.acked) {
     const history = rowHistory.get(`${w.user}|${w.table}/${w.id}`) ?? [];
-    const label = `d${w.device} ${w.kind} ${w.table}/${w.id}${w.token ? ` (${w.token})` : ''} written at op #${w.op}, acknowledged at op #${w.ackOp} for ${w.user}`;
+    const label =
+      `d${w.device} ${w.kind} ${w.table}/${w.id}${w.token ? ` (${w.token})` : ''} written at op #${w.op}, ` +
+      `acknowledged at op #${w.ackOp} for ${w.user}`;
     if (w.kind === 'upsert') {
       const committed = history.find((h) => h.token === w.token);
       if (!committed) {
@@ -146,7 +149,8 @@ export async function checkConvergence(world: ConvergenceWorld): Promise<string[
       if (!visible && !later)
         report(
           'lost-write',
-          `${label}: committed in bundle ${committed.seq} but not on the server (${row ? 'other value' : 'row missing'}) and no later bundle touched the row`,
+          `${label}: committed in bundle ${committed.seq} but not on the server (` +
+            `${row ? 'other value' : 'row missing'}) and no later bundle touched the row`,
         );
     } else {
       const upTo = history.filter((h) => h.seq <= w.ackSeq);
@@ -176,14 +180,16 @@ export async function checkConvergence(world: ConvergenceWorld): Promise<string[
               JOIN sync.table_catalog tc ON tc.table_id = rs.table_id
              WHERE us.user_id = $1 AND tc.table_name = $2 AND rs.deleted = false
                AND NOT EXISTS (SELECT 1 FROM business."${table}" b WHERE b._sync_scope_id = $1
-                                 AND decode(replace(b.id::text, '-', ''), 'hex') = rs.key_bytes))::int AS state_without_row`,
+                                 AND decode(replace(b.id::text, '-', ''), 'hex') = rs.key_bytes))::int
+                                   AS state_without_row`,
         [user, table],
       );
       const counts = result.rows[0] as { without_state: number; state_without_row: number };
       if (counts.without_state || counts.state_without_row) {
         report(
           'row-state',
-          `${user} ${table}: ${counts.without_state} business rows without live row_state, ${counts.state_without_row} live row_state entries without a row`,
+          `${user} ${table}: ${counts.without_state} business rows without live row_state, ` +
+            `${counts.state_without_row} live row_state entries without a row`,
         );
       }
     }

@@ -99,7 +99,8 @@ describe('convergence fuzz regressions', () => {
     // the committed seed leaves the retained history before the device retries
     await setRetentionFloor(server.t, user, 1);
     await server.pg.query(
-      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 1',
+      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = ' +
+        '$1 AND bl.bundle_seq <= 1',
       [user],
     );
     // Before the fix every retry of the create, still carrying the initialization id, got 400
@@ -133,7 +134,8 @@ describe('convergence fuzz regressions', () => {
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(b, 'b', 'b@x.test');
     await setRetentionFloor(server.t, user, 1);
     await server.pg.query(
-      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 1',
+      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = ' +
+        '$1 AND bl.bundle_seq <= 1',
       [user],
     );
 
@@ -202,7 +204,8 @@ describe('convergence fuzz regressions', () => {
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(b, 'b', 'b@x.test');
     await setRetentionFloor(server.t, user, 1);
     await server.pg.query(
-      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 1',
+      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = ' +
+        '$1 AND bl.bundle_seq <= 1',
       [user],
     );
 
@@ -215,7 +218,8 @@ describe('convergence fuzz regressions', () => {
     expect(local).toHaveLength(2);
     expect(await serverRows(server.pg, user, 'users', 'id::text AS id, name, email')).toEqual(local);
     const bundles = await server.pg.query(
-      'SELECT bl.source_id, bl.source_bundle_id FROM sync.bundle_log bl JOIN sync.user_state us ON us.user_pk = bl.user_pk WHERE us.user_id = $1 ORDER BY bl.bundle_seq',
+      'SELECT bl.source_id, bl.source_bundle_id FROM sync.bundle_log bl JOIN sync.user_state us ON us.user_pk ' +
+        '= bl.user_pk WHERE us.user_id = $1 ORDER BY bl.bundle_seq',
       [user],
     );
     const sourceId = (await device.client.sourceInfo()).currentSourceId;
@@ -233,7 +237,8 @@ describe('convergence fuzz regressions', () => {
     // Everything pruned up to the latest bundle (the floor may equal the latest bundle_seq).
     await setRetentionFloor(server.t, user, 3);
     await server.pg.query(
-      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 3',
+      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = ' +
+        '$1 AND bl.bundle_seq <= 3',
       [user],
     );
 
@@ -283,7 +288,8 @@ describe('convergence fuzz regressions', () => {
     expect((await owner.client.sync()).pushOutcome).toBe('committed');
     await setRetentionFloor(server.t, user, 3);
     await server.pg.query(
-      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 3',
+      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = ' +
+        '$1 AND bl.bundle_seq <= 3',
       [user],
     );
 
@@ -318,7 +324,8 @@ describe('convergence fuzz regressions', () => {
     device.db.prepare('DELETE FROM users WHERE id = ?').run(a);
     await setRetentionFloor(server.t, user, 1);
     await server.pg.query(
-      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = $1 AND bl.bundle_seq <= 1',
+      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = ' +
+        '$1 AND bl.bundle_seq <= 1',
       [user],
     );
 
@@ -478,7 +485,8 @@ describe('convergence fuzz regressions', () => {
     expect((await device.client.sync()).pushOutcome).toBe('committed');
     for (let i = 0; i < 5; i++) {
       await server.pg.query(
-        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> ' +
+          'pg_backend_pid()',
       );
       // before the fix: 500 retention_floor_update_failed "terminating connection due to administrator command"
       await setRetentionFloor(server.t, user, 1);

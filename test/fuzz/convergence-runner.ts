@@ -134,14 +134,16 @@ export function replayReport(original: RunOutcome, shrunk: ShrinkResult, dataDir
   const file = join(dataDir, `convergence-seed-${original.seed}.json`);
   writeFileSync(file, `${JSON.stringify({ seed: original.seed, ops: shrunk.ops }, null, 1)}\n`);
   const lines = [
-    `convergence fuzz: seed ${original.seed} FAILED (${original.ops.length} ops; minimal replay ${shrunk.ops.length} ops after ${shrunk.runs} shrink runs)`,
+    `convergence fuzz: seed ${original.seed} FAILED (${original.ops.length} ops; minimal replay ` +
+      `${shrunk.ops.length} ops after ${shrunk.runs} shrink runs)`,
     'failures of the original run:',
     ...original.failures.slice(0, 12).map((f) => `  - ${f}`),
     'failures of the minimal run:',
     ...shrunk.outcome.failures.slice(0, 12).map((f) => `  - ${f}`),
     `minimal replay (${file}):`,
     ...shrunk.ops.map((op, i) => `  #${i} ${describeOp(op)}`),
-    `replay: FUZZ_REPLAY=${file} NODE_OPTIONS=--experimental-vm-modules npx jest test/fuzz/convergence.e2e --selectProjects e2e`,
+    `replay: FUZZ_REPLAY=${file} NODE_OPTIONS=--experimental-vm-modules npx jest test/fuzz/convergence.e2e ` +
+      `--selectProjects e2e`,
     'transcript of the minimal run (tail):',
     ...shrunk.outcome.transcript.slice(-80).map((l) => `  ${l}`),
   ];

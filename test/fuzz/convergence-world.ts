@@ -78,7 +78,8 @@ export class FuzzServer {
   /** Terminates every backend of the app's database except the checker's own connection. */
   async killConnections(): Promise<number> {
     const result = await this.pg.query(
-      'SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      'SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = ' +
+        'current_database() AND pid <> pg_backend_pid()',
     );
     return (result.rows[0] as { n: number }).n;
   }
@@ -93,7 +94,9 @@ export class FuzzServer {
 function signToken(user: string): string {
   const b64 = (value: string) => Buffer.from(value).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
-  const input = `${b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64(JSON.stringify({ sub: user, iat: now, exp: now + 3600 }))}`;
+  const input =
+    `${b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.` +
+    `${b64(JSON.stringify({ sub: user, iat: now, exp: now + 3600 }))}`;
   return `${input}.${createHmac('sha256', JWT_SECRET).update(input).digest('base64url')}`;
 }
 
@@ -401,7 +404,10 @@ export class ConvergenceWorld {
     setBeforePushReplayHook(d.client, undefined);
   }
 
-  /** A local DELETE and the row creator always win (the FK discipline relies on it); otherwise server-wins or a field merge. */
+  /**
+   * A local DELETE and the row creator always win (the FK discipline relies on it); otherwise
+   * server-wins or a field merge.
+   */
   private resolverFor(d: SimDevice): ConflictResolver {
     return {
       resolve: (c: ConflictContext) => {
@@ -409,7 +415,8 @@ export class ConvergenceWorld {
         const id = String(c.key.id ?? Object.values(c.key)[0]);
         const table = c.table as TableName;
         this.note(
-          `  conflict on d${d.index}: ${c.localOp} ${table}/${id} base ${c.baseRowVersion} server ${c.serverRowVersion}${c.serverRowDeleted ? ' deleted' : ''}`,
+          `  conflict on d${d.index}: ${c.localOp} ${table}/${id} base ${c.baseRowVersion} server ` +
+            `${c.serverRowVersion}${c.serverRowDeleted ? ' deleted' : ''}`,
         );
         const pending = d.pending.get(`${table}/${id}`);
         const localToken = c.localPayload ? tokenOf(c.localPayload[TABLES[table]?.tokenColumn ?? 'name']) : null;
@@ -473,7 +480,8 @@ export class ConvergenceWorld {
   private queuedKeys(d: SimDevice): Set<string> {
     const rows = d.db
       .prepare(
-        'SELECT table_name, key_json FROM _sync_dirty_rows UNION ALL SELECT table_name, key_json FROM _sync_outbox_rows',
+        'SELECT table_name, key_json FROM _sync_dirty_rows UNION ALL SELECT table_name, key_json FROM ' +
+          '_sync_outbox_rows',
       )
       .all() as {
       table_name: string;
@@ -779,7 +787,8 @@ export class ConvergenceWorld {
   /** Raises the retained floor to latest − depth and deletes the history below it (archived first). */
   private async prune(user: string, depth: number): Promise<void> {
     const state = await this.server.pg.query(
-      'SELECT user_pk, next_bundle_seq - 1 AS latest, retained_bundle_floor AS floor FROM sync.user_state WHERE user_id = $1',
+      'SELECT user_pk, next_bundle_seq - 1 AS latest, retained_bundle_floor AS floor FROM sync.user_state ' +
+        'WHERE user_id = $1',
       [user],
     );
     const row = state.rows[0] as { user_pk: string; latest: string; floor: string } | undefined;
@@ -909,7 +918,8 @@ export class ConvergenceWorld {
         }
         case 'typed_rows':
           db.prepare(
-            'INSERT INTO typed_rows(id, name, note, count_value, enabled_flag, rating, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+            'INSERT INTO typed_rows(id, name, note, count_value, enabled_flag, rating, data, created_at) ' +
+              'VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
           ).run(
             id,
             token,
@@ -1160,7 +1170,8 @@ export async function archiveBundles(world: ConvergenceWorld, user: string): Pro
   const above = archive.size ? Math.max(...archive.keys()) : 0;
   const result = await world.server.pg.query(
     `SELECT bl.bundle_seq, bl.source_id, bl.source_bundle_id, bl.row_count, encode(bl.bundle_hash, 'hex') AS hash,
-            br.row_ordinal, tc.table_name, encode(br.key_bytes, 'hex') AS key_hex, br.op_code, br.payload_wire::text AS payload
+            br.row_ordinal, tc.table_name, encode(br.key_bytes, 'hex') AS key_hex, br.op_code, br.payload_wire::text
+              AS payload
        FROM sync.bundle_log bl
        JOIN sync.user_state us ON us.user_pk = bl.user_pk
        LEFT JOIN sync.bundle_rows br ON br.user_pk = bl.user_pk AND br.bundle_seq = bl.bundle_seq

@@ -100,8 +100,10 @@ describe('convergence fuzz: devices, faults, and a checker of the end state', ()
     mkdirSync(DATA_DIR, { recursive: true });
     writeFileSync(join(DATA_DIR, `convergence-summary-${process.pid}.json`), `${JSON.stringify(summary, null, 2)}\n`);
     process.stdout.write(
-      `\nconvergence fuzz: ${summary.seeds} seeds × ${OPS} ops from seed ${BASE_SEED} in ${(summary.durationMs / 1000).toFixed(1)} s; ` +
-        `${writes} local writes, ${acked} acknowledged, ${conflicts} conflicts; failed seeds: ${failedSeeds.length ? failedSeeds.join(', ') : 'none'}\n` +
+      `\nconvergence fuzz: ${summary.seeds} seeds × ${OPS} ops from seed ${BASE_SEED} in ` +
+        `${(summary.durationMs / 1000).toFixed(1)} s; ` +
+        (`${writes} local writes, ${acked} acknowledged, ${conflicts} conflicts; failed seeds: ` +
+          `${failedSeeds.length ? failedSeeds.join(', ') : 'none'}\n`) +
         `faults injected: ${Object.entries(summary.faults)
           .map(([k, n]) => `${k}=${n}`)
           .join(', ')}\n`,
@@ -115,7 +117,13 @@ describe('convergence fuzz: devices, faults, and a checker of the end state', ()
     mkdirSync(DATA_DIR, { recursive: true });
     appendFileSync(
       join(DATA_DIR, `convergence-progress-${process.pid}.jsonl`),
-      `${JSON.stringify({ seed, ops: ops.length, ms: outcome.ms, failures: outcome.failures.length, faults: outcome.stats.faults })}\n`,
+      JSON.stringify({
+        seed,
+        ops: ops.length,
+        ms: outcome.ms,
+        failures: outcome.failures.length,
+        faults: outcome.stats.faults,
+      }) + `\n`,
     );
     if (outcome.failures.length === 0) return;
     failedSeeds.push(seed);

@@ -27,7 +27,8 @@ export class DatabaseFingerprint {
     const sql = rows
       .map(
         ({ name }) =>
-          `SELECT '${name}' AS name, count(*) || ':' || md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) AS print FROM ${name} t`,
+          `SELECT '${name}' AS name, count(*) || ':' || md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), ''))
+            AS print FROM ${name} t`,
       )
       .join(' UNION ALL ');
     return new DatabaseFingerprint(client, sql);

@@ -882,7 +882,9 @@ function payloadFields(table: string, world: FuzzWorld): Record<string, Field> {
 
 const TABLES = ['users', 'posts', 'files', 'categories', 'teams', 'typed_rows'];
 
-/** One push row (raw JSON) for a registered table: faults at row level (site `row`) or in its payload (site `payload`). */
+/**
+ * One push row (raw JSON) for a registered table: faults at row level (site `row`) or in its payload (site `payload`).
+ */
 function pushRow(world: FuzzWorld, site: Site | 'none' | 'all'): fc.Arbitrary<string> {
   // mostly inserts of new rows (which can commit), else any op on new or existing rows (mostly conflicts)
   const target = weighted<[string, string, string]>(
@@ -1361,7 +1363,11 @@ export const parserCase: fc.Arbitrary<ParserCase> = weighted<ParserCase>(
       .map(([size, path, many]) => ({
         kind: 'oversize-headers' as const,
         bytes: Buffer.from(
-          `GET ${path} HTTP/1.1\r\nHost: x\r\n${many ? Array.from({ length: Math.ceil(size / 100) }, (_, i) => `X-H${i}: ${'v'.repeat(95)}\r\n`).join('') : `X-Big: ${'a'.repeat(size)}\r\n`}\r\n`,
+          `GET ${path} HTTP/1.1\r\nHost: x\r\n` +
+            (many
+              ? Array.from({ length: Math.ceil(size / 100) }, (_, i) => `X-H${i}: ${'v'.repeat(95)}\r\n`).join('')
+              : `X-Big: ${'a'.repeat(size)}\r\n`) +
+            `\r\n`,
           'latin1',
         ),
       })),
@@ -1393,7 +1399,9 @@ export const parserCase: fc.Arbitrary<ParserCase> = weighted<ParserCase>(
         return {
           kind: 'long-body' as const,
           bytes: Buffer.from(
-            `POST /sync/connect HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token:alice}\r\nOversync-Source-ID: {source}\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n${body}${extra}`,
+            `POST /sync/connect HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ` +
+              `{token:alice}\r\nOversync-Source-ID: {source}\r\nContent-Type: ` +
+              `application/json\r\nContent-Length: ${declared}\r\n\r\n${body}${extra}`,
             'utf8',
           ),
         };

@@ -156,7 +156,8 @@ describe(`malformed-input fuzz over every sync route (${CASES} cases, seed ${SEE
   afterAll(async () => {
     const seconds = (Date.now() - started) / 1000;
     console.log(
-      `http-input fuzz figures (seed ${SEED}): ${JSON.stringify({ ...figures, seconds: Math.round(seconds * 10) / 10 })}`,
+      `http-input fuzz figures (seed ${SEED}): ` +
+        `${JSON.stringify({ ...figures, seconds: Math.round(seconds * 10) / 10 })}`,
     );
     await fingerprint?.close();
     await t?.close();
@@ -335,7 +336,8 @@ describe(`malformed-input fuzz over every sync route (${CASES} cases, seed ${SEE
             if (!envelope) {
               figures.withoutEnvelope++;
               throw new Error(
-                `${label}: answer without the envelope: ${answer.status} ${answer.headers['content-type']} ${answer.body.slice(0, 200)}`,
+                `${label}: answer without the envelope: ${answer.status} ${answer.headers['content-type']} ` +
+                  `${answer.body.slice(0, 200)}`,
               );
             }
           }

@@ -84,7 +84,8 @@ describe('isolation: user A against everything of user B', () => {
 
   const bSourceState = async () =>
     fingerprint.query(
-      `SELECT ss.* FROM sync.source_state ss JOIN sync.user_state us USING (user_pk) WHERE us.user_id = $1 ORDER BY source_id`,
+      `SELECT ss.* FROM sync.source_state ss JOIN sync.user_state us USING (user_pk) WHERE us.user_id = $1
+        ORDER BY source_id`,
       [B_USER],
     );
 
@@ -368,7 +369,8 @@ describe('isolation: user A against everything of user B', () => {
       expectNoLeak(res, B_SOURCE);
       expect(await bSourceState()).toEqual(bState);
       const inA = await fingerprint.query(
-        `SELECT ss.state FROM sync.source_state ss JOIN sync.user_state us USING (user_pk) WHERE us.user_id = $1 AND ss.source_id = $2`,
+        `SELECT ss.state FROM sync.source_state ss JOIN sync.user_state us USING (user_pk) WHERE us.user_id = $1
+          AND ss.source_id = $2`,
         [A_USER, B_SOURCE],
       );
       expect(inA).toEqual([{ state: 'reserved' }]);

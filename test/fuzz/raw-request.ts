@@ -92,7 +92,11 @@ export function describeRequest(request: RawRequest): string {
       ? `${JSON.stringify(body.subarray(0, 300).toString('latin1'))}… (${body.length} bytes)`
       : JSON.stringify(body.toString('latin1'));
   const headers = request.headers.map(([name, value]) => `${name}: ${JSON.stringify(value).slice(0, 120)}`).join(' | ');
-  return `${request.method} ${request.path.length > 200 ? `${request.path.slice(0, 200)}… (${request.path.length} chars)` : request.path} [${headers}] framing=${request.framing ?? 'exact'} body=${shown}`;
+  return (
+    `${request.method} ` +
+    `${request.path.length > 200 ? `${request.path.slice(0, 200)}… (${request.path.length} chars)` : request.path} ` +
+    `[${headers}] framing=${request.framing ?? 'exact'} body=${shown}`
+  );
 }
 
 /** Writes raw bytes on one connection; everything the server sends until it closes (or `timeoutMs`). */

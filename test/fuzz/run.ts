@@ -1,6 +1,7 @@
 // npm run fuzz [-- --seeds N --ops M --cases C --http-seed S --workers W --scale-out-seconds T [jest path patterns…]]
 // Runs the fuzz suites of test/fuzz with long budgets (issue 11): convergence 200 seeds × 500 ops, 10,000
-// malformed inputs, the scale-out run (test/scale-out) for 300 s, unless told otherwise. The suites read their budgets from the environment set here.
+// malformed inputs, the scale-out run (test/scale-out) for 300 s, unless told otherwise. The suites
+// read their budgets from the environment set here.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
@@ -46,7 +47,8 @@ const args = [
   ...(values.workers ? ['--maxWorkers', values.workers] : ['--runInBand']),
 ];
 console.log(
-  `fuzz: seeds=${values.seeds} ops=${values.ops} cases=${values.cases}${values['http-seed'] ? ` http-seed=${values['http-seed']}` : ''} → jest ${args.slice(1).join(' ')}`,
+  `fuzz: seeds=${values.seeds} ops=${values.ops} cases=${values.cases}` +
+    `${values['http-seed'] ? ` http-seed=${values['http-seed']}` : ''} → jest ${args.slice(1).join(' ')}`,
 );
 const started = Date.now();
 const child = spawn(process.execPath, args, { stdio: 'inherit', env });

@@ -257,7 +257,8 @@ describe('observability: metrics, spans, health', () => {
     // Table access statistics of the app's backends are flushed when those backends exit.
     const flushAndRead = async () => {
       await admin.query(
-        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> ' +
+          'pg_backend_pid()',
       );
       await new Promise((resolve) => setTimeout(resolve, 300));
       await admin.query('SELECT pg_stat_clear_snapshot()');
@@ -319,7 +320,8 @@ describe('observability options in a host that is not the reference app', () => 
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     await client.query(
-      `CREATE TABLE public.notes (_sync_scope_id TEXT NOT NULL, id TEXT NOT NULL, body TEXT, PRIMARY KEY (_sync_scope_id, id))`,
+      `CREATE TABLE public.notes (_sync_scope_id TEXT NOT NULL, id TEXT NOT NULL, body TEXT,
+        PRIMARY KEY (_sync_scope_id, id))`,
     );
     await client.end();
   });
@@ -349,7 +351,10 @@ describe('observability options in a host that is not the reference app', () => 
       'notes_sync_requests_total{method="GET",route="/sync/capabilities",status="200",error_code=""} 1',
     );
     expect(text).toMatch(
-      /notes_sync_requests_total\{method="GET",route="\/sync\/capabilities",status="401",error_code="authentication_failed"\} 1/,
+      new RegExp(
+        'notes_sync_requests_total\\{method="GET",route="/sync/capabilities",status="401",' +
+          'error_code="authentication_failed"\\} 1',
+      ),
     );
     expect(await register.getSingleMetricAsString('notes_sync_requests_total').catch(() => 'absent')).toBe('absent');
     const health = await request(server).get('/syncx/health').expect(200);

@@ -69,7 +69,8 @@ describe.each(['express', 'fastify'] as const)(
         bundle_hash: string;
         latest: string;
       }>(
-        `SELECT bl.bundle_seq, bl.source_id, bl.source_bundle_id, bl.row_count, encode(bl.bundle_hash, 'hex') AS bundle_hash, us.next_bundle_seq - 1 AS latest
+        `SELECT bl.bundle_seq, bl.source_id, bl.source_bundle_id, bl.row_count, encode(bl.bundle_hash, 'hex')
+          AS bundle_hash, us.next_bundle_seq - 1 AS latest
          FROM sync.bundle_log bl JOIN sync.user_state us USING (user_pk)
         WHERE us.user_id = 'alice' AND bl.bundle_seq > $1 ORDER BY bl.bundle_seq`,
         [afterSeq],
@@ -86,7 +87,13 @@ describe.each(['express', 'fastify'] as const)(
           rows: new EncodedJson(await committedRowsText(Number(h.bundle_seq))),
         });
       }
-      return `${encodeGoJson({ stable_bundle_seq: BigInt(headers.rows[0]!.latest), bundles, has_more: headers.rows.length > maxBundles })}\n`;
+      return (
+        encodeGoJson({
+          stable_bundle_seq: BigInt(headers.rows[0]!.latest),
+          bundles,
+          has_more: headers.rows.length > maxBundles,
+        }) + `\n`
+      );
     }
 
     beforeAll(async () => {

@@ -23,7 +23,8 @@ describe('retention and pruning (spec §4.12) with a window of 2 bundles', () =>
   const floor = async (userId: string) =>
     (
       await db.query<{ floor: number; bundles: number }>(
-        `SELECT us.retained_bundle_floor::int AS floor, (SELECT count(*)::int FROM sync.bundle_log bl WHERE bl.user_pk = us.user_pk) AS bundles
+        `SELECT us.retained_bundle_floor::int AS floor, (SELECT count(*)::int FROM sync.bundle_log bl
+          WHERE bl.user_pk = us.user_pk) AS bundles
          FROM sync.user_state us WHERE us.user_id = $1`,
         [userId],
       )

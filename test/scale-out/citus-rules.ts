@@ -33,7 +33,8 @@ export async function citusViolations(client: pg.Client, plan: CitusPlan, schema
 
   const tables = (
     await client.query<{ schema: string; name: string; oid: number }>(
-      `SELECT n.nspname AS schema, c.relname AS name, c.oid::int AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      `SELECT n.nspname AS schema, c.relname AS name, c.oid::int AS oid FROM pg_class c JOIN pg_namespace n
+        ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1) ORDER BY 1, 2`,
       [schemas],
     )
@@ -50,7 +51,8 @@ export async function citusViolations(client: pg.Client, plan: CitusPlan, schema
     if (kind !== 'distributed') continue;
     const column = plan.distributed[name]!;
     const found = await client.query<{ type: string; notnull: boolean }>(
-      `SELECT format_type(atttypid, atttypmod) AS type, attnotnull AS notnull FROM pg_attribute WHERE attrelid = $1 AND attname = $2 AND NOT attisdropped`,
+      `SELECT format_type(atttypid, atttypmod) AS type, attnotnull AS notnull FROM pg_attribute WHERE attrelid = $1
+        AND attname = $2 AND NOT attisdropped`,
       [t.oid, column],
     );
     if (!found.rows[0]) violations.push(`${name}: has no distribution column ${column}`);
@@ -90,7 +92,8 @@ export async function citusViolations(client: pg.Client, plan: CitusPlan, schema
     const column = plan.distributed[name]!;
     if (!(u.columns ?? []).includes(column))
       violations.push(
-        `${name}: unique index ${u.index} (${(u.columns ?? []).join(', ')}) does not include the distribution column ${column}`,
+        `${name}: unique index ${u.index} (${(u.columns ?? []).join(', ')}) does not include the distribution ` +
+          `column ${column}`,
       );
   }
 
@@ -104,8 +107,10 @@ export async function citusViolations(client: pg.Client, plan: CitusPlan, schema
       parent_columns: string[];
     }>(
       `SELECT c.conname AS name, c.conrelid::int AS child, c.confrelid::int AS parent,
-              (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum) AS child_columns,
-              (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.confkey) WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum) AS parent_columns
+              (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY k(attnum, ord)
+                JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum) AS child_columns,
+              (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.confkey) WITH ORDINALITY k(attnum, ord)
+                JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum) AS parent_columns
          FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid = ANY($1::oid[]) ORDER BY 1`,
       [tables.map((t) => t.oid)],
     )
@@ -126,7 +131,9 @@ export async function citusViolations(client: pg.Client, plan: CitusPlan, schema
       const position = fk.child_columns.indexOf(plan.distributed[child]!);
       if (position < 0 || fk.parent_columns[position] !== plan.distributed[parent]) {
         violations.push(
-          `${child}: foreign key ${fk.name} (${fk.child_columns.join(', ')}) → ${parent} (${fk.parent_columns.join(', ')}) does not map distribution column ${plan.distributed[child]} to ${plan.distributed[parent]}`,
+          `${child}: foreign key ${fk.name} (${fk.child_columns.join(', ')}) → ${parent} (` +
+            `${fk.parent_columns.join(', ')}) does not map distribution column ${plan.distributed[child]} to ` +
+            `${plan.distributed[parent]}`,
         );
       }
     }
@@ -136,8 +143,10 @@ export async function citusViolations(client: pg.Client, plan: CitusPlan, schema
   const sequences = (
     await client.query<{ name: string; type: string; owner: string | null }>(
       `SELECT n.nspname || '.' || c.relname AS name, format_type(s.seqtypid, NULL) AS type,
-              (SELECT tn.nspname || '.' || t.relname FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace
-                WHERE d.objid = c.oid AND d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') LIMIT 1) AS owner
+              (SELECT tn.nspname || '.' || t.relname FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+                JOIN pg_namespace tn ON tn.oid = t.relnamespace
+                WHERE d.objid = c.oid AND d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+                  AND d.deptype IN ('a', 'i') LIMIT 1) AS owner
          FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = ANY($1) ORDER BY 1`,
       [schemas],

@@ -47,7 +47,8 @@ export async function checkScaleOut(world: ScaleOutWorld, pgClient: pg.Client): 
     if (user !== w.user)
       report(
         'lost-write',
-        `d${w.device} ${w.user} users/${w.id} write ${w.token} was acknowledged but is in no committed bundle of the user${user ? ` (found under ${user})` : ''}`,
+        `d${w.device} ${w.user} users/${w.id} write ${w.token} was acknowledged but is in no committed bundle ` +
+          `of the user${user ? ` (found under ${user})` : ''}`,
       );
   }
   const tuples = await pgClient.query<{ user_id: string; source_id: string; ids: string[] }>(
@@ -60,14 +61,16 @@ export async function checkScaleOut(world: ScaleOutWorld, pgClient: pg.Client): 
     if (row.ids.some((id, i) => Number(id) !== i + 1))
       report(
         'applied-twice',
-        `${row.user_id}: source ${row.source_id} committed source_bundle_ids [${row.ids.slice(0, 20).join(',')}], not 1..${row.ids.length}`,
+        `${row.user_id}: source ${row.source_id} committed source_bundle_ids [` +
+          `${row.ids.slice(0, 20).join(',')}], not 1..${row.ids.length}`,
       );
   }
 
   // 3: gap-free history
   const history = await pgClient.query<{ user_id: string; latest: string; floor: string; seqs: string[] | null }>(
     `SELECT us.user_id, us.next_bundle_seq - 1 AS latest, us.retained_bundle_floor AS floor,
-            (SELECT array_agg(bl.bundle_seq::text ORDER BY bl.bundle_seq) FROM sync.bundle_log bl WHERE bl.user_pk = us.user_pk) AS seqs
+            (SELECT array_agg(bl.bundle_seq::text ORDER BY bl.bundle_seq) FROM sync.bundle_log bl
+              WHERE bl.user_pk = us.user_pk) AS seqs
        FROM sync.user_state us WHERE us.user_id = ANY($1)`,
     [users],
   );
@@ -81,7 +84,8 @@ export async function checkScaleOut(world: ScaleOutWorld, pgClient: pg.Client): 
     if (seqs.length !== latest || seqs.some((seq, i) => seq !== i + 1))
       report(
         'history',
-        `${row.user_id}: bundle_seqs are not 1..${latest} (${seqs.length} bundles, first gap at ${seqs.findIndex((seq, i) => seq !== i + 1) + 1})`,
+        `${row.user_id}: bundle_seqs are not 1..${latest} (${seqs.length} bundles, first gap at ` +
+          `${seqs.findIndex((seq, i) => seq !== i + 1) + 1})`,
       );
   }
 
@@ -127,10 +131,13 @@ export async function checkScaleOut(world: ScaleOutWorld, pgClient: pg.Client): 
   const rowState = await pgClient.query<{ user_id: string; without_state: number; state_without_row: number }>(
     `SELECT us.user_id,
             (SELECT count(*) FROM business.users b WHERE b._sync_scope_id = us.user_id
-               AND NOT EXISTS (SELECT 1 FROM sync.row_state rs WHERE rs.user_pk = us.user_pk AND rs.table_id = tc.table_id
+               AND NOT EXISTS (SELECT 1 FROM sync.row_state rs WHERE rs.user_pk = us.user_pk
+                 AND rs.table_id = tc.table_id
                                  AND NOT rs.deleted AND rs.key_bytes = uuid_send(b.id)))::int AS without_state,
-            (SELECT count(*) FROM sync.row_state rs WHERE rs.user_pk = us.user_pk AND rs.table_id = tc.table_id AND NOT rs.deleted
-               AND NOT EXISTS (SELECT 1 FROM business.users b WHERE b._sync_scope_id = us.user_id AND uuid_send(b.id) = rs.key_bytes))::int AS state_without_row
+            (SELECT count(*) FROM sync.row_state rs WHERE rs.user_pk = us.user_pk AND rs.table_id = tc.table_id AND
+              NOT rs.deleted
+               AND NOT EXISTS (SELECT 1 FROM business.users b WHERE b._sync_scope_id = us.user_id
+                 AND uuid_send(b.id) = rs.key_bytes))::int AS state_without_row
        FROM sync.user_state us CROSS JOIN sync.table_catalog tc
       WHERE us.user_id = ANY($1) AND tc.table_name = 'users'`,
     [users],
@@ -139,7 +146,8 @@ export async function checkScaleOut(world: ScaleOutWorld, pgClient: pg.Client): 
     if (row.without_state || row.state_without_row)
       report(
         'row-state',
-        `${row.user_id}: ${row.without_state} rows without live row_state, ${row.state_without_row} live row_state entries without a row`,
+        `${row.user_id}: ${row.without_state} rows without live row_state, ${row.state_without_row} live ` +
+          `row_state entries without a row`,
       );
   }
   return problems;

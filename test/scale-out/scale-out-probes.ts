@@ -15,7 +15,8 @@ export async function installSweepProbe(pgClient: pg.Client): Promise<void> {
   await pgClient.query(`
     CREATE SCHEMA IF NOT EXISTS scale_out_probe;
     CREATE TABLE IF NOT EXISTS scale_out_probe.sweeps (
-      at timestamptz NOT NULL, xid text NOT NULL, pid int NOT NULL, app text NOT NULL, lock_held boolean NOT NULL, tbl text NOT NULL, deleted bigint NOT NULL);
+      at timestamptz NOT NULL, xid text NOT NULL, pid int NOT NULL, app text NOT NULL, lock_held boolean NOT NULL,
+        tbl text NOT NULL, deleted bigint NOT NULL);
     CREATE OR REPLACE FUNCTION scale_out_probe.record_sweep() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       -- only the sweeper's statements (DELETE … WHERE … IN (SELECT … FOR UPDATE SKIP LOCKED))
@@ -43,7 +44,8 @@ export async function installSweepProbe(pgClient: pg.Client): Promise<void> {
 export async function plantExpiredSessions(pgClient: pg.Client, users: string[]): Promise<number> {
   const result = await pgClient.query(
     `INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, planned_row_count, expires_at)
-     SELECT gen_random_uuid(), user_pk, 'sweeper-probe', 1 + (SELECT count(*) FROM sync.push_sessions WHERE source_id = 'sweeper-probe'), 1, now() - interval '1 second'
+     SELECT gen_random_uuid(), user_pk, 'sweeper-probe', 1 + (SELECT count(*) FROM sync.push_sessions
+       WHERE source_id = 'sweeper-probe'), 1, now() - interval '1 second'
        FROM sync.user_state WHERE user_id = ANY($1)`,
     [users],
   );
@@ -83,7 +85,8 @@ export async function sweepReport(pgClient: pg.Client): Promise<SweepReport> {
     const [xid, span] = sorted[i]!;
     if (span.from < prev.to)
       problems.push(
-        `sweep transactions overlap: ${prev.app} xact ${prevXid} until ${prev.to}, ${span.app} xact ${xid} from ${span.from}`,
+        `sweep transactions overlap: ${prev.app} xact ${prevXid} until ${prev.to}, ${span.app} xact ${xid} ` +
+          `from ${span.from}`,
       );
   }
   const remaining = await pgClient.query<{ n: number }>(

@@ -24,7 +24,9 @@ export const JWT_SECRET = 'scale-out-secret';
 export function signToken(user: string): string {
   const b64 = (value: string) => Buffer.from(value).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
-  const input = `${b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64(JSON.stringify({ sub: user, iat: now, exp: now + 3600 }))}`;
+  const input =
+    `${b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.` +
+    `${b64(JSON.stringify({ sub: user, iat: now, exp: now + 3600 }))}`;
   return `${input}.${createHmac('sha256', JWT_SECRET).update(input).digest('base64url')}`;
 }
 
@@ -140,7 +142,10 @@ export class ScaleOutWorld {
     return this.rng.u32() % n;
   }
 
-  /** The device's network: every request to a random instance; a refused connection (dead instance, nothing sent) goes to another one. */
+  /**
+   * The device's network: every request to a random instance; a refused connection (dead instance,
+   * nothing sent) goes to another one.
+   */
   fetchFor(d: ScaleDevice, pinned?: number): FetchLike {
     return async (input, init) => {
       const url = new URL(input);
@@ -157,11 +162,13 @@ export class ScaleOutWorld {
           this.figures.httpStatus[status] = (this.figures.httpStatus[status] ?? 0) + 1;
           if (response.status >= 500 && response.status !== 503) {
             this.fail(
-              `d${d.index} ${method} ${url.pathname} on instance ${instance + 1} → ${response.status} ${(await response.clone().text()).slice(0, 300)}`,
+              `d${d.index} ${method} ${url.pathname} on instance ${instance + 1} → ${response.status} ` +
+                `${(await response.clone().text()).slice(0, 300)}`,
             );
           } else if (response.status === 400) {
             this.fail(
-              `d${d.index} ${method} ${url.pathname} on instance ${instance + 1} → 400 ${(await response.clone().text()).slice(0, 300)}`,
+              `d${d.index} ${method} ${url.pathname} on instance ${instance + 1} → 400 ` +
+                `${(await response.clone().text()).slice(0, 300)}`,
             );
           }
           return response;

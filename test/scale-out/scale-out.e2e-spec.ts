@@ -102,7 +102,8 @@ async function crossInstanceWatch(
 
 describe('scale-out: three instances over one PostgreSQL, 150 devices, faults', () => {
   it(
-    'no acknowledged write lost or applied twice, devices equal PostgreSQL, gap-free history, cross-instance watch, one sweeper, bounded connections',
+    'no acknowledged write lost or applied twice, devices equal PostgreSQL, gap-free history, cross-instance watch, ' +
+      'one sweeper, bounded connections',
     async () => {
       const db = await createTestDatabase();
       const instances = await startInstances({
@@ -229,7 +230,8 @@ describe('scale-out: three instances over one PostgreSQL, 150 devices, faults', 
         if (process.env.SCALE_OUT_CANARY === 'lose_row') {
           // self-test of the checker only: a simulated server bug that loses one acknowledged row
           await pgClient.query(`BEGIN; SET LOCAL session_replication_role = replica;
-            DELETE FROM business.users WHERE ctid = (SELECT ctid FROM business.users WHERE _sync_scope_id = '${world.users[2]}' LIMIT 1); COMMIT`);
+            DELETE FROM business.users WHERE ctid = (SELECT ctid FROM business.users
+              WHERE _sync_scope_id = '${world.users[2]}' LIMIT 1); COMMIT`);
         }
         const problems = await checkScaleOut(world, pgClient);
         const sweeps = await sweepReport(pgClient);
@@ -244,8 +246,11 @@ describe('scale-out: three instances over one PostgreSQL, 150 devices, faults', 
           Array.from({ length: INSTANCES }, () => 0),
         );
         const lines = [
-          `scale-out: seed ${SEED}, ${INSTANCES} instances, ${DEVICES} devices of ${USERS} users, ${loadSeconds.toFixed(1)} s of load (setup ${setupSeconds.toFixed(1)} s)`,
-          `  bundles committed: ${bundlesAfter - bundlesBefore} (${((bundlesAfter - bundlesBefore) / loadSeconds).toFixed(1)} bundles/s); local writes ${f.writes}, acknowledged ${f.acked}`,
+          `scale-out: seed ${SEED}, ${INSTANCES} instances, ${DEVICES} devices of ${USERS} users, ` +
+            `${loadSeconds.toFixed(1)} s of load (setup ${setupSeconds.toFixed(1)} s)`,
+          `  bundles committed: ${bundlesAfter - bundlesBefore} (` +
+            `${((bundlesAfter - bundlesBefore) / loadSeconds).toFixed(1)} bundles/s); local writes ${f.writes}, ` +
+            `acknowledged ${f.acked}`,
           `  p95 per operation (ms): ${Object.entries(f.ops)
             .map(([k, v]) => `${k} ${p95(v)} (n=${v.length})`)
             .join(', ')}`,
@@ -253,12 +258,22 @@ describe('scale-out: three instances over one PostgreSQL, 150 devices, faults', 
             .sort()
             .map(([k, v]) => `${k} ${p95(v)} (n=${v.length})`)
             .join(', ')}`,
-          `  errors seen by devices (retried later): ${JSON.stringify(f.errors)}; HTTP statuses ${JSON.stringify(f.httpStatus)}; refused connects re-routed ${f.reroutedConnects}`,
+          `  errors seen by devices (retried later): ${JSON.stringify(f.errors)}; HTTP statuses ` +
+            `${JSON.stringify(f.httpStatus)}; refused connects re-routed ${f.reroutedConnects}`,
           `  requests per instance: ${spread.join(' / ')}`,
-          `  faults: ${faults.instanceKills} SIGKILL+restart, ${faults.backendKills} backend kills (${faults.backendsTerminated} backends terminated)`,
-          `  watch: instance 1 woke for a commit on instance ${INSTANCES} in ${watchBefore.toFixed(1)} ms before the load, ${watchAfter.toFixed(1)} ms after it; ${watchers.length} streams, ${watchers.reduce((s, w) => s + w.events, 0)} events, ${watchers.reduce((s, w) => s + w.reconnects, 0)} reconnects`,
-          `  sweeper: ${sweeps.transactions} sweep transactions by ${sweeps.instances.join(', ')}, ${sweeps.removed} expired sessions removed (${planted} planted), ${sweeps.problems.length ? `${sweeps.problems.length} problems` : 'all holding the lock, none overlapping'}`,
-          `  connections per instance process (max): ${[...sampler.max].map(([a, n]) => `${a} ${n}`).join(', ')}; all instances together ${sampler.maxTotal} (budget ${INSTANCES} × (${POOL} + 1) = ${INSTANCES * (POOL + 1)}), ${sampler.samples} samples`,
+          `  faults: ${faults.instanceKills} SIGKILL+restart, ${faults.backendKills} backend kills (` +
+            `${faults.backendsTerminated} backends terminated)`,
+          `  watch: instance 1 woke for a commit on instance ${INSTANCES} in ${watchBefore.toFixed(1)} ms ` +
+            `before the load, ${watchAfter.toFixed(1)} ms after it; ${watchers.length} streams, ` +
+            `${watchers.reduce((s, w) => s + w.events, 0)} events, ` +
+            `${watchers.reduce((s, w) => s + w.reconnects, 0)} reconnects`,
+          `  sweeper: ${sweeps.transactions} sweep transactions by ${sweeps.instances.join(', ')}, ` +
+            `${sweeps.removed} expired sessions removed (${planted} planted), ` +
+            (sweeps.problems.length ? `${sweeps.problems.length} problems` : 'all holding the lock, none overlapping'),
+          `  connections per instance process (max): ` +
+            `${[...sampler.max].map(([a, n]) => `${a} ${n}`).join(', ')}; all instances together ` +
+            `${sampler.maxTotal} (budget ${INSTANCES} × (${POOL} + 1) = ${INSTANCES * (POOL + 1)}), ` +
+            `${sampler.samples} samples`,
         ];
         console.log(lines.join('\n'));
         // every check at once, so a failure shows all of them

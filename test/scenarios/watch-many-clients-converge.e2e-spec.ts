@@ -1,4 +1,4 @@
-import { watchManyClientsConverge } from '../../apps/client-node/src/simulator/scenarios/watch-many-clients-converge.scenario.js';
+import * as s from '../../apps/client-node/src/simulator/scenarios/watch-many-clients-converge.scenario.js';
 import { describeScenario } from './support/scenario-suite.js';
 
-describeScenario(watchManyClientsConverge);
+describeScenario(s.watchManyClientsConverge);

@@ -1,4 +1,4 @@
-import { watchReconnectCatchUp } from '../../apps/client-node/src/simulator/scenarios/watch-reconnect-catch-up.scenario.js';
+import * as s from '../../apps/client-node/src/simulator/scenarios/watch-reconnect-catch-up.scenario.js';
 import { describeScenario } from './support/scenario-suite.js';
 
-describeScenario(watchReconnectCatchUp);
+describeScenario(s.watchReconnectCatchUp);

@@ -1,4 +1,4 @@
-import { watchServerOriginated } from '../../apps/client-node/src/simulator/scenarios/watch-server-originated.scenario.js';
+import * as s from '../../apps/client-node/src/simulator/scenarios/watch-server-originated.scenario.js';
 import { describeScenario } from './support/scenario-suite.js';
 
-describeScenario(watchServerOriginated);
+describeScenario(s.watchServerOriginated);

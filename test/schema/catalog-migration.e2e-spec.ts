@@ -46,7 +46,8 @@ describe('catalog migration: adding a registered table keeps history', () => {
     const { rows: history } = await fixture.pool.query('SELECT table_id, bundle_seq FROM sync.row_state');
     expect(history).toEqual([{ table_id: 2, bundle_seq: '1' }]);
     const { rows: triggers } = await fixture.pool.query(
-      `SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgrelid = 'business.notes'::regclass AND tgname = 'oversync_bundle_capture_row'`,
+      `SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgrelid = 'business.notes'::regclass
+        AND tgname = 'oversync_bundle_capture_row'`,
     );
     expect(triggers[0].def).toContain(`capture_registered_row_change('id', '2', '4')`);
 

@@ -41,17 +41,22 @@ describe('bootstrapSyncSchema: foreign-key validation (spec §2.10)', () => {
       postsWith('FOREIGN KEY (_sync_scope_id, author_id) REFERENCES business.users (_sync_scope_id, id) DEFERRABLE'),
     );
     expect(await schemaError([POSTS])).toBe(
-      'registered tables are not FK-closed: business.posts -> business.users (posts_author_fk); business.posts -> business.users (posts_author_fk)',
+      'registered tables are not FK-closed: business.posts -> business.users (posts_author_fk); ' +
+        'business.posts -> business.users (posts_author_fk)',
     );
   });
 
   it('allows self references and cycles between registered tables', async () => {
     await fixture.reset(`${PARENT_SQL};
-      CREATE TABLE business.folders (_sync_scope_id TEXT, id UUID, parent_id UUID, owner_id UUID, PRIMARY KEY (_sync_scope_id, id),
-        FOREIGN KEY (_sync_scope_id, parent_id) REFERENCES business.folders (_sync_scope_id, id) DEFERRABLE INITIALLY DEFERRED,
-        FOREIGN KEY (_sync_scope_id, owner_id) REFERENCES business.users (_sync_scope_id, id) DEFERRABLE INITIALLY DEFERRED);
+      CREATE TABLE business.folders (_sync_scope_id TEXT, id UUID, parent_id UUID, owner_id UUID,
+        PRIMARY KEY (_sync_scope_id, id),
+        FOREIGN KEY (_sync_scope_id, parent_id) REFERENCES business.folders (_sync_scope_id,
+          id) DEFERRABLE INITIALLY DEFERRED,
+        FOREIGN KEY (_sync_scope_id, owner_id) REFERENCES business.users (_sync_scope_id,
+          id) DEFERRABLE INITIALLY DEFERRED);
       ALTER TABLE business.users ADD COLUMN home_id UUID,
-        ADD FOREIGN KEY (_sync_scope_id, home_id) REFERENCES business.folders (_sync_scope_id, id) DEFERRABLE INITIALLY DEFERRED`);
+        ADD FOREIGN KEY (_sync_scope_id, home_id) REFERENCES business.folders (_sync_scope_id,
+          id) DEFERRABLE INITIALLY DEFERRED`);
     await expect(
       bootstrapSyncSchema(fixture.db, [USERS, { schema: 'business', table: 'folders', syncKeyColumns: ['id'] }]),
     ).resolves.toHaveLength(2);
@@ -60,7 +65,8 @@ describe('bootstrapSyncSchema: foreign-key validation (spec §2.10)', () => {
   it('accepts DEFERRABLE INITIALLY IMMEDIATE', async () => {
     await fixture.reset(
       postsWith(
-        'FOREIGN KEY (_sync_scope_id, author_id) REFERENCES business.users (_sync_scope_id, id) DEFERRABLE INITIALLY IMMEDIATE',
+        'FOREIGN KEY (_sync_scope_id, author_id) REFERENCES business.users (_sync_scope_id, id) DEFERRABLE ' +
+          'INITIALLY IMMEDIATE',
       ),
     );
     await expect(bootstrapSyncSchema(fixture.db, [USERS, POSTS])).resolves.toHaveLength(2);
@@ -90,7 +96,9 @@ describe('bootstrapSyncSchema: foreign-key validation (spec §2.10)', () => {
       postsWith('FOREIGN KEY (author_id, _sync_scope_id) REFERENCES business.users (id, _sync_scope_id) DEFERRABLE'),
     );
     expect(await schemaError([USERS, POSTS])).toBe(
-      'registered schema contains unsupported registered FK constraints; registered child FKs must be scope-inclusive and reference (_sync_scope_id, parent_sync_key): business.posts -> business.users (posts_author_fk)',
+      'registered schema contains unsupported registered FK constraints; registered child FKs must be ' +
+        'scope-inclusive and reference (_sync_scope_id, parent_sync_key): business.posts -> business.users ' +
+        '(posts_author_fk)',
     );
   });
 
@@ -100,9 +108,12 @@ describe('bootstrapSyncSchema: foreign-key validation (spec §2.10)', () => {
         CONSTRAINT users_scope_key UNIQUE (_sync_scope_id));
       CREATE TABLE business.posts (_sync_scope_id TEXT, id UUID, PRIMARY KEY (_sync_scope_id, id),
         CONSTRAINT z_posts_owner_fk FOREIGN KEY (_sync_scope_id) REFERENCES business.users (_sync_scope_id) DEFERRABLE,
-        CONSTRAINT a_posts_owner_fk FOREIGN KEY (_sync_scope_id) REFERENCES business.users (_sync_scope_id) DEFERRABLE)`);
+        CONSTRAINT a_posts_owner_fk FOREIGN KEY (_sync_scope_id) REFERENCES business.users (_sync_scope_id)
+          DEFERRABLE)`);
     expect(await schemaError([USERS, POSTS])).toBe(
-      'registered schema contains unsupported registered FK constraints; registered child FKs must be scope-inclusive and reference (_sync_scope_id, parent_sync_key): business.posts -> business.users (a_posts_owner_fk); business.posts -> business.users (z_posts_owner_fk)',
+      'registered schema contains unsupported registered FK constraints; registered child FKs must be ' +
+        'scope-inclusive and reference (_sync_scope_id, parent_sync_key): business.posts -> business.users ' +
+        '(a_posts_owner_fk); business.posts -> business.users (z_posts_owner_fk)',
     );
   });
 
@@ -121,15 +132,18 @@ describe('bootstrapSyncSchema: foreign-key validation (spec §2.10)', () => {
       postsWith('FOREIGN KEY (_sync_scope_id, author_id) REFERENCES business.users (_sync_scope_id, id)'),
     );
     expect(await schemaError([USERS, POSTS])).toBe(
-      'registered schema contains non-deferrable FK constraints: business.posts_author_fk; make these constraints DEFERRABLE before bootstrap (INITIALLY DEFERRED recommended)',
+      'registered schema contains non-deferrable FK constraints: business.posts_author_fk; make these ' +
+        'constraints DEFERRABLE before bootstrap (INITIALLY DEFERRED recommended)',
     );
   });
 
   it('checks closure before actions, and shape before deferrability', async () => {
     await fixture.reset(`${PARENT_SQL};
       CREATE TABLE business.tags (_sync_scope_id TEXT, id UUID, PRIMARY KEY (_sync_scope_id, id));
-      CREATE TABLE business.posts (_sync_scope_id TEXT, id UUID, author_id UUID, tag_id UUID, PRIMARY KEY (_sync_scope_id, id),
-        CONSTRAINT posts_author_fk FOREIGN KEY (author_id, _sync_scope_id) REFERENCES business.users (id, _sync_scope_id) MATCH FULL,
+      CREATE TABLE business.posts (_sync_scope_id TEXT, id UUID, author_id UUID, tag_id UUID,
+        PRIMARY KEY (_sync_scope_id, id),
+        CONSTRAINT posts_author_fk FOREIGN KEY (author_id, _sync_scope_id) REFERENCES business.users (id,
+          _sync_scope_id) MATCH FULL,
         CONSTRAINT posts_tag_fk FOREIGN KEY (_sync_scope_id, tag_id) REFERENCES business.tags (_sync_scope_id, id))`);
     expect(await schemaError([USERS, POSTS])).toMatch(
       /^registered tables are not FK-closed: business\.posts -> business\.tags/,

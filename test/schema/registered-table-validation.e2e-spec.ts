@@ -54,19 +54,22 @@ const RULE_CASES: Array<[rule: string, sql: string, config: RegisteredTableConfi
     '5: bigint key',
     'CREATE TABLE business.items (_sync_scope_id TEXT, id BIGINT, PRIMARY KEY (_sync_scope_id, id))',
     items(),
-    'registered table business.items uses unsupported sync key column type int8 for id; the current server runtime allows only uuid and text',
+    'registered table business.items uses unsupported sync key column type int8 for id; the current server ' +
+      'runtime allows only uuid and text',
   ],
   [
     '5: numeric key',
     'CREATE TABLE business.items (_sync_scope_id TEXT, id NUMERIC, PRIMARY KEY (_sync_scope_id, id))',
     items(),
-    'registered table business.items uses unsupported sync key column type numeric for id; the current server runtime allows only uuid and text',
+    'registered table business.items uses unsupported sync key column type numeric for id; the current server ' +
+      'runtime allows only uuid and text',
   ],
   [
     '5: missing key column',
     ITEMS_OK,
     items(['external_id']),
-    'registered table business.items uses unsupported sync key column type  for external_id; the current server runtime allows only uuid and text',
+    'registered table business.items uses unsupported sync key column type  for external_id; the current ' +
+      'server runtime allows only uuid and text',
   ],
   [
     '6: no unique index',

@@ -301,7 +301,8 @@ describe('bootstrapSyncSchema: sync layout', () => {
       on_update: string;
       on_delete: string;
     }>(`
-      SELECT conname, condeferrable AS deferrable, confmatchtype AS match, confupdtype AS on_update, confdeltype AS on_delete
+      SELECT conname, condeferrable AS deferrable, confmatchtype AS match, confupdtype AS on_update, confdeltype
+        AS on_delete
       FROM pg_constraint WHERE connamespace = 'sync'::regnamespace AND contype = 'f' ORDER BY conname`);
     for (const fk of foreignKeys) {
       expect({ name: fk.conname, deferrable: fk.deferrable, match: fk.match, onUpdate: fk.on_update }).toEqual({
@@ -342,7 +343,8 @@ describe('bootstrapSyncSchema: sync layout', () => {
       'user_state_user_pk_seq',
     ]);
     const [counter] = await rows<{ data_type: string; start_value: string; increment: string; cycle: boolean }>(`
-      SELECT format_type(seqtypid, NULL) AS data_type, seqstart AS start_value, seqincrement AS increment, seqcycle AS cycle
+      SELECT format_type(seqtypid, NULL) AS data_type, seqstart AS start_value, seqincrement AS increment, seqcycle
+        AS cycle
       FROM pg_sequence WHERE seqrelid = 'sync.rejected_registered_write_seq'::regclass`);
     expect(counter).toEqual({ data_type: 'bigint', start_value: '1', increment: '1', cycle: false });
 
@@ -404,19 +406,28 @@ describe('bootstrapSyncSchema: sync layout', () => {
     const expected = (relation: string, tableId: number, kind: number) => [
       {
         relation,
-        definition: `CREATE TRIGGER oversync_bundle_capture_inserted AFTER INSERT ON ${relation} REFERENCING NEW TABLE AS oversync_inserted_rows FOR EACH STATEMENT EXECUTE FUNCTION sync.capture_registered_rows_inserted('id', '${kind}', '${tableId}')`,
+        definition:
+          `CREATE TRIGGER oversync_bundle_capture_inserted AFTER INSERT ON ${relation} REFERENCING NEW TABLE AS ` +
+          `oversync_inserted_rows FOR EACH STATEMENT EXECUTE FUNCTION ` +
+          `sync.capture_registered_rows_inserted('id', '${kind}', '${tableId}')`,
       },
       {
         relation,
-        definition: `CREATE TRIGGER oversync_bundle_capture_row AFTER DELETE OR UPDATE ON ${relation} FOR EACH ROW EXECUTE FUNCTION sync.capture_registered_row_change('id', '${kind}', '${tableId}')`,
+        definition:
+          `CREATE TRIGGER oversync_bundle_capture_row AFTER DELETE OR UPDATE ON ${relation} FOR EACH ROW ` +
+          `EXECUTE FUNCTION sync.capture_registered_row_change('id', '${kind}', '${tableId}')`,
       },
       {
         relation,
-        definition: `CREATE TRIGGER oversync_bundle_owner_guard BEFORE INSERT OR DELETE OR UPDATE ON ${relation} FOR EACH ROW EXECUTE FUNCTION sync.enforce_registered_row_owner()`,
+        definition:
+          `CREATE TRIGGER oversync_bundle_owner_guard BEFORE INSERT OR DELETE OR UPDATE ON ${relation} FOR EACH ` +
+          `ROW EXECUTE FUNCTION sync.enforce_registered_row_owner()`,
       },
       {
         relation,
-        definition: `CREATE TRIGGER oversync_bundle_truncate_guard BEFORE TRUNCATE ON ${relation} FOR EACH STATEMENT EXECUTE FUNCTION sync.refuse_registered_table_truncate()`,
+        definition:
+          `CREATE TRIGGER oversync_bundle_truncate_guard BEFORE TRUNCATE ON ${relation} FOR EACH STATEMENT ` +
+          `EXECUTE FUNCTION sync.refuse_registered_table_truncate()`,
       },
     ];
     expect(triggers).toEqual([
@@ -494,7 +505,8 @@ describe('bootstrapSyncSchema: sync layout', () => {
     const error = await rejectionOf(bootstrapSyncSchema(fixture.db, BUSINESS_TABLES));
     expect(error).toBeInstanceOf(UnsupportedSchemaError);
     expect(error.message).toBe(
-      'existing sync schema is missing required marker tables sync.meta and sync.table_catalog for layout "server_postgres_sync_v1"',
+      'existing sync schema is missing required marker tables sync.meta and sync.table_catalog for layout ' +
+        '"server_postgres_sync_v1"',
     );
   });
 
@@ -572,7 +584,10 @@ describe('bootstrapSyncSchema: sync layout', () => {
       await blocker.query('BEGIN; LOCK TABLE business.users IN ACCESS EXCLUSIVE MODE');
       const error = await rejectionOf(bootstrapSyncSchema(SyncDatabase.fromPool(impatient), BUSINESS_TABLES));
       expect(error.message).toMatch(
-        /^failed to install registered table capture triggers: drop capture trigger for business\.users: canceling statement due to lock timeout/,
+        new RegExp(
+          '^failed to install registered table capture triggers: drop capture trigger for business\\.users: ' +
+            'canceling statement due to lock timeout',
+        ),
       );
       expect(sqlState(error)).toBe('55P03');
       expect(innermostCause(error)).toMatchObject({ code: '55P03' });

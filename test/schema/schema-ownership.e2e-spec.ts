@@ -51,17 +51,20 @@ describe('schema ownership: the DDL as SQL or a TypeORM migration, bootstrap off
     meta: (await fixture.pool.query('SELECT * FROM sync.meta')).rows,
     relations: (
       await fixture.pool.query(
-        `SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'sync' ORDER BY 1`,
+        `SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'sync' ORDER BY 1`,
       )
     ).rows,
     functions: (
       await fixture.pool.query(
-        `SELECT p.proname, md5(p.prosrc) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'sync' ORDER BY 1`,
+        `SELECT p.proname, md5(p.prosrc) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname = 'sync' ORDER BY 1`,
       )
     ).rows,
     triggers: (
       await fixture.pool.query(
-        `SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal ORDER BY 1, 2`,
+        `SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+          WHERE NOT t.tgisinternal ORDER BY 1, 2`,
       )
     ).rows,
   });

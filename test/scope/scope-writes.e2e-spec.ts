@@ -52,7 +52,8 @@ describe('server-originated writes (spec §4.15)', () => {
   const scopeState = async (user: string) =>
     (
       await db.query<{ state_code: number; by: string | null }>(
-        `SELECT ss.state_code, ss.initialized_by_source_id AS by FROM sync.scope_state ss JOIN sync.user_state us USING (user_pk) WHERE us.user_id = $1`,
+        `SELECT ss.state_code, ss.initialized_by_source_id AS by FROM sync.scope_state ss JOIN sync.user_state us
+          USING (user_pk) WHERE us.user_id = $1`,
         [user],
       )
     ).rows[0];

@@ -90,7 +90,8 @@ describe('snapshot chunk read: the covering blocks by a bounded primary-key rang
       catalog.rows.map((c) => c.table_id),
       catalog.rows.map(
         (c) =>
-          `{"schema":${quoteGoJsonString(c.schema_name)},"table":${quoteGoJsonString(c.table_name)},"key":{${quoteGoJsonString(c.sync_key_column)}:`,
+          `{"schema":${quoteGoJsonString(c.schema_name)},"table":${quoteGoJsonString(c.table_name)},"key":{` +
+          `${quoteGoJsonString(c.sync_key_column)}:`,
       ),
       catalog.rows.map((c) => c.sync_key_kind),
     ];
@@ -133,7 +134,8 @@ describe('snapshot chunk read: the covering blocks by a bounded primary-key rang
         [other, userPk],
       );
       await db.query(
-        `INSERT INTO sync.snapshot_row_blocks (user_pk, snapshot_id, first_ordinal, row_lengths, payload_bytes, rows_text)
+        `INSERT INTO sync.snapshot_row_blocks (user_pk, snapshot_id, first_ordinal, row_lengths, payload_bytes,
+          rows_text)
          SELECT $1, $2, g * 1000 + 1, '{2}', 2, '{}' FROM generate_series(0, 4999) g`,
         [userPk, other],
       );
@@ -151,7 +153,8 @@ describe('snapshot chunk read: the covering blocks by a bounded primary-key rang
       expect(index).toBeDefined();
       expect(index!['Index Cond']).toMatch(/first_ordinal > /);
       expect(index!['Index Cond']).toMatch(/first_ordinal <= /);
-      // the index yields the blocks that cover the chunk (at most one more, dropped by the filter), not the rest of the session
+      // the index yields the blocks that cover the chunk (at most one more, dropped by the filter),
+      // not the rest of the session
       const covering = await coveringBlocks(after, max);
       expect(covering).toBeLessThanOrEqual(Math.ceil(max / 1000) + 1);
       expect(index!['Actual Rows']).toBe(covering);
@@ -185,8 +188,10 @@ describe('snapshot chunk read: the covering blocks by a bounded primary-key rang
       // the live rows in snapshot order (table_id, key bytes): each key's latest bundle row, unless a delete
       const stored = await db.query<{ table_id: number; key_hex: string; bundle_seq: string; payload: string }>(
         `SELECT table_id, encode(key_bytes, 'hex') AS key_hex, bundle_seq, payload FROM (
-           SELECT DISTINCT ON (br.table_id, br.key_bytes) br.table_id, br.key_bytes, br.bundle_seq, br.op_code, br.payload_wire::text AS payload
-             FROM sync.bundle_rows br WHERE br.user_pk = $1 ORDER BY br.table_id, br.key_bytes, br.bundle_seq DESC) latest
+           SELECT DISTINCT ON (br.table_id, br.key_bytes) br.table_id, br.key_bytes, br.bundle_seq, br.op_code,
+             br.payload_wire::text AS payload
+             FROM sync.bundle_rows br WHERE br.user_pk = $1 ORDER BY br.table_id, br.key_bytes,
+               br.bundle_seq DESC) latest
           WHERE op_code <> 3 ORDER BY table_id, key_bytes OFFSET $2 LIMIT $3`,
         [userPk, after, max + 1],
       );
@@ -197,7 +202,8 @@ describe('snapshot chunk read: the covering blocks by a bounded primary-key rang
         rows: page.map(
           (r) =>
             new EncodedJson(
-              `${catalog.get(r.table_id)}"${uuid(r.key_hex)}"},"row_version":${r.bundle_seq},"payload":${compactGoJson(r.payload)}}`,
+              `${catalog.get(r.table_id)}"${uuid(r.key_hex)}"},"row_version":${r.bundle_seq},"payload":` +
+                `${compactGoJson(r.payload)}}`,
             ),
         ),
         next_row_ordinal: BigInt(after + page.length),

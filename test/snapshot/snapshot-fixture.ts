@@ -58,7 +58,8 @@ export async function liveBusinessRows(
   const live = new Map<string, Record<string, unknown>>();
   for (const table of tables) {
     const { rows } = await db.query<{ id: string; payload: Record<string, unknown> }>(
-      `SELECT id::text AS id, to_jsonb(t) - '_sync_scope_id' AS payload FROM business.${table} t WHERE _sync_scope_id = $1`,
+      `SELECT id::text AS id, to_jsonb(t) - '_sync_scope_id' AS payload FROM business.${table} t
+        WHERE _sync_scope_id = $1`,
       [userId],
     );
     for (const row of rows) live.set(`business.${table}/${row.id}`, row.payload);
@@ -75,9 +76,11 @@ export function snapshotRowMap(rows: readonly SnapshotRowBody[]): Map<string, Re
 export async function liveRowVersions(db: pg.Client, userId: string): Promise<Map<string, number>> {
   const { rows } = await db.query<{ name: string; key: string; bundle_seq: string }>(
     `SELECT tc.schema_name || '.' || tc.table_name AS name,
-            CASE tc.sync_key_kind WHEN 1 THEN encode(rs.key_bytes, 'hex')::uuid::text ELSE convert_from(rs.key_bytes, 'UTF8') END AS key,
+            CASE tc.sync_key_kind WHEN 1 THEN encode(rs.key_bytes, 'hex')::uuid::text ELSE convert_from(rs.key_bytes,
+              'UTF8') END AS key,
             rs.bundle_seq
-       FROM sync.row_state rs JOIN sync.table_catalog tc ON tc.table_id = rs.table_id JOIN sync.user_state us ON us.user_pk = rs.user_pk
+       FROM sync.row_state rs JOIN sync.table_catalog tc ON tc.table_id = rs.table_id JOIN sync.user_state us
+         ON us.user_pk = rs.user_pk
       WHERE us.user_id = $1 AND NOT rs.deleted`,
     [userId],
   );

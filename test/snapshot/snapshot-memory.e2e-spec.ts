@@ -31,7 +31,8 @@ describe(`memory while serving a ${ROWS}-row snapshot`, () => {
       await scopes.execWrite('mia', { writerId: 'seed' }, (m) =>
         m.query(
           `INSERT INTO business.users (id, name, email)
-                 SELECT gen_random_uuid(), 'user ' || g, 'user' || g || '@example.com' FROM generate_series(1, $1::int) g`,
+                 SELECT gen_random_uuid(), 'user ' || g, 'user' || g || '@example.com' FROM generate_series(1,
+                   $1::int) g`,
           [Math.min(SEED_BATCH, ROWS - seeded)],
         ),
       );
@@ -61,7 +62,8 @@ describe(`memory while serving a ${ROWS}-row snapshot`, () => {
     expect(rows).toBe(ROWS);
     console.log(
       `snapshot of ${ROWS} rows / ${Math.round(created.body.byte_count / MB)} MB of payload: ` +
-        `heap retained while creating and serving ≤ ${retained.toFixed(1)} MB, peak RSS +${Math.round(peakRss - rssBefore)} MB (client and server in one process)`,
+        (`heap retained while creating and serving ≤ ${retained.toFixed(1)} MB, peak RSS +` +
+          `${Math.round(peakRss - rssBefore)} MB (client and server in one process)`),
     );
     // What the process keeps does not grow with the snapshot: far below its payload size.
     expect(retained).toBeLessThan(32);

@@ -63,12 +63,15 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
     await t.close();
   });
 
-  /** UTF-8 bytes of the payloads of `user`'s live rows at `seq` as their bundles carry them (committed canonical text). */
+  /**
+   * UTF-8 bytes of the payloads of `user`'s live rows at `seq` as their bundles carry them (committed canonical text).
+   */
   async function livePayloadBytes(userId: string, seq: number): Promise<number> {
     const { rows } = await db.query<{ bytes: string }>(
       `SELECT sum(octet_length(br.payload_wire::text)) AS bytes
          FROM sync.row_state rs JOIN sync.user_state us ON us.user_pk = rs.user_pk
-         JOIN sync.bundle_rows br ON br.user_pk = rs.user_pk AND br.bundle_seq = rs.bundle_seq AND br.table_id = rs.table_id AND br.key_bytes = rs.key_bytes
+         JOIN sync.bundle_rows br ON br.user_pk = rs.user_pk AND br.bundle_seq = rs.bundle_seq
+           AND br.table_id = rs.table_id AND br.key_bytes = rs.key_bytes
         WHERE us.user_id = $1 AND NOT rs.deleted AND rs.bundle_seq <= $2`,
       [userId, seq],
     );
@@ -162,7 +165,10 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
       },
     ];
     expect((await a1.push(4, rows)).status).toBe(200);
-    const raw = `{"start_row_ordinal":0,"rows":[{"schema":"business","table":"typed_rows","key":{"id":"${typed}"},"op":"UPDATE","base_row_version":4,"payload":{"id":"${typed}","name":"t","enabled_flag":1,"count_value":9007199254740993}}]}`;
+    const raw =
+      `{"start_row_ordinal":0,"rows":[{"schema":"business","table":"typed_rows","key":{"id":"${typed}"},` +
+      `"op":"UPDATE","base_row_version":4,"payload":{"id":"${typed}","name":"t","enabled_flag":1,` +
+      `"count_value":9007199254740993}}]}`;
     const session = await a1.post('/sync/push-sessions', { source_bundle_id: 5, planned_row_count: 1 }).expect(200);
     await a1.post(`/sync/push-sessions/${session.body.push_id}/chunks`, raw).expect(200);
     await a1.post(`/sync/push-sessions/${session.body.push_id}/commit`).expect(200);
@@ -256,10 +262,12 @@ describe('snapshot sessions (spec §3.9–§3.11, §4.10, §4.11)', () => {
   it('never updates the session on read', async () => {
     const id = (await a2.post('/sync/snapshot-sessions').expect(200)).body.snapshot_id as string;
     await db.query(
-      `CREATE FUNCTION public.refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no updates'; END $$`,
+      `CREATE FUNCTION public.refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no updates';
+        END $$`,
     );
     await db.query(
-      'CREATE TRIGGER refuse_update BEFORE UPDATE ON sync.snapshot_sessions FOR EACH ROW EXECUTE FUNCTION public.refuse_update()',
+      'CREATE TRIGGER refuse_update BEFORE UPDATE ON sync.snapshot_sessions FOR EACH ROW EXECUTE FUNCTION ' +
+        'public.refuse_update()',
     );
     try {
       await a2.get(`/sync/snapshot-sessions/${id}?max_rows=1`).expect(200);
@@ -282,7 +290,8 @@ describe('source rotation through a snapshot (spec §4.11)', () => {
   const sourceState = async (id: string) =>
     (
       await db.query(
-        `SELECT state, max_committed_source_bundle_id::int AS max, replaced_by_source_id AS by, retirement_reason AS reason
+        `SELECT state, max_committed_source_bundle_id::int AS max, replaced_by_source_id AS by, retirement_reason
+          AS reason
                        FROM sync.source_state WHERE source_id = $1`,
         [id],
       )

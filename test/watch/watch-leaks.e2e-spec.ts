@@ -33,7 +33,8 @@ describe('GET /sync/watch: 1,000 connect/disconnect cycles leak nothing', () => 
     const resources = process.getActiveResourcesInfo();
     const [{ count }] = (await queryDatabase<{ count: number }>(
       t.db.url,
-      'SELECT count(*)::int AS count FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      'SELECT count(*)::int AS count FROM pg_stat_activity WHERE datname = current_database() AND pid <> ' +
+        'pg_backend_pid()',
     )) as [{ count: number }];
     return {
       handles: (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length,
@@ -65,7 +66,9 @@ describe('GET /sync/watch: 1,000 connect/disconnect cycles leak nothing', () => 
       setTimeout(() => req.destroy(), delayMs);
     });
 
-  /** Lets the server see the last disconnect, then waits until the figures stop moving and the pool is back to `pooled`. */
+  /**
+   * Lets the server see the last disconnect, then waits until the figures stop moving and the pool is back to `pooled`.
+   */
   const settled = async (pooled = Infinity): Promise<ProcessFootprint> => {
     let last = await footprint();
     for (let i = 0; i < 150; i++) {

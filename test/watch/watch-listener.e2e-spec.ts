@@ -28,7 +28,8 @@ describe('bundle change listener: LISTEN/NOTIFY across instances and connection 
     expect(pids.every((pid) => typeof pid === 'number')).toBe(true);
     const rows = await queryDatabase<{ pid: number }>(
       a.db.url,
-      "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'oversync-watch-listener' ORDER BY pid",
+      'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = ' +
+        "'oversync-watch-listener' ORDER BY pid",
     );
     expect(rows.map((r) => r.pid)).toEqual([...pids].sort((x, y) => x! - y!));
   });

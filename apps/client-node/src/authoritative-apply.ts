@@ -67,7 +67,8 @@ function upsert(ctx: ClientContext, table: ManagedTable, values: SqlValue[]): vo
     ctx.rows.upsert(table, values);
   } catch (err) {
     throw new RowApplyError(
-      `failed to apply authoritative upsert for ${ctx.schema}.${table.name}: failed to execute upsert: ${errorMessage(err)}`,
+      `failed to apply authoritative upsert for ${ctx.schema}.${table.name}: failed to execute upsert: ` +
+        `${errorMessage(err)}`,
       {
         cause: err,
       },
@@ -83,7 +84,9 @@ export interface AuthoritativeRow {
   readonly payload: JsonValue | undefined;
 }
 
-/** Rows per page of an apply (a snapshot's staged rows are read back a page at a time; dirty keys are dropped per page). */
+/**
+ * Rows per page of an apply (a snapshot's staged rows are read back a page at a time; dirty keys are dropped per page).
+ */
 export const APPLY_PAGE_ROWS = 1000;
 
 /**

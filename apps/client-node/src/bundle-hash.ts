@@ -107,7 +107,10 @@ export class FlatCanonicalJson {
   }
 }
 
-/** The canonical text of a scalar member as the generic writer spells it, or undefined (a container, a non-finite number). */
+/**
+ * The canonical text of a scalar member as the generic writer spells it, or undefined (a container,
+ * a non-finite number).
+ */
 function scalarText(value: JsonValue | undefined): string | undefined {
   switch (typeof value) {
     case 'string':

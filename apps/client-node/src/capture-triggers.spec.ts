@@ -28,7 +28,8 @@ function newClient(db: Database.Database): Promise<OversqliteClient> {
 function dirtyRows(db: Database.Database) {
   return db
     .prepare(
-      'SELECT table_name, key_json, op, base_row_version, payload, dirty_ordinal FROM _sync_dirty_rows ORDER BY dirty_ordinal',
+      'SELECT table_name, key_json, op, base_row_version, payload, dirty_ordinal FROM _sync_dirty_rows ORDER ' +
+        'BY dirty_ordinal',
     )
     .all() as {
     table_name: string;
@@ -50,7 +51,8 @@ async function setup() {
 
 function setRowState(db: Database.Database, table: string, key: string, version: number, deleted = false) {
   db.prepare(
-    "INSERT INTO _sync_row_state(schema_name, table_name, key_json, row_version, deleted) VALUES ('business', ?, ?, ?, ?)",
+    "INSERT INTO _sync_row_state(schema_name, table_name, key_json, row_version, deleted) VALUES ('business', " +
+      '?, ?, ?, ?)',
   ).run(table, JSON.stringify({ id: key }), version, deleted ? 1 : 0);
 }
 
@@ -199,7 +201,8 @@ describe('capture triggers', () => {
 
   it('finds every row a trigger reads or writes through an index (EXPLAIN QUERY PLAN shows no full scan)', async () => {
     const { db } = await setup();
-    // NEW/OLD columns become literals (RAISE, which reads nothing, only runs inside a trigger): the plan of each statement is what the trigger runs per row.
+    // NEW/OLD columns become literals (RAISE, which reads nothing, only runs inside a trigger): the plan of each
+    // statement is what the trigger runs per row.
     const bind = (sql: string) =>
       sql
         .replace(/\b(NEW|OLD)\."(?:[^"]|"")*"/g, "'k'")

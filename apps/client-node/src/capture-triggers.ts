@@ -23,7 +23,10 @@ export function keyJsonSql(table: ManagedTable, ref: string): string {
 
 /** `P(ref)`: the local row image, members lower-cased in column order. */
 export function rowImageSql(table: ManagedTable, ref: string): string {
-  return `json_object(${table.columns.map((c) => `${quoteLiteral(c.lowerName)}, ${columnValueSql(ref, c)}`).join(', ')})`;
+  return (
+    `json_object(` +
+    `${table.columns.map((c) => `${quoteLiteral(c.lowerName)}, ${columnValueSql(ref, c)}`).join(', ')})`
+  );
 }
 
 /**
@@ -44,21 +47,24 @@ function captureUpsert(
   const s = quoteLiteral(schema);
   const t = quoteLiteral(table.name);
   const values = `${s}, ${t}, ${key}, ${op},
-    COALESCE((SELECT row_version FROM _sync_row_state WHERE schema_name = ${s} AND table_name = ${t} AND key_json = ${key}), 0),
+    COALESCE((SELECT row_version FROM _sync_row_state WHERE schema_name = ${s} AND table_name = ${t}
+      AND key_json = ${key}), 0),
     ${payload},
     COALESCE((SELECT MAX(dirty_ordinal) FROM _sync_dirty_rows), 0) + 1,
     ${NOW_SQL}`;
   const source = whereKeyChanged ? `SELECT ${values} WHERE ${whereKeyChanged}` : `VALUES (${values})`;
-  return `INSERT INTO _sync_dirty_rows(schema_name, table_name, key_json, op, base_row_version, payload, dirty_ordinal, updated_at)
+  return `INSERT INTO _sync_dirty_rows(schema_name, table_name, key_json, op, base_row_version, payload, dirty_ordinal,
+    updated_at)
   ${source}
   ON CONFLICT(schema_name, table_name, key_json) DO UPDATE SET ${assignments};`;
 }
 
 /** UPDATE when the server has a live version of the row, INSERT otherwise (absent or tombstone). */
 function upsertOp(schema: string, table: ManagedTable, key: string): string {
-  return `CASE WHEN EXISTS (SELECT 1 FROM _sync_row_state WHERE schema_name = ${quoteLiteral(schema)} AND table_name = ${quoteLiteral(
-    table.name,
-  )} AND key_json = ${key} AND deleted = 0) THEN 'UPDATE' ELSE 'INSERT' END`;
+  return `CASE WHEN EXISTS (SELECT 1 FROM _sync_row_state WHERE schema_name = ${quoteLiteral(schema)}
+    AND table_name = ${quoteLiteral(
+      table.name,
+    )} AND key_json = ${key} AND deleted = 0) THEN 'UPDATE' ELSE 'INSERT' END`;
 }
 
 const UPSERT_ASSIGNMENTS = 'op = excluded.op, payload = excluded.payload, updated_at = excluded.updated_at';
@@ -128,7 +134,8 @@ export function renderTriggers(schema: string, table: ManagedTable): Record<Trig
   for (const suffix of TRIGGER_SUFFIXES) {
     const p = programs[suffix];
     rendered[suffix] =
-      `CREATE TRIGGER ${quoteIdent(triggerName(table.name, suffix))} ${p.timing} ${p.event} ON ${quoteIdent(table.name)} WHEN ${p.when}
+      `CREATE TRIGGER ${quoteIdent(triggerName(table.name, suffix))} ${p.timing} ${p.event} ON ${quoteIdent(table.name)}
+        WHEN ${p.when}
 BEGIN
 ${p.body.map((statement) => `  ${statement.endsWith(';') ? statement : `${statement};`}`).join('\n')}
 END`;

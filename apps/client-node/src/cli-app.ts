@@ -93,7 +93,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (err) {
     if (isCorruptionError(err)) {
       io.stderr.write(
-        `oversqlite ${options.command}: the database file ${options.db} is corrupt (${corruptionDetail(err)}); restore it from a backup, or delete it and run \`oversqlite hydrate\` (unsynced changes in it are lost)\n`,
+        `oversqlite ${options.command}: the database file ${options.db} is corrupt (${corruptionDetail(err)}` +
+          `); restore it from a backup, or delete it and run \`oversqlite hydrate\` (unsynced changes in it are ` +
+          `lost)\n`,
       );
       return 1;
     }
@@ -147,7 +149,8 @@ function parseCliArgs(argv: readonly string[], env: CliIo['env']): CliOptions | 
   if (subject !== null && !options.user) options.user = subject;
   if (subject !== null && options.user && subject !== options.user) {
     throw new UsageError(
-      `--user ${options.user} does not match the token, which is for user ${subject}; drop --user or use a token of ${options.user}`,
+      `--user ${options.user} does not match the token, which is for user ${subject}; drop --user or use a ` +
+        `token of ${options.user}`,
     );
   }
   if (command !== 'status' && command !== 'verify' && !options.user)
@@ -281,7 +284,8 @@ async function runClientCommand(
     case 'sync': {
       const report = await client.sync();
       say(
-        `sync: push ${report.pushOutcome}, pull ${report.remoteOutcome}${describeRestore(report.restore)}; ${describeStatus(report.status)}`,
+        `sync: push ${report.pushOutcome}, pull ${report.remoteOutcome}${describeRestore(report.restore)}; ` +
+          `${describeStatus(report.status)}`,
       );
       return { attach: attached, sync: report };
     }

@@ -76,7 +76,8 @@ export function resolvePushConflict(ctx: ClientContext, snapshot: OutboundSnapsh
     serverState === 'missing'
   ) {
     throw new Error(
-      `${result.kind === 'keep_local' ? 'KeepLocal' : 'KeepMerged'} INSERT conflict for ${where} must include live row or tombstone`,
+      `${result.kind === 'keep_local' ? 'KeepLocal' : 'KeepMerged'} INSERT conflict for ${where} must include ` +
+        `live row or tombstone`,
     );
   }
 
@@ -228,7 +229,8 @@ function conflictContext(row: OutboundRow, detail: PushConflictDetail): Conflict
       image = parseJsonObject(row.localPayload, 'local payload');
     } catch (err) {
       throw new Error(
-        `local ${row.op} conflict payload for ${row.schemaName}.${row.table.name} must be a JSON object: ${(err as Error).message}`,
+        `local ${row.op} conflict payload for ${row.schemaName}.${row.table.name} must be a JSON object: ` +
+          `${(err as Error).message}`,
         {
           cause: err,
         },

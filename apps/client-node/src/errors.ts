@@ -94,7 +94,8 @@ export class AttachBindingConflictError extends OversqliteError {
     readonly requestedUserId: string,
   ) {
     super(
-      `local database is already attached to user ${goQuote(attachedUserId)}; detach before attaching user ${goQuote(requestedUserId)}`,
+      `local database is already attached to user ${goQuote(attachedUserId)}; detach before attaching user ` +
+        `${goQuote(requestedUserId)}`,
     );
   }
 }
@@ -113,7 +114,8 @@ export class RemoteReplacePendingError extends OversqliteError {
   constructor(readonly targetUserId: string) {
     super(
       targetUserId
-        ? `remote-authoritative replacement for user ${goQuote(targetUserId)} is pending and must be finalized by Attach`
+        ? `remote-authoritative replacement for user ${goQuote(targetUserId)} is pending and must be finalized ` +
+            `by Attach`
         : 'remote-authoritative replacement is pending and must be finalized by Attach',
     );
   }
@@ -132,11 +134,14 @@ export type SourceRecoveryCode = Extract<
 
 const SOURCE_RECOVERY_TEXT: Record<SourceRecoveryCode, string> = {
   history_pruned:
-    'source recovery is required because retained committed history for the frozen source tuple is no longer available; run rebuild()',
+    'source recovery is required because retained committed history for the frozen source tuple is no longer ' +
+    'available; run rebuild()',
   source_sequence_out_of_order:
-    'source recovery is required because the frozen source bundle sequence is not the next expected value; run rebuild()',
+    'source recovery is required because the frozen source bundle sequence is not the next expected value; ' +
+    'run rebuild()',
   source_sequence_changed:
-    'source recovery is required because the frozen source bundle sequence changed before commit finalized; run rebuild()',
+    'source recovery is required because the frozen source bundle sequence changed before commit finalized; ' +
+    'run rebuild()',
   source_retired:
     'source recovery is required because the current source was explicitly retired and replaced; run rebuild()',
 };
@@ -160,7 +165,8 @@ export class SourceReplacementDivergedError extends OversqliteError {
     readonly remoteReplacement: string,
   ) {
     super(
-      `replacement source diverged between local and server recovery state: local=${goQuote(localReplacement)} remote=${goQuote(remoteReplacement)}`,
+      `replacement source diverged between local and server recovery state: local=${goQuote(localReplacement)}` +
+        ` remote=${goQuote(remoteReplacement)}`,
     );
   }
 }
@@ -226,7 +232,8 @@ export class PushRejectedError extends OversqliteError {
     readonly outboxRowCount: number,
   ) {
     super(
-      `push rejected by server with status ${status}${code ? `: ${code}` : ''}${serverMessage ? `: ${serverMessage}` : ''}; ` +
+      `push rejected by server with status ${status}${code ? `: ${code}` : ''}` +
+        `${serverMessage ? `: ${serverMessage}` : ''}; ` +
         `${outboxRowCount} frozen rows stay in the outbox (restoreOutbox() requeues them for repair)`,
     );
   }
@@ -289,7 +296,8 @@ export class PushConflictRetryExhaustedError extends OversqliteError {
     readonly remainingDirtyCount: number,
   ) {
     super(
-      `push conflict auto-retry exhausted after ${retryCount} retries; ${remainingDirtyCount} dirty rows remain replayable`,
+      `push conflict auto-retry exhausted after ${retryCount} retries; ${remainingDirtyCount} dirty rows ` +
+        `remain replayable`,
     );
   }
 }

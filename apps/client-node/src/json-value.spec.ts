@@ -4,7 +4,8 @@ import { parseJson, stringifyJson } from './json-value.js';
 describe('lossless JSON', () => {
   it('reads big integers exactly (also inside strings-heavy documents) and the rest like JSON.parse', () => {
     const text =
-      '{"hash":"7e46e2930cc24c00a0506f35c436bdf9","n":[1,-2.5,9007199254740991,12345678901234567890],"s":"e293 1234567890123456"}';
+      '{"hash":"7e46e2930cc24c00a0506f35c436bdf9","n":[1,-2.5,9007199254740991,12345678901234567890],' +
+      '"s":"e293 1234567890123456"}';
     const value = parseJson(text) as { n: unknown[]; hash: string; s: string };
     expect(value.n).toEqual([1, -2.5, 9007199254740991, 12345678901234567890n]);
     expect(value.s).toBe('e293 1234567890123456');

@@ -10,11 +10,13 @@ import { OversqliteClient } from './oversqlite-client.js';
 
 const BUSINESS_DDL = `
 CREATE TABLE users (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, email TEXT, age INTEGER);
-CREATE TABLE posts (id TEXT PRIMARY KEY NOT NULL, title TEXT, author_id TEXT REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED);
+CREATE TABLE posts (id TEXT PRIMARY KEY NOT NULL, title TEXT,
+  author_id TEXT REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED);
 CREATE TABLE files (id BLOB PRIMARY KEY NOT NULL, name TEXT, data BLOB);
 CREATE TABLE file_reviews (id BLOB PRIMARY KEY NOT NULL, review TEXT,
   file_id BLOB REFERENCES files(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED);
-CREATE TABLE typed_rows (id TEXT PRIMARY KEY NOT NULL, name TEXT, count_value INTEGER, rating REAL, data BLOB, created_at TEXT);
+CREATE TABLE typed_rows (id TEXT PRIMARY KEY NOT NULL, name TEXT, count_value INTEGER, rating REAL, data BLOB,
+  created_at TEXT);
 `;
 
 const BUSINESS_TABLES: SyncTable[] = ['users', 'posts', 'files', 'file_reviews', 'typed_rows'].map((tableName) => ({
@@ -66,7 +68,8 @@ describe('configuration', () => {
     [{ schema: '   ' }, 'options.schema is required (there is no default schema)'],
     [
       { tables: [{ tableName: 'main.users', syncKeyColumnName: 'id' }] },
-      'table main.users must not include a schema qualifier; oversqlite supports exactly one options.schema per local database',
+      'table main.users must not include a schema qualifier; oversqlite supports exactly one options.schema ' +
+        'per local database',
     ],
     [
       {
@@ -96,7 +99,8 @@ describe('configuration', () => {
     ],
     [
       { tables: [{ tableName: 'counters', syncKeyColumnName: 'id' }] },
-      'table counters uses unsupported local sync key column id type "INTEGER"; oversqlite supports only TEXT keys and UUID-backed BLOB keys',
+      'table counters uses unsupported local sync key column id type "INTEGER"; oversqlite supports only TEXT ' +
+        'keys and UUID-backed BLOB keys',
     ],
     [
       { tables: [{ tableName: 'posts', syncKeyColumnName: 'id' }] },
@@ -115,7 +119,8 @@ describe('configuration', () => {
   it('accepts self references, orders tables parents first, and keeps unknown _sync_ tables', async () => {
     const db = memoryDatabase();
     db.exec(
-      'CREATE TABLE categories (id TEXT PRIMARY KEY, parent_id TEXT REFERENCES categories(id)); CREATE TABLE _sync_custom (x)',
+      'CREATE TABLE categories (id TEXT PRIMARY KEY, parent_id TEXT REFERENCES categories(id)); CREATE TABLE ' +
+        '_sync_custom (x)',
     );
     await expect(
       OversqliteClient.open(db, {
@@ -140,7 +145,8 @@ describe('configuration', () => {
     const client = await OversqliteClient.open(db, base);
     await client.close();
     await expect(OversqliteClient.open(db, { ...base, schema: 'other' })).rejects.toThrow(
-      'oversqlite supports exactly one configured schema per local database; existing sync state uses schema(s) business while options.schema=other',
+      'oversqlite supports exactly one configured schema per local database; existing sync state uses ' +
+        'schema(s) business while options.schema=other',
     );
   });
 });

@@ -103,7 +103,8 @@ export async function attachLocked(ctx: ClientContext, rawUserId: string, signal
   if (operation.kind === 'remote_replace') {
     if (operation.targetUserId.trim() !== userId) {
       throw new AttachLocalStateConflictError(
-        `pending remote_replace belongs to scope ${goQuote(operation.targetUserId)} on source ${goQuote(attachment.currentSourceId)}`,
+        `pending remote_replace belongs to scope ${goQuote(operation.targetUserId)} on source ` +
+          `${goQuote(attachment.currentSourceId)}`,
       );
     }
     ctx.session.userId = userId;
@@ -219,7 +220,8 @@ function ensureAttachableLocalState(ctx: ClientContext, userId: string): void {
   }
   if (attachment.currentSourceId.trim() && attachment.currentSourceId !== ctx.session.sourceId) {
     throw new AttachLocalStateConflictError(
-      `existing attached state is bound to source ${goQuote(attachment.currentSourceId)}, not ${goQuote(ctx.session.sourceId)}`,
+      `existing attached state is bound to source ${goQuote(attachment.currentSourceId)}, not ` +
+        `${goQuote(ctx.session.sourceId)}`,
     );
   }
 }
@@ -279,7 +281,8 @@ async function verifyConnectLifecycleSupported(ctx: ClientContext, signal?: Abor
     throw new AttachLifecycleUnsupportedError('connect_lifecycle capability is absent');
   if (capabilities.schema_version < ctx.config.minServerSchemaVersion) {
     throw new AttachLifecycleUnsupportedError(
-      `server schema_version ${capabilities.schema_version} is older than the ${ctx.config.minServerSchemaVersion} this app requires`,
+      `server schema_version ${capabilities.schema_version} is older than the ` +
+        `${ctx.config.minServerSchemaVersion} this app requires`,
     );
   }
 }

@@ -116,12 +116,14 @@ export const METADATA_TABLES = [
 const SINGLETON_ROWS: readonly [string, string][] = [
   [
     'attachment state',
-    `INSERT INTO _sync_attachment_state(singleton_key, current_source_id, binding_state, attached_user_id, schema_name, last_bundle_seq_seen, rebuild_required, pending_initialization_id)
+    `INSERT INTO _sync_attachment_state(singleton_key, current_source_id, binding_state, attached_user_id, schema_name,
+      last_bundle_seq_seen, rebuild_required, pending_initialization_id)
      VALUES (1, '', 'anonymous', '', '', 0, 0, '') ON CONFLICT(singleton_key) DO NOTHING`,
   ],
   [
     'operation state',
-    `INSERT INTO _sync_operation_state(singleton_key, kind, target_user_id, reason, replacement_source_id, staged_snapshot_id, snapshot_bundle_seq, snapshot_row_count)
+    `INSERT INTO _sync_operation_state(singleton_key, kind, target_user_id, reason, replacement_source_id,
+      staged_snapshot_id, snapshot_bundle_seq, snapshot_row_count)
      VALUES (1, 'none', '', '', '', '', 0, 0) ON CONFLICT(singleton_key) DO NOTHING`,
   ],
   [
@@ -130,7 +132,8 @@ const SINGLETON_ROWS: readonly [string, string][] = [
   ],
   [
     'outbox bundle',
-    `INSERT INTO _sync_outbox_bundle(singleton_key, state, source_id, source_bundle_id, canonical_request_hash, row_count, initialization_id, remote_bundle_hash, remote_bundle_seq)
+    `INSERT INTO _sync_outbox_bundle(singleton_key, state, source_id, source_bundle_id, canonical_request_hash,
+      row_count, initialization_id, remote_bundle_hash, remote_bundle_seq)
      VALUES (1, 'none', '', 0, '', 0, '', '', 0) ON CONFLICT(singleton_key) DO NOTHING`,
   ],
 ];

@@ -59,7 +59,8 @@ export function inspectManagedTables(db: Database, tables: readonly SyncTable[])
     if (!name) throw new OversqliteConfigError('sync table name must be provided');
     if (name.includes('.')) {
       throw new OversqliteConfigError(
-        `table ${config.tableName} must not include a schema qualifier; oversqlite supports exactly one options.schema per local database`,
+        `table ${config.tableName} must not include a schema qualifier; oversqlite supports exactly one ` +
+          `options.schema per local database`,
       );
     }
     if (seen.has(name)) throw new OversqliteConfigError(`duplicate sync table registration for ${name}`);
@@ -105,7 +106,8 @@ export function inspectManagedTables(db: Database, tables: readonly SyncTable[])
     const keyType = keyColumn.type.toLowerCase();
     if (!keyType.includes('blob') && !keyType.includes('text')) {
       throw new OversqliteConfigError(
-        `table ${config.tableName} uses unsupported local sync key column ${keyColumn.name} type ${JSON.stringify(keyColumn.type)}; oversqlite supports only TEXT keys and UUID-backed BLOB keys`,
+        `table ${config.tableName} uses unsupported local sync key column ${keyColumn.name} type ` +
+          `${JSON.stringify(keyColumn.type)}; oversqlite supports only TEXT keys and UUID-backed BLOB keys`,
       );
     }
     inspected.push({ config, name, columns, keyColumn, fks });

@@ -193,7 +193,9 @@ export class OversqliteClient {
     return this.ctx.status.subscribe(listener);
   }
 
-  /** Resolves with the first status, the current one included, that satisfies `predicate`; rejects when `signal` aborts. */
+  /**
+   * Resolves with the first status, the current one included, that satisfies `predicate`; rejects when `signal` aborts.
+   */
   waitForStatus(predicate: (status: ClientStatus) => boolean, signal?: AbortSignal): Promise<ClientStatus> {
     return this.ctx.status.waitFor(predicate, signal);
   }
@@ -513,6 +515,7 @@ function ensureSingleSchema(db: Database, schema: string): void {
   const names = stored.map((r) => r.schema_name);
   if (names.length === 0 || (names.length === 1 && names[0] === schema)) return;
   throw new OversqliteConfigError(
-    `oversqlite supports exactly one configured schema per local database; existing sync state uses schema(s) ${names.join(', ')} while options.schema=${schema}`,
+    `oversqlite supports exactly one configured schema per local database; existing sync state uses schema(s) ` +
+      `${names.join(', ')} while options.schema=${schema}`,
   );
 }

@@ -36,7 +36,8 @@ export function loadOutboundSnapshot(ctx: ClientContext): OutboundSnapshot | nul
   const rows = stored.map((row): OutboundRow => {
     if (row.sourceBundleId !== stored[0]!.sourceBundleId) {
       throw new Error(
-        `outbound push snapshot contains multiple source_bundle_id values (${stored[0]!.sourceBundleId} and ${row.sourceBundleId})`,
+        `outbound push snapshot contains multiple source_bundle_id values (${stored[0]!.sourceBundleId} and ` +
+          `${row.sourceBundleId})`,
       );
     }
     const table = configuredTable(ctx, row.tableName);
@@ -80,7 +81,8 @@ export function freezeOutbound(ctx: ClientContext): OutboundSnapshot | null {
         `SELECT d.schema_name, d.table_name, d.key_json, d.base_row_version, d.payload, d.dirty_ordinal,
                 (rs.key_json IS NOT NULL) AS state_exists, COALESCE(rs.deleted, 0) AS deleted
          FROM _sync_dirty_rows d
-         LEFT JOIN _sync_row_state rs ON rs.schema_name = d.schema_name AND rs.table_name = d.table_name AND rs.key_json = d.key_json
+         LEFT JOIN _sync_row_state rs ON rs.schema_name = d.schema_name AND rs.table_name = d.table_name
+           AND rs.key_json = d.key_json
          ORDER BY d.dirty_ordinal, d.table_name, d.key_json`,
       )
       .all() as {

@@ -139,10 +139,12 @@ function proveCommittedMatchesOutbox(snapshot: OutboundSnapshot, staged: readonl
     ),
   );
   snapshot.rows.forEach((row, i) => {
-    const identity = `${row.schemaName}\u0000${row.table.name}\u0000${row.op}\u0000${canonicalEqualityText(row.wireKey)}`;
+    const identity =
+      `${row.schemaName}\u0000${row.table.name}\u0000${row.op}\u0000` + `${canonicalEqualityText(row.wireKey)}`;
     if (!committed.has(identity)) {
       throw new SyncProtocolError(
-        `committed bundle does not match canonical outbox row ${i}: outbox=(${row.schemaName}.${row.table.name} ${row.op} ${stringifyJson(row.wireKey)}) has no committed counterpart`,
+        `committed bundle does not match canonical outbox row ${i}: outbox=(${row.schemaName}.` +
+          `${row.table.name} ${row.op} ${stringifyJson(row.wireKey)}) has no committed counterpart`,
       );
     }
   });

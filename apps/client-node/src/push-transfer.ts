@@ -82,12 +82,14 @@ export async function uploadAndCommit(
   if (created.status === 'already_committed') {
     if (Number(created.source_bundle_id) !== snapshot.sourceBundleId) {
       throw new SyncProtocolError(
-        `push session already_committed response source_bundle_id ${created.source_bundle_id} does not match requested ${snapshot.sourceBundleId}`,
+        `push session already_committed response source_bundle_id ${created.source_bundle_id} does not match ` +
+          `requested ${snapshot.sourceBundleId}`,
       );
     }
     if (created.source_id !== ctx.session.sourceId) {
       throw new SyncProtocolError(
-        `push session already_committed response source_id ${JSON.stringify(created.source_id)} does not match client ${JSON.stringify(ctx.session.sourceId)}`,
+        `push session already_committed response source_id ${JSON.stringify(created.source_id)} does not ` +
+          `match client ${JSON.stringify(ctx.session.sourceId)}`,
       );
     }
     validateHeader(created, 'push session already_committed response: ');
@@ -99,7 +101,8 @@ export async function uploadAndCommit(
   if (!created.push_id.trim()) throw new SyncProtocolError('push session response missing push_id');
   if (Number(created.planned_row_count) !== snapshot.rows.length) {
     throw new SyncProtocolError(
-      `push session response planned_row_count ${created.planned_row_count} does not match requested ${snapshot.rows.length}`,
+      `push session response planned_row_count ${created.planned_row_count} does not match requested ` +
+        `${snapshot.rows.length}`,
     );
   }
   if (created.next_expected_row_ordinal !== 0n) {
@@ -124,7 +127,8 @@ export async function uploadAndCommit(
     validateHeader(header, 'push commit response: ');
     if (header.source_id !== ctx.session.sourceId) {
       throw new SyncProtocolError(
-        `push commit response source_id ${JSON.stringify(header.source_id)} does not match client ${JSON.stringify(ctx.session.sourceId)}`,
+        `push commit response source_id ${JSON.stringify(header.source_id)} does not match client ` +
+          `${JSON.stringify(ctx.session.sourceId)}`,
       );
     }
     committedOk = true;
@@ -147,11 +151,14 @@ async function uploadChunks(
   signal?: AbortSignal,
 ): Promise<void> {
   const limit = ctx.config.uploadLimit;
-  ctx.progress({ phase: 'push_upload', done: 0, total: snapshot.rows.length }); // the phase starts: rates count from here
+  // the phase starts: rates count from here
+  ctx.progress({ phase: 'push_upload', done: 0, total: snapshot.rows.length });
   for (let start = 0; start < snapshot.rows.length; start += limit) {
     const slice = snapshot.rows.slice(start, start + limit);
     const end = start + slice.length;
-    const body = `{"start_row_ordinal":${start},"rows":[${slice.map((row) => stringifyJson(pushRequestRow(row))).join(',')}]}`;
+    const body =
+      `{"start_row_ordinal":${start},"rows":[${slice.map((row) => stringifyJson(pushRequestRow(row))).join(',')}` +
+      `]}`;
     const response = await sendPushRequest(ctx, 'push chunk', {
       method: 'POST',
       path: SYNC_ROUTES.pushSessionChunks(pushId),
@@ -162,12 +169,14 @@ async function uploadChunks(
     const chunk = decodeOrFail(() => decodePushChunk(response.body), 'failed to decode push chunk response');
     if (chunk.push_id.trim() !== pushId) {
       throw new SyncProtocolError(
-        `push chunk response push_id ${JSON.stringify(chunk.push_id.trim())} does not match requested ${JSON.stringify(pushId)}`,
+        `push chunk response push_id ${JSON.stringify(chunk.push_id.trim())} does not match requested ` +
+          `${JSON.stringify(pushId)}`,
       );
     }
     if (Number(chunk.next_expected_row_ordinal) !== end) {
       throw new SyncProtocolError(
-        `push chunk response next_expected_row_ordinal ${chunk.next_expected_row_ordinal} does not match expected ${end}`,
+        `push chunk response next_expected_row_ordinal ${chunk.next_expected_row_ordinal} does not match ` +
+          `expected ${end}`,
       );
     }
     ctx.counters.pushChunksUploaded++;
@@ -296,7 +305,8 @@ export async function fetchCommittedBundle(
 ): Promise<void> {
   ctx.state.stmt('DELETE FROM _sync_push_stage').run();
   const insert = ctx.state.stmt(
-    'INSERT INTO _sync_push_stage(bundle_seq, row_ordinal, schema_name, table_name, key_json, op, row_version, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO _sync_push_stage(bundle_seq, row_ordinal, schema_name, table_name, key_json, op, ' +
+      'row_version, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
   let after: number | undefined;
   let staged = 0;
@@ -370,9 +380,8 @@ function validateCommittedPage(
 ): void {
   const mismatch = (field: string, got: string | bigint, want: string | bigint) =>
     new SyncProtocolError(
-      `committed bundle chunk response ${field} ${typeof got === 'string' ? JSON.stringify(got) : got} does not match expected ${
-        typeof want === 'string' ? JSON.stringify(want) : want
-      }`,
+      `committed bundle chunk response ${field} ${typeof got === 'string' ? JSON.stringify(got) : got} ` +
+        `does not match expected ${typeof want === 'string' ? JSON.stringify(want) : want}`,
     );
   if (page.bundle_seq !== header.bundle_seq) throw mismatch('bundle_seq', page.bundle_seq, header.bundle_seq);
   if (page.source_id !== header.source_id) throw mismatch('source_id', page.source_id, header.source_id);
@@ -383,7 +392,8 @@ function validateCommittedPage(
   const expectedNext = (after ?? -1) + page.rows.length;
   if (Number(page.next_row_ordinal) !== expectedNext) {
     throw new SyncProtocolError(
-      `committed bundle chunk response next_row_ordinal ${page.next_row_ordinal} does not match expected ${expectedNext}`,
+      `committed bundle chunk response next_row_ordinal ${page.next_row_ordinal} does not match expected ` +
+        `${expectedNext}`,
     );
   }
   if (page.has_more && page.rows.length === 0)
@@ -410,7 +420,8 @@ export interface StagedPushRow {
 export function stagedPushRows(ctx: ClientContext, bundleSeq: number): StagedPushRow[] {
   const rows = ctx.state
     .stmt(
-      'SELECT row_ordinal, schema_name, table_name, key_json, op, row_version, payload FROM _sync_push_stage WHERE bundle_seq = ? ORDER BY row_ordinal',
+      'SELECT row_ordinal, schema_name, table_name, key_json, op, row_version, payload FROM _sync_push_stage ' +
+        'WHERE bundle_seq = ? ORDER BY row_ordinal',
     )
     .all(bundleSeq) as {
     row_ordinal: number;

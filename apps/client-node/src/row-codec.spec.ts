@@ -20,7 +20,8 @@ function localTables(): Database.Database {
     CREATE TABLE files (id BLOB PRIMARY KEY NOT NULL, name TEXT, data BLOB);
     CREATE TABLE file_reviews (id BLOB PRIMARY KEY NOT NULL, review TEXT,
       file_id BLOB REFERENCES files(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED);
-    CREATE TABLE typed_rows (id TEXT PRIMARY KEY NOT NULL, name TEXT, count_value INTEGER, rating REAL, data BLOB, created_at TEXT);`);
+    CREATE TABLE typed_rows (id TEXT PRIMARY KEY NOT NULL, name TEXT, count_value INTEGER, rating REAL, data BLOB,
+      created_at TEXT);`);
   return db;
 }
 

@@ -183,7 +183,8 @@ function scalarSqlValue(table: ManagedTable, column: ManagedColumn, value: JsonV
       return Number.isInteger(value) && !hasTextAffinity(column) ? BigInt(value) : value;
     default:
       throw new RowCodecError(
-        `payload for ${table.name} column ${column.lowerName} holds a JSON ${Array.isArray(value) ? 'array' : 'object'}, which SQLite cannot store`,
+        `payload for ${table.name} column ${column.lowerName} holds a JSON ` +
+          `${Array.isArray(value) ? 'array' : 'object'}, which SQLite cannot store`,
       );
   }
 }

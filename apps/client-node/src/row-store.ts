@@ -46,7 +46,8 @@ export class RowStore {
   image(table: ManagedTable, localKey: string): string | undefined {
     const row = this.state
       .stmt(
-        `SELECT ${rowImageSql(table, 'src')} AS image FROM ${quoteIdent(table.name)} AS src WHERE src.${quoteIdent(table.keyColumn.name)} = ?`,
+        `SELECT ${rowImageSql(table, 'src')} AS image FROM ${quoteIdent(table.name)} AS src
+          WHERE src.${quoteIdent(table.keyColumn.name)} = ?`,
       )
       .get(sqlKeyValue(table, localKey)) as { image: string } | undefined;
     return row?.image;
@@ -74,7 +75,8 @@ export class RowStore {
     return (
       this.state
         .stmt(
-          `SELECT ${rowImageSql(table, 'src')} AS image FROM ${quoteIdent(table.name)} AS src ORDER BY src.${quoteIdent(table.keyColumn.name)}`,
+          `SELECT ${rowImageSql(table, 'src')} AS image FROM ${quoteIdent(table.name)} AS src
+            ORDER BY src.${quoteIdent(table.keyColumn.name)}`,
         )
         .all() as { image: string }[]
     ).map((r) => r.image);

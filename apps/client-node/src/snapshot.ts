@@ -132,7 +132,8 @@ export async function createSnapshotSession(
  */
 export async function stageSnapshot(ctx: ClientContext, session: SnapshotSession, signal?: AbortSignal): Promise<void> {
   const insert = ctx.state.stmt(
-    `INSERT INTO _sync_snapshot_stage(snapshot_id, row_ordinal, schema_name, table_name, key_json, row_version, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO _sync_snapshot_stage(snapshot_id, row_ordinal, schema_name, table_name, key_json, row_version, payload)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
   ctx.progress({ phase: 'snapshot_download', done: 0, total: session.rowCount });
   let next = fetchSnapshotChunk(ctx, session, 0, signal);

@@ -84,8 +84,10 @@ export const NO_OPERATION: OperationState = {
 const APPLY_CACHE_KIB = 64 * 1024;
 
 // one string each, so the statement cache finds them without building the text per row
-const UPSERT_ROW_STATE_SQL = `INSERT INTO _sync_row_state(schema_name, table_name, key_json, row_version, deleted, updated_at) VALUES (?, ?, ?, ?, ?, ${NOW_SQL})
-       ON CONFLICT(schema_name, table_name, key_json) DO UPDATE SET row_version = excluded.row_version, deleted = excluded.deleted, updated_at = excluded.updated_at`;
+const UPSERT_ROW_STATE_SQL = `INSERT INTO _sync_row_state(schema_name, table_name, key_json, row_version, deleted,
+  updated_at) VALUES (?, ?, ?, ?, ?, ${NOW_SQL})
+       ON CONFLICT(schema_name, table_name, key_json) DO UPDATE SET row_version = excluded.row_version,
+         deleted = excluded.deleted, updated_at = excluded.updated_at`;
 const ADVANCE_ROW_STATE_SQL = `${UPSERT_ROW_STATE_SQL}
        WHERE excluded.row_version > _sync_row_state.row_version`;
 
@@ -169,7 +171,8 @@ export class SyncState {
 
   attachment(): AttachmentState {
     const row = this.stmt(
-      `SELECT current_source_id, binding_state, attached_user_id, schema_name, last_bundle_seq_seen, rebuild_required, pending_initialization_id
+      `SELECT current_source_id, binding_state, attached_user_id, schema_name, last_bundle_seq_seen, rebuild_required,
+        pending_initialization_id
        FROM _sync_attachment_state WHERE singleton_key = 1`,
     ).get() as Record<string, string | number> | undefined;
     if (!row) throw new Error('sync attachment state row is missing');
@@ -196,7 +199,8 @@ export class SyncState {
     };
     const entries = (Object.keys(changes) as (keyof AttachmentState)[]).filter((k) => changes[k] !== undefined);
     if (entries.length === 0) return;
-    const sql = `UPDATE _sync_attachment_state SET ${entries.map((k) => `${columns[k]} = ?`).join(', ')} WHERE singleton_key = 1`;
+    const sql = `UPDATE _sync_attachment_state SET ${entries.map((k) => `${columns[k]} = ?`).join(', ')}
+      WHERE singleton_key = 1`;
     this.stmt(sql).run(...entries.map((k) => (typeof changes[k] === 'boolean' ? (changes[k] ? 1 : 0) : changes[k])));
   }
 
@@ -206,7 +210,8 @@ export class SyncState {
 
   operation(): OperationState {
     const row = this.stmt(
-      `SELECT kind, target_user_id, reason, replacement_source_id, staged_snapshot_id, snapshot_bundle_seq, snapshot_row_count
+      `SELECT kind, target_user_id, reason, replacement_source_id, staged_snapshot_id, snapshot_bundle_seq,
+        snapshot_row_count
        FROM _sync_operation_state WHERE singleton_key = 1`,
     ).get() as Record<string, string | number> | undefined;
     if (!row) throw new Error('sync operation state row is missing');
@@ -260,7 +265,8 @@ export class SyncState {
   advanceNextSourceBundleId(sourceId: string, next: number): void {
     this.ensureSource(sourceId);
     this.stmt(
-      'UPDATE _sync_source_state SET next_source_bundle_id = CASE WHEN next_source_bundle_id < ? THEN ? ELSE next_source_bundle_id END WHERE source_id = ?',
+      'UPDATE _sync_source_state SET next_source_bundle_id = CASE WHEN next_source_bundle_id < ? THEN ? ELSE ' +
+        'next_source_bundle_id END WHERE source_id = ?',
     ).run(next, next, sourceId);
   }
 
@@ -272,7 +278,8 @@ export class SyncState {
 
   outbox(): OutboxBundle {
     const row = this.stmt(
-      `SELECT state, source_id, source_bundle_id, canonical_request_hash, row_count, initialization_id, remote_bundle_hash, remote_bundle_seq
+      `SELECT state, source_id, source_bundle_id, canonical_request_hash, row_count, initialization_id,
+        remote_bundle_hash, remote_bundle_seq
        FROM _sync_outbox_bundle WHERE singleton_key = 1`,
     ).get() as Record<string, string | number> | undefined;
     if (!row) throw new Error('sync outbox bundle row is missing');
@@ -291,7 +298,8 @@ export class SyncState {
 
   writeOutbox(bundle: OutboxBundle): void {
     this.stmt(
-      `UPDATE _sync_outbox_bundle SET state = ?, source_id = ?, source_bundle_id = ?, canonical_request_hash = ?, row_count = ?,
+      `UPDATE _sync_outbox_bundle SET state = ?, source_id = ?, source_bundle_id = ?, canonical_request_hash = ?,
+        row_count = ?,
          initialization_id = ?, remote_bundle_hash = ?, remote_bundle_seq = ? WHERE singleton_key = 1`,
     ).run(
       bundle.state,
@@ -308,7 +316,8 @@ export class SyncState {
   outboxRows(): OutboxRow[] {
     return (
       this.stmt(
-        `SELECT source_bundle_id, row_ordinal, schema_name, table_name, key_json, wire_key_json, op, base_row_version, local_payload, wire_payload
+        `SELECT source_bundle_id, row_ordinal, schema_name, table_name, key_json, wire_key_json, op, base_row_version,
+          local_payload, wire_payload
          FROM _sync_outbox_rows ORDER BY row_ordinal`,
       ).all() as Record<string, string | number | null>[]
     ).map((r) => ({
@@ -327,7 +336,8 @@ export class SyncState {
 
   insertOutboxRow(row: OutboxRow): void {
     this.stmt(
-      `INSERT INTO _sync_outbox_rows(source_bundle_id, row_ordinal, schema_name, table_name, key_json, wire_key_json, op, base_row_version, local_payload, wire_payload)
+      `INSERT INTO _sync_outbox_rows(source_bundle_id, row_ordinal, schema_name, table_name, key_json, wire_key_json,
+        op, base_row_version, local_payload, wire_payload)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       row.sourceBundleId,
@@ -377,13 +387,16 @@ export class SyncState {
   /** `requeueDirtyIntentInTx` (§6.6): unlike the triggers it overwrites the base version. */
   requeueDirty(tableName: string, keyJson: string, op: RowOp, baseRowVersion: number, payload: string | null): void {
     this.stmt(
-      `INSERT INTO _sync_dirty_rows(schema_name, table_name, key_json, op, base_row_version, payload, dirty_ordinal, updated_at)
+      `INSERT INTO _sync_dirty_rows(schema_name, table_name, key_json, op, base_row_version, payload, dirty_ordinal,
+        updated_at)
        VALUES (?, ?, ?, ?, ?, ?,
-         COALESCE((SELECT dirty_ordinal FROM _sync_dirty_rows WHERE schema_name = ? AND table_name = ? AND key_json = ?),
+         COALESCE((SELECT dirty_ordinal FROM _sync_dirty_rows WHERE schema_name = ? AND table_name = ?
+           AND key_json = ?),
                   (SELECT COALESCE(MAX(dirty_ordinal), 0) + 1 FROM _sync_dirty_rows)),
          ${NOW_SQL})
        ON CONFLICT(schema_name, table_name, key_json) DO UPDATE SET
-         op = excluded.op, base_row_version = excluded.base_row_version, payload = excluded.payload, updated_at = excluded.updated_at`,
+         op = excluded.op, base_row_version = excluded.base_row_version, payload = excluded.payload,
+           updated_at = excluded.updated_at`,
     ).run(this.schema, tableName, keyJson, op, baseRowVersion, payload, this.schema, tableName, keyJson);
   }
 
@@ -411,7 +424,8 @@ export class SyncState {
   /** Set-based `deleteDirty` of many keys of one table. */
   deleteDirtyKeys(tableName: string, keyJsons: readonly string[]): void {
     this.stmt(
-      'DELETE FROM _sync_dirty_rows WHERE schema_name = ? AND table_name = ? AND key_json IN (SELECT value FROM json_each(?))',
+      'DELETE FROM _sync_dirty_rows WHERE schema_name = ? AND table_name = ? AND key_json IN (SELECT value ' +
+        'FROM json_each(?))',
     ).run(this.schema, tableName, JSON.stringify(keyJsons));
   }
 

@@ -24,7 +24,8 @@ describe('watch stream', () => {
     const { events, activity } = await collect(
       'event: bundle\ndata: {"bundle_seq":7}\n\n: heartbeat\n\n',
       'id: 1\nretry: 10\nevent: bund',
-      'le\r\ndata: {"bundle_seq":8,"source_id":"device-b",\ndata: "source_bundle_id":3}\r\n\r\nevent: other\ndata: {}\n\n',
+      'le\r\ndata: {"bundle_seq":8,"source_id":"device-b",\ndata: "source_bundle_id":3}\r\n\r\nevent: ' +
+        'other\ndata: {}\n\n',
     );
     expect(events).toEqual([
       { bundle_seq: 7n, source_id: '', source_bundle_id: 0n },

@@ -42,7 +42,9 @@ function clientBound(text: string): string | undefined {
   });
 }
 
-/** Integer literals this client's number-typed fields hold (beyond ±(2^53−1) it refuses, where Go's int64 would not). */
+/**
+ * Integer literals this client's number-typed fields hold (beyond ±(2^53−1) it refuses, where Go's int64 would not).
+ */
 const withinSafeRange = (literal: string): boolean =>
   !/^-?[0-9]+$/.test(literal) ||
   (BigInt(literal) <= BigInt(Number.MAX_SAFE_INTEGER) && BigInt(literal) >= -BigInt(Number.MAX_SAFE_INTEGER));

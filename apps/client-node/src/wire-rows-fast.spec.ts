@@ -189,12 +189,20 @@ describe('fast decoding of pull pages and snapshot chunks', () => {
 
   it('takes the servers own layout', () => {
     const row = (i: number) =>
-      `{"schema":"business","table":"users","key":{"id":"k${i}"},"op":"INSERT","row_version":${i + 1},"payload":{"created_at":"2026-12-06T06:16:22.781+00:00","id":"k${i}","n":12345678901234567890,"x":-0.5e-3,"ok":true,"none":null}}`;
-    const body = `{"stable_bundle_seq":3,"bundles":[{"bundle_seq":3,"source_id":"w","source_bundle_id":1,"row_count":2,"bundle_hash":"ab","rows":[${row(0)},{"schema":"business","table":"users","key":{"id":"k9"},"op":"DELETE","row_version":3,"payload":null},{"schema":"business","table":"users","key":{"id":"k8"},"op":"DELETE","row_version":3}]}],"has_more":false}\n`;
+      `{"schema":"business","table":"users","key":{"id":"k${i}"},"op":"INSERT","row_version":${i + 1},` +
+      `"payload":{"created_at":"2026-12-06T06:16:22.781+00:00","id":"k${i}","n":12345678901234567890,` +
+      `"x":-0.5e-3,"ok":true,"none":null}}`;
+    const body =
+      `{"stable_bundle_seq":3,"bundles":[{"bundle_seq":3,"source_id":"w","source_bundle_id":1,"row_count":2,` +
+      `"bundle_hash":"ab","rows":[${row(0)},{"schema":"business","table":"users","key":{"id":"k9"},"op":"DELETE",` +
+      `"row_version":3,"payload":null},{"schema":"business","table":"users","key":{"id":"k8"},"op":"DELETE",` +
+      `"row_version":3}]}],"has_more":false}\n`;
     const quick = fastDecodePull(body);
     expect(quick).toBeDefined();
     expect(typed(quick)).toEqual(typed(decodePull(body)));
-    const chunk = `{"snapshot_id":"s","snapshot_bundle_seq":3,"rows":[{"schema":"business","table":"users","key":{"id":"k1"},"row_version":1,"payload":{"id":"k1"}}],"next_row_ordinal":1,"has_more":false}`;
+    const chunk =
+      `{"snapshot_id":"s","snapshot_bundle_seq":3,"rows":[{"schema":"business","table":"users",` +
+      `"key":{"id":"k1"},"row_version":1,"payload":{"id":"k1"}}],"next_row_ordinal":1,"has_more":false}`;
     expect(fastDecodeSnapshotChunk(chunk)).toBeDefined();
     expect(typed(fastDecodeSnapshotChunk(chunk))).toEqual(typed(decodeSnapshotChunk(chunk)));
   });

@@ -42,7 +42,9 @@ export {
 export { OversyncSessionSweeper, type SweepResult } from './retention/session-sweeper.js';
 export { OversyncRetentionService } from './retention/oversync-retention.service.js';
 export { useSourceIdParameterRef, SOURCE_ID_PARAMETER_NAME, type OpenApiDocumentLike } from './openapi/sync-openapi.js';
-/** The trimming the module applies to user and source ids (Go strings.TrimSpace), for hosts that resolve ids themselves. */
+/**
+ * The trimming the module applies to user and source ids (Go strings.TrimSpace), for hosts that resolve ids themselves.
+ */
 export { goTrimSpace } from '@oversync/protocol';
 export {
   answerClientError,

@@ -50,7 +50,10 @@ export interface OversyncWatchOptions {
 /** Prometheus metrics (prom-client). Off unless `enabled`. */
 export interface OversyncMetricsOptions {
   enabled?: boolean;
-  /** the host's registry (e.g. prom-client's global `register`); default: a registry owned by the module, see `OversyncTelemetry.registry` */
+  /**
+   * the host's registry (e.g. prom-client's global `register`); default: a registry owned by the module, see
+   * `OversyncTelemetry.registry`
+   */
   registry?: Registry;
   /** metric name prefix, default `oversync_` */
   prefix?: string;
@@ -63,7 +66,10 @@ export interface OversyncTracingOptions {
 
 /** What the module logs through Nest's Logger (never tokens or payloads). */
 export interface OversyncLoggingOptions {
-  /** one structured line per sync request: request id, user id, source id, route, status, error code, duration (default false) */
+  /**
+   * one structured line per sync request: request id, user id, source id, route, status, error
+   * code, duration (default false)
+   */
   requests?: boolean;
   /** per-stage timings of push chunk and commit as structured fields (default false) */
   stageTimings?: boolean;
@@ -80,9 +86,14 @@ export interface OversyncModuleOptions {
   actor?: ActorResolver;
   /** Host guards run before the module's actor guard on every /sync route, e.g. `AuthGuard('jwt')`. */
   guards?: Array<Type<CanActivate> | CanActivate>;
-  /** `GET /syncx/status` (authenticated like the sync routes) serves details only when true (spec §8.18); default true. */
+  /**
+   * `GET /syncx/status` (authenticated like the sync routes) serves details only when true (spec §8.18); default true.
+   */
   exposeStatusDetails?: boolean;
-  /** `GET /syncx/health` (open) names its checks (lifecycle, bootstrap, watch listener) only when true; default false: only healthy/unhealthy (§8.18). */
+  /**
+   * `GET /syncx/health` (open) names its checks (lifecycle, bootstrap, watch listener) only when
+   * true; default false: only healthy/unhealthy (§8.18).
+   */
   exposeHealthDetails?: boolean;
   /**
    * Run bootstrap (create/validate the `sync` schema, install triggers) on module init; default true.

@@ -36,7 +36,11 @@ export function bundleHashRowJson(
   keyJson: string,
   payloadJson: string | null,
 ): string {
-  return `{"key":${keyJson},"op":"${row.op}","payload":${payloadJson ?? 'null'},"row_ordinal":${ordinal},"row_version":${formatGoFloat64(Number(row.rowVersion))},"schema":${quoteGoJsonString(row.schema)},"table":${quoteGoJsonString(row.table)}}`;
+  return (
+    `{"key":${keyJson},"op":"${row.op}","payload":${payloadJson ?? 'null'},"row_ordinal":${ordinal},` +
+    `"row_version":${formatGoFloat64(Number(row.rowVersion))},"schema":${quoteGoJsonString(row.schema)},"table":` +
+    `${quoteGoJsonString(row.table)}}`
+  );
 }
 
 /**
@@ -70,7 +74,13 @@ export class BundleHasher {
 
 /** The canonical hash input text of whole rows (what `computeBundleHash` hashes). */
 export function bundleHashInput(rows: readonly BundleHashRow[]): string {
-  return `[${rows.map((row, ordinal) => bundleHashRowJson(ordinal, rowOf(row), canonicalJson(row.key), payloadJsonOf(row))).join(',')}]`;
+  return (
+    `[` +
+    rows
+      .map((row, ordinal) => bundleHashRowJson(ordinal, rowOf(row), canonicalJson(row.key), payloadJsonOf(row)))
+      .join(',') +
+    `]`
+  );
 }
 
 /** `bundle_hash` (hex) and `byte_count` of a bundle's rows. */

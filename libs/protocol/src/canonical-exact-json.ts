@@ -32,7 +32,9 @@ export function canonicalExactAndDoubleJson(value: ExactJson): { exact: string; 
   return { exact, double: kept ? canonicalDoubleJson(value) : exact };
 }
 
-/** A number literal in the exact canonical form: the double's text when it denotes the same decimal, else as written. */
+/**
+ * A number literal in the exact canonical form: the double's text when it denotes the same decimal, else as written.
+ */
 export function canonicalNumber(raw: string): string {
   const printed = doubleNumber(raw);
   return printed === raw || sameDecimal(printed, raw) ? printed : raw;
@@ -56,7 +58,8 @@ function scalarText(value: ExactJson, number: (raw: string) => string): string {
 function canonical(root: ExactJson, number: (raw: string) => string): string {
   if (!(root instanceof ExactObject) && !Array.isArray(root)) return scalarText(root, number);
   const out: string[] = [];
-  // members a later one of the same name replaces: not written, but their numbers are read as Go reads them (1e400 fails)
+  // members a later one of the same name replaces: not written, but their numbers are read as Go
+  // reads them (1e400 fails)
   const replaced: ExactJson[] = [];
   const pending: Array<string | { readonly node: ExactJson }> = [{ node: root }];
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {

@@ -32,7 +32,21 @@ describe('encodeGoJson reproduces the spec examples', () => {
       bundle_limits: { ...DEFAULT_BUNDLE_LIMITS },
     };
     expect(encodeGoJson({ ...body })).toBe(
-      '{"protocol_version":"v1","schema_version":1,"app_name":"my-sync-app","registered_tables":["business.posts","business.users"],"registered_table_specs":[{"schema":"business","table":"posts","sync_key_columns":["id"]},{"schema":"business","table":"users","sync_key_columns":["id"]}],"features":{"accepted_push_replay_visibility":true,"bundle_change_watch":true,"bundle_pull":true,"bundle_push":true,"capabilities_endpoint":true,"committed_bundle_row_fetch":true,"committed_bundle_visibility":true,"connect_lifecycle":true,"graceful_shutdown":true,"history_pruned_errors":true,"history_pruned_visibility":true,"push_session_chunking":true,"registered_write_rejection_enforced":true,"retained_floor_visibility":true,"retained_window_visibility":true,"scope_initialization_leases":true,"server_checkpoint_tracking":false,"snapshot_chunking":true,"status_endpoint":true,"structured_sync_keys":true},"bundle_limits":{"max_bundles_per_pull":5000,"default_rows_per_push_chunk":1000,"max_rows_per_push_chunk":5000,"push_session_ttl_seconds":900,"default_rows_per_committed_bundle_chunk":1000,"max_rows_per_committed_bundle_chunk":5000,"default_rows_per_snapshot_chunk":1000,"max_rows_per_snapshot_chunk":5000,"snapshot_session_ttl_seconds":900,"initialization_lease_ttl_seconds":900}}',
+      '{"protocol_version":"v1","schema_version":1,"app_name":"my-sync-app",' +
+        '"registered_tables":["business.posts","business.users"],"registered_table_specs":[{"schema":"business",' +
+        '"table":"posts","sync_key_columns":["id"]},{"schema":"business","table":"users",' +
+        '"sync_key_columns":["id"]}],"features":{"accepted_push_replay_visibility":true,' +
+        '"bundle_change_watch":true,"bundle_pull":true,"bundle_push":true,"capabilities_endpoint":true,' +
+        '"committed_bundle_row_fetch":true,"committed_bundle_visibility":true,"connect_lifecycle":true,' +
+        '"graceful_shutdown":true,"history_pruned_errors":true,"history_pruned_visibility":true,' +
+        '"push_session_chunking":true,"registered_write_rejection_enforced":true,' +
+        '"retained_floor_visibility":true,"retained_window_visibility":true,"scope_initialization_leases":true,' +
+        '"server_checkpoint_tracking":false,"snapshot_chunking":true,"status_endpoint":true,' +
+        '"structured_sync_keys":true},"bundle_limits":{"max_bundles_per_pull":5000,' +
+        '"default_rows_per_push_chunk":1000,"max_rows_per_push_chunk":5000,"push_session_ttl_seconds":900,' +
+        '"default_rows_per_committed_bundle_chunk":1000,"max_rows_per_committed_bundle_chunk":5000,' +
+        '"default_rows_per_snapshot_chunk":1000,"max_rows_per_snapshot_chunk":5000,' +
+        '"snapshot_session_ttl_seconds":900,"initialization_lease_ttl_seconds":900}}',
     );
   });
 
@@ -59,7 +73,19 @@ describe('encodeGoJson reproduces the spec examples', () => {
       committed_bundle_bytes: 3480n,
     };
     expect(goJsonResponseBody({ ...body })).toBe(
-      '{"status":"healthy","version":"v1","app_name":"my-sync-app","lifecycle":"running","accepting_operations":true,"inflight_operations":0,"registered_tables":["business.posts","business.users"],"features":{"accepted_push_replay_visibility":true,"bundle_change_watch":true,"bundle_pull":true,"bundle_push":true,"capabilities_endpoint":true,"committed_bundle_row_fetch":true,"committed_bundle_visibility":true,"connect_lifecycle":true,"graceful_shutdown":true,"history_pruned_errors":true,"history_pruned_visibility":true,"push_session_chunking":true,"registered_write_rejection_enforced":true,"retained_floor_visibility":true,"retained_window_visibility":true,"scope_initialization_leases":true,"server_checkpoint_tracking":false,"snapshot_chunking":true,"status_endpoint":true,"structured_sync_keys":true},"user_state_retention_floor_ahead_count":0,"latest_bundle_seq_max":7,"retained_bundle_floor_min":0,"retained_bundle_floor_max":0,"retained_bundle_window_min":7,"retained_bundle_window_max":7,"history_pruned_error_count":0,"accepted_push_replay_count":0,"rejected_registered_write_count":0,"committed_bundle_count":7,"committed_bundle_bytes":3480}\n',
+      '{"status":"healthy","version":"v1","app_name":"my-sync-app","lifecycle":"running",' +
+        '"accepting_operations":true,"inflight_operations":0,"registered_tables":["business.posts",' +
+        '"business.users"],"features":{"accepted_push_replay_visibility":true,"bundle_change_watch":true,' +
+        '"bundle_pull":true,"bundle_push":true,"capabilities_endpoint":true,"committed_bundle_row_fetch":true,' +
+        '"committed_bundle_visibility":true,"connect_lifecycle":true,"graceful_shutdown":true,' +
+        '"history_pruned_errors":true,"history_pruned_visibility":true,"push_session_chunking":true,' +
+        '"registered_write_rejection_enforced":true,"retained_floor_visibility":true,' +
+        '"retained_window_visibility":true,"scope_initialization_leases":true,"server_checkpoint_tracking":false,' +
+        '"snapshot_chunking":true,"status_endpoint":true,"structured_sync_keys":true},' +
+        '"user_state_retention_floor_ahead_count":0,"latest_bundle_seq_max":7,"retained_bundle_floor_min":0,' +
+        '"retained_bundle_floor_max":0,"retained_bundle_window_min":7,"retained_bundle_window_max":7,' +
+        '"history_pruned_error_count":0,"accepted_push_replay_count":0,"rejected_registered_write_count":0,' +
+        '"committed_bundle_count":7,"committed_bundle_bytes":3480}\n',
     );
   });
 
@@ -81,7 +107,12 @@ describe('encodeGoJson reproduces the spec examples', () => {
       },
     } satisfies Omit<PushConflictErrorBody, 'conflict'> & { conflict: object };
     expect(encodeGoJson(conflict)).toBe(
-      '{"error":"push_conflict","message":"update conflict on business.users 6f1c2a9e-3b4d-4e5f-8a7b-1c2d3e4f5a6b: expected version 9, got 7","conflict":{"schema":"business","table":"users","key":{"id":"6f1c2a9e-3b4d-4e5f-8a7b-1c2d3e4f5a6b"},"op":"UPDATE","base_row_version":7,"server_row_version":9,"server_row_deleted":false,"server_row":{"id":"6f1c2a9e-3b4d-4e5f-8a7b-1c2d3e4f5a6b","age":37,"name":"Ada King","email":"ada@example.com"}}}',
+      '{"error":"push_conflict","message":"update conflict on business.users ' +
+        '6f1c2a9e-3b4d-4e5f-8a7b-1c2d3e4f5a6b: expected version 9, got 7","conflict":{"schema":"business",' +
+        '"table":"users","key":{"id":"6f1c2a9e-3b4d-4e5f-8a7b-1c2d3e4f5a6b"},"op":"UPDATE","base_row_version":7,' +
+        '"server_row_version":9,"server_row_deleted":false,' +
+        '"server_row":{"id":"6f1c2a9e-3b4d-4e5f-8a7b-1c2d3e4f5a6b","age":37,"name":"Ada King",' +
+        '"email":"ada@example.com"}}}',
     );
   });
 
@@ -112,10 +143,12 @@ describe('compactGoJson (raw payloads in responses)', () => {
   it('drops whitespace, escapes HTML characters and keeps order and number spelling', () => {
     expect(
       compactGoJson(
-        '{"id": "11111111-1111-4111-8111-111111111111", "name": "Alpha <a>", "email": "alpha@example.com", "score": 1.500}',
+        '{"id": "11111111-1111-4111-8111-111111111111", "name": "Alpha <a>", "email": "alpha@example.com", ' +
+          '"score": 1.500}',
       ),
     ).toBe(
-      '{"id":"11111111-1111-4111-8111-111111111111","name":"Alpha \\u003ca\\u003e","email":"alpha@example.com","score":1.500}',
+      '{"id":"11111111-1111-4111-8111-111111111111","name":"Alpha \\u003ca\\u003e",' +
+        '"email":"alpha@example.com","score":1.500}',
     );
     expect(compactGoJson('[ "a\u2028&\\u0026 b" , 1E2 ,\n{ } ]')).toBe('["a\\u2028\\u0026\\u0026 b",1E2,{}]');
   });
@@ -185,7 +218,11 @@ describe('compactValidGoJson', () => {
         case 3:
           return `[${pad()}${Array.from({ length: next(4) }, () => value(depth + 1)).join(`,${pad()}`)}${pad()}]`;
         default:
-          return `{${pad()}${Array.from({ length: next(4) }, () => `${str()}${pad()}:${pad()}${value(depth + 1)}`).join(`,${pad()}`)}${pad()}}`;
+          return (
+            `{${pad()}` +
+            Array.from({ length: next(4) }, () => `${str()}${pad()}:${pad()}${value(depth + 1)}`).join(`,${pad()}`) +
+            `${pad()}}`
+          );
       }
     };
     for (let i = 0; i < 2000; i++) {

@@ -100,7 +100,9 @@ function parityCases(): ParityCase[] {
         )
         .map(
           ([y, mo, d, h, mi, s, frac, zone]) =>
-            `${String(y).padStart(4, '0')}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}T${String(h).padStart(2, '0')}:${String(mi).padStart(2, '0')}:${String(s).padStart(2, '0')}${frac}${zone}`,
+            `${String(y).padStart(4, '0')}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}T` +
+            `${String(h).padStart(2, '0')}:${String(mi).padStart(2, '0')}:${String(s).padStart(2, '0')}${frac}` +
+            `${zone}`,
         ),
       fc.constantFrom(
         '2026-03-24T18:42:11Z',

@@ -16,7 +16,8 @@ describe('goToLower / goToUpper', () => {
     expect(goToUpper('insert')).toBe('INSERT');
     expect(goToUpper('straße')).toBe('STRAßE');
     expect(goToUpper('ﬁ')).toBe('ﬁ');
-    // simple mapping of the Greek letters with ypogegrammeni (JavaScript's full mapping expands them); parity seed 1233513693
+    // simple mapping of the Greek letters with ypogegrammeni (JavaScript's full mapping expands
+    // them); parity seed 1233513693
     expect(goToUpper('\u1f90\u1fb3\u1ff3')).toBe('\u1f98\u1fbc\u1ffc');
   });
 });

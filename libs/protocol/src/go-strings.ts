@@ -4,7 +4,8 @@ import { INT64_MAX, INT64_MIN } from './limits.js';
 
 /** Code points Go's `unicode.IsSpace` accepts, i.e. what `strings.TrimSpace` removes (no U+FEFF). */
 const GO_SPACE =
-  '\t\n\v\f\r \u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000';
+  '\t\n\v\f\r \u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a' +
+  '\u2028\u2029\u202f\u205f\u3000';
 
 /** Go `strings.TrimSpace`: strips leading/trailing Unicode White_Space; unlike `trim()` keeps U+FEFF. */
 export function goTrimSpace(text: string): string {

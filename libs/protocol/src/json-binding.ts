@@ -45,7 +45,9 @@ export function bindScalar<T>(
 
 const INTEGER = /^-?(?:0|[1-9][0-9]*)$/;
 
-/** Go `int64` field: only an integer literal that fits (not `1.0`, not `1e2`); null/absent → 0. undefined: type error. */
+/**
+ * Go `int64` field: only an integer literal that fits (not `1.0`, not `1e2`); null/absent → 0. undefined: type error.
+ */
 export function readInt64(value: ExactJson | undefined): bigint | undefined {
   if (value === undefined || value === null) return 0n;
   if (!(value instanceof JsonNumber) || !INTEGER.test(value.raw)) return undefined;

@@ -53,7 +53,10 @@ export class JsonSyntaxError extends Error {
 
 /** Go's `encoding/json` nesting limit (`maxNestingDepth`). */
 export const MAX_JSON_DEPTH = 10000;
-/** Nesting limit of request bodies on the server: PostgreSQL's jsonb input recursion is bounded by its stack depth (a 400, not its error). */
+/**
+ * Nesting limit of request bodies on the server: PostgreSQL's jsonb input recursion is bounded by
+ * its stack depth (a 400, not its error).
+ */
 export const MAX_REQUEST_JSON_DEPTH = 512;
 
 /**

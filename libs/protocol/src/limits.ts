@@ -28,6 +28,10 @@ export const WATCH_STREAM_HEADERS = { 'Cache-Control': 'no-cache', 'X-Accel-Buff
 export const WATCH_EVENT_NAME = 'bundle';
 /** The heartbeat frame, written every heartbeat interval. */
 export const WATCH_HEARTBEAT_FRAME = ': heartbeat\n\n';
+/** Reconnect delay advertised to EventSource clients in the stream's first frame (ms). */
+export const WATCH_RETRY_MS = 2000;
+/** The stream's first frame: the reconnect delay. */
+export const WATCH_RETRY_FRAME = `retry: ${WATCH_RETRY_MS}\n\n`;
 
 // ---------------------------------------------------------------- pull and chunk sizes
 

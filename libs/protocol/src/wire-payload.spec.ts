@@ -32,11 +32,18 @@ describe('captureWirePayload and canonicalWirePayload (§4.7.4)', () => {
 
   it('stores numbers a double cannot hold exactly and hashes their double form (§8.2)', () => {
     const payloadDb =
-      '{"d": "2025-01-02", "id": "33333333-3333-4333-8333-333333333333", "doc": {"z": [1, 2], "a": {"k": "v"}}, "data": "\\\\x000102fdfeff", "flag": true, "note": null, "n_dbl": 0.1, "n_int": 9007199254740993, "n_num": 1234.500, "_sync_scope_id": "alice"}';
+      '{"d": "2025-01-02", "id": "33333333-3333-4333-8333-333333333333", "doc": {"z": [1, 2], "a": {"k": ' +
+      '"v"}}, "data": "\\\\x000102fdfeff", "flag": true, "note": null, "n_dbl": 0.1, "n_int": ' +
+      '9007199254740993, "n_num": 1234.500, "_sync_scope_id": "alice"}';
     expect(captureWirePayload(payloadDb, bytea)).toEqual({
-      wire: '{"d":"2025-01-02","data":"AAEC/f7/","doc":{"a":{"k":"v"},"z":[1,2]},"flag":true,"id":"33333333-3333-4333-8333-333333333333","n_dbl":0.1,"n_int":9007199254740993,"n_num":1234.5,"note":null}',
+      wire:
+        '{"d":"2025-01-02","data":"AAEC/f7/","doc":{"a":{"k":"v"},"z":[1,2]},"flag":true,' +
+        '"id":"33333333-3333-4333-8333-333333333333","n_dbl":0.1,"n_int":9007199254740993,"n_num":1234.5,' +
+        '"note":null}',
       hashed:
-        '{"d":"2025-01-02","data":"AAEC/f7/","doc":{"a":{"k":"v"},"z":[1,2]},"flag":true,"id":"33333333-3333-4333-8333-333333333333","n_dbl":0.1,"n_int":9007199254740992,"n_num":1234.5,"note":null}',
+        '{"d":"2025-01-02","data":"AAEC/f7/","doc":{"a":{"k":"v"},"z":[1,2]},"flag":true,' +
+        '"id":"33333333-3333-4333-8333-333333333333","n_dbl":0.1,"n_int":9007199254740992,"n_num":1234.5,' +
+        '"note":null}',
     });
     expect(canonicalWirePayload('{"n": 9223372036854775807, "m": 123456789012345678901234.5}', bytea)).toBe(
       '{"m":123456789012345678901234.5,"n":9223372036854775807}',

@@ -16,7 +16,10 @@ export class WirePayloadError extends Error {
   }
 }
 
-/** Both canonical texts of a captured payload: `wire` (stored and served, exact numbers) and `hashed` (the reference's double form). */
+/**
+ * Both canonical texts of a captured payload: `wire` (stored and served, exact numbers) and
+ * `hashed` (the reference's double form).
+ */
 export interface CapturedWirePayload {
   readonly wire: string;
   readonly hashed: string;

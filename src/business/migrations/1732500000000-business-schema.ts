@@ -20,7 +20,8 @@ export class BusinessSchema1732500000000 implements MigrationInterface {
 export function businessSchemaDdl(schema: string): string[] {
   const t = (name: string) => `"${schema}"."${name}"`;
   const fk = (name: string, column: string, parent: string, onDelete = '') =>
-    `CONSTRAINT ${name} FOREIGN KEY (_sync_scope_id, ${column}) REFERENCES ${t(parent)} (_sync_scope_id, id)${onDelete} DEFERRABLE INITIALLY DEFERRED`;
+    `CONSTRAINT ${name} FOREIGN KEY (_sync_scope_id, ${column}) REFERENCES ${t(parent)} (_sync_scope_id, id)` +
+    `${onDelete} DEFERRABLE INITIALLY DEFERRED`;
   const cascade = ' ON DELETE CASCADE';
   return [
     `CREATE SCHEMA IF NOT EXISTS "${schema}"`,

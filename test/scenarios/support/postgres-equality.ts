@@ -93,7 +93,8 @@ interface RegisteredTable {
 
 async function registeredTables(pgClient: pg.Client): Promise<RegisteredTable[]> {
   const registered = await pgClient.query<RegisteredTable>(
-    `SELECT schema_name, table_name, table_id, sync_key_column AS key, sync_key_kind AS key_kind FROM sync.table_catalog ORDER BY table_name`,
+    `SELECT schema_name, table_name, table_id, sync_key_column AS key, sync_key_kind AS key_kind FROM sync.table_catalog
+      ORDER BY table_name`,
   );
   expect(registered.rows.length).toBeGreaterThan(0);
   return registered.rows;
@@ -113,9 +114,11 @@ export async function expectRowStateMatchesRows(pgClient: pg.Client, user: strin
   } of await registeredTables(pgClient)) {
     const keyBytes = keyKind === 1 ? `uuid_send("${key}"::uuid)` : `convert_to("${key}"::text, 'UTF8')`;
     const result = await pgClient.query<{ live: string[] | null; rows: string[] | null }>(
-      `SELECT (SELECT array_agg(encode(rs.key_bytes, 'hex')) FROM sync.row_state rs JOIN sync.user_state us USING (user_pk)
+      `SELECT (SELECT array_agg(encode(rs.key_bytes, 'hex')) FROM sync.row_state rs JOIN sync.user_state us
+        USING (user_pk)
                 WHERE us.user_id = $1 AND rs.table_id = $2 AND NOT rs.deleted) AS live,
-              (SELECT array_agg(encode(${keyBytes}, 'hex')) FROM "${schema}"."${table}" WHERE _sync_scope_id = $1) AS rows`,
+              (SELECT array_agg(encode(${keyBytes}, 'hex')) FROM "${schema}"."${table}" WHERE _sync_scope_id = $1)
+                AS rows`,
       [user, tableId],
     );
     const { live, rows } = result.rows[0]!;
@@ -136,7 +139,8 @@ export async function expectDeviceMatchesPostgres(
   for (const { schema_name: schema, table_name: table, key } of await registeredTables(pgClient)) {
     const columns = await serverColumns(pgClient, schema, table);
     const expected = await pgClient.query<Record<string, Normalised>>(
-      `SELECT ${columns.map((c) => `${serverExpression(c)} AS "${c.name}"`).join(', ')} FROM "${schema}"."${table}" WHERE _sync_scope_id = $1`,
+      `SELECT ${columns.map((c) => `${serverExpression(c)} AS "${c.name}"`).join(', ')} FROM "${schema}"."${table}"
+        WHERE _sync_scope_id = $1`,
       [user],
     );
     const local = device.db.prepare(`SELECT * FROM "${table}"`).safeIntegers(true).all() as Record<string, unknown>[];

@@ -49,7 +49,9 @@ export function useScenarioHost(env: Record<string, string> = {}): ScenarioHost 
   return host;
 }
 
-/** Runs `scenario`; throws its failure (with the scenario's log) unless it passed and every device equals PostgreSQL. */
+/**
+ * Runs `scenario`; throws its failure (with the scenario's log) unless it passed and every device equals PostgreSQL.
+ */
 export async function expectScenarioPasses(host: ScenarioHost, scenario: Scenario): Promise<void> {
   const log: string[] = [];
   const result = await runScenario(scenario, host.server, {
@@ -63,7 +65,9 @@ export async function expectScenarioPasses(host: ScenarioHost, scenario: Scenari
   });
   if (result.status === 'pass') return;
   const error = result.error instanceof Error ? result.error : new Error(result.detail);
-  error.message = `${scenario.name} ${result.status === 'skip' ? 'was skipped' : 'failed'}: ${error.message}\n--- scenario log ---\n${log.join('\n')}`;
+  error.message =
+    `${scenario.name} ${result.status === 'skip' ? 'was skipped' : 'failed'}: ${error.message}\n--- scenario ` +
+    `log ---\n${log.join('\n')}`;
   throw error;
 }
 

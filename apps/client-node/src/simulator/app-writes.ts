@@ -21,7 +21,8 @@ export const timestamp = (at: Date = new Date()): string => at.toISOString();
 export function insertRow(db: Database, table: string, values: RowValues): void {
   const columns = Object.keys(values);
   db.prepare(
-    `INSERT INTO ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+    `INSERT INTO ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')})
+      VALUES (${columns.map(() => '?').join(', ')})`,
   ).run(...Object.values(values));
 }
 

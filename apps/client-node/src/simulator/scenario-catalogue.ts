@@ -1,4 +1,7 @@
-/** Every scenario, in the order of spec/client.md §13.2, plus one failure-injection run per endpoint and one for a watcher's pull. */
+/**
+ * Every scenario, in the order of spec/client.md §13.2, plus one failure-injection run per endpoint
+ * and one for a watcher's pull.
+ */
 import type { Scenario } from './scenario.js';
 import { bundleFkAtomicity } from './scenarios/bundle-fk-atomicity.scenario.js';
 import { complexMultiBatch } from './scenarios/complex-multi-batch.scenario.js';
@@ -63,6 +66,7 @@ export function selectScenarios(selector: string): Scenario[] {
   );
   if (members.length > 0) return members;
   throw new Error(
-    `unknown scenario ${JSON.stringify(selector)}; known: all, watch-all, failure-injection, ${SCENARIOS.map((s) => s.name).join(', ')}`,
+    `unknown scenario ${JSON.stringify(selector)}; known: all, watch-all, failure-injection, ` +
+      `${SCENARIOS.map((s) => s.name).join(', ')}`,
   );
 }

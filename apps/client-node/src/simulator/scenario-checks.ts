@@ -41,7 +41,9 @@ export async function expectRejection<E extends Error>(
   } catch (err) {
     if (err instanceof type) return err;
     throw new AssertionError({
-      message: `${what}: expected ${type.name}, got ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`,
+      message:
+        `${what}: expected ${type.name}, got ` +
+        `${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`,
     });
   }
   throw new AssertionError({

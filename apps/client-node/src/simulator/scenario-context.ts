@@ -71,7 +71,10 @@ export class ScenarioContext {
     this.sessions.delete(device);
   }
 
-  /** `Attach`, repeated while the server answers `retry_later` (at most 8 attempts, waits capped at 1 s; the reference app waits `retry_after`). */
+  /**
+   * `Attach`, repeated while the server answers `retry_later` (at most 8 attempts, waits capped at
+   * 1 s; the reference app waits `retry_after`).
+   */
   async attach(device: SimulatedDevice, user: string): Promise<AttachResult> {
     this.signIn(device, user);
     for (let attempt = 1; ; attempt++) {
@@ -95,7 +98,9 @@ export class ScenarioContext {
     return device;
   }
 
-  /** An app-level retry: `operation` again after 100 ms × attempt, up to `attempts` times (the reference app's helpers). */
+  /**
+   * An app-level retry: `operation` again after 100 ms × attempt, up to `attempts` times (the reference app's helpers).
+   */
   async retrying<T>(what: string, operation: () => Promise<T>, attempts = 5): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {

@@ -1,4 +1,6 @@
-/** Runs scenarios (setup → steps → convergence check → optional verification → cleanup) and renders the result table. */
+/**
+ * Runs scenarios (setup → steps → convergence check → optional verification → cleanup) and renders the result table.
+ */
 import { expectDevicesMatchServer } from './convergence-check.js';
 import type { Scenario, ScenarioRequirement, ScenarioServer } from './scenario.js';
 import { ScenarioContext } from './scenario-context.js';
@@ -77,7 +79,10 @@ export function formatResultTable(results: readonly ScenarioResult[]): string {
   for (const r of results) {
     const detail = r.detail.split('\n')[0] ?? '';
     lines.push(
-      `${r.name.padEnd(width)}  ${r.status.toUpperCase().padEnd(6)}  ${`${(r.durationMs / 1000).toFixed(1)}s`.padStart(7)}  ${detail}`.trimEnd(),
+      (
+        `${r.name.padEnd(width)}  ${r.status.toUpperCase().padEnd(6)}  ` +
+        `${`${(r.durationMs / 1000).toFixed(1)}s`.padStart(7)}  ${detail}`
+      ).trimEnd(),
     );
   }
   const count = (status: ScenarioStatus) => results.filter((r) => r.status === status).length;

@@ -81,7 +81,9 @@ export async function runSimulateCommand(argv: readonly string[], io: SimulateIo
     : new SignInTokens(baseUrl);
   const server: ScenarioServer = { baseUrl, tokens, features };
   io.stdout.write(
-    `simulating ${selected.length} scenario(s) against ${baseUrl} (test endpoints: ${features.testEndpoints ? 'yes' : 'no'}, failure injection: ${features.failureInjection ? 'yes' : 'no'}, tokens: ${values['jwt-secret'] ? 'minted' : '/dummy-signin'})\n`,
+    `simulating ${selected.length} scenario(s) against ${baseUrl} (test endpoints: ` +
+      `${features.testEndpoints ? 'yes' : 'no'}, failure injection: ${features.failureInjection ? 'yes' : 'no'}, ` +
+      `tokens: ${values['jwt-secret'] ? 'minted' : '/dummy-signin'})\n`,
   );
 
   const results: ScenarioResult[] = [];
@@ -91,7 +93,8 @@ export async function runSimulateCommand(argv: readonly string[], io: SimulateIo
     });
     results.push(result);
     io.stdout.write(
-      `${result.status.toUpperCase().padEnd(4)} ${scenario.name}${result.status === 'pass' ? '' : `: ${result.detail}`}\n`,
+      `${result.status.toUpperCase().padEnd(4)} ${scenario.name}` +
+        `${result.status === 'pass' ? '' : `: ${result.detail}`}\n`,
     );
   }
   io.stdout.write(`\n${formatResultTable(results)}`);

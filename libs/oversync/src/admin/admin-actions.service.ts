@@ -61,7 +61,8 @@ export class AdminActionsService {
         );
       }
       await client.query(
-        `UPDATE sync.source_state SET state = 'retired', replaced_by_source_id = $3, retirement_reason = $4 WHERE user_pk = $1 AND source_id = $2`,
+        `UPDATE sync.source_state SET state = 'retired', replaced_by_source_id = $3, retirement_reason = $4
+          WHERE user_pk = $1 AND source_id = $2`,
         [userPk, sourceId, replacement, ADMIN_RETIREMENT_REASON],
       );
       await audit(client, {
@@ -93,7 +94,8 @@ export class AdminActionsService {
       kind === 'push' ? ['sync.push_sessions', 'push_id'] : ['sync.snapshot_sessions', 'snapshot_id'];
     return this.underUserLock(userId, async (client, userPk) => {
       const { rows } = await client.query<{ id: string }>(
-        `UPDATE ${table} SET expires_at = LEAST(expires_at, now()) WHERE user_pk = $1 AND ${idColumn} = $2::uuid RETURNING ${idColumn}::text AS id`,
+        `UPDATE ${table} SET expires_at = LEAST(expires_at, now()) WHERE user_pk = $1 AND ${idColumn} = $2::uuid
+          RETURNING ${idColumn}::text AS id`,
         [userPk, sessionId],
       );
       if (!rows[0]) throw missing();
@@ -120,7 +122,8 @@ export class AdminActionsService {
   ): Promise<{ retained_floor: string; pruned_bundles: number }> {
     return this.underUserLock(userId, async (client, userPk) => {
       const { rows } = await client.query<{ floor: string; latest: string }>(
-        `SELECT retained_bundle_floor AS floor, next_bundle_seq - 1 AS latest FROM sync.user_state WHERE user_pk = $1 FOR UPDATE`,
+        `SELECT retained_bundle_floor AS floor, next_bundle_seq - 1 AS latest FROM sync.user_state
+          WHERE user_pk = $1 FOR UPDATE`,
         [userPk],
       );
       const current = BigInt(rows[0]!.floor);
@@ -179,7 +182,8 @@ export class AdminActionsService {
 
 async function audit(client: SyncClient, entry: AuditEntry): Promise<void> {
   await client.query(
-    `INSERT INTO sync.admin_audit (user_pk, admin_id, action, user_id, target, detail) VALUES ($1, $2, $3, $4, $5, $6::json)`,
+    `INSERT INTO sync.admin_audit (user_pk, admin_id, action, user_id, target, detail) VALUES ($1, $2, $3, $4, $5,
+      $6::json)`,
     [
       entry.userPk ?? '0',
       entry.adminId,

@@ -37,7 +37,10 @@ const Paged = () => (target: object, key: string | symbol, descriptor: PropertyD
   );
 };
 
-/** The admin console's JSON API: bounded keyset-paginated reads of sync state and audited repairs (values encoded like Go by SyncEndpointInterceptor). */
+/**
+ * The admin console's JSON API: bounded keyset-paginated reads of sync state and audited repairs
+ * (values encoded like Go by SyncEndpointInterceptor).
+ */
 @ApiTags('oversync-admin')
 @ApiBearerAuth()
 @ApiResponse({ status: 401, description: 'no admin credentials', type: ErrorResponseDto })

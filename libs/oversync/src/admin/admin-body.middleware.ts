@@ -3,7 +3,9 @@ import { OversyncError } from '../errors/oversync.error.js';
 
 const MAX_ACTION_BODY_BYTES = 16 * 1024;
 
-/** Node's request as middleware gets it on Express and Fastify; the route's request is Fastify's wrapper there (`raw`). */
+/**
+ * Node's request as middleware gets it on Express and Fastify; the route's request is Fastify's wrapper there (`raw`).
+ */
 export interface RequestWithAdminBody extends IncomingMessage {
   /** the body text, or 'too_large' */
   oversyncAdminBody?: string;

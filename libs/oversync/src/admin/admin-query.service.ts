@@ -17,14 +17,19 @@ const ts = (value: string | null | undefined) => (value ? new Date(value).toISOS
 /** `LIKE` pattern of a literal prefix. */
 const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 const KEY_TEXT_SQL = (alias: string) =>
-  `CASE WHEN tc.sync_key_kind = 1 THEN encode(${alias}.key_bytes, 'hex')::uuid::text ELSE convert_from(${alias}.key_bytes, 'UTF8') END`;
+  `CASE WHEN tc.sync_key_kind = 1 THEN encode(${alias}.key_bytes, 'hex')::uuid::text ELSE convert_from(` +
+  `${alias}.key_bytes, 'UTF8') END`;
 const OP_SQL = (alias: string) => `CASE ${alias}.op_code WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END`;
 
 const userSummarySql = (rowCap: number) => `
-  us.user_pk, us.user_id, (us.next_bundle_seq - 1)::text AS bundle_seq, us.retained_bundle_floor::text AS retained_floor,
-  (SELECT count(*) FROM (SELECT 1 FROM sync.row_state rs WHERE rs.user_pk = us.user_pk AND NOT rs.deleted LIMIT ${rowCap + 1}) x)::text AS live_rows,
-  (SELECT count(*) FROM (SELECT 1 FROM sync.source_state ss WHERE ss.user_pk = us.user_pk LIMIT ${rowCap + 1}) x)::text AS sources,
-  GREATEST((SELECT bl.committed_at FROM sync.bundle_log bl WHERE bl.user_pk = us.user_pk ORDER BY bl.bundle_seq DESC LIMIT 1),
+  us.user_pk, us.user_id, (us.next_bundle_seq - 1)::text AS bundle_seq, us.retained_bundle_floor::text
+    AS retained_floor,
+  (SELECT count(*) FROM (SELECT 1 FROM sync.row_state rs WHERE rs.user_pk = us.user_pk AND NOT rs.deleted
+    LIMIT ${rowCap + 1}) x)::text AS live_rows,
+  (SELECT count(*) FROM (SELECT 1 FROM sync.source_state ss WHERE ss.user_pk = us.user_pk LIMIT ${rowCap + 1}) x)::text
+    AS sources,
+  GREATEST((SELECT bl.committed_at FROM sync.bundle_log bl WHERE bl.user_pk = us.user_pk ORDER BY bl.bundle_seq DESC
+    LIMIT 1),
            (SELECT max(ss.last_pulled_at) FROM sync.source_state ss WHERE ss.user_pk = us.user_pk)) AS last_activity`;
 
 function userSummary(row: Row, rowCap: number) {
@@ -78,7 +83,8 @@ export class AdminQueryService {
   async user(userId: string) {
     const [row] = await this.db.query<Row>(
       `SELECT ${userSummarySql(DETAIL_ROW_COUNT_CAP)},
-              CASE sc.state_code WHEN 1 THEN 'initializing' WHEN 2 THEN 'initialized' ELSE 'uninitialized' END AS scope_state,
+              CASE sc.state_code WHEN 1 THEN 'initializing' WHEN 2 THEN 'initialized' ELSE 'uninitialized' END
+                AS scope_state,
               sc.initialized_by_source_id,
               (SELECT count(*) FROM sync.push_sessions ps WHERE ps.user_pk = us.user_pk)::text AS push_sessions,
               (SELECT count(*) FROM sync.snapshot_sessions sn WHERE sn.user_pk = us.user_pk)::text AS snapshot_sessions,
@@ -104,11 +110,13 @@ export class AdminQueryService {
     const [after] = decodeCursor(cursor, ['']);
     const rows = await this.db.query<Row>(
       `SELECT ss.source_id, ss.state, ss.replaced_by_source_id, ss.retirement_reason,
-              ss.max_committed_source_bundle_id::text AS last_source_bundle_id, (ss.max_committed_source_bundle_id + 1)::text AS next_source_bundle_id,
+              ss.max_committed_source_bundle_id::text AS last_source_bundle_id,
+                (ss.max_committed_source_bundle_id + 1)::text AS next_source_bundle_id,
               ss.last_pulled_bundle_seq::text AS last_pulled_bundle_seq, ss.last_pulled_at,
               GREATEST(us.next_bundle_seq - 1 - ss.last_pulled_bundle_seq, 0)::text AS lag,
               (SELECT bl.committed_at FROM sync.bundle_log bl
-                WHERE bl.user_pk = ss.user_pk AND bl.source_id = ss.source_id ORDER BY bl.source_bundle_id DESC LIMIT 1) AS last_push_at
+                WHERE bl.user_pk = ss.user_pk AND bl.source_id = ss.source_id ORDER BY bl.source_bundle_id DESC LIMIT 1)
+                  AS last_push_at
          FROM sync.source_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
         WHERE ss.user_pk = $1 AND ss.source_id > $2 ORDER BY ss.source_id LIMIT $3`,
       [userPk, after, limit + 1],
@@ -136,7 +144,8 @@ export class AdminQueryService {
     const userPk = await this.userPk(userId);
     const [source, bundle] = decodeCursor(cursor, ['', '0']);
     const rows = await this.db.query<Row>(
-      `SELECT push_id::text, source_id, source_bundle_id::text, planned_row_count::text, next_expected_row_ordinal::text AS staged_rows,
+      `SELECT push_id::text, source_id, source_bundle_id::text, planned_row_count::text, next_expected_row_ordinal::text
+        AS staged_rows,
               COALESCE(initialization_id::text, '') AS initialization_id, created_at, expires_at,
               floor(extract(epoch FROM now() - created_at))::text AS age_seconds, expires_at <= now() AS expired
          FROM sync.push_sessions ps
@@ -170,7 +179,8 @@ export class AdminQueryService {
     const rows = await this.db.query<Row>(
       `SELECT snapshot_id::text, snapshot_bundle_seq::text, row_count::text, byte_count::text, created_at, expires_at,
               floor(extract(epoch FROM now() - created_at))::text AS age_seconds, expires_at <= now() AS expired
-         FROM sync.snapshot_sessions sn WHERE sn.user_pk = $1 AND sn.snapshot_id > $2::uuid ORDER BY sn.snapshot_id LIMIT $3`,
+         FROM sync.snapshot_sessions sn WHERE sn.user_pk = $1 AND sn.snapshot_id > $2::uuid ORDER BY sn.snapshot_id
+           LIMIT $3`,
       [userPk, after, limit + 1],
     );
     return toPage(
@@ -196,7 +206,8 @@ export class AdminQueryService {
     const rows = await this.db.query<Row>(
       `SELECT bundle_seq::text, source_id, source_bundle_id::text, row_count::text, byte_count::text,
               encode(bundle_hash, 'hex') AS bundle_hash, committed_at
-         FROM sync.bundle_log bl WHERE bl.user_pk = $1 AND bl.bundle_seq < $2::bigint ORDER BY bl.bundle_seq DESC LIMIT $3`,
+         FROM sync.bundle_log bl WHERE bl.user_pk = $1 AND bl.bundle_seq < $2::bigint ORDER BY bl.bundle_seq DESC
+           LIMIT $3`,
       [userPk, int64Text(before!, 'cursor'), limit + 1],
     );
     return toPage(
@@ -271,9 +282,11 @@ export class AdminQueryService {
     const userPk = await this.userPk(userId);
     const [before] = decodeCursor(cursor, ['9223372036854775807']);
     const rows = await this.db.query<Row>(
-      `SELECT rejection_id::text, recorded_at, source_id, source_bundle_id::text, push_id::text, http_status::text, error_code,
+      `SELECT rejection_id::text, recorded_at, source_id, source_bundle_id::text, push_id::text, http_status::text,
+        error_code,
               answer::text AS answer, planned_row_count::text, rows_sent::text AS rows_sent, rows_truncated
-         FROM sync.rejected_writes rw WHERE rw.user_pk = $1 AND rw.rejection_id < $2::bigint ORDER BY rw.rejection_id DESC LIMIT $3`,
+         FROM sync.rejected_writes rw WHERE rw.user_pk = $1 AND rw.rejection_id < $2::bigint
+           ORDER BY rw.rejection_id DESC LIMIT $3`,
       [userPk, int64Text(before!, 'cursor'), limit + 1],
     );
     return toPage(
@@ -323,7 +336,8 @@ export class AdminQueryService {
   async counters() {
     const { body } = await this.runtime.status.status();
     const [rejected] = await this.db.query<Row>(
-      `SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('sync.rejected_writes', 'rejection_id')::regclass), 0)::text AS n`,
+      `SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('sync.rejected_writes', 'rejection_id')::regclass),
+        0)::text AS n`,
     );
     return {
       status: body,

@@ -27,7 +27,8 @@ export class OversyncAdminModule implements NestModule {
       options.guards.some((guard) => !guard)
     ) {
       throw new Error(
-        'OversyncAdminModule.forRoot: `guards` must name the host guard(s) that admit admins only; the console never mounts unguarded',
+        'OversyncAdminModule.forRoot: `guards` must name the host guard(s) that admit admins only; the ' +
+          'console never mounts unguarded',
       );
     }
     const path = (options.path ?? 'admin').replace(/^\/+|\/+$/g, '');

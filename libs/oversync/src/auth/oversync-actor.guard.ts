@@ -17,7 +17,10 @@ const MAX_ID_LENGTH = 512;
 // Ids reach PostgreSQL as text: NUL is impossible there, other controls are never legitimate (§8.24).
 const CONTROL = /[\u0000-\u001f\u007f\ufffd]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
-/** An actor id (user or source) that is safe to store and compare: at most 512 characters, no controls, no broken UTF-16. */
+/**
+ * An actor id (user or source) that is safe to store and compare: at most 512 characters, no
+ * controls, no broken UTF-16.
+ */
 export function isPrintableActorId(id: string): boolean {
   return id.length <= MAX_ID_LENGTH && !CONTROL.test(id);
 }

@@ -12,7 +12,9 @@ import type { BundleNotification, CommittedBundle } from './bundle-capture.js';
 export class BundleAnnouncer {
   constructor(@Inject(OVERSYNC_CONFIG) private readonly config: OversyncConfig) {}
 
-  /** The NOTIFY channel, or null when watch is disabled (`sync.push_commit` sends the payload `notification` encodes). */
+  /**
+   * The NOTIFY channel, or null when watch is disabled (`sync.push_commit` sends the payload `notification` encodes).
+   */
   get channel(): string | null {
     return this.config.watch.enabled ? this.config.watch.notifyChannel : null;
   }

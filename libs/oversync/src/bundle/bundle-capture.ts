@@ -76,13 +76,15 @@ const TAKE_STAGE = prepared(
   `WITH taken AS (
      DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1
      RETURNING capture_ordinal, table_id, op_code, key_bytes, payload_db)
-   SELECT (SELECT string_agg(capture_ordinal || ' ' || table_id || ' ' || op_code || ' ' || encode(key_bytes, 'hex') || ' ' || COALESCE(payload_db::text, ''),
+   SELECT (SELECT string_agg(capture_ordinal || ' ' || table_id || ' ' || op_code || ' ' || encode(key_bytes, 'hex')
+     || ' ' || COALESCE(payload_db::text, ''),
                              E'\\n' ORDER BY capture_ordinal) FROM taken) AS lines,
           (SELECT next_bundle_seq FROM sync.user_state WHERE user_pk = $1) AS next_seq`,
 );
 const logBundleSql = (returning: string) =>
   `WITH seq AS (
-     UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1 WHERE user_pk = $1 AND next_bundle_seq = $2 RETURNING user_pk)
+     UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1 WHERE user_pk = $1 AND next_bundle_seq = $2
+       RETURNING user_pk)
    INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
    SELECT seq.user_pk, $2, $3, $4, $5, $6, $7 FROM seq${returning}`;
 const LOG_BUNDLE = prepared(logBundleSql(''));
@@ -196,16 +198,19 @@ export async function finalizeCapturedBundle(
   await client.query(
     `WITH rows AS (
        INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
-       SELECT $1, $2, r.row_ordinal, r.table_id, decode(substr(r.key_hex, 2), 'hex'), r.op_code, NULLIF(r.payload_text, '')::json
+       SELECT $1, $2, r.row_ordinal, r.table_id, decode(substr(r.key_hex, 2), 'hex'), r.op_code, NULLIF(r.payload_text,
+         '')::json
          FROM unnest($3::int4[], $4::int2[], string_to_array($5, E'\\n'), string_to_array($6, E'\\n'))
               WITH ORDINALITY AS r(table_id, op_code, key_hex, payload_text, row_ordinal)
        RETURNING bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire),
      state AS (
        INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
        SELECT $1, table_id, key_bytes, $2, op_code = 3 FROM rows ORDER BY table_id, key_bytes
-       ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted)
+       ON CONFLICT (user_pk, table_id, key_bytes)
+       DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted)
      INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)
-     SELECT $1, $2, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS}, string_agg(${BUNDLE_ROW_JSON_SQL}, ',' ORDER BY br.row_ordinal)
+     SELECT $1, $2, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS}, string_agg(${BUNDLE_ROW_JSON_SQL}, ','
+       ORDER BY br.row_ordinal)
        FROM rows br JOIN ${rowPrefixesSql(7)} ON tc.table_id = br.table_id
       GROUP BY 3`,
     [

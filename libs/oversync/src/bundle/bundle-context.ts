@@ -13,7 +13,8 @@ const SET_BUNDLE_CONTEXT = prepared(
                  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(name, value, ord) ORDER BY ord),
          bad AS (SELECT name FROM g WHERE current NOT IN ('', value) LIMIT 1)
     SELECT (SELECT name FROM bad) AS conflicting,
-           CASE WHEN NOT EXISTS (SELECT 1 FROM bad) THEN (SELECT count(set_config(name, value, true)) FROM g) END AS applied`,
+           CASE WHEN NOT EXISTS (SELECT 1 FROM bad) THEN (SELECT count(set_config(name, value, true)) FROM g) END
+             AS applied`,
 );
 
 /**

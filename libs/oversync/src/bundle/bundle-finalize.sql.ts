@@ -30,7 +30,8 @@ function memberValueSql(type: string, value: string, text: string): string {
       THEN '"' || translate(encode(decode(substr(${text}, 3), 'hex'), 'base64'), E'\\n', '') || '"' END`;
   return `CASE jsonb_typeof(${value})
       WHEN 'string' THEN ${goJsonStringSql(text)}
-      WHEN 'number' THEN CASE WHEN strpos(${text}, '.') = 0 AND length(${text}) >= 16 AND abs(${text}::numeric) > ${DOUBLE_EXACT_MAX} THEN NULL
+      WHEN 'number' THEN CASE WHEN strpos(${text}, '.') = 0 AND length(${text}) >= 16
+        AND abs(${text}::numeric) > ${DOUBLE_EXACT_MAX} THEN NULL
         ELSE ${canonicalNumberSql(text)} END
       WHEN 'boolean' THEN ${text} WHEN 'null' THEN 'null' END`;
 }
@@ -51,14 +52,22 @@ export function bundlePayloadSql(table: RegisteredTable, payload: string): strin
   const members = columns.map(([column, type], i) => {
     const value = `(${payload}->${quoteLiteral(column)})`;
     const text = `(${payload}->>${quoteLiteral(column)})`;
-    return `${quoteLiteral(`${i === 0 ? '{' : ','}${quoteGoJsonString(column)}:`)} || ${memberValueSql(type, value, text)}`;
+    return (
+      `${quoteLiteral(`${i === 0 ? '{' : ','}${quoteGoJsonString(column)}:`)} || ` +
+      `${memberValueSql(type, value, text)}`
+    );
   });
   const names = `ARRAY[${columns.map(([column]) => quoteLiteral(column)).join(', ')}]`;
-  return `CASE WHEN ${payload} ?& ${names} AND ${payload} - ${names} = '{}'::jsonb THEN ${members.join('\n    || ')} || '}' END`;
+  return (
+    `CASE WHEN ${payload} ?& ${names} AND ${payload} - ${names} = '{}'::jsonb THEN ${members.join('\n    || ')} ` +
+    `|| '}' END`
+  );
 }
 
 /** `tc(table_id, prefix, key_kind, hash_prefix, hash_suffix)` from the parameters $5..$9 of `finalizeParams`. */
-const TABLES_SQL = `unnest($5::int4[], $6::text[], $7::int2[], $8::text[], $9::text[]) AS tc(table_id, prefix, key_kind, hash_prefix, hash_suffix)`;
+const TABLES_SQL =
+  `unnest($5::int4[], $6::text[], $7::int2[], $8::text[], $9::text[]) AS tc(table_id, prefix, key_kind, ` +
+  `hash_prefix, hash_suffix)`;
 
 /** A key of `table` (`keyBytes`) as a JSON string (uuid keys need no escaping). */
 const keyJsonSql = (table: RegisteredTable, keyBytes: string) =>
@@ -106,7 +115,8 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
          FROM (SELECT first_ordinal, table_id, key_bytes, payload,
                       (CASE WHEN last_op = 3 THEN 3 WHEN first_op = 1 THEN 1 ELSE 2 END)::int2 AS op_code
                  FROM net WHERE NOT (last_op = 3 AND first_op = 1)) n),
-     chk AS (SELECT count(*) AS row_count, count(*) > 0 AND bool_and(op_code = 3 OR payload IS NOT NULL) AS ok FROM out),
+     chk AS (SELECT count(*) AS row_count, count(*) > 0 AND bool_and(op_code = 3 OR payload IS NOT NULL) AS ok
+       FROM out),
      seq AS (
        UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1
         WHERE user_pk = $1 AND (SELECT ok FROM chk) RETURNING next_bundle_seq - 1 AS bundle_seq),
@@ -115,14 +125,17 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
          FROM (SELECT convert_to('[' || string_agg(tc.hash_prefix || o.key_json
                  || '},"op":"' || CASE o.op_code WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END
                  || '","payload":' || COALESCE(o.payload, 'null') || ',"row_ordinal":' || (o.row_ordinal - 1)
-                 || ',"row_version":' || s.bundle_seq || tc.hash_suffix, ',' ORDER BY o.row_ordinal) || ']', 'UTF8') AS input
+                 || ',"row_version":' || s.bundle_seq || tc.hash_suffix, ',' ORDER BY o.row_ordinal) || ']', 'UTF8')
+                   AS input
                  FROM out o JOIN ${TABLES_SQL} ON tc.table_id = o.table_id, seq s) h),
      logged AS (
-       INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
+       INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count,
+         bundle_hash)
        SELECT $1, s.bundle_seq, $2, $3, c.row_count, h.bytes, h.hash FROM seq s, chk c, hashed h
        RETURNING bundle_seq),
      announced AS (
-       SELECT pg_notify($4, '{"user_pk":' || $1::bigint || ',"bundle_seq":' || s.bundle_seq || ',"source_id":' || ${goJsonStringSql('$2::text')}
+       SELECT pg_notify($4, '{"user_pk":' || $1::bigint || ',"bundle_seq":' || s.bundle_seq || ',"source_id":'
+         || ${goJsonStringSql('$2::text')}
                             || ',"source_bundle_id":' || $3::bigint || '}')
          FROM seq s WHERE $4::text IS NOT NULL),
      stored AS (
@@ -133,22 +146,29 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
        SELECT $1, o.table_id, o.key_bytes, s.bundle_seq, o.op_code = 3 FROM out o, seq s
         -- in index order: each index page is visited once (random keys cost ~1.5× as much)
         ORDER BY o.table_id, o.key_bytes
-       ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted),
+       ON CONFLICT (user_pk, table_id, key_bytes)
+       DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted),
      blocks AS (
        INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)
-       SELECT $1, br.bundle_seq, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS}, string_agg(${bundleRowJsonSql('br.key_json')}, ',' ORDER BY br.row_ordinal)
-         FROM (SELECT s.bundle_seq, o.row_ordinal, o.table_id, o.key_json, o.op_code, o.payload AS payload_wire FROM out o, seq s) br
+       SELECT $1, br.bundle_seq, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS},
+              string_agg(${bundleRowJsonSql('br.key_json')}, ',' ORDER BY br.row_ordinal)
+         FROM (SELECT s.bundle_seq, o.row_ordinal, o.table_id, o.key_json, o.op_code, o.payload AS payload_wire
+                 FROM out o, seq s) br
          JOIN ${TABLES_SQL} ON tc.table_id = br.table_id
         GROUP BY 2, 3),
      taken AS (
        DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1 AND (SELECT ok FROM chk))
-   SELECT c.row_count, c.ok, s.bundle_seq, encode(h.hash, 'hex') AS bundle_hash, (SELECT count(*) FROM announced) AS announced
+   SELECT c.row_count, c.ok, s.bundle_seq, encode(h.hash, 'hex') AS bundle_hash, (SELECT count(*) FROM announced)
+     AS announced
      FROM chk c LEFT JOIN seq s ON true LEFT JOIN hashed h ON true`;
   statements.set(catalog, sql);
   return sql;
 }
 
-/** $5..$9 of `finalizeInDatabaseSql`: per registered table its id, BundleRow prefix, key kind and the hash row's constant parts. */
+/**
+ * $5..$9 of `finalizeInDatabaseSql`: per registered table its id, BundleRow prefix, key kind and
+ * the hash row's constant parts.
+ */
 export function finalizeParams(catalog: SyncCatalog): [number[], string[], number[], string[], string[]] {
   const tables = catalog.tables;
   // the BundleRow prefixes are the pull's own (one definition of a row's constant start)

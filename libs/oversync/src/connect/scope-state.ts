@@ -110,7 +110,8 @@ export interface InitializedUser {
  * user's sequence state read by the same statement.
  */
 const READ_INITIALIZED_SCOPE = prepared(
-  `SELECT ss.state_code, ${rfc3339Sql('ss.lease_expires_at')} AS lease, COALESCE(ss.lease_expires_at < now(), false) AS lapsed,
+  `SELECT ss.state_code, ${rfc3339Sql('ss.lease_expires_at')} AS lease, COALESCE(ss.lease_expires_at < now(), false)
+    AS lapsed,
          us.user_pk, us.next_bundle_seq, us.retained_bundle_floor
     FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk WHERE us.user_id = $1`,
 );

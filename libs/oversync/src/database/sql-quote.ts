@@ -8,7 +8,10 @@ export function quoteIdentifier(name: string): string {
   return pg.escapeIdentifier(name);
 }
 
-/** A text literal; with a backslash in it, pg writes the `E'…'` form, which reads the same under any `standard_conforming_strings`. */
+/**
+ * A text literal; with a backslash in it, pg writes the `E'…'` form, which reads the same under any
+ * `standard_conforming_strings`.
+ */
 export function quoteLiteral(text: string): string {
   return pg.escapeLiteral(text);
 }

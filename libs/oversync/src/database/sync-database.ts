@@ -207,9 +207,8 @@ export function isConnectionError(error: unknown): boolean {
     current = current.cause, depth++
   ) {
     if (
-      /Connection terminated|ECONNRESET|ECONNREFUSED|EPIPE|Client has encountered a connection error|Connection ended|connection lost/i.test(
-        current.message,
-      )
+      /Connection terminated|ECONNRESET|ECONNREFUSED|EPIPE|Connection ended|connection lost/i.test(current.message) ||
+      /Client has encountered a connection error/i.test(current.message)
     )
       return true;
     const errno = (current as { code?: unknown }).code;

@@ -22,7 +22,9 @@ export function userLockSql(userId: string): string {
   return `SELECT pg_try_advisory_xact_lock(hashtextextended(${quoteLiteral(userId)}, 0)) AS locked`;
 }
 
-/** Diagnostics channel of user lock waits (`OversyncTelemetry` counts them; nothing is published without a subscriber). */
+/**
+ * Diagnostics channel of user lock waits (`OversyncTelemetry` counts them; nothing is published without a subscriber).
+ */
 export const USER_LOCK_CHANNEL = 'oversync:user-lock';
 export interface UserLockEvent {
   outcome: 'waited' | 'timed_out';

@@ -8,7 +8,8 @@ import { CapabilitiesService } from './capabilities.service.js';
 import { PROTOCOL_VERSION, type StatusResponse, type StatusSummaryResponse } from '@oversync/protocol';
 
 const seqValue = (name: string) =>
-  `CASE WHEN to_regclass('sync.${name}') IS NULL THEN 0 ELSE (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM sync.${name}) END`;
+  `CASE WHEN to_regclass('sync.${name}') IS NULL THEN 0 ELSE (SELECT CASE WHEN is_called THEN last_value ELSE 0 END
+    FROM sync.${name}) END`;
 
 /** The status object of /syncx/status and /syncx/health (spec §3.13), from one SELECT. */
 @Injectable()
@@ -28,8 +29,10 @@ export class SyncStatusService {
          (SELECT COALESCE(MAX(GREATEST(next_bundle_seq - 1, 0)), 0) FROM sync.user_state) AS latest_max,
          (SELECT COALESCE(MIN(retained_bundle_floor), 0) FROM sync.user_state) AS floor_min,
          (SELECT COALESCE(MAX(retained_bundle_floor), 0) FROM sync.user_state) AS floor_max,
-         (SELECT COALESCE(MIN(GREATEST((next_bundle_seq - 1) - retained_bundle_floor, 0)), 0) FROM sync.user_state) AS window_min,
-         (SELECT COALESCE(MAX(GREATEST((next_bundle_seq - 1) - retained_bundle_floor, 0)), 0) FROM sync.user_state) AS window_max,
+         (SELECT COALESCE(MIN(GREATEST((next_bundle_seq - 1) - retained_bundle_floor, 0)), 0) FROM sync.user_state)
+           AS window_min,
+         (SELECT COALESCE(MAX(GREATEST((next_bundle_seq - 1) - retained_bundle_floor, 0)), 0) FROM sync.user_state)
+           AS window_max,
          ${seqValue('history_pruned_error_seq')} AS history_pruned,
          ${seqValue('accepted_push_replay_seq')} AS accepted_replay,
          ${seqValue('rejected_registered_write_seq')} AS rejected_writes,

@@ -31,7 +31,8 @@ export class SyncxController {
   @ApiSyncAuthenticated()
   @ApiOperation({
     summary:
-      'Service status and counters (details only when the host sets exposeStatusDetails); authenticated like the sync routes',
+      'Service status and counters (details only when the host sets exposeStatusDetails); authenticated like ' +
+      'the sync routes',
   })
   @ApiOkResponse({ type: StatusResponseDto })
   @ApiSyncErrors({ 500: ['status_failed'] })
@@ -43,7 +44,8 @@ export class SyncxController {
   @Get('health')
   @ApiOperation({
     summary:
-      '200 when running and bootstrapped, 503 otherwise; no auth; from process state only (no query); details only when the host sets exposeHealthDetails',
+      '200 when running and bootstrapped, 503 otherwise; no auth; from process state only (no query); details ' +
+      'only when the host sets exposeHealthDetails',
   })
   @ApiOkResponse({ type: StatusResponseDto, description: 'healthy' })
   @ApiResponse({

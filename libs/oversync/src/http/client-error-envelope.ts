@@ -27,7 +27,10 @@ export function clientErrorResponse(error: ParserError): string {
   const { code, message } = answerFor(error);
   const status = errorStatus(code);
   const body = `${encodeGoJson(errorEnvelope(code, message))}\n`;
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}\r\nContent-Type: ` +
+    `application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  );
 }
 
 /**

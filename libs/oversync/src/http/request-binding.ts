@@ -3,7 +3,10 @@ import { OversyncError } from '../errors/oversync.error.js';
 import { isExactObject, MAX_REQUEST_JSON_DEPTH, parseExactJson, type ExactObject } from '@oversync/protocol';
 import type { RequestWithSyncBody } from './sync-body.middleware.js';
 
-/** The raw request body, or the envelope error for a body the module could not read (read onto Node's request: Fastify's `request.raw`). */
+/**
+ * The raw request body, or the envelope error for a body the module could not read (read onto Node's request: Fastify's
+ * `request.raw`).
+ */
 export function requestBody(request: RequestWithSyncBody & { raw?: RequestWithSyncBody }): string {
   const req = request.raw ?? request;
   if (req.oversyncBodyError === 'too_large')

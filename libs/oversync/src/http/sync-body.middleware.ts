@@ -14,7 +14,10 @@ export interface RequestWithSyncBody {
 
 type SyncRequest = Request & RequestWithSyncBody & { rawBody?: Buffer; _body?: boolean };
 
-/** The module's POST routes (with or without a global prefix, in any case as the routers match them): the only requests whose bodies it reads. */
+/**
+ * The module's POST routes (with or without a global prefix, in any case as the routers match
+ * them): the only requests whose bodies it reads.
+ */
 const SYNC_POST_PATH = /(?:^|\/)sync\/(?:connect|push-sessions(?:\/[^/]+\/chunks)?|snapshot-sessions)\/?$/i;
 
 /** Every path of the module's routes and of its fallback (`/sync…`, `/syncx…`). */
@@ -166,7 +169,8 @@ export class SyncBodyFirstLayer implements OnModuleInit {
         const req = request.raw;
         const path = pathOf(req);
         if (req.method !== 'POST' || !SYNC_POST_PATH.test(path)) {
-          // a body on another of the module's paths (a commit, a wrong method) is not read: discarded, not parsed (no 415)
+          // a body on another of the module's paths (a commit, a wrong method) is not read:
+          // discarded, not parsed (no 415)
           if (MODULE_PATH.test(path) && hasBody(req)) {
             req.resume();
             hideReadBody(req);

@@ -53,7 +53,10 @@ export function rawResponse(response: unknown): ServerResponse {
   return reply.raw ?? (response as ServerResponse);
 }
 
-/** The protocol error code of an answer, for the request metrics and log line (observability/sync-request-telemetry.middleware.ts). */
+/**
+ * The protocol error code of an answer, for the request metrics and log line
+ * (observability/sync-request-telemetry.middleware.ts).
+ */
 const ERROR_CODE_OF_RESPONSE = Symbol.for('oversync.errorCode');
 
 export function errorCodeOf(res: ServerResponse): string {

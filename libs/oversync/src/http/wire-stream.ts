@@ -117,7 +117,8 @@ export class ReturnedWireReply<Body extends GoJsonValue = GoJsonValue> implement
 export class StreamedAnswerBrokenError extends Error {
   constructor(readonly reason: unknown) {
     super(
-      `streamed answer aborted: ${reason instanceof Error ? reason.message.replace(/connection|ECONN\w+|EPIPE/gi, '-') : String(reason)}`,
+      `streamed answer aborted: ` +
+        `${reason instanceof Error ? reason.message.replace(/connection|ECONN\w+|EPIPE/gi, '-') : String(reason)}`,
     );
     this.name = 'StreamedAnswerBrokenError';
   }

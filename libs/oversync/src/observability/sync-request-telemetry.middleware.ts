@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type NestMiddleware, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { SSE_CONTENT_TYPE } from '@oversync/protocol';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OVERSYNC_CONFIG } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
@@ -63,7 +64,10 @@ export class SyncRequestTelemetryMiddleware implements NestMiddleware, OnModuleI
     next();
   }
 
-  /** Records `req` when `res` ends; `actorHolder` is where the guard puts the actor (Fastify's request, Node's on Express). */
+  /**
+   * Records `req` when `res` ends; `actorHolder` is where the guard puts the actor (Fastify's request, Node's on
+   * Express).
+   */
   private track(req: Request, res: ServerResponse, actorHolder: object): void {
     // mounted for each controller's routes: the fallback controller's wildcard matches every path again
     const seen = req as Request & { [TRACKED]?: true };
@@ -85,7 +89,7 @@ export class SyncRequestTelemetryMiddleware implements NestMiddleware, OnModuleI
     const route = syncRouteTemplate((req.originalUrl ?? req.url ?? '').split('?')[0] ?? '');
     const status = res.writableFinished ? res.statusCode : 499;
     const errorCode = errorCodeOf(res);
-    const stream = String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
+    const stream = String(res.getHeader('content-type') ?? '').startsWith(SSE_CONTENT_TYPE);
     this.telemetry.requestFinished({ method: req.method ?? '', route, status, errorCode, seconds, stream });
     // load balancers probe health every second or so: counted, not logged
     if (!this.config.logging.requests || route === '/syncx/health') return;

@@ -44,7 +44,9 @@ export function ApiSyncErrors(errors: SyncErrorMap): Decorator {
       ([status, codes]) =>
         ApiResponse({
           status: Number(status),
-          description: `${STATUS_TEXT[Number(status)] ?? 'Error'}: \`{"error","message"}\` with error ${codes!.map((c) => `\`${c}\``).join(', ')}`,
+          description:
+            `${STATUS_TEXT[Number(status)] ?? 'Error'}: \`{"error","message"}\` with error ` +
+            `${codes!.map((c) => `\`${c}\``).join(', ')}`,
           type: ErrorResponseDto,
         }) as Decorator,
     ),

@@ -5,7 +5,10 @@ import { quoteLiteral } from '../database/sql-quote.js';
 
 /** A text SQL expression as a Go JSON string literal: PostgreSQL's escaping plus Go's HTML escapes. */
 export function goJsonStringSql(expression: string): string {
-  return `replace(replace(replace(replace(replace(to_json(${expression})::text, '<', '\\u003c'), '>', '\\u003e'), '&', '\\u0026'), U&'\\2028', '\\u2028'), U&'\\2029', '\\u2029')`;
+  return (
+    `replace(replace(replace(replace(replace(to_json(${expression})::text, '<', '\\u003c'), '>', '\\u003e'), ` +
+    `'&', '\\u0026'), U&'\\2028', '\\u2028'), U&'\\2029', '\\u2029')`
+  );
 }
 
 /**
@@ -28,7 +31,10 @@ export function bundleRowJsonSql(keyJson: string): string {
 
 /** `FROM` item giving `tc(table_id, prefix, key_kind)` from the parameters `$n, $n+1, $n+2` of `rowPrefixParams`. */
 export function rowPrefixesSql(firstParam: number): string {
-  return `unnest($${firstParam}::int4[], $${firstParam + 1}::text[], $${firstParam + 2}::int2[]) AS tc(table_id, prefix, key_kind)`;
+  return (
+    `unnest($${firstParam}::int4[], $${firstParam + 1}::text[], $${firstParam + 2}::int2[]) AS tc(table_id, ` +
+    `prefix, key_kind)`
+  );
 }
 
 /** Per registered table, the constant start of its BundleRow text: schema, table and key member name. */
@@ -38,7 +44,8 @@ export function rowPrefixParams(catalog: SyncCatalog): [number[], string[], numb
     tables.map((t) => t.tableId),
     tables.map(
       (t) =>
-        `{"schema":${quoteGoJsonString(t.schema)},"table":${quoteGoJsonString(t.table)},"key":{${quoteGoJsonString(t.keyColumn)}:`,
+        `{"schema":${quoteGoJsonString(t.schema)},"table":${quoteGoJsonString(t.table)},"key":{` +
+        `${quoteGoJsonString(t.keyColumn)}:`,
     ),
     tables.map((t) => t.keyKind),
   ];
@@ -53,7 +60,8 @@ export function streamedRowsSql(catalog: SyncCatalog, first = 'br.bundle_seq'): 
   const values =
     ids.length === 0
       ? 'SELECT NULL::int4, NULL::text, NULL::int2 WHERE false'
-      : `VALUES ${ids.map((id, i) => `(${Number(id)}, ${quoteLiteral(prefixes[i]!)}, ${Number(kinds[i])}::int2)`).join(', ')}`;
+      : `VALUES ` +
+        `${ids.map((id, i) => `(${Number(id)}, ${quoteLiteral(prefixes[i]!)}, ${Number(kinds[i])}::int2)`).join(', ')}`;
   return `SELECT ${first}, ${BUNDLE_ROW_JSON_SQL}
      FROM sync.bundle_rows br JOIN (${values}) AS tc(table_id, prefix, key_kind) ON tc.table_id = br.table_id`;
 }

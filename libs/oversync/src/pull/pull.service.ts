@@ -88,7 +88,8 @@ function committedRowsSql(
 
 /** The rows of bundles (after, last] of a user with their bundle_seq, in wire order (COPY: values inlined). */
 function pageRowsSql(catalog: SyncCatalog, userPk: string, after: bigint, last: bigint): string {
-  return `${streamedRowsSql(catalog)} WHERE br.user_pk = ${BigInt(userPk)} AND br.bundle_seq > ${after} AND br.bundle_seq <= ${last}
+  return `${streamedRowsSql(catalog)} WHERE br.user_pk = ${BigInt(userPk)} AND br.bundle_seq > ${after}
+    AND br.bundle_seq <= ${last}
      ORDER BY br.bundle_seq, br.row_ordinal`;
 }
 
@@ -198,7 +199,10 @@ export class PullService {
     });
   }
 
-  /** Every `history_pruned` answer, of pull and of committed-rows fetch alike, counts in the telemetry (the request function counts `history_pruned_error_count`, §8.5). */
+  /**
+   * Every `history_pruned` answer, of pull and of committed-rows fetch alike, counts in the telemetry (the request
+   * function counts `history_pruned_error_count`, §8.5).
+   */
   private async countingHistoryPruned<T>(read: () => Promise<T>): Promise<T> {
     try {
       return await read();
@@ -299,7 +303,8 @@ export class PullService {
     // (bundle_seq, text) tuples: stored blocks of comma-joined rows, or (older bundles) rows built here
     const sql = blocks
       ? `SELECT bundle_seq, rows_text FROM sync.bundle_row_blocks
-          WHERE user_pk = ${BigInt(userPk)} AND bundle_seq > ${after} AND bundle_seq <= ${last} ORDER BY bundle_seq, block_no`
+          WHERE user_pk = ${BigInt(userPk)} AND bundle_seq > ${after} AND bundle_seq <= ${last} ORDER BY bundle_seq,
+            block_no`
       : pageRowsSql(this.schema.catalog, userPk, after, last);
     await copyOutBinary(client, sql, {
       tuple(lead) {

@@ -50,10 +50,12 @@ export interface ApplyRun {
 // One pass in row_ordinal order (the column list computed once per row, then compared with the
 // previous row's); a run starts at every row that does not continue an INSERT run.
 const LOAD_RUNS = prepared(
-  `SELECT min(r.row_ordinal) AS first, max(r.row_ordinal) AS last, min(r.table_id) AS table_id, min(r.op_code) AS op_code,
+  `SELECT min(r.row_ordinal) AS first, max(r.row_ordinal) AS last, min(r.table_id) AS table_id, min(r.op_code)
+    AS op_code,
           min(r.columns) AS columns, string_agg(CASE WHEN r.starts THEN encode(r.key_bytes, 'hex') END, '') AS key_hex
      FROM (SELECT x.*, count(*) FILTER (WHERE x.starts) OVER (ORDER BY x.row_ordinal) AS run
-             FROM (SELECT s.*, NOT COALESCE(s.op_code = 1 AND lag(s.op_code) OVER w = 1 AND lag(s.table_id) OVER w = s.table_id
+             FROM (SELECT s.*, NOT COALESCE(s.op_code = 1 AND lag(s.op_code) OVER w = 1 AND lag(s.table_id)
+               OVER w = s.table_id
                                             AND lag(s.columns) OVER w = s.columns, false) AS starts
                      FROM (SELECT psr.row_ordinal, psr.table_id, psr.op_code, psr.key_bytes, c.columns
                              FROM sync.push_session_rows psr
@@ -132,7 +134,8 @@ async function insertRows(
   await client.query(
     `INSERT INTO ${qualified(first.table)} (${columns})
      SELECT $3::text${source ? `, ${source}` : ''}
-       FROM sync.push_session_rows psr, jsonb_populate_record(NULL::${qualified(first.table)}, psr.payload_apply::jsonb) r
+       FROM sync.push_session_rows psr, jsonb_populate_record(NULL::${qualified(first.table)},
+         psr.payload_apply::jsonb) r
       WHERE psr.push_id = $1::uuid AND psr.row_ordinal BETWEEN $2 AND $4
       ORDER BY psr.row_ordinal`,
     [pushId, first.ordinal, userId, last],
@@ -144,7 +147,8 @@ async function updateRow(client: SyncClient, pushId: string, userId: string, row
   await client.query({
     name: statementName('upd', row.table, row.columns),
     text: `UPDATE ${qualified(row.table)} AS dst SET ${assignments}
-             FROM sync.push_session_rows psr, jsonb_populate_record(NULL::${qualified(row.table)}, psr.payload_apply::jsonb) AS src
+             FROM sync.push_session_rows psr, jsonb_populate_record(NULL::${qualified(row.table)},
+               psr.payload_apply::jsonb) AS src
             WHERE psr.push_id = $1::uuid AND psr.row_ordinal = $2
               AND dst.${quote(row.table.keyColumn)} = $3::${keyType(row.table)} AND dst._sync_scope_id = $4`,
     values: [pushId, row.ordinal, row.key, userId],
@@ -154,7 +158,8 @@ async function updateRow(client: SyncClient, pushId: string, userId: string, row
 async function deleteRow(client: SyncClient, userId: string, row: ApplyRow): Promise<void> {
   await client.query({
     name: statementName('del', row.table, []),
-    text: `DELETE FROM ${qualified(row.table)} WHERE ${quote(row.table.keyColumn)} = $1::${keyType(row.table)} AND _sync_scope_id = $2`,
+    text: `DELETE FROM ${qualified(row.table)} WHERE ${quote(row.table.keyColumn)} = $1::${keyType(row.table)}
+      AND _sync_scope_id = $2`,
     values: [row.key, userId],
   });
 }

@@ -8,7 +8,8 @@ import type { ApplyRow } from './push-apply.js';
 import { quoteIdentifier } from '../database/sql-quote.js';
 
 const FIND_CONFLICT = prepared(
-  `SELECT q.row_ordinal, q.table_id, q.op_code, encode(q.key_bytes, 'hex') AS key_hex, q.base, (q.rs).bundle_seq, (q.rs).deleted
+  `SELECT q.row_ordinal, q.table_id, q.op_code, encode(q.key_bytes, 'hex') AS key_hex, q.base, (q.rs).bundle_seq,
+    (q.rs).deleted
      FROM (SELECT psr.row_ordinal, psr.table_id, psr.op_code, psr.key_bytes, psr.base_bundle_seq AS base,
                   (SELECT rs FROM sync.row_state rs
                     WHERE rs.user_pk = $2 AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes) AS rs

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { QueryConfig } from 'pg';
 import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
@@ -64,6 +65,36 @@ interface PushSessionRow {
 }
 
 const CALL_PUSH_CREATE = prepared('SELECT * FROM sync.push_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)');
+
+/** What `sync.push_create` is called with (spec §4.2.1). */
+export interface PushCreateCall {
+  userId: string;
+  sourceId: string;
+  sourceBundleId: bigint;
+  plannedRowCount: bigint;
+  initializationId: string | undefined;
+  pushId: string;
+  sessionTtlMs: number;
+  leaseTtlMs: number;
+  lockTimeoutMs: number;
+  uploadLockTimeoutMs: number;
+}
+
+/** The `sync.push_create` statement with its parameters in order (also what test/bench/sql-probe.ts times). */
+export function pushCreateStatement(call: PushCreateCall): QueryConfig {
+  return CALL_PUSH_CREATE([
+    call.userId,
+    call.sourceId,
+    call.sourceBundleId.toString(),
+    call.plannedRowCount.toString(),
+    call.initializationId ?? '',
+    call.pushId,
+    call.sessionTtlMs,
+    call.leaseTtlMs,
+    call.lockTimeoutMs,
+    call.uploadLockTimeoutMs,
+  ]);
+}
 const CALL_PUSH_CHUNK = prepared(
   'SELECT * FROM sync.push_chunk($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)',
 );
@@ -120,7 +151,10 @@ const LOAD_SESSION_WITH_STAGED = prepared(
           EXISTS (SELECT FROM sync.push_session_rows psr WHERE psr.push_id = ps.push_id
                    GROUP BY psr.table_id, psr.key_bytes HAVING count(*) > 1) AS staged_repeats`),
 );
-/** The first staged row, in upload order, that is out of place or repeats a logical row (as `sync.push_commit` finds it). */
+/**
+ * The first staged row, in upload order, that is out of place or repeats a logical row (as
+ * `sync.push_commit` finds it).
+ */
 const FIRST_BAD_STAGED_ROW = prepared(
   `SELECT s.row_ordinal, s.i, s.table_id, encode(s.key_bytes, 'hex') AS key_hex
      FROM (SELECT psr.row_ordinal, psr.table_id, psr.key_bytes, row_number() OVER (ORDER BY psr.row_ordinal) - 1 AS i,
@@ -164,18 +198,18 @@ export class PushSessionService {
         out_lock_waited: boolean;
       }>(
         this.db,
-        CALL_PUSH_CREATE([
-          actor.userId,
-          actor.sourceId,
-          input.sourceBundleId.toString(),
-          input.plannedRowCount.toString(),
-          input.initializationId ?? '',
+        pushCreateStatement({
+          userId: actor.userId,
+          sourceId: actor.sourceId,
+          sourceBundleId: input.sourceBundleId,
+          plannedRowCount: input.plannedRowCount,
+          initializationId: input.initializationId,
           pushId,
-          this.config.pushSessionTtlMs,
-          this.config.initializationLeaseTtlMs,
-          this.lockTimeoutMs,
-          this.uploadLockTimeoutMs,
-        ]),
+          sessionTtlMs: this.config.pushSessionTtlMs,
+          leaseTtlMs: this.config.initializationLeaseTtlMs,
+          lockTimeoutMs: this.lockTimeoutMs,
+          uploadLockTimeoutMs: this.uploadLockTimeoutMs,
+        }),
         { ...PUSH_CALL, write: { idempotent: true } },
       );
       if (row.out_status === 'already_committed') {
@@ -335,7 +369,10 @@ export class PushSessionService {
     // The statements over a large bundle sort in memory; where the role may, the capture stage's
     // foreign-key checks are skipped (see sync.capture_registered_rows_inserted).
     await client.query(
-      `SET LOCAL work_mem = '64MB'${catalog.trustedSyncWrites && BigInt(session.planned_row_count) > DATABASE_COMMIT_MAX_ROWS ? `; SET LOCAL oversync.bundle_trusted_capture = on` : ''}`,
+      `SET LOCAL work_mem = '64MB'` +
+        (catalog.trustedSyncWrites && BigInt(session.planned_row_count) > DATABASE_COMMIT_MAX_ROWS
+          ? `; SET LOCAL oversync.bundle_trusted_capture = on`
+          : ''),
     );
     const [count, min, max] = (session.staged_shape ?? '0 -1 -1').split(' ').map(BigInt) as [bigint, bigint, bigint];
     const planned = BigInt(session.planned_row_count);
@@ -356,7 +393,8 @@ export class PushSessionService {
         const table = catalog.get(row.table_id);
         throw new OversyncError(
           'push_commit_invalid',
-          `duplicate target row in staged push session: ${table.name} ${keyStringOf(table, Buffer.from(row.key_hex, 'hex'))}`,
+          `duplicate target row in staged push session: ${table.name} ` +
+            `${keyStringOf(table, Buffer.from(row.key_hex, 'hex'))}`,
         );
       }
     }
@@ -377,7 +415,8 @@ export class PushSessionService {
     if (source.maxCommitted + 1n !== BigInt(session.source_bundle_id)) {
       throw new OversyncError(
         'source_sequence_changed',
-        `source ${session.source_id} for user ${actor.userId} changed expected next source_bundle_id from staged ${session.source_bundle_id} to ${source.maxCommitted + 1n} before commit`,
+        `source ${session.source_id} for user ${actor.userId} changed expected next source_bundle_id from ` +
+          `staged ${session.source_bundle_id} to ${source.maxCommitted + 1n} before commit`,
       );
     }
     await setBundleContext(client, {
@@ -432,7 +471,10 @@ export class PushSessionService {
     return this.config.uploadLockTimeoutMs > 0 ? Math.max(1, Math.floor(this.config.uploadLockTimeoutMs)) : 0;
   }
 
-  /** Transaction under the per-user lock, retried on 40001/40P01/55P03 (3 × 25 ms), with the optional upload lock_timeout (§2.7, §2.8). */
+  /**
+   * Transaction under the per-user lock, retried on 40001/40P01/55P03 (3 × 25 ms), with the
+   * optional upload lock_timeout (§2.7, §2.8).
+   */
   private underUserLock<T>(
     actor: SyncActor,
     fn: (client: SyncClient) => Promise<T>,
@@ -499,7 +541,9 @@ function conflictFromDatabase(catalog: SyncCatalog, error: unknown): OversyncErr
   return pushConflict(row, { base: facts.base, bundleSeq: facts.bundle_seq, deleted: facts.deleted }, serverRow);
 }
 
-/** A business-table error `sync.push_commit` re-raised with the rows it failed on (HINT), as the Node path reports it. */
+/**
+ * A business-table error `sync.push_commit` re-raised with the rows it failed on (HINT), as the Node path reports it.
+ */
 function applyErrorFromDatabase(catalog: SyncCatalog, error: unknown): ApplyRowError | undefined {
   const hint = (error as { hint?: string } | null)?.hint;
   if (!hint?.startsWith(APPLY_ERROR_HINT)) return undefined;
@@ -523,7 +567,9 @@ function applyErrorFromDatabase(catalog: SyncCatalog, error: unknown): ApplyRowE
 
 const REJECTED_CLASSES = ['22', '23', '42'];
 
-/** A business-table error at commit is the client's data, not our failure: 400 naming table, row and constraint (§8.1). */
+/**
+ * A business-table error at commit is the client's data, not our failure: 400 naming table, row and constraint (§8.1).
+ */
 function rejectedByDatabase(error: unknown): unknown {
   if (error instanceof OversyncError) return error;
   const cause = error instanceof ApplyRowError ? error.cause : error;

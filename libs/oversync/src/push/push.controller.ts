@@ -109,7 +109,8 @@ export class PushController {
   @ApiOperation({
     summary: 'Commit a fully staged push session into one bundle',
     description:
-      'A `push_conflict` answer carries a `conflict` member with the server row; `source_retired` names the replacing source.',
+      'A `push_conflict` answer carries a `conflict` member with the server row; `source_retired` names the ' +
+      'replacing source.',
   })
   @ApiParam({ name: 'push_id', format: 'uuid', description: 'the push_id answered by POST /sync/push-sessions' })
   @ApiOkResponse({ type: CommittedBundleDto, description: 'the committed bundle' })

@@ -14,14 +14,18 @@ export const REJECTED_PAYLOAD_CHARS = 2048;
 // commit), then the user's log trimmed to its window. Only the caller's own session is recorded.
 const RECORD_REJECTED_COMMIT = prepared(
   `WITH ins AS (
-     INSERT INTO sync.rejected_writes (user_pk, source_id, source_bundle_id, push_id, http_status, error_code, answer, planned_row_count, rows_sent, rows_truncated)
+     INSERT INTO sync.rejected_writes (user_pk, source_id, source_bundle_id, push_id, http_status, error_code, answer,
+       planned_row_count, rows_sent, rows_truncated)
      SELECT ps.user_pk, ps.source_id, ps.source_bundle_id, ps.push_id, $4, $5, $6::json, ps.planned_row_count,
             COALESCE((SELECT json_agg(json_build_object(
                         'row_ordinal', r.row_ordinal, 'table', tc.schema_name || '.' || tc.table_name,
-                        'key', CASE WHEN tc.sync_key_kind = 1 THEN encode(r.key_bytes, 'hex')::uuid::text ELSE convert_from(r.key_bytes, 'UTF8') END,
+                        'key', CASE WHEN tc.sync_key_kind = 1 THEN encode(r.key_bytes, 'hex')::uuid::text
+                          ELSE convert_from(r.key_bytes, 'UTF8') END,
                         'op', CASE r.op_code WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END,
-                        'base_row_version', r.base_bundle_seq, 'payload', left(r.payload_apply::text, $7)) ORDER BY r.row_ordinal)
-                        FROM (SELECT * FROM sync.push_session_rows WHERE push_id = ps.push_id ORDER BY row_ordinal LIMIT $8) r
+                        'base_row_version', r.base_bundle_seq, 'payload', left(r.payload_apply::text, $7))
+                          ORDER BY r.row_ordinal)
+                        FROM (SELECT * FROM sync.push_session_rows WHERE push_id = ps.push_id ORDER BY row_ordinal
+                          LIMIT $8) r
                         JOIN sync.table_catalog tc ON tc.table_id = r.table_id), '[]'),
             ps.next_expected_row_ordinal > $8
        FROM sync.push_sessions ps JOIN sync.user_state us ON us.user_pk = ps.user_pk
@@ -29,7 +33,8 @@ const RECORD_REJECTED_COMMIT = prepared(
      RETURNING user_pk)
    DELETE FROM sync.rejected_writes rw USING ins
     WHERE rw.user_pk = ins.user_pk AND rw.rejection_id <= (
-      SELECT o.rejection_id FROM sync.rejected_writes o WHERE o.user_pk = ins.user_pk ORDER BY o.rejection_id DESC OFFSET $9 LIMIT 1)`,
+      SELECT o.rejection_id FROM sync.rejected_writes o WHERE o.user_pk = ins.user_pk
+        ORDER BY o.rejection_id DESC OFFSET $9 LIMIT 1)`,
 );
 
 const logger = new Logger('Oversync');

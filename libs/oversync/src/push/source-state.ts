@@ -9,7 +9,8 @@ export interface SourceState {
 }
 
 const sourceStateSql = (lock: string) =>
-  `SELECT state, max_committed_source_bundle_id AS max, replaced_by_source_id FROM sync.source_state WHERE user_pk = $1 AND source_id = $2${lock}`;
+  `SELECT state, max_committed_source_bundle_id AS max, replaced_by_source_id FROM sync.source_state WHERE user_pk = $1
+    AND source_id = $2${lock}`;
 const READ_SOURCE_STATE = prepared(sourceStateSql(''));
 const LOCK_SOURCE_STATE = prepared(sourceStateSql(' FOR UPDATE'));
 
@@ -53,7 +54,8 @@ export function requireNextSourceBundle(state: SourceState, sourceId: string, us
   if (requested < expected) {
     throw new OversyncError(
       'history_pruned',
-      `source tuple (${sourceId}, ${requested}) for user ${userId} is older than retained duplicate history; max committed source_bundle_id is ${state.maxCommitted}`,
+      `source tuple (${sourceId}, ${requested}) for user ${userId} is older than retained duplicate history; ` +
+        `max committed source_bundle_id is ${state.maxCommitted}`,
     );
   }
   if (requested > expected) {
@@ -65,9 +67,11 @@ export function requireNextSourceBundle(state: SourceState, sourceId: string, us
 }
 
 const activateSourceSql = (close: string) =>
-  `${close}INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id, retirement_reason)
+  `${close}INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id,
+    replaced_by_source_id, retirement_reason)
    VALUES ($1, $2, 'active', $3, '', '')
-   ON CONFLICT (user_pk, source_id) DO UPDATE SET state = 'active', max_committed_source_bundle_id = EXCLUDED.max_committed_source_bundle_id,
+   ON CONFLICT (user_pk, source_id) DO UPDATE SET state = 'active',
+     max_committed_source_bundle_id = EXCLUDED.max_committed_source_bundle_id,
      replaced_by_source_id = '', retirement_reason = ''
    WHERE sync.source_state.state <> 'retired'`;
 const ACTIVATE_SOURCE = prepared(activateSourceSql(''));

@@ -2,7 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { SyncDatabase } from '../database/sync-database.js';
 
-/** The retained history of a user's bundles, for hosts and test harnesses (the reference's test surface, spec §3.14). */
+/**
+ * The retained history of a user's bundles, for hosts and test harnesses (the reference's test surface, spec §3.14).
+ */
 @Injectable()
 export class OversyncRetentionService {
   constructor(@Inject(OVERSYNC_DATABASE) private readonly db: SyncDatabase) {}
@@ -13,7 +15,8 @@ export class OversyncRetentionService {
    * is refused by the table's check constraint.
    */
   async setRetainedFloor(userId: string, floor: bigint): Promise<boolean> {
-    // idempotent, so the database's retry of a connection lost before the answer is safe (convergence fuzz, seed 184570144)
+    // idempotent, so the database's retry of a connection lost before the answer is safe
+    // (convergence fuzz, seed 184570144)
     const { rowCount } = await this.db.withClient((client) =>
       client.query('UPDATE sync.user_state SET retained_bundle_floor = $2 WHERE user_id = $1', [
         userId,

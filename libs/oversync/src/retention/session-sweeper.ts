@@ -94,11 +94,14 @@ export class OversyncSessionSweeper implements OnApplicationBootstrap, OnModuleD
           `DELETE FROM sync.snapshot_sessions WHERE snapshot_id IN (
              SELECT snapshot_id FROM sync.snapshot_sessions WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
         ),
-        // the same reset a locked scope read does lazily (spec §4.1 step 3); a lease extended meanwhile no longer matches
+        // the same reset a locked scope read does lazily (spec §4.1 step 3); a lease extended
+        // meanwhile no longer matches
         initializationLeases: await count(
-          `UPDATE sync.scope_state SET state_code = 0, initializer_source_id = NULL, initialization_id = NULL, lease_expires_at = NULL
+          `UPDATE sync.scope_state SET state_code = 0, initializer_source_id = NULL, initialization_id = NULL,
+            lease_expires_at = NULL
             WHERE state_code = 1 AND lease_expires_at <= now() AND user_pk IN (
-              SELECT user_pk FROM sync.scope_state WHERE state_code = 1 AND lease_expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+              SELECT user_pk FROM sync.scope_state WHERE state_code = 1 AND lease_expires_at <= now()
+                LIMIT $1 FOR UPDATE SKIP LOCKED)`,
         ),
       };
     });

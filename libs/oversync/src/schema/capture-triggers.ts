@@ -82,7 +82,8 @@ async function triggersUpToDate(client: SyncClient, table: RegisteredTable, targ
             tgtype::int || '|' || tgfoid::regprocedure::text || '|' ||
             encode(tgargs, 'hex') || '|' || COALESCE(tgnewtable, '') AS shape
        FROM pg_trigger
-      WHERE tgrelid = $1::regclass AND tgname = ANY($2) AND tgenabled = 'O' AND tgqual IS NULL AND tgattr = ''::int2vector AND tgoldtable IS NULL`,
+      WHERE tgrelid = $1::regclass AND tgname = ANY($2) AND tgenabled = 'O' AND tgqual IS NULL
+        AND tgattr = ''::int2vector AND tgoldtable IS NULL`,
     [target, [...wanted.keys()]],
   );
   return rows.length === wanted.size && rows.every((row) => wanted.get(row.name) === row.shape);
@@ -112,7 +113,8 @@ export function tableTriggerStatements(
     ],
     [
       'create insert capture trigger',
-      `CREATE TRIGGER ${CAPTURE_INSERTED_TRIGGER} AFTER INSERT ON ${target} REFERENCING NEW TABLE AS oversync_inserted_rows
+      `CREATE TRIGGER ${CAPTURE_INSERTED_TRIGGER} AFTER INSERT ON ${target} REFERENCING NEW TABLE
+        AS oversync_inserted_rows
        FOR EACH STATEMENT EXECUTE FUNCTION sync.capture_registered_rows_inserted(${captureArguments})`,
     ],
     [

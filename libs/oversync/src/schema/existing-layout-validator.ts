@@ -36,15 +36,20 @@ export async function validateExistingLayout(
     if (found.length === 0) return null;
     // Unlike the reference ("drop and recreate"), never suggest dropping: the schema may hold someone's data.
     throw new UnsupportedSchemaError(
-      `the database already has a schema named "sync" that is not Oversync's (no sync.meta or sync.table_catalog); it holds ` +
-        `${found.slice(0, 5).join(', ')}${found.length > 5 ? ` and ${found.length - 5} more` : ''}. Oversync keeps its tables in ` +
-        `the schema "sync" (layout ${goQuote(SYNC_LAYOUT_NAME)}) and changed nothing. Use a database without that schema, or move ` +
-        `those objects to another schema (ALTER TABLE/SEQUENCE/FUNCTION … SET SCHEMA …) if they are yours and not needed there`,
+      `the database already has a schema named "sync" that is not Oversync's (no sync.meta or ` +
+        `sync.table_catalog); it holds ` +
+        (`${found.slice(0, 5).join(', ')}${found.length > 5 ? ` and ${found.length - 5} more` : ''}. Oversync ` +
+          `keeps its tables in `) +
+        (`the schema "sync" (layout ${goQuote(SYNC_LAYOUT_NAME)}) and changed nothing. Use a database without ` +
+          `that schema, or move `) +
+        (`those objects to another schema (ALTER TABLE/SEQUENCE/FUNCTION … SET SCHEMA …) if they are yours and ` +
+          `not needed there`),
     );
   }
   if (!meta || !catalog) {
     throw new UnsupportedSchemaError(
-      `existing sync schema is missing required marker tables sync.meta and sync.table_catalog for layout ${goQuote(SYNC_LAYOUT_NAME)}`,
+      `existing sync schema is missing required marker tables sync.meta and sync.table_catalog for layout ` +
+        `${goQuote(SYNC_LAYOUT_NAME)}`,
     );
   }
   await validateMeta(client);
@@ -55,11 +60,14 @@ export async function validateExistingLayout(
 async function syncSchemaObjects(client: SyncClient): Promise<string[]> {
   const result = await client
     .query<{ object: string }>(
-      `SELECT 'sync.' || c.relname || ' (' || CASE c.relkind WHEN 'r' THEN 'table' WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view'
-                WHEN 'm' THEN 'materialized view' WHEN 'i' THEN 'index' WHEN 'p' THEN 'table' ELSE 'relation' END || ')' AS object
+      `SELECT 'sync.' || c.relname || ' (' || CASE c.relkind WHEN 'r' THEN 'table' WHEN 'S' THEN 'sequence' WHEN 'v'
+        THEN 'view'
+                WHEN 'm' THEN 'materialized view' WHEN 'i' THEN 'index' WHEN 'p' THEN 'table' ELSE 'relation' END || ')'
+                  AS object
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'sync'
        UNION ALL
-       SELECT 'sync.' || p.proname || '() (function)' FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'sync'
+       SELECT 'sync.' || p.proname || '() (function)' FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = 'sync'
        ORDER BY 1`,
     )
     .catch((error: unknown) => {
@@ -106,7 +114,8 @@ async function validateTableCatalog(
 ): Promise<RegisteredTable[]> {
   const result = await client
     .query<CatalogRow>(
-      'SELECT table_id, schema_name, table_name, sync_key_column, sync_key_kind FROM sync.table_catalog ORDER BY table_id',
+      'SELECT table_id, schema_name, table_name, sync_key_column, sync_key_kind FROM sync.table_catalog ORDER ' +
+        'BY table_id',
     )
     .catch((error: unknown) => {
       throw new UnsupportedSchemaError(`existing sync.table_catalog layout is unsupported: ${errorText(error)}`, {
@@ -162,7 +171,8 @@ async function appendNewTables(
   for (const table of added) {
     await client
       .query(
-        `INSERT INTO sync.table_catalog (table_id, schema_name, table_name, sync_key_column, sync_key_kind) VALUES ($1, $2, $3, $4, $5)`,
+        `INSERT INTO sync.table_catalog (table_id, schema_name, table_name, sync_key_column, sync_key_kind) VALUES ($1,
+          $2, $3, $4, $5)`,
         [table.tableId, table.schema, table.table, table.keyColumn, table.keyKind],
       )
       .catch((error: unknown) => {

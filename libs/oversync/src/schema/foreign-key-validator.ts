@@ -144,7 +144,8 @@ function checkScopeInclusiveShape(
   }
   if (invalid.length === 0) return;
   throw new UnsupportedSchemaError(
-    `registered schema contains unsupported registered FK constraints; registered child FKs must be scope-inclusive and reference (_sync_scope_id, parent_sync_key): ${invalid.sort(compareUtf8).join('; ')}`,
+    `registered schema contains unsupported registered FK constraints; registered child FKs must be ` +
+      `scope-inclusive and reference (_sync_scope_id, parent_sync_key): ${invalid.sort(compareUtf8).join('; ')}`,
   );
 }
 
@@ -158,6 +159,7 @@ async function checkDeferrable(db: SyncDatabase, columns: readonly ForeignKeyCol
   const nonDeferrable = rows.filter((row) => !row.condeferrable).map((row) => `${row.nspname}.${row.conname}`);
   if (nonDeferrable.length === 0) return;
   throw new UnsupportedSchemaError(
-    `registered schema contains non-deferrable FK constraints: ${nonDeferrable.sort(compareUtf8).join(', ')}; make these constraints DEFERRABLE before bootstrap (INITIALLY DEFERRED recommended)`,
+    `registered schema contains non-deferrable FK constraints: ${nonDeferrable.sort(compareUtf8).join(', ')}; ` +
+      `make these constraints DEFERRABLE before bootstrap (INITIALLY DEFERRED recommended)`,
   );
 }

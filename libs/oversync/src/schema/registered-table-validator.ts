@@ -145,7 +145,8 @@ function validateTable(
   const keyType = columns.get(keyColumn) ?? '';
   if (keyType !== 'uuid' && keyType !== 'text') {
     throw unsupported(
-      `registered table ${name} uses unsupported sync key column type ${keyType} for ${keyColumn}; the current server runtime allows only uuid and text`,
+      `registered table ${name} uses unsupported sync key column type ${keyType} for ${keyColumn}; the ` +
+        `current server runtime allows only uuid and text`,
     );
   }
   validateUniqueIndexes(name, keyColumn, uniqueIndexes);

@@ -9,7 +9,8 @@ import { REQUEST_FUNCTIONS } from './sync-request-functions.sql.js';
 import { UnsupportedSchemaError } from './unsupported-schema.error.js';
 
 const APPLY =
-  'apply the DDL of oversyncSchemaSql() / createOversyncSchemaMigration() for the registered tables, or start with bootstrap: true';
+  'apply the DDL of oversyncSchemaSql() / createOversyncSchemaMigration() for the registered tables, or start ' +
+  'with bootstrap: true';
 
 /**
  * `bootstrap: false`: the host owns the DDL. Checks read-only that the sync schema, its layout, the
@@ -42,7 +43,8 @@ export async function verifySyncSchema(
   const [upgrades] = await db.query<{ needed: boolean }>(SYNC_SCHEMA_UPGRADES_NEEDED);
   if (upgrades?.needed)
     throw new UnsupportedSchemaError(
-      `the sync schema lacks this version's additions (sync.rejected_writes, sync.admin_audit, pull checkpoints): ${APPLY}`,
+      `the sync schema lacks this version's additions (sync.rejected_writes, sync.admin_audit, pull ` +
+        `checkpoints): ${APPLY}`,
     );
   const absent = await db.query<{ signature: string }>(
     'SELECT signature FROM unnest($1::text[]) AS f(signature) WHERE to_regprocedure(signature) IS NULL',
@@ -59,14 +61,16 @@ export async function verifySyncSchema(
     sync_key_column: string;
     sync_key_kind: number;
   }>(
-    'SELECT table_id, schema_name, table_name, sync_key_column, sync_key_kind FROM sync.table_catalog ORDER BY table_id',
+    'SELECT table_id, schema_name, table_name, sync_key_column, sync_key_kind FROM sync.table_catalog ORDER ' +
+      'BY table_id',
   );
   const registered = validated.map((table) => {
     const row = stored.find((r) => `${r.schema_name}.${r.table_name}` === table.name);
     if (!row) throw new UnsupportedSchemaError(`registered table ${table.name} is not in sync.table_catalog: ${APPLY}`);
     if (row.sync_key_column !== table.keyColumn || row.sync_key_kind !== table.keyKind) {
       throw new UnsupportedSchemaError(
-        `sync.table_catalog has ${table.name} keyed by ${row.sync_key_column} (kind ${row.sync_key_kind}), configured: ${table.keyColumn} (kind ${table.keyKind})`,
+        `sync.table_catalog has ${table.name} keyed by ${row.sync_key_column} (kind ${row.sync_key_kind}), ` +
+          `configured: ${table.keyColumn} (kind ${table.keyKind})`,
       );
     }
     return { ...table, tableId: row.table_id };
@@ -74,7 +78,8 @@ export async function verifySyncSchema(
   const unknown = stored.filter((r) => !validated.some((t) => t.name === `${r.schema_name}.${r.table_name}`));
   if (unknown.length > 0) {
     throw new UnsupportedSchemaError(
-      `sync.table_catalog holds tables that are not registered: ${unknown.map((r) => `${r.schema_name}.${r.table_name}`).join(', ')}`,
+      `sync.table_catalog holds tables that are not registered: ` +
+        `${unknown.map((r) => `${r.schema_name}.${r.table_name}`).join(', ')}`,
     );
   }
   const triggers = await db.query<{ name: string; table_name: string }>(

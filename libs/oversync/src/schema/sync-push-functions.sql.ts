@@ -6,9 +6,15 @@ import { goJsonStringSql, BUNDLE_ROW_JSON_SQL } from '../pull/bundle-reader.js';
 import { canonicalNumberSql } from '../snapshot/snapshot-materializer.js';
 import { BUNDLE_ROW_BLOCK_ROWS } from './sync-schema.sql.js';
 
-/** SQLSTATE of a push_conflict raised by sync.push_commit; HINT is the conflict's raw facts (JSON), which the service words. */
+/**
+ * SQLSTATE of a push_conflict raised by sync.push_commit; HINT is the conflict's raw facts (JSON),
+ * which the service words.
+ */
 export const PUSH_CONFLICT_SQLSTATE = 'OVRSC';
-/** SQLSTATE of sync.push_commit declining a bundle it cannot build exactly (too many rows, a payload SQL cannot canonicalise). */
+/**
+ * SQLSTATE of sync.push_commit declining a bundle it cannot build exactly (too many rows, a payload
+ * SQL cannot canonicalise).
+ */
 export const PUSH_NODE_PATH_SQLSTATE = 'OVRSN';
 /** HINT prefix of a business-table error re-raised by sync.push_commit, followed by the failing rows (JSON). */
 export const APPLY_ERROR_HINT = 'oversync_apply:';
@@ -53,7 +59,8 @@ BEGIN
     END IF;
   END IF;
   IF scope.state_code = 1 AND scope.lease_expires_at IS NOT NULL AND scope.lease_expires_at <= now() THEN
-    UPDATE sync.scope_state SET state_code = 0, initializer_source_id = NULL, initialization_id = NULL, lease_expires_at = NULL
+    UPDATE sync.scope_state SET state_code = 0, initializer_source_id = NULL, initialization_id = NULL,
+      lease_expires_at = NULL
      WHERE user_pk = scope.user_pk;
     scope.state_code := 0;
     scope.initializer_source_id := NULL;
@@ -68,7 +75,8 @@ $$`;
  * requireActiveInitializationLease of connect/scope-state.ts (§4.1): the scope still INITIALIZING,
  * owned by this source and initialization id; the lease renewed. Returns the scope's initialization id.
  */
-const PUSH_REQUIRE_LEASE_SQL = `CREATE OR REPLACE FUNCTION sync.push_require_lease(p_user_id TEXT, p_source_id TEXT, p_initialization_id TEXT, p_lease_ttl_ms BIGINT)
+const PUSH_REQUIRE_LEASE_SQL = `CREATE OR REPLACE FUNCTION sync.push_require_lease(p_user_id TEXT, p_source_id TEXT,
+  p_initialization_id TEXT, p_lease_ttl_ms BIGINT)
 RETURNS UUID
 LANGUAGE plpgsql
 AS $$
@@ -87,7 +95,8 @@ BEGIN
   IF p_initialization_id = '' OR scope.initialization_id::text IS DISTINCT FROM p_initialization_id THEN
     ${refuse('initialization_stale', `'initialization_id does not match the active initialization lease'`)};
   END IF;
-  UPDATE sync.scope_state SET lease_expires_at = now() + p_lease_ttl_ms * interval '1 millisecond' WHERE user_pk = scope.user_pk;
+  UPDATE sync.scope_state SET lease_expires_at = now() + p_lease_ttl_ms * interval '1 millisecond'
+    WHERE user_pk = scope.user_pk;
   RETURN scope.initialization_id;
 END;
 $$`;
@@ -102,7 +111,8 @@ const LOCK = `lock_waited := sync.lock_user(p_user_id, p_lock_timeout_ms);
   END IF;`;
 
 /** Loads and locks a session: 404 unknown (or another user's), 403 other user or source (§8.7), 410 expired (§8.8). */
-const PUSH_LOAD_SESSION_SQL = `CREATE OR REPLACE FUNCTION sync.push_load_session(p_push_id UUID, p_user_id TEXT, p_source_id TEXT)
+const PUSH_LOAD_SESSION_SQL = `CREATE OR REPLACE FUNCTION sync.push_load_session(p_push_id UUID, p_user_id TEXT,
+  p_source_id TEXT)
 RETURNS sync.push_sessions
 LANGUAGE plpgsql
 AS $$
@@ -117,10 +127,16 @@ BEGIN
     ${refuse('push_session_not_found', `format('push session %s was not found', p_push_id)`)};
   END IF;
   IF owner <> p_user_id THEN
-    ${refuse('push_session_forbidden', `format('push session %s does not belong to the authenticated user', p_push_id)`)};
+    ${refuse(
+      'push_session_forbidden',
+      `format('push session %s does not belong to the authenticated user', p_push_id)`,
+    )};
   END IF;
   IF session.source_id <> p_source_id THEN
-    ${refuse('push_session_forbidden', `format('push session %s does not belong to the authenticated source', p_push_id)`)};
+    ${refuse(
+      'push_session_forbidden',
+      `format('push session %s does not belong to the authenticated source', p_push_id)`,
+    )};
   END IF;
   IF session.expires_at < now() THEN
     ${refuse('push_session_expired', `format('push session %s has expired; start a new push session', p_push_id)`)};
@@ -129,13 +145,17 @@ BEGIN
 END;
 $$`;
 
-/** Source sequencing of push create (§4.2.1 step 7): requireNextSourceBundle and sourceRetired of push/source-state.ts. */
+/**
+ * Source sequencing of push create (§4.2.1 step 7): requireNextSourceBundle and sourceRetired of push/source-state.ts.
+ */
 const SOURCE_RETIRED = (sourceId: string, requested = '') => `IF t.state = 'retired' THEN
       ${refuse(
         'source_retired',
-        `CASE WHEN t.replaced_by_source_id <> '' THEN format('source %s for user %s was retired and replaced by %s', ${sourceId}, p_user_id, t.replaced_by_source_id)
+        `CASE WHEN t.replaced_by_source_id <> '' THEN format('source %s for user %s was retired and replaced by %s',
+          ${sourceId}, p_user_id, t.replaced_by_source_id)
               ELSE format('source %s for user %s was retired', ${sourceId}, p_user_id) END`,
-        `CASE WHEN t.replaced_by_source_id <> '' THEN json_build_object('source_id', ${sourceId}, 'replaced_by_source_id', t.replaced_by_source_id)::text
+        `CASE WHEN t.replaced_by_source_id <> '' THEN json_build_object('source_id', ${sourceId},
+          'replaced_by_source_id', t.replaced_by_source_id)::text
               ELSE json_build_object('source_id', ${sourceId})::text END`,
       )};
     END IF;${requested}`;
@@ -145,9 +165,12 @@ const SOURCE_RETIRED = (sourceId: string, requested = '') => `IF t.state = 'reti
  * sweep of this tuple's uncommitted session and the user's expired ones, §4.4, §8.9), source
  * sequencing, the new session. Status 'staging' or 'already_committed' (with the bundle).
  */
-const PUSH_CREATE_SQL = `CREATE OR REPLACE FUNCTION sync.push_create(p_user_id TEXT, p_source_id TEXT, p_source_bundle_id BIGINT, p_planned_row_count BIGINT,
-  p_initialization_id TEXT, p_push_id UUID, p_session_ttl_ms BIGINT, p_lease_ttl_ms BIGINT, p_lock_timeout_ms INTEGER, p_upload_lock_timeout_ms INTEGER)
-RETURNS TABLE (out_status TEXT, out_bundle_seq BIGINT, out_source_id TEXT, out_source_bundle_id BIGINT, out_row_count BIGINT, out_bundle_hash TEXT,
+const PUSH_CREATE_SQL = `CREATE OR REPLACE FUNCTION sync.push_create(p_user_id TEXT, p_source_id TEXT,
+  p_source_bundle_id BIGINT, p_planned_row_count BIGINT,
+  p_initialization_id TEXT, p_push_id UUID, p_session_ttl_ms BIGINT, p_lease_ttl_ms BIGINT, p_lock_timeout_ms INTEGER,
+    p_upload_lock_timeout_ms INTEGER)
+RETURNS TABLE (out_status TEXT, out_bundle_seq BIGINT, out_source_id TEXT, out_source_bundle_id BIGINT,
+  out_row_count BIGINT, out_bundle_hash TEXT,
   out_lock_waited BOOLEAN)
 LANGUAGE plpgsql
 SET TimeZone = 'UTC'
@@ -175,9 +198,11 @@ BEGIN
   END IF;
   WITH swept AS (
     DELETE FROM sync.push_sessions
-     WHERE user_pk = scope.user_pk AND ((source_id = p_source_id AND source_bundle_id = p_source_bundle_id) OR expires_at <= now()))
+     WHERE user_pk = scope.user_pk AND ((source_id = p_source_id AND source_bundle_id = p_source_bundle_id)
+       OR expires_at <= now()))
   SELECT bl.bundle_seq, bl.source_id AS bundle_source_id, bl.row_count, encode(bl.bundle_hash, 'hex') AS bundle_hash,
-         ss.state, COALESCE(ss.max_committed_source_bundle_id, 0) AS max_committed, COALESCE(ss.replaced_by_source_id, '') AS replaced_by_source_id
+         ss.state, COALESCE(ss.max_committed_source_bundle_id, 0) AS max_committed, COALESCE(ss.replaced_by_source_id,
+           '') AS replaced_by_source_id
     INTO t
     FROM (SELECT retained_bundle_floor AS floor FROM sync.user_state WHERE user_pk = scope.user_pk) us
     LEFT JOIN sync.bundle_log bl ON bl.user_pk = scope.user_pk AND bl.source_id = p_source_id
@@ -185,11 +210,13 @@ BEGIN
     LEFT JOIN sync.source_state ss ON ss.user_pk = scope.user_pk AND ss.source_id = p_source_id;
   IF t.bundle_seq IS NOT NULL THEN
     -- the idempotent replay, also of a seeding push whose answer was lost (convergence fuzz, seed 10)
-    RETURN QUERY SELECT 'already_committed'::text, t.bundle_seq, t.bundle_source_id, p_source_bundle_id, t.row_count, t.bundle_hash, lock_waited;
+    RETURN QUERY SELECT 'already_committed'::text, t.bundle_seq, t.bundle_source_id, p_source_bundle_id, t.row_count,
+      t.bundle_hash, lock_waited;
     RETURN;
   END IF;
   -- A seeding push that committed, lost its answer and was then pruned is not replayable: it gets the
-  -- history_pruned of any pruned tuple below (the device rebuilds), not a 400 forever (convergence fuzz, seed 208703004).
+  -- history_pruned of any pruned tuple below (the device rebuilds), not a 400 forever (convergence
+  -- fuzz, seed 208703004).
   IF scope.state_code = 2 AND p_initialization_id <> '' AND p_source_bundle_id > t.max_committed THEN
     ${refuse('push_session_invalid', `'initialization_id must be absent once the scope is initialized'`)};
   END IF;
@@ -198,18 +225,24 @@ BEGIN
   IF p_source_bundle_id < expected THEN
     ${refuse(
       'history_pruned',
-      `format('source tuple (%s, %s) for user %s is older than retained duplicate history; max committed source_bundle_id is %s',
+      `format('source tuple (%s, %s) for user %s is older than retained duplicate history; '
+      || 'max committed source_bundle_id is %s',
       p_source_id, p_source_bundle_id, p_user_id, t.max_committed)`,
     )};
   END IF;
   IF p_source_bundle_id > expected THEN
-    ${refuse('source_sequence_out_of_order', `format('source %s for user %s expected next source_bundle_id %s, got %s', p_source_id, p_user_id, expected, p_source_bundle_id)`)};
+    ${refuse(
+      'source_sequence_out_of_order',
+      `format('source %s for user %s expected next source_bundle_id %s, got %s',
+      p_source_id, p_user_id, expected, p_source_bundle_id)`,
+    )};
   END IF;
   -- The session commits without waiting for its WAL flush (one fsync fewer per push), as its chunks do:
   -- a crash can lose only a tail of the session's staging (the commit's durable flush covers all of it),
   -- whose client then gets 404 / 409 / 400 before any commit and pushes its frozen outbox again.
   PERFORM set_config('synchronous_commit', 'off', true);
-  INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, planned_row_count, next_expected_row_ordinal, initialization_id, expires_at)
+  INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, planned_row_count,
+    next_expected_row_ordinal, initialization_id, expires_at)
   VALUES (p_push_id, scope.user_pk, p_source_id, p_source_bundle_id, p_planned_row_count, 0, session_initialization_id,
           now() + p_session_ttl_ms * interval '1 millisecond');
   RETURN QUERY SELECT 'staging'::text, NULL::bigint, NULL::text, NULL::bigint, NULL::bigint, NULL::text, lock_waited;
@@ -223,7 +256,8 @@ const elapsed = (since: string) => `extract(epoch FROM clock_timestamp() - ${sin
  * rows staged in order and the watermark moved. Payloads arrive newline-joined (canonical JSON has no
  * raw newline), keys as hex. Returns the next expected row ordinal and the lock/session/stage times (ms).
  */
-const PUSH_CHUNK_SQL = `CREATE OR REPLACE FUNCTION sync.push_chunk(p_push_id UUID, p_user_id TEXT, p_source_id TEXT, p_start_row_ordinal BIGINT,
+const PUSH_CHUNK_SQL = `CREATE OR REPLACE FUNCTION sync.push_chunk(p_push_id UUID, p_user_id TEXT, p_source_id TEXT,
+  p_start_row_ordinal BIGINT,
   p_table_ids INTEGER[], p_key_hex TEXT[], p_op_codes SMALLINT[], p_base_bundle_seqs BIGINT[], p_payloads TEXT,
   p_session_ttl_ms BIGINT, p_lease_ttl_ms BIGINT, p_lock_timeout_ms INTEGER, p_upload_lock_timeout_ms INTEGER)
 RETURNS TABLE (out_next_row_ordinal BIGINT, out_stage_ms DOUBLE PRECISION[], out_lock_waited BOOLEAN)
@@ -251,18 +285,25 @@ BEGIN
   -- push_commit_invalid at the commit or 404 push_session_not_found, and the frozen outbox is pushed again.
   PERFORM set_config('synchronous_commit', 'off', true);
   IF p_start_row_ordinal <> session.next_expected_row_ordinal THEN
-    ${refuse('push_chunk_out_of_order', `format('push session %s expected start_row_ordinal %s, got %s', p_push_id, session.next_expected_row_ordinal, p_start_row_ordinal)`)};
+    ${refuse(
+      'push_chunk_out_of_order',
+      `format('push session %s expected start_row_ordinal %s, got %s', p_push_id,
+      session.next_expected_row_ordinal, p_start_row_ordinal)`,
+    )};
   END IF;
   next_ordinal := p_start_row_ordinal + cardinality(p_table_ids);
   IF next_ordinal > session.planned_row_count THEN
     ${refuse('push_chunk_invalid', `'chunk exceeds planned_row_count'`)};
   END IF;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
-  INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload_apply)
-  SELECT p_push_id, p_start_row_ordinal + m.ord - 1, m.table_id, decode(m.key_hex, 'hex'), m.op_code, m.base_bundle_seq, NULLIF(m.payload, '')::json
+  INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq,
+    payload_apply)
+  SELECT p_push_id, p_start_row_ordinal + m.ord - 1, m.table_id, decode(m.key_hex, 'hex'), m.op_code, m.base_bundle_seq,
+    NULLIF(m.payload, '')::json
     FROM unnest(p_table_ids, p_key_hex, p_op_codes, p_base_bundle_seqs, string_to_array(p_payloads, E'\\n'))
          WITH ORDINALITY AS m(table_id, key_hex, op_code, base_bundle_seq, payload, ord);
-  UPDATE sync.push_sessions SET next_expected_row_ordinal = next_ordinal, expires_at = now() + p_session_ttl_ms * interval '1 millisecond'
+  UPDATE sync.push_sessions SET next_expected_row_ordinal = next_ordinal,
+    expires_at = now() + p_session_ttl_ms * interval '1 millisecond'
    WHERE push_id = p_push_id;
   RETURN QUERY SELECT next_ordinal, stages || ${elapsed('mark')}, lock_waited;
 END;
@@ -277,22 +318,26 @@ $$`;
  * names): the commit then takes the Node path (the protocol's captureWirePayload), which handles every value.
  * PL/pgSQL, not SQL: a SQL function that is not inlined is planned at every call (1.3 ms of a 1-row commit).
  */
-const PUSH_CANONICAL_PAYLOAD_SQL = `CREATE OR REPLACE FUNCTION sync.push_canonical_payload(p_payload JSONB, p_table_id INTEGER, p_bytea_columns TEXT[])
+const PUSH_CANONICAL_PAYLOAD_SQL = `CREATE OR REPLACE FUNCTION sync.push_canonical_payload(p_payload JSONB,
+  p_table_id INTEGER, p_bytea_columns TEXT[])
 RETURNS TEXT
 LANGUAGE plpgsql
 IMMUTABLE
 AS $$
 BEGIN
   RETURN (SELECT CASE WHEN count(*) = 0 THEN '{}'
-              WHEN bool_and(m.v IS NOT NULL) THEN '{' || string_agg(${goJsonStringSql('m.k')} || ':' || m.v, ',' ORDER BY m.k COLLATE "C") || '}' END
+              WHEN bool_and(m.v IS NOT NULL) THEN '{' || string_agg(${goJsonStringSql('m.k')} || ':' || m.v, ','
+                ORDER BY m.k COLLATE "C") || '}' END
     FROM (SELECT e.k, CASE
             WHEN e.k <> lower(e.k) THEN NULL
             WHEN (p_table_id || '.' || e.k) = ANY (p_bytea_columns) THEN CASE jsonb_typeof(e.val)
               WHEN 'null' THEN 'null'
-              WHEN 'string' THEN CASE WHEN left(e.val #>> '{}', 2) = '\\x' THEN '"' || translate(encode(decode(substr(e.val #>> '{}', 3), 'hex'), 'base64'), E'\\n', '') || '"' END END
+              WHEN 'string' THEN CASE WHEN left(e.val #>> '{}', 2) = '\\x' THEN '"'
+                || translate(encode(decode(substr(e.val #>> '{}', 3), 'hex'), 'base64'), E'\\n', '') || '"' END END
             ELSE CASE jsonb_typeof(e.val)
               WHEN 'string' THEN ${goJsonStringSql(`(e.val #>> '{}')`)}
-              WHEN 'number' THEN CASE WHEN strpos(e.val #>> '{}', '.') = 0 AND abs((e.val #>> '{}')::numeric) > 9007199254740992 THEN NULL
+              WHEN 'number' THEN CASE WHEN strpos(e.val #>> '{}', '.') = 0
+                AND abs((e.val #>> '{}')::numeric) > 9007199254740992 THEN NULL
                 ELSE ${canonicalNumberSql(`(e.val #>> '{}')`)} END
               WHEN 'boolean' THEN e.val #>> '{}'
               WHEN 'null' THEN 'null' END END AS v
@@ -313,7 +358,8 @@ function runPrepared(types: string, statement: string, args: string[]): string {
   const literals = args.map(() => '%L').join(', ');
   return `stmt_sql := ${statement};
         stmt := 'oversync_apply_' || md5('${types}' || stmt_sql);
-        SELECT COALESCE(bool_or(ps.name = stmt), false), count(*) INTO stmt_ready, stmt_count FROM pg_prepared_statements ps WHERE ps.name LIKE 'oversync\\_apply\\_%';
+        SELECT COALESCE(bool_or(ps.name = stmt), false), count(*) INTO stmt_ready, stmt_count
+          FROM pg_prepared_statements ps WHERE ps.name LIKE 'oversync\\_apply\\_%';
         IF NOT stmt_ready AND stmt_count < ${MAX_APPLY_STATEMENTS} THEN
           EXECUTE format('PREPARE %I (${types}) AS ', stmt) || stmt_sql;
           stmt_ready := true;
@@ -339,10 +385,12 @@ const keyTextSql = (kind: string, bytes: string) =>
  * PUSH_NODE_PATH_SQLSTATE and changes nothing. Generic plans: with custom ones (the default whenever
  * they look cheaper, as with the arrays of the bundle hash) a statement was planned again at every call.
  */
-const PUSH_COMMIT_SQL = `CREATE OR REPLACE FUNCTION sync.push_commit(p_push_id UUID, p_user_id TEXT, p_source_id TEXT, p_max_rows BIGINT,
+const PUSH_COMMIT_SQL = `CREATE OR REPLACE FUNCTION sync.push_commit(p_push_id UUID, p_user_id TEXT, p_source_id TEXT,
+  p_max_rows BIGINT,
   p_bytea_columns TEXT[], p_notify_channel TEXT, p_retained_bundles BIGINT, p_prune_batch BIGINT,
   p_lease_ttl_ms BIGINT, p_lock_timeout_ms INTEGER, p_upload_lock_timeout_ms INTEGER)
-RETURNS TABLE (out_bundle_seq BIGINT, out_source_id TEXT, out_source_bundle_id BIGINT, out_row_count BIGINT, out_bundle_hash TEXT,
+RETURNS TABLE (out_bundle_seq BIGINT, out_source_id TEXT, out_source_bundle_id BIGINT, out_row_count BIGINT,
+  out_bundle_hash TEXT,
   out_stage_ms DOUBLE PRECISION[], out_lock_waited BOOLEAN)
 LANGUAGE plpgsql
 SET TimeZone = 'UTC'
@@ -367,7 +415,8 @@ DECLARE
   batch_op SMALLINT;
   batch_key BYTEA;
   failing JSON;
-  err_state TEXT; err_message TEXT; err_detail TEXT; err_schema TEXT; err_table TEXT; err_constraint TEXT; err_column TEXT; err_datatype TEXT;
+  err_state TEXT; err_message TEXT; err_detail TEXT; err_schema TEXT; err_table TEXT; err_constraint TEXT;
+    err_column TEXT; err_datatype TEXT;
   seq BIGINT;
   net_table_ids INTEGER[];
   net_keys BYTEA[];
@@ -389,9 +438,13 @@ BEGIN
   END IF;
   SELECT count(*) INTO staged_count FROM sync.push_session_rows WHERE push_id = p_push_id;
   IF session.next_expected_row_ordinal <> session.planned_row_count OR staged_count <> session.planned_row_count THEN
-    ${refuse('push_commit_invalid', `format('staged row count %s does not match planned_row_count %s', staged_count, session.planned_row_count)`)};
+    ${refuse(
+      'push_commit_invalid',
+      `format('staged row count %s does not match planned_row_count %s', staged_count, session.planned_row_count)`,
+    )};
   END IF;
-  SELECT s.row_ordinal, s.i, s.seen, tc.schema_name || '.' || tc.table_name AS table_name, ${keyTextSql('tc.sync_key_kind', 's.key_bytes')} AS key_text
+  SELECT s.row_ordinal, s.i, s.seen, tc.schema_name || '.' || tc.table_name AS table_name,
+    ${keyTextSql('tc.sync_key_kind', 's.key_bytes')} AS key_text
     INTO bad
     FROM (SELECT psr.row_ordinal, psr.table_id, psr.key_bytes, row_number() OVER (ORDER BY psr.row_ordinal) - 1 AS i,
                  count(*) OVER (PARTITION BY psr.table_id, psr.key_bytes ORDER BY psr.row_ordinal) AS seen
@@ -403,7 +456,10 @@ BEGIN
     IF bad.row_ordinal <> bad.i THEN
       ${refuse('push_commit_invalid', `format('staged rows are not contiguous at row_ordinal %s', bad.i)`)};
     END IF;
-    ${refuse('push_commit_invalid', `format('duplicate target row in staged push session: %s %s', bad.table_name, bad.key_text)`)};
+    ${refuse(
+      'push_commit_invalid',
+      `format('duplicate target row in staged push session: %s %s', bad.table_name, bad.key_text)`,
+    )};
   END IF;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
 
@@ -424,15 +480,19 @@ BEGIN
       session.source_id, p_user_id, session.source_bundle_id, COALESCE(t.max_committed, 0) + 1)`,
     )};
   END IF;
-  PERFORM set_config('oversync.bundle_user_id', p_user_id, true), set_config('oversync.bundle_user_pk', bundle_user_pk::text, true),
-          set_config('oversync.bundle_source_id', session.source_id, true), set_config('oversync.bundle_source_bundle_id', session.source_bundle_id::text, true),
+  PERFORM set_config('oversync.bundle_user_id', p_user_id, true), set_config('oversync.bundle_user_pk',
+    bundle_user_pk::text, true),
+          set_config('oversync.bundle_source_id', session.source_id, true),
+            set_config('oversync.bundle_source_bundle_id', session.source_bundle_id::text, true),
           set_config('oversync.bundle_initialization_id', COALESCE(session.initialization_id::text, ''), true);
 
   -- conflicts (§4.3), as push/push-conflicts.ts: a scalar row_state probe per staged row
-  SELECT q.row_ordinal, q.table_id, q.op_code, q.key_bytes, q.base, (q.rs).bundle_seq AS bundle_seq, (q.rs).deleted AS deleted INTO hit
+  SELECT q.row_ordinal, q.table_id, q.op_code, q.key_bytes, q.base, (q.rs).bundle_seq AS bundle_seq, (q.rs).deleted
+    AS deleted INTO hit
     FROM (SELECT psr.row_ordinal, psr.table_id, psr.op_code, psr.key_bytes, psr.base_bundle_seq AS base,
                  (SELECT rs FROM sync.row_state rs
-                   WHERE rs.user_pk = bundle_user_pk AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes) AS rs
+                   WHERE rs.user_pk = bundle_user_pk AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes)
+                     AS rs
             FROM sync.push_session_rows psr WHERE psr.push_id = p_push_id) q
    WHERE CASE WHEN q.op_code = 1
               THEN ((q.rs).bundle_seq IS NULL AND q.base <> 0)
@@ -441,25 +501,33 @@ BEGIN
    ORDER BY q.row_ordinal LIMIT 1;
   IF FOUND THEN
     IF hit.bundle_seq IS NOT NULL AND NOT hit.deleted THEN
-      SELECT tc.schema_name, tc.table_name, tc.sync_key_column, ${keyTextSql('tc.sync_key_kind', 'hit.key_bytes')} AS key_text,
+      SELECT tc.schema_name, tc.table_name, tc.sync_key_column, ${keyTextSql('tc.sync_key_kind', 'hit.key_bytes')}
+        AS key_text,
              CASE WHEN tc.sync_key_kind = 1 THEN 'uuid' ELSE 'text' END AS key_type INTO r
         FROM sync.table_catalog tc WHERE tc.table_id = hit.table_id;
-      EXECUTE format('SELECT (to_jsonb(src) - ''_sync_scope_id'')::text FROM %I.%I AS src WHERE %I = $1::%s AND _sync_scope_id = $2',
+      EXECUTE
+        format('SELECT (to_jsonb(src) - ''_sync_scope_id'')::text FROM %I.%I AS src '
+               || 'WHERE %I = $1::%s AND _sync_scope_id = $2',
                      r.schema_name, r.table_name, r.sync_key_column, r.key_type)
         INTO server_row USING r.key_text, p_user_id;
     END IF;
     RAISE EXCEPTION USING ERRCODE = '${PUSH_CONFLICT_SQLSTATE}', DETAIL = 'push_conflict', MESSAGE = 'push_conflict',
-      HINT = json_build_object('row_ordinal', hit.row_ordinal, 'table_id', hit.table_id, 'op_code', hit.op_code, 'key_hex', encode(hit.key_bytes, 'hex'),
-                               'base', hit.base::text, 'bundle_seq', hit.bundle_seq::text, 'deleted', hit.deleted, 'server_row', server_row)::text;
+      HINT = json_build_object('row_ordinal', hit.row_ordinal, 'table_id', hit.table_id, 'op_code', hit.op_code,
+        'key_hex', encode(hit.key_bytes, 'hex'),
+                               'base', hit.base::text, 'bundle_seq', hit.bundle_seq::text, 'deleted', hit.deleted,
+                                 'server_row', server_row)::text;
   END IF;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
 
   -- apply (§4.5), as push/push-apply.ts: upload order; a run of INSERTs of one table and column set is one statement
   BEGIN
     FOR r IN
-      SELECT x.*, lead(x.op_code) OVER w AS next_op, lead(x.table_id) OVER w AS next_table_id, lead(x.columns) OVER w AS next_columns
-        FROM (SELECT psr.row_ordinal, psr.op_code, psr.table_id, psr.key_bytes, tc.schema_name, tc.table_name, tc.sync_key_column,
-                     CASE WHEN tc.sync_key_kind = 1 THEN 'uuid' ELSE 'text' END AS key_type, ${keyTextSql('tc.sync_key_kind', 'psr.key_bytes')} AS key_text,
+      SELECT x.*, lead(x.op_code) OVER w AS next_op, lead(x.table_id) OVER w AS next_table_id, lead(x.columns) OVER w
+        AS next_columns
+        FROM (SELECT psr.row_ordinal, psr.op_code, psr.table_id, psr.key_bytes, tc.schema_name, tc.table_name,
+          tc.sync_key_column,
+                     CASE WHEN tc.sync_key_kind = 1 THEN 'uuid' ELSE 'text' END AS key_type,
+                       ${keyTextSql('tc.sync_key_kind', 'psr.key_bytes')} AS key_text,
                      ARRAY(SELECT json_object_keys(psr.payload_apply)) AS columns
                 FROM sync.push_session_rows psr JOIN sync.table_catalog tc ON tc.table_id = psr.table_id
                WHERE psr.push_id = p_push_id) x
@@ -475,7 +543,8 @@ BEGIN
         ${runPrepared(
           'uuid, bigint, text, bigint',
           `format('INSERT INTO %I.%I (%s) SELECT $3::text%s
-                          FROM sync.push_session_rows psr, jsonb_populate_record(NULL::%I.%I, psr.payload_apply::jsonb) r
+                          FROM sync.push_session_rows psr, '
+                       || 'jsonb_populate_record(NULL::%I.%I, psr.payload_apply::jsonb) r
                          WHERE psr.push_id = $1 AND psr.row_ordinal BETWEEN $2 AND $4 ORDER BY psr.row_ordinal',
                        r.schema_name, r.table_name,
                        (SELECT string_agg(quote_ident(c), ', ') FROM unnest('{_sync_scope_id}' || r.columns) AS c),
@@ -485,12 +554,15 @@ BEGIN
         )}
         batch_first := NULL;
       ELSIF r.op_code = 2 THEN
-        batch_first := r.row_ordinal; batch_last := r.row_ordinal; batch_table_id := r.table_id; batch_op := r.op_code; batch_key := r.key_bytes;
+        batch_first := r.row_ordinal; batch_last := r.row_ordinal; batch_table_id := r.table_id; batch_op := r.op_code;
+          batch_key := r.key_bytes;
         ${runPrepared(
           'uuid, bigint, text, text',
           `format('UPDATE %I.%I AS dst SET %s
-                          FROM sync.push_session_rows psr, jsonb_populate_record(NULL::%I.%I, psr.payload_apply::jsonb) AS src
-                         WHERE psr.push_id = $1 AND psr.row_ordinal = $2 AND dst.%I = $3::%s AND dst._sync_scope_id = $4',
+                          FROM sync.push_session_rows psr, '
+                       || 'jsonb_populate_record(NULL::%I.%I, psr.payload_apply::jsonb) AS src
+                         WHERE psr.push_id = $1 AND psr.row_ordinal = $2 AND dst.%I = $3::%s '
+                       || 'AND dst._sync_scope_id = $4',
                        r.schema_name, r.table_name,
                        (SELECT string_agg(format('%I = src.%I', c, c), ', ') FROM unnest(r.columns) AS c),
                        r.schema_name, r.table_name, r.sync_key_column, r.key_type)`,
@@ -498,17 +570,27 @@ BEGIN
         )}
         batch_first := NULL;
       ELSE
-        batch_first := r.row_ordinal; batch_last := r.row_ordinal; batch_table_id := r.table_id; batch_op := r.op_code; batch_key := r.key_bytes;
-        ${runPrepared('text, text', `format('DELETE FROM %I.%I WHERE %I = $1::%s AND _sync_scope_id = $2', r.schema_name, r.table_name, r.sync_key_column, r.key_type)`, ['r.key_text', 'p_user_id'])}
+        batch_first := r.row_ordinal; batch_last := r.row_ordinal; batch_table_id := r.table_id; batch_op := r.op_code;
+          batch_key := r.key_bytes;
+        ${runPrepared(
+          'text, text',
+          `format('DELETE FROM %I.%I WHERE %I = $1::%s AND _sync_scope_id = $2',
+          r.schema_name, r.table_name, r.sync_key_column, r.key_type)`,
+          ['r.key_text', 'p_user_id'],
+        )}
         batch_first := NULL;
       END IF;
     END LOOP;
   EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL,
-      err_schema = SCHEMA_NAME, err_table = TABLE_NAME, err_constraint = CONSTRAINT_NAME, err_column = COLUMN_NAME, err_datatype = PG_DATATYPE_NAME;
-    failing := json_build_object('first', batch_first, 'last', batch_last, 'table_id', batch_table_id, 'op_code', batch_op, 'key_hex', encode(batch_key, 'hex'));
-    RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message, DETAIL = err_detail, SCHEMA = err_schema, TABLE = err_table,
-      CONSTRAINT = err_constraint, COLUMN = err_column, DATATYPE = err_datatype, HINT = '${APPLY_ERROR_HINT}' || failing::text;
+      err_schema = SCHEMA_NAME, err_table = TABLE_NAME, err_constraint = CONSTRAINT_NAME, err_column = COLUMN_NAME,
+        err_datatype = PG_DATATYPE_NAME;
+    failing := json_build_object('first', batch_first, 'last', batch_last, 'table_id', batch_table_id, 'op_code',
+      batch_op, 'key_hex', encode(batch_key, 'hex'));
+    RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message, DETAIL = err_detail, SCHEMA = err_schema,
+      TABLE = err_table,
+      CONSTRAINT = err_constraint, COLUMN = err_column, DATATYPE = err_datatype, HINT = '${APPLY_ERROR_HINT}'
+        || failing::text;
   END;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
 
@@ -522,9 +604,12 @@ BEGIN
            (array_agg(op_code ORDER BY capture_ordinal DESC))[1] AS last_op,
            (array_agg(payload_db ORDER BY capture_ordinal DESC))[1] AS payload
       FROM taken GROUP BY table_id, key_bytes)
-  SELECT COALESCE(array_agg(table_id ORDER BY first_ordinal), '{}'), COALESCE(array_agg(key_bytes ORDER BY first_ordinal), '{}'),
-         COALESCE(array_agg(CASE WHEN last_op = 3 THEN 3 WHEN first_op = 1 THEN 1 ELSE 2 END ORDER BY first_ordinal), '{}'),
-         COALESCE(array_agg(CASE WHEN last_op <> 3 THEN COALESCE(sync.push_canonical_payload(payload, table_id, p_bytea_columns), '') END
+  SELECT COALESCE(array_agg(table_id ORDER BY first_ordinal), '{}'), COALESCE(array_agg(key_bytes
+    ORDER BY first_ordinal), '{}'),
+         COALESCE(array_agg(CASE WHEN last_op = 3 THEN 3 WHEN first_op = 1 THEN 1 ELSE 2 END ORDER BY first_ordinal),
+           '{}'),
+         COALESCE(array_agg(CASE WHEN last_op <> 3 THEN COALESCE(sync.push_canonical_payload(payload, table_id,
+           p_bytea_columns), '') END
                             ORDER BY first_ordinal), '{}')
     INTO net_table_ids, net_keys, net_ops, net_payloads
     FROM net WHERE NOT (last_op = 3 AND first_op = 1);
@@ -540,50 +625,64 @@ BEGIN
 
   -- hash input of §5.1: row objects with members in canonical order, payloads in the reference's form
   SELECT next_bundle_seq INTO seq FROM sync.user_state WHERE user_pk = bundle_user_pk;
-  SELECT '[' || string_agg('{"key":{' || ${goJsonStringSql('tc.sync_key_column')} || ':' || ${goJsonStringSql(keyTextSql('tc.sync_key_kind', 'n.key_bytes'))}
-           || '},"op":"' || CASE n.op_code WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END || '","payload":' || COALESCE(n.payload, 'null')
-           || ',"row_ordinal":' || (n.row_ordinal - 1) || ',"row_version":' || seq || ',"schema":' || ${goJsonStringSql('tc.schema_name')}
+  SELECT '[' || string_agg('{"key":{' || ${goJsonStringSql('tc.sync_key_column')} || ':'
+    || ${goJsonStringSql(keyTextSql('tc.sync_key_kind', 'n.key_bytes'))}
+           || '},"op":"' || CASE n.op_code WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END || '","payload":'
+             || COALESCE(n.payload, 'null')
+           || ',"row_ordinal":' || (n.row_ordinal - 1) || ',"row_version":' || seq || ',"schema":'
+             || ${goJsonStringSql('tc.schema_name')}
            || ',"table":' || ${goJsonStringSql('tc.table_name')} || '}', ',' ORDER BY n.row_ordinal) || ']'
     INTO hash_input
-    FROM unnest(net_table_ids, net_keys, net_ops, net_payloads) WITH ORDINALITY AS n(table_id, key_bytes, op_code, payload, row_ordinal)
+    FROM unnest(net_table_ids, net_keys, net_ops, net_payloads) WITH ORDINALITY AS n(table_id, key_bytes, op_code,
+      payload, row_ordinal)
     JOIN sync.table_catalog tc ON tc.table_id = n.table_id;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
 
   UPDATE sync.user_state SET next_bundle_seq = seq + 1 WHERE user_pk = bundle_user_pk;
   INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
-  VALUES (bundle_user_pk, seq, session.source_id, session.source_bundle_id, net_count, octet_length(hash_input), sha256(convert_to(hash_input, 'UTF8')));
+  VALUES (bundle_user_pk, seq, session.source_id, session.source_bundle_id, net_count, octet_length(hash_input),
+    sha256(convert_to(hash_input, 'UTF8')));
   IF p_notify_channel IS NOT NULL THEN
     -- the payload BundleAnnouncer encodes (bundle/bundle-announcer.ts)
-    PERFORM pg_notify(p_notify_channel, '{"user_pk":' || bundle_user_pk || ',"bundle_seq":' || seq || ',"source_id":' || ${goJsonStringSql('session.source_id')}
+    PERFORM pg_notify(p_notify_channel, '{"user_pk":' || bundle_user_pk || ',"bundle_seq":' || seq || ',"source_id":'
+      || ${goJsonStringSql('session.source_id')}
                                         || ',"source_bundle_id":' || session.source_bundle_id || '}');
   END IF;
   WITH rows AS (
     INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
     SELECT bundle_user_pk, seq, n.row_ordinal, n.table_id, n.key_bytes, n.op_code, n.payload::json
-      FROM unnest(net_table_ids, net_keys, net_ops, net_payloads) WITH ORDINALITY AS n(table_id, key_bytes, op_code, payload, row_ordinal)
+      FROM unnest(net_table_ids, net_keys, net_ops, net_payloads) WITH ORDINALITY AS n(table_id, key_bytes, op_code,
+        payload, row_ordinal)
     RETURNING bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire),
   state AS (
     INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
     SELECT bundle_user_pk, table_id, key_bytes, seq, op_code = 3 FROM rows
-    ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted)
+    ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq,
+      deleted = EXCLUDED.deleted)
   INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)
-  SELECT bundle_user_pk, seq, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS}, string_agg(${BUNDLE_ROW_JSON_SQL}, ',' ORDER BY br.row_ordinal)
+  SELECT bundle_user_pk, seq, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS}, string_agg(${BUNDLE_ROW_JSON_SQL}, ','
+    ORDER BY br.row_ordinal)
     FROM rows br
-    JOIN (SELECT table_id, '{"schema":' || ${goJsonStringSql('schema_name')} || ',"table":' || ${goJsonStringSql('table_name')}
-                 || ',"key":{' || ${goJsonStringSql('sync_key_column')} || ':' AS prefix, sync_key_kind AS key_kind FROM sync.table_catalog) tc
+    JOIN (SELECT table_id, '{"schema":' || ${goJsonStringSql('schema_name')} || ',"table":'
+      || ${goJsonStringSql('table_name')}
+                 || ',"key":{' || ${goJsonStringSql('sync_key_column')} || ':' AS prefix, sync_key_kind AS key_kind
+                   FROM sync.table_catalog) tc
       ON tc.table_id = br.table_id
    GROUP BY 3;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
 
   -- source watermark with the session closed (push/source-state.ts activateSource), retention (retention/retention.ts)
   WITH closed AS (DELETE FROM sync.push_sessions WHERE push_id = p_push_id)
-  INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id, retirement_reason)
+  INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id,
+    retirement_reason)
   VALUES (bundle_user_pk, session.source_id, 'active', session.source_bundle_id, '', '')
-  ON CONFLICT (user_pk, source_id) DO UPDATE SET state = 'active', max_committed_source_bundle_id = EXCLUDED.max_committed_source_bundle_id,
+  ON CONFLICT (user_pk, source_id) DO UPDATE SET state = 'active',
+    max_committed_source_bundle_id = EXCLUDED.max_committed_source_bundle_id,
     replaced_by_source_id = '', retirement_reason = ''
   WHERE sync.source_state.state <> 'retired';
   WITH s AS (
-     SELECT retained_bundle_floor AS floor, LEAST(GREATEST(0, next_bundle_seq - 1 - p_retained_bundles), retained_bundle_floor + p_prune_batch) AS target
+     SELECT retained_bundle_floor AS floor, LEAST(GREATEST(0, next_bundle_seq - 1 - p_retained_bundles),
+       retained_bundle_floor + p_prune_batch) AS target
        FROM sync.user_state WHERE user_pk = bundle_user_pk),
    raised AS (
      UPDATE sync.user_state us SET retained_bundle_floor = s.target FROM s
@@ -592,10 +691,12 @@ BEGIN
   DELETE FROM sync.bundle_log WHERE user_pk = bundle_user_pk AND bundle_seq <= (SELECT target FROM raised);
   IF session.initialization_id IS NOT NULL THEN
     UPDATE sync.scope_state SET state_code = 2, initializer_source_id = NULL, initialization_id = NULL,
-           lease_expires_at = NULL, initialized_at = now(), initialized_by_source_id = session.source_id WHERE user_pk = bundle_user_pk;
+           lease_expires_at = NULL, initialized_at = now(), initialized_by_source_id = session.source_id
+             WHERE user_pk = bundle_user_pk;
   END IF;
   stages := stages || ${elapsed('mark')};
-  RETURN QUERY SELECT seq, session.source_id, session.source_bundle_id, net_count, encode(sha256(convert_to(hash_input, 'UTF8')), 'hex'), stages, lock_waited;
+  RETURN QUERY SELECT seq, session.source_id, session.source_bundle_id, net_count, encode(sha256(convert_to(hash_input,
+    'UTF8')), 'hex'), stages, lock_waited;
 END;
 $$`;
 

@@ -13,17 +13,24 @@ const PREFIXES = 'unnest(p_table_ids, p_prefixes, p_key_kinds) AS tc(table_id, p
 /** The refusal statements of the convention, for the SQLSTATE the caller passes. */
 function refusals(sqlState: string) {
   const refuse = (code: string, message: string, hint?: string) =>
-    `RAISE EXCEPTION USING ERRCODE = '${sqlState}', DETAIL = '${code}', MESSAGE = ${message}${hint ? `, HINT = ${hint}` : ''}`;
+    `RAISE EXCEPTION USING ERRCODE = '${sqlState}', DETAIL = '${code}', MESSAGE = ${message}` +
+    `${hint ? `, HINT = ${hint}` : ''}`;
   /** Counted in `history_pruned_error_count` (§8.5) before the refusal: a sequence survives the rollback. */
   const refuseHistoryPruned = (provided: string) => `PERFORM nextval('sync.history_pruned_error_seq');
-    ${refuse('history_pruned', `format('requested checkpoint %s is older than retained history floor %s for user %s', ${provided}, v_floor, p_user_id)`)}`;
+    ${refuse(
+      'history_pruned',
+      `format('requested checkpoint %s is older than retained history floor %s for user %s',
+      ${provided}, v_floor, p_user_id)`,
+    )}`;
   return { refuse, refuseHistoryPruned };
 }
 type Refusals = ReturnType<typeof refusals>;
 
 /** The user's scope row with its user_pk, locked, into `v_scope` (FOUND: it exists). */
-const LOCK_SCOPE = `SELECT us.user_pk, ss.state_code, ss.initializer_source_id, ss.initialization_id, ss.lease_expires_at INTO v_scope
-    FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk WHERE us.user_id = p_user_id FOR UPDATE`;
+const LOCK_SCOPE = `SELECT us.user_pk, ss.state_code, ss.initializer_source_id, ss.initialization_id,
+  ss.lease_expires_at INTO v_scope
+    FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
+      WHERE us.user_id = p_user_id FOR UPDATE`;
 
 /**
  * POST /sync/connect (spec §4.1): under the user lock, the scope row is created, locked and its lapsed
@@ -33,7 +40,8 @@ const LOCK_SCOPE = `SELECT us.user_pk, ss.state_code, ss.initializer_source_id, 
 const CONNECT_FUNCTION_SQL = ({ refuse }: Refusals) => `CREATE OR REPLACE FUNCTION sync.connect(
   p_user_id TEXT, p_source_id TEXT, p_has_local_pending_rows BOOLEAN, p_initialization_id UUID,
   p_lease_ttl_ms INTEGER, p_lock_timeout_ms INTEGER)
-RETURNS TABLE (resolution TEXT, initialization_id TEXT, lease_expires_at TEXT, retry_after_seconds BIGINT, lock_waited BOOLEAN)
+RETURNS TABLE (resolution TEXT, initialization_id TEXT, lease_expires_at TEXT, retry_after_seconds BIGINT,
+  lock_waited BOOLEAN)
 LANGUAGE plpgsql ${PINNED}
 AS $$
 #variable_conflict use_column
@@ -61,7 +69,8 @@ BEGIN
     END IF;
   END IF;
   IF v_scope.state_code = 1 AND v_scope.lease_expires_at <= now() THEN
-    UPDATE sync.scope_state SET state_code = 0, initializer_source_id = NULL, initialization_id = NULL, lease_expires_at = NULL
+    UPDATE sync.scope_state SET state_code = 0, initializer_source_id = NULL, initialization_id = NULL,
+      lease_expires_at = NULL
      WHERE user_pk = v_scope.user_pk;
     v_scope.state_code := 0;
     v_scope.initializer_source_id := NULL;
@@ -77,7 +86,11 @@ BEGIN
         `json_build_object('source_id', p_source_id, 'replaced_by_source_id', v_replaced_by)::text`,
       )};
     END IF;
-    ${refuse('source_retired', `format('source %s for user %s was retired', p_source_id, p_user_id)`, `json_build_object('source_id', p_source_id)::text`)};
+    ${refuse(
+      'source_retired',
+      `format('source %s for user %s was retired', p_source_id, p_user_id)`,
+      `json_build_object('source_id', p_source_id)::text`,
+    )};
   END IF;
   IF v_scope.state_code = 2 THEN
     RETURN QUERY SELECT 'remote_authoritative', NULL::text, NULL::text, NULL::bigint, v_waited;
@@ -97,14 +110,16 @@ BEGIN
   END IF;
   UPDATE sync.scope_state SET state_code = 1, initializer_source_id = p_source_id,
          initialization_id = coalesce(v_scope.initialization_id, p_initialization_id),
-         lease_expires_at = now() + p_lease_ttl_ms * interval '1 millisecond', initialized_at = NULL, initialized_by_source_id = NULL
+         lease_expires_at = now() + p_lease_ttl_ms * interval '1 millisecond', initialized_at = NULL,
+           initialized_by_source_id = NULL
    WHERE user_pk = v_scope.user_pk
   RETURNING initialization_id::text, ${rfc3339Sql('lease_expires_at')} INTO v_initialization_id, v_lease;
   RETURN QUERY SELECT 'initialize_local', v_initialization_id, v_lease, NULL::bigint, v_waited;
 END;
 $$`;
 
-const PULL_PAGE_COLUMNS = `user_pk BIGINT, stable_bundle_seq BIGINT, through BIGINT, streamed BOOLEAN, bundle_seq BIGINT, source_id TEXT,
+const PULL_PAGE_COLUMNS = `user_pk BIGINT, stable_bundle_seq BIGINT, through BIGINT, streamed BOOLEAN,
+  bundle_seq BIGINT, source_id TEXT,
   source_bundle_id BIGINT, row_count BIGINT, bundle_hash TEXT, rows_json TEXT, unblocked BOOLEAN`;
 
 /**
@@ -161,12 +176,16 @@ BEGIN
   IF p_after < v_stable THEN
     RETURN QUERY
       WITH h AS (
-        SELECT bl.bundle_seq, bl.source_id, bl.source_bundle_id, bl.row_count, encode(bl.bundle_hash, 'hex') AS bundle_hash,
+        SELECT bl.bundle_seq, bl.source_id, bl.source_bundle_id, bl.row_count, encode(bl.bundle_hash, 'hex')
+          AS bundle_hash,
                row_number() OVER (ORDER BY bl.bundle_seq) AS n
-          FROM sync.bundle_log bl WHERE bl.user_pk = v_user_pk AND bl.bundle_seq > p_after AND bl.bundle_seq > v_floor AND bl.bundle_seq <= v_stable
+          FROM sync.bundle_log bl WHERE bl.user_pk = v_user_pk AND bl.bundle_seq > p_after AND bl.bundle_seq > v_floor
+            AND bl.bundle_seq <= v_stable
          ORDER BY bl.bundle_seq LIMIT p_max + 1),
-      t AS (SELECT COALESCE(sum(h.row_count), 0) > p_stream_min_rows AS streamed, max(h.bundle_seq) AS last FROM h WHERE h.n <= p_max)
-      SELECT v_user_pk, v_stable, t.last, t.streamed, h.bundle_seq, h.source_id, h.source_bundle_id, h.row_count, h.bundle_hash,
+      t AS (SELECT COALESCE(sum(h.row_count), 0) > p_stream_min_rows AS streamed, max(h.bundle_seq) AS last FROM h
+        WHERE h.n <= p_max)
+      SELECT v_user_pk, v_stable, t.last, t.streamed, h.bundle_seq, h.source_id, h.source_bundle_id, h.row_count,
+        h.bundle_hash,
              CASE WHEN h.n <= p_max AND NOT t.streamed THEN
                COALESCE(
                  (SELECT '[' || string_agg(b.rows_text, ',' ORDER BY b.block_no) || ']'
@@ -202,8 +221,10 @@ LANGUAGE plpgsql ${PINNED}
 AS $$
 BEGIN
   -- every row carries the page's user_pk, through and streamed: the last one read stays in them
-  FOR user_pk, stable_bundle_seq, through, streamed, bundle_seq, source_id, source_bundle_id, row_count, bundle_hash, rows_json, unblocked IN
-    SELECT * FROM sync.pull_page(p_user_id, p_after, p_target, p_max, p_table_ids, p_prefixes, p_key_kinds, p_stream_min_rows) LOOP
+  FOR user_pk, stable_bundle_seq, through, streamed, bundle_seq, source_id, source_bundle_id, row_count, bundle_hash,
+    rows_json, unblocked IN
+    SELECT * FROM sync.pull_page(p_user_id, p_after, p_target, p_max, p_table_ids, p_prefixes, p_key_kinds,
+      p_stream_min_rows) LOOP
     RETURN NEXT;
   END LOOP;
   IF through > 0 AND NOT streamed THEN
@@ -232,7 +253,8 @@ const COMMITTED_ROWS_FUNCTION_SQL = ({
 }: Refusals) => `CREATE OR REPLACE FUNCTION sync.committed_rows(
   p_user_id TEXT, p_bundle_seq BIGINT, p_after BIGINT, p_limit INTEGER,
   p_table_ids INT4[], p_prefixes TEXT[], p_key_kinds INT2[])
-RETURNS TABLE (source_id TEXT, source_bundle_id BIGINT, row_count BIGINT, bundle_hash TEXT, row_ordinal BIGINT, row_json TEXT)
+RETURNS TABLE (source_id TEXT, source_bundle_id BIGINT, row_count BIGINT, bundle_hash TEXT, row_ordinal BIGINT,
+  row_json TEXT)
 LANGUAGE plpgsql STABLE ${PINNED}
 AS $$
 #variable_conflict use_column
@@ -241,7 +263,8 @@ DECLARE
   v_floor BIGINT;
   v_header RECORD;
 BEGIN
-  SELECT us.user_pk, us.retained_bundle_floor INTO v_user_pk, v_floor FROM sync.user_state us WHERE us.user_id = p_user_id;
+  SELECT us.user_pk, us.retained_bundle_floor INTO v_user_pk, v_floor FROM sync.user_state us
+    WHERE us.user_id = p_user_id;
   IF NOT FOUND THEN
     ${refuse('committed_bundle_not_found', `format('committed bundle %s was not found', p_bundle_seq)`)};
   END IF;
@@ -254,11 +277,14 @@ BEGIN
     ${refuse('committed_bundle_not_found', `format('committed bundle %s was not found', p_bundle_seq)`)};
   END IF;
   RETURN QUERY
-    SELECT v_header.source_id, v_header.source_bundle_id, v_header.row_count, v_header.bundle_hash, br.row_ordinal, ${BUNDLE_ROW_JSON_SQL}
+    SELECT v_header.source_id, v_header.source_bundle_id, v_header.row_count, v_header.bundle_hash, br.row_ordinal,
+      ${BUNDLE_ROW_JSON_SQL}
       FROM sync.bundle_rows br JOIN ${PREFIXES} ON tc.table_id = br.table_id
-     WHERE br.user_pk = v_user_pk AND br.bundle_seq = p_bundle_seq AND br.row_ordinal > p_after ORDER BY br.row_ordinal LIMIT p_limit;
+     WHERE br.user_pk = v_user_pk AND br.bundle_seq = p_bundle_seq AND br.row_ordinal > p_after ORDER BY br.row_ordinal
+       LIMIT p_limit;
   IF NOT FOUND THEN
-    RETURN QUERY SELECT v_header.source_id, v_header.source_bundle_id, v_header.row_count, v_header.bundle_hash, NULL::bigint, NULL::text;
+    RETURN QUERY SELECT v_header.source_id, v_header.source_bundle_id, v_header.row_count, v_header.bundle_hash,
+      NULL::bigint, NULL::text;
   END IF;
 END;
 $$`;

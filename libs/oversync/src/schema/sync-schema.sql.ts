@@ -193,11 +193,13 @@ export const SNAPSHOT_ROW_BLOCK_ROWS = 1000;
 /** Spec §2.3, created after the layout rows, in this order. */
 export const SYNC_BOOTSTRAP_INDEXES: readonly string[] = [
   `CREATE INDEX IF NOT EXISTS bcs_tx_user_ordinal_idx ON sync.bundle_capture_stage (txid, user_pk, capture_ordinal)`,
-  `CREATE INDEX IF NOT EXISTS rs_user_live_snapshot_idx ON sync.row_state (user_pk, table_id, key_bytes) WHERE deleted = FALSE`,
+  `CREATE INDEX IF NOT EXISTS rs_user_live_snapshot_idx ON sync.row_state (user_pk, table_id, key_bytes)
+    WHERE deleted = FALSE`,
   `CREATE INDEX IF NOT EXISTS ps_expires_at_idx ON sync.push_sessions (expires_at)`,
   `CREATE INDEX IF NOT EXISTS ss_expires_at_idx ON sync.snapshot_sessions (expires_at)`,
   // Duplicates snapshot_session_rows_logical_row_key; kept because the reference layout has it.
-  `CREATE UNIQUE INDEX IF NOT EXISTS ssr_snapshot_table_key_idx ON sync.snapshot_session_rows (snapshot_id, table_id, key_bytes)`,
+  `CREATE UNIQUE INDEX IF NOT EXISTS ssr_snapshot_table_key_idx ON sync.snapshot_session_rows (snapshot_id, table_id,
+    key_bytes)`,
 ];
 
 /**
@@ -285,11 +287,14 @@ export const SYNC_SCHEMA_UPGRADES: readonly string[] = [
 
 /** True when one of SYNC_SCHEMA_UPGRADES is missing: skips their ACCESS EXCLUSIVE locks on an up-to-date start. */
 export const SYNC_SCHEMA_UPGRADES_NEEDED = `SELECT
-  to_regclass('sync.bundle_row_blocks') IS NULL OR to_regclass('sync.snapshot_row_blocks') IS NULL OR to_regclass('sync.rejected_writes') IS NULL OR to_regclass('sync.admin_audit_id_idx') IS NULL
+  to_regclass('sync.bundle_row_blocks') IS NULL OR to_regclass('sync.snapshot_row_blocks') IS NULL
+    OR to_regclass('sync.rejected_writes') IS NULL OR to_regclass('sync.admin_audit_id_idx') IS NULL
   OR to_regclass('sync.user_state_user_id_c_idx') IS NULL OR to_regclass('sync.ss_user_snapshot_idx') IS NULL
   OR (SELECT count(*) FROM pg_attribute
-       WHERE NOT attisdropped AND ((attrelid = 'sync.source_state'::regclass AND attname IN ('last_pulled_bundle_seq', 'last_pulled_at'))
-          OR (attrelid IN ('sync.push_sessions'::regclass, 'sync.snapshot_sessions'::regclass) AND attname = 'created_at'))) < 4
+       WHERE NOT attisdropped
+         AND ((attrelid = 'sync.source_state'::regclass AND attname IN ('last_pulled_bundle_seq', 'last_pulled_at'))
+          OR (attrelid IN ('sync.push_sessions'::regclass, 'sync.snapshot_sessions'::regclass)
+              AND attname = 'created_at'))) < 4
   OR (EXISTS (SELECT FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals))
       AND (SELECT attcompression FROM pg_attribute
             WHERE attrelid = to_regclass('sync.bundle_row_blocks') AND attname = 'rows_text') <> 'l') AS needed`;

@@ -161,11 +161,13 @@ BEGIN
   END IF;
   IF TG_ARGV[1] = '1' THEN
     INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
-    SELECT txid_current(), user_pk_text::bigint, TG_ARGV[2]::integer, 1, uuid_send((n.j ->> TG_ARGV[0])::uuid), n.j - '_sync_scope_id'
+    SELECT txid_current(), user_pk_text::bigint, TG_ARGV[2]::integer, 1, uuid_send((n.j ->> TG_ARGV[0])::uuid),
+      n.j - '_sync_scope_id'
       FROM (SELECT to_jsonb(r) AS j FROM oversync_inserted_rows r OFFSET 0) n; -- OFFSET 0: to_jsonb once per row
   ELSE
     INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
-    SELECT txid_current(), user_pk_text::bigint, TG_ARGV[2]::integer, 1, convert_to(n.j ->> TG_ARGV[0], 'UTF8'), n.j - '_sync_scope_id'
+    SELECT txid_current(), user_pk_text::bigint, TG_ARGV[2]::integer, 1, convert_to(n.j ->> TG_ARGV[0], 'UTF8'),
+      n.j - '_sync_scope_id'
       FROM (SELECT to_jsonb(r) AS j FROM oversync_inserted_rows r OFFSET 0) n;
   END IF;
   IF trusted THEN
@@ -186,6 +188,7 @@ AS $$
 BEGIN
   PERFORM nextval('sync.rejected_registered_write_seq');
   RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = format(
-    'truncate of registered table %I.%I is not allowed; delete rows through a sync bundle', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    'truncate of registered table %I.%I is not allowed; delete rows through a sync bundle', TG_TABLE_SCHEMA,
+      TG_TABLE_NAME);
 END;
 $$`;

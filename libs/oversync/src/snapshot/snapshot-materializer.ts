@@ -38,7 +38,8 @@ export class UnsyncedRowsError extends Error {
 // (`OFFSET 0` keeps the subquery a fence: without it the IS NOT NULL filter is pushed into the scan
 // and the probe runs twice per row.)
 const LIVE_VERSION_SQL = `SELECT rs.bundle_seq FROM sync.row_state rs
-                           WHERE rs.user_pk = $5 AND rs.table_id = $3 AND rs.key_bytes = b.key_bytes AND rs.deleted = false`;
+                           WHERE rs.user_pk = $5 AND rs.table_id = $3 AND rs.key_bytes = b.key_bytes
+                             AND rs.deleted = false`;
 
 /**
  * Freezes the user's live rows into `sync.snapshot_row_blocks` (spec §4.10 steps 6–9) entirely in
@@ -63,13 +64,15 @@ export async function materializeSnapshotRows(
   // The row_state join of `directRowsSql` is a merge join in key order whatever the (often stale)
   // statistics say: a nested loop probes once per row, a hash join builds the whole scope.
   await client.query(
-    `SET LOCAL work_mem = '64MB'; SET LOCAL enable_nestloop = off; SET LOCAL enable_hashjoin = off${catalog.trustedSyncWrites ? '; SET LOCAL session_replication_role = replica' : ''}`,
+    `SET LOCAL work_mem = '64MB'; SET LOCAL enable_nestloop = off; SET LOCAL enable_hashjoin = off` +
+      `${catalog.trustedSyncWrites ? '; SET LOCAL session_replication_role = replica' : ''}`,
   );
   try {
     await materializeTables(client, catalog, session, totals);
   } finally {
     await client.query(
-      `SET LOCAL enable_nestloop = on; SET LOCAL enable_hashjoin = on${catalog.trustedSyncWrites ? '; SET LOCAL session_replication_role = origin' : ''}`,
+      `SET LOCAL enable_nestloop = on; SET LOCAL enable_hashjoin = on` +
+        `${catalog.trustedSyncWrites ? '; SET LOCAL session_replication_role = origin' : ''}`,
     );
   }
   return totals;
@@ -77,9 +80,12 @@ export async function materializeSnapshotRows(
 
 /** The SnapshotRow text of one row of `table` in PostgreSQL: `r.key_text`, `r.bundle_seq`, `r.payload_text`. */
 function snapshotRowTextSql(table: RegisteredTable, r = 'r'): string {
-  const prefix = `{"schema":${quoteGoJsonString(table.schema)},"table":${quoteGoJsonString(table.table)},"key":{${quoteGoJsonString(table.keyColumn)}:`;
+  const prefix =
+    `{"schema":${quoteGoJsonString(table.schema)},"table":${quoteGoJsonString(table.table)},` +
+    `"key":{${quoteGoJsonString(table.keyColumn)}:`;
   // concat: one allocation per row (a chain of || copies the growing text once per piece)
-  return `concat(${quoteLiteral(prefix)}, ${r}.key_text, '},"row_version":', ${r}.bundle_seq, ',"payload":', ${r}.payload_text, '}')`;
+  return `concat(${quoteLiteral(prefix)}, ${r}.key_text, '},"row_version":', ${r}.bundle_seq,
+                ',"payload":', ${r}.payload_text, '}')`;
 }
 
 /** The key's JSON value as the wire carries it: a uuid as its text, a text key Go-escaped. */
@@ -95,8 +101,10 @@ function keyTextSql(table: RegisteredTable, key = `src.${quoteIdentifier(table.k
 function jsonbRowsSql(table: RegisteredTable): string {
   return `SELECT $2::bigint + row_number() OVER (ORDER BY v.key_bytes) AS row_ordinal, v.key_text, v.bundle_seq,
                  COALESCE(v.canonical, v.payload::text) AS payload_text, v.canonical IS NULL AS fallback
-            FROM (SELECT u.key_bytes, u.key_text, u.bundle_seq, u.payload, ${canonicalPayloadSql(table, 'u.payload')} AS canonical
-                    FROM (SELECT b.key_bytes, b.key_text, ${wirePayloadSql(table, 'b.payload')} AS payload, (${LIVE_VERSION_SQL}) AS bundle_seq
+            FROM (SELECT u.key_bytes, u.key_text, u.bundle_seq, u.payload, ${canonicalPayloadSql(table, 'u.payload')}
+              AS canonical
+                    FROM (SELECT b.key_bytes, b.key_text, ${wirePayloadSql(table, 'b.payload')} AS payload,
+                      (${LIVE_VERSION_SQL}) AS bundle_seq
                             FROM (${scopeRowsWithKeySql(table)}) b OFFSET 0) u
                    WHERE u.bundle_seq IS NOT NULL OFFSET 0) v`;
 }
@@ -115,8 +123,10 @@ function directRowsSql(table: RegisteredTable): string {
   const columns = directColumns(table).map(([column], i) => `src.${quoteIdentifier(column)} AS c${i}`);
   return `SELECT $2::bigint + row_number() OVER (ORDER BY b.key_bytes) AS row_ordinal, rs.bundle_seq, b.*
             FROM (SELECT ${keyBytes} AS key_bytes, ${key} AS k, ${columns.join(', ')}
-                    FROM ${quoteIdentifier(table.schema)}.${quoteIdentifier(table.table)} src WHERE src._sync_scope_id = $4) b
-            JOIN sync.row_state rs ON rs.user_pk = $5 AND rs.table_id = $3 AND rs.key_bytes = b.key_bytes AND rs.deleted = false`;
+                    FROM ${quoteIdentifier(table.schema)}.${quoteIdentifier(table.table)} src
+                   WHERE src._sync_scope_id = $4) b
+            JOIN sync.row_state rs
+              ON rs.user_pk = $5 AND rs.table_id = $3 AND rs.key_bytes = b.key_bytes AND rs.deleted = false`;
 }
 
 /**
@@ -125,7 +135,8 @@ function directRowsSql(table: RegisteredTable): string {
  * (the fences keep the planner from building a text once per aggregate that reads it).
  */
 function directTextsSql(table: RegisteredTable): string {
-  return `SELECT p.block, p.row_ordinal, ${snapshotRowTextSql(table, 'p')} AS row_text, octet_length(p.payload_text) AS payload_bytes, false AS fallback
+  return `SELECT p.block, p.row_ordinal, ${snapshotRowTextSql(table, 'p')} AS row_text,
+                 octet_length(p.payload_text) AS payload_bytes, false AS fallback
             FROM (SELECT s.block, s.row_ordinal, s.bundle_seq, ${keyTextSql(table, 's.k')} AS key_text,
                          ${columnsPayloadSql(table, (i) => `s.c${i}`)} AS payload_text
                     FROM (SELECT (r.row_ordinal - $2::bigint - 1) / ${SNAPSHOT_ROW_BLOCK_ROWS} AS block, r.*
@@ -166,7 +177,8 @@ function directColumns(table: RegisteredTable): Array<[string, string]> {
  */
 function columnsPayloadSql(table: RegisteredTable, value: (i: number) => string): string {
   const members = directColumns(table).map(([column, type], i) => {
-    return `${quoteLiteral(`${i === 0 ? '{' : ','}${quoteGoJsonString(column)}:`)}, COALESCE(${directValueSql(type, value(i))}, 'null')`;
+    const member = quoteLiteral(`${i === 0 ? '{' : ','}${quoteGoJsonString(column)}:`);
+    return `${member}, COALESCE(${directValueSql(type, value(i))}, 'null')`;
   });
   return `concat(${members.join(',\n    ')}, '}')`;
 }
@@ -203,15 +215,18 @@ async function materializeTables(
       fallback_blocks: string[] | null;
     }>(
       `WITH blocks AS (
-         INSERT INTO sync.snapshot_row_blocks (user_pk, snapshot_id, first_ordinal, row_lengths, payload_bytes, rows_text, fallback_rows)
+         INSERT INTO sync.snapshot_row_blocks
+                (user_pk, snapshot_id, first_ordinal, row_lengths, payload_bytes, rows_text, fallback_rows)
          SELECT $5, $1::uuid, min(w.row_ordinal), array_agg(length(w.row_text)${order}), sum(w.payload_bytes),
                 string_agg(w.row_text, ','${order}),
-                array_agg((w.row_ordinal - $2::bigint - 1) % ${SNAPSHOT_ROW_BLOCK_ROWS} + 1${order}) FILTER (WHERE w.fallback)
+                array_agg((w.row_ordinal - $2::bigint - 1) % ${SNAPSHOT_ROW_BLOCK_ROWS} + 1${order})
+                  FILTER (WHERE w.fallback)
            FROM (${
              direct
                ? directTextsSql(table)
                : `SELECT (r.row_ordinal - $2::bigint - 1) / ${SNAPSHOT_ROW_BLOCK_ROWS} AS block, r.row_ordinal,
-                         ${snapshotRowTextSql(table)} AS row_text, octet_length(r.payload_text) AS payload_bytes, r.fallback
+                         ${snapshotRowTextSql(table)} AS row_text,
+                         octet_length(r.payload_text) AS payload_bytes, r.fallback
                     FROM (${jsonbRowsSql(table)}) r OFFSET 0`
            }) w
           GROUP BY w.block
@@ -249,7 +264,8 @@ export const canonicalNumberSql = (t: string) => {
   const trimmed = `rtrim(rtrim(${t}, '0'), '.')`;
   return `CASE WHEN strpos(${t}, '.') = 0 THEN CASE WHEN length(${t}) <= 22 AND abs(${t}::numeric) < 1e21 THEN ${t} END
     WHEN ${trimmed} IN ('0', '-0') THEN '0'
-    WHEN length(ltrim(translate(${trimmed}, '-.', ''), '0')) <= 15 AND abs(${t}::numeric) >= 0.000001 AND abs(${t}::numeric) < 1e21 THEN ${trimmed} END`;
+    WHEN length(ltrim(translate(${trimmed}, '-.', ''), '0')) <= 15 AND abs(${t}::numeric) >= 0.000001
+      AND abs(${t}::numeric) < 1e21 THEN ${trimmed} END`;
 };
 
 /**
@@ -269,10 +285,16 @@ function canonicalPayloadSql(table: RegisteredTable, payload: string): string {
   const members = columns.map(([column, type], i) => {
     const value = `(${payload}->${quoteLiteral(column)})`;
     const text = `(${payload}->>${quoteLiteral(column)})`;
-    return `${quoteLiteral(`${i === 0 ? '{' : ','}${quoteGoJsonString(column)}:`)} || ${canonicalValueSql(type, value, text)}`;
+    return (
+      `${quoteLiteral(`${i === 0 ? '{' : ','}${quoteGoJsonString(column)}:`)} || ` +
+      `${canonicalValueSql(type, value, text)}`
+    );
   });
   // the fast paths read every column by its (lower-cased) name: a payload spelled otherwise falls back
-  return `CASE WHEN ${payload} ?& ARRAY[${columns.map(([column]) => quoteLiteral(column)).join(', ')}] THEN ${members.join('\n    || ')} || '}' END`;
+  return (
+    `CASE WHEN ${payload} ?& ARRAY[${columns.map(([column]) => quoteLiteral(column)).join(', ')}] THEN ` +
+    `${members.join('\n    || ')} || '}' END`
+  );
 }
 
 /** Types whose jsonb text is a string Go prints as is (no character to escape): quoted directly. */
@@ -343,7 +365,8 @@ async function canonicaliseRemaining(
       `UPDATE sync.snapshot_row_blocks b
           SET rows_text = u.rows_text, row_lengths = ARRAY(SELECT json_array_elements_text(u.row_lengths)::int),
               payload_bytes = b.payload_bytes + u.bytes, fallback_rows = NULL
-         FROM unnest($3::bigint[], $4::json[], $5::text[], $6::bigint[]) AS u(first_ordinal, row_lengths, rows_text, bytes)
+         FROM unnest($3::bigint[], $4::json[], $5::text[], $6::bigint[]) AS u(first_ordinal, row_lengths, rows_text,
+           bytes)
         WHERE b.user_pk = $1 AND b.snapshot_id = $2::uuid AND b.first_ordinal = u.first_ordinal`,
       [
         session.userPk,

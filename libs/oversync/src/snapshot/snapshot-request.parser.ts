@@ -65,7 +65,9 @@ function boundField(name: string, fields: readonly string[]): string | undefined
   return fields.find((f) => f === name) ?? fields.find((f) => equalFoldAscii(name, f));
 }
 
-/** The object's members by field name, in document order so the last binding member wins; any other member is an error. */
+/**
+ * The object's members by field name, in document order so the last binding member wins; any other member is an error.
+ */
 function onlyMembers(value: ExactJson, fields: readonly string[]): Array<[string, ExactJson]> {
   if (!isExactObject(value)) throw invalid();
   return value.members.map(([name, item]): [string, ExactJson] => {

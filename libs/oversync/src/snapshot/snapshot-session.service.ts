@@ -49,7 +49,8 @@ const chunkSlicesSql = (p: [string, string, string, string]) => `SELECT s.first_
             ELSE substr(s.rows_text, COALESCE((SELECT sum(l) FROM unnest(s.lengths[1:s.a - 1]) l), 0)::int + s.a::int,
                         (SELECT sum(l) FROM unnest(s.lengths[s.a:s.z]) l)::int + (s.z - s.a)::int) END AS rows_text
   FROM (SELECT b.first_ordinal, b.rows_text, b.row_lengths AS lengths, cardinality(b.row_lengths) AS n,
-               greatest(1, ${p[2]} - b.first_ordinal + 2) AS a, least(cardinality(b.row_lengths), ${p[3]} - b.first_ordinal + 1) AS z
+               greatest(1, ${p[2]} - b.first_ordinal + 2) AS a,
+               least(cardinality(b.row_lengths), ${p[3]} - b.first_ordinal + 1) AS z
           FROM sync.snapshot_row_blocks b
          WHERE b.user_pk = ${p[0]} AND b.snapshot_id = ${p[1]}
            AND b.first_ordinal > ${p[2]} - ${SNAPSHOT_ROW_BLOCK_ROWS} + 1 AND b.first_ordinal <= ${p[3]}
@@ -59,12 +60,19 @@ const chunkSlicesSql = (p: [string, string, string, string]) => `SELECT s.first_
  * One chunk of a session as one JSON text ($1 user_pk, $2 snapshot id, rows ($3, $4]): the slices of
  * `chunkSlicesSql` comma-joined; `fetched` counts the rows.
  */
-export const SNAPSHOT_CHUNK_SQL = `SELECT COALESCE(sum(c.rows), 0) AS fetched, string_agg(c.rows_text, ',' ORDER BY c.first_ordinal) AS rows_text
+export const SNAPSHOT_CHUNK_SQL = `SELECT COALESCE(sum(c.rows), 0) AS fetched,
+       string_agg(c.rows_text, ',' ORDER BY c.first_ordinal) AS rows_text
   FROM (${chunkSlicesSql(['$1', '$2::uuid', '$3::bigint', '$4::bigint'])}) c`;
 
 /** `chunkSlicesSql` as a self-contained statement (for a COPY), in ordinal order. */
 export function snapshotChunkSlicesSql(userPk: string, snapshotId: string, after: bigint, last: bigint): string {
-  return `${chunkSlicesSql([BigInt(userPk).toString(), `${quoteLiteral(snapshotId)}::uuid`, `${after}::bigint`, `${last}::bigint`])}
+  const params: [string, string, string, string] = [
+    BigInt(userPk).toString(),
+    `${quoteLiteral(snapshotId)}::uuid`,
+    `${after}::bigint`,
+    `${last}::bigint`,
+  ];
+  return `${chunkSlicesSql(params)}
    ORDER BY s.first_ordinal`;
 }
 
@@ -106,10 +114,12 @@ export class SnapshotSessionService {
           return await this.materialize(actor, replacement, false);
         } catch (error) {
           if (!(error instanceof UnsyncedRowsError)) throw error;
-          // Rows written outside sync would fail the snapshot forever in the reference (§8.10, §8.16): adopt, then retry once.
+          // Rows written outside sync would fail the snapshot forever in the reference (§8.10,
+          // §8.16): adopt, then retry once.
           const adopted = await this.scopes.adoptUnsyncedRows(actor.userId);
           this.logger.log(
-            `adopted ${adopted.rows} business row(s) without sync state for user ${actor.userId} in ${adopted.bundles} bundle(s)`,
+            `adopted ${adopted.rows} business row(s) without sync state for user ${actor.userId} in ` +
+              `${adopted.bundles} bundle(s)`,
           );
           return this.materialize(actor, replacement, true);
         }
@@ -153,7 +163,8 @@ export class SnapshotSessionService {
     });
     if (totals.unsyncedRows > 0n) {
       this.logger.warn(
-        `snapshot ${snapshotId} of user ${actor.userId} left out ${totals.unsyncedRows} business row(s) without sync state`,
+        `snapshot ${snapshotId} of user ${actor.userId} left out ${totals.unsyncedRows} business row(s) ` +
+          `without sync state`,
       );
     }
     this.enforceLimits(totals.rowCount, totals.byteCount);

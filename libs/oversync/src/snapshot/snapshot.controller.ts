@@ -19,7 +19,10 @@ import {
 } from './snapshot.dto.js';
 import { SyncController } from '../http/sync-controller.decorator.js';
 
-/** Snapshot sessions over HTTP (spec §3.9–§3.11): bind with Go rules, call the service, return the answer (encoded like Go by SyncEndpointInterceptor). */
+/**
+ * Snapshot sessions over HTTP (spec §3.9–§3.11): bind with Go rules, call the service, return the answer (encoded
+ * like Go by `@SyncController()`).
+ */
 @SyncController('sync/snapshot-sessions')
 export class SnapshotController {
   constructor(private readonly snapshots: SnapshotSessionService) {}

@@ -25,7 +25,8 @@ export async function applySourceReplacement(
   const invalid = (message: string) => new OversyncError('snapshot_session_invalid', message);
   if (previous !== actor.sourceId) throw invalid('previous_source_id must match authenticated source_id');
   if (next === '') throw invalid('new_source_id is required for source replacement');
-  // it becomes a source id, so it gets the header's rules; a NUL made PostgreSQL fail (500): found by http-input fuzz seed 2
+  // it becomes a source id, so it gets the header's rules; a NUL made PostgreSQL fail (500): found
+  // by http-input fuzz seed 2
   if (!isPrintableActorId(next)) throw invalid('new_source_id must be printable text of at most 512 characters');
   if (next === previous) throw invalid('new_source_id must differ from previous_source_id');
   if (!REASONS.includes(reason)) throw invalid('source replacement reason is unsupported');
@@ -49,9 +50,11 @@ export async function applySourceReplacement(
     );
   await reserveSource(client, userPk, next);
   await client.query(
-    `INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id, retirement_reason)
+    `INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id,
+      retirement_reason)
      VALUES ($1, $2, 'retired', 0, $3, $4)
-     ON CONFLICT (user_pk, source_id) DO UPDATE SET state = EXCLUDED.state, replaced_by_source_id = EXCLUDED.replaced_by_source_id,
+     ON CONFLICT (user_pk, source_id) DO UPDATE SET state = EXCLUDED.state,
+       replaced_by_source_id = EXCLUDED.replaced_by_source_id,
        retirement_reason = EXCLUDED.retirement_reason`,
     [userPk, previous, next, reason],
   );
@@ -59,7 +62,8 @@ export async function applySourceReplacement(
 
 async function reserveSource(client: SyncClient, userPk: string, sourceId: string): Promise<void> {
   await client.query(
-    `INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id, retirement_reason)
+    `INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id,
+      retirement_reason)
      VALUES ($1, $2, 'reserved', 0, '', '')`,
     [userPk, sourceId],
   );

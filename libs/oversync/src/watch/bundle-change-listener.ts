@@ -140,7 +140,8 @@ export class BundleChangeListener implements OnApplicationBootstrap, BeforeAppli
   private retryLater(error: unknown): void {
     if (this.stopped) return;
     this.logger.warn(
-      `Bundle change listener session failed: ${error instanceof Error ? error.message : String(error)}; reconnecting in ${this.backoffMs} ms`,
+      `Bundle change listener session failed: ${error instanceof Error ? error.message : String(error)}; ` +
+        `reconnecting in ${this.backoffMs} ms`,
     );
     this.retryTimer = setTimeout(() => void this.startSession(), this.backoffMs);
     this.backoffMs = Math.min(this.backoffMs * 2, BUNDLE_CHANGE_LISTENER_BACKOFF_MAX_MS);
@@ -151,7 +152,8 @@ export class BundleChangeListener implements OnApplicationBootstrap, BeforeAppli
     const userPks = this.hub.userPks();
     if (userPks.length === 0) return;
     const { rows } = await client.query<{ user_pk: string; latest: string }>(
-      'SELECT user_pk::text AS user_pk, (next_bundle_seq - 1)::text AS latest FROM sync.user_state WHERE user_pk = ANY($1::bigint[])',
+      'SELECT user_pk::text AS user_pk, (next_bundle_seq - 1)::text AS latest FROM sync.user_state WHERE ' +
+        'user_pk = ANY($1::bigint[])',
       [userPks],
     );
     for (const row of rows) this.hub.publish(row.user_pk, { bundleSeq: BigInt(row.latest) });

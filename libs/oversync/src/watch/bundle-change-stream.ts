@@ -2,14 +2,12 @@ import {
   encodeWatchEventFrame,
   SSE_CONTENT_TYPE,
   WATCH_HEARTBEAT_FRAME,
+  WATCH_RETRY_FRAME,
   WATCH_STREAM_HEADERS,
 } from '@oversync/protocol';
 import { PassThrough } from 'node:stream';
 import { StreamedWireBody } from '../http/wire-reply.js';
 import type { BundleChange, BundleChangeSubscription } from './bundle-change-hub.js';
-
-/** Reconnect delay advertised to EventSource clients in the stream's first frame (ms). */
-export const WATCH_RETRY_MS = 2000;
 
 /** The SSE frame of a change (spec §3.8), written by the protocol's encoder. */
 export function encodeBundleChangeFrame(change: BundleChange): string {
@@ -45,7 +43,7 @@ export class BundleChangeStream {
     out.on('close', finish);
     out.on('error', finish);
     subscription.onClose(finish);
-    this.write(`retry: ${WATCH_RETRY_MS}\n\n`);
+    this.write(WATCH_RETRY_FRAME);
     this.heartbeat = setInterval(() => this.draining || this.write(WATCH_HEARTBEAT_FRAME), this.heartbeatMs);
     subscription.onChange(() => this.pump());
     return new StreamedWireBody(out, {

@@ -1,4 +1,5 @@
 import { createParamDecorator, Get, Query, type ExecutionContext } from '@nestjs/common';
+import { SSE_CONTENT_TYPE } from '@oversync/protocol';
 import { ApiHeader, ApiOperation, ApiResponse } from '../openapi/optional-swagger.js';
 import { ApiInt64Query, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import type { StreamedWireBody } from '../http/wire-reply.js';
@@ -46,13 +47,15 @@ export class WatchController {
   @ApiResponse({
     status: 200,
     description:
-      'text/event-stream of `event: bundle` frames (`data: {"bundle_seq":…}` then `id:` = bundle_seq) and `: heartbeat` comments',
+      'text/event-stream of `event: bundle` frames (`data: {"bundle_seq":…}` then `id:` = bundle_seq) and `: ' +
+      'heartbeat` comments',
     content: {
-      'text/event-stream': {
+      [SSE_CONTENT_TYPE]: {
         schema: {
           type: 'string',
           example:
-            'retry: 2000\n\nevent: bundle\ndata: {"bundle_seq":12,"source_id":"device-1","source_bundle_id":3}\nid: 12\n\n',
+            'retry: 2000\n\nevent: bundle\ndata: {"bundle_seq":12,"source_id":"device-1",' +
+            '"source_bundle_id":3}\nid: 12\n\n',
         },
       },
     },

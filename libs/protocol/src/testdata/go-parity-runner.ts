@@ -116,7 +116,10 @@ export interface BoundFields {
 /** The Go program's `json.Marshal(bound)` of what a reader bound. */
 export function boundText(b: BoundFields): string {
   const rows = b.rows === null ? 'null' : `[${b.rows.map(quoteGoJsonString).join(',')}]`;
-  return `{"reason":${quoteGoJsonString(b.reason)},"has_local_pending_rows":${b.pending},"rows":${rows},"payload":${b.payload ?? 'null'}}`;
+  return (
+    `{"reason":${quoteGoJsonString(b.reason)},"has_local_pending_rows":${b.pending},"rows":${rows},"payload":` +
+    `${b.payload ?? 'null'}}`
+  );
 }
 
 /** Spellings that bind a field in Go (case, `ſ` for s, the Kelvin sign for k) and some that do not. */

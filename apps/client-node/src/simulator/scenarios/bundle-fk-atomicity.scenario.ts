@@ -14,7 +14,8 @@ function counts(device: SimulatedDevice): number[] {
 export const bundleFkAtomicity: Scenario = {
   name: 'bundle-fk-atomicity',
   summary:
-    'a self-referencing tree and an FK cycle are created and cascade-deleted as single bundles; a dirty device refuses to pull',
+    'a self-referencing tree and an FK cycle are created and cascade-deleted as single bundles; a dirty ' +
+    'device refuses to pull',
   async run(ctx) {
     const user = ctx.user('owner');
     const d1 = await ctx.signedInDevice('device-1', user);

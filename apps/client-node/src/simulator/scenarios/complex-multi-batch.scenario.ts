@@ -49,7 +49,8 @@ function seedPhone(phone: SimulatedDevice): { users: string[]; posts: Map<string
 export const complexMultiBatch: Scenario = {
   name: 'complex-multi-batch',
   summary:
-    'multi-chunk pushes and snapshots, crashes before commit and before replay, then a pruned-history snapshot; all devices equal',
+    'multi-chunk pushes and snapshots, crashes before commit and before replay, then a pruned-history ' +
+    'snapshot; all devices equal',
   async run(ctx) {
     const user = ctx.user('owner');
     const phone = await ctx.signedInDevice('phone', user, { client: BATCH_CONFIG, expectedOutcome: 'started_empty' });
@@ -101,7 +102,9 @@ export const complexMultiBatch: Scenario = {
   },
 };
 
-/** Mixed CRUD on the laptop: new users with posts, edits, a cascade of deletes, new file bytes. Returns the row count. */
+/**
+ * Mixed CRUD on the laptop: new users with posts, edits, a cascade of deletes, new file bytes. Returns the row count.
+ */
 function laptopChanges(laptop: SimulatedDevice, seed: ReturnType<typeof seedPhone>): number {
   inTransaction(laptop.db, () => {
     for (let u = 0; u < 2; u++) {

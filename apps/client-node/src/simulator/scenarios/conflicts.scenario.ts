@@ -42,7 +42,8 @@ function userFields(device: SimulatedDevice, id: string): UserFields {
 export const conflicts: Scenario = {
   name: 'conflicts',
   summary:
-    'a stale multi-chunk edit conflicts on one row: server-wins, client-wins and latest-updated_at resolve it, siblings still land',
+    'a stale multi-chunk edit conflicts on one row: server-wins, client-wins and latest-updated_at resolve ' +
+    'it, siblings still land',
   async run(ctx) {
     const user = ctx.user('owner');
     const d1 = await ctx.signedInDevice('device-1', user, { client: CONFLICT_CONFIG });
@@ -133,7 +134,8 @@ export const conflicts: Scenario = {
       }
       const leftovers = d2.db
         .prepare(
-          'SELECT (SELECT COUNT(*) FROM _sync_dirty_rows) + (SELECT COUNT(*) FROM _sync_outbox_rows) + (SELECT COUNT(*) FROM _sync_push_stage) AS n',
+          'SELECT (SELECT COUNT(*) FROM _sync_dirty_rows) + (SELECT COUNT(*) FROM _sync_outbox_rows) + ' +
+            '(SELECT COUNT(*) FROM _sync_push_stage) AS n',
         )
         .get() as { n: number };
       expectEqual(leftovers.n, 0, `${conflictCase.name}: device 2 has no dirty, outbox or staged rows`);

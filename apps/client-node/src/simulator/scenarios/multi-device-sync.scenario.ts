@@ -14,7 +14,8 @@ const SYNCING_CONFIG = { ...STANDARD_CONFIG, backoffMinMs: 100, backoffMaxMs: 40
 export const multiDeviceSync: Scenario = {
   name: 'multi-device-sync',
   summary:
-    "two devices with background sync running each create a user; one deletes its own; both end with exactly the other's row",
+    'two devices with background sync running each create a user; one deletes its own; both end with exactly ' +
+    "the other's row",
   async run(ctx) {
     const user = ctx.user('owner');
     const first = await ctx.signedInDevice('device-1', user, {

@@ -11,7 +11,8 @@ import { expectEqual, expectRejection } from '../scenario-checks.js';
 export const typedRows: Scenario = {
   name: 'typed-rows',
   summary:
-    'NULLs, integers (also beyond 2^53), reals, BLOBs and timestamps arrive exactly; a non-UUID key is rejected and repairable',
+    'NULLs, integers (also beyond 2^53), reals, BLOBs and timestamps arrive exactly; a non-UUID key is ' +
+    'rejected and repairable',
   async run(ctx) {
     const user = ctx.user('owner');
     const phone = await ctx.signedInDevice('phone', user);

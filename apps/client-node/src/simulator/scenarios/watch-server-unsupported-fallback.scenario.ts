@@ -9,7 +9,8 @@ import { awaitConvergence, WATCHER_CONFIG } from './watch-steps.js';
 export const watchServerUnsupportedFallback: Scenario = {
   name: 'watch-server-unsupported-fallback',
   summary:
-    'a watch-enabled client facing a server without watch (or with watch hidden) converges by polling and never opens /sync/watch',
+    'a watch-enabled client facing a server without watch (or with watch hidden) converges by polling and ' +
+    'never opens /sync/watch',
   async run(ctx) {
     const user = ctx.user('owner');
     const writer = await ctx.signedInDevice('writer', user, { client: WATCH_CONFIG });

@@ -8,7 +8,10 @@ import { sleep } from '../../sync-transport.js';
 /** A device that follows `GET /sync/watch` once started. */
 export const WATCHER_CONFIG = { ...WATCH_CONFIG, bundleChangeWatchMode: 'auto' as const };
 
-/** The catalogue's bound: well below the 30 s fallback poll, so only the watch (or polling, when watch is off) can meet it. */
+/**
+ * The catalogue's bound: well below the 30 s fallback poll, so only the watch (or polling, when
+ * watch is off) can meet it.
+ */
 export const CONVERGENCE_MS = 5000;
 
 /** Waits until the server counts `count` watch streams of `user` (without the test surface: a short pause). */
