@@ -82,7 +82,8 @@ export class AppModule implements NestModule {
     // (On Fastify its own parser reads JSON bodies: sign-in there takes Content-Type: application/json.)
     if (this.config.httpAdapter === 'express')
       consumer.apply(json({ limit: '1mb', type: () => true })).forRoutes(DummySigninController);
-    if (this.config.testEndpoints) {
+    // (on Fastify the failure injector is a native hook: create-app.ts; no middleware there, so no middie)
+    if (this.config.testEndpoints && this.config.httpAdapter === 'express') {
       consumer.apply(this.failures.use.bind(this.failures)).forRoutes('sync/*path');
     }
   }

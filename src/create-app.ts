@@ -9,10 +9,13 @@ import {
 } from '@oversync/nestjs';
 import { Logger as JsonLogger } from 'nestjs-pino';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { FastifyInstance } from 'fastify';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { JsonBodyErrorFilter } from './http/json-body-error.filter.js';
 import { setupSwagger } from './swagger.js';
+import { bindRequestLogs } from './observability/observability.js';
+import { FailureInjector } from './test-endpoints/failure-injector.js';
 
 /**
  * The reference app as `npm start` runs it and the e2e suites test it, on Fastify (default: about a
@@ -65,8 +68,21 @@ async function createFastifyApp(config: AppConfig, options: NestApplicationOptio
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
     ...(config.trustProxy !== undefined ? { trustProxy: fastifyTrustProxy(config.trustProxy) } : {}),
   });
-  return NestFactory.create(AppModule.register(config), adapter, options);
+  const app = await NestFactory.create(AppModule.register(config), adapter, options);
+  // request ids and log context without middleware (pino-http's work on Express)
+  await bindRequestLogs(app);
+  if (config.testEndpoints) {
+    const failures = app.get(FailureInjector);
+    (app.getHttpAdapter().getInstance() as FastifyInstance).addHook('onRequest', (request, reply, done) => {
+      if (SYNC_PATH.test(request.raw.url ?? '')) failures.use(request.raw, reply.raw, done);
+      else done();
+    });
+  }
+  return app;
 }
+
+/** The paths the failure injector watches (`sync/*path` on Express). */
+const SYNC_PATH = /^\/sync\//i;
 
 /** Express' `trust proxy` value in Fastify's terms (a hop count is a function of the hop there). */
 function fastifyTrustProxy(

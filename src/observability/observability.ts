@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { DynamicModule } from '@nestjs/common';
-import { LoggerModule } from 'nestjs-pino';
+import type { ServerResponse } from 'node:http';
+import type { DynamicModule, INestApplication } from '@nestjs/common';
+import { LoggerModule, PinoLogger } from 'nestjs-pino';
 import pino from 'pino';
 import { collectDefaultMetrics, register } from 'prom-client';
 import type { OversyncModuleOptions } from '@oversync/nestjs';
@@ -9,22 +10,30 @@ import type { AppConfig } from '../config/app-config.js';
 
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
+/** The request id: a well-formed `X-Request-Id`, else a UUID. */
+function requestIdOf(req: IncomingMessage): string {
+  const header = req.headers['x-request-id'];
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
 /**
- * JSON logs (pino) for everything Nest logs, the sync module's lines included. pino-http only assigns
- * the request id (`X-Request-Id` when well-formed, else a UUID): the module writes the access line of
- * sync routes itself, with user and source ids; the Authorization header is never logged.
+ * JSON logs (pino) for everything Nest logs, the sync module's lines included. Per request only the
+ * request id is assigned (`X-Request-Id` when well-formed, else a UUID) and bound (`reqId`) to the lines
+ * written in the request's context: the module writes the access line of sync routes itself, with user
+ * and source ids; the Authorization header is never logged. On Express pino-http does that as
+ * middleware; on Fastify a native onRequest hook does (`bindRequestLogs`), so that no middleware — and
+ * no middie, Fastify's Express-middleware layer — runs per request.
  */
 export function jsonLogging(config: AppConfig): DynamicModule {
   return LoggerModule.forRoot({
+    // Fastify: no middleware (bindRequestLogs instead); the root logger is still pino-http's own
+    ...(config.httpAdapter === 'fastify' ? { forRoutes: [] } : {}),
     pinoHttp: [
       {
         level: config.logLevel,
         autoLogging: false,
         quietReqLogger: true,
-        genReqId: (req: IncomingMessage) => {
-          const header = req.headers['x-request-id'];
-          return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
-        },
+        genReqId: requestIdOf,
         // pino-http binds every request to a child logger with `req` serialized at once, though no line
         // of ours is written through it (autoLogging off, quietReqLogger): id, method and url keep that
         // per-request work small and never put headers in a line. So no `redact` of req.headers either:
@@ -40,6 +49,32 @@ export function jsonLogging(config: AppConfig): DynamicModule {
       },
       stdoutDestination(config.logBufferBytes),
     ],
+  });
+}
+
+/** What the app uses of a Fastify instance (no import of fastify: an Express run does not load it). */
+interface FastifyRequestHooks {
+  addHook(
+    name: 'onRequest',
+    hook: (
+      request: { raw: IncomingMessage & { id?: unknown } },
+      reply: { raw: ServerResponse },
+      done: () => void,
+    ) => void,
+  ): void;
+}
+
+/**
+ * On Fastify, what pino-http's middleware does on Express, as a native onRequest hook registered ahead
+ * of every other: the request id on Node's request (`req.id`, which the module's access line reads) and
+ * the rest of the request run in a log context bound to `{ reqId }` (as pino-http's `quietReqLogger`).
+ */
+export async function bindRequestLogs(app: INestApplication): Promise<void> {
+  const logs = await app.resolve(PinoLogger);
+  (app.getHttpAdapter().getInstance() as FastifyRequestHooks).addHook('onRequest', (request, _reply, done) => {
+    const reqId = requestIdOf(request.raw);
+    request.raw.id = reqId;
+    logs.runInContext(done, { bindings: { reqId } });
   });
 }
 

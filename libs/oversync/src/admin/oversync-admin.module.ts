@@ -1,5 +1,6 @@
-import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
-import { RouterModule } from '@nestjs/core';
+import type { ServerResponse } from 'node:http';
+import { Inject, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { HttpAdapterHost, RouterModule } from '@nestjs/core';
 import { OVERSYNC_ADMIN_OPTIONS } from './oversync-admin.constants.js';
 import type { OversyncAdminModuleOptions } from './oversync-admin.options.js';
 import { AdminAccessGuard } from './admin-access.guard.js';
@@ -8,7 +9,24 @@ import { AdminQueryService } from './admin-query.service.js';
 import { AdminActionsService } from './admin-actions.service.js';
 import { AdminApiController } from './admin-api.controller.js';
 import { AdminPageController } from './admin-page.controller.js';
-import { readAdminBody } from './admin-body.middleware.js';
+import { readAdminBody, type RequestWithAdminBody } from './admin-body.middleware.js';
+
+/** What the module uses of a Fastify instance (no import of fastify: an Express host need not have it). */
+interface FastifyRequestHooks {
+  addHook(
+    name: 'onRequest',
+    hook: (
+      request: { raw: RequestWithAdminBody; routeOptions?: { url?: string } },
+      reply: { raw: ServerResponse },
+      done: (error?: unknown) => void,
+    ) => void,
+  ): void;
+}
+
+/** The console's path without leading or trailing slashes. */
+function adminPath(options: OversyncAdminModuleOptions): string {
+  return (options.path ?? 'admin').replace(/^\/+|\/+$/g, '');
+}
 
 const PATH = /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/;
 
@@ -31,7 +49,7 @@ export class OversyncAdminModule implements NestModule {
           'console never mounts unguarded',
       );
     }
-    const path = (options.path ?? 'admin').replace(/^\/+|\/+$/g, '');
+    const path = adminPath(options);
     if (!PATH.test(path))
       throw new Error(`OversyncAdminModule.forRoot: path ${JSON.stringify(options.path)} is not a plain URL path`);
     return {
@@ -48,7 +66,24 @@ export class OversyncAdminModule implements NestModule {
     };
   }
 
+  constructor(
+    @Inject(OVERSYNC_ADMIN_OPTIONS) private readonly options: OversyncAdminModuleOptions,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {}
+
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(readAdminBody).forRoutes(AdminApiController);
+    const adapter = this.adapterHost.httpAdapter;
+    if (adapter?.getType() !== 'fastify') {
+      consumer.apply(readAdminBody).forRoutes(AdminApiController);
+      return;
+    }
+    // On Fastify a native onRequest hook on the API's routes (any global prefix before them): middleware
+    // there would keep middie, Fastify's Express-middleware layer, running on every request of the host.
+    const path = adminPath(this.options).replace(/[.]/g, '\\.');
+    const api = new RegExp(`(?:^|/)${path}/api(?:/|$)`, 'i');
+    (adapter.getInstance() as FastifyRequestHooks).addHook('onRequest', (request, reply, done) => {
+      if (api.test(request.routeOptions?.url ?? '')) readAdminBody(request.raw, reply.raw, done);
+      else done();
+    });
   }
 }

@@ -1,5 +1,6 @@
 import type { CanActivate, ExecutionContext, Type } from '@nestjs/common';
 import type { ModuleRef } from '@nestjs/core';
+import { isObservable, lastValueFrom } from 'rxjs';
 
 /**
  * The host's guards as the module runs them on its own routes: classes are taken from the host's
@@ -13,10 +14,18 @@ export class HostGuards {
     private readonly guards: ReadonlyArray<Type<CanActivate> | CanActivate>,
   ) {}
 
-  /** True when every guard lets the request through; a guard's own exception propagates. */
+  /**
+   * True when every guard lets the request through; a guard's own exception propagates. A guard's
+   * answer may be a boolean, a promise or an observable (its last value), as Nest takes it.
+   */
   async allow(context: ExecutionContext): Promise<boolean> {
     for (const guard of this.guards) {
-      if (!(await (await this.instance(guard)).canActivate(context))) return false;
+      // resolved once: no extra await per request for the instance
+      const instance = (typeof guard === 'function' ? this.resolved.get(guard) : guard) ?? (await this.instance(guard));
+      const answer = instance.canActivate(context);
+      const allowed =
+        typeof answer === 'boolean' ? answer : isObservable(answer) ? await lastValueFrom(answer) : await answer;
+      if (!allowed) return false;
     }
     return true;
   }

@@ -2,6 +2,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { HttpException, Inject, Injectable, type ExecutionContext, type OnModuleDestroy } from '@nestjs/common';
 import {
   context as otelContext,
+  ProxyTracerProvider,
   SpanStatusCode,
   trace,
   type Attributes,
@@ -24,6 +25,17 @@ import { syncRouteTemplate } from './sync-route-template.js';
 import { OversyncMetrics } from './oversync-metrics.js';
 
 const TRACER_NAME = '@oversync/nestjs';
+/** What `@opentelemetry/api` delegates to while no SDK has registered a tracer provider (its no-op). */
+const NO_OP_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/**
+ * False while no SDK is registered: every span would be the API's non-recording no-op, so nothing of
+ * it (attributes, route template) is worth building. Checked per request: an SDK may start later.
+ */
+function tracerProviderRegistered(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NO_OP_PROVIDER;
+}
 
 export interface SyncRequestOutcome {
   method: string;
@@ -98,7 +110,7 @@ export class OversyncTelemetry implements OnModuleDestroy {
    * 5xx and unexpected errors mark the span as failed.
    */
   traceOperation<T>(context: ExecutionContext, operation: string, handle: () => Observable<T>): Observable<T> {
-    if (!this.tracer) return handle();
+    if (!this.tracer || !tracerProviderRegistered()) return handle();
     const req = context.switchToHttp().getRequest<{ method: string; originalUrl?: string; url: string }>();
     const span = this.tracer.startSpan(`oversync.${operation}`, {
       attributes: {
@@ -125,7 +137,7 @@ export class OversyncTelemetry implements OnModuleDestroy {
 
   /** traceOperation for a handler called without an interceptor (errors/sync-endpoint-call.ts). */
   traceCall<T>(context: ExecutionContext, operation: string, call: () => Promise<T>): Promise<T> {
-    if (!this.tracer) return call();
+    if (!this.tracer || !tracerProviderRegistered()) return call();
     const req = context.switchToHttp().getRequest<{ method: string; originalUrl?: string; url: string }>();
     const span = this.tracer.startSpan(`oversync.${operation}`, {
       attributes: {
