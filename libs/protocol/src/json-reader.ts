@@ -209,7 +209,7 @@ class Reader {
     const text = this.text;
     const start = this.pos;
     const end = scanJsonNumber(text, start);
-    if (end < 0) this.failAt(...numberSyntaxError(text, start, ~end));
+    if (end < 0) this.numberFailure(start, ~end);
     this.pos = end;
     // single digits (versions, ordinals, flags) are one shared immutable instance each
     return end - start === 1 ? DIGITS[text.charCodeAt(start) - 0x30]! : new JsonNumber(text.slice(start, end));
@@ -312,6 +312,14 @@ class Reader {
     throw new JsonSyntaxError(message, this.pos);
   }
 
+  /** Go's wording of the failure `scanJsonNumber` found at `offset` in the literal starting at `start`. */
+  private numberFailure(start: number, offset: number): never {
+    const before = this.text.slice(start, offset);
+    if (/[eE][+-]?$/.test(before)) this.failAt('invalid character in exponent of numeric literal', offset);
+    if (before.endsWith('.')) this.failAt('invalid character after decimal point in numeric literal', offset);
+    return this.failAt('invalid character in numeric literal', offset);
+  }
+
   private failAt(message: string, offset: number): never {
     throw new JsonSyntaxError(message, offset);
   }
@@ -342,14 +350,6 @@ export function scanJsonNumber(text: string, pos: number): number {
     pos = end;
   }
   return pos;
-}
-
-/** Go's wording of the failure `scanJsonNumber` found at `offset` in the literal starting at `start`. */
-function numberSyntaxError(text: string, start: number, offset: number): [string, number] {
-  const before = text.slice(start, offset);
-  if (/[eE][+-]?$/.test(before)) return ['invalid character in exponent of numeric literal', offset];
-  if (before.endsWith('.')) return ['invalid character after decimal point in numeric literal', offset];
-  return ['invalid character in numeric literal', offset];
 }
 
 function digitsEnd(text: string, pos: number): number {
