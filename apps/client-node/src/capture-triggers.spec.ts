@@ -4,7 +4,7 @@ import { sqliteFiles } from './sqlite-file.spec-support.js';
 
 const databases = sqliteFiles();
 import { OversqliteClient } from './oversqlite-client.js';
-import { TRIGGER_SUFFIXES, triggerPrograms } from './capture-triggers.js';
+import { suspendTriggers, TRIGGER_SUFFIXES, triggerPrograms } from './capture-triggers.js';
 import { inspectManagedTables } from './managed-table.js';
 
 /** A device's business tables (capture runs locally: no server is involved). */
@@ -187,6 +187,34 @@ describe('capture triggers', () => {
     db.prepare('UPDATE _sync_apply_state SET apply_mode = 1').run();
     db.prepare("INSERT INTO users(id, name) VALUES ('u1', 'x')").run();
     expect(dirtyRows(db)).toHaveLength(0);
+  });
+
+  it('suspends the triggers of a bulk apply inside its transaction and restores them byte for byte', async () => {
+    const { db } = await setup();
+    const triggers = () =>
+      db.prepare("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name").all();
+    const before = triggers();
+    expect(before).toHaveLength(18);
+    db.transaction(() => {
+      db.prepare('UPDATE _sync_apply_state SET apply_mode = 1').run();
+      const restore = suspendTriggers(db, ['users', 'files']);
+      expect((triggers() as { tbl_name: string }[]).map((t) => t.tbl_name)).toEqual(Array(6).fill('file_reviews'));
+      db.prepare("INSERT INTO users(id, name) VALUES ('u1', 'x')").run();
+      restore();
+      db.prepare('UPDATE _sync_apply_state SET apply_mode = 0').run();
+    })();
+    expect(triggers()).toEqual(before);
+    expect(dirtyRows(db)).toHaveLength(0);
+    // a failure inside the transaction rolls the drop back with it
+    expect(() =>
+      db.transaction(() => {
+        suspendTriggers(db, ['users']);
+        throw new Error('apply failed');
+      })(),
+    ).toThrow('apply failed');
+    expect(triggers()).toEqual(before);
+    db.prepare("INSERT INTO users(id, name) VALUES ('u2', 'y')").run();
+    expect(dirtyRows(db).map((r) => r.key_json)).toEqual(['{"id":"u2"}']);
   });
 
   it('builds key_json byte-identical to json_object for awkward keys', async () => {

@@ -190,3 +190,30 @@ export function dropTriggers(db: Database, tableName: string): void {
     }
   }
 }
+
+/** Rows of one apply from which suspending the triggers pays (below it the DDL costs more than the rows save). */
+export const SUSPEND_TRIGGERS_MIN_ROWS = 1000;
+
+/**
+ * Drops the six triggers of each of `tableNames` for the rest of the current apply transaction and
+ * returns the function that re-creates them from their stored SQL, byte for byte, to be called
+ * before COMMIT (spec/client.md §3.5 unchanged: nothing an apply writes is captured or guarded;
+ * other connections only ever see the committed schema, triggers in place). Inside an apply
+ * (`apply_mode = 1`) each trigger would still run for every row only to find the flag set, about
+ * 1.2 µs a row for an upsert; without them a bulk apply pays nothing per row, and a full clear
+ * can truncate. A failure anywhere rolls the transaction back, triggers included.
+ */
+export function suspendTriggers(db: Database, tableNames: Iterable<string>): () => void {
+  const ours = new Set<string>();
+  for (const table of tableNames) for (const suffix of TRIGGER_SUFFIXES) ours.add(triggerName(table, suffix));
+  const stored = (
+    db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY rowid").all() as {
+      name: string;
+      sql: string | null;
+    }[]
+  ).filter((t) => ours.has(t.name) && t.sql);
+  for (const t of stored) db.exec(`DROP TRIGGER ${quoteIdent(t.name)}`);
+  return () => {
+    for (const t of stored) db.exec(t.sql!);
+  };
+}

@@ -408,6 +408,18 @@ export class SyncState {
     return this.stmt(ADVANCE_ROW_STATE_SQL).run(this.schema, tableName, keyJson, rowVersion, deleted).changes > 0;
   }
 
+  /**
+   * `upsertRowState` of every staged row of a snapshot (deleted = 0), in row order, in one
+   * statement: the versions and keys come straight from the stage, no row passes through here.
+   */
+  upsertRowStateFromSnapshotStage(snapshotId: string): void {
+    this.stmt(
+      `INSERT INTO _sync_row_state(schema_name, table_name, key_json, row_version, deleted, updated_at)
+       SELECT ?, table_name, key_json, row_version, 0, ${NOW_SQL} FROM _sync_snapshot_stage WHERE snapshot_id = ? ORDER BY row_ordinal
+       ON CONFLICT(schema_name, table_name, key_json) DO UPDATE SET row_version = excluded.row_version, deleted = excluded.deleted, updated_at = excluded.updated_at`,
+    ).run(this.schema, snapshotId);
+  }
+
   /** Set-based `deleteDirty` of many keys of one table. */
   deleteDirtyKeys(tableName: string, keyJsons: readonly string[]): void {
     this.stmt(

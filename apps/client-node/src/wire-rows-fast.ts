@@ -18,10 +18,15 @@ RowRecord.prototype = Object.create(null) as object;
 
 const QUOTE = 0x22;
 const MAX_FAST_INT_DIGITS = 15;
+const PAYLOAD_MEMBER = ',"payload":';
 
 class Scanner {
   pos = 0;
-  constructor(readonly text: string) {}
+  constructor(
+    readonly text: string,
+    /** Receives each snapshot row's payload as written (the stage keeps the wire text, spec/client.md §2.3). */
+    readonly payloadTexts?: string[],
+  ) {}
 
   /** Consumes `literal` when the text continues with it. */
   lit(literal: string): boolean {
@@ -120,7 +125,7 @@ class Scanner {
   /** `,"payload":<flat object | null>}` or `}` (absent payload). */
   payloadAndEnd(): JsonValue | undefined | false {
     if (this.lit('}')) return undefined;
-    if (!this.lit(',"payload":')) return false;
+    if (!this.lit(PAYLOAD_MEMBER)) return false;
     let payload: JsonValue | undefined;
     if (this.lit('null')) payload = null;
     else payload = this.flatObject();
@@ -183,8 +188,10 @@ function wireRow(s: Scanner, withOp: boolean): WireRow | SnapshotRow | undefined
   if (!s.lit(',"row_version":')) return undefined;
   const rowVersion = s.int64();
   if (rowVersion === undefined) return undefined;
+  const at = s.pos;
   const payload = s.payloadAndEnd();
   if (payload === false) return undefined;
+  if (s.payloadTexts && payload !== undefined) s.payloadTexts.push(s.text.slice(at + PAYLOAD_MEMBER.length, s.pos - 1));
   return withOp
     ? { schema, table, key, op: op!, row_version: rowVersion, payload }
     : { schema, table, key, row_version: rowVersion, payload };
@@ -230,9 +237,13 @@ export function fastDecodePull(body: string): PullResponse | undefined {
   return { stable_bundle_seq: stableBundleSeq, bundles, has_more: hasMore };
 }
 
-/** `decodeSnapshotChunk` for a body in the servers' own layout, else undefined. */
-export function fastDecodeSnapshotChunk(body: string): SnapshotChunkResponse | undefined {
-  const s = new Scanner(body);
+/**
+ * `decodeSnapshotChunk` for a body in the servers' own layout, else undefined. `payloadTexts`, when
+ * given, receives the payload text of every row as the body holds it (compact, one flat object or
+ * `null`), in row order; it is complete only when a chunk is returned.
+ */
+export function fastDecodeSnapshotChunk(body: string, payloadTexts?: string[]): SnapshotChunkResponse | undefined {
+  const s = new Scanner(body, payloadTexts);
   if (!s.lit('{"snapshot_id":')) return undefined;
   const snapshotId = s.str();
   if (snapshotId === undefined || !s.lit(',"snapshot_bundle_seq":')) return undefined;
