@@ -217,6 +217,16 @@ describe('capture triggers', () => {
     expect(dirtyRows(db).map((r) => r.key_json)).toEqual(['{"id":"u2"}']);
   });
 
+  it("keeps the capture's statement journal in memory unless the application chose a temp_store", async () => {
+    const { db } = await setup();
+    expect(db.pragma('temp_store', { simple: true })).toBe(2);
+    const chosen = databases.open().db;
+    chosen.exec(DDL);
+    chosen.pragma('temp_store = FILE');
+    await newClient(chosen);
+    expect(chosen.pragma('temp_store', { simple: true })).toBe(1);
+  });
+
   it('builds key_json byte-identical to json_object for awkward keys', async () => {
     const { db } = await setup();
     const key = 'a<b>&"c"\\/\u2028\u0001é😀';
