@@ -316,10 +316,7 @@ function applyStagedRows(ctx: ClientContext, session: SnapshotSession): number {
       row_version: number;
       payload: string;
     }[];
-    if (rows.length === 0) {
-      ctx.state.upsertRowStateFromSnapshotStage(session.snapshotId);
-      return applied;
-    }
+    if (rows.length === 0) return applied;
     const page = rows.map((row) => {
       const table = ctx.table(row.table_name);
       if (!table) throw new Error(`table ${row.table_name} is not configured for sync`);
@@ -333,7 +330,9 @@ function applyStagedRows(ctx: ClientContext, session: SnapshotSession): number {
     });
     // the managed tables and row state were cleared in this transaction: nothing is stale
     applied += applyAuthoritativePage(ctx, page, { skipStale: false, clearDirty: false, rowStateBySet: true });
-    after = Number(rows[rows.length - 1]!.row_ordinal);
+    const last = Number(rows[rows.length - 1]!.row_ordinal);
+    ctx.state.upsertRowStateFromSnapshotStage(session.snapshotId, after, last);
+    after = last;
     ctx.progress({ phase: 'snapshot_apply', done: applied, total: session.rowCount });
   }
 }
