@@ -23,6 +23,7 @@ const args = JSON.parse(process.argv[2] ?? '{}') as {
 const dir = mkdtempSync(join(tmpdir(), 'oversync-bench-device-'));
 const db = new Database(join(dir, 'device.sqlite'));
 db.exec(EXAMPLE_DEVICE_DDL);
+if (process.env.BENCH_DEVICE_TEMP_STORE) db.pragma(`temp_store = ${process.env.BENCH_DEVICE_TEMP_STORE}`);
 let httpMs = 0;
 let token = args.token;
 let tokenAt = performance.now();

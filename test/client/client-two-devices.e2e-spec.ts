@@ -29,6 +29,36 @@ function dump(device: Device): Record<string, unknown[]> {
 describe('client ⇄ server: two devices of one user (needs snapshot sessions)', () => {
   const server = useTestServer();
 
+  it('applies a bulk bundle and a bulk snapshot with the triggers suspended, then captures as before', async () => {
+    const triggers = (device: Device) =>
+      device.db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name").all();
+    const a = await attachedDevice(server.t, 'bulk');
+    const b = await attachedDevice(server.t, 'bulk');
+    const before = triggers(b);
+    // 1,500 rows in one bundle: at or above SUSPEND_TRIGGERS_MIN_ROWS, so both applies drop and re-create
+    const users = Array.from({ length: 1500 }, () => randomUUID());
+    a.db.transaction(() => {
+      const insert = a.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)');
+      for (const [i, id] of users.entries()) insert.run(id, `user ${i}`, `u${i}@x.test`);
+    })();
+    expect((await a.client.pushPending()).outcome).toBe('committed');
+    expect((await b.client.pullToStable()).outcome).toBe('applied_incremental');
+    const c = await attachedDevice(server.t, 'bulk', { snapshotChunkRows: 400 });
+    for (const device of [b, c]) {
+      expect(dump(device).users).toEqual(dump(a).users);
+      expect(dirtyRows(device.db)).toHaveLength(0);
+      expect(triggers(device)).toEqual(before);
+      expect(device.db.prepare('SELECT COUNT(*) AS n FROM _sync_row_state').get()).toEqual({ n: 1500 });
+      // capture works as before: an update of a pulled row is an UPDATE based on its version
+      device.db.prepare("UPDATE users SET name = 'edited' WHERE id = ?").run(users[7]);
+      const version = device.db
+        .prepare('SELECT row_version AS v FROM _sync_row_state WHERE key_json = ?')
+        .get(JSON.stringify({ id: users[7] })) as { v: number };
+      expect(version.v).toBeGreaterThan(0);
+      expect(dirtyRows(device.db)).toMatchObject([{ op: 'UPDATE', base_row_version: version.v }]);
+    }
+  });
+
   it('hydrates a second device from a paged snapshot, then both converge after interleaved offline writes', async () => {
     const a = await attachedDevice(server.t, 'pair');
     const users = Array.from({ length: 25 }, () => randomUUID()).sort();

@@ -95,12 +95,13 @@ export const APPLY_PAGE_ROWS = 1000;
  * decides staleness: it writes only a newer version and says so), never a read before the write.
  * `skipStale`: rows not newer than their row state are skipped (pulls; a later row of the same key
  * compares against the earlier one); `clearDirty`: queued local intents of the applied keys are
- * dropped, set-based per page and table. Returns the number of rows written.
+ * dropped, set-based per page and table; `rowStateBySet`: the caller writes the row state of these
+ * rows itself, set-based (a snapshot, from its stage). Returns the number of rows written.
  */
 export function applyAuthoritativePage(
   ctx: ClientContext,
   rows: readonly AuthoritativeRow[],
-  options: { skipStale: boolean; clearDirty: boolean },
+  options: { skipStale: boolean; clearDirty: boolean; rowStateBySet?: boolean },
 ): number {
   const clearDirty = options.clearDirty && ctx.state.hasDirtyRows();
   const applied = new Map<ManagedTable, string[]>();
@@ -111,7 +112,7 @@ export function applyAuthoritativePage(
     const deleted = row.op === 'DELETE' ? 1 : 0;
     if (options.skipStale) {
       if (!state.advanceRowState(table.name, keyJson, row.rowVersion, deleted)) continue;
-    } else state.upsertRowState(table.name, keyJson, row.rowVersion, deleted === 1);
+    } else if (!options.rowStateBySet) state.upsertRowState(table.name, keyJson, row.rowVersion, deleted === 1);
     writeBusinessRow(ctx, row);
     count++;
     if (!clearDirty) continue;

@@ -4,7 +4,7 @@ import { sqliteFiles } from './sqlite-file.spec-support.js';
 
 const databases = sqliteFiles();
 import { OversqliteClient } from './oversqlite-client.js';
-import { TRIGGER_SUFFIXES, triggerPrograms } from './capture-triggers.js';
+import { suspendTriggers, TRIGGER_SUFFIXES, triggerPrograms } from './capture-triggers.js';
 import { inspectManagedTables } from './managed-table.js';
 
 /** A device's business tables (capture runs locally: no server is involved). */
@@ -189,6 +189,53 @@ describe('capture triggers', () => {
     db.prepare('UPDATE _sync_apply_state SET apply_mode = 1').run();
     db.prepare("INSERT INTO users(id, name) VALUES ('u1', 'x')").run();
     expect(dirtyRows(db)).toHaveLength(0);
+  });
+
+  it('suspends the triggers of a bulk apply inside its transaction and restores them byte for byte', async () => {
+    const { db } = await setup();
+    // an application trigger created after ours keeps firing during the apply and keeps its place after
+    db.exec(
+      'CREATE TABLE audit (note TEXT); ' +
+        'CREATE TRIGGER app_users_audit AFTER INSERT ON users BEGIN INSERT INTO audit VALUES (NEW.id); END',
+    );
+    const triggers = () =>
+      // per table in creation order: SQLite fires a table's triggers newest first
+      db.prepare("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY tbl_name, rowid").all();
+    const before = triggers();
+    expect(before).toHaveLength(19);
+    db.transaction(() => {
+      db.prepare('UPDATE _sync_apply_state SET apply_mode = 1').run();
+      const restore = suspendTriggers(db, ['users', 'files']);
+      expect((triggers() as { name: string }[]).map((t) => t.name).filter((n) => !n.includes('file_reviews'))).toEqual([
+        'app_users_audit',
+      ]);
+      db.prepare("INSERT INTO users(id, name) VALUES ('u1', 'x')").run();
+      restore();
+      db.prepare('UPDATE _sync_apply_state SET apply_mode = 0').run();
+    })();
+    expect(triggers()).toEqual(before);
+    expect(dirtyRows(db)).toHaveLength(0);
+    expect(db.prepare('SELECT note FROM audit').all()).toEqual([{ note: 'u1' }]);
+    // a failure inside the transaction rolls the drop back with it
+    expect(() =>
+      db.transaction(() => {
+        suspendTriggers(db, ['users']);
+        throw new Error('apply failed');
+      })(),
+    ).toThrow('apply failed');
+    expect(triggers()).toEqual(before);
+    db.prepare("INSERT INTO users(id, name) VALUES ('u2', 'y')").run();
+    expect(dirtyRows(db).map((r) => r.key_json)).toEqual(['{"id":"u2"}']);
+  });
+
+  it("keeps the capture's statement journal in memory unless the application chose a temp_store", async () => {
+    const { db } = await setup();
+    expect(db.pragma('temp_store', { simple: true })).toBe(2);
+    const chosen = databases.open().db;
+    chosen.exec(DDL);
+    chosen.pragma('temp_store = FILE');
+    await newClient(chosen);
+    expect(chosen.pragma('temp_store', { simple: true })).toBe(1);
   });
 
   it('builds key_json byte-identical to json_object for awkward keys', async () => {

@@ -197,3 +197,42 @@ export function dropTriggers(db: Database, tableName: string): void {
     }
   }
 }
+
+/** Rows of one apply from which suspending the triggers pays (below it the DDL costs more than the rows save). */
+export const SUSPEND_TRIGGERS_MIN_ROWS = 1000;
+
+/**
+ * Drops the six triggers of each of `tableNames` for the rest of the current apply transaction and
+ * returns the function that re-creates them from their stored SQL, byte for byte, to be called
+ * before COMMIT (spec/client.md §3.5 unchanged: nothing an apply writes is captured or guarded;
+ * other connections only ever see the committed schema, triggers in place). Inside an apply
+ * (`apply_mode = 1`) each trigger would still run for every row only to find the flag set, about
+ * 1.2 µs a row for an upsert; without them a bulk apply pays nothing per row. The application's own
+ * triggers on those tables keep firing; those created after ours are re-created after ours again,
+ * so every trigger keeps its place in SQLite's firing order (newest first). A failure anywhere
+ * rolls the transaction back, triggers included.
+ */
+export function suspendTriggers(db: Database, tableNames: Iterable<string>): () => void {
+  const tables = new Set<string>();
+  const ours = new Set<string>();
+  for (const table of tableNames) {
+    tables.add(table.toLowerCase());
+    for (const suffix of TRIGGER_SUFFIXES) ours.add(triggerName(table, suffix));
+  }
+  const stored = (
+    db.prepare("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY rowid").all() as {
+      name: string;
+      tbl_name: string;
+      sql: string | null;
+    }[]
+  ).filter((t) => tables.has(t.tbl_name.toLowerCase()) && t.sql);
+  const first = stored.findIndex((t) => ours.has(t.name));
+  if (first < 0) return () => undefined;
+  // from our oldest trigger on: ours are dropped now, the application's are re-created in place after
+  const later = stored.slice(first);
+  for (const t of later) if (ours.has(t.name)) db.exec(`DROP TRIGGER ${quoteIdent(t.name)}`);
+  return () => {
+    for (const t of later) if (!ours.has(t.name)) db.exec(`DROP TRIGGER ${quoteIdent(t.name)}`);
+    for (const t of later) db.exec(t.sql!);
+  };
+}

@@ -6,6 +6,7 @@
 import { SYNC_ROUTES } from '@oversync/protocol';
 import { APPLY_PAGE_ROWS, applyAuthoritativePage, resolveWireRow } from './authoritative-apply.js';
 import { bundleHashOf } from './bundle-hash.js';
+import { SUSPEND_TRIGGERS_MIN_ROWS, suspendTriggers } from './capture-triggers.js';
 import { type ClientContext, ensureBoundToSessionUser, ensureConnectedSession } from './client-context.js';
 import {
   BundleHashMismatchError,
@@ -203,6 +204,10 @@ export function applyPulledBundle(ctx: ClientContext, bundle: WireBundle): void 
       `pulled bundle ${bundle.bundle_seq}`,
     );
   ctx.state.applyTransaction(() => {
+    const restoreTriggers =
+      bundle.rows.length >= SUSPEND_TRIGGERS_MIN_ROWS
+        ? suspendTriggers(ctx.db, new Set(bundle.rows.map((row) => ctx.table(row.table)?.name ?? row.table)))
+        : undefined;
     for (let start = 0; start < bundle.rows.length; start += APPLY_PAGE_ROWS) {
       const page = bundle.rows.slice(start, start + APPLY_PAGE_ROWS).map((row) => ({
         ref: resolveWireRow(ctx, row.table, row.key),
@@ -212,6 +217,7 @@ export function applyPulledBundle(ctx: ClientContext, bundle: WireBundle): void 
       }));
       applyAuthoritativePage(ctx, page, { skipStale: true, clearDirty: true });
     }
+    restoreTriggers?.();
     const last = ctx.state.attachment().lastBundleSeqSeen;
     if (bundle.bundle_seq > last) ctx.state.updateAttachment({ lastBundleSeqSeen: Number(bundle.bundle_seq) });
   });

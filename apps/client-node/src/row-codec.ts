@@ -52,6 +52,8 @@ export function keyJson(table: ManagedTable, localKey: string): string {
 
 /** The local key string out of a `key_json` (spec: `dirty key %s.%s must be a string`). */
 export function localKeyFromKeyJson(schema: string, table: ManagedTable, text: string): string {
+  const plain = plainKeyValue(table, text);
+  if (plain !== undefined) return plain;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -64,6 +66,28 @@ export function localKeyFromKeyJson(schema: string, table: ManagedTable, text: s
   const value = members[table.keyColumn.lowerName] ?? members[table.keyColumn.name];
   if (typeof value !== 'string') throw new RowCodecError(`dirty key ${schema}.${table.name} must be a string`);
   return value;
+}
+
+const keyJsonHeads = new WeakMap<ManagedTable, string>();
+
+/**
+ * The value of a `key_json` exactly as `keyJson` writes it for a string without escapes
+ * (`{"id":"…"}`), read without the JSON parser; undefined for any other text (then parsed).
+ */
+function plainKeyValue(table: ManagedTable, text: string): string | undefined {
+  let head = keyJsonHeads.get(table);
+  if (head === undefined) {
+    head = `{${JSON.stringify(table.keyColumn.lowerName)}:"`;
+    keyJsonHeads.set(table, head);
+  }
+  const end = text.length - 2;
+  if (end < head.length || !text.startsWith(head) || text.charCodeAt(end) !== 0x22 || text.charCodeAt(end + 1) !== 0x7d)
+    return undefined;
+  for (let i = head.length; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c || c < 0x20) return undefined;
+  }
+  return text.slice(head.length, end);
 }
 
 /** Local key → wire key string: TEXT unchanged, BLOB (hex) → dashed UUID. */

@@ -4,6 +4,7 @@
  * transaction read back page by page, so memory stays bounded by the chunk size.
  */
 import { APPLY_PAGE_ROWS, applyAuthoritativePage, applyLocalImage, resolveWireRow } from './authoritative-apply.js';
+import { SUSPEND_TRIGGERS_MIN_ROWS, suspendTriggers } from './capture-triggers.js';
 import { type ClientContext, ensureBoundToSessionUser } from './client-context.js';
 import {
   AttachRequiredError,
@@ -138,7 +139,7 @@ export async function stageSnapshot(ctx: ClientContext, session: SnapshotSession
   ctx.progress({ phase: 'snapshot_download', done: 0, total: session.rowCount });
   let next = fetchSnapshotChunk(ctx, session, 0, signal);
   for (;;) {
-    const { after, chunk } = await next;
+    const { after, chunk, payloadTexts } = await next;
     if (chunk.has_more) {
       next = fetchSnapshotChunk(ctx, session, Number(chunk.next_row_ordinal), signal);
       next.catch(() => undefined); // awaited on the next turn; a failed write below must not leave it unhandled
@@ -155,7 +156,7 @@ export async function stageSnapshot(ctx: ClientContext, session: SnapshotSession
           ref.table.name,
           ref.keyJson,
           Number(row.row_version),
-          stringifyJson(row.payload!),
+          payloadTexts?.[i] ?? stringifyJson(row.payload!),
         );
       });
     });
@@ -170,7 +171,7 @@ async function fetchSnapshotChunk(
   session: SnapshotSession,
   after: number,
   signal?: AbortSignal,
-): Promise<{ after: number; chunk: ReturnType<typeof decodeSnapshotChunk> }> {
+): Promise<{ after: number; chunk: ReturnType<typeof decodeSnapshotChunk>; payloadTexts?: string[] }> {
   const response = await withRetry(
     ctx.config.retry,
     'snapshot_chunk_fetch',
@@ -188,14 +189,19 @@ async function fetchSnapshotChunk(
     signal,
   );
   if (response.status !== 200) throw serverStatusError('snapshot_chunk_fetch', response);
+  // the fast reader hands over each payload as the body holds it: staged as is, never re-encoded
+  const payloadTexts: string[] = [];
   let chunk;
+  let fast = false;
   try {
-    chunk = fastDecodeSnapshotChunk(response.body) ?? decodeSnapshotChunk(response.body);
+    chunk = fastDecodeSnapshotChunk(response.body, payloadTexts);
+    fast = chunk !== undefined;
+    chunk ??= decodeSnapshotChunk(response.body);
   } catch (err) {
     throw new SyncProtocolError(`failed to decode snapshot chunk response: ${errorMessage(err)}`, { cause: err });
   }
   validateSnapshotChunk(session, after, chunk);
-  return { after, chunk };
+  return fast ? { after, chunk, payloadTexts } : { after, chunk };
 }
 
 function validateSnapshotChunk(
@@ -237,6 +243,13 @@ export function applyStagedSnapshot(ctx: ClientContext, session: SnapshotSession
     const attachment = ctx.state.attachment();
     if (attachment.bindingState !== 'attached' || !attachment.attachedUserId.trim())
       throw new AttachRequiredError('rebuild()');
+    const restoreTriggers =
+      session.rowCount >= SUSPEND_TRIGGERS_MIN_ROWS
+        ? suspendTriggers(
+            ctx.db,
+            ctx.tables.map((t) => t.name),
+          )
+        : undefined;
     clearManagedDataInTx(ctx, { preserveOutbox: options.preserveOutbox === true, clearSnapshotStage: false });
 
     const applied = applyStagedRows(ctx, session);
@@ -246,6 +259,7 @@ export function applyStagedSnapshot(ctx: ClientContext, session: SnapshotSession
       );
     }
     if (options.preserveOutbox) reapplyOutboxLocally(ctx);
+    restoreTriggers?.();
 
     const current = attachment.currentSourceId;
     const targetSource = options.rotateTo?.newSourceId ?? current;
@@ -316,18 +330,22 @@ function applyStagedRows(ctx: ClientContext, session: SnapshotSession): number {
       };
     });
     // the managed tables and row state were cleared in this transaction: nothing is stale
-    applied += applyAuthoritativePage(ctx, page, { skipStale: false, clearDirty: false });
-    after = Number(rows[rows.length - 1]!.row_ordinal);
+    applied += applyAuthoritativePage(ctx, page, { skipStale: false, clearDirty: false, rowStateBySet: true });
+    const last = Number(rows[rows.length - 1]!.row_ordinal);
+    ctx.state.upsertRowStateFromSnapshotStage(session.snapshotId, after, last);
+    after = last;
     ctx.progress({ phase: 'snapshot_apply', done: applied, total: session.rowCount });
   }
 }
 
 /**
- * A staged payload back as a value. The text is this client's own `stringifyJson` output of a value
- * the wire reader already accepted (depth checked, duplicates resolved, no `-0`, no non-finite
- * number), so `JSON.parse` reads it to the same members and numbers unless it holds an integer
- * beyond 2^53 (a `bigint`): 16 digits in a row anywhere send the text to the exact reader, and so
- * does an escaped surrogate (the reader makes a lone one U+FFFD; wire values never hold one).
+ * A staged payload back as a value. The text is either the payload as the body held it, handed
+ * over by the fast reader (one flat compact object of scalars, no escapes, names distinct and never
+ * `__proto__`, every number finite), or this client's own `stringifyJson` output of a value the
+ * wire reader accepted (depth checked, duplicates resolved, no non-finite number). `JSON.parse`
+ * reads either to the same members and numbers unless it holds an integer beyond 2^53 (a
+ * `bigint`): 16 digits in a row anywhere send the text to the exact reader, and so does an escaped
+ * surrogate (the reader makes a lone one U+FFFD; wire values never hold one).
  */
 export function parseStagedPayload(text: string): JsonValue {
   return needsExactReader(text) ? parseJson(text) : (JSON.parse(text) as JsonValue);

@@ -421,6 +421,23 @@ export class SyncState {
     return this.stmt(ADVANCE_ROW_STATE_SQL).run(this.schema, tableName, keyJson, rowVersion, deleted).changes > 0;
   }
 
+  /**
+   * `upsertRowState` of the staged rows of a snapshot in `(after, last]` (deleted = 0), in row
+   * order, in one statement: the versions and keys come straight from the stage, no row passes
+   * through here. A page at a time: one statement over the whole snapshot kept a statement journal
+   * that grew with the snapshot (in memory with `temp_store = MEMORY`: client peak RSS of a 1,000,000-row
+   * hydration 282 MiB, 245 MiB a page at a time).
+   */
+  upsertRowStateFromSnapshotStage(snapshotId: string, after: number, last: number): void {
+    this.stmt(
+      `INSERT INTO _sync_row_state(schema_name, table_name, key_json, row_version, deleted, updated_at)
+       SELECT ?, table_name, key_json, row_version, 0, ${NOW_SQL} FROM _sync_snapshot_stage
+       WHERE snapshot_id = ? AND row_ordinal > ? AND row_ordinal <= ? ORDER BY row_ordinal
+       ON CONFLICT(schema_name, table_name, key_json) DO UPDATE SET row_version = excluded.row_version,
+         deleted = excluded.deleted, updated_at = excluded.updated_at`,
+    ).run(this.schema, snapshotId, after, last);
+  }
+
   /** Set-based `deleteDirty` of many keys of one table. */
   deleteDirtyKeys(tableName: string, keyJsons: readonly string[]): void {
     this.stmt(

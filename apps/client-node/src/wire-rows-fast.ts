@@ -8,6 +8,7 @@
  * Where the fast path answers, its value is the one `decodePull`/`decodeSnapshotChunk` give (the
  * spec of this file compares the two on generated bodies).
  */
+import { scanJsonNumber } from '@oversync/protocol';
 import type { JsonObject, JsonValue } from './json-value.js';
 import type { PullResponse, SnapshotChunkResponse, SnapshotRow, WireBundle, WireRow } from './wire-decode.js';
 
@@ -17,10 +18,15 @@ RowRecord.prototype = Object.create(null) as object;
 
 const QUOTE = 0x22;
 const MAX_FAST_INT_DIGITS = 15;
+const PAYLOAD_MEMBER = ',"payload":';
 
 class Scanner {
   pos = 0;
-  constructor(readonly text: string) {}
+  constructor(
+    readonly text: string,
+    /** Receives each snapshot row's payload as written (the stage keeps the wire text, spec/client.md §2.3). */
+    readonly payloadTexts?: string[],
+  ) {}
 
   /** Consumes `literal` when the text continues with it. */
   lit(literal: string): boolean {
@@ -77,37 +83,19 @@ class Scanner {
 
   /**
    * A JSON number as the reader's lossless view holds it: a double, or a `bigint` for an integer
-   * literal beyond ±(2^53−1); undefined for a syntax error or a value beyond float64.
+   * literal beyond ±(2^53−1); undefined for a syntax error or a value beyond float64. The grammar
+   * is the protocol reader's own (`scanJsonNumber`).
    */
   number(): number | bigint | undefined {
     const text = this.text;
     const start = this.pos;
-    let pos = start;
-    if (text.charCodeAt(pos) === 0x2d) pos++;
-    let c = text.charCodeAt(pos);
-    if (c === 0x30) c = text.charCodeAt(++pos);
-    else if (c >= 0x31 && c <= 0x39) c = text.charCodeAt((pos = digitsEnd(text, pos + 1)));
-    else return undefined;
-    let integer = true;
-    if (c === 0x2e) {
-      const end = digitsEnd(text, pos + 1);
-      if (end === pos + 1) return undefined;
-      c = text.charCodeAt((pos = end));
-      integer = false;
-    }
-    if (c === 0x65 || c === 0x45) {
-      c = text.charCodeAt(++pos);
-      if (c === 0x2b || c === 0x2d) pos++;
-      const end = digitsEnd(text, pos);
-      if (end === pos) return undefined;
-      pos = end;
-      integer = false;
-    }
-    const raw = text.slice(start, pos);
+    const end = scanJsonNumber(text, start);
+    if (end < 0) return undefined;
+    const raw = text.slice(start, end);
     const value = Number(raw);
     if (!Number.isFinite(value)) return undefined;
-    this.pos = pos;
-    return integer && !Number.isSafeInteger(value) ? BigInt(raw) : value;
+    this.pos = end;
+    return Number.isSafeInteger(value) || !Number.isInteger(value) || !isIntegerLiteral(raw) ? value : BigInt(raw);
   }
 
   /** A flat object of scalars (distinct plain names, no `__proto__`); undefined for anything else. */
@@ -137,7 +125,7 @@ class Scanner {
   /** `,"payload":<flat object | null>}` or `}` (absent payload). */
   payloadAndEnd(): JsonValue | undefined | false {
     if (this.lit('}')) return undefined;
-    if (!this.lit(',"payload":')) return false;
+    if (!this.lit(PAYLOAD_MEMBER)) return false;
     let payload: JsonValue | undefined;
     if (this.lit('null')) payload = null;
     else payload = this.flatObject();
@@ -154,10 +142,13 @@ class Scanner {
   }
 }
 
-function digitsEnd(text: string, pos: number): number {
-  let c = text.charCodeAt(pos);
-  while (c >= 0x30 && c <= 0x39) c = text.charCodeAt(++pos);
-  return pos;
+/** No fraction and no exponent: the literal names an integer (`1e3` is a double in the reader's view). */
+function isIntegerLiteral(raw: string): boolean {
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 0x2e || c === 0x65 || c === 0x45) return false;
+  }
+  return true;
 }
 
 /** `[row,…]` with `row` read by `readRow`; undefined when any row is off the fast layout. */
@@ -174,22 +165,40 @@ function rowArray<T>(s: Scanner, readRow: (s: Scanner) => T | undefined): T[] | 
   }
 }
 
-function pullRow(s: Scanner): WireRow | undefined {
+/**
+ * One row of a pull bundle (`withOp`: `schema, table, key, op, row_version, payload`) or of a
+ * snapshot chunk (the same members without `op`).
+ */
+function wireRow(s: Scanner, withOp: true): WireRow | undefined;
+function wireRow(s: Scanner, withOp: false): SnapshotRow | undefined;
+function wireRow(s: Scanner, withOp: boolean): WireRow | SnapshotRow | undefined {
   if (!s.lit('{"schema":')) return undefined;
   const schema = s.str();
   if (schema === undefined || !s.lit(',"table":')) return undefined;
   const table = s.str();
   if (table === undefined || !s.lit(',"key":')) return undefined;
   const key = s.flatObject();
-  if (key === undefined || !s.lit(',"op":')) return undefined;
-  const op = s.str();
-  if (op === undefined || !s.lit(',"row_version":')) return undefined;
+  if (key === undefined) return undefined;
+  let op: string | undefined;
+  if (withOp) {
+    if (!s.lit(',"op":')) return undefined;
+    op = s.str();
+    if (op === undefined) return undefined;
+  }
+  if (!s.lit(',"row_version":')) return undefined;
   const rowVersion = s.int64();
   if (rowVersion === undefined) return undefined;
+  const at = s.pos;
   const payload = s.payloadAndEnd();
   if (payload === false) return undefined;
-  return { schema, table, key, op, row_version: rowVersion, payload };
+  if (s.payloadTexts && payload !== undefined) s.payloadTexts.push(s.text.slice(at + PAYLOAD_MEMBER.length, s.pos - 1));
+  return withOp
+    ? { schema, table, key, op: op!, row_version: rowVersion, payload }
+    : { schema, table, key, row_version: rowVersion, payload };
 }
+
+const pullRow = (s: Scanner) => wireRow(s, true);
+const snapshotRow = (s: Scanner) => wireRow(s, false);
 
 function bundle(s: Scanner): WireBundle | undefined {
   if (!s.lit('{"bundle_seq":')) return undefined;
@@ -228,24 +237,13 @@ export function fastDecodePull(body: string): PullResponse | undefined {
   return { stable_bundle_seq: stableBundleSeq, bundles, has_more: hasMore };
 }
 
-function snapshotRow(s: Scanner): SnapshotRow | undefined {
-  if (!s.lit('{"schema":')) return undefined;
-  const schema = s.str();
-  if (schema === undefined || !s.lit(',"table":')) return undefined;
-  const table = s.str();
-  if (table === undefined || !s.lit(',"key":')) return undefined;
-  const key = s.flatObject();
-  if (key === undefined || !s.lit(',"row_version":')) return undefined;
-  const rowVersion = s.int64();
-  if (rowVersion === undefined) return undefined;
-  const payload = s.payloadAndEnd();
-  if (payload === false) return undefined;
-  return { schema, table, key, row_version: rowVersion, payload };
-}
-
-/** `decodeSnapshotChunk` for a body in the servers' own layout, else undefined. */
-export function fastDecodeSnapshotChunk(body: string): SnapshotChunkResponse | undefined {
-  const s = new Scanner(body);
+/**
+ * `decodeSnapshotChunk` for a body in the servers' own layout, else undefined. `payloadTexts`, when
+ * given, receives the payload text of every row as the body holds it (compact, one flat object or
+ * `null`), in row order; it is complete only when a chunk is returned.
+ */
+export function fastDecodeSnapshotChunk(body: string, payloadTexts?: string[]): SnapshotChunkResponse | undefined {
+  const s = new Scanner(body, payloadTexts);
   if (!s.lit('{"snapshot_id":')) return undefined;
   const snapshotId = s.str();
   if (snapshotId === undefined || !s.lit(',"snapshot_bundle_seq":')) return undefined;

@@ -242,27 +242,11 @@ class Reader {
   private number(): JsonNumber {
     const text = this.text;
     const start = this.pos;
-    let pos = start;
-    if (text.charCodeAt(pos) === 0x2d) pos++;
-    let c = text.charCodeAt(pos);
-    if (c === 0x30) c = text.charCodeAt(++pos);
-    else if (c >= 0x31 && c <= 0x39) c = text.charCodeAt((pos = digitsEnd(text, pos + 1)));
-    else this.failAt('invalid character in numeric literal', pos);
-    if (c === 0x2e) {
-      const end = digitsEnd(text, pos + 1);
-      if (end === pos + 1) this.failAt('invalid character after decimal point in numeric literal', end);
-      c = text.charCodeAt((pos = end));
-    }
-    if (c === 0x65 || c === 0x45) {
-      c = text.charCodeAt(++pos);
-      if (c === 0x2b || c === 0x2d) pos++;
-      const end = digitsEnd(text, pos);
-      if (end === pos) this.failAt('invalid character in exponent of numeric literal', end);
-      pos = end;
-    }
-    this.pos = pos;
+    const end = scanJsonNumber(text, start);
+    if (end < 0) this.numberFailure(start, ~end);
+    this.pos = end;
     // single digits (versions, ordinals, flags) are one shared immutable instance each
-    return pos - start === 1 ? DIGITS[text.charCodeAt(start) - 0x30]! : new JsonNumber(text.slice(start, pos));
+    return end - start === 1 ? DIGITS[text.charCodeAt(start) - 0x30]! : new JsonNumber(text.slice(start, end));
   }
 
   /** A string literal at `pos` (its opening quote); escapes and surrogates decoded as Go does. */
@@ -362,9 +346,44 @@ class Reader {
     throw new JsonSyntaxError(message, this.pos);
   }
 
+  /** Go's wording of the failure `scanJsonNumber` found at `offset` in the literal starting at `start`. */
+  private numberFailure(start: number, offset: number): never {
+    const before = this.text.slice(start, offset);
+    if (/[eE][+-]?$/.test(before)) this.failAt('invalid character in exponent of numeric literal', offset);
+    if (before.endsWith('.')) this.failAt('invalid character after decimal point in numeric literal', offset);
+    return this.failAt('invalid character in numeric literal', offset);
+  }
+
   private failAt(message: string, offset: number): never {
     throw new JsonSyntaxError(message, offset);
   }
+}
+
+/**
+ * The end of the JSON number literal at `pos` (RFC 8259's grammar: `-`, no leading zero, a fraction
+ * and an exponent each with at least one digit), or `~offset` (a negative number) of the first
+ * character that breaks it. The one number grammar of the protocol: this reader and the client's
+ * fast row reader both scan with it.
+ */
+export function scanJsonNumber(text: string, pos: number): number {
+  if (text.charCodeAt(pos) === 0x2d) pos++;
+  let c = text.charCodeAt(pos);
+  if (c === 0x30) c = text.charCodeAt(++pos);
+  else if (c >= 0x31 && c <= 0x39) c = text.charCodeAt((pos = digitsEnd(text, pos + 1)));
+  else return ~pos;
+  if (c === 0x2e) {
+    const end = digitsEnd(text, pos + 1);
+    if (end === pos + 1) return ~end;
+    c = text.charCodeAt((pos = end));
+  }
+  if (c === 0x65 || c === 0x45) {
+    c = text.charCodeAt(++pos);
+    if (c === 0x2b || c === 0x2d) pos++;
+    const end = digitsEnd(text, pos);
+    if (end === pos) return ~end;
+    pos = end;
+  }
+  return pos;
 }
 
 function digitsEnd(text: string, pos: number): number {
