@@ -115,6 +115,38 @@ describe('convergence fuzz regressions', () => {
     await device.close();
   });
 
+  it('seed 619817013: a pruned seeding push with writes queued after it ends the initialization, so those writes sync', async () => {
+    const dropper = commitAnswerDropper();
+    const user = 'fuzz-seed-619817013';
+    const device = await newDevice(server.t, user, { fetch: dropper.fetch });
+    const insert = device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)');
+    insert.run(randomUUID(), 'offline seed', 's@x.test');
+    expect((await device.client.attach(user)).outcome).toBe('seeded_from_local');
+    dropper.dropNext = true;
+    await expect(device.client.pushPending()).rejects.toThrow(/commit answer dropped/);
+    // written after the seeding push committed (answer lost), before its bundle leaves the history
+    insert.run(randomUUID(), 'after the seed', 'a@x.test');
+    await setRetentionFloor(server.t, user, 1);
+    await server.pg.query(
+      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = ' +
+        '$1 AND bl.bundle_seq <= 1',
+      [user],
+    );
+    // The create's history_pruned proves the seed committed; before the fix the client settled the outbox
+    // but kept the pending initialization id, so the push of the queued write carried it and got 400
+    // "initialization_id must be absent once the scope is initialized" on every retry.
+    expect((await device.client.pushPending()).outcome).toBe('committed');
+    expect((await device.client.pendingSyncStatus()).pendingRowCount).toBe(1);
+    await device.client.sync();
+    await device.client.sync();
+    expect((await device.client.pendingSyncStatus()).pendingRowCount).toBe(0);
+    expect((await device.client.syncStatus()).authority).toBe('authoritative_materialized');
+    const local = device.db.prepare('SELECT id, name, email FROM users ORDER BY id').all();
+    expect(local).toHaveLength(2);
+    expect(await serverRows(server.pg, user, 'users', 'id::text AS id, name, email')).toEqual(local);
+    await device.close();
+  });
+
   it('seed 6: writes made after a committed-but-unreplayed push survive the replay-pruned snapshot fallback', async () => {
     const user = 'fuzz-seed-6';
     const conflicts: string[] = [];

@@ -228,15 +228,27 @@ function validateHeader(header: PushCommitResponse, prefix: string): void {
 
 /** The server committed the tuple: the seed (if any) is done and the outbox awaits replay. */
 function markCommittedRemote(ctx: ClientContext, header: PushCommitResponse): void {
-  ctx.state.transaction(() => {
-    ctx.state.updateAttachment({ pendingInitializationId: '' });
+  endCommittedSeed(ctx, () =>
     ctx.state.writeOutbox({
       ...ctx.state.outbox(),
       state: 'committed_remote',
       rowCount: Number(header.row_count),
       remoteBundleHash: header.bundle_hash,
       remoteBundleSeq: Number(header.bundle_seq),
-    });
+    }),
+  );
+}
+
+/**
+ * The outbox's tuple is committed on the server (its commit, `already_committed`, or the `history_pruned`
+ * of a tuple the client froze only after replaying the one before): the seed it may have carried is done,
+ * so `pending_initialization_id` is cleared (client.md §4) — in one transaction with `alsoWrite` — and no
+ * later push carries the id.
+ */
+export function endCommittedSeed(ctx: ClientContext, alsoWrite: () => void = () => undefined): void {
+  ctx.state.transaction(() => {
+    ctx.state.updateAttachment({ pendingInitializationId: '' });
+    alsoWrite();
   });
   ctx.session.pendingInitializationId = '';
 }

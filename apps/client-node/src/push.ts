@@ -18,6 +18,7 @@ import { finishEmptySeed } from './lifecycle.js';
 import { replayCommittedBundle } from './push-replay.js';
 import {
   type CommittedPush,
+  endCommittedSeed,
   fetchCommittedBundle,
   ReplayPrunedError,
   runHook,
@@ -55,6 +56,9 @@ export async function pushPending(ctx: ClientContext, signal?: AbortSignal, conf
     );
   } catch (err) {
     if (err instanceof ReplayPrunedError) {
+      // The pruned tuple is committed: a seed it carried is done, whichever way the outbox settles
+      // (convergence fuzz, seed 619817013: writes queued after the seed were pushed with its id, 400 forever).
+      if (ctx.session.pendingInitializationId) endCommittedSeed(ctx);
       if (ctx.state.dirtyCount() === 0) {
         await rebuildFromSnapshot(
           ctx,
