@@ -56,6 +56,17 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
     name,
     async drop() {
       await withAdmin(async (admin) => {
+        // A pg Pool's end() resolves before its backends have exited; FORCE would then terminate a
+        // backend whose client already let go of it, and that client reports the termination as an
+        // unhandled 'error'. So the backends get up to a second to leave; FORCE ends any left after it.
+        for (let waited = 0; waited < 1000; waited += 20) {
+          const { rows } = await admin.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+            [name],
+          );
+          if (rows[0]!.n === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
         await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       });
     },
