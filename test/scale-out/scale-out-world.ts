@@ -333,9 +333,9 @@ export class ScaleOutWorld {
     if (!ok) await this.retry(`re-attach d${d.index}`, () => d.client.attach(d.user));
   }
 
-  /** One device's loop until `deadline`. */
-  async runDevice(d: ScaleDevice, deadline: number): Promise<void> {
-    while (performance.now() < deadline) {
+  /** One device's loop while `running()`. */
+  async runDevice(d: ScaleDevice, running: () => boolean): Promise<void> {
+    while (running()) {
       const roll = this.pick(100);
       if (roll < 50) {
         this.write(d);

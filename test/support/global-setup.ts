@@ -1,4 +1,5 @@
 // Jest loads global setup outside its module mapper, so this uses the build that `npm test` makes first (tsc -b).
+import { randomBytes } from 'node:crypto';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../dist/src/database/embedded-postgres.js';
 
 declare global {
@@ -8,6 +9,8 @@ declare global {
 
 /** One PostgreSQL per test run: DATABASE_URL when set, else an embedded server on a free port. */
 export default async function globalSetup(): Promise<void> {
+  // names the run's template database (test-app.ts), which global-teardown drops
+  process.env.OVERSYNC_TEST_RUN_ID = randomBytes(6).toString('hex');
   if (process.env.DATABASE_URL) {
     process.env.OVERSYNC_TEST_ADMIN_URL = process.env.DATABASE_URL;
     return;
