@@ -44,7 +44,10 @@ export async function withAdmin<T>(fn: (admin: pg.Client) => Promise<T>): Promis
  */
 const DATABASE_SETTINGS = 'SET synchronous_commit = off';
 
-/** A fresh database on the run's server (empty, or a copy of `template`), so suites can run in parallel and leave nothing behind. */
+/**
+ * A fresh database on the run's server (empty, or a copy of `template`), so suites can run in parallel and leave
+ * nothing behind.
+ */
 export async function createTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   const name = `oversync_t_${randomBytes(6).toString('hex')}`;
   await withAdmin(async (admin) => {
