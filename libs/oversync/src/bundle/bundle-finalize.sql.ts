@@ -1,6 +1,7 @@
 import { compareUtf8, quoteGoJsonString } from '@oversync/protocol';
 import { quoteLiteral } from '../database/sql-quote.js';
-import type { RegisteredTable } from '../schema/registered-table.js';
+import { netOpCodeSql, OP_DELETE, OP_INSERT, opCodeCaseSql } from '../database/sql-codes.js';
+import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { bundleRowJsonSql, goJsonStringSql, rowPrefixParams } from '../pull/bundle-reader.js';
 import { canonicalNumberSql } from '../snapshot/snapshot-materializer.js';
@@ -71,7 +72,7 @@ const TABLES_SQL =
 
 /** A key of `table` (`keyBytes`) as a JSON string (uuid keys need no escaping). */
 const keyJsonSql = (table: RegisteredTable, keyBytes: string) =>
-  table.keyKind === 1
+  table.keyKind === KEY_KIND_UUID
     ? `'"' || encode(${keyBytes}, 'hex')::uuid::text || '"'`
     : goJsonStringSql(`convert_from(${keyBytes}, 'UTF8')`);
 
@@ -111,11 +112,11 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
         WHERE w.capture_ordinal = w.last_ordinal),
      out AS MATERIALIZED (
        SELECT row_number() OVER (ORDER BY n.first_ordinal) AS row_ordinal, n.table_id, n.key_bytes, n.op_code,
-              CASE WHEN n.op_code <> 3 THEN ${payload} END AS payload, ${keyJson} AS key_json
+              CASE WHEN n.op_code <> ${OP_DELETE} THEN ${payload} END AS payload, ${keyJson} AS key_json
          FROM (SELECT first_ordinal, table_id, key_bytes, payload,
-                      (CASE WHEN last_op = 3 THEN 3 WHEN first_op = 1 THEN 1 ELSE 2 END)::int2 AS op_code
-                 FROM net WHERE NOT (last_op = 3 AND first_op = 1)) n),
-     chk AS (SELECT count(*) AS row_count, count(*) > 0 AND bool_and(op_code = 3 OR payload IS NOT NULL) AS ok
+                      (${netOpCodeSql('first_op', 'last_op')})::int2 AS op_code
+                 FROM net WHERE NOT (last_op = ${OP_DELETE} AND first_op = ${OP_INSERT})) n),
+     chk AS (SELECT count(*) AS row_count, count(*) > 0 AND bool_and(op_code = ${OP_DELETE} OR payload IS NOT NULL) AS ok
        FROM out),
      seq AS (
        UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1
@@ -123,7 +124,7 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
      hashed AS (
        SELECT sha256(h.input) AS hash, length(h.input) AS bytes
          FROM (SELECT convert_to('[' || string_agg(tc.hash_prefix || o.key_json
-                 || '},"op":"' || CASE o.op_code WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END
+                 || '},"op":"' || ${opCodeCaseSql('o.op_code')}
                  || '","payload":' || COALESCE(o.payload, 'null') || ',"row_ordinal":' || (o.row_ordinal - 1)
                  || ',"row_version":' || s.bundle_seq || tc.hash_suffix, ',' ORDER BY o.row_ordinal) || ']', 'UTF8')
                    AS input
@@ -143,7 +144,7 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
        SELECT $1, s.bundle_seq, o.row_ordinal, o.table_id, o.key_bytes, o.op_code, o.payload::json FROM out o, seq s),
      state AS (
        INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
-       SELECT $1, o.table_id, o.key_bytes, s.bundle_seq, o.op_code = 3 FROM out o, seq s
+       SELECT $1, o.table_id, o.key_bytes, s.bundle_seq, o.op_code = ${OP_DELETE} FROM out o, seq s
         -- in index order: each index page is visited once (random keys cost ~1.5× as much)
         ORDER BY o.table_id, o.key_bytes
        ON CONFLICT (user_pk, table_id, key_bytes)
