@@ -116,8 +116,8 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
          FROM (SELECT first_ordinal, table_id, key_bytes, payload,
                       (${netOpCodeSql('first_op', 'last_op')})::int2 AS op_code
                  FROM net WHERE NOT (last_op = ${OP_DELETE} AND first_op = ${OP_INSERT})) n),
-     chk AS (SELECT count(*) AS row_count, count(*) > 0 AND bool_and(op_code = ${OP_DELETE} OR payload IS NOT NULL) AS ok
-       FROM out),
+     chk AS (SELECT count(*) AS row_count, count(*) > 0 AND bool_and(op_code = ${OP_DELETE} OR payload IS NOT NULL)
+       AS ok FROM out),
      seq AS (
        UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1
         WHERE user_pk = $1 AND (SELECT ok FROM chk) RETURNING next_bundle_seq - 1 AS bundle_seq),
