@@ -4,6 +4,7 @@ import { netOpCodeSql, OP_DELETE, OP_INSERT, opCodeCaseSql } from '../database/s
 import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { bundleRowJsonSql, goJsonStringSql, rowPrefixParams } from '../pull/bundle-reader.js';
+import { bundleChangeNotificationSql } from '../watch/bundle-change-notify.sql.js';
 import { canonicalNumberSql } from '../snapshot/snapshot-materializer.js';
 import { BUNDLE_ROW_BLOCK_ROWS } from '../schema/sync-schema.sql.js';
 
@@ -135,9 +136,7 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
        SELECT $1, s.bundle_seq, $2, $3, c.row_count, h.bytes, h.hash FROM seq s, chk c, hashed h
        RETURNING bundle_seq),
      announced AS (
-       SELECT pg_notify($4, '{"user_pk":' || $1::bigint || ',"bundle_seq":' || s.bundle_seq || ',"source_id":'
-         || ${goJsonStringSql('$2::text')}
-                            || ',"source_bundle_id":' || $3::bigint || '}')
+       SELECT pg_notify($4, ${bundleChangeNotificationSql('$1::bigint', 's.bundle_seq', '$2::text', '$3::bigint')})
          FROM seq s WHERE $4::text IS NOT NULL),
      stored AS (
        INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)

@@ -11,6 +11,7 @@ import {
   OP_UPDATE,
   opCodeCaseSql,
 } from '../database/sql-codes.js';
+import { bundleChangeNotificationSql } from '../watch/bundle-change-notify.sql.js';
 import { goJsonStringSql, BUNDLE_ROW_JSON_SQL } from '../pull/bundle-reader.js';
 import { canonicalNumberSql } from '../snapshot/snapshot-materializer.js';
 import { BUNDLE_ROW_BLOCK_ROWS } from './sync-schema.sql.js';
@@ -653,9 +654,8 @@ BEGIN
     sha256(convert_to(hash_input, 'UTF8')));
   IF p_notify_channel IS NOT NULL THEN
     -- the payload BundleAnnouncer encodes (bundle/bundle-announcer.ts)
-    PERFORM pg_notify(p_notify_channel, '{"user_pk":' || bundle_user_pk || ',"bundle_seq":' || seq || ',"source_id":'
-      || ${goJsonStringSql('session.source_id')}
-                                        || ',"source_bundle_id":' || session.source_bundle_id || '}');
+    PERFORM pg_notify(p_notify_channel,
+      ${bundleChangeNotificationSql('bundle_user_pk', 'seq', 'session.source_id', 'session.source_bundle_id')});
   END IF;
   WITH rows AS (
     INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
