@@ -1,3 +1,4 @@
+import { keyTextSql, opCodeCaseSql } from '../database/sql-codes.js';
 import { Injectable } from '@nestjs/common';
 import { computeBundleHash, isCanonicalUuid, RawJson, type BundleHashRow, type RowOp } from '@oversync/protocol';
 import type { SyncClient, SyncDatabase } from '../database/sync-database.js';
@@ -16,10 +17,8 @@ type Row = Record<string, string | null>;
 const ts = (value: string | null | undefined) => (value ? new Date(value).toISOString() : null);
 /** `LIKE` pattern of a literal prefix. */
 const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-const KEY_TEXT_SQL = (alias: string) =>
-  `CASE WHEN tc.sync_key_kind = 1 THEN encode(${alias}.key_bytes, 'hex')::uuid::text ELSE convert_from(` +
-  `${alias}.key_bytes, 'UTF8') END`;
-const OP_SQL = (alias: string) => `CASE ${alias}.op_code WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END`;
+const KEY_TEXT_SQL = (alias: string) => keyTextSql('tc.sync_key_kind', `${alias}.key_bytes`);
+const OP_SQL = (alias: string) => opCodeCaseSql(`${alias}.op_code`);
 
 const userSummarySql = (rowCap: number) => `
   us.user_pk, us.user_id, (us.next_bundle_seq - 1)::text AS bundle_seq, us.retained_bundle_floor::text

@@ -1,4 +1,5 @@
 import { prepared, type SyncClient } from '../database/sync-database.js';
+import { OP_DELETE, OP_INSERT, OP_UPDATE } from '../database/sql-codes.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { BundleHasher, captureWirePayload, quoteGoJsonString, ROW_OP_NAMES } from '@oversync/protocol';
 import type { StageTimer } from '../lifecycle/stage-timer.js';
@@ -130,12 +131,12 @@ export async function finalizeCapturedBundle(
   }
   const output: OutputRow[] = [];
   for (const row of net.values()) {
-    if (row.lastOp === 3) {
-      if (row.firstOp !== 1)
+    if (row.lastOp === OP_DELETE) {
+      if (row.firstOp !== OP_INSERT)
         output.push({
           tableId: row.tableId,
           keyBytes: row.keyBytes,
-          opCode: 3,
+          opCode: OP_DELETE,
           payloadWire: null,
           payloadHashed: null,
         });
@@ -146,7 +147,7 @@ export async function finalizeCapturedBundle(
     output.push({
       tableId: row.tableId,
       keyBytes: row.keyBytes,
-      opCode: row.firstOp === 1 ? 1 : 2,
+      opCode: row.firstOp === OP_INSERT ? OP_INSERT : OP_UPDATE,
       payloadWire: payload.wire,
       payloadHashed: payload.hashed,
     });
@@ -205,7 +206,7 @@ export async function finalizeCapturedBundle(
        RETURNING bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire),
      state AS (
        INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
-       SELECT $1, table_id, key_bytes, $2, op_code = 3 FROM rows ORDER BY table_id, key_bytes
+       SELECT $1, table_id, key_bytes, $2, op_code = ${OP_DELETE} FROM rows ORDER BY table_id, key_bytes
        ON CONFLICT (user_pk, table_id, key_bytes)
        DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted)
      INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)

@@ -1,8 +1,10 @@
 import { compareUtf8, quoteGoJsonString } from '@oversync/protocol';
 import { quoteLiteral } from '../database/sql-quote.js';
-import type { RegisteredTable } from '../schema/registered-table.js';
+import { netOpCodeSql, OP_DELETE, OP_INSERT, opCodeCaseSql } from '../database/sql-codes.js';
+import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { bundleRowJsonSql, goJsonStringSql, rowPrefixParams } from '../pull/bundle-reader.js';
+import { bundleChangeNotificationSql } from '../watch/bundle-change-notify.sql.js';
 import { canonicalNumberSql } from '../snapshot/snapshot-materializer.js';
 import { BUNDLE_ROW_BLOCK_ROWS } from '../schema/sync-schema.sql.js';
 
@@ -71,7 +73,7 @@ const TABLES_SQL =
 
 /** A key of `table` (`keyBytes`) as a JSON string (uuid keys need no escaping). */
 const keyJsonSql = (table: RegisteredTable, keyBytes: string) =>
-  table.keyKind === 1
+  table.keyKind === KEY_KIND_UUID
     ? `'"' || encode(${keyBytes}, 'hex')::uuid::text || '"'`
     : goJsonStringSql(`convert_from(${keyBytes}, 'UTF8')`);
 
@@ -111,19 +113,19 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
         WHERE w.capture_ordinal = w.last_ordinal),
      out AS MATERIALIZED (
        SELECT row_number() OVER (ORDER BY n.first_ordinal) AS row_ordinal, n.table_id, n.key_bytes, n.op_code,
-              CASE WHEN n.op_code <> 3 THEN ${payload} END AS payload, ${keyJson} AS key_json
+              CASE WHEN n.op_code <> ${OP_DELETE} THEN ${payload} END AS payload, ${keyJson} AS key_json
          FROM (SELECT first_ordinal, table_id, key_bytes, payload,
-                      (CASE WHEN last_op = 3 THEN 3 WHEN first_op = 1 THEN 1 ELSE 2 END)::int2 AS op_code
-                 FROM net WHERE NOT (last_op = 3 AND first_op = 1)) n),
-     chk AS (SELECT count(*) AS row_count, count(*) > 0 AND bool_and(op_code = 3 OR payload IS NOT NULL) AS ok
-       FROM out),
+                      (${netOpCodeSql('first_op', 'last_op')})::int2 AS op_code
+                 FROM net WHERE NOT (last_op = ${OP_DELETE} AND first_op = ${OP_INSERT})) n),
+     chk AS (SELECT count(*) AS row_count, count(*) > 0 AND bool_and(op_code = ${OP_DELETE} OR payload IS NOT NULL)
+       AS ok FROM out),
      seq AS (
        UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1
         WHERE user_pk = $1 AND (SELECT ok FROM chk) RETURNING next_bundle_seq - 1 AS bundle_seq),
      hashed AS (
        SELECT sha256(h.input) AS hash, length(h.input) AS bytes
          FROM (SELECT convert_to('[' || string_agg(tc.hash_prefix || o.key_json
-                 || '},"op":"' || CASE o.op_code WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END
+                 || '},"op":"' || ${opCodeCaseSql('o.op_code')}
                  || '","payload":' || COALESCE(o.payload, 'null') || ',"row_ordinal":' || (o.row_ordinal - 1)
                  || ',"row_version":' || s.bundle_seq || tc.hash_suffix, ',' ORDER BY o.row_ordinal) || ']', 'UTF8')
                    AS input
@@ -134,16 +136,14 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
        SELECT $1, s.bundle_seq, $2, $3, c.row_count, h.bytes, h.hash FROM seq s, chk c, hashed h
        RETURNING bundle_seq),
      announced AS (
-       SELECT pg_notify($4, '{"user_pk":' || $1::bigint || ',"bundle_seq":' || s.bundle_seq || ',"source_id":'
-         || ${goJsonStringSql('$2::text')}
-                            || ',"source_bundle_id":' || $3::bigint || '}')
+       SELECT pg_notify($4, ${bundleChangeNotificationSql('$1::bigint', 's.bundle_seq', '$2::text', '$3::bigint')})
          FROM seq s WHERE $4::text IS NOT NULL),
      stored AS (
        INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
        SELECT $1, s.bundle_seq, o.row_ordinal, o.table_id, o.key_bytes, o.op_code, o.payload::json FROM out o, seq s),
      state AS (
        INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
-       SELECT $1, o.table_id, o.key_bytes, s.bundle_seq, o.op_code = 3 FROM out o, seq s
+       SELECT $1, o.table_id, o.key_bytes, s.bundle_seq, o.op_code = ${OP_DELETE} FROM out o, seq s
         -- in index order: each index page is visited once (random keys cost ~1.5× as much)
         ORDER BY o.table_id, o.key_bytes
        ON CONFLICT (user_pk, table_id, key_bytes)

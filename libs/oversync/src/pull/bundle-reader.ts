@@ -1,3 +1,4 @@
+import { KIND_UUID, opCodeCaseSql } from '../database/sql-codes.js';
 import type { SyncClient } from '../database/sync-database.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { quoteGoJsonString } from '@oversync/protocol';
@@ -17,14 +18,14 @@ export function goJsonStringSql(expression: string): string {
  * (table_id, prefix up to the key value, key kind).
  */
 export const BUNDLE_ROW_JSON_SQL =
-  bundleRowJsonSql(`CASE WHEN tc.key_kind = 1 THEN '"' || encode(br.key_bytes, 'hex')::uuid::text || '"'
+  bundleRowJsonSql(`CASE WHEN tc.key_kind = ${KIND_UUID} THEN '"' || encode(br.key_bytes, 'hex')::uuid::text || '"'
           ELSE ${goJsonStringSql("convert_from(br.key_bytes, 'UTF8')")} END`);
 
 /** `BUNDLE_ROW_JSON_SQL` with the key value's JSON text given (`keyJson`), e.g. computed once for several uses. */
 export function bundleRowJsonSql(keyJson: string): string {
   return `tc.prefix
   || ${keyJson}
-  || '},"op":"' || CASE br.op_code WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END
+  || '},"op":"' || ${opCodeCaseSql('br.op_code')}
   || '","row_version":' || br.bundle_seq
   || COALESCE(',"payload":' || br.payload_wire::text, '') || '}'`;
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { prepared, type SyncClient } from '../database/sync-database.js';
+import { OP_INSERT } from '../database/sql-codes.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { keyStringOf } from '../bundle/row-keys.js';
 import { quoteIdentifier as quote } from '../database/sql-quote.js';
@@ -54,8 +55,8 @@ const LOAD_RUNS = prepared(
     AS op_code,
           min(r.columns) AS columns, string_agg(CASE WHEN r.starts THEN encode(r.key_bytes, 'hex') END, '') AS key_hex
      FROM (SELECT x.*, count(*) FILTER (WHERE x.starts) OVER (ORDER BY x.row_ordinal) AS run
-             FROM (SELECT s.*, NOT COALESCE(s.op_code = 1 AND lag(s.op_code) OVER w = 1 AND lag(s.table_id)
-               OVER w = s.table_id
+             FROM (SELECT s.*, NOT COALESCE(s.op_code = ${OP_INSERT} AND lag(s.op_code) OVER w = ${OP_INSERT}
+               AND lag(s.table_id) OVER w = s.table_id
                                             AND lag(s.columns) OVER w = s.columns, false) AS starts
                      FROM (SELECT psr.row_ordinal, psr.table_id, psr.op_code, psr.key_bytes, c.columns
                              FROM sync.push_session_rows psr

@@ -1,6 +1,6 @@
 import { OversyncError } from '../errors/oversync.error.js';
 import { goQuote, goToLower, goTrimSpace } from '../schema/go-string-semantics.js';
-import type { RegisteredTable } from '../schema/registered-table.js';
+import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { IDENTIFIER_PATTERN, isCanonicalUuid, pushByteaToApplyText, ROW_OP_CODES } from '@oversync/protocol';
 import { keyBytesOf } from '../bundle/row-keys.js';
@@ -187,7 +187,7 @@ function addRow(
   const keyValue = row.key ? exactMember(row.key, table.keyColumn) : undefined;
   if (keyValue === undefined) throw invalid(`row key for ${where} must include ${goQuote(table.keyColumn)}`);
   if (typeof keyValue !== 'string') throw invalid(`row key ${where}.${table.keyColumn} must be a string`);
-  const uuid = table.keyKind === 1;
+  const uuid = table.keyKind === KEY_KIND_UUID;
   if (uuid && !isCanonicalUuid(keyValue)) {
     throw invalid(`row key ${where}.${table.keyColumn} must use canonical dashed lowercase UUID text`);
   }

@@ -1,4 +1,5 @@
 import { prepared, type SyncClient } from '../database/sync-database.js';
+import { OP_INSERT } from '../database/sql-codes.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import { byteaColumnsOf, KEY_KIND_UUID } from '../schema/registered-table.js';
 import { canonicalWirePayload, RawJson, ROW_OP_NAMES } from '@oversync/protocol';
@@ -14,7 +15,7 @@ const FIND_CONFLICT = prepared(
                   (SELECT rs FROM sync.row_state rs
                     WHERE rs.user_pk = $2 AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes) AS rs
              FROM sync.push_session_rows psr WHERE psr.push_id = $1::uuid) q
-    WHERE CASE WHEN q.op_code = 1
+    WHERE CASE WHEN q.op_code = ${OP_INSERT}
                THEN ((q.rs).bundle_seq IS NULL AND q.base <> 0)
                  OR ((q.rs).bundle_seq IS NOT NULL AND (q.base <> (q.rs).bundle_seq OR NOT (q.rs).deleted))
                ELSE (q.rs).bundle_seq IS NULL OR (q.rs).deleted OR q.base <> (q.rs).bundle_seq END

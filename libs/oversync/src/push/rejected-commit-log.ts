@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { encodeGoJson, isCanonicalUuid } from '@oversync/protocol';
 import { prepared, type SyncDatabase } from '../database/sync-database.js';
+import { keyTextSql, opCodeCaseSql } from '../database/sql-codes.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import type { SyncActor } from '../auth/sync-actor.js';
 
@@ -19,9 +20,8 @@ const RECORD_REJECTED_COMMIT = prepared(
      SELECT ps.user_pk, ps.source_id, ps.source_bundle_id, ps.push_id, $4, $5, $6::json, ps.planned_row_count,
             COALESCE((SELECT json_agg(json_build_object(
                         'row_ordinal', r.row_ordinal, 'table', tc.schema_name || '.' || tc.table_name,
-                        'key', CASE WHEN tc.sync_key_kind = 1 THEN encode(r.key_bytes, 'hex')::uuid::text
-                          ELSE convert_from(r.key_bytes, 'UTF8') END,
-                        'op', CASE r.op_code WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END,
+                        'key', ${keyTextSql('tc.sync_key_kind', 'r.key_bytes')},
+                        'op', ${opCodeCaseSql('r.op_code')},
                         'base_row_version', r.base_bundle_seq, 'payload', left(r.payload_apply::text, $7))
                           ORDER BY r.row_ordinal)
                         FROM (SELECT * FROM sync.push_session_rows WHERE push_id = ps.push_id ORDER BY row_ordinal

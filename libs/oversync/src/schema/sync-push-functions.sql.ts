@@ -2,6 +2,16 @@
 // are one autocommit call each (issue 21), the per-user lock taken inside. Checks, their order and
 // their messages are those of the Node code they replace (push/push-session.service.ts keeps the
 // commit path for large bundles and payloads SQL cannot canonicalise; both must stay in step).
+import {
+  keyTextSql,
+  keyTypeSql,
+  netOpCodeSql,
+  OP_DELETE,
+  OP_INSERT,
+  OP_UPDATE,
+  opCodeCaseSql,
+} from '../database/sql-codes.js';
+import { bundleChangeNotificationSql } from '../watch/bundle-change-notify.sql.js';
 import { goJsonStringSql, BUNDLE_ROW_JSON_SQL } from '../pull/bundle-reader.js';
 import { canonicalNumberSql } from '../snapshot/snapshot-materializer.js';
 import { BUNDLE_ROW_BLOCK_ROWS } from './sync-schema.sql.js';
@@ -371,8 +381,8 @@ function runPrepared(types: string, statement: string, args: string[]): string {
         END IF;`;
 }
 
-const keyTextSql = (kind: string, bytes: string) =>
-  `CASE WHEN ${kind} = 1 THEN encode(${bytes}, 'hex')::uuid::text ELSE convert_from(${bytes}, 'UTF8') END`;
+/** A netted key whose last staged op is not a DELETE keeps a payload. */
+const LAST_OP_KEEPS_ROW = `last_op <> ${OP_DELETE}`;
 
 /**
  * Push commit (§4.2.3, §4.3, §4.5, §4.6) of a bundle up to `p_max_rows` rows: session, staged rows,
@@ -494,7 +504,7 @@ BEGIN
                    WHERE rs.user_pk = bundle_user_pk AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes)
                      AS rs
             FROM sync.push_session_rows psr WHERE psr.push_id = p_push_id) q
-   WHERE CASE WHEN q.op_code = 1
+   WHERE CASE WHEN q.op_code = ${OP_INSERT}
               THEN ((q.rs).bundle_seq IS NULL AND q.base <> 0)
                 OR ((q.rs).bundle_seq IS NOT NULL AND (q.base <> (q.rs).bundle_seq OR NOT (q.rs).deleted))
               ELSE (q.rs).bundle_seq IS NULL OR (q.rs).deleted OR q.base <> (q.rs).bundle_seq END
@@ -503,7 +513,7 @@ BEGIN
     IF hit.bundle_seq IS NOT NULL AND NOT hit.deleted THEN
       SELECT tc.schema_name, tc.table_name, tc.sync_key_column, ${keyTextSql('tc.sync_key_kind', 'hit.key_bytes')}
         AS key_text,
-             CASE WHEN tc.sync_key_kind = 1 THEN 'uuid' ELSE 'text' END AS key_type INTO r
+             ${keyTypeSql('tc.sync_key_kind')} AS key_type INTO r
         FROM sync.table_catalog tc WHERE tc.table_id = hit.table_id;
       EXECUTE
         format('SELECT (to_jsonb(src) - ''_sync_scope_id'')::text FROM %I.%I AS src '
@@ -526,7 +536,7 @@ BEGIN
         AS next_columns
         FROM (SELECT psr.row_ordinal, psr.op_code, psr.table_id, psr.key_bytes, tc.schema_name, tc.table_name,
           tc.sync_key_column,
-                     CASE WHEN tc.sync_key_kind = 1 THEN 'uuid' ELSE 'text' END AS key_type,
+                     ${keyTypeSql('tc.sync_key_kind')} AS key_type,
                        ${keyTextSql('tc.sync_key_kind', 'psr.key_bytes')} AS key_text,
                      ARRAY(SELECT json_object_keys(psr.payload_apply)) AS columns
                 FROM sync.push_session_rows psr JOIN sync.table_catalog tc ON tc.table_id = psr.table_id
@@ -534,12 +544,12 @@ BEGIN
       WINDOW w AS (ORDER BY x.row_ordinal)
        ORDER BY x.row_ordinal
     LOOP
-      IF r.op_code = 1 THEN
+      IF r.op_code = ${OP_INSERT} THEN
         IF batch_first IS NULL THEN
           batch_first := r.row_ordinal; batch_table_id := r.table_id; batch_op := r.op_code; batch_key := r.key_bytes;
         END IF;
         batch_last := r.row_ordinal;
-        CONTINUE WHEN r.next_op = 1 AND r.next_table_id = r.table_id AND r.next_columns = r.columns;
+        CONTINUE WHEN r.next_op = ${OP_INSERT} AND r.next_table_id = r.table_id AND r.next_columns = r.columns;
         ${runPrepared(
           'uuid, bigint, text, bigint',
           `format('INSERT INTO %I.%I (%s) SELECT $3::text%s
@@ -553,7 +563,7 @@ BEGIN
           ['p_push_id', 'batch_first', 'p_user_id', 'batch_last'],
         )}
         batch_first := NULL;
-      ELSIF r.op_code = 2 THEN
+      ELSIF r.op_code = ${OP_UPDATE} THEN
         batch_first := r.row_ordinal; batch_last := r.row_ordinal; batch_table_id := r.table_id; batch_op := r.op_code;
           batch_key := r.key_bytes;
         ${runPrepared(
@@ -606,13 +616,13 @@ BEGIN
       FROM taken GROUP BY table_id, key_bytes)
   SELECT COALESCE(array_agg(table_id ORDER BY first_ordinal), '{}'), COALESCE(array_agg(key_bytes
     ORDER BY first_ordinal), '{}'),
-         COALESCE(array_agg(CASE WHEN last_op = 3 THEN 3 WHEN first_op = 1 THEN 1 ELSE 2 END ORDER BY first_ordinal),
+         COALESCE(array_agg(${netOpCodeSql('first_op', 'last_op')} ORDER BY first_ordinal),
            '{}'),
-         COALESCE(array_agg(CASE WHEN last_op <> 3 THEN COALESCE(sync.push_canonical_payload(payload, table_id,
+         COALESCE(array_agg(CASE WHEN ${LAST_OP_KEEPS_ROW} THEN COALESCE(sync.push_canonical_payload(payload, table_id,
            p_bytea_columns), '') END
                             ORDER BY first_ordinal), '{}')
     INTO net_table_ids, net_keys, net_ops, net_payloads
-    FROM net WHERE NOT (last_op = 3 AND first_op = 1);
+    FROM net WHERE NOT (last_op = ${OP_DELETE} AND first_op = ${OP_INSERT});
   net_count := cardinality(net_table_ids);
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
   IF net_count = 0 THEN
@@ -627,7 +637,7 @@ BEGIN
   SELECT next_bundle_seq INTO seq FROM sync.user_state WHERE user_pk = bundle_user_pk;
   SELECT '[' || string_agg('{"key":{' || ${goJsonStringSql('tc.sync_key_column')} || ':'
     || ${goJsonStringSql(keyTextSql('tc.sync_key_kind', 'n.key_bytes'))}
-           || '},"op":"' || CASE n.op_code WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END || '","payload":'
+           || '},"op":"' || ${opCodeCaseSql('n.op_code')} || '","payload":'
              || COALESCE(n.payload, 'null')
            || ',"row_ordinal":' || (n.row_ordinal - 1) || ',"row_version":' || seq || ',"schema":'
              || ${goJsonStringSql('tc.schema_name')}
@@ -644,9 +654,8 @@ BEGIN
     sha256(convert_to(hash_input, 'UTF8')));
   IF p_notify_channel IS NOT NULL THEN
     -- the payload BundleAnnouncer encodes (bundle/bundle-announcer.ts)
-    PERFORM pg_notify(p_notify_channel, '{"user_pk":' || bundle_user_pk || ',"bundle_seq":' || seq || ',"source_id":'
-      || ${goJsonStringSql('session.source_id')}
-                                        || ',"source_bundle_id":' || session.source_bundle_id || '}');
+    PERFORM pg_notify(p_notify_channel,
+      ${bundleChangeNotificationSql('bundle_user_pk', 'seq', 'session.source_id', 'session.source_bundle_id')});
   END IF;
   WITH rows AS (
     INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
@@ -656,7 +665,7 @@ BEGIN
     RETURNING bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire),
   state AS (
     INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
-    SELECT bundle_user_pk, table_id, key_bytes, seq, op_code = 3 FROM rows
+    SELECT bundle_user_pk, table_id, key_bytes, seq, op_code = ${OP_DELETE} FROM rows
     ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq,
       deleted = EXCLUDED.deleted)
   INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)

@@ -1,3 +1,4 @@
+import { KEY_KINDS_SQL, OP_CODES_SQL, payloadByOpSql } from '../database/sql-codes.js';
 import { CAPTURE_FUNCTION_SQL, OWNER_GUARD_FUNCTION_SQL } from './sync-trigger-functions.sql.js';
 
 /**
@@ -22,7 +23,7 @@ export const SYNC_SCHEMA_STATEMENTS: readonly string[] = [
     sync_key_column TEXT     NOT NULL,
     sync_key_kind   SMALLINT NOT NULL,
     CONSTRAINT table_catalog_schema_table_key UNIQUE (schema_name, table_name),
-    CONSTRAINT table_catalog_sync_key_kind_chk CHECK (sync_key_kind IN (1, 2))
+    CONSTRAINT table_catalog_sync_key_kind_chk CHECK (sync_key_kind IN ${KEY_KINDS_SQL})
   )`,
 
   `CREATE TABLE IF NOT EXISTS sync.user_state (
@@ -92,9 +93,9 @@ export const SYNC_SCHEMA_STATEMENTS: readonly string[] = [
     op_code         SMALLINT NOT NULL,
     key_bytes       BYTEA    NOT NULL,
     payload_db      JSONB,
-    CONSTRAINT bundle_capture_stage_op_code_chk CHECK (op_code IN (1, 2, 3)),
+    CONSTRAINT bundle_capture_stage_op_code_chk CHECK (op_code IN ${OP_CODES_SQL}),
     CONSTRAINT bundle_capture_stage_payload_by_op_chk CHECK (
-      (op_code = 3 AND payload_db IS NULL) OR (op_code IN (1, 2) AND payload_db IS NOT NULL))
+      ${payloadByOpSql('payload_db')})
   )`,
 
   `CREATE TABLE IF NOT EXISTS sync.bundle_log (
@@ -122,9 +123,9 @@ export const SYNC_SCHEMA_STATEMENTS: readonly string[] = [
     PRIMARY KEY (user_pk, bundle_seq, row_ordinal),
     CONSTRAINT bundle_rows_bundle_fk FOREIGN KEY (user_pk, bundle_seq)
       REFERENCES sync.bundle_log(user_pk, bundle_seq) ON DELETE CASCADE,
-    CONSTRAINT bundle_rows_op_code_chk CHECK (op_code IN (1, 2, 3)),
+    CONSTRAINT bundle_rows_op_code_chk CHECK (op_code IN ${OP_CODES_SQL}),
     CONSTRAINT bundle_rows_payload_by_op_chk CHECK (
-      (op_code = 3 AND payload_wire IS NULL) OR (op_code IN (1, 2) AND payload_wire IS NOT NULL))
+      ${payloadByOpSql('payload_wire')})
   )`,
 
   `CREATE TABLE IF NOT EXISTS sync.push_sessions (
@@ -151,9 +152,9 @@ export const SYNC_SCHEMA_STATEMENTS: readonly string[] = [
     base_bundle_seq BIGINT   NOT NULL,
     payload_apply   JSON,
     PRIMARY KEY (push_id, row_ordinal),
-    CONSTRAINT push_session_rows_op_code_chk CHECK (op_code IN (1, 2, 3)),
+    CONSTRAINT push_session_rows_op_code_chk CHECK (op_code IN ${OP_CODES_SQL}),
     CONSTRAINT push_session_rows_payload_by_op_chk CHECK (
-      (op_code = 3 AND payload_apply IS NULL) OR (op_code IN (1, 2) AND payload_apply IS NOT NULL))
+      ${payloadByOpSql('payload_apply')})
   )`,
 
   `CREATE TABLE IF NOT EXISTS sync.snapshot_sessions (

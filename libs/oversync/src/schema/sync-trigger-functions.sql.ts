@@ -1,3 +1,4 @@
+import { KIND_UUID, OP_DELETE, OP_INSERT, OP_UPDATE } from '../database/sql-codes.js';
 // The plpgsql functions behind the per-table triggers (spec §2.6). Messages, SQLSTATEs and the
 // order of checks are observable by hosts and tests; change them only together with the spec.
 
@@ -8,9 +9,16 @@ const REQUIRE_BUNDLE_CONTEXT = `  IF actor IS NULL THEN
       'write to registered table %I.%I requires oversync sync bundle context', TG_TABLE_SCHEMA, TG_TABLE_NAME);
   END IF;`;
 
+/** The staged payload of NEW: its JSON without the scope column. */
+const NEW_PAYLOAD = `to_jsonb(NEW) - '_sync_scope_id'`;
+/** The op code of a row trigger's INSERT or UPDATE. */
+const TG_OP_CODE = `CASE WHEN TG_OP = 'INSERT' THEN ${OP_INSERT} ELSE ${OP_UPDATE} END`;
+/** The leading columns of a statement trigger's staged insert, up to op_code. */
+const STAGED_INSERT = `txid_current(), user_pk_text::bigint, TG_ARGV[2]::integer, ${OP_INSERT}`;
+
 /** key_bytes of OLD or NEW: uuid_send for kind 1 (uuid), UTF-8 bytes of the text otherwise. */
 function keyBytesOf(row: 'OLD' | 'NEW'): string {
-  return `CASE WHEN key_kind = 1 THEN uuid_send((to_jsonb(${row}) ->> key_column)::uuid)
+  return `CASE WHEN key_kind = ${KIND_UUID} THEN uuid_send((to_jsonb(${row}) ->> key_column)::uuid)
     ELSE convert_to(to_jsonb(${row}) ->> key_column, 'UTF8') END`;
 }
 
@@ -102,7 +110,7 @@ ${REQUIRE_BUNDLE_CONTEXT}
     END IF;
     old_key_bytes := ${keyBytesOf('OLD')};
     INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
-    VALUES (txid_current(), bundle_user_pk, captured_table_id, 3, old_key_bytes, NULL);
+    VALUES (txid_current(), bundle_user_pk, captured_table_id, ${OP_DELETE}, old_key_bytes, NULL);
     RETURN OLD;
   END IF;
 
@@ -118,15 +126,15 @@ ${REQUIRE_BUNDLE_CONTEXT}
     old_key_bytes := ${keyBytesOf('OLD')};
     IF old_key_bytes IS DISTINCT FROM new_key_bytes THEN
       INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
-      VALUES (txid_current(), bundle_user_pk, captured_table_id, 3, old_key_bytes, NULL);
+      VALUES (txid_current(), bundle_user_pk, captured_table_id, ${OP_DELETE}, old_key_bytes, NULL);
       INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
-      VALUES (txid_current(), bundle_user_pk, captured_table_id, 1, new_key_bytes, to_jsonb(NEW) - '_sync_scope_id');
+      VALUES (txid_current(), bundle_user_pk, captured_table_id, ${OP_INSERT}, new_key_bytes, ${NEW_PAYLOAD});
       RETURN NEW;
     END IF;
   END IF;
 
   INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
-  VALUES (txid_current(), bundle_user_pk, captured_table_id, CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE 2 END,
+  VALUES (txid_current(), bundle_user_pk, captured_table_id, ${TG_OP_CODE},
           new_key_bytes, to_jsonb(NEW) - '_sync_scope_id');
   RETURN NEW;
 END;
@@ -159,14 +167,14 @@ BEGIN
   IF trusted THEN
     PERFORM set_config('session_replication_role', 'replica', true);
   END IF;
-  IF TG_ARGV[1] = '1' THEN
+  IF TG_ARGV[1] = '${KIND_UUID}' THEN
     INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
-    SELECT txid_current(), user_pk_text::bigint, TG_ARGV[2]::integer, 1, uuid_send((n.j ->> TG_ARGV[0])::uuid),
+    SELECT ${STAGED_INSERT}, uuid_send((n.j ->> TG_ARGV[0])::uuid),
       n.j - '_sync_scope_id'
       FROM (SELECT to_jsonb(r) AS j FROM oversync_inserted_rows r OFFSET 0) n; -- OFFSET 0: to_jsonb once per row
   ELSE
     INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
-    SELECT txid_current(), user_pk_text::bigint, TG_ARGV[2]::integer, 1, convert_to(n.j ->> TG_ARGV[0], 'UTF8'),
+    SELECT ${STAGED_INSERT}, convert_to(n.j ->> TG_ARGV[0], 'UTF8'),
       n.j - '_sync_scope_id'
       FROM (SELECT to_jsonb(r) AS j FROM oversync_inserted_rows r OFFSET 0) n;
   END IF;

@@ -3,7 +3,6 @@ import { resolveOversyncConfig } from '../oversync.config.js';
 import { OversyncError } from '../errors/oversync.error.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { BundleChangeHub, type BundleChangeSubscription } from './bundle-change-hub.js';
-import { decodeBundleChangeNotification } from './bundle-change-listener.js';
 import { encodeBundleChangeFrame } from './bundle-change-stream.js';
 
 function hub(watch = {}) {
@@ -98,34 +97,7 @@ describe('BundleChangeHub (spec §4.14, reference bundle_change_watch_test.go)',
   });
 });
 
-describe('NOTIFY payload and SSE frame', () => {
-  it('decodes the payload of the bundle announcer and rejects invalid ones', () => {
-    expect(
-      decodeBundleChangeNotification(
-        '{"user_pk":7,"bundle_seq":9007199254740993,"source_id":"d","source_bundle_id":3}',
-      ),
-    ).toEqual({
-      userPk: '7',
-      change: { bundleSeq: 9007199254740993n, sourceId: 'd', sourceBundleId: 3n },
-    });
-    expect(decodeBundleChangeNotification('{"user_pk":7,"bundle_seq":2}')).toEqual({
-      userPk: '7',
-      change: { bundleSeq: 2n, sourceId: undefined, sourceBundleId: undefined },
-    });
-    for (const bad of [
-      '',
-      'x',
-      '[]',
-      '{"user_pk":0,"bundle_seq":1}',
-      '{"user_pk":1,"bundle_seq":-1}',
-      '{"user_pk":1}',
-      '{"user_pk":"1","bundle_seq":1}',
-      '{"user_pk":1,"bundle_seq":1.5}',
-    ]) {
-      expect(decodeBundleChangeNotification(bad)).toBeUndefined();
-    }
-  });
-
+describe('SSE frame', () => {
   it('encodes events like the Go encoder, source members omitted when empty, id last', () => {
     expect(encodeBundleChangeFrame({ bundleSeq: 8n, sourceId: 'dev<&>', sourceBundleId: 3n })).toBe(
       'event: bundle\ndata: {"bundle_seq":8,"source_id":"dev\\u003c\\u0026\\u003e","source_bundle_id":3}\nid: 8\n\n',

@@ -5,49 +5,18 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { BUNDLE_CHANGE_LISTENER_BACKOFF_MAX_MS, BUNDLE_CHANGE_LISTENER_BACKOFF_MIN_MS } from '@oversync/protocol';
+import {
+  BUNDLE_CHANGE_LISTENER_BACKOFF_MAX_MS,
+  BUNDLE_CHANGE_LISTENER_BACKOFF_MIN_MS,
+  decodeBundleChangeNotification,
+} from '@oversync/protocol';
 import pg from 'pg';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import type { SyncDatabase } from '../database/sync-database.js';
 import { quoteIdentifier } from '../database/sql-quote.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
-import { isExactObject, bindScalar, parseExactJson, readInt64, readString } from '@oversync/protocol';
-import { BundleChangeHub, type BundleChange } from './bundle-change-hub.js';
-
-/** A decoded NOTIFY payload `{"user_pk":N,"bundle_seq":N[,"source_id":…,"source_bundle_id":N]}`. */
-export interface BundleChangeNotification {
-  readonly userPk: string;
-  readonly change: BundleChange;
-}
-
-/** Decodes a NOTIFY payload; undefined for invalid JSON or a non-positive user_pk/bundle_seq. */
-export function decodeBundleChangeNotification(payload: string): BundleChangeNotification | undefined {
-  let value;
-  try {
-    value = parseExactJson(payload);
-  } catch {
-    return undefined;
-  }
-  if (!isExactObject(value)) return undefined;
-  const userPk = bindScalar(value, 'user_pk', readInt64);
-  const bundleSeq = bindScalar(value, 'bundle_seq', readInt64);
-  const sourceId = bindScalar(value, 'source_id', readString);
-  const sourceBundleId = bindScalar(value, 'source_bundle_id', readInt64);
-  if (
-    !userPk ||
-    userPk <= 0n ||
-    !bundleSeq ||
-    bundleSeq <= 0n ||
-    sourceId === undefined ||
-    sourceBundleId === undefined
-  )
-    return undefined;
-  return {
-    userPk: userPk.toString(),
-    change: { bundleSeq, sourceId: sourceId || undefined, sourceBundleId: sourceBundleId || undefined },
-  };
-}
+import { BundleChangeHub } from './bundle-change-hub.js';
 
 /**
  * The process's one LISTEN connection (spec §4.14 "Listener"): a dedicated `pg.Client` built from
@@ -166,6 +135,10 @@ export class BundleChangeListener implements OnApplicationBootstrap, BeforeAppli
       this.logger.warn(`Ignored invalid bundle change notification: ${notification.payload ?? ''}`);
       return;
     }
-    this.hub.publish(decoded.userPk, decoded.change);
+    this.hub.publish(decoded.user_pk.toString(), {
+      bundleSeq: decoded.bundle_seq,
+      sourceId: decoded.source_id,
+      sourceBundleId: decoded.source_bundle_id,
+    });
   }
 }
