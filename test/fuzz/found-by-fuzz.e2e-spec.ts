@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { SyncHttp } from '../support/sync-http.js';
 import { sendRaw } from './raw-request.js';
+import { queryDatabase } from '../watch/watch-fixture.js';
 
 // Regressions of server bugs the fuzz suites found, each named after the run that found it.
 
@@ -135,5 +136,39 @@ describe('found by the fuzz suites', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ rows: [], has_more: false });
     expect(res.text).toContain('"next_row_ordinal":9223372036854775807,');
+  });
+
+  it('http-input seed 1077406142 (chunk): a payload holding U+0000 is a 400 at upload, not a 500 at commit', async () => {
+    const http = new SyncHttp(t.baseUrl, headers[0]![1].slice('Bearer '.length), `nul-${randomUUID()}`);
+    const id = randomUUID();
+    const row = (name: string) => ({
+      schema: 'business',
+      table: 'users',
+      key: { id },
+      op: 'INSERT',
+      base_row_version: 0,
+      payload: { id, name, email: '~' },
+    });
+    const refused = await http.push(1, [row('\u0000')]);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toEqual({
+      error: 'push_chunk_invalid',
+      message: `payload for business.users row ${id} holds U+0000, which PostgreSQL cannot store`,
+    });
+    // a backslash before "u0000" is text, not a NUL: the same session then takes the row and commits
+    const created = await http.post('/sync/push-sessions', { source_bundle_id: 1, planned_row_count: 1 });
+    expect(created.status).toBe(200);
+    const pushId = (created.body as { push_id: string }).push_id;
+    const chunk = await http.post(`/sync/push-sessions/${pushId}/chunks`, {
+      start_row_ordinal: 0,
+      rows: [row('\\u0000')],
+    });
+    expect(chunk.status).toBe(200);
+    const commit = await http.post(`/sync/push-sessions/${pushId}/commit`);
+    expect(commit.status).toBe(200);
+    const stored = await queryDatabase<{ name: string }>(t.db.url, 'SELECT name FROM business.users WHERE id = $1', [
+      id,
+    ]);
+    expect(stored[0]?.name).toBe('\\u0000');
   });
 });

@@ -204,6 +204,10 @@ function addRow(
   } else {
     if (row.payload === undefined) throw invalid(`${op} for ${where} requires payload`);
     payload = payloadApply(row.payload, table, keyValue, where);
+    // PostgreSQL's text and jsonb hold no U+0000: refused here, not by a failing commit (a 500)
+    if (holdsNul(payload)) {
+      throw invalid(`payload for ${where} row ${keyValue} holds U+0000, which PostgreSQL cannot store`);
+    }
   }
   keys.add(identity);
   rows.tableIds.push(table.tableId);
@@ -212,6 +216,16 @@ function addRow(
   rows.baseRowVersions.push(row.baseRowVersion);
   rows.payloads = rows.length === 0 ? payload : `${rows.payloads}\n${payload}`;
   rows.length++;
+}
+
+/** Whether canonical JSON text escapes a U+0000: a `\u0000` whose backslash is not itself escaped. */
+function holdsNul(json: string): boolean {
+  for (let at = json.indexOf('\\u0000'); at !== -1; at = json.indexOf('\\u0000', at + 1)) {
+    let run = 1;
+    while (at - run >= 0 && json.charCodeAt(at - run) === 0x5c) run++;
+    if (run % 2 === 1) return true;
+  }
+  return false;
 }
 
 /** The hex digits of a canonical uuid text (its 16 bytes). */
