@@ -1,5 +1,5 @@
 import { BOOTSTRAP_TX_RETRY_BASE_DELAY_MS, TX_RETRY_ATTEMPTS } from '@oversync/protocol';
-import { runRetryable, type SyncDatabase } from '../database/sync-database.js';
+import { isConnectionError, runRetryable, type SyncDatabase } from '../database/sync-database.js';
 import { installCaptureTriggers } from './capture-triggers.js';
 import { withErrorContext } from './error-context.js';
 import { validateRegisteredForeignKeys } from './foreign-key-validator.js';
@@ -21,6 +21,25 @@ export async function bootstrapSyncSchema(
   tables: readonly RegisteredTableConfig[],
 ): Promise<RegisteredTable[]> {
   if (!db) throw new Error('bootstrap requires a database pool');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await bootstrapOnce(db, tables);
+    } catch (error) {
+      // A backend killed under a start (restart, failover, pg_terminate_backend) is no schema problem:
+      // every step is idempotent, so the start begins again on a fresh connection.
+      if (attempt >= SCHEMA_TRANSACTION_ATTEMPTS || !causedByConnectionLoss(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, attempt * SCHEMA_TRANSACTION_RETRY_BASE_MS));
+    }
+  }
+}
+
+/** Whether `error` or one of its causes is a lost database connection. */
+function causedByConnectionLoss(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) if (isConnectionError(e)) return true;
+  return false;
+}
+
+async function bootstrapOnce(db: SyncDatabase, tables: readonly RegisteredTableConfig[]): Promise<RegisteredTable[]> {
   const validated = await validateRegisteredTables(db, tables);
   const sorted = [...validated].sort((a, b) => a.tableId - b.tableId);
 
