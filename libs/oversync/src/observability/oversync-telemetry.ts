@@ -110,7 +110,35 @@ export class OversyncTelemetry implements OnModuleDestroy {
    * 5xx and unexpected errors mark the span as failed.
    */
   traceOperation<T>(context: ExecutionContext, operation: string, handle: () => Observable<T>): Observable<T> {
-    if (!this.tracer || !tracerProviderRegistered()) return handle();
+    const span = this.startOperationSpan(context, operation);
+    if (!span) return handle();
+    // Nest binds the handler's async context when handle() is called: call it inside the span's context
+    return otelContext.with(trace.setSpan(otelContext.active(), span), handle).pipe(
+      tap({ error: (error: unknown) => failSpan(span, error) }),
+      finalize(() => endOperationSpan(span, context)),
+    );
+  }
+
+  /** traceOperation for a handler called without an interceptor (errors/sync-endpoint-call.ts). */
+  traceCall<T>(context: ExecutionContext, operation: string, call: () => Promise<T>): Promise<T> {
+    const span = this.startOperationSpan(context, operation);
+    if (!span) return call();
+    return otelContext.with(trace.setSpan(otelContext.active(), span), call).then(
+      (answer) => {
+        endOperationSpan(span, context);
+        return answer;
+      },
+      (error: unknown) => {
+        failSpan(span, error);
+        endOperationSpan(span, context);
+        throw error;
+      },
+    );
+  }
+
+  /** The span `oversync.<operation>` of a request, or undefined when nothing would record it. */
+  private startOperationSpan(context: ExecutionContext, operation: string): Span | undefined {
+    if (!this.tracer || !tracerProviderRegistered()) return undefined;
     const req = context.switchToHttp().getRequest<{ method: string; originalUrl?: string; url: string }>();
     const span = this.tracer.startSpan(`oversync.${operation}`, {
       attributes: {
@@ -120,52 +148,9 @@ export class OversyncTelemetry implements OnModuleDestroy {
       },
     });
     // no SDK (or not sampled): nothing to carry
-    if (!span.isRecording()) {
-      span.end();
-      return handle();
-    }
-    // Nest binds the handler's async context when handle() is called: call it inside the span's context
-    return otelContext.with(trace.setSpan(otelContext.active(), span), handle).pipe(
-      tap({ error: (error: unknown) => failSpan(span, error) }),
-      finalize(() => {
-        const res = rawResponse(context.switchToHttp().getResponse());
-        if (res.headersSent) span.setAttribute('http.response.status_code', res.statusCode);
-        span.end();
-      }),
-    );
-  }
-
-  /** traceOperation for a handler called without an interceptor (errors/sync-endpoint-call.ts). */
-  traceCall<T>(context: ExecutionContext, operation: string, call: () => Promise<T>): Promise<T> {
-    if (!this.tracer || !tracerProviderRegistered()) return call();
-    const req = context.switchToHttp().getRequest<{ method: string; originalUrl?: string; url: string }>();
-    const span = this.tracer.startSpan(`oversync.${operation}`, {
-      attributes: {
-        'oversync.operation': operation,
-        'http.request.method': req.method,
-        'http.route': syncRouteTemplate((req.originalUrl ?? req.url).split('?')[0] ?? ''),
-      },
-    });
-    if (!span.isRecording()) {
-      span.end();
-      return call();
-    }
-    const end = () => {
-      const res = rawResponse(context.switchToHttp().getResponse());
-      if (res.headersSent) span.setAttribute('http.response.status_code', res.statusCode);
-      span.end();
-    };
-    return otelContext.with(trace.setSpan(otelContext.active(), span), call).then(
-      (answer) => {
-        end();
-        return answer;
-      },
-      (error: unknown) => {
-        failSpan(span, error);
-        end();
-        throw error;
-      },
-    );
+    if (span.isRecording()) return span;
+    span.end();
+    return undefined;
   }
 
   requestFinished(outcome: SyncRequestOutcome): void {
@@ -244,6 +229,13 @@ export class OversyncTelemetry implements OnModuleDestroy {
   private attributes(attributes: Attributes): void {
     if (this.tracer) trace.getActiveSpan()?.setAttributes(attributes);
   }
+}
+
+/** Ends a request's span with the answer's status, once the answer is sent. */
+function endOperationSpan(span: Span, context: ExecutionContext): void {
+  const res = rawResponse(context.switchToHttp().getResponse());
+  if (res.headersSent) span.setAttribute('http.response.status_code', res.statusCode);
+  span.end();
 }
 
 /** Runs before the endpoint maps unexpected errors: those count as 500 `internal_error` here. */
