@@ -3,7 +3,7 @@
  * hash-verified and applied in its own transaction with capture suppressed; the checkpoint moves
  * in the same transaction.
  */
-import { SYNC_ROUTES } from '@oversync/protocol';
+import { readPullPageLayout, SYNC_ROUTES } from '@oversync/protocol';
 import { APPLY_PAGE_ROWS, applyAuthoritativePage, resolveWireRow } from './authoritative-apply.js';
 import { bundleHashOf } from './bundle-hash.js';
 import { SUSPEND_TRIGGERS_MIN_ROWS, suspendTriggers } from './capture-triggers.js';
@@ -28,7 +28,6 @@ import type { RowOp } from './sync-state.js';
 import { recoveryCode } from './sync-status.js';
 import { throwIfTransientStatus, withRetry } from './sync-transport.js';
 import { decodePull, type PullResponse, type WireBundle, wireRowProblem } from './wire-decode.js';
-import { fastDecodePull } from './wire-rows-fast.js';
 
 export interface RemoteSyncResult {
   readonly outcome: RemoteSyncOutcome;
@@ -135,7 +134,7 @@ async function fetchPullPage(
     );
   }
   try {
-    return fastDecodePull(response.body) ?? decodePull(response.body);
+    return readPullPageLayout(response.body) ?? decodePull(response.body);
   } catch (err) {
     throw new SyncProtocolError(`failed to decode pull response: ${errorMessage(err)}`, { cause: err });
   }

@@ -3,6 +3,7 @@
  * replaced by the server's frozen row set, paged into `_sync_snapshot_stage` and applied in one
  * transaction read back page by page, so memory stays bounded by the chunk size.
  */
+import { readSnapshotChunkLayout } from '@oversync/protocol';
 import { APPLY_PAGE_ROWS, applyAuthoritativePage, applyLocalImage, resolveWireRow } from './authoritative-apply.js';
 import { SUSPEND_TRIGGERS_MIN_ROWS, suspendTriggers } from './capture-triggers.js';
 import { type ClientContext, ensureBoundToSessionUser } from './client-context.js';
@@ -21,7 +22,6 @@ import type { RestoreSummary } from './results.js';
 import { localKeyFromKeyJson } from './row-codec.js';
 import { type SyncResponse, throwIfTransientStatus, withRetry } from './sync-transport.js';
 import { decodeSnapshotChunk, decodeSnapshotSession } from './wire-decode.js';
-import { fastDecodeSnapshotChunk } from './wire-rows-fast.js';
 
 export interface SnapshotSession {
   readonly snapshotId: string;
@@ -189,12 +189,12 @@ async function fetchSnapshotChunk(
     signal,
   );
   if (response.status !== 200) throw serverStatusError('snapshot_chunk_fetch', response);
-  // the fast reader hands over each payload as the body holds it: staged as is, never re-encoded
+  // the layout view hands over each payload as the body holds it: staged as is, never re-encoded
   const payloadTexts: string[] = [];
   let chunk;
   let fast = false;
   try {
-    chunk = fastDecodeSnapshotChunk(response.body, payloadTexts);
+    chunk = readSnapshotChunkLayout(response.body, payloadTexts);
     fast = chunk !== undefined;
     chunk ??= decodeSnapshotChunk(response.body);
   } catch (err) {
@@ -340,7 +340,7 @@ function applyStagedRows(ctx: ClientContext, session: SnapshotSession): number {
 
 /**
  * A staged payload back as a value. The text is either the payload as the body held it, handed
- * over by the fast reader (one flat compact object of scalars, no escapes, names distinct and never
+ * over by the protocol's layout view (one flat compact object of scalars, no escapes, names distinct and never
  * `__proto__`, every number finite), or this client's own `stringifyJson` output of a value the
  * wire reader accepted (depth checked, duplicates resolved, no non-finite number). `JSON.parse`
  * reads either to the same members and numbers unless it holds an integer beyond 2^53 (a

@@ -6,6 +6,7 @@ export * from './go-strings.js';
 export * from './json-reader.js';
 export * from './json-binding.js';
 export * from './json-views.js';
+export * from './wire-layout-view.js';
 export * from './canonical-exact-json.js';
 export * from './go-json-encode.js';
 export * from './canonical-json.js';

@@ -91,17 +91,55 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 const NAME_CACHE_SIZE = 256;
+const MAX_CACHED_NAME = 32;
+/**
+ * A position in JSON text, with the steps the reader and the layout view (wire-layout-view.ts) share;
+ * the scanning itself is the functions below (`scanPlainString`, `scanJsonNumber`, `scanLiteral`). One
+ * class for both: the reader's hot loop inlines this method where a call through a function did not fit.
+ */
+export class JsonCursor {
+  pos = 0;
+  private readonly nameCache: Array<string | undefined> = new Array<string | undefined>(NAME_CACHE_SIZE);
+  constructor(readonly text: string) {}
+
+  /**
+   * The plain member name `text[start, end)`, the same string as the last time it was seen: rows repeat
+   * the same names thousands of times, and a fresh string per member is a large share of the garbage
+   * (JSON.parse interns names too).
+   */
+  protected cachedName(start: number, end: number): string {
+    const text = this.text;
+    const length = end - start;
+    if (length === 0 || length > MAX_CACHED_NAME) return text.slice(start, end);
+    const slot = (length * 31 + text.charCodeAt(start) * 7 + text.charCodeAt(end - 1)) & (NAME_CACHE_SIZE - 1);
+    const cached = this.nameCache[slot];
+    if (cached !== undefined && cached.length === length && text.startsWith(cached, start)) return cached;
+    const name = text.slice(start, end);
+    this.nameCache[slot] = name;
+    return name;
+  }
+
+  /** The next non-whitespace code unit (NaN at the end), not consumed. */
+  skipWhitespace(): number {
+    const text = this.text;
+    let pos = this.pos;
+    let c = text.charCodeAt(pos);
+    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++pos);
+    this.pos = pos;
+    return c;
+  }
+}
+
 const DIGITS = Array.from({ length: 10 }, (_, digit) => new JsonNumber(String(digit)));
 
-class Reader {
-  private pos = 0;
-  private readonly nameCache: Array<string | undefined> = new Array<string | undefined>(NAME_CACHE_SIZE);
-
+class Reader extends JsonCursor {
   constructor(
-    private readonly text: string,
+    text: string,
     private readonly maxDepth: number,
     private readonly stream?: MemberStream,
-  ) {}
+  ) {
+    super(text);
+  }
 
   document(): ExactJson {
     const text = this.text;
@@ -176,45 +214,21 @@ class Reader {
     }
   }
 
-  /** The next non-whitespace code unit (NaN at the end), not consumed. */
-  private skipWhitespace(): number {
-    const text = this.text;
-    let pos = this.pos;
-    let c = text.charCodeAt(pos);
-    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++pos);
-    this.pos = pos;
-    return c;
-  }
-
   private memberName(c: number): string {
     if (c !== QUOTE) this.unexpected(c, 'looking for beginning of object key string');
-    const name = this.cachedName() ?? this.string();
+    const name = this.name();
     if (this.skipWhitespace() !== 0x3a) this.unexpected(this.text.charCodeAt(this.pos), 'after object key');
     this.pos++;
     return name;
   }
 
-  /**
-   * A member name seen before, without allocating it again: rows repeat the same names thousands of
-   * times, and a fresh string per member is a large share of the garbage (JSON.parse interns names too).
-   */
-  private cachedName(): string | undefined {
-    const text = this.text;
+  /** A member name at `pos` (its opening quote); a plain one from the cache. */
+  private name(): string {
     const start = this.pos + 1;
-    let end = start;
-    let c = text.charCodeAt(end);
-    while (c !== QUOTE && c !== BACKSLASH && c >= 0x20 && c < 0xd800 && end - start < 32) c = text.charCodeAt(++end);
-    if (c !== QUOTE || end === start) return undefined;
-    const slot = ((end - start) * 31 + text.charCodeAt(start) * 7 + text.charCodeAt(end - 1)) & (NAME_CACHE_SIZE - 1);
-    const cached = this.nameCache[slot];
-    if (cached !== undefined && cached.length === end - start && text.startsWith(cached, start)) {
-      this.pos = end + 1;
-      return cached;
-    }
-    const name = text.slice(start, end);
-    this.nameCache[slot] = name;
+    const end = scanPlainString(this.text, start);
+    if (end < 0) return this.slowString(start, ~end);
     this.pos = end + 1;
-    return name;
+    return this.cachedName(start, end);
   }
 
   private scalar(c: number): ExactJson {
@@ -234,8 +248,9 @@ class Reader {
   }
 
   private literal<T extends ExactJson>(word: string, value: T): T {
-    if (!this.text.startsWith(word, this.pos)) this.fail(`invalid literal`);
-    this.pos += word.length;
+    const end = scanLiteral(this.text, this.pos, word);
+    if (end < 0) this.fail(`invalid literal`);
+    this.pos = end;
     return value;
   }
 
@@ -251,19 +266,11 @@ class Reader {
 
   /** A string literal at `pos` (its opening quote); escapes and surrogates decoded as Go does. */
   private string(): string {
-    const text = this.text;
     const start = this.pos + 1;
-    let pos = start;
-    for (;;) {
-      const c = text.charCodeAt(pos);
-      if (c === QUOTE) {
-        this.pos = pos + 1;
-        return text.slice(start, pos);
-      }
-      if (c === BACKSLASH || c < 0x20 || (c >= 0xd800 && c <= 0xdfff) || c !== c) break;
-      pos++;
-    }
-    return this.slowString(start, pos);
+    const end = scanPlainString(this.text, start);
+    if (end < 0) return this.slowString(start, ~end);
+    this.pos = end + 1;
+    return this.text.slice(start, end);
   }
 
   private slowString(start: number, from: number): string {
@@ -359,11 +366,32 @@ class Reader {
   }
 }
 
+// ---------- scanning primitives: the Reader's, and the layout view's (wire-layout-view.ts) --------
+
+/** The end of `word` when the text continues with it at `pos` (`true`, `null`, punctuation), else `~pos`. */
+export function scanLiteral(text: string, pos: number, word: string): number {
+  return text.startsWith(word, pos) ? pos + word.length : ~pos;
+}
+
+/**
+ * The position of the closing quote of the string whose content starts at `start` when that content
+ * is plain text, read as written (no escape, control character or surrogate), else `~offset` of the
+ * first code unit that is not (the end of the text included): the reader decodes from there.
+ */
+export function scanPlainString(text: string, start: number): number {
+  let pos = start;
+  for (;;) {
+    const c = text.charCodeAt(pos);
+    if (c === QUOTE) return pos;
+    if (c === BACKSLASH || c < 0x20 || (c >= 0xd800 && c <= 0xdfff) || c !== c) return ~pos;
+    pos++;
+  }
+}
+
 /**
  * The end of the JSON number literal at `pos` (RFC 8259's grammar: `-`, no leading zero, a fraction
  * and an exponent each with at least one digit), or `~offset` (a negative number) of the first
- * character that breaks it. The one number grammar of the protocol: this reader and the client's
- * fast row reader both scan with it.
+ * character that breaks it. The one number grammar of the protocol.
  */
 export function scanJsonNumber(text: string, pos: number): number {
   if (text.charCodeAt(pos) === 0x2d) pos++;
@@ -384,6 +412,15 @@ export function scanJsonNumber(text: string, pos: number): number {
     pos = end;
   }
   return pos;
+}
+
+/** Whether the literal `text[start, end)` scanned by `scanJsonNumber` has no fraction and no exponent. */
+export function isIntegerLiteral(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e || c === 0x65 || c === 0x45) return false;
+  }
+  return true;
 }
 
 function digitsEnd(text: string, pos: number): number {

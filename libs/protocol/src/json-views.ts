@@ -1,5 +1,12 @@
 // Plain-value views of the reader's tree (json-reader.ts). Iterative, as the tree may nest 10,000 levels.
-import { ExactObject, JsonNumber, JsonSyntaxError, parseExactJson, type ExactJson } from './json-reader.js';
+import {
+  ExactObject,
+  isIntegerLiteral,
+  JsonNumber,
+  JsonSyntaxError,
+  parseExactJson,
+  type ExactJson,
+} from './json-reader.js';
 import type { JsonValue } from './wire-types.js';
 
 /** A JSON value whose integers keep their exact value: `bigint` beyond ±(2^53−1) (rows, spec/client.md §15 item 13). */
@@ -23,9 +30,14 @@ export function toGoValue(node: ExactJson): JsonValue {
 const LosslessRecord = function LosslessRecord() {} as unknown as new () => LosslessObject;
 LosslessRecord.prototype = Object.create(null) as object;
 
+/** An empty object of the lossless view (inherits nothing). */
+export function emptyLosslessObject(): LosslessObject {
+  return new LosslessRecord();
+}
+
 /** The value with exact integers (`bigint` outside the safe range), objects inheriting nothing, last duplicate wins. */
 export function toLosslessValue(node: ExactJson): LosslessJson {
-  return materialize<LosslessJson>(node, losslessNumber, () => new LosslessRecord());
+  return materialize<LosslessJson>(node, losslessNumber, emptyLosslessObject);
 }
 
 /**
@@ -43,14 +55,27 @@ export function parseLosslessJson(input: string | Uint8Array): LosslessJson {
 
 function goDouble(number: JsonNumber): number {
   const value = number.toNumber();
-  if (!Number.isFinite(value)) throw new JsonSyntaxError(`number ${number.raw} is out of range of float64`);
+  if (!Number.isFinite(value)) outOfRange(number);
   return value;
 }
 
 function losslessNumber(number: JsonNumber): number | bigint {
-  const value = goDouble(number);
-  if (Number.isSafeInteger(value) || !/^-?[0-9]+$/.test(number.raw)) return value;
-  return BigInt(number.raw);
+  return losslessNumberOf(number.raw) ?? outOfRange(number);
+}
+
+function outOfRange(number: JsonNumber): never {
+  throw new JsonSyntaxError(`number ${number.raw} is out of range of float64`);
+}
+
+/**
+ * A number literal (valid per `scanJsonNumber`) as the lossless view holds it: a double, or a `bigint`
+ * for an integer literal beyond ±(2^53−1); undefined beyond float64.
+ */
+export function losslessNumberOf(raw: string): number | bigint | undefined {
+  const value = Number(raw);
+  if (!Number.isFinite(value)) return undefined;
+  if (Number.isSafeInteger(value) || !Number.isInteger(value) || !isIntegerLiteral(raw, 0, raw.length)) return value;
+  return BigInt(raw);
 }
 
 type Container<V> = V[] | Record<string, V>;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
+import { readPullPageLayout, readSnapshotChunkLayout } from '@oversync/protocol';
 import fc from 'fast-check';
 import { parseStagedPayload } from './snapshot.js';
 import { decodePull, decodeSnapshotChunk } from './wire-decode.js';
-import { fastDecodePull, fastDecodeSnapshotChunk } from './wire-rows-fast.js';
 
 /** The decoded value with number kinds and object prototypes spelled out. */
 const typed = (value: unknown): unknown => {
@@ -159,12 +159,14 @@ const snapshotBody = fc
   )
   .map(([body, tail]) => body + tail);
 
-describe('fast decoding of pull pages and snapshot chunks', () => {
+// The protocol's layout view (libs/protocol wire-layout-view.ts) against this client's full decoding, which
+// reads every body the view leaves to it.
+describe('the layout view of pull pages and snapshot chunks', () => {
   it('gives what decodePull gives, or leaves the body to it', () => {
     let fast = 0;
     fc.assert(
       fc.property(pullBody, (body) => {
-        const quick = fastDecodePull(body);
+        const quick = readPullPageLayout(body);
         if (quick === undefined) return;
         fast++;
         expect(outcome(() => quick)).toEqual(outcome(() => decodePull(body)));
@@ -178,7 +180,7 @@ describe('fast decoding of pull pages and snapshot chunks', () => {
     let fast = 0;
     fc.assert(
       fc.property(snapshotBody, (body) => {
-        const quick = fastDecodeSnapshotChunk(body);
+        const quick = readSnapshotChunkLayout(body);
         if (quick === undefined) return;
         fast++;
         expect(outcome(() => quick)).toEqual(outcome(() => decodeSnapshotChunk(body)));
@@ -193,7 +195,7 @@ describe('fast decoding of pull pages and snapshot chunks', () => {
     fc.assert(
       fc.property(snapshotBody, (body) => {
         const texts: string[] = [];
-        const quick = fastDecodeSnapshotChunk(body, texts);
+        const quick = readSnapshotChunkLayout(body, texts);
         if (quick === undefined) return;
         fast++;
         const payloads = quick.rows.filter((row) => row.payload !== undefined).map((row) => row.payload);
@@ -221,13 +223,13 @@ describe('fast decoding of pull pages and snapshot chunks', () => {
       `"bundle_hash":"ab","rows":[${row(0)},{"schema":"business","table":"users","key":{"id":"k9"},"op":"DELETE",` +
       `"row_version":3,"payload":null},{"schema":"business","table":"users","key":{"id":"k8"},"op":"DELETE",` +
       `"row_version":3}]}],"has_more":false}\n`;
-    const quick = fastDecodePull(body);
+    const quick = readPullPageLayout(body);
     expect(quick).toBeDefined();
     expect(typed(quick)).toEqual(typed(decodePull(body)));
     const chunk =
       `{"snapshot_id":"s","snapshot_bundle_seq":3,"rows":[{"schema":"business","table":"users",` +
       `"key":{"id":"k1"},"row_version":1,"payload":{"id":"k1"}}],"next_row_ordinal":1,"has_more":false}`;
-    expect(fastDecodeSnapshotChunk(chunk)).toBeDefined();
-    expect(typed(fastDecodeSnapshotChunk(chunk))).toEqual(typed(decodeSnapshotChunk(chunk)));
+    expect(readSnapshotChunkLayout(chunk)).toBeDefined();
+    expect(typed(readSnapshotChunkLayout(chunk))).toEqual(typed(decodeSnapshotChunk(chunk)));
   });
 });

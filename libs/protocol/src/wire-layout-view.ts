@@ -1,0 +1,251 @@
+// A view of the one JSON reader (json-reader.ts) for the two large responses, pull pages and snapshot
+// chunks, when they are laid out exactly as the servers write them: compact JSON, members in struct
+// order with their exact names, flat `key`/`payload` objects of scalars without escapes, surrogates,
+// duplicate or `__proto__` members. Rows are built straight from the text, without the reader's tree,
+// with the reader's own scanning primitives and the lossless value model (json-views.ts). Anything
+// else (whitespace, another member order or case, escapes, nesting, an unknown op, a syntax error)
+// returns undefined: the caller then reads the body with the full reader and Go binding, which also
+// words every error. Where this view answers, its value is the one that decoding gives (the client's
+// `wire-decode.layout-view.spec.ts` compares the two on generated bodies).
+import { isIntegerLiteral, JsonCursor, scanJsonNumber, scanLiteral, scanPlainString } from './json-reader.js';
+import { emptyLosslessObject, losslessNumberOf, type LosslessJson, type LosslessObject } from './json-views.js';
+import type { Bundle, BundleRow, PullResponse, RowOp, SnapshotChunkResponse, SnapshotRow } from './wire-types.js';
+
+/** A pulled row with lossless payload and key values. */
+export type LosslessBundleRow = BundleRow<LosslessJson, LosslessObject>;
+/** A pull page's bundle as the servers write it (`row_count`, `bundle_hash` always present). */
+export type LosslessBundle = Required<Bundle<LosslessBundleRow[]>>;
+export type LosslessPullResponse = PullResponse<LosslessBundle[]>;
+export type LosslessSnapshotRow = SnapshotRow<LosslessJson, LosslessObject>;
+export type LosslessSnapshotChunkResponse = SnapshotChunkResponse<LosslessSnapshotRow[]>;
+
+const QUOTE = 0x22;
+/** Integers of up to 15 digits are exact as doubles; longer ones go to the full reader. */
+const MAX_INT_DIGITS = 15;
+const PAYLOAD_MEMBER = ',"payload":';
+
+class LayoutCursor extends JsonCursor {
+  constructor(
+    text: string,
+    /** Receives each snapshot row's payload as written (the client stages the wire text, spec/client.md §2.3). */
+    readonly payloadTexts?: string[],
+  ) {
+    super(text);
+  }
+
+  /** Consumes `literal` when the text continues with it. */
+  lit(literal: string): boolean {
+    const end = scanLiteral(this.text, this.pos, literal);
+    if (end < 0) return false;
+    this.pos = end;
+    return true;
+  }
+
+  /** A plain string (no escapes, control characters or surrogates); undefined otherwise. */
+  str(): string | undefined {
+    const text = this.text;
+    if (text.charCodeAt(this.pos) !== QUOTE) return undefined;
+    const start = this.pos + 1;
+    const end = scanPlainString(text, start);
+    if (end < 0) return undefined;
+    this.pos = end + 1;
+    return text.slice(start, end);
+  }
+
+  /** A non-negative integer literal of at most 15 digits, as the wire types carry int64. */
+  int64(): bigint | undefined {
+    const text = this.text;
+    const start = this.pos;
+    if (text.charCodeAt(start) === 0x2d) return undefined;
+    const end = scanJsonNumber(text, start);
+    if (end < 0 || end - start > MAX_INT_DIGITS || !isIntegerLiteral(text, start, end)) return undefined;
+    this.pos = end;
+    return BigInt(Number(text.slice(start, end)));
+  }
+
+  bool(): boolean | undefined {
+    if (this.lit('true')) return true;
+    if (this.lit('false')) return false;
+    return undefined;
+  }
+
+  /** A number as the lossless view holds it; undefined for a syntax error or a value beyond float64. */
+  number(): number | bigint | undefined {
+    const text = this.text;
+    const start = this.pos;
+    const end = scanJsonNumber(text, start);
+    if (end < 0) return undefined;
+    const value = losslessNumberOf(text.slice(start, end));
+    if (value !== undefined) this.pos = end;
+    return value;
+  }
+
+  /** A plain member name, as the reader caches it; undefined for any other string. */
+  name(): string | undefined {
+    const text = this.text;
+    if (text.charCodeAt(this.pos) !== QUOTE) return undefined;
+    const start = this.pos + 1;
+    const end = scanPlainString(text, start);
+    if (end < 0) return undefined;
+    this.pos = end + 1;
+    return this.cachedName(start, end);
+  }
+
+  /** A flat object of scalars (distinct plain names, no `__proto__`); undefined for anything else. */
+  flatObject(): LosslessObject | undefined {
+    if (!this.lit('{')) return undefined;
+    const object = emptyLosslessObject();
+    if (this.lit('}')) return object;
+    for (;;) {
+      const name = this.name();
+      if (name === undefined || name === '__proto__' || Object.hasOwn(object, name) || !this.lit(':')) return undefined;
+      const value = this.scalar();
+      if (value === undefined) return undefined;
+      object[name] = value;
+      if (this.lit(',')) continue;
+      return this.lit('}') ? object : undefined;
+    }
+  }
+
+  private scalar(): LosslessJson | undefined {
+    const c = this.text.charCodeAt(this.pos);
+    if (c === QUOTE) return this.str();
+    if (c === 0x74 || c === 0x66) return this.bool();
+    if (c === 0x6e) return this.lit('null') ? null : undefined;
+    return this.number();
+  }
+
+  /** `,"payload":<flat object | null>}` or `}` (absent payload: `undefined`); false off the layout. */
+  payloadAndEnd(): LosslessJson | undefined | false {
+    if (this.lit('}')) return undefined;
+    if (!this.lit(PAYLOAD_MEMBER)) return false;
+    const payload = this.lit('null') ? null : this.flatObject();
+    if (payload === undefined || !this.lit('}')) return false;
+    return payload;
+  }
+
+  /** Trailing whitespace, then the end of the text. */
+  end(): boolean {
+    this.skipWhitespace();
+    return this.pos === this.text.length;
+  }
+}
+
+/** `[row,…]` with `row` read by `readRow`; undefined when any row is off the layout. */
+function rowArray<T>(s: LayoutCursor, readRow: (s: LayoutCursor) => T | undefined): T[] | undefined {
+  if (!s.lit('[')) return undefined;
+  const rows: T[] = [];
+  if (s.lit(']')) return rows;
+  for (;;) {
+    const row = readRow(s);
+    if (row === undefined) return undefined;
+    rows.push(row);
+    if (s.lit(',')) continue;
+    return s.lit(']') ? rows : undefined;
+  }
+}
+
+function rowOp(s: LayoutCursor): RowOp | undefined {
+  if (s.lit('"INSERT"')) return 'INSERT';
+  if (s.lit('"UPDATE"')) return 'UPDATE';
+  if (s.lit('"DELETE"')) return 'DELETE';
+  return undefined;
+}
+
+/**
+ * A pull bundle's row (`withOp`: `schema, table, key, op, row_version, payload`, payload absent for
+ * DELETE) or a snapshot chunk's (the same members without `op`, payload always present).
+ */
+function wireRow(s: LayoutCursor, withOp: true): LosslessBundleRow | undefined;
+function wireRow(s: LayoutCursor, withOp: false): LosslessSnapshotRow | undefined;
+function wireRow(s: LayoutCursor, withOp: boolean): LosslessBundleRow | LosslessSnapshotRow | undefined {
+  if (!s.lit('{"schema":')) return undefined;
+  const schema = s.str();
+  if (schema === undefined || !s.lit(',"table":')) return undefined;
+  const table = s.str();
+  if (table === undefined || !s.lit(',"key":')) return undefined;
+  const key = s.flatObject();
+  if (key === undefined) return undefined;
+  let op: RowOp | undefined;
+  if (withOp && (!s.lit(',"op":') || (op = rowOp(s)) === undefined)) return undefined;
+  if (!s.lit(',"row_version":')) return undefined;
+  const rowVersion = s.int64();
+  if (rowVersion === undefined) return undefined;
+  const at = s.pos;
+  const payload = s.payloadAndEnd();
+  if (payload === false) return undefined;
+  if (op !== undefined) return { schema, table, key, op, row_version: rowVersion, payload };
+  if (payload === undefined) return undefined;
+  s.payloadTexts?.push(s.text.slice(at + PAYLOAD_MEMBER.length, s.pos - 1));
+  return { schema, table, key, row_version: rowVersion, payload };
+}
+
+const pullRow = (s: LayoutCursor) => wireRow(s, true);
+const snapshotRow = (s: LayoutCursor) => wireRow(s, false);
+
+function bundle(s: LayoutCursor): LosslessBundle | undefined {
+  if (!s.lit('{"bundle_seq":')) return undefined;
+  const bundleSeq = s.int64();
+  if (bundleSeq === undefined || !s.lit(',"source_id":')) return undefined;
+  const sourceId = s.str();
+  if (sourceId === undefined || !s.lit(',"source_bundle_id":')) return undefined;
+  const sourceBundleId = s.int64();
+  if (sourceBundleId === undefined || !s.lit(',"row_count":')) return undefined;
+  const rowCount = s.int64();
+  if (rowCount === undefined || !s.lit(',"bundle_hash":')) return undefined;
+  const bundleHash = s.str();
+  if (bundleHash === undefined || !s.lit(',"rows":')) return undefined;
+  const rows = rowArray(s, pullRow);
+  if (rows === undefined || !s.lit('}')) return undefined;
+  return {
+    bundle_seq: bundleSeq,
+    source_id: sourceId,
+    source_bundle_id: sourceBundleId,
+    row_count: rowCount,
+    bundle_hash: bundleHash,
+    rows,
+  };
+}
+
+/** A pull page (§3.7) in the servers' own layout, else undefined (read it with the full reader). */
+export function readPullPageLayout(body: string): LosslessPullResponse | undefined {
+  const s = new LayoutCursor(body);
+  if (!s.lit('{"stable_bundle_seq":')) return undefined;
+  const stableBundleSeq = s.int64();
+  if (stableBundleSeq === undefined || !s.lit(',"bundles":')) return undefined;
+  const bundles = rowArray(s, bundle);
+  if (bundles === undefined || !s.lit(',"has_more":')) return undefined;
+  const hasMore = s.bool();
+  if (hasMore === undefined || !s.lit('}') || !s.end()) return undefined;
+  return { stable_bundle_seq: stableBundleSeq, bundles, has_more: hasMore };
+}
+
+/**
+ * A snapshot chunk (§3.10) in the servers' own layout, else undefined (read it with the full reader).
+ * `payloadTexts`, when given, receives the payload text of every row as the body holds it (compact,
+ * one flat object or `null`), in row order; it is complete only when a chunk is returned.
+ */
+export function readSnapshotChunkLayout(
+  body: string,
+  payloadTexts?: string[],
+): LosslessSnapshotChunkResponse | undefined {
+  const s = new LayoutCursor(body, payloadTexts);
+  if (!s.lit('{"snapshot_id":')) return undefined;
+  const snapshotId = s.str();
+  if (snapshotId === undefined || !s.lit(',"snapshot_bundle_seq":')) return undefined;
+  const snapshotBundleSeq = s.int64();
+  if (snapshotBundleSeq === undefined || !s.lit(',"rows":')) return undefined;
+  const rows = rowArray(s, snapshotRow);
+  if (rows === undefined || !s.lit(',"next_row_ordinal":')) return undefined;
+  const nextRowOrdinal = s.int64();
+  if (nextRowOrdinal === undefined || !s.lit(',"has_more":')) return undefined;
+  const hasMore = s.bool();
+  if (hasMore === undefined || !s.lit('}') || !s.end()) return undefined;
+  return {
+    snapshot_id: snapshotId,
+    snapshot_bundle_seq: snapshotBundleSeq,
+    rows,
+    next_row_ordinal: nextRowOrdinal,
+    has_more: hasMore,
+  };
+}
