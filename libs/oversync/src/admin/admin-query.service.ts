@@ -1,4 +1,4 @@
-import { keyTextSql, opCodeCaseSql } from '../database/sql-codes.js';
+import { keyTextSql, opCodeCaseSql, SCOPE_INITIALIZED, SCOPE_INITIALIZING } from '../database/sql-codes.js';
 import { Injectable } from '@nestjs/common';
 import { computeBundleHash, isCanonicalUuid, RawJson, type BundleHashRow, type RowOp } from '@oversync/protocol';
 import type { SyncClient, SyncDatabase } from '../database/sync-database.js';
@@ -82,7 +82,8 @@ export class AdminQueryService {
   async user(userId: string) {
     const [row] = await this.db.query<Row>(
       `SELECT ${userSummarySql(DETAIL_ROW_COUNT_CAP)},
-              CASE sc.state_code WHEN 1 THEN 'initializing' WHEN 2 THEN 'initialized' ELSE 'uninitialized' END
+              CASE sc.state_code WHEN ${SCOPE_INITIALIZING} THEN 'initializing' WHEN ${SCOPE_INITIALIZED}
+                THEN 'initialized' ELSE 'uninitialized' END
                 AS scope_state,
               sc.initialized_by_source_id,
               (SELECT count(*) FROM sync.push_sessions ps WHERE ps.user_pk = us.user_pk)::text AS push_sessions,

@@ -1,11 +1,7 @@
-import { SCOPE_STATE_CODES } from '@oversync/protocol';
 import { OversyncError } from '../errors/oversync.error.js';
+import { SCOPE_INITIALIZED, SCOPE_INITIALIZING, SCOPE_UNINITIALIZED } from '../database/sql-codes.js';
 import { prepared, type SyncClient } from '../database/sync-database.js';
 import { rfc3339Sql, trimRfc3339 } from '../database/timestamps.js';
-
-export const SCOPE_UNINITIALIZED = SCOPE_STATE_CODES.UNINITIALIZED;
-export const SCOPE_INITIALIZING = SCOPE_STATE_CODES.INITIALIZING;
-export const SCOPE_INITIALIZED = SCOPE_STATE_CODES.INITIALIZED;
 
 export interface LockedScope {
   userPk: string;
@@ -26,7 +22,8 @@ async function ensureUserScope(client: SyncClient, userId: string): Promise<void
        INSERT INTO sync.user_state (user_id, next_bundle_seq, retained_bundle_floor) VALUES ($1, 1, 0)
        ON CONFLICT (user_id) DO NOTHING RETURNING user_pk)
      INSERT INTO sync.scope_state (user_pk, state_code)
-     SELECT user_pk, 0 FROM u UNION ALL SELECT user_pk, 0 FROM sync.user_state WHERE user_id = $1
+     SELECT user_pk, ${SCOPE_UNINITIALIZED} FROM u
+       UNION ALL SELECT user_pk, ${SCOPE_UNINITIALIZED} FROM sync.user_state WHERE user_id = $1
      ON CONFLICT (user_pk) DO NOTHING`,
     [userId],
   );
@@ -56,7 +53,8 @@ export async function lockScope(client: SyncClient, userId: string): Promise<Loc
   if (!row) throw scopeUninitialized(userId);
   if (row.state_code === SCOPE_INITIALIZING && row.lease !== null && row.expired) {
     await client.query(
-      `UPDATE sync.scope_state SET state_code = 0, initializer_source_id = NULL, initialization_id = NULL,
+      `UPDATE sync.scope_state SET state_code = ${SCOPE_UNINITIALIZED},
+        initializer_source_id = NULL, initialization_id = NULL,
               lease_expires_at = NULL WHERE user_pk = $1`,
       [row.user_pk],
     );
@@ -171,7 +169,8 @@ export function initializationStale(message: string): OversyncError {
 
 export async function markScopeInitialized(client: SyncClient, userPk: string, sourceId: string): Promise<void> {
   await client.query(
-    `UPDATE sync.scope_state SET state_code = 2, initializer_source_id = NULL, initialization_id = NULL,
+    `UPDATE sync.scope_state SET state_code = ${SCOPE_INITIALIZED},
+      initializer_source_id = NULL, initialization_id = NULL,
             lease_expires_at = NULL, initialized_at = now(), initialized_by_source_id = $2 WHERE user_pk = $1`,
     [userPk, sourceId],
   );

@@ -1,19 +1,26 @@
-import { KEY_KIND_CODES, ROW_OP_CODES } from '@oversync/protocol';
+import { KEY_KIND_CODES, ROW_OP_CODES, SCOPE_STATE_CODES } from '@oversync/protocol';
 
-// The protocol's row-op and key-kind codes as they are inlined into SQL text (statements and the
-// plpgsql bodies the bootstrap installs): interpolated from `ROW_OP_CODES`/`KEY_KIND_CODES`, so the
-// numbers are written once, in libs/protocol. The generated text is the same as with literals.
+// The protocol's row-op, key-kind and scope-state codes as they are inlined into SQL text (statements
+// and the plpgsql bodies the bootstrap installs): interpolated from `ROW_OP_CODES`/`KEY_KIND_CODES`/
+// `SCOPE_STATE_CODES`, so the numbers are written once, in libs/protocol. The generated text is the
+// same as with literals.
 
 export const OP_INSERT = ROW_OP_CODES.INSERT;
 export const OP_UPDATE = ROW_OP_CODES.UPDATE;
 export const OP_DELETE = ROW_OP_CODES.DELETE;
 export const KIND_UUID = KEY_KIND_CODES.uuid;
 export const KIND_TEXT = KEY_KIND_CODES.text;
+/** `sync.scope_state.state_code` (spec/server.md §1.3). */
+export const SCOPE_UNINITIALIZED = SCOPE_STATE_CODES.UNINITIALIZED;
+export const SCOPE_INITIALIZING = SCOPE_STATE_CODES.INITIALIZING;
+export const SCOPE_INITIALIZED = SCOPE_STATE_CODES.INITIALIZED;
 
 /** Every op code, `(1, 2, 3)`, for `op_code IN …` checks. */
 export const OP_CODES_SQL = `(${OP_INSERT}, ${OP_UPDATE}, ${OP_DELETE})`;
 /** Every key kind, `(1, 2)`. */
 export const KEY_KINDS_SQL = `(${KIND_UUID}, ${KIND_TEXT})`;
+/** Every scope state, `(0, 1, 2)`. */
+export const SCOPE_STATE_CODES_SQL = `(${SCOPE_UNINITIALIZED}, ${SCOPE_INITIALIZING}, ${SCOPE_INITIALIZED})`;
 
 /** The wire op (`'INSERT'`, `'UPDATE'`, `'DELETE'`) of the op code in `column`. */
 export function opCodeCaseSql(column: string): string {

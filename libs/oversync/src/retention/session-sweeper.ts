@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { OVERSYNC_CONFIG, OVERSYNC_DATABASE } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
+import { SCOPE_INITIALIZING, SCOPE_UNINITIALIZED } from '../database/sql-codes.js';
 import type { SyncDatabase } from '../database/sync-database.js';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 
@@ -97,10 +98,12 @@ export class OversyncSessionSweeper implements OnApplicationBootstrap, OnModuleD
         // the same reset a locked scope read does lazily (spec §4.1 step 3); a lease extended
         // meanwhile no longer matches
         initializationLeases: await count(
-          `UPDATE sync.scope_state SET state_code = 0, initializer_source_id = NULL, initialization_id = NULL,
+          `UPDATE sync.scope_state SET state_code = ${SCOPE_UNINITIALIZED},
+            initializer_source_id = NULL, initialization_id = NULL,
             lease_expires_at = NULL
-            WHERE state_code = 1 AND lease_expires_at <= now() AND user_pk IN (
-              SELECT user_pk FROM sync.scope_state WHERE state_code = 1 AND lease_expires_at <= now()
+            WHERE state_code = ${SCOPE_INITIALIZING} AND lease_expires_at <= now() AND user_pk IN (
+              SELECT user_pk FROM sync.scope_state WHERE state_code = ${SCOPE_INITIALIZING}
+                AND lease_expires_at <= now()
                 LIMIT $1 FOR UPDATE SKIP LOCKED)`,
         ),
       };

@@ -10,6 +10,9 @@ import {
   OP_INSERT,
   OP_UPDATE,
   opCodeCaseSql,
+  SCOPE_INITIALIZED,
+  SCOPE_INITIALIZING,
+  SCOPE_UNINITIALIZED,
 } from '../database/sql-codes.js';
 import { bundleChangeNotificationSql } from '../watch/bundle-change-notify.sql.js';
 import { goJsonStringSql, BUNDLE_ROW_JSON_SQL } from '../pull/bundle-reader.js';
@@ -60,7 +63,8 @@ BEGIN
       INSERT INTO sync.user_state (user_id, next_bundle_seq, retained_bundle_floor) VALUES (p_user_id, 1, 0)
       ON CONFLICT (user_id) DO NOTHING RETURNING user_pk)
     INSERT INTO sync.scope_state (user_pk, state_code)
-    SELECT user_pk, 0 FROM u UNION ALL SELECT user_pk, 0 FROM sync.user_state WHERE user_id = p_user_id
+    SELECT user_pk, ${SCOPE_UNINITIALIZED} FROM u
+      UNION ALL SELECT user_pk, ${SCOPE_UNINITIALIZED} FROM sync.user_state WHERE user_id = p_user_id
     ON CONFLICT (user_pk) DO NOTHING;
     SELECT ss.* INTO scope FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
      WHERE us.user_id = p_user_id FOR UPDATE OF ss;
@@ -68,11 +72,13 @@ BEGIN
       ${refuse('scope_uninitialized', `format('sync scope for user %s is not initialized', p_user_id)`)};
     END IF;
   END IF;
-  IF scope.state_code = 1 AND scope.lease_expires_at IS NOT NULL AND scope.lease_expires_at <= now() THEN
-    UPDATE sync.scope_state SET state_code = 0, initializer_source_id = NULL, initialization_id = NULL,
+  IF scope.state_code = ${SCOPE_INITIALIZING}
+    AND scope.lease_expires_at IS NOT NULL AND scope.lease_expires_at <= now() THEN
+    UPDATE sync.scope_state SET state_code = ${SCOPE_UNINITIALIZED},
+      initializer_source_id = NULL, initialization_id = NULL,
       lease_expires_at = NULL
      WHERE user_pk = scope.user_pk;
-    scope.state_code := 0;
+    scope.state_code := ${SCOPE_UNINITIALIZED};
     scope.initializer_source_id := NULL;
     scope.initialization_id := NULL;
     scope.lease_expires_at := NULL;
@@ -93,7 +99,7 @@ AS $$
 DECLARE
   scope sync.scope_state := sync.push_lock_scope(p_user_id);
 BEGIN
-  IF scope.state_code <> 1 THEN
+  IF scope.state_code <> ${SCOPE_INITIALIZING} THEN
     ${refuse('initialization_stale', `'scope is no longer initializing'`)};
   END IF;
   IF COALESCE(scope.lease_expires_at <= now(), false) THEN
@@ -195,12 +201,12 @@ DECLARE
 BEGIN
   ${LOCK}
   scope := sync.push_lock_scope(p_user_id);
-  IF scope.state_code = 0 THEN
+  IF scope.state_code = ${SCOPE_UNINITIALIZED} THEN
     IF p_initialization_id <> '' THEN
       ${refuse('initialization_expired', `'initialization lease is no longer active'`)};
     END IF;
     ${refuse('scope_uninitialized', `format('sync scope for user %s is not initialized', p_user_id)`)};
-  ELSIF scope.state_code = 1 THEN
+  ELSIF scope.state_code = ${SCOPE_INITIALIZING} THEN
     IF p_initialization_id = '' THEN
       ${refuse('push_session_invalid', `'initialization_id is required while the scope is initializing'`)};
     END IF;
@@ -227,7 +233,7 @@ BEGIN
   -- A seeding push that committed, lost its answer and was then pruned is not replayable: it gets the
   -- history_pruned of any pruned tuple below (the device rebuilds), not a 400 forever (convergence
   -- fuzz, seed 208703004).
-  IF scope.state_code = 2 AND p_initialization_id <> '' AND p_source_bundle_id > t.max_committed THEN
+  IF scope.state_code = ${SCOPE_INITIALIZED} AND p_initialization_id <> '' AND p_source_bundle_id > t.max_committed THEN
     ${refuse('push_session_invalid', `'initialization_id must be absent once the scope is initialized'`)};
   END IF;
   ${SOURCE_RETIRED('p_source_id')}
@@ -699,7 +705,8 @@ BEGIN
      RETURNING s.target)
   DELETE FROM sync.bundle_log WHERE user_pk = bundle_user_pk AND bundle_seq <= (SELECT target FROM raised);
   IF session.initialization_id IS NOT NULL THEN
-    UPDATE sync.scope_state SET state_code = 2, initializer_source_id = NULL, initialization_id = NULL,
+    UPDATE sync.scope_state SET state_code = ${SCOPE_INITIALIZED},
+      initializer_source_id = NULL, initialization_id = NULL,
            lease_expires_at = NULL, initialized_at = now(), initialized_by_source_id = session.source_id
              WHERE user_pk = bundle_user_pk;
   END IF;

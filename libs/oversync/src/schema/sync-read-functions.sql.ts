@@ -2,6 +2,7 @@
 // BEGIN and COMMIT ride in its round trip (issue 21). Refusals follow the convention of
 // sync-request-functions.sql.ts (SQLSTATE OVRSY, DETAIL the code, HINT the extra members).
 import { BUNDLE_ROW_JSON_SQL } from '../pull/bundle-reader.js';
+import { SCOPE_INITIALIZED, SCOPE_INITIALIZING, SCOPE_UNINITIALIZED } from '../database/sql-codes.js';
 import { rfc3339Sql } from '../database/timestamps.js';
 
 /** Payload text never depends on the deployment's defaults (spec §8.11). */
@@ -61,18 +62,20 @@ BEGIN
       INSERT INTO sync.user_state (user_id, next_bundle_seq, retained_bundle_floor) VALUES (p_user_id, 1, 0)
       ON CONFLICT (user_id) DO NOTHING RETURNING user_pk)
     INSERT INTO sync.scope_state (user_pk, state_code)
-    SELECT user_pk, 0 FROM u UNION ALL SELECT user_pk, 0 FROM sync.user_state WHERE user_id = p_user_id
+    SELECT user_pk, ${SCOPE_UNINITIALIZED} FROM u
+      UNION ALL SELECT user_pk, ${SCOPE_UNINITIALIZED} FROM sync.user_state WHERE user_id = p_user_id
     ON CONFLICT (user_pk) DO NOTHING;
     ${LOCK_SCOPE};
     IF NOT FOUND THEN
       ${refuse('scope_uninitialized', `format('sync scope for user %s is not initialized', p_user_id)`)};
     END IF;
   END IF;
-  IF v_scope.state_code = 1 AND v_scope.lease_expires_at <= now() THEN
-    UPDATE sync.scope_state SET state_code = 0, initializer_source_id = NULL, initialization_id = NULL,
+  IF v_scope.state_code = ${SCOPE_INITIALIZING} AND v_scope.lease_expires_at <= now() THEN
+    UPDATE sync.scope_state SET state_code = ${SCOPE_UNINITIALIZED},
+      initializer_source_id = NULL, initialization_id = NULL,
       lease_expires_at = NULL
      WHERE user_pk = v_scope.user_pk;
-    v_scope.state_code := 0;
+    v_scope.state_code := ${SCOPE_UNINITIALIZED};
     v_scope.initializer_source_id := NULL;
     v_scope.initialization_id := NULL;
   END IF;
@@ -92,23 +95,24 @@ BEGIN
       `json_build_object('source_id', p_source_id)::text`,
     )};
   END IF;
-  IF v_scope.state_code = 2 THEN
+  IF v_scope.state_code = ${SCOPE_INITIALIZED} THEN
     RETURN QUERY SELECT 'remote_authoritative', NULL::text, NULL::text, NULL::bigint, v_waited;
     RETURN;
   END IF;
-  IF v_scope.state_code <> 0 AND v_scope.initializer_source_id IS DISTINCT FROM p_source_id THEN
+  IF v_scope.state_code <> ${SCOPE_UNINITIALIZED} AND v_scope.initializer_source_id IS DISTINCT FROM p_source_id THEN
     RETURN QUERY SELECT 'retry_later', NULL::text, ${rfc3339Sql('v_scope.lease_expires_at')},
       greatest(1, floor(extract(epoch FROM v_scope.lease_expires_at - now()))::bigint), v_waited;
     RETURN;
   END IF;
   IF NOT p_has_local_pending_rows THEN
-    UPDATE sync.scope_state SET state_code = 2, initializer_source_id = NULL, initialization_id = NULL,
+    UPDATE sync.scope_state SET state_code = ${SCOPE_INITIALIZED},
+      initializer_source_id = NULL, initialization_id = NULL,
            lease_expires_at = NULL, initialized_at = now(), initialized_by_source_id = p_source_id
      WHERE user_pk = v_scope.user_pk;
     RETURN QUERY SELECT 'initialize_empty', NULL::text, NULL::text, NULL::bigint, v_waited;
     RETURN;
   END IF;
-  UPDATE sync.scope_state SET state_code = 1, initializer_source_id = p_source_id,
+  UPDATE sync.scope_state SET state_code = ${SCOPE_INITIALIZING}, initializer_source_id = p_source_id,
          initialization_id = coalesce(v_scope.initialization_id, p_initialization_id),
          lease_expires_at = now() + p_lease_ttl_ms * interval '1 millisecond', initialized_at = NULL,
            initialized_by_source_id = NULL
@@ -151,10 +155,10 @@ BEGIN
   SELECT us.user_pk, ss.state_code, ss.lease_expires_at, us.next_bundle_seq - 1, us.retained_bundle_floor
     INTO v_user_pk, v_state, v_lease, v_latest, v_floor
     FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk WHERE us.user_id = p_user_id;
-  IF NOT FOUND OR v_state = 0 OR (v_state = 1 AND v_lease < now()) THEN
+  IF NOT FOUND OR v_state = ${SCOPE_UNINITIALIZED} OR (v_state = ${SCOPE_INITIALIZING} AND v_lease < now()) THEN
     ${refuse('scope_uninitialized', `format('sync scope for user %s is not initialized', p_user_id)`)};
   END IF;
-  IF v_state = 1 THEN
+  IF v_state = ${SCOPE_INITIALIZING} THEN
     ${refuse(
       'scope_initializing',
       `format('sync scope for user %s is initializing%s', p_user_id,

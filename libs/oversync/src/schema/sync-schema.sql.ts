@@ -1,4 +1,12 @@
-import { KEY_KINDS_SQL, OP_CODES_SQL, payloadByOpSql } from '../database/sql-codes.js';
+import {
+  KEY_KINDS_SQL,
+  OP_CODES_SQL,
+  payloadByOpSql,
+  SCOPE_INITIALIZED,
+  SCOPE_INITIALIZING,
+  SCOPE_STATE_CODES_SQL,
+  SCOPE_UNINITIALIZED,
+} from '../database/sql-codes.js';
 import { CAPTURE_FUNCTION_SQL, OWNER_GUARD_FUNCTION_SQL } from './sync-trigger-functions.sql.js';
 
 /**
@@ -45,16 +53,16 @@ export const SYNC_SCHEMA_STATEMENTS: readonly string[] = [
     initialized_at           TIMESTAMPTZ,
     initialized_by_source_id TEXT,
     CONSTRAINT scope_state_fields_chk CHECK (
-         (state_code = 0 AND initializer_source_id IS NULL AND initialization_id IS NULL
+         (state_code = ${SCOPE_UNINITIALIZED} AND initializer_source_id IS NULL AND initialization_id IS NULL
                          AND lease_expires_at IS NULL AND initialized_at IS NULL
                          AND initialized_by_source_id IS NULL)
-      OR (state_code = 1 AND initializer_source_id IS NOT NULL AND initialization_id IS NOT NULL
+      OR (state_code = ${SCOPE_INITIALIZING} AND initializer_source_id IS NOT NULL AND initialization_id IS NOT NULL
                          AND lease_expires_at IS NOT NULL AND initialized_at IS NULL
                          AND initialized_by_source_id IS NULL)
-      OR (state_code = 2 AND initializer_source_id IS NULL AND initialization_id IS NULL
+      OR (state_code = ${SCOPE_INITIALIZED} AND initializer_source_id IS NULL AND initialization_id IS NULL
                          AND lease_expires_at IS NULL AND initialized_at IS NOT NULL
                          AND initialized_by_source_id IS NOT NULL)),
-    CONSTRAINT scope_state_code_chk CHECK (state_code IN (0, 1, 2))
+    CONSTRAINT scope_state_code_chk CHECK (state_code IN ${SCOPE_STATE_CODES_SQL})
   )`,
 
   `CREATE TABLE IF NOT EXISTS sync.source_state (

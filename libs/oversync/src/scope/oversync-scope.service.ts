@@ -14,14 +14,8 @@ import { OversyncSchemaService } from '../schema/oversync-schema.service.js';
 import { goTrimSpace } from '../schema/go-string-semantics.js';
 import { BundleAnnouncer } from '../bundle/bundle-announcer.js';
 import type { CommittedBundle } from '../bundle/bundle-capture.js';
-import {
-  lockScope,
-  markScopeInitialized,
-  scopeUninitialized,
-  SCOPE_INITIALIZING,
-  SCOPE_UNINITIALIZED,
-  type LockedScope,
-} from '../connect/scope-state.js';
+import { lockScope, markScopeInitialized, scopeUninitialized, type LockedScope } from '../connect/scope-state.js';
+import { SCOPE_INITIALIZING, SCOPE_UNINITIALIZED } from '../database/sql-codes.js';
 import { readSourceState, requireNextSourceBundle, sourceRetired } from '../push/source-state.js';
 import { commitScopeBundle, type ScopeBundleDeps } from './scope-bundle.js';
 import { runLockedHostTransaction } from './host-transaction.js';
