@@ -217,13 +217,21 @@ export function isConnectionError(error: unknown): boolean {
   return false;
 }
 
-/** Re-runs a whole transaction on SQLSTATE 40001/40P01/55P03: `attempts` runs, sleeping (i+1)×base. */
-export async function runRetryable<T>(attempts: number, baseMs: number, fn: () => Promise<T>): Promise<T> {
+/**
+ * Re-runs a whole transaction (or any idempotent step) while its error is `retryable` (by default
+ * SQLSTATE 40001/40P01/55P03): `attempts` runs, sleeping (i+1)×base between them.
+ */
+export async function runRetryable<T>(
+  attempts: number,
+  baseMs: number,
+  fn: () => Promise<T>,
+  retryable: (error: unknown) => boolean = isRetryableTxError,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
     } catch (error) {
-      if (attempt >= attempts - 1 || !isRetryableTxError(error)) throw error;
+      if (attempt >= attempts - 1 || !retryable(error)) throw error;
       await new Promise((resolve) => setTimeout(resolve, (attempt + 1) * baseMs));
     }
   }

@@ -21,16 +21,14 @@ export async function bootstrapSyncSchema(
   tables: readonly RegisteredTableConfig[],
 ): Promise<RegisteredTable[]> {
   if (!db) throw new Error('bootstrap requires a database pool');
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await bootstrapOnce(db, tables);
-    } catch (error) {
-      // A backend killed under a start (restart, failover, pg_terminate_backend) is no schema problem:
-      // every step is idempotent, so the start begins again on a fresh connection.
-      if (attempt >= SCHEMA_TRANSACTION_ATTEMPTS || !causedByConnectionLoss(error)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, attempt * SCHEMA_TRANSACTION_RETRY_BASE_MS));
-    }
-  }
+  // A backend killed under a start (restart, failover, pg_terminate_backend) is no schema problem:
+  // every step is idempotent, so the start begins again on a fresh connection.
+  return runRetryable(
+    SCHEMA_TRANSACTION_ATTEMPTS,
+    SCHEMA_TRANSACTION_RETRY_BASE_MS,
+    () => bootstrapOnce(db, tables),
+    causedByConnectionLoss,
+  );
 }
 
 /** Whether `error` or one of its causes is a lost database connection. */
