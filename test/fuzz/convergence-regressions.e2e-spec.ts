@@ -42,6 +42,31 @@ function commitAnswerDropper(): { fetch: FetchLike; dropNext: boolean } {
 describe('convergence fuzz regressions', () => {
   const server = useTestServer();
 
+  /**
+   * A new device seeds the scope from a local row; the seeding push commits but its answer is lost,
+   * so the client still holds the initialization id (seeds 10, 208703004, 619817013).
+   */
+  async function seedWithLostCommitAnswer(user: string) {
+    const dropper = commitAnswerDropper();
+    const device = await newDevice(server.t, user, { fetch: dropper.fetch });
+    const insert = device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)');
+    insert.run(randomUUID(), 'offline seed', 's@x.test');
+    expect((await device.client.attach(user)).outcome).toBe('seeded_from_local');
+    dropper.dropNext = true;
+    await expect(device.client.pushPending()).rejects.toThrow(/commit answer dropped/);
+    return { device, insert };
+  }
+
+  /** Raises the user's retention floor to `floor` and drops the bundles at or below it from the history. */
+  async function pruneHistory(user: string, floor: number): Promise<void> {
+    await setRetentionFloor(server.t, user, floor);
+    await server.pg.query(
+      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = ' +
+        '$1 AND bl.bundle_seq <= $2',
+      [user, floor],
+    );
+  }
+
   it('seed 1a: a keep-source rebuild() that fails offline leaves no gate, so later writes still sync', async () => {
     const net = switchableNetwork();
     const user = 'fuzz-seed-1';
@@ -67,16 +92,8 @@ describe('convergence fuzz regressions', () => {
   });
 
   it('seed 10: a seeding push whose commit answer was lost completes on the next push (already_committed)', async () => {
-    const dropper = commitAnswerDropper();
     const user = 'fuzz-seed-10';
-    const device = await newDevice(server.t, user, { fetch: dropper.fetch });
-    device.db
-      .prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)')
-      .run(randomUUID(), 'offline seed', 's@x.test');
-    expect((await device.client.attach(user)).outcome).toBe('seeded_from_local');
-
-    dropper.dropNext = true;
-    await expect(device.client.pushPending()).rejects.toThrow(/commit answer dropped/);
+    const { device } = await seedWithLostCommitAnswer(user);
     // The server committed the seed (the scope is initialized now); the client still holds the
     // initialization id. Before the fix every retry got 400 "initialization_id must be absent".
     expect((await device.client.pushPending()).outcome).toBe('committed');
@@ -87,22 +104,10 @@ describe('convergence fuzz regressions', () => {
   });
 
   it('seed 208703004: a seeding push whose answer was lost and whose bundle was then pruned recovers instead of a 400 forever', async () => {
-    const dropper = commitAnswerDropper();
     const user = 'fuzz-seed-208703004';
-    const device = await newDevice(server.t, user, { fetch: dropper.fetch });
-    device.db
-      .prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)')
-      .run(randomUUID(), 'offline seed', 's@x.test');
-    expect((await device.client.attach(user)).outcome).toBe('seeded_from_local');
-    dropper.dropNext = true;
-    await expect(device.client.pushPending()).rejects.toThrow(/commit answer dropped/);
+    const { device } = await seedWithLostCommitAnswer(user);
     // the committed seed leaves the retained history before the device retries
-    await setRetentionFloor(server.t, user, 1);
-    await server.pg.query(
-      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = ' +
-        '$1 AND bl.bundle_seq <= 1',
-      [user],
-    );
+    await pruneHistory(user, 1);
     // Before the fix every retry of the create, still carrying the initialization id, got 400
     // "initialization_id must be absent once the scope is initialized"; now it is the history_pruned of
     // any pruned tuple, from which the client recovers.
@@ -116,22 +121,11 @@ describe('convergence fuzz regressions', () => {
   });
 
   it('seed 619817013: a pruned seeding push with writes queued after it ends the initialization, so those writes sync', async () => {
-    const dropper = commitAnswerDropper();
     const user = 'fuzz-seed-619817013';
-    const device = await newDevice(server.t, user, { fetch: dropper.fetch });
-    const insert = device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)');
-    insert.run(randomUUID(), 'offline seed', 's@x.test');
-    expect((await device.client.attach(user)).outcome).toBe('seeded_from_local');
-    dropper.dropNext = true;
-    await expect(device.client.pushPending()).rejects.toThrow(/commit answer dropped/);
+    const { device, insert } = await seedWithLostCommitAnswer(user);
     // written after the seeding push committed (answer lost), before its bundle leaves the history
     insert.run(randomUUID(), 'after the seed', 'a@x.test');
-    await setRetentionFloor(server.t, user, 1);
-    await server.pg.query(
-      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = ' +
-        '$1 AND bl.bundle_seq <= 1',
-      [user],
-    );
+    await pruneHistory(user, 1);
     // The create's history_pruned proves the seed committed; before the fix the client settled the outbox
     // but kept the pending initialization id, so the push of the queued write carried it and got 400
     // "initialization_id must be absent once the scope is initialized" on every retry.
@@ -164,12 +158,7 @@ describe('convergence fuzz regressions', () => {
     // Written after the push committed; its bundle is then pruned from the server's history.
     device.db.prepare("UPDATE users SET name = 'a v2' WHERE id = ?").run(a);
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(b, 'b', 'b@x.test');
-    await setRetentionFloor(server.t, user, 1);
-    await server.pg.query(
-      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = ' +
-        '$1 AND bl.bundle_seq <= 1',
-      [user],
-    );
+    await pruneHistory(user, 1);
 
     // Before the fix this was 'committed' with both later writes silently discarded by the snapshot.
     expect((await device.client.pushPending()).outcome).toBe('committed');
@@ -234,12 +223,7 @@ describe('convergence fuzz regressions', () => {
     dropper.dropNext = true;
     await expect(device.client.pushPending()).rejects.toThrow(/commit answer dropped/);
     device.db.prepare('INSERT INTO users(id, name, email) VALUES (?, ?, ?)').run(b, 'b', 'b@x.test');
-    await setRetentionFloor(server.t, user, 1);
-    await server.pg.query(
-      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = ' +
-        '$1 AND bl.bundle_seq <= 1',
-      [user],
-    );
+    await pruneHistory(user, 1);
 
     // Before the fix: source recovery (history_pruned with a prepared outbox), and Rebuild()
     // refused the dirty row forever; without it the rotated rebuild re-pushed the committed tuple.
@@ -267,12 +251,7 @@ describe('convergence fuzz regressions', () => {
       expect((await writer.client.sync()).pushOutcome).toBe('committed');
     }
     // Everything pruned up to the latest bundle (the floor may equal the latest bundle_seq).
-    await setRetentionFloor(server.t, user, 3);
-    await server.pg.query(
-      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = ' +
-        '$1 AND bl.bundle_seq <= 3',
-      [user],
-    );
+    await pruneHistory(user, 3);
 
     // Before the fix: after_bundle_seq = floor → 409 history_pruned → a snapshot (at the floor), every sync.
     expect(await writer.client.lastBundleSeqSeen()).toBe(3);
@@ -318,12 +297,7 @@ describe('convergence fuzz regressions', () => {
     owner.db.prepare('DELETE FROM users WHERE id = ?').run(u1);
     owner.db.exec('COMMIT');
     expect((await owner.client.sync()).pushOutcome).toBe('committed');
-    await setRetentionFloor(server.t, user, 3);
-    await server.pg.query(
-      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = ' +
-        '$1 AND bl.bundle_seq <= 3',
-      [user],
-    );
+    await pruneHistory(user, 3);
 
     // Before the fix the snapshot fallback re-applied the edited post (author u1, deleted on the
     // server) on top of the snapshot: "FOREIGN KEY constraint failed", on every push.
@@ -354,12 +328,7 @@ describe('convergence fuzz regressions', () => {
     dropper.dropNext = true;
     await expect(device.client.pushPending()).rejects.toThrow(/commit answer dropped/);
     device.db.prepare('DELETE FROM users WHERE id = ?').run(a);
-    await setRetentionFloor(server.t, user, 1);
-    await server.pg.query(
-      'DELETE FROM sync.bundle_log bl USING sync.user_state us WHERE us.user_pk = bl.user_pk AND us.user_id = ' +
-        '$1 AND bl.bundle_seq <= 1',
-      [user],
-    );
+    await pruneHistory(user, 1);
 
     expect((await device.client.pushPending()).outcome).toBe('committed');
     // Before the fix the queued DELETE was frozen as a no-op (no row state for the key): the row
