@@ -6,6 +6,7 @@
  */
 import { SYNC_ROUTES } from '@oversync/protocol';
 import type { ClientContext } from './client-context.js';
+import { DEFAULT_BACKOFF_MIN_MS } from './config.js';
 import {
   ClientClosedError,
   decodeErrorEnvelope,
@@ -182,7 +183,7 @@ export class BackgroundSync {
 
   /** Follows the watch stream until stopped; 'forbidden' switches the caller to polling. */
   private async watchLoop(signal: AbortSignal): Promise<'forbidden' | 'stopped'> {
-    const initial = this.ctx.config.backoffMinMs > 0 ? this.ctx.config.backoffMinMs : 1000;
+    const initial = this.ctx.config.backoffMinMs > 0 ? this.ctx.config.backoffMinMs : DEFAULT_BACKOFF_MIN_MS;
     let backoff = initial;
     const fallback = setInterval(() => {
       if (!this.ctx.paused.downloads) this.requestPull(signal);

@@ -2,6 +2,7 @@
  * The `oversqlite` command line: sign in against the reference app, then sync, push, pull, watch,
  * hydrate or show the status of one SQLite file. `cli.ts` runs it; specs call `runCli` directly.
  */
+import { JSON_CONTENT_TYPE } from '@oversync/protocol';
 import Database from 'better-sqlite3';
 import { parseArgs } from 'node:util';
 import type { AttachResult, RestoreSummary, SyncStatus } from './results.js';
@@ -176,7 +177,7 @@ async function signIn(fetchImpl: FetchLike, options: CliOptions): Promise<string
   try {
     response = await fetchImpl(url, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': JSON_CONTENT_TYPE },
       body: JSON.stringify({ user: options.user, password: options.password }),
     });
   } catch (err) {

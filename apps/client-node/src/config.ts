@@ -1,6 +1,10 @@
 /** Client configuration, its defaults and normalisation (spec/client.md §1). */
 import { GO_CLIENT_DEFAULTS } from '@oversync/protocol';
 
+/** The background loop's backoff bounds (this client's own, spec/client.md §1). */
+export const DEFAULT_BACKOFF_MIN_MS = 1000;
+const DEFAULT_BACKOFF_MAX_MS = 60_000;
+
 /** One managed table: a local table synced with the server table of the same (lower-cased) name. */
 export interface SyncTable {
   readonly tableName: string;
@@ -61,8 +65,8 @@ export function defaultConfig(
     uploadLimit: GO_CLIENT_DEFAULTS.uploadChunkRows,
     downloadLimit: GO_CLIENT_DEFAULTS.pullMaxBundles,
     snapshotChunkRows: GO_CLIENT_DEFAULTS.snapshotChunkRows,
-    backoffMinMs: 1000,
-    backoffMaxMs: 60_000,
+    backoffMinMs: DEFAULT_BACKOFF_MIN_MS,
+    backoffMaxMs: DEFAULT_BACKOFF_MAX_MS,
     retryPolicy: null,
     bundleChangeWatchMode: 'off',
     watchFallbackIntervalMs: 0,
@@ -120,18 +124,18 @@ export interface EffectiveConfig {
 }
 
 export function effectiveConfig(config: OversqliteConfig): EffectiveConfig {
-  const backoffMaxMs = config.backoffMaxMs ?? 60_000;
+  const backoffMaxMs = config.backoffMaxMs ?? DEFAULT_BACKOFF_MAX_MS;
   const fallback = config.watchFallbackIntervalMs ?? 0;
   return {
     schema: config.schema.trim(),
-    uploadLimit: positiveOr(config.uploadLimit, 1000),
-    downloadLimit: positiveOr(config.downloadLimit, 1000),
-    snapshotChunkRows: positiveOr(config.snapshotChunkRows, 1000),
-    backoffMinMs: Math.max(0, config.backoffMinMs ?? 1000),
+    uploadLimit: positiveOr(config.uploadLimit, GO_CLIENT_DEFAULTS.uploadChunkRows),
+    downloadLimit: positiveOr(config.downloadLimit, GO_CLIENT_DEFAULTS.pullMaxBundles),
+    snapshotChunkRows: positiveOr(config.snapshotChunkRows, GO_CLIENT_DEFAULTS.snapshotChunkRows),
+    backoffMinMs: Math.max(0, config.backoffMinMs ?? DEFAULT_BACKOFF_MIN_MS),
     backoffMaxMs,
     retry: normalizeRetryPolicy(config.retryPolicy),
     watchMode: config.bundleChangeWatchMode === 'auto' ? 'auto' : 'off',
-    watchFallbackIntervalMs: fallback > 0 ? fallback : backoffMaxMs > 0 ? backoffMaxMs : 60_000,
+    watchFallbackIntervalMs: fallback > 0 ? fallback : backoffMaxMs > 0 ? backoffMaxMs : DEFAULT_BACKOFF_MAX_MS,
     minServerSchemaVersion: config.minServerSchemaVersion ?? 0,
   };
 }

@@ -2,6 +2,7 @@
  * Bearer tokens for simulated users: from the reference app's `POST /dummy-signin`, or minted
  * locally as HS256 JWTs with the server's `JWT_SECRET` (`sub` = user id), as any issuer may do.
  */
+import { JSON_CONTENT_TYPE } from '@oversync/protocol';
 import { createHmac } from 'node:crypto';
 
 export interface BearerTokens {
@@ -28,7 +29,7 @@ export class SignInTokens implements BearerTokens {
   private async signIn(user: string): Promise<string> {
     const response = await fetch(`${this.baseUrl.replace(/\/+$/, '')}/dummy-signin`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': JSON_CONTENT_TYPE },
       body: JSON.stringify({ user, password: 'simulator' }),
     });
     const text = await response.text();

@@ -3,6 +3,7 @@
  * refused), counts requests per path, and can hide the watch capability (a server without watch),
  * like the reference harness's counting proxy.
  */
+import { JSON_CONTENT_TYPE } from '@oversync/protocol';
 import type { FetchLike } from '../sync-transport.js';
 
 export class SimulatedNetwork {
@@ -26,7 +27,7 @@ export class SimulatedNetwork {
     const capabilities = (await response.json()) as { features?: Record<string, unknown> };
     this.serverAdvertisedWatch = capabilities.features?.bundle_change_watch === true;
     capabilities.features = { ...capabilities.features, bundle_change_watch: false };
-    return new Response(JSON.stringify(capabilities), { status: 200, headers: { 'Content-Type': 'application/json' } });
+    return new Response(JSON.stringify(capabilities), { status: 200, headers: { 'Content-Type': JSON_CONTENT_TYPE } });
   };
 
   /** Requests sent (while online) whose path is `path`. */

@@ -3,6 +3,7 @@
  * `OVERSYNC_TEST_ENDPOINTS=true`: reset, retention floor, watch subscriber count, failure injection.
  */
 
+import { JSON_CONTENT_TYPE } from '@oversync/protocol';
 import type { InjectableEndpoint } from '@oversync/protocol';
 
 export interface TestSurfaceFeatures {
@@ -57,7 +58,7 @@ export class TestSurface {
   private async call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: object): Promise<Record<string, unknown>> {
     const response = await fetch(`${this.baseUrl}${path}`, {
       method,
-      headers: body ? { 'Content-Type': 'application/json' } : {},
+      headers: body ? { 'Content-Type': JSON_CONTENT_TYPE } : {},
       body: body ? JSON.stringify(body) : undefined,
     });
     const text = await response.text();

@@ -1,3 +1,4 @@
+import { JSON_CONTENT_TYPE } from '@oversync/protocol';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OversyncError } from '../errors/oversync.error.js';
 
@@ -51,7 +52,7 @@ export function actionBody(request: RequestWithAdminBody): Record<string, unknow
     .split(';')[0]!
     .trim()
     .toLowerCase();
-  if (type !== 'application/json')
+  if (type !== JSON_CONTENT_TYPE)
     throw new OversyncError('invalid_request', 'admin actions take a JSON body (Content-Type: application/json)');
   if (req.oversyncAdminBody === 'too_large') throw new OversyncError('invalid_request', 'request body is too large');
   const hostParsed = (req as { body?: unknown }).body;

@@ -1,5 +1,5 @@
 import { createParamDecorator, Get, Query, type ExecutionContext } from '@nestjs/common';
-import { SSE_CONTENT_TYPE } from '@oversync/protocol';
+import { encodeWatchEventFrame, SSE_CONTENT_TYPE, WATCH_RETRY_FRAME } from '@oversync/protocol';
 import { ApiHeader, ApiOperation, ApiResponse } from '../openapi/optional-swagger.js';
 import { ApiInt64Query, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import type { StreamedWireBody } from '../http/wire-reply.js';
@@ -54,8 +54,7 @@ export class WatchController {
         schema: {
           type: 'string',
           example:
-            'retry: 2000\n\nevent: bundle\ndata: {"bundle_seq":12,"source_id":"device-1",' +
-            '"source_bundle_id":3}\nid: 12\n\n',
+            WATCH_RETRY_FRAME + encodeWatchEventFrame({ bundle_seq: 12n, source_id: 'device-1', source_bundle_id: 3n }),
         },
       },
     },
