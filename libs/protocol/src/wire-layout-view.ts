@@ -41,15 +41,18 @@ class LayoutCursor extends JsonCursor {
     return true;
   }
 
-  /** A plain string (no escapes, control characters or surrogates); undefined otherwise. */
-  str(): string | undefined {
+  /**
+   * A plain string (no escapes, control characters or surrogates); undefined otherwise. A member name
+   * comes from the reader's name cache (`cachedName`).
+   */
+  str(memberName = false): string | undefined {
     const text = this.text;
     if (text.charCodeAt(this.pos) !== QUOTE) return undefined;
     const start = this.pos + 1;
     const end = scanPlainString(text, start);
     if (end < 0) return undefined;
     this.pos = end + 1;
-    return text.slice(start, end);
+    return memberName ? this.cachedName(start, end) : text.slice(start, end);
   }
 
   /** A non-negative integer literal of at most 15 digits, as the wire types carry int64. */
@@ -80,24 +83,13 @@ class LayoutCursor extends JsonCursor {
     return value;
   }
 
-  /** A plain member name, as the reader caches it; undefined for any other string. */
-  name(): string | undefined {
-    const text = this.text;
-    if (text.charCodeAt(this.pos) !== QUOTE) return undefined;
-    const start = this.pos + 1;
-    const end = scanPlainString(text, start);
-    if (end < 0) return undefined;
-    this.pos = end + 1;
-    return this.cachedName(start, end);
-  }
-
   /** A flat object of scalars (distinct plain names, no `__proto__`); undefined for anything else. */
   flatObject(): LosslessObject | undefined {
     if (!this.lit('{')) return undefined;
     const object = emptyLosslessObject();
     if (this.lit('}')) return object;
     for (;;) {
-      const name = this.name();
+      const name = this.str(true);
       if (name === undefined || name === '__proto__' || Object.hasOwn(object, name) || !this.lit(':')) return undefined;
       const value = this.scalar();
       if (value === undefined) return undefined;
