@@ -138,10 +138,8 @@ function rowArray<T>(s: LayoutCursor, readRow: (s: LayoutCursor) => T | undefine
 }
 
 function rowOp(s: LayoutCursor): RowOp | undefined {
-  if (s.lit('"INSERT"')) return 'INSERT';
-  if (s.lit('"UPDATE"')) return 'UPDATE';
-  if (s.lit('"DELETE"')) return 'DELETE';
-  return undefined;
+  const op = s.str();
+  return op === 'INSERT' || op === 'UPDATE' || op === 'DELETE' ? op : undefined;
 }
 
 /**
