@@ -1,4 +1,13 @@
-import { goQuote, isKnownErrorCode, type KnownErrorCode, type OversyncErrorCode } from '@oversync/protocol';
+import {
+  bindScalar,
+  goQuote,
+  isExactObject,
+  isKnownErrorCode,
+  parseExactJson,
+  readString,
+  type KnownErrorCode,
+  type OversyncErrorCode,
+} from '@oversync/protocol';
 
 /**
  * Typed errors of the client (spec/client.md §12). Each class keeps the reference's name and
@@ -346,24 +355,32 @@ export interface ErrorEnvelope {
   /** `code` when it is in the protocol's error table (what the client branches on), else undefined. */
   readonly known: KnownErrorCode | undefined;
   readonly message: string;
-  readonly members: Record<string, unknown>;
+  /** `replaced_by_source_id` of a `source_retired` answer ('' when absent or not a string). */
+  readonly replacedBySourceId: string;
 }
 
+/**
+ * The `{"error","message"}` envelope as Go's `json.Unmarshal` into `oversync.ErrorResponse` binds it
+ * (the protocol's reader: member names case-insensitive, the last match wins); null when the body is
+ * not an object or a member has the wrong type (Go's error: the caller shows the raw body).
+ */
 export function decodeErrorEnvelope(body: string): ErrorEnvelope | null {
+  let document;
   try {
-    const parsed: unknown = JSON.parse(body);
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
-    const members = parsed as Record<string, unknown>;
-    const code = typeof members.error === 'string' ? members.error : '';
-    return {
-      code,
-      known: isKnownErrorCode(code) ? code : undefined,
-      message: typeof members.message === 'string' ? members.message : '',
-      members,
-    };
+    document = parseExactJson(body);
   } catch {
     return null;
   }
+  if (!isExactObject(document)) return null;
+  const code = bindScalar(document, 'error', readString);
+  const message = bindScalar(document, 'message', readString);
+  if (code === undefined || message === undefined) return null;
+  return {
+    code,
+    known: isKnownErrorCode(code) ? code : undefined,
+    message,
+    replacedBySourceId: bindScalar(document, 'replaced_by_source_id', readString) ?? '',
+  };
 }
 
 export function errorMessage(err: unknown): string {

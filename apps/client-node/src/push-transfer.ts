@@ -281,8 +281,7 @@ function pushFailure(ctx: ClientContext, operation: string, response: SyncRespon
     if (code === 'history_pruned' && operation === 'push_session_create')
       return new ReplayPrunedError(snapshot.sourceBundleId);
     if (recovery) {
-      const replacedBy = envelope?.members.replaced_by_source_id;
-      beginSourceRecovery(ctx, recovery, code === 'source_retired' && typeof replacedBy === 'string' ? replacedBy : '');
+      beginSourceRecovery(ctx, recovery, code === 'source_retired' ? (envelope?.replacedBySourceId ?? '') : '');
       return new SourceRecoveryRequiredError(recovery, envelope?.message ?? '');
     }
   }

@@ -93,8 +93,7 @@ export async function createSnapshotSession(
   if (response.status !== 200) {
     const envelope = decodeErrorEnvelope(response.body);
     if (replacement && response.status === 409 && envelope?.known === 'source_retired') {
-      const remote = envelope.members.replaced_by_source_id;
-      throw new SourceReplacementDivergedError(replacement.newSourceId, typeof remote === 'string' ? remote : '');
+      throw new SourceReplacementDivergedError(replacement.newSourceId, envelope.replacedBySourceId);
     }
     throw serverStatusError('snapshot_session_create', response);
   }

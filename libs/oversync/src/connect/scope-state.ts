@@ -15,18 +15,25 @@ export interface LockedScope {
   secondsUntilLeaseEnd: number;
 }
 
+/**
+ * The statement that creates the user's user_state and scope_state rows when missing (§4.1 step 1),
+ * for the user id `userId` (an SQL expression); also inlined into the connect and push request functions.
+ */
+export function ensureUserScopeSql(userId: string): string {
+  return `WITH u AS (
+      INSERT INTO sync.user_state (user_id, next_bundle_seq, retained_bundle_floor) VALUES (${userId}, 1, 0)
+      ON CONFLICT (user_id) DO NOTHING RETURNING user_pk)
+    INSERT INTO sync.scope_state (user_pk, state_code)
+    SELECT user_pk, ${SCOPE_UNINITIALIZED} FROM u
+      UNION ALL SELECT user_pk, ${SCOPE_UNINITIALIZED} FROM sync.user_state WHERE user_id = ${userId}
+    ON CONFLICT (user_pk) DO NOTHING`;
+}
+
+const ENSURE_USER_SCOPE = ensureUserScopeSql('$1');
+
 /** Ensures the user_state and scope_state rows (§4.1 step 1). */
 async function ensureUserScope(client: SyncClient, userId: string): Promise<void> {
-  await client.query(
-    `WITH u AS (
-       INSERT INTO sync.user_state (user_id, next_bundle_seq, retained_bundle_floor) VALUES ($1, 1, 0)
-       ON CONFLICT (user_id) DO NOTHING RETURNING user_pk)
-     INSERT INTO sync.scope_state (user_pk, state_code)
-     SELECT user_pk, ${SCOPE_UNINITIALIZED} FROM u
-       UNION ALL SELECT user_pk, ${SCOPE_UNINITIALIZED} FROM sync.user_state WHERE user_id = $1
-     ON CONFLICT (user_pk) DO NOTHING`,
-    [userId],
-  );
+  await client.query(ENSURE_USER_SCOPE, [userId]);
 }
 
 const READ_LOCKED_SCOPE = prepared(

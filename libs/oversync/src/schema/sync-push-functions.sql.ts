@@ -14,6 +14,7 @@ import {
   SCOPE_INITIALIZING,
   SCOPE_UNINITIALIZED,
 } from '../database/sql-codes.js';
+import { ensureUserScopeSql } from '../connect/scope-state.js';
 import { bundleChangeNotificationSql } from '../watch/bundle-change-notify.sql.js';
 import { goJsonStringSql, BUNDLE_ROW_JSON_SQL } from '../pull/bundle-reader.js';
 import { canonicalNumberSql } from '../snapshot/snapshot-materializer.js';
@@ -59,13 +60,7 @@ BEGIN
   SELECT ss.* INTO scope FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
    WHERE us.user_id = p_user_id FOR UPDATE OF ss;
   IF NOT FOUND THEN
-    WITH u AS (
-      INSERT INTO sync.user_state (user_id, next_bundle_seq, retained_bundle_floor) VALUES (p_user_id, 1, 0)
-      ON CONFLICT (user_id) DO NOTHING RETURNING user_pk)
-    INSERT INTO sync.scope_state (user_pk, state_code)
-    SELECT user_pk, ${SCOPE_UNINITIALIZED} FROM u
-      UNION ALL SELECT user_pk, ${SCOPE_UNINITIALIZED} FROM sync.user_state WHERE user_id = p_user_id
-    ON CONFLICT (user_pk) DO NOTHING;
+    ${ensureUserScopeSql('p_user_id')};
     SELECT ss.* INTO scope FROM sync.scope_state ss JOIN sync.user_state us ON us.user_pk = ss.user_pk
      WHERE us.user_id = p_user_id FOR UPDATE OF ss;
     IF NOT FOUND THEN

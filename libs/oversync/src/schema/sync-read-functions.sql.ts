@@ -4,6 +4,7 @@
 import { BUNDLE_ROW_JSON_SQL } from '../pull/bundle-reader.js';
 import { SCOPE_INITIALIZED, SCOPE_INITIALIZING, SCOPE_UNINITIALIZED } from '../database/sql-codes.js';
 import { rfc3339Sql } from '../database/timestamps.js';
+import { ensureUserScopeSql } from '../connect/scope-state.js';
 
 /** Payload text never depends on the deployment's defaults (spec §8.11). */
 const PINNED = `SET TimeZone = 'UTC' SET bytea_output = 'hex'`;
@@ -58,13 +59,7 @@ BEGIN
   ${LOCK_SCOPE};
   IF NOT FOUND THEN
     -- the user's rows are created only for a user never seen: one statement fewer for a known one
-    WITH u AS (
-      INSERT INTO sync.user_state (user_id, next_bundle_seq, retained_bundle_floor) VALUES (p_user_id, 1, 0)
-      ON CONFLICT (user_id) DO NOTHING RETURNING user_pk)
-    INSERT INTO sync.scope_state (user_pk, state_code)
-    SELECT user_pk, ${SCOPE_UNINITIALIZED} FROM u
-      UNION ALL SELECT user_pk, ${SCOPE_UNINITIALIZED} FROM sync.user_state WHERE user_id = p_user_id
-    ON CONFLICT (user_pk) DO NOTHING;
+    ${ensureUserScopeSql('p_user_id')};
     ${LOCK_SCOPE};
     IF NOT FOUND THEN
       ${refuse('scope_uninitialized', `format('sync scope for user %s is not initialized', p_user_id)`)};
