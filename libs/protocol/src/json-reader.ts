@@ -1,7 +1,8 @@
 // The one JSON reader of server and client (spec/server.md §5.2, §8.2): text → a tree that keeps
 // number literals as written and object members as an ordered list (duplicates included), read the
 // way Go's encoding/json reads bytes. Views on top of the tree: json-views.ts (Go doubles, lossless
-// row values) and json-binding.ts (Go struct member binding).
+// row values) and json-binding.ts (Go struct member binding); wire-layout-view.ts reads the servers'
+// pull and snapshot layout with this reader's cursor and scanners, without the tree.
 
 /** A number literal as written in the document (`1.50`, `9007199254740993`, `1e400`). */
 export class JsonNumber {
@@ -92,6 +93,7 @@ const BACKSLASH = 0x5c;
 
 const NAME_CACHE_SIZE = 256;
 const MAX_CACHED_NAME = 32;
+
 /**
  * A position in JSON text, with the steps the reader and the layout view (wire-layout-view.ts) share;
  * the scanning itself is the functions below (`scanPlainString`, `scanJsonNumber`, `scanLiteral`). One
