@@ -510,14 +510,14 @@ BEGIN
             set_config('oversync.bundle_source_bundle_id', session.source_bundle_id::text, true),
           set_config('oversync.bundle_initialization_id', COALESCE(session.initialization_id::text, ''), true);
 
-  -- conflicts (§4.3), as push/push-conflicts.ts: a scalar row_state probe per staged row
+  -- conflicts (§4.3), as push/push-conflicts.ts: a scalar row_state probe per staged row (once: OFFSET 0)
   SELECT q.row_ordinal, q.table_id, q.op_code, q.key_bytes, q.base, (q.rs).bundle_seq AS bundle_seq, (q.rs).deleted
     AS deleted INTO hit
     FROM (SELECT psr.row_ordinal, psr.table_id, psr.op_code, psr.key_bytes, psr.base_bundle_seq AS base,
                  (SELECT rs FROM sync.row_state rs
                    WHERE rs.user_pk = bundle_user_pk AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes)
                      AS rs
-            FROM sync.push_session_rows psr WHERE psr.push_id = p_push_id) q
+            FROM sync.push_session_rows psr WHERE psr.push_id = p_push_id OFFSET 0) q
    WHERE CASE WHEN q.op_code = ${OP_INSERT}
               THEN ((q.rs).bundle_seq IS NULL AND q.base <> 0)
                 OR ((q.rs).bundle_seq IS NOT NULL AND (q.base <> (q.rs).bundle_seq OR NOT (q.rs).deleted))
