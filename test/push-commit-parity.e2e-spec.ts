@@ -266,6 +266,48 @@ describe('push commit parity of the database and Node paths', () => {
     }
   });
 
+  it('a chunk of 1000 rows stages without per-row foreign-key checks where the role may; smaller chunks keep them', async () => {
+    // A foreign-key check locks the referenced table_catalog row (FOR KEY SHARE): its xmax names the
+    // last transaction that checked it.
+    const users = catalog.find('business', 'users')!;
+    const checkedBy = async () =>
+      (
+        await db.query<{ xmax: string }>('SELECT xmax::text FROM sync.table_catalog WHERE table_id = $1', [
+          users.tableId,
+        ])
+      ).rows[0]!.xmax;
+    const user = (id: string) =>
+      `{"schema":"business","table":"users","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,` +
+      `"payload":{"id":"${id}","name":"n","email":"e"}}`;
+    const ids = Array.from({ length: 1001 }, () => randomUUID());
+    const created = await a
+      .post('/sync/push-sessions', { source_bundle_id: next, planned_row_count: 1001 })
+      .expect(200);
+    const pushId = created.body.push_id as string;
+    const before = await checkedBy();
+    await a
+      .post(`/sync/push-sessions/${pushId}/chunks`, `{"start_row_ordinal":0,"rows":[${user(ids[0]!)}]}`)
+      .expect(200);
+    const small = await checkedBy();
+    expect(small).not.toBe(before);
+    await a
+      .post(
+        `/sync/push-sessions/${pushId}/chunks`,
+        `{"start_row_ordinal":1,"rows":[${ids.slice(1).map(user).join(',')}]}`,
+      )
+      .expect(200);
+    if (catalog.trustedSyncWrites) expect(await checkedBy()).toBe(small);
+    else expect(await checkedBy()).not.toBe(small);
+    const commit = await a.post(`/sync/push-sessions/${pushId}/commit`).expect(200);
+    next++;
+    expect(commit.body.row_count).toBe(1001);
+    const { rows } = await db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM business.users WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
+    expect(rows[0]!.n).toBe('1001');
+  });
+
   it('a row staged twice across chunks is refused at commit alike on both paths', async () => {
     const user = (id: string) =>
       `{"schema":"business","table":"users","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,` +

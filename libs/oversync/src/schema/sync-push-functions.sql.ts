@@ -259,6 +259,9 @@ BEGIN
 END;
 $$`;
 
+/** Chunks of at least this many rows stage without per-row foreign-key checks where the role may. */
+const TRUSTED_STAGING_MIN_ROWS = 1000;
+
 const elapsed = (since: string) => `extract(epoch FROM clock_timestamp() - ${since}) * 1000`;
 
 /**
@@ -281,7 +284,7 @@ DECLARE
   lock_waited BOOLEAN;
   session sync.push_sessions;
   next_ordinal BIGINT;
-  trusted BOOLEAN;
+  trusted BOOLEAN := false;
 BEGIN
   ${LOCK}
   stages := ARRAY[${elapsed('mark')}]; mark := clock_timestamp();
@@ -307,12 +310,15 @@ BEGIN
     ${refuse('push_chunk_invalid', `'chunk exceeds planned_row_count'`)};
   END IF;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
-  -- The staged rows' two foreign keys are checked by construction (push_id is the session locked above,
-  -- table ids the server's catalog); where the role may, their per-row checks (most of a chunk's cost)
-  -- are skipped for this one statement, as the bulk commit's capture and finalize do.
-  trusted := current_setting('is_superuser') = 'on';
-  IF NOT trusted AND current_setting('server_version_num')::int >= 150000 THEN
-    EXECUTE $q$SELECT has_parameter_privilege(current_user, 'session_replication_role', 'SET')$q$ INTO trusted;
+  -- The staged rows' two foreign keys hold by construction (push_id is the session locked above, table
+  -- ids the server's catalog); in a large chunk, where the role may, their per-row checks (most of its
+  -- cost) are skipped for this one statement, as the bulk commit's capture and finalize do. Small chunks
+  -- keep them: switching session_replication_role discards the connection's cached plans.
+  IF cardinality(p_table_ids) >= ${TRUSTED_STAGING_MIN_ROWS} THEN
+    trusted := current_setting('is_superuser') = 'on';
+    IF NOT trusted AND current_setting('server_version_num')::int >= 150000 THEN
+      EXECUTE $q$SELECT has_parameter_privilege(current_user, 'session_replication_role', 'SET')$q$ INTO trusted;
+    END IF;
   END IF;
   IF trusted THEN
     PERFORM set_config('session_replication_role', 'replica', true);
