@@ -253,16 +253,38 @@ describe('push commit parity of the database and Node paths', () => {
   it('bundles of 1000 rows build in PostgreSQL when every payload allows, else in Node; both store what the Node code computes', async () => {
     // the Node code reads the stage itself only when the statement that builds the bundle declined it
     const builtInNode = (statements: readonly string[]) => statements.some((s) => s.startsWith('WITH taken AS'));
+    // INSERT-only bundles capture their own RETURNING rows where the role may (declined: trigger capture)
+    const capturedByWriter = (statements: readonly string[]) =>
+      statements.some((s) => s.startsWith('WITH inserted AS (INSERT'));
     for (const exact of [true, false]) {
       const ids = Array.from({ length: 1000 }, () => randomUUID());
       const inserted = await push(ids.map((id) => typedRow('INSERT', id, 0, exact)));
       expect(builtInNode(inserted.statements)).toBe(!exact);
+      expect(capturedByWriter(inserted.statements)).toBe(catalog.trustedSyncWrites);
       await expectNodeParity(inserted.bundleSeq, inserted.bundleHash);
       const changed = await push(
         ids.map((id, j) => typedRow(j % 3 === 0 ? 'DELETE' : 'UPDATE', id, inserted.bundleSeq, exact)),
       );
       expect(builtInNode(changed.statements)).toBe(!exact);
+      expect(capturedByWriter(changed.statements)).toBe(false);
       await expectNodeParity(changed.bundleSeq, changed.bundleHash);
+    }
+  });
+
+  it('a 1000-row INSERT bundle into a table with a host trigger keeps trigger capture, and stores the same', async () => {
+    // a host trigger could write registered rows the bundle must hold: only trigger capture sees them
+    await db.query(`CREATE FUNCTION business.touch_typed_row() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RETURN NEW; END $$;
+      CREATE TRIGGER host_touch BEFORE INSERT ON business.typed_rows FOR EACH ROW
+        EXECUTE FUNCTION business.touch_typed_row()`);
+    try {
+      const ids = Array.from({ length: 1000 }, () => randomUUID());
+      const inserted = await push(ids.map((id) => typedRow('INSERT', id, 0, true)));
+      expect(inserted.statements.some((s) => s.startsWith('WITH inserted AS (INSERT'))).toBe(false);
+      expect(inserted.statements.some((s) => s.startsWith('WITH staged AS'))).toBe(true);
+      await expectNodeParity(inserted.bundleSeq, inserted.bundleHash);
+    } finally {
+      await db.query(`DROP TRIGGER host_touch ON business.typed_rows; DROP FUNCTION business.touch_typed_row()`);
     }
   });
 

@@ -15,6 +15,7 @@ import { bundleChangeNotificationSql } from '../watch/bundle-change-notify.sql.j
 import { goJsonStringSql, BUNDLE_ROW_JSON_SQL } from '../pull/bundle-reader.js';
 import { canonicalNumberSql } from '../snapshot/snapshot-materializer.js';
 import { BUNDLE_ROW_BLOCK_ROWS } from './sync-schema.sql.js';
+import { maySetReplicationRoleSql } from './sync-trigger-functions.sql.js';
 
 /**
  * SQLSTATE of a push_conflict raised by sync.push_commit; HINT is the conflict's raw facts (JSON),
@@ -315,10 +316,7 @@ BEGIN
   -- cost) are skipped for this one statement, as the bulk commit's capture and finalize do. Small chunks
   -- keep them: switching session_replication_role discards the connection's cached plans.
   IF cardinality(p_table_ids) >= ${TRUSTED_STAGING_MIN_ROWS} THEN
-    trusted := current_setting('is_superuser') = 'on';
-    IF NOT trusted AND current_setting('server_version_num')::int >= 150000 THEN
-      EXECUTE $q$SELECT has_parameter_privilege(current_user, 'session_replication_role', 'SET')$q$ INTO trusted;
-    END IF;
+    ${maySetReplicationRoleSql('trusted')}
   END IF;
   IF trusted THEN
     PERFORM set_config('session_replication_role', 'replica', true);
