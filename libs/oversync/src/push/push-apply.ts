@@ -171,13 +171,15 @@ async function deleteRow(client: SyncClient, userId: string, row: ApplyRow): Pro
 
 /**
  * Whether the runs can capture their own effects (`applyInsertRunsCaptured`): INSERTs only, into plain
- * tables with no trigger or rule but ours, so nothing but these statements writes a registered row.
+ * tables with no trigger or rule but ours, so nothing but these statements writes a registered row, by a
+ * role that may create temporary tables.
  */
 export async function writerCanCapture(client: SyncClient, runs: ApplyRun[]): Promise<boolean> {
   if (!runs.every((r) => r.first.op === 'INSERT')) return false;
   const tables = [...new Set(runs.map((r) => qualified(r.first.table)))];
   const { rows } = await client.query<{ others: boolean }>(
-    `SELECT EXISTS (SELECT FROM pg_class c WHERE c.oid = ANY($1::regclass[]) AND (c.relkind <> 'r' OR c.relhasrules))
+    `SELECT NOT has_database_privilege(current_database(), 'TEMPORARY')
+         OR EXISTS (SELECT FROM pg_class c WHERE c.oid = ANY($1::regclass[]) AND (c.relkind <> 'r' OR c.relhasrules))
          OR EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = ANY($1::regclass[]) AND NOT t.tgisinternal
                      AND t.tgname <> ALL($2::text[])) AS others`,
     [tables, REGISTERED_TABLE_TRIGGERS],
