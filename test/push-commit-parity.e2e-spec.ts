@@ -253,17 +253,81 @@ describe('push commit parity of the database and Node paths', () => {
   it('bundles of 1000 rows build in PostgreSQL when every payload allows, else in Node; both store what the Node code computes', async () => {
     // the Node code reads the stage itself only when the statement that builds the bundle declined it
     const builtInNode = (statements: readonly string[]) => statements.some((s) => s.startsWith('WITH taken AS'));
+    // INSERT-only bundles capture their own RETURNING rows where the role may (declined: trigger capture)
+    const capturedByWriter = (statements: readonly string[]) =>
+      statements.some((s) => s.startsWith('WITH inserted AS (INSERT'));
     for (const exact of [true, false]) {
       const ids = Array.from({ length: 1000 }, () => randomUUID());
       const inserted = await push(ids.map((id) => typedRow('INSERT', id, 0, exact)));
       expect(builtInNode(inserted.statements)).toBe(!exact);
+      expect(capturedByWriter(inserted.statements)).toBe(catalog.trustedSyncWrites);
       await expectNodeParity(inserted.bundleSeq, inserted.bundleHash);
       const changed = await push(
         ids.map((id, j) => typedRow(j % 3 === 0 ? 'DELETE' : 'UPDATE', id, inserted.bundleSeq, exact)),
       );
       expect(builtInNode(changed.statements)).toBe(!exact);
+      expect(capturedByWriter(changed.statements)).toBe(false);
       await expectNodeParity(changed.bundleSeq, changed.bundleHash);
     }
+  });
+
+  it('a 1000-row INSERT bundle into a table with a host trigger keeps trigger capture, and stores the same', async () => {
+    // a host trigger could write registered rows the bundle must hold: only trigger capture sees them
+    await db.query(`CREATE FUNCTION business.touch_typed_row() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RETURN NEW; END $$;
+      CREATE TRIGGER host_touch BEFORE INSERT ON business.typed_rows FOR EACH ROW
+        EXECUTE FUNCTION business.touch_typed_row()`);
+    try {
+      const ids = Array.from({ length: 1000 }, () => randomUUID());
+      const inserted = await push(ids.map((id) => typedRow('INSERT', id, 0, true)));
+      expect(inserted.statements.some((s) => s.startsWith('WITH inserted AS (INSERT'))).toBe(false);
+      expect(inserted.statements.some((s) => s.startsWith('WITH staged AS'))).toBe(true);
+      await expectNodeParity(inserted.bundleSeq, inserted.bundleHash);
+    } finally {
+      await db.query(`DROP TRIGGER host_touch ON business.typed_rows; DROP FUNCTION business.touch_typed_row()`);
+    }
+  });
+
+  it('a chunk of 1000 rows stages without per-row foreign-key checks where the role may; smaller chunks keep them', async () => {
+    // A foreign-key check locks the referenced table_catalog row (FOR KEY SHARE): its xmax names the
+    // last transaction that checked it.
+    const users = catalog.find('business', 'users')!;
+    const checkedBy = async () =>
+      (
+        await db.query<{ xmax: string }>('SELECT xmax::text FROM sync.table_catalog WHERE table_id = $1', [
+          users.tableId,
+        ])
+      ).rows[0]!.xmax;
+    const user = (id: string) =>
+      `{"schema":"business","table":"users","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,` +
+      `"payload":{"id":"${id}","name":"n","email":"e"}}`;
+    const ids = Array.from({ length: 1001 }, () => randomUUID());
+    const created = await a
+      .post('/sync/push-sessions', { source_bundle_id: next, planned_row_count: 1001 })
+      .expect(200);
+    const pushId = created.body.push_id as string;
+    const before = await checkedBy();
+    await a
+      .post(`/sync/push-sessions/${pushId}/chunks`, `{"start_row_ordinal":0,"rows":[${user(ids[0]!)}]}`)
+      .expect(200);
+    const small = await checkedBy();
+    expect(small).not.toBe(before);
+    await a
+      .post(
+        `/sync/push-sessions/${pushId}/chunks`,
+        `{"start_row_ordinal":1,"rows":[${ids.slice(1).map(user).join(',')}]}`,
+      )
+      .expect(200);
+    if (catalog.trustedSyncWrites) expect(await checkedBy()).toBe(small);
+    else expect(await checkedBy()).not.toBe(small);
+    const commit = await a.post(`/sync/push-sessions/${pushId}/commit`).expect(200);
+    next++;
+    expect(commit.body.row_count).toBe(1001);
+    const { rows } = await db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM business.users WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
+    expect(rows[0]!.n).toBe('1001');
   });
 
   it('a row staged twice across chunks is refused at commit alike on both paths', async () => {

@@ -87,7 +87,7 @@ async function spawnInstance(databaseUrl: string, env: Record<string, string>): 
   const nodeArgs = nodeArgsText ? nodeArgsText.split(' ') : [];
   // BENCH_SERVER_CWD: a build of another commit (its own dist/), to compare the two back to back
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'dist/src/main.js'], {
-    cwd: env.BENCH_SERVER_CWD,
+    cwd: env.BENCH_SERVER_CWD ?? process.env.BENCH_SERVER_CWD,
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,

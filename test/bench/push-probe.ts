@@ -32,7 +32,7 @@ async function backendCpu(): Promise<Map<number, number>> {
 }
 try {
   for (let rep = 0; rep < 2; rep++) {
-    const a = new SyncApi(server.baseUrl, await server.signIn('u' + rep), 'a');
+    const a = new SyncApi(server.baseUrl, await server.signIn(`u${Date.now()}-${rep}`), 'a');
     await a.call('POST', '/sync/connect', { has_local_pending_rows: false });
     const pushed = userRows(rows);
     const bodies: string[] = [];

@@ -7,7 +7,7 @@ import { keyStringOf } from './row-keys.js';
 import { byteaColumnsOf } from '../schema/registered-table.js';
 import { BUNDLE_ROW_JSON_SQL, rowPrefixesSql, rowPrefixParams } from '../pull/bundle-reader.js';
 import { BUNDLE_ROW_BLOCK_ROWS } from '../schema/sync-schema.sql.js';
-import { finalizeInDatabaseSql, finalizeParams } from './bundle-finalize.sql.js';
+import { finalizeInDatabaseSql, finalizeParams, type FinalizeSource } from './bundle-finalize.sql.js';
 
 /** The header of a committed bundle as the commit response and WithinSyncBundle report it. */
 export interface CommittedBundle {
@@ -230,12 +230,27 @@ export async function finalizeCapturedBundle(
   return bundle;
 }
 
+/**
+ * The bundle of a bulk commit's writer-captured effects (`WRITER_CAPTURE_TABLE`), built by one statement in
+ * PostgreSQL; undefined when it cannot be (a payload needs the Node code, or the stage holds effects too):
+ * nothing is written, and the caller redoes the commit with trigger capture.
+ */
+export function finalizeWriterCapturedBundle(
+  client: SyncClient,
+  catalog: SyncCatalog,
+  options: FinalizeOptions,
+  channel: string | null,
+): Promise<CommittedBundle | null | undefined> {
+  return finalizeInDatabase(client, catalog, options, channel, 'writer');
+}
+
 /** The bundle built by one statement in PostgreSQL; undefined when a payload needs the Node code (nothing written). */
 async function finalizeInDatabase(
   client: SyncClient,
   catalog: SyncCatalog,
   options: FinalizeOptions,
   channel: string | null,
+  source: FinalizeSource = 'stage',
 ): Promise<CommittedBundle | null | undefined> {
   // bundle_rows, row_state and the blocks derive from rows this statement writes (see below)
   if (catalog.trustedSyncWrites) await client.query('SET LOCAL session_replication_role = replica');
@@ -244,7 +259,7 @@ async function finalizeInDatabase(
     ok: boolean;
     bundle_seq: string | null;
     bundle_hash: string | null;
-  }>(finalizeInDatabaseSql(catalog), [
+  }>(finalizeInDatabaseSql(catalog, source), [
     options.userPk,
     options.sourceId,
     options.sourceBundleId,

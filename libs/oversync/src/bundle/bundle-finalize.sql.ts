@@ -77,28 +77,26 @@ const keyJsonSql = (table: RegisteredTable, keyBytes: string) =>
     ? `'"' || encode(${keyBytes}, 'hex')::uuid::text || '"'`
     : goJsonStringSql(`convert_from(${keyBytes}, 'UTF8')`);
 
-const statements = new WeakMap<SyncCatalog, string>();
-
 /**
- * One statement that turns this transaction's captured effects into a bundle inside PostgreSQL (spec
- * §4.6), as `finalizeCapturedBundle` does in Node: net effect per logical row in first-capture order,
- * canonical payloads (`bundlePayloadSql`), the §5.1 hash input aggregated and hashed, the next
- * bundle_seq, bundle_log (+ NOTIFY), bundle_rows, row_state and the wire row blocks; the stage emptied.
- * When a payload needs Node (`ok` false) it writes nothing and the caller runs the Node code.
- * Parameters: $1 user_pk, $2 source_id, $3 source_bundle_id, $4 NOTIFY channel (null: none),
- * $5..$9 per-table constants (`finalizeParams`).
+ * Where `finalizeInDatabaseSql` reads the transaction's effects: the capture stage (trigger capture, netted
+ * per logical row), or `WRITER_CAPTURE_TABLE`, which a bulk commit's INSERT statements filled from their own
+ * RETURNING rows (one row per logical row, in capture order: nothing to net).
  */
-export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
-  let sql = statements.get(catalog);
-  if (sql) return sql;
-  const byTable = (sql: (table: RegisteredTable) => string) =>
-    catalog.tables.length === 0
-      ? 'NULL::text'
-      : `CASE n.table_id ${catalog.tables.map((t) => `WHEN ${Number(t.tableId)} THEN ${sql(t)}`).join('\n      ')} END`;
-  const payload = byTable((t) => bundlePayloadSql(t, 'n.payload'));
-  // the key's JSON text once per row, for the hash input and the wire rows
-  const keyJson = byTable((t) => keyJsonSql(t, 'n.key_bytes'));
-  sql = `WITH staged AS (
+export type FinalizeSource = 'stage' | 'writer';
+
+/** The temporary table of a bulk commit's writer-captured INSERT effects (dropped at commit). */
+export const WRITER_CAPTURE_TABLE = 'pg_temp.oversync_writer_capture';
+
+const statements = { stage: new WeakMap<SyncCatalog, string>(), writer: new WeakMap<SyncCatalog, string>() };
+
+/** The `net` rows (first_ordinal, table_id, key_bytes, first_op, last_op, payload) of `source`. */
+function netRowsSql(source: FinalizeSource): string {
+  if (source === 'writer')
+    return `net AS (
+       SELECT capture_ordinal AS first_ordinal, table_id, key_bytes, ${OP_INSERT}::int2 AS first_op,
+              ${OP_INSERT}::int2 AS last_op, payload_db AS payload
+         FROM ${WRITER_CAPTURE_TABLE}),`;
+  return `staged AS (
        SELECT capture_ordinal, table_id, op_code, key_bytes, payload_db
          FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1),
      -- one sort by logical row then capture order; the row kept is the last capture (its op and payload)
@@ -110,15 +108,44 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
                  FROM staged
                WINDOW k AS (PARTITION BY table_id, key_bytes ORDER BY capture_ordinal
                             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) w
-        WHERE w.capture_ordinal = w.last_ordinal),
+        WHERE w.capture_ordinal = w.last_ordinal),`;
+}
+
+/**
+ * One statement that turns this transaction's captured effects into a bundle inside PostgreSQL (spec
+ * §4.6), as `finalizeCapturedBundle` does in Node: net effect per logical row in first-capture order,
+ * canonical payloads (`bundlePayloadSql`), the §5.1 hash input aggregated and hashed, the next
+ * bundle_seq, bundle_log (+ NOTIFY), bundle_rows, row_state and the wire row blocks; the stage emptied.
+ * When a payload needs Node (`ok` false) it writes nothing and the caller runs the Node code; from the
+ * writer's table (`source` 'writer') also when the stage holds effects too (the caller then redoes the commit).
+ * Parameters: $1 user_pk, $2 source_id, $3 source_bundle_id, $4 NOTIFY channel (null: none),
+ * $5..$9 per-table constants (`finalizeParams`).
+ */
+export function finalizeInDatabaseSql(catalog: SyncCatalog, source: FinalizeSource = 'stage'): string {
+  let sql = statements[source].get(catalog);
+  if (sql) return sql;
+  const byTable = (sql: (table: RegisteredTable) => string) =>
+    catalog.tables.length === 0
+      ? 'NULL::text'
+      : `CASE n.table_id ${catalog.tables.map((t) => `WHEN ${Number(t.tableId)} THEN ${sql(t)}`).join('\n      ')} END`;
+  const payload = byTable((t) => bundlePayloadSql(t, 'n.payload'));
+  // the key's JSON text once per row, for the hash input and the wire rows
+  const keyJson = byTable((t) => keyJsonSql(t, 'n.key_bytes'));
+  // writer-captured effects are a bundle only while the stage is empty (nothing else was captured)
+  const alone =
+    source === 'writer'
+      ? ` AND NOT EXISTS (SELECT FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1)`
+      : '';
+  sql = `WITH ${netRowsSql(source)}
      out AS MATERIALIZED (
        SELECT row_number() OVER (ORDER BY n.first_ordinal) AS row_ordinal, n.table_id, n.key_bytes, n.op_code,
               CASE WHEN n.op_code <> ${OP_DELETE} THEN ${payload} END AS payload, ${keyJson} AS key_json
          FROM (SELECT first_ordinal, table_id, key_bytes, payload,
                       (${netOpCodeSql('first_op', 'last_op')})::int2 AS op_code
                  FROM net WHERE NOT (last_op = ${OP_DELETE} AND first_op = ${OP_INSERT})) n),
-     chk AS (SELECT count(*) AS row_count, count(*) > 0 AND bool_and(op_code = ${OP_DELETE} OR payload IS NOT NULL)
-       AS ok FROM out),
+     chk AS (SELECT count(*) AS row_count,
+                    count(*) > 0 AND bool_and(op_code = ${OP_DELETE} OR payload IS NOT NULL)${alone} AS ok
+               FROM out),
      seq AS (
        UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1
         WHERE user_pk = $1 AND (SELECT ok FROM chk) RETURNING next_bundle_seq - 1 AS bundle_seq),
@@ -155,13 +182,17 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog): string {
          FROM (SELECT s.bundle_seq, o.row_ordinal, o.table_id, o.key_json, o.op_code, o.payload AS payload_wire
                  FROM out o, seq s) br
          JOIN ${TABLES_SQL} ON tc.table_id = br.table_id
-        GROUP BY 2, 3),
+        GROUP BY 2, 3)${
+          source === 'stage'
+            ? `,
      taken AS (
-       DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1 AND (SELECT ok FROM chk))
+       DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1 AND (SELECT ok FROM chk))`
+            : ''
+        }
    SELECT c.row_count, c.ok, s.bundle_seq, encode(h.hash, 'hex') AS bundle_hash, (SELECT count(*) FROM announced)
      AS announced
      FROM chk c LEFT JOIN seq s ON true LEFT JOIN hashed h ON true`;
-  statements.set(catalog, sql);
+  statements[source].set(catalog, sql);
   return sql;
 }
 

@@ -3,9 +3,11 @@ import { prepared, type SyncClient } from '../database/sync-database.js';
 import { OP_INSERT } from '../database/sql-codes.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { keyStringOf } from '../bundle/row-keys.js';
-import { quoteIdentifier as quote } from '../database/sql-quote.js';
+import { quoteIdentifier as quote, quoteLiteral } from '../database/sql-quote.js';
 import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.js';
 import { ROW_OP_NAMES, type RowOp } from '@oversync/protocol';
+import { WRITER_CAPTURE_TABLE } from '../bundle/bundle-finalize.sql.js';
+import { REGISTERED_TABLE_TRIGGERS } from '../schema/capture-triggers.js';
 
 /** A staged row as commit applies it; its payload stays in sync.push_session_rows. */
 export interface ApplyRow {
@@ -130,17 +132,19 @@ async function insertRows(
   first: ApplyRow,
   last: number,
 ): Promise<void> {
+  await client.query(insertRowsSql(first), [pushId, first.ordinal, userId, last]);
+}
+
+/** The INSERT of a run's rows ($1 push_id, $2..$4 first ordinal, user id, last ordinal), RETURNING `returning`. */
+function insertRowsSql(first: ApplyRow, returning?: string): string {
   const columns = ['_sync_scope_id', ...first.columns].map(quote).join(', ');
   const source = first.columns.map((c) => `r.${quote(c)}`).join(', ');
-  await client.query(
-    `INSERT INTO ${qualified(first.table)} (${columns})
+  return `INSERT INTO ${qualified(first.table)} AS dst (${columns})
      SELECT $3::text${source ? `, ${source}` : ''}
        FROM sync.push_session_rows psr, jsonb_populate_record(NULL::${qualified(first.table)},
          psr.payload_apply::jsonb) r
       WHERE psr.push_id = $1::uuid AND psr.row_ordinal BETWEEN $2 AND $4
-      ORDER BY psr.row_ordinal`,
-    [pushId, first.ordinal, userId, last],
-  );
+      ORDER BY psr.row_ordinal${returning ? `\n     RETURNING ${returning}` : ''}`;
 }
 
 async function updateRow(client: SyncClient, pushId: string, userId: string, row: ApplyRow): Promise<void> {
@@ -163,4 +167,55 @@ async function deleteRow(client: SyncClient, userId: string, row: ApplyRow): Pro
       AND _sync_scope_id = $2`,
     values: [row.key, userId],
   });
+}
+
+/**
+ * Whether the runs can capture their own effects (`applyInsertRunsCaptured`): INSERTs only, into plain
+ * tables with no trigger or rule but ours, so nothing but these statements writes a registered row, by a
+ * role that may create temporary tables.
+ */
+export async function writerCanCapture(client: SyncClient, runs: ApplyRun[]): Promise<boolean> {
+  if (!runs.every((r) => r.first.op === 'INSERT')) return false;
+  const tables = [...new Set(runs.map((r) => qualified(r.first.table)))];
+  const { rows } = await client.query<{ others: boolean }>(
+    `SELECT NOT has_database_privilege(current_database(), 'TEMPORARY')
+         OR EXISTS (SELECT FROM pg_class c WHERE c.oid = ANY($1::regclass[]) AND (c.relkind <> 'r' OR c.relhasrules))
+         OR EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = ANY($1::regclass[]) AND NOT t.tgisinternal
+                     AND t.tgname <> ALL($2::text[])) AS others`,
+    [tables, REGISTERED_TABLE_TRIGGERS],
+  );
+  return rows[0]?.others === false;
+}
+
+/**
+ * The INSERT runs of `pushId` in order, each writing its RETURNING rows (the row images the capture trigger
+ * would stage) to `WRITER_CAPTURE_TABLE` with capture ordinals 1..n in upload order, under
+ * `oversync.bundle_writer_capture` (the statement trigger stages nothing). The caller finalizes from there.
+ */
+export async function applyInsertRunsCaptured(
+  client: SyncClient,
+  pushId: string,
+  userId: string,
+  runs: ApplyRun[],
+): Promise<void> {
+  await client.query(
+    `CREATE TEMPORARY TABLE IF NOT EXISTS ${WRITER_CAPTURE_TABLE}
+       (capture_ordinal BIGINT, table_id INTEGER, key_bytes BYTEA, payload_db JSONB) ON COMMIT DROP;
+     SET LOCAL oversync.bundle_writer_capture = on`,
+  );
+  for (const { first, last } of runs) {
+    const rows = last === first.ordinal ? [first] : [first, { ...first, ordinal: last }];
+    const key = `inserted.j ->> ${quoteLiteral(first.table.keyColumn)}`;
+    const keyBytes = first.table.keyKind === KEY_KIND_UUID ? `uuid_send((${key})::uuid)` : `convert_to(${key}, 'UTF8')`;
+    await run(rows, () =>
+      client.query(
+        `WITH inserted AS (${insertRowsSql(first, 'to_jsonb(dst.*) AS j')})
+         INSERT INTO ${WRITER_CAPTURE_TABLE} (capture_ordinal, table_id, key_bytes, payload_db)
+         SELECT $2 + row_number() OVER (), ${Number(first.table.tableId)}, ${keyBytes}, inserted.j - '_sync_scope_id'
+           FROM inserted`,
+        [pushId, first.ordinal, userId, last],
+      ),
+    );
+  }
+  await client.query(`SET LOCAL oversync.bundle_writer_capture = off`);
 }

@@ -14,7 +14,7 @@ const FIND_CONFLICT = prepared(
      FROM (SELECT psr.row_ordinal, psr.table_id, psr.op_code, psr.key_bytes, psr.base_bundle_seq AS base,
                   (SELECT rs FROM sync.row_state rs
                     WHERE rs.user_pk = $2 AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes) AS rs
-             FROM sync.push_session_rows psr WHERE psr.push_id = $1::uuid) q
+             FROM sync.push_session_rows psr WHERE psr.push_id = $1::uuid OFFSET 0) q
     WHERE CASE WHEN q.op_code = ${OP_INSERT}
                THEN ((q.rs).bundle_seq IS NULL AND q.base <> 0)
                  OR ((q.rs).bundle_seq IS NOT NULL AND (q.base <> (q.rs).bundle_seq OR NOT (q.rs).deleted))
@@ -35,6 +35,7 @@ export async function findConflict(
 ): Promise<OversyncError | null> {
   // The row state is a scalar subquery per staged row (an index probe each), never a planned join:
   // with statistics taken while the tables were small the planner chose loops over whole tables.
+  // OFFSET 0 keeps it one probe per row (inlined, each (q.rs) reference probed again: twice per row).
   const { rows: found } = await client.query<{
     row_ordinal: string;
     table_id: number;

@@ -28,12 +28,25 @@ import { canonicalWirePayload, isCanonicalUuid, ROW_OP_NAMES } from '@oversync/p
 import { byteaColumnsOf } from '../schema/registered-table.js';
 import { keyStringOf } from '../bundle/row-keys.js';
 import { setBundleContext } from '../bundle/bundle-context.js';
-import { finalizeCapturedBundle, type CommittedBundle } from '../bundle/bundle-capture.js';
+import {
+  finalizeCapturedBundle,
+  finalizeWriterCapturedBundle,
+  type CommittedBundle,
+  type FinalizeOptions,
+} from '../bundle/bundle-capture.js';
 import { BundleAnnouncer } from '../bundle/bundle-announcer.js';
 import { applyRetention } from '../retention/retention.js';
 import { activateSource, readSourceState, sourceRetired } from './source-state.js';
 import { parsePushChunk } from './push-chunk.parser.js';
-import { applyPushRows, ApplyRowError, loadApplyRuns, type ApplyRow } from './push-apply.js';
+import {
+  applyInsertRunsCaptured,
+  applyPushRows,
+  ApplyRowError,
+  loadApplyRuns,
+  writerCanCapture,
+  type ApplyRow,
+  type ApplyRun,
+} from './push-apply.js';
 import { findConflict, pushConflict, type ConflictFacts } from './push-conflicts.js';
 import { callRequestFunction, type RequestFunctionOptions } from '../database/request-function.js';
 import { recordRejectedCommit } from './rejected-commit-log.js';
@@ -432,24 +445,53 @@ export class PushSessionService {
       throw found;
     }
     timer.mark('conflicts');
-    await applyPushRows(client, session.push_id, actor.userId, await loadApplyRuns(client, catalog, session.push_id));
-    timer.mark('apply');
-    const bundle = await finalizeCapturedBundle(client, catalog, {
+    const runs = await loadApplyRuns(client, catalog, session.push_id);
+    const bulk = BigInt(session.planned_row_count) > DATABASE_COMMIT_MAX_ROWS;
+    const finalize: FinalizeOptions = {
       userPk,
       sourceId: session.source_id,
       sourceBundleId: session.source_bundle_id,
       notification: (b) => this.announcer.notification(userPk, b),
       // small bundles reach this path only when sync.push_commit declined a payload: Node builds those
-      inDatabase:
-        BigInt(session.planned_row_count) > DATABASE_COMMIT_MAX_ROWS ? { channel: this.announcer.channel } : undefined,
+      inDatabase: bulk ? { channel: this.announcer.channel } : undefined,
       timer,
-    });
+    };
+    let bundle =
+      bulk && catalog.trustedSyncWrites
+        ? await this.commitCapturedByWriter(client, session.push_id, actor.userId, runs, finalize)
+        : undefined;
+    if (bundle === undefined) {
+      await applyPushRows(client, session.push_id, actor.userId, runs);
+      timer.mark('apply');
+      bundle = await finalizeCapturedBundle(client, catalog, finalize);
+    }
     if (!bundle)
       throw new OversyncError('push_commit_invalid', 'push session produced no captured business-table effects');
     await activateSource(client, userPk, session.source_id, actor.userId, session.source_bundle_id, session.push_id);
     await applyRetention(client, userPk, this.config);
     if (session.initialization_id) await markScopeInitialized(client, userPk, session.source_id);
     timer.mark('retention');
+    return bundle;
+  }
+
+  /**
+   * A bulk INSERT-only commit (where the role may skip triggers anyway): its statements capture their own
+   * RETURNING rows and the bundle is built from those, with no capture stage to write, net and empty.
+   * Undefined when that does not apply or cannot finish (rolled back to before it): trigger capture then.
+   */
+  private async commitCapturedByWriter(
+    client: SyncClient,
+    pushId: string,
+    userId: string,
+    runs: ApplyRun[],
+    finalize: FinalizeOptions,
+  ): Promise<CommittedBundle | null | undefined> {
+    if (!(await writerCanCapture(client, runs))) return undefined;
+    await client.query('SAVEPOINT oversync_writer_capture');
+    await applyInsertRunsCaptured(client, pushId, userId, runs);
+    finalize.timer?.mark('apply');
+    const bundle = await finalizeWriterCapturedBundle(client, this.schema.catalog, finalize, this.announcer.channel);
+    if (bundle === undefined) await client.query('ROLLBACK TO SAVEPOINT oversync_writer_capture');
     return bundle;
   }
 

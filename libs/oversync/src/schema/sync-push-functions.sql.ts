@@ -19,6 +19,7 @@ import { bundleChangeNotificationSql } from '../watch/bundle-change-notify.sql.j
 import { goJsonStringSql, BUNDLE_ROW_JSON_SQL } from '../pull/bundle-reader.js';
 import { canonicalNumberSql } from '../snapshot/snapshot-materializer.js';
 import { BUNDLE_ROW_BLOCK_ROWS } from './sync-schema.sql.js';
+import { maySetReplicationRoleSql } from './sync-trigger-functions.sql.js';
 
 /**
  * SQLSTATE of a push_conflict raised by sync.push_commit; HINT is the conflict's raw facts (JSON),
@@ -260,6 +261,9 @@ BEGIN
 END;
 $$`;
 
+/** Chunks of at least this many rows stage without per-row foreign-key checks where the role may. */
+const TRUSTED_STAGING_MIN_ROWS = 1000;
+
 const elapsed = (since: string) => `extract(epoch FROM clock_timestamp() - ${since}) * 1000`;
 
 /**
@@ -282,6 +286,7 @@ DECLARE
   lock_waited BOOLEAN;
   session sync.push_sessions;
   next_ordinal BIGINT;
+  trusted BOOLEAN := false;
 BEGIN
   ${LOCK}
   stages := ARRAY[${elapsed('mark')}]; mark := clock_timestamp();
@@ -307,12 +312,25 @@ BEGIN
     ${refuse('push_chunk_invalid', `'chunk exceeds planned_row_count'`)};
   END IF;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
+  -- The staged rows' two foreign keys hold by construction (push_id is the session locked above, table
+  -- ids the server's catalog); in a large chunk, where the role may, their per-row checks (most of its
+  -- cost) are skipped for this one statement, as the bulk commit's capture and finalize do. Small chunks
+  -- keep them: switching session_replication_role discards the connection's cached plans.
+  IF cardinality(p_table_ids) >= ${TRUSTED_STAGING_MIN_ROWS} THEN
+    ${maySetReplicationRoleSql('trusted')}
+  END IF;
+  IF trusted THEN
+    PERFORM set_config('session_replication_role', 'replica', true);
+  END IF;
   INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq,
     payload_apply)
   SELECT p_push_id, p_start_row_ordinal + m.ord - 1, m.table_id, decode(m.key_hex, 'hex'), m.op_code, m.base_bundle_seq,
     NULLIF(m.payload, '')::json
     FROM unnest(p_table_ids, p_key_hex, p_op_codes, p_base_bundle_seqs, string_to_array(p_payloads, E'\\n'))
          WITH ORDINALITY AS m(table_id, key_hex, op_code, base_bundle_seq, payload, ord);
+  IF trusted THEN
+    PERFORM set_config('session_replication_role', 'origin', true);
+  END IF;
   UPDATE sync.push_sessions SET next_expected_row_ordinal = next_ordinal,
     expires_at = now() + p_session_ttl_ms * interval '1 millisecond'
    WHERE push_id = p_push_id;
@@ -497,14 +515,14 @@ BEGIN
             set_config('oversync.bundle_source_bundle_id', session.source_bundle_id::text, true),
           set_config('oversync.bundle_initialization_id', COALESCE(session.initialization_id::text, ''), true);
 
-  -- conflicts (§4.3), as push/push-conflicts.ts: a scalar row_state probe per staged row
+  -- conflicts (§4.3), as push/push-conflicts.ts: a scalar row_state probe per staged row (once: OFFSET 0)
   SELECT q.row_ordinal, q.table_id, q.op_code, q.key_bytes, q.base, (q.rs).bundle_seq AS bundle_seq, (q.rs).deleted
     AS deleted INTO hit
     FROM (SELECT psr.row_ordinal, psr.table_id, psr.op_code, psr.key_bytes, psr.base_bundle_seq AS base,
                  (SELECT rs FROM sync.row_state rs
                    WHERE rs.user_pk = bundle_user_pk AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes)
                      AS rs
-            FROM sync.push_session_rows psr WHERE psr.push_id = p_push_id) q
+            FROM sync.push_session_rows psr WHERE psr.push_id = p_push_id OFFSET 0) q
    WHERE CASE WHEN q.op_code = ${OP_INSERT}
               THEN ((q.rs).bundle_seq IS NULL AND q.base <> 0)
                 OR ((q.rs).bundle_seq IS NOT NULL AND (q.base <> (q.rs).bundle_seq OR NOT (q.rs).deleted))

@@ -22,6 +22,15 @@ function keyBytesOf(row: 'OLD' | 'NEW'): string {
     ELSE convert_to(to_jsonb(${row}) ->> key_column, 'UTF8') END`;
 }
 
+/**
+ * PL/pgSQL that sets `target` to whether the current role may set session_replication_role (and so could
+ * skip triggers and foreign-key checks anyway): a superuser, or one granted SET on it (PostgreSQL 15+).
+ */
+export const maySetReplicationRoleSql = (target: string) => `${target} := current_setting('is_superuser') = 'on';
+    IF NOT ${target} AND current_setting('server_version_num')::int >= 150000 THEN
+      EXECUTE $q$SELECT has_parameter_privilege(current_user, 'session_replication_role', 'SET')$q$ INTO ${target};
+    END IF;`;
+
 /** BEFORE row trigger: refuses writes without bundle context and pins rows to their owner. */
 export const OWNER_GUARD_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION sync.enforce_registered_row_owner()
 RETURNS TRIGGER
@@ -149,6 +158,8 @@ $$`;
  * session_replication_role), the stage rows' foreign-key checks are skipped for this one statement:
  * user_pk and table_id come from the writer's own context and the trigger's catalog ids. Static
  * statements: PL/pgSQL caches their plans per session (a dynamic EXECUTE was planned at every call).
+ * A bulk commit whose INSERT statements capture their own RETURNING rows sets
+ * \`oversync.bundle_writer_capture\` = on for them: honoured only for a role that may skip triggers anyway.
  */
 export const CAPTURE_INSERTED_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION sync.capture_registered_rows_inserted()
 RETURNS TRIGGER
@@ -157,7 +168,14 @@ AS $$
 DECLARE
   user_pk_text TEXT := NULLIF(current_setting('oversync.bundle_user_pk', true), '');
   trusted BOOLEAN := current_setting('oversync.bundle_trusted_capture', true) = 'on';
+  writer_captures BOOLEAN := current_setting('oversync.bundle_writer_capture', true) = 'on';
 BEGIN
+  IF writer_captures THEN
+    ${maySetReplicationRoleSql('writer_captures')}
+    IF writer_captures THEN
+      RETURN NULL;
+    END IF;
+  END IF;
   IF NOT EXISTS (SELECT 1 FROM oversync_inserted_rows) THEN
     RETURN NULL;
   END IF;
