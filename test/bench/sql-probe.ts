@@ -13,9 +13,8 @@ import { dropDatabase, freshDatabase, startBenchServer } from './bench-server.js
 
 const N = Number(process.env.PROBE_N ?? 300);
 const PROBE_DB = process.env.PROBE_DB ?? 'sql_probe';
-// PROBE_WAL=1: WAL bytes written per call (two more statements per call, so the timings of that run are worse)
-const PROBE_WAL = process.env.PROBE_WAL === '1';
-// PROBE_SYNC_COMMIT=off: the session's synchronous_commit (what the commit's flush costs)
+// PROBE_SYNC_COMMIT=off: the session's synchronous_commit (what the commit's flush costs); `--explain` prints each
+// statement's WAL too
 const admin = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const url = await freshDatabase(admin, PROBE_DB);
 const server = await startBenchServer({ DATABASE_URL: url });
@@ -32,15 +31,10 @@ const cpuMs = () => {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 };
 const cpu: Record<string, number> = {};
-const wal: Record<string, number> = {};
-const walLsn = async () =>
-  Number((await client.query<{ lsn: string }>(`SELECT pg_current_wal_insert_lsn() - '0/0' AS lsn`)).rows[0]!.lsn);
 const q = async (name: string, text: string, values: unknown[]) => {
-  const lsn = PROBE_WAL ? await walLsn() : 0;
   const before = cpuMs();
   const result = await client.query({ name, text, values });
   cpu[name] = (cpu[name] ?? 0) + cpuMs() - before;
-  if (PROBE_WAL) wal[name] = (wal[name] ?? 0) + (await walLsn()) - lsn;
   return result;
 };
 try {
@@ -151,7 +145,6 @@ try {
   await client.query(`SET track_functions = 'all'`);
   await client.query('SELECT pg_stat_reset()');
   for (const name of Object.keys(cpu)) cpu[name] = 0;
-  for (const name of Object.keys(wal)) wal[name] = 0;
   for (let i = 0; i < N; i++) {
     const ts = await once();
     Object.values(times).forEach((list, j) => list.push(ts[j]!));
@@ -186,12 +179,11 @@ try {
   );
   console.log('backend CPU per call (ms, mean):');
   for (const [name, total] of Object.entries(cpu))
-    if (name !== 'connect')
-      console.log(`  ${name.padEnd(14)} ${(total / N).toFixed(3)}${PROBE_WAL ? `, WAL ${Math.round(wal[name]! / N)} B` : ''}`);
+    if (name !== 'connect') console.log(`  ${name.padEnd(14)} ${(total / N).toFixed(3)}`);
   await new Promise((r) => setTimeout(r, 1500));
   const { rows: stats } = await client.query<{ f: string; calls: string; total: number; self: number }>(
-    `SELECT schemaname || '.' || funcname AS f, calls, total_time / NULLIF(calls, 0) AS total, self_time / NULLIF(calls, 0) AS self
-       FROM pg_stat_user_functions ORDER BY total_time DESC`,
+    `SELECT schemaname || '.' || funcname AS f, calls, total_time / NULLIF(calls, 0) AS total,
+            self_time / NULLIF(calls, 0) AS self FROM pg_stat_user_functions ORDER BY total_time DESC`,
   );
   console.log('server side per call (ms, mean): total / self, calls');
   for (const s of stats) console.log(`  ${s.f.padEnd(44)} ${s.total.toFixed(3)} / ${s.self.toFixed(3)}  ${s.calls}`);
@@ -199,8 +191,8 @@ try {
     await client.query(`LOAD 'auto_explain'`);
     await client.query(
       `SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; SET ` +
-        `auto_explain.log_analyze = on; SET auto_explain.log_level = 'notice'; SET auto_explain.log_triggers = on; SET auto_explain.log_wal = ` +
-        `on`,
+        `auto_explain.log_analyze = on; SET auto_explain.log_level = 'notice'; SET auto_explain.log_triggers = ` +
+        `on; SET auto_explain.log_wal = on`,
     );
     client.on('notice', (n) => console.log(n.message));
     await once();
