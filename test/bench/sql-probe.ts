@@ -24,6 +24,9 @@ const client = new pg.Client({ connectionString: url });
 await client.connect();
 if (process.env.PROBE_SYNC_COMMIT)
   await client.query(`SELECT set_config('synchronous_commit', $1, false)`, [process.env.PROBE_SYNC_COMMIT]);
+// PROBE_SESSION_SQL: statements run once on the probe's session first (e.g. `SET session_replication_role = replica`:
+// what the foreign-key checks cost)
+if (process.env.PROBE_SESSION_SQL) await client.query(process.env.PROBE_SESSION_SQL);
 const backendPid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
 /** utime + stime of the backend, in ms (clock ticks of 10 ms). */
 const cpuMs = () => {
