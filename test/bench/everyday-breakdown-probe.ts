@@ -45,6 +45,8 @@ interface Variant {
   database: string;
   server: BenchServer;
   backends: number[];
+  /** CPU ms of each backend (by application name or type) over the measured round trips */
+  backendCpu: Map<string, number>;
   a: SyncApi;
   b: SyncApi;
   seq: number;
@@ -57,9 +59,14 @@ const admin = new pg.Client({ connectionString: adminUrl });
 await admin.connect();
 const variantsUp: Variant[] = [];
 const backendsOf = async (database: string) =>
-  (await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [database])).rows.map(
-    (r) => r.pid,
-  );
+  (
+    await admin.query<{ pid: number; name: string }>(
+      `SELECT pid, COALESCE(NULLIF(application_name, ''), backend_type) AS name FROM pg_stat_activity
+        WHERE datname = $1`,
+      [database],
+    )
+  ).rows;
+const backendNames = new Map<number, string>();
 try {
   for (const [name, env] of Object.entries(variants)) {
     const database = `everyday_breakdown_${variantsUp.length}`;
@@ -79,6 +86,7 @@ try {
       database,
       server,
       backends: [],
+      backendCpu: new Map(),
       a,
       b: new SyncApi(server.baseUrl, token, 'b'),
       seq: 0,
@@ -126,8 +134,17 @@ try {
   for (let i = 0; i < warmUp + iterations; i++) {
     for (let k = 0; k < variantsUp.length; k++) {
       const v = variantsUp[(i + k) % variantsUp.length]!;
-      if (i % 50 === 0) v.backends = await backendsOf(v.database);
+      if (i % 50 === 0) {
+        const found = await backendsOf(v.database);
+        for (const b of found) backendNames.set(b.pid, b.name);
+        v.backends = found.map((b) => b.pid);
+      }
+      const byBackend = i >= warmUp ? v.backends.map((pid) => [pid, cpuOf(pid)] as const) : [];
       await roundTrip(v, i >= warmUp);
+      for (const [pid, before] of byBackend) {
+        const name = backendNames.get(pid)!;
+        v.backendCpu.set(name, (v.backendCpu.get(name) ?? 0) + cpuOf(pid) - before);
+      }
     }
   }
   console.log(
@@ -135,7 +152,9 @@ try {
   );
   for (const v of variantsUp) {
     const [user, system] = v.ticks;
+    const byBackend = [...v.backendCpu].map(([name, ms]) => `${name} ${fmt(ms / iterations, 3)}`).join(', ');
     console.log(`${v.name}: server CPU ${fmt((100 * user) / (user + system), 0)} % user, the rest system`);
+    console.log(`  database CPU per round trip by backend (ms): ${byBackend}`);
     for (const request of REQUESTS) {
       const f = v.figures[request];
       console.log(
