@@ -95,7 +95,7 @@ try {
     });
   }
   const measure = async <T>(v: Variant, request: Request, record: boolean, fn: () => Promise<T>): Promise<T> => {
-    const databaseCpu = () => v.backends.reduce((sum, pid) => sum + cpuOf(pid), 0);
+    const databaseCpu = () => v.backends.map(cpuOf);
     const [s0, d0, c0, t0] = [cpuOf(v.server.pid), databaseCpu(), clientCpu(), performance.now()];
     const result = await fn();
     const [t1, c1, d1, s1] = [performance.now(), clientCpu(), databaseCpu(), cpuOf(v.server.pid)];
@@ -103,7 +103,8 @@ try {
       const f = v.figures[request];
       f.wall.push(t1 - t0);
       f.server += s1 - s0;
-      f.database += d1 - d0;
+      // a backend that ended meanwhile (the pool closed an idle connection) counts for nothing
+      f.database += d1.reduce((sum, after, i) => (after > 0 && d0[i]! > 0 ? sum + after - d0[i]! : sum), 0);
       f.client += c1 - c0;
     }
     return result;
@@ -143,7 +144,8 @@ try {
       await roundTrip(v, i >= warmUp);
       for (const [pid, before] of byBackend) {
         const name = backendNames.get(pid)!;
-        v.backendCpu.set(name, (v.backendCpu.get(name) ?? 0) + cpuOf(pid) - before);
+        const after = cpuOf(pid);
+        if (after > 0 && before > 0) v.backendCpu.set(name, (v.backendCpu.get(name) ?? 0) + after - before);
       }
     }
   }
