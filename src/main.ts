@@ -1,3 +1,5 @@
+// first: the V8 tier-up budget applies to the code loaded after it
+import './v8-tiering.js';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadEnvironment } from './config/app-config.js';

@@ -12,13 +12,21 @@ import { pushCreateStatement } from '../../libs/oversync/dist/push/push-session.
 import { dropDatabase, freshDatabase, startBenchServer } from './bench-server.js';
 
 const N = Number(process.env.PROBE_N ?? 300);
+const PROBE_DB = process.env.PROBE_DB ?? 'sql_probe';
+// PROBE_SYNC_COMMIT=off: the session's synchronous_commit (what the commit's flush costs); `--explain` prints each
+// statement's WAL too
 const admin = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const url = await freshDatabase(admin, 'sql_probe');
+const url = await freshDatabase(admin, PROBE_DB);
 const server = await startBenchServer({ DATABASE_URL: url });
 await server.stop();
 
 const client = new pg.Client({ connectionString: url });
 await client.connect();
+if (process.env.PROBE_SYNC_COMMIT)
+  await client.query(`SELECT set_config('synchronous_commit', $1, false)`, [process.env.PROBE_SYNC_COMMIT]);
+// PROBE_SESSION_SQL: statements run once on the probe's session first (e.g. `SET session_replication_role = replica`:
+// what the foreign-key checks cost)
+if (process.env.PROBE_SESSION_SQL) await client.query(process.env.PROBE_SESSION_SQL);
 const backendPid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
 /** utime + stime of the backend, in ms (clock ticks of 10 ms). */
 const cpuMs = () => {
@@ -177,8 +185,8 @@ try {
     if (name !== 'connect') console.log(`  ${name.padEnd(14)} ${(total / N).toFixed(3)}`);
   await new Promise((r) => setTimeout(r, 1500));
   const { rows: stats } = await client.query<{ f: string; calls: string; total: number; self: number }>(
-    `SELECT schemaname || '.' || funcname AS f, calls, total_time / calls AS total, self_time / calls AS self
-       FROM pg_stat_user_functions ORDER BY total_time DESC`,
+    `SELECT schemaname || '.' || funcname AS f, calls, total_time / NULLIF(calls, 0) AS total,
+            self_time / NULLIF(calls, 0) AS self FROM pg_stat_user_functions ORDER BY total_time DESC`,
   );
   console.log('server side per call (ms, mean): total / self, calls');
   for (const s of stats) console.log(`  ${s.f.padEnd(44)} ${s.total.toFixed(3)} / ${s.self.toFixed(3)}  ${s.calls}`);
@@ -187,12 +195,12 @@ try {
     await client.query(
       `SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; SET ` +
         `auto_explain.log_analyze = on; SET auto_explain.log_level = 'notice'; SET auto_explain.log_triggers = ` +
-        `on`,
+        `on; SET auto_explain.log_wal = on`,
     );
     client.on('notice', (n) => console.log(n.message));
     await once();
   }
 } finally {
   await client.end();
-  await dropDatabase(admin, 'sql_probe');
+  await dropDatabase(admin, PROBE_DB);
 }

@@ -71,4 +71,27 @@ describe('bundle change listener: LISTEN/NOTIFY across instances and connection 
       await stream.close();
     }
   });
+
+  it("wakes the committing instance's own watchers once, without waiting for the NOTIFY", async () => {
+    const local = await WatchDevice.signIn(a, 'alice', 'alice-local-watcher');
+    const stream = await local.watch(`?after_bundle_seq=${(await writer.commit()).bundle_seq}`);
+    const event = (commit: { bundle_seq: number; source_bundle_id: number }) => ({
+      bundle_seq: commit.bundle_seq,
+      source_id: 'alice-writer',
+      source_bundle_id: commit.source_bundle_id,
+    });
+    try {
+      // the commit's own wake-up and its NOTIFY make one event, never the same sequence twice
+      const first = await writer.commit();
+      expect((await stream.nextBundle()).data).toEqual(event(first));
+      const second = await writer.commit();
+      expect((await stream.nextBundle()).data).toEqual(event(second));
+      // with A's listener gone, a commit through A still wakes A's watchers, with its source members
+      await listenerOf(a).stop();
+      const third = await writer.commit();
+      expect((await stream.nextBundle()).data).toEqual(event(third));
+    } finally {
+      await stream.close();
+    }
+  });
 });

@@ -314,7 +314,12 @@ describe('GET /sync/watch: host policy', () => {
     const allowed = await SseStream.open(`${baseUrl}/sync/watch`, as('allowed'));
     expect(allowed.status).toBe(200);
     await allowed.close();
-    const caps = await request(baseUrl).get('/sync/capabilities').set(as('blocked')).expect(200);
-    expect(caps.body.features.bundle_change_watch).toBe(false);
+    // each actor gets its own answer, whichever was asked (and remembered) first
+    const watchAdvertised = async (source: string) =>
+      (await request(baseUrl).get('/sync/capabilities').set(as(source)).expect(200)).body.features
+        .bundle_change_watch as boolean;
+    expect(await watchAdvertised('blocked')).toBe(false);
+    expect(await watchAdvertised('allowed')).toBe(true);
+    expect(await watchAdvertised('blocked')).toBe(false);
   });
 });

@@ -3,6 +3,7 @@ import { OVERSYNC_CONFIG } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import { encodeBundleChangeNotification } from '@oversync/protocol';
 import type { BundleNotification, CommittedBundle } from './bundle-capture.js';
+import { BundleChangeHub } from '../watch/bundle-change-hub.js';
 
 /**
  * NOTIFY of a new bundle inside the committing transaction (spec §4.14 "Emit"): PostgreSQL delivers
@@ -10,7 +11,10 @@ import type { BundleNotification, CommittedBundle } from './bundle-capture.js';
  */
 @Injectable()
 export class BundleAnnouncer {
-  constructor(@Inject(OVERSYNC_CONFIG) private readonly config: OversyncConfig) {}
+  constructor(
+    @Inject(OVERSYNC_CONFIG) private readonly config: OversyncConfig,
+    private readonly hub: BundleChangeHub,
+  ) {}
 
   /**
    * The NOTIFY channel, or null when watch is disabled (`sync.push_commit` sends the payload `notification` encodes).
@@ -29,5 +33,19 @@ export class BundleAnnouncer {
       source_bundle_id: BigInt(bundle.sourceBundleId),
     });
     return { channel: this.config.watch.notifyChannel, payload };
+  }
+
+  /**
+   * Wakes this process's watch streams of the user as soon as the commit of `bundle` has returned. Its
+   * NOTIFY reaches them later (another backend wakes, another socket) and is dropped there as seen
+   * (a subscription never goes backwards); other processes still learn of it by the NOTIFY alone.
+   */
+  committed(userId: string, bundle: CommittedBundle): void {
+    if (!this.config.watch.enabled) return;
+    this.hub.publishToUser(userId, {
+      bundleSeq: BigInt(bundle.bundleSeq),
+      sourceId: bundle.sourceId,
+      sourceBundleId: BigInt(bundle.sourceBundleId),
+    });
   }
 }

@@ -1,5 +1,5 @@
 import { Get } from '@nestjs/common';
-import type { CapabilitiesResponse } from '@oversync/protocol';
+import type { EncodedJson } from '@oversync/protocol';
 import { ApiOkResponse, ApiOperation } from '../openapi/optional-swagger.js';
 import { ApiSyncErrors } from '../openapi/sync-openapi.js';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
@@ -18,7 +18,7 @@ export class CapabilitiesController {
   @ApiOkResponse({ type: CapabilitiesResponseDto })
   @ApiSyncErrors({ 500: ['capabilities_failed'] })
   @SyncEndpoint('capabilities_failed')
-  capabilitiesOf(@Actor() actor: SyncActor): CapabilitiesResponse {
-    return this.capabilities.capabilities(actor);
+  capabilitiesOf(@Actor() actor: SyncActor): EncodedJson {
+    return this.capabilities.encodedCapabilities(actor);
   }
 }

@@ -301,6 +301,7 @@ export class PushSessionService {
             deferConstraints: true,
           }));
         // COMMIT made the bundle visible and delivered the NOTIFY queued with its bundle_log row
+        this.announcer.committed(actor.userId, bundle);
         timer.mark('notify');
         this.telemetry.committed(bundle.rowCount, timer.done());
         return bundle;

@@ -132,6 +132,12 @@ export class BundleChangeHub implements BeforeApplicationShutdown {
     for (const subscription of this.byUserPk.get(userPk) ?? []) subscription.offer(change);
   }
 
+  /** `publish` to the user of id `userId`, if it has a local subscriber. */
+  publishToUser(userId: string, change: BundleChange): void {
+    const userPk = this.userPkOf.get(userId);
+    if (userPk !== undefined) this.publish(userPk, change);
+  }
+
   /** Users with at least one local subscriber (the listener's catch-up set). */
   userPks(): string[] {
     return [...this.byUserPk.keys()];
