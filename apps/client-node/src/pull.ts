@@ -5,6 +5,7 @@
  */
 import { SYNC_ROUTES } from '@oversync/protocol';
 import { APPLY_PAGE_ROWS, applyAuthoritativePage, resolveWireRow } from './authoritative-apply.js';
+import { bundleHashOf } from './bundle-hash.js';
 import { SUSPEND_TRIGGERS_MIN_ROWS, suspendTriggers } from './capture-triggers.js';
 import { type ClientContext, ensureBoundToSessionUser, ensureConnectedSession } from './client-context.js';
 import {
@@ -20,7 +21,6 @@ import {
   SyncProtocolError,
 } from './errors.js';
 import { generateFreshSourceId, prefixError } from './lifecycle.js';
-import { hashPageInWorker, type PendingPageHashes, pulledBundleHash } from './pull-hash-worker.js';
 
 import type { RemoteSyncOutcome, RestoreSummary } from './results.js';
 import { rebuildFromSnapshot } from './snapshot.js';
@@ -61,12 +61,11 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
   let applied = false;
   ctx.progress({ phase: 'pull', done: 0, total: 0 });
   for (;;) {
-    const fetched = await fetchPullPage(ctx, after, target, signal);
-    if (fetched === 'history_pruned') {
+    const page = await fetchPullPage(ctx, after, target, signal);
+    if (page === 'history_pruned') {
       const restore = await rebuildFromSnapshot(ctx, { persistGate: false }, signal);
       return { outcome: 'applied_snapshot', restore };
     }
-    const { page, workerHashes } = fetched;
     validatePullPage(ctx, page, after);
     if (target === 0) target = Number(page.stable_bundle_seq);
     else if (Number(page.stable_bundle_seq) !== target)
@@ -74,8 +73,8 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
         `pull response stable bundle seq changed from ${target} to ${page.stable_bundle_seq}`,
       );
 
-    for (const [i, bundle] of page.bundles.entries()) {
-      applyPulledBundle(ctx, bundle, workerHashes && (() => workerHashes.hashOf(i)));
+    for (const bundle of page.bundles) {
+      applyPulledBundle(ctx, bundle);
       after = Number(bundle.bundle_seq);
       applied = true;
       ctx.progress({ phase: 'pull', done: after - start, total: target - start });
@@ -96,7 +95,7 @@ async function fetchPullPage(
   after: number,
   target: number,
   signal?: AbortSignal,
-): Promise<{ page: PullResponse; workerHashes?: PendingPageHashes } | 'history_pruned'> {
+): Promise<PullResponse | 'history_pruned'> {
   let response;
   try {
     response = await withRetry(
@@ -135,10 +134,8 @@ async function fetchPullPage(
       `server returned status ${response.status}: ${response.body}`,
     );
   }
-  // a large page's hashes are computed on another thread while this one decodes and applies it
-  const workerHashes = hashPageInWorker(response.body);
   try {
-    return { page: fastDecodePull(response.body) ?? decodePull(response.body), workerHashes };
+    return fastDecodePull(response.body) ?? decodePull(response.body);
   } catch (err) {
     throw new SyncProtocolError(`failed to decode pull response: ${errorMessage(err)}`, { cause: err });
   }
@@ -187,25 +184,18 @@ function validatePullPage(ctx: ClientContext, page: PullResponse, after: number)
   });
 }
 
-/**
- * `applyPulledBundleLocked` (§8.4): nothing is applied when the bundle's hash does not match. The hash
- * is computed first, or, when another thread computes it (`workerHash`), awaited before COMMIT: a
- * mismatch rolls the applied rows back (and is the error reported even when a row failed to apply).
- */
-export function applyPulledBundle(ctx: ClientContext, bundle: WireBundle, workerHash?: () => string | undefined): void {
-  if (!workerHash) verifyBundleHash(bundle, pulledBundleHash(bundle));
-  ctx.state.applyTransaction(() => {
-    try {
-      applyBundleRows(ctx, bundle);
-    } catch (err) {
-      if (workerHash) verifyBundleHash(bundle, workerHash() ?? pulledBundleHash(bundle));
-      throw err;
-    }
-    if (workerHash) verifyBundleHash(bundle, workerHash() ?? pulledBundleHash(bundle));
-  });
-}
-
-function verifyBundleHash(bundle: WireBundle, hash: string): void {
+/** `applyPulledBundleLocked` (§8.4): hash first, then one transaction; nothing is applied on mismatch. */
+export function applyPulledBundle(ctx: ClientContext, bundle: WireBundle): void {
+  const hash = bundleHashOf(
+    bundle.rows.map((row) => ({
+      schema: row.schema,
+      table: row.table,
+      key: row.key as Record<string, string>,
+      op: row.op as RowOp,
+      rowVersion: Number(row.row_version),
+      payload: row.payload,
+    })),
+  );
   if (hash !== bundle.bundle_hash)
     throw new BundleHashMismatchError(
       Number(bundle.bundle_seq),
@@ -213,26 +203,24 @@ function verifyBundleHash(bundle: WireBundle, hash: string): void {
       hash,
       `pulled bundle ${bundle.bundle_seq}`,
     );
-}
-
-/** The bundle's rows and checkpoint, inside the apply transaction. */
-function applyBundleRows(ctx: ClientContext, bundle: WireBundle): void {
-  const restoreTriggers =
-    bundle.rows.length >= SUSPEND_TRIGGERS_MIN_ROWS
-      ? suspendTriggers(ctx.db, new Set(bundle.rows.map((row) => ctx.table(row.table)?.name ?? row.table)))
-      : undefined;
-  for (let start = 0; start < bundle.rows.length; start += APPLY_PAGE_ROWS) {
-    const page = bundle.rows.slice(start, start + APPLY_PAGE_ROWS).map((row) => ({
-      ref: resolveWireRow(ctx, row.table, row.key),
-      op: row.op as RowOp,
-      rowVersion: Number(row.row_version),
-      payload: row.payload,
-    }));
-    applyAuthoritativePage(ctx, page, { skipStale: true, clearDirty: true });
-  }
-  restoreTriggers?.();
-  const last = ctx.state.attachment().lastBundleSeqSeen;
-  if (bundle.bundle_seq > last) ctx.state.updateAttachment({ lastBundleSeqSeen: Number(bundle.bundle_seq) });
+  ctx.state.applyTransaction(() => {
+    const restoreTriggers =
+      bundle.rows.length >= SUSPEND_TRIGGERS_MIN_ROWS
+        ? suspendTriggers(ctx.db, new Set(bundle.rows.map((row) => ctx.table(row.table)?.name ?? row.table)))
+        : undefined;
+    for (let start = 0; start < bundle.rows.length; start += APPLY_PAGE_ROWS) {
+      const page = bundle.rows.slice(start, start + APPLY_PAGE_ROWS).map((row) => ({
+        ref: resolveWireRow(ctx, row.table, row.key),
+        op: row.op as RowOp,
+        rowVersion: Number(row.row_version),
+        payload: row.payload,
+      }));
+      applyAuthoritativePage(ctx, page, { skipStale: true, clearDirty: true });
+    }
+    restoreTriggers?.();
+    const last = ctx.state.attachment().lastBundleSeqSeen;
+    if (bundle.bundle_seq > last) ctx.state.updateAttachment({ lastBundleSeqSeen: Number(bundle.bundle_seq) });
+  });
 }
 
 /** `Rebuild()`: rotated in source recovery, keep-source otherwise (§5.8, §8.8). */
