@@ -16,6 +16,12 @@ import type { PullResponse, SnapshotChunkResponse, SnapshotRow, WireBundle, Wire
 const RowRecord = function RowRecord() {} as unknown as new () => JsonObject;
 RowRecord.prototype = Object.create(null) as object;
 
+/**
+ * The `payload` of every snapshot row read with `payloadTexts` that holds an object: the object is
+ * not built (its text is what the stage keeps); an empty frozen placeholder stands in.
+ */
+export const PAYLOAD_IN_TEXT: JsonObject = Object.freeze(new RowRecord());
+
 const QUOTE = 0x22;
 const MAX_FAST_INT_DIGITS = 15;
 const PAYLOAD_MEMBER = ',"payload":';
@@ -41,18 +47,24 @@ class Scanner {
 
   /** A string without escapes, control characters or surrogates; undefined otherwise. */
   str(): string | undefined {
-    const text = this.text;
-    if (text.charCodeAt(this.pos) !== QUOTE) return undefined;
     const start = this.pos + 1;
-    let pos = start;
+    const end = this.strEnd();
+    if (end < 0) return undefined;
+    this.pos = end + 1;
+    return this.text.slice(start, end);
+  }
+
+  /** Where the string at `pos` ends (its closing quote), or -1 when `str()` would not take it. */
+  private strEnd(): number {
+    const text = this.text;
+    if (text.charCodeAt(this.pos) !== QUOTE) return -1;
+    let pos = this.pos + 1;
     for (;;) {
       const c = text.charCodeAt(pos);
-      if (c === QUOTE) break;
-      if (c === 0x5c || c < 0x20 || (c >= 0xd800 && c <= 0xdfff) || c !== c) return undefined;
+      if (c === QUOTE) return pos;
+      if (c === 0x5c || c < 0x20 || (c >= 0xd800 && c <= 0xdfff) || c !== c) return -1;
       pos++;
     }
-    this.pos = pos + 1;
-    return text.slice(start, pos);
   }
 
   /** A non-negative integer literal of at most 15 digits (Go int64 binding, in this client's range). */
@@ -122,12 +134,42 @@ class Scanner {
     return this.number();
   }
 
+  /** `flatObject()`'s checks without building the object: true where it would give one. */
+  skipFlatObject(): boolean {
+    if (!this.lit('{')) return false;
+    if (this.lit('}')) return true;
+    const names: string[] = [];
+    for (;;) {
+      const name = this.str();
+      if (name === undefined || name === '__proto__' || names.includes(name) || !this.lit(':')) return false;
+      names.push(name);
+      if (!this.skipScalar()) return false;
+      if (this.lit(',')) continue;
+      return this.lit('}');
+    }
+  }
+
+  private skipScalar(): boolean {
+    const c = this.peek();
+    if (c === QUOTE) {
+      const end = this.strEnd();
+      if (end < 0) return false;
+      this.pos = end + 1;
+      return true;
+    }
+    if (c === 0x74 || c === 0x66) return this.bool() !== undefined;
+    if (c === 0x6e) return this.lit('null');
+    return this.number() !== undefined;
+  }
+
   /** `,"payload":<flat object | null>}` or `}` (absent payload). */
   payloadAndEnd(): JsonValue | undefined | false {
     if (this.lit('}')) return undefined;
     if (!this.lit(PAYLOAD_MEMBER)) return false;
     let payload: JsonValue | undefined;
     if (this.lit('null')) payload = null;
+    // a snapshot row's payload is staged as its text: checked here, never built
+    else if (this.payloadTexts) payload = this.skipFlatObject() ? PAYLOAD_IN_TEXT : undefined;
     else payload = this.flatObject();
     if (payload === undefined || !this.lit('}')) return false;
     return payload;
@@ -240,7 +282,8 @@ export function fastDecodePull(body: string): PullResponse | undefined {
 /**
  * `decodeSnapshotChunk` for a body in the servers' own layout, else undefined. `payloadTexts`, when
  * given, receives the payload text of every row as the body holds it (compact, one flat object or
- * `null`), in row order; it is complete only when a chunk is returned.
+ * `null`), in row order; it is complete only when a chunk is returned, and the rows' object payloads
+ * are then `PAYLOAD_IN_TEXT` (checked as strictly, not built).
  */
 export function fastDecodeSnapshotChunk(body: string, payloadTexts?: string[]): SnapshotChunkResponse | undefined {
   const s = new Scanner(body, payloadTexts);
