@@ -26,15 +26,8 @@ const QUOTE = 0x22;
 const MAX_FAST_INT_DIGITS = 15;
 const PAYLOAD_MEMBER = ',"payload":';
 
-/** Which flat objects of a row share member names from row to row: keys with keys, payloads with payloads. */
-type Shape = typeof KEY_SHAPE | typeof PAYLOAD_SHAPE;
-const KEY_SHAPE = 0;
-const PAYLOAD_SHAPE = 1;
-
 class Scanner {
   pos = 0;
-  /** The member names of the last flat object read of each shape. */
-  private readonly lastNames: [string[], string[]] = [[], []];
   constructor(
     readonly text: string,
     /** Receives each snapshot row's payload as written (the stage keeps the wire text, spec/client.md §2.3). */
@@ -118,55 +111,19 @@ class Scanner {
   }
 
   /** A flat object of scalars (distinct plain names, no `__proto__`); undefined for anything else. */
-  flatObject(shape: Shape): JsonObject | undefined {
+  flatObject(): JsonObject | undefined {
+    if (!this.lit('{')) return undefined;
     const object = new RowRecord();
-    const read = this.members(shape, (name) => {
+    if (this.lit('}')) return object;
+    for (;;) {
+      const name = this.str();
+      if (name === undefined || name === '__proto__' || Object.hasOwn(object, name) || !this.lit(':')) return undefined;
       const value = this.scalar();
-      if (value === undefined) return false;
+      if (value === undefined) return undefined;
       object[name] = value;
-      return true;
-    });
-    return read ? object : undefined;
-  }
-
-  /**
-   * The members of a flat object, `{"name":value,…}`, each value read by `value` (false: not taken).
-   * Rows of a table repeat their member names: a name the previous object of the same `shape` had at
-   * the same place, after the same names, is taken from it without a copy and is known distinct from
-   * those before it; any other name is read and checked (distinct, never `__proto__`).
-   */
-  private members(shape: Shape, value: (name: string) => boolean): boolean {
-    if (!this.lit('{')) return false;
-    if (this.lit('}')) return true;
-    const last = this.lastNames[shape];
-    let names: string[] | undefined; // from the first name that is not `last`'s on
-    for (let i = 0; ; i++) {
-      let name = names === undefined ? last[i] : undefined;
-      if (name !== undefined && this.repeats(name)) {
-        this.pos += name.length + 2;
-      } else {
-        names ??= last.slice(0, i);
-        name = this.str();
-        if (name === undefined || name === '__proto__' || names.includes(name)) return false;
-        names.push(name);
-      }
-      if (!this.lit(':') || !value(name)) return false;
       if (this.lit(',')) continue;
-      if (!this.lit('}')) return false;
-      if (names !== undefined) this.lastNames[shape] = names;
-      return true;
+      return this.lit('}') ? object : undefined;
     }
-  }
-
-  /** The text continues with `"name"` (a name `str()` read before: no escapes). */
-  private repeats(name: string): boolean {
-    const text = this.text;
-    const pos = this.pos;
-    return (
-      text.charCodeAt(pos) === QUOTE &&
-      text.startsWith(name, pos + 1) &&
-      text.charCodeAt(pos + 1 + name.length) === QUOTE
-    );
   }
 
   private scalar(): JsonValue | undefined {
@@ -178,11 +135,19 @@ class Scanner {
   }
 
   /** `flatObject()`'s checks without building the object: true where it would give one. */
-  skipFlatObject(shape: Shape): boolean {
-    return this.members(shape, this.skipValue);
+  skipFlatObject(): boolean {
+    if (!this.lit('{')) return false;
+    if (this.lit('}')) return true;
+    const names: string[] = [];
+    for (;;) {
+      const name = this.str();
+      if (name === undefined || name === '__proto__' || names.includes(name) || !this.lit(':')) return false;
+      names.push(name);
+      if (!this.skipScalar()) return false;
+      if (this.lit(',')) continue;
+      return this.lit('}');
+    }
   }
-
-  private readonly skipValue = () => this.skipScalar();
 
   private skipScalar(): boolean {
     const c = this.peek();
@@ -204,8 +169,8 @@ class Scanner {
     let payload: JsonValue | undefined;
     if (this.lit('null')) payload = null;
     // a snapshot row's payload is staged as its text: checked here, never built
-    else if (this.payloadTexts) payload = this.skipFlatObject(PAYLOAD_SHAPE) ? PAYLOAD_IN_TEXT : undefined;
-    else payload = this.flatObject(PAYLOAD_SHAPE);
+    else if (this.payloadTexts) payload = this.skipFlatObject() ? PAYLOAD_IN_TEXT : undefined;
+    else payload = this.flatObject();
     if (payload === undefined || !this.lit('}')) return false;
     return payload;
   }
@@ -254,7 +219,7 @@ function wireRow(s: Scanner, withOp: boolean): WireRow | SnapshotRow | undefined
   if (schema === undefined || !s.lit(',"table":')) return undefined;
   const table = s.str();
   if (table === undefined || !s.lit(',"key":')) return undefined;
-  const key = s.flatObject(KEY_SHAPE);
+  const key = s.flatObject();
   if (key === undefined) return undefined;
   let op: string | undefined;
   if (withOp) {
