@@ -144,7 +144,8 @@ if (command === 'record') {
     console.log(
       `${recorded.mode} ${applied} rows: ${((applied / ms) * 1000).toFixed(0)} rows/s wall, ` +
         `${((applied / cpuMs) * 1000).toFixed(0)} rows per CPU-s ` +
-        `(${((applied / mainCpu) * 1000).toFixed(0)} per CPU-s of the main thread), peak RSS ${(peakKiB / 1024).toFixed(0)} MiB`,
+        `(${((applied / mainCpu) * 1000).toFixed(0)} per CPU-s of the main thread), ` +
+        `peak RSS ${(peakKiB / 1024).toFixed(0)} MiB`,
     );
   }
 } else {
