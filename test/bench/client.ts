@@ -25,6 +25,38 @@ export interface ClientWritesResult {
   perRowMicros: { pending: number; probeRows: number; triggerMicros: number; rawMicros: number }[];
 }
 
+/**
+ * A device database file (WAL) with the example tables, the sync client opened on it or not, and
+ * `write(rows)`: the wall ms to insert `rows` into users in one transaction (its CPU ms in `cpuMs()`).
+ */
+export async function localDevice(file: string, withSync: boolean) {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.exec(EXAMPLE_DEVICE_DDL);
+  const client = withSync
+    ? await OversqliteClient.open(db, {
+        baseUrl: 'http://127.0.0.1:9',
+        tokenProvider: () => 'unused',
+        schema: EXAMPLE_SCHEMA_NAME,
+        tables: EXAMPLE_TABLES,
+      })
+    : null;
+  const insert = db.prepare('INSERT INTO users(id, name, email, created_at, updated_at) VALUES (?, ?, ?, ?, ?)');
+  let cpuMs = 0;
+  const write = (rows: Row[]) => {
+    const t = performance.now();
+    const cpu = process.cpuUsage();
+    db.transaction(() => {
+      for (const r of rows)
+        insert.run(r.payload.id, r.payload.name, r.payload.email, r.payload.created_at, r.payload.updated_at);
+    })();
+    const used = process.cpuUsage(cpu);
+    cpuMs = (used.user + used.system) / 1000;
+    return performance.now() - t;
+  };
+  return { db, write, cpuMs: () => cpuMs, close: async () => (await client?.close(), db.close()) };
+}
+
 export async function measureClientWrites(options: {
   rows: number;
   pendingSizes: number[];
@@ -32,34 +64,7 @@ export async function measureClientWrites(options: {
 }): Promise<ClientWritesResult> {
   const dir = mkdtempSync(join(tmpdir(), 'oversync-bench-client-'));
   let files = 0;
-  const device = async (withSync: boolean) => {
-    const db = new Database(join(dir, `device-${++files}.sqlite`));
-    db.pragma('journal_mode = WAL');
-    db.exec(EXAMPLE_DEVICE_DDL);
-    const client = withSync
-      ? await OversqliteClient.open(db, {
-          baseUrl: 'http://127.0.0.1:9',
-          tokenProvider: () => 'unused',
-          schema: EXAMPLE_SCHEMA_NAME,
-          tables: EXAMPLE_TABLES,
-        })
-      : null;
-    const insert = db.prepare('INSERT INTO users(id, name, email, created_at, updated_at) VALUES (?, ?, ?, ?, ?)');
-    let cpuMs = 0;
-    /** wall ms to insert `rows` in one transaction (CPU ms in `cpuMs()`) */
-    const write = (rows: Row[]) => {
-      const t = performance.now();
-      const cpu = process.cpuUsage();
-      db.transaction(() => {
-        for (const r of rows)
-          insert.run(r.payload.id, r.payload.name, r.payload.email, r.payload.created_at, r.payload.updated_at);
-      })();
-      const used = process.cpuUsage(cpu);
-      cpuMs = (used.user + used.system) / 1000;
-      return performance.now() - t;
-    };
-    return { db, write, cpuMs: () => cpuMs, close: async () => (await client?.close(), db.close()) };
-  };
+  const device = (withSync: boolean) => localDevice(join(dir, `device-${++files}.sqlite`), withSync);
   try {
     const rows = userRows(options.rows);
     const raw = await device(false);

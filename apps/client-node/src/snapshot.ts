@@ -131,10 +131,6 @@ export async function createSnapshotSession(
  * written, so the server works while SQLite does).
  */
 export async function stageSnapshot(ctx: ClientContext, session: SnapshotSession, signal?: AbortSignal): Promise<void> {
-  const insert = ctx.state.stmt(
-    `INSERT INTO _sync_snapshot_stage(snapshot_id, row_ordinal, schema_name, table_name, key_json, row_version, payload)
-      VALUES (?, ?, ?, ?, ?, ?, ?)`,
-  );
   ctx.progress({ phase: 'snapshot_download', done: 0, total: session.rowCount });
   let next = fetchSnapshotChunk(ctx, session, 0, signal);
   for (;;) {
@@ -143,26 +139,48 @@ export async function stageSnapshot(ctx: ClientContext, session: SnapshotSession
       next = fetchSnapshotChunk(ctx, session, Number(chunk.next_row_ordinal), signal);
       next.catch(() => undefined); // awaited on the next turn; a failed write below must not leave it unhandled
     }
-    ctx.state.stagingTransaction(() => {
-      chunk.rows.forEach((row, i) => {
-        if (row.schema !== ctx.schema)
-          throw new SyncProtocolError(`snapshot row schema ${row.schema} does not match client schema ${ctx.schema}`);
-        const ref = resolveWireRow(ctx, row.table, row.key);
-        insert.run(
-          session.snapshotId,
-          after + i + 1,
-          row.schema,
-          ref.table.name,
-          ref.keyJson,
-          Number(row.row_version),
-          payloadTexts?.[i] ?? stringifyJson(row.payload!),
-        );
-      });
+    const values: (string | number)[] = [];
+    chunk.rows.forEach((row, i) => {
+      if (row.schema !== ctx.schema)
+        throw new SyncProtocolError(`snapshot row schema ${row.schema} does not match client schema ${ctx.schema}`);
+      const ref = resolveWireRow(ctx, row.table, row.key);
+      const payload = payloadTexts?.[i] ?? stringifyJson(row.payload!);
+      values.push(
+        session.snapshotId,
+        after + i + 1,
+        row.schema,
+        ref.table.name,
+        ref.keyJson,
+        Number(row.row_version),
+        payload,
+      );
     });
+    ctx.state.stagingTransaction(() => insertStagedValues(ctx, values));
     ctx.counters.snapshotChunksFetched++;
     ctx.progress({ phase: 'snapshot_download', done: Number(chunk.next_row_ordinal), total: session.rowCount });
     if (!chunk.has_more) return;
   }
+}
+
+const STAGE_COLUMNS = 7;
+/** Rows per staging INSERT: one statement of many rows measured ≈ 0.9 µs of CPU a row cheaper than one a row. */
+const STAGE_INSERT_ROWS = 100;
+const stageInsertSql = (rows: number) =>
+  `INSERT INTO _sync_snapshot_stage(snapshot_id, row_ordinal, schema_name, table_name, key_json, row_version, payload)
+    VALUES ${Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
+const STAGE_INSERT_MANY_SQL = stageInsertSql(STAGE_INSERT_ROWS);
+const STAGE_INSERT_ONE_SQL = stageInsertSql(1);
+
+/** Inserts staged rows given as their column values one row after another. */
+function insertStagedValues(ctx: ClientContext, values: readonly (string | number)[]): void {
+  const many = STAGE_INSERT_ROWS * STAGE_COLUMNS;
+  let at = 0;
+  if (values.length >= many) {
+    const insert = ctx.state.stmt(STAGE_INSERT_MANY_SQL);
+    for (; at + many <= values.length; at += many) insert.run(values.slice(at, at + many));
+  }
+  const insert = ctx.state.stmt(STAGE_INSERT_ONE_SQL);
+  for (; at < values.length; at += STAGE_COLUMNS) insert.run(values.slice(at, at + STAGE_COLUMNS));
 }
 
 async function fetchSnapshotChunk(
@@ -302,35 +320,32 @@ function deleteStagedRows(ctx: ClientContext, snapshotId: string): void {
 }
 
 function applyStagedRows(ctx: ClientContext, session: SnapshotSession): number {
-  const readPage = ctx.state.stmt(
-    `SELECT row_ordinal, table_name, key_json, row_version, payload FROM _sync_snapshot_stage
+  // rows as arrays: an object per row is built member by member through V8's slow path
+  const readPage = ctx.state
+    .stmt(
+      `SELECT row_ordinal, table_name, key_json, row_version, payload FROM _sync_snapshot_stage
      WHERE snapshot_id = ? AND row_ordinal > ? ORDER BY row_ordinal LIMIT ?`,
-  );
+    )
+    .raw(true);
   let applied = 0;
   ctx.progress({ phase: 'snapshot_apply', done: 0, total: session.rowCount });
   for (let after = 0; ;) {
-    const rows = readPage.all(session.snapshotId, after, STAGE_PAGE_ROWS) as {
-      row_ordinal: number;
-      table_name: string;
-      key_json: string;
-      row_version: number;
-      payload: string;
-    }[];
+    const rows = readPage.all(session.snapshotId, after, STAGE_PAGE_ROWS) as [number, string, string, number, string][];
     if (rows.length === 0) return applied;
-    const page = rows.map((row) => {
-      const table = ctx.table(row.table_name);
-      if (!table) throw new Error(`table ${row.table_name} is not configured for sync`);
-      const localKey = localKeyFromKeyJson(ctx.schema, table, row.key_json);
+    const page = rows.map(([, tableName, keyJson, rowVersion, payload]) => {
+      const table = ctx.table(tableName);
+      if (!table) throw new Error(`table ${tableName} is not configured for sync`);
+      const localKey = localKeyFromKeyJson(ctx.schema, table, keyJson);
       return {
-        ref: { table, localKey, keyJson: row.key_json },
+        ref: { table, localKey, keyJson },
         op: 'INSERT' as const,
-        rowVersion: Number(row.row_version),
-        payload: parseStagedPayload(row.payload),
+        rowVersion: Number(rowVersion),
+        payload: parseStagedPayload(payload),
       };
     });
     // the managed tables and row state were cleared in this transaction: nothing is stale
     applied += applyAuthoritativePage(ctx, page, { skipStale: false, clearDirty: false, rowStateBySet: true });
-    const last = Number(rows[rows.length - 1]!.row_ordinal);
+    const last = Number(rows[rows.length - 1]![0]);
     ctx.state.upsertRowStateFromSnapshotStage(session.snapshotId, after, last);
     after = last;
     ctx.progress({ phase: 'snapshot_apply', done: applied, total: session.rowCount });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { readPullPageLayout, readSnapshotChunkLayout } from '@oversync/protocol';
+import { PAYLOAD_IN_TEXT, readPullPageLayout, readSnapshotChunkLayout } from '@oversync/protocol';
 import fc from 'fast-check';
 import { parseStagedPayload } from './snapshot.js';
 import { decodePull, decodeSnapshotChunk } from './wire-decode.js';
@@ -196,10 +196,17 @@ describe('the layout view of pull pages and snapshot chunks', () => {
       fc.property(snapshotBody, (body) => {
         const texts: string[] = [];
         const quick = readSnapshotChunkLayout(body, texts);
+        // the payloads are checked as strictly as when they are built
+        expect(quick === undefined).toBe(readSnapshotChunkLayout(body) === undefined);
         if (quick === undefined) return;
         fast++;
-        const payloads = quick.rows.filter((row) => row.payload !== undefined).map((row) => row.payload);
+        const decoded = decodeSnapshotChunk(body).rows;
+        const payloads = decoded.filter((row) => row.payload !== undefined).map((row) => row.payload);
         expect(texts.length).toBe(payloads.length);
+        quick.rows.forEach((row, i) => {
+          const payload = decoded[i]!.payload;
+          expect(row.payload).toBe(payload !== null && typeof payload === 'object' ? PAYLOAD_IN_TEXT : payload);
+        });
         // the same members and number kinds (the stage's objects are plain ones: prototypes aside)
         const members = (value: unknown) =>
           JSON.stringify(typed(value), (k, v: unknown) =>

@@ -19,6 +19,13 @@ export type LosslessPullResponse = PullResponse<LosslessBundle[]>;
 export type LosslessSnapshotRow = SnapshotRow<LosslessJson, LosslessObject>;
 export type LosslessSnapshotChunkResponse = SnapshotChunkResponse<LosslessSnapshotRow[]>;
 
+/**
+ * The `payload` of every snapshot row read with `payloadTexts` that holds an object: the object is
+ * checked as strictly but not built (its text is what the client stages); this empty frozen object
+ * stands in for it.
+ */
+export const PAYLOAD_IN_TEXT: LosslessObject = Object.freeze(emptyLosslessObject());
+
 const QUOTE = 0x22;
 /** Integers of up to 15 digits are exact as doubles; longer ones go to the full reader. */
 const MAX_INT_DIGITS = 15;
@@ -99,6 +106,35 @@ class LayoutCursor extends JsonCursor {
     }
   }
 
+  /** `flatObject()`'s checks without building the object: true where it would give one. */
+  skipFlatObject(): boolean {
+    if (!this.lit('{')) return false;
+    if (this.lit('}')) return true;
+    const names: string[] = [];
+    for (;;) {
+      const name = this.str(true);
+      if (name === undefined || name === '__proto__' || names.includes(name) || !this.lit(':')) return false;
+      names.push(name);
+      if (!this.skipScalar()) return false;
+      if (this.lit(',')) continue;
+      return this.lit('}');
+    }
+  }
+
+  private skipScalar(): boolean {
+    const text = this.text;
+    const c = text.charCodeAt(this.pos);
+    if (c === QUOTE) {
+      const end = scanPlainString(text, this.pos + 1);
+      if (end < 0) return false;
+      this.pos = end + 1;
+      return true;
+    }
+    if (c === 0x74 || c === 0x66) return this.bool() !== undefined;
+    if (c === 0x6e) return this.lit('null');
+    return this.number() !== undefined;
+  }
+
   private scalar(): LosslessJson | undefined {
     const c = this.text.charCodeAt(this.pos);
     if (c === QUOTE) return this.str();
@@ -111,7 +147,14 @@ class LayoutCursor extends JsonCursor {
   payloadAndEnd(): LosslessJson | undefined | false {
     if (this.lit('}')) return undefined;
     if (!this.lit(PAYLOAD_MEMBER)) return false;
-    const payload = this.lit('null') ? null : this.flatObject();
+    // a snapshot row's payload whose text is handed over: checked here, never built
+    const payload = this.lit('null')
+      ? null
+      : this.payloadTexts
+        ? this.skipFlatObject()
+          ? PAYLOAD_IN_TEXT
+          : undefined
+        : this.flatObject();
     if (payload === undefined || !this.lit('}')) return false;
     return payload;
   }
@@ -213,7 +256,8 @@ export function readPullPageLayout(body: string): LosslessPullResponse | undefin
 /**
  * A snapshot chunk (§3.10) in the servers' own layout, else undefined (read it with the full reader).
  * `payloadTexts`, when given, receives the payload text of every row as the body holds it (compact,
- * one flat object or `null`), in row order; it is complete only when a chunk is returned.
+ * one flat object or `null`), in row order; it is complete only when a chunk is returned, and the rows'
+ * object payloads are then `PAYLOAD_IN_TEXT` (checked as strictly, not built).
  */
 export function readSnapshotChunkLayout(
   body: string,
