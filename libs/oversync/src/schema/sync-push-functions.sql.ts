@@ -346,6 +346,8 @@ $$`;
  * digits) printed as Go prints them. NULL otherwise (nested values, long numbers, upper-case
  * names): the commit then takes the Node path (the protocol's captureWirePayload), which handles every value.
  * PL/pgSQL, not SQL: a SQL function that is not inlined is planned at every call (1.3 ms of a 1-row commit).
+ * A loop of simple expressions, not one statement: the executor set up the whole expression of every
+ * type's branch at each call (0.13 ms of a 1-row commit); a simple expression is set up when first reached.
  */
 const PUSH_CANONICAL_PAYLOAD_SQL = `CREATE OR REPLACE FUNCTION sync.push_canonical_payload(p_payload JSONB,
   p_table_id INTEGER, p_bytea_columns TEXT[])
@@ -353,24 +355,38 @@ RETURNS TEXT
 LANGUAGE plpgsql
 IMMUTABLE
 AS $$
+DECLARE
+  e RECORD;
+  v TEXT;
+  canonical TEXT;
 BEGIN
-  RETURN (SELECT CASE WHEN count(*) = 0 THEN '{}'
-              WHEN bool_and(m.v IS NOT NULL) THEN '{' || string_agg(${goJsonStringSql('m.k')} || ':' || m.v, ','
-                ORDER BY m.k COLLATE "C") || '}' END
-    FROM (SELECT e.k, CASE
-            WHEN e.k <> lower(e.k) THEN NULL
-            WHEN (p_table_id || '.' || e.k) = ANY (p_bytea_columns) THEN CASE jsonb_typeof(e.val)
-              WHEN 'null' THEN 'null'
-              WHEN 'string' THEN CASE WHEN left(e.val #>> '{}', 2) = '\\x' THEN '"'
-                || translate(encode(decode(substr(e.val #>> '{}', 3), 'hex'), 'base64'), E'\\n', '') || '"' END END
-            ELSE CASE jsonb_typeof(e.val)
-              WHEN 'string' THEN ${goJsonStringSql(`(e.val #>> '{}')`)}
-              WHEN 'number' THEN CASE WHEN strpos(e.val #>> '{}', '.') = 0
-                AND abs((e.val #>> '{}')::numeric) > 9007199254740992 THEN NULL
-                ELSE ${canonicalNumberSql(`(e.val #>> '{}')`)} END
-              WHEN 'boolean' THEN e.val #>> '{}'
-              WHEN 'null' THEN 'null' END END AS v
-            FROM jsonb_each(p_payload) AS e(k, val)) m);
+  FOR e IN SELECT j.key AS k, jsonb_typeof(j.value) AS typ, j.value #>> '{}' AS t FROM jsonb_each(p_payload) AS j
+            ORDER BY j.key COLLATE "C" LOOP
+    IF e.k <> lower(e.k) THEN
+      RETURN NULL;
+    ELSIF (p_table_id || '.' || e.k) = ANY (p_bytea_columns) THEN
+      v := CASE e.typ
+        WHEN 'null' THEN 'null'
+        WHEN 'string' THEN CASE WHEN left(e.t, 2) = '\\x' THEN '"'
+          || translate(encode(decode(substr(e.t, 3), 'hex'), 'base64'), E'\\n', '') || '"' END END;
+    ELSIF e.typ = 'string' THEN
+      v := ${goJsonStringSql('e.t')};
+    ELSIF e.typ = 'number' THEN
+      v := CASE WHEN strpos(e.t, '.') = 0 AND abs(e.t::numeric) > 9007199254740992 THEN NULL
+        ELSE ${canonicalNumberSql('e.t')} END;
+    ELSIF e.typ = 'boolean' THEN
+      v := e.t;
+    ELSIF e.typ = 'null' THEN
+      v := 'null';
+    ELSE
+      RETURN NULL;
+    END IF;
+    IF v IS NULL THEN
+      RETURN NULL;
+    END IF;
+    canonical := COALESCE(canonical || ',', '{') || ${goJsonStringSql('e.k')} || ':' || v;
+  END LOOP;
+  RETURN COALESCE(canonical || '}', '{}');
 END;
 $$`;
 
@@ -653,7 +669,8 @@ BEGIN
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
 
   -- hash input of §5.1: row objects with members in canonical order, payloads in the reference's form
-  SELECT next_bundle_seq INTO seq FROM sync.user_state WHERE user_pk = bundle_user_pk;
+  UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1 WHERE user_pk = bundle_user_pk
+    RETURNING next_bundle_seq - 1 INTO seq;
   SELECT '[' || string_agg('{"key":{' || ${goJsonStringSql('tc.sync_key_column')} || ':'
     || ${goJsonStringSql(keyTextSql('tc.sync_key_kind', 'n.key_bytes'))}
            || '},"op":"' || ${opCodeCaseSql('n.op_code')} || '","payload":'
@@ -667,7 +684,6 @@ BEGIN
     JOIN sync.table_catalog tc ON tc.table_id = n.table_id;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
 
-  UPDATE sync.user_state SET next_bundle_seq = seq + 1 WHERE user_pk = bundle_user_pk;
   INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
   VALUES (bundle_user_pk, seq, session.source_id, session.source_bundle_id, net_count, octet_length(hash_input),
     sha256(convert_to(hash_input, 'UTF8')));
