@@ -375,6 +375,24 @@ describe('bootstrapSyncSchema: sync layout', () => {
       REQUEST_FUNCTIONS.map((f) => f.signature).sort(),
     );
 
+    // no request function JIT-compiles: where the sync tables were never analyzed the planner costs a 1-row
+    // commit's statements above jit_above_cost (README Performance, the fifth round's quiet run)
+    const entryPoints = await rows<{ proname: string; config: string[] | null }>(`
+      SELECT proname, proconfig AS config FROM pg_proc WHERE pronamespace = 'sync'::regnamespace
+         AND proname IN ('connect', 'pull', 'pull_page', 'committed_rows', 'push_create', 'push_chunk', 'push_commit')
+       ORDER BY proname`);
+    expect(entryPoints.map((f) => f.proname)).toEqual([
+      'committed_rows',
+      'connect',
+      'pull',
+      'pull_page',
+      'push_chunk',
+      'push_commit',
+      'push_create',
+    ]);
+    for (const f of entryPoints)
+      expect({ [f.proname]: f.config }).toEqual({ [f.proname]: expect.arrayContaining(['jit=off']) });
+
     expect(await rows('SELECT singleton_key, protocol_label, layout_name FROM sync.meta')).toEqual([
       { singleton_key: true, protocol_label: 'v1', layout_name: 'server_postgres_sync_v1' },
     ]);

@@ -20,6 +20,7 @@ import { goJsonStringSql, BUNDLE_ROW_JSON_SQL } from '../pull/bundle-reader.js';
 import { canonicalNumberSql } from '../snapshot/snapshot-materializer.js';
 import { BUNDLE_ROW_BLOCK_ROWS } from './sync-schema.sql.js';
 import { maySetReplicationRoleSql } from './sync-trigger-functions.sql.js';
+import { NO_JIT } from './function-settings.sql.js';
 
 /**
  * SQLSTATE of a push_conflict raised by sync.push_commit; HINT is the conflict's raw facts (JSON),
@@ -187,6 +188,7 @@ RETURNS TABLE (out_status TEXT, out_bundle_seq BIGINT, out_source_id TEXT, out_s
 LANGUAGE plpgsql
 SET TimeZone = 'UTC'
 SET bytea_output = 'hex'
+${NO_JIT}
 AS $$
 DECLARE
   lock_waited BOOLEAN;
@@ -279,6 +281,7 @@ RETURNS TABLE (out_next_row_ordinal BIGINT, out_stage_ms DOUBLE PRECISION[], out
 LANGUAGE plpgsql
 SET TimeZone = 'UTC'
 SET bytea_output = 'hex'
+${NO_JIT}
 AS $$
 DECLARE
   mark TIMESTAMPTZ := clock_timestamp();
@@ -440,6 +443,7 @@ RETURNS TABLE (out_bundle_seq BIGINT, out_source_id TEXT, out_source_bundle_id B
 LANGUAGE plpgsql
 SET TimeZone = 'UTC'
 SET bytea_output = 'hex'
+${NO_JIT}
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE

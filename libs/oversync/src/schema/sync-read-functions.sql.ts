@@ -5,9 +5,10 @@ import { BUNDLE_ROW_JSON_SQL } from '../pull/bundle-reader.js';
 import { SCOPE_INITIALIZED, SCOPE_INITIALIZING, SCOPE_UNINITIALIZED } from '../database/sql-codes.js';
 import { rfc3339Sql } from '../database/timestamps.js';
 import { ensureUserScopeSql } from '../connect/scope-state.js';
+import { NO_JIT } from './function-settings.sql.js';
 
-/** Payload text never depends on the deployment's defaults (spec §8.11). */
-const PINNED = `SET TimeZone = 'UTC' SET bytea_output = 'hex'`;
+/** Payload text never depends on the deployment's defaults (spec §8.11); no JIT (see NO_JIT). */
+const PINNED = `SET TimeZone = 'UTC' SET bytea_output = 'hex' ${NO_JIT}`;
 
 /** `tc(table_id, prefix, key_kind)` from the function's `rowPrefixParams` arguments (see bundle-reader.ts). */
 const PREFIXES = 'unnest(p_table_ids, p_prefixes, p_key_kinds) AS tc(table_id, prefix, key_kind)';
