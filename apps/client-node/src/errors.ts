@@ -1,9 +1,8 @@
 import {
   bindScalar,
   goQuote,
-  isExactObject,
   isKnownErrorCode,
-  parseExactJson,
+  parseExactObject,
   readString,
   type KnownErrorCode,
   type OversyncErrorCode,
@@ -365,13 +364,8 @@ export interface ErrorEnvelope {
  * not an object or a member has the wrong type (Go's error: the caller shows the raw body).
  */
 export function decodeErrorEnvelope(body: string): ErrorEnvelope | null {
-  let document;
-  try {
-    document = parseExactJson(body);
-  } catch {
-    return null;
-  }
-  if (!isExactObject(document)) return null;
+  const document = parseExactObject(body);
+  if (document === undefined) return null;
   const code = bindScalar(document, 'error', readString);
   const message = bindScalar(document, 'message', readString);
   if (code === undefined || message === undefined) return null;

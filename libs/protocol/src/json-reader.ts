@@ -40,6 +40,17 @@ export function isExactObject(value: ExactJson | undefined): value is ExactObjec
   return value instanceof ExactObject;
 }
 
+/** A document that must be one JSON object (a struct to bind), or undefined when it is not JSON or not an object. */
+export function parseExactObject(input: string | Uint8Array): ExactObject | undefined {
+  let value: ExactJson;
+  try {
+    value = parseExactJson(input);
+  } catch {
+    return undefined;
+  }
+  return isExactObject(value) ? value : undefined;
+}
+
 /** The text is not JSON Go's `json.Unmarshal` would accept (syntax, depth, a view's number range). */
 export class JsonSyntaxError extends Error {
   constructor(

@@ -1,7 +1,7 @@
 // Byte-exact watch frames (spec/server.md §3.8) and the NOTIFY payload behind them (§4.14).
 import { encodeGoJson } from './go-json-encode.js';
 import { bindScalar, readInt64, readString } from './json-binding.js';
-import { isExactObject, parseExactJson } from './json-reader.js';
+import { parseExactObject } from './json-reader.js';
 import { WATCH_EVENT_NAME } from './limits.js';
 import type { BundleChangeEvent, BundleChangeNotification } from './wire-types.js';
 
@@ -36,13 +36,8 @@ export function encodeBundleChangeNotification(notification: BundleChangeNotific
  * the wrong type, or a non-positive `user_pk`/`bundle_seq`. `""`/0 source members decode as absent.
  */
 export function decodeBundleChangeNotification(payload: string): BundleChangeNotification | undefined {
-  let value;
-  try {
-    value = parseExactJson(payload);
-  } catch {
-    return undefined;
-  }
-  if (!isExactObject(value)) return undefined;
+  const value = parseExactObject(payload);
+  if (value === undefined) return undefined;
   const userPk = bindScalar(value, 'user_pk', readInt64);
   const bundleSeq = bindScalar(value, 'bundle_seq', readInt64);
   const sourceId = bindScalar(value, 'source_id', readString);
