@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { canonicalJson, computeBundleHash, parseLosslessJson } from '@oversync/protocol';
+import { canonicalJson, computeBundleHash, parseLosslessJson, readPullPageLayout } from '@oversync/protocol';
 import fc from 'fast-check';
-import { asWireJson, bundleHashOf, FlatCanonicalJson, type HashedRow } from './bundle-hash.js';
+import { asWireJson, bundleHashOf, FlatCanonicalJson, type HashedRow, pulledBundleHash } from './bundle-hash.js';
 import type { JsonValue } from './json-value.js';
 
 const row = (i: number, op: HashedRow['op']): HashedRow => ({
@@ -99,3 +99,79 @@ describe('FlatCanonicalJson', () => {
     }
   });
 });
+
+describe('pulledBundleHash', () => {
+  // the wire texts are hashed as they are only where that is the canonical text: any name order,
+  // index names, HTML characters, separators, numbers in any spelling must give the generic hash
+  const name = fc.oneof(
+    fc.constantFrom('id', 'a', 'b', 'z', 'Z', '1', '10', '01', 'é', '\u2028', 'a<b', 'created_at', '\u{1F600}'),
+    fc.string({ maxLength: 3 }),
+  );
+  const scalarText = fc.oneof(
+    fc.constantFrom('null', 'true', 'false', '1', '1.0', '1e2', '-0', '0.1', '12345678901234567890', '"x"', '""'),
+    fc.constantFrom('"<a>"', '"a&b"', '"\u2028"', '"\u2029"', '"\u00e9"', '"é"', '"\\"', '"\\u003c"'),
+    fc.string({ maxLength: 5 }).map((s) => JSON.stringify(s)),
+    fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => JSON.stringify(d)),
+  );
+  const flat = fc
+    .uniqueArray(fc.tuple(name, scalarText), { maxLength: 5, selector: ([n]) => n })
+    .map((members) => `{${members.map(([n, v]) => `${JSON.stringify(n)}:${v}`).join(',')}}`);
+  const wireRow = fc.record({
+    key: flat,
+    op: fc.constantFrom('INSERT', 'UPDATE', 'DELETE'),
+    payload: fc.oneof({ weight: 6, arbitrary: flat }, { weight: 1, arbitrary: fc.constant('null') }),
+  });
+
+  it('equals the hash built without the texts and the protocol hash', () => {
+    fc.assert(
+      fc.property(fc.array(wireRow, { minLength: 1, maxLength: 6 }), (rows) => {
+        const body =
+          '{"stable_bundle_seq":3,"bundles":[{"bundle_seq":3,"source_id":"s","source_bundle_id":1,"row_count":' +
+          `${rows.length},"bundle_hash":"h","rows":[` +
+          rows
+            .map(
+              (r) =>
+                `{"schema":"business","table":"users","key":${r.key},"op":"${r.op}","row_version":3` +
+                `${r.op === 'DELETE' ? '' : `,"payload":${r.payload}`}}`,
+            )
+            .join(',') +
+          ']}],"has_more":false}';
+        const texts: string[] = [];
+        const page = readPullPageLayout(body, texts);
+        if (page === undefined) return;
+        const read = page.bundles[0]!.rows;
+        expect(texts).toHaveLength(2 * read.length);
+        const withTexts = pulledBundleHash(read, texts, 0);
+        expect(withTexts).toBe(pulledBundleHash(read));
+        expect(withTexts).toBe(computeBundleHash(wireRows(body)).bundleHash);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('takes the texts of the bundle from `first` on', () => {
+    const body = (ops: string[]) =>
+      '{"stable_bundle_seq":2,"bundles":[' +
+      ops
+        .map(
+          (op, i) =>
+            `{"bundle_seq":${i + 1},"source_id":"s","source_bundle_id":${i + 1},"row_count":1,"bundle_hash":"h",` +
+            `"rows":[{"schema":"business","table":"users","key":{"id":"k${i}"},"op":"${op}","row_version":${i + 1}` +
+            `${op === 'DELETE' ? '' : `,"payload":{"id":"k${i}","name":"n${i}"}`}}]}`,
+        )
+        .join(',') +
+      '],"has_more":false}';
+    const texts: string[] = [];
+    const page = readPullPageLayout(body(['INSERT', 'UPDATE']), texts)!;
+    expect(texts).toEqual(['{"id":"k0"}', '{"id":"k0","name":"n0"}', '{"id":"k1"}', '{"id":"k1","name":"n1"}']);
+    expect(pulledBundleHash(page.bundles[1]!.rows, texts, 2)).toBe(pulledBundleHash(page.bundles[1]!.rows));
+  });
+});
+
+/** The rows of a one-bundle page as the protocol's own hash reads them (numbers as doubles). */
+function wireRows(body: string): Parameters<typeof computeBundleHash>[0] {
+  const page = asWireJson(parseLosslessJson(body)) as unknown as {
+    bundles: { rows: Parameters<typeof computeBundleHash>[0] }[];
+  };
+  return page.bundles[0]!.rows;
+}

@@ -61,8 +61,45 @@ export function bundleHashOf(rows: readonly HashedRow[]): string {
   return hasher.finish().bundleHash;
 }
 
+/**
+ * `bundle_hash` of pulled rows in bundle order. `texts` holds two entries a row from `first` (the
+ * `key` and `payload` texts as the body holds them, from the layout view): a text that is canonical
+ * already is hashed as it is, without building it again.
+ */
+export function pulledBundleHash(
+  rows: readonly {
+    schema: string;
+    table: string;
+    key: JsonValue;
+    op: string;
+    row_version: bigint;
+    payload?: JsonValue;
+  }[],
+  texts?: readonly string[],
+  first = 0,
+): string {
+  const hasher = new BundleHasher();
+  const keys = new FlatCanonicalJson();
+  const payloads = new FlatCanonicalJson();
+  for (let i = 0, at = first; i < rows.length; i++, at += 2) {
+    const row = rows[i]!;
+    const op = row.op as RowOp;
+    const payload = op === 'DELETE' || row.payload === undefined ? null : payloads.text(row.payload, texts?.[at + 1]);
+    hasher.add(
+      { schema: row.schema, table: row.table, op, rowVersion: row.row_version },
+      keys.text(row.key, texts?.[at]),
+      payload,
+    );
+  }
+  return hasher.finish().bundleHash;
+}
+
 /** A string with nothing canonical JSON escapes or replaces (quotes, controls, HTML characters, surrogates). */
 const PLAIN_STRING = /^[^"\\\x00-\x1f<>&\u2028\u2029\ud800-\udfff]*$/;
+/** What canonical JSON escapes beyond what a plain wire string (no escapes, controls or surrogates) may hold. */
+const ESCAPED_IN_PLAIN_TEXT = /[<>&\u2028\u2029]/;
+/** A member name V8 enumerates before the others (an array index): the text's member order is then not the object's. */
+const INDEX_NAME = /^\d+$/;
 
 /**
  * `canonicalJson(asWireJson(value))`, without the generic walk for the common case: an object of
@@ -75,11 +112,20 @@ export class FlatCanonicalJson {
   /** member indices in canonical (UTF-8 byte) order, and `{"name":` / `,"name":` before each */
   private order: number[] = [];
   private prefixes: string[] = [];
+  /** The names are in canonical order as they are, and none is an array index. */
+  private inOrder = false;
 
-  text(value: JsonValue): string {
+  /**
+   * `wire`: the value's text as a body holds it, read by the layout view (compact, plain strings,
+   * members in the object's order); returned as it is when it is canonical already: members in
+   * canonical order and every value a string, boolean or null with nothing canonical JSON escapes.
+   */
+  text(value: JsonValue, wire?: string): string {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return canonicalJson(asWireJson(value));
     const names = Object.keys(value);
     if (names.length === 0 || (!this.sameNames(names) && !this.learn(names))) return canonicalJson(asWireJson(value));
+    if (wire !== undefined && this.inOrder && !ESCAPED_IN_PLAIN_TEXT.test(wire) && plainScalars(value, names))
+      return wire;
     const { order, prefixes } = this;
     let out = '';
     for (let i = 0; i < order.length; i++) {
@@ -103,8 +149,18 @@ export class FlatCanonicalJson {
     this.names = names;
     this.order = names.map((_, i) => i).sort((a, b) => compareUtf8(names[a]!, names[b]!));
     this.prefixes = this.order.map((index, i) => `${i === 0 ? '{' : ','}${quoteGoJsonString(names[index]!)}:`);
+    this.inOrder = this.order.every((index, i) => index === i) && !names.some((name) => INDEX_NAME.test(name));
     return true;
   }
+}
+
+/** Every member a string, boolean or null: values whose wire spelling is canonical when plain. */
+function plainScalars(value: { readonly [name: string]: JsonValue }, names: readonly string[]): boolean {
+  for (const name of names) {
+    const member = value[name];
+    if (typeof member !== 'string' && typeof member !== 'boolean' && member !== null) return false;
+  }
+  return true;
 }
 
 /**

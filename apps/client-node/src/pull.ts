@@ -5,7 +5,7 @@
  */
 import { readPullPageLayout, SYNC_ROUTES } from '@oversync/protocol';
 import { APPLY_PAGE_ROWS, applyAuthoritativePage, resolveWireRow } from './authoritative-apply.js';
-import { bundleHashOf } from './bundle-hash.js';
+import { pulledBundleHash } from './bundle-hash.js';
 import { SUSPEND_TRIGGERS_MIN_ROWS, suspendTriggers } from './capture-triggers.js';
 import { type ClientContext, ensureBoundToSessionUser, ensureConnectedSession } from './client-context.js';
 import {
@@ -60,11 +60,12 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
   let applied = false;
   ctx.progress({ phase: 'pull', done: 0, total: 0 });
   for (;;) {
-    const page = await fetchPullPage(ctx, after, target, signal);
-    if (page === 'history_pruned') {
+    const fetched = await fetchPullPage(ctx, after, target, signal);
+    if (fetched === 'history_pruned') {
       const restore = await rebuildFromSnapshot(ctx, { persistGate: false }, signal);
       return { outcome: 'applied_snapshot', restore };
     }
+    const { page, rowTexts } = fetched;
     validatePullPage(ctx, page, after);
     if (target === 0) target = Number(page.stable_bundle_seq);
     else if (Number(page.stable_bundle_seq) !== target)
@@ -72,8 +73,10 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
         `pull response stable bundle seq changed from ${target} to ${page.stable_bundle_seq}`,
       );
 
+    let first = 0;
     for (const bundle of page.bundles) {
-      applyPulledBundle(ctx, bundle);
+      applyPulledBundle(ctx, bundle, rowTexts && { texts: rowTexts, first });
+      first += 2 * bundle.rows.length;
       after = Number(bundle.bundle_seq);
       applied = true;
       ctx.progress({ phase: 'pull', done: after - start, total: target - start });
@@ -94,7 +97,7 @@ async function fetchPullPage(
   after: number,
   target: number,
   signal?: AbortSignal,
-): Promise<PullResponse | 'history_pruned'> {
+): Promise<{ page: PullResponse; rowTexts?: readonly string[] } | 'history_pruned'> {
   let response;
   try {
     response = await withRetry(
@@ -134,7 +137,10 @@ async function fetchPullPage(
     );
   }
   try {
-    return readPullPageLayout(response.body) ?? decodePull(response.body);
+    // the rows' key and payload texts as the body holds them: the bundle hash takes those already canonical
+    const rowTexts: string[] = [];
+    const page = readPullPageLayout(response.body, rowTexts);
+    return page ? { page, rowTexts } : { page: decodePull(response.body) };
   } catch (err) {
     throw new SyncProtocolError(`failed to decode pull response: ${errorMessage(err)}`, { cause: err });
   }
@@ -183,18 +189,16 @@ function validatePullPage(ctx: ClientContext, page: PullResponse, after: number)
   });
 }
 
-/** `applyPulledBundleLocked` (§8.4): hash first, then one transaction; nothing is applied on mismatch. */
-export function applyPulledBundle(ctx: ClientContext, bundle: WireBundle): void {
-  const hash = bundleHashOf(
-    bundle.rows.map((row) => ({
-      schema: row.schema,
-      table: row.table,
-      key: row.key as Record<string, string>,
-      op: row.op as RowOp,
-      rowVersion: Number(row.row_version),
-      payload: row.payload,
-    })),
-  );
+/**
+ * `applyPulledBundleLocked` (§8.4): hash first, then one transaction; nothing is applied on mismatch.
+ * `wire`: the page's key and payload texts from the layout view, two a row, this bundle's from `first`.
+ */
+export function applyPulledBundle(
+  ctx: ClientContext,
+  bundle: WireBundle,
+  wire?: { readonly texts: readonly string[]; readonly first: number },
+): void {
+  const hash = pulledBundleHash(bundle.rows, wire?.texts, wire?.first);
   if (hash !== bundle.bundle_hash)
     throw new BundleHashMismatchError(
       Number(bundle.bundle_seq),

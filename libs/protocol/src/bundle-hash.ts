@@ -38,10 +38,27 @@ export function bundleHashRowJson(
 ): string {
   return (
     `{"key":${keyJson},"op":"${row.op}","payload":${payloadJson ?? 'null'},"row_ordinal":${ordinal},` +
-    `"row_version":${formatGoFloat64(Number(row.rowVersion))},"schema":${quoteGoJsonString(row.schema)},"table":` +
-    `${quoteGoJsonString(row.table)}}`
+    `"row_version":${formatGoFloat64(Number(row.rowVersion))},"schema":${schemaNames.quote(row.schema)},"table":` +
+    `${tableNames.quote(row.table)}}`
   );
 }
+
+/** The quoted form of the last name seen: the rows of a bundle repeat their schema and table. */
+class LastQuoted {
+  private name = '';
+  private quoted = '""';
+
+  quote(name: string): string {
+    if (name !== this.name) {
+      this.quoted = quoteGoJsonString(name);
+      this.name = name;
+    }
+    return this.quoted;
+  }
+}
+
+const schemaNames = new LastQuoted();
+const tableNames = new LastQuoted();
 
 /**
  * The hash input `[row,row,…]` written and hashed in blocks rather than built as one text (a
@@ -66,8 +83,9 @@ export class BundleHasher {
   }
 
   private flush(): void {
-    this.hash.update(this.block, 'utf8');
-    this.bytes += Buffer.byteLength(this.block, 'utf8');
+    const bytes = Buffer.from(this.block, 'utf8');
+    this.hash.update(bytes);
+    this.bytes += bytes.length;
     this.block = '';
   }
 }

@@ -36,6 +36,8 @@ class LayoutCursor extends JsonCursor {
     text: string,
     /** Receives each snapshot row's payload as written (the client stages the wire text, spec/client.md §2.3). */
     readonly payloadTexts?: string[],
+    /** Receives each pull row's key and payload texts as written (the client hashes them when canonical). */
+    readonly rowTexts?: string[],
   ) {
     super(text);
   }
@@ -197,8 +199,10 @@ function wireRow(s: LayoutCursor, withOp: boolean): LosslessBundleRow | Lossless
   if (schema === undefined || !s.lit(',"table":')) return undefined;
   const table = s.str();
   if (table === undefined || !s.lit(',"key":')) return undefined;
+  const keyAt = s.pos;
   const key = s.flatObject();
   if (key === undefined) return undefined;
+  const keyEnd = s.pos;
   let op: RowOp | undefined;
   if (withOp && (!s.lit(',"op":') || (op = rowOp(s)) === undefined)) return undefined;
   if (!s.lit(',"row_version":')) return undefined;
@@ -207,7 +211,13 @@ function wireRow(s: LayoutCursor, withOp: boolean): LosslessBundleRow | Lossless
   const at = s.pos;
   const payload = s.payloadAndEnd();
   if (payload === false) return undefined;
-  if (op !== undefined) return { schema, table, key, op, row_version: rowVersion, payload };
+  if (op !== undefined) {
+    s.rowTexts?.push(
+      s.text.slice(keyAt, keyEnd),
+      payload === undefined ? '' : s.text.slice(at + PAYLOAD_MEMBER.length, s.pos - 1),
+    );
+    return { schema, table, key, op, row_version: rowVersion, payload };
+  }
   if (payload === undefined) return undefined;
   s.payloadTexts?.push(s.text.slice(at + PAYLOAD_MEMBER.length, s.pos - 1));
   return { schema, table, key, row_version: rowVersion, payload };
@@ -240,9 +250,14 @@ function bundle(s: LayoutCursor): LosslessBundle | undefined {
   };
 }
 
-/** A pull page (§3.7) in the servers' own layout, else undefined (read it with the full reader). */
-export function readPullPageLayout(body: string): LosslessPullResponse | undefined {
-  const s = new LayoutCursor(body);
+/**
+ * A pull page (§3.7) in the servers' own layout, else undefined (read it with the full reader).
+ * `rowTexts`, when given, receives two entries per row in page order: the `key` text and the `payload`
+ * text as the body holds them (compact flat objects, or `null`; '' for an absent payload); it is complete
+ * only when a page is returned.
+ */
+export function readPullPageLayout(body: string, rowTexts?: string[]): LosslessPullResponse | undefined {
+  const s = new LayoutCursor(body, undefined, rowTexts);
   if (!s.lit('{"stable_bundle_seq":')) return undefined;
   const stableBundleSeq = s.int64();
   if (stableBundleSeq === undefined || !s.lit(',"bundles":')) return undefined;
