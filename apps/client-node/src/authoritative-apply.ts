@@ -107,11 +107,12 @@ export function applyAuthoritativePage(
   const applied = new Map<ManagedTable, string[]>();
   let count = 0;
   const state = ctx.state;
+  const updatedAt = options.skipStale ? state.now() : '';
   for (const row of rows) {
     const { table, keyJson } = row.ref;
     const deleted = row.op === 'DELETE' ? 1 : 0;
     if (options.skipStale) {
-      if (!state.advanceRowState(table.name, keyJson, row.rowVersion, deleted)) continue;
+      if (!state.advanceRowState(table.name, keyJson, row.rowVersion, deleted, updatedAt)) continue;
     } else if (!options.rowStateBySet) state.upsertRowState(table.name, keyJson, row.rowVersion, deleted === 1);
     writeBusinessRow(ctx, row);
     count++;

@@ -4,7 +4,7 @@
  */
 import type { RowOp } from '@oversync/protocol';
 import type { Database, Statement } from 'better-sqlite3';
-import { NOW_SQL } from './local-schema.js';
+import { NOW_SQL, quoteLiteral } from './local-schema.js';
 
 export type BindingState = 'anonymous' | 'attached';
 export type OperationKind = 'none' | 'remote_replace' | 'source_recovery';
@@ -88,11 +88,13 @@ const UPSERT_ROW_STATE_SQL = `INSERT INTO _sync_row_state(schema_name, table_nam
   updated_at) VALUES (?, ?, ?, ?, ?, ${NOW_SQL})
        ON CONFLICT(schema_name, table_name, key_json) DO UPDATE SET row_version = excluded.row_version,
          deleted = excluded.deleted, updated_at = excluded.updated_at`;
-const ADVANCE_ROW_STATE_SQL = `${UPSERT_ROW_STATE_SQL}
-       WHERE excluded.row_version > _sync_row_state.row_version`;
+const ADVANCE_ROW_STATE_CONFLICT = `ON CONFLICT(schema_name, table_name, key_json) DO UPDATE SET
+  row_version = excluded.row_version, deleted = excluded.deleted, updated_at = excluded.updated_at
+  WHERE excluded.row_version > _sync_row_state.row_version`;
 
 export class SyncState {
   private readonly statements = new Map<string, Statement>();
+  private readonly advanceStatements = new Map<string, Statement>();
 
   constructor(
     readonly db: Database,
@@ -414,11 +416,26 @@ export class SyncState {
   /**
    * `upsertRowState` of a pulled row that only moves versions forward, in one statement (no read
    * before the write): true when the row state took `rowVersion` (absent, or older), false when the
-   * stored version is the same or newer (the pulled row is stale and is not applied).
+   * stored version is the same or newer (the pulled row is stale and is not applied). `updatedAt`
+   * is the apply's `now` (from `now()`), read once rather than formatted by SQLite for every row.
    */
-  advanceRowState(tableName: string, keyJson: string, rowVersion: number, deleted: 0 | 1): boolean {
+  advanceRowState(tableName: string, keyJson: string, rowVersion: number, deleted: 0 | 1, updatedAt: string): boolean {
+    let statement = this.advanceStatements.get(tableName);
+    if (statement === undefined) {
+      // schema and table as literals: one statement per table, two values fewer to bind per row
+      statement = this.stmt(
+        `INSERT INTO _sync_row_state(schema_name, table_name, key_json, row_version, deleted, updated_at)
+         VALUES (${quoteLiteral(this.schema)}, ${quoteLiteral(tableName)}, ?, ?, ?, ?) ${ADVANCE_ROW_STATE_CONFLICT}`,
+      );
+      this.advanceStatements.set(tableName, statement);
+    }
     // an upsert whose DO UPDATE is filtered out changes no row (measured cheaper than RETURNING)
-    return this.stmt(ADVANCE_ROW_STATE_SQL).run(this.schema, tableName, keyJson, rowVersion, deleted).changes > 0;
+    return statement.run(keyJson, rowVersion, deleted, updatedAt).changes > 0;
+  }
+
+  /** SQLite's `now` as the metadata tables store it (`updated_at`). */
+  now(): string {
+    return (this.stmt(`SELECT ${NOW_SQL} AS now`).get() as { now: string }).now;
   }
 
   /**
