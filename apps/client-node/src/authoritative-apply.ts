@@ -8,6 +8,7 @@ import { isJsonObject, type JsonObject, type JsonValue, parseJsonObject, emptyJs
 import type { ManagedTable } from './managed-table.js';
 import {
   keyJson,
+  keyJsonHead,
   localKeyFromWireKey,
   type SqlValue,
   sqlValuesFromLocalImage,
@@ -29,12 +30,27 @@ export class RowApplyError extends Error {
   }
 }
 
-/** Resolves a wire `table`/`key` to the managed table and local key (strict UUID decoding). */
-export function resolveWireRow(ctx: ClientContext, tableName: string, key: JsonObject): LocalRowRef {
+/**
+ * Resolves a wire `table`/`key` to the managed table and local key (strict UUID decoding).
+ * `keyText`: the key's text as the layout view read it (compact, plain strings), taken as the
+ * `key_json` when it is exactly the one that `keyJson` writes.
+ */
+export function resolveWireRow(ctx: ClientContext, tableName: string, key: JsonObject, keyText?: string): LocalRowRef {
   const table = ctx.table(tableName);
   if (!table) throw new RowApplyError(`table ${tableName} is not configured for sync`);
   const localKey = localKeyFromWireKey(table, key);
-  return { table, localKey, keyJson: keyJson(table, localKey) };
+  return { table, localKey, keyJson: isKeyJsonOf(table, localKey, keyText) ? keyText : keyJson(table, localKey) };
+}
+
+/**
+ * `{"<key column>":"<local key>"}` and nothing else: the text starts as `keyJson` does and has its
+ * length. A plain string (no quote, backslash, control character or surrogate) is one that
+ * `JSON.stringify` writes as it is, so the text is then byte for byte `keyJson`'s.
+ */
+function isKeyJsonOf(table: ManagedTable, localKey: string, keyText: string | undefined): keyText is string {
+  if (keyText === undefined || table.keyIsBlob) return false;
+  const head = keyJsonHead(table);
+  return keyText.length === head.length + localKey.length + 2 && keyText.startsWith(head);
 }
 
 /** INSERT/UPDATE → upsert of the wire payload; DELETE → delete by key; then the row state. */

@@ -136,12 +136,12 @@ describe('pulledBundleHash', () => {
             )
             .join(',') +
           ']}],"has_more":false}';
-        const texts: string[] = [];
-        const page = readPullPageLayout(body, texts);
+        const spans: number[] = [];
+        const page = readPullPageLayout(body, spans);
         if (page === undefined) return;
         const read = page.bundles[0]!.rows;
-        expect(texts).toHaveLength(2 * read.length);
-        const withTexts = pulledBundleHash(read, texts, 0);
+        expect(spans).toHaveLength(4 * read.length);
+        const withTexts = pulledBundleHash(read, { body, spans, first: 0 });
         expect(withTexts).toBe(pulledBundleHash(read));
         expect(withTexts).toBe(computeBundleHash(wireRows(body)).bundleHash);
       }),
@@ -151,7 +151,7 @@ describe('pulledBundleHash', () => {
 
   it('takes the texts of the bundle from `first` on', () => {
     const body = (ops: string[]) =>
-      '{"stable_bundle_seq":2,"bundles":[' +
+      '{"stable_bundle_seq":3,"bundles":[' +
       ops
         .map(
           (op, i) =>
@@ -161,10 +161,26 @@ describe('pulledBundleHash', () => {
         )
         .join(',') +
       '],"has_more":false}';
-    const texts: string[] = [];
-    const page = readPullPageLayout(body(['INSERT', 'UPDATE']), texts)!;
-    expect(texts).toEqual(['{"id":"k0"}', '{"id":"k0","name":"n0"}', '{"id":"k1"}', '{"id":"k1","name":"n1"}']);
-    expect(pulledBundleHash(page.bundles[1]!.rows, texts, 2)).toBe(pulledBundleHash(page.bundles[1]!.rows));
+    const text = body(['INSERT', 'DELETE', 'UPDATE']);
+    const spans: number[] = [];
+    const page = readPullPageLayout(text, spans)!;
+    const texts = Array.from({ length: spans.length / 2 }, (_, i) =>
+      spans[2 * i]! < 0 ? '' : text.slice(spans[2 * i], spans[2 * i + 1]),
+    );
+    expect(texts).toEqual([
+      '{"id":"k0"}',
+      '{"id":"k0","name":"n0"}',
+      '{"id":"k1"}',
+      '',
+      '{"id":"k2"}',
+      '{"id":"k2","name":"n2"}',
+    ]);
+    for (const [i, bundle] of page.bundles.entries())
+      expect(pulledBundleHash(bundle.rows, { body: text, spans, first: i })).toBe(pulledBundleHash(bundle.rows));
+    // the texts of another bundle give another hash: the spans are read from `first` on
+    expect(pulledBundleHash(page.bundles[2]!.rows, { body: text, spans, first: 0 })).not.toBe(
+      pulledBundleHash(page.bundles[2]!.rows),
+    );
   });
 });
 

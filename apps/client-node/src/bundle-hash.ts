@@ -61,10 +61,17 @@ export function bundleHashOf(rows: readonly HashedRow[]): string {
   return hasher.finish().bundleHash;
 }
 
+/** Where a pull page's rows' texts are in its body (the layout view's `rowSpans`), this bundle's from row `first`. */
+export interface PulledRowSpans {
+  readonly body: string;
+  /** four a row: key start, key end, payload start, payload end (-1, -1 when absent) */
+  readonly spans: readonly number[];
+  readonly first: number;
+}
+
 /**
- * `bundle_hash` of pulled rows in bundle order. `texts` holds two entries a row from `first` (the
- * `key` and `payload` texts as the body holds them, from the layout view): a text that is canonical
- * already is hashed as it is, without building it again.
+ * `bundle_hash` of pulled rows in bundle order. `wire`: the rows' key and payload texts as the body
+ * holds them; a text that is canonical already is hashed as it is, without building it again.
  */
 export function pulledBundleHash(
   rows: readonly {
@@ -75,19 +82,23 @@ export function pulledBundleHash(
     row_version: bigint;
     payload?: JsonValue;
   }[],
-  texts?: readonly string[],
-  first = 0,
+  wire?: PulledRowSpans,
 ): string {
   const hasher = new BundleHasher();
   const keys = new FlatCanonicalJson();
   const payloads = new FlatCanonicalJson();
-  for (let i = 0, at = first; i < rows.length; i++, at += 2) {
+  for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
     const op = row.op as RowOp;
-    const payload = op === 'DELETE' || row.payload === undefined ? null : payloads.text(row.payload, texts?.[at + 1]);
+    const at = wire === undefined ? -1 : 4 * (wire.first + i);
+    const keyText = at < 0 ? undefined : wire!.body.slice(wire!.spans[at], wire!.spans[at + 1]);
+    const payload =
+      op === 'DELETE' || row.payload === undefined
+        ? null
+        : payloads.text(row.payload, at < 0 ? undefined : wire!.body.slice(wire!.spans[at + 2], wire!.spans[at + 3]));
     hasher.add(
       { schema: row.schema, table: row.table, op, rowVersion: row.row_version },
-      keys.text(row.key, texts?.[at]),
+      keys.text(row.key, keyText),
       payload,
     );
   }

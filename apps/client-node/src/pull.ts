@@ -5,7 +5,7 @@
  */
 import { readPullPageLayout, SYNC_ROUTES } from '@oversync/protocol';
 import { APPLY_PAGE_ROWS, applyAuthoritativePage, resolveWireRow } from './authoritative-apply.js';
-import { pulledBundleHash } from './bundle-hash.js';
+import { pulledBundleHash, type PulledRowSpans } from './bundle-hash.js';
 import { SUSPEND_TRIGGERS_MIN_ROWS, suspendTriggers } from './capture-triggers.js';
 import { type ClientContext, ensureBoundToSessionUser, ensureConnectedSession } from './client-context.js';
 import {
@@ -65,7 +65,7 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
       const restore = await rebuildFromSnapshot(ctx, { persistGate: false }, signal);
       return { outcome: 'applied_snapshot', restore };
     }
-    const { page, rowTexts } = fetched;
+    const { page, wire } = fetched;
     validatePullPage(ctx, page, after);
     if (target === 0) target = Number(page.stable_bundle_seq);
     else if (Number(page.stable_bundle_seq) !== target)
@@ -75,8 +75,8 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
 
     let first = 0;
     for (const bundle of page.bundles) {
-      applyPulledBundle(ctx, bundle, rowTexts && { texts: rowTexts, first });
-      first += 2 * bundle.rows.length;
+      applyPulledBundle(ctx, bundle, wire && { ...wire, first });
+      first += bundle.rows.length;
       after = Number(bundle.bundle_seq);
       applied = true;
       ctx.progress({ phase: 'pull', done: after - start, total: target - start });
@@ -97,7 +97,7 @@ async function fetchPullPage(
   after: number,
   target: number,
   signal?: AbortSignal,
-): Promise<{ page: PullResponse; rowTexts?: readonly string[] } | 'history_pruned'> {
+): Promise<{ page: PullResponse; wire?: Omit<PulledRowSpans, 'first'> } | 'history_pruned'> {
   let response;
   try {
     response = await withRetry(
@@ -137,10 +137,10 @@ async function fetchPullPage(
     );
   }
   try {
-    // the rows' key and payload texts as the body holds them: the bundle hash takes those already canonical
-    const rowTexts: string[] = [];
-    const page = readPullPageLayout(response.body, rowTexts);
-    return page ? { page, rowTexts } : { page: decodePull(response.body) };
+    // where the rows' key and payload texts are: the bundle hash takes those already canonical as they are
+    const spans: number[] = [];
+    const page = readPullPageLayout(response.body, spans);
+    return page ? { page, wire: { body: response.body, spans } } : { page: decodePull(response.body) };
   } catch (err) {
     throw new SyncProtocolError(`failed to decode pull response: ${errorMessage(err)}`, { cause: err });
   }
@@ -191,14 +191,10 @@ function validatePullPage(ctx: ClientContext, page: PullResponse, after: number)
 
 /**
  * `applyPulledBundleLocked` (§8.4): hash first, then one transaction; nothing is applied on mismatch.
- * `wire`: the page's key and payload texts from the layout view, two a row, this bundle's from `first`.
+ * `wire`: where the rows' texts are in the page's body (a page the layout view read).
  */
-export function applyPulledBundle(
-  ctx: ClientContext,
-  bundle: WireBundle,
-  wire?: { readonly texts: readonly string[]; readonly first: number },
-): void {
-  const hash = pulledBundleHash(bundle.rows, wire?.texts, wire?.first);
+export function applyPulledBundle(ctx: ClientContext, bundle: WireBundle, wire?: PulledRowSpans): void {
+  const hash = pulledBundleHash(bundle.rows, wire);
   if (hash !== bundle.bundle_hash)
     throw new BundleHashMismatchError(
       Number(bundle.bundle_seq),
@@ -212,8 +208,8 @@ export function applyPulledBundle(
         ? suspendTriggers(ctx.db, new Set(bundle.rows.map((row) => ctx.table(row.table)?.name ?? row.table)))
         : undefined;
     for (let start = 0; start < bundle.rows.length; start += APPLY_PAGE_ROWS) {
-      const page = bundle.rows.slice(start, start + APPLY_PAGE_ROWS).map((row) => ({
-        ref: resolveWireRow(ctx, row.table, row.key),
+      const page = bundle.rows.slice(start, start + APPLY_PAGE_ROWS).map((row, i) => ({
+        ref: resolveWireRow(ctx, row.table, row.key, wireKeyText(wire, start + i)),
         op: row.op as RowOp,
         rowVersion: Number(row.row_version),
         payload: row.payload,
@@ -224,6 +220,13 @@ export function applyPulledBundle(
     const last = ctx.state.attachment().lastBundleSeqSeen;
     if (bundle.bundle_seq > last) ctx.state.updateAttachment({ lastBundleSeqSeen: Number(bundle.bundle_seq) });
   });
+}
+
+/** The `index`-th row's key text as the page's body holds it (undefined for a page the layout view did not read). */
+function wireKeyText(wire: PulledRowSpans | undefined, index: number): string | undefined {
+  if (wire === undefined) return undefined;
+  const at = 4 * (wire.first + index);
+  return wire.body.slice(wire.spans[at], wire.spans[at + 1]);
 }
 
 /** `Rebuild()`: rotated in source recovery, keep-source otherwise (§5.8, §8.8). */

@@ -70,16 +70,22 @@ export function localKeyFromKeyJson(schema: string, table: ManagedTable, text: s
 
 const keyJsonHeads = new WeakMap<ManagedTable, string>();
 
-/**
- * The value of a `key_json` exactly as `keyJson` writes it for a string without escapes
- * (`{"id":"…"}`), read without the JSON parser; undefined for any other text (then parsed).
- */
-function plainKeyValue(table: ManagedTable, text: string): string | undefined {
+/** `{"<key column>":"`: how `keyJson` starts for a string value. */
+export function keyJsonHead(table: ManagedTable): string {
   let head = keyJsonHeads.get(table);
   if (head === undefined) {
     head = `{${JSON.stringify(table.keyColumn.lowerName)}:"`;
     keyJsonHeads.set(table, head);
   }
+  return head;
+}
+
+/**
+ * The value of a `key_json` exactly as `keyJson` writes it for a string without escapes
+ * (`{"id":"…"}`), read without the JSON parser; undefined for any other text (then parsed).
+ */
+function plainKeyValue(table: ManagedTable, text: string): string | undefined {
+  const head = keyJsonHead(table);
   const end = text.length - 2;
   if (end < head.length || !text.startsWith(head) || text.charCodeAt(end) !== 0x22 || text.charCodeAt(end + 1) !== 0x7d)
     return undefined;

@@ -36,8 +36,8 @@ class LayoutCursor extends JsonCursor {
     text: string,
     /** Receives each snapshot row's payload as written (the client stages the wire text, spec/client.md §2.3). */
     readonly payloadTexts?: string[],
-    /** Receives each pull row's key and payload texts as written (the client hashes them when canonical). */
-    readonly rowTexts?: string[],
+    /** Receives where each pull row's key and payload texts are (the client hashes them when canonical). */
+    readonly rowSpans?: number[],
   ) {
     super(text);
   }
@@ -209,17 +209,17 @@ function wireRow(s: LayoutCursor, withOp: boolean): LosslessBundleRow | Lossless
   const rowVersion = s.int64();
   if (rowVersion === undefined) return undefined;
   const at = s.pos;
+  const payloadAt = at + PAYLOAD_MEMBER.length;
   const payload = s.payloadAndEnd();
   if (payload === false) return undefined;
   if (op !== undefined) {
-    s.rowTexts?.push(
-      s.text.slice(keyAt, keyEnd),
-      payload === undefined ? '' : s.text.slice(at + PAYLOAD_MEMBER.length, s.pos - 1),
-    );
+    // positions, not slices: a page's rows would keep two more strings each alive
+    if (payload === undefined) s.rowSpans?.push(keyAt, keyEnd, -1, -1);
+    else s.rowSpans?.push(keyAt, keyEnd, payloadAt, s.pos - 1);
     return { schema, table, key, op, row_version: rowVersion, payload };
   }
   if (payload === undefined) return undefined;
-  s.payloadTexts?.push(s.text.slice(at + PAYLOAD_MEMBER.length, s.pos - 1));
+  s.payloadTexts?.push(s.text.slice(payloadAt, s.pos - 1));
   return { schema, table, key, row_version: rowVersion, payload };
 }
 
@@ -252,12 +252,12 @@ function bundle(s: LayoutCursor): LosslessBundle | undefined {
 
 /**
  * A pull page (§3.7) in the servers' own layout, else undefined (read it with the full reader).
- * `rowTexts`, when given, receives two entries per row in page order: the `key` text and the `payload`
- * text as the body holds them (compact flat objects, or `null`; '' for an absent payload); it is complete
- * only when a page is returned.
+ * `rowSpans`, when given, receives four numbers per row in page order: where the row's `key` text
+ * starts and ends in `body`, and where its `payload` text does (a compact flat object or `null`;
+ * -1, -1 when absent); it is complete only when a page is returned.
  */
-export function readPullPageLayout(body: string, rowTexts?: string[]): LosslessPullResponse | undefined {
-  const s = new LayoutCursor(body, undefined, rowTexts);
+export function readPullPageLayout(body: string, rowSpans?: number[]): LosslessPullResponse | undefined {
+  const s = new LayoutCursor(body, undefined, rowSpans);
   if (!s.lit('{"stable_bundle_seq":')) return undefined;
   const stableBundleSeq = s.int64();
   if (stableBundleSeq === undefined || !s.lit(',"bundles":')) return undefined;
