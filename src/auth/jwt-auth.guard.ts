@@ -18,7 +18,8 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
     super();
   }
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  /** A cached token answers at once (no promise: the module's guard then runs synchronously too). */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const request = context.switchToHttp().getRequest<Request & { user?: JwtPayload }>();
     const token = bearerToken(request);
     const cached = token ? this.verified.get(token) : undefined;
@@ -26,6 +27,14 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
       request.user = cached;
       return true;
     }
+    return this.verify(context, request, token);
+  }
+
+  private async verify(
+    context: ExecutionContext,
+    request: Request & { user?: JwtPayload },
+    token: string | null,
+  ): Promise<boolean> {
     await super.canActivate(context);
     if (token && request.user) this.verified.set(token, request.user);
     return true;

@@ -4,7 +4,8 @@
 // spent on it (ns from /proc/<pid>/schedstat: exact on a loaded machine, where wall time is not).
 // `DATABASE_URL=<admin url> tsx test/bench/everyday-breakdown-probe.ts '<variants json>' [iterations]`;
 // variants as in request-cpu-probe.ts (`{"base":{"BENCH_SERVER_CWD":"/work/main"},"this":{}}`),
-// interleaved one round trip at a time.
+// interleaved one round trip at a time. BENCH_DATABASE_PREFIX names the variants' databases (default
+// `everyday_breakdown`: `<prefix>_0`, `<prefix>_1`, …).
 import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { dropDatabase, freshDatabase, startBenchServer, type BenchServer } from './bench-server.js';
@@ -69,7 +70,7 @@ const backendsOf = async (database: string) =>
 const backendNames = new Map<number, string>();
 try {
   for (const [name, env] of Object.entries(variants)) {
-    const database = `everyday_breakdown_${variantsUp.length}`;
+    const database = `${process.env.BENCH_DATABASE_PREFIX ?? 'everyday_breakdown'}_${variantsUp.length}`;
     // BENCH_DATABASE_SOCKET: the server reaches PostgreSQL on this Unix socket directory instead of TCP
     const { BENCH_DATABASE_SOCKET: socket, ...serverEnv } = env;
     const url = new URL(await freshDatabase(adminUrl, database));

@@ -4,6 +4,7 @@
 // e.g. '{"logs":{},"no request log":{"OVERSYNC_LOG_REQUESTS":"false"},"silent":{"LOG_LEVEL":"silent"}}';
 // `"BENCH_SERVER_CWD":"/path/of/another/checkout"` runs that build. Each iteration also sends
 // FLOOR_CALLS empty requests (GET /sync/capabilities, default 5): the server CPU of the HTTP floor.
+// BENCH_DATABASE_PREFIX names the variants' databases (default `bench_cpu_probe`).
 import { dropDatabase, freshDatabase, startBenchServer, type BenchServer } from './bench-server.js';
 import { SyncApi, userRows } from './sync-api.js';
 import { fmt, percentile } from './stats.js';
@@ -30,7 +31,7 @@ const servers: Array<{
 const FLOOR_CALLS = Number(process.env.FLOOR_CALLS ?? 5);
 try {
   for (const [name, env] of Object.entries(variants)) {
-    const database = `bench_cpu_probe_${servers.length}_${process.pid}`;
+    const database = `${process.env.BENCH_DATABASE_PREFIX ?? 'bench_cpu_probe'}_${servers.length}_${process.pid}`;
     const server = await startBenchServer({ ...env, DATABASE_URL: await freshDatabase(adminUrl, database) });
     const token = await server.signIn('cpu-probe');
     const a = new SyncApi(server.baseUrl, token, 'a');

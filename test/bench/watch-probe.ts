@@ -2,6 +2,7 @@
 // environment (variants as in request-cpu-probe.ts), commits interleaved one at a time. Per variant:
 // commit request start → SSE `bundle` event (what the bench measures), the commit's own round trip,
 // and how long after the commit's answer the event came (negative: before it).
+// BENCH_DATABASE_PREFIX names the variants' databases (default `everyday_watch`).
 // `DATABASE_URL=<admin url> tsx test/bench/watch-probe.ts '<variants json>' [commits]`
 import { dropDatabase, freshDatabase, startBenchServer, type BenchServer } from './bench-server.js';
 import { SyncApi, userRows } from './sync-api.js';
@@ -27,7 +28,7 @@ interface Variant {
 const up: Variant[] = [];
 try {
   for (const [name, env] of Object.entries(variants)) {
-    const database = `everyday_watch_${up.length}`;
+    const database = `${process.env.BENCH_DATABASE_PREFIX ?? 'everyday_watch'}_${up.length}`;
     const server = await startBenchServer({ ...env, DATABASE_URL: await freshDatabase(adminUrl, database) });
     const token = await server.signIn('watch-probe');
     const writer = new SyncApi(server.baseUrl, token, 'writer');

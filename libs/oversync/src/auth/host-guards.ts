@@ -1,6 +1,6 @@
 import type { CanActivate, ExecutionContext, Type } from '@nestjs/common';
 import type { ModuleRef } from '@nestjs/core';
-import { isObservable, lastValueFrom } from 'rxjs';
+import { isObservable, lastValueFrom, type Observable } from 'rxjs';
 
 /**
  * The host's guards as the module runs them on its own routes: classes are taken from the host's
@@ -16,16 +16,28 @@ export class HostGuards {
 
   /**
    * True when every guard lets the request through; a guard's own exception propagates. A guard's
-   * answer may be a boolean, a promise or an observable (its last value), as Nest takes it.
+   * answer may be a boolean, a promise or an observable (its last value), as Nest takes it. While
+   * every answer is a boolean the answer is one too: no promise per request (a device's requests with a
+   * cached token never wait on anything here).
    */
-  async allow(context: ExecutionContext): Promise<boolean> {
-    for (const guard of this.guards) {
-      // resolved once: no extra await per request for the instance
-      const instance = (typeof guard === 'function' ? this.resolved.get(guard) : guard) ?? (await this.instance(guard));
+  allow(context: ExecutionContext): boolean | Promise<boolean> {
+    for (let i = 0; i < this.guards.length; i++) {
+      const guard = this.guards[i]!;
+      const instance = typeof guard === 'function' ? this.resolved.get(guard) : guard;
+      if (!instance) return this.allowFrom(i, context);
       const answer = instance.canActivate(context);
-      const allowed =
-        typeof answer === 'boolean' ? answer : isObservable(answer) ? await lastValueFrom(answer) : await answer;
-      if (!allowed) return false;
+      if (typeof answer !== 'boolean')
+        return settled(answer).then((allowed) => allowed && this.allowFrom(i + 1, context));
+      if (!answer) return false;
+    }
+    return true;
+  }
+
+  /** `allow` from the guard at `start` on, awaiting each answer (and the instance of a guard not resolved yet). */
+  private async allowFrom(start: number, context: ExecutionContext): Promise<boolean> {
+    for (const guard of this.guards.slice(start)) {
+      const instance = (typeof guard === 'function' ? this.resolved.get(guard) : guard) ?? (await this.instance(guard));
+      if (!(await settled(instance.canActivate(context)))) return false;
     }
     return true;
   }
@@ -43,4 +55,9 @@ export class HostGuards {
     this.resolved.set(guard, instance);
     return instance;
   }
+}
+
+/** A guard's answer as Nest takes it: a boolean, a promise of one, or an observable's last value. */
+async function settled(answer: boolean | Promise<boolean> | Observable<boolean>): Promise<boolean> {
+  return typeof answer === 'boolean' ? answer : isObservable(answer) ? await lastValueFrom(answer) : await answer;
 }

@@ -10,6 +10,11 @@ import { HostGuards } from './host-guards.js';
 import { OversyncTelemetry } from '../observability/oversync-telemetry.js';
 import { ENDPOINT_TELEMETRY } from '../errors/sync-endpoint-call.js';
 
+/** A promise or another thenable (what `await` would wait for). */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
+}
+
 /** Node's lower-cased name of the source header in `request.headers`. */
 const SOURCE_ID_LOOKUP = SOURCE_ID_HEADER.toLowerCase();
 
@@ -57,12 +62,26 @@ export class OversyncActorGuard implements CanActivate {
     this.hostGuards = new HostGuards(moduleRef, hostGuards);
   }
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (!(await this.hostGuards.allow(context))) {
+  /** Synchronous while the host's guards and `actor` are: no promise per request then. */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    const allowed = this.hostGuards.allow(context);
+    return typeof allowed === 'boolean'
+      ? this.resolveActor(context, allowed)
+      : allowed.then((yes) => this.resolveActor(context, yes));
+  }
+
+  private resolveActor(context: ExecutionContext, allowed: boolean): boolean | Promise<boolean> {
+    if (!allowed) {
       throw new OversyncError('authentication_failed', 'authentication required');
     }
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const rawUser = this.options.actor ? await this.options.actor(context) : defaultUserId(request);
+    const rawUser = this.options.actor ? this.options.actor(context) : defaultUserId(request);
+    return isThenable(rawUser)
+      ? Promise.resolve(rawUser).then((user) => this.setActor(request, user))
+      : this.setActor(request, rawUser);
+  }
+
+  private setActor(request: AuthenticatedRequest, rawUser: unknown): true {
     const userId = typeof rawUser === 'string' ? goTrimSpace(rawUser) : '';
     if (userId === '') {
       throw new OversyncError('authentication_failed', 'authenticated user_id not found in request context');

@@ -15,3 +15,12 @@ export function quoteIdentifier(name: string): string {
 export function quoteLiteral(text: string): string {
   return pg.escapeLiteral(text);
 }
+
+/**
+ * The text pg sends for a one-dimensional array parameter of texts or numbers (`{"a","b\"c"}`: every
+ * element quoted, `\` and `"` escaped), for arrays that are the same on every call: built once
+ * instead of by the driver per statement.
+ */
+export function arrayParameter(values: ReadonlyArray<string | number>): string {
+  return `{${values.map((value) => `"${String(value).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
+}

@@ -44,6 +44,25 @@ function unnamedStatements(client: SyncClient): SyncClient {
   });
 }
 
+/** The first 'error' a pooled client emitted since it was last checked out by the module. */
+const clientErrors = new WeakMap<SyncClient, Error>();
+const watchedClients = new WeakSet<SyncClient>();
+
+/**
+ * pg-pool detaches its idle 'error' listener while a client is checked out: a backend that dies
+ * between our queries (pg_terminate_backend, PostgreSQL restart) would emit an unhandled 'error' and
+ * crash the host process. Each client gets one listener of ours for its lifetime, which records the
+ * error instead (the next query fails and withClient retries; convergence fuzz, seed 184570144):
+ * adding and removing one per checkout was ~1 % of a small request's CPU.
+ */
+function watchClientErrors(client: SyncClient): void {
+  if (watchedClients.has(client)) return;
+  watchedClients.add(client);
+  client.on('error', (error: Error) => {
+    if (!clientErrors.has(client)) clientErrors.set(client, error);
+  });
+}
+
 /**
  * Access to PostgreSQL through the host's TypeORM DataSource pool.
  * Every sync transaction pins `TimeZone=UTC` and `bytea_output=hex` with SET LOCAL, so payload text
@@ -57,8 +76,11 @@ export class SyncDatabase {
 
   /** The host's TypeORM DataSource: its pg pool (the "master" pool of the postgres driver). */
   static fromDataSource(resolveDataSource: () => DataSource, options: SyncDatabaseOptions = {}): SyncDatabase {
+    // the DataSource is a singleton: looked up once (a moduleRef.get per request was ~2 % of its CPU)
+    let dataSource: DataSource | undefined;
     return new SyncDatabase(() => {
-      const driver = resolveDataSource()?.driver as unknown as { master?: Pool } | undefined;
+      dataSource ??= resolveDataSource();
+      const driver = dataSource?.driver as unknown as { master?: Pool } | undefined;
       if (!driver) throw new Error('oversync could not find the host TypeORM DataSource');
       if (!driver.master) throw new Error('oversync requires an initialized PostgreSQL TypeORM DataSource');
       return driver.master;
@@ -104,23 +126,16 @@ export class SyncDatabase {
 
   private async onceWithClient<T>(fn: (client: SyncClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    watchClientErrors(client);
+    clientErrors.delete(client);
     let broken: Error | undefined;
-    // pg-pool detaches its idle 'error' listener while a client is checked out: a backend that dies
-    // between our queries (pg_terminate_backend, PostgreSQL restart) would emit an unhandled 'error'
-    // and crash the host process. Record it instead; the next query fails and withClient retries.
-    // Convergence fuzz, seed 184570144.
-    const onError = (error: Error) => {
-      broken ??= error;
-    };
-    client.on('error', onError);
     try {
       return await fn(this.view(client));
     } catch (error) {
-      if (isConnectionError(error)) broken ??= error as Error;
+      if (isConnectionError(error)) broken = error as Error;
       throw error;
     } finally {
-      client.off('error', onError);
-      client.release(broken);
+      client.release(clientErrors.get(client) ?? broken);
     }
   }
 

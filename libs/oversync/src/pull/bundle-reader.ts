@@ -2,7 +2,7 @@ import { KIND_UUID, opCodeCaseSql } from '../database/sql-codes.js';
 import type { SyncClient } from '../database/sync-database.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { quoteGoJsonString } from '@oversync/protocol';
-import { quoteLiteral } from '../database/sql-quote.js';
+import { arrayParameter, quoteLiteral } from '../database/sql-quote.js';
 
 /** A text SQL expression as a Go JSON string literal: PostgreSQL's escaping plus Go's HTML escapes. */
 export function goJsonStringSql(expression: string): string {
@@ -50,6 +50,22 @@ export function rowPrefixParams(catalog: SyncCatalog): [number[], string[], numb
     ),
     tables.map((t) => t.keyKind),
   ];
+}
+
+const prefixArguments = new WeakMap<SyncCatalog, readonly [string, string, string]>();
+
+/**
+ * `rowPrefixParams` as the array texts pg would send for them, built once per catalog: a pull quoted
+ * and escaped every table's prefix on each call.
+ */
+export function rowPrefixArguments(catalog: SyncCatalog): readonly [string, string, string] {
+  let found = prefixArguments.get(catalog);
+  if (!found) {
+    const [ids, prefixes, kinds] = rowPrefixParams(catalog);
+    found = [arrayParameter(ids), arrayParameter(prefixes), arrayParameter(kinds)];
+    prefixArguments.set(catalog, found);
+  }
+  return found;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Get, Param, Query } from '@nestjs/common';
+import { Get, Param } from '@nestjs/common';
 import {
   DEFAULT_BUNDLES_PER_PULL,
   MAX_BUNDLES_PER_PULL,
@@ -12,6 +12,7 @@ import { ApiInt64Query, ApiSyncErrors } from '../openapi/sync-openapi.js';
 import { Actor, type SyncActor } from '../auth/sync-actor.js';
 import { SyncEndpoint } from '../errors/sync-endpoint.decorator.js';
 import { Int64Pipe } from '../http/int64.pipe.js';
+import { CheckedQuery } from '../http/checked-params.js';
 import { CommittedBundleRowsResponseDto, PullResponseDto } from './pull.dto.js';
 import { ReturnedWireReply, type WireAnswer } from '../http/wire-stream.js';
 import { PullService } from './pull.service.js';
@@ -21,7 +22,7 @@ const CHUNK_INVALID = 'committed_bundle_chunk_invalid';
 
 /**
  * Pull and committed-bundle row fetch over HTTP (spec §3.6, §3.7): int64 parameters through
- * Int64Pipe, the answer encoded like Go by SyncEndpointInterceptor.
+ * Int64Pipe (checked as extracted: CheckedQuery), the answer encoded like Go by SyncEndpointInterceptor.
  */
 @SyncController()
 export class PullController {
@@ -48,9 +49,11 @@ export class PullController {
   @SyncEndpoint('committed_bundle_rows_failed')
   async committedRows(
     @Actor() actor: SyncActor,
+    // a Nest @Param: Swagger lists it first (the document is the same as ever)
     @Param('bundle_seq', new Int64Pipe('bundle_seq', { code: CHUNK_INVALID, required: true })) bundleSeq: bigint,
-    @Query('after_row_ordinal', new Int64Pipe('after_row_ordinal', { code: CHUNK_INVALID })) after: bigint | null,
-    @Query('max_rows', new Int64Pipe('max_rows', { code: CHUNK_INVALID })) maxRows: bigint | null,
+    @CheckedQuery('after_row_ordinal', new Int64Pipe('after_row_ordinal', { code: CHUNK_INVALID }))
+    after: bigint | null,
+    @CheckedQuery('max_rows', new Int64Pipe('max_rows', { code: CHUNK_INVALID })) maxRows: bigint | null,
   ): Promise<WireAnswer<CommittedBundleRowsResponse<EncodedJson[]>>> {
     // a page of more than 1,000 rows streams while its transaction reads it
     const reply = new ReturnedWireReply<CommittedBundleRowsResponse<EncodedJson[]>>();
@@ -86,14 +89,14 @@ export class PullController {
   @SyncEndpoint('pull_failed')
   async pull(
     @Actor() actor: SyncActor,
-    @Query('after_bundle_seq', new Int64Pipe('after_bundle_seq', { code: 'invalid_request', min: 0n }))
+    @CheckedQuery('after_bundle_seq', new Int64Pipe('after_bundle_seq', { code: 'invalid_request', min: 0n }))
     after: bigint | null,
-    @Query(
+    @CheckedQuery(
       'max_bundles',
       new Int64Pipe('max_bundles', { code: 'invalid_request', min: 1n, max: BigInt(MAX_BUNDLES_PER_PULL) }),
     )
     max: bigint | null,
-    @Query('target_bundle_seq', new Int64Pipe('target_bundle_seq', { code: 'invalid_request', min: 0n }))
+    @CheckedQuery('target_bundle_seq', new Int64Pipe('target_bundle_seq', { code: 'invalid_request', min: 0n }))
     target: bigint | null,
   ): Promise<WireAnswer<PullResponse<GoJsonValue>>> {
     // a large page streams while its transaction reads it: the service answers on the reply

@@ -11,7 +11,7 @@ import { prepared, type SyncClient, type SyncDatabase } from '../database/sync-d
 import { oversyncErrorFromDatabase } from '../database/sql-errors.js';
 import { callRequestFunction } from '../database/request-function.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
-import { rowPrefixParams, streamedRowsSql } from './bundle-reader.js';
+import { rowPrefixArguments, streamedRowsSql } from './bundle-reader.js';
 import { quoteLiteral } from '../database/sql-quote.js';
 import { BUNDLE_ROW_BLOCK_ROWS } from '../schema/sync-schema.sql.js';
 import { StreamedJson, WireBuffer, type WireReply, type WireWrite } from '../http/wire-stream.js';
@@ -162,7 +162,7 @@ export class PullService {
         query.afterBundleSeq.toString(),
         query.targetBundleSeq.toString(),
         max,
-        ...rowPrefixParams(this.schema.catalog),
+        ...rowPrefixArguments(this.schema.catalog),
         PULL_STREAM_MIN_ROWS,
       ];
       const rows = await this.countingHistoryPruned(() =>
@@ -365,7 +365,7 @@ export class PullService {
             query.bundleSeq.toString(),
             storageAfter.toString(),
             maxRows + 1,
-            ...rowPrefixParams(this.schema.catalog),
+            ...rowPrefixArguments(this.schema.catalog),
           ]),
         ),
       );
@@ -408,7 +408,7 @@ export class PullService {
                 query.bundleSeq.toString(),
                 storageAfter.toString(),
                 0,
-                ...rowPrefixParams(this.schema.catalog),
+                ...rowPrefixArguments(this.schema.catalog),
               ]),
             )
             .catch((error: unknown) => {

@@ -26,6 +26,7 @@ import type { SyncActor } from '../auth/sync-actor.js';
 import { markScopeInitialized, requireActiveInitializationLease } from '../connect/scope-state.js';
 import { canonicalWirePayload, isCanonicalUuid, ROW_OP_NAMES } from '@oversync/protocol';
 import { byteaColumnsOf } from '../schema/registered-table.js';
+import { arrayParameter } from '../database/sql-quote.js';
 import { keyStringOf } from '../bundle/row-keys.js';
 import { setBundleContext } from '../bundle/bundle-context.js';
 import {
@@ -135,13 +136,16 @@ const COMMIT_STAGES = [
 ] as const;
 const CHUNK_STAGES = ['lock', 'session', 'stage'] as const;
 
-/** 'table_id.column' of every bytea column of the catalog (`sync.push_canonical_payload` writes them as base64). */
-const byteaColumns = new WeakMap<SyncCatalog, string[]>();
-function catalogByteaColumns(catalog: SyncCatalog): string[] {
+/**
+ * 'table_id.column' of every bytea column of the catalog (`sync.push_canonical_payload` writes them as
+ * base64), as the array text pg sends for it: built once per catalog.
+ */
+const byteaColumns = new WeakMap<SyncCatalog, string>();
+function catalogByteaColumns(catalog: SyncCatalog): string {
   let columns = byteaColumns.get(catalog);
-  if (!columns) {
-    columns = catalog.tables.flatMap((table) =>
-      [...byteaColumnsOf(table)].map((column) => `${table.tableId}.${column}`),
+  if (columns === undefined) {
+    columns = arrayParameter(
+      catalog.tables.flatMap((table) => [...byteaColumnsOf(table)].map((column) => `${table.tableId}.${column}`)),
     );
     byteaColumns.set(catalog, columns);
   }

@@ -1,4 +1,4 @@
-import { Delete, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { Delete, HttpCode, Post, Req } from '@nestjs/common';
 import {
   bindScalar,
   readInt64,
@@ -16,6 +16,7 @@ import { goTrimSpace } from '../schema/go-string-semantics.js';
 import { bodyObject, requestBody } from '../http/request-binding.js';
 import type { RequestWithSyncBody } from '../http/sync-body.middleware.js';
 import { PUSH_ID } from '../http/session-id.pipe.js';
+import { CheckedParam } from '../http/checked-params.js';
 import {
   CommittedBundleDto,
   CreatePushSessionRequestDto,
@@ -82,7 +83,12 @@ export class PushController {
   @Post('push-sessions/:push_id/chunks')
   @HttpCode(200)
   @ApiOperation({ summary: 'Upload the next chunk of rows of a push session' })
-  @ApiParam({ name: 'push_id', format: 'uuid', description: 'the push_id answered by POST /sync/push-sessions' })
+  @ApiParam({
+    name: 'push_id',
+    type: String,
+    format: 'uuid',
+    description: 'the push_id answered by POST /sync/push-sessions',
+  })
   @ApiBody({ type: PushChunkRequestDto })
   @ApiOkResponse({ type: PushChunkResponseDto })
   @ApiSyncErrors({
@@ -97,7 +103,7 @@ export class PushController {
   @SyncEndpoint('push_chunk_failed')
   async uploadChunk(
     @Actor() actor: SyncActor,
-    @Param('push_id', PUSH_ID) pushId: string,
+    @CheckedParam('push_id', PUSH_ID) pushId: string,
     @Req() req: RequestWithSyncBody,
   ): Promise<PushChunkResponse> {
     const result = await this.pushSessions.uploadChunk(actor, pushId, requestBody(req));
@@ -112,7 +118,12 @@ export class PushController {
       'A `push_conflict` answer carries a `conflict` member with the server row; `source_retired` names the ' +
       'replacing source.',
   })
-  @ApiParam({ name: 'push_id', format: 'uuid', description: 'the push_id answered by POST /sync/push-sessions' })
+  @ApiParam({
+    name: 'push_id',
+    type: String,
+    format: 'uuid',
+    description: 'the push_id answered by POST /sync/push-sessions',
+  })
   @ApiOkResponse({ type: CommittedBundleDto, description: 'the committed bundle' })
   @ApiSyncErrors({
     400: ['push_commit_invalid'],
@@ -130,14 +141,22 @@ export class PushController {
     500: ['push_session_commit_failed'],
   })
   @SyncEndpoint('push_session_commit_failed')
-  async commit(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string): Promise<PushCommitResponse> {
+  async commit(
+    @Actor() actor: SyncActor,
+    @CheckedParam('push_id', PUSH_ID) pushId: string,
+  ): Promise<PushCommitResponse> {
     return pushCommitResponse(await this.pushSessions.commit(actor, pushId));
   }
 
   @Delete('push-sessions/:push_id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Abandon a push session' })
-  @ApiParam({ name: 'push_id', format: 'uuid', description: 'the push_id answered by POST /sync/push-sessions' })
+  @ApiParam({
+    name: 'push_id',
+    type: String,
+    format: 'uuid',
+    description: 'the push_id answered by POST /sync/push-sessions',
+  })
   @ApiNoContentResponse({ description: 'deleted (or already gone)' })
   @ApiSyncErrors({
     403: ['push_session_forbidden'],
@@ -145,7 +164,7 @@ export class PushController {
     500: ['push_session_delete_failed'],
   })
   @SyncEndpoint('push_session_delete_failed')
-  async deletePushSession(@Actor() actor: SyncActor, @Param('push_id', PUSH_ID) pushId: string): Promise<void> {
+  async deletePushSession(@Actor() actor: SyncActor, @CheckedParam('push_id', PUSH_ID) pushId: string): Promise<void> {
     await this.pushSessions.delete(actor, pushId);
   }
 }
