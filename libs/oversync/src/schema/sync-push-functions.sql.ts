@@ -467,6 +467,8 @@ DECLARE
   err_state TEXT; err_message TEXT; err_detail TEXT; err_schema TEXT; err_table TEXT; err_constraint TEXT;
     err_column TEXT; err_datatype TEXT;
   seq BIGINT;
+  old_floor BIGINT;
+  new_floor BIGINT;
   net_table_ids INTEGER[];
   net_keys BYTEA[];
   net_ops SMALLINT[];
@@ -567,6 +569,17 @@ BEGIN
                                  'server_row', server_row)::text;
   END IF;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
+
+  -- The bundle_seq reservation and the retention floor (§4.12: latest includes this bundle) in one update,
+  -- before the apply: the apply's block is a subtransaction whose foreign-key checks lock this row, and an
+  -- update after them made its old version's xmax a MultiXact, which every later reader of the row then
+  -- resolved (GetMultiXactIdMembers for each version of its HOT chain: a third of a 1-row push's backend CPU).
+  -- A rolled-back commit gives the number back (gap-free, §1.5).
+  UPDATE sync.user_state us SET next_bundle_seq = us.next_bundle_seq + 1,
+    retained_bundle_floor = GREATEST(us.retained_bundle_floor, LEAST(GREATEST(0, us.next_bundle_seq - p_retained_bundles),
+      us.retained_bundle_floor + p_prune_batch))
+    FROM sync.user_state old WHERE us.user_pk = bundle_user_pk AND old.user_pk = bundle_user_pk
+    RETURNING us.next_bundle_seq - 1, old.retained_bundle_floor, us.retained_bundle_floor INTO seq, old_floor, new_floor;
 
   -- apply (§4.5), as push/push-apply.ts: upload order; a run of INSERTs of one table and column set is one statement
   BEGIN
@@ -673,8 +686,6 @@ BEGIN
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
 
   -- hash input of §5.1: row objects with members in canonical order, payloads in the reference's form
-  UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1 WHERE user_pk = bundle_user_pk
-    RETURNING next_bundle_seq - 1 INTO seq;
   SELECT '[' || string_agg('{"key":{' || ${goJsonStringSql('tc.sync_key_column')} || ':'
     || ${goJsonStringSql(keyTextSql('tc.sync_key_kind', 'n.key_bytes'))}
            || '},"op":"' || ${opCodeCaseSql('n.op_code')} || '","payload":'
@@ -728,15 +739,9 @@ BEGIN
     max_committed_source_bundle_id = EXCLUDED.max_committed_source_bundle_id,
     replaced_by_source_id = '', retirement_reason = ''
   WHERE sync.source_state.state <> 'retired';
-  WITH s AS (
-     SELECT retained_bundle_floor AS floor, LEAST(GREATEST(0, next_bundle_seq - 1 - p_retained_bundles),
-       retained_bundle_floor + p_prune_batch) AS target
-       FROM sync.user_state WHERE user_pk = bundle_user_pk),
-   raised AS (
-     UPDATE sync.user_state us SET retained_bundle_floor = s.target FROM s
-      WHERE us.user_pk = bundle_user_pk AND s.target > s.floor
-     RETURNING s.target)
-  DELETE FROM sync.bundle_log WHERE user_pk = bundle_user_pk AND bundle_seq <= (SELECT target FROM raised);
+  IF new_floor > old_floor THEN
+    DELETE FROM sync.bundle_log WHERE user_pk = bundle_user_pk AND bundle_seq <= new_floor;
+  END IF;
   IF session.initialization_id IS NOT NULL THEN
     UPDATE sync.scope_state SET state_code = ${SCOPE_INITIALIZED},
       initializer_source_id = NULL, initialization_id = NULL,
