@@ -20,7 +20,7 @@ import { goJsonStringSql, BUNDLE_ROW_JSON_SQL } from '../pull/bundle-reader.js';
 import { canonicalNumberSql } from '../snapshot/snapshot-materializer.js';
 import { BUNDLE_ROW_BLOCK_ROWS } from './sync-schema.sql.js';
 import { maySetReplicationRoleSql } from './sync-trigger-functions.sql.js';
-import { NO_JIT } from './function-settings.sql.js';
+import { NO_BITMAP_SCAN, NO_JIT } from './function-settings.sql.js';
 
 /**
  * SQLSTATE of a push_conflict raised by sync.push_commit; HINT is the conflict's raw facts (JSON),
@@ -189,6 +189,7 @@ LANGUAGE plpgsql
 SET TimeZone = 'UTC'
 SET bytea_output = 'hex'
 ${NO_JIT}
+${NO_BITMAP_SCAN}
 AS $$
 DECLARE
   lock_waited BOOLEAN;
