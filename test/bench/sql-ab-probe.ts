@@ -5,7 +5,7 @@
 // loaded machine, where wall time is not) and the wall time (p50 / p95).
 // `DATABASE_URL=<admin url> tsx test/bench/sql-ab-probe.ts '<variants json>' [iterations]`, variants as
 // `{"base":{"BENCH_SERVER_CWD":"/work/main"},"this":{}}`; PROBE_ROWS rows per bundle (default 1),
-// PROBE_DB_PREFIX names the databases (`<prefix>_<variant>`, dropped at the end unless PROBE_KEEP).
+// a variant's PROBE_SQL runs on its database after the bootstrap; PROBE_DB_PREFIX names the databases (`<prefix>_<variant>`, dropped at the end unless PROBE_KEEP).
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
@@ -45,6 +45,8 @@ try {
     await server.stop();
     const client = new pg.Client({ connectionString: url });
     await client.connect();
+    // PROBE_SQL of a variant: statements run on its database after the bootstrap (an experiment on the functions)
+    if (env.PROBE_SQL) await client.query(env.PROBE_SQL);
     const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     const { rows: all } = await client.query<{
       table_id: number;

@@ -476,6 +476,7 @@ DECLARE
   net_payloads TEXT[];
   net_count BIGINT;
   hash_input TEXT;
+  hash_bytes BYTEA;
   stmt TEXT;
   stmt_sql TEXT;
   stmt_ready BOOLEAN;
@@ -488,29 +489,29 @@ BEGIN
   IF session.planned_row_count > p_max_rows THEN
     RAISE EXCEPTION USING ERRCODE = '${PUSH_NODE_PATH_SQLSTATE}', MESSAGE = 'bundle too large for sync.push_commit';
   END IF;
-  SELECT count(*) INTO staged_count FROM sync.push_session_rows WHERE push_id = p_push_id;
+  -- the staged count, and the first row out of place or staged twice (if any), in one statement
+  SELECT count(*) OVER () AS staged, s.row_ordinal, s.i, s.seen, s.table_id, s.key_bytes INTO bad
+    FROM (SELECT psr.row_ordinal, psr.table_id, psr.key_bytes, row_number() OVER (ORDER BY psr.row_ordinal) - 1 AS i,
+                 count(*) OVER (PARTITION BY psr.table_id, psr.key_bytes ORDER BY psr.row_ordinal) AS seen
+            FROM sync.push_session_rows psr WHERE psr.push_id = p_push_id) s
+   ORDER BY (s.row_ordinal <> s.i OR s.seen > 1) DESC, s.i LIMIT 1;
+  staged_count := COALESCE(bad.staged, 0);
   IF session.next_expected_row_ordinal <> session.planned_row_count OR staged_count <> session.planned_row_count THEN
     ${refuse(
       'push_commit_invalid',
       `format('staged row count %s does not match planned_row_count %s', staged_count, session.planned_row_count)`,
     )};
   END IF;
-  SELECT s.row_ordinal, s.i, s.seen, tc.schema_name || '.' || tc.table_name AS table_name,
-    ${keyTextSql('tc.sync_key_kind', 's.key_bytes')} AS key_text
-    INTO bad
-    FROM (SELECT psr.row_ordinal, psr.table_id, psr.key_bytes, row_number() OVER (ORDER BY psr.row_ordinal) - 1 AS i,
-                 count(*) OVER (PARTITION BY psr.table_id, psr.key_bytes ORDER BY psr.row_ordinal) AS seen
-            FROM sync.push_session_rows psr WHERE psr.push_id = p_push_id) s
-    JOIN sync.table_catalog tc ON tc.table_id = s.table_id
-   WHERE s.row_ordinal <> s.i OR s.seen > 1
-   ORDER BY s.i LIMIT 1;
-  IF FOUND THEN
-    IF bad.row_ordinal <> bad.i THEN
-      ${refuse('push_commit_invalid', `format('staged rows are not contiguous at row_ordinal %s', bad.i)`)};
-    END IF;
+  IF bad.row_ordinal <> bad.i THEN
+    ${refuse('push_commit_invalid', `format('staged rows are not contiguous at row_ordinal %s', bad.i)`)};
+  END IF;
+  IF bad.seen > 1 THEN
+    SELECT tc.schema_name || '.' || tc.table_name AS table_name, ${keyTextSql('tc.sync_key_kind', 'bad.key_bytes')}
+      AS key_text INTO r
+      FROM sync.table_catalog tc WHERE tc.table_id = bad.table_id;
     ${refuse(
       'push_commit_invalid',
-      `format('duplicate target row in staged push session: %s %s', bad.table_name, bad.key_text)`,
+      `format('duplicate target row in staged push session: %s %s', r.table_name, r.key_text)`,
     )};
   END IF;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
@@ -657,7 +658,8 @@ BEGIN
   END;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
 
-  -- the bundle (§4.6), as bundle/bundle-capture.ts: net effect per logical row in first-capture order
+  -- the bundle (§4.6), as bundle/bundle-capture.ts: net effect per logical row in first-capture order, and the
+  -- hash input of §5.1 (row objects with members in canonical order, payloads in the reference's form)
   WITH taken AS (
     DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = bundle_user_pk
     RETURNING capture_ordinal, table_id, op_code, key_bytes, payload_db),
@@ -666,16 +668,25 @@ BEGIN
            (array_agg(op_code ORDER BY capture_ordinal))[1] AS first_op,
            (array_agg(op_code ORDER BY capture_ordinal DESC))[1] AS last_op,
            (array_agg(payload_db ORDER BY capture_ordinal DESC))[1] AS payload
-      FROM taken GROUP BY table_id, key_bytes)
-  SELECT COALESCE(array_agg(table_id ORDER BY first_ordinal), '{}'), COALESCE(array_agg(key_bytes
-    ORDER BY first_ordinal), '{}'),
-         COALESCE(array_agg(${netOpCodeSql('first_op', 'last_op')} ORDER BY first_ordinal),
-           '{}'),
-         COALESCE(array_agg(CASE WHEN ${LAST_OP_KEEPS_ROW} THEN COALESCE(sync.push_canonical_payload(payload, table_id,
-           p_bytea_columns), '') END
-                            ORDER BY first_ordinal), '{}')
-    INTO net_table_ids, net_keys, net_ops, net_payloads
-    FROM net WHERE NOT (last_op = ${OP_DELETE} AND first_op = ${OP_INSERT});
+      FROM taken GROUP BY table_id, key_bytes),
+  kept AS (
+    SELECT table_id, key_bytes, ${netOpCodeSql('first_op', 'last_op')} AS op_code,
+           CASE WHEN ${LAST_OP_KEEPS_ROW} THEN COALESCE(sync.push_canonical_payload(payload, table_id, p_bytea_columns),
+             '') END AS payload,
+           row_number() OVER (ORDER BY first_ordinal) AS row_ordinal
+      FROM net WHERE NOT (last_op = ${OP_DELETE} AND first_op = ${OP_INSERT}))
+  SELECT COALESCE(array_agg(n.table_id ORDER BY n.row_ordinal), '{}'),
+         COALESCE(array_agg(n.key_bytes ORDER BY n.row_ordinal), '{}'),
+         COALESCE(array_agg(n.op_code ORDER BY n.row_ordinal), '{}'),
+         COALESCE(array_agg(n.payload ORDER BY n.row_ordinal), '{}'),
+         '[' || string_agg('{"key":{' || ${goJsonStringSql('tc.sync_key_column')} || ':'
+           || ${goJsonStringSql(keyTextSql('tc.sync_key_kind', 'n.key_bytes'))}
+           || '},"op":"' || ${opCodeCaseSql('n.op_code')} || '","payload":' || COALESCE(n.payload, 'null')
+           || ',"row_ordinal":' || (n.row_ordinal - 1) || ',"row_version":' || seq || ',"schema":'
+           || ${goJsonStringSql('tc.schema_name')}
+           || ',"table":' || ${goJsonStringSql('tc.table_name')} || '}', ',' ORDER BY n.row_ordinal) || ']'
+    INTO net_table_ids, net_keys, net_ops, net_payloads, hash_input
+    FROM kept n JOIN sync.table_catalog tc ON tc.table_id = n.table_id;
   net_count := cardinality(net_table_ids);
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
   IF net_count = 0 THEN
@@ -685,30 +696,20 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = '${PUSH_NODE_PATH_SQLSTATE}', MESSAGE = 'a payload needs the Node canonical form';
   END IF;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
-
-  -- hash input of §5.1: row objects with members in canonical order, payloads in the reference's form
-  SELECT '[' || string_agg('{"key":{' || ${goJsonStringSql('tc.sync_key_column')} || ':'
-    || ${goJsonStringSql(keyTextSql('tc.sync_key_kind', 'n.key_bytes'))}
-           || '},"op":"' || ${opCodeCaseSql('n.op_code')} || '","payload":'
-             || COALESCE(n.payload, 'null')
-           || ',"row_ordinal":' || (n.row_ordinal - 1) || ',"row_version":' || seq || ',"schema":'
-             || ${goJsonStringSql('tc.schema_name')}
-           || ',"table":' || ${goJsonStringSql('tc.table_name')} || '}', ',' ORDER BY n.row_ordinal) || ']'
-    INTO hash_input
-    FROM unnest(net_table_ids, net_keys, net_ops, net_payloads) WITH ORDINALITY AS n(table_id, key_bytes, op_code,
-      payload, row_ordinal)
-    JOIN sync.table_catalog tc ON tc.table_id = n.table_id;
+  hash_bytes := sha256(convert_to(hash_input, 'UTF8'));
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
 
-  INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
-  VALUES (bundle_user_pk, seq, session.source_id, session.source_bundle_id, net_count, octet_length(hash_input),
-    sha256(convert_to(hash_input, 'UTF8')));
   IF p_notify_channel IS NOT NULL THEN
     -- the payload BundleAnnouncer encodes (bundle/bundle-announcer.ts)
     PERFORM pg_notify(p_notify_channel,
       ${bundleChangeNotificationSql('bundle_user_pk', 'seq', 'session.source_id', 'session.source_bundle_id')});
   END IF;
-  WITH rows AS (
+  -- the log row in the same statement as its rows: their foreign keys see it (checked at the statement's end)
+  WITH log AS (
+    INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
+    VALUES (bundle_user_pk, seq, session.source_id, session.source_bundle_id, net_count, octet_length(hash_input),
+      hash_bytes)),
+  rows AS (
     INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
     SELECT bundle_user_pk, seq, n.row_ordinal, n.table_id, n.key_bytes, n.op_code, n.payload::json
       FROM unnest(net_table_ids, net_keys, net_ops, net_payloads) WITH ORDINALITY AS n(table_id, key_bytes, op_code,
@@ -750,8 +751,8 @@ BEGIN
              WHERE user_pk = bundle_user_pk;
   END IF;
   stages := stages || ${elapsed('mark')};
-  RETURN QUERY SELECT seq, session.source_id, session.source_bundle_id, net_count, encode(sha256(convert_to(hash_input,
-    'UTF8')), 'hex'), stages, lock_waited;
+  RETURN QUERY SELECT seq, session.source_id, session.source_bundle_id, net_count, encode(hash_bytes, 'hex'), stages,
+    lock_waited;
 END;
 $$`;
 
