@@ -69,7 +69,8 @@ const backendsOf = async (database: string) =>
 const backendNames = new Map<number, string>();
 try {
   for (const [name, env] of Object.entries(variants)) {
-    const database = `everyday_breakdown_${variantsUp.length}`;
+    // PROBE_DB_PREFIX: the databases' names (another probe running on the same PostgreSQL keeps its own)
+    const database = `${process.env.PROBE_DB_PREFIX ?? 'everyday_breakdown'}_${variantsUp.length}`;
     // BENCH_DATABASE_SOCKET: the server reaches PostgreSQL on this Unix socket directory instead of TCP
     const { BENCH_DATABASE_SOCKET: socket, ...serverEnv } = env;
     const url = new URL(await freshDatabase(adminUrl, database));

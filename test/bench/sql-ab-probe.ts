@@ -122,21 +122,27 @@ try {
       uploadLockTimeoutMs: 0,
     });
     await call(v, 'create', measured, create.text, create.values!);
-    await call(v, 'chunk', measured, 'SELECT * FROM sync.push_chunk($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)', [
-      pushId,
-      'probe-user',
-      'a',
-      0,
-      ids.map(() => v.tableId),
-      ids.map((id) => id.replaceAll('-', '')),
-      ids.map(() => 1),
-      ids.map(() => 0),
-      payloads.join('\n'),
-      60000,
-      60000,
-      5000,
-      0,
-    ]);
+    await call(
+      v,
+      'chunk',
+      measured,
+      'SELECT * FROM sync.push_chunk($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)',
+      [
+        pushId,
+        'probe-user',
+        'a',
+        0,
+        ids.map(() => v.tableId),
+        ids.map((id) => id.replaceAll('-', '')),
+        ids.map(() => 1),
+        ids.map(() => 0),
+        payloads.join('\n'),
+        60000,
+        60000,
+        5000,
+        0,
+      ],
+    );
     const { rows } = await call(
       v,
       'commit',

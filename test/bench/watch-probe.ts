@@ -27,7 +27,8 @@ interface Variant {
 const up: Variant[] = [];
 try {
   for (const [name, env] of Object.entries(variants)) {
-    const database = `everyday_watch_${up.length}`;
+    // PROBE_DB_PREFIX: the databases' names (another probe running on the same PostgreSQL keeps its own)
+    const database = `${process.env.PROBE_DB_PREFIX ?? 'everyday_watch'}_${up.length}`;
     const server = await startBenchServer({ ...env, DATABASE_URL: await freshDatabase(adminUrl, database) });
     const token = await server.signIn('watch-probe');
     const writer = new SyncApi(server.baseUrl, token, 'writer');
