@@ -4,8 +4,9 @@
 // Prints per request the database backend's CPU per call (ns from /proc/<pid>/schedstat: exact on a
 // loaded machine, where wall time is not) and the wall time (p50 / p95).
 // `DATABASE_URL=<admin url> tsx test/bench/sql-ab-probe.ts '<variants json>' [iterations]`, variants as
-// `{"base":{"BENCH_SERVER_CWD":"/work/main"},"this":{}}`; PROBE_ROWS rows per bundle (default 1),
-// a variant's PROBE_SQL runs on its database after the bootstrap; PROBE_DB_PREFIX names the databases (`<prefix>_<variant>`, dropped at the end unless PROBE_KEEP).
+// `{"base":{"BENCH_SERVER_CWD":"/work/main"},"this":{}}`; PROBE_ROWS rows per bundle (default 1); a
+// variant's PROBE_SQL runs on its database after the bootstrap; PROBE_DB_PREFIX names the databases
+// (`<prefix>_<variant>`, dropped at the end unless PROBE_KEEP).
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
