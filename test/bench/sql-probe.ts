@@ -202,5 +202,6 @@ try {
   }
 } finally {
   await client.end();
-  await dropDatabase(admin, PROBE_DB);
+  // PROBE_KEEP=1: the database stays for a look afterwards
+  if (!process.env.PROBE_KEEP) await dropDatabase(admin, PROBE_DB);
 }

@@ -2,6 +2,7 @@
 // are one autocommit call each (issue 21), the per-user lock taken inside. Checks, their order and
 // their messages are those of the Node code they replace (push/push-session.service.ts keeps the
 // commit path for large bundles and payloads SQL cannot canonicalise; both must stay in step).
+import { createHash } from 'node:crypto';
 import {
   keyTextSql,
   keyTypeSql,
@@ -20,7 +21,7 @@ import { goJsonStringSql, BUNDLE_ROW_JSON_SQL } from '../pull/bundle-reader.js';
 import { canonicalNumberSql } from '../snapshot/snapshot-materializer.js';
 import { BUNDLE_ROW_BLOCK_ROWS } from './sync-schema.sql.js';
 import { maySetReplicationRoleSql } from './sync-trigger-functions.sql.js';
-import { NO_JIT } from './function-settings.sql.js';
+import { NO_BITMAP_SCAN, NO_JIT } from './function-settings.sql.js';
 
 /**
  * SQLSTATE of a push_conflict raised by sync.push_commit; HINT is the conflict's raw facts (JSON),
@@ -189,6 +190,7 @@ LANGUAGE plpgsql
 SET TimeZone = 'UTC'
 SET bytea_output = 'hex'
 ${NO_JIT}
+${NO_BITMAP_SCAN}
 AS $$
 DECLARE
   lock_waited BOOLEAN;
@@ -398,24 +400,28 @@ const MAX_APPLY_STATEMENTS = 200;
 
 /**
  * Runs an apply statement (`statement`: the SQL expression giving its text, with parameters of
- * `types`) with `args` as a statement prepared in the session and named after its text: PL/pgSQL
- * plans a dynamic EXECUTE at every call (0.2–0.5 ms of a 1-row commit), a prepared statement keeps its
- * plan (PostgreSQL replans it when a table changes). Not transactional: it outlives a rolled-back commit.
+ * `types`) with `args` as a statement prepared in the session: PL/pgSQL plans a dynamic EXECUTE at
+ * every call (0.2–0.5 ms of a 1-row commit), a prepared statement keeps its plan (PostgreSQL replans it
+ * when a table changes). Not transactional: it outlives a rolled-back commit. Its name is a digest of
+ * what determines its text — this template and the run's table, key and columns (identifiers quoted,
+ * so the key is unambiguous) — and the text is only built to prepare it (built each time, it was
+ * 0.03 ms of a 1-row commit).
  */
 function runPrepared(types: string, statement: string, args: string[]): string {
   const literals = args.map(() => '%L').join(', ');
-  return `stmt_sql := ${statement};
-        stmt := 'oversync_apply_' || md5('${types}' || stmt_sql);
+  const template = createHash('md5').update(`${types}\n${statement}`).digest('hex');
+  return `stmt := 'oversync_apply_' || md5('${template}' || format('%I.%I %I %s %s', r.schema_name, r.table_name,
+          r.sync_key_column, r.key_type, r.columns));
         SELECT COALESCE(bool_or(ps.name = stmt), false), count(*) INTO stmt_ready, stmt_count
           FROM pg_prepared_statements ps WHERE ps.name LIKE 'oversync\\_apply\\_%';
         IF NOT stmt_ready AND stmt_count < ${MAX_APPLY_STATEMENTS} THEN
-          EXECUTE format('PREPARE %I (${types}) AS ', stmt) || stmt_sql;
+          EXECUTE format('PREPARE %I (${types}) AS ', stmt) || ${statement};
           stmt_ready := true;
         END IF;
         IF stmt_ready THEN
           EXECUTE format('EXECUTE %I(${literals})', stmt, ${args.join(', ')});
         ELSE
-          EXECUTE stmt_sql USING ${args.join(', ')};
+          EXECUTE ${statement} USING ${args.join(', ')};
         END IF;`;
 }
 
@@ -467,14 +473,16 @@ DECLARE
   err_state TEXT; err_message TEXT; err_detail TEXT; err_schema TEXT; err_table TEXT; err_constraint TEXT;
     err_column TEXT; err_datatype TEXT;
   seq BIGINT;
+  old_floor BIGINT;
+  new_floor BIGINT;
   net_table_ids INTEGER[];
   net_keys BYTEA[];
   net_ops SMALLINT[];
   net_payloads TEXT[];
   net_count BIGINT;
   hash_input TEXT;
+  hash_bytes BYTEA;
   stmt TEXT;
-  stmt_sql TEXT;
   stmt_ready BOOLEAN;
   stmt_count BIGINT;
 BEGIN
@@ -485,29 +493,29 @@ BEGIN
   IF session.planned_row_count > p_max_rows THEN
     RAISE EXCEPTION USING ERRCODE = '${PUSH_NODE_PATH_SQLSTATE}', MESSAGE = 'bundle too large for sync.push_commit';
   END IF;
-  SELECT count(*) INTO staged_count FROM sync.push_session_rows WHERE push_id = p_push_id;
+  -- the staged count, and the first row out of place or staged twice (if any), in one statement
+  SELECT count(*) OVER () AS staged, s.row_ordinal, s.i, s.seen, s.table_id, s.key_bytes INTO bad
+    FROM (SELECT psr.row_ordinal, psr.table_id, psr.key_bytes, row_number() OVER (ORDER BY psr.row_ordinal) - 1 AS i,
+                 count(*) OVER (PARTITION BY psr.table_id, psr.key_bytes ORDER BY psr.row_ordinal) AS seen
+            FROM sync.push_session_rows psr WHERE psr.push_id = p_push_id) s
+   ORDER BY (s.row_ordinal <> s.i OR s.seen > 1) DESC, s.i LIMIT 1;
+  staged_count := COALESCE(bad.staged, 0);
   IF session.next_expected_row_ordinal <> session.planned_row_count OR staged_count <> session.planned_row_count THEN
     ${refuse(
       'push_commit_invalid',
       `format('staged row count %s does not match planned_row_count %s', staged_count, session.planned_row_count)`,
     )};
   END IF;
-  SELECT s.row_ordinal, s.i, s.seen, tc.schema_name || '.' || tc.table_name AS table_name,
-    ${keyTextSql('tc.sync_key_kind', 's.key_bytes')} AS key_text
-    INTO bad
-    FROM (SELECT psr.row_ordinal, psr.table_id, psr.key_bytes, row_number() OVER (ORDER BY psr.row_ordinal) - 1 AS i,
-                 count(*) OVER (PARTITION BY psr.table_id, psr.key_bytes ORDER BY psr.row_ordinal) AS seen
-            FROM sync.push_session_rows psr WHERE psr.push_id = p_push_id) s
-    JOIN sync.table_catalog tc ON tc.table_id = s.table_id
-   WHERE s.row_ordinal <> s.i OR s.seen > 1
-   ORDER BY s.i LIMIT 1;
-  IF FOUND THEN
-    IF bad.row_ordinal <> bad.i THEN
-      ${refuse('push_commit_invalid', `format('staged rows are not contiguous at row_ordinal %s', bad.i)`)};
-    END IF;
+  IF bad.row_ordinal <> bad.i THEN
+    ${refuse('push_commit_invalid', `format('staged rows are not contiguous at row_ordinal %s', bad.i)`)};
+  END IF;
+  IF bad.seen > 1 THEN
+    SELECT tc.schema_name || '.' || tc.table_name AS table_name, ${keyTextSql('tc.sync_key_kind', 'bad.key_bytes')}
+      AS key_text INTO r
+      FROM sync.table_catalog tc WHERE tc.table_id = bad.table_id;
     ${refuse(
       'push_commit_invalid',
-      `format('duplicate target row in staged push session: %s %s', bad.table_name, bad.key_text)`,
+      `format('duplicate target row in staged push session: %s %s', r.table_name, r.key_text)`,
     )};
   END IF;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
@@ -567,6 +575,18 @@ BEGIN
                                  'server_row', server_row)::text;
   END IF;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
+
+  -- The bundle_seq reservation and the retention floor (§4.12: latest includes this bundle) in one update,
+  -- before the apply: the apply's block is a subtransaction whose foreign-key checks lock this row, and an
+  -- update after them made its old version's xmax a MultiXact, which every later reader of the row then
+  -- resolved for each version of its HOT chain (10-38 % of a pushing backend's samples in long runs).
+  -- A rolled-back commit gives the number back (gap-free, §1.5).
+  UPDATE sync.user_state us SET next_bundle_seq = us.next_bundle_seq + 1,
+    retained_bundle_floor = GREATEST(us.retained_bundle_floor,
+      LEAST(GREATEST(0, us.next_bundle_seq - p_retained_bundles), us.retained_bundle_floor + p_prune_batch))
+    FROM sync.user_state old WHERE us.user_pk = bundle_user_pk AND old.user_pk = bundle_user_pk
+    RETURNING us.next_bundle_seq - 1, old.retained_bundle_floor, us.retained_bundle_floor
+      INTO seq, old_floor, new_floor;
 
   -- apply (§4.5), as push/push-apply.ts: upload order; a run of INSERTs of one table and column set is one statement
   BEGIN
@@ -643,7 +663,8 @@ BEGIN
   END;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
 
-  -- the bundle (§4.6), as bundle/bundle-capture.ts: net effect per logical row in first-capture order
+  -- the bundle (§4.6), as bundle/bundle-capture.ts: net effect per logical row in first-capture order, and the
+  -- hash input of §5.1 (row objects with members in canonical order, payloads in the reference's form)
   WITH taken AS (
     DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = bundle_user_pk
     RETURNING capture_ordinal, table_id, op_code, key_bytes, payload_db),
@@ -652,16 +673,25 @@ BEGIN
            (array_agg(op_code ORDER BY capture_ordinal))[1] AS first_op,
            (array_agg(op_code ORDER BY capture_ordinal DESC))[1] AS last_op,
            (array_agg(payload_db ORDER BY capture_ordinal DESC))[1] AS payload
-      FROM taken GROUP BY table_id, key_bytes)
-  SELECT COALESCE(array_agg(table_id ORDER BY first_ordinal), '{}'), COALESCE(array_agg(key_bytes
-    ORDER BY first_ordinal), '{}'),
-         COALESCE(array_agg(${netOpCodeSql('first_op', 'last_op')} ORDER BY first_ordinal),
-           '{}'),
-         COALESCE(array_agg(CASE WHEN ${LAST_OP_KEEPS_ROW} THEN COALESCE(sync.push_canonical_payload(payload, table_id,
-           p_bytea_columns), '') END
-                            ORDER BY first_ordinal), '{}')
-    INTO net_table_ids, net_keys, net_ops, net_payloads
-    FROM net WHERE NOT (last_op = ${OP_DELETE} AND first_op = ${OP_INSERT});
+      FROM taken GROUP BY table_id, key_bytes),
+  kept AS (
+    SELECT table_id, key_bytes, ${netOpCodeSql('first_op', 'last_op')} AS op_code,
+           CASE WHEN ${LAST_OP_KEEPS_ROW} THEN COALESCE(sync.push_canonical_payload(payload, table_id, p_bytea_columns),
+             '') END AS payload,
+           row_number() OVER (ORDER BY first_ordinal) AS row_ordinal
+      FROM net WHERE NOT (last_op = ${OP_DELETE} AND first_op = ${OP_INSERT}))
+  SELECT COALESCE(array_agg(n.table_id ORDER BY n.row_ordinal), '{}'),
+         COALESCE(array_agg(n.key_bytes ORDER BY n.row_ordinal), '{}'),
+         COALESCE(array_agg(n.op_code ORDER BY n.row_ordinal), '{}'),
+         COALESCE(array_agg(n.payload ORDER BY n.row_ordinal), '{}'),
+         '[' || string_agg('{"key":{' || ${goJsonStringSql('tc.sync_key_column')} || ':'
+           || ${goJsonStringSql(keyTextSql('tc.sync_key_kind', 'n.key_bytes'))}
+           || '},"op":"' || ${opCodeCaseSql('n.op_code')} || '","payload":' || COALESCE(n.payload, 'null')
+           || ',"row_ordinal":' || (n.row_ordinal - 1) || ',"row_version":' || seq || ',"schema":'
+           || ${goJsonStringSql('tc.schema_name')}
+           || ',"table":' || ${goJsonStringSql('tc.table_name')} || '}', ',' ORDER BY n.row_ordinal) || ']'
+    INTO net_table_ids, net_keys, net_ops, net_payloads, hash_input
+    FROM kept n JOIN sync.table_catalog tc ON tc.table_id = n.table_id;
   net_count := cardinality(net_table_ids);
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
   IF net_count = 0 THEN
@@ -671,32 +701,20 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = '${PUSH_NODE_PATH_SQLSTATE}', MESSAGE = 'a payload needs the Node canonical form';
   END IF;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
-
-  -- hash input of §5.1: row objects with members in canonical order, payloads in the reference's form
-  UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1 WHERE user_pk = bundle_user_pk
-    RETURNING next_bundle_seq - 1 INTO seq;
-  SELECT '[' || string_agg('{"key":{' || ${goJsonStringSql('tc.sync_key_column')} || ':'
-    || ${goJsonStringSql(keyTextSql('tc.sync_key_kind', 'n.key_bytes'))}
-           || '},"op":"' || ${opCodeCaseSql('n.op_code')} || '","payload":'
-             || COALESCE(n.payload, 'null')
-           || ',"row_ordinal":' || (n.row_ordinal - 1) || ',"row_version":' || seq || ',"schema":'
-             || ${goJsonStringSql('tc.schema_name')}
-           || ',"table":' || ${goJsonStringSql('tc.table_name')} || '}', ',' ORDER BY n.row_ordinal) || ']'
-    INTO hash_input
-    FROM unnest(net_table_ids, net_keys, net_ops, net_payloads) WITH ORDINALITY AS n(table_id, key_bytes, op_code,
-      payload, row_ordinal)
-    JOIN sync.table_catalog tc ON tc.table_id = n.table_id;
+  hash_bytes := sha256(convert_to(hash_input, 'UTF8'));
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
 
-  INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
-  VALUES (bundle_user_pk, seq, session.source_id, session.source_bundle_id, net_count, octet_length(hash_input),
-    sha256(convert_to(hash_input, 'UTF8')));
   IF p_notify_channel IS NOT NULL THEN
     -- the payload BundleAnnouncer encodes (bundle/bundle-announcer.ts)
     PERFORM pg_notify(p_notify_channel,
       ${bundleChangeNotificationSql('bundle_user_pk', 'seq', 'session.source_id', 'session.source_bundle_id')});
   END IF;
-  WITH rows AS (
+  -- the log row in the same statement as its rows: their foreign keys see it (checked at the statement's end)
+  WITH log AS (
+    INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
+    VALUES (bundle_user_pk, seq, session.source_id, session.source_bundle_id, net_count, octet_length(hash_input),
+      hash_bytes)),
+  rows AS (
     INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
     SELECT bundle_user_pk, seq, n.row_ordinal, n.table_id, n.key_bytes, n.op_code, n.payload::json
       FROM unnest(net_table_ids, net_keys, net_ops, net_payloads) WITH ORDINALITY AS n(table_id, key_bytes, op_code,
@@ -728,15 +746,9 @@ BEGIN
     max_committed_source_bundle_id = EXCLUDED.max_committed_source_bundle_id,
     replaced_by_source_id = '', retirement_reason = ''
   WHERE sync.source_state.state <> 'retired';
-  WITH s AS (
-     SELECT retained_bundle_floor AS floor, LEAST(GREATEST(0, next_bundle_seq - 1 - p_retained_bundles),
-       retained_bundle_floor + p_prune_batch) AS target
-       FROM sync.user_state WHERE user_pk = bundle_user_pk),
-   raised AS (
-     UPDATE sync.user_state us SET retained_bundle_floor = s.target FROM s
-      WHERE us.user_pk = bundle_user_pk AND s.target > s.floor
-     RETURNING s.target)
-  DELETE FROM sync.bundle_log WHERE user_pk = bundle_user_pk AND bundle_seq <= (SELECT target FROM raised);
+  IF new_floor > old_floor THEN
+    DELETE FROM sync.bundle_log WHERE user_pk = bundle_user_pk AND bundle_seq <= new_floor;
+  END IF;
   IF session.initialization_id IS NOT NULL THEN
     UPDATE sync.scope_state SET state_code = ${SCOPE_INITIALIZED},
       initializer_source_id = NULL, initialization_id = NULL,
@@ -744,8 +756,8 @@ BEGIN
              WHERE user_pk = bundle_user_pk;
   END IF;
   stages := stages || ${elapsed('mark')};
-  RETURN QUERY SELECT seq, session.source_id, session.source_bundle_id, net_count, encode(sha256(convert_to(hash_input,
-    'UTF8')), 'hex'), stages, lock_waited;
+  RETURN QUERY SELECT seq, session.source_id, session.source_bundle_id, net_count, encode(hash_bytes, 'hex'), stages,
+    lock_waited;
 END;
 $$`;
 
