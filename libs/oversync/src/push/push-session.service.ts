@@ -378,16 +378,15 @@ export class PushSessionService {
     timer: StageTimer,
   ): Promise<CommittedBundle> {
     timer.mark('lock');
+    // The statements over a large bundle sort in memory (the staged rows' repeat check first of all), and
+    // none is worth compiling: JIT cost a 100,000-row bundle build 0.25 s of CPU and saved nothing.
+    await client.query(`SET LOCAL work_mem = '64MB'; SET LOCAL jit = off`);
     const session = await this.loadSession(client, actor, pushId, true);
     const catalog = this.schema.catalog;
-    // The statements over a large bundle sort in memory; where the role may, the capture stage's
-    // foreign-key checks are skipped (see sync.capture_registered_rows_inserted).
-    await client.query(
-      `SET LOCAL work_mem = '64MB'` +
-        (catalog.trustedSyncWrites && BigInt(session.planned_row_count) > DATABASE_COMMIT_MAX_ROWS
-          ? `; SET LOCAL oversync.bundle_trusted_capture = on`
-          : ''),
-    );
+    // Where the role may, the capture stage's foreign-key checks are skipped (see
+    // sync.capture_registered_rows_inserted).
+    if (catalog.trustedSyncWrites && BigInt(session.planned_row_count) > DATABASE_COMMIT_MAX_ROWS)
+      await client.query(`SET LOCAL oversync.bundle_trusted_capture = on`);
     const [count, min, max] = (session.staged_shape ?? '0 -1 -1').split(' ').map(BigInt) as [bigint, bigint, bigint];
     const planned = BigInt(session.planned_row_count);
     if (BigInt(session.next_expected_row_ordinal) !== planned || count !== planned) {
