@@ -376,6 +376,39 @@ describe('push commit parity of the database and Node paths', () => {
     }
   });
 
+  it('a bulk INSERT push whose chunks name different members applies each row with its own members', async () => {
+    // one statement per member list: a row without created_at takes the column default, not NULL
+    const user = (id: string, full: boolean) =>
+      `{"schema":"business","table":"users","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,` +
+      `"payload":{"id":"${id}","name":"n","email":"e"${full ? ',"created_at":"2020-01-01T00:00:00Z"' : ''}}}`;
+    for (const split of [600, 0]) {
+      const ids = Array.from({ length: 1200 }, () => randomUUID());
+      const created = await a
+        .post('/sync/push-sessions', { source_bundle_id: next, planned_row_count: ids.length })
+        .expect(200);
+      const pushId = created.body.push_id as string;
+      // split 600: two uniform chunks of different member lists; split 0: one chunk, the last row differs
+      const chunks = split > 0 ? [ids.slice(0, split), ids.slice(split)] : [ids];
+      let start = 0;
+      for (const [c, part] of chunks.entries()) {
+        const rows = part.map((id, i) => user(id, split > 0 ? c === 0 : i < part.length - 1));
+        await a
+          .post(`/sync/push-sessions/${pushId}/chunks`, `{"start_row_ordinal":${start},"rows":[${rows.join(',')}]}`)
+          .expect(200);
+        start += part.length;
+      }
+      await a.post(`/sync/push-sessions/${pushId}/commit`).expect(200);
+      next++;
+      const { rows } = await db.query<{ defaulted: string; dated: string }>(
+        `SELECT count(*) FILTER (WHERE created_at > '2020-01-02') AS defaulted,
+                count(*) FILTER (WHERE created_at = '2020-01-01T00:00:00Z') AS dated
+           FROM business.users WHERE id = ANY($1::uuid[])`,
+        [ids],
+      );
+      expect(rows[0]).toEqual(split > 0 ? { defaulted: '600', dated: '600' } : { defaulted: '1', dated: '1199' });
+    }
+  });
+
   it('a chunk of 1000 rows stages without per-row foreign-key checks where the role may; smaller chunks keep them', async () => {
     // A foreign-key check locks the referenced table_catalog row (FOR KEY SHARE): its xmax names the
     // last transaction that checked it.
