@@ -182,13 +182,16 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog, source: FinalizeSour
   // the key's JSON text once per row, for the hash input and the wire rows
   const keyJson = byTable((t) => keyJsonSql(t, 'n.key_bytes'));
   // writer-captured effects are a bundle only while the stage is empty (nothing else was captured)
+  // (and their capture ordinals are the bundle's row ordinals 1..n already: the runs cover the staged rows in order)
   const alone =
     source === 'writer'
-      ? ` AND NOT EXISTS (SELECT FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1)`
+      ? ` AND NOT EXISTS (SELECT FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1)
+          AND min(row_ordinal) = 1 AND max(row_ordinal) = count(*)`
       : '';
+  const rowOrdinal = source === 'writer' ? 'n.first_ordinal' : 'row_number() OVER (ORDER BY n.first_ordinal)';
   sql = `WITH ${netRowsSql(source)}
      out AS MATERIALIZED (
-       SELECT row_number() OVER (ORDER BY n.first_ordinal) AS row_ordinal, n.table_id, n.key_bytes, n.op_code,
+       SELECT ${rowOrdinal} AS row_ordinal, n.table_id, n.key_bytes, n.op_code,
               CASE WHEN n.op_code <> ${OP_DELETE} THEN ${payload} END AS payload, ${keyJson} AS key_json
          FROM (SELECT first_ordinal, table_id, key_bytes, payload,
                       (${netOpCodeSql('first_op', 'last_op')})::int2 AS op_code
