@@ -10,6 +10,7 @@ import { byteaColumnsOf } from '../libs/oversync/src/schema/registered-table.js'
 import { hashCanonicalBundleRows } from '../libs/oversync/src/bundle/bundle-capture.js';
 import { rowPrefixesSql, rowPrefixParams, BUNDLE_ROW_JSON_SQL } from '../libs/oversync/src/pull/bundle-reader.js';
 import type { SyncCatalog } from '../libs/oversync/src/schema/sync-catalog.js';
+import { bundlePayloadSql, typedPayloadSql } from '../libs/oversync/src/bundle/bundle-finalize.sql.js';
 
 // Issue 21: `sync.push_commit` builds small bundles inside PostgreSQL; the Node path builds the rest.
 // Whichever path a commit takes, what it stores must be what the Node code computes: payloads (§8.2),
@@ -285,6 +286,126 @@ describe('push commit parity of the database and Node paths', () => {
       await expectNodeParity(inserted.bundleSeq, inserted.bundleHash);
     } finally {
       await db.query(`DROP TRIGGER host_touch ON business.typed_rows; DROP FUNCTION business.touch_typed_row()`);
+    }
+  });
+
+  it('a 1000-row INSERT bundle into a table whose columns changed since start keeps trigger capture', async () => {
+    // the bulk path builds payloads from the catalog's columns; a column it does not know would be missing
+    await db.query(`ALTER TABLE business.typed_rows ADD COLUMN extra_value INTEGER DEFAULT 7`);
+    try {
+      const ids = Array.from({ length: 1000 }, () => randomUUID());
+      const inserted = await push(ids.map((id) => typedRow('INSERT', id, 0, true)));
+      expect(inserted.statements.some((s) => s.startsWith('WITH inserted AS (INSERT'))).toBe(false);
+      await expectNodeParity(inserted.bundleSeq, inserted.bundleHash);
+      const { rows } = await db.query<{ payload: string }>(
+        `SELECT br.payload_wire::text AS payload FROM sync.bundle_rows br JOIN sync.user_state us USING (user_pk)
+          WHERE us.user_id = 'alice' AND br.bundle_seq = $1 AND br.row_ordinal = 1`,
+        [inserted.bundleSeq],
+      );
+      expect(rows[0]!.payload).toContain('"extra_value":7');
+    } finally {
+      await db.query(`ALTER TABLE business.typed_rows DROP COLUMN extra_value`);
+    }
+  });
+
+  it('payloads built from typed columns are those built from the jsonb row image, for every column type', async () => {
+    // typedPayloadSql (bulk INSERTs captured by their writer) against bundlePayloadSql (the capture stage)
+    const columns: Array<[string, string, string[]]> = [
+      ['id', 'uuid', [`'${randomUUID()}'`]],
+      ['a_int2', 'int2', ['-32768', '0', '7']],
+      ['a_int4', 'int4', ['-2147483648', '42']],
+      ['a_int8', 'int8', ['9007199254740992', '9007199254740993', '-9223372036854775808', '5']],
+      ['a_bool', 'bool', ['true', 'false']],
+      ['a_text', 'text', [`'<&>\u2028"\\'`, `E'\\n\\t\\u0001é😀'`, `''`]],
+      ['a_varchar', 'varchar(20)', [`'x y'`]],
+      ['a_bpchar', 'bpchar(5)', [`'ab'`]],
+      ['a_name', 'name', [`'n'`]],
+      ['a_bytea', 'bytea', [`'\\x00ff10'`, `''`, `decode(repeat('ab', 100), 'hex')`]],
+      ['a_date', 'date', [`'2026-12-06'`, `'0044-03-15 BC'`, `'infinity'`]],
+      ['a_time', 'time', [`'10:11:12.5'`]],
+      ['a_timetz', 'timetz', [`'10:11:12+02'`]],
+      ['a_ts', 'timestamp', [`'2026-12-06 01:02:03.456789'`, `'-infinity'`]],
+      ['a_tstz', 'timestamptz', [`'2026-12-06 01:02:03+05'`, `'1999-01-01 00:00:00.5+02'`]],
+      ['a_numeric', 'numeric', ['0.1', '1e21', '12345678901234567890', `'NaN'`, '-0.0000015']],
+      ['a_float8', 'float8', ['1.5', '0.000001', '1e-7', `'Infinity'`, '-0']],
+      ['a_float4', 'float4', ['0.1', '3']],
+      ['a_json', 'json', [`'{"b": [1, 2]}'`, `'"s"'`]],
+      ['a_jsonb', 'jsonb', [`'{"b": 1}'`, `'null'`, `'2'`]],
+      ['a_array', 'int4[]', [`'{1,2}'`]],
+      ['a_interval', 'interval', [`'1 day 2 hours'`]],
+    ];
+    const table = {
+      tableId: 9999,
+      schema: 'public',
+      table: 'typed_payload_probe',
+      name: 'public.typed_payload_probe',
+      keyColumn: 'id',
+      keyKind: 1,
+      columnTypes: new Map([
+        ['_sync_scope_id', 'text'],
+        ...columns.map(([column, type]): [string, string] => [
+          column,
+          type.replace(/\(.*$/, '').replace(/^(.*)\[\]$/, '_$1'),
+        ]),
+      ]),
+    } as const;
+    const definitions = columns.map(([column, type]) => `${column} ${type}`).join(', ');
+    await db.query(`CREATE TABLE public.typed_payload_probe (_sync_scope_id text, ${definitions})`);
+    try {
+      // one row of NULLs, then one row per column and value (the other columns NULL: a value whose canonical
+      // form PostgreSQL cannot build makes its whole payload NULL, which must not hide the others)
+      await db.query(`INSERT INTO public.typed_payload_probe (_sync_scope_id) VALUES ('s')`);
+      let rowCount = 1;
+      for (const [column, , values] of columns)
+        for (const value of values) {
+          await db.query(`INSERT INTO public.typed_payload_probe (_sync_scope_id, ${column}) VALUES ('s', ${value})`);
+          rowCount++;
+        }
+      const { rows } = await db.query<{ typed: string | null; image: string | null }>(
+        `SELECT ${typedPayloadSql(table, 't')} AS typed,
+                ${bundlePayloadSql(table, "(to_jsonb(t) - '_sync_scope_id')")} AS image
+           FROM public.typed_payload_probe t`,
+      );
+      expect(rows).toHaveLength(rowCount);
+      for (const row of rows) expect(row.typed).toBe(row.image);
+      // the types whose canonical form PostgreSQL builds give payloads, others decline (NULL) on both sides
+      expect(rows.filter((r) => r.image !== null).length).toBeGreaterThan(rowCount / 2);
+      expect(rows.filter((r) => r.image === null).length).toBeGreaterThan(0);
+    } finally {
+      await db.query(`DROP TABLE public.typed_payload_probe`);
+    }
+  });
+
+  it('a bulk INSERT push whose chunks name different members applies each row with its own members', async () => {
+    // one statement per member list: a row without created_at takes the column default, not NULL
+    const user = (id: string, full: boolean) =>
+      `{"schema":"business","table":"users","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,` +
+      `"payload":{"id":"${id}","name":"n","email":"e"${full ? ',"created_at":"2020-01-01T00:00:00Z"' : ''}}}`;
+    for (const split of [600, 0]) {
+      const ids = Array.from({ length: 1200 }, () => randomUUID());
+      const created = await a
+        .post('/sync/push-sessions', { source_bundle_id: next, planned_row_count: ids.length })
+        .expect(200);
+      const pushId = created.body.push_id as string;
+      // split 600: two uniform chunks of different member lists; split 0: one chunk, the last row differs
+      const chunks = split > 0 ? [ids.slice(0, split), ids.slice(split)] : [ids];
+      let start = 0;
+      for (const [c, part] of chunks.entries()) {
+        const rows = part.map((id, i) => user(id, split > 0 ? c === 0 : i < part.length - 1));
+        await a
+          .post(`/sync/push-sessions/${pushId}/chunks`, `{"start_row_ordinal":${start},"rows":[${rows.join(',')}]}`)
+          .expect(200);
+        start += part.length;
+      }
+      await a.post(`/sync/push-sessions/${pushId}/commit`).expect(200);
+      next++;
+      const { rows } = await db.query<{ defaulted: string; dated: string }>(
+        `SELECT count(*) FILTER (WHERE created_at > '2020-01-02') AS defaulted,
+                count(*) FILTER (WHERE created_at = '2020-01-01T00:00:00Z') AS dated
+           FROM business.users WHERE id = ANY($1::uuid[])`,
+        [ids],
+      );
+      expect(rows[0]).toEqual(split > 0 ? { defaulted: '600', dated: '600' } : { defaulted: '1', dated: '1199' });
     }
   });
 

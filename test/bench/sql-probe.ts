@@ -99,7 +99,7 @@ try {
     });
     await q('create', create.text, create.values!);
     const t1 = performance.now();
-    await q('chunk', 'SELECT * FROM sync.push_chunk($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)', [
+    await q('chunk', 'SELECT * FROM sync.push_chunk($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)', [
       pushId,
       user,
       'a',
@@ -113,6 +113,7 @@ try {
       60000,
       5000,
       0,
+      null,
     ]);
     const t2 = performance.now();
     const { rows } = await q('commit', 'SELECT * FROM sync.push_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)', [

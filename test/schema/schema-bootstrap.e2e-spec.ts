@@ -94,6 +94,7 @@ const EXPECTED_COLUMNS: Record<string, string[]> = {
     'initialization_id uuid',
     'expires_at timestamp with time zone',
     'created_at timestamp with time zone',
+    'staged_insert_shape text',
   ],
   push_session_rows: [
     'push_id uuid',

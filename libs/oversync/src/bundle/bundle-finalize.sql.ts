@@ -1,5 +1,5 @@
 import { compareUtf8, quoteGoJsonString } from '@oversync/protocol';
-import { quoteLiteral } from '../database/sql-quote.js';
+import { quoteIdentifier, quoteLiteral } from '../database/sql-quote.js';
 import { netOpCodeSql, OP_DELETE, OP_INSERT, opCodeCaseSql } from '../database/sql-codes.js';
 import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
@@ -20,7 +20,10 @@ const DOUBLE_EXACT_MAX = '9007199254740992';
 const doubleExactIntegerSql = (text: string) =>
   `CASE WHEN length(${text}) < 16 OR abs(${text}::numeric) <= ${DOUBLE_EXACT_MAX} THEN ${text} END`;
 
-/** One member's canonical value by column type (`->>` is NULL for a JSON null); NULL when it needs Node. */
+/**
+ * One member's canonical value by column type, NULL when it needs Node. `value` is the member's jsonb (a JSON null
+ * for SQL NULL), `text` its text as `->>` gives it (NULL for a JSON null).
+ */
 function memberValueSql(type: string, value: string, text: string): string {
   if (PLAIN_STRING_TYPES.has(type)) return `COALESCE('"' || ${text} || '"', 'null')`;
   if (PLAIN_LITERAL_TYPES.has(type)) return `COALESCE(${text}, 'null')`;
@@ -30,12 +33,60 @@ function memberValueSql(type: string, value: string, text: string): string {
   if (type === 'bytea')
     return `CASE WHEN ${text} IS NULL THEN 'null' WHEN left(${text}, 2) = '\\x'
       THEN '"' || translate(encode(decode(substr(${text}, 3), 'hex'), 'base64'), E'\\n', '') || '"' END`;
+  return genericMemberValueSql(value, text);
+}
+
+function genericMemberValueSql(value: string, text: string): string {
   return `CASE jsonb_typeof(${value})
       WHEN 'string' THEN ${goJsonStringSql(text)}
       WHEN 'number' THEN CASE WHEN strpos(${text}, '.') = 0 AND length(${text}) >= 16
         AND abs(${text}::numeric) > ${DOUBLE_EXACT_MAX} THEN NULL
         ELSE ${canonicalNumberSql(text)} END
       WHEN 'boolean' THEN ${text} WHEN 'null' THEN 'null' END`;
+}
+
+/**
+ * `memberValueSql` of a typed column value (`column`, e.g. `dst."name"`) instead of a jsonb image's member: the
+ * same text, without building the row's jsonb. Each branch gives what the jsonb image's member gives: these
+ * types' text output is their jsonb string or number, bytea's bytes are those its hex text decodes to; the
+ * other types go through `to_jsonb` of the value, as the row image does per column.
+ */
+function typedMemberValueSql(type: string, column: string): string {
+  // JSON datetime strings (ISO 8601), uuid: nothing to escape, so to_json's quoting is the plain quotes
+  if (PLAIN_STRING_TYPES.has(type)) return `COALESCE(to_json(${column})::text, 'null')`;
+  if (PLAIN_LITERAL_TYPES.has(type)) return `COALESCE(${column}::text, 'null')`;
+  if (type === 'int8')
+    return `CASE WHEN ${column} IS NULL THEN 'null' ELSE ${doubleExactIntegerSql(`${column}::text`)} END`;
+  // to_json of the value itself (bpchar keeps its padding, as in the jsonb image)
+  if (TEXT_TYPES.has(type)) return `COALESCE(${goJsonStringSql(column)}, 'null')`;
+  if (type === 'bytea')
+    return `CASE WHEN ${column} IS NULL THEN 'null'
+      ELSE '"' || translate(encode(${column}, 'base64'), E'\\n', '') || '"' END`;
+  const value = `COALESCE(to_jsonb(${column}), 'null'::jsonb)`;
+  return genericMemberValueSql(value, `(${value} #>> '{}')`);
+}
+
+/** The table's payload columns (all but the scope column) with their types, sorted by UTF-8 bytes. */
+function payloadColumns(table: RegisteredTable): Array<[string, string]> {
+  return [...table.columnTypes]
+    .filter(([column]) => column !== '_sync_scope_id')
+    .sort((x, y) => compareUtf8(x[0], y[0]));
+}
+
+/**
+ * The canonical payload, as `bundlePayloadSql` builds it from the jsonb row image, of a row of `table` read as
+ * typed columns of `alias` (an INSERT's RETURNING row). Exact only while the table's columns are the catalog's
+ * (names and types; `writerCanCapture` checks it): the image would hold exactly these members.
+ */
+export function typedPayloadSql(table: RegisteredTable, alias: string): string {
+  const columns = payloadColumns(table);
+  if (columns.length === 0) return `'{}'`;
+  const members = columns.map(
+    ([column, type], i) =>
+      `${quoteLiteral(`${i === 0 ? '{' : ','}${quoteGoJsonString(column)}:`)} || ` +
+      `${typedMemberValueSql(type, `${alias}.${quoteIdentifier(column)}`)}`,
+  );
+  return `${members.join('\n    || ')} || '}'`;
 }
 
 /**
@@ -47,9 +98,7 @@ function memberValueSql(type: string, value: string, text: string): string {
  * the Node path (the protocol's captureWirePayload).
  */
 export function bundlePayloadSql(table: RegisteredTable, payload: string): string {
-  const columns = [...table.columnTypes]
-    .filter(([column]) => column !== '_sync_scope_id')
-    .sort((x, y) => compareUtf8(x[0], y[0]));
+  const columns = payloadColumns(table);
   if (columns.length === 0) return `CASE WHEN ${payload} = '{}'::jsonb THEN '{}' END`;
   const members = columns.map(([column, type], i) => {
     const value = `(${payload}->${quoteLiteral(column)})`;
@@ -80,7 +129,8 @@ const keyJsonSql = (table: RegisteredTable, keyBytes: string) =>
 /**
  * Where `finalizeInDatabaseSql` reads the transaction's effects: the capture stage (trigger capture, netted
  * per logical row), or `WRITER_CAPTURE_TABLE`, which a bulk commit's INSERT statements filled from their own
- * RETURNING rows (one row per logical row, in capture order: nothing to net).
+ * RETURNING rows (one row per logical row, in capture order: nothing to net), their canonical payloads
+ * already built (`typedPayloadSql`).
  */
 export type FinalizeSource = 'stage' | 'writer';
 
@@ -94,7 +144,7 @@ function netRowsSql(source: FinalizeSource): string {
   if (source === 'writer')
     return `net AS (
        SELECT capture_ordinal AS first_ordinal, table_id, key_bytes, ${OP_INSERT}::int2 AS first_op,
-              ${OP_INSERT}::int2 AS last_op, payload_db AS payload
+              ${OP_INSERT}::int2 AS last_op, payload
          FROM ${WRITER_CAPTURE_TABLE}),`;
   return `staged AS (
        SELECT capture_ordinal, table_id, op_code, key_bytes, payload_db
@@ -128,17 +178,20 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog, source: FinalizeSour
     catalog.tables.length === 0
       ? 'NULL::text'
       : `CASE n.table_id ${catalog.tables.map((t) => `WHEN ${Number(t.tableId)} THEN ${sql(t)}`).join('\n      ')} END`;
-  const payload = byTable((t) => bundlePayloadSql(t, 'n.payload'));
+  const payload = source === 'writer' ? 'n.payload' : byTable((t) => bundlePayloadSql(t, 'n.payload'));
   // the key's JSON text once per row, for the hash input and the wire rows
   const keyJson = byTable((t) => keyJsonSql(t, 'n.key_bytes'));
   // writer-captured effects are a bundle only while the stage is empty (nothing else was captured)
+  // (and their capture ordinals are the bundle's row ordinals 1..n already: the runs cover the staged rows in order)
   const alone =
     source === 'writer'
-      ? ` AND NOT EXISTS (SELECT FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1)`
+      ? ` AND NOT EXISTS (SELECT FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1)
+          AND min(row_ordinal) = 1 AND max(row_ordinal) = count(*)`
       : '';
+  const rowOrdinal = source === 'writer' ? 'n.first_ordinal' : 'row_number() OVER (ORDER BY n.first_ordinal)';
   sql = `WITH ${netRowsSql(source)}
      out AS MATERIALIZED (
-       SELECT row_number() OVER (ORDER BY n.first_ordinal) AS row_ordinal, n.table_id, n.key_bytes, n.op_code,
+       SELECT ${rowOrdinal} AS row_ordinal, n.table_id, n.key_bytes, n.op_code,
               CASE WHEN n.op_code <> ${OP_DELETE} THEN ${payload} END AS payload, ${keyJson} AS key_json
          FROM (SELECT first_ordinal, table_id, key_bytes, payload,
                       (${netOpCodeSql('first_op', 'last_op')})::int2 AS op_code

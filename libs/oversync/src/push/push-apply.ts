@@ -3,10 +3,10 @@ import { prepared, type SyncClient } from '../database/sync-database.js';
 import { OP_INSERT } from '../database/sql-codes.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { keyStringOf } from '../bundle/row-keys.js';
-import { quoteIdentifier as quote, quoteLiteral } from '../database/sql-quote.js';
+import { quoteIdentifier as quote } from '../database/sql-quote.js';
 import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.js';
 import { ROW_OP_NAMES, type RowOp } from '@oversync/protocol';
-import { WRITER_CAPTURE_TABLE } from '../bundle/bundle-finalize.sql.js';
+import { typedPayloadSql, WRITER_CAPTURE_TABLE } from '../bundle/bundle-finalize.sql.js';
 import { REGISTERED_TABLE_TRIGGERS } from '../schema/capture-triggers.js';
 
 /** A staged row as commit applies it; its payload stays in sync.push_session_rows. */
@@ -172,25 +172,41 @@ async function deleteRow(client: SyncClient, userId: string, row: ApplyRow): Pro
 /**
  * Whether the runs can capture their own effects (`applyInsertRunsCaptured`): INSERTs only, into plain
  * tables with no trigger or rule but ours, so nothing but these statements writes a registered row, by a
- * role that may create temporary tables.
+ * role that may create temporary tables; and each table's columns are still the catalog's (names and
+ * types), so its canonical payloads can be built from the typed RETURNING columns (`typedPayloadSql`).
  */
 export async function writerCanCapture(client: SyncClient, runs: ApplyRun[]): Promise<boolean> {
   if (!runs.every((r) => r.first.op === 'INSERT')) return false;
-  const tables = [...new Set(runs.map((r) => qualified(r.first.table)))];
+  const tables = [...new Map(runs.map((r) => [r.first.table.tableId, r.first.table])).values()];
   const { rows } = await client.query<{ others: boolean }>(
     `SELECT NOT has_database_privilege(current_database(), 'TEMPORARY')
          OR EXISTS (SELECT FROM pg_class c WHERE c.oid = ANY($1::regclass[]) AND (c.relkind <> 'r' OR c.relhasrules))
          OR EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = ANY($1::regclass[]) AND NOT t.tgisinternal
-                     AND t.tgname <> ALL($2::text[])) AS others`,
-    [tables, REGISTERED_TABLE_TRIGGERS],
+                     AND t.tgname <> ALL($2::text[]))
+         OR EXISTS (SELECT FROM unnest($1::regclass[], $3::text[]) AS w(rel, columns)
+                     WHERE w.columns IS DISTINCT FROM
+                       (SELECT string_agg(a.attname || ' ' || COALESCE(bt.typname, t.typname), ',' ORDER BY a.attname)
+                          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+                          LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+                         WHERE a.attrelid = w.rel AND a.attnum > 0 AND NOT a.attisdropped)) AS others`,
+    [tables.map(qualified), REGISTERED_TABLE_TRIGGERS, tables.map(catalogColumns)],
   );
   return rows[0]?.others === false;
 }
 
+/** The catalog's `name type` list of a table's columns, as `writerCanCapture` reads them from pg_attribute. */
+function catalogColumns(table: RegisteredTable): string {
+  return [...table.columnTypes]
+    .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+    .map(([column, type]) => `${column} ${type}`)
+    .join(',');
+}
+
 /**
- * The INSERT runs of `pushId` in order, each writing its RETURNING rows (the row images the capture trigger
- * would stage) to `WRITER_CAPTURE_TABLE` with capture ordinals 1..n in upload order, under
- * `oversync.bundle_writer_capture` (the statement trigger stages nothing). The caller finalizes from there.
+ * The INSERT runs of `pushId` in order, each writing its RETURNING rows (key and canonical payload of the row
+ * images the capture trigger would stage) to `WRITER_CAPTURE_TABLE` with capture ordinals 1..n in upload
+ * order, under `oversync.bundle_writer_capture` (the statement trigger stages nothing). The caller finalizes
+ * from there.
  */
 export async function applyInsertRunsCaptured(
   client: SyncClient,
@@ -200,22 +216,32 @@ export async function applyInsertRunsCaptured(
 ): Promise<void> {
   await client.query(
     `CREATE TEMPORARY TABLE IF NOT EXISTS ${WRITER_CAPTURE_TABLE}
-       (capture_ordinal BIGINT, table_id INTEGER, key_bytes BYTEA, payload_db JSONB) ON COMMIT DROP;
+       (capture_ordinal BIGINT, table_id INTEGER, key_bytes BYTEA, payload TEXT) ON COMMIT DROP;
      SET LOCAL oversync.bundle_writer_capture = on`,
   );
   for (const { first, last } of runs) {
     const rows = last === first.ordinal ? [first] : [first, { ...first, ordinal: last }];
-    const key = `inserted.j ->> ${quoteLiteral(first.table.keyColumn)}`;
-    const keyBytes = first.table.keyKind === KEY_KIND_UUID ? `uuid_send((${key})::uuid)` : `convert_to(${key}, 'UTF8')`;
+    const returning = `${keyBytesSql(first.table)} AS k, ${typedPayloadSql(first.table, 'dst')} AS p`;
     await run(rows, () =>
       client.query(
-        `WITH inserted AS (${insertRowsSql(first, 'to_jsonb(dst.*) AS j')})
-         INSERT INTO ${WRITER_CAPTURE_TABLE} (capture_ordinal, table_id, key_bytes, payload_db)
-         SELECT $2 + row_number() OVER (), ${Number(first.table.tableId)}, ${keyBytes}, inserted.j - '_sync_scope_id'
+        `WITH inserted AS (${insertRowsSql(first, returning)})
+         INSERT INTO ${WRITER_CAPTURE_TABLE} (capture_ordinal, table_id, key_bytes, payload)
+         SELECT $2 + row_number() OVER (), ${Number(first.table.tableId)}, inserted.k, inserted.p
            FROM inserted`,
         [pushId, first.ordinal, userId, last],
       ),
     );
   }
   await client.query(`SET LOCAL oversync.bundle_writer_capture = off`);
+}
+
+/**
+ * key_bytes of an inserted row `dst` of `table`, as the capture trigger derives them from its jsonb image:
+ * uuid_send of a uuid key, the UTF-8 bytes of the key's JSON string text otherwise.
+ */
+function keyBytesSql(table: RegisteredTable): string {
+  const key = `dst.${quote(table.keyColumn)}`;
+  if (table.keyKind === KEY_KIND_UUID)
+    return table.columnTypes.get(table.keyColumn) === 'uuid' ? `uuid_send(${key})` : `uuid_send((${key})::text::uuid)`;
+  return `convert_to(to_jsonb(${key}) #>> '{}', 'UTF8')`;
 }

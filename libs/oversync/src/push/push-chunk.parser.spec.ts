@@ -70,7 +70,24 @@ describe('parsePushChunk', () => {
       opCodes: [3, 1],
       baseRowVersions: [7n, 0n],
       payloads: `\n{"id":"${id(1)}","name":"f1","size":1}`,
+      insertShape: null,
     });
+  });
+
+  it('names the one table and member list of a chunk of INSERTs, in canonical order, else none', () => {
+    const shape = (rows: unknown[]) => chunk({ start_row_ordinal: 0, rows }).insertShape;
+    // member order as sent does not matter; the key member, added when absent, is one of them
+    expect(shape([row(1), row(2, { size: 2, name: 'b', id: id(2) }), row(3, { name: 'c', size: 3 })])).toBe(
+      '1 id,name,size',
+    );
+    expect(shape([row(1), row(2, { name: 'b' })])).toBeNull();
+    expect(shape([row(1), { ...row(2), op: 'UPDATE', base_row_version: 1 }])).toBeNull();
+    expect(shape([{ ...row(1), op: 'UPDATE', base_row_version: 1 }])).toBeNull();
+    // a repeated member is never a kept name list
+    expect(
+      chunk(`{"start_row_ordinal":0,"rows":[${JSON.stringify(row(1)).replace('"size":1', '"size":1,"size":2')}]}`)
+        .insertShape,
+    ).toBeNull();
   });
 
   it('every rule holds for a name list seen before: key, number range, bytea, case of a member', () => {

@@ -39,6 +39,11 @@ export interface PushChunk {
    * (canonical JSON holds no raw newline)
    */
   payloads: string;
+  /**
+   * `table_id columns` (the payload's members, comma-joined in canonical order) when every row is an INSERT
+   * into one table with the same members, else null: a bulk commit applies such rows as one statement.
+   */
+  insertShape: string | null;
 }
 
 /** A chunk's columns as they fill. */
@@ -50,6 +55,7 @@ const emptyColumns = (): ChunkColumns => ({
   opCodes: [],
   baseRowVersions: [],
   payloads: '',
+  insertShape: null,
 });
 
 const IDENTIFIER = IDENTIFIER_PATTERN;
@@ -199,6 +205,7 @@ function addRow(
   const identity = uuid ? keyValue : keyHex;
   if (keys.has(identity)) throw invalid(`duplicate target row in push request: ${where} ${keyValue}`);
   let payload = '';
+  appliedColumns = undefined;
   if (op === 'DELETE') {
     if (row.payload !== undefined) throw invalid(`DELETE for ${where} must not include payload`);
   } else {
@@ -215,8 +222,21 @@ function addRow(
   rows.opCodes.push(ROW_OP_CODES[op]);
   rows.baseRowVersions.push(row.baseRowVersion);
   rows.payloads = rows.length === 0 ? payload : `${rows.payloads}\n${payload}`;
+  const columns = op === 'INSERT' ? lastAppliedColumns() : undefined;
+  if (rows.length === 0) {
+    firstRowColumns = columns;
+    rows.insertShape = columns === undefined ? null : `${table.tableId} ${columns}`;
+  } else if (rows.insertShape !== null && (columns !== firstRowColumns || table.tableId !== rows.tableIds[0])) {
+    rows.insertShape = null;
+  }
   rows.length++;
 }
+
+/** The canonical member list of the payload `payloadApply` wrote last, when it is a kept shape's. */
+let appliedColumns: string | undefined;
+const lastAppliedColumns = (): string | undefined => appliedColumns;
+/** The member list of the chunk's first row (its `insertShape` while every row has it). */
+let firstRowColumns: string | undefined;
 
 /** Whether canonical JSON text escapes a U+0000: a `\u0000` whose backslash is not itself escaped. */
 function holdsNul(json: string): boolean {
@@ -269,6 +289,8 @@ interface PayloadShape {
   bytea: boolean[];
   /** member index of the key column, -1 when the payload does not hold it */
   keyIndex: number;
+  /** the canonical columns, comma-joined */
+  columns: string;
 }
 
 /** Name lists kept per table (a hostile client can vary them without end: the first ones are kept). */
@@ -302,6 +324,7 @@ function payloadApply(payload: ExactJson, table: RegisteredTable, key: string, w
     if (!withinDoubleRange(values[i]!)) throw invalid(`payload for ${where} must be a JSON object`);
   if (shape.keyIndex >= 0 && values[shape.keyIndex] !== key)
     throw invalid(`payload key ${where}.${table.keyColumn} must match request key`);
+  appliedColumns = shape.columns;
   let text = '';
   for (let j = 0; j < shape.order.length; j++) {
     const index = shape.order[j]!;
@@ -379,7 +402,9 @@ function payloadApplyChecked(
       heads: columns.map((column, j) => `${j === 0 ? '{' : ','}"${column}":`),
       bytea: columns.map((column) => table.columnTypes.get(column) === 'bytea'),
       keyIndex: keyMember === undefined ? -1 : keyMember.index,
+      columns: columns.join(','),
     });
+    appliedColumns = columns.join(',');
   }
   return `{${parts.join(',')}}`;
 }

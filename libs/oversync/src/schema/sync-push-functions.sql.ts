@@ -278,7 +278,8 @@ const elapsed = (since: string) => `extract(epoch FROM clock_timestamp() - ${sin
 const PUSH_CHUNK_SQL = `CREATE OR REPLACE FUNCTION sync.push_chunk(p_push_id UUID, p_user_id TEXT, p_source_id TEXT,
   p_start_row_ordinal BIGINT,
   p_table_ids INTEGER[], p_key_hex TEXT[], p_op_codes SMALLINT[], p_base_bundle_seqs BIGINT[], p_payloads TEXT,
-  p_session_ttl_ms BIGINT, p_lease_ttl_ms BIGINT, p_lock_timeout_ms INTEGER, p_upload_lock_timeout_ms INTEGER)
+  p_session_ttl_ms BIGINT, p_lease_ttl_ms BIGINT, p_lock_timeout_ms INTEGER, p_upload_lock_timeout_ms INTEGER,
+  p_insert_shape TEXT)
 RETURNS TABLE (out_next_row_ordinal BIGINT, out_stage_ms DOUBLE PRECISION[], out_lock_waited BOOLEAN)
 LANGUAGE plpgsql
 SET TimeZone = 'UTC'
@@ -336,8 +337,12 @@ BEGIN
   IF trusted THEN
     PERFORM set_config('session_replication_role', 'origin', true);
   END IF;
+  -- 'shape:rows' while every row staged so far is an INSERT of one table and member list (the chunks' own
+  -- p_insert_shape), else NULL: the bulk commit then needs no pass over the payloads to find its statements
   UPDATE sync.push_sessions SET next_expected_row_ordinal = next_ordinal,
-    expires_at = now() + p_session_ttl_ms * interval '1 millisecond'
+    expires_at = now() + p_session_ttl_ms * interval '1 millisecond',
+    staged_insert_shape = CASE WHEN p_start_row_ordinal = 0 OR staged_insert_shape = p_insert_shape || ':'
+      || p_start_row_ordinal THEN p_insert_shape || ':' || next_ordinal END
    WHERE push_id = p_push_id;
   RETURN QUERY SELECT next_ordinal, stages || ${elapsed('mark')}, lock_waited;
 END;
@@ -773,7 +778,8 @@ export const PUSH_FUNCTIONS: ReadonlyArray<{ signature: string; sql: string }> =
   },
   {
     signature:
-      'sync.push_chunk(uuid,text,text,bigint,integer[],text[],smallint[],bigint[],text,bigint,bigint,integer,integer)',
+      'sync.push_chunk(uuid,text,text,bigint,integer[],text[],smallint[],bigint[],text,bigint,bigint,integer,integer,' +
+      'text)',
     sql: PUSH_CHUNK_SQL,
   },
   { signature: 'sync.push_canonical_payload(jsonb,integer,text[])', sql: PUSH_CANONICAL_PAYLOAD_SQL },

@@ -258,6 +258,8 @@ export const SYNC_SCHEMA_UPGRADES: readonly string[] = [
   `ALTER TABLE sync.source_state ADD COLUMN IF NOT EXISTS last_pulled_at TIMESTAMPTZ`,
   // a constant default: filled without touching the sessions' INSERTs, no table rewrite
   `ALTER TABLE sync.push_sessions ADD COLUMN IF NOT EXISTS created_at TIMESTAMPTZ NOT NULL DEFAULT now()`,
+  // 'table_id columns:rows' while every staged row is an INSERT of one table and member list (sync.push_chunk)
+  `ALTER TABLE sync.push_sessions ADD COLUMN IF NOT EXISTS staged_insert_shape TEXT`,
   `ALTER TABLE sync.snapshot_sessions ADD COLUMN IF NOT EXISTS created_at TIMESTAMPTZ NOT NULL DEFAULT now()`,
   // push commits answered 4xx (conflicts first of all): what the device sent (bounded) and what it got
   `CREATE TABLE IF NOT EXISTS sync.rejected_writes (
@@ -303,7 +305,8 @@ export const SYNC_SCHEMA_UPGRADES_NEEDED = `SELECT
        WHERE NOT attisdropped
          AND ((attrelid = 'sync.source_state'::regclass AND attname IN ('last_pulled_bundle_seq', 'last_pulled_at'))
           OR (attrelid IN ('sync.push_sessions'::regclass, 'sync.snapshot_sessions'::regclass)
-              AND attname = 'created_at'))) < 4
+              AND attname = 'created_at')
+          OR (attrelid = 'sync.push_sessions'::regclass AND attname = 'staged_insert_shape'))) < 5
   OR (EXISTS (SELECT FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals))
       AND (SELECT attcompression FROM pg_attribute
             WHERE attrelid = to_regclass('sync.bundle_row_blocks') AND attname = 'rows_text') <> 'l') AS needed`;
