@@ -27,6 +27,8 @@ interface Variant {
   client: pg.Client;
   pid: number;
   tableId: number;
+  /** `push_chunk`'s arguments after the 13 every build takes (a build since #22's insert shape takes 14) */
+  chunkExtra: unknown[];
   prefixes: unknown[];
   sourceBundleId: number;
   after: number;
@@ -60,12 +62,16 @@ try {
         ORDER BY table_id`,
     );
     const users = all.find((t) => t.schema_name === 'business' && t.table_name === 'users')!;
+    const { rows: chunkArity } = await client.query<{ n: number }>(
+      `SELECT max(pronargs)::int AS n FROM pg_proc WHERE proname = 'push_chunk'`,
+    );
     const variant: Variant = {
       name,
       database,
       client,
       pid,
       tableId: users.table_id,
+      chunkExtra: chunkArity[0]!.n > 13 ? [null] : [],
       prefixes: [
         all.map((t) => t.table_id),
         all.map((t) => `{"schema":"${t.schema_name}","table":"${t.table_name}","key":{"${t.k}":`),
@@ -127,7 +133,7 @@ try {
       v,
       'chunk',
       measured,
-      'SELECT * FROM sync.push_chunk($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)',
+      `SELECT * FROM sync.push_chunk(${Array.from({ length: 13 + v.chunkExtra.length }, (_, i) => `$${i + 1}`).join(', ')})`,
       [
         pushId,
         'probe-user',
@@ -142,6 +148,7 @@ try {
         60000,
         5000,
         0,
+        ...v.chunkExtra,
       ],
     );
     const { rows } = await call(
