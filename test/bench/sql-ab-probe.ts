@@ -21,6 +21,10 @@ const prefix = process.env.BENCH_DATABASE_PREFIX ?? 'sql_ab_probe';
 const admin = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REQUESTS = ['create', 'chunk', 'commit', 'pull'] as const;
 
+/** `SELECT * FROM sync.push_chunk($1, …, $n)` */
+const chunkCall = (n: number): string =>
+  `SELECT * FROM sync.push_chunk(${Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ')})`;
+
 interface Variant {
   name: string;
   database: string;
@@ -129,28 +133,22 @@ try {
       uploadLockTimeoutMs: 0,
     });
     await call(v, 'create', measured, create.text, create.values!);
-    await call(
-      v,
-      'chunk',
-      measured,
-      `SELECT * FROM sync.push_chunk(${Array.from({ length: 13 + v.chunkExtra.length }, (_, i) => `$${i + 1}`).join(', ')})`,
-      [
-        pushId,
-        'probe-user',
-        'a',
-        0,
-        ids.map(() => v.tableId),
-        ids.map((id) => id.replaceAll('-', '')),
-        ids.map(() => 1),
-        ids.map(() => 0),
-        payloads.join('\n'),
-        60000,
-        60000,
-        5000,
-        0,
-        ...v.chunkExtra,
-      ],
-    );
+    await call(v, 'chunk', measured, chunkCall(13 + v.chunkExtra.length), [
+      pushId,
+      'probe-user',
+      'a',
+      0,
+      ids.map(() => v.tableId),
+      ids.map((id) => id.replaceAll('-', '')),
+      ids.map(() => 1),
+      ids.map(() => 0),
+      payloads.join('\n'),
+      60000,
+      60000,
+      5000,
+      0,
+      ...v.chunkExtra,
+    ]);
     const { rows } = await call(
       v,
       'commit',
