@@ -1,7 +1,8 @@
 /**
  * Snapshot download, staging and apply (spec/client.md §8.6–§8.8): the managed tables are
  * replaced by the server's frozen row set, paged into `_sync_snapshot_stage` and applied in one
- * transaction read back page by page, so memory stays bounded by the chunk size.
+ * transaction, by SQLite straight from the stage where the payloads allow it, else read back page
+ * by page: memory stays bounded by the chunk size.
  */
 import { readSnapshotChunkLayout } from '@oversync/protocol';
 import {
