@@ -28,7 +28,7 @@ import {
   createSnapshotSession,
   deleteSnapshotSession,
   serverStatusError,
-  type SnapshotSession,
+  type StagedSnapshot,
   stageSnapshot,
 } from './snapshot.js';
 import { NO_OPERATION } from './sync-state.js';
@@ -357,7 +357,7 @@ async function finalizeRemoteReplace(
 }
 
 /** Reuses a fully staged snapshot (no network) or downloads a new one; the session is deleted either way. */
-async function ensureRemoteReplaceSnapshotStaged(ctx: ClientContext, signal?: AbortSignal): Promise<SnapshotSession> {
+async function ensureRemoteReplaceSnapshotStaged(ctx: ClientContext, signal?: AbortSignal): Promise<StagedSnapshot> {
   const operation = ctx.state.operation();
   if (operation.stagedSnapshotId) {
     const staged = Number(
@@ -396,11 +396,10 @@ async function ensureRemoteReplaceSnapshotStaged(ctx: ClientContext, signal?: Ab
         snapshotRowCount: session.rowCount,
       });
     });
-    await stageSnapshot(ctx, session, signal);
+    return await stageSnapshot(ctx, session, signal);
   } finally {
     await deleteSnapshotSession(ctx, session.snapshotId);
   }
-  return session;
 }
 
 /** `Detach()` (§5.6); resets the checkpoint too, since the synced data is gone (§15 item 4). */
