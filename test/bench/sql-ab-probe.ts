@@ -13,6 +13,7 @@ import pg from 'pg';
 import { pushCreateStatement } from '../../libs/oversync/dist/push/push-session.service.js';
 import { dropDatabase, freshDatabase, startBenchServer } from './bench-server.js';
 import { fmt, percentile } from './stats.js';
+import { readSyncCatalog } from './sync-catalog.js';
 
 const variants = JSON.parse(process.argv[2] ?? '{"this":{}}') as Record<string, Record<string, string>>;
 const iterations = Number(process.argv[3] ?? 500);
@@ -55,16 +56,7 @@ try {
     // PROBE_SQL of a variant: statements run on its database after the bootstrap (an experiment on the functions)
     if (env.PROBE_SQL) await client.query(env.PROBE_SQL);
     const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    const { rows: all } = await client.query<{
-      table_id: number;
-      schema_name: string;
-      table_name: string;
-      k: string;
-      kind: number;
-    }>(
-      `SELECT table_id, schema_name, table_name, sync_key_column AS k, sync_key_kind AS kind FROM sync.table_catalog
-        ORDER BY table_id`,
-    );
+    const { tables: all, pullPrefixes } = await readSyncCatalog(client);
     const users = all.find((t) => t.schema_name === 'business' && t.table_name === 'users')!;
     const { rows: chunkArity } = await client.query<{ n: number }>(
       `SELECT max(pronargs)::int AS n FROM pg_proc WHERE proname = 'push_chunk'`,
@@ -76,11 +68,7 @@ try {
       pid,
       tableId: users.table_id,
       chunkExtra: chunkArity[0]!.n > 13 ? [null] : [],
-      prefixes: [
-        all.map((t) => t.table_id),
-        all.map((t) => `{"schema":"${t.schema_name}","table":"${t.table_name}","key":{"${t.k}":`),
-        all.map((t) => t.kind),
-      ],
+      prefixes: pullPrefixes,
       sourceBundleId: 0,
       after: 0,
       wall: Object.fromEntries(REQUESTS.map((r) => [r, []])),

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { pushCreateStatement } from '../../libs/oversync/dist/push/push-session.service.js';
 import { dropDatabase, freshDatabase, startBenchServer } from './bench-server.js';
+import { readSyncCatalog } from './sync-catalog.js';
 
 const N = Number(process.env.PROBE_N ?? 300);
 const PROBE_DB = process.env.PROBE_DB ?? 'sql_probe';
@@ -45,21 +46,7 @@ try {
     `SELECT table_id, sync_key_kind AS key_kind FROM sync.table_catalog WHERE schema_name = 'business'
       AND table_name = 'users'`,
   );
-  const { rows: all } = await client.query<{
-    table_id: number;
-    schema_name: string;
-    table_name: string;
-    k: string;
-    kind: number;
-  }>(
-    `SELECT table_id, schema_name, table_name, sync_key_column AS k, sync_key_kind AS kind FROM sync.table_catalog
-      ORDER BY table_id`,
-  );
-  const prefixes = [
-    all.map((t) => t.table_id),
-    all.map((t) => `{"schema":"${t.schema_name}","table":"${t.table_name}","key":{"${t.k}":`),
-    all.map((t) => t.kind),
-  ];
+  const { pullPrefixes: prefixes } = await readSyncCatalog(client);
   const tableId = tables[0]!.table_id;
   const user = 'probe-user';
   for (const source of ['a', 'b'])
