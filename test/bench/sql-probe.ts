@@ -14,6 +14,8 @@ import { readSyncCatalog } from './sync-catalog.js';
 
 const N = Number(process.env.PROBE_N ?? 300);
 const PROBE_DB = process.env.PROBE_DB ?? 'sql_probe';
+// PROBE_ROWS: rows per bundle (default 1)
+const rowsPerBundle = Number(process.env.PROBE_ROWS ?? 1);
 // PROBE_SYNC_COMMIT=off: the session's synchronous_commit (what the commit's flush costs); `--explain` prints each
 // statement's WAL too
 const admin = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -66,17 +68,21 @@ try {
   const once = async () => {
     sourceBundleId++;
     const pushId = randomUUID();
-    const id = randomUUID();
+    const ids = Array.from({ length: rowsPerBundle }, () => randomUUID());
     const now = new Date().toISOString();
-    const payload =
-      `{"created_at":"${now}","email":"u${sourceBundleId}@example.com","id":"${id}","name":"User ` +
-      `${sourceBundleId}","updated_at":"${now}"}`;
+    const payload = ids
+      .map(
+        (id, i) =>
+          `{"created_at":"${now}","email":"u${sourceBundleId}-${i}@example.com","id":"${id}","name":"User ` +
+          `${sourceBundleId} ${i}","updated_at":"${now}"}`,
+      )
+      .join('\n');
     const t0 = performance.now();
     const create = pushCreateStatement({
       userId: user,
       sourceId: 'a',
       sourceBundleId: BigInt(sourceBundleId),
-      plannedRowCount: 1n,
+      plannedRowCount: BigInt(rowsPerBundle),
       initializationId: '',
       pushId,
       sessionTtlMs: 60000,
@@ -91,10 +97,10 @@ try {
       user,
       'a',
       0,
-      [tableId],
-      [id.replaceAll('-', '')],
-      [1],
-      [0],
+      ids.map(() => tableId),
+      ids.map((id) => id.replaceAll('-', '')),
+      ids.map(() => 1),
+      ids.map(() => 0),
       payload,
       60000,
       60000,

@@ -141,7 +141,7 @@ const COMMIT_STAGES = [
 const CHUNK_STAGES = ['lock', 'session', 'stage'] as const;
 
 /**
- * 'table_id.column' of every bytea column of the catalog (`sync.push_canonical_payload` writes them as
+ * 'table_id.column' of every bytea column of the catalog (`sync.push_commit`'s canonical payloads write them as
  * base64), as the array text pg sends for it: built once per catalog.
  */
 const byteaColumns = new WeakMap<SyncCatalog, string>();
