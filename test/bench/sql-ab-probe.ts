@@ -10,10 +10,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { pushCreateStatement } from '../../libs/oversync/dist/push/push-session.service.js';
 import { dropDatabase, freshDatabase, startBenchServer } from './bench-server.js';
 import { fmt, percentile } from './stats.js';
-import { readSyncCatalog } from './sync-catalog.js';
+import { probeRoundTrip, pushChunkArity, readSyncCatalog } from './sql-probe-calls.js';
 
 const variants = JSON.parse(process.argv[2] ?? '{"this":{}}') as Record<string, Record<string, string>>;
 const iterations = Number(process.argv[3] ?? 500);
@@ -22,18 +21,14 @@ const prefix = process.env.BENCH_DATABASE_PREFIX ?? 'sql_ab_probe';
 const admin = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REQUESTS = ['create', 'chunk', 'commit', 'pull'] as const;
 
-/** `SELECT * FROM sync.push_chunk($1, …, $n)` */
-const chunkCall = (n: number): string =>
-  `SELECT * FROM sync.push_chunk(${Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ')})`;
-
 interface Variant {
   name: string;
   database: string;
   client: pg.Client;
   pid: number;
   tableId: number;
-  /** `push_chunk`'s arguments after the 13 every build takes (a build since #22's insert shape takes 14) */
-  chunkExtra: unknown[];
+  /** `push_chunk`'s argument count in this build (13 before #22's insert shape, 14 after) */
+  chunkArity: number;
   prefixes: unknown[];
   sourceBundleId: number;
   after: number;
@@ -58,16 +53,13 @@ try {
     const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     const { tables: all, pullPrefixes } = await readSyncCatalog(client);
     const users = all.find((t) => t.schema_name === 'business' && t.table_name === 'users')!;
-    const { rows: chunkArity } = await client.query<{ n: number }>(
-      `SELECT max(pronargs)::int AS n FROM pg_proc WHERE proname = 'push_chunk'`,
-    );
     const variant: Variant = {
       name,
       database,
       client,
       pid,
       tableId: users.table_id,
-      chunkExtra: chunkArity[0]!.n > 13 ? [null] : [],
+      chunkArity: await pushChunkArity(client),
       prefixes: pullPrefixes,
       sourceBundleId: 0,
       after: 0,
@@ -99,60 +91,19 @@ try {
   };
 
   const roundTrip = async (v: Variant, measured: boolean) => {
-    const sourceBundleId = ++v.sourceBundleId;
-    const pushId = randomUUID();
-    const now = new Date().toISOString();
-    const ids = Array.from({ length: rowsPerBundle }, () => randomUUID());
-    const payloads = ids.map(
-      (id, i) =>
-        `{"created_at":"${now}","email":"u${sourceBundleId}-${i}@example.com","id":"${id}","name":"User ` +
-        `${sourceBundleId} ${i}","updated_at":"${now}"}`,
-    );
-    const create = pushCreateStatement({
-      userId: 'probe-user',
-      sourceId: 'a',
-      sourceBundleId: BigInt(sourceBundleId),
-      plannedRowCount: BigInt(rowsPerBundle),
-      initializationId: '',
-      pushId,
-      sessionTtlMs: 60000,
-      leaseTtlMs: 60000,
-      lockTimeoutMs: 5000,
-      uploadLockTimeoutMs: 0,
+    const calls = probeRoundTrip({
+      user: 'probe-user',
+      tableId: v.tableId,
+      sourceBundleId: ++v.sourceBundleId,
+      rows: rowsPerBundle,
+      chunkArity: v.chunkArity,
+      pullPrefixes: v.prefixes,
+      after: v.after,
     });
-    await call(v, 'create', measured, create.text, create.values!);
-    await call(v, 'chunk', measured, chunkCall(13 + v.chunkExtra.length), [
-      pushId,
-      'probe-user',
-      'a',
-      0,
-      ids.map(() => v.tableId),
-      ids.map((id) => id.replaceAll('-', '')),
-      ids.map(() => 1),
-      ids.map(() => 0),
-      payloads.join('\n'),
-      60000,
-      60000,
-      5000,
-      0,
-      ...v.chunkExtra,
-    ]);
-    const { rows } = await call(
-      v,
-      'commit',
-      measured,
-      'SELECT * FROM sync.push_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
-      [pushId, 'probe-user', 'a', 999, [], 'oversync_probe', 1000, 100, 60000, 5000, 0],
-    );
-    const pulled = await call(v, 'pull', measured, 'SELECT * FROM sync.pull($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
-      'probe-user',
-      'b',
-      v.after,
-      0,
-      1000,
-      ...v.prefixes,
-      1000,
-    ]);
+    await call(v, 'create', measured, calls.create.text, calls.create.values);
+    await call(v, 'chunk', measured, calls.chunk.text, calls.chunk.values);
+    const { rows } = await call(v, 'commit', measured, calls.commit.text, calls.commit.values);
+    const pulled = await call(v, 'pull', measured, calls.pull.text, calls.pull.values);
     if (pulled.rows[0]?.bundle_seq !== rows[0].out_bundle_seq) throw new Error(`${v.name}: pull missed the bundle`);
     v.after = Number(rows[0].out_bundle_seq);
   };

@@ -8,9 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { pushCreateStatement } from '../../libs/oversync/dist/push/push-session.service.js';
 import { dropDatabase, freshDatabase, startBenchServer } from './bench-server.js';
-import { readSyncCatalog } from './sync-catalog.js';
+import { probeRoundTrip, pushChunkArity, readSyncCatalog } from './sql-probe-calls.js';
 
 const N = Number(process.env.PROBE_N ?? 300);
 const PROBE_DB = process.env.PROBE_DB ?? 'sql_probe';
@@ -49,6 +48,7 @@ try {
       AND table_name = 'users'`,
   );
   const { pullPrefixes: prefixes } = await readSyncCatalog(client);
+  const chunkArity = await pushChunkArity(client);
   const tableId = tables[0]!.table_id;
   const user = 'probe-user';
   for (const source of ['a', 'b'])
@@ -67,72 +67,24 @@ try {
   let after = 0;
   const once = async () => {
     sourceBundleId++;
-    const pushId = randomUUID();
-    const ids = Array.from({ length: rowsPerBundle }, () => randomUUID());
-    const now = new Date().toISOString();
-    const payload = ids
-      .map(
-        (id, i) =>
-          `{"created_at":"${now}","email":"u${sourceBundleId}-${i}@example.com","id":"${id}","name":"User ` +
-          `${sourceBundleId} ${i}","updated_at":"${now}"}`,
-      )
-      .join('\n');
-    const t0 = performance.now();
-    const create = pushCreateStatement({
-      userId: user,
-      sourceId: 'a',
-      sourceBundleId: BigInt(sourceBundleId),
-      plannedRowCount: BigInt(rowsPerBundle),
-      initializationId: '',
-      pushId,
-      sessionTtlMs: 60000,
-      leaseTtlMs: 60000,
-      lockTimeoutMs: 5000,
-      uploadLockTimeoutMs: 0,
+    const calls = probeRoundTrip({
+      user,
+      tableId,
+      sourceBundleId,
+      rows: rowsPerBundle,
+      chunkArity,
+      pullPrefixes: prefixes,
+      after,
     });
-    await q('create', create.text, create.values!);
+    const t0 = performance.now();
+    await q('create', calls.create.text, calls.create.values);
     const t1 = performance.now();
-    await q('chunk', 'SELECT * FROM sync.push_chunk($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)', [
-      pushId,
-      user,
-      'a',
-      0,
-      ids.map(() => tableId),
-      ids.map((id) => id.replaceAll('-', '')),
-      ids.map(() => 1),
-      ids.map(() => 0),
-      payload,
-      60000,
-      60000,
-      5000,
-      0,
-      null,
-    ]);
+    await q('chunk', calls.chunk.text, calls.chunk.values);
     const t2 = performance.now();
-    const { rows } = await q('commit', 'SELECT * FROM sync.push_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)', [
-      pushId,
-      user,
-      'a',
-      999,
-      [],
-      'oversync_probe',
-      1000,
-      100,
-      60000,
-      5000,
-      0,
-    ]);
+    const { rows } = await q('commit', calls.commit.text, calls.commit.values);
     const t3 = performance.now();
     stages.push(rows[0].out_stage_ms as number[]);
-    const pulled = await q('pull', 'SELECT * FROM sync.pull($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
-      user,
-      'b',
-      after,
-      0,
-      1000,
-      ...prefixes,
-      1000,
-    ]);
+    const pulled = await q('pull', calls.pull.text, calls.pull.values);
     const t4 = performance.now();
     if (pulled.rows[0]?.bundle_seq !== rows[0].out_bundle_seq) throw new Error('pull did not return the bundle');
     after = Number(rows[0].out_bundle_seq);

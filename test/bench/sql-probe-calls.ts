@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { pushCreateStatement } from '../../libs/oversync/dist/push/push-session.service.js';
+
+export interface CatalogTable {
+  table_id: number;
+  schema_name: string;
+  table_name: string;
+  k: string;
+  kind: number;
+}
+
+/**
+ * The sync catalog as the SQL probes call the request functions with it: its tables, and the pull's
+ * three table-prefix arrays (ids, `{"schema":…,"table":…,"key":{"<key>":` texts, key kinds).
+ */
+export async function readSyncCatalog(client: pg.Client): Promise<{ tables: CatalogTable[]; pullPrefixes: unknown[] }> {
+  const { rows: tables } = await client.query<CatalogTable>(
+    `SELECT table_id, schema_name, table_name, sync_key_column AS k, sync_key_kind AS kind FROM sync.table_catalog
+      ORDER BY table_id`,
+  );
+  const pullPrefixes = [
+    tables.map((t) => t.table_id),
+    tables.map((t) => `{"schema":"${t.schema_name}","table":"${t.table_name}","key":{"${t.k}":`),
+    tables.map((t) => t.kind),
+  ];
+  return { tables, pullPrefixes };
+}
+
+export interface ProbeStatement {
+  text: string;
+  values: unknown[];
+}
+
+/**
+ * The push of one bundle of `rows` new users as the server sends it (create, chunk, commit), then the pull
+ * of it on source 'b'. `chunkArity`: `push_chunk`'s argument count in the build called (13 before #22's
+ * insert shape, 14 after).
+ */
+export function probeRoundTrip(options: {
+  user: string;
+  tableId: number;
+  sourceBundleId: number;
+  rows: number;
+  chunkArity: number;
+  pullPrefixes: unknown[];
+  after: number;
+}): { create: ProbeStatement; chunk: ProbeStatement; commit: ProbeStatement; pull: ProbeStatement } {
+  const { user, tableId, sourceBundleId, rows, chunkArity } = options;
+  const pushId = randomUUID();
+  const now = new Date().toISOString();
+  const ids = Array.from({ length: rows }, () => randomUUID());
+  const payloads = ids.map(
+    (id, i) =>
+      `{"created_at":"${now}","email":"u${sourceBundleId}-${i}@example.com","id":"${id}","name":"User ` +
+      `${sourceBundleId} ${i}","updated_at":"${now}"}`,
+  );
+  const create = pushCreateStatement({
+    userId: user,
+    sourceId: 'a',
+    sourceBundleId: BigInt(sourceBundleId),
+    plannedRowCount: BigInt(rows),
+    initializationId: '',
+    pushId,
+    sessionTtlMs: 60000,
+    leaseTtlMs: 60000,
+    lockTimeoutMs: 5000,
+    uploadLockTimeoutMs: 0,
+  });
+  const call = (name: string, values: unknown[]): ProbeStatement => ({
+    text: `SELECT * FROM sync.${name}(${values.map((_, i) => `$${i + 1}`).join(', ')})`,
+    values,
+  });
+  return {
+    create: { text: create.text, values: create.values! },
+    chunk: call('push_chunk', [
+      ...[pushId, user, 'a', 0, ids.map(() => tableId), ids.map((id) => id.replaceAll('-', ''))],
+      ...[ids.map(() => 1), ids.map(() => 0), payloads.join('\n'), 60000, 60000, 5000, 0],
+      ...(chunkArity > 13 ? [null] : []),
+    ]),
+    commit: call('push_commit', [pushId, user, 'a', 999, [], 'oversync_probe', 1000, 100, 60000, 5000, 0]),
+    pull: call('pull', [user, 'b', options.after, 0, 1000, ...options.pullPrefixes, 1000]),
+  };
+}
+
+/** `push_chunk`'s argument count in the database `client` is connected to. */
+export async function pushChunkArity(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ n: number }>(
+    `SELECT max(pronargs)::int AS n FROM pg_proc WHERE proname = 'push_chunk'`,
+  );
+  return rows[0]!.n;
+}
