@@ -289,6 +289,59 @@ describe('push commit parity of the database and Node paths', () => {
     }
   });
 
+  it('a host AFTER INSERT row trigger that rewrites its row: the bundle holds the INSERT of the row as committed', async () => {
+    // the statement capture fires after the host's row trigger, whose UPDATE staged first: without the repair the
+    // bundle said UPDATE with the row as first inserted, and peers kept a row the server no longer had
+    await db.query(`CREATE FUNCTION business.note_typed_row() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN UPDATE business.typed_rows SET note = 'noted by host' WHERE id = NEW.id; RETURN NULL; END $$;
+      CREATE TRIGGER zz_host_note AFTER INSERT ON business.typed_rows FOR EACH ROW
+        EXECUTE FUNCTION business.note_typed_row()`);
+    try {
+      for (const size of [1, 5, 1000]) {
+        const ids = Array.from({ length: size }, () => randomUUID());
+        const inserted = await push(ids.map((id) => typedRow('INSERT', id, 0, true)));
+        await expectNodeParity(inserted.bundleSeq, inserted.bundleHash);
+        const { rows } = await db.query<{ op_code: number; note: string }>(
+          `SELECT br.op_code, br.payload_wire ->> 'note' AS note FROM sync.bundle_rows br
+             JOIN sync.user_state us USING (user_pk) WHERE us.user_id = 'alice' AND br.bundle_seq = $1`,
+          [inserted.bundleSeq],
+        );
+        expect(rows).toHaveLength(size);
+        expect(rows.every((r) => r.op_code === 1 && r.note === 'noted by host')).toBe(true);
+        // a later bundle's UPDATE of those rows runs the host's trigger not at all: plain capture
+        const changed = await push(ids.map((id) => typedRow('UPDATE', id, inserted.bundleSeq, true)));
+        await expectNodeParity(changed.bundleSeq, changed.bundleHash);
+      }
+    } finally {
+      await db.query(`DROP TRIGGER zz_host_note ON business.typed_rows; DROP FUNCTION business.note_typed_row()`);
+    }
+  });
+
+  it('a host BEFORE INSERT row trigger that updates another row keeps that UPDATE where it happened', async () => {
+    // rows a trigger staged before the insertion, of other keys, are not moved: the bundle keeps event order
+    const other = randomUUID();
+    const first = await push([typedRow('INSERT', other, 0, true)]);
+    await db.query(`CREATE FUNCTION business.touch_other_row() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN UPDATE business.typed_rows SET note = 'touched by ' || NEW.id
+        WHERE id = '${other}' AND NEW.id <> '${other}'; RETURN NEW; END $$;
+      CREATE TRIGGER host_touch_other BEFORE INSERT ON business.typed_rows FOR EACH ROW
+        EXECUTE FUNCTION business.touch_other_row()`);
+    try {
+      const ids = Array.from({ length: 5 }, () => randomUUID());
+      const inserted = await push(ids.map((id) => typedRow('INSERT', id, 0, true)));
+      await expectNodeParity(inserted.bundleSeq, inserted.bundleHash);
+      const { rows } = await db.query<{ op_code: number; id: string }>(
+        `SELECT br.op_code, br.payload_wire ->> 'id' AS id FROM sync.bundle_rows br JOIN sync.user_state us
+           USING (user_pk) WHERE us.user_id = 'alice' AND br.bundle_seq = $1 ORDER BY br.row_ordinal`,
+        [inserted.bundleSeq],
+      );
+      expect(rows).toEqual([{ op_code: 2, id: other }, ...ids.map((id) => ({ op_code: 1, id }))]);
+      expect(first.bundleSeq).toBeLessThan(inserted.bundleSeq);
+    } finally {
+      await db.query(`DROP TRIGGER host_touch_other ON business.typed_rows; DROP FUNCTION business.touch_other_row()`);
+    }
+  });
+
   it('a 1000-row INSERT bundle into a table whose columns changed since start keeps trigger capture', async () => {
     // the bulk path builds payloads from the catalog's columns; a column it does not know would be missing
     await db.query(`ALTER TABLE business.typed_rows ADD COLUMN extra_value INTEGER DEFAULT 7`);

@@ -25,7 +25,7 @@ describe('capture triggers at a restart', () => {
     await client.connect();
     try {
       const first = await triggers(client);
-      expect(first.size).toBe(8 * 4);
+      expect(first.size).toBe(8 * 5);
       await t.close({ keepDatabase: true });
       t = await startTestApp({ db });
       expect(await triggers(client)).toEqual(first);
@@ -35,10 +35,10 @@ describe('capture triggers at a restart', () => {
       await t.close({ keepDatabase: true });
       t = await startTestApp({ db });
       const third = await triggers(client);
-      expect(third.size).toBe(8 * 4);
+      expect(third.size).toBe(8 * 5);
       expect([...third.values()].every((x) => x.enabled === 'O')).toBe(true);
       const changed = [...third.keys()].filter((name) => third.get(name)!.oid !== first.get(name)?.oid).sort();
-      // the two altered tables got all four triggers anew; the others kept theirs
+      // the two altered tables got all five triggers anew; the others kept theirs
       expect(changed).toEqual(
         [...first.keys()].filter((name) => name.startsWith('users.') || name.startsWith('posts.')).sort(),
       );

@@ -352,13 +352,14 @@ describe('bootstrapSyncSchema: sync layout', () => {
     const functions = await rows<{ proname: string; volatile: string; definer: boolean; config: null; args: number }>(`
       SELECT proname, provolatile AS volatile, prosecdef AS definer, proconfig AS config, pronargs AS args
       FROM pg_proc WHERE pronamespace = 'sync'::regnamespace AND prorettype = 'trigger'::regtype ORDER BY proname`);
-    // refuse_registered_table_truncate (TRUNCATE guard, spec §8.14) and capture_registered_rows_inserted
-    // (set-based INSERT capture, issue 14) are this port's additions.
+    // refuse_registered_table_truncate (TRUNCATE guard, spec §8.14), capture_registered_rows_inserted
+    // (set-based INSERT capture, issue 14) and mark_registered_rows_inserting (its mark) are this port's additions.
     expect(functions).toEqual(
       [
         'capture_registered_row_change',
         'capture_registered_rows_inserted',
         'enforce_registered_row_owner',
+        'mark_registered_rows_inserting',
         'refuse_registered_table_truncate',
       ].map((proname) => ({
         proname,
@@ -439,6 +440,12 @@ describe('bootstrapSyncSchema: sync layout', () => {
       {
         relation,
         definition:
+          `CREATE TRIGGER oversync_bundle_mark_inserting BEFORE INSERT ON ${relation} FOR EACH STATEMENT ` +
+          `EXECUTE FUNCTION sync.mark_registered_rows_inserting()`,
+      },
+      {
+        relation,
+        definition:
           `CREATE TRIGGER oversync_bundle_owner_guard BEFORE INSERT OR DELETE OR UPDATE ON ${relation} FOR EACH ` +
           `ROW EXECUTE FUNCTION sync.enforce_registered_row_owner()`,
       },
@@ -500,7 +507,7 @@ describe('bootstrapSyncSchema: sync layout', () => {
     for (const result of results) expect(result).toEqual(results[0]);
     expect(await rows('SELECT count(*)::int AS count FROM sync.meta')).toEqual([{ count: 1 }]);
     expect(await rows('SELECT * FROM sync.table_catalog ORDER BY table_id')).toEqual(EXPECTED_CATALOG);
-    expect(await rows(`SELECT count(*)::int AS count FROM pg_trigger WHERE NOT tgisinternal`)).toEqual([{ count: 12 }]);
+    expect(await rows(`SELECT count(*)::int AS count FROM pg_trigger WHERE NOT tgisinternal`)).toEqual([{ count: 15 }]);
   });
 
   it('accepts an empty pre-created sync schema as a fresh one', async () => {

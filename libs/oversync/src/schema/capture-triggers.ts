@@ -6,6 +6,7 @@ import { ACQUIRE_BOOTSTRAP_LOCK_SQL } from './sync-layout.js';
 import {
   CAPTURE_FUNCTION_SQL,
   CAPTURE_INSERTED_FUNCTION_SQL,
+  MARK_INSERTING_FUNCTION_SQL,
   OWNER_GUARD_FUNCTION_SQL,
   TRUNCATE_GUARD_FUNCTION_SQL,
 } from './sync-trigger-functions.sql.js';
@@ -15,18 +16,23 @@ export const OWNER_GUARD_TRIGGER = 'oversync_bundle_owner_guard';
 export const CAPTURE_TRIGGER = 'oversync_bundle_capture_row';
 export const TRUNCATE_GUARD_TRIGGER = 'oversync_bundle_truncate_guard';
 export const CAPTURE_INSERTED_TRIGGER = 'oversync_bundle_capture_inserted';
-export const REGISTERED_TABLE_TRIGGERS = [
+export const MARK_INSERTING_TRIGGER = 'oversync_bundle_mark_inserting';
+/** The triggers a registered table must carry (a host's migrations from an older build lack the mark). */
+export const REQUIRED_TABLE_TRIGGERS = [
   OWNER_GUARD_TRIGGER,
   CAPTURE_TRIGGER,
   CAPTURE_INSERTED_TRIGGER,
   TRUNCATE_GUARD_TRIGGER,
 ] as const;
+/** Every trigger the module installs on a registered table. */
+export const REGISTERED_TABLE_TRIGGERS = [...REQUIRED_TABLE_TRIGGERS, MARK_INSERTING_TRIGGER] as const;
 
 /** The trigger functions, replaced at every bootstrap (spec §8.13). */
 export const TRIGGER_FUNCTION_STATEMENTS: ReadonlyArray<[context: string, sql: string]> = [
   ['replace sync.enforce_registered_row_owner()', OWNER_GUARD_FUNCTION_SQL],
   ['replace sync.capture_registered_row_change()', CAPTURE_FUNCTION_SQL],
   ['replace sync.capture_registered_rows_inserted()', CAPTURE_INSERTED_FUNCTION_SQL],
+  ['replace sync.mark_registered_rows_inserting()', MARK_INSERTING_FUNCTION_SQL],
   ['replace sync.refuse_registered_table_truncate()', TRUNCATE_GUARD_FUNCTION_SQL],
 ];
 
@@ -64,7 +70,7 @@ const DELETE = 8;
 const UPDATE = 16;
 const TRUNCATE = 32;
 
-/** True when the table carries exactly the module's four triggers, as `installTableTriggers` creates them. */
+/** True when the table carries exactly the module's five triggers, as `installTableTriggers` creates them. */
 async function triggersUpToDate(client: SyncClient, table: RegisteredTable, target: string): Promise<boolean> {
   // tgargs: each argument followed by a NUL byte
   const args = Buffer.from(
@@ -76,6 +82,7 @@ async function triggersUpToDate(client: SyncClient, table: RegisteredTable, targ
     [CAPTURE_TRIGGER, `${ROW | UPDATE | DELETE}|sync.capture_registered_row_change()|${args}|`],
     [CAPTURE_INSERTED_TRIGGER, `${INSERT}|sync.capture_registered_rows_inserted()|${args}|oversync_inserted_rows`],
     [TRUNCATE_GUARD_TRIGGER, `${BEFORE | TRUNCATE}|sync.refuse_registered_table_truncate()||`],
+    [MARK_INSERTING_TRIGGER, `${BEFORE | INSERT}|sync.mark_registered_rows_inserting()||`],
   ]);
   const { rows } = await client.query<{ name: string; shape: string }>(
     `SELECT tgname AS name,
@@ -89,7 +96,7 @@ async function triggersUpToDate(client: SyncClient, table: RegisteredTable, targ
   return rows.length === wanted.size && rows.every((row) => wanted.get(row.name) === row.shape);
 }
 
-/** The statements that (re)install the four triggers of one registered table, with their error contexts. */
+/** The statements that (re)install the five triggers of one registered table, with their error contexts. */
 export function tableTriggerStatements(
   table: Pick<RegisteredTable, 'schema' | 'table' | 'keyColumn' | 'keyKind' | 'tableId'>,
 ): Array<[context: string, sql: string]> {
@@ -100,6 +107,7 @@ export function tableTriggerStatements(
     ['drop owner guard trigger', `DROP TRIGGER IF EXISTS ${OWNER_GUARD_TRIGGER} ON ${target}`],
     ['drop truncate guard trigger', `DROP TRIGGER IF EXISTS ${TRUNCATE_GUARD_TRIGGER} ON ${target}`],
     ['drop insert capture trigger', `DROP TRIGGER IF EXISTS ${CAPTURE_INSERTED_TRIGGER} ON ${target}`],
+    ['drop insert mark trigger', `DROP TRIGGER IF EXISTS ${MARK_INSERTING_TRIGGER} ON ${target}`],
     [
       'create owner guard trigger',
       `CREATE TRIGGER ${OWNER_GUARD_TRIGGER} BEFORE INSERT OR UPDATE OR DELETE ON ${target}
@@ -116,6 +124,11 @@ export function tableTriggerStatements(
       `CREATE TRIGGER ${CAPTURE_INSERTED_TRIGGER} AFTER INSERT ON ${target} REFERENCING NEW TABLE
         AS oversync_inserted_rows
        FOR EACH STATEMENT EXECUTE FUNCTION sync.capture_registered_rows_inserted(${captureArguments})`,
+    ],
+    [
+      'create insert mark trigger',
+      `CREATE TRIGGER ${MARK_INSERTING_TRIGGER} BEFORE INSERT ON ${target}
+       FOR EACH STATEMENT EXECUTE FUNCTION sync.mark_registered_rows_inserting()`,
     ],
     [
       'create truncate guard trigger',

@@ -1,5 +1,5 @@
 import type { SyncDatabase } from '../database/sync-database.js';
-import { REGISTERED_TABLE_TRIGGERS } from './capture-triggers.js';
+import { REQUIRED_TABLE_TRIGGERS } from './capture-triggers.js';
 import { validateRegisteredForeignKeys } from './foreign-key-validator.js';
 import type { RegisteredTable, RegisteredTableConfig } from './registered-table.js';
 import { validateRegisteredTables } from './registered-table-validator.js';
@@ -86,10 +86,10 @@ export async function verifySyncSchema(
     `SELECT t.tgname AS name, n.nspname || '.' || c.relname AS table_name
      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE NOT t.tgisinternal AND t.tgname = ANY($1::text[])`,
-    [[...REGISTERED_TABLE_TRIGGERS]],
+    [[...REQUIRED_TABLE_TRIGGERS]],
   );
   for (const table of registered) {
-    const missing = REGISTERED_TABLE_TRIGGERS.filter(
+    const missing = REQUIRED_TABLE_TRIGGERS.filter(
       (name) => !triggers.some((t) => t.name === name && t.table_name === table.name),
     );
     if (missing.length > 0)

@@ -150,6 +150,55 @@ END;
 $$`;
 
 /**
+ * The insert capture's repair when triggers fired by the INSERT staged rows of the keys it inserted (an
+ * AFTER INSERT row trigger of the host updating or deleting the row it was given): the statement trigger
+ * fires after them, so its INSERT would net after their UPDATE or DELETE, and the bundle would carry the
+ * row as first inserted. Where a key's row no longer is the image staged for it, those later rows of the
+ * key are moved behind the INSERT (deleted and staged again in their order); where it still is, they came
+ * first (a BEFORE trigger deleting an old row of the key) and stay. `nested_upto`: the last ordinal staged
+ * before this trigger's own rows.
+ */
+const REORDER_AFTER_INSERTION = `FOR staged IN
+      SELECT s.key_bytes, s.payload_db FROM sync.bundle_capture_stage s
+       WHERE s.txid = txid_current() AND s.user_pk = user_pk_text::bigint AND s.capture_ordinal > nested_upto
+         AND s.table_id = TG_ARGV[2]::integer AND EXISTS (
+           SELECT 1 FROM sync.bundle_capture_stage n
+            WHERE n.txid = s.txid AND n.user_pk = s.user_pk AND n.table_id = s.table_id
+              AND n.key_bytes = s.key_bytes AND n.capture_ordinal > mark AND n.capture_ordinal <= nested_upto)
+    LOOP
+      EXECUTE format('SELECT to_jsonb(t) - ''_sync_scope_id'' FROM %I.%I t
+                       WHERE t.%I = (jsonb_populate_record(NULL::%I.%I, $1)).%I',
+        TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV[0], TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV[0])
+        INTO current_image USING staged.payload_db;
+      IF current_image IS DISTINCT FROM staged.payload_db THEN
+        WITH moved AS (
+          DELETE FROM sync.bundle_capture_stage n
+           WHERE n.txid = txid_current() AND n.user_pk = user_pk_text::bigint AND n.table_id = TG_ARGV[2]::integer
+             AND n.key_bytes = staged.key_bytes AND n.capture_ordinal > mark AND n.capture_ordinal <= nested_upto
+          RETURNING n.*)
+        INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
+        SELECT m.txid, m.user_pk, m.table_id, m.op_code, m.key_bytes, m.payload_db FROM moved m
+         ORDER BY m.capture_ordinal;
+      END IF;
+    END LOOP;`;
+
+/**
+ * BEFORE INSERT statement trigger: marks where the stage stood when the statement began (per trigger depth),
+ * so that its AFTER statement trigger can tell rows staged by triggers the statement fired. A database whose
+ * tables lack it (migrations from an older build) captures as before.
+ */
+export const MARK_INSERTING_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION sync.mark_registered_rows_inserting()
+RETURNS TRIGGER
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  PERFORM set_config('oversync.insert_mark_' || pg_trigger_depth(),
+    COALESCE(pg_sequence_last_value('sync.bundle_capture_stage_capture_ordinal_seq'::regclass), 0)::text, true);
+  RETURN NULL;
+END;
+$$`;
+
+/**
  * AFTER INSERT statement trigger with a transition table (not in the reference): stages all rows of
  * an INSERT statement in one set-based statement instead of one PL/pgSQL call per row — the bulk
  * of a push. Rows are staged in insertion order; the owner guard has already pinned every row to
@@ -169,7 +218,14 @@ DECLARE
   user_pk_text TEXT := NULLIF(current_setting('oversync.bundle_user_pk', true), '');
   trusted BOOLEAN := current_setting('oversync.bundle_trusted_capture', true) = 'on';
   writer_captures BOOLEAN := current_setting('oversync.bundle_writer_capture', true) = 'on';
+  mark BIGINT := NULLIF(current_setting('oversync.insert_mark_' || pg_trigger_depth(), true), '')::bigint;
+  nested_upto BIGINT;
+  staged RECORD;
+  current_image JSONB;
 BEGIN
+  IF mark IS NOT NULL THEN
+    PERFORM set_config('oversync.insert_mark_' || pg_trigger_depth(), '', true);
+  END IF;
   IF writer_captures THEN
     ${maySetReplicationRoleSql('writer_captures')}
     IF writer_captures THEN
@@ -181,6 +237,11 @@ BEGIN
   END IF;
   IF user_pk_text IS NULL THEN
     RAISE EXCEPTION 'oversync bundle context is missing user_pk for %.%', TG_TABLE_SCHEMA, TG_TABLE_NAME;
+  END IF;
+  -- rows staged since this statement began come from triggers it fired (its mark: see the BEFORE trigger)
+  IF mark IS NOT NULL THEN
+    SELECT max(s.capture_ordinal) INTO nested_upto FROM sync.bundle_capture_stage s
+     WHERE s.txid = txid_current() AND s.user_pk = user_pk_text::bigint AND s.capture_ordinal > mark;
   END IF;
   IF trusted THEN
     PERFORM set_config('session_replication_role', 'replica', true);
@@ -198,6 +259,9 @@ BEGIN
   END IF;
   IF trusted THEN
     PERFORM set_config('session_replication_role', 'origin', true);
+  END IF;
+  IF nested_upto IS NOT NULL THEN
+    ${REORDER_AFTER_INSERTION}
   END IF;
   RETURN NULL;
 END;
