@@ -223,9 +223,6 @@ DECLARE
   staged RECORD;
   current_image JSONB;
 BEGIN
-  IF mark IS NOT NULL THEN
-    PERFORM set_config('oversync.insert_mark_' || pg_trigger_depth(), '', true);
-  END IF;
   IF writer_captures THEN
     ${maySetReplicationRoleSql('writer_captures')}
     IF writer_captures THEN
@@ -238,8 +235,9 @@ BEGIN
   IF user_pk_text IS NULL THEN
     RAISE EXCEPTION 'oversync bundle context is missing user_pk for %.%', TG_TABLE_SCHEMA, TG_TABLE_NAME;
   END IF;
-  -- rows staged since this statement began come from triggers it fired (its mark: see the BEFORE trigger)
-  IF mark IS NOT NULL THEN
+  -- rows staged since this statement began come from triggers it fired (its mark: see the BEFORE trigger, which
+  -- every INSERT into a registered table fires where this function is installed: bootstrap installs both)
+  IF mark IS NOT NULL AND mark < pg_sequence_last_value('sync.bundle_capture_stage_capture_ordinal_seq'::regclass) THEN
     SELECT max(s.capture_ordinal) INTO nested_upto FROM sync.bundle_capture_stage s
      WHERE s.txid = txid_current() AND s.user_pk = user_pk_text::bigint AND s.capture_ordinal > mark;
   END IF;
