@@ -82,7 +82,8 @@ const options = { userPk, sourceId: 'probe', sourceBundleId: '999999' };
 /** The build's bulk path: one statement where it has one, else its temporary table. */
 async function commit(build: Build): Promise<string | undefined> {
   const catalog = new build.catalog.SyncCatalog([users], true);
-  if ('applyInsertRunFinalized' in build.apply) {
+  // a build before the one-statement path has no applyInsertRunFinalized
+  if (typeof (build.apply as Partial<typeof Apply>).applyInsertRunFinalized === 'function') {
     const bundle = await build.apply.applyInsertRunFinalized(pushId, userId, run, (inserted, parameters) =>
       build.capture.finalizeInsertedBundle(sync, catalog, options, null, inserted, parameters),
     );

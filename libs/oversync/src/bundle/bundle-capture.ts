@@ -262,6 +262,8 @@ export function finalizeInsertedBundle(
   inserted: InsertedSource,
   parameters: unknown[],
 ): Promise<CommittedBundle | null | undefined> {
+  // only the replica role keeps the insert-capture trigger from staging these rows as well
+  if (!catalog.trustedSyncWrites) return Promise.resolve(undefined);
   return finalizeInDatabase(client, catalog, options, channel, inserted, parameters);
 }
 

@@ -490,8 +490,9 @@ export class PushSessionService {
 
   /**
    * A bulk INSERT-only commit (where the role may skip triggers anyway): its statements capture their own
-   * RETURNING rows and the bundle is built from those, with no capture stage to write, net and empty.
-   * Undefined when that does not apply or cannot finish (rolled back to before it): trigger capture then.
+   * RETURNING rows and the bundle is built from those, with no capture stage to write, net and empty — in the
+   * same statement when `writerCapture` allows, else through a temporary table. Undefined when that does not
+   * apply or cannot finish (rolled back to before it): trigger capture then.
    */
   private async commitCapturedByWriter(
     client: SyncClient,
