@@ -361,6 +361,77 @@ describe('push commit parity of the database and Node paths', () => {
     }
   });
 
+  it('a bulk INSERT bundle is written and built by one statement only where nothing but ours fires on INSERT', async () => {
+    if (!catalog.trustedSyncWrites) return;
+    const temporaryTable = (statements: readonly string[]) =>
+      statements.some((s) => s.startsWith('CREATE TEMPORARY TABLE IF NOT EXISTS pg_temp.oversync_writer_capture'));
+    const post = (id: string, author: string | null) =>
+      `{"schema":"business","table":"posts","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,` +
+      `"payload":{"id":"${id}","title":"t","content":"c","author_id":${author === null ? 'null' : `"${author}"`}}}`;
+    // typed_rows has no foreign key: one statement, the same bytes
+    const typed = await push(Array.from({ length: 1000 }, () => typedRow('INSERT', randomUUID(), 0, true)));
+    expect(typed.statements.some((s) => s.startsWith('WITH inserted AS (INSERT INTO "business"."typed_rows"'))).toBe(
+      true,
+    );
+    expect(temporaryTable(typed.statements)).toBe(false);
+    await expectNodeParity(typed.bundleSeq, typed.bundleHash);
+    // posts' foreign key is a trigger on INSERT: the temporary table, and its deferred check still refuses
+    const posts = await push(Array.from({ length: 1000 }, () => post(randomUUID(), null)));
+    expect(temporaryTable(posts.statements)).toBe(true);
+    const orphan = randomUUID();
+    const refused = await a.push(next, [
+      ...Array.from({ length: 999 }, () => JSON.parse(post(randomUUID(), null)) as unknown),
+      JSON.parse(post(randomUUID(), orphan)) as unknown,
+    ]);
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toContain('posts_author_id_fkey');
+    // a deferrable unique key is checked by a trigger too
+    await db.query(`ALTER TABLE business.files ADD CONSTRAINT files_name_key UNIQUE (_sync_scope_id, name)
+      DEFERRABLE INITIALLY DEFERRED`);
+    try {
+      const file = (name: string) => {
+        const id = randomUUID();
+        return (
+          `{"schema":"business","table":"files","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,` +
+          `"payload":{"id":"${id}","name":"${name}","data":"AQID"}}`
+        );
+      };
+      const unique = await push(Array.from({ length: 1000 }, () => file(randomUUID())));
+      expect(temporaryTable(unique.statements)).toBe(true);
+      const twice = await a.push(next, [
+        ...Array.from({ length: 998 }, () => JSON.parse(file(randomUUID())) as unknown),
+        JSON.parse(file('twice')) as unknown,
+        JSON.parse(file('twice')) as unknown,
+      ]);
+      expect(twice.status).toBe(400);
+      expect(twice.body.message).toContain('files_name_key');
+    } finally {
+      await db.query(`ALTER TABLE business.files DROP CONSTRAINT files_name_key`);
+    }
+  });
+
+  it('a business-table error in a one-statement bulk commit names its rows', async () => {
+    const user = (id: string, name: string | null) => ({
+      schema: 'business',
+      table: 'users',
+      key: { id },
+      op: 'INSERT',
+      base_row_version: 0,
+      payload: { id, name, email: 'e' },
+    });
+    const rows = Array.from({ length: 1000 }, (_, i) => user(randomUUID(), i === 500 ? null : 'n'));
+    const refused = await a.push(next, rows);
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toMatch(
+      /^rows 0\.\.999 \(INSERT business\.users\) was rejected by PostgreSQL: null value in column "name" /,
+    );
+    const { rows: written } = await db.query(
+      `SELECT count(*)::int AS n FROM business.users WHERE id = ANY($1::uuid[])`,
+      [rows.map((r) => r.key.id)],
+    );
+    expect(written[0]).toEqual({ n: 0 });
+  });
+
   it('payloads built from typed columns are those built from the jsonb row image, for every column type', async () => {
     // typedPayloadSql (bulk INSERTs captured by their writer) against bundlePayloadSql (the capture stage)
     const columns: Array<[string, string, string[]]> = [

@@ -7,7 +7,12 @@ import { keyStringOf } from './row-keys.js';
 import { byteaColumnsOf } from '../schema/registered-table.js';
 import { BUNDLE_ROW_JSON_SQL, rowPrefixesSql, rowPrefixParams } from '../pull/bundle-reader.js';
 import { BUNDLE_ROW_BLOCK_ROWS } from '../schema/sync-schema.sql.js';
-import { finalizeInDatabaseSql, finalizeParams, type FinalizeSource } from './bundle-finalize.sql.js';
+import {
+  finalizeInDatabaseSql,
+  finalizeParams,
+  type FinalizeSource,
+  type InsertedSource,
+} from './bundle-finalize.sql.js';
 
 /** The header of a committed bundle as the commit response and WithinSyncBundle report it. */
 export interface CommittedBundle {
@@ -244,6 +249,24 @@ export function finalizeWriterCapturedBundle(
   return finalizeInDatabase(client, catalog, options, channel, 'writer');
 }
 
+/**
+ * The bundle of a bulk commit's one INSERT run (`inserted`, with its `parameters`), written and built by one
+ * statement under the replica role; undefined when a payload needs the Node code (the rows are inserted and
+ * nothing else written: the caller rolls back and redoes the commit with trigger capture).
+ */
+export function finalizeInsertedBundle(
+  client: SyncClient,
+  catalog: SyncCatalog,
+  options: FinalizeOptions,
+  channel: string | null,
+  inserted: InsertedSource,
+  parameters: unknown[],
+): Promise<CommittedBundle | null | undefined> {
+  // only the replica role keeps the insert-capture trigger from staging these rows as well
+  if (!catalog.trustedSyncWrites) return Promise.resolve(undefined);
+  return finalizeInDatabase(client, catalog, options, channel, inserted, parameters);
+}
+
 /** The bundle built by one statement in PostgreSQL; undefined when a payload needs the Node code (nothing written). */
 async function finalizeInDatabase(
   client: SyncClient,
@@ -251,6 +274,7 @@ async function finalizeInDatabase(
   options: FinalizeOptions,
   channel: string | null,
   source: FinalizeSource = 'stage',
+  parameters: unknown[] = [],
 ): Promise<CommittedBundle | null | undefined> {
   // bundle_rows, row_state and the blocks derive from rows this statement writes (see below)
   if (catalog.trustedSyncWrites) await client.query('SET LOCAL session_replication_role = replica');
@@ -265,6 +289,7 @@ async function finalizeInDatabase(
     options.sourceBundleId,
     channel,
     ...finalizeParams(catalog),
+    ...parameters,
   ]);
   if (catalog.trustedSyncWrites) await client.query('SET LOCAL session_replication_role = origin');
   const row = rows[0]!;

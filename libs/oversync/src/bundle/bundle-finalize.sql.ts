@@ -132,7 +132,17 @@ const keyJsonSql = (table: RegisteredTable, keyBytes: string) =>
  * RETURNING rows (one row per logical row, in capture order: nothing to net), their canonical payloads
  * already built (`typedPayloadSql`).
  */
-export type FinalizeSource = 'stage' | 'writer';
+export type FinalizeSource = 'stage' | 'writer' | InsertedSource;
+
+/**
+ * A bulk commit's one INSERT run when it may run under the replica role (no trigger or foreign key of its table
+ * fires on INSERT but ours): the INSERT … RETURNING `k` (key_bytes), `p` (canonical payload) in upload order,
+ * finalized in the statement that writes it (no temporary table), its parameters from $10 on.
+ */
+export interface InsertedSource {
+  insertSql: string;
+  tableId: number;
+}
 
 /** The temporary table of a bulk commit's writer-captured INSERT effects (dropped at commit). */
 export const WRITER_CAPTURE_TABLE = 'pg_temp.oversync_writer_capture';
@@ -141,6 +151,12 @@ const statements = { stage: new WeakMap<SyncCatalog, string>(), writer: new Weak
 
 /** The `net` rows (first_ordinal, table_id, key_bytes, first_op, last_op, payload) of `source`. */
 function netRowsSql(source: FinalizeSource): string {
+  if (typeof source === 'object')
+    return `inserted AS (${source.insertSql}),
+     net AS (
+       SELECT row_number() OVER () AS first_ordinal, ${Number(source.tableId)} AS table_id, k AS key_bytes,
+              ${OP_INSERT}::int2 AS first_op, ${OP_INSERT}::int2 AS last_op, p AS payload
+         FROM inserted),`;
   if (source === 'writer')
     return `net AS (
        SELECT capture_ordinal AS first_ordinal, table_id, key_bytes, ${OP_INSERT}::int2 AS first_op,
@@ -172,24 +188,29 @@ function netRowsSql(source: FinalizeSource): string {
  * $5..$9 per-table constants (`finalizeParams`).
  */
 export function finalizeInDatabaseSql(catalog: SyncCatalog, source: FinalizeSource = 'stage'): string {
+  if (typeof source === 'object') return buildFinalizeSql(catalog, source);
   let sql = statements[source].get(catalog);
-  if (sql) return sql;
+  if (!sql) statements[source].set(catalog, (sql = buildFinalizeSql(catalog, source)));
+  return sql;
+}
+
+function buildFinalizeSql(catalog: SyncCatalog, source: FinalizeSource): string {
+  const captured = source !== 'stage';
   const byTable = (sql: (table: RegisteredTable) => string) =>
     catalog.tables.length === 0
       ? 'NULL::text'
       : `CASE n.table_id ${catalog.tables.map((t) => `WHEN ${Number(t.tableId)} THEN ${sql(t)}`).join('\n      ')} END`;
-  const payload = source === 'writer' ? 'n.payload' : byTable((t) => bundlePayloadSql(t, 'n.payload'));
+  const payload = captured ? 'n.payload' : byTable((t) => bundlePayloadSql(t, 'n.payload'));
   // the key's JSON text once per row, for the hash input and the wire rows
   const keyJson = byTable((t) => keyJsonSql(t, 'n.key_bytes'));
   // writer-captured effects are a bundle only while the stage is empty (nothing else was captured)
   // (and their capture ordinals are the bundle's row ordinals 1..n already: the runs cover the staged rows in order)
-  const alone =
-    source === 'writer'
-      ? ` AND NOT EXISTS (SELECT FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1)
+  const alone = captured
+    ? ` AND NOT EXISTS (SELECT FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1)
           AND min(row_ordinal) = 1 AND max(row_ordinal) = count(*)`
-      : '';
-  const rowOrdinal = source === 'writer' ? 'n.first_ordinal' : 'row_number() OVER (ORDER BY n.first_ordinal)';
-  sql = `WITH ${netRowsSql(source)}
+    : '';
+  const rowOrdinal = captured ? 'n.first_ordinal' : 'row_number() OVER (ORDER BY n.first_ordinal)';
+  return `WITH ${netRowsSql(source)}
      out AS MATERIALIZED (
        SELECT ${rowOrdinal} AS row_ordinal, n.table_id, n.key_bytes, n.op_code,
               CASE WHEN n.op_code <> ${OP_DELETE} THEN ${payload} END AS payload, ${keyJson} AS key_json
@@ -202,14 +223,17 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog, source: FinalizeSour
      seq AS (
        UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1
         WHERE user_pk = $1 AND (SELECT ok FROM chk) RETURNING next_bundle_seq - 1 AS bundle_seq),
+     -- the input as bytes aggregated row by row, its brackets on the first and last rows (ordinals 1..n): the
+     -- whole text is not copied again to be bracketed and converted (three copies of ~37 MB per 100,000 rows)
      hashed AS (
        SELECT sha256(h.input) AS hash, length(h.input) AS bytes
-         FROM (SELECT convert_to('[' || string_agg(tc.hash_prefix || o.key_json
-                 || '},"op":"' || ${opCodeCaseSql('o.op_code')}
+         FROM (SELECT string_agg(convert_to(CASE WHEN o.row_ordinal = 1 THEN '[' ELSE '' END || tc.hash_prefix
+                 || o.key_json || '},"op":"' || ${opCodeCaseSql('o.op_code')}
                  || '","payload":' || COALESCE(o.payload, 'null') || ',"row_ordinal":' || (o.row_ordinal - 1)
-                 || ',"row_version":' || s.bundle_seq || tc.hash_suffix, ',' ORDER BY o.row_ordinal) || ']', 'UTF8')
-                   AS input
-                 FROM out o JOIN ${TABLES_SQL} ON tc.table_id = o.table_id, seq s) h),
+                 || ',"row_version":' || s.bundle_seq || tc.hash_suffix
+                 || CASE WHEN o.row_ordinal = c.row_count THEN ']' ELSE '' END, 'UTF8'), ','::bytea
+                 ORDER BY o.row_ordinal) AS input
+                 FROM out o JOIN ${TABLES_SQL} ON tc.table_id = o.table_id, seq s, chk c) h),
      logged AS (
        INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count,
          bundle_hash)
@@ -245,8 +269,6 @@ export function finalizeInDatabaseSql(catalog: SyncCatalog, source: FinalizeSour
    SELECT c.row_count, c.ok, s.bundle_seq, encode(h.hash, 'hex') AS bundle_hash, (SELECT count(*) FROM announced)
      AS announced
      FROM chk c LEFT JOIN seq s ON true LEFT JOIN hashed h ON true`;
-  statements[source].set(catalog, sql);
-  return sql;
 }
 
 /**

@@ -6,7 +6,7 @@ import { keyStringOf } from '../bundle/row-keys.js';
 import { quoteIdentifier as quote } from '../database/sql-quote.js';
 import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.js';
 import { ROW_OP_NAMES, type RowOp } from '@oversync/protocol';
-import { typedPayloadSql, WRITER_CAPTURE_TABLE } from '../bundle/bundle-finalize.sql.js';
+import { typedPayloadSql, WRITER_CAPTURE_TABLE, type InsertedSource } from '../bundle/bundle-finalize.sql.js';
 import { REGISTERED_TABLE_TRIGGERS } from '../schema/capture-triggers.js';
 
 /** A staged row as commit applies it; its payload stays in sync.push_session_rows. */
@@ -117,9 +117,9 @@ export async function applyPushRows(
   }
 }
 
-async function run(rows: ApplyRow[], statement: () => Promise<unknown>): Promise<void> {
+async function run<T>(rows: ApplyRow[], statement: () => Promise<T>): Promise<T> {
   try {
-    await statement();
+    return await statement();
   } catch (error) {
     throw new ApplyRowError(rows, error);
   }
@@ -135,15 +135,18 @@ async function insertRows(
   await client.query(insertRowsSql(first), [pushId, first.ordinal, userId, last]);
 }
 
-/** The INSERT of a run's rows ($1 push_id, $2..$4 first ordinal, user id, last ordinal), RETURNING `returning`. */
-function insertRowsSql(first: ApplyRow, returning?: string): string {
+/**
+ * The INSERT of a run's rows (parameters from `$n`: push_id, first ordinal, user id, last ordinal), RETURNING
+ * `returning`.
+ */
+function insertRowsSql(first: ApplyRow, returning?: string, n = 1): string {
   const columns = ['_sync_scope_id', ...first.columns].map(quote).join(', ');
   const source = first.columns.map((c) => `r.${quote(c)}`).join(', ');
   return `INSERT INTO ${qualified(first.table)} AS dst (${columns})
-     SELECT $3::text${source ? `, ${source}` : ''}
+     SELECT $${n + 2}::text${source ? `, ${source}` : ''}
        FROM sync.push_session_rows psr, jsonb_populate_record(NULL::${qualified(first.table)},
          psr.payload_apply::jsonb) r
-      WHERE psr.push_id = $1::uuid AND psr.row_ordinal BETWEEN $2 AND $4
+      WHERE psr.push_id = $${n}::uuid AND psr.row_ordinal BETWEEN $${n + 1} AND $${n + 3}
       ORDER BY psr.row_ordinal${returning ? `\n     RETURNING ${returning}` : ''}`;
 }
 
@@ -170,17 +173,22 @@ async function deleteRow(client: SyncClient, userId: string, row: ApplyRow): Pro
 }
 
 /**
- * Whether the runs can capture their own effects (`applyInsertRunsCaptured`): INSERTs only, into plain
- * tables with no trigger or rule but ours, so nothing but these statements writes a registered row, by a
- * role that may create temporary tables; and each table's columns are still the catalog's (names and
- * types), so its canonical payloads can be built from the typed RETURNING columns (`typedPayloadSql`).
+ * How a bulk commit's runs can capture their own effects, if they can: INSERTs only, into plain tables with no
+ * trigger or rule but ours, so nothing but these statements writes a registered row; and each table's columns
+ * are still the catalog's (names and types), so its canonical payloads can be built from the typed RETURNING
+ * columns (`typedPayloadSql`). 'one-statement' (`applyInsertRunFinalized`): a single run into a table where
+ * nothing but our triggers fires on INSERT (no foreign key of its own, no deferrable unique key), which may
+ * then run under the replica role with the bundle build; 'temporary-table' (`applyInsertRunsCaptured`): by a
+ * role that may create temporary tables.
  */
-export async function writerCanCapture(client: SyncClient, runs: ApplyRun[]): Promise<boolean> {
-  if (!runs.every((r) => r.first.op === 'INSERT')) return false;
+export async function writerCapture(
+  client: SyncClient,
+  runs: ApplyRun[],
+): Promise<'one-statement' | 'temporary-table' | null> {
+  if (!runs.every((r) => r.first.op === 'INSERT')) return null;
   const tables = [...new Map(runs.map((r) => [r.first.table.tableId, r.first.table])).values()];
-  const { rows } = await client.query<{ others: boolean }>(
-    `SELECT NOT has_database_privilege(current_database(), 'TEMPORARY')
-         OR EXISTS (SELECT FROM pg_class c WHERE c.oid = ANY($1::regclass[]) AND (c.relkind <> 'r' OR c.relhasrules))
+  const { rows } = await client.query<{ others: boolean; insert_checks: boolean; no_temporary: boolean }>(
+    `SELECT EXISTS (SELECT FROM pg_class c WHERE c.oid = ANY($1::regclass[]) AND (c.relkind <> 'r' OR c.relhasrules))
          OR EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = ANY($1::regclass[]) AND NOT t.tgisinternal
                      AND t.tgname <> ALL($2::text[]))
          OR EXISTS (SELECT FROM unnest($1::regclass[], $3::text[]) AS w(rel, columns)
@@ -188,13 +196,20 @@ export async function writerCanCapture(client: SyncClient, runs: ApplyRun[]): Pr
                        (SELECT string_agg(a.attname || ' ' || COALESCE(bt.typname, t.typname), ',' ORDER BY a.attname)
                           FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
                           LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
-                         WHERE a.attrelid = w.rel AND a.attnum > 0 AND NOT a.attisdropped)) AS others`,
+                         WHERE a.attrelid = w.rel AND a.attnum > 0 AND NOT a.attisdropped)) AS others,
+            -- internal ones too: a foreign key's or a deferrable unique key's checks are triggers (TRIGGER_TYPE_INSERT)
+            EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = ANY($1::regclass[]) AND t.tgtype & 4 <> 0
+                     AND (t.tgisinternal OR t.tgname <> ALL($2::text[]))) AS insert_checks,
+            NOT has_database_privilege(current_database(), 'TEMPORARY') AS no_temporary`,
     [tables.map(qualified), REGISTERED_TABLE_TRIGGERS, tables.map(catalogColumns)],
   );
-  return rows[0]?.others === false;
+  const row = rows[0];
+  if (!row || row.others) return null;
+  if (runs.length === 1 && !row.insert_checks) return 'one-statement';
+  return row.no_temporary ? null : 'temporary-table';
 }
 
-/** The catalog's `name type` list of a table's columns, as `writerCanCapture` reads them from pg_attribute. */
+/** The catalog's `name type` list of a table's columns, as `writerCapture` reads them from pg_attribute. */
 function catalogColumns(table: RegisteredTable): string {
   return [...table.columnTypes]
     .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
@@ -233,6 +248,23 @@ export async function applyInsertRunsCaptured(
     );
   }
   await client.query(`SET LOCAL oversync.bundle_writer_capture = off`);
+}
+
+/**
+ * The one INSERT run of `pushId` as the `InsertedSource` of the statement `finalize` runs (its parameters
+ * from $10 on): key and canonical payload of each inserted row in upload order, as `applyInsertRunsCaptured`
+ * writes them. A business-table error names the run's rows.
+ */
+export function applyInsertRunFinalized<T>(
+  pushId: string,
+  userId: string,
+  { first, last }: ApplyRun,
+  finalize: (source: InsertedSource, parameters: unknown[]) => Promise<T>,
+): Promise<T> {
+  const rows = last === first.ordinal ? [first] : [first, { ...first, ordinal: last }];
+  const returning = `${keyBytesSql(first.table)} AS k, ${typedPayloadSql(first.table, 'dst')} AS p`;
+  const source = { insertSql: insertRowsSql(first, returning, 10), tableId: first.table.tableId };
+  return run(rows, () => finalize(source, [pushId, first.ordinal, userId, last]));
 }
 
 /**

@@ -31,6 +31,7 @@ import { keyStringOf } from '../bundle/row-keys.js';
 import { setBundleContext } from '../bundle/bundle-context.js';
 import {
   finalizeCapturedBundle,
+  finalizeInsertedBundle,
   finalizeWriterCapturedBundle,
   type CommittedBundle,
   type FinalizeOptions,
@@ -40,11 +41,12 @@ import { applyRetention } from '../retention/retention.js';
 import { activateSource, readSourceState, sourceRetired } from './source-state.js';
 import { parsePushChunk } from './push-chunk.parser.js';
 import {
+  applyInsertRunFinalized,
   applyInsertRunsCaptured,
   applyPushRows,
   ApplyRowError,
   loadApplyRuns,
-  writerCanCapture,
+  writerCapture,
   type ApplyRow,
   type ApplyRun,
 } from './push-apply.js';
@@ -488,8 +490,9 @@ export class PushSessionService {
 
   /**
    * A bulk INSERT-only commit (where the role may skip triggers anyway): its statements capture their own
-   * RETURNING rows and the bundle is built from those, with no capture stage to write, net and empty.
-   * Undefined when that does not apply or cannot finish (rolled back to before it): trigger capture then.
+   * RETURNING rows and the bundle is built from those, with no capture stage to write, net and empty — in the
+   * same statement when `writerCapture` allows, else through a temporary table. Undefined when that does not
+   * apply or cannot finish (rolled back to before it): trigger capture then.
    */
   private async commitCapturedByWriter(
     client: SyncClient,
@@ -498,11 +501,21 @@ export class PushSessionService {
     runs: ApplyRun[],
     finalize: FinalizeOptions,
   ): Promise<CommittedBundle | null | undefined> {
-    if (!(await writerCanCapture(client, runs))) return undefined;
+    const capture = await writerCapture(client, runs);
+    if (capture === null) return undefined;
+    const catalog = this.schema.catalog;
+    const channel = this.announcer.channel;
     await client.query('SAVEPOINT oversync_writer_capture');
-    await applyInsertRunsCaptured(client, pushId, userId, runs);
-    finalize.timer?.mark('apply');
-    const bundle = await finalizeWriterCapturedBundle(client, this.schema.catalog, finalize, this.announcer.channel);
+    let bundle: CommittedBundle | null | undefined;
+    if (capture === 'one-statement') {
+      bundle = await applyInsertRunFinalized(pushId, userId, runs[0]!, (inserted, parameters) =>
+        finalizeInsertedBundle(client, catalog, finalize, channel, inserted, parameters),
+      );
+    } else {
+      await applyInsertRunsCaptured(client, pushId, userId, runs);
+      finalize.timer?.mark('apply');
+      bundle = await finalizeWriterCapturedBundle(client, catalog, finalize, channel);
+    }
     if (bundle === undefined) await client.query('ROLLBACK TO SAVEPOINT oversync_writer_capture');
     return bundle;
   }

@@ -1,0 +1,123 @@
+// Issue 22 probe: the bulk INSERT commit's apply + bundle build of two builds on one staged session of
+// PROBE_ROWS rows (default 100,000) of business.users, alternating, each in a transaction rolled back
+// (tables vacuumed between runs). The rows are the first bundle of the first user in DATABASE_URL (a
+// database after push-probe.ts), under new keys. Prints the backend CPU (ms, /proc) of each run and
+// the bundle hashes (one: both builds built the same bundle). Each build's compiled `libs/oversync/dist`:
+// BENCH_BASE_CWD (default /work/main) against this worktree. `npx tsx test/bench/bulk-commit-ab-probe.ts`
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import type { SyncClient } from '../../libs/oversync/src/database/sync-database.js';
+import type { ApplyRun } from '../../libs/oversync/src/push/push-apply.js';
+import type { RegisteredTable } from '../../libs/oversync/src/schema/registered-table.js';
+import type * as Apply from '../../libs/oversync/src/push/push-apply.js';
+import type * as Capture from '../../libs/oversync/src/bundle/bundle-capture.js';
+import type * as Catalog from '../../libs/oversync/src/schema/sync-catalog.js';
+
+interface Build {
+  apply: typeof Apply;
+  capture: typeof Capture;
+  catalog: typeof Catalog;
+}
+const load = async (root: string): Promise<Build> => ({
+  apply: (await import(`${root}/libs/oversync/dist/push/push-apply.js`)) as typeof Apply,
+  capture: (await import(`${root}/libs/oversync/dist/bundle/bundle-capture.js`)) as typeof Capture,
+  catalog: (await import(`${root}/libs/oversync/dist/schema/sync-catalog.js`)) as typeof Catalog,
+});
+const builds = { base: await load(process.env.BENCH_BASE_CWD ?? '/work/main'), this: await load(process.cwd()) };
+const rows = Number(process.env.PROBE_ROWS ?? 100_000);
+const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+await client.connect();
+const sync = client as unknown as SyncClient;
+const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+const cpuMs = () => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+};
+const { rows: columns } = await client.query<{ column_name: string; udt_name: string }>(
+  `SELECT column_name, udt_name FROM information_schema.columns
+    WHERE table_schema = 'business' AND table_name = 'users'`,
+);
+const { rows: ids } = await client.query<{ table_id: number }>(
+  `SELECT table_id FROM sync.table_catalog WHERE schema_name = 'business' AND table_name = 'users'`,
+);
+const users: RegisteredTable = {
+  tableId: ids[0]!.table_id,
+  schema: 'business',
+  table: 'users',
+  name: 'business.users',
+  keyColumn: 'id',
+  keyKind: 1,
+  columnTypes: new Map(columns.map((c) => [c.column_name, c.udt_name])),
+};
+const { rows: owners } = await client.query<{ user_pk: string; user_id: string }>(
+  'SELECT user_pk::text, user_id FROM sync.user_state ORDER BY user_pk LIMIT 1',
+);
+const { user_pk: userPk, user_id: userId } = owners[0]!;
+const pushId = randomUUID();
+await client.query(
+  `INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, planned_row_count,
+     next_expected_row_ordinal, expires_at) VALUES ($1, $2, 'probe', 999999, $3, $3, now() + interval '1 hour')`,
+  [pushId, userPk, rows],
+);
+await client.query(
+  `INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq,
+     payload_apply)
+   SELECT $1, s.row_ordinal, $2, uuid_send(s.id), 1, 0, (s.p || jsonb_build_object('id', s.id))::text::json
+     FROM (SELECT row_ordinal - 1 AS row_ordinal, gen_random_uuid() AS id, payload_wire::jsonb AS p
+             FROM sync.bundle_rows WHERE bundle_seq = 1 AND user_pk = $3 ORDER BY row_ordinal LIMIT $4) s`,
+  [pushId, users.tableId, userPk, rows],
+);
+const run: ApplyRun = {
+  first: {
+    ordinal: 0,
+    table: users,
+    key: '',
+    op: 'INSERT',
+    columns: ['created_at', 'email', 'id', 'name', 'updated_at'],
+  },
+  last: rows - 1,
+};
+const options = { userPk, sourceId: 'probe', sourceBundleId: '999999' };
+/** The build's bulk path: one statement where it has one, else its temporary table. */
+async function commit(build: Build): Promise<string | undefined> {
+  const catalog = new build.catalog.SyncCatalog([users], true);
+  // a build before the one-statement path has no applyInsertRunFinalized
+  if (typeof (build.apply as Partial<typeof Apply>).applyInsertRunFinalized === 'function') {
+    const bundle = await build.apply.applyInsertRunFinalized(pushId, userId, run, (inserted, parameters) =>
+      build.capture.finalizeInsertedBundle(sync, catalog, options, null, inserted, parameters),
+    );
+    return bundle?.bundleHash;
+  }
+  await build.apply.applyInsertRunsCaptured(sync, pushId, userId, [run]);
+  return (await build.capture.finalizeWriterCapturedBundle(sync, catalog, options, null))?.bundleHash;
+}
+const cpu: Record<string, number[]> = { base: [], this: [] };
+const hashes = new Set<string | undefined>();
+try {
+  for (let rep = 0; rep < Number(process.env.PROBE_REPS ?? 6); rep++) {
+    for (const name of rep % 2 ? (['this', 'base'] as const) : (['base', 'this'] as const)) {
+      await client.query(
+        'VACUUM business.users, sync.row_state, sync.bundle_rows, sync.bundle_row_blocks, sync.bundle_log',
+      );
+      await client.query('BEGIN');
+      await client.query(`SET LOCAL work_mem = '64MB'; SET LOCAL jit = off; SET LOCAL TimeZone = 'UTC';
+        SET LOCAL bytea_output = 'hex'`);
+      await client.query(`SELECT set_config(name, value, true) FROM unnest($1::text[], $2::text[]) AS g(name, value)`, [
+        ['oversync.bundle_user_id', 'oversync.bundle_user_pk', 'oversync.bundle_source_id'],
+        [userId, userPk, 'probe'],
+      ]);
+      const before = cpuMs();
+      hashes.add(await commit(builds[name]));
+      cpu[name]!.push(cpuMs() - before);
+      await client.query('ROLLBACK');
+    }
+  }
+} finally {
+  await client.query('DELETE FROM sync.push_sessions WHERE push_id = $1', [pushId]);
+  await client.end();
+}
+const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
+for (const [name, values] of Object.entries(cpu))
+  console.log(`${name}: backend CPU ${values.join(' ')} ms (median ${median(values)})`);
+console.log(`bundle hashes: ${[...hashes].join(' ')}`);
