@@ -73,7 +73,8 @@ async function startWorker(): Promise<Worker | undefined> {
   const file = WORKER_FILES.map((name) => new URL(name, import.meta.url)).find((url) => existsSync(fileURLToPath(url)));
   if (!file) return undefined;
   try {
-    const started = new Worker(file);
+    // none of the process's flags: the worker is plain built JavaScript, and some flags refuse a worker
+    const started = new Worker(file, { execArgv: [] });
     started.unref();
     await new Promise((resolve, reject) => {
       started.once('message', resolve);
@@ -120,20 +121,21 @@ export function applyPipelinedPage(
   cursor: PullCursor,
   onBundle: (bundleSeq: number) => void,
 ): PipelinedPage {
-  const capacity = recordCapacity(body.length);
-  const task: PullPageTask = {
-    body,
-    schema: ctx.schema,
-    afterBundleSeq: cursor.after,
-    tables: plainTables(ctx),
-    control: new SharedArrayBuffer(CONTROL_WORDS * 4),
-    records: new SharedArrayBuffer(capacity.words * 4),
-    numbers: new SharedArrayBuffer(capacity.numbers * 8),
-  };
-  running.postMessage(task);
-  const stream = new RecordStream(task);
+  let stream: RecordStream | undefined;
   let applied = 0;
   try {
+    const capacity = recordCapacity(body.length);
+    const task: PullPageTask = {
+      body,
+      schema: ctx.schema,
+      afterBundleSeq: cursor.after,
+      tables: plainTables(ctx),
+      control: new SharedArrayBuffer(CONTROL_WORDS * 4),
+      records: new SharedArrayBuffer(capacity.words * 4),
+      numbers: new SharedArrayBuffer(capacity.numbers * 8),
+    };
+    running.postMessage(task);
+    stream = new RecordStream(task);
     if (!stream.next() || stream.tag() !== RECORD.page) return { read: false, applied };
     stream.word();
     const stable = stream.number();
@@ -154,10 +156,12 @@ export function applyPipelinedPage(
     }
     return { read: true, hasMore: stream.hasMore(), bundles: applied };
   } catch (err) {
-    if (err instanceof Declined) return { read: false, applied };
+    // a decline, or no room for the records (the usual way needs none): the page goes the usual way;
+    // what `onBundle` throws is the pull's own error
+    if (err instanceof Declined || (err instanceof RangeError && applied === 0)) return { read: false, applied };
     throw err;
   } finally {
-    stream.abandon();
+    stream?.abandon();
     release();
   }
 }
@@ -284,12 +288,15 @@ class RecordStream {
   }
 }
 
-/** The managed tables whose rows the worker may vouch for: no BLOB column, names canonical JSON writes as they are. */
+/**
+ * The managed tables whose rows the worker may vouch for: no BLOB column, names that canonical JSON
+ * writes as they are and that the layout view takes (not `__proto__`).
+ */
 function plainTables(ctx: ClientContext): PlainTable[] {
   const plain: PlainTable[] = [];
+  const isPlain = (name: string) => !NOT_PLAIN.test(name) && name !== '__proto__';
   ctx.tables.forEach((table, index) => {
-    if (table.keyIsBlob || table.columns.some((c) => c.isBlob || NOT_PLAIN.test(c.lowerName))) return;
-    if (NOT_PLAIN.test(table.name)) return;
+    if (table.keyIsBlob || !isPlain(table.name) || table.columns.some((c) => c.isBlob || !isPlain(c.lowerName))) return;
     plain.push({
       name: table.name,
       index,

@@ -7,14 +7,14 @@
  * table's columns, each a plain string or null, keys `{"<key column>":"<plain string>"}`, tables without
  * BLOB columns. Anything else declines the page: the applying thread reads it itself.
  */
-import { BundleHasher, compareUtf8, quoteGoJsonString, scanPlainString } from '@oversync/protocol';
+import { BundleHasher, compareUtf8, quoteGoJsonString } from '@oversync/protocol';
 import { CONTROL, type PlainTable, type PullPageTask, RECORD, STATUS } from './pull-page-records.js';
 
 /** Rows between publications (and checks of `abandoned`). */
 const PUBLISH_ROWS = 128;
 const MAX_INT_DIGITS = 15;
-/** What canonical JSON escapes in a string that a plain wire string may hold. */
-const ESCAPED_IN_PLAIN_TEXT = /[<>&\u2028\u2029]/;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
 const OPS = [
   { text: 'INSERT"', tag: RECORD.insert, op: 'INSERT' },
   { text: 'UPDATE"', tag: RECORD.update, op: 'UPDATE' },
@@ -66,6 +66,8 @@ export class PullPageReader {
   private ends: number[] = [];
   private seenAt: number[] = [];
   private rowStamp = 0;
+  /** A string read since it was last cleared holds something canonical JSON escapes (`<>&`, U+2028/9). */
+  private escapes = false;
 
   constructor(private readonly task: PullPageTask) {
     this.body = task.body;
@@ -160,7 +162,9 @@ export class PullPageReader {
     const keyAt = this.pos;
     this.expect(shape.keyHead);
     const keyValueAt = this.pos;
+    this.escapes = false;
     const keyValueEnd = this.plainStringEnd();
+    const keyEscapes = this.escapes;
     this.expect('}');
     const keyEnd = this.pos;
     this.expect(',"op":"');
@@ -179,10 +183,10 @@ export class PullPageReader {
     if (op.tag === RECORD.delete) {
       // a DELETE's payload is not hashed: one present (ignored by the apply too) is left to today's path
       this.expect('}');
-      hasher.add(row, canonicalText(keyText), null);
+      hasher.add(row, keyEscapes ? canonicalKeyText(keyText) : keyText, null);
     } else {
       this.expect(',"payload":');
-      hasher.add(row, canonicalText(keyText), this.payload(shape, at + 4));
+      hasher.add(row, keyEscapes ? canonicalKeyText(keyText) : keyText, this.payload(shape, at + 4));
       this.expect('}');
     }
     this.numbers[this.count++] = rowVersion;
@@ -199,7 +203,7 @@ export class PullPageReader {
     this.expect('{');
     let members = 0;
     let inCanonicalOrder = true;
-    let escapes = false;
+    this.escapes = false;
     do {
       const expected = shape.lastOrder[members];
       let index: number;
@@ -225,7 +229,6 @@ export class PullPageReader {
         this.expect('"');
         starts[index] = this.pos;
         ends[index] = this.plainStringEnd();
-        if (ESCAPED_IN_PLAIN_TEXT.test(body.slice(starts[index], ends[index]))) escapes = true;
       }
     } while (this.lit(','));
     this.expect('}');
@@ -235,7 +238,8 @@ export class PullPageReader {
       records[out + 2 * i] = starts[i]!;
       records[out + 2 * i + 1] = ends[i]!;
     }
-    if (inCanonicalOrder && !escapes) return body.slice(payloadAt, this.pos);
+    // (member names are plain and canonical: pull-page-pipeline.ts sends only such tables)
+    if (inCanonicalOrder && !this.escapes) return body.slice(payloadAt, this.pos);
     let text = '';
     for (let i = 0; i < columns; i++) {
       const index = shape.canonicalOrder[i]!;
@@ -247,10 +251,19 @@ export class PullPageReader {
 
   /** A plain string's content (the opening quote read): returns its end and moves past the closing quote. */
   private plainStringEnd(): number {
-    const end = scanPlainString(this.body, this.pos);
-    if (end < 0) this.decline();
-    this.pos = end + 1;
-    return end;
+    const body = this.body;
+    let pos = this.pos;
+    for (let c = body.charCodeAt(pos); c !== QUOTE; c = body.charCodeAt(++pos)) {
+      if (c < 0x3f) {
+        if (c < 0x20 || c === 0x3c || c === 0x3e || c === 0x26) {
+          if (c < 0x20) this.decline();
+          this.escapes = true;
+        }
+      } else if (c === BACKSLASH || c !== c || (c >= 0xd800 && c <= 0xdfff)) this.decline();
+      else if (c === 0x2028 || c === 0x2029) this.escapes = true;
+    }
+    this.pos = pos + 1;
+    return pos;
   }
 
   private string(): string {
@@ -309,9 +322,8 @@ export class PullPageReader {
   }
 }
 
-/** A key text as canonical JSON writes it: as it is unless it holds something canonical JSON escapes. */
-function canonicalText(keyText: string): string {
-  if (!ESCAPED_IN_PLAIN_TEXT.test(keyText)) return keyText;
+/** A key text `{"<name>":"<value>"}` whose value holds what canonical JSON escapes, as canonical JSON writes it. */
+function canonicalKeyText(keyText: string): string {
   const head = keyText.indexOf(':"');
   return `${keyText.slice(0, head + 1)}${quoteGoJsonString(keyText.slice(head + 2, -2))}}`;
 }
