@@ -170,7 +170,7 @@ async function fetchPullPage(
   return { body: response.body };
 }
 
-function decodePullPage(body: string): { page: PullResponse; wire?: Omit<PulledRowSpans, 'first'> } {
+export function decodePullPage(body: string): { page: PullResponse; wire?: Omit<PulledRowSpans, 'first'> } {
   try {
     // where the rows' key and payload texts are: the bundle hash takes those already canonical as they are
     const spans: number[] = [];
@@ -182,7 +182,7 @@ function decodePullPage(body: string): { page: PullResponse; wire?: Omit<PulledR
 }
 
 /** §8.3, plus the row count and schema checks the reference skips (§15 item 17). */
-function validatePullPage(ctx: ClientContext, page: PullResponse, after: number): void {
+export function validatePullPage(ctx: ClientContext, page: PullResponse, after: number): void {
   if (page.stable_bundle_seq < 0)
     throw new SyncProtocolError(`pull response stable_bundle_seq ${page.stable_bundle_seq} must be non-negative`);
   if (page.stable_bundle_seq < after) {
