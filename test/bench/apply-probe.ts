@@ -45,6 +45,8 @@ async function device(
     tables: EXAMPLE_TABLES,
     snapshotChunkRows: 5000,
     downloadLimit: 1000,
+    // BENCH_PULL_WORKER=off|always|auto: the pull page worker of this build (pull-page-pipeline.ts)
+    pullWorker: process.env.BENCH_PULL_WORKER as 'auto' | 'always' | 'off' | undefined,
     fetch: fetchImpl,
   });
   return { db, client, dir };

@@ -25,6 +25,12 @@ const db = new Database(join(dir, 'device.sqlite'));
 db.exec(EXAMPLE_DEVICE_DDL);
 if (process.env.BENCH_DEVICE_TEMP_STORE) db.pragma(`temp_store = ${process.env.BENCH_DEVICE_TEMP_STORE}`);
 let httpMs = 0;
+/** CPU time (ms) of the main thread alone (the applying thread when a worker reads pull pages beside it). */
+const mainThreadCpuMs = () => {
+  const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (100 Hz)
+};
+let mainCpuMs = 0;
 let token = args.token;
 let tokenAt = performance.now();
 const client = await OversqliteClient.open(db, {
@@ -46,6 +52,8 @@ const client = await OversqliteClient.open(db, {
   tables: EXAMPLE_TABLES,
   snapshotChunkRows: 5000,
   downloadLimit: 1000,
+  // BENCH_PULL_WORKER=off|always|auto: the pull page worker of this build (pull-page-pipeline.ts)
+  pullWorker: process.env.BENCH_PULL_WORKER as 'auto' | 'always' | 'off' | undefined,
   // the whole response is read here, so the time the client waits on the server is measured apart
   fetch: async (input, init) => {
     const t = performance.now();
@@ -70,8 +78,10 @@ if (args.mode === 'hydrate') {
   httpMs = 0;
   const t = performance.now();
   cpu = process.cpuUsage();
+  mainCpuMs = mainThreadCpuMs();
   await client.pullToStable();
   ms = performance.now() - t;
+  mainCpuMs = mainThreadCpuMs() - mainCpuMs;
 }
 const used = process.cpuUsage(cpu);
 const cpuMs = (used.user + used.system) / 1000;
@@ -80,5 +90,5 @@ const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', '
 await client.close();
 db.close();
 rmSync(dir, { recursive: true, force: true });
-process.stdout.write(`${JSON.stringify({ ms, httpMs, cpuMs, rows, peakRssMiB: peakKiB / 1024 })}\n`);
+process.stdout.write(`${JSON.stringify({ ms, httpMs, cpuMs, mainCpuMs, rows, peakRssMiB: peakKiB / 1024 })}\n`);
 process.exit(0);

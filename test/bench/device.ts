@@ -7,6 +7,8 @@ export interface DeviceResult {
   httpMs: number;
   /** CPU time of the device process over the same span */
   cpuMs: number;
+  /** of `cpuMs`: the main thread's (pull mode) */
+  mainCpuMs?: number;
   rows: number;
   peakRssMiB: number;
 }

@@ -287,6 +287,8 @@ try {
     const pullStringRates: number[] = [];
     const applyRates: number[] = [];
     const applyCpuRates: number[] = [];
+    const applyOwnRates: number[] = [];
+    const applyMainCpuRates: number[] = [];
     for (let rep = 0; rep < REPS; rep++) {
       const user = `push-${size}-${rep}`;
       const writer = await device(user, 'writer');
@@ -313,6 +315,8 @@ try {
       if (applied.rows !== size) throw new Error(`device applied ${applied.rows} of ${size} rows`);
       applyRates.push((size / applied.ms) * 1000);
       applyCpuRates.push((size / applied.cpuMs) * 1000);
+      applyOwnRates.push((size / (applied.ms - applied.httpMs)) * 1000);
+      if (applied.mainCpuMs) applyMainCpuRates.push((size / applied.mainCpuMs) * 1000);
     }
     pushResults[size] = { rowsPerSec: summarize(totalRates), commitMs: summarize(commitMs) };
     pullResults[size] = {
@@ -335,6 +339,8 @@ try {
     print(`  the same, body read as one string (fetch text(), rows/s)`, range(summarize(pullStringRates)));
     print(`  Node client pull + apply into SQLite (rows/s)`, range(summarize(applyRates)));
     print(`    the same per CPU-second of the device process`, range(summarize(applyCpuRates)));
+    print(`    the same per CPU-second of its main thread`, range(summarize(applyMainCpuRates)));
+    print(`    the client's own part (wall minus the wait on HTTP, rows/s)`, range(summarize(applyOwnRates)));
   }
   results.push = pushResults;
   results.pull = pullResults;

@@ -98,6 +98,8 @@ export interface AuthoritativeRow {
   readonly op: RowOp;
   readonly rowVersion: number;
   readonly payload: JsonValue | undefined;
+  /** The columns' values already decoded from the payload (a pull page read beside the apply); else from `payload`. */
+  readonly values?: SqlValue[];
 }
 
 /**
@@ -144,6 +146,10 @@ export function applyAuthoritativePage(
 function writeBusinessRow(ctx: ClientContext, row: AuthoritativeRow): void {
   if (row.op === 'DELETE') {
     ctx.rows.delete(row.ref.table, row.ref.localKey);
+    return;
+  }
+  if (row.values !== undefined) {
+    upsert(ctx, row.ref.table, row.values);
     return;
   }
   // A JSON null payload decodes as an empty object and then fails the column check.

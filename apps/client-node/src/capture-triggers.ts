@@ -213,26 +213,49 @@ export const SUSPEND_TRIGGERS_MIN_ROWS = 1000;
  * rolls the transaction back, triggers included.
  */
 export function suspendTriggers(db: Database, tableNames: Iterable<string>): () => void {
-  const tables = new Set<string>();
-  const ours = new Set<string>();
-  for (const table of tableNames) {
-    tables.add(table.toLowerCase());
-    for (const suffix of TRIGGER_SUFFIXES) ours.add(triggerName(table, suffix));
+  const suspension = new TriggerSuspension(db);
+  for (const table of tableNames) suspension.suspend(table);
+  return () => suspension.restore();
+}
+
+/**
+ * `suspendTriggers` a table at a time, as an apply meets them (a pull page read beside the apply):
+ * the triggers are read once at the start and re-created at `restore()` exactly as `suspendTriggers`
+ * of the same tables would have done.
+ */
+export class TriggerSuspension {
+  private readonly stored: readonly { name: string; tbl_name: string; sql: string | null }[];
+  private readonly tables = new Set<string>();
+  private readonly ours = new Set<string>();
+  private readonly dropped = new Set<string>();
+
+  constructor(private readonly db: Database) {
+    this.stored = db
+      .prepare("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY rowid")
+      .all() as { name: string; tbl_name: string; sql: string | null }[];
   }
-  const stored = (
-    db.prepare("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY rowid").all() as {
-      name: string;
-      tbl_name: string;
-      sql: string | null;
-    }[]
-  ).filter((t) => tables.has(t.tbl_name.toLowerCase()) && t.sql);
-  const first = stored.findIndex((t) => ours.has(t.name));
-  if (first < 0) return () => undefined;
-  // from our oldest trigger on: ours are dropped now, the application's are re-created in place after
-  const later = stored.slice(first);
-  for (const t of later) if (ours.has(t.name)) db.exec(`DROP TRIGGER ${quoteIdent(t.name)}`);
-  return () => {
-    for (const t of later) if (!ours.has(t.name)) db.exec(`DROP TRIGGER ${quoteIdent(t.name)}`);
-    for (const t of later) db.exec(t.sql!);
-  };
+
+  /** Drops our triggers of `tableName` (once), as `suspendTriggers` would with the tables suspended so far. */
+  suspend(tableName: string): void {
+    const table = tableName.toLowerCase();
+    if (this.tables.has(table)) return;
+    this.tables.add(table);
+    for (const suffix of TRIGGER_SUFFIXES) this.ours.add(triggerName(tableName, suffix));
+    for (const t of this.stored) {
+      if (!t.sql || this.dropped.has(t.name) || !this.tables.has(t.tbl_name.toLowerCase()) || !this.ours.has(t.name))
+        continue;
+      this.db.exec(`DROP TRIGGER ${quoteIdent(t.name)}`);
+      this.dropped.add(t.name);
+    }
+  }
+
+  /** From our oldest trigger on: ours are re-created, the application's dropped and re-created in place after. */
+  restore(): void {
+    const stored = this.stored.filter((t) => this.tables.has(t.tbl_name.toLowerCase()) && t.sql);
+    const first = stored.findIndex((t) => this.ours.has(t.name));
+    if (first < 0) return;
+    const later = stored.slice(first);
+    for (const t of later) if (!this.ours.has(t.name)) this.db.exec(`DROP TRIGGER ${quoteIdent(t.name)}`);
+    for (const t of later) this.db.exec(t.sql!);
+  }
 }

@@ -39,6 +39,8 @@ export interface TransferCounters {
   pushSessionsCreated: number;
   pushChunksUploaded: number;
   committedBundleChunksRead: number;
+  /** pulled bundles applied with the worker reading their page (pull-page-pipeline.ts) */
+  pullBundlesReadByWorker: number;
 }
 
 export interface ClientContext {

@@ -50,7 +50,15 @@ export interface OversqliteConfig {
    * `schema_version` (default 0 = no check, like the reference).
    */
   readonly minServerSchemaVersion?: number;
+  /**
+   * `auto` (default): a pull page of 1 MiB or more is read, checked and hashed by a worker thread while
+   * this thread applies its rows (the same rows, row state and errors; without a worker, the usual way);
+   * `always`: every page; `off`: never.
+   */
+  readonly pullWorker?: PullWorkerMode;
 }
+
+export type PullWorkerMode = 'auto' | 'always' | 'off';
 
 /** The defaults of spec/client.md §1.1. */
 export function defaultConfig(
@@ -71,6 +79,7 @@ export function defaultConfig(
     bundleChangeWatchMode: 'off',
     watchFallbackIntervalMs: 0,
     minServerSchemaVersion: 0,
+    pullWorker: 'auto',
   };
 }
 
@@ -121,6 +130,7 @@ export interface EffectiveConfig {
   readonly watchMode: BundleChangeWatchMode;
   readonly watchFallbackIntervalMs: number;
   readonly minServerSchemaVersion: number;
+  readonly pullWorker: PullWorkerMode;
 }
 
 export function effectiveConfig(config: OversqliteConfig): EffectiveConfig {
@@ -137,6 +147,7 @@ export function effectiveConfig(config: OversqliteConfig): EffectiveConfig {
     watchMode: config.bundleChangeWatchMode === 'auto' ? 'auto' : 'off',
     watchFallbackIntervalMs: fallback > 0 ? fallback : backoffMaxMs > 0 ? backoffMaxMs : DEFAULT_BACKOFF_MAX_MS,
     minServerSchemaVersion: config.minServerSchemaVersion ?? 0,
+    pullWorker: config.pullWorker === 'always' || config.pullWorker === 'off' ? config.pullWorker : 'auto',
   };
 }
 

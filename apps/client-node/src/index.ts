@@ -5,6 +5,7 @@ export {
   normalizeRetryPolicy,
   type BundleChangeWatchMode,
   type OversqliteConfig,
+  type PullWorkerMode,
   type RetryPolicy,
   type SyncTable,
 } from './config.js';

@@ -13,6 +13,7 @@ import { MAX_BUNDLES_PER_PULL, MAX_ROWS_PER_PUSH_CHUNK } from '@oversync/protoco
 import { effectiveConfig, type OversqliteConfig } from './config.js';
 import { type ConflictResolver, ServerWinsResolver } from './conflict-resolver.js';
 import { asCorruptionError, isCorruptionError, verifyDatabaseIntegrity } from './database-integrity.js';
+import { stopPullPageWorker } from './pull-page-pipeline.js';
 import { claimDatabase, releaseDatabase, transferOwnership } from './database-ownership.js';
 import { ClientClosedError, OpenRequiredError, OversqliteConfigError, SyncOperationInProgressError } from './errors.js';
 import { type JsonObject, parseJsonObject } from './json-value.js';
@@ -153,6 +154,7 @@ export class OversqliteClient {
           pushSessionsCreated: 0,
           pushChunksUploaded: 0,
           committedBundleChunksRead: 0,
+          pullBundlesReadByWorker: 0,
         },
         paused: { uploads: false, downloads: false },
         logger: options.logger ?? SILENT_LOGGER,
@@ -478,6 +480,7 @@ export class OversqliteClient {
 
   private markClosed(): void {
     this.closed = true;
+    stopPullPageWorker();
     this.ctx.status.update({ connected: false, uploading: false, downloading: false });
     releaseDatabase(this.ownershipKey, this);
   }

@@ -8,6 +8,7 @@ import { APPLY_PAGE_ROWS, applyAuthoritativePage, resolveWireRow } from './autho
 import { pulledBundleHash, type PulledRowSpans } from './bundle-hash.js';
 import { SUSPEND_TRIGGERS_MIN_ROWS, suspendTriggers } from './capture-triggers.js';
 import { type ClientContext, ensureBoundToSessionUser, ensureConnectedSession } from './client-context.js';
+import { applyPipelinedPage, PULL_WORKER_MIN_BODY, type PullCursor, pullPageWorker } from './pull-page-pipeline.js';
 import {
   BundleHashMismatchError,
   decodeErrorEnvelope,
@@ -55,36 +56,32 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
 
   ensureBoundToSessionUser(ctx, 'lastBundleSeqSeen()/pullToStable()');
   const start = ctx.state.attachment().lastBundleSeqSeen;
-  let after = start;
-  let target = 0;
+  const cursor = { after: start, target: 0 };
   let applied = false;
+  const bundleApplied = (bundleSeq: number) => {
+    cursor.after = bundleSeq;
+    applied = true;
+    ctx.progress({ phase: 'pull', done: bundleSeq - start, total: cursor.target - start });
+  };
   ctx.progress({ phase: 'pull', done: 0, total: 0 });
   for (;;) {
-    const fetched = await fetchPullPage(ctx, after, target, signal);
+    const fetched = await fetchPullPage(ctx, cursor.after, cursor.target, signal);
     if (fetched === 'history_pruned') {
       const restore = await rebuildFromSnapshot(ctx, { persistGate: false }, signal);
       return { outcome: 'applied_snapshot', restore };
     }
-    const { page, wire } = fetched;
-    validatePullPage(ctx, page, after);
-    if (target === 0) target = Number(page.stable_bundle_seq);
-    else if (Number(page.stable_bundle_seq) !== target)
-      throw new SyncProtocolError(
-        `pull response stable bundle seq changed from ${target} to ${page.stable_bundle_seq}`,
-      );
-
-    let first = 0;
-    for (const bundle of page.bundles) {
-      applyPulledBundle(ctx, bundle, wire && { ...wire, first });
-      first += bundle.rows.length;
-      after = Number(bundle.bundle_seq);
-      applied = true;
-      ctx.progress({ phase: 'pull', done: after - start, total: target - start });
-    }
+    const { body } = fetched;
+    const pageAfter = cursor.after;
+    const running = pageForWorker(ctx, body) ? await pullPageWorker() : undefined;
+    const pipelined = running && applyPipelinedPage(ctx, running, body, cursor, bundleApplied);
+    const page = pipelined?.read
+      ? { bundles: pipelined.bundles, hasMore: pipelined.hasMore }
+      : applyPulledPage(ctx, body, pageAfter, cursor, pipelined?.applied ?? 0, bundleApplied);
+    const { after, target } = cursor;
     if (after >= target) return { outcome: applied ? 'applied_incremental' : 'already_at_target', restore: null };
-    if (!page.has_more) {
+    if (!page.hasMore) {
       throw new SyncProtocolError(
-        page.bundles.length === 0
+        page.bundles === 0
           ? `pull ended before reaching stable bundle seq ${target}`
           : `pull ended early at bundle seq ${after} before stable bundle seq ${target}`,
       );
@@ -92,12 +89,46 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
   }
 }
 
+function pageForWorker(ctx: ClientContext, body: string): boolean {
+  const mode = ctx.config.pullWorker;
+  return mode === 'always' || (mode === 'auto' && body.length >= PULL_WORKER_MIN_BODY);
+}
+
+/**
+ * A pull page decoded, checked and applied here, bundle by bundle from its `skip`-th (the ones before
+ * were applied with the worker reading the page). `pageAfter`: the `after_bundle_seq` it was asked with.
+ */
+function applyPulledPage(
+  ctx: ClientContext,
+  body: string,
+  pageAfter: number,
+  cursor: PullCursor,
+  skip: number,
+  bundleApplied: (bundleSeq: number) => void,
+): { bundles: number; hasMore: boolean } {
+  const { page, wire } = decodePullPage(body);
+  validatePullPage(ctx, page, pageAfter);
+  const target = cursor.target;
+  if (target === 0) cursor.target = Number(page.stable_bundle_seq);
+  else if (Number(page.stable_bundle_seq) !== target)
+    throw new SyncProtocolError(`pull response stable bundle seq changed from ${target} to ${page.stable_bundle_seq}`);
+  let first = 0;
+  page.bundles.forEach((bundle, i) => {
+    if (i >= skip) {
+      applyPulledBundle(ctx, bundle, wire && { ...wire, first });
+      bundleApplied(Number(bundle.bundle_seq));
+    }
+    first += bundle.rows.length;
+  });
+  return { bundles: page.bundles.length, hasMore: page.has_more };
+}
+
 async function fetchPullPage(
   ctx: ClientContext,
   after: number,
   target: number,
   signal?: AbortSignal,
-): Promise<{ page: PullResponse; wire?: Omit<PulledRowSpans, 'first'> } | 'history_pruned'> {
+): Promise<{ body: string } | 'history_pruned'> {
   let response;
   try {
     response = await withRetry(
@@ -136,18 +167,22 @@ async function fetchPullPage(
       `server returned status ${response.status}: ${response.body}`,
     );
   }
+  return { body: response.body };
+}
+
+export function decodePullPage(body: string): { page: PullResponse; wire?: Omit<PulledRowSpans, 'first'> } {
   try {
     // where the rows' key and payload texts are: the bundle hash takes those already canonical as they are
     const spans: number[] = [];
-    const page = readPullPageLayout(response.body, spans);
-    return page ? { page, wire: { body: response.body, spans } } : { page: decodePull(response.body) };
+    const page = readPullPageLayout(body, spans);
+    return page ? { page, wire: { body, spans } } : { page: decodePull(body) };
   } catch (err) {
     throw new SyncProtocolError(`failed to decode pull response: ${errorMessage(err)}`, { cause: err });
   }
 }
 
 /** §8.3, plus the row count and schema checks the reference skips (§15 item 17). */
-function validatePullPage(ctx: ClientContext, page: PullResponse, after: number): void {
+export function validatePullPage(ctx: ClientContext, page: PullResponse, after: number): void {
   if (page.stable_bundle_seq < 0)
     throw new SyncProtocolError(`pull response stable_bundle_seq ${page.stable_bundle_seq} must be non-negative`);
   if (page.stable_bundle_seq < after) {

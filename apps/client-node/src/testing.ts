@@ -49,3 +49,8 @@ export function resetPushTransferDiagnostics(client: OversqliteClient): void {
   counters.pushChunksUploaded = 0;
   counters.committedBundleChunksRead = 0;
 }
+
+/** Pulled bundles this client applied with the worker thread reading their page (`pullWorker`). */
+export function pullBundlesReadByWorker(client: OversqliteClient): number {
+  return clientContextOf(client).counters.pullBundlesReadByWorker;
+}
