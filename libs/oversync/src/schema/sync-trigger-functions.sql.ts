@@ -192,8 +192,11 @@ RETURNS TRIGGER
 LANGUAGE plpgsql
 AS $$
 BEGIN
-  PERFORM set_config('oversync.insert_mark_' || pg_trigger_depth(),
-    COALESCE(pg_sequence_last_value('sync.bundle_capture_stage_capture_ordinal_seq'::regclass), 0)::text, true);
+  -- the stage itself, not its sequence: a role may insert into an identity column without rights on the sequence
+  PERFORM set_config('oversync.insert_mark_' || pg_trigger_depth(), COALESCE((
+    SELECT max(s.capture_ordinal) FROM sync.bundle_capture_stage s
+     WHERE s.txid = txid_current()
+       AND s.user_pk = NULLIF(current_setting('oversync.bundle_user_pk', true), '')::bigint), 0)::text, true);
   RETURN NULL;
 END;
 $$`;
@@ -237,7 +240,7 @@ BEGIN
   END IF;
   -- rows staged since this statement began come from triggers it fired (its mark: see the BEFORE trigger, which
   -- every INSERT into a registered table fires where this function is installed: bootstrap installs both)
-  IF mark IS NOT NULL AND mark < pg_sequence_last_value('sync.bundle_capture_stage_capture_ordinal_seq'::regclass) THEN
+  IF mark IS NOT NULL THEN
     SELECT max(s.capture_ordinal) INTO nested_upto FROM sync.bundle_capture_stage s
      WHERE s.txid = txid_current() AND s.user_pk = user_pk_text::bigint AND s.capture_ordinal > mark;
   END IF;
