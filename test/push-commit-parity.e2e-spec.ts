@@ -12,6 +12,16 @@ import { rowPrefixesSql, rowPrefixParams, BUNDLE_ROW_JSON_SQL } from '../libs/ov
 import type { SyncCatalog } from '../libs/oversync/src/schema/sync-catalog.js';
 import { bundlePayloadSql, typedPayloadSql } from '../libs/oversync/src/bundle/bundle-finalize.sql.js';
 
+/** A `business.users` INSERT row of a chunk; a null name breaks the table's NOT NULL. */
+const userRow = (id: string, name: string | null) => ({
+  schema: 'business',
+  table: 'users',
+  key: { id },
+  op: 'INSERT',
+  base_row_version: 0,
+  payload: { id, name, email: 'e' },
+});
+
 // Issue 21: `sync.push_commit` builds small bundles inside PostgreSQL; the Node path builds the rest.
 // Whichever path a commit takes, what it stores must be what the Node code computes: payloads (§8.2),
 // the bundle hash over the reference's double form (§5.1) and its byte count, and the wire row blocks.
@@ -411,15 +421,7 @@ describe('push commit parity of the database and Node paths', () => {
   });
 
   it('a business-table error in a one-statement bulk commit names its rows', async () => {
-    const user = (id: string, name: string | null) => ({
-      schema: 'business',
-      table: 'users',
-      key: { id },
-      op: 'INSERT',
-      base_row_version: 0,
-      payload: { id, name, email: 'e' },
-    });
-    const rows = Array.from({ length: 1000 }, (_, i) => user(randomUUID(), i === 500 ? null : 'n'));
+    const rows = Array.from({ length: 1000 }, (_, i) => userRow(randomUUID(), i === 500 ? null : 'n'));
     const refused = await a.push(next, rows);
     expect(refused.status).toBe(400);
     expect(refused.body.message).toMatch(
@@ -601,16 +603,8 @@ describe('push commit parity of the database and Node paths', () => {
   });
 
   it('a business-table error names the rows as the Node path does, and the rejected commit is logged', async () => {
-    const user = (id: string, name: string | null) => ({
-      schema: 'business',
-      table: 'users',
-      key: { id },
-      op: 'INSERT',
-      base_row_version: 0,
-      payload: { id, name, email: 'e' },
-    });
     const [u1, u2] = [randomUUID(), randomUUID()];
-    const single = await a.push(next, [user(u1, null)]);
+    const single = await a.push(next, [userRow(u1, null)]);
     expect(single.status).toBe(400);
     expect(single.body.message).toMatch(
       new RegExp(
@@ -618,7 +612,7 @@ describe('push commit parity of the database and Node paths', () => {
           `.*; table business\\.users`,
       ),
     );
-    const batch = await a.push(next, [user(u1, 'x'), user(u2, null)]);
+    const batch = await a.push(next, [userRow(u1, 'x'), userRow(u2, null)]);
     expect(batch.status).toBe(400);
     expect(batch.body.message).toMatch(
       new RegExp(

@@ -7,9 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { readUsersTable } from './sql-probe-calls.js';
 import type { SyncClient } from '../../libs/oversync/src/database/sync-database.js';
 import type { ApplyRun } from '../../libs/oversync/src/push/push-apply.js';
-import type { RegisteredTable } from '../../libs/oversync/src/schema/registered-table.js';
 import type * as Apply from '../../libs/oversync/src/push/push-apply.js';
 import type * as Capture from '../../libs/oversync/src/bundle/bundle-capture.js';
 import type * as Catalog from '../../libs/oversync/src/schema/sync-catalog.js';
@@ -34,22 +34,7 @@ const cpuMs = () => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 };
-const { rows: columns } = await client.query<{ column_name: string; udt_name: string }>(
-  `SELECT column_name, udt_name FROM information_schema.columns
-    WHERE table_schema = 'business' AND table_name = 'users'`,
-);
-const { rows: ids } = await client.query<{ table_id: number }>(
-  `SELECT table_id FROM sync.table_catalog WHERE schema_name = 'business' AND table_name = 'users'`,
-);
-const users: RegisteredTable = {
-  tableId: ids[0]!.table_id,
-  schema: 'business',
-  table: 'users',
-  name: 'business.users',
-  keyColumn: 'id',
-  keyKind: 1,
-  columnTypes: new Map(columns.map((c) => [c.column_name, c.udt_name])),
-};
+const users = await readUsersTable(client);
 const { rows: owners } = await client.query<{ user_pk: string; user_id: string }>(
   'SELECT user_pk::text, user_id FROM sync.user_state ORDER BY user_pk LIMIT 1',
 );

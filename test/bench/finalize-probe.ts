@@ -3,28 +3,13 @@
 // ANALYZE per part, in a transaction rolled back. `npx tsx test/bench/finalize-probe.ts`
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { readUsersTable } from './sql-probe-calls.js';
 import { finalizeInDatabaseSql, finalizeParams } from '../../libs/oversync/src/bundle/bundle-finalize.sql.js';
 import { SyncCatalog } from '../../libs/oversync/src/schema/sync-catalog.js';
-import type { RegisteredTable } from '../../libs/oversync/src/schema/registered-table.js';
 
 const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
 await client.connect();
-const { rows: columns } = await client.query<{ column_name: string; udt_name: string }>(
-  `SELECT column_name, udt_name FROM information_schema.columns
-    WHERE table_schema = 'business' AND table_name = 'users'`,
-);
-const { rows: ids } = await client.query<{ table_id: number }>(
-  `SELECT table_id FROM sync.table_catalog WHERE schema_name = 'business' AND table_name = 'users'`,
-);
-const users: RegisteredTable = {
-  tableId: ids[0]!.table_id,
-  schema: 'business',
-  table: 'users',
-  name: 'business.users',
-  keyColumn: 'id',
-  keyKind: 1,
-  columnTypes: new Map(columns.map((c) => [c.column_name, c.udt_name])),
-};
+const users = await readUsersTable(client);
 const catalog = new SyncCatalog([users], true);
 const backendPid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
 /** utime + stime of the backend, ms */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { pushCreateStatement } from '../../libs/oversync/dist/push/push-session.service.js';
+import type { RegisteredTable } from '../../libs/oversync/src/schema/registered-table.js';
 
 export interface CatalogTable {
   table_id: number;
@@ -89,4 +90,24 @@ export async function pushChunkArity(client: pg.Client): Promise<number> {
     `SELECT max(pronargs)::int AS n FROM pg_proc WHERE proname = 'push_chunk'`,
   );
   return rows[0]!.n;
+}
+
+/** `business.users` as the module registers it, read from the build's database (the bulk probes' table). */
+export async function readUsersTable(client: pg.Client): Promise<RegisteredTable> {
+  const { rows: columns } = await client.query<{ column_name: string; udt_name: string }>(
+    `SELECT column_name, udt_name FROM information_schema.columns
+      WHERE table_schema = 'business' AND table_name = 'users'`,
+  );
+  const { rows: ids } = await client.query<{ table_id: number }>(
+    `SELECT table_id FROM sync.table_catalog WHERE schema_name = 'business' AND table_name = 'users'`,
+  );
+  return {
+    tableId: ids[0]!.table_id,
+    schema: 'business',
+    table: 'users',
+    name: 'business.users',
+    keyColumn: 'id',
+    keyKind: 1,
+    columnTypes: new Map(columns.map((c) => [c.column_name, c.udt_name])),
+  };
 }
