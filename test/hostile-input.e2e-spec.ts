@@ -3,21 +3,13 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { canonicalJson, computeBundleHash, type JsonValue } from '@oversync/protocol';
 import { startTestApp, type TestApp } from './support/test-app.js';
-import { SyncHttp } from './support/sync-http.js';
+import { SyncHttp, userInsertRow } from './support/sync-http.js';
 import { DatabaseFingerprint } from './fuzz/database-fingerprint.js';
 import { exchangeRaw, sendRaw, splitResponses } from './fuzz/raw-request.js';
 
 // Issue 18: what an outside conformance checker and hostile-input fuzzer still found. One test per item,
 // each named after what it guards.
 
-const userRow = (id: string, extra: Record<string, unknown> = {}) => ({
-  schema: 'business',
-  table: 'users',
-  key: { id },
-  op: 'INSERT',
-  base_row_version: 0,
-  payload: { id, name: 'n', email: 'e', ...extra },
-});
 const typedRow = (id: string, payload: Record<string, unknown>, op = 'INSERT', base = 0) => ({
   schema: 'business',
   table: 'typed_rows',
@@ -89,7 +81,8 @@ describe('hostile input and spec §8 (issue 18)', () => {
     > = [
       [
         'POST chunks',
-        (id) => alice.post(`/sync/push-sessions/${id}/chunks`, { start_row_ordinal: 0, rows: [userRow(randomUUID())] }),
+        (id) =>
+          alice.post(`/sync/push-sessions/${id}/chunks`, { start_row_ordinal: 0, rows: [userInsertRow(randomUUID())] }),
         'push_session_not_found',
       ],
       ['POST commit', (id) => alice.post(`/sync/push-sessions/${id}/commit`), 'push_session_not_found'],
@@ -246,7 +239,7 @@ describe('hostile input and spec §8 (issue 18)', () => {
     const dora = await t.signIn('dora');
     const old = new SyncHttp(t.baseUrl, dora, 'dora-old');
     await old.connect(false);
-    expect((await old.push(1, [userRow(randomUUID())])).status).toBe(200);
+    expect((await old.push(1, [userInsertRow(randomUUID())])).status).toBe(200);
     await old
       .post('/sync/snapshot-sessions', {
         source_replacement: { previous_source_id: 'dora-old', new_source_id: 'dora-new', reason: 'history_pruned' },
@@ -306,7 +299,7 @@ describe('hostile input and spec §8 (issue 18)', () => {
     expect(
       (
         await erin.push(1, [
-          userRow(randomUUID(), { name: 'Zed', email: 'z@e' }),
+          userInsertRow(randomUUID(), { name: 'Zed', email: 'z@e' }),
           typedRow(id, payload),
           typedRow(nested, { rating: 0.1, count_value: 1e15 }),
           ...more,
@@ -337,8 +330,8 @@ describe('hostile input and spec §8 (issue 18)', () => {
   it('§8.5: a committed-rows fetch answered history_pruned increments history_pruned_error_count', async () => {
     const fay = new SyncHttp(t.baseUrl, await t.signIn('fay'), 'fay-1');
     await fay.connect(false);
-    expect((await fay.push(1, [userRow(randomUUID())])).status).toBe(200);
-    expect((await fay.push(2, [userRow(randomUUID())])).status).toBe(200);
+    expect((await fay.push(1, [userInsertRow(randomUUID())])).status).toBe(200);
+    expect((await fay.push(2, [userInsertRow(randomUUID())])).status).toBe(200);
     await request(t.baseUrl)
       .post('/test/retention-floor')
       .send({ user_id: 'fay', retained_bundle_floor: 1 })

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { startTestApp, type TestApp } from './support/test-app.js';
-import { SyncHttp } from './support/sync-http.js';
+import { SyncHttp, userInsertRow } from './support/sync-http.js';
 import { countRoundTrips } from './support/round-trips.js';
 
 // Issue 21: push create, chunk upload and commit of a small bundle are one database round trip each
@@ -17,32 +17,10 @@ describe('push round trips', () => {
     await a.connect(false);
     // warm the pool and the named statements of this connection kind
     const id = randomUUID();
-    expect(
-      (
-        await a.push(1, [
-          {
-            schema: 'business',
-            table: 'users',
-            key: { id },
-            op: 'INSERT',
-            base_row_version: 0,
-            payload: { id, name: 'n', email: 'e' },
-          },
-        ])
-      ).status,
-    ).toBe(200);
+    expect((await a.push(1, [userInsertRow(id)])).status).toBe(200);
   });
   afterAll(async () => {
     await t.close();
-  });
-
-  const row = (id: string) => ({
-    schema: 'business',
-    table: 'users',
-    key: { id },
-    op: 'INSERT',
-    base_row_version: 0,
-    payload: { id, name: 'n', email: 'e' },
   });
 
   it('create, chunk and commit of a one-row bundle are one round trip each, and so is the replay', async () => {
@@ -55,7 +33,7 @@ describe('push round trips', () => {
     const pushId = create.result.body.push_id as string;
 
     const chunk = await countRoundTrips(() =>
-      a.post(`/sync/push-sessions/${pushId}/chunks`, { start_row_ordinal: 0, rows: [row(id)] }),
+      a.post(`/sync/push-sessions/${pushId}/chunks`, { start_row_ordinal: 0, rows: [userInsertRow(id)] }),
     );
     expect(chunk.result.status).toBe(200);
     expect(chunk.statements).toHaveLength(1);
@@ -74,7 +52,7 @@ describe('push round trips', () => {
 
   it('a small bundle of several tables and operations commits in one round trip', async () => {
     const [u1, u2] = [randomUUID(), randomUUID()];
-    const first = await a.push(3, [row(u1), row(u2)]);
+    const first = await a.push(3, [userInsertRow(u1), userInsertRow(u2)]);
     expect(first.status).toBe(200);
     const v = first.body.bundle_seq as number;
     const created = await a.post('/sync/push-sessions', { source_bundle_id: 4, planned_row_count: 3 }).expect(200);
@@ -92,7 +70,7 @@ describe('push round trips', () => {
             payload: { id: u1, name: 'renamed', email: 'e' },
           },
           { schema: 'business', table: 'users', key: { id: u2 }, op: 'DELETE', base_row_version: v },
-          row(randomUUID()),
+          userInsertRow(randomUUID()),
         ],
       })
       .expect(200);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { startTestApp, type TestApp } from './support/test-app.js';
-import { SyncHttp } from './support/sync-http.js';
+import { SyncHttp, userInsertRow } from './support/sync-http.js';
 
 // §8.23: a backend killed under the pool (restart, failover, pg_terminate_backend) must not turn the
 // next requests into 500s: work that never reached COMMIT runs again on a fresh connection.
@@ -37,16 +37,7 @@ describe('lost database connections', () => {
     await a.get('/sync/pull').expect(200);
     await killAppConnections();
     const id = randomUUID();
-    const commit = await a.push(1, [
-      {
-        schema: 'business',
-        table: 'users',
-        key: { id },
-        op: 'INSERT',
-        base_row_version: 0,
-        payload: { id, name: 'n', email: 'e' },
-      },
-    ]);
+    const commit = await a.push(1, [userInsertRow(id)]);
     expect(commit.status).toBe(200);
     await killAppConnections();
     await a.get(`/sync/committed-bundles/${commit.body.bundle_seq}/rows`).expect(200);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { startTestApp, type TestApp } from './support/test-app.js';
-import { SyncHttp } from './support/sync-http.js';
+import { SyncHttp, userInsertRow } from './support/sync-http.js';
 
 // Where we deliberately beat the reference (spec §8) without a reference client noticing.
 describe('improvements over the reference', () => {
@@ -62,19 +62,7 @@ describe('improvements over the reference', () => {
 
   it('§8.12 UPDATE and DELETE effects follow upload order', async () => {
     const ids = Array.from({ length: 6 }, () => randomUUID());
-    const inserted = await pushRaw(
-      JSON.stringify(
-        ids.map((id) => ({
-          schema: 'business',
-          table: 'users',
-          key: { id },
-          op: 'INSERT',
-          base_row_version: 0,
-          payload: { id, name: 'n', email: 'e' },
-        })),
-      ),
-      ids.length,
-    );
+    const inserted = await pushRaw(JSON.stringify(ids.map((id) => userInsertRow(id))), ids.length);
     const version = inserted.bundle_seq;
     const order = [ids[4]!, ids[1]!, ids[5]!, ids[0]!, ids[3]!, ids[2]!];
     const rows = order.map((id, i) =>

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { startTestApp, type TestApp } from './support/test-app.js';
-import { SyncHttp } from './support/sync-http.js';
+import { SyncHttp, userInsertRow } from './support/sync-http.js';
 
 describe('reference app test surface (OVERSYNC_TEST_ENDPOINTS=true)', () => {
   let t: TestApp;
@@ -33,20 +33,7 @@ describe('reference app test surface (OVERSYNC_TEST_ENDPOINTS=true)', () => {
   it('sets the retention floor and pull then answers history_pruned', async () => {
     for (let i = 1; i <= 3; i++) {
       const id = randomUUID();
-      expect(
-        (
-          await a.push(i, [
-            {
-              schema: 'business',
-              table: 'users',
-              key: { id },
-              op: 'INSERT',
-              base_row_version: 0,
-              payload: { id, name: 'n', email: 'e' },
-            },
-          ])
-        ).status,
-      ).toBe(200);
+      expect((await a.push(i, [userInsertRow(id)])).status).toBe(200);
     }
     const res = await request(t.baseUrl)
       .post('/test/retention-floor')

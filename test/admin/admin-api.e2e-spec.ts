@@ -3,17 +3,8 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import request from 'supertest';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { SyncHttp } from '../support/sync-http.js';
+import { SyncHttp, userInsertRow } from '../support/sync-http.js';
 import { AdminHttp, adminToken, enc } from './admin-fixture.js';
-
-const userRow = (id: string, name: string) => ({
-  schema: 'business',
-  table: 'users',
-  key: { id },
-  op: 'INSERT',
-  base_row_version: 0,
-  payload: { id, name, email: 'e' },
-});
 
 describe('admin console API', () => {
   let t: TestApp;
@@ -32,8 +23,9 @@ describe('admin console API', () => {
     alice1 = new SyncHttp(t.baseUrl, userToken, 'alice-phone');
     alice2 = new SyncHttp(t.baseUrl, userToken, 'alice-laptop');
     await alice1.connect(false);
-    for (let i = 1; i <= 3; i++) expect((await alice1.push(i, [userRow(randomUUID(), `u${i}`)])).status).toBe(200);
-    expect((await alice2.push(1, [userRow(randomUUID(), 'laptop')])).status).toBe(200);
+    for (let i = 1; i <= 3; i++)
+      expect((await alice1.push(i, [userInsertRow(randomUUID(), { name: `u${i}` })])).status).toBe(200);
+    expect((await alice2.push(1, [userInsertRow(randomUUID(), { name: 'laptop' })])).status).toBe(200);
   });
   afterAll(async () => {
     await db.end();
@@ -222,7 +214,7 @@ describe('admin console API', () => {
 
   it('records a real conflicting push in the rejected-writes log with the rows sent and the answer', async () => {
     const id = randomUUID();
-    expect((await alice1.push(4, [userRow(id, 'v1')])).status).toBe(200);
+    expect((await alice1.push(4, [userInsertRow(id, { name: 'v1' })])).status).toBe(200);
     const stale = await alice2.push(2, [
       {
         schema: 'business',
@@ -266,7 +258,10 @@ describe('admin console API', () => {
     const created = await alice1.post('/sync/push-sessions', { source_bundle_id: 5, planned_row_count: 2 }).expect(200);
     const pushId = created.body.push_id as string;
     await alice1
-      .post(`/sync/push-sessions/${pushId}/chunks`, { start_row_ordinal: 0, rows: [userRow(randomUUID(), 'a')] })
+      .post(`/sync/push-sessions/${pushId}/chunks`, {
+        start_row_ordinal: 0,
+        rows: [userInsertRow(randomUUID(), { name: 'a' })],
+      })
       .expect(200);
     const sessions = (await admin.get('users/alice/push-sessions').expect(200)).body as {
       items: Array<Record<string, unknown>>;
@@ -284,7 +279,7 @@ describe('admin console API', () => {
     await admin.post(`users/alice/push-sessions/${pushId}/expire`).expect(200);
     const refused = await alice1.post(`/sync/push-sessions/${pushId}/chunks`, {
       start_row_ordinal: 1,
-      rows: [userRow(randomUUID(), 'b')],
+      rows: [userInsertRow(randomUUID(), { name: 'b' })],
     });
     expect(refused.status).toBe(410);
     await admin.post(`users/alice/push-sessions/${randomUUID()}/expire`).expect(404);
@@ -393,9 +388,11 @@ describe('admin console API', () => {
       SELECT us.user_pk, 'old', g, gen_random_uuid(), 409, 'push_conflict', '{}', 1, '[]', false
         FROM sync.user_state us, generate_series(1, 1100) g WHERE us.user_id = 'alice'`);
     const id = randomUUID();
-    expect((await alice1.push(5, [userRow(id, 'x')])).status).toBe(200);
+    expect((await alice1.push(5, [userInsertRow(id, { name: 'x' })])).status).toBe(200);
     const tablet = new SyncHttp(t.baseUrl, userToken, 'alice-tablet');
-    expect((await tablet.push(1, [{ ...userRow(id, 'y'), op: 'UPDATE', base_row_version: 1 }])).status).toBe(409);
+    expect(
+      (await tablet.push(1, [{ ...userInsertRow(id, { name: 'y' }), op: 'UPDATE', base_row_version: 1 }])).status,
+    ).toBe(409);
     const { rows } = await db.query(
       `SELECT count(*)::int AS n, count(*) FILTER (WHERE source_id = 'alice-tablet')::int AS newest
         FROM sync.rejected_writes`,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { SyncHttp } from '../support/sync-http.js';
+import { SyncHttp, userInsertRow } from '../support/sync-http.js';
 import { AdminHttp, adminToken } from './admin-fixture.js';
 
 const BUNDLES = 100_000;
@@ -27,20 +27,7 @@ describe('admin console API: bounded keyset pagination at scale', () => {
     const device = new SyncHttp(t.baseUrl, await t.signIn('bulk'), 'bulk-device');
     await device.connect(false);
     const id = randomUUID();
-    expect(
-      (
-        await device.push(1, [
-          {
-            schema: 'business',
-            table: 'users',
-            key: { id },
-            op: 'INSERT',
-            base_row_version: 0,
-            payload: { id, name: 'n', email: 'e' },
-          },
-        ])
-      ).status,
-    ).toBe(200);
+    expect((await device.push(1, [userInsertRow(id)])).status).toBe(200);
     await db.query(
       `
       WITH u AS (SELECT user_pk FROM sync.user_state WHERE user_id = 'bulk'),

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { SyncHttp } from '../support/sync-http.js';
+import { SyncHttp, userInsertRow } from '../support/sync-http.js';
 import { sendRaw } from './raw-request.js';
 import { queryDatabase } from '../watch/watch-fixture.js';
 
@@ -119,16 +119,7 @@ describe('found by the fuzz suites', () => {
   it('http-input seed 3 (committed rows): after_row_ordinal = int64 max is an empty last page, not a 500', async () => {
     const http = new SyncHttp(t.baseUrl, headers[0]![1].slice('Bearer '.length), 'a-1');
     const id = randomUUID();
-    const commit = await http.push(1, [
-      {
-        schema: 'business',
-        table: 'users',
-        key: { id },
-        op: 'INSERT',
-        base_row_version: 0,
-        payload: { id, name: 'n', email: 'e' },
-      },
-    ]);
+    const commit = await http.push(1, [userInsertRow(id)]);
     expect(commit.status).toBe(200);
     const res = await http.get(
       `/sync/committed-bundles/${commit.body.bundle_seq}/rows?after_row_ordinal=9223372036854775807`,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { TestApp } from '../support/test-app.js';
-import { SyncHttp } from '../support/sync-http.js';
+import { SyncHttp, userInsertRow } from '../support/sync-http.js';
 import { SseStream, syncHeaders } from '../support/sse.js';
 
 /** One device of a user in a watch suite: pushes one-row bundles and opens watch streams. */
@@ -24,16 +24,7 @@ export class WatchDevice {
   /** Commits one bundle (a new `business.users` row); returns the commit response body. */
   async commit(): Promise<{ bundle_seq: number; source_id: string; source_bundle_id: number }> {
     const id = randomUUID();
-    const res = await this.http.push(this.nextSourceBundleId, [
-      {
-        schema: 'business',
-        table: 'users',
-        key: { id },
-        op: 'INSERT',
-        base_row_version: 0,
-        payload: { id, name: 'n', email: 'e' },
-      },
-    ]);
+    const res = await this.http.push(this.nextSourceBundleId, [userInsertRow(id)]);
     if (res.status !== 200) throw new Error(`commit failed: ${res.status} ${res.text}`);
     this.nextSourceBundleId++;
     return res.body as { bundle_seq: number; source_id: string; source_bundle_id: number };
