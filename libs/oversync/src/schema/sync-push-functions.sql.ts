@@ -124,23 +124,19 @@ const LOCK = `lock_waited := sync.lock_user(p_user_id, p_lock_timeout_ms);
     PERFORM set_config('lock_timeout', p_upload_lock_timeout_ms || 'ms', true);
   END IF;`;
 
-/** Loads and locks a session: 404 unknown (or another user's), 403 other user or source (§8.7), 410 expired (§8.8). */
-const PUSH_LOAD_SESSION_SQL = `CREATE OR REPLACE FUNCTION sync.push_load_session(p_push_id UUID, p_user_id TEXT,
-  p_source_id TEXT)
-RETURNS sync.push_sessions
-LANGUAGE plpgsql
-AS $$
-DECLARE
-  session sync.push_sessions;
-  owner TEXT;
-BEGIN
-  SELECT ps.* INTO session FROM sync.push_sessions ps WHERE ps.push_id = p_push_id FOR UPDATE;
-  IF FOUND THEN
-    SELECT us.user_id INTO owner FROM sync.user_state us WHERE us.user_pk = session.user_pk;
-  ELSE
+/**
+ * Loads and locks a session into the RECORD `session` with its owner (`owner`) and the columns of
+ * `lateral` (a LEFT JOIN LATERAL subquery over the session `ps`, aliased b; `columns` its selected
+ * columns), in one statement: 404 unknown (or another user's), 403 other user or source (§8.7), 410
+ * expired (§8.8).
+ */
+const LOAD_SESSION = (columns = '', lateral = '') => `SELECT ps.*, us.user_id AS owner${columns} INTO session
+    FROM sync.push_sessions ps JOIN sync.user_state us ON us.user_pk = ps.user_pk${lateral}
+   WHERE ps.push_id = p_push_id FOR UPDATE OF ps;
+  IF NOT FOUND THEN
     ${refuse('push_session_not_found', `format('push session %s was not found', p_push_id)`)};
   END IF;
-  IF owner <> p_user_id THEN
+  IF session.owner <> p_user_id THEN
     ${refuse(
       'push_session_forbidden',
       `format('push session %s does not belong to the authenticated user', p_push_id)`,
@@ -154,10 +150,7 @@ BEGIN
   END IF;
   IF session.expires_at < now() THEN
     ${refuse('push_session_expired', `format('push session %s has expired; start a new push session', p_push_id)`)};
-  END IF;
-  RETURN session;
-END;
-$$`;
+  END IF;`;
 
 /**
  * Source sequencing of push create (§4.2.1 step 7): requireNextSourceBundle and sourceRetired of push/source-state.ts.
@@ -198,6 +191,7 @@ DECLARE
   session_initialization_id UUID;
   t RECORD;
   expected BIGINT;
+  sync_commit TEXT;
 BEGIN
   ${LOCK}
   scope := sync.push_lock_scope(p_user_id);
@@ -226,8 +220,10 @@ BEGIN
     LEFT JOIN sync.source_state ss ON ss.user_pk = scope.user_pk AND ss.source_id = p_source_id;
   IF t.bundle_seq IS NOT NULL THEN
     -- the idempotent replay, also of a seeding push whose answer was lost (convergence fuzz, seed 10)
-    RETURN QUERY SELECT 'already_committed'::text, t.bundle_seq, t.bundle_source_id, p_source_bundle_id, t.row_count,
-      t.bundle_hash, lock_waited;
+    out_status := 'already_committed'; out_bundle_seq := t.bundle_seq; out_source_id := t.bundle_source_id;
+    out_source_bundle_id := p_source_bundle_id; out_row_count := t.row_count; out_bundle_hash := t.bundle_hash;
+    out_lock_waited := lock_waited;
+    RETURN NEXT;
     RETURN;
   END IF;
   -- A seeding push that committed, lost its answer and was then pruned is not replayable: it gets the
@@ -256,12 +252,14 @@ BEGIN
   -- The session commits without waiting for its WAL flush (one fsync fewer per push), as its chunks do:
   -- a crash can lose only a tail of the session's staging (the commit's durable flush covers all of it),
   -- whose client then gets 404 / 409 / 400 before any commit and pushes its frozen outbox again.
-  PERFORM set_config('synchronous_commit', 'off', true);
+  -- Set by the session's INSERT, and the answer given as OUT values: two statements fewer.
   INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, planned_row_count,
     next_expected_row_ordinal, initialization_id, expires_at)
   VALUES (p_push_id, scope.user_pk, p_source_id, p_source_bundle_id, p_planned_row_count, 0, session_initialization_id,
-          now() + p_session_ttl_ms * interval '1 millisecond');
-  RETURN QUERY SELECT 'staging'::text, NULL::bigint, NULL::text, NULL::bigint, NULL::bigint, NULL::text, lock_waited;
+          now() + p_session_ttl_ms * interval '1 millisecond')
+  RETURNING set_config('synchronous_commit', 'off', true) INTO sync_commit;
+  out_status := 'staging'; out_lock_waited := lock_waited;
+  RETURN NEXT;
 END;
 $$`;
 
@@ -290,13 +288,14 @@ DECLARE
   mark TIMESTAMPTZ := clock_timestamp();
   stages DOUBLE PRECISION[];
   lock_waited BOOLEAN;
-  session sync.push_sessions;
+  session RECORD;
   next_ordinal BIGINT;
   trusted BOOLEAN := false;
+  sync_commit TEXT;
 BEGIN
   ${LOCK}
   stages := ARRAY[${elapsed('mark')}]; mark := clock_timestamp();
-  session := sync.push_load_session(p_push_id, p_user_id, p_source_id);
+  ${LOAD_SESSION()}
   IF session.initialization_id IS NOT NULL THEN
     PERFORM sync.push_require_lease(p_user_id, session.source_id, session.initialization_id::text, p_lease_ttl_ms);
   END IF;
@@ -305,7 +304,7 @@ BEGIN
   -- prefix of the staging (whole chunks, or no session) and never a committed bundle without its rows;
   -- a chunk acknowledged and lost gets its client 409 push_chunk_out_of_order at the next chunk, 400
   -- push_commit_invalid at the commit or 404 push_session_not_found, and the frozen outbox is pushed again.
-  PERFORM set_config('synchronous_commit', 'off', true);
+  -- (Set by the watermark's UPDATE at the end, one statement fewer.)
   IF p_start_row_ordinal <> session.next_expected_row_ordinal THEN
     ${refuse(
       'push_chunk_out_of_order',
@@ -343,8 +342,11 @@ BEGIN
     expires_at = now() + p_session_ttl_ms * interval '1 millisecond',
     staged_insert_shape = CASE WHEN p_start_row_ordinal = 0 OR staged_insert_shape = p_insert_shape || ':'
       || p_start_row_ordinal THEN p_insert_shape || ':' || next_ordinal END
-   WHERE push_id = p_push_id;
-  RETURN QUERY SELECT next_ordinal, stages || ${elapsed('mark')}, lock_waited;
+   WHERE push_id = p_push_id
+  RETURNING set_config('synchronous_commit', 'off', true) INTO sync_commit;
+  -- the answer as OUT values: RETURN QUERY would be one more statement
+  out_next_row_ordinal := next_ordinal; out_stage_ms := stages || ${elapsed('mark')}; out_lock_waited := lock_waited;
+  RETURN NEXT;
 END;
 $$`;
 
@@ -439,10 +441,9 @@ DECLARE
   mark TIMESTAMPTZ := clock_timestamp();
   stages DOUBLE PRECISION[];
   lock_waited BOOLEAN;
-  session sync.push_sessions;
+  session RECORD;
   bundle_user_pk BIGINT;
   staged_count BIGINT;
-  bad RECORD;
   t RECORD;
   r RECORD;
   hit RECORD;
@@ -458,12 +459,9 @@ DECLARE
   seq BIGINT;
   old_floor BIGINT;
   new_floor BIGINT;
-  net_table_ids INTEGER[];
-  net_keys BYTEA[];
-  net_ops SMALLINT[];
-  net_payloads TEXT[];
   net_count BIGINT;
-  hash_input TEXT;
+  node_path BOOLEAN;
+  notified TEXT;
   hash_bytes BYTEA;
   stmt TEXT;
   stmt_ready BOOLEAN;
@@ -472,30 +470,36 @@ BEGIN
   SET CONSTRAINTS ALL DEFERRED;
   ${LOCK}
   stages := ARRAY[${elapsed('mark')}]; mark := clock_timestamp();
-  session := sync.push_load_session(p_push_id, p_user_id, p_source_id);
+  -- the session with the staged count, and the first row out of place or staged twice (if any), in one statement
+  ${LOAD_SESSION(
+    ', b.staged, b.row_ordinal AS bad_ordinal, b.i AS bad_i, b.seen AS bad_seen, b.table_id AS bad_table_id, ' +
+      'b.key_bytes AS bad_key',
+    `
+    LEFT JOIN LATERAL (
+      SELECT count(*) OVER () AS staged, s.row_ordinal, s.i, s.seen, s.table_id, s.key_bytes
+        FROM (SELECT psr.row_ordinal, psr.table_id, psr.key_bytes,
+                     row_number() OVER (ORDER BY psr.row_ordinal) - 1 AS i,
+                     count(*) OVER (PARTITION BY psr.table_id, psr.key_bytes ORDER BY psr.row_ordinal) AS seen
+                FROM sync.push_session_rows psr WHERE psr.push_id = ps.push_id) s
+       ORDER BY (s.row_ordinal <> s.i OR s.seen > 1) DESC, s.i LIMIT 1) b ON true`,
+  )}
   IF session.planned_row_count > p_max_rows THEN
     RAISE EXCEPTION USING ERRCODE = '${PUSH_NODE_PATH_SQLSTATE}', MESSAGE = 'bundle too large for sync.push_commit';
   END IF;
-  -- the staged count, and the first row out of place or staged twice (if any), in one statement
-  SELECT count(*) OVER () AS staged, s.row_ordinal, s.i, s.seen, s.table_id, s.key_bytes INTO bad
-    FROM (SELECT psr.row_ordinal, psr.table_id, psr.key_bytes, row_number() OVER (ORDER BY psr.row_ordinal) - 1 AS i,
-                 count(*) OVER (PARTITION BY psr.table_id, psr.key_bytes ORDER BY psr.row_ordinal) AS seen
-            FROM sync.push_session_rows psr WHERE psr.push_id = p_push_id) s
-   ORDER BY (s.row_ordinal <> s.i OR s.seen > 1) DESC, s.i LIMIT 1;
-  staged_count := COALESCE(bad.staged, 0);
+  staged_count := COALESCE(session.staged, 0);
   IF session.next_expected_row_ordinal <> session.planned_row_count OR staged_count <> session.planned_row_count THEN
     ${refuse(
       'push_commit_invalid',
       `format('staged row count %s does not match planned_row_count %s', staged_count, session.planned_row_count)`,
     )};
   END IF;
-  IF bad.row_ordinal <> bad.i THEN
-    ${refuse('push_commit_invalid', `format('staged rows are not contiguous at row_ordinal %s', bad.i)`)};
+  IF session.bad_ordinal <> session.bad_i THEN
+    ${refuse('push_commit_invalid', `format('staged rows are not contiguous at row_ordinal %s', session.bad_i)`)};
   END IF;
-  IF bad.seen > 1 THEN
-    SELECT tc.schema_name || '.' || tc.table_name AS table_name, ${keyTextSql('tc.sync_key_kind', 'bad.key_bytes')}
-      AS key_text INTO r
-      FROM sync.table_catalog tc WHERE tc.table_id = bad.table_id;
+  IF session.bad_seen > 1 THEN
+    SELECT tc.schema_name || '.' || tc.table_name AS table_name,
+           ${keyTextSql('tc.sync_key_kind', 'session.bad_key')} AS key_text INTO r
+      FROM sync.table_catalog tc WHERE tc.table_id = session.bad_table_id;
     ${refuse(
       'push_commit_invalid',
       `format('duplicate target row in staged push session: %s %s', r.table_name, r.key_text)`,
@@ -520,26 +524,45 @@ BEGIN
       session.source_id, p_user_id, session.source_bundle_id, COALESCE(t.max_committed, 0) + 1)`,
     )};
   END IF;
-  PERFORM set_config('oversync.bundle_user_id', p_user_id, true), set_config('oversync.bundle_user_pk',
-    bundle_user_pk::text, true),
-          set_config('oversync.bundle_source_id', session.source_id, true),
-            set_config('oversync.bundle_source_bundle_id', session.source_bundle_id::text, true),
-          set_config('oversync.bundle_initialization_id', COALESCE(session.initialization_id::text, ''), true);
 
-  -- conflicts (§4.3), as push/push-conflicts.ts: a scalar row_state probe per staged row (once: OFFSET 0)
-  SELECT q.row_ordinal, q.table_id, q.op_code, q.key_bytes, q.base, (q.rs).bundle_seq AS bundle_seq, (q.rs).deleted
-    AS deleted INTO hit
-    FROM (SELECT psr.row_ordinal, psr.table_id, psr.op_code, psr.key_bytes, psr.base_bundle_seq AS base,
-                 (SELECT rs FROM sync.row_state rs
-                   WHERE rs.user_pk = bundle_user_pk AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes)
-                     AS rs
-            FROM sync.push_session_rows psr WHERE psr.push_id = p_push_id OFFSET 0) q
-   WHERE CASE WHEN q.op_code = ${OP_INSERT}
-              THEN ((q.rs).bundle_seq IS NULL AND q.base <> 0)
-                OR ((q.rs).bundle_seq IS NOT NULL AND (q.base <> (q.rs).bundle_seq OR NOT (q.rs).deleted))
-              ELSE (q.rs).bundle_seq IS NULL OR (q.rs).deleted OR q.base <> (q.rs).bundle_seq END
-   ORDER BY q.row_ordinal LIMIT 1;
-  IF FOUND THEN
+  -- Conflicts (§4.3), as push/push-conflicts.ts: a scalar row_state probe per staged row (once: OFFSET 0).
+  -- Without one, in the same statement: the bundle context for the triggers, and the bundle_seq reservation
+  -- with the retention floor (§4.12: latest includes this bundle) in one update, before the apply: the apply's
+  -- block is a subtransaction whose foreign-key checks lock this row, and an update after them made its old
+  -- version's xmax a MultiXact, which every later reader of the row then resolved for each version of its HOT
+  -- chain (10-38 % of a pushing backend's samples in long runs). A rolled-back commit gives the number back
+  -- (gap-free, §1.5).
+  WITH conflict AS (
+    SELECT q.row_ordinal, q.table_id, q.op_code, q.key_bytes, q.base, (q.rs).bundle_seq AS bundle_seq,
+           (q.rs).deleted AS deleted
+      FROM (SELECT psr.row_ordinal, psr.table_id, psr.op_code, psr.key_bytes, psr.base_bundle_seq AS base,
+                   (SELECT rs FROM sync.row_state rs
+                     WHERE rs.user_pk = bundle_user_pk AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes)
+                       AS rs
+              FROM sync.push_session_rows psr WHERE psr.push_id = p_push_id OFFSET 0) q
+     WHERE CASE WHEN q.op_code = ${OP_INSERT}
+                THEN ((q.rs).bundle_seq IS NULL AND q.base <> 0)
+                  OR ((q.rs).bundle_seq IS NOT NULL AND (q.base <> (q.rs).bundle_seq OR NOT (q.rs).deleted))
+                ELSE (q.rs).bundle_seq IS NULL OR (q.rs).deleted OR q.base <> (q.rs).bundle_seq END
+     ORDER BY q.row_ordinal LIMIT 1),
+  reserved AS (
+    UPDATE sync.user_state us SET next_bundle_seq = us.next_bundle_seq + 1,
+      retained_bundle_floor = GREATEST(us.retained_bundle_floor,
+        LEAST(GREATEST(0, us.next_bundle_seq - p_retained_bundles), us.retained_bundle_floor + p_prune_batch))
+      FROM sync.user_state old WHERE us.user_pk = bundle_user_pk AND old.user_pk = bundle_user_pk
+       AND NOT EXISTS (SELECT 1 FROM conflict)
+      RETURNING us.next_bundle_seq - 1 AS seq, old.retained_bundle_floor AS old_floor,
+        us.retained_bundle_floor AS new_floor,
+        set_config('oversync.bundle_user_id', p_user_id, true) || set_config('oversync.bundle_user_pk',
+          bundle_user_pk::text, true) || set_config('oversync.bundle_source_id', session.source_id, true)
+          || set_config('oversync.bundle_source_bundle_id', session.source_bundle_id::text, true)
+          || set_config('oversync.bundle_initialization_id', COALESCE(session.initialization_id::text, ''), true)
+          AS context)
+  SELECT c.row_ordinal, c.table_id, c.op_code, c.key_bytes, c.base, c.bundle_seq, c.deleted, u.seq, u.old_floor,
+         u.new_floor
+    INTO hit
+    FROM (SELECT) one LEFT JOIN conflict c ON true LEFT JOIN reserved u ON true;
+  IF hit.row_ordinal IS NOT NULL THEN
     IF hit.bundle_seq IS NOT NULL AND NOT hit.deleted THEN
       SELECT tc.schema_name, tc.table_name, tc.sync_key_column, ${keyTextSql('tc.sync_key_kind', 'hit.key_bytes')}
         AS key_text,
@@ -557,19 +580,8 @@ BEGIN
                                'base', hit.base::text, 'bundle_seq', hit.bundle_seq::text, 'deleted', hit.deleted,
                                  'server_row', server_row)::text;
   END IF;
+  seq := hit.seq; old_floor := hit.old_floor; new_floor := hit.new_floor;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
-
-  -- The bundle_seq reservation and the retention floor (§4.12: latest includes this bundle) in one update,
-  -- before the apply: the apply's block is a subtransaction whose foreign-key checks lock this row, and an
-  -- update after them made its old version's xmax a MultiXact, which every later reader of the row then
-  -- resolved for each version of its HOT chain (10-38 % of a pushing backend's samples in long runs).
-  -- A rolled-back commit gives the number back (gap-free, §1.5).
-  UPDATE sync.user_state us SET next_bundle_seq = us.next_bundle_seq + 1,
-    retained_bundle_floor = GREATEST(us.retained_bundle_floor,
-      LEAST(GREATEST(0, us.next_bundle_seq - p_retained_bundles), us.retained_bundle_floor + p_prune_batch))
-    FROM sync.user_state old WHERE us.user_pk = bundle_user_pk AND old.user_pk = bundle_user_pk
-    RETURNING us.next_bundle_seq - 1, old.retained_bundle_floor, us.retained_bundle_floor
-      INTO seq, old_floor, new_floor;
 
   -- apply (§4.5), as push/push-apply.ts: upload order; a run of INSERTs of one table and column set is one statement
   BEGIN
@@ -646,8 +658,13 @@ BEGIN
   END;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
 
-  -- the bundle (§4.6), as bundle/bundle-capture.ts: net effect per logical row in first-capture order, and the
-  -- hash input of §5.1 (row objects with members in canonical order, payloads in the reference's form)
+  -- The bundle (§4.6), as bundle/bundle-capture.ts: net effect per logical row in first-capture order, and the
+  -- hash input of §5.1 (row objects with members in canonical order, payloads in the reference's form). In the
+  -- same statement, when the bundle has rows SQL can build (else nothing is written, and the checks below
+  -- raise): its log row, NOTIFY (watch), rows, row state and wire row blocks (the rows' foreign keys see the
+  -- log row: they are checked at the statement's end), the session closed with the source's watermark
+  -- (push/source-state.ts activateSource), and retention (retention/retention.ts). One statement instead of
+  -- five: each cost its executor setup and after-trigger queue.
   WITH taken AS (
     DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = bundle_user_pk
     RETURNING capture_ordinal, table_id, op_code, key_bytes, payload_db),
@@ -662,85 +679,86 @@ BEGIN
            CASE WHEN ${LAST_OP_KEEPS_ROW} THEN COALESCE(c.canonical, '') END AS payload,
            row_number() OVER (ORDER BY first_ordinal) AS row_ordinal
       FROM net LEFT JOIN LATERAL (${CANONICAL_PAYLOAD_OF_NET}) c ON true
-     WHERE NOT (last_op = ${OP_DELETE} AND first_op = ${OP_INSERT}))
-  SELECT COALESCE(array_agg(n.table_id ORDER BY n.row_ordinal), '{}'),
-         COALESCE(array_agg(n.key_bytes ORDER BY n.row_ordinal), '{}'),
-         COALESCE(array_agg(n.op_code ORDER BY n.row_ordinal), '{}'),
-         COALESCE(array_agg(n.payload ORDER BY n.row_ordinal), '{}'),
-         '[' || string_agg('{"key":{' || ${goJsonStringSql('tc.sync_key_column')} || ':'
-           || ${goJsonStringSql(keyTextSql('tc.sync_key_kind', 'n.key_bytes'))}
-           || '},"op":"' || ${opCodeCaseSql('n.op_code')} || '","payload":' || COALESCE(n.payload, 'null')
-           || ',"row_ordinal":' || (n.row_ordinal - 1) || ',"row_version":' || seq || ',"schema":'
-           || ${goJsonStringSql('tc.schema_name')}
-           || ',"table":' || ${goJsonStringSql('tc.table_name')} || '}', ',' ORDER BY n.row_ordinal) || ']'
-    INTO net_table_ids, net_keys, net_ops, net_payloads, hash_input
-    FROM kept n JOIN sync.table_catalog tc ON tc.table_id = n.table_id;
-  net_count := cardinality(net_table_ids);
-  stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
-  IF net_count = 0 THEN
-    ${refuse('push_commit_invalid', `'push session produced no captured business-table effects'`)};
-  END IF;
-  IF '' = ANY (net_payloads) THEN
-    RAISE EXCEPTION USING ERRCODE = '${PUSH_NODE_PATH_SQLSTATE}', MESSAGE = 'a payload needs the Node canonical form';
-  END IF;
-  stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
-  hash_bytes := sha256(convert_to(hash_input, 'UTF8'));
-  stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
-
-  IF p_notify_channel IS NOT NULL THEN
-    -- the payload BundleAnnouncer encodes (bundle/bundle-announcer.ts)
-    PERFORM pg_notify(p_notify_channel,
-      ${bundleChangeNotificationSql('bundle_user_pk', 'seq', 'session.source_id', 'session.source_bundle_id')});
-  END IF;
-  -- the log row in the same statement as its rows: their foreign keys see it (checked at the statement's end)
-  WITH log AS (
+     WHERE NOT (last_op = ${OP_DELETE} AND first_op = ${OP_INSERT})),
+  bundle AS (
+    SELECT count(*) AS net_count, COALESCE(bool_or(n.payload = ''), false) AS node_path,
+           '[' || string_agg('{"key":{' || ${goJsonStringSql('tc.sync_key_column')} || ':'
+             || ${goJsonStringSql(keyTextSql('tc.sync_key_kind', 'n.key_bytes'))}
+             || '},"op":"' || ${opCodeCaseSql('n.op_code')} || '","payload":' || COALESCE(n.payload, 'null')
+             || ',"row_ordinal":' || (n.row_ordinal - 1) || ',"row_version":' || seq || ',"schema":'
+             || ${goJsonStringSql('tc.schema_name')}
+             || ',"table":' || ${goJsonStringSql('tc.table_name')} || '}', ',' ORDER BY n.row_ordinal) || ']'
+             AS hash_input
+      FROM kept n JOIN sync.table_catalog tc ON tc.table_id = n.table_id),
+  ok AS (
+    SELECT b.net_count, octet_length(b.hash_input) AS byte_count, sha256(convert_to(b.hash_input, 'UTF8')) AS hash
+      FROM bundle b WHERE b.net_count > 0 AND NOT b.node_path),
+  log AS (
     INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
-    VALUES (bundle_user_pk, seq, session.source_id, session.source_bundle_id, net_count, octet_length(hash_input),
-      hash_bytes)),
+    SELECT bundle_user_pk, seq, session.source_id, session.source_bundle_id, ok.net_count, ok.byte_count, ok.hash
+      FROM ok),
   rows AS (
     INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
-    SELECT bundle_user_pk, seq, n.row_ordinal, n.table_id, n.key_bytes, n.op_code, n.payload::json
-      FROM unnest(net_table_ids, net_keys, net_ops, net_payloads) WITH ORDINALITY AS n(table_id, key_bytes, op_code,
-        payload, row_ordinal)
+    SELECT bundle_user_pk, seq, n.row_ordinal, n.table_id, n.key_bytes, n.op_code, NULLIF(n.payload, '')::json
+      FROM kept n WHERE EXISTS (SELECT FROM ok)
     RETURNING bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire),
   state AS (
     INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
     SELECT bundle_user_pk, table_id, key_bytes, seq, op_code = ${OP_DELETE} FROM rows
     ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq,
-      deleted = EXCLUDED.deleted)
-  INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)
-  SELECT bundle_user_pk, seq, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS}, string_agg(${BUNDLE_ROW_JSON_SQL}, ','
-    ORDER BY br.row_ordinal)
-    FROM rows br
-    JOIN (SELECT table_id, '{"schema":' || ${goJsonStringSql('schema_name')} || ',"table":'
-      || ${goJsonStringSql('table_name')}
-                 || ',"key":{' || ${goJsonStringSql('sync_key_column')} || ':' AS prefix, sync_key_kind AS key_kind
-                   FROM sync.table_catalog) tc
-      ON tc.table_id = br.table_id
-   GROUP BY 3;
-  stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
-
-  -- source watermark with the session closed (push/source-state.ts activateSource), retention (retention/retention.ts)
-  WITH closed AS (DELETE FROM sync.push_sessions WHERE push_id = p_push_id)
-  INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id,
-    retirement_reason)
-  VALUES (bundle_user_pk, session.source_id, 'active', session.source_bundle_id, '', '')
-  ON CONFLICT (user_pk, source_id) DO UPDATE SET state = 'active',
-    max_committed_source_bundle_id = EXCLUDED.max_committed_source_bundle_id,
-    replaced_by_source_id = '', retirement_reason = ''
-  WHERE sync.source_state.state <> 'retired';
-  IF new_floor > old_floor THEN
-    DELETE FROM sync.bundle_log WHERE user_pk = bundle_user_pk AND bundle_seq <= new_floor;
+      deleted = EXCLUDED.deleted),
+  blocks AS (
+    INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)
+    SELECT bundle_user_pk, seq, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS}, string_agg(${BUNDLE_ROW_JSON_SQL}, ','
+      ORDER BY br.row_ordinal)
+      FROM rows br
+      JOIN (SELECT table_id, '{"schema":' || ${goJsonStringSql('schema_name')} || ',"table":'
+        || ${goJsonStringSql('table_name')}
+                   || ',"key":{' || ${goJsonStringSql('sync_key_column')} || ':' AS prefix, sync_key_kind AS key_kind
+                     FROM sync.table_catalog) tc
+        ON tc.table_id = br.table_id
+     GROUP BY 3),
+  closed AS (DELETE FROM sync.push_sessions WHERE push_id = p_push_id AND EXISTS (SELECT FROM ok)),
+  watermark AS (
+    INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id,
+      retirement_reason)
+    SELECT bundle_user_pk, session.source_id, 'active', session.source_bundle_id, '', '' FROM ok
+    ON CONFLICT (user_pk, source_id) DO UPDATE SET state = 'active',
+      max_committed_source_bundle_id = EXCLUDED.max_committed_source_bundle_id,
+      replaced_by_source_id = '', retirement_reason = ''
+    WHERE sync.source_state.state <> 'retired'),
+  pruned AS (
+    DELETE FROM sync.bundle_log WHERE user_pk = bundle_user_pk AND bundle_seq <= new_floor AND new_floor > old_floor
+       AND EXISTS (SELECT FROM ok))
+  SELECT b.net_count, b.node_path, ok.hash,
+         -- the payload BundleAnnouncer encodes (bundle/bundle-announcer.ts)
+         CASE WHEN ok.hash IS NOT NULL AND p_notify_channel IS NOT NULL THEN pg_notify(p_notify_channel,
+           ${bundleChangeNotificationSql('bundle_user_pk', 'seq', 'session.source_id', 'session.source_bundle_id')}
+         )::text
+           END
+    INTO net_count, node_path, hash_bytes, notified
+    FROM bundle b LEFT JOIN ok ON true;
+  IF net_count = 0 THEN
+    ${refuse('push_commit_invalid', `'push session produced no captured business-table effects'`)};
   END IF;
+  IF node_path THEN
+    RAISE EXCEPTION USING ERRCODE = '${PUSH_NODE_PATH_SQLSTATE}', MESSAGE = 'a payload needs the Node canonical form';
+  END IF;
+  -- capture through finalize in one statement: its time is the capture stage's, the next three stay 0
+  stages := stages || ${elapsed('mark')} || ARRAY[0, 0, 0]::double precision[]; mark := clock_timestamp();
+
   IF session.initialization_id IS NOT NULL THEN
     UPDATE sync.scope_state SET state_code = ${SCOPE_INITIALIZED},
       initializer_source_id = NULL, initialization_id = NULL,
            lease_expires_at = NULL, initialized_at = now(), initialized_by_source_id = session.source_id
              WHERE user_pk = bundle_user_pk;
   END IF;
-  stages := stages || ${elapsed('mark')};
-  RETURN QUERY SELECT seq, session.source_id, session.source_bundle_id, net_count, encode(hash_bytes, 'hex'), stages,
-    lock_waited;
+  -- the answer as OUT values: RETURN QUERY would be one more statement
+  out_bundle_seq := seq; out_source_id := session.source_id; out_source_bundle_id := session.source_bundle_id;
+  out_row_count := net_count; out_bundle_hash := encode(hash_bytes, 'hex');
+  out_stage_ms := stages || ${elapsed('mark')};
+  out_lock_waited := lock_waited;
+  RETURN NEXT;
 END;
 $$`;
 
@@ -749,7 +767,6 @@ export const PUSH_FUNCTIONS: ReadonlyArray<{ signature: string; sql: string }> =
   { signature: 'sync.push_refuse(text,text,text)', sql: PUSH_REFUSE_SQL },
   { signature: 'sync.push_lock_scope(text)', sql: PUSH_LOCK_SCOPE_SQL },
   { signature: 'sync.push_require_lease(text,text,text,bigint)', sql: PUSH_REQUIRE_LEASE_SQL },
-  { signature: 'sync.push_load_session(uuid,text,text)', sql: PUSH_LOAD_SESSION_SQL },
   {
     signature: 'sync.push_create(text,text,bigint,bigint,text,uuid,bigint,bigint,integer,integer)',
     sql: PUSH_CREATE_SQL,
