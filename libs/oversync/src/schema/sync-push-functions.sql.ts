@@ -124,6 +124,41 @@ const LOCK = `lock_waited := sync.lock_user(p_user_id, p_lock_timeout_ms);
     PERFORM set_config('lock_timeout', p_upload_lock_timeout_ms || 'ms', true);
   END IF;`;
 
+/** Loads and locks a session: 404 unknown (or another user's), 403 other user or source (§8.7), 410 expired (§8.8). */
+const PUSH_LOAD_SESSION_SQL = `CREATE OR REPLACE FUNCTION sync.push_load_session(p_push_id UUID, p_user_id TEXT,
+  p_source_id TEXT)
+RETURNS sync.push_sessions
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  session sync.push_sessions;
+  owner TEXT;
+BEGIN
+  SELECT ps.* INTO session FROM sync.push_sessions ps WHERE ps.push_id = p_push_id FOR UPDATE;
+  IF FOUND THEN
+    SELECT us.user_id INTO owner FROM sync.user_state us WHERE us.user_pk = session.user_pk;
+  ELSE
+    ${refuse('push_session_not_found', `format('push session %s was not found', p_push_id)`)};
+  END IF;
+  IF owner <> p_user_id THEN
+    ${refuse(
+      'push_session_forbidden',
+      `format('push session %s does not belong to the authenticated user', p_push_id)`,
+    )};
+  END IF;
+  IF session.source_id <> p_source_id THEN
+    ${refuse(
+      'push_session_forbidden',
+      `format('push session %s does not belong to the authenticated source', p_push_id)`,
+    )};
+  END IF;
+  IF session.expires_at < now() THEN
+    ${refuse('push_session_expired', `format('push session %s has expired; start a new push session', p_push_id)`)};
+  END IF;
+  RETURN session;
+END;
+$$`;
+
 /**
  * Loads and locks a session into the RECORD `session` with its owner (`owner`) and the columns of
  * `lateral` (a LEFT JOIN LATERAL subquery over the session `ps`, aliased b; `columns` its selected
@@ -362,11 +397,14 @@ const MAX_APPLY_STATEMENTS = 200;
  * so the key is unambiguous) — and the text is only built to prepare it (built each time, it was
  * 0.03 ms of a 1-row commit).
  */
-function runPrepared(types: string, statement: string, args: string[]): string {
+function runPrepared(
+  types: string,
+  statement: string,
+  args: string[],
+  key = `format('%I.%I %I %s %s', r.schema_name, r.table_name, r.sync_key_column, r.key_type, r.columns)`,
+): string {
   const literals = args.map(() => '%L').join(', ');
-  const template = createHash('md5').update(`${types}\n${statement}`).digest('hex');
-  return `stmt := 'oversync_apply_' || md5('${template}' || format('%I.%I %I %s %s', r.schema_name, r.table_name,
-          r.sync_key_column, r.key_type, r.columns));
+  return `stmt := ${preparedName(types, statement, key)};
         SELECT COALESCE(bool_or(ps.name = stmt), false), count(*) INTO stmt_ready, stmt_count
           FROM pg_prepared_statements ps WHERE ps.name LIKE 'oversync\\_apply\\_%';
         IF NOT stmt_ready AND stmt_count < ${MAX_APPLY_STATEMENTS} THEN
@@ -379,6 +417,32 @@ function runPrepared(types: string, statement: string, args: string[]): string {
           EXECUTE ${statement} USING ${args.join(', ')};
         END IF;`;
 }
+
+/** The name `runPrepared` gives the statement of `types` and `statement` for the SQL text `key`. */
+function preparedName(types: string, statement: string, key: string): string {
+  const template = createHash('md5').update(`${types}\n${statement}`).digest('hex');
+  return `'oversync_apply_' || md5('${template}' || ${key})`;
+}
+
+/** Parameter types of the apply's INSERT of a run of rows (push id, first and last ordinal, user id). */
+const INSERT_RUN_TYPES = 'uuid, bigint, text, bigint';
+/**
+ * The apply's INSERT of a run of staged rows `$2`..`$4` of one table and member list (`r`: its table and
+ * key as the loop query reads them, `r.columns` the members) as an SQL expression giving its text.
+ */
+const INSERT_RUN_SQL = `format('INSERT INTO %I.%I (%s) SELECT $3::text%s
+                          FROM sync.push_session_rows psr, '
+                       || 'jsonb_populate_record(NULL::%I.%I, psr.payload_apply::jsonb) r
+                         WHERE psr.push_id = $1 AND psr.row_ordinal BETWEEN $2 AND $4 ORDER BY psr.row_ordinal',
+                       r.schema_name, r.table_name,
+                       (SELECT string_agg(quote_ident(c), ', ') FROM unnest('{_sync_scope_id}' || r.columns) AS c),
+                       (SELECT COALESCE(string_agg(', r.' || quote_ident(c), ''), '') FROM unnest(r.columns) AS c),
+                       r.schema_name, r.table_name)`;
+/**
+ * Its prepared name is keyed by table id and member list: the text of the chunks' insert shape
+ * (`<table_id> <members>`, push-chunk.parser.ts), so a commit whose rows all have one shape finds it by name.
+ */
+const INSERT_RUN_KEY = `r.table_id || ' ' || array_to_string(r.columns, ',')`;
 
 /** A member's canonical value (`CANONICAL_PAYLOAD_OF_NET`; NULL: the Node path), `j` a jsonb_each row. */
 const CANONICAL_MEMBER_SQL = (tableId: string) => `CASE WHEN j.key <> lower(j.key) THEN NULL
@@ -441,9 +505,10 @@ DECLARE
   mark TIMESTAMPTZ := clock_timestamp();
   stages DOUBLE PRECISION[];
   lock_waited BOOLEAN;
-  session RECORD;
+  session sync.push_sessions;
   bundle_user_pk BIGINT;
   staged_count BIGINT;
+  bad RECORD;
   t RECORD;
   r RECORD;
   hit RECORD;
@@ -459,47 +524,46 @@ DECLARE
   seq BIGINT;
   old_floor BIGINT;
   new_floor BIGINT;
+  net_table_ids INTEGER[];
+  net_keys BYTEA[];
+  net_ops SMALLINT[];
+  net_payloads TEXT[];
   net_count BIGINT;
-  node_path BOOLEAN;
-  notified TEXT;
+  hash_input TEXT;
   hash_bytes BYTEA;
   stmt TEXT;
   stmt_ready BOOLEAN;
   stmt_count BIGINT;
+  shape TEXT;
+  shape_stmt TEXT;
 BEGIN
   SET CONSTRAINTS ALL DEFERRED;
   ${LOCK}
   stages := ARRAY[${elapsed('mark')}]; mark := clock_timestamp();
-  -- the session with the staged count, and the first row out of place or staged twice (if any), in one statement
-  ${LOAD_SESSION(
-    ', b.staged, b.row_ordinal AS bad_ordinal, b.i AS bad_i, b.seen AS bad_seen, b.table_id AS bad_table_id, ' +
-      'b.key_bytes AS bad_key',
-    `
-    LEFT JOIN LATERAL (
-      SELECT count(*) OVER () AS staged, s.row_ordinal, s.i, s.seen, s.table_id, s.key_bytes
-        FROM (SELECT psr.row_ordinal, psr.table_id, psr.key_bytes,
-                     row_number() OVER (ORDER BY psr.row_ordinal) - 1 AS i,
-                     count(*) OVER (PARTITION BY psr.table_id, psr.key_bytes ORDER BY psr.row_ordinal) AS seen
-                FROM sync.push_session_rows psr WHERE psr.push_id = ps.push_id) s
-       ORDER BY (s.row_ordinal <> s.i OR s.seen > 1) DESC, s.i LIMIT 1) b ON true`,
-  )}
+  session := sync.push_load_session(p_push_id, p_user_id, p_source_id);
   IF session.planned_row_count > p_max_rows THEN
     RAISE EXCEPTION USING ERRCODE = '${PUSH_NODE_PATH_SQLSTATE}', MESSAGE = 'bundle too large for sync.push_commit';
   END IF;
-  staged_count := COALESCE(session.staged, 0);
+  -- the staged count, and the first row out of place or staged twice (if any), in one statement
+  SELECT count(*) OVER () AS staged, s.row_ordinal, s.i, s.seen, s.table_id, s.key_bytes INTO bad
+    FROM (SELECT psr.row_ordinal, psr.table_id, psr.key_bytes, row_number() OVER (ORDER BY psr.row_ordinal) - 1 AS i,
+                 count(*) OVER (PARTITION BY psr.table_id, psr.key_bytes ORDER BY psr.row_ordinal) AS seen
+            FROM sync.push_session_rows psr WHERE psr.push_id = p_push_id) s
+   ORDER BY (s.row_ordinal <> s.i OR s.seen > 1) DESC, s.i LIMIT 1;
+  staged_count := COALESCE(bad.staged, 0);
   IF session.next_expected_row_ordinal <> session.planned_row_count OR staged_count <> session.planned_row_count THEN
     ${refuse(
       'push_commit_invalid',
       `format('staged row count %s does not match planned_row_count %s', staged_count, session.planned_row_count)`,
     )};
   END IF;
-  IF session.bad_ordinal <> session.bad_i THEN
-    ${refuse('push_commit_invalid', `format('staged rows are not contiguous at row_ordinal %s', session.bad_i)`)};
+  IF bad.row_ordinal <> bad.i THEN
+    ${refuse('push_commit_invalid', `format('staged rows are not contiguous at row_ordinal %s', bad.i)`)};
   END IF;
-  IF session.bad_seen > 1 THEN
-    SELECT tc.schema_name || '.' || tc.table_name AS table_name,
-           ${keyTextSql('tc.sync_key_kind', 'session.bad_key')} AS key_text INTO r
-      FROM sync.table_catalog tc WHERE tc.table_id = session.bad_table_id;
+  IF bad.seen > 1 THEN
+    SELECT tc.schema_name || '.' || tc.table_name AS table_name, ${keyTextSql('tc.sync_key_kind', 'bad.key_bytes')}
+      AS key_text INTO r
+      FROM sync.table_catalog tc WHERE tc.table_id = bad.table_id;
     ${refuse(
       'push_commit_invalid',
       `format('duplicate target row in staged push session: %s %s', r.table_name, r.key_text)`,
@@ -524,45 +588,26 @@ BEGIN
       session.source_id, p_user_id, session.source_bundle_id, COALESCE(t.max_committed, 0) + 1)`,
     )};
   END IF;
+  PERFORM set_config('oversync.bundle_user_id', p_user_id, true), set_config('oversync.bundle_user_pk',
+    bundle_user_pk::text, true),
+          set_config('oversync.bundle_source_id', session.source_id, true),
+            set_config('oversync.bundle_source_bundle_id', session.source_bundle_id::text, true),
+          set_config('oversync.bundle_initialization_id', COALESCE(session.initialization_id::text, ''), true);
 
-  -- Conflicts (§4.3), as push/push-conflicts.ts: a scalar row_state probe per staged row (once: OFFSET 0).
-  -- Without one, in the same statement: the bundle context for the triggers, and the bundle_seq reservation
-  -- with the retention floor (§4.12: latest includes this bundle) in one update, before the apply: the apply's
-  -- block is a subtransaction whose foreign-key checks lock this row, and an update after them made its old
-  -- version's xmax a MultiXact, which every later reader of the row then resolved for each version of its HOT
-  -- chain (10-38 % of a pushing backend's samples in long runs). A rolled-back commit gives the number back
-  -- (gap-free, §1.5).
-  WITH conflict AS (
-    SELECT q.row_ordinal, q.table_id, q.op_code, q.key_bytes, q.base, (q.rs).bundle_seq AS bundle_seq,
-           (q.rs).deleted AS deleted
-      FROM (SELECT psr.row_ordinal, psr.table_id, psr.op_code, psr.key_bytes, psr.base_bundle_seq AS base,
-                   (SELECT rs FROM sync.row_state rs
-                     WHERE rs.user_pk = bundle_user_pk AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes)
-                       AS rs
-              FROM sync.push_session_rows psr WHERE psr.push_id = p_push_id OFFSET 0) q
-     WHERE CASE WHEN q.op_code = ${OP_INSERT}
-                THEN ((q.rs).bundle_seq IS NULL AND q.base <> 0)
-                  OR ((q.rs).bundle_seq IS NOT NULL AND (q.base <> (q.rs).bundle_seq OR NOT (q.rs).deleted))
-                ELSE (q.rs).bundle_seq IS NULL OR (q.rs).deleted OR q.base <> (q.rs).bundle_seq END
-     ORDER BY q.row_ordinal LIMIT 1),
-  reserved AS (
-    UPDATE sync.user_state us SET next_bundle_seq = us.next_bundle_seq + 1,
-      retained_bundle_floor = GREATEST(us.retained_bundle_floor,
-        LEAST(GREATEST(0, us.next_bundle_seq - p_retained_bundles), us.retained_bundle_floor + p_prune_batch))
-      FROM sync.user_state old WHERE us.user_pk = bundle_user_pk AND old.user_pk = bundle_user_pk
-       AND NOT EXISTS (SELECT 1 FROM conflict)
-      RETURNING us.next_bundle_seq - 1 AS seq, old.retained_bundle_floor AS old_floor,
-        us.retained_bundle_floor AS new_floor,
-        set_config('oversync.bundle_user_id', p_user_id, true) || set_config('oversync.bundle_user_pk',
-          bundle_user_pk::text, true) || set_config('oversync.bundle_source_id', session.source_id, true)
-          || set_config('oversync.bundle_source_bundle_id', session.source_bundle_id::text, true)
-          || set_config('oversync.bundle_initialization_id', COALESCE(session.initialization_id::text, ''), true)
-          AS context)
-  SELECT c.row_ordinal, c.table_id, c.op_code, c.key_bytes, c.base, c.bundle_seq, c.deleted, u.seq, u.old_floor,
-         u.new_floor
-    INTO hit
-    FROM (SELECT) one LEFT JOIN conflict c ON true LEFT JOIN reserved u ON true;
-  IF hit.row_ordinal IS NOT NULL THEN
+  -- conflicts (§4.3), as push/push-conflicts.ts: a scalar row_state probe per staged row (once: OFFSET 0)
+  SELECT q.row_ordinal, q.table_id, q.op_code, q.key_bytes, q.base, (q.rs).bundle_seq AS bundle_seq, (q.rs).deleted
+    AS deleted INTO hit
+    FROM (SELECT psr.row_ordinal, psr.table_id, psr.op_code, psr.key_bytes, psr.base_bundle_seq AS base,
+                 (SELECT rs FROM sync.row_state rs
+                   WHERE rs.user_pk = bundle_user_pk AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes)
+                     AS rs
+            FROM sync.push_session_rows psr WHERE psr.push_id = p_push_id OFFSET 0) q
+   WHERE CASE WHEN q.op_code = ${OP_INSERT}
+              THEN ((q.rs).bundle_seq IS NULL AND q.base <> 0)
+                OR ((q.rs).bundle_seq IS NOT NULL AND (q.base <> (q.rs).bundle_seq OR NOT (q.rs).deleted))
+              ELSE (q.rs).bundle_seq IS NULL OR (q.rs).deleted OR q.base <> (q.rs).bundle_seq END
+   ORDER BY q.row_ordinal LIMIT 1;
+  IF FOUND THEN
     IF hit.bundle_seq IS NOT NULL AND NOT hit.deleted THEN
       SELECT tc.schema_name, tc.table_name, tc.sync_key_column, ${keyTextSql('tc.sync_key_kind', 'hit.key_bytes')}
         AS key_text,
@@ -580,75 +625,112 @@ BEGIN
                                'base', hit.base::text, 'bundle_seq', hit.bundle_seq::text, 'deleted', hit.deleted,
                                  'server_row', server_row)::text;
   END IF;
-  seq := hit.seq; old_floor := hit.old_floor; new_floor := hit.new_floor;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
 
+  -- The bundle_seq reservation and the retention floor (§4.12: latest includes this bundle) in one update,
+  -- before the apply: the apply's block is a subtransaction whose foreign-key checks lock this row, and an
+  -- update after them made its old version's xmax a MultiXact, which every later reader of the row then
+  -- resolved for each version of its HOT chain (10-38 % of a pushing backend's samples in long runs).
+  -- A rolled-back commit gives the number back (gap-free, §1.5).
+  UPDATE sync.user_state us SET next_bundle_seq = us.next_bundle_seq + 1,
+    retained_bundle_floor = GREATEST(us.retained_bundle_floor,
+      LEAST(GREATEST(0, us.next_bundle_seq - p_retained_bundles), us.retained_bundle_floor + p_prune_batch))
+    FROM sync.user_state old WHERE us.user_pk = bundle_user_pk AND old.user_pk = bundle_user_pk
+    RETURNING us.next_bundle_seq - 1, old.retained_bundle_floor, us.retained_bundle_floor
+      INTO seq, old_floor, new_floor;
+
   -- apply (§4.5), as push/push-apply.ts: upload order; a run of INSERTs of one table and column set is one statement
+  -- Every staged row an INSERT of one table and member list (the chunks' insert shape, the everyday push):
+  -- its statement, prepared in this session by an earlier commit, runs by its name (the shape's), without
+  -- the loop's query (window, member lists, catalog join), name digests and prepared-statement lookup; where
+  -- it is not prepared (yet, or deallocated), the loop below runs and prepares it.
+  shape := substring(session.staged_insert_shape FROM '^(.*):' || session.planned_row_count || '$');
+  IF shape IS NOT NULL THEN
+    shape_stmt := ${preparedName(INSERT_RUN_TYPES, INSERT_RUN_SQL, 'shape')};
+  END IF;
+  <<apply>>
+  LOOP
   BEGIN
-    FOR r IN
-      SELECT x.*, lead(x.op_code) OVER w AS next_op, lead(x.table_id) OVER w AS next_table_id, lead(x.columns) OVER w
-        AS next_columns
-        FROM (SELECT psr.row_ordinal, psr.op_code, psr.table_id, psr.key_bytes, tc.schema_name, tc.table_name,
-          tc.sync_key_column,
-                     ${keyTypeSql('tc.sync_key_kind')} AS key_type,
-                       ${keyTextSql('tc.sync_key_kind', 'psr.key_bytes')} AS key_text,
-                     ARRAY(SELECT json_object_keys(psr.payload_apply)) AS columns
-                FROM sync.push_session_rows psr JOIN sync.table_catalog tc ON tc.table_id = psr.table_id
-               WHERE psr.push_id = p_push_id) x
-      WINDOW w AS (ORDER BY x.row_ordinal)
-       ORDER BY x.row_ordinal
-    LOOP
-      IF r.op_code = ${OP_INSERT} THEN
-        IF batch_first IS NULL THEN
-          batch_first := r.row_ordinal; batch_table_id := r.table_id; batch_op := r.op_code; batch_key := r.key_bytes;
+    IF shape_stmt IS NOT NULL THEN
+      batch_first := 0; batch_last := session.planned_row_count - 1; batch_op := ${OP_INSERT};
+        batch_table_id := split_part(shape, ' ', 1)::integer;
+      EXECUTE format('EXECUTE %I(%L, %L, %L, %L)', shape_stmt, p_push_id, batch_first, p_user_id, batch_last);
+      batch_first := NULL;
+    ELSE
+      FOR r IN
+        SELECT x.*, lead(x.op_code) OVER w AS next_op, lead(x.table_id) OVER w AS next_table_id,
+               lead(x.columns) OVER w AS next_columns
+          FROM (SELECT psr.row_ordinal, psr.op_code, psr.table_id, psr.key_bytes, tc.schema_name, tc.table_name,
+            tc.sync_key_column,
+                       ${keyTypeSql('tc.sync_key_kind')} AS key_type,
+                         ${keyTextSql('tc.sync_key_kind', 'psr.key_bytes')} AS key_text,
+                       ARRAY(SELECT json_object_keys(psr.payload_apply)) AS columns
+                  FROM sync.push_session_rows psr JOIN sync.table_catalog tc ON tc.table_id = psr.table_id
+                 WHERE psr.push_id = p_push_id) x
+        WINDOW w AS (ORDER BY x.row_ordinal)
+         ORDER BY x.row_ordinal
+      LOOP
+        IF r.op_code = ${OP_INSERT} THEN
+          IF batch_first IS NULL THEN
+            batch_first := r.row_ordinal; batch_table_id := r.table_id; batch_op := r.op_code;
+              batch_key := r.key_bytes;
+          END IF;
+          batch_last := r.row_ordinal;
+          CONTINUE WHEN r.next_op = ${OP_INSERT} AND r.next_table_id = r.table_id AND r.next_columns = r.columns;
+          ${runPrepared(
+            INSERT_RUN_TYPES,
+            INSERT_RUN_SQL,
+            ['p_push_id', 'batch_first', 'p_user_id', 'batch_last'],
+            INSERT_RUN_KEY,
+          )}
+          batch_first := NULL;
+        ELSIF r.op_code = ${OP_UPDATE} THEN
+          batch_first := r.row_ordinal; batch_last := r.row_ordinal; batch_table_id := r.table_id;
+            batch_op := r.op_code;
+            batch_key := r.key_bytes;
+          ${runPrepared(
+            'uuid, bigint, text, text',
+            `format('UPDATE %I.%I AS dst SET %s
+                            FROM sync.push_session_rows psr, '
+                         || 'jsonb_populate_record(NULL::%I.%I, psr.payload_apply::jsonb) AS src
+                           WHERE psr.push_id = $1 AND psr.row_ordinal = $2 AND dst.%I = $3::%s '
+                         || 'AND dst._sync_scope_id = $4',
+                         r.schema_name, r.table_name,
+                         (SELECT string_agg(format('%I = src.%I', c, c), ', ') FROM unnest(r.columns) AS c),
+                         r.schema_name, r.table_name, r.sync_key_column, r.key_type)`,
+            ['p_push_id', 'r.row_ordinal', 'r.key_text', 'p_user_id'],
+          )}
+          batch_first := NULL;
+        ELSE
+          batch_first := r.row_ordinal; batch_last := r.row_ordinal; batch_table_id := r.table_id;
+            batch_op := r.op_code;
+            batch_key := r.key_bytes;
+          ${runPrepared(
+            'text, text',
+            `format('DELETE FROM %I.%I WHERE %I = $1::%s AND _sync_scope_id = $2',
+            r.schema_name, r.table_name, r.sync_key_column, r.key_type)`,
+            ['r.key_text', 'p_user_id'],
+          )}
+          batch_first := NULL;
         END IF;
-        batch_last := r.row_ordinal;
-        CONTINUE WHEN r.next_op = ${OP_INSERT} AND r.next_table_id = r.table_id AND r.next_columns = r.columns;
-        ${runPrepared(
-          'uuid, bigint, text, bigint',
-          `format('INSERT INTO %I.%I (%s) SELECT $3::text%s
-                          FROM sync.push_session_rows psr, '
-                       || 'jsonb_populate_record(NULL::%I.%I, psr.payload_apply::jsonb) r
-                         WHERE psr.push_id = $1 AND psr.row_ordinal BETWEEN $2 AND $4 ORDER BY psr.row_ordinal',
-                       r.schema_name, r.table_name,
-                       (SELECT string_agg(quote_ident(c), ', ') FROM unnest('{_sync_scope_id}' || r.columns) AS c),
-                       (SELECT COALESCE(string_agg(', r.' || quote_ident(c), ''), '') FROM unnest(r.columns) AS c),
-                       r.schema_name, r.table_name)`,
-          ['p_push_id', 'batch_first', 'p_user_id', 'batch_last'],
-        )}
-        batch_first := NULL;
-      ELSIF r.op_code = ${OP_UPDATE} THEN
-        batch_first := r.row_ordinal; batch_last := r.row_ordinal; batch_table_id := r.table_id; batch_op := r.op_code;
-          batch_key := r.key_bytes;
-        ${runPrepared(
-          'uuid, bigint, text, text',
-          `format('UPDATE %I.%I AS dst SET %s
-                          FROM sync.push_session_rows psr, '
-                       || 'jsonb_populate_record(NULL::%I.%I, psr.payload_apply::jsonb) AS src
-                         WHERE psr.push_id = $1 AND psr.row_ordinal = $2 AND dst.%I = $3::%s '
-                       || 'AND dst._sync_scope_id = $4',
-                       r.schema_name, r.table_name,
-                       (SELECT string_agg(format('%I = src.%I', c, c), ', ') FROM unnest(r.columns) AS c),
-                       r.schema_name, r.table_name, r.sync_key_column, r.key_type)`,
-          ['p_push_id', 'r.row_ordinal', 'r.key_text', 'p_user_id'],
-        )}
-        batch_first := NULL;
-      ELSE
-        batch_first := r.row_ordinal; batch_last := r.row_ordinal; batch_table_id := r.table_id; batch_op := r.op_code;
-          batch_key := r.key_bytes;
-        ${runPrepared(
-          'text, text',
-          `format('DELETE FROM %I.%I WHERE %I = $1::%s AND _sync_scope_id = $2',
-          r.schema_name, r.table_name, r.sync_key_column, r.key_type)`,
-          ['r.key_text', 'p_user_id'],
-        )}
-        batch_first := NULL;
-      END IF;
-    END LOOP;
+      END LOOP;
+    END IF;
+    EXIT apply;
   EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL,
       err_schema = SCHEMA_NAME, err_table = TABLE_NAME, err_constraint = CONSTRAINT_NAME, err_column = COLUMN_NAME,
         err_datatype = PG_DATATYPE_NAME;
+    IF err_state = '26000' AND shape_stmt IS NOT NULL THEN
+      -- the shape's statement is not prepared in this session (undefined_pstatement; any other source of it
+      -- raises again from the loop): the subtransaction undid the attempt, and the loop prepares it
+      shape_stmt := NULL; batch_first := NULL;
+      CONTINUE apply;
+    END IF;
+    IF batch_first IS NOT NULL AND batch_key IS NULL THEN
+      -- the shape's run: its first row's key, read only now
+      SELECT psr.key_bytes INTO batch_key FROM sync.push_session_rows psr
+       WHERE psr.push_id = p_push_id AND psr.row_ordinal = batch_first;
+    END IF;
     failing := json_build_object('first', batch_first, 'last', batch_last, 'table_id', batch_table_id, 'op_code',
       batch_op, 'key_hex', encode(batch_key, 'hex'));
     RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message, DETAIL = err_detail, SCHEMA = err_schema,
@@ -656,22 +738,19 @@ BEGIN
       CONSTRAINT = err_constraint, COLUMN = err_column, DATATYPE = err_datatype, HINT = '${APPLY_ERROR_HINT}'
         || failing::text;
   END;
+  END LOOP;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
 
-  -- The bundle (§4.6), as bundle/bundle-capture.ts: net effect per logical row in first-capture order, and the
-  -- hash input of §5.1 (row objects with members in canonical order, payloads in the reference's form). In the
-  -- same statement, when the bundle has rows SQL can build (else nothing is written, and the checks below
-  -- raise): its log row, NOTIFY (watch), rows, row state and wire row blocks (the rows' foreign keys see the
-  -- log row: they are checked at the statement's end), the session closed with the source's watermark
-  -- (push/source-state.ts activateSource), and retention (retention/retention.ts). One statement instead of
-  -- five: each cost its executor setup and after-trigger queue.
+  -- the bundle (§4.6), as bundle/bundle-capture.ts: net effect per logical row in first-capture order, and the
+  -- hash input of §5.1 (row objects with members in canonical order, payloads in the reference's form)
   WITH taken AS (
     DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = bundle_user_pk
     RETURNING capture_ordinal, table_id, op_code, key_bytes, payload_db),
   net AS (
     SELECT min(capture_ordinal) AS first_ordinal, table_id, key_bytes,
-           (array_agg(op_code ORDER BY capture_ordinal))[1] AS first_op,
-           (array_agg(op_code ORDER BY capture_ordinal DESC))[1] AS last_op,
+           -- the ops of the first and last ordinal (ordinals are unique): no sort per aggregate, as ORDER BY has
+           (min(ARRAY[capture_ordinal, op_code]))[2]::smallint AS first_op,
+           (max(ARRAY[capture_ordinal, op_code]))[2]::smallint AS last_op,
            (array_agg(payload_db ORDER BY capture_ordinal DESC))[1] AS payload
       FROM taken GROUP BY table_id, key_bytes),
   kept AS (
@@ -679,86 +758,85 @@ BEGIN
            CASE WHEN ${LAST_OP_KEEPS_ROW} THEN COALESCE(c.canonical, '') END AS payload,
            row_number() OVER (ORDER BY first_ordinal) AS row_ordinal
       FROM net LEFT JOIN LATERAL (${CANONICAL_PAYLOAD_OF_NET}) c ON true
-     WHERE NOT (last_op = ${OP_DELETE} AND first_op = ${OP_INSERT})),
-  bundle AS (
-    SELECT count(*) AS net_count, COALESCE(bool_or(n.payload = ''), false) AS node_path,
-           '[' || string_agg('{"key":{' || ${goJsonStringSql('tc.sync_key_column')} || ':'
-             || ${goJsonStringSql(keyTextSql('tc.sync_key_kind', 'n.key_bytes'))}
-             || '},"op":"' || ${opCodeCaseSql('n.op_code')} || '","payload":' || COALESCE(n.payload, 'null')
-             || ',"row_ordinal":' || (n.row_ordinal - 1) || ',"row_version":' || seq || ',"schema":'
-             || ${goJsonStringSql('tc.schema_name')}
-             || ',"table":' || ${goJsonStringSql('tc.table_name')} || '}', ',' ORDER BY n.row_ordinal) || ']'
-             AS hash_input
-      FROM kept n JOIN sync.table_catalog tc ON tc.table_id = n.table_id),
-  ok AS (
-    SELECT b.net_count, octet_length(b.hash_input) AS byte_count, sha256(convert_to(b.hash_input, 'UTF8')) AS hash
-      FROM bundle b WHERE b.net_count > 0 AND NOT b.node_path),
-  log AS (
+     WHERE NOT (last_op = ${OP_DELETE} AND first_op = ${OP_INSERT}))
+  SELECT COALESCE(array_agg(n.table_id ORDER BY n.row_ordinal), '{}'),
+         COALESCE(array_agg(n.key_bytes ORDER BY n.row_ordinal), '{}'),
+         COALESCE(array_agg(n.op_code ORDER BY n.row_ordinal), '{}'),
+         COALESCE(array_agg(n.payload ORDER BY n.row_ordinal), '{}'),
+         '[' || string_agg('{"key":{' || ${goJsonStringSql('tc.sync_key_column')} || ':'
+           || ${goJsonStringSql(keyTextSql('tc.sync_key_kind', 'n.key_bytes'))}
+           || '},"op":"' || ${opCodeCaseSql('n.op_code')} || '","payload":' || COALESCE(n.payload, 'null')
+           || ',"row_ordinal":' || (n.row_ordinal - 1) || ',"row_version":' || seq || ',"schema":'
+           || ${goJsonStringSql('tc.schema_name')}
+           || ',"table":' || ${goJsonStringSql('tc.table_name')} || '}', ',' ORDER BY n.row_ordinal) || ']'
+    INTO net_table_ids, net_keys, net_ops, net_payloads, hash_input
+    FROM kept n JOIN sync.table_catalog tc ON tc.table_id = n.table_id;
+  net_count := cardinality(net_table_ids);
+  stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
+  IF net_count = 0 THEN
+    ${refuse('push_commit_invalid', `'push session produced no captured business-table effects'`)};
+  END IF;
+  IF '' = ANY (net_payloads) THEN
+    RAISE EXCEPTION USING ERRCODE = '${PUSH_NODE_PATH_SQLSTATE}', MESSAGE = 'a payload needs the Node canonical form';
+  END IF;
+  stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
+  hash_bytes := sha256(convert_to(hash_input, 'UTF8'));
+  stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
+
+  IF p_notify_channel IS NOT NULL THEN
+    -- the payload BundleAnnouncer encodes (bundle/bundle-announcer.ts)
+    PERFORM pg_notify(p_notify_channel,
+      ${bundleChangeNotificationSql('bundle_user_pk', 'seq', 'session.source_id', 'session.source_bundle_id')});
+  END IF;
+  -- the log row in the same statement as its rows: their foreign keys see it (checked at the statement's end)
+  WITH log AS (
     INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
-    SELECT bundle_user_pk, seq, session.source_id, session.source_bundle_id, ok.net_count, ok.byte_count, ok.hash
-      FROM ok),
+    VALUES (bundle_user_pk, seq, session.source_id, session.source_bundle_id, net_count, octet_length(hash_input),
+      hash_bytes)),
   rows AS (
     INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
-    SELECT bundle_user_pk, seq, n.row_ordinal, n.table_id, n.key_bytes, n.op_code, NULLIF(n.payload, '')::json
-      FROM kept n WHERE EXISTS (SELECT FROM ok)
+    SELECT bundle_user_pk, seq, n.row_ordinal, n.table_id, n.key_bytes, n.op_code, n.payload::json
+      FROM unnest(net_table_ids, net_keys, net_ops, net_payloads) WITH ORDINALITY AS n(table_id, key_bytes, op_code,
+        payload, row_ordinal)
     RETURNING bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire),
   state AS (
     INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
     SELECT bundle_user_pk, table_id, key_bytes, seq, op_code = ${OP_DELETE} FROM rows
     ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq,
-      deleted = EXCLUDED.deleted),
-  blocks AS (
-    INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)
-    SELECT bundle_user_pk, seq, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS}, string_agg(${BUNDLE_ROW_JSON_SQL}, ','
-      ORDER BY br.row_ordinal)
-      FROM rows br
-      JOIN (SELECT table_id, '{"schema":' || ${goJsonStringSql('schema_name')} || ',"table":'
-        || ${goJsonStringSql('table_name')}
-                   || ',"key":{' || ${goJsonStringSql('sync_key_column')} || ':' AS prefix, sync_key_kind AS key_kind
-                     FROM sync.table_catalog) tc
-        ON tc.table_id = br.table_id
-     GROUP BY 3),
-  closed AS (DELETE FROM sync.push_sessions WHERE push_id = p_push_id AND EXISTS (SELECT FROM ok)),
-  watermark AS (
-    INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id,
-      retirement_reason)
-    SELECT bundle_user_pk, session.source_id, 'active', session.source_bundle_id, '', '' FROM ok
-    ON CONFLICT (user_pk, source_id) DO UPDATE SET state = 'active',
-      max_committed_source_bundle_id = EXCLUDED.max_committed_source_bundle_id,
-      replaced_by_source_id = '', retirement_reason = ''
-    WHERE sync.source_state.state <> 'retired'),
-  pruned AS (
-    DELETE FROM sync.bundle_log WHERE user_pk = bundle_user_pk AND bundle_seq <= new_floor AND new_floor > old_floor
-       AND EXISTS (SELECT FROM ok))
-  SELECT b.net_count, b.node_path, ok.hash,
-         -- the payload BundleAnnouncer encodes (bundle/bundle-announcer.ts)
-         CASE WHEN ok.hash IS NOT NULL AND p_notify_channel IS NOT NULL THEN pg_notify(p_notify_channel,
-           ${bundleChangeNotificationSql('bundle_user_pk', 'seq', 'session.source_id', 'session.source_bundle_id')}
-         )::text
-           END
-    INTO net_count, node_path, hash_bytes, notified
-    FROM bundle b LEFT JOIN ok ON true;
-  IF net_count = 0 THEN
-    ${refuse('push_commit_invalid', `'push session produced no captured business-table effects'`)};
-  END IF;
-  IF node_path THEN
-    RAISE EXCEPTION USING ERRCODE = '${PUSH_NODE_PATH_SQLSTATE}', MESSAGE = 'a payload needs the Node canonical form';
-  END IF;
-  -- capture through finalize in one statement: its time is the capture stage's, the next three stay 0
-  stages := stages || ${elapsed('mark')} || ARRAY[0, 0, 0]::double precision[]; mark := clock_timestamp();
+      deleted = EXCLUDED.deleted)
+  INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)
+  SELECT bundle_user_pk, seq, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS}, string_agg(${BUNDLE_ROW_JSON_SQL}, ','
+    ORDER BY br.row_ordinal)
+    FROM rows br
+    JOIN (SELECT table_id, '{"schema":' || ${goJsonStringSql('schema_name')} || ',"table":'
+      || ${goJsonStringSql('table_name')}
+                 || ',"key":{' || ${goJsonStringSql('sync_key_column')} || ':' AS prefix, sync_key_kind AS key_kind
+                   FROM sync.table_catalog) tc
+      ON tc.table_id = br.table_id
+   GROUP BY 3;
+  stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
 
+  -- source watermark with the session closed (push/source-state.ts activateSource), retention (retention/retention.ts)
+  WITH closed AS (DELETE FROM sync.push_sessions WHERE push_id = p_push_id)
+  INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id, replaced_by_source_id,
+    retirement_reason)
+  VALUES (bundle_user_pk, session.source_id, 'active', session.source_bundle_id, '', '')
+  ON CONFLICT (user_pk, source_id) DO UPDATE SET state = 'active',
+    max_committed_source_bundle_id = EXCLUDED.max_committed_source_bundle_id,
+    replaced_by_source_id = '', retirement_reason = ''
+  WHERE sync.source_state.state <> 'retired';
+  IF new_floor > old_floor THEN
+    DELETE FROM sync.bundle_log WHERE user_pk = bundle_user_pk AND bundle_seq <= new_floor;
+  END IF;
   IF session.initialization_id IS NOT NULL THEN
     UPDATE sync.scope_state SET state_code = ${SCOPE_INITIALIZED},
       initializer_source_id = NULL, initialization_id = NULL,
            lease_expires_at = NULL, initialized_at = now(), initialized_by_source_id = session.source_id
              WHERE user_pk = bundle_user_pk;
   END IF;
-  -- the answer as OUT values: RETURN QUERY would be one more statement
-  out_bundle_seq := seq; out_source_id := session.source_id; out_source_bundle_id := session.source_bundle_id;
-  out_row_count := net_count; out_bundle_hash := encode(hash_bytes, 'hex');
-  out_stage_ms := stages || ${elapsed('mark')};
-  out_lock_waited := lock_waited;
-  RETURN NEXT;
+  stages := stages || ${elapsed('mark')};
+  RETURN QUERY SELECT seq, session.source_id, session.source_bundle_id, net_count, encode(hash_bytes, 'hex'), stages,
+    lock_waited;
 END;
 $$`;
 
@@ -767,6 +845,7 @@ export const PUSH_FUNCTIONS: ReadonlyArray<{ signature: string; sql: string }> =
   { signature: 'sync.push_refuse(text,text,text)', sql: PUSH_REFUSE_SQL },
   { signature: 'sync.push_lock_scope(text)', sql: PUSH_LOCK_SCOPE_SQL },
   { signature: 'sync.push_require_lease(text,text,text,bigint)', sql: PUSH_REQUIRE_LEASE_SQL },
+  { signature: 'sync.push_load_session(uuid,text,text)', sql: PUSH_LOAD_SESSION_SQL },
   {
     signature: 'sync.push_create(text,text,bigint,bigint,text,uuid,bigint,bigint,integer,integer)',
     sql: PUSH_CREATE_SQL,
