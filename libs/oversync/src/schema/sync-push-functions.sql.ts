@@ -160,13 +160,11 @@ END;
 $$`;
 
 /**
- * Loads and locks a session into the RECORD `session` with its owner (`owner`) and the columns of
- * `lateral` (a LEFT JOIN LATERAL subquery over the session `ps`, aliased b; `columns` its selected
- * columns), in one statement: 404 unknown (or another user's), 403 other user or source (§8.7), 410
- * expired (§8.8).
+ * push_load_session inline, for chunk upload: the session locked with its owner (`owner`) into the RECORD
+ * `session` in one statement (the function call and the owner's own query were two more).
  */
-const LOAD_SESSION = (columns = '', lateral = '') => `SELECT ps.*, us.user_id AS owner${columns} INTO session
-    FROM sync.push_sessions ps JOIN sync.user_state us ON us.user_pk = ps.user_pk${lateral}
+const LOAD_SESSION = `SELECT ps.*, us.user_id AS owner INTO session
+    FROM sync.push_sessions ps JOIN sync.user_state us ON us.user_pk = ps.user_pk
    WHERE ps.push_id = p_push_id FOR UPDATE OF ps;
   IF NOT FOUND THEN
     ${refuse('push_session_not_found', `format('push session %s was not found', p_push_id)`)};
@@ -330,7 +328,7 @@ DECLARE
 BEGIN
   ${LOCK}
   stages := ARRAY[${elapsed('mark')}]; mark := clock_timestamp();
-  ${LOAD_SESSION()}
+  ${LOAD_SESSION}
   IF session.initialization_id IS NOT NULL THEN
     PERFORM sync.push_require_lease(p_user_id, session.source_id, session.initialization_id::text, p_lease_ttl_ms);
   END IF;
@@ -643,7 +641,8 @@ BEGIN
   -- Every staged row an INSERT of one table and member list (the chunks' insert shape, the everyday push):
   -- its statement, prepared in this session by an earlier commit, runs by its name (the shape's), without
   -- the loop's query (window, member lists, catalog join), name digests and prepared-statement lookup; where
-  -- it is not prepared (yet, or deallocated), the loop below runs and prepares it.
+  -- it is not prepared (yet, or deallocated), the loop below runs and prepares it (beyond the session's
+  -- MAX_APPLY_STATEMENTS, every such commit tries the name first).
   shape := substring(session.staged_insert_shape FROM '^(.*):' || session.planned_row_count || '$');
   IF shape IS NOT NULL THEN
     shape_stmt := ${preparedName(INSERT_RUN_TYPES, INSERT_RUN_SQL, 'shape')};
