@@ -663,6 +663,26 @@ describe('push commit parity of the database and Node paths', () => {
     }
     expect(await push(['h'])).toMatchObject({ stored: 1 });
     expect(await prepared()).toBe(1);
+    // the server's chunks store the shape as the loop keys the statement: table id and the staged members
+    const created = await a.post('/sync/push-sessions', { source_bundle_id: next, planned_row_count: 2 }).expect(200);
+    const pushId = created.body.push_id as string;
+    await a
+      .post(`/sync/push-sessions/${pushId}/chunks`, { start_row_ordinal: 0, rows: [userRow(randomUUID(), 'x')] })
+      .expect(200);
+    await a
+      .post(`/sync/push-sessions/${pushId}/chunks`, { start_row_ordinal: 1, rows: [userRow(randomUUID(), 'y')] })
+      .expect(200);
+    const { rows } = await db.query<{ shape: string; keys: string }>(
+      `SELECT ps.staged_insert_shape AS shape,
+              (SELECT string_agg(DISTINCT psr.table_id || ' ' || array_to_string(
+                 ARRAY(SELECT json_object_keys(psr.payload_apply)), ','), '|')
+                 FROM sync.push_session_rows psr WHERE psr.push_id = ps.push_id) AS keys
+         FROM sync.push_sessions ps WHERE ps.push_id = $1`,
+      [pushId],
+    );
+    expect(rows[0]!.shape).toBe(`${rows[0]!.keys}:2`);
+    await a.post(`/sync/push-sessions/${pushId}/commit`).expect(200);
+    next++;
   });
 
   it('a business-table error names the rows as the Node path does, and the rejected commit is logged', async () => {
