@@ -602,6 +602,89 @@ describe('push commit parity of the database and Node paths', () => {
     }
   });
 
+  it('a bundle of one insert shape runs its prepared INSERT by name, prepares it where missing, and names failing rows', async () => {
+    // The request functions on one connection (the app's pool spreads requests over several): the first
+    // commit of a shape prepares its statement, later ones run it by the shape's name.
+    const users = catalog.find('business', 'users')!;
+    const user = `shape-${randomUUID().slice(0, 8)}`;
+    await db.query('SELECT * FROM sync.connect($1, $2, $3, $4::uuid, $5, $6)', [
+      user,
+      's',
+      false,
+      randomUUID(),
+      60000,
+      0,
+    ]);
+    let sourceBundleId = 0;
+    const push = async (names: Array<string | null>) => {
+      const ids = names.map(() => randomUUID());
+      const pushId = randomUUID();
+      sourceBundleId++;
+      await db.query('SELECT * FROM sync.push_create($1, $2, $3, $4, $5, $6::uuid, $7, $8, $9, $10)', [
+        ...[user, 's', sourceBundleId, names.length, '', pushId, 60000, 60000, 5000, 0],
+      ]);
+      const payloads = ids.map((id, i) => `{"email":"e","id":"${id}","name":${JSON.stringify(names[i])}}`);
+      await db.query(
+        'SELECT * FROM sync.push_chunk($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)',
+        [pushId, user, 's', 0, ids.map(() => users.tableId), ids.map((id) => id.replaceAll('-', ''))]
+          .concat([ids.map(() => 1), ids.map(() => 0), payloads.join('\n'), 60000, 60000, 5000, 0])
+          .concat([`${users.tableId} email,id,name`]),
+      );
+      try {
+        await db.query('SELECT * FROM sync.push_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)', [
+          ...[pushId, user, 's', 999, [], null, 1000, 100, 60000, 5000, 0],
+        ]);
+      } catch (error) {
+        sourceBundleId--;
+        return { ids, error: error as pg.DatabaseError };
+      }
+      const stored = await db.query('SELECT id::text FROM business.users WHERE id = ANY($1::uuid[])', [ids]);
+      return { ids, stored: stored.rows.length };
+    };
+    const prepared = async () =>
+      (await db.query(`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'oversync\\_apply\\_%'`))
+        .rows[0]!.n as number;
+    const before = await prepared();
+    expect(await push(['a', 'b'])).toMatchObject({ stored: 2 });
+    expect(await prepared()).toBe(before + 1);
+    expect(await push(['c', 'd', 'e'])).toMatchObject({ stored: 3 });
+    expect(await prepared()).toBe(before + 1);
+    for (const deallocate of [false, true]) {
+      if (deallocate) await db.query('DEALLOCATE ALL');
+      const failed = await push(['f', null, 'g']);
+      expect(failed.error?.code).toBe('23502');
+      expect(JSON.parse(failed.error!.hint!.slice('oversync_apply:'.length))).toEqual({
+        first: 0,
+        last: 2,
+        table_id: users.tableId,
+        op_code: 1,
+        key_hex: failed.ids[0]!.replaceAll('-', ''),
+      });
+    }
+    expect(await push(['h'])).toMatchObject({ stored: 1 });
+    expect(await prepared()).toBe(1);
+    // the server's chunks store the shape as the loop keys the statement: table id and the staged members
+    const created = await a.post('/sync/push-sessions', { source_bundle_id: next, planned_row_count: 2 }).expect(200);
+    const pushId = created.body.push_id as string;
+    await a
+      .post(`/sync/push-sessions/${pushId}/chunks`, { start_row_ordinal: 0, rows: [userRow(randomUUID(), 'x')] })
+      .expect(200);
+    await a
+      .post(`/sync/push-sessions/${pushId}/chunks`, { start_row_ordinal: 1, rows: [userRow(randomUUID(), 'y')] })
+      .expect(200);
+    const { rows } = await db.query<{ shape: string; keys: string }>(
+      `SELECT ps.staged_insert_shape AS shape,
+              (SELECT string_agg(DISTINCT psr.table_id || ' ' || array_to_string(
+                 ARRAY(SELECT json_object_keys(psr.payload_apply)), ','), '|')
+                 FROM sync.push_session_rows psr WHERE psr.push_id = ps.push_id) AS keys
+         FROM sync.push_sessions ps WHERE ps.push_id = $1`,
+      [pushId],
+    );
+    expect(rows[0]!.shape).toBe(`${rows[0]!.keys}:2`);
+    await a.post(`/sync/push-sessions/${pushId}/commit`).expect(200);
+    next++;
+  });
+
   it('a business-table error names the rows as the Node path does, and the rejected commit is logged', async () => {
     const [u1, u2] = [randomUUID(), randomUUID()];
     const single = await a.push(next, [userRow(u1, null)]);

@@ -77,7 +77,8 @@ export function probeRoundTrip(options: {
     chunk: call('push_chunk', [
       ...[pushId, user, 'a', 0, ids.map(() => tableId), ids.map((id) => id.replaceAll('-', ''))],
       ...[ids.map(() => 1), ids.map(() => 0), payloads.join('\n'), 60000, 60000, 5000, 0],
-      ...(chunkArity > 13 ? [null] : []),
+      // the insert shape the server's chunk parser gives these rows (table id and sorted member list)
+      ...(chunkArity > 13 ? [`${tableId} created_at,email,id,name,updated_at`] : []),
     ]),
     commit: call('push_commit', [pushId, user, 'a', 999, [], 'oversync_probe', 1000, 100, 60000, 5000, 0]),
     pull: call('pull', [user, 'b', options.after, 0, 1000, ...options.pullPrefixes, 1000]),

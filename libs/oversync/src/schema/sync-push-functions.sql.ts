@@ -160,6 +160,32 @@ END;
 $$`;
 
 /**
+ * push_load_session inline, for chunk upload: the session locked with its owner (`owner`) into the RECORD
+ * `session` in one statement (the function call and the owner's own query were two more).
+ */
+const LOAD_SESSION = `SELECT ps.*, us.user_id AS owner INTO session
+    FROM sync.push_sessions ps JOIN sync.user_state us ON us.user_pk = ps.user_pk
+   WHERE ps.push_id = p_push_id FOR UPDATE OF ps;
+  IF NOT FOUND THEN
+    ${refuse('push_session_not_found', `format('push session %s was not found', p_push_id)`)};
+  END IF;
+  IF session.owner <> p_user_id THEN
+    ${refuse(
+      'push_session_forbidden',
+      `format('push session %s does not belong to the authenticated user', p_push_id)`,
+    )};
+  END IF;
+  IF session.source_id <> p_source_id THEN
+    ${refuse(
+      'push_session_forbidden',
+      `format('push session %s does not belong to the authenticated source', p_push_id)`,
+    )};
+  END IF;
+  IF session.expires_at < now() THEN
+    ${refuse('push_session_expired', `format('push session %s has expired; start a new push session', p_push_id)`)};
+  END IF;`;
+
+/**
  * Source sequencing of push create (§4.2.1 step 7): requireNextSourceBundle and sourceRetired of push/source-state.ts.
  */
 const SOURCE_RETIRED = (sourceId: string, requested = '') => `IF t.state = 'retired' THEN
@@ -198,6 +224,7 @@ DECLARE
   session_initialization_id UUID;
   t RECORD;
   expected BIGINT;
+  sync_commit TEXT;
 BEGIN
   ${LOCK}
   scope := sync.push_lock_scope(p_user_id);
@@ -226,8 +253,10 @@ BEGIN
     LEFT JOIN sync.source_state ss ON ss.user_pk = scope.user_pk AND ss.source_id = p_source_id;
   IF t.bundle_seq IS NOT NULL THEN
     -- the idempotent replay, also of a seeding push whose answer was lost (convergence fuzz, seed 10)
-    RETURN QUERY SELECT 'already_committed'::text, t.bundle_seq, t.bundle_source_id, p_source_bundle_id, t.row_count,
-      t.bundle_hash, lock_waited;
+    out_status := 'already_committed'; out_bundle_seq := t.bundle_seq; out_source_id := t.bundle_source_id;
+    out_source_bundle_id := p_source_bundle_id; out_row_count := t.row_count; out_bundle_hash := t.bundle_hash;
+    out_lock_waited := lock_waited;
+    RETURN NEXT;
     RETURN;
   END IF;
   -- A seeding push that committed, lost its answer and was then pruned is not replayable: it gets the
@@ -256,12 +285,14 @@ BEGIN
   -- The session commits without waiting for its WAL flush (one fsync fewer per push), as its chunks do:
   -- a crash can lose only a tail of the session's staging (the commit's durable flush covers all of it),
   -- whose client then gets 404 / 409 / 400 before any commit and pushes its frozen outbox again.
-  PERFORM set_config('synchronous_commit', 'off', true);
+  -- Set by the session's INSERT, and the answer given as OUT values: two statements fewer.
   INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, planned_row_count,
     next_expected_row_ordinal, initialization_id, expires_at)
   VALUES (p_push_id, scope.user_pk, p_source_id, p_source_bundle_id, p_planned_row_count, 0, session_initialization_id,
-          now() + p_session_ttl_ms * interval '1 millisecond');
-  RETURN QUERY SELECT 'staging'::text, NULL::bigint, NULL::text, NULL::bigint, NULL::bigint, NULL::text, lock_waited;
+          now() + p_session_ttl_ms * interval '1 millisecond')
+  RETURNING set_config('synchronous_commit', 'off', true) INTO sync_commit;
+  out_status := 'staging'; out_lock_waited := lock_waited;
+  RETURN NEXT;
 END;
 $$`;
 
@@ -290,13 +321,14 @@ DECLARE
   mark TIMESTAMPTZ := clock_timestamp();
   stages DOUBLE PRECISION[];
   lock_waited BOOLEAN;
-  session sync.push_sessions;
+  session RECORD;
   next_ordinal BIGINT;
   trusted BOOLEAN := false;
+  sync_commit TEXT;
 BEGIN
   ${LOCK}
   stages := ARRAY[${elapsed('mark')}]; mark := clock_timestamp();
-  session := sync.push_load_session(p_push_id, p_user_id, p_source_id);
+  ${LOAD_SESSION}
   IF session.initialization_id IS NOT NULL THEN
     PERFORM sync.push_require_lease(p_user_id, session.source_id, session.initialization_id::text, p_lease_ttl_ms);
   END IF;
@@ -305,7 +337,7 @@ BEGIN
   -- prefix of the staging (whole chunks, or no session) and never a committed bundle without its rows;
   -- a chunk acknowledged and lost gets its client 409 push_chunk_out_of_order at the next chunk, 400
   -- push_commit_invalid at the commit or 404 push_session_not_found, and the frozen outbox is pushed again.
-  PERFORM set_config('synchronous_commit', 'off', true);
+  -- (Set by the watermark's UPDATE at the end, one statement fewer.)
   IF p_start_row_ordinal <> session.next_expected_row_ordinal THEN
     ${refuse(
       'push_chunk_out_of_order',
@@ -343,8 +375,11 @@ BEGIN
     expires_at = now() + p_session_ttl_ms * interval '1 millisecond',
     staged_insert_shape = CASE WHEN p_start_row_ordinal = 0 OR staged_insert_shape = p_insert_shape || ':'
       || p_start_row_ordinal THEN p_insert_shape || ':' || next_ordinal END
-   WHERE push_id = p_push_id;
-  RETURN QUERY SELECT next_ordinal, stages || ${elapsed('mark')}, lock_waited;
+   WHERE push_id = p_push_id
+  RETURNING set_config('synchronous_commit', 'off', true) INTO sync_commit;
+  -- the answer as OUT values: RETURN QUERY would be one more statement
+  out_next_row_ordinal := next_ordinal; out_stage_ms := stages || ${elapsed('mark')}; out_lock_waited := lock_waited;
+  RETURN NEXT;
 END;
 $$`;
 
@@ -360,11 +395,14 @@ const MAX_APPLY_STATEMENTS = 200;
  * so the key is unambiguous) — and the text is only built to prepare it (built each time, it was
  * 0.03 ms of a 1-row commit).
  */
-function runPrepared(types: string, statement: string, args: string[]): string {
+function runPrepared(
+  types: string,
+  statement: string,
+  args: string[],
+  key = `format('%I.%I %I %s %s', r.schema_name, r.table_name, r.sync_key_column, r.key_type, r.columns)`,
+): string {
   const literals = args.map(() => '%L').join(', ');
-  const template = createHash('md5').update(`${types}\n${statement}`).digest('hex');
-  return `stmt := 'oversync_apply_' || md5('${template}' || format('%I.%I %I %s %s', r.schema_name, r.table_name,
-          r.sync_key_column, r.key_type, r.columns));
+  return `stmt := ${preparedName(types, statement, key)};
         SELECT COALESCE(bool_or(ps.name = stmt), false), count(*) INTO stmt_ready, stmt_count
           FROM pg_prepared_statements ps WHERE ps.name LIKE 'oversync\\_apply\\_%';
         IF NOT stmt_ready AND stmt_count < ${MAX_APPLY_STATEMENTS} THEN
@@ -377,6 +415,32 @@ function runPrepared(types: string, statement: string, args: string[]): string {
           EXECUTE ${statement} USING ${args.join(', ')};
         END IF;`;
 }
+
+/** The name `runPrepared` gives the statement of `types` and `statement` for the SQL text `key`. */
+function preparedName(types: string, statement: string, key: string): string {
+  const template = createHash('md5').update(`${types}\n${statement}`).digest('hex');
+  return `'oversync_apply_' || md5('${template}' || ${key})`;
+}
+
+/** Parameter types of the apply's INSERT of a run of rows (push id, first and last ordinal, user id). */
+const INSERT_RUN_TYPES = 'uuid, bigint, text, bigint';
+/**
+ * The apply's INSERT of a run of staged rows `$2`..`$4` of one table and member list (`r`: its table and
+ * key as the loop query reads them, `r.columns` the members) as an SQL expression giving its text.
+ */
+const INSERT_RUN_SQL = `format('INSERT INTO %I.%I (%s) SELECT $3::text%s
+                          FROM sync.push_session_rows psr, '
+                       || 'jsonb_populate_record(NULL::%I.%I, psr.payload_apply::jsonb) r
+                         WHERE psr.push_id = $1 AND psr.row_ordinal BETWEEN $2 AND $4 ORDER BY psr.row_ordinal',
+                       r.schema_name, r.table_name,
+                       (SELECT string_agg(quote_ident(c), ', ') FROM unnest('{_sync_scope_id}' || r.columns) AS c),
+                       (SELECT COALESCE(string_agg(', r.' || quote_ident(c), ''), '') FROM unnest(r.columns) AS c),
+                       r.schema_name, r.table_name)`;
+/**
+ * Its prepared name is keyed by table id and member list: the text of the chunks' insert shape
+ * (`<table_id> <members>`, push-chunk.parser.ts), so a commit whose rows all have one shape finds it by name.
+ */
+const INSERT_RUN_KEY = `r.table_id || ' ' || array_to_string(r.columns, ',')`;
 
 /** A member's canonical value (`CANONICAL_PAYLOAD_OF_NET`; NULL: the Node path), `j` a jsonb_each row. */
 const CANONICAL_MEMBER_SQL = (tableId: string) => `CASE WHEN j.key <> lower(j.key) THEN NULL
@@ -468,6 +532,8 @@ DECLARE
   stmt TEXT;
   stmt_ready BOOLEAN;
   stmt_count BIGINT;
+  shape TEXT;
+  shape_stmt TEXT;
 BEGIN
   SET CONSTRAINTS ALL DEFERRED;
   ${LOCK}
@@ -572,71 +638,98 @@ BEGIN
       INTO seq, old_floor, new_floor;
 
   -- apply (§4.5), as push/push-apply.ts: upload order; a run of INSERTs of one table and column set is one statement
+  -- Every staged row an INSERT of one table and member list (the chunks' insert shape, the everyday push):
+  -- its statement, prepared in this session by an earlier commit, runs by its name (the shape's), without
+  -- the loop's query (window, member lists, catalog join), name digests and prepared-statement lookup; where
+  -- it is not prepared (yet, or deallocated), the loop below runs and prepares it (beyond the session's
+  -- MAX_APPLY_STATEMENTS, every such commit tries the name first).
+  shape := substring(session.staged_insert_shape FROM '^(.*):' || session.planned_row_count || '$');
+  IF shape IS NOT NULL THEN
+    shape_stmt := ${preparedName(INSERT_RUN_TYPES, INSERT_RUN_SQL, 'shape')};
+  END IF;
+  <<apply>>
+  LOOP
   BEGIN
-    FOR r IN
-      SELECT x.*, lead(x.op_code) OVER w AS next_op, lead(x.table_id) OVER w AS next_table_id, lead(x.columns) OVER w
-        AS next_columns
-        FROM (SELECT psr.row_ordinal, psr.op_code, psr.table_id, psr.key_bytes, tc.schema_name, tc.table_name,
-          tc.sync_key_column,
-                     ${keyTypeSql('tc.sync_key_kind')} AS key_type,
-                       ${keyTextSql('tc.sync_key_kind', 'psr.key_bytes')} AS key_text,
-                     ARRAY(SELECT json_object_keys(psr.payload_apply)) AS columns
-                FROM sync.push_session_rows psr JOIN sync.table_catalog tc ON tc.table_id = psr.table_id
-               WHERE psr.push_id = p_push_id) x
-      WINDOW w AS (ORDER BY x.row_ordinal)
-       ORDER BY x.row_ordinal
-    LOOP
-      IF r.op_code = ${OP_INSERT} THEN
-        IF batch_first IS NULL THEN
-          batch_first := r.row_ordinal; batch_table_id := r.table_id; batch_op := r.op_code; batch_key := r.key_bytes;
+    IF shape_stmt IS NOT NULL THEN
+      batch_first := 0; batch_last := session.planned_row_count - 1; batch_op := ${OP_INSERT};
+        batch_table_id := split_part(shape, ' ', 1)::integer;
+      EXECUTE format('EXECUTE %I(%L, %L, %L, %L)', shape_stmt, p_push_id, batch_first, p_user_id, batch_last);
+      batch_first := NULL;
+    ELSE
+      FOR r IN
+        SELECT x.*, lead(x.op_code) OVER w AS next_op, lead(x.table_id) OVER w AS next_table_id,
+               lead(x.columns) OVER w AS next_columns
+          FROM (SELECT psr.row_ordinal, psr.op_code, psr.table_id, psr.key_bytes, tc.schema_name, tc.table_name,
+            tc.sync_key_column,
+                       ${keyTypeSql('tc.sync_key_kind')} AS key_type,
+                         ${keyTextSql('tc.sync_key_kind', 'psr.key_bytes')} AS key_text,
+                       ARRAY(SELECT json_object_keys(psr.payload_apply)) AS columns
+                  FROM sync.push_session_rows psr JOIN sync.table_catalog tc ON tc.table_id = psr.table_id
+                 WHERE psr.push_id = p_push_id) x
+        WINDOW w AS (ORDER BY x.row_ordinal)
+         ORDER BY x.row_ordinal
+      LOOP
+        IF r.op_code = ${OP_INSERT} THEN
+          IF batch_first IS NULL THEN
+            batch_first := r.row_ordinal; batch_table_id := r.table_id; batch_op := r.op_code;
+              batch_key := r.key_bytes;
+          END IF;
+          batch_last := r.row_ordinal;
+          CONTINUE WHEN r.next_op = ${OP_INSERT} AND r.next_table_id = r.table_id AND r.next_columns = r.columns;
+          ${runPrepared(
+            INSERT_RUN_TYPES,
+            INSERT_RUN_SQL,
+            ['p_push_id', 'batch_first', 'p_user_id', 'batch_last'],
+            INSERT_RUN_KEY,
+          )}
+          batch_first := NULL;
+        ELSIF r.op_code = ${OP_UPDATE} THEN
+          batch_first := r.row_ordinal; batch_last := r.row_ordinal; batch_table_id := r.table_id;
+            batch_op := r.op_code;
+            batch_key := r.key_bytes;
+          ${runPrepared(
+            'uuid, bigint, text, text',
+            `format('UPDATE %I.%I AS dst SET %s
+                            FROM sync.push_session_rows psr, '
+                         || 'jsonb_populate_record(NULL::%I.%I, psr.payload_apply::jsonb) AS src
+                           WHERE psr.push_id = $1 AND psr.row_ordinal = $2 AND dst.%I = $3::%s '
+                         || 'AND dst._sync_scope_id = $4',
+                         r.schema_name, r.table_name,
+                         (SELECT string_agg(format('%I = src.%I', c, c), ', ') FROM unnest(r.columns) AS c),
+                         r.schema_name, r.table_name, r.sync_key_column, r.key_type)`,
+            ['p_push_id', 'r.row_ordinal', 'r.key_text', 'p_user_id'],
+          )}
+          batch_first := NULL;
+        ELSE
+          batch_first := r.row_ordinal; batch_last := r.row_ordinal; batch_table_id := r.table_id;
+            batch_op := r.op_code;
+            batch_key := r.key_bytes;
+          ${runPrepared(
+            'text, text',
+            `format('DELETE FROM %I.%I WHERE %I = $1::%s AND _sync_scope_id = $2',
+            r.schema_name, r.table_name, r.sync_key_column, r.key_type)`,
+            ['r.key_text', 'p_user_id'],
+          )}
+          batch_first := NULL;
         END IF;
-        batch_last := r.row_ordinal;
-        CONTINUE WHEN r.next_op = ${OP_INSERT} AND r.next_table_id = r.table_id AND r.next_columns = r.columns;
-        ${runPrepared(
-          'uuid, bigint, text, bigint',
-          `format('INSERT INTO %I.%I (%s) SELECT $3::text%s
-                          FROM sync.push_session_rows psr, '
-                       || 'jsonb_populate_record(NULL::%I.%I, psr.payload_apply::jsonb) r
-                         WHERE psr.push_id = $1 AND psr.row_ordinal BETWEEN $2 AND $4 ORDER BY psr.row_ordinal',
-                       r.schema_name, r.table_name,
-                       (SELECT string_agg(quote_ident(c), ', ') FROM unnest('{_sync_scope_id}' || r.columns) AS c),
-                       (SELECT COALESCE(string_agg(', r.' || quote_ident(c), ''), '') FROM unnest(r.columns) AS c),
-                       r.schema_name, r.table_name)`,
-          ['p_push_id', 'batch_first', 'p_user_id', 'batch_last'],
-        )}
-        batch_first := NULL;
-      ELSIF r.op_code = ${OP_UPDATE} THEN
-        batch_first := r.row_ordinal; batch_last := r.row_ordinal; batch_table_id := r.table_id; batch_op := r.op_code;
-          batch_key := r.key_bytes;
-        ${runPrepared(
-          'uuid, bigint, text, text',
-          `format('UPDATE %I.%I AS dst SET %s
-                          FROM sync.push_session_rows psr, '
-                       || 'jsonb_populate_record(NULL::%I.%I, psr.payload_apply::jsonb) AS src
-                         WHERE psr.push_id = $1 AND psr.row_ordinal = $2 AND dst.%I = $3::%s '
-                       || 'AND dst._sync_scope_id = $4',
-                       r.schema_name, r.table_name,
-                       (SELECT string_agg(format('%I = src.%I', c, c), ', ') FROM unnest(r.columns) AS c),
-                       r.schema_name, r.table_name, r.sync_key_column, r.key_type)`,
-          ['p_push_id', 'r.row_ordinal', 'r.key_text', 'p_user_id'],
-        )}
-        batch_first := NULL;
-      ELSE
-        batch_first := r.row_ordinal; batch_last := r.row_ordinal; batch_table_id := r.table_id; batch_op := r.op_code;
-          batch_key := r.key_bytes;
-        ${runPrepared(
-          'text, text',
-          `format('DELETE FROM %I.%I WHERE %I = $1::%s AND _sync_scope_id = $2',
-          r.schema_name, r.table_name, r.sync_key_column, r.key_type)`,
-          ['r.key_text', 'p_user_id'],
-        )}
-        batch_first := NULL;
-      END IF;
-    END LOOP;
+      END LOOP;
+    END IF;
+    EXIT apply;
   EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL,
       err_schema = SCHEMA_NAME, err_table = TABLE_NAME, err_constraint = CONSTRAINT_NAME, err_column = COLUMN_NAME,
         err_datatype = PG_DATATYPE_NAME;
+    IF err_state = '26000' AND shape_stmt IS NOT NULL THEN
+      -- the shape's statement is not prepared in this session (undefined_pstatement; any other source of it
+      -- raises again from the loop): the subtransaction undid the attempt, and the loop prepares it
+      shape_stmt := NULL; batch_first := NULL;
+      CONTINUE apply;
+    END IF;
+    IF batch_first IS NOT NULL AND batch_key IS NULL THEN
+      -- the shape's run: its first row's key, read only now
+      SELECT psr.key_bytes INTO batch_key FROM sync.push_session_rows psr
+       WHERE psr.push_id = p_push_id AND psr.row_ordinal = batch_first;
+    END IF;
     failing := json_build_object('first', batch_first, 'last', batch_last, 'table_id', batch_table_id, 'op_code',
       batch_op, 'key_hex', encode(batch_key, 'hex'));
     RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message, DETAIL = err_detail, SCHEMA = err_schema,
@@ -644,6 +737,7 @@ BEGIN
       CONSTRAINT = err_constraint, COLUMN = err_column, DATATYPE = err_datatype, HINT = '${APPLY_ERROR_HINT}'
         || failing::text;
   END;
+  END LOOP;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
 
   -- the bundle (§4.6), as bundle/bundle-capture.ts: net effect per logical row in first-capture order, and the
@@ -653,8 +747,9 @@ BEGIN
     RETURNING capture_ordinal, table_id, op_code, key_bytes, payload_db),
   net AS (
     SELECT min(capture_ordinal) AS first_ordinal, table_id, key_bytes,
-           (array_agg(op_code ORDER BY capture_ordinal))[1] AS first_op,
-           (array_agg(op_code ORDER BY capture_ordinal DESC))[1] AS last_op,
+           -- the ops of the first and last ordinal (ordinals are unique): no sort per aggregate, as ORDER BY has
+           (min(ARRAY[capture_ordinal, op_code]))[2]::smallint AS first_op,
+           (max(ARRAY[capture_ordinal, op_code]))[2]::smallint AS last_op,
            (array_agg(payload_db ORDER BY capture_ordinal DESC))[1] AS payload
       FROM taken GROUP BY table_id, key_bytes),
   kept AS (
