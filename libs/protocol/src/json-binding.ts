@@ -44,14 +44,22 @@ export function bindScalar<T>(
 }
 
 const INTEGER = /^-?(?:0|[1-9][0-9]*)$/;
+const SMALL_INT64 = Array.from({ length: 10 }, (_, digit) => BigInt(digit));
 
 /**
  * Go `int64` field: only an integer literal that fits (not `1.0`, not `1e2`); null/absent → 0. undefined: type error.
  */
 export function readInt64(value: ExactJson | undefined): bigint | undefined {
   if (value === undefined || value === null) return 0n;
-  if (!(value instanceof JsonNumber) || !INTEGER.test(value.raw)) return undefined;
-  const n = BigInt(value.raw);
+  if (!(value instanceof JsonNumber)) return undefined;
+  const raw = value.raw;
+  // one digit (a bulk push's base_row_version 0 on every row): no pattern test, no text to parse
+  if (raw.length === 1) {
+    const digit = raw.charCodeAt(0) - 0x30;
+    return digit >= 0 && digit <= 9 ? SMALL_INT64[digit] : undefined;
+  }
+  if (!INTEGER.test(raw)) return undefined;
+  const n = BigInt(raw);
   return n < INT64_MIN || n > INT64_MAX ? undefined : n;
 }
 

@@ -136,6 +136,34 @@ describe('parsePushChunk', () => {
     );
   });
 
+  it('binds each row field as Go does: any letter case, null keeps a scalar, the last member wins', () => {
+    const text = JSON.stringify(row(1));
+    const one = (edit: (row: string) => string) => `{"start_row_ordinal":0,"rows":[${edit(text)}]}`;
+    expect(
+      chunk(
+        one((r) =>
+          r
+            .replace('"schema":"business"', '"schema":"nope","\u017fCHEMA":"business","Schema":null')
+            .replace('"op":"INSERT"', '"op":"DELETE","OP":"INSERT","Op":null')
+            .replace('"base_row_version":0', '"Base_Row_Version":3,"base_row_version":null'),
+        ),
+      ),
+    ).toMatchObject({ tableIds: [1], opCodes: [1], baseRowVersions: [3n] });
+    // a type error in any binding member, an earlier one too
+    expect(refusal(one((r) => r.replace('"table":"files"', '"TABLE":1,"table":"files"')))).toBe(PARSE);
+    expect(refusal(one((r) => r.replace('"base_row_version":0', '"base_row_version":1.0')))).toBe(PARSE);
+    // key and payload: the last binding member, null included
+    expect(refusal(one((r) => r.replace('"key":{', '"Key":null,"key":{').replace('"op":', '"kEY":null,"op":')))).toBe(
+      'push_chunk_invalid: row key for business.files must include "id"',
+    );
+    expect(refusal(one((r) => `${r.slice(0, -1)},"Payload":null}`))).toBe(
+      'push_chunk_invalid: payload for business.files must be a JSON object',
+    );
+    expect(payloads(one((r) => r.replace('"payload":{', '"PAYLOAD":{"name":"x"},"payload":{')))).toEqual([
+      `{"id":"${id(1)}","name":"f1","size":1}`,
+    ]);
+  });
+
   it('binds the last "rows" member, in any letter case, and only at the top level', () => {
     const bad = JSON.stringify(row(1, undefined, { table: 'nope' }));
     const typeError = JSON.stringify(row(3, undefined, { base_row_version: 'x' }));

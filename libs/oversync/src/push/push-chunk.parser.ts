@@ -13,8 +13,8 @@ import {
   JsonNumber,
   MAX_REQUEST_JSON_DEPTH,
   parseExactJson,
+  quoteGoJsonString,
   readInt64,
-  readString,
   type ExactJson,
   type ExactObject,
   type MemberStream,
@@ -139,20 +139,64 @@ interface BoundRow {
   payload: ExactJson | undefined;
 }
 
-/** Go encoding/json binding of one PushRequestRow: type mismatches are parse errors. */
+/** The PushRequestRow fields, lower-case (their Go JSON names). */
+const ROW_FIELDS = ['schema', 'table', 'key', 'op', 'base_row_version', 'payload'] as const;
+const [SCHEMA, TABLE, KEY, OP, BASE_ROW_VERSION, PAYLOAD] = [0, 1, 2, 3, 4, 5] as const;
+
+/** The index in ROW_FIELDS of the field a member name binds (as `bindsField` matches), -1 for none. */
+function rowField(name: string): number {
+  switch (name) {
+    case 'schema':
+      return SCHEMA;
+    case 'table':
+      return TABLE;
+    case 'key':
+      return KEY;
+    case 'op':
+      return OP;
+    case 'base_row_version':
+      return BASE_ROW_VERSION;
+    case 'payload':
+      return PAYLOAD;
+  }
+  for (let field = 0; field < ROW_FIELDS.length; field++) if (bindsField(name, ROW_FIELDS[field]!)) return field;
+  return -1;
+}
+
+/**
+ * Go encoding/json binding of one PushRequestRow: type mismatches are parse errors. One pass over the members
+ * (a bulk chunk binds 5,000 rows), each field bound as `bindScalar` / `bindMember` bind it: every binding
+ * member decoded in document order, `null` leaving a scalar as it was, the last other value winning.
+ */
 function bindRow(value: ExactJson): BoundRow {
   if (!isExactObject(value)) throw new OversyncError('invalid_request', PARSE_MESSAGE);
-  const schema = bindScalar(value, 'schema', readString);
-  const table = bindScalar(value, 'table', readString);
-  const op = bindScalar(value, 'op', readString);
-  const base = bindScalar(value, 'base_row_version', readInt64);
-  const key = bindMember(value, 'key');
-  if (schema === undefined || table === undefined || op === undefined || base === undefined) {
-    throw new OversyncError('invalid_request', PARSE_MESSAGE);
+  const { names, values } = value;
+  let schema = '';
+  let table = '';
+  let op = '';
+  let base = 0n;
+  let key: ExactJson | undefined;
+  let payload: ExactJson | undefined;
+  for (let i = 0; i < names.length; i++) {
+    const member = values[i]!;
+    const field = rowField(names[i]!);
+    if (field === KEY) key = member;
+    else if (field === PAYLOAD) payload = member;
+    else if (field < 0 || member === null) continue;
+    else if (field === BASE_ROW_VERSION) {
+      const read = readInt64(member);
+      if (read === undefined) throw new OversyncError('invalid_request', PARSE_MESSAGE);
+      base = read;
+    } else {
+      if (typeof member !== 'string') throw new OversyncError('invalid_request', PARSE_MESSAGE);
+      if (field === SCHEMA) schema = member;
+      else if (field === TABLE) table = member;
+      else op = member;
+    }
   }
   if (key !== undefined && key !== null && !isExactObject(key))
     throw new OversyncError('invalid_request', PARSE_MESSAGE);
-  return { schema, table, op, baseRowVersion: base, key: key ?? null, payload: bindMember(value, 'payload') };
+  return { schema, table, op, baseRowVersion: base, key: key ?? null, payload };
 }
 
 /** A row's table as named (schema, table as sent), resolved once per chunk: rows of a chunk repeat a few names. */
@@ -187,9 +231,11 @@ function addRow(
   tables: Map<string, NamedTable>,
 ): void {
   const { table, where } = resolveTable(row, catalog, tables);
-  const op =
+  const sent =
     row.op === 'INSERT' || row.op === 'UPDATE' || row.op === 'DELETE' ? row.op : goTrimSpace(row.op).toUpperCase();
-  if (op !== 'INSERT' && op !== 'UPDATE' && op !== 'DELETE') throw invalid(`invalid op ${goQuote(row.op)}`);
+  // the constant, not the text read: a property lookup by a fresh string first searches V8's string table
+  const op = sent === 'INSERT' ? 'INSERT' : sent === 'UPDATE' ? 'UPDATE' : sent === 'DELETE' ? 'DELETE' : undefined;
+  if (op === undefined) throw invalid(`invalid op ${goQuote(row.op)}`);
   const keyValue = row.key ? exactMember(row.key, table.keyColumn) : undefined;
   if (keyValue === undefined) throw invalid(`row key for ${where} must include ${goQuote(table.keyColumn)}`);
   if (typeof keyValue !== 'string') throw invalid(`row key ${where}.${table.keyColumn} must be a string`);
@@ -311,14 +357,27 @@ function shapesOf(table: RegisteredTable): Map<string, PayloadShape> {
  */
 const shapeKey = (names: readonly string[]) => names.join('\u0000');
 
+/** The shape the last payload took (rows of a chunk mostly repeat one name list): no key to build and look up. */
+let lastShape: { table: RegisteredTable; names: readonly string[]; shape: PayloadShape } | undefined;
+function sameNames(last: typeof lastShape, table: RegisteredTable, names: readonly string[]): boolean {
+  if (last === undefined || last.table !== table || last.names.length !== names.length) return false;
+  // member names come from the reader's name cache: the same text is mostly the same string
+  for (let i = 0; i < names.length; i++) if (names[i] !== last.names[i]) return false;
+  return true;
+}
+
 /** Steps 11–17 of §4.2.2, writing the canonical text directly (column names are [a-z0-9_], no escaping). */
 function payloadApply(payload: ExactJson, table: RegisteredTable, key: string, where: string): string {
   if (!isExactObject(payload)) throw invalid(`payload for ${where} must be a JSON object`);
   const { names, values } = payload;
-  const shapes = shapesOf(table);
-  const shape = shapes.get(shapeKey(names));
-  if (shape === undefined || shape.count !== names.length)
-    return payloadApplyChecked(payload, table, key, where, shapes);
+  let shape = sameNames(lastShape, table, names) ? lastShape!.shape : undefined;
+  if (shape === undefined) {
+    const shapes = shapesOf(table);
+    shape = shapes.get(shapeKey(names));
+    if (shape === undefined || shape.count !== names.length)
+      return payloadApplyChecked(payload, table, key, where, shapes);
+    lastShape = { table, names, shape };
+  }
   // the names passed every rule before: the checks left are those of the values, in the same order
   for (let i = 0; i < values.length; i++)
     if (!withinDoubleRange(values[i]!)) throw invalid(`payload for ${where} must be a JSON object`);
@@ -343,7 +402,7 @@ function memberText(value: ExactJson, bytea: boolean, where: string, name: strin
     if (applyText === undefined) throw invalid(`payload binary field ${where}.${name} must be valid base64`);
     return canonicalExactJson(applyText);
   }
-  return canonicalExactJson(value);
+  return typeof value === 'string' ? quoteGoJsonString(value) : canonicalExactJson(value);
 }
 
 /** `payloadApply` of a name list not seen before: every rule, then the list kept as a shape when it passed. */
