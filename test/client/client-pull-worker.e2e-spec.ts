@@ -21,7 +21,7 @@ function reader(user: string, pullWorker: 'always' | 'off', downloadLimit = 1000
   return attachedDevice(server.t, user, { baseUrl: proxied.proxy.baseUrl, pullWorker, downloadLimit });
 }
 
-/** Everything a pull writes, as comparable values (row state without its wall-clock `updated_at`). */
+/** Everything a pull writes or sets, as comparable values (row state without its wall-clock `updated_at`). */
 function localState(db: Database.Database): unknown {
   const all = (sql: string) => db.prepare(sql).all();
   return {
@@ -35,6 +35,8 @@ function localState(db: Database.Database): unknown {
     dirty: all('SELECT * FROM _sync_dirty_rows ORDER BY dirty_ordinal'),
     checkpoint: all('SELECT last_bundle_seq_seen FROM _sync_attachment_state'),
     triggers: all("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY rowid"),
+    // off while a worker-read page applies, the connection's own value again after (declined pages included)
+    walAutocheckpoint: db.pragma('wal_autocheckpoint', { simple: true }),
   };
 }
 
