@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import { computeBundleHash, type BundleHashRow } from '@oversync/protocol';
 import { pullBundlesReadByWorker } from '@oversync/client-node/testing';
@@ -8,7 +10,8 @@ import { attachedDevice, type Device, useProxy, useTestServer } from './client-d
 // A large pull page can be read, checked and hashed by a worker thread while the client applies its
 // rows (`pullWorker`, apps/client-node/src/pull-page-pipeline.ts). Two readers of the same user pull
 // through a proxy, one with the worker on every page and one without: their tables, row state,
-// checkpoints, triggers and errors must be the same, tampered pages included.
+// checkpoints, triggers and errors must be the same, tampered pages included. The worker also
+// checkpoints the WAL of the pages it read.
 
 const server = useTestServer();
 const proxied = useProxy(server);
@@ -18,7 +21,7 @@ function reader(user: string, pullWorker: 'always' | 'off', downloadLimit = 1000
   return attachedDevice(server.t, user, { baseUrl: proxied.proxy.baseUrl, pullWorker, downloadLimit });
 }
 
-/** Everything a pull writes, as comparable values (row state without its wall-clock `updated_at`). */
+/** Everything a pull writes or sets, as comparable values (row state without its wall-clock `updated_at`). */
 function localState(db: Database.Database): unknown {
   const all = (sql: string) => db.prepare(sql).all();
   return {
@@ -32,6 +35,8 @@ function localState(db: Database.Database): unknown {
     dirty: all('SELECT * FROM _sync_dirty_rows ORDER BY dirty_ordinal'),
     checkpoint: all('SELECT last_bundle_seq_seen FROM _sync_attachment_state'),
     triggers: all("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY rowid"),
+    // off while a worker-read page applies, the connection's own value again after (declined pages included)
+    walAutocheckpoint: db.pragma('wal_autocheckpoint', { simple: true }),
   };
 }
 
@@ -96,6 +101,23 @@ describe('pull pages read by the worker thread', () => {
     expect(localState(withWorker.db)).toEqual(localState(without.db));
     expect(pullBundlesReadByWorker(withWorker.client)).toBe(4);
     for (const device of [writer, withWorker, without]) await device.close();
+  });
+
+  it('checkpoints the WAL of a page it applied on the worker, the connection keeping its own setting', async () => {
+    const user = `pw-checkpoint-${randomUUID()}`;
+    const writer = await attachedDevice(server.t, user);
+    const withWorker = await reader(user, 'always');
+    // above the WAL these rows take: only a checkpoint asked of the worker moves them into the file
+    withWorker.db.pragma('wal_autocheckpoint = 5000');
+    const before = statSync(withWorker.path).size;
+    await pushUsers(writer, 1500, 'checkpointed');
+    expect(await pullOutcome(withWorker)).toBe('applied_incremental');
+    expect(pullBundlesReadByWorker(withWorker.client)).toBe(1);
+    expect(withWorker.db.pragma('wal_autocheckpoint', { simple: true })).toBe(5000);
+    // the worker's checkpoint runs after the pull returns; waited for, not timed
+    for (let i = 0; i < 200 && statSync(withWorker.path).size < before + 256 * 1024; i++) await delay(50);
+    expect(statSync(withWorker.path).size).toBeGreaterThanOrEqual(before + 256 * 1024);
+    for (const device of [writer, withWorker]) await device.close();
   });
 
   it('applies nothing of a bundle whose hash does not match, and says so as the usual way does', async () => {

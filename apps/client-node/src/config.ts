@@ -52,8 +52,8 @@ export interface OversqliteConfig {
   readonly minServerSchemaVersion?: number;
   /**
    * `auto` (default): a pull page of 1 MiB or more is read, checked and hashed by a worker thread while
-   * this thread applies its rows (the same rows, row state and errors; without a worker, the usual way);
-   * `always`: every page; `off`: never.
+   * this thread applies its rows (the same rows, row state and errors; without a worker, the usual way),
+   * and checkpoints the page's WAL from a connection of its own; `always`: every page; `off`: never.
    */
   readonly pullWorker?: PullWorkerMode;
 }

@@ -56,6 +56,17 @@ export interface PullPageTask {
 }
 
 /**
+ * A checkpoint of the applying connection's WAL, run by the reader thread from a connection of its own
+ * (`PRAGMA wal_checkpoint(PASSIVE)`: it never waits for, nor blocks, the applying thread's writes).
+ */
+export interface CheckpointTask {
+  /** the database file, as an absolute path */
+  readonly checkpoint: string;
+  /** an Int32 set to 1 by the applying thread when it asks, back to 0 once the checkpoint ran (or failed) */
+  readonly pending: SharedArrayBuffer;
+}
+
+/**
  * Room for any page the reader accepts: a row's record takes 4 + 2 × columns words for at least
  * 80 + 6 × columns characters of body (under a word per 3 characters), a bundle's 2 words for more
  * than 90; a number per row or bundle (more than 60 characters each). Untouched pages cost no memory.

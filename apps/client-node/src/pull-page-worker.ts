@@ -1,10 +1,35 @@
 /**
  * The worker thread of a pull (pull-page-pipeline.ts): reads each page it is sent with `PullPageReader`,
- * beside the thread that applies the rows. Says `ready` once loaded.
+ * beside the thread that applies the rows, and checkpoints the applying connection's WAL when asked.
+ * Says `ready` once loaded.
  */
+import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
 import { PullPageReader } from './pull-page-reader.js';
-import type { PullPageTask } from './pull-page-records.js';
+import type { CheckpointTask, PullPageTask } from './pull-page-records.js';
 
-parentPort?.on('message', (task: PullPageTask) => new PullPageReader(task).read());
+parentPort?.on('message', (task: PullPageTask | CheckpointTask) => {
+  if ('checkpoint' in task) {
+    checkpoint(task.checkpoint);
+    Atomics.store(new Int32Array(task.pending), 0, 0);
+  } else new PullPageReader(task).read();
+});
 parentPort?.postMessage('ready');
+
+/**
+ * A PASSIVE checkpoint from a short-lived connection (better-sqlite3 loaded on first use). Any failure
+ * (a file this build cannot open, a lock) leaves the WAL to the applying connection's own auto-checkpoint.
+ */
+function checkpoint(file: string): void {
+  try {
+    const Database = createRequire(import.meta.url)('better-sqlite3') as typeof import('better-sqlite3');
+    const db = new Database(file, { fileMustExist: true, timeout: 0 });
+    try {
+      db.pragma('wal_checkpoint(PASSIVE)');
+    } finally {
+      db.close();
+    }
+  } catch {
+    // nothing to undo: a checkpoint only copies committed pages
+  }
+}
