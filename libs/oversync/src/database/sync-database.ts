@@ -26,11 +26,16 @@ export interface SyncDatabaseOptions {
   preparedStatements?: boolean;
 }
 
-/** `client` with the `name` of every QueryConfig dropped (an unnamed statement: Parse/Bind/Execute each time). */
+/**
+ * `client` with the `name` of every QueryConfig or query object dropped (an unnamed statement:
+ * Parse/Bind/Execute each time).
+ */
 function unnamedStatements(client: SyncClient): SyncClient {
   const query = (config: unknown, ...rest: unknown[]) => {
+    const submittable = config !== null && typeof (config as { submit?: unknown }).submit === 'function';
+    if (submittable) (config as { name?: string }).name = undefined;
     const unnamed =
-      config !== null && typeof config === 'object' && 'name' in config
+      !submittable && config !== null && typeof config === 'object' && 'name' in config
         ? { ...(config as QueryConfig), name: undefined }
         : config;
     return (client.query as (...args: unknown[]) => unknown)(unnamed, ...rest);
