@@ -42,6 +42,12 @@ pg.Client.prototype.query = function (...args) {
   const t = performance.now();
   const done = () => entry && (entry[2] += performance.now() - t);
   const last = args.length - 1;
+  // a query object (the module's request functions send pg's Query with its callback set)
+  if (typeof args[0]?.submit === 'function' && typeof args[0].callback === 'function') {
+    const callback = args[0].callback;
+    args[0].callback = (...r) => (done(), callback(...r));
+    return query.apply(this, args);
+  }
   if (typeof args[last] === 'function') {
     const callback = args[last];
     args[last] = (...r) => (done(), callback(...r));
