@@ -174,17 +174,25 @@ export function encodeGoJson(value: GoJsonValue): string {
   }
   if (value instanceof RawJson) return compactGoJson(value.text);
   if (value instanceof EncodedJson) return value.text;
-  if (isReadonlyArray(value)) return '[' + value.map(encodeGoJson).join(',') + ']';
+  if (isReadonlyArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + encodeGoJson(value[i]!);
+    return out + ']';
+  }
   if (value instanceof Map) {
     const map = value as ReadonlyMap<string, GoJsonValue>;
     const keys = [...map.keys()].sort(compareUtf8);
     return '{' + keys.map((key) => quoteGoJsonString(key) + ':' + encodeGoJson(map.get(key) ?? null)).join(',') + '}';
   }
-  const members: string[] = [];
-  for (const [key, member] of Object.entries(value as { readonly [member: string]: GoJsonValue | undefined })) {
-    if (member !== undefined) members.push(quoteGoJsonString(key) + ':' + encodeGoJson(member));
+  // concatenated, not joined from entries: an answer's objects are small, and Object.entries built a
+  // pair per member and an array of pairs
+  const object = value as { readonly [member: string]: GoJsonValue | undefined };
+  let out = '';
+  for (const key of Object.keys(object)) {
+    const member = object[key];
+    if (member !== undefined) out += (out === '' ? '{' : ',') + quoteGoJsonString(key) + ':' + encodeGoJson(member);
   }
-  return '{' + members.join(',') + '}';
+  return out === '' ? '{}' : out + '}';
 }
 
 function isReadonlyArray(value: unknown): value is readonly GoJsonValue[] {
