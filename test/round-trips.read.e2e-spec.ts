@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { startTestApp, type TestApp } from './support/test-app.js';
-import { SyncHttp } from './support/sync-http.js';
+import { SyncHttp, userInsertRow } from './support/sync-http.js';
 import { countRoundTrips } from './support/round-trips.js';
 
 // Issue 21: on the success path connect, pull and committed-rows are ONE database round trip each
@@ -12,17 +12,7 @@ describe('round trips of connect, pull, committed-rows and capabilities (issue 2
   let t: TestApp;
   let db: pg.Client;
 
-  const userRow = (name: string) => {
-    const id = randomUUID();
-    return {
-      schema: 'business',
-      table: 'users',
-      key: { id },
-      op: 'INSERT',
-      base_row_version: 0,
-      payload: { id, name, email: `${name}@example.com` },
-    };
-  };
+  const userRow = (name: string) => userInsertRow(randomUUID(), { name, email: `${name}@example.com` });
 
   async function expectOneRoundTrip(
     send: () => Promise<{ status: number; body: unknown }>,

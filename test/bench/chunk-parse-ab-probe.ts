@@ -6,25 +6,8 @@
 // this worktree. `npx tsx test/bench/chunk-parse-ab-probe.ts`
 import type * as Parser from '../../libs/oversync/src/push/push-chunk.parser.js';
 import { SyncCatalog } from '../../libs/oversync/src/schema/sync-catalog.js';
-import type { RegisteredTable } from '../../libs/oversync/src/schema/registered-table.js';
-import { userRows } from './sync-api.js';
+import { userRows, usersTable as users } from './sync-api.js';
 
-const users: RegisteredTable = {
-  tableId: 1,
-  schema: 'business',
-  table: 'users',
-  name: 'business.users',
-  keyColumn: 'id',
-  keyKind: 1,
-  columnTypes: new Map([
-    ['id', 'uuid'],
-    ['name', 'text'],
-    ['email', 'text'],
-    ['created_at', 'timestamptz'],
-    ['updated_at', 'timestamptz'],
-    ['_sync_scope_id', 'text'],
-  ]),
-};
 const load = async (root: string) =>
   (await import(`${root}/libs/oversync/dist/push/push-chunk.parser.js`)) as typeof Parser;
 const builds = { base: await load(process.env.BENCH_BASE_CWD ?? '/work/main'), this: await load(process.cwd()) };

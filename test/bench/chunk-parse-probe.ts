@@ -3,27 +3,10 @@
 // median of PROBE_REPS (default 5) passes. `npx tsx test/bench/chunk-parse-probe.ts`
 import { parsePushChunk } from '../../libs/oversync/src/push/push-chunk.parser.js';
 import { SyncCatalog } from '../../libs/oversync/src/schema/sync-catalog.js';
-import type { RegisteredTable } from '../../libs/oversync/src/schema/registered-table.js';
-import { userRows } from './sync-api.js';
+import { userRows, usersTable as users } from './sync-api.js';
 
 const chunks = Number(process.env.CHUNK_PROBE_CHUNKS ?? 20);
 const reps = Number(process.env.PROBE_REPS ?? 5);
-const users: RegisteredTable = {
-  tableId: 1,
-  schema: 'business',
-  table: 'users',
-  name: 'business.users',
-  keyColumn: 'id',
-  keyKind: 1,
-  columnTypes: new Map([
-    ['id', 'uuid'],
-    ['name', 'text'],
-    ['email', 'text'],
-    ['created_at', 'timestamptz'],
-    ['updated_at', 'timestamptz'],
-    ['_sync_scope_id', 'text'],
-  ]),
-};
 const catalog = new SyncCatalog([users]);
 const bodies = Array.from({ length: chunks }, (_, c) =>
   JSON.stringify({ start_row_ordinal: c * 5000, rows: userRows(5000) }),

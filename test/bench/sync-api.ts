@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { RegisteredTable } from '../../libs/oversync/src/schema/registered-table.js';
 import { httpCall } from './http-client.js';
 
 /** Raw protocol calls for the benchmark (what any device does over HTTP). */
@@ -48,6 +49,24 @@ export class SyncApi {
     return { totalMs: t2 - t0, commitMs: t2 - t1, commit };
   }
 }
+
+/** `business.users` as the server registers it (table id 1), for the in-process chunk parse probes. */
+export const usersTable: RegisteredTable = {
+  tableId: 1,
+  schema: 'business',
+  table: 'users',
+  name: 'business.users',
+  keyColumn: 'id',
+  keyKind: 1,
+  columnTypes: new Map([
+    ['id', 'uuid'],
+    ['name', 'text'],
+    ['email', 'text'],
+    ['created_at', 'timestamptz'],
+    ['updated_at', 'timestamptz'],
+    ['_sync_scope_id', 'text'],
+  ]),
+};
 
 /** `business.users` rows as the issue's workload: id uuid, name, email, created_at, updated_at. */
 export function userRows(count: number): Array<{

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { compactGoJson, EncodedJson, encodeGoJson, quoteGoJsonString } from '@oversync/protocol';
 import { SNAPSHOT_CHUNK_SQL } from '../../libs/oversync/src/snapshot/snapshot-session.service.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { SyncHttp } from '../support/sync-http.js';
+import { SyncHttp, userInsertRow } from '../support/sync-http.js';
 
 interface PlanNode {
   'Node Type': string;
@@ -38,17 +38,7 @@ describe('snapshot chunk read: the covering blocks by a bounded primary-key rang
     device = new SyncHttp(t.baseUrl, await t.signIn('planner'), 'planner-device');
     await device.connect(false);
     for (let bundle = 1; bundle <= 4; bundle++) {
-      const rows = Array.from({ length: 5000 }, (_, i) => {
-        const id = randomUUID();
-        return {
-          schema: 'business',
-          table: 'users',
-          key: { id },
-          op: 'INSERT',
-          base_row_version: 0,
-          payload: { id, name: `u${bundle}-${i}`, email: 'e' },
-        };
-      });
+      const rows = Array.from({ length: 5000 }, (_, i) => userInsertRow(randomUUID(), { name: `u${bundle}-${i}` }));
       expect((await device.push(bundle, rows)).status).toBe(200);
     }
     const typed = Array.from({ length: 300 }, (_, i) => {

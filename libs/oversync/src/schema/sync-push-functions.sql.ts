@@ -124,6 +124,25 @@ const LOCK = `lock_waited := sync.lock_user(p_user_id, p_lock_timeout_ms);
     PERFORM set_config('lock_timeout', p_upload_lock_timeout_ms || 'ms', true);
   END IF;`;
 
+/**
+ * The checks of a loaded `session`, its user's id the SQL `owner`: 403 other user or source (§8.7), 410 expired (§8.8).
+ */
+const sessionChecks = (owner: string) => `IF ${owner} <> p_user_id THEN
+    ${refuse(
+      'push_session_forbidden',
+      `format('push session %s does not belong to the authenticated user', p_push_id)`,
+    )};
+  END IF;
+  IF session.source_id <> p_source_id THEN
+    ${refuse(
+      'push_session_forbidden',
+      `format('push session %s does not belong to the authenticated source', p_push_id)`,
+    )};
+  END IF;
+  IF session.expires_at < now() THEN
+    ${refuse('push_session_expired', `format('push session %s has expired; start a new push session', p_push_id)`)};
+  END IF;`;
+
 /** Loads and locks a session: 404 unknown (or another user's), 403 other user or source (§8.7), 410 expired (§8.8). */
 const PUSH_LOAD_SESSION_SQL = `CREATE OR REPLACE FUNCTION sync.push_load_session(p_push_id UUID, p_user_id TEXT,
   p_source_id TEXT)
@@ -140,21 +159,7 @@ BEGIN
   ELSE
     ${refuse('push_session_not_found', `format('push session %s was not found', p_push_id)`)};
   END IF;
-  IF owner <> p_user_id THEN
-    ${refuse(
-      'push_session_forbidden',
-      `format('push session %s does not belong to the authenticated user', p_push_id)`,
-    )};
-  END IF;
-  IF session.source_id <> p_source_id THEN
-    ${refuse(
-      'push_session_forbidden',
-      `format('push session %s does not belong to the authenticated source', p_push_id)`,
-    )};
-  END IF;
-  IF session.expires_at < now() THEN
-    ${refuse('push_session_expired', `format('push session %s has expired; start a new push session', p_push_id)`)};
-  END IF;
+  ${sessionChecks('owner')}
   RETURN session;
 END;
 $$`;
@@ -169,21 +174,7 @@ const LOAD_SESSION = `SELECT ps.*, us.user_id AS owner INTO session
   IF NOT FOUND THEN
     ${refuse('push_session_not_found', `format('push session %s was not found', p_push_id)`)};
   END IF;
-  IF session.owner <> p_user_id THEN
-    ${refuse(
-      'push_session_forbidden',
-      `format('push session %s does not belong to the authenticated user', p_push_id)`,
-    )};
-  END IF;
-  IF session.source_id <> p_source_id THEN
-    ${refuse(
-      'push_session_forbidden',
-      `format('push session %s does not belong to the authenticated source', p_push_id)`,
-    )};
-  END IF;
-  IF session.expires_at < now() THEN
-    ${refuse('push_session_expired', `format('push session %s has expired; start a new push session', p_push_id)`)};
-  END IF;`;
+  ${sessionChecks('session.owner')}`;
 
 /**
  * Source sequencing of push create (§4.2.1 step 7): requireNextSourceBundle and sourceRetired of push/source-state.ts.
