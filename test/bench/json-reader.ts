@@ -19,6 +19,7 @@ import {
   type JsonValue,
 } from '@oversync/protocol';
 import { decodePull } from '../../apps/client-node/dist/wire-decode.js';
+import { userInsertRow } from '../support/wire-rows.js';
 import { summarize, type Summary } from './stats.js';
 
 const ROWS = 5_000;
@@ -41,14 +42,7 @@ function pushChunkBody(): string {
   const now = new Date().toISOString();
   const rows = Array.from({ length: ROWS }, (_, i) => {
     const id = randomUUID();
-    return {
-      schema: 'business',
-      table: 'users',
-      key: { id },
-      op: 'INSERT',
-      base_row_version: 0,
-      payload: payload(i, id, now),
-    };
+    return userInsertRow(id, payload(i, id, now));
   });
   return JSON.stringify({ start_row_ordinal: 0, rows });
 }

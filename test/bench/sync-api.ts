@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RegisteredTable } from '../../libs/oversync/src/schema/registered-table.js';
+import { userInsertRow } from '../support/wire-rows.js';
 import { httpCall } from './http-client.js';
 
 /** Raw protocol calls for the benchmark (what any device does over HTTP). */
@@ -78,15 +79,7 @@ export function userRows(count: number): Array<{
   payload: Record<string, string>;
 }> {
   const now = new Date().toISOString();
-  return Array.from({ length: count }, (_, i) => {
-    const id = randomUUID();
-    return {
-      schema: 'business',
-      table: 'users',
-      key: { id },
-      op: 'INSERT',
-      base_row_version: 0,
-      payload: { id, name: `User ${i}`, email: `user${i}@example.com`, created_at: now, updated_at: now },
-    };
-  });
+  return Array.from({ length: count }, (_, i) =>
+    userInsertRow(randomUUID(), { name: `User ${i}`, email: `user${i}@example.com`, created_at: now, updated_at: now }),
+  );
 }

@@ -1,17 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 
-/** A wire row inserting one `business.users` row of the reference app, for push chunks. */
-export function userInsertRow(id: string = randomUUID(), payload: Record<string, unknown> = {}) {
-  return {
-    schema: 'business',
-    table: 'users',
-    key: { id },
-    op: 'INSERT',
-    base_row_version: 0,
-    payload: { id, name: 'n', email: 'e', ...payload },
-  };
-}
+export { userInsertRow } from './wire-rows.js';
 
 /** A minimal protocol caller for server e2e suites: one user, one source. */
 export class SyncHttp {
