@@ -186,6 +186,7 @@ class DeferredCheckpoints {
   private rows = 0;
   /** one request at a time: while the worker still reads the page, later bundles' rows wait for the next */
   private readonly pending = new SharedArrayBuffer(4);
+  private readonly pendingFlag = new Int32Array(this.pending);
 
   private constructor(
     private readonly db: Database,
@@ -204,7 +205,7 @@ class DeferredCheckpoints {
 
   committed(rows: number): void {
     this.rows += rows;
-    if (this.rows >= CHECKPOINT_ROWS && Atomics.load(new Int32Array(this.pending), 0) === 0) this.request();
+    if (this.rows >= CHECKPOINT_ROWS && Atomics.load(this.pendingFlag, 0) === 0) this.request();
   }
 
   /** The connection's own setting back; a checkpoint of what is left (a failed one leaves it to that setting). */
@@ -215,7 +216,7 @@ class DeferredCheckpoints {
 
   private request(): void {
     this.rows = 0;
-    Atomics.store(new Int32Array(this.pending), 0, 1);
+    Atomics.store(this.pendingFlag, 0, 1);
     this.running.postMessage({ checkpoint: this.file, pending: this.pending } satisfies CheckpointTask);
   }
 }
