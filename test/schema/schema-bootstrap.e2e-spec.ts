@@ -378,7 +378,7 @@ describe('bootstrapSyncSchema: sync layout', () => {
     );
 
     // no request function JIT-compiles: where the sync tables were never analyzed the planner costs a 1-row
-    // commit's statements above jit_above_cost (README Performance, the fifth round's quiet run)
+    // commit's statements above jit_above_cost (docs/performance-history.md, the fifth round's quiet run)
     const entryPoints = await rows<{ proname: string; config: string[] | null }>(`
       SELECT proname, proconfig AS config FROM pg_proc WHERE pronamespace = 'sync'::regnamespace
          AND proname IN ('connect', 'pull', 'pull_page', 'committed_rows', 'push_create', 'push_chunk', 'push_commit')

@@ -10,9 +10,7 @@ import {
   AttachBindingConflictError,
   AttachLifecycleUnsupportedError,
   AttachLocalStateConflictError,
-  decodeErrorEnvelope,
   errorMessage,
-  HttpStatusError,
   OpenRequiredError,
   renderServerErrorBody,
   type SourceRecoveryCode,
@@ -27,13 +25,12 @@ import {
   applyStagedSnapshot,
   createSnapshotSession,
   deleteSnapshotSession,
-  serverStatusError,
   type StagedSnapshot,
   stageSnapshot,
 } from './snapshot.js';
 import { NO_OPERATION } from './sync-state.js';
 import { pendingSyncStatus, syncStatus } from './sync-status.js';
-import { throwIfTransientStatus, withRetry } from './sync-transport.js';
+import { httpStatusError, serverStatusError, throwIfTransientStatus, withRetry } from './sync-transport.js';
 import { type Capabilities, decodeCapabilities, decodeConnect } from './wire-decode.js';
 
 /** Prefixes an error's message in place (keeps its class, like Go's `%w` wrapping keeps `errors.As`). */
@@ -260,14 +257,10 @@ async function verifyConnectLifecycleSupported(ctx: ClientContext, signal?: Abor
     throw new AttachLifecycleUnsupportedError('missing /sync/capabilities endpoint');
   if (response.status !== 200) {
     // the server's reason (e.g. `unauthorized: Invalid token`) is what a user can act on
-    const envelope = decodeErrorEnvelope(response.body);
     const reason = renderServerErrorBody(response.body).trim();
-    throw new HttpStatusError(
+    throw httpStatusError(
       'connect_capabilities',
-      response.status,
-      envelope?.code.trim() ?? '',
-      envelope?.message ?? '',
-      response.body,
+      response,
       `server returned status ${response.status} while fetching capabilities${reason ? `: ${reason}` : ''}`,
     );
   }

@@ -15,7 +15,6 @@ import {
   DestructiveTransitionInProgressError,
   DirtyStateRejectedError,
   errorMessage,
-  HttpStatusError,
   PendingPushReplayError,
   RebuildRequiredError,
   SourceRecoveryRequiredError,
@@ -27,7 +26,7 @@ import type { RemoteSyncOutcome, RestoreSummary } from './results.js';
 import { rebuildFromSnapshot } from './snapshot.js';
 import type { RowOp } from './sync-state.js';
 import { recoveryCode } from './sync-status.js';
-import { throwIfTransientStatus, withRetry } from './sync-transport.js';
+import { httpStatusError, throwIfTransientStatus, withRetry } from './sync-transport.js';
 import { decodePull, type PullResponse, type WireBundle, wireRowProblem } from './wire-decode.js';
 
 export interface RemoteSyncResult {
@@ -157,15 +156,7 @@ async function fetchPullPage(
   if (response.status === 409 && decodeErrorEnvelope(response.body)?.known === 'history_pruned')
     return 'history_pruned';
   if (response.status !== 200) {
-    const envelope = decodeErrorEnvelope(response.body);
-    throw new HttpStatusError(
-      'pull_request',
-      response.status,
-      envelope?.code ?? '',
-      envelope?.message ?? '',
-      response.body,
-      `server returned status ${response.status}: ${response.body}`,
-    );
+    throw httpStatusError('pull_request', response, `server returned status ${response.status}: ${response.body}`);
   }
   return { body: response.body };
 }

@@ -11,7 +11,6 @@ import {
   BundleHashMismatchError,
   decodeErrorEnvelope,
   errorMessage,
-  HttpStatusError,
   PushConflictError,
   PushRejectedError,
   renderServerErrorBody,
@@ -25,7 +24,7 @@ import type { ManagedTable } from './managed-table.js';
 import { configuredTable, type OutboundSnapshot, pushRequestRow } from './push-outbox.js';
 import { keyJson, localKeyFromKeyJson, localKeyFromWireKey, wireKeyObject } from './row-codec.js';
 import type { RowOp } from './sync-state.js';
-import type { SyncResponse } from './sync-transport.js';
+import { httpStatusError, type SyncResponse } from './sync-transport.js';
 import {
   decodeCommit,
   decodeCommittedRows,
@@ -262,12 +261,9 @@ function pushFailure(ctx: ClientContext, operation: string, response: SyncRespon
   const code = envelope?.code.trim() ?? '';
   if (code === 'initialization_expired' || code === 'initialization_stale') {
     clearStaleInitialization(ctx);
-    return new HttpStatusError(
+    return httpStatusError(
       operation,
-      response.status,
-      code,
-      envelope?.message ?? '',
-      response.body,
+      response,
       `server returned status ${response.status}: ${renderServerErrorBody(response.body)}; reconnect required`,
     );
   }
@@ -292,7 +288,7 @@ function pushFailure(ctx: ClientContext, operation: string, response: SyncRespon
     (operation === 'push_chunk_upload' && code === 'push_chunk_invalid') ||
     (operation === 'push_session_commit' && (code === 'push_commit_invalid' || code === 'push_session_commit_failed'));
   if (permanent) return new PushRejectedError(response.status, code, envelope?.message ?? '', snapshot.rows.length);
-  return new HttpStatusError(operation, response.status, code, envelope?.message ?? '', response.body);
+  return httpStatusError(operation, response);
 }
 
 function recoveryCodeFor(operation: string, code: string): SourceRecoveryCode | null {
@@ -332,14 +328,7 @@ export async function fetchCommittedBundle(
       throw new ReplayPrunedError(Number(header.source_bundle_id));
     }
     if (response.status !== 200) {
-      const envelope = decodeErrorEnvelope(response.body);
-      throw new HttpStatusError(
-        'committed_bundle_chunk_fetch',
-        response.status,
-        envelope?.code ?? '',
-        envelope?.message ?? '',
-        response.body,
-      );
+      throw httpStatusError('committed_bundle_chunk_fetch', response);
     }
     const page = decodeOrFail(
       () => decodeCommittedRows(response.body),

@@ -19,8 +19,6 @@ import {
   AttachRequiredError,
   decodeErrorEnvelope,
   errorMessage,
-  HttpStatusError,
-  renderServerErrorBody,
   SourceReplacementDivergedError,
   SyncProtocolError,
 } from './errors.js';
@@ -30,7 +28,7 @@ import { quoteIdent, quoteLiteral } from './local-schema.js';
 import type { ManagedTable } from './managed-table.js';
 import type { RestoreSummary } from './results.js';
 import { localKeyFromKeyJson } from './row-codec.js';
-import { type SyncResponse, throwIfTransientStatus, withRetry } from './sync-transport.js';
+import { serverStatusError, throwIfTransientStatus, withRetry } from './sync-transport.js';
 import { decodeSnapshotChunk, decodeSnapshotSession } from './wire-decode.js';
 
 export interface SnapshotSession {
@@ -70,19 +68,6 @@ export interface StagedRun {
 /** A staged session and, when this process staged it, its rows as runs (else the apply reads every row in JS). */
 export interface StagedSnapshot extends SnapshotSession {
   readonly runs?: readonly StagedRun[];
-}
-
-/** `server returned status %d: <code>: <message>` as a typed error. */
-export function serverStatusError(operation: string, response: SyncResponse): HttpStatusError {
-  const envelope = decodeErrorEnvelope(response.body);
-  return new HttpStatusError(
-    operation,
-    response.status,
-    envelope?.code.trim() ?? '',
-    envelope?.message ?? '',
-    response.body,
-    `server returned status ${response.status}: ${renderServerErrorBody(response.body)}`,
-  );
 }
 
 export async function createSnapshotSession(

@@ -9,6 +9,7 @@ import {
   errorMessage,
   HttpStatusError,
   OversqliteError,
+  renderServerErrorBody,
   RetryExhaustedError,
   TransportError,
 } from './errors.js';
@@ -126,8 +127,8 @@ export class SyncTransport {
   }
 }
 
-/** Builds the typed error of a non-2xx answer. */
-export function httpStatusError(operation: string, response: SyncResponse): HttpStatusError {
+/** Builds the typed error of a non-2xx answer (`message` replaces the default rendering). */
+export function httpStatusError(operation: string, response: SyncResponse, message?: string): HttpStatusError {
   const envelope = decodeErrorEnvelope(response.body);
   return new HttpStatusError(
     operation,
@@ -135,6 +136,16 @@ export function httpStatusError(operation: string, response: SyncResponse): Http
     envelope?.code.trim() ?? '',
     envelope?.message ?? '',
     response.body,
+    message,
+  );
+}
+
+/** `server returned status %d: <code>: <message>` as a typed error (the Go client's wording for these operations). */
+export function serverStatusError(operation: string, response: SyncResponse): HttpStatusError {
+  return httpStatusError(
+    operation,
+    response,
+    `server returned status ${response.status}: ${renderServerErrorBody(response.body)}`,
   );
 }
 
