@@ -53,6 +53,8 @@ async function createExpressApp(config: AppConfig, options: NestApplicationOptio
   // errors of Node's HTTP parser (431, bad method, malformed framing) get the envelope too
   answerClientErrorsWithEnvelope(app.getHttpServer());
   if (config.trustProxy !== undefined) app.set('trust proxy', config.trustProxy);
+  // request ids without the log context (with it, pino-http's middleware assigns them)
+  await bindRequestLogs(app, config);
   return app;
 }
 
@@ -70,7 +72,7 @@ async function createFastifyApp(config: AppConfig, options: NestApplicationOptio
   });
   const app = await NestFactory.create(AppModule.register(config), adapter, options);
   // request ids and log context without middleware (pino-http's work on Express)
-  await bindRequestLogs(app);
+  await bindRequestLogs(app, config);
   if (config.testEndpoints) {
     const failures = app.get(FailureInjector);
     (app.getHttpAdapter().getInstance() as FastifyInstance).addHook('onRequest', (request, reply, done) => {

@@ -1,17 +1,21 @@
 import { describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { freePort } from '../src/database/embedded-postgres.js';
+import { userInsertRow } from './support/sync-http.js';
 import { createTestDatabase } from './support/test-database.js';
 
 // The reference app's JSON request logs as `npm start` writes them, on both platforms: the request id
-// is a well-formed X-Request-Id or a UUID, on the module's access line (`request_id`) and bound to the
-// lines of the request (`reqId`); never the Authorization header. (On Fastify no middleware does this.)
+// is a well-formed X-Request-Id or a UUID, on the module's access line (`request_id`, and `reqId` with
+// or without the log context); never the Authorization header. With LOG_REQUEST_CONTEXT=true every line
+// written in a request carries its `reqId` (here the module's stage timings of a push chunk, a POST whose
+// body the module reads itself); with false only the access line does. (On Fastify no middleware runs.)
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 type Line = Record<string, unknown>;
 
-async function requestLogs(adapter: 'express' | 'fastify'): Promise<Line[]> {
+async function requestLogs(adapter: 'express' | 'fastify', context: boolean): Promise<Line[]> {
   const db = await createTestDatabase();
   const port = await freePort();
   const child = spawn(process.execPath, ['dist/src/main.js'], {
@@ -22,6 +26,8 @@ async function requestLogs(adapter: 'express' | 'fastify'): Promise<Line[]> {
       HOST: '127.0.0.1',
       HTTP_ADAPTER: adapter,
       LOG_BUFFER_BYTES: '0',
+      LOG_REQUEST_CONTEXT: String(context),
+      OVERSYNC_LOG_STAGE_TIMINGS: 'true',
       OVERSYNC_WATCH: 'false',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -60,6 +66,18 @@ async function requestLogs(adapter: 'express' | 'fastify'): Promise<Line[]> {
     expect(
       (await fetch(`${base}/sync/pull?after_bundle_seq=0`, { headers: { ...as, 'x-request-id': 'bad id' } })).status,
     ).toBe(200);
+    const created = await fetch(`${base}/sync/push-sessions`, {
+      method: 'POST',
+      headers: { ...as, 'content-type': 'application/json', 'x-request-id': 'create-1' },
+      body: JSON.stringify({ source_bundle_id: 1, planned_row_count: 1 }),
+    });
+    const { push_id } = (await created.json()) as { push_id: string };
+    const chunk = await fetch(`${base}/sync/push-sessions/${push_id}/chunks`, {
+      method: 'POST',
+      headers: { ...as, 'content-type': 'application/json', 'x-request-id': 'chunk-1' },
+      body: JSON.stringify({ start_row_ordinal: 0, rows: [userInsertRow(randomUUID())] }),
+    });
+    expect(chunk.status).toBe(200);
   } finally {
     child.kill('SIGTERM');
     await exited;
@@ -70,14 +88,21 @@ async function requestLogs(adapter: 'express' | 'fastify'): Promise<Line[]> {
     .split('\n')
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as Line)
-    .filter((line) => line.msg === 'sync request');
+    .filter((line) => line.msg === 'sync request' || line.msg === 'stage timings');
 }
 
-describe.each(['fastify', 'express'] as const)('request logs of the reference app on %s', (adapter) => {
-  it('carry X-Request-Id when well-formed, else a UUID, and the request bound to its id', async () => {
-    const lines = await requestLogs(adapter);
-    expect(lines).toHaveLength(4);
-    const [connect, caps, capsWithout, pull] = lines as [Line, Line, Line, Line];
+describe.each([
+  ['fastify', true],
+  ['fastify', false],
+  ['express', true],
+  ['express', false],
+] as const)('request logs of the reference app on %s, LOG_REQUEST_CONTEXT=%s', (adapter, context) => {
+  it('carry X-Request-Id when well-formed, else a UUID, and bind it to the request as the setting says', async () => {
+    const all = await requestLogs(adapter, context);
+    const lines = all.filter((line) => line.msg === 'sync request');
+    expect(lines).toHaveLength(6);
+    for (const line of lines) expect(line.reqId).toBe(line.request_id);
+    const [connect, caps, capsWithout, pull, , chunk] = lines as [Line, Line, Line, Line, Line, Line];
     expect(connect).toMatchObject({
       request_id: 'connect-1',
       route: '/sync/connect',
@@ -90,5 +115,10 @@ describe.each(['fastify', 'express'] as const)('request logs of the reference ap
     expect(pull).toMatchObject({ route: '/sync/pull', status: 200 });
     expect(pull.request_id).toMatch(UUID);
     expect(caps).not.toHaveProperty('req');
+    expect(chunk).toMatchObject({ request_id: 'chunk-1', route: '/sync/push-sessions/:id/chunks', status: 200 });
+    const stages = all.find((line) => line.msg === 'stage timings' && line.operation === 'push_chunk');
+    expect(stages).toBeDefined();
+    if (context) expect(stages!.reqId).toBe('chunk-1');
+    else expect(stages).not.toHaveProperty('reqId');
   }, 60_000);
 });

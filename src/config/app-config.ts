@@ -55,6 +55,11 @@ export interface AppConfig {
    * default 4096; 0 = each line at once)
    */
   logBufferBytes: number;
+  /**
+   * every line written while a request runs carries its `reqId` (LOG_REQUEST_CONTEXT): an AsyncLocalStorage
+   * context per request; default on only where that is cheap (`asyncContextFrames()`)
+   */
+  logRequestContext: boolean;
 }
 
 /** The environment before a database is chosen: everything but its URL (DATABASE_URL may be unset). */
@@ -116,6 +121,21 @@ function httpAdapter(env: Env): 'express' | 'fastify' {
 }
 
 /**
+ * Whether this Node keeps AsyncLocalStorage contexts in V8's continuation data (AsyncContextFrame): the
+ * default from Node 24 (off with `--no-async-context-frame`), behind `--experimental-async-context-frame`
+ * on Node 22–23. Without it (Node 20) the first `AsyncLocalStorage.run` turns on a promise hook for every
+ * promise of the process, 4–12 % of a small sync request's server CPU.
+ */
+export function asyncContextFrames(
+  nodeVersion: string = process.versions.node,
+  flags: readonly string[] = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)],
+): boolean {
+  const major = Number(nodeVersion.split('.')[0]);
+  if (major >= 24) return !flags.includes('--no-async-context-frame');
+  return major >= 22 && flags.includes('--experimental-async-context-frame');
+}
+
+/**
  * Reads and checks the environment (the `validate` of ConfigModule.forRoot). Throws a ConfigError
  * naming the variable for a value that is malformed or unsafe, so the app never starts with it.
  */
@@ -168,6 +188,7 @@ export function validateEnvironment(env: Env): AppEnvironment {
     logStageTimings: flag(env, 'OVERSYNC_LOG_STAGE_TIMINGS') ?? false,
     logLevel: text(env, 'LOG_LEVEL') ?? 'info',
     logBufferBytes: integer(env, 'LOG_BUFFER_BYTES', 0, 1 << 20) ?? 4096,
+    logRequestContext: flag(env, 'LOG_REQUEST_CONTEXT') ?? asyncContextFrames(),
   };
 }
 

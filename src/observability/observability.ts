@@ -17,17 +17,22 @@ function requestIdOf(req: IncomingMessage): string {
 }
 
 /**
- * JSON logs (pino) for everything Nest logs, the sync module's lines included. Per request only the
- * request id is assigned (`X-Request-Id` when well-formed, else a UUID) and bound (`reqId`) to the lines
- * written in the request's context: the module writes the access line of sync routes itself, with user
- * and source ids; the Authorization header is never logged. On Express pino-http does that as
- * middleware; on Fastify a native onRequest hook does (`bindRequestLogs`), so that no middleware — and
- * no middie, Fastify's Express-middleware layer — runs per request.
+ * JSON logs (pino) for everything Nest logs, the sync module's lines included. Per request the request
+ * id is assigned (`X-Request-Id` when well-formed, else a UUID) as Node's `req.id`, which the module's
+ * access line of sync routes reads (`request_id`, with user and source ids); the Authorization header is
+ * never logged. With `logRequestContext` the id is also bound (`reqId`) to every line written in the
+ * request's context, the host's included: on Express pino-http and nestjs-pino's middleware do that, on
+ * Fastify a native onRequest hook (`bindRequestLogs`), so that no middleware — and no middie, Fastify's
+ * Express-middleware layer — runs per request. Without it (the default on Node 20, where the context's
+ * promise hook costs 4–12 % of a small request's server CPU) `bindRequestLogs` only assigns the id, on
+ * both platforms, and a line that names a `request_id` gets it as `reqId` too, so the access line reads
+ * the same either way.
  */
 export function jsonLogging(config: AppConfig): DynamicModule {
   return LoggerModule.forRoot({
-    // Fastify: no middleware (bindRequestLogs instead); the root logger is still pino-http's own
-    ...(config.httpAdapter === 'fastify' ? { forRoutes: [] } : {}),
+    // no middleware on Fastify, nor without the context (bindRequestLogs instead); the root logger is still
+    // pino-http's own
+    ...(config.httpAdapter === 'fastify' || !config.logRequestContext ? { forRoutes: [] } : {}),
     pinoHttp: [
       {
         level: config.logLevel,
@@ -46,10 +51,18 @@ export function jsonLogging(config: AppConfig): DynamicModule {
             url: req.url,
           }),
         },
+        // without the context no line is bound to a request: the access line's own id stands in
+        ...(config.logRequestContext ? {} : { mixin: reqIdOfLine }),
       },
       stdoutDestination(config.logBufferBytes),
     ],
   });
+}
+
+/** `reqId` for a line that names its request (`request_id`, as the module's access line does). */
+function reqIdOfLine(line: object): { reqId?: unknown } {
+  const id = (line as { request_id?: unknown }).request_id;
+  return id === undefined ? {} : { reqId: id };
 }
 
 /** What the app uses of a Fastify instance (no import of fastify: an Express run does not load it). */
@@ -65,13 +78,31 @@ interface FastifyRequestHooks {
 }
 
 /**
- * On Fastify, what pino-http's middleware does on Express, as a native onRequest hook registered ahead
- * of every other: the request id on Node's request (`req.id`, which the module's access line reads) and
- * the rest of the request run in a log context bound to `{ reqId }` (as pino-http's `quietReqLogger`).
+ * What pino-http's middleware does on Express where it does not run: the request id on Node's request
+ * (`req.id`, which the module's access line reads), first of all per request, and with
+ * `logRequestContext` the rest of the request run in a log context bound to `{ reqId }` (as pino-http's
+ * `quietReqLogger`). On Fastify a native onRequest hook registered ahead of every other; on Express,
+ * without the context only, a plain middleware (with it, pino-http's).
  */
-export async function bindRequestLogs(app: INestApplication): Promise<void> {
+export async function bindRequestLogs(app: INestApplication, config: AppConfig): Promise<void> {
+  if (config.httpAdapter === 'express') {
+    if (!config.logRequestContext)
+      app.use((req: IncomingMessage & { id?: unknown }, _res: ServerResponse, next: () => void) => {
+        req.id = requestIdOf(req);
+        next();
+      });
+    return;
+  }
+  const fastify = app.getHttpAdapter().getInstance() as FastifyRequestHooks;
+  if (!config.logRequestContext) {
+    fastify.addHook('onRequest', (request, _reply, done) => {
+      request.raw.id = requestIdOf(request.raw);
+      done();
+    });
+    return;
+  }
   const logs = await app.resolve(PinoLogger);
-  (app.getHttpAdapter().getInstance() as FastifyRequestHooks).addHook('onRequest', (request, _reply, done) => {
+  fastify.addHook('onRequest', (request, _reply, done) => {
     const reqId = requestIdOf(request.raw);
     request.raw.id = reqId;
     logs.runInContext(done, { bindings: { reqId } });

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type NestMiddleware, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { AsyncResource } from 'node:async_hooks';
 import type { NextFunction, Request, Response } from 'express';
 import { OVERSYNC_CONFIG } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
@@ -43,13 +44,16 @@ function pathOf(req: { url?: string }): string {
  * Reads the unread body stream of a request up to `limit` bytes into `oversyncBody` (or sets
  * `oversyncBodyError`), then calls `done`.
  */
-function readStream(req: SyncRequest, limit: number, done: () => void): void {
+function readStream(req: SyncRequest, limit: number, next: () => void): void {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) {
     req.oversyncBodyError = 'too_large';
     req.resume();
-    return done();
+    return next();
   }
+  // the stream's events run in the socket's async context: the request goes on in the caller's (a host's
+  // AsyncLocalStorage, e.g. a log context entered by an earlier hook), as Fastify's own body parsers do
+  const done = AsyncResource.bind(next);
   const chunks: Buffer[] = [];
   let size = 0;
   let finished = false;
