@@ -52,8 +52,10 @@ function readStream(req: SyncRequest, limit: number, next: () => void): void {
     return next();
   }
   // the stream's events run in the socket's async context: the request goes on in the caller's (a host's
-  // AsyncLocalStorage, e.g. a log context entered by an earlier hook), as Fastify's own body parsers do
-  const done = AsyncResource.bind(next);
+  // AsyncLocalStorage, e.g. a log context entered by an earlier hook), as Fastify's own body parsers do.
+  // runInAsyncScope, not AsyncResource.bind: on Node 20 bind also builds two deprecation wrappers per call
+  const caller = new AsyncResource('OVERSYNC_BODY');
+  const done = () => caller.runInAsyncScope(next);
   const chunks: Buffer[] = [];
   let size = 0;
   let finished = false;
