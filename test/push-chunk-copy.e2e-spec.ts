@@ -183,6 +183,38 @@ describe('push chunks staged by COPY', () => {
     await a.delete(`/sync/push-sessions/${pushId}`).expect(204);
   });
 
+  it('answers an expired session, and a COPY the backend fails goes the sync.push_chunk way', async () => {
+    const rows = Array.from({ length: 1000 }, () => userRow(randomUUID()));
+    const pushId = await create(1000);
+    await db.query(`UPDATE sync.push_sessions SET expires_at = now() - interval '1 second' WHERE push_id = $1`, [
+      pushId,
+    ]);
+    const expired = await a.post(`/sync/push-sessions/${pushId}/chunks`, chunk(0, rows)).expect(410);
+    expect(expired.body).toEqual({
+      error: 'push_session_expired',
+      message: `push session ${pushId} has expired; start a new push session`,
+    });
+    await db.query(`UPDATE sync.push_sessions SET expires_at = now() + interval '1 hour' WHERE push_id = $1`, [pushId]);
+    // the backend refuses row 600 in the middle of the COPY; push_chunk's INSERT then fails as it always did
+    await db.query('ALTER TABLE sync.push_session_rows ADD CONSTRAINT copy_probe CHECK (row_ordinal < 600) NOT VALID');
+    try {
+      const failed = await countRoundTrips(() => a.post(`/sync/push-sessions/${pushId}/chunks`, chunk(0, rows)));
+      expect(failed.result.status).toBe(500);
+      expect(failed.statements.slice(1)).toEqual([
+        expect.stringMatching(/^COPY sync\.push_session_rows /),
+        'ROLLBACK',
+        expect.stringMatching(/^SELECT \* FROM sync\.push_chunk\(/),
+      ]);
+    } finally {
+      await db.query('ALTER TABLE sync.push_session_rows DROP CONSTRAINT copy_probe');
+    }
+    expect((await staging(pushId)).rows).toEqual([]);
+    // the connections went back to the pool fit for use
+    await postCopied(pushId, chunk(0, rows));
+    expect((await staging(pushId)).rows).toHaveLength(1000);
+    await a.delete(`/sync/push-sessions/${pushId}`).expect(204);
+  });
+
   it('stages the last "rows" member of a body that repeats it, as Go binds it', async () => {
     const first = Array.from({ length: 1000 }, () => userRow(randomUUID()));
     const last = Array.from({ length: 10 }, () => userRow(randomUUID()));
