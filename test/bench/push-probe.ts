@@ -68,9 +68,11 @@ try {
     const pull = performance.now() - t;
     console.log(
       `total ${r.totalMs.toFixed(0)} ms (${((rows / r.totalMs) * 1000).toFixed(0)} rows/s), ` +
-        `commit ${r.commitMs.toFixed(0)} ms, pull ${pull.toFixed(0)} ms ${(body.length / 1e6).toFixed(1)}MB; ` +
-        `push CPU: server ${serverCpu.toFixed(2)} s (commit ${serverCommitCpu.toFixed(2)}), ` +
-        `PostgreSQL ${databaseCpu.toFixed(2)} s (commit ${databaseCommitCpu.toFixed(2)}); ` +
+        `create + chunks ${(r.totalMs - r.commitMs).toFixed(0)} ms, commit ${r.commitMs.toFixed(0)} ms, ` +
+        `pull ${pull.toFixed(0)} ms ${(body.length / 1e6).toFixed(1)}MB; ` +
+        `push CPU: server ${serverCpu.toFixed(2)} s (commit ${serverCommitCpu.toFixed(2)}, ` +
+        `create + chunks ${(serverCpu - serverCommitCpu).toFixed(2)}), PostgreSQL ${databaseCpu.toFixed(2)} s ` +
+        `(commit ${databaseCommitCpu.toFixed(2)}, create + chunks ${(databaseCpu - databaseCommitCpu).toFixed(2)}); ` +
         `server RSS peak during push ${pushPeak.toFixed(0)} MiB, now ${server.rssMiB().toFixed(0)} MiB`,
     );
   }

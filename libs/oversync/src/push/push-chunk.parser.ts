@@ -20,25 +20,11 @@ import {
   type MemberStream,
 } from '@oversync/protocol';
 
-/**
- * A chunk's validated, normalised rows ready for staging (spec §4.2.2), column by column in upload
- * order: what `sync.push_chunk` takes, with no object per row.
- */
-export interface PushChunk {
+/** What a chunk's rows come to, besides the rows themselves. */
+export interface PushChunkShape {
   startRowOrdinal: bigint;
   /** number of rows */
   length: number;
-  tableIds: number[];
-  /** key_bytes as hex (uuid: the canonical text without dashes; text: its UTF-8 bytes) */
-  keyHex: string[];
-  /** ROW_OP_CODES of the ops */
-  opCodes: number[];
-  baseRowVersions: bigint[];
-  /**
-   * canonical payloads with exact numbers (§8.2), bytea as "\\x…", '' for DELETE, newline-joined
-   * (canonical JSON holds no raw newline)
-   */
-  payloads: string;
   /**
    * `table_id columns` (the payload's members, comma-joined in canonical order) when every row is an INSERT
    * into one table with the same members, else null: a bulk commit applies such rows as one statement.
@@ -46,31 +32,99 @@ export interface PushChunk {
   insertShape: string | null;
 }
 
+/**
+ * Receives each row the parser accepted, in upload order, as it is accepted. The parse's answer still
+ * decides: rows given before a failure, or before a "rows" member that replaces them, stand for nothing.
+ */
+export interface PushRowSink {
+  /** a "rows" member starts (again, when the body repeats it: the rows given before are replaced) */
+  start(): void;
+  /**
+   * key_bytes as hex (uuid: the canonical text without dashes; text: its UTF-8 bytes); the canonical payload
+   * with exact numbers (§8.2), bytea as "\\x…", '' for DELETE
+   */
+  row(tableId: number, keyHex: string, opCode: number, baseRowVersion: bigint, payload: string): void;
+}
+
+/**
+ * A chunk's validated, normalised rows ready for staging (spec §4.2.2), column by column in upload
+ * order: what `sync.push_chunk` takes, with no object per row.
+ */
+export interface PushChunk extends PushChunkShape {
+  tableIds: number[];
+  keyHex: string[];
+  /** ROW_OP_CODES of the ops */
+  opCodes: number[];
+  baseRowVersions: bigint[];
+  /** the payloads newline-joined (canonical JSON holds no raw newline) */
+  payloads: string;
+}
+
 /** A chunk's columns as they fill. */
-type ChunkColumns = Omit<PushChunk, 'startRowOrdinal'>;
-const emptyColumns = (): ChunkColumns => ({
-  length: 0,
-  tableIds: [],
-  keyHex: [],
-  opCodes: [],
-  baseRowVersions: [],
-  payloads: '',
-  insertShape: null,
-});
+class ChunkColumns implements PushRowSink {
+  tableIds: number[] = [];
+  keyHex: string[] = [];
+  opCodes: number[] = [];
+  baseRowVersions: bigint[] = [];
+  payloads = '';
+
+  start(): void {
+    this.tableIds = [];
+    this.keyHex = [];
+    this.opCodes = [];
+    this.baseRowVersions = [];
+    this.payloads = '';
+  }
+
+  row(tableId: number, keyHex: string, opCode: number, baseRowVersion: bigint, payload: string): void {
+    this.payloads = this.tableIds.length === 0 ? payload : `${this.payloads}\n${payload}`;
+    this.tableIds.push(tableId);
+    this.keyHex.push(keyHex);
+    this.opCodes.push(opCode);
+    this.baseRowVersions.push(baseRowVersion);
+  }
+}
+
+/** A chunk's rows so far: their number and insert shape, with the table of the first. */
+interface RowsShape {
+  length: number;
+  insertShape: string | null;
+  firstTableId: number;
+}
 
 const IDENTIFIER = IDENTIFIER_PATTERN;
 const PARSE_MESSAGE = 'Failed to parse push chunk request';
 
 const invalid = (message: string) => new OversyncError('push_chunk_invalid', message);
 
-/**
- * Parses and validates a chunk body; the first failing row rejects the whole chunk (nothing staged).
- * Rows are bound and validated while the body is read (each row's tree is dropped once it is a
- * PushRow); the answer is the one of binding and validating the whole document first: a syntax
- * error anywhere, then a type error in any row, then the chunk's own rules, then the first bad row.
- */
+/** Parses and validates a chunk body into the columns `sync.push_chunk` takes (see `parsePushChunkRows`). */
 export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: number): PushChunk {
-  let rows = emptyColumns();
+  const columns = new ChunkColumns();
+  const shape = parsePushChunkRows(body, catalog, maxRows, columns);
+  return {
+    ...shape,
+    tableIds: columns.tableIds,
+    keyHex: columns.keyHex,
+    opCodes: columns.opCodes,
+    baseRowVersions: columns.baseRowVersions,
+    payloads: columns.payloads,
+  };
+}
+
+/**
+ * Parses and validates a chunk body, giving each accepted row to `sink` as it is read; the first failing
+ * row rejects the whole chunk (nothing staged). Rows are bound and validated while the body is read
+ * (each row's tree is dropped once it is a PushRow); the answer is the one of binding and validating the
+ * whole document first: a syntax error anywhere, then a type error in any row, then the chunk's own
+ * rules, then the first bad row.
+ */
+export function parsePushChunkRows(
+  body: string,
+  catalog: SyncCatalog,
+  maxRows: number,
+  sink: PushRowSink,
+): PushChunkShape {
+  const rows: RowsShape = { length: 0, insertShape: null, firstTableId: 0 };
   let count = 0;
   let bindFailed = false;
   let rowError: Error | undefined;
@@ -80,12 +134,14 @@ export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: numb
     binds: (name) => bindsField(name, 'rows'),
     start() {
       // a later "rows" member replaces the earlier one (Go binds the last)
-      rows = emptyColumns();
+      rows.length = 0;
+      rows.insertShape = null;
       count = 0;
       bindFailed = false;
       rowError = undefined;
       seen = new Map();
       tables = new Map();
+      sink.start();
     },
     element(value) {
       count++;
@@ -95,15 +151,13 @@ export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: numb
         bound = bindRow(value);
       } catch {
         bindFailed = true;
-        rows = emptyColumns();
         return;
       }
       if (rowError !== undefined || count > maxRows) return;
       try {
-        addRow(rows, bound, catalog, seen, tables);
+        addRow(rows, sink, bound, catalog, seen, tables);
       } catch (error) {
         rowError = error instanceof Error ? error : new Error(String(error));
-        rows = emptyColumns();
       }
     },
   };
@@ -126,7 +180,7 @@ export function parsePushChunk(body: string, catalog: SyncCatalog, maxRows: numb
   if (length === 0) throw invalid('rows must not be empty');
   if (length > maxRows) throw invalid(`rows length ${length} exceeds max_rows_per_push_chunk ${maxRows}`);
   if (rowError !== undefined) throw rowError;
-  return { startRowOrdinal: start, ...rows };
+  return { startRowOrdinal: start, length: rows.length, insertShape: rows.insertShape };
 }
 
 interface BoundRow {
@@ -222,9 +276,10 @@ function resolveTable(row: BoundRow, catalog: SyncCatalog, tables: Map<string, N
   return found;
 }
 
-/** Validates one row and appends it to `rows` (nothing appended when it fails). */
+/** Validates one row and gives it to `sink`, counted in `rows` (nothing given when it fails). */
 function addRow(
-  rows: ChunkColumns,
+  rows: RowsShape,
+  sink: PushRowSink,
   row: BoundRow,
   catalog: SyncCatalog,
   seen: Map<RegisteredTable, Set<string>>,
@@ -263,16 +318,13 @@ function addRow(
     }
   }
   keys.add(identity);
-  rows.tableIds.push(table.tableId);
-  rows.keyHex.push(keyHex);
-  rows.opCodes.push(ROW_OP_CODES[op]);
-  rows.baseRowVersions.push(row.baseRowVersion);
-  rows.payloads = rows.length === 0 ? payload : `${rows.payloads}\n${payload}`;
+  sink.row(table.tableId, keyHex, ROW_OP_CODES[op], row.baseRowVersion, payload);
   const columns = op === 'INSERT' ? lastAppliedColumns() : undefined;
   if (rows.length === 0) {
     firstRowColumns = columns;
+    rows.firstTableId = table.tableId;
     rows.insertShape = columns === undefined ? null : `${table.tableId} ${columns}`;
-  } else if (rows.insertShape !== null && (columns !== firstRowColumns || table.tableId !== rows.tableIds[0])) {
+  } else if (rows.insertShape !== null && (columns !== firstRowColumns || table.tableId !== rows.firstTableId)) {
     rows.insertShape = null;
   }
   rows.length++;

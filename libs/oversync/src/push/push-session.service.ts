@@ -39,7 +39,8 @@ import {
 import { BundleAnnouncer } from '../bundle/bundle-announcer.js';
 import { applyRetention } from '../retention/retention.js';
 import { activateSource, readSourceState, sourceRetired } from './source-state.js';
-import { parsePushChunk } from './push-chunk.parser.js';
+import { parsePushChunk, parsePushChunkRows } from './push-chunk.parser.js';
+import { stageChunkByCopy, type ChunkCopyCall } from './push-chunk-copy.js';
 import {
   applyInsertRunFinalized,
   applyInsertRunsCaptured,
@@ -141,6 +142,11 @@ const COMMIT_STAGES = [
   'retention',
 ] as const;
 const CHUNK_STAGES = ['lock', 'session', 'stage'] as const;
+/**
+ * Chunk bodies from this size on (about 600 rows of a small table) are staged by COPY while they are parsed
+ * (push-chunk-copy.ts); smaller ones, the everyday push, keep the single round trip of `sync.push_chunk`.
+ */
+export const COPY_STAGING_MIN_BODY_CHARS = 128 * 1024;
 
 /**
  * 'table_id.column' of every bytea column of the catalog (`sync.push_commit`'s canonical payloads write them as
@@ -257,12 +263,29 @@ export class PushSessionService {
   uploadChunk(actor: SyncActor, pushId: string, body: string): Promise<{ nextExpectedRowOrdinal: bigint }> {
     return this.lifecycle.run(async () => {
       const timer = this.telemetry.timer('push_chunk');
-      const chunk = parsePushChunk(body, this.schema.catalog, this.config.maxRowsPerPushChunk);
+      const catalog = this.schema.catalog;
+      const maxRows = this.config.maxRowsPerPushChunk;
+      if (body.length >= COPY_STAGING_MIN_BODY_CHARS && isCanonicalUuid(pushId)) {
+        const staged = await stageChunkByCopy(this.db, this.chunkCall(actor, pushId), (sink) =>
+          parsePushChunkRows(body, catalog, maxRows, sink),
+        );
+        if (staged.status === 'staged') {
+          // parse and staging overlap: 'stage' is both, up to the commit
+          timer.record('lock', staged.stageMs[0]);
+          timer.record('session', staged.stageMs[1]);
+          timer.mark('stage', { 'oversync.rows': staged.chunk.length });
+          timer.done();
+          this.telemetry.chunkStaged(staged.chunk.length, body);
+          return { nextExpectedRowOrdinal: staged.nextExpectedRowOrdinal };
+        }
+      }
+      const chunk = parsePushChunk(body, catalog, maxRows);
       timer.mark('parse');
       if (!isCanonicalUuid(pushId))
         throw new OversyncError('push_session_not_found', `push session ${pushId} was not found`);
       // one call (spec §4.2.2). Payloads as one newline-joined text (canonical JSON has no raw newline),
       // the other columns as array literals written here (numbers, hex digits): no per-element escaping.
+      const call = this.chunkCall(actor, pushId);
       const [row] = await callRequestFunction<{
         out_next_row_ordinal: string;
         out_stage_ms: number[];
@@ -280,10 +303,10 @@ export class PushSessionService {
           `{${chunk.opCodes.join(',')}}`,
           `{${chunk.baseRowVersions.join(',')}}`,
           chunk.payloads,
-          this.config.pushSessionTtlMs,
-          this.config.initializationLeaseTtlMs,
-          this.lockTimeoutMs,
-          this.uploadLockTimeoutMs,
+          call.sessionTtlMs,
+          call.leaseTtlMs,
+          call.lockTimeoutMs,
+          call.uploadLockTimeoutMs,
           chunk.insertShape,
         ]),
         PUSH_CALL,
@@ -299,6 +322,18 @@ export class PushSessionService {
       this.telemetry.chunkStaged(chunk.length, body);
       return { nextExpectedRowOrdinal: BigInt(row.out_next_row_ordinal) };
     });
+  }
+
+  private chunkCall(actor: SyncActor, pushId: string): ChunkCopyCall {
+    return {
+      pushId,
+      userId: actor.userId,
+      sourceId: actor.sourceId,
+      sessionTtlMs: this.config.pushSessionTtlMs,
+      leaseTtlMs: this.config.initializationLeaseTtlMs,
+      lockTimeoutMs: this.lockTimeoutMs,
+      uploadLockTimeoutMs: this.uploadLockTimeoutMs,
+    };
   }
 
   commit(actor: SyncActor, pushId: string): Promise<CommittedBundle> {

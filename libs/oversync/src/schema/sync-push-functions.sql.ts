@@ -292,6 +292,36 @@ const TRUSTED_STAGING_MIN_ROWS = 1000;
 
 const elapsed = (since: string) => `extract(epoch FROM clock_timestamp() - ${since}) * 1000`;
 
+/** A chunk's session: the user lock, the session locked and checked, the lease renewed while initializing. */
+const CHUNK_SESSION = `${LOCK}
+  stages := ARRAY[${elapsed('mark')}]; mark := clock_timestamp();
+  ${LOAD_SESSION}
+  IF session.initialization_id IS NOT NULL THEN
+    PERFORM sync.push_require_lease(p_user_id, session.source_id, session.initialization_id::text, p_lease_ttl_ms);
+  END IF;`;
+
+/**
+ * The staged rows' two foreign keys hold by construction (push_id is the session locked above, table ids the
+ * server's catalog): where the role may, their per-row checks (most of a large chunk's staging) are skipped.
+ */
+const TRUSTED_STAGING = `${maySetReplicationRoleSql('trusted')}
+    IF trusted THEN
+      PERFORM set_config('session_replication_role', 'replica', true);
+    END IF;`;
+
+/**
+ * The watermark moved past a staged chunk (p_start_row_ordinal up to next_ordinal), the session's expiry
+ * renewed, and its recorded insert shape: 'shape:rows' while every row staged so far is an INSERT of one table
+ * and member list (the chunks' own p_insert_shape), else NULL — the bulk commit then needs no pass over the
+ * payloads to find its statements. The transaction commits without waiting for its WAL flush (see push_chunk).
+ */
+const CHUNK_WATERMARK = `UPDATE sync.push_sessions SET next_expected_row_ordinal = next_ordinal,
+    expires_at = now() + p_session_ttl_ms * interval '1 millisecond',
+    staged_insert_shape = CASE WHEN p_start_row_ordinal = 0 OR staged_insert_shape = p_insert_shape || ':'
+      || p_start_row_ordinal THEN p_insert_shape || ':' || next_ordinal END
+   WHERE push_id = p_push_id
+  RETURNING set_config('synchronous_commit', 'off', true) INTO sync_commit;`;
+
 /**
  * Chunk upload (§4.2.2): the session locked and checked, the lease renewed while initializing, the
  * rows staged in order and the watermark moved. Payloads arrive newline-joined (canonical JSON has no
@@ -317,12 +347,7 @@ DECLARE
   trusted BOOLEAN := false;
   sync_commit TEXT;
 BEGIN
-  ${LOCK}
-  stages := ARRAY[${elapsed('mark')}]; mark := clock_timestamp();
-  ${LOAD_SESSION}
-  IF session.initialization_id IS NOT NULL THEN
-    PERFORM sync.push_require_lease(p_user_id, session.source_id, session.initialization_id::text, p_lease_ttl_ms);
-  END IF;
+  ${CHUNK_SESSION}
   -- Staging commits without waiting for its WAL flush (one fsync fewer per chunk; README Reliability):
   -- WAL is flushed in order and the session's commit waits for its own flush, so a crash keeps a
   -- prefix of the staging (whole chunks, or no session) and never a committed bundle without its rows;
@@ -341,15 +366,10 @@ BEGIN
     ${refuse('push_chunk_invalid', `'chunk exceeds planned_row_count'`)};
   END IF;
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
-  -- The staged rows' two foreign keys hold by construction (push_id is the session locked above, table
-  -- ids the server's catalog); in a large chunk, where the role may, their per-row checks (most of its
-  -- cost) are skipped for this one statement, as the bulk commit's capture and finalize do. Small chunks
-  -- keep them: switching session_replication_role discards the connection's cached plans.
+  -- A large chunk stages trusted for this one statement, as the bulk commit's capture and finalize do.
+  -- Small chunks keep the checks: switching session_replication_role discards the connection's cached plans.
   IF cardinality(p_table_ids) >= ${TRUSTED_STAGING_MIN_ROWS} THEN
-    ${maySetReplicationRoleSql('trusted')}
-  END IF;
-  IF trusted THEN
-    PERFORM set_config('session_replication_role', 'replica', true);
+    ${TRUSTED_STAGING}
   END IF;
   INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq,
     payload_apply)
@@ -360,17 +380,56 @@ BEGIN
   IF trusted THEN
     PERFORM set_config('session_replication_role', 'origin', true);
   END IF;
-  -- 'shape:rows' while every row staged so far is an INSERT of one table and member list (the chunks' own
-  -- p_insert_shape), else NULL: the bulk commit then needs no pass over the payloads to find its statements
-  UPDATE sync.push_sessions SET next_expected_row_ordinal = next_ordinal,
-    expires_at = now() + p_session_ttl_ms * interval '1 millisecond',
-    staged_insert_shape = CASE WHEN p_start_row_ordinal = 0 OR staged_insert_shape = p_insert_shape || ':'
-      || p_start_row_ordinal THEN p_insert_shape || ':' || next_ordinal END
-   WHERE push_id = p_push_id
-  RETURNING set_config('synchronous_commit', 'off', true) INTO sync_commit;
+  ${CHUNK_WATERMARK}
   -- the answer as OUT values: RETURN QUERY would be one more statement
   out_next_row_ordinal := next_ordinal; out_stage_ms := stages || ${elapsed('mark')}; out_lock_waited := lock_waited;
   RETURN NEXT;
+END;
+$$`;
+
+/**
+ * A large chunk staged by COPY (push/push-chunk-copy.ts), opened inside the caller's transaction: what
+ * push_chunk does before its INSERT, the staging made trusted where the role may. Answers where the chunk
+ * must start and the session's planned row count: the caller checks its chunk against them (and takes the
+ * push_chunk path, which words the refusal, when it does not fit).
+ */
+const PUSH_CHUNK_OPEN_SQL = `CREATE OR REPLACE FUNCTION sync.push_chunk_open(p_push_id UUID, p_user_id TEXT,
+  p_source_id TEXT, p_lease_ttl_ms BIGINT, p_lock_timeout_ms INTEGER, p_upload_lock_timeout_ms INTEGER)
+RETURNS TABLE (out_next_row_ordinal BIGINT, out_planned_row_count BIGINT, out_stage_ms DOUBLE PRECISION[],
+  out_lock_waited BOOLEAN)
+LANGUAGE plpgsql
+SET TimeZone = 'UTC'
+SET bytea_output = 'hex'
+${NO_JIT}
+AS $$
+DECLARE
+  mark TIMESTAMPTZ := clock_timestamp();
+  stages DOUBLE PRECISION[];
+  lock_waited BOOLEAN;
+  session RECORD;
+  trusted BOOLEAN := false;
+BEGIN
+  ${CHUNK_SESSION}
+  ${TRUSTED_STAGING}
+  out_next_row_ordinal := session.next_expected_row_ordinal; out_planned_row_count := session.planned_row_count;
+  out_stage_ms := stages || ${elapsed('mark')}; out_lock_waited := lock_waited;
+  RETURN NEXT;
+END;
+$$`;
+
+/** The end of a chunk staged by COPY: the trusted staging ended and the watermark moved, as push_chunk does. */
+const PUSH_CHUNK_CLOSE_SQL = `CREATE OR REPLACE FUNCTION sync.push_chunk_close(p_push_id UUID,
+  p_start_row_ordinal BIGINT, next_ordinal BIGINT, p_session_ttl_ms BIGINT, p_insert_shape TEXT)
+RETURNS VOID
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  sync_commit TEXT;
+BEGIN
+  IF current_setting('session_replication_role') = 'replica' THEN
+    PERFORM set_config('session_replication_role', 'origin', true);
+  END IF;
+  ${CHUNK_WATERMARK}
 END;
 $$`;
 
@@ -846,6 +905,11 @@ export const PUSH_FUNCTIONS: ReadonlyArray<{ signature: string; sql: string }> =
       'text)',
     sql: PUSH_CHUNK_SQL,
   },
+  {
+    signature: 'sync.push_chunk_open(uuid,text,text,bigint,integer,integer)',
+    sql: PUSH_CHUNK_OPEN_SQL,
+  },
+  { signature: 'sync.push_chunk_close(uuid,bigint,bigint,bigint,text)', sql: PUSH_CHUNK_CLOSE_SQL },
   {
     signature: 'sync.push_commit(uuid,text,text,bigint,text[],text,bigint,bigint,bigint,integer,integer)',
     sql: PUSH_COMMIT_SQL,
