@@ -158,6 +158,38 @@ describe('snapshot apply from the stage', () => {
     expect(planned).not.toHaveProperty('error');
   });
 
+  it('decides each payload in the member order of the last one it took as the member scan does', async () => {
+    const users = (...payloads: Record<string, string>[]): Row[] =>
+      payloads.map((values, i) => ({ table: 'users', key: `"u${i}"`, payload: members({ id: `"u${i}"`, ...values }) }));
+    const plain = { name: '"n"', email: 'null', age: 'null' };
+    // all in the first payload's member order: what a pattern of that order must still refuse
+    const rows = users(
+      plain,
+      { ...plain, age: '42' },
+      plain,
+      { ...plain, name: '"x\\\\"' },
+      { ...plain, email: '"a\\"b"' },
+      plain,
+      { ...plain, email: 'true' },
+      { ...plain, name: '"é ü"' },
+    );
+    const { db, ctx } = await device(rows, 3);
+    const staged = await stageSnapshot(ctx, { snapshotId: SNAPSHOT_ID, snapshotBundleSeq: 9, rowCount: rows.length });
+    // keys of one length: a key text handed over for another row would pass for this one's
+    const keys = db.prepare('SELECT key_json FROM _sync_snapshot_stage ORDER BY row_ordinal').pluck().all();
+    db.close();
+    expect(keys).toEqual(rows.map((r) => `{"id":${r.key}}`));
+    expect(staged.runs?.map(({ first, last, bySql }) => [first, last, bySql])).toEqual([
+      [1, 1, true],
+      [2, 2, false],
+      [3, 3, true],
+      [4, 5, false],
+      [6, 6, true],
+      [7, 7, false],
+      [8, 8, true],
+    ]);
+  });
+
   it('fails as the row-by-row apply does', async () => {
     const ok = (id: string) => ({
       table: 'users',

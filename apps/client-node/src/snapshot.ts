@@ -150,7 +150,7 @@ export async function stageSnapshot(
   const stage = new StageWriter(ctx, session.snapshotId);
   let next = fetchSnapshotChunk(ctx, session, 0, signal);
   for (;;) {
-    const { after, chunk, payloadTexts } = await next;
+    const { after, chunk, payloadTexts, keyTexts } = await next;
     if (chunk.has_more) {
       next = fetchSnapshotChunk(ctx, session, Number(chunk.next_row_ordinal), signal);
       next.catch(() => undefined); // awaited on the next turn; a failed write below must not leave it unhandled
@@ -159,7 +159,7 @@ export async function stageSnapshot(
     chunk.rows.forEach((row, i) => {
       if (row.schema !== ctx.schema)
         throw new SyncProtocolError(`snapshot row schema ${row.schema} does not match client schema ${ctx.schema}`);
-      const ref = resolveWireRow(ctx, row.table, row.key);
+      const ref = resolveWireRow(ctx, row.table, row.key, keyTexts?.[i]);
       const payload = payloadTexts?.[i] ?? stringifyJson(row.payload!);
       plan.add(ref.table, after + i + 1, payload);
       values.push(after + i + 1, ref.table.name, ref.keyJson, Number(row.row_version), payload);
@@ -215,8 +215,14 @@ const MAX_STAGED_RUNS = 1000;
 class StagePlanner {
   private readonly list: { -readonly [K in keyof StagedRun]: StagedRun[K] }[] = [];
   private overflow = false;
-  /** Per table: member name → column index, and the names (`"name":`) of the last payload in order. */
-  private readonly layouts = new Map<ManagedTable, { byName: Map<string, number>; order: string[] } | null>();
+  /**
+   * Per table: member name → column index, the names (`"name":`) of the last payload in order, and
+   * the pattern of a payload with those names in that order (one regex test a row instead of the scan).
+   */
+  private readonly layouts = new Map<
+    ManagedTable,
+    { byName: Map<string, number>; order: string[]; pattern?: RegExp } | null
+  >();
 
   add(table: ManagedTable, ordinal: number, payload: string): void {
     const bySql = this.sqlReadable(table, payload);
@@ -241,7 +247,9 @@ class StagePlanner {
         : { byName: new Map(table.columns.map((c, i) => [c.lowerName, i])), order: [] };
       this.layouts.set(table, layout);
     }
-    if (layout === null || text.charCodeAt(0) !== 0x7b || text.includes('\\')) return false;
+    if (layout === null) return false;
+    if (layout.pattern?.test(text)) return true;
+    if (text.charCodeAt(0) !== 0x7b || text.includes('\\')) return false;
     const count = table.columns.length;
     // the members in the order of the last accepted payload (the usual case): nothing sliced or looked up
     let order = layout.order;
@@ -274,9 +282,19 @@ class StagePlanner {
       else return false;
     }
     if (pos !== text.length - 1 || text.charCodeAt(pos) !== 0x7d) return false;
+    if (order !== layout.order || layout.pattern === undefined) layout.pattern = payloadPattern(order);
     layout.order = order;
     return true;
   }
+}
+
+/**
+ * What `sqlReadable` accepts for the member names `order` in that order: each value a string without
+ * quote or backslash (no escape can then hide a quote) or `null`, the text a compact object.
+ */
+function payloadPattern(order: readonly string[]): RegExp {
+  const members = order.map((name) => `${name.replace(/[$()*+.?[\\\]^{|}]/g, '\\$&')}(?:"[^"\\\\]*"|null)`);
+  return new RegExp(`^\\{${members.join(',')}\\}$`);
 }
 
 async function fetchSnapshotChunk(
@@ -284,7 +302,12 @@ async function fetchSnapshotChunk(
   session: SnapshotSession,
   after: number,
   signal?: AbortSignal,
-): Promise<{ after: number; chunk: ReturnType<typeof decodeSnapshotChunk>; payloadTexts?: string[] }> {
+): Promise<{
+  after: number;
+  chunk: ReturnType<typeof decodeSnapshotChunk>;
+  payloadTexts?: string[];
+  keyTexts?: string[];
+}> {
   const response = await withRetry(
     ctx.config.retry,
     'snapshot_chunk_fetch',
@@ -304,17 +327,18 @@ async function fetchSnapshotChunk(
   if (response.status !== 200) throw serverStatusError('snapshot_chunk_fetch', response);
   // the layout view hands over each payload as the body holds it: staged as is, never re-encoded
   const payloadTexts: string[] = [];
+  const keyTexts: string[] = [];
   let chunk;
   let fast = false;
   try {
-    chunk = readSnapshotChunkLayout(response.body, payloadTexts);
+    chunk = readSnapshotChunkLayout(response.body, payloadTexts, keyTexts);
     fast = chunk !== undefined;
     chunk ??= decodeSnapshotChunk(response.body);
   } catch (err) {
     throw new SyncProtocolError(`failed to decode snapshot chunk response: ${errorMessage(err)}`, { cause: err });
   }
   validateSnapshotChunk(session, after, chunk);
-  return fast ? { after, chunk, payloadTexts } : { after, chunk };
+  return fast ? { after, chunk, payloadTexts, keyTexts } : { after, chunk };
 }
 
 function validateSnapshotChunk(

@@ -475,8 +475,11 @@ export class SyncState {
     );
   }
 
-  liveRowCount(): number {
-    return Number((this.stmt('SELECT COUNT(*) AS n FROM _sync_row_state WHERE deleted = 0').get() as { n: number }).n);
+  /** Whether any row state is live: the first one found, not a count of all (a hydrated device holds millions). */
+  hasLiveRows(): boolean {
+    return (
+      (this.stmt('SELECT EXISTS (SELECT 1 FROM _sync_row_state WHERE deleted = 0) AS e').get() as { e: number }).e === 1
+    );
   }
 }
 

@@ -20,7 +20,7 @@ export function syncStatus(ctx: ClientContext): SyncStatus {
   return {
     authority: attachment.pendingInitializationId
       ? 'pending_local_seed'
-      : ctx.state.liveRowCount() === 0
+      : !ctx.state.hasLiveRows()
         ? 'authoritative_empty'
         : 'authoritative_materialized',
     pending: pendingSyncStatus(ctx),

@@ -82,14 +82,42 @@ describe('readPullPageLayout', () => {
 });
 
 describe('readSnapshotChunkLayout', () => {
-  it('reads a chunk and hands over each payload as the body holds it', () => {
+  it('reads a chunk and hands over each payload and key as the body holds them', () => {
     const texts: string[] = [];
-    const read = readSnapshotChunkLayout(chunk(PAYLOAD), texts);
+    const keys: string[] = [];
+    const read = readSnapshotChunkLayout(chunk(PAYLOAD), texts, keys);
     expect(read).toMatchObject({ snapshot_id: 's1', snapshot_bundle_seq: 7n, next_row_ordinal: 1n, has_more: true });
     // the object is checked, not built: its text is the payload
     expect(read!.rows[0]!.payload).toBe(PAYLOAD_IN_TEXT);
     expect(texts).toEqual([PAYLOAD]);
+    expect(keys).toEqual(['{"id":"k1"}']);
     expect(readSnapshotChunkLayout(chunk(PAYLOAD))!.rows[0]!.payload).toStrictEqual(parseLosslessJson(PAYLOAD));
+  });
+
+  it.each([
+    ['the same members', '{"a":"y","b":null,"c":false}'],
+    ['a number', '{"a":"y","b":12,"c":true}'],
+    ['an escape', '{"a":"y\\\\","b":null,"c":true}'],
+    ['a control character', '{"a":"y\u0001","b":null,"c":true}'],
+    ['a lone surrogate', '{"a":"y\ud800","b":null,"c":true}'],
+    ['whitespace', '{"a": "y","b":null,"c":true}'],
+    ['a member more', '{"a":"y","b":null,"c":true,"d":"z"}'],
+    ['a member less', '{"a":"y","b":null}'],
+    ['a repeated member', '{"a":"y","b":null,"a":"z"}'],
+    ['a nested object', '{"a":"y","b":{},"c":true}'],
+  ])('reads a payload with %s after one of plain members as it reads it alone', (_, payload) => {
+    const rows = (...payloads: string[]) =>
+      payloads
+        .map((p) => `{"schema":"business","table":"users","key":{"id":"k1"},"row_version":7,"payload":${p}}`)
+        .join(',');
+    const body = (...payloads: string[]) =>
+      `{"snapshot_id":"s1","snapshot_bundle_seq":7,"rows":[${rows(...payloads)}],"next_row_ordinal":1,"has_more":true}`;
+    const alone: string[] = [];
+    const after: string[] = [];
+    const first = '{"a":"x","b":null,"c":true}';
+    const read = readSnapshotChunkLayout(body(first, first, payload), after);
+    expect(read === undefined).toBe(readSnapshotChunkLayout(body(payload), alone) === undefined);
+    if (read) expect(after).toEqual([first, first, ...alone]);
   });
 
   it('leaves a row without payload to the full reader (which refuses it)', () => {

@@ -31,13 +31,31 @@ const QUOTE = 0x22;
 const MAX_INT_DIGITS = 15;
 const PAYLOAD_MEMBER = ',"payload":';
 
+/** Shapes learned per body at most (a body whose objects change shape row after row stays member by member). */
+const MAX_SHAPES = 4;
+/** A string as `scanPlainString` reads it (as written), quotes included. */
+const PLAIN_STRING = /"[^"\\\u0000-\u001f\ud800-\udfff]*"/.source;
+
+/** A sticky pattern of a flat object of exactly `names` in this order, each a plain string, `null` or a boolean. */
+function flatObjectShape(names: readonly string[]): RegExp {
+  const value = `(?:${PLAIN_STRING}|null|true|false)`;
+  const members = names.map((name) => `"${name.replace(/[$()*+.?[\\\]^{|}]/g, '\\$&')}":${value}`);
+  return new RegExp(`\\{${members.join(',')}\\}`, 'y');
+}
+
 class LayoutCursor extends JsonCursor {
+  /** See `skipFlatObject`. */
+  private shape: RegExp | undefined;
+  private shapesLearned = 0;
+
   constructor(
     text: string,
     /** Receives each snapshot row's payload as written (the client stages the wire text, spec/client.md §2.3). */
     readonly payloadTexts?: string[],
     /** Receives where each pull row's key and payload texts are (the client hashes them when canonical). */
     readonly rowSpans?: number[],
+    /** Receives each snapshot row's key as written (the client's `key_json` when it is the same text). */
+    readonly keyTexts?: string[],
   ) {
     super(text);
   }
@@ -108,18 +126,38 @@ class LayoutCursor extends JsonCursor {
     }
   }
 
-  /** `flatObject()`'s checks without building the object: true where it would give one. */
+  /**
+   * `flatObject()`'s checks without building the object: true where it would give one. An object
+   * with the member names of the last one learned, in their order, and only plain strings, `null`
+   * or booleans is one regex test (`shape`); anything else is read member by member.
+   */
   skipFlatObject(): boolean {
+    const shape = this.shape;
+    if (shape !== undefined) {
+      shape.lastIndex = this.pos;
+      if (shape.test(this.text)) {
+        this.pos = shape.lastIndex;
+        return true;
+      }
+    }
     if (!this.lit('{')) return false;
     if (this.lit('}')) return true;
     const names: string[] = [];
+    let plain = true;
     for (;;) {
       const name = this.str(true);
       if (name === undefined || name === '__proto__' || names.includes(name) || !this.lit(':')) return false;
       names.push(name);
+      const c = this.text.charCodeAt(this.pos);
+      plain &&= c === QUOTE || c === 0x6e || c === 0x74 || c === 0x66;
       if (!this.skipScalar()) return false;
       if (this.lit(',')) continue;
-      return this.lit('}');
+      if (!this.lit('}')) return false;
+      if (plain && this.shapesLearned < MAX_SHAPES) {
+        this.shapesLearned++;
+        this.shape = flatObjectShape(names);
+      }
+      return true;
     }
   }
 
@@ -219,6 +257,7 @@ function wireRow(s: LayoutCursor, withOp: boolean): LosslessBundleRow | Lossless
     return { schema, table, key, op, row_version: rowVersion, payload };
   }
   if (payload === undefined) return undefined;
+  s.keyTexts?.push(s.text.slice(keyAt, keyEnd));
   s.payloadTexts?.push(s.text.slice(payloadAt, s.pos - 1));
   return { schema, table, key, row_version: rowVersion, payload };
 }
@@ -272,13 +311,15 @@ export function readPullPageLayout(body: string, rowSpans?: number[]): LosslessP
  * A snapshot chunk (§3.10) in the servers' own layout, else undefined (read it with the full reader).
  * `payloadTexts`, when given, receives the payload text of every row as the body holds it (compact,
  * one flat object or `null`), in row order; it is complete only when a chunk is returned, and the rows'
- * object payloads are then `PAYLOAD_IN_TEXT` (checked as strictly, not built).
+ * object payloads are then `PAYLOAD_IN_TEXT` (checked as strictly, not built). `keyTexts`, when
+ * given, receives the text of every row's `key` (a compact flat object) the same way.
  */
 export function readSnapshotChunkLayout(
   body: string,
   payloadTexts?: string[],
+  keyTexts?: string[],
 ): LosslessSnapshotChunkResponse | undefined {
-  const s = new LayoutCursor(body, payloadTexts);
+  const s = new LayoutCursor(body, payloadTexts, undefined, keyTexts);
   if (!s.lit('{"snapshot_id":')) return undefined;
   const snapshotId = s.str();
   if (snapshotId === undefined || !s.lit(',"snapshot_bundle_seq":')) return undefined;
