@@ -215,6 +215,32 @@ describe('push chunks staged by COPY', () => {
     await a.delete(`/sync/push-sessions/${pushId}`).expect(204);
   });
 
+  it('declines a chunk that states a start the session has moved past before the COPY stages a row', async () => {
+    const rows = Array.from({ length: 1000 }, () => userRow(randomUUID()));
+    const pushId = await create(2000);
+    await postCopied(pushId, chunk(0, rows));
+    // the same chunk again (its answer was lost): no COPY whose rows are rolled back, push_chunk words the 409
+    const retried = await countRoundTrips(() => a.post(`/sync/push-sessions/${pushId}/chunks`, chunk(0, rows)));
+    expect(retried.result.status).toBe(409);
+    expect(retried.result.body).toEqual({
+      error: 'push_chunk_out_of_order',
+      message: `push session ${pushId} expected start_row_ordinal 1000, got 0`,
+    });
+    expect(retried.statements).toEqual([
+      expect.stringMatching(/^BEGIN; SELECT \* FROM sync\.push_chunk_open\(/),
+      'ROLLBACK',
+      expect.stringMatching(/^SELECT \* FROM sync\.push_chunk\(/),
+    ]);
+    // a start restated after the rows is the one that counts: the hint only declines, the parse decides
+    const more = rows.map(() => userRow(randomUUID()));
+    const restated = `{"start_row_ordinal":0,"rows":[${more.join(',')}],"start_row_ordinal":1000}`;
+    const staged = await countRoundTrips(() => a.post(`/sync/push-sessions/${pushId}/chunks`, restated));
+    expect(staged.result.status).toBe(200);
+    expect(staged.result.body.next_expected_row_ordinal).toBe(2000);
+    expect((await staging(pushId)).rows).toHaveLength(2000);
+    await a.delete(`/sync/push-sessions/${pushId}`).expect(204);
+  });
+
   it('stages the last "rows" member of a body that repeats it, as Go binds it', async () => {
     const first = Array.from({ length: 1000 }, () => userRow(randomUUID()));
     const last = Array.from({ length: 10 }, () => userRow(randomUUID()));

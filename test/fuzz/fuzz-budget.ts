@@ -17,6 +17,11 @@ export function httpInputCases(): number {
   return positiveInt('FUZZ_HTTP_CASES', FUZZ_LONG ? 10_000 : 1_000);
 }
 
+/** Large chunk bodies sent to the COPY and the single-call staging (test/push-chunk-copy-differential; CI 60). */
+export function copyChunkCases(): number {
+  return positiveInt('FUZZ_COPY_CASES', FUZZ_LONG ? 1_000 : 60);
+}
+
 /**
  * The fast-check seed of a run: FUZZ_SEED replays a failure; CI runs a fixed seed (the same cases
  * every time), long runs a fresh one. Printed by the suites.

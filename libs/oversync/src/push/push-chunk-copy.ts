@@ -69,12 +69,14 @@ class StagedRowLines implements PushRowSink {
  * (`sync.push_chunk_open` before, `sync.push_chunk_close` after). The answers are push_chunk's: a parse
  * error first (rolled back), then a refusal of the session; a chunk that does not start where the session
  * expects it or outgrows the plan is rolled back and declined. `parse` binds and validates the body,
- * giving each accepted row to the sink.
+ * giving each accepted row to the sink. `statedStart`, the start ordinal the body's text states up front
+ * (a hint: the parse decides), declines a chunk that states another start before its rows are staged.
  */
 export async function stageChunkByCopy(
   db: SyncDatabase,
   call: ChunkCopyCall,
   parse: (sink: PushRowSink) => PushChunkShape,
+  statedStart?: bigint,
 ): Promise<ChunkCopyResult> {
   return db.withClient(async (client) => {
     let opened: { out_next_row_ordinal: string; out_planned_row_count: string; out_stage_ms: number[] };
@@ -100,6 +102,11 @@ export async function stageChunkByCopy(
       throw refusal;
     }
     const first = Number(opened.out_next_row_ordinal);
+    // a retried chunk the session has moved past: declined before any row is staged and rolled back
+    if (statedStart !== undefined && statedStart !== BigInt(first)) {
+      await client.query('ROLLBACK');
+      return { status: 'declined' };
+    }
     let writer: CopyInWriter;
     try {
       writer = await CopyInWriter.open(client, COPY_STAGED_ROWS);

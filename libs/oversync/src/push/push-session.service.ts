@@ -148,6 +148,19 @@ const CHUNK_STAGES = ['lock', 'session', 'stage'] as const;
  */
 export const COPY_STAGING_MIN_BODY_CHARS = 128 * 1024;
 
+/** A body's leading `"start_row_ordinal":N,` as clients write it (a later member could restate it). */
+const STATED_START = /^\s*\{\s*"start_row_ordinal"\s*:\s*(\d{1,15})\s*,/;
+
+/**
+ * The start ordinal a chunk body states before its rows, if it does: a chunk retried after a lost answer
+ * states one the session has moved past, and is declined before the COPY stages and rolls back its rows
+ * (only a hint for declining: sync.push_chunk answers from the parse).
+ */
+function statedStartRowOrdinal(body: string): bigint | undefined {
+  const stated = STATED_START.exec(body.slice(0, 256));
+  return stated ? BigInt(stated[1]!) : undefined;
+}
+
 /**
  * 'table_id.column' of every bytea column of the catalog (`sync.push_commit`'s canonical payloads write them as
  * base64), as the array text pg sends for it: built once per catalog.
@@ -266,8 +279,11 @@ export class PushSessionService {
       const catalog = this.schema.catalog;
       const maxRows = this.config.maxRowsPerPushChunk;
       if (body.length >= COPY_STAGING_MIN_BODY_CHARS && isCanonicalUuid(pushId)) {
-        const staged = await stageChunkByCopy(this.db, this.chunkCall(actor, pushId), (sink) =>
-          parsePushChunkRows(body, catalog, maxRows, sink),
+        const staged = await stageChunkByCopy(
+          this.db,
+          this.chunkCall(actor, pushId),
+          (sink) => parsePushChunkRows(body, catalog, maxRows, sink),
+          statedStartRowOrdinal(body),
         );
         if (staged.status === 'staged') {
           // parse and staging overlap: 'stage' is both, up to the commit
