@@ -118,5 +118,5 @@ if (args.inFlight === 'process') {
     }),
   );
 }
-process.stdout.write(`${JSON.stringify({ bundles, errors, cycles, firstError })}\n`);
-process.exit(0);
+// exit once the line is out: a long run's line (every cycle's time) outgrows the pipe, and exit would cut it
+process.stdout.write(`${JSON.stringify({ bundles, errors, cycles, firstError })}\n`, () => process.exit(0));
