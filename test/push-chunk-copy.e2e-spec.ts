@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { startTestApp, type TestApp } from './support/test-app.js';
-import { SyncHttp } from './support/sync-http.js';
+import { SyncHttp, userInsertRow } from './support/sync-http.js';
 import { countRoundTrips } from './support/round-trips.js';
 import { COPY_STAGING_MIN_BODY_CHARS } from '../libs/oversync/src/push/push-session.service.js';
 
@@ -42,9 +42,7 @@ function typedRow(i: number): string {
   return `{${key},"op":"${update ? 'UPDATE' : 'INSERT'}","base_row_version":${update ? i : 0},"payload":${payload}}`;
 }
 
-const userRow = (id: string) =>
-  `{"schema":"business","table":"users","key":{"id":"${id}"},"op":"INSERT","base_row_version":0,` +
-  `"payload":{"id":"${id}","name":"n","email":"e"}}`;
+const userRow = (id: string) => JSON.stringify(userInsertRow(id));
 
 // Issue 22: chunk bodies from COPY_STAGING_MIN_BODY_CHARS on are staged by COPY while they are parsed, in one
 // transaction with the session's checks and watermark; the answers and the staged rows are sync.push_chunk's.

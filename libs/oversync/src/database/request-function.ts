@@ -9,6 +9,7 @@ import {
 } from './sync-database.js';
 import { oversyncErrorFromDatabase } from './sql-errors.js';
 import { reportUserLockWait } from './user-lock.js';
+import type { OversyncError } from '../errors/oversync.error.js';
 
 /** Backend errors that abort the statement before it could commit (administrator command, shutdown, recovery). */
 const ABORTED_BEFORE_COMMIT = new Set(['57P01', '57P02', '57P03']);
@@ -42,6 +43,20 @@ export interface RequestFunctionOptions {
 }
 
 /**
+ * The refusal a request function raised (SQLSTATE `OVRSY`), or undefined for any other error. A function
+ * that takes the user lock (`takesUserLock`) and timed out on it (`service_unavailable`) reports the wait
+ * and the timeout to the telemetry.
+ */
+export function requestFunctionRefusal(error: unknown, takesUserLock: boolean): OversyncError | undefined {
+  const refusal = oversyncErrorFromDatabase(error);
+  if (refusal && takesUserLock && refusal.code === 'service_unavailable') {
+    reportUserLockWait('waited');
+    reportUserLockWait('timed_out');
+  }
+  return refusal;
+}
+
+/**
  * One call of a request function (schema/sync-*-functions.sql.ts): a single autocommit statement on
  * a pooled connection, so BEGIN and COMMIT ride in its round trip. A refusal it raised comes back as
  * its OversyncError. Every request function answers at least one row.
@@ -57,14 +72,8 @@ export async function callRequestFunction<R extends QueryResultRow>(
     try {
       ({ rows } = await client.query<R>(query));
     } catch (error) {
-      const refusal = oversyncErrorFromDatabase(error);
-      if (refusal) {
-        if (lockWaited !== undefined && refusal.code === 'service_unavailable') {
-          reportUserLockWait('waited');
-          reportUserLockWait('timed_out');
-        }
-        throw refusal;
-      }
+      const refusal = requestFunctionRefusal(error, lockWaited !== undefined);
+      if (refusal) throw refusal;
       if (write && !write.idempotent && isConnectionError(error) && !neverCommitted(error))
         throw new CommitOutcomeUnknownError(error);
       throw error;

@@ -1,5 +1,5 @@
 import { CopyInWriter } from '../database/copy-in.js';
-import { oversyncErrorFromDatabase } from '../database/sql-errors.js';
+import { requestFunctionRefusal } from '../database/request-function.js';
 import { quoteLiteral } from '../database/sql-quote.js';
 import { CommitOutcomeUnknownError, isConnectionError, type SyncDatabase } from '../database/sync-database.js';
 import { reportUserLockWait } from '../database/user-lock.js';
@@ -91,12 +91,8 @@ export async function stageChunkByCopy(
     } catch (error) {
       if (isConnectionError(error)) throw error;
       await client.query('ROLLBACK');
-      const refusal = oversyncErrorFromDatabase(error);
+      const refusal = requestFunctionRefusal(error, true);
       if (refusal === undefined) return { status: 'declined' };
-      if (refusal.code === 'service_unavailable') {
-        reportUserLockWait('waited');
-        reportUserLockWait('timed_out');
-      }
       // a body that does not parse is answered first, as when push_chunk refuses it
       parse(NO_ROWS);
       throw refusal;
