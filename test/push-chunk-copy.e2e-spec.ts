@@ -53,7 +53,7 @@ describe('push chunks staged by COPY', () => {
   let next = 1;
 
   beforeAll(async () => {
-    t = await startTestApp({ env: { OVERSYNC_WATCH: 'false' } });
+    t = await startTestApp({ env: { OVERSYNC_WATCH: 'false', OVERSYNC_USER_LOCK_TIMEOUT_MS: '300' } });
     a = new SyncHttp(t.baseUrl, await t.signIn('carol'), 'c-1');
     await a.connect(false);
     db = new pg.Client({ connectionString: t.db.url });
@@ -236,6 +236,33 @@ describe('push chunks staged by COPY', () => {
     expect(staged.result.status).toBe(200);
     expect(staged.result.body.next_expected_row_ordinal).toBe(2000);
     expect((await staging(pushId)).rows).toHaveLength(2000);
+    await a.delete(`/sync/push-sessions/${pushId}`).expect(204);
+  });
+
+  it('answers a held user lock with the retryable 503 before the COPY, staging nothing', async () => {
+    const rows = Array.from({ length: 1000 }, () => userRow(randomUUID()));
+    const pushId = await create(1000);
+    const holder = new pg.Client({ connectionString: t.db.url });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', ['carol']);
+      const refused = await countRoundTrips(() => a.post(`/sync/push-sessions/${pushId}/chunks`, chunk(0, rows)));
+      expect(refused.result.status).toBe(503);
+      expect(refused.result.body.error).toBe('service_unavailable');
+      // refused by push_chunk_open's lock wait: no COPY, and no second wait on the sync.push_chunk path
+      expect(refused.statements).toEqual([
+        expect.stringMatching(/^BEGIN; SELECT \* FROM sync\.push_chunk_open\(/),
+        'ROLLBACK',
+      ]);
+    } finally {
+      await holder.end();
+    }
+    expect(await staging(pushId)).toEqual({
+      rows: [],
+      session: { next_expected_row_ordinal: '0', staged_insert_shape: null },
+    });
+    await postCopied(pushId, chunk(0, rows));
+    expect((await staging(pushId)).rows).toHaveLength(1000);
     await a.delete(`/sync/push-sessions/${pushId}`).expect(204);
   });
 
