@@ -58,37 +58,30 @@ describe('OversyncModule in a host app that is not the reference app', () => {
     await db.drop();
   });
 
+  /** A one-row push (create + chunk + commit) of `notes` as `user` from source s1; answers the commit. */
+  async function pushNote(user: string, schema: string, id: string, body: string) {
+    const server = app.getHttpServer();
+    const as = { 'x-user': user, 'oversync-source-id': 's1' };
+    await request(server).post('/sync/connect').set(as).send({ has_local_pending_rows: false }).expect(200);
+    const created = await request(server)
+      .post('/sync/push-sessions')
+      .set(as)
+      .send({ source_bundle_id: 1, planned_row_count: 1 })
+      .expect(200);
+    const row = { schema, table: 'notes', key: { id }, op: 'INSERT', base_row_version: 0, payload: { body } };
+    await request(server)
+      .post(`/sync/push-sessions/${created.body.push_id}/chunks`)
+      .set(as)
+      .send({ start_row_ordinal: 0, rows: [row] })
+      .expect(200);
+    return request(server).post(`/sync/push-sessions/${created.body.push_id}/commit`).set(as).expect(200);
+  }
+
   it('syncs a text-keyed table through forRootAsync, a named DataSource and a custom guard', async () => {
     const server = app.getHttpServer();
     const as = (source: string) => ({ 'x-user': 'u1', 'oversync-source-id': source });
     await request(server).get('/sync/capabilities').set('oversync-source-id', 's1').expect(401);
-    await request(server).post('/sync/connect').set(as('s1')).send({ has_local_pending_rows: false }).expect(200);
-    const created = await request(server)
-      .post('/sync/push-sessions')
-      .set(as('s1'))
-      .send({ source_bundle_id: 1, planned_row_count: 1 })
-      .expect(200);
-    await request(server)
-      .post(`/sync/push-sessions/${created.body.push_id}/chunks`)
-      .set(as('s1'))
-      .send({
-        start_row_ordinal: 0,
-        rows: [
-          {
-            schema: '',
-            table: 'notes',
-            key: { id: 'n-1' },
-            op: 'INSERT',
-            base_row_version: 0,
-            payload: { body: 'hello' },
-          },
-        ],
-      })
-      .expect(200);
-    const commit = await request(server)
-      .post(`/sync/push-sessions/${created.body.push_id}/commit`)
-      .set(as('s1'))
-      .expect(200);
+    const commit = await pushNote('u1', '', 'n-1', 'hello');
     expect(commit.body).toMatchObject({ bundle_seq: 1, row_count: 1 });
     const pulled = await request(server).get('/sync/pull').set(as('s2')).expect(200);
     expect(pulled.body.bundles[0].rows[0]).toEqual({
@@ -104,30 +97,7 @@ describe('OversyncModule in a host app that is not the reference app', () => {
   it('syncs a row whose text key is the empty string (spec §4.2.2: text keys accept any string)', async () => {
     const server = app.getHttpServer();
     const as = (source: string) => ({ 'x-user': 'u2', 'oversync-source-id': source });
-    await request(server).post('/sync/connect').set(as('s1')).send({ has_local_pending_rows: false }).expect(200);
-    const created = await request(server)
-      .post('/sync/push-sessions')
-      .set(as('s1'))
-      .send({ source_bundle_id: 1, planned_row_count: 1 })
-      .expect(200);
-    await request(server)
-      .post(`/sync/push-sessions/${created.body.push_id}/chunks`)
-      .set(as('s1'))
-      .send({
-        start_row_ordinal: 0,
-        rows: [
-          {
-            schema: 'public',
-            table: 'notes',
-            key: { id: '' },
-            op: 'INSERT',
-            base_row_version: 0,
-            payload: { body: 'empty key' },
-          },
-        ],
-      })
-      .expect(200);
-    await request(server).post(`/sync/push-sessions/${created.body.push_id}/commit`).set(as('s1')).expect(200);
+    await pushNote('u2', 'public', '', 'empty key');
     const pulled = await request(server).get('/sync/pull').set(as('s2')).expect(200);
     expect(pulled.body.bundles[0].rows[0].key).toEqual({ id: '' });
   });
