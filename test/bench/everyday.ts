@@ -68,21 +68,35 @@ export async function selectOneRoundTrip(databaseUrl: string, iterations: number
 export async function oneRowRoundTrip(
   target: DevicesTarget,
   iterations: number,
-): Promise<{ pushPull: Percentiles; pull: Percentiles }> {
+): Promise<{ pushPull: Percentiles; pull: Percentiles; create: Percentiles; chunk: Percentiles; commit: Percentiles }> {
   const token = await target.signIn(runUser('latency'));
   const a = new SyncApi(target.baseUrl, token, 'a');
   const b = new SyncApi(target.baseUrl, token, 'b');
   await a.call('POST', '/sync/connect', { has_local_pending_rows: false });
   const pulls: number[] = [];
+  const creates: number[] = [];
+  const chunks: number[] = [];
+  const commits: number[] = [];
   const warmUp = Math.ceil(iterations / 10);
   const roundTrips = await timed(iterations, warmUp, async (i) => {
     const pushed = await a.push(i + 1, userRows(1));
     const t = performance.now();
     const body = await b.call('GET', `/sync/pull?after_bundle_seq=${pushed.commit.bundle_seq - 1}`);
-    if (i >= warmUp) pulls.push(performance.now() - t);
+    if (i >= warmUp) {
+      pulls.push(performance.now() - t);
+      creates.push(pushed.createMs);
+      chunks.push(pushed.chunksMs);
+      commits.push(pushed.commitMs);
+    }
     if (!body.includes(pushed.commit.bundle_hash)) throw new Error('the pull did not carry the pushed bundle');
   });
-  return { pushPull: percentiles(roundTrips), pull: percentiles(pulls) };
+  return {
+    pushPull: percentiles(roundTrips),
+    pull: percentiles(pulls),
+    create: percentiles(creates),
+    chunk: percentiles(chunks),
+    commit: percentiles(commits),
+  };
 }
 
 /** Watch: from the start of the commit request to the SSE `bundle` event on another device. */

@@ -118,6 +118,13 @@ async function everydayPhases(server: BenchServer): Promise<void> {
       ms2(latency.ours.pushPull, 'p50', 'p95', 'p99'),
       beside(latency.theirs && ms2(latency.theirs.pushPull, 'p50', 'p95', 'p99'), 'go 8.63 / 10.3; target ≤ 4 / 6'),
     );
+    const perRequest = (r: typeof latency.ours) =>
+      (['create', 'chunk', 'commit', 'pull'] as const).map((k) => fmt(r[k].p50, 2)).join(' / ');
+    print(
+      '  each request of it, create / chunk / commit / pull p50 (ms)',
+      perRequest(latency.ours),
+      latency.theirs ? `reference server ${perRequest(latency.theirs)}` : '',
+    );
     print(
       '1-row pull on another device, p50 / p95 (ms)',
       ms2(latency.ours.pull, 'p50', 'p95'),

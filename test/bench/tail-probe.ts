@@ -6,12 +6,14 @@
 // round trips, so a warm-up still under way in the measured window shows.
 // `DATABASE_URL=<admin url> tsx test/bench/tail-probe.ts [round trips] ['<variants json>']`; variants as in
 // request-cpu-probe.ts (`{"base":{"BENCH_SERVER_CWD":"/work/main"},"this":{}}`), interleaved one round trip
-// at a time. TAIL_PROBE_EMPTY_FIRST empty requests first (the bench's floor phase runs 1,100 before its
-// latency phase); TAIL_PROBE_WARM_UP unmeasured round trips (default a tenth, as the bench); TAIL_PROBE_DUMP=1
-// lists the slowest; TAIL_PROBE_HEAP_FILE=<path> writes the server's allocation profile of the measured part
-// (`<path>.<variant>`), TAIL_PROBE_CPU_FILE its CPU profile; TAIL_PROBE_SQL=1 also runs the same four
-// statements straight on one pg connection to the first variant's database, interleaved, so the database's
-// own tail shows beside the server's. BENCH_DATABASE_PREFIX names the databases (default `tail_probe`).
+// at a time (a variant's TAIL_PROBE_PG_SOCKET_DIR=/var/run/postgresql: its server on PostgreSQL's Unix
+// socket instead of the URL's TCP address). TAIL_PROBE_EMPTY_FIRST empty requests first (the bench's floor
+// phase runs 1,100 before its latency phase); TAIL_PROBE_WARM_UP unmeasured round trips (default a tenth, as
+// the bench); TAIL_PROBE_DUMP=1 lists the slowest; TAIL_PROBE_HEAP_FILE=<path> writes the server's
+// allocation profile of the measured part (`<path>.<variant>`), TAIL_PROBE_CPU_FILE its CPU profile;
+// TAIL_PROBE_SQL=1 also runs the same four statements straight on one pg connection to the first variant's
+// database, interleaved, so the database's own tail shows beside the server's. BENCH_DATABASE_PREFIX names
+// the databases (default `tail_probe`).
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
@@ -230,9 +232,12 @@ try {
     const heapFile = process.env.TAIL_PROBE_HEAP_FILE;
     const cpuFile = process.env.TAIL_PROBE_CPU_FILE;
     const preload = `--import=${new URL('./tail-preload.mjs', import.meta.url).pathname}`;
+    // a variant's TAIL_PROBE_PG_SOCKET_DIR: its server reaches PostgreSQL through that Unix socket directory
+    const url = new URL(await freshDatabase(adminUrl, database));
+    if (env.TAIL_PROBE_PG_SOCKET_DIR) url.searchParams.set('host', env.TAIL_PROBE_PG_SOCKET_DIR);
     const server = await startBenchServer({
       ...env,
-      DATABASE_URL: await freshDatabase(adminUrl, database),
+      DATABASE_URL: url.toString(),
       BENCH_SERVER_NODE_ARGS: [env.BENCH_SERVER_NODE_ARGS, preload].filter(Boolean).join(' '),
       TAIL_PROBE_RECORD_FILE: recordFile,
       ...(heapFile ? { TAIL_PROBE_HEAP_FILE: `${heapFile}.${name}` } : {}),

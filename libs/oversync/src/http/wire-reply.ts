@@ -126,12 +126,15 @@ function streamedReplyValue(adapter: WirePlatform, response: unknown, body: Stre
   setHeader(adapter, response, 'Content-Type', contentType);
   for (const [name, value] of Object.entries(headers)) setHeader(adapter, response, name, value);
   const raw = rawResponse(response) as ServerResponse & { flush?: () => void };
-  if (flushEachWrite && raw.flush) {
-    // compression middleware holds what is written until flushed: each chunk goes out as it is written
+  if (flushEachWrite) {
+    // each chunk goes out as it is written: compression middleware holds what is written until flushed,
+    // and Node's HTTP writer corks the socket until the next tick, so a frame written from a push
+    // commit's continuation would wait behind the rest of that request's work, its answer included
     const write = raw.write.bind(raw) as (...args: unknown[]) => boolean;
     raw.write = ((...args: unknown[]) => {
       const accepted = write(...args);
       raw.flush?.();
+      if (raw.socket?.writableCorked) raw.socket.uncork();
       return accepted;
     }) as ServerResponse['write'];
   }
