@@ -4,7 +4,9 @@
 // server-side time per function (including nested ones and the trigger functions), and the CPU time
 // the backend spent per call (/proc/<pid>/stat, summed over the iterations: robust on a loaded machine).
 // `npx tsx test/bench/sql-probe.ts` (DATABASE_URL: the server; a database sql_probe is created and dropped).
-// `--explain`: one more iteration with auto_explain of every nested statement, printed.
+// `--explain`: one more iteration with auto_explain of every nested statement: per request, the statements it
+// executed (those of the functions and triggers, the foreign-key checks and cascades PostgreSQL runs for them) with
+// their executor time; PROBE_EXPLAIN_PLANS=1 prints their plans too.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
@@ -135,7 +137,8 @@ try {
             self_time / NULLIF(calls, 0) AS self FROM pg_stat_user_functions ORDER BY total_time DESC`,
   );
   console.log('server side per call (ms, mean): total / self, calls');
-  for (const s of stats) console.log(`  ${s.f.padEnd(44)} ${s.total.toFixed(3)} / ${s.self.toFixed(3)}  ${s.calls}`);
+  for (const s of stats)
+    console.log(`  ${s.f.padEnd(44)} ${(s.total ?? 0).toFixed(3)} / ${(s.self ?? 0).toFixed(3)}  ${s.calls}`);
   if (process.argv.includes('--explain')) {
     await client.query(`LOAD 'auto_explain'`);
     await client.query(
@@ -143,11 +146,45 @@ try {
         `auto_explain.log_analyze = on; SET auto_explain.log_level = 'notice'; SET auto_explain.log_triggers = ` +
         `on; SET auto_explain.log_wal = on`,
     );
-    client.on('notice', (n) => console.log(n.message));
+    const notices: string[] = [];
+    client.on('notice', (n) => notices.push(n.message ?? ''));
     await once();
+    // PROBE_EXPLAIN_PLANS=1: every statement's plan as auto_explain logged it
+    if (process.env.PROBE_EXPLAIN_PLANS) for (const notice of notices) console.log(notice);
+    printStatementCounts(notices);
   }
 } finally {
   await client.end();
   // PROBE_KEEP=1: the database stays for a look afterwards
   if (!process.env.PROBE_KEEP) await dropDatabase(admin, PROBE_DB);
+}
+
+/**
+ * The statements of each request function call from auto_explain's notices (`log_nested_statements`: a statement
+ * is logged when it ends, so a call's nested statements come before it): counted by kind, each listed with its
+ * executor time (ms, wall; not its ExecutorStart) except the foreign-key checks, which are summed.
+ */
+function printStatementCounts(notices: string[]): void {
+  let nested: Array<{ ms: number; text: string }> = [];
+  console.log('statements per request (auto_explain, one round trip):');
+  for (const notice of notices) {
+    const ms = Number(/^duration: ([\d.]+) ms/.exec(notice)?.[1] ?? NaN);
+    const query = /Query Text: ([\s\S]*?)\n[^\n]*\(cost=/.exec(notice)?.[1] ?? '';
+    const text = query.replace(/\s+/g, ' ').trim();
+    const call = /^SELECT \* FROM sync\.(\w+)\(\$1/.exec(text);
+    if (!call) {
+      nested.push({ ms, text });
+      continue;
+    }
+    const fk = nested.filter((s) => s.text.endsWith('FOR KEY SHARE OF x'));
+    const cascades = nested.filter((s) => s.text.startsWith('DELETE FROM ONLY'));
+    const own = nested.filter((s) => !fk.includes(s) && !cascades.includes(s));
+    const sum = (list: Array<{ ms: number }>) => list.reduce((total, s) => total + s.ms, 0).toFixed(3);
+    console.log(
+      `  ${call[1]}: ${nested.length} statements = ${own.length} of functions and triggers + ${fk.length} ` +
+        `foreign-key checks (${sum(fk)} ms) + ${cascades.length} cascades; the call ${ms.toFixed(3)} ms`,
+    );
+    for (const s of [...own, ...cascades]) console.log(`    ${s.ms.toFixed(3)}  ${s.text.slice(0, 100)}`);
+    nested = [];
+  }
 }
