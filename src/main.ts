@@ -1,5 +1,6 @@
-// first: the V8 tier-up budget applies to the code loaded after it
+// first: the V8 tier-up budget and heap growing factor apply to what runs after them
 import './v8-tiering.js';
+import './v8-heap-growing.js';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadEnvironment } from './config/app-config.js';

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { startEmbeddedPostgres, freePort, type EmbeddedDatabase } from '../../dist/src/database/embedded-postgres.js';
 
@@ -81,10 +81,24 @@ export async function startExtraInstances(
   return Promise.all(Array.from({ length: count }, () => spawnInstance(server.databaseUrl, env)));
 }
 
+/** user + system CPU of process `pid` so far (ms), from /proc/<pid>/stat (clock ticks of 10 ms); 0 once it is gone */
+function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
 async function spawnInstance(databaseUrl: string, env: Record<string, string>): Promise<BenchServer> {
-  const port = await freePort();
+  // BENCH_SERVER_PORT: a fixed port (the first instance), else a free one
+  const fixedPort = Number(env.BENCH_SERVER_PORT ?? process.env.BENCH_SERVER_PORT ?? 0);
+  if (fixedPort) process.env.BENCH_SERVER_PORT = String(fixedPort + 1);
+  const port = fixedPort || (await freePort());
   const nodeArgsText = env.BENCH_SERVER_NODE_ARGS ?? process.env.BENCH_SERVER_NODE_ARGS;
-  const nodeArgs = nodeArgsText ? nodeArgsText.split(' ') : [];
+  const nodeArgs = nodeArgsText ? nodeArgsText.split(' ').filter(Boolean) : [];
   // BENCH_SERVER_CWD: a build of another commit (its own dist/), to compare the two back to back
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'dist/src/main.js'], {
     cwd: env.BENCH_SERVER_CWD ?? process.env.BENCH_SERVER_CWD,
@@ -102,6 +116,29 @@ async function spawnInstance(databaseUrl: string, env: Record<string, string>): 
   const statusMiB = (field: string) =>
     Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
   const hwm = () => statusMiB('VmHWM');
+  // BENCH_RSS_TRACE=file: the server's VmRSS / RssAnon / RssFile / VmHWM (KiB) every 100 ms from its spawn
+  const traceFile = env.BENCH_RSS_TRACE ?? process.env.BENCH_RSS_TRACE;
+  if (traceFile) {
+    const spawnedAt = Date.now();
+    writeFileSync(
+      traceFile,
+      `# pid ${child.pid} spawned ${new Date(spawnedAt).toISOString()}\nms rss anon file hwm cpu_ms\n`,
+    );
+    const kib = (status: string, field: string) => new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? '0';
+    const timer = setInterval(() => {
+      let status: string;
+      try {
+        status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      } catch {
+        clearInterval(timer);
+        return;
+      }
+      const fields = ['VmRSS', 'RssAnon', 'RssFile', 'VmHWM'].map((f) => kib(status, f));
+      appendFileSync(traceFile, `${Date.now() - spawnedAt} ${fields.join(' ')} ${processCpuMs(child.pid!)}\n`);
+    }, 100);
+    timer.unref();
+    child.once('exit', () => clearInterval(timer));
+  }
   let overallPeak = 0;
   let phasePeak = 0;
   const resetPeakRss = () => {

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { startBenchServer, startExtraInstances, type BenchServer } from './bench-server.js';
 import { measureReferences } from './references.js';
-import { measureObservability } from './observability.js';
+import { cpuMs, measureObservability } from './observability.js';
 import { measureInstrumentationCost } from './observability-micro.js';
 import { SyncApi, userRows } from './sync-api.js';
 import { fmt, percentile, summarize, type Summary } from './stats.js';
@@ -167,10 +167,12 @@ async function everydayPhases(server: BenchServer): Promise<void> {
     );
     if (devices.ours.firstError) print('  first error', devices.ours.firstError.slice(0, 120));
     if (devices.theirs?.firstError) print('  first error (reference server)', devices.theirs.firstError.slice(0, 120));
+    // the process's high-water mark (VmHWM) too: the sampled RSS misses a peak between two samples
+    everyday.serverPeakRssMiB = server.peakRssMiB();
     print(
-      '  server RSS at the end (MiB)',
-      fmt(devices.ours.serverRssMiB[0]!),
-      beside(devices.theirs && fmt(devices.theirs.serverRssMiB[0]!), 'go 43'),
+      '  server RSS at the end / process peak so far, VmHWM (MiB)',
+      `${fmt(devices.ours.serverRssMiB[0]!)} / ${fmt(server.peakRssMiB())}`,
+      beside(devices.theirs && fmt(devices.theirs.serverRssMiB[0]!), 'go 43; target < 200'),
     );
     print(
       '  our pg pool, sampled each second: most requests waiting / connections open',
@@ -211,30 +213,54 @@ async function poolConnections(baseUrl: string): Promise<{ waiting: number; tota
 async function longRun(server: BenchServer): Promise<void> {
   const minutes = Number(process.env.BENCH_LONG_MINUTES ?? 10);
   const warmUpMinutes = Math.min(2, minutes - 1);
-  const samples: Array<{ minute: number; rssMiB: number }> = [{ minute: 0, rssMiB: server.rssMiB() }];
-  print('long run: server RSS before the load (MiB)', fmt(samples[0]!.rssMiB));
+  const samples: Array<{ minute: number; rssMiB: number; peakRssMiB: number }> = [
+    { minute: 0, rssMiB: server.rssMiB(), peakRssMiB: server.peakRssMiB() },
+  ];
+  print(
+    'long run: server RSS / VmHWM before the load (MiB)',
+    `${fmt(samples[0]!.rssMiB)} / ${fmt(samples[0]!.peakRssMiB)}`,
+  );
+  const cpuBefore = cpuMs(server.pid);
   const run = await everydayDevices(server, runUser('long'), minutes * 60, {
     everyMs: 60_000,
     fn: (elapsedMs) => {
-      const sample = { minute: Math.round(elapsedMs / 60_000), rssMiB: server.rssMiB() };
+      const sample = {
+        minute: Math.round(elapsedMs / 60_000),
+        rssMiB: server.rssMiB(),
+        peakRssMiB: server.peakRssMiB(),
+      };
       samples.push(sample);
       // the V8 heap beside it (prom-client's default metrics), to tell heap from native memory
       void heapMiB(server.baseUrl).then((heap) =>
-        print(`  minute ${sample.minute}: server RSS (MiB)`, fmt(sample.rssMiB), heap),
+        print(
+          `  minute ${sample.minute}: server RSS / VmHWM so far (MiB)`,
+          `${fmt(sample.rssMiB)} / ${fmt(sample.peakRssMiB)}`,
+          heap,
+        ),
       );
     },
   });
-  samples.push({ minute: minutes, rssMiB: server.rssMiB() });
+  const cpuPerBundleMs = (cpuMs(server.pid) - cpuBefore) / (run.bundlesPerSec * run.seconds);
+  samples.push({ minute: minutes, rssMiB: server.rssMiB(), peakRssMiB: server.peakRssMiB() });
   // RSS saws up and down with the garbage collector: growth is the second half's mean over the first's
   const afterWarmUp = samples.filter((s) => s.minute >= warmUpMinutes).map((s) => s.rssMiB);
   const half = Math.floor(afterWarmUp.length / 2);
   const mean = (xs: number[]) => xs.reduce((sum, x) => sum + x, 0) / xs.length;
   const growth = mean(afterWarmUp.slice(afterWarmUp.length - half)) - mean(afterWarmUp.slice(0, half));
-  results.longRun = { minutes, warmUpMinutes, samples, peakRssMiB: server.peakRssMiB(), growthMiB: growth, ...run };
+  results.longRun = {
+    minutes,
+    warmUpMinutes,
+    samples,
+    peakRssMiB: server.peakRssMiB(),
+    growthMiB: growth,
+    cpuPerBundleMs,
+    ...run,
+  };
   print(`long run: ${minutes} min of the many-devices load`, devicesLine(run));
+  print('  server CPU per bundle (push + peer pull, ms)', fmt(cpuPerBundleMs, 2));
   print(
-    `  RSS after ${warmUpMinutes} min warm-up: min / max / peak (MiB)`,
-    `${fmt(Math.min(...afterWarmUp))} / ${fmt(Math.max(...afterWarmUp))} / ${fmt(server.peakRssMiB())}`,
+    `  RSS after ${warmUpMinutes} min warm-up: min / max; VmHWM of the whole run (MiB)`,
+    `${fmt(Math.min(...afterWarmUp))} / ${fmt(Math.max(...afterWarmUp))}; ${fmt(server.peakRssMiB())}`,
     'target < 200',
   );
   print(
