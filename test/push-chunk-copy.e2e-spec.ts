@@ -123,6 +123,36 @@ describe('push chunks staged by COPY', () => {
     expect(byCopy).toEqual(byArrays);
   });
 
+  it('stages rows longer than a COPY block (64 KiB) as sync.push_chunk stages them', async () => {
+    // notes of 40,000 pieces: up to 4 UTF-8 bytes and a COPY escape each, the longest far beyond one block
+    const long = (i: number) => {
+      const row = JSON.parse(typedRow(i)) as { payload: Record<string, unknown> };
+      row.payload.note = Array.from({ length: 40_000 }, (_, j) => PIECES[(i + j) % PIECES.length]!).join('');
+      return JSON.stringify(row);
+    };
+    const rows = Array.from({ length: 600 }, (_, i) => (i === 0 || i === 301 || i === 302 ? long(i) : typedRow(i)));
+    const copied = await create(rows.length);
+    await postCopied(copied, chunk(0, rows));
+    const byCopy = await staging(copied);
+    await a.delete(`/sync/push-sessions/${copied}`).expect(204);
+
+    const small = await create(rows.length);
+    for (let start = 0; start < rows.length;) {
+      let end = start + 1;
+      while (end < rows.length && chunk(start, rows.slice(start, end + 1)).length < COPY_STAGING_MIN_BODY_CHARS) end++;
+      const body = chunk(start, rows.slice(start, end));
+      expect(body.length).toBeLessThan(COPY_STAGING_MIN_BODY_CHARS);
+      await a.post(`/sync/push-sessions/${small}/chunks`, body).expect(200);
+      start = end;
+    }
+    const byArrays = await staging(small);
+    await a.delete(`/sync/push-sessions/${small}`).expect(204);
+    expect(byCopy.rows).toHaveLength(600);
+    const longest = Math.max(...byCopy.rows.map((row) => Buffer.byteLength(String(row.payload ?? ''))));
+    expect(longest).toBeGreaterThan(64 * 1024);
+    expect(byCopy).toEqual(byArrays);
+  });
+
   it('records the insert shape across chunks staged either way, and the bundle commits', async () => {
     const ids = Array.from({ length: 2100 }, () => randomUUID());
     const pushId = await create(ids.length);

@@ -156,8 +156,15 @@ class Reader extends JsonCursor {
 
   document(): ExactJson {
     const text = this.text;
-    const frames: Array<ExactJson[] | ExactObject> = [];
+    // an open array, or an open object as where its members start in `names` / `values`: members are
+    // gathered there and copied into exactly sized arrays when the object closes (a row's three objects
+    // would otherwise each grow two arrays to 17 slots)
+    const frames: Array<ExactJson[] | number> = [];
     const pendingNames: string[] = [];
+    const names: string[] = [];
+    const values: ExactJson[] = [];
+    // members gathered so far in `names` / `values` (slots past it are stale, overwritten as members come)
+    let members = 0;
     const stream = this.stream;
     // the array being streamed (a top-level member's), whose elements go to `stream` instead of into it
     let streamed: ExactJson[] | undefined;
@@ -173,7 +180,7 @@ class Reader extends JsonCursor {
           const streams =
             stream !== undefined &&
             frames.length === 1 &&
-            frames[0] instanceof ExactObject &&
+            typeof frames[0] === 'number' &&
             stream.binds(pendingNames[0]!);
           if (streams) stream.start();
           if (next === 0x5d) {
@@ -187,9 +194,9 @@ class Reader extends JsonCursor {
           }
         } else if (next === 0x7d) {
           this.pos++;
-          value = new ExactObject();
+          value = new ExactObject([], []);
         } else {
-          frames.push(new ExactObject());
+          frames.push(members);
           pendingNames.push(this.memberName(next));
           continue;
         }
@@ -206,23 +213,26 @@ class Reader extends JsonCursor {
         }
         c = this.skipWhitespace();
         this.pos++;
-        if (frame instanceof ExactObject) {
-          frame.names.push(pendingNames[pendingNames.length - 1]!);
-          frame.values.push(value);
+        if (typeof frame === 'number') {
+          names[members] = pendingNames[pendingNames.length - 1]!;
+          values[members++] = value;
           if (c === 0x2c) {
             pendingNames[pendingNames.length - 1] = this.memberName(this.skipWhitespace());
             break;
           }
           if (c !== 0x7d) this.unexpected(c, 'after object key:value pair');
           pendingNames.pop();
+          frames.pop();
+          value = new ExactObject(names.slice(frame, members), values.slice(frame, members));
+          members = frame;
         } else {
           if (frame === streamed) stream!.element(value);
           else frame.push(value);
           if (c === 0x2c) break;
           if (c !== 0x5d) this.unexpected(c, 'after array element');
+          frames.pop();
+          value = frame;
         }
-        frames.pop();
-        value = frame;
       }
     }
   }

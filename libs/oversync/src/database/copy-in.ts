@@ -2,16 +2,21 @@ import type { Writable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { SyncClient } from './sync-database.js';
 
-/** Text gathered before it goes to the socket as one CopyData message. */
-const FLUSH_CHARS = 64 * 1024;
+/** Bytes gathered before they go to the socket as one CopyData message. */
+const BLOCK_BYTES = 64 * 1024;
 
 /**
  * A `COPY … FROM STDIN` (text format) fed line by line from synchronous code. Once PostgreSQL has
  * answered the COPY, pg-copy-streams hands each block straight to the socket while the kernel takes it,
  * so the backend parses and inserts the lines on its own core while Node is still producing the next ones.
+ * Lines are written as bytes straight into the block (no text per line, no block text to flatten and encode).
  */
 export class CopyInWriter {
-  private text = '';
+  private block = Buffer.allocUnsafeSlow(BLOCK_BYTES);
+  /** bytes of `block` written */
+  private used = 0;
+  /** full blocks the socket has not been given yet (it still held back an earlier one) */
+  private readonly held: Buffer[] = [];
   /** the error the COPY ended with (it arrives between turns of the event loop) */
   private failure: Error | undefined;
 
@@ -42,27 +47,74 @@ export class CopyInWriter {
     return writer;
   }
 
-  /** Appends text lines (each ending in a newline, fields escaped by the caller). */
-  write(lines: string): void {
-    this.text += lines;
-    if (this.text.length >= FLUSH_CHARS) this.flush();
+  /**
+   * Starts a line of at most `maxBytes` bytes (its fields then written with `ascii`, `utf8`, `integer`,
+   * `byte`, escaped by the caller, ending in a newline): the block is passed on first when the line may not fit.
+   */
+  line(maxBytes: number): void {
+    if (this.held.length > 0) this.flush();
+    if (this.used + maxBytes <= this.block.length) return;
+    // a block goes on at half its size or more: above the stream's high-water mark, so `end` sees its 'drain'
+    if (this.used >= BLOCK_BYTES / 2) {
+      this.passOn();
+      if (maxBytes <= this.block.length) return;
+    }
+    // a long line: a larger block, holding what is written so far
+    const larger = Buffer.allocUnsafeSlow(this.used + maxBytes);
+    this.block.copy(larger, 0, 0, this.used);
+    this.block = larger;
+  }
+
+  /** Text of U+0000–U+007F only (digits, hex, a uuid), one byte each: short fields, copied here (no native call). */
+  ascii(text: string): void {
+    const block = this.block;
+    let used = this.used;
+    for (let i = 0; i < text.length; i++) block[used++] = text.charCodeAt(i);
+    this.used = used;
+  }
+
+  /** Any text, as UTF-8 (at most 3 bytes per UTF-16 unit). */
+  utf8(text: string): void {
+    this.used += this.block.write(text, this.used);
+  }
+
+  /** A safe integer's decimal digits. */
+  integer(value: number): void {
+    if (value >= 0 && value < 10) this.block[this.used++] = 0x30 + value;
+    else this.ascii(String(value));
+  }
+
+  byte(value: number): void {
+    this.block[this.used++] = value;
+  }
+
+  /** The block written so far goes on (to the socket, or held while it holds back the previous one). */
+  private passOn(): void {
+    if (this.used === 0) return;
+    this.held.push(this.block.subarray(0, this.used));
+    this.block = Buffer.allocUnsafeSlow(BLOCK_BYTES);
+    this.used = 0;
+    this.flush();
   }
 
   /**
-   * Hands the text to the stream unless the socket still holds back the previous block: then it waits here
-   * (pg-copy-streams would write a block queued behind it after a backend error too, onto a connection it let go).
+   * Hands the held blocks to the stream unless the socket still holds back the previous block: then they wait
+   * here (pg-copy-streams would write a block queued behind it after a backend error too, onto a connection it
+   * let go).
    */
   private flush(): void {
-    if (this.text.length === 0 || this.failure || this.stream.writableLength > 0) return;
-    this.stream.write(this.text);
-    this.text = '';
+    if (this.held.length === 0 || this.failure || this.stream.writableLength > 0) return;
+    this.stream.write(this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held));
+    this.held.length = 0;
   }
 
   /** Ends the COPY; resolves once PostgreSQL has taken every line, rejects with its error. */
   async end(): Promise<void> {
-    // a block held back is at least FLUSH_CHARS long, above the stream's high-water mark: 'drain' follows it
+    // a block held back is at least BLOCK_BYTES / 2 long, above the stream's high-water mark: 'drain' follows it
     while (this.stream.writableLength > 0 && !this.failure)
       await Promise.race([this.failed, new Promise((resolve) => this.stream.once('drain', resolve))]);
+    if (this.used > 0) this.held.push(this.block.subarray(0, this.used));
+    this.used = 0;
     this.flush();
     if (this.failure) throw this.failure;
     await new Promise<void>((resolve, reject) => {

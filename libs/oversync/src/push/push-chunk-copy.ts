@@ -42,11 +42,16 @@ class StagedRowLines implements PushRowSink {
   /** the body repeats its "rows" member: the lines written are not the chunk's */
   replaced = false;
 
+  /** the push id and its tab, the start of every line */
+  private readonly pushIdTab: string;
+
   constructor(
     private readonly writer: CopyInWriter,
-    private readonly pushId: string,
+    pushId: string,
     private readonly firstOrdinal: number,
-  ) {}
+  ) {
+    this.pushIdTab = `${pushId}\t`;
+  }
 
   start(): void {
     if (this.rows > 0) this.replaced = true;
@@ -56,12 +61,28 @@ class StagedRowLines implements PushRowSink {
     if (this.replaced) return;
     // canonical JSON holds no raw tab, newline or carriage return: its backslashes are all COPY needs escaped
     const applied = payload === '' ? '\\N' : payload.includes('\\') ? payload.replaceAll('\\', '\\\\') : payload;
-    this.writer.write(
-      `${this.pushId}\t${this.firstOrdinal + this.rows++}\t${tableId}\t\\\\x${keyHex}\t${opCode}\t${baseRowVersion}\t` +
-        `${applied}\n`,
-    );
+    const writer = this.writer;
+    // push id, 3 numbers of at most 16 digits, a bigint of at most 20, the key's hex, 7 separators and `\\x`
+    writer.line(this.pushIdTab.length + 3 * 16 + 20 + keyHex.length + 10 + 3 * applied.length);
+    writer.ascii(this.pushIdTab);
+    writer.integer(this.firstOrdinal + this.rows++);
+    writer.byte(TAB);
+    writer.integer(tableId);
+    writer.ascii('\t\\\\x');
+    writer.ascii(keyHex);
+    writer.byte(TAB);
+    writer.integer(opCode);
+    writer.byte(TAB);
+    if (baseRowVersion === 0n) writer.byte(0x30);
+    else writer.ascii(baseRowVersion.toString());
+    writer.byte(TAB);
+    writer.utf8(applied);
+    writer.byte(NEWLINE);
   }
 }
+
+const TAB = 0x09;
+const NEWLINE = 0x0a;
 
 /**
  * A chunk staged with `COPY … FROM STDIN` while its body is parsed, so PostgreSQL inserts rows on its core

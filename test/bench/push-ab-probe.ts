@@ -1,0 +1,124 @@
+// Push A/B probe: two builds' servers side by side (BENCH_BASE_CWD, default /work/main, against this worktree),
+// each on its own fresh database (PUSH_AB_DB_PREFIX, default "pushab_", + a / b), pushing PUSH_PROBE_ROWS rows
+// (default 100,000: create + 20 chunks of 5,000 + commit) by fresh users in turn, A B B A A B…, PUSH_AB_PAIRS
+// pairs (default 4) after one warm-up push each. Per push: the server's user and system CPU of create + chunks
+// and of the commit (/proc), its GC count and time of the chunk phase (none: see --trace-gc), the walls.
+// Medians (ranges) per build. `DATABASE_URL=… npx tsx test/bench/push-ab-probe.ts`
+import { readFileSync } from 'node:fs';
+import { dropDatabase, freshDatabase, startBenchServer, type BenchServer } from './bench-server.js';
+import { SyncApi, userRows } from './sync-api.js';
+
+const rows = Number(process.env.PUSH_PROBE_ROWS ?? 100_000);
+const pairs = Number(process.env.PUSH_AB_PAIRS ?? 4);
+const adminUrl = process.env.DATABASE_URL;
+if (!adminUrl) throw new Error('DATABASE_URL (an admin connection) is required');
+const prefix = process.env.PUSH_AB_DB_PREFIX ?? 'pushab_';
+
+/** [user, system] CPU seconds of a process */
+function cpu(pid: number): [number, number] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return [Number(fields[11]) / 100, Number(fields[12]) / 100];
+}
+
+const builds = [
+  { name: 'base', cwd: process.env.BENCH_BASE_CWD ?? '/work/main', db: `${prefix}a` },
+  { name: 'this', cwd: process.cwd(), db: `${prefix}b` },
+];
+const servers: BenchServer[] = [];
+for (const build of builds)
+  servers.push(
+    await startBenchServer({
+      BENCH_SERVER_CWD: build.cwd,
+      DATABASE_URL: await freshDatabase(adminUrl, build.db),
+    }),
+  );
+type Sample = { chunkUser: number; chunkSys: number; commitCpu: number; chunkWall: number; commitWall: number };
+const samples: Sample[][] = [[], []];
+const bodies: string[] = [];
+
+async function push(server: BenchServer, rep: string): Promise<Sample> {
+  const a = new SyncApi(server.baseUrl, await server.signIn(`u${Date.now()}-${rep}`), 'a');
+  await a.call('POST', '/sync/connect', { has_local_pending_rows: false });
+  bodies.length = 0;
+  // fresh rows per push, encoded beforehand
+  const own = userRows(rows);
+  for (let start = 0; start < rows; start += 5000)
+    bodies.push(JSON.stringify({ start_row_ordinal: start, rows: own.slice(start, start + 5000) }));
+  const [u0, s0] = cpu(server.pid);
+  const t0 = performance.now();
+  const created = JSON.parse(
+    await a.call('POST', '/sync/push-sessions', { source_bundle_id: 1, planned_row_count: rows }),
+  ) as { push_id: string };
+  for (const body of bodies) await a.call('POST', `/sync/push-sessions/${created.push_id}/chunks`, body);
+  const t1 = performance.now();
+  const [u1, s1] = cpu(server.pid);
+  await a.call('POST', `/sync/push-sessions/${created.push_id}/commit`);
+  const t2 = performance.now();
+  const [u2, s2] = cpu(server.pid);
+  return {
+    chunkUser: u1 - u0,
+    chunkSys: s1 - s0,
+    commitCpu: u2 + s2 - u1 - s1,
+    chunkWall: t1 - t0,
+    commitWall: t2 - t1,
+  };
+}
+
+const fmt = (s: Sample) =>
+  `chunks CPU ${(s.chunkUser + s.chunkSys).toFixed(2)} s ` +
+  `(user ${s.chunkUser.toFixed(2)}, sys ${s.chunkSys.toFixed(2)}), ` +
+  `commit CPU ${s.commitCpu.toFixed(2)} s; ` +
+  `wall create+chunks ${s.chunkWall.toFixed(0)} ms, commit ${s.commitWall.toFixed(0)} ms, ` +
+  `total ${(s.chunkWall + s.commitWall).toFixed(0)} ms`;
+try {
+  for (let i = 0; i < 2; i++) console.log(`warm-up ${builds[i]!.name}: ${fmt(await push(servers[i]!, `w${i}`))}`);
+  for (let pair = 0; pair < pairs; pair++) {
+    const order = pair % 2 ? [1, 0] : [0, 1];
+    for (const i of order) {
+      const s = await push(servers[i]!, `${pair}-${i}`);
+      samples[i]!.push(s);
+      console.log(`${builds[i]!.name}: ${fmt(s)}`);
+    }
+  }
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((x, y) => x - y);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const stat = (xs: number[], digits: number) =>
+    `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
+  for (let i = 0; i < 2; i++) {
+    const s = samples[i]!;
+    console.log(
+      `${builds[i]!.name} (${builds[i]!.cwd}), ${s.length} pushes: chunks CPU ` +
+        `${stat(
+          s.map((x) => x.chunkUser + x.chunkSys),
+          2,
+        )} s, user ${stat(
+          s.map((x) => x.chunkUser),
+          2,
+        )}, ` +
+        `sys ${stat(
+          s.map((x) => x.chunkSys),
+          2,
+        )}; commit CPU ${stat(
+          s.map((x) => x.commitCpu),
+          2,
+        )}; ` +
+        `create+chunks wall ${stat(
+          s.map((x) => x.chunkWall),
+          0,
+        )} ms; total ${stat(
+          s.map((x) => x.chunkWall + x.commitWall),
+          0,
+        )} ms ` +
+        `(${stat(
+          s.map((x) => rows / ((x.chunkWall + x.commitWall) / 1000)),
+          0,
+        )} rows/s)`,
+    );
+  }
+} finally {
+  for (const server of servers.reverse()) await server.stop();
+  for (const build of builds) await dropDatabase(adminUrl, build.db);
+}
