@@ -1,4 +1,4 @@
-// Push A/B probe: two builds' servers side by side (BENCH_BASE_CWD, default /work/main, against this worktree),
+// Push A/B probe: two builds' servers side by side (BENCH_BASE_CWD, the other build's checkout, against this one),
 // each on its own fresh database (PUSH_AB_DB_PREFIX, default "pushab_", + a / b), pushing PUSH_PROBE_ROWS rows
 // (default 100,000: create + 20 chunks of 5,000 + commit) by fresh users in turn, A B B A A B…, PUSH_AB_PAIRS
 // pairs (default 4) after one warm-up push each. Per push: the server's user and system CPU of create + chunks
@@ -6,13 +6,15 @@
 // Medians (ranges) per build. `DATABASE_URL=… npx tsx test/bench/push-ab-probe.ts`
 import { readFileSync } from 'node:fs';
 import { dropDatabase, freshDatabase, startBenchServer, type BenchServer } from './bench-server.js';
-import { SyncApi, userRows } from './sync-api.js';
+import { SyncApi, userChunkBodies } from './sync-api.js';
 
 const rows = Number(process.env.PUSH_PROBE_ROWS ?? 100_000);
 const pairs = Number(process.env.PUSH_AB_PAIRS ?? 4);
 const adminUrl = process.env.DATABASE_URL;
 if (!adminUrl) throw new Error('DATABASE_URL (an admin connection) is required');
 const prefix = process.env.PUSH_AB_DB_PREFIX ?? 'pushab_';
+const baseCwd = process.env.BENCH_BASE_CWD;
+if (!baseCwd) throw new Error('BENCH_BASE_CWD (the checkout of the build to compare with, built) is required');
 
 /** [user, system] CPU seconds of a process */
 function cpu(pid: number): [number, number] {
@@ -22,7 +24,7 @@ function cpu(pid: number): [number, number] {
 }
 
 const builds = [
-  { name: 'base', cwd: process.env.BENCH_BASE_CWD ?? '/work/main', db: `${prefix}a` },
+  { name: 'base', cwd: baseCwd, db: `${prefix}a` },
   { name: 'this', cwd: process.cwd(), db: `${prefix}b` },
 ];
 const servers: BenchServer[] = [];
@@ -35,25 +37,18 @@ for (const build of builds)
   );
 type Sample = { chunkUser: number; chunkSys: number; commitCpu: number; chunkWall: number; commitWall: number };
 const samples: Sample[][] = [[], []];
-const bodies: string[] = [];
 
 async function push(server: BenchServer, rep: string): Promise<Sample> {
   const a = new SyncApi(server.baseUrl, await server.signIn(`u${Date.now()}-${rep}`), 'a');
   await a.call('POST', '/sync/connect', { has_local_pending_rows: false });
-  bodies.length = 0;
   // fresh rows per push, encoded beforehand
-  const own = userRows(rows);
-  for (let start = 0; start < rows; start += 5000)
-    bodies.push(JSON.stringify({ start_row_ordinal: start, rows: own.slice(start, start + 5000) }));
+  const bodies = userChunkBodies(rows);
   const [u0, s0] = cpu(server.pid);
   const t0 = performance.now();
-  const created = JSON.parse(
-    await a.call('POST', '/sync/push-sessions', { source_bundle_id: 1, planned_row_count: rows }),
-  ) as { push_id: string };
-  for (const body of bodies) await a.call('POST', `/sync/push-sessions/${created.push_id}/chunks`, body);
+  const pushId = await a.stage(1, rows, bodies);
   const t1 = performance.now();
   const [u1, s1] = cpu(server.pid);
-  await a.call('POST', `/sync/push-sessions/${created.push_id}/commit`);
+  await a.call('POST', `/sync/push-sessions/${pushId}/commit`);
   const t2 = performance.now();
   const [u2, s2] = cpu(server.pid);
   return {

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { startBenchServer } from './bench-server.js';
-import { SyncApi, userRows } from './sync-api.js';
+import { SyncApi, userChunkBodies } from './sync-api.js';
 
 const rows = Number(process.env.PUSH_PROBE_ROWS ?? 100_000);
 const server = await startBenchServer(
@@ -34,24 +34,18 @@ try {
   for (let rep = 0; rep < 2; rep++) {
     const a = new SyncApi(server.baseUrl, await server.signIn(`u${Date.now()}-${rep}`), 'a');
     await a.call('POST', '/sync/connect', { has_local_pending_rows: false });
-    const pushed = userRows(rows);
-    const bodies: string[] = [];
-    for (let start = 0; start < rows; start += 5000)
-      bodies.push(JSON.stringify({ start_row_ordinal: start, rows: pushed.slice(start, start + 5000) }));
+    const bodies = userChunkBodies(rows);
     server.startPhase();
     // the push as SyncApi.push makes it (create + chunks + commit), bodies encoded beforehand, with
     // the CPU of the server and of the database's backends read before the commit too
     const serverBefore = cpuSeconds(server.pid);
     const before = await backendCpu();
     const t0 = performance.now();
-    const created = JSON.parse(
-      await a.call('POST', '/sync/push-sessions', { source_bundle_id: 1, planned_row_count: rows }),
-    ) as { push_id: string };
-    for (const body of bodies) await a.call('POST', `/sync/push-sessions/${created.push_id}/chunks`, body);
+    const pushId = await a.stage(1, rows, bodies);
     const t1 = performance.now();
     const serverStaged = cpuSeconds(server.pid);
     const staged = await backendCpu();
-    await a.call('POST', `/sync/push-sessions/${created.push_id}/commit`);
+    await a.call('POST', `/sync/push-sessions/${pushId}/commit`);
     const t2 = performance.now();
     const r = { totalMs: t2 - t0, commitMs: t2 - t1 };
     const serverCpu = cpuSeconds(server.pid) - serverBefore;

@@ -26,6 +26,18 @@ export class SyncApi {
     return text;
   }
 
+  /** create + chunks of bodies encoded beforehand (`userChunkBodies`), with no commit; returns the push id */
+  async stage(sourceBundleId: number, plannedRowCount: number, bodies: string[]): Promise<string> {
+    const created = JSON.parse(
+      await this.call('POST', '/sync/push-sessions', {
+        source_bundle_id: sourceBundleId,
+        planned_row_count: plannedRowCount,
+      }),
+    ) as { push_id: string };
+    for (const body of bodies) await this.call('POST', `/sync/push-sessions/${created.push_id}/chunks`, body);
+    return created.push_id;
+  }
+
   /** create + chunks + commit; returns timings in ms (whole, and per request kind) and the commit header */
   async push(sourceBundleId: number, rows: unknown[], chunkSize = 5000) {
     const t0 = performance.now();
@@ -50,6 +62,15 @@ export class SyncApi {
     const t2 = performance.now();
     return { totalMs: t2 - t0, createMs: tCreated - t0, chunksMs: t1 - tCreated, commitMs: t2 - t1, commit };
   }
+}
+
+/** The chunk bodies of a push of `count` fresh `business.users` rows, `chunkSize` a chunk, encoded beforehand. */
+export function userChunkBodies(count: number, chunkSize = 5000): string[] {
+  const rows = userRows(count);
+  const bodies: string[] = [];
+  for (let start = 0; start < count; start += chunkSize)
+    bodies.push(JSON.stringify({ start_row_ordinal: start, rows: rows.slice(start, start + chunkSize) }));
+  return bodies;
 }
 
 /** `business.users` as the server registers it (table id 1), for the in-process chunk parse probes. */
