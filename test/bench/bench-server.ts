@@ -81,15 +81,21 @@ export async function startExtraInstances(
   return Promise.all(Array.from({ length: count }, () => spawnInstance(server.databaseUrl, env)));
 }
 
-/** user + system CPU of process `pid` so far (ms), from /proc/<pid>/stat (clock ticks of 10 ms); 0 once it is gone */
-function processCpuMs(pid: number): number {
+/** user and system CPU of process `pid` so far (ms), from /proc/<pid>/stat (clock ticks of 10 ms); 0 once it is gone */
+export function processCpu(pid: number): { userMs: number; systemMs: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return { userMs: Number(fields[11]) * 10, systemMs: Number(fields[12]) * 10 };
   } catch {
-    return 0;
+    return { userMs: 0, systemMs: 0 };
   }
+}
+
+/** user + system CPU of process `pid` so far (ms); 0 once it is gone */
+export function processCpuMs(pid: number): number {
+  const { userMs, systemMs } = processCpu(pid);
+  return userMs + systemMs;
 }
 
 async function spawnInstance(databaseUrl: string, env: Record<string, string>): Promise<BenchServer> {

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { freshDatabase, startBenchServer, type BenchServer } from './bench-server.js';
+import { freshDatabase, processCpuMs, startBenchServer, type BenchServer } from './bench-server.js';
 import { SyncApi, userRows } from './sync-api.js';
 import { percentile } from './stats.js';
 
@@ -32,12 +31,6 @@ export interface VariantFigures {
 export interface ObservabilityResult {
   iterations: number;
   variants: Record<ObservabilityVariant, VariantFigures>;
-}
-
-/** utime + stime of a process, ms (clock ticks of 10 ms; summed over many round trips). */
-export function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /**
@@ -77,13 +70,13 @@ export async function measureObservability(
     const roundTrip = async (variant: ObservabilityVariant, record: boolean) => {
       const s = servers.get(variant)!;
       if (performance.now() - s.signedInAt > 180_000) Object.assign(s, await devices(s.server));
-      const cpuBefore = cpuMs(s.server.pid);
+      const cpuBefore = processCpuMs(s.server.pid);
       const t = performance.now();
       const pushed = await s.a.push(++s.seq, userRows(1));
       await s.b.call('GET', `/sync/pull?after_bundle_seq=${pushed.commit.bundle_seq - 1}`);
       if (!record) return;
       s.latencies.push(performance.now() - t);
-      s.cpu += cpuMs(s.server.pid) - cpuBefore;
+      s.cpu += processCpuMs(s.server.pid) - cpuBefore;
     };
     for (let i = 0; i < warmUp; i++) for (const variant of order) await roundTrip(variant, false);
     for (let i = 0; i < iterations; i++) {

@@ -2,10 +2,10 @@
 // each on its own fresh database (PUSH_AB_DB_PREFIX, default "pushab_", + a / b), pushing PUSH_PROBE_ROWS rows
 // (default 100,000: create + 20 chunks of 5,000 + commit) by fresh users in turn, A B B A A B…, PUSH_AB_PAIRS
 // pairs (default 4) after one warm-up push each. Per push: the server's user and system CPU of create + chunks
-// and of the commit (/proc), its GC count and time of the chunk phase (none: see --trace-gc), the walls.
+// and of the commit (/proc), and the walls (GC: the servers' own --trace-gc via BENCH_SERVER_NODE_ARGS).
 // Medians (ranges) per build. `DATABASE_URL=… npx tsx test/bench/push-ab-probe.ts`
-import { readFileSync } from 'node:fs';
-import { dropDatabase, freshDatabase, startBenchServer, type BenchServer } from './bench-server.js';
+import { dropDatabase, freshDatabase, processCpu, startBenchServer, type BenchServer } from './bench-server.js';
+import { summarize } from './stats.js';
 import { SyncApi, userChunkBodies } from './sync-api.js';
 
 const rows = Number(process.env.PUSH_PROBE_ROWS ?? 100_000);
@@ -18,9 +18,8 @@ if (!baseCwd) throw new Error('BENCH_BASE_CWD (the checkout of the build to comp
 
 /** [user, system] CPU seconds of a process */
 function cpu(pid: number): [number, number] {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return [Number(fields[11]) / 100, Number(fields[12]) / 100];
+  const { userMs, systemMs } = processCpu(pid);
+  return [userMs / 1000, systemMs / 1000];
 }
 
 const builds = [
@@ -76,12 +75,10 @@ try {
       console.log(`${builds[i]!.name}: ${fmt(s)}`);
     }
   }
-  const median = (xs: number[]) => {
-    const s = [...xs].sort((x, y) => x - y);
-    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  const stat = (xs: number[], digits: number) => {
+    const { median, min, max } = summarize(xs);
+    return `${median.toFixed(digits)} (${min.toFixed(digits)}–${max.toFixed(digits)})`;
   };
-  const stat = (xs: number[], digits: number) =>
-    `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
   for (let i = 0; i < 2; i++) {
     const s = samples[i]!;
     console.log(

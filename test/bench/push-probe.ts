@@ -2,9 +2,8 @@
 // by another device. Prints the times, the CPU seconds the push took in the server process and in the
 // PostgreSQL backends of its database, all and the commit's (robust on a loaded machine), and the
 // server's RSS. BENCH_SERVER_CWD runs another build (see bench-server.ts) for an A/B.
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { startBenchServer } from './bench-server.js';
+import { processCpuMs, startBenchServer } from './bench-server.js';
 import { SyncApi, userChunkBodies } from './sync-api.js';
 
 const rows = Number(process.env.PUSH_PROBE_ROWS ?? 100_000);
@@ -13,16 +12,8 @@ const server = await startBenchServer(
 );
 const admin = new pg.Client({ connectionString: server.databaseUrl });
 await admin.connect();
-const ticks = 100; // USER_HZ
 /** utime + stime of a process in seconds (0 once it is gone) */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / ticks;
-  } catch {
-    return 0;
-  }
-}
+const cpuSeconds = (pid: number) => processCpuMs(pid) / 1000;
 /** CPU seconds of every backend of the server's database but this probe's own, by pid */
 async function backendCpu(): Promise<Map<number, number>> {
   const { rows: backends } = await admin.query<{ pid: number }>(

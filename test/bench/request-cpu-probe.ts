@@ -5,10 +5,9 @@
 // `"BENCH_SERVER_CWD":"/path/of/another/checkout"` runs that build. Each iteration also sends
 // FLOOR_CALLS empty requests (GET /sync/capabilities, default 5): the server CPU of the HTTP floor.
 // BENCH_DATABASE_PREFIX names the variants' databases (default `bench_cpu_probe`).
-import { dropDatabase, freshDatabase, startBenchServer, type BenchServer } from './bench-server.js';
+import { dropDatabase, freshDatabase, processCpuMs, startBenchServer, type BenchServer } from './bench-server.js';
 import { SyncApi, userRows } from './sync-api.js';
 import { fmt, percentile } from './stats.js';
-import { cpuMs } from './observability.js';
 
 const variants = JSON.parse(process.argv[2] ?? '{"default":{}}') as Record<string, Record<string, string>>;
 const iterations = Number(process.argv[3] ?? 300);
@@ -53,20 +52,20 @@ try {
   for (let i = 0; i < warmUp + iterations; i++) {
     for (let k = 0; k < servers.length; k++) {
       const s = servers[(i + k) % servers.length]!;
-      const before = cpuMs(s.server.pid);
+      const before = processCpuMs(s.server.pid);
       const t = performance.now();
       const pushed = await s.a.push(++s.seq, userRows(1));
       await s.b.call('GET', `/sync/pull?after_bundle_seq=${pushed.commit.bundle_seq - 1}`);
       if (i < warmUp) continue;
       s.latencies.push(performance.now() - t);
-      s.cpu += cpuMs(s.server.pid) - before;
-      const floorBefore = cpuMs(s.server.pid);
+      s.cpu += processCpuMs(s.server.pid) - before;
+      const floorBefore = processCpuMs(s.server.pid);
       for (let f = 0; f < FLOOR_CALLS; f++) {
         const t0 = performance.now();
         await s.b.call('GET', '/sync/capabilities');
         s.floor.push(performance.now() - t0);
       }
-      s.floorCpu += cpuMs(s.server.pid) - floorBefore;
+      s.floorCpu += processCpuMs(s.server.pid) - floorBefore;
     }
   }
   const base = servers[0]!;

@@ -3,9 +3,9 @@
 // writes bench-results.json. Never part of npm test; never fails on a target.
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { startBenchServer, startExtraInstances, type BenchServer } from './bench-server.js';
+import { processCpuMs, startBenchServer, startExtraInstances, type BenchServer } from './bench-server.js';
 import { measureReferences } from './references.js';
-import { cpuMs, measureObservability } from './observability.js';
+import { measureObservability } from './observability.js';
 import { measureInstrumentationCost } from './observability-micro.js';
 import { SyncApi, userRows } from './sync-api.js';
 import { fmt, percentile, summarize, type Summary } from './stats.js';
@@ -220,7 +220,7 @@ async function longRun(server: BenchServer): Promise<void> {
     'long run: server RSS / VmHWM before the load (MiB)',
     `${fmt(samples[0]!.rssMiB)} / ${fmt(samples[0]!.peakRssMiB)}`,
   );
-  const cpuBefore = cpuMs(server.pid);
+  const cpuBefore = processCpuMs(server.pid);
   const run = await everydayDevices(server, runUser('long'), minutes * 60, {
     everyMs: 60_000,
     fn: (elapsedMs) => {
@@ -240,7 +240,7 @@ async function longRun(server: BenchServer): Promise<void> {
       );
     },
   });
-  const cpuPerBundleMs = (cpuMs(server.pid) - cpuBefore) / (run.bundlesPerSec * run.seconds);
+  const cpuPerBundleMs = (processCpuMs(server.pid) - cpuBefore) / (run.bundlesPerSec * run.seconds);
   samples.push({ minute: minutes, rssMiB: server.rssMiB(), peakRssMiB: server.peakRssMiB() });
   // RSS saws up and down with the garbage collector: growth is the second half's mean over the first's
   const afterWarmUp = samples.filter((s) => s.minute >= warmUpMinutes).map((s) => s.rssMiB);
