@@ -43,6 +43,7 @@ export class AppModule implements NestModule {
           watch: {
             enabled: config.watch,
             heartbeatIntervalMs: config.watchHeartbeatMs,
+            listenLingerMs: config.watchListenLingerMs,
             maxSubscribersPerUser: config.watchMaxSubscribersPerUser,
             maxSubscribersPerProcess: config.watchMaxSubscribersPerProcess,
           },

@@ -27,6 +27,7 @@ export interface AppConfig {
   watch: boolean;
   /** watch heartbeat interval (ms; default 25 s) and subscriber caps per user / per process */
   watchHeartbeatMs?: number;
+  watchListenLingerMs?: number;
   watchMaxSubscribersPerUser?: number;
   watchMaxSubscribersPerProcess?: number;
   /** largest sync request body (bytes) */
@@ -174,6 +175,7 @@ export function validateEnvironment(env: Env): AppEnvironment {
     testEndpoints: flag(env, 'OVERSYNC_TEST_ENDPOINTS') ?? false,
     watch: flag(env, 'OVERSYNC_WATCH') ?? true,
     watchHeartbeatMs: integer(env, 'OVERSYNC_WATCH_HEARTBEAT_MS', 1),
+    watchListenLingerMs: integer(env, 'OVERSYNC_WATCH_LISTEN_LINGER_MS', 0),
     watchMaxSubscribersPerUser: integer(env, 'OVERSYNC_WATCH_MAX_PER_USER', 1),
     watchMaxSubscribersPerProcess: integer(env, 'OVERSYNC_WATCH_MAX_PER_PROCESS', 1),
     maxBodyBytes: integer(env, 'OVERSYNC_MAX_BODY_BYTES', 1024),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { BundleChangeListener } from '@oversync/nestjs';
+import { BundleChangeListener, WatchService } from '@oversync/nestjs';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { WatchDevice, queryDatabase, waitUntil } from './watch-fixture.js';
 
@@ -13,7 +13,7 @@ describe('bundle change listener: LISTEN/NOTIFY across instances and connection 
 
   beforeAll(async () => {
     a = await startTestApp();
-    b = await startTestApp({ db: a.db });
+    b = await startTestApp({ db: a.db, env: { OVERSYNC_WATCH_LISTEN_LINGER_MS: '300' } });
     writer = await WatchDevice.signIn(a, 'alice', 'alice-writer');
     watcher = await WatchDevice.signIn(b, 'alice', 'alice-watcher');
     await writer.http.connect(false);
@@ -35,7 +35,10 @@ describe('bundle change listener: LISTEN/NOTIFY across instances and connection 
   });
 
   it('wakes a watcher on instance B for a commit through instance A', async () => {
+    // B has had no stream yet: its connection does not LISTEN, and opening the stream makes it
+    expect(listenerOf(b).isListening).toBe(false);
     const stream = await watcher.watch();
+    expect(listenerOf(b).isListening).toBe(true);
     try {
       const commit = await writer.commit();
       expect((await stream.nextBundle()).data).toEqual({
@@ -45,6 +48,31 @@ describe('bundle change listener: LISTEN/NOTIFY across instances and connection 
       });
     } finally {
       await stream.close();
+    }
+  });
+
+  it('LISTENs only while the instance has a watch stream, and for the linger after its last one', async () => {
+    const listener = listenerOf(b);
+    const first = await watcher.watch(`?after_bundle_seq=${(await writer.commit()).bundle_seq}`);
+    expect(listener.isListening).toBe(true);
+    await first.close();
+    await waitUntil(() => b.app.get(WatchService, { strict: false }).subscriberCount() === 0);
+    expect(listener.isListening).toBe(true); // lingering (300 ms here)
+    await waitUntil(() => !listener.isListening);
+    // committed while B does not LISTEN: a new stream's read of the latest sequence announces it, and
+    // the stream LISTENs before that read, so the next commit wakes it by NOTIFY
+    const unheard = await writer.commit();
+    const second = await watcher.watch(`?after_bundle_seq=${unheard.bundle_seq - 1}`);
+    try {
+      expect((await second.nextBundle()).data).toEqual({ bundle_seq: unheard.bundle_seq });
+      const heard = await writer.commit();
+      expect((await second.nextBundle()).data).toEqual({
+        bundle_seq: heard.bundle_seq,
+        source_id: 'alice-writer',
+        source_bundle_id: heard.source_bundle_id,
+      });
+    } finally {
+      await second.close();
     }
   });
 

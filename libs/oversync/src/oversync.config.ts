@@ -13,6 +13,7 @@ import {
   DEFAULT_SCHEMA_VERSION,
   DEFAULT_UPLOAD_LOCK_TIMEOUT_MS,
   DEFAULT_WATCH_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_WATCH_LISTEN_LINGER_MS,
   INITIALIZATION_LEASE_TTL_SECONDS,
   MAX_NOTIFY_CHANNEL_BYTES,
   MAX_ROWS_PER_COMMITTED_BUNDLE_CHUNK,
@@ -62,6 +63,7 @@ export interface OversyncConfig {
     readonly enabled: boolean;
     readonly notifyChannel: string;
     readonly heartbeatIntervalMs: number;
+    readonly listenLingerMs: number;
     readonly maxSubscribersPerUser: number;
     readonly maxSubscribersPerProcess: number;
   };
@@ -206,6 +208,9 @@ export function resolveOversyncConfig(options: OversyncModuleOptions): OversyncC
         watch.heartbeatIntervalMs,
         DEFAULT_WATCH_HEARTBEAT_INTERVAL_MS,
       ),
+      listenLingerMs: count('watch.listenLingerMs', watch.listenLingerMs, DEFAULT_WATCH_LISTEN_LINGER_MS, {
+        zeroMeans: 0,
+      }),
       maxSubscribersPerUser: count('watch.maxSubscribersPerUser', watch.maxSubscribersPerUser, 16),
       maxSubscribersPerProcess: count('watch.maxSubscribersPerProcess', watch.maxSubscribersPerProcess, 10_000),
     },

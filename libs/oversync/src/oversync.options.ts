@@ -43,6 +43,11 @@ export interface OversyncWatchOptions {
   enabled?: boolean;
   notifyChannel?: string;
   heartbeatIntervalMs?: number;
+  /**
+   * the process LISTENs for other processes' commits only while it has a watch stream, and this long
+   * after its last one closed (default 30,000; 0 = stop at once)
+   */
+  listenLingerMs?: number;
   maxSubscribersPerUser?: number;
   maxSubscribersPerProcess?: number;
 }

@@ -87,6 +87,8 @@ export const DEFAULT_BUNDLE_CHANGE_NOTIFY_CHANNEL = 'oversync_bundle_change_v1';
 export const MAX_NOTIFY_CHANNEL_BYTES = 63;
 export const DEFAULT_WATCH_HEARTBEAT_INTERVAL_MS = 25_000;
 /** Listener reconnect backoff: starts here, doubles, never resets. */
+/** How long a process keeps LISTENing after its last watch stream closed (port; the reference always listens). */
+export const DEFAULT_WATCH_LISTEN_LINGER_MS = 30_000;
 export const BUNDLE_CHANGE_LISTENER_BACKOFF_MIN_MS = 100;
 export const BUNDLE_CHANGE_LISTENER_BACKOFF_MAX_MS = 2000;
 

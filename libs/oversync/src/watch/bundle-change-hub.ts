@@ -85,6 +85,7 @@ export class BundleChangeHub implements BeforeApplicationShutdown {
   private readonly userPkOf = new Map<string, string>();
   private total = 0;
   private isClosed = false;
+  private readonly emptyHandlers: Array<() => void> = [];
 
   constructor(
     @Inject(OVERSYNC_CONFIG) private readonly config: OversyncConfig,
@@ -150,6 +151,11 @@ export class BundleChangeHub implements BeforeApplicationShutdown {
     return userPk === undefined ? 0 : (this.byUserPk.get(userPk)?.size ?? 0);
   }
 
+  /** `handler` runs each time the process's last subscription closes. */
+  onEmpty(handler: () => void): void {
+    this.emptyHandlers.push(handler);
+  }
+
   closeAll(): void {
     this.isClosed = true;
     for (const set of [...this.byUserPk.values()]) for (const subscription of [...set]) subscription.close();
@@ -169,5 +175,6 @@ export class BundleChangeHub implements BeforeApplicationShutdown {
       this.byUserPk.delete(userPk);
       if (this.userPkOf.get(userId) === userPk) this.userPkOf.delete(userId);
     }
+    if (this.total === 0) for (const handler of this.emptyHandlers) handler();
   }
 }

@@ -9,6 +9,7 @@ import { requireInitializedScope, scopeUninitialized } from '../connect/scope-st
 import { readUserState } from '../pull/bundle-reader.js';
 import { CapabilitiesService } from '../health/capabilities.service.js';
 import { BundleChangeHub, type BundleChangeSubscription } from './bundle-change-hub.js';
+import { BundleChangeListener } from './bundle-change-listener.js';
 
 /** `SubscribeBundleChanges` (spec §4.14 "Subscribe"): checks, registration, then a catch-up hint. */
 @Injectable()
@@ -19,6 +20,7 @@ export class WatchService {
     private readonly lifecycle: SyncLifecycle,
     private readonly capabilities: CapabilitiesService,
     private readonly hub: BundleChangeHub,
+    private readonly listener: BundleChangeListener,
   ) {}
 
   get heartbeatIntervalMs(): number {
@@ -26,8 +28,9 @@ export class WatchService {
   }
 
   /**
-   * The caller owns the returned subscription and must close it. Registration comes before the
-   * latest-sequence read, so a commit in between is either seen by the read or published after it.
+   * The caller owns the returned subscription and must close it. Registration and the listener's
+   * LISTEN come before the latest-sequence read, so a commit in between is either seen by the read or
+   * published after it.
    */
   async subscribe(actor: SyncActor, afterBundleSeq: bigint): Promise<BundleChangeSubscription> {
     if (!this.config.watch.enabled) throw OversyncError.generic('bundle_change_watch_disabled');
@@ -51,6 +54,7 @@ export class WatchService {
         afterBundleSeq,
       );
       try {
+        await this.listener.listen();
         const rows = await this.db.query<{ latest: string }>(
           'SELECT (next_bundle_seq - 1)::text AS latest FROM sync.user_state WHERE user_pk = $1',
           [userPk],
