@@ -10,6 +10,12 @@ describe('bundle change listener: LISTEN/NOTIFY across instances and connection 
   let watcher: WatchDevice;
 
   const listenerOf = (t: TestApp) => t.app.get(BundleChangeListener, { strict: false });
+  /** the event of a commit by the writer, as a NOTIFY or the committing instance announces it */
+  const eventOf = (commit: { bundle_seq: number; source_bundle_id: number }) => ({
+    bundle_seq: commit.bundle_seq,
+    source_id: 'alice-writer',
+    source_bundle_id: commit.source_bundle_id,
+  });
 
   beforeAll(async () => {
     a = await startTestApp();
@@ -41,11 +47,7 @@ describe('bundle change listener: LISTEN/NOTIFY across instances and connection 
     expect(listenerOf(b).isListening).toBe(true);
     try {
       const commit = await writer.commit();
-      expect((await stream.nextBundle()).data).toEqual({
-        bundle_seq: commit.bundle_seq,
-        source_id: 'alice-writer',
-        source_bundle_id: commit.source_bundle_id,
-      });
+      expect((await stream.nextBundle()).data).toEqual(eventOf(commit));
     } finally {
       await stream.close();
     }
@@ -66,11 +68,7 @@ describe('bundle change listener: LISTEN/NOTIFY across instances and connection 
     try {
       expect((await second.nextBundle()).data).toEqual({ bundle_seq: unheard.bundle_seq });
       const heard = await writer.commit();
-      expect((await second.nextBundle()).data).toEqual({
-        bundle_seq: heard.bundle_seq,
-        source_id: 'alice-writer',
-        source_bundle_id: heard.source_bundle_id,
-      });
+      expect((await second.nextBundle()).data).toEqual(eventOf(heard));
     } finally {
       await second.close();
     }
@@ -90,11 +88,7 @@ describe('bundle change listener: LISTEN/NOTIFY across instances and connection 
       await waitUntil(() => listener.backendPid !== undefined);
       expect(listener.backendPid).not.toBe(killed);
       const later = await writer.commit();
-      expect((await stream.nextBundle()).data).toEqual({
-        bundle_seq: later.bundle_seq,
-        source_id: 'alice-writer',
-        source_bundle_id: later.source_bundle_id,
-      });
+      expect((await stream.nextBundle()).data).toEqual(eventOf(later));
     } finally {
       await stream.close();
     }
@@ -103,21 +97,16 @@ describe('bundle change listener: LISTEN/NOTIFY across instances and connection 
   it("wakes the committing instance's own watchers once, without waiting for the NOTIFY", async () => {
     const local = await WatchDevice.signIn(a, 'alice', 'alice-local-watcher');
     const stream = await local.watch(`?after_bundle_seq=${(await writer.commit()).bundle_seq}`);
-    const event = (commit: { bundle_seq: number; source_bundle_id: number }) => ({
-      bundle_seq: commit.bundle_seq,
-      source_id: 'alice-writer',
-      source_bundle_id: commit.source_bundle_id,
-    });
     try {
       // the commit's own wake-up and its NOTIFY make one event, never the same sequence twice
       const first = await writer.commit();
-      expect((await stream.nextBundle()).data).toEqual(event(first));
+      expect((await stream.nextBundle()).data).toEqual(eventOf(first));
       const second = await writer.commit();
-      expect((await stream.nextBundle()).data).toEqual(event(second));
+      expect((await stream.nextBundle()).data).toEqual(eventOf(second));
       // with A's listener gone, a commit through A still wakes A's watchers, with its source members
       await listenerOf(a).stop();
       const third = await writer.commit();
-      expect((await stream.nextBundle()).data).toEqual(event(third));
+      expect((await stream.nextBundle()).data).toEqual(eventOf(third));
     } finally {
       await stream.close();
     }
