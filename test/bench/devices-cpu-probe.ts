@@ -10,7 +10,14 @@
 // `DATABASE_URL=<admin url> npx tsx test/bench/devices-cpu-probe.ts`
 import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
-import { dropDatabase, freshDatabase, processCpuMs, startBenchServer, type BenchServer } from './bench-server.js';
+import {
+  dropDatabase,
+  freshDatabase,
+  processCpu,
+  processCpuMs,
+  startBenchServer,
+  type BenchServer,
+} from './bench-server.js';
 import { everydayDevices } from './many-devices-phase.js';
 import { runUser } from './everyday.js';
 import { fmt, summarize } from './stats.js';
@@ -79,11 +86,13 @@ async function run(build: Build, label: string, secs: number): Promise<Record<st
   const server = build.server!;
   const backends0 = await backendsCpuMs(build.db);
   const aux0 = postgresAuxCpuMs();
-  const server0 = processCpuMs(server.pid);
+  const server0 = processCpu(server.pid);
   const self0 = process.cpuUsage();
   const r = await everydayDevices(server, runUser(label), secs, undefined, build.clientCwd);
   const self = process.cpuUsage(self0);
-  const serverMs = processCpuMs(server.pid) - server0;
+  const server1 = processCpu(server.pid);
+  const serverSystemMs = server1.systemMs - server0.systemMs;
+  const serverMs = server1.userMs - server0.userMs + serverSystemMs;
   const aux = delta(aux0, postgresAuxCpuMs());
   const backends = delta(backends0, await backendsCpuMs(build.db));
   const bundles = r.bundlesPerSec * secs;
@@ -93,6 +102,7 @@ async function run(build: Build, label: string, secs: number): Promise<Record<st
     bundlesPerSec: r.bundlesPerSec,
     p95: r.cycleP95Ms,
     server: per(serverMs),
+    serverSystem: per(serverSystemMs),
     backends: per(backends),
     clients: per(r.clientCpuMs),
     probe: per((self.user + self.system) / 1000),
@@ -103,7 +113,7 @@ async function run(build: Build, label: string, secs: number): Promise<Record<st
 
 const line = (name: string, s: Record<string, number>) =>
   `${name.padEnd(5)} ${fmt(s.bundlesPerSec!, 1).padStart(6)} b/s p95 ${fmt(s.p95!, 1).padStart(5)} ms | ` +
-  `CPU ms/cycle: server ${fmt(s.server!, 2)}, backends ${fmt(s.backends!, 2)}, ` +
+  `CPU ms/cycle: server ${fmt(s.server!, 2)} (system ${fmt(s.serverSystem!, 2)}), backends ${fmt(s.backends!, 2)}, ` +
   `clients ${fmt(s.clients!, 2)} = ${fmt(s.total!, 2)}` +
   ` (postgres aux ${fmt(s.postgresAux!, 2)}, probe ${fmt(s.probe!, 2)})`;
 
@@ -122,7 +132,7 @@ try {
       console.log(line(build.name, s));
     }
   }
-  for (const key of ['bundlesPerSec', 'server', 'backends', 'clients', 'total', 'postgresAux']) {
+  for (const key of ['bundlesPerSec', 'server', 'serverSystem', 'backends', 'clients', 'total', 'postgresAux']) {
     const text = builds.map((b) => {
       const s = summarize(b.runs.map((r) => r[key]!));
       return `${b.name} ${fmt(s.median, 2)} (${fmt(s.min, 2)}–${fmt(s.max, 2)})`;
