@@ -5,7 +5,7 @@
 // the outside benchmark's): one cycle in flight per client process, the users in turn.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { type BenchServer, startExtraInstances } from './bench-server.js';
+import { type BenchServer, processCpuMs, startExtraInstances } from './bench-server.js';
 
 /** A server the client processes talk to: ours (a BenchServer) or another one (`--reference URL`). */
 export interface DevicesTarget {
@@ -30,6 +30,8 @@ export interface ManyDevicesResult {
   cycleP95Ms: number;
   /** resident set of each server process at the end of the run, MiB (NaN when unknown) */
   serverRssMiB: number[];
+  /** CPU of the client processes from `go` to their result lines, ms (they share the machine with the servers) */
+  clientCpuMs: number;
 }
 
 export interface RunOptions {
@@ -37,6 +39,8 @@ export interface RunOptions {
   inFlight: 'user' | 'process';
   /** called every `everyMs` while the clients run (the long run's RSS samples) */
   sample?: { everyMs: number; fn: (elapsedMs: number) => void };
+  /** the checkout whose client script runs (another build's, for an A/B of the clients); default this one */
+  clientCwd?: string;
 }
 
 interface ClientResult {
@@ -50,9 +54,11 @@ interface ClientResult {
 export async function runOnce(
   servers: DevicesTarget[],
   label: string,
-  { seconds, inFlight, sample }: RunOptions,
+  { seconds, inFlight, sample, clientCwd }: RunOptions,
 ): Promise<ManyDevicesResult> {
   const baseUrls = servers.map((s) => s.baseUrl);
+  // BENCH_CLIENT_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=prof`, profiles the client processes
+  const clientNodeArgs = process.env.BENCH_CLIENT_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const children = await Promise.all(
     Array.from({ length: PROCESSES }, async (_, p) => {
       const users = await Promise.all(
@@ -64,14 +70,13 @@ export async function runOnce(
       const child = spawn(
         process.execPath,
         [
+          ...clientNodeArgs,
           '--import',
           'tsx',
           'test/bench/many-devices-client.ts',
           JSON.stringify({ baseUrls, users, seconds, rows: ROWS_PER_BUNDLE, inFlight }),
         ],
-        {
-          stdio: ['pipe', 'pipe', 'inherit'],
-        },
+        { cwd: clientCwd, stdio: ['pipe', 'pipe', 'inherit'] },
       );
       const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
       return { child, lines };
@@ -85,11 +90,19 @@ export async function runOnce(
   for (const c of children)
     if ((await next(c.lines)) !== 'ready') throw new Error('many-devices client did not connect');
   const started = performance.now();
-  for (const c of children) c.child.stdin!.write('go\n');
+  let clientCpuMs = 0;
+  for (const c of children) {
+    clientCpuMs -= processCpuMs(c.child.pid!);
+    c.child.stdin!.write('go\n');
+  }
   const timer = sample ? setInterval(() => sample.fn(performance.now() - started), sample.everyMs) : undefined;
-  const results = await Promise.all(children.map(async (c) => JSON.parse(await next(c.lines)) as ClientResult)).finally(
-    () => clearInterval(timer),
-  );
+  const results = await Promise.all(
+    children.map(async (c) => {
+      const line = await next(c.lines);
+      clientCpuMs += processCpuMs(c.child.pid!);
+      return JSON.parse(line) as ClientResult;
+    }),
+  ).finally(() => clearInterval(timer));
   const elapsed = (performance.now() - started) / 1000;
   await Promise.all(
     children.map((c) => (c.child.exitCode === null ? new Promise((r) => c.child.once('exit', r)) : Promise.resolve())),
@@ -105,6 +118,7 @@ export async function runOnce(
     cycleP50Ms: cycles.length ? percentile(cycles, 50) : NaN,
     cycleP95Ms: cycles.length ? percentile(cycles, 95) : NaN,
     serverRssMiB: servers.map((s) => s.rssMiB?.() ?? NaN),
+    clientCpuMs,
   };
 }
 
@@ -149,6 +163,7 @@ export function everydayDevices(
   label: string,
   seconds: number,
   sample?: RunOptions['sample'],
+  clientCwd?: string,
 ): Promise<ManyDevicesResult> {
-  return runOnce([target], label, { seconds, inFlight: 'process', sample });
+  return runOnce([target], label, { seconds, inFlight: 'process', sample, clientCwd });
 }

@@ -151,19 +151,32 @@ async function everydayPhases(server: BenchServer): Promise<void> {
           pool.total = Math.max(pool.total, p.total);
         }),
     };
-    const devices = await both((t) =>
-      everydayDevices(
+    let serverCpuMs = 0;
+    const devices = await both(async (t) => {
+      const cpuBefore = t === server ? processCpuMs(server.pid) : 0;
+      const run = await everydayDevices(
         t,
         runUser(t === server ? 'everyday' : 'everyday-ref'),
         seconds,
         t === server ? samplePool : undefined,
-      ),
-    );
+      );
+      if (t === server) serverCpuMs = processCpuMs(server.pid) - cpuBefore;
+      return run;
+    });
     everyday.manyDevices = devices;
     print(
       `many devices (issue 21): 4 procs × 12 users, 1 cycle in flight/proc, 5-row, ${seconds} s`,
       devicesLine(devices.ours),
       beside(devices.theirs && devicesLine(devices.theirs), 'go 195 b/s, 19.7 / 28.0; target ≥ 400, p95 ≤ 15'),
+    );
+    // CPU per cycle: the bench's own client processes share the 2 cores with the server under test
+    const perCycle = (r: ManyDevicesResult, cpuMs: number) => fmt(cpuMs / (r.bundlesPerSec * seconds), 2);
+    print(
+      '  CPU per cycle (ms): our server process; the 4 client processes',
+      `${perCycle(devices.ours, serverCpuMs)}; ${perCycle(devices.ours, devices.ours.clientCpuMs)}`,
+      devices.theirs
+        ? `clients beside the reference server ${perCycle(devices.theirs, devices.theirs.clientCpuMs)}`
+        : '',
     );
     if (devices.ours.firstError) print('  first error', devices.ours.firstError.slice(0, 120));
     if (devices.theirs?.firstError) print('  first error (reference server)', devices.theirs.firstError.slice(0, 120));
