@@ -4,6 +4,7 @@ import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { IDENTIFIER_PATTERN, isCanonicalUuid, pushByteaToApplyText, ROW_OP_CODES } from '@oversync/protocol';
 import { keyBytesOf } from '../bundle/row-keys.js';
+import type { CopyInWriter } from '../database/copy-in.js';
 import {
   bindMember,
   bindsField,
@@ -44,6 +45,12 @@ export interface PushRowSink {
    * with exact numbers (§8.2), bytea as "\\x…", '' for DELETE
    */
   row(tableId: number, keyHex: string, opCode: number, baseRowVersion: bigint, payload: string): void;
+  /**
+   * Optional, for a sink writing COPY lines: starts the next row's line, of at most `maxBytes` bytes past its
+   * table id, with the fields up to the key's hex, and returns the writer for the parser to write the rest from
+   * the body's text (a plain row: see `scanPlainRow`); undefined when the sink takes no more lines this way.
+   */
+  lineHead?(maxBytes: number, tableId: number): CopyInWriter | undefined;
 }
 
 /**
@@ -130,6 +137,7 @@ export function parsePushChunkRows(
   let rowError: Error | undefined;
   let seen = new Map<RegisteredTable, Set<string>>();
   let tables = new Map<string, NamedTable>();
+  let plain = new PlainRows();
   const stream: MemberStream = {
     binds: (name) => bindsField(name, 'rows'),
     start() {
@@ -141,7 +149,16 @@ export function parsePushChunkRows(
       rowError = undefined;
       seen = new Map();
       tables = new Map();
+      plain = new PlainRows();
       sink.start();
+    },
+    elementAt(text, pos) {
+      // a plain row goes from the text to its COPY line; anything else (a failure among them) is read as before
+      if (bindFailed || rowError !== undefined || count >= maxRows || sink.lineHead === undefined) return -1;
+      const end = scanPlainRow(text, pos);
+      if (end < 0 || !plain.line(text, rows, sink, catalog, seen, tables)) return -1;
+      count++;
+      return end;
     },
     element(value) {
       count++;
@@ -319,12 +336,16 @@ function addRow(
   }
   keys.add(identity);
   sink.row(table.tableId, keyHex, ROW_OP_CODES[op], row.baseRowVersion, payload);
-  const columns = op === 'INSERT' ? lastAppliedColumns() : undefined;
+  countRow(rows, table.tableId, op === 'INSERT' ? lastAppliedColumns() : undefined);
+}
+
+/** Counts an accepted row in `rows`, with its table and member list when it is an INSERT. */
+function countRow(rows: RowsShape, tableId: number, columns: string | undefined): void {
   if (rows.length === 0) {
     firstRowColumns = columns;
-    rows.firstTableId = table.tableId;
-    rows.insertShape = columns === undefined ? null : `${table.tableId} ${columns}`;
-  } else if (rows.insertShape !== null && (columns !== firstRowColumns || table.tableId !== rows.firstTableId)) {
+    rows.firstTableId = tableId;
+    rows.insertShape = columns === undefined ? null : `${tableId} ${columns}`;
+  } else if (rows.insertShape !== null && (columns !== firstRowColumns || tableId !== rows.firstTableId)) {
     rows.insertShape = null;
   }
   rows.length++;
@@ -525,4 +546,359 @@ function withinDoubleRange(value: ExactJson): boolean {
   if (value instanceof JsonNumber) return Number.isFinite(value.toNumber());
   if (Array.isArray(value)) return value.every(withinDoubleRange);
   return value.values.every(withinDoubleRange);
+}
+
+// ---------- plain rows: a bulk chunk's rows from the text to their COPY lines, no tree, no strings ----------
+
+/**
+ * A plain row as `scanPlainRow` found it: its members' text spans ([start, end) of a string's content or of a
+ * number). A plain row is one the reader would bind without a doubt and whose canonical payload is its own text
+ * reordered: the field names in lower case, each once; schema, table, op and the key strings; the key an object
+ * of one string member; base_row_version a small integer; the payload an object of strings, small integers,
+ * `true`, `false` and `null`; no string holding an escape, a control character or anything canonical JSON
+ * escapes (`<`, `>`, `&`, U+2028, U+2029, surrogates).
+ */
+const plainRow = {
+  schemaStart: 0,
+  schemaEnd: 0,
+  tableStart: 0,
+  tableEnd: 0,
+  opStart: 0,
+  opEnd: 0,
+  keyNameStart: 0,
+  keyNameEnd: 0,
+  /** -1: no key member */
+  keyStart: -1,
+  keyEnd: 0,
+  /** -1: no base_row_version member (0) */
+  baseStart: -1,
+  baseEnd: 0,
+  /** the payload's `{`, -1: no payload member */
+  payloadStart: -1,
+  /** after the payload's `}` */
+  payloadEnd: 0,
+  /** payload members */
+  members: 0,
+};
+const MAX_PLAIN_MEMBERS = 64;
+const memberNameStart = new Int32Array(MAX_PLAIN_MEMBERS);
+const memberNameEnd = new Int32Array(MAX_PLAIN_MEMBERS);
+const memberStart = new Int32Array(MAX_PLAIN_MEMBERS);
+const memberEnd = new Int32Array(MAX_PLAIN_MEMBERS);
+/** 1: a string (its content's span), 0: a number or literal (its text's span) */
+const memberIsString = new Uint8Array(MAX_PLAIN_MEMBERS);
+
+const isWhitespace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+function skipWhitespace(text: string, pos: number): number {
+  while (isWhitespace(text.charCodeAt(pos))) pos++;
+  return pos;
+}
+
+/**
+ * The closing quote of the string whose content starts at `start` when canonical JSON writes that content as
+ * it is (see `plainRow`), else -1.
+ */
+function plainStringEnd(text: string, start: number): number {
+  for (let pos = start; ; pos++) {
+    const c = text.charCodeAt(pos);
+    if (c === 0x22) return pos;
+    if (c < 0x20 || c === 0x5c || c === 0x3c || c === 0x3e || c === 0x26 || c !== c) return -1;
+    if (c >= 0x2028 && (c <= 0x2029 || (c >= 0xd800 && c <= 0xdfff))) return -1;
+  }
+}
+
+/**
+ * The end of the integer at `pos` of at most `digits` digits that Go and canonical JSON read and write as it is
+ * (no leading zero, no `-0`, no fraction or exponent), else -1.
+ */
+function plainIntegerEnd(text: string, pos: number, digits: number, negative: boolean): number {
+  let at = pos;
+  if (negative && text.charCodeAt(at) === 0x2d) at++;
+  let c = text.charCodeAt(at);
+  if (c === 0x30) {
+    if (at !== pos) return -1;
+    c = text.charCodeAt(++at);
+  } else if (c >= 0x31 && c <= 0x39) {
+    const first = at;
+    do c = text.charCodeAt(++at);
+    while (c >= 0x30 && c <= 0x39);
+    if (at - first > digits) return -1;
+  } else return -1;
+  return c === 0x2e || c === 0x65 || c === 0x45 || (c >= 0x30 && c <= 0x39) ? -1 : at;
+}
+
+/** The row field a plain member name is (exactly its Go JSON name), else -1. */
+function plainRowField(text: string, start: number, end: number): number {
+  switch (end - start) {
+    case 6:
+      return spanIs(text, start, end, 'schema') ? SCHEMA : -1;
+    case 5:
+      return spanIs(text, start, end, 'table') ? TABLE : -1;
+    case 3:
+      return spanIs(text, start, end, 'key') ? KEY : -1;
+    case 2:
+      return spanIs(text, start, end, 'op') ? OP : -1;
+    case 16:
+      return spanIs(text, start, end, 'base_row_version') ? BASE_ROW_VERSION : -1;
+    case 7:
+      return spanIs(text, start, end, 'payload') ? PAYLOAD : -1;
+  }
+  return -1;
+}
+
+/** The closing quote of the name `plainName` read last. */
+let nameEnd = 0;
+
+/** A plain member name at `pos` (its quote) and its colon: where its value starts, else -1. */
+function plainName(text: string, pos: number): number {
+  if (text.charCodeAt(pos) !== 0x22) return -1;
+  const end = (nameEnd = plainStringEnd(text, pos + 1));
+  if (end < 0) return -1;
+  pos = skipWhitespace(text, end + 1);
+  return text.charCodeAt(pos) === 0x3a ? skipWhitespace(text, pos + 1) : -1;
+}
+
+/** The row at `pos` (its `{`) into `plainRow` when it is plain: where it ends, else -1. */
+function scanPlainRow(text: string, pos: number): number {
+  const row = plainRow;
+  row.schemaStart = row.schemaEnd = row.tableStart = row.tableEnd = row.opStart = row.opEnd = 0;
+  row.keyStart = row.baseStart = row.payloadStart = -1;
+  let fields = 0;
+  pos = skipWhitespace(text, pos + 1);
+  for (;;) {
+    const nameStart = pos + 1;
+    pos = plainName(text, pos);
+    if (pos < 0) return -1;
+    const field = plainRowField(text, nameStart, nameEnd);
+    if (field < 0 || (fields & (1 << field)) !== 0) return -1;
+    fields |= 1 << field;
+    if (field === KEY) pos = scanPlainKey(text, pos);
+    else if (field === PAYLOAD) pos = scanPlainPayload(text, pos);
+    else if (field === BASE_ROW_VERSION) {
+      row.baseStart = pos;
+      // at most 18 digits: inside int64
+      pos = row.baseEnd = plainIntegerEnd(text, pos, 18, false);
+    } else {
+      if (text.charCodeAt(pos) !== 0x22) return -1;
+      const end = plainStringEnd(text, pos + 1);
+      if (end < 0) return -1;
+      if (field === SCHEMA) [row.schemaStart, row.schemaEnd] = [pos + 1, end];
+      else if (field === TABLE) [row.tableStart, row.tableEnd] = [pos + 1, end];
+      else [row.opStart, row.opEnd] = [pos + 1, end];
+      pos = end + 1;
+    }
+    if (pos < 0) return -1;
+    pos = skipWhitespace(text, pos);
+    const c = text.charCodeAt(pos);
+    if (c === 0x7d) return pos + 1;
+    if (c !== 0x2c) return -1;
+    pos = skipWhitespace(text, pos + 1);
+  }
+}
+
+/** A key object of one string member at `pos`: where it ends, else -1. */
+function scanPlainKey(text: string, pos: number): number {
+  const row = plainRow;
+  if (text.charCodeAt(pos) !== 0x7b) return -1;
+  pos = skipWhitespace(text, pos + 1);
+  row.keyNameStart = pos + 1;
+  pos = plainName(text, pos);
+  if (pos < 0 || text.charCodeAt(pos) !== 0x22) return -1;
+  row.keyNameEnd = nameEnd;
+  const end = plainStringEnd(text, pos + 1);
+  if (end < 0) return -1;
+  row.keyStart = pos + 1;
+  row.keyEnd = end;
+  pos = skipWhitespace(text, end + 1);
+  return text.charCodeAt(pos) === 0x7d ? pos + 1 : -1;
+}
+
+/** A payload object of plain members at `pos`: where it ends, else -1. */
+function scanPlainPayload(text: string, pos: number): number {
+  const row = plainRow;
+  if (text.charCodeAt(pos) !== 0x7b) return -1;
+  row.payloadStart = pos;
+  let members = 0;
+  pos = skipWhitespace(text, pos + 1);
+  if (text.charCodeAt(pos) !== 0x7d) {
+    for (;;) {
+      if (members === MAX_PLAIN_MEMBERS) return -1;
+      memberNameStart[members] = pos + 1;
+      pos = plainName(text, pos);
+      if (pos < 0) return -1;
+      memberNameEnd[members] = nameEnd;
+      const c = text.charCodeAt(pos);
+      let end: number;
+      if (c === 0x22) {
+        end = plainStringEnd(text, pos + 1);
+        if (end < 0) return -1;
+        memberStart[members] = pos + 1;
+        memberEnd[members] = end;
+        memberIsString[members] = 1;
+        end++;
+      } else {
+        if (c === 0x74) end = text.startsWith('true', pos) ? pos + 4 : -1;
+        else if (c === 0x66) end = text.startsWith('false', pos) ? pos + 5 : -1;
+        else if (c === 0x6e) end = text.startsWith('null', pos) ? pos + 4 : -1;
+        // at most 15 digits: a double's integer, written back as it is
+        else end = plainIntegerEnd(text, pos, 15, true);
+        if (end < 0) return -1;
+        memberStart[members] = pos;
+        memberEnd[members] = end;
+        memberIsString[members] = 0;
+      }
+      members++;
+      pos = skipWhitespace(text, end);
+      const next = text.charCodeAt(pos);
+      if (next === 0x7d) break;
+      if (next !== 0x2c) return -1;
+      pos = skipWhitespace(text, pos + 1);
+    }
+  }
+  row.members = members;
+  row.payloadEnd = pos + 1;
+  return pos + 1;
+}
+
+/** Whether `text[start, end)` is `word` (a loop over the units: `startsWith` costs a builtin call per row field). */
+function spanIs(text: string, start: number, end: number, word: string): boolean {
+  if (end - start !== word.length) return false;
+  for (let i = 0; i < word.length; i++) if (text.charCodeAt(start + i) !== word.charCodeAt(i)) return false;
+  return true;
+}
+
+function isCanonicalUuidAt(text: string, start: number, end: number): boolean {
+  if (end - start !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const c = text.charCodeAt(start + i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 0x2d) return false;
+    } else if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
+}
+
+const TAB = 0x09;
+
+/** A chunk's plain rows: each validated as `addRow` would and written as its COPY line, or left to `addRow`. */
+class PlainRows {
+  /** the table the last plain row named, as it named it */
+  private named: NamedTable | undefined;
+  private schema = '';
+  private table = '';
+
+  /**
+   * The row `scanPlainRow` read, validated and written through `sink.lineHead` when it passes every check
+   * `addRow` makes and its payload has a kept shape; false, nothing written or counted, otherwise (the row is
+   * then read and bound as any other, which words any failure).
+   */
+  line(
+    text: string,
+    rows: RowsShape,
+    sink: PushRowSink,
+    catalog: SyncCatalog,
+    seen: Map<RegisteredTable, Set<string>>,
+    tables: Map<string, NamedTable>,
+  ): boolean {
+    const row = plainRow;
+    let named = this.named;
+    if (
+      named === undefined ||
+      !spanIs(text, row.schemaStart, row.schemaEnd, this.schema) ||
+      !spanIs(text, row.tableStart, row.tableEnd, this.table)
+    ) {
+      const schema = text.slice(row.schemaStart, row.schemaEnd);
+      const tableName = text.slice(row.tableStart, row.tableEnd);
+      try {
+        named = resolveTable({ schema, table: tableName } as BoundRow, catalog, tables);
+      } catch {
+        return false;
+      }
+      [this.named, this.schema, this.table] = [named, schema, tableName];
+    }
+    const table = named.table;
+    const op = spanIs(text, row.opStart, row.opEnd, 'INSERT')
+      ? 'INSERT'
+      : spanIs(text, row.opStart, row.opEnd, 'UPDATE')
+        ? 'UPDATE'
+        : spanIs(text, row.opStart, row.opEnd, 'DELETE')
+          ? 'DELETE'
+          : undefined;
+    if (
+      op === undefined ||
+      table.keyKind !== KEY_KIND_UUID ||
+      row.keyStart < 0 ||
+      !spanIs(text, row.keyNameStart, row.keyNameEnd, table.keyColumn) ||
+      !isCanonicalUuidAt(text, row.keyStart, row.keyEnd)
+    )
+      return false;
+    const identity = text.slice(row.keyStart, row.keyEnd);
+    const keys = seen.get(table);
+    if (keys?.has(identity)) return false;
+    let shape: PayloadShape | undefined;
+    if (op === 'DELETE') {
+      if (row.payloadStart >= 0) return false;
+    } else {
+      if (row.payloadStart < 0) return false;
+      shape = plainShape(text, table);
+      if (shape === undefined || shape.bytea.includes(true)) return false;
+      const keyIndex = shape.keyIndex;
+      if (
+        keyIndex >= 0 &&
+        (memberIsString[keyIndex] !== 1 || !spanIs(text, memberStart[keyIndex]!, memberEnd[keyIndex]!, identity))
+      )
+        return false;
+    }
+    // the key's hex, op, a base of at most 18 digits, the payload at most 3 bytes per unit of its text, the
+    // key member when added, and separators
+    const payloadBytes =
+      shape === undefined ? 2 : 3 * (row.payloadEnd - row.payloadStart) + table.keyColumn.length + 48;
+    const writer = sink.lineHead!(32 + 1 + 1 + 1 + 18 + 1 + payloadBytes + 1, table.tableId);
+    if (writer === undefined) return false;
+    writer.uuidHexOf(text, row.keyStart);
+    writer.byte(TAB);
+    writer.byte(0x30 + ROW_OP_CODES[op]);
+    writer.byte(TAB);
+    if (row.baseStart < 0) writer.byte(0x30);
+    else writer.utf8Of(text, row.baseStart, row.baseEnd);
+    writer.byte(TAB);
+    if (shape === undefined) {
+      writer.ascii('\\N');
+    } else {
+      // the canonical payload holds no backslash here: its text is the COPY field as it is
+      const { order, heads } = shape;
+      for (let j = 0; j < order.length; j++) {
+        writer.ascii(heads[j]!);
+        const index = order[j]!;
+        if (index < 0 || memberIsString[index] === 1) writer.byte(0x22);
+        if (index < 0) writer.utf8Of(text, row.keyStart, row.keyEnd);
+        else writer.utf8Of(text, memberStart[index]!, memberEnd[index]!);
+        if (index < 0 || memberIsString[index] === 1) writer.byte(0x22);
+      }
+      writer.byte(0x7d);
+    }
+    writer.byte(0x0a);
+    if (keys === undefined) seen.set(table, new Set([identity]));
+    else keys.add(identity);
+    countRow(rows, table.tableId, op === 'INSERT' ? shape!.columns : undefined);
+    return true;
+  }
+}
+
+/** The kept shape of the scanned payload's member names for `table`, if it has one (see `payloadApply`). */
+function plainShape(text: string, table: RegisteredTable): PayloadShape | undefined {
+  const members = plainRow.members;
+  const last = lastShape;
+  if (last !== undefined && last.table === table && last.names.length === members) {
+    let same = true;
+    for (let i = 0; i < members && same; i++)
+      same = spanIs(text, memberNameStart[i]!, memberNameEnd[i]!, last.names[i]!);
+    if (same) return last.shape;
+  }
+  const names: string[] = [];
+  for (let i = 0; i < members; i++) names.push(text.slice(memberNameStart[i], memberNameEnd[i]));
+  const shape = shapesOf(table).get(shapeKey(names));
+  if (shape === undefined || shape.count !== members) return undefined;
+  lastShape = { table, names, shape };
+  return shape;
 }
