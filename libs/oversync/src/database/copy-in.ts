@@ -74,14 +74,14 @@ export class CopyInWriter {
   }
 
   /**
-   * `text[start, end)` as UTF-8, the text holding no surrogate (each unit 1 to 3 bytes): a field of a body's
-   * text copied here (no string cut out of it, no native call).
+   * UTF-16 units `[start, end)` as UTF-8, none a surrogate (each 1 to 3 bytes): a field of a body copied here
+   * (no string cut out of it, no native call).
    */
-  utf8Of(text: string, start: number, end: number): void {
+  utf8Of(units: Uint16Array, start: number, end: number): void {
     const block = this.block;
     let used = this.used;
     for (let i = start; i < end; i++) {
-      const c = text.charCodeAt(i);
+      const c = units[i]!;
       if (c < 0x80) block[used++] = c;
       else if (c < 0x800) {
         block[used++] = 0xc0 | (c >> 6);
@@ -95,12 +95,12 @@ export class CopyInWriter {
     this.used = used;
   }
 
-  /** The 32 hex digits of the canonical uuid text at `start` of `text` (its dashes left out). */
-  uuidHexOf(text: string, start: number): void {
+  /** The 32 hex digits of the canonical uuid text at unit `start` of `units` (its dashes left out). */
+  uuidHexOf(units: Uint16Array, start: number): void {
     const block = this.block;
     let used = this.used;
     for (let i = start; i < start + 36; i++) {
-      const c = text.charCodeAt(i);
+      const c = units[i]!;
       if (c !== 0x2d) block[used++] = c;
     }
     this.used = used;
