@@ -154,15 +154,17 @@ export function parsePushChunkRows(
       plain = new PlainRows();
       sink.start();
     },
-    elementAt(text, pos) {
-      // a plain row goes from the text to its COPY line; anything else (a failure among them) is read as before
-      if (bindFailed || rowError !== undefined || count >= maxRows || sink.lineHead === undefined) return -1;
-      units ??= unitsOf(text);
-      const end = scanPlainRow(units, pos);
-      if (end < 0 || !plain.line(text, units, rows, sink, catalog, seen, tables)) return -1;
-      count++;
-      return end;
-    },
+    // a sink of COPY lines takes a plain row from the text; anything else (a failure among them) is read as before
+    elementAt:
+      sink.lineHead &&
+      ((text, pos) => {
+        if (bindFailed || rowError !== undefined || count >= maxRows) return -1;
+        units ??= unitsOf(text);
+        const end = scanPlainRow(units, pos);
+        if (end < 0 || !plain.line(text, units, rows, sink, catalog, seen, tables)) return -1;
+        count++;
+        return end;
+      }),
     element(value) {
       count++;
       if (bindFailed) return;
