@@ -97,6 +97,12 @@ export interface MemberStream {
   binds(name: string): boolean;
   start(): void;
   element(value: ExactJson): void;
+  /**
+   * Optional: takes the object element at `pos` (its `{`) straight from the text, without a tree, returning
+   * where it ends; or -1 to have it read and given to `element` as usual. Only for elements it can tell are
+   * well formed: the reader goes on after it as after any element.
+   */
+  elementAt?(text: string, pos: number): number;
 }
 
 const QUOTE = 0x22;
@@ -172,7 +178,17 @@ class Reader extends JsonCursor {
     for (;;) {
       // one value: a scalar, an empty container, or a container opened (then its first member is read)
       let c = this.skipWhitespace();
-      if (c === 0x7b || c === 0x5b) {
+      // an element of the streamed array the stream took from the text itself
+      let taken = false;
+      if (c === 0x7b && streamed !== undefined && frames[frames.length - 1] === streamed) {
+        const end = frames.length + 2 < this.maxDepth && stream!.elementAt ? stream!.elementAt(text, this.pos) : -1;
+        if (end >= 0) {
+          this.pos = end;
+          taken = true;
+        }
+      }
+      if (taken) value = null;
+      else if (c === 0x7b || c === 0x5b) {
         if (frames.length >= this.maxDepth) this.fail('exceeded max depth');
         this.pos++;
         const next = this.skipWhitespace();
@@ -226,8 +242,9 @@ class Reader extends JsonCursor {
           value = new ExactObject(names.slice(frame, members), values.slice(frame, members));
           members = frame;
         } else {
-          if (frame === streamed) stream!.element(value);
-          else frame.push(value);
+          if (frame !== streamed) frame.push(value);
+          else if (taken) taken = false;
+          else stream!.element(value);
           if (c === 0x2c) break;
           if (c !== 0x5d) this.unexpected(c, 'after array element');
           frames.pop();

@@ -73,6 +73,39 @@ export class CopyInWriter {
     this.used = used;
   }
 
+  /**
+   * UTF-16 units `[start, end)` as UTF-8, none a surrogate (each 1 to 3 bytes): a field of a body copied here
+   * (no string cut out of it, no native call).
+   */
+  utf8Of(units: Uint16Array, start: number, end: number): void {
+    const block = this.block;
+    let used = this.used;
+    for (let i = start; i < end; i++) {
+      const c = units[i]!;
+      if (c < 0x80) block[used++] = c;
+      else if (c < 0x800) {
+        block[used++] = 0xc0 | (c >> 6);
+        block[used++] = 0x80 | (c & 0x3f);
+      } else {
+        block[used++] = 0xe0 | (c >> 12);
+        block[used++] = 0x80 | ((c >> 6) & 0x3f);
+        block[used++] = 0x80 | (c & 0x3f);
+      }
+    }
+    this.used = used;
+  }
+
+  /** The 32 hex digits of the canonical uuid text at unit `start` of `units` (its dashes left out). */
+  uuidHexOf(units: Uint16Array, start: number): void {
+    const block = this.block;
+    let used = this.used;
+    for (let i = start; i < start + 36; i++) {
+      const c = units[i]!;
+      if (c !== 0x2d) block[used++] = c;
+    }
+    this.used = used;
+  }
+
   /** Any text, as UTF-8 (at most 3 bytes per UTF-16 unit). */
   utf8(text: string): void {
     this.used += this.block.write(text, this.used);

@@ -37,7 +37,7 @@ const COPY_STAGED_ROWS =
  * The rows of a chunk as COPY text lines, numbered from where the session expects the chunk to start
  * (the chunk's own start_row_ordinal is read only with the whole body: a mismatch declines the COPY).
  */
-class StagedRowLines implements PushRowSink {
+export class StagedRowLines implements PushRowSink {
   rows = 0;
   /** the body repeats its "rows" member: the lines written are not the chunk's */
   replaced = false;
@@ -55,6 +55,19 @@ class StagedRowLines implements PushRowSink {
 
   start(): void {
     if (this.rows > 0) this.replaced = true;
+  }
+
+  lineHead(maxBytes: number, tableId: number): CopyInWriter | undefined {
+    if (this.replaced) return undefined;
+    const writer = this.writer;
+    // push id, 2 numbers of at most 16 digits, 2 separators and `\\x`
+    writer.line(this.pushIdTab.length + 2 * 16 + 5 + maxBytes);
+    writer.ascii(this.pushIdTab);
+    writer.integer(this.firstOrdinal + this.rows++);
+    writer.byte(TAB);
+    writer.integer(tableId);
+    writer.ascii('\t\\\\x');
+    return writer;
   }
 
   row(tableId: number, keyHex: string, opCode: number, baseRowVersion: bigint, payload: string): void {

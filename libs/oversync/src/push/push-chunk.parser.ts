@@ -4,6 +4,7 @@ import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { IDENTIFIER_PATTERN, isCanonicalUuid, pushByteaToApplyText, ROW_OP_CODES } from '@oversync/protocol';
 import { keyBytesOf } from '../bundle/row-keys.js';
+import type { CopyInWriter } from '../database/copy-in.js';
 import {
   bindMember,
   bindsField,
@@ -44,6 +45,12 @@ export interface PushRowSink {
    * with exact numbers (§8.2), bytea as "\\x…", '' for DELETE
    */
   row(tableId: number, keyHex: string, opCode: number, baseRowVersion: bigint, payload: string): void;
+  /**
+   * Optional, for a sink writing COPY lines: starts the next row's line, of at most `maxBytes` bytes past its
+   * table id, with the fields up to the key's hex, and returns the writer for the parser to write the rest from
+   * the body's text (a plain row: see `scanPlainRow`); undefined when the sink takes no more lines this way.
+   */
+  lineHead?(maxBytes: number, tableId: number): CopyInWriter | undefined;
 }
 
 /**
@@ -130,6 +137,9 @@ export function parsePushChunkRows(
   let rowError: Error | undefined;
   let seen = new Map<RegisteredTable, Set<string>>();
   let tables = new Map<string, NamedTable>();
+  let plain = new PlainRows();
+  // the body's UTF-16 units, made when the first row is taken from the text
+  let units: Uint16Array | undefined;
   const stream: MemberStream = {
     binds: (name) => bindsField(name, 'rows'),
     start() {
@@ -141,8 +151,20 @@ export function parsePushChunkRows(
       rowError = undefined;
       seen = new Map();
       tables = new Map();
+      plain = new PlainRows();
       sink.start();
     },
+    // a sink of COPY lines takes a plain row from the text; anything else (a failure among them) is read as before
+    elementAt:
+      sink.lineHead &&
+      ((text, pos) => {
+        if (bindFailed || rowError !== undefined || count >= maxRows) return -1;
+        units ??= unitsOf(text);
+        const end = scanPlainRow(units, pos);
+        if (end < 0 || !plain.line(text, units, rows, sink, catalog, seen, tables)) return -1;
+        count++;
+        return end;
+      }),
     element(value) {
       count++;
       if (bindFailed) return;
@@ -319,12 +341,16 @@ function addRow(
   }
   keys.add(identity);
   sink.row(table.tableId, keyHex, ROW_OP_CODES[op], row.baseRowVersion, payload);
-  const columns = op === 'INSERT' ? lastAppliedColumns() : undefined;
+  countRow(rows, table.tableId, op === 'INSERT' ? lastAppliedColumns() : undefined);
+}
+
+/** Counts an accepted row in `rows`, with its table and member list when it is an INSERT. */
+function countRow(rows: RowsShape, tableId: number, columns: string | undefined): void {
   if (rows.length === 0) {
     firstRowColumns = columns;
-    rows.firstTableId = table.tableId;
-    rows.insertShape = columns === undefined ? null : `${table.tableId} ${columns}`;
-  } else if (rows.insertShape !== null && (columns !== firstRowColumns || table.tableId !== rows.firstTableId)) {
+    rows.firstTableId = tableId;
+    rows.insertShape = columns === undefined ? null : `${tableId} ${columns}`;
+  } else if (rows.insertShape !== null && (columns !== firstRowColumns || tableId !== rows.firstTableId)) {
     rows.insertShape = null;
   }
   rows.length++;
@@ -379,6 +405,8 @@ function validMembersOf(table: RegisteredTable): Set<string> {
 interface PayloadShape {
   /** number of member names */
   count: number;
+  /** the member names, in their order */
+  names: readonly string[];
   /** per canonical (sorted) column: its member index, -1 for the key column taken from the row key */
   order: number[];
   /** per canonical column: `{"column":` for the first, `,"column":` after */
@@ -509,6 +537,7 @@ function payloadApplyChecked(
   if (!repeated && shapes.size < MAX_SHAPES_PER_TABLE) {
     shapes.set(shapeKey(names), {
       count: names.length,
+      names: [...names],
       order: columns.map((column) => byColumn.get(column)!.index),
       heads: columns.map((column, j) => `${j === 0 ? '{' : ','}"${column}":`),
       bytea: columns.map((column) => table.columnTypes.get(column) === 'bytea'),
@@ -525,4 +554,417 @@ function withinDoubleRange(value: ExactJson): boolean {
   if (value instanceof JsonNumber) return Number.isFinite(value.toNumber());
   if (Array.isArray(value)) return value.every(withinDoubleRange);
   return value.values.every(withinDoubleRange);
+}
+
+// ---------- plain rows: a bulk chunk's rows from the text to their COPY lines, no tree, no strings ----------
+
+/** Units kept between parses (a parse is synchronous): a bulk chunk's body allocates no 2 MB array each time. */
+let scratchUnits = new Uint16Array(0);
+const MAX_SCRATCH_UNITS = 4 * 1024 * 1024;
+
+/**
+ * The body's UTF-16 units in a typed array (one native copy), and a 0 after the last as the end: reading a
+ * typed array's element is a plain load where `charCodeAt` of a 1 MB body string costs ≈ 2.5 × as much. Valid
+ * until the next parse.
+ */
+function unitsOf(text: string): Uint16Array {
+  let units = scratchUnits;
+  if (units.length <= text.length) {
+    units = new Uint16Array(text.length + 1 + (text.length >> 3));
+    if (units.length <= MAX_SCRATCH_UNITS) scratchUnits = units;
+  }
+  Buffer.from(units.buffer, units.byteOffset, 2 * text.length).write(text, 'utf16le');
+  units[text.length] = 0;
+  return units;
+}
+
+/**
+ * A plain row as `scanPlainRow` found it: its members' spans of the body's units ([start, end) of a string's
+ * content or of a number). A plain row is one the reader would bind without a doubt and whose canonical payload
+ * is its own text reordered: the field names in lower case, each once; schema, table, op and the key strings;
+ * the key an object of one string member; base_row_version a small integer; the payload an object of strings,
+ * small integers, `true`, `false` and `null`; no string holding an escape, a control character or anything
+ * canonical JSON escapes (`<`, `>`, `&`, U+2028, U+2029, surrogates).
+ */
+const plainRow = {
+  schemaStart: 0,
+  schemaEnd: 0,
+  tableStart: 0,
+  tableEnd: 0,
+  opStart: 0,
+  opEnd: 0,
+  keyNameStart: 0,
+  keyNameEnd: 0,
+  /** -1: no key member */
+  keyStart: -1,
+  keyEnd: 0,
+  /** -1: no base_row_version member (0) */
+  baseStart: -1,
+  baseEnd: 0,
+  /** the payload's `{`, -1: no payload member */
+  payloadStart: -1,
+  /** after the payload's `}` */
+  payloadEnd: 0,
+  /** payload members */
+  members: 0,
+};
+const MAX_PLAIN_MEMBERS = 64;
+const memberNameStart = new Int32Array(MAX_PLAIN_MEMBERS);
+const memberNameEnd = new Int32Array(MAX_PLAIN_MEMBERS);
+const memberStart = new Int32Array(MAX_PLAIN_MEMBERS);
+const memberEnd = new Int32Array(MAX_PLAIN_MEMBERS);
+/** 1: a string (its content's span), 0: a number or literal (its text's span) */
+const memberIsString = new Uint8Array(MAX_PLAIN_MEMBERS);
+
+function skipWhitespace(units: Uint16Array, pos: number): number {
+  let c = units[pos]!;
+  while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = units[++pos]!;
+  return pos;
+}
+
+/**
+ * The closing quote of the string whose content starts at `start` when canonical JSON writes that content as
+ * it is (see `plainRow`), else -1 (the end of the body, its 0, among them).
+ */
+function plainStringEnd(units: Uint16Array, start: number): number {
+  for (let pos = start; ; pos++) {
+    const c = units[pos]!;
+    if (c === 0x22) return pos;
+    if (c < 0x20 || c === 0x5c || c === 0x3c || c === 0x3e || c === 0x26) return -1;
+    if (c >= 0x2028 && (c <= 0x2029 || (c >= 0xd800 && c <= 0xdfff))) return -1;
+  }
+}
+
+/**
+ * The end of the integer at `pos` of at most `digits` digits that Go and canonical JSON read and write as it is
+ * (no leading zero, no `-0`, no fraction or exponent), else -1.
+ */
+function plainIntegerEnd(units: Uint16Array, pos: number, digits: number, negative: boolean): number {
+  let at = pos;
+  if (negative && units[at] === 0x2d) at++;
+  let c = units[at]!;
+  if (c === 0x30) {
+    if (at !== pos) return -1;
+    c = units[++at]!;
+  } else if (c >= 0x31 && c <= 0x39) {
+    const first = at;
+    do c = units[++at]!;
+    while (c >= 0x30 && c <= 0x39);
+    if (at - first > digits) return -1;
+  } else return -1;
+  return c === 0x2e || c === 0x65 || c === 0x45 || (c >= 0x30 && c <= 0x39) ? -1 : at;
+}
+
+/** Whether the units `[start, end)` are `word`. */
+function spanIs(units: Uint16Array, start: number, end: number, word: string): boolean {
+  if (end - start !== word.length) return false;
+  for (let i = 0; i < word.length; i++) if (units[start + i] !== word.charCodeAt(i)) return false;
+  return true;
+}
+
+/** Whether the units `[start, end)` and `[other, other + end - start)` are the same. */
+function sameUnits(units: Uint16Array, start: number, end: number, other: number): boolean {
+  for (let i = start; i < end; i++) if (units[i] !== units[other++]) return false;
+  return true;
+}
+
+/** The row field a plain member name is (exactly its Go JSON name), else -1. */
+function plainRowField(units: Uint16Array, start: number, end: number): number {
+  switch (end - start) {
+    case 6:
+      return spanIs(units, start, end, 'schema') ? SCHEMA : -1;
+    case 5:
+      return spanIs(units, start, end, 'table') ? TABLE : -1;
+    case 3:
+      return spanIs(units, start, end, 'key') ? KEY : -1;
+    case 2:
+      return spanIs(units, start, end, 'op') ? OP : -1;
+    case 16:
+      return spanIs(units, start, end, 'base_row_version') ? BASE_ROW_VERSION : -1;
+    case 7:
+      return spanIs(units, start, end, 'payload') ? PAYLOAD : -1;
+  }
+  return -1;
+}
+
+/** The closing quote of the name `plainName` read last. */
+let nameEnd = 0;
+
+/** A plain member name at `pos` (its quote) and its colon: where its value starts, else -1. */
+function plainName(units: Uint16Array, pos: number): number {
+  if (units[pos] !== 0x22) return -1;
+  const end = (nameEnd = plainStringEnd(units, pos + 1));
+  if (end < 0) return -1;
+  pos = skipWhitespace(units, end + 1);
+  return units[pos] === 0x3a ? skipWhitespace(units, pos + 1) : -1;
+}
+
+/** The row at `pos` (its `{`) into `plainRow` when it is plain: where it ends, else -1. */
+function scanPlainRow(units: Uint16Array, pos: number): number {
+  const row = plainRow;
+  row.schemaStart = row.schemaEnd = row.tableStart = row.tableEnd = row.opStart = row.opEnd = 0;
+  row.keyStart = row.baseStart = row.payloadStart = -1;
+  let fields = 0;
+  pos = skipWhitespace(units, pos + 1);
+  for (;;) {
+    const nameStart = pos + 1;
+    pos = plainName(units, pos);
+    if (pos < 0) return -1;
+    const field = plainRowField(units, nameStart, nameEnd);
+    if (field < 0 || (fields & (1 << field)) !== 0) return -1;
+    fields |= 1 << field;
+    if (field === KEY) pos = scanPlainKey(units, pos);
+    else if (field === PAYLOAD) pos = scanPlainPayload(units, pos);
+    else if (field === BASE_ROW_VERSION) {
+      row.baseStart = pos;
+      // at most 18 digits: inside int64
+      pos = row.baseEnd = plainIntegerEnd(units, pos, 18, false);
+    } else {
+      if (units[pos] !== 0x22) return -1;
+      const end = plainStringEnd(units, pos + 1);
+      if (end < 0) return -1;
+      if (field === SCHEMA) [row.schemaStart, row.schemaEnd] = [pos + 1, end];
+      else if (field === TABLE) [row.tableStart, row.tableEnd] = [pos + 1, end];
+      else [row.opStart, row.opEnd] = [pos + 1, end];
+      pos = end + 1;
+    }
+    if (pos < 0) return -1;
+    pos = skipWhitespace(units, pos);
+    const c = units[pos];
+    if (c === 0x7d) return pos + 1;
+    if (c !== 0x2c) return -1;
+    pos = skipWhitespace(units, pos + 1);
+  }
+}
+
+/** A key object of one string member at `pos`: where it ends, else -1. */
+function scanPlainKey(units: Uint16Array, pos: number): number {
+  const row = plainRow;
+  if (units[pos] !== 0x7b) return -1;
+  pos = skipWhitespace(units, pos + 1);
+  row.keyNameStart = pos + 1;
+  pos = plainName(units, pos);
+  if (pos < 0 || units[pos] !== 0x22) return -1;
+  row.keyNameEnd = nameEnd;
+  const end = plainStringEnd(units, pos + 1);
+  if (end < 0) return -1;
+  row.keyStart = pos + 1;
+  row.keyEnd = end;
+  pos = skipWhitespace(units, end + 1);
+  return units[pos] === 0x7d ? pos + 1 : -1;
+}
+
+/** Whether `word` follows at `pos`. */
+const wordAt = (units: Uint16Array, pos: number, word: string) => spanIs(units, pos, pos + word.length, word);
+
+/** A payload object of plain members at `pos`: where it ends, else -1. */
+function scanPlainPayload(units: Uint16Array, pos: number): number {
+  const row = plainRow;
+  if (units[pos] !== 0x7b) return -1;
+  row.payloadStart = pos;
+  let members = 0;
+  pos = skipWhitespace(units, pos + 1);
+  if (units[pos] !== 0x7d) {
+    for (;;) {
+      if (members === MAX_PLAIN_MEMBERS) return -1;
+      memberNameStart[members] = pos + 1;
+      pos = plainName(units, pos);
+      if (pos < 0) return -1;
+      memberNameEnd[members] = nameEnd;
+      const c = units[pos];
+      let end: number;
+      if (c === 0x22) {
+        end = plainStringEnd(units, pos + 1);
+        if (end < 0) return -1;
+        memberStart[members] = pos + 1;
+        memberEnd[members] = end;
+        memberIsString[members] = 1;
+        end++;
+      } else {
+        if (c === 0x74) end = wordAt(units, pos, 'true') ? pos + 4 : -1;
+        else if (c === 0x66) end = wordAt(units, pos, 'false') ? pos + 5 : -1;
+        else if (c === 0x6e) end = wordAt(units, pos, 'null') ? pos + 4 : -1;
+        // at most 15 digits: a double's integer, written back as it is
+        else end = plainIntegerEnd(units, pos, 15, true);
+        if (end < 0) return -1;
+        memberStart[members] = pos;
+        memberEnd[members] = end;
+        memberIsString[members] = 0;
+      }
+      members++;
+      pos = skipWhitespace(units, end);
+      const next = units[pos];
+      if (next === 0x7d) break;
+      if (next !== 0x2c) return -1;
+      pos = skipWhitespace(units, pos + 1);
+    }
+  }
+  row.members = members;
+  row.payloadEnd = pos + 1;
+  return pos + 1;
+}
+
+function isCanonicalUuidAt(units: Uint16Array, start: number, end: number): boolean {
+  if (end - start !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const c = units[start + i]!;
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 0x2d) return false;
+    } else if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
+}
+
+const TAB = 0x09;
+
+/** A chunk's plain rows: each validated as `addRow` would and written as its COPY line, or left to `addRow`. */
+class PlainRows {
+  /** the table the last plain row named, and where that row's schema and table are */
+  private named: NamedTable | undefined;
+  private schemaAt = 0;
+  private schemaLength = 0;
+  private tableAt = 0;
+  private tableLength = 0;
+  /** the payload shape of the last plain row of `shapeTable`, and where that row's member names are */
+  private shape: PayloadShape | undefined;
+  private shapeTable: RegisteredTable | undefined;
+  private readonly namesAt = new Int32Array(MAX_PLAIN_MEMBERS);
+
+  /**
+   * The row `scanPlainRow` read, validated and written through `sink.lineHead` when it passes every check
+   * `addRow` makes and its payload has a kept shape; false, nothing written or counted, otherwise (the row is
+   * then read and bound as any other, which words any failure).
+   */
+  line(
+    text: string,
+    units: Uint16Array,
+    rows: RowsShape,
+    sink: PushRowSink,
+    catalog: SyncCatalog,
+    seen: Map<RegisteredTable, Set<string>>,
+    tables: Map<string, NamedTable>,
+  ): boolean {
+    const row = plainRow;
+    let named = this.named;
+    if (
+      named === undefined ||
+      row.schemaEnd - row.schemaStart !== this.schemaLength ||
+      row.tableEnd - row.tableStart !== this.tableLength ||
+      !sameUnits(units, row.schemaStart, row.schemaEnd, this.schemaAt) ||
+      !sameUnits(units, row.tableStart, row.tableEnd, this.tableAt)
+    ) {
+      const schema = text.slice(row.schemaStart, row.schemaEnd);
+      const tableName = text.slice(row.tableStart, row.tableEnd);
+      try {
+        named = this.named = resolveTable({ schema, table: tableName } as BoundRow, catalog, tables);
+      } catch {
+        return false;
+      }
+      this.schemaLength = schema.length;
+      this.tableLength = tableName.length;
+    }
+    // the next row's names are compared with this one's
+    this.schemaAt = row.schemaStart;
+    this.tableAt = row.tableStart;
+    const table = named.table;
+    const op = spanIs(units, row.opStart, row.opEnd, 'INSERT')
+      ? 'INSERT'
+      : spanIs(units, row.opStart, row.opEnd, 'UPDATE')
+        ? 'UPDATE'
+        : spanIs(units, row.opStart, row.opEnd, 'DELETE')
+          ? 'DELETE'
+          : undefined;
+    if (
+      op === undefined ||
+      table.keyKind !== KEY_KIND_UUID ||
+      row.keyStart < 0 ||
+      !spanIs(units, row.keyNameStart, row.keyNameEnd, table.keyColumn) ||
+      !isCanonicalUuidAt(units, row.keyStart, row.keyEnd)
+    )
+      return false;
+    const identity = text.slice(row.keyStart, row.keyEnd);
+    const keys = seen.get(table);
+    if (keys?.has(identity)) return false;
+    let shape: PayloadShape | undefined;
+    if (op === 'DELETE') {
+      if (row.payloadStart >= 0) return false;
+    } else {
+      if (row.payloadStart < 0) return false;
+      shape = this.payloadShape(text, units, table);
+      if (shape === undefined || shape.bytea.includes(true)) return false;
+      const keyIndex = shape.keyIndex;
+      if (
+        keyIndex >= 0 &&
+        (memberIsString[keyIndex] !== 1 ||
+          memberEnd[keyIndex]! - memberStart[keyIndex]! !== 36 ||
+          !sameUnits(units, row.keyStart, row.keyEnd, memberStart[keyIndex]!))
+      )
+        return false;
+    }
+    // the key's hex, op, a base of at most 18 digits, the payload at most 3 bytes per unit of its text, the
+    // key member when added, and separators
+    const payloadBytes =
+      shape === undefined ? 2 : 3 * (row.payloadEnd - row.payloadStart) + table.keyColumn.length + 48;
+    const writer = sink.lineHead!(32 + 1 + 1 + 1 + 18 + 1 + payloadBytes + 1, table.tableId);
+    if (writer === undefined) return false;
+    writer.uuidHexOf(units, row.keyStart);
+    writer.byte(TAB);
+    writer.byte(0x30 + ROW_OP_CODES[op]);
+    writer.byte(TAB);
+    if (row.baseStart < 0) writer.byte(0x30);
+    else writer.utf8Of(units, row.baseStart, row.baseEnd);
+    writer.byte(TAB);
+    if (shape === undefined) {
+      writer.ascii('\\N');
+    } else {
+      // the canonical payload holds no backslash here: its text is the COPY field as it is
+      const { order, heads } = shape;
+      for (let j = 0; j < order.length; j++) {
+        writer.ascii(heads[j]!);
+        const index = order[j]!;
+        if (index < 0) {
+          writer.byte(0x22);
+          writer.utf8Of(units, row.keyStart, row.keyEnd);
+          writer.byte(0x22);
+        } else if (memberIsString[index] === 1) {
+          writer.byte(0x22);
+          writer.utf8Of(units, memberStart[index]!, memberEnd[index]!);
+          writer.byte(0x22);
+        } else writer.utf8Of(units, memberStart[index]!, memberEnd[index]!);
+      }
+      writer.byte(0x7d);
+    }
+    writer.byte(0x0a);
+    if (keys === undefined) seen.set(table, new Set([identity]));
+    else keys.add(identity);
+    countRow(rows, table.tableId, op === 'INSERT' ? shape!.columns : undefined);
+    return true;
+  }
+
+  /**
+   * The kept shape of the scanned payload's member names for `table`, if it has one (see `payloadApply`): the
+   * last plain row's when the names are the same units, else looked up by the names.
+   */
+  private payloadShape(text: string, units: Uint16Array, table: RegisteredTable): PayloadShape | undefined {
+    const members = plainRow.members;
+    const namesAt = this.namesAt;
+    let shape = this.shape;
+    if (shape !== undefined && this.shapeTable === table && shape.count === members) {
+      const names = shape.names;
+      for (let i = 0; i < members && shape !== undefined; i++) {
+        const start = memberNameStart[i]!;
+        const end = memberNameEnd[i]!;
+        if (end - start !== names[i]!.length || !sameUnits(units, start, end, namesAt[i]!)) shape = undefined;
+      }
+    } else shape = undefined;
+    if (shape === undefined) {
+      const names: string[] = [];
+      for (let i = 0; i < members; i++) names.push(text.slice(memberNameStart[i], memberNameEnd[i]));
+      shape = shapesOf(table).get(shapeKey(names));
+      if (shape === undefined || shape.count !== members) return undefined;
+      [this.shape, this.shapeTable] = [shape, table];
+    }
+    namesAt.set(memberNameStart.subarray(0, members));
+    return shape;
+  }
 }
