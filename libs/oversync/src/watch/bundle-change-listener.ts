@@ -71,15 +71,14 @@ export class BundleChangeListener implements OnApplicationBootstrap, BeforeAppli
   }
 
   /**
-   * Resolves once the connection LISTENs, for a subscription just registered with the hub. While the
-   * connection is down or still connecting it resolves at once: the session LISTENs before its
-   * catch-up, which announces the user's latest sequence.
+   * Resolves once the connection LISTENs, for a subscription just registered with the hub (a connecting
+   * session's LISTEN waits for its connect). While the connection is down it resolves at once: the next
+   * session LISTENs before its catch-up, which announces the user's latest sequence.
    */
   async listen(): Promise<void> {
     clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
-    const client = this.client;
-    if (client && this.pid !== undefined) await this.reconcile(client);
+    if (this.client) await this.reconcile(this.client);
   }
 
   /** The first session is awaited, so a stream opened once the app listens already gets every commit. */
@@ -134,11 +133,17 @@ export class BundleChangeListener implements OnApplicationBootstrap, BeforeAppli
     client.on('end', () => fail(new Error('connection ended')));
     client.on('notification', (notification) => this.onNotification(notification));
     try {
-      await client.connect();
+      const connected = client.connect();
+      // a subscription's LISTEN queued from now on runs once connected (or fails with the connection)
+      this.listenQueue = connected.then(
+        () => undefined,
+        () => undefined,
+      );
+      await connected;
       const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-      if (this.client === client) this.pid = rows[0]?.pid;
-      // from here a new subscription's listen() reconciles too; whichever runs first LISTENs
       await this.reconcile(client);
+      // up (for health and tests) once it LISTENs where a stream wants it
+      if (this.client === client) this.pid = rows[0]?.pid;
       await this.catchUp(client);
     } catch (error) {
       fail(error);
