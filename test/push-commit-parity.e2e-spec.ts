@@ -10,7 +10,11 @@ import { byteaColumnsOf } from '../libs/oversync/src/schema/registered-table.js'
 import { hashCanonicalBundleRows } from '../libs/oversync/src/bundle/bundle-capture.js';
 import { rowPrefixesSql, rowPrefixParams, BUNDLE_ROW_JSON_SQL } from '../libs/oversync/src/pull/bundle-reader.js';
 import type { SyncCatalog } from '../libs/oversync/src/schema/sync-catalog.js';
-import { bundlePayloadSql, typedPayloadSql } from '../libs/oversync/src/bundle/bundle-finalize.sql.js';
+import {
+  bundlePayloadSql,
+  finalizeInDatabaseSql,
+  typedPayloadSql,
+} from '../libs/oversync/src/bundle/bundle-finalize.sql.js';
 
 /** A `business.users` INSERT row of a chunk; a null name breaks the table's NOT NULL. */
 const userRow = (id: string, name: string | null) => ({
@@ -280,6 +284,64 @@ describe('push commit parity of the database and Node paths', () => {
       expect(capturedByWriter(changed.statements)).toBe(false);
       await expectNodeParity(changed.bundleSeq, changed.bundleHash);
     }
+  });
+
+  it('a 1000-row INSERT bundle writes row_state for new and re-inserted keys; its first conflict answers 409', async () => {
+    // the bulk commit's conflict check also tells whether any key has a row_state row: none, plain INSERTs
+    const rowState = async (ids: string[]) =>
+      (
+        await db.query<{ bundle_seq: string; deleted: boolean }>(
+          `SELECT rs.bundle_seq::text, rs.deleted FROM sync.row_state rs JOIN sync.user_state us USING (user_pk)
+            WHERE us.user_id = 'alice' AND rs.key_bytes = ANY ($1::bytea[]) ORDER BY rs.key_bytes`,
+          [ids.map((id) => Buffer.from(id.replaceAll('-', ''), 'hex'))],
+        )
+      ).rows;
+    const ids = Array.from({ length: 1000 }, () => randomUUID());
+    const fresh = await push(ids.map((id) => typedRow('INSERT', id, 0, true)));
+    // the one statement (where the role may) writes row_state by plain INSERTs when no key has a row there
+    const inserted = { insertSql: 'INSERT', tableId: catalog.tables[0]!.tableId };
+    expect(finalizeInDatabaseSql(catalog, { ...inserted, newKeys: true })).not.toContain('ON CONFLICT');
+    expect(finalizeInDatabaseSql(catalog, inserted)).toContain('ON CONFLICT');
+    expect(fresh.statements.some((s) => s.startsWith('WITH inserted AS (INSERT'))).toBe(catalog.trustedSyncWrites);
+    await expectNodeParity(fresh.bundleSeq, fresh.bundleHash);
+    expect(await rowState(ids)).toEqual(ids.map(() => ({ bundle_seq: String(fresh.bundleSeq), deleted: false })));
+    const gone = ids.slice(0, 10);
+    const deleted = await push(gone.map((id) => typedRow('DELETE', id, fresh.bundleSeq)));
+    const again = [...gone, ...Array.from({ length: 990 }, () => randomUUID())];
+    const reinserted = await push(again.map((id, j) => typedRow('INSERT', id, j < 10 ? deleted.bundleSeq : 0, true)));
+    expect(reinserted.statements.some((s) => s.startsWith('WITH inserted AS (INSERT'))).toBe(catalog.trustedSyncWrites);
+    await expectNodeParity(reinserted.bundleSeq, reinserted.bundleHash);
+    expect(await rowState(again)).toEqual(
+      again.map(() => ({ bundle_seq: String(reinserted.bundleSeq), deleted: false })),
+    );
+    // rows 300 and 700 insert live keys: the first in upload order is the answer, and nothing is written
+    const clash = Array.from({ length: 1000 }, (_, j) =>
+      j === 300 ? again[5]! : j === 700 ? ids[500]! : randomUUID(),
+    );
+    const created = await a
+      .post('/sync/push-sessions', { source_bundle_id: next, planned_row_count: clash.length })
+      .expect(200);
+    await a
+      .post(
+        `/sync/push-sessions/${created.body.push_id}/chunks`,
+        `{"start_row_ordinal":0,"rows":[${clash.map((id) => typedRow('INSERT', id, 0, true)).join(',')}]}`,
+      )
+      .expect(200);
+    const refused = await a.post(`/sync/push-sessions/${created.body.push_id}/commit`).expect(409);
+    expect(refused.body.error).toBe('push_conflict');
+    expect(refused.body.message).toBe(
+      `insert conflict on business.typed_rows ${again[5]}: expected base_row_version ${reinserted.bundleSeq}, got 0`,
+    );
+    expect(refused.body.conflict).toMatchObject({
+      table: 'typed_rows',
+      key: { id: again[5] },
+      op: 'INSERT',
+      base_row_version: 0,
+      server_row_version: reinserted.bundleSeq,
+      server_row_deleted: false,
+    });
+    expect(refused.body.conflict.server_row.id).toBe(again[5]);
+    expect(await rowState(clash.filter((_, j) => j !== 300 && j !== 700))).toEqual([]);
   });
 
   it('a 1000-row INSERT bundle into a table with a host trigger keeps trigger capture, and stores the same', async () => {

@@ -1,5 +1,5 @@
-// Issue 22 probe: the bulk INSERT commit's apply + bundle build of two builds on one staged session of
-// PROBE_ROWS rows (default 100,000) of business.users, alternating, each in a transaction rolled back
+// Issue 22 probe: the bulk INSERT commit's conflict check, apply and bundle build of two builds on one staged
+// session of PROBE_ROWS rows (default 100,000) of business.users, alternating, each in a transaction rolled back
 // (tables vacuumed between runs). The rows are the first bundle of the first user in DATABASE_URL (a
 // database after push-probe.ts), under new keys. Prints the backend CPU (ms, /proc) of each run and
 // the bundle hashes (one: both builds built the same bundle). Each build's compiled `libs/oversync/dist`:
@@ -13,16 +13,19 @@ import type { ApplyRun } from '../../libs/oversync/src/push/push-apply.js';
 import type * as Apply from '../../libs/oversync/src/push/push-apply.js';
 import type * as Capture from '../../libs/oversync/src/bundle/bundle-capture.js';
 import type * as Catalog from '../../libs/oversync/src/schema/sync-catalog.js';
+import type * as Conflicts from '../../libs/oversync/src/push/push-conflicts.js';
 
 interface Build {
   apply: typeof Apply;
   capture: typeof Capture;
   catalog: typeof Catalog;
+  conflicts: typeof Conflicts;
 }
 const load = async (root: string): Promise<Build> => ({
   apply: (await import(`${root}/libs/oversync/dist/push/push-apply.js`)) as typeof Apply,
   capture: (await import(`${root}/libs/oversync/dist/bundle/bundle-capture.js`)) as typeof Capture,
   catalog: (await import(`${root}/libs/oversync/dist/schema/sync-catalog.js`)) as typeof Catalog,
+  conflicts: (await import(`${root}/libs/oversync/dist/push/push-conflicts.js`)) as typeof Conflicts,
 });
 const builds = { base: await load(process.env.BENCH_BASE_CWD ?? '/work/main'), this: await load(process.cwd()) };
 const rows = Number(process.env.PROBE_ROWS ?? 100_000);
@@ -67,10 +70,13 @@ const options = { userPk, sourceId: 'probe', sourceBundleId: '999999' };
 /** The build's bulk path: one statement where it has one, else its temporary table. */
 async function commit(build: Build): Promise<string | undefined> {
   const catalog = new build.catalog.SyncCatalog([users], true);
+  // the conflict check (a build before `anyRowState` answers the conflict or null; its commit upserts row_state)
+  const check: unknown = await build.conflicts.findConflict(sync, catalog, pushId, userPk, userId);
+  const newKeys = typeof check === 'object' && check !== null && 'anyRowState' in check && !check.anyRowState;
   // a build before the one-statement path has no applyInsertRunFinalized
   if (typeof (build.apply as Partial<typeof Apply>).applyInsertRunFinalized === 'function') {
     const bundle = await build.apply.applyInsertRunFinalized(pushId, userId, run, (inserted, parameters) =>
-      build.capture.finalizeInsertedBundle(sync, catalog, options, null, inserted, parameters),
+      build.capture.finalizeInsertedBundle(sync, catalog, options, null, { ...inserted, newKeys }, parameters),
     );
     return bundle?.bundleHash;
   }

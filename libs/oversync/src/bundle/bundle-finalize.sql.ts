@@ -142,6 +142,11 @@ export type FinalizeSource = 'stage' | 'writer' | InsertedSource;
 export interface InsertedSource {
   insertSql: string;
   tableId: number;
+  /**
+   * No key of these rows has a row_state row (the commit's conflict check, under the user lock, saw none): they
+   * go in by plain INSERTs, without ON CONFLICT's speculative insertion (a third of the row_state write's CPU).
+   */
+  newKeys?: boolean;
 }
 
 /** The temporary table of a bulk commit's writer-captured INSERT effects (dropped at commit). */
@@ -249,9 +254,13 @@ function buildFinalizeSql(catalog: SyncCatalog, source: FinalizeSource): string 
        INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
        SELECT $1, o.table_id, o.key_bytes, s.bundle_seq, o.op_code = ${OP_DELETE} FROM out o, seq s
         -- in index order: each index page is visited once (random keys cost ~1.5× as much)
-        ORDER BY o.table_id, o.key_bytes
+        ORDER BY o.table_id, o.key_bytes${
+          typeof source === 'object' && source.newKeys
+            ? ''
+            : `
        ON CONFLICT (user_pk, table_id, key_bytes)
-       DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted),
+       DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted`
+        }),
      blocks AS (
        INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)
        SELECT $1, br.bundle_seq, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS},

@@ -8,23 +8,48 @@ import { keyStringOf } from '../bundle/row-keys.js';
 import type { ApplyRow } from './push-apply.js';
 import { quoteIdentifier } from '../database/sql-quote.js';
 
-const FIND_CONFLICT = prepared(
-  `SELECT q.row_ordinal, q.table_id, q.op_code, encode(q.key_bytes, 'hex') AS key_hex, q.base, (q.rs).bundle_seq,
-    (q.rs).deleted
-     FROM (SELECT psr.row_ordinal, psr.table_id, psr.op_code, psr.key_bytes, psr.base_bundle_seq AS base,
-                  (SELECT rs FROM sync.row_state rs
-                    WHERE rs.user_pk = $2 AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes) AS rs
-             FROM sync.push_session_rows psr WHERE psr.push_id = $1::uuid OFFSET 0) q
-    WHERE CASE WHEN q.op_code = ${OP_INSERT}
-               THEN ((q.rs).bundle_seq IS NULL AND q.base <> 0)
-                 OR ((q.rs).bundle_seq IS NOT NULL AND (q.base <> (q.rs).bundle_seq OR NOT (q.rs).deleted))
-               ELSE (q.rs).bundle_seq IS NULL OR (q.rs).deleted OR q.base <> (q.rs).bundle_seq END
-    ORDER BY q.row_ordinal LIMIT 1`,
+/** The staged row $3 of $1 with its row_state (`rs`, NULL: none) of user $2. */
+const CONFLICT_FACTS = prepared(
+  `SELECT psr.row_ordinal, psr.table_id, psr.op_code, encode(psr.key_bytes, 'hex') AS key_hex,
+          psr.base_bundle_seq AS base, rs.bundle_seq, rs.deleted
+     FROM sync.push_session_rows psr
+     LEFT JOIN sync.row_state rs ON rs.user_pk = $2 AND rs.table_id = psr.table_id AND rs.key_bytes = psr.key_bytes
+    WHERE psr.push_id = $1::uuid AND psr.row_ordinal = $3`,
 );
 
 /**
+ * The first conflicting staged row of $1 (its ordinal) and whether any staged row's key has a row_state row of
+ * user $2, in one pass. The row state is an index probe per staged row (OFFSET 0 keeps the lateral subquery
+ * from being flattened into a join), never a planned join: with statistics taken while the tables were small
+ * the planner chose loops over whole tables. The probes go in key order, so each index page is visited once
+ * (in upload order, random keys: 100,000 probes 0.46 → 0.29 s of CPU).
+ */
+const FIND_CONFLICT = prepared(
+  `SELECT min(q.row_ordinal) FILTER (WHERE CASE WHEN q.op_code = ${OP_INSERT}
+               THEN (rs.bundle_seq IS NULL AND q.base <> 0)
+                 OR (rs.bundle_seq IS NOT NULL AND (q.base <> rs.bundle_seq OR NOT rs.deleted))
+               ELSE rs.bundle_seq IS NULL OR rs.deleted OR q.base <> rs.bundle_seq END) AS first,
+          bool_or(rs.bundle_seq IS NOT NULL) AS any_row_state
+     FROM (SELECT psr.row_ordinal, psr.table_id, psr.op_code, psr.key_bytes, psr.base_bundle_seq AS base
+             FROM sync.push_session_rows psr WHERE psr.push_id = $1::uuid
+            ORDER BY psr.table_id, psr.key_bytes OFFSET 0) q
+     LEFT JOIN LATERAL (SELECT r.bundle_seq, r.deleted FROM sync.row_state r
+                         WHERE r.user_pk = $2 AND r.table_id = q.table_id AND r.key_bytes = q.key_bytes OFFSET 0) rs
+       ON true`,
+);
+
+/**
+ * What the conflict check found: the first conflict (null: none), and whether some staged row's key has a
+ * row_state row (false: every key is new to row_state, which the commit then writes by plain INSERTs).
+ */
+export interface ConflictCheck {
+  conflict: OversyncError | null;
+  anyRowState: boolean;
+}
+
+/**
  * Checks every staged row against sync.row_state before any write (spec §4.3), in one statement
- * that returns only the first conflicting row in upload order; null when there is none.
+ * that finds the first conflicting row in upload order (its facts read by a second one).
  */
 export async function findConflict(
   client: SyncClient,
@@ -32,10 +57,13 @@ export async function findConflict(
   pushId: string,
   userPk: string,
   userId: string,
-): Promise<OversyncError | null> {
-  // The row state is a scalar subquery per staged row (an index probe each), never a planned join:
-  // with statistics taken while the tables were small the planner chose loops over whole tables.
-  // OFFSET 0 keeps it one probe per row (inlined, each (q.rs) reference probed again: twice per row).
+): Promise<ConflictCheck> {
+  const { rows: checked } = await client.query<{ first: string | null; any_row_state: boolean | null }>(
+    FIND_CONFLICT([pushId, userPk]),
+  );
+  const first = checked[0]?.first ?? null;
+  const anyRowState = checked[0]?.any_row_state === true;
+  if (first === null) return { conflict: null, anyRowState };
   const { rows: found } = await client.query<{
     row_ordinal: string;
     table_id: number;
@@ -44,9 +72,8 @@ export async function findConflict(
     base: string;
     bundle_seq: string | null;
     deleted: boolean | null;
-  }>(FIND_CONFLICT([pushId, userPk]));
-  const hit = found[0];
-  if (!hit) return null;
+  }>(CONFLICT_FACTS([pushId, userPk, first]));
+  const hit = found[0]!;
   const table = catalog.get(hit.table_id);
   const row = {
     table,
@@ -55,7 +82,10 @@ export async function findConflict(
   };
   const exists = hit.bundle_seq !== null;
   const serverRow = exists && hit.deleted !== true ? await readServerRow(client, row, userId) : null;
-  return pushConflict(row, { base: hit.base, bundleSeq: hit.bundle_seq, deleted: hit.deleted }, serverRow);
+  return {
+    conflict: pushConflict(row, { base: hit.base, bundleSeq: hit.bundle_seq, deleted: hit.deleted }, serverRow),
+    anyRowState,
+  };
 }
 
 /** What the conflict check found for a staged row: its base version and the row_state (null: none). */

@@ -504,10 +504,10 @@ export class PushSessionService {
       sourceBundleId: session.source_bundle_id,
       initializationId: session.initialization_id,
     });
-    const found = await findConflict(client, catalog, session.push_id, userPk, actor.userId);
-    if (found) {
-      this.telemetry.conflict(found);
-      throw found;
+    const { conflict, anyRowState } = await findConflict(client, catalog, session.push_id, userPk, actor.userId);
+    if (conflict) {
+      this.telemetry.conflict(conflict);
+      throw conflict;
     }
     timer.mark('conflicts');
     const bulk = BigInt(session.planned_row_count) > DATABASE_COMMIT_MAX_ROWS;
@@ -523,7 +523,7 @@ export class PushSessionService {
     };
     let bundle =
       bulk && catalog.trustedSyncWrites
-        ? await this.commitCapturedByWriter(client, session.push_id, actor.userId, runs, finalize)
+        ? await this.commitCapturedByWriter(client, session.push_id, actor.userId, runs, finalize, !anyRowState)
         : undefined;
     if (bundle === undefined) {
       await applyPushRows(client, session.push_id, actor.userId, runs);
@@ -551,6 +551,7 @@ export class PushSessionService {
     userId: string,
     runs: ApplyRun[],
     finalize: FinalizeOptions,
+    newKeys: boolean,
   ): Promise<CommittedBundle | null | undefined> {
     const capture = await writerCapture(client, runs);
     if (capture === null) return undefined;
@@ -560,7 +561,7 @@ export class PushSessionService {
     let bundle: CommittedBundle | null | undefined;
     if (capture === 'one-statement') {
       bundle = await applyInsertRunFinalized(pushId, userId, runs[0]!, (inserted, parameters) =>
-        finalizeInsertedBundle(client, catalog, finalize, channel, inserted, parameters),
+        finalizeInsertedBundle(client, catalog, finalize, channel, { ...inserted, newKeys }, parameters),
       );
     } else {
       await applyInsertRunsCaptured(client, pushId, userId, runs);
