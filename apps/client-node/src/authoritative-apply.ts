@@ -163,6 +163,8 @@ export function applyAuthoritativePage(
     }
     const batch = rows.slice(i, i + run);
     const done = applyNewRows(ctx, batch, updatedAt);
+    // a batch stopped at its first row (rows this device has: updates) tries no more of this table this page
+    if (done === 0) batchRows.set(batch[0]!.ref.table, 0);
     for (let j = 0; j < done; j++) written(batch[j]!);
     // the row that stopped the batch (a key with a row state, or repeated) and the rest of the run: one by one
     for (let j = done; j < run; j++) applyRow(batch[j]!);
