@@ -155,7 +155,7 @@ export function applyAuthoritativePage(
     writeBusinessRow(ctx, row);
     written(row);
   };
-  for (let i = 0; i < rows.length; ) {
+  for (let i = 0; i < rows.length;) {
     const run = options.skipStale ? upsertRun(ctx, rows, i, batchRows) : 0;
     if (run < BATCH_MIN_ROWS) {
       applyRow(rows[i++]!);
