@@ -121,12 +121,12 @@ const BATCH_MAX_VALUES = 999;
 /**
  * Applies authoritative rows a page at a time (inside `applyTransaction`): business rows through
  * one prepared statement per table and operation, one row-state statement per row (a pull's also
- * decides staleness: it writes only a newer version and says so), never a read before the write.
+ * decides staleness: it writes only a newer version and says so), never a read before the write;
+ * a pull's runs of inserts/updates of one table first try multi-row statements (`applyNewRows`).
  * `skipStale`: rows not newer than their row state are skipped (pulls; a later row of the same key
  * compares against the earlier one); `clearDirty`: queued local intents of the applied keys are
  * dropped, set-based per page and table; `rowStateBySet`: the caller writes the row state of these
- * rows itself, set-based (a snapshot, from its stage). A pull's runs of new rows go in batches (see
- * `applyNewRows`). Returns the number of rows written.
+ * rows itself, set-based (a snapshot, from its stage). Returns the number of rows written.
  */
 export function applyAuthoritativePage(
   ctx: ClientContext,
