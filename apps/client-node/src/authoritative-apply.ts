@@ -82,14 +82,16 @@ function upsert(ctx: ClientContext, table: ManagedTable, values: SqlValue[]): vo
   try {
     ctx.rows.upsert(table, values);
   } catch (err) {
-    throw new RowApplyError(
-      `failed to apply authoritative upsert for ${ctx.schema}.${table.name}: failed to execute upsert: ` +
-        `${errorMessage(err)}`,
-      {
-        cause: err,
-      },
-    );
+    throw upsertError(ctx, table, err);
   }
+}
+
+function upsertError(ctx: ClientContext, table: ManagedTable, err: unknown): RowApplyError {
+  return new RowApplyError(
+    `failed to apply authoritative upsert for ${ctx.schema}.${table.name}: failed to execute upsert: ` +
+      `${errorMessage(err)}`,
+    { cause: err },
+  );
 }
 
 /** One authoritative row resolved to its local table and key. */
@@ -108,9 +110,19 @@ export interface AuthoritativeRow {
 export const APPLY_PAGE_ROWS = 1000;
 
 /**
+ * Rows of a pull written by one multi-row statement: a run of inserts/updates of one table, 16 to 64 rows
+ * (fewer bound values than SQLite's smallest limit, 999). One better-sqlite3 call costs about as much
+ * again as the row's own B-tree work; a shorter run is not worth preparing a statement for its size.
+ */
+const BATCH_MAX_ROWS = 64;
+const BATCH_MIN_ROWS = 16;
+const BATCH_MAX_VALUES = 999;
+
+/**
  * Applies authoritative rows a page at a time (inside `applyTransaction`): business rows through
  * one prepared statement per table and operation, one row-state statement per row (a pull's also
- * decides staleness: it writes only a newer version and says so), never a read before the write.
+ * decides staleness: it writes only a newer version and says so), never a read before the write;
+ * a pull's runs of inserts/updates of one table first try multi-row statements (`applyNewRows`).
  * `skipStale`: rows not newer than their row state are skipped (pulls; a later row of the same key
  * compares against the earlier one); `clearDirty`: queued local intents of the applied keys are
  * dropped, set-based per page and table; `rowStateBySet`: the caller writes the row state of these
@@ -126,32 +138,109 @@ export function applyAuthoritativePage(
   let count = 0;
   const state = ctx.state;
   const updatedAt = options.skipStale ? state.now() : '';
-  for (const row of rows) {
+  const batchRows = new Map<ManagedTable, number>();
+  const written = (row: AuthoritativeRow) => {
+    count++;
+    if (!clearDirty) return;
+    const keys = applied.get(row.ref.table);
+    if (keys) keys.push(row.ref.keyJson);
+    else applied.set(row.ref.table, [row.ref.keyJson]);
+  };
+  const applyRow = (row: AuthoritativeRow) => {
     const { table, keyJson } = row.ref;
     const deleted = row.op === 'DELETE' ? 1 : 0;
     if (options.skipStale) {
-      if (!state.advanceRowState(table.name, keyJson, row.rowVersion, deleted, updatedAt)) continue;
+      if (!state.advanceRowState(table.name, keyJson, row.rowVersion, deleted, updatedAt)) return;
     } else if (!options.rowStateBySet) state.upsertRowState(table.name, keyJson, row.rowVersion, deleted === 1);
     writeBusinessRow(ctx, row);
-    count++;
-    if (!clearDirty) continue;
-    const keys = applied.get(table);
-    if (keys) keys.push(keyJson);
-    else applied.set(table, [keyJson]);
+    written(row);
+  };
+  for (let i = 0; i < rows.length;) {
+    const run = options.skipStale ? upsertRun(ctx, rows, i, batchRows) : 0;
+    if (run < BATCH_MIN_ROWS) {
+      applyRow(rows[i++]!);
+      continue;
+    }
+    const batch = rows.slice(i, i + run);
+    const done = applyNewRows(ctx, batch, updatedAt);
+    // a batch stopped at its first row (rows this device has: updates) tries no more of this table this page
+    if (done === 0) batchRows.set(batch[0]!.ref.table, 0);
+    for (let j = 0; j < done; j++) written(batch[j]!);
+    // the row that stopped the batch (a key with a row state, or repeated) and the rest of the run: one by one
+    for (let j = done; j < run; j++) applyRow(batch[j]!);
+    i += run;
   }
   for (const [table, keys] of applied) ctx.state.deleteDirtyKeys(table.name, keys);
   return count;
 }
 
+/**
+ * Rows from `start` that one batch may take: inserts/updates of the first one's table, at most its batch
+ * size; a table with triggers of the application's is never batched (`OR FAIL` would override their
+ * statements' conflict handling).
+ */
+function upsertRun(
+  ctx: ClientContext,
+  rows: readonly AuthoritativeRow[],
+  start: number,
+  batchRows: Map<ManagedTable, number>,
+): number {
+  const table = rows[start]!.ref.table;
+  let max = batchRows.get(table);
+  if (max === undefined) {
+    max = ctx.rows.hasForeignTriggers(table)
+      ? 0
+      : Math.min(BATCH_MAX_ROWS, Math.floor(BATCH_MAX_VALUES / table.columns.length));
+    batchRows.set(table, max);
+  }
+  const end = Math.min(rows.length, start + max);
+  let i = start;
+  while (i < end && rows[i]!.op !== 'DELETE' && rows[i]!.ref.table === table) i++;
+  return i - start;
+}
+
+/**
+ * Inserts/updates of one table, applied as rows new to this device in two multi-row `INSERT OR FAIL`s
+ * (row state, then business rows); the same rows, row states and errors as one by one. Returns how many
+ * rows, from the first, it applied: the row after them has a row state already (stale or not, it is
+ * `advanceRowState`'s to decide) or repeats a key of the batch. A business row already there is upserted.
+ */
+function applyNewRows(ctx: ClientContext, rows: readonly AuthoritativeRow[], updatedAt: string): number {
+  const table = rows[0]!.ref.table;
+  const fresh = ctx.state.insertRowStates(
+    table.name,
+    rows.map((row) => row.ref.keyJson),
+    rows.map((row) => row.rowVersion),
+    updatedAt,
+  );
+  const values: SqlValue[][] = [];
+  try {
+    // decoded in row order: a payload that fails to decode throws after the rows before it are written
+    for (let i = 0; i < fresh; i++) values.push(businessValues(ctx, rows[i]!));
+  } finally {
+    if (values.length > 0) insertBusinessRows(ctx, table, values);
+  }
+  return fresh;
+}
+
+function insertBusinessRows(ctx: ClientContext, table: ManagedTable, values: SqlValue[][]): void {
+  let inserted: number;
+  try {
+    inserted = ctx.rows.insertPrefix(table, values);
+  } catch (err) {
+    throw upsertError(ctx, table, err);
+  }
+  for (let i = inserted; i < values.length; i++) upsert(ctx, table, values[i]!);
+}
+
 function writeBusinessRow(ctx: ClientContext, row: AuthoritativeRow): void {
-  if (row.op === 'DELETE') {
-    ctx.rows.delete(row.ref.table, row.ref.localKey);
-    return;
-  }
-  if (row.values !== undefined) {
-    upsert(ctx, row.ref.table, row.values);
-    return;
-  }
+  if (row.op === 'DELETE') ctx.rows.delete(row.ref.table, row.ref.localKey);
+  else upsert(ctx, row.ref.table, businessValues(ctx, row));
+}
+
+/** The columns' values of an insert/update: decoded beside the apply, else from its payload. */
+function businessValues(ctx: ClientContext, row: AuthoritativeRow): SqlValue[] {
+  if (row.values !== undefined) return row.values;
   // A JSON null payload decodes as an empty object and then fails the column check.
   const object = row.payload === null ? emptyJsonObject() : row.payload;
   if (!isJsonObject(object)) {
@@ -159,5 +248,5 @@ function writeBusinessRow(ctx: ClientContext, row: AuthoritativeRow): void {
       `failed to decode bundle row payload for ${ctx.schema}.${row.ref.table.name}: payload is not a JSON object`,
     );
   }
-  upsert(ctx, row.ref.table, sqlValuesFromWirePayload(row.ref.table, object));
+  return sqlValuesFromWirePayload(row.ref.table, object);
 }

@@ -1,5 +1,5 @@
 /** Reads and authoritative writes of the business rows of managed tables (spec/client.md §8.5, §9.2). */
-import { rowImageSql } from './capture-triggers.js';
+import { rowImageSql, TRIGGER_SUFFIXES, triggerName } from './capture-triggers.js';
 import { quoteIdent } from './local-schema.js';
 import type { ManagedTable } from './managed-table.js';
 import { type SqlValue, sqlKeyValue } from './row-codec.js';
@@ -10,6 +10,8 @@ export class RowStore {
   /** One prepared upsert and delete per table: applying a pull runs them for every row. */
   private readonly upserts = new Map<ManagedTable, Statement>();
   private readonly deletes = new Map<ManagedTable, Statement>();
+  /** `insertPrefix` by table and then by row count. */
+  private readonly inserts = new Map<ManagedTable, Statement[]>();
 
   constructor(private readonly state: SyncState) {}
 
@@ -29,6 +31,40 @@ export class RowStore {
       this.upserts.set(table, statement);
     }
     statement.run(...values);
+  }
+
+  /**
+   * Inserts rows (each one's column values) with one multi-row `INSERT OR FAIL` (no statement journal,
+   * unlike a multi-row upsert); returns how many, from the first, it inserted before a row broke a
+   * constraint (a key already there: that row takes `upsert`, which also words a real error).
+   */
+  insertPrefix(table: ManagedTable, rows: readonly (readonly SqlValue[])[]): number {
+    let bySize = this.inserts.get(table);
+    if (bySize === undefined) this.inserts.set(table, (bySize = []));
+    const columns = table.columns.length;
+    let statement = bySize[rows.length];
+    if (statement === undefined) {
+      const tuple = `(${table.columns.map(() => '?').join(', ')})`;
+      statement = bySize[rows.length] = this.state.stmt(
+        `INSERT OR FAIL INTO ${quoteIdent(table.name)} (${table.columns.map((c) => quoteIdent(c.name)).join(', ')}) ` +
+          `VALUES ${Array.from(rows, () => tuple).join(', ')}`,
+      );
+    }
+    const params = new Array<SqlValue>(rows.length * columns);
+    for (let i = 0, at = 0; i < rows.length; i++) {
+      const values = rows[i]!;
+      for (let c = 0; c < columns; c++) params[at++] = values[c]!;
+    }
+    return this.state.insertPrefix(statement, params);
+  }
+
+  /** Whether the table has a trigger besides the client's capture triggers (one the application made). */
+  hasForeignTriggers(table: ManagedTable): boolean {
+    const ours = new Set(TRIGGER_SUFFIXES.map((suffix) => triggerName(table.name, suffix)));
+    const triggers = this.state
+      .stmt("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ? COLLATE NOCASE")
+      .all(table.name) as { name: string }[];
+    return triggers.some((t) => !ours.has(t.name));
   }
 
   delete(table: ManagedTable, localKey: string): void {

@@ -95,6 +95,8 @@ const ADVANCE_ROW_STATE_CONFLICT = `ON CONFLICT(schema_name, table_name, key_jso
 export class SyncState {
   private readonly statements = new Map<string, Statement>();
   private readonly advanceStatements = new Map<string, Statement>();
+  /** `insertRowStates` by table and then by row count. */
+  private readonly insertStatements = new Map<string, Statement[]>();
 
   constructor(
     readonly db: Database,
@@ -431,6 +433,55 @@ export class SyncState {
     }
     // an upsert whose DO UPDATE is filtered out changes no row (measured cheaper than RETURNING)
     return statement.run(keyJson, rowVersion, deleted, updatedAt).changes > 0;
+  }
+
+  /**
+   * `advanceRowState` of `keyJsons.length` pulled rows (not deleted) at once, for keys that have no row
+   * state yet: one multi-row `INSERT OR FAIL`, which needs no statement journal (an upsert's `DO UPDATE`
+   * may abort, so a multi-row upsert copies every page it touches into one). Returns how many rows, from
+   * the first, it inserted (each of them advanced): the row after them has a row state already, or
+   * repeats a key of these rows, and is not written (nor are the rest); `advanceRowState` decides it.
+   */
+  insertRowStates(
+    tableName: string,
+    keyJsons: readonly string[],
+    rowVersions: readonly number[],
+    updatedAt: string,
+  ): number {
+    const count = keyJsons.length;
+    let bySize = this.insertStatements.get(tableName);
+    if (bySize === undefined) this.insertStatements.set(tableName, (bySize = []));
+    let statement = bySize[count];
+    if (statement === undefined) {
+      // schema and table as literals, @now (the apply's updated_at) bound once for every row
+      const row = `(${quoteLiteral(this.schema)}, ${quoteLiteral(tableName)}, ?, ?, 0, @now)`;
+      const rows = Array.from({ length: count }, () => row);
+      statement = bySize[count] = this.db.prepare(
+        `INSERT OR FAIL INTO _sync_row_state(schema_name, table_name, key_json, row_version, deleted, updated_at)
+         VALUES ${rows.join(', ')}`,
+      );
+    }
+    const params = new Array<unknown>(2 * count);
+    for (let i = 0; i < count; i++) {
+      params[2 * i] = keyJsons[i];
+      params[2 * i + 1] = rowVersions[i];
+    }
+    return this.insertPrefix(statement, params, { now: updatedAt });
+  }
+
+  /**
+   * Runs a multi-row `INSERT OR FAIL`: the number of rows it inserted, from the first, before one broke a
+   * constraint (`OR FAIL` keeps the rows before it and writes neither it nor the rest); other errors throw.
+   */
+  insertPrefix(statement: Statement, params: readonly unknown[], named?: Record<string, unknown>): number {
+    try {
+      return (named ? statement.run(params, named) : statement.run(params)).changes;
+    } catch (err) {
+      if (!(err instanceof Error && (err as { code?: unknown }).code?.toString().startsWith('SQLITE_CONSTRAINT')))
+        throw err;
+      // changes() of a statement that failed: the rows it wrote before the failure
+      return (this.stmt('SELECT changes() AS n').get() as { n: number }).n;
+    }
   }
 
   /** SQLite's `now` as the metadata tables store it (`updated_at`). */
