@@ -477,8 +477,9 @@ export class SyncState {
     try {
       return (named ? statement.run(params, named) : statement.run(params)).changes;
     } catch (err) {
-      if (!(err instanceof Error && (err as { code?: unknown }).code?.toString().startsWith('SQLITE_CONSTRAINT')))
-        throw err;
+      // by its code, not `instanceof`: the addon's SqliteError is of the realm that loaded it first
+      const code = (err as { code?: unknown } | null)?.code;
+      if (typeof code !== 'string' || !code.startsWith('SQLITE_CONSTRAINT')) throw err;
       // changes() of a statement that failed: the rows it wrote before the failure
       return (this.stmt('SELECT changes() AS n').get() as { n: number }).n;
     }
