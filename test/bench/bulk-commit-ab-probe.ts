@@ -4,10 +4,9 @@
 // database after push-probe.ts), under new keys. Prints the backend CPU (ms, /proc) of each run and
 // the bundle hashes (one: both builds built the same bundle). Each build's compiled `libs/oversync/dist`:
 // BENCH_BASE_CWD (default /work/main) against this worktree. `npx tsx test/bench/bulk-commit-ab-probe.ts`
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { readUsersTable } from './sql-probe-calls.js';
+import { stageProbeSession } from './sql-probe-calls.js';
 import type { SyncClient } from '../../libs/oversync/src/database/sync-database.js';
 import type { ApplyRun } from '../../libs/oversync/src/push/push-apply.js';
 import type * as Apply from '../../libs/oversync/src/push/push-apply.js';
@@ -37,25 +36,7 @@ const cpuMs = () => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 };
-const users = await readUsersTable(client);
-const { rows: owners } = await client.query<{ user_pk: string; user_id: string }>(
-  'SELECT user_pk::text, user_id FROM sync.user_state ORDER BY user_pk LIMIT 1',
-);
-const { user_pk: userPk, user_id: userId } = owners[0]!;
-const pushId = randomUUID();
-await client.query(
-  `INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, planned_row_count,
-     next_expected_row_ordinal, expires_at) VALUES ($1, $2, 'probe', 999999, $3, $3, now() + interval '1 hour')`,
-  [pushId, userPk, rows],
-);
-await client.query(
-  `INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq,
-     payload_apply)
-   SELECT $1, s.row_ordinal, $2, uuid_send(s.id), 1, 0, (s.p || jsonb_build_object('id', s.id))::text::json
-     FROM (SELECT row_ordinal - 1 AS row_ordinal, gen_random_uuid() AS id, payload_wire::jsonb AS p
-             FROM sync.bundle_rows WHERE bundle_seq = 1 AND user_pk = $3 ORDER BY row_ordinal LIMIT $4) s`,
-  [pushId, users.tableId, userPk, rows],
-);
+const { users, userPk, userId, pushId } = await stageProbeSession(client, rows);
 const run: ApplyRun = {
   first: {
     ordinal: 0,

@@ -1,9 +1,8 @@
 // Issue 22 probe: EXPLAIN (ANALYZE, BUFFERS) of this build's one-statement bulk commit (apply + bundle build)
 // on a staged session of PROBE_ROWS rows (default 100,000), as bulk-commit-ab-probe.ts stages it, rolled back.
 // PROBE_PLAIN=1 runs it without EXPLAIN and prints the statement's text instead (for perf). `npx tsx …`
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { readUsersTable } from './sql-probe-calls.js';
+import { stageProbeSession } from './sql-probe-calls.js';
 import type { SyncClient } from '../../libs/oversync/src/database/sync-database.js';
 import { applyInsertRunFinalized } from '../../libs/oversync/src/push/push-apply.js';
 import { finalizeInsertedBundle } from '../../libs/oversync/src/bundle/bundle-capture.js';
@@ -12,25 +11,7 @@ import { SyncCatalog } from '../../libs/oversync/src/schema/sync-catalog.js';
 const rows = Number(process.env.PROBE_ROWS ?? 100_000);
 const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
 await client.connect();
-const users = await readUsersTable(client);
-const { rows: owners } = await client.query<{ user_pk: string; user_id: string }>(
-  'SELECT user_pk::text, user_id FROM sync.user_state ORDER BY user_pk LIMIT 1',
-);
-const { user_pk: userPk, user_id: userId } = owners[0]!;
-const pushId = randomUUID();
-await client.query(
-  `INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, planned_row_count,
-     next_expected_row_ordinal, expires_at) VALUES ($1, $2, 'probe', 999999, $3, $3, now() + interval '1 hour')`,
-  [pushId, userPk, rows],
-);
-await client.query(
-  `INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq,
-     payload_apply)
-   SELECT $1, s.row_ordinal, $2, uuid_send(s.id), 1, 0, (s.p || jsonb_build_object('id', s.id))::text::json
-     FROM (SELECT row_ordinal - 1 AS row_ordinal, gen_random_uuid() AS id, payload_wire::jsonb AS p
-             FROM sync.bundle_rows WHERE bundle_seq = 1 AND user_pk = $3 ORDER BY row_ordinal LIMIT $4) s`,
-  [pushId, users.tableId, userPk, rows],
-);
+const { users, userPk, userId, pushId } = await stageProbeSession(client, rows);
 const explain = process.env.PROBE_PLAIN !== '1';
 const wrapped = {
   query: (text: string, values?: unknown[]) =>

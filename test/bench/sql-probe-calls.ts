@@ -112,3 +112,30 @@ export async function readUsersTable(client: pg.Client): Promise<RegisteredTable
     columnTypes: new Map(columns.map((c) => [c.column_name, c.udt_name])),
   };
 }
+
+/**
+ * A push session of `rows` staged INSERTs of business.users under new keys, for the bulk-commit probes: the
+ * rows of the first bundle of the first user in the database (a database after push-probe.ts).
+ */
+export async function stageProbeSession(client: pg.Client, rows: number) {
+  const users = await readUsersTable(client);
+  const { rows: owners } = await client.query<{ user_pk: string; user_id: string }>(
+    'SELECT user_pk::text, user_id FROM sync.user_state ORDER BY user_pk LIMIT 1',
+  );
+  const { user_pk: userPk, user_id: userId } = owners[0]!;
+  const pushId = randomUUID();
+  await client.query(
+    `INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, planned_row_count,
+       next_expected_row_ordinal, expires_at) VALUES ($1, $2, 'probe', 999999, $3, $3, now() + interval '1 hour')`,
+    [pushId, userPk, rows],
+  );
+  await client.query(
+    `INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq,
+       payload_apply)
+     SELECT $1, s.row_ordinal, $2, uuid_send(s.id), 1, 0, (s.p || jsonb_build_object('id', s.id))::text::json
+       FROM (SELECT row_ordinal - 1 AS row_ordinal, gen_random_uuid() AS id, payload_wire::jsonb AS p
+               FROM sync.bundle_rows WHERE bundle_seq = 1 AND user_pk = $3 ORDER BY row_ordinal LIMIT $4) s`,
+    [pushId, users.tableId, userPk, rows],
+  );
+  return { users, userPk, userId, pushId };
+}
