@@ -125,7 +125,7 @@ const PULL_PAGE_COLUMNS = `user_pk BIGINT, stable_bundle_seq BIGINT, through BIG
 /**
  * The rows of a bundle committed before sync.bundle_row_blocks existed, as one JSON array text built from
  * sync.bundle_rows (pull_page's fallback). A function, not a subquery of pull_page's statement: a subquery's plan
- * and its row expression were set up at every pull though almost never run (7 % of a 5-row pull's backend CPU).
+ * and its row expression were set up at every pull though almost never run (6–7 % of a pull's backend CPU).
  * SQL and STABLE: the caller's snapshot; with a FROM clause and an aggregate it is never inlined.
  */
 const BUNDLE_ROWS_JSON_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION sync.bundle_rows_json(
