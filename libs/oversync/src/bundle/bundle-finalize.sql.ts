@@ -136,11 +136,15 @@ export type FinalizeSource = 'stage' | 'writer' | InsertedSource;
 
 /**
  * A bulk commit's one INSERT run when it may run under the replica role (no trigger or foreign key of its table
- * fires on INSERT but ours): the INSERT … RETURNING `k` (key_bytes), `p` (canonical payload) in upload order,
- * finalized in the statement that writes it (no temporary table), its parameters from $10 on.
+ * fires on INSERT but ours), finalized in the statement that writes it (no temporary table), its parameters from
+ * $10 on: the INSERT … RETURNING `k` (key_bytes), `p` (canonical payload) in upload order; or, with `populatedSql`,
+ * an INSERT that reads the run's rows from the CTE `populated` in any order (no RETURNING), where `populatedSql`
+ * gives each row as it is inserted with its bundle row ordinal (1..n), key_bytes and canonical payload
+ * (`POPULATED_ORDINAL`, `POPULATED_KEY`, `POPULATED_PAYLOAD`) beside its typed columns.
  */
 export interface InsertedSource {
   insertSql: string;
+  populatedSql?: string;
   tableId: number;
   /**
    * No key of these rows has a row_state row (the commit's conflict check, under the user lock, saw none): they
@@ -149,6 +153,14 @@ export interface InsertedSource {
   newKeys?: boolean;
 }
 
+/**
+ * The columns `InsertedSource.populatedSql` adds to a row's typed columns: quoted names with a character no
+ * payload column name has (they match [a-z0-9_]+), so none of the row's columns can take them.
+ */
+export const POPULATED_ORDINAL = '"#ordinal"';
+export const POPULATED_KEY = '"#key"';
+export const POPULATED_PAYLOAD = '"#payload"';
+
 /** The temporary table of a bulk commit's writer-captured INSERT effects (dropped at commit). */
 export const WRITER_CAPTURE_TABLE = 'pg_temp.oversync_writer_capture';
 
@@ -156,6 +168,14 @@ const statements = { stage: new WeakMap<SyncCatalog, string>(), writer: new Weak
 
 /** The `net` rows (first_ordinal, table_id, key_bytes, first_op, last_op, payload) of `source`. */
 function netRowsSql(source: FinalizeSource): string {
+  if (typeof source === 'object' && source.populatedSql)
+    return `populated AS MATERIALIZED (${source.populatedSql}),
+     inserted AS (${source.insertSql}),
+     net AS (
+       SELECT ${POPULATED_ORDINAL} AS first_ordinal, ${Number(source.tableId)} AS table_id,
+              ${POPULATED_KEY} AS key_bytes, ${OP_INSERT}::int2 AS first_op, ${OP_INSERT}::int2 AS last_op,
+              ${POPULATED_PAYLOAD} AS payload
+         FROM populated),`;
   if (typeof source === 'object')
     return `inserted AS (${source.insertSql}),
      net AS (
