@@ -15,6 +15,7 @@ import {
   finalizeInDatabaseSql,
   typedPayloadSql,
 } from '../libs/oversync/src/bundle/bundle-finalize.sql.js';
+import { applyInsertRunFinalized } from '../libs/oversync/src/push/push-apply.js';
 
 /**
  * Whether `statements` (their first 160 characters) hold the one statement that writes and builds a bulk INSERT
@@ -521,6 +522,20 @@ describe('push commit parity of the database and Node paths', () => {
     expect(keyOrdered(every.statements)).toBe(true);
     expect(await bundleKeys(every.bundleSeq)).toEqual(ids);
     await expectNodeParity(every.bundleSeq, every.bundleHash);
+    // a uuid key: row_state is written from the INSERT's own RETURNING stream, already in its index order
+    const table = catalog.tables.find((t) => t.name === 'business.typed_rows')!;
+    const columns = [...table.columnTypes.keys()].filter((c) => c !== '_sync_scope_id').sort();
+    const first = { ordinal: 0, table, key: '', op: 'INSERT' as const, columns };
+    const statement = await applyInsertRunFinalized('p', 'u', { first, last: 999 }, (source) =>
+      Promise.resolve(finalizeInDatabaseSql(catalog, { ...source, newKeys: true })),
+    );
+    expect(statement).toContain('FROM inserted i, seq s');
+    const { rows: states } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM sync.row_state rs JOIN sync.user_state us USING (user_pk)
+        WHERE us.user_id = 'alice' AND rs.bundle_seq = $1 AND NOT rs.deleted AND rs.key_bytes = ANY ($2::bytea[])`,
+      [every.bundleSeq, ids.map((id) => Buffer.from(id.replaceAll('-', ''), 'hex'))],
+    );
+    expect(states[0]).toEqual({ n: 1000 });
     // a column the rows leave out takes its default, which only the INSERT knows: RETURNING, in upload order
     await db.query(`ALTER TABLE business.typed_rows ALTER COLUMN note SET DEFAULT 'by default'`);
     try {

@@ -145,6 +145,11 @@ export type FinalizeSource = 'stage' | 'writer' | InsertedSource;
 export interface InsertedSource {
   insertSql: string;
   populatedSql?: string;
+  /**
+   * With `populatedSql`: the INSERT returns each row's `k` (key_bytes) in `row_state`'s index order (a uuid key
+   * column sorted by value: uuid order is the order of its bytes), and `row_state` is written from that stream.
+   */
+  keysInIndexOrder?: boolean;
   tableId: number;
   /**
    * No key of these rows has a row_state row (the commit's conflict check, under the user lock, saw none): they
@@ -200,6 +205,17 @@ function netRowsSql(source: FinalizeSource): string {
                WINDOW k AS (PARTITION BY table_id, key_bytes ORDER BY capture_ordinal
                             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) w
         WHERE w.capture_ordinal = w.last_ordinal),`;
+}
+
+/**
+ * The `row_state` rows of the bundle in the index's order (each index page visited once: random keys cost ~1.5× as
+ * much): the key-ordered INSERT's own `RETURNING` stream where it comes in that order, else `out` sorted.
+ */
+function rowStateRowsSql(source: FinalizeSource): string {
+  if (typeof source === 'object' && source.keysInIndexOrder)
+    return `SELECT $1, ${Number(source.tableId)}, i.k, s.bundle_seq, false FROM inserted i, seq s`;
+  return `SELECT $1, o.table_id, o.key_bytes, s.bundle_seq, o.op_code = ${OP_DELETE} FROM out o, seq s
+        ORDER BY o.table_id, o.key_bytes`;
 }
 
 /**
@@ -272,15 +288,13 @@ function buildFinalizeSql(catalog: SyncCatalog, source: FinalizeSource): string 
        SELECT $1, s.bundle_seq, o.row_ordinal, o.table_id, o.key_bytes, o.op_code, o.payload::json FROM out o, seq s),
      state AS (
        INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
-       SELECT $1, o.table_id, o.key_bytes, s.bundle_seq, o.op_code = ${OP_DELETE} FROM out o, seq s
-        -- in index order: each index page is visited once (random keys cost ~1.5× as much)
-        ORDER BY o.table_id, o.key_bytes${
-          typeof source === 'object' && source.newKeys
-            ? ''
-            : `
+       ${rowStateRowsSql(source)}${
+         typeof source === 'object' && source.newKeys
+           ? ''
+           : `
        ON CONFLICT (user_pk, table_id, key_bytes)
        DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted`
-        }),
+       }),
      blocks AS (
        INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)
        SELECT $1, br.bundle_seq, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS},

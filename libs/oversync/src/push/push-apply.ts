@@ -291,17 +291,21 @@ function uploadOrderedSource(first: ApplyRow): InsertedSource {
 }
 
 function keyOrderedSource(first: ApplyRow): InsertedSource {
+  const { table } = first;
   const columns = first.columns.map((c) => `r.${quote(c)}`).join(', ');
+  // a uuid key column's order is its key_bytes' order: row_state takes the INSERT's RETURNING stream unsorted
+  const keysInIndexOrder = table.keyKind === KEY_KIND_UUID && table.columnTypes.get(table.keyColumn) === 'uuid';
   return {
     populatedSql: `SELECT psr.row_ordinal - $11 + 1 AS ${POPULATED_ORDINAL},
-         ${keyBytesSql(first.table, 'r')} AS ${POPULATED_KEY},
-         ${typedPayloadSql(first.table, 'r')} AS ${POPULATED_PAYLOAD}, ${columns}
+         ${keyBytesSql(table, 'r')} AS ${POPULATED_KEY},
+         ${typedPayloadSql(table, 'r')} AS ${POPULATED_PAYLOAD}, ${columns}
        ${populatedRowsSql(first, 10)}
       ORDER BY psr.row_ordinal`,
-    insertSql: `INSERT INTO ${qualified(first.table)} AS dst (${insertColumns(first)})
+    insertSql: `INSERT INTO ${qualified(table)} AS dst (${insertColumns(first)})
      SELECT $12::text${first.columns.map((c) => `, p.${quote(c)}`).join('')} FROM populated p
-      ORDER BY p.${quote(first.table.keyColumn)}`,
-    tableId: first.table.tableId,
+      ORDER BY p.${quote(table.keyColumn)}${keysInIndexOrder ? ` RETURNING ${keyBytesSql(table, 'dst')} AS k` : ''}`,
+    keysInIndexOrder,
+    tableId: table.tableId,
   };
 }
 
