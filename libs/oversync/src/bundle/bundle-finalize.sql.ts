@@ -176,7 +176,7 @@ function netRowsSql(source: FinalizeSource): string {
   if (typeof source === 'object' && source.populatedSql)
     return `populated AS MATERIALIZED (${source.populatedSql}),
      inserted AS (${source.insertSql}),
-     net AS (
+     net AS NOT MATERIALIZED (
        SELECT ${POPULATED_ORDINAL} AS first_ordinal, ${Number(source.tableId)} AS table_id,
               ${POPULATED_KEY} AS key_bytes, ${OP_INSERT}::int2 AS first_op, ${OP_INSERT}::int2 AS last_op,
               ${POPULATED_PAYLOAD} AS payload
@@ -251,8 +251,10 @@ function buildFinalizeSql(catalog: SyncCatalog, source: FinalizeSource): string 
           AND min(row_ordinal) = 1 AND max(row_ordinal) = count(*)`
     : '';
   const rowOrdinal = captured ? 'n.first_ordinal' : 'row_number() OVER (ORDER BY n.first_ordinal)';
+  // rows already materialized in `populated` are read again where used: cheaper than a second tuplestore
+  const populated = typeof source === 'object' && source.populatedSql !== undefined;
   return `WITH ${netRowsSql(source)}
-     out AS MATERIALIZED (
+     out AS ${populated ? 'NOT MATERIALIZED' : 'MATERIALIZED'} (
        SELECT ${rowOrdinal} AS row_ordinal, n.table_id, n.key_bytes, n.op_code,
               CASE WHEN n.op_code <> ${OP_DELETE} THEN ${payload} END AS payload, ${keyJson} AS key_json
          FROM (SELECT first_ordinal, table_id, key_bytes, payload,
