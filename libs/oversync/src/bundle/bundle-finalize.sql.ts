@@ -138,9 +138,9 @@ export type FinalizeSource = 'stage' | 'writer' | InsertedSource;
  * A bulk commit's one INSERT run when it may run under the replica role (no trigger or foreign key of its table
  * fires on INSERT but ours), finalized in the statement that writes it (no temporary table), its parameters from
  * $10 on: the INSERT … RETURNING `k` (key_bytes), `p` (canonical payload) in upload order; or, with `populatedSql`,
- * an INSERT that reads the run's rows from the CTE `populated` in any order (no RETURNING), where `populatedSql`
- * gives each row as it is inserted with its bundle row ordinal (1..n), key_bytes and canonical payload
- * (`POPULATED_ORDINAL`, `POPULATED_KEY`, `POPULATED_PAYLOAD`) beside its typed columns.
+ * an INSERT that reads the run's rows from the CTE `populated` in any order (returning at most `k`), where
+ * `populatedSql` gives each row as it is inserted with its bundle row ordinal (1..n), key_bytes and canonical
+ * payload (`POPULATED_ORDINAL`, `POPULATED_KEY`, `POPULATED_PAYLOAD`) beside its typed columns.
  */
 export interface InsertedSource {
   insertSql: string;

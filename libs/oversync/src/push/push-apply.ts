@@ -313,7 +313,7 @@ function keyOrderedSource(first: ApplyRow): InsertedSource {
  * Whether a run's rows name exactly the payload columns of the table: none takes its default (whose value the
  * statement could not know before the INSERT), and a member that names no column fails as the INSERT words it.
  */
-export function insertsEveryColumn(first: ApplyRow): boolean {
+function insertsEveryColumn(first: ApplyRow): boolean {
   const columns = [...first.table.columnTypes.keys()].filter((column) => column !== '_sync_scope_id');
   const named = new Set(first.columns);
   return named.size === columns.length && columns.every((column) => named.has(column));
