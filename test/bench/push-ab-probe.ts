@@ -7,10 +7,10 @@
 // Medians (ranges) per build. `DATABASE_URL=… npx tsx test/bench/push-ab-probe.ts`
 import pg from 'pg';
 import {
+  databaseBackendCpu,
   dropDatabase,
   freshDatabase,
   processCpu,
-  processCpuMs,
   startBenchServer,
   type BenchServer,
 } from './bench-server.js';
@@ -55,17 +55,11 @@ type Sample = {
 };
 const samples: Sample[][] = [[], []];
 
-/** CPU seconds so far of each backend of the monitor's database but its own, by pid */
-async function backendCpu(monitor: pg.Client): Promise<Map<number, number>> {
-  const { rows: backends } = await monitor.query<{ pid: number }>(
-    'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
-  );
-  return new Map(backends.map((b) => [b.pid, processCpuMs(b.pid) / 1000]));
-}
-/** CPU seconds the backends spent from `before` to now (a backend gone since counts nothing) */
+/** CPU seconds the monitor's database backends spent from `before` to now (a backend gone since counts nothing) */
 async function backendCpuSince(monitor: pg.Client, before: Map<number, number>): Promise<number> {
   let total = 0;
-  for (const [pid, seconds] of await backendCpu(monitor)) total += Math.max(0, seconds - (before.get(pid) ?? 0));
+  for (const [pid, seconds] of await databaseBackendCpu(monitor))
+    total += Math.max(0, seconds - (before.get(pid) ?? 0));
   return total;
 }
 
@@ -79,7 +73,7 @@ async function push(server: BenchServer, monitor: pg.Client, rep: string): Promi
   const pushId = await a.stage(1, rows, bodies);
   const t1 = performance.now();
   const [u1, s1] = cpu(server.pid);
-  const pg1 = await backendCpu(monitor);
+  const pg1 = await databaseBackendCpu(monitor);
   const t1c = performance.now();
   await a.call('POST', `/sync/push-sessions/${pushId}/commit`);
   const t2 = performance.now();
