@@ -102,6 +102,50 @@ describe('OversyncModule in a host app that is not the reference app', () => {
     expect(pulled.body.bundles[0].rows[0].key).toEqual({ id: '' });
   });
 
+  it('commits a 1,000-row push of a text-keyed table in upload order, whatever order its keys sort in', async () => {
+    // the bulk commit inserts business rows in key order; the bundle, its row_state and its rows keep upload order
+    const server = app.getHttpServer();
+    const as = { 'x-user': 'u3', 'oversync-source-id': 's1' };
+    await request(server).post('/sync/connect').set(as).send({ has_local_pending_rows: false }).expect(200);
+    const ids = Array.from({ length: 1000 }, (_, i) => `note ${(i * 7919) % 1000} ${i % 2 ? 'é' : 'Z'}`);
+    const created = await request(server)
+      .post('/sync/push-sessions')
+      .set(as)
+      .send({ source_bundle_id: 1, planned_row_count: ids.length })
+      .expect(200);
+    const rows = ids.map((id, i) => ({
+      schema: 'public',
+      table: 'notes',
+      key: { id },
+      op: 'INSERT',
+      base_row_version: 0,
+      payload: { id, body: `body ${i}` },
+    }));
+    await request(server)
+      .post(`/sync/push-sessions/${created.body.push_id}/chunks`)
+      .set(as)
+      .send({ start_row_ordinal: 0, rows })
+      .expect(200);
+    const commit = await request(server).post(`/sync/push-sessions/${created.body.push_id}/commit`).set(as).expect(200);
+    expect(commit.body).toMatchObject({ row_count: 1000 });
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows: stored } = await client.query<{ id: string; body: string; live: string; state: number }>(
+        `SELECT convert_from(br.key_bytes, 'UTF8') AS id, br.payload_wire ->> 'body' AS body, n.body AS live,
+                (SELECT count(*)::int FROM sync.row_state rs
+                  WHERE (rs.user_pk, rs.table_id, rs.key_bytes, rs.bundle_seq)
+                      = (br.user_pk, br.table_id, br.key_bytes, br.bundle_seq)) AS state
+           FROM sync.bundle_rows br JOIN sync.user_state us USING (user_pk)
+           JOIN public.notes n ON n._sync_scope_id = us.user_id AND n.id = convert_from(br.key_bytes, 'UTF8')
+          WHERE us.user_id = 'u3' ORDER BY br.row_ordinal`,
+      );
+      expect(stored).toEqual(ids.map((id, i) => ({ id, body: `body ${i}`, live: `body ${i}`, state: 1 })));
+    } finally {
+      await client.end();
+    }
+  });
+
   it('leaves unknown /sync paths to the host without routeFallback (no catch-all, no error handler)', async () => {
     const server = app.getHttpServer();
     const unknown = await request(server)

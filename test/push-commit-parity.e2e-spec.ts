@@ -15,6 +15,17 @@ import {
   finalizeInDatabaseSql,
   typedPayloadSql,
 } from '../libs/oversync/src/bundle/bundle-finalize.sql.js';
+import { applyInsertRunFinalized } from '../libs/oversync/src/push/push-apply.js';
+
+/**
+ * Whether `statements` (their first 160 characters) hold the one statement that writes and builds a bulk INSERT
+ * bundle: the INSERT … RETURNING in upload order (into `table`, if given), or, where the rows name every column,
+ * the INSERT in key order from the CTE of populated rows (whose table comes later in the text).
+ */
+const oneStatement = (statements: readonly string[], table = '') =>
+  statements.some(
+    (s) => s.startsWith(`WITH inserted AS (INSERT INTO ${table}`) || s.startsWith('WITH populated AS MATERIALIZED ('),
+  );
 
 /** A `business.users` INSERT row of a chunk; a null name breaks the table's NOT NULL. */
 const userRow = (id: string, name: string | null) => ({
@@ -269,8 +280,7 @@ describe('push commit parity of the database and Node paths', () => {
     // the Node code reads the stage itself only when the statement that builds the bundle declined it
     const builtInNode = (statements: readonly string[]) => statements.some((s) => s.startsWith('WITH taken AS'));
     // INSERT-only bundles capture their own RETURNING rows where the role may (declined: trigger capture)
-    const capturedByWriter = (statements: readonly string[]) =>
-      statements.some((s) => s.startsWith('WITH inserted AS (INSERT'));
+    const capturedByWriter = (statements: readonly string[]) => oneStatement(statements);
     for (const exact of [true, false]) {
       const ids = Array.from({ length: 1000 }, () => randomUUID());
       const inserted = await push(ids.map((id) => typedRow('INSERT', id, 0, exact)));
@@ -302,14 +312,14 @@ describe('push commit parity of the database and Node paths', () => {
     const inserted = { insertSql: 'INSERT', tableId: catalog.tables[0]!.tableId };
     expect(finalizeInDatabaseSql(catalog, { ...inserted, newKeys: true })).not.toContain('ON CONFLICT');
     expect(finalizeInDatabaseSql(catalog, inserted)).toContain('ON CONFLICT');
-    expect(fresh.statements.some((s) => s.startsWith('WITH inserted AS (INSERT'))).toBe(catalog.trustedSyncWrites);
+    expect(oneStatement(fresh.statements)).toBe(catalog.trustedSyncWrites);
     await expectNodeParity(fresh.bundleSeq, fresh.bundleHash);
     expect(await rowState(ids)).toEqual(ids.map(() => ({ bundle_seq: String(fresh.bundleSeq), deleted: false })));
     const gone = ids.slice(0, 10);
     const deleted = await push(gone.map((id) => typedRow('DELETE', id, fresh.bundleSeq)));
     const again = [...gone, ...Array.from({ length: 990 }, () => randomUUID())];
     const reinserted = await push(again.map((id, j) => typedRow('INSERT', id, j < 10 ? deleted.bundleSeq : 0, true)));
-    expect(reinserted.statements.some((s) => s.startsWith('WITH inserted AS (INSERT'))).toBe(catalog.trustedSyncWrites);
+    expect(oneStatement(reinserted.statements)).toBe(catalog.trustedSyncWrites);
     await expectNodeParity(reinserted.bundleSeq, reinserted.bundleHash);
     expect(await rowState(again)).toEqual(
       again.map(() => ({ bundle_seq: String(reinserted.bundleSeq), deleted: false })),
@@ -353,7 +363,7 @@ describe('push commit parity of the database and Node paths', () => {
     try {
       const ids = Array.from({ length: 1000 }, () => randomUUID());
       const inserted = await push(ids.map((id) => typedRow('INSERT', id, 0, true)));
-      expect(inserted.statements.some((s) => s.startsWith('WITH inserted AS (INSERT'))).toBe(false);
+      expect(oneStatement(inserted.statements)).toBe(false);
       expect(inserted.statements.some((s) => s.startsWith('WITH staged AS'))).toBe(true);
       await expectNodeParity(inserted.bundleSeq, inserted.bundleHash);
     } finally {
@@ -420,7 +430,7 @@ describe('push commit parity of the database and Node paths', () => {
     try {
       const ids = Array.from({ length: 1000 }, () => randomUUID());
       const inserted = await push(ids.map((id) => typedRow('INSERT', id, 0, true)));
-      expect(inserted.statements.some((s) => s.startsWith('WITH inserted AS (INSERT'))).toBe(false);
+      expect(oneStatement(inserted.statements)).toBe(false);
       await expectNodeParity(inserted.bundleSeq, inserted.bundleHash);
       const { rows } = await db.query<{ payload: string }>(
         `SELECT br.payload_wire::text AS payload FROM sync.bundle_rows br JOIN sync.user_state us USING (user_pk)
@@ -442,9 +452,7 @@ describe('push commit parity of the database and Node paths', () => {
       `"payload":{"id":"${id}","title":"t","content":"c","author_id":${author === null ? 'null' : `"${author}"`}}}`;
     // typed_rows has no foreign key: one statement, the same bytes
     const typed = await push(Array.from({ length: 1000 }, () => typedRow('INSERT', randomUUID(), 0, true)));
-    expect(typed.statements.some((s) => s.startsWith('WITH inserted AS (INSERT INTO "business"."typed_rows"'))).toBe(
-      true,
-    );
+    expect(oneStatement(typed.statements, '"business"."typed_rows"')).toBe(true);
     expect(temporaryTable(typed.statements)).toBe(false);
     await expectNodeParity(typed.bundleSeq, typed.bundleHash);
     // posts' foreign key is a trigger on INSERT: the temporary table, and its deferred check still refuses
@@ -492,6 +500,83 @@ describe('push commit parity of the database and Node paths', () => {
     const { rows: written } = await db.query(
       `SELECT count(*)::int AS n FROM business.users WHERE id = ANY($1::uuid[])`,
       [rows.map((r) => r.key.id)],
+    );
+    expect(written[0]).toEqual({ n: 0 });
+  });
+
+  it('a bulk INSERT bundle naming every column goes into the table in key order, its bundle in upload order', async () => {
+    if (!catalog.trustedSyncWrites) return;
+    const keyOrdered = (statements: readonly string[]) =>
+      statements.some((s) => s.startsWith('WITH populated AS MATERIALIZED ('));
+    const bundleKeys = async (bundleSeq: number) =>
+      (
+        await db.query<{ id: string }>(
+          `SELECT encode(br.key_bytes, 'hex')::uuid::text AS id FROM sync.bundle_rows br
+             JOIN sync.user_state us USING (user_pk) WHERE us.user_id = 'alice' AND br.bundle_seq = $1
+            ORDER BY br.row_ordinal`,
+          [bundleSeq],
+        )
+      ).rows.map((r) => r.id);
+    const ids = Array.from({ length: 1000 }, () => randomUUID());
+    const every = await push(ids.map((id) => typedRow('INSERT', id, 0, true)));
+    expect(keyOrdered(every.statements)).toBe(true);
+    expect(await bundleKeys(every.bundleSeq)).toEqual(ids);
+    await expectNodeParity(every.bundleSeq, every.bundleHash);
+    // a uuid key: row_state is written from the INSERT's own RETURNING stream, already in its index order
+    const table = catalog.tables.find((t) => t.name === 'business.typed_rows')!;
+    const columns = [...table.columnTypes.keys()].filter((c) => c !== '_sync_scope_id').sort();
+    const first = { ordinal: 0, table, key: '', op: 'INSERT' as const, columns };
+    const statement = await applyInsertRunFinalized('p', 'u', { first, last: 999 }, (source) =>
+      Promise.resolve(finalizeInDatabaseSql(catalog, { ...source, newKeys: true })),
+    );
+    expect(statement).toContain('FROM inserted i, seq s');
+    const { rows: states } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM sync.row_state rs JOIN sync.user_state us USING (user_pk)
+        WHERE us.user_id = 'alice' AND rs.bundle_seq = $1 AND NOT rs.deleted AND rs.key_bytes = ANY ($2::bytea[])`,
+      [every.bundleSeq, ids.map((id) => Buffer.from(id.replaceAll('-', ''), 'hex'))],
+    );
+    expect(states[0]).toEqual({ n: 1000 });
+    // a column the rows leave out takes its default, which only the INSERT knows: RETURNING, in upload order
+    await db.query(`ALTER TABLE business.typed_rows ALTER COLUMN note SET DEFAULT 'by default'`);
+    try {
+      const fewer = Array.from({ length: 1000 }, () => randomUUID());
+      const withoutNote = await push(
+        fewer.map((id) => typedRow('INSERT', id, 0, true).replace(/"note":(null|"(?:[^"\\]|\\.)*"),/, '')),
+      );
+      expect(keyOrdered(withoutNote.statements)).toBe(false);
+      expect(oneStatement(withoutNote.statements)).toBe(true);
+      expect(await bundleKeys(withoutNote.bundleSeq)).toEqual(fewer);
+      await expectNodeParity(withoutNote.bundleSeq, withoutNote.bundleHash);
+      const { rows } = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM sync.bundle_rows br JOIN sync.user_state us USING (user_pk)
+          WHERE us.user_id = 'alice' AND br.bundle_seq = $1 AND br.payload_wire ->> 'note' = 'by default'`,
+        [withoutNote.bundleSeq],
+      );
+      expect(rows[0]).toEqual({ n: 1000 });
+    } finally {
+      await db.query(`ALTER TABLE business.typed_rows ALTER COLUMN note DROP DEFAULT`);
+    }
+  });
+
+  it('a bulk INSERT in key order that the table refuses names the row the upload order meets first', async () => {
+    // rows 300 and 700 break users' NOT NULL, and 700's key sorts first: the answer names row 300's values
+    const ids = Array.from({ length: 1000 }, () => randomUUID());
+    if (ids[700]! > ids[300]!) [ids[300], ids[700]] = [ids[700]!, ids[300]!];
+    const now = '2026-12-07T10:00:00Z';
+    const rows = ids.map((id, i) => {
+      const row = userRow(id, i === 300 || i === 700 ? null : 'n');
+      return { ...row, payload: { ...row.payload, created_at: now, updated_at: now } };
+    });
+    const refused = await a.push(next, rows);
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toMatch(
+      /^rows 0\.\.999 \(INSERT business\.users\) was rejected by PostgreSQL: null value in column "name" /,
+    );
+    expect(refused.body.message).toContain(ids[300]);
+    expect(refused.body.message).not.toContain(ids[700]);
+    const { rows: written } = await db.query(
+      `SELECT count(*)::int AS n FROM business.users WHERE id = ANY($1::uuid[])`,
+      [ids],
     );
     expect(written[0]).toEqual({ n: 0 });
   });

@@ -92,6 +92,14 @@ export function processCpu(pid: number): { userMs: number; systemMs: number } {
   }
 }
 
+/** CPU seconds so far of each backend of `client`'s database but `client`'s own, by pid */
+export async function databaseBackendCpu(client: pg.Client): Promise<Map<number, number>> {
+  const { rows: backends } = await client.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+  );
+  return new Map(backends.map((b) => [b.pid, processCpuMs(b.pid) / 1000]));
+}
+
 /** user + system CPU of process `pid` so far (ms); 0 once it is gone */
 export function processCpuMs(pid: number): number {
   const { userMs, systemMs } = processCpu(pid);

@@ -2,9 +2,18 @@
 // each on its own fresh database (PUSH_AB_DB_PREFIX, default "pushab_", + a / b), pushing PUSH_PROBE_ROWS rows
 // (default 100,000: create + 20 chunks of 5,000 + commit) by fresh users in turn, A B B A A B…, PUSH_AB_PAIRS
 // pairs (default 4) after one warm-up push each. Per push: the server's user and system CPU of create + chunks
-// and of the commit (/proc), and the walls (GC: the servers' own --trace-gc via BENCH_SERVER_NODE_ARGS).
+// and of the commit, the CPU of the build's PostgreSQL backends in the commit (/proc), and the walls (GC: the
+// servers' own --trace-gc via BENCH_SERVER_NODE_ARGS).
 // Medians (ranges) per build. `DATABASE_URL=… npx tsx test/bench/push-ab-probe.ts`
-import { dropDatabase, freshDatabase, processCpu, startBenchServer, type BenchServer } from './bench-server.js';
+import pg from 'pg';
+import {
+  databaseBackendCpu,
+  dropDatabase,
+  freshDatabase,
+  processCpu,
+  startBenchServer,
+  type BenchServer,
+} from './bench-server.js';
 import { summarize } from './stats.js';
 import { SyncApi, userChunkBodies } from './sync-api.js';
 
@@ -27,17 +36,34 @@ const builds = [
   { name: 'this', cwd: process.cwd(), db: `${prefix}b` },
 ];
 const servers: BenchServer[] = [];
-for (const build of builds)
-  servers.push(
-    await startBenchServer({
-      BENCH_SERVER_CWD: build.cwd,
-      DATABASE_URL: await freshDatabase(adminUrl, build.db),
-    }),
-  );
-type Sample = { chunkUser: number; chunkSys: number; commitCpu: number; chunkWall: number; commitWall: number };
+/** per build, a connection to its database that lists the server's backends */
+const monitors: pg.Client[] = [];
+for (const build of builds) {
+  const url = await freshDatabase(adminUrl, build.db);
+  servers.push(await startBenchServer({ BENCH_SERVER_CWD: build.cwd, DATABASE_URL: url }));
+  const monitor = new pg.Client({ connectionString: url });
+  await monitor.connect();
+  monitors.push(monitor);
+}
+type Sample = {
+  chunkUser: number;
+  chunkSys: number;
+  commitCpu: number;
+  commitPgCpu: number;
+  chunkWall: number;
+  commitWall: number;
+};
 const samples: Sample[][] = [[], []];
 
-async function push(server: BenchServer, rep: string): Promise<Sample> {
+/** CPU seconds the monitor's database backends spent from `before` to now (a backend gone since counts nothing) */
+async function backendCpuSince(monitor: pg.Client, before: Map<number, number>): Promise<number> {
+  let total = 0;
+  for (const [pid, seconds] of await databaseBackendCpu(monitor))
+    total += Math.max(0, seconds - (before.get(pid) ?? 0));
+  return total;
+}
+
+async function push(server: BenchServer, monitor: pg.Client, rep: string): Promise<Sample> {
   const a = new SyncApi(server.baseUrl, await server.signIn(`u${Date.now()}-${rep}`), 'a');
   await a.call('POST', '/sync/connect', { has_local_pending_rows: false });
   // fresh rows per push, encoded beforehand
@@ -47,30 +73,35 @@ async function push(server: BenchServer, rep: string): Promise<Sample> {
   const pushId = await a.stage(1, rows, bodies);
   const t1 = performance.now();
   const [u1, s1] = cpu(server.pid);
+  const pg1 = await databaseBackendCpu(monitor);
+  const t1c = performance.now();
   await a.call('POST', `/sync/push-sessions/${pushId}/commit`);
   const t2 = performance.now();
   const [u2, s2] = cpu(server.pid);
+  const commitPgCpu = await backendCpuSince(monitor, pg1);
   return {
     chunkUser: u1 - u0,
     chunkSys: s1 - s0,
     commitCpu: u2 + s2 - u1 - s1,
+    commitPgCpu,
     chunkWall: t1 - t0,
-    commitWall: t2 - t1,
+    commitWall: t2 - t1c,
   };
 }
 
 const fmt = (s: Sample) =>
   `chunks CPU ${(s.chunkUser + s.chunkSys).toFixed(2)} s ` +
   `(user ${s.chunkUser.toFixed(2)}, sys ${s.chunkSys.toFixed(2)}), ` +
-  `commit CPU ${s.commitCpu.toFixed(2)} s; ` +
+  `commit CPU ${s.commitCpu.toFixed(2)} s, its PostgreSQL CPU ${s.commitPgCpu.toFixed(2)} s; ` +
   `wall create+chunks ${s.chunkWall.toFixed(0)} ms, commit ${s.commitWall.toFixed(0)} ms, ` +
   `total ${(s.chunkWall + s.commitWall).toFixed(0)} ms`;
 try {
-  for (let i = 0; i < 2; i++) console.log(`warm-up ${builds[i]!.name}: ${fmt(await push(servers[i]!, `w${i}`))}`);
+  for (let i = 0; i < 2; i++)
+    console.log(`warm-up ${builds[i]!.name}: ${fmt(await push(servers[i]!, monitors[i]!, `w${i}`))}`);
   for (let pair = 0; pair < pairs; pair++) {
     const order = pair % 2 ? [1, 0] : [0, 1];
     for (const i of order) {
-      const s = await push(servers[i]!, `${pair}-${i}`);
+      const s = await push(servers[i]!, monitors[i]!, `${pair}-${i}`);
       samples[i]!.push(s);
       console.log(`${builds[i]!.name}: ${fmt(s)}`);
     }
@@ -96,7 +127,13 @@ try {
         )}; commit CPU ${stat(
           s.map((x) => x.commitCpu),
           2,
-        )}; ` +
+        )}, its PostgreSQL CPU ${stat(
+          s.map((x) => x.commitPgCpu),
+          2,
+        )}, commit wall ${stat(
+          s.map((x) => x.commitWall),
+          0,
+        )} ms; ` +
         `create+chunks wall ${stat(
           s.map((x) => x.chunkWall),
           0,
@@ -111,6 +148,7 @@ try {
     );
   }
 } finally {
+  for (const monitor of monitors) await monitor.end();
   for (const server of servers.reverse()) await server.stop();
   for (const build of builds) await dropDatabase(adminUrl, build.db);
 }

@@ -3,7 +3,7 @@
 // PostgreSQL backends of its database, all and the commit's (robust on a loaded machine), and the
 // server's RSS. BENCH_SERVER_CWD runs another build (see bench-server.ts) for an A/B.
 import pg from 'pg';
-import { processCpuMs, startBenchServer } from './bench-server.js';
+import { databaseBackendCpu, processCpuMs, startBenchServer } from './bench-server.js';
 import { SyncApi, userChunkBodies } from './sync-api.js';
 
 const rows = Number(process.env.PUSH_PROBE_ROWS ?? 100_000);
@@ -15,12 +15,7 @@ await admin.connect();
 /** utime + stime of a process in seconds (0 once it is gone) */
 const cpuSeconds = (pid: number) => processCpuMs(pid) / 1000;
 /** CPU seconds of every backend of the server's database but this probe's own, by pid */
-async function backendCpu(): Promise<Map<number, number>> {
-  const { rows: backends } = await admin.query<{ pid: number }>(
-    'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
-  );
-  return new Map(backends.map((b) => [b.pid, cpuSeconds(b.pid)]));
-}
+const backendCpu = () => databaseBackendCpu(admin);
 try {
   for (let rep = 0; rep < 2; rep++) {
     const a = new SyncApi(server.baseUrl, await server.signIn(`u${Date.now()}-${rep}`), 'a');

@@ -136,11 +136,20 @@ export type FinalizeSource = 'stage' | 'writer' | InsertedSource;
 
 /**
  * A bulk commit's one INSERT run when it may run under the replica role (no trigger or foreign key of its table
- * fires on INSERT but ours): the INSERT … RETURNING `k` (key_bytes), `p` (canonical payload) in upload order,
- * finalized in the statement that writes it (no temporary table), its parameters from $10 on.
+ * fires on INSERT but ours), finalized in the statement that writes it (no temporary table), its parameters from
+ * $10 on: the INSERT … RETURNING `k` (key_bytes), `p` (canonical payload) in upload order; or, with `populatedSql`,
+ * an INSERT that reads the run's rows from the CTE `populated` in any order (returning at most `k`), where
+ * `populatedSql` gives each row as it is inserted with its bundle row ordinal (1..n), key_bytes and canonical
+ * payload (`POPULATED_ORDINAL`, `POPULATED_KEY`, `POPULATED_PAYLOAD`) beside its typed columns.
  */
 export interface InsertedSource {
   insertSql: string;
+  populatedSql?: string;
+  /**
+   * With `populatedSql`: the INSERT returns each row's `k` (key_bytes) in `row_state`'s index order (a uuid key
+   * column sorted by value: uuid order is the order of its bytes), and `row_state` is written from that stream.
+   */
+  keysInIndexOrder?: boolean;
   tableId: number;
   /**
    * No key of these rows has a row_state row (the commit's conflict check, under the user lock, saw none): they
@@ -149,6 +158,14 @@ export interface InsertedSource {
   newKeys?: boolean;
 }
 
+/**
+ * The columns `InsertedSource.populatedSql` adds to a row's typed columns: quoted names with a character no
+ * payload column name has (they match [a-z0-9_]+), so none of the row's columns can take them.
+ */
+export const POPULATED_ORDINAL = '"#ordinal"';
+export const POPULATED_KEY = '"#key"';
+export const POPULATED_PAYLOAD = '"#payload"';
+
 /** The temporary table of a bulk commit's writer-captured INSERT effects (dropped at commit). */
 export const WRITER_CAPTURE_TABLE = 'pg_temp.oversync_writer_capture';
 
@@ -156,6 +173,14 @@ const statements = { stage: new WeakMap<SyncCatalog, string>(), writer: new Weak
 
 /** The `net` rows (first_ordinal, table_id, key_bytes, first_op, last_op, payload) of `source`. */
 function netRowsSql(source: FinalizeSource): string {
+  if (typeof source === 'object' && source.populatedSql)
+    return `populated AS MATERIALIZED (${source.populatedSql}),
+     inserted AS (${source.insertSql}),
+     net AS NOT MATERIALIZED (
+       SELECT ${POPULATED_ORDINAL} AS first_ordinal, ${Number(source.tableId)} AS table_id,
+              ${POPULATED_KEY} AS key_bytes, ${OP_INSERT}::int2 AS first_op, ${OP_INSERT}::int2 AS last_op,
+              ${POPULATED_PAYLOAD} AS payload
+         FROM populated),`;
   if (typeof source === 'object')
     return `inserted AS (${source.insertSql}),
      net AS (
@@ -180,6 +205,17 @@ function netRowsSql(source: FinalizeSource): string {
                WINDOW k AS (PARTITION BY table_id, key_bytes ORDER BY capture_ordinal
                             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) w
         WHERE w.capture_ordinal = w.last_ordinal),`;
+}
+
+/**
+ * The `row_state` rows of the bundle in the index's order (each index page visited once: random keys cost ~1.5× as
+ * much): the key-ordered INSERT's own `RETURNING` stream where it comes in that order, else `out` sorted.
+ */
+function rowStateRowsSql(source: FinalizeSource): string {
+  if (typeof source === 'object' && source.keysInIndexOrder)
+    return `SELECT $1, ${Number(source.tableId)}, i.k, s.bundle_seq, false FROM inserted i, seq s`;
+  return `SELECT $1, o.table_id, o.key_bytes, s.bundle_seq, o.op_code = ${OP_DELETE} FROM out o, seq s
+        ORDER BY o.table_id, o.key_bytes`;
 }
 
 /**
@@ -215,8 +251,10 @@ function buildFinalizeSql(catalog: SyncCatalog, source: FinalizeSource): string 
           AND min(row_ordinal) = 1 AND max(row_ordinal) = count(*)`
     : '';
   const rowOrdinal = captured ? 'n.first_ordinal' : 'row_number() OVER (ORDER BY n.first_ordinal)';
+  // rows already materialized in `populated` are read again where used: cheaper than a second tuplestore
+  const populated = typeof source === 'object' && source.populatedSql !== undefined;
   return `WITH ${netRowsSql(source)}
-     out AS MATERIALIZED (
+     out AS ${populated ? 'NOT MATERIALIZED' : 'MATERIALIZED'} (
        SELECT ${rowOrdinal} AS row_ordinal, n.table_id, n.key_bytes, n.op_code,
               CASE WHEN n.op_code <> ${OP_DELETE} THEN ${payload} END AS payload, ${keyJson} AS key_json
          FROM (SELECT first_ordinal, table_id, key_bytes, payload,
@@ -252,15 +290,13 @@ function buildFinalizeSql(catalog: SyncCatalog, source: FinalizeSource): string 
        SELECT $1, s.bundle_seq, o.row_ordinal, o.table_id, o.key_bytes, o.op_code, o.payload::json FROM out o, seq s),
      state AS (
        INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
-       SELECT $1, o.table_id, o.key_bytes, s.bundle_seq, o.op_code = ${OP_DELETE} FROM out o, seq s
-        -- in index order: each index page is visited once (random keys cost ~1.5× as much)
-        ORDER BY o.table_id, o.key_bytes${
-          typeof source === 'object' && source.newKeys
-            ? ''
-            : `
+       ${rowStateRowsSql(source)}${
+         typeof source === 'object' && source.newKeys
+           ? ''
+           : `
        ON CONFLICT (user_pk, table_id, key_bytes)
        DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted`
-        }),
+       }),
      blocks AS (
        INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)
        SELECT $1, br.bundle_seq, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS},

@@ -6,7 +6,14 @@ import { keyStringOf } from '../bundle/row-keys.js';
 import { quoteIdentifier as quote } from '../database/sql-quote.js';
 import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.js';
 import { ROW_OP_NAMES, type RowOp } from '@oversync/protocol';
-import { typedPayloadSql, WRITER_CAPTURE_TABLE, type InsertedSource } from '../bundle/bundle-finalize.sql.js';
+import {
+  POPULATED_KEY,
+  POPULATED_ORDINAL,
+  POPULATED_PAYLOAD,
+  typedPayloadSql,
+  WRITER_CAPTURE_TABLE,
+  type InsertedSource,
+} from '../bundle/bundle-finalize.sql.js';
 import { REGISTERED_TABLE_TRIGGERS } from '../schema/capture-triggers.js';
 
 /** A staged row as commit applies it; its payload stays in sync.push_session_rows. */
@@ -140,14 +147,19 @@ async function insertRows(
  * `returning`.
  */
 function insertRowsSql(first: ApplyRow, returning?: string, n = 1): string {
-  const columns = ['_sync_scope_id', ...first.columns].map(quote).join(', ');
-  const source = first.columns.map((c) => `r.${quote(c)}`).join(', ');
-  return `INSERT INTO ${qualified(first.table)} AS dst (${columns})
-     SELECT $${n + 2}::text${source ? `, ${source}` : ''}
-       FROM sync.push_session_rows psr, jsonb_populate_record(NULL::${qualified(first.table)},
-         psr.payload_apply::jsonb) r
-      WHERE psr.push_id = $${n}::uuid AND psr.row_ordinal BETWEEN $${n + 1} AND $${n + 3}
+  return `INSERT INTO ${qualified(first.table)} AS dst (${insertColumns(first)})
+     SELECT $${n + 2}::text${first.columns.map((c) => `, r.${quote(c)}`).join('')}
+       ${populatedRowsSql(first, n)}
       ORDER BY psr.row_ordinal${returning ? `\n     RETURNING ${returning}` : ''}`;
+}
+
+const insertColumns = (first: ApplyRow) => ['_sync_scope_id', ...first.columns].map(quote).join(', ');
+
+/** The FROM and WHERE of a run's staged rows `psr` and their typed values `r` (parameters as `insertRowsSql`'s). */
+function populatedRowsSql(first: ApplyRow, n: number): string {
+  return `FROM sync.push_session_rows psr, jsonb_populate_record(NULL::${qualified(first.table)},
+         psr.payload_apply::jsonb) r
+      WHERE psr.push_id = $${n}::uuid AND psr.row_ordinal BETWEEN $${n + 1} AND $${n + 3}`;
 }
 
 async function updateRow(client: SyncClient, pushId: string, userId: string, row: ApplyRow): Promise<void> {
@@ -236,7 +248,7 @@ export async function applyInsertRunsCaptured(
   );
   for (const { first, last } of runs) {
     const rows = last === first.ordinal ? [first] : [first, { ...first, ordinal: last }];
-    const returning = `${keyBytesSql(first.table)} AS k, ${typedPayloadSql(first.table, 'dst')} AS p`;
+    const returning = `${keyBytesSql(first.table, 'dst')} AS k, ${typedPayloadSql(first.table, 'dst')} AS p`;
     await run(rows, () =>
       client.query(
         `WITH inserted AS (${insertRowsSql(first, returning)})
@@ -254,25 +266,66 @@ export async function applyInsertRunsCaptured(
  * The one INSERT run of `pushId` as the `InsertedSource` of the statement `finalize` runs (its parameters
  * from $10 on): key and canonical payload of each inserted row in upload order, as `applyInsertRunsCaptured`
  * writes them. A business-table error names the run's rows.
+ *
+ * `order` 'key' (where `insertsEveryColumn`): the rows go into the table in key order, so its key's B-tree takes
+ * them as a sorted run instead of 100,000 random descents, and key and payload are read from the typed values
+ * the INSERT stores (nothing but the INSERT writes them: no default, no trigger, as `writerCapture` checks), in
+ * upload order. A row the table refuses is then the first refused in key order: the caller redoes the run in
+ * upload order ('upload', the INSERT … RETURNING) to name the row the upload order meets first.
  */
 export function applyInsertRunFinalized<T>(
   pushId: string,
   userId: string,
   { first, last }: ApplyRun,
   finalize: (source: InsertedSource, parameters: unknown[]) => Promise<T>,
+  order: 'key' | 'upload' = 'key',
 ): Promise<T> {
   const rows = last === first.ordinal ? [first] : [first, { ...first, ordinal: last }];
-  const returning = `${keyBytesSql(first.table)} AS k, ${typedPayloadSql(first.table, 'dst')} AS p`;
-  const source = { insertSql: insertRowsSql(first, returning, 10), tableId: first.table.tableId };
+  const source = order === 'key' && insertsEveryColumn(first) ? keyOrderedSource(first) : uploadOrderedSource(first);
   return run(rows, () => finalize(source, [pushId, first.ordinal, userId, last]));
 }
 
+function uploadOrderedSource(first: ApplyRow): InsertedSource {
+  const returning = `${keyBytesSql(first.table, 'dst')} AS k, ${typedPayloadSql(first.table, 'dst')} AS p`;
+  return { insertSql: insertRowsSql(first, returning, 10), tableId: first.table.tableId };
+}
+
+function keyOrderedSource(first: ApplyRow): InsertedSource {
+  const { table } = first;
+  const columns = first.columns.map((c) => `r.${quote(c)}`).join(', ');
+  // a uuid key column's order is its key_bytes' order: row_state takes the INSERT's RETURNING stream unsorted
+  const keysInIndexOrder = table.keyKind === KEY_KIND_UUID && table.columnTypes.get(table.keyColumn) === 'uuid';
+  return {
+    populatedSql: `SELECT psr.row_ordinal - $11 + 1 AS ${POPULATED_ORDINAL},
+         ${keyBytesSql(table, 'r')} AS ${POPULATED_KEY},
+         ${typedPayloadSql(table, 'r')} AS ${POPULATED_PAYLOAD}, ${columns}
+       ${populatedRowsSql(first, 10)}
+      ORDER BY psr.row_ordinal`,
+    insertSql: `INSERT INTO ${qualified(table)} AS dst (${insertColumns(first)})
+     SELECT $12::text${first.columns.map((c) => `, p.${quote(c)}`).join('')} FROM populated p
+      ORDER BY p.${quote(table.keyColumn)}${keysInIndexOrder ? ` RETURNING ${keyBytesSql(table, 'dst')} AS k` : ''}`,
+    keysInIndexOrder,
+    tableId: table.tableId,
+  };
+}
+
 /**
- * key_bytes of an inserted row `dst` of `table`, as the capture trigger derives them from its jsonb image:
- * uuid_send of a uuid key, the UTF-8 bytes of the key's JSON string text otherwise.
+ * Whether a run's rows name exactly the payload columns of the table: none takes its default (whose value the
+ * statement could not know before the INSERT), and a member that names no column fails as the INSERT words it.
  */
-function keyBytesSql(table: RegisteredTable): string {
-  const key = `dst.${quote(table.keyColumn)}`;
+function insertsEveryColumn(first: ApplyRow): boolean {
+  const columns = [...first.table.columnTypes.keys()].filter((column) => column !== '_sync_scope_id');
+  const named = new Set(first.columns);
+  return named.size === columns.length && columns.every((column) => named.has(column));
+}
+
+/**
+ * key_bytes of a row `alias` of `table` (an inserted row or the typed values it stores), as the capture trigger
+ * derives them from its jsonb image: uuid_send of a uuid key, the UTF-8 bytes of the key's JSON string text
+ * otherwise.
+ */
+function keyBytesSql(table: RegisteredTable, alias: string): string {
+  const key = `${alias}.${quote(table.keyColumn)}`;
   if (table.keyKind === KEY_KIND_UUID)
     return table.columnTypes.get(table.keyColumn) === 'uuid' ? `uuid_send(${key})` : `uuid_send((${key})::text::uuid)`;
   return `convert_to(to_jsonb(${key}) #>> '{}', 'UTF8')`;

@@ -560,9 +560,23 @@ export class PushSessionService {
     await client.query('SAVEPOINT oversync_writer_capture');
     let bundle: CommittedBundle | null | undefined;
     if (capture === 'one-statement') {
-      bundle = await applyInsertRunFinalized(pushId, userId, runs[0]!, (inserted, parameters) =>
-        finalizeInsertedBundle(client, catalog, finalize, channel, { ...inserted, newKeys }, parameters),
-      );
+      const finalizeRun = (order: 'key' | 'upload') =>
+        applyInsertRunFinalized(
+          pushId,
+          userId,
+          runs[0]!,
+          (inserted, parameters) =>
+            finalizeInsertedBundle(client, catalog, finalize, channel, { ...inserted, newKeys }, parameters),
+          order,
+        );
+      try {
+        bundle = await finalizeRun('key');
+      } catch (error) {
+        // a refused row: the one the upload order meets first is named, as the row-by-row apply would
+        if (!REFUSED_ROW_CLASSES.includes(sqlState(error)?.slice(0, 2) ?? '')) throw error;
+        await client.query('ROLLBACK TO SAVEPOINT oversync_writer_capture');
+        bundle = await finalizeRun('upload');
+      }
     } else {
       await applyInsertRunsCaptured(client, pushId, userId, runs);
       finalize.timer?.mark('apply');
@@ -705,6 +719,8 @@ function applyErrorFromDatabase(catalog: SyncCatalog, error: unknown): ApplyRowE
 }
 
 const REJECTED_CLASSES = ['22', '23', '42'];
+/** Errors of a value or a constraint, whose wording names the row a statement met first (data exception, integrity). */
+const REFUSED_ROW_CLASSES = ['22', '23'];
 
 /**
  * A business-table error at commit is the client's data, not our failure: 400 naming table, row and constraint (§8.1).
