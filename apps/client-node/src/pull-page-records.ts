@@ -4,6 +4,8 @@
  * and row versions), published as whole records; the control words say how far and how it ended.
  */
 
+import type { MessagePort } from 'node:worker_threads';
+
 /** The control words (an Int32Array over `control`). */
 export const CONTROL = {
   /** bumped at every publication: what the applying thread waits on */
@@ -14,10 +16,25 @@ export const CONTROL = {
   status: 2,
   /** the page's `has_more` (1/0), once `STATUS.read` */
   hasMore: 3,
-  /** set by the applying thread: the reader stops at its next publication */
+  /** set by the applying thread: the reader stops at its next publication (a streamed page's text still comes) */
   abandoned: 4,
+  /** a streamed page: 0 until the answer's head arrived, then its HTTP status; -1 when no answer came */
+  response: 5,
+  /** a streamed page: `TEXT` */
+  text: 6,
+  /** set by the applying thread: the worker drops a streamed page's request (nothing more is wanted of it) */
+  cancelled: 7,
 } as const;
-export const CONTROL_WORDS = 5;
+export const CONTROL_WORDS = 8;
+
+/** How a streamed page's text stands (`CONTROL.text`). */
+export const TEXT = {
+  arriving: 0,
+  /** every piece of the body is posted, in order: together they are the body */
+  posted: 1,
+  /** the body's read failed (a transport error, a timeout, the request dropped) */
+  failed: 2,
+} as const;
 
 export const STATUS = {
   reading: 0,
@@ -30,9 +47,11 @@ export const STATUS = {
 /**
  * Record tags. `page`: [tag] + stable_bundle_seq; `bundle`: [tag, row_count] + bundle_seq; a row:
  * [op tag, table index, key value start, key value end, then per table column in table order its string
- * value's start and end (-1, -1 for null) unless DELETE] + row_version; `bundleEnd`: [tag, hash matches 1/0].
+ * value's start and end (-1, -1 for null) unless DELETE] + row_version; `bundleEnd`: [tag, hash matches 1/0];
+ * `piece` (a streamed page only): [tag, 0], the records after it up to the next one have their positions in
+ * the next text piece on the page's port (a page given whole has none: positions are in its body).
  */
-export const RECORD = { page: 1, bundle: 2, insert: 3, update: 4, delete: 5, bundleEnd: 6 } as const;
+export const RECORD = { page: 1, bundle: 2, insert: 3, update: 4, delete: 5, bundleEnd: 6, piece: 7 } as const;
 
 /** A managed table as the reader thread checks its rows (tables with BLOB columns are not sent). */
 export interface PlainTable {
@@ -45,14 +64,30 @@ export interface PlainTable {
   readonly columns: readonly string[];
 }
 
-export interface PullPageTask {
-  readonly body: string;
+/** What the reader needs of any page: the §8.3 context and where to publish. */
+export interface PageReading {
   readonly schema: string;
   readonly afterBundleSeq: number;
   readonly tables: readonly PlainTable[];
   readonly control: SharedArrayBuffer;
   readonly records: SharedArrayBuffer;
   readonly numbers: SharedArrayBuffer;
+}
+
+/** A page this thread already holds, read whole. */
+export interface PullPageTask extends PageReading {
+  readonly body: string;
+}
+
+/**
+ * A page the worker requests itself and reads as it arrives (`records` and `numbers` growable): the
+ * body's text goes to the applying thread in row-aligned pieces on `pieces`.
+ */
+export interface PullStreamTask extends PageReading {
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+  readonly pieces: MessagePort;
 }
 
 /**
@@ -73,4 +108,28 @@ export interface CheckpointTask {
  */
 export function recordCapacity(bodyLength: number): { words: number; numbers: number } {
   return { words: Math.ceil(bodyLength / 3) + 16, numbers: Math.ceil(bodyLength / 60) + 16 };
+}
+
+/** A growable SharedArrayBuffer (ES2024; Node 20 has it), as a streamed page's records need. */
+interface GrowableSharedArrayBuffer extends SharedArrayBuffer {
+  readonly growable: boolean;
+  readonly maxByteLength: number;
+  grow(byteLength: number): void;
+}
+
+/** Room for a streamed page's records, grown by the reader as they come (address space reserved, not memory). */
+export function growableBuffer(byteLength: number, maxByteLength: number): SharedArrayBuffer {
+  const Growable = SharedArrayBuffer as unknown as new (
+    length: number,
+    options: { maxByteLength: number },
+  ) => GrowableSharedArrayBuffer;
+  return new Growable(byteLength, { maxByteLength });
+}
+
+/** Grows `buffer` to at least `byteLength` (doubling); false when it is not growable or at its limit. */
+export function growBuffer(buffer: SharedArrayBuffer, byteLength: number): boolean {
+  const growable = buffer as GrowableSharedArrayBuffer;
+  if (!growable.growable || byteLength > growable.maxByteLength) return false;
+  growable.grow(Math.min(growable.maxByteLength, Math.max(byteLength, 2 * buffer.byteLength)));
+  return true;
 }

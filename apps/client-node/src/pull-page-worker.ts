@@ -1,20 +1,67 @@
 /**
  * The worker thread of a pull (pull-page-pipeline.ts): reads each page it is sent with `PullPageReader`,
- * beside the thread that applies the rows, and checkpoints the applying connection's WAL when asked.
- * Says `ready` once loaded.
+ * beside the thread that applies the rows: a page given whole, or one it requests itself and reads as it
+ * arrives; and checkpoints the applying connection's WAL when asked. Says `ready` once loaded.
  */
 import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
 import { PullPageReader } from './pull-page-reader.js';
-import type { CheckpointTask, PullPageTask } from './pull-page-records.js';
+import { CONTROL, type CheckpointTask, type PullPageTask, type PullStreamTask } from './pull-page-records.js';
 
-parentPort?.on('message', (task: PullPageTask | CheckpointTask) => {
+/** How often a streamed page's request looks whether the applying thread dropped it. */
+const CANCEL_POLL_MS = 20;
+
+parentPort?.on('message', (task: PullPageTask | PullStreamTask | CheckpointTask) => {
   if ('checkpoint' in task) {
     checkpoint(task.checkpoint);
     Atomics.store(new Int32Array(task.pending), 0, 0);
-  } else new PullPageReader(task).read();
+  } else if ('url' in task) void streamPage(task);
+  else new PullPageReader(task).read(task.body);
 });
 parentPort?.postMessage('ready');
+
+/**
+ * Requests a pull page and reads it as it arrives: the answer's status in `CONTROL.response` (-1: none came);
+ * a 200's body fed to the reader chunk by chunk; any other answer's body left unread (the applying thread
+ * asks again the usual way). The request ends at the transport's timeout or when the applying thread cancels.
+ */
+async function streamPage(task: PullStreamTask): Promise<void> {
+  const control = new Int32Array(task.control);
+  const reader = new PullPageReader(task, task.pieces);
+  const abort = new AbortController();
+  const watch = setInterval(() => {
+    if (Atomics.load(control, CONTROL.cancelled) !== 0) abort.abort();
+  }, CANCEL_POLL_MS);
+  const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(task.timeoutMs)]);
+  let response: Response;
+  try {
+    response = await fetch(task.url, { method: 'GET', headers: task.headers, signal });
+  } catch {
+    clearInterval(watch);
+    return answered(control, -1);
+  }
+  answered(control, response.status);
+  try {
+    if (response.status !== 200 || !response.body) {
+      await response.body?.cancel();
+      return;
+    }
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body) reader.feed(decoder.decode(chunk as Uint8Array, { stream: true }), false);
+    reader.feed(decoder.decode(), true);
+  } catch {
+    reader.fail();
+  } finally {
+    // the port stays open: the applying thread may still be taking the pieces posted on it, and closes it
+    clearInterval(watch);
+  }
+}
+
+function answered(control: Int32Array, status: number): void {
+  Atomics.store(control, CONTROL.response, status);
+  Atomics.add(control, CONTROL.generation, 1);
+  Atomics.notify(control, CONTROL.generation);
+}
 
 /**
  * A PASSIVE checkpoint from a short-lived connection (better-sqlite3 loaded on first use). Any failure

@@ -8,7 +8,14 @@ import { APPLY_PAGE_ROWS, applyAuthoritativePage, resolveWireRow } from './autho
 import { pulledBundleHash, type PulledRowSpans } from './bundle-hash.js';
 import { SUSPEND_TRIGGERS_MIN_ROWS, suspendTriggers } from './capture-triggers.js';
 import { type ClientContext, ensureBoundToSessionUser, ensureConnectedSession } from './client-context.js';
-import { applyPipelinedPage, PULL_WORKER_MIN_BODY, type PullCursor, pullPageWorker } from './pull-page-pipeline.js';
+import {
+  applyPipelinedPage,
+  applyStreamedPage,
+  PULL_WORKER_MIN_BODY,
+  type PullCursor,
+  pullPageWorker,
+  type StreamedPage,
+} from './pull-page-pipeline.js';
 import {
   BundleHashMismatchError,
   decodeErrorEnvelope,
@@ -26,7 +33,7 @@ import type { RemoteSyncOutcome, RestoreSummary } from './results.js';
 import { rebuildFromSnapshot } from './snapshot.js';
 import type { RowOp } from './sync-state.js';
 import { recoveryCode } from './sync-status.js';
-import { httpStatusError, throwIfTransientStatus, withRetry } from './sync-transport.js';
+import { httpStatusError, type SyncRequest, throwIfTransientStatus, withRetry } from './sync-transport.js';
 import { decodePull, type PullResponse, type WireBundle, wireRowProblem } from './wire-decode.js';
 
 export interface RemoteSyncResult {
@@ -64,18 +71,27 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
   };
   ctx.progress({ phase: 'pull', done: 0, total: 0 });
   for (;;) {
-    const fetched = await fetchPullPage(ctx, cursor.after, cursor.target, signal);
-    if (fetched === 'history_pruned') {
-      const restore = await rebuildFromSnapshot(ctx, { persistGate: false }, signal);
-      return { outcome: 'applied_snapshot', restore };
-    }
-    const { body } = fetched;
     const pageAfter = cursor.after;
-    const running = pageForWorker(ctx, body) ? await pullPageWorker() : undefined;
-    const pipelined = running && applyPipelinedPage(ctx, running, body, cursor, bundleApplied);
-    const page = pipelined?.read
-      ? { bundles: pipelined.bundles, hasMore: pipelined.hasMore }
-      : applyPulledPage(ctx, body, pageAfter, cursor, pipelined?.applied ?? 0, bundleApplied);
+    const streamed = await streamPullPage(ctx, cursor, bundleApplied, signal);
+    let page: { bundles: number; hasMore: boolean; length: number };
+    if (streamed?.read) page = streamed;
+    else if (streamed?.body !== undefined) {
+      page = applyPulledPage(ctx, streamed.body, pageAfter, cursor, streamed.applied, bundleApplied);
+    } else {
+      const fetched = await fetchPullPage(ctx, cursor.after, cursor.target, signal);
+      if (fetched === 'history_pruned') {
+        const restore = await rebuildFromSnapshot(ctx, { persistGate: false }, signal);
+        return { outcome: 'applied_snapshot', restore };
+      }
+      const { body } = fetched;
+      const fetchedAfter = cursor.after;
+      const running = pageForWorker(ctx, body) ? await pullPageWorker() : undefined;
+      const pipelined = running && applyPipelinedPage(ctx, running, body, cursor, bundleApplied);
+      page = pipelined?.read
+        ? { bundles: pipelined.bundles, hasMore: pipelined.hasMore, length: body.length }
+        : applyPulledPage(ctx, body, fetchedAfter, cursor, pipelined?.applied ?? 0, bundleApplied);
+    }
+    streamNext.set(ctx, page.length >= PULL_WORKER_MIN_BODY || page.hasMore);
     const { after, target } = cursor;
     if (after >= target) return { outcome: applied ? 'applied_incremental' : 'already_at_target', restore: null };
     if (!page.hasMore) {
@@ -86,6 +102,37 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
       );
     }
   }
+}
+
+/**
+ * Under `pullWorker: 'auto'`, whether the client's next pull page is requested by the worker: its first
+ * since open, and after a page of `PULL_WORKER_MIN_BODY` or more or with `has_more` (the size is known
+ * only from the answer; a small page through the worker costs a hop between threads).
+ */
+const streamNext = new WeakMap<ClientContext, boolean>();
+
+/**
+ * The next pull page requested by the worker and applied while it arrives, where the client uses its own
+ * transport (`fetch` of this runtime) and `pullWorker` says so; undefined: the usual request.
+ */
+async function streamPullPage(
+  ctx: ClientContext,
+  cursor: PullCursor,
+  bundleApplied: (bundleSeq: number) => void,
+  signal?: AbortSignal,
+): Promise<StreamedPage | undefined> {
+  const mode = ctx.config.pullWorker;
+  if (mode === 'off' || (mode === 'auto' && streamNext.get(ctx) === false) || signal?.aborted) return undefined;
+  let request;
+  try {
+    request = await ctx.transport.requestForWorker(pullRequest(ctx, cursor.after, cursor.target, signal));
+  } catch {
+    // (the token provider's failure): the usual request meets it again and reports it as today
+    return undefined;
+  }
+  const running = request && (await pullPageWorker());
+  if (!request || !running) return undefined;
+  return applyStreamedPage(ctx, running, request, cursor, bundleApplied, signal);
 }
 
 function pageForWorker(ctx: ClientContext, body: string): boolean {
@@ -104,7 +151,7 @@ function applyPulledPage(
   cursor: PullCursor,
   skip: number,
   bundleApplied: (bundleSeq: number) => void,
-): { bundles: number; hasMore: boolean } {
+): { bundles: number; hasMore: boolean; length: number } {
   const { page, wire } = decodePullPage(body);
   validatePullPage(ctx, page, pageAfter);
   const target = cursor.target;
@@ -119,7 +166,7 @@ function applyPulledPage(
     }
     first += bundle.rows.length;
   });
-  return { bundles: page.bundles.length, hasMore: page.has_more };
+  return { bundles: page.bundles.length, hasMore: page.has_more, length: body.length };
 }
 
 async function fetchPullPage(
@@ -134,20 +181,7 @@ async function fetchPullPage(
       ctx.config.retry,
       'pull_request',
       async () =>
-        throwIfTransientStatus(
-          'pull_request',
-          await ctx.transport.send({
-            method: 'GET',
-            path: SYNC_ROUTES.pull,
-            query: {
-              after_bundle_seq: after,
-              max_bundles: ctx.config.downloadLimit,
-              target_bundle_seq: target > 0 ? target : undefined,
-            },
-            sourceId: ctx.session.sourceId,
-            signal,
-          }),
-        ),
+        throwIfTransientStatus('pull_request', await ctx.transport.send(pullRequest(ctx, after, target, signal))),
       signal,
     );
   } catch (err) {
@@ -159,6 +193,20 @@ async function fetchPullPage(
     throw httpStatusError('pull_request', response, `server returned status ${response.status}: ${response.body}`);
   }
   return { body: response.body };
+}
+
+function pullRequest(ctx: ClientContext, after: number, target: number, signal?: AbortSignal): SyncRequest {
+  return {
+    method: 'GET',
+    path: SYNC_ROUTES.pull,
+    query: {
+      after_bundle_seq: after,
+      max_bundles: ctx.config.downloadLimit,
+      target_bundle_seq: target > 0 ? target : undefined,
+    },
+    sourceId: ctx.session.sourceId,
+    signal,
+  };
 }
 
 export function decodePullPage(body: string): { page: PullResponse; wire?: Omit<PulledRowSpans, 'first'> } {
