@@ -23,7 +23,9 @@ import {
   type CheckpointTask,
   CONTROL,
   CONTROL_WORDS,
+  float64View,
   growableBuffer,
+  int32View,
   type PageReading,
   type PlainTable,
   type PullPageTask,
@@ -392,27 +394,29 @@ interface Pieces {
  */
 class RecordStream {
   private readonly control: Int32Array;
-  private readonly records: Int32Array;
-  private readonly numbers: Float64Array;
+  private records: Int32Array;
+  private numbers: Float64Array;
   private at = 0;
   private numberAt = 0;
   /** a streamed page: how long, in all, this thread has waited for the worker (ms) */
   private waited = 0;
 
   constructor(
-    task: PageReading,
+    private readonly task: PageReading,
     private text: string,
     private readonly pieces?: Pieces,
   ) {
     this.control = new Int32Array(task.control);
-    this.records = new Int32Array(task.records);
-    this.numbers = new Float64Array(task.numbers);
+    this.records = int32View(task.records);
+    this.numbers = float64View(task.numbers);
   }
 
   /** Waits for a record: true when there is one, false when the page ended before it. */
   next(): boolean {
     for (;;) {
       if (!this.waitUntil(() => this.at < Atomics.load(this.control, CONTROL.published))) return false;
+      // a streamed page's buffers grow as the worker writes: their views are made again to see it
+      if (Atomics.load(this.control, CONTROL.published) > this.records.length) this.viewAgain();
       if (this.records[this.at] !== RECORD.piece) return true;
       this.at += 2;
       this.text = this.takePiece();
@@ -438,7 +442,13 @@ class RecordStream {
   }
 
   number(): number {
+    if (this.numberAt >= this.numbers.length) this.viewAgain();
     return this.numbers[this.numberAt++]!;
+  }
+
+  private viewAgain(): void {
+    this.records = int32View(this.task.records);
+    this.numbers = float64View(this.task.numbers);
   }
 
   /** A row record (its tag not read yet), its texts sliced from the body or piece. */

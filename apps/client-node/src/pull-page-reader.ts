@@ -12,7 +12,17 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { BundleHasher, compareUtf8, quoteGoJsonString } from '@oversync/protocol';
-import { CONTROL, growBuffer, type PageReading, type PlainTable, RECORD, STATUS, TEXT } from './pull-page-records.js';
+import {
+  CONTROL,
+  float64View,
+  growBuffer,
+  int32View,
+  type PageReading,
+  type PlainTable,
+  RECORD,
+  STATUS,
+  TEXT,
+} from './pull-page-records.js';
 
 /** Rows between publications (and checks of `abandoned`). */
 const PUBLISH_ROWS = 128;
@@ -105,8 +115,8 @@ export class PullPageReader {
     private readonly pieces?: MessagePort,
   ) {
     this.control = new Int32Array(task.control);
-    this.records = new Int32Array(task.records);
-    this.numbers = new Float64Array(task.numbers);
+    this.records = int32View(task.records);
+    this.numbers = float64View(task.numbers);
     this.shapes = new Map(task.tables.map((table) => [table.name, shapeOf(table)]));
     this.previous = task.afterBundleSeq;
     if (pieces) this.emit(RECORD.piece, undefined);
@@ -128,7 +138,8 @@ export class PullPageReader {
       if (final) this.postRest();
       return;
     }
-    this.body = this.pieceStart === 0 ? this.body + text : this.body.slice(this.pieceStart) + text;
+    // joined, not `+`: a flat string (a concatenation's, or a slice's, costs an indirection every character read)
+    this.body = this.body.length === this.pieceStart ? text : [this.body.slice(this.pieceStart), text].join('');
     this.pos -= this.pieceStart;
     this.pieceStart = 0;
     try {
@@ -174,7 +185,8 @@ export class PullPageReader {
       case STEP.row:
         this.row();
         this.step = STEP.afterRow;
-        if (++this.rows % PUBLISH_ROWS === 0) this.publish();
+        // (a streamed page publishes where its text runs out instead: one piece per chunk that arrived)
+        if (++this.rows % PUBLISH_ROWS === 0 && !this.pieces) this.publish();
         return;
       case STEP.afterRow:
         if (this.lit(',')) this.step = STEP.row;
@@ -410,9 +422,14 @@ export class PullPageReader {
 
   /** Room for a record of `words` and a number (a streamed page's buffers grow; a whole page's were sized for it). */
   private reserve(words: number): number {
-    if (this.words + words > this.records.length && !growBuffer(this.task.records, 4 * (this.words + words)))
-      this.decline();
-    if (this.count >= this.numbers.length && !growBuffer(this.task.numbers, 8 * (this.count + 1))) this.decline();
+    if (this.words + words > this.records.length) {
+      if (!growBuffer(this.task.records, 4 * (this.words + words))) this.decline();
+      this.records = int32View(this.task.records);
+    }
+    if (this.count >= this.numbers.length) {
+      if (!growBuffer(this.task.numbers, 8 * (this.count + 1))) this.decline();
+      this.numbers = float64View(this.task.numbers);
+    }
     return this.words;
   }
 
