@@ -207,20 +207,19 @@ describe('pull pages read by the worker thread', () => {
 
 describe('pull pages the worker requests and applies as they arrive', () => {
   /** Pulls on both readers, the next `times` pull responses of each following `rule`; their outcomes. */
-  async function pullBoth(
-    withWorker: Device,
-    without: Device,
-    rule: Omit<ThreadProxyRule, 'method' | 'path'>,
-    times = 1,
-  ) {
-    const outcomes: string[] = [];
-    for (const device of [withWorker, without]) {
-      threaded.clear();
-      threaded.arm({ method: 'GET', path: '/sync/pull$', ...rule }, times);
-      outcomes.push(await pullOutcome(device));
-    }
+  type Rule = Omit<ThreadProxyRule, 'method' | 'path'>;
+
+  /** A pull whose next `times` pull responses follow `rule`; its outcome. */
+  async function pullWith(device: Device, rule: Rule, times = 1): Promise<string> {
     threaded.clear();
-    return outcomes;
+    threaded.arm({ method: 'GET', path: '/sync/pull$', ...rule }, times);
+    const outcome = await pullOutcome(device);
+    threaded.clear();
+    return outcome;
+  }
+
+  async function pullBoth(withWorker: Device, without: Device, rule: Rule, times = 1): Promise<string[]> {
+    return [await pullWith(withWorker, rule, times), await pullWith(without, rule, times)];
   }
 
   async function readers(tag: string, rows = 1200) {
@@ -253,10 +252,18 @@ describe('pull pages the worker requests and applies as they arrive', () => {
     expect(localState(withWorker.db)).toEqual(localState(without.db));
     expect(pullPagesStreamed(withWorker.client)).toBe(0);
 
+    // cut every time: the same error after as many requests (the worker's is the first attempt of the retries)
     await pushUsers(writer, 1200, 'always cut');
-    const outcomes = await pullBoth(withWorker, without, cut, 10);
+    const outcomes: string[] = [];
+    const sent: number[] = [];
+    for (const device of [withWorker, without]) {
+      const from = requests();
+      outcomes.push(await pullWith(device, cut, 10));
+      sent.push(requests() - from);
+    }
     expect(outcomes[0]).toMatch(/^RetryExhaustedError: /);
     expect(outcomes[0]).toBe(outcomes[1]);
+    expect(sent[0]).toBe(sent[1]);
     expect(localState(withWorker.db)).toEqual(localState(without.db));
     for (const device of devices) await device.close();
   });

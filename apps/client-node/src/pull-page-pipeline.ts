@@ -33,10 +33,12 @@ import {
   RECORD,
   recordCapacity,
   STATUS,
-  TEXT,
+  type TransportFailure,
 } from './pull-page-records.js';
 import { keyJsonHead, type SqlValue } from './row-codec.js';
 import type { RowOp } from './sync-state.js';
+import type { SyncResponse } from './sync-transport.js';
+import { TransportError } from './errors.js';
 
 /** Pages from this size (UTF-16 units) go to the worker under `pullWorker: 'auto'`. */
 export const PULL_WORKER_MIN_BODY = 1 << 20;
@@ -175,18 +177,19 @@ export interface PageRequest {
 }
 
 /**
- * What a streamed page gave: read and applied; or `applied` bundles committed and the page's whole text
- * to go on from (a page the worker did not vouch for, a bundle that failed); or no text (no 200, a
- * transport failure, an abort, a worker that did not answer): the caller asks again from the cursor.
+ * What a streamed page gave: read and applied; or `applied` bundles committed and the answer to go on from
+ * the usual way (any status but 200 with its body; a 200 the worker did not vouch for, or whose bundle
+ * failed, with the page's whole text).
  */
 export type StreamedPage =
   | { readonly read: true; readonly hasMore: boolean; readonly bundles: number; readonly length: number }
-  | { readonly read: false; readonly applied: number; readonly body?: string };
+  | { readonly read: false; readonly applied: number; readonly response: SyncResponse };
 
 /**
  * Applies a pull page that the worker requests and reads as it arrives, each bundle's rows applied while
- * the rest of the body still comes; the same outcome as the usual way, which the caller takes with the
- * text (or a new request) whenever this does not read the page to its end.
+ * the rest of the body still comes. As one attempt of the usual request: it fails as `send` would (a
+ * `TransportError`, the signal's reason) and hands back any answer it does not apply, so the caller's
+ * retries and the usual way give the same outcome; undefined when the worker gave no answer at all.
  */
 export async function applyStreamedPage(
   ctx: ClientContext,
@@ -195,7 +198,7 @@ export async function applyStreamedPage(
   cursor: PullCursor,
   onBundle: (bundleSeq: number) => void,
   signal?: AbortSignal,
-): Promise<StreamedPage> {
+): Promise<StreamedPage | undefined> {
   const { port1: pieces, port2 } = new MessageChannel();
   const task: PullStreamTask = {
     ...pageReading(
@@ -213,7 +216,10 @@ export async function applyStreamedPage(
   let checkpoints: DeferredCheckpoints | undefined;
   try {
     running.postMessage(task, [port2]);
-    if ((await controlWord(control, CONTROL.response, deadline, signal)) !== 200) return { read: false, applied: 0 };
+    const status = await controlWord(control, CONTROL.response, deadline, signal);
+    if (signal?.aborted) throw signal.reason;
+    if (status === 0) return undefined;
+    if (status !== 200) return { read: false, applied: 0, response: { status, body: textOf(pieces, []) } };
     checkpoints = DeferredCheckpoints.start(ctx.db, running);
     const received: string[] = [];
     const stream = new RecordStream(task, '', { port: pieces, received });
@@ -224,16 +230,26 @@ export async function applyStreamedPage(
     }
     // what the worker did not vouch for, or a bundle that failed: the whole text, once the body is over
     stream.abandon();
-    if ((await controlWord(control, CONTROL.text, deadline, signal)) !== TEXT.posted) return page;
-    for (let piece = receiveMessageOnPort(pieces); piece; piece = receiveMessageOnPort(pieces))
-      received.push(piece.message as string);
-    return { ...page, body: received.join('') };
+    const text = await controlWord(control, CONTROL.text, deadline, signal);
+    if (signal?.aborted) throw signal.reason;
+    if (text === 0) return undefined;
+    return { read: false, applied: page.applied, response: { status: 200, body: textOf(pieces, received) } };
   } finally {
     Atomics.store(control, CONTROL.cancelled, 1);
     pieces.close();
     checkpoints?.end();
     release();
   }
+}
+
+/** The text pieces still on the port after `received`, joined; throws the `TransportError` posted instead. */
+function textOf(pieces: MessagePort, received: string[]): string {
+  for (let piece = receiveMessageOnPort(pieces); piece; piece = receiveMessageOnPort(pieces)) {
+    const message = piece.message as string | TransportFailure;
+    if (typeof message !== 'string') throw new TransportError(message.failure, message.transient, undefined);
+    received.push(message);
+  }
+  return received.join('');
 }
 
 /** `Atomics.waitAsync` (ES2024; Node 20 has it). */

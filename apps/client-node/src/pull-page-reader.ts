@@ -161,10 +161,10 @@ export class PullPageReader {
     }
   }
 
-  /** A streamed page's body could not be read to its end: declined, if it was still being read. */
+  /** A streamed page's body could not be read to its end: declined, if it was still being read; no text comes. */
   fail(): void {
-    if (this.step !== STEP.done && !this.rest) this.finish(STATUS.declined, TEXT.failed);
-    else if (this.rest) this.setText(TEXT.failed);
+    if (this.step !== STEP.done) this.finish(STATUS.declined);
+    this.rest = undefined;
   }
 
   private take(): void {
@@ -464,34 +464,28 @@ export class PullPageReader {
    * the final count). Declined or abandoned: only what was published before stays so; a streamed page's
    * text not yet posted is kept, with what still comes, for one last piece once the body is over.
    */
-  private finish(status: number, text: number = TEXT.posted): void {
+  private finish(status: number): void {
     const control = this.control;
     Atomics.store(control, CONTROL.hasMore, this.hasMore ? 1 : 0);
+    this.step = STEP.done;
     if (status === STATUS.read) {
       if (this.pieces) this.pieces.postMessage(this.body.slice(this.pieceStart));
       Atomics.store(control, CONTROL.published, this.words);
+      if (this.pieces) Atomics.store(control, CONTROL.text, TEXT.posted);
     } else if (this.pieces) {
       this.rest = [this.body.slice(this.pieceStart)];
       this.body = '';
     }
     Atomics.store(control, CONTROL.status, status);
-    if (this.pieces && (status === STATUS.read || this.final || text === TEXT.failed)) {
-      if (this.rest && text !== TEXT.failed) return this.postRest();
-      Atomics.store(control, CONTROL.text, text);
-    }
-    this.step = STEP.done;
-    this.notify();
+    if (this.rest && this.final) this.postRest();
+    else this.notify();
   }
 
   /** A streamed page declined or abandoned, its body over: the text not posted before, as one last piece. */
   private postRest(): void {
     this.pieces!.postMessage(this.rest!.join(''));
     this.rest = [];
-    this.setText(TEXT.posted);
-  }
-
-  private setText(text: number): void {
-    Atomics.store(this.control, CONTROL.text, text);
+    Atomics.store(this.control, CONTROL.text, TEXT.posted);
     this.notify();
   }
 

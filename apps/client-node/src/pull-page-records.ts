@@ -18,7 +18,10 @@ export const CONTROL = {
   hasMore: 3,
   /** set by the applying thread: the reader stops at its next publication (a streamed page's text still comes) */
   abandoned: 4,
-  /** a streamed page: 0 until the answer's head arrived, then its HTTP status; -1 when no answer came */
+  /**
+   * a streamed page: 0 until known; a 200's status as soon as its head arrived; any other status once its
+   * body is posted (as one piece); -1 when the request failed (its `TransportFailure` posted)
+   */
   response: 5,
   /** a streamed page: `TEXT` */
   text: 6,
@@ -27,12 +30,18 @@ export const CONTROL = {
 } as const;
 export const CONTROL_WORDS = 8;
 
+/** Why a streamed page's request failed, as the applying thread reports it (`TransportError`). */
+export interface TransportFailure {
+  readonly failure: string;
+  readonly transient: boolean;
+}
+
 /** How a streamed page's text stands (`CONTROL.text`). */
 export const TEXT = {
   arriving: 0,
   /** every piece of the body is posted, in order: together they are the body */
   posted: 1,
-  /** the body's read failed (a transport error, a timeout, the request dropped) */
+  /** the body's read failed (a transport error, a timeout, the request dropped): its `TransportFailure` posted last */
   failed: 2,
 } as const;
 

@@ -6,7 +6,15 @@
 import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
 import { PullPageReader } from './pull-page-reader.js';
-import { CONTROL, type CheckpointTask, type PullPageTask, type PullStreamTask } from './pull-page-records.js';
+import {
+  CONTROL,
+  type CheckpointTask,
+  type PullPageTask,
+  type PullStreamTask,
+  TEXT,
+  type TransportFailure,
+} from './pull-page-records.js';
+import { describeTransportFailure, isTransientTransportFailure } from './sync-transport.js';
 
 /** How often a streamed page's request looks whether the applying thread dropped it. */
 const CANCEL_POLL_MS = 20;
@@ -21,9 +29,10 @@ parentPort?.on('message', (task: PullPageTask | PullStreamTask | CheckpointTask)
 parentPort?.postMessage('ready');
 
 /**
- * Requests a pull page and reads it as it arrives: the answer's status in `CONTROL.response` (-1: none came);
- * a 200's body fed to the reader chunk by chunk; any other answer's body left unread (the applying thread
- * asks again the usual way). The request ends at the transport's timeout or when the applying thread cancels.
+ * Requests a pull page and reads it as it arrives: a 200's status in `CONTROL.response` at once and its body
+ * fed to the reader chunk by chunk; any other answer's body posted whole before its status; a failure (no
+ * answer, a body cut) posted as a `TransportFailure`, as the applying thread's transport would word it. The
+ * request ends at the transport's timeout or when the applying thread cancels it.
  */
 async function streamPage(task: PullStreamTask): Promise<void> {
   const control = new Int32Array(task.control);
@@ -33,32 +42,35 @@ async function streamPage(task: PullStreamTask): Promise<void> {
     if (Atomics.load(control, CONTROL.cancelled) !== 0) abort.abort();
   }, CANCEL_POLL_MS);
   const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(task.timeoutMs)]);
-  let response: Response;
+  let answered = false;
   try {
-    response = await fetch(task.url, { method: 'GET', headers: task.headers, signal });
-  } catch {
-    clearInterval(watch);
-    return answered(control, -1);
-  }
-  answered(control, response.status);
-  try {
-    if (response.status !== 200 || !response.body) {
-      await response.body?.cancel();
-      return;
+    const response = await fetch(task.url, { method: 'GET', headers: task.headers, signal });
+    if (response.status !== 200) {
+      task.pieces.postMessage(await response.text());
+      return setWord(control, CONTROL.response, response.status);
     }
+    answered = true;
+    setWord(control, CONTROL.response, 200);
     const decoder = new TextDecoder();
-    for await (const chunk of response.body) reader.feed(decoder.decode(chunk as Uint8Array, { stream: true }), false);
+    for await (const chunk of response.body ?? [])
+      reader.feed(decoder.decode(chunk as Uint8Array, { stream: true }), false);
     reader.feed(decoder.decode(), true);
-  } catch {
-    reader.fail();
+  } catch (err) {
+    if (answered) reader.fail();
+    task.pieces.postMessage({
+      failure: describeTransportFailure(err),
+      transient: isTransientTransportFailure(err),
+    } satisfies TransportFailure);
+    if (answered) setWord(control, CONTROL.text, TEXT.failed);
+    else setWord(control, CONTROL.response, -1);
   } finally {
     // the port stays open: the applying thread may still be taking the pieces posted on it, and closes it
     clearInterval(watch);
   }
 }
 
-function answered(control: Int32Array, status: number): void {
-  Atomics.store(control, CONTROL.response, status);
+function setWord(control: Int32Array, word: number, value: number): void {
+  Atomics.store(control, word, value);
   Atomics.add(control, CONTROL.generation, 1);
   Atomics.notify(control, CONTROL.generation);
 }

@@ -72,24 +72,21 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
   ctx.progress({ phase: 'pull', done: 0, total: 0 });
   for (;;) {
     const pageAfter = cursor.after;
-    const streamed = await streamPullPage(ctx, cursor, bundleApplied, signal);
+    const fetched = await fetchPullPage(ctx, cursor, bundleApplied, signal);
+    if (fetched === 'history_pruned') {
+      const restore = await rebuildFromSnapshot(ctx, { persistGate: false }, signal);
+      return { outcome: 'applied_snapshot', restore };
+    }
     let page: { bundles: number; hasMore: boolean; length: number };
-    if (streamed?.read) page = streamed;
-    else if (streamed?.body !== undefined) {
-      page = applyPulledPage(ctx, streamed.body, pageAfter, cursor, streamed.applied, bundleApplied);
-    } else {
-      const fetched = await fetchPullPage(ctx, cursor.after, cursor.target, signal);
-      if (fetched === 'history_pruned') {
-        const restore = await rebuildFromSnapshot(ctx, { persistGate: false }, signal);
-        return { outcome: 'applied_snapshot', restore };
-      }
-      const { body } = fetched;
-      const fetchedAfter = cursor.after;
-      const running = pageForWorker(ctx, body) ? await pullPageWorker() : undefined;
+    if ('page' in fetched) page = fetched.page;
+    else {
+      const { body, applied, streamed } = fetched;
+      // (a page the streaming worker did not vouch for is not given to it again)
+      const running = !streamed && pageForWorker(ctx, body) ? await pullPageWorker() : undefined;
       const pipelined = running && applyPipelinedPage(ctx, running, body, cursor, bundleApplied);
       page = pipelined?.read
         ? { bundles: pipelined.bundles, hasMore: pipelined.hasMore, length: body.length }
-        : applyPulledPage(ctx, body, fetchedAfter, cursor, pipelined?.applied ?? 0, bundleApplied);
+        : applyPulledPage(ctx, body, pageAfter, cursor, pipelined?.applied ?? applied, bundleApplied);
     }
     streamNext.set(ctx, page.length >= PULL_WORKER_MIN_BODY || page.hasMore);
     const { after, target } = cursor;
@@ -112,8 +109,9 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
 const streamNext = new WeakMap<ClientContext, boolean>();
 
 /**
- * The next pull page requested by the worker and applied while it arrives, where the client uses its own
- * transport (`fetch` of this runtime) and `pullWorker` says so; undefined: the usual request.
+ * The first attempt of a pull page's request: made by the worker and the page applied while it arrives,
+ * where the client uses its own transport (`fetch` of this runtime) and `pullWorker` says so; undefined:
+ * the usual request.
  */
 async function streamPullPage(
   ctx: ClientContext,
@@ -123,13 +121,7 @@ async function streamPullPage(
 ): Promise<StreamedPage | undefined> {
   const mode = ctx.config.pullWorker;
   if (mode === 'off' || (mode === 'auto' && streamNext.get(ctx) === false) || signal?.aborted) return undefined;
-  let request;
-  try {
-    request = await ctx.transport.requestForWorker(pullRequest(ctx, cursor.after, cursor.target, signal));
-  } catch {
-    // (the token provider's failure): the usual request meets it again and reports it as today
-    return undefined;
-  }
+  const request = await ctx.transport.requestForWorker(pullRequest(ctx, cursor.after, cursor.target, signal));
   const running = request && (await pullPageWorker());
   if (!request || !running) return undefined;
   return applyStreamedPage(ctx, running, request, cursor, bundleApplied, signal);
@@ -169,30 +161,46 @@ function applyPulledPage(
   return { bundles: page.bundles.length, hasMore: page.has_more, length: body.length };
 }
 
+/**
+ * A pull page's answer, its first attempt streamed where it may be: the page read and applied, or its body
+ * with the bundles already applied from it (`streamed`: the worker read it and did not vouch for it).
+ */
 async function fetchPullPage(
   ctx: ClientContext,
-  after: number,
-  target: number,
+  cursor: PullCursor,
+  bundleApplied: (bundleSeq: number) => void,
   signal?: AbortSignal,
-): Promise<{ body: string } | 'history_pruned'> {
-  let response;
+): Promise<
+  | { page: { bundles: number; hasMore: boolean; length: number } }
+  | { body: string; applied: number; streamed: boolean }
+  | 'history_pruned'
+> {
+  const { after, target } = cursor;
+  let first = true;
+  let answer;
   try {
-    response = await withRetry(
+    answer = await withRetry(
       ctx.config.retry,
       'pull_request',
-      async () =>
-        throwIfTransientStatus('pull_request', await ctx.transport.send(pullRequest(ctx, after, target, signal))),
+      async () => {
+        const streaming = first;
+        first = false;
+        const streamed = streaming ? await streamPullPage(ctx, cursor, bundleApplied, signal) : undefined;
+        if (streamed?.read) return { page: streamed };
+        const response = streamed?.response ?? (await ctx.transport.send(pullRequest(ctx, after, target, signal)));
+        return { ...throwIfTransientStatus('pull_request', response), applied: streamed?.applied };
+      },
       signal,
     );
   } catch (err) {
     throw prefixError(err, 'failed to send pull request');
   }
-  if (response.status === 409 && decodeErrorEnvelope(response.body)?.known === 'history_pruned')
-    return 'history_pruned';
-  if (response.status !== 200) {
-    throw httpStatusError('pull_request', response, `server returned status ${response.status}: ${response.body}`);
+  if (answer.page) return { page: answer.page };
+  if (answer.status === 409 && decodeErrorEnvelope(answer.body)?.known === 'history_pruned') return 'history_pruned';
+  if (answer.status !== 200) {
+    throw httpStatusError('pull_request', answer, `server returned status ${answer.status}: ${answer.body}`);
   }
-  return { body: response.body };
+  return { body: answer.body, applied: answer.applied ?? 0, streamed: answer.applied !== undefined };
 }
 
 function pullRequest(ctx: ClientContext, after: number, target: number, signal?: AbortSignal): SyncRequest {

@@ -227,7 +227,7 @@ function causes(err: unknown): { name?: unknown; message?: unknown; code?: unkno
   return chain;
 }
 
-function isTransientTransportFailure(err: unknown): boolean {
+export function isTransientTransportFailure(err: unknown): boolean {
   return causes(err).some(
     ({ name, message, code }) =>
       name === 'TimeoutError' ||
