@@ -4,41 +4,21 @@ import { statSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import { computeBundleHash, type BundleHashRow } from '@oversync/protocol';
-import { pullBundlesReadByWorker, pullPagesStreamed } from '@oversync/client-node/testing';
-import { afterAll, beforeAll } from '@jest/globals';
-import { ThreadProxy, type ThreadProxyRule } from '../support/thread-proxy.js';
+import { pullBundlesReadByWorker } from '@oversync/client-node/testing';
 import { attachedDevice, type Device, useProxy, useTestServer } from './client-devices.js';
 
 // A large pull page can be read, checked and hashed by a worker thread while the client applies its
-// rows (`pullWorker`, apps/client-node/src/pull-page-pipeline.ts); with the client's own transport the
-// worker also makes the page's request and the rows apply while the body still arrives. Readers of the
-// same user pull through a proxy, one with the worker on every page and one without: their tables, row
-// state, checkpoints, triggers and errors must be the same, tampered, dribbled and cut pages included.
-// The worker also checkpoints the WAL of the pages it read.
+// rows (`pullWorker`, apps/client-node/src/pull-page-pipeline.ts). Two readers of the same user pull
+// through a proxy, one with the worker on every page and one without: their tables, row state,
+// checkpoints, triggers and errors must be the same, tampered pages included. The worker also
+// checkpoints the WAL of the pages it read.
 
 const server = useTestServer();
 const proxied = useProxy(server);
-// in front of the proxy, on a thread of its own: a page keeps arriving while a reader's thread applies it
-let threaded: ThreadProxy;
-beforeAll(async () => {
-  threaded = await ThreadProxy.start(proxied.proxy.baseUrl);
-});
-afterAll(async () => {
-  await threaded.close();
-});
 
-/**
- * A reader through the proxy: `always` reads every page with the worker (requested by it, the client's
- * own transport), `off` never; `whole`: `always` with a `fetch` of the application's, so the worker gets
- * each page whole from this thread.
- */
-function reader(user: string, pullWorker: 'always' | 'off' | 'whole', downloadLimit = 1000): Promise<Device> {
-  return attachedDevice(server.t, user, {
-    baseUrl: threaded.baseUrl,
-    pullWorker: pullWorker === 'whole' ? 'always' : pullWorker,
-    downloadLimit,
-    ...(pullWorker === 'whole' ? { fetch: (input: string, init: RequestInit) => fetch(input, init) } : {}),
-  });
+/** A reader through the proxy: `always` reads every page with the worker, `off` never. */
+function reader(user: string, pullWorker: 'always' | 'off', downloadLimit = 1000): Promise<Device> {
+  return attachedDevice(server.t, user, { baseUrl: proxied.proxy.baseUrl, pullWorker, downloadLimit });
 }
 
 /** Everything a pull writes or sets, as comparable values (row state without its wall-clock `updated_at`). */
@@ -95,10 +75,9 @@ describe('pull pages read by the worker thread', () => {
     const user = `pw-same-${randomUUID()}`;
     const writer = await attachedDevice(server.t, user);
     const withWorker = await reader(user, 'always', 2);
-    const whole = await reader(user, 'whole', 2);
     const without = await reader(user, 'off', 2);
     // the application's own trigger, created after ours: it keeps firing and keeps its place
-    for (const device of [withWorker, whole, without]) {
+    for (const device of [withWorker, without]) {
       device.db.exec(`CREATE TABLE audit (n INTEGER);
         CREATE TRIGGER app_users_ai AFTER INSERT ON users BEGIN INSERT INTO audit VALUES (1); END;`);
     }
@@ -108,26 +87,20 @@ describe('pull pages read by the worker thread', () => {
     writer.db.transaction(() => ids.slice(0, 40).forEach((id, i) => posts.run(randomUUID(), `t${i}`, 'c', id)))();
     await writer.client.pushPending();
     await pushUsers(writer, 30, 'second');
-    for (const device of [withWorker, whole, without]) expect(await pullOutcome(device)).toBe('applied_incremental');
+    for (const device of [withWorker, without]) expect(await pullOutcome(device)).toBe('applied_incremental');
     expect(localState(withWorker.db)).toEqual(localState(without.db));
-    expect(localState(whole.db)).toEqual(localState(without.db));
     expect(withWorker.db.prepare('SELECT count(*) AS n FROM audit').get()).toEqual({ n: 1530 });
     expect(pullBundlesReadByWorker(withWorker.client)).toBe(3);
-    expect(pullPagesStreamed(withWorker.client)).toBe(2);
-    expect(pullBundlesReadByWorker(whole.client)).toBe(3);
-    expect(pullPagesStreamed(whole.client)).toBe(0);
     expect(pullBundlesReadByWorker(without.client)).toBe(0);
 
     // updates and deletes over rows the readers hold, in one bundle
     writer.db.prepare("UPDATE users SET name = name || ' (2)', created_at = NULL WHERE rowid % 2 = 0").run();
     writer.db.prepare('DELETE FROM posts WHERE rowid % 3 = 0').run();
     await writer.client.pushPending();
-    for (const device of [withWorker, whole, without]) expect(await pullOutcome(device)).toBe('applied_incremental');
+    for (const device of [withWorker, without]) expect(await pullOutcome(device)).toBe('applied_incremental');
     expect(localState(withWorker.db)).toEqual(localState(without.db));
-    expect(localState(whole.db)).toEqual(localState(without.db));
     expect(pullBundlesReadByWorker(withWorker.client)).toBe(4);
-    expect(pullBundlesReadByWorker(whole.client)).toBe(4);
-    for (const device of [writer, withWorker, whole, without]) await device.close();
+    for (const device of [writer, withWorker, without]) await device.close();
   });
 
   it('checkpoints the WAL of a page it applied on the worker, the connection keeping its own setting', async () => {
@@ -202,101 +175,6 @@ describe('pull pages read by the worker thread', () => {
     expect(outcomes[0]).toBe(outcomes[1]);
     expect(localState(withWorker.db)).toEqual(localState(without.db));
     for (const device of [writer, withWorker, without]) await device.close();
-  });
-});
-
-describe('pull pages the worker requests and applies as they arrive', () => {
-  /** Pulls on both readers, the next `times` pull responses of each following `rule`; their outcomes. */
-  type Rule = Omit<ThreadProxyRule, 'method' | 'path'>;
-
-  /** A pull whose next `times` pull responses follow `rule`; its outcome. */
-  async function pullWith(device: Device, rule: Rule, times = 1): Promise<string> {
-    threaded.clear();
-    threaded.arm({ method: 'GET', path: '/sync/pull$', ...rule }, times);
-    const outcome = await pullOutcome(device);
-    threaded.clear();
-    return outcome;
-  }
-
-  async function pullBoth(withWorker: Device, without: Device, rule: Rule, times = 1): Promise<string[]> {
-    return [await pullWith(withWorker, rule, times), await pullWith(without, rule, times)];
-  }
-
-  async function readers(tag: string, rows = 1200) {
-    const user = `pw-${tag}-${randomUUID()}`;
-    const writer = await attachedDevice(server.t, user);
-    const withWorker = await reader(user, 'always');
-    const without = await reader(user, 'off');
-    await pushUsers(writer, rows, tag);
-    return { writer, withWorker, without, devices: [writer, withWorker, without] };
-  }
-
-  it('applies a body that arrives in small pieces, cut mid-row anywhere', async () => {
-    const { withWorker, without, devices } = await readers('dribbled');
-    // 997-byte pieces: every row boundary falls somewhere else in a piece; a pause now and then
-    const dribbled = { dribble: { pieceBytes: 997, pauseEvery: 25, pauseMs: 5 } };
-    expect(await pullBoth(withWorker, without, dribbled)).toEqual(['applied_incremental', 'applied_incremental']);
-    expect(localState(withWorker.db)).toEqual(localState(without.db));
-    expect(pullPagesStreamed(withWorker.client)).toBe(1);
-    for (const device of devices) await device.close();
-  });
-
-  it('asks again the usual way when the body is cut mid-way, and fails as the usual way when it always is', async () => {
-    const { writer, withWorker, without, devices } = await readers('cut');
-    const requests = () => proxied.proxy.requestsTo('GET', /\/sync\/pull$/).length;
-    const before = requests();
-    const cut = { dribble: { pieceBytes: 4096, cutAfter: 150_000 } };
-    expect(await pullBoth(withWorker, without, cut)).toEqual(['applied_incremental', 'applied_incremental']);
-    // each reader: the cut request and the one after it
-    expect(requests() - before).toBe(4);
-    expect(localState(withWorker.db)).toEqual(localState(without.db));
-    expect(pullPagesStreamed(withWorker.client)).toBe(0);
-
-    // cut every time: the same error after as many requests (the worker's is the first attempt of the retries)
-    await pushUsers(writer, 1200, 'always cut');
-    const outcomes: string[] = [];
-    const sent: number[] = [];
-    for (const device of [withWorker, without]) {
-      const from = requests();
-      outcomes.push(await pullWith(device, cut, 10));
-      sent.push(requests() - from);
-    }
-    expect(outcomes[0]).toMatch(/^RetryExhaustedError: /);
-    expect(outcomes[0]).toBe(outcomes[1]);
-    expect(sent[0]).toBe(sent[1]);
-    expect(localState(withWorker.db)).toEqual(localState(without.db));
-    for (const device of devices) await device.close();
-  });
-
-  it('asks again the usual way after an answer that is not a 200', async () => {
-    const { withWorker, without, devices } = await readers('unavailable');
-    const unavailable = { status: 503, body: '{"error":"unavailable","message":"try again"}' };
-    expect(await pullBoth(withWorker, without, unavailable)).toEqual(['applied_incremental', 'applied_incremental']);
-    expect(localState(withWorker.db)).toEqual(localState(without.db));
-    expect(pullPagesStreamed(withWorker.client)).toBe(0);
-    for (const device of devices) await device.close();
-  });
-
-  it('rolls back and applies the page whole when its body stops arriving for a while', async () => {
-    const { withWorker, without, devices } = await readers('stalled');
-    // one pause longer than the applying thread waits in all (STREAM_WAIT_MS), after a part of the rows
-    const stalled = { dribble: { pieceBytes: 50_000, pauseAt: 1, pauseMs: 2500 } };
-    expect(await pullBoth(withWorker, without, stalled)).toEqual(['applied_incremental', 'applied_incremental']);
-    expect(localState(withWorker.db)).toEqual(localState(without.db));
-    expect(pullPagesStreamed(withWorker.client)).toBe(0);
-    expect(pullBundlesReadByWorker(withWorker.client)).toBe(0);
-    for (const device of devices) await device.close();
-  });
-
-  it('says the usual way’s error for a dribbled bundle whose hash does not match, and applies none of it', async () => {
-    const { withWorker, without, devices } = await readers('tampered');
-    const tampered = { replace: ['tampered 600 ', 'tampered 601 '] as const, dribble: { pieceBytes: 1500 } };
-    const outcomes = await pullBoth(withWorker, without, tampered);
-    expect(outcomes[0]).toMatch(/^BundleHashMismatchError: /);
-    expect(outcomes[0]).toBe(outcomes[1]);
-    expect(localState(withWorker.db)).toEqual(localState(without.db));
-    expect(withWorker.db.prepare('SELECT count(*) AS n FROM users').get()).toEqual({ n: 0 });
-    for (const device of devices) await device.close();
   });
 });
 

@@ -41,8 +41,6 @@ export interface TransferCounters {
   committedBundleChunksRead: number;
   /** pulled bundles applied with the worker reading their page (pull-page-pipeline.ts) */
   pullBundlesReadByWorker: number;
-  /** pull pages the worker requested and read to their end while this thread applied them */
-  pullPagesStreamed: number;
 }
 
 export interface ClientContext {

@@ -155,7 +155,6 @@ export class OversqliteClient {
           pushChunksUploaded: 0,
           committedBundleChunksRead: 0,
           pullBundlesReadByWorker: 0,
-          pullPagesStreamed: 0,
         },
         paused: { uploads: false, downloads: false },
         logger: options.logger ?? SILENT_LOGGER,

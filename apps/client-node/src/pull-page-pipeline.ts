@@ -5,16 +5,13 @@
  * the whole page and the bundle's hash. Whatever it does not vouch for (or any failure inside the
  * transaction) rolls that bundle back and the caller goes on from it the usual way, which gives the
  * same rows or the same error. The page's WAL checkpoints run on the worker too (`DeferredCheckpoints`).
- * A page is handed over whole (`applyPipelinedPage`), or requested by the worker and applied while it
- * still arrives (`applyStreamedPage`): its text comes in row-aligned pieces, and what the worker does not
- * vouch for comes whole once the body is over, or is asked for again the usual way.
  * One worker per process, started on first use and ended when idle or at a client's close; where a
  * worker cannot start, pulls simply go the usual way.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import type { Database } from 'better-sqlite3';
 import { APPLY_PAGE_ROWS, applyAuthoritativePage, type AuthoritativeRow } from './authoritative-apply.js';
 import { SUSPEND_TRIGGERS_MIN_ROWS, TriggerSuspension } from './capture-triggers.js';
@@ -23,22 +20,14 @@ import {
   type CheckpointTask,
   CONTROL,
   CONTROL_WORDS,
-  float64View,
-  growableBuffer,
-  int32View,
-  type PageReading,
   type PlainTable,
   type PullPageTask,
-  type PullStreamTask,
   RECORD,
   recordCapacity,
   STATUS,
-  type TransportFailure,
 } from './pull-page-records.js';
 import { keyJsonHead, type SqlValue } from './row-codec.js';
 import type { RowOp } from './sync-state.js';
-import type { SyncResponse } from './sync-transport.js';
-import { TransportError } from './errors.js';
 
 /** Pages from this size (UTF-16 units) go to the worker under `pullWorker: 'auto'`. */
 export const PULL_WORKER_MIN_BODY = 1 << 20;
@@ -47,14 +36,6 @@ const WORKER_FILES = ['./pull-page-worker.js', '../dist/pull-page-worker.js'];
 const IDLE_MS = 5000;
 /** A worker that publishes nothing for this long is given up (the page goes the usual way). */
 const STALL_MS = 30_000;
-/**
- * A streamed page: the longest this thread waits, in all, for text that has not arrived while it holds a
- * bundle's transaction (and the event loop); past it the bundle rolls back and the page is applied the
- * usual way once it is all there. A slow body costs that wait and the rows applied, never a longer stall.
- */
-const STREAM_WAIT_MS = 1500;
-/** A streamed page's records: room reserved, grown as they come (a 100,000-row page of users takes ≈ 6 MB). */
-const STREAM_RECORDS = { initialBytes: 1 << 20, maxBytes: 1 << 30 };
 /** Rows committed between two checkpoints asked of the worker (SQLite's 1,000-page auto-checkpoint ≈ 11,000 rows). */
 const CHECKPOINT_ROWS = 10_000;
 /** Characters canonical JSON writes differently, or that a plain wire string cannot hold. */
@@ -146,154 +127,22 @@ export function applyPipelinedPage(
   cursor: PullCursor,
   onBundle: (bundleSeq: number) => void,
 ): PipelinedPage {
-  let task: PullPageTask;
+  let stream: RecordStream | undefined;
+  let applied = 0;
+  const checkpoints = DeferredCheckpoints.start(ctx.db, running);
   try {
     const capacity = recordCapacity(body.length);
-    const records = new SharedArrayBuffer(capacity.words * 4);
-    task = { ...pageReading(ctx, cursor, records, new SharedArrayBuffer(capacity.numbers * 8)), body };
-  } catch (err) {
-    release();
-    // no room for the records (the usual way needs none): the page goes the usual way
-    if (err instanceof RangeError) return { read: false, applied: 0 };
-    throw err;
-  }
-  const checkpoints = DeferredCheckpoints.start(ctx.db, running);
-  const stream = new RecordStream(task, body);
-  try {
+    const task: PullPageTask = {
+      body,
+      schema: ctx.schema,
+      afterBundleSeq: cursor.after,
+      tables: plainTables(ctx),
+      control: new SharedArrayBuffer(CONTROL_WORDS * 4),
+      records: new SharedArrayBuffer(capacity.words * 4),
+      numbers: new SharedArrayBuffer(capacity.numbers * 8),
+    };
     running.postMessage(task);
-    return applyRecords(ctx, stream, cursor, checkpoints, onBundle);
-  } finally {
-    stream.abandon();
-    checkpoints?.end();
-    release();
-  }
-}
-
-/** The GET of a pull page as the worker makes it (the transport's URL, headers and timeout). */
-export interface PageRequest {
-  readonly url: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly timeoutMs: number;
-}
-
-/**
- * What a streamed page gave: read and applied; or `applied` bundles committed and the answer to go on from
- * the usual way (any status but 200 with its body; a 200 the worker did not vouch for, or whose bundle
- * failed, with the page's whole text).
- */
-export type StreamedPage =
-  | { readonly read: true; readonly hasMore: boolean; readonly bundles: number; readonly length: number }
-  | { readonly read: false; readonly applied: number; readonly response: SyncResponse };
-
-/**
- * Applies a pull page that the worker requests and reads as it arrives, each bundle's rows applied while
- * the rest of the body still comes. As one attempt of the usual request: it fails as `send` would (a
- * `TransportError`, the signal's reason) and hands back any answer it does not apply, so the caller's
- * retries and the usual way give the same outcome; undefined when the worker gave no answer at all.
- */
-export async function applyStreamedPage(
-  ctx: ClientContext,
-  running: Worker,
-  request: PageRequest,
-  cursor: PullCursor,
-  onBundle: (bundleSeq: number) => void,
-  signal?: AbortSignal,
-): Promise<StreamedPage | undefined> {
-  const { port1: pieces, port2 } = new MessageChannel();
-  const task: PullStreamTask = {
-    ...pageReading(
-      ctx,
-      cursor,
-      growableBuffer(STREAM_RECORDS.initialBytes, STREAM_RECORDS.maxBytes),
-      growableBuffer(STREAM_RECORDS.initialBytes / 8, STREAM_RECORDS.maxBytes / 8),
-    ),
-    ...request,
-    pieces: port2,
-  };
-  const control = new Int32Array(task.control);
-  // the request's own timeout bounds every wait here, whatever becomes of the worker
-  const deadline = Date.now() + request.timeoutMs + 1000;
-  let checkpoints: DeferredCheckpoints | undefined;
-  try {
-    running.postMessage(task, [port2]);
-    const status = await controlWord(control, CONTROL.response, deadline, signal);
-    if (signal?.aborted) throw signal.reason;
-    if (status === 0) return undefined;
-    if (status !== 200) return { read: false, applied: 0, response: { status, body: textOf(pieces, []) } };
-    checkpoints = DeferredCheckpoints.start(ctx.db, running);
-    const received: string[] = [];
-    const stream = new RecordStream(task, '', { port: pieces, received });
-    const page = applyRecords(ctx, stream, cursor, checkpoints, onBundle);
-    if (page.read) {
-      ctx.counters.pullPagesStreamed++;
-      return { ...page, length: received.reduce((length, piece) => length + piece.length, 0) };
-    }
-    // what the worker did not vouch for, or a bundle that failed: the whole text, once the body is over
-    stream.abandon();
-    const text = await controlWord(control, CONTROL.text, deadline, signal);
-    if (signal?.aborted) throw signal.reason;
-    if (text === 0) return undefined;
-    return { read: false, applied: page.applied, response: { status: 200, body: textOf(pieces, received) } };
-  } finally {
-    Atomics.store(control, CONTROL.cancelled, 1);
-    pieces.close();
-    checkpoints?.end();
-    release();
-  }
-}
-
-/** The text pieces still on the port after `received`, joined; throws the `TransportError` posted instead. */
-function textOf(pieces: MessagePort, received: string[]): string {
-  for (let piece = receiveMessageOnPort(pieces); piece; piece = receiveMessageOnPort(pieces)) {
-    const message = piece.message as string | TransportFailure;
-    if (typeof message !== 'string') throw new TransportError(message.failure, message.transient, undefined);
-    received.push(message);
-  }
-  return received.join('');
-}
-
-/** `Atomics.waitAsync` (ES2024; Node 20 has it). */
-const waitAsync = (
-  Atomics as unknown as {
-    waitAsync(array: Int32Array, index: number, value: number, timeoutMs: number): { value: unknown };
-  }
-).waitAsync.bind(Atomics);
-
-/** The page's §8.3 context and fresh control words, for the worker's reader. */
-function pageReading(
-  ctx: ClientContext,
-  cursor: PullCursor,
-  records: SharedArrayBuffer,
-  numbers: SharedArrayBuffer,
-): PageReading {
-  const control = new SharedArrayBuffer(CONTROL_WORDS * 4);
-  return { schema: ctx.schema, afterBundleSeq: cursor.after, tables: plainTables(ctx), control, records, numbers };
-}
-
-/**
- * Waits (without blocking) for a control word to be set: its value, or 0 when the signal aborted or the
- * deadline passed first.
- */
-async function controlWord(control: Int32Array, word: number, deadline: number, signal?: AbortSignal): Promise<number> {
-  for (;;) {
-    const generation = Atomics.load(control, CONTROL.generation);
-    const value = Atomics.load(control, word);
-    if (value !== 0 || signal?.aborted || Date.now() > deadline) return value;
-    // woken by the worker's notify; the timeout only looks at the signal and the deadline again
-    await waitAsync(control, CONTROL.generation, generation, 50).value;
-  }
-}
-
-/** The page's bundles, each in its own transaction, from the worker's records. */
-function applyRecords(
-  ctx: ClientContext,
-  stream: RecordStream,
-  cursor: PullCursor,
-  checkpoints: DeferredCheckpoints | undefined,
-  onBundle: (bundleSeq: number) => void,
-): PipelinedPage {
-  let applied = 0;
-  try {
+    stream = new RecordStream(task);
     if (!stream.next() || stream.tag() !== RECORD.page) return { read: false, applied };
     stream.word();
     const stable = stream.number();
@@ -303,7 +152,7 @@ function applyRecords(
       if (stream.tag() !== RECORD.bundle) return { read: false, applied };
       let bundle: { bundleSeq: number; rows: number };
       try {
-        bundle = applyBundle(ctx, stream);
+        bundle = applyBundle(ctx, body, stream);
       } catch {
         // anything, a decline as much as a failing statement: that bundle goes the usual way
         return { read: false, applied };
@@ -315,9 +164,14 @@ function applyRecords(
     }
     return { read: true, hasMore: stream.hasMore(), bundles: applied };
   } catch (err) {
-    // a decline: the page goes the usual way; what `onBundle` throws is the pull's own error
-    if (err instanceof Declined) return { read: false, applied };
+    // a decline, or no room for the records (the usual way needs none): the page goes the usual way;
+    // what `onBundle` throws is the pull's own error
+    if (err instanceof Declined || (err instanceof RangeError && applied === 0)) return { read: false, applied };
     throw err;
+  } finally {
+    stream?.abandon();
+    checkpoints?.end();
+    release();
   }
 }
 
@@ -368,7 +222,7 @@ class DeferredCheckpoints {
 }
 
 /** One bundle's transaction (its `bundle` record read), rolled back by a throw; returns its bundle_seq and rows. */
-function applyBundle(ctx: ClientContext, stream: RecordStream): { bundleSeq: number; rows: number } {
+function applyBundle(ctx: ClientContext, body: string, stream: RecordStream): { bundleSeq: number; rows: number } {
   const rowCount = stream.word();
   const bundleSeq = stream.number();
   ctx.state.applyTransaction(() => {
@@ -377,7 +231,7 @@ function applyBundle(ctx: ClientContext, stream: RecordStream): { bundleSeq: num
       const page: AuthoritativeRow[] = [];
       for (let i = start; i < rowCount && i < start + APPLY_PAGE_ROWS; i++) {
         if (!stream.next()) throw new Declined();
-        const row = stream.row(ctx);
+        const row = stream.row(ctx, body);
         suspension?.suspend(row.ref.table.name);
         page.push(row);
       }
@@ -398,45 +252,23 @@ const OP_OF_TAG: Partial<Record<number, RowOp>> = {
   [RECORD.delete]: 'DELETE',
 };
 
-/** A streamed page's text pieces: the port they come on, and every piece taken so far, in order. */
-interface Pieces {
-  readonly port: MessagePort;
-  readonly received: string[];
-}
-
-/**
- * The records as the worker publishes them, read in order; waits (blocking) for the next one. Row
- * positions are in the page's body, or (a streamed page) in the piece its last `piece` record opened.
- */
+/** The records as the worker publishes them, read in order; waits (blocking) for the next one. */
 class RecordStream {
   private readonly control: Int32Array;
-  private records: Int32Array;
-  private numbers: Float64Array;
+  private readonly records: Int32Array;
+  private readonly numbers: Float64Array;
   private at = 0;
   private numberAt = 0;
-  /** a streamed page: how long, in all, this thread has waited for the worker (ms) */
-  private waited = 0;
 
-  constructor(
-    private readonly task: PageReading,
-    private text: string,
-    private readonly pieces?: Pieces,
-  ) {
+  constructor(task: PullPageTask) {
     this.control = new Int32Array(task.control);
-    this.records = int32View(task.records);
-    this.numbers = float64View(task.numbers);
+    this.records = new Int32Array(task.records);
+    this.numbers = new Float64Array(task.numbers);
   }
 
   /** Waits for a record: true when there is one, false when the page ended before it. */
   next(): boolean {
-    for (;;) {
-      if (!this.waitUntil(() => this.at < Atomics.load(this.control, CONTROL.published))) return false;
-      // a streamed page's buffers grow as the worker writes: their views are made again to see it
-      if (Atomics.load(this.control, CONTROL.published) > this.records.length) this.viewAgain();
-      if (this.records[this.at] !== RECORD.piece) return true;
-      this.at += 2;
-      this.text = this.takePiece();
-    }
+    return this.waitUntil(() => this.at < Atomics.load(this.control, CONTROL.published));
   }
 
   /** Waits for the worker's verdict on the whole page: true when it vouches for it. */
@@ -458,27 +290,20 @@ class RecordStream {
   }
 
   number(): number {
-    if (this.numberAt >= this.numbers.length) this.viewAgain();
     return this.numbers[this.numberAt++]!;
   }
 
-  private viewAgain(): void {
-    this.records = int32View(this.task.records);
-    this.numbers = float64View(this.task.numbers);
-  }
-
-  /** A row record (its tag not read yet), its texts sliced from the body or piece. */
-  row(ctx: ClientContext): AuthoritativeRow {
+  /** A row record (its tag not read yet), its texts sliced from the body. */
+  row(ctx: ClientContext, body: string): AuthoritativeRow {
     const records = this.records;
-    const text = this.text;
     const at = this.at;
     const op = OP_OF_TAG[records[at]!];
     if (op === undefined) throw new Declined();
     const table = ctx.tables[records[at + 1]!]!;
     const keyAt = records[at + 2]!;
     const keyEnd = records[at + 3]!;
-    const localKey = text.slice(keyAt, keyEnd);
-    const keyJson = text.slice(keyAt - keyJsonHead(table).length, keyEnd + 2);
+    const localKey = body.slice(keyAt, keyEnd);
+    const keyJson = body.slice(keyAt - keyJsonHead(table).length, keyEnd + 2);
     let values: SqlValue[] | undefined;
     if (op === 'DELETE') this.at = at + 4;
     else {
@@ -486,37 +311,23 @@ class RecordStream {
       values = new Array<SqlValue>(columns);
       for (let i = 0, p = at + 4; i < columns; i++, p += 2) {
         const start = records[p]!;
-        values[i] = start < 0 ? null : text.slice(start, records[p + 1]);
+        values[i] = start < 0 ? null : body.slice(start, records[p + 1]);
       }
       this.at = at + 4 + 2 * columns;
     }
     return { ref: { table, localKey, keyJson }, op, rowVersion: this.number(), payload: undefined, values };
   }
 
-  /** Tells the worker to stop reading (a page left early; a streamed page's text still comes). */
+  /** Tells the worker to stop reading (a page left early). */
   abandon(): void {
     Atomics.store(this.control, CONTROL.abandoned, 1);
   }
 
-  /** The next text piece, posted by the worker before it published the records after its `piece` record. */
-  private takePiece(): string {
-    const pieces = this.pieces;
-    if (!pieces) throw new Declined();
-    let piece = receiveMessageOnPort(pieces.port);
-    while (!piece) {
-      this.waitUntil(() => false, 1);
-      piece = receiveMessageOnPort(pieces.port);
-    }
-    pieces.received.push(piece.message as string);
-    return piece.message as string;
-  }
-
   /**
    * Blocks until `ready()` or the page is over: true when ready. A declined page throws `Declined`;
-   * so does a worker that publishes nothing for `STALL_MS`, or a streamed page whose text keeps this
-   * thread waiting more than `STREAM_WAIT_MS` in all. `pollMs`: return after one wait that long.
+   * so does a worker that publishes nothing for `STALL_MS`.
    */
-  private waitUntil(ready: () => boolean, pollMs?: number): boolean {
+  private waitUntil(ready: () => boolean): boolean {
     const control = this.control;
     let stalledSince = 0;
     for (;;) {
@@ -525,15 +336,9 @@ class RecordStream {
       const status = Atomics.load(control, CONTROL.status);
       if (status === STATUS.declined) throw new Declined();
       // the count is final once the status is (the worker stores it first)
-      if (status === STATUS.read && pollMs === undefined) return ready();
-      const since = Date.now();
-      const woken = Atomics.wait(control, CONTROL.generation, generation, pollMs ?? 1000) !== 'timed-out';
-      if (this.pieces) {
-        this.waited += Date.now() - since;
-        if (this.waited > STREAM_WAIT_MS) throw new Declined();
-      } else if (woken) stalledSince = 0;
+      if (status === STATUS.read) return ready();
+      if (Atomics.wait(control, CONTROL.generation, generation, 1000) !== 'timed-out') stalledSince = 0;
       else if ((stalledSince ||= Date.now()) + STALL_MS < Date.now()) throw new Declined();
-      if (pollMs !== undefined) return false;
     }
   }
 }

@@ -7,8 +7,7 @@ import type { ClientContext } from './client-context.js';
 import { inspectManagedTables } from './managed-table.js';
 import { decodePullPage, validatePullPage } from './pull.js';
 import { PullPageReader } from './pull-page-reader.js';
-import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
-import { CONTROL, CONTROL_WORDS, growableBuffer, RECORD, recordCapacity, STATUS, TEXT } from './pull-page-records.js';
+import { CONTROL, CONTROL_WORDS, RECORD, recordCapacity, STATUS } from './pull-page-records.js';
 import { sqlValuesFromWirePayload } from './row-codec.js';
 import type { JsonObject } from './json-value.js';
 
@@ -113,50 +112,28 @@ function withHashes(body: string, rightHashes: boolean[]): string {
   return out;
 }
 
-/**
- * What the worker's reader hands over: per bundle its hash verdict and rows, or undefined when it declines.
- * `cuts`: the body streamed, given in pieces cut at these positions (its text then comes back in pieces
- * that together must be the body, declined or not); absent: given whole.
- */
-function readByWorker(body: string, cuts?: number[]) {
+/** What the worker's reader hands over: per bundle its hash verdict and rows, or undefined when it declines. */
+function readByWorker(body: string) {
   const capacity = recordCapacity(body.length);
   const task = {
+    body,
     schema: 'business',
     afterBundleSeq: 0,
     tables: plainTables,
     control: new SharedArrayBuffer(CONTROL_WORDS * 4),
-    // a streamed page's buffers start small and grow
-    records: cuts ? growableBuffer(8, 1 << 20) : new SharedArrayBuffer(capacity.words * 4),
-    numbers: cuts ? growableBuffer(8, 1 << 20) : new SharedArrayBuffer(capacity.numbers * 8),
+    records: new SharedArrayBuffer(capacity.words * 4),
+    numbers: new SharedArrayBuffer(capacity.numbers * 8),
   };
-  const channel = cuts && new MessageChannel();
-  const reader = new PullPageReader(task, channel?.port2);
-  if (!cuts) reader.read(body);
-  else {
-    const at = [0, ...cuts.filter((cut) => cut > 0 && cut < body.length).sort((a, b) => a - b), body.length];
-    for (let i = 1; i < at.length; i++) reader.feed(body.slice(at[i - 1], at[i]), i === at.length - 1);
-  }
+  new PullPageReader(task).read();
   const control = new Int32Array(task.control);
-  const pieces: string[] = [];
-  for (let piece = channel && receiveMessageOnPort(channel.port1); piece; piece = receiveMessageOnPort(channel!.port1))
-    pieces.push(piece.message as string);
-  channel?.port1.close();
-  if (cuts) {
-    expect(control[CONTROL.text]).toBe(TEXT.posted);
-    expect(pieces.join('')).toBe(body);
-  }
   if (control[CONTROL.status] !== STATUS.read) return undefined;
   const records = new Int32Array(task.records);
   const numbers = new Float64Array(task.numbers);
   const bundles: { hashMatches: boolean; rows: unknown[] }[] = [];
   let n = 0;
-  let text = body;
   for (let at = 0; at < control[CONTROL.published]!;) {
     const tag = records[at]!;
-    if (tag === RECORD.piece) {
-      text = pieces.shift()!;
-      at += 2;
-    } else if (tag === RECORD.page || tag === RECORD.bundle) {
+    if (tag === RECORD.page || tag === RECORD.bundle) {
       n++;
       if (tag === RECORD.bundle) bundles.push({ hashMatches: false, rows: [] });
       at += 2;
@@ -169,21 +146,20 @@ function readByWorker(body: string, cuts?: number[]) {
       const columns = tag === RECORD.delete ? 0 : table.columns.length;
       for (let i = 0; i < columns; i++) {
         const start = records[at + 4 + 2 * i]!;
-        values.push(start < 0 ? null : text.slice(start, records[at + 5 + 2 * i]));
+        values.push(start < 0 ? null : body.slice(start, records[at + 5 + 2 * i]));
       }
-      const localKey = text.slice(records[at + 2], records[at + 3]);
+      const localKey = body.slice(records[at + 2], records[at + 3]);
       bundles.at(-1)!.rows.push({
         table: table.name,
         op: { [RECORD.insert]: 'INSERT', [RECORD.update]: 'UPDATE', [RECORD.delete]: 'DELETE' }[tag],
         rowVersion: numbers[n++],
         localKey,
-        keyJson: text.slice(records[at + 2]! - '{"id":"'.length, records[at + 3]! + 2),
+        keyJson: body.slice(records[at + 2]! - '{"id":"'.length, records[at + 3]! + 2),
         values: tag === RECORD.delete ? undefined : values,
       });
       at += 4 + 2 * columns;
     }
   }
-  if (cuts) expect(pieces).toEqual([]);
   return { hasMore: control[CONTROL.hasMore] === 1, bundles };
 }
 
@@ -232,31 +208,5 @@ describe('PullPageReader (the pull worker thread)', () => {
     // not vacuous: many pages in the layout are vouched for, with rows
     expect(vouched).toBeGreaterThan(100);
     expect(rowsCompared).toBeGreaterThan(200);
-  });
-
-  it('reads a page given in pieces cut anywhere as it reads the page given whole', () => {
-    let vouched = 0;
-    fc.assert(
-      fc.property(
-        page,
-        fc.array(fc.boolean(), { minLength: 1, maxLength: 3 }),
-        fc.array(fc.nat(), { maxLength: 12 }),
-        fc.nat(6),
-        (generated, rightHashes, cutAt, everyChars) => {
-          const body = withHashes(
-            generated,
-            rightHashes.map((right, i) => right || i === 0),
-          );
-          // cuts anywhere, and now and then one every few characters (a body that dribbles in)
-          const cuts = cutAt.map((n) => n % (body.length + 1));
-          if (everyChars > 0) for (let at = everyChars; at < body.length; at += everyChars) cuts.push(at);
-          const whole = readByWorker(body);
-          if (whole !== undefined) vouched++;
-          expect(readByWorker(body, cuts)).toEqual(whole);
-        },
-      ),
-      { numRuns: 800 },
-    );
-    expect(vouched).toBeGreaterThan(50);
   });
 });

@@ -1,28 +1,14 @@
 /**
  * The pull page reader of the worker thread (pull-page-worker.ts): reads a page as the servers lay it
  * out, checks it as §8.3 does, hashes each bundle and writes its rows as positions into shared memory
- * (pull-page-records.ts) while the applying thread writes the rows already published. A page is read
- * whole or as its text arrives (`feed`): each step (the page's head, a bundle's head, a row, a bundle's
- * end, the tail) is taken only once all its text is there, so a piece that ends mid-row waits for the
- * next. A streamed page's text goes on to the applying thread in row-aligned pieces. It vouches only
+ * (pull-page-records.ts) while the applying thread writes the rows already published. It vouches only
  * for the narrowest case, where today's path (layout view, `validatePullPage`, `pulledBundleHash`,
  * `resolveWireRow`, `sqlValuesFromWirePayload`) gives plain strings for sure: payloads of exactly the
  * table's columns, each a plain string or null, keys `{"<key column>":"<plain string>"}`, tables without
  * BLOB columns. Anything else declines the page: the applying thread reads it itself.
  */
-import type { MessagePort } from 'node:worker_threads';
 import { BundleHasher, compareUtf8, quoteGoJsonString } from '@oversync/protocol';
-import {
-  CONTROL,
-  float64View,
-  growBuffer,
-  int32View,
-  type PageReading,
-  type PlainTable,
-  RECORD,
-  STATUS,
-  TEXT,
-} from './pull-page-records.js';
+import { CONTROL, type PlainTable, type PullPageTask, RECORD, STATUS } from './pull-page-records.js';
 
 /** Rows between publications (and checks of `abandoned`). */
 const PUBLISH_ROWS = 128;
@@ -37,13 +23,6 @@ const OPS = [
 
 class Declined extends Error {}
 class Abandoned extends Error {}
-class NeedMore extends Error {}
-/** Thrown where a step needs text that has not arrived yet (one object: no stack taken each time). */
-const NEED_MORE = new NeedMore('a step needs text that has not arrived yet');
-
-/** Where the reader is in the page: the next step to take. */
-const STEP = { head: 0, bundle: 1, row: 2, afterRow: 3, bundleEnd: 4, afterBundle: 5, tail: 6, done: 7 } as const;
-type Step = (typeof STEP)[keyof typeof STEP];
 
 /** A table's payload members: where each name goes, and the canonical (hash) order and prefixes. */
 interface TableShape {
@@ -74,14 +53,11 @@ function shapeOf(table: PlainTable): TableShape {
 }
 
 export class PullPageReader {
-  /** the text being read: the whole body, or (streamed) the body from `pieceStart` on as it arrived */
-  private body = '';
+  private readonly body: string;
   private pos = 0;
-  /** no more text comes after `body` */
-  private final = false;
   private readonly control: Int32Array;
-  private records: Int32Array;
-  private numbers: Float64Array;
+  private readonly records: Int32Array;
+  private readonly numbers: Float64Array;
   private words = 0;
   private count = 0;
   private readonly shapes: Map<string, TableShape>;
@@ -92,131 +68,58 @@ export class PullPageReader {
   private rowStamp = 0;
   /** A string read since it was last cleared holds something canonical JSON escapes (`<>&`, U+2028/9). */
   private escapes = false;
-  private step: Step = STEP.head;
-  private stable = 0;
-  private previous: number;
-  private hasMore = false;
-  /** the bundle being read */
-  private bundleSeq = 0;
-  private rowCount = 0;
-  private bundleHash = '';
-  private hasher = new BundleHasher();
-  private rows = 0;
-  /** streamed: where in `body` the text not yet posted starts (record positions count from it) */
-  private pieceStart = 0;
-  /** streamed: the word of the pending `piece` record */
-  private pieceRecord = 0;
-  /** streamed, once declined or abandoned: the rest of the text, posted whole at its end */
-  private rest: string[] | undefined;
 
-  /** `pieces`: a streamed page's port for its text (absent: a page given whole, positions in its body). */
-  constructor(
-    private readonly task: PageReading,
-    private readonly pieces?: MessagePort,
-  ) {
+  constructor(private readonly task: PullPageTask) {
+    this.body = task.body;
     this.control = new Int32Array(task.control);
-    this.records = int32View(task.records);
-    this.numbers = float64View(task.numbers);
+    this.records = new Int32Array(task.records);
+    this.numbers = new Float64Array(task.numbers);
     this.shapes = new Map(task.tables.map((table) => [table.name, shapeOf(table)]));
-    this.previous = task.afterBundleSeq;
-    if (pieces) this.emit(RECORD.piece, undefined);
   }
 
-  /** Reads a page given whole and says how it ended in the control words. */
-  read(body: string): void {
-    this.feed(body, true);
-  }
-
-  /**
-   * The page's next text (`final`: the last); reads every step it completes. Once the page is read,
-   * declined or abandoned, says so in the control words; a streamed page's text still goes on.
-   */
-  feed(text: string, final: boolean): void {
-    this.final = final;
-    if (this.rest) {
-      this.rest.push(text);
-      if (final) this.postRest();
-      return;
-    }
-    // joined, not `+`: a flat string (a concatenation's, or a slice's, costs an indirection every character read)
-    this.body = this.body.length === this.pieceStart ? text : [this.body.slice(this.pieceStart), text].join('');
-    this.pos -= this.pieceStart;
-    this.pieceStart = 0;
+  /** Reads the page to its end (or until declined or abandoned) and says so in the control words. */
+  read(): void {
+    let status: number = STATUS.declined;
+    let hasMore = false;
     try {
-      while (this.step !== STEP.done) {
-        const from = this.pos;
-        try {
-          this.take();
-        } catch (err) {
-          if (err !== NEED_MORE) throw err;
-          this.pos = from;
-          this.publish();
-          return;
-        }
-      }
-      this.finish(STATUS.read);
+      hasMore = this.page();
+      status = STATUS.read;
     } catch (err) {
       if (!(err instanceof Declined) && !(err instanceof Abandoned)) throw err;
-      this.finish(STATUS.declined);
+    } finally {
+      // every record before the status: whoever reads a final status reads the final count
+      const control = this.control;
+      Atomics.store(control, CONTROL.hasMore, hasMore ? 1 : 0);
+      Atomics.store(control, CONTROL.published, this.words);
+      Atomics.store(control, CONTROL.status, status);
+      Atomics.add(control, CONTROL.generation, 1);
+      Atomics.notify(control, CONTROL.generation);
     }
   }
 
-  /** A streamed page's body could not be read to its end: declined, if it was still being read; no text comes. */
-  fail(): void {
-    if (this.step !== STEP.done) this.finish(STATUS.declined);
-    this.rest = undefined;
-  }
-
-  private take(): void {
-    switch (this.step) {
-      case STEP.head: {
-        this.expect('{"stable_bundle_seq":');
-        const stable = this.int();
-        this.expect(',"bundles":[');
-        const empty = this.lit(']');
-        if (stable < this.task.afterBundleSeq) this.decline();
-        this.emit(RECORD.page, stable);
-        this.stable = stable;
-        this.step = empty ? STEP.tail : STEP.bundle;
-        return;
-      }
-      case STEP.bundle:
-        return this.bundleHead();
-      case STEP.row:
-        this.row();
-        this.step = STEP.afterRow;
-        // (a streamed page publishes where its text runs out instead: one piece per chunk that arrived)
-        if (++this.rows % PUBLISH_ROWS === 0 && !this.pieces) this.publish();
-        return;
-      case STEP.afterRow:
-        if (this.lit(',')) this.step = STEP.row;
-        else {
-          this.expect(']');
-          this.step = STEP.bundleEnd;
-        }
-        return;
-      case STEP.bundleEnd:
-        this.expect('}');
-        if (this.rows !== this.rowCount) this.decline();
-        this.emit(RECORD.bundleEnd, undefined, this.hasher.finish().bundleHash === this.bundleHash ? 1 : 0);
-        this.step = STEP.afterBundle;
-        this.publish();
-        return;
-      case STEP.afterBundle:
-        if (this.lit(',')) this.step = STEP.bundle;
-        else {
-          this.expect(']');
-          this.step = STEP.tail;
-        }
-        return;
-      case STEP.tail:
-        return this.tail();
-      case STEP.done:
-        return;
+  private page(): boolean {
+    const after = this.task.afterBundleSeq;
+    this.expect('{"stable_bundle_seq":');
+    const stable = this.int();
+    if (stable < after) throw new Declined();
+    this.emit(RECORD.page, stable);
+    this.expect(',"bundles":[');
+    let previous = after;
+    if (!this.lit(']')) {
+      do previous = this.bundle(stable, previous);
+      while (this.lit(','));
+      this.expect(']');
     }
+    this.expect(',"has_more":');
+    const hasMore = this.lit('true') ? true : this.lit('false') ? false : this.decline();
+    this.expect('}');
+    const body = this.body;
+    while (this.pos < body.length && ' \t\n\r'.includes(body[this.pos]!)) this.pos++;
+    if (this.pos !== body.length) this.decline();
+    return hasMore;
   }
 
-  private bundleHead(): void {
+  private bundle(stable: number, previous: number): number {
     this.expect('{"bundle_seq":');
     const bundleSeq = this.int();
     this.expect(',"source_id":');
@@ -228,39 +131,26 @@ export class PullPageReader {
     this.expect(',"bundle_hash":');
     const bundleHash = this.string();
     this.expect(',"rows":[');
-    const empty = this.lit(']');
-    if (
-      bundleSeq <= 0 ||
-      !sourceId.trim() ||
-      sourceBundleId <= 0 ||
-      bundleSeq <= this.previous ||
-      bundleSeq > this.stable
-    )
+    if (bundleSeq <= 0 || !sourceId.trim() || sourceBundleId <= 0 || bundleSeq <= previous || bundleSeq > stable)
       this.decline();
     this.emit(RECORD.bundle, bundleSeq, rowCount);
-    this.previous = bundleSeq;
-    this.bundleSeq = bundleSeq;
-    this.rowCount = rowCount;
-    this.bundleHash = bundleHash;
-    this.hasher = new BundleHasher();
-    this.rows = 0;
-    this.step = empty ? STEP.bundleEnd : STEP.row;
-  }
-
-  private tail(): void {
-    this.expect(',"has_more":');
-    const hasMore = this.lit('true') ? true : this.lit('false') ? false : this.decline();
+    const hasher = new BundleHasher();
+    let rows = 0;
+    if (!this.lit(']')) {
+      do {
+        this.row(hasher);
+        if (++rows % PUBLISH_ROWS === 0) this.publish();
+      } while (this.lit(','));
+      this.expect(']');
+    }
     this.expect('}');
-    const body = this.body;
-    while (this.pos < body.length && ' \t\n\r'.includes(body[this.pos]!)) this.pos++;
-    if (this.pos !== body.length) this.decline();
-    if (!this.final) throw NEED_MORE;
-    this.hasMore = hasMore;
-    this.step = STEP.done;
+    if (rows !== rowCount) this.decline();
+    this.emit(RECORD.bundleEnd, undefined, hasher.finish().bundleHash === bundleHash ? 1 : 0);
+    this.publish();
+    return bundleSeq;
   }
 
-  /** One row, its records written and its hash added only once all of its text was read. */
-  private row(): void {
+  private row(hasher: BundleHasher): void {
     const body = this.body;
     this.expect('{"schema":');
     const schema = this.string();
@@ -284,24 +174,23 @@ export class PullPageReader {
     if (rowVersion <= 0) this.decline();
     const keyText = body.slice(keyAt, keyEnd);
     const row = { schema, table: tableName, op: op.op, rowVersion };
-    const isDelete = op.tag === RECORD.delete;
-    const words = 4 + (isDelete ? 0 : 2 * shape.table.columns.length);
-    const at = this.reserve(words);
-    const { records, pieceStart } = this;
+    const { records } = this;
+    const at = this.reserve(4 + (op.tag === RECORD.delete ? 0 : 2 * shape.table.columns.length));
     records[at] = op.tag;
     records[at + 1] = shape.table.index;
-    records[at + 2] = keyValueAt - pieceStart;
-    records[at + 3] = keyValueEnd - pieceStart;
-    let payload: string | null = null;
-    // a DELETE's payload is not hashed: one present (ignored by the apply too) is left to today's path
-    if (!isDelete) {
+    records[at + 2] = keyValueAt;
+    records[at + 3] = keyValueEnd;
+    if (op.tag === RECORD.delete) {
+      // a DELETE's payload is not hashed: one present (ignored by the apply too) is left to today's path
+      this.expect('}');
+      hasher.add(row, keyEscapes ? canonicalKeyText(keyText) : keyText, null);
+    } else {
       this.expect(',"payload":');
-      payload = this.payload(shape, at + 4);
+      hasher.add(row, keyEscapes ? canonicalKeyText(keyText) : keyText, this.payload(shape, at + 4));
+      this.expect('}');
     }
-    this.expect('}');
-    this.hasher.add(row, keyEscapes ? canonicalKeyText(keyText) : keyText, payload);
     this.numbers[this.count++] = rowVersion;
-    this.words = at + words;
+    this.words = at + (op.tag === RECORD.delete ? 4 : 4 + 2 * shape.table.columns.length);
   }
 
   /** A flat object of exactly the table's columns, plain strings or null; returns its canonical text. */
@@ -344,11 +233,10 @@ export class PullPageReader {
     } while (this.lit(','));
     this.expect('}');
     if (members !== columns) this.decline();
-    const { records, pieceStart } = this;
+    const { records } = this;
     for (let i = 0; i < columns; i++) {
-      const start = starts[i]!;
-      records[out + 2 * i] = start < 0 ? -1 : start - pieceStart;
-      records[out + 2 * i + 1] = start < 0 ? -1 : ends[i]! - pieceStart;
+      records[out + 2 * i] = starts[i]!;
+      records[out + 2 * i + 1] = ends[i]!;
     }
     // (member names are plain and canonical: pull-page-pipeline.ts sends only such tables)
     if (inCanonicalOrder && !this.escapes) return body.slice(payloadAt, this.pos);
@@ -371,10 +259,8 @@ export class PullPageReader {
           if (c < 0x20) this.decline();
           this.escapes = true;
         }
-      } else if (c === BACKSLASH || c !== c || (c >= 0xd800 && c <= 0xdfff)) {
-        if (c !== c && !this.final) throw NEED_MORE;
-        this.decline();
-      } else if (c === 0x2028 || c === 0x2029) this.escapes = true;
+      } else if (c === BACKSLASH || c !== c || (c >= 0xd800 && c <= 0xdfff)) this.decline();
+      else if (c === 0x2028 || c === 0x2029) this.escapes = true;
     }
     this.pos = pos + 1;
     return pos;
@@ -394,20 +280,14 @@ export class PullPageReader {
     let pos = start;
     for (let c = body.charCodeAt(pos); c >= 0x30 && c <= 0x39; c = body.charCodeAt(++pos))
       value = value * 10 + c - 0x30;
-    if (pos === body.length && !this.final) throw NEED_MORE;
     const digits = pos - start;
     if (digits === 0 || digits > MAX_INT_DIGITS || (digits > 1 && body.charCodeAt(start) === 0x30)) this.decline();
     this.pos = pos;
     return value;
   }
 
-  /** Reads `text` if it is next; throws `NEED_MORE` where the text so far ends in a part of it. */
   private lit(text: string): boolean {
-    const body = this.body;
-    if (!body.startsWith(text, this.pos)) {
-      if (!this.final && body.length - this.pos < text.length && text.startsWith(body.slice(this.pos))) throw NEED_MORE;
-      return false;
-    }
+    if (!this.body.startsWith(text, this.pos)) return false;
     this.pos += text.length;
     return true;
   }
@@ -420,16 +300,8 @@ export class PullPageReader {
     throw new Declined();
   }
 
-  /** Room for a record of `words` and a number (a streamed page's buffers grow; a whole page's were sized for it). */
   private reserve(words: number): number {
-    if (this.words + words > this.records.length) {
-      if (!growBuffer(this.task.records, 4 * (this.words + words))) this.decline();
-      this.records = int32View(this.task.records);
-    }
-    if (this.count >= this.numbers.length) {
-      if (!growBuffer(this.task.numbers, 8 * (this.count + 1))) this.decline();
-      this.numbers = float64View(this.task.numbers);
-    }
+    if (this.words + words > this.records.length || this.count >= this.numbers.length) this.decline();
     return this.words;
   }
 
@@ -441,57 +313,12 @@ export class PullPageReader {
     if (number !== undefined) this.numbers[this.count++] = number;
   }
 
-  /**
-   * Makes the records written so far visible; a streamed page first posts their text (the body up to the
-   * end of the last step taken) and opens the next piece.
-   */
   private publish(): void {
     const control = this.control;
     if (Atomics.load(control, CONTROL.abandoned) !== 0) throw new Abandoned();
-    if (this.pieces) {
-      if (this.pos === this.pieceStart && this.words === this.pieceRecord + 2) return;
-      this.pieces.postMessage(this.body.slice(this.pieceStart, this.pos));
-      this.pieceStart = this.pos;
-      Atomics.store(control, CONTROL.published, this.words);
-      this.pieceRecord = this.words;
-      this.emit(RECORD.piece, undefined);
-    } else Atomics.store(control, CONTROL.published, this.words);
-    this.notify();
-  }
-
-  /**
-   * The page's verdict. Read: every record published, then the status (whoever reads a final status reads
-   * the final count). Declined or abandoned: only what was published before stays so; a streamed page's
-   * text not yet posted is kept, with what still comes, for one last piece once the body is over.
-   */
-  private finish(status: number): void {
-    const control = this.control;
-    Atomics.store(control, CONTROL.hasMore, this.hasMore ? 1 : 0);
-    this.step = STEP.done;
-    if (status === STATUS.read) {
-      if (this.pieces) this.pieces.postMessage(this.body.slice(this.pieceStart));
-      Atomics.store(control, CONTROL.published, this.words);
-      if (this.pieces) Atomics.store(control, CONTROL.text, TEXT.posted);
-    } else if (this.pieces) {
-      this.rest = [this.body.slice(this.pieceStart)];
-      this.body = '';
-    }
-    Atomics.store(control, CONTROL.status, status);
-    if (this.rest && this.final) this.postRest();
-    else this.notify();
-  }
-
-  /** A streamed page declined or abandoned, its body over: the text not posted before, as one last piece. */
-  private postRest(): void {
-    this.pieces!.postMessage(this.rest!.join(''));
-    this.rest = [];
-    Atomics.store(this.control, CONTROL.text, TEXT.posted);
-    this.notify();
-  }
-
-  private notify(): void {
-    Atomics.add(this.control, CONTROL.generation, 1);
-    Atomics.notify(this.control, CONTROL.generation);
+    Atomics.store(control, CONTROL.published, this.words);
+    Atomics.add(control, CONTROL.generation, 1);
+    Atomics.notify(control, CONTROL.generation);
   }
 }
 

@@ -8,14 +8,7 @@ import { APPLY_PAGE_ROWS, applyAuthoritativePage, resolveWireRow } from './autho
 import { pulledBundleHash, type PulledRowSpans } from './bundle-hash.js';
 import { SUSPEND_TRIGGERS_MIN_ROWS, suspendTriggers } from './capture-triggers.js';
 import { type ClientContext, ensureBoundToSessionUser, ensureConnectedSession } from './client-context.js';
-import {
-  applyPipelinedPage,
-  applyStreamedPage,
-  PULL_WORKER_MIN_BODY,
-  type PullCursor,
-  pullPageWorker,
-  type StreamedPage,
-} from './pull-page-pipeline.js';
+import { applyPipelinedPage, PULL_WORKER_MIN_BODY, type PullCursor, pullPageWorker } from './pull-page-pipeline.js';
 import {
   BundleHashMismatchError,
   decodeErrorEnvelope,
@@ -33,7 +26,7 @@ import type { RemoteSyncOutcome, RestoreSummary } from './results.js';
 import { rebuildFromSnapshot } from './snapshot.js';
 import type { RowOp } from './sync-state.js';
 import { recoveryCode } from './sync-status.js';
-import { httpStatusError, type SyncRequest, throwIfTransientStatus, withRetry } from './sync-transport.js';
+import { httpStatusError, throwIfTransientStatus, withRetry } from './sync-transport.js';
 import { decodePull, type PullResponse, type WireBundle, wireRowProblem } from './wire-decode.js';
 
 export interface RemoteSyncResult {
@@ -71,24 +64,18 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
   };
   ctx.progress({ phase: 'pull', done: 0, total: 0 });
   for (;;) {
-    const pageAfter = cursor.after;
-    const fetched = await fetchPullPage(ctx, cursor, bundleApplied, signal);
+    const fetched = await fetchPullPage(ctx, cursor.after, cursor.target, signal);
     if (fetched === 'history_pruned') {
       const restore = await rebuildFromSnapshot(ctx, { persistGate: false }, signal);
       return { outcome: 'applied_snapshot', restore };
     }
-    let page: { bundles: number; hasMore: boolean; length: number };
-    if ('page' in fetched) page = fetched.page;
-    else {
-      const { body, applied, streamed } = fetched;
-      // (a page the streaming worker did not vouch for is not given to it again)
-      const running = !streamed && pageForWorker(ctx, body) ? await pullPageWorker() : undefined;
-      const pipelined = running && applyPipelinedPage(ctx, running, body, cursor, bundleApplied);
-      page = pipelined?.read
-        ? { bundles: pipelined.bundles, hasMore: pipelined.hasMore, length: body.length }
-        : applyPulledPage(ctx, body, pageAfter, cursor, pipelined?.applied ?? applied, bundleApplied);
-    }
-    streamNext.set(ctx, page.length >= PULL_WORKER_MIN_BODY || page.hasMore);
+    const { body } = fetched;
+    const pageAfter = cursor.after;
+    const running = pageForWorker(ctx, body) ? await pullPageWorker() : undefined;
+    const pipelined = running && applyPipelinedPage(ctx, running, body, cursor, bundleApplied);
+    const page = pipelined?.read
+      ? { bundles: pipelined.bundles, hasMore: pipelined.hasMore }
+      : applyPulledPage(ctx, body, pageAfter, cursor, pipelined?.applied ?? 0, bundleApplied);
     const { after, target } = cursor;
     if (after >= target) return { outcome: applied ? 'applied_incremental' : 'already_at_target', restore: null };
     if (!page.hasMore) {
@@ -99,32 +86,6 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
       );
     }
   }
-}
-
-/**
- * Under `pullWorker: 'auto'`, whether the client's next pull page is requested by the worker: its first
- * since open, and after a page of `PULL_WORKER_MIN_BODY` or more or with `has_more` (the size is known
- * only from the answer; a small page through the worker costs a hop between threads).
- */
-const streamNext = new WeakMap<ClientContext, boolean>();
-
-/**
- * The first attempt of a pull page's request: made by the worker and the page applied while it arrives,
- * where the client uses its own transport (`fetch` of this runtime) and `pullWorker` says so; undefined:
- * the usual request.
- */
-async function streamPullPage(
-  ctx: ClientContext,
-  cursor: PullCursor,
-  bundleApplied: (bundleSeq: number) => void,
-  signal?: AbortSignal,
-): Promise<StreamedPage | undefined> {
-  const mode = ctx.config.pullWorker;
-  if (mode === 'off' || (mode === 'auto' && streamNext.get(ctx) === false) || signal?.aborted) return undefined;
-  const request = await ctx.transport.requestForWorker(pullRequest(ctx, cursor.after, cursor.target, signal));
-  const running = request && (await pullPageWorker());
-  if (!request || !running) return undefined;
-  return applyStreamedPage(ctx, running, request, cursor, bundleApplied, signal);
 }
 
 function pageForWorker(ctx: ClientContext, body: string): boolean {
@@ -143,7 +104,7 @@ function applyPulledPage(
   cursor: PullCursor,
   skip: number,
   bundleApplied: (bundleSeq: number) => void,
-): { bundles: number; hasMore: boolean; length: number } {
+): { bundles: number; hasMore: boolean } {
   const { page, wire } = decodePullPage(body);
   validatePullPage(ctx, page, pageAfter);
   const target = cursor.target;
@@ -158,63 +119,46 @@ function applyPulledPage(
     }
     first += bundle.rows.length;
   });
-  return { bundles: page.bundles.length, hasMore: page.has_more, length: body.length };
+  return { bundles: page.bundles.length, hasMore: page.has_more };
 }
 
-/**
- * A pull page's answer, its first attempt streamed where it may be: the page read and applied, or its body
- * with the bundles already applied from it (`streamed`: the worker read it and did not vouch for it).
- */
 async function fetchPullPage(
   ctx: ClientContext,
-  cursor: PullCursor,
-  bundleApplied: (bundleSeq: number) => void,
+  after: number,
+  target: number,
   signal?: AbortSignal,
-): Promise<
-  | { page: { bundles: number; hasMore: boolean; length: number } }
-  | { body: string; applied: number; streamed: boolean }
-  | 'history_pruned'
-> {
-  const { after, target } = cursor;
-  let first = true;
-  let answer;
+): Promise<{ body: string } | 'history_pruned'> {
+  let response;
   try {
-    answer = await withRetry(
+    response = await withRetry(
       ctx.config.retry,
       'pull_request',
-      async () => {
-        const streaming = first;
-        first = false;
-        const streamed = streaming ? await streamPullPage(ctx, cursor, bundleApplied, signal) : undefined;
-        if (streamed?.read) return { page: streamed };
-        const response = streamed?.response ?? (await ctx.transport.send(pullRequest(ctx, after, target, signal)));
-        return { ...throwIfTransientStatus('pull_request', response), applied: streamed?.applied };
-      },
+      async () =>
+        throwIfTransientStatus(
+          'pull_request',
+          await ctx.transport.send({
+            method: 'GET',
+            path: SYNC_ROUTES.pull,
+            query: {
+              after_bundle_seq: after,
+              max_bundles: ctx.config.downloadLimit,
+              target_bundle_seq: target > 0 ? target : undefined,
+            },
+            sourceId: ctx.session.sourceId,
+            signal,
+          }),
+        ),
       signal,
     );
   } catch (err) {
     throw prefixError(err, 'failed to send pull request');
   }
-  if (answer.page) return { page: answer.page };
-  if (answer.status === 409 && decodeErrorEnvelope(answer.body)?.known === 'history_pruned') return 'history_pruned';
-  if (answer.status !== 200) {
-    throw httpStatusError('pull_request', answer, `server returned status ${answer.status}: ${answer.body}`);
+  if (response.status === 409 && decodeErrorEnvelope(response.body)?.known === 'history_pruned')
+    return 'history_pruned';
+  if (response.status !== 200) {
+    throw httpStatusError('pull_request', response, `server returned status ${response.status}: ${response.body}`);
   }
-  return { body: answer.body, applied: answer.applied ?? 0, streamed: answer.applied !== undefined };
-}
-
-function pullRequest(ctx: ClientContext, after: number, target: number, signal?: AbortSignal): SyncRequest {
-  return {
-    method: 'GET',
-    path: SYNC_ROUTES.pull,
-    query: {
-      after_bundle_seq: after,
-      max_bundles: ctx.config.downloadLimit,
-      target_bundle_seq: target > 0 ? target : undefined,
-    },
-    sourceId: ctx.session.sourceId,
-    signal,
-  };
+  return { body: response.body };
 }
 
 export function decodePullPage(body: string): { page: PullResponse; wire?: Omit<PulledRowSpans, 'first'> } {

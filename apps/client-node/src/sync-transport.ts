@@ -95,18 +95,6 @@ export class SyncTransport {
     }
   }
 
-  /**
-   * A GET as another thread makes it with its own global `fetch` (the URL, the headers and the timeout
-   * `send` would use); undefined where this transport uses a `fetch` of the application's.
-   */
-  async requestForWorker(
-    request: SyncRequest,
-  ): Promise<{ url: string; headers: Record<string, string>; timeoutMs: number } | undefined> {
-    if (this.options.fetch || request.method !== 'GET') return undefined;
-    const headers = await this.headers(request.sourceId, false);
-    return { url: this.url(request.path, request.query), headers, timeoutMs: this.timeoutMs };
-  }
-
   /** Opens a long-lived response (SSE); the caller reads and cancels the body. */
   async openStream(
     path: string,
@@ -227,7 +215,7 @@ function causes(err: unknown): { name?: unknown; message?: unknown; code?: unkno
   return chain;
 }
 
-export function isTransientTransportFailure(err: unknown): boolean {
+function isTransientTransportFailure(err: unknown): boolean {
   return causes(err).some(
     ({ name, message, code }) =>
       name === 'TimeoutError' ||

@@ -54,8 +54,3 @@ export function resetPushTransferDiagnostics(client: OversqliteClient): void {
 export function pullBundlesReadByWorker(client: OversqliteClient): number {
   return clientContextOf(client).counters.pullBundlesReadByWorker;
 }
-
-/** Pull pages the worker thread requested and read to their end while this client applied them (`pullWorker`). */
-export function pullPagesStreamed(client: OversqliteClient): number {
-  return clientContextOf(client).counters.pullPagesStreamed;
-}
