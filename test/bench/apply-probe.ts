@@ -2,8 +2,9 @@
 // `record` runs a real server once and saves every response the device received; `replay` answers the
 // device's requests from that file in process (repeatable, profile with `node --cpu-prof`);
 // `replay-http` answers them over HTTP from a child process instead, the device on its own transport
-// (a pull page then streams to the worker: the answers keep coming while this thread applies), and
-// prints a raw better-sqlite3 insert of the same rows beside each rep (the bench's reference).
+// (the answers keep coming while this thread applies, as from a real server), and prints a pull's
+// worker thread's CPU, the event loop's longest hold-up and a raw better-sqlite3 insert of the same rows
+// beside each rep (the bench's reference).
 // BENCH_CLIENT_DIST=<path of a build's apps/client-node/dist/index.js> replays another build's client;
 // BENCH_REPLAY_MIB_PER_S=<n> sends the answers at that rate (a slower link than the loopback).
 //   npx tsx test/bench/apply-probe.ts record pull 100000 /tmp/pull.json
@@ -144,8 +145,8 @@ if (command === 'record') {
     let ms: number;
     let cpu: NodeJS.CpuUsage;
     let mainCpu: number;
-    let busiestOtherMs = 0;
-    // the longest the device's event loop could not run (a pull page's synchronous apply)
+    // a pull's: the busiest thread besides the main one, the longest the event loop could not run
+    let pullDetail = '';
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     if (recorded.mode === 'hydrate') {
       const t = performance.now();
@@ -165,12 +166,16 @@ if (command === 'record') {
       // (a hold-up is recorded when the histogram's next timer runs)
       await new Promise((resolve) => setTimeout(resolve, 30));
       loopDelay.disable();
-      // the busiest thread besides the main one: the pull worker (it starts before the pull, at attach)
-      busiestOtherMs = Math.max(
+      // the busiest thread besides the main one is the pull worker (started before the pull or during it)
+      const busiestOtherMs = Math.max(
         ...[...threadCpuMs()]
           .filter(([tid]) => tid !== String(process.pid))
           .map(([tid, ms]) => ms - (threadsBefore.get(tid) ?? 0)),
       );
+      pullDetail =
+        `; main ${(mainThreadCpuMs() - mainCpu).toFixed(0)} ms, ` +
+        `the busiest other thread ${busiestOtherMs.toFixed(0)} ms, ` +
+        `the event loop held up to ${(loopDelay.max / 1e6).toFixed(0)} ms at once`;
     }
     const used = process.cpuUsage(cpu);
     mainCpu = mainThreadCpuMs() - mainCpu;
@@ -185,9 +190,7 @@ if (command === 'record') {
     console.log(
       `${recorded.mode} ${applied} rows: ${((applied / ms) * 1000).toFixed(0)} rows/s wall, ` +
         `${((applied / cpuMs) * 1000).toFixed(0)} rows per CPU-s ` +
-        `(${((applied / mainCpu) * 1000).toFixed(0)} per CPU-s of the main thread; main ${mainCpu.toFixed(0)} ms, ` +
-        `the busiest other thread ${busiestOtherMs.toFixed(0)} ms), ` +
-        `the event loop held up to ${(loopDelay.max / 1e6).toFixed(0)} ms at once, ` +
+        `(${((applied / mainCpu) * 1000).toFixed(0)} per CPU-s of the main thread${pullDetail}), ` +
         `peak RSS ${(peakKiB / 1024).toFixed(0)} MiB` +
         (rawRate
           ? `; raw insert ${rawRate.toFixed(0)} rows/s, × raw ${(((applied / ms) * 1000) / rawRate).toFixed(3)}`
