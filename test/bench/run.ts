@@ -14,6 +14,7 @@ import { everydayDevices, manyDevicesPhase, type DevicesTarget, type ManyDevices
 import {
   emptyRequestFloor,
   oneRowRoundTrip,
+  type OneRowFigures,
   runUser,
   selectOneRoundTrip,
   urlTarget,
@@ -118,12 +119,23 @@ async function everydayPhases(server: BenchServer): Promise<void> {
       ms2(latency.ours.pushPull, 'p50', 'p95', 'p99'),
       beside(latency.theirs && ms2(latency.theirs.pushPull, 'p50', 'p95', 'p99'), 'go 8.63 / 10.3; target ≤ 4 / 6'),
     );
-    const perRequest = (r: typeof latency.ours) =>
+    const perRequest = (r: OneRowFigures) =>
       (['create', 'chunk', 'commit', 'pull'] as const).map((k) => fmt(r[k].p50, 2)).join(' / ');
     print(
       '  each request of it, create / chunk / commit / pull p50 (ms)',
       perRequest(latency.ours),
       latency.theirs ? `reference server ${perRequest(latency.theirs)}` : '',
+    );
+    const warm = (r: typeof latency.ours) => ms2(r.warm.pushPull, 'p50', 'p95', 'p99');
+    print(
+      '  the next as many round trips (the server warm), p50 / p95 / p99 (ms)',
+      warm(latency.ours),
+      latency.theirs ? `reference server ${warm(latency.theirs)}` : '',
+    );
+    print(
+      '  each request of those, create / chunk / commit / pull p50 (ms)',
+      perRequest(latency.ours.warm),
+      latency.theirs ? `reference server ${perRequest(latency.theirs.warm)}` : '',
     );
     print(
       '1-row pull on another device, p50 / p95 (ms)',
