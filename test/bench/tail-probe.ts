@@ -78,7 +78,7 @@ const total = (t: Trip) => t.pull[1] - t.create[0];
 const overlap = (pauses: Pause[], [s, e]: Span) =>
   pauses.reduce((sum, [ps, ms]) => sum + Math.max(0, Math.min(e, ps + ms) - Math.max(s, ps)), 0);
 
-async function roundTrip(v: Variant, i: number): Promise<Trip> {
+async function roundTrip(v: Pick<Variant, 'a' | 'b'>, i: number): Promise<Trip> {
   const span = async (fn: () => Promise<string>): Promise<[string, Span]> => {
     const t = now();
     const text = await fn();
@@ -128,25 +128,20 @@ function report(v: Variant): void {
       `  ${r.padEnd(7)} ${p(trips.map((t) => len(t[r])))}: in pg ${p(split.map((s) => s[k]!.db))},` +
         ` server besides ${p(split.map((s) => s[k]!.node))}, outside ${p(split.map((s) => s[k]!.outside))}`,
     );
+  // per 100: the server's CPU, and the round trip's p50 / p95 whole and by part (the four requests summed):
+  // whether a window's tail is the database's, the server's or the rest's
+  const parts = split.map((s) => PARTS.map((f) => s.reduce((sum, request) => sum + request[f], 0)));
+  const windows = hundreds(totals.map((t, i) => [t, ...parts[i]!]));
   console.log(
-    '  per 100 round trips: wall p50 ms (server CPU ms per round trip, main + other threads): ' +
+    '  per 100 round trips: wall p50/p95 ms (server CPU ms per round trip, main + other threads;' +
+      ' in pg, server besides, outside p50/p95): ' +
       v.windows
         .map(([main, others], k) => {
-          const window = totals.slice(100 * k, 100 * k + 100);
-          return `${fmt(percentile(window, 50), 2)} (${fmt(main, 2)} + ${fmt(others, 2)})`;
+          const w = windows[k]!;
+          const byPart = PARTS.map((_, j) => p50p95(w.map((x) => x[j + 1]!))).join(', ');
+          return `${p50p95(w.map((x) => x[0]!))} (${fmt(main, 2)} + ${fmt(others, 2)}; ${byPart})`;
         })
         .join(', '),
-  );
-  // each window's p50 / p95 of the round trip's time in pg, in the server besides and outside it (the four
-  // requests summed): whether a window's tail is the database's, the server's or the rest's
-  const parts = split.map((s) => PARTS.map((f) => s.reduce((sum, request) => sum + request[f], 0)));
-  console.log(
-    '  per 100 round trips: wall p50/p95; in pg, server besides, outside p50/p95 (ms): ' +
-      hundreds(totals.map((t, i) => [t, ...parts[i]!]))
-        .map(
-          (w) => `[${p50p95(w.map((x) => x[0]!))}; ${PARTS.map((_, j) => p50p95(w.map((x) => x[j + 1]!))).join(', ')}]`,
-        )
-        .join(' '),
   );
   for (const [who, pauses] of [
     ['server', serverPauses],
@@ -305,7 +300,7 @@ async function warmDatabase(databaseUrl: string, env: Record<string, string>, n:
   const server = await startBenchServer({ ...env, DATABASE_URL: databaseUrl });
   try {
     const token = await server.signIn('tail-database-warm-up');
-    const v = { a: new SyncApi(server.baseUrl, token, 'a'), b: new SyncApi(server.baseUrl, token, 'b') } as Variant;
+    const v = { a: new SyncApi(server.baseUrl, token, 'a'), b: new SyncApi(server.baseUrl, token, 'b') };
     await v.a.call('POST', '/sync/connect', { has_local_pending_rows: false });
     for (let i = 0; i < n; i++) await roundTrip(v, i);
   } finally {
