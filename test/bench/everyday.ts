@@ -8,6 +8,7 @@ import pg from 'pg';
 import { SseStream, syncHeaders } from '../support/sse.js';
 import { SyncApi, userRows } from './sync-api.js';
 import { percentile } from './stats.js';
+import { processCpuMs } from './bench-server.js';
 import type { DevicesTarget } from './many-devices-phase.js';
 
 export interface Percentiles {
@@ -68,6 +69,8 @@ export interface OneRowFigures {
   create: Percentiles;
   chunk: Percentiles;
   commit: Percentiles;
+  /** the server process's CPU (user + system) per measured round trip, ms; NaN when its pid is unknown */
+  serverCpuMs: number;
 }
 
 /**
@@ -75,7 +78,7 @@ export interface OneRowFigures {
  * trip (issue 21's "1-row push + pull on another device") and the pull alone ("1-row pull"), over
  * `iterations` round trips after a tenth as many unmeasured; then `warm`: the next `iterations`, measured
  * the same way. A fresh Node server's first few hundred round trips run while V8 still optimizes their
- * code (docs/performance-history.md, issue 21's thirteenth round), so the first sample holds that warm-up
+ * code (README "Performance", the thirteenth round), so the first sample holds that warm-up
  * and the second one the server as it runs from then on.
  */
 export async function oneRowRoundTrip(
@@ -92,7 +95,10 @@ export async function oneRowRoundTrip(
     const creates: number[] = [];
     const chunks: number[] = [];
     const commits: number[] = [];
+    const cpu = () => (target.pid ? processCpuMs(target.pid) : NaN);
+    let cpuAtStart = NaN;
     const roundTrips = await timed(iterations, warmUp, async (i) => {
+      if (i === warmUp) cpuAtStart = cpu();
       const pushed = await a.push(++sourceBundleId, userRows(1));
       const t = performance.now();
       const body = await b.call('GET', `/sync/pull?after_bundle_seq=${pushed.commit.bundle_seq - 1}`);
@@ -110,6 +116,7 @@ export async function oneRowRoundTrip(
       create: percentiles(creates),
       chunk: percentiles(chunks),
       commit: percentiles(commits),
+      serverCpuMs: (cpu() - cpuAtStart) / iterations,
     };
   };
   const first = await sample(Math.ceil(iterations / 10));
@@ -162,7 +169,7 @@ export function urlTarget(baseUrl: string, pid?: number): DevicesTarget {
       if (!res.ok) throw new Error(`sign-in at ${baseUrl}: ${res.status}`);
       return ((await res.json()) as { token: string }).token;
     },
-    ...(pid ? { rssMiB: () => processRssMiB(pid) } : {}),
+    ...(pid ? { pid, rssMiB: () => processRssMiB(pid) } : {}),
   };
 }
 

@@ -137,6 +137,13 @@ async function everydayPhases(server: BenchServer): Promise<void> {
       perRequest(latency.ours.warm),
       latency.theirs ? `reference server ${perRequest(latency.theirs.warm)}` : '',
     );
+    const cpu = (r: typeof latency.ours) =>
+      [r.serverCpuMs, r.warm.serverCpuMs].map((ms) => (Number.isNaN(ms) ? '–' : fmt(ms, 2))).join(' / ');
+    print(
+      '  server CPU per round trip, the first sample / the warm one (ms)',
+      cpu(latency.ours),
+      latency.theirs ? `reference server ${cpu(latency.theirs)}` : '',
+    );
     print(
       '1-row pull on another device, p50 / p95 (ms)',
       ms2(latency.ours.pull, 'p50', 'p95'),
