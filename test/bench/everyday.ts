@@ -76,51 +76,46 @@ export interface OneRowFigures {
 /**
  * Device a pushes one row (create + chunk + commit), device b of the same user pulls it: the round
  * trip (issue 21's "1-row push + pull on another device") and the pull alone ("1-row pull"), over
- * `iterations` round trips after a tenth as many unmeasured; then `warm`: the next `iterations`, measured
- * the same way. A fresh Node server's first few hundred round trips run while V8 still optimizes their
- * code (README "Performance", the thirteenth round), so the first sample holds that warm-up
- * and the second one the server as it runs from then on.
+ * `iterations` round trips after a tenth as many unmeasured, with the server process's CPU per measured round
+ * trip when the target's pid is known. `user` names a user of this run's own.
  */
 export async function oneRowRoundTrip(
   target: DevicesTarget,
   iterations: number,
-): Promise<OneRowFigures & { warm: OneRowFigures }> {
-  const token = await target.signIn(runUser('latency'));
+  user = 'latency',
+): Promise<OneRowFigures> {
+  const token = await target.signIn(runUser(user));
   const a = new SyncApi(target.baseUrl, token, 'a');
   const b = new SyncApi(target.baseUrl, token, 'b');
   await a.call('POST', '/sync/connect', { has_local_pending_rows: false });
-  let sourceBundleId = 0;
-  const sample = async (warmUp: number): Promise<OneRowFigures> => {
-    const pulls: number[] = [];
-    const creates: number[] = [];
-    const chunks: number[] = [];
-    const commits: number[] = [];
-    const cpu = () => (target.pid ? processCpuMs(target.pid) : NaN);
-    let cpuAtStart = NaN;
-    const roundTrips = await timed(iterations, warmUp, async (i) => {
-      if (i === warmUp) cpuAtStart = cpu();
-      const pushed = await a.push(++sourceBundleId, userRows(1));
-      const t = performance.now();
-      const body = await b.call('GET', `/sync/pull?after_bundle_seq=${pushed.commit.bundle_seq - 1}`);
-      if (i >= warmUp) {
-        pulls.push(performance.now() - t);
-        creates.push(pushed.createMs);
-        chunks.push(pushed.chunksMs);
-        commits.push(pushed.commitMs);
-      }
-      if (!body.includes(pushed.commit.bundle_hash)) throw new Error('the pull did not carry the pushed bundle');
-    });
-    return {
-      pushPull: percentiles(roundTrips),
-      pull: percentiles(pulls),
-      create: percentiles(creates),
-      chunk: percentiles(chunks),
-      commit: percentiles(commits),
-      serverCpuMs: (cpu() - cpuAtStart) / iterations,
-    };
+  const pulls: number[] = [];
+  const creates: number[] = [];
+  const chunks: number[] = [];
+  const commits: number[] = [];
+  const warmUp = Math.ceil(iterations / 10);
+  const cpu = () => (target.pid ? processCpuMs(target.pid) : NaN);
+  let cpuAtStart = NaN;
+  const roundTrips = await timed(iterations, warmUp, async (i) => {
+    if (i === warmUp) cpuAtStart = cpu();
+    const pushed = await a.push(i + 1, userRows(1));
+    const t = performance.now();
+    const body = await b.call('GET', `/sync/pull?after_bundle_seq=${pushed.commit.bundle_seq - 1}`);
+    if (i >= warmUp) {
+      pulls.push(performance.now() - t);
+      creates.push(pushed.createMs);
+      chunks.push(pushed.chunksMs);
+      commits.push(pushed.commitMs);
+    }
+    if (!body.includes(pushed.commit.bundle_hash)) throw new Error('the pull did not carry the pushed bundle');
+  });
+  return {
+    pushPull: percentiles(roundTrips),
+    pull: percentiles(pulls),
+    create: percentiles(creates),
+    chunk: percentiles(chunks),
+    commit: percentiles(commits),
+    serverCpuMs: (cpu() - cpuAtStart) / iterations,
   };
-  const first = await sample(Math.ceil(iterations / 10));
-  return { ...first, warm: await sample(0) };
 }
 
 /** Watch: from the start of the commit request to the SSE `bundle` event on another device. */
