@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { startEmbeddedPostgres, freePort, type EmbeddedDatabase } from '../../dist/src/database/embedded-postgres.js';
 
@@ -113,6 +113,9 @@ async function spawnInstance(databaseUrl: string, env: Record<string, string>): 
   const port = fixedPort || (await freePort());
   const nodeArgsText = env.BENCH_SERVER_NODE_ARGS ?? process.env.BENCH_SERVER_NODE_ARGS;
   const nodeArgs = nodeArgsText ? nodeArgsText.split(' ').filter(Boolean) : [];
+  // BENCH_SERVER_STDOUT=file: the server's standard output (its log lines, V8's traces) goes there
+  const stdoutFile = env.BENCH_SERVER_STDOUT;
+  const stdout = stdoutFile ? openSync(stdoutFile, 'w') : undefined;
   // BENCH_SERVER_CWD: a build of another commit (its own dist/), to compare the two back to back
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'dist/src/main.js'], {
     cwd: env.BENCH_SERVER_CWD ?? process.env.BENCH_SERVER_CWD,
@@ -124,8 +127,9 @@ async function spawnInstance(databaseUrl: string, env: Record<string, string>): 
       OVERSYNC_TEST_ENDPOINTS: 'true',
       ...env,
     },
-    stdio: ['ignore', process.env.BENCH_SERVER_LOG ? 'inherit' : 'ignore', 'inherit'],
+    stdio: ['ignore', stdout ?? (process.env.BENCH_SERVER_LOG ? 'inherit' : 'ignore'), 'inherit'],
   });
+  if (stdout !== undefined) closeSync(stdout);
   const baseUrl = `http://127.0.0.1:${port}`;
   const statusMiB = (field: string) =>
     Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;

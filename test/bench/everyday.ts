@@ -8,6 +8,7 @@ import pg from 'pg';
 import { SseStream, syncHeaders } from '../support/sse.js';
 import { SyncApi, userRows } from './sync-api.js';
 import { percentile } from './stats.js';
+import { processCpuMs } from './bench-server.js';
 import type { DevicesTarget } from './many-devices-phase.js';
 
 export interface Percentiles {
@@ -61,15 +62,29 @@ export async function selectOneRoundTrip(databaseUrl: string, iterations: number
   }
 }
 
+/** A 1-row round trip's figures: the whole of it and each request's part. */
+export interface OneRowFigures {
+  pushPull: Percentiles;
+  pull: Percentiles;
+  create: Percentiles;
+  chunk: Percentiles;
+  commit: Percentiles;
+  /** the server process's CPU (user + system) per measured round trip, ms; NaN when its pid is unknown */
+  serverCpuMs: number;
+}
+
 /**
  * Device a pushes one row (create + chunk + commit), device b of the same user pulls it: the round
- * trip (issue 21's "1-row push + pull on another device") and the pull alone ("1-row pull").
+ * trip (issue 21's "1-row push + pull on another device") and the pull alone ("1-row pull"), over
+ * `iterations` round trips after a tenth as many unmeasured, with the server process's CPU per measured round
+ * trip when the target's pid is known. `user` names a user of this run's own.
  */
 export async function oneRowRoundTrip(
   target: DevicesTarget,
   iterations: number,
-): Promise<{ pushPull: Percentiles; pull: Percentiles; create: Percentiles; chunk: Percentiles; commit: Percentiles }> {
-  const token = await target.signIn(runUser('latency'));
+  user = 'latency',
+): Promise<OneRowFigures> {
+  const token = await target.signIn(runUser(user));
   const a = new SyncApi(target.baseUrl, token, 'a');
   const b = new SyncApi(target.baseUrl, token, 'b');
   await a.call('POST', '/sync/connect', { has_local_pending_rows: false });
@@ -78,7 +93,10 @@ export async function oneRowRoundTrip(
   const chunks: number[] = [];
   const commits: number[] = [];
   const warmUp = Math.ceil(iterations / 10);
+  const cpu = () => (target.pid ? processCpuMs(target.pid) : NaN);
+  let cpuAtStart = NaN;
   const roundTrips = await timed(iterations, warmUp, async (i) => {
+    if (i === warmUp) cpuAtStart = cpu();
     const pushed = await a.push(i + 1, userRows(1));
     const t = performance.now();
     const body = await b.call('GET', `/sync/pull?after_bundle_seq=${pushed.commit.bundle_seq - 1}`);
@@ -96,6 +114,7 @@ export async function oneRowRoundTrip(
     create: percentiles(creates),
     chunk: percentiles(chunks),
     commit: percentiles(commits),
+    serverCpuMs: (cpu() - cpuAtStart) / iterations,
   };
 }
 
@@ -145,7 +164,7 @@ export function urlTarget(baseUrl: string, pid?: number): DevicesTarget {
       if (!res.ok) throw new Error(`sign-in at ${baseUrl}: ${res.status}`);
       return ((await res.json()) as { token: string }).token;
     },
-    ...(pid ? { rssMiB: () => processRssMiB(pid) } : {}),
+    ...(pid ? { pid, rssMiB: () => processRssMiB(pid) } : {}),
   };
 }
 

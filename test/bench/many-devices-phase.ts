@@ -13,6 +13,8 @@ export interface DevicesTarget {
   signIn(user: string): Promise<string>;
   /** resident set of the server process, MiB, when known */
   rssMiB?(): number;
+  /** the server's process id, when known (its CPU is read from /proc) */
+  pid?: number;
 }
 import { fmt, percentile } from './stats.js';
 

@@ -14,6 +14,7 @@ import { everydayDevices, manyDevicesPhase, type DevicesTarget, type ManyDevices
 import {
   emptyRequestFloor,
   oneRowRoundTrip,
+  type OneRowFigures,
   runUser,
   selectOneRoundTrip,
   urlTarget,
@@ -67,6 +68,13 @@ const ms2 = (p: Percentiles, ...keys: Array<'p50' | 'p95' | 'p99'>) => keys.map(
 const devicesLine = (r: ManyDevicesResult) =>
   `${fmt(r.bundlesPerSec, 1)} b/s, ${r.errors} err, ${fmt(r.cycleP50Ms, 1)} / ${fmt(r.cycleP95Ms, 1)} ms`;
 
+/** Each request's p50 of a 1-row round trip: create / chunk / commit / pull (ms). */
+const perRequest = (r: OneRowFigures) =>
+  (['create', 'chunk', 'commit', 'pull'] as const).map((k) => fmt(r[k].p50, 2)).join(' / ');
+/** The server process's CPU per measured round trip (ms), '–' when its pid is unknown. */
+const cpuPerRoundTrip = (r: OneRowFigures) => (Number.isNaN(r.serverCpuMs) ? '–' : fmt(r.serverCpuMs, 2));
+const cpuBeside = (r: OneRowFigures | undefined) => (r ? `reference server ${cpuPerRoundTrip(r)}` : '');
+
 /** HTTP adapters whose floors print: BENCH_HTTP_ADAPTERS, else express and fastify once the app reads HTTP_ADAPTER. */
 function floorAdapters(): string[] {
   if (process.env.BENCH_HTTP_ADAPTERS) return process.env.BENCH_HTTP_ADAPTERS.split(',');
@@ -118,13 +126,12 @@ async function everydayPhases(server: BenchServer): Promise<void> {
       ms2(latency.ours.pushPull, 'p50', 'p95', 'p99'),
       beside(latency.theirs && ms2(latency.theirs.pushPull, 'p50', 'p95', 'p99'), 'go 8.63 / 10.3; target ≤ 4 / 6'),
     );
-    const perRequest = (r: typeof latency.ours) =>
-      (['create', 'chunk', 'commit', 'pull'] as const).map((k) => fmt(r[k].p50, 2)).join(' / ');
     print(
       '  each request of it, create / chunk / commit / pull p50 (ms)',
       perRequest(latency.ours),
       latency.theirs ? `reference server ${perRequest(latency.theirs)}` : '',
     );
+    print('  server CPU per round trip (ms)', cpuPerRoundTrip(latency.ours), cpuBeside(latency.theirs));
     print(
       '1-row pull on another device, p50 / p95 (ms)',
       ms2(latency.ours.pull, 'p50', 'p95'),
@@ -192,6 +199,23 @@ async function everydayPhases(server: BenchServer): Promise<void> {
       `${fmt(pool.waiting)} / ${fmt(pool.total)}`,
       `pool max ${process.env.OVERSYNC_DB_POOL_MAX_CONNS ?? 50}`,
     );
+  }
+  if (want('latency')) {
+    // the same round trips once more on the server the phases above warmed: a fresh Node server's first few
+    // hundred run while V8 still optimizes them (README "Performance", the thirteenth round)
+    const warm = await both((t) => oneRowRoundTrip(t, quick ? 100 : 500, 'latency-warm'));
+    everyday.oneRowWarm = warm;
+    print(
+      '1-row push + pull again after the everyday phases (the server warm), p50 / p95 / p99 (ms)',
+      ms2(warm.ours.pushPull, 'p50', 'p95', 'p99'),
+      warm.theirs ? `reference server ${ms2(warm.theirs.pushPull, 'p50', 'p95', 'p99')}` : '',
+    );
+    print(
+      '  each request of it, create / chunk / commit / pull p50 (ms)',
+      perRequest(warm.ours),
+      warm.theirs ? `reference server ${perRequest(warm.theirs)}` : '',
+    );
+    print('  server CPU per round trip (ms)', cpuPerRoundTrip(warm.ours), cpuBeside(warm.theirs));
   }
   if (Object.keys(everyday).length) results.everyday = everyday;
 }

@@ -2,7 +2,8 @@
 // and writes them to TAIL_PROBE_RECORD_FILE on SIGWINCH (a signal Nest's shutdown hooks leave alone). With
 // TAIL_PROBE_HEAP_FILE, SIGURG starts V8's sampling heap profiler (collected objects included: what a
 // request allocates, not what it keeps) and SIGWINCH writes its profile there; TAIL_PROBE_CPU_FILE the same
-// for the CPU profiler. It also times each /sync request and the pg queries run while it was the latest.
+// for the CPU profiler. It also times each /sync request and the pg queries run while it was the latest, and with
+// TAIL_PROBE_TIER_UP marks the measured window on standard output, where V8's --trace-opt lines go.
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -56,7 +57,10 @@ const heapFile = process.env.TAIL_PROBE_HEAP_FILE;
 const cpuFile = process.env.TAIL_PROBE_CPU_FILE;
 const session = heapFile || cpuFile ? new Session() : undefined;
 session?.connect();
+// TAIL_PROBE_TIER_UP: the measured window's start and end marked among V8's traces on standard output
+const mark = (what) => process.env.TAIL_PROBE_TIER_UP && process.stdout.write(`=== tail-probe measured ${what}\n`);
 process.on('SIGURG', () => {
+  mark('start');
   if (heapFile)
     session.post('HeapProfiler.startSampling', {
       samplingInterval: 4096,
@@ -66,6 +70,7 @@ process.on('SIGURG', () => {
   if (cpuFile) session.post('Profiler.enable', () => session.post('Profiler.start'));
 });
 process.on('SIGWINCH', () => {
+  mark('end');
   writeFileSync(process.env.TAIL_PROBE_RECORD_FILE, JSON.stringify({ pauses, requests }));
   if (heapFile)
     session.post('HeapProfiler.stopSampling', (error, result) => {

@@ -11,9 +11,12 @@
 // phase runs 1,100 before its latency phase); TAIL_PROBE_WARM_UP unmeasured round trips (default a tenth, as
 // the bench); TAIL_PROBE_DUMP=1 lists the slowest; TAIL_PROBE_HEAP_FILE=<path> writes the server's
 // allocation profile of the measured part (`<path>.<variant>`), TAIL_PROBE_CPU_FILE its CPU profile;
-// TAIL_PROBE_SQL=1 also runs the same four statements straight on one pg connection to the first variant's
-// database, interleaved, so the database's own tail shows beside the server's. BENCH_DATABASE_PREFIX names
-// the databases (default `tail_probe`).
+// TAIL_PROBE_DATABASE_WARM_UP=<n> first runs n round trips on each database from a server stopped before the
+// measured one starts (a warm database under a cold server); TAIL_PROBE_SQL=1 also runs the same four statements
+// straight on one pg connection to the first variant's database, interleaved, so the database's own tail shows
+// beside the server's. Each 100 measured round trips get their p50 / p95, split as above. TAIL_PROBE_TIER_UP=1
+// runs the servers with --trace-opt and lists what V8 still optimized inside the measured window, by origin.
+// BENCH_DATABASE_PREFIX names the databases (default `tail_probe`).
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
@@ -69,12 +72,13 @@ function threadCpu(pid: number): [number, number] {
 
 const len = ([s, e]: Span) => e - s;
 /** p50 / p95 / p99 of `values`, ms */
-const p = (values: number[]) => [50, 95, 99].map((q) => fmt(percentile(values, q), 2)).join(' / ');
+const p = (values: number[]) =>
+  values.length === 0 ? '–' : [50, 95, 99].map((q) => fmt(percentile(values, q), 2)).join(' / ');
 const total = (t: Trip) => t.pull[1] - t.create[0];
 const overlap = (pauses: Pause[], [s, e]: Span) =>
   pauses.reduce((sum, [ps, ms]) => sum + Math.max(0, Math.min(e, ps + ms) - Math.max(s, ps)), 0);
 
-async function roundTrip(v: Variant, i: number): Promise<Trip> {
+async function roundTrip(v: Pick<Variant, 'a' | 'b'>, i: number): Promise<Trip> {
   const span = async (fn: () => Promise<string>): Promise<[string, Span]> => {
     const t = now();
     const text = await fn();
@@ -90,6 +94,12 @@ async function roundTrip(v: Variant, i: number): Promise<Trip> {
   const [, pull] = await span(() => v.b.call('GET', `/sync/pull?after_bundle_seq=${seq - 1}`));
   return { create, chunk, commit, pull };
 }
+
+/** `values` in windows of 100 (the last one shorter) */
+const hundreds = <T>(values: T[]): T[][] =>
+  Array.from({ length: Math.ceil(values.length / 100) }, (_, k) => values.slice(100 * k, 100 * k + 100));
+/** p50/p95 of `values`, ms */
+const p50p95 = (values: number[]) => `${fmt(percentile(values, 50), 2)}/${fmt(percentile(values, 95), 2)}`;
 
 function report(v: Variant): void {
   const { trips } = v;
@@ -118,12 +128,18 @@ function report(v: Variant): void {
       `  ${r.padEnd(7)} ${p(trips.map((t) => len(t[r])))}: in pg ${p(split.map((s) => s[k]!.db))},` +
         ` server besides ${p(split.map((s) => s[k]!.node))}, outside ${p(split.map((s) => s[k]!.outside))}`,
     );
+  // per 100: the server's CPU, and the round trip's p50 / p95 whole and by part (the four requests summed):
+  // whether a window's tail is the database's, the server's or the rest's
+  const parts = split.map((s) => PARTS.map((f) => s.reduce((sum, request) => sum + request[f], 0)));
+  const windows = hundreds(totals.map((t, i) => [t, ...parts[i]!]));
   console.log(
-    '  per 100 round trips: wall p50 ms (server CPU ms per round trip, main + other threads): ' +
+    '  per 100 round trips: wall p50/p95 ms (server CPU ms per round trip, main + other threads;' +
+      ' in pg, server besides, outside p50/p95): ' +
       v.windows
         .map(([main, others], k) => {
-          const window = totals.slice(100 * k, 100 * k + 100);
-          return `${fmt(percentile(window, 50), 2)} (${fmt(main, 2)} + ${fmt(others, 2)})`;
+          const w = windows[k]!;
+          const byPart = PARTS.map((_, j) => p50p95(w.map((x) => x[j + 1]!))).join(', ');
+          return `${p50p95(w.map((x) => x[0]!))} (${fmt(main, 2)} + ${fmt(others, 2)}; ${byPart})`;
         })
         .join(', '),
   );
@@ -223,6 +239,75 @@ async function directSql(databaseUrl: string) {
   };
 }
 
+/** Where a compiled function's source is: our packages by name, Node's own, else the npm package. */
+function origin(file: string): string {
+  if (file.startsWith('node:')) return 'node';
+  const ours = /\/(libs\/\w+|apps\/[\w-]+|src)\/(?!.*node_modules)/.exec(file);
+  if (ours) return ours[1]!;
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file)?.[1];
+  if (pkg === undefined) return 'other';
+  return /^(pg|pg-[\w-]+|postgres-[\w-]+)$/.test(pkg) ? 'pg' : /^@nestjs\//.test(pkg) ? '@nestjs' : pkg;
+}
+
+/**
+ * TAIL_PROBE_TIER_UP: the TurboFan jobs that finished inside the measured window (`--trace-opt`), their job time
+ * by where the function's source is (`--print-opt-source` names it), and the costliest functions.
+ */
+function tierUpReport(traceFile: string): void {
+  const lines = readFileSync(traceFile, 'utf8').split('\n');
+  const from = lines.indexOf('=== tail-probe measured start');
+  const to = lines.indexOf('=== tail-probe measured end');
+  const sources = new Map<string, string[]>();
+  const byOrigin = new Map<string, number>();
+  const byFunction = new Map<string, number>();
+  let jobs = 0;
+  for (const line of lines.slice(from, to)) {
+    const source = /^--- FUNCTION SOURCE \((.*):([^:]*)\) id\{\d+,-1\}/.exec(line);
+    if (source) {
+      sources.set(source[2]!, [...(sources.get(source[2]!) ?? []), source[1]!]);
+      continue;
+    }
+    const done = /^\[completed compiling \S+ <JSFunction([^>]*)>.*took ([\d.]+), ([\d.]+), ([\d.]+) ms/.exec(line);
+    if (!done) continue;
+    // the function's name as the source line gives it ('' when anonymous)
+    const fn = done[1]!.replace(/\(sfi = \w+\)/, '').trim();
+    const ms = Number(done[2]) + Number(done[3]) + Number(done[4]);
+    const file = sources.get(fn)?.shift() ?? 'other';
+    const where = origin(file);
+    byOrigin.set(where, (byOrigin.get(where) ?? 0) + ms);
+    const name = `${fn || '(anonymous)'} ${file.replace(/^.*\/(node_modules|libs|apps|src)\//, '')}`;
+    byFunction.set(name, (byFunction.get(name) ?? 0) + ms);
+    jobs++;
+  }
+  const all = [...byOrigin.values()].reduce((sum, ms) => sum + ms, 0);
+  const top = (map: Map<string, number>, n: number, share: boolean) =>
+    [...map]
+      .sort(([, x], [, y]) => y - x)
+      .slice(0, n)
+      .map(([key, ms]) => `${key} ${share ? `${fmt((100 * ms) / all, 0)} %` : `${fmt(ms, 1)} ms`}`)
+      .join(', ');
+  console.log(
+    `  TurboFan in the measured window: ${jobs} jobs, ${fmt(all, 0)} ms of job time (wall, on the compiler threads);` +
+      ` by origin ${top(byOrigin, 8, true)}; costliest ${top(byFunction, 8, false)}`,
+  );
+}
+
+/**
+ * TAIL_PROBE_DATABASE_WARM_UP: `n` round trips of another user on a server of its own, stopped before the measured
+ * server starts on the same database: a warm database under a cold server.
+ */
+async function warmDatabase(databaseUrl: string, env: Record<string, string>, n: number): Promise<void> {
+  const server = await startBenchServer({ ...env, DATABASE_URL: databaseUrl });
+  try {
+    const token = await server.signIn('tail-database-warm-up');
+    const v = { a: new SyncApi(server.baseUrl, token, 'a'), b: new SyncApi(server.baseUrl, token, 'b') };
+    await v.a.call('POST', '/sync/connect', { has_local_pending_rows: false });
+    for (let i = 0; i < n; i++) await roundTrip(v, i);
+  } finally {
+    await server.stop();
+  }
+}
+
 const variantsUp: Variant[] = [];
 let sql: Awaited<ReturnType<typeof directSql>> | undefined;
 try {
@@ -232,13 +317,17 @@ try {
     const heapFile = process.env.TAIL_PROBE_HEAP_FILE;
     const cpuFile = process.env.TAIL_PROBE_CPU_FILE;
     const preload = `--import=${new URL('./tail-preload.mjs', import.meta.url).pathname}`;
+    const tierUp = process.env.TAIL_PROBE_TIER_UP ? '--trace-opt --print-opt-source' : undefined;
     // a variant's TAIL_PROBE_PG_SOCKET_DIR: its server reaches PostgreSQL through that Unix socket directory
     const url = new URL(await freshDatabase(adminUrl, database));
     if (env.TAIL_PROBE_PG_SOCKET_DIR) url.searchParams.set('host', env.TAIL_PROBE_PG_SOCKET_DIR);
+    const databaseWarmUp = Number(process.env.TAIL_PROBE_DATABASE_WARM_UP ?? 0);
+    if (databaseWarmUp > 0) await warmDatabase(url.toString(), env, databaseWarmUp);
     const server = await startBenchServer({
       ...env,
       DATABASE_URL: url.toString(),
-      BENCH_SERVER_NODE_ARGS: [env.BENCH_SERVER_NODE_ARGS, preload].filter(Boolean).join(' '),
+      BENCH_SERVER_NODE_ARGS: [env.BENCH_SERVER_NODE_ARGS, tierUp, preload].filter(Boolean).join(' '),
+      ...(tierUp ? { BENCH_SERVER_STDOUT: `${recordFile}.out` } : {}),
       TAIL_PROBE_RECORD_FILE: recordFile,
       ...(heapFile ? { TAIL_PROBE_HEAP_FILE: `${heapFile}.${name}` } : {}),
       ...(cpuFile ? { TAIL_PROBE_CPU_FILE: `${cpuFile}.${name}` } : {}),
@@ -275,6 +364,7 @@ try {
   await new Promise((r) => setTimeout(r, 1000));
   for (const [k, v] of variantsUp.entries()) {
     report(v);
+    if (process.env.TAIL_PROBE_TIER_UP) tierUpReport(`${v.recordFile}.out`);
     console.log(`  server RSS at the end ${fmt(rss[k]!, 0)} MiB`);
   }
   if (sql) {
@@ -284,6 +374,7 @@ try {
         `${p(totals.slice(100))} ms; ` +
         REQUESTS.map((r) => `${r} ${p(sql!.trips.map((t) => len(t[r])))}`).join(', '),
     );
+    console.log(`  per 100 round trips: p50/p95 (ms): ${hundreds(totals).map(p50p95).join(', ')}`);
   }
 } finally {
   await sql?.end();
@@ -291,5 +382,6 @@ try {
     await v.server.stop();
     await dropDatabase(adminUrl, v.database);
     rmSync(v.recordFile, { force: true });
+    rmSync(`${v.recordFile}.out`, { force: true });
   }
 }
