@@ -19,6 +19,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startBenchServer } from './bench-server.js';
+import { rawSqliteInsertMs } from './references.js';
 import { SyncApi, userRows } from './sync-api.js';
 
 const { EXAMPLE_DEVICE_DDL, EXAMPLE_SCHEMA_NAME, EXAMPLE_TABLES, OversqliteClient } = (await import(
@@ -256,19 +257,5 @@ function rawRows(recorded: Recorded): string[][] {
   return rows;
 }
 
-/** The bench's reference: a plain better-sqlite3 insert of the same rows into `:memory:` (rows/s). */
-function rawInsertRate(rows: string[][]): number {
-  const sqlite = new Database(':memory:');
-  sqlite.exec(
-    'CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, created_at TEXT, ' +
-      'updated_at TEXT)',
-  );
-  const insert = sqlite.prepare('INSERT INTO users VALUES (?, ?, ?, ?, ?)');
-  const t = performance.now();
-  sqlite.transaction(() => {
-    for (const r of rows) insert.run(...r);
-  })();
-  const ms = performance.now() - t;
-  sqlite.close();
-  return (rows.length / ms) * 1000;
-}
+/** The bench's reference on the same rows (rows/s). */
+const rawInsertRate = (rows: string[][]) => (rows.length / rawSqliteInsertMs(rows)) * 1000;

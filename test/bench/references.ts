@@ -6,6 +6,30 @@ import pg from 'pg';
 
 type Row = { payload: Record<string, string> };
 
+/** The users rows' values in the raw insert's column order (id, name, email, created_at, updated_at). */
+export const usersValues = (rows: Row[]): string[][] =>
+  rows.map(({ payload: p }) => [p.id!, p.name!, p.email!, p.created_at!, p.updated_at!]);
+
+/**
+ * The raw SQLite reference every client figure is divided by: a plain better-sqlite3 insert of users rows (values in
+ * `usersValues` order) into `:memory:` in one transaction; its ms.
+ */
+export function rawSqliteInsertMs(values: string[][]): number {
+  const sqlite = new Database(':memory:');
+  sqlite.exec(
+    'CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, created_at TEXT, ' +
+      'updated_at TEXT)',
+  );
+  const insert = sqlite.prepare('INSERT INTO users VALUES (?, ?, ?, ?, ?)');
+  const t = performance.now();
+  sqlite.transaction(() => {
+    for (const v of values) insert.run(v[0], v[1], v[2], v[3], v[4]);
+  })();
+  const ms = performance.now() - t;
+  sqlite.close();
+  return ms;
+}
+
 /**
  * Physical references on the same rows: PostgreSQL COPY, multi-row INSERT, SELECT; SQLite insert in one transaction.
  */
@@ -58,19 +82,7 @@ export async function measureReferences(databaseUrl: string, rows: Row[]) {
     const selectMs = performance.now() - t;
     await client.query(`DROP TABLE ${table}`);
 
-    const sqlite = new Database(':memory:');
-    sqlite.exec(
-      'CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, created_at TEXT, ' +
-        'updated_at TEXT)',
-    );
-    const insert = sqlite.prepare('INSERT INTO users VALUES (?, ?, ?, ?, ?)');
-    t = performance.now();
-    sqlite.transaction(() => {
-      for (const r of rows)
-        insert.run(r.payload.id, r.payload.name, r.payload.email, r.payload.created_at, r.payload.updated_at);
-    })();
-    const sqliteMs = performance.now() - t;
-    sqlite.close();
+    const sqliteMs = rawSqliteInsertMs(usersValues(rows));
     const rate = (ms: number | null) => (ms === null ? null : (rows.length / ms) * 1000);
     return {
       rows: rows.length,

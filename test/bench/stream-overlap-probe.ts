@@ -23,6 +23,7 @@ import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_thread
 import Database from 'better-sqlite3';
 import { EXAMPLE_DEVICE_DDL } from '../../apps/client-node/dist/index.js';
 import { dropDatabase, freshDatabase, startBenchServer } from './bench-server.js';
+import { rawSqliteInsertMs, usersValues } from './references.js';
 import { SyncApi, userRows } from './sync-api.js';
 
 const rounds = Number(process.argv[2] ?? 6);
@@ -206,23 +207,9 @@ async function pullInto(worker: Worker, way: Way, url: string, headers: Record<s
   }
 }
 
-/** The bench's reference: a plain better-sqlite3 insert of the same rows into `:memory:` (rows/s). */
-function rawInsertRate(rows: ReturnType<typeof userRows>): number {
-  const sqlite = new Database(':memory:');
-  sqlite.exec(
-    'CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, created_at TEXT, ' +
-      'updated_at TEXT)',
-  );
-  const insert = sqlite.prepare('INSERT INTO users VALUES (?, ?, ?, ?, ?)');
-  const t = performance.now();
-  sqlite.transaction(() => {
-    for (const r of rows)
-      insert.run(r.payload.id, r.payload.name, r.payload.email, r.payload.created_at, r.payload.updated_at);
-  })();
-  const ms = performance.now() - t;
-  sqlite.close();
-  return (rows.length / ms) * 1000;
-}
+/** The bench's reference on the same rows (rows/s). */
+const rawInsertRate = (rows: ReturnType<typeof userRows>) =>
+  (rows.length / rawSqliteInsertMs(usersValues(rows))) * 1000;
 
 const adminUrl = process.env.DATABASE_URL;
 if (!adminUrl) throw new Error('DATABASE_URL (an admin URL) is required');
