@@ -258,4 +258,6 @@ function rawRows(recorded: Recorded): string[][] {
 }
 
 /** The bench's reference on the same rows (rows/s). */
-const rawInsertRate = (rows: string[][]) => (rows.length / rawSqliteInsertMs(rows)) * 1000;
+function rawInsertRate(rows: string[][]): number {
+  return (rows.length / rawSqliteInsertMs(rows)) * 1000;
+}

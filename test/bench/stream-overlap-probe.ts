@@ -208,8 +208,9 @@ async function pullInto(worker: Worker, way: Way, url: string, headers: Record<s
 }
 
 /** The bench's reference on the same rows (rows/s). */
-const rawInsertRate = (rows: ReturnType<typeof userRows>) =>
-  (rows.length / rawSqliteInsertMs(usersValues(rows))) * 1000;
+function rawInsertRate(rows: ReturnType<typeof userRows>): number {
+  return (rows.length / rawSqliteInsertMs(usersValues(rows))) * 1000;
+}
 
 const adminUrl = process.env.DATABASE_URL;
 if (!adminUrl) throw new Error('DATABASE_URL (an admin URL) is required');
