@@ -1,4 +1,4 @@
-import { freshDatabase, processCpuMs, startBenchServer, type BenchServer } from './bench-server.js';
+import { dropDatabase, freshDatabase, processCpuMs, startBenchServer, type BenchServer } from './bench-server.js';
 import { SyncApi, userRows } from './sync-api.js';
 import { percentile } from './stats.js';
 
@@ -56,9 +56,12 @@ export async function measureObservability(
       signedInAt: performance.now(),
     };
   };
+  // each variant's fresh database, dropped once its server stopped (a bench run left six behind)
+  const databases: string[] = [];
   try {
     for (const variant of order) {
       const name = `bench_observability_${variant.toLowerCase()}_${process.pid}`;
+      databases.push(name);
       const server = await startBenchServer({
         ...OBSERVABILITY_VARIANTS[variant],
         DATABASE_URL: await freshDatabase(adminUrl, name),
@@ -111,5 +114,6 @@ export async function measureObservability(
     return { iterations, variants };
   } finally {
     for (const { server } of servers.values()) await server.stop();
+    for (const name of databases) await dropDatabase(adminUrl, name);
   }
 }
