@@ -1,4 +1,4 @@
-// first: the V8 tier-up budget and heap growing factor apply to what runs after them
+// first: the V8 tier-up budget, baseline code and heap growing factor apply to what runs after them
 import './v8-tiering.js';
 import './v8-heap-growing.js';
 import 'reflect-metadata';

@@ -10,7 +10,14 @@ let calls = 0;
 while (!(%GetOptimizationStatus(f) & 16) && calls < 100000) f(calls++);
 console.log(calls);`;
 
-function callsToOptimized(nodeFlags: string[]): number {
+// The same child node, but whether a function has baseline (Sparkplug) code after its first call: bit 15 of
+// V8's optimization status.
+const BASELINE_AFTER_ONE_CALL = `await import(process.env.TIERING_MODULE);
+function g(i) { return i + 1; }
+g(1);
+console.log(Boolean(%GetOptimizationStatus(g) & (1 << 15)));`;
+
+function run(script: string, nodeFlags: string[]): string {
   const output = execFileSync(
     process.execPath,
     [
@@ -21,7 +28,7 @@ function callsToOptimized(nodeFlags: string[]): number {
       ...nodeFlags,
       '--input-type=module',
       '-e',
-      COUNT_CALLS_TO_OPTIMIZED,
+      script,
     ],
     {
       env: {
@@ -31,7 +38,11 @@ function callsToOptimized(nodeFlags: string[]): number {
       },
     },
   );
-  return Number(output.toString().trim());
+  return output.toString().trim();
+}
+
+function callsToOptimized(nodeFlags: string[]): number {
+  return Number(run(COUNT_CALLS_TO_OPTIMIZED, nodeFlags));
 }
 
 describe('v8-tiering', () => {
@@ -45,5 +56,11 @@ describe('v8-tiering', () => {
   it('leaves a budget given on the command line alone, and is not fooled by a flag that only starts alike', () => {
     expect(callsToOptimized(['--interrupt_budget=30000'])).toBeGreaterThan(callsToOptimized([]) * 2);
     expect(callsToOptimized(['--interrupt-budget-for-feedback-allocation=940'])).toBe(callsToOptimized([]));
+  });
+
+  it('gives a function baseline code at its first call, unless --no-always-sparkplug is on the command line', () => {
+    expect(run(BASELINE_AFTER_ONE_CALL, [])).toBe('true');
+    expect(run(BASELINE_AFTER_ONE_CALL, ['--no-always-sparkplug'])).toBe('false');
+    expect(run(BASELINE_AFTER_ONE_CALL, ['--no_always_sparkplug'])).toBe('false');
   });
 });

@@ -2,8 +2,9 @@
 // and writes them to TAIL_PROBE_RECORD_FILE on SIGWINCH (a signal Nest's shutdown hooks leave alone). With
 // TAIL_PROBE_HEAP_FILE, SIGURG starts V8's sampling heap profiler (collected objects included: what a
 // request allocates, not what it keeps) and SIGWINCH writes its profile there; TAIL_PROBE_CPU_FILE the same
-// for the CPU profiler. It also times each /sync request and the pg queries run while it was the latest, and with
-// TAIL_PROBE_TIER_UP marks the measured window on standard output, where V8's --trace-opt lines go.
+// for the CPU profiler (TAIL_PROBE_CPU_INTERVAL_US its sampling interval). It also times each /sync request and
+// the pg queries run while it was the latest, and with TAIL_PROBE_TIER_UP marks the measured window on standard
+// output, where V8's --trace-opt lines go.
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -67,7 +68,14 @@ process.on('SIGURG', () => {
       includeObjectsCollectedByMajorGC: true,
       includeObjectsCollectedByMinorGC: true,
     });
-  if (cpuFile) session.post('Profiler.enable', () => session.post('Profiler.start'));
+  // V8's default 1,000 µs gives only a few hundred samples over 300 round trips
+  const interval = Number(process.env.TAIL_PROBE_CPU_INTERVAL_US ?? 0);
+  if (cpuFile)
+    session.post('Profiler.enable', () =>
+      session.post('Profiler.setSamplingInterval', { interval: interval || 1000 }, () =>
+        session.post('Profiler.start'),
+      ),
+    );
 });
 process.on('SIGWINCH', () => {
   mark('end');

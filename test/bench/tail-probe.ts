@@ -15,7 +15,8 @@
 // measured one starts (a warm database under a cold server); TAIL_PROBE_SQL=1 also runs the same four statements
 // straight on one pg connection to the first variant's database, interleaved, so the database's own tail shows
 // beside the server's. Each 100 measured round trips get their p50 / p95, split as above. TAIL_PROBE_TIER_UP=1
-// runs the servers with --trace-opt and lists what V8 still optimized inside the measured window, by origin.
+// runs the servers with --trace-opt and lists what V8 still optimized inside the measured window, by origin
+// (TAIL_PROBE_KEEP_TRACE=1 keeps their trace, /tmp/tail-probe-<pid>-<n>.json.out, for --trace-deopt and the like).
 // BENCH_DATABASE_PREFIX names the databases (default `tail_probe`).
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
@@ -382,6 +383,6 @@ try {
     await v.server.stop();
     await dropDatabase(adminUrl, v.database);
     rmSync(v.recordFile, { force: true });
-    rmSync(`${v.recordFile}.out`, { force: true });
+    if (!process.env.TAIL_PROBE_KEEP_TRACE) rmSync(`${v.recordFile}.out`, { force: true });
   }
 }
