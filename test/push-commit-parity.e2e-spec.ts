@@ -380,10 +380,14 @@ describe('push commit parity of the database and Node paths', () => {
     const update = await c.post(`/sync/push-sessions/${again.body.push_id}/commit`).expect(409);
     expect(update.body.message).toBe(`update conflict on business.typed_rows ${ids[600]}: row does not exist`);
     // INSERTs at base 0 commit (row_state by plain INSERTs), as the Node code builds them
-    const fresh = await c.push(1, ids.map((id) => JSON.parse(typedRow('INSERT', id, 0, true)) as object));
+    const fresh = await c.push(
+      1,
+      ids.map((id) => JSON.parse(typedRow('INSERT', id, 0, true)) as object),
+    );
     expect(fresh.status).toBe(200);
     const { rows: seqs } = await db.query<{ n: string }>(
-      `SELECT count(*)::text AS n FROM sync.row_state rs JOIN sync.user_state us USING (user_pk) WHERE us.user_id = 'carol'`,
+      `SELECT count(*)::text AS n FROM sync.row_state rs JOIN sync.user_state us USING (user_pk)
+        WHERE us.user_id = 'carol'`,
     );
     expect(seqs[0]!.n).toBe('1000');
   });

@@ -165,7 +165,7 @@ export interface InsertedSource {
 export const POPULATED_ORDINAL = '"#ordinal"';
 export const POPULATED_KEY = '"#key"';
 export const POPULATED_PAYLOAD = '"#payload"';
-/** With `POPULATED_KEY`: the key's JSON text (`keyJsonSql` of the key bytes), built once for the hash and the blocks. */
+/** Beside `POPULATED_KEY`: the key's JSON text (`keyJsonSql` of its bytes), built once for the hash and the blocks. */
 export const POPULATED_KEY_JSON = '"#key_json"';
 
 /** The temporary table of a bulk commit's writer-captured INSERT effects (dropped at commit). */
@@ -269,8 +269,10 @@ function buildFinalizeSql(catalog: SyncCatalog, source: FinalizeSource): string 
      seq AS (
        UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1
         WHERE user_pk = $1 AND (SELECT ok FROM chk) RETURNING next_bundle_seq - 1 AS bundle_seq),
-     ${inserted?.hashed ?? `-- the input as bytes aggregated row by row, its brackets on the first and last rows (ordinals 1..n): the
-     -- whole text is not copied again to be bracketed and converted (three copies of ~37 MB per 100,000 rows)
+     ${
+       inserted?.hashed ??
+       `-- the input as bytes aggregated row by row, its brackets on the first and last rows (ordinals 1..n):
+     -- the whole text is not copied again to be bracketed and converted (three copies of ~37 MB per 100,000 rows)
      hashed AS (
        SELECT sha256(h.input) AS hash, length(h.input) AS bytes
          FROM (SELECT string_agg(convert_to(CASE WHEN o.row_ordinal = 1 THEN '[' ELSE '' END || tc.hash_prefix
@@ -279,7 +281,8 @@ function buildFinalizeSql(catalog: SyncCatalog, source: FinalizeSource): string 
                  || ',"row_version":' || s.bundle_seq || tc.hash_suffix
                  || CASE WHEN o.row_ordinal = c.row_count THEN ']' ELSE '' END, 'UTF8'), ','::bytea
                  ORDER BY o.row_ordinal) AS input
-                 FROM out o JOIN ${TABLES_SQL} ON tc.table_id = o.table_id, seq s, chk c) h)`},
+                 FROM out o JOIN ${TABLES_SQL} ON tc.table_id = o.table_id, seq s, chk c) h)`
+     },
      logged AS (
        INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count,
          bundle_hash)
@@ -311,12 +314,12 @@ function buildFinalizeSql(catalog: SyncCatalog, source: FinalizeSource): string 
          JOIN ${TABLES_SQL} ON tc.table_id = br.table_id
         GROUP BY 2, 3`
        })${
-          source === 'stage'
-            ? `,
+         source === 'stage'
+           ? `,
      taken AS (
        DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1 AND (SELECT ok FROM chk))`
-            : ''
-        }
+           : ''
+       }
    SELECT c.row_count, c.ok, s.bundle_seq, encode(h.hash, 'hex') AS bundle_hash, (SELECT count(*) FROM announced)
      AS announced
      FROM chk c LEFT JOIN seq s ON true LEFT JOIN hashed h ON true`;

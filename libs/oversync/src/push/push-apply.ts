@@ -299,7 +299,8 @@ function keyOrderedSource(first: ApplyRow): InsertedSource {
   const keysInIndexOrder = table.keyKind === KEY_KIND_UUID && table.columnTypes.get(table.keyColumn) === 'uuid';
   return {
     populatedSql: `SELECT psr.row_ordinal - $11 + 1 AS ${POPULATED_ORDINAL},
-         ${keyBytesSql(table, 'r')} AS ${POPULATED_KEY}, ${keyJsonOf(table, 'r', keysInIndexOrder)} AS ${POPULATED_KEY_JSON},
+         ${keyBytesSql(table, 'r')} AS ${POPULATED_KEY},
+         ${keyJsonOf(table, 'r', keysInIndexOrder)} AS ${POPULATED_KEY_JSON},
          ${typedPayloadSql(table, 'r')} AS ${POPULATED_PAYLOAD}, ${columns}
        ${populatedRowsSql(first, 10)}
       ORDER BY psr.row_ordinal`,
