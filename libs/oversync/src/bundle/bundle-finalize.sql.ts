@@ -330,21 +330,24 @@ function buildFinalizeSql(catalog: SyncCatalog, source: FinalizeSource): string 
  * the same texts as the general statement's, with the parts that are the same on every row (the table's constants,
  * the op, the row version) put together once, in one-row subqueries (evaluated once) instead of joined and
  * concatenated per row. The hash input aggregates `out` alone, a scan of the materialized `populated`, whose rows
- * are in row_ordinal order (its ORDER BY): they reach the aggregate in that order without its own sort of ~37 MB
- * (as the upload-order source numbers `inserted`'s RETURNING rows in the order they come).
+ * are in row_ordinal order (its ORDER BY): they reach the aggregate in that order without its own sort of ~37 MB,
+ * which the aggregate checks as it goes (the hash is NULL otherwise).
  */
 function insertedRowsTexts(tableId: number): { hashed: string; blocks: string } {
   const table = `${TABLES_SQL} WHERE tc.table_id = ${Number(tableId)}`;
   const insert = opCodeCaseSql(String(OP_INSERT));
+  // `ordered`: each row reached the aggregate as the row_ordinal-th; were one not, the hash would be NULL, which
+  // bundle_log refuses (class 23: the caller redoes the run in upload order, whose aggregate sorts)
   const hashed = `hashed AS (
-       SELECT sha256(h.input) AS hash, length(h.input) AS bytes
-         FROM (SELECT string_agg(convert_to(CASE WHEN o.row_ordinal = 1 THEN '[' ELSE '' END
+       SELECT CASE WHEN h.ordered THEN sha256(h.input) END AS hash, length(h.input) AS bytes
+         FROM (SELECT bool_and(o.arrived = o.row_ordinal) AS ordered,
+                 string_agg(convert_to(CASE WHEN o.row_ordinal = 1 THEN '[' ELSE '' END
                  || (SELECT tc.hash_prefix FROM ${table}) || o.key_json || '},"op":"' || ${insert} || '","payload":'
                  || o.payload || ',"row_ordinal":' || (o.row_ordinal - 1)
                  || (SELECT ',"row_version":' || s.bundle_seq || tc.hash_suffix FROM seq s, ${table})
                  || CASE WHEN o.row_ordinal = (SELECT c.row_count FROM chk c) THEN ']' ELSE '' END, 'UTF8'), ','::bytea)
                  AS input
-                 FROM out o) h)`;
+                 FROM (SELECT o.*, row_number() OVER () AS arrived FROM out o) o) h)`;
   // bundleRowJsonSql's text: prefix, key, op, row_version, payload
   const blocks = `SELECT $1, (SELECT s.bundle_seq FROM seq s), (o.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS},
               string_agg((SELECT tc.prefix FROM ${table}) || o.key_json
