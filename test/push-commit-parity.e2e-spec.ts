@@ -354,6 +354,44 @@ describe('push commit parity of the database and Node paths', () => {
     expect(await rowState(clash.filter((_, j) => j !== 300 && j !== 700))).toEqual([]);
   });
 
+  it('a user without row_state: the first row that is not an INSERT at base 0 answers 409, then a bundle commits', async () => {
+    // no row_state row of the user: the conflict check is one scan of the staged rows, no probe per row
+    const c = new SyncHttp(t.baseUrl, await t.signIn('carol'), 'c-1');
+    await c.connect(false);
+    const ids = Array.from({ length: 1000 }, () => randomUUID());
+    const rows = ids.map((id, j) =>
+      typedRow(j === 600 ? 'UPDATE' : j === 900 ? 'DELETE' : 'INSERT', id, j === 400 ? 7 : 0, true),
+    );
+    const created = await c.post('/sync/push-sessions', { source_bundle_id: 1, planned_row_count: 1000 }).expect(200);
+    await c
+      .post(`/sync/push-sessions/${created.body.push_id}/chunks`, `{"start_row_ordinal":0,"rows":[${rows.join(',')}]}`)
+      .expect(200);
+    const refused = await c.post(`/sync/push-sessions/${created.body.push_id}/commit`).expect(409);
+    expect(refused.body.message).toBe(
+      `insert conflict on business.typed_rows ${ids[400]}: expected missing row at version 0, got 7`,
+    );
+    expect(refused.body.conflict).toMatchObject({ key: { id: ids[400] }, op: 'INSERT', server_row_version: 0 });
+    // without row 400 the first is the UPDATE of a row that does not exist
+    rows[400] = typedRow('INSERT', ids[400], 0, true);
+    const again = await c.post('/sync/push-sessions', { source_bundle_id: 1, planned_row_count: 1000 }).expect(200);
+    await c
+      .post(`/sync/push-sessions/${again.body.push_id}/chunks`, `{"start_row_ordinal":0,"rows":[${rows.join(',')}]}`)
+      .expect(200);
+    const update = await c.post(`/sync/push-sessions/${again.body.push_id}/commit`).expect(409);
+    expect(update.body.message).toBe(`update conflict on business.typed_rows ${ids[600]}: row does not exist`);
+    // INSERTs at base 0 commit (row_state by plain INSERTs), as the Node code builds them
+    const fresh = await c.push(
+      1,
+      ids.map((id) => JSON.parse(typedRow('INSERT', id, 0, true)) as object),
+    );
+    expect(fresh.status).toBe(200);
+    const { rows: seqs } = await db.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM sync.row_state rs JOIN sync.user_state us USING (user_pk)
+        WHERE us.user_id = 'carol'`,
+    );
+    expect(seqs[0]!.n).toBe('1000');
+  });
+
   it('a 1000-row INSERT bundle into a table with a host trigger keeps trigger capture, and stores the same', async () => {
     // a host trigger could write registered rows the bundle must hold: only trigger capture sees them
     await db.query(`CREATE FUNCTION business.touch_typed_row() RETURNS trigger LANGUAGE plpgsql AS $$

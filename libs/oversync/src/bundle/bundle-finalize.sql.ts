@@ -121,7 +121,7 @@ const TABLES_SQL =
   `hash_prefix, hash_suffix)`;
 
 /** A key of `table` (`keyBytes`) as a JSON string (uuid keys need no escaping). */
-const keyJsonSql = (table: RegisteredTable, keyBytes: string) =>
+export const keyJsonSql = (table: RegisteredTable, keyBytes: string) =>
   table.keyKind === KEY_KIND_UUID
     ? `'"' || encode(${keyBytes}, 'hex')::uuid::text || '"'`
     : goJsonStringSql(`convert_from(${keyBytes}, 'UTF8')`);
@@ -165,6 +165,8 @@ export interface InsertedSource {
 export const POPULATED_ORDINAL = '"#ordinal"';
 export const POPULATED_KEY = '"#key"';
 export const POPULATED_PAYLOAD = '"#payload"';
+/** Beside `POPULATED_KEY`: the key's JSON text (`keyJsonSql` of its bytes), built once for the hash and the blocks. */
+export const POPULATED_KEY_JSON = '"#key_json"';
 
 /** The temporary table of a bulk commit's writer-captured INSERT effects (dropped at commit). */
 export const WRITER_CAPTURE_TABLE = 'pg_temp.oversync_writer_capture';
@@ -179,7 +181,7 @@ function netRowsSql(source: FinalizeSource): string {
      net AS NOT MATERIALIZED (
        SELECT ${POPULATED_ORDINAL} AS first_ordinal, ${Number(source.tableId)} AS table_id,
               ${POPULATED_KEY} AS key_bytes, ${OP_INSERT}::int2 AS first_op, ${OP_INSERT}::int2 AS last_op,
-              ${POPULATED_PAYLOAD} AS payload
+              ${POPULATED_PAYLOAD} AS payload, ${POPULATED_KEY_JSON} AS key_json
          FROM populated),`;
   if (typeof source === 'object')
     return `inserted AS (${source.insertSql}),
@@ -242,8 +244,10 @@ function buildFinalizeSql(catalog: SyncCatalog, source: FinalizeSource): string 
       ? 'NULL::text'
       : `CASE n.table_id ${catalog.tables.map((t) => `WHEN ${Number(t.tableId)} THEN ${sql(t)}`).join('\n      ')} END`;
   const payload = captured ? 'n.payload' : byTable((t) => bundlePayloadSql(t, 'n.payload'));
-  // the key's JSON text once per row, for the hash input and the wire rows
-  const keyJson = byTable((t) => keyJsonSql(t, 'n.key_bytes'));
+  // rows already materialized in `populated` are read again where used: cheaper than a second tuplestore
+  const populated = typeof source === 'object' && source.populatedSql !== undefined;
+  // the key's JSON text once per row, for the hash input and the wire rows (`populated` has it)
+  const keyJson = populated ? 'n.key_json' : byTable((t) => keyJsonSql(t, 'n.key_bytes'));
   // writer-captured effects are a bundle only while the stage is empty (nothing else was captured)
   // (and their capture ordinals are the bundle's row ordinals 1..n already: the runs cover the staged rows in order)
   const alone = captured
@@ -251,13 +255,12 @@ function buildFinalizeSql(catalog: SyncCatalog, source: FinalizeSource): string 
           AND min(row_ordinal) = 1 AND max(row_ordinal) = count(*)`
     : '';
   const rowOrdinal = captured ? 'n.first_ordinal' : 'row_number() OVER (ORDER BY n.first_ordinal)';
-  // rows already materialized in `populated` are read again where used: cheaper than a second tuplestore
-  const populated = typeof source === 'object' && source.populatedSql !== undefined;
+  const inserted = populated ? insertedRowsTexts(source.tableId) : undefined;
   return `WITH ${netRowsSql(source)}
      out AS ${populated ? 'NOT MATERIALIZED' : 'MATERIALIZED'} (
        SELECT ${rowOrdinal} AS row_ordinal, n.table_id, n.key_bytes, n.op_code,
               CASE WHEN n.op_code <> ${OP_DELETE} THEN ${payload} END AS payload, ${keyJson} AS key_json
-         FROM (SELECT first_ordinal, table_id, key_bytes, payload,
+         FROM (SELECT first_ordinal, table_id, key_bytes, payload,${populated ? ' key_json,' : ''}
                       (${netOpCodeSql('first_op', 'last_op')})::int2 AS op_code
                  FROM net WHERE NOT (last_op = ${OP_DELETE} AND first_op = ${OP_INSERT})) n),
      chk AS (SELECT count(*) AS row_count,
@@ -266,8 +269,10 @@ function buildFinalizeSql(catalog: SyncCatalog, source: FinalizeSource): string 
      seq AS (
        UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1
         WHERE user_pk = $1 AND (SELECT ok FROM chk) RETURNING next_bundle_seq - 1 AS bundle_seq),
-     -- the input as bytes aggregated row by row, its brackets on the first and last rows (ordinals 1..n): the
-     -- whole text is not copied again to be bracketed and converted (three copies of ~37 MB per 100,000 rows)
+     ${
+       inserted?.hashed ??
+       `-- the input as bytes aggregated row by row, its brackets on the first and last rows (ordinals 1..n):
+     -- the whole text is not copied again to be bracketed and converted (three copies of ~37 MB per 100,000 rows)
      hashed AS (
        SELECT sha256(h.input) AS hash, length(h.input) AS bytes
          FROM (SELECT string_agg(convert_to(CASE WHEN o.row_ordinal = 1 THEN '[' ELSE '' END || tc.hash_prefix
@@ -276,7 +281,8 @@ function buildFinalizeSql(catalog: SyncCatalog, source: FinalizeSource): string 
                  || ',"row_version":' || s.bundle_seq || tc.hash_suffix
                  || CASE WHEN o.row_ordinal = c.row_count THEN ']' ELSE '' END, 'UTF8'), ','::bytea
                  ORDER BY o.row_ordinal) AS input
-                 FROM out o JOIN ${TABLES_SQL} ON tc.table_id = o.table_id, seq s, chk c) h),
+                 FROM out o JOIN ${TABLES_SQL} ON tc.table_id = o.table_id, seq s, chk c) h)`
+     },
      logged AS (
        INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count,
          bundle_hash)
@@ -299,21 +305,57 @@ function buildFinalizeSql(catalog: SyncCatalog, source: FinalizeSource): string 
        }),
      blocks AS (
        INSERT INTO sync.bundle_row_blocks (user_pk, bundle_seq, block_no, rows_text)
-       SELECT $1, br.bundle_seq, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS},
+       ${
+         inserted?.blocks ??
+         `SELECT $1, br.bundle_seq, (br.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS},
               string_agg(${bundleRowJsonSql('br.key_json')}, ',' ORDER BY br.row_ordinal)
          FROM (SELECT s.bundle_seq, o.row_ordinal, o.table_id, o.key_json, o.op_code, o.payload AS payload_wire
                  FROM out o, seq s) br
          JOIN ${TABLES_SQL} ON tc.table_id = br.table_id
-        GROUP BY 2, 3)${
-          source === 'stage'
-            ? `,
+        GROUP BY 2, 3`
+       })${
+         source === 'stage'
+           ? `,
      taken AS (
        DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1 AND (SELECT ok FROM chk))`
-            : ''
-        }
+           : ''
+       }
    SELECT c.row_count, c.ok, s.bundle_seq, encode(h.hash, 'hex') AS bundle_hash, (SELECT count(*) FROM announced)
      AS announced
      FROM chk c LEFT JOIN seq s ON true LEFT JOIN hashed h ON true`;
+}
+
+/**
+ * The `hashed` CTE and the `blocks` rows of a bundle read from `populated` (one table, INSERTs only, ordinals 1..n):
+ * the same texts as the general statement's, with the parts that are the same on every row (the table's constants,
+ * the op, the row version) put together once, in one-row subqueries (evaluated once) instead of joined and
+ * concatenated per row. The hash input aggregates `out` alone, a scan of the materialized `populated`, whose rows
+ * are in row_ordinal order (its ORDER BY): they reach the aggregate in that order without its own sort of ~37 MB,
+ * which the aggregate checks as it goes (the hash is NULL otherwise).
+ */
+function insertedRowsTexts(tableId: number): { hashed: string; blocks: string } {
+  const table = `${TABLES_SQL} WHERE tc.table_id = ${Number(tableId)}`;
+  const insert = opCodeCaseSql(String(OP_INSERT));
+  // `ordered`: each row reached the aggregate as the row_ordinal-th; were one not, the hash would be NULL, which
+  // bundle_log refuses (class 23: the caller redoes the run in upload order, whose aggregate sorts)
+  const hashed = `hashed AS (
+       SELECT CASE WHEN h.ordered THEN sha256(h.input) END AS hash, length(h.input) AS bytes
+         FROM (SELECT bool_and(o.arrived = o.row_ordinal) AS ordered,
+                 string_agg(convert_to(CASE WHEN o.row_ordinal = 1 THEN '[' ELSE '' END
+                 || (SELECT tc.hash_prefix FROM ${table}) || o.key_json || '},"op":"' || ${insert} || '","payload":'
+                 || o.payload || ',"row_ordinal":' || (o.row_ordinal - 1)
+                 || (SELECT ',"row_version":' || s.bundle_seq || tc.hash_suffix FROM seq s, ${table})
+                 || CASE WHEN o.row_ordinal = (SELECT c.row_count FROM chk c) THEN ']' ELSE '' END, 'UTF8'), ','::bytea)
+                 AS input
+                 FROM (SELECT o.*, row_number() OVER () AS arrived FROM out o) o) h)`;
+  // bundleRowJsonSql's text: prefix, key, op, row_version, payload
+  const blocks = `SELECT $1, (SELECT s.bundle_seq FROM seq s), (o.row_ordinal - 1) / ${BUNDLE_ROW_BLOCK_ROWS},
+              string_agg((SELECT tc.prefix FROM ${table}) || o.key_json
+                || (SELECT '},"op":"' || ${insert} || '","row_version":' || s.bundle_seq || ',"payload":' FROM seq s)
+                || o.payload || '}', ',' ORDER BY o.row_ordinal)
+         FROM out o WHERE EXISTS (SELECT FROM seq)
+        GROUP BY 3`;
+  return { hashed, blocks };
 }
 
 /**

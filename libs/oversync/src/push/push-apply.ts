@@ -7,7 +7,9 @@ import { quoteIdentifier as quote } from '../database/sql-quote.js';
 import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.js';
 import { ROW_OP_NAMES, type RowOp } from '@oversync/protocol';
 import {
+  keyJsonSql,
   POPULATED_KEY,
+  POPULATED_KEY_JSON,
   POPULATED_ORDINAL,
   POPULATED_PAYLOAD,
   typedPayloadSql,
@@ -298,6 +300,7 @@ function keyOrderedSource(first: ApplyRow): InsertedSource {
   return {
     populatedSql: `SELECT psr.row_ordinal - $11 + 1 AS ${POPULATED_ORDINAL},
          ${keyBytesSql(table, 'r')} AS ${POPULATED_KEY},
+         ${keyJsonOf(table, 'r', keysInIndexOrder)} AS ${POPULATED_KEY_JSON},
          ${typedPayloadSql(table, 'r')} AS ${POPULATED_PAYLOAD}, ${columns}
        ${populatedRowsSql(first, 10)}
       ORDER BY psr.row_ordinal`,
@@ -307,6 +310,16 @@ function keyOrderedSource(first: ApplyRow): InsertedSource {
     keysInIndexOrder,
     tableId: table.tableId,
   };
+}
+
+/**
+ * `keyJsonSql` of the key bytes of a row `alias` of `table` (the typed values an INSERT stores); of a uuid key
+ * column the quoted text of the value itself (uuid_out of it is the text of its bytes as uuid).
+ */
+function keyJsonOf(table: RegisteredTable, alias: string, uuidColumn: boolean): string {
+  return uuidColumn
+    ? `'"' || ${alias}.${quote(table.keyColumn)}::text || '"'`
+    : keyJsonSql(table, keyBytesSql(table, alias));
 }
 
 /**
