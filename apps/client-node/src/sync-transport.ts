@@ -33,12 +33,19 @@ export interface SyncRequest {
   readonly body?: string;
   readonly sourceId: string;
   readonly signal?: AbortSignal;
+  /** The answer's bytes too (`bytes`): a pull page handed to the pull worker by transfer, not copied as text. */
+  readonly keepBytes?: boolean;
 }
 
 export interface SyncResponse {
   readonly status: number;
   readonly body: string;
+  /** The body's bytes, `body` their UTF-8 decoding (asked with `keepBytes`). */
+  readonly bytes?: ArrayBuffer;
 }
+
+/** What `Response.text()` does with the bytes (UTF-8, a leading BOM dropped, bad sequences replaced). */
+const UTF8 = new TextDecoder();
 
 /** The token provider failed; never retried. */
 export class TokenProviderError extends OversqliteError {}
@@ -88,7 +95,9 @@ export class SyncTransport {
         body: request.body,
         signal,
       });
-      return { status: response.status, body: await response.text() };
+      if (!request.keepBytes) return { status: response.status, body: await response.text() };
+      const bytes = await response.arrayBuffer();
+      return { status: response.status, body: UTF8.decode(bytes), bytes };
     } catch (err) {
       if (request.signal?.aborted) throw request.signal.reason ?? err;
       throw new TransportError(describeTransportFailure(err), isTransientTransportFailure(err), err);
