@@ -61,8 +61,7 @@ export interface PullPageTask {
  * reference (a text of another length is not read: the page is declined).
  */
 export type PullPageMessage =
-  | PullPageTask
-  | (Omit<PullPageTask, 'body'> & { readonly bytes: ArrayBuffer; readonly length: number });
+  PullPageTask | (Omit<PullPageTask, 'body'> & { readonly bytes: ArrayBuffer; readonly length: number });
 
 /**
  * A checkpoint of the applying connection's WAL, run by the reader thread from a connection of its own
