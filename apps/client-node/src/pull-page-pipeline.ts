@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Database } from 'better-sqlite3';
-import { APPLY_PAGE_ROWS, applyAuthoritativePage, type AuthoritativeRow } from './authoritative-apply.js';
+import { APPLY_PAGE_ROWS, applyAuthoritativePage, ApplyPages, type AuthoritativeRow } from './authoritative-apply.js';
 import { SUSPEND_TRIGGERS_MIN_ROWS, TriggerSuspension } from './capture-triggers.js';
 import type { ClientContext } from './client-context.js';
 import {
@@ -67,12 +67,11 @@ export async function pullPageWorker(): Promise<Worker | undefined> {
  * does not wait for its start); one left unused ends when idle.
  */
 export function warmPullPageWorker(): void {
-  if (worker !== undefined) return;
-  worker = startWorker();
-  if (leases === 0) {
-    idleTimer = setTimeout(stopPullPageWorker, IDLE_MS);
-    idleTimer.unref();
-  }
+  worker ??= startWorker();
+  if (leases > 0) return;
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(stopPullPageWorker, IDLE_MS);
+  idleTimer.unref();
 }
 
 function release(): void {
@@ -249,6 +248,7 @@ function applyBundle(ctx: ClientContext, body: string, stream: RecordStream): { 
   const bundleSeq = stream.number();
   ctx.state.applyTransaction(() => {
     const suspension = rowCount >= SUSPEND_TRIGGERS_MIN_ROWS ? new TriggerSuspension(ctx.db) : undefined;
+    const pages = new ApplyPages();
     for (let start = 0; start < rowCount;) {
       // the rows published so far in whole batches (waited for), up to a page: while the reader is ahead
       // the pages are whole, and at the start (its first rows, its code not yet optimized) this thread
@@ -262,7 +262,7 @@ function applyBundle(ctx: ClientContext, body: string, stream: RecordStream): { 
         page.push(row);
       } while (start + page.length < end && (page.length % PIPELINED_BATCH_ROWS !== 0 || stream.published()));
       start += page.length;
-      applyAuthoritativePage(ctx, page, { skipStale: true, clearDirty: true });
+      applyAuthoritativePage(ctx, page, { skipStale: true, clearDirty: true }, pages);
     }
     if (!stream.next() || stream.tag() !== RECORD.bundleEnd || stream.word() !== 1 || !stream.pageRead())
       throw new Declined();

@@ -4,7 +4,7 @@
  * in the same transaction.
  */
 import { readPullPageLayout, SYNC_ROUTES } from '@oversync/protocol';
-import { APPLY_PAGE_ROWS, applyAuthoritativePage, resolveWireRow } from './authoritative-apply.js';
+import { APPLY_PAGE_ROWS, applyAuthoritativePage, ApplyPages, resolveWireRow } from './authoritative-apply.js';
 import { pulledBundleHash, type PulledRowSpans } from './bundle-hash.js';
 import { SUSPEND_TRIGGERS_MIN_ROWS, suspendTriggers } from './capture-triggers.js';
 import { type ClientContext, ensureBoundToSessionUser, ensureConnectedSession } from './client-context.js';
@@ -251,6 +251,7 @@ export function applyPulledBundle(ctx: ClientContext, bundle: WireBundle, wire?:
       bundle.rows.length >= SUSPEND_TRIGGERS_MIN_ROWS
         ? suspendTriggers(ctx.db, new Set(bundle.rows.map((row) => ctx.table(row.table)?.name ?? row.table)))
         : undefined;
+    const pages = new ApplyPages();
     for (let start = 0; start < bundle.rows.length; start += APPLY_PAGE_ROWS) {
       const page = bundle.rows.slice(start, start + APPLY_PAGE_ROWS).map((row, i) => ({
         ref: resolveWireRow(ctx, row.table, row.key, wireKeyText(wire, start + i)),
@@ -258,7 +259,7 @@ export function applyPulledBundle(ctx: ClientContext, bundle: WireBundle, wire?:
         rowVersion: Number(row.row_version),
         payload: row.payload,
       }));
-      applyAuthoritativePage(ctx, page, { skipStale: true, clearDirty: true });
+      applyAuthoritativePage(ctx, page, { skipStale: true, clearDirty: true }, pages);
     }
     restoreTriggers?.();
     const last = ctx.state.attachment().lastBundleSeqSeen;
