@@ -37,7 +37,7 @@ const WORKER_FILES = ['./pull-page-worker.js', '../dist/pull-page-worker.js'];
 const IDLE_MS = 5000;
 /** A worker that publishes nothing for this long is given up (the page goes the usual way). */
 const STALL_MS = 30_000;
-/** A page applied while the reader is behind holds a multiple of this: whole multi-row batches (authoritative-apply.ts). */
+/** A page applied while the reader is behind holds a multiple of this: whole batches (authoritative-apply.ts). */
 const PIPELINED_BATCH_ROWS = 64;
 /** Rows committed between two checkpoints asked of the worker (SQLite's 1,000-page auto-checkpoint ≈ 11,000 rows). */
 const CHECKPOINT_ROWS = 10_000;

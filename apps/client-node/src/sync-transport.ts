@@ -143,13 +143,13 @@ export class SyncTransport {
 async function bodyBytes(response: Response): Promise<ArrayBuffer> {
   const chunks: Uint8Array[] = [];
   let length = 0;
-  for await (const chunk of response.body ?? []) {
-    chunks.push(chunk);
-    length += chunk.byteLength;
+  const reader: ReadableStreamDefaultReader<Uint8Array> | undefined = response.body?.getReader();
+  for (let read = await reader?.read(); read && !read.done; read = await reader!.read()) {
+    chunks.push(read.value);
+    length += read.value.byteLength;
   }
-  const only = chunks[0];
-  if (chunks.length === 1 && only!.byteOffset === 0 && only!.byteLength === only!.buffer.byteLength)
-    return only!.buffer as ArrayBuffer;
+  const only = chunks.length === 1 ? chunks[0]! : undefined;
+  if (only && only.byteOffset === 0 && only.byteLength === only.buffer.byteLength) return only.buffer as ArrayBuffer;
   const bytes = new Uint8Array(length);
   let at = 0;
   for (const chunk of chunks) {
