@@ -6,12 +6,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import {
-  EXAMPLE_DEVICE_DDL,
-  EXAMPLE_SCHEMA_NAME,
-  EXAMPLE_TABLES,
-  OversqliteClient,
-} from '../../apps/client-node/dist/index.js';
+
+// BENCH_CLIENT_DIST=<path of a build's apps/client-node/dist/index.js>: that build's client (an A/B of two builds)
+const { EXAMPLE_DEVICE_DDL, EXAMPLE_SCHEMA_NAME, EXAMPLE_TABLES, OversqliteClient } = (await import(
+  process.env.BENCH_CLIENT_DIST ?? '../../apps/client-node/dist/index.js'
+)) as typeof import('../../apps/client-node/dist/index.js');
 
 const args = JSON.parse(process.argv[2] ?? '{}') as {
   baseUrl: string;

@@ -119,6 +119,18 @@ const BATCH_MIN_ROWS = 16;
 const BATCH_MAX_VALUES = 999;
 
 /**
+ * What the pages of one transaction read once (a pull page read beside the apply comes in many small
+ * pages): whether dirty rows exist (none appear while capture is suppressed), the apply's `now`, and each
+ * table's batch size (the application's triggers do not change inside the transaction). A page alone
+ * reads them itself.
+ */
+export class ApplyPages {
+  dirtyRows: boolean | undefined;
+  updatedAt: string | undefined;
+  readonly batchLimits = new Map<ManagedTable, number>();
+}
+
+/**
  * Applies authoritative rows a page at a time (inside `applyTransaction`): business rows through
  * one prepared statement per table and operation, one row-state statement per row (a pull's also
  * decides staleness: it writes only a newer version and says so), never a read before the write;
@@ -126,18 +138,20 @@ const BATCH_MAX_VALUES = 999;
  * `skipStale`: rows not newer than their row state are skipped (pulls; a later row of the same key
  * compares against the earlier one); `clearDirty`: queued local intents of the applied keys are
  * dropped, set-based per page and table; `rowStateBySet`: the caller writes the row state of these
- * rows itself, set-based (a snapshot, from its stage). Returns the number of rows written.
+ * rows itself, set-based (a snapshot, from its stage); `pages`: shared by the pages of one transaction.
+ * Returns the number of rows written.
  */
 export function applyAuthoritativePage(
   ctx: ClientContext,
   rows: readonly AuthoritativeRow[],
   options: { skipStale: boolean; clearDirty: boolean; rowStateBySet?: boolean },
+  pages: ApplyPages = new ApplyPages(),
 ): number {
-  const clearDirty = options.clearDirty && ctx.state.hasDirtyRows();
+  const clearDirty = options.clearDirty && (pages.dirtyRows ??= ctx.state.hasDirtyRows());
   const applied = new Map<ManagedTable, string[]>();
   let count = 0;
   const state = ctx.state;
-  const updatedAt = options.skipStale ? state.now() : '';
+  const updatedAt = options.skipStale ? (pages.updatedAt ??= state.now()) : '';
   const batchRows = new Map<ManagedTable, number>();
   const written = (row: AuthoritativeRow) => {
     count++;
@@ -156,7 +170,7 @@ export function applyAuthoritativePage(
     written(row);
   };
   for (let i = 0; i < rows.length;) {
-    const run = options.skipStale ? upsertRun(ctx, rows, i, batchRows) : 0;
+    const run = options.skipStale ? upsertRun(ctx, rows, i, batchRows, pages) : 0;
     if (run < BATCH_MIN_ROWS) {
       applyRow(rows[i++]!);
       continue;
@@ -184,13 +198,19 @@ function upsertRun(
   rows: readonly AuthoritativeRow[],
   start: number,
   batchRows: Map<ManagedTable, number>,
+  pages: ApplyPages,
 ): number {
   const table = rows[start]!.ref.table;
   let max = batchRows.get(table);
   if (max === undefined) {
-    max = ctx.rows.hasForeignTriggers(table)
-      ? 0
-      : Math.min(BATCH_MAX_ROWS, Math.floor(BATCH_MAX_VALUES / table.columns.length));
+    let limit = pages.batchLimits.get(table);
+    if (limit === undefined) {
+      limit = ctx.rows.hasForeignTriggers(table)
+        ? 0
+        : Math.min(BATCH_MAX_ROWS, Math.floor(BATCH_MAX_VALUES / table.columns.length));
+      pages.batchLimits.set(table, limit);
+    }
+    max = limit;
     batchRows.set(table, max);
   }
   const end = Math.min(rows.length, start + max);

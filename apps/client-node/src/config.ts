@@ -53,7 +53,8 @@ export interface OversqliteConfig {
   /**
    * `auto` (default): a pull page of 1 MiB or more is read, checked and hashed by a worker thread while
    * this thread applies its rows (the same rows, row state and errors; without a worker, the usual way),
-   * and checkpoints the page's WAL from a connection of its own; `always`: every page; `off`: never.
+   * and checkpoints the page's WAL from a connection of its own (a client's first pull since open, and a
+   * pull after such a page, start the worker beside their request); `always`: every page; `off`: never.
    */
   readonly pullWorker?: PullWorkerMode;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { applyAuthoritativePage, type AuthoritativeRow } from './authoritative-apply.js';
+import { applyAuthoritativePage, ApplyPages, type AuthoritativeRow } from './authoritative-apply.js';
 import type { ClientContext } from './client-context.js';
 import { clientContextOf, OversqliteClient } from './oversqlite-client.js';
 import { parseJson } from './json-value.js';
@@ -61,16 +61,21 @@ function rowOf(ctx: ClientContext, spec: Spec): AuthoritativeRow {
   };
 }
 
-/** Applies the rows in one transaction, in pages of `pageRows`: the rows written, or the error's message. */
-function apply(ctx: ClientContext, specs: readonly Spec[], pageRows: number): number | string {
+/**
+ * Applies the rows in one transaction, in pages of `pageRows` (`shared`: the pages share what they read once,
+ * as a pull's do): the rows written, or the error's message.
+ */
+function apply(ctx: ClientContext, specs: readonly Spec[], pageRows: number, shared = false): number | string {
   try {
     return ctx.state.applyTransaction(() => {
       let count = 0;
+      const pages = shared ? new ApplyPages() : undefined;
       for (let i = 0; i < specs.length; i += pageRows)
         count += applyAuthoritativePage(
           ctx,
           specs.slice(i, i + pageRows).map((spec) => rowOf(ctx, spec)),
           { skipStale: true, clearDirty: true },
+          pages,
         );
       return count;
     });
@@ -138,13 +143,13 @@ describe('a pull page applied in batches', () => {
         fc.subarray(pool.map((key) => ({ table: 'users', key, op: 'INSERT', version: 0, name: 'L' }) as Spec)),
         fc.array(spec, { maxLength: 20 }),
         page,
-        fc.constantFrom(1000, 37),
-        async (local, before, rows, pageRows) => {
+        fc.constantFrom<[number, boolean]>([1000, false], [37, false], [37, true], [64, true]),
+        async (local, before, rows, [pageRows, shared]) => {
           const [batched, single] = await twoDevices(
             local,
             before.map((s) => ({ ...s, name: s.name ?? 'x', form: 'values' })),
           );
-          const got = apply(batched!.ctx, rows, pageRows);
+          const got = apply(batched!.ctx, rows, pageRows, shared);
           const want = apply(single!.ctx, rows, 1);
           expect(got).toEqual(want);
           expect(contents(batched!.ctx)).toEqual(contents(single!.ctx));

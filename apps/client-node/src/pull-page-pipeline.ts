@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Database } from 'better-sqlite3';
-import { APPLY_PAGE_ROWS, applyAuthoritativePage, type AuthoritativeRow } from './authoritative-apply.js';
+import { APPLY_PAGE_ROWS, applyAuthoritativePage, ApplyPages, type AuthoritativeRow } from './authoritative-apply.js';
 import { SUSPEND_TRIGGERS_MIN_ROWS, TriggerSuspension } from './capture-triggers.js';
 import type { ClientContext } from './client-context.js';
 import {
@@ -21,6 +21,7 @@ import {
   CONTROL,
   CONTROL_WORDS,
   type PlainTable,
+  type PullPageMessage,
   type PullPageTask,
   RECORD,
   recordCapacity,
@@ -36,6 +37,8 @@ const WORKER_FILES = ['./pull-page-worker.js', '../dist/pull-page-worker.js'];
 const IDLE_MS = 5000;
 /** A worker that publishes nothing for this long is given up (the page goes the usual way). */
 const STALL_MS = 30_000;
+/** A page applied while the reader is behind holds a multiple of this: whole batches (authoritative-apply.ts). */
+const PIPELINED_BATCH_ROWS = 64;
 /** Rows committed between two checkpoints asked of the worker (SQLite's 1,000-page auto-checkpoint ≈ 11,000 rows). */
 const CHECKPOINT_ROWS = 10_000;
 /** Characters canonical JSON writes differently, or that a plain wire string cannot hold. */
@@ -57,6 +60,18 @@ export async function pullPageWorker(): Promise<Worker | undefined> {
   const running = await worker;
   if (running === undefined) release();
   return running;
+}
+
+/**
+ * Starts the worker, unless running, while a pull's request is under way (a page that needs it then
+ * does not wait for its start); one left unused ends when idle.
+ */
+export function warmPullPageWorker(): void {
+  worker ??= startWorker();
+  if (leases > 0) return;
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(stopPullPageWorker, IDLE_MS);
+  idleTimer.unref();
 }
 
 function release(): void {
@@ -118,7 +133,8 @@ class Declined extends Error {}
 
 /**
  * Applies a pull page with the worker reading it (the cursor's target set from it as the usual way
- * does); `onBundle(bundleSeq)` after each committed bundle.
+ * does); `onBundle(bundleSeq)` after each committed bundle. `bytes`: the body's UTF-8 bytes, moved to
+ * the worker (which decodes them itself) instead of the text copied there.
  */
 export function applyPipelinedPage(
   ctx: ClientContext,
@@ -126,6 +142,7 @@ export function applyPipelinedPage(
   body: string,
   cursor: PullCursor,
   onBundle: (bundleSeq: number) => void,
+  bytes?: ArrayBuffer,
 ): PipelinedPage {
   let stream: RecordStream | undefined;
   let applied = 0;
@@ -141,7 +158,11 @@ export function applyPipelinedPage(
       records: new SharedArrayBuffer(capacity.words * 4),
       numbers: new SharedArrayBuffer(capacity.numbers * 8),
     };
-    running.postMessage(task);
+    if (bytes === undefined) running.postMessage(task satisfies PullPageMessage);
+    else {
+      const { body: text, ...shared } = task;
+      running.postMessage({ ...shared, bytes, length: text.length } satisfies PullPageMessage, [bytes]);
+    }
     stream = new RecordStream(task);
     if (!stream.next() || stream.tag() !== RECORD.page) return { read: false, applied };
     stream.word();
@@ -227,15 +248,21 @@ function applyBundle(ctx: ClientContext, body: string, stream: RecordStream): { 
   const bundleSeq = stream.number();
   ctx.state.applyTransaction(() => {
     const suspension = rowCount >= SUSPEND_TRIGGERS_MIN_ROWS ? new TriggerSuspension(ctx.db) : undefined;
-    for (let start = 0; start < rowCount; start += APPLY_PAGE_ROWS) {
+    const pages = new ApplyPages();
+    for (let start = 0; start < rowCount;) {
+      // the rows published so far in whole batches (waited for), up to a page: while the reader is ahead
+      // the pages are whole, and at the start (its first rows, its code not yet optimized) this thread
+      // applies what there is instead of waiting for a whole page
+      const end = Math.min(rowCount, start + APPLY_PAGE_ROWS);
       const page: AuthoritativeRow[] = [];
-      for (let i = start; i < rowCount && i < start + APPLY_PAGE_ROWS; i++) {
+      do {
         if (!stream.next()) throw new Declined();
         const row = stream.row(ctx, body);
         suspension?.suspend(row.ref.table.name);
         page.push(row);
-      }
-      applyAuthoritativePage(ctx, page, { skipStale: true, clearDirty: true });
+      } while (start + page.length < end && (page.length % PIPELINED_BATCH_ROWS !== 0 || stream.published()));
+      start += page.length;
+      applyAuthoritativePage(ctx, page, { skipStale: true, clearDirty: true }, pages);
     }
     if (!stream.next() || stream.tag() !== RECORD.bundleEnd || stream.word() !== 1 || !stream.pageRead())
       throw new Declined();
@@ -269,6 +296,11 @@ class RecordStream {
   /** Waits for a record: true when there is one, false when the page ended before it. */
   next(): boolean {
     return this.waitUntil(() => this.at < Atomics.load(this.control, CONTROL.published));
+  }
+
+  /** Whether the next record is published already (no wait). */
+  published(): boolean {
+    return this.at < Atomics.load(this.control, CONTROL.published);
   }
 
   /** Waits for the worker's verdict on the whole page: true when it vouches for it. */

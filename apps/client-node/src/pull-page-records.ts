@@ -56,6 +56,14 @@ export interface PullPageTask {
 }
 
 /**
+ * A task as posted: the body as text, or as the answer's UTF-8 bytes (transferred, not copied) that the
+ * reader thread decodes as the transport did; `length` is the applying thread's text's, the positions'
+ * reference (a text of another length is not read: the page is declined).
+ */
+export type PullPageMessage =
+  PullPageTask | (Omit<PullPageTask, 'body'> & { readonly bytes: ArrayBuffer; readonly length: number });
+
+/**
  * A checkpoint of the applying connection's WAL, run by the reader thread from a connection of its own
  * (`PRAGMA wal_checkpoint(PASSIVE)`: it never waits for, nor blocks, the applying thread's writes).
  */

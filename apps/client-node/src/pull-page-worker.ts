@@ -6,15 +6,24 @@
 import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
 import { PullPageReader } from './pull-page-reader.js';
-import type { CheckpointTask, PullPageTask } from './pull-page-records.js';
+import type { CheckpointTask, PullPageMessage, PullPageTask } from './pull-page-records.js';
 
-parentPort?.on('message', (task: PullPageTask | CheckpointTask) => {
+/** `Response.text()`'s decoding, as the transport's (sync-transport.ts): the same text, the same positions. */
+const UTF8 = new TextDecoder();
+
+parentPort?.on('message', (task: PullPageMessage | CheckpointTask) => {
   if ('checkpoint' in task) {
     checkpoint(task.checkpoint);
     Atomics.store(new Int32Array(task.pending), 0, 0);
-  } else new PullPageReader(task).read();
+  } else new PullPageReader('bytes' in task ? withText(task) : task).read();
 });
 parentPort?.postMessage('ready');
+
+/** The task with its bytes decoded; a text not of the applying thread's length reads as '' (declined). */
+function withText({ bytes, length, ...task }: Extract<PullPageMessage, { bytes: ArrayBuffer }>): PullPageTask {
+  const body = UTF8.decode(bytes);
+  return { ...task, body: body.length === length ? body : '' };
+}
 
 /**
  * A PASSIVE checkpoint from a short-lived connection (better-sqlite3 loaded on first use). Any failure

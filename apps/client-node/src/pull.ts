@@ -4,11 +4,17 @@
  * in the same transaction.
  */
 import { readPullPageLayout, SYNC_ROUTES } from '@oversync/protocol';
-import { APPLY_PAGE_ROWS, applyAuthoritativePage, resolveWireRow } from './authoritative-apply.js';
+import { APPLY_PAGE_ROWS, applyAuthoritativePage, ApplyPages, resolveWireRow } from './authoritative-apply.js';
 import { pulledBundleHash, type PulledRowSpans } from './bundle-hash.js';
 import { SUSPEND_TRIGGERS_MIN_ROWS, suspendTriggers } from './capture-triggers.js';
 import { type ClientContext, ensureBoundToSessionUser, ensureConnectedSession } from './client-context.js';
-import { applyPipelinedPage, PULL_WORKER_MIN_BODY, type PullCursor, pullPageWorker } from './pull-page-pipeline.js';
+import {
+  applyPipelinedPage,
+  PULL_WORKER_MIN_BODY,
+  type PullCursor,
+  pullPageWorker,
+  warmPullPageWorker,
+} from './pull-page-pipeline.js';
 import {
   BundleHashMismatchError,
   decodeErrorEnvelope,
@@ -33,6 +39,12 @@ export interface RemoteSyncResult {
   readonly outcome: RemoteSyncOutcome;
   readonly restore: RestoreSummary | null;
 }
+
+/**
+ * Clients whose last pull page was below the worker's size: their next pull does not start the worker
+ * beside its request. The others (no page since open: a device catching up; the last page large) do.
+ */
+const lastPageSmall = new WeakSet<ClientContext>();
 
 /** `PullToStable()` (§8.1, §8.2). */
 export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Promise<RemoteSyncResult> {
@@ -63,16 +75,21 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
     ctx.progress({ phase: 'pull', done: bundleSeq - start, total: cursor.target - start });
   };
   ctx.progress({ phase: 'pull', done: 0, total: 0 });
+  if (ctx.config.pullWorker === 'always' || (ctx.config.pullWorker === 'auto' && !lastPageSmall.has(ctx)))
+    warmPullPageWorker();
   for (;;) {
     const fetched = await fetchPullPage(ctx, cursor.after, cursor.target, signal);
     if (fetched === 'history_pruned') {
       const restore = await rebuildFromSnapshot(ctx, { persistGate: false }, signal);
       return { outcome: 'applied_snapshot', restore };
     }
-    const { body } = fetched;
+    const { body, bytes } = fetched;
     const pageAfter = cursor.after;
-    const running = pageForWorker(ctx, body) ? await pullPageWorker() : undefined;
-    const pipelined = running && applyPipelinedPage(ctx, running, body, cursor, bundleApplied);
+    const forWorker = pageForWorker(ctx, body);
+    if (forWorker) lastPageSmall.delete(ctx);
+    else lastPageSmall.add(ctx);
+    const running = forWorker ? await pullPageWorker() : undefined;
+    const pipelined = running && applyPipelinedPage(ctx, running, body, cursor, bundleApplied, bytes);
     const page = pipelined?.read
       ? { bundles: pipelined.bundles, hasMore: pipelined.hasMore }
       : applyPulledPage(ctx, body, pageAfter, cursor, pipelined?.applied ?? 0, bundleApplied);
@@ -127,7 +144,7 @@ async function fetchPullPage(
   after: number,
   target: number,
   signal?: AbortSignal,
-): Promise<{ body: string } | 'history_pruned'> {
+): Promise<{ body: string; bytes?: ArrayBuffer } | 'history_pruned'> {
   let response;
   try {
     response = await withRetry(
@@ -146,6 +163,7 @@ async function fetchPullPage(
             },
             sourceId: ctx.session.sourceId,
             signal,
+            keepBytes: ctx.config.pullWorker !== 'off',
           }),
         ),
       signal,
@@ -158,7 +176,7 @@ async function fetchPullPage(
   if (response.status !== 200) {
     throw httpStatusError('pull_request', response, `server returned status ${response.status}: ${response.body}`);
   }
-  return { body: response.body };
+  return { body: response.body, bytes: response.bytes };
 }
 
 export function decodePullPage(body: string): { page: PullResponse; wire?: Omit<PulledRowSpans, 'first'> } {
@@ -233,6 +251,7 @@ export function applyPulledBundle(ctx: ClientContext, bundle: WireBundle, wire?:
       bundle.rows.length >= SUSPEND_TRIGGERS_MIN_ROWS
         ? suspendTriggers(ctx.db, new Set(bundle.rows.map((row) => ctx.table(row.table)?.name ?? row.table)))
         : undefined;
+    const pages = new ApplyPages();
     for (let start = 0; start < bundle.rows.length; start += APPLY_PAGE_ROWS) {
       const page = bundle.rows.slice(start, start + APPLY_PAGE_ROWS).map((row, i) => ({
         ref: resolveWireRow(ctx, row.table, row.key, wireKeyText(wire, start + i)),
@@ -240,7 +259,7 @@ export function applyPulledBundle(ctx: ClientContext, bundle: WireBundle, wire?:
         rowVersion: Number(row.row_version),
         payload: row.payload,
       }));
-      applyAuthoritativePage(ctx, page, { skipStale: true, clearDirty: true });
+      applyAuthoritativePage(ctx, page, { skipStale: true, clearDirty: true }, pages);
     }
     restoreTriggers?.();
     const last = ctx.state.attachment().lastBundleSeqSeen;

@@ -33,12 +33,19 @@ export interface SyncRequest {
   readonly body?: string;
   readonly sourceId: string;
   readonly signal?: AbortSignal;
+  /** The answer's bytes too (`bytes`): a pull page handed to the pull worker by transfer, not copied as text. */
+  readonly keepBytes?: boolean;
 }
 
 export interface SyncResponse {
   readonly status: number;
   readonly body: string;
+  /** The body's bytes, `body` their UTF-8 decoding (asked with `keepBytes`). */
+  readonly bytes?: ArrayBuffer;
 }
+
+/** What `Response.text()` does with the bytes (UTF-8, a leading BOM dropped, bad sequences replaced). */
+const UTF8 = new TextDecoder();
 
 /** The token provider failed; never retried. */
 export class TokenProviderError extends OversqliteError {}
@@ -88,7 +95,9 @@ export class SyncTransport {
         body: request.body,
         signal,
       });
-      return { status: response.status, body: await response.text() };
+      if (!request.keepBytes) return { status: response.status, body: await response.text() };
+      const bytes = await bodyBytes(response);
+      return { status: response.status, body: UTF8.decode(bytes), bytes };
     } catch (err) {
       if (request.signal?.aborted) throw request.signal.reason ?? err;
       throw new TransportError(describeTransportFailure(err), isTransientTransportFailure(err), err);
@@ -125,6 +134,29 @@ export class SyncTransport {
     if (json) headers['Content-Type'] = JSON_CONTENT_TYPE;
     return headers;
   }
+}
+
+/**
+ * The body's bytes in one buffer of their own, copied once (`arrayBuffer()` copies the joined chunks
+ * again: 32 MB more for a large pull page); a body read as one chunk is its own buffer already.
+ */
+async function bodyBytes(response: Response): Promise<ArrayBuffer> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  const reader: ReadableStreamDefaultReader<Uint8Array> | undefined = response.body?.getReader();
+  for (let read = await reader?.read(); read && !read.done; read = await reader!.read()) {
+    chunks.push(read.value);
+    length += read.value.byteLength;
+  }
+  const only = chunks.length === 1 ? chunks[0]! : undefined;
+  if (only && only.byteOffset === 0 && only.byteLength === only.buffer.byteLength) return only.buffer as ArrayBuffer;
+  const bytes = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes.buffer;
 }
 
 /** Builds the typed error of a non-2xx answer (`message` replaces the default rendering). */
