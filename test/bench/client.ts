@@ -10,7 +10,6 @@ import {
   EXAMPLE_TABLES,
   OversqliteClient,
 } from '../../apps/client-node/dist/index.js';
-import { foldCaptureLog } from '../../apps/client-node/dist/testing.js';
 import { userRows } from './sync-api.js';
 
 type Row = ReturnType<typeof userRows>[number];
@@ -75,7 +74,6 @@ export async function measureClientWrites(options: {
     const synced = await device(true);
     const triggerMs = synced.write(rows);
     const triggerCpuMs = synced.cpuMs();
-    foldCaptureLog(synced.db); // the captured rows into the queue, as the client's next call would
     const queued = (synced.db.prepare('SELECT count(*) AS n FROM _sync_dirty_rows').get() as { n: number }).n;
     if (queued !== rows.length) throw new Error(`captured ${queued} of ${rows.length} rows`);
     await synced.close();

@@ -6,17 +6,13 @@
 // mode: `sync` (the client's capture triggers), `raw` (no trigger), or `q-<layout>`: no sync client, a
 // minimal AFTER INSERT trigger writing the queue's row into a table of `_sync_dirty_rows`' columns laid out
 // as `LAYOUTS` says. Each step is one measured insert after its pragmas (`a=1,b=2`; `-` for none), or `ckpt`:
-// a `wal_checkpoint(PASSIVE)` measured instead (after `wal_autocheckpoint=0`, the write's checkpoint alone), or
-// `fold`: the client's fold of its capture log into `_sync_dirty_rows` measured instead (per row of the last insert).
-// In `sync` mode the fill is folded into the queue before the first step (timed apart, printed as `fill fold`), as
-// any client call between the fill and the probe would; FILL_FOLD=0 leaves the fill in the log.
+// a `wal_checkpoint(PASSIVE)` measured instead (after `wal_autocheckpoint=0`, the write's checkpoint alone).
 // Default steps: three plain inserts. Env: PRAGMAS (set before the fill, e.g. `cache_size=-262144`),
 // PAGE_SIZE (the file's page size, before any table).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { foldCaptureLog } from '../../apps/client-node/dist/testing.js';
 import { localDevice } from './client.js';
 import { userRows } from './sync-api.js';
 
@@ -79,36 +75,7 @@ const fillStart = performance.now();
 for (let done = 0; done < pending; done += 100_000) device.write(userRows(Math.min(100_000, pending - done)));
 const fillMs = performance.now() - fillStart;
 const lines: string[] = [];
-const timed = (label: string, rows: number, action: () => unknown) => {
-  const before = io();
-  const cpu = process.cpuUsage();
-  const start = performance.now();
-  action();
-  const wall = performance.now() - start;
-  const used = process.cpuUsage(cpu);
-  const after = io();
-  const per = (n: number, digits: number) => (n / rows).toFixed(digits);
-  lines.push(
-    `${label.padEnd(40)} wall ${per(wall * 1000, 2)} usr ${per(used.user, 2)} sys ${per(used.system, 2)} ` +
-      `read ${per(after.read - before.read, 0)} B written ${per(after.written - before.written, 0)} B`,
-  );
-};
-if (mode === 'sync' && process.env.FILL_FOLD !== '0') timed(`fill fold (${pending} rows)`, pending, () => fold());
-function fold() {
-  foldCaptureLog(device.db);
-}
 for (const step of steps) {
-  if (step.startsWith('fold')) {
-    // `fold:<KiB>`: the fold with a page cache of that size for itself (as the client's applies take one)
-    const kib = Number(step.split(':')[1] ?? 0);
-    const cache = device.db.pragma('cache_size', { simple: true }) as number;
-    timed(step, 10_000, () => {
-      if (kib) device.db.pragma(`cache_size = -${kib}`);
-      fold();
-      if (kib) device.db.pragma(`cache_size = ${cache}`);
-    });
-    continue;
-  }
   const checkpoint = step === 'ckpt';
   if (!checkpoint) for (const p of step.split(',')) if (p !== '-') device.db.pragma(p);
   const rows = userRows(10_000);

@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll } from '@jest/globals';
 import pg from 'pg';
 import { OversqliteClient, type OversqliteClientOptions } from '@oversync/client-node';
-import { foldCaptureLog } from '@oversync/client-node/testing';
 import { EXAMPLE_DEVICE_DDL, EXAMPLE_TABLES } from '../../apps/client-node/src/example-schema.js';
 import { LoopbackProxy } from '../support/loopback-proxy.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -183,7 +182,6 @@ export interface DirtyRowView {
 
 /** The device's dirty-row queue in capture order. */
 export function dirtyRows(db: Database.Database): DirtyRowView[] {
-  foldCaptureLog(db);
   return db
     .prepare(
       'SELECT table_name, key_json, op, base_row_version, payload, dirty_ordinal FROM _sync_dirty_rows ORDER ' +

@@ -4,7 +4,7 @@ import { statSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import { computeBundleHash, type BundleHashRow } from '@oversync/protocol';
-import { foldCaptureLog, pullBundlesReadByWorker } from '@oversync/client-node/testing';
+import { pullBundlesReadByWorker } from '@oversync/client-node/testing';
 import { attachedDevice, type Device, useProxy, useTestServer } from './client-devices.js';
 
 // A large pull page can be read, checked and hashed by a worker thread while the client applies its
@@ -24,7 +24,6 @@ function reader(user: string, pullWorker: 'always' | 'off', downloadLimit = 1000
 /** Everything a pull writes or sets, as comparable values (row state without its wall-clock `updated_at`). */
 function localState(db: Database.Database): unknown {
   const all = (sql: string) => db.prepare(sql).all();
-  foldCaptureLog(db);
   return {
     users: all('SELECT * FROM users ORDER BY id'),
     posts: all('SELECT * FROM posts ORDER BY id'),

@@ -14,7 +14,7 @@ import {
   useProxy,
   useTestServer,
 } from './client-devices.js';
-import { foldCaptureLog, pushTransferDiagnostics, setBeforePushCommitHook } from '@oversync/client-node/testing';
+import { pushTransferDiagnostics, setBeforePushCommitHook } from '@oversync/client-node/testing';
 
 interface UploadedRow {
   table: string;
@@ -61,7 +61,6 @@ describe('client ⇄ server: seed, push, pull, typed values', () => {
       { id: postId, title: 'Hello <b>', author_id: userId },
     ]);
     expect(device.db.prepare('SELECT name, email FROM users').get()).toEqual({ name: 'Ada', email: 'ada@example.com' });
-    foldCaptureLog(device.db);
     expect(device.db.prepare('SELECT COUNT(*) AS n FROM _sync_dirty_rows').get()).toEqual({ n: 0 });
     expect((await device.client.sync()).remoteOutcome).toBe('already_at_target');
     await device.close();

@@ -24,7 +24,6 @@ import {
   useTestServer,
 } from './client-devices.js';
 import {
-  foldCaptureLog,
   pushTransferDiagnostics,
   resetPushTransferDiagnostics,
   setBeforePushCommitHook,
@@ -34,7 +33,6 @@ import {
 function outbox(device: Device): { state: string; rows: number; dirty: number } {
   const state = (device.db.prepare('SELECT state FROM _sync_outbox_bundle').get() as { state: string }).state;
   const rows = (device.db.prepare('SELECT COUNT(*) AS n FROM _sync_outbox_rows').get() as { n: number }).n;
-  foldCaptureLog(device.db);
   const dirty = (device.db.prepare('SELECT COUNT(*) AS n FROM _sync_dirty_rows').get() as { n: number }).n;
   return { state, rows, dirty };
 }

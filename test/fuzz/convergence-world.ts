@@ -40,7 +40,6 @@ import {
 } from './convergence-model.js';
 import { localKeyParam, TABLES, tokenOf, uuidFromHex } from './convergence-tables.js';
 import {
-  foldCaptureLog,
   setBeforePushCommitHook,
   setBeforePushFreezeHook,
   setBeforePushReplayHook,
@@ -479,7 +478,6 @@ export class ConvergenceWorld {
 
   /** Keys (table/id) still queued on the device: dirty rows and the frozen outbox. */
   private queuedKeys(d: SimDevice): Set<string> {
-    foldCaptureLog(d.db);
     const rows = d.db
       .prepare(
         'SELECT table_name, key_json FROM _sync_dirty_rows UNION ALL SELECT table_name, key_json FROM ' +
@@ -705,7 +703,6 @@ export class ConvergenceWorld {
 
   /** A fault that needs a push must have something to push. */
   private ensureSomethingToPush(d: SimDevice): void {
-    foldCaptureLog(d.db);
     const n = d.db
       .prepare('SELECT (SELECT COUNT(*) FROM _sync_dirty_rows) + (SELECT COUNT(*) FROM _sync_outbox_rows) AS n')
       .get() as { n: number };

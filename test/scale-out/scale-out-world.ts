@@ -13,7 +13,6 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type FetchLike, OversqliteClient } from '@oversync/client-node';
-import { foldCaptureLog } from '@oversync/client-node/testing';
 import { EXAMPLE_DEVICE_DDL, EXAMPLE_TABLES } from '../../apps/client-node/src/example-schema.js';
 import { Rng } from '../fuzz/convergence-model.js';
 import { SseStream, syncHeaders } from '../support/sse.js';
@@ -279,7 +278,6 @@ export class ScaleOutWorld {
   /** After a successful sync call: writes no longer queued on the device are acknowledged. */
   private acknowledge(d: ScaleDevice): void {
     if (d.pending.length === 0) return;
-    foldCaptureLog(d.db);
     const queued = new Set(
       (
         d.db
@@ -299,7 +297,6 @@ export class ScaleOutWorld {
   }
 
   private queueEmpty(d: ScaleDevice): boolean {
-    foldCaptureLog(d.db);
     const n = d.db
       .prepare('SELECT (SELECT COUNT(*) FROM _sync_dirty_rows) + (SELECT COUNT(*) FROM _sync_outbox_rows) AS n')
       .get() as { n: number };

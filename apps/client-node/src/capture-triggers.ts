@@ -1,11 +1,9 @@
 /**
- * Capture and guard triggers (spec/client.md §3). The triggers append every local write to
- * `_sync_capture_log`, which `foldCaptureLog` coalesces into `_sync_dirty_rows` before anything reads the
- * queue (the queue it leaves is the one §3.2's per-row upserts would have left); the same SQL
- * expressions build row images and keys everywhere else, so the two producers can never disagree
- * (§15 items 6 and 21).
+ * Capture and guard triggers (spec/client.md §3). The triggers coalesce every local write into
+ * `_sync_dirty_rows`; the same SQL expressions build row images and keys everywhere else, so the
+ * two producers can never disagree (§15 items 6 and 21).
  */
-import type { Database, Statement } from 'better-sqlite3';
+import type { Database } from 'better-sqlite3';
 import { NOW_SQL, quoteIdent, quoteLiteral } from './local-schema.js';
 import type { ManagedColumn, ManagedTable } from './managed-table.js';
 
@@ -32,79 +30,45 @@ export function rowImageSql(table: ManagedTable, ref: string): string {
 }
 
 /**
- * One append to `_sync_capture_log` (S, T, K, payload — NULL for a DELETE —, NOW). The log's key is
- * its INTEGER PRIMARY KEY, so every append lands on the right edge of one B-tree and reads nothing:
- * no queue row, no row state, no next ordinal. The coalescing by key that the triggers did in
- * `_sync_dirty_rows` (§3.2) happens in `foldCaptureLog`, before anything reads the queue.
+ * One upsert into `_sync_dirty_rows`. A queued row keeps its first base version and ordinal (the
+ * conflict branch never assigns them), so the inserted values only matter for a row not yet
+ * queued: they need no lookup of the queue itself, only the next ordinal (one index seek).
+ * A single-row VALUES, unlike INSERT … SELECT, reads its own target without a temporary copy.
  */
-function captureAppend(
+function captureUpsert(
   schema: string,
   table: ManagedTable,
   key: string,
+  op: string,
   payload: string,
+  assignments: string,
   whereKeyChanged?: string,
 ): string {
-  const values = `${quoteLiteral(schema)}, ${quoteLiteral(table.name)}, ${key}, ${payload}, ${NOW_SQL}`;
+  const s = quoteLiteral(schema);
+  const t = quoteLiteral(table.name);
+  const values = `${s}, ${t}, ${key}, ${op},
+    COALESCE((SELECT row_version FROM _sync_row_state WHERE schema_name = ${s} AND table_name = ${t}
+      AND key_json = ${key}), 0),
+    ${payload},
+    COALESCE((SELECT MAX(dirty_ordinal) FROM _sync_dirty_rows), 0) + 1,
+    ${NOW_SQL}`;
   const source = whereKeyChanged ? `SELECT ${values} WHERE ${whereKeyChanged}` : `VALUES (${values})`;
-  return `INSERT INTO _sync_capture_log(schema_name, table_name, key_json, payload, updated_at) ${source};`;
+  return `INSERT INTO _sync_dirty_rows(schema_name, table_name, key_json, op, base_row_version, payload, dirty_ordinal,
+    updated_at)
+  ${source}
+  ON CONFLICT(schema_name, table_name, key_json) DO UPDATE SET ${assignments};`;
 }
 
-/**
- * Folds `_sync_capture_log` into `_sync_dirty_rows` in one statement, exactly as the per-row upserts of
- * spec/client.md §3.2 would have left the queue had each captured write been applied at its time:
- * per key the last entry wins (op and payload, updated_at); a key already queued keeps its base version
- * and ordinal; a key not yet queued takes its row state's version (0 without one) and the next ordinal,
- * the keys in the order of their first capture; the op of an upsert is UPDATE when the row state is live,
- * INSERT otherwise. Row state and queue are as they were at capture time because every client
- * transaction, and every read of the queue, folds first (`SyncState`). The rows are written in key order,
- * so the queue's key index is filled left to right. The `WHERE true` keeps the upsert parser unambiguous.
- */
-export const FOLD_CAPTURE_LOG_SQL = `INSERT INTO _sync_dirty_rows(schema_name, table_name, key_json, op,
-    base_row_version, payload, dirty_ordinal, updated_at)
-  SELECT schema_name, table_name, key_json,
-    CASE WHEN payload IS NULL THEN 'DELETE' WHEN live THEN 'UPDATE' ELSE 'INSERT' END,
-    base_row_version, payload,
-    (SELECT COALESCE(MAX(dirty_ordinal), 0) FROM _sync_dirty_rows)
-      + row_number() OVER (PARTITION BY queued ORDER BY first_seq),
-    updated_at
-  FROM (
-    SELECT l.schema_name, l.table_name, l.key_json, l.payload, l.updated_at, l.first_seq,
-      COALESCE(rs.row_version, 0) AS base_row_version, COALESCE(rs.deleted = 0, 0) AS live,
-      EXISTS (SELECT 1 FROM _sync_dirty_rows d WHERE d.schema_name = l.schema_name AND d.table_name = l.table_name
-        AND d.key_json = l.key_json) AS queued
-    FROM (
-      SELECT schema_name, table_name, key_json, payload, updated_at, seq,
-        first_value(seq) OVER w AS first_seq, last_value(seq) OVER w AS last_seq
-      FROM _sync_capture_log
-      WINDOW w AS (PARTITION BY schema_name, table_name, key_json ORDER BY seq
-        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-    ) l
-    LEFT JOIN _sync_row_state rs ON rs.schema_name = l.schema_name AND rs.table_name = l.table_name
-      AND rs.key_json = l.key_json
-    WHERE l.seq = l.last_seq
-  )
-  WHERE true
-  ORDER BY schema_name, table_name, key_json
-  ON CONFLICT(schema_name, table_name, key_json) DO UPDATE SET
-    op = excluded.op, payload = excluded.payload, updated_at = excluded.updated_at`;
-
-/** Whether the capture log holds anything to fold (one seek). */
-export const CAPTURE_LOG_PENDING_SQL = 'SELECT EXISTS (SELECT 1 FROM _sync_capture_log) AS e';
-export const CLEAR_CAPTURE_LOG_SQL = 'DELETE FROM _sync_capture_log';
-
-/**
- * Folds the capture log into `_sync_dirty_rows` and empties it, in one transaction (a savepoint inside
- * one); nothing when the log is empty (one seek). `prepare` lets a caller reuse its statement cache.
- * Returns whether there was anything to fold.
- */
-export function foldCaptureLog(db: Database, prepare: (sql: string) => Statement = (sql) => db.prepare(sql)): boolean {
-  if ((prepare(CAPTURE_LOG_PENDING_SQL).get() as { e: number }).e !== 1) return false;
-  db.transaction(() => {
-    prepare(FOLD_CAPTURE_LOG_SQL).run();
-    prepare(CLEAR_CAPTURE_LOG_SQL).run();
-  })();
-  return true;
+/** UPDATE when the server has a live version of the row, INSERT otherwise (absent or tombstone). */
+function upsertOp(schema: string, table: ManagedTable, key: string): string {
+  return `CASE WHEN EXISTS (SELECT 1 FROM _sync_row_state WHERE schema_name = ${quoteLiteral(schema)}
+    AND table_name = ${quoteLiteral(
+      table.name,
+    )} AND key_json = ${key} AND deleted = 0) THEN 'UPDATE' ELSE 'INSERT' END`;
 }
+
+const UPSERT_ASSIGNMENTS = 'op = excluded.op, payload = excluded.payload, updated_at = excluded.updated_at';
+const DELETE_ASSIGNMENTS = "op = 'DELETE', payload = NULL, updated_at = excluded.updated_at";
 
 export type TriggerName = 'ai' | 'au' | 'ad' | 'bi_guard' | 'bu_guard' | 'bd_guard';
 export const TRIGGER_SUFFIXES: readonly TriggerName[] = ['ai', 'au', 'ad', 'bi_guard', 'bu_guard', 'bd_guard'];
@@ -132,17 +96,31 @@ export function triggerPrograms(schema: string, table: ManagedTable): Record<Tri
     when: `${OPERATION_KIND} != 'none' AND ${APPLY_MODE} != 1`,
     body: ["SELECT RAISE(ABORT, 'SYNC_TRANSITION_PENDING')"],
   });
-  const upsertNew = captureAppend(schema, table, newKey, rowImageSql(table, 'NEW'));
+  const upsertNew = captureUpsert(
+    schema,
+    table,
+    newKey,
+    upsertOp(schema, table, newKey),
+    rowImageSql(table, 'NEW'),
+    UPSERT_ASSIGNMENTS,
+  );
   return {
     ai: { timing: 'AFTER', event: 'INSERT', when: capture, body: [upsertNew] },
     au: {
       timing: 'AFTER',
       event: 'UPDATE',
       when: capture,
-      // a key change is a DELETE of the old key first (the smaller ordinal when both are new), then the upsert
-      body: [captureAppend(schema, table, oldKey, 'NULL', `${oldKey} != ${newKey}`), upsertNew],
+      body: [
+        captureUpsert(schema, table, oldKey, "'DELETE'", 'NULL', DELETE_ASSIGNMENTS, `${oldKey} != ${newKey}`),
+        upsertNew,
+      ],
     },
-    ad: { timing: 'AFTER', event: 'DELETE', when: capture, body: [captureAppend(schema, table, oldKey, 'NULL')] },
+    ad: {
+      timing: 'AFTER',
+      event: 'DELETE',
+      when: capture,
+      body: [captureUpsert(schema, table, oldKey, "'DELETE'", 'NULL', DELETE_ASSIGNMENTS)],
+    },
     bi_guard: guard('INSERT'),
     bu_guard: guard('UPDATE'),
     bd_guard: guard('DELETE'),

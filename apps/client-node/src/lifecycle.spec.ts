@@ -1,7 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { sqliteFiles } from './sqlite-file.spec-support.js';
-import { foldCaptureLog } from './capture-triggers.js';
 import type { SyncTable } from './config.js';
 import { AttachRequiredError, DatabaseAlreadyOwnedError, OversqliteConfigError } from './errors.js';
 import { OversqliteClient } from './oversqlite-client.js';
@@ -52,7 +51,6 @@ function newClient(db: Database.Database): Promise<OversqliteClient> {
 }
 
 function dirtyRows(db: Database.Database): { key_json: string; op: string; base_row_version: number }[] {
-  foldCaptureLog(db);
   return db.prepare('SELECT key_json, op, base_row_version FROM _sync_dirty_rows ORDER BY dirty_ordinal').all() as {
     key_json: string;
     op: string;

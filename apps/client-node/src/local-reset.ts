@@ -39,7 +39,6 @@ export function clearManagedDataInTx(
     ctx.state.stmt('DELETE FROM _sync_row_state WHERE schema_name = ? AND table_name = ?').run(ctx.schema, name);
   }
   ctx.state.stmt('DELETE FROM _sync_dirty_rows').run();
-  ctx.state.stmt('DELETE FROM _sync_capture_log').run();
   if (!options.preserveOutbox) ctx.state.clearOutbox();
   ctx.state.stmt('DELETE FROM _sync_push_stage').run();
   if (options.clearSnapshotStage) ctx.state.stmt('DELETE FROM _sync_snapshot_stage').run();

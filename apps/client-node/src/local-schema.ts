@@ -48,20 +48,9 @@ const TABLE_DDL: readonly string[] = [
   dirty_ordinal    INTEGER NOT NULL DEFAULT 0,
   updated_at       TEXT    NOT NULL DEFAULT (${NOW_SQL}),
   PRIMARY KEY (schema_name, table_name, key_json))`,
-  // The fold of the capture log (and requeue) take MAX(dirty_ordinal) + 1: without this index each
-  // scanned the whole queue (the triggers once did it per write: quadratic); with it one index seek.
+  // The capture triggers take MAX(dirty_ordinal) + 1 on every write: without this index each
+  // write scanned the whole queue (quadratic local writes); with it the max is one index seek.
   `CREATE INDEX IF NOT EXISTS _sync_dirty_rows_ordinal ON _sync_dirty_rows(dirty_ordinal)`,
-  // What the capture triggers append (spec/client.md §3.2, in a log): a key and its row image (NULL for a
-  // DELETE) per captured write, folded into _sync_dirty_rows before any reader of the queue (foldCaptureLog).
-  // An INTEGER PRIMARY KEY and no other index: each write appends at the right edge of one B-tree, whatever
-  // the size of the queue, where an upsert by key dirtied a random leaf of the queue's key index.
-  `CREATE TABLE IF NOT EXISTS _sync_capture_log (
-  seq         INTEGER NOT NULL PRIMARY KEY,
-  schema_name TEXT    NOT NULL,
-  table_name  TEXT    NOT NULL,
-  key_json    TEXT    NOT NULL,
-  payload     TEXT,
-  updated_at  TEXT    NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS _sync_snapshot_stage (
   snapshot_id TEXT    NOT NULL,
   row_ordinal INTEGER NOT NULL,
@@ -117,7 +106,6 @@ export const METADATA_TABLES = [
   '_sync_apply_state',
   '_sync_row_state',
   '_sync_dirty_rows',
-  '_sync_capture_log',
   '_sync_snapshot_stage',
   '_sync_outbox_bundle',
   '_sync_outbox_rows',

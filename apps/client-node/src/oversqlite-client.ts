@@ -510,8 +510,7 @@ function ensureSingleSchema(db: Database, schema: string): void {
     .prepare(
       `SELECT DISTINCT schema_name FROM (
          SELECT schema_name FROM _sync_attachment_state UNION ALL SELECT schema_name FROM _sync_row_state
-         UNION ALL SELECT schema_name FROM _sync_dirty_rows UNION ALL SELECT schema_name FROM _sync_capture_log
-         UNION ALL SELECT schema_name FROM _sync_snapshot_stage
+         UNION ALL SELECT schema_name FROM _sync_dirty_rows UNION ALL SELECT schema_name FROM _sync_snapshot_stage
          UNION ALL SELECT schema_name FROM _sync_outbox_rows UNION ALL SELECT schema_name FROM _sync_push_stage)
        WHERE TRIM(schema_name) <> '' ORDER BY schema_name`,
     )

@@ -1,7 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { applyAuthoritativePage, ApplyPages, type AuthoritativeRow } from './authoritative-apply.js';
-import { foldCaptureLog } from './capture-triggers.js';
 import type { ClientContext } from './client-context.js';
 import { clientContextOf, OversqliteClient } from './oversqlite-client.js';
 import { parseJson } from './json-value.js';
@@ -87,7 +86,6 @@ function apply(ctx: ClientContext, specs: readonly Spec[], pageRows: number, sha
 
 function contents(ctx: ClientContext) {
   const all = (sql: string) => ctx.db.prepare(sql).all();
-  foldCaptureLog(ctx.db);
   return {
     users: all('SELECT * FROM users ORDER BY id'),
     notes: all('SELECT * FROM notes ORDER BY id'),

@@ -4,7 +4,6 @@
  */
 import type { RowOp } from '@oversync/protocol';
 import type { Database, Statement } from 'better-sqlite3';
-import { foldCaptureLog } from './capture-triggers.js';
 import { NOW_SQL, quoteLiteral } from './local-schema.js';
 
 export type BindingState = 'anonymous' | 'attached';
@@ -114,24 +113,9 @@ export class SyncState {
     return statement;
   }
 
-  /**
-   * Runs `fn` in one transaction (nested calls become savepoints), the capture log folded into the
-   * queue first: every client transaction reads the queue or the row state, or writes the row state the
-   * fold reads, as one that sees every write captured before it (spec/client.md §3.2).
-   */
+  /** Runs `fn` in one transaction (nested calls become savepoints). */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(() => {
-      this.foldCaptureLog();
-      return fn();
-    })();
-  }
-
-  /**
-   * `foldCaptureLog`: the rows the capture triggers appended since the last fold coalesced into
-   * `_sync_dirty_rows` (nothing to do costs one seek). The log grows only between two client calls.
-   */
-  foldCaptureLog(): boolean {
-    return foldCaptureLog(this.db, (sql) => this.stmt(sql));
+    return this.db.transaction(fn)();
   }
 
   /**
@@ -385,7 +369,6 @@ export class SyncState {
   // ---- dirty rows and row state ---------------------------------------------------------------------
 
   dirtyCount(): number {
-    this.foldCaptureLog();
     return Number((this.stmt('SELECT COUNT(*) AS n FROM _sync_dirty_rows').get() as { n: number }).n);
   }
 
@@ -533,7 +516,6 @@ export class SyncState {
   }
 
   hasDirtyRows(): boolean {
-    this.foldCaptureLog();
     return (this.stmt('SELECT EXISTS (SELECT 1 FROM _sync_dirty_rows) AS e').get() as { e: number }).e === 1;
   }
 

@@ -2,7 +2,6 @@
  * `@oversync/client-node/testing`: fault-injection hooks (spec/client.md §6.10) and transfer
  * counters for tests and simulators. Not part of the application API.
  */
-export { foldCaptureLog } from './capture-triggers.js';
 import type { PushHooks } from './client-context.js';
 import { clientContextOf, type OversqliteClient } from './oversqlite-client.js';
 import type { PushTransferDiagnostics, SnapshotTransferDiagnostics } from './results.js';

@@ -6,7 +6,6 @@ import { expectEqual, expectRejection, expectTrue } from '../scenario-checks.js'
 import type { ScenarioContext } from '../scenario-context.js';
 import type { SimulatedDevice } from '../simulated-device.js';
 import {
-  foldCaptureLog,
   pushTransferDiagnostics,
   resetPushTransferDiagnostics,
   resetSnapshotTransferDiagnostics,
@@ -22,7 +21,6 @@ const nanoTimestamp = () => new Date().toISOString().replace('Z', '789Z');
 
 function outbox(device: SimulatedDevice): { state: string; rows: number; dirty: number } {
   const { state } = device.db.prepare('SELECT state FROM _sync_outbox_bundle').get() as { state: string };
-  foldCaptureLog(device.db);
   const count = (table: string) => (device.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
   return { state, rows: count('_sync_outbox_rows'), dirty: count('_sync_dirty_rows') };
 }

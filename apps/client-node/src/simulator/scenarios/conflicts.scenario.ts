@@ -11,7 +11,7 @@ import { canonicalInstant } from '../device-tables.js';
 import type { Scenario } from '../scenario.js';
 import { expectEqual, expectTrue } from '../scenario-checks.js';
 import type { SimulatedDevice } from '../simulated-device.js';
-import { foldCaptureLog, pushTransferDiagnostics, resetPushTransferDiagnostics } from '../../testing.js';
+import { pushTransferDiagnostics, resetPushTransferDiagnostics } from '../../testing.js';
 
 const CONFLICT_CONFIG = { uploadLimit: 3, downloadLimit: 100, backoffMinMs: 100, backoffMaxMs: 2000 };
 const SIBLINGS_PER_TARGET = 6;
@@ -132,7 +132,6 @@ export const conflicts: Scenario = {
           );
         }
       }
-      foldCaptureLog(d2.db);
       const leftovers = d2.db
         .prepare(
           'SELECT (SELECT COUNT(*) FROM _sync_dirty_rows) + (SELECT COUNT(*) FROM _sync_outbox_rows) + ' +
