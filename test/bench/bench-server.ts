@@ -119,6 +119,11 @@ async function spawnInstance(databaseUrl: string, env: Record<string, string>): 
   // BENCH_SERVER_CWD: a build of another commit (its own dist/), to compare the two back to back
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'dist/src/main.js'], {
     cwd: env.BENCH_SERVER_CWD ?? process.env.BENCH_SERVER_CWD,
+    // BENCH_SERVER_SESSION=1: the server in a session of its own, as under a service manager. Where Linux
+    // groups the scheduler by session (autogroup, /proc/sys/kernel/sched_autogroup_enabled), each
+    // PostgreSQL backend is a group of its own and the server otherwise shares one with the bench's client
+    // and, in an A/B, the other servers (their compiler threads then take cores from each other's requests).
+    detached: (env.BENCH_SERVER_SESSION ?? process.env.BENCH_SERVER_SESSION) === '1',
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,

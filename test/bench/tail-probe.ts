@@ -2,8 +2,10 @@
 // bench's latency phase) are made of. Each request's wall time is split into its time in pg queries, the rest
 // of the server's time (tail-preload.mjs marks its arrival and answer) and the time outside the server (this
 // client, the loopback, scheduling); the server's and this client's GC pauses are laid beside the slowest
-// 5 %, and the server's CPU (main thread, other threads: V8's compilers and GC helpers) is shown per 100
-// round trips, so a warm-up still under way in the measured window shows.
+// 5 %, and the server's CPU (main thread, other threads: V8's compilers and GC helpers) and its main thread's
+// wait for a core (time runnable on the run queue, /proc schedstat) are shown per 100 round trips and over the
+// first 300, so a warm-up still under way in the measured window shows. BENCH_SERVER_SESSION=1 (a variant's
+// or the whole run's) starts each server in a session of its own (bench-server.ts).
 // `DATABASE_URL=<admin url> tsx test/bench/tail-probe.ts [round trips] ['<variants json>']`; variants as in
 // request-cpu-probe.ts (`{"base":{"BENCH_SERVER_CWD":"/work/main"},"this":{}}`), interleaved one round trip
 // at a time (a variant's TAIL_PROBE_PG_SOCKET_DIR=/var/run/postgresql: its server on PostgreSQL's Unix
@@ -57,18 +59,24 @@ interface Variant {
   a: SyncApi;
   b: SyncApi;
   trips: Trip[];
-  /** server CPU ms per round trip, per 100 measured: main thread, other threads */
-  windows: Array<[number, number]>;
-  windowStart: [number, number];
+  /** server ms per round trip, per 100 measured: CPU of the main thread, of the other threads; their wait for a core */
+  windows: ThreadTimes[];
+  windowStart: ThreadTimes;
 }
 
-/** CPU ms of a process's main thread and of its other threads. */
-function threadCpu(pid: number): [number, number] {
-  const cpu: [number, number] = [0, 0];
-  for (const task of readdirSync(`/proc/${pid}/task`))
-    cpu[Number(task) === pid ? 0 : 1] +=
-      Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
-  return cpu;
+/** ms: CPU of the main thread, of the other threads; time runnable but waiting for a core (run queue), likewise */
+type ThreadTimes = [mainCpu: number, othersCpu: number, mainWait: number, othersWait: number];
+
+/** A process's thread times so far (`/proc/<pid>/task/<tid>/schedstat`: CPU ns, run-queue wait ns, …). */
+function threadTimes(pid: number): ThreadTimes {
+  const times: ThreadTimes = [0, 0, 0, 0];
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const [cpu, wait] = readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ').map(Number);
+    const other = Number(task) === pid ? 0 : 1;
+    times[other] += cpu! / 1e6;
+    times[2 + other] += wait! / 1e6;
+  }
+  return times;
 }
 
 const len = ([s, e]: Span) => e - s;
@@ -124,6 +132,14 @@ function report(v: Variant): void {
     `${v.name}: ${iterations} round trips p50 / p95 / p99 ${p(totals)} ms; without the first 100 ` +
       `${p(totals.slice(100))} ms`,
   );
+  // the fresh server's first 300 (where the tier-up is): their wall, the server's CPU and waits per round trip
+  const first = v.windows.slice(0, 3);
+  const cpu = (k: number) => first.reduce((sum, w) => sum + w[k]!, 0) / Math.max(1, first.length);
+  console.log(
+    `  first 300: p50 / p95 / p99 ${p(totals.slice(0, 300))} ms; server CPU per round trip ` +
+      `${fmt(cpu(0) + cpu(1), 2)} ms (main ${fmt(cpu(0), 2)} + other threads ${fmt(cpu(1), 2)});` +
+      ` waiting for a core: main ${fmt(cpu(2), 2)}, other threads ${fmt(cpu(3), 2)} ms per round trip`,
+  );
   for (const [k, r] of REQUESTS.entries())
     console.log(
       `  ${r.padEnd(7)} ${p(trips.map((t) => len(t[r])))}: in pg ${p(split.map((s) => s[k]!.db))},` +
@@ -134,13 +150,15 @@ function report(v: Variant): void {
   const parts = split.map((s) => PARTS.map((f) => s.reduce((sum, request) => sum + request[f], 0)));
   const windows = hundreds(totals.map((t, i) => [t, ...parts[i]!]));
   console.log(
-    '  per 100 round trips: wall p50/p95 ms (server CPU ms per round trip, main + other threads;' +
+    '  per 100 round trips: wall p50/p95 ms (server CPU ms per round trip, main + other threads, the main' +
+      ' thread waiting for a core;' +
       ' in pg, server besides, outside p50/p95): ' +
       v.windows
-        .map(([main, others], k) => {
+        .map(([main, others, mainWait], k) => {
           const w = windows[k]!;
           const byPart = PARTS.map((_, j) => p50p95(w.map((x) => x[j + 1]!))).join(', ');
-          return `${p50p95(w.map((x) => x[0]!))} (${fmt(main, 2)} + ${fmt(others, 2)}; ${byPart})`;
+          const cpu = `${fmt(main, 2)} + ${fmt(others, 2)}, main waiting ${fmt(mainWait, 2)}`;
+          return `${p50p95(w.map((x) => x[0]!))} (${cpu}; ${byPart})`;
         })
         .join(', '),
   );
@@ -337,7 +355,7 @@ try {
     const a = new SyncApi(server.baseUrl, token, 'a');
     await a.call('POST', '/sync/connect', { has_local_pending_rows: false });
     const b = new SyncApi(server.baseUrl, token, 'b');
-    variantsUp.push({ name, database, server, recordFile, a, b, trips: [], windows: [], windowStart: [0, 0] });
+    variantsUp.push({ name, database, server, recordFile, a, b, trips: [], windows: [], windowStart: [0, 0, 0, 0] });
   }
   if (process.env.TAIL_PROBE_SQL) sql = await directSql(variantsUp[0]!.server.databaseUrl);
   for (let i = 0; i < Number(process.env.TAIL_PROBE_EMPTY_FIRST ?? 0); i++)
@@ -347,14 +365,14 @@ try {
       const v = variantsUp[(i + k) % variantsUp.length]!;
       if (i === warmUp) {
         process.kill(v.server.pid, 'SIGURG');
-        v.windowStart = threadCpu(v.server.pid);
+        v.windowStart = threadTimes(v.server.pid);
       }
       const trip = await roundTrip(v, i);
       if (i < warmUp) continue;
       v.trips.push(trip);
       if (v.trips.length % 100 === 0) {
-        const cpu = threadCpu(v.server.pid);
-        v.windows.push([(cpu[0] - v.windowStart[0]) / 100, (cpu[1] - v.windowStart[1]) / 100]);
+        const cpu = threadTimes(v.server.pid);
+        v.windows.push(cpu.map((ms, k) => (ms - v.windowStart[k]!) / 100) as ThreadTimes);
         v.windowStart = cpu;
       }
     }
