@@ -224,7 +224,8 @@ describe('push commit parity of the database and Node paths', () => {
       `SELECT string_agg(${BUNDLE_ROW_JSON_SQL}, ',' ORDER BY br.row_ordinal) AS rows_text
          FROM sync.bundle_rows br JOIN ${rowPrefixesSql(2)} ON tc.table_id = br.table_id JOIN sync.user_state us
            USING (user_pk)
-        WHERE us.user_id = 'alice' AND br.bundle_seq = $1 GROUP BY (br.row_ordinal - 1) / 1000 ORDER BY 1`,
+        WHERE us.user_id = 'alice' AND br.bundle_seq = $1 GROUP BY (br.row_ordinal - 1) / 1000
+        ORDER BY (br.row_ordinal - 1) / 1000`,
       [bundleSeq, ...rowPrefixParams(catalog)],
     );
     const stored = await db.query<{ rows_text: string }>(
@@ -595,6 +596,70 @@ describe('push commit parity of the database and Node paths', () => {
       await db.query(`ALTER TABLE business.typed_rows ALTER COLUMN note DROP DEFAULT`);
     }
   });
+
+  it('a bulk push converted to typed rows while its chunks come commits from them, unless a column changed since', async () => {
+    if (!catalog.trustedSyncWrites) return;
+    const typedTables = async (pushId = '') =>
+      (
+        await db.query<{ rel: string }>(
+          `SELECT c.oid::regclass::text AS rel FROM pg_class c
+            WHERE c.relnamespace = 'sync'::regnamespace AND c.relname LIKE $1`,
+          [`push\\_typed\\_${pushId.replaceAll('-', '')}%`],
+        )
+      ).rows.map((r) => r.rel);
+    const readsTyped = (statements: readonly string[]) =>
+      statements.some((s) => s.startsWith('WITH populated AS MATERIALIZED (SELECT t.* FROM sync.push_typed_'));
+    // two chunks of 600 rows: each body over COPY staging's 128 KiB
+    const rowIds = () => Array.from({ length: 1200 }, () => randomUUID());
+    /** a push of `ids` in two chunks, left uncommitted once its typed table holds every row */
+    const stage = async (ids: Array<ReturnType<typeof randomUUID>>) => {
+      const created = await a
+        .post('/sync/push-sessions', { source_bundle_id: next++, planned_row_count: ids.length })
+        .expect(200);
+      const pushId = created.body.push_id as string;
+      const half = ids.length / 2;
+      for (const start of [0, half]) {
+        const rows = ids.slice(start, start + half).map((id) => typedRow('INSERT', id, 0, true));
+        await a
+          .post(`/sync/push-sessions/${pushId}/chunks`, `{"start_row_ordinal":${start},"rows":[${rows.join(',')}]}`)
+          .expect(200);
+      }
+      for (let wait = 0; wait < 200; wait++) {
+        const [table] = await typedTables(pushId);
+        if (
+          table &&
+          (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n === ids.length
+        )
+          return pushId;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      throw new Error('typed staging did not convert the chunks');
+    };
+    const commit = async (pushId: string) => {
+      const sent = await countRoundTrips(() => a.post(`/sync/push-sessions/${pushId}/commit`));
+      expect(sent.result.status).toBe(200);
+      await expectNodeParity(sent.result.body.bundle_seq, sent.result.body.bundle_hash);
+      return sent.statements;
+    };
+    const ids = rowIds();
+    expect(readsTyped(await commit(await stage(ids)))).toBe(true);
+    expect(await typedTables()).toEqual([]);
+    // a column altered (and back) after the conversion: the commit builds from the staged rows, and drops the table
+    const altered = await stage(rowIds());
+    await db.query(`ALTER TABLE business.typed_rows ALTER COLUMN note SET DEFAULT 'by default'`);
+    await db.query(`ALTER TABLE business.typed_rows ALTER COLUMN note DROP DEFAULT`);
+    const statements = await commit(altered);
+    expect(readsTyped(statements)).toBe(false);
+    expect(statements.some((s) => s.startsWith('WITH populated AS MATERIALIZED (SELECT psr.row_ordinal'))).toBe(true);
+    expect(await typedTables()).toEqual([]);
+    // a session gone without its commit (expired): the next bulk commit drops its table
+    const gone = await stage(rowIds());
+    await db.query('DELETE FROM sync.push_sessions WHERE push_id = $1', [gone]);
+    next--;
+    expect(await typedTables(gone)).toHaveLength(1);
+    expect(readsTyped(await commit(await stage(rowIds())))).toBe(true);
+    expect(await typedTables()).toEqual([]);
+  }, 180_000);
 
   it('a bulk INSERT in key order that the table refuses names the row the upload order meets first', async () => {
     // rows 300 and 700 break users' NOT NULL, and 700's key sorts first: the answer names row 300's values
