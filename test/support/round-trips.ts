@@ -1,5 +1,4 @@
 import pg from 'pg';
-import { TYPED_STAGING_MARK } from '../../libs/oversync/src/push/typed-staging.js';
 
 /** What one measured stretch sent to PostgreSQL: every `query` call of any pg client is one round trip. */
 export interface RoundTrips {
@@ -12,8 +11,7 @@ export interface RoundTrips {
 /**
  * Counts the round trips the process sends to PostgreSQL while `fn` runs, by wrapping
  * `pg.Client.prototype.query` (the module, TypeORM and the test all use this one `pg`). Run nothing
- * else against the database meanwhile (no background sweeps, no other requests in flight); a bulk push's typed
- * staging conversions (`TYPED_STAGING_MARK`), which belong to no request, are left out.
+ * else against the database meanwhile (no background sweeps, no other requests in flight).
  */
 export async function countRoundTrips<T>(fn: () => Promise<T>): Promise<{ result: T } & RoundTrips> {
   const statements: string[] = [];
@@ -24,8 +22,7 @@ export async function countRoundTrips<T>(fn: () => Promise<T>): Promise<{ result
       typeof config === 'string'
         ? config
         : ((config as { text?: string; name?: string } | null)?.text ?? String(config));
-    // a bulk push's typed staging runs after the chunk that queued it, on a connection of its own
-    if (!text.startsWith(TYPED_STAGING_MARK)) statements.push(text.replace(/\s+/g, ' ').slice(0, 160));
+    statements.push(text.replace(/\s+/g, ' ').slice(0, 160));
     return (original as (...args: unknown[]) => unknown).call(this, config, ...rest);
   } as typeof original;
   try {

@@ -3,7 +3,7 @@ import { prepared, type SyncClient } from '../database/sync-database.js';
 import { OP_INSERT } from '../database/sql-codes.js';
 import type { SyncCatalog } from '../schema/sync-catalog.js';
 import { keyStringOf } from '../bundle/row-keys.js';
-import { quoteIdentifier as quote, quoteLiteral } from '../database/sql-quote.js';
+import { quoteIdentifier as quote } from '../database/sql-quote.js';
 import { KEY_KIND_UUID, type RegisteredTable } from '../schema/registered-table.js';
 import { ROW_OP_NAMES, type RowOp } from '@oversync/protocol';
 import {
@@ -157,18 +157,11 @@ function insertRowsSql(first: ApplyRow, returning?: string, n = 1): string {
 
 const insertColumns = (first: ApplyRow) => ['_sync_scope_id', ...first.columns].map(quote).join(', ');
 
-/**
- * The FROM and WHERE of a run's staged rows `psr` and their typed values `r` (parameters as `insertRowsSql`'s, or
- * the push id and the ordinal range as SQL).
- */
-function populatedRowsSql(
-  first: ApplyRow,
-  n: number,
-  [pushId, from, to] = [`$${n}`, `$${n + 1}`, `$${n + 3}`],
-): string {
+/** The FROM and WHERE of a run's staged rows `psr` and their typed values `r` (parameters as `insertRowsSql`'s). */
+function populatedRowsSql(first: ApplyRow, n: number): string {
   return `FROM sync.push_session_rows psr, jsonb_populate_record(NULL::${qualified(first.table)},
          psr.payload_apply::jsonb) r
-      WHERE psr.push_id = ${pushId}::uuid AND psr.row_ordinal BETWEEN ${from} AND ${to}`;
+      WHERE psr.push_id = $${n}::uuid AND psr.row_ordinal BETWEEN $${n + 1} AND $${n + 3}`;
 }
 
 async function updateRow(client: SyncClient, pushId: string, userId: string, row: ApplyRow): Promise<void> {
@@ -280,8 +273,7 @@ export async function applyInsertRunsCaptured(
  * them as a sorted run instead of 100,000 random descents, and key and payload are read from the typed values
  * the INSERT stores (nothing but the INSERT writes them: no default, no trigger, as `writerCapture` checks), in
  * upload order. A row the table refuses is then the first refused in key order: the caller redoes the run in
- * upload order ('upload', the INSERT … RETURNING) to name the row the upload order meets first. With `typedTable`
- * (`TypedStaging.ready`'s), key order reads those rows from it instead of converting the staged ones.
+ * upload order ('upload', the INSERT … RETURNING) to name the row the upload order meets first.
  */
 export function applyInsertRunFinalized<T>(
   pushId: string,
@@ -289,11 +281,9 @@ export function applyInsertRunFinalized<T>(
   { first, last }: ApplyRun,
   finalize: (source: InsertedSource, parameters: unknown[]) => Promise<T>,
   order: 'key' | 'upload' = 'key',
-  typedTable?: string,
 ): Promise<T> {
   const rows = last === first.ordinal ? [first] : [first, { ...first, ordinal: last }];
-  const source =
-    order === 'key' && insertsEveryColumn(first) ? keyOrderedSource(first, typedTable) : uploadOrderedSource(first);
+  const source = order === 'key' && insertsEveryColumn(first) ? keyOrderedSource(first) : uploadOrderedSource(first);
   return run(rows, () => finalize(source, [pushId, first.ordinal, userId, last]));
 }
 
@@ -302,39 +292,16 @@ function uploadOrderedSource(first: ApplyRow): InsertedSource {
   return { insertSql: insertRowsSql(first, returning, 10), tableId: first.table.tableId };
 }
 
-/**
- * The `populated` rows (see `keyOrderedSource`) of the staged rows `from` … `to` of a push whose one run starts at
- * ordinal 0, as typed staging writes them ahead of the commit (`typed-staging.ts`).
- */
-export function typedStagingSelectSql(first: ApplyRow, pushId: string, from: number, to: number): string {
-  return `${populatedSelectSql(first, 'psr.row_ordinal + 1')}
-       ${populatedRowsSql(first, 0, [quoteLiteral(pushId), String(from), String(to)])}`;
-}
-
-/** A uuid key column's order is its key_bytes' order (`row_state`'s). */
-const uuidKeyColumn = (table: RegisteredTable) =>
-  table.keyKind === KEY_KIND_UUID && table.columnTypes.get(table.keyColumn) === 'uuid';
-
-/** The SELECT list of `populated`: bundle ordinal (`ordinal`, SQL of `psr`), key, key JSON, payload, typed columns. */
-function populatedSelectSql(first: ApplyRow, ordinal: string): string {
+function keyOrderedSource(first: ApplyRow): InsertedSource {
   const { table } = first;
   const columns = first.columns.map((c) => `r.${quote(c)}`).join(', ');
-  return `SELECT ${ordinal} AS ${POPULATED_ORDINAL},
-         ${keyBytesSql(table, 'r')} AS ${POPULATED_KEY},
-         ${keyJsonOf(table, 'r', uuidKeyColumn(table))} AS ${POPULATED_KEY_JSON},
-         ${typedPayloadSql(table, 'r')} AS ${POPULATED_PAYLOAD}, ${columns}`;
-}
-
-function keyOrderedSource(first: ApplyRow, typedTable?: string): InsertedSource {
-  const { table } = first;
   // a uuid key column's order is its key_bytes' order: row_state takes the INSERT's RETURNING stream unsorted
-  const keysInIndexOrder = uuidKeyColumn(table);
+  const keysInIndexOrder = table.keyKind === KEY_KIND_UUID && table.columnTypes.get(table.keyColumn) === 'uuid';
   return {
-    // typed staging's rows: the run's whole range (`TypedStaging.ready` counted them), its parameters typed alone
-    populatedSql: typedTable
-      ? `SELECT t.* FROM ${typedTable} t WHERE $10::uuid IS NOT NULL AND $11::int8 = 0 AND $13::int8 IS NOT NULL
-          ORDER BY t.${POPULATED_ORDINAL}`
-      : `${populatedSelectSql(first, 'psr.row_ordinal - $11 + 1')}
+    populatedSql: `SELECT psr.row_ordinal - $11 + 1 AS ${POPULATED_ORDINAL},
+         ${keyBytesSql(table, 'r')} AS ${POPULATED_KEY},
+         ${keyJsonOf(table, 'r', keysInIndexOrder)} AS ${POPULATED_KEY_JSON},
+         ${typedPayloadSql(table, 'r')} AS ${POPULATED_PAYLOAD}, ${columns}
        ${populatedRowsSql(first, 10)}
       ORDER BY psr.row_ordinal`,
     insertSql: `INSERT INTO ${qualified(table)} AS dst (${insertColumns(first)})
@@ -359,7 +326,7 @@ function keyJsonOf(table: RegisteredTable, alias: string, uuidColumn: boolean): 
  * Whether a run's rows name exactly the payload columns of the table: none takes its default (whose value the
  * statement could not know before the INSERT), and a member that names no column fails as the INSERT words it.
  */
-export function insertsEveryColumn(first: ApplyRow): boolean {
+function insertsEveryColumn(first: ApplyRow): boolean {
   const columns = [...first.table.columnTypes.keys()].filter((column) => column !== '_sync_scope_id');
   const named = new Set(first.columns);
   return named.size === columns.length && columns.every((column) => named.has(column));

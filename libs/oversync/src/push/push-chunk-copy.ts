@@ -21,7 +21,6 @@ export type ChunkCopyResult =
       status: 'staged';
       chunk: PushChunkShape;
       nextExpectedRowOrdinal: bigint;
-      plannedRowCount: bigint;
       stageMs: [lock: number, session: number];
     }
   /** nothing staged: `sync.push_chunk` stages the chunk or words why not (out of order, beyond the plan…) */
@@ -190,7 +189,6 @@ export async function stageChunkByCopy(
       status: 'staged',
       chunk: chunk,
       nextExpectedRowOrdinal: BigInt(next),
-      plannedRowCount: BigInt(opened.out_planned_row_count),
       stageMs: [opened.out_stage_ms[0] ?? 0, opened.out_stage_ms[1] ?? 0],
     };
   });

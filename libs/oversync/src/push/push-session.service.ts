@@ -40,7 +40,6 @@ import { BundleAnnouncer } from '../bundle/bundle-announcer.js';
 import { applyRetention } from '../retention/retention.js';
 import { activateSource, readSourceState, sourceRetired } from './source-state.js';
 import { parsePushChunk, parsePushChunkRows } from './push-chunk.parser.js';
-import { TypedStaging } from './typed-staging.js';
 import { stageChunkByCopy, type ChunkCopyCall } from './push-chunk-copy.js';
 import {
   applyInsertRunFinalized,
@@ -220,12 +219,7 @@ export class PushSessionService {
     private readonly schema: OversyncSchemaService,
     private readonly announcer: BundleAnnouncer,
     private readonly telemetry: OversyncTelemetry,
-  ) {
-    this.typed = new TypedStaging(db);
-  }
-
-  /** a bulk push's staged rows converted to typed rows while its chunks come (see TypedStaging) */
-  private readonly typed: TypedStaging;
+  ) {}
 
   create(actor: SyncActor, input: CreatePushSessionInput): Promise<CreatePushSessionResult> {
     return this.lifecycle.run(async () => {
@@ -298,8 +292,6 @@ export class PushSessionService {
           timer.mark('stage', { 'oversync.rows': staged.chunk.length });
           timer.done();
           this.telemetry.chunkStaged(staged.chunk.length, body);
-          if (staged.plannedRowCount > DATABASE_COMMIT_MAX_ROWS)
-            this.typed.chunkStaged(catalog, pushId, staged.chunk, staged.nextExpectedRowOrdinal);
           return { nextExpectedRowOrdinal: staged.nextExpectedRowOrdinal };
         }
       }
@@ -543,7 +535,6 @@ export class PushSessionService {
     }
     if (!bundle)
       throw new OversyncError('push_commit_invalid', 'push session produced no captured business-table effects');
-    if (bulk) await this.typed.drop(client, session.push_id);
     await activateSource(client, userPk, session.source_id, actor.userId, session.source_bundle_id, session.push_id);
     await applyRetention(client, userPk, this.config);
     if (session.initialization_id) await markScopeInitialized(client, userPk, session.source_id);
@@ -572,7 +563,6 @@ export class PushSessionService {
     await client.query('SAVEPOINT oversync_writer_capture');
     let bundle: CommittedBundle | null | undefined;
     if (capture === 'one-statement') {
-      const typed = await this.typed.ready(client, pushId, runs[0]!);
       const finalizeRun = (order: 'key' | 'upload') =>
         applyInsertRunFinalized(
           pushId,
@@ -581,7 +571,6 @@ export class PushSessionService {
           (inserted, parameters) =>
             finalizeInsertedBundle(client, catalog, finalize, channel, { ...inserted, newKeys }, parameters),
           order,
-          typed,
         );
       try {
         bundle = await finalizeRun('key');
@@ -605,7 +594,6 @@ export class PushSessionService {
       this.db.transaction(async (client) => {
         const session = await this.loadSession(client, actor, pushId);
         await client.query('DELETE FROM sync.push_sessions WHERE push_id = $1', [session.push_id]);
-        await this.typed.drop(client, session.push_id);
       }),
     );
   }
