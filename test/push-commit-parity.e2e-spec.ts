@@ -224,7 +224,8 @@ describe('push commit parity of the database and Node paths', () => {
       `SELECT string_agg(${BUNDLE_ROW_JSON_SQL}, ',' ORDER BY br.row_ordinal) AS rows_text
          FROM sync.bundle_rows br JOIN ${rowPrefixesSql(2)} ON tc.table_id = br.table_id JOIN sync.user_state us
            USING (user_pk)
-        WHERE us.user_id = 'alice' AND br.bundle_seq = $1 GROUP BY (br.row_ordinal - 1) / 1000 ORDER BY 1`,
+        WHERE us.user_id = 'alice' AND br.bundle_seq = $1 GROUP BY (br.row_ordinal - 1) / 1000
+        ORDER BY (br.row_ordinal - 1) / 1000`,
       [bundleSeq, ...rowPrefixParams(catalog)],
     );
     const stored = await db.query<{ rows_text: string }>(

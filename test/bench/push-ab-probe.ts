@@ -50,6 +50,7 @@ type Sample = {
   chunkSys: number;
   commitCpu: number;
   commitPgCpu: number;
+  chunkPgCpu: number;
   chunkWall: number;
   commitWall: number;
 };
@@ -68,12 +69,15 @@ async function push(server: BenchServer, monitor: pg.Client, rep: string): Promi
   await a.call('POST', '/sync/connect', { has_local_pending_rows: false });
   // fresh rows per push, encoded beforehand
   const bodies = userChunkBodies(rows);
+  const pg0 = await databaseBackendCpu(monitor);
   const [u0, s0] = cpu(server.pid);
   const t0 = performance.now();
   const pushId = await a.stage(1, rows, bodies);
   const t1 = performance.now();
   const [u1, s1] = cpu(server.pid);
   const pg1 = await databaseBackendCpu(monitor);
+  let chunkPgCpu = 0;
+  for (const [pid, seconds] of pg1) chunkPgCpu += Math.max(0, seconds - (pg0.get(pid) ?? 0));
   const t1c = performance.now();
   await a.call('POST', `/sync/push-sessions/${pushId}/commit`);
   const t2 = performance.now();
@@ -84,6 +88,7 @@ async function push(server: BenchServer, monitor: pg.Client, rep: string): Promi
     chunkSys: s1 - s0,
     commitCpu: u2 + s2 - u1 - s1,
     commitPgCpu,
+    chunkPgCpu,
     chunkWall: t1 - t0,
     commitWall: t2 - t1c,
   };
@@ -91,7 +96,7 @@ async function push(server: BenchServer, monitor: pg.Client, rep: string): Promi
 
 const fmt = (s: Sample) =>
   `chunks CPU ${(s.chunkUser + s.chunkSys).toFixed(2)} s ` +
-  `(user ${s.chunkUser.toFixed(2)}, sys ${s.chunkSys.toFixed(2)}), ` +
+  `(user ${s.chunkUser.toFixed(2)}, sys ${s.chunkSys.toFixed(2)}; PostgreSQL ${s.chunkPgCpu.toFixed(2)}), ` +
   `commit CPU ${s.commitCpu.toFixed(2)} s, its PostgreSQL CPU ${s.commitPgCpu.toFixed(2)} s; ` +
   `wall create+chunks ${s.chunkWall.toFixed(0)} ms, commit ${s.commitWall.toFixed(0)} ms, ` +
   `total ${(s.chunkWall + s.commitWall).toFixed(0)} ms`;
@@ -117,7 +122,10 @@ try {
         `${stat(
           s.map((x) => x.chunkUser + x.chunkSys),
           2,
-        )} s, user ${stat(
+        )} s (PostgreSQL ${stat(
+          s.map((x) => x.chunkPgCpu),
+          2,
+        )}), user ${stat(
           s.map((x) => x.chunkUser),
           2,
         )}, ` +
