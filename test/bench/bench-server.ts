@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
+import { fmt } from './stats.js';
 import { startEmbeddedPostgres, freePort, type EmbeddedDatabase } from '../../dist/src/database/embedded-postgres.js';
 
 export interface BenchServer {
@@ -41,6 +42,20 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
       await embedded?.stop();
     },
   };
+}
+
+/** V8 heap used / total and external memory of a server from its GET /metrics, MiB ('' without metrics). */
+export async function heapMiB(baseUrl: string): Promise<string> {
+  try {
+    const text = await (await fetch(`${baseUrl}/metrics`)).text();
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+    return (
+      `heap used ${fmt(gauge('nodejs_heap_size_used_bytes'))} / total ` +
+      `${fmt(gauge('nodejs_heap_size_total_bytes'))}, external ${fmt(gauge('nodejs_external_memory_bytes'))}`
+    );
+  } catch {
+    return '';
+  }
 }
 
 /** A fresh database `name` on the server of `adminUrl` (dropped first if it exists); returns its URL. */

@@ -62,6 +62,26 @@ export async function selectOneRoundTrip(databaseUrl: string, iterations: number
   }
 }
 
+/**
+ * A commit that waits for its WAL flush, on a connection of a pg pool: a transactional logical message (WAL
+ * written, no table touched) committed alone. Every push commit waits for the same flush (synchronous_commit on),
+ * so this is the disk's share of the commit and of the watch event, printed beside them as a physical reference.
+ */
+export async function commitFlushRoundTrip(databaseUrl: string, iterations: number): Promise<Percentiles> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+  try {
+    return percentiles(
+      await timed(
+        iterations,
+        Math.ceil(iterations / 10),
+        async () => void (await pool.query("SELECT pg_logical_emit_message(true, 'oversync-bench', '')")),
+      ),
+    );
+  } finally {
+    await pool.end();
+  }
+}
+
 /** A 1-row round trip's figures: the whole of it and each request's part. */
 export interface OneRowFigures {
   pushPull: Percentiles;
@@ -118,9 +138,9 @@ export async function oneRowRoundTrip(
   };
 }
 
-/** Watch: from the start of the commit request to the SSE `bundle` event on another device. */
-export async function watchLatency(target: DevicesTarget, commits: number): Promise<Percentiles> {
-  const token = await target.signIn(runUser('watch'));
+/** Watch: from the start of the commit request to the SSE `bundle` event on another device (`user` as above). */
+export async function watchLatency(target: DevicesTarget, commits: number, user = 'watch'): Promise<Percentiles> {
+  const token = await target.signIn(runUser(user));
   const writer = new SyncApi(target.baseUrl, token, 'writer');
   await writer.call('POST', '/sync/connect', { has_local_pending_rows: false });
   const stream = await SseStream.open(`${target.baseUrl}/sync/watch?after_bundle_seq=0`, syncHeaders(token, 'watcher'));

