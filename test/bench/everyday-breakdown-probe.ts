@@ -5,11 +5,14 @@
 // `DATABASE_URL=<admin url> tsx test/bench/everyday-breakdown-probe.ts '<variants json>' [iterations]`;
 // variants as in request-cpu-probe.ts (`{"base":{"BENCH_SERVER_CWD":"/work/main"},"this":{}}`),
 // interleaved one round trip at a time. BENCH_DATABASE_PREFIX names the variants' databases (default
-// `everyday_breakdown`: `<prefix>_0`, `<prefix>_1`, …).
+// `everyday_breakdown`: `<prefix>_0`, `<prefix>_1`, …). A variant of a server already running (go-oversync's example
+// server as a third column): `{"go":{"BENCH_REFERENCE_URL":"http://127.0.0.1:<port>","BENCH_REFERENCE_PID":"<pid>",
+// "BENCH_REFERENCE_DATABASE":"<its database>"}}` (signed in with its dummy sign-in, a fresh user; left running).
 import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { dropDatabase, freshDatabase, startBenchServer, type BenchServer } from './bench-server.js';
 import { SyncApi, userRows } from './sync-api.js';
+import { runUser, urlTarget } from './everyday.js';
 import { fmt, percentile } from './stats.js';
 
 const variants = JSON.parse(process.argv[2] ?? '{"this":{}}') as Record<string, Record<string, string>>;
@@ -44,7 +47,7 @@ interface Figures {
 interface Variant {
   name: string;
   database: string;
-  server: BenchServer;
+  server: Pick<BenchServer, 'pid' | 'baseUrl'> & { stop?: () => Promise<void> };
   backends: number[];
   /** CPU ms of each backend (by application name or type) over the measured round trips */
   backendCpu: Map<string, number>;
@@ -55,6 +58,12 @@ interface Variant {
   /** user and system CPU of the server over the measured round trips, clock ticks */
   ticks: [number, number];
 }
+
+const emptyFigures = () =>
+  Object.fromEntries(REQUESTS.map((r) => [r, { wall: [], server: 0, database: 0, client: 0 }])) as unknown as Record<
+    Request,
+    Figures
+  >;
 
 const admin = new pg.Client({ connectionString: adminUrl });
 await admin.connect();
@@ -70,6 +79,30 @@ const backendsOf = async (database: string) =>
 const backendNames = new Map<number, string>();
 try {
   for (const [name, env] of Object.entries(variants)) {
+    const {
+      BENCH_REFERENCE_URL: referenceUrl,
+      BENCH_REFERENCE_PID: referencePid,
+      BENCH_REFERENCE_DATABASE: referenceDatabase,
+    } = env;
+    if (referenceUrl) {
+      const target = urlTarget(referenceUrl, Number(referencePid));
+      const token = await target.signIn(runUser('breakdown'));
+      const a = new SyncApi(target.baseUrl, token, 'a');
+      await a.call('POST', '/sync/connect', { has_local_pending_rows: false });
+      variantsUp.push({
+        name,
+        database: referenceDatabase!,
+        server: { pid: Number(referencePid), baseUrl: target.baseUrl },
+        backends: [],
+        backendCpu: new Map(),
+        a,
+        b: new SyncApi(target.baseUrl, token, 'b'),
+        seq: 0,
+        figures: emptyFigures(),
+        ticks: [0, 0],
+      });
+      continue;
+    }
     const database = `${process.env.BENCH_DATABASE_PREFIX ?? 'everyday_breakdown'}_${variantsUp.length}`;
     // BENCH_DATABASE_SOCKET: the server reaches PostgreSQL on this Unix socket directory instead of TCP
     const { BENCH_DATABASE_SOCKET: socket, ...serverEnv } = env;
@@ -79,9 +112,7 @@ try {
     const token = await server.signIn('breakdown');
     const a = new SyncApi(server.baseUrl, token, 'a');
     await a.call('POST', '/sync/connect', { has_local_pending_rows: false });
-    const figures = Object.fromEntries(
-      REQUESTS.map((r) => [r, { wall: [], server: 0, database: 0, client: 0 }]),
-    ) as unknown as Record<Request, Figures>;
+    const figures = emptyFigures();
     variantsUp.push({
       name,
       database,
@@ -169,6 +200,7 @@ try {
   }
 } finally {
   for (const v of variantsUp) {
+    if (!v.server.stop) continue;
     await v.server.stop();
     await dropDatabase(adminUrl, v.database);
   }

@@ -24,12 +24,19 @@ const SYNC_POST_PATH = /(?:^|\/)sync\/(?:connect|push-sessions(?:\/[^/]+\/chunks
 /** Every path of the module's routes and of its fallback (`/sync…`, `/syncx…`). */
 const MODULE_PATH = /^\/syncx?(?:\/|$)/i;
 
+/** The methods whose bodies Fastify never parses: for them a Content-Type alone announces nothing to hide. */
+const UNPARSED_METHODS = new Set(['GET', 'HEAD', 'TRACE']);
+
+/**
+ * Whether a request on the module's paths carries a body for Fastify to be kept from: one announced by
+ * its framing, or (a method Fastify parses) a Content-Type, which makes it parse even an empty body.
+ */
 function hasBody(req: SyncRequest): boolean {
   const length = req.headers['content-length'];
   return (
     req.headers['transfer-encoding'] !== undefined ||
     (length !== undefined && length !== '0') ||
-    req.headers['content-type'] !== undefined
+    (req.headers['content-type'] !== undefined && !UNPARSED_METHODS.has(req.method))
   );
 }
 
