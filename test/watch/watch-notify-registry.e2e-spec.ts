@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { BundleChangeListener, WatchService } from '@oversync/nestjs';
+import { BundleChangeListener, OversyncScopeService, WatchService } from '@oversync/nestjs';
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
 import { DEFAULT_BUNDLE_CHANGE_NOTIFY_CHANNEL as CHANNEL } from '@oversync/protocol';
 import pg from 'pg';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -108,6 +110,27 @@ describe('the commit NOTIFYs only while another server process listens (sync.wat
     await waitUntil(async () => !listenerOf(b!).isListening && (await registered()) === 0);
     await writer.commit();
     expect(await eavesdropper.drain(a.db.url)).toEqual([]);
+  });
+
+  it("a server-originated write (no in-process delivery) still NOTIFYs the committing process's own stream", async () => {
+    const local = await WatchDevice.signIn(a, 'alice', 'alice-local');
+    const stream = await local.watch(`?after_bundle_seq=${(await writer.commit()).bundle_seq}`);
+    try {
+      const id = randomUUID();
+      const written = await a.app
+        .get(OversyncScopeService)
+        .execWrite('alice', { writerId: 'admin-panel' }, (manager: EntityManager) =>
+          manager.query('INSERT INTO business.users (id, name, email) VALUES ($1, $2, $3)', [id, 'n', 'n@example.com']),
+        );
+      expect((await stream.nextBundle()).data).toMatchObject({
+        bundle_seq: Number(written.bundle.bundleSeq),
+        source_id: 'admin-panel',
+      });
+      expect(await eavesdropper.drain(a.db.url)).toHaveLength(1);
+    } finally {
+      await stream.close();
+    }
+    await waitUntil(async () => (await registered()) === 0);
   });
 
   it('drops the rows of backends that are gone when a listener registers', async () => {
