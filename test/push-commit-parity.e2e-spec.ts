@@ -817,8 +817,8 @@ describe('push commit parity of the database and Node paths', () => {
           .concat([`${users.tableId} email,id,name`]),
       );
       try {
-        await db.query('SELECT * FROM sync.push_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)', [
-          ...[pushId, user, 's', 999, [], null, 1000, 100, 60000, 5000, 0],
+        await db.query('SELECT * FROM sync.push_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)', [
+          ...[pushId, user, 's', 999, [], null, 1000, 100, 60000, 5000, 0, null],
         ]);
       } catch (error) {
         sourceBundleId--;

@@ -33,7 +33,9 @@ const SYNC_PLAN: CitusPlan = {
     'sync.rejected_writes': 'user_pk',
     'sync.admin_audit': 'user_pk',
   },
-  reference: ['sync.meta', 'sync.table_catalog'],
+  // the listening server processes (a NOTIFY only while another listens): read by every commit, on the
+  // coordinator, where the processes connect, LISTEN and take the registry's advisory lock
+  reference: ['sync.meta', 'sync.table_catalog', 'sync.watch_listeners'],
   sequences: {
     'sync.user_state_user_pk_seq': 'identity of user_state: unique per node range, only ever compared for equality',
     'sync.bundle_capture_stage_capture_ordinal_seq':

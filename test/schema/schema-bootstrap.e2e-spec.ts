@@ -147,6 +147,8 @@ const EXPECTED_COLUMNS: Record<string, string[]> = {
     'target text',
     'detail json',
   ],
+  // the server processes that LISTEN (a commit NOTIFYs only while another one does)
+  watch_listeners: ['listener_id uuid', 'backend_pid integer', 'since timestamp with time zone'],
 };
 
 // Spec §2.2: every primary key, unique, check and foreign key constraint by name (type letter as pg_constraint).
@@ -211,6 +213,7 @@ const EXPECTED_CONSTRAINTS = [
   'rejected_writes rejected_writes_pkey p',
   'rejected_writes rejected_writes_user_pk_fkey f',
   'admin_audit admin_audit_pkey p',
+  'watch_listeners watch_listeners_pkey p',
 ].sort();
 
 const BOOTSTRAP_INDEXES = [

@@ -7,7 +7,9 @@ import { BundleChangeHub } from '../watch/bundle-change-hub.js';
 
 /**
  * NOTIFY of a new bundle inside the committing transaction (spec §4.14 "Emit"): PostgreSQL delivers
- * it only if the transaction commits, to every listening server process.
+ * it only if the transaction commits, to every listening server process. Unlike the spec, it is sent only
+ * while another server process listens (`sync.notify_bundle`, `sync.watch_listeners`): this process's own
+ * streams get a push's bundle in-process (`committed`).
  */
 @Injectable()
 export class BundleAnnouncer {
@@ -23,8 +25,19 @@ export class BundleAnnouncer {
     return this.config.watch.enabled ? this.config.watch.notifyChannel : null;
   }
 
-  /** The NOTIFY of `bundle`, or null when watch is disabled; `finalizeCapturedBundle` sends it. */
-  notification(userPk: string, bundle: CommittedBundle): BundleNotification | null {
+  /**
+   * This process's listener id, for a commit whose bundle `committed` delivers in-process: its NOTIFY is then
+   * sent only when another process listens.
+   */
+  get listenerId(): string {
+    return this.hub.listenerId;
+  }
+
+  /**
+   * The NOTIFY of `bundle`, or null when watch is disabled; `finalizeCapturedBundle` sends it. `inProcess`: the
+   * caller delivers the bundle to this process's streams itself (`committed`), so only other processes need it.
+   */
+  notification(userPk: string, bundle: CommittedBundle, inProcess = false): BundleNotification | null {
     if (!this.config.watch.enabled) return null;
     const payload = encodeBundleChangeNotification({
       user_pk: BigInt(userPk),
@@ -32,7 +45,7 @@ export class BundleAnnouncer {
       source_id: bundle.sourceId,
       source_bundle_id: BigInt(bundle.sourceBundleId),
     });
-    return { channel: this.config.watch.notifyChannel, payload };
+    return { channel: this.config.watch.notifyChannel, payload, listenerId: inProcess ? this.hub.listenerId : null };
   }
 
   /**

@@ -23,10 +23,11 @@ export interface CommittedBundle {
   bundleHash: string;
 }
 
-/** A NOTIFY to send with the bundle (channel and payload of `pg_notify`). */
+/** A NOTIFY to send with the bundle (`sync.notify_bundle`: channel, payload, the caller's own listener or null). */
 export interface BundleNotification {
   channel: string;
   payload: string;
+  listenerId: string | null;
 }
 
 interface StageRow {
@@ -94,7 +95,7 @@ const logBundleSql = (returning: string) =>
    INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
    SELECT seq.user_pk, $2, $3, $4, $5, $6, $7 FROM seq${returning}`;
 const LOG_BUNDLE = prepared(logBundleSql(''));
-const LOG_AND_ANNOUNCE_BUNDLE = prepared(logBundleSql(' RETURNING pg_notify($8, $9)'));
+const LOG_AND_ANNOUNCE_BUNDLE = prepared(logBundleSql(' RETURNING sync.notify_bundle($8, $9, $10::uuid)'));
 
 /**
  * Turns this transaction's captured effects into one bundle (spec §4.6): net effect per logical row
@@ -182,7 +183,7 @@ export async function finalizeCapturedBundle(
       output.length,
       hashedBytes,
       hashBytes,
-      ...(notification ? [notification.channel, notification.payload] : []),
+      ...(notification ? [notification.channel, notification.payload, notification.listenerId] : []),
     ]),
   );
   if (rowCount !== 1) {

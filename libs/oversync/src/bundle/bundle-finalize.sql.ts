@@ -289,7 +289,9 @@ function buildFinalizeSql(catalog: SyncCatalog, source: FinalizeSource): string 
        SELECT $1, s.bundle_seq, $2, $3, c.row_count, h.bytes, h.hash FROM seq s, chk c, hashed h
        RETURNING bundle_seq),
      announced AS (
-       SELECT pg_notify($4, ${bundleChangeNotificationSql('$1::bigint', 's.bundle_seq', '$2::text', '$3::bigint')})
+       -- (the bulk path: its own listener is not excluded, a NOTIFY whenever any process listens)
+       SELECT sync.notify_bundle($4,
+         ${bundleChangeNotificationSql('$1::bigint', 's.bundle_seq', '$2::text', '$3::bigint')}, NULL)
          FROM seq s WHERE $4::text IS NOT NULL),
      stored AS (
        INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)

@@ -119,7 +119,7 @@ export function pushCreateStatement(call: PushCreateCall): QueryConfig {
 const CALL_PUSH_CHUNK = prepared(
   'SELECT * FROM sync.push_chunk($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)',
 );
-const CALL_PUSH_COMMIT = prepared('SELECT * FROM sync.push_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)');
+const CALL_PUSH_COMMIT = prepared('SELECT * FROM sync.push_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)');
 /** The push functions write under the user lock, answering in `out_lock_waited` whether they waited for it. */
 const PUSH_CALL = { lockWaited: 'out_lock_waited', write: { idempotent: false } } satisfies RequestFunctionOptions;
 
@@ -408,6 +408,7 @@ export class PushSessionService {
           this.config.initializationLeaseTtlMs,
           this.lockTimeoutMs,
           this.uploadLockTimeoutMs,
+          this.announcer.listenerId,
         ]),
         PUSH_CALL,
       );
@@ -519,7 +520,7 @@ export class PushSessionService {
       userPk,
       sourceId: session.source_id,
       sourceBundleId: session.source_bundle_id,
-      notification: (b) => this.announcer.notification(userPk, b),
+      notification: (b) => this.announcer.notification(userPk, b, true),
       // small bundles reach this path only when sync.push_commit declined a payload: Node builds those
       inDatabase: bulk ? { channel: this.announcer.channel } : undefined,
       timer,

@@ -539,7 +539,7 @@ const LAST_OP_KEEPS_ROW = `last_op <> ${OP_DELETE}`;
 const PUSH_COMMIT_SQL = `CREATE OR REPLACE FUNCTION sync.push_commit(p_push_id UUID, p_user_id TEXT, p_source_id TEXT,
   p_max_rows BIGINT,
   p_bytea_columns TEXT[], p_notify_channel TEXT, p_retained_bundles BIGINT, p_prune_batch BIGINT,
-  p_lease_ttl_ms BIGINT, p_lock_timeout_ms INTEGER, p_upload_lock_timeout_ms INTEGER)
+  p_lease_ttl_ms BIGINT, p_lock_timeout_ms INTEGER, p_upload_lock_timeout_ms INTEGER, p_notify_listener UUID)
 RETURNS TABLE (out_bundle_seq BIGINT, out_source_id TEXT, out_source_bundle_id BIGINT, out_row_count BIGINT,
   out_bundle_hash TEXT,
   out_stage_ms DOUBLE PRECISION[], out_lock_waited BOOLEAN)
@@ -833,9 +833,10 @@ BEGIN
   stages := stages || ${elapsed('mark')}; mark := clock_timestamp();
 
   IF p_notify_channel IS NOT NULL THEN
-    -- the payload BundleAnnouncer encodes (bundle/bundle-announcer.ts)
-    PERFORM pg_notify(p_notify_channel,
-      ${bundleChangeNotificationSql('bundle_user_pk', 'seq', 'session.source_id', 'session.source_bundle_id')});
+    -- the payload BundleAnnouncer encodes (bundle/bundle-announcer.ts), sent only if another process listens
+    PERFORM sync.notify_bundle(p_notify_channel,
+      ${bundleChangeNotificationSql('bundle_user_pk', 'seq', 'session.source_id', 'session.source_bundle_id')},
+      p_notify_listener);
   END IF;
   -- the log row in the same statement as its rows: their foreign keys see it (checked at the statement's end)
   WITH log AS (
@@ -889,8 +890,46 @@ BEGIN
 END;
 $$`;
 
+/**
+ * The advisory lock (of the database) between a commit's look at `sync.watch_listeners` and a listener's
+ * registration: commits hold it shared to their end, a registering listener takes it exclusively once after its
+ * row and LISTEN are committed (watch/bundle-change-listener.ts). 'oversync' in ASCII.
+ */
+export const WATCH_LISTENERS_LOCK_KEY = '8031718527699873379';
+
+/**
+ * The bundle's NOTIFY (spec §4.14 "Emit"), sent only when a server process other than `p_listener` (the caller's
+ * own listener, whose streams get the bundle in-process; null: none) is registered in `sync.watch_listeners`:
+ * PostgreSQL serialises every NOTIFYing commit of the cluster through its WAL flush (a lock held from pre-commit
+ * to the end of the commit), so a NOTIFY nobody receives stops commits from group-committing.
+ *
+ * The race with a process that starts listening: the shared lock is taken first, and the registry is read by a
+ * later query of this VOLATILE function, which under READ COMMITTED takes a new snapshot. A listener commits its
+ * row and LISTEN, then takes the lock exclusively (waiting for every commit that may have read the registry
+ * before the row was visible, so its catch-up read sees them), and every commit that takes the shared lock after
+ * that sees the row and notifies. Under REPEATABLE READ or SERIALIZABLE the transaction's snapshot may predate
+ * the row: then it always notifies.
+ */
+const NOTIFY_BUNDLE_SQL = `CREATE OR REPLACE FUNCTION sync.notify_bundle(p_channel TEXT, p_payload TEXT,
+  p_listener UUID)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+AS $$
+BEGIN
+  IF current_setting('transaction_isolation') = 'read committed' THEN
+    PERFORM pg_advisory_xact_lock_shared(${WATCH_LISTENERS_LOCK_KEY});
+    IF NOT EXISTS (SELECT FROM sync.watch_listeners WHERE listener_id IS DISTINCT FROM p_listener) THEN
+      RETURN;
+    END IF;
+  END IF;
+  PERFORM pg_notify(p_channel, p_payload);
+END;
+$$`;
+
 /** The push request functions (added to REQUEST_FUNCTIONS), helpers first. */
 export const PUSH_FUNCTIONS: ReadonlyArray<{ signature: string; sql: string }> = [
+  { signature: 'sync.notify_bundle(text,text,uuid)', sql: NOTIFY_BUNDLE_SQL },
   { signature: 'sync.push_refuse(text,text,text)', sql: PUSH_REFUSE_SQL },
   { signature: 'sync.push_lock_scope(text)', sql: PUSH_LOCK_SCOPE_SQL },
   { signature: 'sync.push_require_lease(text,text,text,bigint)', sql: PUSH_REQUIRE_LEASE_SQL },
@@ -911,7 +950,7 @@ export const PUSH_FUNCTIONS: ReadonlyArray<{ signature: string; sql: string }> =
   },
   { signature: 'sync.push_chunk_close(uuid,bigint,bigint,bigint,text)', sql: PUSH_CHUNK_CLOSE_SQL },
   {
-    signature: 'sync.push_commit(uuid,text,text,bigint,text[],text,bigint,bigint,bigint,integer,integer)',
+    signature: 'sync.push_commit(uuid,text,text,bigint,text[],text,bigint,bigint,bigint,integer,integer,uuid)',
     sql: PUSH_COMMIT_SQL,
   },
 ];

@@ -294,6 +294,13 @@ export const SYNC_SCHEMA_UPGRADES: readonly string[] = [
   `CREATE INDEX IF NOT EXISTS user_state_user_id_c_idx ON sync.user_state (user_id COLLATE "C")`,
   // a user's snapshot sessions (the spec's layout finds them by id or expiry only)
   `CREATE INDEX IF NOT EXISTS ss_user_snapshot_idx ON sync.snapshot_sessions (user_pk, snapshot_id)`,
+  // the server processes that LISTEN for bundle changes now (watch/bundle-change-listener.ts): a commit NOTIFYs
+  // only while another process has a row here (sync.notify_bundle). Not keyed by user: it is the deployment's.
+  `CREATE TABLE IF NOT EXISTS sync.watch_listeners (
+    listener_id UUID        PRIMARY KEY,
+    backend_pid INTEGER     NOT NULL,
+    since       TIMESTAMPTZ NOT NULL DEFAULT now()
+  )`,
 ];
 
 /** True when one of SYNC_SCHEMA_UPGRADES is missing: skips their ACCESS EXCLUSIVE locks on an up-to-date start. */
@@ -301,6 +308,7 @@ export const SYNC_SCHEMA_UPGRADES_NEEDED = `SELECT
   to_regclass('sync.bundle_row_blocks') IS NULL OR to_regclass('sync.snapshot_row_blocks') IS NULL
     OR to_regclass('sync.rejected_writes') IS NULL OR to_regclass('sync.admin_audit_id_idx') IS NULL
   OR to_regclass('sync.user_state_user_id_c_idx') IS NULL OR to_regclass('sync.ss_user_snapshot_idx') IS NULL
+  OR to_regclass('sync.watch_listeners') IS NULL
   OR (SELECT count(*) FROM pg_attribute
        WHERE NOT attisdropped
          AND ((attrelid = 'sync.source_state'::regclass AND attname IN ('last_pulled_bundle_seq', 'last_pulled_at'))

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { OVERSYNC_CONFIG } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
@@ -81,6 +82,12 @@ export class BundleChangeSubscription {
  */
 @Injectable()
 export class BundleChangeHub implements BeforeApplicationShutdown {
+  /**
+   * The id this process's listener registers under in `sync.watch_listeners` while it LISTENs; this process's
+   * push commits pass it so that their NOTIFY is sent only for other processes (their bundle reaches this
+   * hub in-process).
+   */
+  readonly listenerId = randomUUID();
   private readonly byUserPk = new Map<string, Set<BundleChangeSubscription>>();
   private readonly userPkOf = new Map<string, string>();
   private total = 0;

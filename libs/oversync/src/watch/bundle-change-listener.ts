@@ -16,6 +16,7 @@ import type { OversyncConfig } from '../oversync.config.js';
 import type { SyncDatabase } from '../database/sync-database.js';
 import { quoteIdentifier } from '../database/sql-quote.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
+import { WATCH_LISTENERS_LOCK_KEY } from '../schema/sync-push-functions.sql.js';
 import { BundleChangeHub } from './bundle-change-hub.js';
 
 /**
@@ -28,7 +29,28 @@ import { BundleChangeHub } from './bundle-change-hub.js';
  * after the last one closed): every commit's NOTIFY otherwise wakes this connection and its backend
  * for nothing (≈ 45-55 µs of CPU per commit per such process, README "Performance"). A stream's
  * subscribe awaits `listen()` before reading the user's latest sequence, so no commit falls between.
+ *
+ * While it LISTENs its row (`hub.listenerId`, its backend pid) is in `sync.watch_listeners`: commits NOTIFY only
+ * while another process has a row there (`sync.notify_bundle`). Registering commits the row with the LISTEN,
+ * then takes the registry's advisory lock exclusively once, which waits for every commit that may have read the
+ * registry before the row was visible; whatever reads the latest sequences after that (catch-up, a
+ * subscription) sees those commits, and every later commit notifies. Rows of backends that are gone (a crashed
+ * process) are deleted at each registration; until then they only cost needless NOTIFYs.
  */
+/** Drops the rows of backends that are gone, then (re)registers `listenerId` with this backend's pid. */
+function registerSql(listenerId: string): string {
+  if (!/^[0-9a-f-]{36}$/.test(listenerId)) throw new Error(`invalid listener id ${listenerId}`);
+  return (
+    'DELETE FROM sync.watch_listeners WHERE backend_pid NOT IN (SELECT pid FROM pg_stat_activity); ' +
+    `INSERT INTO sync.watch_listeners (listener_id, backend_pid) VALUES ('${listenerId}', pg_backend_pid()) ` +
+    'ON CONFLICT (listener_id) DO UPDATE SET backend_pid = EXCLUDED.backend_pid, since = now()'
+  );
+}
+
+/** Waits for the commits that hold the registry's lock shared (they may have read it before this row). */
+const REGISTRY_BARRIER = 'SELECT pg_advisory_lock($1::bigint), pg_advisory_unlock($1::bigint)';
+const UNREGISTER = 'DELETE FROM sync.watch_listeners WHERE listener_id = $1';
+
 @Injectable()
 export class BundleChangeListener implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Oversync');
@@ -97,7 +119,9 @@ export class BundleChangeListener implements OnApplicationBootstrap, BeforeAppli
     const client = this.client;
     this.client = undefined;
     this.pid = undefined;
+    const listening = this.listening;
     this.listening = false;
+    if (client && listening) await client.query(UNREGISTER, [this.hub.listenerId]).catch(() => undefined);
     await client?.end().catch(() => undefined);
   }
 
@@ -168,8 +192,16 @@ export class BundleChangeListener implements OnApplicationBootstrap, BeforeAppli
     const step = this.listenQueue.then(async () => {
       const wanted = this.hub.subscriberCount() > 0 || this.lingerTimer !== undefined;
       if (this.client !== client || wanted === this.listening) return;
+      const channel = quoteIdentifier(this.config.watch.notifyChannel);
       try {
-        await client.query(`${wanted ? 'LISTEN' : 'UNLISTEN'} ${quoteIdentifier(this.config.watch.notifyChannel)}`);
+        if (wanted) {
+          // one implicit transaction (simple protocol): the row and the LISTEN take effect together
+          await client.query(`${registerSql(this.hub.listenerId)}; LISTEN ${channel}`);
+          await client.query(REGISTRY_BARRIER, [WATCH_LISTENERS_LOCK_KEY]);
+        } else {
+          await client.query(`UNLISTEN ${channel}`);
+          await client.query(UNREGISTER, [this.hub.listenerId]);
+        }
         if (this.client === client) this.listening = wanted;
       } catch {
         void client.end().catch(() => undefined);
