@@ -161,25 +161,25 @@ describe('the commit NOTIFYs only while another server process listens (sync.wat
       const watcher = await WatchDevice.signIn(b, 'alice', 'alice-watcher');
       const opening = watcher.watch();
       const listenerPid = listenerOf(b).backendPid!;
-      // B's listener has committed its row and LISTEN and now waits on the registry's lock
+      // B's listener has committed its row and LISTEN and now waits for the commit above to end
       await waitUntil(
         async () =>
           (
             await queryDatabase<{ n: number }>(
               a.db.url,
-              "SELECT count(*)::int AS n FROM pg_locks WHERE pid = $1 AND locktype = 'advisory' AND NOT granted",
+              `SELECT count(*)::int AS n FROM pg_stat_activity
+                WHERE pid = $1 AND state = 'active' AND query LIKE '%watch_listeners_barrier%'`,
               [listenerPid],
             )
           )[0]!.n === 1,
       );
       expect(await registered()).toBe(1);
-      // a commit that looks now, with the row visible, NOTIFYs (it queues behind the registration, then sees it)
+      // a commit that looks now, with the row visible, NOTIFYs, and is not queued behind the registration
       const later = new pg.Client({ connectionString: a.db.url });
       await later.connect();
-      const late = later.query('SELECT sync.notify_bundle($1, $2, NULL)', [CHANNEL, payloadOfNobody(2)]);
-      await commit.query('COMMIT');
-      await late;
+      await later.query('SELECT sync.notify_bundle($1, $2, NULL)', [CHANNEL, payloadOfNobody(2)]);
       await later.end();
+      await commit.query('COMMIT');
       const stream = await opening;
       await stream.close();
       expect(await eavesdropper.drain(a.db.url)).toEqual([payloadOfNobody(2)]);

@@ -892,10 +892,11 @@ $$`;
 
 /**
  * The advisory lock (of the database) between a commit's look at `sync.watch_listeners` and a listener's
- * registration: commits hold it shared to their end, a registering listener takes it exclusively once after its
- * row and LISTEN are committed (watch/bundle-change-listener.ts). 'oversync' in ASCII.
+ * registration: commits hold it shared to their end; a registering listener waits for its holders of the moment
+ * (`sync.watch_listeners_barrier`). Two int4 keys ('over', 'sync' in ASCII): a space of their own, apart from
+ * the bigint user locks (`hashtextextended`).
  */
-export const WATCH_LISTENERS_LOCK_KEY = '8031718527699873379';
+const WATCH_LISTENERS_LOCK = '1870030194, 1937337955';
 
 /**
  * The bundle's NOTIFY (spec §4.14 "Emit"), sent only when a server process other than `p_listener` (the caller's
@@ -905,10 +906,10 @@ export const WATCH_LISTENERS_LOCK_KEY = '8031718527699873379';
  *
  * The race with a process that starts listening: the shared lock is taken first, and the registry is read by a
  * later query of this VOLATILE function, which under READ COMMITTED takes a new snapshot. A listener commits its
- * row and LISTEN, then takes the lock exclusively (waiting for every commit that may have read the registry
- * before the row was visible, so its catch-up read sees them), and every commit that takes the shared lock after
- * that sees the row and notifies. Under REPEATABLE READ or SERIALIZABLE the transaction's snapshot may predate
- * the row: then it always notifies.
+ * row and LISTEN, then waits until the transactions holding the lock at that moment have ended (every commit that
+ * may have read the registry before the row was visible, so its catch-up read sees them); every commit that takes
+ * the shared lock after that moment sees the row and notifies. Under REPEATABLE READ or SERIALIZABLE the
+ * transaction's snapshot may predate the row: then it always notifies.
  */
 const NOTIFY_BUNDLE_SQL = `CREATE OR REPLACE FUNCTION sync.notify_bundle(p_channel TEXT, p_payload TEXT,
   p_listener UUID)
@@ -918,7 +919,7 @@ VOLATILE
 AS $$
 BEGIN
   IF current_setting('transaction_isolation') = 'read committed' THEN
-    PERFORM pg_advisory_xact_lock_shared(${WATCH_LISTENERS_LOCK_KEY});
+    PERFORM pg_advisory_xact_lock_shared(${WATCH_LISTENERS_LOCK});
     IF NOT EXISTS (SELECT FROM sync.watch_listeners WHERE listener_id IS DISTINCT FROM p_listener) THEN
       RETURN;
     END IF;
@@ -927,9 +928,37 @@ BEGIN
 END;
 $$`;
 
+/**
+ * A registering listener's wait (watch/bundle-change-listener.ts, after its row and LISTEN are committed): until
+ * every transaction that holds the registry's lock now has ended. It polls `pg_locks` for those transactions
+ * instead of taking the lock exclusively, which would queue every new commit behind the longest one in flight.
+ * `pg_locks` is read live (not from a snapshot) at each query.
+ */
+const WATCH_LISTENERS_BARRIER_SQL = `CREATE OR REPLACE FUNCTION sync.watch_listeners_barrier()
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+AS $$
+DECLARE
+  holders TEXT[];
+BEGIN
+  SELECT array_agg(l.virtualtransaction) INTO holders FROM pg_locks l
+   WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+     AND (l.classid, l.objid) = (${WATCH_LISTENERS_LOCK.replace(', ', '::oid, ')}::oid);
+  WHILE holders IS NOT NULL AND EXISTS (SELECT FROM pg_locks l
+     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.virtualtransaction = ANY (holders)
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+       AND (l.classid, l.objid) = (${WATCH_LISTENERS_LOCK.replace(', ', '::oid, ')}::oid)) LOOP
+    PERFORM pg_sleep(0.001);
+  END LOOP;
+END;
+$$`;
+
 /** The push request functions (added to REQUEST_FUNCTIONS), helpers first. */
 export const PUSH_FUNCTIONS: ReadonlyArray<{ signature: string; sql: string }> = [
   { signature: 'sync.notify_bundle(text,text,uuid)', sql: NOTIFY_BUNDLE_SQL },
+  { signature: 'sync.watch_listeners_barrier()', sql: WATCH_LISTENERS_BARRIER_SQL },
   { signature: 'sync.push_refuse(text,text,text)', sql: PUSH_REFUSE_SQL },
   { signature: 'sync.push_lock_scope(text)', sql: PUSH_LOCK_SCOPE_SQL },
   { signature: 'sync.push_require_lease(text,text,text,bigint)', sql: PUSH_REQUIRE_LEASE_SQL },

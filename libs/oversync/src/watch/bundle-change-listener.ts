@@ -16,7 +16,6 @@ import type { OversyncConfig } from '../oversync.config.js';
 import type { SyncDatabase } from '../database/sync-database.js';
 import { quoteIdentifier } from '../database/sql-quote.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
-import { WATCH_LISTENERS_LOCK_KEY } from '../schema/sync-push-functions.sql.js';
 import { BundleChangeHub } from './bundle-change-hub.js';
 
 /**
@@ -32,9 +31,9 @@ import { BundleChangeHub } from './bundle-change-hub.js';
  *
  * While it LISTENs its row (`hub.listenerId`, its backend pid) is in `sync.watch_listeners`: commits NOTIFY only
  * while another process has a row there (`sync.notify_bundle`). Registering commits the row with the LISTEN,
- * then takes the registry's advisory lock exclusively once, which waits for every commit that may have read the
- * registry before the row was visible; whatever reads the latest sequences after that (catch-up, a
- * subscription) sees those commits, and every later commit notifies. Rows of backends that are gone (a crashed
+ * then waits for the transactions holding the registry's advisory lock at that moment
+ * (`sync.watch_listeners_barrier`): every commit that may have read the registry before the row was visible;
+ * whatever reads the latest sequences after that (catch-up, a subscription) sees those commits, and every later commit notifies. Rows of backends that are gone (a crashed
  * process) are deleted at each registration; until then they only cost needless NOTIFYs.
  */
 /** Drops the rows of backends that are gone, then (re)registers `listenerId` with this backend's pid. */
@@ -48,7 +47,7 @@ function registerSql(listenerId: string): string {
 }
 
 /** Waits for the commits that hold the registry's lock shared (they may have read it before this row). */
-const REGISTRY_BARRIER = 'SELECT pg_advisory_lock($1::bigint), pg_advisory_unlock($1::bigint)';
+const REGISTRY_BARRIER = 'SELECT sync.watch_listeners_barrier()';
 const UNREGISTER = 'DELETE FROM sync.watch_listeners WHERE listener_id = $1';
 
 @Injectable()
@@ -197,7 +196,7 @@ export class BundleChangeListener implements OnApplicationBootstrap, BeforeAppli
         if (wanted) {
           // one implicit transaction (simple protocol): the row and the LISTEN take effect together
           await client.query(`${registerSql(this.hub.listenerId)}; LISTEN ${channel}`);
-          await client.query(REGISTRY_BARRIER, [WATCH_LISTENERS_LOCK_KEY]);
+          await client.query(REGISTRY_BARRIER);
         } else {
           await client.query(`UNLISTEN ${channel}`);
           await client.query(UNREGISTER, [this.hub.listenerId]);
