@@ -18,6 +18,20 @@ import { quoteIdentifier } from '../database/sql-quote.js';
 import { SyncLifecycle } from '../lifecycle/sync-lifecycle.js';
 import { BundleChangeHub } from './bundle-change-hub.js';
 
+/** Drops the rows of backends that are gone, then (re)registers `listenerId` with this backend's pid. */
+function registerSql(listenerId: string): string {
+  if (!/^[0-9a-f-]{36}$/.test(listenerId)) throw new Error(`invalid listener id ${listenerId}`);
+  return (
+    'DELETE FROM sync.watch_listeners WHERE backend_pid NOT IN (SELECT pid FROM pg_stat_activity); ' +
+    `INSERT INTO sync.watch_listeners (listener_id, backend_pid) VALUES ('${listenerId}', pg_backend_pid()) ` +
+    'ON CONFLICT (listener_id) DO UPDATE SET backend_pid = EXCLUDED.backend_pid, since = now()'
+  );
+}
+
+/** Waits for the commits that hold the registry's lock shared (they may have read it before this row). */
+const REGISTRY_BARRIER = 'SELECT sync.watch_listeners_barrier()';
+const UNREGISTER = 'DELETE FROM sync.watch_listeners WHERE listener_id = $1';
+
 /**
  * The process's one LISTEN connection (spec §4.14 "Listener"): a dedicated `pg.Client` built from
  * the host pool's settings, so it never holds a pooled connection. After every (re)connect it
@@ -33,23 +47,10 @@ import { BundleChangeHub } from './bundle-change-hub.js';
  * while another process has a row there (`sync.notify_bundle`). Registering commits the row with the LISTEN,
  * then waits for the transactions holding the registry's advisory lock at that moment
  * (`sync.watch_listeners_barrier`): every commit that may have read the registry before the row was visible;
- * whatever reads the latest sequences after that (catch-up, a subscription) sees those commits, and every later commit notifies. Rows of backends that are gone (a crashed
- * process) are deleted at each registration; until then they only cost needless NOTIFYs.
+ * whatever reads the latest sequences after that (catch-up, a subscription) sees those commits, and every later
+ * commit notifies. Rows of backends that are gone (a crashed process) are deleted at each registration; until
+ * then they only cost needless NOTIFYs.
  */
-/** Drops the rows of backends that are gone, then (re)registers `listenerId` with this backend's pid. */
-function registerSql(listenerId: string): string {
-  if (!/^[0-9a-f-]{36}$/.test(listenerId)) throw new Error(`invalid listener id ${listenerId}`);
-  return (
-    'DELETE FROM sync.watch_listeners WHERE backend_pid NOT IN (SELECT pid FROM pg_stat_activity); ' +
-    `INSERT INTO sync.watch_listeners (listener_id, backend_pid) VALUES ('${listenerId}', pg_backend_pid()) ` +
-    'ON CONFLICT (listener_id) DO UPDATE SET backend_pid = EXCLUDED.backend_pid, since = now()'
-  );
-}
-
-/** Waits for the commits that hold the registry's lock shared (they may have read it before this row). */
-const REGISTRY_BARRIER = 'SELECT sync.watch_listeners_barrier()';
-const UNREGISTER = 'DELETE FROM sync.watch_listeners WHERE listener_id = $1';
-
 @Injectable()
 export class BundleChangeListener implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Oversync');
