@@ -896,7 +896,12 @@ $$`;
  * (`sync.watch_listeners_barrier`). Two int4 keys ('over', 'sync' in ASCII): a space of their own, apart from
  * the bigint user locks (`hashtextextended`).
  */
-const WATCH_LISTENERS_LOCK = '1870030194, 1937337955';
+const WATCH_LISTENERS_LOCK = [1870030194, 1937337955] as const;
+
+/** `pg_locks l` rows of the registry's lock granted in this database (two-int4 advisory locks have objsubid 2). */
+const WATCH_LISTENERS_LOCK_HELD = `l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND (l.classid, l.objid) = (${WATCH_LISTENERS_LOCK[0]}::oid, ${WATCH_LISTENERS_LOCK[1]}::oid)`;
 
 /**
  * The bundle's NOTIFY (spec §4.14 "Emit"), sent only when a server process other than `p_listener` (the caller's
@@ -919,7 +924,7 @@ VOLATILE
 AS $$
 BEGIN
   IF current_setting('transaction_isolation') = 'read committed' THEN
-    PERFORM pg_advisory_xact_lock_shared(${WATCH_LISTENERS_LOCK});
+    PERFORM pg_advisory_xact_lock_shared(${WATCH_LISTENERS_LOCK.join(', ')});
     IF NOT EXISTS (SELECT FROM sync.watch_listeners WHERE listener_id IS DISTINCT FROM p_listener) THEN
       RETURN;
     END IF;
@@ -942,14 +947,9 @@ AS $$
 DECLARE
   holders TEXT[];
 BEGIN
-  SELECT array_agg(l.virtualtransaction) INTO holders FROM pg_locks l
-   WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-     AND (l.classid, l.objid) = (${WATCH_LISTENERS_LOCK.replace(', ', '::oid, ')}::oid);
+  SELECT array_agg(l.virtualtransaction) INTO holders FROM pg_locks l WHERE ${WATCH_LISTENERS_LOCK_HELD};
   WHILE holders IS NOT NULL AND EXISTS (SELECT FROM pg_locks l
-     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.virtualtransaction = ANY (holders)
-       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-       AND (l.classid, l.objid) = (${WATCH_LISTENERS_LOCK.replace(', ', '::oid, ')}::oid)) LOOP
+     WHERE l.virtualtransaction = ANY (holders) AND ${WATCH_LISTENERS_LOCK_HELD}) LOOP
     PERFORM pg_sleep(0.001);
   END LOOP;
 END;
