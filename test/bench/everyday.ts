@@ -91,7 +91,11 @@ export interface OneRowFigures {
   commit: Percentiles;
   /** the server process's CPU (user + system) per measured round trip, ms; NaN when its pid is unknown */
   serverCpuMs: number;
+  /** the bench process's own CPU (all its threads) per measured round trip, ms: the devices' side of it */
+  benchCpuMs: number;
 }
+
+const cpuMsOf = (used: NodeJS.CpuUsage) => (used.user + used.system) / 1000;
 
 /**
  * Device a pushes one row (create + chunk + commit), device b of the same user pulls it: the round
@@ -115,8 +119,12 @@ export async function oneRowRoundTrip(
   const warmUp = Math.ceil(iterations / 10);
   const cpu = () => (target.pid ? processCpuMs(target.pid) : NaN);
   let cpuAtStart = NaN;
+  let benchCpuAtStart = process.cpuUsage();
   const roundTrips = await timed(iterations, warmUp, async (i) => {
-    if (i === warmUp) cpuAtStart = cpu();
+    if (i === warmUp) {
+      cpuAtStart = cpu();
+      benchCpuAtStart = process.cpuUsage();
+    }
     const pushed = await a.push(i + 1, userRows(1));
     const t = performance.now();
     const body = await b.call('GET', `/sync/pull?after_bundle_seq=${pushed.commit.bundle_seq - 1}`);
@@ -135,6 +143,7 @@ export async function oneRowRoundTrip(
     chunk: percentiles(chunks),
     commit: percentiles(commits),
     serverCpuMs: (cpu() - cpuAtStart) / iterations,
+    benchCpuMs: cpuMsOf(process.cpuUsage(benchCpuAtStart)) / iterations,
   };
 }
 

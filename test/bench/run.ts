@@ -74,7 +74,8 @@ const devicesLine = (r: ManyDevicesResult) =>
 const perRequest = (r: OneRowFigures) =>
   (['create', 'chunk', 'commit', 'pull'] as const).map((k) => fmt(r[k].p50, 2)).join(' / ');
 /** The server process's CPU per measured round trip (ms), '–' when its pid is unknown. */
-const cpuPerRoundTrip = (r: OneRowFigures) => (Number.isNaN(r.serverCpuMs) ? '–' : fmt(r.serverCpuMs, 2));
+const cpuPerRoundTrip = (r: OneRowFigures) =>
+  `${Number.isNaN(r.serverCpuMs) ? '–' : fmt(r.serverCpuMs, 2)}; ${fmt(r.benchCpuMs, 2)}`;
 const cpuBeside = (r: OneRowFigures | undefined) => (r ? `reference server ${cpuPerRoundTrip(r)}` : '');
 
 /** HTTP adapters whose floors print: BENCH_HTTP_ADAPTERS, else express and fastify once the app reads HTTP_ADAPTER. */
@@ -133,7 +134,11 @@ async function everydayPhases(server: BenchServer): Promise<void> {
       perRequest(latency.ours),
       latency.theirs ? `reference server ${perRequest(latency.theirs)}` : '',
     );
-    print('  server CPU per round trip (ms)', cpuPerRoundTrip(latency.ours), cpuBeside(latency.theirs));
+    print(
+      "  CPU per round trip (ms): the server; the bench's devices",
+      cpuPerRoundTrip(latency.ours),
+      cpuBeside(latency.theirs),
+    );
     print(
       '1-row pull on another device, p50 / p95 (ms)',
       ms2(latency.ours.pull, 'p50', 'p95'),
@@ -222,7 +227,11 @@ async function everydayPhases(server: BenchServer): Promise<void> {
       perRequest(warm.ours),
       warm.theirs ? `reference server ${perRequest(warm.theirs)}` : '',
     );
-    print('  server CPU per round trip (ms)', cpuPerRoundTrip(warm.ours), cpuBeside(warm.theirs));
+    print(
+      "  CPU per round trip (ms): the server; the bench's devices",
+      cpuPerRoundTrip(warm.ours),
+      cpuBeside(warm.theirs),
+    );
   }
   if (Object.keys(everyday).length) results.everyday = everyday;
 }

@@ -80,7 +80,7 @@ export function probeRoundTrip(options: {
       // the insert shape the server's chunk parser gives these rows (table id and sorted member list)
       ...(chunkArity > 13 ? [`${tableId} created_at,email,id,name,updated_at`] : []),
     ]),
-    commit: call('push_commit', [pushId, user, 'a', 999, [], 'oversync_probe', 1000, 100, 60000, 5000, 0]),
+    commit: call('push_commit', [pushId, user, 'a', 999, [], 'oversync_probe', 1000, 100, 60000, 5000, 0, null]),
     pull: call('pull', [user, 'b', options.after, 0, 1000, ...options.pullPrefixes, 1000]),
   };
 }
