@@ -214,7 +214,7 @@ async function everydayPhases(server: BenchServer): Promise<void> {
   }
   if (want('latency')) {
     // the same round trips once more on the server the phases above warmed: a fresh Node server's first few
-    // hundred run while V8 still optimizes them (README "Performance", the thirteenth round)
+    // hundred run while V8 still optimizes them (docs/performance-history.md, the thirteenth round)
     const warm = await both((t) => oneRowRoundTrip(t, quick ? 100 : 500, 'latency-warm'));
     everyday.oneRowWarm = warm;
     print(
