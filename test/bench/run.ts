@@ -73,7 +73,8 @@ const devicesLine = (r: ManyDevicesResult) =>
 /** Each request's p50 of a 1-row round trip: create / chunk / commit / pull (ms). */
 const perRequest = (r: OneRowFigures) =>
   (['create', 'chunk', 'commit', 'pull'] as const).map((k) => fmt(r[k].p50, 2)).join(' / ');
-/** The server process's CPU per measured round trip (ms), '–' when its pid is unknown. */
+/** CPU per measured round trip (ms): the server process's ('–' when its pid is unknown); the bench's own. */
+const CPU_PER_ROUND_TRIP = "  CPU per round trip (ms): the server; the bench's devices";
 const cpuPerRoundTrip = (r: OneRowFigures) =>
   `${Number.isNaN(r.serverCpuMs) ? '–' : fmt(r.serverCpuMs, 2)}; ${fmt(r.benchCpuMs, 2)}`;
 const cpuBeside = (r: OneRowFigures | undefined) => (r ? `reference server ${cpuPerRoundTrip(r)}` : '');
@@ -134,11 +135,7 @@ async function everydayPhases(server: BenchServer): Promise<void> {
       perRequest(latency.ours),
       latency.theirs ? `reference server ${perRequest(latency.theirs)}` : '',
     );
-    print(
-      "  CPU per round trip (ms): the server; the bench's devices",
-      cpuPerRoundTrip(latency.ours),
-      cpuBeside(latency.theirs),
-    );
+    print(CPU_PER_ROUND_TRIP, cpuPerRoundTrip(latency.ours), cpuBeside(latency.theirs));
     print(
       '1-row pull on another device, p50 / p95 (ms)',
       ms2(latency.ours.pull, 'p50', 'p95'),
@@ -227,11 +224,7 @@ async function everydayPhases(server: BenchServer): Promise<void> {
       perRequest(warm.ours),
       warm.theirs ? `reference server ${perRequest(warm.theirs)}` : '',
     );
-    print(
-      "  CPU per round trip (ms): the server; the bench's devices",
-      cpuPerRoundTrip(warm.ours),
-      cpuBeside(warm.theirs),
-    );
+    print(CPU_PER_ROUND_TRIP, cpuPerRoundTrip(warm.ours), cpuBeside(warm.theirs));
   }
   if (Object.keys(everyday).length) results.everyday = everyday;
 }
