@@ -19,8 +19,11 @@ export class DatabaseFingerprint {
     const { rows } = await client.query<{ name: string }>(
       `SELECT format('%I.%I', table_schema, table_name) AS name FROM information_schema.tables
         WHERE table_schema = ANY($1) AND table_type = 'BASE TABLE'
-          -- the log of refused commits (admin console) is written by design when a commit is refused
-          AND format('%I.%I', table_schema, table_name) <> 'sync.rejected_writes' ORDER BY 1`,
+          -- the log of refused commits (admin console) is written by design when a commit is refused; the
+          -- registry of listening processes changes on the listener's own schedule (a LISTEN after a watch stream
+          -- opens, the UNLISTEN a linger later), whatever request is in flight then
+          AND format('%I.%I', table_schema, table_name) NOT IN ('sync.rejected_writes', 'sync.watch_listeners')
+        ORDER BY 1`,
       [schemas],
     );
     if (rows.length === 0) throw new Error(`no tables in ${schemas.join(', ')}`);
