@@ -95,8 +95,6 @@ export interface OneRowFigures {
   benchCpuMs: number;
 }
 
-const cpuMsOf = (used: NodeJS.CpuUsage) => (used.user + used.system) / 1000;
-
 /**
  * Device a pushes one row (create + chunk + commit), device b of the same user pulls it: the round
  * trip (issue 21's "1-row push + pull on another device") and the pull alone ("1-row pull"), over
@@ -119,11 +117,11 @@ export async function oneRowRoundTrip(
   const warmUp = Math.ceil(iterations / 10);
   const cpu = () => (target.pid ? processCpuMs(target.pid) : NaN);
   let cpuAtStart = NaN;
-  let benchCpuAtStart = process.cpuUsage();
+  let benchCpuAtStart = NaN;
   const roundTrips = await timed(iterations, warmUp, async (i) => {
     if (i === warmUp) {
       cpuAtStart = cpu();
-      benchCpuAtStart = process.cpuUsage();
+      benchCpuAtStart = processCpuMs(process.pid);
     }
     const pushed = await a.push(i + 1, userRows(1));
     const t = performance.now();
@@ -143,7 +141,7 @@ export async function oneRowRoundTrip(
     chunk: percentiles(chunks),
     commit: percentiles(commits),
     serverCpuMs: (cpu() - cpuAtStart) / iterations,
-    benchCpuMs: cpuMsOf(process.cpuUsage(benchCpuAtStart)) / iterations,
+    benchCpuMs: (processCpuMs(process.pid) - benchCpuAtStart) / iterations,
   };
 }
 
