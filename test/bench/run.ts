@@ -406,7 +406,7 @@ try {
       if (applied.rows !== size) throw new Error(`device applied ${applied.rows} of ${size} rows`);
       applyRates.push((size / applied.ms) * 1000);
       applyCpuRates.push((size / applied.cpuMs) * 1000);
-      applyOwnRates.push((size / (applied.ms - applied.httpMs)) * 1000);
+      if (applied.httpMs > 0) applyOwnRates.push((size / (applied.ms - applied.httpMs)) * 1000);
       if (applied.mainCpuMs) applyMainCpuRates.push((size / applied.mainCpuMs) * 1000);
     }
     pushResults[size] = { rowsPerSec: summarize(totalRates), commitMs: summarize(commitMs) };
@@ -431,7 +431,9 @@ try {
     print(`  Node client pull + apply into SQLite (rows/s)`, range(summarize(applyRates)));
     print(`    the same per CPU-second of the device process`, range(summarize(applyCpuRates)));
     print(`    the same per CPU-second of its main thread`, range(summarize(applyMainCpuRates)));
-    print(`    the client's own part (wall minus the wait on HTTP, rows/s)`, range(summarize(applyOwnRates)));
+    // (timed only with an application's fetch, BENCH_DEVICE_TIMED_FETCH=1: the client's own reads pages as they arrive)
+    if (applyOwnRates.length > 0)
+      print(`    the client's own part (wall minus the wait on HTTP, rows/s)`, range(summarize(applyOwnRates)));
   }
   results.push = pushResults;
   results.pull = pullResults;

@@ -4,14 +4,14 @@ import { statSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import { computeBundleHash, type BundleHashRow } from '@oversync/protocol';
-import { pullBundlesReadByWorker } from '@oversync/client-node/testing';
+import { pullBundlesReadByWorker, pullPagesRequestedByWorker } from '@oversync/client-node/testing';
 import { attachedDevice, type Device, useProxy, useTestServer } from './client-devices.js';
 
-// A large pull page can be read, checked and hashed by a worker thread while the client applies its
-// rows (`pullWorker`, apps/client-node/src/pull-page-pipeline.ts). Two readers of the same user pull
-// through a proxy, one with the worker on every page and one without: their tables, row state,
-// checkpoints, triggers and errors must be the same, tampered pages included. The worker also
-// checkpoints the WAL of the pages it read.
+// A large pull page can be requested, read, checked and hashed by a worker thread while the client
+// applies its rows as they arrive (`pullWorker`, apps/client-node/src/pull-page-pipeline.ts). Two readers
+// of the same user pull through a proxy, one with the worker on every page and one without: their tables,
+// row state, checkpoints, triggers and errors must be the same, tampered pages, pages that arrive slowly
+// and answers cut short included. The worker also checkpoints the WAL of the pages it read.
 
 const server = useTestServer();
 const proxied = useProxy(server);
@@ -154,11 +154,86 @@ describe('pull pages read by the worker thread', () => {
   });
 
   it.each([
+    ['in 12 pieces 25 ms apart, chunked', { pieces: 12, pieceDelayMs: 25, chunked: true }],
+    ['in 12 pieces 25 ms apart, with its length', { pieces: 12, pieceDelayMs: 25 }],
+    ['in 3,000 pieces (rows split anywhere)', { pieces: 3000 }],
+  ])('applies a page that arrives %s as it arrives, as the usual way does', async (_, delivery) => {
+    const user = `pw-slow-${randomUUID()}`;
+    const writer = await attachedDevice(server.t, user);
+    const withWorker = await reader(user, 'always');
+    const without = await reader(user, 'off');
+    await pushUsers(writer, 1500, 'slow');
+    await pushUsers(writer, 20, 'second');
+    for (const device of [withWorker, without]) {
+      proxied.proxy.rewriteResponse('GET', /\/sync\/pull$/, () => delivery);
+      expect(await pullOutcome(device)).toBe('applied_incremental');
+    }
+    expect(localState(withWorker.db)).toEqual(localState(without.db));
+    expect(pullPagesRequestedByWorker(withWorker.client)).toBe(1);
+    expect(pullBundlesReadByWorker(withWorker.client)).toBe(2);
+    for (const device of [writer, withWorker, without]) await device.close();
+  });
+
+  it('requests a page again the usual way when its answer is cut short, having applied none of it', async () => {
+    const user = `pw-cut-${randomUUID()}`;
+    const writer = await attachedDevice(server.t, user);
+    const withWorker = await reader(user, 'always');
+    const without = await reader(user, 'off');
+    await pushUsers(writer, 300, 'first');
+    await pushUsers(writer, 1200, 'second');
+    for (const device of [withWorker, without]) {
+      // the first bundle and some of the second arrive, then the connection is cut
+      proxied.proxy.rewriteResponse('GET', /\/sync\/pull$/, ({ body }) => ({
+        cutAfterBytes: body.indexOf('second 600 '),
+        pieces: 4,
+        pieceDelayMs: 10,
+      }));
+      const before = proxied.proxy.requestsTo('GET', /\/sync\/pull$/).length;
+      // (the usual way's fetch fails the cut answer as a transient transport error and asks again)
+      expect(await pullOutcome(device)).toBe('applied_incremental');
+      // a bundle commits only once the whole page is read (as the usual way checks it first): the first
+      // bundle, whole in the cut answer, was rolled back and the page is asked again from the start
+      const asked = proxied.proxy.requestsTo('GET', /\/sync\/pull$/).slice(before);
+      expect(asked.map((request) => request.query.get('after_bundle_seq'))).toEqual(['0', '0']);
+    }
+    expect(localState(withWorker.db)).toEqual(localState(without.db));
+    // both bundles from the page asked again (its bytes then read by the worker beside the apply)
+    expect(pullBundlesReadByWorker(withWorker.client)).toBe(2);
+    expect(pullPagesRequestedByWorker(withWorker.client)).toBe(0);
+    for (const device of [writer, withWorker, without]) await device.close();
+  });
+
+  it.each([
+    ['a 503 (retried)', 503],
+    ['a 401 (the error)', 401],
+  ])('takes %s from the worker as the usual way takes it from its request', async (_, status) => {
+    const user = `pw-status-${randomUUID()}`;
+    const writer = await attachedDevice(server.t, user);
+    const withWorker = await reader(user, 'always');
+    const without = await reader(user, 'off');
+    await pushUsers(writer, 1100, 'status');
+    const outcomes: string[] = [];
+    for (const device of [withWorker, without]) {
+      proxied.proxy.rewriteResponse('GET', /\/sync\/pull$/, () => ({
+        status,
+        body: JSON.stringify({ error: status === 401 ? 'unauthorized' : 'unavailable', message: `status ${status}` }),
+      }));
+      outcomes.push(await pullOutcome(device));
+    }
+    expect(outcomes[0]).toBe(outcomes[1]);
+    expect(outcomes[0]).toBe(status === 401 ? outcomes[0] : 'applied_incremental');
+    if (status === 401) expect(outcomes[0]).toMatch(/401/);
+    expect(localState(withWorker.db)).toEqual(localState(without.db));
+    for (const device of [writer, withWorker, without]) await device.close();
+  });
+
+  it.each([
     ['whitespace', (body: string) => body.replace('"bundles":[', '"bundles": [')],
     ['a number in a payload', (body: string) => rehashed(body, (rows) => setMember(rows[3]!, 'email', 42))],
     ['members out of order', (body: string) => rehashed(body, reversePayloadMembers)],
     ['what canonical JSON escapes', (body: string) => rehashed(body, (rows) => setMember(rows[2]!, 'name', 'a<b&c'))],
     ['an escape in a value', (body: string) => rehashed(body, (rows) => setMember(rows[4]!, 'name', 'a"b'))],
+    ['an escape near its end', (body: string) => rehashed(body, (rows) => setMember(rows[1050]!, 'name', 'a\nb'))],
     ['a row of another schema', (body: string) => rehashed(body, (rows) => (rows[5]!.schema = 'other'))],
     ['a DELETE of a row never pulled', (body: string) => rehashed(body, (rows) => deleteRow(rows, 8))],
   ])('gives the usual way’s rows or error for a page of %s', async (_, rewrite) => {

@@ -7,6 +7,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export interface ProxiedRequest {
   readonly method: string;
@@ -29,6 +30,13 @@ export interface ProxiedResponse {
 export interface ResponseRewrite {
   readonly status?: number;
   readonly body?: string;
+  /** the body sent in this many pieces, `pieceDelayMs` apart (a page that arrives slowly) */
+  readonly pieces?: number;
+  readonly pieceDelayMs?: number;
+  /** without a Content-Length (chunked) */
+  readonly chunked?: boolean;
+  /** only this many bytes of the body are sent, then the connection is cut (its Content-Length says all) */
+  readonly cutAfterBytes?: number;
 }
 
 interface ArmedRewrite {
@@ -113,6 +121,20 @@ export class LoopbackProxy {
     });
   }
 
+  /** The body as the rewrite says: whole, in pieces over time, or cut short. */
+  private async send(res: http.ServerResponse, out: Buffer, changed: ResponseRewrite): Promise<void> {
+    const sent = changed.cutAfterBytes === undefined ? out : out.subarray(0, changed.cutAfterBytes);
+    const pieces = Math.max(1, changed.pieces ?? 1);
+    const size = Math.ceil(sent.length / pieces);
+    for (let at = 0; at < sent.length; at += size) {
+      if (at > 0 && changed.pieceDelayMs) await delay(changed.pieceDelayMs);
+      if (res.destroyed) return;
+      res.write(sent.subarray(at, at + size));
+    }
+    if (changed.cutAfterBytes === undefined) res.end();
+    else res.destroy();
+  }
+
   private forward(
     req: http.IncomingMessage,
     res: http.ServerResponse,
@@ -148,8 +170,11 @@ export class LoopbackProxy {
           delete headers['content-length'];
           delete headers['transfer-encoding'];
           delete headers.etag;
-          res.writeHead(changed.status ?? real.status, { ...headers, 'content-length': String(out.length) });
-          res.end(out);
+          res.writeHead(
+            changed.status ?? real.status,
+            changed.chunked ? headers : { ...headers, 'content-length': String(out.length) },
+          );
+          void this.send(res, out, changed);
         });
       },
     );

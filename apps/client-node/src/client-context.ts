@@ -41,6 +41,8 @@ export interface TransferCounters {
   committedBundleChunksRead: number;
   /** pulled bundles applied with the worker reading their page (pull-page-pipeline.ts) */
   pullBundlesReadByWorker: number;
+  /** pull pages the worker thread requested and read as they arrived */
+  pullPagesRequestedByWorker: number;
 }
 
 export interface ClientContext {

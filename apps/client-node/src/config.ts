@@ -51,10 +51,12 @@ export interface OversqliteConfig {
    */
   readonly minServerSchemaVersion?: number;
   /**
-   * `auto` (default): a pull page of 1 MiB or more is read, checked and hashed by a worker thread while
-   * this thread applies its rows (the same rows, row state and errors; without a worker, the usual way),
-   * and checkpoints the page's WAL from a connection of its own (a client's first pull since open, and a
-   * pull after such a page, start the worker beside their request); `always`: every page; `off`: never.
+   * `auto` (default): a large pull page is requested, read, checked and hashed by a worker thread while
+   * this thread applies its rows as they arrive (the same rows, row state and errors; without a worker,
+   * the usual way), and its WAL is checkpointed from a connection of the worker's own. `attach()`, a
+   * client's first pull since open and a pull after a page of 1 MiB or more start the worker; the worker
+   * makes the request with Node's HTTP client unless `fetch` is given (then it reads a large page's bytes
+   * fetched here). `always`: every page; `off`: never.
    */
   readonly pullWorker?: PullWorkerMode;
 }

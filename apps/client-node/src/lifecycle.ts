@@ -18,6 +18,7 @@ import {
   SyncProtocolError,
 } from './errors.js';
 import { METADATA_TABLES, quoteIdent, tableExists } from './local-schema.js';
+import { warmPullPageWorker } from './pull-page-pipeline.js';
 import { clearManagedDataInTx, historicallyManagedTables } from './local-reset.js';
 import { type AttachResult, type DetachResult, type RestoreSummary, ZERO_SYNC_STATUS } from './results.js';
 import { keyJson } from './row-codec.js';
@@ -94,6 +95,8 @@ export async function attachLocked(ctx: ClientContext, rawUserId: string, signal
   if (!ctx.session.sourceId.trim()) throw new OpenRequiredError('attach(userId)');
   const wasConnected = ctx.session.connected;
   openLocked(ctx);
+  // pulls follow an attach: the pull worker starts now, not with the first page's request (it ends when idle)
+  if (ctx.config.pullWorker !== 'off') warmPullPageWorker();
   const attachment = ctx.state.attachment();
   const operation = ctx.state.operation();
 

@@ -155,6 +155,7 @@ export class OversqliteClient {
           pushChunksUploaded: 0,
           committedBundleChunksRead: 0,
           pullBundlesReadByWorker: 0,
+          pullPagesRequestedByWorker: 0,
         },
         paused: { uploads: false, downloads: false },
         logger: options.logger ?? SILENT_LOGGER,

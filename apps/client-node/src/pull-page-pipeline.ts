@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { Database } from 'better-sqlite3';
 import { APPLY_PAGE_ROWS, applyAuthoritativePage, ApplyPages, type AuthoritativeRow } from './authoritative-apply.js';
 import { SUSPEND_TRIGGERS_MIN_ROWS, TriggerSuspension } from './capture-triggers.js';
@@ -20,11 +20,17 @@ import {
   type CheckpointTask,
   CONTROL,
   CONTROL_WORDS,
+  type PageAnswer,
+  type PageBatch,
+  type PageEnd,
+  type PageFailed,
+  type PageHead,
+  type PageMessage,
   type PlainTable,
-  type PullPageMessage,
-  type PullPageTask,
+  type PullPageBytesTask,
+  type PullPageRequestTask,
+  type PullPageShape,
   RECORD,
-  recordCapacity,
   STATUS,
 } from './pull-page-records.js';
 import { keyJsonHead, type SqlValue } from './row-codec.js';
@@ -39,6 +45,15 @@ const IDLE_MS = 5000;
 const STALL_MS = 30_000;
 /** A page applied while the reader is behind holds a multiple of this: whole batches (authoritative-apply.ts). */
 const PIPELINED_BATCH_ROWS = 64;
+/**
+ * A requested page's rows start applying once this much has arrived and the rest would arrive, at the
+ * rate it has been arriving, within `BLOCKED_APPLY_FACTOR` times the whole page's apply at
+ * `APPLY_BYTES_PER_MS` (≈ what this thread applies): the event loop is then blocked at most about
+ * that many times as long as the apply alone would block it.
+ */
+const MIN_ARRIVED_BYTES = 64 * 1024;
+const APPLY_BYTES_PER_MS = 50_000;
+const BLOCKED_APPLY_FACTOR = 2;
 /** Rows committed between two checkpoints asked of the worker (SQLite's 1,000-page auto-checkpoint ≈ 11,000 rows). */
 const CHECKPOINT_ROWS = 10_000;
 /** Characters canonical JSON writes differently, or that a plain wire string cannot hold. */
@@ -129,41 +144,115 @@ export type PipelinedPage =
   /** `applied` bundles of the page were committed; the caller reads the page and goes on from there */
   | { readonly read: false; readonly applied: number };
 
+/** A page the worker requested: read and applied, declined (its text given), or not answered with a 200. */
+export type RequestedPage =
+  /** `received`: the body's bytes */
+  | { readonly read: true; readonly hasMore: boolean; readonly bundles: number; readonly received: number }
+  /** `applied` bundles committed; `body` is the whole page for the caller to read from there */
+  | { readonly read: false; readonly applied: number; readonly body: string }
+  /** the answer, not a 200: the caller takes it as its transport's */
+  | { readonly read: false; readonly applied: 0; readonly answer: { status: number; body: string } }
+  /** no answer, or the body cut short after `applied` bundles: the caller requests the page again */
+  | { readonly read: false; readonly applied: number; readonly failed: true };
+
 class Declined extends Error {}
+
+/** `Atomics.waitAsync` (ES2024; Node has it, the ES2023 lib does not declare it). */
+interface AtomicsWaitAsync {
+  waitAsync(
+    array: Int32Array,
+    index: number,
+    value: number,
+    timeout: number,
+  ): { async: false; value: string } | { async: true; value: Promise<string> };
+}
 
 /**
  * Applies a pull page with the worker reading it (the cursor's target set from it as the usual way
  * does); `onBundle(bundleSeq)` after each committed bundle. `bytes`: the body's UTF-8 bytes, moved to
- * the worker (which decodes them itself) instead of the text copied there.
+ * the worker (which decodes them itself).
  */
 export function applyPipelinedPage(
   ctx: ClientContext,
   running: Worker,
   body: string,
+  bytes: ArrayBuffer,
   cursor: PullCursor,
   onBundle: (bundleSeq: number) => void,
-  bytes?: ArrayBuffer,
 ): PipelinedPage {
-  let stream: RecordStream | undefined;
+  const channel = new MessageChannel();
+  const control = new SharedArrayBuffer(CONTROL_WORDS * 4);
+  const task: PullPageBytesTask = {
+    ...pageShape(ctx, cursor),
+    control,
+    port: channel.port2,
+    bytes,
+    length: body.length,
+  };
+  running.postMessage(task, [channel.port2, bytes]);
+  const stream = new RecordStream(channel.port1, control, body);
+  try {
+    const page = applyRecords(ctx, running, stream, cursor, onBundle);
+    return page.read ? page : { read: false, applied: page.applied };
+  } finally {
+    stream.close();
+    release();
+  }
+}
+
+/**
+ * A pull page the worker requests (`url` with `headers`) and reads as it arrives, this thread applying
+ * each bundle's rows as they come once the rest of the body would arrive within about the time their
+ * apply takes (the event loop waits free until then: a slow download blocks it no longer than the apply).
+ */
+export async function applyRequestedPage(
+  ctx: ClientContext,
+  running: Worker,
+  request: { url: string; headers: Record<string, string>; timeoutMs: number },
+  cursor: PullCursor,
+  onBundle: (bundleSeq: number) => void,
+  signal?: AbortSignal,
+): Promise<RequestedPage> {
+  const channel = new MessageChannel();
+  const control = new SharedArrayBuffer(CONTROL_WORDS * 4);
+  const task: PullPageRequestTask = { ...pageShape(ctx, cursor), control, port: channel.port2, ...request };
+  running.postMessage(task, [channel.port2]);
+  const stream = new RecordStream(channel.port1, control, undefined);
+  try {
+    const head = await stream.head(signal);
+    if (head.kind === 'failed') return { read: false, applied: 0, failed: true };
+    if (head.kind === 'answer') return { read: false, applied: 0, answer: { status: head.status, body: head.body } };
+    try {
+      await stream.arriving(head.contentLength, signal);
+    } catch (err) {
+      if (err instanceof Declined) return { read: false, applied: 0, failed: true };
+      throw err;
+    }
+    const page = applyRecords(ctx, running, stream, cursor, onBundle);
+    if (page.read) return { ...page, received: Atomics.load(new Int32Array(control), CONTROL.received) };
+    const body = stream.failed ? undefined : await stream.wholeText(signal);
+    return body === undefined ? { read: false, applied: page.applied, failed: true } : { ...page, body };
+  } finally {
+    stream.close();
+    release();
+  }
+}
+
+function pageShape(ctx: ClientContext, cursor: PullCursor): PullPageShape {
+  return { schema: ctx.schema, afterBundleSeq: cursor.after, tables: plainTables(ctx) };
+}
+
+/** The page's records applied bundle by bundle; `read: false` once the worker declines (or stalls). */
+function applyRecords(
+  ctx: ClientContext,
+  running: Worker,
+  stream: RecordStream,
+  cursor: PullCursor,
+  onBundle: (bundleSeq: number) => void,
+): PipelinedPage {
   let applied = 0;
   const checkpoints = DeferredCheckpoints.start(ctx.db, running);
   try {
-    const capacity = recordCapacity(body.length);
-    const task: PullPageTask = {
-      body,
-      schema: ctx.schema,
-      afterBundleSeq: cursor.after,
-      tables: plainTables(ctx),
-      control: new SharedArrayBuffer(CONTROL_WORDS * 4),
-      records: new SharedArrayBuffer(capacity.words * 4),
-      numbers: new SharedArrayBuffer(capacity.numbers * 8),
-    };
-    if (bytes === undefined) running.postMessage(task satisfies PullPageMessage);
-    else {
-      const { body: text, ...shared } = task;
-      running.postMessage({ ...shared, bytes, length: text.length } satisfies PullPageMessage, [bytes]);
-    }
-    stream = new RecordStream(task);
     if (!stream.next() || stream.tag() !== RECORD.page) return { read: false, applied };
     stream.word();
     const stable = stream.number();
@@ -173,7 +262,7 @@ export function applyPipelinedPage(
       if (stream.tag() !== RECORD.bundle) return { read: false, applied };
       let bundle: { bundleSeq: number; rows: number };
       try {
-        bundle = applyBundle(ctx, body, stream);
+        bundle = applyBundle(ctx, stream);
       } catch {
         // anything, a decline as much as a failing statement: that bundle goes the usual way
         return { read: false, applied };
@@ -183,16 +272,13 @@ export function applyPipelinedPage(
       ctx.counters.pullBundlesReadByWorker++;
       onBundle(bundle.bundleSeq);
     }
-    return { read: true, hasMore: stream.hasMore(), bundles: applied };
+    return stream.pageRead() ? { read: true, hasMore: stream.hasMore(), bundles: applied } : { read: false, applied };
   } catch (err) {
-    // a decline, or no room for the records (the usual way needs none): the page goes the usual way;
-    // what `onBundle` throws is the pull's own error
-    if (err instanceof Declined || (err instanceof RangeError && applied === 0)) return { read: false, applied };
+    // a decline: the page goes the usual way; what `onBundle` throws is the pull's own error
+    if (err instanceof Declined) return { read: false, applied };
     throw err;
   } finally {
-    stream?.abandon();
     checkpoints?.end();
-    release();
   }
 }
 
@@ -243,7 +329,7 @@ class DeferredCheckpoints {
 }
 
 /** One bundle's transaction (its `bundle` record read), rolled back by a throw; returns its bundle_seq and rows. */
-function applyBundle(ctx: ClientContext, body: string, stream: RecordStream): { bundleSeq: number; rows: number } {
+function applyBundle(ctx: ClientContext, stream: RecordStream): { bundleSeq: number; rows: number } {
   const rowCount = stream.word();
   const bundleSeq = stream.number();
   ctx.state.applyTransaction(() => {
@@ -257,7 +343,7 @@ function applyBundle(ctx: ClientContext, body: string, stream: RecordStream): { 
       const page: AuthoritativeRow[] = [];
       do {
         if (!stream.next()) throw new Declined();
-        const row = stream.row(ctx, body);
+        const row = stream.row(ctx);
         suspension?.suspend(row.ref.table.name);
         page.push(row);
       } while (start + page.length < end && (page.length % PIPELINED_BATCH_ROWS !== 0 || stream.published()));
@@ -279,98 +365,238 @@ const OP_OF_TAG: Partial<Record<number, RowOp>> = {
   [RECORD.delete]: 'DELETE',
 };
 
-/** The records as the worker publishes them, read in order; waits (blocking) for the next one. */
+/** What the worker posts for a page, read in order; the waits block (but `head`, `arriving`, `wholeText`). */
 class RecordStream {
   private readonly control: Int32Array;
-  private readonly records: Int32Array;
-  private readonly numbers: Float64Array;
+  private words: Int32Array<ArrayBuffer> = new Int32Array(0);
   private at = 0;
+  private numbers: Float64Array<ArrayBuffer> = new Float64Array(0);
   private numberAt = 0;
+  /** where the current batch's positions point: `text` from `offset` */
+  private text = '';
+  private offset = 0;
+  private ended: PageEnd | undefined;
+  /** the request failed, or the worker stalled */
+  failed = false;
+  /** posted and taken, not yet read */
+  private readonly batches: PageBatch[] = [];
+  /** the worker's posts and bytes received as last seen, and when (waitAsync) */
+  private progress = 0;
+  private progressAt = Date.now();
 
-  constructor(task: PullPageTask) {
-    this.control = new Int32Array(task.control);
-    this.records = new Int32Array(task.records);
-    this.numbers = new Float64Array(task.numbers);
+  constructor(
+    private readonly port: MessagePort,
+    control: SharedArrayBuffer,
+    private readonly body: string | undefined,
+  ) {
+    this.control = new Int32Array(control);
+  }
+
+  /** The answer's head (or the whole answer, or its failure), waited for with the event loop free. */
+  async head(signal?: AbortSignal): Promise<PageHead | PageAnswer | PageFailed> {
+    for (;;) {
+      const generation = Atomics.load(this.control, CONTROL.generation);
+      const message = this.receive();
+      if (message?.kind === 'head' || message?.kind === 'answer' || message?.kind === 'failed') return message;
+      if (message !== undefined) return { kind: 'failed' };
+      try {
+        await this.waitAsync(generation, signal);
+      } catch (err) {
+        if (err instanceof Declined) return { kind: 'failed' };
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Returns (the event loop free until then) once the body has arrived or the rest of it would within
+   * the time the apply of the whole body takes, at the rate it has been arriving.
+   */
+  async arriving(contentLength: number | undefined, signal?: AbortSignal): Promise<void> {
+    const since = performance.now();
+    for (;;) {
+      const generation = Atomics.load(this.control, CONTROL.generation);
+      const received = Atomics.load(this.control, CONTROL.received);
+      if (Atomics.load(this.control, CONTROL.arrived) !== 0) return;
+      if (contentLength !== undefined) {
+        if (received >= contentLength) return;
+        const rate = received / Math.max(performance.now() - since, 0.001);
+        const applyMs = contentLength / APPLY_BYTES_PER_MS;
+        if (received >= MIN_ARRIVED_BYTES && (contentLength - received) / rate <= BLOCKED_APPLY_FACTOR * applyMs)
+          return;
+      }
+      await this.waitAsync(generation, signal, 5);
+    }
   }
 
   /** Waits for a record: true when there is one, false when the page ended before it. */
   next(): boolean {
-    return this.waitUntil(() => this.at < Atomics.load(this.control, CONTROL.published));
+    while (!this.advance()) {
+      if (this.ended) return false;
+      this.take(this.receive() ?? this.waitFor());
+    }
+    return true;
   }
 
-  /** Whether the next record is published already (no wait). */
+  /** Whether the next record has been posted already (no wait). */
   published(): boolean {
-    return this.at < Atomics.load(this.control, CONTROL.published);
+    for (;;) {
+      if (this.advance()) return true;
+      const message = this.ended ? undefined : this.receive();
+      if (message === undefined) return false;
+      this.take(message);
+    }
   }
 
   /** Waits for the worker's verdict on the whole page: true when it vouches for it. */
   pageRead(): boolean {
-    this.waitUntil(() => false);
-    return Atomics.load(this.control, CONTROL.status) === STATUS.read;
+    while (!this.ended) this.take(this.receive() ?? this.waitFor());
+    return this.ended.status === STATUS.read;
   }
 
   hasMore(): boolean {
-    return Atomics.load(this.control, CONTROL.hasMore) === 1;
+    return this.ended?.hasMore === true;
   }
 
   tag(): number {
-    return this.records[this.at++]!;
+    return this.words[this.at++]!;
   }
 
   word(): number {
-    return this.records[this.at++]!;
+    return this.words[this.at++]!;
   }
 
   number(): number {
     return this.numbers[this.numberAt++]!;
   }
 
-  /** A row record (its tag not read yet), its texts sliced from the body. */
-  row(ctx: ClientContext, body: string): AuthoritativeRow {
-    const records = this.records;
+  /** A row record (its tag not read yet), its texts sliced from the batch's text. */
+  row(ctx: ClientContext): AuthoritativeRow {
+    const words = this.words;
     const at = this.at;
-    const op = OP_OF_TAG[records[at]!];
+    const op = OP_OF_TAG[words[at]!];
     if (op === undefined) throw new Declined();
-    const table = ctx.tables[records[at + 1]!]!;
-    const keyAt = records[at + 2]!;
-    const keyEnd = records[at + 3]!;
-    const localKey = body.slice(keyAt, keyEnd);
-    const keyJson = body.slice(keyAt - keyJsonHead(table).length, keyEnd + 2);
+    const table = ctx.tables[words[at + 1]!]!;
+    const text = this.text;
+    const offset = this.offset;
+    const keyAt = offset + words[at + 2]!;
+    const keyEnd = offset + words[at + 3]!;
+    const localKey = text.slice(keyAt, keyEnd);
+    const keyJson = text.slice(keyAt - keyJsonHead(table).length, keyEnd + 2);
     let values: SqlValue[] | undefined;
     if (op === 'DELETE') this.at = at + 4;
     else {
       const columns = table.columns.length;
       values = new Array<SqlValue>(columns);
       for (let i = 0, p = at + 4; i < columns; i++, p += 2) {
-        const start = records[p]!;
-        values[i] = start < 0 ? null : body.slice(start, records[p + 1]);
+        const start = words[p]!;
+        values[i] = start < 0 ? null : text.slice(offset + start, offset + words[p + 1]!);
       }
       this.at = at + 4 + 2 * columns;
     }
     return { ref: { table, localKey, keyJson }, op, rowVersion: this.number(), payload: undefined, values };
   }
 
-  /** Tells the worker to stop reading (a page left early). */
-  abandon(): void {
+  /** A requested page's whole text, asked of the worker (once this thread left the page); undefined: it failed. */
+  async wholeText(signal?: AbortSignal): Promise<string | undefined> {
+    this.port.postMessage('body');
+    for (;;) {
+      if (this.failed) return undefined;
+      const generation = Atomics.load(this.control, CONTROL.generation);
+      const message = this.receive();
+      if (message === undefined) {
+        try {
+          await this.waitAsync(generation, signal);
+        } catch (err) {
+          if (err instanceof Declined) return undefined;
+          throw err;
+        }
+      } else if (message.kind === 'failed') this.failed = true;
+      else if (message.kind === 'body') return message.text;
+    }
+  }
+
+  /** Tells the worker to stop reading (a page left early) and lets the port go. */
+  close(): void {
     Atomics.store(this.control, CONTROL.abandoned, 1);
+    this.port.close();
+  }
+
+  private receive(): PageMessage | undefined {
+    return (receiveMessageOnPort(this.port)?.message as PageMessage | undefined) ?? undefined;
+  }
+
+  private take(message: PageMessage): void {
+    switch (message.kind) {
+      case 'batch':
+        this.batches.push(message);
+        return;
+      case 'end':
+        this.ended = message;
+        return;
+      case 'failed':
+        this.failed = true;
+        throw new Declined();
+      default:
+        throw new Declined();
+    }
+  }
+
+  /** The next batch read from once this one is (false: no record left among those posted). */
+  private advance(): boolean {
+    while (this.at >= this.words.length) {
+      const batch = this.batches.shift();
+      if (batch === undefined) return false;
+      this.words = batch.words;
+      this.numbers = batch.numbers;
+      this.at = 0;
+      this.numberAt = 0;
+      this.text = batch.text ?? this.body!;
+      this.offset = batch.text === undefined ? batch.at : 0;
+    }
+    return true;
+  }
+
+  /** Blocks for the next message; a worker that posts nothing for `STALL_MS` is given up (`Declined`). */
+  private waitFor(): PageMessage {
+    const control = this.control;
+    const since = Date.now();
+    for (;;) {
+      const generation = Atomics.load(control, CONTROL.generation);
+      const message = this.receive();
+      if (message !== undefined) return message;
+      Atomics.wait(control, CONTROL.generation, generation, 1000);
+      if (Date.now() - since > STALL_MS) {
+        this.failed = true;
+        throw new Declined();
+      }
+    }
   }
 
   /**
-   * Blocks until `ready()` or the page is over: true when ready. A declined page throws `Declined`;
-   * so does a worker that publishes nothing for `STALL_MS`.
+   * Waits with the event loop free for a post after `generation` (or `ms`); a worker that posts nothing and
+   * receives no byte for `STALL_MS` is given up (`failed`, `Declined`).
    */
-  private waitUntil(ready: () => boolean): boolean {
-    const control = this.control;
-    let stalledSince = 0;
-    for (;;) {
-      const generation = Atomics.load(control, CONTROL.generation);
-      if (ready()) return true;
-      const status = Atomics.load(control, CONTROL.status);
-      if (status === STATUS.declined) throw new Declined();
-      // the count is final once the status is (the worker stores it first)
-      if (status === STATUS.read) return ready();
-      if (Atomics.wait(control, CONTROL.generation, generation, 1000) !== 'timed-out') stalledSince = 0;
-      else if ((stalledSince ||= Date.now()) + STALL_MS < Date.now()) throw new Declined();
+  private async waitAsync(generation: number, signal: AbortSignal | undefined, ms = 1000): Promise<void> {
+    signal?.throwIfAborted();
+    const waited = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.control, CONTROL.generation, generation, ms);
+    if (waited.async) {
+      // the wait holds no handle of its own: without this timer a process with nothing else to do would exit
+      const alive = setTimeout(() => undefined, ms + 1000);
+      try {
+        await waited.value;
+      } finally {
+        clearTimeout(alive);
+      }
+    }
+    signal?.throwIfAborted();
+    const progress = Atomics.load(this.control, CONTROL.generation) + Atomics.load(this.control, CONTROL.received);
+    if (progress !== this.progress) {
+      this.progress = progress;
+      this.progressAt = Date.now();
+    } else if (Date.now() - this.progressAt > STALL_MS) {
+      this.failed = true;
+      throw new Declined();
     }
   }
 }

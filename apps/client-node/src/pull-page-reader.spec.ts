@@ -6,8 +6,8 @@ import { pulledBundleHash } from './bundle-hash.js';
 import type { ClientContext } from './client-context.js';
 import { inspectManagedTables } from './managed-table.js';
 import { decodePullPage, validatePullPage } from './pull.js';
-import { PullPageReader } from './pull-page-reader.js';
-import { CONTROL, CONTROL_WORDS, RECORD, recordCapacity, STATUS } from './pull-page-records.js';
+import { plainBytes, PullPageReader } from './pull-page-reader.js';
+import { type PageBatch, type PageEnd, RECORD, STATUS } from './pull-page-records.js';
 import { sqlValuesFromWirePayload } from './row-codec.js';
 import type { JsonObject } from './json-value.js';
 
@@ -112,55 +112,75 @@ function withHashes(body: string, rightHashes: boolean[]): string {
   return out;
 }
 
-/** What the worker's reader hands over: per bundle its hash verdict and rows, or undefined when it declines. */
-function readByWorker(body: string) {
-  const capacity = recordCapacity(body.length);
-  const task = {
-    body,
-    schema: 'business',
-    afterBundleSeq: 0,
-    tables: plainTables,
-    control: new SharedArrayBuffer(CONTROL_WORDS * 4),
-    records: new SharedArrayBuffer(capacity.words * 4),
-    numbers: new SharedArrayBuffer(capacity.numbers * 8),
-  };
-  new PullPageReader(task).read();
-  const control = new Int32Array(task.control);
-  if (control[CONTROL.status] !== STATUS.read) return undefined;
-  const records = new Int32Array(task.records);
-  const numbers = new Float64Array(task.numbers);
-  const bundles: { hashMatches: boolean; rows: unknown[] }[] = [];
-  let n = 0;
-  for (let at = 0; at < control[CONTROL.published]!;) {
-    const tag = records[at]!;
-    if (tag === RECORD.page || tag === RECORD.bundle) {
-      n++;
-      if (tag === RECORD.bundle) bundles.push({ hashMatches: false, rows: [] });
-      at += 2;
-    } else if (tag === RECORD.bundleEnd) {
-      bundles.at(-1)!.hashMatches = records[at + 1] === 1;
-      at += 2;
-    } else {
-      const table = tables[records[at + 1]!]!;
-      const values: (string | null)[] = [];
-      const columns = tag === RECORD.delete ? 0 : table.columns.length;
-      for (let i = 0; i < columns; i++) {
-        const start = records[at + 4 + 2 * i]!;
-        values.push(start < 0 ? null : body.slice(start, records[at + 5 + 2 * i]));
-      }
-      const localKey = body.slice(records[at + 2], records[at + 3]);
-      bundles.at(-1)!.rows.push({
-        table: table.name,
-        op: { [RECORD.insert]: 'INSERT', [RECORD.update]: 'UPDATE', [RECORD.delete]: 'DELETE' }[tag],
-        rowVersion: numbers[n++],
-        localKey,
-        keyJson: body.slice(records[at + 2]! - '{"id":"'.length, records[at + 3]! + 2),
-        values: tag === RECORD.delete ? undefined : values,
-      });
-      at += 4 + 2 * columns;
-    }
+/**
+ * What the worker's reader hands over: per bundle its hash verdict and rows, or undefined when it declines.
+ * `cuts`: the body given in pieces at these fractions of its length, the batches then carrying their text
+ * (a page the worker requests); none: the body given whole, positions into it.
+ */
+function readByWorker(body: string, cuts: number[] = []) {
+  const messages: (PageBatch | PageEnd)[] = [];
+  const withText = cuts.length > 0;
+  const reader = new PullPageReader(
+    { schema: 'business', afterBundleSeq: 0, tables: plainTables },
+    (message) => messages.push(message),
+    withText,
+  );
+  const ends = [...new Set(cuts.map((cut) => Math.floor(cut * body.length)))].sort((a, b) => a - b);
+  let from = 0;
+  // each piece with what the worker knows of its bytes (`plainBytes`), as a requested page's are
+  const feed = (piece: string, done: boolean) => reader.feed(piece, done, withText && plainBytes(Buffer.from(piece)));
+  for (const end of ends) {
+    feed(body.slice(from, end), false);
+    from = end;
   }
-  return { hasMore: control[CONTROL.hasMore] === 1, bundles };
+  feed(body.slice(from), true);
+  const end = messages.at(-1);
+  if (end?.kind !== 'end' || messages.filter((m) => m.kind === 'end').length !== 1) throw new Error('no single end');
+  if (end.status !== STATUS.read) return undefined;
+  const bundles: { hashMatches: boolean; rows: unknown[] }[] = [];
+  let textAt = 0;
+  for (const batch of messages) {
+    if (batch.kind !== 'batch') continue;
+    // a batch's text continues the previous one's: the texts together are the body
+    if (withText) expect(body.slice(textAt, textAt + batch.text!.length)).toBe(batch.text);
+    const text = batch.text ?? body;
+    const offset = batch.text === undefined ? batch.at : 0;
+    if (withText) textAt += batch.text!.length;
+    const { words, numbers } = batch;
+    let n = 0;
+    for (let at = 0; at < words.length;) {
+      const tag = words[at]!;
+      if (tag === RECORD.page || tag === RECORD.bundle) {
+        n++;
+        if (tag === RECORD.bundle) bundles.push({ hashMatches: false, rows: [] });
+        at += 2;
+      } else if (tag === RECORD.bundleEnd) {
+        bundles.at(-1)!.hashMatches = words[at + 1] === 1;
+        at += 2;
+      } else {
+        const table = tables[words[at + 1]!]!;
+        const values: (string | null)[] = [];
+        const columns = tag === RECORD.delete ? 0 : table.columns.length;
+        for (let i = 0; i < columns; i++) {
+          const start = words[at + 4 + 2 * i]!;
+          values.push(start < 0 ? null : text.slice(offset + start, offset + words[at + 5 + 2 * i]!));
+        }
+        const keyAt = offset + words[at + 2]!;
+        const keyEnd = offset + words[at + 3]!;
+        bundles.at(-1)!.rows.push({
+          table: table.name,
+          op: { [RECORD.insert]: 'INSERT', [RECORD.update]: 'UPDATE', [RECORD.delete]: 'DELETE' }[tag],
+          rowVersion: numbers[n++],
+          localKey: text.slice(keyAt, keyEnd),
+          keyJson: text.slice(keyAt - '{"id":"'.length, keyEnd + 2),
+          values: tag === RECORD.delete ? undefined : values,
+        });
+        at += 4 + 2 * columns;
+      }
+    }
+    expect(n).toBe(numbers.length);
+  }
+  return { hasMore: end.hasMore, bundles };
 }
 
 describe('PullPageReader (the pull worker thread)', () => {
@@ -168,45 +188,67 @@ describe('PullPageReader (the pull worker thread)', () => {
     let vouched = 0;
     let rowsCompared = 0;
     fc.assert(
-      fc.property(page, fc.array(fc.boolean(), { minLength: 1, maxLength: 3 }), (generated, rightHashes) => {
-        const body = withHashes(
-          generated,
-          rightHashes.map((right, i) => right || i === 0),
-        );
-        const read = readByWorker(body);
-        if (read === undefined) return;
-        vouched++;
-        // the usual way: decode, validate, then per bundle its hash and each row resolved and decoded
-        const usual = decodePullPage(body);
-        validatePullPage(ctx, usual.page, 0);
-        expect(read.hasMore).toBe(usual.page.has_more);
-        expect(read.bundles).toHaveLength(usual.page.bundles.length);
-        let first = 0;
-        usual.page.bundles.forEach((b, i) => {
-          const hash = pulledBundleHash(b.rows, usual.wire && { ...usual.wire, first });
-          expect(read.bundles[i]!.hashMatches).toBe(hash === b.bundle_hash);
-          const rows = b.rows.map((r, j) => {
-            const at = 4 * (first + j);
-            const keyText = usual.wire?.body.slice(usual.wire.spans[at], usual.wire.spans[at + 1]);
-            const ref = resolveWireRow(ctx, r.table, r.key, keyText);
-            return {
-              table: ref.table.name,
-              op: r.op,
-              rowVersion: Number(r.row_version),
-              localKey: ref.localKey,
-              keyJson: ref.keyJson,
-              values: r.op === 'DELETE' ? undefined : sqlValuesFromWirePayload(ref.table, r.payload as JsonObject),
-            };
+      fc.property(
+        page,
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 3 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 6 }),
+        (generated, rightHashes, cuts) => {
+          const body = withHashes(
+            generated,
+            rightHashes.map((right, i) => right || i === 0),
+          );
+          const read = readByWorker(body);
+          // the same body given in pieces (as it arrives): the same verdict and rows
+          expect(readByWorker(body, [...cuts, 0.5])).toEqual(read);
+          if (read === undefined) return;
+          vouched++;
+          // the usual way: decode, validate, then per bundle its hash and each row resolved and decoded
+          const usual = decodePullPage(body);
+          validatePullPage(ctx, usual.page, 0);
+          expect(read.hasMore).toBe(usual.page.has_more);
+          expect(read.bundles).toHaveLength(usual.page.bundles.length);
+          let first = 0;
+          usual.page.bundles.forEach((b, i) => {
+            const hash = pulledBundleHash(b.rows, usual.wire && { ...usual.wire, first });
+            expect(read.bundles[i]!.hashMatches).toBe(hash === b.bundle_hash);
+            const rows = b.rows.map((r, j) => {
+              const at = 4 * (first + j);
+              const keyText = usual.wire?.body.slice(usual.wire.spans[at], usual.wire.spans[at + 1]);
+              const ref = resolveWireRow(ctx, r.table, r.key, keyText);
+              return {
+                table: ref.table.name,
+                op: r.op,
+                rowVersion: Number(r.row_version),
+                localKey: ref.localKey,
+                keyJson: ref.keyJson,
+                values: r.op === 'DELETE' ? undefined : sqlValuesFromWirePayload(ref.table, r.payload as JsonObject),
+              };
+            });
+            rowsCompared += rows.length;
+            expect(read.bundles[i]!.rows).toEqual(rows);
+            first += b.rows.length;
           });
-          rowsCompared += rows.length;
-          expect(read.bundles[i]!.rows).toEqual(rows);
-          first += b.rows.length;
-        });
-      }),
+        },
+      ),
       { numRuns: 1500 },
     );
     // not vacuous: many pages in the layout are vouched for, with rows
     expect(vouched).toBeGreaterThan(100);
     expect(rowsCompared).toBeGreaterThan(200);
+  });
+
+  it('calls bytes plain only when their text holds nothing a string needs looked at', () => {
+    const special = /[\\\x00-\x1f<>&\u0080-\uffff]/;
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.nat(7), (text, offset) => {
+        const bytes = Buffer.from(text);
+        // at every alignment of the view (the four-byte steps start at an aligned byte)
+        const shifted = new Uint8Array(bytes.length + offset);
+        shifted.set(bytes, offset);
+        expect(plainBytes(shifted.subarray(offset))).toBe(!special.test(text));
+      }),
+      { numRuns: 3000 },
+    );
+    expect(plainBytes(Buffer.from('{"a":"b c","d":null}'.repeat(50)))).toBe(true);
   });
 });

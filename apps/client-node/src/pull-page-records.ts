@@ -1,34 +1,33 @@
 /**
- * What the pull page reader thread (pull-page-worker.ts) hands the applying thread, in shared memory:
- * a stream of int32 records (positions in the page's body, no strings) and one of doubles (sequences
- * and row versions), published as whole records; the control words say how far and how it ended.
+ * What the pull page reader thread (pull-page-worker.ts) and the applying thread tell each other. The
+ * reader posts its records in batches on a `MessagePort` (int32 words: positions in the batch's text; doubles:
+ * sequences and row versions) and bumps a control word after each post, so the applying thread, blocked in
+ * a bundle's transaction, waits on that word and takes the batches with `receiveMessageOnPort`.
  */
+import type { MessagePort } from 'node:worker_threads';
 
 /** The control words (an Int32Array over `control`). */
 export const CONTROL = {
-  /** bumped at every publication: what the applying thread waits on */
+  /** bumped after every message posted: what the applying thread waits on */
   generation: 0,
-  /** int32 words of records published */
-  published: 1,
-  /** `STATUS` */
-  status: 2,
-  /** the page's `has_more` (1/0), once `STATUS.read` */
-  hasMore: 3,
-  /** set by the applying thread: the reader stops at its next publication */
-  abandoned: 4,
+  /** set by the applying thread: the reader stops (and a request it makes is aborted) */
+  abandoned: 1,
+  /** bytes of the answer's body received so far (a request the reader makes) */
+  received: 2,
+  /** 1 once the body has arrived whole, or the request failed */
+  arrived: 3,
 } as const;
-export const CONTROL_WORDS = 5;
+export const CONTROL_WORDS = 4;
 
 export const STATUS = {
-  reading: 0,
-  /** the whole page read, in layout, valid (§8.3) for the `after` given: every record is final */
+  /** the whole page read, in layout, valid (§8.3) for the `after` given: every record was posted */
   read: 1,
   /** not vouched for (off the layout, invalid, a value that is not plain): the caller reads the page itself */
   declined: 2,
 } as const;
 
 /**
- * Record tags. `page`: [tag] + stable_bundle_seq; `bundle`: [tag, row_count] + bundle_seq; a row:
+ * Record tags. `page`: [tag, 0] + stable_bundle_seq; `bundle`: [tag, row_count] + bundle_seq; a row:
  * [op tag, table index, key value start, key value end, then per table column in table order its string
  * value's start and end (-1, -1 for null) unless DELETE] + row_version; `bundleEnd`: [tag, hash matches 1/0].
  */
@@ -45,23 +44,79 @@ export interface PlainTable {
   readonly columns: readonly string[];
 }
 
-export interface PullPageTask {
-  readonly body: string;
+/** What the reader checks a page against. */
+export interface PullPageShape {
   readonly schema: string;
   readonly afterBundleSeq: number;
   readonly tables: readonly PlainTable[];
+}
+
+interface PageTaskBase extends PullPageShape {
   readonly control: SharedArrayBuffer;
-  readonly records: SharedArrayBuffer;
-  readonly numbers: SharedArrayBuffer;
+  readonly port: MessagePort;
 }
 
 /**
- * A task as posted: the body as text, or as the answer's UTF-8 bytes (transferred, not copied) that the
- * reader thread decodes as the transport did; `length` is the applying thread's text's, the positions'
- * reference (a text of another length is not read: the page is declined).
+ * A page the applying thread holds as text: the answer's UTF-8 bytes (transferred, not copied) that the
+ * reader decodes as the transport did; `length` is the applying thread's text's (a text of another length
+ * is declined). Batches then carry no text: their positions are in that text, from their `at`.
  */
-export type PullPageMessage =
-  PullPageTask | (Omit<PullPageTask, 'body'> & { readonly bytes: ArrayBuffer; readonly length: number });
+export interface PullPageBytesTask extends PageTaskBase {
+  readonly bytes: ArrayBuffer;
+  readonly length: number;
+}
+
+/**
+ * A page the reader requests itself (`GET` with these headers) and reads as it arrives; its batches carry
+ * their text. Answers other than 200 come back whole (`PageAnswer`).
+ */
+export interface PullPageRequestTask extends PageTaskBase {
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+}
+
+export type PullPageTask = PullPageBytesTask | PullPageRequestTask;
+
+/** The records of the rows read since the last batch; `text`: the body from `at` to the last record's end. */
+export interface PageBatch {
+  readonly kind: 'batch';
+  readonly at: number;
+  readonly text?: string;
+  readonly words: Int32Array<ArrayBuffer>;
+  readonly numbers: Float64Array<ArrayBuffer>;
+}
+
+/** The reader's verdict, after its last batch. */
+export interface PageEnd {
+  readonly kind: 'end';
+  readonly status: (typeof STATUS)[keyof typeof STATUS];
+  readonly hasMore: boolean;
+}
+
+/** A requested page's whole text, sent when the applying thread asks for it (posting `'body'`). */
+export interface PageBody {
+  readonly kind: 'body';
+  readonly text: string;
+}
+
+/** A request's answer: `head` for a 200 (its Content-Length when sent), or the whole answer otherwise. */
+export interface PageHead {
+  readonly kind: 'head';
+  readonly contentLength?: number;
+}
+export interface PageAnswer {
+  readonly kind: 'answer';
+  readonly status: number;
+  readonly body: string;
+}
+
+/** The request failed (no answer, or its body cut short): nothing more comes. */
+export interface PageFailed {
+  readonly kind: 'failed';
+}
+
+export type PageMessage = PageBatch | PageEnd | PageBody | PageHead | PageAnswer | PageFailed;
 
 /**
  * A checkpoint of the applying connection's WAL, run by the reader thread from a connection of its own
@@ -72,13 +127,4 @@ export interface CheckpointTask {
   readonly checkpoint: string;
   /** an Int32 set to 1 by the applying thread when it asks, back to 0 once the checkpoint ran (or failed) */
   readonly pending: SharedArrayBuffer;
-}
-
-/**
- * Room for any page the reader accepts: a row's record takes 4 + 2 × columns words for at least
- * 80 + 6 × columns characters of body (under a word per 3 characters), a bundle's 2 words for more
- * than 90; a number per row or bundle (more than 60 characters each). Untouched pages cost no memory.
- */
-export function recordCapacity(bodyLength: number): { words: number; numbers: number } {
-  return { words: Math.ceil(bodyLength / 3) + 16, numbers: Math.ceil(bodyLength / 60) + 16 };
 }

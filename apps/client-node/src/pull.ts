@@ -10,9 +10,11 @@ import { SUSPEND_TRIGGERS_MIN_ROWS, suspendTriggers } from './capture-triggers.j
 import { type ClientContext, ensureBoundToSessionUser, ensureConnectedSession } from './client-context.js';
 import {
   applyPipelinedPage,
+  applyRequestedPage,
   PULL_WORKER_MIN_BODY,
   type PullCursor,
   pullPageWorker,
+  type RequestedPage,
   warmPullPageWorker,
 } from './pull-page-pipeline.js';
 import {
@@ -32,7 +34,13 @@ import type { RemoteSyncOutcome, RestoreSummary } from './results.js';
 import { rebuildFromSnapshot } from './snapshot.js';
 import type { RowOp } from './sync-state.js';
 import { recoveryCode } from './sync-status.js';
-import { httpStatusError, throwIfTransientStatus, withRetry } from './sync-transport.js';
+import {
+  httpStatusError,
+  type SyncRequest,
+  type SyncResponse,
+  throwIfTransientStatus,
+  withRetry,
+} from './sync-transport.js';
 import { decodePull, type PullResponse, type WireBundle, wireRowProblem } from './wire-decode.js';
 
 export interface RemoteSyncResult {
@@ -78,21 +86,32 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
   if (ctx.config.pullWorker === 'always' || (ctx.config.pullWorker === 'auto' && !lastPageSmall.has(ctx)))
     warmPullPageWorker();
   for (;;) {
-    const fetched = await fetchPullPage(ctx, cursor.after, cursor.target, signal);
-    if (fetched === 'history_pruned') {
-      const restore = await rebuildFromSnapshot(ctx, { persistGate: false }, signal);
-      return { outcome: 'applied_snapshot', restore };
-    }
-    const { body, bytes } = fetched;
     const pageAfter = cursor.after;
-    const forWorker = pageForWorker(ctx, body);
-    if (forWorker) lastPageSmall.delete(ctx);
-    else lastPageSmall.add(ctx);
-    const running = forWorker ? await pullPageWorker() : undefined;
-    const pipelined = running && applyPipelinedPage(ctx, running, body, cursor, bundleApplied, bytes);
-    const page = pipelined?.read
-      ? { bundles: pipelined.bundles, hasMore: pipelined.hasMore }
-      : applyPulledPage(ctx, body, pageAfter, cursor, pipelined?.applied ?? 0, bundleApplied);
+    const query = pullQuery(ctx, cursor);
+    const requested = requestsByWorker(ctx) ? await requestPage(ctx, query, cursor, bundleApplied, signal) : undefined;
+    let page: { bundles: number; hasMore: boolean };
+    if (requested?.read) page = requested;
+    else if (requested && 'body' in requested)
+      page = applyPulledPage(ctx, requested.body, pageAfter, cursor, requested.applied, bundleApplied);
+    else {
+      // the usual way (a page the worker requested and did not apply: from the first bundle not applied)
+      const answer = requested && 'answer' in requested ? requested.answer : undefined;
+      const fetched = await fetchPullPage(ctx, requested ? pullQuery(ctx, cursor) : query, signal, answer);
+      if (fetched === 'history_pruned') {
+        const restore = await rebuildFromSnapshot(ctx, { persistGate: false }, signal);
+        return { outcome: 'applied_snapshot', restore };
+      }
+      const { body, bytes } = fetched;
+      const fetchedAfter = cursor.after;
+      const forWorker = pageForWorker(ctx, body) && bytes !== undefined;
+      if (forWorker) lastPageSmall.delete(ctx);
+      else lastPageSmall.add(ctx);
+      const running = forWorker ? await pullPageWorker() : undefined;
+      const pipelined = running && applyPipelinedPage(ctx, running, body, bytes!, cursor, bundleApplied);
+      page = pipelined?.read
+        ? { bundles: pipelined.bundles, hasMore: pipelined.hasMore }
+        : applyPulledPage(ctx, body, fetchedAfter, cursor, pipelined?.applied ?? 0, bundleApplied);
+    }
     const { after, target } = cursor;
     if (after >= target) return { outcome: applied ? 'applied_incremental' : 'already_at_target', restore: null };
     if (!page.hasMore) {
@@ -103,6 +122,49 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
       );
     }
   }
+}
+
+/**
+ * Whether the next page is requested by the worker thread (read and applied as it arrives): as for
+ * `pageForWorker`, a client whose last page was large or that has pulled none since open, and a
+ * transport using Node's `fetch`.
+ */
+function requestsByWorker(ctx: ClientContext): boolean {
+  const mode = ctx.config.pullWorker;
+  return mode === 'always' || (mode === 'auto' && !lastPageSmall.has(ctx));
+}
+
+/** A page requested and read by the worker, or undefined where it cannot (the usual way then requests it). */
+async function requestPage(
+  ctx: ClientContext,
+  query: SyncRequest['query'],
+  cursor: PullCursor,
+  bundleApplied: (bundleSeq: number) => void,
+  signal?: AbortSignal,
+): Promise<RequestedPage | undefined> {
+  let request;
+  try {
+    request = await ctx.transport.forWorker({ path: SYNC_ROUTES.pull, query, sourceId: ctx.session.sourceId });
+  } catch (err) {
+    throw prefixError(err, 'failed to send pull request');
+  }
+  const running = request && (await pullPageWorker());
+  if (!running) return undefined;
+  const page = await applyRequestedPage(ctx, running, request!, cursor, bundleApplied, signal);
+  if (!('answer' in page || 'failed' in page)) ctx.counters.pullPagesRequestedByWorker++;
+  const small = page.read
+    ? page.received < PULL_WORKER_MIN_BODY
+    : 'body' in page && page.body.length < PULL_WORKER_MIN_BODY;
+  if (small) lastPageSmall.add(ctx);
+  return page;
+}
+
+function pullQuery(ctx: ClientContext, cursor: PullCursor): SyncRequest['query'] {
+  return {
+    after_bundle_seq: cursor.after,
+    max_bundles: ctx.config.downloadLimit,
+    target_bundle_seq: cursor.target > 0 ? cursor.target : undefined,
+  };
 }
 
 function pageForWorker(ctx: ClientContext, body: string): boolean {
@@ -139,33 +201,33 @@ function applyPulledPage(
   return { bundles: page.bundles.length, hasMore: page.has_more };
 }
 
+/** The page asked with `query`, the usual way; `first`: an answer already given to it (the first attempt's). */
 async function fetchPullPage(
   ctx: ClientContext,
-  after: number,
-  target: number,
+  query: SyncRequest['query'],
   signal?: AbortSignal,
+  first?: SyncResponse,
 ): Promise<{ body: string; bytes?: ArrayBuffer } | 'history_pruned'> {
   let response;
+  let given = first;
   try {
     response = await withRetry(
       ctx.config.retry,
       'pull_request',
-      async () =>
-        throwIfTransientStatus(
-          'pull_request',
-          await ctx.transport.send({
+      async () => {
+        const answer =
+          given ??
+          (await ctx.transport.send({
             method: 'GET',
             path: SYNC_ROUTES.pull,
-            query: {
-              after_bundle_seq: after,
-              max_bundles: ctx.config.downloadLimit,
-              target_bundle_seq: target > 0 ? target : undefined,
-            },
+            query,
             sourceId: ctx.session.sourceId,
             signal,
             keepBytes: ctx.config.pullWorker !== 'off',
-          }),
-        ),
+          }));
+        given = undefined;
+        return throwIfTransientStatus('pull_request', answer);
+      },
       signal,
     );
   } catch (err) {

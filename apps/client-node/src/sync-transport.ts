@@ -104,6 +104,19 @@ export class SyncTransport {
     }
   }
 
+  /**
+   * What a worker thread needs to make `request` (a GET) itself with Node's `fetch`: its URL, headers
+   * and timeout; undefined when this transport was given a `fetch` of the application's, which only this
+   * thread has.
+   */
+  async forWorker(
+    request: Pick<SyncRequest, 'path' | 'query' | 'sourceId'>,
+  ): Promise<{ url: string; headers: Record<string, string>; timeoutMs: number } | undefined> {
+    if (this.options.fetch) return undefined;
+    const headers = await this.headers(request.sourceId, false);
+    return { url: this.url(request.path, request.query), headers, timeoutMs: this.timeoutMs };
+  }
+
   /** Opens a long-lived response (SSE); the caller reads and cancels the body. */
   async openStream(
     path: string,

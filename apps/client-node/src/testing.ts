@@ -54,3 +54,8 @@ export function resetPushTransferDiagnostics(client: OversqliteClient): void {
 export function pullBundlesReadByWorker(client: OversqliteClient): number {
   return clientContextOf(client).counters.pullBundlesReadByWorker;
 }
+
+/** Pull pages the worker thread requested itself and read as they arrived (`pullWorker`). */
+export function pullPagesRequestedByWorker(client: OversqliteClient): number {
+  return clientContextOf(client).counters.pullPagesRequestedByWorker;
+}
