@@ -54,6 +54,7 @@ const PIPELINED_BATCH_ROWS = 64;
 const MIN_ARRIVED_BYTES = 64 * 1024;
 const APPLY_BYTES_PER_MS = 50_000;
 const BLOCKED_APPLY_FACTOR = 2;
+const RATE_WINDOW_MS = 20;
 /** Rows committed between two checkpoints asked of the worker (SQLite's 1,000-page auto-checkpoint ≈ 11,000 rows). */
 const CHECKPOINT_ROWS = 10_000;
 /** Characters canonical JSON writes differently, or that a plain wire string cannot hold. */
@@ -413,14 +414,18 @@ class RecordStream {
    * the time the apply of the whole body takes, at the rate it has been arriving.
    */
   async arriving(contentLength: number | undefined, signal?: AbortSignal): Promise<void> {
-    const since = performance.now();
+    // the rate over the last `RATE_WINDOW_MS` or more (the first bytes come slower: the reader starts cold)
+    const samples: { at: number; received: number }[] = [{ at: performance.now(), received: 0 }];
     for (;;) {
       const generation = Atomics.load(this.control, CONTROL.generation);
       const received = Atomics.load(this.control, CONTROL.received);
       if (Atomics.load(this.control, CONTROL.arrived) !== 0) return;
       if (contentLength !== undefined) {
         if (received >= contentLength) return;
-        const rate = received / Math.max(performance.now() - since, 0.001);
+        const now = performance.now();
+        while (samples.length > 1 && now - samples[1]!.at >= RATE_WINDOW_MS) samples.shift();
+        const rate = (received - samples[0]!.received) / Math.max(now - samples[0]!.at, 0.001);
+        samples.push({ at: now, received });
         const applyMs = contentLength / APPLY_BYTES_PER_MS;
         if (received >= MIN_ARRIVED_BYTES && (contentLength - received) / rate <= BLOCKED_APPLY_FACTOR * applyMs)
           return;
