@@ -46,7 +46,7 @@ const STALL_MS = 30_000;
 /** A page applied while the reader is behind holds a multiple of this: whole batches (authoritative-apply.ts). */
 const PIPELINED_BATCH_ROWS = 64;
 /**
- * A requested page's rows start applying once this much has arrived and the rest would arrive, at the
+ * A requested page's rows start applying once this much more has arrived and the rest would arrive, at the
  * rate it has been arriving, within `BLOCKED_APPLY_FACTOR` times the whole page's apply at
  * `APPLY_BYTES_PER_MS` (≈ what this thread applies): the event loop is then blocked at most about
  * that many times as long as the apply alone would block it.
@@ -54,7 +54,8 @@ const PIPELINED_BATCH_ROWS = 64;
 const MIN_ARRIVED_BYTES = 64 * 1024;
 const APPLY_BYTES_PER_MS = 50_000;
 const BLOCKED_APPLY_FACTOR = 2;
-const RATE_WINDOW_MS = 20;
+/** ms the rate is measured over at least */
+const MIN_RATE_MS = 10;
 /** Rows committed between two checkpoints asked of the worker (SQLite's 1,000-page auto-checkpoint ≈ 11,000 rows). */
 const CHECKPOINT_ROWS = 10_000;
 /** Characters canonical JSON writes differently, or that a plain wire string cannot hold. */
@@ -414,20 +415,23 @@ class RecordStream {
    * the time the apply of the whole body takes, at the rate it has been arriving.
    */
   async arriving(contentLength: number | undefined, signal?: AbortSignal): Promise<void> {
-    // the rate over the last `RATE_WINDOW_MS` or more (the first bytes come slower: the reader starts cold)
-    const samples: { at: number; received: number }[] = [{ at: performance.now(), received: 0 }];
+    // the rate from here on (what came with the head, e.g. a first chunk sent at once, says nothing of it)
+    const since = performance.now();
+    const before = Atomics.load(this.control, CONTROL.received);
     for (;;) {
       const generation = Atomics.load(this.control, CONTROL.generation);
       const received = Atomics.load(this.control, CONTROL.received);
       if (Atomics.load(this.control, CONTROL.arrived) !== 0) return;
       if (contentLength !== undefined) {
         if (received >= contentLength) return;
-        const now = performance.now();
-        while (samples.length > 1 && now - samples[1]!.at >= RATE_WINDOW_MS) samples.shift();
-        const rate = (received - samples[0]!.received) / Math.max(now - samples[0]!.at, 0.001);
-        samples.push({ at: now, received });
+        const elapsed = performance.now() - since;
+        const rate = (received - before) / Math.max(elapsed, 0.001);
         const applyMs = contentLength / APPLY_BYTES_PER_MS;
-        if (received >= MIN_ARRIVED_BYTES && (contentLength - received) / rate <= BLOCKED_APPLY_FACTOR * applyMs)
+        if (
+          elapsed >= MIN_RATE_MS &&
+          received - before >= MIN_ARRIVED_BYTES &&
+          (contentLength - received) / rate <= BLOCKED_APPLY_FACTOR * applyMs
+        )
           return;
       }
       await this.waitAsync(generation, signal, 5);
