@@ -154,8 +154,12 @@ export type RequestedPage =
   | { readonly read: false; readonly applied: number; readonly body: string }
   /** the answer, not a 200: the caller takes it as its transport's */
   | { readonly read: false; readonly applied: 0; readonly answer: { status: number; body: string } }
-  /** no answer, or the body cut short after `applied` bundles: the caller requests the page again */
-  | { readonly read: false; readonly applied: number; readonly failed: true };
+  /**
+   * the page is the usual way's to request again after `applied` bundles: `error`, the transport's failure
+   * (no answer, its body cut short), is the first attempt of its retries; none (a redirect, an encoded body,
+   * a stalled worker), no attempt
+   */
+  | { readonly read: false; readonly applied: number; readonly failed: true; readonly error?: string };
 
 class Declined extends Error {}
 
@@ -222,7 +226,7 @@ export async function applyRequestedPage(
   const stream = new RecordStream(channel.port1, control, undefined);
   try {
     const head = await stream.head(signal);
-    if (head.kind === 'failed') return { read: false, applied: 0, failed: true };
+    if (head.kind === 'failed') return { read: false, applied: 0, failed: true, error: head.error };
     if (head.kind === 'answer') return { read: false, applied: 0, answer: { status: head.status, body: head.body } };
     try {
       await stream.arriving(head.contentLength, signal);
@@ -233,7 +237,9 @@ export async function applyRequestedPage(
     const page = applyRecords(ctx, running, stream, cursor, onBundle);
     if (page.read) return { ...page, received: Atomics.load(new Int32Array(control), CONTROL.received) };
     const body = stream.failed ? undefined : await stream.wholeText(signal);
-    return body === undefined ? { read: false, applied: page.applied, failed: true } : { ...page, body };
+    return body === undefined
+      ? { read: false, applied: page.applied, failed: true, error: stream.error }
+      : { ...page, body };
   } finally {
     stream.close();
     release();
@@ -378,8 +384,9 @@ class RecordStream {
   private text = '';
   private offset = 0;
   private ended: PageEnd | undefined;
-  /** the request failed, or the worker stalled */
+  /** the request failed, or the worker stalled; `error`: the transport's failure, as the worker described it */
   failed = false;
+  error: string | undefined;
   /** posted and taken, not yet read */
   private readonly batches: PageBatch[] = [];
   /** the worker's posts and bytes received as last seen, and when (waitAsync) */
@@ -545,6 +552,7 @@ class RecordStream {
         return;
       case 'failed':
         this.failed = true;
+        this.error = message.error;
         throw new Declined();
       default:
         throw new Declined();

@@ -111,9 +111,13 @@ export interface PageAnswer {
   readonly body: string;
 }
 
-/** The request failed (no answer, or its body cut short): nothing more comes. */
+/**
+ * The request failed, or its answer is the usual way's to take (a redirect, an encoded body): nothing more
+ * comes. `error`: the transport's failure (no answer, or its body cut short), an attempt of the retries.
+ */
 export interface PageFailed {
   readonly kind: 'failed';
+  readonly error?: string;
 }
 
 export type PageMessage = PageBatch | PageEnd | PageBody | PageHead | PageAnswer | PageFailed;

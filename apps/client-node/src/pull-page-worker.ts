@@ -32,6 +32,13 @@ function get(url: string, headers: Readonly<Record<string, string>>, signal: Abo
   });
 }
 
+/** An error's message and code, e.g. `connect ECONNREFUSED 127.0.0.1:9 (ECONNREFUSED)`. */
+function describe(err: unknown): string {
+  const { message, code } = err as { message?: unknown; code?: unknown };
+  const text = typeof message === 'string' && message ? message : String(err);
+  return typeof code === 'string' && !text.includes(code) ? `${text} (${code})` : text;
+}
+
 /** The applying thread left the page: stop reading it. */
 class Abandoned extends Error {}
 
@@ -99,10 +106,11 @@ async function readRequest(task: PullPageRequestTask): Promise<void> {
     chunks.length = 0;
     if (!ended) abort.abort();
   });
-  const fail = () => {
+  /** `err`: the transport's failure (else the answer is the usual way's to take) */
+  const fail = (err?: unknown) => {
     ended = 'failed';
     Atomics.store(control, CONTROL.arrived, 1);
-    post({ kind: 'failed' });
+    post({ kind: 'failed', error: err === undefined ? undefined : describe(err) });
   };
   try {
     let response: IncomingMessage;
@@ -127,7 +135,7 @@ async function readRequest(task: PullPageRequestTask): Promise<void> {
       }
     } catch (err) {
       if (err instanceof Abandoned) throw err;
-      return fail();
+      return fail(err);
     }
     const length = Number(response.headers['content-length'] ?? NaN);
     post({ kind: 'head', contentLength: Number.isSafeInteger(length) ? length : undefined });
@@ -150,7 +158,7 @@ async function readRequest(task: PullPageRequestTask): Promise<void> {
       reader.feed(decoder.decode(), true, true);
     } catch (err) {
       if (err instanceof Abandoned) throw err;
-      fail();
+      fail(err);
     }
     if (wanted) sendBody();
   } catch (err) {

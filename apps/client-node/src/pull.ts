@@ -27,6 +27,7 @@ import {
   RebuildRequiredError,
   SourceRecoveryRequiredError,
   SyncProtocolError,
+  TransportError,
 } from './errors.js';
 import { generateFreshSourceId, prefixError } from './lifecycle.js';
 
@@ -94,9 +95,15 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
     else if (requested && 'body' in requested)
       page = applyPulledPage(ctx, requested.body, pageAfter, cursor, requested.applied, bundleApplied);
     else {
-      // the usual way (a page the worker requested and did not apply: from the first bundle not applied)
-      const answer = requested && 'answer' in requested ? requested.answer : undefined;
-      const fetched = await fetchPullPage(ctx, requested ? pullQuery(ctx, cursor) : query, signal, answer);
+      // the usual way (a page the worker requested and did not apply: from the first bundle not applied,
+      // the worker's answer or transport failure its first attempt)
+      const first =
+        requested && 'answer' in requested
+          ? requested.answer
+          : requested && 'error' in requested && requested.error !== undefined
+            ? new TransportError(`fetch failed: ${requested.error}`, true, undefined)
+            : undefined;
+      const fetched = await fetchPullPage(ctx, requested ? pullQuery(ctx, cursor) : query, signal, first);
       if (fetched === 'history_pruned') {
         const restore = await rebuildFromSnapshot(ctx, { persistGate: false }, signal);
         return { outcome: 'applied_snapshot', restore };
@@ -151,7 +158,7 @@ async function requestPage(
   const running = request && (await pullPageWorker());
   if (!running) return undefined;
   const page = await applyRequestedPage(ctx, running, request!, cursor, bundleApplied, signal);
-  if (!('answer' in page || 'failed' in page)) ctx.counters.pullPagesRequestedByWorker++;
+  if (page.read) ctx.counters.pullPagesRequestedByWorker++;
   const small = page.read
     ? page.received < PULL_WORKER_MIN_BODY
     : 'body' in page && page.body.length < PULL_WORKER_MIN_BODY;
@@ -201,12 +208,15 @@ function applyPulledPage(
   return { bundles: page.bundles.length, hasMore: page.has_more };
 }
 
-/** The page asked with `query`, the usual way; `first`: an answer already given to it (the first attempt's). */
+/**
+ * The page asked with `query`, the usual way; `first`: what its first attempt already gave (the pull worker's
+ * answer, or its transport failure).
+ */
 async function fetchPullPage(
   ctx: ClientContext,
   query: SyncRequest['query'],
   signal?: AbortSignal,
-  first?: SyncResponse,
+  first?: SyncResponse | TransportError,
 ): Promise<{ body: string; bytes?: ArrayBuffer } | 'history_pruned'> {
   let response;
   let given = first;
@@ -215,6 +225,11 @@ async function fetchPullPage(
       ctx.config.retry,
       'pull_request',
       async () => {
+        if (given instanceof TransportError) {
+          const failure = given;
+          given = undefined;
+          throw failure;
+        }
         const answer =
           given ??
           (await ctx.transport.send({
