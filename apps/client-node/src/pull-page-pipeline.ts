@@ -1,12 +1,13 @@
 /**
  * A large pull page read on the second core: a worker thread (pull-page-worker.ts) reads, checks and
- * hashes the page and publishes its rows as positions in the body while this thread binds them and
- * runs the apply's statements, a bundle's transaction committing only once the worker has vouched for
+ * hashes the page — one it requests itself and reads as it arrives, or the bytes of one this thread
+ * fetched — and posts its rows in batches (records pointing into their text) while this thread binds them
+ * and runs the apply's statements, a bundle's transaction committing only once the worker has vouched for
  * the whole page and the bundle's hash. Whatever it does not vouch for (or any failure inside the
  * transaction) rolls that bundle back and the caller goes on from it the usual way, which gives the
  * same rows or the same error. The page's WAL checkpoints run on the worker too (`DeferredCheckpoints`).
- * One worker per process, started on first use and ended when idle or at a client's close; where a
- * worker cannot start, pulls simply go the usual way.
+ * One worker per process, started on first use (or by `attach`) and ended when idle or at a client's
+ * close; where a worker cannot start, pulls simply go the usual way.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
