@@ -127,8 +127,8 @@ function readByWorker(body: string, cuts: number[] = []) {
   );
   const ends = [...new Set(cuts.map((cut) => Math.floor(cut * body.length)))].sort((a, b) => a - b);
   let from = 0;
-  // each piece with what the worker knows of its bytes (`plainBytes`), as a requested page's are
-  const feed = (piece: string, done: boolean) => reader.feed(piece, done, withText && plainBytes(Buffer.from(piece)));
+  // each piece (or the whole body) with what the worker knows of its bytes (`plainBytes`), as the worker gives them
+  const feed = (piece: string, done: boolean) => reader.feed(piece, done, plainBytes(Buffer.from(piece)));
   for (const end of ends) {
     feed(body.slice(from, end), false);
     from = end;
