@@ -1,7 +1,7 @@
 /**
  * The pull page reader of the worker thread (pull-page-worker.ts): reads a page as the servers lay it
- * out, checks it as §8.3 does, hashes each bundle and writes its rows as positions into shared memory
- * (pull-page-records.ts) while the applying thread writes the rows already published. It vouches only
+ * out, checks it as §8.3 does, hashes each bundle and posts its rows in batches of records (positions in
+ * their text, pull-page-records.ts) while the applying thread writes the rows already posted. It vouches only
  * for the narrowest case, where today's path (layout view, `validatePullPage`, `pulledBundleHash`,
  * `resolveWireRow`, `sqlValuesFromWirePayload`) gives plain strings for sure: payloads of exactly the
  * table's columns, each a plain string or null, keys `{"<key column>":"<plain string>"}`, tables without
