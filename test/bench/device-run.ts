@@ -2,8 +2,6 @@
 // The device's SQLite is a file in a temporary folder, as on a real device. Prints one JSON line:
 // { ms, httpMs, cpuMs, rows, peakRssMiB }; httpMs is the time spent waiting on the server, cpuMs the
 // device process's CPU time (user + system) over the same span.
-import { createRequire } from 'node:module';
-const require = createRequire(import.meta.url);
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,7 +55,7 @@ const client = await OversqliteClient.open(db, {
   pullWorker: process.env.BENCH_PULL_WORKER as 'auto' | 'always' | 'off' | undefined,
   // hydration, or a pull with BENCH_DEVICE_TIMED_FETCH=1: the whole response read here, so the time the client
   // waits on the server is measured apart — an application's `fetch`, which keeps every request on this thread
-  // (no pull page read as it arrives); a pull by default with the client's own (Node's fetch)
+  // (no pull page read as it arrives); a pull by default with the client's own requests
   fetch:
     args.mode === 'hydrate' || process.env.BENCH_DEVICE_TIMED_FETCH
       ? async (input, init) => {
@@ -86,30 +84,8 @@ if (args.mode === 'hydrate') {
   const t = performance.now();
   cpu = process.cpuUsage();
   mainCpuMs = mainThreadCpuMs();
-  const threads = () =>
-    Object.fromEntries(
-      require('node:fs')
-        .readdirSync('/proc/self/task')
-        .map((tid: string) => {
-          const st = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-          const name = st.slice(st.indexOf('(') + 1, st.indexOf(')'));
-          const f = st.split(') ')[1]!.split(' ');
-          return [`${tid}:${name}`, (Number(f[11]) + Number(f[12])) * 10];
-        }),
-    );
-  const before = threads();
   await client.pullToStable();
   ms = performance.now() - t;
-  if (process.env.TRACE_PULL) {
-    const after = threads();
-    console.error(
-      'THREADS',
-      Object.entries(after)
-        .map(([k, v]) => `${k}=${(v as number) - ((before[k] as number) ?? 0)}`)
-        .filter((x) => !x.endsWith('=0'))
-        .join(' '),
-    );
-  }
   mainCpuMs = mainThreadCpuMs() - mainCpuMs;
 }
 const used = process.cpuUsage(cpu);

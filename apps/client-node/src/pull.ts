@@ -84,12 +84,10 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
     ctx.progress({ phase: 'pull', done: bundleSeq - start, total: cursor.target - start });
   };
   ctx.progress({ phase: 'pull', done: 0, total: 0 });
-  if (ctx.config.pullWorker === 'always' || (ctx.config.pullWorker === 'auto' && !lastPageSmall.has(ctx)))
-    warmPullPageWorker();
+  if (requestsByWorker(ctx)) warmPullPageWorker();
   for (;;) {
     const pageAfter = cursor.after;
-    const query = pullQuery(ctx, cursor);
-    const requested = requestsByWorker(ctx) ? await requestPage(ctx, query, cursor, bundleApplied, signal) : undefined;
+    const requested = requestsByWorker(ctx) ? await requestPage(ctx, cursor, bundleApplied, signal) : undefined;
     let page: { bundles: number; hasMore: boolean };
     if (requested?.read) page = requested;
     else if (requested && 'body' in requested)
@@ -103,7 +101,7 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
           : requested && 'error' in requested && requested.error !== undefined
             ? new TransportError(`fetch failed: ${requested.error}`, true, undefined)
             : undefined;
-      const fetched = await fetchPullPage(ctx, requested ? pullQuery(ctx, cursor) : query, signal, first);
+      const fetched = await fetchPullPage(ctx, pullQuery(ctx, cursor), signal, first);
       if (fetched === 'history_pruned') {
         const restore = await rebuildFromSnapshot(ctx, { persistGate: false }, signal);
         return { outcome: 'applied_snapshot', restore };
@@ -132,9 +130,8 @@ export async function pullToStable(ctx: ClientContext, signal?: AbortSignal): Pr
 }
 
 /**
- * Whether the next page is requested by the worker thread (read and applied as it arrives): as for
- * `pageForWorker`, a client whose last page was large or that has pulled none since open, and a
- * transport using Node's `fetch`.
+ * Whether the next page goes to the worker thread, requested and read as it arrives where the transport
+ * allows (`forWorker`): a client whose last page was large or that has pulled none since open.
  */
 function requestsByWorker(ctx: ClientContext): boolean {
   const mode = ctx.config.pullWorker;
@@ -144,14 +141,17 @@ function requestsByWorker(ctx: ClientContext): boolean {
 /** A page requested and read by the worker, or undefined where it cannot (the usual way then requests it). */
 async function requestPage(
   ctx: ClientContext,
-  query: SyncRequest['query'],
   cursor: PullCursor,
   bundleApplied: (bundleSeq: number) => void,
   signal?: AbortSignal,
 ): Promise<RequestedPage | undefined> {
   let request;
   try {
-    request = await ctx.transport.forWorker({ path: SYNC_ROUTES.pull, query, sourceId: ctx.session.sourceId });
+    request = await ctx.transport.forWorker({
+      path: SYNC_ROUTES.pull,
+      query: pullQuery(ctx, cursor),
+      sourceId: ctx.session.sourceId,
+    });
   } catch (err) {
     throw prefixError(err, 'failed to send pull request');
   }
