@@ -31,6 +31,7 @@ import {
   type PullPageBytesTask,
   type PullPageRequestTask,
   type PullPageShape,
+  type PullPageTask,
   RECORD,
   STATUS,
 } from './pull-page-records.js';
@@ -187,17 +188,7 @@ export function applyPipelinedPage(
   cursor: PullCursor,
   onBundle: (bundleSeq: number) => void,
 ): PipelinedPage {
-  const channel = new MessageChannel();
-  const control = new SharedArrayBuffer(CONTROL_WORDS * 4);
-  const task: PullPageBytesTask = {
-    ...pageShape(ctx, cursor),
-    control,
-    port: channel.port2,
-    bytes,
-    length: body.length,
-  };
-  running.postMessage(task, [channel.port2, bytes]);
-  const stream = new RecordStream(channel.port1, control, body);
+  const stream = startPage(running, { ...pageShape(ctx, cursor), bytes, length: body.length }, [bytes], body);
   try {
     const page = applyRecords(ctx, running, stream, cursor, onBundle);
     return page.read ? page : { read: false, applied: page.applied };
@@ -220,11 +211,7 @@ export async function applyRequestedPage(
   onBundle: (bundleSeq: number) => void,
   signal?: AbortSignal,
 ): Promise<RequestedPage> {
-  const channel = new MessageChannel();
-  const control = new SharedArrayBuffer(CONTROL_WORDS * 4);
-  const task: PullPageRequestTask = { ...pageShape(ctx, cursor), control, port: channel.port2, ...request };
-  running.postMessage(task, [channel.port2]);
-  const stream = new RecordStream(channel.port1, control, undefined);
+  const stream = startPage(running, { ...pageShape(ctx, cursor), ...request }, []);
   try {
     const head = await stream.head(signal);
     if (head.kind === 'failed') return { read: false, applied: 0, failed: true, error: head.error };
@@ -236,7 +223,7 @@ export async function applyRequestedPage(
       throw err;
     }
     const page = applyRecords(ctx, running, stream, cursor, onBundle);
-    if (page.read) return { ...page, received: Atomics.load(new Int32Array(control), CONTROL.received) };
+    if (page.read) return { ...page, received: stream.received() };
     const body = stream.failed ? undefined : await stream.wholeText(signal);
     return body === undefined
       ? { read: false, applied: page.applied, failed: true, error: stream.error }
@@ -245,6 +232,22 @@ export async function applyRequestedPage(
     stream.close();
     release();
   }
+}
+
+/**
+ * Posts a page's task to the worker with a channel and control word of its own; the stream reads what it
+ * posts back. `body`: the page's text, when this thread has it (the batches then carry no text).
+ */
+function startPage(
+  running: Worker,
+  task: Omit<PullPageBytesTask, 'control' | 'port'> | Omit<PullPageRequestTask, 'control' | 'port'>,
+  transfer: ArrayBuffer[],
+  body?: string,
+): RecordStream {
+  const channel = new MessageChannel();
+  const control = new SharedArrayBuffer(CONTROL_WORDS * 4);
+  running.postMessage({ ...task, control, port: channel.port2 } satisfies PullPageTask, [channel.port2, ...transfer]);
+  return new RecordStream(channel.port1, control, body);
 }
 
 function pageShape(ctx: ClientContext, cursor: PullCursor): PullPageShape {
@@ -390,7 +393,7 @@ class RecordStream {
   error: string | undefined;
   /** posted and taken, not yet read */
   private readonly batches: PageBatch[] = [];
-  /** the worker's posts and bytes received as last seen, and when (waitAsync) */
+  /** the worker's posts and bytes received as last seen, and when (giveUpIfStalled) */
   private progress = 0;
   private progressAt = Date.now();
 
@@ -453,6 +456,11 @@ class RecordStream {
       this.take(this.receive() ?? this.waitFor());
     }
     return true;
+  }
+
+  /** The body's bytes the worker has received so far. */
+  received(): number {
+    return Atomics.load(this.control, CONTROL.received);
   }
 
   /** Whether the next record has been posted already (no wait). */
@@ -575,26 +583,19 @@ class RecordStream {
     return true;
   }
 
-  /** Blocks for the next message; a worker that posts nothing for `STALL_MS` is given up (`Declined`). */
+  /** Blocks for the next message; a stalled worker is given up (`giveUpIfStalled`). */
   private waitFor(): PageMessage {
     const control = this.control;
-    const since = Date.now();
     for (;;) {
       const generation = Atomics.load(control, CONTROL.generation);
       const message = this.receive();
       if (message !== undefined) return message;
       Atomics.wait(control, CONTROL.generation, generation, 1000);
-      if (Date.now() - since > STALL_MS) {
-        this.failed = true;
-        throw new Declined();
-      }
+      this.giveUpIfStalled();
     }
   }
 
-  /**
-   * Waits with the event loop free for a post after `generation` (or `ms`); a worker that posts nothing and
-   * receives no byte for `STALL_MS` is given up (`failed`, `Declined`).
-   */
+  /** Waits with the event loop free for a post after `generation` (or `ms`); a stalled worker is given up. */
   private async waitAsync(generation: number, signal: AbortSignal | undefined, ms = 1000): Promise<void> {
     signal?.throwIfAborted();
     const waited = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.control, CONTROL.generation, generation, ms);
@@ -608,6 +609,11 @@ class RecordStream {
       }
     }
     signal?.throwIfAborted();
+    this.giveUpIfStalled();
+  }
+
+  /** A worker that has posted nothing and received no byte for `STALL_MS` is given up (`failed`, `Declined`). */
+  private giveUpIfStalled(): void {
     const progress = Atomics.load(this.control, CONTROL.generation) + Atomics.load(this.control, CONTROL.received);
     if (progress !== this.progress) {
       this.progress = progress;
