@@ -32,19 +32,7 @@ export class StageTimer {
   }
 
   mark(stage: string, attributes?: Record<string, number>): void {
-    if (!this.sinks.log && !this.parent) return;
-    const now = performance.now();
-    if (this.sinks.log) this.stages[`${stage}_ms`] = Math.round((now - this.last) * 10) / 10;
-    if (this.parent) {
-      this.sinks
-        .tracer!.startSpan(
-          `oversync.${stage}`,
-          { startTime: performance.timeOrigin + this.last, attributes },
-          this.parent,
-        )
-        .end(performance.timeOrigin + now);
-    }
-    this.last = now;
+    if (this.sinks.log || this.parent) this.stage(stage, performance.now(), attributes);
   }
 
   /**
@@ -52,9 +40,12 @@ export class StageTimer {
    * previous stage ended; the next `mark` covers what remains since then.
    */
   record(stage: string, ms: number, attributes?: Record<string, number>): void {
-    if (!this.sinks.log && !this.parent) return;
-    const end = this.last + ms;
-    if (this.sinks.log) this.stages[`${stage}_ms`] = Math.round(ms * 10) / 10;
+    if (this.sinks.log || this.parent) this.stage(stage, this.last + ms, attributes);
+  }
+
+  /** The stage from where the previous one ended to `end` (a `performance.now()` time): logged, a span. */
+  private stage(stage: string, end: number, attributes: Record<string, number> | undefined): void {
+    if (this.sinks.log) this.stages[`${stage}_ms`] = Math.round((end - this.last) * 10) / 10;
     if (this.parent) {
       this.sinks
         .tracer!.startSpan(
