@@ -21,10 +21,15 @@ export class WatchDevice {
     return new WatchDevice(app.baseUrl, await app.signIn(user), sourceId);
   }
 
-  /** Commits one bundle (a new `business.users` row); returns the commit response body. */
-  async commit(): Promise<{ bundle_seq: number; source_id: string; source_bundle_id: number }> {
-    const id = randomUUID();
-    const res = await this.http.push(this.nextSourceBundleId, [userInsertRow(id)]);
+  /**
+   * Commits one bundle of `rows` new `business.users` rows (more than 999: the bulk commit, its bundle built by one
+   * statement in PostgreSQL); returns the commit response body.
+   */
+  async commit(rows = 1): Promise<{ bundle_seq: number; source_id: string; source_bundle_id: number }> {
+    const res = await this.http.push(
+      this.nextSourceBundleId,
+      Array.from({ length: rows }, () => userInsertRow(randomUUID())),
+    );
     if (res.status !== 200) throw new Error(`commit failed: ${res.status} ${res.text}`);
     this.nextSourceBundleId++;
     return res.body as { bundle_seq: number; source_id: string; source_bundle_id: number };

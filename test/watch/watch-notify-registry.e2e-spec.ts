@@ -84,6 +84,9 @@ describe('the commit NOTIFYs only while another server process listens (sync.wat
         const commit = await writer.commit();
         expect((await stream.nextBundle()).data).toMatchObject({ bundle_seq: commit.bundle_seq });
       }
+      // a bulk commit, its bundle built in PostgreSQL, excludes this process's listener as well
+      const bulk = await writer.commit(1000);
+      expect((await stream.nextBundle()).data).toMatchObject({ bundle_seq: bulk.bundle_seq });
       expect(await eavesdropper.drain(a.db.url)).toEqual([]);
     } finally {
       await stream.close();
@@ -103,7 +106,9 @@ describe('the commit NOTIFYs only while another server process listens (sync.wat
         source_id: 'alice-writer',
         source_bundle_id: commit.source_bundle_id,
       });
-      expect(await eavesdropper.drain(a.db.url)).toHaveLength(1);
+      const bulk = await writer.commit(1000);
+      expect((await stream.nextBundle()).data).toMatchObject({ bundle_seq: bulk.bundle_seq });
+      expect(await eavesdropper.drain(a.db.url)).toHaveLength(2);
     } finally {
       await stream.close();
     }

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { OVERSYNC_CONFIG } from '../oversync.constants.js';
 import type { OversyncConfig } from '../oversync.config.js';
 import { encodeBundleChangeNotification } from '@oversync/protocol';
-import type { BundleNotification, CommittedBundle } from './bundle-capture.js';
+import type { BundleNotification, CommittedBundle, DatabaseNotify } from './bundle-capture.js';
 import { BundleChangeHub } from '../watch/bundle-change-hub.js';
 
 /**
@@ -31,6 +31,11 @@ export class BundleAnnouncer {
    */
   get listenerId(): string {
     return this.hub.listenerId;
+  }
+
+  /** The NOTIFY of a bundle built in PostgreSQL that `committed` delivers in-process; null when watch is disabled. */
+  get databaseNotify(): DatabaseNotify | null {
+    return this.config.watch.enabled ? [this.config.watch.notifyChannel, this.hub.listenerId] : null;
   }
 
   /**

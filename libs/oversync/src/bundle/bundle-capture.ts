@@ -23,6 +23,13 @@ export interface CommittedBundle {
   bundleHash: string;
 }
 
+/**
+ * The NOTIFY of a bundle built inside PostgreSQL (`finalizeInDatabaseSql`): its channel and the committing
+ * process's listener id (`sync.notify_bundle` sends it only when another process listens: the caller delivers the
+ * bundle to its own streams in-process).
+ */
+export type DatabaseNotify = readonly [channel: string, listenerId: string];
+
 /** A NOTIFY to send with the bundle (`sync.notify_bundle`: channel, payload, the caller's own listener or null). */
 export interface BundleNotification {
   channel: string;
@@ -73,9 +80,9 @@ export interface FinalizeOptions {
   notification?: (bundle: CommittedBundle) => BundleNotification | null;
   /**
    * Build the bundle in PostgreSQL (`finalizeInDatabaseSql`) when every payload allows, with this NOTIFY
-   * channel (null: none) — large bundles, whose payloads then never pass through this process.
+   * (null: none) — large bundles, whose payloads then never pass through this process.
    */
-  inDatabase?: { channel: string | null };
+  inDatabase?: { notify: DatabaseNotify | null };
   timer?: StageTimer;
 }
 
@@ -109,7 +116,7 @@ export async function finalizeCapturedBundle(
 ): Promise<CommittedBundle | null> {
   const { userPk } = options;
   if (options.inDatabase) {
-    const bundle = await finalizeInDatabase(client, catalog, options, options.inDatabase.channel);
+    const bundle = await finalizeInDatabase(client, catalog, options, options.inDatabase.notify);
     if (bundle !== undefined) return bundle;
   }
   // The stage is read and emptied in one statement, as one text value instead of a row per effect
@@ -245,9 +252,9 @@ export function finalizeWriterCapturedBundle(
   client: SyncClient,
   catalog: SyncCatalog,
   options: FinalizeOptions,
-  channel: string | null,
+  notify: DatabaseNotify | null,
 ): Promise<CommittedBundle | null | undefined> {
-  return finalizeInDatabase(client, catalog, options, channel, 'writer');
+  return finalizeInDatabase(client, catalog, options, notify, 'writer');
 }
 
 /**
@@ -259,13 +266,13 @@ export function finalizeInsertedBundle(
   client: SyncClient,
   catalog: SyncCatalog,
   options: FinalizeOptions,
-  channel: string | null,
+  notify: DatabaseNotify | null,
   inserted: InsertedSource,
   parameters: unknown[],
 ): Promise<CommittedBundle | null | undefined> {
   // only the replica role keeps the insert-capture trigger from staging these rows as well
   if (!catalog.trustedSyncWrites) return Promise.resolve(undefined);
-  return finalizeInDatabase(client, catalog, options, channel, inserted, parameters);
+  return finalizeInDatabase(client, catalog, options, notify, inserted, parameters);
 }
 
 /** The bundle built by one statement in PostgreSQL; undefined when a payload needs the Node code (nothing written). */
@@ -273,7 +280,7 @@ async function finalizeInDatabase(
   client: SyncClient,
   catalog: SyncCatalog,
   options: FinalizeOptions,
-  channel: string | null,
+  notify: DatabaseNotify | null,
   source: FinalizeSource = 'stage',
   parameters: unknown[] = [],
 ): Promise<CommittedBundle | null | undefined> {
@@ -288,7 +295,7 @@ async function finalizeInDatabase(
     options.userPk,
     options.sourceId,
     options.sourceBundleId,
-    channel,
+    notify,
     ...finalizeParams(catalog),
     ...parameters,
   ]);

@@ -227,7 +227,8 @@ function rowStateRowsSql(source: FinalizeSource): string {
  * bundle_seq, bundle_log (+ NOTIFY), bundle_rows, row_state and the wire row blocks; the stage emptied.
  * When a payload needs Node (`ok` false) it writes nothing and the caller runs the Node code; from the
  * writer's table (`source` 'writer') also when the stage holds effects too (the caller then redoes the commit).
- * Parameters: $1 user_pk, $2 source_id, $3 source_bundle_id, $4 NOTIFY channel (null: none),
+ * Parameters: $1 user_pk, $2 source_id, $3 source_bundle_id, $4 the NOTIFY's channel and the committing process's
+ * listener id (`DatabaseNotify`; null: none),
  * $5..$9 per-table constants (`finalizeParams`).
  */
 export function finalizeInDatabaseSql(catalog: SyncCatalog, source: FinalizeSource = 'stage'): string {
@@ -289,10 +290,9 @@ function buildFinalizeSql(catalog: SyncCatalog, source: FinalizeSource): string 
        SELECT $1, s.bundle_seq, $2, $3, c.row_count, h.bytes, h.hash FROM seq s, chk c, hashed h
        RETURNING bundle_seq),
      announced AS (
-       -- (the bulk path: its own listener is not excluded, a NOTIFY whenever any process listens)
-       SELECT sync.notify_bundle($4,
-         ${bundleChangeNotificationSql('$1::bigint', 's.bundle_seq', '$2::text', '$3::bigint')}, NULL)
-         FROM seq s WHERE $4::text IS NOT NULL),
+       SELECT sync.notify_bundle(($4::text[])[1],
+         ${bundleChangeNotificationSql('$1::bigint', 's.bundle_seq', '$2::text', '$3::bigint')}, ($4::text[])[2]::uuid)
+         FROM seq s WHERE $4::text[] IS NOT NULL),
      stored AS (
        INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
        SELECT $1, s.bundle_seq, o.row_ordinal, o.table_id, o.key_bytes, o.op_code, o.payload::json FROM out o, seq s),

@@ -522,7 +522,7 @@ export class PushSessionService {
       sourceBundleId: session.source_bundle_id,
       notification: (b) => this.announcer.notification(userPk, b, true),
       // small bundles reach this path only when sync.push_commit declined a payload: Node builds those
-      inDatabase: bulk ? { channel: this.announcer.channel } : undefined,
+      inDatabase: bulk ? { notify: this.announcer.databaseNotify } : undefined,
       timer,
     };
     let bundle =
@@ -560,7 +560,7 @@ export class PushSessionService {
     const capture = await writerCapture(client, runs);
     if (capture === null) return undefined;
     const catalog = this.schema.catalog;
-    const channel = this.announcer.channel;
+    const notify = this.announcer.databaseNotify;
     await client.query('SAVEPOINT oversync_writer_capture');
     let bundle: CommittedBundle | null | undefined;
     if (capture === 'one-statement') {
@@ -570,7 +570,7 @@ export class PushSessionService {
           userId,
           runs[0]!,
           (inserted, parameters) =>
-            finalizeInsertedBundle(client, catalog, finalize, channel, { ...inserted, newKeys }, parameters),
+            finalizeInsertedBundle(client, catalog, finalize, notify, { ...inserted, newKeys }, parameters),
           order,
         );
       try {
@@ -584,7 +584,7 @@ export class PushSessionService {
     } else {
       await applyInsertRunsCaptured(client, pushId, userId, runs);
       finalize.timer?.mark('apply');
-      bundle = await finalizeWriterCapturedBundle(client, catalog, finalize, channel);
+      bundle = await finalizeWriterCapturedBundle(client, catalog, finalize, notify);
     }
     if (bundle === undefined) await client.query('ROLLBACK TO SAVEPOINT oversync_writer_capture');
     return bundle;
