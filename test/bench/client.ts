@@ -10,7 +10,7 @@ import {
   EXAMPLE_TABLES,
   OversqliteClient,
 } from '../../apps/client-node/dist/index.js';
-import { userRows } from './sync-api.js';
+import { timeOrderedUserRows, userRows } from './sync-api.js';
 
 type Row = ReturnType<typeof userRows>[number];
 
@@ -21,8 +21,17 @@ export interface ClientWritesResult {
   /** the same two rates by process CPU time (less sensitive to a loaded machine) */
   rawInsertRowsPerCpuSec: number;
   triggerInsertRowsPerCpuSec: number;
-  /** µs per row of a probe insert of `probeRows` rows with `pending` rows already queued */
-  perRowMicros: { pending: number; probeRows: number; triggerMicros: number; rawMicros: number }[];
+  /**
+   * µs per row of a probe insert of `probeRows` rows with `pending` rows already queued (and as many in the table),
+   * with random keys (UUIDv4, every other figure's rows) and with time-ordered keys (UUIDv7)
+   */
+  perRowMicros: {
+    keys: 'random' | 'time-ordered';
+    pending: number;
+    probeRows: number;
+    triggerMicros: number;
+    rawMicros: number;
+  }[];
 }
 
 /**
@@ -79,17 +88,26 @@ export async function measureClientWrites(options: {
     await synced.close();
 
     const perRowMicros: ClientWritesResult['perRowMicros'] = [];
-    for (const pending of options.pendingSizes) {
-      const probe = userRows(options.probeRows);
-      const filled = await device(true);
-      for (let done = 0; done < pending; done += 100_000) filled.write(userRows(Math.min(100_000, pending - done)));
-      const triggerMicros = (filled.write(probe) * 1000) / probe.length;
-      await filled.close();
-      const plain = await device(false);
-      for (let done = 0; done < pending; done += 100_000) plain.write(userRows(Math.min(100_000, pending - done)));
-      const rawMicros = (plain.write(userRows(options.probeRows)) * 1000) / probe.length;
-      await plain.close();
-      perRowMicros.push({ pending, probeRows: probe.length, triggerMicros, rawMicros });
+    // a random key's insert touches a leaf anywhere in each key's B-tree (the table's and the queue's), a
+    // time-ordered key's the last one: the two show what the growth with pending rows is made of
+    for (const [keys, rowsOf] of [
+      ['random', userRows],
+      ['time-ordered', timeOrderedUserRows],
+    ] as const) {
+      for (const pending of options.pendingSizes) {
+        const fill = async (withSync: boolean) => {
+          const filled = await device(withSync);
+          for (let done = 0; done < pending; done += 100_000) filled.write(rowsOf(Math.min(100_000, pending - done)));
+          return filled;
+        };
+        const filled = await fill(true);
+        const triggerMicros = (filled.write(rowsOf(options.probeRows)) * 1000) / options.probeRows;
+        await filled.close();
+        const plain = await fill(false);
+        const rawMicros = (plain.write(rowsOf(options.probeRows)) * 1000) / options.probeRows;
+        await plain.close();
+        perRowMicros.push({ keys, pending, probeRows: options.probeRows, triggerMicros, rawMicros });
+      }
     }
     const rate = (ms: number) => (rows.length / ms) * 1000;
     return {

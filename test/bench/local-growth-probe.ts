@@ -8,13 +8,13 @@
 // as `LAYOUTS` says. Each step is one measured insert after its pragmas (`a=1,b=2`; `-` for none), or `ckpt`:
 // a `wal_checkpoint(PASSIVE)` measured instead (after `wal_autocheckpoint=0`, the write's checkpoint alone).
 // Default steps: three plain inserts. Env: PRAGMAS (set before the fill, e.g. `cache_size=-262144`),
-// PAGE_SIZE (the file's page size, before any table).
+// PAGE_SIZE (the file's page size, before any table), KEYS=v7 (time-ordered UUIDv7 keys instead of random v4).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { localDevice } from './client.js';
-import { userRows } from './sync-api.js';
+import { timeOrderedUserRows, userRows } from './sync-api.js';
 
 const COLUMNS = `schema_name TEXT NOT NULL, table_name TEXT NOT NULL, key_json TEXT NOT NULL,
   op TEXT NOT NULL CHECK (op IN ('INSERT','UPDATE','DELETE')), base_row_version INTEGER NOT NULL DEFAULT 0,
@@ -43,6 +43,7 @@ const LAYOUTS: Record<string, string> = {
 
 const [mode = 'sync', pendingArg = '1000', ...stepArgs] = process.argv.slice(2);
 const pending = Number(pendingArg);
+const rowsOf = process.env.KEYS === 'v7' ? timeOrderedUserRows : userRows;
 const steps = stepArgs.length ? stepArgs : ['-', '-', '-'];
 const pragmas = (process.env.PRAGMAS ?? '').split(',').filter(Boolean);
 const dir = mkdtempSync(join(tmpdir(), 'oversync-growth-probe-'));
@@ -72,13 +73,13 @@ const io = () => {
   return { read: Number(/rchar: (\d+)/.exec(text)![1]), written: Number(/wchar: (\d+)/.exec(text)![1]) };
 };
 const fillStart = performance.now();
-for (let done = 0; done < pending; done += 100_000) device.write(userRows(Math.min(100_000, pending - done)));
+for (let done = 0; done < pending; done += 100_000) device.write(rowsOf(Math.min(100_000, pending - done)));
 const fillMs = performance.now() - fillStart;
 const lines: string[] = [];
 for (const step of steps) {
   const checkpoint = step === 'ckpt';
   if (!checkpoint) for (const p of step.split(',')) if (p !== '-') device.db.pragma(p);
-  const rows = userRows(10_000);
+  const rows = rowsOf(10_000);
   const before = io();
   const cpu = process.cpuUsage();
   const start = performance.now();

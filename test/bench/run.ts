@@ -347,7 +347,7 @@ try {
     );
     for (const p of writes.perRowMicros) {
       print(
-        `  per row with ${fmt(p.pending)} rows pending (µs, ${fmt(p.probeRows)}-row probe)`,
+        `  per row with ${fmt(p.pending)} rows pending, ${p.keys} keys (µs, ${fmt(p.probeRows)}-row probe)`,
         fmt(p.triggerMicros, 2),
         `raw ${fmt(p.rawMicros, 2)}`,
       );
