@@ -1,5 +1,6 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { RegisteredTable } from '../../libs/oversync/src/schema/registered-table.js';
+import { uuidV7 } from '../../apps/client-node/dist/uuid-v7.js';
 import { userInsertRow } from '../support/wire-rows.js';
 import { httpCall } from './http-client.js';
 
@@ -92,30 +93,12 @@ export const usersTable: RegisteredTable = {
 };
 
 /** `business.users` rows as the issue's workload: id uuid, name, email, created_at, updated_at. */
-/**
- * `userRows` with time-ordered keys (UUIDv7, RFC 9562: the Unix ms, then a 12-bit counter within the ms, then random
- * bits), so that each batch's keys sort after every earlier one's.
- */
+/** `userRows` with time-ordered keys (the client's `uuidV7`): each batch's keys sort after every earlier one's. */
 export function timeOrderedUserRows(count: number): ReturnType<typeof userRows> {
   return userRows(count).map((row) => {
     const id = uuidV7();
     return { ...row, key: { id }, payload: { ...row.payload, id } };
   });
-}
-
-let v7Ms = 0;
-let v7Counter = 0;
-function uuidV7(): string {
-  const now = Date.now();
-  if (now > v7Ms) [v7Ms, v7Counter] = [now, 0];
-  else if (++v7Counter > 0xfff) [v7Ms, v7Counter] = [v7Ms + 1, 0];
-  const bytes = randomBytes(16);
-  bytes.writeUIntBE(v7Ms, 0, 6);
-  bytes[6] = 0x70 | (v7Counter >> 8);
-  bytes[7] = v7Counter & 0xff;
-  bytes[8] = 0x80 | (bytes[8]! & 0x3f);
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 export function userRows(count: number): Array<{

@@ -29,4 +29,5 @@ export type { FetchLike, TokenProvider } from './sync-transport.js';
 export { TokenProviderError } from './sync-transport.js';
 export type { JsonObject, JsonValue } from './json-value.js';
 export { parseJson, stringifyJson } from './json-value.js';
+export { uuidV7 } from './uuid-v7.js';
 export { EXAMPLE_DEVICE_DDL, EXAMPLE_SCHEMA_NAME, EXAMPLE_TABLES } from './example-schema.js';
