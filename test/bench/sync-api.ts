@@ -92,7 +92,6 @@ export const usersTable: RegisteredTable = {
   ]),
 };
 
-/** `business.users` rows as the issue's workload: id uuid, name, email, created_at, updated_at. */
 /** `userRows` with time-ordered keys (the client's `uuidV7`): each batch's keys sort after every earlier one's. */
 export function timeOrderedUserRows(count: number): ReturnType<typeof userRows> {
   return userRows(count).map((row) => {
@@ -101,6 +100,7 @@ export function timeOrderedUserRows(count: number): ReturnType<typeof userRows> 
   });
 }
 
+/** `business.users` rows as the issue's workload: id uuid, name, email, created_at, updated_at. */
 export function userRows(count: number): Array<{
   schema: string;
   table: string;
