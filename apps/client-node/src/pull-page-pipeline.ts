@@ -393,7 +393,7 @@ class RecordStream {
   error: string | undefined;
   /** posted and taken, not yet read */
   private readonly batches: PageBatch[] = [];
-  /** the worker's posts and bytes received as last seen, and when (giveUpIfStalled) */
+  /** the worker's posts and bytes received as last seen, and when (`giveUpIfStalled`) */
   private progress = 0;
   private progressAt = Date.now();
 
@@ -583,15 +583,23 @@ class RecordStream {
     return true;
   }
 
-  /** Blocks for the next message; a stalled worker is given up (`giveUpIfStalled`). */
+  /**
+   * Blocks for the next message; a worker that posts nothing for `STALL_MS` is given up (`Declined`). Stricter
+   * than `giveUpIfStalled`, which also counts bytes received: this wait holds the event loop, so bytes that
+   * trickle in without making a batch do not keep it held (the page then goes the usual way, waited for freely).
+   */
   private waitFor(): PageMessage {
     const control = this.control;
+    const since = Date.now();
     for (;;) {
       const generation = Atomics.load(control, CONTROL.generation);
       const message = this.receive();
       if (message !== undefined) return message;
       Atomics.wait(control, CONTROL.generation, generation, 1000);
-      this.giveUpIfStalled();
+      if (Date.now() - since > STALL_MS) {
+        this.failed = true;
+        throw new Declined();
+      }
     }
   }
 
@@ -612,7 +620,10 @@ class RecordStream {
     this.giveUpIfStalled();
   }
 
-  /** A worker that has posted nothing and received no byte for `STALL_MS` is given up (`failed`, `Declined`). */
+  /**
+   * A worker that has posted nothing and received no byte for `STALL_MS` is given up (`failed`, `Declined`): the
+   * rule of the waits that leave the event loop free (a slow download is not a stalled one).
+   */
   private giveUpIfStalled(): void {
     const progress = Atomics.load(this.control, CONTROL.generation) + Atomics.load(this.control, CONTROL.received);
     if (progress !== this.progress) {
