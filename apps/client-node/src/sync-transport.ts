@@ -105,7 +105,7 @@ export class SyncTransport {
   }
 
   /**
-   * What a worker thread needs to make `request` (a GET) itself with Node's `fetch`: its URL, headers
+   * What a worker thread needs to make `request` (a GET) itself with Node's HTTP client: its URL, headers
    * and timeout; undefined when this transport was given a `fetch` of the application's, which only this
    * thread has.
    */
